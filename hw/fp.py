@@ -116,8 +116,13 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
     # Work on at least keep + 2 bits so that guard and sticky positions always exist.
     wn = max(w, keep + 2)
     pw = _bits_for(wn)
+    # The sign as a signal: one copy for the zero, infinity and finite results alike.
+    sign_s = Signal(name=f"{name}_sign")
+    m.d.comb += sign_s.eq(sign)
+    sign = sign_s
     msb = Signal(range(wn), name=f"{name}_msb")
-    for i in range(w):
+    # The highest set bit wins (the last assignment); bit 0 would assign the default 0 again.
+    for i in range(1, w):
         with m.If(sig[i]):
             m.d.comb += msb.eq(i)
     # Normalise so the leading one sits at bit wn - 1.

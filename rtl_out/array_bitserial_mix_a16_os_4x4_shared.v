@@ -14043,9 +14043,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 3'h1;
     end
@@ -14071,9 +14068,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp3_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp3_0 = 3'h1;
     end
@@ -14127,9 +14121,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 3'h1;
     end
@@ -14155,9 +14146,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp3_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp3_1 = 3'h1;
     end
@@ -14211,9 +14199,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 3'h1;
     end
@@ -14239,9 +14224,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp3_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp3_2 = 3'h1;
     end
@@ -14295,9 +14277,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 3'h1;
     end
@@ -14323,9 +14302,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp3_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp3_3 = 3'h1;
     end

@@ -32866,47 +32866,47 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$255 ;
   wire \$256 ;
   wire \$257 ;
-  wire \$258 ;
-  wire \$259 ;
+  wire [8:0] \$258 ;
+  wire [9:0] \$259 ;
   wire \$26 ;
-  wire \$260 ;
-  wire [8:0] \$261 ;
-  wire [9:0] \$262 ;
-  wire [10:0] \$263 ;
-  wire [5:0] \$264 ;
-  wire [56:0] \$265 ;
-  wire [12:0] \$266 ;
-  wire [13:0] \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [10:0] \$260 ;
+  wire [5:0] \$261 ;
+  wire [56:0] \$262 ;
+  wire [12:0] \$263 ;
+  wire [13:0] \$264 ;
+  wire \$265 ;
+  wire \$266 ;
+  wire [23:0] \$267 ;
+  wire [56:0] \$268 ;
+  wire [23:0] \$269 ;
   wire \$27 ;
-  wire [23:0] \$270 ;
-  wire [56:0] \$271 ;
-  wire [23:0] \$272 ;
-  wire [24:0] \$273 ;
-  wire [55:0] \$274 ;
-  wire [56:0] \$275 ;
+  wire [24:0] \$270 ;
+  wire [55:0] \$271 ;
+  wire [56:0] \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire \$275 ;
   wire \$276 ;
-  wire \$277 ;
+  wire [57:0] \$277 ;
   wire \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire [57:0] \$280 ;
+  wire \$280 ;
   wire \$281 ;
-  wire \$282 ;
+  wire [31:0] \$282 ;
   wire \$283 ;
-  wire \$284 ;
+  wire [31:0] \$284 ;
   wire [31:0] \$285 ;
   wire \$286 ;
-  wire [31:0] \$287 ;
-  wire [31:0] \$288 ;
-  wire \$289 ;
+  wire \$287 ;
+  reg [63:0] \$288 ;
+  reg [43:0] \$289 ;
   wire \$29 ;
-  wire \$290 ;
-  reg [63:0] \$291 ;
-  reg [43:0] \$292 ;
-  reg [4:0] \$293 ;
-  reg [43:0] \$294 ;
+  reg [4:0] \$290 ;
+  reg [43:0] \$291 ;
+  reg [7:0] \$292 ;
+  reg [7:0] \$293 ;
+  reg [7:0] \$294 ;
   reg [7:0] \$295 ;
   reg [7:0] \$296 ;
   reg [7:0] \$297 ;
@@ -32914,31 +32914,28 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg [7:0] \$299 ;
   wire [8:0] \$3 ;
   wire \$30 ;
-  reg [7:0] \$300 ;
-  reg [7:0] \$301 ;
-  reg [7:0] \$302 ;
-  reg [63:0] \$303 ;
-  reg [1:0] \$304 ;
-  reg [2:0] \$305 ;
-  reg [1:0] \$306 ;
-  reg \$307 ;
+  reg [63:0] \$300 ;
+  reg [1:0] \$301 ;
+  reg [2:0] \$302 ;
+  reg [1:0] \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg [7:0] \$306 ;
+  reg [31:0] \$307 ;
   reg \$308 ;
-  reg [7:0] \$309 ;
+  reg [31:0] \$309 ;
   wire [7:0] \$31 ;
-  reg [31:0] \$310 ;
-  reg \$311 ;
-  reg [31:0] \$312 ;
-  reg \$313 ;
+  reg \$310 ;
+  reg [31:0] \$311 ;
+  reg [3:0] \$312 ;
+  reg [2:0] \$313 ;
   reg [31:0] \$314 ;
-  reg [3:0] \$315 ;
-  reg [2:0] \$316 ;
-  reg [31:0] \$317 ;
+  reg [31:0] \$315 ;
+  reg [7:0] \$316 ;
+  reg \$317 ;
   reg [31:0] \$318 ;
-  reg [7:0] \$319 ;
+  reg \$319 ;
   wire [7:0] \$32 ;
-  reg \$320 ;
-  reg [31:0] \$321 ;
-  reg \$322 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
@@ -33014,7 +33011,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$204 ;
+  wire [31:0] \a$206 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -33026,7 +33023,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$205 ;
+  wire [31:0] \b$207 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -33077,6 +33074,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [46:0] gs_rp_packed;
   reg [4:0] gs_rp_rs;
   wire [25:0] gs_rp_sh;
+  wire gs_rp_sign;
   wire [23:0] gs_sig;
   wire gs_zero;
   wire handoff;
@@ -33118,6 +33116,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [46:0] lane_rp_packed;
   reg [4:0] lane_rp_rs;
   wire [25:0] lane_rp_sh;
+  wire lane_rp_sign;
   wire [18:0] lane_sum;
   wire [11:0] lane_sum_exp;
   wire [18:0] lane_sum_mag;
@@ -33217,7 +33216,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$206 ;
+  wire [31:0] \s$208 ;
   reg [3:0] shift0;
   reg [3:0] shift1;
   reg [3:0] shift2;
@@ -33566,6 +33565,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$221  = - $signed(\$219 );
   assign \$222  = \$220  ? \$221  : { \$219 [17], \$219 [17], \$219  };
   assign \$223  = emax2 - 5'h1d;
+  assign lane_rp_sign = $signed(\$219 ) < $signed(1'h0);
   assign \$224  = 5'h12 - lane_rp_msb;
   assign \$225  = { \$222 [18:0], 7'h00 } << \$224 [4:0];
   assign \$226  = $signed(\$223 ) + $signed({ 1'h0, lane_rp_msb });
@@ -33585,132 +33585,129 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$240  = $signed(\$235 ) + $signed({ 1'h0, \$239  });
   assign \$241  = ! \$222 [18:0];
   assign \$242  = \$240 [46:0] >= 31'h7f800000;
-  assign \$243  = $signed(\$219 ) < $signed(1'h0);
-  assign \$244  = $signed(\$219 ) < $signed(1'h0);
-  assign \$245  = $signed(\$219 ) < $signed(1'h0);
+  assign \$243  = remaining == 1'h1;
+  assign \$244  = \$243  & beat_group_end;
+  assign \$245  = dq_left > 1'h1;
+  assign stall = \$244  & \$245 ;
   assign \$246  = remaining == 1'h1;
   assign \$247  = \$246  & beat_group_end;
-  assign \$248  = dq_left > 1'h1;
-  assign stall = \$247  & \$248 ;
-  assign \$249  = remaining == 1'h1;
-  assign \$250  = \$249  & beat_group_end;
-  assign \$251  = ~ stall;
-  assign handoff = \$250  & \$251 ;
-  assign \$252  = ! dq_sum[30:23];
-  assign gs_e = \$252  ? 8'h01 : dq_sum[30:23];
-  assign \$253  = ! dq_sum[30:23];
-  assign \$254  = ~ \$253 ;
-  assign \$255  = dq_sum[30:23] == 8'hff;
-  assign \$256  = ! dq_sum[22:0];
-  assign gs_inf = \$255  & \$256 ;
-  assign \$257  = dq_sum[30:23] == 8'hff;
-  assign \$258  = | dq_sum[22:0];
-  assign gs_nan = \$257  & \$258 ;
-  assign \$259  = ! dq_sum[30:23];
-  assign \$260  = ! dq_sum[22:0];
-  assign gs_zero = \$259  & \$260 ;
-  assign \$261  = gs_e - 7'h7f;
-  assign \$262  = $signed(\$261 ) - $signed(6'h17);
-  assign \$263  = $signed(\$262 ) + $signed({ 1'h0, dq_bit });
-  assign \$264  = 5'h17 - gs_rp_msb;
-  assign \$265  = { \$254 , dq_sum[22:0], 2'h0 } << \$264 [4:0];
-  assign \$266  = $signed(\$263 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$267  = $signed(\$266 ) + $signed(8'h7f);
-  assign \$268  = $signed(\$267 ) < $signed(2'h1);
-  assign \$269  = $signed(\$267 ) < $signed(6'h27);
-  assign \$270  = $signed(2'h1) - $signed(\$267 );
-  assign gs_rp_sh = \$265 [25:0] >> gs_rp_rs;
-  assign \$271  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$271 [25:0] != \$265 [25:0];
-  assign \$272  = $signed(\$267 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$273  = $signed(\$272 ) - $signed(2'h1);
-  assign \$275  = $signed(\$274 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$277  = \$276  | gs_rp_lost;
-  assign \$278  = \$277  | gs_rp_sh[2];
-  assign \$279  = gs_rp_sh[1] & \$278 ;
-  assign \$280  = $signed(\$275 ) + $signed({ 1'h0, \$279  });
-  assign \$281  = ! { \$254 , dq_sum[22:0] };
-  assign \$282  = \$280 [46:0] >= 31'h7f800000;
-  assign \$283  = dq_scale >> dq_bit;
-  assign \$284  = gs_inf | gs_nan;
-  assign \$285  = \$284  ? dq_sum : gs_rp_out;
-  assign \$286  = dq_bit == 3'h7;
-  assign \$288  = \$285  ^ \$287 ;
-  assign dq_addend = \$283  ? \$288  : 32'd0;
-  assign \$289  = ! dq_bit;
-  assign \$290  = \$289  & dq_first;
-  assign \a$204  = \$290  ? dq_psum : out_acc;
+  assign \$248  = ~ stall;
+  assign handoff = \$247  & \$248 ;
+  assign \$249  = ! dq_sum[30:23];
+  assign gs_e = \$249  ? 8'h01 : dq_sum[30:23];
+  assign \$250  = ! dq_sum[30:23];
+  assign \$251  = ~ \$250 ;
+  assign \$252  = dq_sum[30:23] == 8'hff;
+  assign \$253  = ! dq_sum[22:0];
+  assign gs_inf = \$252  & \$253 ;
+  assign \$254  = dq_sum[30:23] == 8'hff;
+  assign \$255  = | dq_sum[22:0];
+  assign gs_nan = \$254  & \$255 ;
+  assign \$256  = ! dq_sum[30:23];
+  assign \$257  = ! dq_sum[22:0];
+  assign gs_zero = \$256  & \$257 ;
+  assign \$258  = gs_e - 7'h7f;
+  assign \$259  = $signed(\$258 ) - $signed(6'h17);
+  assign \$260  = $signed(\$259 ) + $signed({ 1'h0, dq_bit });
+  assign \$261  = 5'h17 - gs_rp_msb;
+  assign \$262  = { \$251 , dq_sum[22:0], 2'h0 } << \$261 [4:0];
+  assign \$263  = $signed(\$260 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$264  = $signed(\$263 ) + $signed(8'h7f);
+  assign \$265  = $signed(\$264 ) < $signed(2'h1);
+  assign \$266  = $signed(\$264 ) < $signed(6'h27);
+  assign \$267  = $signed(2'h1) - $signed(\$264 );
+  assign gs_rp_sh = \$262 [25:0] >> gs_rp_rs;
+  assign \$268  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$268 [25:0] != \$262 [25:0];
+  assign \$269  = $signed(\$264 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$270  = $signed(\$269 ) - $signed(2'h1);
+  assign \$272  = $signed(\$271 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$274  = \$273  | gs_rp_lost;
+  assign \$275  = \$274  | gs_rp_sh[2];
+  assign \$276  = gs_rp_sh[1] & \$275 ;
+  assign \$277  = $signed(\$272 ) + $signed({ 1'h0, \$276  });
+  assign \$278  = ! { \$251 , dq_sum[22:0] };
+  assign \$279  = \$277 [46:0] >= 31'h7f800000;
+  assign \$280  = dq_scale >> dq_bit;
+  assign \$281  = gs_inf | gs_nan;
+  assign \$282  = \$281  ? dq_sum : gs_rp_out;
+  assign \$283  = dq_bit == 3'h7;
+  assign \$285  = \$282  ^ \$284 ;
+  assign dq_addend = \$280  ? \$285  : 32'd0;
+  assign \$286  = ! dq_bit;
+  assign \$287  = \$286  & dq_first;
+  assign \a$206  = \$287  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$291 ;
+    o_a <= \$288 ;
   always @(posedge clk)
-    o_w <= \$292 ;
+    o_w <= \$289 ;
   always @(posedge clk)
-    o_ctl <= \$293 ;
+    o_ctl <= \$290 ;
   always @(posedge clk)
-    w_reg <= \$294 ;
+    w_reg <= \$291 ;
   always @(posedge clk)
-    w_int0 <= \$295 ;
+    w_int0 <= \$292 ;
   always @(posedge clk)
-    rest0 <= \$296 ;
+    rest0 <= \$293 ;
   always @(posedge clk)
-    w_int1 <= \$297 ;
+    w_int1 <= \$294 ;
   always @(posedge clk)
-    rest1 <= \$298 ;
+    rest1 <= \$295 ;
   always @(posedge clk)
-    w_int2 <= \$299 ;
+    w_int2 <= \$296 ;
   always @(posedge clk)
-    rest2 <= \$300 ;
+    rest2 <= \$297 ;
   always @(posedge clk)
-    w_int3 <= \$301 ;
+    w_int3 <= \$298 ;
   always @(posedge clk)
-    rest3 <= \$302 ;
+    rest3 <= \$299 ;
   always @(posedge clk)
-    a_reg <= \$303 ;
+    a_reg <= \$300 ;
   always @(posedge clk)
-    dtype <= \$304 ;
+    dtype <= \$301 ;
   always @(posedge clk)
-    remaining <= \$305 ;
+    remaining <= \$302 ;
   always @(posedge clk)
-    step <= \$306 ;
+    step <= \$303 ;
   always @(posedge clk)
-    beat_group_end <= \$307 ;
+    beat_group_end <= \$304 ;
   always @(posedge clk)
-    beat_last <= \$308 ;
+    beat_last <= \$305 ;
   always @(posedge clk)
-    beat_scale <= \$309 ;
+    beat_scale <= \$306 ;
   always @(posedge clk)
-    group_acc <= \$310 ;
+    group_acc <= \$307 ;
   always @(posedge clk)
-    grp_first <= \$311 ;
+    grp_first <= \$308 ;
   always @(posedge clk)
-    grp_psum <= \$312 ;
+    grp_psum <= \$309 ;
   always @(posedge clk)
-    o_valid <= \$313 ;
+    o_valid <= \$310 ;
   always @(posedge clk)
-    out_acc <= \$314 ;
+    out_acc <= \$311 ;
   always @(posedge clk)
-    dq_left <= \$315 ;
+    dq_left <= \$312 ;
   always @(posedge clk)
-    dq_bit <= \$316 ;
+    dq_bit <= \$313 ;
   always @(posedge clk)
-    o_psum <= \$317 ;
+    o_psum <= \$314 ;
   always @(posedge clk)
-    dq_sum <= \$318 ;
+    dq_sum <= \$315 ;
   always @(posedge clk)
-    dq_scale <= \$319 ;
+    dq_scale <= \$316 ;
   always @(posedge clk)
-    dq_first <= \$320 ;
+    dq_first <= \$317 ;
   always @(posedge clk)
-    dq_psum <= \$321 ;
+    dq_psum <= \$318 ;
   always @(posedge clk)
-    dq_last <= \$322 ;
+    dq_last <= \$319 ;
   \array_bitserial_mix_fp16_os_8x8__pe.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \array_bitserial_mix_fp16_os_8x8__pe.out_add  out_add (
-    .a(\a$204 ),
+    .a(\a$206 ),
     .b(dq_addend),
     .s(out_next)
   );
@@ -34770,40 +34767,76 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = i_a;
+    \$288  = i_a;
     if (rst) begin
-      \$291  = 64'h0000000000000000;
+      \$288  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = i_w;
+    \$289  = i_w;
     if (rst) begin
-      \$292  = 44'h00000000000;
+      \$289  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = i_ctl;
+    \$290  = i_ctl;
     if (rst) begin
-      \$293  = 5'h00;
+      \$290  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = w_reg;
+    \$291  = w_reg;
     if (i_ctl[1]) begin
-      \$294  = i_w;
+      \$291  = i_w;
     end
     if (rst) begin
-      \$294  = 44'h00000000000;
+      \$291  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = w_int0;
+    \$292  = w_int0;
     if (accept) begin
-      \$295  = w_in0;
+      \$292  = w_in0;
+    end
+    if (rst) begin
+      \$292  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = rest0;
+    if (accept) begin
+      \$293  = \$3 [7:0];
+    end
+    if (\$23 ) begin
+      \$293  = \$25 ;
+    end
+    if (rst) begin
+      \$293  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = w_int1;
+    if (accept) begin
+      \$294  = w_in1;
+    end
+    if (rst) begin
+      \$294  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = rest1;
+    if (accept) begin
+      \$295  = \$6 [7:0];
+    end
+    if (\$30 ) begin
+      \$295  = \$32 ;
     end
     if (rst) begin
       \$295  = 8'h00;
@@ -34811,12 +34844,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = rest0;
+    \$296  = w_int2;
     if (accept) begin
-      \$296  = \$3 [7:0];
-    end
-    if (\$23 ) begin
-      \$296  = \$25 ;
+      \$296  = w_in2;
     end
     if (rst) begin
       \$296  = 8'h00;
@@ -34824,9 +34854,12 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = w_int1;
+    \$297  = rest2;
     if (accept) begin
-      \$297  = w_in1;
+      \$297  = \$9 [7:0];
+    end
+    if (\$37 ) begin
+      \$297  = \$39 ;
     end
     if (rst) begin
       \$297  = 8'h00;
@@ -34834,12 +34867,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = rest1;
+    \$298  = w_int3;
     if (accept) begin
-      \$298  = \$6 [7:0];
-    end
-    if (\$30 ) begin
-      \$298  = \$32 ;
+      \$298  = w_in3;
     end
     if (rst) begin
       \$298  = 8'h00;
@@ -34847,9 +34877,12 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = w_int2;
+    \$299  = rest3;
     if (accept) begin
-      \$299  = w_in2;
+      \$299  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$299  = \$46 ;
     end
     if (rst) begin
       \$299  = 8'h00;
@@ -34857,99 +34890,98 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = rest2;
+    \$300  = a_reg;
     if (accept) begin
-      \$300  = \$9 [7:0];
-    end
-    if (\$37 ) begin
-      \$300  = \$39 ;
+      \$300  = i_a;
     end
     if (rst) begin
-      \$300  = 8'h00;
+      \$300  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = w_int3;
+    \$301  = dtype;
     if (accept) begin
-      \$301  = w_in3;
+      \$301  = w_sel[41:40];
     end
     if (rst) begin
-      \$301  = 8'h00;
+      \$301  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = rest3;
+    \$302  = remaining;
     if (accept) begin
-      \$302  = \$12 [7:0];
-    end
-    if (\$44 ) begin
-      \$302  = \$46 ;
-    end
-    if (rst) begin
-      \$302  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = a_reg;
-    if (accept) begin
-      \$303  = i_a;
-    end
-    if (rst) begin
-      \$303  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = dtype;
-    if (accept) begin
-      \$304  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$304  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = remaining;
-    if (accept) begin
-      \$305  = \$16 ;
+      \$302  = \$16 ;
     end else if (\$15 ) begin
-      \$305  = \$17 [2:0];
+      \$302  = \$17 [2:0];
     end
     if (rst) begin
-      \$305  = 3'h0;
+      \$302  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = step;
+    \$303  = step;
     if (accept) begin
-      \$306  = 2'h0;
+      \$303  = 2'h0;
     end else if (\$15 ) begin
-      \$306  = \$18 [1:0];
+      \$303  = \$18 [1:0];
     end
     if (rst) begin
-      \$306  = 2'h0;
+      \$303  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = beat_group_end;
+    \$304  = beat_group_end;
     if (accept) begin
-      \$307  = i_ctl[4];
+      \$304  = i_ctl[4];
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = beat_last;
+    \$305  = beat_last;
     if (accept) begin
-      \$308  = i_ctl[3];
+      \$305  = i_ctl[3];
+    end
+    if (rst) begin
+      \$305  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$306  = beat_scale;
+    if (accept) begin
+      \$306  = w_sel[39:32];
+    end
+    if (rst) begin
+      \$306  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$307  = group_acc;
+    if (handoff) begin
+      \$307  = 32'd0;
+    end else if (\$49 ) begin
+      \$307  = group_next;
+    end
+    if (rst) begin
+      \$307  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$308  = grp_first;
+    if (handoff) begin
+      \$308  = 1'h0;
+    end
+    if (\$50 ) begin
+      \$308  = 1'h1;
     end
     if (rst) begin
       \$308  = 1'h0;
@@ -34957,66 +34989,69 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = beat_scale;
-    if (accept) begin
-      \$309  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$309  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = group_acc;
-    if (handoff) begin
-      \$310  = 32'd0;
-    end else if (\$49 ) begin
-      \$310  = group_next;
-    end
-    if (rst) begin
-      \$310  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = grp_first;
-    if (handoff) begin
-      \$311  = 1'h0;
-    end
+    \$309  = grp_psum;
     if (\$50 ) begin
-      \$311  = 1'h1;
+      \$309  = i_psum;
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$309  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = grp_psum;
-    if (\$50 ) begin
-      \$312  = i_psum;
-    end
-    if (rst) begin
-      \$312  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = 1'h0;
+    \$310  = 1'h0;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$313  = 1'h1;
+        \$310  = 1'h1;
       end
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = out_acc;
+    \$311  = out_acc;
     if (\$51 ) begin
-      \$314  = out_next;
+      \$311  = out_next;
+    end
+    if (rst) begin
+      \$311  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$312  = dq_left;
+    if (\$51 ) begin
+      \$312  = \$52 [3:0];
+    end
+    if (handoff) begin
+      \$312  = 4'h8;
+    end
+    if (rst) begin
+      \$312  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$313  = dq_bit;
+    if (\$51 ) begin
+      \$313  = \$53 [2:0];
+    end
+    if (handoff) begin
+      \$313  = 3'h0;
+    end
+    if (rst) begin
+      \$313  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$314  = o_psum;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$314  = out_next;
+      end
     end
     if (rst) begin
       \$314  = 32'd0;
@@ -35024,47 +35059,39 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = dq_left;
-    if (\$51 ) begin
-      \$315  = \$52 [3:0];
-    end
+    \$315  = dq_sum;
     if (handoff) begin
-      \$315  = 4'h8;
+      \$315  = group_next;
     end
     if (rst) begin
-      \$315  = 4'h0;
+      \$315  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = dq_bit;
-    if (\$51 ) begin
-      \$316  = \$53 [2:0];
-    end
+    \$316  = dq_scale;
     if (handoff) begin
-      \$316  = 3'h0;
+      \$316  = beat_scale;
     end
     if (rst) begin
-      \$316  = 3'h0;
+      \$316  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = o_psum;
-    if (\$51 ) begin
-      if (\$55 ) begin
-        \$317  = out_next;
-      end
+    \$317  = dq_first;
+    if (handoff) begin
+      \$317  = grp_first;
     end
     if (rst) begin
-      \$317  = 32'd0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = dq_sum;
+    \$318  = dq_psum;
     if (handoff) begin
-      \$318  = group_next;
+      \$318  = grp_psum;
     end
     if (rst) begin
       \$318  = 32'd0;
@@ -35072,50 +35099,17 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = dq_scale;
+    \$319  = dq_last;
     if (handoff) begin
-      \$319  = beat_scale;
+      \$319  = beat_last;
     end
     if (rst) begin
-      \$319  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = dq_first;
-    if (handoff) begin
-      \$320  = grp_first;
-    end
-    if (rst) begin
-      \$320  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = dq_psum;
-    if (handoff) begin
-      \$321  = grp_psum;
-    end
-    if (rst) begin
-      \$321  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = dq_last;
-    if (handoff) begin
-      \$322  = beat_last;
-    end
-    if (rst) begin
-      \$322  = 1'h0;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 3'h1;
     end
@@ -35141,9 +35135,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp3_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp3_0 = 3'h1;
     end
@@ -35197,9 +35188,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 3'h1;
     end
@@ -35225,9 +35213,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp3_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp3_1 = 3'h1;
     end
@@ -35281,9 +35266,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 3'h1;
     end
@@ -35309,9 +35291,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp3_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp3_2 = 3'h1;
     end
@@ -35365,9 +35344,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 3'h1;
     end
@@ -35393,9 +35369,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp3_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp3_3 = 3'h1;
     end
@@ -35449,9 +35422,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$222 [0]) begin
-      lane_rp_msb = 5'h00;
-    end
     if (\$222 [1]) begin
       lane_rp_msb = 5'h01;
     end
@@ -35523,19 +35493,16 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$241 ) begin
-      lane_rp_out = { \$243 , 31'h00000000 };
+      lane_rp_out = { lane_rp_sign, 31'h00000000 };
     end else if (\$242 ) begin
-      lane_rp_out = { \$244 , 31'h7f800000 };
+      lane_rp_out = { lane_rp_sign, 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$245 , \$240 [30:0] };
+      lane_rp_out = { lane_rp_sign, \$240 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_msb = 5'h00;
-    if (dq_sum[0]) begin
-      gs_rp_msb = 5'h00;
-    end
     if (dq_sum[1]) begin
       gs_rp_msb = 5'h01;
     end
@@ -35602,31 +35569,31 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$254 ) begin
+    if (\$251 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$268 ) begin
+    if (\$265 ) begin
       (* full_case = 32'd1 *)
-      if (\$269 ) begin
+      if (\$266 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$270 [4:0];
+        gs_rp_rs = \$267 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$281 ) begin
+    if (\$278 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$282 ) begin
+    end else if (\$279 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$280 [30:0] };
+      gs_rp_out = { dq_sum[31], \$277 [30:0] };
     end
   end
   assign ready = o_ready;
@@ -35672,14 +35639,15 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$254 , dq_sum[22:0] };
-  assign gs_exp = { \$263 [10], \$263  };
-  assign gs_rp_ls = \$264 [4:0];
-  assign gs_rp_norm = \$265 [25:0];
-  assign gs_rp_eb = { \$267 [13], \$267 [13], \$267 [13], \$267 [13], \$267 [13], \$267 [13], \$267 [13], \$267 [13], \$267 [13], \$267  };
-  assign gs_rp_packed = \$280 [46:0];
-  assign \b$205  = dq_addend;
-  assign \s$206  = out_next;
+  assign gs_sig = { \$251 , dq_sum[22:0] };
+  assign gs_exp = { \$260 [10], \$260  };
+  assign gs_rp_sign = dq_sum[31];
+  assign gs_rp_ls = \$261 [4:0];
+  assign gs_rp_norm = \$262 [25:0];
+  assign gs_rp_eb = { \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264  };
+  assign gs_rp_packed = \$277 [46:0];
+  assign \b$207  = dq_addend;
+  assign \s$208  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -35739,10 +35707,10 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$203  = { 3'h0, \$166 , a_reg[41:32], 4'h0 };
   assign \$212  = { 3'h0, \$172 , a_reg[57:48], 4'h0 };
   assign \$234  = { \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 , 23'h000000 };
-  assign \$274  = { \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 , 23'h000000 };
-  assign \$287  = { \$286 , 31'h00000000 };
+  assign \$271  = { \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 , 23'h000000 };
+  assign \$284  = { \$283 , 31'h00000000 };
   assign \$236  = lane_rp_sh[0];
-  assign \$276  = gs_rp_sh[0];
+  assign \$273  = gs_rp_sh[0];
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
@@ -35771,26 +35739,26 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -35798,14 +35766,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -35825,6 +35786,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -35845,48 +35807,35 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -35922,12 +35871,16 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -36013,30 +35966,30 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -36049,13 +36002,13 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
@@ -36084,26 +36037,26 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -36111,14 +36064,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -36138,6 +36084,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -36158,48 +36105,35 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -36235,12 +36169,16 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -36326,30 +36264,30 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -36362,11 +36300,11 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

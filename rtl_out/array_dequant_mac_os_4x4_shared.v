@@ -4005,26 +4005,26 @@ module \array_dequant_mac_os_4x4_shared.mesh.col0_head.dequant0 (s, y, d);
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [5:0] \$13 ;
-  wire [4:0] \$14 ;
-  wire [30:0] \$15 ;
-  wire [7:0] \$16 ;
-  wire [8:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [4:0] \$15 ;
+  wire [30:0] \$16 ;
+  wire [7:0] \$17 ;
+  wire [8:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
-  wire [46:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [16:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [15:0] \$21 ;
+  wire [46:0] \$22 ;
+  wire [15:0] \$23 ;
+  wire [16:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [32:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [33:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -4032,12 +4032,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col0_head.dequant0 (s, y, d);
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -4057,6 +4052,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col0_head.dequant0 (s, y, d);
   wire [25:0] rp_packed;
   reg [4:0] rp_rs;
   wire [15:0] rp_sh;
+  wire rp_sign;
   input [15:0] s;
   wire [15:0] s;
   wire [4:0] s_e;
@@ -4085,43 +4081,36 @@ module \array_dequant_mac_os_4x4_shared.mesh.col0_head.dequant0 (s, y, d);
   assign prod = \$12 [4:0] * { \$3 , s[9:0] };
   assign \$13  = s_e - 4'hf;
   assign exp = $signed(\$13 ) - $signed(5'h0a);
-  assign \$14  = 4'hf - rp_msb;
-  assign \$15  = prod << \$14 [3:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(5'h0f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(5'h11);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [15:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [15:0] != \$15 [15:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [25:0] >= 15'h7c00;
-  assign \$33  = $signed(d) < $signed(1'h0);
-  assign \$34  = s[15] ^ \$33 ;
-  assign \$35  = $signed(d) < $signed(1'h0);
-  assign \$36  = s[15] ^ \$35 ;
+  assign \$14  = $signed(d) < $signed(1'h0);
+  assign rp_sign = s[15] ^ \$14 ;
+  assign \$15  = 4'hf - rp_msb;
+  assign \$16  = prod << \$15 [3:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(5'h0f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(5'h11);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [15:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [15:0] != \$16 [15:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[15:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [25:0] >= 15'h7c00;
+  assign \$34  = ! d;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
   assign \$37  = $signed(d) < $signed(1'h0);
   assign \$38  = s[15] ^ \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed(d) < $signed(1'h0);
-  assign \$43  = s[15] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
     if (prod[1]) begin
       rp_msb = 4'h1;
     end
@@ -4171,44 +4160,44 @@ module \array_dequant_mac_os_4x4_shared.mesh.col0_head.dequant0 (s, y, d);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h10;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 15'h0000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 15'h7c00 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$38 , \$30 [14:0] };
+      rp_out = { rp_sign, \$31 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 16'h7e00;
     end else if (s_inf) begin
-      y = { \$43 , 15'h7c00 };
+      y = { \$38 , 15'h7c00 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[9:0] };
   assign dmag = \$12 [4:0];
-  assign rp_ls = \$14 [3:0];
-  assign rp_norm = \$15 [15:0];
-  assign rp_eb = { \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17  };
-  assign rp_packed = \$30 [25:0];
-  assign \$24  = { \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 , 10'h000 };
+  assign rp_ls = \$15 [3:0];
+  assign rp_norm = \$16 [15:0];
+  assign rp_eb = { \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18  };
+  assign rp_packed = \$31 [25:0];
+  assign \$25  = { \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 , 10'h000 };
 endmodule
 
 module \array_dequant_mac_os_4x4_shared.mesh.col1_head (rst, i_w, o_w, clk);
@@ -4260,26 +4249,26 @@ module \array_dequant_mac_os_4x4_shared.mesh.col1_head.dequant0 (s, y, d);
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [5:0] \$13 ;
-  wire [4:0] \$14 ;
-  wire [30:0] \$15 ;
-  wire [7:0] \$16 ;
-  wire [8:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [4:0] \$15 ;
+  wire [30:0] \$16 ;
+  wire [7:0] \$17 ;
+  wire [8:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
-  wire [46:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [16:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [15:0] \$21 ;
+  wire [46:0] \$22 ;
+  wire [15:0] \$23 ;
+  wire [16:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [32:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [33:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -4287,12 +4276,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col1_head.dequant0 (s, y, d);
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -4312,6 +4296,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col1_head.dequant0 (s, y, d);
   wire [25:0] rp_packed;
   reg [4:0] rp_rs;
   wire [15:0] rp_sh;
+  wire rp_sign;
   input [15:0] s;
   wire [15:0] s;
   wire [4:0] s_e;
@@ -4340,43 +4325,36 @@ module \array_dequant_mac_os_4x4_shared.mesh.col1_head.dequant0 (s, y, d);
   assign prod = \$12 [4:0] * { \$3 , s[9:0] };
   assign \$13  = s_e - 4'hf;
   assign exp = $signed(\$13 ) - $signed(5'h0a);
-  assign \$14  = 4'hf - rp_msb;
-  assign \$15  = prod << \$14 [3:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(5'h0f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(5'h11);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [15:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [15:0] != \$15 [15:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [25:0] >= 15'h7c00;
-  assign \$33  = $signed(d) < $signed(1'h0);
-  assign \$34  = s[15] ^ \$33 ;
-  assign \$35  = $signed(d) < $signed(1'h0);
-  assign \$36  = s[15] ^ \$35 ;
+  assign \$14  = $signed(d) < $signed(1'h0);
+  assign rp_sign = s[15] ^ \$14 ;
+  assign \$15  = 4'hf - rp_msb;
+  assign \$16  = prod << \$15 [3:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(5'h0f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(5'h11);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [15:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [15:0] != \$16 [15:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[15:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [25:0] >= 15'h7c00;
+  assign \$34  = ! d;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
   assign \$37  = $signed(d) < $signed(1'h0);
   assign \$38  = s[15] ^ \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed(d) < $signed(1'h0);
-  assign \$43  = s[15] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
     if (prod[1]) begin
       rp_msb = 4'h1;
     end
@@ -4426,44 +4404,44 @@ module \array_dequant_mac_os_4x4_shared.mesh.col1_head.dequant0 (s, y, d);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h10;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 15'h0000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 15'h7c00 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$38 , \$30 [14:0] };
+      rp_out = { rp_sign, \$31 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 16'h7e00;
     end else if (s_inf) begin
-      y = { \$43 , 15'h7c00 };
+      y = { \$38 , 15'h7c00 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[9:0] };
   assign dmag = \$12 [4:0];
-  assign rp_ls = \$14 [3:0];
-  assign rp_norm = \$15 [15:0];
-  assign rp_eb = { \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17  };
-  assign rp_packed = \$30 [25:0];
-  assign \$24  = { \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 , 10'h000 };
+  assign rp_ls = \$15 [3:0];
+  assign rp_norm = \$16 [15:0];
+  assign rp_eb = { \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18  };
+  assign rp_packed = \$31 [25:0];
+  assign \$25  = { \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 , 10'h000 };
 endmodule
 
 module \array_dequant_mac_os_4x4_shared.mesh.col2_head (rst, i_w, o_w, clk);
@@ -4515,26 +4493,26 @@ module \array_dequant_mac_os_4x4_shared.mesh.col2_head.dequant0 (s, y, d);
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [5:0] \$13 ;
-  wire [4:0] \$14 ;
-  wire [30:0] \$15 ;
-  wire [7:0] \$16 ;
-  wire [8:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [4:0] \$15 ;
+  wire [30:0] \$16 ;
+  wire [7:0] \$17 ;
+  wire [8:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
-  wire [46:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [16:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [15:0] \$21 ;
+  wire [46:0] \$22 ;
+  wire [15:0] \$23 ;
+  wire [16:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [32:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [33:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -4542,12 +4520,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col2_head.dequant0 (s, y, d);
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -4567,6 +4540,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col2_head.dequant0 (s, y, d);
   wire [25:0] rp_packed;
   reg [4:0] rp_rs;
   wire [15:0] rp_sh;
+  wire rp_sign;
   input [15:0] s;
   wire [15:0] s;
   wire [4:0] s_e;
@@ -4595,43 +4569,36 @@ module \array_dequant_mac_os_4x4_shared.mesh.col2_head.dequant0 (s, y, d);
   assign prod = \$12 [4:0] * { \$3 , s[9:0] };
   assign \$13  = s_e - 4'hf;
   assign exp = $signed(\$13 ) - $signed(5'h0a);
-  assign \$14  = 4'hf - rp_msb;
-  assign \$15  = prod << \$14 [3:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(5'h0f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(5'h11);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [15:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [15:0] != \$15 [15:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [25:0] >= 15'h7c00;
-  assign \$33  = $signed(d) < $signed(1'h0);
-  assign \$34  = s[15] ^ \$33 ;
-  assign \$35  = $signed(d) < $signed(1'h0);
-  assign \$36  = s[15] ^ \$35 ;
+  assign \$14  = $signed(d) < $signed(1'h0);
+  assign rp_sign = s[15] ^ \$14 ;
+  assign \$15  = 4'hf - rp_msb;
+  assign \$16  = prod << \$15 [3:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(5'h0f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(5'h11);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [15:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [15:0] != \$16 [15:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[15:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [25:0] >= 15'h7c00;
+  assign \$34  = ! d;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
   assign \$37  = $signed(d) < $signed(1'h0);
   assign \$38  = s[15] ^ \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed(d) < $signed(1'h0);
-  assign \$43  = s[15] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
     if (prod[1]) begin
       rp_msb = 4'h1;
     end
@@ -4681,44 +4648,44 @@ module \array_dequant_mac_os_4x4_shared.mesh.col2_head.dequant0 (s, y, d);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h10;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 15'h0000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 15'h7c00 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$38 , \$30 [14:0] };
+      rp_out = { rp_sign, \$31 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 16'h7e00;
     end else if (s_inf) begin
-      y = { \$43 , 15'h7c00 };
+      y = { \$38 , 15'h7c00 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[9:0] };
   assign dmag = \$12 [4:0];
-  assign rp_ls = \$14 [3:0];
-  assign rp_norm = \$15 [15:0];
-  assign rp_eb = { \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17  };
-  assign rp_packed = \$30 [25:0];
-  assign \$24  = { \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 , 10'h000 };
+  assign rp_ls = \$15 [3:0];
+  assign rp_norm = \$16 [15:0];
+  assign rp_eb = { \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18  };
+  assign rp_packed = \$31 [25:0];
+  assign \$25  = { \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 , 10'h000 };
 endmodule
 
 module \array_dequant_mac_os_4x4_shared.mesh.col3_head (rst, i_w, o_w, clk);
@@ -4770,26 +4737,26 @@ module \array_dequant_mac_os_4x4_shared.mesh.col3_head.dequant0 (s, y, d);
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [5:0] \$13 ;
-  wire [4:0] \$14 ;
-  wire [30:0] \$15 ;
-  wire [7:0] \$16 ;
-  wire [8:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [4:0] \$15 ;
+  wire [30:0] \$16 ;
+  wire [7:0] \$17 ;
+  wire [8:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
-  wire [46:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [16:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [15:0] \$21 ;
+  wire [46:0] \$22 ;
+  wire [15:0] \$23 ;
+  wire [16:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [32:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [33:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -4797,12 +4764,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col3_head.dequant0 (s, y, d);
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -4822,6 +4784,7 @@ module \array_dequant_mac_os_4x4_shared.mesh.col3_head.dequant0 (s, y, d);
   wire [25:0] rp_packed;
   reg [4:0] rp_rs;
   wire [15:0] rp_sh;
+  wire rp_sign;
   input [15:0] s;
   wire [15:0] s;
   wire [4:0] s_e;
@@ -4850,43 +4813,36 @@ module \array_dequant_mac_os_4x4_shared.mesh.col3_head.dequant0 (s, y, d);
   assign prod = \$12 [4:0] * { \$3 , s[9:0] };
   assign \$13  = s_e - 4'hf;
   assign exp = $signed(\$13 ) - $signed(5'h0a);
-  assign \$14  = 4'hf - rp_msb;
-  assign \$15  = prod << \$14 [3:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(5'h0f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(5'h11);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [15:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [15:0] != \$15 [15:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [25:0] >= 15'h7c00;
-  assign \$33  = $signed(d) < $signed(1'h0);
-  assign \$34  = s[15] ^ \$33 ;
-  assign \$35  = $signed(d) < $signed(1'h0);
-  assign \$36  = s[15] ^ \$35 ;
+  assign \$14  = $signed(d) < $signed(1'h0);
+  assign rp_sign = s[15] ^ \$14 ;
+  assign \$15  = 4'hf - rp_msb;
+  assign \$16  = prod << \$15 [3:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(5'h0f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(5'h11);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [15:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [15:0] != \$16 [15:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[15:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [25:0] >= 15'h7c00;
+  assign \$34  = ! d;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
   assign \$37  = $signed(d) < $signed(1'h0);
   assign \$38  = s[15] ^ \$37 ;
-  assign \$39  = ! d;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed(d) < $signed(1'h0);
-  assign \$43  = s[15] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_msb = 4'h0;
-    if (prod[0]) begin
-      rp_msb = 4'h0;
-    end
     if (prod[1]) begin
       rp_msb = 4'h1;
     end
@@ -4936,44 +4892,44 @@ module \array_dequant_mac_os_4x4_shared.mesh.col3_head.dequant0 (s, y, d);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h10;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 15'h0000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 15'h7c00 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$38 , \$30 [14:0] };
+      rp_out = { rp_sign, \$31 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 16'h7e00;
     end else if (s_inf) begin
-      y = { \$43 , 15'h7c00 };
+      y = { \$38 , 15'h7c00 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[9:0] };
   assign dmag = \$12 [4:0];
-  assign rp_ls = \$14 [3:0];
-  assign rp_norm = \$15 [15:0];
-  assign rp_eb = { \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17 [8], \$17  };
-  assign rp_packed = \$30 [25:0];
-  assign \$24  = { \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 [16], \$23 , 10'h000 };
+  assign rp_ls = \$15 [3:0];
+  assign rp_norm = \$16 [15:0];
+  assign rp_eb = { \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18  };
+  assign rp_packed = \$31 [25:0];
+  assign \$25  = { \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 , 10'h000 };
 endmodule
 
 module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
@@ -7267,26 +7223,26 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7294,14 +7250,7 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7321,6 +7270,7 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -7341,48 +7291,35 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7418,12 +7355,16 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -7509,30 +7450,30 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7545,13 +7486,13 @@ module \array_dequant_mac_os_4x4_shared__pe.acc_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_dequant_mac_os_4x4_shared__pe.mul0 (b, p, a);
@@ -7582,8 +7523,6 @@ module \array_dequant_mac_os_4x4_shared__pe.mul0 (b, p, a);
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
@@ -7613,6 +7552,7 @@ module \array_dequant_mac_os_4x4_shared__pe.mul0 (b, p, a);
   reg [4:0] rp_msb;
   wire [25:0] rp_norm;
   reg [31:0] rp_out;
+  wire rp_sign;
   assign \$1  = ! a[14:10];
   assign a_e = \$1  ? 5'h01 : a[14:10];
   assign \$2  = ! a[14:10];
@@ -7642,26 +7582,22 @@ module \array_dequant_mac_os_4x4_shared__pe.mul0 (b, p, a);
   assign prod = { \$3 , a[9:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 6'h32;
+  assign rp_sign = a[15] ^ b[15];
   assign \$21  = 5'h15 - rp_msb;
   assign \$22  = { prod, 4'h0 } << \$21 [4:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
   assign \$24  = $signed(\$23 ) + $signed(8'h7f);
   assign \$25  = ! prod;
-  assign \$26  = a[15] ^ b[15];
-  assign \$27  = a[15] ^ b[15];
-  assign \$28  = a_nan | b_nan;
-  assign \$29  = a_inf & b_zero;
+  assign \$26  = a_nan | b_nan;
+  assign \$27  = a_inf & b_zero;
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = b_inf & a_zero;
   assign \$30  = \$28  | \$29 ;
-  assign \$31  = b_inf & a_zero;
-  assign \$32  = \$30  | \$31 ;
-  assign \$33  = a_inf | b_inf;
-  assign \$34  = a[15] ^ b[15];
+  assign \$31  = a_inf | b_inf;
+  assign \$32  = a[15] ^ b[15];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -7730,18 +7666,18 @@ module \array_dequant_mac_os_4x4_shared__pe.mul0 (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$25 ) begin
-      rp_out = { \$26 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else begin
-      rp_out = { \$27 , \$24 [7:0], \$22 [24:2] };
+      rp_out = { rp_sign, \$24 [7:0], \$22 [24:2] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$32 ) begin
+    if (\$30 ) begin
       p = 32'd2143289344;
-    end else if (\$33 ) begin
-      p = { \$34 , 31'h7f800000 };
+    end else if (\$31 ) begin
+      p = { \$32 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end

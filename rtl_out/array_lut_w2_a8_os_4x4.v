@@ -9213,19 +9213,19 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire [3:0] \$122 ;
-  wire [3:0] \$125 ;
-  wire [3:0] \$128 ;
-  wire \$13 ;
-  wire [3:0] \$133 ;
-  wire [6:0] \$138 ;
+  wire [3:0] \$118 ;
+  wire [19:0] \$12 ;
+  wire [3:0] \$121 ;
+  wire [3:0] \$124 ;
+  wire [3:0] \$129 ;
+  wire [19:0] \$13 ;
+  wire [6:0] \$134 ;
   wire [19:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire \$17 ;
-  wire [4:0] \$18 ;
-  wire [4:0] \$19 ;
+  wire \$15 ;
+  wire [4:0] \$16 ;
+  wire [4:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -9235,75 +9235,74 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [16:0] \$28 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
-  wire [16:0] \$30 ;
+  wire [3:0] \$30 ;
   wire [3:0] \$31 ;
-  wire [3:0] \$32 ;
+  wire [2:0] \$32 ;
   wire [3:0] \$33 ;
-  wire [2:0] \$34 ;
-  wire [3:0] \$35 ;
-  wire \$36 ;
-  wire [11:0] \$37 ;
-  wire [13:0] \$38 ;
-  wire [17:0] \$39 ;
+  wire \$34 ;
+  wire [11:0] \$35 ;
+  wire [13:0] \$36 ;
+  wire [17:0] \$37 ;
+  wire [4:0] \$38 ;
+  wire [2:0] \$39 ;
   wire [2:0] \$4 ;
-  wire [4:0] \$40 ;
-  wire [2:0] \$41 ;
-  wire [30:0] \$42 ;
-  wire [18:0] \$43 ;
-  wire [25:0] \$44 ;
-  wire \$45 ;
+  wire [30:0] \$40 ;
+  wire [18:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire [31:0] \$45 ;
   wire \$46 ;
-  wire [31:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [27:0] \$49 ;
   wire [1:0] \$5 ;
-  wire \$50 ;
+  wire [27:0] \$50 ;
   wire [27:0] \$51 ;
-  wire [27:0] \$52 ;
-  wire [27:0] \$53 ;
-  wire [32:0] \$54 ;
-  reg [31:0] \$55 ;
+  wire [32:0] \$52 ;
+  reg [31:0] \$53 ;
+  reg [17:0] \$54 ;
+  reg [4:0] \$55 ;
   reg [17:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg [17:0] \$58 ;
+  reg \$57 ;
+  reg [7:0] \$58 ;
   reg \$59 ;
   wire \$6 ;
-  reg [7:0] \$60 ;
+  reg [1:0] \$60 ;
   reg \$61 ;
-  reg [1:0] \$62 ;
-  reg \$63 ;
+  reg \$62 ;
+  reg [7:0] \$63 ;
   reg \$64 ;
-  reg [7:0] \$65 ;
-  reg \$66 ;
-  reg [1:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [16:0] \$69 ;
+  reg [1:0] \$65 ;
+  reg [15:0] \$66 ;
+  reg [16:0] \$67 ;
+  reg \$68 ;
+  reg [31:0] \$69 ;
   wire \$7 ;
-  reg \$70 ;
-  reg [31:0] \$71 ;
-  reg [2:0] \$72 ;
-  reg [15:0] \$73 ;
+  reg [2:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg \$72 ;
+  reg [18:0] \$73 ;
   reg \$74 ;
-  reg [18:0] \$75 ;
-  reg \$76 ;
-  reg [3:0] \$77 ;
-  reg [3:0] \$78 ;
-  reg [31:0] \$79 ;
+  reg [3:0] \$75 ;
+  reg [3:0] \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [7:0] \$79 ;
   wire \$8 ;
-  reg [31:0] \$80 ;
-  reg [7:0] \$81 ;
+  reg \$80 ;
+  reg [31:0] \$81 ;
   reg \$82 ;
-  reg [31:0] \$83 ;
-  reg \$84 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
   reg \$signal$23  = 1'h0;
   reg [1:0] \$signal$24  = 2'h0;
   wire [1:0] \$signal$24[0] ;
   reg \$signal$37  = 1'h0;
+  wire \$signal$38 ;
   reg \$signal$47  = 1'h0;
   wire [31:0] a;
   wire [7:0] \a[0] ;
@@ -9372,7 +9371,6 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [7:0] \i_w.scale[0] ;
   wire [1:0] \i_w.zero ;
   wire [1:0] \i_w.zero[0] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire [2:0] low0;
@@ -9457,120 +9455,116 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [7:0] \w_sel.scale[0] ;
   wire [1:0] \w_sel.zero ;
   wire [1:0] \w_sel.zero[0] ;
-  assign \$16  = \$13  ? \$14  : \$15 ;
-  assign \$17  = | dq_left;
-  assign \$18  = dq_left - 1'h1;
-  assign \$19  = dq_bit + 1'h1;
-  assign \$20  = ~ in_corr;
-  assign \$21  = dq_left == 1'h1;
-  assign \$22  = \$21  & dq_last;
+  assign \$18  = ~ \$signal$38 ;
+  assign \$19  = dq_left == 1'h1;
+  assign \$20  = \$19  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$23  = remaining <= 1'h1;
-  assign \$24  = ~ stall;
-  assign o_ready = \$23  & \$24 ;
+  assign \$21  = remaining <= 1'h1;
+  assign \$22  = ~ stall;
+  assign o_ready = \$21  & \$22 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
+  assign \$23  = remaining == 1'h1;
+  assign \$24  = ~ stall;
+  assign last_plane = \$23  & \$24 ;
   assign \$25  = remaining == 1'h1;
-  assign \$26  = ~ stall;
-  assign last_plane = \$25  & \$26 ;
-  assign \$27  = remaining == 1'h1;
-  assign \$28  = \$27  & beat_group_end;
-  assign \$29  = dq_left > 1'h1;
-  assign stall = \$28  & \$29 ;
+  assign \$26  = \$25  & beat_group_end;
+  assign \$27  = dq_left > 1'h1;
+  assign stall = \$26  & \$27 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$30  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$122  = \$signal  * 3'h4;
-  assign \$31  = planes >> \$122 ;
-  assign \$125  = \$signal  * 3'h4;
-  assign \$32  = planes >> \$125 ;
-  assign \$128  = \$signal  * 3'h4;
-  assign \$33  = planes >> \$128 ;
-  assign \$34  = ~ \$33 [2:0];
-  assign low0 = \$31 [3] ? \$32 [2:0] : \$34 ;
-  assign \$133  = \$signal  * 3'h4;
-  assign \$35  = planes >> \$133 ;
-  assign \$36  = ~ \$35 [3];
-  assign \$138  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$138 ;
-  assign \$37  = $signed(entry0_0) << \$signal ;
-  assign \$38  = - $signed(\$37 );
-  assign addend0_0 = \$35 [3] ? { \$37 [11], \$37 [11], \$37  } : \$38 ;
-  assign \$39  = $signed(grp0_0) + $signed(addend0_0);
-  assign in_corr = dq_bit < 2'h3;
-  assign \$40  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$41 ;
-  assign \$42  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = \$signal$37  ? \$43  : dq_d0_0;
-  assign \$44  = $signed(dq_dh0_0) << \$40 [2:0];
-  assign \$45  = dq_bit == 2'h3;
-  assign \$46  = \$45  & \$signal$47 ;
-  assign \$47  = \$46  ? dq_psum : out_acc;
-  assign \$48  = ~ in_corr;
-  assign \$49  = dq_scale >> \$40 [2:0];
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = - $signed(\$44 );
-  assign \$53  = \$50  ? \$52  : 28'h0000000;
-  assign \$54  = $signed(\$47 ) + $signed(\$53 );
+  assign \$28  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$118  = \$signal  * 3'h4;
+  assign \$29  = planes >> \$118 ;
+  assign \$121  = \$signal  * 3'h4;
+  assign \$30  = planes >> \$121 ;
+  assign \$124  = \$signal  * 3'h4;
+  assign \$31  = planes >> \$124 ;
+  assign \$32  = ~ \$31 [2:0];
+  assign low0 = \$29 [3] ? \$30 [2:0] : \$32 ;
+  assign \$129  = \$signal  * 3'h4;
+  assign \$33  = planes >> \$129 ;
+  assign \$34  = ~ \$33 [3];
+  assign \$134  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$134 ;
+  assign \$35  = $signed(entry0_0) << \$signal ;
+  assign \$36  = - $signed(\$35 );
+  assign addend0_0 = \$33 [3] ? { \$35 [11], \$35 [11], \$35  } : \$36 ;
+  assign \$37  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$38  = dq_bit - 2'h3;
+  assign \$signal$38  = dq_bit < 2'h3;
+  assign corr_uint2 = 2'h3 - \$39 ;
+  assign \$40  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$37  ? \$41  : dq_d0_0;
+  assign \$42  = $signed(dq_dh0_0) << \$38 [2:0];
+  assign \$43  = dq_bit == 2'h3;
+  assign \$44  = \$43  & \$signal$47 ;
+  assign \$45  = \$44  ? dq_psum : out_acc;
+  assign \$46  = ~ \$signal$38 ;
+  assign \$47  = dq_scale >> \$38 [2:0];
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = - $signed(\$42 );
+  assign \$51  = \$48  ? \$50  : 28'h0000000;
+  assign \$52  = $signed(\$45 ) + $signed(\$51 );
   always @(posedge clk)
-    o_a <= \$55 ;
+    o_a <= \$53 ;
   always @(posedge clk)
-    o_w <= \$56 ;
+    o_w <= \$54 ;
   always @(posedge clk)
-    o_ctl <= \$57 ;
+    o_ctl <= \$55 ;
   always @(posedge clk)
-    w_reg <= \$58 ;
+    w_reg <= \$56 ;
   always @(posedge clk)
-    \$signal  <= \$59 ;
+    \$signal  <= \$57 ;
   always @(posedge clk)
-    planes <= \$60 ;
+    planes <= \$58 ;
   always @(posedge clk)
-    dtype <= \$61 ;
+    dtype <= \$59 ;
   always @(posedge clk)
-    remaining <= \$62 ;
+    remaining <= \$60 ;
   always @(posedge clk)
-    beat_group_end <= \$63 ;
+    beat_group_end <= \$61 ;
   always @(posedge clk)
-    beat_last <= \$64 ;
+    beat_last <= \$62 ;
   always @(posedge clk)
-    beat_scale <= \$65 ;
+    beat_scale <= \$63 ;
   always @(posedge clk)
-    \$signal$23  <= \$66 ;
+    \$signal$23  <= \$64 ;
   always @(posedge clk)
-    \$signal$24  <= \$67 ;
+    \$signal$24  <= \$65 ;
   always @(posedge clk)
-    act_sum0 <= \$68 ;
+    act_sum0 <= \$66 ;
   always @(posedge clk)
-    grp0_0 <= \$69 ;
+    grp0_0 <= \$67 ;
   always @(posedge clk)
-    grp_first <= \$70 ;
+    grp_first <= \$68 ;
   always @(posedge clk)
-    grp_psum <= \$71 ;
+    grp_psum <= \$69 ;
   always @(posedge clk)
-    dq_c0 <= \$72 ;
+    dq_c0 <= \$70 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$73 ;
+    dq_sum_a0 <= \$71 ;
   always @(posedge clk)
-    \$signal$37  <= \$74 ;
+    \$signal$37  <= \$72 ;
   always @(posedge clk)
-    dq_d0_0 <= \$75 ;
+    dq_d0_0 <= \$73 ;
   always @(posedge clk)
-    o_valid <= \$76 ;
+    o_valid <= \$74 ;
   always @(posedge clk)
-    dq_left <= \$77 ;
+    dq_left <= \$75 ;
   always @(posedge clk)
-    dq_bit <= \$78 ;
+    dq_bit <= \$76 ;
   always @(posedge clk)
-    out_acc <= \$79 ;
+    out_acc <= \$77 ;
   always @(posedge clk)
-    o_psum <= \$80 ;
+    o_psum <= \$78 ;
   always @(posedge clk)
-    dq_scale <= \$81 ;
+    dq_scale <= \$79 ;
   always @(posedge clk)
-    \$signal$47  <= \$82 ;
+    \$signal$47  <= \$80 ;
   always @(posedge clk)
-    dq_psum <= \$83 ;
+    dq_psum <= \$81 ;
   always @(posedge clk)
-    dq_last <= \$84 ;
+    dq_last <= \$82 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -9579,13 +9573,15 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$6  = ~ stall;
   assign \$7  = active & \$6 ;
   assign \$8  = accept & i_ctl[2];
-  assign \$9  = | dq_left;
-  assign \$10  = \$9  & in_corr;
-  assign \$11  = dq_c0 >> dq_bit;
-  assign \$12  = \$10  & \$11 ;
-  assign \$13  = dq_bit == 2'h2;
-  assign \$14  = $signed(dq_d0_0) - $signed(\$42 [18:0]);
-  assign \$15  = $signed(dq_d0_0) + $signed(\$42 [18:0]);
+  assign \$9  = dq_c0 >> dq_bit;
+  assign \$10  = \$signal$38  & \$9 ;
+  assign \$11  = dq_bit == 2'h2;
+  assign \$12  = $signed(dq_d0_0) - $signed(\$40 [18:0]);
+  assign \$13  = $signed(dq_d0_0) + $signed(\$40 [18:0]);
+  assign \$14  = \$11  ? \$12  : \$13 ;
+  assign \$15  = | dq_left;
+  assign \$16  = dq_left - 1'h1;
+  assign \$17  = dq_bit + 1'h1;
   \array_lut_w2_a8_os_4x4__pe.precompute0  precompute0 (
     .a(i_a),
     .clk(clk),
@@ -9595,42 +9591,62 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = i_a;
+    \$53  = i_a;
     if (rst) begin
-      \$55  = 32'd0;
+      \$53  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = i_w;
+    \$54  = i_w;
+    if (rst) begin
+      \$54  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = i_ctl;
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = w_reg;
+    if (i_ctl[1]) begin
+      \$56  = i_w;
+    end
     if (rst) begin
       \$56  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = i_ctl;
+    \$57  = \$signal ;
+    if (accept) begin
+      \$57  = 1'h0;
+    end else if (\$3 ) begin
+      \$57  = \$5 [0];
+    end
     if (rst) begin
-      \$57  = 5'h00;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = w_reg;
-    if (i_ctl[1]) begin
-      \$58  = i_w;
+    \$58  = planes;
+    if (accept) begin
+      \$58  = w_sel[7:0];
     end
     if (rst) begin
-      \$58  = 18'h00000;
+      \$58  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = \$signal ;
+    \$59  = dtype;
     if (accept) begin
       \$59  = 1'h0;
-    end else if (\$3 ) begin
-      \$59  = \$5 [0];
     end
     if (rst) begin
       \$59  = 1'h0;
@@ -9638,51 +9654,51 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = planes;
+    \$60  = remaining;
     if (accept) begin
-      \$60  = w_sel[7:0];
-    end
-    if (rst) begin
-      \$60  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = dtype;
-    if (accept) begin
-      \$61  = 1'h0;
-    end
-    if (rst) begin
-      \$61  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = remaining;
-    if (accept) begin
-      \$62  = 2'h2;
+      \$60  = 2'h2;
     end else if (\$3 ) begin
-      \$62  = \$4 [1:0];
+      \$60  = \$4 [1:0];
     end
     if (rst) begin
-      \$62  = 2'h0;
+      \$60  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = beat_group_end;
+    \$61  = beat_group_end;
     if (accept) begin
-      \$63  = i_ctl[4];
+      \$61  = i_ctl[4];
     end
     if (rst) begin
-      \$63  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = beat_last;
+    \$62  = beat_last;
     if (accept) begin
-      \$64  = i_ctl[3];
+      \$62  = i_ctl[3];
+    end
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = beat_scale;
+    if (accept) begin
+      \$63  = w_sel[15:8];
+    end
+    if (rst) begin
+      \$63  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = \$signal$23 ;
+    if (accept) begin
+      \$64  = 1'h1;
     end
     if (rst) begin
       \$64  = 1'h0;
@@ -9690,106 +9706,111 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = beat_scale;
+    \$65  = \$signal$24 ;
     if (accept) begin
-      \$65  = w_sel[15:8];
+      \$65  = w_sel[17:16];
     end
     if (rst) begin
-      \$65  = 8'h00;
+      \$65  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = \$signal$23 ;
-    if (accept) begin
-      \$66  = 1'h1;
-    end
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = \$signal$24 ;
-    if (accept) begin
-      \$67  = w_sel[17:16];
-    end
-    if (rst) begin
-      \$67  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = act_sum0;
+    \$66  = act_sum0;
     if (handoff) begin
-      \$68  = 16'h0000;
+      \$66  = 16'h0000;
     end else if (last_plane) begin
-      \$68  = \$30 [15:0];
+      \$66  = \$28 [15:0];
     end
     if (rst) begin
-      \$68  = 16'h0000;
+      \$66  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = grp0_0;
+    \$67  = grp0_0;
     if (handoff) begin
-      \$69  = 17'h00000;
+      \$67  = 17'h00000;
     end else if (\$7 ) begin
-      \$69  = \$39 [16:0];
+      \$67  = \$37 [16:0];
     end
     if (rst) begin
-      \$69  = 17'h00000;
+      \$67  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = grp_first;
+    \$68  = grp_first;
     if (handoff) begin
-      \$70  = 1'h0;
+      \$68  = 1'h0;
     end
     if (\$8 ) begin
-      \$70  = 1'h1;
+      \$68  = 1'h1;
     end
     if (rst) begin
-      \$70  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = grp_psum;
+    \$69  = grp_psum;
     if (\$8 ) begin
-      \$71  = i_psum;
+      \$69  = i_psum;
     end
     if (rst) begin
-      \$71  = 32'd0;
+      \$69  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = dq_c0;
+    \$70  = dq_c0;
     if (handoff) begin
-      \$72  = corr_uint2[2:0];
+      \$70  = corr_uint2[2:0];
     end
     if (rst) begin
-      \$72  = 3'h0;
+      \$70  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = dq_sum_a0;
+    \$71  = dq_sum_a0;
     if (handoff) begin
-      \$73  = \$30 [15:0];
+      \$71  = \$28 [15:0];
     end
     if (rst) begin
-      \$73  = 16'h0000;
+      \$71  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = \$signal$37 ;
+    \$72  = \$signal$37 ;
     if (handoff) begin
-      \$74  = \$signal$23 ;
+      \$72  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$72  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = dq_d0_0;
+    if (\$10 ) begin
+      \$73  = \$14 [18:0];
+    end
+    if (handoff) begin
+      \$73  = { \$37 [16], \$37 [16], \$37 [16:0] };
+    end
+    if (rst) begin
+      \$73  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = 1'h0;
+    if (\$15 ) begin
+      if (\$20 ) begin
+        \$74  = 1'h1;
+      end
     end
     if (rst) begin
       \$74  = 1'h0;
@@ -9797,132 +9818,107 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = dq_d0_0;
-    if (\$12 ) begin
-      \$75  = \$16 [18:0];
+    \$75  = dq_left;
+    if (\$15 ) begin
+      \$75  = \$16 [3:0];
     end
     if (handoff) begin
-      \$75  = { \$39 [16], \$39 [16], \$39 [16:0] };
+      \$75  = 4'hb;
     end
     if (rst) begin
-      \$75  = 19'h00000;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = 1'h0;
-    if (\$17 ) begin
-      if (\$22 ) begin
-        \$76  = 1'h1;
+    \$76  = dq_bit;
+    if (\$15 ) begin
+      \$76  = \$17 [3:0];
+    end
+    if (handoff) begin
+      \$76  = 4'h0;
+    end
+    if (rst) begin
+      \$76  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = out_acc;
+    if (\$15 ) begin
+      if (\$18 ) begin
+        \$77  = \$52 [31:0];
       end
     end
     if (rst) begin
-      \$76  = 1'h0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = dq_left;
-    if (\$17 ) begin
-      \$77  = \$18 [3:0];
-    end
-    if (handoff) begin
-      \$77  = 4'hb;
-    end
-    if (rst) begin
-      \$77  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = dq_bit;
-    if (\$17 ) begin
-      \$78  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$78  = 4'h0;
-    end
-    if (rst) begin
-      \$78  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = out_acc;
-    if (\$17 ) begin
+    \$78  = o_psum;
+    if (\$15 ) begin
       if (\$20 ) begin
-        \$79  = \$54 [31:0];
+        \$78  = \$52 [31:0];
       end
     end
     if (rst) begin
-      \$79  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = o_psum;
-    if (\$17 ) begin
-      if (\$22 ) begin
-        \$80  = \$54 [31:0];
-      end
+    \$79  = dq_scale;
+    if (handoff) begin
+      \$79  = beat_scale;
     end
     if (rst) begin
-      \$80  = 32'd0;
+      \$79  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = dq_scale;
+    \$80  = \$signal$47 ;
     if (handoff) begin
-      \$81  = beat_scale;
+      \$80  = grp_first;
     end
     if (rst) begin
-      \$81  = 8'h00;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = \$signal$47 ;
+    \$81  = dq_psum;
     if (handoff) begin
-      \$82  = grp_first;
+      \$81  = grp_psum;
+    end
+    if (rst) begin
+      \$81  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = dq_last;
+    if (handoff) begin
+      \$82  = beat_last;
     end
     if (rst) begin
       \$82  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = dq_psum;
-    if (handoff) begin
-      \$83  = grp_psum;
-    end
-    if (rst) begin
-      \$83  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = dq_last;
-    if (handoff) begin
-      \$84  = beat_last;
-    end
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  assign act_next0 = \$30 [15:0];
-  assign grp_next0_0 = \$39 [16:0];
+  assign act_next0 = \$28 [15:0];
+  assign grp_next0_0 = \$37 [16:0];
   assign c0 = corr_uint2[2:0];
-  assign dq_ash0_0 = \$42 [18:0];
-  assign out_next = \$54 [31:0];
+  assign dq_ash0_0 = \$40 [18:0];
+  assign out_next = \$52 [31:0];
   assign ready = o_ready;
   assign a = i_a;
   assign load = accept;
   assign plane_neg = 1'h0;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$37 [11], \$37  };
-  assign sbit = \$40 [2:0];
-  assign dq_sh0_0 = { \$44 [25], \$44  };
+  assign shifted0_0 = { \$35 [11], \$35  };
+  assign sbit = \$38 [2:0];
+  assign dq_sh0_0 = { \$42 [25], \$42  };
   assign \i_a[0]  = i_a;
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -9989,7 +9985,7 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$signal$24[0]  = \$signal$24 ;
   assign \grp_psum[0]  = grp_psum;
   assign \out_acc[0]  = out_acc;
-  assign \out_next[0]  = \$54 [31:0];
+  assign \out_next[0]  = \$52 [31:0];
   assign \dq_scale[0]  = dq_scale;
   assign \dq_psum[0]  = dq_psum;
   assign \a[0]  = i_a[7:0];
@@ -10004,10 +10000,10 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \table[5]  = \table [65:55];
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
-  assign neg0 = \$36 ;
-  assign \$41  = { \$signal$24 , 1'h0 };
-  assign \$43  = { dq_d0_0[18], dq_d0_0[18:1] };
-  assign \$52  = { \$44 [25], \$44 [25], \$44  };
+  assign neg0 = \$34 ;
+  assign \$39  = { \$signal$24 , 1'h0 };
+  assign \$41  = { dq_d0_0[18], dq_d0_0[18:1] };
+  assign \$50  = { \$42 [25], \$42 [25], \$42  };
 endmodule
 
 module \array_lut_w2_a8_os_4x4__pe.precompute0 (clk, rst, load, \table , a);

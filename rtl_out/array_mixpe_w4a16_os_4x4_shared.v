@@ -5199,7 +5199,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2738$0 (i_zero),
+    .\port$2634$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5429,26 +5429,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5456,14 +5456,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5483,6 +5476,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5503,48 +5497,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5580,12 +5561,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5671,30 +5656,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5707,13 +5692,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
@@ -5759,9 +5744,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -5794,16 +5776,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -5833,6 +5811,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -5853,12 +5832,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -5978,20 +5956,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -6006,33 +5984,33 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2738$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2634$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [8:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [59:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [5:0] \$15 ;
+  wire [59:0] \$16 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [21:0] \$20 ;
-  wire [59:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [22:0] \$23 ;
-  wire [53:0] \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [21:0] \$21 ;
+  wire [59:0] \$22 ;
+  wire [21:0] \$23 ;
+  wire [22:0] \$24 ;
+  wire [53:0] \$25 ;
+  wire [54:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [55:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [55:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -6040,12 +6018,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -6054,8 +6027,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2738$0 ;
-  wire [3:0] \port$2738$0 ;
+  input [3:0] \port$2634$0 ;
+  wire [3:0] \port$2634$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -6066,6 +6039,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [44:0] rp_packed;
   reg [4:0] rp_rs;
   wire [28:0] rp_sh;
+  wire rp_sign;
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
@@ -6088,49 +6062,42 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2738$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2738$0  };
+  assign \$10  = $signed({ 1'h0, \port$2634$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2634$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2634$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = 5'h1c - rp_msb;
-  assign \$15  = prod << \$14 [4:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(6'h24);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [28:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [28:0] != \$15 [28:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [44:0] >= 31'h7f800000;
-  assign \$33  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
-  assign \$34  = s[31] ^ \$33 ;
-  assign \$35  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
-  assign \$36  = s[31] ^ \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2634$0  }) < $signed(1'h0);
+  assign rp_sign = s[31] ^ \$14 ;
+  assign \$15  = 5'h1c - rp_msb;
+  assign \$16  = prod << \$15 [4:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(6'h24);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [28:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [28:0] != \$16 [28:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [44:0] >= 31'h7f800000;
+  assign \$34  = ! \port$2634$0 ;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2634$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
-  assign \$39  = ! \port$2738$0 ;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
-  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -6219,45 +6186,45 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 31'h00000000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 31'h7f800000 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$38 , \$30 [30:0] };
+      rp_out = { rp_sign, \$31 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$43 , 31'h7f800000 };
+      y = { \$38 , 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2738$0  };
-  assign rp_ls = \$14 [4:0];
-  assign rp_norm = \$15 [28:0];
-  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
-  assign rp_packed = \$30 [44:0];
-  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
+  assign d = { 1'h0, \port$2634$0  };
+  assign rp_ls = \$15 [4:0];
+  assign rp_norm = \$16 [28:0];
+  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
+  assign rp_packed = \$31 [44:0];
+  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
@@ -6286,26 +6253,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6313,14 +6280,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6340,6 +6300,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6360,48 +6321,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6437,12 +6385,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6528,30 +6480,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6564,13 +6516,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -6702,7 +6654,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2744$0 (i_zero),
+    .\port$2640$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -6932,26 +6884,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6959,14 +6911,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6986,6 +6931,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -7006,48 +6952,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7083,12 +7016,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -7174,30 +7111,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7210,13 +7147,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
@@ -7262,9 +7199,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -7297,16 +7231,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -7336,6 +7266,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -7356,12 +7287,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -7481,20 +7411,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -7509,33 +7439,33 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2744$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2640$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [8:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [59:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [5:0] \$15 ;
+  wire [59:0] \$16 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [21:0] \$20 ;
-  wire [59:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [22:0] \$23 ;
-  wire [53:0] \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [21:0] \$21 ;
+  wire [59:0] \$22 ;
+  wire [21:0] \$23 ;
+  wire [22:0] \$24 ;
+  wire [53:0] \$25 ;
+  wire [54:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [55:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [55:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -7543,12 +7473,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -7557,8 +7482,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2744$0 ;
-  wire [3:0] \port$2744$0 ;
+  input [3:0] \port$2640$0 ;
+  wire [3:0] \port$2640$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7569,6 +7494,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [44:0] rp_packed;
   reg [4:0] rp_rs;
   wire [28:0] rp_sh;
+  wire rp_sign;
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
@@ -7591,49 +7517,42 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2744$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2744$0  };
+  assign \$10  = $signed({ 1'h0, \port$2640$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2640$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2640$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = 5'h1c - rp_msb;
-  assign \$15  = prod << \$14 [4:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(6'h24);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [28:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [28:0] != \$15 [28:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [44:0] >= 31'h7f800000;
-  assign \$33  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
-  assign \$34  = s[31] ^ \$33 ;
-  assign \$35  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
-  assign \$36  = s[31] ^ \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2640$0  }) < $signed(1'h0);
+  assign rp_sign = s[31] ^ \$14 ;
+  assign \$15  = 5'h1c - rp_msb;
+  assign \$16  = prod << \$15 [4:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(6'h24);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [28:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [28:0] != \$16 [28:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [44:0] >= 31'h7f800000;
+  assign \$34  = ! \port$2640$0 ;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2640$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
-  assign \$39  = ! \port$2744$0 ;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
-  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -7722,45 +7641,45 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 31'h00000000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 31'h7f800000 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$38 , \$30 [30:0] };
+      rp_out = { rp_sign, \$31 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$43 , 31'h7f800000 };
+      y = { \$38 , 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2744$0  };
-  assign rp_ls = \$14 [4:0];
-  assign rp_norm = \$15 [28:0];
-  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
-  assign rp_packed = \$30 [44:0];
-  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
+  assign d = { 1'h0, \port$2640$0  };
+  assign rp_ls = \$15 [4:0];
+  assign rp_norm = \$16 [28:0];
+  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
+  assign rp_packed = \$31 [44:0];
+  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
@@ -7789,26 +7708,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7816,14 +7735,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7843,6 +7755,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -7863,48 +7776,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7940,12 +7840,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -8031,30 +7935,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -8067,13 +7971,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -8205,7 +8109,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2752$0 (i_zero),
+    .\port$2648$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8435,26 +8339,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8462,14 +8366,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8489,6 +8386,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -8509,48 +8407,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8586,12 +8471,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -8677,30 +8566,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -8713,13 +8602,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
@@ -8765,9 +8654,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -8800,16 +8686,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -8839,6 +8721,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -8859,12 +8742,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -8984,20 +8866,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -9012,33 +8894,33 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2752$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2648$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [8:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [59:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [5:0] \$15 ;
+  wire [59:0] \$16 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [21:0] \$20 ;
-  wire [59:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [22:0] \$23 ;
-  wire [53:0] \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [21:0] \$21 ;
+  wire [59:0] \$22 ;
+  wire [21:0] \$23 ;
+  wire [22:0] \$24 ;
+  wire [53:0] \$25 ;
+  wire [54:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [55:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [55:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -9046,12 +8928,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -9060,8 +8937,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2752$0 ;
-  wire [3:0] \port$2752$0 ;
+  input [3:0] \port$2648$0 ;
+  wire [3:0] \port$2648$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9072,6 +8949,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [44:0] rp_packed;
   reg [4:0] rp_rs;
   wire [28:0] rp_sh;
+  wire rp_sign;
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
@@ -9094,49 +8972,42 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2752$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2752$0  };
+  assign \$10  = $signed({ 1'h0, \port$2648$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2648$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2648$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = 5'h1c - rp_msb;
-  assign \$15  = prod << \$14 [4:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(6'h24);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [28:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [28:0] != \$15 [28:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [44:0] >= 31'h7f800000;
-  assign \$33  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
-  assign \$34  = s[31] ^ \$33 ;
-  assign \$35  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
-  assign \$36  = s[31] ^ \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2648$0  }) < $signed(1'h0);
+  assign rp_sign = s[31] ^ \$14 ;
+  assign \$15  = 5'h1c - rp_msb;
+  assign \$16  = prod << \$15 [4:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(6'h24);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [28:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [28:0] != \$16 [28:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [44:0] >= 31'h7f800000;
+  assign \$34  = ! \port$2648$0 ;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2648$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
-  assign \$39  = ! \port$2752$0 ;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
-  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -9225,45 +9096,45 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 31'h00000000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 31'h7f800000 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$38 , \$30 [30:0] };
+      rp_out = { rp_sign, \$31 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$43 , 31'h7f800000 };
+      y = { \$38 , 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2752$0  };
-  assign rp_ls = \$14 [4:0];
-  assign rp_norm = \$15 [28:0];
-  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
-  assign rp_packed = \$30 [44:0];
-  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
+  assign d = { 1'h0, \port$2648$0  };
+  assign rp_ls = \$15 [4:0];
+  assign rp_norm = \$16 [28:0];
+  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
+  assign rp_packed = \$31 [44:0];
+  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
@@ -9292,26 +9163,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9319,14 +9190,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9346,6 +9210,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -9366,48 +9231,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9443,12 +9295,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -9534,30 +9390,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -9570,13 +9426,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -9708,7 +9564,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2762$0 (i_zero),
+    .\port$2658$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -9938,26 +9794,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9965,14 +9821,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9992,6 +9841,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -10012,48 +9862,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10089,12 +9926,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -10180,30 +10021,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -10216,13 +10057,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
@@ -10268,9 +10109,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -10303,16 +10141,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -10342,6 +10176,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -10362,12 +10197,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -10487,20 +10321,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -10515,33 +10349,33 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2762$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2658$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [8:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [59:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [5:0] \$15 ;
+  wire [59:0] \$16 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [21:0] \$20 ;
-  wire [59:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [22:0] \$23 ;
-  wire [53:0] \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [21:0] \$21 ;
+  wire [59:0] \$22 ;
+  wire [21:0] \$23 ;
+  wire [22:0] \$24 ;
+  wire [53:0] \$25 ;
+  wire [54:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [55:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [55:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -10549,12 +10383,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -10563,8 +10392,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2762$0 ;
-  wire [3:0] \port$2762$0 ;
+  input [3:0] \port$2658$0 ;
+  wire [3:0] \port$2658$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10575,6 +10404,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [44:0] rp_packed;
   reg [4:0] rp_rs;
   wire [28:0] rp_sh;
+  wire rp_sign;
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
@@ -10597,49 +10427,42 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2762$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2762$0  };
+  assign \$10  = $signed({ 1'h0, \port$2658$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2658$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2658$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = 5'h1c - rp_msb;
-  assign \$15  = prod << \$14 [4:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(6'h24);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [28:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [28:0] != \$15 [28:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [44:0] >= 31'h7f800000;
-  assign \$33  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
-  assign \$34  = s[31] ^ \$33 ;
-  assign \$35  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
-  assign \$36  = s[31] ^ \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2658$0  }) < $signed(1'h0);
+  assign rp_sign = s[31] ^ \$14 ;
+  assign \$15  = 5'h1c - rp_msb;
+  assign \$16  = prod << \$15 [4:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(6'h24);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [28:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [28:0] != \$16 [28:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [44:0] >= 31'h7f800000;
+  assign \$34  = ! \port$2658$0 ;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2658$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
-  assign \$39  = ! \port$2762$0 ;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
-  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -10728,45 +10551,45 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 31'h00000000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 31'h7f800000 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$38 , \$30 [30:0] };
+      rp_out = { rp_sign, \$31 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$43 , 31'h7f800000 };
+      y = { \$38 , 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2762$0  };
-  assign rp_ls = \$14 [4:0];
-  assign rp_norm = \$15 [28:0];
-  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
-  assign rp_packed = \$30 [44:0];
-  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
+  assign d = { 1'h0, \port$2658$0  };
+  assign rp_ls = \$15 [4:0];
+  assign rp_norm = \$16 [28:0];
+  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
+  assign rp_packed = \$31 [44:0];
+  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
@@ -10795,26 +10618,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10822,14 +10645,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10849,6 +10665,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -10869,48 +10686,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10946,12 +10750,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -11037,30 +10845,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -11073,13 +10881,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
@@ -14369,60 +14177,54 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [53:0] \$165 ;
   wire \$166 ;
   wire \$167 ;
-  wire \$168 ;
-  wire \$169 ;
+  wire [15:0] \$168 ;
+  wire [15:0] \$169 ;
   wire [4:0] \$17 ;
-  wire \$170 ;
+  wire [15:0] \$170 ;
   wire [15:0] \$171 ;
-  wire [15:0] \$172 ;
+  wire [16:0] \$172 ;
   wire [15:0] \$173 ;
   wire [15:0] \$174 ;
-  wire [16:0] \$175 ;
+  wire [15:0] \$175 ;
   wire [15:0] \$176 ;
-  wire [15:0] \$177 ;
-  wire [15:0] \$178 ;
-  wire [15:0] \$179 ;
+  wire [16:0] \$177 ;
+  wire [17:0] \$178 ;
+  wire \$179 ;
   wire [11:0] \$18 ;
-  wire [16:0] \$180 ;
-  wire [17:0] \$181 ;
-  wire \$182 ;
-  wire [19:0] \$183 ;
-  wire [19:0] \$184 ;
-  wire [5:0] \$185 ;
-  wire [56:0] \$186 ;
-  wire [8:0] \$187 ;
-  wire [9:0] \$188 ;
-  wire \$189 ;
+  wire [19:0] \$180 ;
+  wire [19:0] \$181 ;
+  wire [5:0] \$182 ;
+  wire [56:0] \$183 ;
+  wire [8:0] \$184 ;
+  wire [9:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire [19:0] \$188 ;
+  wire [56:0] \$189 ;
   wire [11:0] \$19 ;
-  wire \$190 ;
-  wire [19:0] \$191 ;
-  wire [56:0] \$192 ;
-  wire [19:0] \$193 ;
-  wire [20:0] \$194 ;
-  wire [51:0] \$195 ;
-  wire [52:0] \$196 ;
+  wire [19:0] \$190 ;
+  wire [20:0] \$191 ;
+  wire [51:0] \$192 ;
+  wire [52:0] \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
+  wire [53:0] \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire [11:0] \$20 ;
   wire \$200 ;
-  wire [53:0] \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  reg [63:0] \$207 ;
-  reg [15:0] \$208 ;
-  reg [4:0] \$209 ;
+  reg [63:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [31:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg \$207 ;
+  reg \$208 ;
+  reg [65:0] \$209 ;
   wire [11:0] \$21 ;
-  reg [15:0] \$210 ;
-  reg [31:0] \$211 ;
-  reg [31:0] \$212 ;
-  reg \$213 ;
-  reg \$214 ;
-  reg [65:0] \$215 ;
   wire [12:0] \$22 ;
   wire [13:0] \$23 ;
   wire [13:0] \$24 ;
@@ -14511,7 +14313,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$96 ;
+  wire [31:0] \a$98 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -14545,12 +14347,13 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [42:0] a_rp_packed;
   reg [4:0] a_rp_rs;
   wire [25:0] a_rp_sh;
+  wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$97 ;
+  wire [31:0] \b$99 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -14639,6 +14442,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [42:0] p_rp_packed;
   reg [4:0] p_rp_rs;
   wire [25:0] p_rp_sh;
+  wire p_rp_sign;
   wire [18:0] pal0;
   wire [18:0] pal1;
   wire [18:0] pal2;
@@ -14654,7 +14458,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$98 ;
+  wire [31:0] \s$100 ;
   reg [15:0] w_reg = 16'h0000;
   wire [15:0] \w_reg.q ;
   wire [3:0] \w_reg.q[0] ;
@@ -14811,6 +14615,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$146  = $signed(\$145 ) < $signed(1'h0);
   assign \$147  = - $signed(\$145 );
   assign \$148  = \$146  ? \$147  : { \$145 [21], \$145 [21], \$145  };
+  assign p_rp_sign = $signed(\$145 ) < $signed(1'h0);
   assign \$149  = 5'h16 - p_rp_msb;
   assign \$150  = { \$148 [22:0], 3'h0 } << \$149 [4:0];
   assign \$151  = $signed(\$130 ) + $signed({ 1'h0, p_rp_msb });
@@ -14830,63 +14635,58 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$165  = $signed(\$160 ) + $signed({ 1'h0, \$164  });
   assign \$166  = ! \$148 [22:0];
   assign \$167  = \$165 [42:0] >= 31'h7f800000;
-  assign \$168  = $signed(\$145 ) < $signed(1'h0);
-  assign \$169  = $signed(\$145 ) < $signed(1'h0);
-  assign \$170  = $signed(\$145 ) < $signed(1'h0);
-  assign \$171  = - \$105 [14:0];
-  assign \$172  = i_a[15] ? \$171  : { 1'h0, \$105 [14:0] };
-  assign \$173  = - \$113 [14:0];
-  assign \$174  = i_a[31] ? \$173  : { 1'h0, \$113 [14:0] };
-  assign \$175  = $signed(\$172 ) + $signed(\$174 );
-  assign \$176  = - \$121 [14:0];
-  assign \$177  = i_a[47] ? \$176  : { 1'h0, \$121 [14:0] };
-  assign \$178  = - \$129 [14:0];
-  assign \$179  = i_a[63] ? \$178  : { 1'h0, \$129 [14:0] };
-  assign \$180  = $signed(\$177 ) + $signed(\$179 );
-  assign \$181  = $signed(\$175 ) + $signed(\$180 );
-  assign \$182  = $signed(\$181 ) < $signed(1'h0);
-  assign \$183  = - $signed(\$181 );
-  assign \$184  = \$182  ? \$183  : { \$181 [17], \$181 [17], \$181  };
-  assign \$185  = 5'h12 - a_rp_msb;
-  assign \$186  = { \$184 [18:0], 7'h00 } << \$185 [4:0];
-  assign \$187  = $signed(\$130 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$188  = $signed(\$187 ) + $signed(8'h7f);
-  assign \$189  = $signed(\$188 ) < $signed(2'h1);
-  assign \$190  = $signed(\$188 ) < $signed(6'h27);
-  assign \$191  = $signed(2'h1) - $signed(\$188 );
-  assign a_rp_sh = \$186 [25:0] >> a_rp_rs;
-  assign \$192  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$192 [25:0] != \$186 [25:0];
-  assign \$193  = $signed(\$188 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$194  = $signed(\$193 ) - $signed(2'h1);
-  assign \$196  = $signed(\$195 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$198  = \$197  | a_rp_lost;
-  assign \$199  = \$198  | a_rp_sh[2];
-  assign \$200  = a_rp_sh[1] & \$199 ;
-  assign \$201  = $signed(\$196 ) + $signed({ 1'h0, \$200  });
-  assign \$202  = ! \$184 [18:0];
-  assign \$203  = \$201 [42:0] >= 31'h7f800000;
-  assign \$204  = $signed(\$181 ) < $signed(1'h0);
-  assign \$205  = $signed(\$181 ) < $signed(1'h0);
-  assign \$206  = $signed(\$181 ) < $signed(1'h0);
+  assign \$168  = - \$105 [14:0];
+  assign \$169  = i_a[15] ? \$168  : { 1'h0, \$105 [14:0] };
+  assign \$170  = - \$113 [14:0];
+  assign \$171  = i_a[31] ? \$170  : { 1'h0, \$113 [14:0] };
+  assign \$172  = $signed(\$169 ) + $signed(\$171 );
+  assign \$173  = - \$121 [14:0];
+  assign \$174  = i_a[47] ? \$173  : { 1'h0, \$121 [14:0] };
+  assign \$175  = - \$129 [14:0];
+  assign \$176  = i_a[63] ? \$175  : { 1'h0, \$129 [14:0] };
+  assign \$177  = $signed(\$174 ) + $signed(\$176 );
+  assign \$178  = $signed(\$172 ) + $signed(\$177 );
+  assign \$179  = $signed(\$178 ) < $signed(1'h0);
+  assign \$180  = - $signed(\$178 );
+  assign \$181  = \$179  ? \$180  : { \$178 [17], \$178 [17], \$178  };
+  assign a_rp_sign = $signed(\$178 ) < $signed(1'h0);
+  assign \$182  = 5'h12 - a_rp_msb;
+  assign \$183  = { \$181 [18:0], 7'h00 } << \$182 [4:0];
+  assign \$184  = $signed(\$130 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$185  = $signed(\$184 ) + $signed(8'h7f);
+  assign \$186  = $signed(\$185 ) < $signed(2'h1);
+  assign \$187  = $signed(\$185 ) < $signed(6'h27);
+  assign \$188  = $signed(2'h1) - $signed(\$185 );
+  assign a_rp_sh = \$183 [25:0] >> a_rp_rs;
+  assign \$189  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$189 [25:0] != \$183 [25:0];
+  assign \$190  = $signed(\$185 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$191  = $signed(\$190 ) - $signed(2'h1);
+  assign \$193  = $signed(\$192 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$195  = \$194  | a_rp_lost;
+  assign \$196  = \$195  | a_rp_sh[2];
+  assign \$197  = a_rp_sh[1] & \$196 ;
+  assign \$198  = $signed(\$193 ) + $signed({ 1'h0, \$197  });
+  assign \$199  = ! \$181 [18:0];
+  assign \$200  = \$198 [42:0] >= 31'h7f800000;
   always @(posedge clk)
-    o_a <= \$207 ;
+    o_a <= \$201 ;
   always @(posedge clk)
-    o_w <= \$208 ;
+    o_w <= \$202 ;
   always @(posedge clk)
-    o_ctl <= \$209 ;
+    o_ctl <= \$203 ;
   always @(posedge clk)
-    w_reg <= \$210 ;
+    w_reg <= \$204 ;
   always @(posedge clk)
-    p_acc <= \$211 ;
+    p_acc <= \$205 ;
   always @(posedge clk)
-    a_acc <= \$212 ;
+    a_acc <= \$206 ;
   always @(posedge clk)
-    grp_first <= \$213 ;
+    grp_first <= \$207 ;
   always @(posedge clk)
-    o_valid <= \$214 ;
+    o_valid <= \$208 ;
   always @(posedge clk)
-    o_psum <= \$215 ;
+    o_psum <= \$209 ;
   \array_mixpe_w4a16_os_4x4_shared__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
@@ -14899,97 +14699,94 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = i_a;
+    \$201  = i_a;
     if (rst) begin
-      \$207  = 64'h0000000000000000;
+      \$201  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = i_w;
+    \$202  = i_w;
     if (rst) begin
-      \$208  = 16'h0000;
+      \$202  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = i_ctl;
+    \$203  = i_ctl;
     if (rst) begin
-      \$209  = 5'h00;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = w_reg;
+    \$204  = w_reg;
     if (i_ctl[1]) begin
-      \$210  = i_w;
+      \$204  = i_w;
     end
     if (rst) begin
-      \$210  = 16'h0000;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = p_acc;
+    \$205  = p_acc;
     if (\$1 ) begin
-      \$211  = 32'd0;
+      \$205  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$211  = p_next;
+      \$205  = p_next;
     end
     if (rst) begin
-      \$211  = 32'd0;
+      \$205  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = a_acc;
+    \$206  = a_acc;
     if (\$1 ) begin
-      \$212  = 32'd0;
+      \$206  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$212  = a_next;
+      \$206  = a_next;
     end
     if (rst) begin
-      \$212  = 32'd0;
+      \$206  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = grp_first;
+    \$207  = grp_first;
     if (\$2 ) begin
-      \$213  = 1'h0;
+      \$207  = 1'h0;
     end else if (\$3 ) begin
-      \$213  = 1'h1;
+      \$207  = 1'h1;
     end
     if (rst) begin
-      \$213  = 1'h0;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = \$4 ;
+    \$208  = \$4 ;
     if (rst) begin
-      \$214  = 1'h0;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = o_psum;
+    \$209  = o_psum;
     if (\$5 ) begin
-      \$215 [31:0] = p_next;
-      \$215 [64] = \$6 ;
-      \$215 [65] = i_ctl[3];
-      \$215 [63:32] = a_next;
+      \$209 [31:0] = p_next;
+      \$209 [64] = \$6 ;
+      \$209 [65] = i_ctl[3];
+      \$209 [63:32] = a_next;
     end
     if (rst) begin
-      \$215  = 66'h00000000000000000;
+      \$209  = 66'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$148 [0]) begin
-      p_rp_msb = 5'h00;
-    end
     if (\$148 [1]) begin
       p_rp_msb = 5'h01;
     end
@@ -15073,95 +14870,92 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$166 ) begin
-      p_rp_out = { \$168 , 31'h00000000 };
+      p_rp_out = { p_rp_sign, 31'h00000000 };
     end else if (\$167 ) begin
-      p_rp_out = { \$169 , 31'h7f800000 };
+      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { \$170 , \$165 [30:0] };
+      p_rp_out = { p_rp_sign, \$165 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_msb = 5'h00;
-    if (\$184 [0]) begin
-      a_rp_msb = 5'h00;
-    end
-    if (\$184 [1]) begin
+    if (\$181 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$184 [2]) begin
+    if (\$181 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$184 [3]) begin
+    if (\$181 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$184 [4]) begin
+    if (\$181 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$184 [5]) begin
+    if (\$181 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$184 [6]) begin
+    if (\$181 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$184 [7]) begin
+    if (\$181 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$184 [8]) begin
+    if (\$181 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$184 [9]) begin
+    if (\$181 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$184 [10]) begin
+    if (\$181 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$184 [11]) begin
+    if (\$181 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$184 [12]) begin
+    if (\$181 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$184 [13]) begin
+    if (\$181 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$184 [14]) begin
+    if (\$181 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$184 [15]) begin
+    if (\$181 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$184 [16]) begin
+    if (\$181 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$184 [17]) begin
+    if (\$181 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$184 [18]) begin
+    if (\$181 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_rs = 5'h00;
-    if (\$189 ) begin
+    if (\$186 ) begin
       (* full_case = 32'd1 *)
-      if (\$190 ) begin
+      if (\$187 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$191 [4:0];
+        a_rp_rs = \$188 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$202 ) begin
-      a_rp_out = { \$204 , 31'h00000000 };
-    end else if (\$203 ) begin
-      a_rp_out = { \$205 , 31'h7f800000 };
+    if (\$199 ) begin
+      a_rp_out = { a_rp_sign, 31'h00000000 };
+    end else if (\$200 ) begin
+      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { \$206 , \$201 [30:0] };
+      a_rp_out = { a_rp_sign, \$198 [30:0] };
     end
   end
   assign a0_sig = { \$9 , i_a[9:0] };
@@ -15195,18 +14989,18 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign p_rp_norm = \$150 [25:0];
   assign p_rp_eb = { \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152  };
   assign p_rp_packed = \$165 [42:0];
-  assign a_beat = { \$181 [17], \$181  };
-  assign a_beat_mag = \$184 [18:0];
-  assign a_rp_ls = \$185 [4:0];
-  assign a_rp_norm = \$186 [25:0];
-  assign a_rp_eb = { \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188  };
-  assign a_rp_packed = \$201 [42:0];
+  assign a_beat = { \$178 [17], \$178  };
+  assign a_beat_mag = \$181 [18:0];
+  assign a_rp_ls = \$182 [4:0];
+  assign a_rp_norm = \$183 [25:0];
+  assign a_rp_eb = { \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185  };
+  assign a_rp_packed = \$198 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$96  = a_acc;
-  assign \b$97  = a_rp_out;
-  assign \s$98  = a_next;
+  assign \a$98  = a_acc;
+  assign \b$99  = a_rp_out;
+  assign \s$100  = a_next;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -15287,9 +15081,9 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$138  = i_a[47];
   assign \$141  = i_a[63];
   assign \$159  = { \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 , 23'h000000 };
-  assign \$195  = { \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 , 23'h000000 };
+  assign \$192  = { \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 , 23'h000000 };
   assign \$161  = p_rp_sh[0];
-  assign \$197  = a_rp_sh[0];
+  assign \$194  = a_rp_sh[0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
@@ -15318,26 +15112,26 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -15345,14 +15139,7 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -15372,6 +15159,7 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -15392,48 +15180,35 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -15469,12 +15244,16 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -15560,30 +15339,30 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -15596,13 +15375,13 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
@@ -15631,26 +15410,26 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -15658,14 +15437,7 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -15685,6 +15457,7 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -15705,48 +15478,35 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -15782,12 +15542,16 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -15873,30 +15637,30 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -15909,11 +15673,11 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

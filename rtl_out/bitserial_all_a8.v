@@ -3697,9 +3697,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_0 = 4'h0;
-    if (rest0[0]) begin
-      pos_fp4_e2m1_0 = 4'h0;
-    end
     if (rest0[1]) begin
       pos_fp4_e2m1_0 = 4'h1;
     end
@@ -3728,9 +3725,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 4'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 4'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 4'h1;
     end
@@ -3759,9 +3753,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_0 = 4'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp3_0 = 4'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp3_0 = 4'h1;
     end
@@ -3821,9 +3812,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_1 = 4'h0;
-    if (rest1[0]) begin
-      pos_fp4_e2m1_1 = 4'h0;
-    end
     if (rest1[1]) begin
       pos_fp4_e2m1_1 = 4'h1;
     end
@@ -3852,9 +3840,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 4'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 4'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 4'h1;
     end
@@ -3883,9 +3868,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_1 = 4'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp3_1 = 4'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp3_1 = 4'h1;
     end
@@ -3945,9 +3927,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_2 = 4'h0;
-    if (rest2[0]) begin
-      pos_fp4_e2m1_2 = 4'h0;
-    end
     if (rest2[1]) begin
       pos_fp4_e2m1_2 = 4'h1;
     end
@@ -3976,9 +3955,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 4'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 4'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 4'h1;
     end
@@ -4007,9 +3983,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_2 = 4'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp3_2 = 4'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp3_2 = 4'h1;
     end
@@ -4069,9 +4042,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_3 = 4'h0;
-    if (rest3[0]) begin
-      pos_fp4_e2m1_3 = 4'h0;
-    end
     if (rest3[1]) begin
       pos_fp4_e2m1_3 = 4'h1;
     end
@@ -4100,9 +4070,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 4'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 4'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 4'h1;
     end
@@ -4131,9 +4098,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_3 = 4'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp3_3 = 4'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp3_3 = 4'h1;
     end

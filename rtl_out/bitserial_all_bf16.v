@@ -911,81 +911,78 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire \$915 ;
   wire \$916 ;
   wire \$917 ;
-  wire \$918 ;
-  wire \$919 ;
+  wire [8:0] \$918 ;
+  wire [9:0] \$919 ;
   wire [5:0] \$92 ;
-  wire \$920 ;
-  wire [8:0] \$921 ;
-  wire [9:0] \$922 ;
-  wire [10:0] \$923 ;
-  wire [5:0] \$924 ;
-  wire [56:0] \$925 ;
-  wire [12:0] \$926 ;
-  wire [13:0] \$927 ;
-  wire \$928 ;
-  wire \$929 ;
+  wire [10:0] \$920 ;
+  wire [5:0] \$921 ;
+  wire [56:0] \$922 ;
+  wire [12:0] \$923 ;
+  wire [13:0] \$924 ;
+  wire \$925 ;
+  wire \$926 ;
+  wire [23:0] \$927 ;
+  wire [56:0] \$928 ;
+  wire [23:0] \$929 ;
   wire [6:0] \$93 ;
-  wire [23:0] \$930 ;
-  wire [56:0] \$931 ;
-  wire [23:0] \$932 ;
-  wire [24:0] \$933 ;
-  wire [55:0] \$934 ;
-  wire [56:0] \$935 ;
+  wire [24:0] \$930 ;
+  wire [55:0] \$931 ;
+  wire [56:0] \$932 ;
+  wire \$933 ;
+  wire \$934 ;
+  wire \$935 ;
   wire \$936 ;
-  wire \$937 ;
+  wire [57:0] \$937 ;
   wire \$938 ;
   wire \$939 ;
   wire [4:0] \$94 ;
-  wire [57:0] \$940 ;
+  wire \$940 ;
   wire \$941 ;
-  wire \$942 ;
-  wire \$943 ;
-  wire \$944 ;
-  wire [31:0] \$945 ;
-  wire [31:0] \$946 ;
-  wire [31:0] \$947 ;
-  wire \$948 ;
-  wire \$949 ;
+  wire [31:0] \$942 ;
+  wire [31:0] \$943 ;
+  wire [31:0] \$944 ;
+  wire \$945 ;
+  wire \$946 ;
+  reg [63:0] \$947 ;
+  reg [54:0] \$948 ;
+  reg [4:0] \$949 ;
   wire \$95 ;
-  reg [63:0] \$950 ;
-  reg [54:0] \$951 ;
-  reg [4:0] \$952 ;
-  reg [54:0] \$953 ;
+  reg [54:0] \$950 ;
+  reg [8:0] \$951 ;
+  reg [8:0] \$952 ;
+  reg [8:0] \$953 ;
   reg [8:0] \$954 ;
   reg [8:0] \$955 ;
   reg [8:0] \$956 ;
   reg [8:0] \$957 ;
   reg [8:0] \$958 ;
-  reg [8:0] \$959 ;
+  reg [63:0] \$959 ;
   wire \$96 ;
-  reg [8:0] \$960 ;
-  reg [8:0] \$961 ;
-  reg [63:0] \$962 ;
-  reg [4:0] \$963 ;
-  reg [2:0] \$964 ;
-  reg [2:0] \$965 ;
-  reg \$966 ;
+  reg [4:0] \$960 ;
+  reg [2:0] \$961 ;
+  reg [2:0] \$962 ;
+  reg \$963 ;
+  reg \$964 ;
+  reg [7:0] \$965 ;
+  reg [31:0] \$966 ;
   reg \$967 ;
-  reg [7:0] \$968 ;
-  reg [31:0] \$969 ;
+  reg [31:0] \$968 ;
+  reg \$969 ;
   wire \$97 ;
-  reg \$970 ;
-  reg [31:0] \$971 ;
-  reg \$972 ;
+  reg [31:0] \$970 ;
+  reg [3:0] \$971 ;
+  reg [2:0] \$972 ;
   reg [31:0] \$973 ;
-  reg [3:0] \$974 ;
-  reg [2:0] \$975 ;
-  reg [31:0] \$976 ;
+  reg [31:0] \$974 ;
+  reg [7:0] \$975 ;
+  reg \$976 ;
   reg [31:0] \$977 ;
-  reg [7:0] \$978 ;
-  reg \$979 ;
+  reg \$978 ;
   wire \$98 ;
-  reg [31:0] \$980 ;
-  reg \$981 ;
   wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$484 ;
+  wire [31:0] \a$486 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -997,7 +994,7 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [11:0] aligned2;
   wire [11:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$485 ;
+  wire [31:0] \b$487 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -1100,6 +1097,7 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [46:0] gs_rp_packed;
   reg [4:0] gs_rp_rs;
   wire [25:0] gs_rp_sh;
+  wire gs_rp_sign;
   wire [23:0] gs_sig;
   wire gs_zero;
   wire handoff;
@@ -1142,6 +1140,7 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [49:0] lane_rp_packed;
   reg [4:0] lane_rp_rs;
   wire [25:0] lane_rp_sh;
+  wire lane_rp_sign;
   wire [15:0] lane_sum;
   wire [14:0] lane_sum_exp;
   wire [15:0] lane_sum_mag;
@@ -1358,7 +1357,7 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$486 ;
+  wire [31:0] \s$488 ;
   reg [3:0] shift0;
   reg [3:0] shift1;
   reg [3:0] shift2;
@@ -1541,9 +1540,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [8:0] \wint_uint8$103 ;
   wire [8:0] \wint_uint8$121 ;
   wire [8:0] \wint_uint8$85 ;
-  assign \$19  = | remaining;
-  assign \$20  = ~ accept;
-  assign \$21  = \$19  & \$20 ;
   assign \$22  = ~ stall;
   assign \$23  = \$21  & \$22 ;
   assign \$24  = ~ top0;
@@ -2624,6 +2620,7 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$881  = - $signed(\$879 );
   assign \$882  = \$880  ? \$881  : { \$879 [14], \$879 [14], \$879  };
   assign \$883  = emax2 - 8'h8a;
+  assign lane_rp_sign = $signed(\$879 ) < $signed(1'h0);
   assign \$884  = 4'hf - lane_rp_msb;
   assign \$885  = { \$882 [15:0], 10'h000 } << \$884 [3:0];
   assign \$886  = $signed(\$883 ) + $signed({ 1'h0, lane_rp_msb });
@@ -2643,123 +2640,120 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$900  = $signed(\$895 ) + $signed({ 1'h0, \$899  });
   assign \$901  = ! \$882 [15:0];
   assign \$902  = \$900 [49:0] >= 31'h7f800000;
-  assign \$903  = $signed(\$879 ) < $signed(1'h0);
-  assign \$904  = $signed(\$879 ) < $signed(1'h0);
-  assign \$905  = $signed(\$879 ) < $signed(1'h0);
+  assign \$903  = remaining == 1'h1;
+  assign \$904  = \$903  & beat_group_end;
+  assign \$905  = dq_left > 1'h1;
+  assign stall = \$904  & \$905 ;
   assign \$906  = remaining == 1'h1;
   assign \$907  = \$906  & beat_group_end;
-  assign \$908  = dq_left > 1'h1;
-  assign stall = \$907  & \$908 ;
-  assign \$909  = remaining == 1'h1;
-  assign \$910  = \$909  & beat_group_end;
-  assign \$911  = ~ stall;
-  assign handoff = \$910  & \$911 ;
-  assign \$912  = ! dq_sum[30:23];
-  assign gs_e = \$912  ? 8'h01 : dq_sum[30:23];
-  assign \$913  = ! dq_sum[30:23];
-  assign \$914  = ~ \$913 ;
-  assign \$915  = dq_sum[30:23] == 8'hff;
-  assign \$916  = ! dq_sum[22:0];
-  assign gs_inf = \$915  & \$916 ;
-  assign \$917  = dq_sum[30:23] == 8'hff;
-  assign \$918  = | dq_sum[22:0];
-  assign gs_nan = \$917  & \$918 ;
-  assign \$919  = ! dq_sum[30:23];
-  assign \$920  = ! dq_sum[22:0];
-  assign gs_zero = \$919  & \$920 ;
-  assign \$921  = gs_e - 7'h7f;
-  assign \$922  = $signed(\$921 ) - $signed(6'h17);
-  assign \$923  = $signed(\$922 ) + $signed({ 1'h0, dq_bit });
-  assign \$924  = 5'h17 - gs_rp_msb;
-  assign \$925  = { \$914 , dq_sum[22:0], 2'h0 } << \$924 [4:0];
-  assign \$926  = $signed(\$923 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$927  = $signed(\$926 ) + $signed(8'h7f);
-  assign \$928  = $signed(\$927 ) < $signed(2'h1);
-  assign \$929  = $signed(\$927 ) < $signed(6'h27);
-  assign \$930  = $signed(2'h1) - $signed(\$927 );
-  assign gs_rp_sh = \$925 [25:0] >> gs_rp_rs;
-  assign \$931  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$931 [25:0] != \$925 [25:0];
-  assign \$932  = $signed(\$927 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$933  = $signed(\$932 ) - $signed(2'h1);
-  assign \$935  = $signed(\$934 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$937  = \$936  | gs_rp_lost;
-  assign \$938  = \$937  | gs_rp_sh[2];
-  assign \$939  = gs_rp_sh[1] & \$938 ;
-  assign \$940  = $signed(\$935 ) + $signed({ 1'h0, \$939  });
-  assign \$941  = ! { \$914 , dq_sum[22:0] };
-  assign \$942  = \$940 [46:0] >= 31'h7f800000;
-  assign \$943  = dq_scale >> dq_bit;
-  assign \$944  = gs_inf | gs_nan;
-  assign \$945  = \$944  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$943  ? \$947  : 32'd0;
-  assign \$948  = ! dq_bit;
-  assign \$949  = \$948  & dq_first;
-  assign \a$484  = \$949  ? dq_psum : out_acc;
+  assign \$908  = ~ stall;
+  assign handoff = \$907  & \$908 ;
+  assign \$909  = ! dq_sum[30:23];
+  assign gs_e = \$909  ? 8'h01 : dq_sum[30:23];
+  assign \$910  = ! dq_sum[30:23];
+  assign \$911  = ~ \$910 ;
+  assign \$912  = dq_sum[30:23] == 8'hff;
+  assign \$913  = ! dq_sum[22:0];
+  assign gs_inf = \$912  & \$913 ;
+  assign \$914  = dq_sum[30:23] == 8'hff;
+  assign \$915  = | dq_sum[22:0];
+  assign gs_nan = \$914  & \$915 ;
+  assign \$916  = ! dq_sum[30:23];
+  assign \$917  = ! dq_sum[22:0];
+  assign gs_zero = \$916  & \$917 ;
+  assign \$918  = gs_e - 7'h7f;
+  assign \$919  = $signed(\$918 ) - $signed(6'h17);
+  assign \$920  = $signed(\$919 ) + $signed({ 1'h0, dq_bit });
+  assign \$921  = 5'h17 - gs_rp_msb;
+  assign \$922  = { \$911 , dq_sum[22:0], 2'h0 } << \$921 [4:0];
+  assign \$923  = $signed(\$920 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$924  = $signed(\$923 ) + $signed(8'h7f);
+  assign \$925  = $signed(\$924 ) < $signed(2'h1);
+  assign \$926  = $signed(\$924 ) < $signed(6'h27);
+  assign \$927  = $signed(2'h1) - $signed(\$924 );
+  assign gs_rp_sh = \$922 [25:0] >> gs_rp_rs;
+  assign \$928  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$928 [25:0] != \$922 [25:0];
+  assign \$929  = $signed(\$924 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$930  = $signed(\$929 ) - $signed(2'h1);
+  assign \$932  = $signed(\$931 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$934  = \$933  | gs_rp_lost;
+  assign \$935  = \$934  | gs_rp_sh[2];
+  assign \$936  = gs_rp_sh[1] & \$935 ;
+  assign \$937  = $signed(\$932 ) + $signed({ 1'h0, \$936  });
+  assign \$938  = ! { \$911 , dq_sum[22:0] };
+  assign \$939  = \$937 [46:0] >= 31'h7f800000;
+  assign \$940  = dq_scale >> dq_bit;
+  assign \$941  = gs_inf | gs_nan;
+  assign \$942  = \$941  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$940  ? \$944  : 32'd0;
+  assign \$945  = ! dq_bit;
+  assign \$946  = \$945  & dq_first;
+  assign \a$486  = \$946  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$950 ;
+    o_a <= \$947 ;
   always @(posedge clk)
-    o_w <= \$951 ;
+    o_w <= \$948 ;
   always @(posedge clk)
-    o_ctl <= \$952 ;
+    o_ctl <= \$949 ;
   always @(posedge clk)
-    w_reg <= \$953 ;
+    w_reg <= \$950 ;
   always @(posedge clk)
-    w_int0 <= \$954 ;
+    w_int0 <= \$951 ;
   always @(posedge clk)
-    rest0 <= \$955 ;
+    rest0 <= \$952 ;
   always @(posedge clk)
-    w_int1 <= \$956 ;
+    w_int1 <= \$953 ;
   always @(posedge clk)
-    rest1 <= \$957 ;
+    rest1 <= \$954 ;
   always @(posedge clk)
-    w_int2 <= \$958 ;
+    w_int2 <= \$955 ;
   always @(posedge clk)
-    rest2 <= \$959 ;
+    rest2 <= \$956 ;
   always @(posedge clk)
-    w_int3 <= \$960 ;
+    w_int3 <= \$957 ;
   always @(posedge clk)
-    rest3 <= \$961 ;
+    rest3 <= \$958 ;
   always @(posedge clk)
-    a_reg <= \$962 ;
+    a_reg <= \$959 ;
   always @(posedge clk)
-    dtype <= \$963 ;
+    dtype <= \$960 ;
   always @(posedge clk)
-    remaining <= \$964 ;
+    remaining <= \$961 ;
   always @(posedge clk)
-    step <= \$965 ;
+    step <= \$962 ;
   always @(posedge clk)
-    beat_group_end <= \$966 ;
+    beat_group_end <= \$963 ;
   always @(posedge clk)
-    beat_last <= \$967 ;
+    beat_last <= \$964 ;
   always @(posedge clk)
-    beat_scale <= \$968 ;
+    beat_scale <= \$965 ;
   always @(posedge clk)
-    group_acc <= \$969 ;
+    group_acc <= \$966 ;
   always @(posedge clk)
-    grp_first <= \$970 ;
+    grp_first <= \$967 ;
   always @(posedge clk)
-    grp_psum <= \$971 ;
+    grp_psum <= \$968 ;
   always @(posedge clk)
-    o_valid <= \$972 ;
+    o_valid <= \$969 ;
   always @(posedge clk)
-    out_acc <= \$973 ;
+    out_acc <= \$970 ;
   always @(posedge clk)
-    dq_left <= \$974 ;
+    dq_left <= \$971 ;
   always @(posedge clk)
-    dq_bit <= \$975 ;
+    dq_bit <= \$972 ;
   always @(posedge clk)
-    o_psum <= \$976 ;
+    o_psum <= \$973 ;
   always @(posedge clk)
-    dq_sum <= \$977 ;
+    dq_sum <= \$974 ;
   always @(posedge clk)
-    dq_scale <= \$978 ;
+    dq_scale <= \$975 ;
   always @(posedge clk)
-    dq_first <= \$979 ;
+    dq_first <= \$976 ;
   always @(posedge clk)
-    dq_psum <= \$980 ;
+    dq_psum <= \$977 ;
   always @(posedge clk)
-    dq_last <= \$981 ;
+    dq_last <= \$978 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[8], w_in0 };
@@ -2777,13 +2771,16 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$15  = \$13  & \$14 ;
   assign \$17  = remaining - 1'h1;
   assign \$18  = step + 1'h1;
+  assign \$19  = | remaining;
+  assign \$20  = ~ accept;
+  assign \$21  = \$19  & \$20 ;
   \bitserial_all_bf16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_all_bf16.out_add  out_add (
-    .a(\a$484 ),
+    .a(\a$486 ),
     .b(dq_addend),
     .s(out_next)
   );
@@ -4877,40 +4874,76 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = i_a;
+    \$947  = i_a;
     if (rst) begin
-      \$950  = 64'h0000000000000000;
+      \$947  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = i_w;
+    \$948  = i_w;
     if (rst) begin
-      \$951  = 55'h00000000000000;
+      \$948  = 55'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = i_ctl;
+    \$949  = i_ctl;
     if (rst) begin
-      \$952  = 5'h00;
+      \$949  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = w_reg;
+    \$950  = w_reg;
     if (i_ctl[1]) begin
-      \$953  = i_w;
+      \$950  = i_w;
     end
     if (rst) begin
-      \$953  = 55'h00000000000000;
+      \$950  = 55'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = w_int0;
+    \$951  = w_int0;
     if (accept) begin
-      \$954  = w_in0;
+      \$951  = w_in0;
+    end
+    if (rst) begin
+      \$951  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$952  = rest0;
+    if (accept) begin
+      \$952  = \$3 [8:0];
+    end
+    if (\$23 ) begin
+      \$952  = \$25 ;
+    end
+    if (rst) begin
+      \$952  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$953  = w_int1;
+    if (accept) begin
+      \$953  = w_in1;
+    end
+    if (rst) begin
+      \$953  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$954  = rest1;
+    if (accept) begin
+      \$954  = \$6 [8:0];
+    end
+    if (\$30 ) begin
+      \$954  = \$32 ;
     end
     if (rst) begin
       \$954  = 9'h000;
@@ -4918,12 +4951,9 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = rest0;
+    \$955  = w_int2;
     if (accept) begin
-      \$955  = \$3 [8:0];
-    end
-    if (\$23 ) begin
-      \$955  = \$25 ;
+      \$955  = w_in2;
     end
     if (rst) begin
       \$955  = 9'h000;
@@ -4931,9 +4961,12 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = w_int1;
+    \$956  = rest2;
     if (accept) begin
-      \$956  = w_in1;
+      \$956  = \$9 [8:0];
+    end
+    if (\$37 ) begin
+      \$956  = \$39 ;
     end
     if (rst) begin
       \$956  = 9'h000;
@@ -4941,12 +4974,9 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = rest1;
+    \$957  = w_int3;
     if (accept) begin
-      \$957  = \$6 [8:0];
-    end
-    if (\$30 ) begin
-      \$957  = \$32 ;
+      \$957  = w_in3;
     end
     if (rst) begin
       \$957  = 9'h000;
@@ -4954,9 +4984,12 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = w_int2;
+    \$958  = rest3;
     if (accept) begin
-      \$958  = w_in2;
+      \$958  = \$12 [8:0];
+    end
+    if (\$44 ) begin
+      \$958  = \$46 ;
     end
     if (rst) begin
       \$958  = 9'h000;
@@ -4964,99 +4997,98 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = rest2;
+    \$959  = a_reg;
     if (accept) begin
-      \$959  = \$9 [8:0];
-    end
-    if (\$37 ) begin
-      \$959  = \$39 ;
+      \$959  = i_a;
     end
     if (rst) begin
-      \$959  = 9'h000;
+      \$959  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = w_int3;
+    \$960  = dtype;
     if (accept) begin
-      \$960  = w_in3;
+      \$960  = w_sel[52:48];
     end
     if (rst) begin
-      \$960  = 9'h000;
+      \$960  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = rest3;
+    \$961  = remaining;
     if (accept) begin
-      \$961  = \$12 [8:0];
-    end
-    if (\$44 ) begin
-      \$961  = \$46 ;
-    end
-    if (rst) begin
-      \$961  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = a_reg;
-    if (accept) begin
-      \$962  = i_a;
-    end
-    if (rst) begin
-      \$962  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = dtype;
-    if (accept) begin
-      \$963  = w_sel[52:48];
-    end
-    if (rst) begin
-      \$963  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = remaining;
-    if (accept) begin
-      \$964  = \$16 ;
+      \$961  = \$16 ;
     end else if (\$15 ) begin
-      \$964  = \$17 [2:0];
+      \$961  = \$17 [2:0];
     end
     if (rst) begin
-      \$964  = 3'h0;
+      \$961  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = step;
+    \$962  = step;
     if (accept) begin
-      \$965  = 3'h0;
+      \$962  = 3'h0;
     end else if (\$15 ) begin
-      \$965  = \$18 [2:0];
+      \$962  = \$18 [2:0];
     end
     if (rst) begin
-      \$965  = 3'h0;
+      \$962  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = beat_group_end;
+    \$963  = beat_group_end;
     if (accept) begin
-      \$966  = i_ctl[4];
+      \$963  = i_ctl[4];
     end
     if (rst) begin
-      \$966  = 1'h0;
+      \$963  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = beat_last;
+    \$964  = beat_last;
     if (accept) begin
-      \$967  = i_ctl[3];
+      \$964  = i_ctl[3];
+    end
+    if (rst) begin
+      \$964  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$965  = beat_scale;
+    if (accept) begin
+      \$965  = w_sel[39:32];
+    end
+    if (rst) begin
+      \$965  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$966  = group_acc;
+    if (handoff) begin
+      \$966  = 32'd0;
+    end else if (\$49 ) begin
+      \$966  = group_next;
+    end
+    if (rst) begin
+      \$966  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$967  = grp_first;
+    if (handoff) begin
+      \$967  = 1'h0;
+    end
+    if (\$50 ) begin
+      \$967  = 1'h1;
     end
     if (rst) begin
       \$967  = 1'h0;
@@ -5064,66 +5096,69 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = beat_scale;
-    if (accept) begin
-      \$968  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$968  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = group_acc;
-    if (handoff) begin
-      \$969  = 32'd0;
-    end else if (\$49 ) begin
-      \$969  = group_next;
-    end
-    if (rst) begin
-      \$969  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = grp_first;
-    if (handoff) begin
-      \$970  = 1'h0;
-    end
+    \$968  = grp_psum;
     if (\$50 ) begin
-      \$970  = 1'h1;
+      \$968  = i_psum;
     end
     if (rst) begin
-      \$970  = 1'h0;
+      \$968  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = grp_psum;
-    if (\$50 ) begin
-      \$971  = i_psum;
-    end
-    if (rst) begin
-      \$971  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$972  = 1'h0;
+    \$969  = 1'h0;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$972  = 1'h1;
+        \$969  = 1'h1;
       end
     end
     if (rst) begin
-      \$972  = 1'h0;
+      \$969  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$973  = out_acc;
+    \$970  = out_acc;
     if (\$51 ) begin
-      \$973  = out_next;
+      \$970  = out_next;
+    end
+    if (rst) begin
+      \$970  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$971  = dq_left;
+    if (\$51 ) begin
+      \$971  = \$52 [3:0];
+    end
+    if (handoff) begin
+      \$971  = 4'h8;
+    end
+    if (rst) begin
+      \$971  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$972  = dq_bit;
+    if (\$51 ) begin
+      \$972  = \$53 [2:0];
+    end
+    if (handoff) begin
+      \$972  = 3'h0;
+    end
+    if (rst) begin
+      \$972  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$973  = o_psum;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$973  = out_next;
+      end
     end
     if (rst) begin
       \$973  = 32'd0;
@@ -5131,47 +5166,39 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$974  = dq_left;
-    if (\$51 ) begin
-      \$974  = \$52 [3:0];
-    end
+    \$974  = dq_sum;
     if (handoff) begin
-      \$974  = 4'h8;
+      \$974  = group_next;
     end
     if (rst) begin
-      \$974  = 4'h0;
+      \$974  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$975  = dq_bit;
-    if (\$51 ) begin
-      \$975  = \$53 [2:0];
-    end
+    \$975  = dq_scale;
     if (handoff) begin
-      \$975  = 3'h0;
+      \$975  = beat_scale;
     end
     if (rst) begin
-      \$975  = 3'h0;
+      \$975  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$976  = o_psum;
-    if (\$51 ) begin
-      if (\$55 ) begin
-        \$976  = out_next;
-      end
+    \$976  = dq_first;
+    if (handoff) begin
+      \$976  = grp_first;
     end
     if (rst) begin
-      \$976  = 32'd0;
+      \$976  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$977  = dq_sum;
+    \$977  = dq_psum;
     if (handoff) begin
-      \$977  = group_next;
+      \$977  = grp_psum;
     end
     if (rst) begin
       \$977  = 32'd0;
@@ -5179,50 +5206,17 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$978  = dq_scale;
+    \$978  = dq_last;
     if (handoff) begin
-      \$978  = beat_scale;
+      \$978  = beat_last;
     end
     if (rst) begin
-      \$978  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$979  = dq_first;
-    if (handoff) begin
-      \$979  = grp_first;
-    end
-    if (rst) begin
-      \$979  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$980  = dq_psum;
-    if (handoff) begin
-      \$980  = grp_psum;
-    end
-    if (rst) begin
-      \$980  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$981  = dq_last;
-    if (handoff) begin
-      \$981  = beat_last;
-    end
-    if (rst) begin
-      \$981  = 1'h0;
+      \$978  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_0 = 4'h0;
-    if (rest0[0]) begin
-      pos_fp4_e2m1_0 = 4'h0;
-    end
     if (rest0[1]) begin
       pos_fp4_e2m1_0 = 4'h1;
     end
@@ -5251,9 +5245,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 4'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 4'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 4'h1;
     end
@@ -5282,9 +5273,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_0 = 4'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp3_0 = 4'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp3_0 = 4'h1;
     end
@@ -5344,9 +5332,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_1 = 4'h0;
-    if (rest1[0]) begin
-      pos_fp4_e2m1_1 = 4'h0;
-    end
     if (rest1[1]) begin
       pos_fp4_e2m1_1 = 4'h1;
     end
@@ -5375,9 +5360,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 4'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 4'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 4'h1;
     end
@@ -5406,9 +5388,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_1 = 4'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp3_1 = 4'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp3_1 = 4'h1;
     end
@@ -5468,9 +5447,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_2 = 4'h0;
-    if (rest2[0]) begin
-      pos_fp4_e2m1_2 = 4'h0;
-    end
     if (rest2[1]) begin
       pos_fp4_e2m1_2 = 4'h1;
     end
@@ -5499,9 +5475,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 4'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 4'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 4'h1;
     end
@@ -5530,9 +5503,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_2 = 4'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp3_2 = 4'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp3_2 = 4'h1;
     end
@@ -5592,9 +5562,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_fp4_e2m1_3 = 4'h0;
-    if (rest3[0]) begin
-      pos_fp4_e2m1_3 = 4'h0;
-    end
     if (rest3[1]) begin
       pos_fp4_e2m1_3 = 4'h1;
     end
@@ -5623,9 +5590,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 4'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 4'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 4'h1;
     end
@@ -5654,9 +5618,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_3 = 4'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp3_3 = 4'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp3_3 = 4'h1;
     end
@@ -5716,9 +5677,6 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$882 [0]) begin
-      lane_rp_msb = 5'h00;
-    end
     if (\$882 [1]) begin
       lane_rp_msb = 5'h01;
     end
@@ -5781,19 +5739,16 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$901 ) begin
-      lane_rp_out = { \$903 , 31'h00000000 };
+      lane_rp_out = { lane_rp_sign, 31'h00000000 };
     end else if (\$902 ) begin
-      lane_rp_out = { \$904 , 31'h7f800000 };
+      lane_rp_out = { lane_rp_sign, 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$905 , \$900 [30:0] };
+      lane_rp_out = { lane_rp_sign, \$900 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_msb = 5'h00;
-    if (dq_sum[0]) begin
-      gs_rp_msb = 5'h00;
-    end
     if (dq_sum[1]) begin
       gs_rp_msb = 5'h01;
     end
@@ -5860,31 +5815,31 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$914 ) begin
+    if (\$911 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$928 ) begin
+    if (\$925 ) begin
       (* full_case = 32'd1 *)
-      if (\$929 ) begin
+      if (\$926 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$930 [4:0];
+        gs_rp_rs = \$927 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$941 ) begin
+    if (\$938 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$942 ) begin
+    end else if (\$939 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$940 [30:0] };
+      gs_rp_out = { dq_sum[31], \$937 [30:0] };
     end
   end
   always @* begin
@@ -6112,14 +6067,15 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$914 , dq_sum[22:0] };
-  assign gs_exp = { \$923 [10], \$923  };
-  assign gs_rp_ls = \$924 [4:0];
-  assign gs_rp_norm = \$925 [25:0];
-  assign gs_rp_eb = { \$927 [13], \$927 [13], \$927 [13], \$927 [13], \$927 [13], \$927 [13], \$927 [13], \$927 [13], \$927 [13], \$927  };
-  assign gs_rp_packed = \$940 [46:0];
-  assign \b$485  = dq_addend;
-  assign \s$486  = out_next;
+  assign gs_sig = { \$911 , dq_sum[22:0] };
+  assign gs_exp = { \$920 [10], \$920  };
+  assign gs_rp_sign = dq_sum[31];
+  assign gs_rp_ls = \$921 [4:0];
+  assign gs_rp_norm = \$922 [25:0];
+  assign gs_rp_eb = { \$924 [13], \$924 [13], \$924 [13], \$924 [13], \$924 [13], \$924 [13], \$924 [13], \$924 [13], \$924 [13], \$924  };
+  assign gs_rp_packed = \$937 [46:0];
+  assign \b$487  = dq_addend;
+  assign \s$488  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -6183,11 +6139,11 @@ module bitserial_all_bf16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \$863  = { 3'h0, \$826 , a_reg[38:32], 4'h0 };
   assign \$872  = { 3'h0, \$832 , a_reg[54:48], 4'h0 };
   assign \$894  = { \$893 [27], \$893 [27], \$893 [27], \$893 [27], \$893 [27], \$893 [27], \$893 [27], \$893 [27], \$893 , 23'h000000 };
-  assign \$934  = { \$933 [24], \$933 [24], \$933 [24], \$933 [24], \$933 [24], \$933 [24], \$933 [24], \$933 [24], \$933 , 23'h000000 };
-  assign \$946  = 32'd0;
+  assign \$931  = { \$930 [24], \$930 [24], \$930 [24], \$930 [24], \$930 [24], \$930 [24], \$930 [24], \$930 [24], \$930 , 23'h000000 };
+  assign \$943  = 32'd0;
   assign \$896  = lane_rp_sh[0];
-  assign \$936  = gs_rp_sh[0];
-  assign \$947  = \$945 ;
+  assign \$933  = gs_rp_sh[0];
+  assign \$944  = \$942 ;
 endmodule
 
 module \bitserial_all_bf16.group_add (b, s, a);
@@ -6216,26 +6172,26 @@ module \bitserial_all_bf16.group_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6243,14 +6199,7 @@ module \bitserial_all_bf16.group_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6270,6 +6219,7 @@ module \bitserial_all_bf16.group_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6290,48 +6240,35 @@ module \bitserial_all_bf16.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6367,12 +6304,16 @@ module \bitserial_all_bf16.group_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6458,30 +6399,30 @@ module \bitserial_all_bf16.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6494,13 +6435,13 @@ module \bitserial_all_bf16.group_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \bitserial_all_bf16.out_add (a, s, b);
@@ -6529,26 +6470,26 @@ module \bitserial_all_bf16.out_add (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6556,14 +6497,7 @@ module \bitserial_all_bf16.out_add (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6583,6 +6517,7 @@ module \bitserial_all_bf16.out_add (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6603,48 +6538,35 @@ module \bitserial_all_bf16.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6680,12 +6602,16 @@ module \bitserial_all_bf16.out_add (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6771,30 +6697,30 @@ module \bitserial_all_bf16.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6807,11 +6733,11 @@ module \bitserial_all_bf16.out_add (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

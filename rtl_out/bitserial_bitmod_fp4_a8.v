@@ -1340,9 +1340,6 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 3'h1;
     end
@@ -1384,9 +1381,6 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 3'h1;
     end
@@ -1428,9 +1422,6 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 3'h1;
     end
@@ -1472,9 +1463,6 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 3'h1;
     end

@@ -75,77 +75,74 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire [8:0] \$168 ;
-  wire [9:0] \$169 ;
+  wire [8:0] \$165 ;
+  wire [9:0] \$166 ;
+  wire [10:0] \$167 ;
+  wire [5:0] \$168 ;
+  wire [56:0] \$169 ;
   wire [1:0] \$17 ;
-  wire [10:0] \$170 ;
-  wire [5:0] \$171 ;
-  wire [56:0] \$172 ;
-  wire [12:0] \$173 ;
-  wire [13:0] \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire [23:0] \$177 ;
-  wire [56:0] \$178 ;
-  wire [23:0] \$179 ;
+  wire [12:0] \$170 ;
+  wire [13:0] \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire [23:0] \$174 ;
+  wire [56:0] \$175 ;
+  wire [23:0] \$176 ;
+  wire [24:0] \$177 ;
+  wire [55:0] \$178 ;
+  wire [56:0] \$179 ;
   wire \$18 ;
-  wire [24:0] \$180 ;
-  wire [55:0] \$181 ;
-  wire [56:0] \$182 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [57:0] \$184 ;
   wire \$185 ;
   wire \$186 ;
-  wire [57:0] \$187 ;
+  wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
+  wire [31:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire [31:0] \$192 ;
-  wire [31:0] \$193 ;
-  wire [31:0] \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  reg [63:0] \$197 ;
-  reg [25:0] \$198 ;
-  reg [4:0] \$199 ;
+  wire [31:0] \$190 ;
+  wire [31:0] \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [63:0] \$194 ;
+  reg [25:0] \$195 ;
+  reg [4:0] \$196 ;
+  reg [25:0] \$197 ;
+  reg [5:0] \$198 ;
+  reg [5:0] \$199 ;
   wire [6:0] \$2 ;
   wire \$20 ;
-  reg [25:0] \$200 ;
+  reg [5:0] \$200 ;
   reg [5:0] \$201 ;
   reg [5:0] \$202 ;
   reg [5:0] \$203 ;
   reg [5:0] \$204 ;
   reg [5:0] \$205 ;
-  reg [5:0] \$206 ;
-  reg [5:0] \$207 ;
-  reg [5:0] \$208 ;
-  reg [63:0] \$209 ;
+  reg [63:0] \$206 ;
+  reg \$207 ;
+  reg [1:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
   reg \$210 ;
-  reg [1:0] \$211 ;
-  reg \$212 ;
-  reg \$213 ;
+  reg \$211 ;
+  reg [7:0] \$212 ;
+  reg [31:0] \$213 ;
   reg \$214 ;
-  reg [7:0] \$215 ;
-  reg [31:0] \$216 ;
-  reg \$217 ;
-  reg [31:0] \$218 ;
-  reg \$219 ;
+  reg [31:0] \$215 ;
+  reg \$216 ;
+  reg [31:0] \$217 ;
+  reg [3:0] \$218 ;
+  reg [2:0] \$219 ;
   wire \$22 ;
   reg [31:0] \$220 ;
-  reg [3:0] \$221 ;
-  reg [2:0] \$222 ;
-  reg [31:0] \$223 ;
+  reg [31:0] \$221 ;
+  reg [7:0] \$222 ;
+  reg \$223 ;
   reg [31:0] \$224 ;
-  reg [7:0] \$225 ;
-  reg \$226 ;
-  reg [31:0] \$227 ;
-  reg \$228 ;
+  reg \$225 ;
   wire [5:0] \$23 ;
   wire [5:0] \$24 ;
   wire \$25 ;
@@ -232,7 +229,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [9:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$144 ;
+  wire [31:0] \a$146 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -244,7 +241,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$145 ;
+  wire [31:0] \b$147 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -287,6 +284,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [46:0] gs_rp_packed;
   reg [4:0] gs_rp_rs;
   wire [25:0] gs_rp_sh;
+  wire gs_rp_sign;
   wire [23:0] gs_sig;
   wire gs_zero;
   wire handoff;
@@ -327,6 +325,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [45:0] lane_rp_packed;
   reg [4:0] lane_rp_rs;
   wire [25:0] lane_rp_sh;
+  wire lane_rp_sign;
   wire [18:0] lane_sum;
   wire [10:0] lane_sum_exp;
   wire [18:0] lane_sum_mag;
@@ -397,7 +396,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$146 ;
+  wire [31:0] \s$148 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -588,6 +587,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$128  = - $signed(\$126 );
   assign \$129  = \$127  ? \$128  : { \$126 [17], \$126 [17], \$126  };
   assign \$130  = emax2 - 5'h1d;
+  assign lane_rp_sign = $signed(\$126 ) < $signed(1'h0);
   assign \$131  = 5'h12 - lane_rp_msb;
   assign \$132  = { \$129 [18:0], 7'h00 } << \$131 [4:0];
   assign \$133  = $signed(\$130 ) + $signed({ 1'h0, lane_rp_msb });
@@ -607,130 +607,127 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$147  = $signed(\$142 ) + $signed({ 1'h0, \$146  });
   assign \$148  = ! \$129 [18:0];
   assign \$149  = \$147 [45:0] >= 31'h7f800000;
-  assign \$150  = $signed(\$126 ) < $signed(1'h0);
-  assign \$151  = $signed(\$126 ) < $signed(1'h0);
-  assign \$152  = $signed(\$126 ) < $signed(1'h0);
+  assign \$150  = remaining == 1'h1;
+  assign \$151  = \$150  & beat_group_end;
+  assign \$152  = dq_left > 1'h1;
+  assign stall = \$151  & \$152 ;
   assign \$153  = remaining == 1'h1;
   assign \$154  = \$153  & beat_group_end;
-  assign \$155  = dq_left > 1'h1;
-  assign stall = \$154  & \$155 ;
-  assign \$156  = remaining == 1'h1;
-  assign \$157  = \$156  & beat_group_end;
-  assign \$158  = ~ stall;
-  assign handoff = \$157  & \$158 ;
-  assign \$159  = ! dq_sum[30:23];
-  assign gs_e = \$159  ? 8'h01 : dq_sum[30:23];
-  assign \$160  = ! dq_sum[30:23];
-  assign \$161  = ~ \$160 ;
-  assign \$162  = dq_sum[30:23] == 8'hff;
-  assign \$163  = ! dq_sum[22:0];
-  assign gs_inf = \$162  & \$163 ;
-  assign \$164  = dq_sum[30:23] == 8'hff;
-  assign \$165  = | dq_sum[22:0];
-  assign gs_nan = \$164  & \$165 ;
-  assign \$166  = ! dq_sum[30:23];
-  assign \$167  = ! dq_sum[22:0];
-  assign gs_zero = \$166  & \$167 ;
-  assign \$168  = gs_e - 7'h7f;
-  assign \$169  = $signed(\$168 ) - $signed(6'h17);
-  assign \$170  = $signed(\$169 ) + $signed({ 1'h0, dq_bit });
-  assign \$171  = 5'h17 - gs_rp_msb;
-  assign \$172  = { \$161 , dq_sum[22:0], 2'h0 } << \$171 [4:0];
-  assign \$173  = $signed(\$170 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$174  = $signed(\$173 ) + $signed(8'h7f);
-  assign \$175  = $signed(\$174 ) < $signed(2'h1);
-  assign \$176  = $signed(\$174 ) < $signed(6'h27);
-  assign \$177  = $signed(2'h1) - $signed(\$174 );
-  assign gs_rp_sh = \$172 [25:0] >> gs_rp_rs;
-  assign \$178  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$178 [25:0] != \$172 [25:0];
-  assign \$179  = $signed(\$174 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$180  = $signed(\$179 ) - $signed(2'h1);
-  assign \$182  = $signed(\$181 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$184  = \$183  | gs_rp_lost;
-  assign \$185  = \$184  | gs_rp_sh[2];
-  assign \$186  = gs_rp_sh[1] & \$185 ;
-  assign \$187  = $signed(\$182 ) + $signed({ 1'h0, \$186  });
-  assign \$188  = ! { \$161 , dq_sum[22:0] };
-  assign \$189  = \$187 [46:0] >= 31'h7f800000;
-  assign \$190  = dq_scale >> dq_bit;
-  assign \$191  = gs_inf | gs_nan;
-  assign \$192  = \$191  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$190  ? \$194  : 32'd0;
-  assign \$195  = ! dq_bit;
-  assign \$196  = \$195  & dq_first;
-  assign \a$144  = \$196  ? dq_psum : out_acc;
+  assign \$155  = ~ stall;
+  assign handoff = \$154  & \$155 ;
+  assign \$156  = ! dq_sum[30:23];
+  assign gs_e = \$156  ? 8'h01 : dq_sum[30:23];
+  assign \$157  = ! dq_sum[30:23];
+  assign \$158  = ~ \$157 ;
+  assign \$159  = dq_sum[30:23] == 8'hff;
+  assign \$160  = ! dq_sum[22:0];
+  assign gs_inf = \$159  & \$160 ;
+  assign \$161  = dq_sum[30:23] == 8'hff;
+  assign \$162  = | dq_sum[22:0];
+  assign gs_nan = \$161  & \$162 ;
+  assign \$163  = ! dq_sum[30:23];
+  assign \$164  = ! dq_sum[22:0];
+  assign gs_zero = \$163  & \$164 ;
+  assign \$165  = gs_e - 7'h7f;
+  assign \$166  = $signed(\$165 ) - $signed(6'h17);
+  assign \$167  = $signed(\$166 ) + $signed({ 1'h0, dq_bit });
+  assign \$168  = 5'h17 - gs_rp_msb;
+  assign \$169  = { \$158 , dq_sum[22:0], 2'h0 } << \$168 [4:0];
+  assign \$170  = $signed(\$167 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$171  = $signed(\$170 ) + $signed(8'h7f);
+  assign \$172  = $signed(\$171 ) < $signed(2'h1);
+  assign \$173  = $signed(\$171 ) < $signed(6'h27);
+  assign \$174  = $signed(2'h1) - $signed(\$171 );
+  assign gs_rp_sh = \$169 [25:0] >> gs_rp_rs;
+  assign \$175  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$175 [25:0] != \$169 [25:0];
+  assign \$176  = $signed(\$171 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$177  = $signed(\$176 ) - $signed(2'h1);
+  assign \$179  = $signed(\$178 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$181  = \$180  | gs_rp_lost;
+  assign \$182  = \$181  | gs_rp_sh[2];
+  assign \$183  = gs_rp_sh[1] & \$182 ;
+  assign \$184  = $signed(\$179 ) + $signed({ 1'h0, \$183  });
+  assign \$185  = ! { \$158 , dq_sum[22:0] };
+  assign \$186  = \$184 [46:0] >= 31'h7f800000;
+  assign \$187  = dq_scale >> dq_bit;
+  assign \$188  = gs_inf | gs_nan;
+  assign \$189  = \$188  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$187  ? \$191  : 32'd0;
+  assign \$192  = ! dq_bit;
+  assign \$193  = \$192  & dq_first;
+  assign \a$146  = \$193  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$197 ;
+    o_a <= \$194 ;
   always @(posedge clk)
-    o_w <= \$198 ;
+    o_w <= \$195 ;
   always @(posedge clk)
-    o_ctl <= \$199 ;
+    o_ctl <= \$196 ;
   always @(posedge clk)
-    w_reg <= \$200 ;
+    w_reg <= \$197 ;
   always @(posedge clk)
-    w_int0 <= \$201 ;
+    w_int0 <= \$198 ;
   always @(posedge clk)
-    rest0 <= \$202 ;
+    rest0 <= \$199 ;
   always @(posedge clk)
-    w_int1 <= \$203 ;
+    w_int1 <= \$200 ;
   always @(posedge clk)
-    rest1 <= \$204 ;
+    rest1 <= \$201 ;
   always @(posedge clk)
-    w_int2 <= \$205 ;
+    w_int2 <= \$202 ;
   always @(posedge clk)
-    rest2 <= \$206 ;
+    rest2 <= \$203 ;
   always @(posedge clk)
-    w_int3 <= \$207 ;
+    w_int3 <= \$204 ;
   always @(posedge clk)
-    rest3 <= \$208 ;
+    rest3 <= \$205 ;
   always @(posedge clk)
-    a_reg <= \$209 ;
+    a_reg <= \$206 ;
   always @(posedge clk)
-    dtype <= \$210 ;
+    dtype <= \$207 ;
   always @(posedge clk)
-    remaining <= \$211 ;
+    remaining <= \$208 ;
   always @(posedge clk)
-    step <= \$212 ;
+    step <= \$209 ;
   always @(posedge clk)
-    beat_group_end <= \$213 ;
+    beat_group_end <= \$210 ;
   always @(posedge clk)
-    beat_last <= \$214 ;
+    beat_last <= \$211 ;
   always @(posedge clk)
-    beat_scale <= \$215 ;
+    beat_scale <= \$212 ;
   always @(posedge clk)
-    group_acc <= \$216 ;
+    group_acc <= \$213 ;
   always @(posedge clk)
-    grp_first <= \$217 ;
+    grp_first <= \$214 ;
   always @(posedge clk)
-    grp_psum <= \$218 ;
+    grp_psum <= \$215 ;
   always @(posedge clk)
-    o_valid <= \$219 ;
+    o_valid <= \$216 ;
   always @(posedge clk)
-    out_acc <= \$220 ;
+    out_acc <= \$217 ;
   always @(posedge clk)
-    dq_left <= \$221 ;
+    dq_left <= \$218 ;
   always @(posedge clk)
-    dq_bit <= \$222 ;
+    dq_bit <= \$219 ;
   always @(posedge clk)
-    o_psum <= \$223 ;
+    o_psum <= \$220 ;
   always @(posedge clk)
-    dq_sum <= \$224 ;
+    dq_sum <= \$221 ;
   always @(posedge clk)
-    dq_scale <= \$225 ;
+    dq_scale <= \$222 ;
   always @(posedge clk)
-    dq_first <= \$226 ;
+    dq_first <= \$223 ;
   always @(posedge clk)
-    dq_psum <= \$227 ;
+    dq_psum <= \$224 ;
   always @(posedge clk)
-    dq_last <= \$228 ;
+    dq_last <= \$225 ;
   \bitserial_bitmod_fp4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_bitmod_fp4_fp16.out_add  out_add (
-    .a(\a$144 ),
+    .a(\a$146 ),
     .b(dq_addend),
     .s(out_next)
   );
@@ -1272,40 +1269,76 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = i_a;
+    \$194  = i_a;
     if (rst) begin
-      \$197  = 64'h0000000000000000;
+      \$194  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = i_w;
+    \$195  = i_w;
     if (rst) begin
-      \$198  = 26'h0000000;
+      \$195  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = i_ctl;
+    \$196  = i_ctl;
     if (rst) begin
-      \$199  = 5'h00;
+      \$196  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = w_reg;
+    \$197  = w_reg;
     if (i_ctl[1]) begin
-      \$200  = i_w;
+      \$197  = i_w;
     end
     if (rst) begin
-      \$200  = 26'h0000000;
+      \$197  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = w_int0;
+    \$198  = w_int0;
     if (accept) begin
-      \$201  = w_in0;
+      \$198  = w_in0;
+    end
+    if (rst) begin
+      \$198  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = rest0;
+    if (accept) begin
+      \$199  = \$3 [5:0];
+    end
+    if (\$22 ) begin
+      \$199  = \$24 ;
+    end
+    if (rst) begin
+      \$199  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = w_int1;
+    if (accept) begin
+      \$200  = w_in1;
+    end
+    if (rst) begin
+      \$200  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = rest1;
+    if (accept) begin
+      \$201  = \$6 [5:0];
+    end
+    if (\$29 ) begin
+      \$201  = \$31 ;
     end
     if (rst) begin
       \$201  = 6'h00;
@@ -1313,12 +1346,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = rest0;
+    \$202  = w_int2;
     if (accept) begin
-      \$202  = \$3 [5:0];
-    end
-    if (\$22 ) begin
-      \$202  = \$24 ;
+      \$202  = w_in2;
     end
     if (rst) begin
       \$202  = 6'h00;
@@ -1326,9 +1356,12 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = w_int1;
+    \$203  = rest2;
     if (accept) begin
-      \$203  = w_in1;
+      \$203  = \$9 [5:0];
+    end
+    if (\$36 ) begin
+      \$203  = \$38 ;
     end
     if (rst) begin
       \$203  = 6'h00;
@@ -1336,12 +1369,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = rest1;
+    \$204  = w_int3;
     if (accept) begin
-      \$204  = \$6 [5:0];
-    end
-    if (\$29 ) begin
-      \$204  = \$31 ;
+      \$204  = w_in3;
     end
     if (rst) begin
       \$204  = 6'h00;
@@ -1349,9 +1379,12 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = w_int2;
+    \$205  = rest3;
     if (accept) begin
-      \$205  = w_in2;
+      \$205  = \$12 [5:0];
+    end
+    if (\$43 ) begin
+      \$205  = \$45 ;
     end
     if (rst) begin
       \$205  = 6'h00;
@@ -1359,99 +1392,98 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = rest2;
+    \$206  = a_reg;
     if (accept) begin
-      \$206  = \$9 [5:0];
-    end
-    if (\$36 ) begin
-      \$206  = \$38 ;
+      \$206  = i_a;
     end
     if (rst) begin
-      \$206  = 6'h00;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = w_int3;
+    \$207  = dtype;
     if (accept) begin
-      \$207  = w_in3;
+      \$207  = 1'h0;
     end
     if (rst) begin
-      \$207  = 6'h00;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = rest3;
+    \$208  = remaining;
     if (accept) begin
-      \$208  = \$12 [5:0];
-    end
-    if (\$43 ) begin
-      \$208  = \$45 ;
+      \$208  = 2'h2;
+    end else if (\$15 ) begin
+      \$208  = \$16 [1:0];
     end
     if (rst) begin
-      \$208  = 6'h00;
+      \$208  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a_reg;
+    \$209  = step;
     if (accept) begin
-      \$209  = i_a;
+      \$209  = 1'h0;
+    end else if (\$15 ) begin
+      \$209  = \$17 [0];
     end
     if (rst) begin
-      \$209  = 64'h0000000000000000;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = dtype;
+    \$210  = beat_group_end;
     if (accept) begin
+      \$210  = i_ctl[4];
+    end
+    if (rst) begin
       \$210  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = beat_last;
+    if (accept) begin
+      \$211  = i_ctl[3];
+    end
     if (rst) begin
-      \$210  = 1'h0;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = remaining;
+    \$212  = beat_scale;
     if (accept) begin
-      \$211  = 2'h2;
-    end else if (\$15 ) begin
-      \$211  = \$16 [1:0];
+      \$212  = w_sel[23:16];
     end
     if (rst) begin
-      \$211  = 2'h0;
+      \$212  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = step;
-    if (accept) begin
-      \$212  = 1'h0;
-    end else if (\$15 ) begin
-      \$212  = \$17 [0];
+    \$213  = group_acc;
+    if (handoff) begin
+      \$213  = 32'd0;
+    end else if (\$48 ) begin
+      \$213  = group_next;
     end
     if (rst) begin
-      \$212  = 1'h0;
+      \$213  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = beat_group_end;
-    if (accept) begin
-      \$213  = i_ctl[4];
+    \$214  = grp_first;
+    if (handoff) begin
+      \$214  = 1'h0;
     end
-    if (rst) begin
-      \$213  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = beat_last;
-    if (accept) begin
-      \$214  = i_ctl[3];
+    if (\$49 ) begin
+      \$214  = 1'h1;
     end
     if (rst) begin
       \$214  = 1'h0;
@@ -1459,66 +1491,69 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = beat_scale;
-    if (accept) begin
-      \$215  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$215  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = group_acc;
-    if (handoff) begin
-      \$216  = 32'd0;
-    end else if (\$48 ) begin
-      \$216  = group_next;
-    end
-    if (rst) begin
-      \$216  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = grp_first;
-    if (handoff) begin
-      \$217  = 1'h0;
-    end
+    \$215  = grp_psum;
     if (\$49 ) begin
-      \$217  = 1'h1;
+      \$215  = i_psum;
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = grp_psum;
-    if (\$49 ) begin
-      \$218  = i_psum;
-    end
-    if (rst) begin
-      \$218  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = 1'h0;
+    \$216  = 1'h0;
     if (\$50 ) begin
       if (\$54 ) begin
-        \$219  = 1'h1;
+        \$216  = 1'h1;
       end
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = out_acc;
+    \$217  = out_acc;
     if (\$50 ) begin
-      \$220  = out_next;
+      \$217  = out_next;
+    end
+    if (rst) begin
+      \$217  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = dq_left;
+    if (\$50 ) begin
+      \$218  = \$51 [3:0];
+    end
+    if (handoff) begin
+      \$218  = 4'h8;
+    end
+    if (rst) begin
+      \$218  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = dq_bit;
+    if (\$50 ) begin
+      \$219  = \$52 [2:0];
+    end
+    if (handoff) begin
+      \$219  = 3'h0;
+    end
+    if (rst) begin
+      \$219  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = o_psum;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$220  = out_next;
+      end
     end
     if (rst) begin
       \$220  = 32'd0;
@@ -1526,47 +1561,39 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_left;
-    if (\$50 ) begin
-      \$221  = \$51 [3:0];
-    end
+    \$221  = dq_sum;
     if (handoff) begin
-      \$221  = 4'h8;
+      \$221  = group_next;
     end
     if (rst) begin
-      \$221  = 4'h0;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = dq_bit;
-    if (\$50 ) begin
-      \$222  = \$52 [2:0];
-    end
+    \$222  = dq_scale;
     if (handoff) begin
-      \$222  = 3'h0;
+      \$222  = beat_scale;
     end
     if (rst) begin
-      \$222  = 3'h0;
+      \$222  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = o_psum;
-    if (\$50 ) begin
-      if (\$54 ) begin
-        \$223  = out_next;
-      end
+    \$223  = dq_first;
+    if (handoff) begin
+      \$223  = grp_first;
     end
     if (rst) begin
-      \$223  = 32'd0;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = dq_sum;
+    \$224  = dq_psum;
     if (handoff) begin
-      \$224  = group_next;
+      \$224  = grp_psum;
     end
     if (rst) begin
       \$224  = 32'd0;
@@ -1574,50 +1601,17 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = dq_scale;
+    \$225  = dq_last;
     if (handoff) begin
-      \$225  = beat_scale;
+      \$225  = beat_last;
     end
     if (rst) begin
-      \$225  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = dq_first;
-    if (handoff) begin
-      \$226  = grp_first;
-    end
-    if (rst) begin
-      \$226  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = dq_psum;
-    if (handoff) begin
-      \$227  = grp_psum;
-    end
-    if (rst) begin
-      \$227  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = dq_last;
-    if (handoff) begin
-      \$228  = beat_last;
-    end
-    if (rst) begin
-      \$228  = 1'h0;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 3'h1;
     end
@@ -1659,9 +1653,6 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 3'h1;
     end
@@ -1703,9 +1694,6 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 3'h1;
     end
@@ -1747,9 +1735,6 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 3'h1;
     end
@@ -1791,9 +1776,6 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$129 [0]) begin
-      lane_rp_msb = 5'h00;
-    end
     if (\$129 [1]) begin
       lane_rp_msb = 5'h01;
     end
@@ -1865,19 +1847,16 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$148 ) begin
-      lane_rp_out = { \$150 , 31'h00000000 };
+      lane_rp_out = { lane_rp_sign, 31'h00000000 };
     end else if (\$149 ) begin
-      lane_rp_out = { \$151 , 31'h7f800000 };
+      lane_rp_out = { lane_rp_sign, 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$152 , \$147 [30:0] };
+      lane_rp_out = { lane_rp_sign, \$147 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_msb = 5'h00;
-    if (dq_sum[0]) begin
-      gs_rp_msb = 5'h00;
-    end
     if (dq_sum[1]) begin
       gs_rp_msb = 5'h01;
     end
@@ -1944,31 +1923,31 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$161 ) begin
+    if (\$158 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$175 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$176 ) begin
+      if (\$173 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$177 [4:0];
+        gs_rp_rs = \$174 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$188 ) begin
+    if (\$185 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$189 ) begin
+    end else if (\$186 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$187 [30:0] };
+      gs_rp_out = { dq_sum[31], \$184 [30:0] };
     end
   end
   assign ready = o_ready;
@@ -2018,14 +1997,15 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$161 , dq_sum[22:0] };
-  assign gs_exp = { \$170 [10], \$170  };
-  assign gs_rp_ls = \$171 [4:0];
-  assign gs_rp_norm = \$172 [25:0];
-  assign gs_rp_eb = { \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174  };
-  assign gs_rp_packed = \$187 [46:0];
-  assign \b$145  = dq_addend;
-  assign \s$146  = out_next;
+  assign gs_sig = { \$158 , dq_sum[22:0] };
+  assign gs_exp = { \$167 [10], \$167  };
+  assign gs_rp_sign = dq_sum[31];
+  assign gs_rp_ls = \$168 [4:0];
+  assign gs_rp_norm = \$169 [25:0];
+  assign gs_rp_eb = { \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171  };
+  assign gs_rp_packed = \$184 [46:0];
+  assign \b$147  = dq_addend;
+  assign \s$148  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -2081,11 +2061,11 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$110  = { 3'h0, \$73 , a_reg[41:32], 4'h0 };
   assign \$119  = { 3'h0, \$79 , a_reg[57:48], 4'h0 };
   assign \$141  = { \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 , 23'h000000 };
-  assign \$181  = { \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 , 23'h000000 };
-  assign \$193  = 32'd0;
+  assign \$178  = { \$177 [24], \$177 [24], \$177 [24], \$177 [24], \$177 [24], \$177 [24], \$177 [24], \$177 [24], \$177 , 23'h000000 };
+  assign \$190  = 32'd0;
   assign \$143  = lane_rp_sh[0];
-  assign \$183  = gs_rp_sh[0];
-  assign \$194  = \$192 ;
+  assign \$180  = gs_rp_sh[0];
+  assign \$191  = \$189 ;
 endmodule
 
 module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
@@ -2114,26 +2094,26 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -2141,14 +2121,7 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -2168,6 +2141,7 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -2188,48 +2162,35 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2265,12 +2226,16 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -2356,30 +2321,30 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2392,13 +2357,13 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
@@ -2427,26 +2392,26 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -2454,14 +2419,7 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -2481,6 +2439,7 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -2501,48 +2460,35 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2578,12 +2524,16 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -2669,30 +2619,30 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2705,11 +2655,11 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

@@ -79,73 +79,70 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
-  wire \$169 ;
+  wire [8:0] \$169 ;
   wire [2:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire [8:0] \$172 ;
-  wire [9:0] \$173 ;
-  wire [10:0] \$174 ;
-  wire [5:0] \$175 ;
-  wire [56:0] \$176 ;
-  wire [12:0] \$177 ;
-  wire [13:0] \$178 ;
-  wire \$179 ;
+  wire [9:0] \$170 ;
+  wire [10:0] \$171 ;
+  wire [5:0] \$172 ;
+  wire [56:0] \$173 ;
+  wire [12:0] \$174 ;
+  wire [13:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire [23:0] \$178 ;
+  wire [56:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [23:0] \$181 ;
-  wire [56:0] \$182 ;
-  wire [23:0] \$183 ;
-  wire [24:0] \$184 ;
-  wire [55:0] \$185 ;
-  wire [56:0] \$186 ;
+  wire [23:0] \$180 ;
+  wire [24:0] \$181 ;
+  wire [55:0] \$182 ;
+  wire [56:0] \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
   wire \$187 ;
-  wire \$188 ;
+  wire [57:0] \$188 ;
   wire \$189 ;
   wire \$19 ;
   wire \$190 ;
-  wire [57:0] \$191 ;
+  wire \$191 ;
   wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire [31:0] \$196 ;
-  wire [31:0] \$197 ;
-  wire [31:0] \$198 ;
-  wire \$199 ;
+  wire [31:0] \$193 ;
+  wire [31:0] \$194 ;
+  wire [31:0] \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  reg [63:0] \$198 ;
+  reg [23:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  reg [63:0] \$201 ;
-  reg [23:0] \$202 ;
-  reg [4:0] \$203 ;
-  reg [23:0] \$204 ;
+  reg [4:0] \$200 ;
+  reg [23:0] \$201 ;
+  reg [3:0] \$202 ;
+  reg [3:0] \$203 ;
+  reg [3:0] \$204 ;
   reg [3:0] \$205 ;
-  reg [3:0] \$206 ;
-  reg [3:0] \$207 ;
-  reg [3:0] \$208 ;
-  reg [63:0] \$209 ;
+  reg [63:0] \$206 ;
+  reg \$207 ;
+  reg [1:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
   reg \$210 ;
-  reg [1:0] \$211 ;
-  reg \$212 ;
-  reg \$213 ;
+  reg \$211 ;
+  reg [7:0] \$212 ;
+  reg [31:0] \$213 ;
   reg \$214 ;
-  reg [7:0] \$215 ;
-  reg [31:0] \$216 ;
-  reg \$217 ;
-  reg [31:0] \$218 ;
-  reg \$219 ;
+  reg [31:0] \$215 ;
+  reg \$216 ;
+  reg [31:0] \$217 ;
+  reg [3:0] \$218 ;
+  reg [2:0] \$219 ;
   wire \$22 ;
   reg [31:0] \$220 ;
-  reg [3:0] \$221 ;
-  reg [2:0] \$222 ;
-  reg [31:0] \$223 ;
+  reg [31:0] \$221 ;
+  reg [7:0] \$222 ;
+  reg \$223 ;
   reg [31:0] \$224 ;
-  reg [7:0] \$225 ;
-  reg \$226 ;
-  reg [31:0] \$227 ;
-  reg \$228 ;
+  reg \$225 ;
   wire [2:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
@@ -232,7 +229,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$136 ;
+  wire [31:0] \a$138 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -244,7 +241,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$137 ;
+  wire [31:0] \b$139 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -291,6 +288,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] gs_rp_packed;
   reg [4:0] gs_rp_rs;
   wire [25:0] gs_rp_sh;
+  wire gs_rp_sign;
   wire [23:0] gs_sig;
   wire gs_zero;
   wire handoff;
@@ -330,6 +328,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [45:0] lane_rp_packed;
   reg [4:0] lane_rp_rs;
   wire [25:0] lane_rp_sh;
+  wire lane_rp_sign;
   wire [18:0] lane_sum;
   wire [10:0] lane_sum_exp;
   wire [18:0] lane_sum_mag;
@@ -391,7 +390,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$138 ;
+  wire [31:0] \s$140 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -584,6 +583,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$132  = - $signed(\$130 );
   assign \$133  = \$131  ? \$132  : { \$130 [17], \$130 [17], \$130  };
   assign \$134  = emax2 - 5'h1d;
+  assign lane_rp_sign = $signed(\$130 ) < $signed(1'h0);
   assign \$135  = 5'h12 - lane_rp_msb;
   assign \$136  = { \$133 [18:0], 7'h00 } << \$135 [4:0];
   assign \$137  = $signed(\$134 ) + $signed({ 1'h0, lane_rp_msb });
@@ -603,161 +603,188 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$151  = $signed(\$146 ) + $signed({ 1'h0, \$150  });
   assign \$152  = ! \$133 [18:0];
   assign \$153  = \$151 [45:0] >= 31'h7f800000;
-  assign \$154  = $signed(\$130 ) < $signed(1'h0);
-  assign \$155  = $signed(\$130 ) < $signed(1'h0);
-  assign \$156  = $signed(\$130 ) < $signed(1'h0);
+  assign \$154  = remaining == 1'h1;
+  assign \$155  = \$154  & beat_group_end;
+  assign \$156  = dq_left > 1'h1;
+  assign stall = \$155  & \$156 ;
   assign \$157  = remaining == 1'h1;
   assign \$158  = \$157  & beat_group_end;
-  assign \$159  = dq_left > 1'h1;
-  assign stall = \$158  & \$159 ;
-  assign \$160  = remaining == 1'h1;
-  assign \$161  = \$160  & beat_group_end;
-  assign \$162  = ~ stall;
-  assign handoff = \$161  & \$162 ;
-  assign \$163  = ! dq_sum[30:23];
-  assign gs_e = \$163  ? 8'h01 : dq_sum[30:23];
-  assign \$164  = ! dq_sum[30:23];
-  assign \$165  = ~ \$164 ;
-  assign \$166  = dq_sum[30:23] == 8'hff;
-  assign \$167  = ! dq_sum[22:0];
-  assign gs_inf = \$166  & \$167 ;
-  assign \$168  = dq_sum[30:23] == 8'hff;
-  assign \$169  = | dq_sum[22:0];
-  assign gs_nan = \$168  & \$169 ;
-  assign \$170  = ! dq_sum[30:23];
-  assign \$171  = ! dq_sum[22:0];
-  assign gs_zero = \$170  & \$171 ;
-  assign \$172  = gs_e - 7'h7f;
-  assign \$173  = $signed(\$172 ) - $signed(6'h17);
-  assign \$174  = $signed(\$173 ) + $signed({ 1'h0, dq_bit });
-  assign \$175  = 5'h17 - gs_rp_msb;
-  assign \$176  = { \$165 , dq_sum[22:0], 2'h0 } << \$175 [4:0];
-  assign \$177  = $signed(\$174 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$178  = $signed(\$177 ) + $signed(8'h7f);
-  assign \$179  = $signed(\$178 ) < $signed(2'h1);
-  assign \$180  = $signed(\$178 ) < $signed(6'h27);
-  assign \$181  = $signed(2'h1) - $signed(\$178 );
-  assign gs_rp_sh = \$176 [25:0] >> gs_rp_rs;
-  assign \$182  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$182 [25:0] != \$176 [25:0];
-  assign \$183  = $signed(\$178 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$184  = $signed(\$183 ) - $signed(2'h1);
-  assign \$186  = $signed(\$185 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$188  = \$187  | gs_rp_lost;
-  assign \$189  = \$188  | gs_rp_sh[2];
-  assign \$190  = gs_rp_sh[1] & \$189 ;
-  assign \$191  = $signed(\$186 ) + $signed({ 1'h0, \$190  });
-  assign \$192  = ! { \$165 , dq_sum[22:0] };
-  assign \$193  = \$191 [46:0] >= 31'h7f800000;
-  assign \$194  = dq_scale >> dq_bit;
-  assign \$195  = gs_inf | gs_nan;
-  assign \$196  = \$195  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$194  ? \$198  : 32'd0;
-  assign \$199  = ! dq_bit;
-  assign \$200  = \$199  & dq_first;
-  assign \a$136  = \$200  ? dq_psum : out_acc;
+  assign \$159  = ~ stall;
+  assign handoff = \$158  & \$159 ;
+  assign \$160  = ! dq_sum[30:23];
+  assign gs_e = \$160  ? 8'h01 : dq_sum[30:23];
+  assign \$161  = ! dq_sum[30:23];
+  assign \$162  = ~ \$161 ;
+  assign \$163  = dq_sum[30:23] == 8'hff;
+  assign \$164  = ! dq_sum[22:0];
+  assign gs_inf = \$163  & \$164 ;
+  assign \$165  = dq_sum[30:23] == 8'hff;
+  assign \$166  = | dq_sum[22:0];
+  assign gs_nan = \$165  & \$166 ;
+  assign \$167  = ! dq_sum[30:23];
+  assign \$168  = ! dq_sum[22:0];
+  assign gs_zero = \$167  & \$168 ;
+  assign \$169  = gs_e - 7'h7f;
+  assign \$170  = $signed(\$169 ) - $signed(6'h17);
+  assign \$171  = $signed(\$170 ) + $signed({ 1'h0, dq_bit });
+  assign \$172  = 5'h17 - gs_rp_msb;
+  assign \$173  = { \$162 , dq_sum[22:0], 2'h0 } << \$172 [4:0];
+  assign \$174  = $signed(\$171 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$175  = $signed(\$174 ) + $signed(8'h7f);
+  assign \$176  = $signed(\$175 ) < $signed(2'h1);
+  assign \$177  = $signed(\$175 ) < $signed(6'h27);
+  assign \$178  = $signed(2'h1) - $signed(\$175 );
+  assign gs_rp_sh = \$173 [25:0] >> gs_rp_rs;
+  assign \$179  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$179 [25:0] != \$173 [25:0];
+  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$181  = $signed(\$180 ) - $signed(2'h1);
+  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$185  = \$184  | gs_rp_lost;
+  assign \$186  = \$185  | gs_rp_sh[2];
+  assign \$187  = gs_rp_sh[1] & \$186 ;
+  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, \$187  });
+  assign \$189  = ! { \$162 , dq_sum[22:0] };
+  assign \$190  = \$188 [46:0] >= 31'h7f800000;
+  assign \$191  = dq_scale >> dq_bit;
+  assign \$192  = gs_inf | gs_nan;
+  assign \$193  = \$192  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$191  ? \$195  : 32'd0;
+  assign \$196  = ! dq_bit;
+  assign \$197  = \$196  & dq_first;
+  assign \a$138  = \$197  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$201 ;
+    o_a <= \$198 ;
   always @(posedge clk)
-    o_w <= \$202 ;
+    o_w <= \$199 ;
   always @(posedge clk)
-    o_ctl <= \$203 ;
+    o_ctl <= \$200 ;
   always @(posedge clk)
-    w_reg <= \$204 ;
+    w_reg <= \$201 ;
   always @(posedge clk)
-    w_int0 <= \$205 ;
+    w_int0 <= \$202 ;
   always @(posedge clk)
-    w_int1 <= \$206 ;
+    w_int1 <= \$203 ;
   always @(posedge clk)
-    w_int2 <= \$207 ;
+    w_int2 <= \$204 ;
   always @(posedge clk)
-    w_int3 <= \$208 ;
+    w_int3 <= \$205 ;
   always @(posedge clk)
-    a_reg <= \$209 ;
+    a_reg <= \$206 ;
   always @(posedge clk)
-    dtype <= \$210 ;
+    dtype <= \$207 ;
   always @(posedge clk)
-    remaining <= \$211 ;
+    remaining <= \$208 ;
   always @(posedge clk)
-    step <= \$212 ;
+    step <= \$209 ;
   always @(posedge clk)
-    beat_group_end <= \$213 ;
+    beat_group_end <= \$210 ;
   always @(posedge clk)
-    beat_last <= \$214 ;
+    beat_last <= \$211 ;
   always @(posedge clk)
-    beat_scale <= \$215 ;
+    beat_scale <= \$212 ;
   always @(posedge clk)
-    group_acc <= \$216 ;
+    group_acc <= \$213 ;
   always @(posedge clk)
-    grp_first <= \$217 ;
+    grp_first <= \$214 ;
   always @(posedge clk)
-    grp_psum <= \$218 ;
+    grp_psum <= \$215 ;
   always @(posedge clk)
-    o_valid <= \$219 ;
+    o_valid <= \$216 ;
   always @(posedge clk)
-    out_acc <= \$220 ;
+    out_acc <= \$217 ;
   always @(posedge clk)
-    dq_left <= \$221 ;
+    dq_left <= \$218 ;
   always @(posedge clk)
-    dq_bit <= \$222 ;
+    dq_bit <= \$219 ;
   always @(posedge clk)
-    o_psum <= \$223 ;
+    o_psum <= \$220 ;
   always @(posedge clk)
-    dq_sum <= \$224 ;
+    dq_sum <= \$221 ;
   always @(posedge clk)
-    dq_scale <= \$225 ;
+    dq_scale <= \$222 ;
   always @(posedge clk)
-    dq_first <= \$226 ;
+    dq_first <= \$223 ;
   always @(posedge clk)
-    dq_psum <= \$227 ;
+    dq_psum <= \$224 ;
   always @(posedge clk)
-    dq_last <= \$228 ;
+    dq_last <= \$225 ;
   \bitserial_int4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_int4_fp16.out_add  out_add (
-    .a(\a$136 ),
+    .a(\a$138 ),
     .b(dq_addend),
     .s(out_next)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = i_a;
+    \$198  = i_a;
     if (rst) begin
-      \$201  = 64'h0000000000000000;
+      \$198  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = i_w;
+    \$199  = i_w;
     if (rst) begin
-      \$202  = 24'h000000;
+      \$199  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = i_ctl;
+    \$200  = i_ctl;
     if (rst) begin
-      \$203  = 5'h00;
+      \$200  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = w_reg;
+    \$201  = w_reg;
     if (i_ctl[1]) begin
-      \$204  = i_w;
+      \$201  = i_w;
     end
     if (rst) begin
-      \$204  = 24'h000000;
+      \$201  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = w_int0;
+    \$202  = w_int0;
     if (accept) begin
-      \$205  = w_sel[3:0];
+      \$202  = w_sel[3:0];
+    end
+    if (rst) begin
+      \$202  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = w_int1;
+    if (accept) begin
+      \$203  = w_sel[7:4];
+    end
+    if (rst) begin
+      \$203  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = w_int2;
+    if (accept) begin
+      \$204  = w_sel[11:8];
+    end
+    if (rst) begin
+      \$204  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = w_int3;
+    if (accept) begin
+      \$205  = w_sel[15:12];
     end
     if (rst) begin
       \$205  = 4'h0;
@@ -765,93 +792,98 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = w_int1;
+    \$206  = a_reg;
     if (accept) begin
-      \$206  = w_sel[7:4];
+      \$206  = i_a;
     end
     if (rst) begin
-      \$206  = 4'h0;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = w_int2;
+    \$207  = dtype;
     if (accept) begin
-      \$207  = w_sel[11:8];
+      \$207  = 1'h0;
     end
     if (rst) begin
-      \$207  = 4'h0;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = w_int3;
+    \$208  = remaining;
     if (accept) begin
-      \$208  = w_sel[15:12];
+      \$208  = 2'h2;
+    end else if (\$3 ) begin
+      \$208  = \$4 [1:0];
     end
     if (rst) begin
-      \$208  = 4'h0;
+      \$208  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a_reg;
+    \$209  = step;
     if (accept) begin
-      \$209  = i_a;
+      \$209  = 1'h0;
+    end else if (\$3 ) begin
+      \$209  = \$5 [0];
     end
     if (rst) begin
-      \$209  = 64'h0000000000000000;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = dtype;
+    \$210  = beat_group_end;
     if (accept) begin
+      \$210  = i_ctl[4];
+    end
+    if (rst) begin
       \$210  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = beat_last;
+    if (accept) begin
+      \$211  = i_ctl[3];
+    end
     if (rst) begin
-      \$210  = 1'h0;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = remaining;
+    \$212  = beat_scale;
     if (accept) begin
-      \$211  = 2'h2;
-    end else if (\$3 ) begin
-      \$211  = \$4 [1:0];
+      \$212  = w_sel[23:16];
     end
     if (rst) begin
-      \$211  = 2'h0;
+      \$212  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = step;
-    if (accept) begin
-      \$212  = 1'h0;
-    end else if (\$3 ) begin
-      \$212  = \$5 [0];
+    \$213  = group_acc;
+    if (handoff) begin
+      \$213  = 32'd0;
+    end else if (\$8 ) begin
+      \$213  = group_next;
     end
     if (rst) begin
-      \$212  = 1'h0;
+      \$213  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = beat_group_end;
-    if (accept) begin
-      \$213  = i_ctl[4];
+    \$214  = grp_first;
+    if (handoff) begin
+      \$214  = 1'h0;
     end
-    if (rst) begin
-      \$213  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = beat_last;
-    if (accept) begin
-      \$214  = i_ctl[3];
+    if (\$9 ) begin
+      \$214  = 1'h1;
     end
     if (rst) begin
       \$214  = 1'h0;
@@ -859,66 +891,69 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = beat_scale;
-    if (accept) begin
-      \$215  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$215  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = group_acc;
-    if (handoff) begin
-      \$216  = 32'd0;
-    end else if (\$8 ) begin
-      \$216  = group_next;
-    end
-    if (rst) begin
-      \$216  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = grp_first;
-    if (handoff) begin
-      \$217  = 1'h0;
-    end
+    \$215  = grp_psum;
     if (\$9 ) begin
-      \$217  = 1'h1;
+      \$215  = i_psum;
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = grp_psum;
-    if (\$9 ) begin
-      \$218  = i_psum;
-    end
-    if (rst) begin
-      \$218  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = 1'h0;
+    \$216  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$219  = 1'h1;
+        \$216  = 1'h1;
       end
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = out_acc;
+    \$217  = out_acc;
     if (\$10 ) begin
-      \$220  = out_next;
+      \$217  = out_next;
+    end
+    if (rst) begin
+      \$217  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = dq_left;
+    if (\$10 ) begin
+      \$218  = \$11 [3:0];
+    end
+    if (handoff) begin
+      \$218  = 4'h8;
+    end
+    if (rst) begin
+      \$218  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = dq_bit;
+    if (\$10 ) begin
+      \$219  = \$12 [2:0];
+    end
+    if (handoff) begin
+      \$219  = 3'h0;
+    end
+    if (rst) begin
+      \$219  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = o_psum;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$220  = out_next;
+      end
     end
     if (rst) begin
       \$220  = 32'd0;
@@ -926,47 +961,39 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_left;
-    if (\$10 ) begin
-      \$221  = \$11 [3:0];
-    end
+    \$221  = dq_sum;
     if (handoff) begin
-      \$221  = 4'h8;
+      \$221  = group_next;
     end
     if (rst) begin
-      \$221  = 4'h0;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = dq_bit;
-    if (\$10 ) begin
-      \$222  = \$12 [2:0];
-    end
+    \$222  = dq_scale;
     if (handoff) begin
-      \$222  = 3'h0;
+      \$222  = beat_scale;
     end
     if (rst) begin
-      \$222  = 3'h0;
+      \$222  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = o_psum;
-    if (\$10 ) begin
-      if (\$14 ) begin
-        \$223  = out_next;
-      end
+    \$223  = dq_first;
+    if (handoff) begin
+      \$223  = grp_first;
     end
     if (rst) begin
-      \$223  = 32'd0;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = dq_sum;
+    \$224  = dq_psum;
     if (handoff) begin
-      \$224  = group_next;
+      \$224  = grp_psum;
     end
     if (rst) begin
       \$224  = 32'd0;
@@ -974,50 +1001,17 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = dq_scale;
+    \$225  = dq_last;
     if (handoff) begin
-      \$225  = beat_scale;
+      \$225  = beat_last;
     end
     if (rst) begin
-      \$225  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = dq_first;
-    if (handoff) begin
-      \$226  = grp_first;
-    end
-    if (rst) begin
-      \$226  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = dq_psum;
-    if (handoff) begin
-      \$227  = grp_psum;
-    end
-    if (rst) begin
-      \$227  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = dq_last;
-    if (handoff) begin
-      \$228  = beat_last;
-    end
-    if (rst) begin
-      \$228  = 1'h0;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$133 [0]) begin
-      lane_rp_msb = 5'h00;
-    end
     if (\$133 [1]) begin
       lane_rp_msb = 5'h01;
     end
@@ -1089,19 +1083,16 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$152 ) begin
-      lane_rp_out = { \$154 , 31'h00000000 };
+      lane_rp_out = { lane_rp_sign, 31'h00000000 };
     end else if (\$153 ) begin
-      lane_rp_out = { \$155 , 31'h7f800000 };
+      lane_rp_out = { lane_rp_sign, 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$156 , \$151 [30:0] };
+      lane_rp_out = { lane_rp_sign, \$151 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_msb = 5'h00;
-    if (dq_sum[0]) begin
-      gs_rp_msb = 5'h00;
-    end
     if (dq_sum[1]) begin
       gs_rp_msb = 5'h01;
     end
@@ -1168,31 +1159,31 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$165 ) begin
+    if (\$162 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$179 ) begin
+    if (\$176 ) begin
       (* full_case = 32'd1 *)
-      if (\$180 ) begin
+      if (\$177 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$181 [4:0];
+        gs_rp_rs = \$178 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$192 ) begin
+    if (\$189 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$193 ) begin
+    end else if (\$190 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$191 [30:0] };
+      gs_rp_out = { dq_sum[31], \$188 [30:0] };
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -1246,14 +1237,15 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$165 , dq_sum[22:0] };
-  assign gs_exp = { \$174 [10], \$174  };
-  assign gs_rp_ls = \$175 [4:0];
-  assign gs_rp_norm = \$176 [25:0];
-  assign gs_rp_eb = { \$178 [13], \$178 [13], \$178 [13], \$178 [13], \$178 [13], \$178 [13], \$178 [13], \$178 [13], \$178 [13], \$178  };
-  assign gs_rp_packed = \$191 [46:0];
-  assign \b$137  = dq_addend;
-  assign \s$138  = out_next;
+  assign gs_sig = { \$162 , dq_sum[22:0] };
+  assign gs_exp = { \$171 [10], \$171  };
+  assign gs_rp_sign = dq_sum[31];
+  assign gs_rp_ls = \$172 [4:0];
+  assign gs_rp_norm = \$173 [25:0];
+  assign gs_rp_eb = { \$175 [13], \$175 [13], \$175 [13], \$175 [13], \$175 [13], \$175 [13], \$175 [13], \$175 [13], \$175 [13], \$175  };
+  assign gs_rp_packed = \$188 [46:0];
+  assign \b$139  = dq_addend;
+  assign \s$140  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -1305,11 +1297,11 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$114  = { 3'h0, \$77 , a_reg[41:32], 4'h0 };
   assign \$123  = { 3'h0, \$83 , a_reg[57:48], 4'h0 };
   assign \$145  = { \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 , 23'h000000 };
-  assign \$185  = { \$184 [24], \$184 [24], \$184 [24], \$184 [24], \$184 [24], \$184 [24], \$184 [24], \$184 [24], \$184 , 23'h000000 };
-  assign \$197  = 32'd0;
+  assign \$182  = { \$181 [24], \$181 [24], \$181 [24], \$181 [24], \$181 [24], \$181 [24], \$181 [24], \$181 [24], \$181 , 23'h000000 };
+  assign \$194  = 32'd0;
   assign \$147  = lane_rp_sh[0];
-  assign \$187  = gs_rp_sh[0];
-  assign \$198  = \$196 ;
+  assign \$184  = gs_rp_sh[0];
+  assign \$195  = \$193 ;
 endmodule
 
 module \bitserial_int4_fp16.group_add (b, s, a);
@@ -1338,26 +1330,26 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1365,14 +1357,7 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1392,6 +1377,7 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1412,48 +1398,35 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1489,12 +1462,16 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1580,30 +1557,30 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1616,13 +1593,13 @@ module \bitserial_int4_fp16.group_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \bitserial_int4_fp16.out_add (a, s, b);
@@ -1651,26 +1628,26 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1678,14 +1655,7 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1705,6 +1675,7 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1725,48 +1696,35 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1802,12 +1760,16 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1893,30 +1855,30 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1929,11 +1891,11 @@ module \bitserial_int4_fp16.out_add (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

@@ -2150,9 +2150,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp4_0 = 3'h1;
     end
@@ -2178,9 +2175,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp3_0 = 3'h0;
-    end
     if (rest0[1]) begin
       pos_bitmod_fp3_0 = 3'h1;
     end
@@ -2234,9 +2228,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp4_1 = 3'h1;
     end
@@ -2262,9 +2253,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp3_1 = 3'h0;
-    end
     if (rest1[1]) begin
       pos_bitmod_fp3_1 = 3'h1;
     end
@@ -2318,9 +2306,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp4_2 = 3'h1;
     end
@@ -2346,9 +2331,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp3_2 = 3'h0;
-    end
     if (rest2[1]) begin
       pos_bitmod_fp3_2 = 3'h1;
     end
@@ -2402,9 +2384,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp4_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp4_3 = 3'h1;
     end
@@ -2430,9 +2409,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pos_bitmod_fp3_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp3_3 = 3'h0;
-    end
     if (rest3[1]) begin
       pos_bitmod_fp3_3 = 3'h1;
     end

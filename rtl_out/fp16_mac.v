@@ -250,26 +250,26 @@ module \fp16_mac.acc_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -277,14 +277,7 @@ module \fp16_mac.acc_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -304,6 +297,7 @@ module \fp16_mac.acc_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -324,48 +318,35 @@ module \fp16_mac.acc_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -401,12 +382,16 @@ module \fp16_mac.acc_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -492,30 +477,30 @@ module \fp16_mac.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -528,13 +513,13 @@ module \fp16_mac.acc_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \fp16_mac.mul0 (b, p, a);
@@ -565,8 +550,6 @@ module \fp16_mac.mul0 (b, p, a);
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
@@ -596,6 +579,7 @@ module \fp16_mac.mul0 (b, p, a);
   reg [4:0] rp_msb;
   wire [25:0] rp_norm;
   reg [31:0] rp_out;
+  wire rp_sign;
   assign \$1  = ! a[14:10];
   assign a_e = \$1  ? 5'h01 : a[14:10];
   assign \$2  = ! a[14:10];
@@ -625,26 +609,22 @@ module \fp16_mac.mul0 (b, p, a);
   assign prod = { \$3 , a[9:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 6'h32;
+  assign rp_sign = a[15] ^ b[15];
   assign \$21  = 5'h15 - rp_msb;
   assign \$22  = { prod, 4'h0 } << \$21 [4:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
   assign \$24  = $signed(\$23 ) + $signed(8'h7f);
   assign \$25  = ! prod;
-  assign \$26  = a[15] ^ b[15];
-  assign \$27  = a[15] ^ b[15];
-  assign \$28  = a_nan | b_nan;
-  assign \$29  = a_inf & b_zero;
+  assign \$26  = a_nan | b_nan;
+  assign \$27  = a_inf & b_zero;
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = b_inf & a_zero;
   assign \$30  = \$28  | \$29 ;
-  assign \$31  = b_inf & a_zero;
-  assign \$32  = \$30  | \$31 ;
-  assign \$33  = a_inf | b_inf;
-  assign \$34  = a[15] ^ b[15];
+  assign \$31  = a_inf | b_inf;
+  assign \$32  = a[15] ^ b[15];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -713,18 +693,18 @@ module \fp16_mac.mul0 (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$25 ) begin
-      rp_out = { \$26 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else begin
-      rp_out = { \$27 , \$24 [7:0], \$22 [24:2] };
+      rp_out = { rp_sign, \$24 [7:0], \$22 [24:2] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$32 ) begin
+    if (\$30 ) begin
       p = 32'd2143289344;
-    end else if (\$33 ) begin
-      p = { \$34 , 31'h7f800000 };
+    end else if (\$31 ) begin
+      p = { \$32 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end

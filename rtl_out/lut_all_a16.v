@@ -4,167 +4,159 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  wire [3:0] \$101 ;
-  wire [4:0] \$102 ;
-  wire [4:0] \$103 ;
-  wire [5:0] \$104 ;
-  wire [5:0] \$105 ;
-  wire [6:0] \$106 ;
-  wire [6:0] \$107 ;
-  wire [7:0] \$108 ;
-  wire [7:0] \$109 ;
+  wire [7:0] \$100 ;
+  wire [7:0] \$101 ;
+  wire [8:0] \$102 ;
+  wire [8:0] \$103 ;
+  wire [1:0] \$104 ;
+  wire [2:0] \$105 ;
+  wire [2:0] \$106 ;
+  wire [3:0] \$107 ;
+  wire [3:0] \$108 ;
+  wire [4:0] \$109 ;
   wire \$11 ;
-  wire [8:0] \$110 ;
-  wire [8:0] \$111 ;
-  wire [1:0] \$112 ;
-  wire [2:0] \$113 ;
-  wire [2:0] \$114 ;
-  wire [3:0] \$115 ;
-  wire [3:0] \$116 ;
-  wire [4:0] \$117 ;
-  wire [4:0] \$118 ;
-  wire [5:0] \$119 ;
+  wire [4:0] \$110 ;
+  wire [5:0] \$111 ;
+  wire [5:0] \$112 ;
+  wire [6:0] \$113 ;
+  wire [6:0] \$114 ;
+  wire [7:0] \$115 ;
+  wire [7:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [8:0] \$118 ;
+  wire [54:0] \$119 ;
   wire \$12 ;
-  wire [5:0] \$120 ;
-  wire [6:0] \$121 ;
-  wire [6:0] \$122 ;
-  wire [7:0] \$123 ;
-  wire [7:0] \$124 ;
-  wire [8:0] \$125 ;
-  wire [8:0] \$126 ;
-  wire [54:0] \$127 ;
-  wire [32:0] \$128 ;
-  wire [39:0] \$129 ;
+  wire [32:0] \$120 ;
+  wire [39:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [47:0] \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire [41:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire [47:0] \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire \$135 ;
+  wire [41:0] \$130 ;
+  wire [41:0] \$131 ;
+  wire [48:0] \$132 ;
+  wire [54:0] \$133 ;
+  wire [32:0] \$134 ;
+  wire [39:0] \$135 ;
   wire \$136 ;
-  wire [41:0] \$137 ;
-  wire [41:0] \$138 ;
-  wire [41:0] \$139 ;
+  wire \$137 ;
+  wire [47:0] \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [48:0] \$140 ;
-  wire [54:0] \$141 ;
-  wire [32:0] \$142 ;
-  wire [39:0] \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire [47:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [41:0] \$143 ;
+  wire [41:0] \$144 ;
+  wire [41:0] \$145 ;
+  wire [48:0] \$146 ;
+  wire [54:0] \$147 ;
+  wire [32:0] \$148 ;
+  wire [39:0] \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [41:0] \$151 ;
-  wire [41:0] \$152 ;
-  wire [41:0] \$153 ;
-  wire [48:0] \$154 ;
-  wire [54:0] \$155 ;
-  wire [32:0] \$156 ;
-  wire [39:0] \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire \$151 ;
+  wire [47:0] \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire [41:0] \$157 ;
+  wire [41:0] \$158 ;
+  wire [41:0] \$159 ;
   wire \$16 ;
-  wire [47:0] \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
+  wire [48:0] \$160 ;
+  wire [54:0] \$161 ;
+  wire [32:0] \$162 ;
+  wire [39:0] \$163 ;
   wire \$164 ;
-  wire [41:0] \$165 ;
-  wire [41:0] \$166 ;
-  wire [41:0] \$167 ;
-  wire [48:0] \$168 ;
-  wire [54:0] \$169 ;
+  wire \$165 ;
+  wire [47:0] \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [32:0] \$170 ;
-  wire [39:0] \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire [47:0] \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [41:0] \$179 ;
+  wire \$170 ;
+  wire [41:0] \$171 ;
+  wire [41:0] \$172 ;
+  wire [41:0] \$173 ;
+  wire [48:0] \$174 ;
+  reg [127:0] \$175 ;
+  reg [100:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [100:0] \$178 ;
+  reg [2:0] \$179 ;
   wire \$18 ;
-  wire [41:0] \$180 ;
-  wire [41:0] \$181 ;
-  wire [48:0] \$182 ;
-  reg [127:0] \$183 ;
-  reg [100:0] \$184 ;
-  reg [4:0] \$185 ;
-  reg [100:0] \$186 ;
-  reg [2:0] \$187 ;
-  reg [63:0] \$188 ;
-  reg [4:0] \$189 ;
+  reg [63:0] \$180 ;
+  reg [4:0] \$181 ;
+  reg [3:0] \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg [15:0] \$185 ;
+  reg \$186 ;
+  reg [15:0] \$187 ;
+  reg [23:0] \$188 ;
+  reg [23:0] \$189 ;
   wire \$19 ;
-  reg [3:0] \$190 ;
-  reg \$191 ;
-  reg \$192 ;
-  reg [15:0] \$193 ;
+  reg [30:0] \$190 ;
+  reg [30:0] \$191 ;
+  reg [30:0] \$192 ;
+  reg [30:0] \$193 ;
   reg \$194 ;
-  reg [15:0] \$195 ;
-  reg [23:0] \$196 ;
-  reg [23:0] \$197 ;
-  reg [30:0] \$198 ;
-  reg [30:0] \$199 ;
+  reg [191:0] \$195 ;
+  reg [8:0] \$196 ;
+  reg [8:0] \$197 ;
+  reg [23:0] \$198 ;
+  reg [23:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  reg [30:0] \$200 ;
-  reg [30:0] \$201 ;
-  reg \$202 ;
-  reg [191:0] \$203 ;
-  reg [8:0] \$204 ;
-  reg [8:0] \$205 ;
-  reg [23:0] \$206 ;
-  reg [23:0] \$207 ;
-  reg \$208 ;
-  reg [32:0] \$209 ;
-  wire \$21 ;
-  reg [32:0] \$210 ;
-  reg [32:0] \$211 ;
-  reg [32:0] \$212 ;
+  wire [33:0] \$20 ;
+  reg \$200 ;
+  reg [32:0] \$201 ;
+  reg [32:0] \$202 ;
+  reg [32:0] \$203 ;
+  reg [32:0] \$204 ;
+  reg \$205 ;
+  reg [4:0] \$206 ;
+  reg [4:0] \$207 ;
+  reg [191:0] \$208 ;
+  reg [191:0] \$209 ;
+  wire [33:0] \$21 ;
+  reg [15:0] \$210 ;
+  reg \$211 ;
+  reg [191:0] \$212 ;
   reg \$213 ;
-  reg [4:0] \$214 ;
-  reg [4:0] \$215 ;
-  reg [191:0] \$216 ;
-  reg [191:0] \$217 ;
-  reg [15:0] \$218 ;
-  reg \$219 ;
   wire [33:0] \$22 ;
-  reg [191:0] \$220 ;
-  reg \$221 ;
-  wire [33:0] \$23 ;
-  wire [33:0] \$24 ;
+  wire \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [33:0] \$26 ;
+  wire [33:0] \$27 ;
+  wire [33:0] \$28 ;
+  wire [6:0] \$285 ;
+  wire [6:0] \$288 ;
   wire \$29 ;
+  wire [6:0] \$291 ;
+  wire [6:0] \$296 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire [6:0] \$301 ;
-  wire [6:0] \$304 ;
-  wire [6:0] \$307 ;
-  wire [33:0] \$31 ;
-  wire [6:0] \$312 ;
-  wire [7:0] \$317 ;
+  wire \$30 ;
+  wire [7:0] \$301 ;
+  wire [7:0] \$308 ;
+  wire \$31 ;
+  wire [6:0] \$315 ;
+  wire [6:0] \$318 ;
   wire [33:0] \$32 ;
-  wire [7:0] \$324 ;
-  wire \$33 ;
-  wire [6:0] \$331 ;
-  wire [6:0] \$334 ;
-  wire [6:0] \$337 ;
-  wire \$34 ;
-  wire [6:0] \$342 ;
-  wire [7:0] \$347 ;
+  wire [6:0] \$321 ;
+  wire [6:0] \$326 ;
+  wire [33:0] \$33 ;
+  wire [7:0] \$331 ;
+  wire [7:0] \$338 ;
+  wire [33:0] \$34 ;
   wire \$35 ;
-  wire [7:0] \$354 ;
   wire \$36 ;
   wire \$37 ;
   wire [33:0] \$38 ;
@@ -172,17 +164,17 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg [3:0] \$4 ;
   wire [33:0] \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
+  wire [5:0] \$42 ;
+  wire [5:0] \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [33:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
   wire \$49 ;
   reg \$5 ;
-  wire [5:0] \$50 ;
-  wire [5:0] \$51 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
@@ -194,53 +186,54 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
+  wire [24:0] \$62 ;
+  wire [24:0] \$63 ;
+  wire [7:0] \$64 ;
+  wire [7:0] \$65 ;
+  wire [7:0] \$66 ;
+  wire [2:0] \$67 ;
+  wire [7:0] \$68 ;
   wire \$69 ;
   wire [3:0] \$7 ;
-  wire [24:0] \$70 ;
-  wire [24:0] \$71 ;
-  wire [7:0] \$72 ;
-  wire [7:0] \$73 ;
-  wire [7:0] \$74 ;
-  wire [2:0] \$75 ;
+  wire [25:0] \$70 ;
+  wire [27:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [25:0] \$73 ;
+  wire [27:0] \$74 ;
+  wire [31:0] \$75 ;
   wire [7:0] \$76 ;
-  wire \$77 ;
-  wire [25:0] \$78 ;
-  wire [27:0] \$79 ;
+  wire [7:0] \$77 ;
+  wire [7:0] \$78 ;
+  wire [2:0] \$79 ;
   wire \$8 ;
-  wire [31:0] \$80 ;
-  wire [25:0] \$81 ;
-  wire [27:0] \$82 ;
-  wire [31:0] \$83 ;
-  wire [7:0] \$84 ;
-  wire [7:0] \$85 ;
-  wire [7:0] \$86 ;
-  wire [2:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire \$89 ;
+  wire [7:0] \$80 ;
+  wire \$81 ;
+  wire [25:0] \$82 ;
+  wire [27:0] \$83 ;
+  wire [31:0] \$84 ;
+  wire [25:0] \$85 ;
+  wire [27:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [5:0] \$88 ;
+  wire [1:0] \$89 ;
   wire \$9 ;
-  wire [25:0] \$90 ;
-  wire [27:0] \$91 ;
-  wire [31:0] \$92 ;
-  wire [25:0] \$93 ;
-  wire [27:0] \$94 ;
-  wire [31:0] \$95 ;
+  wire [2:0] \$90 ;
+  wire [2:0] \$91 ;
+  wire [3:0] \$92 ;
+  wire [3:0] \$93 ;
+  wire [4:0] \$94 ;
+  wire [4:0] \$95 ;
   wire [5:0] \$96 ;
-  wire [1:0] \$97 ;
-  wire [2:0] \$98 ;
-  wire [2:0] \$99 ;
+  wire [5:0] \$97 ;
+  wire [6:0] \$98 ;
+  wire [6:0] \$99 ;
   reg [2:0] \$signal  = 3'h0;
   reg \$signal$23  = 1'h0;
   reg [15:0] \$signal$24  = 16'h0000;
   wire [7:0] \$signal$24[0] ;
   wire [7:0] \$signal$24[1] ;
   reg \$signal$48  = 1'h0;
+  wire \$signal$49 ;
   reg \$signal$64  = 1'h0;
   wire [63:0] a;
   wire [63:0] \a$69 ;
@@ -415,7 +408,6 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [15:0] \i_w.zero ;
   wire [7:0] \i_w.zero[0] ;
   wire [7:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$70 ;
@@ -638,268 +630,260 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$14  = ~ stall;
   assign \$15  = active & \$14 ;
   assign \$16  = accept & i_ctl[2];
-  assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = dq_c0 >> dq_bit;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = dq_bit == 4'h8;
-  assign \$22  = $signed(dq_d0_0) - $signed(\$127 [32:0]);
-  assign \$23  = $signed(dq_d0_0) + $signed(\$127 [32:0]);
-  assign \$24  = \$21  ? \$22  : \$23 ;
-  assign \$25  = | dq_left;
-  assign \$26  = \$25  & in_corr;
-  assign \$27  = dq_c1 >> dq_bit;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = dq_bit == 4'h8;
-  assign \$30  = $signed(dq_d0_1) - $signed(\$141 [32:0]);
-  assign \$31  = $signed(dq_d0_1) + $signed(\$141 [32:0]);
-  assign \$32  = \$29  ? \$30  : \$31 ;
-  assign \$33  = | dq_left;
-  assign \$34  = \$33  & in_corr;
-  assign \$35  = dq_c0 >> dq_bit;
-  assign \$36  = \$34  & \$35 ;
+  assign \$17  = dq_c0 >> dq_bit;
+  assign \$18  = \$signal$49  & \$17 ;
+  assign \$19  = dq_bit == 4'h8;
+  assign \$20  = $signed(dq_d0_0) - $signed(\$119 [32:0]);
+  assign \$21  = $signed(dq_d0_0) + $signed(\$119 [32:0]);
+  assign \$22  = \$19  ? \$20  : \$21 ;
+  assign \$23  = dq_c1 >> dq_bit;
+  assign \$24  = \$signal$49  & \$23 ;
+  assign \$25  = dq_bit == 4'h8;
+  assign \$26  = $signed(dq_d0_1) - $signed(\$133 [32:0]);
+  assign \$27  = $signed(dq_d0_1) + $signed(\$133 [32:0]);
+  assign \$28  = \$25  ? \$26  : \$27 ;
+  assign \$29  = dq_c0 >> dq_bit;
+  assign \$30  = \$signal$49  & \$29 ;
+  assign \$31  = dq_bit == 4'h8;
+  assign \$32  = $signed(dq_d1_0) - $signed(\$147 [32:0]);
+  assign \$33  = $signed(dq_d1_0) + $signed(\$147 [32:0]);
+  assign \$34  = \$31  ? \$32  : \$33 ;
+  assign \$35  = dq_c1 >> dq_bit;
+  assign \$36  = \$signal$49  & \$35 ;
   assign \$37  = dq_bit == 4'h8;
-  assign \$38  = $signed(dq_d1_0) - $signed(\$155 [32:0]);
-  assign \$39  = $signed(dq_d1_0) + $signed(\$155 [32:0]);
+  assign \$38  = $signed(dq_d1_1) - $signed(\$161 [32:0]);
+  assign \$39  = $signed(dq_d1_1) + $signed(\$161 [32:0]);
   assign \$40  = \$37  ? \$38  : \$39 ;
   assign \$41  = | dq_left;
-  assign \$42  = \$41  & in_corr;
-  assign \$43  = dq_c1 >> dq_bit;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = dq_bit == 4'h8;
-  assign \$46  = $signed(dq_d1_1) - $signed(\$169 [32:0]);
-  assign \$47  = $signed(dq_d1_1) + $signed(\$169 [32:0]);
-  assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = | dq_left;
-  assign \$50  = dq_left - 1'h1;
-  assign \$51  = dq_bit + 1'h1;
-  assign \$52  = ~ in_corr;
-  assign \$53  = dq_left == 1'h1;
-  assign \$54  = \$53  & dq_last;
+  assign \$42  = dq_left - 1'h1;
+  assign \$43  = dq_bit + 1'h1;
+  assign \$44  = ~ \$signal$49 ;
+  assign \$45  = dq_left == 1'h1;
+  assign \$46  = \$45  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$55  = remaining <= 1'h1;
-  assign \$56  = ~ stall;
-  assign o_ready = \$55  & \$56 ;
+  assign \$47  = remaining <= 1'h1;
+  assign \$48  = ~ stall;
+  assign o_ready = \$47  & \$48 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$57  = remaining == 1'h1;
-  assign \$58  = ~ stall;
-  assign last_plane = \$57  & \$58 ;
-  assign \$59  = remaining == 1'h1;
-  assign \$60  = \$59  & beat_group_end;
-  assign \$61  = dq_left > 1'h1;
-  assign stall = \$60  & \$61 ;
+  assign \$49  = remaining == 1'h1;
+  assign \$50  = ~ stall;
+  assign last_plane = \$49  & \$50 ;
+  assign \$51  = remaining == 1'h1;
+  assign \$52  = \$51  & beat_group_end;
+  assign \$53  = dq_left > 1'h1;
+  assign stall = \$52  & \$53 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$62  = \$signal  == 1'h1;
-  assign \$63  = \$signal  == 2'h2;
-  assign \$64  = \$signal  == 2'h3;
-  assign \$65  = \$signal  == 3'h4;
-  assign \$66  = \$signal  == 3'h5;
-  assign \$67  = \$signal  == 3'h6;
-  assign \$68  = \$signal  == 3'h7;
-  assign \$69  = \$signal  == 1'h1;
-  assign \$70  = $signed(act_sum0) + $signed(\table [151:133]);
-  assign \$71  = $signed(act_sum1) + $signed(\table$73 [151:133]);
-  assign \$301  = \$signal  * 4'h8;
-  assign \$72  = planes >> \$301 ;
-  assign \$304  = \$signal  * 4'h8;
-  assign \$73  = planes >> \$304 ;
-  assign \$307  = \$signal  * 4'h8;
-  assign \$74  = planes >> \$307 ;
-  assign \$75  = ~ \$74 [2:0];
-  assign low0 = \$72 [3] ? \$73 [2:0] : \$75 ;
-  assign \$312  = \$signal  * 4'h8;
-  assign \$76  = planes >> \$312 ;
-  assign \$77  = ~ \$76 [3];
-  assign neg0 = \$77  ^ plane_neg;
-  assign \$317  = low0 * 5'h13;
-  assign entry0_0 = \table  >> \$317 ;
-  assign \$78  = $signed(entry0_0) << \$signal ;
-  assign \$79  = - $signed(\$78 );
-  assign addend0_0 = neg0 ? \$79  : { \$78 [25], \$78 [25], \$78  };
-  assign \$80  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$324  = low0 * 5'h13;
-  assign entry1_0 = \table$73  >> \$324 ;
-  assign \$81  = $signed(entry1_0) << \$signal ;
-  assign \$82  = - $signed(\$81 );
-  assign addend1_0 = neg0 ? \$82  : { \$81 [25], \$81 [25], \$81  };
-  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$331  = \$signal  * 4'h8;
-  assign \$84  = planes >> \$331 ;
-  assign \$334  = \$signal  * 4'h8;
-  assign \$85  = planes >> \$334 ;
-  assign \$337  = \$signal  * 4'h8;
-  assign \$86  = planes >> \$337 ;
-  assign \$87  = ~ \$86 [6:4];
-  assign low1 = \$84 [7] ? \$85 [6:4] : \$87 ;
-  assign \$342  = \$signal  * 4'h8;
-  assign \$88  = planes >> \$342 ;
-  assign \$89  = ~ \$88 [7];
-  assign neg1 = \$89  ^ plane_neg;
-  assign \$347  = low1 * 5'h13;
-  assign entry0_1 = \table  >> \$347 ;
-  assign \$90  = $signed(entry0_1) << \$signal ;
-  assign \$91  = - $signed(\$90 );
-  assign addend0_1 = neg1 ? \$91  : { \$90 [25], \$90 [25], \$90  };
-  assign \$92  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$354  = low1 * 5'h13;
-  assign entry1_1 = \table$73  >> \$354 ;
-  assign \$93  = $signed(entry1_1) << \$signal ;
-  assign \$94  = - $signed(\$93 );
-  assign addend1_1 = neg1 ? \$94  : { \$93 [25], \$93 [25], \$93  };
-  assign \$95  = $signed(grp1_1) + $signed(addend1_1);
-  assign in_corr = dq_bit < 4'h9;
-  assign \$96  = dq_bit - 4'h9;
-  assign \$98  = 1'h1 - \$97 ;
-  assign \$100  = 2'h3 - \$99 ;
-  assign \$102  = 3'h7 - \$101 ;
-  assign \$104  = 4'hf - \$103 ;
-  assign \$106  = 5'h1f - \$105 ;
-  assign \$108  = 6'h3f - \$107 ;
-  assign \$110  = 7'h7f - \$109 ;
-  assign corr_uint8 = 8'hff - \$111 ;
-  assign \$113  = 1'h1 - \$112 ;
-  assign \$115  = 2'h3 - \$114 ;
-  assign \$117  = 3'h7 - \$116 ;
-  assign \$119  = 4'hf - \$118 ;
-  assign \$121  = 5'h1f - \$120 ;
-  assign \$123  = 6'h3f - \$122 ;
-  assign \$125  = 7'h7f - \$124 ;
-  assign \corr_uint8$119  = 8'hff - \$126 ;
-  assign \$127  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = \$signal$48  ? \$128  : dq_d0_0;
-  assign \$129  = $signed(dq_dh0_0) << \$96 [2:0];
-  assign \$130  = dq_bit == 4'h9;
-  assign \$131  = \$130  & \$signal$64 ;
-  assign \$132  = \$131  ? dq_psum[47:0] : out_acc[47:0];
-  assign \$133  = ~ in_corr;
-  assign \$134  = dq_scale[7:0] >> \$96 [2:0];
-  assign \$135  = \$133  & \$134 ;
-  assign \$136  = \$96 [2:0] == 3'h7;
-  assign \$137  = - $signed(\$129 );
-  assign \$138  = \$136  ? \$137  : { \$129 [39], \$129 [39], \$129  };
-  assign \$139  = \$135  ? \$138  : 42'h00000000000;
-  assign \$140  = $signed(\$132 ) + $signed(\$139 );
-  assign \$141  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = \$signal$48  ? \$142  : dq_d0_1;
-  assign \$143  = $signed(dq_dh0_1) << \$96 [2:0];
-  assign \$144  = dq_bit == 4'h9;
-  assign \$145  = \$144  & \$signal$64 ;
-  assign \$146  = \$145  ? dq_psum[95:48] : out_acc[95:48];
-  assign \$147  = ~ in_corr;
-  assign \$148  = dq_scale[15:8] >> \$96 [2:0];
-  assign \$149  = \$147  & \$148 ;
-  assign \$150  = \$96 [2:0] == 3'h7;
-  assign \$151  = - $signed(\$143 );
-  assign \$152  = \$150  ? \$151  : { \$143 [39], \$143 [39], \$143  };
-  assign \$153  = \$149  ? \$152  : 42'h00000000000;
-  assign \$154  = $signed(\$146 ) + $signed(\$153 );
-  assign \$155  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = \$signal$48  ? \$156  : dq_d1_0;
-  assign \$157  = $signed(dq_dh1_0) << \$96 [2:0];
-  assign \$158  = dq_bit == 4'h9;
-  assign \$159  = \$158  & \$signal$64 ;
-  assign \$160  = \$159  ? dq_psum[143:96] : out_acc[143:96];
-  assign \$161  = ~ in_corr;
-  assign \$162  = dq_scale[7:0] >> \$96 [2:0];
-  assign \$163  = \$161  & \$162 ;
-  assign \$164  = \$96 [2:0] == 3'h7;
-  assign \$165  = - $signed(\$157 );
-  assign \$166  = \$164  ? \$165  : { \$157 [39], \$157 [39], \$157  };
-  assign \$167  = \$163  ? \$166  : 42'h00000000000;
-  assign \$168  = $signed(\$160 ) + $signed(\$167 );
-  assign \$169  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = \$signal$48  ? \$170  : dq_d1_1;
-  assign \$171  = $signed(dq_dh1_1) << \$96 [2:0];
-  assign \$172  = dq_bit == 4'h9;
-  assign \$173  = \$172  & \$signal$64 ;
-  assign \$174  = \$173  ? dq_psum[191:144] : out_acc[191:144];
-  assign \$175  = ~ in_corr;
-  assign \$176  = dq_scale[15:8] >> \$96 [2:0];
-  assign \$177  = \$175  & \$176 ;
-  assign \$178  = \$96 [2:0] == 3'h7;
-  assign \$179  = - $signed(\$171 );
-  assign \$180  = \$178  ? \$179  : { \$171 [39], \$171 [39], \$171  };
-  assign \$181  = \$177  ? \$180  : 42'h00000000000;
-  assign \$182  = $signed(\$174 ) + $signed(\$181 );
+  assign \$54  = \$signal  == 1'h1;
+  assign \$55  = \$signal  == 2'h2;
+  assign \$56  = \$signal  == 2'h3;
+  assign \$57  = \$signal  == 3'h4;
+  assign \$58  = \$signal  == 3'h5;
+  assign \$59  = \$signal  == 3'h6;
+  assign \$60  = \$signal  == 3'h7;
+  assign \$61  = \$signal  == 1'h1;
+  assign \$62  = $signed(act_sum0) + $signed(\table [151:133]);
+  assign \$63  = $signed(act_sum1) + $signed(\table$73 [151:133]);
+  assign \$285  = \$signal  * 4'h8;
+  assign \$64  = planes >> \$285 ;
+  assign \$288  = \$signal  * 4'h8;
+  assign \$65  = planes >> \$288 ;
+  assign \$291  = \$signal  * 4'h8;
+  assign \$66  = planes >> \$291 ;
+  assign \$67  = ~ \$66 [2:0];
+  assign low0 = \$64 [3] ? \$65 [2:0] : \$67 ;
+  assign \$296  = \$signal  * 4'h8;
+  assign \$68  = planes >> \$296 ;
+  assign \$69  = ~ \$68 [3];
+  assign neg0 = \$69  ^ plane_neg;
+  assign \$301  = low0 * 5'h13;
+  assign entry0_0 = \table  >> \$301 ;
+  assign \$70  = $signed(entry0_0) << \$signal ;
+  assign \$71  = - $signed(\$70 );
+  assign addend0_0 = neg0 ? \$71  : { \$70 [25], \$70 [25], \$70  };
+  assign \$72  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$308  = low0 * 5'h13;
+  assign entry1_0 = \table$73  >> \$308 ;
+  assign \$73  = $signed(entry1_0) << \$signal ;
+  assign \$74  = - $signed(\$73 );
+  assign addend1_0 = neg0 ? \$74  : { \$73 [25], \$73 [25], \$73  };
+  assign \$75  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$315  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$315 ;
+  assign \$318  = \$signal  * 4'h8;
+  assign \$77  = planes >> \$318 ;
+  assign \$321  = \$signal  * 4'h8;
+  assign \$78  = planes >> \$321 ;
+  assign \$79  = ~ \$78 [6:4];
+  assign low1 = \$76 [7] ? \$77 [6:4] : \$79 ;
+  assign \$326  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$326 ;
+  assign \$81  = ~ \$80 [7];
+  assign neg1 = \$81  ^ plane_neg;
+  assign \$331  = low1 * 5'h13;
+  assign entry0_1 = \table  >> \$331 ;
+  assign \$82  = $signed(entry0_1) << \$signal ;
+  assign \$83  = - $signed(\$82 );
+  assign addend0_1 = neg1 ? \$83  : { \$82 [25], \$82 [25], \$82  };
+  assign \$84  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$338  = low1 * 5'h13;
+  assign entry1_1 = \table$73  >> \$338 ;
+  assign \$85  = $signed(entry1_1) << \$signal ;
+  assign \$86  = - $signed(\$85 );
+  assign addend1_1 = neg1 ? \$86  : { \$85 [25], \$85 [25], \$85  };
+  assign \$87  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$88  = dq_bit - 4'h9;
+  assign \$signal$49  = dq_bit < 4'h9;
+  assign \$90  = 1'h1 - \$89 ;
+  assign \$92  = 2'h3 - \$91 ;
+  assign \$94  = 3'h7 - \$93 ;
+  assign \$96  = 4'hf - \$95 ;
+  assign \$98  = 5'h1f - \$97 ;
+  assign \$100  = 6'h3f - \$99 ;
+  assign \$102  = 7'h7f - \$101 ;
+  assign corr_uint8 = 8'hff - \$103 ;
+  assign \$105  = 1'h1 - \$104 ;
+  assign \$107  = 2'h3 - \$106 ;
+  assign \$109  = 3'h7 - \$108 ;
+  assign \$111  = 4'hf - \$110 ;
+  assign \$113  = 5'h1f - \$112 ;
+  assign \$115  = 6'h3f - \$114 ;
+  assign \$117  = 7'h7f - \$116 ;
+  assign \corr_uint8$119  = 8'hff - \$118 ;
+  assign \$119  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$48  ? \$120  : dq_d0_0;
+  assign \$121  = $signed(dq_dh0_0) << \$88 [2:0];
+  assign \$122  = dq_bit == 4'h9;
+  assign \$123  = \$122  & \$signal$64 ;
+  assign \$124  = \$123  ? dq_psum[47:0] : out_acc[47:0];
+  assign \$125  = ~ \$signal$49 ;
+  assign \$126  = dq_scale[7:0] >> \$88 [2:0];
+  assign \$127  = \$125  & \$126 ;
+  assign \$128  = \$88 [2:0] == 3'h7;
+  assign \$129  = - $signed(\$121 );
+  assign \$130  = \$128  ? \$129  : { \$121 [39], \$121 [39], \$121  };
+  assign \$131  = \$127  ? \$130  : 42'h00000000000;
+  assign \$132  = $signed(\$124 ) + $signed(\$131 );
+  assign \$133  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = \$signal$48  ? \$134  : dq_d0_1;
+  assign \$135  = $signed(dq_dh0_1) << \$88 [2:0];
+  assign \$136  = dq_bit == 4'h9;
+  assign \$137  = \$136  & \$signal$64 ;
+  assign \$138  = \$137  ? dq_psum[95:48] : out_acc[95:48];
+  assign \$139  = ~ \$signal$49 ;
+  assign \$140  = dq_scale[15:8] >> \$88 [2:0];
+  assign \$141  = \$139  & \$140 ;
+  assign \$142  = \$88 [2:0] == 3'h7;
+  assign \$143  = - $signed(\$135 );
+  assign \$144  = \$142  ? \$143  : { \$135 [39], \$135 [39], \$135  };
+  assign \$145  = \$141  ? \$144  : 42'h00000000000;
+  assign \$146  = $signed(\$138 ) + $signed(\$145 );
+  assign \$147  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = \$signal$48  ? \$148  : dq_d1_0;
+  assign \$149  = $signed(dq_dh1_0) << \$88 [2:0];
+  assign \$150  = dq_bit == 4'h9;
+  assign \$151  = \$150  & \$signal$64 ;
+  assign \$152  = \$151  ? dq_psum[143:96] : out_acc[143:96];
+  assign \$153  = ~ \$signal$49 ;
+  assign \$154  = dq_scale[7:0] >> \$88 [2:0];
+  assign \$155  = \$153  & \$154 ;
+  assign \$156  = \$88 [2:0] == 3'h7;
+  assign \$157  = - $signed(\$149 );
+  assign \$158  = \$156  ? \$157  : { \$149 [39], \$149 [39], \$149  };
+  assign \$159  = \$155  ? \$158  : 42'h00000000000;
+  assign \$160  = $signed(\$152 ) + $signed(\$159 );
+  assign \$161  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = \$signal$48  ? \$162  : dq_d1_1;
+  assign \$163  = $signed(dq_dh1_1) << \$88 [2:0];
+  assign \$164  = dq_bit == 4'h9;
+  assign \$165  = \$164  & \$signal$64 ;
+  assign \$166  = \$165  ? dq_psum[191:144] : out_acc[191:144];
+  assign \$167  = ~ \$signal$49 ;
+  assign \$168  = dq_scale[15:8] >> \$88 [2:0];
+  assign \$169  = \$167  & \$168 ;
+  assign \$170  = \$88 [2:0] == 3'h7;
+  assign \$171  = - $signed(\$163 );
+  assign \$172  = \$170  ? \$171  : { \$163 [39], \$163 [39], \$163  };
+  assign \$173  = \$169  ? \$172  : 42'h00000000000;
+  assign \$174  = $signed(\$166 ) + $signed(\$173 );
   always @(posedge clk)
-    o_a <= \$183 ;
+    o_a <= \$175 ;
   always @(posedge clk)
-    o_w <= \$184 ;
+    o_w <= \$176 ;
   always @(posedge clk)
-    o_ctl <= \$185 ;
+    o_ctl <= \$177 ;
   always @(posedge clk)
-    w_reg <= \$186 ;
+    w_reg <= \$178 ;
   always @(posedge clk)
-    \$signal  <= \$187 ;
+    \$signal  <= \$179 ;
   always @(posedge clk)
-    planes <= \$188 ;
+    planes <= \$180 ;
   always @(posedge clk)
-    dtype <= \$189 ;
+    dtype <= \$181 ;
   always @(posedge clk)
-    remaining <= \$190 ;
+    remaining <= \$182 ;
   always @(posedge clk)
-    beat_group_end <= \$191 ;
+    beat_group_end <= \$183 ;
   always @(posedge clk)
-    beat_last <= \$192 ;
+    beat_last <= \$184 ;
   always @(posedge clk)
-    beat_scale <= \$193 ;
+    beat_scale <= \$185 ;
   always @(posedge clk)
-    \$signal$23  <= \$194 ;
+    \$signal$23  <= \$186 ;
   always @(posedge clk)
-    \$signal$24  <= \$195 ;
+    \$signal$24  <= \$187 ;
   always @(posedge clk)
-    act_sum0 <= \$196 ;
+    act_sum0 <= \$188 ;
   always @(posedge clk)
-    act_sum1 <= \$197 ;
+    act_sum1 <= \$189 ;
   always @(posedge clk)
-    grp0_0 <= \$198 ;
+    grp0_0 <= \$190 ;
   always @(posedge clk)
-    grp1_0 <= \$199 ;
+    grp1_0 <= \$191 ;
   always @(posedge clk)
-    grp0_1 <= \$200 ;
+    grp0_1 <= \$192 ;
   always @(posedge clk)
-    grp1_1 <= \$201 ;
+    grp1_1 <= \$193 ;
   always @(posedge clk)
-    grp_first <= \$202 ;
+    grp_first <= \$194 ;
   always @(posedge clk)
-    grp_psum <= \$203 ;
+    grp_psum <= \$195 ;
   always @(posedge clk)
-    dq_c0 <= \$204 ;
+    dq_c0 <= \$196 ;
   always @(posedge clk)
-    dq_c1 <= \$205 ;
+    dq_c1 <= \$197 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$206 ;
+    dq_sum_a0 <= \$198 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$207 ;
+    dq_sum_a1 <= \$199 ;
   always @(posedge clk)
-    \$signal$48  <= \$208 ;
+    \$signal$48  <= \$200 ;
   always @(posedge clk)
-    dq_d0_0 <= \$209 ;
+    dq_d0_0 <= \$201 ;
   always @(posedge clk)
-    dq_d0_1 <= \$210 ;
+    dq_d0_1 <= \$202 ;
   always @(posedge clk)
-    dq_d1_0 <= \$211 ;
+    dq_d1_0 <= \$203 ;
   always @(posedge clk)
-    dq_d1_1 <= \$212 ;
+    dq_d1_1 <= \$204 ;
   always @(posedge clk)
-    o_valid <= \$213 ;
+    o_valid <= \$205 ;
   always @(posedge clk)
-    dq_left <= \$214 ;
+    dq_left <= \$206 ;
   always @(posedge clk)
-    dq_bit <= \$215 ;
+    dq_bit <= \$207 ;
   always @(posedge clk)
-    out_acc <= \$216 ;
+    out_acc <= \$208 ;
   always @(posedge clk)
-    o_psum <= \$217 ;
+    o_psum <= \$209 ;
   always @(posedge clk)
-    dq_scale <= \$218 ;
+    dq_scale <= \$210 ;
   always @(posedge clk)
-    \$signal$64  <= \$219 ;
+    \$signal$64  <= \$211 ;
   always @(posedge clk)
-    dq_psum <= \$220 ;
+    dq_psum <= \$212 ;
   always @(posedge clk)
-    dq_last <= \$221 ;
+    dq_last <= \$213 ;
   \lut_all_a16.precompute0  precompute0 (
     .a(i_a[63:0]),
     .clk(clk),
@@ -1075,21 +1059,21 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h07:
           plane_neg = 1'h0;
       5'h08:
-          plane_neg = \$62 ;
+          plane_neg = \$54 ;
       5'h09:
-          plane_neg = \$63 ;
+          plane_neg = \$55 ;
       5'h0a:
-          plane_neg = \$64 ;
+          plane_neg = \$56 ;
       5'h0b:
-          plane_neg = \$65 ;
+          plane_neg = \$57 ;
       5'h0c:
-          plane_neg = \$66 ;
+          plane_neg = \$58 ;
       5'h0d:
-          plane_neg = \$67 ;
+          plane_neg = \$59 ;
       5'h0e:
-          plane_neg = \$68 ;
+          plane_neg = \$60 ;
       5'h0f:
-          plane_neg = \$69 ;
+          plane_neg = \$61 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1129,19 +1113,19 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h01:
-          c0 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
+          c0 = { \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92  };
       5'h02:
-          c0 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
+          c0 = { \$94 [4], \$94 [4], \$94 [4], \$94 [4], \$94  };
       5'h03:
-          c0 = { \$104 [5], \$104 [5], \$104 [5], \$104  };
+          c0 = { \$96 [5], \$96 [5], \$96 [5], \$96  };
       5'h04:
-          c0 = { \$106 [6], \$106 [6], \$106  };
+          c0 = { \$98 [6], \$98 [6], \$98  };
       5'h05:
-          c0 = { \$108 [7], \$108  };
+          c0 = { \$100 [7], \$100  };
       5'h06:
-          c0 = \$110 ;
+          c0 = \$102 ;
       5'h07:
           c0 = corr_uint8[8:0];
       5'h08:
@@ -1163,35 +1147,35 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h10:
           c0 = 9'h000;
       5'h11:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h12:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h13:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h14:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h15:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h16:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h17:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h18:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h19:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1a:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1b:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1c:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1d:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1e:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1f:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
     endcase
   end
   always @* begin
@@ -1199,19 +1183,19 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h01:
-          c1 = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
+          c1 = { \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107  };
       5'h02:
-          c1 = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
+          c1 = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
       5'h03:
-          c1 = { \$119 [5], \$119 [5], \$119 [5], \$119  };
+          c1 = { \$111 [5], \$111 [5], \$111 [5], \$111  };
       5'h04:
-          c1 = { \$121 [6], \$121 [6], \$121  };
+          c1 = { \$113 [6], \$113 [6], \$113  };
       5'h05:
-          c1 = { \$123 [7], \$123  };
+          c1 = { \$115 [7], \$115  };
       5'h06:
-          c1 = \$125 ;
+          c1 = \$117 ;
       5'h07:
           c1 = \corr_uint8$119 [8:0];
       5'h08:
@@ -1233,147 +1217,242 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h10:
           c1 = 9'h000;
       5'h11:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h12:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h13:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h14:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h15:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h16:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h17:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h18:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h19:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1a:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1b:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1c:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1d:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1e:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1f:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = i_a;
+    \$175  = i_a;
     if (rst) begin
-      \$183  = 128'h00000000000000000000000000000000;
+      \$175  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = i_w;
+    \$176  = i_w;
     if (rst) begin
-      \$184  = 101'h00000000000000000000000000;
+      \$176  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = i_ctl;
+    \$177  = i_ctl;
     if (rst) begin
-      \$185  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = w_reg;
+    \$178  = w_reg;
     if (i_ctl[1]) begin
-      \$186  = i_w;
+      \$178  = i_w;
     end
     if (rst) begin
-      \$186  = 101'h00000000000000000000000000;
+      \$178  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = \$signal ;
+    \$179  = \$signal ;
     if (accept) begin
-      \$187  = 3'h0;
+      \$179  = 3'h0;
     end else if (\$3 ) begin
-      \$187  = \$7 [2:0];
+      \$179  = \$7 [2:0];
     end
     if (rst) begin
-      \$187  = 3'h0;
+      \$179  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = planes;
+    \$180  = planes;
     if (accept) begin
-      \$188  = w_sel[63:0];
+      \$180  = w_sel[63:0];
     end
     if (rst) begin
-      \$188  = 64'h0000000000000000;
+      \$180  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = dtype;
+    \$181  = dtype;
     if (accept) begin
-      \$189  = w_sel[100:96];
+      \$181  = w_sel[100:96];
     end
     if (rst) begin
-      \$189  = 5'h00;
+      \$181  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = remaining;
+    \$182  = remaining;
     if (accept) begin
-      \$190  = \$4 ;
+      \$182  = \$4 ;
     end else if (\$3 ) begin
-      \$190  = \$6 [3:0];
+      \$182  = \$6 [3:0];
     end
     if (rst) begin
-      \$190  = 4'h0;
+      \$182  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = beat_group_end;
+    \$183  = beat_group_end;
     if (accept) begin
-      \$191  = i_ctl[4];
+      \$183  = i_ctl[4];
     end
     if (rst) begin
-      \$191  = 1'h0;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = beat_last;
+    \$184  = beat_last;
     if (accept) begin
-      \$192  = i_ctl[3];
+      \$184  = i_ctl[3];
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = beat_scale;
+    \$185  = beat_scale;
     if (accept) begin
-      \$193  = w_sel[79:64];
+      \$185  = w_sel[79:64];
     end
     if (rst) begin
-      \$193  = 16'h0000;
+      \$185  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = \$signal$23 ;
+    \$186  = \$signal$23 ;
     if (accept) begin
-      \$194  = \$5 ;
+      \$186  = \$5 ;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = \$signal$24 ;
+    if (accept) begin
+      \$187  = w_sel[95:80];
+    end
+    if (rst) begin
+      \$187  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = act_sum0;
+    if (handoff) begin
+      \$188  = 24'h000000;
+    end else if (last_plane) begin
+      \$188  = \$62 [23:0];
+    end
+    if (rst) begin
+      \$188  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = act_sum1;
+    if (handoff) begin
+      \$189  = 24'h000000;
+    end else if (last_plane) begin
+      \$189  = \$63 [23:0];
+    end
+    if (rst) begin
+      \$189  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = grp0_0;
+    if (handoff) begin
+      \$190  = 31'h00000000;
+    end else if (\$9 ) begin
+      \$190  = \$72 [30:0];
+    end
+    if (rst) begin
+      \$190  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = grp1_0;
+    if (handoff) begin
+      \$191  = 31'h00000000;
+    end else if (\$11 ) begin
+      \$191  = \$75 [30:0];
+    end
+    if (rst) begin
+      \$191  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = grp0_1;
+    if (handoff) begin
+      \$192  = 31'h00000000;
+    end else if (\$13 ) begin
+      \$192  = \$84 [30:0];
+    end
+    if (rst) begin
+      \$192  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = grp1_1;
+    if (handoff) begin
+      \$193  = 31'h00000000;
+    end else if (\$15 ) begin
+      \$193  = \$87 [30:0];
+    end
+    if (rst) begin
+      \$193  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = grp_first;
+    if (handoff) begin
+      \$194  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$194  = 1'h1;
     end
     if (rst) begin
       \$194  = 1'h0;
@@ -1381,344 +1460,249 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = \$signal$24 ;
-    if (accept) begin
-      \$195  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$195  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = act_sum0;
-    if (handoff) begin
-      \$196  = 24'h000000;
-    end else if (last_plane) begin
-      \$196  = \$70 [23:0];
-    end
-    if (rst) begin
-      \$196  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = act_sum1;
-    if (handoff) begin
-      \$197  = 24'h000000;
-    end else if (last_plane) begin
-      \$197  = \$71 [23:0];
-    end
-    if (rst) begin
-      \$197  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = grp0_0;
-    if (handoff) begin
-      \$198  = 31'h00000000;
-    end else if (\$9 ) begin
-      \$198  = \$80 [30:0];
-    end
-    if (rst) begin
-      \$198  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = grp1_0;
-    if (handoff) begin
-      \$199  = 31'h00000000;
-    end else if (\$11 ) begin
-      \$199  = \$83 [30:0];
-    end
-    if (rst) begin
-      \$199  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = grp0_1;
-    if (handoff) begin
-      \$200  = 31'h00000000;
-    end else if (\$13 ) begin
-      \$200  = \$92 [30:0];
-    end
-    if (rst) begin
-      \$200  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = grp1_1;
-    if (handoff) begin
-      \$201  = 31'h00000000;
-    end else if (\$15 ) begin
-      \$201  = \$95 [30:0];
-    end
-    if (rst) begin
-      \$201  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = grp_first;
-    if (handoff) begin
-      \$202  = 1'h0;
-    end
+    \$195  = grp_psum;
     if (\$16 ) begin
-      \$202  = 1'h1;
+      \$195  = i_psum;
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$195  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = grp_psum;
-    if (\$16 ) begin
-      \$203  = i_psum;
-    end
-    if (rst) begin
-      \$203  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = dq_c0;
+    \$196  = dq_c0;
     if (handoff) begin
-      \$204  = c0;
+      \$196  = c0;
     end
     if (rst) begin
-      \$204  = 9'h000;
+      \$196  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = dq_c1;
+    \$197  = dq_c1;
     if (handoff) begin
-      \$205  = c1;
+      \$197  = c1;
     end
     if (rst) begin
-      \$205  = 9'h000;
+      \$197  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = dq_sum_a0;
+    \$198  = dq_sum_a0;
     if (handoff) begin
-      \$206  = \$70 [23:0];
+      \$198  = \$62 [23:0];
     end
     if (rst) begin
-      \$206  = 24'h000000;
+      \$198  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = dq_sum_a1;
+    \$199  = dq_sum_a1;
     if (handoff) begin
-      \$207  = \$71 [23:0];
+      \$199  = \$63 [23:0];
     end
     if (rst) begin
-      \$207  = 24'h000000;
+      \$199  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = \$signal$48 ;
+    \$200  = \$signal$48 ;
     if (handoff) begin
-      \$208  = \$signal$23 ;
+      \$200  = \$signal$23 ;
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = dq_d0_0;
-    if (\$20 ) begin
-      \$209  = \$24 [32:0];
+    \$201  = dq_d0_0;
+    if (\$18 ) begin
+      \$201  = \$22 [32:0];
     end
     if (handoff) begin
-      \$209  = { \$80 [30], \$80 [30], \$80 [30:0] };
+      \$201  = { \$72 [30], \$72 [30], \$72 [30:0] };
     end
     if (rst) begin
-      \$209  = 33'h000000000;
+      \$201  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = dq_d0_1;
-    if (\$28 ) begin
-      \$210  = \$32 [32:0];
+    \$202  = dq_d0_1;
+    if (\$24 ) begin
+      \$202  = \$28 [32:0];
     end
     if (handoff) begin
-      \$210  = { \$92 [30], \$92 [30], \$92 [30:0] };
+      \$202  = { \$84 [30], \$84 [30], \$84 [30:0] };
     end
     if (rst) begin
-      \$210  = 33'h000000000;
+      \$202  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = dq_d1_0;
+    \$203  = dq_d1_0;
+    if (\$30 ) begin
+      \$203  = \$34 [32:0];
+    end
+    if (handoff) begin
+      \$203  = { \$75 [30], \$75 [30], \$75 [30:0] };
+    end
+    if (rst) begin
+      \$203  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = dq_d1_1;
     if (\$36 ) begin
-      \$211  = \$40 [32:0];
+      \$204  = \$40 [32:0];
     end
     if (handoff) begin
-      \$211  = { \$83 [30], \$83 [30], \$83 [30:0] };
+      \$204  = { \$87 [30], \$87 [30], \$87 [30:0] };
     end
     if (rst) begin
-      \$211  = 33'h000000000;
+      \$204  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = dq_d1_1;
-    if (\$44 ) begin
-      \$212  = \$48 [32:0];
-    end
-    if (handoff) begin
-      \$212  = { \$95 [30], \$95 [30], \$95 [30:0] };
-    end
-    if (rst) begin
-      \$212  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = 1'h0;
-    if (\$49 ) begin
-      if (\$54 ) begin
-        \$213  = 1'h1;
+    \$205  = 1'h0;
+    if (\$41 ) begin
+      if (\$46 ) begin
+        \$205  = 1'h1;
       end
+    end
+    if (rst) begin
+      \$205  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = dq_left;
+    if (\$41 ) begin
+      \$206  = \$42 [4:0];
+    end
+    if (handoff) begin
+      \$206  = 5'h11;
+    end
+    if (rst) begin
+      \$206  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = dq_bit;
+    if (\$41 ) begin
+      \$207  = \$43 [4:0];
+    end
+    if (handoff) begin
+      \$207  = 5'h00;
+    end
+    if (rst) begin
+      \$207  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = out_acc;
+    if (\$41 ) begin
+      if (\$44 ) begin
+        \$208  = out_next;
+      end
+    end
+    if (rst) begin
+      \$208  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = o_psum;
+    if (\$41 ) begin
+      if (\$46 ) begin
+        \$209  = out_next;
+      end
+    end
+    if (rst) begin
+      \$209  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = dq_scale;
+    if (handoff) begin
+      \$210  = beat_scale;
+    end
+    if (rst) begin
+      \$210  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = \$signal$64 ;
+    if (handoff) begin
+      \$211  = grp_first;
+    end
+    if (rst) begin
+      \$211  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = dq_psum;
+    if (handoff) begin
+      \$212  = grp_psum;
+    end
+    if (rst) begin
+      \$212  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = dq_last;
+    if (handoff) begin
+      \$213  = beat_last;
     end
     if (rst) begin
       \$213  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = dq_left;
-    if (\$49 ) begin
-      \$214  = \$50 [4:0];
-    end
-    if (handoff) begin
-      \$214  = 5'h11;
-    end
-    if (rst) begin
-      \$214  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = dq_bit;
-    if (\$49 ) begin
-      \$215  = \$51 [4:0];
-    end
-    if (handoff) begin
-      \$215  = 5'h00;
-    end
-    if (rst) begin
-      \$215  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = out_acc;
-    if (\$49 ) begin
-      if (\$52 ) begin
-        \$216  = out_next;
-      end
-    end
-    if (rst) begin
-      \$216  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = o_psum;
-    if (\$49 ) begin
-      if (\$54 ) begin
-        \$217  = out_next;
-      end
-    end
-    if (rst) begin
-      \$217  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dq_scale;
-    if (handoff) begin
-      \$218  = beat_scale;
-    end
-    if (rst) begin
-      \$218  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = \$signal$64 ;
-    if (handoff) begin
-      \$219  = grp_first;
-    end
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = dq_psum;
-    if (handoff) begin
-      \$220  = grp_psum;
-    end
-    if (rst) begin
-      \$220  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_last;
-    if (handoff) begin
-      \$221  = beat_last;
-    end
-    if (rst) begin
-      \$221  = 1'h0;
-    end
-  end
-  assign act_next0 = \$70 [23:0];
-  assign act_next1 = \$71 [23:0];
-  assign grp_next0_0 = \$80 [30:0];
-  assign grp_next1_0 = \$83 [30:0];
-  assign grp_next0_1 = \$92 [30:0];
-  assign grp_next1_1 = \$95 [30:0];
-  assign dq_ash0_0 = \$127 [32:0];
-  assign dq_ash0_1 = \$141 [32:0];
-  assign dq_ash1_0 = \$155 [32:0];
-  assign dq_ash1_1 = \$169 [32:0];
+  assign act_next0 = \$62 [23:0];
+  assign act_next1 = \$63 [23:0];
+  assign grp_next0_0 = \$72 [30:0];
+  assign grp_next1_0 = \$75 [30:0];
+  assign grp_next0_1 = \$84 [30:0];
+  assign grp_next1_1 = \$87 [30:0];
+  assign dq_ash0_0 = \$119 [32:0];
+  assign dq_ash0_1 = \$133 [32:0];
+  assign dq_ash1_0 = \$147 [32:0];
+  assign dq_ash1_1 = \$161 [32:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
   assign \a$69  = i_a[127:64];
   assign \load$70  = accept;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$78 [25], \$78  };
+  assign shifted0_0 = { \$70 [25], \$70  };
   assign shift1_0 = \$signal ;
-  assign shifted1_0 = { \$81 [25], \$81  };
+  assign shifted1_0 = { \$73 [25], \$73  };
   assign shift0_1 = \$signal ;
-  assign shifted0_1 = { \$90 [25], \$90  };
+  assign shifted0_1 = { \$82 [25], \$82  };
   assign shift1_1 = \$signal ;
-  assign shifted1_1 = { \$93 [25], \$93  };
-  assign sbit = \$96 [2:0];
-  assign corr_uint1 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
-  assign corr_uint2 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
-  assign corr_uint3 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
-  assign corr_uint4 = { \$104 [5], \$104 [5], \$104 [5], \$104 [5], \$104  };
-  assign corr_uint5 = { \$106 [6], \$106 [6], \$106 [6], \$106  };
-  assign corr_uint6 = { \$108 [7], \$108 [7], \$108  };
-  assign corr_uint7 = { \$110 [8], \$110  };
+  assign shifted1_1 = { \$85 [25], \$85  };
+  assign sbit = \$88 [2:0];
+  assign corr_uint1 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
+  assign corr_uint2 = { \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92  };
+  assign corr_uint3 = { \$94 [4], \$94 [4], \$94 [4], \$94 [4], \$94 [4], \$94  };
+  assign corr_uint4 = { \$96 [5], \$96 [5], \$96 [5], \$96 [5], \$96  };
+  assign corr_uint5 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign corr_uint6 = { \$100 [7], \$100 [7], \$100  };
+  assign corr_uint7 = { \$102 [8], \$102  };
   assign corr_int2 = 10'h3ff;
   assign corr_int3 = 10'h3ff;
   assign corr_int4 = 10'h3ff;
@@ -1728,13 +1712,13 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$112  = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
-  assign \corr_uint2$113  = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
-  assign \corr_uint3$114  = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
-  assign \corr_uint4$115  = { \$119 [5], \$119 [5], \$119 [5], \$119 [5], \$119  };
-  assign \corr_uint5$116  = { \$121 [6], \$121 [6], \$121 [6], \$121  };
-  assign \corr_uint6$117  = { \$123 [7], \$123 [7], \$123  };
-  assign \corr_uint7$118  = { \$125 [8], \$125  };
+  assign \corr_uint1$112  = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
+  assign \corr_uint2$113  = { \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107  };
+  assign \corr_uint3$114  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
+  assign \corr_uint4$115  = { \$111 [5], \$111 [5], \$111 [5], \$111 [5], \$111  };
+  assign \corr_uint5$116  = { \$113 [6], \$113 [6], \$113 [6], \$113  };
+  assign \corr_uint6$117  = { \$115 [7], \$115 [7], \$115  };
+  assign \corr_uint7$118  = { \$117 [8], \$117  };
   assign \corr_int2$120  = 10'h3ff;
   assign \corr_int3$121  = 10'h3ff;
   assign \corr_int4$122  = 10'h3ff;
@@ -1744,10 +1728,10 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \corr_int8$126  = 10'h3ff;
   assign \corr_ternary$127  = 10'h3ff;
   assign \corr_binary$128  = 10'h000;
-  assign dq_sh0_0 = { \$129 [39], \$129  };
-  assign dq_sh0_1 = { \$143 [39], \$143  };
-  assign dq_sh1_0 = { \$157 [39], \$157  };
-  assign dq_sh1_1 = { \$171 [39], \$171  };
+  assign dq_sh0_0 = { \$121 [39], \$121  };
+  assign dq_sh0_1 = { \$135 [39], \$135  };
+  assign dq_sh1_0 = { \$149 [39], \$149  };
+  assign dq_sh1_1 = { \$163 [39], \$163  };
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -1984,30 +1968,30 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \table$73[5]  = \table$73 [113:95];
   assign \table$73[6]  = \table$73 [132:114];
   assign \table$73[7]  = \table$73 [151:133];
-  assign out_next[191:144] = \$182 [47:0];
-  assign out_next[143:96] = \$168 [47:0];
-  assign out_next[95:48] = \$154 [47:0];
-  assign out_next[47:0] = \$140 [47:0];
-  assign \$97  = { \$signal$24 [0], 1'h0 };
-  assign \$99  = { \$signal$24 [1:0], 1'h0 };
-  assign \$101  = { \$signal$24 [2:0], 1'h0 };
-  assign \$103  = { \$signal$24 [3:0], 1'h0 };
-  assign \$105  = { \$signal$24 [4:0], 1'h0 };
-  assign \$107  = { \$signal$24 [5:0], 1'h0 };
-  assign \$109  = { \$signal$24 [6:0], 1'h0 };
-  assign \$111  = { \$signal$24 [7:0], 1'h0 };
-  assign \$112  = { \$signal$24 [8], 1'h0 };
-  assign \$114  = { \$signal$24 [9:8], 1'h0 };
-  assign \$116  = { \$signal$24 [10:8], 1'h0 };
-  assign \$118  = { \$signal$24 [11:8], 1'h0 };
-  assign \$120  = { \$signal$24 [12:8], 1'h0 };
-  assign \$122  = { \$signal$24 [13:8], 1'h0 };
-  assign \$124  = { \$signal$24 [14:8], 1'h0 };
-  assign \$126  = { \$signal$24 [15:8], 1'h0 };
-  assign \$128  = { dq_d0_0[32], dq_d0_0[32:1] };
-  assign \$142  = { dq_d0_1[32], dq_d0_1[32:1] };
-  assign \$156  = { dq_d1_0[32], dq_d1_0[32:1] };
-  assign \$170  = { dq_d1_1[32], dq_d1_1[32:1] };
+  assign out_next[191:144] = \$174 [47:0];
+  assign out_next[143:96] = \$160 [47:0];
+  assign out_next[95:48] = \$146 [47:0];
+  assign out_next[47:0] = \$132 [47:0];
+  assign \$89  = { \$signal$24 [0], 1'h0 };
+  assign \$91  = { \$signal$24 [1:0], 1'h0 };
+  assign \$93  = { \$signal$24 [2:0], 1'h0 };
+  assign \$95  = { \$signal$24 [3:0], 1'h0 };
+  assign \$97  = { \$signal$24 [4:0], 1'h0 };
+  assign \$99  = { \$signal$24 [5:0], 1'h0 };
+  assign \$101  = { \$signal$24 [6:0], 1'h0 };
+  assign \$103  = { \$signal$24 [7:0], 1'h0 };
+  assign \$104  = { \$signal$24 [8], 1'h0 };
+  assign \$106  = { \$signal$24 [9:8], 1'h0 };
+  assign \$108  = { \$signal$24 [10:8], 1'h0 };
+  assign \$110  = { \$signal$24 [11:8], 1'h0 };
+  assign \$112  = { \$signal$24 [12:8], 1'h0 };
+  assign \$114  = { \$signal$24 [13:8], 1'h0 };
+  assign \$116  = { \$signal$24 [14:8], 1'h0 };
+  assign \$118  = { \$signal$24 [15:8], 1'h0 };
+  assign \$120  = { dq_d0_0[32], dq_d0_0[32:1] };
+  assign \$134  = { dq_d0_1[32], dq_d0_1[32:1] };
+  assign \$148  = { dq_d1_0[32], dq_d1_0[32:1] };
+  assign \$162  = { dq_d1_1[32], dq_d1_1[32:1] };
 endmodule
 
 module \lut_all_a16.precompute0 (clk, rst, load, \table , a);

@@ -5,161 +5,153 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$1 ;
   wire \$10 ;
   wire [8:0] \$100 ;
-  wire [1:0] \$101 ;
-  wire [2:0] \$102 ;
-  wire [3:0] \$103 ;
-  wire [4:0] \$104 ;
-  wire [5:0] \$105 ;
-  wire [6:0] \$106 ;
-  wire [7:0] \$107 ;
-  wire [8:0] \$108 ;
-  wire [54:0] \$109 ;
+  wire [54:0] \$101 ;
+  wire [39:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [47:0] \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [39:0] \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire [47:0] \$113 ;
-  wire \$114 ;
-  wire \$115 ;
+  wire [41:0] \$110 ;
+  wire [41:0] \$111 ;
+  wire [41:0] \$112 ;
+  wire [48:0] \$113 ;
+  wire [54:0] \$114 ;
+  wire [39:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire [41:0] \$118 ;
-  wire [41:0] \$119 ;
+  wire [47:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [41:0] \$120 ;
-  wire [48:0] \$121 ;
-  wire [54:0] \$122 ;
-  wire [39:0] \$123 ;
-  wire \$124 ;
-  wire \$125 ;
-  wire [47:0] \$126 ;
-  wire \$127 ;
-  wire \$128 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire [41:0] \$123 ;
+  wire [41:0] \$124 ;
+  wire [41:0] \$125 ;
+  wire [48:0] \$126 ;
+  wire [54:0] \$127 ;
+  wire [39:0] \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [41:0] \$131 ;
-  wire [41:0] \$132 ;
-  wire [41:0] \$133 ;
-  wire [48:0] \$134 ;
-  wire [54:0] \$135 ;
-  wire [39:0] \$136 ;
-  wire \$137 ;
-  wire \$138 ;
-  wire [47:0] \$139 ;
+  wire [47:0] \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [41:0] \$136 ;
+  wire [41:0] \$137 ;
+  wire [41:0] \$138 ;
+  wire [48:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [54:0] \$140 ;
+  wire [39:0] \$141 ;
   wire \$142 ;
   wire \$143 ;
-  wire [41:0] \$144 ;
-  wire [41:0] \$145 ;
-  wire [41:0] \$146 ;
-  wire [48:0] \$147 ;
-  wire [54:0] \$148 ;
-  wire [39:0] \$149 ;
+  wire [47:0] \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire [41:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire [47:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire [41:0] \$157 ;
-  wire [41:0] \$158 ;
-  wire [41:0] \$159 ;
+  wire [41:0] \$150 ;
+  wire [41:0] \$151 ;
+  wire [48:0] \$152 ;
+  reg [127:0] \$153 ;
+  reg [100:0] \$154 ;
+  reg [4:0] \$155 ;
+  reg [100:0] \$156 ;
+  reg [2:0] \$157 ;
+  reg [63:0] \$158 ;
+  reg [4:0] \$159 ;
   wire \$16 ;
-  wire [48:0] \$160 ;
-  reg [127:0] \$161 ;
-  reg [100:0] \$162 ;
-  reg [4:0] \$163 ;
-  reg [100:0] \$164 ;
-  reg [2:0] \$165 ;
-  reg [63:0] \$166 ;
-  reg [4:0] \$167 ;
-  reg [3:0] \$168 ;
-  reg \$169 ;
+  reg [3:0] \$160 ;
+  reg \$161 ;
+  reg \$162 ;
+  reg [15:0] \$163 ;
+  reg \$164 ;
+  reg [15:0] \$165 ;
+  reg [23:0] \$166 ;
+  reg [23:0] \$167 ;
+  reg [30:0] \$168 ;
+  reg [30:0] \$169 ;
   wire \$17 ;
-  reg \$170 ;
-  reg [15:0] \$171 ;
+  reg [30:0] \$170 ;
+  reg [30:0] \$171 ;
   reg \$172 ;
-  reg [15:0] \$173 ;
-  reg [23:0] \$174 ;
-  reg [23:0] \$175 ;
-  reg [30:0] \$176 ;
-  reg [30:0] \$177 ;
-  reg [30:0] \$178 ;
-  reg [30:0] \$179 ;
+  reg [191:0] \$173 ;
+  reg [8:0] \$174 ;
+  reg [8:0] \$175 ;
+  reg [23:0] \$176 ;
+  reg [23:0] \$177 ;
+  reg [32:0] \$178 ;
+  reg [32:0] \$179 ;
   wire \$18 ;
-  reg \$180 ;
-  reg [191:0] \$181 ;
-  reg [8:0] \$182 ;
-  reg [8:0] \$183 ;
-  reg [23:0] \$184 ;
-  reg [23:0] \$185 ;
-  reg [32:0] \$186 ;
-  reg [32:0] \$187 ;
-  reg [32:0] \$188 ;
-  reg [32:0] \$189 ;
+  reg [32:0] \$180 ;
+  reg [32:0] \$181 ;
+  reg \$182 ;
+  reg [4:0] \$183 ;
+  reg [4:0] \$184 ;
+  reg [191:0] \$185 ;
+  reg [191:0] \$186 ;
+  reg [15:0] \$187 ;
+  reg \$188 ;
+  reg [191:0] \$189 ;
   wire \$19 ;
   reg \$190 ;
-  reg [4:0] \$191 ;
-  reg [4:0] \$192 ;
-  reg [191:0] \$193 ;
-  reg [191:0] \$194 ;
-  reg [15:0] \$195 ;
-  reg \$196 ;
-  reg [191:0] \$197 ;
-  reg \$198 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [33:0] \$20 ;
+  wire [33:0] \$21 ;
   wire [33:0] \$22 ;
-  wire [33:0] \$23 ;
-  wire [33:0] \$24 ;
-  wire [31:0] \$25 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire [6:0] \$282 ;
-  wire [8:0] \$285 ;
-  wire \$29 ;
-  wire [6:0] \$292 ;
-  wire [8:0] \$295 ;
+  wire [6:0] \$266 ;
+  wire [8:0] \$269 ;
+  wire [33:0] \$27 ;
+  wire [6:0] \$276 ;
+  wire [8:0] \$279 ;
+  wire [33:0] \$28 ;
+  wire [6:0] \$286 ;
+  wire [8:0] \$289 ;
+  wire [33:0] \$29 ;
+  wire [6:0] \$296 ;
+  wire [8:0] \$299 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [6:0] \$302 ;
-  wire [8:0] \$305 ;
-  wire [33:0] \$31 ;
-  wire [6:0] \$312 ;
-  wire [8:0] \$315 ;
-  wire [33:0] \$32 ;
-  wire [33:0] \$33 ;
-  wire [31:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
+  wire [31:0] \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [33:0] \$34 ;
+  wire [33:0] \$35 ;
+  wire [33:0] \$36 ;
+  wire [31:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   reg [3:0] \$4 ;
-  wire [33:0] \$40 ;
+  wire \$40 ;
   wire [33:0] \$41 ;
   wire [33:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire \$44 ;
+  wire [33:0] \$43 ;
+  wire [31:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
   wire \$48 ;
-  wire [33:0] \$49 ;
+  wire \$49 ;
   reg \$5 ;
-  wire [33:0] \$50 ;
-  wire [33:0] \$51 ;
-  wire [31:0] \$52 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
   wire \$53 ;
-  wire [5:0] \$54 ;
-  wire [5:0] \$55 ;
+  wire \$54 ;
+  wire \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
@@ -171,17 +163,17 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [24:0] \$66 ;
+  wire [24:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire [25:0] \$69 ;
   wire [3:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [24:0] \$74 ;
-  wire [24:0] \$75 ;
+  wire [27:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [7:0] \$72 ;
+  wire [25:0] \$73 ;
+  wire [27:0] \$74 ;
+  wire [31:0] \$75 ;
   wire [7:0] \$76 ;
   wire [25:0] \$77 ;
   wire [27:0] \$78 ;
@@ -191,16 +183,16 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [25:0] \$81 ;
   wire [27:0] \$82 ;
   wire [31:0] \$83 ;
-  wire [7:0] \$84 ;
-  wire [25:0] \$85 ;
-  wire [27:0] \$86 ;
-  wire [31:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire [25:0] \$89 ;
+  wire [5:0] \$84 ;
+  wire [1:0] \$85 ;
+  wire [2:0] \$86 ;
+  wire [3:0] \$87 ;
+  wire [4:0] \$88 ;
+  wire [5:0] \$89 ;
   wire \$9 ;
-  wire [27:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire [5:0] \$92 ;
+  wire [6:0] \$90 ;
+  wire [7:0] \$91 ;
+  wire [8:0] \$92 ;
   wire [1:0] \$93 ;
   wire [2:0] \$94 ;
   wire [3:0] \$95 ;
@@ -213,6 +205,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [15:0] \$signal$24  = 16'h0000;
   wire [7:0] \$signal$24[0] ;
   wire [7:0] \$signal$24[1] ;
+  wire \$signal$48 ;
   reg \$signal$63  = 1'h0;
   wire [63:0] a;
   wire [63:0] \a$68 ;
@@ -391,7 +384,6 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [15:0] \i_w.zero ;
   wire [7:0] \i_w.zero[0] ;
   wire [7:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$69 ;
@@ -626,250 +618,242 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$14  = ~ stall;
   assign \$15  = active & \$14 ;
   assign \$16  = accept & i_ctl[2];
-  assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = dq_c0 >> dq_bit;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = dq_bit == 4'h8;
-  assign \$22  = $signed(dq_d0_0) - $signed(\$109 [32:0]);
-  assign \$23  = $signed(dq_d0_0) + $signed(\$109 [32:0]);
-  assign \$24  = \$21  ? \$22  : \$23 ;
-  assign \$25  = $signed(\$79 [30:0]) << \$signal$23 ;
-  assign \$26  = | dq_left;
-  assign \$27  = \$26  & in_corr;
-  assign \$28  = dq_c1 >> dq_bit;
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = dq_bit == 4'h8;
-  assign \$31  = $signed(dq_d0_1) - $signed(\$122 [32:0]);
-  assign \$32  = $signed(dq_d0_1) + $signed(\$122 [32:0]);
-  assign \$33  = \$30  ? \$31  : \$32 ;
-  assign \$34  = $signed(\$87 [30:0]) << \$signal$23 ;
-  assign \$35  = | dq_left;
-  assign \$36  = \$35  & in_corr;
-  assign \$37  = dq_c0 >> dq_bit;
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = dq_bit == 4'h8;
-  assign \$40  = $signed(dq_d1_0) - $signed(\$135 [32:0]);
-  assign \$41  = $signed(dq_d1_0) + $signed(\$135 [32:0]);
-  assign \$42  = \$39  ? \$40  : \$41 ;
-  assign \$43  = $signed(\$83 [30:0]) << \$signal$23 ;
-  assign \$44  = | dq_left;
-  assign \$45  = \$44  & in_corr;
-  assign \$46  = dq_c1 >> dq_bit;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = dq_bit == 4'h8;
-  assign \$49  = $signed(dq_d1_1) - $signed(\$148 [32:0]);
-  assign \$50  = $signed(dq_d1_1) + $signed(\$148 [32:0]);
-  assign \$51  = \$48  ? \$49  : \$50 ;
-  assign \$52  = $signed(\$91 [30:0]) << \$signal$23 ;
-  assign \$53  = | dq_left;
-  assign \$54  = dq_left - 1'h1;
-  assign \$55  = dq_bit + 1'h1;
-  assign \$56  = ~ in_corr;
-  assign \$57  = dq_left == 1'h1;
-  assign \$58  = \$57  & dq_last;
+  assign \$17  = dq_c0 >> dq_bit;
+  assign \$18  = \$signal$48  & \$17 ;
+  assign \$19  = dq_bit == 4'h8;
+  assign \$20  = $signed(dq_d0_0) - $signed(\$101 [32:0]);
+  assign \$21  = $signed(dq_d0_0) + $signed(\$101 [32:0]);
+  assign \$22  = \$19  ? \$20  : \$21 ;
+  assign \$23  = $signed(\$71 [30:0]) << \$signal$23 ;
+  assign \$24  = dq_c1 >> dq_bit;
+  assign \$25  = \$signal$48  & \$24 ;
+  assign \$26  = dq_bit == 4'h8;
+  assign \$27  = $signed(dq_d0_1) - $signed(\$114 [32:0]);
+  assign \$28  = $signed(dq_d0_1) + $signed(\$114 [32:0]);
+  assign \$29  = \$26  ? \$27  : \$28 ;
+  assign \$30  = $signed(\$79 [30:0]) << \$signal$23 ;
+  assign \$31  = dq_c0 >> dq_bit;
+  assign \$32  = \$signal$48  & \$31 ;
+  assign \$33  = dq_bit == 4'h8;
+  assign \$34  = $signed(dq_d1_0) - $signed(\$127 [32:0]);
+  assign \$35  = $signed(dq_d1_0) + $signed(\$127 [32:0]);
+  assign \$36  = \$33  ? \$34  : \$35 ;
+  assign \$37  = $signed(\$75 [30:0]) << \$signal$23 ;
+  assign \$38  = dq_c1 >> dq_bit;
+  assign \$39  = \$signal$48  & \$38 ;
+  assign \$40  = dq_bit == 4'h8;
+  assign \$41  = $signed(dq_d1_1) - $signed(\$140 [32:0]);
+  assign \$42  = $signed(dq_d1_1) + $signed(\$140 [32:0]);
+  assign \$43  = \$40  ? \$41  : \$42 ;
+  assign \$44  = $signed(\$83 [30:0]) << \$signal$23 ;
+  assign \$45  = | dq_left;
+  assign \$46  = dq_left - 1'h1;
+  assign \$47  = dq_bit + 1'h1;
+  assign \$48  = ~ \$signal$48 ;
+  assign \$49  = dq_left == 1'h1;
+  assign \$50  = \$49  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$59  = remaining <= 1'h1;
-  assign \$60  = ~ stall;
-  assign o_ready = \$59  & \$60 ;
+  assign \$51  = remaining <= 1'h1;
+  assign \$52  = ~ stall;
+  assign o_ready = \$51  & \$52 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$61  = remaining == 1'h1;
-  assign \$62  = ~ stall;
-  assign last_plane = \$61  & \$62 ;
-  assign \$63  = remaining == 1'h1;
-  assign \$64  = \$63  & beat_group_end;
-  assign \$65  = dq_left > 1'h1;
-  assign stall = \$64  & \$65 ;
+  assign \$53  = remaining == 1'h1;
+  assign \$54  = ~ stall;
+  assign last_plane = \$53  & \$54 ;
+  assign \$55  = remaining == 1'h1;
+  assign \$56  = \$55  & beat_group_end;
+  assign \$57  = dq_left > 1'h1;
+  assign stall = \$56  & \$57 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$66  = \$signal  == 1'h1;
-  assign \$67  = \$signal  == 2'h2;
-  assign \$68  = \$signal  == 2'h3;
-  assign \$69  = \$signal  == 3'h4;
-  assign \$70  = \$signal  == 3'h5;
-  assign \$71  = \$signal  == 3'h6;
-  assign \$72  = \$signal  == 3'h7;
-  assign \$73  = \$signal  == 1'h1;
-  assign \$74  = $signed(act_sum0) + $signed(\table [303:285]);
-  assign \$75  = $signed(act_sum1) + $signed(\table$72 [303:285]);
-  assign \$282  = \$signal  * 4'h8;
-  assign \$76  = planes >> \$282 ;
-  assign \$285  = \$76 [3:0] * 5'h13;
-  assign entry0_0 = \table  >> \$285 ;
-  assign \$77  = $signed(entry0_0) << \$signal ;
+  assign \$58  = \$signal  == 1'h1;
+  assign \$59  = \$signal  == 2'h2;
+  assign \$60  = \$signal  == 2'h3;
+  assign \$61  = \$signal  == 3'h4;
+  assign \$62  = \$signal  == 3'h5;
+  assign \$63  = \$signal  == 3'h6;
+  assign \$64  = \$signal  == 3'h7;
+  assign \$65  = \$signal  == 1'h1;
+  assign \$66  = $signed(act_sum0) + $signed(\table [303:285]);
+  assign \$67  = $signed(act_sum1) + $signed(\table$72 [303:285]);
+  assign \$266  = \$signal  * 4'h8;
+  assign \$68  = planes >> \$266 ;
+  assign \$269  = \$68 [3:0] * 5'h13;
+  assign entry0_0 = \table  >> \$269 ;
+  assign \$69  = $signed(entry0_0) << \$signal ;
+  assign \$70  = - $signed(\$69 );
+  assign addend0_0 = plane_neg ? \$70  : { \$69 [25], \$69 [25], \$69  };
+  assign \$71  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$276  = \$signal  * 4'h8;
+  assign \$72  = planes >> \$276 ;
+  assign \$279  = \$72 [3:0] * 5'h13;
+  assign entry1_0 = \table$72  >> \$279 ;
+  assign \$73  = $signed(entry1_0) << \$signal ;
+  assign \$74  = - $signed(\$73 );
+  assign addend1_0 = plane_neg ? \$74  : { \$73 [25], \$73 [25], \$73  };
+  assign \$75  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$286  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$286 ;
+  assign \$289  = \$76 [7:4] * 5'h13;
+  assign entry0_1 = \table  >> \$289 ;
+  assign \$77  = $signed(entry0_1) << \$signal ;
   assign \$78  = - $signed(\$77 );
-  assign addend0_0 = plane_neg ? \$78  : { \$77 [25], \$77 [25], \$77  };
-  assign \$79  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$292  = \$signal  * 4'h8;
-  assign \$80  = planes >> \$292 ;
-  assign \$295  = \$80 [3:0] * 5'h13;
-  assign entry1_0 = \table$72  >> \$295 ;
-  assign \$81  = $signed(entry1_0) << \$signal ;
+  assign addend0_1 = plane_neg ? \$78  : { \$77 [25], \$77 [25], \$77  };
+  assign \$79  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$296  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$296 ;
+  assign \$299  = \$80 [7:4] * 5'h13;
+  assign entry1_1 = \table$72  >> \$299 ;
+  assign \$81  = $signed(entry1_1) << \$signal ;
   assign \$82  = - $signed(\$81 );
-  assign addend1_0 = plane_neg ? \$82  : { \$81 [25], \$81 [25], \$81  };
-  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$302  = \$signal  * 4'h8;
-  assign \$84  = planes >> \$302 ;
-  assign \$305  = \$84 [7:4] * 5'h13;
-  assign entry0_1 = \table  >> \$305 ;
-  assign \$85  = $signed(entry0_1) << \$signal ;
-  assign \$86  = - $signed(\$85 );
-  assign addend0_1 = plane_neg ? \$86  : { \$85 [25], \$85 [25], \$85  };
-  assign \$87  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$312  = \$signal  * 4'h8;
-  assign \$88  = planes >> \$312 ;
-  assign \$315  = \$88 [7:4] * 5'h13;
-  assign entry1_1 = \table$72  >> \$315 ;
-  assign \$89  = $signed(entry1_1) << \$signal ;
-  assign \$90  = - $signed(\$89 );
-  assign addend1_1 = plane_neg ? \$90  : { \$89 [25], \$89 [25], \$89  };
-  assign \$91  = $signed(grp1_1) + $signed(addend1_1);
-  assign in_corr = dq_bit < 4'h9;
-  assign \$92  = dq_bit - 4'h9;
-  assign \$93  = - \$signal$24 [0];
-  assign \$94  = - \$signal$24 [1:0];
-  assign \$95  = - \$signal$24 [2:0];
-  assign \$96  = - \$signal$24 [3:0];
-  assign \$97  = - \$signal$24 [4:0];
-  assign \$98  = - \$signal$24 [5:0];
-  assign \$99  = - \$signal$24 [6:0];
-  assign \$100  = - \$signal$24 [7:0];
-  assign \$101  = - \$signal$24 [8];
-  assign \$102  = - \$signal$24 [9:8];
-  assign \$103  = - \$signal$24 [10:8];
-  assign \$104  = - \$signal$24 [11:8];
-  assign \$105  = - \$signal$24 [12:8];
-  assign \$106  = - \$signal$24 [13:8];
-  assign \$107  = - \$signal$24 [14:8];
-  assign \$108  = - \$signal$24 [15:8];
-  assign \$109  = $signed(dq_sum_a0) << dq_bit;
-  assign \$110  = $signed(dq_d0_0) << \$92 [2:0];
-  assign \$111  = dq_bit == 4'h9;
-  assign \$112  = \$111  & \$signal$63 ;
-  assign \$113  = \$112  ? dq_psum[47:0] : out_acc[47:0];
-  assign \$114  = ~ in_corr;
-  assign \$115  = dq_scale[7:0] >> \$92 [2:0];
-  assign \$116  = \$114  & \$115 ;
-  assign \$117  = \$92 [2:0] == 3'h7;
-  assign \$118  = - $signed(\$110 );
-  assign \$119  = \$117  ? \$118  : { \$110 [39], \$110 [39], \$110  };
-  assign \$120  = \$116  ? \$119  : 42'h00000000000;
-  assign \$121  = $signed(\$113 ) + $signed(\$120 );
-  assign \$122  = $signed(dq_sum_a0) << dq_bit;
-  assign \$123  = $signed(dq_d0_1) << \$92 [2:0];
-  assign \$124  = dq_bit == 4'h9;
-  assign \$125  = \$124  & \$signal$63 ;
-  assign \$126  = \$125  ? dq_psum[95:48] : out_acc[95:48];
-  assign \$127  = ~ in_corr;
-  assign \$128  = dq_scale[15:8] >> \$92 [2:0];
-  assign \$129  = \$127  & \$128 ;
-  assign \$130  = \$92 [2:0] == 3'h7;
-  assign \$131  = - $signed(\$123 );
-  assign \$132  = \$130  ? \$131  : { \$123 [39], \$123 [39], \$123  };
-  assign \$133  = \$129  ? \$132  : 42'h00000000000;
-  assign \$134  = $signed(\$126 ) + $signed(\$133 );
-  assign \$135  = $signed(dq_sum_a1) << dq_bit;
-  assign \$136  = $signed(dq_d1_0) << \$92 [2:0];
-  assign \$137  = dq_bit == 4'h9;
-  assign \$138  = \$137  & \$signal$63 ;
-  assign \$139  = \$138  ? dq_psum[143:96] : out_acc[143:96];
-  assign \$140  = ~ in_corr;
-  assign \$141  = dq_scale[7:0] >> \$92 [2:0];
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = \$92 [2:0] == 3'h7;
-  assign \$144  = - $signed(\$136 );
-  assign \$145  = \$143  ? \$144  : { \$136 [39], \$136 [39], \$136  };
-  assign \$146  = \$142  ? \$145  : 42'h00000000000;
-  assign \$147  = $signed(\$139 ) + $signed(\$146 );
-  assign \$148  = $signed(dq_sum_a1) << dq_bit;
-  assign \$149  = $signed(dq_d1_1) << \$92 [2:0];
-  assign \$150  = dq_bit == 4'h9;
-  assign \$151  = \$150  & \$signal$63 ;
-  assign \$152  = \$151  ? dq_psum[191:144] : out_acc[191:144];
-  assign \$153  = ~ in_corr;
-  assign \$154  = dq_scale[15:8] >> \$92 [2:0];
-  assign \$155  = \$153  & \$154 ;
-  assign \$156  = \$92 [2:0] == 3'h7;
-  assign \$157  = - $signed(\$149 );
-  assign \$158  = \$156  ? \$157  : { \$149 [39], \$149 [39], \$149  };
-  assign \$159  = \$155  ? \$158  : 42'h00000000000;
-  assign \$160  = $signed(\$152 ) + $signed(\$159 );
+  assign addend1_1 = plane_neg ? \$82  : { \$81 [25], \$81 [25], \$81  };
+  assign \$83  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$84  = dq_bit - 4'h9;
+  assign \$signal$48  = dq_bit < 4'h9;
+  assign \$85  = - \$signal$24 [0];
+  assign \$86  = - \$signal$24 [1:0];
+  assign \$87  = - \$signal$24 [2:0];
+  assign \$88  = - \$signal$24 [3:0];
+  assign \$89  = - \$signal$24 [4:0];
+  assign \$90  = - \$signal$24 [5:0];
+  assign \$91  = - \$signal$24 [6:0];
+  assign \$92  = - \$signal$24 [7:0];
+  assign \$93  = - \$signal$24 [8];
+  assign \$94  = - \$signal$24 [9:8];
+  assign \$95  = - \$signal$24 [10:8];
+  assign \$96  = - \$signal$24 [11:8];
+  assign \$97  = - \$signal$24 [12:8];
+  assign \$98  = - \$signal$24 [13:8];
+  assign \$99  = - \$signal$24 [14:8];
+  assign \$100  = - \$signal$24 [15:8];
+  assign \$101  = $signed(dq_sum_a0) << dq_bit;
+  assign \$102  = $signed(dq_d0_0) << \$84 [2:0];
+  assign \$103  = dq_bit == 4'h9;
+  assign \$104  = \$103  & \$signal$63 ;
+  assign \$105  = \$104  ? dq_psum[47:0] : out_acc[47:0];
+  assign \$106  = ~ \$signal$48 ;
+  assign \$107  = dq_scale[7:0] >> \$84 [2:0];
+  assign \$108  = \$106  & \$107 ;
+  assign \$109  = \$84 [2:0] == 3'h7;
+  assign \$110  = - $signed(\$102 );
+  assign \$111  = \$109  ? \$110  : { \$102 [39], \$102 [39], \$102  };
+  assign \$112  = \$108  ? \$111  : 42'h00000000000;
+  assign \$113  = $signed(\$105 ) + $signed(\$112 );
+  assign \$114  = $signed(dq_sum_a0) << dq_bit;
+  assign \$115  = $signed(dq_d0_1) << \$84 [2:0];
+  assign \$116  = dq_bit == 4'h9;
+  assign \$117  = \$116  & \$signal$63 ;
+  assign \$118  = \$117  ? dq_psum[95:48] : out_acc[95:48];
+  assign \$119  = ~ \$signal$48 ;
+  assign \$120  = dq_scale[15:8] >> \$84 [2:0];
+  assign \$121  = \$119  & \$120 ;
+  assign \$122  = \$84 [2:0] == 3'h7;
+  assign \$123  = - $signed(\$115 );
+  assign \$124  = \$122  ? \$123  : { \$115 [39], \$115 [39], \$115  };
+  assign \$125  = \$121  ? \$124  : 42'h00000000000;
+  assign \$126  = $signed(\$118 ) + $signed(\$125 );
+  assign \$127  = $signed(dq_sum_a1) << dq_bit;
+  assign \$128  = $signed(dq_d1_0) << \$84 [2:0];
+  assign \$129  = dq_bit == 4'h9;
+  assign \$130  = \$129  & \$signal$63 ;
+  assign \$131  = \$130  ? dq_psum[143:96] : out_acc[143:96];
+  assign \$132  = ~ \$signal$48 ;
+  assign \$133  = dq_scale[7:0] >> \$84 [2:0];
+  assign \$134  = \$132  & \$133 ;
+  assign \$135  = \$84 [2:0] == 3'h7;
+  assign \$136  = - $signed(\$128 );
+  assign \$137  = \$135  ? \$136  : { \$128 [39], \$128 [39], \$128  };
+  assign \$138  = \$134  ? \$137  : 42'h00000000000;
+  assign \$139  = $signed(\$131 ) + $signed(\$138 );
+  assign \$140  = $signed(dq_sum_a1) << dq_bit;
+  assign \$141  = $signed(dq_d1_1) << \$84 [2:0];
+  assign \$142  = dq_bit == 4'h9;
+  assign \$143  = \$142  & \$signal$63 ;
+  assign \$144  = \$143  ? dq_psum[191:144] : out_acc[191:144];
+  assign \$145  = ~ \$signal$48 ;
+  assign \$146  = dq_scale[15:8] >> \$84 [2:0];
+  assign \$147  = \$145  & \$146 ;
+  assign \$148  = \$84 [2:0] == 3'h7;
+  assign \$149  = - $signed(\$141 );
+  assign \$150  = \$148  ? \$149  : { \$141 [39], \$141 [39], \$141  };
+  assign \$151  = \$147  ? \$150  : 42'h00000000000;
+  assign \$152  = $signed(\$144 ) + $signed(\$151 );
   always @(posedge clk)
-    o_a <= \$161 ;
+    o_a <= \$153 ;
   always @(posedge clk)
-    o_w <= \$162 ;
+    o_w <= \$154 ;
   always @(posedge clk)
-    o_ctl <= \$163 ;
+    o_ctl <= \$155 ;
   always @(posedge clk)
-    w_reg <= \$164 ;
+    w_reg <= \$156 ;
   always @(posedge clk)
-    \$signal  <= \$165 ;
+    \$signal  <= \$157 ;
   always @(posedge clk)
-    planes <= \$166 ;
+    planes <= \$158 ;
   always @(posedge clk)
-    dtype <= \$167 ;
+    dtype <= \$159 ;
   always @(posedge clk)
-    remaining <= \$168 ;
+    remaining <= \$160 ;
   always @(posedge clk)
-    beat_group_end <= \$169 ;
+    beat_group_end <= \$161 ;
   always @(posedge clk)
-    beat_last <= \$170 ;
+    beat_last <= \$162 ;
   always @(posedge clk)
-    beat_scale <= \$171 ;
+    beat_scale <= \$163 ;
   always @(posedge clk)
-    \$signal$23  <= \$172 ;
+    \$signal$23  <= \$164 ;
   always @(posedge clk)
-    \$signal$24  <= \$173 ;
+    \$signal$24  <= \$165 ;
   always @(posedge clk)
-    act_sum0 <= \$174 ;
+    act_sum0 <= \$166 ;
   always @(posedge clk)
-    act_sum1 <= \$175 ;
+    act_sum1 <= \$167 ;
   always @(posedge clk)
-    grp0_0 <= \$176 ;
+    grp0_0 <= \$168 ;
   always @(posedge clk)
-    grp1_0 <= \$177 ;
+    grp1_0 <= \$169 ;
   always @(posedge clk)
-    grp0_1 <= \$178 ;
+    grp0_1 <= \$170 ;
   always @(posedge clk)
-    grp1_1 <= \$179 ;
+    grp1_1 <= \$171 ;
   always @(posedge clk)
-    grp_first <= \$180 ;
+    grp_first <= \$172 ;
   always @(posedge clk)
-    grp_psum <= \$181 ;
+    grp_psum <= \$173 ;
   always @(posedge clk)
-    dq_c0 <= \$182 ;
+    dq_c0 <= \$174 ;
   always @(posedge clk)
-    dq_c1 <= \$183 ;
+    dq_c1 <= \$175 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$184 ;
+    dq_sum_a0 <= \$176 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$185 ;
+    dq_sum_a1 <= \$177 ;
   always @(posedge clk)
-    dq_d0_0 <= \$186 ;
+    dq_d0_0 <= \$178 ;
   always @(posedge clk)
-    dq_d0_1 <= \$187 ;
+    dq_d0_1 <= \$179 ;
   always @(posedge clk)
-    dq_d1_0 <= \$188 ;
+    dq_d1_0 <= \$180 ;
   always @(posedge clk)
-    dq_d1_1 <= \$189 ;
+    dq_d1_1 <= \$181 ;
   always @(posedge clk)
-    o_valid <= \$190 ;
+    o_valid <= \$182 ;
   always @(posedge clk)
-    dq_left <= \$191 ;
+    dq_left <= \$183 ;
   always @(posedge clk)
-    dq_bit <= \$192 ;
+    dq_bit <= \$184 ;
   always @(posedge clk)
-    out_acc <= \$193 ;
+    out_acc <= \$185 ;
   always @(posedge clk)
-    o_psum <= \$194 ;
+    o_psum <= \$186 ;
   always @(posedge clk)
-    dq_scale <= \$195 ;
+    dq_scale <= \$187 ;
   always @(posedge clk)
-    \$signal$63  <= \$196 ;
+    \$signal$63  <= \$188 ;
   always @(posedge clk)
-    dq_psum <= \$197 ;
+    dq_psum <= \$189 ;
   always @(posedge clk)
-    dq_last <= \$198 ;
+    dq_last <= \$190 ;
   \lut_all_a16_nosym.precompute0  precompute0 (
     .a(i_a[63:0]),
     .clk(clk),
@@ -1045,21 +1029,21 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       5'h07:
           plane_neg = 1'h0;
       5'h08:
-          plane_neg = \$66 ;
+          plane_neg = \$58 ;
       5'h09:
-          plane_neg = \$67 ;
+          plane_neg = \$59 ;
       5'h0a:
-          plane_neg = \$68 ;
+          plane_neg = \$60 ;
       5'h0b:
-          plane_neg = \$69 ;
+          plane_neg = \$61 ;
       5'h0c:
-          plane_neg = \$70 ;
+          plane_neg = \$62 ;
       5'h0d:
-          plane_neg = \$71 ;
+          plane_neg = \$63 ;
       5'h0e:
-          plane_neg = \$72 ;
+          plane_neg = \$64 ;
       5'h0f:
-          plane_neg = \$73 ;
+          plane_neg = \$65 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1099,21 +1083,21 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h01:
-          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+          c0 = { \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86  };
       5'h02:
-          c0 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
+          c0 = { \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87  };
       5'h03:
-          c0 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
+          c0 = { \$88 [4], \$88 [4], \$88 [4], \$88 [4], \$88  };
       5'h04:
-          c0 = { \$97 [5], \$97 [5], \$97 [5], \$97  };
+          c0 = { \$89 [5], \$89 [5], \$89 [5], \$89  };
       5'h05:
-          c0 = { \$98 [6], \$98 [6], \$98  };
+          c0 = { \$90 [6], \$90 [6], \$90  };
       5'h06:
-          c0 = { \$99 [7], \$99  };
+          c0 = { \$91 [7], \$91  };
       5'h07:
-          c0 = \$100 ;
+          c0 = \$92 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -1133,35 +1117,35 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h12:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h13:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h14:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h15:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h16:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h17:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h18:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h19:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1a:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1b:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1c:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1d:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1e:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1f:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
     endcase
   end
   always @* begin
@@ -1169,21 +1153,21 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h01:
-          c1 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c1 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h02:
-          c1 = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
+          c1 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
       5'h03:
-          c1 = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
+          c1 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
       5'h04:
-          c1 = { \$105 [5], \$105 [5], \$105 [5], \$105  };
+          c1 = { \$97 [5], \$97 [5], \$97 [5], \$97  };
       5'h05:
-          c1 = { \$106 [6], \$106 [6], \$106  };
+          c1 = { \$98 [6], \$98 [6], \$98  };
       5'h06:
-          c1 = { \$107 [7], \$107  };
+          c1 = { \$99 [7], \$99  };
       5'h07:
-          c1 = \$108 ;
+          c1 = \$100 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -1203,147 +1187,242 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h12:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h13:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h14:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h15:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h16:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h17:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h18:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h19:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1a:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1b:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1c:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1d:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1e:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1f:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = i_a;
+    \$153  = i_a;
     if (rst) begin
-      \$161  = 128'h00000000000000000000000000000000;
+      \$153  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = i_w;
+    \$154  = i_w;
     if (rst) begin
-      \$162  = 101'h00000000000000000000000000;
+      \$154  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = i_ctl;
+    \$155  = i_ctl;
     if (rst) begin
-      \$163  = 5'h00;
+      \$155  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = w_reg;
+    \$156  = w_reg;
     if (i_ctl[1]) begin
-      \$164  = i_w;
+      \$156  = i_w;
     end
     if (rst) begin
-      \$164  = 101'h00000000000000000000000000;
+      \$156  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = \$signal ;
+    \$157  = \$signal ;
     if (accept) begin
-      \$165  = 3'h0;
+      \$157  = 3'h0;
     end else if (\$3 ) begin
-      \$165  = \$7 [2:0];
+      \$157  = \$7 [2:0];
     end
     if (rst) begin
-      \$165  = 3'h0;
+      \$157  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = planes;
+    \$158  = planes;
     if (accept) begin
-      \$166  = w_sel[63:0];
+      \$158  = w_sel[63:0];
     end
     if (rst) begin
-      \$166  = 64'h0000000000000000;
+      \$158  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = dtype;
+    \$159  = dtype;
     if (accept) begin
-      \$167  = w_sel[100:96];
+      \$159  = w_sel[100:96];
     end
     if (rst) begin
-      \$167  = 5'h00;
+      \$159  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = remaining;
+    \$160  = remaining;
     if (accept) begin
-      \$168  = \$4 ;
+      \$160  = \$4 ;
     end else if (\$3 ) begin
-      \$168  = \$6 [3:0];
+      \$160  = \$6 [3:0];
     end
     if (rst) begin
-      \$168  = 4'h0;
+      \$160  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = beat_group_end;
+    \$161  = beat_group_end;
     if (accept) begin
-      \$169  = i_ctl[4];
+      \$161  = i_ctl[4];
     end
     if (rst) begin
-      \$169  = 1'h0;
+      \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = beat_last;
+    \$162  = beat_last;
     if (accept) begin
-      \$170  = i_ctl[3];
+      \$162  = i_ctl[3];
     end
     if (rst) begin
-      \$170  = 1'h0;
+      \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = beat_scale;
+    \$163  = beat_scale;
     if (accept) begin
-      \$171  = w_sel[79:64];
+      \$163  = w_sel[79:64];
     end
     if (rst) begin
-      \$171  = 16'h0000;
+      \$163  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = \$signal$23 ;
+    \$164  = \$signal$23 ;
     if (accept) begin
-      \$172  = \$5 ;
+      \$164  = \$5 ;
+    end
+    if (rst) begin
+      \$164  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$165  = \$signal$24 ;
+    if (accept) begin
+      \$165  = w_sel[95:80];
+    end
+    if (rst) begin
+      \$165  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$166  = act_sum0;
+    if (handoff) begin
+      \$166  = 24'h000000;
+    end else if (last_plane) begin
+      \$166  = \$66 [23:0];
+    end
+    if (rst) begin
+      \$166  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$167  = act_sum1;
+    if (handoff) begin
+      \$167  = 24'h000000;
+    end else if (last_plane) begin
+      \$167  = \$67 [23:0];
+    end
+    if (rst) begin
+      \$167  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$168  = grp0_0;
+    if (handoff) begin
+      \$168  = 31'h00000000;
+    end else if (\$9 ) begin
+      \$168  = \$71 [30:0];
+    end
+    if (rst) begin
+      \$168  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$169  = grp1_0;
+    if (handoff) begin
+      \$169  = 31'h00000000;
+    end else if (\$11 ) begin
+      \$169  = \$75 [30:0];
+    end
+    if (rst) begin
+      \$169  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$170  = grp0_1;
+    if (handoff) begin
+      \$170  = 31'h00000000;
+    end else if (\$13 ) begin
+      \$170  = \$79 [30:0];
+    end
+    if (rst) begin
+      \$170  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$171  = grp1_1;
+    if (handoff) begin
+      \$171  = 31'h00000000;
+    end else if (\$15 ) begin
+      \$171  = \$83 [30:0];
+    end
+    if (rst) begin
+      \$171  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$172  = grp_first;
+    if (handoff) begin
+      \$172  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$172  = 1'h1;
     end
     if (rst) begin
       \$172  = 1'h0;
@@ -1351,335 +1430,240 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = \$signal$24 ;
-    if (accept) begin
-      \$173  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$173  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = act_sum0;
-    if (handoff) begin
-      \$174  = 24'h000000;
-    end else if (last_plane) begin
-      \$174  = \$74 [23:0];
-    end
-    if (rst) begin
-      \$174  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = act_sum1;
-    if (handoff) begin
-      \$175  = 24'h000000;
-    end else if (last_plane) begin
-      \$175  = \$75 [23:0];
-    end
-    if (rst) begin
-      \$175  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = grp0_0;
-    if (handoff) begin
-      \$176  = 31'h00000000;
-    end else if (\$9 ) begin
-      \$176  = \$79 [30:0];
-    end
-    if (rst) begin
-      \$176  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = grp1_0;
-    if (handoff) begin
-      \$177  = 31'h00000000;
-    end else if (\$11 ) begin
-      \$177  = \$83 [30:0];
-    end
-    if (rst) begin
-      \$177  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = grp0_1;
-    if (handoff) begin
-      \$178  = 31'h00000000;
-    end else if (\$13 ) begin
-      \$178  = \$87 [30:0];
-    end
-    if (rst) begin
-      \$178  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = grp1_1;
-    if (handoff) begin
-      \$179  = 31'h00000000;
-    end else if (\$15 ) begin
-      \$179  = \$91 [30:0];
-    end
-    if (rst) begin
-      \$179  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = grp_first;
-    if (handoff) begin
-      \$180  = 1'h0;
-    end
+    \$173  = grp_psum;
     if (\$16 ) begin
-      \$180  = 1'h1;
+      \$173  = i_psum;
     end
     if (rst) begin
-      \$180  = 1'h0;
+      \$173  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = grp_psum;
-    if (\$16 ) begin
-      \$181  = i_psum;
-    end
-    if (rst) begin
-      \$181  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = dq_c0;
+    \$174  = dq_c0;
     if (handoff) begin
-      \$182  = c0;
+      \$174  = c0;
     end
     if (rst) begin
-      \$182  = 9'h000;
+      \$174  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = dq_c1;
+    \$175  = dq_c1;
     if (handoff) begin
-      \$183  = c1;
+      \$175  = c1;
     end
     if (rst) begin
-      \$183  = 9'h000;
+      \$175  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = dq_sum_a0;
+    \$176  = dq_sum_a0;
     if (handoff) begin
-      \$184  = \$74 [23:0];
+      \$176  = \$66 [23:0];
     end
     if (rst) begin
-      \$184  = 24'h000000;
+      \$176  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = dq_sum_a1;
+    \$177  = dq_sum_a1;
     if (handoff) begin
-      \$185  = \$75 [23:0];
+      \$177  = \$67 [23:0];
     end
     if (rst) begin
-      \$185  = 24'h000000;
+      \$177  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = dq_d0_0;
-    if (\$20 ) begin
-      \$186  = \$24 [32:0];
+    \$178  = dq_d0_0;
+    if (\$18 ) begin
+      \$178  = \$22 [32:0];
     end
     if (handoff) begin
-      \$186  = { \$25 [31], \$25  };
+      \$178  = { \$23 [31], \$23  };
     end
     if (rst) begin
-      \$186  = 33'h000000000;
+      \$178  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = dq_d0_1;
-    if (\$29 ) begin
-      \$187  = \$33 [32:0];
+    \$179  = dq_d0_1;
+    if (\$25 ) begin
+      \$179  = \$29 [32:0];
     end
     if (handoff) begin
-      \$187  = { \$34 [31], \$34  };
+      \$179  = { \$30 [31], \$30  };
     end
     if (rst) begin
-      \$187  = 33'h000000000;
+      \$179  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = dq_d1_0;
-    if (\$38 ) begin
-      \$188  = \$42 [32:0];
+    \$180  = dq_d1_0;
+    if (\$32 ) begin
+      \$180  = \$36 [32:0];
     end
     if (handoff) begin
-      \$188  = { \$43 [31], \$43  };
+      \$180  = { \$37 [31], \$37  };
     end
     if (rst) begin
-      \$188  = 33'h000000000;
+      \$180  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = dq_d1_1;
-    if (\$47 ) begin
-      \$189  = \$51 [32:0];
+    \$181  = dq_d1_1;
+    if (\$39 ) begin
+      \$181  = \$43 [32:0];
     end
     if (handoff) begin
-      \$189  = { \$52 [31], \$52  };
+      \$181  = { \$44 [31], \$44  };
     end
     if (rst) begin
-      \$189  = 33'h000000000;
+      \$181  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = 1'h0;
-    if (\$53 ) begin
-      if (\$58 ) begin
-        \$190  = 1'h1;
+    \$182  = 1'h0;
+    if (\$45 ) begin
+      if (\$50 ) begin
+        \$182  = 1'h1;
       end
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = dq_left;
+    if (\$45 ) begin
+      \$183  = \$46 [4:0];
+    end
+    if (handoff) begin
+      \$183  = 5'h11;
+    end
+    if (rst) begin
+      \$183  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = dq_bit;
+    if (\$45 ) begin
+      \$184  = \$47 [4:0];
+    end
+    if (handoff) begin
+      \$184  = 5'h00;
+    end
+    if (rst) begin
+      \$184  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = out_acc;
+    if (\$45 ) begin
+      if (\$48 ) begin
+        \$185  = out_next;
+      end
+    end
+    if (rst) begin
+      \$185  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = o_psum;
+    if (\$45 ) begin
+      if (\$50 ) begin
+        \$186  = out_next;
+      end
+    end
+    if (rst) begin
+      \$186  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = dq_scale;
+    if (handoff) begin
+      \$187  = beat_scale;
+    end
+    if (rst) begin
+      \$187  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = \$signal$63 ;
+    if (handoff) begin
+      \$188  = grp_first;
+    end
+    if (rst) begin
+      \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = dq_psum;
+    if (handoff) begin
+      \$189  = grp_psum;
+    end
+    if (rst) begin
+      \$189  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = dq_last;
+    if (handoff) begin
+      \$190  = beat_last;
     end
     if (rst) begin
       \$190  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = dq_left;
-    if (\$53 ) begin
-      \$191  = \$54 [4:0];
-    end
-    if (handoff) begin
-      \$191  = 5'h11;
-    end
-    if (rst) begin
-      \$191  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = dq_bit;
-    if (\$53 ) begin
-      \$192  = \$55 [4:0];
-    end
-    if (handoff) begin
-      \$192  = 5'h00;
-    end
-    if (rst) begin
-      \$192  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = out_acc;
-    if (\$53 ) begin
-      if (\$56 ) begin
-        \$193  = out_next;
-      end
-    end
-    if (rst) begin
-      \$193  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = o_psum;
-    if (\$53 ) begin
-      if (\$58 ) begin
-        \$194  = out_next;
-      end
-    end
-    if (rst) begin
-      \$194  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = dq_scale;
-    if (handoff) begin
-      \$195  = beat_scale;
-    end
-    if (rst) begin
-      \$195  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = \$signal$63 ;
-    if (handoff) begin
-      \$196  = grp_first;
-    end
-    if (rst) begin
-      \$196  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = dq_psum;
-    if (handoff) begin
-      \$197  = grp_psum;
-    end
-    if (rst) begin
-      \$197  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = dq_last;
-    if (handoff) begin
-      \$198  = beat_last;
-    end
-    if (rst) begin
-      \$198  = 1'h0;
-    end
-  end
-  assign act_next0 = \$74 [23:0];
-  assign act_next1 = \$75 [23:0];
-  assign grp_next0_0 = \$79 [30:0];
-  assign grp_next1_0 = \$83 [30:0];
-  assign grp_next0_1 = \$87 [30:0];
-  assign grp_next1_1 = \$91 [30:0];
-  assign dq_ash0_0 = \$109 [32:0];
-  assign dq_ash0_1 = \$122 [32:0];
-  assign dq_ash1_0 = \$135 [32:0];
-  assign dq_ash1_1 = \$148 [32:0];
+  assign act_next0 = \$66 [23:0];
+  assign act_next1 = \$67 [23:0];
+  assign grp_next0_0 = \$71 [30:0];
+  assign grp_next1_0 = \$75 [30:0];
+  assign grp_next0_1 = \$79 [30:0];
+  assign grp_next1_1 = \$83 [30:0];
+  assign dq_ash0_0 = \$101 [32:0];
+  assign dq_ash0_1 = \$114 [32:0];
+  assign dq_ash1_0 = \$127 [32:0];
+  assign dq_ash1_1 = \$140 [32:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
   assign \a$68  = i_a[127:64];
   assign \load$69  = accept;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$77 [25], \$77  };
+  assign shifted0_0 = { \$69 [25], \$69  };
   assign shift1_0 = \$signal ;
-  assign shifted1_0 = { \$81 [25], \$81  };
+  assign shifted1_0 = { \$73 [25], \$73  };
   assign shift0_1 = \$signal ;
-  assign shifted0_1 = { \$85 [25], \$85  };
+  assign shifted0_1 = { \$77 [25], \$77  };
   assign shift1_1 = \$signal ;
-  assign shifted1_1 = { \$89 [25], \$89  };
-  assign sbit = \$92 [2:0];
-  assign corr_uint1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
-  assign corr_uint2 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
-  assign corr_uint3 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
-  assign corr_uint4 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
-  assign corr_uint5 = { \$97 [5], \$97 [5], \$97 [5], \$97 [5], \$97  };
-  assign corr_uint6 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
-  assign corr_uint7 = { \$99 [7], \$99 [7], \$99  };
-  assign corr_uint8 = { \$100 [8], \$100  };
+  assign shifted1_1 = { \$81 [25], \$81  };
+  assign sbit = \$84 [2:0];
+  assign corr_uint1 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
+  assign corr_uint2 = { \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86  };
+  assign corr_uint3 = { \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87  };
+  assign corr_uint4 = { \$88 [4], \$88 [4], \$88 [4], \$88 [4], \$88 [4], \$88  };
+  assign corr_uint5 = { \$89 [5], \$89 [5], \$89 [5], \$89 [5], \$89  };
+  assign corr_uint6 = { \$90 [6], \$90 [6], \$90 [6], \$90  };
+  assign corr_uint7 = { \$91 [7], \$91 [7], \$91  };
+  assign corr_uint8 = { \$92 [8], \$92  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -1689,14 +1673,14 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$107  = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
-  assign \corr_uint2$108  = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
-  assign \corr_uint3$109  = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
-  assign \corr_uint4$110  = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
-  assign \corr_uint5$111  = { \$105 [5], \$105 [5], \$105 [5], \$105 [5], \$105  };
-  assign \corr_uint6$112  = { \$106 [6], \$106 [6], \$106 [6], \$106  };
-  assign \corr_uint7$113  = { \$107 [7], \$107 [7], \$107  };
-  assign \corr_uint8$114  = { \$108 [8], \$108  };
+  assign \corr_uint1$107  = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+  assign \corr_uint2$108  = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+  assign \corr_uint3$109  = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
+  assign \corr_uint4$110  = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
+  assign \corr_uint5$111  = { \$97 [5], \$97 [5], \$97 [5], \$97 [5], \$97  };
+  assign \corr_uint6$112  = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign \corr_uint7$113  = { \$99 [7], \$99 [7], \$99  };
+  assign \corr_uint8$114  = { \$100 [8], \$100  };
   assign \corr_int2$115  = 10'h000;
   assign \corr_int3$116  = 10'h000;
   assign \corr_int4$117  = 10'h000;
@@ -1707,13 +1691,13 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \corr_ternary$122  = 10'h000;
   assign \corr_binary$123  = 10'h3ff;
   assign dq_dh0_0 = dq_d0_0;
-  assign dq_sh0_0 = { \$110 [39], \$110  };
+  assign dq_sh0_0 = { \$102 [39], \$102  };
   assign dq_dh0_1 = dq_d0_1;
-  assign dq_sh0_1 = { \$123 [39], \$123  };
+  assign dq_sh0_1 = { \$115 [39], \$115  };
   assign dq_dh1_0 = dq_d1_0;
-  assign dq_sh1_0 = { \$136 [39], \$136  };
+  assign dq_sh1_0 = { \$128 [39], \$128  };
   assign dq_dh1_1 = dq_d1_1;
-  assign dq_sh1_1 = { \$149 [39], \$149  };
+  assign dq_sh1_1 = { \$141 [39], \$141  };
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -1966,10 +1950,10 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \table$72[13]  = \table$72 [265:247];
   assign \table$72[14]  = \table$72 [284:266];
   assign \table$72[15]  = \table$72 [303:285];
-  assign out_next[191:144] = \$160 [47:0];
-  assign out_next[143:96] = \$147 [47:0];
-  assign out_next[95:48] = \$134 [47:0];
-  assign out_next[47:0] = \$121 [47:0];
+  assign out_next[191:144] = \$152 [47:0];
+  assign out_next[143:96] = \$139 [47:0];
+  assign out_next[95:48] = \$126 [47:0];
+  assign out_next[47:0] = \$113 [47:0];
 endmodule
 
 module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);

@@ -4,163 +4,155 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  wire [3:0] \$101 ;
-  wire [4:0] \$102 ;
-  wire [4:0] \$103 ;
-  wire [5:0] \$104 ;
-  wire [5:0] \$105 ;
-  wire [6:0] \$106 ;
-  wire [6:0] \$107 ;
-  wire [7:0] \$108 ;
-  wire [7:0] \$109 ;
+  wire [7:0] \$100 ;
+  wire [7:0] \$101 ;
+  wire [8:0] \$102 ;
+  wire [8:0] \$103 ;
+  wire [1:0] \$104 ;
+  wire [2:0] \$105 ;
+  wire [2:0] \$106 ;
+  wire [3:0] \$107 ;
+  wire [3:0] \$108 ;
+  wire [4:0] \$109 ;
   wire \$11 ;
-  wire [8:0] \$110 ;
-  wire [8:0] \$111 ;
-  wire [1:0] \$112 ;
-  wire [2:0] \$113 ;
-  wire [2:0] \$114 ;
-  wire [3:0] \$115 ;
-  wire [3:0] \$116 ;
-  wire [4:0] \$117 ;
-  wire [4:0] \$118 ;
-  wire [5:0] \$119 ;
+  wire [4:0] \$110 ;
+  wire [5:0] \$111 ;
+  wire [5:0] \$112 ;
+  wire [6:0] \$113 ;
+  wire [6:0] \$114 ;
+  wire [7:0] \$115 ;
+  wire [7:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [8:0] \$118 ;
+  wire [46:0] \$119 ;
   wire \$12 ;
-  wire [5:0] \$120 ;
-  wire [6:0] \$121 ;
-  wire [6:0] \$122 ;
-  wire [7:0] \$123 ;
-  wire [7:0] \$124 ;
-  wire [8:0] \$125 ;
-  wire [8:0] \$126 ;
-  wire [46:0] \$127 ;
-  wire [24:0] \$128 ;
-  wire [31:0] \$129 ;
+  wire [24:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [39:0] \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire [33:0] \$128 ;
+  wire [33:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire [39:0] \$132 ;
-  wire \$133 ;
-  wire \$134 ;
+  wire [33:0] \$130 ;
+  wire [40:0] \$131 ;
+  wire [46:0] \$132 ;
+  wire [24:0] \$133 ;
+  wire [31:0] \$134 ;
   wire \$135 ;
-  wire [33:0] \$136 ;
-  wire [33:0] \$137 ;
-  wire [33:0] \$138 ;
-  wire [40:0] \$139 ;
+  wire \$136 ;
+  wire [39:0] \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [46:0] \$140 ;
-  wire [24:0] \$141 ;
-  wire [31:0] \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire [39:0] \$145 ;
-  wire \$146 ;
-  wire \$147 ;
+  wire \$140 ;
+  wire [33:0] \$141 ;
+  wire [33:0] \$142 ;
+  wire [33:0] \$143 ;
+  wire [40:0] \$144 ;
+  wire [46:0] \$145 ;
+  wire [24:0] \$146 ;
+  wire [31:0] \$147 ;
   wire \$148 ;
-  wire [33:0] \$149 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [33:0] \$150 ;
-  wire [33:0] \$151 ;
-  wire [40:0] \$152 ;
-  wire [46:0] \$153 ;
-  wire [24:0] \$154 ;
-  wire [31:0] \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire [39:0] \$158 ;
-  wire \$159 ;
+  wire [39:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [33:0] \$154 ;
+  wire [33:0] \$155 ;
+  wire [33:0] \$156 ;
+  wire [40:0] \$157 ;
+  wire [46:0] \$158 ;
+  wire [24:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
+  wire [31:0] \$160 ;
   wire \$161 ;
-  wire [33:0] \$162 ;
-  wire [33:0] \$163 ;
-  wire [33:0] \$164 ;
-  wire [40:0] \$165 ;
-  wire [46:0] \$166 ;
-  wire [24:0] \$167 ;
-  wire [31:0] \$168 ;
-  wire \$169 ;
+  wire \$162 ;
+  wire [39:0] \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire [33:0] \$167 ;
+  wire [33:0] \$168 ;
+  wire [33:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire [39:0] \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire [33:0] \$175 ;
-  wire [33:0] \$176 ;
-  wire [33:0] \$177 ;
-  wire [40:0] \$178 ;
-  reg [63:0] \$179 ;
+  wire [40:0] \$170 ;
+  reg [63:0] \$171 ;
+  reg [100:0] \$172 ;
+  reg [4:0] \$173 ;
+  reg [100:0] \$174 ;
+  reg [2:0] \$175 ;
+  reg [63:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [3:0] \$178 ;
+  reg \$179 ;
   wire \$18 ;
-  reg [100:0] \$180 ;
-  reg [4:0] \$181 ;
-  reg [100:0] \$182 ;
-  reg [2:0] \$183 ;
-  reg [63:0] \$184 ;
-  reg [4:0] \$185 ;
-  reg [3:0] \$186 ;
-  reg \$187 ;
-  reg \$188 ;
-  reg [15:0] \$189 ;
+  reg \$180 ;
+  reg [15:0] \$181 ;
+  reg \$182 ;
+  reg [15:0] \$183 ;
+  reg [15:0] \$184 ;
+  reg [15:0] \$185 ;
+  reg [22:0] \$186 ;
+  reg [22:0] \$187 ;
+  reg [22:0] \$188 ;
+  reg [22:0] \$189 ;
   wire \$19 ;
   reg \$190 ;
-  reg [15:0] \$191 ;
-  reg [15:0] \$192 ;
-  reg [15:0] \$193 ;
-  reg [22:0] \$194 ;
-  reg [22:0] \$195 ;
-  reg [22:0] \$196 ;
-  reg [22:0] \$197 ;
-  reg \$198 ;
-  reg [159:0] \$199 ;
+  reg [159:0] \$191 ;
+  reg [8:0] \$192 ;
+  reg [8:0] \$193 ;
+  reg [15:0] \$194 ;
+  reg [15:0] \$195 ;
+  reg \$196 ;
+  reg [24:0] \$197 ;
+  reg [24:0] \$198 ;
+  reg [24:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  reg [8:0] \$200 ;
-  reg [8:0] \$201 ;
-  reg [15:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg \$204 ;
-  reg [24:0] \$205 ;
-  reg [24:0] \$206 ;
-  reg [24:0] \$207 ;
-  reg [24:0] \$208 ;
+  wire [25:0] \$20 ;
+  reg [24:0] \$200 ;
+  reg \$201 ;
+  reg [4:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [159:0] \$204 ;
+  reg [159:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg \$207 ;
+  reg [159:0] \$208 ;
   reg \$209 ;
-  wire \$21 ;
-  reg [4:0] \$210 ;
-  reg [4:0] \$211 ;
-  reg [159:0] \$212 ;
-  reg [159:0] \$213 ;
-  reg [15:0] \$214 ;
-  reg \$215 ;
-  reg [159:0] \$216 ;
-  reg \$217 ;
+  wire [25:0] \$21 ;
   wire [25:0] \$22 ;
-  wire [25:0] \$23 ;
-  wire [25:0] \$24 ;
+  wire \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [25:0] \$26 ;
+  wire [25:0] \$27 ;
+  wire [25:0] \$28 ;
+  wire [6:0] \$281 ;
+  wire [6:0] \$284 ;
+  wire [6:0] \$287 ;
   wire \$29 ;
+  wire [6:0] \$292 ;
   wire [6:0] \$297 ;
   wire \$3 ;
-  wire [25:0] \$30 ;
-  wire [6:0] \$300 ;
-  wire [6:0] \$303 ;
-  wire [6:0] \$308 ;
-  wire [25:0] \$31 ;
-  wire [6:0] \$313 ;
+  wire \$30 ;
+  wire [6:0] \$304 ;
+  wire \$31 ;
+  wire [6:0] \$311 ;
+  wire [6:0] \$314 ;
+  wire [6:0] \$317 ;
   wire [25:0] \$32 ;
-  wire [6:0] \$320 ;
+  wire [6:0] \$322 ;
   wire [6:0] \$327 ;
-  wire \$33 ;
-  wire [6:0] \$330 ;
-  wire [6:0] \$333 ;
-  wire [6:0] \$338 ;
-  wire \$34 ;
-  wire [6:0] \$343 ;
+  wire [25:0] \$33 ;
+  wire [6:0] \$334 ;
+  wire [25:0] \$34 ;
   wire \$35 ;
-  wire [6:0] \$350 ;
   wire \$36 ;
   wire \$37 ;
   wire [25:0] \$38 ;
@@ -168,17 +160,17 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   reg [3:0] \$4 ;
   wire [25:0] \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
+  wire [5:0] \$42 ;
+  wire [5:0] \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [25:0] \$46 ;
-  wire [25:0] \$47 ;
-  wire [25:0] \$48 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
   wire \$49 ;
   reg \$5 ;
-  wire [5:0] \$50 ;
-  wire [5:0] \$51 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
@@ -190,53 +182,54 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
+  wire [16:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire [7:0] \$64 ;
+  wire [7:0] \$65 ;
+  wire [7:0] \$66 ;
+  wire [2:0] \$67 ;
+  wire [7:0] \$68 ;
   wire \$69 ;
   wire [3:0] \$7 ;
-  wire [16:0] \$70 ;
-  wire [16:0] \$71 ;
-  wire [7:0] \$72 ;
-  wire [7:0] \$73 ;
-  wire [7:0] \$74 ;
-  wire [2:0] \$75 ;
+  wire [17:0] \$70 ;
+  wire [19:0] \$71 ;
+  wire [23:0] \$72 ;
+  wire [17:0] \$73 ;
+  wire [19:0] \$74 ;
+  wire [23:0] \$75 ;
   wire [7:0] \$76 ;
-  wire \$77 ;
-  wire [17:0] \$78 ;
-  wire [19:0] \$79 ;
+  wire [7:0] \$77 ;
+  wire [7:0] \$78 ;
+  wire [2:0] \$79 ;
   wire \$8 ;
-  wire [23:0] \$80 ;
-  wire [17:0] \$81 ;
-  wire [19:0] \$82 ;
-  wire [23:0] \$83 ;
-  wire [7:0] \$84 ;
-  wire [7:0] \$85 ;
-  wire [7:0] \$86 ;
-  wire [2:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire \$89 ;
+  wire [7:0] \$80 ;
+  wire \$81 ;
+  wire [17:0] \$82 ;
+  wire [19:0] \$83 ;
+  wire [23:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire [19:0] \$86 ;
+  wire [23:0] \$87 ;
+  wire [5:0] \$88 ;
+  wire [1:0] \$89 ;
   wire \$9 ;
-  wire [17:0] \$90 ;
-  wire [19:0] \$91 ;
-  wire [23:0] \$92 ;
-  wire [17:0] \$93 ;
-  wire [19:0] \$94 ;
-  wire [23:0] \$95 ;
+  wire [2:0] \$90 ;
+  wire [2:0] \$91 ;
+  wire [3:0] \$92 ;
+  wire [3:0] \$93 ;
+  wire [4:0] \$94 ;
+  wire [4:0] \$95 ;
   wire [5:0] \$96 ;
-  wire [1:0] \$97 ;
-  wire [2:0] \$98 ;
-  wire [2:0] \$99 ;
+  wire [5:0] \$97 ;
+  wire [6:0] \$98 ;
+  wire [6:0] \$99 ;
   reg [2:0] \$signal  = 3'h0;
   reg \$signal$23  = 1'h0;
   reg [15:0] \$signal$24  = 16'h0000;
   wire [7:0] \$signal$24[0] ;
   wire [7:0] \$signal$24[1] ;
   reg \$signal$48  = 1'h0;
+  wire \$signal$49 ;
   reg \$signal$64  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$69 ;
@@ -411,7 +404,6 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [15:0] \i_w.zero ;
   wire [7:0] \i_w.zero[0] ;
   wire [7:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$70 ;
@@ -634,260 +626,252 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$14  = ~ stall;
   assign \$15  = active & \$14 ;
   assign \$16  = accept & i_ctl[2];
-  assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = dq_c0 >> dq_bit;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = dq_bit == 4'h8;
-  assign \$22  = $signed(dq_d0_0) - $signed(\$127 [24:0]);
-  assign \$23  = $signed(dq_d0_0) + $signed(\$127 [24:0]);
-  assign \$24  = \$21  ? \$22  : \$23 ;
-  assign \$25  = | dq_left;
-  assign \$26  = \$25  & in_corr;
-  assign \$27  = dq_c1 >> dq_bit;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = dq_bit == 4'h8;
-  assign \$30  = $signed(dq_d0_1) - $signed(\$140 [24:0]);
-  assign \$31  = $signed(dq_d0_1) + $signed(\$140 [24:0]);
-  assign \$32  = \$29  ? \$30  : \$31 ;
-  assign \$33  = | dq_left;
-  assign \$34  = \$33  & in_corr;
-  assign \$35  = dq_c0 >> dq_bit;
-  assign \$36  = \$34  & \$35 ;
+  assign \$17  = dq_c0 >> dq_bit;
+  assign \$18  = \$signal$49  & \$17 ;
+  assign \$19  = dq_bit == 4'h8;
+  assign \$20  = $signed(dq_d0_0) - $signed(\$119 [24:0]);
+  assign \$21  = $signed(dq_d0_0) + $signed(\$119 [24:0]);
+  assign \$22  = \$19  ? \$20  : \$21 ;
+  assign \$23  = dq_c1 >> dq_bit;
+  assign \$24  = \$signal$49  & \$23 ;
+  assign \$25  = dq_bit == 4'h8;
+  assign \$26  = $signed(dq_d0_1) - $signed(\$132 [24:0]);
+  assign \$27  = $signed(dq_d0_1) + $signed(\$132 [24:0]);
+  assign \$28  = \$25  ? \$26  : \$27 ;
+  assign \$29  = dq_c0 >> dq_bit;
+  assign \$30  = \$signal$49  & \$29 ;
+  assign \$31  = dq_bit == 4'h8;
+  assign \$32  = $signed(dq_d1_0) - $signed(\$145 [24:0]);
+  assign \$33  = $signed(dq_d1_0) + $signed(\$145 [24:0]);
+  assign \$34  = \$31  ? \$32  : \$33 ;
+  assign \$35  = dq_c1 >> dq_bit;
+  assign \$36  = \$signal$49  & \$35 ;
   assign \$37  = dq_bit == 4'h8;
-  assign \$38  = $signed(dq_d1_0) - $signed(\$153 [24:0]);
-  assign \$39  = $signed(dq_d1_0) + $signed(\$153 [24:0]);
+  assign \$38  = $signed(dq_d1_1) - $signed(\$158 [24:0]);
+  assign \$39  = $signed(dq_d1_1) + $signed(\$158 [24:0]);
   assign \$40  = \$37  ? \$38  : \$39 ;
   assign \$41  = | dq_left;
-  assign \$42  = \$41  & in_corr;
-  assign \$43  = dq_c1 >> dq_bit;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = dq_bit == 4'h8;
-  assign \$46  = $signed(dq_d1_1) - $signed(\$166 [24:0]);
-  assign \$47  = $signed(dq_d1_1) + $signed(\$166 [24:0]);
-  assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = | dq_left;
-  assign \$50  = dq_left - 1'h1;
-  assign \$51  = dq_bit + 1'h1;
-  assign \$52  = ~ in_corr;
-  assign \$53  = dq_left == 1'h1;
-  assign \$54  = \$53  & dq_last;
+  assign \$42  = dq_left - 1'h1;
+  assign \$43  = dq_bit + 1'h1;
+  assign \$44  = ~ \$signal$49 ;
+  assign \$45  = dq_left == 1'h1;
+  assign \$46  = \$45  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$55  = remaining <= 1'h1;
-  assign \$56  = ~ stall;
-  assign o_ready = \$55  & \$56 ;
+  assign \$47  = remaining <= 1'h1;
+  assign \$48  = ~ stall;
+  assign o_ready = \$47  & \$48 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$57  = remaining == 1'h1;
-  assign \$58  = ~ stall;
-  assign last_plane = \$57  & \$58 ;
-  assign \$59  = remaining == 1'h1;
-  assign \$60  = \$59  & beat_group_end;
-  assign \$61  = dq_left > 1'h1;
-  assign stall = \$60  & \$61 ;
+  assign \$49  = remaining == 1'h1;
+  assign \$50  = ~ stall;
+  assign last_plane = \$49  & \$50 ;
+  assign \$51  = remaining == 1'h1;
+  assign \$52  = \$51  & beat_group_end;
+  assign \$53  = dq_left > 1'h1;
+  assign stall = \$52  & \$53 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$62  = \$signal  == 1'h1;
-  assign \$63  = \$signal  == 2'h2;
-  assign \$64  = \$signal  == 2'h3;
-  assign \$65  = \$signal  == 3'h4;
-  assign \$66  = \$signal  == 3'h5;
-  assign \$67  = \$signal  == 3'h6;
-  assign \$68  = \$signal  == 3'h7;
-  assign \$69  = \$signal  == 1'h1;
-  assign \$70  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$71  = $signed(act_sum1) + $signed(\table$73 [87:77]);
-  assign \$297  = \$signal  * 4'h8;
-  assign \$72  = planes >> \$297 ;
-  assign \$300  = \$signal  * 4'h8;
-  assign \$73  = planes >> \$300 ;
-  assign \$303  = \$signal  * 4'h8;
-  assign \$74  = planes >> \$303 ;
-  assign \$75  = ~ \$74 [2:0];
-  assign low0 = \$72 [3] ? \$73 [2:0] : \$75 ;
-  assign \$308  = \$signal  * 4'h8;
-  assign \$76  = planes >> \$308 ;
-  assign \$77  = ~ \$76 [3];
-  assign neg0 = \$77  ^ plane_neg;
-  assign \$313  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$313 ;
-  assign \$78  = $signed(entry0_0) << \$signal ;
-  assign \$79  = - $signed(\$78 );
-  assign addend0_0 = neg0 ? \$79  : { \$78 [17], \$78 [17], \$78  };
-  assign \$80  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$320  = low0 * 4'hb;
-  assign entry1_0 = \table$73  >> \$320 ;
-  assign \$81  = $signed(entry1_0) << \$signal ;
-  assign \$82  = - $signed(\$81 );
-  assign addend1_0 = neg0 ? \$82  : { \$81 [17], \$81 [17], \$81  };
-  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$327  = \$signal  * 4'h8;
-  assign \$84  = planes >> \$327 ;
-  assign \$330  = \$signal  * 4'h8;
-  assign \$85  = planes >> \$330 ;
-  assign \$333  = \$signal  * 4'h8;
-  assign \$86  = planes >> \$333 ;
-  assign \$87  = ~ \$86 [6:4];
-  assign low1 = \$84 [7] ? \$85 [6:4] : \$87 ;
-  assign \$338  = \$signal  * 4'h8;
-  assign \$88  = planes >> \$338 ;
-  assign \$89  = ~ \$88 [7];
-  assign neg1 = \$89  ^ plane_neg;
-  assign \$343  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$343 ;
-  assign \$90  = $signed(entry0_1) << \$signal ;
-  assign \$91  = - $signed(\$90 );
-  assign addend0_1 = neg1 ? \$91  : { \$90 [17], \$90 [17], \$90  };
-  assign \$92  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$350  = low1 * 4'hb;
-  assign entry1_1 = \table$73  >> \$350 ;
-  assign \$93  = $signed(entry1_1) << \$signal ;
-  assign \$94  = - $signed(\$93 );
-  assign addend1_1 = neg1 ? \$94  : { \$93 [17], \$93 [17], \$93  };
-  assign \$95  = $signed(grp1_1) + $signed(addend1_1);
-  assign in_corr = dq_bit < 4'h9;
-  assign \$96  = dq_bit - 4'h9;
-  assign \$98  = 1'h1 - \$97 ;
-  assign \$100  = 2'h3 - \$99 ;
-  assign \$102  = 3'h7 - \$101 ;
-  assign \$104  = 4'hf - \$103 ;
-  assign \$106  = 5'h1f - \$105 ;
-  assign \$108  = 6'h3f - \$107 ;
-  assign \$110  = 7'h7f - \$109 ;
-  assign corr_uint8 = 8'hff - \$111 ;
-  assign \$113  = 1'h1 - \$112 ;
-  assign \$115  = 2'h3 - \$114 ;
-  assign \$117  = 3'h7 - \$116 ;
-  assign \$119  = 4'hf - \$118 ;
-  assign \$121  = 5'h1f - \$120 ;
-  assign \$123  = 6'h3f - \$122 ;
-  assign \$125  = 7'h7f - \$124 ;
-  assign \corr_uint8$119  = 8'hff - \$126 ;
-  assign \$127  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = \$signal$48  ? \$128  : dq_d0_0;
-  assign \$129  = $signed(dq_dh0_0) << \$96 [2:0];
-  assign \$130  = dq_bit == 4'h9;
-  assign \$131  = \$130  & \$signal$64 ;
-  assign \$132  = \$131  ? dq_psum[39:0] : out_acc[39:0];
-  assign \$133  = ~ in_corr;
-  assign \$134  = dq_scale[7:0] >> \$96 [2:0];
-  assign \$135  = \$133  & \$134 ;
-  assign \$136  = - $signed(\$129 );
-  assign \$138  = \$135  ? \$137  : 34'h000000000;
-  assign \$139  = $signed(\$132 ) + $signed(\$138 );
-  assign \$140  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = \$signal$48  ? \$141  : dq_d0_1;
-  assign \$142  = $signed(dq_dh0_1) << \$96 [2:0];
-  assign \$143  = dq_bit == 4'h9;
-  assign \$144  = \$143  & \$signal$64 ;
-  assign \$145  = \$144  ? dq_psum[79:40] : out_acc[79:40];
-  assign \$146  = ~ in_corr;
-  assign \$147  = dq_scale[15:8] >> \$96 [2:0];
-  assign \$148  = \$146  & \$147 ;
-  assign \$149  = - $signed(\$142 );
-  assign \$151  = \$148  ? \$150  : 34'h000000000;
-  assign \$152  = $signed(\$145 ) + $signed(\$151 );
-  assign \$153  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = \$signal$48  ? \$154  : dq_d1_0;
-  assign \$155  = $signed(dq_dh1_0) << \$96 [2:0];
-  assign \$156  = dq_bit == 4'h9;
-  assign \$157  = \$156  & \$signal$64 ;
-  assign \$158  = \$157  ? dq_psum[119:80] : out_acc[119:80];
-  assign \$159  = ~ in_corr;
-  assign \$160  = dq_scale[7:0] >> \$96 [2:0];
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = - $signed(\$155 );
-  assign \$164  = \$161  ? \$163  : 34'h000000000;
-  assign \$165  = $signed(\$158 ) + $signed(\$164 );
-  assign \$166  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = \$signal$48  ? \$167  : dq_d1_1;
-  assign \$168  = $signed(dq_dh1_1) << \$96 [2:0];
-  assign \$169  = dq_bit == 4'h9;
-  assign \$170  = \$169  & \$signal$64 ;
-  assign \$171  = \$170  ? dq_psum[159:120] : out_acc[159:120];
-  assign \$172  = ~ in_corr;
-  assign \$173  = dq_scale[15:8] >> \$96 [2:0];
-  assign \$174  = \$172  & \$173 ;
-  assign \$175  = - $signed(\$168 );
-  assign \$177  = \$174  ? \$176  : 34'h000000000;
-  assign \$178  = $signed(\$171 ) + $signed(\$177 );
+  assign \$54  = \$signal  == 1'h1;
+  assign \$55  = \$signal  == 2'h2;
+  assign \$56  = \$signal  == 2'h3;
+  assign \$57  = \$signal  == 3'h4;
+  assign \$58  = \$signal  == 3'h5;
+  assign \$59  = \$signal  == 3'h6;
+  assign \$60  = \$signal  == 3'h7;
+  assign \$61  = \$signal  == 1'h1;
+  assign \$62  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$63  = $signed(act_sum1) + $signed(\table$73 [87:77]);
+  assign \$281  = \$signal  * 4'h8;
+  assign \$64  = planes >> \$281 ;
+  assign \$284  = \$signal  * 4'h8;
+  assign \$65  = planes >> \$284 ;
+  assign \$287  = \$signal  * 4'h8;
+  assign \$66  = planes >> \$287 ;
+  assign \$67  = ~ \$66 [2:0];
+  assign low0 = \$64 [3] ? \$65 [2:0] : \$67 ;
+  assign \$292  = \$signal  * 4'h8;
+  assign \$68  = planes >> \$292 ;
+  assign \$69  = ~ \$68 [3];
+  assign neg0 = \$69  ^ plane_neg;
+  assign \$297  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$297 ;
+  assign \$70  = $signed(entry0_0) << \$signal ;
+  assign \$71  = - $signed(\$70 );
+  assign addend0_0 = neg0 ? \$71  : { \$70 [17], \$70 [17], \$70  };
+  assign \$72  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$304  = low0 * 4'hb;
+  assign entry1_0 = \table$73  >> \$304 ;
+  assign \$73  = $signed(entry1_0) << \$signal ;
+  assign \$74  = - $signed(\$73 );
+  assign addend1_0 = neg0 ? \$74  : { \$73 [17], \$73 [17], \$73  };
+  assign \$75  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$311  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$311 ;
+  assign \$314  = \$signal  * 4'h8;
+  assign \$77  = planes >> \$314 ;
+  assign \$317  = \$signal  * 4'h8;
+  assign \$78  = planes >> \$317 ;
+  assign \$79  = ~ \$78 [6:4];
+  assign low1 = \$76 [7] ? \$77 [6:4] : \$79 ;
+  assign \$322  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$322 ;
+  assign \$81  = ~ \$80 [7];
+  assign neg1 = \$81  ^ plane_neg;
+  assign \$327  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$327 ;
+  assign \$82  = $signed(entry0_1) << \$signal ;
+  assign \$83  = - $signed(\$82 );
+  assign addend0_1 = neg1 ? \$83  : { \$82 [17], \$82 [17], \$82  };
+  assign \$84  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$334  = low1 * 4'hb;
+  assign entry1_1 = \table$73  >> \$334 ;
+  assign \$85  = $signed(entry1_1) << \$signal ;
+  assign \$86  = - $signed(\$85 );
+  assign addend1_1 = neg1 ? \$86  : { \$85 [17], \$85 [17], \$85  };
+  assign \$87  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$88  = dq_bit - 4'h9;
+  assign \$signal$49  = dq_bit < 4'h9;
+  assign \$90  = 1'h1 - \$89 ;
+  assign \$92  = 2'h3 - \$91 ;
+  assign \$94  = 3'h7 - \$93 ;
+  assign \$96  = 4'hf - \$95 ;
+  assign \$98  = 5'h1f - \$97 ;
+  assign \$100  = 6'h3f - \$99 ;
+  assign \$102  = 7'h7f - \$101 ;
+  assign corr_uint8 = 8'hff - \$103 ;
+  assign \$105  = 1'h1 - \$104 ;
+  assign \$107  = 2'h3 - \$106 ;
+  assign \$109  = 3'h7 - \$108 ;
+  assign \$111  = 4'hf - \$110 ;
+  assign \$113  = 5'h1f - \$112 ;
+  assign \$115  = 6'h3f - \$114 ;
+  assign \$117  = 7'h7f - \$116 ;
+  assign \corr_uint8$119  = 8'hff - \$118 ;
+  assign \$119  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$48  ? \$120  : dq_d0_0;
+  assign \$121  = $signed(dq_dh0_0) << \$88 [2:0];
+  assign \$122  = dq_bit == 4'h9;
+  assign \$123  = \$122  & \$signal$64 ;
+  assign \$124  = \$123  ? dq_psum[39:0] : out_acc[39:0];
+  assign \$125  = ~ \$signal$49 ;
+  assign \$126  = dq_scale[7:0] >> \$88 [2:0];
+  assign \$127  = \$125  & \$126 ;
+  assign \$128  = - $signed(\$121 );
+  assign \$130  = \$127  ? \$129  : 34'h000000000;
+  assign \$131  = $signed(\$124 ) + $signed(\$130 );
+  assign \$132  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = \$signal$48  ? \$133  : dq_d0_1;
+  assign \$134  = $signed(dq_dh0_1) << \$88 [2:0];
+  assign \$135  = dq_bit == 4'h9;
+  assign \$136  = \$135  & \$signal$64 ;
+  assign \$137  = \$136  ? dq_psum[79:40] : out_acc[79:40];
+  assign \$138  = ~ \$signal$49 ;
+  assign \$139  = dq_scale[15:8] >> \$88 [2:0];
+  assign \$140  = \$138  & \$139 ;
+  assign \$141  = - $signed(\$134 );
+  assign \$143  = \$140  ? \$142  : 34'h000000000;
+  assign \$144  = $signed(\$137 ) + $signed(\$143 );
+  assign \$145  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = \$signal$48  ? \$146  : dq_d1_0;
+  assign \$147  = $signed(dq_dh1_0) << \$88 [2:0];
+  assign \$148  = dq_bit == 4'h9;
+  assign \$149  = \$148  & \$signal$64 ;
+  assign \$150  = \$149  ? dq_psum[119:80] : out_acc[119:80];
+  assign \$151  = ~ \$signal$49 ;
+  assign \$152  = dq_scale[7:0] >> \$88 [2:0];
+  assign \$153  = \$151  & \$152 ;
+  assign \$154  = - $signed(\$147 );
+  assign \$156  = \$153  ? \$155  : 34'h000000000;
+  assign \$157  = $signed(\$150 ) + $signed(\$156 );
+  assign \$158  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = \$signal$48  ? \$159  : dq_d1_1;
+  assign \$160  = $signed(dq_dh1_1) << \$88 [2:0];
+  assign \$161  = dq_bit == 4'h9;
+  assign \$162  = \$161  & \$signal$64 ;
+  assign \$163  = \$162  ? dq_psum[159:120] : out_acc[159:120];
+  assign \$164  = ~ \$signal$49 ;
+  assign \$165  = dq_scale[15:8] >> \$88 [2:0];
+  assign \$166  = \$164  & \$165 ;
+  assign \$167  = - $signed(\$160 );
+  assign \$169  = \$166  ? \$168  : 34'h000000000;
+  assign \$170  = $signed(\$163 ) + $signed(\$169 );
   always @(posedge clk)
-    o_a <= \$179 ;
+    o_a <= \$171 ;
   always @(posedge clk)
-    o_w <= \$180 ;
+    o_w <= \$172 ;
   always @(posedge clk)
-    o_ctl <= \$181 ;
+    o_ctl <= \$173 ;
   always @(posedge clk)
-    w_reg <= \$182 ;
+    w_reg <= \$174 ;
   always @(posedge clk)
-    \$signal  <= \$183 ;
+    \$signal  <= \$175 ;
   always @(posedge clk)
-    planes <= \$184 ;
+    planes <= \$176 ;
   always @(posedge clk)
-    dtype <= \$185 ;
+    dtype <= \$177 ;
   always @(posedge clk)
-    remaining <= \$186 ;
+    remaining <= \$178 ;
   always @(posedge clk)
-    beat_group_end <= \$187 ;
+    beat_group_end <= \$179 ;
   always @(posedge clk)
-    beat_last <= \$188 ;
+    beat_last <= \$180 ;
   always @(posedge clk)
-    beat_scale <= \$189 ;
+    beat_scale <= \$181 ;
   always @(posedge clk)
-    \$signal$23  <= \$190 ;
+    \$signal$23  <= \$182 ;
   always @(posedge clk)
-    \$signal$24  <= \$191 ;
+    \$signal$24  <= \$183 ;
   always @(posedge clk)
-    act_sum0 <= \$192 ;
+    act_sum0 <= \$184 ;
   always @(posedge clk)
-    act_sum1 <= \$193 ;
+    act_sum1 <= \$185 ;
   always @(posedge clk)
-    grp0_0 <= \$194 ;
+    grp0_0 <= \$186 ;
   always @(posedge clk)
-    grp1_0 <= \$195 ;
+    grp1_0 <= \$187 ;
   always @(posedge clk)
-    grp0_1 <= \$196 ;
+    grp0_1 <= \$188 ;
   always @(posedge clk)
-    grp1_1 <= \$197 ;
+    grp1_1 <= \$189 ;
   always @(posedge clk)
-    grp_first <= \$198 ;
+    grp_first <= \$190 ;
   always @(posedge clk)
-    grp_psum <= \$199 ;
+    grp_psum <= \$191 ;
   always @(posedge clk)
-    dq_c0 <= \$200 ;
+    dq_c0 <= \$192 ;
   always @(posedge clk)
-    dq_c1 <= \$201 ;
+    dq_c1 <= \$193 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$202 ;
+    dq_sum_a0 <= \$194 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$203 ;
+    dq_sum_a1 <= \$195 ;
   always @(posedge clk)
-    \$signal$48  <= \$204 ;
+    \$signal$48  <= \$196 ;
   always @(posedge clk)
-    dq_d0_0 <= \$205 ;
+    dq_d0_0 <= \$197 ;
   always @(posedge clk)
-    dq_d0_1 <= \$206 ;
+    dq_d0_1 <= \$198 ;
   always @(posedge clk)
-    dq_d1_0 <= \$207 ;
+    dq_d1_0 <= \$199 ;
   always @(posedge clk)
-    dq_d1_1 <= \$208 ;
+    dq_d1_1 <= \$200 ;
   always @(posedge clk)
-    o_valid <= \$209 ;
+    o_valid <= \$201 ;
   always @(posedge clk)
-    dq_left <= \$210 ;
+    dq_left <= \$202 ;
   always @(posedge clk)
-    dq_bit <= \$211 ;
+    dq_bit <= \$203 ;
   always @(posedge clk)
-    out_acc <= \$212 ;
+    out_acc <= \$204 ;
   always @(posedge clk)
-    o_psum <= \$213 ;
+    o_psum <= \$205 ;
   always @(posedge clk)
-    dq_scale <= \$214 ;
+    dq_scale <= \$206 ;
   always @(posedge clk)
-    \$signal$64  <= \$215 ;
+    \$signal$64  <= \$207 ;
   always @(posedge clk)
-    dq_psum <= \$216 ;
+    dq_psum <= \$208 ;
   always @(posedge clk)
-    dq_last <= \$217 ;
+    dq_last <= \$209 ;
   \lut_all_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1063,21 +1047,21 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h07:
           plane_neg = 1'h0;
       5'h08:
-          plane_neg = \$62 ;
+          plane_neg = \$54 ;
       5'h09:
-          plane_neg = \$63 ;
+          plane_neg = \$55 ;
       5'h0a:
-          plane_neg = \$64 ;
+          plane_neg = \$56 ;
       5'h0b:
-          plane_neg = \$65 ;
+          plane_neg = \$57 ;
       5'h0c:
-          plane_neg = \$66 ;
+          plane_neg = \$58 ;
       5'h0d:
-          plane_neg = \$67 ;
+          plane_neg = \$59 ;
       5'h0e:
-          plane_neg = \$68 ;
+          plane_neg = \$60 ;
       5'h0f:
-          plane_neg = \$69 ;
+          plane_neg = \$61 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1117,19 +1101,19 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h01:
-          c0 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
+          c0 = { \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92  };
       5'h02:
-          c0 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
+          c0 = { \$94 [4], \$94 [4], \$94 [4], \$94 [4], \$94  };
       5'h03:
-          c0 = { \$104 [5], \$104 [5], \$104 [5], \$104  };
+          c0 = { \$96 [5], \$96 [5], \$96 [5], \$96  };
       5'h04:
-          c0 = { \$106 [6], \$106 [6], \$106  };
+          c0 = { \$98 [6], \$98 [6], \$98  };
       5'h05:
-          c0 = { \$108 [7], \$108  };
+          c0 = { \$100 [7], \$100  };
       5'h06:
-          c0 = \$110 ;
+          c0 = \$102 ;
       5'h07:
           c0 = corr_uint8[8:0];
       5'h08:
@@ -1151,35 +1135,35 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h10:
           c0 = 9'h000;
       5'h11:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h12:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h13:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h14:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h15:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h16:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h17:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h18:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h19:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1a:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1b:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1c:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1d:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1e:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
       5'h1f:
-          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+          c0 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
     endcase
   end
   always @* begin
@@ -1187,19 +1171,19 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h01:
-          c1 = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
+          c1 = { \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107  };
       5'h02:
-          c1 = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
+          c1 = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
       5'h03:
-          c1 = { \$119 [5], \$119 [5], \$119 [5], \$119  };
+          c1 = { \$111 [5], \$111 [5], \$111 [5], \$111  };
       5'h04:
-          c1 = { \$121 [6], \$121 [6], \$121  };
+          c1 = { \$113 [6], \$113 [6], \$113  };
       5'h05:
-          c1 = { \$123 [7], \$123  };
+          c1 = { \$115 [7], \$115  };
       5'h06:
-          c1 = \$125 ;
+          c1 = \$117 ;
       5'h07:
           c1 = \corr_uint8$119 [8:0];
       5'h08:
@@ -1221,147 +1205,242 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h10:
           c1 = 9'h000;
       5'h11:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h12:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h13:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h14:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h15:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h16:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h17:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h18:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h19:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1a:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1b:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1c:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1d:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1e:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
       5'h1f:
-          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+          c1 = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = i_a;
+    \$171  = i_a;
     if (rst) begin
-      \$179  = 64'h0000000000000000;
+      \$171  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = i_w;
+    \$172  = i_w;
     if (rst) begin
-      \$180  = 101'h00000000000000000000000000;
+      \$172  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = i_ctl;
+    \$173  = i_ctl;
     if (rst) begin
-      \$181  = 5'h00;
+      \$173  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = w_reg;
+    \$174  = w_reg;
     if (i_ctl[1]) begin
-      \$182  = i_w;
+      \$174  = i_w;
     end
     if (rst) begin
-      \$182  = 101'h00000000000000000000000000;
+      \$174  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = \$signal ;
+    \$175  = \$signal ;
     if (accept) begin
-      \$183  = 3'h0;
+      \$175  = 3'h0;
     end else if (\$3 ) begin
-      \$183  = \$7 [2:0];
+      \$175  = \$7 [2:0];
     end
     if (rst) begin
-      \$183  = 3'h0;
+      \$175  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = planes;
+    \$176  = planes;
     if (accept) begin
-      \$184  = w_sel[63:0];
+      \$176  = w_sel[63:0];
     end
     if (rst) begin
-      \$184  = 64'h0000000000000000;
+      \$176  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = dtype;
+    \$177  = dtype;
     if (accept) begin
-      \$185  = w_sel[100:96];
+      \$177  = w_sel[100:96];
     end
     if (rst) begin
-      \$185  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = remaining;
+    \$178  = remaining;
     if (accept) begin
-      \$186  = \$4 ;
+      \$178  = \$4 ;
     end else if (\$3 ) begin
-      \$186  = \$6 [3:0];
+      \$178  = \$6 [3:0];
     end
     if (rst) begin
-      \$186  = 4'h0;
+      \$178  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = beat_group_end;
+    \$179  = beat_group_end;
     if (accept) begin
-      \$187  = i_ctl[4];
+      \$179  = i_ctl[4];
     end
     if (rst) begin
-      \$187  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = beat_last;
+    \$180  = beat_last;
     if (accept) begin
-      \$188  = i_ctl[3];
+      \$180  = i_ctl[3];
     end
     if (rst) begin
-      \$188  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = beat_scale;
+    \$181  = beat_scale;
     if (accept) begin
-      \$189  = w_sel[79:64];
+      \$181  = w_sel[79:64];
     end
     if (rst) begin
-      \$189  = 16'h0000;
+      \$181  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$signal$23 ;
+    \$182  = \$signal$23 ;
     if (accept) begin
-      \$190  = \$5 ;
+      \$182  = \$5 ;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = \$signal$24 ;
+    if (accept) begin
+      \$183  = w_sel[95:80];
+    end
+    if (rst) begin
+      \$183  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = act_sum0;
+    if (handoff) begin
+      \$184  = 16'h0000;
+    end else if (last_plane) begin
+      \$184  = \$62 [15:0];
+    end
+    if (rst) begin
+      \$184  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = act_sum1;
+    if (handoff) begin
+      \$185  = 16'h0000;
+    end else if (last_plane) begin
+      \$185  = \$63 [15:0];
+    end
+    if (rst) begin
+      \$185  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = grp0_0;
+    if (handoff) begin
+      \$186  = 23'h000000;
+    end else if (\$9 ) begin
+      \$186  = \$72 [22:0];
+    end
+    if (rst) begin
+      \$186  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = grp1_0;
+    if (handoff) begin
+      \$187  = 23'h000000;
+    end else if (\$11 ) begin
+      \$187  = \$75 [22:0];
+    end
+    if (rst) begin
+      \$187  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = grp0_1;
+    if (handoff) begin
+      \$188  = 23'h000000;
+    end else if (\$13 ) begin
+      \$188  = \$84 [22:0];
+    end
+    if (rst) begin
+      \$188  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = grp1_1;
+    if (handoff) begin
+      \$189  = 23'h000000;
+    end else if (\$15 ) begin
+      \$189  = \$87 [22:0];
+    end
+    if (rst) begin
+      \$189  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = grp_first;
+    if (handoff) begin
+      \$190  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$190  = 1'h1;
     end
     if (rst) begin
       \$190  = 1'h0;
@@ -1369,344 +1448,249 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = \$signal$24 ;
-    if (accept) begin
-      \$191  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$191  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = act_sum0;
-    if (handoff) begin
-      \$192  = 16'h0000;
-    end else if (last_plane) begin
-      \$192  = \$70 [15:0];
-    end
-    if (rst) begin
-      \$192  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = act_sum1;
-    if (handoff) begin
-      \$193  = 16'h0000;
-    end else if (last_plane) begin
-      \$193  = \$71 [15:0];
-    end
-    if (rst) begin
-      \$193  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = grp0_0;
-    if (handoff) begin
-      \$194  = 23'h000000;
-    end else if (\$9 ) begin
-      \$194  = \$80 [22:0];
-    end
-    if (rst) begin
-      \$194  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = grp1_0;
-    if (handoff) begin
-      \$195  = 23'h000000;
-    end else if (\$11 ) begin
-      \$195  = \$83 [22:0];
-    end
-    if (rst) begin
-      \$195  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = grp0_1;
-    if (handoff) begin
-      \$196  = 23'h000000;
-    end else if (\$13 ) begin
-      \$196  = \$92 [22:0];
-    end
-    if (rst) begin
-      \$196  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = grp1_1;
-    if (handoff) begin
-      \$197  = 23'h000000;
-    end else if (\$15 ) begin
-      \$197  = \$95 [22:0];
-    end
-    if (rst) begin
-      \$197  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = grp_first;
-    if (handoff) begin
-      \$198  = 1'h0;
-    end
+    \$191  = grp_psum;
     if (\$16 ) begin
-      \$198  = 1'h1;
+      \$191  = i_psum;
     end
     if (rst) begin
-      \$198  = 1'h0;
+      \$191  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = grp_psum;
-    if (\$16 ) begin
-      \$199  = i_psum;
-    end
-    if (rst) begin
-      \$199  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = dq_c0;
+    \$192  = dq_c0;
     if (handoff) begin
-      \$200  = c0;
+      \$192  = c0;
     end
     if (rst) begin
-      \$200  = 9'h000;
+      \$192  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = dq_c1;
+    \$193  = dq_c1;
     if (handoff) begin
-      \$201  = c1;
+      \$193  = c1;
     end
     if (rst) begin
-      \$201  = 9'h000;
+      \$193  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = dq_sum_a0;
+    \$194  = dq_sum_a0;
     if (handoff) begin
-      \$202  = \$70 [15:0];
+      \$194  = \$62 [15:0];
     end
     if (rst) begin
-      \$202  = 16'h0000;
+      \$194  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = dq_sum_a1;
+    \$195  = dq_sum_a1;
     if (handoff) begin
-      \$203  = \$71 [15:0];
+      \$195  = \$63 [15:0];
     end
     if (rst) begin
-      \$203  = 16'h0000;
+      \$195  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$signal$48 ;
+    \$196  = \$signal$48 ;
     if (handoff) begin
-      \$204  = \$signal$23 ;
+      \$196  = \$signal$23 ;
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = dq_d0_0;
-    if (\$20 ) begin
-      \$205  = \$24 [24:0];
+    \$197  = dq_d0_0;
+    if (\$18 ) begin
+      \$197  = \$22 [24:0];
     end
     if (handoff) begin
-      \$205  = { \$80 [22], \$80 [22], \$80 [22:0] };
+      \$197  = { \$72 [22], \$72 [22], \$72 [22:0] };
     end
     if (rst) begin
-      \$205  = 25'h0000000;
+      \$197  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = dq_d0_1;
-    if (\$28 ) begin
-      \$206  = \$32 [24:0];
+    \$198  = dq_d0_1;
+    if (\$24 ) begin
+      \$198  = \$28 [24:0];
     end
     if (handoff) begin
-      \$206  = { \$92 [22], \$92 [22], \$92 [22:0] };
+      \$198  = { \$84 [22], \$84 [22], \$84 [22:0] };
     end
     if (rst) begin
-      \$206  = 25'h0000000;
+      \$198  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = dq_d1_0;
+    \$199  = dq_d1_0;
+    if (\$30 ) begin
+      \$199  = \$34 [24:0];
+    end
+    if (handoff) begin
+      \$199  = { \$75 [22], \$75 [22], \$75 [22:0] };
+    end
+    if (rst) begin
+      \$199  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = dq_d1_1;
     if (\$36 ) begin
-      \$207  = \$40 [24:0];
+      \$200  = \$40 [24:0];
     end
     if (handoff) begin
-      \$207  = { \$83 [22], \$83 [22], \$83 [22:0] };
+      \$200  = { \$87 [22], \$87 [22], \$87 [22:0] };
     end
     if (rst) begin
-      \$207  = 25'h0000000;
+      \$200  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = dq_d1_1;
-    if (\$44 ) begin
-      \$208  = \$48 [24:0];
-    end
-    if (handoff) begin
-      \$208  = { \$95 [22], \$95 [22], \$95 [22:0] };
-    end
-    if (rst) begin
-      \$208  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = 1'h0;
-    if (\$49 ) begin
-      if (\$54 ) begin
-        \$209  = 1'h1;
+    \$201  = 1'h0;
+    if (\$41 ) begin
+      if (\$46 ) begin
+        \$201  = 1'h1;
       end
+    end
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = dq_left;
+    if (\$41 ) begin
+      \$202  = \$42 [4:0];
+    end
+    if (handoff) begin
+      \$202  = 5'h11;
+    end
+    if (rst) begin
+      \$202  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = dq_bit;
+    if (\$41 ) begin
+      \$203  = \$43 [4:0];
+    end
+    if (handoff) begin
+      \$203  = 5'h00;
+    end
+    if (rst) begin
+      \$203  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = out_acc;
+    if (\$41 ) begin
+      if (\$44 ) begin
+        \$204  = out_next;
+      end
+    end
+    if (rst) begin
+      \$204  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = o_psum;
+    if (\$41 ) begin
+      if (\$46 ) begin
+        \$205  = out_next;
+      end
+    end
+    if (rst) begin
+      \$205  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = dq_scale;
+    if (handoff) begin
+      \$206  = beat_scale;
+    end
+    if (rst) begin
+      \$206  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = \$signal$64 ;
+    if (handoff) begin
+      \$207  = grp_first;
+    end
+    if (rst) begin
+      \$207  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = dq_psum;
+    if (handoff) begin
+      \$208  = grp_psum;
+    end
+    if (rst) begin
+      \$208  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = dq_last;
+    if (handoff) begin
+      \$209  = beat_last;
     end
     if (rst) begin
       \$209  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = dq_left;
-    if (\$49 ) begin
-      \$210  = \$50 [4:0];
-    end
-    if (handoff) begin
-      \$210  = 5'h11;
-    end
-    if (rst) begin
-      \$210  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = dq_bit;
-    if (\$49 ) begin
-      \$211  = \$51 [4:0];
-    end
-    if (handoff) begin
-      \$211  = 5'h00;
-    end
-    if (rst) begin
-      \$211  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = out_acc;
-    if (\$49 ) begin
-      if (\$52 ) begin
-        \$212  = out_next;
-      end
-    end
-    if (rst) begin
-      \$212  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = o_psum;
-    if (\$49 ) begin
-      if (\$54 ) begin
-        \$213  = out_next;
-      end
-    end
-    if (rst) begin
-      \$213  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = dq_scale;
-    if (handoff) begin
-      \$214  = beat_scale;
-    end
-    if (rst) begin
-      \$214  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = \$signal$64 ;
-    if (handoff) begin
-      \$215  = grp_first;
-    end
-    if (rst) begin
-      \$215  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = dq_psum;
-    if (handoff) begin
-      \$216  = grp_psum;
-    end
-    if (rst) begin
-      \$216  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = dq_last;
-    if (handoff) begin
-      \$217  = beat_last;
-    end
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  assign act_next0 = \$70 [15:0];
-  assign act_next1 = \$71 [15:0];
-  assign grp_next0_0 = \$80 [22:0];
-  assign grp_next1_0 = \$83 [22:0];
-  assign grp_next0_1 = \$92 [22:0];
-  assign grp_next1_1 = \$95 [22:0];
-  assign dq_ash0_0 = \$127 [24:0];
-  assign dq_ash0_1 = \$140 [24:0];
-  assign dq_ash1_0 = \$153 [24:0];
-  assign dq_ash1_1 = \$166 [24:0];
+  assign act_next0 = \$62 [15:0];
+  assign act_next1 = \$63 [15:0];
+  assign grp_next0_0 = \$72 [22:0];
+  assign grp_next1_0 = \$75 [22:0];
+  assign grp_next0_1 = \$84 [22:0];
+  assign grp_next1_1 = \$87 [22:0];
+  assign dq_ash0_0 = \$119 [24:0];
+  assign dq_ash0_1 = \$132 [24:0];
+  assign dq_ash1_0 = \$145 [24:0];
+  assign dq_ash1_1 = \$158 [24:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
   assign \a$69  = i_a[63:32];
   assign \load$70  = accept;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$78 [17], \$78  };
+  assign shifted0_0 = { \$70 [17], \$70  };
   assign shift1_0 = \$signal ;
-  assign shifted1_0 = { \$81 [17], \$81  };
+  assign shifted1_0 = { \$73 [17], \$73  };
   assign shift0_1 = \$signal ;
-  assign shifted0_1 = { \$90 [17], \$90  };
+  assign shifted0_1 = { \$82 [17], \$82  };
   assign shift1_1 = \$signal ;
-  assign shifted1_1 = { \$93 [17], \$93  };
-  assign sbit = \$96 [2:0];
-  assign corr_uint1 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
-  assign corr_uint2 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
-  assign corr_uint3 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
-  assign corr_uint4 = { \$104 [5], \$104 [5], \$104 [5], \$104 [5], \$104  };
-  assign corr_uint5 = { \$106 [6], \$106 [6], \$106 [6], \$106  };
-  assign corr_uint6 = { \$108 [7], \$108 [7], \$108  };
-  assign corr_uint7 = { \$110 [8], \$110  };
+  assign shifted1_1 = { \$85 [17], \$85  };
+  assign sbit = \$88 [2:0];
+  assign corr_uint1 = { \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90 [2], \$90  };
+  assign corr_uint2 = { \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92 [3], \$92  };
+  assign corr_uint3 = { \$94 [4], \$94 [4], \$94 [4], \$94 [4], \$94 [4], \$94  };
+  assign corr_uint4 = { \$96 [5], \$96 [5], \$96 [5], \$96 [5], \$96  };
+  assign corr_uint5 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign corr_uint6 = { \$100 [7], \$100 [7], \$100  };
+  assign corr_uint7 = { \$102 [8], \$102  };
   assign corr_int2 = 10'h3ff;
   assign corr_int3 = 10'h3ff;
   assign corr_int4 = 10'h3ff;
@@ -1716,13 +1700,13 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$112  = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
-  assign \corr_uint2$113  = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
-  assign \corr_uint3$114  = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
-  assign \corr_uint4$115  = { \$119 [5], \$119 [5], \$119 [5], \$119 [5], \$119  };
-  assign \corr_uint5$116  = { \$121 [6], \$121 [6], \$121 [6], \$121  };
-  assign \corr_uint6$117  = { \$123 [7], \$123 [7], \$123  };
-  assign \corr_uint7$118  = { \$125 [8], \$125  };
+  assign \corr_uint1$112  = { \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105 [2], \$105  };
+  assign \corr_uint2$113  = { \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107 [3], \$107  };
+  assign \corr_uint3$114  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
+  assign \corr_uint4$115  = { \$111 [5], \$111 [5], \$111 [5], \$111 [5], \$111  };
+  assign \corr_uint5$116  = { \$113 [6], \$113 [6], \$113 [6], \$113  };
+  assign \corr_uint6$117  = { \$115 [7], \$115 [7], \$115  };
+  assign \corr_uint7$118  = { \$117 [8], \$117  };
   assign \corr_int2$120  = 10'h3ff;
   assign \corr_int3$121  = 10'h3ff;
   assign \corr_int4$122  = 10'h3ff;
@@ -1732,10 +1716,10 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \corr_int8$126  = 10'h3ff;
   assign \corr_ternary$127  = 10'h3ff;
   assign \corr_binary$128  = 10'h000;
-  assign dq_sh0_0 = { \$129 [31], \$129  };
-  assign dq_sh0_1 = { \$142 [31], \$142  };
-  assign dq_sh1_0 = { \$155 [31], \$155  };
-  assign dq_sh1_1 = { \$168 [31], \$168  };
+  assign dq_sh0_0 = { \$121 [31], \$121  };
+  assign dq_sh0_1 = { \$134 [31], \$134  };
+  assign dq_sh1_0 = { \$147 [31], \$147  };
+  assign dq_sh1_1 = { \$160 [31], \$160  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1972,34 +1956,34 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \table$73[5]  = \table$73 [65:55];
   assign \table$73[6]  = \table$73 [76:66];
   assign \table$73[7]  = \table$73 [87:77];
-  assign out_next[159:120] = \$178 [39:0];
-  assign out_next[119:80] = \$165 [39:0];
-  assign out_next[79:40] = \$152 [39:0];
-  assign out_next[39:0] = \$139 [39:0];
-  assign \$97  = { \$signal$24 [0], 1'h0 };
-  assign \$99  = { \$signal$24 [1:0], 1'h0 };
-  assign \$101  = { \$signal$24 [2:0], 1'h0 };
-  assign \$103  = { \$signal$24 [3:0], 1'h0 };
-  assign \$105  = { \$signal$24 [4:0], 1'h0 };
-  assign \$107  = { \$signal$24 [5:0], 1'h0 };
-  assign \$109  = { \$signal$24 [6:0], 1'h0 };
-  assign \$111  = { \$signal$24 [7:0], 1'h0 };
-  assign \$112  = { \$signal$24 [8], 1'h0 };
-  assign \$114  = { \$signal$24 [9:8], 1'h0 };
-  assign \$116  = { \$signal$24 [10:8], 1'h0 };
-  assign \$118  = { \$signal$24 [11:8], 1'h0 };
-  assign \$120  = { \$signal$24 [12:8], 1'h0 };
-  assign \$122  = { \$signal$24 [13:8], 1'h0 };
-  assign \$124  = { \$signal$24 [14:8], 1'h0 };
-  assign \$126  = { \$signal$24 [15:8], 1'h0 };
-  assign \$128  = { dq_d0_0[24], dq_d0_0[24:1] };
-  assign \$137  = { \$129 [31], \$129 [31], \$129  };
-  assign \$141  = { dq_d0_1[24], dq_d0_1[24:1] };
-  assign \$150  = { \$142 [31], \$142 [31], \$142  };
-  assign \$154  = { dq_d1_0[24], dq_d1_0[24:1] };
-  assign \$163  = { \$155 [31], \$155 [31], \$155  };
-  assign \$167  = { dq_d1_1[24], dq_d1_1[24:1] };
-  assign \$176  = { \$168 [31], \$168 [31], \$168  };
+  assign out_next[159:120] = \$170 [39:0];
+  assign out_next[119:80] = \$157 [39:0];
+  assign out_next[79:40] = \$144 [39:0];
+  assign out_next[39:0] = \$131 [39:0];
+  assign \$89  = { \$signal$24 [0], 1'h0 };
+  assign \$91  = { \$signal$24 [1:0], 1'h0 };
+  assign \$93  = { \$signal$24 [2:0], 1'h0 };
+  assign \$95  = { \$signal$24 [3:0], 1'h0 };
+  assign \$97  = { \$signal$24 [4:0], 1'h0 };
+  assign \$99  = { \$signal$24 [5:0], 1'h0 };
+  assign \$101  = { \$signal$24 [6:0], 1'h0 };
+  assign \$103  = { \$signal$24 [7:0], 1'h0 };
+  assign \$104  = { \$signal$24 [8], 1'h0 };
+  assign \$106  = { \$signal$24 [9:8], 1'h0 };
+  assign \$108  = { \$signal$24 [10:8], 1'h0 };
+  assign \$110  = { \$signal$24 [11:8], 1'h0 };
+  assign \$112  = { \$signal$24 [12:8], 1'h0 };
+  assign \$114  = { \$signal$24 [13:8], 1'h0 };
+  assign \$116  = { \$signal$24 [14:8], 1'h0 };
+  assign \$118  = { \$signal$24 [15:8], 1'h0 };
+  assign \$120  = { dq_d0_0[24], dq_d0_0[24:1] };
+  assign \$129  = { \$121 [31], \$121 [31], \$121  };
+  assign \$133  = { dq_d0_1[24], dq_d0_1[24:1] };
+  assign \$142  = { \$134 [31], \$134 [31], \$134  };
+  assign \$146  = { dq_d1_0[24], dq_d1_0[24:1] };
+  assign \$155  = { \$147 [31], \$147 [31], \$147  };
+  assign \$159  = { dq_d1_1[24], dq_d1_1[24:1] };
+  assign \$168  = { \$160 [31], \$160 [31], \$160  };
 endmodule
 
 module \lut_all_a8.precompute0 (clk, rst, load, \table , a);

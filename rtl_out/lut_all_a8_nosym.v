@@ -5,157 +5,149 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$1 ;
   wire \$10 ;
   wire [8:0] \$100 ;
-  wire [1:0] \$101 ;
-  wire [2:0] \$102 ;
-  wire [3:0] \$103 ;
-  wire [4:0] \$104 ;
-  wire [5:0] \$105 ;
-  wire [6:0] \$106 ;
-  wire [7:0] \$107 ;
-  wire [8:0] \$108 ;
-  wire [46:0] \$109 ;
+  wire [46:0] \$101 ;
+  wire [31:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [39:0] \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire [33:0] \$109 ;
   wire \$11 ;
-  wire [31:0] \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire [39:0] \$113 ;
-  wire \$114 ;
+  wire [33:0] \$110 ;
+  wire [33:0] \$111 ;
+  wire [40:0] \$112 ;
+  wire [46:0] \$113 ;
+  wire [31:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
-  wire [33:0] \$117 ;
-  wire [33:0] \$118 ;
-  wire [33:0] \$119 ;
+  wire [39:0] \$117 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [40:0] \$120 ;
-  wire [46:0] \$121 ;
-  wire [31:0] \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire [39:0] \$125 ;
-  wire \$126 ;
+  wire \$120 ;
+  wire [33:0] \$121 ;
+  wire [33:0] \$122 ;
+  wire [33:0] \$123 ;
+  wire [40:0] \$124 ;
+  wire [46:0] \$125 ;
+  wire [31:0] \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire [33:0] \$129 ;
+  wire [39:0] \$129 ;
   wire \$13 ;
-  wire [33:0] \$130 ;
-  wire [33:0] \$131 ;
-  wire [40:0] \$132 ;
-  wire [46:0] \$133 ;
-  wire [31:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [39:0] \$137 ;
-  wire \$138 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [33:0] \$133 ;
+  wire [33:0] \$134 ;
+  wire [33:0] \$135 ;
+  wire [40:0] \$136 ;
+  wire [46:0] \$137 ;
+  wire [31:0] \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
-  wire [33:0] \$141 ;
-  wire [33:0] \$142 ;
-  wire [33:0] \$143 ;
-  wire [40:0] \$144 ;
-  wire [46:0] \$145 ;
-  wire [31:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire [39:0] \$149 ;
+  wire [39:0] \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [33:0] \$145 ;
+  wire [33:0] \$146 ;
+  wire [33:0] \$147 ;
+  wire [40:0] \$148 ;
+  reg [63:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire [33:0] \$153 ;
-  wire [33:0] \$154 ;
-  wire [33:0] \$155 ;
-  wire [40:0] \$156 ;
-  reg [63:0] \$157 ;
-  reg [100:0] \$158 ;
-  reg [4:0] \$159 ;
+  reg [100:0] \$150 ;
+  reg [4:0] \$151 ;
+  reg [100:0] \$152 ;
+  reg [2:0] \$153 ;
+  reg [63:0] \$154 ;
+  reg [4:0] \$155 ;
+  reg [3:0] \$156 ;
+  reg \$157 ;
+  reg \$158 ;
+  reg [15:0] \$159 ;
   wire \$16 ;
-  reg [100:0] \$160 ;
-  reg [2:0] \$161 ;
-  reg [63:0] \$162 ;
-  reg [4:0] \$163 ;
-  reg [3:0] \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg [15:0] \$167 ;
+  reg \$160 ;
+  reg [15:0] \$161 ;
+  reg [15:0] \$162 ;
+  reg [15:0] \$163 ;
+  reg [22:0] \$164 ;
+  reg [22:0] \$165 ;
+  reg [22:0] \$166 ;
+  reg [22:0] \$167 ;
   reg \$168 ;
-  reg [15:0] \$169 ;
+  reg [159:0] \$169 ;
   wire \$17 ;
-  reg [15:0] \$170 ;
-  reg [15:0] \$171 ;
-  reg [22:0] \$172 ;
-  reg [22:0] \$173 ;
-  reg [22:0] \$174 ;
-  reg [22:0] \$175 ;
-  reg \$176 ;
-  reg [159:0] \$177 ;
-  reg [8:0] \$178 ;
-  reg [8:0] \$179 ;
+  reg [8:0] \$170 ;
+  reg [8:0] \$171 ;
+  reg [15:0] \$172 ;
+  reg [15:0] \$173 ;
+  reg [24:0] \$174 ;
+  reg [24:0] \$175 ;
+  reg [24:0] \$176 ;
+  reg [24:0] \$177 ;
+  reg \$178 ;
+  reg [4:0] \$179 ;
   wire \$18 ;
-  reg [15:0] \$180 ;
-  reg [15:0] \$181 ;
-  reg [24:0] \$182 ;
-  reg [24:0] \$183 ;
-  reg [24:0] \$184 ;
-  reg [24:0] \$185 ;
+  reg [4:0] \$180 ;
+  reg [159:0] \$181 ;
+  reg [159:0] \$182 ;
+  reg [15:0] \$183 ;
+  reg \$184 ;
+  reg [159:0] \$185 ;
   reg \$186 ;
-  reg [4:0] \$187 ;
-  reg [4:0] \$188 ;
-  reg [159:0] \$189 ;
   wire \$19 ;
-  reg [159:0] \$190 ;
-  reg [15:0] \$191 ;
-  reg \$192 ;
-  reg [159:0] \$193 ;
-  reg \$194 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [25:0] \$20 ;
+  wire [25:0] \$21 ;
   wire [25:0] \$22 ;
-  wire [25:0] \$23 ;
-  wire [25:0] \$24 ;
-  wire [23:0] \$25 ;
+  wire [23:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire [6:0] \$278 ;
-  wire \$28 ;
-  wire [7:0] \$281 ;
-  wire [6:0] \$288 ;
-  wire \$29 ;
-  wire [7:0] \$291 ;
-  wire [6:0] \$298 ;
+  wire [6:0] \$262 ;
+  wire [7:0] \$265 ;
+  wire [25:0] \$27 ;
+  wire [6:0] \$272 ;
+  wire [7:0] \$275 ;
+  wire [25:0] \$28 ;
+  wire [6:0] \$282 ;
+  wire [7:0] \$285 ;
+  wire [25:0] \$29 ;
+  wire [6:0] \$292 ;
+  wire [7:0] \$295 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [7:0] \$301 ;
-  wire [6:0] \$308 ;
-  wire [25:0] \$31 ;
-  wire [7:0] \$311 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [23:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
+  wire [23:0] \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [25:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [23:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   reg [3:0] \$4 ;
-  wire [25:0] \$40 ;
+  wire \$40 ;
   wire [25:0] \$41 ;
   wire [25:0] \$42 ;
-  wire [23:0] \$43 ;
-  wire \$44 ;
+  wire [25:0] \$43 ;
+  wire [23:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
   wire \$48 ;
-  wire [25:0] \$49 ;
+  wire \$49 ;
   reg \$5 ;
-  wire [25:0] \$50 ;
-  wire [25:0] \$51 ;
-  wire [23:0] \$52 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
   wire \$53 ;
-  wire [5:0] \$54 ;
-  wire [5:0] \$55 ;
+  wire \$54 ;
+  wire \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
@@ -167,17 +159,17 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [16:0] \$66 ;
+  wire [16:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire [17:0] \$69 ;
   wire [3:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire [16:0] \$75 ;
+  wire [19:0] \$70 ;
+  wire [23:0] \$71 ;
+  wire [7:0] \$72 ;
+  wire [17:0] \$73 ;
+  wire [19:0] \$74 ;
+  wire [23:0] \$75 ;
   wire [7:0] \$76 ;
   wire [17:0] \$77 ;
   wire [19:0] \$78 ;
@@ -187,16 +179,16 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [17:0] \$81 ;
   wire [19:0] \$82 ;
   wire [23:0] \$83 ;
-  wire [7:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire [19:0] \$86 ;
-  wire [23:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire [5:0] \$84 ;
+  wire [1:0] \$85 ;
+  wire [2:0] \$86 ;
+  wire [3:0] \$87 ;
+  wire [4:0] \$88 ;
+  wire [5:0] \$89 ;
   wire \$9 ;
-  wire [19:0] \$90 ;
-  wire [23:0] \$91 ;
-  wire [5:0] \$92 ;
+  wire [6:0] \$90 ;
+  wire [7:0] \$91 ;
+  wire [8:0] \$92 ;
   wire [1:0] \$93 ;
   wire [2:0] \$94 ;
   wire [3:0] \$95 ;
@@ -209,6 +201,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   reg [15:0] \$signal$24  = 16'h0000;
   wire [7:0] \$signal$24[0] ;
   wire [7:0] \$signal$24[1] ;
+  wire \$signal$48 ;
   reg \$signal$63  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$68 ;
@@ -387,7 +380,6 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [15:0] \i_w.zero ;
   wire [7:0] \i_w.zero[0] ;
   wire [7:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$69 ;
@@ -622,242 +614,234 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$14  = ~ stall;
   assign \$15  = active & \$14 ;
   assign \$16  = accept & i_ctl[2];
-  assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = dq_c0 >> dq_bit;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = dq_bit == 4'h8;
-  assign \$22  = $signed(dq_d0_0) - $signed(\$109 [24:0]);
-  assign \$23  = $signed(dq_d0_0) + $signed(\$109 [24:0]);
-  assign \$24  = \$21  ? \$22  : \$23 ;
-  assign \$25  = $signed(\$79 [22:0]) << \$signal$23 ;
-  assign \$26  = | dq_left;
-  assign \$27  = \$26  & in_corr;
-  assign \$28  = dq_c1 >> dq_bit;
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = dq_bit == 4'h8;
-  assign \$31  = $signed(dq_d0_1) - $signed(\$121 [24:0]);
-  assign \$32  = $signed(dq_d0_1) + $signed(\$121 [24:0]);
-  assign \$33  = \$30  ? \$31  : \$32 ;
-  assign \$34  = $signed(\$87 [22:0]) << \$signal$23 ;
-  assign \$35  = | dq_left;
-  assign \$36  = \$35  & in_corr;
-  assign \$37  = dq_c0 >> dq_bit;
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = dq_bit == 4'h8;
-  assign \$40  = $signed(dq_d1_0) - $signed(\$133 [24:0]);
-  assign \$41  = $signed(dq_d1_0) + $signed(\$133 [24:0]);
-  assign \$42  = \$39  ? \$40  : \$41 ;
-  assign \$43  = $signed(\$83 [22:0]) << \$signal$23 ;
-  assign \$44  = | dq_left;
-  assign \$45  = \$44  & in_corr;
-  assign \$46  = dq_c1 >> dq_bit;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = dq_bit == 4'h8;
-  assign \$49  = $signed(dq_d1_1) - $signed(\$145 [24:0]);
-  assign \$50  = $signed(dq_d1_1) + $signed(\$145 [24:0]);
-  assign \$51  = \$48  ? \$49  : \$50 ;
-  assign \$52  = $signed(\$91 [22:0]) << \$signal$23 ;
-  assign \$53  = | dq_left;
-  assign \$54  = dq_left - 1'h1;
-  assign \$55  = dq_bit + 1'h1;
-  assign \$56  = ~ in_corr;
-  assign \$57  = dq_left == 1'h1;
-  assign \$58  = \$57  & dq_last;
+  assign \$17  = dq_c0 >> dq_bit;
+  assign \$18  = \$signal$48  & \$17 ;
+  assign \$19  = dq_bit == 4'h8;
+  assign \$20  = $signed(dq_d0_0) - $signed(\$101 [24:0]);
+  assign \$21  = $signed(dq_d0_0) + $signed(\$101 [24:0]);
+  assign \$22  = \$19  ? \$20  : \$21 ;
+  assign \$23  = $signed(\$71 [22:0]) << \$signal$23 ;
+  assign \$24  = dq_c1 >> dq_bit;
+  assign \$25  = \$signal$48  & \$24 ;
+  assign \$26  = dq_bit == 4'h8;
+  assign \$27  = $signed(dq_d0_1) - $signed(\$113 [24:0]);
+  assign \$28  = $signed(dq_d0_1) + $signed(\$113 [24:0]);
+  assign \$29  = \$26  ? \$27  : \$28 ;
+  assign \$30  = $signed(\$79 [22:0]) << \$signal$23 ;
+  assign \$31  = dq_c0 >> dq_bit;
+  assign \$32  = \$signal$48  & \$31 ;
+  assign \$33  = dq_bit == 4'h8;
+  assign \$34  = $signed(dq_d1_0) - $signed(\$125 [24:0]);
+  assign \$35  = $signed(dq_d1_0) + $signed(\$125 [24:0]);
+  assign \$36  = \$33  ? \$34  : \$35 ;
+  assign \$37  = $signed(\$75 [22:0]) << \$signal$23 ;
+  assign \$38  = dq_c1 >> dq_bit;
+  assign \$39  = \$signal$48  & \$38 ;
+  assign \$40  = dq_bit == 4'h8;
+  assign \$41  = $signed(dq_d1_1) - $signed(\$137 [24:0]);
+  assign \$42  = $signed(dq_d1_1) + $signed(\$137 [24:0]);
+  assign \$43  = \$40  ? \$41  : \$42 ;
+  assign \$44  = $signed(\$83 [22:0]) << \$signal$23 ;
+  assign \$45  = | dq_left;
+  assign \$46  = dq_left - 1'h1;
+  assign \$47  = dq_bit + 1'h1;
+  assign \$48  = ~ \$signal$48 ;
+  assign \$49  = dq_left == 1'h1;
+  assign \$50  = \$49  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$59  = remaining <= 1'h1;
-  assign \$60  = ~ stall;
-  assign o_ready = \$59  & \$60 ;
+  assign \$51  = remaining <= 1'h1;
+  assign \$52  = ~ stall;
+  assign o_ready = \$51  & \$52 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$61  = remaining == 1'h1;
-  assign \$62  = ~ stall;
-  assign last_plane = \$61  & \$62 ;
-  assign \$63  = remaining == 1'h1;
-  assign \$64  = \$63  & beat_group_end;
-  assign \$65  = dq_left > 1'h1;
-  assign stall = \$64  & \$65 ;
+  assign \$53  = remaining == 1'h1;
+  assign \$54  = ~ stall;
+  assign last_plane = \$53  & \$54 ;
+  assign \$55  = remaining == 1'h1;
+  assign \$56  = \$55  & beat_group_end;
+  assign \$57  = dq_left > 1'h1;
+  assign stall = \$56  & \$57 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$66  = \$signal  == 1'h1;
-  assign \$67  = \$signal  == 2'h2;
-  assign \$68  = \$signal  == 2'h3;
-  assign \$69  = \$signal  == 3'h4;
-  assign \$70  = \$signal  == 3'h5;
-  assign \$71  = \$signal  == 3'h6;
-  assign \$72  = \$signal  == 3'h7;
-  assign \$73  = \$signal  == 1'h1;
-  assign \$74  = $signed(act_sum0) + $signed(\table [175:165]);
-  assign \$75  = $signed(act_sum1) + $signed(\table$72 [175:165]);
-  assign \$278  = \$signal  * 4'h8;
-  assign \$76  = planes >> \$278 ;
-  assign \$281  = \$76 [3:0] * 4'hb;
-  assign entry0_0 = \table  >> \$281 ;
-  assign \$77  = $signed(entry0_0) << \$signal ;
+  assign \$58  = \$signal  == 1'h1;
+  assign \$59  = \$signal  == 2'h2;
+  assign \$60  = \$signal  == 2'h3;
+  assign \$61  = \$signal  == 3'h4;
+  assign \$62  = \$signal  == 3'h5;
+  assign \$63  = \$signal  == 3'h6;
+  assign \$64  = \$signal  == 3'h7;
+  assign \$65  = \$signal  == 1'h1;
+  assign \$66  = $signed(act_sum0) + $signed(\table [175:165]);
+  assign \$67  = $signed(act_sum1) + $signed(\table$72 [175:165]);
+  assign \$262  = \$signal  * 4'h8;
+  assign \$68  = planes >> \$262 ;
+  assign \$265  = \$68 [3:0] * 4'hb;
+  assign entry0_0 = \table  >> \$265 ;
+  assign \$69  = $signed(entry0_0) << \$signal ;
+  assign \$70  = - $signed(\$69 );
+  assign addend0_0 = plane_neg ? \$70  : { \$69 [17], \$69 [17], \$69  };
+  assign \$71  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$272  = \$signal  * 4'h8;
+  assign \$72  = planes >> \$272 ;
+  assign \$275  = \$72 [3:0] * 4'hb;
+  assign entry1_0 = \table$72  >> \$275 ;
+  assign \$73  = $signed(entry1_0) << \$signal ;
+  assign \$74  = - $signed(\$73 );
+  assign addend1_0 = plane_neg ? \$74  : { \$73 [17], \$73 [17], \$73  };
+  assign \$75  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$282  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$282 ;
+  assign \$285  = \$76 [7:4] * 4'hb;
+  assign entry0_1 = \table  >> \$285 ;
+  assign \$77  = $signed(entry0_1) << \$signal ;
   assign \$78  = - $signed(\$77 );
-  assign addend0_0 = plane_neg ? \$78  : { \$77 [17], \$77 [17], \$77  };
-  assign \$79  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$288  = \$signal  * 4'h8;
-  assign \$80  = planes >> \$288 ;
-  assign \$291  = \$80 [3:0] * 4'hb;
-  assign entry1_0 = \table$72  >> \$291 ;
-  assign \$81  = $signed(entry1_0) << \$signal ;
+  assign addend0_1 = plane_neg ? \$78  : { \$77 [17], \$77 [17], \$77  };
+  assign \$79  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$292  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$292 ;
+  assign \$295  = \$80 [7:4] * 4'hb;
+  assign entry1_1 = \table$72  >> \$295 ;
+  assign \$81  = $signed(entry1_1) << \$signal ;
   assign \$82  = - $signed(\$81 );
-  assign addend1_0 = plane_neg ? \$82  : { \$81 [17], \$81 [17], \$81  };
-  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$298  = \$signal  * 4'h8;
-  assign \$84  = planes >> \$298 ;
-  assign \$301  = \$84 [7:4] * 4'hb;
-  assign entry0_1 = \table  >> \$301 ;
-  assign \$85  = $signed(entry0_1) << \$signal ;
-  assign \$86  = - $signed(\$85 );
-  assign addend0_1 = plane_neg ? \$86  : { \$85 [17], \$85 [17], \$85  };
-  assign \$87  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$308  = \$signal  * 4'h8;
-  assign \$88  = planes >> \$308 ;
-  assign \$311  = \$88 [7:4] * 4'hb;
-  assign entry1_1 = \table$72  >> \$311 ;
-  assign \$89  = $signed(entry1_1) << \$signal ;
-  assign \$90  = - $signed(\$89 );
-  assign addend1_1 = plane_neg ? \$90  : { \$89 [17], \$89 [17], \$89  };
-  assign \$91  = $signed(grp1_1) + $signed(addend1_1);
-  assign in_corr = dq_bit < 4'h9;
-  assign \$92  = dq_bit - 4'h9;
-  assign \$93  = - \$signal$24 [0];
-  assign \$94  = - \$signal$24 [1:0];
-  assign \$95  = - \$signal$24 [2:0];
-  assign \$96  = - \$signal$24 [3:0];
-  assign \$97  = - \$signal$24 [4:0];
-  assign \$98  = - \$signal$24 [5:0];
-  assign \$99  = - \$signal$24 [6:0];
-  assign \$100  = - \$signal$24 [7:0];
-  assign \$101  = - \$signal$24 [8];
-  assign \$102  = - \$signal$24 [9:8];
-  assign \$103  = - \$signal$24 [10:8];
-  assign \$104  = - \$signal$24 [11:8];
-  assign \$105  = - \$signal$24 [12:8];
-  assign \$106  = - \$signal$24 [13:8];
-  assign \$107  = - \$signal$24 [14:8];
-  assign \$108  = - \$signal$24 [15:8];
-  assign \$109  = $signed(dq_sum_a0) << dq_bit;
-  assign \$110  = $signed(dq_d0_0) << \$92 [2:0];
-  assign \$111  = dq_bit == 4'h9;
-  assign \$112  = \$111  & \$signal$63 ;
-  assign \$113  = \$112  ? dq_psum[39:0] : out_acc[39:0];
-  assign \$114  = ~ in_corr;
-  assign \$115  = dq_scale[7:0] >> \$92 [2:0];
-  assign \$116  = \$114  & \$115 ;
-  assign \$117  = - $signed(\$110 );
-  assign \$119  = \$116  ? \$118  : 34'h000000000;
-  assign \$120  = $signed(\$113 ) + $signed(\$119 );
-  assign \$121  = $signed(dq_sum_a0) << dq_bit;
-  assign \$122  = $signed(dq_d0_1) << \$92 [2:0];
-  assign \$123  = dq_bit == 4'h9;
-  assign \$124  = \$123  & \$signal$63 ;
-  assign \$125  = \$124  ? dq_psum[79:40] : out_acc[79:40];
-  assign \$126  = ~ in_corr;
-  assign \$127  = dq_scale[15:8] >> \$92 [2:0];
-  assign \$128  = \$126  & \$127 ;
-  assign \$129  = - $signed(\$122 );
-  assign \$131  = \$128  ? \$130  : 34'h000000000;
-  assign \$132  = $signed(\$125 ) + $signed(\$131 );
-  assign \$133  = $signed(dq_sum_a1) << dq_bit;
-  assign \$134  = $signed(dq_d1_0) << \$92 [2:0];
-  assign \$135  = dq_bit == 4'h9;
-  assign \$136  = \$135  & \$signal$63 ;
-  assign \$137  = \$136  ? dq_psum[119:80] : out_acc[119:80];
-  assign \$138  = ~ in_corr;
-  assign \$139  = dq_scale[7:0] >> \$92 [2:0];
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = - $signed(\$134 );
-  assign \$143  = \$140  ? \$142  : 34'h000000000;
-  assign \$144  = $signed(\$137 ) + $signed(\$143 );
-  assign \$145  = $signed(dq_sum_a1) << dq_bit;
-  assign \$146  = $signed(dq_d1_1) << \$92 [2:0];
-  assign \$147  = dq_bit == 4'h9;
-  assign \$148  = \$147  & \$signal$63 ;
-  assign \$149  = \$148  ? dq_psum[159:120] : out_acc[159:120];
-  assign \$150  = ~ in_corr;
-  assign \$151  = dq_scale[15:8] >> \$92 [2:0];
-  assign \$152  = \$150  & \$151 ;
-  assign \$153  = - $signed(\$146 );
-  assign \$155  = \$152  ? \$154  : 34'h000000000;
-  assign \$156  = $signed(\$149 ) + $signed(\$155 );
+  assign addend1_1 = plane_neg ? \$82  : { \$81 [17], \$81 [17], \$81  };
+  assign \$83  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$84  = dq_bit - 4'h9;
+  assign \$signal$48  = dq_bit < 4'h9;
+  assign \$85  = - \$signal$24 [0];
+  assign \$86  = - \$signal$24 [1:0];
+  assign \$87  = - \$signal$24 [2:0];
+  assign \$88  = - \$signal$24 [3:0];
+  assign \$89  = - \$signal$24 [4:0];
+  assign \$90  = - \$signal$24 [5:0];
+  assign \$91  = - \$signal$24 [6:0];
+  assign \$92  = - \$signal$24 [7:0];
+  assign \$93  = - \$signal$24 [8];
+  assign \$94  = - \$signal$24 [9:8];
+  assign \$95  = - \$signal$24 [10:8];
+  assign \$96  = - \$signal$24 [11:8];
+  assign \$97  = - \$signal$24 [12:8];
+  assign \$98  = - \$signal$24 [13:8];
+  assign \$99  = - \$signal$24 [14:8];
+  assign \$100  = - \$signal$24 [15:8];
+  assign \$101  = $signed(dq_sum_a0) << dq_bit;
+  assign \$102  = $signed(dq_d0_0) << \$84 [2:0];
+  assign \$103  = dq_bit == 4'h9;
+  assign \$104  = \$103  & \$signal$63 ;
+  assign \$105  = \$104  ? dq_psum[39:0] : out_acc[39:0];
+  assign \$106  = ~ \$signal$48 ;
+  assign \$107  = dq_scale[7:0] >> \$84 [2:0];
+  assign \$108  = \$106  & \$107 ;
+  assign \$109  = - $signed(\$102 );
+  assign \$111  = \$108  ? \$110  : 34'h000000000;
+  assign \$112  = $signed(\$105 ) + $signed(\$111 );
+  assign \$113  = $signed(dq_sum_a0) << dq_bit;
+  assign \$114  = $signed(dq_d0_1) << \$84 [2:0];
+  assign \$115  = dq_bit == 4'h9;
+  assign \$116  = \$115  & \$signal$63 ;
+  assign \$117  = \$116  ? dq_psum[79:40] : out_acc[79:40];
+  assign \$118  = ~ \$signal$48 ;
+  assign \$119  = dq_scale[15:8] >> \$84 [2:0];
+  assign \$120  = \$118  & \$119 ;
+  assign \$121  = - $signed(\$114 );
+  assign \$123  = \$120  ? \$122  : 34'h000000000;
+  assign \$124  = $signed(\$117 ) + $signed(\$123 );
+  assign \$125  = $signed(dq_sum_a1) << dq_bit;
+  assign \$126  = $signed(dq_d1_0) << \$84 [2:0];
+  assign \$127  = dq_bit == 4'h9;
+  assign \$128  = \$127  & \$signal$63 ;
+  assign \$129  = \$128  ? dq_psum[119:80] : out_acc[119:80];
+  assign \$130  = ~ \$signal$48 ;
+  assign \$131  = dq_scale[7:0] >> \$84 [2:0];
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = - $signed(\$126 );
+  assign \$135  = \$132  ? \$134  : 34'h000000000;
+  assign \$136  = $signed(\$129 ) + $signed(\$135 );
+  assign \$137  = $signed(dq_sum_a1) << dq_bit;
+  assign \$138  = $signed(dq_d1_1) << \$84 [2:0];
+  assign \$139  = dq_bit == 4'h9;
+  assign \$140  = \$139  & \$signal$63 ;
+  assign \$141  = \$140  ? dq_psum[159:120] : out_acc[159:120];
+  assign \$142  = ~ \$signal$48 ;
+  assign \$143  = dq_scale[15:8] >> \$84 [2:0];
+  assign \$144  = \$142  & \$143 ;
+  assign \$145  = - $signed(\$138 );
+  assign \$147  = \$144  ? \$146  : 34'h000000000;
+  assign \$148  = $signed(\$141 ) + $signed(\$147 );
   always @(posedge clk)
-    o_a <= \$157 ;
+    o_a <= \$149 ;
   always @(posedge clk)
-    o_w <= \$158 ;
+    o_w <= \$150 ;
   always @(posedge clk)
-    o_ctl <= \$159 ;
+    o_ctl <= \$151 ;
   always @(posedge clk)
-    w_reg <= \$160 ;
+    w_reg <= \$152 ;
   always @(posedge clk)
-    \$signal  <= \$161 ;
+    \$signal  <= \$153 ;
   always @(posedge clk)
-    planes <= \$162 ;
+    planes <= \$154 ;
   always @(posedge clk)
-    dtype <= \$163 ;
+    dtype <= \$155 ;
   always @(posedge clk)
-    remaining <= \$164 ;
+    remaining <= \$156 ;
   always @(posedge clk)
-    beat_group_end <= \$165 ;
+    beat_group_end <= \$157 ;
   always @(posedge clk)
-    beat_last <= \$166 ;
+    beat_last <= \$158 ;
   always @(posedge clk)
-    beat_scale <= \$167 ;
+    beat_scale <= \$159 ;
   always @(posedge clk)
-    \$signal$23  <= \$168 ;
+    \$signal$23  <= \$160 ;
   always @(posedge clk)
-    \$signal$24  <= \$169 ;
+    \$signal$24  <= \$161 ;
   always @(posedge clk)
-    act_sum0 <= \$170 ;
+    act_sum0 <= \$162 ;
   always @(posedge clk)
-    act_sum1 <= \$171 ;
+    act_sum1 <= \$163 ;
   always @(posedge clk)
-    grp0_0 <= \$172 ;
+    grp0_0 <= \$164 ;
   always @(posedge clk)
-    grp1_0 <= \$173 ;
+    grp1_0 <= \$165 ;
   always @(posedge clk)
-    grp0_1 <= \$174 ;
+    grp0_1 <= \$166 ;
   always @(posedge clk)
-    grp1_1 <= \$175 ;
+    grp1_1 <= \$167 ;
   always @(posedge clk)
-    grp_first <= \$176 ;
+    grp_first <= \$168 ;
   always @(posedge clk)
-    grp_psum <= \$177 ;
+    grp_psum <= \$169 ;
   always @(posedge clk)
-    dq_c0 <= \$178 ;
+    dq_c0 <= \$170 ;
   always @(posedge clk)
-    dq_c1 <= \$179 ;
+    dq_c1 <= \$171 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$180 ;
+    dq_sum_a0 <= \$172 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$181 ;
+    dq_sum_a1 <= \$173 ;
   always @(posedge clk)
-    dq_d0_0 <= \$182 ;
+    dq_d0_0 <= \$174 ;
   always @(posedge clk)
-    dq_d0_1 <= \$183 ;
+    dq_d0_1 <= \$175 ;
   always @(posedge clk)
-    dq_d1_0 <= \$184 ;
+    dq_d1_0 <= \$176 ;
   always @(posedge clk)
-    dq_d1_1 <= \$185 ;
+    dq_d1_1 <= \$177 ;
   always @(posedge clk)
-    o_valid <= \$186 ;
+    o_valid <= \$178 ;
   always @(posedge clk)
-    dq_left <= \$187 ;
+    dq_left <= \$179 ;
   always @(posedge clk)
-    dq_bit <= \$188 ;
+    dq_bit <= \$180 ;
   always @(posedge clk)
-    out_acc <= \$189 ;
+    out_acc <= \$181 ;
   always @(posedge clk)
-    o_psum <= \$190 ;
+    o_psum <= \$182 ;
   always @(posedge clk)
-    dq_scale <= \$191 ;
+    dq_scale <= \$183 ;
   always @(posedge clk)
-    \$signal$63  <= \$192 ;
+    \$signal$63  <= \$184 ;
   always @(posedge clk)
-    dq_psum <= \$193 ;
+    dq_psum <= \$185 ;
   always @(posedge clk)
-    dq_last <= \$194 ;
+    dq_last <= \$186 ;
   \lut_all_a8_nosym.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1033,21 +1017,21 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
       5'h07:
           plane_neg = 1'h0;
       5'h08:
-          plane_neg = \$66 ;
+          plane_neg = \$58 ;
       5'h09:
-          plane_neg = \$67 ;
+          plane_neg = \$59 ;
       5'h0a:
-          plane_neg = \$68 ;
+          plane_neg = \$60 ;
       5'h0b:
-          plane_neg = \$69 ;
+          plane_neg = \$61 ;
       5'h0c:
-          plane_neg = \$70 ;
+          plane_neg = \$62 ;
       5'h0d:
-          plane_neg = \$71 ;
+          plane_neg = \$63 ;
       5'h0e:
-          plane_neg = \$72 ;
+          plane_neg = \$64 ;
       5'h0f:
-          plane_neg = \$73 ;
+          plane_neg = \$65 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1087,21 +1071,21 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h01:
-          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+          c0 = { \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86  };
       5'h02:
-          c0 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
+          c0 = { \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87  };
       5'h03:
-          c0 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
+          c0 = { \$88 [4], \$88 [4], \$88 [4], \$88 [4], \$88  };
       5'h04:
-          c0 = { \$97 [5], \$97 [5], \$97 [5], \$97  };
+          c0 = { \$89 [5], \$89 [5], \$89 [5], \$89  };
       5'h05:
-          c0 = { \$98 [6], \$98 [6], \$98  };
+          c0 = { \$90 [6], \$90 [6], \$90  };
       5'h06:
-          c0 = { \$99 [7], \$99  };
+          c0 = { \$91 [7], \$91  };
       5'h07:
-          c0 = \$100 ;
+          c0 = \$92 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -1121,35 +1105,35 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h12:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h13:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h14:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h15:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h16:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h17:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h18:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h19:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1a:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1b:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1c:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1d:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1e:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
       5'h1f:
-          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+          c0 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
     endcase
   end
   always @* begin
@@ -1157,21 +1141,21 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h01:
-          c1 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c1 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h02:
-          c1 = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
+          c1 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
       5'h03:
-          c1 = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
+          c1 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
       5'h04:
-          c1 = { \$105 [5], \$105 [5], \$105 [5], \$105  };
+          c1 = { \$97 [5], \$97 [5], \$97 [5], \$97  };
       5'h05:
-          c1 = { \$106 [6], \$106 [6], \$106  };
+          c1 = { \$98 [6], \$98 [6], \$98  };
       5'h06:
-          c1 = { \$107 [7], \$107  };
+          c1 = { \$99 [7], \$99  };
       5'h07:
-          c1 = \$108 ;
+          c1 = \$100 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -1191,147 +1175,242 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h12:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h13:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h14:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h15:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h16:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h17:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h18:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h19:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1a:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1b:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1c:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1d:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1e:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1f:
-          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+          c1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = i_a;
+    \$149  = i_a;
     if (rst) begin
-      \$157  = 64'h0000000000000000;
+      \$149  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = i_w;
+    \$150  = i_w;
     if (rst) begin
-      \$158  = 101'h00000000000000000000000000;
+      \$150  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = i_ctl;
+    \$151  = i_ctl;
     if (rst) begin
-      \$159  = 5'h00;
+      \$151  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = w_reg;
+    \$152  = w_reg;
     if (i_ctl[1]) begin
-      \$160  = i_w;
+      \$152  = i_w;
     end
     if (rst) begin
-      \$160  = 101'h00000000000000000000000000;
+      \$152  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = \$signal ;
+    \$153  = \$signal ;
     if (accept) begin
-      \$161  = 3'h0;
+      \$153  = 3'h0;
     end else if (\$3 ) begin
-      \$161  = \$7 [2:0];
+      \$153  = \$7 [2:0];
     end
     if (rst) begin
-      \$161  = 3'h0;
+      \$153  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = planes;
+    \$154  = planes;
     if (accept) begin
-      \$162  = w_sel[63:0];
+      \$154  = w_sel[63:0];
     end
     if (rst) begin
-      \$162  = 64'h0000000000000000;
+      \$154  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = dtype;
+    \$155  = dtype;
     if (accept) begin
-      \$163  = w_sel[100:96];
+      \$155  = w_sel[100:96];
     end
     if (rst) begin
-      \$163  = 5'h00;
+      \$155  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = remaining;
+    \$156  = remaining;
     if (accept) begin
-      \$164  = \$4 ;
+      \$156  = \$4 ;
     end else if (\$3 ) begin
-      \$164  = \$6 [3:0];
+      \$156  = \$6 [3:0];
     end
     if (rst) begin
-      \$164  = 4'h0;
+      \$156  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = beat_group_end;
+    \$157  = beat_group_end;
     if (accept) begin
-      \$165  = i_ctl[4];
+      \$157  = i_ctl[4];
     end
     if (rst) begin
-      \$165  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = beat_last;
+    \$158  = beat_last;
     if (accept) begin
-      \$166  = i_ctl[3];
+      \$158  = i_ctl[3];
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = beat_scale;
+    \$159  = beat_scale;
     if (accept) begin
-      \$167  = w_sel[79:64];
+      \$159  = w_sel[79:64];
     end
     if (rst) begin
-      \$167  = 16'h0000;
+      \$159  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = \$signal$23 ;
+    \$160  = \$signal$23 ;
     if (accept) begin
-      \$168  = \$5 ;
+      \$160  = \$5 ;
+    end
+    if (rst) begin
+      \$160  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$161  = \$signal$24 ;
+    if (accept) begin
+      \$161  = w_sel[95:80];
+    end
+    if (rst) begin
+      \$161  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$162  = act_sum0;
+    if (handoff) begin
+      \$162  = 16'h0000;
+    end else if (last_plane) begin
+      \$162  = \$66 [15:0];
+    end
+    if (rst) begin
+      \$162  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$163  = act_sum1;
+    if (handoff) begin
+      \$163  = 16'h0000;
+    end else if (last_plane) begin
+      \$163  = \$67 [15:0];
+    end
+    if (rst) begin
+      \$163  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$164  = grp0_0;
+    if (handoff) begin
+      \$164  = 23'h000000;
+    end else if (\$9 ) begin
+      \$164  = \$71 [22:0];
+    end
+    if (rst) begin
+      \$164  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$165  = grp1_0;
+    if (handoff) begin
+      \$165  = 23'h000000;
+    end else if (\$11 ) begin
+      \$165  = \$75 [22:0];
+    end
+    if (rst) begin
+      \$165  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$166  = grp0_1;
+    if (handoff) begin
+      \$166  = 23'h000000;
+    end else if (\$13 ) begin
+      \$166  = \$79 [22:0];
+    end
+    if (rst) begin
+      \$166  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$167  = grp1_1;
+    if (handoff) begin
+      \$167  = 23'h000000;
+    end else if (\$15 ) begin
+      \$167  = \$83 [22:0];
+    end
+    if (rst) begin
+      \$167  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$168  = grp_first;
+    if (handoff) begin
+      \$168  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$168  = 1'h1;
     end
     if (rst) begin
       \$168  = 1'h0;
@@ -1339,335 +1418,240 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = \$signal$24 ;
-    if (accept) begin
-      \$169  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$169  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = act_sum0;
-    if (handoff) begin
-      \$170  = 16'h0000;
-    end else if (last_plane) begin
-      \$170  = \$74 [15:0];
-    end
-    if (rst) begin
-      \$170  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = act_sum1;
-    if (handoff) begin
-      \$171  = 16'h0000;
-    end else if (last_plane) begin
-      \$171  = \$75 [15:0];
-    end
-    if (rst) begin
-      \$171  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = grp0_0;
-    if (handoff) begin
-      \$172  = 23'h000000;
-    end else if (\$9 ) begin
-      \$172  = \$79 [22:0];
-    end
-    if (rst) begin
-      \$172  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = grp1_0;
-    if (handoff) begin
-      \$173  = 23'h000000;
-    end else if (\$11 ) begin
-      \$173  = \$83 [22:0];
-    end
-    if (rst) begin
-      \$173  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = grp0_1;
-    if (handoff) begin
-      \$174  = 23'h000000;
-    end else if (\$13 ) begin
-      \$174  = \$87 [22:0];
-    end
-    if (rst) begin
-      \$174  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = grp1_1;
-    if (handoff) begin
-      \$175  = 23'h000000;
-    end else if (\$15 ) begin
-      \$175  = \$91 [22:0];
-    end
-    if (rst) begin
-      \$175  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = grp_first;
-    if (handoff) begin
-      \$176  = 1'h0;
-    end
+    \$169  = grp_psum;
     if (\$16 ) begin
-      \$176  = 1'h1;
+      \$169  = i_psum;
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$169  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = grp_psum;
-    if (\$16 ) begin
-      \$177  = i_psum;
-    end
-    if (rst) begin
-      \$177  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = dq_c0;
+    \$170  = dq_c0;
     if (handoff) begin
-      \$178  = c0;
+      \$170  = c0;
     end
     if (rst) begin
-      \$178  = 9'h000;
+      \$170  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = dq_c1;
+    \$171  = dq_c1;
     if (handoff) begin
-      \$179  = c1;
+      \$171  = c1;
     end
     if (rst) begin
-      \$179  = 9'h000;
+      \$171  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = dq_sum_a0;
+    \$172  = dq_sum_a0;
     if (handoff) begin
-      \$180  = \$74 [15:0];
+      \$172  = \$66 [15:0];
     end
     if (rst) begin
-      \$180  = 16'h0000;
+      \$172  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = dq_sum_a1;
+    \$173  = dq_sum_a1;
     if (handoff) begin
-      \$181  = \$75 [15:0];
+      \$173  = \$67 [15:0];
     end
     if (rst) begin
-      \$181  = 16'h0000;
+      \$173  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = dq_d0_0;
-    if (\$20 ) begin
-      \$182  = \$24 [24:0];
+    \$174  = dq_d0_0;
+    if (\$18 ) begin
+      \$174  = \$22 [24:0];
     end
     if (handoff) begin
-      \$182  = { \$25 [23], \$25  };
+      \$174  = { \$23 [23], \$23  };
     end
     if (rst) begin
-      \$182  = 25'h0000000;
+      \$174  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = dq_d0_1;
-    if (\$29 ) begin
-      \$183  = \$33 [24:0];
+    \$175  = dq_d0_1;
+    if (\$25 ) begin
+      \$175  = \$29 [24:0];
     end
     if (handoff) begin
-      \$183  = { \$34 [23], \$34  };
+      \$175  = { \$30 [23], \$30  };
     end
     if (rst) begin
-      \$183  = 25'h0000000;
+      \$175  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = dq_d1_0;
-    if (\$38 ) begin
-      \$184  = \$42 [24:0];
+    \$176  = dq_d1_0;
+    if (\$32 ) begin
+      \$176  = \$36 [24:0];
     end
     if (handoff) begin
-      \$184  = { \$43 [23], \$43  };
+      \$176  = { \$37 [23], \$37  };
     end
     if (rst) begin
-      \$184  = 25'h0000000;
+      \$176  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = dq_d1_1;
-    if (\$47 ) begin
-      \$185  = \$51 [24:0];
+    \$177  = dq_d1_1;
+    if (\$39 ) begin
+      \$177  = \$43 [24:0];
     end
     if (handoff) begin
-      \$185  = { \$52 [23], \$52  };
+      \$177  = { \$44 [23], \$44  };
     end
     if (rst) begin
-      \$185  = 25'h0000000;
+      \$177  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = 1'h0;
-    if (\$53 ) begin
-      if (\$58 ) begin
-        \$186  = 1'h1;
+    \$178  = 1'h0;
+    if (\$45 ) begin
+      if (\$50 ) begin
+        \$178  = 1'h1;
       end
+    end
+    if (rst) begin
+      \$178  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = dq_left;
+    if (\$45 ) begin
+      \$179  = \$46 [4:0];
+    end
+    if (handoff) begin
+      \$179  = 5'h11;
+    end
+    if (rst) begin
+      \$179  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = dq_bit;
+    if (\$45 ) begin
+      \$180  = \$47 [4:0];
+    end
+    if (handoff) begin
+      \$180  = 5'h00;
+    end
+    if (rst) begin
+      \$180  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = out_acc;
+    if (\$45 ) begin
+      if (\$48 ) begin
+        \$181  = out_next;
+      end
+    end
+    if (rst) begin
+      \$181  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = o_psum;
+    if (\$45 ) begin
+      if (\$50 ) begin
+        \$182  = out_next;
+      end
+    end
+    if (rst) begin
+      \$182  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = dq_scale;
+    if (handoff) begin
+      \$183  = beat_scale;
+    end
+    if (rst) begin
+      \$183  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = \$signal$63 ;
+    if (handoff) begin
+      \$184  = grp_first;
+    end
+    if (rst) begin
+      \$184  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = dq_psum;
+    if (handoff) begin
+      \$185  = grp_psum;
+    end
+    if (rst) begin
+      \$185  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = dq_last;
+    if (handoff) begin
+      \$186  = beat_last;
     end
     if (rst) begin
       \$186  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = dq_left;
-    if (\$53 ) begin
-      \$187  = \$54 [4:0];
-    end
-    if (handoff) begin
-      \$187  = 5'h11;
-    end
-    if (rst) begin
-      \$187  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = dq_bit;
-    if (\$53 ) begin
-      \$188  = \$55 [4:0];
-    end
-    if (handoff) begin
-      \$188  = 5'h00;
-    end
-    if (rst) begin
-      \$188  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = out_acc;
-    if (\$53 ) begin
-      if (\$56 ) begin
-        \$189  = out_next;
-      end
-    end
-    if (rst) begin
-      \$189  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = o_psum;
-    if (\$53 ) begin
-      if (\$58 ) begin
-        \$190  = out_next;
-      end
-    end
-    if (rst) begin
-      \$190  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = dq_scale;
-    if (handoff) begin
-      \$191  = beat_scale;
-    end
-    if (rst) begin
-      \$191  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = \$signal$63 ;
-    if (handoff) begin
-      \$192  = grp_first;
-    end
-    if (rst) begin
-      \$192  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = dq_psum;
-    if (handoff) begin
-      \$193  = grp_psum;
-    end
-    if (rst) begin
-      \$193  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = dq_last;
-    if (handoff) begin
-      \$194  = beat_last;
-    end
-    if (rst) begin
-      \$194  = 1'h0;
-    end
-  end
-  assign act_next0 = \$74 [15:0];
-  assign act_next1 = \$75 [15:0];
-  assign grp_next0_0 = \$79 [22:0];
-  assign grp_next1_0 = \$83 [22:0];
-  assign grp_next0_1 = \$87 [22:0];
-  assign grp_next1_1 = \$91 [22:0];
-  assign dq_ash0_0 = \$109 [24:0];
-  assign dq_ash0_1 = \$121 [24:0];
-  assign dq_ash1_0 = \$133 [24:0];
-  assign dq_ash1_1 = \$145 [24:0];
+  assign act_next0 = \$66 [15:0];
+  assign act_next1 = \$67 [15:0];
+  assign grp_next0_0 = \$71 [22:0];
+  assign grp_next1_0 = \$75 [22:0];
+  assign grp_next0_1 = \$79 [22:0];
+  assign grp_next1_1 = \$83 [22:0];
+  assign dq_ash0_0 = \$101 [24:0];
+  assign dq_ash0_1 = \$113 [24:0];
+  assign dq_ash1_0 = \$125 [24:0];
+  assign dq_ash1_1 = \$137 [24:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
   assign \a$68  = i_a[63:32];
   assign \load$69  = accept;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$77 [17], \$77  };
+  assign shifted0_0 = { \$69 [17], \$69  };
   assign shift1_0 = \$signal ;
-  assign shifted1_0 = { \$81 [17], \$81  };
+  assign shifted1_0 = { \$73 [17], \$73  };
   assign shift0_1 = \$signal ;
-  assign shifted0_1 = { \$85 [17], \$85  };
+  assign shifted0_1 = { \$77 [17], \$77  };
   assign shift1_1 = \$signal ;
-  assign shifted1_1 = { \$89 [17], \$89  };
-  assign sbit = \$92 [2:0];
-  assign corr_uint1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
-  assign corr_uint2 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
-  assign corr_uint3 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
-  assign corr_uint4 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
-  assign corr_uint5 = { \$97 [5], \$97 [5], \$97 [5], \$97 [5], \$97  };
-  assign corr_uint6 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
-  assign corr_uint7 = { \$99 [7], \$99 [7], \$99  };
-  assign corr_uint8 = { \$100 [8], \$100  };
+  assign shifted1_1 = { \$81 [17], \$81  };
+  assign sbit = \$84 [2:0];
+  assign corr_uint1 = { \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85 [1], \$85  };
+  assign corr_uint2 = { \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86 [2], \$86  };
+  assign corr_uint3 = { \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87 [3], \$87  };
+  assign corr_uint4 = { \$88 [4], \$88 [4], \$88 [4], \$88 [4], \$88 [4], \$88  };
+  assign corr_uint5 = { \$89 [5], \$89 [5], \$89 [5], \$89 [5], \$89  };
+  assign corr_uint6 = { \$90 [6], \$90 [6], \$90 [6], \$90  };
+  assign corr_uint7 = { \$91 [7], \$91 [7], \$91  };
+  assign corr_uint8 = { \$92 [8], \$92  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -1677,14 +1661,14 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$107  = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
-  assign \corr_uint2$108  = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
-  assign \corr_uint3$109  = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
-  assign \corr_uint4$110  = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
-  assign \corr_uint5$111  = { \$105 [5], \$105 [5], \$105 [5], \$105 [5], \$105  };
-  assign \corr_uint6$112  = { \$106 [6], \$106 [6], \$106 [6], \$106  };
-  assign \corr_uint7$113  = { \$107 [7], \$107 [7], \$107  };
-  assign \corr_uint8$114  = { \$108 [8], \$108  };
+  assign \corr_uint1$107  = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+  assign \corr_uint2$108  = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+  assign \corr_uint3$109  = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
+  assign \corr_uint4$110  = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
+  assign \corr_uint5$111  = { \$97 [5], \$97 [5], \$97 [5], \$97 [5], \$97  };
+  assign \corr_uint6$112  = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign \corr_uint7$113  = { \$99 [7], \$99 [7], \$99  };
+  assign \corr_uint8$114  = { \$100 [8], \$100  };
   assign \corr_int2$115  = 10'h000;
   assign \corr_int3$116  = 10'h000;
   assign \corr_int4$117  = 10'h000;
@@ -1695,13 +1679,13 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \corr_ternary$122  = 10'h000;
   assign \corr_binary$123  = 10'h3ff;
   assign dq_dh0_0 = dq_d0_0;
-  assign dq_sh0_0 = { \$110 [31], \$110  };
+  assign dq_sh0_0 = { \$102 [31], \$102  };
   assign dq_dh0_1 = dq_d0_1;
-  assign dq_sh0_1 = { \$122 [31], \$122  };
+  assign dq_sh0_1 = { \$114 [31], \$114  };
   assign dq_dh1_0 = dq_d1_0;
-  assign dq_sh1_0 = { \$134 [31], \$134  };
+  assign dq_sh1_0 = { \$126 [31], \$126  };
   assign dq_dh1_1 = dq_d1_1;
-  assign dq_sh1_1 = { \$146 [31], \$146  };
+  assign dq_sh1_1 = { \$138 [31], \$138  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1954,14 +1938,14 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \table$72[13]  = \table$72 [153:143];
   assign \table$72[14]  = \table$72 [164:154];
   assign \table$72[15]  = \table$72 [175:165];
-  assign out_next[159:120] = \$156 [39:0];
-  assign out_next[119:80] = \$144 [39:0];
-  assign out_next[79:40] = \$132 [39:0];
-  assign out_next[39:0] = \$120 [39:0];
-  assign \$118  = { \$110 [31], \$110 [31], \$110  };
-  assign \$130  = { \$122 [31], \$122 [31], \$122  };
-  assign \$142  = { \$134 [31], \$134 [31], \$134  };
-  assign \$154  = { \$146 [31], \$146 [31], \$146  };
+  assign out_next[159:120] = \$148 [39:0];
+  assign out_next[119:80] = \$136 [39:0];
+  assign out_next[79:40] = \$124 [39:0];
+  assign out_next[39:0] = \$112 [39:0];
+  assign \$110  = { \$102 [31], \$102 [31], \$102  };
+  assign \$122  = { \$114 [31], \$114 [31], \$114  };
+  assign \$134  = { \$126 [31], \$126 [31], \$126  };
+  assign \$146  = { \$138 [31], \$138 [31], \$138  };
 endmodule
 
 module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);

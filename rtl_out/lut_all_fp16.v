@@ -5,288 +5,252 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$100 ;
-  wire [1:0] \$101 ;
-  wire [2:0] \$102 ;
-  wire [2:0] \$103 ;
-  wire [3:0] \$104 ;
-  wire [3:0] \$105 ;
-  wire [4:0] \$106 ;
-  wire [4:0] \$107 ;
-  wire [5:0] \$108 ;
-  wire [5:0] \$109 ;
+  wire [5:0] \$101 ;
+  wire [6:0] \$102 ;
+  wire [6:0] \$103 ;
+  wire [7:0] \$104 ;
+  wire [7:0] \$105 ;
+  wire [8:0] \$106 ;
+  wire [8:0] \$107 ;
+  wire [1:0] \$108 ;
+  wire [2:0] \$109 ;
   wire \$11 ;
-  wire [6:0] \$110 ;
-  wire [6:0] \$111 ;
-  wire [7:0] \$112 ;
-  wire [7:0] \$113 ;
-  wire [8:0] \$114 ;
-  wire [8:0] \$115 ;
-  wire [1:0] \$116 ;
-  wire [2:0] \$117 ;
-  wire [2:0] \$118 ;
-  wire [3:0] \$119 ;
+  wire [2:0] \$110 ;
+  wire [3:0] \$111 ;
+  wire [3:0] \$112 ;
+  wire [4:0] \$113 ;
+  wire [4:0] \$114 ;
+  wire [5:0] \$115 ;
+  wire [5:0] \$116 ;
+  wire [6:0] \$117 ;
+  wire [6:0] \$118 ;
+  wire [7:0] \$119 ;
   wire \$12 ;
-  wire [3:0] \$120 ;
-  wire [4:0] \$121 ;
-  wire [4:0] \$122 ;
-  wire [5:0] \$123 ;
-  wire [5:0] \$124 ;
-  wire [6:0] \$125 ;
-  wire [6:0] \$126 ;
-  wire [7:0] \$127 ;
-  wire [7:0] \$128 ;
-  wire [8:0] \$129 ;
+  wire [7:0] \$120 ;
+  wire [8:0] \$121 ;
+  wire [8:0] \$122 ;
+  wire [72:0] \$123 ;
+  wire \$124 ;
+  wire [52:0] \$125 ;
+  wire [52:0] \$126 ;
+  wire [6:0] \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [8:0] \$130 ;
-  wire [72:0] \$131 ;
-  wire \$132 ;
-  wire [52:0] \$133 ;
-  wire [52:0] \$134 ;
-  wire [6:0] \$135 ;
-  wire [6:0] \$136 ;
+  wire [6:0] \$130 ;
+  wire [114:0] \$131 ;
+  wire [8:0] \$132 ;
+  wire [9:0] \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [19:0] \$136 ;
   wire [114:0] \$137 ;
-  wire [8:0] \$138 ;
-  wire [9:0] \$139 ;
+  wire [19:0] \$138 ;
+  wire [20:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire [19:0] \$142 ;
-  wire [114:0] \$143 ;
-  wire [19:0] \$144 ;
-  wire [20:0] \$145 ;
-  wire [51:0] \$146 ;
-  wire [52:0] \$147 ;
+  wire [51:0] \$140 ;
+  wire [52:0] \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [53:0] \$146 ;
+  wire \$147 ;
   wire \$148 ;
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire [53:0] \$152 ;
+  wire \$152 ;
   wire \$153 ;
-  wire \$154 ;
+  wire [72:0] \$154 ;
   wire \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire \$158 ;
+  wire [52:0] \$156 ;
+  wire [52:0] \$157 ;
+  wire [6:0] \$158 ;
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
+  wire [6:0] \$161 ;
+  wire [114:0] \$162 ;
+  wire [8:0] \$163 ;
+  wire [9:0] \$164 ;
   wire \$165 ;
   wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire [72:0] \$169 ;
+  wire [19:0] \$167 ;
+  wire [114:0] \$168 ;
+  wire [19:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire [52:0] \$171 ;
+  wire [20:0] \$170 ;
+  wire [51:0] \$171 ;
   wire [52:0] \$172 ;
-  wire [6:0] \$173 ;
-  wire [6:0] \$174 ;
-  wire [114:0] \$175 ;
-  wire [8:0] \$176 ;
-  wire [9:0] \$177 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire [53:0] \$177 ;
   wire \$178 ;
   wire \$179 ;
   wire \$18 ;
-  wire [19:0] \$180 ;
-  wire [114:0] \$181 ;
-  wire [19:0] \$182 ;
-  wire [20:0] \$183 ;
-  wire [51:0] \$184 ;
-  wire [52:0] \$185 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire [72:0] \$185 ;
   wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [52:0] \$187 ;
+  wire [52:0] \$188 ;
+  wire [6:0] \$189 ;
   wire \$19 ;
-  wire [53:0] \$190 ;
+  wire \$190 ;
   wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
+  wire [6:0] \$192 ;
+  wire [114:0] \$193 ;
+  wire [8:0] \$194 ;
+  wire [9:0] \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [19:0] \$198 ;
+  wire [114:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
+  wire [52:0] \$20 ;
+  wire [19:0] \$200 ;
+  wire [20:0] \$201 ;
+  wire [51:0] \$202 ;
+  wire [52:0] \$203 ;
   wire \$204 ;
   wire \$205 ;
   wire \$206 ;
-  wire [72:0] \$207 ;
-  wire \$208 ;
-  wire [52:0] \$209 ;
-  wire \$21 ;
-  wire [52:0] \$210 ;
-  wire [6:0] \$211 ;
-  wire [6:0] \$212 ;
-  wire [114:0] \$213 ;
-  wire [8:0] \$214 ;
-  wire [9:0] \$215 ;
-  wire \$216 ;
+  wire \$207 ;
+  wire [53:0] \$208 ;
+  wire \$209 ;
+  wire [52:0] \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire [72:0] \$216 ;
   wire \$217 ;
-  wire [19:0] \$218 ;
-  wire [114:0] \$219 ;
+  wire [52:0] \$218 ;
+  wire [52:0] \$219 ;
   wire [52:0] \$22 ;
-  wire [19:0] \$220 ;
-  wire [20:0] \$221 ;
-  wire [51:0] \$222 ;
-  wire [52:0] \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
+  wire [6:0] \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire [6:0] \$223 ;
+  wire [114:0] \$224 ;
+  wire [8:0] \$225 ;
+  wire [9:0] \$226 ;
   wire \$227 ;
-  wire [53:0] \$228 ;
-  wire \$229 ;
-  wire [52:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire \$234 ;
+  wire \$228 ;
+  wire [19:0] \$229 ;
+  wire \$23 ;
+  wire [114:0] \$230 ;
+  wire [19:0] \$231 ;
+  wire [20:0] \$232 ;
+  wire [51:0] \$233 ;
+  wire [52:0] \$234 ;
   wire \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
-  wire \$239 ;
-  wire [52:0] \$24 ;
+  wire [53:0] \$239 ;
+  wire \$24 ;
   wire \$240 ;
   wire \$241 ;
   wire \$242 ;
   wire \$243 ;
   wire \$244 ;
-  wire [72:0] \$245 ;
+  wire \$245 ;
   wire \$246 ;
-  wire [52:0] \$247 ;
-  wire [52:0] \$248 ;
-  wire [6:0] \$249 ;
+  reg [127:0] \$247 ;
+  reg [100:0] \$248 ;
+  reg [4:0] \$249 ;
   wire \$25 ;
-  wire [6:0] \$250 ;
-  wire [114:0] \$251 ;
-  wire [8:0] \$252 ;
-  wire [9:0] \$253 ;
-  wire \$254 ;
-  wire \$255 ;
-  wire [19:0] \$256 ;
-  wire [114:0] \$257 ;
-  wire [19:0] \$258 ;
-  wire [20:0] \$259 ;
-  wire \$26 ;
-  wire [51:0] \$260 ;
-  wire [52:0] \$261 ;
-  wire \$262 ;
-  wire \$263 ;
-  wire \$264 ;
-  wire \$265 ;
-  wire [53:0] \$266 ;
-  wire \$267 ;
-  wire \$268 ;
-  wire \$269 ;
-  wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire \$274 ;
-  wire \$275 ;
-  wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire \$279 ;
-  wire \$28 ;
-  wire \$280 ;
-  wire \$281 ;
-  wire \$282 ;
-  reg [127:0] \$283 ;
-  reg [100:0] \$284 ;
-  reg [4:0] \$285 ;
-  reg [100:0] \$286 ;
-  reg [2:0] \$287 ;
-  reg [63:0] \$288 ;
-  reg [4:0] \$289 ;
+  reg [100:0] \$250 ;
+  reg [2:0] \$251 ;
+  reg [63:0] \$252 ;
+  reg [4:0] \$253 ;
+  reg [3:0] \$254 ;
+  reg \$255 ;
+  reg \$256 ;
+  reg [15:0] \$257 ;
+  reg \$258 ;
+  reg [15:0] \$259 ;
+  wire [52:0] \$26 ;
+  reg [41:0] \$260 ;
+  reg [41:0] \$261 ;
+  reg [49:0] \$262 ;
+  reg [49:0] \$263 ;
+  reg [49:0] \$264 ;
+  reg [49:0] \$265 ;
+  reg \$266 ;
+  reg [127:0] \$267 ;
+  reg [8:0] \$268 ;
+  reg [8:0] \$269 ;
+  wire [52:0] \$27 ;
+  reg [41:0] \$270 ;
+  reg [41:0] \$271 ;
+  reg \$272 ;
+  reg [51:0] \$273 ;
+  reg [51:0] \$274 ;
+  reg [51:0] \$275 ;
+  reg [51:0] \$276 ;
+  reg \$277 ;
+  reg [4:0] \$278 ;
+  reg [4:0] \$279 ;
+  wire [52:0] \$28 ;
+  reg [127:0] \$280 ;
+  reg [127:0] \$281 ;
+  reg [15:0] \$282 ;
+  reg \$283 ;
+  reg [127:0] \$284 ;
+  reg \$285 ;
   wire \$29 ;
-  reg [3:0] \$290 ;
-  reg \$291 ;
-  reg \$292 ;
-  reg [15:0] \$293 ;
-  reg \$294 ;
-  reg [15:0] \$295 ;
-  reg [41:0] \$296 ;
-  reg [41:0] \$297 ;
-  reg [49:0] \$298 ;
-  reg [49:0] \$299 ;
   wire \$3 ;
-  wire [52:0] \$30 ;
-  reg [49:0] \$300 ;
-  reg [49:0] \$301 ;
-  reg \$302 ;
-  reg [127:0] \$303 ;
-  reg [8:0] \$304 ;
-  reg [8:0] \$305 ;
-  reg [41:0] \$306 ;
-  reg [41:0] \$307 ;
-  reg \$308 ;
-  reg [51:0] \$309 ;
-  wire [52:0] \$31 ;
-  reg [51:0] \$310 ;
-  reg [51:0] \$311 ;
-  reg [51:0] \$312 ;
-  reg \$313 ;
-  reg [4:0] \$314 ;
-  reg [4:0] \$315 ;
-  reg [127:0] \$316 ;
-  reg [127:0] \$317 ;
-  reg [15:0] \$318 ;
-  reg \$319 ;
+  wire \$30 ;
+  wire \$31 ;
   wire [52:0] \$32 ;
-  reg [127:0] \$320 ;
-  reg \$321 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [52:0] \$33 ;
+  wire [52:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
+  wire [6:0] \$361 ;
+  wire [6:0] \$364 ;
+  wire [6:0] \$367 ;
   wire \$37 ;
+  wire [6:0] \$372 ;
+  wire [6:0] \$377 ;
   wire [52:0] \$38 ;
+  wire [6:0] \$385 ;
   wire [52:0] \$39 ;
+  wire [6:0] \$393 ;
+  wire [6:0] \$396 ;
+  wire [6:0] \$399 ;
   reg [3:0] \$4 ;
   wire [52:0] \$40 ;
-  wire [6:0] \$405 ;
-  wire [6:0] \$408 ;
+  wire [6:0] \$404 ;
+  wire [6:0] \$409 ;
   wire \$41 ;
-  wire [6:0] \$411 ;
-  wire [6:0] \$416 ;
-  wire \$42 ;
-  wire [6:0] \$421 ;
-  wire [6:0] \$429 ;
-  wire \$43 ;
-  wire [6:0] \$437 ;
+  wire [6:0] \$417 ;
+  wire [5:0] \$42 ;
+  wire [5:0] \$43 ;
   wire \$44 ;
-  wire [6:0] \$440 ;
-  wire [6:0] \$443 ;
-  wire [6:0] \$448 ;
   wire \$45 ;
-  wire [6:0] \$453 ;
-  wire [52:0] \$46 ;
-  wire [6:0] \$461 ;
-  wire [52:0] \$47 ;
-  wire [52:0] \$48 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
   wire \$49 ;
   reg \$5 ;
-  wire [5:0] \$50 ;
-  wire [5:0] \$51 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
+  wire [5:0] \$54 ;
+  wire [5:0] \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
@@ -294,59 +258,60 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [5:0] \$62 ;
-  wire [5:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [38:0] \$64 ;
+  wire [42:0] \$65 ;
+  wire [38:0] \$66 ;
+  wire [42:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire [7:0] \$69 ;
   wire [3:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire [38:0] \$72 ;
-  wire [42:0] \$73 ;
-  wire [38:0] \$74 ;
-  wire [42:0] \$75 ;
-  wire [7:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire [7:0] \$78 ;
-  wire [2:0] \$79 ;
+  wire [7:0] \$70 ;
+  wire [2:0] \$71 ;
+  wire [7:0] \$72 ;
+  wire \$73 ;
+  wire [70:0] \$74 ;
+  wire [45:0] \$75 ;
+  wire [50:0] \$76 ;
+  wire [70:0] \$77 ;
+  wire [45:0] \$78 ;
+  wire [50:0] \$79 ;
   wire \$8 ;
   wire [7:0] \$80 ;
-  wire \$81 ;
-  wire [70:0] \$82 ;
-  wire [45:0] \$83 ;
-  wire [50:0] \$84 ;
-  wire [70:0] \$85 ;
-  wire [45:0] \$86 ;
-  wire [50:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire [7:0] \$89 ;
+  wire [7:0] \$81 ;
+  wire [7:0] \$82 ;
+  wire [2:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire \$85 ;
+  wire [70:0] \$86 ;
+  wire [45:0] \$87 ;
+  wire [50:0] \$88 ;
+  wire [70:0] \$89 ;
   wire \$9 ;
-  wire [7:0] \$90 ;
-  wire [2:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire \$93 ;
-  wire [70:0] \$94 ;
-  wire [45:0] \$95 ;
-  wire [50:0] \$96 ;
-  wire [70:0] \$97 ;
-  wire [45:0] \$98 ;
-  wire [50:0] \$99 ;
+  wire [45:0] \$90 ;
+  wire [50:0] \$91 ;
+  wire [5:0] \$92 ;
+  wire [1:0] \$93 ;
+  wire [2:0] \$94 ;
+  wire [2:0] \$95 ;
+  wire [3:0] \$96 ;
+  wire [3:0] \$97 ;
+  wire [4:0] \$98 ;
+  wire [4:0] \$99 ;
   reg [2:0] \$signal  = 3'h0;
   reg \$signal$23  = 1'h0;
   reg [15:0] \$signal$24  = 16'h0000;
   wire [7:0] \$signal$24[0] ;
   wire [7:0] \$signal$24[1] ;
   reg \$signal$48  = 1'h0;
+  wire \$signal$49 ;
   reg \$signal$64  = 1'h0;
   wire [63:0] a;
-  wire [31:0] \a$144 ;
-  wire [31:0] \a$158 ;
-  wire [31:0] \a$172 ;
-  wire [31:0] \a$186 ;
+  wire [31:0] \a$145 ;
+  wire [31:0] \a$160 ;
+  wire [31:0] \a$175 ;
+  wire [31:0] \a$190 ;
   wire [63:0] \a$71 ;
   wire [15:0] \a$71[0] ;
   wire [15:0] \a$71[1] ;
@@ -367,9 +332,9 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [45:0] addend1_0;
   wire [45:0] addend1_1;
   wire [31:0] b;
-  wire [31:0] \b$159 ;
-  wire [31:0] \b$173 ;
-  wire [31:0] \b$187 ;
+  wire [31:0] \b$161 ;
+  wire [31:0] \b$176 ;
+  wire [31:0] \b$191 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
@@ -448,6 +413,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [42:0] dq_rp0_0_packed;
   reg [5:0] dq_rp0_0_rs;
   wire [51:0] dq_rp0_0_sh;
+  wire dq_rp0_0_sign;
   wire [18:0] dq_rp0_1_eb;
   wire dq_rp0_1_lost;
   wire [5:0] dq_rp0_1_ls;
@@ -457,6 +423,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [42:0] dq_rp0_1_packed;
   reg [5:0] dq_rp0_1_rs;
   wire [51:0] dq_rp0_1_sh;
+  wire dq_rp0_1_sign;
   wire [18:0] dq_rp1_0_eb;
   wire dq_rp1_0_lost;
   wire [5:0] dq_rp1_0_ls;
@@ -466,6 +433,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [42:0] dq_rp1_0_packed;
   reg [5:0] dq_rp1_0_rs;
   wire [51:0] dq_rp1_0_sh;
+  wire dq_rp1_0_sign;
   wire [18:0] dq_rp1_1_eb;
   wire dq_rp1_1_lost;
   wire [5:0] dq_rp1_1_ls;
@@ -475,6 +443,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [42:0] dq_rp1_1_packed;
   reg [5:0] dq_rp1_1_rs;
   wire [51:0] dq_rp1_1_sh;
+  wire dq_rp1_1_sign;
   reg [15:0] dq_scale = 16'h0000;
   wire [7:0] \dq_scale[0] ;
   wire [7:0] \dq_scale[1] ;
@@ -563,7 +532,6 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [15:0] \i_w.zero ;
   wire [7:0] \i_w.zero[0] ;
   wire [7:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$72 ;
@@ -675,9 +643,9 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$160 ;
-  wire [31:0] \s$174 ;
-  wire [31:0] \s$188 ;
+  wire [31:0] \s$162 ;
+  wire [31:0] \s$177 ;
+  wire [31:0] \s$192 ;
   wire [2:0] sbit;
   wire [5:0] shift0_0;
   wire [5:0] shift0_1;
@@ -786,407 +754,375 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \$14  = ~ stall;
   assign \$15  = active & \$14 ;
   assign \$16  = accept & i_ctl[2];
-  assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = dq_c0 >> dq_bit;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = dq_bit == 4'h8;
-  assign \$22  = $signed(dq_d0_0) - $signed(\$131 [51:0]);
-  assign \$23  = $signed(dq_d0_0) + $signed(\$131 [51:0]);
-  assign \$24  = \$21  ? \$22  : \$23 ;
-  assign \$25  = | dq_left;
-  assign \$26  = \$25  & in_corr;
-  assign \$27  = dq_c1 >> dq_bit;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = dq_bit == 4'h8;
-  assign \$30  = $signed(dq_d0_1) - $signed(\$169 [51:0]);
-  assign \$31  = $signed(dq_d0_1) + $signed(\$169 [51:0]);
-  assign \$32  = \$29  ? \$30  : \$31 ;
-  assign \$33  = | dq_left;
-  assign \$34  = \$33  & in_corr;
-  assign \$35  = dq_c0 >> dq_bit;
-  assign \$36  = \$34  & \$35 ;
+  assign \$17  = dq_c0 >> dq_bit;
+  assign \$18  = \$signal$49  & \$17 ;
+  assign \$19  = dq_bit == 4'h8;
+  assign \$20  = $signed(dq_d0_0) - $signed(\$123 [51:0]);
+  assign \$21  = $signed(dq_d0_0) + $signed(\$123 [51:0]);
+  assign \$22  = \$19  ? \$20  : \$21 ;
+  assign \$23  = dq_c1 >> dq_bit;
+  assign \$24  = \$signal$49  & \$23 ;
+  assign \$25  = dq_bit == 4'h8;
+  assign \$26  = $signed(dq_d0_1) - $signed(\$154 [51:0]);
+  assign \$27  = $signed(dq_d0_1) + $signed(\$154 [51:0]);
+  assign \$28  = \$25  ? \$26  : \$27 ;
+  assign \$29  = dq_c0 >> dq_bit;
+  assign \$30  = \$signal$49  & \$29 ;
+  assign \$31  = dq_bit == 4'h8;
+  assign \$32  = $signed(dq_d1_0) - $signed(\$185 [51:0]);
+  assign \$33  = $signed(dq_d1_0) + $signed(\$185 [51:0]);
+  assign \$34  = \$31  ? \$32  : \$33 ;
+  assign \$35  = dq_c1 >> dq_bit;
+  assign \$36  = \$signal$49  & \$35 ;
   assign \$37  = dq_bit == 4'h8;
-  assign \$38  = $signed(dq_d1_0) - $signed(\$207 [51:0]);
-  assign \$39  = $signed(dq_d1_0) + $signed(\$207 [51:0]);
+  assign \$38  = $signed(dq_d1_1) - $signed(\$216 [51:0]);
+  assign \$39  = $signed(dq_d1_1) + $signed(\$216 [51:0]);
   assign \$40  = \$37  ? \$38  : \$39 ;
   assign \$41  = | dq_left;
-  assign \$42  = \$41  & in_corr;
-  assign \$43  = dq_c1 >> dq_bit;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = dq_bit == 4'h8;
-  assign \$46  = $signed(dq_d1_1) - $signed(\$245 [51:0]);
-  assign \$47  = $signed(dq_d1_1) + $signed(\$245 [51:0]);
-  assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = | dq_left;
-  assign \$50  = dq_left - 1'h1;
-  assign \$51  = dq_bit + 1'h1;
-  assign \$52  = ~ in_corr;
-  assign \$53  = dq_left == 1'h1;
-  assign \$54  = \$53  & dq_last;
+  assign \$42  = dq_left - 1'h1;
+  assign \$43  = dq_bit + 1'h1;
+  assign \$44  = ~ \$signal$49 ;
+  assign \$45  = dq_left == 1'h1;
+  assign \$46  = \$45  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$55  = remaining <= 1'h1;
-  assign \$56  = ~ stall;
-  assign o_ready = \$55  & \$56 ;
+  assign \$47  = remaining <= 1'h1;
+  assign \$48  = ~ stall;
+  assign o_ready = \$47  & \$48 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$57  = remaining == 1'h1;
-  assign \$58  = ~ stall;
-  assign last_plane = \$57  & \$58 ;
-  assign \$59  = remaining == 1'h1;
-  assign \$60  = \$59  & beat_group_end;
-  assign \$61  = dq_left > 1'h1;
-  assign stall = \$60  & \$61 ;
+  assign \$49  = remaining == 1'h1;
+  assign \$50  = ~ stall;
+  assign last_plane = \$49  & \$50 ;
+  assign \$51  = remaining == 1'h1;
+  assign \$52  = \$51  & beat_group_end;
+  assign \$53  = dq_left > 1'h1;
+  assign stall = \$52  & \$53 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$62  = exp - 1'h1;
-  assign \$63  = \exp$74  - 1'h1;
-  assign \$64  = \$signal  == 1'h1;
-  assign \$65  = \$signal  == 2'h2;
-  assign \$66  = \$signal  == 2'h3;
-  assign \$67  = \$signal  == 3'h4;
-  assign \$68  = \$signal  == 3'h5;
-  assign \$69  = \$signal  == 3'h6;
-  assign \$70  = \$signal  == 3'h7;
-  assign \$71  = \$signal  == 1'h1;
-  assign \$72  = $signed(\table [63:56]) << \$62 [4:0];
-  assign \$73  = $signed(act_sum0) + $signed(\$72 );
-  assign \$74  = $signed(\table$77 [63:56]) << \$63 [4:0];
-  assign \$75  = $signed(act_sum1) + $signed(\$74 );
-  assign \$405  = \$signal  * 4'h8;
-  assign \$76  = planes >> \$405 ;
-  assign \$408  = \$signal  * 4'h8;
-  assign \$77  = planes >> \$408 ;
-  assign \$411  = \$signal  * 4'h8;
-  assign \$78  = planes >> \$411 ;
-  assign \$79  = ~ \$78 [2:0];
-  assign low0 = \$76 [3] ? \$77 [2:0] : \$79 ;
-  assign \$416  = \$signal  * 4'h8;
-  assign \$80  = planes >> \$416 ;
-  assign \$81  = ~ \$80 [3];
-  assign neg0 = \$81  ^ plane_neg;
-  assign \$421  = low0 * 4'h8;
-  assign entry0_0 = \table  >> \$421 ;
-  assign shift0_0 = \$signal  + \$62 [4:0];
-  assign \$82  = $signed(entry0_0) << shift0_0;
-  assign \$83  = - $signed(\$82 [44:0]);
-  assign addend0_0 = neg0 ? \$83  : { \$82 [44], \$82 [44:0] };
-  assign \$84  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$429  = low0 * 4'h8;
-  assign entry1_0 = \table$77  >> \$429 ;
-  assign shift1_0 = \$signal  + \$63 [4:0];
-  assign \$85  = $signed(entry1_0) << shift1_0;
-  assign \$86  = - $signed(\$85 [44:0]);
-  assign addend1_0 = neg0 ? \$86  : { \$85 [44], \$85 [44:0] };
-  assign \$87  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$437  = \$signal  * 4'h8;
-  assign \$88  = planes >> \$437 ;
-  assign \$440  = \$signal  * 4'h8;
-  assign \$89  = planes >> \$440 ;
-  assign \$443  = \$signal  * 4'h8;
-  assign \$90  = planes >> \$443 ;
-  assign \$91  = ~ \$90 [6:4];
-  assign low1 = \$88 [7] ? \$89 [6:4] : \$91 ;
-  assign \$448  = \$signal  * 4'h8;
-  assign \$92  = planes >> \$448 ;
-  assign \$93  = ~ \$92 [7];
-  assign neg1 = \$93  ^ plane_neg;
-  assign \$453  = low1 * 4'h8;
-  assign entry0_1 = \table  >> \$453 ;
-  assign shift0_1 = \$signal  + \$62 [4:0];
-  assign \$94  = $signed(entry0_1) << shift0_1;
-  assign \$95  = - $signed(\$94 [44:0]);
-  assign addend0_1 = neg1 ? \$95  : { \$94 [44], \$94 [44:0] };
-  assign \$96  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$461  = low1 * 4'h8;
-  assign entry1_1 = \table$77  >> \$461 ;
-  assign shift1_1 = \$signal  + \$63 [4:0];
-  assign \$97  = $signed(entry1_1) << shift1_1;
-  assign \$98  = - $signed(\$97 [44:0]);
-  assign addend1_1 = neg1 ? \$98  : { \$97 [44], \$97 [44:0] };
-  assign \$99  = $signed(grp1_1) + $signed(addend1_1);
-  assign in_corr = dq_bit < 4'h9;
-  assign \$100  = dq_bit - 4'h9;
-  assign \$102  = 1'h1 - \$101 ;
-  assign \$104  = 2'h3 - \$103 ;
-  assign \$106  = 3'h7 - \$105 ;
-  assign \$108  = 4'hf - \$107 ;
-  assign \$110  = 5'h1f - \$109 ;
-  assign \$112  = 6'h3f - \$111 ;
-  assign \$114  = 7'h7f - \$113 ;
-  assign corr_uint8 = 8'hff - \$115 ;
-  assign \$117  = 1'h1 - \$116 ;
-  assign \$119  = 2'h3 - \$118 ;
-  assign \$121  = 3'h7 - \$120 ;
-  assign \$123  = 4'hf - \$122 ;
-  assign \$125  = 5'h1f - \$124 ;
-  assign \$127  = 6'h3f - \$126 ;
-  assign \$129  = 7'h7f - \$128 ;
-  assign \corr_uint8$123  = 8'hff - \$130 ;
-  assign \$131  = $signed(dq_sum_a0) << dq_bit;
-  assign \$132  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$133  = - $signed(dq_d0_0);
-  assign \$134  = \$132  ? \$133  : { dq_d0_0[51], dq_d0_0 };
-  assign \$135  = 7'h6e - \$signal$48 ;
-  assign dq_exp0_0 = $signed(\$135 ) + $signed({ 1'h0, \$100 [2:0] });
-  assign \$136  = 6'h33 - dq_rp0_0_msb;
-  assign \$137  = \$134 [51:0] << \$136 [5:0];
-  assign \$138  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
-  assign \$139  = $signed(\$138 ) + $signed(8'h7f);
-  assign \$140  = $signed(\$139 ) < $signed(2'h1);
-  assign \$141  = $signed(\$139 ) < $signed(7'h4d);
-  assign \$142  = $signed(2'h1) - $signed(\$139 );
-  assign dq_rp0_0_sh = \$137 [51:0] >> dq_rp0_0_rs;
-  assign \$143  = dq_rp0_0_sh << dq_rp0_0_rs;
-  assign dq_rp0_0_lost = \$143 [51:0] != \$137 [51:0];
-  assign \$144  = $signed(\$139 ) + $signed({ 1'h0, dq_rp0_0_rs });
-  assign \$145  = $signed(\$144 ) - $signed(2'h1);
-  assign \$147  = $signed(\$146 ) + $signed({ 1'h0, dq_rp0_0_sh[51:28] });
-  assign \$148  = | dq_rp0_0_sh[26:0];
-  assign \$149  = \$148  | dq_rp0_0_lost;
-  assign \$150  = \$149  | dq_rp0_0_sh[28];
-  assign \$151  = dq_rp0_0_sh[27] & \$150 ;
-  assign \$152  = $signed(\$147 ) + $signed({ 1'h0, \$151  });
-  assign \$153  = ! \$134 [51:0];
-  assign \$154  = \$152 [42:0] >= 31'h7f800000;
-  assign \$155  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$156  = \$100 [2:0] == 3'h7;
-  assign \$157  = \$155  ^ \$156 ;
-  assign \$158  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$159  = \$100 [2:0] == 3'h7;
-  assign \$160  = \$158  ^ \$159 ;
-  assign \$161  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$162  = \$100 [2:0] == 3'h7;
-  assign \$163  = \$161  ^ \$162 ;
-  assign \$164  = dq_bit == 4'h9;
-  assign \$165  = \$164  & \$signal$64 ;
-  assign \a$144  = \$165  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$166  = ~ in_corr;
-  assign \$167  = dq_scale[7:0] >> \$100 [2:0];
-  assign \$168  = \$166  & \$167 ;
-  assign b = \$168  ? dq_rp0_0_out : 32'd0;
-  assign \$169  = $signed(dq_sum_a0) << dq_bit;
-  assign \$170  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$171  = - $signed(dq_d0_1);
-  assign \$172  = \$170  ? \$171  : { dq_d0_1[51], dq_d0_1 };
-  assign \$173  = 7'h6e - \$signal$48 ;
-  assign dq_exp0_1 = $signed(\$173 ) + $signed({ 1'h0, \$100 [2:0] });
-  assign \$174  = 6'h33 - dq_rp0_1_msb;
-  assign \$175  = \$172 [51:0] << \$174 [5:0];
-  assign \$176  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
-  assign \$177  = $signed(\$176 ) + $signed(8'h7f);
-  assign \$178  = $signed(\$177 ) < $signed(2'h1);
-  assign \$179  = $signed(\$177 ) < $signed(7'h4d);
-  assign \$180  = $signed(2'h1) - $signed(\$177 );
-  assign dq_rp0_1_sh = \$175 [51:0] >> dq_rp0_1_rs;
-  assign \$181  = dq_rp0_1_sh << dq_rp0_1_rs;
-  assign dq_rp0_1_lost = \$181 [51:0] != \$175 [51:0];
-  assign \$182  = $signed(\$177 ) + $signed({ 1'h0, dq_rp0_1_rs });
-  assign \$183  = $signed(\$182 ) - $signed(2'h1);
-  assign \$185  = $signed(\$184 ) + $signed({ 1'h0, dq_rp0_1_sh[51:28] });
-  assign \$186  = | dq_rp0_1_sh[26:0];
-  assign \$187  = \$186  | dq_rp0_1_lost;
-  assign \$188  = \$187  | dq_rp0_1_sh[28];
-  assign \$189  = dq_rp0_1_sh[27] & \$188 ;
-  assign \$190  = $signed(\$185 ) + $signed({ 1'h0, \$189  });
-  assign \$191  = ! \$172 [51:0];
-  assign \$192  = \$190 [42:0] >= 31'h7f800000;
-  assign \$193  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$194  = \$100 [2:0] == 3'h7;
-  assign \$195  = \$193  ^ \$194 ;
-  assign \$196  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$197  = \$100 [2:0] == 3'h7;
-  assign \$198  = \$196  ^ \$197 ;
-  assign \$199  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$200  = \$100 [2:0] == 3'h7;
-  assign \$201  = \$199  ^ \$200 ;
-  assign \$202  = dq_bit == 4'h9;
-  assign \$203  = \$202  & \$signal$64 ;
-  assign \a$158  = \$203  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$204  = ~ in_corr;
-  assign \$205  = dq_scale[15:8] >> \$100 [2:0];
-  assign \$206  = \$204  & \$205 ;
-  assign \b$159  = \$206  ? dq_rp0_1_out : 32'd0;
-  assign \$207  = $signed(dq_sum_a1) << dq_bit;
-  assign \$208  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$209  = - $signed(dq_d1_0);
-  assign \$210  = \$208  ? \$209  : { dq_d1_0[51], dq_d1_0 };
-  assign \$211  = 7'h6e - \$signal$48 ;
-  assign dq_exp1_0 = $signed(\$211 ) + $signed({ 1'h0, \$100 [2:0] });
-  assign \$212  = 6'h33 - dq_rp1_0_msb;
-  assign \$213  = \$210 [51:0] << \$212 [5:0];
-  assign \$214  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
-  assign \$215  = $signed(\$214 ) + $signed(8'h7f);
-  assign \$216  = $signed(\$215 ) < $signed(2'h1);
-  assign \$217  = $signed(\$215 ) < $signed(7'h4d);
-  assign \$218  = $signed(2'h1) - $signed(\$215 );
-  assign dq_rp1_0_sh = \$213 [51:0] >> dq_rp1_0_rs;
-  assign \$219  = dq_rp1_0_sh << dq_rp1_0_rs;
-  assign dq_rp1_0_lost = \$219 [51:0] != \$213 [51:0];
-  assign \$220  = $signed(\$215 ) + $signed({ 1'h0, dq_rp1_0_rs });
-  assign \$221  = $signed(\$220 ) - $signed(2'h1);
-  assign \$223  = $signed(\$222 ) + $signed({ 1'h0, dq_rp1_0_sh[51:28] });
-  assign \$224  = | dq_rp1_0_sh[26:0];
-  assign \$225  = \$224  | dq_rp1_0_lost;
-  assign \$226  = \$225  | dq_rp1_0_sh[28];
-  assign \$227  = dq_rp1_0_sh[27] & \$226 ;
-  assign \$228  = $signed(\$223 ) + $signed({ 1'h0, \$227  });
-  assign \$229  = ! \$210 [51:0];
-  assign \$230  = \$228 [42:0] >= 31'h7f800000;
-  assign \$231  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$232  = \$100 [2:0] == 3'h7;
-  assign \$233  = \$231  ^ \$232 ;
-  assign \$234  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$235  = \$100 [2:0] == 3'h7;
-  assign \$236  = \$234  ^ \$235 ;
-  assign \$237  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$238  = \$100 [2:0] == 3'h7;
-  assign \$239  = \$237  ^ \$238 ;
-  assign \$240  = dq_bit == 4'h9;
-  assign \$241  = \$240  & \$signal$64 ;
-  assign \a$172  = \$241  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$242  = ~ in_corr;
-  assign \$243  = dq_scale[7:0] >> \$100 [2:0];
-  assign \$244  = \$242  & \$243 ;
-  assign \b$173  = \$244  ? dq_rp1_0_out : 32'd0;
-  assign \$245  = $signed(dq_sum_a1) << dq_bit;
-  assign \$246  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$247  = - $signed(dq_d1_1);
-  assign \$248  = \$246  ? \$247  : { dq_d1_1[51], dq_d1_1 };
-  assign \$249  = 7'h6e - \$signal$48 ;
-  assign dq_exp1_1 = $signed(\$249 ) + $signed({ 1'h0, \$100 [2:0] });
-  assign \$250  = 6'h33 - dq_rp1_1_msb;
-  assign \$251  = \$248 [51:0] << \$250 [5:0];
-  assign \$252  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
-  assign \$253  = $signed(\$252 ) + $signed(8'h7f);
-  assign \$254  = $signed(\$253 ) < $signed(2'h1);
-  assign \$255  = $signed(\$253 ) < $signed(7'h4d);
-  assign \$256  = $signed(2'h1) - $signed(\$253 );
-  assign dq_rp1_1_sh = \$251 [51:0] >> dq_rp1_1_rs;
-  assign \$257  = dq_rp1_1_sh << dq_rp1_1_rs;
-  assign dq_rp1_1_lost = \$257 [51:0] != \$251 [51:0];
-  assign \$258  = $signed(\$253 ) + $signed({ 1'h0, dq_rp1_1_rs });
-  assign \$259  = $signed(\$258 ) - $signed(2'h1);
-  assign \$261  = $signed(\$260 ) + $signed({ 1'h0, dq_rp1_1_sh[51:28] });
-  assign \$262  = | dq_rp1_1_sh[26:0];
-  assign \$263  = \$262  | dq_rp1_1_lost;
-  assign \$264  = \$263  | dq_rp1_1_sh[28];
-  assign \$265  = dq_rp1_1_sh[27] & \$264 ;
-  assign \$266  = $signed(\$261 ) + $signed({ 1'h0, \$265  });
-  assign \$267  = ! \$248 [51:0];
-  assign \$268  = \$266 [42:0] >= 31'h7f800000;
-  assign \$269  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$270  = \$100 [2:0] == 3'h7;
-  assign \$271  = \$269  ^ \$270 ;
-  assign \$272  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$273  = \$100 [2:0] == 3'h7;
-  assign \$274  = \$272  ^ \$273 ;
-  assign \$275  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$276  = \$100 [2:0] == 3'h7;
-  assign \$277  = \$275  ^ \$276 ;
-  assign \$278  = dq_bit == 4'h9;
-  assign \$279  = \$278  & \$signal$64 ;
-  assign \a$186  = \$279  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$280  = ~ in_corr;
-  assign \$281  = dq_scale[15:8] >> \$100 [2:0];
-  assign \$282  = \$280  & \$281 ;
-  assign \b$187  = \$282  ? dq_rp1_1_out : 32'd0;
+  assign \$54  = exp - 1'h1;
+  assign \$55  = \exp$74  - 1'h1;
+  assign \$56  = \$signal  == 1'h1;
+  assign \$57  = \$signal  == 2'h2;
+  assign \$58  = \$signal  == 2'h3;
+  assign \$59  = \$signal  == 3'h4;
+  assign \$60  = \$signal  == 3'h5;
+  assign \$61  = \$signal  == 3'h6;
+  assign \$62  = \$signal  == 3'h7;
+  assign \$63  = \$signal  == 1'h1;
+  assign \$64  = $signed(\table [63:56]) << \$54 [4:0];
+  assign \$65  = $signed(act_sum0) + $signed(\$64 );
+  assign \$66  = $signed(\table$77 [63:56]) << \$55 [4:0];
+  assign \$67  = $signed(act_sum1) + $signed(\$66 );
+  assign \$361  = \$signal  * 4'h8;
+  assign \$68  = planes >> \$361 ;
+  assign \$364  = \$signal  * 4'h8;
+  assign \$69  = planes >> \$364 ;
+  assign \$367  = \$signal  * 4'h8;
+  assign \$70  = planes >> \$367 ;
+  assign \$71  = ~ \$70 [2:0];
+  assign low0 = \$68 [3] ? \$69 [2:0] : \$71 ;
+  assign \$372  = \$signal  * 4'h8;
+  assign \$72  = planes >> \$372 ;
+  assign \$73  = ~ \$72 [3];
+  assign neg0 = \$73  ^ plane_neg;
+  assign \$377  = low0 * 4'h8;
+  assign entry0_0 = \table  >> \$377 ;
+  assign shift0_0 = \$signal  + \$54 [4:0];
+  assign \$74  = $signed(entry0_0) << shift0_0;
+  assign \$75  = - $signed(\$74 [44:0]);
+  assign addend0_0 = neg0 ? \$75  : { \$74 [44], \$74 [44:0] };
+  assign \$76  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$385  = low0 * 4'h8;
+  assign entry1_0 = \table$77  >> \$385 ;
+  assign shift1_0 = \$signal  + \$55 [4:0];
+  assign \$77  = $signed(entry1_0) << shift1_0;
+  assign \$78  = - $signed(\$77 [44:0]);
+  assign addend1_0 = neg0 ? \$78  : { \$77 [44], \$77 [44:0] };
+  assign \$79  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$393  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$393 ;
+  assign \$396  = \$signal  * 4'h8;
+  assign \$81  = planes >> \$396 ;
+  assign \$399  = \$signal  * 4'h8;
+  assign \$82  = planes >> \$399 ;
+  assign \$83  = ~ \$82 [6:4];
+  assign low1 = \$80 [7] ? \$81 [6:4] : \$83 ;
+  assign \$404  = \$signal  * 4'h8;
+  assign \$84  = planes >> \$404 ;
+  assign \$85  = ~ \$84 [7];
+  assign neg1 = \$85  ^ plane_neg;
+  assign \$409  = low1 * 4'h8;
+  assign entry0_1 = \table  >> \$409 ;
+  assign shift0_1 = \$signal  + \$54 [4:0];
+  assign \$86  = $signed(entry0_1) << shift0_1;
+  assign \$87  = - $signed(\$86 [44:0]);
+  assign addend0_1 = neg1 ? \$87  : { \$86 [44], \$86 [44:0] };
+  assign \$88  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$417  = low1 * 4'h8;
+  assign entry1_1 = \table$77  >> \$417 ;
+  assign shift1_1 = \$signal  + \$55 [4:0];
+  assign \$89  = $signed(entry1_1) << shift1_1;
+  assign \$90  = - $signed(\$89 [44:0]);
+  assign addend1_1 = neg1 ? \$90  : { \$89 [44], \$89 [44:0] };
+  assign \$91  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$92  = dq_bit - 4'h9;
+  assign \$signal$49  = dq_bit < 4'h9;
+  assign \$94  = 1'h1 - \$93 ;
+  assign \$96  = 2'h3 - \$95 ;
+  assign \$98  = 3'h7 - \$97 ;
+  assign \$100  = 4'hf - \$99 ;
+  assign \$102  = 5'h1f - \$101 ;
+  assign \$104  = 6'h3f - \$103 ;
+  assign \$106  = 7'h7f - \$105 ;
+  assign corr_uint8 = 8'hff - \$107 ;
+  assign \$109  = 1'h1 - \$108 ;
+  assign \$111  = 2'h3 - \$110 ;
+  assign \$113  = 3'h7 - \$112 ;
+  assign \$115  = 4'hf - \$114 ;
+  assign \$117  = 5'h1f - \$116 ;
+  assign \$119  = 6'h3f - \$118 ;
+  assign \$121  = 7'h7f - \$120 ;
+  assign \corr_uint8$123  = 8'hff - \$122 ;
+  assign \$123  = $signed(dq_sum_a0) << dq_bit;
+  assign \$124  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$125  = - $signed(dq_d0_0);
+  assign \$126  = \$124  ? \$125  : { dq_d0_0[51], dq_d0_0 };
+  assign \$127  = 7'h6e - \$signal$48 ;
+  assign dq_exp0_0 = $signed(\$127 ) + $signed({ 1'h0, \$92 [2:0] });
+  assign \$128  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$129  = \$92 [2:0] == 3'h7;
+  assign dq_rp0_0_sign = \$128  ^ \$129 ;
+  assign \$130  = 6'h33 - dq_rp0_0_msb;
+  assign \$131  = \$126 [51:0] << \$130 [5:0];
+  assign \$132  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
+  assign \$133  = $signed(\$132 ) + $signed(8'h7f);
+  assign \$134  = $signed(\$133 ) < $signed(2'h1);
+  assign \$135  = $signed(\$133 ) < $signed(7'h4d);
+  assign \$136  = $signed(2'h1) - $signed(\$133 );
+  assign dq_rp0_0_sh = \$131 [51:0] >> dq_rp0_0_rs;
+  assign \$137  = dq_rp0_0_sh << dq_rp0_0_rs;
+  assign dq_rp0_0_lost = \$137 [51:0] != \$131 [51:0];
+  assign \$138  = $signed(\$133 ) + $signed({ 1'h0, dq_rp0_0_rs });
+  assign \$139  = $signed(\$138 ) - $signed(2'h1);
+  assign \$141  = $signed(\$140 ) + $signed({ 1'h0, dq_rp0_0_sh[51:28] });
+  assign \$142  = | dq_rp0_0_sh[26:0];
+  assign \$143  = \$142  | dq_rp0_0_lost;
+  assign \$144  = \$143  | dq_rp0_0_sh[28];
+  assign \$145  = dq_rp0_0_sh[27] & \$144 ;
+  assign \$146  = $signed(\$141 ) + $signed({ 1'h0, \$145  });
+  assign \$147  = ! \$126 [51:0];
+  assign \$148  = \$146 [42:0] >= 31'h7f800000;
+  assign \$149  = dq_bit == 4'h9;
+  assign \$150  = \$149  & \$signal$64 ;
+  assign \a$145  = \$150  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$151  = ~ \$signal$49 ;
+  assign \$152  = dq_scale[7:0] >> \$92 [2:0];
+  assign \$153  = \$151  & \$152 ;
+  assign b = \$153  ? dq_rp0_0_out : 32'd0;
+  assign \$154  = $signed(dq_sum_a0) << dq_bit;
+  assign \$155  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$156  = - $signed(dq_d0_1);
+  assign \$157  = \$155  ? \$156  : { dq_d0_1[51], dq_d0_1 };
+  assign \$158  = 7'h6e - \$signal$48 ;
+  assign dq_exp0_1 = $signed(\$158 ) + $signed({ 1'h0, \$92 [2:0] });
+  assign \$159  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$160  = \$92 [2:0] == 3'h7;
+  assign dq_rp0_1_sign = \$159  ^ \$160 ;
+  assign \$161  = 6'h33 - dq_rp0_1_msb;
+  assign \$162  = \$157 [51:0] << \$161 [5:0];
+  assign \$163  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
+  assign \$164  = $signed(\$163 ) + $signed(8'h7f);
+  assign \$165  = $signed(\$164 ) < $signed(2'h1);
+  assign \$166  = $signed(\$164 ) < $signed(7'h4d);
+  assign \$167  = $signed(2'h1) - $signed(\$164 );
+  assign dq_rp0_1_sh = \$162 [51:0] >> dq_rp0_1_rs;
+  assign \$168  = dq_rp0_1_sh << dq_rp0_1_rs;
+  assign dq_rp0_1_lost = \$168 [51:0] != \$162 [51:0];
+  assign \$169  = $signed(\$164 ) + $signed({ 1'h0, dq_rp0_1_rs });
+  assign \$170  = $signed(\$169 ) - $signed(2'h1);
+  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, dq_rp0_1_sh[51:28] });
+  assign \$173  = | dq_rp0_1_sh[26:0];
+  assign \$174  = \$173  | dq_rp0_1_lost;
+  assign \$175  = \$174  | dq_rp0_1_sh[28];
+  assign \$176  = dq_rp0_1_sh[27] & \$175 ;
+  assign \$177  = $signed(\$172 ) + $signed({ 1'h0, \$176  });
+  assign \$178  = ! \$157 [51:0];
+  assign \$179  = \$177 [42:0] >= 31'h7f800000;
+  assign \$180  = dq_bit == 4'h9;
+  assign \$181  = \$180  & \$signal$64 ;
+  assign \a$160  = \$181  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$182  = ~ \$signal$49 ;
+  assign \$183  = dq_scale[15:8] >> \$92 [2:0];
+  assign \$184  = \$182  & \$183 ;
+  assign \b$161  = \$184  ? dq_rp0_1_out : 32'd0;
+  assign \$185  = $signed(dq_sum_a1) << dq_bit;
+  assign \$186  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$187  = - $signed(dq_d1_0);
+  assign \$188  = \$186  ? \$187  : { dq_d1_0[51], dq_d1_0 };
+  assign \$189  = 7'h6e - \$signal$48 ;
+  assign dq_exp1_0 = $signed(\$189 ) + $signed({ 1'h0, \$92 [2:0] });
+  assign \$190  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$191  = \$92 [2:0] == 3'h7;
+  assign dq_rp1_0_sign = \$190  ^ \$191 ;
+  assign \$192  = 6'h33 - dq_rp1_0_msb;
+  assign \$193  = \$188 [51:0] << \$192 [5:0];
+  assign \$194  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
+  assign \$195  = $signed(\$194 ) + $signed(8'h7f);
+  assign \$196  = $signed(\$195 ) < $signed(2'h1);
+  assign \$197  = $signed(\$195 ) < $signed(7'h4d);
+  assign \$198  = $signed(2'h1) - $signed(\$195 );
+  assign dq_rp1_0_sh = \$193 [51:0] >> dq_rp1_0_rs;
+  assign \$199  = dq_rp1_0_sh << dq_rp1_0_rs;
+  assign dq_rp1_0_lost = \$199 [51:0] != \$193 [51:0];
+  assign \$200  = $signed(\$195 ) + $signed({ 1'h0, dq_rp1_0_rs });
+  assign \$201  = $signed(\$200 ) - $signed(2'h1);
+  assign \$203  = $signed(\$202 ) + $signed({ 1'h0, dq_rp1_0_sh[51:28] });
+  assign \$204  = | dq_rp1_0_sh[26:0];
+  assign \$205  = \$204  | dq_rp1_0_lost;
+  assign \$206  = \$205  | dq_rp1_0_sh[28];
+  assign \$207  = dq_rp1_0_sh[27] & \$206 ;
+  assign \$208  = $signed(\$203 ) + $signed({ 1'h0, \$207  });
+  assign \$209  = ! \$188 [51:0];
+  assign \$210  = \$208 [42:0] >= 31'h7f800000;
+  assign \$211  = dq_bit == 4'h9;
+  assign \$212  = \$211  & \$signal$64 ;
+  assign \a$175  = \$212  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$213  = ~ \$signal$49 ;
+  assign \$214  = dq_scale[7:0] >> \$92 [2:0];
+  assign \$215  = \$213  & \$214 ;
+  assign \b$176  = \$215  ? dq_rp1_0_out : 32'd0;
+  assign \$216  = $signed(dq_sum_a1) << dq_bit;
+  assign \$217  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$218  = - $signed(dq_d1_1);
+  assign \$219  = \$217  ? \$218  : { dq_d1_1[51], dq_d1_1 };
+  assign \$220  = 7'h6e - \$signal$48 ;
+  assign dq_exp1_1 = $signed(\$220 ) + $signed({ 1'h0, \$92 [2:0] });
+  assign \$221  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$222  = \$92 [2:0] == 3'h7;
+  assign dq_rp1_1_sign = \$221  ^ \$222 ;
+  assign \$223  = 6'h33 - dq_rp1_1_msb;
+  assign \$224  = \$219 [51:0] << \$223 [5:0];
+  assign \$225  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
+  assign \$226  = $signed(\$225 ) + $signed(8'h7f);
+  assign \$227  = $signed(\$226 ) < $signed(2'h1);
+  assign \$228  = $signed(\$226 ) < $signed(7'h4d);
+  assign \$229  = $signed(2'h1) - $signed(\$226 );
+  assign dq_rp1_1_sh = \$224 [51:0] >> dq_rp1_1_rs;
+  assign \$230  = dq_rp1_1_sh << dq_rp1_1_rs;
+  assign dq_rp1_1_lost = \$230 [51:0] != \$224 [51:0];
+  assign \$231  = $signed(\$226 ) + $signed({ 1'h0, dq_rp1_1_rs });
+  assign \$232  = $signed(\$231 ) - $signed(2'h1);
+  assign \$234  = $signed(\$233 ) + $signed({ 1'h0, dq_rp1_1_sh[51:28] });
+  assign \$235  = | dq_rp1_1_sh[26:0];
+  assign \$236  = \$235  | dq_rp1_1_lost;
+  assign \$237  = \$236  | dq_rp1_1_sh[28];
+  assign \$238  = dq_rp1_1_sh[27] & \$237 ;
+  assign \$239  = $signed(\$234 ) + $signed({ 1'h0, \$238  });
+  assign \$240  = ! \$219 [51:0];
+  assign \$241  = \$239 [42:0] >= 31'h7f800000;
+  assign \$242  = dq_bit == 4'h9;
+  assign \$243  = \$242  & \$signal$64 ;
+  assign \a$190  = \$243  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$244  = ~ \$signal$49 ;
+  assign \$245  = dq_scale[15:8] >> \$92 [2:0];
+  assign \$246  = \$244  & \$245 ;
+  assign \b$191  = \$246  ? dq_rp1_1_out : 32'd0;
   always @(posedge clk)
-    o_a <= \$283 ;
+    o_a <= \$247 ;
   always @(posedge clk)
-    o_w <= \$284 ;
+    o_w <= \$248 ;
   always @(posedge clk)
-    o_ctl <= \$285 ;
+    o_ctl <= \$249 ;
   always @(posedge clk)
-    w_reg <= \$286 ;
+    w_reg <= \$250 ;
   always @(posedge clk)
-    \$signal  <= \$287 ;
+    \$signal  <= \$251 ;
   always @(posedge clk)
-    planes <= \$288 ;
+    planes <= \$252 ;
   always @(posedge clk)
-    dtype <= \$289 ;
+    dtype <= \$253 ;
   always @(posedge clk)
-    remaining <= \$290 ;
+    remaining <= \$254 ;
   always @(posedge clk)
-    beat_group_end <= \$291 ;
+    beat_group_end <= \$255 ;
   always @(posedge clk)
-    beat_last <= \$292 ;
+    beat_last <= \$256 ;
   always @(posedge clk)
-    beat_scale <= \$293 ;
+    beat_scale <= \$257 ;
   always @(posedge clk)
-    \$signal$23  <= \$294 ;
+    \$signal$23  <= \$258 ;
   always @(posedge clk)
-    \$signal$24  <= \$295 ;
+    \$signal$24  <= \$259 ;
   always @(posedge clk)
-    act_sum0 <= \$296 ;
+    act_sum0 <= \$260 ;
   always @(posedge clk)
-    act_sum1 <= \$297 ;
+    act_sum1 <= \$261 ;
   always @(posedge clk)
-    grp0_0 <= \$298 ;
+    grp0_0 <= \$262 ;
   always @(posedge clk)
-    grp1_0 <= \$299 ;
+    grp1_0 <= \$263 ;
   always @(posedge clk)
-    grp0_1 <= \$300 ;
+    grp0_1 <= \$264 ;
   always @(posedge clk)
-    grp1_1 <= \$301 ;
+    grp1_1 <= \$265 ;
   always @(posedge clk)
-    grp_first <= \$302 ;
+    grp_first <= \$266 ;
   always @(posedge clk)
-    grp_psum <= \$303 ;
+    grp_psum <= \$267 ;
   always @(posedge clk)
-    dq_c0 <= \$304 ;
+    dq_c0 <= \$268 ;
   always @(posedge clk)
-    dq_c1 <= \$305 ;
+    dq_c1 <= \$269 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$306 ;
+    dq_sum_a0 <= \$270 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$307 ;
+    dq_sum_a1 <= \$271 ;
   always @(posedge clk)
-    \$signal$48  <= \$308 ;
+    \$signal$48  <= \$272 ;
   always @(posedge clk)
-    dq_d0_0 <= \$309 ;
+    dq_d0_0 <= \$273 ;
   always @(posedge clk)
-    dq_d0_1 <= \$310 ;
+    dq_d0_1 <= \$274 ;
   always @(posedge clk)
-    dq_d1_0 <= \$311 ;
+    dq_d1_0 <= \$275 ;
   always @(posedge clk)
-    dq_d1_1 <= \$312 ;
+    dq_d1_1 <= \$276 ;
   always @(posedge clk)
-    o_valid <= \$313 ;
+    o_valid <= \$277 ;
   always @(posedge clk)
-    dq_left <= \$314 ;
+    dq_left <= \$278 ;
   always @(posedge clk)
-    dq_bit <= \$315 ;
+    dq_bit <= \$279 ;
   always @(posedge clk)
-    out_acc <= \$316 ;
+    out_acc <= \$280 ;
   always @(posedge clk)
-    o_psum <= \$317 ;
+    o_psum <= \$281 ;
   always @(posedge clk)
-    dq_scale <= \$318 ;
+    dq_scale <= \$282 ;
   always @(posedge clk)
-    \$signal$64  <= \$319 ;
+    \$signal$64  <= \$283 ;
   always @(posedge clk)
-    dq_psum <= \$320 ;
+    dq_psum <= \$284 ;
   always @(posedge clk)
-    dq_last <= \$321 ;
+    dq_last <= \$285 ;
   \lut_all_fp16.dq_add0_0  dq_add0_0 (
-    .a(\a$144 ),
+    .a(\a$145 ),
     .b(b),
     .s(s)
   );
   \lut_all_fp16.dq_add0_1  dq_add0_1 (
-    .a(\a$158 ),
-    .b(\b$159 ),
-    .s(\s$160 )
+    .a(\a$160 ),
+    .b(\b$161 ),
+    .s(\s$162 )
   );
   \lut_all_fp16.dq_add1_0  dq_add1_0 (
-    .a(\a$172 ),
-    .b(\b$173 ),
-    .s(\s$174 )
+    .a(\a$175 ),
+    .b(\b$176 ),
+    .s(\s$177 )
   );
   \lut_all_fp16.dq_add1_1  dq_add1_1 (
-    .a(\a$186 ),
-    .b(\b$187 ),
-    .s(\s$188 )
+    .a(\a$190 ),
+    .b(\b$191 ),
+    .s(\s$192 )
   );
   \lut_all_fp16.precompute0  precompute0 (
     .a(i_a[63:0]),
@@ -1365,21 +1301,21 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
       5'h07:
           plane_neg = 1'h0;
       5'h08:
-          plane_neg = \$64 ;
+          plane_neg = \$56 ;
       5'h09:
-          plane_neg = \$65 ;
+          plane_neg = \$57 ;
       5'h0a:
-          plane_neg = \$66 ;
+          plane_neg = \$58 ;
       5'h0b:
-          plane_neg = \$67 ;
+          plane_neg = \$59 ;
       5'h0c:
-          plane_neg = \$68 ;
+          plane_neg = \$60 ;
       5'h0d:
-          plane_neg = \$69 ;
+          plane_neg = \$61 ;
       5'h0e:
-          plane_neg = \$70 ;
+          plane_neg = \$62 ;
       5'h0f:
-          plane_neg = \$71 ;
+          plane_neg = \$63 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1419,19 +1355,19 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h01:
-          c0 = { \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104  };
+          c0 = { \$96 [3], \$96 [3], \$96 [3], \$96 [3], \$96 [3], \$96  };
       5'h02:
-          c0 = { \$106 [4], \$106 [4], \$106 [4], \$106 [4], \$106  };
+          c0 = { \$98 [4], \$98 [4], \$98 [4], \$98 [4], \$98  };
       5'h03:
-          c0 = { \$108 [5], \$108 [5], \$108 [5], \$108  };
+          c0 = { \$100 [5], \$100 [5], \$100 [5], \$100  };
       5'h04:
-          c0 = { \$110 [6], \$110 [6], \$110  };
+          c0 = { \$102 [6], \$102 [6], \$102  };
       5'h05:
-          c0 = { \$112 [7], \$112  };
+          c0 = { \$104 [7], \$104  };
       5'h06:
-          c0 = \$114 ;
+          c0 = \$106 ;
       5'h07:
           c0 = corr_uint8[8:0];
       5'h08:
@@ -1453,35 +1389,35 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
       5'h10:
           c0 = 9'h000;
       5'h11:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h12:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h13:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h14:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h15:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h16:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h17:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h18:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h19:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h1a:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h1b:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h1c:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h1d:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h1e:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h1f:
-          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
     endcase
   end
   always @* begin
@@ -1489,19 +1425,19 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h01:
-          c1 = { \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119  };
+          c1 = { \$111 [3], \$111 [3], \$111 [3], \$111 [3], \$111 [3], \$111  };
       5'h02:
-          c1 = { \$121 [4], \$121 [4], \$121 [4], \$121 [4], \$121  };
+          c1 = { \$113 [4], \$113 [4], \$113 [4], \$113 [4], \$113  };
       5'h03:
-          c1 = { \$123 [5], \$123 [5], \$123 [5], \$123  };
+          c1 = { \$115 [5], \$115 [5], \$115 [5], \$115  };
       5'h04:
-          c1 = { \$125 [6], \$125 [6], \$125  };
+          c1 = { \$117 [6], \$117 [6], \$117  };
       5'h05:
-          c1 = { \$127 [7], \$127  };
+          c1 = { \$119 [7], \$119  };
       5'h06:
-          c1 = \$129 ;
+          c1 = \$121 ;
       5'h07:
           c1 = \corr_uint8$123 [8:0];
       5'h08:
@@ -1523,1222 +1459,1210 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
       5'h10:
           c1 = 9'h000;
       5'h11:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h12:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h13:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h14:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h15:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h16:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h17:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h18:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h19:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h1a:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h1b:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h1c:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h1d:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h1e:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
       5'h1f:
-          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+          c1 = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = i_a;
+    \$247  = i_a;
     if (rst) begin
-      \$283  = 128'h00000000000000000000000000000000;
+      \$247  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = i_w;
+    \$248  = i_w;
     if (rst) begin
-      \$284  = 101'h00000000000000000000000000;
+      \$248  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = i_ctl;
+    \$249  = i_ctl;
     if (rst) begin
-      \$285  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = w_reg;
+    \$250  = w_reg;
     if (i_ctl[1]) begin
-      \$286  = i_w;
+      \$250  = i_w;
     end
     if (rst) begin
-      \$286  = 101'h00000000000000000000000000;
+      \$250  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = \$signal ;
+    \$251  = \$signal ;
     if (accept) begin
-      \$287  = 3'h0;
+      \$251  = 3'h0;
     end else if (\$3 ) begin
-      \$287  = \$7 [2:0];
+      \$251  = \$7 [2:0];
     end
     if (rst) begin
-      \$287  = 3'h0;
+      \$251  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = planes;
+    \$252  = planes;
     if (accept) begin
-      \$288  = w_sel[63:0];
+      \$252  = w_sel[63:0];
     end
     if (rst) begin
-      \$288  = 64'h0000000000000000;
+      \$252  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = dtype;
+    \$253  = dtype;
     if (accept) begin
-      \$289  = w_sel[100:96];
+      \$253  = w_sel[100:96];
     end
     if (rst) begin
-      \$289  = 5'h00;
+      \$253  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = remaining;
+    \$254  = remaining;
     if (accept) begin
-      \$290  = \$4 ;
+      \$254  = \$4 ;
     end else if (\$3 ) begin
-      \$290  = \$6 [3:0];
+      \$254  = \$6 [3:0];
     end
     if (rst) begin
-      \$290  = 4'h0;
+      \$254  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = beat_group_end;
+    \$255  = beat_group_end;
     if (accept) begin
-      \$291  = i_ctl[4];
+      \$255  = i_ctl[4];
     end
     if (rst) begin
-      \$291  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = beat_last;
+    \$256  = beat_last;
     if (accept) begin
-      \$292  = i_ctl[3];
+      \$256  = i_ctl[3];
     end
     if (rst) begin
-      \$292  = 1'h0;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = beat_scale;
+    \$257  = beat_scale;
     if (accept) begin
-      \$293  = w_sel[79:64];
+      \$257  = w_sel[79:64];
     end
     if (rst) begin
-      \$293  = 16'h0000;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = \$signal$23 ;
+    \$258  = \$signal$23 ;
     if (accept) begin
-      \$294  = \$5 ;
+      \$258  = \$5 ;
     end
     if (rst) begin
-      \$294  = 1'h0;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = \$signal$24 ;
+    \$259  = \$signal$24 ;
     if (accept) begin
-      \$295  = w_sel[95:80];
+      \$259  = w_sel[95:80];
     end
     if (rst) begin
-      \$295  = 16'h0000;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = act_sum0;
+    \$260  = act_sum0;
     if (handoff) begin
-      \$296  = 42'h00000000000;
+      \$260  = 42'h00000000000;
     end else if (last_plane) begin
-      \$296  = \$73 [41:0];
+      \$260  = \$65 [41:0];
     end
     if (rst) begin
-      \$296  = 42'h00000000000;
+      \$260  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = act_sum1;
+    \$261  = act_sum1;
     if (handoff) begin
-      \$297  = 42'h00000000000;
+      \$261  = 42'h00000000000;
     end else if (last_plane) begin
-      \$297  = \$75 [41:0];
+      \$261  = \$67 [41:0];
     end
     if (rst) begin
-      \$297  = 42'h00000000000;
+      \$261  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = grp0_0;
+    \$262  = grp0_0;
     if (handoff) begin
-      \$298  = 50'h0000000000000;
+      \$262  = 50'h0000000000000;
     end else if (\$9 ) begin
-      \$298  = \$84 [49:0];
+      \$262  = \$76 [49:0];
     end
     if (rst) begin
-      \$298  = 50'h0000000000000;
+      \$262  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = grp1_0;
+    \$263  = grp1_0;
     if (handoff) begin
-      \$299  = 50'h0000000000000;
+      \$263  = 50'h0000000000000;
     end else if (\$11 ) begin
-      \$299  = \$87 [49:0];
+      \$263  = \$79 [49:0];
     end
     if (rst) begin
-      \$299  = 50'h0000000000000;
+      \$263  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = grp0_1;
+    \$264  = grp0_1;
     if (handoff) begin
-      \$300  = 50'h0000000000000;
+      \$264  = 50'h0000000000000;
     end else if (\$13 ) begin
-      \$300  = \$96 [49:0];
+      \$264  = \$88 [49:0];
     end
     if (rst) begin
-      \$300  = 50'h0000000000000;
+      \$264  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = grp1_1;
+    \$265  = grp1_1;
     if (handoff) begin
-      \$301  = 50'h0000000000000;
+      \$265  = 50'h0000000000000;
     end else if (\$15 ) begin
-      \$301  = \$99 [49:0];
+      \$265  = \$91 [49:0];
     end
     if (rst) begin
-      \$301  = 50'h0000000000000;
+      \$265  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = grp_first;
+    \$266  = grp_first;
     if (handoff) begin
-      \$302  = 1'h0;
+      \$266  = 1'h0;
     end
     if (\$16 ) begin
-      \$302  = 1'h1;
+      \$266  = 1'h1;
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = grp_psum;
+    \$267  = grp_psum;
     if (\$16 ) begin
-      \$303  = i_psum;
+      \$267  = i_psum;
     end
     if (rst) begin
-      \$303  = 128'h00000000000000000000000000000000;
+      \$267  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = dq_c0;
+    \$268  = dq_c0;
     if (handoff) begin
-      \$304  = c0;
+      \$268  = c0;
     end
     if (rst) begin
-      \$304  = 9'h000;
+      \$268  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = dq_c1;
+    \$269  = dq_c1;
     if (handoff) begin
-      \$305  = c1;
+      \$269  = c1;
     end
     if (rst) begin
-      \$305  = 9'h000;
+      \$269  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = dq_sum_a0;
+    \$270  = dq_sum_a0;
     if (handoff) begin
-      \$306  = \$73 [41:0];
+      \$270  = \$65 [41:0];
     end
     if (rst) begin
-      \$306  = 42'h00000000000;
+      \$270  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = dq_sum_a1;
+    \$271  = dq_sum_a1;
     if (handoff) begin
-      \$307  = \$75 [41:0];
+      \$271  = \$67 [41:0];
     end
     if (rst) begin
-      \$307  = 42'h00000000000;
+      \$271  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = \$signal$48 ;
+    \$272  = \$signal$48 ;
     if (handoff) begin
-      \$308  = \$signal$23 ;
+      \$272  = \$signal$23 ;
     end
     if (rst) begin
-      \$308  = 1'h0;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = dq_d0_0;
-    if (\$20 ) begin
-      \$309  = \$24 [51:0];
-    end
-    if (handoff) begin
-      \$309  = { \$84 [49], \$84 [49], \$84 [49:0] };
-    end
-    if (rst) begin
-      \$309  = 52'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = dq_d0_1;
-    if (\$28 ) begin
-      \$310  = \$32 [51:0];
+    \$273  = dq_d0_0;
+    if (\$18 ) begin
+      \$273  = \$22 [51:0];
     end
     if (handoff) begin
-      \$310  = { \$96 [49], \$96 [49], \$96 [49:0] };
+      \$273  = { \$76 [49], \$76 [49], \$76 [49:0] };
     end
     if (rst) begin
-      \$310  = 52'h0000000000000;
+      \$273  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = dq_d1_0;
+    \$274  = dq_d0_1;
+    if (\$24 ) begin
+      \$274  = \$28 [51:0];
+    end
+    if (handoff) begin
+      \$274  = { \$88 [49], \$88 [49], \$88 [49:0] };
+    end
+    if (rst) begin
+      \$274  = 52'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$275  = dq_d1_0;
+    if (\$30 ) begin
+      \$275  = \$34 [51:0];
+    end
+    if (handoff) begin
+      \$275  = { \$79 [49], \$79 [49], \$79 [49:0] };
+    end
+    if (rst) begin
+      \$275  = 52'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$276  = dq_d1_1;
     if (\$36 ) begin
-      \$311  = \$40 [51:0];
+      \$276  = \$40 [51:0];
     end
     if (handoff) begin
-      \$311  = { \$87 [49], \$87 [49], \$87 [49:0] };
+      \$276  = { \$91 [49], \$91 [49], \$91 [49:0] };
     end
     if (rst) begin
-      \$311  = 52'h0000000000000;
+      \$276  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = dq_d1_1;
-    if (\$44 ) begin
-      \$312  = \$48 [51:0];
-    end
-    if (handoff) begin
-      \$312  = { \$99 [49], \$99 [49], \$99 [49:0] };
-    end
-    if (rst) begin
-      \$312  = 52'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = 1'h0;
-    if (\$49 ) begin
-      if (\$54 ) begin
-        \$313  = 1'h1;
+    \$277  = 1'h0;
+    if (\$41 ) begin
+      if (\$46 ) begin
+        \$277  = 1'h1;
       end
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = dq_left;
-    if (\$49 ) begin
-      \$314  = \$50 [4:0];
+    \$278  = dq_left;
+    if (\$41 ) begin
+      \$278  = \$42 [4:0];
     end
     if (handoff) begin
-      \$314  = 5'h11;
+      \$278  = 5'h11;
     end
     if (rst) begin
-      \$314  = 5'h00;
+      \$278  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = dq_bit;
-    if (\$49 ) begin
-      \$315  = \$51 [4:0];
+    \$279  = dq_bit;
+    if (\$41 ) begin
+      \$279  = \$43 [4:0];
     end
     if (handoff) begin
-      \$315  = 5'h00;
+      \$279  = 5'h00;
     end
     if (rst) begin
-      \$315  = 5'h00;
+      \$279  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = out_acc;
-    if (\$49 ) begin
-      if (\$52 ) begin
-        \$316  = out_next;
+    \$280  = out_acc;
+    if (\$41 ) begin
+      if (\$44 ) begin
+        \$280  = out_next;
       end
     end
     if (rst) begin
-      \$316  = 128'h00000000000000000000000000000000;
+      \$280  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = o_psum;
-    if (\$49 ) begin
-      if (\$54 ) begin
-        \$317  = out_next;
+    \$281  = o_psum;
+    if (\$41 ) begin
+      if (\$46 ) begin
+        \$281  = out_next;
       end
     end
     if (rst) begin
-      \$317  = 128'h00000000000000000000000000000000;
+      \$281  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = dq_scale;
+    \$282  = dq_scale;
     if (handoff) begin
-      \$318  = beat_scale;
+      \$282  = beat_scale;
     end
     if (rst) begin
-      \$318  = 16'h0000;
+      \$282  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = \$signal$64 ;
+    \$283  = \$signal$64 ;
     if (handoff) begin
-      \$319  = grp_first;
+      \$283  = grp_first;
     end
     if (rst) begin
-      \$319  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = dq_psum;
+    \$284  = dq_psum;
     if (handoff) begin
-      \$320  = grp_psum;
+      \$284  = grp_psum;
     end
     if (rst) begin
-      \$320  = 128'h00000000000000000000000000000000;
+      \$284  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = dq_last;
+    \$285  = dq_last;
     if (handoff) begin
-      \$321  = beat_last;
+      \$285  = beat_last;
     end
     if (rst) begin
-      \$321  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_msb = 6'h00;
-    if (\$134 [0]) begin
-      dq_rp0_0_msb = 6'h00;
-    end
-    if (\$134 [1]) begin
+    if (\$126 [1]) begin
       dq_rp0_0_msb = 6'h01;
     end
-    if (\$134 [2]) begin
+    if (\$126 [2]) begin
       dq_rp0_0_msb = 6'h02;
     end
-    if (\$134 [3]) begin
+    if (\$126 [3]) begin
       dq_rp0_0_msb = 6'h03;
     end
-    if (\$134 [4]) begin
+    if (\$126 [4]) begin
       dq_rp0_0_msb = 6'h04;
     end
-    if (\$134 [5]) begin
+    if (\$126 [5]) begin
       dq_rp0_0_msb = 6'h05;
     end
-    if (\$134 [6]) begin
+    if (\$126 [6]) begin
       dq_rp0_0_msb = 6'h06;
     end
-    if (\$134 [7]) begin
+    if (\$126 [7]) begin
       dq_rp0_0_msb = 6'h07;
     end
-    if (\$134 [8]) begin
+    if (\$126 [8]) begin
       dq_rp0_0_msb = 6'h08;
     end
-    if (\$134 [9]) begin
+    if (\$126 [9]) begin
       dq_rp0_0_msb = 6'h09;
     end
-    if (\$134 [10]) begin
+    if (\$126 [10]) begin
       dq_rp0_0_msb = 6'h0a;
     end
-    if (\$134 [11]) begin
+    if (\$126 [11]) begin
       dq_rp0_0_msb = 6'h0b;
     end
-    if (\$134 [12]) begin
+    if (\$126 [12]) begin
       dq_rp0_0_msb = 6'h0c;
     end
-    if (\$134 [13]) begin
+    if (\$126 [13]) begin
       dq_rp0_0_msb = 6'h0d;
     end
-    if (\$134 [14]) begin
+    if (\$126 [14]) begin
       dq_rp0_0_msb = 6'h0e;
     end
-    if (\$134 [15]) begin
+    if (\$126 [15]) begin
       dq_rp0_0_msb = 6'h0f;
     end
-    if (\$134 [16]) begin
+    if (\$126 [16]) begin
       dq_rp0_0_msb = 6'h10;
     end
-    if (\$134 [17]) begin
+    if (\$126 [17]) begin
       dq_rp0_0_msb = 6'h11;
     end
-    if (\$134 [18]) begin
+    if (\$126 [18]) begin
       dq_rp0_0_msb = 6'h12;
     end
-    if (\$134 [19]) begin
+    if (\$126 [19]) begin
       dq_rp0_0_msb = 6'h13;
     end
-    if (\$134 [20]) begin
+    if (\$126 [20]) begin
       dq_rp0_0_msb = 6'h14;
     end
-    if (\$134 [21]) begin
+    if (\$126 [21]) begin
       dq_rp0_0_msb = 6'h15;
     end
-    if (\$134 [22]) begin
+    if (\$126 [22]) begin
       dq_rp0_0_msb = 6'h16;
     end
-    if (\$134 [23]) begin
+    if (\$126 [23]) begin
       dq_rp0_0_msb = 6'h17;
     end
-    if (\$134 [24]) begin
+    if (\$126 [24]) begin
       dq_rp0_0_msb = 6'h18;
     end
-    if (\$134 [25]) begin
+    if (\$126 [25]) begin
       dq_rp0_0_msb = 6'h19;
     end
-    if (\$134 [26]) begin
+    if (\$126 [26]) begin
       dq_rp0_0_msb = 6'h1a;
     end
-    if (\$134 [27]) begin
+    if (\$126 [27]) begin
       dq_rp0_0_msb = 6'h1b;
     end
-    if (\$134 [28]) begin
+    if (\$126 [28]) begin
       dq_rp0_0_msb = 6'h1c;
     end
-    if (\$134 [29]) begin
+    if (\$126 [29]) begin
       dq_rp0_0_msb = 6'h1d;
     end
-    if (\$134 [30]) begin
+    if (\$126 [30]) begin
       dq_rp0_0_msb = 6'h1e;
     end
-    if (\$134 [31]) begin
+    if (\$126 [31]) begin
       dq_rp0_0_msb = 6'h1f;
     end
-    if (\$134 [32]) begin
+    if (\$126 [32]) begin
       dq_rp0_0_msb = 6'h20;
     end
-    if (\$134 [33]) begin
+    if (\$126 [33]) begin
       dq_rp0_0_msb = 6'h21;
     end
-    if (\$134 [34]) begin
+    if (\$126 [34]) begin
       dq_rp0_0_msb = 6'h22;
     end
-    if (\$134 [35]) begin
+    if (\$126 [35]) begin
       dq_rp0_0_msb = 6'h23;
     end
-    if (\$134 [36]) begin
+    if (\$126 [36]) begin
       dq_rp0_0_msb = 6'h24;
     end
-    if (\$134 [37]) begin
+    if (\$126 [37]) begin
       dq_rp0_0_msb = 6'h25;
     end
-    if (\$134 [38]) begin
+    if (\$126 [38]) begin
       dq_rp0_0_msb = 6'h26;
     end
-    if (\$134 [39]) begin
+    if (\$126 [39]) begin
       dq_rp0_0_msb = 6'h27;
     end
-    if (\$134 [40]) begin
+    if (\$126 [40]) begin
       dq_rp0_0_msb = 6'h28;
     end
-    if (\$134 [41]) begin
+    if (\$126 [41]) begin
       dq_rp0_0_msb = 6'h29;
     end
-    if (\$134 [42]) begin
+    if (\$126 [42]) begin
       dq_rp0_0_msb = 6'h2a;
     end
-    if (\$134 [43]) begin
+    if (\$126 [43]) begin
       dq_rp0_0_msb = 6'h2b;
     end
-    if (\$134 [44]) begin
+    if (\$126 [44]) begin
       dq_rp0_0_msb = 6'h2c;
     end
-    if (\$134 [45]) begin
+    if (\$126 [45]) begin
       dq_rp0_0_msb = 6'h2d;
     end
-    if (\$134 [46]) begin
+    if (\$126 [46]) begin
       dq_rp0_0_msb = 6'h2e;
     end
-    if (\$134 [47]) begin
+    if (\$126 [47]) begin
       dq_rp0_0_msb = 6'h2f;
     end
-    if (\$134 [48]) begin
+    if (\$126 [48]) begin
       dq_rp0_0_msb = 6'h30;
     end
-    if (\$134 [49]) begin
+    if (\$126 [49]) begin
       dq_rp0_0_msb = 6'h31;
     end
-    if (\$134 [50]) begin
+    if (\$126 [50]) begin
       dq_rp0_0_msb = 6'h32;
     end
-    if (\$134 [51]) begin
+    if (\$126 [51]) begin
       dq_rp0_0_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_rs = 6'h00;
-    if (\$140 ) begin
+    if (\$134 ) begin
       (* full_case = 32'd1 *)
-      if (\$141 ) begin
+      if (\$135 ) begin
         dq_rp0_0_rs = 6'h34;
       end else begin
-        dq_rp0_0_rs = \$142 [5:0];
+        dq_rp0_0_rs = \$136 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$153 ) begin
-      dq_rp0_0_out = { \$157 , 31'h00000000 };
-    end else if (\$154 ) begin
-      dq_rp0_0_out = { \$160 , 31'h7f800000 };
+    if (\$147 ) begin
+      dq_rp0_0_out = { dq_rp0_0_sign, 31'h00000000 };
+    end else if (\$148 ) begin
+      dq_rp0_0_out = { dq_rp0_0_sign, 31'h7f800000 };
     end else begin
-      dq_rp0_0_out = { \$163 , \$152 [30:0] };
+      dq_rp0_0_out = { dq_rp0_0_sign, \$146 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_msb = 6'h00;
-    if (\$172 [0]) begin
-      dq_rp0_1_msb = 6'h00;
-    end
-    if (\$172 [1]) begin
+    if (\$157 [1]) begin
       dq_rp0_1_msb = 6'h01;
     end
-    if (\$172 [2]) begin
+    if (\$157 [2]) begin
       dq_rp0_1_msb = 6'h02;
     end
-    if (\$172 [3]) begin
+    if (\$157 [3]) begin
       dq_rp0_1_msb = 6'h03;
     end
-    if (\$172 [4]) begin
+    if (\$157 [4]) begin
       dq_rp0_1_msb = 6'h04;
     end
-    if (\$172 [5]) begin
+    if (\$157 [5]) begin
       dq_rp0_1_msb = 6'h05;
     end
-    if (\$172 [6]) begin
+    if (\$157 [6]) begin
       dq_rp0_1_msb = 6'h06;
     end
-    if (\$172 [7]) begin
+    if (\$157 [7]) begin
       dq_rp0_1_msb = 6'h07;
     end
-    if (\$172 [8]) begin
+    if (\$157 [8]) begin
       dq_rp0_1_msb = 6'h08;
     end
-    if (\$172 [9]) begin
+    if (\$157 [9]) begin
       dq_rp0_1_msb = 6'h09;
     end
-    if (\$172 [10]) begin
+    if (\$157 [10]) begin
       dq_rp0_1_msb = 6'h0a;
     end
-    if (\$172 [11]) begin
+    if (\$157 [11]) begin
       dq_rp0_1_msb = 6'h0b;
     end
-    if (\$172 [12]) begin
+    if (\$157 [12]) begin
       dq_rp0_1_msb = 6'h0c;
     end
-    if (\$172 [13]) begin
+    if (\$157 [13]) begin
       dq_rp0_1_msb = 6'h0d;
     end
-    if (\$172 [14]) begin
+    if (\$157 [14]) begin
       dq_rp0_1_msb = 6'h0e;
     end
-    if (\$172 [15]) begin
+    if (\$157 [15]) begin
       dq_rp0_1_msb = 6'h0f;
     end
-    if (\$172 [16]) begin
+    if (\$157 [16]) begin
       dq_rp0_1_msb = 6'h10;
     end
-    if (\$172 [17]) begin
+    if (\$157 [17]) begin
       dq_rp0_1_msb = 6'h11;
     end
-    if (\$172 [18]) begin
+    if (\$157 [18]) begin
       dq_rp0_1_msb = 6'h12;
     end
-    if (\$172 [19]) begin
+    if (\$157 [19]) begin
       dq_rp0_1_msb = 6'h13;
     end
-    if (\$172 [20]) begin
+    if (\$157 [20]) begin
       dq_rp0_1_msb = 6'h14;
     end
-    if (\$172 [21]) begin
+    if (\$157 [21]) begin
       dq_rp0_1_msb = 6'h15;
     end
-    if (\$172 [22]) begin
+    if (\$157 [22]) begin
       dq_rp0_1_msb = 6'h16;
     end
-    if (\$172 [23]) begin
+    if (\$157 [23]) begin
       dq_rp0_1_msb = 6'h17;
     end
-    if (\$172 [24]) begin
+    if (\$157 [24]) begin
       dq_rp0_1_msb = 6'h18;
     end
-    if (\$172 [25]) begin
+    if (\$157 [25]) begin
       dq_rp0_1_msb = 6'h19;
     end
-    if (\$172 [26]) begin
+    if (\$157 [26]) begin
       dq_rp0_1_msb = 6'h1a;
     end
-    if (\$172 [27]) begin
+    if (\$157 [27]) begin
       dq_rp0_1_msb = 6'h1b;
     end
-    if (\$172 [28]) begin
+    if (\$157 [28]) begin
       dq_rp0_1_msb = 6'h1c;
     end
-    if (\$172 [29]) begin
+    if (\$157 [29]) begin
       dq_rp0_1_msb = 6'h1d;
     end
-    if (\$172 [30]) begin
+    if (\$157 [30]) begin
       dq_rp0_1_msb = 6'h1e;
     end
-    if (\$172 [31]) begin
+    if (\$157 [31]) begin
       dq_rp0_1_msb = 6'h1f;
     end
-    if (\$172 [32]) begin
+    if (\$157 [32]) begin
       dq_rp0_1_msb = 6'h20;
     end
-    if (\$172 [33]) begin
+    if (\$157 [33]) begin
       dq_rp0_1_msb = 6'h21;
     end
-    if (\$172 [34]) begin
+    if (\$157 [34]) begin
       dq_rp0_1_msb = 6'h22;
     end
-    if (\$172 [35]) begin
+    if (\$157 [35]) begin
       dq_rp0_1_msb = 6'h23;
     end
-    if (\$172 [36]) begin
+    if (\$157 [36]) begin
       dq_rp0_1_msb = 6'h24;
     end
-    if (\$172 [37]) begin
+    if (\$157 [37]) begin
       dq_rp0_1_msb = 6'h25;
     end
-    if (\$172 [38]) begin
+    if (\$157 [38]) begin
       dq_rp0_1_msb = 6'h26;
     end
-    if (\$172 [39]) begin
+    if (\$157 [39]) begin
       dq_rp0_1_msb = 6'h27;
     end
-    if (\$172 [40]) begin
+    if (\$157 [40]) begin
       dq_rp0_1_msb = 6'h28;
     end
-    if (\$172 [41]) begin
+    if (\$157 [41]) begin
       dq_rp0_1_msb = 6'h29;
     end
-    if (\$172 [42]) begin
+    if (\$157 [42]) begin
       dq_rp0_1_msb = 6'h2a;
     end
-    if (\$172 [43]) begin
+    if (\$157 [43]) begin
       dq_rp0_1_msb = 6'h2b;
     end
-    if (\$172 [44]) begin
+    if (\$157 [44]) begin
       dq_rp0_1_msb = 6'h2c;
     end
-    if (\$172 [45]) begin
+    if (\$157 [45]) begin
       dq_rp0_1_msb = 6'h2d;
     end
-    if (\$172 [46]) begin
+    if (\$157 [46]) begin
       dq_rp0_1_msb = 6'h2e;
     end
-    if (\$172 [47]) begin
+    if (\$157 [47]) begin
       dq_rp0_1_msb = 6'h2f;
     end
-    if (\$172 [48]) begin
+    if (\$157 [48]) begin
       dq_rp0_1_msb = 6'h30;
     end
-    if (\$172 [49]) begin
+    if (\$157 [49]) begin
       dq_rp0_1_msb = 6'h31;
     end
-    if (\$172 [50]) begin
+    if (\$157 [50]) begin
       dq_rp0_1_msb = 6'h32;
     end
-    if (\$172 [51]) begin
+    if (\$157 [51]) begin
       dq_rp0_1_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_rs = 6'h00;
-    if (\$178 ) begin
+    if (\$165 ) begin
       (* full_case = 32'd1 *)
-      if (\$179 ) begin
+      if (\$166 ) begin
         dq_rp0_1_rs = 6'h34;
       end else begin
-        dq_rp0_1_rs = \$180 [5:0];
+        dq_rp0_1_rs = \$167 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$191 ) begin
-      dq_rp0_1_out = { \$195 , 31'h00000000 };
-    end else if (\$192 ) begin
-      dq_rp0_1_out = { \$198 , 31'h7f800000 };
+    if (\$178 ) begin
+      dq_rp0_1_out = { dq_rp0_1_sign, 31'h00000000 };
+    end else if (\$179 ) begin
+      dq_rp0_1_out = { dq_rp0_1_sign, 31'h7f800000 };
     end else begin
-      dq_rp0_1_out = { \$201 , \$190 [30:0] };
+      dq_rp0_1_out = { dq_rp0_1_sign, \$177 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_0_msb = 6'h00;
-    if (\$210 [0]) begin
-      dq_rp1_0_msb = 6'h00;
-    end
-    if (\$210 [1]) begin
+    if (\$188 [1]) begin
       dq_rp1_0_msb = 6'h01;
     end
-    if (\$210 [2]) begin
+    if (\$188 [2]) begin
       dq_rp1_0_msb = 6'h02;
     end
-    if (\$210 [3]) begin
+    if (\$188 [3]) begin
       dq_rp1_0_msb = 6'h03;
     end
-    if (\$210 [4]) begin
+    if (\$188 [4]) begin
       dq_rp1_0_msb = 6'h04;
     end
-    if (\$210 [5]) begin
+    if (\$188 [5]) begin
       dq_rp1_0_msb = 6'h05;
     end
-    if (\$210 [6]) begin
+    if (\$188 [6]) begin
       dq_rp1_0_msb = 6'h06;
     end
-    if (\$210 [7]) begin
+    if (\$188 [7]) begin
       dq_rp1_0_msb = 6'h07;
     end
-    if (\$210 [8]) begin
+    if (\$188 [8]) begin
       dq_rp1_0_msb = 6'h08;
     end
-    if (\$210 [9]) begin
+    if (\$188 [9]) begin
       dq_rp1_0_msb = 6'h09;
     end
-    if (\$210 [10]) begin
+    if (\$188 [10]) begin
       dq_rp1_0_msb = 6'h0a;
     end
-    if (\$210 [11]) begin
+    if (\$188 [11]) begin
       dq_rp1_0_msb = 6'h0b;
     end
-    if (\$210 [12]) begin
+    if (\$188 [12]) begin
       dq_rp1_0_msb = 6'h0c;
     end
-    if (\$210 [13]) begin
+    if (\$188 [13]) begin
       dq_rp1_0_msb = 6'h0d;
     end
-    if (\$210 [14]) begin
+    if (\$188 [14]) begin
       dq_rp1_0_msb = 6'h0e;
     end
-    if (\$210 [15]) begin
+    if (\$188 [15]) begin
       dq_rp1_0_msb = 6'h0f;
     end
-    if (\$210 [16]) begin
+    if (\$188 [16]) begin
       dq_rp1_0_msb = 6'h10;
     end
-    if (\$210 [17]) begin
+    if (\$188 [17]) begin
       dq_rp1_0_msb = 6'h11;
     end
-    if (\$210 [18]) begin
+    if (\$188 [18]) begin
       dq_rp1_0_msb = 6'h12;
     end
-    if (\$210 [19]) begin
+    if (\$188 [19]) begin
       dq_rp1_0_msb = 6'h13;
     end
-    if (\$210 [20]) begin
+    if (\$188 [20]) begin
       dq_rp1_0_msb = 6'h14;
     end
-    if (\$210 [21]) begin
+    if (\$188 [21]) begin
       dq_rp1_0_msb = 6'h15;
     end
-    if (\$210 [22]) begin
+    if (\$188 [22]) begin
       dq_rp1_0_msb = 6'h16;
     end
-    if (\$210 [23]) begin
+    if (\$188 [23]) begin
       dq_rp1_0_msb = 6'h17;
     end
-    if (\$210 [24]) begin
+    if (\$188 [24]) begin
       dq_rp1_0_msb = 6'h18;
     end
-    if (\$210 [25]) begin
+    if (\$188 [25]) begin
       dq_rp1_0_msb = 6'h19;
     end
-    if (\$210 [26]) begin
+    if (\$188 [26]) begin
       dq_rp1_0_msb = 6'h1a;
     end
-    if (\$210 [27]) begin
+    if (\$188 [27]) begin
       dq_rp1_0_msb = 6'h1b;
     end
-    if (\$210 [28]) begin
+    if (\$188 [28]) begin
       dq_rp1_0_msb = 6'h1c;
     end
-    if (\$210 [29]) begin
+    if (\$188 [29]) begin
       dq_rp1_0_msb = 6'h1d;
     end
-    if (\$210 [30]) begin
+    if (\$188 [30]) begin
       dq_rp1_0_msb = 6'h1e;
     end
-    if (\$210 [31]) begin
+    if (\$188 [31]) begin
       dq_rp1_0_msb = 6'h1f;
     end
-    if (\$210 [32]) begin
+    if (\$188 [32]) begin
       dq_rp1_0_msb = 6'h20;
     end
-    if (\$210 [33]) begin
+    if (\$188 [33]) begin
       dq_rp1_0_msb = 6'h21;
     end
-    if (\$210 [34]) begin
+    if (\$188 [34]) begin
       dq_rp1_0_msb = 6'h22;
     end
-    if (\$210 [35]) begin
+    if (\$188 [35]) begin
       dq_rp1_0_msb = 6'h23;
     end
-    if (\$210 [36]) begin
+    if (\$188 [36]) begin
       dq_rp1_0_msb = 6'h24;
     end
-    if (\$210 [37]) begin
+    if (\$188 [37]) begin
       dq_rp1_0_msb = 6'h25;
     end
-    if (\$210 [38]) begin
+    if (\$188 [38]) begin
       dq_rp1_0_msb = 6'h26;
     end
-    if (\$210 [39]) begin
+    if (\$188 [39]) begin
       dq_rp1_0_msb = 6'h27;
     end
-    if (\$210 [40]) begin
+    if (\$188 [40]) begin
       dq_rp1_0_msb = 6'h28;
     end
-    if (\$210 [41]) begin
+    if (\$188 [41]) begin
       dq_rp1_0_msb = 6'h29;
     end
-    if (\$210 [42]) begin
+    if (\$188 [42]) begin
       dq_rp1_0_msb = 6'h2a;
     end
-    if (\$210 [43]) begin
+    if (\$188 [43]) begin
       dq_rp1_0_msb = 6'h2b;
     end
-    if (\$210 [44]) begin
+    if (\$188 [44]) begin
       dq_rp1_0_msb = 6'h2c;
     end
-    if (\$210 [45]) begin
+    if (\$188 [45]) begin
       dq_rp1_0_msb = 6'h2d;
     end
-    if (\$210 [46]) begin
+    if (\$188 [46]) begin
       dq_rp1_0_msb = 6'h2e;
     end
-    if (\$210 [47]) begin
+    if (\$188 [47]) begin
       dq_rp1_0_msb = 6'h2f;
     end
-    if (\$210 [48]) begin
+    if (\$188 [48]) begin
       dq_rp1_0_msb = 6'h30;
     end
-    if (\$210 [49]) begin
+    if (\$188 [49]) begin
       dq_rp1_0_msb = 6'h31;
     end
-    if (\$210 [50]) begin
+    if (\$188 [50]) begin
       dq_rp1_0_msb = 6'h32;
     end
-    if (\$210 [51]) begin
+    if (\$188 [51]) begin
       dq_rp1_0_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_0_rs = 6'h00;
-    if (\$216 ) begin
+    if (\$196 ) begin
       (* full_case = 32'd1 *)
-      if (\$217 ) begin
+      if (\$197 ) begin
         dq_rp1_0_rs = 6'h34;
       end else begin
-        dq_rp1_0_rs = \$218 [5:0];
+        dq_rp1_0_rs = \$198 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$229 ) begin
-      dq_rp1_0_out = { \$233 , 31'h00000000 };
-    end else if (\$230 ) begin
-      dq_rp1_0_out = { \$236 , 31'h7f800000 };
+    if (\$209 ) begin
+      dq_rp1_0_out = { dq_rp1_0_sign, 31'h00000000 };
+    end else if (\$210 ) begin
+      dq_rp1_0_out = { dq_rp1_0_sign, 31'h7f800000 };
     end else begin
-      dq_rp1_0_out = { \$239 , \$228 [30:0] };
+      dq_rp1_0_out = { dq_rp1_0_sign, \$208 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_msb = 6'h00;
-    if (\$248 [0]) begin
-      dq_rp1_1_msb = 6'h00;
-    end
-    if (\$248 [1]) begin
+    if (\$219 [1]) begin
       dq_rp1_1_msb = 6'h01;
     end
-    if (\$248 [2]) begin
+    if (\$219 [2]) begin
       dq_rp1_1_msb = 6'h02;
     end
-    if (\$248 [3]) begin
+    if (\$219 [3]) begin
       dq_rp1_1_msb = 6'h03;
     end
-    if (\$248 [4]) begin
+    if (\$219 [4]) begin
       dq_rp1_1_msb = 6'h04;
     end
-    if (\$248 [5]) begin
+    if (\$219 [5]) begin
       dq_rp1_1_msb = 6'h05;
     end
-    if (\$248 [6]) begin
+    if (\$219 [6]) begin
       dq_rp1_1_msb = 6'h06;
     end
-    if (\$248 [7]) begin
+    if (\$219 [7]) begin
       dq_rp1_1_msb = 6'h07;
     end
-    if (\$248 [8]) begin
+    if (\$219 [8]) begin
       dq_rp1_1_msb = 6'h08;
     end
-    if (\$248 [9]) begin
+    if (\$219 [9]) begin
       dq_rp1_1_msb = 6'h09;
     end
-    if (\$248 [10]) begin
+    if (\$219 [10]) begin
       dq_rp1_1_msb = 6'h0a;
     end
-    if (\$248 [11]) begin
+    if (\$219 [11]) begin
       dq_rp1_1_msb = 6'h0b;
     end
-    if (\$248 [12]) begin
+    if (\$219 [12]) begin
       dq_rp1_1_msb = 6'h0c;
     end
-    if (\$248 [13]) begin
+    if (\$219 [13]) begin
       dq_rp1_1_msb = 6'h0d;
     end
-    if (\$248 [14]) begin
+    if (\$219 [14]) begin
       dq_rp1_1_msb = 6'h0e;
     end
-    if (\$248 [15]) begin
+    if (\$219 [15]) begin
       dq_rp1_1_msb = 6'h0f;
     end
-    if (\$248 [16]) begin
+    if (\$219 [16]) begin
       dq_rp1_1_msb = 6'h10;
     end
-    if (\$248 [17]) begin
+    if (\$219 [17]) begin
       dq_rp1_1_msb = 6'h11;
     end
-    if (\$248 [18]) begin
+    if (\$219 [18]) begin
       dq_rp1_1_msb = 6'h12;
     end
-    if (\$248 [19]) begin
+    if (\$219 [19]) begin
       dq_rp1_1_msb = 6'h13;
     end
-    if (\$248 [20]) begin
+    if (\$219 [20]) begin
       dq_rp1_1_msb = 6'h14;
     end
-    if (\$248 [21]) begin
+    if (\$219 [21]) begin
       dq_rp1_1_msb = 6'h15;
     end
-    if (\$248 [22]) begin
+    if (\$219 [22]) begin
       dq_rp1_1_msb = 6'h16;
     end
-    if (\$248 [23]) begin
+    if (\$219 [23]) begin
       dq_rp1_1_msb = 6'h17;
     end
-    if (\$248 [24]) begin
+    if (\$219 [24]) begin
       dq_rp1_1_msb = 6'h18;
     end
-    if (\$248 [25]) begin
+    if (\$219 [25]) begin
       dq_rp1_1_msb = 6'h19;
     end
-    if (\$248 [26]) begin
+    if (\$219 [26]) begin
       dq_rp1_1_msb = 6'h1a;
     end
-    if (\$248 [27]) begin
+    if (\$219 [27]) begin
       dq_rp1_1_msb = 6'h1b;
     end
-    if (\$248 [28]) begin
+    if (\$219 [28]) begin
       dq_rp1_1_msb = 6'h1c;
     end
-    if (\$248 [29]) begin
+    if (\$219 [29]) begin
       dq_rp1_1_msb = 6'h1d;
     end
-    if (\$248 [30]) begin
+    if (\$219 [30]) begin
       dq_rp1_1_msb = 6'h1e;
     end
-    if (\$248 [31]) begin
+    if (\$219 [31]) begin
       dq_rp1_1_msb = 6'h1f;
     end
-    if (\$248 [32]) begin
+    if (\$219 [32]) begin
       dq_rp1_1_msb = 6'h20;
     end
-    if (\$248 [33]) begin
+    if (\$219 [33]) begin
       dq_rp1_1_msb = 6'h21;
     end
-    if (\$248 [34]) begin
+    if (\$219 [34]) begin
       dq_rp1_1_msb = 6'h22;
     end
-    if (\$248 [35]) begin
+    if (\$219 [35]) begin
       dq_rp1_1_msb = 6'h23;
     end
-    if (\$248 [36]) begin
+    if (\$219 [36]) begin
       dq_rp1_1_msb = 6'h24;
     end
-    if (\$248 [37]) begin
+    if (\$219 [37]) begin
       dq_rp1_1_msb = 6'h25;
     end
-    if (\$248 [38]) begin
+    if (\$219 [38]) begin
       dq_rp1_1_msb = 6'h26;
     end
-    if (\$248 [39]) begin
+    if (\$219 [39]) begin
       dq_rp1_1_msb = 6'h27;
     end
-    if (\$248 [40]) begin
+    if (\$219 [40]) begin
       dq_rp1_1_msb = 6'h28;
     end
-    if (\$248 [41]) begin
+    if (\$219 [41]) begin
       dq_rp1_1_msb = 6'h29;
     end
-    if (\$248 [42]) begin
+    if (\$219 [42]) begin
       dq_rp1_1_msb = 6'h2a;
     end
-    if (\$248 [43]) begin
+    if (\$219 [43]) begin
       dq_rp1_1_msb = 6'h2b;
     end
-    if (\$248 [44]) begin
+    if (\$219 [44]) begin
       dq_rp1_1_msb = 6'h2c;
     end
-    if (\$248 [45]) begin
+    if (\$219 [45]) begin
       dq_rp1_1_msb = 6'h2d;
     end
-    if (\$248 [46]) begin
+    if (\$219 [46]) begin
       dq_rp1_1_msb = 6'h2e;
     end
-    if (\$248 [47]) begin
+    if (\$219 [47]) begin
       dq_rp1_1_msb = 6'h2f;
     end
-    if (\$248 [48]) begin
+    if (\$219 [48]) begin
       dq_rp1_1_msb = 6'h30;
     end
-    if (\$248 [49]) begin
+    if (\$219 [49]) begin
       dq_rp1_1_msb = 6'h31;
     end
-    if (\$248 [50]) begin
+    if (\$219 [50]) begin
       dq_rp1_1_msb = 6'h32;
     end
-    if (\$248 [51]) begin
+    if (\$219 [51]) begin
       dq_rp1_1_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_rs = 6'h00;
-    if (\$254 ) begin
+    if (\$227 ) begin
       (* full_case = 32'd1 *)
-      if (\$255 ) begin
+      if (\$228 ) begin
         dq_rp1_1_rs = 6'h34;
       end else begin
-        dq_rp1_1_rs = \$256 [5:0];
+        dq_rp1_1_rs = \$229 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$267 ) begin
-      dq_rp1_1_out = { \$271 , 31'h00000000 };
-    end else if (\$268 ) begin
-      dq_rp1_1_out = { \$274 , 31'h7f800000 };
+    if (\$240 ) begin
+      dq_rp1_1_out = { dq_rp1_1_sign, 31'h00000000 };
+    end else if (\$241 ) begin
+      dq_rp1_1_out = { dq_rp1_1_sign, 31'h7f800000 };
     end else begin
-      dq_rp1_1_out = { \$277 , \$266 [30:0] };
+      dq_rp1_1_out = { dq_rp1_1_sign, \$239 [30:0] };
     end
   end
-  assign act_next0 = \$73 [41:0];
-  assign act_next1 = \$75 [41:0];
-  assign grp_next0_0 = \$84 [49:0];
-  assign grp_next1_0 = \$87 [49:0];
-  assign grp_next0_1 = \$96 [49:0];
-  assign grp_next1_1 = \$99 [49:0];
-  assign dq_ash0_0 = \$131 [51:0];
-  assign dq_ash0_1 = \$169 [51:0];
-  assign dq_ash1_0 = \$207 [51:0];
-  assign dq_ash1_1 = \$245 [51:0];
+  assign act_next0 = \$65 [41:0];
+  assign act_next1 = \$67 [41:0];
+  assign grp_next0_0 = \$76 [49:0];
+  assign grp_next1_0 = \$79 [49:0];
+  assign grp_next0_1 = \$88 [49:0];
+  assign grp_next1_1 = \$91 [49:0];
+  assign dq_ash0_0 = \$123 [51:0];
+  assign dq_ash0_1 = \$154 [51:0];
+  assign dq_ash1_0 = \$185 [51:0];
+  assign dq_ash1_1 = \$216 [51:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign eshift0 = \$62 [4:0];
+  assign eshift0 = \$54 [4:0];
   assign \a$71  = i_a[127:64];
   assign \load$72  = accept;
-  assign eshift1 = \$63 [4:0];
-  assign shifted0_0 = \$82 [44:0];
-  assign shifted1_0 = \$85 [44:0];
-  assign shifted0_1 = \$94 [44:0];
-  assign shifted1_1 = \$97 [44:0];
-  assign sbit = \$100 [2:0];
-  assign corr_uint1 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
-  assign corr_uint2 = { \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104  };
-  assign corr_uint3 = { \$106 [4], \$106 [4], \$106 [4], \$106 [4], \$106 [4], \$106  };
-  assign corr_uint4 = { \$108 [5], \$108 [5], \$108 [5], \$108 [5], \$108  };
-  assign corr_uint5 = { \$110 [6], \$110 [6], \$110 [6], \$110  };
-  assign corr_uint6 = { \$112 [7], \$112 [7], \$112  };
-  assign corr_uint7 = { \$114 [8], \$114  };
+  assign eshift1 = \$55 [4:0];
+  assign shifted0_0 = \$74 [44:0];
+  assign shifted1_0 = \$77 [44:0];
+  assign shifted0_1 = \$86 [44:0];
+  assign shifted1_1 = \$89 [44:0];
+  assign sbit = \$92 [2:0];
+  assign corr_uint1 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+  assign corr_uint2 = { \$96 [3], \$96 [3], \$96 [3], \$96 [3], \$96 [3], \$96 [3], \$96  };
+  assign corr_uint3 = { \$98 [4], \$98 [4], \$98 [4], \$98 [4], \$98 [4], \$98  };
+  assign corr_uint4 = { \$100 [5], \$100 [5], \$100 [5], \$100 [5], \$100  };
+  assign corr_uint5 = { \$102 [6], \$102 [6], \$102 [6], \$102  };
+  assign corr_uint6 = { \$104 [7], \$104 [7], \$104  };
+  assign corr_uint7 = { \$106 [8], \$106  };
   assign corr_int2 = 10'h3ff;
   assign corr_int3 = 10'h3ff;
   assign corr_int4 = 10'h3ff;
@@ -2748,13 +2672,13 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$116  = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
-  assign \corr_uint2$117  = { \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119  };
-  assign \corr_uint3$118  = { \$121 [4], \$121 [4], \$121 [4], \$121 [4], \$121 [4], \$121  };
-  assign \corr_uint4$119  = { \$123 [5], \$123 [5], \$123 [5], \$123 [5], \$123  };
-  assign \corr_uint5$120  = { \$125 [6], \$125 [6], \$125 [6], \$125  };
-  assign \corr_uint6$121  = { \$127 [7], \$127 [7], \$127  };
-  assign \corr_uint7$122  = { \$129 [8], \$129  };
+  assign \corr_uint1$116  = { \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109 [2], \$109  };
+  assign \corr_uint2$117  = { \$111 [3], \$111 [3], \$111 [3], \$111 [3], \$111 [3], \$111 [3], \$111  };
+  assign \corr_uint3$118  = { \$113 [4], \$113 [4], \$113 [4], \$113 [4], \$113 [4], \$113  };
+  assign \corr_uint4$119  = { \$115 [5], \$115 [5], \$115 [5], \$115 [5], \$115  };
+  assign \corr_uint5$120  = { \$117 [6], \$117 [6], \$117 [6], \$117  };
+  assign \corr_uint6$121  = { \$119 [7], \$119 [7], \$119  };
+  assign \corr_uint7$122  = { \$121 [8], \$121  };
   assign \corr_int2$124  = 10'h3ff;
   assign \corr_int3$125  = 10'h3ff;
   assign \corr_int4$126  = 10'h3ff;
@@ -2764,26 +2688,26 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \corr_int8$130  = 10'h3ff;
   assign \corr_ternary$131  = 10'h3ff;
   assign \corr_binary$132  = 10'h000;
-  assign dq_mag0_0 = \$134 [51:0];
-  assign dq_rp0_0_ls = \$136 [5:0];
-  assign dq_rp0_0_norm = \$137 [51:0];
-  assign dq_rp0_0_eb = { \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139  };
-  assign dq_rp0_0_packed = \$152 [42:0];
-  assign dq_mag0_1 = \$172 [51:0];
-  assign dq_rp0_1_ls = \$174 [5:0];
-  assign dq_rp0_1_norm = \$175 [51:0];
-  assign dq_rp0_1_eb = { \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177  };
-  assign dq_rp0_1_packed = \$190 [42:0];
-  assign dq_mag1_0 = \$210 [51:0];
-  assign dq_rp1_0_ls = \$212 [5:0];
-  assign dq_rp1_0_norm = \$213 [51:0];
-  assign dq_rp1_0_eb = { \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215  };
-  assign dq_rp1_0_packed = \$228 [42:0];
-  assign dq_mag1_1 = \$248 [51:0];
-  assign dq_rp1_1_ls = \$250 [5:0];
-  assign dq_rp1_1_norm = \$251 [51:0];
-  assign dq_rp1_1_eb = { \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253  };
-  assign dq_rp1_1_packed = \$266 [42:0];
+  assign dq_mag0_0 = \$126 [51:0];
+  assign dq_rp0_0_ls = \$130 [5:0];
+  assign dq_rp0_0_norm = \$131 [51:0];
+  assign dq_rp0_0_eb = { \$133 [9], \$133 [9], \$133 [9], \$133 [9], \$133 [9], \$133 [9], \$133 [9], \$133 [9], \$133 [9], \$133  };
+  assign dq_rp0_0_packed = \$146 [42:0];
+  assign dq_mag0_1 = \$157 [51:0];
+  assign dq_rp0_1_ls = \$161 [5:0];
+  assign dq_rp0_1_norm = \$162 [51:0];
+  assign dq_rp0_1_eb = { \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164  };
+  assign dq_rp0_1_packed = \$177 [42:0];
+  assign dq_mag1_0 = \$188 [51:0];
+  assign dq_rp1_0_ls = \$192 [5:0];
+  assign dq_rp1_0_norm = \$193 [51:0];
+  assign dq_rp1_0_eb = { \$195 [9], \$195 [9], \$195 [9], \$195 [9], \$195 [9], \$195 [9], \$195 [9], \$195 [9], \$195 [9], \$195  };
+  assign dq_rp1_0_packed = \$208 [42:0];
+  assign dq_mag1_1 = \$219 [51:0];
+  assign dq_rp1_1_ls = \$223 [5:0];
+  assign dq_rp1_1_norm = \$224 [51:0];
+  assign dq_rp1_1_eb = { \$226 [9], \$226 [9], \$226 [9], \$226 [9], \$226 [9], \$226 [9], \$226 [9], \$226 [9], \$226 [9], \$226  };
+  assign dq_rp1_1_packed = \$239 [42:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -3020,30 +2944,30 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \table$77[5]  = \table$77 [47:40];
   assign \table$77[6]  = \table$77 [55:48];
   assign \table$77[7]  = \table$77 [63:56];
-  assign out_next[127:96] = \s$188 ;
-  assign out_next[95:64] = \s$174 ;
-  assign out_next[63:32] = \s$160 ;
+  assign out_next[127:96] = \s$192 ;
+  assign out_next[95:64] = \s$177 ;
+  assign out_next[63:32] = \s$162 ;
   assign out_next[31:0] = s;
-  assign \$101  = { \$signal$24 [0], 1'h0 };
-  assign \$103  = { \$signal$24 [1:0], 1'h0 };
-  assign \$105  = { \$signal$24 [2:0], 1'h0 };
-  assign \$107  = { \$signal$24 [3:0], 1'h0 };
-  assign \$109  = { \$signal$24 [4:0], 1'h0 };
-  assign \$111  = { \$signal$24 [5:0], 1'h0 };
-  assign \$113  = { \$signal$24 [6:0], 1'h0 };
-  assign \$115  = { \$signal$24 [7:0], 1'h0 };
-  assign \$116  = { \$signal$24 [8], 1'h0 };
-  assign \$118  = { \$signal$24 [9:8], 1'h0 };
-  assign \$120  = { \$signal$24 [10:8], 1'h0 };
-  assign \$122  = { \$signal$24 [11:8], 1'h0 };
-  assign \$124  = { \$signal$24 [12:8], 1'h0 };
-  assign \$126  = { \$signal$24 [13:8], 1'h0 };
-  assign \$128  = { \$signal$24 [14:8], 1'h0 };
-  assign \$130  = { \$signal$24 [15:8], 1'h0 };
-  assign \$146  = { \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 , 23'h000000 };
-  assign \$184  = { \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 , 23'h000000 };
-  assign \$222  = { \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 , 23'h000000 };
-  assign \$260  = { \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 , 23'h000000 };
+  assign \$93  = { \$signal$24 [0], 1'h0 };
+  assign \$95  = { \$signal$24 [1:0], 1'h0 };
+  assign \$97  = { \$signal$24 [2:0], 1'h0 };
+  assign \$99  = { \$signal$24 [3:0], 1'h0 };
+  assign \$101  = { \$signal$24 [4:0], 1'h0 };
+  assign \$103  = { \$signal$24 [5:0], 1'h0 };
+  assign \$105  = { \$signal$24 [6:0], 1'h0 };
+  assign \$107  = { \$signal$24 [7:0], 1'h0 };
+  assign \$108  = { \$signal$24 [8], 1'h0 };
+  assign \$110  = { \$signal$24 [9:8], 1'h0 };
+  assign \$112  = { \$signal$24 [10:8], 1'h0 };
+  assign \$114  = { \$signal$24 [11:8], 1'h0 };
+  assign \$116  = { \$signal$24 [12:8], 1'h0 };
+  assign \$118  = { \$signal$24 [13:8], 1'h0 };
+  assign \$120  = { \$signal$24 [14:8], 1'h0 };
+  assign \$122  = { \$signal$24 [15:8], 1'h0 };
+  assign \$140  = { \$139 [20], \$139 [20], \$139 [20], \$139 [20], \$139 [20], \$139 [20], \$139 [20], \$139 [20], \$139 , 23'h000000 };
+  assign \$171  = { \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 , 23'h000000 };
+  assign \$202  = { \$201 [20], \$201 [20], \$201 [20], \$201 [20], \$201 [20], \$201 [20], \$201 [20], \$201 [20], \$201 , 23'h000000 };
+  assign \$233  = { \$232 [20], \$232 [20], \$232 [20], \$232 [20], \$232 [20], \$232 [20], \$232 [20], \$232 [20], \$232 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add0_0 (b, s, a);
@@ -3072,26 +2996,26 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3099,14 +3023,7 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3126,6 +3043,7 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3146,48 +3064,35 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3223,12 +3128,16 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3314,30 +3223,30 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3350,13 +3259,13 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add0_1 (b, s, a);
@@ -3385,26 +3294,26 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3412,14 +3321,7 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3439,6 +3341,7 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3459,48 +3362,35 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3536,12 +3426,16 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3627,30 +3521,30 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3663,13 +3557,13 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add1_0 (b, s, a);
@@ -3698,26 +3592,26 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3725,14 +3619,7 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3752,6 +3639,7 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3772,48 +3660,35 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3849,12 +3724,16 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3940,30 +3819,30 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3976,13 +3855,13 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add1_1 (b, s, a);
@@ -4011,26 +3890,26 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4038,14 +3917,7 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4065,6 +3937,7 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4085,48 +3958,35 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4162,12 +4022,16 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4253,30 +4117,30 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4289,13 +4153,13 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.precompute0 (clk, rst, load, \table , exp, a);

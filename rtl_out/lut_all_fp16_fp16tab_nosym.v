@@ -4,48 +4,48 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [9:0] \$100 ;
+  wire \$100 ;
   wire \$101 ;
   wire \$102 ;
   wire \$103 ;
-  wire [7:0] \$104 ;
+  wire \$104 ;
   wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
+  wire [25:0] \$106 ;
+  wire [7:0] \$107 ;
+  wire [8:0] \$108 ;
+  wire [9:0] \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire \$113 ;
-  wire [25:0] \$114 ;
-  wire [7:0] \$115 ;
-  wire [8:0] \$116 ;
-  wire [9:0] \$117 ;
+  wire [7:0] \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
-  wire [7:0] \$121 ;
+  wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire \$125 ;
-  wire \$126 ;
+  wire [25:0] \$123 ;
+  wire [7:0] \$124 ;
+  wire [8:0] \$125 ;
+  wire [9:0] \$126 ;
   wire \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [25:0] \$131 ;
-  wire [7:0] \$132 ;
-  wire [8:0] \$133 ;
-  wire [9:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire [5:0] \$138 ;
+  wire [5:0] \$130 ;
+  wire [1:0] \$131 ;
+  wire [2:0] \$132 ;
+  wire [3:0] \$133 ;
+  wire [4:0] \$134 ;
+  wire [5:0] \$135 ;
+  wire [6:0] \$136 ;
+  wire [7:0] \$137 ;
+  wire [8:0] \$138 ;
   wire [1:0] \$139 ;
   wire \$14 ;
   wire [2:0] \$140 ;
@@ -55,46 +55,46 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [6:0] \$144 ;
   wire [7:0] \$145 ;
   wire [8:0] \$146 ;
-  wire [1:0] \$147 ;
-  wire [2:0] \$148 ;
-  wire [3:0] \$149 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [4:0] \$150 ;
-  wire [5:0] \$151 ;
-  wire [6:0] \$152 ;
-  wire [7:0] \$153 ;
-  wire [8:0] \$154 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
   wire \$155 ;
-  wire \$156 ;
-  wire \$157 ;
+  wire [8:0] \$156 ;
+  wire [9:0] \$157 ;
   wire \$158 ;
-  wire \$159 ;
+  wire [5:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
+  wire [56:0] \$160 ;
+  wire [12:0] \$161 ;
+  wire [13:0] \$162 ;
   wire \$163 ;
-  wire [8:0] \$164 ;
-  wire [9:0] \$165 ;
-  wire [5:0] \$166 ;
-  wire [56:0] \$167 ;
-  wire [12:0] \$168 ;
-  wire [13:0] \$169 ;
+  wire \$164 ;
+  wire [23:0] \$165 ;
+  wire [56:0] \$166 ;
+  wire [23:0] \$167 ;
+  wire [24:0] \$168 ;
+  wire [55:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
+  wire [56:0] \$170 ;
   wire \$171 ;
-  wire [23:0] \$172 ;
-  wire [56:0] \$173 ;
-  wire [23:0] \$174 ;
-  wire [24:0] \$175 ;
-  wire [55:0] \$176 ;
-  wire [56:0] \$177 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire [57:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
   wire \$178 ;
   wire \$179 ;
-  wire \$18 ;
-  wire \$180 ;
+  wire [5:0] \$18 ;
+  wire [31:0] \$180 ;
   wire \$181 ;
-  wire [57:0] \$182 ;
+  wire \$182 ;
   wire \$183 ;
   wire \$184 ;
   wire \$185 ;
@@ -102,134 +102,134 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$187 ;
   wire \$188 ;
   wire \$189 ;
-  wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire [31:0] \$193 ;
-  wire \$194 ;
-  wire \$195 ;
+  wire [5:0] \$19 ;
+  wire [8:0] \$190 ;
+  wire [9:0] \$191 ;
+  wire [5:0] \$192 ;
+  wire [56:0] \$193 ;
+  wire [12:0] \$194 ;
+  wire [13:0] \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [23:0] \$198 ;
+  wire [56:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire [8:0] \$203 ;
-  wire [9:0] \$204 ;
-  wire [5:0] \$205 ;
-  wire [56:0] \$206 ;
-  wire [12:0] \$207 ;
-  wire [13:0] \$208 ;
+  wire [23:0] \$200 ;
+  wire [24:0] \$201 ;
+  wire [55:0] \$202 ;
+  wire [56:0] \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire [57:0] \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire [23:0] \$211 ;
-  wire [56:0] \$212 ;
-  wire [23:0] \$213 ;
-  wire [24:0] \$214 ;
-  wire [55:0] \$215 ;
-  wire [56:0] \$216 ;
-  wire \$217 ;
+  wire \$211 ;
+  wire [31:0] \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire [31:0] \$215 ;
+  wire \$216 ;
+  wire [31:0] \$217 ;
   wire \$218 ;
   wire \$219 ;
   wire \$22 ;
   wire \$220 ;
-  wire [57:0] \$221 ;
+  wire [31:0] \$221 ;
   wire \$222 ;
-  wire \$223 ;
+  wire [7:0] \$223 ;
   wire \$224 ;
   wire \$225 ;
   wire \$226 ;
   wire \$227 ;
-  wire [31:0] \$228 ;
+  wire \$228 ;
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [31:0] \$231 ;
+  wire \$231 ;
   wire \$232 ;
-  wire [31:0] \$233 ;
+  wire \$233 ;
   wire \$234 ;
-  wire \$235 ;
-  wire \$236 ;
-  wire [31:0] \$237 ;
-  wire \$238 ;
-  wire [7:0] \$239 ;
+  wire [8:0] \$235 ;
+  wire [9:0] \$236 ;
+  wire [5:0] \$237 ;
+  wire [56:0] \$238 ;
+  wire [12:0] \$239 ;
   wire \$24 ;
-  wire \$240 ;
+  wire [13:0] \$240 ;
   wire \$241 ;
   wire \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire \$245 ;
+  wire [23:0] \$243 ;
+  wire [25:0] \$244 ;
+  wire [56:0] \$245 ;
   wire \$246 ;
-  wire \$247 ;
-  wire \$248 ;
-  wire \$249 ;
+  wire [23:0] \$247 ;
+  wire [24:0] \$248 ;
+  wire [55:0] \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire [8:0] \$251 ;
-  wire [9:0] \$252 ;
-  wire [5:0] \$253 ;
-  wire [56:0] \$254 ;
-  wire [12:0] \$255 ;
-  wire [13:0] \$256 ;
+  wire [56:0] \$250 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire \$254 ;
+  wire [57:0] \$255 ;
+  wire \$256 ;
   wire \$257 ;
-  wire \$258 ;
-  wire [23:0] \$259 ;
-  wire [5:0] \$26 ;
-  wire [25:0] \$260 ;
-  wire [56:0] \$261 ;
+  wire [31:0] \$258 ;
+  wire [31:0] \$259 ;
+  wire \$26 ;
+  wire \$260 ;
+  wire \$261 ;
   wire \$262 ;
-  wire [23:0] \$263 ;
-  wire [24:0] \$264 ;
-  wire [55:0] \$265 ;
-  wire [56:0] \$266 ;
+  wire \$263 ;
+  wire \$264 ;
+  wire \$265 ;
+  wire \$266 ;
   wire \$267 ;
   wire \$268 ;
-  wire \$269 ;
-  wire [5:0] \$27 ;
-  wire \$270 ;
-  wire [57:0] \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire [31:0] \$274 ;
-  wire [31:0] \$275 ;
+  wire [8:0] \$269 ;
+  wire \$27 ;
+  wire [9:0] \$270 ;
+  wire [5:0] \$271 ;
+  wire [56:0] \$272 ;
+  wire [12:0] \$273 ;
+  wire [13:0] \$274 ;
+  wire \$275 ;
   wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire \$279 ;
+  wire [23:0] \$277 ;
+  wire [56:0] \$278 ;
+  wire [23:0] \$279 ;
   wire \$28 ;
-  wire \$280 ;
-  wire \$281 ;
-  wire \$282 ;
+  wire [24:0] \$280 ;
+  wire [55:0] \$281 ;
+  wire [56:0] \$282 ;
   wire \$283 ;
   wire \$284 ;
-  wire [8:0] \$285 ;
-  wire [9:0] \$286 ;
-  wire [5:0] \$287 ;
-  wire [56:0] \$288 ;
-  wire [12:0] \$289 ;
+  wire \$285 ;
+  wire \$286 ;
+  wire [57:0] \$287 ;
+  wire \$288 ;
+  wire \$289 ;
   wire \$29 ;
-  wire [13:0] \$290 ;
-  wire \$291 ;
+  wire \$290 ;
+  wire [31:0] \$291 ;
   wire \$292 ;
-  wire [23:0] \$293 ;
-  wire [56:0] \$294 ;
-  wire [23:0] \$295 ;
-  wire [24:0] \$296 ;
-  wire [55:0] \$297 ;
-  wire [56:0] \$298 ;
+  wire \$293 ;
+  wire [31:0] \$294 ;
+  wire \$295 ;
+  wire [31:0] \$296 ;
+  wire \$297 ;
+  wire \$298 ;
   wire \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$300 ;
+  wire [31:0] \$300 ;
   wire \$301 ;
-  wire \$302 ;
-  wire [57:0] \$303 ;
+  wire [7:0] \$302 ;
+  wire \$303 ;
   wire \$304 ;
   wire \$305 ;
   wire \$306 ;
@@ -237,382 +237,353 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$308 ;
   wire \$309 ;
   wire \$31 ;
-  wire [31:0] \$310 ;
+  wire \$310 ;
   wire \$311 ;
   wire \$312 ;
-  wire [31:0] \$313 ;
-  wire \$314 ;
-  wire [31:0] \$315 ;
-  wire \$316 ;
-  wire \$317 ;
-  wire \$318 ;
-  wire [31:0] \$319 ;
+  wire \$313 ;
+  wire [8:0] \$314 ;
+  wire [9:0] \$315 ;
+  wire [5:0] \$316 ;
+  wire [56:0] \$317 ;
+  wire [12:0] \$318 ;
+  wire [13:0] \$319 ;
   wire \$32 ;
   wire \$320 ;
-  wire [7:0] \$321 ;
-  wire \$322 ;
-  wire \$323 ;
-  wire \$324 ;
+  wire \$321 ;
+  wire [23:0] \$322 ;
+  wire [25:0] \$323 ;
+  wire [56:0] \$324 ;
   wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire \$328 ;
-  wire \$329 ;
+  wire [23:0] \$326 ;
+  wire [24:0] \$327 ;
+  wire [55:0] \$328 ;
+  wire [56:0] \$329 ;
   wire \$33 ;
   wire \$330 ;
   wire \$331 ;
   wire \$332 ;
-  wire [8:0] \$333 ;
-  wire [9:0] \$334 ;
-  wire [5:0] \$335 ;
-  wire [56:0] \$336 ;
-  wire [12:0] \$337 ;
-  wire [13:0] \$338 ;
+  wire \$333 ;
+  wire [57:0] \$334 ;
+  wire \$335 ;
+  wire \$336 ;
+  wire [31:0] \$337 ;
+  wire [31:0] \$338 ;
   wire \$339 ;
   wire \$34 ;
   wire \$340 ;
-  wire [23:0] \$341 ;
-  wire [25:0] \$342 ;
-  wire [56:0] \$343 ;
+  wire \$341 ;
+  wire \$342 ;
+  wire \$343 ;
   wire \$344 ;
-  wire [23:0] \$345 ;
-  wire [24:0] \$346 ;
-  wire [55:0] \$347 ;
-  wire [56:0] \$348 ;
-  wire \$349 ;
+  wire \$345 ;
+  wire \$346 ;
+  wire \$347 ;
+  wire [8:0] \$348 ;
+  wire [9:0] \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire \$351 ;
-  wire \$352 ;
-  wire [57:0] \$353 ;
-  wire \$354 ;
+  wire [5:0] \$351 ;
+  wire [56:0] \$352 ;
+  wire [12:0] \$353 ;
+  wire [13:0] \$354 ;
   wire \$355 ;
-  wire [31:0] \$356 ;
-  wire [31:0] \$357 ;
-  wire \$358 ;
-  wire \$359 ;
+  wire \$356 ;
+  wire [23:0] \$357 ;
+  wire [56:0] \$358 ;
+  wire [23:0] \$359 ;
   wire \$36 ;
-  wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
+  wire [24:0] \$360 ;
+  wire [55:0] \$361 ;
+  wire [56:0] \$362 ;
   wire \$363 ;
   wire \$364 ;
   wire \$365 ;
   wire \$366 ;
-  wire [8:0] \$367 ;
-  wire [9:0] \$368 ;
-  wire [5:0] \$369 ;
+  wire [57:0] \$367 ;
+  wire \$368 ;
+  wire \$369 ;
   wire \$37 ;
-  wire [56:0] \$370 ;
-  wire [12:0] \$371 ;
-  wire [13:0] \$372 ;
+  wire \$370 ;
+  wire \$371 ;
+  wire [31:0] \$372 ;
   wire \$373 ;
   wire \$374 ;
-  wire [23:0] \$375 ;
-  wire [56:0] \$376 ;
-  wire [23:0] \$377 ;
-  wire [24:0] \$378 ;
-  wire [55:0] \$379 ;
+  wire \$375 ;
+  wire \$376 ;
+  wire \$377 ;
+  wire \$378 ;
+  wire \$379 ;
   wire \$38 ;
-  wire [56:0] \$380 ;
+  wire \$380 ;
   wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
-  wire [57:0] \$385 ;
-  wire \$386 ;
-  wire \$387 ;
+  wire [8:0] \$382 ;
+  wire [9:0] \$383 ;
+  wire [5:0] \$384 ;
+  wire [56:0] \$385 ;
+  wire [12:0] \$386 ;
+  wire [13:0] \$387 ;
   wire \$388 ;
   wire \$389 ;
   wire \$39 ;
-  wire \$390 ;
-  wire \$391 ;
-  wire \$392 ;
-  wire \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire [31:0] \$396 ;
+  wire [23:0] \$390 ;
+  wire [56:0] \$391 ;
+  wire [23:0] \$392 ;
+  wire [24:0] \$393 ;
+  wire [55:0] \$394 ;
+  wire [56:0] \$395 ;
+  wire \$396 ;
   wire \$397 ;
   wire \$398 ;
   wire \$399 ;
   reg [3:0] \$4 ;
   wire \$40 ;
-  wire \$400 ;
+  wire [57:0] \$400 ;
   wire \$401 ;
   wire \$402 ;
   wire \$403 ;
-  wire \$404 ;
+  wire [31:0] \$404 ;
   wire \$405 ;
-  wire [8:0] \$406 ;
-  wire [9:0] \$407 ;
-  wire [5:0] \$408 ;
-  wire [56:0] \$409 ;
+  wire \$406 ;
+  wire [31:0] \$407 ;
+  wire \$408 ;
+  wire [31:0] \$409 ;
   wire \$41 ;
-  wire [12:0] \$410 ;
-  wire [13:0] \$411 ;
+  wire \$410 ;
+  wire \$411 ;
   wire \$412 ;
-  wire \$413 ;
-  wire [23:0] \$414 ;
-  wire [56:0] \$415 ;
-  wire [23:0] \$416 ;
-  wire [24:0] \$417 ;
-  wire [55:0] \$418 ;
-  wire [56:0] \$419 ;
+  wire [31:0] \$413 ;
+  wire \$414 ;
+  wire [7:0] \$415 ;
+  wire \$416 ;
+  wire \$417 ;
+  wire \$418 ;
+  wire \$419 ;
   wire \$42 ;
   wire \$420 ;
   wire \$421 ;
   wire \$422 ;
   wire \$423 ;
-  wire [57:0] \$424 ;
+  wire \$424 ;
   wire \$425 ;
   wire \$426 ;
-  wire \$427 ;
-  wire \$428 ;
-  wire \$429 ;
+  wire [8:0] \$427 ;
+  wire [9:0] \$428 ;
+  wire [5:0] \$429 ;
   wire \$43 ;
-  wire \$430 ;
-  wire [31:0] \$431 ;
-  wire \$432 ;
+  wire [56:0] \$430 ;
+  wire [12:0] \$431 ;
+  wire [13:0] \$432 ;
   wire \$433 ;
-  wire [31:0] \$434 ;
-  wire \$435 ;
-  wire [31:0] \$436 ;
-  wire \$437 ;
+  wire \$434 ;
+  wire [23:0] \$435 ;
+  wire [25:0] \$436 ;
+  wire [56:0] \$437 ;
   wire \$438 ;
-  wire \$439 ;
+  wire [23:0] \$439 ;
   wire \$44 ;
-  wire [31:0] \$440 ;
-  wire \$441 ;
-  wire [7:0] \$442 ;
+  wire [24:0] \$440 ;
+  wire [55:0] \$441 ;
+  wire [56:0] \$442 ;
   wire \$443 ;
   wire \$444 ;
   wire \$445 ;
   wire \$446 ;
-  wire \$447 ;
+  wire [57:0] \$447 ;
   wire \$448 ;
   wire \$449 ;
   wire \$45 ;
-  wire \$450 ;
-  wire \$451 ;
+  wire [31:0] \$450 ;
+  wire [31:0] \$451 ;
   wire \$452 ;
   wire \$453 ;
-  wire [8:0] \$454 ;
-  wire [9:0] \$455 ;
-  wire [5:0] \$456 ;
-  wire [56:0] \$457 ;
-  wire [12:0] \$458 ;
-  wire [13:0] \$459 ;
+  wire \$454 ;
+  wire \$455 ;
+  wire \$456 ;
+  wire \$457 ;
+  wire \$458 ;
+  wire \$459 ;
   wire \$46 ;
   wire \$460 ;
-  wire \$461 ;
-  wire [23:0] \$462 ;
-  wire [25:0] \$463 ;
+  wire [8:0] \$461 ;
+  wire [9:0] \$462 ;
+  wire [5:0] \$463 ;
   wire [56:0] \$464 ;
-  wire \$465 ;
-  wire [23:0] \$466 ;
-  wire [24:0] \$467 ;
-  wire [55:0] \$468 ;
-  wire [56:0] \$469 ;
-  wire \$47 ;
-  wire \$470 ;
-  wire \$471 ;
-  wire \$472 ;
-  wire \$473 ;
-  wire [57:0] \$474 ;
+  wire [12:0] \$465 ;
+  wire [13:0] \$466 ;
+  wire \$467 ;
+  wire \$468 ;
+  wire [23:0] \$469 ;
+  wire [25:0] \$47 ;
+  wire [56:0] \$470 ;
+  wire [23:0] \$471 ;
+  wire [24:0] \$472 ;
+  wire [55:0] \$473 ;
+  wire [56:0] \$474 ;
   wire \$475 ;
   wire \$476 ;
-  wire [31:0] \$477 ;
-  wire [31:0] \$478 ;
-  wire \$479 ;
-  wire \$48 ;
+  wire \$477 ;
+  wire \$478 ;
+  wire [57:0] \$479 ;
+  wire [7:0] \$48 ;
   wire \$480 ;
   wire \$481 ;
   wire \$482 ;
-  wire \$483 ;
+  wire [31:0] \$483 ;
   wire \$484 ;
   wire \$485 ;
-  wire \$486 ;
+  wire [31:0] \$486 ;
   wire \$487 ;
-  wire [8:0] \$488 ;
-  wire [9:0] \$489 ;
-  wire \$49 ;
-  wire [5:0] \$490 ;
-  wire [56:0] \$491 ;
-  wire [12:0] \$492 ;
-  wire [13:0] \$493 ;
-  wire \$494 ;
+  wire [31:0] \$488 ;
+  wire \$489 ;
+  wire [8:0] \$49 ;
+  wire \$490 ;
+  wire \$491 ;
+  wire [31:0] \$492 ;
+  wire \$493 ;
+  wire [7:0] \$494 ;
   wire \$495 ;
-  wire [23:0] \$496 ;
-  wire [56:0] \$497 ;
-  wire [23:0] \$498 ;
-  wire [24:0] \$499 ;
+  wire \$496 ;
+  wire \$497 ;
+  wire \$498 ;
+  wire \$499 ;
   reg \$5 ;
   wire \$50 ;
-  wire [55:0] \$500 ;
-  wire [56:0] \$501 ;
+  wire \$500 ;
+  wire \$501 ;
   wire \$502 ;
   wire \$503 ;
   wire \$504 ;
   wire \$505 ;
-  wire [57:0] \$506 ;
-  wire \$507 ;
-  wire \$508 ;
-  wire \$509 ;
+  wire [8:0] \$506 ;
+  wire [9:0] \$507 ;
+  wire [5:0] \$508 ;
+  wire [56:0] \$509 ;
   wire \$51 ;
-  wire \$510 ;
-  wire \$511 ;
+  wire [12:0] \$510 ;
+  wire [13:0] \$511 ;
   wire \$512 ;
-  wire [31:0] \$513 ;
-  wire \$514 ;
-  wire \$515 ;
-  wire [31:0] \$516 ;
+  wire \$513 ;
+  wire [23:0] \$514 ;
+  wire [25:0] \$515 ;
+  wire [56:0] \$516 ;
   wire \$517 ;
-  wire [31:0] \$518 ;
-  wire \$519 ;
+  wire [23:0] \$518 ;
+  wire [24:0] \$519 ;
   wire \$52 ;
-  wire \$520 ;
-  wire \$521 ;
-  wire [31:0] \$522 ;
+  wire [55:0] \$520 ;
+  wire [56:0] \$521 ;
+  wire \$522 ;
   wire \$523 ;
-  wire [7:0] \$524 ;
+  wire \$524 ;
   wire \$525 ;
-  wire \$526 ;
+  wire [57:0] \$526 ;
   wire \$527 ;
   wire \$528 ;
-  wire \$529 ;
+  wire [31:0] \$529 ;
   wire \$53 ;
-  wire \$530 ;
-  wire \$531 ;
-  wire \$532 ;
-  wire \$533 ;
-  wire \$534 ;
-  wire \$535 ;
-  wire [8:0] \$536 ;
-  wire [9:0] \$537 ;
-  wire [5:0] \$538 ;
-  wire [56:0] \$539 ;
+  wire [31:0] \$530 ;
+  reg [127:0] \$531 ;
+  reg [100:0] \$532 ;
+  reg [4:0] \$533 ;
+  reg [100:0] \$534 ;
+  reg [2:0] \$535 ;
+  reg [63:0] \$536 ;
+  reg [4:0] \$537 ;
+  reg [3:0] \$538 ;
+  reg \$539 ;
   wire \$54 ;
-  wire [12:0] \$540 ;
-  wire [13:0] \$541 ;
-  wire \$542 ;
-  wire \$543 ;
-  wire [23:0] \$544 ;
-  wire [25:0] \$545 ;
-  wire [56:0] \$546 ;
-  wire \$547 ;
-  wire [23:0] \$548 ;
-  wire [24:0] \$549 ;
-  wire [25:0] \$55 ;
-  wire [55:0] \$550 ;
-  wire [56:0] \$551 ;
-  wire \$552 ;
-  wire \$553 ;
-  wire \$554 ;
-  wire \$555 ;
-  wire [57:0] \$556 ;
-  wire \$557 ;
-  wire \$558 ;
-  wire [31:0] \$559 ;
-  wire [7:0] \$56 ;
-  wire [31:0] \$560 ;
-  reg [127:0] \$561 ;
-  reg [100:0] \$562 ;
-  reg [4:0] \$563 ;
-  reg [100:0] \$564 ;
-  reg [2:0] \$565 ;
-  reg [63:0] \$566 ;
-  reg [4:0] \$567 ;
-  reg [3:0] \$568 ;
-  reg \$569 ;
-  wire [8:0] \$57 ;
-  reg \$570 ;
-  reg [15:0] \$571 ;
-  reg \$572 ;
-  reg [15:0] \$573 ;
-  reg [31:0] \$574 ;
-  reg [31:0] \$575 ;
-  reg [31:0] \$576 ;
-  reg [31:0] \$577 ;
-  reg [31:0] \$578 ;
-  reg [31:0] \$579 ;
+  reg \$540 ;
+  reg [15:0] \$541 ;
+  reg \$542 ;
+  reg [15:0] \$543 ;
+  reg [31:0] \$544 ;
+  reg [31:0] \$545 ;
+  reg [31:0] \$546 ;
+  reg [31:0] \$547 ;
+  reg [31:0] \$548 ;
+  reg [31:0] \$549 ;
+  wire \$55 ;
+  reg \$550 ;
+  reg [127:0] \$551 ;
+  reg [8:0] \$552 ;
+  reg [8:0] \$553 ;
+  reg [31:0] \$554 ;
+  reg [31:0] \$555 ;
+  reg [31:0] \$556 ;
+  reg [31:0] \$557 ;
+  reg [31:0] \$558 ;
+  reg [31:0] \$559 ;
+  wire \$56 ;
+  reg \$560 ;
+  reg [4:0] \$561 ;
+  reg [4:0] \$562 ;
+  reg [127:0] \$563 ;
+  reg [127:0] \$564 ;
+  reg [15:0] \$565 ;
+  reg \$566 ;
+  reg [127:0] \$567 ;
+  reg \$568 ;
+  wire \$57 ;
   wire \$58 ;
-  reg \$580 ;
-  reg [127:0] \$581 ;
-  reg [8:0] \$582 ;
-  reg [8:0] \$583 ;
-  reg [31:0] \$584 ;
-  reg [31:0] \$585 ;
-  reg [31:0] \$586 ;
-  reg [31:0] \$587 ;
-  reg [31:0] \$588 ;
-  reg [31:0] \$589 ;
-  wire \$59 ;
-  reg \$590 ;
-  reg [4:0] \$591 ;
-  reg [4:0] \$592 ;
-  reg [127:0] \$593 ;
-  reg [127:0] \$594 ;
-  reg [15:0] \$595 ;
-  reg \$596 ;
-  reg [127:0] \$597 ;
-  reg \$598 ;
+  wire [25:0] \$59 ;
   wire [4:0] \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [7:0] \$60 ;
+  wire [8:0] \$61 ;
+  wire [7:0] \$62 ;
   wire \$63 ;
   wire \$64 ;
+  wire [6:0] \$646 ;
+  wire [8:0] \$649 ;
   wire \$65 ;
   wire \$66 ;
-  wire [25:0] \$67 ;
-  wire [7:0] \$68 ;
-  wire [6:0] \$684 ;
-  wire [8:0] \$687 ;
-  wire [8:0] \$69 ;
+  wire \$67 ;
+  wire [6:0] \$672 ;
+  wire [8:0] \$675 ;
+  wire \$68 ;
+  wire \$69 ;
+  wire [6:0] \$698 ;
   wire [3:0] \$7 ;
-  wire [7:0] \$70 ;
+  wire \$70 ;
+  wire [8:0] \$701 ;
   wire \$71 ;
-  wire [6:0] \$710 ;
-  wire [8:0] \$713 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [6:0] \$736 ;
-  wire [8:0] \$739 ;
-  wire \$74 ;
-  wire \$75 ;
+  wire [25:0] \$72 ;
+  wire [6:0] \$724 ;
+  wire [8:0] \$727 ;
+  wire [7:0] \$73 ;
+  wire [8:0] \$74 ;
+  wire [9:0] \$75 ;
   wire \$76 ;
-  wire [6:0] \$762 ;
-  wire [8:0] \$765 ;
   wire \$77 ;
   wire \$78 ;
-  wire \$79 ;
+  wire [7:0] \$79 ;
   wire \$8 ;
-  wire [25:0] \$80 ;
-  wire [7:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [9:0] \$83 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [7:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire \$89 ;
+  wire [25:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
+  wire [7:0] \$90 ;
+  wire [8:0] \$91 ;
+  wire [9:0] \$92 ;
   wire \$93 ;
   wire \$94 ;
   wire \$95 ;
-  wire \$96 ;
-  wire [25:0] \$97 ;
-  wire [7:0] \$98 ;
-  wire [8:0] \$99 ;
+  wire [7:0] \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg [2:0] \$signal  = 3'h0;
   reg \$signal$23  = 1'h0;
   reg [15:0] \$signal$24  = 16'h0000;
   wire [7:0] \$signal$24[0] ;
   wire [7:0] \$signal$24[1] ;
+  wire \$signal$48 ;
   reg \$signal$67  = 1'h0;
   wire [63:0] a;
   (* init = 32'd0 *)
@@ -623,10 +594,10 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [31:0] \a$137 ;
   (* init = 32'd0 *)
   wire [31:0] \a$150 ;
-  wire [31:0] \a$221 ;
-  wire [31:0] \a$255 ;
-  wire [31:0] \a$305 ;
-  wire [31:0] \a$339 ;
+  wire [31:0] \a$223 ;
+  wire [31:0] \a$259 ;
+  wire [31:0] \a$312 ;
+  wire [31:0] \a$348 ;
   wire [63:0] \a$72 ;
   wire [15:0] \a$72[0] ;
   wire [15:0] \a$72[1] ;
@@ -651,10 +622,10 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [31:0] \b$125 ;
   wire [31:0] \b$138 ;
   wire [31:0] \b$151 ;
-  wire [31:0] \b$222 ;
-  wire [31:0] \b$256 ;
-  wire [31:0] \b$306 ;
-  wire [31:0] \b$340 ;
+  wire [31:0] \b$224 ;
+  wire [31:0] \b$260 ;
+  wire [31:0] \b$313 ;
+  wire [31:0] \b$349 ;
   wire [31:0] \b$99 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
@@ -713,6 +684,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [46:0] ct0_rp_packed;
   reg [4:0] ct0_rp_rs;
   wire [25:0] ct0_rp_sh;
+  wire ct0_rp_sign;
   wire [23:0] ct0_sig;
   wire ct0_zero;
   wire [7:0] ct1_e;
@@ -729,6 +701,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [46:0] ct1_rp_packed;
   reg [4:0] ct1_rp_rs;
   wire [25:0] ct1_rp_sh;
+  wire ct1_rp_sign;
   wire [23:0] ct1_sig;
   wire ct1_zero;
   reg [7:0] dp0_0_e;
@@ -745,6 +718,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [46:0] dp0_0_rp_packed;
   reg [4:0] dp0_0_rp_rs;
   reg [25:0] dp0_0_rp_sh;
+  reg dp0_0_rp_sign;
   reg [23:0] dp0_0_sig;
   reg dp0_0_zero;
   reg [7:0] dp0_1_e;
@@ -761,6 +735,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [46:0] dp0_1_rp_packed;
   reg [4:0] dp0_1_rp_rs;
   reg [25:0] dp0_1_rp_sh;
+  reg dp0_1_rp_sign;
   reg [23:0] dp0_1_sig;
   reg dp0_1_zero;
   reg [7:0] dp1_0_e;
@@ -777,6 +752,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [46:0] dp1_0_rp_packed;
   reg [4:0] dp1_0_rp_rs;
   reg [25:0] dp1_0_rp_sh;
+  reg dp1_0_rp_sign;
   reg [23:0] dp1_0_sig;
   reg dp1_0_zero;
   reg [7:0] dp1_1_e;
@@ -793,6 +769,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [46:0] dp1_1_rp_packed;
   reg [4:0] dp1_1_rp_rs;
   reg [25:0] dp1_1_rp_sh;
+  reg dp1_1_rp_sign;
   reg [23:0] dp1_1_sig;
   reg dp1_1_zero;
   reg [4:0] dq_bit = 5'h00;
@@ -897,7 +874,6 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [15:0] \i_w.zero ;
   wire [7:0] \i_w.zero[0] ;
   wire [7:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$73 ;
@@ -1064,9 +1040,9 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [31:0] \s$126 ;
   wire [31:0] \s$139 ;
   wire [31:0] \s$152 ;
-  wire [31:0] \s$54 ;
-  wire [31:0] \s$57 ;
-  wire [31:0] \s$60 ;
+  wire [31:0] \s$53 ;
+  wire [31:0] \s$56 ;
+  wire [31:0] \s$59 ;
   wire [31:0] \s$87 ;
   wire [2:0] sbit;
   wire [7:0] st0_0_e;
@@ -1083,6 +1059,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [46:0] st0_0_rp_packed;
   reg [4:0] st0_0_rp_rs;
   wire [25:0] st0_0_rp_sh;
+  wire st0_0_rp_sign;
   wire [23:0] st0_0_sig;
   wire st0_0_zero;
   wire [7:0] st0_1_e;
@@ -1099,6 +1076,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [46:0] st0_1_rp_packed;
   reg [4:0] st0_1_rp_rs;
   wire [25:0] st0_1_rp_sh;
+  wire st0_1_rp_sign;
   wire [23:0] st0_1_sig;
   wire st0_1_zero;
   wire [7:0] st1_0_e;
@@ -1115,6 +1093,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [46:0] st1_0_rp_packed;
   reg [4:0] st1_0_rp_rs;
   wire [25:0] st1_0_rp_sh;
+  wire st1_0_rp_sign;
   wire [23:0] st1_0_sig;
   wire st1_0_zero;
   wire [7:0] st1_1_e;
@@ -1131,6 +1110,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [46:0] st1_1_rp_packed;
   reg [4:0] st1_1_rp_rs;
   wire [25:0] st1_1_rp_sh;
+  wire st1_1_rp_sign;
   wire [23:0] st1_1_sig;
   wire st1_1_zero;
   wire stall;
@@ -1234,326 +1214,278 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [15:0] \w_sel.zero ;
   wire [7:0] \w_sel.zero[0] ;
   wire [7:0] \w_sel.zero[1] ;
-  assign \$322  = ! grp_next0_1[30:23];
-  assign \$323  = ~ \$322 ;
-  assign \$324  = grp_next0_1[30:23] == 8'hff;
-  assign \$325  = ! grp_next0_1[22:0];
-  assign \$326  = \$324  & \$325 ;
-  assign \$327  = grp_next0_1[30:23] == 8'hff;
-  assign \$328  = | grp_next0_1[22:0];
-  assign \$329  = \$327  & \$328 ;
-  assign \$330  = ! grp_next0_1[30:23];
-  assign \$331  = ! grp_next0_1[22:0];
-  assign \$332  = \$330  & \$331 ;
-  assign \$333  = dp0_1_e - 8'h96;
-  assign \$334  = $signed(\$333 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$335  = 5'h17 - dp0_1_rp_msb;
-  assign \$336  = { dp0_1_sig, 2'h0 } << dp0_1_rp_ls;
-  assign \$337  = $signed(dp0_1_exp) + $signed({ 1'h0, dp0_1_rp_msb });
-  assign \$338  = $signed(\$337 ) + $signed(8'h7f);
-  assign \$339  = $signed(dp0_1_rp_eb) < $signed(2'h1);
-  assign \$340  = $signed(dp0_1_rp_eb) < $signed(6'h27);
-  assign \$341  = $signed(2'h1) - $signed(dp0_1_rp_eb);
-  assign \$342  = dp0_1_rp_norm >> dp0_1_rp_rs;
-  assign \$343  = dp0_1_rp_sh << dp0_1_rp_rs;
-  assign \$344  = \$343 [25:0] != dp0_1_rp_norm;
-  assign \$345  = $signed(dp0_1_rp_eb) + $signed({ 1'h0, dp0_1_rp_rs });
-  assign \$346  = $signed(\$345 ) - $signed(2'h1);
-  assign \$348  = $signed(\$347 ) + $signed({ 1'h0, dp0_1_rp_sh[25:2] });
-  assign \$350  = \$349  | dp0_1_rp_lost;
-  assign \$351  = \$350  | dp0_1_rp_sh[2];
-  assign \$352  = dp0_1_rp_sh[1] & \$351 ;
-  assign \$353  = $signed(\$348 ) + $signed({ 1'h0, \$352  });
-  assign \$354  = ! dp0_1_sig;
-  assign \$355  = dp0_1_rp_packed >= 31'h7f800000;
-  assign \$356  = dp0_1_inf ? { grp_next0_1[31], 31'h7f800000 } : dp0_1_rp_out;
-  assign \$357  = dp0_1_nan ? 32'd2143289344 : \$356 ;
-  assign \$358  = ! dq_sum_a1[30:23];
-  assign ct1_e = \$358  ? 8'h01 : dq_sum_a1[30:23];
-  assign \$359  = ! dq_sum_a1[30:23];
-  assign \$360  = ~ \$359 ;
-  assign \$361  = dq_sum_a1[30:23] == 8'hff;
-  assign \$362  = ! dq_sum_a1[22:0];
-  assign ct1_inf = \$361  & \$362 ;
-  assign \$363  = dq_sum_a1[30:23] == 8'hff;
-  assign \$364  = | dq_sum_a1[22:0];
-  assign ct1_nan = \$363  & \$364 ;
-  assign \$365  = ! dq_sum_a1[30:23];
-  assign \$366  = ! dq_sum_a1[22:0];
-  assign ct1_zero = \$365  & \$366 ;
-  assign \$367  = ct1_e - 8'h96;
-  assign \$368  = $signed(\$367 ) + $signed({ 1'h0, dq_bit });
-  assign \$369  = 5'h17 - ct1_rp_msb;
-  assign \$370  = { \$360 , dq_sum_a1[22:0], 2'h0 } << \$369 [4:0];
-  assign \$371  = $signed(\$368 ) + $signed({ 1'h0, ct1_rp_msb });
-  assign \$372  = $signed(\$371 ) + $signed(8'h7f);
-  assign \$373  = $signed(\$372 ) < $signed(2'h1);
-  assign \$374  = $signed(\$372 ) < $signed(6'h27);
-  assign \$375  = $signed(2'h1) - $signed(\$372 );
-  assign ct1_rp_sh = \$370 [25:0] >> ct1_rp_rs;
-  assign \$376  = ct1_rp_sh << ct1_rp_rs;
-  assign ct1_rp_lost = \$376 [25:0] != \$370 [25:0];
-  assign \$377  = $signed(\$372 ) + $signed({ 1'h0, ct1_rp_rs });
-  assign \$378  = $signed(\$377 ) - $signed(2'h1);
-  assign \$380  = $signed(\$379 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
-  assign \$382  = \$381  | ct1_rp_lost;
-  assign \$383  = \$382  | ct1_rp_sh[2];
-  assign \$384  = ct1_rp_sh[1] & \$383 ;
-  assign \$385  = $signed(\$380 ) + $signed({ 1'h0, \$384  });
-  assign \$386  = ! { \$360 , dq_sum_a1[22:0] };
-  assign \$387  = \$385 [46:0] >= 31'h7f800000;
-  assign \$388  = dq_bit == 4'h8;
-  assign \$389  = dq_sum_a1[31] ^ \$388 ;
-  assign \$390  = dq_bit == 4'h8;
-  assign \$391  = dq_sum_a1[31] ^ \$390 ;
-  assign \$392  = dq_bit == 4'h8;
-  assign \$393  = dq_sum_a1[31] ^ \$392 ;
-  assign \$394  = dq_bit == 4'h8;
-  assign \$395  = dq_sum_a1[31] ^ \$394 ;
-  assign \$396  = ct1_inf ? { \$395 , 31'h7f800000 } : ct1_rp_out;
-  assign ct1_f32 = ct1_nan ? 32'd2143289344 : \$396 ;
-  assign \$397  = ! dq_d1_0[30:23];
-  assign st1_0_e = \$397  ? 8'h01 : dq_d1_0[30:23];
-  assign \$398  = ! dq_d1_0[30:23];
-  assign \$399  = ~ \$398 ;
-  assign \$400  = dq_d1_0[30:23] == 8'hff;
-  assign \$401  = ! dq_d1_0[22:0];
-  assign st1_0_inf = \$400  & \$401 ;
-  assign \$402  = dq_d1_0[30:23] == 8'hff;
-  assign \$403  = | dq_d1_0[22:0];
-  assign st1_0_nan = \$402  & \$403 ;
-  assign \$404  = ! dq_d1_0[30:23];
-  assign \$405  = ! dq_d1_0[22:0];
-  assign st1_0_zero = \$404  & \$405 ;
-  assign \$406  = st1_0_e - 8'h96;
-  assign \$407  = $signed(\$406 ) + $signed({ 1'h0, \$138 [2:0] });
-  assign \$408  = 5'h17 - st1_0_rp_msb;
-  assign \$409  = { \$399 , dq_d1_0[22:0], 2'h0 } << \$408 [4:0];
-  assign \$410  = $signed(\$407 ) + $signed({ 1'h0, st1_0_rp_msb });
-  assign \$411  = $signed(\$410 ) + $signed(8'h7f);
-  assign \$412  = $signed(\$411 ) < $signed(2'h1);
-  assign \$413  = $signed(\$411 ) < $signed(6'h27);
-  assign \$414  = $signed(2'h1) - $signed(\$411 );
-  assign st1_0_rp_sh = \$409 [25:0] >> st1_0_rp_rs;
-  assign \$415  = st1_0_rp_sh << st1_0_rp_rs;
-  assign st1_0_rp_lost = \$415 [25:0] != \$409 [25:0];
-  assign \$416  = $signed(\$411 ) + $signed({ 1'h0, st1_0_rp_rs });
-  assign \$417  = $signed(\$416 ) - $signed(2'h1);
-  assign \$419  = $signed(\$418 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
-  assign \$421  = \$420  | st1_0_rp_lost;
-  assign \$422  = \$421  | st1_0_rp_sh[2];
-  assign \$423  = st1_0_rp_sh[1] & \$422 ;
-  assign \$424  = $signed(\$419 ) + $signed({ 1'h0, \$423  });
-  assign \$425  = ! { \$399 , dq_d1_0[22:0] };
-  assign \$426  = \$424 [46:0] >= 31'h7f800000;
-  assign \$431  = st1_0_inf ? { \$430 , 31'h7f800000 } : st1_0_rp_out;
-  assign st1_0_f32 = st1_0_nan ? 32'd2143289344 : \$431 ;
-  assign \$432  = dq_bit == 4'h9;
-  assign \$433  = \$432  & \$signal$67 ;
-  assign \$434  = \$433  ? dq_psum[95:64] : out_acc[95:64];
-  assign \a$305  = in_corr ? dq_d1_0 : \$434 ;
-  assign \$435  = dq_c0 >> dq_bit;
-  assign \$436  = \$435  ? ct1_f32 : 32'd0;
-  assign \$437  = ~ in_corr;
-  assign \$438  = dq_scale[7:0] >> \$138 [2:0];
-  assign \$439  = \$437  & \$438 ;
-  assign \$440  = \$439  ? st1_0_f32 : 32'd0;
-  assign \b$306  = in_corr ? \$436  : \$440 ;
-  assign \$441  = ! grp_next1_0[30:23];
-  assign \$442  = \$441  ? 8'h01 : grp_next1_0[30:23];
-  assign \$443  = ! grp_next1_0[30:23];
-  assign \$444  = ~ \$443 ;
-  assign \$445  = grp_next1_0[30:23] == 8'hff;
-  assign \$446  = ! grp_next1_0[22:0];
-  assign \$447  = \$445  & \$446 ;
-  assign \$448  = grp_next1_0[30:23] == 8'hff;
-  assign \$449  = | grp_next1_0[22:0];
-  assign \$450  = \$448  & \$449 ;
-  assign \$451  = ! grp_next1_0[30:23];
-  assign \$452  = ! grp_next1_0[22:0];
-  assign \$453  = \$451  & \$452 ;
-  assign \$454  = dp1_0_e - 8'h96;
-  assign \$455  = $signed(\$454 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$456  = 5'h17 - dp1_0_rp_msb;
-  assign \$457  = { dp1_0_sig, 2'h0 } << dp1_0_rp_ls;
-  assign \$458  = $signed(dp1_0_exp) + $signed({ 1'h0, dp1_0_rp_msb });
-  assign \$459  = $signed(\$458 ) + $signed(8'h7f);
-  assign \$460  = $signed(dp1_0_rp_eb) < $signed(2'h1);
-  assign \$461  = $signed(dp1_0_rp_eb) < $signed(6'h27);
-  assign \$462  = $signed(2'h1) - $signed(dp1_0_rp_eb);
-  assign \$463  = dp1_0_rp_norm >> dp1_0_rp_rs;
-  assign \$464  = dp1_0_rp_sh << dp1_0_rp_rs;
-  assign \$465  = \$464 [25:0] != dp1_0_rp_norm;
-  assign \$466  = $signed(dp1_0_rp_eb) + $signed({ 1'h0, dp1_0_rp_rs });
-  assign \$467  = $signed(\$466 ) - $signed(2'h1);
-  assign \$469  = $signed(\$468 ) + $signed({ 1'h0, dp1_0_rp_sh[25:2] });
-  assign \$471  = \$470  | dp1_0_rp_lost;
-  assign \$472  = \$471  | dp1_0_rp_sh[2];
-  assign \$473  = dp1_0_rp_sh[1] & \$472 ;
-  assign \$474  = $signed(\$469 ) + $signed({ 1'h0, \$473  });
-  assign \$475  = ! dp1_0_sig;
-  assign \$476  = dp1_0_rp_packed >= 31'h7f800000;
-  assign \$477  = dp1_0_inf ? { grp_next1_0[31], 31'h7f800000 } : dp1_0_rp_out;
-  assign \$478  = dp1_0_nan ? 32'd2143289344 : \$477 ;
-  assign \$479  = ! dq_d1_1[30:23];
-  assign st1_1_e = \$479  ? 8'h01 : dq_d1_1[30:23];
-  assign \$480  = ! dq_d1_1[30:23];
-  assign \$481  = ~ \$480 ;
-  assign \$482  = dq_d1_1[30:23] == 8'hff;
-  assign \$483  = ! dq_d1_1[22:0];
-  assign st1_1_inf = \$482  & \$483 ;
-  assign \$484  = dq_d1_1[30:23] == 8'hff;
-  assign \$485  = | dq_d1_1[22:0];
-  assign st1_1_nan = \$484  & \$485 ;
-  assign \$486  = ! dq_d1_1[30:23];
-  assign \$487  = ! dq_d1_1[22:0];
-  assign st1_1_zero = \$486  & \$487 ;
-  assign \$488  = st1_1_e - 8'h96;
-  assign \$489  = $signed(\$488 ) + $signed({ 1'h0, \$138 [2:0] });
-  assign \$490  = 5'h17 - st1_1_rp_msb;
-  assign \$491  = { \$481 , dq_d1_1[22:0], 2'h0 } << \$490 [4:0];
-  assign \$492  = $signed(\$489 ) + $signed({ 1'h0, st1_1_rp_msb });
-  assign \$493  = $signed(\$492 ) + $signed(8'h7f);
-  assign \$494  = $signed(\$493 ) < $signed(2'h1);
-  assign \$495  = $signed(\$493 ) < $signed(6'h27);
-  assign \$496  = $signed(2'h1) - $signed(\$493 );
-  assign st1_1_rp_sh = \$491 [25:0] >> st1_1_rp_rs;
-  assign \$497  = st1_1_rp_sh << st1_1_rp_rs;
-  assign st1_1_rp_lost = \$497 [25:0] != \$491 [25:0];
-  assign \$498  = $signed(\$493 ) + $signed({ 1'h0, st1_1_rp_rs });
-  assign \$499  = $signed(\$498 ) - $signed(2'h1);
-  assign \$501  = $signed(\$500 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
-  assign \$503  = \$502  | st1_1_rp_lost;
-  assign \$504  = \$503  | st1_1_rp_sh[2];
-  assign \$505  = st1_1_rp_sh[1] & \$504 ;
-  assign \$506  = $signed(\$501 ) + $signed({ 1'h0, \$505  });
-  assign \$507  = ! { \$481 , dq_d1_1[22:0] };
-  assign \$508  = \$506 [46:0] >= 31'h7f800000;
-  assign \$513  = st1_1_inf ? { \$512 , 31'h7f800000 } : st1_1_rp_out;
-  assign st1_1_f32 = st1_1_nan ? 32'd2143289344 : \$513 ;
-  assign \$514  = dq_bit == 4'h9;
-  assign \$515  = \$514  & \$signal$67 ;
-  assign \$516  = \$515  ? dq_psum[127:96] : out_acc[127:96];
-  assign \a$339  = in_corr ? dq_d1_1 : \$516 ;
-  assign \$517  = dq_c1 >> dq_bit;
-  assign \$518  = \$517  ? ct1_f32 : 32'd0;
-  assign \$519  = ~ in_corr;
-  assign \$520  = dq_scale[15:8] >> \$138 [2:0];
-  assign \$521  = \$519  & \$520 ;
-  assign \$522  = \$521  ? st1_1_f32 : 32'd0;
-  assign \b$340  = in_corr ? \$518  : \$522 ;
-  assign \$523  = ! grp_next1_1[30:23];
-  assign \$524  = \$523  ? 8'h01 : grp_next1_1[30:23];
-  assign \$525  = ! grp_next1_1[30:23];
-  assign \$526  = ~ \$525 ;
-  assign \$527  = grp_next1_1[30:23] == 8'hff;
-  assign \$528  = ! grp_next1_1[22:0];
-  assign \$529  = \$527  & \$528 ;
-  assign \$530  = grp_next1_1[30:23] == 8'hff;
-  assign \$531  = | grp_next1_1[22:0];
-  assign \$532  = \$530  & \$531 ;
-  assign \$533  = ! grp_next1_1[30:23];
-  assign \$534  = ! grp_next1_1[22:0];
-  assign \$535  = \$533  & \$534 ;
-  assign \$536  = dp1_1_e - 8'h96;
-  assign \$537  = $signed(\$536 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$538  = 5'h17 - dp1_1_rp_msb;
-  assign \$539  = { dp1_1_sig, 2'h0 } << dp1_1_rp_ls;
-  assign \$540  = $signed(dp1_1_exp) + $signed({ 1'h0, dp1_1_rp_msb });
-  assign \$541  = $signed(\$540 ) + $signed(8'h7f);
-  assign \$542  = $signed(dp1_1_rp_eb) < $signed(2'h1);
-  assign \$543  = $signed(dp1_1_rp_eb) < $signed(6'h27);
-  assign \$544  = $signed(2'h1) - $signed(dp1_1_rp_eb);
-  assign \$545  = dp1_1_rp_norm >> dp1_1_rp_rs;
-  assign \$546  = dp1_1_rp_sh << dp1_1_rp_rs;
-  assign \$547  = \$546 [25:0] != dp1_1_rp_norm;
-  assign \$548  = $signed(dp1_1_rp_eb) + $signed({ 1'h0, dp1_1_rp_rs });
-  assign \$549  = $signed(\$548 ) - $signed(2'h1);
-  assign \$551  = $signed(\$550 ) + $signed({ 1'h0, dp1_1_rp_sh[25:2] });
-  assign \$553  = \$552  | dp1_1_rp_lost;
-  assign \$554  = \$553  | dp1_1_rp_sh[2];
-  assign \$555  = dp1_1_rp_sh[1] & \$554 ;
-  assign \$556  = $signed(\$551 ) + $signed({ 1'h0, \$555  });
-  assign \$557  = ! dp1_1_sig;
-  assign \$558  = dp1_1_rp_packed >= 31'h7f800000;
-  assign \$559  = dp1_1_inf ? { grp_next1_1[31], 31'h7f800000 } : dp1_1_rp_out;
-  assign \$560  = dp1_1_nan ? 32'd2143289344 : \$559 ;
+  assign \$346  = ! dq_sum_a1[30:23];
+  assign \$347  = ! dq_sum_a1[22:0];
+  assign ct1_zero = \$346  & \$347 ;
+  assign \$348  = ct1_e - 8'h96;
+  assign \$349  = $signed(\$348 ) + $signed({ 1'h0, dq_bit });
+  assign \$350  = dq_bit == 4'h8;
+  assign ct1_rp_sign = dq_sum_a1[31] ^ \$350 ;
+  assign \$351  = 5'h17 - ct1_rp_msb;
+  assign \$352  = { \$341 , dq_sum_a1[22:0], 2'h0 } << \$351 [4:0];
+  assign \$353  = $signed(\$349 ) + $signed({ 1'h0, ct1_rp_msb });
+  assign \$354  = $signed(\$353 ) + $signed(8'h7f);
+  assign \$355  = $signed(\$354 ) < $signed(2'h1);
+  assign \$356  = $signed(\$354 ) < $signed(6'h27);
+  assign \$357  = $signed(2'h1) - $signed(\$354 );
+  assign ct1_rp_sh = \$352 [25:0] >> ct1_rp_rs;
+  assign \$358  = ct1_rp_sh << ct1_rp_rs;
+  assign ct1_rp_lost = \$358 [25:0] != \$352 [25:0];
+  assign \$359  = $signed(\$354 ) + $signed({ 1'h0, ct1_rp_rs });
+  assign \$360  = $signed(\$359 ) - $signed(2'h1);
+  assign \$362  = $signed(\$361 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
+  assign \$364  = \$363  | ct1_rp_lost;
+  assign \$365  = \$364  | ct1_rp_sh[2];
+  assign \$366  = ct1_rp_sh[1] & \$365 ;
+  assign \$367  = $signed(\$362 ) + $signed({ 1'h0, \$366  });
+  assign \$368  = ! { \$341 , dq_sum_a1[22:0] };
+  assign \$369  = \$367 [46:0] >= 31'h7f800000;
+  assign \$370  = dq_bit == 4'h8;
+  assign \$371  = dq_sum_a1[31] ^ \$370 ;
+  assign \$372  = ct1_inf ? { \$371 , 31'h7f800000 } : ct1_rp_out;
+  assign ct1_f32 = ct1_nan ? 32'd2143289344 : \$372 ;
+  assign \$373  = ! dq_d1_0[30:23];
+  assign st1_0_e = \$373  ? 8'h01 : dq_d1_0[30:23];
+  assign \$374  = ! dq_d1_0[30:23];
+  assign \$375  = ~ \$374 ;
+  assign \$376  = dq_d1_0[30:23] == 8'hff;
+  assign \$377  = ! dq_d1_0[22:0];
+  assign st1_0_inf = \$376  & \$377 ;
+  assign \$378  = dq_d1_0[30:23] == 8'hff;
+  assign \$379  = | dq_d1_0[22:0];
+  assign st1_0_nan = \$378  & \$379 ;
+  assign \$380  = ! dq_d1_0[30:23];
+  assign \$381  = ! dq_d1_0[22:0];
+  assign st1_0_zero = \$380  & \$381 ;
+  assign \$382  = st1_0_e - 8'h96;
+  assign \$383  = $signed(\$382 ) + $signed({ 1'h0, \$130 [2:0] });
+  assign \$384  = 5'h17 - st1_0_rp_msb;
+  assign \$385  = { \$375 , dq_d1_0[22:0], 2'h0 } << \$384 [4:0];
+  assign \$386  = $signed(\$383 ) + $signed({ 1'h0, st1_0_rp_msb });
+  assign \$387  = $signed(\$386 ) + $signed(8'h7f);
+  assign \$388  = $signed(\$387 ) < $signed(2'h1);
+  assign \$389  = $signed(\$387 ) < $signed(6'h27);
+  assign \$390  = $signed(2'h1) - $signed(\$387 );
+  assign st1_0_rp_sh = \$385 [25:0] >> st1_0_rp_rs;
+  assign \$391  = st1_0_rp_sh << st1_0_rp_rs;
+  assign st1_0_rp_lost = \$391 [25:0] != \$385 [25:0];
+  assign \$392  = $signed(\$387 ) + $signed({ 1'h0, st1_0_rp_rs });
+  assign \$393  = $signed(\$392 ) - $signed(2'h1);
+  assign \$395  = $signed(\$394 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
+  assign \$397  = \$396  | st1_0_rp_lost;
+  assign \$398  = \$397  | st1_0_rp_sh[2];
+  assign \$399  = st1_0_rp_sh[1] & \$398 ;
+  assign \$400  = $signed(\$395 ) + $signed({ 1'h0, \$399  });
+  assign \$401  = ! { \$375 , dq_d1_0[22:0] };
+  assign \$402  = \$400 [46:0] >= 31'h7f800000;
+  assign \$404  = st1_0_inf ? { \$403 , 31'h7f800000 } : st1_0_rp_out;
+  assign st1_0_f32 = st1_0_nan ? 32'd2143289344 : \$404 ;
+  assign \$405  = dq_bit == 4'h9;
+  assign \$406  = \$405  & \$signal$67 ;
+  assign \$407  = \$406  ? dq_psum[95:64] : out_acc[95:64];
+  assign \a$312  = \$signal$48  ? dq_d1_0 : \$407 ;
+  assign \$408  = dq_c0 >> dq_bit;
+  assign \$409  = \$408  ? ct1_f32 : 32'd0;
+  assign \$410  = ~ \$signal$48 ;
+  assign \$411  = dq_scale[7:0] >> \$130 [2:0];
+  assign \$412  = \$410  & \$411 ;
+  assign \$413  = \$412  ? st1_0_f32 : 32'd0;
+  assign \b$313  = \$signal$48  ? \$409  : \$413 ;
+  assign \$414  = ! grp_next1_0[30:23];
+  assign \$415  = \$414  ? 8'h01 : grp_next1_0[30:23];
+  assign \$416  = ! grp_next1_0[30:23];
+  assign \$417  = ~ \$416 ;
+  assign \$418  = grp_next1_0[30:23] == 8'hff;
+  assign \$419  = ! grp_next1_0[22:0];
+  assign \$420  = \$418  & \$419 ;
+  assign \$421  = grp_next1_0[30:23] == 8'hff;
+  assign \$422  = | grp_next1_0[22:0];
+  assign \$423  = \$421  & \$422 ;
+  assign \$424  = ! grp_next1_0[30:23];
+  assign \$425  = ! grp_next1_0[22:0];
+  assign \$426  = \$424  & \$425 ;
+  assign \$427  = dp1_0_e - 8'h96;
+  assign \$428  = $signed(\$427 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$429  = 5'h17 - dp1_0_rp_msb;
+  assign \$430  = { dp1_0_sig, 2'h0 } << dp1_0_rp_ls;
+  assign \$431  = $signed(dp1_0_exp) + $signed({ 1'h0, dp1_0_rp_msb });
+  assign \$432  = $signed(\$431 ) + $signed(8'h7f);
+  assign \$433  = $signed(dp1_0_rp_eb) < $signed(2'h1);
+  assign \$434  = $signed(dp1_0_rp_eb) < $signed(6'h27);
+  assign \$435  = $signed(2'h1) - $signed(dp1_0_rp_eb);
+  assign \$436  = dp1_0_rp_norm >> dp1_0_rp_rs;
+  assign \$437  = dp1_0_rp_sh << dp1_0_rp_rs;
+  assign \$438  = \$437 [25:0] != dp1_0_rp_norm;
+  assign \$439  = $signed(dp1_0_rp_eb) + $signed({ 1'h0, dp1_0_rp_rs });
+  assign \$440  = $signed(\$439 ) - $signed(2'h1);
+  assign \$442  = $signed(\$441 ) + $signed({ 1'h0, dp1_0_rp_sh[25:2] });
+  assign \$444  = \$443  | dp1_0_rp_lost;
+  assign \$445  = \$444  | dp1_0_rp_sh[2];
+  assign \$446  = dp1_0_rp_sh[1] & \$445 ;
+  assign \$447  = $signed(\$442 ) + $signed({ 1'h0, \$446  });
+  assign \$448  = ! dp1_0_sig;
+  assign \$449  = dp1_0_rp_packed >= 31'h7f800000;
+  assign \$450  = dp1_0_inf ? { grp_next1_0[31], 31'h7f800000 } : dp1_0_rp_out;
+  assign \$451  = dp1_0_nan ? 32'd2143289344 : \$450 ;
+  assign \$452  = ! dq_d1_1[30:23];
+  assign st1_1_e = \$452  ? 8'h01 : dq_d1_1[30:23];
+  assign \$453  = ! dq_d1_1[30:23];
+  assign \$454  = ~ \$453 ;
+  assign \$455  = dq_d1_1[30:23] == 8'hff;
+  assign \$456  = ! dq_d1_1[22:0];
+  assign st1_1_inf = \$455  & \$456 ;
+  assign \$457  = dq_d1_1[30:23] == 8'hff;
+  assign \$458  = | dq_d1_1[22:0];
+  assign st1_1_nan = \$457  & \$458 ;
+  assign \$459  = ! dq_d1_1[30:23];
+  assign \$460  = ! dq_d1_1[22:0];
+  assign st1_1_zero = \$459  & \$460 ;
+  assign \$461  = st1_1_e - 8'h96;
+  assign \$462  = $signed(\$461 ) + $signed({ 1'h0, \$130 [2:0] });
+  assign \$463  = 5'h17 - st1_1_rp_msb;
+  assign \$464  = { \$454 , dq_d1_1[22:0], 2'h0 } << \$463 [4:0];
+  assign \$465  = $signed(\$462 ) + $signed({ 1'h0, st1_1_rp_msb });
+  assign \$466  = $signed(\$465 ) + $signed(8'h7f);
+  assign \$467  = $signed(\$466 ) < $signed(2'h1);
+  assign \$468  = $signed(\$466 ) < $signed(6'h27);
+  assign \$469  = $signed(2'h1) - $signed(\$466 );
+  assign st1_1_rp_sh = \$464 [25:0] >> st1_1_rp_rs;
+  assign \$470  = st1_1_rp_sh << st1_1_rp_rs;
+  assign st1_1_rp_lost = \$470 [25:0] != \$464 [25:0];
+  assign \$471  = $signed(\$466 ) + $signed({ 1'h0, st1_1_rp_rs });
+  assign \$472  = $signed(\$471 ) - $signed(2'h1);
+  assign \$474  = $signed(\$473 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
+  assign \$476  = \$475  | st1_1_rp_lost;
+  assign \$477  = \$476  | st1_1_rp_sh[2];
+  assign \$478  = st1_1_rp_sh[1] & \$477 ;
+  assign \$479  = $signed(\$474 ) + $signed({ 1'h0, \$478  });
+  assign \$480  = ! { \$454 , dq_d1_1[22:0] };
+  assign \$481  = \$479 [46:0] >= 31'h7f800000;
+  assign \$483  = st1_1_inf ? { \$482 , 31'h7f800000 } : st1_1_rp_out;
+  assign st1_1_f32 = st1_1_nan ? 32'd2143289344 : \$483 ;
+  assign \$484  = dq_bit == 4'h9;
+  assign \$485  = \$484  & \$signal$67 ;
+  assign \$486  = \$485  ? dq_psum[127:96] : out_acc[127:96];
+  assign \a$348  = \$signal$48  ? dq_d1_1 : \$486 ;
+  assign \$487  = dq_c1 >> dq_bit;
+  assign \$488  = \$487  ? ct1_f32 : 32'd0;
+  assign \$489  = ~ \$signal$48 ;
+  assign \$490  = dq_scale[15:8] >> \$130 [2:0];
+  assign \$491  = \$489  & \$490 ;
+  assign \$492  = \$491  ? st1_1_f32 : 32'd0;
+  assign \b$349  = \$signal$48  ? \$488  : \$492 ;
+  assign \$493  = ! grp_next1_1[30:23];
+  assign \$494  = \$493  ? 8'h01 : grp_next1_1[30:23];
+  assign \$495  = ! grp_next1_1[30:23];
+  assign \$496  = ~ \$495 ;
+  assign \$497  = grp_next1_1[30:23] == 8'hff;
+  assign \$498  = ! grp_next1_1[22:0];
+  assign \$499  = \$497  & \$498 ;
+  assign \$500  = grp_next1_1[30:23] == 8'hff;
+  assign \$501  = | grp_next1_1[22:0];
+  assign \$502  = \$500  & \$501 ;
+  assign \$503  = ! grp_next1_1[30:23];
+  assign \$504  = ! grp_next1_1[22:0];
+  assign \$505  = \$503  & \$504 ;
+  assign \$506  = dp1_1_e - 8'h96;
+  assign \$507  = $signed(\$506 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$508  = 5'h17 - dp1_1_rp_msb;
+  assign \$509  = { dp1_1_sig, 2'h0 } << dp1_1_rp_ls;
+  assign \$510  = $signed(dp1_1_exp) + $signed({ 1'h0, dp1_1_rp_msb });
+  assign \$511  = $signed(\$510 ) + $signed(8'h7f);
+  assign \$512  = $signed(dp1_1_rp_eb) < $signed(2'h1);
+  assign \$513  = $signed(dp1_1_rp_eb) < $signed(6'h27);
+  assign \$514  = $signed(2'h1) - $signed(dp1_1_rp_eb);
+  assign \$515  = dp1_1_rp_norm >> dp1_1_rp_rs;
+  assign \$516  = dp1_1_rp_sh << dp1_1_rp_rs;
+  assign \$517  = \$516 [25:0] != dp1_1_rp_norm;
+  assign \$518  = $signed(dp1_1_rp_eb) + $signed({ 1'h0, dp1_1_rp_rs });
+  assign \$519  = $signed(\$518 ) - $signed(2'h1);
+  assign \$521  = $signed(\$520 ) + $signed({ 1'h0, dp1_1_rp_sh[25:2] });
+  assign \$523  = \$522  | dp1_1_rp_lost;
+  assign \$524  = \$523  | dp1_1_rp_sh[2];
+  assign \$525  = dp1_1_rp_sh[1] & \$524 ;
+  assign \$526  = $signed(\$521 ) + $signed({ 1'h0, \$525  });
+  assign \$527  = ! dp1_1_sig;
+  assign \$528  = dp1_1_rp_packed >= 31'h7f800000;
+  assign \$529  = dp1_1_inf ? { grp_next1_1[31], 31'h7f800000 } : dp1_1_rp_out;
+  assign \$530  = dp1_1_nan ? 32'd2143289344 : \$529 ;
   always @(posedge clk)
-    o_a <= \$561 ;
+    o_a <= \$531 ;
   always @(posedge clk)
-    o_w <= \$562 ;
+    o_w <= \$532 ;
   always @(posedge clk)
-    o_ctl <= \$563 ;
+    o_ctl <= \$533 ;
   always @(posedge clk)
-    w_reg <= \$564 ;
+    w_reg <= \$534 ;
   always @(posedge clk)
-    \$signal  <= \$565 ;
+    \$signal  <= \$535 ;
   always @(posedge clk)
-    planes <= \$566 ;
+    planes <= \$536 ;
   always @(posedge clk)
-    dtype <= \$567 ;
+    dtype <= \$537 ;
   always @(posedge clk)
-    remaining <= \$568 ;
+    remaining <= \$538 ;
   always @(posedge clk)
-    beat_group_end <= \$569 ;
+    beat_group_end <= \$539 ;
   always @(posedge clk)
-    beat_last <= \$570 ;
+    beat_last <= \$540 ;
   always @(posedge clk)
-    beat_scale <= \$571 ;
+    beat_scale <= \$541 ;
   always @(posedge clk)
-    \$signal$23  <= \$572 ;
+    \$signal$23  <= \$542 ;
   always @(posedge clk)
-    \$signal$24  <= \$573 ;
+    \$signal$24  <= \$543 ;
   always @(posedge clk)
-    act_sum0 <= \$574 ;
+    act_sum0 <= \$544 ;
   always @(posedge clk)
-    act_sum1 <= \$575 ;
+    act_sum1 <= \$545 ;
   always @(posedge clk)
-    grp0_0 <= \$576 ;
+    grp0_0 <= \$546 ;
   always @(posedge clk)
-    grp1_0 <= \$577 ;
+    grp1_0 <= \$547 ;
   always @(posedge clk)
-    grp0_1 <= \$578 ;
+    grp0_1 <= \$548 ;
   always @(posedge clk)
-    grp1_1 <= \$579 ;
+    grp1_1 <= \$549 ;
   always @(posedge clk)
-    grp_first <= \$580 ;
+    grp_first <= \$550 ;
   always @(posedge clk)
-    grp_psum <= \$581 ;
+    grp_psum <= \$551 ;
   always @(posedge clk)
-    dq_c0 <= \$582 ;
+    dq_c0 <= \$552 ;
   always @(posedge clk)
-    dq_c1 <= \$583 ;
+    dq_c1 <= \$553 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$584 ;
+    dq_sum_a0 <= \$554 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$585 ;
+    dq_sum_a1 <= \$555 ;
   always @(posedge clk)
-    dq_d0_0 <= \$586 ;
+    dq_d0_0 <= \$556 ;
   always @(posedge clk)
-    dq_d0_1 <= \$587 ;
+    dq_d0_1 <= \$557 ;
   always @(posedge clk)
-    dq_d1_0 <= \$588 ;
+    dq_d1_0 <= \$558 ;
   always @(posedge clk)
-    dq_d1_1 <= \$589 ;
+    dq_d1_1 <= \$559 ;
   always @(posedge clk)
-    o_valid <= \$590 ;
+    o_valid <= \$560 ;
   always @(posedge clk)
-    dq_left <= \$591 ;
+    dq_left <= \$561 ;
   always @(posedge clk)
-    dq_bit <= \$592 ;
+    dq_bit <= \$562 ;
   always @(posedge clk)
-    out_acc <= \$593 ;
+    out_acc <= \$563 ;
   always @(posedge clk)
-    o_psum <= \$594 ;
+    o_psum <= \$564 ;
   always @(posedge clk)
-    dq_scale <= \$595 ;
+    dq_scale <= \$565 ;
   always @(posedge clk)
-    \$signal$67  <= \$596 ;
+    \$signal$67  <= \$566 ;
   always @(posedge clk)
-    dq_psum <= \$597 ;
+    dq_psum <= \$567 ;
   always @(posedge clk)
-    dq_last <= \$598 ;
+    dq_last <= \$568 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -1569,363 +1501,395 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$15  = active & \$14 ;
   assign \$16  = accept & i_ctl[2];
   assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = | dq_left;
-  assign \$20  = \$19  & in_corr;
-  assign \$21  = | dq_left;
-  assign \$22  = \$21  & in_corr;
-  assign \$23  = | dq_left;
-  assign \$24  = \$23  & in_corr;
-  assign \$25  = | dq_left;
-  assign \$26  = dq_left - 1'h1;
-  assign \$27  = dq_bit + 1'h1;
-  assign \$28  = ~ in_corr;
-  assign \$29  = dq_left == 1'h1;
-  assign \$30  = \$29  & dq_last;
+  assign \$18  = dq_left - 1'h1;
+  assign \$19  = dq_bit + 1'h1;
+  assign \$20  = ~ \$signal$48 ;
+  assign \$21  = dq_left == 1'h1;
+  assign \$22  = \$21  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$31  = remaining <= 1'h1;
-  assign \$32  = ~ stall;
-  assign o_ready = \$31  & \$32 ;
+  assign \$23  = remaining <= 1'h1;
+  assign \$24  = ~ stall;
+  assign o_ready = \$23  & \$24 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$33  = remaining == 1'h1;
-  assign \$34  = ~ stall;
-  assign last_plane = \$33  & \$34 ;
-  assign \$35  = remaining == 1'h1;
-  assign \$36  = \$35  & beat_group_end;
-  assign \$37  = dq_left > 1'h1;
-  assign stall = \$36  & \$37 ;
+  assign \$25  = remaining == 1'h1;
+  assign \$26  = ~ stall;
+  assign last_plane = \$25  & \$26 ;
+  assign \$27  = remaining == 1'h1;
+  assign \$28  = \$27  & beat_group_end;
+  assign \$29  = dq_left > 1'h1;
+  assign stall = \$28  & \$29 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$38  = \$signal  == 1'h1;
-  assign \$39  = \$signal  == 2'h2;
-  assign \$40  = \$signal  == 2'h3;
-  assign \$41  = \$signal  == 3'h4;
-  assign \$42  = \$signal  == 3'h5;
-  assign \$43  = \$signal  == 3'h6;
-  assign \$44  = \$signal  == 3'h7;
-  assign \$45  = \$signal  == 1'h1;
-  assign \$46  = ! \table [254:250];
-  assign ones0_e = \$46  ? 5'h01 : \table [254:250];
-  assign \$47  = ! \table [254:250];
-  assign \$48  = ~ \$47 ;
-  assign \$49  = \table [254:250] == 5'h1f;
-  assign \$50  = ! \table [249:240];
-  assign ones0_inf = \$49  & \$50 ;
-  assign \$51  = \table [254:250] == 5'h1f;
-  assign \$52  = | \table [249:240];
-  assign ones0_nan = \$51  & \$52 ;
-  assign \$53  = ! \table [254:250];
-  assign \$54  = ! \table [249:240];
-  assign ones0_zero = \$53  & \$54 ;
-  assign \$55  = { \$48 , \table [249:240] } << ones0_lz;
-  assign \$56  = ones0_e + 7'h70;
-  assign \$57  = \$56  - ones0_lz;
-  assign \$58  = ! \table$89 [254:250];
-  assign ones1_e = \$58  ? 5'h01 : \table$89 [254:250];
-  assign \$59  = ! \table$89 [254:250];
-  assign \$60  = ~ \$59 ;
-  assign \$61  = \table$89 [254:250] == 5'h1f;
-  assign \$62  = ! \table$89 [249:240];
-  assign ones1_inf = \$61  & \$62 ;
-  assign \$63  = \table$89 [254:250] == 5'h1f;
-  assign \$64  = | \table$89 [249:240];
-  assign ones1_nan = \$63  & \$64 ;
-  assign \$65  = ! \table$89 [254:250];
-  assign \$66  = ! \table$89 [249:240];
-  assign ones1_zero = \$65  & \$66 ;
-  assign \$67  = { \$60 , \table$89 [249:240] } << ones1_lz;
-  assign \$68  = ones1_e + 7'h70;
-  assign \$69  = \$68  - ones1_lz;
-  assign \$684  = \$signal  * 4'h8;
-  assign \$70  = planes >> \$684 ;
-  assign \$687  = \$70 [3:0] * 5'h10;
-  assign entry0_0 = \table  >> \$687 ;
-  assign \$71  = ! entry0_0[14:10];
-  assign plane0_0_e = \$71  ? 5'h01 : entry0_0[14:10];
-  assign \$72  = ! entry0_0[14:10];
-  assign \$73  = ~ \$72 ;
-  assign \$74  = entry0_0[14:10] == 5'h1f;
-  assign \$75  = ! entry0_0[9:0];
-  assign plane0_0_inf = \$74  & \$75 ;
-  assign \$76  = entry0_0[14:10] == 5'h1f;
-  assign \$77  = | entry0_0[9:0];
-  assign plane0_0_nan = \$76  & \$77 ;
-  assign \$78  = ! entry0_0[14:10];
-  assign \$79  = ! entry0_0[9:0];
-  assign plane0_0_zero = \$78  & \$79 ;
-  assign \$80  = { \$73 , entry0_0[9:0] } << plane0_0_lz;
-  assign \$81  = plane0_0_e + 7'h70;
-  assign \$82  = \$81  + \$signal ;
-  assign \$83  = \$82  - plane0_0_lz;
-  assign \$84  = entry0_0[15] ^ plane_neg;
-  assign \$85  = entry0_0[15] ^ plane_neg;
-  assign \$86  = entry0_0[15] ^ plane_neg;
-  assign \$710  = \$signal  * 4'h8;
-  assign \$87  = planes >> \$710 ;
-  assign \$713  = \$87 [3:0] * 5'h10;
-  assign entry1_0 = \table$89  >> \$713 ;
-  assign \$88  = ! entry1_0[14:10];
-  assign plane1_0_e = \$88  ? 5'h01 : entry1_0[14:10];
-  assign \$89  = ! entry1_0[14:10];
-  assign \$90  = ~ \$89 ;
-  assign \$91  = entry1_0[14:10] == 5'h1f;
-  assign \$92  = ! entry1_0[9:0];
-  assign plane1_0_inf = \$91  & \$92 ;
-  assign \$93  = entry1_0[14:10] == 5'h1f;
-  assign \$94  = | entry1_0[9:0];
-  assign plane1_0_nan = \$93  & \$94 ;
-  assign \$95  = ! entry1_0[14:10];
-  assign \$96  = ! entry1_0[9:0];
-  assign plane1_0_zero = \$95  & \$96 ;
-  assign \$97  = { \$90 , entry1_0[9:0] } << plane1_0_lz;
-  assign \$98  = plane1_0_e + 7'h70;
-  assign \$99  = \$98  + \$signal ;
-  assign \$100  = \$99  - plane1_0_lz;
-  assign \$101  = entry1_0[15] ^ plane_neg;
-  assign \$102  = entry1_0[15] ^ plane_neg;
-  assign \$103  = entry1_0[15] ^ plane_neg;
-  assign \$736  = \$signal  * 4'h8;
-  assign \$104  = planes >> \$736 ;
-  assign \$739  = \$104 [7:4] * 5'h10;
-  assign entry0_1 = \table  >> \$739 ;
-  assign \$105  = ! entry0_1[14:10];
-  assign plane0_1_e = \$105  ? 5'h01 : entry0_1[14:10];
-  assign \$106  = ! entry0_1[14:10];
-  assign \$107  = ~ \$106 ;
-  assign \$108  = entry0_1[14:10] == 5'h1f;
-  assign \$109  = ! entry0_1[9:0];
-  assign plane0_1_inf = \$108  & \$109 ;
-  assign \$110  = entry0_1[14:10] == 5'h1f;
-  assign \$111  = | entry0_1[9:0];
-  assign plane0_1_nan = \$110  & \$111 ;
-  assign \$112  = ! entry0_1[14:10];
-  assign \$113  = ! entry0_1[9:0];
-  assign plane0_1_zero = \$112  & \$113 ;
-  assign \$114  = { \$107 , entry0_1[9:0] } << plane0_1_lz;
-  assign \$115  = plane0_1_e + 7'h70;
-  assign \$116  = \$115  + \$signal ;
-  assign \$117  = \$116  - plane0_1_lz;
-  assign \$118  = entry0_1[15] ^ plane_neg;
-  assign \$119  = entry0_1[15] ^ plane_neg;
-  assign \$120  = entry0_1[15] ^ plane_neg;
-  assign \$762  = \$signal  * 4'h8;
-  assign \$121  = planes >> \$762 ;
-  assign \$765  = \$121 [7:4] * 5'h10;
-  assign entry1_1 = \table$89  >> \$765 ;
-  assign \$122  = ! entry1_1[14:10];
-  assign plane1_1_e = \$122  ? 5'h01 : entry1_1[14:10];
-  assign \$123  = ! entry1_1[14:10];
-  assign \$124  = ~ \$123 ;
-  assign \$125  = entry1_1[14:10] == 5'h1f;
-  assign \$126  = ! entry1_1[9:0];
-  assign plane1_1_inf = \$125  & \$126 ;
-  assign \$127  = entry1_1[14:10] == 5'h1f;
-  assign \$128  = | entry1_1[9:0];
-  assign plane1_1_nan = \$127  & \$128 ;
-  assign \$129  = ! entry1_1[14:10];
-  assign \$130  = ! entry1_1[9:0];
-  assign plane1_1_zero = \$129  & \$130 ;
-  assign \$131  = { \$124 , entry1_1[9:0] } << plane1_1_lz;
-  assign \$132  = plane1_1_e + 7'h70;
-  assign \$133  = \$132  + \$signal ;
-  assign \$134  = \$133  - plane1_1_lz;
-  assign \$135  = entry1_1[15] ^ plane_neg;
-  assign \$136  = entry1_1[15] ^ plane_neg;
-  assign \$137  = entry1_1[15] ^ plane_neg;
-  assign in_corr = dq_bit < 4'h9;
-  assign \$138  = dq_bit - 4'h9;
-  assign \$139  = - \$signal$24 [0];
-  assign \$140  = - \$signal$24 [1:0];
-  assign \$141  = - \$signal$24 [2:0];
-  assign \$142  = - \$signal$24 [3:0];
-  assign \$143  = - \$signal$24 [4:0];
-  assign \$144  = - \$signal$24 [5:0];
-  assign \$145  = - \$signal$24 [6:0];
-  assign \$146  = - \$signal$24 [7:0];
-  assign \$147  = - \$signal$24 [8];
-  assign \$148  = - \$signal$24 [9:8];
-  assign \$149  = - \$signal$24 [10:8];
-  assign \$150  = - \$signal$24 [11:8];
-  assign \$151  = - \$signal$24 [12:8];
-  assign \$152  = - \$signal$24 [13:8];
-  assign \$153  = - \$signal$24 [14:8];
-  assign \$154  = - \$signal$24 [15:8];
-  assign \$155  = ! dq_sum_a0[30:23];
-  assign ct0_e = \$155  ? 8'h01 : dq_sum_a0[30:23];
-  assign \$156  = ! dq_sum_a0[30:23];
-  assign \$157  = ~ \$156 ;
-  assign \$158  = dq_sum_a0[30:23] == 8'hff;
-  assign \$159  = ! dq_sum_a0[22:0];
-  assign ct0_inf = \$158  & \$159 ;
-  assign \$160  = dq_sum_a0[30:23] == 8'hff;
-  assign \$161  = | dq_sum_a0[22:0];
-  assign ct0_nan = \$160  & \$161 ;
-  assign \$162  = ! dq_sum_a0[30:23];
-  assign \$163  = ! dq_sum_a0[22:0];
-  assign ct0_zero = \$162  & \$163 ;
-  assign \$164  = ct0_e - 8'h96;
-  assign \$165  = $signed(\$164 ) + $signed({ 1'h0, dq_bit });
-  assign \$166  = 5'h17 - ct0_rp_msb;
-  assign \$167  = { \$157 , dq_sum_a0[22:0], 2'h0 } << \$166 [4:0];
-  assign \$168  = $signed(\$165 ) + $signed({ 1'h0, ct0_rp_msb });
-  assign \$169  = $signed(\$168 ) + $signed(8'h7f);
-  assign \$170  = $signed(\$169 ) < $signed(2'h1);
-  assign \$171  = $signed(\$169 ) < $signed(6'h27);
-  assign \$172  = $signed(2'h1) - $signed(\$169 );
-  assign ct0_rp_sh = \$167 [25:0] >> ct0_rp_rs;
-  assign \$173  = ct0_rp_sh << ct0_rp_rs;
-  assign ct0_rp_lost = \$173 [25:0] != \$167 [25:0];
-  assign \$174  = $signed(\$169 ) + $signed({ 1'h0, ct0_rp_rs });
-  assign \$175  = $signed(\$174 ) - $signed(2'h1);
-  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
-  assign \$179  = \$178  | ct0_rp_lost;
-  assign \$180  = \$179  | ct0_rp_sh[2];
-  assign \$181  = ct0_rp_sh[1] & \$180 ;
-  assign \$182  = $signed(\$177 ) + $signed({ 1'h0, \$181  });
-  assign \$183  = ! { \$157 , dq_sum_a0[22:0] };
-  assign \$184  = \$182 [46:0] >= 31'h7f800000;
-  assign \$185  = dq_bit == 4'h8;
-  assign \$186  = dq_sum_a0[31] ^ \$185 ;
-  assign \$187  = dq_bit == 4'h8;
-  assign \$188  = dq_sum_a0[31] ^ \$187 ;
-  assign \$189  = dq_bit == 4'h8;
-  assign \$190  = dq_sum_a0[31] ^ \$189 ;
-  assign \$191  = dq_bit == 4'h8;
-  assign \$192  = dq_sum_a0[31] ^ \$191 ;
-  assign \$193  = ct0_inf ? { \$192 , 31'h7f800000 } : ct0_rp_out;
-  assign ct0_f32 = ct0_nan ? 32'd2143289344 : \$193 ;
-  assign \$194  = ! dq_d0_0[30:23];
-  assign st0_0_e = \$194  ? 8'h01 : dq_d0_0[30:23];
-  assign \$195  = ! dq_d0_0[30:23];
-  assign \$196  = ~ \$195 ;
-  assign \$197  = dq_d0_0[30:23] == 8'hff;
-  assign \$198  = ! dq_d0_0[22:0];
-  assign st0_0_inf = \$197  & \$198 ;
-  assign \$199  = dq_d0_0[30:23] == 8'hff;
-  assign \$200  = | dq_d0_0[22:0];
-  assign st0_0_nan = \$199  & \$200 ;
-  assign \$201  = ! dq_d0_0[30:23];
-  assign \$202  = ! dq_d0_0[22:0];
-  assign st0_0_zero = \$201  & \$202 ;
-  assign \$203  = st0_0_e - 8'h96;
-  assign \$204  = $signed(\$203 ) + $signed({ 1'h0, \$138 [2:0] });
-  assign \$205  = 5'h17 - st0_0_rp_msb;
-  assign \$206  = { \$196 , dq_d0_0[22:0], 2'h0 } << \$205 [4:0];
-  assign \$207  = $signed(\$204 ) + $signed({ 1'h0, st0_0_rp_msb });
-  assign \$208  = $signed(\$207 ) + $signed(8'h7f);
-  assign \$209  = $signed(\$208 ) < $signed(2'h1);
-  assign \$210  = $signed(\$208 ) < $signed(6'h27);
-  assign \$211  = $signed(2'h1) - $signed(\$208 );
-  assign st0_0_rp_sh = \$206 [25:0] >> st0_0_rp_rs;
-  assign \$212  = st0_0_rp_sh << st0_0_rp_rs;
-  assign st0_0_rp_lost = \$212 [25:0] != \$206 [25:0];
-  assign \$213  = $signed(\$208 ) + $signed({ 1'h0, st0_0_rp_rs });
-  assign \$214  = $signed(\$213 ) - $signed(2'h1);
-  assign \$216  = $signed(\$215 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
-  assign \$218  = \$217  | st0_0_rp_lost;
-  assign \$219  = \$218  | st0_0_rp_sh[2];
-  assign \$220  = st0_0_rp_sh[1] & \$219 ;
-  assign \$221  = $signed(\$216 ) + $signed({ 1'h0, \$220  });
-  assign \$222  = ! { \$196 , dq_d0_0[22:0] };
-  assign \$223  = \$221 [46:0] >= 31'h7f800000;
-  assign \$228  = st0_0_inf ? { \$227 , 31'h7f800000 } : st0_0_rp_out;
-  assign st0_0_f32 = st0_0_nan ? 32'd2143289344 : \$228 ;
-  assign \$229  = dq_bit == 4'h9;
-  assign \$230  = \$229  & \$signal$67 ;
-  assign \$231  = \$230  ? dq_psum[31:0] : out_acc[31:0];
-  assign \a$221  = in_corr ? dq_d0_0 : \$231 ;
-  assign \$232  = dq_c0 >> dq_bit;
-  assign \$233  = \$232  ? ct0_f32 : 32'd0;
-  assign \$234  = ~ in_corr;
-  assign \$235  = dq_scale[7:0] >> \$138 [2:0];
-  assign \$236  = \$234  & \$235 ;
-  assign \$237  = \$236  ? st0_0_f32 : 32'd0;
-  assign \b$222  = in_corr ? \$233  : \$237 ;
-  assign \$238  = ! grp_next0_0[30:23];
-  assign \$239  = \$238  ? 8'h01 : grp_next0_0[30:23];
-  assign \$240  = ! grp_next0_0[30:23];
-  assign \$241  = ~ \$240 ;
-  assign \$242  = grp_next0_0[30:23] == 8'hff;
-  assign \$243  = ! grp_next0_0[22:0];
-  assign \$244  = \$242  & \$243 ;
-  assign \$245  = grp_next0_0[30:23] == 8'hff;
-  assign \$246  = | grp_next0_0[22:0];
-  assign \$247  = \$245  & \$246 ;
-  assign \$248  = ! grp_next0_0[30:23];
-  assign \$249  = ! grp_next0_0[22:0];
-  assign \$250  = \$248  & \$249 ;
-  assign \$251  = dp0_0_e - 8'h96;
-  assign \$252  = $signed(\$251 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$253  = 5'h17 - dp0_0_rp_msb;
-  assign \$254  = { dp0_0_sig, 2'h0 } << dp0_0_rp_ls;
-  assign \$255  = $signed(dp0_0_exp) + $signed({ 1'h0, dp0_0_rp_msb });
-  assign \$256  = $signed(\$255 ) + $signed(8'h7f);
-  assign \$257  = $signed(dp0_0_rp_eb) < $signed(2'h1);
-  assign \$258  = $signed(dp0_0_rp_eb) < $signed(6'h27);
-  assign \$259  = $signed(2'h1) - $signed(dp0_0_rp_eb);
-  assign \$260  = dp0_0_rp_norm >> dp0_0_rp_rs;
-  assign \$261  = dp0_0_rp_sh << dp0_0_rp_rs;
-  assign \$262  = \$261 [25:0] != dp0_0_rp_norm;
-  assign \$263  = $signed(dp0_0_rp_eb) + $signed({ 1'h0, dp0_0_rp_rs });
-  assign \$264  = $signed(\$263 ) - $signed(2'h1);
-  assign \$266  = $signed(\$265 ) + $signed({ 1'h0, dp0_0_rp_sh[25:2] });
-  assign \$268  = \$267  | dp0_0_rp_lost;
-  assign \$269  = \$268  | dp0_0_rp_sh[2];
-  assign \$270  = dp0_0_rp_sh[1] & \$269 ;
-  assign \$271  = $signed(\$266 ) + $signed({ 1'h0, \$270  });
-  assign \$272  = ! dp0_0_sig;
-  assign \$273  = dp0_0_rp_packed >= 31'h7f800000;
-  assign \$274  = dp0_0_inf ? { grp_next0_0[31], 31'h7f800000 } : dp0_0_rp_out;
-  assign \$275  = dp0_0_nan ? 32'd2143289344 : \$274 ;
-  assign \$276  = ! dq_d0_1[30:23];
-  assign st0_1_e = \$276  ? 8'h01 : dq_d0_1[30:23];
-  assign \$277  = ! dq_d0_1[30:23];
-  assign \$278  = ~ \$277 ;
-  assign \$279  = dq_d0_1[30:23] == 8'hff;
-  assign \$280  = ! dq_d0_1[22:0];
-  assign st0_1_inf = \$279  & \$280 ;
-  assign \$281  = dq_d0_1[30:23] == 8'hff;
-  assign \$282  = | dq_d0_1[22:0];
-  assign st0_1_nan = \$281  & \$282 ;
-  assign \$283  = ! dq_d0_1[30:23];
-  assign \$284  = ! dq_d0_1[22:0];
-  assign st0_1_zero = \$283  & \$284 ;
-  assign \$285  = st0_1_e - 8'h96;
-  assign \$286  = $signed(\$285 ) + $signed({ 1'h0, \$138 [2:0] });
-  assign \$287  = 5'h17 - st0_1_rp_msb;
-  assign \$288  = { \$278 , dq_d0_1[22:0], 2'h0 } << \$287 [4:0];
-  assign \$289  = $signed(\$286 ) + $signed({ 1'h0, st0_1_rp_msb });
-  assign \$290  = $signed(\$289 ) + $signed(8'h7f);
-  assign \$291  = $signed(\$290 ) < $signed(2'h1);
-  assign \$292  = $signed(\$290 ) < $signed(6'h27);
-  assign \$293  = $signed(2'h1) - $signed(\$290 );
-  assign st0_1_rp_sh = \$288 [25:0] >> st0_1_rp_rs;
-  assign \$294  = st0_1_rp_sh << st0_1_rp_rs;
-  assign st0_1_rp_lost = \$294 [25:0] != \$288 [25:0];
-  assign \$295  = $signed(\$290 ) + $signed({ 1'h0, st0_1_rp_rs });
-  assign \$296  = $signed(\$295 ) - $signed(2'h1);
-  assign \$298  = $signed(\$297 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
-  assign \$300  = \$299  | st0_1_rp_lost;
-  assign \$301  = \$300  | st0_1_rp_sh[2];
-  assign \$302  = st0_1_rp_sh[1] & \$301 ;
-  assign \$303  = $signed(\$298 ) + $signed({ 1'h0, \$302  });
-  assign \$304  = ! { \$278 , dq_d0_1[22:0] };
-  assign \$305  = \$303 [46:0] >= 31'h7f800000;
-  assign \$310  = st0_1_inf ? { \$309 , 31'h7f800000 } : st0_1_rp_out;
-  assign st0_1_f32 = st0_1_nan ? 32'd2143289344 : \$310 ;
-  assign \$311  = dq_bit == 4'h9;
-  assign \$312  = \$311  & \$signal$67 ;
-  assign \$313  = \$312  ? dq_psum[63:32] : out_acc[63:32];
-  assign \a$255  = in_corr ? dq_d0_1 : \$313 ;
-  assign \$314  = dq_c1 >> dq_bit;
-  assign \$315  = \$314  ? ct0_f32 : 32'd0;
-  assign \$316  = ~ in_corr;
-  assign \$317  = dq_scale[15:8] >> \$138 [2:0];
-  assign \$318  = \$316  & \$317 ;
-  assign \$319  = \$318  ? st0_1_f32 : 32'd0;
-  assign \b$256  = in_corr ? \$315  : \$319 ;
-  assign \$320  = ! grp_next0_1[30:23];
-  assign \$321  = \$320  ? 8'h01 : grp_next0_1[30:23];
+  assign \$30  = \$signal  == 1'h1;
+  assign \$31  = \$signal  == 2'h2;
+  assign \$32  = \$signal  == 2'h3;
+  assign \$33  = \$signal  == 3'h4;
+  assign \$34  = \$signal  == 3'h5;
+  assign \$35  = \$signal  == 3'h6;
+  assign \$36  = \$signal  == 3'h7;
+  assign \$37  = \$signal  == 1'h1;
+  assign \$38  = ! \table [254:250];
+  assign ones0_e = \$38  ? 5'h01 : \table [254:250];
+  assign \$39  = ! \table [254:250];
+  assign \$40  = ~ \$39 ;
+  assign \$41  = \table [254:250] == 5'h1f;
+  assign \$42  = ! \table [249:240];
+  assign ones0_inf = \$41  & \$42 ;
+  assign \$43  = \table [254:250] == 5'h1f;
+  assign \$44  = | \table [249:240];
+  assign ones0_nan = \$43  & \$44 ;
+  assign \$45  = ! \table [254:250];
+  assign \$46  = ! \table [249:240];
+  assign ones0_zero = \$45  & \$46 ;
+  assign \$47  = { \$40 , \table [249:240] } << ones0_lz;
+  assign \$48  = ones0_e + 7'h70;
+  assign \$49  = \$48  - ones0_lz;
+  assign \$50  = ! \table$89 [254:250];
+  assign ones1_e = \$50  ? 5'h01 : \table$89 [254:250];
+  assign \$51  = ! \table$89 [254:250];
+  assign \$52  = ~ \$51 ;
+  assign \$53  = \table$89 [254:250] == 5'h1f;
+  assign \$54  = ! \table$89 [249:240];
+  assign ones1_inf = \$53  & \$54 ;
+  assign \$55  = \table$89 [254:250] == 5'h1f;
+  assign \$56  = | \table$89 [249:240];
+  assign ones1_nan = \$55  & \$56 ;
+  assign \$57  = ! \table$89 [254:250];
+  assign \$58  = ! \table$89 [249:240];
+  assign ones1_zero = \$57  & \$58 ;
+  assign \$59  = { \$52 , \table$89 [249:240] } << ones1_lz;
+  assign \$60  = ones1_e + 7'h70;
+  assign \$61  = \$60  - ones1_lz;
+  assign \$646  = \$signal  * 4'h8;
+  assign \$62  = planes >> \$646 ;
+  assign \$649  = \$62 [3:0] * 5'h10;
+  assign entry0_0 = \table  >> \$649 ;
+  assign \$63  = ! entry0_0[14:10];
+  assign plane0_0_e = \$63  ? 5'h01 : entry0_0[14:10];
+  assign \$64  = ! entry0_0[14:10];
+  assign \$65  = ~ \$64 ;
+  assign \$66  = entry0_0[14:10] == 5'h1f;
+  assign \$67  = ! entry0_0[9:0];
+  assign plane0_0_inf = \$66  & \$67 ;
+  assign \$68  = entry0_0[14:10] == 5'h1f;
+  assign \$69  = | entry0_0[9:0];
+  assign plane0_0_nan = \$68  & \$69 ;
+  assign \$70  = ! entry0_0[14:10];
+  assign \$71  = ! entry0_0[9:0];
+  assign plane0_0_zero = \$70  & \$71 ;
+  assign \$72  = { \$65 , entry0_0[9:0] } << plane0_0_lz;
+  assign \$73  = plane0_0_e + 7'h70;
+  assign \$74  = \$73  + \$signal ;
+  assign \$75  = \$74  - plane0_0_lz;
+  assign \$76  = entry0_0[15] ^ plane_neg;
+  assign \$77  = entry0_0[15] ^ plane_neg;
+  assign \$78  = entry0_0[15] ^ plane_neg;
+  assign \$672  = \$signal  * 4'h8;
+  assign \$79  = planes >> \$672 ;
+  assign \$675  = \$79 [3:0] * 5'h10;
+  assign entry1_0 = \table$89  >> \$675 ;
+  assign \$80  = ! entry1_0[14:10];
+  assign plane1_0_e = \$80  ? 5'h01 : entry1_0[14:10];
+  assign \$81  = ! entry1_0[14:10];
+  assign \$82  = ~ \$81 ;
+  assign \$83  = entry1_0[14:10] == 5'h1f;
+  assign \$84  = ! entry1_0[9:0];
+  assign plane1_0_inf = \$83  & \$84 ;
+  assign \$85  = entry1_0[14:10] == 5'h1f;
+  assign \$86  = | entry1_0[9:0];
+  assign plane1_0_nan = \$85  & \$86 ;
+  assign \$87  = ! entry1_0[14:10];
+  assign \$88  = ! entry1_0[9:0];
+  assign plane1_0_zero = \$87  & \$88 ;
+  assign \$89  = { \$82 , entry1_0[9:0] } << plane1_0_lz;
+  assign \$90  = plane1_0_e + 7'h70;
+  assign \$91  = \$90  + \$signal ;
+  assign \$92  = \$91  - plane1_0_lz;
+  assign \$93  = entry1_0[15] ^ plane_neg;
+  assign \$94  = entry1_0[15] ^ plane_neg;
+  assign \$95  = entry1_0[15] ^ plane_neg;
+  assign \$698  = \$signal  * 4'h8;
+  assign \$96  = planes >> \$698 ;
+  assign \$701  = \$96 [7:4] * 5'h10;
+  assign entry0_1 = \table  >> \$701 ;
+  assign \$97  = ! entry0_1[14:10];
+  assign plane0_1_e = \$97  ? 5'h01 : entry0_1[14:10];
+  assign \$98  = ! entry0_1[14:10];
+  assign \$99  = ~ \$98 ;
+  assign \$100  = entry0_1[14:10] == 5'h1f;
+  assign \$101  = ! entry0_1[9:0];
+  assign plane0_1_inf = \$100  & \$101 ;
+  assign \$102  = entry0_1[14:10] == 5'h1f;
+  assign \$103  = | entry0_1[9:0];
+  assign plane0_1_nan = \$102  & \$103 ;
+  assign \$104  = ! entry0_1[14:10];
+  assign \$105  = ! entry0_1[9:0];
+  assign plane0_1_zero = \$104  & \$105 ;
+  assign \$106  = { \$99 , entry0_1[9:0] } << plane0_1_lz;
+  assign \$107  = plane0_1_e + 7'h70;
+  assign \$108  = \$107  + \$signal ;
+  assign \$109  = \$108  - plane0_1_lz;
+  assign \$110  = entry0_1[15] ^ plane_neg;
+  assign \$111  = entry0_1[15] ^ plane_neg;
+  assign \$112  = entry0_1[15] ^ plane_neg;
+  assign \$724  = \$signal  * 4'h8;
+  assign \$113  = planes >> \$724 ;
+  assign \$727  = \$113 [7:4] * 5'h10;
+  assign entry1_1 = \table$89  >> \$727 ;
+  assign \$114  = ! entry1_1[14:10];
+  assign plane1_1_e = \$114  ? 5'h01 : entry1_1[14:10];
+  assign \$115  = ! entry1_1[14:10];
+  assign \$116  = ~ \$115 ;
+  assign \$117  = entry1_1[14:10] == 5'h1f;
+  assign \$118  = ! entry1_1[9:0];
+  assign plane1_1_inf = \$117  & \$118 ;
+  assign \$119  = entry1_1[14:10] == 5'h1f;
+  assign \$120  = | entry1_1[9:0];
+  assign plane1_1_nan = \$119  & \$120 ;
+  assign \$121  = ! entry1_1[14:10];
+  assign \$122  = ! entry1_1[9:0];
+  assign plane1_1_zero = \$121  & \$122 ;
+  assign \$123  = { \$116 , entry1_1[9:0] } << plane1_1_lz;
+  assign \$124  = plane1_1_e + 7'h70;
+  assign \$125  = \$124  + \$signal ;
+  assign \$126  = \$125  - plane1_1_lz;
+  assign \$127  = entry1_1[15] ^ plane_neg;
+  assign \$128  = entry1_1[15] ^ plane_neg;
+  assign \$129  = entry1_1[15] ^ plane_neg;
+  assign \$130  = dq_bit - 4'h9;
+  assign \$signal$48  = dq_bit < 4'h9;
+  assign \$131  = - \$signal$24 [0];
+  assign \$132  = - \$signal$24 [1:0];
+  assign \$133  = - \$signal$24 [2:0];
+  assign \$134  = - \$signal$24 [3:0];
+  assign \$135  = - \$signal$24 [4:0];
+  assign \$136  = - \$signal$24 [5:0];
+  assign \$137  = - \$signal$24 [6:0];
+  assign \$138  = - \$signal$24 [7:0];
+  assign \$139  = - \$signal$24 [8];
+  assign \$140  = - \$signal$24 [9:8];
+  assign \$141  = - \$signal$24 [10:8];
+  assign \$142  = - \$signal$24 [11:8];
+  assign \$143  = - \$signal$24 [12:8];
+  assign \$144  = - \$signal$24 [13:8];
+  assign \$145  = - \$signal$24 [14:8];
+  assign \$146  = - \$signal$24 [15:8];
+  assign \$147  = ! dq_sum_a0[30:23];
+  assign ct0_e = \$147  ? 8'h01 : dq_sum_a0[30:23];
+  assign \$148  = ! dq_sum_a0[30:23];
+  assign \$149  = ~ \$148 ;
+  assign \$150  = dq_sum_a0[30:23] == 8'hff;
+  assign \$151  = ! dq_sum_a0[22:0];
+  assign ct0_inf = \$150  & \$151 ;
+  assign \$152  = dq_sum_a0[30:23] == 8'hff;
+  assign \$153  = | dq_sum_a0[22:0];
+  assign ct0_nan = \$152  & \$153 ;
+  assign \$154  = ! dq_sum_a0[30:23];
+  assign \$155  = ! dq_sum_a0[22:0];
+  assign ct0_zero = \$154  & \$155 ;
+  assign \$156  = ct0_e - 8'h96;
+  assign \$157  = $signed(\$156 ) + $signed({ 1'h0, dq_bit });
+  assign \$158  = dq_bit == 4'h8;
+  assign ct0_rp_sign = dq_sum_a0[31] ^ \$158 ;
+  assign \$159  = 5'h17 - ct0_rp_msb;
+  assign \$160  = { \$149 , dq_sum_a0[22:0], 2'h0 } << \$159 [4:0];
+  assign \$161  = $signed(\$157 ) + $signed({ 1'h0, ct0_rp_msb });
+  assign \$162  = $signed(\$161 ) + $signed(8'h7f);
+  assign \$163  = $signed(\$162 ) < $signed(2'h1);
+  assign \$164  = $signed(\$162 ) < $signed(6'h27);
+  assign \$165  = $signed(2'h1) - $signed(\$162 );
+  assign ct0_rp_sh = \$160 [25:0] >> ct0_rp_rs;
+  assign \$166  = ct0_rp_sh << ct0_rp_rs;
+  assign ct0_rp_lost = \$166 [25:0] != \$160 [25:0];
+  assign \$167  = $signed(\$162 ) + $signed({ 1'h0, ct0_rp_rs });
+  assign \$168  = $signed(\$167 ) - $signed(2'h1);
+  assign \$170  = $signed(\$169 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
+  assign \$172  = \$171  | ct0_rp_lost;
+  assign \$173  = \$172  | ct0_rp_sh[2];
+  assign \$174  = ct0_rp_sh[1] & \$173 ;
+  assign \$175  = $signed(\$170 ) + $signed({ 1'h0, \$174  });
+  assign \$176  = ! { \$149 , dq_sum_a0[22:0] };
+  assign \$177  = \$175 [46:0] >= 31'h7f800000;
+  assign \$178  = dq_bit == 4'h8;
+  assign \$179  = dq_sum_a0[31] ^ \$178 ;
+  assign \$180  = ct0_inf ? { \$179 , 31'h7f800000 } : ct0_rp_out;
+  assign ct0_f32 = ct0_nan ? 32'd2143289344 : \$180 ;
+  assign \$181  = ! dq_d0_0[30:23];
+  assign st0_0_e = \$181  ? 8'h01 : dq_d0_0[30:23];
+  assign \$182  = ! dq_d0_0[30:23];
+  assign \$183  = ~ \$182 ;
+  assign \$184  = dq_d0_0[30:23] == 8'hff;
+  assign \$185  = ! dq_d0_0[22:0];
+  assign st0_0_inf = \$184  & \$185 ;
+  assign \$186  = dq_d0_0[30:23] == 8'hff;
+  assign \$187  = | dq_d0_0[22:0];
+  assign st0_0_nan = \$186  & \$187 ;
+  assign \$188  = ! dq_d0_0[30:23];
+  assign \$189  = ! dq_d0_0[22:0];
+  assign st0_0_zero = \$188  & \$189 ;
+  assign \$190  = st0_0_e - 8'h96;
+  assign \$191  = $signed(\$190 ) + $signed({ 1'h0, \$130 [2:0] });
+  assign \$192  = 5'h17 - st0_0_rp_msb;
+  assign \$193  = { \$183 , dq_d0_0[22:0], 2'h0 } << \$192 [4:0];
+  assign \$194  = $signed(\$191 ) + $signed({ 1'h0, st0_0_rp_msb });
+  assign \$195  = $signed(\$194 ) + $signed(8'h7f);
+  assign \$196  = $signed(\$195 ) < $signed(2'h1);
+  assign \$197  = $signed(\$195 ) < $signed(6'h27);
+  assign \$198  = $signed(2'h1) - $signed(\$195 );
+  assign st0_0_rp_sh = \$193 [25:0] >> st0_0_rp_rs;
+  assign \$199  = st0_0_rp_sh << st0_0_rp_rs;
+  assign st0_0_rp_lost = \$199 [25:0] != \$193 [25:0];
+  assign \$200  = $signed(\$195 ) + $signed({ 1'h0, st0_0_rp_rs });
+  assign \$201  = $signed(\$200 ) - $signed(2'h1);
+  assign \$203  = $signed(\$202 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
+  assign \$205  = \$204  | st0_0_rp_lost;
+  assign \$206  = \$205  | st0_0_rp_sh[2];
+  assign \$207  = st0_0_rp_sh[1] & \$206 ;
+  assign \$208  = $signed(\$203 ) + $signed({ 1'h0, \$207  });
+  assign \$209  = ! { \$183 , dq_d0_0[22:0] };
+  assign \$210  = \$208 [46:0] >= 31'h7f800000;
+  assign \$212  = st0_0_inf ? { \$211 , 31'h7f800000 } : st0_0_rp_out;
+  assign st0_0_f32 = st0_0_nan ? 32'd2143289344 : \$212 ;
+  assign \$213  = dq_bit == 4'h9;
+  assign \$214  = \$213  & \$signal$67 ;
+  assign \$215  = \$214  ? dq_psum[31:0] : out_acc[31:0];
+  assign \a$223  = \$signal$48  ? dq_d0_0 : \$215 ;
+  assign \$216  = dq_c0 >> dq_bit;
+  assign \$217  = \$216  ? ct0_f32 : 32'd0;
+  assign \$218  = ~ \$signal$48 ;
+  assign \$219  = dq_scale[7:0] >> \$130 [2:0];
+  assign \$220  = \$218  & \$219 ;
+  assign \$221  = \$220  ? st0_0_f32 : 32'd0;
+  assign \b$224  = \$signal$48  ? \$217  : \$221 ;
+  assign \$222  = ! grp_next0_0[30:23];
+  assign \$223  = \$222  ? 8'h01 : grp_next0_0[30:23];
+  assign \$224  = ! grp_next0_0[30:23];
+  assign \$225  = ~ \$224 ;
+  assign \$226  = grp_next0_0[30:23] == 8'hff;
+  assign \$227  = ! grp_next0_0[22:0];
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = grp_next0_0[30:23] == 8'hff;
+  assign \$230  = | grp_next0_0[22:0];
+  assign \$231  = \$229  & \$230 ;
+  assign \$232  = ! grp_next0_0[30:23];
+  assign \$233  = ! grp_next0_0[22:0];
+  assign \$234  = \$232  & \$233 ;
+  assign \$235  = dp0_0_e - 8'h96;
+  assign \$236  = $signed(\$235 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$237  = 5'h17 - dp0_0_rp_msb;
+  assign \$238  = { dp0_0_sig, 2'h0 } << dp0_0_rp_ls;
+  assign \$239  = $signed(dp0_0_exp) + $signed({ 1'h0, dp0_0_rp_msb });
+  assign \$240  = $signed(\$239 ) + $signed(8'h7f);
+  assign \$241  = $signed(dp0_0_rp_eb) < $signed(2'h1);
+  assign \$242  = $signed(dp0_0_rp_eb) < $signed(6'h27);
+  assign \$243  = $signed(2'h1) - $signed(dp0_0_rp_eb);
+  assign \$244  = dp0_0_rp_norm >> dp0_0_rp_rs;
+  assign \$245  = dp0_0_rp_sh << dp0_0_rp_rs;
+  assign \$246  = \$245 [25:0] != dp0_0_rp_norm;
+  assign \$247  = $signed(dp0_0_rp_eb) + $signed({ 1'h0, dp0_0_rp_rs });
+  assign \$248  = $signed(\$247 ) - $signed(2'h1);
+  assign \$250  = $signed(\$249 ) + $signed({ 1'h0, dp0_0_rp_sh[25:2] });
+  assign \$252  = \$251  | dp0_0_rp_lost;
+  assign \$253  = \$252  | dp0_0_rp_sh[2];
+  assign \$254  = dp0_0_rp_sh[1] & \$253 ;
+  assign \$255  = $signed(\$250 ) + $signed({ 1'h0, \$254  });
+  assign \$256  = ! dp0_0_sig;
+  assign \$257  = dp0_0_rp_packed >= 31'h7f800000;
+  assign \$258  = dp0_0_inf ? { grp_next0_0[31], 31'h7f800000 } : dp0_0_rp_out;
+  assign \$259  = dp0_0_nan ? 32'd2143289344 : \$258 ;
+  assign \$260  = ! dq_d0_1[30:23];
+  assign st0_1_e = \$260  ? 8'h01 : dq_d0_1[30:23];
+  assign \$261  = ! dq_d0_1[30:23];
+  assign \$262  = ~ \$261 ;
+  assign \$263  = dq_d0_1[30:23] == 8'hff;
+  assign \$264  = ! dq_d0_1[22:0];
+  assign st0_1_inf = \$263  & \$264 ;
+  assign \$265  = dq_d0_1[30:23] == 8'hff;
+  assign \$266  = | dq_d0_1[22:0];
+  assign st0_1_nan = \$265  & \$266 ;
+  assign \$267  = ! dq_d0_1[30:23];
+  assign \$268  = ! dq_d0_1[22:0];
+  assign st0_1_zero = \$267  & \$268 ;
+  assign \$269  = st0_1_e - 8'h96;
+  assign \$270  = $signed(\$269 ) + $signed({ 1'h0, \$130 [2:0] });
+  assign \$271  = 5'h17 - st0_1_rp_msb;
+  assign \$272  = { \$262 , dq_d0_1[22:0], 2'h0 } << \$271 [4:0];
+  assign \$273  = $signed(\$270 ) + $signed({ 1'h0, st0_1_rp_msb });
+  assign \$274  = $signed(\$273 ) + $signed(8'h7f);
+  assign \$275  = $signed(\$274 ) < $signed(2'h1);
+  assign \$276  = $signed(\$274 ) < $signed(6'h27);
+  assign \$277  = $signed(2'h1) - $signed(\$274 );
+  assign st0_1_rp_sh = \$272 [25:0] >> st0_1_rp_rs;
+  assign \$278  = st0_1_rp_sh << st0_1_rp_rs;
+  assign st0_1_rp_lost = \$278 [25:0] != \$272 [25:0];
+  assign \$279  = $signed(\$274 ) + $signed({ 1'h0, st0_1_rp_rs });
+  assign \$280  = $signed(\$279 ) - $signed(2'h1);
+  assign \$282  = $signed(\$281 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
+  assign \$284  = \$283  | st0_1_rp_lost;
+  assign \$285  = \$284  | st0_1_rp_sh[2];
+  assign \$286  = st0_1_rp_sh[1] & \$285 ;
+  assign \$287  = $signed(\$282 ) + $signed({ 1'h0, \$286  });
+  assign \$288  = ! { \$262 , dq_d0_1[22:0] };
+  assign \$289  = \$287 [46:0] >= 31'h7f800000;
+  assign \$291  = st0_1_inf ? { \$290 , 31'h7f800000 } : st0_1_rp_out;
+  assign st0_1_f32 = st0_1_nan ? 32'd2143289344 : \$291 ;
+  assign \$292  = dq_bit == 4'h9;
+  assign \$293  = \$292  & \$signal$67 ;
+  assign \$294  = \$293  ? dq_psum[63:32] : out_acc[63:32];
+  assign \a$259  = \$signal$48  ? dq_d0_1 : \$294 ;
+  assign \$295  = dq_c1 >> dq_bit;
+  assign \$296  = \$295  ? ct0_f32 : 32'd0;
+  assign \$297  = ~ \$signal$48 ;
+  assign \$298  = dq_scale[15:8] >> \$130 [2:0];
+  assign \$299  = \$297  & \$298 ;
+  assign \$300  = \$299  ? st0_1_f32 : 32'd0;
+  assign \b$260  = \$signal$48  ? \$296  : \$300 ;
+  assign \$301  = ! grp_next0_1[30:23];
+  assign \$302  = \$301  ? 8'h01 : grp_next0_1[30:23];
+  assign \$303  = ! grp_next0_1[30:23];
+  assign \$304  = ~ \$303 ;
+  assign \$305  = grp_next0_1[30:23] == 8'hff;
+  assign \$306  = ! grp_next0_1[22:0];
+  assign \$307  = \$305  & \$306 ;
+  assign \$308  = grp_next0_1[30:23] == 8'hff;
+  assign \$309  = | grp_next0_1[22:0];
+  assign \$310  = \$308  & \$309 ;
+  assign \$311  = ! grp_next0_1[30:23];
+  assign \$312  = ! grp_next0_1[22:0];
+  assign \$313  = \$311  & \$312 ;
+  assign \$314  = dp0_1_e - 8'h96;
+  assign \$315  = $signed(\$314 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$316  = 5'h17 - dp0_1_rp_msb;
+  assign \$317  = { dp0_1_sig, 2'h0 } << dp0_1_rp_ls;
+  assign \$318  = $signed(dp0_1_exp) + $signed({ 1'h0, dp0_1_rp_msb });
+  assign \$319  = $signed(\$318 ) + $signed(8'h7f);
+  assign \$320  = $signed(dp0_1_rp_eb) < $signed(2'h1);
+  assign \$321  = $signed(dp0_1_rp_eb) < $signed(6'h27);
+  assign \$322  = $signed(2'h1) - $signed(dp0_1_rp_eb);
+  assign \$323  = dp0_1_rp_norm >> dp0_1_rp_rs;
+  assign \$324  = dp0_1_rp_sh << dp0_1_rp_rs;
+  assign \$325  = \$324 [25:0] != dp0_1_rp_norm;
+  assign \$326  = $signed(dp0_1_rp_eb) + $signed({ 1'h0, dp0_1_rp_rs });
+  assign \$327  = $signed(\$326 ) - $signed(2'h1);
+  assign \$329  = $signed(\$328 ) + $signed({ 1'h0, dp0_1_rp_sh[25:2] });
+  assign \$331  = \$330  | dp0_1_rp_lost;
+  assign \$332  = \$331  | dp0_1_rp_sh[2];
+  assign \$333  = dp0_1_rp_sh[1] & \$332 ;
+  assign \$334  = $signed(\$329 ) + $signed({ 1'h0, \$333  });
+  assign \$335  = ! dp0_1_sig;
+  assign \$336  = dp0_1_rp_packed >= 31'h7f800000;
+  assign \$337  = dp0_1_inf ? { grp_next0_1[31], 31'h7f800000 } : dp0_1_rp_out;
+  assign \$338  = dp0_1_nan ? 32'd2143289344 : \$337 ;
+  assign \$339  = ! dq_sum_a1[30:23];
+  assign ct1_e = \$339  ? 8'h01 : dq_sum_a1[30:23];
+  assign \$340  = ! dq_sum_a1[30:23];
+  assign \$341  = ~ \$340 ;
+  assign \$342  = dq_sum_a1[30:23] == 8'hff;
+  assign \$343  = ! dq_sum_a1[22:0];
+  assign ct1_inf = \$342  & \$343 ;
+  assign \$344  = dq_sum_a1[30:23] == 8'hff;
+  assign \$345  = | dq_sum_a1[22:0];
+  assign ct1_nan = \$344  & \$345 ;
   \lut_all_fp16_fp16tab_nosym.act_add0  act_add0 (
     .a(act_sum0),
     .b(ones0_f32),
@@ -1937,24 +1901,24 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     .s(act_next1)
   );
   \lut_all_fp16_fp16tab_nosym.dq_add0_0  dq_add0_0 (
-    .a(\a$221 ),
-    .b(\b$222 ),
+    .a(\a$223 ),
+    .b(\b$224 ),
     .s(s)
   );
   \lut_all_fp16_fp16tab_nosym.dq_add0_1  dq_add0_1 (
-    .a(\a$255 ),
-    .b(\b$256 ),
-    .s(\s$54 )
+    .a(\a$259 ),
+    .b(\b$260 ),
+    .s(\s$53 )
   );
   \lut_all_fp16_fp16tab_nosym.dq_add1_0  dq_add1_0 (
-    .a(\a$305 ),
-    .b(\b$306 ),
-    .s(\s$57 )
+    .a(\a$312 ),
+    .b(\b$313 ),
+    .s(\s$56 )
   );
   \lut_all_fp16_fp16tab_nosym.dq_add1_1  dq_add1_1 (
-    .a(\a$339 ),
-    .b(\b$340 ),
-    .s(\s$60 )
+    .a(\a$348 ),
+    .b(\b$349 ),
+    .s(\s$59 )
   );
   \lut_all_fp16_fp16tab_nosym.plane_add0_0  plane_add0_0 (
     .a(grp0_0),
@@ -1992,416 +1956,416 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = i_a;
+    \$531  = i_a;
     if (rst) begin
-      \$561  = 128'h00000000000000000000000000000000;
+      \$531  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = i_w;
+    \$532  = i_w;
     if (rst) begin
-      \$562  = 101'h00000000000000000000000000;
+      \$532  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = i_ctl;
+    \$533  = i_ctl;
     if (rst) begin
-      \$563  = 5'h00;
+      \$533  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = w_reg;
+    \$534  = w_reg;
     if (i_ctl[1]) begin
-      \$564  = i_w;
+      \$534  = i_w;
     end
     if (rst) begin
-      \$564  = 101'h00000000000000000000000000;
+      \$534  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = \$signal ;
+    \$535  = \$signal ;
     if (accept) begin
-      \$565  = 3'h0;
+      \$535  = 3'h0;
     end else if (\$3 ) begin
-      \$565  = \$7 [2:0];
+      \$535  = \$7 [2:0];
     end
     if (rst) begin
-      \$565  = 3'h0;
+      \$535  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = planes;
+    \$536  = planes;
     if (accept) begin
-      \$566  = w_sel[63:0];
+      \$536  = w_sel[63:0];
     end
     if (rst) begin
-      \$566  = 64'h0000000000000000;
+      \$536  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = dtype;
+    \$537  = dtype;
     if (accept) begin
-      \$567  = w_sel[100:96];
+      \$537  = w_sel[100:96];
     end
     if (rst) begin
-      \$567  = 5'h00;
+      \$537  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = remaining;
+    \$538  = remaining;
     if (accept) begin
-      \$568  = \$4 ;
+      \$538  = \$4 ;
     end else if (\$3 ) begin
-      \$568  = \$6 [3:0];
+      \$538  = \$6 [3:0];
     end
     if (rst) begin
-      \$568  = 4'h0;
+      \$538  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = beat_group_end;
+    \$539  = beat_group_end;
     if (accept) begin
-      \$569  = i_ctl[4];
+      \$539  = i_ctl[4];
     end
     if (rst) begin
-      \$569  = 1'h0;
+      \$539  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = beat_last;
+    \$540  = beat_last;
     if (accept) begin
-      \$570  = i_ctl[3];
+      \$540  = i_ctl[3];
     end
     if (rst) begin
-      \$570  = 1'h0;
+      \$540  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = beat_scale;
+    \$541  = beat_scale;
     if (accept) begin
-      \$571  = w_sel[79:64];
+      \$541  = w_sel[79:64];
     end
     if (rst) begin
-      \$571  = 16'h0000;
+      \$541  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = \$signal$23 ;
+    \$542  = \$signal$23 ;
     if (accept) begin
-      \$572  = \$5 ;
+      \$542  = \$5 ;
     end
     if (rst) begin
-      \$572  = 1'h0;
+      \$542  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = \$signal$24 ;
+    \$543  = \$signal$24 ;
     if (accept) begin
-      \$573  = w_sel[95:80];
+      \$543  = w_sel[95:80];
     end
     if (rst) begin
-      \$573  = 16'h0000;
+      \$543  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = act_sum0;
+    \$544  = act_sum0;
     if (handoff) begin
-      \$574  = 32'd0;
+      \$544  = 32'd0;
     end else if (last_plane) begin
-      \$574  = act_next0;
+      \$544  = act_next0;
     end
     if (rst) begin
-      \$574  = 32'd0;
+      \$544  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = act_sum1;
+    \$545  = act_sum1;
     if (handoff) begin
-      \$575  = 32'd0;
+      \$545  = 32'd0;
     end else if (last_plane) begin
-      \$575  = act_next1;
+      \$545  = act_next1;
     end
     if (rst) begin
-      \$575  = 32'd0;
+      \$545  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = grp0_0;
+    \$546  = grp0_0;
     if (handoff) begin
-      \$576  = 32'd0;
+      \$546  = 32'd0;
     end else if (\$9 ) begin
-      \$576  = grp_next0_0;
+      \$546  = grp_next0_0;
     end
     if (rst) begin
-      \$576  = 32'd0;
+      \$546  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = grp1_0;
+    \$547  = grp1_0;
     if (handoff) begin
-      \$577  = 32'd0;
+      \$547  = 32'd0;
     end else if (\$11 ) begin
-      \$577  = grp_next1_0;
+      \$547  = grp_next1_0;
     end
     if (rst) begin
-      \$577  = 32'd0;
+      \$547  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = grp0_1;
+    \$548  = grp0_1;
     if (handoff) begin
-      \$578  = 32'd0;
+      \$548  = 32'd0;
     end else if (\$13 ) begin
-      \$578  = grp_next0_1;
+      \$548  = grp_next0_1;
     end
     if (rst) begin
-      \$578  = 32'd0;
+      \$548  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = grp1_1;
+    \$549  = grp1_1;
     if (handoff) begin
-      \$579  = 32'd0;
+      \$549  = 32'd0;
     end else if (\$15 ) begin
-      \$579  = grp_next1_1;
+      \$549  = grp_next1_1;
     end
     if (rst) begin
-      \$579  = 32'd0;
+      \$549  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = grp_first;
+    \$550  = grp_first;
     if (handoff) begin
-      \$580  = 1'h0;
+      \$550  = 1'h0;
     end
     if (\$16 ) begin
-      \$580  = 1'h1;
+      \$550  = 1'h1;
     end
     if (rst) begin
-      \$580  = 1'h0;
+      \$550  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = grp_psum;
+    \$551  = grp_psum;
     if (\$16 ) begin
-      \$581  = i_psum;
+      \$551  = i_psum;
     end
     if (rst) begin
-      \$581  = 128'h00000000000000000000000000000000;
+      \$551  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = dq_c0;
+    \$552  = dq_c0;
     if (handoff) begin
-      \$582  = c0;
+      \$552  = c0;
     end
     if (rst) begin
-      \$582  = 9'h000;
+      \$552  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = dq_c1;
+    \$553  = dq_c1;
     if (handoff) begin
-      \$583  = c1;
+      \$553  = c1;
     end
     if (rst) begin
-      \$583  = 9'h000;
+      \$553  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = dq_sum_a0;
+    \$554  = dq_sum_a0;
     if (handoff) begin
-      \$584  = act_next0;
+      \$554  = act_next0;
     end
     if (rst) begin
-      \$584  = 32'd0;
+      \$554  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = dq_sum_a1;
+    \$555  = dq_sum_a1;
     if (handoff) begin
-      \$585  = act_next1;
+      \$555  = act_next1;
     end
     if (rst) begin
-      \$585  = 32'd0;
+      \$555  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = dq_d0_0;
-    if (\$18 ) begin
-      \$586  = s;
-    end
-    if (handoff) begin
-      \$586  = dp0_0_f32;
-    end
-    if (rst) begin
-      \$586  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = dq_d0_1;
-    if (\$20 ) begin
-      \$587  = \s$54 ;
+    \$556  = dq_d0_0;
+    if (\$signal$48 ) begin
+      \$556  = s;
     end
     if (handoff) begin
-      \$587  = dp0_1_f32;
+      \$556  = dp0_0_f32;
     end
     if (rst) begin
-      \$587  = 32'd0;
+      \$556  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = dq_d1_0;
-    if (\$22 ) begin
-      \$588  = \s$57 ;
+    \$557  = dq_d0_1;
+    if (\$signal$48 ) begin
+      \$557  = \s$53 ;
     end
     if (handoff) begin
-      \$588  = dp1_0_f32;
+      \$557  = dp0_1_f32;
     end
     if (rst) begin
-      \$588  = 32'd0;
+      \$557  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = dq_d1_1;
-    if (\$24 ) begin
-      \$589  = \s$60 ;
+    \$558  = dq_d1_0;
+    if (\$signal$48 ) begin
+      \$558  = \s$56 ;
     end
     if (handoff) begin
-      \$589  = dp1_1_f32;
+      \$558  = dp1_0_f32;
     end
     if (rst) begin
-      \$589  = 32'd0;
+      \$558  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = 1'h0;
-    if (\$25 ) begin
-      if (\$30 ) begin
-        \$590  = 1'h1;
+    \$559  = dq_d1_1;
+    if (\$signal$48 ) begin
+      \$559  = \s$59 ;
+    end
+    if (handoff) begin
+      \$559  = dp1_1_f32;
+    end
+    if (rst) begin
+      \$559  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$560  = 1'h0;
+    if (\$17 ) begin
+      if (\$22 ) begin
+        \$560  = 1'h1;
       end
     end
     if (rst) begin
-      \$590  = 1'h0;
+      \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = dq_left;
-    if (\$25 ) begin
-      \$591  = \$26 [4:0];
+    \$561  = dq_left;
+    if (\$17 ) begin
+      \$561  = \$18 [4:0];
     end
     if (handoff) begin
-      \$591  = 5'h11;
+      \$561  = 5'h11;
     end
     if (rst) begin
-      \$591  = 5'h00;
+      \$561  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = dq_bit;
-    if (\$25 ) begin
-      \$592  = \$27 [4:0];
+    \$562  = dq_bit;
+    if (\$17 ) begin
+      \$562  = \$19 [4:0];
     end
     if (handoff) begin
-      \$592  = 5'h00;
+      \$562  = 5'h00;
     end
     if (rst) begin
-      \$592  = 5'h00;
+      \$562  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = out_acc;
-    if (\$25 ) begin
-      if (\$28 ) begin
-        \$593  = out_next;
+    \$563  = out_acc;
+    if (\$17 ) begin
+      if (\$20 ) begin
+        \$563  = out_next;
       end
     end
     if (rst) begin
-      \$593  = 128'h00000000000000000000000000000000;
+      \$563  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = o_psum;
-    if (\$25 ) begin
-      if (\$30 ) begin
-        \$594  = out_next;
+    \$564  = o_psum;
+    if (\$17 ) begin
+      if (\$22 ) begin
+        \$564  = out_next;
       end
     end
     if (rst) begin
-      \$594  = 128'h00000000000000000000000000000000;
+      \$564  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = dq_scale;
+    \$565  = dq_scale;
     if (handoff) begin
-      \$595  = beat_scale;
+      \$565  = beat_scale;
     end
     if (rst) begin
-      \$595  = 16'h0000;
+      \$565  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = \$signal$67 ;
+    \$566  = \$signal$67 ;
     if (handoff) begin
-      \$596  = grp_first;
+      \$566  = grp_first;
     end
     if (rst) begin
-      \$596  = 1'h0;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = dq_psum;
+    \$567  = dq_psum;
     if (handoff) begin
-      \$597  = grp_psum;
+      \$567  = grp_psum;
     end
     if (rst) begin
-      \$597  = 128'h00000000000000000000000000000000;
+      \$567  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = dq_last;
+    \$568  = dq_last;
     if (handoff) begin
-      \$598  = beat_last;
+      \$568  = beat_last;
     end
     if (rst) begin
-      \$598  = 1'h0;
+      \$568  = 1'h0;
     end
   end
   always @* begin
@@ -2437,7 +2401,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\table [249]) begin
       ones0_lz = 4'h1;
     end
-    if (\$48 ) begin
+    if (\$40 ) begin
       ones0_lz = 4'h0;
     end
   end
@@ -2451,7 +2415,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     end else if (ones0_zero) begin
       ones0_f32 = { \table [255], 31'h00000000 };
     end else begin
-      ones0_f32 = { \table [255], \$57 [7:0], \$55 [9:0], 13'h0000 };
+      ones0_f32 = { \table [255], \$49 [7:0], \$47 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2487,7 +2451,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\table$89 [249]) begin
       ones1_lz = 4'h1;
     end
-    if (\$60 ) begin
+    if (\$52 ) begin
       ones1_lz = 4'h0;
     end
   end
@@ -2501,7 +2465,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     end else if (ones1_zero) begin
       ones1_f32 = { \table$89 [255], 31'h00000000 };
     end else begin
-      ones1_f32 = { \table$89 [255], \$69 [7:0], \$67 [9:0], 13'h0000 };
+      ones1_f32 = { \table$89 [255], \$61 [7:0], \$59 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2537,7 +2501,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry0_0[9]) begin
       plane0_0_lz = 4'h1;
     end
-    if (\$73 ) begin
+    if (\$65 ) begin
       plane0_0_lz = 4'h0;
     end
   end
@@ -2547,11 +2511,11 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (plane0_0_nan) begin
       plane0_0_f32 = 32'd2143289344;
     end else if (plane0_0_inf) begin
-      plane0_0_f32 = { \$84 , 31'h7f800000 };
+      plane0_0_f32 = { \$76 , 31'h7f800000 };
     end else if (plane0_0_zero) begin
-      plane0_0_f32 = { \$85 , 31'h00000000 };
+      plane0_0_f32 = { \$77 , 31'h00000000 };
     end else begin
-      plane0_0_f32 = { \$86 , \$83 [7:0], \$80 [9:0], 13'h0000 };
+      plane0_0_f32 = { \$78 , \$75 [7:0], \$72 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2587,7 +2551,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry1_0[9]) begin
       plane1_0_lz = 4'h1;
     end
-    if (\$90 ) begin
+    if (\$82 ) begin
       plane1_0_lz = 4'h0;
     end
   end
@@ -2597,11 +2561,11 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (plane1_0_nan) begin
       plane1_0_f32 = 32'd2143289344;
     end else if (plane1_0_inf) begin
-      plane1_0_f32 = { \$101 , 31'h7f800000 };
+      plane1_0_f32 = { \$93 , 31'h7f800000 };
     end else if (plane1_0_zero) begin
-      plane1_0_f32 = { \$102 , 31'h00000000 };
+      plane1_0_f32 = { \$94 , 31'h00000000 };
     end else begin
-      plane1_0_f32 = { \$103 , \$100 [7:0], \$97 [9:0], 13'h0000 };
+      plane1_0_f32 = { \$95 , \$92 [7:0], \$89 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2637,7 +2601,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry0_1[9]) begin
       plane0_1_lz = 4'h1;
     end
-    if (\$107 ) begin
+    if (\$99 ) begin
       plane0_1_lz = 4'h0;
     end
   end
@@ -2647,11 +2611,11 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (plane0_1_nan) begin
       plane0_1_f32 = 32'd2143289344;
     end else if (plane0_1_inf) begin
-      plane0_1_f32 = { \$118 , 31'h7f800000 };
+      plane0_1_f32 = { \$110 , 31'h7f800000 };
     end else if (plane0_1_zero) begin
-      plane0_1_f32 = { \$119 , 31'h00000000 };
+      plane0_1_f32 = { \$111 , 31'h00000000 };
     end else begin
-      plane0_1_f32 = { \$120 , \$117 [7:0], \$114 [9:0], 13'h0000 };
+      plane0_1_f32 = { \$112 , \$109 [7:0], \$106 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2687,7 +2651,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry1_1[9]) begin
       plane1_1_lz = 4'h1;
     end
-    if (\$124 ) begin
+    if (\$116 ) begin
       plane1_1_lz = 4'h0;
     end
   end
@@ -2697,19 +2661,16 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (plane1_1_nan) begin
       plane1_1_f32 = 32'd2143289344;
     end else if (plane1_1_inf) begin
-      plane1_1_f32 = { \$135 , 31'h7f800000 };
+      plane1_1_f32 = { \$127 , 31'h7f800000 };
     end else if (plane1_1_zero) begin
-      plane1_1_f32 = { \$136 , 31'h00000000 };
+      plane1_1_f32 = { \$128 , 31'h00000000 };
     end else begin
-      plane1_1_f32 = { \$137 , \$134 [7:0], \$131 [9:0], 13'h0000 };
+      plane1_1_f32 = { \$129 , \$126 [7:0], \$123 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct0_rp_msb = 5'h00;
-    if (dq_sum_a0[0]) begin
-      ct0_rp_msb = 5'h00;
-    end
     if (dq_sum_a0[1]) begin
       ct0_rp_msb = 5'h01;
     end
@@ -2776,39 +2737,36 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_sum_a0[22]) begin
       ct0_rp_msb = 5'h16;
     end
-    if (\$157 ) begin
+    if (\$149 ) begin
       ct0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct0_rp_rs = 5'h00;
-    if (\$170 ) begin
+    if (\$163 ) begin
       (* full_case = 32'd1 *)
-      if (\$171 ) begin
+      if (\$164 ) begin
         ct0_rp_rs = 5'h1a;
       end else begin
-        ct0_rp_rs = \$172 [4:0];
+        ct0_rp_rs = \$165 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$183 ) begin
-      ct0_rp_out = { \$186 , 31'h00000000 };
-    end else if (\$184 ) begin
-      ct0_rp_out = { \$188 , 31'h7f800000 };
+    if (\$176 ) begin
+      ct0_rp_out = { ct0_rp_sign, 31'h00000000 };
+    end else if (\$177 ) begin
+      ct0_rp_out = { ct0_rp_sign, 31'h7f800000 };
     end else begin
-      ct0_rp_out = { \$190 , \$182 [30:0] };
+      ct0_rp_out = { ct0_rp_sign, \$175 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_0_rp_msb = 5'h00;
-    if (dq_d0_0[0]) begin
-      st0_0_rp_msb = 5'h00;
-    end
     if (dq_d0_0[1]) begin
       st0_0_rp_msb = 5'h01;
     end
@@ -2875,82 +2833,86 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d0_0[22]) begin
       st0_0_rp_msb = 5'h16;
     end
-    if (\$196 ) begin
+    if (\$183 ) begin
       st0_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_0_rp_rs = 5'h00;
-    if (\$209 ) begin
+    if (\$196 ) begin
       (* full_case = 32'd1 *)
-      if (\$210 ) begin
+      if (\$197 ) begin
         st0_0_rp_rs = 5'h1a;
       end else begin
-        st0_0_rp_rs = \$211 [4:0];
+        st0_0_rp_rs = \$198 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$222 ) begin
-      st0_0_rp_out = { \$224 , 31'h00000000 };
-    end else if (\$223 ) begin
-      st0_0_rp_out = { \$225 , 31'h7f800000 };
+    if (\$209 ) begin
+      st0_0_rp_out = { st0_0_rp_sign, 31'h00000000 };
+    end else if (\$210 ) begin
+      st0_0_rp_out = { st0_0_rp_sign, 31'h7f800000 };
     end else begin
-      st0_0_rp_out = { \$226 , \$221 [30:0] };
+      st0_0_rp_out = { st0_0_rp_sign, \$208 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_e = 8'h00;
     if (handoff) begin
-      dp0_0_e = \$239 ;
+      dp0_0_e = \$223 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_sig = 24'h000000;
     if (handoff) begin
-      dp0_0_sig = { \$241 , grp_next0_0[22:0] };
+      dp0_0_sig = { \$225 , grp_next0_0[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_inf = 1'h0;
     if (handoff) begin
-      dp0_0_inf = \$244 ;
+      dp0_0_inf = \$228 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_nan = 1'h0;
     if (handoff) begin
-      dp0_0_nan = \$247 ;
+      dp0_0_nan = \$231 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_zero = 1'h0;
     if (handoff) begin
-      dp0_0_zero = \$250 ;
+      dp0_0_zero = \$234 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_exp = 12'h000;
     if (handoff) begin
-      dp0_0_exp = { \$252 [9], \$252 [9], \$252  };
+      dp0_0_exp = { \$236 [9], \$236 [9], \$236  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_0_rp_sign = 1'h0;
+    if (handoff) begin
+      dp0_0_rp_sign = grp_next0_0[31];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_msb = 5'h00;
     if (handoff) begin
-      if (dp0_0_sig[0]) begin
-        dp0_0_rp_msb = 5'h00;
-      end
       if (dp0_0_sig[1]) begin
         dp0_0_rp_msb = 5'h01;
       end
@@ -3026,33 +2988,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_ls = 5'h00;
     if (handoff) begin
-      dp0_0_rp_ls = \$253 [4:0];
+      dp0_0_rp_ls = \$237 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp0_0_rp_norm = \$254 [25:0];
+      dp0_0_rp_norm = \$238 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_eb = 23'h000000;
     if (handoff) begin
-      dp0_0_rp_eb = { \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256  };
+      dp0_0_rp_eb = { \$240 [13], \$240 [13], \$240 [13], \$240 [13], \$240 [13], \$240 [13], \$240 [13], \$240 [13], \$240 [13], \$240  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$257 ) begin
+      if (\$241 ) begin
         (* full_case = 32'd1 *)
-        if (\$258 ) begin
+        if (\$242 ) begin
           dp0_0_rp_rs = 5'h1a;
         end else begin
-          dp0_0_rp_rs = \$259 [4:0];
+          dp0_0_rp_rs = \$243 [4:0];
         end
       end
     end
@@ -3061,21 +3023,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp0_0_rp_sh = \$260 ;
+      dp0_0_rp_sh = \$244 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_lost = 1'h0;
     if (handoff) begin
-      dp0_0_rp_lost = \$262 ;
+      dp0_0_rp_lost = \$246 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp0_0_rp_packed = \$271 [46:0];
+      dp0_0_rp_packed = \$255 [46:0];
     end
   end
   always @* begin
@@ -3083,12 +3045,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp0_0_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$272 ) begin
-        dp0_0_rp_out = { grp_next0_0[31], 31'h00000000 };
-      end else if (\$273 ) begin
-        dp0_0_rp_out = { grp_next0_0[31], 31'h7f800000 };
+      if (\$256 ) begin
+        dp0_0_rp_out = { dp0_0_rp_sign, 31'h00000000 };
+      end else if (\$257 ) begin
+        dp0_0_rp_out = { dp0_0_rp_sign, 31'h7f800000 };
       end else begin
-        dp0_0_rp_out = { grp_next0_0[31], dp0_0_rp_packed[30:0] };
+        dp0_0_rp_out = { dp0_0_rp_sign, dp0_0_rp_packed[30:0] };
       end
     end
   end
@@ -3096,15 +3058,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_f32 = 32'd0;
     if (handoff) begin
-      dp0_0_f32 = \$275 ;
+      dp0_0_f32 = \$259 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_1_rp_msb = 5'h00;
-    if (dq_d0_1[0]) begin
-      st0_1_rp_msb = 5'h00;
-    end
     if (dq_d0_1[1]) begin
       st0_1_rp_msb = 5'h01;
     end
@@ -3171,82 +3130,86 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d0_1[22]) begin
       st0_1_rp_msb = 5'h16;
     end
-    if (\$278 ) begin
+    if (\$262 ) begin
       st0_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_1_rp_rs = 5'h00;
-    if (\$291 ) begin
+    if (\$275 ) begin
       (* full_case = 32'd1 *)
-      if (\$292 ) begin
+      if (\$276 ) begin
         st0_1_rp_rs = 5'h1a;
       end else begin
-        st0_1_rp_rs = \$293 [4:0];
+        st0_1_rp_rs = \$277 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$304 ) begin
-      st0_1_rp_out = { \$306 , 31'h00000000 };
-    end else if (\$305 ) begin
-      st0_1_rp_out = { \$307 , 31'h7f800000 };
+    if (\$288 ) begin
+      st0_1_rp_out = { st0_1_rp_sign, 31'h00000000 };
+    end else if (\$289 ) begin
+      st0_1_rp_out = { st0_1_rp_sign, 31'h7f800000 };
     end else begin
-      st0_1_rp_out = { \$308 , \$303 [30:0] };
+      st0_1_rp_out = { st0_1_rp_sign, \$287 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_e = 8'h00;
     if (handoff) begin
-      dp0_1_e = \$321 ;
+      dp0_1_e = \$302 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_sig = 24'h000000;
     if (handoff) begin
-      dp0_1_sig = { \$323 , grp_next0_1[22:0] };
+      dp0_1_sig = { \$304 , grp_next0_1[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_inf = 1'h0;
     if (handoff) begin
-      dp0_1_inf = \$326 ;
+      dp0_1_inf = \$307 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_nan = 1'h0;
     if (handoff) begin
-      dp0_1_nan = \$329 ;
+      dp0_1_nan = \$310 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_zero = 1'h0;
     if (handoff) begin
-      dp0_1_zero = \$332 ;
+      dp0_1_zero = \$313 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_exp = 12'h000;
     if (handoff) begin
-      dp0_1_exp = { \$334 [9], \$334 [9], \$334  };
+      dp0_1_exp = { \$315 [9], \$315 [9], \$315  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_1_rp_sign = 1'h0;
+    if (handoff) begin
+      dp0_1_rp_sign = grp_next0_1[31];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_msb = 5'h00;
     if (handoff) begin
-      if (dp0_1_sig[0]) begin
-        dp0_1_rp_msb = 5'h00;
-      end
       if (dp0_1_sig[1]) begin
         dp0_1_rp_msb = 5'h01;
       end
@@ -3322,33 +3285,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_ls = 5'h00;
     if (handoff) begin
-      dp0_1_rp_ls = \$335 [4:0];
+      dp0_1_rp_ls = \$316 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp0_1_rp_norm = \$336 [25:0];
+      dp0_1_rp_norm = \$317 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_eb = 23'h000000;
     if (handoff) begin
-      dp0_1_rp_eb = { \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338  };
+      dp0_1_rp_eb = { \$319 [13], \$319 [13], \$319 [13], \$319 [13], \$319 [13], \$319 [13], \$319 [13], \$319 [13], \$319 [13], \$319  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$339 ) begin
+      if (\$320 ) begin
         (* full_case = 32'd1 *)
-        if (\$340 ) begin
+        if (\$321 ) begin
           dp0_1_rp_rs = 5'h1a;
         end else begin
-          dp0_1_rp_rs = \$341 [4:0];
+          dp0_1_rp_rs = \$322 [4:0];
         end
       end
     end
@@ -3357,21 +3320,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp0_1_rp_sh = \$342 ;
+      dp0_1_rp_sh = \$323 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_lost = 1'h0;
     if (handoff) begin
-      dp0_1_rp_lost = \$344 ;
+      dp0_1_rp_lost = \$325 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp0_1_rp_packed = \$353 [46:0];
+      dp0_1_rp_packed = \$334 [46:0];
     end
   end
   always @* begin
@@ -3379,12 +3342,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp0_1_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$354 ) begin
-        dp0_1_rp_out = { grp_next0_1[31], 31'h00000000 };
-      end else if (\$355 ) begin
-        dp0_1_rp_out = { grp_next0_1[31], 31'h7f800000 };
+      if (\$335 ) begin
+        dp0_1_rp_out = { dp0_1_rp_sign, 31'h00000000 };
+      end else if (\$336 ) begin
+        dp0_1_rp_out = { dp0_1_rp_sign, 31'h7f800000 };
       end else begin
-        dp0_1_rp_out = { grp_next0_1[31], dp0_1_rp_packed[30:0] };
+        dp0_1_rp_out = { dp0_1_rp_sign, dp0_1_rp_packed[30:0] };
       end
     end
   end
@@ -3392,15 +3355,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_f32 = 32'd0;
     if (handoff) begin
-      dp0_1_f32 = \$357 ;
+      dp0_1_f32 = \$338 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct1_rp_msb = 5'h00;
-    if (dq_sum_a1[0]) begin
-      ct1_rp_msb = 5'h00;
-    end
     if (dq_sum_a1[1]) begin
       ct1_rp_msb = 5'h01;
     end
@@ -3467,39 +3427,36 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_sum_a1[22]) begin
       ct1_rp_msb = 5'h16;
     end
-    if (\$360 ) begin
+    if (\$341 ) begin
       ct1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct1_rp_rs = 5'h00;
-    if (\$373 ) begin
+    if (\$355 ) begin
       (* full_case = 32'd1 *)
-      if (\$374 ) begin
+      if (\$356 ) begin
         ct1_rp_rs = 5'h1a;
       end else begin
-        ct1_rp_rs = \$375 [4:0];
+        ct1_rp_rs = \$357 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$386 ) begin
-      ct1_rp_out = { \$389 , 31'h00000000 };
-    end else if (\$387 ) begin
-      ct1_rp_out = { \$391 , 31'h7f800000 };
+    if (\$368 ) begin
+      ct1_rp_out = { ct1_rp_sign, 31'h00000000 };
+    end else if (\$369 ) begin
+      ct1_rp_out = { ct1_rp_sign, 31'h7f800000 };
     end else begin
-      ct1_rp_out = { \$393 , \$385 [30:0] };
+      ct1_rp_out = { ct1_rp_sign, \$367 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_0_rp_msb = 5'h00;
-    if (dq_d1_0[0]) begin
-      st1_0_rp_msb = 5'h00;
-    end
     if (dq_d1_0[1]) begin
       st1_0_rp_msb = 5'h01;
     end
@@ -3566,82 +3523,86 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d1_0[22]) begin
       st1_0_rp_msb = 5'h16;
     end
-    if (\$399 ) begin
+    if (\$375 ) begin
       st1_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_0_rp_rs = 5'h00;
-    if (\$412 ) begin
+    if (\$388 ) begin
       (* full_case = 32'd1 *)
-      if (\$413 ) begin
+      if (\$389 ) begin
         st1_0_rp_rs = 5'h1a;
       end else begin
-        st1_0_rp_rs = \$414 [4:0];
+        st1_0_rp_rs = \$390 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$425 ) begin
-      st1_0_rp_out = { \$427 , 31'h00000000 };
-    end else if (\$426 ) begin
-      st1_0_rp_out = { \$428 , 31'h7f800000 };
+    if (\$401 ) begin
+      st1_0_rp_out = { st1_0_rp_sign, 31'h00000000 };
+    end else if (\$402 ) begin
+      st1_0_rp_out = { st1_0_rp_sign, 31'h7f800000 };
     end else begin
-      st1_0_rp_out = { \$429 , \$424 [30:0] };
+      st1_0_rp_out = { st1_0_rp_sign, \$400 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_e = 8'h00;
     if (handoff) begin
-      dp1_0_e = \$442 ;
+      dp1_0_e = \$415 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_sig = 24'h000000;
     if (handoff) begin
-      dp1_0_sig = { \$444 , grp_next1_0[22:0] };
+      dp1_0_sig = { \$417 , grp_next1_0[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_inf = 1'h0;
     if (handoff) begin
-      dp1_0_inf = \$447 ;
+      dp1_0_inf = \$420 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_nan = 1'h0;
     if (handoff) begin
-      dp1_0_nan = \$450 ;
+      dp1_0_nan = \$423 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_zero = 1'h0;
     if (handoff) begin
-      dp1_0_zero = \$453 ;
+      dp1_0_zero = \$426 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_exp = 12'h000;
     if (handoff) begin
-      dp1_0_exp = { \$455 [9], \$455 [9], \$455  };
+      dp1_0_exp = { \$428 [9], \$428 [9], \$428  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_0_rp_sign = 1'h0;
+    if (handoff) begin
+      dp1_0_rp_sign = grp_next1_0[31];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_msb = 5'h00;
     if (handoff) begin
-      if (dp1_0_sig[0]) begin
-        dp1_0_rp_msb = 5'h00;
-      end
       if (dp1_0_sig[1]) begin
         dp1_0_rp_msb = 5'h01;
       end
@@ -3717,33 +3678,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_ls = 5'h00;
     if (handoff) begin
-      dp1_0_rp_ls = \$456 [4:0];
+      dp1_0_rp_ls = \$429 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp1_0_rp_norm = \$457 [25:0];
+      dp1_0_rp_norm = \$430 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_eb = 23'h000000;
     if (handoff) begin
-      dp1_0_rp_eb = { \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459  };
+      dp1_0_rp_eb = { \$432 [13], \$432 [13], \$432 [13], \$432 [13], \$432 [13], \$432 [13], \$432 [13], \$432 [13], \$432 [13], \$432  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$460 ) begin
+      if (\$433 ) begin
         (* full_case = 32'd1 *)
-        if (\$461 ) begin
+        if (\$434 ) begin
           dp1_0_rp_rs = 5'h1a;
         end else begin
-          dp1_0_rp_rs = \$462 [4:0];
+          dp1_0_rp_rs = \$435 [4:0];
         end
       end
     end
@@ -3752,21 +3713,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp1_0_rp_sh = \$463 ;
+      dp1_0_rp_sh = \$436 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_lost = 1'h0;
     if (handoff) begin
-      dp1_0_rp_lost = \$465 ;
+      dp1_0_rp_lost = \$438 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp1_0_rp_packed = \$474 [46:0];
+      dp1_0_rp_packed = \$447 [46:0];
     end
   end
   always @* begin
@@ -3774,12 +3735,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp1_0_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$475 ) begin
-        dp1_0_rp_out = { grp_next1_0[31], 31'h00000000 };
-      end else if (\$476 ) begin
-        dp1_0_rp_out = { grp_next1_0[31], 31'h7f800000 };
+      if (\$448 ) begin
+        dp1_0_rp_out = { dp1_0_rp_sign, 31'h00000000 };
+      end else if (\$449 ) begin
+        dp1_0_rp_out = { dp1_0_rp_sign, 31'h7f800000 };
       end else begin
-        dp1_0_rp_out = { grp_next1_0[31], dp1_0_rp_packed[30:0] };
+        dp1_0_rp_out = { dp1_0_rp_sign, dp1_0_rp_packed[30:0] };
       end
     end
   end
@@ -3787,15 +3748,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_f32 = 32'd0;
     if (handoff) begin
-      dp1_0_f32 = \$478 ;
+      dp1_0_f32 = \$451 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_1_rp_msb = 5'h00;
-    if (dq_d1_1[0]) begin
-      st1_1_rp_msb = 5'h00;
-    end
     if (dq_d1_1[1]) begin
       st1_1_rp_msb = 5'h01;
     end
@@ -3862,82 +3820,86 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d1_1[22]) begin
       st1_1_rp_msb = 5'h16;
     end
-    if (\$481 ) begin
+    if (\$454 ) begin
       st1_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_1_rp_rs = 5'h00;
-    if (\$494 ) begin
+    if (\$467 ) begin
       (* full_case = 32'd1 *)
-      if (\$495 ) begin
+      if (\$468 ) begin
         st1_1_rp_rs = 5'h1a;
       end else begin
-        st1_1_rp_rs = \$496 [4:0];
+        st1_1_rp_rs = \$469 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$507 ) begin
-      st1_1_rp_out = { \$509 , 31'h00000000 };
-    end else if (\$508 ) begin
-      st1_1_rp_out = { \$510 , 31'h7f800000 };
+    if (\$480 ) begin
+      st1_1_rp_out = { st1_1_rp_sign, 31'h00000000 };
+    end else if (\$481 ) begin
+      st1_1_rp_out = { st1_1_rp_sign, 31'h7f800000 };
     end else begin
-      st1_1_rp_out = { \$511 , \$506 [30:0] };
+      st1_1_rp_out = { st1_1_rp_sign, \$479 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_e = 8'h00;
     if (handoff) begin
-      dp1_1_e = \$524 ;
+      dp1_1_e = \$494 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_sig = 24'h000000;
     if (handoff) begin
-      dp1_1_sig = { \$526 , grp_next1_1[22:0] };
+      dp1_1_sig = { \$496 , grp_next1_1[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_inf = 1'h0;
     if (handoff) begin
-      dp1_1_inf = \$529 ;
+      dp1_1_inf = \$499 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_nan = 1'h0;
     if (handoff) begin
-      dp1_1_nan = \$532 ;
+      dp1_1_nan = \$502 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_zero = 1'h0;
     if (handoff) begin
-      dp1_1_zero = \$535 ;
+      dp1_1_zero = \$505 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_exp = 12'h000;
     if (handoff) begin
-      dp1_1_exp = { \$537 [9], \$537 [9], \$537  };
+      dp1_1_exp = { \$507 [9], \$507 [9], \$507  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_1_rp_sign = 1'h0;
+    if (handoff) begin
+      dp1_1_rp_sign = grp_next1_1[31];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_msb = 5'h00;
     if (handoff) begin
-      if (dp1_1_sig[0]) begin
-        dp1_1_rp_msb = 5'h00;
-      end
       if (dp1_1_sig[1]) begin
         dp1_1_rp_msb = 5'h01;
       end
@@ -4013,33 +3975,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_ls = 5'h00;
     if (handoff) begin
-      dp1_1_rp_ls = \$538 [4:0];
+      dp1_1_rp_ls = \$508 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp1_1_rp_norm = \$539 [25:0];
+      dp1_1_rp_norm = \$509 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_eb = 23'h000000;
     if (handoff) begin
-      dp1_1_rp_eb = { \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541  };
+      dp1_1_rp_eb = { \$511 [13], \$511 [13], \$511 [13], \$511 [13], \$511 [13], \$511 [13], \$511 [13], \$511 [13], \$511 [13], \$511  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$542 ) begin
+      if (\$512 ) begin
         (* full_case = 32'd1 *)
-        if (\$543 ) begin
+        if (\$513 ) begin
           dp1_1_rp_rs = 5'h1a;
         end else begin
-          dp1_1_rp_rs = \$544 [4:0];
+          dp1_1_rp_rs = \$514 [4:0];
         end
       end
     end
@@ -4048,21 +4010,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp1_1_rp_sh = \$545 ;
+      dp1_1_rp_sh = \$515 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_lost = 1'h0;
     if (handoff) begin
-      dp1_1_rp_lost = \$547 ;
+      dp1_1_rp_lost = \$517 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp1_1_rp_packed = \$556 [46:0];
+      dp1_1_rp_packed = \$526 [46:0];
     end
   end
   always @* begin
@@ -4070,12 +4032,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp1_1_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$557 ) begin
-        dp1_1_rp_out = { grp_next1_1[31], 31'h00000000 };
-      end else if (\$558 ) begin
-        dp1_1_rp_out = { grp_next1_1[31], 31'h7f800000 };
+      if (\$527 ) begin
+        dp1_1_rp_out = { dp1_1_rp_sign, 31'h00000000 };
+      end else if (\$528 ) begin
+        dp1_1_rp_out = { dp1_1_rp_sign, 31'h7f800000 };
       end else begin
-        dp1_1_rp_out = { grp_next1_1[31], dp1_1_rp_packed[30:0] };
+        dp1_1_rp_out = { dp1_1_rp_sign, dp1_1_rp_packed[30:0] };
       end
     end
   end
@@ -4083,7 +4045,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_f32 = 32'd0;
     if (handoff) begin
-      dp1_1_f32 = \$560 ;
+      dp1_1_f32 = \$530 ;
     end
   end
   always @* begin
@@ -4247,21 +4209,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h07:
           plane_neg = 1'h0;
       5'h08:
-          plane_neg = \$38 ;
+          plane_neg = \$30 ;
       5'h09:
-          plane_neg = \$39 ;
+          plane_neg = \$31 ;
       5'h0a:
-          plane_neg = \$40 ;
+          plane_neg = \$32 ;
       5'h0b:
-          plane_neg = \$41 ;
+          plane_neg = \$33 ;
       5'h0c:
-          plane_neg = \$42 ;
+          plane_neg = \$34 ;
       5'h0d:
-          plane_neg = \$43 ;
+          plane_neg = \$35 ;
       5'h0e:
-          plane_neg = \$44 ;
+          plane_neg = \$36 ;
       5'h0f:
-          plane_neg = \$45 ;
+          plane_neg = \$37 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -4301,21 +4263,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h01:
-          c0 = { \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140  };
+          c0 = { \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132  };
       5'h02:
-          c0 = { \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141  };
+          c0 = { \$133 [3], \$133 [3], \$133 [3], \$133 [3], \$133 [3], \$133  };
       5'h03:
-          c0 = { \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142  };
+          c0 = { \$134 [4], \$134 [4], \$134 [4], \$134 [4], \$134  };
       5'h04:
-          c0 = { \$143 [5], \$143 [5], \$143 [5], \$143  };
+          c0 = { \$135 [5], \$135 [5], \$135 [5], \$135  };
       5'h05:
-          c0 = { \$144 [6], \$144 [6], \$144  };
+          c0 = { \$136 [6], \$136 [6], \$136  };
       5'h06:
-          c0 = { \$145 [7], \$145  };
+          c0 = { \$137 [7], \$137  };
       5'h07:
-          c0 = \$146 ;
+          c0 = \$138 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -4335,35 +4297,35 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h12:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h13:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h14:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h15:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h16:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h17:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h18:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h19:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h1a:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h1b:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h1c:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h1d:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h1e:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
       5'h1f:
-          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+          c0 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
     endcase
   end
   always @* begin
@@ -4371,21 +4333,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h01:
-          c1 = { \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148  };
+          c1 = { \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140  };
       5'h02:
-          c1 = { \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149  };
+          c1 = { \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141  };
       5'h03:
-          c1 = { \$150 [4], \$150 [4], \$150 [4], \$150 [4], \$150  };
+          c1 = { \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142  };
       5'h04:
-          c1 = { \$151 [5], \$151 [5], \$151 [5], \$151  };
+          c1 = { \$143 [5], \$143 [5], \$143 [5], \$143  };
       5'h05:
-          c1 = { \$152 [6], \$152 [6], \$152  };
+          c1 = { \$144 [6], \$144 [6], \$144  };
       5'h06:
-          c1 = { \$153 [7], \$153  };
+          c1 = { \$145 [7], \$145  };
       5'h07:
-          c1 = \$154 ;
+          c1 = \$146 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -4405,35 +4367,35 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h12:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h13:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h14:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h15:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h16:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h17:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h18:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h19:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1a:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1b:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1c:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1d:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1e:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1f:
-          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+          c1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
     endcase
   end
   assign ready = o_ready;
@@ -4441,51 +4403,51 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign load = accept;
   assign \a$72  = i_a[127:64];
   assign \load$73  = accept;
-  assign ones0_sig = { \$48 , \table [249:240] };
-  assign ones0_norm = \$55 [10:0];
-  assign ones0_exp = \$57 [7:0];
+  assign ones0_sig = { \$40 , \table [249:240] };
+  assign ones0_norm = \$47 [10:0];
+  assign ones0_exp = \$49 [7:0];
   assign \a$85  = act_sum0;
   assign b = ones0_f32;
   assign \s$87  = act_next0;
-  assign ones1_sig = { \$60 , \table$89 [249:240] };
-  assign ones1_norm = \$67 [10:0];
-  assign ones1_exp = \$69 [7:0];
+  assign ones1_sig = { \$52 , \table$89 [249:240] };
+  assign ones1_norm = \$59 [10:0];
+  assign ones1_exp = \$61 [7:0];
   assign \a$98  = act_sum1;
   assign \b$99  = ones1_f32;
   assign \s$100  = act_next1;
-  assign plane0_0_sig = { \$73 , entry0_0[9:0] };
-  assign plane0_0_norm = \$80 [10:0];
-  assign plane0_0_exp = \$83 [7:0];
+  assign plane0_0_sig = { \$65 , entry0_0[9:0] };
+  assign plane0_0_norm = \$72 [10:0];
+  assign plane0_0_exp = \$75 [7:0];
   assign \a$111  = grp0_0;
   assign \b$112  = plane0_0_f32;
   assign \s$113  = grp_next0_0;
-  assign plane1_0_sig = { \$90 , entry1_0[9:0] };
-  assign plane1_0_norm = \$97 [10:0];
-  assign plane1_0_exp = \$100 [7:0];
+  assign plane1_0_sig = { \$82 , entry1_0[9:0] };
+  assign plane1_0_norm = \$89 [10:0];
+  assign plane1_0_exp = \$92 [7:0];
   assign \a$124  = grp1_0;
   assign \b$125  = plane1_0_f32;
   assign \s$126  = grp_next1_0;
-  assign plane0_1_sig = { \$107 , entry0_1[9:0] };
-  assign plane0_1_norm = \$114 [10:0];
-  assign plane0_1_exp = \$117 [7:0];
+  assign plane0_1_sig = { \$99 , entry0_1[9:0] };
+  assign plane0_1_norm = \$106 [10:0];
+  assign plane0_1_exp = \$109 [7:0];
   assign \a$137  = grp0_1;
   assign \b$138  = plane0_1_f32;
   assign \s$139  = grp_next0_1;
-  assign plane1_1_sig = { \$124 , entry1_1[9:0] };
-  assign plane1_1_norm = \$131 [10:0];
-  assign plane1_1_exp = \$134 [7:0];
+  assign plane1_1_sig = { \$116 , entry1_1[9:0] };
+  assign plane1_1_norm = \$123 [10:0];
+  assign plane1_1_exp = \$126 [7:0];
   assign \a$150  = grp1_1;
   assign \b$151  = plane1_1_f32;
   assign \s$152  = grp_next1_1;
-  assign sbit = \$138 [2:0];
-  assign corr_uint1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
-  assign corr_uint2 = { \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140  };
-  assign corr_uint3 = { \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141  };
-  assign corr_uint4 = { \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142  };
-  assign corr_uint5 = { \$143 [5], \$143 [5], \$143 [5], \$143 [5], \$143  };
-  assign corr_uint6 = { \$144 [6], \$144 [6], \$144 [6], \$144  };
-  assign corr_uint7 = { \$145 [7], \$145 [7], \$145  };
-  assign corr_uint8 = { \$146 [8], \$146  };
+  assign sbit = \$130 [2:0];
+  assign corr_uint1 = { \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131 [1], \$131  };
+  assign corr_uint2 = { \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132 [2], \$132  };
+  assign corr_uint3 = { \$133 [3], \$133 [3], \$133 [3], \$133 [3], \$133 [3], \$133 [3], \$133  };
+  assign corr_uint4 = { \$134 [4], \$134 [4], \$134 [4], \$134 [4], \$134 [4], \$134  };
+  assign corr_uint5 = { \$135 [5], \$135 [5], \$135 [5], \$135 [5], \$135  };
+  assign corr_uint6 = { \$136 [6], \$136 [6], \$136 [6], \$136  };
+  assign corr_uint7 = { \$137 [7], \$137 [7], \$137  };
+  assign corr_uint8 = { \$138 [8], \$138  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -4495,14 +4457,14 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$171  = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
-  assign \corr_uint2$172  = { \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148  };
-  assign \corr_uint3$173  = { \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149  };
-  assign \corr_uint4$174  = { \$150 [4], \$150 [4], \$150 [4], \$150 [4], \$150 [4], \$150  };
-  assign \corr_uint5$175  = { \$151 [5], \$151 [5], \$151 [5], \$151 [5], \$151  };
-  assign \corr_uint6$176  = { \$152 [6], \$152 [6], \$152 [6], \$152  };
-  assign \corr_uint7$177  = { \$153 [7], \$153 [7], \$153  };
-  assign \corr_uint8$178  = { \$154 [8], \$154  };
+  assign \corr_uint1$171  = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+  assign \corr_uint2$172  = { \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140  };
+  assign \corr_uint3$173  = { \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141  };
+  assign \corr_uint4$174  = { \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142  };
+  assign \corr_uint5$175  = { \$143 [5], \$143 [5], \$143 [5], \$143 [5], \$143  };
+  assign \corr_uint6$176  = { \$144 [6], \$144 [6], \$144 [6], \$144  };
+  assign \corr_uint7$177  = { \$145 [7], \$145 [7], \$145  };
+  assign \corr_uint8$178  = { \$146 [8], \$146  };
   assign \corr_int2$179  = 10'h000;
   assign \corr_int3$180  = 10'h000;
   assign \corr_int4$181  = 10'h000;
@@ -4512,46 +4474,46 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \corr_int8$185  = 10'h000;
   assign \corr_ternary$186  = 10'h000;
   assign \corr_binary$187  = 10'h3ff;
-  assign ct0_sig = { \$157 , dq_sum_a0[22:0] };
-  assign ct0_exp = { \$165 [9], \$165 [9], \$165  };
-  assign ct0_rp_ls = \$166 [4:0];
-  assign ct0_rp_norm = \$167 [25:0];
-  assign ct0_rp_eb = { \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169  };
-  assign ct0_rp_packed = \$182 [46:0];
-  assign dq_shift0_0 = { 3'h0, \$138 [2:0] };
-  assign st0_0_sig = { \$196 , dq_d0_0[22:0] };
-  assign st0_0_exp = { \$204 [9], \$204 [9], \$204  };
-  assign st0_0_rp_ls = \$205 [4:0];
-  assign st0_0_rp_norm = \$206 [25:0];
-  assign st0_0_rp_eb = { \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208  };
-  assign st0_0_rp_packed = \$221 [46:0];
-  assign dq_shift0_1 = { 3'h0, \$138 [2:0] };
-  assign st0_1_sig = { \$278 , dq_d0_1[22:0] };
-  assign st0_1_exp = { \$286 [9], \$286 [9], \$286  };
-  assign st0_1_rp_ls = \$287 [4:0];
-  assign st0_1_rp_norm = \$288 [25:0];
-  assign st0_1_rp_eb = { \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290  };
-  assign st0_1_rp_packed = \$303 [46:0];
-  assign ct1_sig = { \$360 , dq_sum_a1[22:0] };
-  assign ct1_exp = { \$368 [9], \$368 [9], \$368  };
-  assign ct1_rp_ls = \$369 [4:0];
-  assign ct1_rp_norm = \$370 [25:0];
-  assign ct1_rp_eb = { \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372  };
-  assign ct1_rp_packed = \$385 [46:0];
-  assign dq_shift1_0 = { 3'h0, \$138 [2:0] };
-  assign st1_0_sig = { \$399 , dq_d1_0[22:0] };
-  assign st1_0_exp = { \$407 [9], \$407 [9], \$407  };
-  assign st1_0_rp_ls = \$408 [4:0];
-  assign st1_0_rp_norm = \$409 [25:0];
-  assign st1_0_rp_eb = { \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411  };
-  assign st1_0_rp_packed = \$424 [46:0];
-  assign dq_shift1_1 = { 3'h0, \$138 [2:0] };
-  assign st1_1_sig = { \$481 , dq_d1_1[22:0] };
-  assign st1_1_exp = { \$489 [9], \$489 [9], \$489  };
-  assign st1_1_rp_ls = \$490 [4:0];
-  assign st1_1_rp_norm = \$491 [25:0];
-  assign st1_1_rp_eb = { \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493  };
-  assign st1_1_rp_packed = \$506 [46:0];
+  assign ct0_sig = { \$149 , dq_sum_a0[22:0] };
+  assign ct0_exp = { \$157 [9], \$157 [9], \$157  };
+  assign ct0_rp_ls = \$159 [4:0];
+  assign ct0_rp_norm = \$160 [25:0];
+  assign ct0_rp_eb = { \$162 [13], \$162 [13], \$162 [13], \$162 [13], \$162 [13], \$162 [13], \$162 [13], \$162 [13], \$162 [13], \$162  };
+  assign ct0_rp_packed = \$175 [46:0];
+  assign dq_shift0_0 = { 3'h0, \$130 [2:0] };
+  assign st0_0_sig = { \$183 , dq_d0_0[22:0] };
+  assign st0_0_exp = { \$191 [9], \$191 [9], \$191  };
+  assign st0_0_rp_ls = \$192 [4:0];
+  assign st0_0_rp_norm = \$193 [25:0];
+  assign st0_0_rp_eb = { \$195 [13], \$195 [13], \$195 [13], \$195 [13], \$195 [13], \$195 [13], \$195 [13], \$195 [13], \$195 [13], \$195  };
+  assign st0_0_rp_packed = \$208 [46:0];
+  assign dq_shift0_1 = { 3'h0, \$130 [2:0] };
+  assign st0_1_sig = { \$262 , dq_d0_1[22:0] };
+  assign st0_1_exp = { \$270 [9], \$270 [9], \$270  };
+  assign st0_1_rp_ls = \$271 [4:0];
+  assign st0_1_rp_norm = \$272 [25:0];
+  assign st0_1_rp_eb = { \$274 [13], \$274 [13], \$274 [13], \$274 [13], \$274 [13], \$274 [13], \$274 [13], \$274 [13], \$274 [13], \$274  };
+  assign st0_1_rp_packed = \$287 [46:0];
+  assign ct1_sig = { \$341 , dq_sum_a1[22:0] };
+  assign ct1_exp = { \$349 [9], \$349 [9], \$349  };
+  assign ct1_rp_ls = \$351 [4:0];
+  assign ct1_rp_norm = \$352 [25:0];
+  assign ct1_rp_eb = { \$354 [13], \$354 [13], \$354 [13], \$354 [13], \$354 [13], \$354 [13], \$354 [13], \$354 [13], \$354 [13], \$354  };
+  assign ct1_rp_packed = \$367 [46:0];
+  assign dq_shift1_0 = { 3'h0, \$130 [2:0] };
+  assign st1_0_sig = { \$375 , dq_d1_0[22:0] };
+  assign st1_0_exp = { \$383 [9], \$383 [9], \$383  };
+  assign st1_0_rp_ls = \$384 [4:0];
+  assign st1_0_rp_norm = \$385 [25:0];
+  assign st1_0_rp_eb = { \$387 [13], \$387 [13], \$387 [13], \$387 [13], \$387 [13], \$387 [13], \$387 [13], \$387 [13], \$387 [13], \$387  };
+  assign st1_0_rp_packed = \$400 [46:0];
+  assign dq_shift1_1 = { 3'h0, \$130 [2:0] };
+  assign st1_1_sig = { \$454 , dq_d1_1[22:0] };
+  assign st1_1_exp = { \$462 [9], \$462 [9], \$462  };
+  assign st1_1_rp_ls = \$463 [4:0];
+  assign st1_1_rp_norm = \$464 [25:0];
+  assign st1_1_rp_eb = { \$466 [13], \$466 [13], \$466 [13], \$466 [13], \$466 [13], \$466 [13], \$466 [13], \$466 [13], \$466 [13], \$466  };
+  assign st1_1_rp_packed = \$479 [46:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -4804,46 +4766,38 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \table$89[13]  = \table$89 [223:208];
   assign \table$89[14]  = \table$89 [239:224];
   assign \table$89[15]  = \table$89 [255:240];
-  assign out_next[127:96] = \s$60 ;
-  assign out_next[95:64] = \s$57 ;
-  assign out_next[63:32] = \s$54 ;
+  assign out_next[127:96] = \s$59 ;
+  assign out_next[95:64] = \s$56 ;
+  assign out_next[63:32] = \s$53 ;
   assign out_next[31:0] = s;
-  assign \$176  = { \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 , 23'h000000 };
-  assign \$215  = { \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 , 23'h000000 };
-  assign \$224  = dq_d0_0[31];
-  assign \$225  = dq_d0_0[31];
-  assign \$226  = dq_d0_0[31];
-  assign \$227  = dq_d0_0[31];
-  assign \$265  = { \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 , 23'h000000 };
-  assign \$297  = { \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 , 23'h000000 };
-  assign \$306  = dq_d0_1[31];
-  assign \$307  = dq_d0_1[31];
-  assign \$308  = dq_d0_1[31];
-  assign \$309  = dq_d0_1[31];
-  assign \$347  = { \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 , 23'h000000 };
-  assign \$379  = { \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 , 23'h000000 };
-  assign \$418  = { \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 , 23'h000000 };
-  assign \$427  = dq_d1_0[31];
-  assign \$428  = dq_d1_0[31];
-  assign \$429  = dq_d1_0[31];
-  assign \$430  = dq_d1_0[31];
-  assign \$468  = { \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 , 23'h000000 };
-  assign \$500  = { \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 , 23'h000000 };
-  assign \$509  = dq_d1_1[31];
-  assign \$510  = dq_d1_1[31];
-  assign \$511  = dq_d1_1[31];
-  assign \$512  = dq_d1_1[31];
-  assign \$550  = { \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 , 23'h000000 };
-  assign \$178  = ct0_rp_sh[0];
-  assign \$217  = st0_0_rp_sh[0];
-  assign \$267  = dp0_0_rp_sh[0];
-  assign \$299  = st0_1_rp_sh[0];
-  assign \$349  = dp0_1_rp_sh[0];
-  assign \$381  = ct1_rp_sh[0];
-  assign \$420  = st1_0_rp_sh[0];
-  assign \$470  = dp1_0_rp_sh[0];
-  assign \$502  = st1_1_rp_sh[0];
-  assign \$552  = dp1_1_rp_sh[0];
+  assign \$169  = { \$168 [24], \$168 [24], \$168 [24], \$168 [24], \$168 [24], \$168 [24], \$168 [24], \$168 [24], \$168 , 23'h000000 };
+  assign st0_0_rp_sign = dq_d0_0[31];
+  assign \$202  = { \$201 [24], \$201 [24], \$201 [24], \$201 [24], \$201 [24], \$201 [24], \$201 [24], \$201 [24], \$201 , 23'h000000 };
+  assign \$211  = dq_d0_0[31];
+  assign \$249  = { \$248 [24], \$248 [24], \$248 [24], \$248 [24], \$248 [24], \$248 [24], \$248 [24], \$248 [24], \$248 , 23'h000000 };
+  assign st0_1_rp_sign = dq_d0_1[31];
+  assign \$281  = { \$280 [24], \$280 [24], \$280 [24], \$280 [24], \$280 [24], \$280 [24], \$280 [24], \$280 [24], \$280 , 23'h000000 };
+  assign \$290  = dq_d0_1[31];
+  assign \$328  = { \$327 [24], \$327 [24], \$327 [24], \$327 [24], \$327 [24], \$327 [24], \$327 [24], \$327 [24], \$327 , 23'h000000 };
+  assign \$361  = { \$360 [24], \$360 [24], \$360 [24], \$360 [24], \$360 [24], \$360 [24], \$360 [24], \$360 [24], \$360 , 23'h000000 };
+  assign st1_0_rp_sign = dq_d1_0[31];
+  assign \$394  = { \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 , 23'h000000 };
+  assign \$403  = dq_d1_0[31];
+  assign \$441  = { \$440 [24], \$440 [24], \$440 [24], \$440 [24], \$440 [24], \$440 [24], \$440 [24], \$440 [24], \$440 , 23'h000000 };
+  assign st1_1_rp_sign = dq_d1_1[31];
+  assign \$473  = { \$472 [24], \$472 [24], \$472 [24], \$472 [24], \$472 [24], \$472 [24], \$472 [24], \$472 [24], \$472 , 23'h000000 };
+  assign \$482  = dq_d1_1[31];
+  assign \$520  = { \$519 [24], \$519 [24], \$519 [24], \$519 [24], \$519 [24], \$519 [24], \$519 [24], \$519 [24], \$519 , 23'h000000 };
+  assign \$171  = ct0_rp_sh[0];
+  assign \$204  = st0_0_rp_sh[0];
+  assign \$251  = dp0_0_rp_sh[0];
+  assign \$283  = st0_1_rp_sh[0];
+  assign \$330  = dp0_1_rp_sh[0];
+  assign \$363  = ct1_rp_sh[0];
+  assign \$396  = st1_0_rp_sh[0];
+  assign \$443  = dp1_0_rp_sh[0];
+  assign \$475  = st1_1_rp_sh[0];
+  assign \$522  = dp1_1_rp_sh[0];
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
@@ -4872,26 +4826,26 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4899,14 +4853,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4926,6 +4873,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4946,48 +4894,35 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5023,12 +4958,16 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5114,30 +5053,30 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5150,13 +5089,13 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
@@ -5185,26 +5124,26 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5212,14 +5151,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5239,6 +5171,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5259,48 +5192,35 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5336,12 +5256,16 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5427,30 +5351,30 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5463,13 +5387,13 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
@@ -5498,26 +5422,26 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5525,14 +5449,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5552,6 +5469,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5572,48 +5490,35 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5649,12 +5554,16 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5740,30 +5649,30 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5776,13 +5685,13 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
@@ -5811,26 +5720,26 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5838,14 +5747,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5865,6 +5767,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5885,48 +5788,35 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5962,12 +5852,16 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6053,30 +5947,30 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6089,13 +5983,13 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
@@ -6124,26 +6018,26 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6151,14 +6045,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6178,6 +6065,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6198,48 +6086,35 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6275,12 +6150,16 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6366,30 +6245,30 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6402,13 +6281,13 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
@@ -6437,26 +6316,26 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6464,14 +6343,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6491,6 +6363,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6511,48 +6384,35 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6588,12 +6448,16 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6679,30 +6543,30 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6715,13 +6579,13 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
@@ -6750,26 +6614,26 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6777,14 +6641,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6804,6 +6661,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6824,48 +6682,35 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6901,12 +6746,16 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6992,30 +6841,30 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7028,13 +6877,13 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
@@ -7063,26 +6912,26 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7090,14 +6939,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7117,6 +6959,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -7137,48 +6980,35 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7214,12 +7044,16 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -7305,30 +7139,30 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7341,13 +7175,13 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
@@ -7376,26 +7210,26 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7403,14 +7237,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7430,6 +7257,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -7450,48 +7278,35 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7527,12 +7342,16 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -7618,30 +7437,30 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7654,13 +7473,13 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
@@ -7689,26 +7508,26 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7716,14 +7535,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7743,6 +7555,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -7763,48 +7576,35 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7840,12 +7640,16 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -7931,30 +7735,30 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7967,13 +7771,13 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0 (clk, rst, load, \table , a);
@@ -8204,26 +8008,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8231,14 +8035,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8258,6 +8055,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8278,48 +8076,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8355,12 +8140,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8407,30 +8196,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8443,13 +8232,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
@@ -8478,26 +8267,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8505,14 +8294,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8532,6 +8314,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8552,48 +8335,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8629,12 +8399,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8681,30 +8455,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8717,13 +8491,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
@@ -8752,26 +8526,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8779,14 +8553,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8806,6 +8573,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8826,48 +8594,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8903,12 +8658,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8955,30 +8714,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8991,13 +8750,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
@@ -9026,26 +8785,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9053,14 +8812,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9080,6 +8832,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9100,48 +8853,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9177,12 +8917,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9229,30 +8973,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9265,13 +9009,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
@@ -9300,26 +9044,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9327,14 +9071,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9354,6 +9091,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9374,48 +9112,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9451,12 +9176,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9503,30 +9232,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9539,13 +9268,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
@@ -9574,26 +9303,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9601,14 +9330,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9628,6 +9350,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9648,48 +9371,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9725,12 +9435,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9777,30 +9491,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9813,13 +9527,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
@@ -9848,26 +9562,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9875,14 +9589,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9902,6 +9609,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9922,48 +9630,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9999,12 +9694,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10051,30 +9750,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10087,13 +9786,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
@@ -10122,26 +9821,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10149,14 +9848,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10176,6 +9868,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -10196,48 +9889,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10273,12 +9953,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10325,30 +10009,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10361,13 +10045,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
@@ -10396,26 +10080,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10423,14 +10107,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10450,6 +10127,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -10470,48 +10148,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10547,12 +10212,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10599,30 +10268,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10635,13 +10304,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
@@ -10670,26 +10339,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10697,14 +10366,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10724,6 +10386,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -10744,48 +10407,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10821,12 +10471,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10873,30 +10527,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10909,13 +10563,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
@@ -10944,26 +10598,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10971,14 +10625,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10998,6 +10645,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11018,48 +10666,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11095,12 +10730,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -11147,30 +10786,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11183,13 +10822,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1 (clk, rst, load, \table , a);
@@ -11420,26 +11059,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11447,14 +11086,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -11474,6 +11106,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11494,48 +11127,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11571,12 +11191,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -11623,30 +11247,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11659,13 +11283,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
@@ -11694,26 +11318,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11721,14 +11345,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -11748,6 +11365,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11768,48 +11386,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11845,12 +11450,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -11897,30 +11506,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11933,13 +11542,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
@@ -11968,26 +11577,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11995,14 +11604,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12022,6 +11624,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12042,48 +11645,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12119,12 +11709,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12171,30 +11765,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12207,13 +11801,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
@@ -12242,26 +11836,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -12269,14 +11863,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12296,6 +11883,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12316,48 +11904,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12393,12 +11968,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12445,30 +12024,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12481,13 +12060,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
@@ -12516,26 +12095,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -12543,14 +12122,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12570,6 +12142,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12590,48 +12163,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12667,12 +12227,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12719,30 +12283,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12755,13 +12319,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
@@ -12790,26 +12354,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -12817,14 +12381,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12844,6 +12401,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12864,48 +12422,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12941,12 +12486,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12993,30 +12542,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13029,13 +12578,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
@@ -13064,26 +12613,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13091,14 +12640,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13118,6 +12660,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13138,48 +12681,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13215,12 +12745,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -13267,30 +12801,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13303,13 +12837,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
@@ -13338,26 +12872,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13365,14 +12899,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13392,6 +12919,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13412,48 +12940,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13489,12 +13004,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -13541,30 +13060,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13577,13 +13096,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
@@ -13612,26 +13131,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13639,14 +13158,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13666,6 +13178,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13686,48 +13199,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13763,12 +13263,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -13815,30 +13319,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13851,13 +13355,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
@@ -13886,26 +13390,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13913,14 +13417,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13940,6 +13437,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13960,48 +13458,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -14037,12 +13522,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -14089,30 +13578,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -14125,13 +13614,13 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
@@ -14160,26 +13649,26 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -14187,14 +13676,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -14214,6 +13696,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -14234,48 +13717,35 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -14311,12 +13781,16 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -14363,30 +13837,30 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -14399,11 +13873,11 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule

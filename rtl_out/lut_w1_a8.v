@@ -4,285 +4,189 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [12:0] \$100 ;
-  wire [16:0] \$101 ;
-  wire [12:0] \$102 ;
-  wire [16:0] \$103 ;
-  wire [2:0] \$104 ;
-  wire \$105 ;
-  wire [12:0] \$106 ;
-  wire [16:0] \$107 ;
-  wire [12:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire [25:0] \$100 ;
+  wire [32:0] \$101 ;
+  wire [23:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [31:0] \$105 ;
+  wire \$106 ;
+  wire [25:0] \$107 ;
+  wire [25:0] \$108 ;
+  wire [25:0] \$109 ;
   wire \$11 ;
-  wire [2:0] \$110 ;
-  wire \$111 ;
-  wire [12:0] \$112 ;
-  wire [16:0] \$113 ;
-  wire [12:0] \$114 ;
-  wire [16:0] \$115 ;
-  wire [3:0] \$116 ;
-  wire [22:0] \$117 ;
-  wire [23:0] \$118 ;
-  wire \$119 ;
+  wire [32:0] \$110 ;
+  wire [23:0] \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire [31:0] \$114 ;
+  wire \$115 ;
+  wire [25:0] \$116 ;
+  wire [25:0] \$117 ;
+  wire [25:0] \$118 ;
+  wire [32:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire [31:0] \$121 ;
+  wire [23:0] \$120 ;
+  wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
+  wire [31:0] \$123 ;
   wire \$124 ;
   wire [25:0] \$125 ;
   wire [25:0] \$126 ;
   wire [25:0] \$127 ;
   wire [32:0] \$128 ;
-  wire [22:0] \$129 ;
+  reg [63:0] \$129 ;
   wire \$13 ;
-  wire [23:0] \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire [31:0] \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [25:0] \$137 ;
-  wire [25:0] \$138 ;
-  wire [25:0] \$139 ;
+  reg [47:0] \$130 ;
+  reg [4:0] \$131 ;
+  reg [47:0] \$132 ;
+  reg [15:0] \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
+  reg \$137 ;
+  reg [31:0] \$138 ;
+  reg [15:0] \$139 ;
   wire \$14 ;
-  wire [32:0] \$140 ;
-  wire [22:0] \$141 ;
-  wire [23:0] \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire [31:0] \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire [25:0] \$149 ;
+  reg [15:0] \$140 ;
+  reg [15:0] \$141 ;
+  reg [15:0] \$142 ;
+  reg [15:0] \$143 ;
+  reg [15:0] \$144 ;
+  reg [15:0] \$145 ;
+  reg [15:0] \$146 ;
+  reg \$147 ;
+  reg [255:0] \$148 ;
+  reg [16:0] \$149 ;
   wire \$15 ;
-  wire [25:0] \$150 ;
-  wire [25:0] \$151 ;
-  wire [32:0] \$152 ;
-  wire [22:0] \$153 ;
-  wire [23:0] \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire [31:0] \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  reg [16:0] \$150 ;
+  reg [16:0] \$151 ;
+  reg [16:0] \$152 ;
+  reg [16:0] \$153 ;
+  reg [16:0] \$154 ;
+  reg [16:0] \$155 ;
+  reg [16:0] \$156 ;
+  reg \$157 ;
+  reg [3:0] \$158 ;
+  reg [2:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire [25:0] \$161 ;
-  wire [25:0] \$162 ;
-  wire [25:0] \$163 ;
-  wire [32:0] \$164 ;
-  wire [22:0] \$165 ;
-  wire [23:0] \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire [31:0] \$169 ;
+  reg [255:0] \$160 ;
+  reg [255:0] \$161 ;
+  reg [31:0] \$162 ;
+  reg \$163 ;
+  reg [255:0] \$164 ;
+  reg \$165 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire [25:0] \$173 ;
-  wire [25:0] \$174 ;
-  wire [25:0] \$175 ;
-  wire [32:0] \$176 ;
-  wire [22:0] \$177 ;
-  wire [23:0] \$178 ;
-  wire \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [31:0] \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire \$184 ;
-  wire [25:0] \$185 ;
-  wire [25:0] \$186 ;
-  wire [25:0] \$187 ;
-  wire [32:0] \$188 ;
-  wire [22:0] \$189 ;
   wire \$19 ;
-  wire [23:0] \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire [31:0] \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  wire [25:0] \$197 ;
-  wire [25:0] \$198 ;
-  wire [25:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [32:0] \$200 ;
-  wire [22:0] \$201 ;
-  wire [23:0] \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire [31:0] \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire [25:0] \$209 ;
+  wire [6:0] \$209 ;
   wire \$21 ;
-  wire [25:0] \$210 ;
-  wire [25:0] \$211 ;
-  wire [32:0] \$212 ;
-  reg [63:0] \$213 ;
-  reg [47:0] \$214 ;
-  reg [4:0] \$215 ;
-  reg [47:0] \$216 ;
-  reg [15:0] \$217 ;
-  reg \$218 ;
-  reg \$219 ;
+  wire [6:0] \$215 ;
   wire \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg [31:0] \$222 ;
-  reg [15:0] \$223 ;
-  reg [15:0] \$224 ;
-  reg [15:0] \$225 ;
-  reg [15:0] \$226 ;
-  reg [15:0] \$227 ;
-  reg [15:0] \$228 ;
-  reg [15:0] \$229 ;
-  wire \$23 ;
-  reg [15:0] \$230 ;
-  reg [15:0] \$231 ;
-  reg [15:0] \$232 ;
-  reg \$233 ;
-  reg [255:0] \$234 ;
-  reg \$235 ;
-  reg \$236 ;
-  reg \$237 ;
-  reg \$238 ;
-  reg [15:0] \$239 ;
-  wire \$24 ;
-  reg [15:0] \$240 ;
-  reg [16:0] \$241 ;
-  reg [16:0] \$242 ;
-  reg [16:0] \$243 ;
-  reg [16:0] \$244 ;
-  reg [16:0] \$245 ;
-  reg [16:0] \$246 ;
-  reg [16:0] \$247 ;
-  reg [16:0] \$248 ;
-  reg \$249 ;
+  wire [6:0] \$225 ;
+  wire [4:0] \$23 ;
+  wire [6:0] \$231 ;
+  wire [3:0] \$24 ;
+  wire [6:0] \$241 ;
+  wire [6:0] \$247 ;
   wire \$25 ;
-  reg [3:0] \$250 ;
-  reg [2:0] \$251 ;
-  reg [255:0] \$252 ;
-  reg [255:0] \$253 ;
-  reg [31:0] \$254 ;
-  reg \$255 ;
-  reg [255:0] \$256 ;
-  reg \$257 ;
-  wire [17:0] \$26 ;
-  wire [17:0] \$27 ;
-  wire [17:0] \$28 ;
+  wire [6:0] \$257 ;
+  wire \$26 ;
+  wire [6:0] \$263 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [17:0] \$33 ;
-  wire [17:0] \$34 ;
-  wire [17:0] \$35 ;
-  wire \$36 ;
-  wire [6:0] \$360 ;
-  wire [6:0] \$366 ;
-  wire \$37 ;
-  wire [6:0] \$376 ;
-  wire \$38 ;
-  wire [6:0] \$382 ;
-  wire \$39 ;
-  wire [6:0] \$392 ;
-  wire [6:0] \$398 ;
+  wire [2:0] \$33 ;
+  wire \$34 ;
+  wire [12:0] \$35 ;
+  wire [16:0] \$36 ;
+  wire [12:0] \$37 ;
+  wire [16:0] \$38 ;
+  wire [2:0] \$39 ;
   wire [1:0] \$4 ;
-  wire [17:0] \$40 ;
-  wire [6:0] \$408 ;
-  wire [17:0] \$41 ;
-  wire [6:0] \$414 ;
-  wire [17:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire \$40 ;
+  wire [12:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [12:0] \$43 ;
+  wire [16:0] \$44 ;
+  wire [2:0] \$45 ;
   wire \$46 ;
-  wire [17:0] \$47 ;
-  wire [17:0] \$48 ;
-  wire [17:0] \$49 ;
+  wire [12:0] \$47 ;
+  wire [16:0] \$48 ;
+  wire [12:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [16:0] \$50 ;
+  wire [2:0] \$51 ;
   wire \$52 ;
-  wire \$53 ;
-  wire [17:0] \$54 ;
-  wire [17:0] \$55 ;
-  wire [17:0] \$56 ;
-  wire \$57 ;
+  wire [12:0] \$53 ;
+  wire [16:0] \$54 ;
+  wire [12:0] \$55 ;
+  wire [16:0] \$56 ;
+  wire [23:0] \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [17:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [17:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [31:0] \$60 ;
+  wire \$61 ;
+  wire [25:0] \$62 ;
+  wire [25:0] \$63 ;
+  wire [25:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [23:0] \$66 ;
   wire \$67 ;
-  wire [17:0] \$68 ;
-  wire [17:0] \$69 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  wire [17:0] \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [17:0] \$75 ;
-  wire [17:0] \$76 ;
-  wire [17:0] \$77 ;
-  wire \$78 ;
-  wire [4:0] \$79 ;
+  wire \$70 ;
+  wire [25:0] \$71 ;
+  wire [25:0] \$72 ;
+  wire [25:0] \$73 ;
+  wire [32:0] \$74 ;
+  wire [23:0] \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire [31:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [3:0] \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire \$84 ;
+  wire [25:0] \$80 ;
+  wire [25:0] \$81 ;
+  wire [25:0] \$82 ;
+  wire [32:0] \$83 ;
+  wire [23:0] \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
+  wire [31:0] \$87 ;
   wire \$88 ;
-  wire \$89 ;
+  wire [25:0] \$89 ;
   wire \$9 ;
-  wire [16:0] \$90 ;
-  wire [16:0] \$91 ;
-  wire [2:0] \$92 ;
-  wire \$93 ;
-  wire [12:0] \$94 ;
-  wire [16:0] \$95 ;
-  wire [12:0] \$96 ;
-  wire [16:0] \$97 ;
-  wire [2:0] \$98 ;
-  wire \$99 ;
+  wire [25:0] \$90 ;
+  wire [25:0] \$91 ;
+  wire [32:0] \$92 ;
+  wire [23:0] \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire \$97 ;
+  wire [25:0] \$98 ;
+  wire [25:0] \$99 ;
   reg \$signal  = 1'h0;
   wire [31:0] a;
-  wire [31:0] \a$85 ;
-  wire [7:0] \a$85[0] ;
-  wire [7:0] \a$85[1] ;
-  wire [7:0] \a$85[2] ;
-  wire [7:0] \a$85[3] ;
+  wire [31:0] \a$62 ;
+  wire [7:0] \a$62[0] ;
+  wire [7:0] \a$62[1] ;
+  wire [7:0] \a$62[2] ;
+  wire [7:0] \a$62[3] ;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
   wire [7:0] \a[3] ;
   wire accept;
-  wire [15:0] act_next0;
-  wire [15:0] act_next1;
-  reg [15:0] act_sum0 = 16'h0000;
-  reg [15:0] act_sum1 = 16'h0000;
   wire active;
   wire [12:0] addend0_0;
   wire [12:0] addend0_1;
@@ -299,29 +203,9 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [7:0] \beat_scale[1] ;
   wire [7:0] \beat_scale[2] ;
   wire [7:0] \beat_scale[3] ;
-  wire c0;
-  wire c1;
-  wire c2;
-  wire c3;
   input clk;
   wire clk;
-  wire [1:0] corr_binary;
-  wire [1:0] \corr_binary$124 ;
-  wire [1:0] \corr_binary$125 ;
-  wire [1:0] \corr_binary$126 ;
-  wire [16:0] dq_ash0_0;
-  wire [16:0] dq_ash0_1;
-  wire [16:0] dq_ash0_2;
-  wire [16:0] dq_ash0_3;
-  wire [16:0] dq_ash1_0;
-  wire [16:0] dq_ash1_1;
-  wire [16:0] dq_ash1_2;
-  wire [16:0] dq_ash1_3;
   reg [2:0] dq_bit = 3'h0;
-  reg dq_c0 = 1'h0;
-  reg dq_c1 = 1'h0;
-  reg dq_c2 = 1'h0;
-  reg dq_c3 = 1'h0;
   reg [16:0] dq_d0_0 = 17'h00000;
   reg [16:0] dq_d0_1 = 17'h00000;
   reg [16:0] dq_d0_2 = 17'h00000;
@@ -370,8 +254,6 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [24:0] dq_sh1_1;
   wire [24:0] dq_sh1_2;
   wire [24:0] dq_sh1_3;
-  reg [15:0] dq_sum_a0 = 16'h0000;
-  reg [15:0] dq_sum_a1 = 16'h0000;
   reg dtype = 1'h0;
   wire [10:0] entry0_0;
   wire [10:0] entry0_1;
@@ -450,10 +332,9 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [7:0] \i_w.scale[1] ;
   wire [7:0] \i_w.scale[2] ;
   wire [7:0] \i_w.scale[3] ;
-  wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$86 ;
+  wire \load$63 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire [2:0] low2;
@@ -537,6 +418,7 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg remaining = 1'h0;
   input rst;
   wire rst;
+  (* init = 3'h0 *)
   wire [2:0] sbit;
   wire [11:0] shifted0_0;
   wire [11:0] shifted0_1;
@@ -548,15 +430,15 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [11:0] shifted1_3;
   wire stall;
   wire [87:0] \table ;
-  wire [87:0] \table$89 ;
-  wire [10:0] \table$89[0] ;
-  wire [10:0] \table$89[1] ;
-  wire [10:0] \table$89[2] ;
-  wire [10:0] \table$89[3] ;
-  wire [10:0] \table$89[4] ;
-  wire [10:0] \table$89[5] ;
-  wire [10:0] \table$89[6] ;
-  wire [10:0] \table$89[7] ;
+  wire [87:0] \table$72 ;
+  wire [10:0] \table$72[0] ;
+  wire [10:0] \table$72[1] ;
+  wire [10:0] \table$72[2] ;
+  wire [10:0] \table$72[3] ;
+  wire [10:0] \table$72[4] ;
+  wire [10:0] \table$72[5] ;
+  wire [10:0] \table$72[6] ;
+  wire [10:0] \table$72[7] ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[1] ;
   wire [10:0] \table[2] ;
@@ -610,260 +492,209 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$20  = active & \$19 ;
   assign \$21  = accept & i_ctl[2];
   assign \$22  = | dq_left;
-  assign \$26  = $signed(dq_d0_0) - $signed(\$117 [16:0]);
-  assign \$27  = $signed(dq_d0_0) + $signed(\$117 [16:0]);
-  assign \$29  = | dq_left;
-  assign \$33  = $signed(dq_d0_1) - $signed(\$129 [16:0]);
-  assign \$34  = $signed(dq_d0_1) + $signed(\$129 [16:0]);
-  assign \$36  = | dq_left;
-  assign \$40  = $signed(dq_d0_2) - $signed(\$141 [16:0]);
-  assign \$41  = $signed(dq_d0_2) + $signed(\$141 [16:0]);
-  assign \$43  = | dq_left;
-  assign \$47  = $signed(dq_d0_3) - $signed(\$153 [16:0]);
-  assign \$48  = $signed(dq_d0_3) + $signed(\$153 [16:0]);
-  assign \$50  = | dq_left;
-  assign \$54  = $signed(dq_d1_0) - $signed(\$165 [16:0]);
-  assign \$55  = $signed(dq_d1_0) + $signed(\$165 [16:0]);
-  assign \$57  = | dq_left;
-  assign \$61  = $signed(dq_d1_1) - $signed(\$177 [16:0]);
-  assign \$62  = $signed(dq_d1_1) + $signed(\$177 [16:0]);
-  assign \$64  = | dq_left;
-  assign \$68  = $signed(dq_d1_2) - $signed(\$189 [16:0]);
-  assign \$69  = $signed(dq_d1_2) + $signed(\$189 [16:0]);
-  assign \$71  = | dq_left;
-  assign \$75  = $signed(dq_d1_3) - $signed(\$201 [16:0]);
-  assign \$76  = $signed(dq_d1_3) + $signed(\$201 [16:0]);
-  assign \$78  = | dq_left;
-  assign \$79  = dq_left - 1'h1;
-  assign \$80  = dq_bit + 1'h1;
-  assign \$82  = dq_left == 1'h1;
-  assign \$83  = \$82  & dq_last;
+  assign \$23  = dq_left - 1'h1;
+  assign \$24  = dq_bit + 1'h1;
+  assign \$25  = dq_left == 1'h1;
+  assign \$26  = \$25  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$84  = ~ stall;
+  assign \$27  = ~ stall;
   assign accept = i_ctl[0] & o_ready;
-  assign \$86  = ~ stall;
-  assign last_plane = \$85  & \$86 ;
-  assign \$88  = \$87  & beat_group_end;
-  assign \$89  = dq_left > 1'h1;
-  assign stall = \$88  & \$89 ;
+  assign \$29  = ~ stall;
+  assign last_plane = \$28  & \$29 ;
+  assign \$31  = \$30  & beat_group_end;
+  assign \$32  = dq_left > 1'h1;
+  assign stall = \$31  & \$32 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$90  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$91  = $signed(act_sum1) + $signed(\table$89 [87:77]);
-  assign \$92  = ~ planes[2:0];
-  assign low0 = planes[3] ? planes[2:0] : \$92 ;
-  assign \$93  = ~ planes[3];
-  assign \$360  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$360 ;
-  assign \$94  = - $signed(entry0_0);
-  assign addend0_0 = planes[3] ? { entry0_0[10], entry0_0[10], entry0_0 } : \$94 ;
-  assign \$95  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$366  = low0 * 4'hb;
-  assign entry1_0 = \table$89  >> \$366 ;
-  assign \$96  = - $signed(entry1_0);
-  assign addend1_0 = planes[3] ? { entry1_0[10], entry1_0[10], entry1_0 } : \$96 ;
-  assign \$97  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$98  = ~ planes[6:4];
-  assign low1 = planes[7] ? planes[6:4] : \$98 ;
-  assign \$99  = ~ planes[7];
-  assign \$376  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$376 ;
-  assign \$100  = - $signed(entry0_1);
-  assign addend0_1 = planes[7] ? { entry0_1[10], entry0_1[10], entry0_1 } : \$100 ;
-  assign \$101  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$382  = low1 * 4'hb;
-  assign entry1_1 = \table$89  >> \$382 ;
-  assign \$102  = - $signed(entry1_1);
-  assign addend1_1 = planes[7] ? { entry1_1[10], entry1_1[10], entry1_1 } : \$102 ;
-  assign \$103  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$104  = ~ planes[10:8];
-  assign low2 = planes[11] ? planes[10:8] : \$104 ;
-  assign \$105  = ~ planes[11];
-  assign \$392  = low2 * 4'hb;
-  assign entry0_2 = \table  >> \$392 ;
-  assign \$106  = - $signed(entry0_2);
-  assign addend0_2 = planes[11] ? { entry0_2[10], entry0_2[10], entry0_2 } : \$106 ;
-  assign \$107  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$398  = low2 * 4'hb;
-  assign entry1_2 = \table$89  >> \$398 ;
-  assign \$108  = - $signed(entry1_2);
-  assign addend1_2 = planes[11] ? { entry1_2[10], entry1_2[10], entry1_2 } : \$108 ;
-  assign \$109  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$110  = ~ planes[14:12];
-  assign low3 = planes[15] ? planes[14:12] : \$110 ;
-  assign \$111  = ~ planes[15];
-  assign \$408  = low3 * 4'hb;
-  assign entry0_3 = \table  >> \$408 ;
-  assign \$112  = - $signed(entry0_3);
-  assign addend0_3 = planes[15] ? { entry0_3[10], entry0_3[10], entry0_3 } : \$112 ;
-  assign \$113  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$414  = low3 * 4'hb;
-  assign entry1_3 = \table$89  >> \$414 ;
-  assign \$114  = - $signed(entry1_3);
-  assign addend1_3 = planes[15] ? { entry1_3[10], entry1_3[10], entry1_3 } : \$114 ;
-  assign \$115  = $signed(grp1_3) + $signed(addend1_3);
-  assign \$116  = dq_bit - 1'h0;
-  assign \$117  = $signed(dq_sum_a0) << dq_bit;
-  assign \$118  = $signed(dq_d0_0) << \$116 [2:0];
-  assign \$119  = ! dq_bit;
-  assign \$120  = \$119  & \$signal ;
-  assign \$121  = \$120  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$123  = dq_scale[7:0] >> \$116 [2:0];
-  assign \$125  = - $signed(\$118 );
+  assign \$33  = ~ planes[2:0];
+  assign low0 = planes[3] ? planes[2:0] : \$33 ;
+  assign \$34  = ~ planes[3];
+  assign \$209  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$209 ;
+  assign \$35  = - $signed(entry0_0);
+  assign addend0_0 = planes[3] ? { entry0_0[10], entry0_0[10], entry0_0 } : \$35 ;
+  assign \$36  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$215  = low0 * 4'hb;
+  assign entry1_0 = \table$72  >> \$215 ;
+  assign \$37  = - $signed(entry1_0);
+  assign addend1_0 = planes[3] ? { entry1_0[10], entry1_0[10], entry1_0 } : \$37 ;
+  assign \$38  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$39  = ~ planes[6:4];
+  assign low1 = planes[7] ? planes[6:4] : \$39 ;
+  assign \$40  = ~ planes[7];
+  assign \$225  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$225 ;
+  assign \$41  = - $signed(entry0_1);
+  assign addend0_1 = planes[7] ? { entry0_1[10], entry0_1[10], entry0_1 } : \$41 ;
+  assign \$42  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$231  = low1 * 4'hb;
+  assign entry1_1 = \table$72  >> \$231 ;
+  assign \$43  = - $signed(entry1_1);
+  assign addend1_1 = planes[7] ? { entry1_1[10], entry1_1[10], entry1_1 } : \$43 ;
+  assign \$44  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$45  = ~ planes[10:8];
+  assign low2 = planes[11] ? planes[10:8] : \$45 ;
+  assign \$46  = ~ planes[11];
+  assign \$241  = low2 * 4'hb;
+  assign entry0_2 = \table  >> \$241 ;
+  assign \$47  = - $signed(entry0_2);
+  assign addend0_2 = planes[11] ? { entry0_2[10], entry0_2[10], entry0_2 } : \$47 ;
+  assign \$48  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$247  = low2 * 4'hb;
+  assign entry1_2 = \table$72  >> \$247 ;
+  assign \$49  = - $signed(entry1_2);
+  assign addend1_2 = planes[11] ? { entry1_2[10], entry1_2[10], entry1_2 } : \$49 ;
+  assign \$50  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$51  = ~ planes[14:12];
+  assign low3 = planes[15] ? planes[14:12] : \$51 ;
+  assign \$52  = ~ planes[15];
+  assign \$257  = low3 * 4'hb;
+  assign entry0_3 = \table  >> \$257 ;
+  assign \$53  = - $signed(entry0_3);
+  assign addend0_3 = planes[15] ? { entry0_3[10], entry0_3[10], entry0_3 } : \$53 ;
+  assign \$54  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$263  = low3 * 4'hb;
+  assign entry1_3 = \table$72  >> \$263 ;
+  assign \$55  = - $signed(entry1_3);
+  assign addend1_3 = planes[15] ? { entry1_3[10], entry1_3[10], entry1_3 } : \$55 ;
+  assign \$56  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$57  = $signed(dq_d0_0) << dq_bit;
+  assign \$58  = ! dq_bit;
+  assign \$59  = \$58  & \$signal ;
+  assign \$60  = \$59  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$61  = dq_scale[7:0] >> dq_bit;
+  assign \$62  = - $signed(\$57 );
+  assign \$64  = \$61  ? \$63  : 26'h0000000;
+  assign \$65  = $signed(\$60 ) + $signed(\$64 );
+  assign \$66  = $signed(dq_d0_1) << dq_bit;
+  assign \$67  = ! dq_bit;
+  assign \$68  = \$67  & \$signal ;
+  assign \$69  = \$68  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$70  = dq_scale[15:8] >> dq_bit;
+  assign \$71  = - $signed(\$66 );
+  assign \$73  = \$70  ? \$72  : 26'h0000000;
+  assign \$74  = $signed(\$69 ) + $signed(\$73 );
+  assign \$75  = $signed(dq_d0_2) << dq_bit;
+  assign \$76  = ! dq_bit;
+  assign \$77  = \$76  & \$signal ;
+  assign \$78  = \$77  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$79  = dq_scale[23:16] >> dq_bit;
+  assign \$80  = - $signed(\$75 );
+  assign \$82  = \$79  ? \$81  : 26'h0000000;
+  assign \$83  = $signed(\$78 ) + $signed(\$82 );
+  assign \$84  = $signed(dq_d0_3) << dq_bit;
+  assign \$85  = ! dq_bit;
+  assign \$86  = \$85  & \$signal ;
+  assign \$87  = \$86  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$88  = dq_scale[31:24] >> dq_bit;
+  assign \$89  = - $signed(\$84 );
+  assign \$91  = \$88  ? \$90  : 26'h0000000;
+  assign \$92  = $signed(\$87 ) + $signed(\$91 );
+  assign \$93  = $signed(dq_d1_0) << dq_bit;
+  assign \$94  = ! dq_bit;
+  assign \$95  = \$94  & \$signal ;
+  assign \$96  = \$95  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$97  = dq_scale[7:0] >> dq_bit;
+  assign \$98  = - $signed(\$93 );
+  assign \$100  = \$97  ? \$99  : 26'h0000000;
+  assign \$101  = $signed(\$96 ) + $signed(\$100 );
+  assign \$102  = $signed(dq_d1_1) << dq_bit;
+  assign \$103  = ! dq_bit;
+  assign \$104  = \$103  & \$signal ;
+  assign \$105  = \$104  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$106  = dq_scale[15:8] >> dq_bit;
+  assign \$107  = - $signed(\$102 );
+  assign \$109  = \$106  ? \$108  : 26'h0000000;
+  assign \$110  = $signed(\$105 ) + $signed(\$109 );
+  assign \$111  = $signed(dq_d1_2) << dq_bit;
+  assign \$112  = ! dq_bit;
+  assign \$113  = \$112  & \$signal ;
+  assign \$114  = \$113  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$115  = dq_scale[23:16] >> dq_bit;
+  assign \$116  = - $signed(\$111 );
+  assign \$118  = \$115  ? \$117  : 26'h0000000;
+  assign \$119  = $signed(\$114 ) + $signed(\$118 );
+  assign \$120  = $signed(dq_d1_3) << dq_bit;
+  assign \$121  = ! dq_bit;
+  assign \$122  = \$121  & \$signal ;
+  assign \$123  = \$122  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$124  = dq_scale[31:24] >> dq_bit;
+  assign \$125  = - $signed(\$120 );
   assign \$127  = \$124  ? \$126  : 26'h0000000;
-  assign \$128  = $signed(\$121 ) + $signed(\$127 );
-  assign \$129  = $signed(dq_sum_a0) << dq_bit;
-  assign \$130  = $signed(dq_d0_1) << \$116 [2:0];
-  assign \$131  = ! dq_bit;
-  assign \$132  = \$131  & \$signal ;
-  assign \$133  = \$132  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$135  = dq_scale[15:8] >> \$116 [2:0];
-  assign \$137  = - $signed(\$130 );
-  assign \$139  = \$136  ? \$138  : 26'h0000000;
-  assign \$140  = $signed(\$133 ) + $signed(\$139 );
-  assign \$141  = $signed(dq_sum_a0) << dq_bit;
-  assign \$142  = $signed(dq_d0_2) << \$116 [2:0];
-  assign \$143  = ! dq_bit;
-  assign \$144  = \$143  & \$signal ;
-  assign \$145  = \$144  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$147  = dq_scale[23:16] >> \$116 [2:0];
-  assign \$149  = - $signed(\$142 );
-  assign \$151  = \$148  ? \$150  : 26'h0000000;
-  assign \$152  = $signed(\$145 ) + $signed(\$151 );
-  assign \$153  = $signed(dq_sum_a0) << dq_bit;
-  assign \$154  = $signed(dq_d0_3) << \$116 [2:0];
-  assign \$155  = ! dq_bit;
-  assign \$156  = \$155  & \$signal ;
-  assign \$157  = \$156  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$159  = dq_scale[31:24] >> \$116 [2:0];
-  assign \$161  = - $signed(\$154 );
-  assign \$163  = \$160  ? \$162  : 26'h0000000;
-  assign \$164  = $signed(\$157 ) + $signed(\$163 );
-  assign \$165  = $signed(dq_sum_a1) << dq_bit;
-  assign \$166  = $signed(dq_d1_0) << \$116 [2:0];
-  assign \$167  = ! dq_bit;
-  assign \$168  = \$167  & \$signal ;
-  assign \$169  = \$168  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$171  = dq_scale[7:0] >> \$116 [2:0];
-  assign \$173  = - $signed(\$166 );
-  assign \$175  = \$172  ? \$174  : 26'h0000000;
-  assign \$176  = $signed(\$169 ) + $signed(\$175 );
-  assign \$177  = $signed(dq_sum_a1) << dq_bit;
-  assign \$178  = $signed(dq_d1_1) << \$116 [2:0];
-  assign \$179  = ! dq_bit;
-  assign \$180  = \$179  & \$signal ;
-  assign \$181  = \$180  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$183  = dq_scale[15:8] >> \$116 [2:0];
-  assign \$185  = - $signed(\$178 );
-  assign \$187  = \$184  ? \$186  : 26'h0000000;
-  assign \$188  = $signed(\$181 ) + $signed(\$187 );
-  assign \$189  = $signed(dq_sum_a1) << dq_bit;
-  assign \$190  = $signed(dq_d1_2) << \$116 [2:0];
-  assign \$191  = ! dq_bit;
-  assign \$192  = \$191  & \$signal ;
-  assign \$193  = \$192  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$195  = dq_scale[23:16] >> \$116 [2:0];
-  assign \$197  = - $signed(\$190 );
-  assign \$199  = \$196  ? \$198  : 26'h0000000;
-  assign \$200  = $signed(\$193 ) + $signed(\$199 );
-  assign \$201  = $signed(dq_sum_a1) << dq_bit;
-  assign \$202  = $signed(dq_d1_3) << \$116 [2:0];
-  assign \$203  = ! dq_bit;
-  assign \$204  = \$203  & \$signal ;
-  assign \$205  = \$204  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$207  = dq_scale[31:24] >> \$116 [2:0];
-  assign \$209  = - $signed(\$202 );
-  assign \$211  = \$208  ? \$210  : 26'h0000000;
-  assign \$212  = $signed(\$205 ) + $signed(\$211 );
+  assign \$128  = $signed(\$123 ) + $signed(\$127 );
   always @(posedge clk)
-    o_a <= \$213 ;
+    o_a <= \$129 ;
   always @(posedge clk)
-    o_w <= \$214 ;
+    o_w <= \$130 ;
   always @(posedge clk)
-    o_ctl <= \$215 ;
+    o_ctl <= \$131 ;
   always @(posedge clk)
-    w_reg <= \$216 ;
+    w_reg <= \$132 ;
   always @(posedge clk)
-    planes <= \$217 ;
+    planes <= \$133 ;
   always @(posedge clk)
-    dtype <= \$218 ;
+    dtype <= \$134 ;
   always @(posedge clk)
-    remaining <= \$219 ;
+    remaining <= \$135 ;
   always @(posedge clk)
-    beat_group_end <= \$220 ;
+    beat_group_end <= \$136 ;
   always @(posedge clk)
-    beat_last <= \$221 ;
+    beat_last <= \$137 ;
   always @(posedge clk)
-    beat_scale <= \$222 ;
+    beat_scale <= \$138 ;
   always @(posedge clk)
-    act_sum0 <= \$223 ;
+    grp0_0 <= \$139 ;
   always @(posedge clk)
-    act_sum1 <= \$224 ;
+    grp1_0 <= \$140 ;
   always @(posedge clk)
-    grp0_0 <= \$225 ;
+    grp0_1 <= \$141 ;
   always @(posedge clk)
-    grp1_0 <= \$226 ;
+    grp1_1 <= \$142 ;
   always @(posedge clk)
-    grp0_1 <= \$227 ;
+    grp0_2 <= \$143 ;
   always @(posedge clk)
-    grp1_1 <= \$228 ;
+    grp1_2 <= \$144 ;
   always @(posedge clk)
-    grp0_2 <= \$229 ;
+    grp0_3 <= \$145 ;
   always @(posedge clk)
-    grp1_2 <= \$230 ;
+    grp1_3 <= \$146 ;
   always @(posedge clk)
-    grp0_3 <= \$231 ;
+    grp_first <= \$147 ;
   always @(posedge clk)
-    grp1_3 <= \$232 ;
+    grp_psum <= \$148 ;
   always @(posedge clk)
-    grp_first <= \$233 ;
+    dq_d0_0 <= \$149 ;
   always @(posedge clk)
-    grp_psum <= \$234 ;
+    dq_d0_1 <= \$150 ;
   always @(posedge clk)
-    dq_c0 <= \$235 ;
+    dq_d0_2 <= \$151 ;
   always @(posedge clk)
-    dq_c1 <= \$236 ;
+    dq_d0_3 <= \$152 ;
   always @(posedge clk)
-    dq_c2 <= \$237 ;
+    dq_d1_0 <= \$153 ;
   always @(posedge clk)
-    dq_c3 <= \$238 ;
+    dq_d1_1 <= \$154 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$239 ;
+    dq_d1_2 <= \$155 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$240 ;
+    dq_d1_3 <= \$156 ;
   always @(posedge clk)
-    dq_d0_0 <= \$241 ;
+    o_valid <= \$157 ;
   always @(posedge clk)
-    dq_d0_1 <= \$242 ;
+    dq_left <= \$158 ;
   always @(posedge clk)
-    dq_d0_2 <= \$243 ;
+    dq_bit <= \$159 ;
   always @(posedge clk)
-    dq_d0_3 <= \$244 ;
+    out_acc <= \$160 ;
   always @(posedge clk)
-    dq_d1_0 <= \$245 ;
+    o_psum <= \$161 ;
   always @(posedge clk)
-    dq_d1_1 <= \$246 ;
+    dq_scale <= \$162 ;
   always @(posedge clk)
-    dq_d1_2 <= \$247 ;
+    \$signal  <= \$163 ;
   always @(posedge clk)
-    dq_d1_3 <= \$248 ;
+    dq_psum <= \$164 ;
   always @(posedge clk)
-    o_valid <= \$249 ;
-  always @(posedge clk)
-    dq_left <= \$250 ;
-  always @(posedge clk)
-    dq_bit <= \$251 ;
-  always @(posedge clk)
-    out_acc <= \$252 ;
-  always @(posedge clk)
-    o_psum <= \$253 ;
-  always @(posedge clk)
-    dq_scale <= \$254 ;
-  always @(posedge clk)
-    \$signal  <= \$255 ;
-  always @(posedge clk)
-    dq_psum <= \$256 ;
-  always @(posedge clk)
-    dq_last <= \$257 ;
+    dq_last <= \$165 ;
   \lut_w1_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -876,538 +707,413 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$89 )
+    .\table (\table$72 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = i_a;
+    \$129  = i_a;
     if (rst) begin
-      \$213  = 64'h0000000000000000;
+      \$129  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = i_w;
+    \$130  = i_w;
     if (rst) begin
-      \$214  = 48'h000000000000;
+      \$130  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = i_ctl;
+    \$131  = i_ctl;
     if (rst) begin
-      \$215  = 5'h00;
+      \$131  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = w_reg;
+    \$132  = w_reg;
     if (i_ctl[1]) begin
-      \$216  = i_w;
+      \$132  = i_w;
     end
     if (rst) begin
-      \$216  = 48'h000000000000;
+      \$132  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = planes;
+    \$133  = planes;
     if (accept) begin
-      \$217  = w_sel[15:0];
+      \$133  = w_sel[15:0];
     end
     if (rst) begin
-      \$217  = 16'h0000;
+      \$133  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dtype;
+    \$134  = dtype;
     if (accept) begin
-      \$218  = 1'h0;
+      \$134  = 1'h0;
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = remaining;
+    \$135  = remaining;
     if (accept) begin
-      \$219  = 1'h1;
+      \$135  = 1'h1;
     end else if (\$3 ) begin
-      \$219  = \$4 [0];
+      \$135  = \$4 [0];
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = beat_group_end;
+    \$136  = beat_group_end;
     if (accept) begin
-      \$220  = i_ctl[4];
+      \$136  = i_ctl[4];
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = beat_last;
+    \$137  = beat_last;
     if (accept) begin
-      \$221  = i_ctl[3];
+      \$137  = i_ctl[3];
     end
     if (rst) begin
-      \$221  = 1'h0;
+      \$137  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = beat_scale;
+    \$138  = beat_scale;
     if (accept) begin
-      \$222  = w_sel[47:16];
+      \$138  = w_sel[47:16];
     end
     if (rst) begin
-      \$222  = 32'd0;
+      \$138  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = act_sum0;
+    \$139  = grp0_0;
     if (handoff) begin
-      \$223  = 16'h0000;
-    end else if (last_plane) begin
-      \$223  = \$90 [15:0];
-    end
-    if (rst) begin
-      \$223  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = act_sum1;
-    if (handoff) begin
-      \$224  = 16'h0000;
-    end else if (last_plane) begin
-      \$224  = \$91 [15:0];
-    end
-    if (rst) begin
-      \$224  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = grp0_0;
-    if (handoff) begin
-      \$225  = 16'h0000;
+      \$139  = 16'h0000;
     end else if (\$6 ) begin
-      \$225  = \$95 [15:0];
+      \$139  = \$36 [15:0];
     end
     if (rst) begin
-      \$225  = 16'h0000;
+      \$139  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = grp1_0;
+    \$140  = grp1_0;
     if (handoff) begin
-      \$226  = 16'h0000;
+      \$140  = 16'h0000;
     end else if (\$8 ) begin
-      \$226  = \$97 [15:0];
+      \$140  = \$38 [15:0];
     end
     if (rst) begin
-      \$226  = 16'h0000;
+      \$140  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = grp0_1;
+    \$141  = grp0_1;
     if (handoff) begin
-      \$227  = 16'h0000;
+      \$141  = 16'h0000;
     end else if (\$10 ) begin
-      \$227  = \$101 [15:0];
+      \$141  = \$42 [15:0];
     end
     if (rst) begin
-      \$227  = 16'h0000;
+      \$141  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = grp1_1;
+    \$142  = grp1_1;
     if (handoff) begin
-      \$228  = 16'h0000;
+      \$142  = 16'h0000;
     end else if (\$12 ) begin
-      \$228  = \$103 [15:0];
+      \$142  = \$44 [15:0];
     end
     if (rst) begin
-      \$228  = 16'h0000;
+      \$142  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = grp0_2;
+    \$143  = grp0_2;
     if (handoff) begin
-      \$229  = 16'h0000;
+      \$143  = 16'h0000;
     end else if (\$14 ) begin
-      \$229  = \$107 [15:0];
+      \$143  = \$48 [15:0];
     end
     if (rst) begin
-      \$229  = 16'h0000;
+      \$143  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = grp1_2;
+    \$144  = grp1_2;
     if (handoff) begin
-      \$230  = 16'h0000;
+      \$144  = 16'h0000;
     end else if (\$16 ) begin
-      \$230  = \$109 [15:0];
+      \$144  = \$50 [15:0];
     end
     if (rst) begin
-      \$230  = 16'h0000;
+      \$144  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = grp0_3;
+    \$145  = grp0_3;
     if (handoff) begin
-      \$231  = 16'h0000;
+      \$145  = 16'h0000;
     end else if (\$18 ) begin
-      \$231  = \$113 [15:0];
+      \$145  = \$54 [15:0];
     end
     if (rst) begin
-      \$231  = 16'h0000;
+      \$145  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = grp1_3;
+    \$146  = grp1_3;
     if (handoff) begin
-      \$232  = 16'h0000;
+      \$146  = 16'h0000;
     end else if (\$20 ) begin
-      \$232  = \$115 [15:0];
+      \$146  = \$56 [15:0];
     end
     if (rst) begin
-      \$232  = 16'h0000;
+      \$146  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = grp_first;
+    \$147  = grp_first;
     if (handoff) begin
-      \$233  = 1'h0;
+      \$147  = 1'h0;
     end
     if (\$21 ) begin
-      \$233  = 1'h1;
+      \$147  = 1'h1;
     end
     if (rst) begin
-      \$233  = 1'h0;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = grp_psum;
+    \$148  = grp_psum;
     if (\$21 ) begin
-      \$234  = i_psum;
+      \$148  = i_psum;
     end
     if (rst) begin
-      \$234  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$148  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = dq_c0;
+    \$149  = dq_d0_0;
     if (handoff) begin
-      \$235  = 1'h0;
+      \$149  = { \$36 [15], \$36 [15:0] };
     end
     if (rst) begin
-      \$235  = 1'h0;
+      \$149  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = dq_c1;
+    \$150  = dq_d0_1;
     if (handoff) begin
-      \$236  = 1'h0;
+      \$150  = { \$42 [15], \$42 [15:0] };
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$150  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = dq_c2;
+    \$151  = dq_d0_2;
     if (handoff) begin
-      \$237  = 1'h0;
+      \$151  = { \$48 [15], \$48 [15:0] };
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$151  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = dq_c3;
+    \$152  = dq_d0_3;
     if (handoff) begin
-      \$238  = 1'h0;
+      \$152  = { \$54 [15], \$54 [15:0] };
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$152  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = dq_sum_a0;
+    \$153  = dq_d1_0;
     if (handoff) begin
-      \$239  = \$90 [15:0];
+      \$153  = { \$38 [15], \$38 [15:0] };
     end
     if (rst) begin
-      \$239  = 16'h0000;
+      \$153  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = dq_sum_a1;
+    \$154  = dq_d1_1;
     if (handoff) begin
-      \$240  = \$91 [15:0];
+      \$154  = { \$44 [15], \$44 [15:0] };
     end
     if (rst) begin
-      \$240  = 16'h0000;
+      \$154  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = dq_d0_0;
-    if (\$24 ) begin
-      \$241  = \$28 [16:0];
-    end
+    \$155  = dq_d1_2;
     if (handoff) begin
-      \$241  = { \$95 [15], \$95 [15:0] };
+      \$155  = { \$50 [15], \$50 [15:0] };
     end
     if (rst) begin
-      \$241  = 17'h00000;
+      \$155  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = dq_d0_1;
-    if (\$31 ) begin
-      \$242  = \$35 [16:0];
-    end
+    \$156  = dq_d1_3;
     if (handoff) begin
-      \$242  = { \$101 [15], \$101 [15:0] };
+      \$156  = { \$56 [15], \$56 [15:0] };
     end
     if (rst) begin
-      \$242  = 17'h00000;
+      \$156  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = dq_d0_2;
-    if (\$38 ) begin
-      \$243  = \$42 [16:0];
-    end
-    if (handoff) begin
-      \$243  = { \$107 [15], \$107 [15:0] };
-    end
-    if (rst) begin
-      \$243  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = dq_d0_3;
-    if (\$45 ) begin
-      \$244  = \$49 [16:0];
-    end
-    if (handoff) begin
-      \$244  = { \$113 [15], \$113 [15:0] };
-    end
-    if (rst) begin
-      \$244  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = dq_d1_0;
-    if (\$52 ) begin
-      \$245  = \$56 [16:0];
-    end
-    if (handoff) begin
-      \$245  = { \$97 [15], \$97 [15:0] };
-    end
-    if (rst) begin
-      \$245  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = dq_d1_1;
-    if (\$59 ) begin
-      \$246  = \$63 [16:0];
-    end
-    if (handoff) begin
-      \$246  = { \$103 [15], \$103 [15:0] };
-    end
-    if (rst) begin
-      \$246  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = dq_d1_2;
-    if (\$66 ) begin
-      \$247  = \$70 [16:0];
-    end
-    if (handoff) begin
-      \$247  = { \$109 [15], \$109 [15:0] };
-    end
-    if (rst) begin
-      \$247  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = dq_d1_3;
-    if (\$73 ) begin
-      \$248  = \$77 [16:0];
-    end
-    if (handoff) begin
-      \$248  = { \$115 [15], \$115 [15:0] };
-    end
-    if (rst) begin
-      \$248  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = 1'h0;
-    if (\$78 ) begin
-      if (\$83 ) begin
-        \$249  = 1'h1;
+    \$157  = 1'h0;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$157  = 1'h1;
       end
     end
     if (rst) begin
-      \$249  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dq_left;
-    if (\$78 ) begin
-      \$250  = \$79 [3:0];
+    \$158  = dq_left;
+    if (\$22 ) begin
+      \$158  = \$23 [3:0];
     end
     if (handoff) begin
-      \$250  = 4'h8;
+      \$158  = 4'h8;
     end
     if (rst) begin
-      \$250  = 4'h0;
+      \$158  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = dq_bit;
-    if (\$78 ) begin
-      \$251  = \$80 [2:0];
+    \$159  = dq_bit;
+    if (\$22 ) begin
+      \$159  = \$24 [2:0];
     end
     if (handoff) begin
-      \$251  = 3'h0;
+      \$159  = 3'h0;
     end
     if (rst) begin
-      \$251  = 3'h0;
+      \$159  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = out_acc;
-    if (\$78 ) begin
-      if (\$81 ) begin
-        \$252  = out_next;
+    \$160  = out_acc;
+    if (\$22 ) begin
+      \$160  = out_next;
+    end
+    if (rst) begin
+      \$160  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$161  = o_psum;
+    if (\$22 ) begin
+      if (\$26 ) begin
+        \$161  = out_next;
       end
     end
     if (rst) begin
-      \$252  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$161  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = o_psum;
-    if (\$78 ) begin
-      if (\$83 ) begin
-        \$253  = out_next;
-      end
-    end
-    if (rst) begin
-      \$253  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = dq_scale;
+    \$162  = dq_scale;
     if (handoff) begin
-      \$254  = beat_scale;
+      \$162  = beat_scale;
     end
     if (rst) begin
-      \$254  = 32'd0;
+      \$162  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = \$signal ;
+    \$163  = \$signal ;
     if (handoff) begin
-      \$255  = grp_first;
+      \$163  = grp_first;
     end
     if (rst) begin
-      \$255  = 1'h0;
+      \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = dq_psum;
+    \$164  = dq_psum;
     if (handoff) begin
-      \$256  = grp_psum;
+      \$164  = grp_psum;
     end
     if (rst) begin
-      \$256  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$164  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = dq_last;
+    \$165  = dq_last;
     if (handoff) begin
-      \$257  = beat_last;
+      \$165  = beat_last;
     end
     if (rst) begin
-      \$257  = 1'h0;
+      \$165  = 1'h0;
     end
   end
-  assign act_next0 = \$90 [15:0];
-  assign act_next1 = \$91 [15:0];
-  assign grp_next0_0 = \$95 [15:0];
-  assign grp_next1_0 = \$97 [15:0];
-  assign grp_next0_1 = \$101 [15:0];
-  assign grp_next1_1 = \$103 [15:0];
-  assign grp_next0_2 = \$107 [15:0];
-  assign grp_next1_2 = \$109 [15:0];
-  assign grp_next0_3 = \$113 [15:0];
-  assign grp_next1_3 = \$115 [15:0];
-  assign c0 = 1'h0;
-  assign c1 = 1'h0;
-  assign c2 = 1'h0;
-  assign c3 = 1'h0;
-  assign in_corr = 1'h0;
-  assign dq_ash0_0 = \$117 [16:0];
-  assign dq_ash0_1 = \$129 [16:0];
-  assign dq_ash0_2 = \$141 [16:0];
-  assign dq_ash0_3 = \$153 [16:0];
-  assign dq_ash1_0 = \$165 [16:0];
-  assign dq_ash1_1 = \$177 [16:0];
-  assign dq_ash1_2 = \$189 [16:0];
-  assign dq_ash1_3 = \$201 [16:0];
+  assign grp_next0_0 = \$36 [15:0];
+  assign grp_next1_0 = \$38 [15:0];
+  assign grp_next0_1 = \$42 [15:0];
+  assign grp_next1_1 = \$44 [15:0];
+  assign grp_next0_2 = \$48 [15:0];
+  assign grp_next1_2 = \$50 [15:0];
+  assign grp_next0_3 = \$54 [15:0];
+  assign grp_next1_3 = \$56 [15:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
-  assign \a$85  = i_a[63:32];
-  assign \load$86  = accept;
+  assign \a$62  = i_a[63:32];
+  assign \load$63  = accept;
   assign plane_neg = 1'h0;
   assign shifted0_0 = { entry0_0[10], entry0_0 };
   assign shifted1_0 = { entry1_0[10], entry1_0 };
@@ -1417,27 +1123,23 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign shifted1_2 = { entry1_2[10], entry1_2 };
   assign shifted0_3 = { entry0_3[10], entry0_3 };
   assign shifted1_3 = { entry1_3[10], entry1_3 };
-  assign sbit = \$116 [2:0];
-  assign corr_binary = 2'h0;
-  assign \corr_binary$124  = 2'h0;
-  assign \corr_binary$125  = 2'h0;
-  assign \corr_binary$126  = 2'h0;
+  assign sbit = dq_bit;
   assign dq_dh0_0 = dq_d0_0;
-  assign dq_sh0_0 = { \$118 [23], \$118  };
+  assign dq_sh0_0 = { \$57 [23], \$57  };
   assign dq_dh0_1 = dq_d0_1;
-  assign dq_sh0_1 = { \$130 [23], \$130  };
+  assign dq_sh0_1 = { \$66 [23], \$66  };
   assign dq_dh0_2 = dq_d0_2;
-  assign dq_sh0_2 = { \$142 [23], \$142  };
+  assign dq_sh0_2 = { \$75 [23], \$75  };
   assign dq_dh0_3 = dq_d0_3;
-  assign dq_sh0_3 = { \$154 [23], \$154  };
+  assign dq_sh0_3 = { \$84 [23], \$84  };
   assign dq_dh1_0 = dq_d1_0;
-  assign dq_sh1_0 = { \$166 [23], \$166  };
+  assign dq_sh1_0 = { \$93 [23], \$93  };
   assign dq_dh1_1 = dq_d1_1;
-  assign dq_sh1_1 = { \$178 [23], \$178  };
+  assign dq_sh1_1 = { \$102 [23], \$102  };
   assign dq_dh1_2 = dq_d1_2;
-  assign dq_sh1_2 = { \$190 [23], \$190  };
+  assign dq_sh1_2 = { \$111 [23], \$111  };
   assign dq_dh1_3 = dq_d1_3;
-  assign dq_sh1_3 = { \$202 [23], \$202  };
+  assign dq_sh1_3 = { \$120 [23], \$120  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1577,10 +1279,10 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \a[1]  = i_a[15:8];
   assign \a[2]  = i_a[23:16];
   assign \a[3]  = i_a[31:24];
-  assign \a$85[0]  = i_a[39:32];
-  assign \a$85[1]  = i_a[47:40];
-  assign \a$85[2]  = i_a[55:48];
-  assign \a$85[3]  = i_a[63:56];
+  assign \a$62[0]  = i_a[39:32];
+  assign \a$62[1]  = i_a[47:40];
+  assign \a$62[2]  = i_a[55:48];
+  assign \a$62[3]  = i_a[63:56];
   assign \table[0]  = \table [10:0];
   assign \table[1]  = \table [21:11];
   assign \table[2]  = \table [32:22];
@@ -1589,86 +1291,37 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \table[5]  = \table [65:55];
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
-  assign \table$89[0]  = \table$89 [10:0];
-  assign \table$89[1]  = \table$89 [21:11];
-  assign \table$89[2]  = \table$89 [32:22];
-  assign \table$89[3]  = \table$89 [43:33];
-  assign \table$89[4]  = \table$89 [54:44];
-  assign \table$89[5]  = \table$89 [65:55];
-  assign \table$89[6]  = \table$89 [76:66];
-  assign \table$89[7]  = \table$89 [87:77];
-  assign out_next[255:224] = \$212 [31:0];
-  assign out_next[223:192] = \$200 [31:0];
-  assign out_next[191:160] = \$188 [31:0];
-  assign out_next[159:128] = \$176 [31:0];
-  assign out_next[127:96] = \$164 [31:0];
-  assign out_next[95:64] = \$152 [31:0];
-  assign out_next[63:32] = \$140 [31:0];
-  assign out_next[31:0] = \$128 [31:0];
-  assign \$87  = remaining;
-  assign o_ready = \$84 ;
-  assign \$23  = 1'h0;
-  assign \$24  = 1'h0;
-  assign \$25  = 1'h0;
-  assign \$28  = \$27 ;
-  assign \$30  = 1'h0;
-  assign \$31  = 1'h0;
-  assign \$32  = 1'h0;
-  assign \$35  = \$34 ;
-  assign \$37  = 1'h0;
-  assign \$38  = 1'h0;
-  assign \$39  = 1'h0;
-  assign \$42  = \$41 ;
-  assign \$44  = 1'h0;
-  assign \$45  = 1'h0;
-  assign \$46  = 1'h0;
-  assign \$49  = \$48 ;
-  assign \$51  = 1'h0;
-  assign \$52  = 1'h0;
-  assign \$53  = 1'h0;
-  assign \$56  = \$55 ;
-  assign \$58  = 1'h0;
-  assign \$59  = 1'h0;
-  assign \$60  = 1'h0;
-  assign \$63  = \$62 ;
-  assign \$65  = 1'h0;
-  assign \$66  = 1'h0;
-  assign \$67  = 1'h0;
-  assign \$70  = \$69 ;
-  assign \$72  = 1'h0;
-  assign \$73  = 1'h0;
-  assign \$74  = 1'h0;
-  assign \$77  = \$76 ;
-  assign \$81  = 1'h1;
-  assign \$85  = remaining;
-  assign neg0 = \$93 ;
-  assign neg1 = \$99 ;
-  assign neg2 = \$105 ;
-  assign neg3 = \$111 ;
-  assign \$122  = 1'h1;
-  assign \$124  = \$123 ;
-  assign \$126  = { \$118 [23], \$118 [23], \$118  };
-  assign \$134  = 1'h1;
-  assign \$136  = \$135 ;
-  assign \$138  = { \$130 [23], \$130 [23], \$130  };
-  assign \$146  = 1'h1;
-  assign \$148  = \$147 ;
-  assign \$150  = { \$142 [23], \$142 [23], \$142  };
-  assign \$158  = 1'h1;
-  assign \$160  = \$159 ;
-  assign \$162  = { \$154 [23], \$154 [23], \$154  };
-  assign \$170  = 1'h1;
-  assign \$172  = \$171 ;
-  assign \$174  = { \$166 [23], \$166 [23], \$166  };
-  assign \$182  = 1'h1;
-  assign \$184  = \$183 ;
-  assign \$186  = { \$178 [23], \$178 [23], \$178  };
-  assign \$194  = 1'h1;
-  assign \$196  = \$195 ;
-  assign \$198  = { \$190 [23], \$190 [23], \$190  };
-  assign \$206  = 1'h1;
-  assign \$208  = \$207 ;
-  assign \$210  = { \$202 [23], \$202 [23], \$202  };
+  assign \table$72[0]  = \table$72 [10:0];
+  assign \table$72[1]  = \table$72 [21:11];
+  assign \table$72[2]  = \table$72 [32:22];
+  assign \table$72[3]  = \table$72 [43:33];
+  assign \table$72[4]  = \table$72 [54:44];
+  assign \table$72[5]  = \table$72 [65:55];
+  assign \table$72[6]  = \table$72 [76:66];
+  assign \table$72[7]  = \table$72 [87:77];
+  assign out_next[255:224] = \$128 [31:0];
+  assign out_next[223:192] = \$119 [31:0];
+  assign out_next[191:160] = \$110 [31:0];
+  assign out_next[159:128] = \$101 [31:0];
+  assign out_next[127:96] = \$92 [31:0];
+  assign out_next[95:64] = \$83 [31:0];
+  assign out_next[63:32] = \$74 [31:0];
+  assign out_next[31:0] = \$65 [31:0];
+  assign \$30  = remaining;
+  assign o_ready = \$27 ;
+  assign \$28  = remaining;
+  assign neg0 = \$34 ;
+  assign neg1 = \$40 ;
+  assign neg2 = \$46 ;
+  assign neg3 = \$52 ;
+  assign \$63  = { \$57 [23], \$57 [23], \$57  };
+  assign \$72  = { \$66 [23], \$66 [23], \$66  };
+  assign \$81  = { \$75 [23], \$75 [23], \$75  };
+  assign \$90  = { \$84 [23], \$84 [23], \$84  };
+  assign \$99  = { \$93 [23], \$93 [23], \$93  };
+  assign \$108  = { \$102 [23], \$102 [23], \$102  };
+  assign \$117  = { \$111 [23], \$111 [23], \$111  };
+  assign \$126  = { \$120 [23], \$120 [23], \$120  };
   assign \$1  = remaining;
   assign active = remaining;
 endmodule

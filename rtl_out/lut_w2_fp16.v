@@ -4,194 +4,194 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [5:0] \$100 ;
-  wire [5:0] \$101 ;
-  wire [38:0] \$102 ;
-  wire [42:0] \$103 ;
-  wire [38:0] \$104 ;
-  wire [42:0] \$105 ;
+  wire [39:0] \$100 ;
+  wire [44:0] \$101 ;
+  wire [15:0] \$102 ;
+  wire [15:0] \$103 ;
+  wire [15:0] \$104 ;
+  wire [2:0] \$105 ;
   wire [15:0] \$106 ;
-  wire [15:0] \$107 ;
-  wire [15:0] \$108 ;
-  wire [2:0] \$109 ;
+  wire \$107 ;
+  wire [5:0] \$108 ;
+  wire [39:0] \$109 ;
   wire \$11 ;
-  wire [15:0] \$110 ;
-  wire \$111 ;
-  wire [5:0] \$112 ;
-  wire [39:0] \$113 ;
-  wire [44:0] \$114 ;
-  wire [5:0] \$115 ;
-  wire [39:0] \$116 ;
-  wire [44:0] \$117 ;
+  wire [44:0] \$110 ;
+  wire [5:0] \$111 ;
+  wire [39:0] \$112 ;
+  wire [44:0] \$113 ;
+  wire [15:0] \$114 ;
+  wire [15:0] \$115 ;
+  wire [15:0] \$116 ;
+  wire [2:0] \$117 ;
   wire [15:0] \$118 ;
-  wire [15:0] \$119 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [15:0] \$120 ;
-  wire [2:0] \$121 ;
-  wire [15:0] \$122 ;
-  wire \$123 ;
-  wire [5:0] \$124 ;
-  wire [39:0] \$125 ;
-  wire [44:0] \$126 ;
-  wire [5:0] \$127 ;
-  wire [39:0] \$128 ;
-  wire [44:0] \$129 ;
+  wire [5:0] \$120 ;
+  wire [39:0] \$121 ;
+  wire [44:0] \$122 ;
+  wire [5:0] \$123 ;
+  wire [39:0] \$124 ;
+  wire [44:0] \$125 ;
+  wire [15:0] \$126 ;
+  wire [15:0] \$127 ;
+  wire [15:0] \$128 ;
+  wire [2:0] \$129 ;
   wire \$13 ;
   wire [15:0] \$130 ;
-  wire [15:0] \$131 ;
-  wire [15:0] \$132 ;
-  wire [2:0] \$133 ;
-  wire [15:0] \$134 ;
-  wire \$135 ;
-  wire [5:0] \$136 ;
-  wire [39:0] \$137 ;
-  wire [44:0] \$138 ;
-  wire [5:0] \$139 ;
+  wire \$131 ;
+  wire [5:0] \$132 ;
+  wire [39:0] \$133 ;
+  wire [44:0] \$134 ;
+  wire [5:0] \$135 ;
+  wire [39:0] \$136 ;
+  wire [44:0] \$137 ;
+  wire [4:0] \$138 ;
+  wire [2:0] \$139 ;
   wire \$14 ;
-  wire [39:0] \$140 ;
-  wire [44:0] \$141 ;
-  wire [15:0] \$142 ;
-  wire [15:0] \$143 ;
-  wire [15:0] \$144 ;
-  wire [2:0] \$145 ;
-  wire [15:0] \$146 ;
-  wire \$147 ;
-  wire [5:0] \$148 ;
-  wire [39:0] \$149 ;
+  wire [2:0] \$140 ;
+  wire [2:0] \$141 ;
+  wire [2:0] \$142 ;
+  wire [56:0] \$143 ;
+  wire \$144 ;
+  wire [46:0] \$145 ;
+  wire [46:0] \$146 ;
+  wire [6:0] \$147 ;
+  wire \$148 ;
+  wire [6:0] \$149 ;
   wire \$15 ;
-  wire [44:0] \$150 ;
-  wire [5:0] \$151 ;
-  wire [39:0] \$152 ;
-  wire [44:0] \$153 ;
-  wire [4:0] \$154 ;
-  wire [2:0] \$155 ;
-  wire [2:0] \$156 ;
-  wire [2:0] \$157 ;
-  wire [2:0] \$158 ;
-  wire [56:0] \$159 ;
+  wire [108:0] \$150 ;
+  wire [8:0] \$151 ;
+  wire [9:0] \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire [19:0] \$155 ;
+  wire [108:0] \$156 ;
+  wire [19:0] \$157 ;
+  wire [20:0] \$158 ;
+  wire [51:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire [46:0] \$161 ;
-  wire [46:0] \$162 ;
-  wire [6:0] \$163 ;
-  wire [6:0] \$164 ;
-  wire [108:0] \$165 ;
-  wire [8:0] \$166 ;
-  wire [9:0] \$167 ;
+  wire [52:0] \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire [53:0] \$165 ;
+  wire \$166 ;
+  wire \$167 ;
   wire \$168 ;
   wire \$169 ;
   wire \$17 ;
-  wire [19:0] \$170 ;
-  wire [108:0] \$171 ;
-  wire [19:0] \$172 ;
-  wire [20:0] \$173 ;
-  wire [51:0] \$174 ;
-  wire [52:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire [56:0] \$173 ;
+  wire \$174 ;
+  wire [46:0] \$175 ;
+  wire [46:0] \$176 ;
+  wire [6:0] \$177 ;
   wire \$178 ;
-  wire \$179 ;
+  wire [6:0] \$179 ;
   wire \$18 ;
-  wire [53:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
+  wire [108:0] \$180 ;
+  wire [8:0] \$181 ;
+  wire [9:0] \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [19:0] \$185 ;
+  wire [108:0] \$186 ;
+  wire [19:0] \$187 ;
+  wire [20:0] \$188 ;
+  wire [51:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
+  wire [52:0] \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire [56:0] \$194 ;
-  wire \$195 ;
-  wire [46:0] \$196 ;
-  wire [46:0] \$197 ;
-  wire [6:0] \$198 ;
-  wire [6:0] \$199 ;
+  wire \$194 ;
+  wire [53:0] \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [108:0] \$200 ;
-  wire [8:0] \$201 ;
-  wire [9:0] \$202 ;
-  wire \$203 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire [56:0] \$203 ;
   wire \$204 ;
-  wire [19:0] \$205 ;
-  wire [108:0] \$206 ;
-  wire [19:0] \$207 ;
-  wire [20:0] \$208 ;
-  wire [51:0] \$209 ;
+  wire [46:0] \$205 ;
+  wire [46:0] \$206 ;
+  wire [6:0] \$207 ;
+  wire \$208 ;
+  wire [6:0] \$209 ;
   wire \$21 ;
-  wire [52:0] \$210 ;
-  wire \$211 ;
-  wire \$212 ;
+  wire [108:0] \$210 ;
+  wire [8:0] \$211 ;
+  wire [9:0] \$212 ;
   wire \$213 ;
   wire \$214 ;
-  wire [53:0] \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [19:0] \$215 ;
+  wire [108:0] \$216 ;
+  wire [19:0] \$217 ;
+  wire [20:0] \$218 ;
+  wire [51:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
+  wire [52:0] \$220 ;
   wire \$221 ;
   wire \$222 ;
   wire \$223 ;
   wire \$224 ;
-  wire \$225 ;
+  wire [53:0] \$225 ;
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire [56:0] \$229 ;
+  wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [46:0] \$231 ;
-  wire [46:0] \$232 ;
-  wire [6:0] \$233 ;
-  wire [6:0] \$234 ;
-  wire [108:0] \$235 ;
-  wire [8:0] \$236 ;
-  wire [9:0] \$237 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire [56:0] \$233 ;
+  wire \$234 ;
+  wire [46:0] \$235 ;
+  wire [46:0] \$236 ;
+  wire [6:0] \$237 ;
   wire \$238 ;
-  wire \$239 ;
+  wire [6:0] \$239 ;
   wire \$24 ;
-  wire [19:0] \$240 ;
-  wire [108:0] \$241 ;
-  wire [19:0] \$242 ;
-  wire [20:0] \$243 ;
-  wire [51:0] \$244 ;
-  wire [52:0] \$245 ;
-  wire \$246 ;
-  wire \$247 ;
-  wire \$248 ;
-  wire \$249 ;
+  wire [108:0] \$240 ;
+  wire [8:0] \$241 ;
+  wire [9:0] \$242 ;
+  wire \$243 ;
+  wire \$244 ;
+  wire [19:0] \$245 ;
+  wire [108:0] \$246 ;
+  wire [19:0] \$247 ;
+  wire [20:0] \$248 ;
+  wire [51:0] \$249 ;
   wire \$25 ;
-  wire [53:0] \$250 ;
+  wire [52:0] \$250 ;
   wire \$251 ;
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
-  wire \$255 ;
+  wire [53:0] \$255 ;
   wire \$256 ;
   wire \$257 ;
   wire \$258 ;
   wire \$259 ;
-  wire \$26 ;
+  wire [46:0] \$26 ;
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
-  wire \$263 ;
-  wire [56:0] \$264 ;
-  wire \$265 ;
+  wire [56:0] \$263 ;
+  wire \$264 ;
+  wire [46:0] \$265 ;
   wire [46:0] \$266 ;
-  wire [46:0] \$267 ;
-  wire [6:0] \$268 ;
+  wire [6:0] \$267 ;
+  wire \$268 ;
   wire [6:0] \$269 ;
-  wire \$27 ;
+  wire [46:0] \$27 ;
   wire [108:0] \$270 ;
   wire [8:0] \$271 ;
   wire [9:0] \$272 ;
@@ -213,306 +213,250 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$287 ;
   wire \$288 ;
   wire \$289 ;
-  wire [46:0] \$29 ;
+  wire \$29 ;
   wire \$290 ;
   wire \$291 ;
   wire \$292 ;
-  wire \$293 ;
+  wire [56:0] \$293 ;
   wire \$294 ;
-  wire \$295 ;
-  wire \$296 ;
-  wire \$297 ;
+  wire [46:0] \$295 ;
+  wire [46:0] \$296 ;
+  wire [6:0] \$297 ;
   wire \$298 ;
-  wire [56:0] \$299 ;
+  wire [6:0] \$299 ;
   wire \$3 ;
-  wire [46:0] \$30 ;
-  wire \$300 ;
-  wire [46:0] \$301 ;
-  wire [46:0] \$302 ;
-  wire [6:0] \$303 ;
-  wire [6:0] \$304 ;
-  wire [108:0] \$305 ;
-  wire [8:0] \$306 ;
-  wire [9:0] \$307 ;
-  wire \$308 ;
-  wire \$309 ;
+  wire \$30 ;
+  wire [108:0] \$300 ;
+  wire [8:0] \$301 ;
+  wire [9:0] \$302 ;
+  wire \$303 ;
+  wire \$304 ;
+  wire [19:0] \$305 ;
+  wire [108:0] \$306 ;
+  wire [19:0] \$307 ;
+  wire [20:0] \$308 ;
+  wire [51:0] \$309 ;
   wire \$31 ;
-  wire [19:0] \$310 ;
-  wire [108:0] \$311 ;
-  wire [19:0] \$312 ;
-  wire [20:0] \$313 ;
-  wire [51:0] \$314 ;
-  wire [52:0] \$315 ;
+  wire [52:0] \$310 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
+  wire [53:0] \$315 ;
   wire \$316 ;
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire \$32 ;
-  wire [53:0] \$320 ;
+  wire [46:0] \$32 ;
+  wire \$320 ;
   wire \$321 ;
   wire \$322 ;
-  wire \$323 ;
+  wire [56:0] \$323 ;
   wire \$324 ;
-  wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
+  wire [46:0] \$325 ;
+  wire [46:0] \$326 ;
+  wire [6:0] \$327 ;
   wire \$328 ;
-  wire \$329 ;
-  wire \$33 ;
-  wire \$330 ;
-  wire \$331 ;
-  wire \$332 ;
+  wire [6:0] \$329 ;
+  wire [46:0] \$33 ;
+  wire [108:0] \$330 ;
+  wire [8:0] \$331 ;
+  wire [9:0] \$332 ;
   wire \$333 ;
-  wire [56:0] \$334 ;
-  wire \$335 ;
-  wire [46:0] \$336 ;
-  wire [46:0] \$337 ;
-  wire [6:0] \$338 ;
-  wire [6:0] \$339 ;
-  wire \$34 ;
-  wire [108:0] \$340 ;
-  wire [8:0] \$341 ;
-  wire [9:0] \$342 ;
+  wire \$334 ;
+  wire [19:0] \$335 ;
+  wire [108:0] \$336 ;
+  wire [19:0] \$337 ;
+  wire [20:0] \$338 ;
+  wire [51:0] \$339 ;
+  wire [46:0] \$34 ;
+  wire [52:0] \$340 ;
+  wire \$341 ;
+  wire \$342 ;
   wire \$343 ;
   wire \$344 ;
-  wire [19:0] \$345 ;
-  wire [108:0] \$346 ;
-  wire [19:0] \$347 ;
-  wire [20:0] \$348 ;
-  wire [51:0] \$349 ;
+  wire [53:0] \$345 ;
+  wire \$346 ;
+  wire \$347 ;
+  wire \$348 ;
+  wire \$349 ;
   wire \$35 ;
-  wire [52:0] \$350 ;
+  wire \$350 ;
   wire \$351 ;
   wire \$352 ;
-  wire \$353 ;
+  wire [56:0] \$353 ;
   wire \$354 ;
-  wire [53:0] \$355 ;
-  wire \$356 ;
-  wire \$357 ;
+  wire [46:0] \$355 ;
+  wire [46:0] \$356 ;
+  wire [6:0] \$357 ;
   wire \$358 ;
-  wire \$359 ;
-  wire [46:0] \$36 ;
-  wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
+  wire [6:0] \$359 ;
+  wire \$36 ;
+  wire [108:0] \$360 ;
+  wire [8:0] \$361 ;
+  wire [9:0] \$362 ;
   wire \$363 ;
   wire \$364 ;
-  wire \$365 ;
-  wire \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire [56:0] \$369 ;
-  wire [46:0] \$37 ;
-  wire \$370 ;
-  wire [46:0] \$371 ;
-  wire [46:0] \$372 ;
-  wire [6:0] \$373 ;
-  wire [6:0] \$374 ;
-  wire [108:0] \$375 ;
-  wire [8:0] \$376 ;
-  wire [9:0] \$377 ;
+  wire [19:0] \$365 ;
+  wire [108:0] \$366 ;
+  wire [19:0] \$367 ;
+  wire [20:0] \$368 ;
+  wire [51:0] \$369 ;
+  wire \$37 ;
+  wire [52:0] \$370 ;
+  wire \$371 ;
+  wire \$372 ;
+  wire \$373 ;
+  wire \$374 ;
+  wire [53:0] \$375 ;
+  wire \$376 ;
+  wire \$377 ;
   wire \$378 ;
   wire \$379 ;
   wire [46:0] \$38 ;
-  wire [19:0] \$380 ;
-  wire [108:0] \$381 ;
-  wire [19:0] \$382 ;
-  wire [20:0] \$383 ;
-  wire [51:0] \$384 ;
-  wire [52:0] \$385 ;
-  wire \$386 ;
-  wire \$387 ;
-  wire \$388 ;
-  wire \$389 ;
-  wire \$39 ;
-  wire [53:0] \$390 ;
-  wire \$391 ;
-  wire \$392 ;
-  wire \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  wire \$380 ;
+  wire \$381 ;
+  wire \$382 ;
+  reg [127:0] \$383 ;
+  reg [71:0] \$384 ;
+  reg [4:0] \$385 ;
+  reg [71:0] \$386 ;
+  reg \$387 ;
+  reg [31:0] \$388 ;
+  reg \$389 ;
+  wire [46:0] \$39 ;
+  reg [1:0] \$390 ;
+  reg \$391 ;
+  reg \$392 ;
+  reg [31:0] \$393 ;
+  reg \$394 ;
+  reg [7:0] \$395 ;
+  reg [41:0] \$396 ;
+  reg [41:0] \$397 ;
+  reg [43:0] \$398 ;
+  reg [43:0] \$399 ;
   wire [2:0] \$4 ;
-  wire \$40 ;
-  wire \$400 ;
-  wire \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire [56:0] \$404 ;
-  wire \$405 ;
-  wire [46:0] \$406 ;
-  wire [46:0] \$407 ;
-  wire [6:0] \$408 ;
-  wire [6:0] \$409 ;
+  wire [46:0] \$40 ;
+  reg [43:0] \$400 ;
+  reg [43:0] \$401 ;
+  reg [43:0] \$402 ;
+  reg [43:0] \$403 ;
+  reg [43:0] \$404 ;
+  reg [43:0] \$405 ;
+  reg \$406 ;
+  reg [255:0] \$407 ;
+  reg [2:0] \$408 ;
+  reg [2:0] \$409 ;
   wire \$41 ;
-  wire [108:0] \$410 ;
-  wire [8:0] \$411 ;
-  wire [9:0] \$412 ;
-  wire \$413 ;
-  wire \$414 ;
-  wire [19:0] \$415 ;
-  wire [108:0] \$416 ;
-  wire [19:0] \$417 ;
-  wire [20:0] \$418 ;
-  wire [51:0] \$419 ;
+  reg [2:0] \$410 ;
+  reg [2:0] \$411 ;
+  reg [41:0] \$412 ;
+  reg [41:0] \$413 ;
+  reg \$414 ;
+  reg [45:0] \$415 ;
+  reg [45:0] \$416 ;
+  reg [45:0] \$417 ;
+  reg [45:0] \$418 ;
+  reg [45:0] \$419 ;
   wire \$42 ;
-  wire [52:0] \$420 ;
-  wire \$421 ;
-  wire \$422 ;
-  wire \$423 ;
-  wire \$424 ;
-  wire [53:0] \$425 ;
-  wire \$426 ;
-  wire \$427 ;
-  wire \$428 ;
-  wire \$429 ;
+  reg [45:0] \$420 ;
+  reg [45:0] \$421 ;
+  reg [45:0] \$422 ;
+  reg \$423 ;
+  reg [3:0] \$424 ;
+  reg [3:0] \$425 ;
+  reg [255:0] \$426 ;
+  reg [255:0] \$427 ;
+  reg [31:0] \$428 ;
+  reg \$429 ;
   wire \$43 ;
-  wire \$430 ;
-  wire \$431 ;
-  wire \$432 ;
-  wire \$433 ;
-  wire \$434 ;
-  wire \$435 ;
-  wire \$436 ;
-  wire \$437 ;
-  wire \$438 ;
-  reg [127:0] \$439 ;
+  reg [255:0] \$430 ;
+  reg \$431 ;
   wire [46:0] \$44 ;
-  reg [71:0] \$440 ;
-  reg [4:0] \$441 ;
-  reg [71:0] \$442 ;
-  reg \$443 ;
-  reg [31:0] \$444 ;
-  reg \$445 ;
-  reg [1:0] \$446 ;
-  reg \$447 ;
-  reg \$448 ;
-  reg [31:0] \$449 ;
   wire [46:0] \$45 ;
-  reg \$450 ;
-  reg [7:0] \$451 ;
-  reg [41:0] \$452 ;
-  reg [41:0] \$453 ;
-  reg [43:0] \$454 ;
-  reg [43:0] \$455 ;
-  reg [43:0] \$456 ;
-  reg [43:0] \$457 ;
-  reg [43:0] \$458 ;
-  reg [43:0] \$459 ;
   wire [46:0] \$46 ;
-  reg [43:0] \$460 ;
-  reg [43:0] \$461 ;
-  reg \$462 ;
-  reg [255:0] \$463 ;
-  reg [2:0] \$464 ;
-  reg [2:0] \$465 ;
-  reg [2:0] \$466 ;
-  reg [2:0] \$467 ;
-  reg [41:0] \$468 ;
-  reg [41:0] \$469 ;
   wire \$47 ;
-  reg \$470 ;
-  reg [45:0] \$471 ;
-  reg [45:0] \$472 ;
-  reg [45:0] \$473 ;
-  reg [45:0] \$474 ;
-  reg [45:0] \$475 ;
-  reg [45:0] \$476 ;
-  reg [45:0] \$477 ;
-  reg [45:0] \$478 ;
-  reg \$479 ;
   wire \$48 ;
-  reg [3:0] \$480 ;
-  reg [3:0] \$481 ;
-  reg [255:0] \$482 ;
-  reg [255:0] \$483 ;
-  reg [31:0] \$484 ;
-  reg \$485 ;
-  reg [255:0] \$486 ;
-  reg \$487 ;
   wire \$49 ;
   wire [1:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [46:0] \$50 ;
+  wire [46:0] \$51 ;
   wire [46:0] \$52 ;
-  wire [46:0] \$53 ;
-  wire [46:0] \$54 ;
+  wire [5:0] \$528 ;
+  wire \$53 ;
+  wire [5:0] \$531 ;
+  wire [5:0] \$534 ;
+  wire [5:0] \$539 ;
+  wire \$54 ;
+  wire [6:0] \$544 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
+  wire [6:0] \$552 ;
+  wire [46:0] \$56 ;
+  wire [5:0] \$560 ;
+  wire [5:0] \$563 ;
+  wire [5:0] \$566 ;
+  wire [46:0] \$57 ;
+  wire [5:0] \$571 ;
+  wire [6:0] \$576 ;
+  wire [46:0] \$58 ;
+  wire [6:0] \$584 ;
   wire \$59 ;
+  wire [5:0] \$592 ;
+  wire [5:0] \$595 ;
+  wire [5:0] \$598 ;
   wire \$6 ;
-  wire [46:0] \$60 ;
-  wire [5:0] \$600 ;
+  wire \$60 ;
   wire [5:0] \$603 ;
-  wire [5:0] \$606 ;
-  wire [46:0] \$61 ;
-  wire [5:0] \$611 ;
+  wire [6:0] \$608 ;
+  wire \$61 ;
   wire [6:0] \$616 ;
   wire [46:0] \$62 ;
-  wire [6:0] \$624 ;
-  wire \$63 ;
-  wire [5:0] \$632 ;
+  wire [5:0] \$624 ;
+  wire [5:0] \$627 ;
+  wire [46:0] \$63 ;
+  wire [5:0] \$630 ;
   wire [5:0] \$635 ;
-  wire [5:0] \$638 ;
-  wire \$64 ;
-  wire [5:0] \$643 ;
+  wire [46:0] \$64 ;
+  wire [6:0] \$640 ;
   wire [6:0] \$648 ;
   wire \$65 ;
-  wire [6:0] \$656 ;
   wire \$66 ;
-  wire [5:0] \$664 ;
-  wire [5:0] \$667 ;
   wire \$67 ;
-  wire [5:0] \$670 ;
-  wire [5:0] \$675 ;
   wire [46:0] \$68 ;
-  wire [6:0] \$680 ;
-  wire [6:0] \$688 ;
   wire [46:0] \$69 ;
-  wire [5:0] \$696 ;
-  wire [5:0] \$699 ;
   wire \$7 ;
   wire [46:0] \$70 ;
-  wire [5:0] \$702 ;
-  wire [5:0] \$707 ;
   wire \$71 ;
-  wire [6:0] \$712 ;
-  wire \$72 ;
-  wire [6:0] \$720 ;
-  wire \$73 ;
+  wire [4:0] \$72 ;
+  wire [4:0] \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [46:0] \$76 ;
-  wire [46:0] \$77 ;
-  wire [46:0] \$78 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [46:0] \$84 ;
-  wire [46:0] \$85 ;
-  wire [46:0] \$86 ;
-  wire \$87 ;
-  wire [4:0] \$88 ;
-  wire [4:0] \$89 ;
+  wire [5:0] \$84 ;
+  wire [5:0] \$85 ;
+  wire [38:0] \$86 ;
+  wire [42:0] \$87 ;
+  wire [38:0] \$88 ;
+  wire [42:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
+  wire [15:0] \$90 ;
+  wire [15:0] \$91 ;
+  wire [15:0] \$92 ;
+  wire [2:0] \$93 ;
+  wire [15:0] \$94 ;
   wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [5:0] \$96 ;
+  wire [39:0] \$97 ;
+  wire [44:0] \$98 ;
+  wire [5:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$23  = 1'h0;
   reg [7:0] \$signal$24  = 8'h00;
@@ -521,16 +465,17 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [1:0] \$signal$24[2] ;
   wire [1:0] \$signal$24[3] ;
   reg \$signal$60  = 1'h0;
+  wire \$signal$61 ;
   reg \$signal$84  = 1'h0;
   wire [63:0] a;
-  wire [31:0] \a$154 ;
-  wire [31:0] \a$168 ;
-  wire [31:0] \a$182 ;
-  wire [31:0] \a$196 ;
-  wire [31:0] \a$210 ;
-  wire [31:0] \a$224 ;
-  wire [31:0] \a$238 ;
-  wire [31:0] \a$252 ;
+  wire [31:0] \a$155 ;
+  wire [31:0] \a$170 ;
+  wire [31:0] \a$185 ;
+  wire [31:0] \a$200 ;
+  wire [31:0] \a$215 ;
+  wire [31:0] \a$230 ;
+  wire [31:0] \a$245 ;
+  wire [31:0] \a$260 ;
   wire [63:0] \a$91 ;
   wire [15:0] \a$91[0] ;
   wire [15:0] \a$91[1] ;
@@ -555,13 +500,13 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [39:0] addend1_2;
   wire [39:0] addend1_3;
   wire [31:0] b;
-  wire [31:0] \b$169 ;
-  wire [31:0] \b$183 ;
-  wire [31:0] \b$197 ;
-  wire [31:0] \b$211 ;
-  wire [31:0] \b$225 ;
-  wire [31:0] \b$239 ;
-  wire [31:0] \b$253 ;
+  wire [31:0] \b$171 ;
+  wire [31:0] \b$186 ;
+  wire [31:0] \b$201 ;
+  wire [31:0] \b$216 ;
+  wire [31:0] \b$231 ;
+  wire [31:0] \b$246 ;
+  wire [31:0] \b$261 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [31:0] beat_scale = 32'd0;
@@ -636,6 +581,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp0_0_packed;
   reg [5:0] dq_rp0_0_rs;
   wire [45:0] dq_rp0_0_sh;
+  wire dq_rp0_0_sign;
   wire [18:0] dq_rp0_1_eb;
   wire dq_rp0_1_lost;
   wire [5:0] dq_rp0_1_ls;
@@ -645,6 +591,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp0_1_packed;
   reg [5:0] dq_rp0_1_rs;
   wire [45:0] dq_rp0_1_sh;
+  wire dq_rp0_1_sign;
   wire [18:0] dq_rp0_2_eb;
   wire dq_rp0_2_lost;
   wire [5:0] dq_rp0_2_ls;
@@ -654,6 +601,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp0_2_packed;
   reg [5:0] dq_rp0_2_rs;
   wire [45:0] dq_rp0_2_sh;
+  wire dq_rp0_2_sign;
   wire [18:0] dq_rp0_3_eb;
   wire dq_rp0_3_lost;
   wire [5:0] dq_rp0_3_ls;
@@ -663,6 +611,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp0_3_packed;
   reg [5:0] dq_rp0_3_rs;
   wire [45:0] dq_rp0_3_sh;
+  wire dq_rp0_3_sign;
   wire [18:0] dq_rp1_0_eb;
   wire dq_rp1_0_lost;
   wire [5:0] dq_rp1_0_ls;
@@ -672,6 +621,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp1_0_packed;
   reg [5:0] dq_rp1_0_rs;
   wire [45:0] dq_rp1_0_sh;
+  wire dq_rp1_0_sign;
   wire [18:0] dq_rp1_1_eb;
   wire dq_rp1_1_lost;
   wire [5:0] dq_rp1_1_ls;
@@ -681,6 +631,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp1_1_packed;
   reg [5:0] dq_rp1_1_rs;
   wire [45:0] dq_rp1_1_sh;
+  wire dq_rp1_1_sign;
   wire [18:0] dq_rp1_2_eb;
   wire dq_rp1_2_lost;
   wire [5:0] dq_rp1_2_ls;
@@ -690,6 +641,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp1_2_packed;
   reg [5:0] dq_rp1_2_rs;
   wire [45:0] dq_rp1_2_sh;
+  wire dq_rp1_2_sign;
   wire [18:0] dq_rp1_3_eb;
   wire dq_rp1_3_lost;
   wire [5:0] dq_rp1_3_ls;
@@ -699,6 +651,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] dq_rp1_3_packed;
   reg [5:0] dq_rp1_3_rs;
   wire [45:0] dq_rp1_3_sh;
+  wire dq_rp1_3_sign;
   reg [31:0] dq_scale = 32'd0;
   wire [7:0] \dq_scale[0] ;
   wire [7:0] \dq_scale[1] ;
@@ -798,7 +751,6 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [1:0] \i_w.zero[1] ;
   wire [1:0] \i_w.zero[2] ;
   wire [1:0] \i_w.zero[3] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$92 ;
@@ -901,13 +853,13 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$170 ;
-  wire [31:0] \s$184 ;
-  wire [31:0] \s$198 ;
-  wire [31:0] \s$212 ;
-  wire [31:0] \s$226 ;
-  wire [31:0] \s$240 ;
-  wire [31:0] \s$254 ;
+  wire [31:0] \s$172 ;
+  wire [31:0] \s$187 ;
+  wire [31:0] \s$202 ;
+  wire [31:0] \s$217 ;
+  wire [31:0] \s$232 ;
+  wire [31:0] \s$247 ;
+  wire [31:0] \s$262 ;
   wire [2:0] sbit;
   wire [4:0] shift0_0;
   wire [4:0] shift0_1;
@@ -988,155 +940,58 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [1:0] \w_sel.zero[1] ;
   wire [1:0] \w_sel.zero[2] ;
   wire [1:0] \w_sel.zero[3] ;
-  assign \$388  = \$387  | dq_rp1_2_sh[22];
-  assign \$389  = dq_rp1_2_sh[21] & \$388 ;
-  assign \$390  = $signed(\$385 ) + $signed({ 1'h0, \$389  });
-  assign \$391  = ! \$372 [45:0];
-  assign \$392  = \$390 [42:0] >= 31'h7f800000;
-  assign \$393  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$395  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$397  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$399  = dq_bit == 2'h3;
-  assign \$400  = \$399  & \$signal$84 ;
-  assign \a$238  = \$400  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$401  = ~ in_corr;
-  assign \$402  = dq_scale[23:16] >> \$154 [2:0];
-  assign \$403  = \$401  & \$402 ;
-  assign \b$239  = \$403  ? dq_rp1_2_out : 32'd0;
-  assign \$404  = $signed(dq_sum_a1) << dq_bit;
-  assign \$405  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$406  = - $signed(dq_d1_3);
-  assign \$407  = \$405  ? \$406  : { dq_d1_3[45], dq_d1_3 };
-  assign \$408  = 7'h6e - \$signal$60 ;
-  assign dq_exp1_3 = $signed(\$408 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$409  = 6'h2d - dq_rp1_3_msb;
-  assign \$410  = \$407 [45:0] << \$409 [5:0];
-  assign \$411  = $signed(dq_exp1_3) + $signed({ 1'h0, dq_rp1_3_msb });
-  assign \$412  = $signed(\$411 ) + $signed(8'h7f);
-  assign \$413  = $signed(\$412 ) < $signed(2'h1);
-  assign \$414  = $signed(\$412 ) < $signed(7'h53);
-  assign \$415  = $signed(2'h1) - $signed(\$412 );
-  assign dq_rp1_3_sh = \$410 [45:0] >> dq_rp1_3_rs;
-  assign \$416  = dq_rp1_3_sh << dq_rp1_3_rs;
-  assign dq_rp1_3_lost = \$416 [45:0] != \$410 [45:0];
-  assign \$417  = $signed(\$412 ) + $signed({ 1'h0, dq_rp1_3_rs });
-  assign \$418  = $signed(\$417 ) - $signed(2'h1);
-  assign \$420  = $signed(\$419 ) + $signed({ 1'h0, dq_rp1_3_sh[45:22] });
-  assign \$421  = | dq_rp1_3_sh[20:0];
-  assign \$422  = \$421  | dq_rp1_3_lost;
-  assign \$423  = \$422  | dq_rp1_3_sh[22];
-  assign \$424  = dq_rp1_3_sh[21] & \$423 ;
-  assign \$425  = $signed(\$420 ) + $signed({ 1'h0, \$424  });
-  assign \$426  = ! \$407 [45:0];
-  assign \$427  = \$425 [42:0] >= 31'h7f800000;
-  assign \$428  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$430  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$432  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$434  = dq_bit == 2'h3;
-  assign \$435  = \$434  & \$signal$84 ;
-  assign \a$252  = \$435  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$436  = ~ in_corr;
-  assign \$437  = dq_scale[31:24] >> \$154 [2:0];
-  assign \$438  = \$436  & \$437 ;
-  assign \b$253  = \$438  ? dq_rp1_3_out : 32'd0;
   always @(posedge clk)
-    o_a <= \$439 ;
+    grp_first <= \$406 ;
   always @(posedge clk)
-    o_w <= \$440 ;
+    grp_psum <= \$407 ;
   always @(posedge clk)
-    o_ctl <= \$441 ;
+    dq_c0 <= \$408 ;
   always @(posedge clk)
-    w_reg <= \$442 ;
+    dq_c1 <= \$409 ;
   always @(posedge clk)
-    \$signal  <= \$443 ;
+    dq_c2 <= \$410 ;
   always @(posedge clk)
-    planes <= \$444 ;
+    dq_c3 <= \$411 ;
   always @(posedge clk)
-    dtype <= \$445 ;
+    dq_sum_a0 <= \$412 ;
   always @(posedge clk)
-    remaining <= \$446 ;
+    dq_sum_a1 <= \$413 ;
   always @(posedge clk)
-    beat_group_end <= \$447 ;
+    \$signal$60  <= \$414 ;
   always @(posedge clk)
-    beat_last <= \$448 ;
+    dq_d0_0 <= \$415 ;
   always @(posedge clk)
-    beat_scale <= \$449 ;
+    dq_d0_1 <= \$416 ;
   always @(posedge clk)
-    \$signal$23  <= \$450 ;
+    dq_d0_2 <= \$417 ;
   always @(posedge clk)
-    \$signal$24  <= \$451 ;
+    dq_d0_3 <= \$418 ;
   always @(posedge clk)
-    act_sum0 <= \$452 ;
+    dq_d1_0 <= \$419 ;
   always @(posedge clk)
-    act_sum1 <= \$453 ;
+    dq_d1_1 <= \$420 ;
   always @(posedge clk)
-    grp0_0 <= \$454 ;
+    dq_d1_2 <= \$421 ;
   always @(posedge clk)
-    grp1_0 <= \$455 ;
+    dq_d1_3 <= \$422 ;
   always @(posedge clk)
-    grp0_1 <= \$456 ;
+    o_valid <= \$423 ;
   always @(posedge clk)
-    grp1_1 <= \$457 ;
+    dq_left <= \$424 ;
   always @(posedge clk)
-    grp0_2 <= \$458 ;
+    dq_bit <= \$425 ;
   always @(posedge clk)
-    grp1_2 <= \$459 ;
+    out_acc <= \$426 ;
   always @(posedge clk)
-    grp0_3 <= \$460 ;
+    o_psum <= \$427 ;
   always @(posedge clk)
-    grp1_3 <= \$461 ;
+    dq_scale <= \$428 ;
   always @(posedge clk)
-    grp_first <= \$462 ;
+    \$signal$84  <= \$429 ;
   always @(posedge clk)
-    grp_psum <= \$463 ;
+    dq_psum <= \$430 ;
   always @(posedge clk)
-    dq_c0 <= \$464 ;
-  always @(posedge clk)
-    dq_c1 <= \$465 ;
-  always @(posedge clk)
-    dq_c2 <= \$466 ;
-  always @(posedge clk)
-    dq_c3 <= \$467 ;
-  always @(posedge clk)
-    dq_sum_a0 <= \$468 ;
-  always @(posedge clk)
-    dq_sum_a1 <= \$469 ;
-  always @(posedge clk)
-    \$signal$60  <= \$470 ;
-  always @(posedge clk)
-    dq_d0_0 <= \$471 ;
-  always @(posedge clk)
-    dq_d0_1 <= \$472 ;
-  always @(posedge clk)
-    dq_d0_2 <= \$473 ;
-  always @(posedge clk)
-    dq_d0_3 <= \$474 ;
-  always @(posedge clk)
-    dq_d1_0 <= \$475 ;
-  always @(posedge clk)
-    dq_d1_1 <= \$476 ;
-  always @(posedge clk)
-    dq_d1_2 <= \$477 ;
-  always @(posedge clk)
-    dq_d1_3 <= \$478 ;
-  always @(posedge clk)
-    o_valid <= \$479 ;
-  always @(posedge clk)
-    dq_left <= \$480 ;
-  always @(posedge clk)
-    dq_bit <= \$481 ;
-  always @(posedge clk)
-    out_acc <= \$482 ;
-  always @(posedge clk)
-    o_psum <= \$483 ;
-  always @(posedge clk)
-    dq_scale <= \$484 ;
-  always @(posedge clk)
-    \$signal$84  <= \$485 ;
-  always @(posedge clk)
-    dq_psum <= \$486 ;
-  always @(posedge clk)
-    dq_last <= \$487 ;
+    dq_last <= \$431 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -1159,478 +1014,543 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$20  = ~ stall;
   assign \$21  = active & \$20 ;
   assign \$22  = accept & i_ctl[2];
-  assign \$23  = | dq_left;
-  assign \$24  = \$23  & in_corr;
-  assign \$25  = dq_c0 >> dq_bit;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = dq_bit == 2'h2;
-  assign \$28  = $signed(dq_d0_0) - $signed(\$159 [45:0]);
-  assign \$29  = $signed(dq_d0_0) + $signed(\$159 [45:0]);
-  assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = | dq_left;
-  assign \$32  = \$31  & in_corr;
-  assign \$33  = dq_c1 >> dq_bit;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = dq_bit == 2'h2;
-  assign \$36  = $signed(dq_d0_1) - $signed(\$194 [45:0]);
-  assign \$37  = $signed(dq_d0_1) + $signed(\$194 [45:0]);
-  assign \$38  = \$35  ? \$36  : \$37 ;
-  assign \$39  = | dq_left;
-  assign \$40  = \$39  & in_corr;
-  assign \$41  = dq_c2 >> dq_bit;
-  assign \$42  = \$40  & \$41 ;
+  assign \$23  = dq_c0 >> dq_bit;
+  assign \$24  = \$signal$61  & \$23 ;
+  assign \$25  = dq_bit == 2'h2;
+  assign \$26  = $signed(dq_d0_0) - $signed(\$143 [45:0]);
+  assign \$27  = $signed(dq_d0_0) + $signed(\$143 [45:0]);
+  assign \$28  = \$25  ? \$26  : \$27 ;
+  assign \$29  = dq_c1 >> dq_bit;
+  assign \$30  = \$signal$61  & \$29 ;
+  assign \$31  = dq_bit == 2'h2;
+  assign \$32  = $signed(dq_d0_1) - $signed(\$173 [45:0]);
+  assign \$33  = $signed(dq_d0_1) + $signed(\$173 [45:0]);
+  assign \$34  = \$31  ? \$32  : \$33 ;
+  assign \$35  = dq_c2 >> dq_bit;
+  assign \$36  = \$signal$61  & \$35 ;
+  assign \$37  = dq_bit == 2'h2;
+  assign \$38  = $signed(dq_d0_2) - $signed(\$203 [45:0]);
+  assign \$39  = $signed(dq_d0_2) + $signed(\$203 [45:0]);
+  assign \$40  = \$37  ? \$38  : \$39 ;
+  assign \$41  = dq_c3 >> dq_bit;
+  assign \$42  = \$signal$61  & \$41 ;
   assign \$43  = dq_bit == 2'h2;
-  assign \$44  = $signed(dq_d0_2) - $signed(\$229 [45:0]);
-  assign \$45  = $signed(dq_d0_2) + $signed(\$229 [45:0]);
+  assign \$44  = $signed(dq_d0_3) - $signed(\$233 [45:0]);
+  assign \$45  = $signed(dq_d0_3) + $signed(\$233 [45:0]);
   assign \$46  = \$43  ? \$44  : \$45 ;
-  assign \$47  = | dq_left;
-  assign \$48  = \$47  & in_corr;
-  assign \$49  = dq_c3 >> dq_bit;
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = dq_bit == 2'h2;
-  assign \$52  = $signed(dq_d0_3) - $signed(\$264 [45:0]);
-  assign \$53  = $signed(dq_d0_3) + $signed(\$264 [45:0]);
-  assign \$54  = \$51  ? \$52  : \$53 ;
-  assign \$55  = | dq_left;
-  assign \$56  = \$55  & in_corr;
-  assign \$57  = dq_c0 >> dq_bit;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = dq_bit == 2'h2;
-  assign \$60  = $signed(dq_d1_0) - $signed(\$299 [45:0]);
-  assign \$61  = $signed(dq_d1_0) + $signed(\$299 [45:0]);
-  assign \$62  = \$59  ? \$60  : \$61 ;
-  assign \$63  = | dq_left;
-  assign \$64  = \$63  & in_corr;
-  assign \$65  = dq_c1 >> dq_bit;
-  assign \$66  = \$64  & \$65 ;
+  assign \$47  = dq_c0 >> dq_bit;
+  assign \$48  = \$signal$61  & \$47 ;
+  assign \$49  = dq_bit == 2'h2;
+  assign \$50  = $signed(dq_d1_0) - $signed(\$263 [45:0]);
+  assign \$51  = $signed(dq_d1_0) + $signed(\$263 [45:0]);
+  assign \$52  = \$49  ? \$50  : \$51 ;
+  assign \$53  = dq_c1 >> dq_bit;
+  assign \$54  = \$signal$61  & \$53 ;
+  assign \$55  = dq_bit == 2'h2;
+  assign \$56  = $signed(dq_d1_1) - $signed(\$293 [45:0]);
+  assign \$57  = $signed(dq_d1_1) + $signed(\$293 [45:0]);
+  assign \$58  = \$55  ? \$56  : \$57 ;
+  assign \$59  = dq_c2 >> dq_bit;
+  assign \$60  = \$signal$61  & \$59 ;
+  assign \$61  = dq_bit == 2'h2;
+  assign \$62  = $signed(dq_d1_2) - $signed(\$323 [45:0]);
+  assign \$63  = $signed(dq_d1_2) + $signed(\$323 [45:0]);
+  assign \$64  = \$61  ? \$62  : \$63 ;
+  assign \$65  = dq_c3 >> dq_bit;
+  assign \$66  = \$signal$61  & \$65 ;
   assign \$67  = dq_bit == 2'h2;
-  assign \$68  = $signed(dq_d1_1) - $signed(\$334 [45:0]);
-  assign \$69  = $signed(dq_d1_1) + $signed(\$334 [45:0]);
+  assign \$68  = $signed(dq_d1_3) - $signed(\$353 [45:0]);
+  assign \$69  = $signed(dq_d1_3) + $signed(\$353 [45:0]);
   assign \$70  = \$67  ? \$68  : \$69 ;
   assign \$71  = | dq_left;
-  assign \$72  = \$71  & in_corr;
-  assign \$73  = dq_c2 >> dq_bit;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = dq_bit == 2'h2;
-  assign \$76  = $signed(dq_d1_2) - $signed(\$369 [45:0]);
-  assign \$77  = $signed(dq_d1_2) + $signed(\$369 [45:0]);
-  assign \$78  = \$75  ? \$76  : \$77 ;
-  assign \$79  = | dq_left;
-  assign \$80  = \$79  & in_corr;
-  assign \$81  = dq_c3 >> dq_bit;
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = dq_bit == 2'h2;
-  assign \$84  = $signed(dq_d1_3) - $signed(\$404 [45:0]);
-  assign \$85  = $signed(dq_d1_3) + $signed(\$404 [45:0]);
-  assign \$86  = \$83  ? \$84  : \$85 ;
-  assign \$87  = | dq_left;
-  assign \$88  = dq_left - 1'h1;
-  assign \$89  = dq_bit + 1'h1;
-  assign \$90  = ~ in_corr;
-  assign \$91  = dq_left == 1'h1;
-  assign \$92  = \$91  & dq_last;
+  assign \$72  = dq_left - 1'h1;
+  assign \$73  = dq_bit + 1'h1;
+  assign \$74  = ~ \$signal$61 ;
+  assign \$75  = dq_left == 1'h1;
+  assign \$76  = \$75  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$93  = remaining <= 1'h1;
-  assign \$94  = ~ stall;
-  assign o_ready = \$93  & \$94 ;
+  assign \$77  = remaining <= 1'h1;
+  assign \$78  = ~ stall;
+  assign o_ready = \$77  & \$78 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$95  = remaining == 1'h1;
-  assign \$96  = ~ stall;
-  assign last_plane = \$95  & \$96 ;
-  assign \$97  = remaining == 1'h1;
-  assign \$98  = \$97  & beat_group_end;
-  assign \$99  = dq_left > 1'h1;
-  assign stall = \$98  & \$99 ;
+  assign \$79  = remaining == 1'h1;
+  assign \$80  = ~ stall;
+  assign last_plane = \$79  & \$80 ;
+  assign \$81  = remaining == 1'h1;
+  assign \$82  = \$81  & beat_group_end;
+  assign \$83  = dq_left > 1'h1;
+  assign stall = \$82  & \$83 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$100  = exp - 1'h1;
-  assign \$101  = \exp$94  - 1'h1;
-  assign \$102  = $signed(\table [63:56]) << \$100 [4:0];
-  assign \$103  = $signed(act_sum0) + $signed(\$102 );
-  assign \$104  = $signed(\table$97 [63:56]) << \$101 [4:0];
-  assign \$105  = $signed(act_sum1) + $signed(\$104 );
-  assign \$600  = \$signal  * 5'h10;
-  assign \$106  = planes >> \$600 ;
+  assign \$84  = exp - 1'h1;
+  assign \$85  = \exp$94  - 1'h1;
+  assign \$86  = $signed(\table [63:56]) << \$84 [4:0];
+  assign \$87  = $signed(act_sum0) + $signed(\$86 );
+  assign \$88  = $signed(\table$97 [63:56]) << \$85 [4:0];
+  assign \$89  = $signed(act_sum1) + $signed(\$88 );
+  assign \$528  = \$signal  * 5'h10;
+  assign \$90  = planes >> \$528 ;
+  assign \$531  = \$signal  * 5'h10;
+  assign \$91  = planes >> \$531 ;
+  assign \$534  = \$signal  * 5'h10;
+  assign \$92  = planes >> \$534 ;
+  assign \$93  = ~ \$92 [2:0];
+  assign low0 = \$90 [3] ? \$91 [2:0] : \$93 ;
+  assign \$539  = \$signal  * 5'h10;
+  assign \$94  = planes >> \$539 ;
+  assign \$95  = ~ \$94 [3];
+  assign \$544  = low0 * 4'h8;
+  assign entry0_0 = \table  >> \$544 ;
+  assign \$96  = \$signal  + \$84 [4:0];
+  assign shifted0_0 = $signed(entry0_0) << \$96 [4:0];
+  assign \$97  = - $signed(shifted0_0);
+  assign addend0_0 = \$94 [3] ? { shifted0_0[38], shifted0_0 } : \$97 ;
+  assign \$98  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$552  = low0 * 4'h8;
+  assign entry1_0 = \table$97  >> \$552 ;
+  assign \$99  = \$signal  + \$85 [4:0];
+  assign shifted1_0 = $signed(entry1_0) << \$99 [4:0];
+  assign \$100  = - $signed(shifted1_0);
+  assign addend1_0 = \$94 [3] ? { shifted1_0[38], shifted1_0 } : \$100 ;
+  assign \$101  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$560  = \$signal  * 5'h10;
+  assign \$102  = planes >> \$560 ;
+  assign \$563  = \$signal  * 5'h10;
+  assign \$103  = planes >> \$563 ;
+  assign \$566  = \$signal  * 5'h10;
+  assign \$104  = planes >> \$566 ;
+  assign \$105  = ~ \$104 [6:4];
+  assign low1 = \$102 [7] ? \$103 [6:4] : \$105 ;
+  assign \$571  = \$signal  * 5'h10;
+  assign \$106  = planes >> \$571 ;
+  assign \$107  = ~ \$106 [7];
+  assign \$576  = low1 * 4'h8;
+  assign entry0_1 = \table  >> \$576 ;
+  assign \$108  = \$signal  + \$84 [4:0];
+  assign shifted0_1 = $signed(entry0_1) << \$108 [4:0];
+  assign \$109  = - $signed(shifted0_1);
+  assign addend0_1 = \$106 [7] ? { shifted0_1[38], shifted0_1 } : \$109 ;
+  assign \$110  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$584  = low1 * 4'h8;
+  assign entry1_1 = \table$97  >> \$584 ;
+  assign \$111  = \$signal  + \$85 [4:0];
+  assign shifted1_1 = $signed(entry1_1) << \$111 [4:0];
+  assign \$112  = - $signed(shifted1_1);
+  assign addend1_1 = \$106 [7] ? { shifted1_1[38], shifted1_1 } : \$112 ;
+  assign \$113  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$592  = \$signal  * 5'h10;
+  assign \$114  = planes >> \$592 ;
+  assign \$595  = \$signal  * 5'h10;
+  assign \$115  = planes >> \$595 ;
+  assign \$598  = \$signal  * 5'h10;
+  assign \$116  = planes >> \$598 ;
+  assign \$117  = ~ \$116 [10:8];
+  assign low2 = \$114 [11] ? \$115 [10:8] : \$117 ;
   assign \$603  = \$signal  * 5'h10;
-  assign \$107  = planes >> \$603 ;
-  assign \$606  = \$signal  * 5'h10;
-  assign \$108  = planes >> \$606 ;
-  assign \$109  = ~ \$108 [2:0];
-  assign low0 = \$106 [3] ? \$107 [2:0] : \$109 ;
-  assign \$611  = \$signal  * 5'h10;
-  assign \$110  = planes >> \$611 ;
-  assign \$111  = ~ \$110 [3];
-  assign \$616  = low0 * 4'h8;
-  assign entry0_0 = \table  >> \$616 ;
-  assign \$112  = \$signal  + \$100 [4:0];
-  assign shifted0_0 = $signed(entry0_0) << \$112 [4:0];
-  assign \$113  = - $signed(shifted0_0);
-  assign addend0_0 = \$110 [3] ? { shifted0_0[38], shifted0_0 } : \$113 ;
-  assign \$114  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$624  = low0 * 4'h8;
-  assign entry1_0 = \table$97  >> \$624 ;
-  assign \$115  = \$signal  + \$101 [4:0];
-  assign shifted1_0 = $signed(entry1_0) << \$115 [4:0];
-  assign \$116  = - $signed(shifted1_0);
-  assign addend1_0 = \$110 [3] ? { shifted1_0[38], shifted1_0 } : \$116 ;
-  assign \$117  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$632  = \$signal  * 5'h10;
-  assign \$118  = planes >> \$632 ;
+  assign \$118  = planes >> \$603 ;
+  assign \$119  = ~ \$118 [11];
+  assign \$608  = low2 * 4'h8;
+  assign entry0_2 = \table  >> \$608 ;
+  assign \$120  = \$signal  + \$84 [4:0];
+  assign shifted0_2 = $signed(entry0_2) << \$120 [4:0];
+  assign \$121  = - $signed(shifted0_2);
+  assign addend0_2 = \$118 [11] ? { shifted0_2[38], shifted0_2 } : \$121 ;
+  assign \$122  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$616  = low2 * 4'h8;
+  assign entry1_2 = \table$97  >> \$616 ;
+  assign \$123  = \$signal  + \$85 [4:0];
+  assign shifted1_2 = $signed(entry1_2) << \$123 [4:0];
+  assign \$124  = - $signed(shifted1_2);
+  assign addend1_2 = \$118 [11] ? { shifted1_2[38], shifted1_2 } : \$124 ;
+  assign \$125  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$624  = \$signal  * 5'h10;
+  assign \$126  = planes >> \$624 ;
+  assign \$627  = \$signal  * 5'h10;
+  assign \$127  = planes >> \$627 ;
+  assign \$630  = \$signal  * 5'h10;
+  assign \$128  = planes >> \$630 ;
+  assign \$129  = ~ \$128 [14:12];
+  assign low3 = \$126 [15] ? \$127 [14:12] : \$129 ;
   assign \$635  = \$signal  * 5'h10;
-  assign \$119  = planes >> \$635 ;
-  assign \$638  = \$signal  * 5'h10;
-  assign \$120  = planes >> \$638 ;
-  assign \$121  = ~ \$120 [6:4];
-  assign low1 = \$118 [7] ? \$119 [6:4] : \$121 ;
-  assign \$643  = \$signal  * 5'h10;
-  assign \$122  = planes >> \$643 ;
-  assign \$123  = ~ \$122 [7];
-  assign \$648  = low1 * 4'h8;
-  assign entry0_1 = \table  >> \$648 ;
-  assign \$124  = \$signal  + \$100 [4:0];
-  assign shifted0_1 = $signed(entry0_1) << \$124 [4:0];
-  assign \$125  = - $signed(shifted0_1);
-  assign addend0_1 = \$122 [7] ? { shifted0_1[38], shifted0_1 } : \$125 ;
-  assign \$126  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$656  = low1 * 4'h8;
-  assign entry1_1 = \table$97  >> \$656 ;
-  assign \$127  = \$signal  + \$101 [4:0];
-  assign shifted1_1 = $signed(entry1_1) << \$127 [4:0];
-  assign \$128  = - $signed(shifted1_1);
-  assign addend1_1 = \$122 [7] ? { shifted1_1[38], shifted1_1 } : \$128 ;
-  assign \$129  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$664  = \$signal  * 5'h10;
-  assign \$130  = planes >> \$664 ;
-  assign \$667  = \$signal  * 5'h10;
-  assign \$131  = planes >> \$667 ;
-  assign \$670  = \$signal  * 5'h10;
-  assign \$132  = planes >> \$670 ;
-  assign \$133  = ~ \$132 [10:8];
-  assign low2 = \$130 [11] ? \$131 [10:8] : \$133 ;
-  assign \$675  = \$signal  * 5'h10;
-  assign \$134  = planes >> \$675 ;
-  assign \$135  = ~ \$134 [11];
-  assign \$680  = low2 * 4'h8;
-  assign entry0_2 = \table  >> \$680 ;
-  assign \$136  = \$signal  + \$100 [4:0];
-  assign shifted0_2 = $signed(entry0_2) << \$136 [4:0];
-  assign \$137  = - $signed(shifted0_2);
-  assign addend0_2 = \$134 [11] ? { shifted0_2[38], shifted0_2 } : \$137 ;
-  assign \$138  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$688  = low2 * 4'h8;
-  assign entry1_2 = \table$97  >> \$688 ;
-  assign \$139  = \$signal  + \$101 [4:0];
-  assign shifted1_2 = $signed(entry1_2) << \$139 [4:0];
-  assign \$140  = - $signed(shifted1_2);
-  assign addend1_2 = \$134 [11] ? { shifted1_2[38], shifted1_2 } : \$140 ;
-  assign \$141  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$696  = \$signal  * 5'h10;
-  assign \$142  = planes >> \$696 ;
-  assign \$699  = \$signal  * 5'h10;
-  assign \$143  = planes >> \$699 ;
-  assign \$702  = \$signal  * 5'h10;
-  assign \$144  = planes >> \$702 ;
-  assign \$145  = ~ \$144 [14:12];
-  assign low3 = \$142 [15] ? \$143 [14:12] : \$145 ;
-  assign \$707  = \$signal  * 5'h10;
-  assign \$146  = planes >> \$707 ;
-  assign \$147  = ~ \$146 [15];
-  assign \$712  = low3 * 4'h8;
-  assign entry0_3 = \table  >> \$712 ;
-  assign \$148  = \$signal  + \$100 [4:0];
-  assign shifted0_3 = $signed(entry0_3) << \$148 [4:0];
-  assign \$149  = - $signed(shifted0_3);
-  assign addend0_3 = \$146 [15] ? { shifted0_3[38], shifted0_3 } : \$149 ;
-  assign \$150  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$720  = low3 * 4'h8;
-  assign entry1_3 = \table$97  >> \$720 ;
-  assign \$151  = \$signal  + \$101 [4:0];
-  assign shifted1_3 = $signed(entry1_3) << \$151 [4:0];
-  assign \$152  = - $signed(shifted1_3);
-  assign addend1_3 = \$146 [15] ? { shifted1_3[38], shifted1_3 } : \$152 ;
-  assign \$153  = $signed(grp1_3) + $signed(addend1_3);
-  assign in_corr = dq_bit < 2'h3;
-  assign \$154  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$155 ;
-  assign \corr_uint2$140  = 2'h3 - \$156 ;
-  assign \corr_uint2$141  = 2'h3 - \$157 ;
-  assign \corr_uint2$142  = 2'h3 - \$158 ;
-  assign \$159  = $signed(dq_sum_a0) << dq_bit;
-  assign \$160  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$161  = - $signed(dq_d0_0);
-  assign \$162  = \$160  ? \$161  : { dq_d0_0[45], dq_d0_0 };
-  assign \$163  = 7'h6e - \$signal$60 ;
-  assign dq_exp0_0 = $signed(\$163 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$164  = 6'h2d - dq_rp0_0_msb;
-  assign \$165  = \$162 [45:0] << \$164 [5:0];
-  assign \$166  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
-  assign \$167  = $signed(\$166 ) + $signed(8'h7f);
-  assign \$168  = $signed(\$167 ) < $signed(2'h1);
-  assign \$169  = $signed(\$167 ) < $signed(7'h53);
-  assign \$170  = $signed(2'h1) - $signed(\$167 );
-  assign dq_rp0_0_sh = \$165 [45:0] >> dq_rp0_0_rs;
-  assign \$171  = dq_rp0_0_sh << dq_rp0_0_rs;
-  assign dq_rp0_0_lost = \$171 [45:0] != \$165 [45:0];
-  assign \$172  = $signed(\$167 ) + $signed({ 1'h0, dq_rp0_0_rs });
-  assign \$173  = $signed(\$172 ) - $signed(2'h1);
-  assign \$175  = $signed(\$174 ) + $signed({ 1'h0, dq_rp0_0_sh[45:22] });
-  assign \$176  = | dq_rp0_0_sh[20:0];
-  assign \$177  = \$176  | dq_rp0_0_lost;
-  assign \$178  = \$177  | dq_rp0_0_sh[22];
-  assign \$179  = dq_rp0_0_sh[21] & \$178 ;
-  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, \$179  });
-  assign \$181  = ! \$162 [45:0];
-  assign \$182  = \$180 [42:0] >= 31'h7f800000;
-  assign \$183  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$185  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$187  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$189  = dq_bit == 2'h3;
-  assign \$190  = \$189  & \$signal$84 ;
-  assign \a$154  = \$190  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$191  = ~ in_corr;
-  assign \$192  = dq_scale[7:0] >> \$154 [2:0];
-  assign \$193  = \$191  & \$192 ;
-  assign b = \$193  ? dq_rp0_0_out : 32'd0;
-  assign \$194  = $signed(dq_sum_a0) << dq_bit;
-  assign \$195  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$196  = - $signed(dq_d0_1);
-  assign \$197  = \$195  ? \$196  : { dq_d0_1[45], dq_d0_1 };
-  assign \$198  = 7'h6e - \$signal$60 ;
-  assign dq_exp0_1 = $signed(\$198 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$199  = 6'h2d - dq_rp0_1_msb;
-  assign \$200  = \$197 [45:0] << \$199 [5:0];
-  assign \$201  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
-  assign \$202  = $signed(\$201 ) + $signed(8'h7f);
-  assign \$203  = $signed(\$202 ) < $signed(2'h1);
-  assign \$204  = $signed(\$202 ) < $signed(7'h53);
-  assign \$205  = $signed(2'h1) - $signed(\$202 );
-  assign dq_rp0_1_sh = \$200 [45:0] >> dq_rp0_1_rs;
-  assign \$206  = dq_rp0_1_sh << dq_rp0_1_rs;
-  assign dq_rp0_1_lost = \$206 [45:0] != \$200 [45:0];
-  assign \$207  = $signed(\$202 ) + $signed({ 1'h0, dq_rp0_1_rs });
-  assign \$208  = $signed(\$207 ) - $signed(2'h1);
-  assign \$210  = $signed(\$209 ) + $signed({ 1'h0, dq_rp0_1_sh[45:22] });
-  assign \$211  = | dq_rp0_1_sh[20:0];
-  assign \$212  = \$211  | dq_rp0_1_lost;
-  assign \$213  = \$212  | dq_rp0_1_sh[22];
-  assign \$214  = dq_rp0_1_sh[21] & \$213 ;
-  assign \$215  = $signed(\$210 ) + $signed({ 1'h0, \$214  });
-  assign \$216  = ! \$197 [45:0];
-  assign \$217  = \$215 [42:0] >= 31'h7f800000;
-  assign \$218  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$220  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$222  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$224  = dq_bit == 2'h3;
-  assign \$225  = \$224  & \$signal$84 ;
-  assign \a$168  = \$225  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$226  = ~ in_corr;
-  assign \$227  = dq_scale[15:8] >> \$154 [2:0];
-  assign \$228  = \$226  & \$227 ;
-  assign \b$169  = \$228  ? dq_rp0_1_out : 32'd0;
-  assign \$229  = $signed(dq_sum_a0) << dq_bit;
-  assign \$230  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$231  = - $signed(dq_d0_2);
-  assign \$232  = \$230  ? \$231  : { dq_d0_2[45], dq_d0_2 };
-  assign \$233  = 7'h6e - \$signal$60 ;
-  assign dq_exp0_2 = $signed(\$233 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$234  = 6'h2d - dq_rp0_2_msb;
-  assign \$235  = \$232 [45:0] << \$234 [5:0];
-  assign \$236  = $signed(dq_exp0_2) + $signed({ 1'h0, dq_rp0_2_msb });
-  assign \$237  = $signed(\$236 ) + $signed(8'h7f);
-  assign \$238  = $signed(\$237 ) < $signed(2'h1);
-  assign \$239  = $signed(\$237 ) < $signed(7'h53);
-  assign \$240  = $signed(2'h1) - $signed(\$237 );
-  assign dq_rp0_2_sh = \$235 [45:0] >> dq_rp0_2_rs;
-  assign \$241  = dq_rp0_2_sh << dq_rp0_2_rs;
-  assign dq_rp0_2_lost = \$241 [45:0] != \$235 [45:0];
-  assign \$242  = $signed(\$237 ) + $signed({ 1'h0, dq_rp0_2_rs });
-  assign \$243  = $signed(\$242 ) - $signed(2'h1);
-  assign \$245  = $signed(\$244 ) + $signed({ 1'h0, dq_rp0_2_sh[45:22] });
-  assign \$246  = | dq_rp0_2_sh[20:0];
-  assign \$247  = \$246  | dq_rp0_2_lost;
-  assign \$248  = \$247  | dq_rp0_2_sh[22];
-  assign \$249  = dq_rp0_2_sh[21] & \$248 ;
-  assign \$250  = $signed(\$245 ) + $signed({ 1'h0, \$249  });
-  assign \$251  = ! \$232 [45:0];
-  assign \$252  = \$250 [42:0] >= 31'h7f800000;
-  assign \$253  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$255  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$257  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$259  = dq_bit == 2'h3;
-  assign \$260  = \$259  & \$signal$84 ;
-  assign \a$182  = \$260  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$261  = ~ in_corr;
-  assign \$262  = dq_scale[23:16] >> \$154 [2:0];
-  assign \$263  = \$261  & \$262 ;
-  assign \b$183  = \$263  ? dq_rp0_2_out : 32'd0;
-  assign \$264  = $signed(dq_sum_a0) << dq_bit;
-  assign \$265  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$266  = - $signed(dq_d0_3);
-  assign \$267  = \$265  ? \$266  : { dq_d0_3[45], dq_d0_3 };
-  assign \$268  = 7'h6e - \$signal$60 ;
-  assign dq_exp0_3 = $signed(\$268 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$269  = 6'h2d - dq_rp0_3_msb;
-  assign \$270  = \$267 [45:0] << \$269 [5:0];
-  assign \$271  = $signed(dq_exp0_3) + $signed({ 1'h0, dq_rp0_3_msb });
+  assign \$130  = planes >> \$635 ;
+  assign \$131  = ~ \$130 [15];
+  assign \$640  = low3 * 4'h8;
+  assign entry0_3 = \table  >> \$640 ;
+  assign \$132  = \$signal  + \$84 [4:0];
+  assign shifted0_3 = $signed(entry0_3) << \$132 [4:0];
+  assign \$133  = - $signed(shifted0_3);
+  assign addend0_3 = \$130 [15] ? { shifted0_3[38], shifted0_3 } : \$133 ;
+  assign \$134  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$648  = low3 * 4'h8;
+  assign entry1_3 = \table$97  >> \$648 ;
+  assign \$135  = \$signal  + \$85 [4:0];
+  assign shifted1_3 = $signed(entry1_3) << \$135 [4:0];
+  assign \$136  = - $signed(shifted1_3);
+  assign addend1_3 = \$130 [15] ? { shifted1_3[38], shifted1_3 } : \$136 ;
+  assign \$137  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$138  = dq_bit - 2'h3;
+  assign \$signal$61  = dq_bit < 2'h3;
+  assign corr_uint2 = 2'h3 - \$139 ;
+  assign \corr_uint2$140  = 2'h3 - \$140 ;
+  assign \corr_uint2$141  = 2'h3 - \$141 ;
+  assign \corr_uint2$142  = 2'h3 - \$142 ;
+  assign \$143  = $signed(dq_sum_a0) << dq_bit;
+  assign \$144  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$145  = - $signed(dq_d0_0);
+  assign \$146  = \$144  ? \$145  : { dq_d0_0[45], dq_d0_0 };
+  assign \$147  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_0 = $signed(\$147 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$148  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$149  = 6'h2d - dq_rp0_0_msb;
+  assign \$150  = \$146 [45:0] << \$149 [5:0];
+  assign \$151  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
+  assign \$152  = $signed(\$151 ) + $signed(8'h7f);
+  assign \$153  = $signed(\$152 ) < $signed(2'h1);
+  assign \$154  = $signed(\$152 ) < $signed(7'h53);
+  assign \$155  = $signed(2'h1) - $signed(\$152 );
+  assign dq_rp0_0_sh = \$150 [45:0] >> dq_rp0_0_rs;
+  assign \$156  = dq_rp0_0_sh << dq_rp0_0_rs;
+  assign dq_rp0_0_lost = \$156 [45:0] != \$150 [45:0];
+  assign \$157  = $signed(\$152 ) + $signed({ 1'h0, dq_rp0_0_rs });
+  assign \$158  = $signed(\$157 ) - $signed(2'h1);
+  assign \$160  = $signed(\$159 ) + $signed({ 1'h0, dq_rp0_0_sh[45:22] });
+  assign \$161  = | dq_rp0_0_sh[20:0];
+  assign \$162  = \$161  | dq_rp0_0_lost;
+  assign \$163  = \$162  | dq_rp0_0_sh[22];
+  assign \$164  = dq_rp0_0_sh[21] & \$163 ;
+  assign \$165  = $signed(\$160 ) + $signed({ 1'h0, \$164  });
+  assign \$166  = ! \$146 [45:0];
+  assign \$167  = \$165 [42:0] >= 31'h7f800000;
+  assign \$168  = dq_bit == 2'h3;
+  assign \$169  = \$168  & \$signal$84 ;
+  assign \a$155  = \$169  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$170  = ~ \$signal$61 ;
+  assign \$171  = dq_scale[7:0] >> \$138 [2:0];
+  assign \$172  = \$170  & \$171 ;
+  assign b = \$172  ? dq_rp0_0_out : 32'd0;
+  assign \$173  = $signed(dq_sum_a0) << dq_bit;
+  assign \$174  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$175  = - $signed(dq_d0_1);
+  assign \$176  = \$174  ? \$175  : { dq_d0_1[45], dq_d0_1 };
+  assign \$177  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_1 = $signed(\$177 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$178  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$179  = 6'h2d - dq_rp0_1_msb;
+  assign \$180  = \$176 [45:0] << \$179 [5:0];
+  assign \$181  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
+  assign \$182  = $signed(\$181 ) + $signed(8'h7f);
+  assign \$183  = $signed(\$182 ) < $signed(2'h1);
+  assign \$184  = $signed(\$182 ) < $signed(7'h53);
+  assign \$185  = $signed(2'h1) - $signed(\$182 );
+  assign dq_rp0_1_sh = \$180 [45:0] >> dq_rp0_1_rs;
+  assign \$186  = dq_rp0_1_sh << dq_rp0_1_rs;
+  assign dq_rp0_1_lost = \$186 [45:0] != \$180 [45:0];
+  assign \$187  = $signed(\$182 ) + $signed({ 1'h0, dq_rp0_1_rs });
+  assign \$188  = $signed(\$187 ) - $signed(2'h1);
+  assign \$190  = $signed(\$189 ) + $signed({ 1'h0, dq_rp0_1_sh[45:22] });
+  assign \$191  = | dq_rp0_1_sh[20:0];
+  assign \$192  = \$191  | dq_rp0_1_lost;
+  assign \$193  = \$192  | dq_rp0_1_sh[22];
+  assign \$194  = dq_rp0_1_sh[21] & \$193 ;
+  assign \$195  = $signed(\$190 ) + $signed({ 1'h0, \$194  });
+  assign \$196  = ! \$176 [45:0];
+  assign \$197  = \$195 [42:0] >= 31'h7f800000;
+  assign \$198  = dq_bit == 2'h3;
+  assign \$199  = \$198  & \$signal$84 ;
+  assign \a$170  = \$199  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$200  = ~ \$signal$61 ;
+  assign \$201  = dq_scale[15:8] >> \$138 [2:0];
+  assign \$202  = \$200  & \$201 ;
+  assign \b$171  = \$202  ? dq_rp0_1_out : 32'd0;
+  assign \$203  = $signed(dq_sum_a0) << dq_bit;
+  assign \$204  = $signed(dq_d0_2) < $signed(1'h0);
+  assign \$205  = - $signed(dq_d0_2);
+  assign \$206  = \$204  ? \$205  : { dq_d0_2[45], dq_d0_2 };
+  assign \$207  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_2 = $signed(\$207 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$208  = $signed(dq_d0_2) < $signed(1'h0);
+  assign \$209  = 6'h2d - dq_rp0_2_msb;
+  assign \$210  = \$206 [45:0] << \$209 [5:0];
+  assign \$211  = $signed(dq_exp0_2) + $signed({ 1'h0, dq_rp0_2_msb });
+  assign \$212  = $signed(\$211 ) + $signed(8'h7f);
+  assign \$213  = $signed(\$212 ) < $signed(2'h1);
+  assign \$214  = $signed(\$212 ) < $signed(7'h53);
+  assign \$215  = $signed(2'h1) - $signed(\$212 );
+  assign dq_rp0_2_sh = \$210 [45:0] >> dq_rp0_2_rs;
+  assign \$216  = dq_rp0_2_sh << dq_rp0_2_rs;
+  assign dq_rp0_2_lost = \$216 [45:0] != \$210 [45:0];
+  assign \$217  = $signed(\$212 ) + $signed({ 1'h0, dq_rp0_2_rs });
+  assign \$218  = $signed(\$217 ) - $signed(2'h1);
+  assign \$220  = $signed(\$219 ) + $signed({ 1'h0, dq_rp0_2_sh[45:22] });
+  assign \$221  = | dq_rp0_2_sh[20:0];
+  assign \$222  = \$221  | dq_rp0_2_lost;
+  assign \$223  = \$222  | dq_rp0_2_sh[22];
+  assign \$224  = dq_rp0_2_sh[21] & \$223 ;
+  assign \$225  = $signed(\$220 ) + $signed({ 1'h0, \$224  });
+  assign \$226  = ! \$206 [45:0];
+  assign \$227  = \$225 [42:0] >= 31'h7f800000;
+  assign \$228  = dq_bit == 2'h3;
+  assign \$229  = \$228  & \$signal$84 ;
+  assign \a$185  = \$229  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$230  = ~ \$signal$61 ;
+  assign \$231  = dq_scale[23:16] >> \$138 [2:0];
+  assign \$232  = \$230  & \$231 ;
+  assign \b$186  = \$232  ? dq_rp0_2_out : 32'd0;
+  assign \$233  = $signed(dq_sum_a0) << dq_bit;
+  assign \$234  = $signed(dq_d0_3) < $signed(1'h0);
+  assign \$235  = - $signed(dq_d0_3);
+  assign \$236  = \$234  ? \$235  : { dq_d0_3[45], dq_d0_3 };
+  assign \$237  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_3 = $signed(\$237 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$238  = $signed(dq_d0_3) < $signed(1'h0);
+  assign \$239  = 6'h2d - dq_rp0_3_msb;
+  assign \$240  = \$236 [45:0] << \$239 [5:0];
+  assign \$241  = $signed(dq_exp0_3) + $signed({ 1'h0, dq_rp0_3_msb });
+  assign \$242  = $signed(\$241 ) + $signed(8'h7f);
+  assign \$243  = $signed(\$242 ) < $signed(2'h1);
+  assign \$244  = $signed(\$242 ) < $signed(7'h53);
+  assign \$245  = $signed(2'h1) - $signed(\$242 );
+  assign dq_rp0_3_sh = \$240 [45:0] >> dq_rp0_3_rs;
+  assign \$246  = dq_rp0_3_sh << dq_rp0_3_rs;
+  assign dq_rp0_3_lost = \$246 [45:0] != \$240 [45:0];
+  assign \$247  = $signed(\$242 ) + $signed({ 1'h0, dq_rp0_3_rs });
+  assign \$248  = $signed(\$247 ) - $signed(2'h1);
+  assign \$250  = $signed(\$249 ) + $signed({ 1'h0, dq_rp0_3_sh[45:22] });
+  assign \$251  = | dq_rp0_3_sh[20:0];
+  assign \$252  = \$251  | dq_rp0_3_lost;
+  assign \$253  = \$252  | dq_rp0_3_sh[22];
+  assign \$254  = dq_rp0_3_sh[21] & \$253 ;
+  assign \$255  = $signed(\$250 ) + $signed({ 1'h0, \$254  });
+  assign \$256  = ! \$236 [45:0];
+  assign \$257  = \$255 [42:0] >= 31'h7f800000;
+  assign \$258  = dq_bit == 2'h3;
+  assign \$259  = \$258  & \$signal$84 ;
+  assign \a$200  = \$259  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$260  = ~ \$signal$61 ;
+  assign \$261  = dq_scale[31:24] >> \$138 [2:0];
+  assign \$262  = \$260  & \$261 ;
+  assign \b$201  = \$262  ? dq_rp0_3_out : 32'd0;
+  assign \$263  = $signed(dq_sum_a1) << dq_bit;
+  assign \$264  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$265  = - $signed(dq_d1_0);
+  assign \$266  = \$264  ? \$265  : { dq_d1_0[45], dq_d1_0 };
+  assign \$267  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_0 = $signed(\$267 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$268  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$269  = 6'h2d - dq_rp1_0_msb;
+  assign \$270  = \$266 [45:0] << \$269 [5:0];
+  assign \$271  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
   assign \$272  = $signed(\$271 ) + $signed(8'h7f);
   assign \$273  = $signed(\$272 ) < $signed(2'h1);
   assign \$274  = $signed(\$272 ) < $signed(7'h53);
   assign \$275  = $signed(2'h1) - $signed(\$272 );
-  assign dq_rp0_3_sh = \$270 [45:0] >> dq_rp0_3_rs;
-  assign \$276  = dq_rp0_3_sh << dq_rp0_3_rs;
-  assign dq_rp0_3_lost = \$276 [45:0] != \$270 [45:0];
-  assign \$277  = $signed(\$272 ) + $signed({ 1'h0, dq_rp0_3_rs });
+  assign dq_rp1_0_sh = \$270 [45:0] >> dq_rp1_0_rs;
+  assign \$276  = dq_rp1_0_sh << dq_rp1_0_rs;
+  assign dq_rp1_0_lost = \$276 [45:0] != \$270 [45:0];
+  assign \$277  = $signed(\$272 ) + $signed({ 1'h0, dq_rp1_0_rs });
   assign \$278  = $signed(\$277 ) - $signed(2'h1);
-  assign \$280  = $signed(\$279 ) + $signed({ 1'h0, dq_rp0_3_sh[45:22] });
-  assign \$281  = | dq_rp0_3_sh[20:0];
-  assign \$282  = \$281  | dq_rp0_3_lost;
-  assign \$283  = \$282  | dq_rp0_3_sh[22];
-  assign \$284  = dq_rp0_3_sh[21] & \$283 ;
+  assign \$280  = $signed(\$279 ) + $signed({ 1'h0, dq_rp1_0_sh[45:22] });
+  assign \$281  = | dq_rp1_0_sh[20:0];
+  assign \$282  = \$281  | dq_rp1_0_lost;
+  assign \$283  = \$282  | dq_rp1_0_sh[22];
+  assign \$284  = dq_rp1_0_sh[21] & \$283 ;
   assign \$285  = $signed(\$280 ) + $signed({ 1'h0, \$284  });
-  assign \$286  = ! \$267 [45:0];
+  assign \$286  = ! \$266 [45:0];
   assign \$287  = \$285 [42:0] >= 31'h7f800000;
-  assign \$288  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$290  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$292  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$294  = dq_bit == 2'h3;
-  assign \$295  = \$294  & \$signal$84 ;
-  assign \a$196  = \$295  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$296  = ~ in_corr;
-  assign \$297  = dq_scale[31:24] >> \$154 [2:0];
-  assign \$298  = \$296  & \$297 ;
-  assign \b$197  = \$298  ? dq_rp0_3_out : 32'd0;
-  assign \$299  = $signed(dq_sum_a1) << dq_bit;
-  assign \$300  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$301  = - $signed(dq_d1_0);
-  assign \$302  = \$300  ? \$301  : { dq_d1_0[45], dq_d1_0 };
-  assign \$303  = 7'h6e - \$signal$60 ;
-  assign dq_exp1_0 = $signed(\$303 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$304  = 6'h2d - dq_rp1_0_msb;
-  assign \$305  = \$302 [45:0] << \$304 [5:0];
-  assign \$306  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
-  assign \$307  = $signed(\$306 ) + $signed(8'h7f);
-  assign \$308  = $signed(\$307 ) < $signed(2'h1);
-  assign \$309  = $signed(\$307 ) < $signed(7'h53);
-  assign \$310  = $signed(2'h1) - $signed(\$307 );
-  assign dq_rp1_0_sh = \$305 [45:0] >> dq_rp1_0_rs;
-  assign \$311  = dq_rp1_0_sh << dq_rp1_0_rs;
-  assign dq_rp1_0_lost = \$311 [45:0] != \$305 [45:0];
-  assign \$312  = $signed(\$307 ) + $signed({ 1'h0, dq_rp1_0_rs });
-  assign \$313  = $signed(\$312 ) - $signed(2'h1);
-  assign \$315  = $signed(\$314 ) + $signed({ 1'h0, dq_rp1_0_sh[45:22] });
-  assign \$316  = | dq_rp1_0_sh[20:0];
-  assign \$317  = \$316  | dq_rp1_0_lost;
-  assign \$318  = \$317  | dq_rp1_0_sh[22];
-  assign \$319  = dq_rp1_0_sh[21] & \$318 ;
-  assign \$320  = $signed(\$315 ) + $signed({ 1'h0, \$319  });
-  assign \$321  = ! \$302 [45:0];
-  assign \$322  = \$320 [42:0] >= 31'h7f800000;
-  assign \$323  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$325  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$327  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$329  = dq_bit == 2'h3;
-  assign \$330  = \$329  & \$signal$84 ;
-  assign \a$210  = \$330  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$331  = ~ in_corr;
-  assign \$332  = dq_scale[7:0] >> \$154 [2:0];
-  assign \$333  = \$331  & \$332 ;
-  assign \b$211  = \$333  ? dq_rp1_0_out : 32'd0;
-  assign \$334  = $signed(dq_sum_a1) << dq_bit;
-  assign \$335  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$336  = - $signed(dq_d1_1);
-  assign \$337  = \$335  ? \$336  : { dq_d1_1[45], dq_d1_1 };
-  assign \$338  = 7'h6e - \$signal$60 ;
-  assign dq_exp1_1 = $signed(\$338 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$339  = 6'h2d - dq_rp1_1_msb;
-  assign \$340  = \$337 [45:0] << \$339 [5:0];
-  assign \$341  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
-  assign \$342  = $signed(\$341 ) + $signed(8'h7f);
-  assign \$343  = $signed(\$342 ) < $signed(2'h1);
-  assign \$344  = $signed(\$342 ) < $signed(7'h53);
-  assign \$345  = $signed(2'h1) - $signed(\$342 );
-  assign dq_rp1_1_sh = \$340 [45:0] >> dq_rp1_1_rs;
-  assign \$346  = dq_rp1_1_sh << dq_rp1_1_rs;
-  assign dq_rp1_1_lost = \$346 [45:0] != \$340 [45:0];
-  assign \$347  = $signed(\$342 ) + $signed({ 1'h0, dq_rp1_1_rs });
-  assign \$348  = $signed(\$347 ) - $signed(2'h1);
-  assign \$350  = $signed(\$349 ) + $signed({ 1'h0, dq_rp1_1_sh[45:22] });
-  assign \$351  = | dq_rp1_1_sh[20:0];
-  assign \$352  = \$351  | dq_rp1_1_lost;
-  assign \$353  = \$352  | dq_rp1_1_sh[22];
-  assign \$354  = dq_rp1_1_sh[21] & \$353 ;
-  assign \$355  = $signed(\$350 ) + $signed({ 1'h0, \$354  });
-  assign \$356  = ! \$337 [45:0];
-  assign \$357  = \$355 [42:0] >= 31'h7f800000;
-  assign \$358  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$360  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$362  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$364  = dq_bit == 2'h3;
-  assign \$365  = \$364  & \$signal$84 ;
-  assign \a$224  = \$365  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$366  = ~ in_corr;
-  assign \$367  = dq_scale[15:8] >> \$154 [2:0];
-  assign \$368  = \$366  & \$367 ;
-  assign \b$225  = \$368  ? dq_rp1_1_out : 32'd0;
-  assign \$369  = $signed(dq_sum_a1) << dq_bit;
-  assign \$370  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$371  = - $signed(dq_d1_2);
-  assign \$372  = \$370  ? \$371  : { dq_d1_2[45], dq_d1_2 };
-  assign \$373  = 7'h6e - \$signal$60 ;
-  assign dq_exp1_2 = $signed(\$373 ) + $signed({ 1'h0, \$154 [2:0] });
-  assign \$374  = 6'h2d - dq_rp1_2_msb;
-  assign \$375  = \$372 [45:0] << \$374 [5:0];
-  assign \$376  = $signed(dq_exp1_2) + $signed({ 1'h0, dq_rp1_2_msb });
-  assign \$377  = $signed(\$376 ) + $signed(8'h7f);
-  assign \$378  = $signed(\$377 ) < $signed(2'h1);
-  assign \$379  = $signed(\$377 ) < $signed(7'h53);
-  assign \$380  = $signed(2'h1) - $signed(\$377 );
-  assign dq_rp1_2_sh = \$375 [45:0] >> dq_rp1_2_rs;
-  assign \$381  = dq_rp1_2_sh << dq_rp1_2_rs;
-  assign dq_rp1_2_lost = \$381 [45:0] != \$375 [45:0];
-  assign \$382  = $signed(\$377 ) + $signed({ 1'h0, dq_rp1_2_rs });
-  assign \$383  = $signed(\$382 ) - $signed(2'h1);
-  assign \$385  = $signed(\$384 ) + $signed({ 1'h0, dq_rp1_2_sh[45:22] });
-  assign \$386  = | dq_rp1_2_sh[20:0];
-  assign \$387  = \$386  | dq_rp1_2_lost;
+  assign \$288  = dq_bit == 2'h3;
+  assign \$289  = \$288  & \$signal$84 ;
+  assign \a$215  = \$289  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$290  = ~ \$signal$61 ;
+  assign \$291  = dq_scale[7:0] >> \$138 [2:0];
+  assign \$292  = \$290  & \$291 ;
+  assign \b$216  = \$292  ? dq_rp1_0_out : 32'd0;
+  assign \$293  = $signed(dq_sum_a1) << dq_bit;
+  assign \$294  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$295  = - $signed(dq_d1_1);
+  assign \$296  = \$294  ? \$295  : { dq_d1_1[45], dq_d1_1 };
+  assign \$297  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_1 = $signed(\$297 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$298  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$299  = 6'h2d - dq_rp1_1_msb;
+  assign \$300  = \$296 [45:0] << \$299 [5:0];
+  assign \$301  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
+  assign \$302  = $signed(\$301 ) + $signed(8'h7f);
+  assign \$303  = $signed(\$302 ) < $signed(2'h1);
+  assign \$304  = $signed(\$302 ) < $signed(7'h53);
+  assign \$305  = $signed(2'h1) - $signed(\$302 );
+  assign dq_rp1_1_sh = \$300 [45:0] >> dq_rp1_1_rs;
+  assign \$306  = dq_rp1_1_sh << dq_rp1_1_rs;
+  assign dq_rp1_1_lost = \$306 [45:0] != \$300 [45:0];
+  assign \$307  = $signed(\$302 ) + $signed({ 1'h0, dq_rp1_1_rs });
+  assign \$308  = $signed(\$307 ) - $signed(2'h1);
+  assign \$310  = $signed(\$309 ) + $signed({ 1'h0, dq_rp1_1_sh[45:22] });
+  assign \$311  = | dq_rp1_1_sh[20:0];
+  assign \$312  = \$311  | dq_rp1_1_lost;
+  assign \$313  = \$312  | dq_rp1_1_sh[22];
+  assign \$314  = dq_rp1_1_sh[21] & \$313 ;
+  assign \$315  = $signed(\$310 ) + $signed({ 1'h0, \$314  });
+  assign \$316  = ! \$296 [45:0];
+  assign \$317  = \$315 [42:0] >= 31'h7f800000;
+  assign \$318  = dq_bit == 2'h3;
+  assign \$319  = \$318  & \$signal$84 ;
+  assign \a$230  = \$319  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$320  = ~ \$signal$61 ;
+  assign \$321  = dq_scale[15:8] >> \$138 [2:0];
+  assign \$322  = \$320  & \$321 ;
+  assign \b$231  = \$322  ? dq_rp1_1_out : 32'd0;
+  assign \$323  = $signed(dq_sum_a1) << dq_bit;
+  assign \$324  = $signed(dq_d1_2) < $signed(1'h0);
+  assign \$325  = - $signed(dq_d1_2);
+  assign \$326  = \$324  ? \$325  : { dq_d1_2[45], dq_d1_2 };
+  assign \$327  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_2 = $signed(\$327 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$328  = $signed(dq_d1_2) < $signed(1'h0);
+  assign \$329  = 6'h2d - dq_rp1_2_msb;
+  assign \$330  = \$326 [45:0] << \$329 [5:0];
+  assign \$331  = $signed(dq_exp1_2) + $signed({ 1'h0, dq_rp1_2_msb });
+  assign \$332  = $signed(\$331 ) + $signed(8'h7f);
+  assign \$333  = $signed(\$332 ) < $signed(2'h1);
+  assign \$334  = $signed(\$332 ) < $signed(7'h53);
+  assign \$335  = $signed(2'h1) - $signed(\$332 );
+  assign dq_rp1_2_sh = \$330 [45:0] >> dq_rp1_2_rs;
+  assign \$336  = dq_rp1_2_sh << dq_rp1_2_rs;
+  assign dq_rp1_2_lost = \$336 [45:0] != \$330 [45:0];
+  assign \$337  = $signed(\$332 ) + $signed({ 1'h0, dq_rp1_2_rs });
+  assign \$338  = $signed(\$337 ) - $signed(2'h1);
+  assign \$340  = $signed(\$339 ) + $signed({ 1'h0, dq_rp1_2_sh[45:22] });
+  assign \$341  = | dq_rp1_2_sh[20:0];
+  assign \$342  = \$341  | dq_rp1_2_lost;
+  assign \$343  = \$342  | dq_rp1_2_sh[22];
+  assign \$344  = dq_rp1_2_sh[21] & \$343 ;
+  assign \$345  = $signed(\$340 ) + $signed({ 1'h0, \$344  });
+  assign \$346  = ! \$326 [45:0];
+  assign \$347  = \$345 [42:0] >= 31'h7f800000;
+  assign \$348  = dq_bit == 2'h3;
+  assign \$349  = \$348  & \$signal$84 ;
+  assign \a$245  = \$349  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$350  = ~ \$signal$61 ;
+  assign \$351  = dq_scale[23:16] >> \$138 [2:0];
+  assign \$352  = \$350  & \$351 ;
+  assign \b$246  = \$352  ? dq_rp1_2_out : 32'd0;
+  assign \$353  = $signed(dq_sum_a1) << dq_bit;
+  assign \$354  = $signed(dq_d1_3) < $signed(1'h0);
+  assign \$355  = - $signed(dq_d1_3);
+  assign \$356  = \$354  ? \$355  : { dq_d1_3[45], dq_d1_3 };
+  assign \$357  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_3 = $signed(\$357 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$358  = $signed(dq_d1_3) < $signed(1'h0);
+  assign \$359  = 6'h2d - dq_rp1_3_msb;
+  assign \$360  = \$356 [45:0] << \$359 [5:0];
+  assign \$361  = $signed(dq_exp1_3) + $signed({ 1'h0, dq_rp1_3_msb });
+  assign \$362  = $signed(\$361 ) + $signed(8'h7f);
+  assign \$363  = $signed(\$362 ) < $signed(2'h1);
+  assign \$364  = $signed(\$362 ) < $signed(7'h53);
+  assign \$365  = $signed(2'h1) - $signed(\$362 );
+  assign dq_rp1_3_sh = \$360 [45:0] >> dq_rp1_3_rs;
+  assign \$366  = dq_rp1_3_sh << dq_rp1_3_rs;
+  assign dq_rp1_3_lost = \$366 [45:0] != \$360 [45:0];
+  assign \$367  = $signed(\$362 ) + $signed({ 1'h0, dq_rp1_3_rs });
+  assign \$368  = $signed(\$367 ) - $signed(2'h1);
+  assign \$370  = $signed(\$369 ) + $signed({ 1'h0, dq_rp1_3_sh[45:22] });
+  assign \$371  = | dq_rp1_3_sh[20:0];
+  assign \$372  = \$371  | dq_rp1_3_lost;
+  assign \$373  = \$372  | dq_rp1_3_sh[22];
+  assign \$374  = dq_rp1_3_sh[21] & \$373 ;
+  assign \$375  = $signed(\$370 ) + $signed({ 1'h0, \$374  });
+  assign \$376  = ! \$356 [45:0];
+  assign \$377  = \$375 [42:0] >= 31'h7f800000;
+  assign \$378  = dq_bit == 2'h3;
+  assign \$379  = \$378  & \$signal$84 ;
+  assign \a$260  = \$379  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$380  = ~ \$signal$61 ;
+  assign \$381  = dq_scale[31:24] >> \$138 [2:0];
+  assign \$382  = \$380  & \$381 ;
+  assign \b$261  = \$382  ? dq_rp1_3_out : 32'd0;
+  always @(posedge clk)
+    o_a <= \$383 ;
+  always @(posedge clk)
+    o_w <= \$384 ;
+  always @(posedge clk)
+    o_ctl <= \$385 ;
+  always @(posedge clk)
+    w_reg <= \$386 ;
+  always @(posedge clk)
+    \$signal  <= \$387 ;
+  always @(posedge clk)
+    planes <= \$388 ;
+  always @(posedge clk)
+    dtype <= \$389 ;
+  always @(posedge clk)
+    remaining <= \$390 ;
+  always @(posedge clk)
+    beat_group_end <= \$391 ;
+  always @(posedge clk)
+    beat_last <= \$392 ;
+  always @(posedge clk)
+    beat_scale <= \$393 ;
+  always @(posedge clk)
+    \$signal$23  <= \$394 ;
+  always @(posedge clk)
+    \$signal$24  <= \$395 ;
+  always @(posedge clk)
+    act_sum0 <= \$396 ;
+  always @(posedge clk)
+    act_sum1 <= \$397 ;
+  always @(posedge clk)
+    grp0_0 <= \$398 ;
+  always @(posedge clk)
+    grp1_0 <= \$399 ;
+  always @(posedge clk)
+    grp0_1 <= \$400 ;
+  always @(posedge clk)
+    grp1_1 <= \$401 ;
+  always @(posedge clk)
+    grp0_2 <= \$402 ;
+  always @(posedge clk)
+    grp1_2 <= \$403 ;
+  always @(posedge clk)
+    grp0_3 <= \$404 ;
+  always @(posedge clk)
+    grp1_3 <= \$405 ;
   \lut_w2_fp16.dq_add0_0  dq_add0_0 (
-    .a(\a$154 ),
+    .a(\a$155 ),
     .b(b),
     .s(s)
   );
   \lut_w2_fp16.dq_add0_1  dq_add0_1 (
-    .a(\a$168 ),
-    .b(\b$169 ),
-    .s(\s$170 )
+    .a(\a$170 ),
+    .b(\b$171 ),
+    .s(\s$172 )
   );
   \lut_w2_fp16.dq_add0_2  dq_add0_2 (
-    .a(\a$182 ),
-    .b(\b$183 ),
-    .s(\s$184 )
+    .a(\a$185 ),
+    .b(\b$186 ),
+    .s(\s$187 )
   );
   \lut_w2_fp16.dq_add0_3  dq_add0_3 (
-    .a(\a$196 ),
-    .b(\b$197 ),
-    .s(\s$198 )
+    .a(\a$200 ),
+    .b(\b$201 ),
+    .s(\s$202 )
   );
   \lut_w2_fp16.dq_add1_0  dq_add1_0 (
-    .a(\a$210 ),
-    .b(\b$211 ),
-    .s(\s$212 )
+    .a(\a$215 ),
+    .b(\b$216 ),
+    .s(\s$217 )
   );
   \lut_w2_fp16.dq_add1_1  dq_add1_1 (
-    .a(\a$224 ),
-    .b(\b$225 ),
-    .s(\s$226 )
+    .a(\a$230 ),
+    .b(\b$231 ),
+    .s(\s$232 )
   );
   \lut_w2_fp16.dq_add1_2  dq_add1_2 (
-    .a(\a$238 ),
-    .b(\b$239 ),
-    .s(\s$240 )
+    .a(\a$245 ),
+    .b(\b$246 ),
+    .s(\s$247 )
   );
   \lut_w2_fp16.dq_add1_3  dq_add1_3 (
-    .a(\a$252 ),
-    .b(\b$253 ),
-    .s(\s$254 )
+    .a(\a$260 ),
+    .b(\b$261 ),
+    .s(\s$262 )
   );
   \lut_w2_fp16.precompute0  precompute0 (
     .a(i_a[63:0]),
@@ -1650,1194 +1570,1099 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = i_a;
-    if (rst) begin
-      \$439  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = i_w;
-    if (rst) begin
-      \$440  = 72'h000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = i_ctl;
-    if (rst) begin
-      \$441  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = w_reg;
-    if (i_ctl[1]) begin
-      \$442  = i_w;
-    end
-    if (rst) begin
-      \$442  = 72'h000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = \$signal ;
-    if (accept) begin
-      \$443  = 1'h0;
-    end else if (\$3 ) begin
-      \$443  = \$5 [0];
-    end
-    if (rst) begin
-      \$443  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = planes;
-    if (accept) begin
-      \$444  = w_sel[31:0];
-    end
-    if (rst) begin
-      \$444  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = dtype;
-    if (accept) begin
-      \$445  = 1'h0;
-    end
-    if (rst) begin
-      \$445  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = remaining;
-    if (accept) begin
-      \$446  = 2'h2;
-    end else if (\$3 ) begin
-      \$446  = \$4 [1:0];
-    end
-    if (rst) begin
-      \$446  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = beat_group_end;
-    if (accept) begin
-      \$447  = i_ctl[4];
-    end
-    if (rst) begin
-      \$447  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = beat_last;
-    if (accept) begin
-      \$448  = i_ctl[3];
-    end
-    if (rst) begin
-      \$448  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = beat_scale;
-    if (accept) begin
-      \$449  = w_sel[63:32];
-    end
-    if (rst) begin
-      \$449  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = \$signal$23 ;
-    if (accept) begin
-      \$450  = 1'h1;
-    end
-    if (rst) begin
-      \$450  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = \$signal$24 ;
-    if (accept) begin
-      \$451  = w_sel[71:64];
-    end
-    if (rst) begin
-      \$451  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = act_sum0;
+    \$406  = grp_first;
     if (handoff) begin
-      \$452  = 42'h00000000000;
-    end else if (last_plane) begin
-      \$452  = \$103 [41:0];
-    end
-    if (rst) begin
-      \$452  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = act_sum1;
-    if (handoff) begin
-      \$453  = 42'h00000000000;
-    end else if (last_plane) begin
-      \$453  = \$105 [41:0];
-    end
-    if (rst) begin
-      \$453  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = grp0_0;
-    if (handoff) begin
-      \$454  = 44'h00000000000;
-    end else if (\$7 ) begin
-      \$454  = \$114 [43:0];
-    end
-    if (rst) begin
-      \$454  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = grp1_0;
-    if (handoff) begin
-      \$455  = 44'h00000000000;
-    end else if (\$9 ) begin
-      \$455  = \$117 [43:0];
-    end
-    if (rst) begin
-      \$455  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = grp0_1;
-    if (handoff) begin
-      \$456  = 44'h00000000000;
-    end else if (\$11 ) begin
-      \$456  = \$126 [43:0];
-    end
-    if (rst) begin
-      \$456  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = grp1_1;
-    if (handoff) begin
-      \$457  = 44'h00000000000;
-    end else if (\$13 ) begin
-      \$457  = \$129 [43:0];
-    end
-    if (rst) begin
-      \$457  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = grp0_2;
-    if (handoff) begin
-      \$458  = 44'h00000000000;
-    end else if (\$15 ) begin
-      \$458  = \$138 [43:0];
-    end
-    if (rst) begin
-      \$458  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = grp1_2;
-    if (handoff) begin
-      \$459  = 44'h00000000000;
-    end else if (\$17 ) begin
-      \$459  = \$141 [43:0];
-    end
-    if (rst) begin
-      \$459  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = grp0_3;
-    if (handoff) begin
-      \$460  = 44'h00000000000;
-    end else if (\$19 ) begin
-      \$460  = \$150 [43:0];
-    end
-    if (rst) begin
-      \$460  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = grp1_3;
-    if (handoff) begin
-      \$461  = 44'h00000000000;
-    end else if (\$21 ) begin
-      \$461  = \$153 [43:0];
-    end
-    if (rst) begin
-      \$461  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = grp_first;
-    if (handoff) begin
-      \$462  = 1'h0;
+      \$406  = 1'h0;
     end
     if (\$22 ) begin
-      \$462  = 1'h1;
+      \$406  = 1'h1;
     end
     if (rst) begin
-      \$462  = 1'h0;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = grp_psum;
+    \$407  = grp_psum;
     if (\$22 ) begin
-      \$463  = i_psum;
+      \$407  = i_psum;
     end
     if (rst) begin
-      \$463  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$407  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = dq_c0;
+    \$408  = dq_c0;
     if (handoff) begin
-      \$464  = corr_uint2[2:0];
+      \$408  = corr_uint2[2:0];
     end
     if (rst) begin
-      \$464  = 3'h0;
+      \$408  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = dq_c1;
+    \$409  = dq_c1;
     if (handoff) begin
-      \$465  = \corr_uint2$140 [2:0];
+      \$409  = \corr_uint2$140 [2:0];
     end
     if (rst) begin
-      \$465  = 3'h0;
+      \$409  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = dq_c2;
+    \$410  = dq_c2;
     if (handoff) begin
-      \$466  = \corr_uint2$141 [2:0];
+      \$410  = \corr_uint2$141 [2:0];
     end
     if (rst) begin
-      \$466  = 3'h0;
+      \$410  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = dq_c3;
+    \$411  = dq_c3;
     if (handoff) begin
-      \$467  = \corr_uint2$142 [2:0];
+      \$411  = \corr_uint2$142 [2:0];
     end
     if (rst) begin
-      \$467  = 3'h0;
+      \$411  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = dq_sum_a0;
+    \$412  = dq_sum_a0;
     if (handoff) begin
-      \$468  = \$103 [41:0];
+      \$412  = \$87 [41:0];
     end
     if (rst) begin
-      \$468  = 42'h00000000000;
+      \$412  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = dq_sum_a1;
+    \$413  = dq_sum_a1;
     if (handoff) begin
-      \$469  = \$105 [41:0];
+      \$413  = \$89 [41:0];
     end
     if (rst) begin
-      \$469  = 42'h00000000000;
+      \$413  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = \$signal$60 ;
+    \$414  = \$signal$60 ;
     if (handoff) begin
-      \$470  = \$signal$23 ;
+      \$414  = \$signal$23 ;
     end
     if (rst) begin
-      \$470  = 1'h0;
+      \$414  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = dq_d0_0;
-    if (\$26 ) begin
-      \$471  = \$30 [45:0];
-    end
-    if (handoff) begin
-      \$471  = { \$114 [43], \$114 [43], \$114 [43:0] };
-    end
-    if (rst) begin
-      \$471  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = dq_d0_1;
-    if (\$34 ) begin
-      \$472  = \$38 [45:0];
+    \$415  = dq_d0_0;
+    if (\$24 ) begin
+      \$415  = \$28 [45:0];
     end
     if (handoff) begin
-      \$472  = { \$126 [43], \$126 [43], \$126 [43:0] };
+      \$415  = { \$98 [43], \$98 [43], \$98 [43:0] };
     end
     if (rst) begin
-      \$472  = 46'h000000000000;
+      \$415  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = dq_d0_2;
+    \$416  = dq_d0_1;
+    if (\$30 ) begin
+      \$416  = \$34 [45:0];
+    end
+    if (handoff) begin
+      \$416  = { \$110 [43], \$110 [43], \$110 [43:0] };
+    end
+    if (rst) begin
+      \$416  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = dq_d0_2;
+    if (\$36 ) begin
+      \$417  = \$40 [45:0];
+    end
+    if (handoff) begin
+      \$417  = { \$122 [43], \$122 [43], \$122 [43:0] };
+    end
+    if (rst) begin
+      \$417  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = dq_d0_3;
     if (\$42 ) begin
-      \$473  = \$46 [45:0];
+      \$418  = \$46 [45:0];
     end
     if (handoff) begin
-      \$473  = { \$138 [43], \$138 [43], \$138 [43:0] };
+      \$418  = { \$134 [43], \$134 [43], \$134 [43:0] };
     end
     if (rst) begin
-      \$473  = 46'h000000000000;
+      \$418  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = dq_d0_3;
-    if (\$50 ) begin
-      \$474  = \$54 [45:0];
+    \$419  = dq_d1_0;
+    if (\$48 ) begin
+      \$419  = \$52 [45:0];
     end
     if (handoff) begin
-      \$474  = { \$150 [43], \$150 [43], \$150 [43:0] };
+      \$419  = { \$101 [43], \$101 [43], \$101 [43:0] };
     end
     if (rst) begin
-      \$474  = 46'h000000000000;
+      \$419  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = dq_d1_0;
-    if (\$58 ) begin
-      \$475  = \$62 [45:0];
+    \$420  = dq_d1_1;
+    if (\$54 ) begin
+      \$420  = \$58 [45:0];
     end
     if (handoff) begin
-      \$475  = { \$117 [43], \$117 [43], \$117 [43:0] };
+      \$420  = { \$113 [43], \$113 [43], \$113 [43:0] };
     end
     if (rst) begin
-      \$475  = 46'h000000000000;
+      \$420  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = dq_d1_1;
+    \$421  = dq_d1_2;
+    if (\$60 ) begin
+      \$421  = \$64 [45:0];
+    end
+    if (handoff) begin
+      \$421  = { \$125 [43], \$125 [43], \$125 [43:0] };
+    end
+    if (rst) begin
+      \$421  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = dq_d1_3;
     if (\$66 ) begin
-      \$476  = \$70 [45:0];
+      \$422  = \$70 [45:0];
     end
     if (handoff) begin
-      \$476  = { \$129 [43], \$129 [43], \$129 [43:0] };
+      \$422  = { \$137 [43], \$137 [43], \$137 [43:0] };
     end
     if (rst) begin
-      \$476  = 46'h000000000000;
+      \$422  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = dq_d1_2;
-    if (\$74 ) begin
-      \$477  = \$78 [45:0];
-    end
-    if (handoff) begin
-      \$477  = { \$141 [43], \$141 [43], \$141 [43:0] };
-    end
-    if (rst) begin
-      \$477  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = dq_d1_3;
-    if (\$82 ) begin
-      \$478  = \$86 [45:0];
-    end
-    if (handoff) begin
-      \$478  = { \$153 [43], \$153 [43], \$153 [43:0] };
-    end
-    if (rst) begin
-      \$478  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = 1'h0;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$479  = 1'h1;
+    \$423  = 1'h0;
+    if (\$71 ) begin
+      if (\$76 ) begin
+        \$423  = 1'h1;
       end
     end
     if (rst) begin
-      \$479  = 1'h0;
+      \$423  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = dq_left;
-    if (\$87 ) begin
-      \$480  = \$88 [3:0];
+    \$424  = dq_left;
+    if (\$71 ) begin
+      \$424  = \$72 [3:0];
     end
     if (handoff) begin
-      \$480  = 4'hb;
+      \$424  = 4'hb;
     end
     if (rst) begin
-      \$480  = 4'h0;
+      \$424  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = dq_bit;
-    if (\$87 ) begin
-      \$481  = \$89 [3:0];
+    \$425  = dq_bit;
+    if (\$71 ) begin
+      \$425  = \$73 [3:0];
     end
     if (handoff) begin
-      \$481  = 4'h0;
+      \$425  = 4'h0;
     end
     if (rst) begin
-      \$481  = 4'h0;
+      \$425  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = out_acc;
-    if (\$87 ) begin
-      if (\$90 ) begin
-        \$482  = out_next;
+    \$426  = out_acc;
+    if (\$71 ) begin
+      if (\$74 ) begin
+        \$426  = out_next;
       end
     end
     if (rst) begin
-      \$482  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$426  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = o_psum;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$483  = out_next;
+    \$427  = o_psum;
+    if (\$71 ) begin
+      if (\$76 ) begin
+        \$427  = out_next;
       end
     end
     if (rst) begin
-      \$483  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$427  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = dq_scale;
+    \$428  = dq_scale;
     if (handoff) begin
-      \$484  = beat_scale;
+      \$428  = beat_scale;
     end
     if (rst) begin
-      \$484  = 32'd0;
+      \$428  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = \$signal$84 ;
+    \$429  = \$signal$84 ;
     if (handoff) begin
-      \$485  = grp_first;
+      \$429  = grp_first;
     end
     if (rst) begin
-      \$485  = 1'h0;
+      \$429  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = dq_psum;
+    \$430  = dq_psum;
     if (handoff) begin
-      \$486  = grp_psum;
+      \$430  = grp_psum;
     end
     if (rst) begin
-      \$486  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$430  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = dq_last;
+    \$431  = dq_last;
     if (handoff) begin
-      \$487  = beat_last;
+      \$431  = beat_last;
     end
     if (rst) begin
-      \$487  = 1'h0;
+      \$431  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_msb = 6'h00;
-    if (\$162 [0]) begin
-      dq_rp0_0_msb = 6'h00;
-    end
-    if (\$162 [1]) begin
+    if (\$146 [1]) begin
       dq_rp0_0_msb = 6'h01;
     end
-    if (\$162 [2]) begin
+    if (\$146 [2]) begin
       dq_rp0_0_msb = 6'h02;
     end
-    if (\$162 [3]) begin
+    if (\$146 [3]) begin
       dq_rp0_0_msb = 6'h03;
     end
-    if (\$162 [4]) begin
+    if (\$146 [4]) begin
       dq_rp0_0_msb = 6'h04;
     end
-    if (\$162 [5]) begin
+    if (\$146 [5]) begin
       dq_rp0_0_msb = 6'h05;
     end
-    if (\$162 [6]) begin
+    if (\$146 [6]) begin
       dq_rp0_0_msb = 6'h06;
     end
-    if (\$162 [7]) begin
+    if (\$146 [7]) begin
       dq_rp0_0_msb = 6'h07;
     end
-    if (\$162 [8]) begin
+    if (\$146 [8]) begin
       dq_rp0_0_msb = 6'h08;
     end
-    if (\$162 [9]) begin
+    if (\$146 [9]) begin
       dq_rp0_0_msb = 6'h09;
     end
-    if (\$162 [10]) begin
+    if (\$146 [10]) begin
       dq_rp0_0_msb = 6'h0a;
     end
-    if (\$162 [11]) begin
+    if (\$146 [11]) begin
       dq_rp0_0_msb = 6'h0b;
     end
-    if (\$162 [12]) begin
+    if (\$146 [12]) begin
       dq_rp0_0_msb = 6'h0c;
     end
-    if (\$162 [13]) begin
+    if (\$146 [13]) begin
       dq_rp0_0_msb = 6'h0d;
     end
-    if (\$162 [14]) begin
+    if (\$146 [14]) begin
       dq_rp0_0_msb = 6'h0e;
     end
-    if (\$162 [15]) begin
+    if (\$146 [15]) begin
       dq_rp0_0_msb = 6'h0f;
     end
-    if (\$162 [16]) begin
+    if (\$146 [16]) begin
       dq_rp0_0_msb = 6'h10;
     end
-    if (\$162 [17]) begin
+    if (\$146 [17]) begin
       dq_rp0_0_msb = 6'h11;
     end
-    if (\$162 [18]) begin
+    if (\$146 [18]) begin
       dq_rp0_0_msb = 6'h12;
     end
-    if (\$162 [19]) begin
+    if (\$146 [19]) begin
       dq_rp0_0_msb = 6'h13;
     end
-    if (\$162 [20]) begin
+    if (\$146 [20]) begin
       dq_rp0_0_msb = 6'h14;
     end
-    if (\$162 [21]) begin
+    if (\$146 [21]) begin
       dq_rp0_0_msb = 6'h15;
     end
-    if (\$162 [22]) begin
+    if (\$146 [22]) begin
       dq_rp0_0_msb = 6'h16;
     end
-    if (\$162 [23]) begin
+    if (\$146 [23]) begin
       dq_rp0_0_msb = 6'h17;
     end
-    if (\$162 [24]) begin
+    if (\$146 [24]) begin
       dq_rp0_0_msb = 6'h18;
     end
-    if (\$162 [25]) begin
+    if (\$146 [25]) begin
       dq_rp0_0_msb = 6'h19;
     end
-    if (\$162 [26]) begin
+    if (\$146 [26]) begin
       dq_rp0_0_msb = 6'h1a;
     end
-    if (\$162 [27]) begin
+    if (\$146 [27]) begin
       dq_rp0_0_msb = 6'h1b;
     end
-    if (\$162 [28]) begin
+    if (\$146 [28]) begin
       dq_rp0_0_msb = 6'h1c;
     end
-    if (\$162 [29]) begin
+    if (\$146 [29]) begin
       dq_rp0_0_msb = 6'h1d;
     end
-    if (\$162 [30]) begin
+    if (\$146 [30]) begin
       dq_rp0_0_msb = 6'h1e;
     end
-    if (\$162 [31]) begin
+    if (\$146 [31]) begin
       dq_rp0_0_msb = 6'h1f;
     end
-    if (\$162 [32]) begin
+    if (\$146 [32]) begin
       dq_rp0_0_msb = 6'h20;
     end
-    if (\$162 [33]) begin
+    if (\$146 [33]) begin
       dq_rp0_0_msb = 6'h21;
     end
-    if (\$162 [34]) begin
+    if (\$146 [34]) begin
       dq_rp0_0_msb = 6'h22;
     end
-    if (\$162 [35]) begin
+    if (\$146 [35]) begin
       dq_rp0_0_msb = 6'h23;
     end
-    if (\$162 [36]) begin
+    if (\$146 [36]) begin
       dq_rp0_0_msb = 6'h24;
     end
-    if (\$162 [37]) begin
+    if (\$146 [37]) begin
       dq_rp0_0_msb = 6'h25;
     end
-    if (\$162 [38]) begin
+    if (\$146 [38]) begin
       dq_rp0_0_msb = 6'h26;
     end
-    if (\$162 [39]) begin
+    if (\$146 [39]) begin
       dq_rp0_0_msb = 6'h27;
     end
-    if (\$162 [40]) begin
+    if (\$146 [40]) begin
       dq_rp0_0_msb = 6'h28;
     end
-    if (\$162 [41]) begin
+    if (\$146 [41]) begin
       dq_rp0_0_msb = 6'h29;
     end
-    if (\$162 [42]) begin
+    if (\$146 [42]) begin
       dq_rp0_0_msb = 6'h2a;
     end
-    if (\$162 [43]) begin
+    if (\$146 [43]) begin
       dq_rp0_0_msb = 6'h2b;
     end
-    if (\$162 [44]) begin
+    if (\$146 [44]) begin
       dq_rp0_0_msb = 6'h2c;
     end
-    if (\$162 [45]) begin
+    if (\$146 [45]) begin
       dq_rp0_0_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_rs = 6'h00;
-    if (\$168 ) begin
+    if (\$153 ) begin
       (* full_case = 32'd1 *)
-      if (\$169 ) begin
+      if (\$154 ) begin
         dq_rp0_0_rs = 6'h2e;
       end else begin
-        dq_rp0_0_rs = \$170 [5:0];
+        dq_rp0_0_rs = \$155 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$181 ) begin
-      dq_rp0_0_out = { \$184 , 31'h00000000 };
-    end else if (\$182 ) begin
-      dq_rp0_0_out = { \$186 , 31'h7f800000 };
+    if (\$166 ) begin
+      dq_rp0_0_out = { dq_rp0_0_sign, 31'h00000000 };
+    end else if (\$167 ) begin
+      dq_rp0_0_out = { dq_rp0_0_sign, 31'h7f800000 };
     end else begin
-      dq_rp0_0_out = { \$188 , \$180 [30:0] };
+      dq_rp0_0_out = { dq_rp0_0_sign, \$165 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_msb = 6'h00;
-    if (\$197 [0]) begin
-      dq_rp0_1_msb = 6'h00;
-    end
-    if (\$197 [1]) begin
+    if (\$176 [1]) begin
       dq_rp0_1_msb = 6'h01;
     end
-    if (\$197 [2]) begin
+    if (\$176 [2]) begin
       dq_rp0_1_msb = 6'h02;
     end
-    if (\$197 [3]) begin
+    if (\$176 [3]) begin
       dq_rp0_1_msb = 6'h03;
     end
-    if (\$197 [4]) begin
+    if (\$176 [4]) begin
       dq_rp0_1_msb = 6'h04;
     end
-    if (\$197 [5]) begin
+    if (\$176 [5]) begin
       dq_rp0_1_msb = 6'h05;
     end
-    if (\$197 [6]) begin
+    if (\$176 [6]) begin
       dq_rp0_1_msb = 6'h06;
     end
-    if (\$197 [7]) begin
+    if (\$176 [7]) begin
       dq_rp0_1_msb = 6'h07;
     end
-    if (\$197 [8]) begin
+    if (\$176 [8]) begin
       dq_rp0_1_msb = 6'h08;
     end
-    if (\$197 [9]) begin
+    if (\$176 [9]) begin
       dq_rp0_1_msb = 6'h09;
     end
-    if (\$197 [10]) begin
+    if (\$176 [10]) begin
       dq_rp0_1_msb = 6'h0a;
     end
-    if (\$197 [11]) begin
+    if (\$176 [11]) begin
       dq_rp0_1_msb = 6'h0b;
     end
-    if (\$197 [12]) begin
+    if (\$176 [12]) begin
       dq_rp0_1_msb = 6'h0c;
     end
-    if (\$197 [13]) begin
+    if (\$176 [13]) begin
       dq_rp0_1_msb = 6'h0d;
     end
-    if (\$197 [14]) begin
+    if (\$176 [14]) begin
       dq_rp0_1_msb = 6'h0e;
     end
-    if (\$197 [15]) begin
+    if (\$176 [15]) begin
       dq_rp0_1_msb = 6'h0f;
     end
-    if (\$197 [16]) begin
+    if (\$176 [16]) begin
       dq_rp0_1_msb = 6'h10;
     end
-    if (\$197 [17]) begin
+    if (\$176 [17]) begin
       dq_rp0_1_msb = 6'h11;
     end
-    if (\$197 [18]) begin
+    if (\$176 [18]) begin
       dq_rp0_1_msb = 6'h12;
     end
-    if (\$197 [19]) begin
+    if (\$176 [19]) begin
       dq_rp0_1_msb = 6'h13;
     end
-    if (\$197 [20]) begin
+    if (\$176 [20]) begin
       dq_rp0_1_msb = 6'h14;
     end
-    if (\$197 [21]) begin
+    if (\$176 [21]) begin
       dq_rp0_1_msb = 6'h15;
     end
-    if (\$197 [22]) begin
+    if (\$176 [22]) begin
       dq_rp0_1_msb = 6'h16;
     end
-    if (\$197 [23]) begin
+    if (\$176 [23]) begin
       dq_rp0_1_msb = 6'h17;
     end
-    if (\$197 [24]) begin
+    if (\$176 [24]) begin
       dq_rp0_1_msb = 6'h18;
     end
-    if (\$197 [25]) begin
+    if (\$176 [25]) begin
       dq_rp0_1_msb = 6'h19;
     end
-    if (\$197 [26]) begin
+    if (\$176 [26]) begin
       dq_rp0_1_msb = 6'h1a;
     end
-    if (\$197 [27]) begin
+    if (\$176 [27]) begin
       dq_rp0_1_msb = 6'h1b;
     end
-    if (\$197 [28]) begin
+    if (\$176 [28]) begin
       dq_rp0_1_msb = 6'h1c;
     end
-    if (\$197 [29]) begin
+    if (\$176 [29]) begin
       dq_rp0_1_msb = 6'h1d;
     end
-    if (\$197 [30]) begin
+    if (\$176 [30]) begin
       dq_rp0_1_msb = 6'h1e;
     end
-    if (\$197 [31]) begin
+    if (\$176 [31]) begin
       dq_rp0_1_msb = 6'h1f;
     end
-    if (\$197 [32]) begin
+    if (\$176 [32]) begin
       dq_rp0_1_msb = 6'h20;
     end
-    if (\$197 [33]) begin
+    if (\$176 [33]) begin
       dq_rp0_1_msb = 6'h21;
     end
-    if (\$197 [34]) begin
+    if (\$176 [34]) begin
       dq_rp0_1_msb = 6'h22;
     end
-    if (\$197 [35]) begin
+    if (\$176 [35]) begin
       dq_rp0_1_msb = 6'h23;
     end
-    if (\$197 [36]) begin
+    if (\$176 [36]) begin
       dq_rp0_1_msb = 6'h24;
     end
-    if (\$197 [37]) begin
+    if (\$176 [37]) begin
       dq_rp0_1_msb = 6'h25;
     end
-    if (\$197 [38]) begin
+    if (\$176 [38]) begin
       dq_rp0_1_msb = 6'h26;
     end
-    if (\$197 [39]) begin
+    if (\$176 [39]) begin
       dq_rp0_1_msb = 6'h27;
     end
-    if (\$197 [40]) begin
+    if (\$176 [40]) begin
       dq_rp0_1_msb = 6'h28;
     end
-    if (\$197 [41]) begin
+    if (\$176 [41]) begin
       dq_rp0_1_msb = 6'h29;
     end
-    if (\$197 [42]) begin
+    if (\$176 [42]) begin
       dq_rp0_1_msb = 6'h2a;
     end
-    if (\$197 [43]) begin
+    if (\$176 [43]) begin
       dq_rp0_1_msb = 6'h2b;
     end
-    if (\$197 [44]) begin
+    if (\$176 [44]) begin
       dq_rp0_1_msb = 6'h2c;
     end
-    if (\$197 [45]) begin
+    if (\$176 [45]) begin
       dq_rp0_1_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_rs = 6'h00;
-    if (\$203 ) begin
+    if (\$183 ) begin
       (* full_case = 32'd1 *)
-      if (\$204 ) begin
+      if (\$184 ) begin
         dq_rp0_1_rs = 6'h2e;
       end else begin
-        dq_rp0_1_rs = \$205 [5:0];
+        dq_rp0_1_rs = \$185 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$216 ) begin
-      dq_rp0_1_out = { \$219 , 31'h00000000 };
-    end else if (\$217 ) begin
-      dq_rp0_1_out = { \$221 , 31'h7f800000 };
+    if (\$196 ) begin
+      dq_rp0_1_out = { dq_rp0_1_sign, 31'h00000000 };
+    end else if (\$197 ) begin
+      dq_rp0_1_out = { dq_rp0_1_sign, 31'h7f800000 };
     end else begin
-      dq_rp0_1_out = { \$223 , \$215 [30:0] };
+      dq_rp0_1_out = { dq_rp0_1_sign, \$195 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_2_msb = 6'h00;
-    if (\$232 [0]) begin
-      dq_rp0_2_msb = 6'h00;
-    end
-    if (\$232 [1]) begin
+    if (\$206 [1]) begin
       dq_rp0_2_msb = 6'h01;
     end
-    if (\$232 [2]) begin
+    if (\$206 [2]) begin
       dq_rp0_2_msb = 6'h02;
     end
-    if (\$232 [3]) begin
+    if (\$206 [3]) begin
       dq_rp0_2_msb = 6'h03;
     end
-    if (\$232 [4]) begin
+    if (\$206 [4]) begin
       dq_rp0_2_msb = 6'h04;
     end
-    if (\$232 [5]) begin
+    if (\$206 [5]) begin
       dq_rp0_2_msb = 6'h05;
     end
-    if (\$232 [6]) begin
+    if (\$206 [6]) begin
       dq_rp0_2_msb = 6'h06;
     end
-    if (\$232 [7]) begin
+    if (\$206 [7]) begin
       dq_rp0_2_msb = 6'h07;
     end
-    if (\$232 [8]) begin
+    if (\$206 [8]) begin
       dq_rp0_2_msb = 6'h08;
     end
-    if (\$232 [9]) begin
+    if (\$206 [9]) begin
       dq_rp0_2_msb = 6'h09;
     end
-    if (\$232 [10]) begin
+    if (\$206 [10]) begin
       dq_rp0_2_msb = 6'h0a;
     end
-    if (\$232 [11]) begin
+    if (\$206 [11]) begin
       dq_rp0_2_msb = 6'h0b;
     end
-    if (\$232 [12]) begin
+    if (\$206 [12]) begin
       dq_rp0_2_msb = 6'h0c;
     end
-    if (\$232 [13]) begin
+    if (\$206 [13]) begin
       dq_rp0_2_msb = 6'h0d;
     end
-    if (\$232 [14]) begin
+    if (\$206 [14]) begin
       dq_rp0_2_msb = 6'h0e;
     end
-    if (\$232 [15]) begin
+    if (\$206 [15]) begin
       dq_rp0_2_msb = 6'h0f;
     end
-    if (\$232 [16]) begin
+    if (\$206 [16]) begin
       dq_rp0_2_msb = 6'h10;
     end
-    if (\$232 [17]) begin
+    if (\$206 [17]) begin
       dq_rp0_2_msb = 6'h11;
     end
-    if (\$232 [18]) begin
+    if (\$206 [18]) begin
       dq_rp0_2_msb = 6'h12;
     end
-    if (\$232 [19]) begin
+    if (\$206 [19]) begin
       dq_rp0_2_msb = 6'h13;
     end
-    if (\$232 [20]) begin
+    if (\$206 [20]) begin
       dq_rp0_2_msb = 6'h14;
     end
-    if (\$232 [21]) begin
+    if (\$206 [21]) begin
       dq_rp0_2_msb = 6'h15;
     end
-    if (\$232 [22]) begin
+    if (\$206 [22]) begin
       dq_rp0_2_msb = 6'h16;
     end
-    if (\$232 [23]) begin
+    if (\$206 [23]) begin
       dq_rp0_2_msb = 6'h17;
     end
-    if (\$232 [24]) begin
+    if (\$206 [24]) begin
       dq_rp0_2_msb = 6'h18;
     end
-    if (\$232 [25]) begin
+    if (\$206 [25]) begin
       dq_rp0_2_msb = 6'h19;
     end
-    if (\$232 [26]) begin
+    if (\$206 [26]) begin
       dq_rp0_2_msb = 6'h1a;
     end
-    if (\$232 [27]) begin
+    if (\$206 [27]) begin
       dq_rp0_2_msb = 6'h1b;
     end
-    if (\$232 [28]) begin
+    if (\$206 [28]) begin
       dq_rp0_2_msb = 6'h1c;
     end
-    if (\$232 [29]) begin
+    if (\$206 [29]) begin
       dq_rp0_2_msb = 6'h1d;
     end
-    if (\$232 [30]) begin
+    if (\$206 [30]) begin
       dq_rp0_2_msb = 6'h1e;
     end
-    if (\$232 [31]) begin
+    if (\$206 [31]) begin
       dq_rp0_2_msb = 6'h1f;
     end
-    if (\$232 [32]) begin
+    if (\$206 [32]) begin
       dq_rp0_2_msb = 6'h20;
     end
-    if (\$232 [33]) begin
+    if (\$206 [33]) begin
       dq_rp0_2_msb = 6'h21;
     end
-    if (\$232 [34]) begin
+    if (\$206 [34]) begin
       dq_rp0_2_msb = 6'h22;
     end
-    if (\$232 [35]) begin
+    if (\$206 [35]) begin
       dq_rp0_2_msb = 6'h23;
     end
-    if (\$232 [36]) begin
+    if (\$206 [36]) begin
       dq_rp0_2_msb = 6'h24;
     end
-    if (\$232 [37]) begin
+    if (\$206 [37]) begin
       dq_rp0_2_msb = 6'h25;
     end
-    if (\$232 [38]) begin
+    if (\$206 [38]) begin
       dq_rp0_2_msb = 6'h26;
     end
-    if (\$232 [39]) begin
+    if (\$206 [39]) begin
       dq_rp0_2_msb = 6'h27;
     end
-    if (\$232 [40]) begin
+    if (\$206 [40]) begin
       dq_rp0_2_msb = 6'h28;
     end
-    if (\$232 [41]) begin
+    if (\$206 [41]) begin
       dq_rp0_2_msb = 6'h29;
     end
-    if (\$232 [42]) begin
+    if (\$206 [42]) begin
       dq_rp0_2_msb = 6'h2a;
     end
-    if (\$232 [43]) begin
+    if (\$206 [43]) begin
       dq_rp0_2_msb = 6'h2b;
     end
-    if (\$232 [44]) begin
+    if (\$206 [44]) begin
       dq_rp0_2_msb = 6'h2c;
     end
-    if (\$232 [45]) begin
+    if (\$206 [45]) begin
       dq_rp0_2_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_2_rs = 6'h00;
-    if (\$238 ) begin
+    if (\$213 ) begin
       (* full_case = 32'd1 *)
-      if (\$239 ) begin
+      if (\$214 ) begin
         dq_rp0_2_rs = 6'h2e;
       end else begin
-        dq_rp0_2_rs = \$240 [5:0];
+        dq_rp0_2_rs = \$215 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$251 ) begin
-      dq_rp0_2_out = { \$254 , 31'h00000000 };
-    end else if (\$252 ) begin
-      dq_rp0_2_out = { \$256 , 31'h7f800000 };
+    if (\$226 ) begin
+      dq_rp0_2_out = { dq_rp0_2_sign, 31'h00000000 };
+    end else if (\$227 ) begin
+      dq_rp0_2_out = { dq_rp0_2_sign, 31'h7f800000 };
     end else begin
-      dq_rp0_2_out = { \$258 , \$250 [30:0] };
+      dq_rp0_2_out = { dq_rp0_2_sign, \$225 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_3_msb = 6'h00;
-    if (\$267 [0]) begin
-      dq_rp0_3_msb = 6'h00;
-    end
-    if (\$267 [1]) begin
+    if (\$236 [1]) begin
       dq_rp0_3_msb = 6'h01;
     end
-    if (\$267 [2]) begin
+    if (\$236 [2]) begin
       dq_rp0_3_msb = 6'h02;
     end
-    if (\$267 [3]) begin
+    if (\$236 [3]) begin
       dq_rp0_3_msb = 6'h03;
     end
-    if (\$267 [4]) begin
+    if (\$236 [4]) begin
       dq_rp0_3_msb = 6'h04;
     end
-    if (\$267 [5]) begin
+    if (\$236 [5]) begin
       dq_rp0_3_msb = 6'h05;
     end
-    if (\$267 [6]) begin
+    if (\$236 [6]) begin
       dq_rp0_3_msb = 6'h06;
     end
-    if (\$267 [7]) begin
+    if (\$236 [7]) begin
       dq_rp0_3_msb = 6'h07;
     end
-    if (\$267 [8]) begin
+    if (\$236 [8]) begin
       dq_rp0_3_msb = 6'h08;
     end
-    if (\$267 [9]) begin
+    if (\$236 [9]) begin
       dq_rp0_3_msb = 6'h09;
     end
-    if (\$267 [10]) begin
+    if (\$236 [10]) begin
       dq_rp0_3_msb = 6'h0a;
     end
-    if (\$267 [11]) begin
+    if (\$236 [11]) begin
       dq_rp0_3_msb = 6'h0b;
     end
-    if (\$267 [12]) begin
+    if (\$236 [12]) begin
       dq_rp0_3_msb = 6'h0c;
     end
-    if (\$267 [13]) begin
+    if (\$236 [13]) begin
       dq_rp0_3_msb = 6'h0d;
     end
-    if (\$267 [14]) begin
+    if (\$236 [14]) begin
       dq_rp0_3_msb = 6'h0e;
     end
-    if (\$267 [15]) begin
+    if (\$236 [15]) begin
       dq_rp0_3_msb = 6'h0f;
     end
-    if (\$267 [16]) begin
+    if (\$236 [16]) begin
       dq_rp0_3_msb = 6'h10;
     end
-    if (\$267 [17]) begin
+    if (\$236 [17]) begin
       dq_rp0_3_msb = 6'h11;
     end
-    if (\$267 [18]) begin
+    if (\$236 [18]) begin
       dq_rp0_3_msb = 6'h12;
     end
-    if (\$267 [19]) begin
+    if (\$236 [19]) begin
       dq_rp0_3_msb = 6'h13;
     end
-    if (\$267 [20]) begin
+    if (\$236 [20]) begin
       dq_rp0_3_msb = 6'h14;
     end
-    if (\$267 [21]) begin
+    if (\$236 [21]) begin
       dq_rp0_3_msb = 6'h15;
     end
-    if (\$267 [22]) begin
+    if (\$236 [22]) begin
       dq_rp0_3_msb = 6'h16;
     end
-    if (\$267 [23]) begin
+    if (\$236 [23]) begin
       dq_rp0_3_msb = 6'h17;
     end
-    if (\$267 [24]) begin
+    if (\$236 [24]) begin
       dq_rp0_3_msb = 6'h18;
     end
-    if (\$267 [25]) begin
+    if (\$236 [25]) begin
       dq_rp0_3_msb = 6'h19;
     end
-    if (\$267 [26]) begin
+    if (\$236 [26]) begin
       dq_rp0_3_msb = 6'h1a;
     end
-    if (\$267 [27]) begin
+    if (\$236 [27]) begin
       dq_rp0_3_msb = 6'h1b;
     end
-    if (\$267 [28]) begin
+    if (\$236 [28]) begin
       dq_rp0_3_msb = 6'h1c;
     end
-    if (\$267 [29]) begin
+    if (\$236 [29]) begin
       dq_rp0_3_msb = 6'h1d;
     end
-    if (\$267 [30]) begin
+    if (\$236 [30]) begin
       dq_rp0_3_msb = 6'h1e;
     end
-    if (\$267 [31]) begin
+    if (\$236 [31]) begin
       dq_rp0_3_msb = 6'h1f;
     end
-    if (\$267 [32]) begin
+    if (\$236 [32]) begin
       dq_rp0_3_msb = 6'h20;
     end
-    if (\$267 [33]) begin
+    if (\$236 [33]) begin
       dq_rp0_3_msb = 6'h21;
     end
-    if (\$267 [34]) begin
+    if (\$236 [34]) begin
       dq_rp0_3_msb = 6'h22;
     end
-    if (\$267 [35]) begin
+    if (\$236 [35]) begin
       dq_rp0_3_msb = 6'h23;
     end
-    if (\$267 [36]) begin
+    if (\$236 [36]) begin
       dq_rp0_3_msb = 6'h24;
     end
-    if (\$267 [37]) begin
+    if (\$236 [37]) begin
       dq_rp0_3_msb = 6'h25;
     end
-    if (\$267 [38]) begin
+    if (\$236 [38]) begin
       dq_rp0_3_msb = 6'h26;
     end
-    if (\$267 [39]) begin
+    if (\$236 [39]) begin
       dq_rp0_3_msb = 6'h27;
     end
-    if (\$267 [40]) begin
+    if (\$236 [40]) begin
       dq_rp0_3_msb = 6'h28;
     end
-    if (\$267 [41]) begin
+    if (\$236 [41]) begin
       dq_rp0_3_msb = 6'h29;
     end
-    if (\$267 [42]) begin
+    if (\$236 [42]) begin
       dq_rp0_3_msb = 6'h2a;
     end
-    if (\$267 [43]) begin
+    if (\$236 [43]) begin
       dq_rp0_3_msb = 6'h2b;
     end
-    if (\$267 [44]) begin
+    if (\$236 [44]) begin
       dq_rp0_3_msb = 6'h2c;
     end
-    if (\$267 [45]) begin
+    if (\$236 [45]) begin
       dq_rp0_3_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_3_rs = 6'h00;
+    if (\$243 ) begin
+      (* full_case = 32'd1 *)
+      if (\$244 ) begin
+        dq_rp0_3_rs = 6'h2e;
+      end else begin
+        dq_rp0_3_rs = \$245 [5:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$256 ) begin
+      dq_rp0_3_out = { dq_rp0_3_sign, 31'h00000000 };
+    end else if (\$257 ) begin
+      dq_rp0_3_out = { dq_rp0_3_sign, 31'h7f800000 };
+    end else begin
+      dq_rp0_3_out = { dq_rp0_3_sign, \$255 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dq_rp1_0_msb = 6'h00;
+    if (\$266 [1]) begin
+      dq_rp1_0_msb = 6'h01;
+    end
+    if (\$266 [2]) begin
+      dq_rp1_0_msb = 6'h02;
+    end
+    if (\$266 [3]) begin
+      dq_rp1_0_msb = 6'h03;
+    end
+    if (\$266 [4]) begin
+      dq_rp1_0_msb = 6'h04;
+    end
+    if (\$266 [5]) begin
+      dq_rp1_0_msb = 6'h05;
+    end
+    if (\$266 [6]) begin
+      dq_rp1_0_msb = 6'h06;
+    end
+    if (\$266 [7]) begin
+      dq_rp1_0_msb = 6'h07;
+    end
+    if (\$266 [8]) begin
+      dq_rp1_0_msb = 6'h08;
+    end
+    if (\$266 [9]) begin
+      dq_rp1_0_msb = 6'h09;
+    end
+    if (\$266 [10]) begin
+      dq_rp1_0_msb = 6'h0a;
+    end
+    if (\$266 [11]) begin
+      dq_rp1_0_msb = 6'h0b;
+    end
+    if (\$266 [12]) begin
+      dq_rp1_0_msb = 6'h0c;
+    end
+    if (\$266 [13]) begin
+      dq_rp1_0_msb = 6'h0d;
+    end
+    if (\$266 [14]) begin
+      dq_rp1_0_msb = 6'h0e;
+    end
+    if (\$266 [15]) begin
+      dq_rp1_0_msb = 6'h0f;
+    end
+    if (\$266 [16]) begin
+      dq_rp1_0_msb = 6'h10;
+    end
+    if (\$266 [17]) begin
+      dq_rp1_0_msb = 6'h11;
+    end
+    if (\$266 [18]) begin
+      dq_rp1_0_msb = 6'h12;
+    end
+    if (\$266 [19]) begin
+      dq_rp1_0_msb = 6'h13;
+    end
+    if (\$266 [20]) begin
+      dq_rp1_0_msb = 6'h14;
+    end
+    if (\$266 [21]) begin
+      dq_rp1_0_msb = 6'h15;
+    end
+    if (\$266 [22]) begin
+      dq_rp1_0_msb = 6'h16;
+    end
+    if (\$266 [23]) begin
+      dq_rp1_0_msb = 6'h17;
+    end
+    if (\$266 [24]) begin
+      dq_rp1_0_msb = 6'h18;
+    end
+    if (\$266 [25]) begin
+      dq_rp1_0_msb = 6'h19;
+    end
+    if (\$266 [26]) begin
+      dq_rp1_0_msb = 6'h1a;
+    end
+    if (\$266 [27]) begin
+      dq_rp1_0_msb = 6'h1b;
+    end
+    if (\$266 [28]) begin
+      dq_rp1_0_msb = 6'h1c;
+    end
+    if (\$266 [29]) begin
+      dq_rp1_0_msb = 6'h1d;
+    end
+    if (\$266 [30]) begin
+      dq_rp1_0_msb = 6'h1e;
+    end
+    if (\$266 [31]) begin
+      dq_rp1_0_msb = 6'h1f;
+    end
+    if (\$266 [32]) begin
+      dq_rp1_0_msb = 6'h20;
+    end
+    if (\$266 [33]) begin
+      dq_rp1_0_msb = 6'h21;
+    end
+    if (\$266 [34]) begin
+      dq_rp1_0_msb = 6'h22;
+    end
+    if (\$266 [35]) begin
+      dq_rp1_0_msb = 6'h23;
+    end
+    if (\$266 [36]) begin
+      dq_rp1_0_msb = 6'h24;
+    end
+    if (\$266 [37]) begin
+      dq_rp1_0_msb = 6'h25;
+    end
+    if (\$266 [38]) begin
+      dq_rp1_0_msb = 6'h26;
+    end
+    if (\$266 [39]) begin
+      dq_rp1_0_msb = 6'h27;
+    end
+    if (\$266 [40]) begin
+      dq_rp1_0_msb = 6'h28;
+    end
+    if (\$266 [41]) begin
+      dq_rp1_0_msb = 6'h29;
+    end
+    if (\$266 [42]) begin
+      dq_rp1_0_msb = 6'h2a;
+    end
+    if (\$266 [43]) begin
+      dq_rp1_0_msb = 6'h2b;
+    end
+    if (\$266 [44]) begin
+      dq_rp1_0_msb = 6'h2c;
+    end
+    if (\$266 [45]) begin
+      dq_rp1_0_msb = 6'h2d;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dq_rp1_0_rs = 6'h00;
     if (\$273 ) begin
       (* full_case = 32'd1 *)
       if (\$274 ) begin
-        dq_rp0_3_rs = 6'h2e;
+        dq_rp1_0_rs = 6'h2e;
       end else begin
-        dq_rp0_3_rs = \$275 [5:0];
+        dq_rp1_0_rs = \$275 [5:0];
       end
     end
   end
@@ -2845,752 +2670,823 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$286 ) begin
-      dq_rp0_3_out = { \$289 , 31'h00000000 };
+      dq_rp1_0_out = { dq_rp1_0_sign, 31'h00000000 };
     end else if (\$287 ) begin
-      dq_rp0_3_out = { \$291 , 31'h7f800000 };
+      dq_rp1_0_out = { dq_rp1_0_sign, 31'h7f800000 };
     end else begin
-      dq_rp0_3_out = { \$293 , \$285 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    dq_rp1_0_msb = 6'h00;
-    if (\$302 [0]) begin
-      dq_rp1_0_msb = 6'h00;
-    end
-    if (\$302 [1]) begin
-      dq_rp1_0_msb = 6'h01;
-    end
-    if (\$302 [2]) begin
-      dq_rp1_0_msb = 6'h02;
-    end
-    if (\$302 [3]) begin
-      dq_rp1_0_msb = 6'h03;
-    end
-    if (\$302 [4]) begin
-      dq_rp1_0_msb = 6'h04;
-    end
-    if (\$302 [5]) begin
-      dq_rp1_0_msb = 6'h05;
-    end
-    if (\$302 [6]) begin
-      dq_rp1_0_msb = 6'h06;
-    end
-    if (\$302 [7]) begin
-      dq_rp1_0_msb = 6'h07;
-    end
-    if (\$302 [8]) begin
-      dq_rp1_0_msb = 6'h08;
-    end
-    if (\$302 [9]) begin
-      dq_rp1_0_msb = 6'h09;
-    end
-    if (\$302 [10]) begin
-      dq_rp1_0_msb = 6'h0a;
-    end
-    if (\$302 [11]) begin
-      dq_rp1_0_msb = 6'h0b;
-    end
-    if (\$302 [12]) begin
-      dq_rp1_0_msb = 6'h0c;
-    end
-    if (\$302 [13]) begin
-      dq_rp1_0_msb = 6'h0d;
-    end
-    if (\$302 [14]) begin
-      dq_rp1_0_msb = 6'h0e;
-    end
-    if (\$302 [15]) begin
-      dq_rp1_0_msb = 6'h0f;
-    end
-    if (\$302 [16]) begin
-      dq_rp1_0_msb = 6'h10;
-    end
-    if (\$302 [17]) begin
-      dq_rp1_0_msb = 6'h11;
-    end
-    if (\$302 [18]) begin
-      dq_rp1_0_msb = 6'h12;
-    end
-    if (\$302 [19]) begin
-      dq_rp1_0_msb = 6'h13;
-    end
-    if (\$302 [20]) begin
-      dq_rp1_0_msb = 6'h14;
-    end
-    if (\$302 [21]) begin
-      dq_rp1_0_msb = 6'h15;
-    end
-    if (\$302 [22]) begin
-      dq_rp1_0_msb = 6'h16;
-    end
-    if (\$302 [23]) begin
-      dq_rp1_0_msb = 6'h17;
-    end
-    if (\$302 [24]) begin
-      dq_rp1_0_msb = 6'h18;
-    end
-    if (\$302 [25]) begin
-      dq_rp1_0_msb = 6'h19;
-    end
-    if (\$302 [26]) begin
-      dq_rp1_0_msb = 6'h1a;
-    end
-    if (\$302 [27]) begin
-      dq_rp1_0_msb = 6'h1b;
-    end
-    if (\$302 [28]) begin
-      dq_rp1_0_msb = 6'h1c;
-    end
-    if (\$302 [29]) begin
-      dq_rp1_0_msb = 6'h1d;
-    end
-    if (\$302 [30]) begin
-      dq_rp1_0_msb = 6'h1e;
-    end
-    if (\$302 [31]) begin
-      dq_rp1_0_msb = 6'h1f;
-    end
-    if (\$302 [32]) begin
-      dq_rp1_0_msb = 6'h20;
-    end
-    if (\$302 [33]) begin
-      dq_rp1_0_msb = 6'h21;
-    end
-    if (\$302 [34]) begin
-      dq_rp1_0_msb = 6'h22;
-    end
-    if (\$302 [35]) begin
-      dq_rp1_0_msb = 6'h23;
-    end
-    if (\$302 [36]) begin
-      dq_rp1_0_msb = 6'h24;
-    end
-    if (\$302 [37]) begin
-      dq_rp1_0_msb = 6'h25;
-    end
-    if (\$302 [38]) begin
-      dq_rp1_0_msb = 6'h26;
-    end
-    if (\$302 [39]) begin
-      dq_rp1_0_msb = 6'h27;
-    end
-    if (\$302 [40]) begin
-      dq_rp1_0_msb = 6'h28;
-    end
-    if (\$302 [41]) begin
-      dq_rp1_0_msb = 6'h29;
-    end
-    if (\$302 [42]) begin
-      dq_rp1_0_msb = 6'h2a;
-    end
-    if (\$302 [43]) begin
-      dq_rp1_0_msb = 6'h2b;
-    end
-    if (\$302 [44]) begin
-      dq_rp1_0_msb = 6'h2c;
-    end
-    if (\$302 [45]) begin
-      dq_rp1_0_msb = 6'h2d;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    dq_rp1_0_rs = 6'h00;
-    if (\$308 ) begin
-      (* full_case = 32'd1 *)
-      if (\$309 ) begin
-        dq_rp1_0_rs = 6'h2e;
-      end else begin
-        dq_rp1_0_rs = \$310 [5:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$321 ) begin
-      dq_rp1_0_out = { \$324 , 31'h00000000 };
-    end else if (\$322 ) begin
-      dq_rp1_0_out = { \$326 , 31'h7f800000 };
-    end else begin
-      dq_rp1_0_out = { \$328 , \$320 [30:0] };
+      dq_rp1_0_out = { dq_rp1_0_sign, \$285 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_msb = 6'h00;
-    if (\$337 [0]) begin
-      dq_rp1_1_msb = 6'h00;
-    end
-    if (\$337 [1]) begin
+    if (\$296 [1]) begin
       dq_rp1_1_msb = 6'h01;
     end
-    if (\$337 [2]) begin
+    if (\$296 [2]) begin
       dq_rp1_1_msb = 6'h02;
     end
-    if (\$337 [3]) begin
+    if (\$296 [3]) begin
       dq_rp1_1_msb = 6'h03;
     end
-    if (\$337 [4]) begin
+    if (\$296 [4]) begin
       dq_rp1_1_msb = 6'h04;
     end
-    if (\$337 [5]) begin
+    if (\$296 [5]) begin
       dq_rp1_1_msb = 6'h05;
     end
-    if (\$337 [6]) begin
+    if (\$296 [6]) begin
       dq_rp1_1_msb = 6'h06;
     end
-    if (\$337 [7]) begin
+    if (\$296 [7]) begin
       dq_rp1_1_msb = 6'h07;
     end
-    if (\$337 [8]) begin
+    if (\$296 [8]) begin
       dq_rp1_1_msb = 6'h08;
     end
-    if (\$337 [9]) begin
+    if (\$296 [9]) begin
       dq_rp1_1_msb = 6'h09;
     end
-    if (\$337 [10]) begin
+    if (\$296 [10]) begin
       dq_rp1_1_msb = 6'h0a;
     end
-    if (\$337 [11]) begin
+    if (\$296 [11]) begin
       dq_rp1_1_msb = 6'h0b;
     end
-    if (\$337 [12]) begin
+    if (\$296 [12]) begin
       dq_rp1_1_msb = 6'h0c;
     end
-    if (\$337 [13]) begin
+    if (\$296 [13]) begin
       dq_rp1_1_msb = 6'h0d;
     end
-    if (\$337 [14]) begin
+    if (\$296 [14]) begin
       dq_rp1_1_msb = 6'h0e;
     end
-    if (\$337 [15]) begin
+    if (\$296 [15]) begin
       dq_rp1_1_msb = 6'h0f;
     end
-    if (\$337 [16]) begin
+    if (\$296 [16]) begin
       dq_rp1_1_msb = 6'h10;
     end
-    if (\$337 [17]) begin
+    if (\$296 [17]) begin
       dq_rp1_1_msb = 6'h11;
     end
-    if (\$337 [18]) begin
+    if (\$296 [18]) begin
       dq_rp1_1_msb = 6'h12;
     end
-    if (\$337 [19]) begin
+    if (\$296 [19]) begin
       dq_rp1_1_msb = 6'h13;
     end
-    if (\$337 [20]) begin
+    if (\$296 [20]) begin
       dq_rp1_1_msb = 6'h14;
     end
-    if (\$337 [21]) begin
+    if (\$296 [21]) begin
       dq_rp1_1_msb = 6'h15;
     end
-    if (\$337 [22]) begin
+    if (\$296 [22]) begin
       dq_rp1_1_msb = 6'h16;
     end
-    if (\$337 [23]) begin
+    if (\$296 [23]) begin
       dq_rp1_1_msb = 6'h17;
     end
-    if (\$337 [24]) begin
+    if (\$296 [24]) begin
       dq_rp1_1_msb = 6'h18;
     end
-    if (\$337 [25]) begin
+    if (\$296 [25]) begin
       dq_rp1_1_msb = 6'h19;
     end
-    if (\$337 [26]) begin
+    if (\$296 [26]) begin
       dq_rp1_1_msb = 6'h1a;
     end
-    if (\$337 [27]) begin
+    if (\$296 [27]) begin
       dq_rp1_1_msb = 6'h1b;
     end
-    if (\$337 [28]) begin
+    if (\$296 [28]) begin
       dq_rp1_1_msb = 6'h1c;
     end
-    if (\$337 [29]) begin
+    if (\$296 [29]) begin
       dq_rp1_1_msb = 6'h1d;
     end
-    if (\$337 [30]) begin
+    if (\$296 [30]) begin
       dq_rp1_1_msb = 6'h1e;
     end
-    if (\$337 [31]) begin
+    if (\$296 [31]) begin
       dq_rp1_1_msb = 6'h1f;
     end
-    if (\$337 [32]) begin
+    if (\$296 [32]) begin
       dq_rp1_1_msb = 6'h20;
     end
-    if (\$337 [33]) begin
+    if (\$296 [33]) begin
       dq_rp1_1_msb = 6'h21;
     end
-    if (\$337 [34]) begin
+    if (\$296 [34]) begin
       dq_rp1_1_msb = 6'h22;
     end
-    if (\$337 [35]) begin
+    if (\$296 [35]) begin
       dq_rp1_1_msb = 6'h23;
     end
-    if (\$337 [36]) begin
+    if (\$296 [36]) begin
       dq_rp1_1_msb = 6'h24;
     end
-    if (\$337 [37]) begin
+    if (\$296 [37]) begin
       dq_rp1_1_msb = 6'h25;
     end
-    if (\$337 [38]) begin
+    if (\$296 [38]) begin
       dq_rp1_1_msb = 6'h26;
     end
-    if (\$337 [39]) begin
+    if (\$296 [39]) begin
       dq_rp1_1_msb = 6'h27;
     end
-    if (\$337 [40]) begin
+    if (\$296 [40]) begin
       dq_rp1_1_msb = 6'h28;
     end
-    if (\$337 [41]) begin
+    if (\$296 [41]) begin
       dq_rp1_1_msb = 6'h29;
     end
-    if (\$337 [42]) begin
+    if (\$296 [42]) begin
       dq_rp1_1_msb = 6'h2a;
     end
-    if (\$337 [43]) begin
+    if (\$296 [43]) begin
       dq_rp1_1_msb = 6'h2b;
     end
-    if (\$337 [44]) begin
+    if (\$296 [44]) begin
       dq_rp1_1_msb = 6'h2c;
     end
-    if (\$337 [45]) begin
+    if (\$296 [45]) begin
       dq_rp1_1_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_rs = 6'h00;
-    if (\$343 ) begin
+    if (\$303 ) begin
       (* full_case = 32'd1 *)
-      if (\$344 ) begin
+      if (\$304 ) begin
         dq_rp1_1_rs = 6'h2e;
       end else begin
-        dq_rp1_1_rs = \$345 [5:0];
+        dq_rp1_1_rs = \$305 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$356 ) begin
-      dq_rp1_1_out = { \$359 , 31'h00000000 };
-    end else if (\$357 ) begin
-      dq_rp1_1_out = { \$361 , 31'h7f800000 };
+    if (\$316 ) begin
+      dq_rp1_1_out = { dq_rp1_1_sign, 31'h00000000 };
+    end else if (\$317 ) begin
+      dq_rp1_1_out = { dq_rp1_1_sign, 31'h7f800000 };
     end else begin
-      dq_rp1_1_out = { \$363 , \$355 [30:0] };
+      dq_rp1_1_out = { dq_rp1_1_sign, \$315 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_2_msb = 6'h00;
-    if (\$372 [0]) begin
-      dq_rp1_2_msb = 6'h00;
-    end
-    if (\$372 [1]) begin
+    if (\$326 [1]) begin
       dq_rp1_2_msb = 6'h01;
     end
-    if (\$372 [2]) begin
+    if (\$326 [2]) begin
       dq_rp1_2_msb = 6'h02;
     end
-    if (\$372 [3]) begin
+    if (\$326 [3]) begin
       dq_rp1_2_msb = 6'h03;
     end
-    if (\$372 [4]) begin
+    if (\$326 [4]) begin
       dq_rp1_2_msb = 6'h04;
     end
-    if (\$372 [5]) begin
+    if (\$326 [5]) begin
       dq_rp1_2_msb = 6'h05;
     end
-    if (\$372 [6]) begin
+    if (\$326 [6]) begin
       dq_rp1_2_msb = 6'h06;
     end
-    if (\$372 [7]) begin
+    if (\$326 [7]) begin
       dq_rp1_2_msb = 6'h07;
     end
-    if (\$372 [8]) begin
+    if (\$326 [8]) begin
       dq_rp1_2_msb = 6'h08;
     end
-    if (\$372 [9]) begin
+    if (\$326 [9]) begin
       dq_rp1_2_msb = 6'h09;
     end
-    if (\$372 [10]) begin
+    if (\$326 [10]) begin
       dq_rp1_2_msb = 6'h0a;
     end
-    if (\$372 [11]) begin
+    if (\$326 [11]) begin
       dq_rp1_2_msb = 6'h0b;
     end
-    if (\$372 [12]) begin
+    if (\$326 [12]) begin
       dq_rp1_2_msb = 6'h0c;
     end
-    if (\$372 [13]) begin
+    if (\$326 [13]) begin
       dq_rp1_2_msb = 6'h0d;
     end
-    if (\$372 [14]) begin
+    if (\$326 [14]) begin
       dq_rp1_2_msb = 6'h0e;
     end
-    if (\$372 [15]) begin
+    if (\$326 [15]) begin
       dq_rp1_2_msb = 6'h0f;
     end
-    if (\$372 [16]) begin
+    if (\$326 [16]) begin
       dq_rp1_2_msb = 6'h10;
     end
-    if (\$372 [17]) begin
+    if (\$326 [17]) begin
       dq_rp1_2_msb = 6'h11;
     end
-    if (\$372 [18]) begin
+    if (\$326 [18]) begin
       dq_rp1_2_msb = 6'h12;
     end
-    if (\$372 [19]) begin
+    if (\$326 [19]) begin
       dq_rp1_2_msb = 6'h13;
     end
-    if (\$372 [20]) begin
+    if (\$326 [20]) begin
       dq_rp1_2_msb = 6'h14;
     end
-    if (\$372 [21]) begin
+    if (\$326 [21]) begin
       dq_rp1_2_msb = 6'h15;
     end
-    if (\$372 [22]) begin
+    if (\$326 [22]) begin
       dq_rp1_2_msb = 6'h16;
     end
-    if (\$372 [23]) begin
+    if (\$326 [23]) begin
       dq_rp1_2_msb = 6'h17;
     end
-    if (\$372 [24]) begin
+    if (\$326 [24]) begin
       dq_rp1_2_msb = 6'h18;
     end
-    if (\$372 [25]) begin
+    if (\$326 [25]) begin
       dq_rp1_2_msb = 6'h19;
     end
-    if (\$372 [26]) begin
+    if (\$326 [26]) begin
       dq_rp1_2_msb = 6'h1a;
     end
-    if (\$372 [27]) begin
+    if (\$326 [27]) begin
       dq_rp1_2_msb = 6'h1b;
     end
-    if (\$372 [28]) begin
+    if (\$326 [28]) begin
       dq_rp1_2_msb = 6'h1c;
     end
-    if (\$372 [29]) begin
+    if (\$326 [29]) begin
       dq_rp1_2_msb = 6'h1d;
     end
-    if (\$372 [30]) begin
+    if (\$326 [30]) begin
       dq_rp1_2_msb = 6'h1e;
     end
-    if (\$372 [31]) begin
+    if (\$326 [31]) begin
       dq_rp1_2_msb = 6'h1f;
     end
-    if (\$372 [32]) begin
+    if (\$326 [32]) begin
       dq_rp1_2_msb = 6'h20;
     end
-    if (\$372 [33]) begin
+    if (\$326 [33]) begin
       dq_rp1_2_msb = 6'h21;
     end
-    if (\$372 [34]) begin
+    if (\$326 [34]) begin
       dq_rp1_2_msb = 6'h22;
     end
-    if (\$372 [35]) begin
+    if (\$326 [35]) begin
       dq_rp1_2_msb = 6'h23;
     end
-    if (\$372 [36]) begin
+    if (\$326 [36]) begin
       dq_rp1_2_msb = 6'h24;
     end
-    if (\$372 [37]) begin
+    if (\$326 [37]) begin
       dq_rp1_2_msb = 6'h25;
     end
-    if (\$372 [38]) begin
+    if (\$326 [38]) begin
       dq_rp1_2_msb = 6'h26;
     end
-    if (\$372 [39]) begin
+    if (\$326 [39]) begin
       dq_rp1_2_msb = 6'h27;
     end
-    if (\$372 [40]) begin
+    if (\$326 [40]) begin
       dq_rp1_2_msb = 6'h28;
     end
-    if (\$372 [41]) begin
+    if (\$326 [41]) begin
       dq_rp1_2_msb = 6'h29;
     end
-    if (\$372 [42]) begin
+    if (\$326 [42]) begin
       dq_rp1_2_msb = 6'h2a;
     end
-    if (\$372 [43]) begin
+    if (\$326 [43]) begin
       dq_rp1_2_msb = 6'h2b;
     end
-    if (\$372 [44]) begin
+    if (\$326 [44]) begin
       dq_rp1_2_msb = 6'h2c;
     end
-    if (\$372 [45]) begin
+    if (\$326 [45]) begin
       dq_rp1_2_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_2_rs = 6'h00;
-    if (\$378 ) begin
+    if (\$333 ) begin
       (* full_case = 32'd1 *)
-      if (\$379 ) begin
+      if (\$334 ) begin
         dq_rp1_2_rs = 6'h2e;
       end else begin
-        dq_rp1_2_rs = \$380 [5:0];
+        dq_rp1_2_rs = \$335 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$391 ) begin
-      dq_rp1_2_out = { \$394 , 31'h00000000 };
-    end else if (\$392 ) begin
-      dq_rp1_2_out = { \$396 , 31'h7f800000 };
+    if (\$346 ) begin
+      dq_rp1_2_out = { dq_rp1_2_sign, 31'h00000000 };
+    end else if (\$347 ) begin
+      dq_rp1_2_out = { dq_rp1_2_sign, 31'h7f800000 };
     end else begin
-      dq_rp1_2_out = { \$398 , \$390 [30:0] };
+      dq_rp1_2_out = { dq_rp1_2_sign, \$345 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_3_msb = 6'h00;
-    if (\$407 [0]) begin
-      dq_rp1_3_msb = 6'h00;
-    end
-    if (\$407 [1]) begin
+    if (\$356 [1]) begin
       dq_rp1_3_msb = 6'h01;
     end
-    if (\$407 [2]) begin
+    if (\$356 [2]) begin
       dq_rp1_3_msb = 6'h02;
     end
-    if (\$407 [3]) begin
+    if (\$356 [3]) begin
       dq_rp1_3_msb = 6'h03;
     end
-    if (\$407 [4]) begin
+    if (\$356 [4]) begin
       dq_rp1_3_msb = 6'h04;
     end
-    if (\$407 [5]) begin
+    if (\$356 [5]) begin
       dq_rp1_3_msb = 6'h05;
     end
-    if (\$407 [6]) begin
+    if (\$356 [6]) begin
       dq_rp1_3_msb = 6'h06;
     end
-    if (\$407 [7]) begin
+    if (\$356 [7]) begin
       dq_rp1_3_msb = 6'h07;
     end
-    if (\$407 [8]) begin
+    if (\$356 [8]) begin
       dq_rp1_3_msb = 6'h08;
     end
-    if (\$407 [9]) begin
+    if (\$356 [9]) begin
       dq_rp1_3_msb = 6'h09;
     end
-    if (\$407 [10]) begin
+    if (\$356 [10]) begin
       dq_rp1_3_msb = 6'h0a;
     end
-    if (\$407 [11]) begin
+    if (\$356 [11]) begin
       dq_rp1_3_msb = 6'h0b;
     end
-    if (\$407 [12]) begin
+    if (\$356 [12]) begin
       dq_rp1_3_msb = 6'h0c;
     end
-    if (\$407 [13]) begin
+    if (\$356 [13]) begin
       dq_rp1_3_msb = 6'h0d;
     end
-    if (\$407 [14]) begin
+    if (\$356 [14]) begin
       dq_rp1_3_msb = 6'h0e;
     end
-    if (\$407 [15]) begin
+    if (\$356 [15]) begin
       dq_rp1_3_msb = 6'h0f;
     end
-    if (\$407 [16]) begin
+    if (\$356 [16]) begin
       dq_rp1_3_msb = 6'h10;
     end
-    if (\$407 [17]) begin
+    if (\$356 [17]) begin
       dq_rp1_3_msb = 6'h11;
     end
-    if (\$407 [18]) begin
+    if (\$356 [18]) begin
       dq_rp1_3_msb = 6'h12;
     end
-    if (\$407 [19]) begin
+    if (\$356 [19]) begin
       dq_rp1_3_msb = 6'h13;
     end
-    if (\$407 [20]) begin
+    if (\$356 [20]) begin
       dq_rp1_3_msb = 6'h14;
     end
-    if (\$407 [21]) begin
+    if (\$356 [21]) begin
       dq_rp1_3_msb = 6'h15;
     end
-    if (\$407 [22]) begin
+    if (\$356 [22]) begin
       dq_rp1_3_msb = 6'h16;
     end
-    if (\$407 [23]) begin
+    if (\$356 [23]) begin
       dq_rp1_3_msb = 6'h17;
     end
-    if (\$407 [24]) begin
+    if (\$356 [24]) begin
       dq_rp1_3_msb = 6'h18;
     end
-    if (\$407 [25]) begin
+    if (\$356 [25]) begin
       dq_rp1_3_msb = 6'h19;
     end
-    if (\$407 [26]) begin
+    if (\$356 [26]) begin
       dq_rp1_3_msb = 6'h1a;
     end
-    if (\$407 [27]) begin
+    if (\$356 [27]) begin
       dq_rp1_3_msb = 6'h1b;
     end
-    if (\$407 [28]) begin
+    if (\$356 [28]) begin
       dq_rp1_3_msb = 6'h1c;
     end
-    if (\$407 [29]) begin
+    if (\$356 [29]) begin
       dq_rp1_3_msb = 6'h1d;
     end
-    if (\$407 [30]) begin
+    if (\$356 [30]) begin
       dq_rp1_3_msb = 6'h1e;
     end
-    if (\$407 [31]) begin
+    if (\$356 [31]) begin
       dq_rp1_3_msb = 6'h1f;
     end
-    if (\$407 [32]) begin
+    if (\$356 [32]) begin
       dq_rp1_3_msb = 6'h20;
     end
-    if (\$407 [33]) begin
+    if (\$356 [33]) begin
       dq_rp1_3_msb = 6'h21;
     end
-    if (\$407 [34]) begin
+    if (\$356 [34]) begin
       dq_rp1_3_msb = 6'h22;
     end
-    if (\$407 [35]) begin
+    if (\$356 [35]) begin
       dq_rp1_3_msb = 6'h23;
     end
-    if (\$407 [36]) begin
+    if (\$356 [36]) begin
       dq_rp1_3_msb = 6'h24;
     end
-    if (\$407 [37]) begin
+    if (\$356 [37]) begin
       dq_rp1_3_msb = 6'h25;
     end
-    if (\$407 [38]) begin
+    if (\$356 [38]) begin
       dq_rp1_3_msb = 6'h26;
     end
-    if (\$407 [39]) begin
+    if (\$356 [39]) begin
       dq_rp1_3_msb = 6'h27;
     end
-    if (\$407 [40]) begin
+    if (\$356 [40]) begin
       dq_rp1_3_msb = 6'h28;
     end
-    if (\$407 [41]) begin
+    if (\$356 [41]) begin
       dq_rp1_3_msb = 6'h29;
     end
-    if (\$407 [42]) begin
+    if (\$356 [42]) begin
       dq_rp1_3_msb = 6'h2a;
     end
-    if (\$407 [43]) begin
+    if (\$356 [43]) begin
       dq_rp1_3_msb = 6'h2b;
     end
-    if (\$407 [44]) begin
+    if (\$356 [44]) begin
       dq_rp1_3_msb = 6'h2c;
     end
-    if (\$407 [45]) begin
+    if (\$356 [45]) begin
       dq_rp1_3_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_3_rs = 6'h00;
-    if (\$413 ) begin
+    if (\$363 ) begin
       (* full_case = 32'd1 *)
-      if (\$414 ) begin
+      if (\$364 ) begin
         dq_rp1_3_rs = 6'h2e;
       end else begin
-        dq_rp1_3_rs = \$415 [5:0];
+        dq_rp1_3_rs = \$365 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$426 ) begin
-      dq_rp1_3_out = { \$429 , 31'h00000000 };
-    end else if (\$427 ) begin
-      dq_rp1_3_out = { \$431 , 31'h7f800000 };
+    if (\$376 ) begin
+      dq_rp1_3_out = { dq_rp1_3_sign, 31'h00000000 };
+    end else if (\$377 ) begin
+      dq_rp1_3_out = { dq_rp1_3_sign, 31'h7f800000 };
     end else begin
-      dq_rp1_3_out = { \$433 , \$425 [30:0] };
+      dq_rp1_3_out = { dq_rp1_3_sign, \$375 [30:0] };
     end
   end
-  assign act_next0 = \$103 [41:0];
-  assign act_next1 = \$105 [41:0];
-  assign grp_next0_0 = \$114 [43:0];
-  assign grp_next1_0 = \$117 [43:0];
-  assign grp_next0_1 = \$126 [43:0];
-  assign grp_next1_1 = \$129 [43:0];
-  assign grp_next0_2 = \$138 [43:0];
-  assign grp_next1_2 = \$141 [43:0];
-  assign grp_next0_3 = \$150 [43:0];
-  assign grp_next1_3 = \$153 [43:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = i_a;
+    if (rst) begin
+      \$383  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = i_w;
+    if (rst) begin
+      \$384  = 72'h000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = i_ctl;
+    if (rst) begin
+      \$385  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = w_reg;
+    if (i_ctl[1]) begin
+      \$386  = i_w;
+    end
+    if (rst) begin
+      \$386  = 72'h000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = \$signal ;
+    if (accept) begin
+      \$387  = 1'h0;
+    end else if (\$3 ) begin
+      \$387  = \$5 [0];
+    end
+    if (rst) begin
+      \$387  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = planes;
+    if (accept) begin
+      \$388  = w_sel[31:0];
+    end
+    if (rst) begin
+      \$388  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = dtype;
+    if (accept) begin
+      \$389  = 1'h0;
+    end
+    if (rst) begin
+      \$389  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = remaining;
+    if (accept) begin
+      \$390  = 2'h2;
+    end else if (\$3 ) begin
+      \$390  = \$4 [1:0];
+    end
+    if (rst) begin
+      \$390  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = beat_group_end;
+    if (accept) begin
+      \$391  = i_ctl[4];
+    end
+    if (rst) begin
+      \$391  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = beat_last;
+    if (accept) begin
+      \$392  = i_ctl[3];
+    end
+    if (rst) begin
+      \$392  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = beat_scale;
+    if (accept) begin
+      \$393  = w_sel[63:32];
+    end
+    if (rst) begin
+      \$393  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = \$signal$23 ;
+    if (accept) begin
+      \$394  = 1'h1;
+    end
+    if (rst) begin
+      \$394  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = \$signal$24 ;
+    if (accept) begin
+      \$395  = w_sel[71:64];
+    end
+    if (rst) begin
+      \$395  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = act_sum0;
+    if (handoff) begin
+      \$396  = 42'h00000000000;
+    end else if (last_plane) begin
+      \$396  = \$87 [41:0];
+    end
+    if (rst) begin
+      \$396  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = act_sum1;
+    if (handoff) begin
+      \$397  = 42'h00000000000;
+    end else if (last_plane) begin
+      \$397  = \$89 [41:0];
+    end
+    if (rst) begin
+      \$397  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = grp0_0;
+    if (handoff) begin
+      \$398  = 44'h00000000000;
+    end else if (\$7 ) begin
+      \$398  = \$98 [43:0];
+    end
+    if (rst) begin
+      \$398  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = grp1_0;
+    if (handoff) begin
+      \$399  = 44'h00000000000;
+    end else if (\$9 ) begin
+      \$399  = \$101 [43:0];
+    end
+    if (rst) begin
+      \$399  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = grp0_1;
+    if (handoff) begin
+      \$400  = 44'h00000000000;
+    end else if (\$11 ) begin
+      \$400  = \$110 [43:0];
+    end
+    if (rst) begin
+      \$400  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = grp1_1;
+    if (handoff) begin
+      \$401  = 44'h00000000000;
+    end else if (\$13 ) begin
+      \$401  = \$113 [43:0];
+    end
+    if (rst) begin
+      \$401  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = grp0_2;
+    if (handoff) begin
+      \$402  = 44'h00000000000;
+    end else if (\$15 ) begin
+      \$402  = \$122 [43:0];
+    end
+    if (rst) begin
+      \$402  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = grp1_2;
+    if (handoff) begin
+      \$403  = 44'h00000000000;
+    end else if (\$17 ) begin
+      \$403  = \$125 [43:0];
+    end
+    if (rst) begin
+      \$403  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = grp0_3;
+    if (handoff) begin
+      \$404  = 44'h00000000000;
+    end else if (\$19 ) begin
+      \$404  = \$134 [43:0];
+    end
+    if (rst) begin
+      \$404  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = grp1_3;
+    if (handoff) begin
+      \$405  = 44'h00000000000;
+    end else if (\$21 ) begin
+      \$405  = \$137 [43:0];
+    end
+    if (rst) begin
+      \$405  = 44'h00000000000;
+    end
+  end
+  assign act_next0 = \$87 [41:0];
+  assign act_next1 = \$89 [41:0];
+  assign grp_next0_0 = \$98 [43:0];
+  assign grp_next1_0 = \$101 [43:0];
+  assign grp_next0_1 = \$110 [43:0];
+  assign grp_next1_1 = \$113 [43:0];
+  assign grp_next0_2 = \$122 [43:0];
+  assign grp_next1_2 = \$125 [43:0];
+  assign grp_next0_3 = \$134 [43:0];
+  assign grp_next1_3 = \$137 [43:0];
   assign c0 = corr_uint2[2:0];
   assign c1 = \corr_uint2$140 [2:0];
   assign c2 = \corr_uint2$141 [2:0];
   assign c3 = \corr_uint2$142 [2:0];
-  assign dq_ash0_0 = \$159 [45:0];
-  assign dq_ash0_1 = \$194 [45:0];
-  assign dq_ash0_2 = \$229 [45:0];
-  assign dq_ash0_3 = \$264 [45:0];
-  assign dq_ash1_0 = \$299 [45:0];
-  assign dq_ash1_1 = \$334 [45:0];
-  assign dq_ash1_2 = \$369 [45:0];
-  assign dq_ash1_3 = \$404 [45:0];
+  assign dq_ash0_0 = \$143 [45:0];
+  assign dq_ash0_1 = \$173 [45:0];
+  assign dq_ash0_2 = \$203 [45:0];
+  assign dq_ash0_3 = \$233 [45:0];
+  assign dq_ash1_0 = \$263 [45:0];
+  assign dq_ash1_1 = \$293 [45:0];
+  assign dq_ash1_2 = \$323 [45:0];
+  assign dq_ash1_3 = \$353 [45:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign eshift0 = \$100 [4:0];
+  assign eshift0 = \$84 [4:0];
   assign \a$91  = i_a[127:64];
   assign \load$92  = accept;
-  assign eshift1 = \$101 [4:0];
+  assign eshift1 = \$85 [4:0];
   assign plane_neg = 1'h0;
-  assign shift0_0 = \$112 [4:0];
-  assign shift1_0 = \$115 [4:0];
-  assign shift0_1 = \$124 [4:0];
-  assign shift1_1 = \$127 [4:0];
-  assign shift0_2 = \$136 [4:0];
-  assign shift1_2 = \$139 [4:0];
-  assign shift0_3 = \$148 [4:0];
-  assign shift1_3 = \$151 [4:0];
-  assign sbit = \$154 [2:0];
-  assign dq_mag0_0 = \$162 [45:0];
-  assign dq_rp0_0_ls = \$164 [5:0];
-  assign dq_rp0_0_norm = \$165 [45:0];
-  assign dq_rp0_0_eb = { \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167  };
-  assign dq_rp0_0_packed = \$180 [42:0];
-  assign dq_mag0_1 = \$197 [45:0];
-  assign dq_rp0_1_ls = \$199 [5:0];
-  assign dq_rp0_1_norm = \$200 [45:0];
-  assign dq_rp0_1_eb = { \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202  };
-  assign dq_rp0_1_packed = \$215 [42:0];
-  assign dq_mag0_2 = \$232 [45:0];
-  assign dq_rp0_2_ls = \$234 [5:0];
-  assign dq_rp0_2_norm = \$235 [45:0];
-  assign dq_rp0_2_eb = { \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237  };
-  assign dq_rp0_2_packed = \$250 [42:0];
-  assign dq_mag0_3 = \$267 [45:0];
-  assign dq_rp0_3_ls = \$269 [5:0];
-  assign dq_rp0_3_norm = \$270 [45:0];
-  assign dq_rp0_3_eb = { \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272  };
-  assign dq_rp0_3_packed = \$285 [42:0];
-  assign dq_mag1_0 = \$302 [45:0];
-  assign dq_rp1_0_ls = \$304 [5:0];
-  assign dq_rp1_0_norm = \$305 [45:0];
-  assign dq_rp1_0_eb = { \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307  };
-  assign dq_rp1_0_packed = \$320 [42:0];
-  assign dq_mag1_1 = \$337 [45:0];
-  assign dq_rp1_1_ls = \$339 [5:0];
-  assign dq_rp1_1_norm = \$340 [45:0];
-  assign dq_rp1_1_eb = { \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342  };
-  assign dq_rp1_1_packed = \$355 [42:0];
-  assign dq_mag1_2 = \$372 [45:0];
-  assign dq_rp1_2_ls = \$374 [5:0];
-  assign dq_rp1_2_norm = \$375 [45:0];
-  assign dq_rp1_2_eb = { \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377  };
-  assign dq_rp1_2_packed = \$390 [42:0];
-  assign dq_mag1_3 = \$407 [45:0];
-  assign dq_rp1_3_ls = \$409 [5:0];
-  assign dq_rp1_3_norm = \$410 [45:0];
-  assign dq_rp1_3_eb = { \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412  };
-  assign dq_rp1_3_packed = \$425 [42:0];
+  assign shift0_0 = \$96 [4:0];
+  assign shift1_0 = \$99 [4:0];
+  assign shift0_1 = \$108 [4:0];
+  assign shift1_1 = \$111 [4:0];
+  assign shift0_2 = \$120 [4:0];
+  assign shift1_2 = \$123 [4:0];
+  assign shift0_3 = \$132 [4:0];
+  assign shift1_3 = \$135 [4:0];
+  assign sbit = \$138 [2:0];
+  assign dq_mag0_0 = \$146 [45:0];
+  assign dq_rp0_0_ls = \$149 [5:0];
+  assign dq_rp0_0_norm = \$150 [45:0];
+  assign dq_rp0_0_eb = { \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152  };
+  assign dq_rp0_0_packed = \$165 [42:0];
+  assign dq_mag0_1 = \$176 [45:0];
+  assign dq_rp0_1_ls = \$179 [5:0];
+  assign dq_rp0_1_norm = \$180 [45:0];
+  assign dq_rp0_1_eb = { \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182  };
+  assign dq_rp0_1_packed = \$195 [42:0];
+  assign dq_mag0_2 = \$206 [45:0];
+  assign dq_rp0_2_ls = \$209 [5:0];
+  assign dq_rp0_2_norm = \$210 [45:0];
+  assign dq_rp0_2_eb = { \$212 [9], \$212 [9], \$212 [9], \$212 [9], \$212 [9], \$212 [9], \$212 [9], \$212 [9], \$212 [9], \$212  };
+  assign dq_rp0_2_packed = \$225 [42:0];
+  assign dq_mag0_3 = \$236 [45:0];
+  assign dq_rp0_3_ls = \$239 [5:0];
+  assign dq_rp0_3_norm = \$240 [45:0];
+  assign dq_rp0_3_eb = { \$242 [9], \$242 [9], \$242 [9], \$242 [9], \$242 [9], \$242 [9], \$242 [9], \$242 [9], \$242 [9], \$242  };
+  assign dq_rp0_3_packed = \$255 [42:0];
+  assign dq_mag1_0 = \$266 [45:0];
+  assign dq_rp1_0_ls = \$269 [5:0];
+  assign dq_rp1_0_norm = \$270 [45:0];
+  assign dq_rp1_0_eb = { \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272  };
+  assign dq_rp1_0_packed = \$285 [42:0];
+  assign dq_mag1_1 = \$296 [45:0];
+  assign dq_rp1_1_ls = \$299 [5:0];
+  assign dq_rp1_1_norm = \$300 [45:0];
+  assign dq_rp1_1_eb = { \$302 [9], \$302 [9], \$302 [9], \$302 [9], \$302 [9], \$302 [9], \$302 [9], \$302 [9], \$302 [9], \$302  };
+  assign dq_rp1_1_packed = \$315 [42:0];
+  assign dq_mag1_2 = \$326 [45:0];
+  assign dq_rp1_2_ls = \$329 [5:0];
+  assign dq_rp1_2_norm = \$330 [45:0];
+  assign dq_rp1_2_eb = { \$332 [9], \$332 [9], \$332 [9], \$332 [9], \$332 [9], \$332 [9], \$332 [9], \$332 [9], \$332 [9], \$332  };
+  assign dq_rp1_2_packed = \$345 [42:0];
+  assign dq_mag1_3 = \$356 [45:0];
+  assign dq_rp1_3_ls = \$359 [5:0];
+  assign dq_rp1_3_norm = \$360 [45:0];
+  assign dq_rp1_3_eb = { \$362 [9], \$362 [9], \$362 [9], \$362 [9], \$362 [9], \$362 [9], \$362 [9], \$362 [9], \$362 [9], \$362  };
+  assign dq_rp1_3_packed = \$375 [42:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -3799,54 +3695,38 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \table$97[5]  = \table$97 [47:40];
   assign \table$97[6]  = \table$97 [55:48];
   assign \table$97[7]  = \table$97 [63:56];
-  assign out_next[255:224] = \s$254 ;
-  assign out_next[223:192] = \s$240 ;
-  assign out_next[191:160] = \s$226 ;
-  assign out_next[159:128] = \s$212 ;
-  assign out_next[127:96] = \s$198 ;
-  assign out_next[95:64] = \s$184 ;
-  assign out_next[63:32] = \s$170 ;
+  assign out_next[255:224] = \s$262 ;
+  assign out_next[223:192] = \s$247 ;
+  assign out_next[191:160] = \s$232 ;
+  assign out_next[159:128] = \s$217 ;
+  assign out_next[127:96] = \s$202 ;
+  assign out_next[95:64] = \s$187 ;
+  assign out_next[63:32] = \s$172 ;
   assign out_next[31:0] = s;
-  assign neg0 = \$111 ;
-  assign neg1 = \$123 ;
-  assign neg2 = \$135 ;
-  assign neg3 = \$147 ;
-  assign \$155  = { \$signal$24 [1:0], 1'h0 };
-  assign \$156  = { \$signal$24 [3:2], 1'h0 };
-  assign \$157  = { \$signal$24 [5:4], 1'h0 };
-  assign \$158  = { \$signal$24 [7:6], 1'h0 };
-  assign \$174  = { \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 , 23'h000000 };
-  assign \$184  = \$183 ;
-  assign \$186  = \$185 ;
-  assign \$188  = \$187 ;
-  assign \$209  = { \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 , 23'h000000 };
-  assign \$219  = \$218 ;
-  assign \$221  = \$220 ;
-  assign \$223  = \$222 ;
-  assign \$244  = { \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 , 23'h000000 };
-  assign \$254  = \$253 ;
-  assign \$256  = \$255 ;
-  assign \$258  = \$257 ;
+  assign neg0 = \$95 ;
+  assign neg1 = \$107 ;
+  assign neg2 = \$119 ;
+  assign neg3 = \$131 ;
+  assign \$139  = { \$signal$24 [1:0], 1'h0 };
+  assign \$140  = { \$signal$24 [3:2], 1'h0 };
+  assign \$141  = { \$signal$24 [5:4], 1'h0 };
+  assign \$142  = { \$signal$24 [7:6], 1'h0 };
+  assign dq_rp0_0_sign = \$148 ;
+  assign \$159  = { \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 , 23'h000000 };
+  assign dq_rp0_1_sign = \$178 ;
+  assign \$189  = { \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 , 23'h000000 };
+  assign dq_rp0_2_sign = \$208 ;
+  assign \$219  = { \$218 [20], \$218 [20], \$218 [20], \$218 [20], \$218 [20], \$218 [20], \$218 [20], \$218 [20], \$218 , 23'h000000 };
+  assign dq_rp0_3_sign = \$238 ;
+  assign \$249  = { \$248 [20], \$248 [20], \$248 [20], \$248 [20], \$248 [20], \$248 [20], \$248 [20], \$248 [20], \$248 , 23'h000000 };
+  assign dq_rp1_0_sign = \$268 ;
   assign \$279  = { \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 , 23'h000000 };
-  assign \$289  = \$288 ;
-  assign \$291  = \$290 ;
-  assign \$293  = \$292 ;
-  assign \$314  = { \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 , 23'h000000 };
-  assign \$324  = \$323 ;
-  assign \$326  = \$325 ;
-  assign \$328  = \$327 ;
-  assign \$349  = { \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 , 23'h000000 };
-  assign \$359  = \$358 ;
-  assign \$361  = \$360 ;
-  assign \$363  = \$362 ;
-  assign \$384  = { \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 , 23'h000000 };
-  assign \$394  = \$393 ;
-  assign \$396  = \$395 ;
-  assign \$398  = \$397 ;
-  assign \$419  = { \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 , 23'h000000 };
-  assign \$429  = \$428 ;
-  assign \$431  = \$430 ;
-  assign \$433  = \$432 ;
+  assign dq_rp1_1_sign = \$298 ;
+  assign \$309  = { \$308 [20], \$308 [20], \$308 [20], \$308 [20], \$308 [20], \$308 [20], \$308 [20], \$308 [20], \$308 , 23'h000000 };
+  assign dq_rp1_2_sign = \$328 ;
+  assign \$339  = { \$338 [20], \$338 [20], \$338 [20], \$338 [20], \$338 [20], \$338 [20], \$338 [20], \$338 [20], \$338 , 23'h000000 };
+  assign dq_rp1_3_sign = \$358 ;
+  assign \$369  = { \$368 [20], \$368 [20], \$368 [20], \$368 [20], \$368 [20], \$368 [20], \$368 [20], \$368 [20], \$368 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add0_0 (b, s, a);
@@ -3875,26 +3755,26 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3902,14 +3782,7 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3929,6 +3802,7 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3949,48 +3823,35 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4026,12 +3887,16 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4117,30 +3982,30 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4153,13 +4018,13 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add0_1 (b, s, a);
@@ -4188,26 +4053,26 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4215,14 +4080,7 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4242,6 +4100,7 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4262,48 +4121,35 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4339,12 +4185,16 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4430,30 +4280,30 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4466,13 +4316,13 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add0_2 (b, s, a);
@@ -4501,26 +4351,26 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4528,14 +4378,7 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4555,6 +4398,7 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4575,48 +4419,35 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4652,12 +4483,16 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4743,30 +4578,30 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4779,13 +4614,13 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add0_3 (b, s, a);
@@ -4814,26 +4649,26 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4841,14 +4676,7 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4868,6 +4696,7 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4888,48 +4717,35 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4965,12 +4781,16 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5056,30 +4876,30 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5092,13 +4912,13 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add1_0 (b, s, a);
@@ -5127,26 +4947,26 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5154,14 +4974,7 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5181,6 +4994,7 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5201,48 +5015,35 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5278,12 +5079,16 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5369,30 +5174,30 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5405,13 +5210,13 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add1_1 (b, s, a);
@@ -5440,26 +5245,26 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5467,14 +5272,7 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5494,6 +5292,7 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5514,48 +5313,35 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5591,12 +5377,16 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5682,30 +5472,30 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5718,13 +5508,13 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add1_2 (b, s, a);
@@ -5753,26 +5543,26 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5780,14 +5570,7 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5807,6 +5590,7 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5827,48 +5611,35 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5904,12 +5675,16 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5995,30 +5770,30 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6031,13 +5806,13 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.dq_add1_3 (b, s, a);
@@ -6066,26 +5841,26 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6093,14 +5868,7 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6120,6 +5888,7 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -6140,48 +5909,35 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6217,12 +5973,16 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6308,30 +6068,30 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6344,13 +6104,13 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16.precompute0 (clk, rst, load, \table , exp, a);

@@ -4,457 +4,428 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [7:0] \$100 ;
-  wire [2:0] \$101 ;
-  wire [7:0] \$102 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire \$102 ;
   wire \$103 ;
   wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
+  wire [25:0] \$105 ;
+  wire [7:0] \$106 ;
+  wire [8:0] \$107 ;
+  wire [9:0] \$108 ;
   wire \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire [25:0] \$113 ;
-  wire [7:0] \$114 ;
-  wire [8:0] \$115 ;
-  wire [9:0] \$116 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
+  wire [25:0] \$121 ;
+  wire [7:0] \$122 ;
+  wire [8:0] \$123 ;
+  wire [9:0] \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
-  wire \$128 ;
-  wire [25:0] \$129 ;
+  wire [4:0] \$128 ;
+  wire [2:0] \$129 ;
   wire \$13 ;
-  wire [7:0] \$130 ;
-  wire [8:0] \$131 ;
-  wire [9:0] \$132 ;
+  wire [2:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire [4:0] \$136 ;
-  wire [2:0] \$137 ;
-  wire [2:0] \$138 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [8:0] \$140 ;
+  wire [9:0] \$141 ;
   wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
+  wire [5:0] \$143 ;
+  wire [56:0] \$144 ;
+  wire [12:0] \$145 ;
+  wire [13:0] \$146 ;
   wire \$147 ;
-  wire [8:0] \$148 ;
-  wire [9:0] \$149 ;
+  wire \$148 ;
+  wire [23:0] \$149 ;
   wire \$15 ;
-  wire [5:0] \$150 ;
-  wire [56:0] \$151 ;
-  wire [12:0] \$152 ;
-  wire [13:0] \$153 ;
-  wire \$154 ;
+  wire [56:0] \$150 ;
+  wire [23:0] \$151 ;
+  wire [24:0] \$152 ;
+  wire [55:0] \$153 ;
+  wire [56:0] \$154 ;
   wire \$155 ;
-  wire [23:0] \$156 ;
-  wire [56:0] \$157 ;
-  wire [23:0] \$158 ;
-  wire [24:0] \$159 ;
-  wire \$16 ;
-  wire [55:0] \$160 ;
-  wire [56:0] \$161 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [57:0] \$159 ;
+  wire [4:0] \$16 ;
+  wire \$160 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [57:0] \$166 ;
+  wire [31:0] \$164 ;
+  wire [3:0] \$165 ;
+  wire \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire \$17 ;
+  wire [4:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire [31:0] \$177 ;
-  wire [3:0] \$178 ;
-  wire \$179 ;
+  wire [8:0] \$175 ;
+  wire [9:0] \$176 ;
+  wire [5:0] \$177 ;
+  wire [56:0] \$178 ;
+  wire [12:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
+  wire [13:0] \$180 ;
   wire \$181 ;
   wire \$182 ;
-  wire \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [8:0] \$188 ;
-  wire [9:0] \$189 ;
+  wire [23:0] \$183 ;
+  wire [56:0] \$184 ;
+  wire [23:0] \$185 ;
+  wire [24:0] \$186 ;
+  wire [55:0] \$187 ;
+  wire [56:0] \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [5:0] \$190 ;
-  wire [56:0] \$191 ;
-  wire [12:0] \$192 ;
-  wire [13:0] \$193 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire [57:0] \$193 ;
   wire \$194 ;
   wire \$195 ;
-  wire [23:0] \$196 ;
-  wire [56:0] \$197 ;
-  wire [23:0] \$198 ;
-  wire [24:0] \$199 ;
+  wire \$196 ;
+  wire [31:0] \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [55:0] \$200 ;
-  wire [56:0] \$201 ;
-  wire \$202 ;
+  wire [31:0] \$200 ;
+  wire \$201 ;
+  wire [31:0] \$202 ;
   wire \$203 ;
   wire \$204 ;
   wire \$205 ;
-  wire [57:0] \$206 ;
-  wire \$207 ;
+  wire [31:0] \$206 ;
+  wire [3:0] \$207 ;
   wire \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
   wire \$211 ;
   wire \$212 ;
-  wire [31:0] \$213 ;
+  wire \$213 ;
   wire \$214 ;
   wire \$215 ;
-  wire [31:0] \$216 ;
-  wire \$217 ;
-  wire [31:0] \$218 ;
-  wire \$219 ;
+  wire \$216 ;
+  wire [8:0] \$217 ;
+  wire [9:0] \$218 ;
+  wire [5:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire [31:0] \$222 ;
-  wire [3:0] \$223 ;
+  wire [56:0] \$220 ;
+  wire [12:0] \$221 ;
+  wire [13:0] \$222 ;
+  wire \$223 ;
   wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire \$227 ;
-  wire \$228 ;
-  wire \$229 ;
+  wire [23:0] \$225 ;
+  wire [56:0] \$226 ;
+  wire [23:0] \$227 ;
+  wire [24:0] \$228 ;
+  wire [55:0] \$229 ;
   wire \$23 ;
-  wire \$230 ;
+  wire [56:0] \$230 ;
   wire \$231 ;
   wire \$232 ;
-  wire [8:0] \$233 ;
-  wire [9:0] \$234 ;
-  wire [5:0] \$235 ;
-  wire [56:0] \$236 ;
-  wire [12:0] \$237 ;
-  wire [13:0] \$238 ;
-  wire \$239 ;
-  wire [4:0] \$24 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire [57:0] \$235 ;
+  wire \$236 ;
+  wire \$237 ;
+  wire \$238 ;
+  wire [31:0] \$239 ;
+  wire \$24 ;
   wire \$240 ;
-  wire [23:0] \$241 ;
-  wire [56:0] \$242 ;
-  wire [23:0] \$243 ;
-  wire [24:0] \$244 ;
-  wire [55:0] \$245 ;
-  wire [56:0] \$246 ;
+  wire \$241 ;
+  wire [31:0] \$242 ;
+  wire \$243 ;
+  wire [31:0] \$244 ;
+  wire \$245 ;
+  wire \$246 ;
   wire \$247 ;
-  wire \$248 ;
+  wire [31:0] \$248 ;
   wire \$249 ;
-  wire [4:0] \$25 ;
+  wire \$25 ;
   wire \$250 ;
-  wire [57:0] \$251 ;
+  wire \$251 ;
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
   wire \$255 ;
   wire \$256 ;
   wire \$257 ;
-  wire [31:0] \$258 ;
-  wire \$259 ;
+  wire [8:0] \$258 ;
+  wire [9:0] \$259 ;
   wire \$26 ;
   wire \$260 ;
-  wire [31:0] \$261 ;
-  wire \$262 ;
-  wire [31:0] \$263 ;
-  wire \$264 ;
+  wire [5:0] \$261 ;
+  wire [56:0] \$262 ;
+  wire [12:0] \$263 ;
+  wire [13:0] \$264 ;
   wire \$265 ;
   wire \$266 ;
-  wire [31:0] \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [23:0] \$267 ;
+  wire [56:0] \$268 ;
+  wire [23:0] \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
-  wire \$272 ;
+  wire [24:0] \$270 ;
+  wire [55:0] \$271 ;
+  wire [56:0] \$272 ;
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
   wire \$276 ;
-  wire [8:0] \$277 ;
-  wire [9:0] \$278 ;
-  wire [5:0] \$279 ;
+  wire [57:0] \$277 ;
+  wire \$278 ;
+  wire \$279 ;
   wire \$28 ;
-  wire [56:0] \$280 ;
-  wire [12:0] \$281 ;
-  wire [13:0] \$282 ;
-  wire \$283 ;
+  wire \$280 ;
+  wire \$281 ;
+  wire [31:0] \$282 ;
+  wire [3:0] \$283 ;
   wire \$284 ;
-  wire [23:0] \$285 ;
-  wire [56:0] \$286 ;
-  wire [23:0] \$287 ;
-  wire [24:0] \$288 ;
-  wire [55:0] \$289 ;
+  wire \$285 ;
+  wire \$286 ;
+  wire \$287 ;
+  wire \$288 ;
+  wire \$289 ;
   wire \$29 ;
-  wire [56:0] \$290 ;
+  wire \$290 ;
   wire \$291 ;
   wire \$292 ;
-  wire \$293 ;
-  wire \$294 ;
-  wire [57:0] \$295 ;
-  wire \$296 ;
-  wire \$297 ;
-  wire \$298 ;
+  wire [8:0] \$293 ;
+  wire [9:0] \$294 ;
+  wire [5:0] \$295 ;
+  wire [56:0] \$296 ;
+  wire [12:0] \$297 ;
+  wire [13:0] \$298 ;
   wire \$299 ;
   wire \$3 ;
   wire \$30 ;
   wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
-  wire \$304 ;
-  wire \$305 ;
-  wire [31:0] \$306 ;
-  wire [3:0] \$307 ;
+  wire [23:0] \$301 ;
+  wire [56:0] \$302 ;
+  wire [23:0] \$303 ;
+  wire [24:0] \$304 ;
+  wire [55:0] \$305 ;
+  wire [56:0] \$306 ;
+  wire \$307 ;
   wire \$308 ;
   wire \$309 ;
   wire \$31 ;
   wire \$310 ;
-  wire \$311 ;
+  wire [57:0] \$311 ;
   wire \$312 ;
   wire \$313 ;
   wire \$314 ;
-  wire \$315 ;
+  wire [31:0] \$315 ;
   wire \$316 ;
-  wire [8:0] \$317 ;
-  wire [9:0] \$318 ;
-  wire [5:0] \$319 ;
+  wire \$317 ;
+  wire [31:0] \$318 ;
+  wire \$319 ;
   wire \$32 ;
-  wire [56:0] \$320 ;
-  wire [12:0] \$321 ;
-  wire [13:0] \$322 ;
+  wire [31:0] \$320 ;
+  wire \$321 ;
+  wire \$322 ;
   wire \$323 ;
-  wire \$324 ;
-  wire [23:0] \$325 ;
-  wire [56:0] \$326 ;
-  wire [23:0] \$327 ;
-  wire [24:0] \$328 ;
-  wire [55:0] \$329 ;
+  wire [31:0] \$324 ;
+  wire [3:0] \$325 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire \$329 ;
   wire \$33 ;
-  wire [56:0] \$330 ;
+  wire \$330 ;
   wire \$331 ;
   wire \$332 ;
   wire \$333 ;
   wire \$334 ;
-  wire [57:0] \$335 ;
-  wire \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire \$339 ;
+  wire [8:0] \$335 ;
+  wire [9:0] \$336 ;
+  wire [5:0] \$337 ;
+  wire [56:0] \$338 ;
+  wire [12:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
+  wire [13:0] \$340 ;
   wire \$341 ;
-  wire [31:0] \$342 ;
-  wire \$343 ;
-  wire \$344 ;
-  wire [31:0] \$345 ;
-  wire \$346 ;
-  wire [31:0] \$347 ;
-  wire \$348 ;
+  wire \$342 ;
+  wire [23:0] \$343 ;
+  wire [56:0] \$344 ;
+  wire [23:0] \$345 ;
+  wire [24:0] \$346 ;
+  wire [55:0] \$347 ;
+  wire [56:0] \$348 ;
   wire \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire [31:0] \$351 ;
-  wire [3:0] \$352 ;
-  wire \$353 ;
+  wire \$351 ;
+  wire \$352 ;
+  wire [57:0] \$353 ;
   wire \$354 ;
   wire \$355 ;
   wire \$356 ;
-  wire \$357 ;
+  wire [31:0] \$357 ;
   wire \$358 ;
   wire \$359 ;
   wire \$36 ;
-  wire \$360 ;
+  wire [31:0] \$360 ;
   wire \$361 ;
-  wire [8:0] \$362 ;
-  wire [9:0] \$363 ;
-  wire [5:0] \$364 ;
-  wire [56:0] \$365 ;
-  wire [12:0] \$366 ;
-  wire [13:0] \$367 ;
-  wire \$368 ;
-  wire \$369 ;
-  wire \$37 ;
-  wire [23:0] \$370 ;
-  wire [56:0] \$371 ;
-  wire [23:0] \$372 ;
-  wire [24:0] \$373 ;
-  wire [55:0] \$374 ;
-  wire [56:0] \$375 ;
-  wire \$376 ;
-  wire \$377 ;
-  wire \$378 ;
-  wire \$379 ;
-  wire \$38 ;
-  wire [57:0] \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
-  wire \$385 ;
-  wire \$386 ;
-  wire [31:0] \$387 ;
-  wire \$388 ;
-  wire \$389 ;
-  wire \$39 ;
-  wire [31:0] \$390 ;
-  wire \$391 ;
-  wire [31:0] \$392 ;
-  wire \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire [31:0] \$396 ;
-  reg [127:0] \$397 ;
-  reg [35:0] \$398 ;
-  reg [4:0] \$399 ;
+  wire [31:0] \$362 ;
+  wire \$363 ;
+  wire \$364 ;
+  wire \$365 ;
+  wire [31:0] \$366 ;
+  reg [127:0] \$367 ;
+  reg [35:0] \$368 ;
+  reg [4:0] \$369 ;
+  wire [25:0] \$37 ;
+  reg [35:0] \$370 ;
+  reg \$371 ;
+  reg [15:0] \$372 ;
+  reg \$373 ;
+  reg [1:0] \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg [15:0] \$377 ;
+  reg \$378 ;
+  reg [3:0] \$379 ;
+  wire [7:0] \$38 ;
+  reg [31:0] \$380 ;
+  reg [31:0] \$381 ;
+  reg [31:0] \$382 ;
+  reg [31:0] \$383 ;
+  reg [31:0] \$384 ;
+  reg [31:0] \$385 ;
+  reg \$386 ;
+  reg [127:0] \$387 ;
+  reg [2:0] \$388 ;
+  reg [2:0] \$389 ;
+  wire [8:0] \$39 ;
+  reg [31:0] \$390 ;
+  reg [31:0] \$391 ;
+  reg \$392 ;
+  reg [31:0] \$393 ;
+  reg [31:0] \$394 ;
+  reg [31:0] \$395 ;
+  reg [31:0] \$396 ;
+  reg \$397 ;
+  reg [3:0] \$398 ;
+  reg [3:0] \$399 ;
   wire [2:0] \$4 ;
   wire \$40 ;
-  reg [35:0] \$400 ;
-  reg \$401 ;
+  reg [127:0] \$400 ;
+  reg [127:0] \$401 ;
   reg [15:0] \$402 ;
   reg \$403 ;
-  reg [1:0] \$404 ;
+  reg [127:0] \$404 ;
   reg \$405 ;
-  reg \$406 ;
-  reg [15:0] \$407 ;
-  reg \$408 ;
-  reg [3:0] \$409 ;
   wire \$41 ;
-  reg [31:0] \$410 ;
-  reg [31:0] \$411 ;
-  reg [31:0] \$412 ;
-  reg [31:0] \$413 ;
-  reg [31:0] \$414 ;
-  reg [31:0] \$415 ;
-  reg \$416 ;
-  reg [127:0] \$417 ;
-  reg [2:0] \$418 ;
-  reg [2:0] \$419 ;
   wire \$42 ;
-  reg [31:0] \$420 ;
-  reg [31:0] \$421 ;
-  reg \$422 ;
-  reg [31:0] \$423 ;
-  reg [31:0] \$424 ;
-  reg [31:0] \$425 ;
-  reg [31:0] \$426 ;
-  reg \$427 ;
-  reg [3:0] \$428 ;
-  reg [3:0] \$429 ;
   wire \$43 ;
-  reg [127:0] \$430 ;
-  reg [127:0] \$431 ;
-  reg [15:0] \$432 ;
-  reg \$433 ;
-  reg [127:0] \$434 ;
-  reg \$435 ;
   wire \$44 ;
-  wire [25:0] \$45 ;
-  wire [7:0] \$46 ;
-  wire [8:0] \$47 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [4:0] \$472 ;
+  wire [4:0] \$475 ;
+  wire [4:0] \$478 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [4:0] \$483 ;
+  wire [7:0] \$488 ;
+  wire [25:0] \$49 ;
   wire [1:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [4:0] \$510 ;
-  wire [4:0] \$513 ;
-  wire [4:0] \$516 ;
-  wire \$52 ;
-  wire [4:0] \$521 ;
-  wire [7:0] \$526 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [7:0] \$549 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire [25:0] \$57 ;
-  wire [4:0] \$572 ;
-  wire [4:0] \$575 ;
-  wire [4:0] \$578 ;
-  wire [7:0] \$58 ;
-  wire [4:0] \$583 ;
-  wire [7:0] \$588 ;
-  wire [8:0] \$59 ;
+  wire [7:0] \$50 ;
+  wire [8:0] \$51 ;
+  wire [7:0] \$511 ;
+  wire [7:0] \$52 ;
+  wire [7:0] \$53 ;
+  wire [4:0] \$534 ;
+  wire [4:0] \$537 ;
+  wire [7:0] \$54 ;
+  wire [4:0] \$540 ;
+  wire [4:0] \$545 ;
+  wire [2:0] \$55 ;
+  wire [7:0] \$550 ;
+  wire [7:0] \$56 ;
+  wire \$57 ;
+  wire [7:0] \$573 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [7:0] \$60 ;
-  wire [7:0] \$61 ;
-  wire [7:0] \$611 ;
-  wire [7:0] \$62 ;
-  wire [2:0] \$63 ;
-  wire [7:0] \$64 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [25:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [9:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire [25:0] \$75 ;
-  wire [7:0] \$76 ;
-  wire [8:0] \$77 ;
-  wire [9:0] \$78 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire \$84 ;
-  wire \$85 ;
-  wire \$86 ;
+  wire [25:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire [8:0] \$85 ;
+  wire [9:0] \$86 ;
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire [25:0] \$91 ;
+  wire [7:0] \$90 ;
+  wire [7:0] \$91 ;
   wire [7:0] \$92 ;
-  wire [8:0] \$93 ;
-  wire [9:0] \$94 ;
+  wire [2:0] \$93 ;
+  wire [7:0] \$94 ;
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
-  wire [7:0] \$98 ;
-  wire [7:0] \$99 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$23  = 1'h0;
   reg [3:0] \$signal$24  = 4'h0;
   wire [1:0] \$signal$24[0] ;
   wire [1:0] \$signal$24[1] ;
   reg \$signal$48  = 1'h0;
+  wire \$signal$49 ;
   reg \$signal$64  = 1'h0;
   wire [63:0] a;
   (* init = 32'd0 *)
@@ -465,10 +436,10 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [31:0] \a$138 ;
   (* init = 32'd0 *)
   wire [31:0] \a$151 ;
-  wire [31:0] \a$190 ;
-  wire [31:0] \a$209 ;
-  wire [31:0] \a$244 ;
-  wire [31:0] \a$263 ;
+  wire [31:0] \a$192 ;
+  wire [31:0] \a$212 ;
+  wire [31:0] \a$249 ;
+  wire [31:0] \a$269 ;
   wire [63:0] \a$69 ;
   wire [15:0] \a$69[0] ;
   wire [15:0] \a$69[1] ;
@@ -493,10 +464,10 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [31:0] \b$124 ;
   wire [31:0] \b$139 ;
   wire [31:0] \b$152 ;
-  wire [31:0] \b$191 ;
-  wire [31:0] \b$210 ;
-  wire [31:0] \b$245 ;
-  wire [31:0] \b$264 ;
+  wire [31:0] \b$193 ;
+  wire [31:0] \b$213 ;
+  wire [31:0] \b$250 ;
+  wire [31:0] \b$270 ;
   wire [31:0] \b$96 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
@@ -523,6 +494,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] ct0_rp_packed;
   reg [4:0] ct0_rp_rs;
   wire [25:0] ct0_rp_sh;
+  wire ct0_rp_sign;
   wire [23:0] ct0_sig;
   wire ct0_zero;
   wire [7:0] ct1_e;
@@ -539,6 +511,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] ct1_rp_packed;
   reg [4:0] ct1_rp_rs;
   wire [25:0] ct1_rp_sh;
+  wire ct1_rp_sign;
   wire [23:0] ct1_sig;
   wire ct1_zero;
   reg [3:0] dq_bit = 4'h0;
@@ -624,7 +597,6 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [3:0] \i_w.zero ;
   wire [1:0] \i_w.zero[0] ;
   wire [1:0] \i_w.zero[1] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$70 ;
@@ -757,9 +729,9 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [31:0] \s$125 ;
   wire [31:0] \s$140 ;
   wire [31:0] \s$153 ;
-  wire [31:0] \s$54 ;
-  wire [31:0] \s$56 ;
-  wire [31:0] \s$58 ;
+  wire [31:0] \s$53 ;
+  wire [31:0] \s$55 ;
+  wire [31:0] \s$57 ;
   wire [31:0] \s$84 ;
   wire [31:0] \s$97 ;
   wire [2:0] sbit;
@@ -777,6 +749,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] st0_0_rp_packed;
   reg [4:0] st0_0_rp_rs;
   wire [25:0] st0_0_rp_sh;
+  wire st0_0_rp_sign;
   wire [23:0] st0_0_sig;
   wire st0_0_zero;
   wire [7:0] st0_1_e;
@@ -793,6 +766,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] st0_1_rp_packed;
   reg [4:0] st0_1_rp_rs;
   wire [25:0] st0_1_rp_sh;
+  wire st0_1_rp_sign;
   wire [23:0] st0_1_sig;
   wire st0_1_zero;
   wire [7:0] st1_0_e;
@@ -809,6 +783,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] st1_0_rp_packed;
   reg [4:0] st1_0_rp_rs;
   wire [25:0] st1_0_rp_sh;
+  wire st1_0_rp_sign;
   wire [23:0] st1_0_sig;
   wire st1_0_zero;
   wire [7:0] st1_1_e;
@@ -825,6 +800,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [46:0] st1_1_rp_packed;
   reg [4:0] st1_1_rp_rs;
   wire [25:0] st1_1_rp_sh;
+  wire st1_1_rp_sign;
   wire [23:0] st1_1_sig;
   wire st1_1_zero;
   wire stall;
@@ -874,32 +850,6 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [3:0] \w_sel.zero ;
   wire [1:0] \w_sel.zero[0] ;
   wire [1:0] \w_sel.zero[1] ;
-  always @(posedge clk)
-    dq_d0_0 <= \$423 ;
-  always @(posedge clk)
-    dq_d0_1 <= \$424 ;
-  always @(posedge clk)
-    dq_d1_0 <= \$425 ;
-  always @(posedge clk)
-    dq_d1_1 <= \$426 ;
-  always @(posedge clk)
-    o_valid <= \$427 ;
-  always @(posedge clk)
-    dq_left <= \$428 ;
-  always @(posedge clk)
-    dq_bit <= \$429 ;
-  always @(posedge clk)
-    out_acc <= \$430 ;
-  always @(posedge clk)
-    o_psum <= \$431 ;
-  always @(posedge clk)
-    dq_scale <= \$432 ;
-  always @(posedge clk)
-    \$signal$64  <= \$433 ;
-  always @(posedge clk)
-    dq_psum <= \$434 ;
-  always @(posedge clk)
-    dq_last <= \$435 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -915,511 +865,521 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$13  = active & \$12 ;
   assign \$14  = accept & i_ctl[2];
   assign \$15  = | dq_left;
-  assign \$16  = \$15  & in_corr;
-  assign \$17  = | dq_left;
-  assign \$18  = \$17  & in_corr;
-  assign \$19  = | dq_left;
-  assign \$20  = \$19  & in_corr;
-  assign \$21  = | dq_left;
-  assign \$22  = \$21  & in_corr;
-  assign \$23  = | dq_left;
-  assign \$24  = dq_left - 1'h1;
-  assign \$25  = dq_bit + 1'h1;
-  assign \$26  = ~ in_corr;
-  assign \$27  = dq_left == 1'h1;
-  assign \$28  = \$27  & dq_last;
+  assign \$16  = dq_left - 1'h1;
+  assign \$17  = dq_bit + 1'h1;
+  assign \$18  = ~ \$signal$49 ;
+  assign \$19  = dq_left == 1'h1;
+  assign \$20  = \$19  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$29  = remaining <= 1'h1;
-  assign \$30  = ~ stall;
-  assign o_ready = \$29  & \$30 ;
+  assign \$21  = remaining <= 1'h1;
+  assign \$22  = ~ stall;
+  assign o_ready = \$21  & \$22 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$31  = remaining == 1'h1;
-  assign \$32  = ~ stall;
-  assign last_plane = \$31  & \$32 ;
-  assign \$33  = remaining == 1'h1;
-  assign \$34  = \$33  & beat_group_end;
-  assign \$35  = dq_left > 1'h1;
-  assign stall = \$34  & \$35 ;
+  assign \$23  = remaining == 1'h1;
+  assign \$24  = ~ stall;
+  assign last_plane = \$23  & \$24 ;
+  assign \$25  = remaining == 1'h1;
+  assign \$26  = \$25  & beat_group_end;
+  assign \$27  = dq_left > 1'h1;
+  assign stall = \$26  & \$27 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$36  = ! \table [126:122];
-  assign ones0_e = \$36  ? 5'h01 : \table [126:122];
-  assign \$37  = ! \table [126:122];
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \table [126:122] == 5'h1f;
-  assign \$40  = ! \table [121:112];
-  assign ones0_inf = \$39  & \$40 ;
-  assign \$41  = \table [126:122] == 5'h1f;
-  assign \$42  = | \table [121:112];
-  assign ones0_nan = \$41  & \$42 ;
-  assign \$43  = ! \table [126:122];
-  assign \$44  = ! \table [121:112];
-  assign ones0_zero = \$43  & \$44 ;
-  assign \$45  = { \$38 , \table [121:112] } << ones0_lz;
-  assign \$46  = ones0_e + 7'h70;
-  assign \$47  = \$46  - ones0_lz;
-  assign \$48  = ! \table$86 [126:122];
-  assign ones1_e = \$48  ? 5'h01 : \table$86 [126:122];
-  assign \$49  = ! \table$86 [126:122];
-  assign \$50  = ~ \$49 ;
-  assign \$51  = \table$86 [126:122] == 5'h1f;
-  assign \$52  = ! \table$86 [121:112];
-  assign ones1_inf = \$51  & \$52 ;
-  assign \$53  = \table$86 [126:122] == 5'h1f;
-  assign \$54  = | \table$86 [121:112];
-  assign ones1_nan = \$53  & \$54 ;
-  assign \$55  = ! \table$86 [126:122];
-  assign \$56  = ! \table$86 [121:112];
-  assign ones1_zero = \$55  & \$56 ;
-  assign \$57  = { \$50 , \table$86 [121:112] } << ones1_lz;
-  assign \$58  = ones1_e + 7'h70;
-  assign \$59  = \$58  - ones1_lz;
-  assign \$510  = \$signal  * 4'h8;
-  assign \$60  = planes >> \$510 ;
-  assign \$513  = \$signal  * 4'h8;
-  assign \$61  = planes >> \$513 ;
-  assign \$516  = \$signal  * 4'h8;
-  assign \$62  = planes >> \$516 ;
-  assign \$63  = ~ \$62 [2:0];
-  assign low0 = \$60 [3] ? \$61 [2:0] : \$63 ;
-  assign \$521  = \$signal  * 4'h8;
-  assign \$64  = planes >> \$521 ;
-  assign \$65  = ~ \$64 [3];
-  assign \$526  = low0 * 5'h10;
-  assign entry0_0 = \table  >> \$526 ;
-  assign \$66  = ! entry0_0[14:10];
-  assign plane0_0_e = \$66  ? 5'h01 : entry0_0[14:10];
-  assign \$67  = ! entry0_0[14:10];
-  assign \$68  = ~ \$67 ;
-  assign \$69  = entry0_0[14:10] == 5'h1f;
-  assign \$70  = ! entry0_0[9:0];
-  assign plane0_0_inf = \$69  & \$70 ;
-  assign \$71  = entry0_0[14:10] == 5'h1f;
-  assign \$72  = | entry0_0[9:0];
-  assign plane0_0_nan = \$71  & \$72 ;
-  assign \$73  = ! entry0_0[14:10];
-  assign \$74  = ! entry0_0[9:0];
-  assign plane0_0_zero = \$73  & \$74 ;
-  assign \$75  = { \$68 , entry0_0[9:0] } << plane0_0_lz;
-  assign \$76  = plane0_0_e + 7'h70;
-  assign \$77  = \$76  + \$signal ;
-  assign \$78  = \$77  - plane0_0_lz;
-  assign \$79  = entry0_0[15] ^ neg0;
-  assign \$80  = entry0_0[15] ^ neg0;
-  assign \$81  = entry0_0[15] ^ neg0;
-  assign \$549  = low0 * 5'h10;
-  assign entry1_0 = \table$86  >> \$549 ;
-  assign \$82  = ! entry1_0[14:10];
-  assign plane1_0_e = \$82  ? 5'h01 : entry1_0[14:10];
-  assign \$83  = ! entry1_0[14:10];
-  assign \$84  = ~ \$83 ;
-  assign \$85  = entry1_0[14:10] == 5'h1f;
-  assign \$86  = ! entry1_0[9:0];
-  assign plane1_0_inf = \$85  & \$86 ;
-  assign \$87  = entry1_0[14:10] == 5'h1f;
-  assign \$88  = | entry1_0[9:0];
-  assign plane1_0_nan = \$87  & \$88 ;
-  assign \$89  = ! entry1_0[14:10];
-  assign \$90  = ! entry1_0[9:0];
-  assign plane1_0_zero = \$89  & \$90 ;
-  assign \$91  = { \$84 , entry1_0[9:0] } << plane1_0_lz;
-  assign \$92  = plane1_0_e + 7'h70;
-  assign \$93  = \$92  + \$signal ;
-  assign \$94  = \$93  - plane1_0_lz;
-  assign \$95  = entry1_0[15] ^ neg0;
-  assign \$96  = entry1_0[15] ^ neg0;
-  assign \$97  = entry1_0[15] ^ neg0;
-  assign \$572  = \$signal  * 4'h8;
-  assign \$98  = planes >> \$572 ;
-  assign \$575  = \$signal  * 4'h8;
-  assign \$99  = planes >> \$575 ;
-  assign \$578  = \$signal  * 4'h8;
-  assign \$100  = planes >> \$578 ;
-  assign \$101  = ~ \$100 [6:4];
-  assign low1 = \$98 [7] ? \$99 [6:4] : \$101 ;
-  assign \$583  = \$signal  * 4'h8;
-  assign \$102  = planes >> \$583 ;
-  assign \$103  = ~ \$102 [7];
-  assign \$588  = low1 * 5'h10;
-  assign entry0_1 = \table  >> \$588 ;
-  assign \$104  = ! entry0_1[14:10];
-  assign plane0_1_e = \$104  ? 5'h01 : entry0_1[14:10];
-  assign \$105  = ! entry0_1[14:10];
-  assign \$106  = ~ \$105 ;
-  assign \$107  = entry0_1[14:10] == 5'h1f;
-  assign \$108  = ! entry0_1[9:0];
-  assign plane0_1_inf = \$107  & \$108 ;
-  assign \$109  = entry0_1[14:10] == 5'h1f;
-  assign \$110  = | entry0_1[9:0];
-  assign plane0_1_nan = \$109  & \$110 ;
-  assign \$111  = ! entry0_1[14:10];
-  assign \$112  = ! entry0_1[9:0];
-  assign plane0_1_zero = \$111  & \$112 ;
-  assign \$113  = { \$106 , entry0_1[9:0] } << plane0_1_lz;
-  assign \$114  = plane0_1_e + 7'h70;
-  assign \$115  = \$114  + \$signal ;
-  assign \$116  = \$115  - plane0_1_lz;
-  assign \$117  = entry0_1[15] ^ neg1;
-  assign \$118  = entry0_1[15] ^ neg1;
-  assign \$119  = entry0_1[15] ^ neg1;
-  assign \$611  = low1 * 5'h10;
-  assign entry1_1 = \table$86  >> \$611 ;
-  assign \$120  = ! entry1_1[14:10];
-  assign plane1_1_e = \$120  ? 5'h01 : entry1_1[14:10];
-  assign \$121  = ! entry1_1[14:10];
-  assign \$122  = ~ \$121 ;
-  assign \$123  = entry1_1[14:10] == 5'h1f;
-  assign \$124  = ! entry1_1[9:0];
-  assign plane1_1_inf = \$123  & \$124 ;
-  assign \$125  = entry1_1[14:10] == 5'h1f;
-  assign \$126  = | entry1_1[9:0];
-  assign plane1_1_nan = \$125  & \$126 ;
-  assign \$127  = ! entry1_1[14:10];
-  assign \$128  = ! entry1_1[9:0];
-  assign plane1_1_zero = \$127  & \$128 ;
-  assign \$129  = { \$122 , entry1_1[9:0] } << plane1_1_lz;
-  assign \$130  = plane1_1_e + 7'h70;
-  assign \$131  = \$130  + \$signal ;
-  assign \$132  = \$131  - plane1_1_lz;
-  assign \$133  = entry1_1[15] ^ neg1;
-  assign \$134  = entry1_1[15] ^ neg1;
-  assign \$135  = entry1_1[15] ^ neg1;
-  assign in_corr = dq_bit < 2'h3;
-  assign \$136  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$137 ;
-  assign \corr_uint2$156  = 2'h3 - \$138 ;
-  assign \$139  = ! dq_sum_a0[30:23];
-  assign ct0_e = \$139  ? 8'h01 : dq_sum_a0[30:23];
-  assign \$140  = ! dq_sum_a0[30:23];
-  assign \$141  = ~ \$140 ;
-  assign \$142  = dq_sum_a0[30:23] == 8'hff;
-  assign \$143  = ! dq_sum_a0[22:0];
-  assign ct0_inf = \$142  & \$143 ;
-  assign \$144  = dq_sum_a0[30:23] == 8'hff;
-  assign \$145  = | dq_sum_a0[22:0];
-  assign ct0_nan = \$144  & \$145 ;
-  assign \$146  = ! dq_sum_a0[30:23];
-  assign \$147  = ! dq_sum_a0[22:0];
-  assign ct0_zero = \$146  & \$147 ;
-  assign \$148  = ct0_e - 8'h96;
-  assign \$149  = $signed(\$148 ) + $signed({ 1'h0, dq_bit });
-  assign \$150  = 5'h17 - ct0_rp_msb;
-  assign \$151  = { \$141 , dq_sum_a0[22:0], 2'h0 } << \$150 [4:0];
-  assign \$152  = $signed(\$149 ) + $signed({ 1'h0, ct0_rp_msb });
-  assign \$153  = $signed(\$152 ) + $signed(8'h7f);
-  assign \$154  = $signed(\$153 ) < $signed(2'h1);
-  assign \$155  = $signed(\$153 ) < $signed(6'h27);
-  assign \$156  = $signed(2'h1) - $signed(\$153 );
-  assign ct0_rp_sh = \$151 [25:0] >> ct0_rp_rs;
-  assign \$157  = ct0_rp_sh << ct0_rp_rs;
-  assign ct0_rp_lost = \$157 [25:0] != \$151 [25:0];
-  assign \$158  = $signed(\$153 ) + $signed({ 1'h0, ct0_rp_rs });
-  assign \$159  = $signed(\$158 ) - $signed(2'h1);
-  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
-  assign \$163  = \$162  | ct0_rp_lost;
-  assign \$164  = \$163  | ct0_rp_sh[2];
-  assign \$165  = ct0_rp_sh[1] & \$164 ;
-  assign \$166  = $signed(\$161 ) + $signed({ 1'h0, \$165  });
-  assign \$167  = ! { \$141 , dq_sum_a0[22:0] };
-  assign \$168  = \$166 [46:0] >= 31'h7f800000;
-  assign \$169  = dq_bit == 2'h2;
-  assign \$170  = dq_sum_a0[31] ^ \$169 ;
-  assign \$171  = dq_bit == 2'h2;
-  assign \$172  = dq_sum_a0[31] ^ \$171 ;
-  assign \$173  = dq_bit == 2'h2;
-  assign \$174  = dq_sum_a0[31] ^ \$173 ;
-  assign \$175  = dq_bit == 2'h2;
-  assign \$176  = dq_sum_a0[31] ^ \$175 ;
-  assign \$177  = ct0_inf ? { \$176 , 31'h7f800000 } : ct0_rp_out;
-  assign ct0_f32 = ct0_nan ? 32'd2143289344 : \$177 ;
-  assign \$178  = \$136 [2:0] - \$signal$48 ;
-  assign \$179  = ! dq_d0_0[30:23];
-  assign st0_0_e = \$179  ? 8'h01 : dq_d0_0[30:23];
-  assign \$180  = ! dq_d0_0[30:23];
-  assign \$181  = ~ \$180 ;
-  assign \$182  = dq_d0_0[30:23] == 8'hff;
-  assign \$183  = ! dq_d0_0[22:0];
-  assign st0_0_inf = \$182  & \$183 ;
-  assign \$184  = dq_d0_0[30:23] == 8'hff;
-  assign \$185  = | dq_d0_0[22:0];
-  assign st0_0_nan = \$184  & \$185 ;
-  assign \$186  = ! dq_d0_0[30:23];
-  assign \$187  = ! dq_d0_0[22:0];
-  assign st0_0_zero = \$186  & \$187 ;
-  assign \$188  = st0_0_e - 8'h96;
-  assign \$189  = $signed(\$188 ) + $signed(\$178 );
-  assign \$190  = 5'h17 - st0_0_rp_msb;
-  assign \$191  = { \$181 , dq_d0_0[22:0], 2'h0 } << \$190 [4:0];
-  assign \$192  = $signed(\$189 ) + $signed({ 1'h0, st0_0_rp_msb });
-  assign \$193  = $signed(\$192 ) + $signed(8'h7f);
-  assign \$194  = $signed(\$193 ) < $signed(2'h1);
-  assign \$195  = $signed(\$193 ) < $signed(6'h27);
-  assign \$196  = $signed(2'h1) - $signed(\$193 );
-  assign st0_0_rp_sh = \$191 [25:0] >> st0_0_rp_rs;
-  assign \$197  = st0_0_rp_sh << st0_0_rp_rs;
-  assign st0_0_rp_lost = \$197 [25:0] != \$191 [25:0];
-  assign \$198  = $signed(\$193 ) + $signed({ 1'h0, st0_0_rp_rs });
-  assign \$199  = $signed(\$198 ) - $signed(2'h1);
-  assign \$201  = $signed(\$200 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
-  assign \$203  = \$202  | st0_0_rp_lost;
-  assign \$204  = \$203  | st0_0_rp_sh[2];
-  assign \$205  = st0_0_rp_sh[1] & \$204 ;
-  assign \$206  = $signed(\$201 ) + $signed({ 1'h0, \$205  });
-  assign \$207  = ! { \$181 , dq_d0_0[22:0] };
-  assign \$208  = \$206 [46:0] >= 31'h7f800000;
-  assign \$213  = st0_0_inf ? { \$212 , 31'h7f800000 } : st0_0_rp_out;
-  assign st0_0_f32 = st0_0_nan ? 32'd2143289344 : \$213 ;
-  assign \$214  = dq_bit == 2'h3;
-  assign \$215  = \$214  & \$signal$64 ;
-  assign \$216  = \$215  ? dq_psum[31:0] : out_acc[31:0];
-  assign \a$190  = in_corr ? dq_d0_0 : \$216 ;
-  assign \$217  = dq_c0 >> dq_bit;
-  assign \$218  = \$217  ? ct0_f32 : 32'd0;
-  assign \$219  = ~ in_corr;
-  assign \$220  = dq_scale[7:0] >> \$136 [2:0];
-  assign \$221  = \$219  & \$220 ;
-  assign \$222  = \$221  ? st0_0_f32 : 32'd0;
-  assign \b$191  = in_corr ? \$218  : \$222 ;
-  assign \$223  = \$136 [2:0] - \$signal$48 ;
-  assign \$224  = ! dq_d0_1[30:23];
-  assign st0_1_e = \$224  ? 8'h01 : dq_d0_1[30:23];
-  assign \$225  = ! dq_d0_1[30:23];
-  assign \$226  = ~ \$225 ;
-  assign \$227  = dq_d0_1[30:23] == 8'hff;
-  assign \$228  = ! dq_d0_1[22:0];
-  assign st0_1_inf = \$227  & \$228 ;
-  assign \$229  = dq_d0_1[30:23] == 8'hff;
-  assign \$230  = | dq_d0_1[22:0];
-  assign st0_1_nan = \$229  & \$230 ;
-  assign \$231  = ! dq_d0_1[30:23];
-  assign \$232  = ! dq_d0_1[22:0];
-  assign st0_1_zero = \$231  & \$232 ;
-  assign \$233  = st0_1_e - 8'h96;
-  assign \$234  = $signed(\$233 ) + $signed(\$223 );
-  assign \$235  = 5'h17 - st0_1_rp_msb;
-  assign \$236  = { \$226 , dq_d0_1[22:0], 2'h0 } << \$235 [4:0];
-  assign \$237  = $signed(\$234 ) + $signed({ 1'h0, st0_1_rp_msb });
-  assign \$238  = $signed(\$237 ) + $signed(8'h7f);
-  assign \$239  = $signed(\$238 ) < $signed(2'h1);
-  assign \$240  = $signed(\$238 ) < $signed(6'h27);
-  assign \$241  = $signed(2'h1) - $signed(\$238 );
-  assign st0_1_rp_sh = \$236 [25:0] >> st0_1_rp_rs;
-  assign \$242  = st0_1_rp_sh << st0_1_rp_rs;
-  assign st0_1_rp_lost = \$242 [25:0] != \$236 [25:0];
-  assign \$243  = $signed(\$238 ) + $signed({ 1'h0, st0_1_rp_rs });
-  assign \$244  = $signed(\$243 ) - $signed(2'h1);
-  assign \$246  = $signed(\$245 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
-  assign \$248  = \$247  | st0_1_rp_lost;
-  assign \$249  = \$248  | st0_1_rp_sh[2];
-  assign \$250  = st0_1_rp_sh[1] & \$249 ;
-  assign \$251  = $signed(\$246 ) + $signed({ 1'h0, \$250  });
-  assign \$252  = ! { \$226 , dq_d0_1[22:0] };
-  assign \$253  = \$251 [46:0] >= 31'h7f800000;
-  assign \$258  = st0_1_inf ? { \$257 , 31'h7f800000 } : st0_1_rp_out;
-  assign st0_1_f32 = st0_1_nan ? 32'd2143289344 : \$258 ;
-  assign \$259  = dq_bit == 2'h3;
-  assign \$260  = \$259  & \$signal$64 ;
-  assign \$261  = \$260  ? dq_psum[63:32] : out_acc[63:32];
-  assign \a$209  = in_corr ? dq_d0_1 : \$261 ;
-  assign \$262  = dq_c1 >> dq_bit;
-  assign \$263  = \$262  ? ct0_f32 : 32'd0;
-  assign \$264  = ~ in_corr;
-  assign \$265  = dq_scale[15:8] >> \$136 [2:0];
-  assign \$266  = \$264  & \$265 ;
-  assign \$267  = \$266  ? st0_1_f32 : 32'd0;
-  assign \b$210  = in_corr ? \$263  : \$267 ;
-  assign \$268  = ! dq_sum_a1[30:23];
-  assign ct1_e = \$268  ? 8'h01 : dq_sum_a1[30:23];
-  assign \$269  = ! dq_sum_a1[30:23];
-  assign \$270  = ~ \$269 ;
-  assign \$271  = dq_sum_a1[30:23] == 8'hff;
-  assign \$272  = ! dq_sum_a1[22:0];
-  assign ct1_inf = \$271  & \$272 ;
-  assign \$273  = dq_sum_a1[30:23] == 8'hff;
-  assign \$274  = | dq_sum_a1[22:0];
-  assign ct1_nan = \$273  & \$274 ;
-  assign \$275  = ! dq_sum_a1[30:23];
-  assign \$276  = ! dq_sum_a1[22:0];
-  assign ct1_zero = \$275  & \$276 ;
-  assign \$277  = ct1_e - 8'h96;
-  assign \$278  = $signed(\$277 ) + $signed({ 1'h0, dq_bit });
-  assign \$279  = 5'h17 - ct1_rp_msb;
-  assign \$280  = { \$270 , dq_sum_a1[22:0], 2'h0 } << \$279 [4:0];
-  assign \$281  = $signed(\$278 ) + $signed({ 1'h0, ct1_rp_msb });
-  assign \$282  = $signed(\$281 ) + $signed(8'h7f);
-  assign \$283  = $signed(\$282 ) < $signed(2'h1);
-  assign \$284  = $signed(\$282 ) < $signed(6'h27);
-  assign \$285  = $signed(2'h1) - $signed(\$282 );
-  assign ct1_rp_sh = \$280 [25:0] >> ct1_rp_rs;
-  assign \$286  = ct1_rp_sh << ct1_rp_rs;
-  assign ct1_rp_lost = \$286 [25:0] != \$280 [25:0];
-  assign \$287  = $signed(\$282 ) + $signed({ 1'h0, ct1_rp_rs });
-  assign \$288  = $signed(\$287 ) - $signed(2'h1);
-  assign \$290  = $signed(\$289 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
-  assign \$292  = \$291  | ct1_rp_lost;
-  assign \$293  = \$292  | ct1_rp_sh[2];
-  assign \$294  = ct1_rp_sh[1] & \$293 ;
-  assign \$295  = $signed(\$290 ) + $signed({ 1'h0, \$294  });
-  assign \$296  = ! { \$270 , dq_sum_a1[22:0] };
-  assign \$297  = \$295 [46:0] >= 31'h7f800000;
-  assign \$298  = dq_bit == 2'h2;
-  assign \$299  = dq_sum_a1[31] ^ \$298 ;
-  assign \$300  = dq_bit == 2'h2;
-  assign \$301  = dq_sum_a1[31] ^ \$300 ;
-  assign \$302  = dq_bit == 2'h2;
-  assign \$303  = dq_sum_a1[31] ^ \$302 ;
-  assign \$304  = dq_bit == 2'h2;
-  assign \$305  = dq_sum_a1[31] ^ \$304 ;
-  assign \$306  = ct1_inf ? { \$305 , 31'h7f800000 } : ct1_rp_out;
-  assign ct1_f32 = ct1_nan ? 32'd2143289344 : \$306 ;
-  assign \$307  = \$136 [2:0] - \$signal$48 ;
-  assign \$308  = ! dq_d1_0[30:23];
-  assign st1_0_e = \$308  ? 8'h01 : dq_d1_0[30:23];
-  assign \$309  = ! dq_d1_0[30:23];
-  assign \$310  = ~ \$309 ;
-  assign \$311  = dq_d1_0[30:23] == 8'hff;
-  assign \$312  = ! dq_d1_0[22:0];
-  assign st1_0_inf = \$311  & \$312 ;
-  assign \$313  = dq_d1_0[30:23] == 8'hff;
-  assign \$314  = | dq_d1_0[22:0];
-  assign st1_0_nan = \$313  & \$314 ;
-  assign \$315  = ! dq_d1_0[30:23];
-  assign \$316  = ! dq_d1_0[22:0];
-  assign st1_0_zero = \$315  & \$316 ;
-  assign \$317  = st1_0_e - 8'h96;
-  assign \$318  = $signed(\$317 ) + $signed(\$307 );
-  assign \$319  = 5'h17 - st1_0_rp_msb;
-  assign \$320  = { \$310 , dq_d1_0[22:0], 2'h0 } << \$319 [4:0];
-  assign \$321  = $signed(\$318 ) + $signed({ 1'h0, st1_0_rp_msb });
-  assign \$322  = $signed(\$321 ) + $signed(8'h7f);
-  assign \$323  = $signed(\$322 ) < $signed(2'h1);
-  assign \$324  = $signed(\$322 ) < $signed(6'h27);
-  assign \$325  = $signed(2'h1) - $signed(\$322 );
-  assign st1_0_rp_sh = \$320 [25:0] >> st1_0_rp_rs;
-  assign \$326  = st1_0_rp_sh << st1_0_rp_rs;
-  assign st1_0_rp_lost = \$326 [25:0] != \$320 [25:0];
-  assign \$327  = $signed(\$322 ) + $signed({ 1'h0, st1_0_rp_rs });
-  assign \$328  = $signed(\$327 ) - $signed(2'h1);
-  assign \$330  = $signed(\$329 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
-  assign \$332  = \$331  | st1_0_rp_lost;
-  assign \$333  = \$332  | st1_0_rp_sh[2];
-  assign \$334  = st1_0_rp_sh[1] & \$333 ;
-  assign \$335  = $signed(\$330 ) + $signed({ 1'h0, \$334  });
-  assign \$336  = ! { \$310 , dq_d1_0[22:0] };
-  assign \$337  = \$335 [46:0] >= 31'h7f800000;
-  assign \$342  = st1_0_inf ? { \$341 , 31'h7f800000 } : st1_0_rp_out;
-  assign st1_0_f32 = st1_0_nan ? 32'd2143289344 : \$342 ;
-  assign \$343  = dq_bit == 2'h3;
-  assign \$344  = \$343  & \$signal$64 ;
-  assign \$345  = \$344  ? dq_psum[95:64] : out_acc[95:64];
-  assign \a$244  = in_corr ? dq_d1_0 : \$345 ;
-  assign \$346  = dq_c0 >> dq_bit;
-  assign \$347  = \$346  ? ct1_f32 : 32'd0;
-  assign \$348  = ~ in_corr;
-  assign \$349  = dq_scale[7:0] >> \$136 [2:0];
-  assign \$350  = \$348  & \$349 ;
-  assign \$351  = \$350  ? st1_0_f32 : 32'd0;
-  assign \b$245  = in_corr ? \$347  : \$351 ;
-  assign \$352  = \$136 [2:0] - \$signal$48 ;
-  assign \$353  = ! dq_d1_1[30:23];
-  assign st1_1_e = \$353  ? 8'h01 : dq_d1_1[30:23];
-  assign \$354  = ! dq_d1_1[30:23];
-  assign \$355  = ~ \$354 ;
-  assign \$356  = dq_d1_1[30:23] == 8'hff;
-  assign \$357  = ! dq_d1_1[22:0];
-  assign st1_1_inf = \$356  & \$357 ;
-  assign \$358  = dq_d1_1[30:23] == 8'hff;
-  assign \$359  = | dq_d1_1[22:0];
-  assign st1_1_nan = \$358  & \$359 ;
-  assign \$360  = ! dq_d1_1[30:23];
-  assign \$361  = ! dq_d1_1[22:0];
-  assign st1_1_zero = \$360  & \$361 ;
-  assign \$362  = st1_1_e - 8'h96;
-  assign \$363  = $signed(\$362 ) + $signed(\$352 );
-  assign \$364  = 5'h17 - st1_1_rp_msb;
-  assign \$365  = { \$355 , dq_d1_1[22:0], 2'h0 } << \$364 [4:0];
-  assign \$366  = $signed(\$363 ) + $signed({ 1'h0, st1_1_rp_msb });
-  assign \$367  = $signed(\$366 ) + $signed(8'h7f);
-  assign \$368  = $signed(\$367 ) < $signed(2'h1);
-  assign \$369  = $signed(\$367 ) < $signed(6'h27);
-  assign \$370  = $signed(2'h1) - $signed(\$367 );
-  assign st1_1_rp_sh = \$365 [25:0] >> st1_1_rp_rs;
-  assign \$371  = st1_1_rp_sh << st1_1_rp_rs;
-  assign st1_1_rp_lost = \$371 [25:0] != \$365 [25:0];
-  assign \$372  = $signed(\$367 ) + $signed({ 1'h0, st1_1_rp_rs });
-  assign \$373  = $signed(\$372 ) - $signed(2'h1);
-  assign \$375  = $signed(\$374 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
-  assign \$377  = \$376  | st1_1_rp_lost;
-  assign \$378  = \$377  | st1_1_rp_sh[2];
-  assign \$379  = st1_1_rp_sh[1] & \$378 ;
-  assign \$380  = $signed(\$375 ) + $signed({ 1'h0, \$379  });
-  assign \$381  = ! { \$355 , dq_d1_1[22:0] };
-  assign \$382  = \$380 [46:0] >= 31'h7f800000;
-  assign \$387  = st1_1_inf ? { \$386 , 31'h7f800000 } : st1_1_rp_out;
-  assign st1_1_f32 = st1_1_nan ? 32'd2143289344 : \$387 ;
-  assign \$388  = dq_bit == 2'h3;
-  assign \$389  = \$388  & \$signal$64 ;
-  assign \$390  = \$389  ? dq_psum[127:96] : out_acc[127:96];
-  assign \a$263  = in_corr ? dq_d1_1 : \$390 ;
-  assign \$391  = dq_c1 >> dq_bit;
-  assign \$392  = \$391  ? ct1_f32 : 32'd0;
-  assign \$393  = ~ in_corr;
-  assign \$394  = dq_scale[15:8] >> \$136 [2:0];
-  assign \$395  = \$393  & \$394 ;
-  assign \$396  = \$395  ? st1_1_f32 : 32'd0;
-  assign \b$264  = in_corr ? \$392  : \$396 ;
+  assign \$28  = ! \table [126:122];
+  assign ones0_e = \$28  ? 5'h01 : \table [126:122];
+  assign \$29  = ! \table [126:122];
+  assign \$30  = ~ \$29 ;
+  assign \$31  = \table [126:122] == 5'h1f;
+  assign \$32  = ! \table [121:112];
+  assign ones0_inf = \$31  & \$32 ;
+  assign \$33  = \table [126:122] == 5'h1f;
+  assign \$34  = | \table [121:112];
+  assign ones0_nan = \$33  & \$34 ;
+  assign \$35  = ! \table [126:122];
+  assign \$36  = ! \table [121:112];
+  assign ones0_zero = \$35  & \$36 ;
+  assign \$37  = { \$30 , \table [121:112] } << ones0_lz;
+  assign \$38  = ones0_e + 7'h70;
+  assign \$39  = \$38  - ones0_lz;
+  assign \$40  = ! \table$86 [126:122];
+  assign ones1_e = \$40  ? 5'h01 : \table$86 [126:122];
+  assign \$41  = ! \table$86 [126:122];
+  assign \$42  = ~ \$41 ;
+  assign \$43  = \table$86 [126:122] == 5'h1f;
+  assign \$44  = ! \table$86 [121:112];
+  assign ones1_inf = \$43  & \$44 ;
+  assign \$45  = \table$86 [126:122] == 5'h1f;
+  assign \$46  = | \table$86 [121:112];
+  assign ones1_nan = \$45  & \$46 ;
+  assign \$47  = ! \table$86 [126:122];
+  assign \$48  = ! \table$86 [121:112];
+  assign ones1_zero = \$47  & \$48 ;
+  assign \$49  = { \$42 , \table$86 [121:112] } << ones1_lz;
+  assign \$50  = ones1_e + 7'h70;
+  assign \$51  = \$50  - ones1_lz;
+  assign \$472  = \$signal  * 4'h8;
+  assign \$52  = planes >> \$472 ;
+  assign \$475  = \$signal  * 4'h8;
+  assign \$53  = planes >> \$475 ;
+  assign \$478  = \$signal  * 4'h8;
+  assign \$54  = planes >> \$478 ;
+  assign \$55  = ~ \$54 [2:0];
+  assign low0 = \$52 [3] ? \$53 [2:0] : \$55 ;
+  assign \$483  = \$signal  * 4'h8;
+  assign \$56  = planes >> \$483 ;
+  assign \$57  = ~ \$56 [3];
+  assign \$488  = low0 * 5'h10;
+  assign entry0_0 = \table  >> \$488 ;
+  assign \$58  = ! entry0_0[14:10];
+  assign plane0_0_e = \$58  ? 5'h01 : entry0_0[14:10];
+  assign \$59  = ! entry0_0[14:10];
+  assign \$60  = ~ \$59 ;
+  assign \$61  = entry0_0[14:10] == 5'h1f;
+  assign \$62  = ! entry0_0[9:0];
+  assign plane0_0_inf = \$61  & \$62 ;
+  assign \$63  = entry0_0[14:10] == 5'h1f;
+  assign \$64  = | entry0_0[9:0];
+  assign plane0_0_nan = \$63  & \$64 ;
+  assign \$65  = ! entry0_0[14:10];
+  assign \$66  = ! entry0_0[9:0];
+  assign plane0_0_zero = \$65  & \$66 ;
+  assign \$67  = { \$60 , entry0_0[9:0] } << plane0_0_lz;
+  assign \$68  = plane0_0_e + 7'h70;
+  assign \$69  = \$68  + \$signal ;
+  assign \$70  = \$69  - plane0_0_lz;
+  assign \$71  = entry0_0[15] ^ neg0;
+  assign \$72  = entry0_0[15] ^ neg0;
+  assign \$73  = entry0_0[15] ^ neg0;
+  assign \$511  = low0 * 5'h10;
+  assign entry1_0 = \table$86  >> \$511 ;
+  assign \$74  = ! entry1_0[14:10];
+  assign plane1_0_e = \$74  ? 5'h01 : entry1_0[14:10];
+  assign \$75  = ! entry1_0[14:10];
+  assign \$76  = ~ \$75 ;
+  assign \$77  = entry1_0[14:10] == 5'h1f;
+  assign \$78  = ! entry1_0[9:0];
+  assign plane1_0_inf = \$77  & \$78 ;
+  assign \$79  = entry1_0[14:10] == 5'h1f;
+  assign \$80  = | entry1_0[9:0];
+  assign plane1_0_nan = \$79  & \$80 ;
+  assign \$81  = ! entry1_0[14:10];
+  assign \$82  = ! entry1_0[9:0];
+  assign plane1_0_zero = \$81  & \$82 ;
+  assign \$83  = { \$76 , entry1_0[9:0] } << plane1_0_lz;
+  assign \$84  = plane1_0_e + 7'h70;
+  assign \$85  = \$84  + \$signal ;
+  assign \$86  = \$85  - plane1_0_lz;
+  assign \$87  = entry1_0[15] ^ neg0;
+  assign \$88  = entry1_0[15] ^ neg0;
+  assign \$89  = entry1_0[15] ^ neg0;
+  assign \$534  = \$signal  * 4'h8;
+  assign \$90  = planes >> \$534 ;
+  assign \$537  = \$signal  * 4'h8;
+  assign \$91  = planes >> \$537 ;
+  assign \$540  = \$signal  * 4'h8;
+  assign \$92  = planes >> \$540 ;
+  assign \$93  = ~ \$92 [6:4];
+  assign low1 = \$90 [7] ? \$91 [6:4] : \$93 ;
+  assign \$545  = \$signal  * 4'h8;
+  assign \$94  = planes >> \$545 ;
+  assign \$95  = ~ \$94 [7];
+  assign \$550  = low1 * 5'h10;
+  assign entry0_1 = \table  >> \$550 ;
+  assign \$96  = ! entry0_1[14:10];
+  assign plane0_1_e = \$96  ? 5'h01 : entry0_1[14:10];
+  assign \$97  = ! entry0_1[14:10];
+  assign \$98  = ~ \$97 ;
+  assign \$99  = entry0_1[14:10] == 5'h1f;
+  assign \$100  = ! entry0_1[9:0];
+  assign plane0_1_inf = \$99  & \$100 ;
+  assign \$101  = entry0_1[14:10] == 5'h1f;
+  assign \$102  = | entry0_1[9:0];
+  assign plane0_1_nan = \$101  & \$102 ;
+  assign \$103  = ! entry0_1[14:10];
+  assign \$104  = ! entry0_1[9:0];
+  assign plane0_1_zero = \$103  & \$104 ;
+  assign \$105  = { \$98 , entry0_1[9:0] } << plane0_1_lz;
+  assign \$106  = plane0_1_e + 7'h70;
+  assign \$107  = \$106  + \$signal ;
+  assign \$108  = \$107  - plane0_1_lz;
+  assign \$109  = entry0_1[15] ^ neg1;
+  assign \$110  = entry0_1[15] ^ neg1;
+  assign \$111  = entry0_1[15] ^ neg1;
+  assign \$573  = low1 * 5'h10;
+  assign entry1_1 = \table$86  >> \$573 ;
+  assign \$112  = ! entry1_1[14:10];
+  assign plane1_1_e = \$112  ? 5'h01 : entry1_1[14:10];
+  assign \$113  = ! entry1_1[14:10];
+  assign \$114  = ~ \$113 ;
+  assign \$115  = entry1_1[14:10] == 5'h1f;
+  assign \$116  = ! entry1_1[9:0];
+  assign plane1_1_inf = \$115  & \$116 ;
+  assign \$117  = entry1_1[14:10] == 5'h1f;
+  assign \$118  = | entry1_1[9:0];
+  assign plane1_1_nan = \$117  & \$118 ;
+  assign \$119  = ! entry1_1[14:10];
+  assign \$120  = ! entry1_1[9:0];
+  assign plane1_1_zero = \$119  & \$120 ;
+  assign \$121  = { \$114 , entry1_1[9:0] } << plane1_1_lz;
+  assign \$122  = plane1_1_e + 7'h70;
+  assign \$123  = \$122  + \$signal ;
+  assign \$124  = \$123  - plane1_1_lz;
+  assign \$125  = entry1_1[15] ^ neg1;
+  assign \$126  = entry1_1[15] ^ neg1;
+  assign \$127  = entry1_1[15] ^ neg1;
+  assign \$128  = dq_bit - 2'h3;
+  assign \$signal$49  = dq_bit < 2'h3;
+  assign corr_uint2 = 2'h3 - \$129 ;
+  assign \corr_uint2$156  = 2'h3 - \$130 ;
+  assign \$131  = ! dq_sum_a0[30:23];
+  assign ct0_e = \$131  ? 8'h01 : dq_sum_a0[30:23];
+  assign \$132  = ! dq_sum_a0[30:23];
+  assign \$133  = ~ \$132 ;
+  assign \$134  = dq_sum_a0[30:23] == 8'hff;
+  assign \$135  = ! dq_sum_a0[22:0];
+  assign ct0_inf = \$134  & \$135 ;
+  assign \$136  = dq_sum_a0[30:23] == 8'hff;
+  assign \$137  = | dq_sum_a0[22:0];
+  assign ct0_nan = \$136  & \$137 ;
+  assign \$138  = ! dq_sum_a0[30:23];
+  assign \$139  = ! dq_sum_a0[22:0];
+  assign ct0_zero = \$138  & \$139 ;
+  assign \$140  = ct0_e - 8'h96;
+  assign \$141  = $signed(\$140 ) + $signed({ 1'h0, dq_bit });
+  assign \$142  = dq_bit == 2'h2;
+  assign ct0_rp_sign = dq_sum_a0[31] ^ \$142 ;
+  assign \$143  = 5'h17 - ct0_rp_msb;
+  assign \$144  = { \$133 , dq_sum_a0[22:0], 2'h0 } << \$143 [4:0];
+  assign \$145  = $signed(\$141 ) + $signed({ 1'h0, ct0_rp_msb });
+  assign \$146  = $signed(\$145 ) + $signed(8'h7f);
+  assign \$147  = $signed(\$146 ) < $signed(2'h1);
+  assign \$148  = $signed(\$146 ) < $signed(6'h27);
+  assign \$149  = $signed(2'h1) - $signed(\$146 );
+  assign ct0_rp_sh = \$144 [25:0] >> ct0_rp_rs;
+  assign \$150  = ct0_rp_sh << ct0_rp_rs;
+  assign ct0_rp_lost = \$150 [25:0] != \$144 [25:0];
+  assign \$151  = $signed(\$146 ) + $signed({ 1'h0, ct0_rp_rs });
+  assign \$152  = $signed(\$151 ) - $signed(2'h1);
+  assign \$154  = $signed(\$153 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
+  assign \$156  = \$155  | ct0_rp_lost;
+  assign \$157  = \$156  | ct0_rp_sh[2];
+  assign \$158  = ct0_rp_sh[1] & \$157 ;
+  assign \$159  = $signed(\$154 ) + $signed({ 1'h0, \$158  });
+  assign \$160  = ! { \$133 , dq_sum_a0[22:0] };
+  assign \$161  = \$159 [46:0] >= 31'h7f800000;
+  assign \$162  = dq_bit == 2'h2;
+  assign \$163  = dq_sum_a0[31] ^ \$162 ;
+  assign \$164  = ct0_inf ? { \$163 , 31'h7f800000 } : ct0_rp_out;
+  assign ct0_f32 = ct0_nan ? 32'd2143289344 : \$164 ;
+  assign \$165  = \$128 [2:0] - \$signal$48 ;
+  assign \$166  = ! dq_d0_0[30:23];
+  assign st0_0_e = \$166  ? 8'h01 : dq_d0_0[30:23];
+  assign \$167  = ! dq_d0_0[30:23];
+  assign \$168  = ~ \$167 ;
+  assign \$169  = dq_d0_0[30:23] == 8'hff;
+  assign \$170  = ! dq_d0_0[22:0];
+  assign st0_0_inf = \$169  & \$170 ;
+  assign \$171  = dq_d0_0[30:23] == 8'hff;
+  assign \$172  = | dq_d0_0[22:0];
+  assign st0_0_nan = \$171  & \$172 ;
+  assign \$173  = ! dq_d0_0[30:23];
+  assign \$174  = ! dq_d0_0[22:0];
+  assign st0_0_zero = \$173  & \$174 ;
+  assign \$175  = st0_0_e - 8'h96;
+  assign \$176  = $signed(\$175 ) + $signed(\$165 );
+  assign \$177  = 5'h17 - st0_0_rp_msb;
+  assign \$178  = { \$168 , dq_d0_0[22:0], 2'h0 } << \$177 [4:0];
+  assign \$179  = $signed(\$176 ) + $signed({ 1'h0, st0_0_rp_msb });
+  assign \$180  = $signed(\$179 ) + $signed(8'h7f);
+  assign \$181  = $signed(\$180 ) < $signed(2'h1);
+  assign \$182  = $signed(\$180 ) < $signed(6'h27);
+  assign \$183  = $signed(2'h1) - $signed(\$180 );
+  assign st0_0_rp_sh = \$178 [25:0] >> st0_0_rp_rs;
+  assign \$184  = st0_0_rp_sh << st0_0_rp_rs;
+  assign st0_0_rp_lost = \$184 [25:0] != \$178 [25:0];
+  assign \$185  = $signed(\$180 ) + $signed({ 1'h0, st0_0_rp_rs });
+  assign \$186  = $signed(\$185 ) - $signed(2'h1);
+  assign \$188  = $signed(\$187 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
+  assign \$190  = \$189  | st0_0_rp_lost;
+  assign \$191  = \$190  | st0_0_rp_sh[2];
+  assign \$192  = st0_0_rp_sh[1] & \$191 ;
+  assign \$193  = $signed(\$188 ) + $signed({ 1'h0, \$192  });
+  assign \$194  = ! { \$168 , dq_d0_0[22:0] };
+  assign \$195  = \$193 [46:0] >= 31'h7f800000;
+  assign \$197  = st0_0_inf ? { \$196 , 31'h7f800000 } : st0_0_rp_out;
+  assign st0_0_f32 = st0_0_nan ? 32'd2143289344 : \$197 ;
+  assign \$198  = dq_bit == 2'h3;
+  assign \$199  = \$198  & \$signal$64 ;
+  assign \$200  = \$199  ? dq_psum[31:0] : out_acc[31:0];
+  assign \a$192  = \$signal$49  ? dq_d0_0 : \$200 ;
+  assign \$201  = dq_c0 >> dq_bit;
+  assign \$202  = \$201  ? ct0_f32 : 32'd0;
+  assign \$203  = ~ \$signal$49 ;
+  assign \$204  = dq_scale[7:0] >> \$128 [2:0];
+  assign \$205  = \$203  & \$204 ;
+  assign \$206  = \$205  ? st0_0_f32 : 32'd0;
+  assign \b$193  = \$signal$49  ? \$202  : \$206 ;
+  assign \$207  = \$128 [2:0] - \$signal$48 ;
+  assign \$208  = ! dq_d0_1[30:23];
+  assign st0_1_e = \$208  ? 8'h01 : dq_d0_1[30:23];
+  assign \$209  = ! dq_d0_1[30:23];
+  assign \$210  = ~ \$209 ;
+  assign \$211  = dq_d0_1[30:23] == 8'hff;
+  assign \$212  = ! dq_d0_1[22:0];
+  assign st0_1_inf = \$211  & \$212 ;
+  assign \$213  = dq_d0_1[30:23] == 8'hff;
+  assign \$214  = | dq_d0_1[22:0];
+  assign st0_1_nan = \$213  & \$214 ;
+  assign \$215  = ! dq_d0_1[30:23];
+  assign \$216  = ! dq_d0_1[22:0];
+  assign st0_1_zero = \$215  & \$216 ;
+  assign \$217  = st0_1_e - 8'h96;
+  assign \$218  = $signed(\$217 ) + $signed(\$207 );
+  assign \$219  = 5'h17 - st0_1_rp_msb;
+  assign \$220  = { \$210 , dq_d0_1[22:0], 2'h0 } << \$219 [4:0];
+  assign \$221  = $signed(\$218 ) + $signed({ 1'h0, st0_1_rp_msb });
+  assign \$222  = $signed(\$221 ) + $signed(8'h7f);
+  assign \$223  = $signed(\$222 ) < $signed(2'h1);
+  assign \$224  = $signed(\$222 ) < $signed(6'h27);
+  assign \$225  = $signed(2'h1) - $signed(\$222 );
+  assign st0_1_rp_sh = \$220 [25:0] >> st0_1_rp_rs;
+  assign \$226  = st0_1_rp_sh << st0_1_rp_rs;
+  assign st0_1_rp_lost = \$226 [25:0] != \$220 [25:0];
+  assign \$227  = $signed(\$222 ) + $signed({ 1'h0, st0_1_rp_rs });
+  assign \$228  = $signed(\$227 ) - $signed(2'h1);
+  assign \$230  = $signed(\$229 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
+  assign \$232  = \$231  | st0_1_rp_lost;
+  assign \$233  = \$232  | st0_1_rp_sh[2];
+  assign \$234  = st0_1_rp_sh[1] & \$233 ;
+  assign \$235  = $signed(\$230 ) + $signed({ 1'h0, \$234  });
+  assign \$236  = ! { \$210 , dq_d0_1[22:0] };
+  assign \$237  = \$235 [46:0] >= 31'h7f800000;
+  assign \$239  = st0_1_inf ? { \$238 , 31'h7f800000 } : st0_1_rp_out;
+  assign st0_1_f32 = st0_1_nan ? 32'd2143289344 : \$239 ;
+  assign \$240  = dq_bit == 2'h3;
+  assign \$241  = \$240  & \$signal$64 ;
+  assign \$242  = \$241  ? dq_psum[63:32] : out_acc[63:32];
+  assign \a$212  = \$signal$49  ? dq_d0_1 : \$242 ;
+  assign \$243  = dq_c1 >> dq_bit;
+  assign \$244  = \$243  ? ct0_f32 : 32'd0;
+  assign \$245  = ~ \$signal$49 ;
+  assign \$246  = dq_scale[15:8] >> \$128 [2:0];
+  assign \$247  = \$245  & \$246 ;
+  assign \$248  = \$247  ? st0_1_f32 : 32'd0;
+  assign \b$213  = \$signal$49  ? \$244  : \$248 ;
+  assign \$249  = ! dq_sum_a1[30:23];
+  assign ct1_e = \$249  ? 8'h01 : dq_sum_a1[30:23];
+  assign \$250  = ! dq_sum_a1[30:23];
+  assign \$251  = ~ \$250 ;
+  assign \$252  = dq_sum_a1[30:23] == 8'hff;
+  assign \$253  = ! dq_sum_a1[22:0];
+  assign ct1_inf = \$252  & \$253 ;
+  assign \$254  = dq_sum_a1[30:23] == 8'hff;
+  assign \$255  = | dq_sum_a1[22:0];
+  assign ct1_nan = \$254  & \$255 ;
+  assign \$256  = ! dq_sum_a1[30:23];
+  assign \$257  = ! dq_sum_a1[22:0];
+  assign ct1_zero = \$256  & \$257 ;
+  assign \$258  = ct1_e - 8'h96;
+  assign \$259  = $signed(\$258 ) + $signed({ 1'h0, dq_bit });
+  assign \$260  = dq_bit == 2'h2;
+  assign ct1_rp_sign = dq_sum_a1[31] ^ \$260 ;
+  assign \$261  = 5'h17 - ct1_rp_msb;
+  assign \$262  = { \$251 , dq_sum_a1[22:0], 2'h0 } << \$261 [4:0];
+  assign \$263  = $signed(\$259 ) + $signed({ 1'h0, ct1_rp_msb });
+  assign \$264  = $signed(\$263 ) + $signed(8'h7f);
+  assign \$265  = $signed(\$264 ) < $signed(2'h1);
+  assign \$266  = $signed(\$264 ) < $signed(6'h27);
+  assign \$267  = $signed(2'h1) - $signed(\$264 );
+  assign ct1_rp_sh = \$262 [25:0] >> ct1_rp_rs;
+  assign \$268  = ct1_rp_sh << ct1_rp_rs;
+  assign ct1_rp_lost = \$268 [25:0] != \$262 [25:0];
+  assign \$269  = $signed(\$264 ) + $signed({ 1'h0, ct1_rp_rs });
+  assign \$270  = $signed(\$269 ) - $signed(2'h1);
+  assign \$272  = $signed(\$271 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
+  assign \$274  = \$273  | ct1_rp_lost;
+  assign \$275  = \$274  | ct1_rp_sh[2];
+  assign \$276  = ct1_rp_sh[1] & \$275 ;
+  assign \$277  = $signed(\$272 ) + $signed({ 1'h0, \$276  });
+  assign \$278  = ! { \$251 , dq_sum_a1[22:0] };
+  assign \$279  = \$277 [46:0] >= 31'h7f800000;
+  assign \$280  = dq_bit == 2'h2;
+  assign \$281  = dq_sum_a1[31] ^ \$280 ;
+  assign \$282  = ct1_inf ? { \$281 , 31'h7f800000 } : ct1_rp_out;
+  assign ct1_f32 = ct1_nan ? 32'd2143289344 : \$282 ;
+  assign \$283  = \$128 [2:0] - \$signal$48 ;
+  assign \$284  = ! dq_d1_0[30:23];
+  assign st1_0_e = \$284  ? 8'h01 : dq_d1_0[30:23];
+  assign \$285  = ! dq_d1_0[30:23];
+  assign \$286  = ~ \$285 ;
+  assign \$287  = dq_d1_0[30:23] == 8'hff;
+  assign \$288  = ! dq_d1_0[22:0];
+  assign st1_0_inf = \$287  & \$288 ;
+  assign \$289  = dq_d1_0[30:23] == 8'hff;
+  assign \$290  = | dq_d1_0[22:0];
+  assign st1_0_nan = \$289  & \$290 ;
+  assign \$291  = ! dq_d1_0[30:23];
+  assign \$292  = ! dq_d1_0[22:0];
+  assign st1_0_zero = \$291  & \$292 ;
+  assign \$293  = st1_0_e - 8'h96;
+  assign \$294  = $signed(\$293 ) + $signed(\$283 );
+  assign \$295  = 5'h17 - st1_0_rp_msb;
+  assign \$296  = { \$286 , dq_d1_0[22:0], 2'h0 } << \$295 [4:0];
+  assign \$297  = $signed(\$294 ) + $signed({ 1'h0, st1_0_rp_msb });
+  assign \$298  = $signed(\$297 ) + $signed(8'h7f);
+  assign \$299  = $signed(\$298 ) < $signed(2'h1);
+  assign \$300  = $signed(\$298 ) < $signed(6'h27);
+  assign \$301  = $signed(2'h1) - $signed(\$298 );
+  assign st1_0_rp_sh = \$296 [25:0] >> st1_0_rp_rs;
+  assign \$302  = st1_0_rp_sh << st1_0_rp_rs;
+  assign st1_0_rp_lost = \$302 [25:0] != \$296 [25:0];
+  assign \$303  = $signed(\$298 ) + $signed({ 1'h0, st1_0_rp_rs });
+  assign \$304  = $signed(\$303 ) - $signed(2'h1);
+  assign \$306  = $signed(\$305 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
+  assign \$308  = \$307  | st1_0_rp_lost;
+  assign \$309  = \$308  | st1_0_rp_sh[2];
+  assign \$310  = st1_0_rp_sh[1] & \$309 ;
+  assign \$311  = $signed(\$306 ) + $signed({ 1'h0, \$310  });
+  assign \$312  = ! { \$286 , dq_d1_0[22:0] };
+  assign \$313  = \$311 [46:0] >= 31'h7f800000;
+  assign \$315  = st1_0_inf ? { \$314 , 31'h7f800000 } : st1_0_rp_out;
+  assign st1_0_f32 = st1_0_nan ? 32'd2143289344 : \$315 ;
+  assign \$316  = dq_bit == 2'h3;
+  assign \$317  = \$316  & \$signal$64 ;
+  assign \$318  = \$317  ? dq_psum[95:64] : out_acc[95:64];
+  assign \a$249  = \$signal$49  ? dq_d1_0 : \$318 ;
+  assign \$319  = dq_c0 >> dq_bit;
+  assign \$320  = \$319  ? ct1_f32 : 32'd0;
+  assign \$321  = ~ \$signal$49 ;
+  assign \$322  = dq_scale[7:0] >> \$128 [2:0];
+  assign \$323  = \$321  & \$322 ;
+  assign \$324  = \$323  ? st1_0_f32 : 32'd0;
+  assign \b$250  = \$signal$49  ? \$320  : \$324 ;
+  assign \$325  = \$128 [2:0] - \$signal$48 ;
+  assign \$326  = ! dq_d1_1[30:23];
+  assign st1_1_e = \$326  ? 8'h01 : dq_d1_1[30:23];
+  assign \$327  = ! dq_d1_1[30:23];
+  assign \$328  = ~ \$327 ;
+  assign \$329  = dq_d1_1[30:23] == 8'hff;
+  assign \$330  = ! dq_d1_1[22:0];
+  assign st1_1_inf = \$329  & \$330 ;
+  assign \$331  = dq_d1_1[30:23] == 8'hff;
+  assign \$332  = | dq_d1_1[22:0];
+  assign st1_1_nan = \$331  & \$332 ;
+  assign \$333  = ! dq_d1_1[30:23];
+  assign \$334  = ! dq_d1_1[22:0];
+  assign st1_1_zero = \$333  & \$334 ;
+  assign \$335  = st1_1_e - 8'h96;
+  assign \$336  = $signed(\$335 ) + $signed(\$325 );
+  assign \$337  = 5'h17 - st1_1_rp_msb;
+  assign \$338  = { \$328 , dq_d1_1[22:0], 2'h0 } << \$337 [4:0];
+  assign \$339  = $signed(\$336 ) + $signed({ 1'h0, st1_1_rp_msb });
+  assign \$340  = $signed(\$339 ) + $signed(8'h7f);
+  assign \$341  = $signed(\$340 ) < $signed(2'h1);
+  assign \$342  = $signed(\$340 ) < $signed(6'h27);
+  assign \$343  = $signed(2'h1) - $signed(\$340 );
+  assign st1_1_rp_sh = \$338 [25:0] >> st1_1_rp_rs;
+  assign \$344  = st1_1_rp_sh << st1_1_rp_rs;
+  assign st1_1_rp_lost = \$344 [25:0] != \$338 [25:0];
+  assign \$345  = $signed(\$340 ) + $signed({ 1'h0, st1_1_rp_rs });
+  assign \$346  = $signed(\$345 ) - $signed(2'h1);
+  assign \$348  = $signed(\$347 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
+  assign \$350  = \$349  | st1_1_rp_lost;
+  assign \$351  = \$350  | st1_1_rp_sh[2];
+  assign \$352  = st1_1_rp_sh[1] & \$351 ;
+  assign \$353  = $signed(\$348 ) + $signed({ 1'h0, \$352  });
+  assign \$354  = ! { \$328 , dq_d1_1[22:0] };
+  assign \$355  = \$353 [46:0] >= 31'h7f800000;
+  assign \$357  = st1_1_inf ? { \$356 , 31'h7f800000 } : st1_1_rp_out;
+  assign st1_1_f32 = st1_1_nan ? 32'd2143289344 : \$357 ;
+  assign \$358  = dq_bit == 2'h3;
+  assign \$359  = \$358  & \$signal$64 ;
+  assign \$360  = \$359  ? dq_psum[127:96] : out_acc[127:96];
+  assign \a$269  = \$signal$49  ? dq_d1_1 : \$360 ;
+  assign \$361  = dq_c1 >> dq_bit;
+  assign \$362  = \$361  ? ct1_f32 : 32'd0;
+  assign \$363  = ~ \$signal$49 ;
+  assign \$364  = dq_scale[15:8] >> \$128 [2:0];
+  assign \$365  = \$363  & \$364 ;
+  assign \$366  = \$365  ? st1_1_f32 : 32'd0;
+  assign \b$270  = \$signal$49  ? \$362  : \$366 ;
   always @(posedge clk)
-    o_a <= \$397 ;
+    o_a <= \$367 ;
   always @(posedge clk)
-    o_w <= \$398 ;
+    o_w <= \$368 ;
   always @(posedge clk)
-    o_ctl <= \$399 ;
+    o_ctl <= \$369 ;
   always @(posedge clk)
-    w_reg <= \$400 ;
+    w_reg <= \$370 ;
   always @(posedge clk)
-    \$signal  <= \$401 ;
+    \$signal  <= \$371 ;
   always @(posedge clk)
-    planes <= \$402 ;
+    planes <= \$372 ;
   always @(posedge clk)
-    dtype <= \$403 ;
+    dtype <= \$373 ;
   always @(posedge clk)
-    remaining <= \$404 ;
+    remaining <= \$374 ;
   always @(posedge clk)
-    beat_group_end <= \$405 ;
+    beat_group_end <= \$375 ;
   always @(posedge clk)
-    beat_last <= \$406 ;
+    beat_last <= \$376 ;
   always @(posedge clk)
-    beat_scale <= \$407 ;
+    beat_scale <= \$377 ;
   always @(posedge clk)
-    \$signal$23  <= \$408 ;
+    \$signal$23  <= \$378 ;
   always @(posedge clk)
-    \$signal$24  <= \$409 ;
+    \$signal$24  <= \$379 ;
   always @(posedge clk)
-    act_sum0 <= \$410 ;
+    act_sum0 <= \$380 ;
   always @(posedge clk)
-    act_sum1 <= \$411 ;
+    act_sum1 <= \$381 ;
   always @(posedge clk)
-    grp0_0 <= \$412 ;
+    grp0_0 <= \$382 ;
   always @(posedge clk)
-    grp1_0 <= \$413 ;
+    grp1_0 <= \$383 ;
   always @(posedge clk)
-    grp0_1 <= \$414 ;
+    grp0_1 <= \$384 ;
   always @(posedge clk)
-    grp1_1 <= \$415 ;
+    grp1_1 <= \$385 ;
   always @(posedge clk)
-    grp_first <= \$416 ;
+    grp_first <= \$386 ;
   always @(posedge clk)
-    grp_psum <= \$417 ;
+    grp_psum <= \$387 ;
   always @(posedge clk)
-    dq_c0 <= \$418 ;
+    dq_c0 <= \$388 ;
   always @(posedge clk)
-    dq_c1 <= \$419 ;
+    dq_c1 <= \$389 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$420 ;
+    dq_sum_a0 <= \$390 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$421 ;
+    dq_sum_a1 <= \$391 ;
   always @(posedge clk)
-    \$signal$48  <= \$422 ;
+    \$signal$48  <= \$392 ;
+  always @(posedge clk)
+    dq_d0_0 <= \$393 ;
+  always @(posedge clk)
+    dq_d0_1 <= \$394 ;
+  always @(posedge clk)
+    dq_d1_0 <= \$395 ;
+  always @(posedge clk)
+    dq_d1_1 <= \$396 ;
+  always @(posedge clk)
+    o_valid <= \$397 ;
+  always @(posedge clk)
+    dq_left <= \$398 ;
+  always @(posedge clk)
+    dq_bit <= \$399 ;
+  always @(posedge clk)
+    out_acc <= \$400 ;
+  always @(posedge clk)
+    o_psum <= \$401 ;
+  always @(posedge clk)
+    dq_scale <= \$402 ;
+  always @(posedge clk)
+    \$signal$64  <= \$403 ;
+  always @(posedge clk)
+    dq_psum <= \$404 ;
+  always @(posedge clk)
+    dq_last <= \$405 ;
   \lut_w2_fp16_fp16tab.act_add0  act_add0 (
     .a(act_sum0),
     .b(ones0_f32),
@@ -1431,24 +1391,24 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     .s(act_next1)
   );
   \lut_w2_fp16_fp16tab.dq_add0_0  dq_add0_0 (
-    .a(\a$190 ),
-    .b(\b$191 ),
+    .a(\a$192 ),
+    .b(\b$193 ),
     .s(s)
   );
   \lut_w2_fp16_fp16tab.dq_add0_1  dq_add0_1 (
-    .a(\a$209 ),
-    .b(\b$210 ),
-    .s(\s$54 )
+    .a(\a$212 ),
+    .b(\b$213 ),
+    .s(\s$53 )
   );
   \lut_w2_fp16_fp16tab.dq_add1_0  dq_add1_0 (
-    .a(\a$244 ),
-    .b(\b$245 ),
-    .s(\s$56 )
+    .a(\a$249 ),
+    .b(\b$250 ),
+    .s(\s$55 )
   );
   \lut_w2_fp16_fp16tab.dq_add1_1  dq_add1_1 (
-    .a(\a$263 ),
-    .b(\b$264 ),
-    .s(\s$58 )
+    .a(\a$269 ),
+    .b(\b$270 ),
+    .s(\s$57 )
   );
   \lut_w2_fp16_fp16tab.plane_add0_0  plane_add0_0 (
     .a(grp0_0),
@@ -1486,959 +1446,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$423  = dq_d0_0;
-    if (\$16 ) begin
-      \$423  = s;
-    end
-    if (handoff) begin
-      \$423  = grp_next0_0;
-    end
-    if (rst) begin
-      \$423  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$424  = dq_d0_1;
-    if (\$18 ) begin
-      \$424  = \s$54 ;
-    end
-    if (handoff) begin
-      \$424  = grp_next0_1;
-    end
-    if (rst) begin
-      \$424  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$425  = dq_d1_0;
-    if (\$20 ) begin
-      \$425  = \s$56 ;
-    end
-    if (handoff) begin
-      \$425  = grp_next1_0;
-    end
-    if (rst) begin
-      \$425  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$426  = dq_d1_1;
-    if (\$22 ) begin
-      \$426  = \s$58 ;
-    end
-    if (handoff) begin
-      \$426  = grp_next1_1;
-    end
-    if (rst) begin
-      \$426  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$427  = 1'h0;
-    if (\$23 ) begin
-      if (\$28 ) begin
-        \$427  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$427  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$428  = dq_left;
-    if (\$23 ) begin
-      \$428  = \$24 [3:0];
-    end
-    if (handoff) begin
-      \$428  = 4'hb;
-    end
-    if (rst) begin
-      \$428  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$429  = dq_bit;
-    if (\$23 ) begin
-      \$429  = \$25 [3:0];
-    end
-    if (handoff) begin
-      \$429  = 4'h0;
-    end
-    if (rst) begin
-      \$429  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$430  = out_acc;
-    if (\$23 ) begin
-      if (\$26 ) begin
-        \$430  = out_next;
-      end
-    end
-    if (rst) begin
-      \$430  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$431  = o_psum;
-    if (\$23 ) begin
-      if (\$28 ) begin
-        \$431  = out_next;
-      end
-    end
-    if (rst) begin
-      \$431  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$432  = dq_scale;
-    if (handoff) begin
-      \$432  = beat_scale;
-    end
-    if (rst) begin
-      \$432  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$433  = \$signal$64 ;
-    if (handoff) begin
-      \$433  = grp_first;
-    end
-    if (rst) begin
-      \$433  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$434  = dq_psum;
-    if (handoff) begin
-      \$434  = grp_psum;
-    end
-    if (rst) begin
-      \$434  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$435  = dq_last;
-    if (handoff) begin
-      \$435  = beat_last;
-    end
-    if (rst) begin
-      \$435  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    ones0_lz = 4'h0;
-    if (\table [112]) begin
-      ones0_lz = 4'ha;
-    end
-    if (\table [113]) begin
-      ones0_lz = 4'h9;
-    end
-    if (\table [114]) begin
-      ones0_lz = 4'h8;
-    end
-    if (\table [115]) begin
-      ones0_lz = 4'h7;
-    end
-    if (\table [116]) begin
-      ones0_lz = 4'h6;
-    end
-    if (\table [117]) begin
-      ones0_lz = 4'h5;
-    end
-    if (\table [118]) begin
-      ones0_lz = 4'h4;
-    end
-    if (\table [119]) begin
-      ones0_lz = 4'h3;
-    end
-    if (\table [120]) begin
-      ones0_lz = 4'h2;
-    end
-    if (\table [121]) begin
-      ones0_lz = 4'h1;
-    end
-    if (\$38 ) begin
-      ones0_lz = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (ones0_nan) begin
-      ones0_f32 = 32'd2143289344;
-    end else if (ones0_inf) begin
-      ones0_f32 = { \table [127], 31'h7f800000 };
-    end else if (ones0_zero) begin
-      ones0_f32 = { \table [127], 31'h00000000 };
-    end else begin
-      ones0_f32 = { \table [127], \$47 [7:0], \$45 [9:0], 13'h0000 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    ones1_lz = 4'h0;
-    if (\table$86 [112]) begin
-      ones1_lz = 4'ha;
-    end
-    if (\table$86 [113]) begin
-      ones1_lz = 4'h9;
-    end
-    if (\table$86 [114]) begin
-      ones1_lz = 4'h8;
-    end
-    if (\table$86 [115]) begin
-      ones1_lz = 4'h7;
-    end
-    if (\table$86 [116]) begin
-      ones1_lz = 4'h6;
-    end
-    if (\table$86 [117]) begin
-      ones1_lz = 4'h5;
-    end
-    if (\table$86 [118]) begin
-      ones1_lz = 4'h4;
-    end
-    if (\table$86 [119]) begin
-      ones1_lz = 4'h3;
-    end
-    if (\table$86 [120]) begin
-      ones1_lz = 4'h2;
-    end
-    if (\table$86 [121]) begin
-      ones1_lz = 4'h1;
-    end
-    if (\$50 ) begin
-      ones1_lz = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (ones1_nan) begin
-      ones1_f32 = 32'd2143289344;
-    end else if (ones1_inf) begin
-      ones1_f32 = { \table$86 [127], 31'h7f800000 };
-    end else if (ones1_zero) begin
-      ones1_f32 = { \table$86 [127], 31'h00000000 };
-    end else begin
-      ones1_f32 = { \table$86 [127], \$59 [7:0], \$57 [9:0], 13'h0000 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    plane0_0_lz = 4'h0;
-    if (entry0_0[0]) begin
-      plane0_0_lz = 4'ha;
-    end
-    if (entry0_0[1]) begin
-      plane0_0_lz = 4'h9;
-    end
-    if (entry0_0[2]) begin
-      plane0_0_lz = 4'h8;
-    end
-    if (entry0_0[3]) begin
-      plane0_0_lz = 4'h7;
-    end
-    if (entry0_0[4]) begin
-      plane0_0_lz = 4'h6;
-    end
-    if (entry0_0[5]) begin
-      plane0_0_lz = 4'h5;
-    end
-    if (entry0_0[6]) begin
-      plane0_0_lz = 4'h4;
-    end
-    if (entry0_0[7]) begin
-      plane0_0_lz = 4'h3;
-    end
-    if (entry0_0[8]) begin
-      plane0_0_lz = 4'h2;
-    end
-    if (entry0_0[9]) begin
-      plane0_0_lz = 4'h1;
-    end
-    if (\$68 ) begin
-      plane0_0_lz = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (plane0_0_nan) begin
-      plane0_0_f32 = 32'd2143289344;
-    end else if (plane0_0_inf) begin
-      plane0_0_f32 = { \$79 , 31'h7f800000 };
-    end else if (plane0_0_zero) begin
-      plane0_0_f32 = { \$80 , 31'h00000000 };
-    end else begin
-      plane0_0_f32 = { \$81 , \$78 [7:0], \$75 [9:0], 13'h0000 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    plane1_0_lz = 4'h0;
-    if (entry1_0[0]) begin
-      plane1_0_lz = 4'ha;
-    end
-    if (entry1_0[1]) begin
-      plane1_0_lz = 4'h9;
-    end
-    if (entry1_0[2]) begin
-      plane1_0_lz = 4'h8;
-    end
-    if (entry1_0[3]) begin
-      plane1_0_lz = 4'h7;
-    end
-    if (entry1_0[4]) begin
-      plane1_0_lz = 4'h6;
-    end
-    if (entry1_0[5]) begin
-      plane1_0_lz = 4'h5;
-    end
-    if (entry1_0[6]) begin
-      plane1_0_lz = 4'h4;
-    end
-    if (entry1_0[7]) begin
-      plane1_0_lz = 4'h3;
-    end
-    if (entry1_0[8]) begin
-      plane1_0_lz = 4'h2;
-    end
-    if (entry1_0[9]) begin
-      plane1_0_lz = 4'h1;
-    end
-    if (\$84 ) begin
-      plane1_0_lz = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (plane1_0_nan) begin
-      plane1_0_f32 = 32'd2143289344;
-    end else if (plane1_0_inf) begin
-      plane1_0_f32 = { \$95 , 31'h7f800000 };
-    end else if (plane1_0_zero) begin
-      plane1_0_f32 = { \$96 , 31'h00000000 };
-    end else begin
-      plane1_0_f32 = { \$97 , \$94 [7:0], \$91 [9:0], 13'h0000 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    plane0_1_lz = 4'h0;
-    if (entry0_1[0]) begin
-      plane0_1_lz = 4'ha;
-    end
-    if (entry0_1[1]) begin
-      plane0_1_lz = 4'h9;
-    end
-    if (entry0_1[2]) begin
-      plane0_1_lz = 4'h8;
-    end
-    if (entry0_1[3]) begin
-      plane0_1_lz = 4'h7;
-    end
-    if (entry0_1[4]) begin
-      plane0_1_lz = 4'h6;
-    end
-    if (entry0_1[5]) begin
-      plane0_1_lz = 4'h5;
-    end
-    if (entry0_1[6]) begin
-      plane0_1_lz = 4'h4;
-    end
-    if (entry0_1[7]) begin
-      plane0_1_lz = 4'h3;
-    end
-    if (entry0_1[8]) begin
-      plane0_1_lz = 4'h2;
-    end
-    if (entry0_1[9]) begin
-      plane0_1_lz = 4'h1;
-    end
-    if (\$106 ) begin
-      plane0_1_lz = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (plane0_1_nan) begin
-      plane0_1_f32 = 32'd2143289344;
-    end else if (plane0_1_inf) begin
-      plane0_1_f32 = { \$117 , 31'h7f800000 };
-    end else if (plane0_1_zero) begin
-      plane0_1_f32 = { \$118 , 31'h00000000 };
-    end else begin
-      plane0_1_f32 = { \$119 , \$116 [7:0], \$113 [9:0], 13'h0000 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    plane1_1_lz = 4'h0;
-    if (entry1_1[0]) begin
-      plane1_1_lz = 4'ha;
-    end
-    if (entry1_1[1]) begin
-      plane1_1_lz = 4'h9;
-    end
-    if (entry1_1[2]) begin
-      plane1_1_lz = 4'h8;
-    end
-    if (entry1_1[3]) begin
-      plane1_1_lz = 4'h7;
-    end
-    if (entry1_1[4]) begin
-      plane1_1_lz = 4'h6;
-    end
-    if (entry1_1[5]) begin
-      plane1_1_lz = 4'h5;
-    end
-    if (entry1_1[6]) begin
-      plane1_1_lz = 4'h4;
-    end
-    if (entry1_1[7]) begin
-      plane1_1_lz = 4'h3;
-    end
-    if (entry1_1[8]) begin
-      plane1_1_lz = 4'h2;
-    end
-    if (entry1_1[9]) begin
-      plane1_1_lz = 4'h1;
-    end
-    if (\$122 ) begin
-      plane1_1_lz = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (plane1_1_nan) begin
-      plane1_1_f32 = 32'd2143289344;
-    end else if (plane1_1_inf) begin
-      plane1_1_f32 = { \$133 , 31'h7f800000 };
-    end else if (plane1_1_zero) begin
-      plane1_1_f32 = { \$134 , 31'h00000000 };
-    end else begin
-      plane1_1_f32 = { \$135 , \$132 [7:0], \$129 [9:0], 13'h0000 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    ct0_rp_msb = 5'h00;
-    if (dq_sum_a0[0]) begin
-      ct0_rp_msb = 5'h00;
-    end
-    if (dq_sum_a0[1]) begin
-      ct0_rp_msb = 5'h01;
-    end
-    if (dq_sum_a0[2]) begin
-      ct0_rp_msb = 5'h02;
-    end
-    if (dq_sum_a0[3]) begin
-      ct0_rp_msb = 5'h03;
-    end
-    if (dq_sum_a0[4]) begin
-      ct0_rp_msb = 5'h04;
-    end
-    if (dq_sum_a0[5]) begin
-      ct0_rp_msb = 5'h05;
-    end
-    if (dq_sum_a0[6]) begin
-      ct0_rp_msb = 5'h06;
-    end
-    if (dq_sum_a0[7]) begin
-      ct0_rp_msb = 5'h07;
-    end
-    if (dq_sum_a0[8]) begin
-      ct0_rp_msb = 5'h08;
-    end
-    if (dq_sum_a0[9]) begin
-      ct0_rp_msb = 5'h09;
-    end
-    if (dq_sum_a0[10]) begin
-      ct0_rp_msb = 5'h0a;
-    end
-    if (dq_sum_a0[11]) begin
-      ct0_rp_msb = 5'h0b;
-    end
-    if (dq_sum_a0[12]) begin
-      ct0_rp_msb = 5'h0c;
-    end
-    if (dq_sum_a0[13]) begin
-      ct0_rp_msb = 5'h0d;
-    end
-    if (dq_sum_a0[14]) begin
-      ct0_rp_msb = 5'h0e;
-    end
-    if (dq_sum_a0[15]) begin
-      ct0_rp_msb = 5'h0f;
-    end
-    if (dq_sum_a0[16]) begin
-      ct0_rp_msb = 5'h10;
-    end
-    if (dq_sum_a0[17]) begin
-      ct0_rp_msb = 5'h11;
-    end
-    if (dq_sum_a0[18]) begin
-      ct0_rp_msb = 5'h12;
-    end
-    if (dq_sum_a0[19]) begin
-      ct0_rp_msb = 5'h13;
-    end
-    if (dq_sum_a0[20]) begin
-      ct0_rp_msb = 5'h14;
-    end
-    if (dq_sum_a0[21]) begin
-      ct0_rp_msb = 5'h15;
-    end
-    if (dq_sum_a0[22]) begin
-      ct0_rp_msb = 5'h16;
-    end
-    if (\$141 ) begin
-      ct0_rp_msb = 5'h17;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    ct0_rp_rs = 5'h00;
-    if (\$154 ) begin
-      (* full_case = 32'd1 *)
-      if (\$155 ) begin
-        ct0_rp_rs = 5'h1a;
-      end else begin
-        ct0_rp_rs = \$156 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$167 ) begin
-      ct0_rp_out = { \$170 , 31'h00000000 };
-    end else if (\$168 ) begin
-      ct0_rp_out = { \$172 , 31'h7f800000 };
-    end else begin
-      ct0_rp_out = { \$174 , \$166 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    st0_0_rp_msb = 5'h00;
-    if (dq_d0_0[0]) begin
-      st0_0_rp_msb = 5'h00;
-    end
-    if (dq_d0_0[1]) begin
-      st0_0_rp_msb = 5'h01;
-    end
-    if (dq_d0_0[2]) begin
-      st0_0_rp_msb = 5'h02;
-    end
-    if (dq_d0_0[3]) begin
-      st0_0_rp_msb = 5'h03;
-    end
-    if (dq_d0_0[4]) begin
-      st0_0_rp_msb = 5'h04;
-    end
-    if (dq_d0_0[5]) begin
-      st0_0_rp_msb = 5'h05;
-    end
-    if (dq_d0_0[6]) begin
-      st0_0_rp_msb = 5'h06;
-    end
-    if (dq_d0_0[7]) begin
-      st0_0_rp_msb = 5'h07;
-    end
-    if (dq_d0_0[8]) begin
-      st0_0_rp_msb = 5'h08;
-    end
-    if (dq_d0_0[9]) begin
-      st0_0_rp_msb = 5'h09;
-    end
-    if (dq_d0_0[10]) begin
-      st0_0_rp_msb = 5'h0a;
-    end
-    if (dq_d0_0[11]) begin
-      st0_0_rp_msb = 5'h0b;
-    end
-    if (dq_d0_0[12]) begin
-      st0_0_rp_msb = 5'h0c;
-    end
-    if (dq_d0_0[13]) begin
-      st0_0_rp_msb = 5'h0d;
-    end
-    if (dq_d0_0[14]) begin
-      st0_0_rp_msb = 5'h0e;
-    end
-    if (dq_d0_0[15]) begin
-      st0_0_rp_msb = 5'h0f;
-    end
-    if (dq_d0_0[16]) begin
-      st0_0_rp_msb = 5'h10;
-    end
-    if (dq_d0_0[17]) begin
-      st0_0_rp_msb = 5'h11;
-    end
-    if (dq_d0_0[18]) begin
-      st0_0_rp_msb = 5'h12;
-    end
-    if (dq_d0_0[19]) begin
-      st0_0_rp_msb = 5'h13;
-    end
-    if (dq_d0_0[20]) begin
-      st0_0_rp_msb = 5'h14;
-    end
-    if (dq_d0_0[21]) begin
-      st0_0_rp_msb = 5'h15;
-    end
-    if (dq_d0_0[22]) begin
-      st0_0_rp_msb = 5'h16;
-    end
-    if (\$181 ) begin
-      st0_0_rp_msb = 5'h17;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    st0_0_rp_rs = 5'h00;
-    if (\$194 ) begin
-      (* full_case = 32'd1 *)
-      if (\$195 ) begin
-        st0_0_rp_rs = 5'h1a;
-      end else begin
-        st0_0_rp_rs = \$196 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$207 ) begin
-      st0_0_rp_out = { \$209 , 31'h00000000 };
-    end else if (\$208 ) begin
-      st0_0_rp_out = { \$210 , 31'h7f800000 };
-    end else begin
-      st0_0_rp_out = { \$211 , \$206 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    st0_1_rp_msb = 5'h00;
-    if (dq_d0_1[0]) begin
-      st0_1_rp_msb = 5'h00;
-    end
-    if (dq_d0_1[1]) begin
-      st0_1_rp_msb = 5'h01;
-    end
-    if (dq_d0_1[2]) begin
-      st0_1_rp_msb = 5'h02;
-    end
-    if (dq_d0_1[3]) begin
-      st0_1_rp_msb = 5'h03;
-    end
-    if (dq_d0_1[4]) begin
-      st0_1_rp_msb = 5'h04;
-    end
-    if (dq_d0_1[5]) begin
-      st0_1_rp_msb = 5'h05;
-    end
-    if (dq_d0_1[6]) begin
-      st0_1_rp_msb = 5'h06;
-    end
-    if (dq_d0_1[7]) begin
-      st0_1_rp_msb = 5'h07;
-    end
-    if (dq_d0_1[8]) begin
-      st0_1_rp_msb = 5'h08;
-    end
-    if (dq_d0_1[9]) begin
-      st0_1_rp_msb = 5'h09;
-    end
-    if (dq_d0_1[10]) begin
-      st0_1_rp_msb = 5'h0a;
-    end
-    if (dq_d0_1[11]) begin
-      st0_1_rp_msb = 5'h0b;
-    end
-    if (dq_d0_1[12]) begin
-      st0_1_rp_msb = 5'h0c;
-    end
-    if (dq_d0_1[13]) begin
-      st0_1_rp_msb = 5'h0d;
-    end
-    if (dq_d0_1[14]) begin
-      st0_1_rp_msb = 5'h0e;
-    end
-    if (dq_d0_1[15]) begin
-      st0_1_rp_msb = 5'h0f;
-    end
-    if (dq_d0_1[16]) begin
-      st0_1_rp_msb = 5'h10;
-    end
-    if (dq_d0_1[17]) begin
-      st0_1_rp_msb = 5'h11;
-    end
-    if (dq_d0_1[18]) begin
-      st0_1_rp_msb = 5'h12;
-    end
-    if (dq_d0_1[19]) begin
-      st0_1_rp_msb = 5'h13;
-    end
-    if (dq_d0_1[20]) begin
-      st0_1_rp_msb = 5'h14;
-    end
-    if (dq_d0_1[21]) begin
-      st0_1_rp_msb = 5'h15;
-    end
-    if (dq_d0_1[22]) begin
-      st0_1_rp_msb = 5'h16;
-    end
-    if (\$226 ) begin
-      st0_1_rp_msb = 5'h17;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    st0_1_rp_rs = 5'h00;
-    if (\$239 ) begin
-      (* full_case = 32'd1 *)
-      if (\$240 ) begin
-        st0_1_rp_rs = 5'h1a;
-      end else begin
-        st0_1_rp_rs = \$241 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$252 ) begin
-      st0_1_rp_out = { \$254 , 31'h00000000 };
-    end else if (\$253 ) begin
-      st0_1_rp_out = { \$255 , 31'h7f800000 };
-    end else begin
-      st0_1_rp_out = { \$256 , \$251 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    ct1_rp_msb = 5'h00;
-    if (dq_sum_a1[0]) begin
-      ct1_rp_msb = 5'h00;
-    end
-    if (dq_sum_a1[1]) begin
-      ct1_rp_msb = 5'h01;
-    end
-    if (dq_sum_a1[2]) begin
-      ct1_rp_msb = 5'h02;
-    end
-    if (dq_sum_a1[3]) begin
-      ct1_rp_msb = 5'h03;
-    end
-    if (dq_sum_a1[4]) begin
-      ct1_rp_msb = 5'h04;
-    end
-    if (dq_sum_a1[5]) begin
-      ct1_rp_msb = 5'h05;
-    end
-    if (dq_sum_a1[6]) begin
-      ct1_rp_msb = 5'h06;
-    end
-    if (dq_sum_a1[7]) begin
-      ct1_rp_msb = 5'h07;
-    end
-    if (dq_sum_a1[8]) begin
-      ct1_rp_msb = 5'h08;
-    end
-    if (dq_sum_a1[9]) begin
-      ct1_rp_msb = 5'h09;
-    end
-    if (dq_sum_a1[10]) begin
-      ct1_rp_msb = 5'h0a;
-    end
-    if (dq_sum_a1[11]) begin
-      ct1_rp_msb = 5'h0b;
-    end
-    if (dq_sum_a1[12]) begin
-      ct1_rp_msb = 5'h0c;
-    end
-    if (dq_sum_a1[13]) begin
-      ct1_rp_msb = 5'h0d;
-    end
-    if (dq_sum_a1[14]) begin
-      ct1_rp_msb = 5'h0e;
-    end
-    if (dq_sum_a1[15]) begin
-      ct1_rp_msb = 5'h0f;
-    end
-    if (dq_sum_a1[16]) begin
-      ct1_rp_msb = 5'h10;
-    end
-    if (dq_sum_a1[17]) begin
-      ct1_rp_msb = 5'h11;
-    end
-    if (dq_sum_a1[18]) begin
-      ct1_rp_msb = 5'h12;
-    end
-    if (dq_sum_a1[19]) begin
-      ct1_rp_msb = 5'h13;
-    end
-    if (dq_sum_a1[20]) begin
-      ct1_rp_msb = 5'h14;
-    end
-    if (dq_sum_a1[21]) begin
-      ct1_rp_msb = 5'h15;
-    end
-    if (dq_sum_a1[22]) begin
-      ct1_rp_msb = 5'h16;
-    end
-    if (\$270 ) begin
-      ct1_rp_msb = 5'h17;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    ct1_rp_rs = 5'h00;
-    if (\$283 ) begin
-      (* full_case = 32'd1 *)
-      if (\$284 ) begin
-        ct1_rp_rs = 5'h1a;
-      end else begin
-        ct1_rp_rs = \$285 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$296 ) begin
-      ct1_rp_out = { \$299 , 31'h00000000 };
-    end else if (\$297 ) begin
-      ct1_rp_out = { \$301 , 31'h7f800000 };
-    end else begin
-      ct1_rp_out = { \$303 , \$295 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    st1_0_rp_msb = 5'h00;
-    if (dq_d1_0[0]) begin
-      st1_0_rp_msb = 5'h00;
-    end
-    if (dq_d1_0[1]) begin
-      st1_0_rp_msb = 5'h01;
-    end
-    if (dq_d1_0[2]) begin
-      st1_0_rp_msb = 5'h02;
-    end
-    if (dq_d1_0[3]) begin
-      st1_0_rp_msb = 5'h03;
-    end
-    if (dq_d1_0[4]) begin
-      st1_0_rp_msb = 5'h04;
-    end
-    if (dq_d1_0[5]) begin
-      st1_0_rp_msb = 5'h05;
-    end
-    if (dq_d1_0[6]) begin
-      st1_0_rp_msb = 5'h06;
-    end
-    if (dq_d1_0[7]) begin
-      st1_0_rp_msb = 5'h07;
-    end
-    if (dq_d1_0[8]) begin
-      st1_0_rp_msb = 5'h08;
-    end
-    if (dq_d1_0[9]) begin
-      st1_0_rp_msb = 5'h09;
-    end
-    if (dq_d1_0[10]) begin
-      st1_0_rp_msb = 5'h0a;
-    end
-    if (dq_d1_0[11]) begin
-      st1_0_rp_msb = 5'h0b;
-    end
-    if (dq_d1_0[12]) begin
-      st1_0_rp_msb = 5'h0c;
-    end
-    if (dq_d1_0[13]) begin
-      st1_0_rp_msb = 5'h0d;
-    end
-    if (dq_d1_0[14]) begin
-      st1_0_rp_msb = 5'h0e;
-    end
-    if (dq_d1_0[15]) begin
-      st1_0_rp_msb = 5'h0f;
-    end
-    if (dq_d1_0[16]) begin
-      st1_0_rp_msb = 5'h10;
-    end
-    if (dq_d1_0[17]) begin
-      st1_0_rp_msb = 5'h11;
-    end
-    if (dq_d1_0[18]) begin
-      st1_0_rp_msb = 5'h12;
-    end
-    if (dq_d1_0[19]) begin
-      st1_0_rp_msb = 5'h13;
-    end
-    if (dq_d1_0[20]) begin
-      st1_0_rp_msb = 5'h14;
-    end
-    if (dq_d1_0[21]) begin
-      st1_0_rp_msb = 5'h15;
-    end
-    if (dq_d1_0[22]) begin
-      st1_0_rp_msb = 5'h16;
-    end
-    if (\$310 ) begin
-      st1_0_rp_msb = 5'h17;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    st1_0_rp_rs = 5'h00;
-    if (\$323 ) begin
-      (* full_case = 32'd1 *)
-      if (\$324 ) begin
-        st1_0_rp_rs = 5'h1a;
-      end else begin
-        st1_0_rp_rs = \$325 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$336 ) begin
-      st1_0_rp_out = { \$338 , 31'h00000000 };
-    end else if (\$337 ) begin
-      st1_0_rp_out = { \$339 , 31'h7f800000 };
-    end else begin
-      st1_0_rp_out = { \$340 , \$335 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st1_1_rp_msb = 5'h00;
-    if (dq_d1_1[0]) begin
-      st1_1_rp_msb = 5'h00;
-    end
     if (dq_d1_1[1]) begin
       st1_1_rp_msb = 5'h01;
     end
@@ -2505,81 +1513,422 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d1_1[22]) begin
       st1_1_rp_msb = 5'h16;
     end
-    if (\$355 ) begin
+    if (\$328 ) begin
       st1_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st1_1_rp_rs = 5'h00;
-    if (\$368 ) begin
+    if (\$341 ) begin
       (* full_case = 32'd1 *)
-      if (\$369 ) begin
+      if (\$342 ) begin
         st1_1_rp_rs = 5'h1a;
       end else begin
-        st1_1_rp_rs = \$370 [4:0];
+        st1_1_rp_rs = \$343 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$381 ) begin
-      st1_1_rp_out = { \$383 , 31'h00000000 };
-    end else if (\$382 ) begin
-      st1_1_rp_out = { \$384 , 31'h7f800000 };
+    if (\$354 ) begin
+      st1_1_rp_out = { st1_1_rp_sign, 31'h00000000 };
+    end else if (\$355 ) begin
+      st1_1_rp_out = { st1_1_rp_sign, 31'h7f800000 };
     end else begin
-      st1_1_rp_out = { \$385 , \$380 [30:0] };
+      st1_1_rp_out = { st1_1_rp_sign, \$353 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$397  = i_a;
+    \$367  = i_a;
     if (rst) begin
-      \$397  = 128'h00000000000000000000000000000000;
+      \$367  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$398  = i_w;
+    \$368  = i_w;
     if (rst) begin
-      \$398  = 36'h000000000;
+      \$368  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$399  = i_ctl;
+    \$369  = i_ctl;
     if (rst) begin
-      \$399  = 5'h00;
+      \$369  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$400  = w_reg;
+    \$370  = w_reg;
     if (i_ctl[1]) begin
-      \$400  = i_w;
+      \$370  = i_w;
     end
     if (rst) begin
-      \$400  = 36'h000000000;
+      \$370  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$401  = \$signal ;
+    \$371  = \$signal ;
     if (accept) begin
-      \$401  = 1'h0;
+      \$371  = 1'h0;
     end else if (\$3 ) begin
-      \$401  = \$5 [0];
+      \$371  = \$5 [0];
     end
     if (rst) begin
-      \$401  = 1'h0;
+      \$371  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$402  = planes;
+    \$372  = planes;
     if (accept) begin
-      \$402  = w_sel[15:0];
+      \$372  = w_sel[15:0];
+    end
+    if (rst) begin
+      \$372  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$373  = dtype;
+    if (accept) begin
+      \$373  = 1'h0;
+    end
+    if (rst) begin
+      \$373  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$374  = remaining;
+    if (accept) begin
+      \$374  = 2'h2;
+    end else if (\$3 ) begin
+      \$374  = \$4 [1:0];
+    end
+    if (rst) begin
+      \$374  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$375  = beat_group_end;
+    if (accept) begin
+      \$375  = i_ctl[4];
+    end
+    if (rst) begin
+      \$375  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$376  = beat_last;
+    if (accept) begin
+      \$376  = i_ctl[3];
+    end
+    if (rst) begin
+      \$376  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$377  = beat_scale;
+    if (accept) begin
+      \$377  = w_sel[31:16];
+    end
+    if (rst) begin
+      \$377  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$378  = \$signal$23 ;
+    if (accept) begin
+      \$378  = 1'h1;
+    end
+    if (rst) begin
+      \$378  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$379  = \$signal$24 ;
+    if (accept) begin
+      \$379  = w_sel[35:32];
+    end
+    if (rst) begin
+      \$379  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$380  = act_sum0;
+    if (handoff) begin
+      \$380  = 32'd0;
+    end else if (last_plane) begin
+      \$380  = act_next0;
+    end
+    if (rst) begin
+      \$380  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$381  = act_sum1;
+    if (handoff) begin
+      \$381  = 32'd0;
+    end else if (last_plane) begin
+      \$381  = act_next1;
+    end
+    if (rst) begin
+      \$381  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$382  = grp0_0;
+    if (handoff) begin
+      \$382  = 32'd0;
+    end else if (\$7 ) begin
+      \$382  = grp_next0_0;
+    end
+    if (rst) begin
+      \$382  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$383  = grp1_0;
+    if (handoff) begin
+      \$383  = 32'd0;
+    end else if (\$9 ) begin
+      \$383  = grp_next1_0;
+    end
+    if (rst) begin
+      \$383  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$384  = grp0_1;
+    if (handoff) begin
+      \$384  = 32'd0;
+    end else if (\$11 ) begin
+      \$384  = grp_next0_1;
+    end
+    if (rst) begin
+      \$384  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$385  = grp1_1;
+    if (handoff) begin
+      \$385  = 32'd0;
+    end else if (\$13 ) begin
+      \$385  = grp_next1_1;
+    end
+    if (rst) begin
+      \$385  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$386  = grp_first;
+    if (handoff) begin
+      \$386  = 1'h0;
+    end
+    if (\$14 ) begin
+      \$386  = 1'h1;
+    end
+    if (rst) begin
+      \$386  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$387  = grp_psum;
+    if (\$14 ) begin
+      \$387  = i_psum;
+    end
+    if (rst) begin
+      \$387  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$388  = dq_c0;
+    if (handoff) begin
+      \$388  = corr_uint2[2:0];
+    end
+    if (rst) begin
+      \$388  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$389  = dq_c1;
+    if (handoff) begin
+      \$389  = \corr_uint2$156 [2:0];
+    end
+    if (rst) begin
+      \$389  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$390  = dq_sum_a0;
+    if (handoff) begin
+      \$390  = act_next0;
+    end
+    if (rst) begin
+      \$390  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$391  = dq_sum_a1;
+    if (handoff) begin
+      \$391  = act_next1;
+    end
+    if (rst) begin
+      \$391  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$392  = \$signal$48 ;
+    if (handoff) begin
+      \$392  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$392  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$393  = dq_d0_0;
+    if (\$signal$49 ) begin
+      \$393  = s;
+    end
+    if (handoff) begin
+      \$393  = grp_next0_0;
+    end
+    if (rst) begin
+      \$393  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$394  = dq_d0_1;
+    if (\$signal$49 ) begin
+      \$394  = \s$53 ;
+    end
+    if (handoff) begin
+      \$394  = grp_next0_1;
+    end
+    if (rst) begin
+      \$394  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$395  = dq_d1_0;
+    if (\$signal$49 ) begin
+      \$395  = \s$55 ;
+    end
+    if (handoff) begin
+      \$395  = grp_next1_0;
+    end
+    if (rst) begin
+      \$395  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$396  = dq_d1_1;
+    if (\$signal$49 ) begin
+      \$396  = \s$57 ;
+    end
+    if (handoff) begin
+      \$396  = grp_next1_1;
+    end
+    if (rst) begin
+      \$396  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$397  = 1'h0;
+    if (\$15 ) begin
+      if (\$20 ) begin
+        \$397  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$397  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$398  = dq_left;
+    if (\$15 ) begin
+      \$398  = \$16 [3:0];
+    end
+    if (handoff) begin
+      \$398  = 4'hb;
+    end
+    if (rst) begin
+      \$398  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$399  = dq_bit;
+    if (\$15 ) begin
+      \$399  = \$17 [3:0];
+    end
+    if (handoff) begin
+      \$399  = 4'h0;
+    end
+    if (rst) begin
+      \$399  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$400  = out_acc;
+    if (\$15 ) begin
+      if (\$18 ) begin
+        \$400  = out_next;
+      end
+    end
+    if (rst) begin
+      \$400  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$401  = o_psum;
+    if (\$15 ) begin
+      if (\$20 ) begin
+        \$401  = out_next;
+      end
+    end
+    if (rst) begin
+      \$401  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$402  = dq_scale;
+    if (handoff) begin
+      \$402  = beat_scale;
     end
     if (rst) begin
       \$402  = 16'h0000;
@@ -2587,9 +1936,9 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$403  = dtype;
-    if (accept) begin
-      \$403  = 1'h0;
+    \$403  = \$signal$64 ;
+    if (handoff) begin
+      \$403  = grp_first;
     end
     if (rst) begin
       \$403  = 1'h0;
@@ -2597,21 +1946,19 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$404  = remaining;
-    if (accept) begin
-      \$404  = 2'h2;
-    end else if (\$3 ) begin
-      \$404  = \$4 [1:0];
+    \$404  = dq_psum;
+    if (handoff) begin
+      \$404  = grp_psum;
     end
     if (rst) begin
-      \$404  = 2'h0;
+      \$404  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$405  = beat_group_end;
-    if (accept) begin
-      \$405  = i_ctl[4];
+    \$405  = dq_last;
+    if (handoff) begin
+      \$405  = beat_last;
     end
     if (rst) begin
       \$405  = 1'h0;
@@ -2619,187 +1966,782 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$406  = beat_last;
-    if (accept) begin
-      \$406  = i_ctl[3];
+    ones0_lz = 4'h0;
+    if (\table [112]) begin
+      ones0_lz = 4'ha;
     end
-    if (rst) begin
-      \$406  = 1'h0;
+    if (\table [113]) begin
+      ones0_lz = 4'h9;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$407  = beat_scale;
-    if (accept) begin
-      \$407  = w_sel[31:16];
+    if (\table [114]) begin
+      ones0_lz = 4'h8;
     end
-    if (rst) begin
-      \$407  = 16'h0000;
+    if (\table [115]) begin
+      ones0_lz = 4'h7;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$408  = \$signal$23 ;
-    if (accept) begin
-      \$408  = 1'h1;
+    if (\table [116]) begin
+      ones0_lz = 4'h6;
     end
-    if (rst) begin
-      \$408  = 1'h0;
+    if (\table [117]) begin
+      ones0_lz = 4'h5;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$409  = \$signal$24 ;
-    if (accept) begin
-      \$409  = w_sel[35:32];
+    if (\table [118]) begin
+      ones0_lz = 4'h4;
     end
-    if (rst) begin
-      \$409  = 4'h0;
+    if (\table [119]) begin
+      ones0_lz = 4'h3;
+    end
+    if (\table [120]) begin
+      ones0_lz = 4'h2;
+    end
+    if (\table [121]) begin
+      ones0_lz = 4'h1;
+    end
+    if (\$30 ) begin
+      ones0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$410  = act_sum0;
-    if (handoff) begin
-      \$410  = 32'd0;
-    end else if (last_plane) begin
-      \$410  = act_next0;
-    end
-    if (rst) begin
-      \$410  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$411  = act_sum1;
-    if (handoff) begin
-      \$411  = 32'd0;
-    end else if (last_plane) begin
-      \$411  = act_next1;
-    end
-    if (rst) begin
-      \$411  = 32'd0;
+    (* full_case = 32'd1 *)
+    if (ones0_nan) begin
+      ones0_f32 = 32'd2143289344;
+    end else if (ones0_inf) begin
+      ones0_f32 = { \table [127], 31'h7f800000 };
+    end else if (ones0_zero) begin
+      ones0_f32 = { \table [127], 31'h00000000 };
+    end else begin
+      ones0_f32 = { \table [127], \$39 [7:0], \$37 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$412  = grp0_0;
-    if (handoff) begin
-      \$412  = 32'd0;
-    end else if (\$7 ) begin
-      \$412  = grp_next0_0;
+    ones1_lz = 4'h0;
+    if (\table$86 [112]) begin
+      ones1_lz = 4'ha;
     end
-    if (rst) begin
-      \$412  = 32'd0;
+    if (\table$86 [113]) begin
+      ones1_lz = 4'h9;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$413  = grp1_0;
-    if (handoff) begin
-      \$413  = 32'd0;
-    end else if (\$9 ) begin
-      \$413  = grp_next1_0;
+    if (\table$86 [114]) begin
+      ones1_lz = 4'h8;
     end
-    if (rst) begin
-      \$413  = 32'd0;
+    if (\table$86 [115]) begin
+      ones1_lz = 4'h7;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$414  = grp0_1;
-    if (handoff) begin
-      \$414  = 32'd0;
-    end else if (\$11 ) begin
-      \$414  = grp_next0_1;
+    if (\table$86 [116]) begin
+      ones1_lz = 4'h6;
     end
-    if (rst) begin
-      \$414  = 32'd0;
+    if (\table$86 [117]) begin
+      ones1_lz = 4'h5;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$415  = grp1_1;
-    if (handoff) begin
-      \$415  = 32'd0;
-    end else if (\$13 ) begin
-      \$415  = grp_next1_1;
+    if (\table$86 [118]) begin
+      ones1_lz = 4'h4;
     end
-    if (rst) begin
-      \$415  = 32'd0;
+    if (\table$86 [119]) begin
+      ones1_lz = 4'h3;
+    end
+    if (\table$86 [120]) begin
+      ones1_lz = 4'h2;
+    end
+    if (\table$86 [121]) begin
+      ones1_lz = 4'h1;
+    end
+    if (\$42 ) begin
+      ones1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$416  = grp_first;
-    if (handoff) begin
-      \$416  = 1'h0;
-    end
-    if (\$14 ) begin
-      \$416  = 1'h1;
-    end
-    if (rst) begin
-      \$416  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$417  = grp_psum;
-    if (\$14 ) begin
-      \$417  = i_psum;
-    end
-    if (rst) begin
-      \$417  = 128'h00000000000000000000000000000000;
+    (* full_case = 32'd1 *)
+    if (ones1_nan) begin
+      ones1_f32 = 32'd2143289344;
+    end else if (ones1_inf) begin
+      ones1_f32 = { \table$86 [127], 31'h7f800000 };
+    end else if (ones1_zero) begin
+      ones1_f32 = { \table$86 [127], 31'h00000000 };
+    end else begin
+      ones1_f32 = { \table$86 [127], \$51 [7:0], \$49 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$418  = dq_c0;
-    if (handoff) begin
-      \$418  = corr_uint2[2:0];
+    plane0_0_lz = 4'h0;
+    if (entry0_0[0]) begin
+      plane0_0_lz = 4'ha;
     end
-    if (rst) begin
-      \$418  = 3'h0;
+    if (entry0_0[1]) begin
+      plane0_0_lz = 4'h9;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$419  = dq_c1;
-    if (handoff) begin
-      \$419  = \corr_uint2$156 [2:0];
+    if (entry0_0[2]) begin
+      plane0_0_lz = 4'h8;
     end
-    if (rst) begin
-      \$419  = 3'h0;
+    if (entry0_0[3]) begin
+      plane0_0_lz = 4'h7;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$420  = dq_sum_a0;
-    if (handoff) begin
-      \$420  = act_next0;
+    if (entry0_0[4]) begin
+      plane0_0_lz = 4'h6;
     end
-    if (rst) begin
-      \$420  = 32'd0;
+    if (entry0_0[5]) begin
+      plane0_0_lz = 4'h5;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$421  = dq_sum_a1;
-    if (handoff) begin
-      \$421  = act_next1;
+    if (entry0_0[6]) begin
+      plane0_0_lz = 4'h4;
     end
-    if (rst) begin
-      \$421  = 32'd0;
+    if (entry0_0[7]) begin
+      plane0_0_lz = 4'h3;
+    end
+    if (entry0_0[8]) begin
+      plane0_0_lz = 4'h2;
+    end
+    if (entry0_0[9]) begin
+      plane0_0_lz = 4'h1;
+    end
+    if (\$60 ) begin
+      plane0_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$422  = \$signal$48 ;
-    if (handoff) begin
-      \$422  = \$signal$23 ;
+    (* full_case = 32'd1 *)
+    if (plane0_0_nan) begin
+      plane0_0_f32 = 32'd2143289344;
+    end else if (plane0_0_inf) begin
+      plane0_0_f32 = { \$71 , 31'h7f800000 };
+    end else if (plane0_0_zero) begin
+      plane0_0_f32 = { \$72 , 31'h00000000 };
+    end else begin
+      plane0_0_f32 = { \$73 , \$70 [7:0], \$67 [9:0], 13'h0000 };
     end
-    if (rst) begin
-      \$422  = 1'h0;
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    plane1_0_lz = 4'h0;
+    if (entry1_0[0]) begin
+      plane1_0_lz = 4'ha;
+    end
+    if (entry1_0[1]) begin
+      plane1_0_lz = 4'h9;
+    end
+    if (entry1_0[2]) begin
+      plane1_0_lz = 4'h8;
+    end
+    if (entry1_0[3]) begin
+      plane1_0_lz = 4'h7;
+    end
+    if (entry1_0[4]) begin
+      plane1_0_lz = 4'h6;
+    end
+    if (entry1_0[5]) begin
+      plane1_0_lz = 4'h5;
+    end
+    if (entry1_0[6]) begin
+      plane1_0_lz = 4'h4;
+    end
+    if (entry1_0[7]) begin
+      plane1_0_lz = 4'h3;
+    end
+    if (entry1_0[8]) begin
+      plane1_0_lz = 4'h2;
+    end
+    if (entry1_0[9]) begin
+      plane1_0_lz = 4'h1;
+    end
+    if (\$76 ) begin
+      plane1_0_lz = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (plane1_0_nan) begin
+      plane1_0_f32 = 32'd2143289344;
+    end else if (plane1_0_inf) begin
+      plane1_0_f32 = { \$87 , 31'h7f800000 };
+    end else if (plane1_0_zero) begin
+      plane1_0_f32 = { \$88 , 31'h00000000 };
+    end else begin
+      plane1_0_f32 = { \$89 , \$86 [7:0], \$83 [9:0], 13'h0000 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    plane0_1_lz = 4'h0;
+    if (entry0_1[0]) begin
+      plane0_1_lz = 4'ha;
+    end
+    if (entry0_1[1]) begin
+      plane0_1_lz = 4'h9;
+    end
+    if (entry0_1[2]) begin
+      plane0_1_lz = 4'h8;
+    end
+    if (entry0_1[3]) begin
+      plane0_1_lz = 4'h7;
+    end
+    if (entry0_1[4]) begin
+      plane0_1_lz = 4'h6;
+    end
+    if (entry0_1[5]) begin
+      plane0_1_lz = 4'h5;
+    end
+    if (entry0_1[6]) begin
+      plane0_1_lz = 4'h4;
+    end
+    if (entry0_1[7]) begin
+      plane0_1_lz = 4'h3;
+    end
+    if (entry0_1[8]) begin
+      plane0_1_lz = 4'h2;
+    end
+    if (entry0_1[9]) begin
+      plane0_1_lz = 4'h1;
+    end
+    if (\$98 ) begin
+      plane0_1_lz = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (plane0_1_nan) begin
+      plane0_1_f32 = 32'd2143289344;
+    end else if (plane0_1_inf) begin
+      plane0_1_f32 = { \$109 , 31'h7f800000 };
+    end else if (plane0_1_zero) begin
+      plane0_1_f32 = { \$110 , 31'h00000000 };
+    end else begin
+      plane0_1_f32 = { \$111 , \$108 [7:0], \$105 [9:0], 13'h0000 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    plane1_1_lz = 4'h0;
+    if (entry1_1[0]) begin
+      plane1_1_lz = 4'ha;
+    end
+    if (entry1_1[1]) begin
+      plane1_1_lz = 4'h9;
+    end
+    if (entry1_1[2]) begin
+      plane1_1_lz = 4'h8;
+    end
+    if (entry1_1[3]) begin
+      plane1_1_lz = 4'h7;
+    end
+    if (entry1_1[4]) begin
+      plane1_1_lz = 4'h6;
+    end
+    if (entry1_1[5]) begin
+      plane1_1_lz = 4'h5;
+    end
+    if (entry1_1[6]) begin
+      plane1_1_lz = 4'h4;
+    end
+    if (entry1_1[7]) begin
+      plane1_1_lz = 4'h3;
+    end
+    if (entry1_1[8]) begin
+      plane1_1_lz = 4'h2;
+    end
+    if (entry1_1[9]) begin
+      plane1_1_lz = 4'h1;
+    end
+    if (\$114 ) begin
+      plane1_1_lz = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (plane1_1_nan) begin
+      plane1_1_f32 = 32'd2143289344;
+    end else if (plane1_1_inf) begin
+      plane1_1_f32 = { \$125 , 31'h7f800000 };
+    end else if (plane1_1_zero) begin
+      plane1_1_f32 = { \$126 , 31'h00000000 };
+    end else begin
+      plane1_1_f32 = { \$127 , \$124 [7:0], \$121 [9:0], 13'h0000 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    ct0_rp_msb = 5'h00;
+    if (dq_sum_a0[1]) begin
+      ct0_rp_msb = 5'h01;
+    end
+    if (dq_sum_a0[2]) begin
+      ct0_rp_msb = 5'h02;
+    end
+    if (dq_sum_a0[3]) begin
+      ct0_rp_msb = 5'h03;
+    end
+    if (dq_sum_a0[4]) begin
+      ct0_rp_msb = 5'h04;
+    end
+    if (dq_sum_a0[5]) begin
+      ct0_rp_msb = 5'h05;
+    end
+    if (dq_sum_a0[6]) begin
+      ct0_rp_msb = 5'h06;
+    end
+    if (dq_sum_a0[7]) begin
+      ct0_rp_msb = 5'h07;
+    end
+    if (dq_sum_a0[8]) begin
+      ct0_rp_msb = 5'h08;
+    end
+    if (dq_sum_a0[9]) begin
+      ct0_rp_msb = 5'h09;
+    end
+    if (dq_sum_a0[10]) begin
+      ct0_rp_msb = 5'h0a;
+    end
+    if (dq_sum_a0[11]) begin
+      ct0_rp_msb = 5'h0b;
+    end
+    if (dq_sum_a0[12]) begin
+      ct0_rp_msb = 5'h0c;
+    end
+    if (dq_sum_a0[13]) begin
+      ct0_rp_msb = 5'h0d;
+    end
+    if (dq_sum_a0[14]) begin
+      ct0_rp_msb = 5'h0e;
+    end
+    if (dq_sum_a0[15]) begin
+      ct0_rp_msb = 5'h0f;
+    end
+    if (dq_sum_a0[16]) begin
+      ct0_rp_msb = 5'h10;
+    end
+    if (dq_sum_a0[17]) begin
+      ct0_rp_msb = 5'h11;
+    end
+    if (dq_sum_a0[18]) begin
+      ct0_rp_msb = 5'h12;
+    end
+    if (dq_sum_a0[19]) begin
+      ct0_rp_msb = 5'h13;
+    end
+    if (dq_sum_a0[20]) begin
+      ct0_rp_msb = 5'h14;
+    end
+    if (dq_sum_a0[21]) begin
+      ct0_rp_msb = 5'h15;
+    end
+    if (dq_sum_a0[22]) begin
+      ct0_rp_msb = 5'h16;
+    end
+    if (\$133 ) begin
+      ct0_rp_msb = 5'h17;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    ct0_rp_rs = 5'h00;
+    if (\$147 ) begin
+      (* full_case = 32'd1 *)
+      if (\$148 ) begin
+        ct0_rp_rs = 5'h1a;
+      end else begin
+        ct0_rp_rs = \$149 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$160 ) begin
+      ct0_rp_out = { ct0_rp_sign, 31'h00000000 };
+    end else if (\$161 ) begin
+      ct0_rp_out = { ct0_rp_sign, 31'h7f800000 };
+    end else begin
+      ct0_rp_out = { ct0_rp_sign, \$159 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    st0_0_rp_msb = 5'h00;
+    if (dq_d0_0[1]) begin
+      st0_0_rp_msb = 5'h01;
+    end
+    if (dq_d0_0[2]) begin
+      st0_0_rp_msb = 5'h02;
+    end
+    if (dq_d0_0[3]) begin
+      st0_0_rp_msb = 5'h03;
+    end
+    if (dq_d0_0[4]) begin
+      st0_0_rp_msb = 5'h04;
+    end
+    if (dq_d0_0[5]) begin
+      st0_0_rp_msb = 5'h05;
+    end
+    if (dq_d0_0[6]) begin
+      st0_0_rp_msb = 5'h06;
+    end
+    if (dq_d0_0[7]) begin
+      st0_0_rp_msb = 5'h07;
+    end
+    if (dq_d0_0[8]) begin
+      st0_0_rp_msb = 5'h08;
+    end
+    if (dq_d0_0[9]) begin
+      st0_0_rp_msb = 5'h09;
+    end
+    if (dq_d0_0[10]) begin
+      st0_0_rp_msb = 5'h0a;
+    end
+    if (dq_d0_0[11]) begin
+      st0_0_rp_msb = 5'h0b;
+    end
+    if (dq_d0_0[12]) begin
+      st0_0_rp_msb = 5'h0c;
+    end
+    if (dq_d0_0[13]) begin
+      st0_0_rp_msb = 5'h0d;
+    end
+    if (dq_d0_0[14]) begin
+      st0_0_rp_msb = 5'h0e;
+    end
+    if (dq_d0_0[15]) begin
+      st0_0_rp_msb = 5'h0f;
+    end
+    if (dq_d0_0[16]) begin
+      st0_0_rp_msb = 5'h10;
+    end
+    if (dq_d0_0[17]) begin
+      st0_0_rp_msb = 5'h11;
+    end
+    if (dq_d0_0[18]) begin
+      st0_0_rp_msb = 5'h12;
+    end
+    if (dq_d0_0[19]) begin
+      st0_0_rp_msb = 5'h13;
+    end
+    if (dq_d0_0[20]) begin
+      st0_0_rp_msb = 5'h14;
+    end
+    if (dq_d0_0[21]) begin
+      st0_0_rp_msb = 5'h15;
+    end
+    if (dq_d0_0[22]) begin
+      st0_0_rp_msb = 5'h16;
+    end
+    if (\$168 ) begin
+      st0_0_rp_msb = 5'h17;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    st0_0_rp_rs = 5'h00;
+    if (\$181 ) begin
+      (* full_case = 32'd1 *)
+      if (\$182 ) begin
+        st0_0_rp_rs = 5'h1a;
+      end else begin
+        st0_0_rp_rs = \$183 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$194 ) begin
+      st0_0_rp_out = { st0_0_rp_sign, 31'h00000000 };
+    end else if (\$195 ) begin
+      st0_0_rp_out = { st0_0_rp_sign, 31'h7f800000 };
+    end else begin
+      st0_0_rp_out = { st0_0_rp_sign, \$193 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    st0_1_rp_msb = 5'h00;
+    if (dq_d0_1[1]) begin
+      st0_1_rp_msb = 5'h01;
+    end
+    if (dq_d0_1[2]) begin
+      st0_1_rp_msb = 5'h02;
+    end
+    if (dq_d0_1[3]) begin
+      st0_1_rp_msb = 5'h03;
+    end
+    if (dq_d0_1[4]) begin
+      st0_1_rp_msb = 5'h04;
+    end
+    if (dq_d0_1[5]) begin
+      st0_1_rp_msb = 5'h05;
+    end
+    if (dq_d0_1[6]) begin
+      st0_1_rp_msb = 5'h06;
+    end
+    if (dq_d0_1[7]) begin
+      st0_1_rp_msb = 5'h07;
+    end
+    if (dq_d0_1[8]) begin
+      st0_1_rp_msb = 5'h08;
+    end
+    if (dq_d0_1[9]) begin
+      st0_1_rp_msb = 5'h09;
+    end
+    if (dq_d0_1[10]) begin
+      st0_1_rp_msb = 5'h0a;
+    end
+    if (dq_d0_1[11]) begin
+      st0_1_rp_msb = 5'h0b;
+    end
+    if (dq_d0_1[12]) begin
+      st0_1_rp_msb = 5'h0c;
+    end
+    if (dq_d0_1[13]) begin
+      st0_1_rp_msb = 5'h0d;
+    end
+    if (dq_d0_1[14]) begin
+      st0_1_rp_msb = 5'h0e;
+    end
+    if (dq_d0_1[15]) begin
+      st0_1_rp_msb = 5'h0f;
+    end
+    if (dq_d0_1[16]) begin
+      st0_1_rp_msb = 5'h10;
+    end
+    if (dq_d0_1[17]) begin
+      st0_1_rp_msb = 5'h11;
+    end
+    if (dq_d0_1[18]) begin
+      st0_1_rp_msb = 5'h12;
+    end
+    if (dq_d0_1[19]) begin
+      st0_1_rp_msb = 5'h13;
+    end
+    if (dq_d0_1[20]) begin
+      st0_1_rp_msb = 5'h14;
+    end
+    if (dq_d0_1[21]) begin
+      st0_1_rp_msb = 5'h15;
+    end
+    if (dq_d0_1[22]) begin
+      st0_1_rp_msb = 5'h16;
+    end
+    if (\$210 ) begin
+      st0_1_rp_msb = 5'h17;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    st0_1_rp_rs = 5'h00;
+    if (\$223 ) begin
+      (* full_case = 32'd1 *)
+      if (\$224 ) begin
+        st0_1_rp_rs = 5'h1a;
+      end else begin
+        st0_1_rp_rs = \$225 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$236 ) begin
+      st0_1_rp_out = { st0_1_rp_sign, 31'h00000000 };
+    end else if (\$237 ) begin
+      st0_1_rp_out = { st0_1_rp_sign, 31'h7f800000 };
+    end else begin
+      st0_1_rp_out = { st0_1_rp_sign, \$235 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    ct1_rp_msb = 5'h00;
+    if (dq_sum_a1[1]) begin
+      ct1_rp_msb = 5'h01;
+    end
+    if (dq_sum_a1[2]) begin
+      ct1_rp_msb = 5'h02;
+    end
+    if (dq_sum_a1[3]) begin
+      ct1_rp_msb = 5'h03;
+    end
+    if (dq_sum_a1[4]) begin
+      ct1_rp_msb = 5'h04;
+    end
+    if (dq_sum_a1[5]) begin
+      ct1_rp_msb = 5'h05;
+    end
+    if (dq_sum_a1[6]) begin
+      ct1_rp_msb = 5'h06;
+    end
+    if (dq_sum_a1[7]) begin
+      ct1_rp_msb = 5'h07;
+    end
+    if (dq_sum_a1[8]) begin
+      ct1_rp_msb = 5'h08;
+    end
+    if (dq_sum_a1[9]) begin
+      ct1_rp_msb = 5'h09;
+    end
+    if (dq_sum_a1[10]) begin
+      ct1_rp_msb = 5'h0a;
+    end
+    if (dq_sum_a1[11]) begin
+      ct1_rp_msb = 5'h0b;
+    end
+    if (dq_sum_a1[12]) begin
+      ct1_rp_msb = 5'h0c;
+    end
+    if (dq_sum_a1[13]) begin
+      ct1_rp_msb = 5'h0d;
+    end
+    if (dq_sum_a1[14]) begin
+      ct1_rp_msb = 5'h0e;
+    end
+    if (dq_sum_a1[15]) begin
+      ct1_rp_msb = 5'h0f;
+    end
+    if (dq_sum_a1[16]) begin
+      ct1_rp_msb = 5'h10;
+    end
+    if (dq_sum_a1[17]) begin
+      ct1_rp_msb = 5'h11;
+    end
+    if (dq_sum_a1[18]) begin
+      ct1_rp_msb = 5'h12;
+    end
+    if (dq_sum_a1[19]) begin
+      ct1_rp_msb = 5'h13;
+    end
+    if (dq_sum_a1[20]) begin
+      ct1_rp_msb = 5'h14;
+    end
+    if (dq_sum_a1[21]) begin
+      ct1_rp_msb = 5'h15;
+    end
+    if (dq_sum_a1[22]) begin
+      ct1_rp_msb = 5'h16;
+    end
+    if (\$251 ) begin
+      ct1_rp_msb = 5'h17;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    ct1_rp_rs = 5'h00;
+    if (\$265 ) begin
+      (* full_case = 32'd1 *)
+      if (\$266 ) begin
+        ct1_rp_rs = 5'h1a;
+      end else begin
+        ct1_rp_rs = \$267 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$278 ) begin
+      ct1_rp_out = { ct1_rp_sign, 31'h00000000 };
+    end else if (\$279 ) begin
+      ct1_rp_out = { ct1_rp_sign, 31'h7f800000 };
+    end else begin
+      ct1_rp_out = { ct1_rp_sign, \$277 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    st1_0_rp_msb = 5'h00;
+    if (dq_d1_0[1]) begin
+      st1_0_rp_msb = 5'h01;
+    end
+    if (dq_d1_0[2]) begin
+      st1_0_rp_msb = 5'h02;
+    end
+    if (dq_d1_0[3]) begin
+      st1_0_rp_msb = 5'h03;
+    end
+    if (dq_d1_0[4]) begin
+      st1_0_rp_msb = 5'h04;
+    end
+    if (dq_d1_0[5]) begin
+      st1_0_rp_msb = 5'h05;
+    end
+    if (dq_d1_0[6]) begin
+      st1_0_rp_msb = 5'h06;
+    end
+    if (dq_d1_0[7]) begin
+      st1_0_rp_msb = 5'h07;
+    end
+    if (dq_d1_0[8]) begin
+      st1_0_rp_msb = 5'h08;
+    end
+    if (dq_d1_0[9]) begin
+      st1_0_rp_msb = 5'h09;
+    end
+    if (dq_d1_0[10]) begin
+      st1_0_rp_msb = 5'h0a;
+    end
+    if (dq_d1_0[11]) begin
+      st1_0_rp_msb = 5'h0b;
+    end
+    if (dq_d1_0[12]) begin
+      st1_0_rp_msb = 5'h0c;
+    end
+    if (dq_d1_0[13]) begin
+      st1_0_rp_msb = 5'h0d;
+    end
+    if (dq_d1_0[14]) begin
+      st1_0_rp_msb = 5'h0e;
+    end
+    if (dq_d1_0[15]) begin
+      st1_0_rp_msb = 5'h0f;
+    end
+    if (dq_d1_0[16]) begin
+      st1_0_rp_msb = 5'h10;
+    end
+    if (dq_d1_0[17]) begin
+      st1_0_rp_msb = 5'h11;
+    end
+    if (dq_d1_0[18]) begin
+      st1_0_rp_msb = 5'h12;
+    end
+    if (dq_d1_0[19]) begin
+      st1_0_rp_msb = 5'h13;
+    end
+    if (dq_d1_0[20]) begin
+      st1_0_rp_msb = 5'h14;
+    end
+    if (dq_d1_0[21]) begin
+      st1_0_rp_msb = 5'h15;
+    end
+    if (dq_d1_0[22]) begin
+      st1_0_rp_msb = 5'h16;
+    end
+    if (\$286 ) begin
+      st1_0_rp_msb = 5'h17;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    st1_0_rp_rs = 5'h00;
+    if (\$299 ) begin
+      (* full_case = 32'd1 *)
+      if (\$300 ) begin
+        st1_0_rp_rs = 5'h1a;
+      end else begin
+        st1_0_rp_rs = \$301 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$312 ) begin
+      st1_0_rp_out = { st1_0_rp_sign, 31'h00000000 };
+    end else if (\$313 ) begin
+      st1_0_rp_out = { st1_0_rp_sign, 31'h7f800000 };
+    end else begin
+      st1_0_rp_out = { st1_0_rp_sign, \$311 [30:0] };
     end
   end
   assign c0 = corr_uint2[2:0];
@@ -2810,83 +2752,83 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \a$69  = i_a[127:64];
   assign \load$70  = accept;
   assign plane_neg = 1'h0;
-  assign ones0_sig = { \$38 , \table [121:112] };
-  assign ones0_norm = \$45 [10:0];
-  assign ones0_exp = \$47 [7:0];
+  assign ones0_sig = { \$30 , \table [121:112] };
+  assign ones0_norm = \$37 [10:0];
+  assign ones0_exp = \$39 [7:0];
   assign \a$82  = act_sum0;
   assign b = ones0_f32;
   assign \s$84  = act_next0;
-  assign ones1_sig = { \$50 , \table$86 [121:112] };
-  assign ones1_norm = \$57 [10:0];
-  assign ones1_exp = \$59 [7:0];
+  assign ones1_sig = { \$42 , \table$86 [121:112] };
+  assign ones1_norm = \$49 [10:0];
+  assign ones1_exp = \$51 [7:0];
   assign \a$95  = act_sum1;
   assign \b$96  = ones1_f32;
   assign \s$97  = act_next1;
-  assign plane0_0_sig = { \$68 , entry0_0[9:0] };
-  assign plane0_0_norm = \$75 [10:0];
-  assign plane0_0_exp = \$78 [7:0];
+  assign plane0_0_sig = { \$60 , entry0_0[9:0] };
+  assign plane0_0_norm = \$67 [10:0];
+  assign plane0_0_exp = \$70 [7:0];
   assign \a$110  = grp0_0;
   assign \b$111  = plane0_0_f32;
   assign \s$112  = grp_next0_0;
-  assign plane1_0_sig = { \$84 , entry1_0[9:0] };
-  assign plane1_0_norm = \$91 [10:0];
-  assign plane1_0_exp = \$94 [7:0];
+  assign plane1_0_sig = { \$76 , entry1_0[9:0] };
+  assign plane1_0_norm = \$83 [10:0];
+  assign plane1_0_exp = \$86 [7:0];
   assign \a$123  = grp1_0;
   assign \b$124  = plane1_0_f32;
   assign \s$125  = grp_next1_0;
-  assign plane0_1_sig = { \$106 , entry0_1[9:0] };
-  assign plane0_1_norm = \$113 [10:0];
-  assign plane0_1_exp = \$116 [7:0];
+  assign plane0_1_sig = { \$98 , entry0_1[9:0] };
+  assign plane0_1_norm = \$105 [10:0];
+  assign plane0_1_exp = \$108 [7:0];
   assign \a$138  = grp0_1;
   assign \b$139  = plane0_1_f32;
   assign \s$140  = grp_next0_1;
-  assign plane1_1_sig = { \$122 , entry1_1[9:0] };
-  assign plane1_1_norm = \$129 [10:0];
-  assign plane1_1_exp = \$132 [7:0];
+  assign plane1_1_sig = { \$114 , entry1_1[9:0] };
+  assign plane1_1_norm = \$121 [10:0];
+  assign plane1_1_exp = \$124 [7:0];
   assign \a$151  = grp1_1;
   assign \b$152  = plane1_1_f32;
   assign \s$153  = grp_next1_1;
-  assign sbit = \$136 [2:0];
-  assign ct0_sig = { \$141 , dq_sum_a0[22:0] };
-  assign ct0_exp = { \$149 [9], \$149 [9], \$149  };
-  assign ct0_rp_ls = \$150 [4:0];
-  assign ct0_rp_norm = \$151 [25:0];
-  assign ct0_rp_eb = { \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153  };
-  assign ct0_rp_packed = \$166 [46:0];
-  assign dq_shift0_0 = { \$178 [3], \$178 [3], \$178  };
-  assign st0_0_sig = { \$181 , dq_d0_0[22:0] };
-  assign st0_0_exp = { \$189 [9], \$189 [9], \$189  };
-  assign st0_0_rp_ls = \$190 [4:0];
-  assign st0_0_rp_norm = \$191 [25:0];
-  assign st0_0_rp_eb = { \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193  };
-  assign st0_0_rp_packed = \$206 [46:0];
-  assign dq_shift0_1 = { \$223 [3], \$223 [3], \$223  };
-  assign st0_1_sig = { \$226 , dq_d0_1[22:0] };
-  assign st0_1_exp = { \$234 [9], \$234 [9], \$234  };
-  assign st0_1_rp_ls = \$235 [4:0];
-  assign st0_1_rp_norm = \$236 [25:0];
-  assign st0_1_rp_eb = { \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238  };
-  assign st0_1_rp_packed = \$251 [46:0];
-  assign ct1_sig = { \$270 , dq_sum_a1[22:0] };
-  assign ct1_exp = { \$278 [9], \$278 [9], \$278  };
-  assign ct1_rp_ls = \$279 [4:0];
-  assign ct1_rp_norm = \$280 [25:0];
-  assign ct1_rp_eb = { \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282  };
-  assign ct1_rp_packed = \$295 [46:0];
-  assign dq_shift1_0 = { \$307 [3], \$307 [3], \$307  };
-  assign st1_0_sig = { \$310 , dq_d1_0[22:0] };
-  assign st1_0_exp = { \$318 [9], \$318 [9], \$318  };
-  assign st1_0_rp_ls = \$319 [4:0];
-  assign st1_0_rp_norm = \$320 [25:0];
-  assign st1_0_rp_eb = { \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322  };
-  assign st1_0_rp_packed = \$335 [46:0];
-  assign dq_shift1_1 = { \$352 [3], \$352 [3], \$352  };
-  assign st1_1_sig = { \$355 , dq_d1_1[22:0] };
-  assign st1_1_exp = { \$363 [9], \$363 [9], \$363  };
-  assign st1_1_rp_ls = \$364 [4:0];
-  assign st1_1_rp_norm = \$365 [25:0];
-  assign st1_1_rp_eb = { \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367  };
-  assign st1_1_rp_packed = \$380 [46:0];
+  assign sbit = \$128 [2:0];
+  assign ct0_sig = { \$133 , dq_sum_a0[22:0] };
+  assign ct0_exp = { \$141 [9], \$141 [9], \$141  };
+  assign ct0_rp_ls = \$143 [4:0];
+  assign ct0_rp_norm = \$144 [25:0];
+  assign ct0_rp_eb = { \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146  };
+  assign ct0_rp_packed = \$159 [46:0];
+  assign dq_shift0_0 = { \$165 [3], \$165 [3], \$165  };
+  assign st0_0_sig = { \$168 , dq_d0_0[22:0] };
+  assign st0_0_exp = { \$176 [9], \$176 [9], \$176  };
+  assign st0_0_rp_ls = \$177 [4:0];
+  assign st0_0_rp_norm = \$178 [25:0];
+  assign st0_0_rp_eb = { \$180 [13], \$180 [13], \$180 [13], \$180 [13], \$180 [13], \$180 [13], \$180 [13], \$180 [13], \$180 [13], \$180  };
+  assign st0_0_rp_packed = \$193 [46:0];
+  assign dq_shift0_1 = { \$207 [3], \$207 [3], \$207  };
+  assign st0_1_sig = { \$210 , dq_d0_1[22:0] };
+  assign st0_1_exp = { \$218 [9], \$218 [9], \$218  };
+  assign st0_1_rp_ls = \$219 [4:0];
+  assign st0_1_rp_norm = \$220 [25:0];
+  assign st0_1_rp_eb = { \$222 [13], \$222 [13], \$222 [13], \$222 [13], \$222 [13], \$222 [13], \$222 [13], \$222 [13], \$222 [13], \$222  };
+  assign st0_1_rp_packed = \$235 [46:0];
+  assign ct1_sig = { \$251 , dq_sum_a1[22:0] };
+  assign ct1_exp = { \$259 [9], \$259 [9], \$259  };
+  assign ct1_rp_ls = \$261 [4:0];
+  assign ct1_rp_norm = \$262 [25:0];
+  assign ct1_rp_eb = { \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264  };
+  assign ct1_rp_packed = \$277 [46:0];
+  assign dq_shift1_0 = { \$283 [3], \$283 [3], \$283  };
+  assign st1_0_sig = { \$286 , dq_d1_0[22:0] };
+  assign st1_0_exp = { \$294 [9], \$294 [9], \$294  };
+  assign st1_0_rp_ls = \$295 [4:0];
+  assign st1_0_rp_norm = \$296 [25:0];
+  assign st1_0_rp_eb = { \$298 [13], \$298 [13], \$298 [13], \$298 [13], \$298 [13], \$298 [13], \$298 [13], \$298 [13], \$298 [13], \$298  };
+  assign st1_0_rp_packed = \$311 [46:0];
+  assign dq_shift1_1 = { \$325 [3], \$325 [3], \$325  };
+  assign st1_1_sig = { \$328 , dq_d1_1[22:0] };
+  assign st1_1_exp = { \$336 [9], \$336 [9], \$336  };
+  assign st1_1_rp_ls = \$337 [4:0];
+  assign st1_1_rp_norm = \$338 [25:0];
+  assign st1_1_rp_eb = { \$340 [13], \$340 [13], \$340 [13], \$340 [13], \$340 [13], \$340 [13], \$340 [13], \$340 [13], \$340 [13], \$340  };
+  assign st1_1_rp_packed = \$353 [46:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -3029,42 +2971,34 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \table$86[5]  = \table$86 [95:80];
   assign \table$86[6]  = \table$86 [111:96];
   assign \table$86[7]  = \table$86 [127:112];
-  assign out_next[127:96] = \s$58 ;
-  assign out_next[95:64] = \s$56 ;
-  assign out_next[63:32] = \s$54 ;
+  assign out_next[127:96] = \s$57 ;
+  assign out_next[95:64] = \s$55 ;
+  assign out_next[63:32] = \s$53 ;
   assign out_next[31:0] = s;
-  assign neg0 = \$65 ;
-  assign neg1 = \$103 ;
-  assign \$137  = { \$signal$24 [1:0], 1'h0 };
-  assign \$138  = { \$signal$24 [3:2], 1'h0 };
-  assign \$160  = { \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 , 23'h000000 };
-  assign \$200  = { \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 , 23'h000000 };
-  assign \$209  = dq_d0_0[31];
-  assign \$210  = dq_d0_0[31];
-  assign \$211  = dq_d0_0[31];
-  assign \$212  = dq_d0_0[31];
-  assign \$245  = { \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 , 23'h000000 };
-  assign \$254  = dq_d0_1[31];
-  assign \$255  = dq_d0_1[31];
-  assign \$256  = dq_d0_1[31];
-  assign \$257  = dq_d0_1[31];
-  assign \$289  = { \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 , 23'h000000 };
-  assign \$329  = { \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 , 23'h000000 };
-  assign \$338  = dq_d1_0[31];
-  assign \$339  = dq_d1_0[31];
-  assign \$340  = dq_d1_0[31];
-  assign \$341  = dq_d1_0[31];
-  assign \$374  = { \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 , 23'h000000 };
-  assign \$383  = dq_d1_1[31];
-  assign \$384  = dq_d1_1[31];
-  assign \$385  = dq_d1_1[31];
-  assign \$386  = dq_d1_1[31];
-  assign \$162  = ct0_rp_sh[0];
-  assign \$202  = st0_0_rp_sh[0];
-  assign \$247  = st0_1_rp_sh[0];
-  assign \$291  = ct1_rp_sh[0];
-  assign \$331  = st1_0_rp_sh[0];
-  assign \$376  = st1_1_rp_sh[0];
+  assign neg0 = \$57 ;
+  assign neg1 = \$95 ;
+  assign \$129  = { \$signal$24 [1:0], 1'h0 };
+  assign \$130  = { \$signal$24 [3:2], 1'h0 };
+  assign \$153  = { \$152 [24], \$152 [24], \$152 [24], \$152 [24], \$152 [24], \$152 [24], \$152 [24], \$152 [24], \$152 , 23'h000000 };
+  assign st0_0_rp_sign = dq_d0_0[31];
+  assign \$187  = { \$186 [24], \$186 [24], \$186 [24], \$186 [24], \$186 [24], \$186 [24], \$186 [24], \$186 [24], \$186 , 23'h000000 };
+  assign \$196  = dq_d0_0[31];
+  assign st0_1_rp_sign = dq_d0_1[31];
+  assign \$229  = { \$228 [24], \$228 [24], \$228 [24], \$228 [24], \$228 [24], \$228 [24], \$228 [24], \$228 [24], \$228 , 23'h000000 };
+  assign \$238  = dq_d0_1[31];
+  assign \$271  = { \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 , 23'h000000 };
+  assign st1_0_rp_sign = dq_d1_0[31];
+  assign \$305  = { \$304 [24], \$304 [24], \$304 [24], \$304 [24], \$304 [24], \$304 [24], \$304 [24], \$304 [24], \$304 , 23'h000000 };
+  assign \$314  = dq_d1_0[31];
+  assign st1_1_rp_sign = dq_d1_1[31];
+  assign \$347  = { \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 , 23'h000000 };
+  assign \$356  = dq_d1_1[31];
+  assign \$155  = ct0_rp_sh[0];
+  assign \$189  = st0_0_rp_sh[0];
+  assign \$231  = st0_1_rp_sh[0];
+  assign \$273  = ct1_rp_sh[0];
+  assign \$307  = st1_0_rp_sh[0];
+  assign \$349  = st1_1_rp_sh[0];
 endmodule
 
 module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
@@ -3093,26 +3027,26 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3120,14 +3054,7 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3147,6 +3074,7 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3167,48 +3095,35 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3244,12 +3159,16 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3335,30 +3254,30 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3371,13 +3290,13 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
@@ -3406,26 +3325,26 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3433,14 +3352,7 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3460,6 +3372,7 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3480,48 +3393,35 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3557,12 +3457,16 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3648,30 +3552,30 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3684,13 +3588,13 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
@@ -3719,26 +3623,26 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -3746,14 +3650,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -3773,6 +3670,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -3793,48 +3691,35 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3870,12 +3755,16 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3961,30 +3850,30 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3997,13 +3886,13 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
@@ -4032,26 +3921,26 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4059,14 +3948,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4086,6 +3968,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4106,48 +3989,35 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4183,12 +4053,16 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4274,30 +4148,30 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4310,13 +4184,13 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
@@ -4345,26 +4219,26 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4372,14 +4246,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4399,6 +4266,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4419,48 +4287,35 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4496,12 +4351,16 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4587,30 +4446,30 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4623,13 +4482,13 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
@@ -4658,26 +4517,26 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4685,14 +4544,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4712,6 +4564,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -4732,48 +4585,35 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4809,12 +4649,16 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -4900,30 +4744,30 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4936,13 +4780,13 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
@@ -4971,26 +4815,26 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -4998,14 +4842,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5025,6 +4862,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5045,48 +4883,35 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5122,12 +4947,16 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5213,30 +5042,30 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5249,13 +5078,13 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
@@ -5284,26 +5113,26 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5311,14 +5140,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5338,6 +5160,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5358,48 +5181,35 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5435,12 +5245,16 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5526,30 +5340,30 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5562,13 +5376,13 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
@@ -5597,26 +5411,26 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5624,14 +5438,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5651,6 +5458,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5671,48 +5479,35 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5748,12 +5543,16 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -5839,30 +5638,30 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5875,13 +5674,13 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
@@ -5910,26 +5709,26 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -5937,14 +5736,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -5964,6 +5756,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -5984,48 +5777,35 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6061,12 +5841,16 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -6152,30 +5936,30 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6188,13 +5972,13 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0 (clk, rst, load, \table , a);
@@ -6452,26 +6236,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6479,14 +6263,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6506,6 +6283,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -6526,48 +6304,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6603,12 +6368,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -6655,30 +6424,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -6691,13 +6460,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
@@ -6726,26 +6495,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -6753,14 +6522,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -6780,6 +6542,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -6800,48 +6563,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6877,12 +6627,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -6929,30 +6683,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -6965,13 +6719,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
@@ -7000,26 +6754,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7027,14 +6781,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7054,6 +6801,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -7074,48 +6822,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7151,12 +6886,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -7203,30 +6942,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7239,13 +6978,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
@@ -7274,26 +7013,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7301,14 +7040,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7328,6 +7060,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -7348,48 +7081,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7425,12 +7145,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -7477,30 +7201,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7513,13 +7237,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
@@ -7548,26 +7272,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7575,14 +7299,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7602,6 +7319,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -7622,48 +7340,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7699,12 +7404,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -7751,30 +7460,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7787,13 +7496,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
@@ -7822,26 +7531,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -7849,14 +7558,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -7876,6 +7578,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -7896,48 +7599,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7973,12 +7663,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8025,30 +7719,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8061,13 +7755,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
@@ -8096,26 +7790,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8123,14 +7817,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8150,6 +7837,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8170,48 +7858,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8247,12 +7922,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8299,30 +7978,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8335,13 +8014,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
@@ -8370,26 +8049,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8397,14 +8076,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8424,6 +8096,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8444,48 +8117,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8521,12 +8181,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8573,30 +8237,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8609,13 +8273,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
@@ -8644,26 +8308,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8671,14 +8335,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8698,6 +8355,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8718,48 +8376,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8795,12 +8440,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -8847,30 +8496,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8883,13 +8532,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
@@ -8918,26 +8567,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -8945,14 +8594,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8972,6 +8614,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -8992,48 +8635,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9069,12 +8699,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9121,30 +8755,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9157,13 +8791,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
@@ -9192,26 +8826,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9219,14 +8853,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9246,6 +8873,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9266,48 +8894,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9343,12 +8958,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9395,30 +9014,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9431,13 +9050,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
@@ -9466,26 +9085,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9493,14 +9112,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9520,6 +9132,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9540,48 +9153,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9617,12 +9217,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9669,30 +9273,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9705,13 +9309,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
@@ -9740,26 +9344,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -9767,14 +9371,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -9794,6 +9391,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -9814,48 +9412,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9891,12 +9476,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -9943,30 +9532,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9979,13 +9568,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
@@ -10014,26 +9603,26 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10041,14 +9630,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10068,6 +9650,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -10088,48 +9671,35 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10165,12 +9735,16 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10217,30 +9791,30 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10253,13 +9827,13 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1 (clk, rst, load, \table , a);
@@ -10517,26 +10091,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10544,14 +10118,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10571,6 +10138,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -10591,48 +10159,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10668,12 +10223,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10720,30 +10279,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10756,13 +10315,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
@@ -10791,26 +10350,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -10818,14 +10377,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -10845,6 +10397,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -10865,48 +10418,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10942,12 +10482,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -10994,30 +10538,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11030,13 +10574,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
@@ -11065,26 +10609,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11092,14 +10636,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -11119,6 +10656,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11139,48 +10677,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11216,12 +10741,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -11268,30 +10797,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11304,13 +10833,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
@@ -11339,26 +10868,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11366,14 +10895,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -11393,6 +10915,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11413,48 +10936,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11490,12 +11000,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -11542,30 +11056,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11578,13 +11092,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
@@ -11613,26 +11127,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11640,14 +11154,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -11667,6 +11174,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11687,48 +11195,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11764,12 +11259,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -11816,30 +11315,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11852,13 +11351,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
@@ -11887,26 +11386,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -11914,14 +11413,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -11941,6 +11433,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -11961,48 +11454,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12038,12 +11518,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12090,30 +11574,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12126,13 +11610,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
@@ -12161,26 +11645,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -12188,14 +11672,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12215,6 +11692,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12235,48 +11713,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12312,12 +11777,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12364,30 +11833,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12400,13 +11869,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
@@ -12435,26 +11904,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -12462,14 +11931,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12489,6 +11951,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12509,48 +11972,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12586,12 +12036,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12638,30 +12092,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12674,13 +12128,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
@@ -12709,26 +12163,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -12736,14 +12190,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12763,6 +12210,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -12783,48 +12231,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12860,12 +12295,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -12912,30 +12351,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12948,13 +12387,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
@@ -12983,26 +12422,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13010,14 +12449,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13037,6 +12469,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13057,48 +12490,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13134,12 +12554,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -13186,30 +12610,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13222,13 +12646,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
@@ -13257,26 +12681,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13284,14 +12708,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13311,6 +12728,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13331,48 +12749,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13408,12 +12813,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -13460,30 +12869,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13496,13 +12905,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
@@ -13531,26 +12940,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13558,14 +12967,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13585,6 +12987,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13605,48 +13008,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13682,12 +13072,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -13734,30 +13128,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13770,13 +13164,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
@@ -13805,26 +13199,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -13832,14 +13226,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13859,6 +13246,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -13879,48 +13267,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13956,12 +13331,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -14008,30 +13387,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -14044,13 +13423,13 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
@@ -14079,26 +13458,26 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire [5:0] \$29 ;
   wire \$3 ;
   wire [6:0] \$30 ;
-  wire [4:0] \$31 ;
-  wire [29:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [16:0] \$37 ;
-  wire [29:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [4:0] \$33 ;
+  wire [29:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [16:0] \$39 ;
   wire \$4 ;
-  wire [17:0] \$40 ;
-  wire [32:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [29:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [17:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [33:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [34:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [34:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -14106,14 +13485,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -14133,6 +13505,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire [26:0] rp_packed;
   reg [3:0] rp_rs;
   wire [14:0] rp_sh;
+  wire rp_sign;
   output [15:0] s;
   reg [15:0] s;
   wire sub;
@@ -14153,48 +13526,35 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$25  = \$24 [13:0] != ya_full;
-  assign ya = \$22  | { 13'h0000, \$25  };
-  assign sub = x[15] ^ y[15];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 4'hf;
   assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 4'he - rp_msb;
-  assign \$32  = \$28 [14:0] << \$31 [3:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(5'h12);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [14:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [14:0] != \$32 [14:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [14:0];
-  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$31  = ! \$28 [14:0];
+  assign \$32  = x[15] & y[15];
+  assign rp_sign = \$31  ? \$32  : x[15];
+  assign \$33  = 4'he - rp_msb;
+  assign \$34  = \$28 [14:0] << \$33 [3:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(5'h0f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(5'h12);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [14:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [14:0] != \$34 [14:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [14:0];
-  assign \$51  = x[15] & y[15];
-  assign \$52  = \$50  ? \$51  : x[15];
-  assign \$53  = ! \$28 [14:0];
-  assign \$54  = x[15] & y[15];
-  assign \$55  = \$53  ? \$54  : x[15];
-  assign \$56  = ! \$28 [14:0];
-  assign \$57  = x[15] & y[15];
-  assign \$58  = \$56  ? \$57  : x[15];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [26:0] >= 15'h7c00;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -14230,12 +13590,16 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   assign \$22  = ya_full >> \$21 [3:0];
   assign \$23  = ya_full >> \$21 [3:0];
   assign \$24  = \$23  << \$21 [3:0];
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [0]) begin
-      rp_msb = 4'h0;
-    end
     if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
@@ -14282,30 +13646,30 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     rp_rs = 4'h0;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$37 [3:0];
+        rp_rs = \$39 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 15'h0000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 15'h7c00 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 15'h0000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 15'h7c00 };
     end else begin
-      rp_out = { \$58 , \$47 [14:0] };
+      rp_out = { rp_sign, \$49 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -14318,11 +13682,11 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   assign d = \$19 [4:0];
   assign dcl = \$21 [3:0];
   assign total = \$28 [14:0];
-  assign rp_ls = \$31 [3:0];
-  assign rp_norm = \$32 [14:0];
-  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
-  assign rp_packed = \$47 [26:0];
+  assign rp_ls = \$33 [3:0];
+  assign rp_norm = \$34 [14:0];
+  assign rp_eb = { \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36 [9], \$36  };
+  assign rp_packed = \$49 [26:0];
   assign xa = { \$3 , x[9:0], 3'h0 };
   assign ya_full = { \$12 , y[9:0], 3'h0 };
-  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
+  assign \$43  = { \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 [17], \$42 , 10'h000 };
 endmodule

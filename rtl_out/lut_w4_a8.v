@@ -4,297 +4,281 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [16:0] \$101 ;
+  wire [15:0] \$100 ;
+  wire [2:0] \$101 ;
   wire [15:0] \$102 ;
-  wire [15:0] \$103 ;
-  wire [15:0] \$104 ;
-  wire [2:0] \$105 ;
-  wire [15:0] \$106 ;
-  wire \$107 ;
-  wire [13:0] \$108 ;
-  wire [15:0] \$109 ;
+  wire \$103 ;
+  wire [13:0] \$104 ;
+  wire [15:0] \$105 ;
+  wire [19:0] \$106 ;
+  wire [13:0] \$107 ;
+  wire [15:0] \$108 ;
+  wire [19:0] \$109 ;
   wire \$11 ;
-  wire [19:0] \$110 ;
-  wire [13:0] \$111 ;
+  wire [15:0] \$110 ;
+  wire [15:0] \$111 ;
   wire [15:0] \$112 ;
-  wire [19:0] \$113 ;
+  wire [2:0] \$113 ;
   wire [15:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [15:0] \$116 ;
-  wire [2:0] \$117 ;
-  wire [15:0] \$118 ;
-  wire \$119 ;
+  wire \$115 ;
+  wire [13:0] \$116 ;
+  wire [15:0] \$117 ;
+  wire [19:0] \$118 ;
+  wire [13:0] \$119 ;
   wire \$12 ;
-  wire [13:0] \$120 ;
-  wire [15:0] \$121 ;
-  wire [19:0] \$122 ;
-  wire [13:0] \$123 ;
+  wire [15:0] \$120 ;
+  wire [19:0] \$121 ;
+  wire [15:0] \$122 ;
+  wire [15:0] \$123 ;
   wire [15:0] \$124 ;
-  wire [19:0] \$125 ;
+  wire [2:0] \$125 ;
   wire [15:0] \$126 ;
-  wire [15:0] \$127 ;
-  wire [15:0] \$128 ;
-  wire [2:0] \$129 ;
+  wire \$127 ;
+  wire [13:0] \$128 ;
+  wire [15:0] \$129 ;
   wire \$13 ;
-  wire [15:0] \$130 ;
-  wire \$131 ;
-  wire [13:0] \$132 ;
-  wire [15:0] \$133 ;
-  wire [19:0] \$134 ;
-  wire [13:0] \$135 ;
-  wire [15:0] \$136 ;
-  wire [19:0] \$137 ;
-  wire [15:0] \$138 ;
-  wire [15:0] \$139 ;
+  wire [19:0] \$130 ;
+  wire [13:0] \$131 ;
+  wire [15:0] \$132 ;
+  wire [19:0] \$133 ;
+  wire [4:0] \$134 ;
+  wire [4:0] \$135 ;
+  wire [4:0] \$136 ;
+  wire [4:0] \$137 ;
+  wire [4:0] \$138 ;
+  wire [30:0] \$139 ;
   wire \$14 ;
-  wire [15:0] \$140 ;
-  wire [2:0] \$141 ;
-  wire [15:0] \$142 ;
+  wire [20:0] \$140 ;
+  wire [27:0] \$141 ;
+  wire \$142 ;
   wire \$143 ;
-  wire [13:0] \$144 ;
-  wire [15:0] \$145 ;
-  wire [19:0] \$146 ;
-  wire [13:0] \$147 ;
-  wire [15:0] \$148 ;
-  wire [19:0] \$149 ;
+  wire [31:0] \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire [29:0] \$148 ;
+  wire [29:0] \$149 ;
   wire \$15 ;
-  wire [4:0] \$150 ;
-  wire [4:0] \$151 ;
-  wire [4:0] \$152 ;
-  wire [4:0] \$153 ;
-  wire [4:0] \$154 ;
-  wire [30:0] \$155 ;
-  wire [20:0] \$156 ;
-  wire [27:0] \$157 ;
+  wire [29:0] \$150 ;
+  wire [32:0] \$151 ;
+  wire [30:0] \$152 ;
+  wire [20:0] \$153 ;
+  wire [27:0] \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire [31:0] \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [31:0] \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire [29:0] \$164 ;
-  wire [29:0] \$165 ;
-  wire [29:0] \$166 ;
-  wire [32:0] \$167 ;
-  wire [30:0] \$168 ;
-  wire [20:0] \$169 ;
+  wire \$160 ;
+  wire [29:0] \$161 ;
+  wire [29:0] \$162 ;
+  wire [29:0] \$163 ;
+  wire [32:0] \$164 ;
+  wire [30:0] \$165 ;
+  wire [20:0] \$166 ;
+  wire [27:0] \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [27:0] \$170 ;
+  wire [31:0] \$170 ;
   wire \$171 ;
   wire \$172 ;
-  wire [31:0] \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire [29:0] \$177 ;
-  wire [29:0] \$178 ;
-  wire [29:0] \$179 ;
+  wire \$173 ;
+  wire [29:0] \$174 ;
+  wire [29:0] \$175 ;
+  wire [29:0] \$176 ;
+  wire [32:0] \$177 ;
+  wire [30:0] \$178 ;
+  wire [20:0] \$179 ;
   wire \$18 ;
-  wire [32:0] \$180 ;
-  wire [30:0] \$181 ;
-  wire [20:0] \$182 ;
-  wire [27:0] \$183 ;
+  wire [27:0] \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire [31:0] \$183 ;
   wire \$184 ;
   wire \$185 ;
-  wire [31:0] \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire \$186 ;
+  wire [29:0] \$187 ;
+  wire [29:0] \$188 ;
+  wire [29:0] \$189 ;
   wire \$19 ;
-  wire [29:0] \$190 ;
-  wire [29:0] \$191 ;
-  wire [29:0] \$192 ;
-  wire [32:0] \$193 ;
-  wire [30:0] \$194 ;
-  wire [20:0] \$195 ;
-  wire [27:0] \$196 ;
+  wire [32:0] \$190 ;
+  wire [30:0] \$191 ;
+  wire [20:0] \$192 ;
+  wire [27:0] \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [31:0] \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire [31:0] \$199 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire [29:0] \$203 ;
-  wire [29:0] \$204 ;
-  wire [29:0] \$205 ;
-  wire [32:0] \$206 ;
-  wire [30:0] \$207 ;
-  wire [20:0] \$208 ;
-  wire [27:0] \$209 ;
+  wire [29:0] \$200 ;
+  wire [29:0] \$201 ;
+  wire [29:0] \$202 ;
+  wire [32:0] \$203 ;
+  wire [30:0] \$204 ;
+  wire [20:0] \$205 ;
+  wire [27:0] \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire [31:0] \$209 ;
   wire \$21 ;
   wire \$210 ;
   wire \$211 ;
-  wire [31:0] \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
-  wire [29:0] \$216 ;
-  wire [29:0] \$217 ;
-  wire [29:0] \$218 ;
-  wire [32:0] \$219 ;
+  wire \$212 ;
+  wire [29:0] \$213 ;
+  wire [29:0] \$214 ;
+  wire [29:0] \$215 ;
+  wire [32:0] \$216 ;
+  wire [30:0] \$217 ;
+  wire [20:0] \$218 ;
+  wire [27:0] \$219 ;
   wire \$22 ;
-  wire [30:0] \$220 ;
-  wire [20:0] \$221 ;
-  wire [27:0] \$222 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire [31:0] \$222 ;
   wire \$223 ;
   wire \$224 ;
-  wire [31:0] \$225 ;
-  wire \$226 ;
-  wire \$227 ;
-  wire \$228 ;
-  wire [29:0] \$229 ;
+  wire \$225 ;
+  wire [29:0] \$226 ;
+  wire [29:0] \$227 ;
+  wire [29:0] \$228 ;
+  wire [32:0] \$229 ;
   wire \$23 ;
-  wire [29:0] \$230 ;
-  wire [29:0] \$231 ;
-  wire [32:0] \$232 ;
-  wire [30:0] \$233 ;
-  wire [20:0] \$234 ;
-  wire [27:0] \$235 ;
+  wire [30:0] \$230 ;
+  wire [20:0] \$231 ;
+  wire [27:0] \$232 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire [31:0] \$235 ;
   wire \$236 ;
   wire \$237 ;
-  wire [31:0] \$238 ;
-  wire \$239 ;
+  wire \$238 ;
+  wire [29:0] \$239 ;
   wire \$24 ;
-  wire \$240 ;
-  wire \$241 ;
-  wire [29:0] \$242 ;
-  wire [29:0] \$243 ;
-  wire [29:0] \$244 ;
-  wire [32:0] \$245 ;
-  wire [30:0] \$246 ;
-  wire [20:0] \$247 ;
-  wire [27:0] \$248 ;
-  wire \$249 ;
+  wire [29:0] \$240 ;
+  wire [29:0] \$241 ;
+  wire [32:0] \$242 ;
+  reg [63:0] \$243 ;
+  reg [111:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [111:0] \$246 ;
+  reg [1:0] \$247 ;
+  reg [63:0] \$248 ;
+  reg \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire [31:0] \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire \$254 ;
-  wire [29:0] \$255 ;
-  wire [29:0] \$256 ;
-  wire [29:0] \$257 ;
-  wire [32:0] \$258 ;
-  reg [63:0] \$259 ;
-  wire \$26 ;
-  reg [111:0] \$260 ;
-  reg [4:0] \$261 ;
-  reg [111:0] \$262 ;
-  reg [1:0] \$263 ;
-  reg [63:0] \$264 ;
-  reg \$265 ;
-  reg [2:0] \$266 ;
-  reg \$267 ;
-  reg \$268 ;
-  reg [31:0] \$269 ;
-  wire \$27 ;
-  reg \$270 ;
-  reg [15:0] \$271 ;
+  reg [2:0] \$250 ;
+  reg \$251 ;
+  reg \$252 ;
+  reg [31:0] \$253 ;
+  reg \$254 ;
+  reg [15:0] \$255 ;
+  reg [15:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [18:0] \$258 ;
+  reg [18:0] \$259 ;
+  wire [21:0] \$26 ;
+  reg [18:0] \$260 ;
+  reg [18:0] \$261 ;
+  reg [18:0] \$262 ;
+  reg [18:0] \$263 ;
+  reg [18:0] \$264 ;
+  reg [18:0] \$265 ;
+  reg \$266 ;
+  reg [255:0] \$267 ;
+  reg [4:0] \$268 ;
+  reg [4:0] \$269 ;
+  wire [21:0] \$27 ;
+  reg [4:0] \$270 ;
+  reg [4:0] \$271 ;
   reg [15:0] \$272 ;
   reg [15:0] \$273 ;
-  reg [18:0] \$274 ;
-  reg [18:0] \$275 ;
-  reg [18:0] \$276 ;
-  reg [18:0] \$277 ;
-  reg [18:0] \$278 ;
-  reg [18:0] \$279 ;
+  reg \$274 ;
+  reg [20:0] \$275 ;
+  reg [20:0] \$276 ;
+  reg [20:0] \$277 ;
+  reg [20:0] \$278 ;
+  reg [20:0] \$279 ;
   wire [21:0] \$28 ;
-  reg [18:0] \$280 ;
-  reg [18:0] \$281 ;
-  reg \$282 ;
-  reg [255:0] \$283 ;
-  reg [4:0] \$284 ;
-  reg [4:0] \$285 ;
-  reg [4:0] \$286 ;
-  reg [4:0] \$287 ;
-  reg [15:0] \$288 ;
-  reg [15:0] \$289 ;
-  wire [21:0] \$29 ;
-  reg \$290 ;
-  reg [20:0] \$291 ;
-  reg [20:0] \$292 ;
-  reg [20:0] \$293 ;
-  reg [20:0] \$294 ;
-  reg [20:0] \$295 ;
-  reg [20:0] \$296 ;
-  reg [20:0] \$297 ;
-  reg [20:0] \$298 ;
-  reg \$299 ;
+  reg [20:0] \$280 ;
+  reg [20:0] \$281 ;
+  reg [20:0] \$282 ;
+  reg \$283 ;
+  reg [3:0] \$284 ;
+  reg [3:0] \$285 ;
+  reg [255:0] \$286 ;
+  reg [255:0] \$287 ;
+  reg [31:0] \$288 ;
+  reg \$289 ;
+  wire \$29 ;
+  reg [255:0] \$290 ;
+  reg \$291 ;
   wire \$3 ;
-  wire [21:0] \$30 ;
-  reg [3:0] \$300 ;
-  reg [3:0] \$301 ;
-  reg [255:0] \$302 ;
-  reg [255:0] \$303 ;
-  reg [31:0] \$304 ;
-  reg \$305 ;
-  reg [255:0] \$306 ;
-  reg \$307 ;
+  wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [21:0] \$32 ;
+  wire [21:0] \$33 ;
+  wire [21:0] \$34 ;
   wire \$35 ;
-  wire [21:0] \$36 ;
-  wire [21:0] \$37 ;
+  wire \$36 ;
+  wire \$37 ;
   wire [21:0] \$38 ;
-  wire \$39 ;
+  wire [6:0] \$384 ;
+  wire [6:0] \$387 ;
+  wire [21:0] \$39 ;
+  wire [6:0] \$390 ;
+  wire [6:0] \$395 ;
   wire [3:0] \$4 ;
-  wire \$40 ;
+  wire [21:0] \$40 ;
+  wire [6:0] \$400 ;
+  wire [6:0] \$407 ;
   wire \$41 ;
-  wire [6:0] \$416 ;
-  wire [6:0] \$419 ;
+  wire [6:0] \$414 ;
+  wire [6:0] \$417 ;
   wire \$42 ;
-  wire [6:0] \$422 ;
-  wire [6:0] \$427 ;
+  wire [6:0] \$420 ;
+  wire [6:0] \$425 ;
   wire \$43 ;
-  wire [6:0] \$432 ;
-  wire [6:0] \$439 ;
+  wire [6:0] \$430 ;
+  wire [6:0] \$437 ;
   wire [21:0] \$44 ;
-  wire [6:0] \$446 ;
-  wire [6:0] \$449 ;
+  wire [6:0] \$444 ;
+  wire [6:0] \$447 ;
   wire [21:0] \$45 ;
-  wire [6:0] \$452 ;
-  wire [6:0] \$457 ;
+  wire [6:0] \$450 ;
+  wire [6:0] \$455 ;
   wire [21:0] \$46 ;
-  wire [6:0] \$462 ;
-  wire [6:0] \$469 ;
+  wire [6:0] \$460 ;
+  wire [6:0] \$467 ;
   wire \$47 ;
-  wire [6:0] \$476 ;
-  wire [6:0] \$479 ;
+  wire [6:0] \$474 ;
+  wire [6:0] \$477 ;
   wire \$48 ;
-  wire [6:0] \$482 ;
-  wire [6:0] \$487 ;
+  wire [6:0] \$480 ;
+  wire [6:0] \$485 ;
   wire \$49 ;
-  wire [6:0] \$492 ;
-  wire [6:0] \$499 ;
+  wire [6:0] \$490 ;
+  wire [6:0] \$497 ;
   wire [2:0] \$5 ;
-  wire \$50 ;
-  wire [6:0] \$506 ;
-  wire [6:0] \$509 ;
-  wire \$51 ;
-  wire [6:0] \$512 ;
-  wire [6:0] \$517 ;
+  wire [21:0] \$50 ;
+  wire [21:0] \$51 ;
   wire [21:0] \$52 ;
-  wire [6:0] \$522 ;
-  wire [6:0] \$529 ;
-  wire [21:0] \$53 ;
-  wire [21:0] \$54 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
+  wire [21:0] \$56 ;
+  wire [21:0] \$57 ;
+  wire [21:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [21:0] \$60 ;
-  wire [21:0] \$61 ;
+  wire \$60 ;
+  wire \$61 ;
   wire [21:0] \$62 ;
-  wire \$63 ;
-  wire \$64 ;
+  wire [21:0] \$63 ;
+  wire [21:0] \$64 ;
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
@@ -303,36 +287,36 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire \$7 ;
   wire [21:0] \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
+  wire [4:0] \$72 ;
+  wire [4:0] \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [21:0] \$76 ;
-  wire [21:0] \$77 ;
-  wire [21:0] \$78 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [21:0] \$84 ;
-  wire [21:0] \$85 ;
-  wire [21:0] \$86 ;
-  wire \$87 ;
-  wire [4:0] \$88 ;
-  wire [4:0] \$89 ;
+  wire [16:0] \$84 ;
+  wire [16:0] \$85 ;
+  wire [15:0] \$86 ;
+  wire [15:0] \$87 ;
+  wire [15:0] \$88 ;
+  wire [2:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
+  wire [15:0] \$90 ;
   wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [13:0] \$92 ;
+  wire [15:0] \$93 ;
+  wire [19:0] \$94 ;
+  wire [13:0] \$95 ;
+  wire [15:0] \$96 ;
+  wire [19:0] \$97 ;
+  wire [15:0] \$98 ;
+  wire [15:0] \$99 ;
   reg [1:0] \$signal  = 2'h0;
   reg \$signal$23  = 1'h0;
   reg [15:0] \$signal$24  = 16'h0000;
@@ -341,6 +325,7 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [3:0] \$signal$24[2] ;
   wire [3:0] \$signal$24[3] ;
   reg \$signal$60  = 1'h0;
+  wire \$signal$61 ;
   reg \$signal$84  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$89 ;
@@ -536,7 +521,6 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [3:0] \i_w.zero[1] ;
   wire [3:0] \i_w.zero[2] ;
   wire [3:0] \i_w.zero[3] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$90 ;
@@ -788,384 +772,368 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$20  = ~ stall;
   assign \$21  = active & \$20 ;
   assign \$22  = accept & i_ctl[2];
-  assign \$23  = | dq_left;
-  assign \$24  = \$23  & in_corr;
-  assign \$25  = dq_c0 >> dq_bit;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = dq_bit == 3'h4;
-  assign \$28  = $signed(dq_d0_0) - $signed(\$155 [20:0]);
-  assign \$29  = $signed(dq_d0_0) + $signed(\$155 [20:0]);
-  assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = | dq_left;
-  assign \$32  = \$31  & in_corr;
-  assign \$33  = dq_c1 >> dq_bit;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = dq_bit == 3'h4;
-  assign \$36  = $signed(dq_d0_1) - $signed(\$168 [20:0]);
-  assign \$37  = $signed(dq_d0_1) + $signed(\$168 [20:0]);
-  assign \$38  = \$35  ? \$36  : \$37 ;
-  assign \$39  = | dq_left;
-  assign \$40  = \$39  & in_corr;
-  assign \$41  = dq_c2 >> dq_bit;
-  assign \$42  = \$40  & \$41 ;
+  assign \$23  = dq_c0 >> dq_bit;
+  assign \$24  = \$signal$61  & \$23 ;
+  assign \$25  = dq_bit == 3'h4;
+  assign \$26  = $signed(dq_d0_0) - $signed(\$139 [20:0]);
+  assign \$27  = $signed(dq_d0_0) + $signed(\$139 [20:0]);
+  assign \$28  = \$25  ? \$26  : \$27 ;
+  assign \$29  = dq_c1 >> dq_bit;
+  assign \$30  = \$signal$61  & \$29 ;
+  assign \$31  = dq_bit == 3'h4;
+  assign \$32  = $signed(dq_d0_1) - $signed(\$152 [20:0]);
+  assign \$33  = $signed(dq_d0_1) + $signed(\$152 [20:0]);
+  assign \$34  = \$31  ? \$32  : \$33 ;
+  assign \$35  = dq_c2 >> dq_bit;
+  assign \$36  = \$signal$61  & \$35 ;
+  assign \$37  = dq_bit == 3'h4;
+  assign \$38  = $signed(dq_d0_2) - $signed(\$165 [20:0]);
+  assign \$39  = $signed(dq_d0_2) + $signed(\$165 [20:0]);
+  assign \$40  = \$37  ? \$38  : \$39 ;
+  assign \$41  = dq_c3 >> dq_bit;
+  assign \$42  = \$signal$61  & \$41 ;
   assign \$43  = dq_bit == 3'h4;
-  assign \$44  = $signed(dq_d0_2) - $signed(\$181 [20:0]);
-  assign \$45  = $signed(dq_d0_2) + $signed(\$181 [20:0]);
+  assign \$44  = $signed(dq_d0_3) - $signed(\$178 [20:0]);
+  assign \$45  = $signed(dq_d0_3) + $signed(\$178 [20:0]);
   assign \$46  = \$43  ? \$44  : \$45 ;
-  assign \$47  = | dq_left;
-  assign \$48  = \$47  & in_corr;
-  assign \$49  = dq_c3 >> dq_bit;
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = dq_bit == 3'h4;
-  assign \$52  = $signed(dq_d0_3) - $signed(\$194 [20:0]);
-  assign \$53  = $signed(dq_d0_3) + $signed(\$194 [20:0]);
-  assign \$54  = \$51  ? \$52  : \$53 ;
-  assign \$55  = | dq_left;
-  assign \$56  = \$55  & in_corr;
-  assign \$57  = dq_c0 >> dq_bit;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = dq_bit == 3'h4;
-  assign \$60  = $signed(dq_d1_0) - $signed(\$207 [20:0]);
-  assign \$61  = $signed(dq_d1_0) + $signed(\$207 [20:0]);
-  assign \$62  = \$59  ? \$60  : \$61 ;
-  assign \$63  = | dq_left;
-  assign \$64  = \$63  & in_corr;
-  assign \$65  = dq_c1 >> dq_bit;
-  assign \$66  = \$64  & \$65 ;
+  assign \$47  = dq_c0 >> dq_bit;
+  assign \$48  = \$signal$61  & \$47 ;
+  assign \$49  = dq_bit == 3'h4;
+  assign \$50  = $signed(dq_d1_0) - $signed(\$191 [20:0]);
+  assign \$51  = $signed(dq_d1_0) + $signed(\$191 [20:0]);
+  assign \$52  = \$49  ? \$50  : \$51 ;
+  assign \$53  = dq_c1 >> dq_bit;
+  assign \$54  = \$signal$61  & \$53 ;
+  assign \$55  = dq_bit == 3'h4;
+  assign \$56  = $signed(dq_d1_1) - $signed(\$204 [20:0]);
+  assign \$57  = $signed(dq_d1_1) + $signed(\$204 [20:0]);
+  assign \$58  = \$55  ? \$56  : \$57 ;
+  assign \$59  = dq_c2 >> dq_bit;
+  assign \$60  = \$signal$61  & \$59 ;
+  assign \$61  = dq_bit == 3'h4;
+  assign \$62  = $signed(dq_d1_2) - $signed(\$217 [20:0]);
+  assign \$63  = $signed(dq_d1_2) + $signed(\$217 [20:0]);
+  assign \$64  = \$61  ? \$62  : \$63 ;
+  assign \$65  = dq_c3 >> dq_bit;
+  assign \$66  = \$signal$61  & \$65 ;
   assign \$67  = dq_bit == 3'h4;
-  assign \$68  = $signed(dq_d1_1) - $signed(\$220 [20:0]);
-  assign \$69  = $signed(dq_d1_1) + $signed(\$220 [20:0]);
+  assign \$68  = $signed(dq_d1_3) - $signed(\$230 [20:0]);
+  assign \$69  = $signed(dq_d1_3) + $signed(\$230 [20:0]);
   assign \$70  = \$67  ? \$68  : \$69 ;
   assign \$71  = | dq_left;
-  assign \$72  = \$71  & in_corr;
-  assign \$73  = dq_c2 >> dq_bit;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = dq_bit == 3'h4;
-  assign \$76  = $signed(dq_d1_2) - $signed(\$233 [20:0]);
-  assign \$77  = $signed(dq_d1_2) + $signed(\$233 [20:0]);
-  assign \$78  = \$75  ? \$76  : \$77 ;
-  assign \$79  = | dq_left;
-  assign \$80  = \$79  & in_corr;
-  assign \$81  = dq_c3 >> dq_bit;
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = dq_bit == 3'h4;
-  assign \$84  = $signed(dq_d1_3) - $signed(\$246 [20:0]);
-  assign \$85  = $signed(dq_d1_3) + $signed(\$246 [20:0]);
-  assign \$86  = \$83  ? \$84  : \$85 ;
-  assign \$87  = | dq_left;
-  assign \$88  = dq_left - 1'h1;
-  assign \$89  = dq_bit + 1'h1;
-  assign \$90  = ~ in_corr;
-  assign \$91  = dq_left == 1'h1;
-  assign \$92  = \$91  & dq_last;
+  assign \$72  = dq_left - 1'h1;
+  assign \$73  = dq_bit + 1'h1;
+  assign \$74  = ~ \$signal$61 ;
+  assign \$75  = dq_left == 1'h1;
+  assign \$76  = \$75  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$93  = remaining <= 1'h1;
-  assign \$94  = ~ stall;
-  assign o_ready = \$93  & \$94 ;
+  assign \$77  = remaining <= 1'h1;
+  assign \$78  = ~ stall;
+  assign o_ready = \$77  & \$78 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$95  = remaining == 1'h1;
-  assign \$96  = ~ stall;
-  assign last_plane = \$95  & \$96 ;
-  assign \$97  = remaining == 1'h1;
-  assign \$98  = \$97  & beat_group_end;
-  assign \$99  = dq_left > 1'h1;
-  assign stall = \$98  & \$99 ;
+  assign \$79  = remaining == 1'h1;
+  assign \$80  = ~ stall;
+  assign last_plane = \$79  & \$80 ;
+  assign \$81  = remaining == 1'h1;
+  assign \$82  = \$81  & beat_group_end;
+  assign \$83  = dq_left > 1'h1;
+  assign stall = \$82  & \$83 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$100  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$101  = $signed(act_sum1) + $signed(\table$93 [87:77]);
-  assign \$416  = \$signal  * 5'h10;
-  assign \$102  = planes >> \$416 ;
-  assign \$419  = \$signal  * 5'h10;
-  assign \$103  = planes >> \$419 ;
-  assign \$422  = \$signal  * 5'h10;
-  assign \$104  = planes >> \$422 ;
-  assign \$105  = ~ \$104 [2:0];
-  assign low0 = \$102 [3] ? \$103 [2:0] : \$105 ;
-  assign \$427  = \$signal  * 5'h10;
-  assign \$106  = planes >> \$427 ;
-  assign \$107  = ~ \$106 [3];
-  assign \$432  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$432 ;
-  assign \$108  = $signed(entry0_0) << \$signal ;
-  assign \$109  = - $signed(\$108 );
-  assign addend0_0 = \$106 [3] ? { \$108 [13], \$108 [13], \$108  } : \$109 ;
-  assign \$110  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$439  = low0 * 4'hb;
-  assign entry1_0 = \table$93  >> \$439 ;
-  assign \$111  = $signed(entry1_0) << \$signal ;
-  assign \$112  = - $signed(\$111 );
-  assign addend1_0 = \$106 [3] ? { \$111 [13], \$111 [13], \$111  } : \$112 ;
-  assign \$113  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$446  = \$signal  * 5'h10;
-  assign \$114  = planes >> \$446 ;
-  assign \$449  = \$signal  * 5'h10;
-  assign \$115  = planes >> \$449 ;
-  assign \$452  = \$signal  * 5'h10;
-  assign \$116  = planes >> \$452 ;
-  assign \$117  = ~ \$116 [6:4];
-  assign low1 = \$114 [7] ? \$115 [6:4] : \$117 ;
-  assign \$457  = \$signal  * 5'h10;
-  assign \$118  = planes >> \$457 ;
-  assign \$119  = ~ \$118 [7];
-  assign \$462  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$462 ;
-  assign \$120  = $signed(entry0_1) << \$signal ;
-  assign \$121  = - $signed(\$120 );
-  assign addend0_1 = \$118 [7] ? { \$120 [13], \$120 [13], \$120  } : \$121 ;
-  assign \$122  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$469  = low1 * 4'hb;
-  assign entry1_1 = \table$93  >> \$469 ;
-  assign \$123  = $signed(entry1_1) << \$signal ;
-  assign \$124  = - $signed(\$123 );
-  assign addend1_1 = \$118 [7] ? { \$123 [13], \$123 [13], \$123  } : \$124 ;
-  assign \$125  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$476  = \$signal  * 5'h10;
-  assign \$126  = planes >> \$476 ;
-  assign \$479  = \$signal  * 5'h10;
-  assign \$127  = planes >> \$479 ;
-  assign \$482  = \$signal  * 5'h10;
-  assign \$128  = planes >> \$482 ;
-  assign \$129  = ~ \$128 [10:8];
-  assign low2 = \$126 [11] ? \$127 [10:8] : \$129 ;
-  assign \$487  = \$signal  * 5'h10;
-  assign \$130  = planes >> \$487 ;
-  assign \$131  = ~ \$130 [11];
-  assign \$492  = low2 * 4'hb;
-  assign entry0_2 = \table  >> \$492 ;
-  assign \$132  = $signed(entry0_2) << \$signal ;
-  assign \$133  = - $signed(\$132 );
-  assign addend0_2 = \$130 [11] ? { \$132 [13], \$132 [13], \$132  } : \$133 ;
-  assign \$134  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$499  = low2 * 4'hb;
-  assign entry1_2 = \table$93  >> \$499 ;
-  assign \$135  = $signed(entry1_2) << \$signal ;
-  assign \$136  = - $signed(\$135 );
-  assign addend1_2 = \$130 [11] ? { \$135 [13], \$135 [13], \$135  } : \$136 ;
-  assign \$137  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$506  = \$signal  * 5'h10;
-  assign \$138  = planes >> \$506 ;
-  assign \$509  = \$signal  * 5'h10;
-  assign \$139  = planes >> \$509 ;
-  assign \$512  = \$signal  * 5'h10;
-  assign \$140  = planes >> \$512 ;
-  assign \$141  = ~ \$140 [14:12];
-  assign low3 = \$138 [15] ? \$139 [14:12] : \$141 ;
-  assign \$517  = \$signal  * 5'h10;
-  assign \$142  = planes >> \$517 ;
-  assign \$143  = ~ \$142 [15];
-  assign \$522  = low3 * 4'hb;
-  assign entry0_3 = \table  >> \$522 ;
-  assign \$144  = $signed(entry0_3) << \$signal ;
-  assign \$145  = - $signed(\$144 );
-  assign addend0_3 = \$142 [15] ? { \$144 [13], \$144 [13], \$144  } : \$145 ;
-  assign \$146  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$529  = low3 * 4'hb;
-  assign entry1_3 = \table$93  >> \$529 ;
-  assign \$147  = $signed(entry1_3) << \$signal ;
-  assign \$148  = - $signed(\$147 );
-  assign addend1_3 = \$142 [15] ? { \$147 [13], \$147 [13], \$147  } : \$148 ;
-  assign \$149  = $signed(grp1_3) + $signed(addend1_3);
-  assign in_corr = dq_bit < 3'h5;
-  assign \$150  = dq_bit - 3'h5;
-  assign corr_uint4 = 4'hf - \$151 ;
-  assign \corr_uint4$136  = 4'hf - \$152 ;
-  assign \corr_uint4$137  = 4'hf - \$153 ;
-  assign \corr_uint4$138  = 4'hf - \$154 ;
-  assign \$155  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = \$signal$60  ? \$156  : dq_d0_0;
-  assign \$157  = $signed(dq_dh0_0) << \$150 [2:0];
-  assign \$158  = dq_bit == 3'h5;
-  assign \$159  = \$158  & \$signal$84 ;
-  assign \$160  = \$159  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$161  = ~ in_corr;
-  assign \$162  = dq_scale[7:0] >> \$150 [2:0];
-  assign \$163  = \$161  & \$162 ;
-  assign \$164  = - $signed(\$157 );
-  assign \$166  = \$163  ? \$165  : 30'h00000000;
-  assign \$167  = $signed(\$160 ) + $signed(\$166 );
-  assign \$168  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = \$signal$60  ? \$169  : dq_d0_1;
-  assign \$170  = $signed(dq_dh0_1) << \$150 [2:0];
-  assign \$171  = dq_bit == 3'h5;
-  assign \$172  = \$171  & \$signal$84 ;
-  assign \$173  = \$172  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$174  = ~ in_corr;
-  assign \$175  = dq_scale[15:8] >> \$150 [2:0];
-  assign \$176  = \$174  & \$175 ;
-  assign \$177  = - $signed(\$170 );
-  assign \$179  = \$176  ? \$178  : 30'h00000000;
-  assign \$180  = $signed(\$173 ) + $signed(\$179 );
-  assign \$181  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_2 = \$signal$60  ? \$182  : dq_d0_2;
-  assign \$183  = $signed(dq_dh0_2) << \$150 [2:0];
-  assign \$184  = dq_bit == 3'h5;
-  assign \$185  = \$184  & \$signal$84 ;
-  assign \$186  = \$185  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$187  = ~ in_corr;
-  assign \$188  = dq_scale[23:16] >> \$150 [2:0];
-  assign \$189  = \$187  & \$188 ;
-  assign \$190  = - $signed(\$183 );
-  assign \$192  = \$189  ? \$191  : 30'h00000000;
-  assign \$193  = $signed(\$186 ) + $signed(\$192 );
-  assign \$194  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_3 = \$signal$60  ? \$195  : dq_d0_3;
-  assign \$196  = $signed(dq_dh0_3) << \$150 [2:0];
-  assign \$197  = dq_bit == 3'h5;
-  assign \$198  = \$197  & \$signal$84 ;
-  assign \$199  = \$198  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$200  = ~ in_corr;
-  assign \$201  = dq_scale[31:24] >> \$150 [2:0];
-  assign \$202  = \$200  & \$201 ;
-  assign \$203  = - $signed(\$196 );
-  assign \$205  = \$202  ? \$204  : 30'h00000000;
-  assign \$206  = $signed(\$199 ) + $signed(\$205 );
-  assign \$207  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = \$signal$60  ? \$208  : dq_d1_0;
-  assign \$209  = $signed(dq_dh1_0) << \$150 [2:0];
-  assign \$210  = dq_bit == 3'h5;
-  assign \$211  = \$210  & \$signal$84 ;
-  assign \$212  = \$211  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$213  = ~ in_corr;
-  assign \$214  = dq_scale[7:0] >> \$150 [2:0];
-  assign \$215  = \$213  & \$214 ;
-  assign \$216  = - $signed(\$209 );
-  assign \$218  = \$215  ? \$217  : 30'h00000000;
-  assign \$219  = $signed(\$212 ) + $signed(\$218 );
-  assign \$220  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = \$signal$60  ? \$221  : dq_d1_1;
-  assign \$222  = $signed(dq_dh1_1) << \$150 [2:0];
-  assign \$223  = dq_bit == 3'h5;
-  assign \$224  = \$223  & \$signal$84 ;
-  assign \$225  = \$224  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$226  = ~ in_corr;
-  assign \$227  = dq_scale[15:8] >> \$150 [2:0];
-  assign \$228  = \$226  & \$227 ;
-  assign \$229  = - $signed(\$222 );
-  assign \$231  = \$228  ? \$230  : 30'h00000000;
-  assign \$232  = $signed(\$225 ) + $signed(\$231 );
-  assign \$233  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_2 = \$signal$60  ? \$234  : dq_d1_2;
-  assign \$235  = $signed(dq_dh1_2) << \$150 [2:0];
-  assign \$236  = dq_bit == 3'h5;
-  assign \$237  = \$236  & \$signal$84 ;
-  assign \$238  = \$237  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$239  = ~ in_corr;
-  assign \$240  = dq_scale[23:16] >> \$150 [2:0];
-  assign \$241  = \$239  & \$240 ;
-  assign \$242  = - $signed(\$235 );
-  assign \$244  = \$241  ? \$243  : 30'h00000000;
-  assign \$245  = $signed(\$238 ) + $signed(\$244 );
-  assign \$246  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_3 = \$signal$60  ? \$247  : dq_d1_3;
-  assign \$248  = $signed(dq_dh1_3) << \$150 [2:0];
-  assign \$249  = dq_bit == 3'h5;
-  assign \$250  = \$249  & \$signal$84 ;
-  assign \$251  = \$250  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$252  = ~ in_corr;
-  assign \$253  = dq_scale[31:24] >> \$150 [2:0];
-  assign \$254  = \$252  & \$253 ;
-  assign \$255  = - $signed(\$248 );
-  assign \$257  = \$254  ? \$256  : 30'h00000000;
-  assign \$258  = $signed(\$251 ) + $signed(\$257 );
+  assign \$84  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$85  = $signed(act_sum1) + $signed(\table$93 [87:77]);
+  assign \$384  = \$signal  * 5'h10;
+  assign \$86  = planes >> \$384 ;
+  assign \$387  = \$signal  * 5'h10;
+  assign \$87  = planes >> \$387 ;
+  assign \$390  = \$signal  * 5'h10;
+  assign \$88  = planes >> \$390 ;
+  assign \$89  = ~ \$88 [2:0];
+  assign low0 = \$86 [3] ? \$87 [2:0] : \$89 ;
+  assign \$395  = \$signal  * 5'h10;
+  assign \$90  = planes >> \$395 ;
+  assign \$91  = ~ \$90 [3];
+  assign \$400  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$400 ;
+  assign \$92  = $signed(entry0_0) << \$signal ;
+  assign \$93  = - $signed(\$92 );
+  assign addend0_0 = \$90 [3] ? { \$92 [13], \$92 [13], \$92  } : \$93 ;
+  assign \$94  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$407  = low0 * 4'hb;
+  assign entry1_0 = \table$93  >> \$407 ;
+  assign \$95  = $signed(entry1_0) << \$signal ;
+  assign \$96  = - $signed(\$95 );
+  assign addend1_0 = \$90 [3] ? { \$95 [13], \$95 [13], \$95  } : \$96 ;
+  assign \$97  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$414  = \$signal  * 5'h10;
+  assign \$98  = planes >> \$414 ;
+  assign \$417  = \$signal  * 5'h10;
+  assign \$99  = planes >> \$417 ;
+  assign \$420  = \$signal  * 5'h10;
+  assign \$100  = planes >> \$420 ;
+  assign \$101  = ~ \$100 [6:4];
+  assign low1 = \$98 [7] ? \$99 [6:4] : \$101 ;
+  assign \$425  = \$signal  * 5'h10;
+  assign \$102  = planes >> \$425 ;
+  assign \$103  = ~ \$102 [7];
+  assign \$430  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$430 ;
+  assign \$104  = $signed(entry0_1) << \$signal ;
+  assign \$105  = - $signed(\$104 );
+  assign addend0_1 = \$102 [7] ? { \$104 [13], \$104 [13], \$104  } : \$105 ;
+  assign \$106  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$437  = low1 * 4'hb;
+  assign entry1_1 = \table$93  >> \$437 ;
+  assign \$107  = $signed(entry1_1) << \$signal ;
+  assign \$108  = - $signed(\$107 );
+  assign addend1_1 = \$102 [7] ? { \$107 [13], \$107 [13], \$107  } : \$108 ;
+  assign \$109  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$444  = \$signal  * 5'h10;
+  assign \$110  = planes >> \$444 ;
+  assign \$447  = \$signal  * 5'h10;
+  assign \$111  = planes >> \$447 ;
+  assign \$450  = \$signal  * 5'h10;
+  assign \$112  = planes >> \$450 ;
+  assign \$113  = ~ \$112 [10:8];
+  assign low2 = \$110 [11] ? \$111 [10:8] : \$113 ;
+  assign \$455  = \$signal  * 5'h10;
+  assign \$114  = planes >> \$455 ;
+  assign \$115  = ~ \$114 [11];
+  assign \$460  = low2 * 4'hb;
+  assign entry0_2 = \table  >> \$460 ;
+  assign \$116  = $signed(entry0_2) << \$signal ;
+  assign \$117  = - $signed(\$116 );
+  assign addend0_2 = \$114 [11] ? { \$116 [13], \$116 [13], \$116  } : \$117 ;
+  assign \$118  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$467  = low2 * 4'hb;
+  assign entry1_2 = \table$93  >> \$467 ;
+  assign \$119  = $signed(entry1_2) << \$signal ;
+  assign \$120  = - $signed(\$119 );
+  assign addend1_2 = \$114 [11] ? { \$119 [13], \$119 [13], \$119  } : \$120 ;
+  assign \$121  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$474  = \$signal  * 5'h10;
+  assign \$122  = planes >> \$474 ;
+  assign \$477  = \$signal  * 5'h10;
+  assign \$123  = planes >> \$477 ;
+  assign \$480  = \$signal  * 5'h10;
+  assign \$124  = planes >> \$480 ;
+  assign \$125  = ~ \$124 [14:12];
+  assign low3 = \$122 [15] ? \$123 [14:12] : \$125 ;
+  assign \$485  = \$signal  * 5'h10;
+  assign \$126  = planes >> \$485 ;
+  assign \$127  = ~ \$126 [15];
+  assign \$490  = low3 * 4'hb;
+  assign entry0_3 = \table  >> \$490 ;
+  assign \$128  = $signed(entry0_3) << \$signal ;
+  assign \$129  = - $signed(\$128 );
+  assign addend0_3 = \$126 [15] ? { \$128 [13], \$128 [13], \$128  } : \$129 ;
+  assign \$130  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$497  = low3 * 4'hb;
+  assign entry1_3 = \table$93  >> \$497 ;
+  assign \$131  = $signed(entry1_3) << \$signal ;
+  assign \$132  = - $signed(\$131 );
+  assign addend1_3 = \$126 [15] ? { \$131 [13], \$131 [13], \$131  } : \$132 ;
+  assign \$133  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$134  = dq_bit - 3'h5;
+  assign \$signal$61  = dq_bit < 3'h5;
+  assign corr_uint4 = 4'hf - \$135 ;
+  assign \corr_uint4$136  = 4'hf - \$136 ;
+  assign \corr_uint4$137  = 4'hf - \$137 ;
+  assign \corr_uint4$138  = 4'hf - \$138 ;
+  assign \$139  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$60  ? \$140  : dq_d0_0;
+  assign \$141  = $signed(dq_dh0_0) << \$134 [2:0];
+  assign \$142  = dq_bit == 3'h5;
+  assign \$143  = \$142  & \$signal$84 ;
+  assign \$144  = \$143  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$145  = ~ \$signal$61 ;
+  assign \$146  = dq_scale[7:0] >> \$134 [2:0];
+  assign \$147  = \$145  & \$146 ;
+  assign \$148  = - $signed(\$141 );
+  assign \$150  = \$147  ? \$149  : 30'h00000000;
+  assign \$151  = $signed(\$144 ) + $signed(\$150 );
+  assign \$152  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = \$signal$60  ? \$153  : dq_d0_1;
+  assign \$154  = $signed(dq_dh0_1) << \$134 [2:0];
+  assign \$155  = dq_bit == 3'h5;
+  assign \$156  = \$155  & \$signal$84 ;
+  assign \$157  = \$156  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$158  = ~ \$signal$61 ;
+  assign \$159  = dq_scale[15:8] >> \$134 [2:0];
+  assign \$160  = \$158  & \$159 ;
+  assign \$161  = - $signed(\$154 );
+  assign \$163  = \$160  ? \$162  : 30'h00000000;
+  assign \$164  = $signed(\$157 ) + $signed(\$163 );
+  assign \$165  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_2 = \$signal$60  ? \$166  : dq_d0_2;
+  assign \$167  = $signed(dq_dh0_2) << \$134 [2:0];
+  assign \$168  = dq_bit == 3'h5;
+  assign \$169  = \$168  & \$signal$84 ;
+  assign \$170  = \$169  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$171  = ~ \$signal$61 ;
+  assign \$172  = dq_scale[23:16] >> \$134 [2:0];
+  assign \$173  = \$171  & \$172 ;
+  assign \$174  = - $signed(\$167 );
+  assign \$176  = \$173  ? \$175  : 30'h00000000;
+  assign \$177  = $signed(\$170 ) + $signed(\$176 );
+  assign \$178  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_3 = \$signal$60  ? \$179  : dq_d0_3;
+  assign \$180  = $signed(dq_dh0_3) << \$134 [2:0];
+  assign \$181  = dq_bit == 3'h5;
+  assign \$182  = \$181  & \$signal$84 ;
+  assign \$183  = \$182  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$184  = ~ \$signal$61 ;
+  assign \$185  = dq_scale[31:24] >> \$134 [2:0];
+  assign \$186  = \$184  & \$185 ;
+  assign \$187  = - $signed(\$180 );
+  assign \$189  = \$186  ? \$188  : 30'h00000000;
+  assign \$190  = $signed(\$183 ) + $signed(\$189 );
+  assign \$191  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = \$signal$60  ? \$192  : dq_d1_0;
+  assign \$193  = $signed(dq_dh1_0) << \$134 [2:0];
+  assign \$194  = dq_bit == 3'h5;
+  assign \$195  = \$194  & \$signal$84 ;
+  assign \$196  = \$195  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$197  = ~ \$signal$61 ;
+  assign \$198  = dq_scale[7:0] >> \$134 [2:0];
+  assign \$199  = \$197  & \$198 ;
+  assign \$200  = - $signed(\$193 );
+  assign \$202  = \$199  ? \$201  : 30'h00000000;
+  assign \$203  = $signed(\$196 ) + $signed(\$202 );
+  assign \$204  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = \$signal$60  ? \$205  : dq_d1_1;
+  assign \$206  = $signed(dq_dh1_1) << \$134 [2:0];
+  assign \$207  = dq_bit == 3'h5;
+  assign \$208  = \$207  & \$signal$84 ;
+  assign \$209  = \$208  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$210  = ~ \$signal$61 ;
+  assign \$211  = dq_scale[15:8] >> \$134 [2:0];
+  assign \$212  = \$210  & \$211 ;
+  assign \$213  = - $signed(\$206 );
+  assign \$215  = \$212  ? \$214  : 30'h00000000;
+  assign \$216  = $signed(\$209 ) + $signed(\$215 );
+  assign \$217  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_2 = \$signal$60  ? \$218  : dq_d1_2;
+  assign \$219  = $signed(dq_dh1_2) << \$134 [2:0];
+  assign \$220  = dq_bit == 3'h5;
+  assign \$221  = \$220  & \$signal$84 ;
+  assign \$222  = \$221  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$223  = ~ \$signal$61 ;
+  assign \$224  = dq_scale[23:16] >> \$134 [2:0];
+  assign \$225  = \$223  & \$224 ;
+  assign \$226  = - $signed(\$219 );
+  assign \$228  = \$225  ? \$227  : 30'h00000000;
+  assign \$229  = $signed(\$222 ) + $signed(\$228 );
+  assign \$230  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_3 = \$signal$60  ? \$231  : dq_d1_3;
+  assign \$232  = $signed(dq_dh1_3) << \$134 [2:0];
+  assign \$233  = dq_bit == 3'h5;
+  assign \$234  = \$233  & \$signal$84 ;
+  assign \$235  = \$234  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$236  = ~ \$signal$61 ;
+  assign \$237  = dq_scale[31:24] >> \$134 [2:0];
+  assign \$238  = \$236  & \$237 ;
+  assign \$239  = - $signed(\$232 );
+  assign \$241  = \$238  ? \$240  : 30'h00000000;
+  assign \$242  = $signed(\$235 ) + $signed(\$241 );
   always @(posedge clk)
-    o_a <= \$259 ;
+    o_a <= \$243 ;
   always @(posedge clk)
-    o_w <= \$260 ;
+    o_w <= \$244 ;
   always @(posedge clk)
-    o_ctl <= \$261 ;
+    o_ctl <= \$245 ;
   always @(posedge clk)
-    w_reg <= \$262 ;
+    w_reg <= \$246 ;
   always @(posedge clk)
-    \$signal  <= \$263 ;
+    \$signal  <= \$247 ;
   always @(posedge clk)
-    planes <= \$264 ;
+    planes <= \$248 ;
   always @(posedge clk)
-    dtype <= \$265 ;
+    dtype <= \$249 ;
   always @(posedge clk)
-    remaining <= \$266 ;
+    remaining <= \$250 ;
   always @(posedge clk)
-    beat_group_end <= \$267 ;
+    beat_group_end <= \$251 ;
   always @(posedge clk)
-    beat_last <= \$268 ;
+    beat_last <= \$252 ;
   always @(posedge clk)
-    beat_scale <= \$269 ;
+    beat_scale <= \$253 ;
   always @(posedge clk)
-    \$signal$23  <= \$270 ;
+    \$signal$23  <= \$254 ;
   always @(posedge clk)
-    \$signal$24  <= \$271 ;
+    \$signal$24  <= \$255 ;
   always @(posedge clk)
-    act_sum0 <= \$272 ;
+    act_sum0 <= \$256 ;
   always @(posedge clk)
-    act_sum1 <= \$273 ;
+    act_sum1 <= \$257 ;
   always @(posedge clk)
-    grp0_0 <= \$274 ;
+    grp0_0 <= \$258 ;
   always @(posedge clk)
-    grp1_0 <= \$275 ;
+    grp1_0 <= \$259 ;
   always @(posedge clk)
-    grp0_1 <= \$276 ;
+    grp0_1 <= \$260 ;
   always @(posedge clk)
-    grp1_1 <= \$277 ;
+    grp1_1 <= \$261 ;
   always @(posedge clk)
-    grp0_2 <= \$278 ;
+    grp0_2 <= \$262 ;
   always @(posedge clk)
-    grp1_2 <= \$279 ;
+    grp1_2 <= \$263 ;
   always @(posedge clk)
-    grp0_3 <= \$280 ;
+    grp0_3 <= \$264 ;
   always @(posedge clk)
-    grp1_3 <= \$281 ;
+    grp1_3 <= \$265 ;
   always @(posedge clk)
-    grp_first <= \$282 ;
+    grp_first <= \$266 ;
   always @(posedge clk)
-    grp_psum <= \$283 ;
+    grp_psum <= \$267 ;
   always @(posedge clk)
-    dq_c0 <= \$284 ;
+    dq_c0 <= \$268 ;
   always @(posedge clk)
-    dq_c1 <= \$285 ;
+    dq_c1 <= \$269 ;
   always @(posedge clk)
-    dq_c2 <= \$286 ;
+    dq_c2 <= \$270 ;
   always @(posedge clk)
-    dq_c3 <= \$287 ;
+    dq_c3 <= \$271 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$288 ;
+    dq_sum_a0 <= \$272 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$289 ;
+    dq_sum_a1 <= \$273 ;
   always @(posedge clk)
-    \$signal$60  <= \$290 ;
+    \$signal$60  <= \$274 ;
   always @(posedge clk)
-    dq_d0_0 <= \$291 ;
+    dq_d0_0 <= \$275 ;
   always @(posedge clk)
-    dq_d0_1 <= \$292 ;
+    dq_d0_1 <= \$276 ;
   always @(posedge clk)
-    dq_d0_2 <= \$293 ;
+    dq_d0_2 <= \$277 ;
   always @(posedge clk)
-    dq_d0_3 <= \$294 ;
+    dq_d0_3 <= \$278 ;
   always @(posedge clk)
-    dq_d1_0 <= \$295 ;
+    dq_d1_0 <= \$279 ;
   always @(posedge clk)
-    dq_d1_1 <= \$296 ;
+    dq_d1_1 <= \$280 ;
   always @(posedge clk)
-    dq_d1_2 <= \$297 ;
+    dq_d1_2 <= \$281 ;
   always @(posedge clk)
-    dq_d1_3 <= \$298 ;
+    dq_d1_3 <= \$282 ;
   always @(posedge clk)
-    o_valid <= \$299 ;
+    o_valid <= \$283 ;
   always @(posedge clk)
-    dq_left <= \$300 ;
+    dq_left <= \$284 ;
   always @(posedge clk)
-    dq_bit <= \$301 ;
+    dq_bit <= \$285 ;
   always @(posedge clk)
-    out_acc <= \$302 ;
+    out_acc <= \$286 ;
   always @(posedge clk)
-    o_psum <= \$303 ;
+    o_psum <= \$287 ;
   always @(posedge clk)
-    dq_scale <= \$304 ;
+    dq_scale <= \$288 ;
   always @(posedge clk)
-    \$signal$84  <= \$305 ;
+    \$signal$84  <= \$289 ;
   always @(posedge clk)
-    dq_psum <= \$306 ;
+    dq_psum <= \$290 ;
   always @(posedge clk)
-    dq_last <= \$307 ;
+    dq_last <= \$291 ;
   \lut_w4_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1182,570 +1150,570 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = i_a;
+    \$243  = i_a;
     if (rst) begin
-      \$259  = 64'h0000000000000000;
+      \$243  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = i_w;
+    \$244  = i_w;
     if (rst) begin
-      \$260  = 112'h0000000000000000000000000000;
+      \$244  = 112'h0000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = i_ctl;
+    \$245  = i_ctl;
     if (rst) begin
-      \$261  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = w_reg;
+    \$246  = w_reg;
     if (i_ctl[1]) begin
-      \$262  = i_w;
+      \$246  = i_w;
     end
     if (rst) begin
-      \$262  = 112'h0000000000000000000000000000;
+      \$246  = 112'h0000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = \$signal ;
+    \$247  = \$signal ;
     if (accept) begin
-      \$263  = 2'h0;
+      \$247  = 2'h0;
     end else if (\$3 ) begin
-      \$263  = \$5 [1:0];
+      \$247  = \$5 [1:0];
     end
     if (rst) begin
-      \$263  = 2'h0;
+      \$247  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = planes;
+    \$248  = planes;
     if (accept) begin
-      \$264  = w_sel[63:0];
+      \$248  = w_sel[63:0];
     end
     if (rst) begin
-      \$264  = 64'h0000000000000000;
+      \$248  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = dtype;
+    \$249  = dtype;
     if (accept) begin
-      \$265  = 1'h0;
+      \$249  = 1'h0;
     end
     if (rst) begin
-      \$265  = 1'h0;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = remaining;
+    \$250  = remaining;
     if (accept) begin
-      \$266  = 3'h4;
+      \$250  = 3'h4;
     end else if (\$3 ) begin
-      \$266  = \$4 [2:0];
+      \$250  = \$4 [2:0];
     end
     if (rst) begin
-      \$266  = 3'h0;
+      \$250  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = beat_group_end;
+    \$251  = beat_group_end;
     if (accept) begin
-      \$267  = i_ctl[4];
+      \$251  = i_ctl[4];
     end
     if (rst) begin
-      \$267  = 1'h0;
+      \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = beat_last;
+    \$252  = beat_last;
     if (accept) begin
-      \$268  = i_ctl[3];
+      \$252  = i_ctl[3];
     end
     if (rst) begin
-      \$268  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = beat_scale;
+    \$253  = beat_scale;
     if (accept) begin
-      \$269  = w_sel[95:64];
+      \$253  = w_sel[95:64];
     end
     if (rst) begin
-      \$269  = 32'd0;
+      \$253  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = \$signal$23 ;
+    \$254  = \$signal$23 ;
     if (accept) begin
-      \$270  = 1'h1;
+      \$254  = 1'h1;
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = \$signal$24 ;
+    \$255  = \$signal$24 ;
     if (accept) begin
-      \$271  = w_sel[111:96];
+      \$255  = w_sel[111:96];
     end
     if (rst) begin
-      \$271  = 16'h0000;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = act_sum0;
+    \$256  = act_sum0;
     if (handoff) begin
-      \$272  = 16'h0000;
+      \$256  = 16'h0000;
     end else if (last_plane) begin
-      \$272  = \$100 [15:0];
+      \$256  = \$84 [15:0];
     end
     if (rst) begin
-      \$272  = 16'h0000;
+      \$256  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = act_sum1;
+    \$257  = act_sum1;
     if (handoff) begin
-      \$273  = 16'h0000;
+      \$257  = 16'h0000;
     end else if (last_plane) begin
-      \$273  = \$101 [15:0];
+      \$257  = \$85 [15:0];
     end
     if (rst) begin
-      \$273  = 16'h0000;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = grp0_0;
+    \$258  = grp0_0;
     if (handoff) begin
-      \$274  = 19'h00000;
+      \$258  = 19'h00000;
     end else if (\$7 ) begin
-      \$274  = \$110 [18:0];
+      \$258  = \$94 [18:0];
     end
     if (rst) begin
-      \$274  = 19'h00000;
+      \$258  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = grp1_0;
+    \$259  = grp1_0;
     if (handoff) begin
-      \$275  = 19'h00000;
+      \$259  = 19'h00000;
     end else if (\$9 ) begin
-      \$275  = \$113 [18:0];
+      \$259  = \$97 [18:0];
     end
     if (rst) begin
-      \$275  = 19'h00000;
+      \$259  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = grp0_1;
+    \$260  = grp0_1;
     if (handoff) begin
-      \$276  = 19'h00000;
+      \$260  = 19'h00000;
     end else if (\$11 ) begin
-      \$276  = \$122 [18:0];
+      \$260  = \$106 [18:0];
     end
     if (rst) begin
-      \$276  = 19'h00000;
+      \$260  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = grp1_1;
+    \$261  = grp1_1;
     if (handoff) begin
-      \$277  = 19'h00000;
+      \$261  = 19'h00000;
     end else if (\$13 ) begin
-      \$277  = \$125 [18:0];
+      \$261  = \$109 [18:0];
     end
     if (rst) begin
-      \$277  = 19'h00000;
+      \$261  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = grp0_2;
+    \$262  = grp0_2;
     if (handoff) begin
-      \$278  = 19'h00000;
+      \$262  = 19'h00000;
     end else if (\$15 ) begin
-      \$278  = \$134 [18:0];
+      \$262  = \$118 [18:0];
     end
     if (rst) begin
-      \$278  = 19'h00000;
+      \$262  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = grp1_2;
+    \$263  = grp1_2;
     if (handoff) begin
-      \$279  = 19'h00000;
+      \$263  = 19'h00000;
     end else if (\$17 ) begin
-      \$279  = \$137 [18:0];
+      \$263  = \$121 [18:0];
     end
     if (rst) begin
-      \$279  = 19'h00000;
+      \$263  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = grp0_3;
+    \$264  = grp0_3;
     if (handoff) begin
-      \$280  = 19'h00000;
+      \$264  = 19'h00000;
     end else if (\$19 ) begin
-      \$280  = \$146 [18:0];
+      \$264  = \$130 [18:0];
     end
     if (rst) begin
-      \$280  = 19'h00000;
+      \$264  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = grp1_3;
+    \$265  = grp1_3;
     if (handoff) begin
-      \$281  = 19'h00000;
+      \$265  = 19'h00000;
     end else if (\$21 ) begin
-      \$281  = \$149 [18:0];
+      \$265  = \$133 [18:0];
     end
     if (rst) begin
-      \$281  = 19'h00000;
+      \$265  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = grp_first;
+    \$266  = grp_first;
     if (handoff) begin
-      \$282  = 1'h0;
+      \$266  = 1'h0;
     end
     if (\$22 ) begin
-      \$282  = 1'h1;
+      \$266  = 1'h1;
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = grp_psum;
+    \$267  = grp_psum;
     if (\$22 ) begin
-      \$283  = i_psum;
+      \$267  = i_psum;
     end
     if (rst) begin
-      \$283  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$267  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = dq_c0;
+    \$268  = dq_c0;
     if (handoff) begin
-      \$284  = corr_uint4[4:0];
+      \$268  = corr_uint4[4:0];
     end
     if (rst) begin
-      \$284  = 5'h00;
+      \$268  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = dq_c1;
+    \$269  = dq_c1;
     if (handoff) begin
-      \$285  = \corr_uint4$136 [4:0];
+      \$269  = \corr_uint4$136 [4:0];
     end
     if (rst) begin
-      \$285  = 5'h00;
+      \$269  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = dq_c2;
+    \$270  = dq_c2;
     if (handoff) begin
-      \$286  = \corr_uint4$137 [4:0];
+      \$270  = \corr_uint4$137 [4:0];
     end
     if (rst) begin
-      \$286  = 5'h00;
+      \$270  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = dq_c3;
+    \$271  = dq_c3;
     if (handoff) begin
-      \$287  = \corr_uint4$138 [4:0];
+      \$271  = \corr_uint4$138 [4:0];
     end
     if (rst) begin
-      \$287  = 5'h00;
+      \$271  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = dq_sum_a0;
+    \$272  = dq_sum_a0;
     if (handoff) begin
-      \$288  = \$100 [15:0];
+      \$272  = \$84 [15:0];
     end
     if (rst) begin
-      \$288  = 16'h0000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = dq_sum_a1;
+    \$273  = dq_sum_a1;
     if (handoff) begin
-      \$289  = \$101 [15:0];
+      \$273  = \$85 [15:0];
     end
     if (rst) begin
-      \$289  = 16'h0000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = \$signal$60 ;
+    \$274  = \$signal$60 ;
     if (handoff) begin
-      \$290  = \$signal$23 ;
+      \$274  = \$signal$23 ;
     end
     if (rst) begin
-      \$290  = 1'h0;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = dq_d0_0;
-    if (\$26 ) begin
-      \$291  = \$30 [20:0];
-    end
-    if (handoff) begin
-      \$291  = { \$110 [18], \$110 [18], \$110 [18:0] };
-    end
-    if (rst) begin
-      \$291  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = dq_d0_1;
-    if (\$34 ) begin
-      \$292  = \$38 [20:0];
+    \$275  = dq_d0_0;
+    if (\$24 ) begin
+      \$275  = \$28 [20:0];
     end
     if (handoff) begin
-      \$292  = { \$122 [18], \$122 [18], \$122 [18:0] };
+      \$275  = { \$94 [18], \$94 [18], \$94 [18:0] };
     end
     if (rst) begin
-      \$292  = 21'h000000;
+      \$275  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = dq_d0_2;
+    \$276  = dq_d0_1;
+    if (\$30 ) begin
+      \$276  = \$34 [20:0];
+    end
+    if (handoff) begin
+      \$276  = { \$106 [18], \$106 [18], \$106 [18:0] };
+    end
+    if (rst) begin
+      \$276  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$277  = dq_d0_2;
+    if (\$36 ) begin
+      \$277  = \$40 [20:0];
+    end
+    if (handoff) begin
+      \$277  = { \$118 [18], \$118 [18], \$118 [18:0] };
+    end
+    if (rst) begin
+      \$277  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$278  = dq_d0_3;
     if (\$42 ) begin
-      \$293  = \$46 [20:0];
+      \$278  = \$46 [20:0];
     end
     if (handoff) begin
-      \$293  = { \$134 [18], \$134 [18], \$134 [18:0] };
+      \$278  = { \$130 [18], \$130 [18], \$130 [18:0] };
     end
     if (rst) begin
-      \$293  = 21'h000000;
+      \$278  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = dq_d0_3;
-    if (\$50 ) begin
-      \$294  = \$54 [20:0];
+    \$279  = dq_d1_0;
+    if (\$48 ) begin
+      \$279  = \$52 [20:0];
     end
     if (handoff) begin
-      \$294  = { \$146 [18], \$146 [18], \$146 [18:0] };
+      \$279  = { \$97 [18], \$97 [18], \$97 [18:0] };
     end
     if (rst) begin
-      \$294  = 21'h000000;
+      \$279  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = dq_d1_0;
-    if (\$58 ) begin
-      \$295  = \$62 [20:0];
+    \$280  = dq_d1_1;
+    if (\$54 ) begin
+      \$280  = \$58 [20:0];
     end
     if (handoff) begin
-      \$295  = { \$113 [18], \$113 [18], \$113 [18:0] };
+      \$280  = { \$109 [18], \$109 [18], \$109 [18:0] };
     end
     if (rst) begin
-      \$295  = 21'h000000;
+      \$280  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = dq_d1_1;
+    \$281  = dq_d1_2;
+    if (\$60 ) begin
+      \$281  = \$64 [20:0];
+    end
+    if (handoff) begin
+      \$281  = { \$121 [18], \$121 [18], \$121 [18:0] };
+    end
+    if (rst) begin
+      \$281  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$282  = dq_d1_3;
     if (\$66 ) begin
-      \$296  = \$70 [20:0];
+      \$282  = \$70 [20:0];
     end
     if (handoff) begin
-      \$296  = { \$125 [18], \$125 [18], \$125 [18:0] };
+      \$282  = { \$133 [18], \$133 [18], \$133 [18:0] };
     end
     if (rst) begin
-      \$296  = 21'h000000;
+      \$282  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = dq_d1_2;
-    if (\$74 ) begin
-      \$297  = \$78 [20:0];
-    end
-    if (handoff) begin
-      \$297  = { \$137 [18], \$137 [18], \$137 [18:0] };
-    end
-    if (rst) begin
-      \$297  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = dq_d1_3;
-    if (\$82 ) begin
-      \$298  = \$86 [20:0];
-    end
-    if (handoff) begin
-      \$298  = { \$149 [18], \$149 [18], \$149 [18:0] };
-    end
-    if (rst) begin
-      \$298  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = 1'h0;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$299  = 1'h1;
+    \$283  = 1'h0;
+    if (\$71 ) begin
+      if (\$76 ) begin
+        \$283  = 1'h1;
       end
     end
     if (rst) begin
-      \$299  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = dq_left;
-    if (\$87 ) begin
-      \$300  = \$88 [3:0];
+    \$284  = dq_left;
+    if (\$71 ) begin
+      \$284  = \$72 [3:0];
     end
     if (handoff) begin
-      \$300  = 4'hd;
+      \$284  = 4'hd;
     end
     if (rst) begin
-      \$300  = 4'h0;
+      \$284  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dq_bit;
-    if (\$87 ) begin
-      \$301  = \$89 [3:0];
+    \$285  = dq_bit;
+    if (\$71 ) begin
+      \$285  = \$73 [3:0];
     end
     if (handoff) begin
-      \$301  = 4'h0;
+      \$285  = 4'h0;
     end
     if (rst) begin
-      \$301  = 4'h0;
+      \$285  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = out_acc;
-    if (\$87 ) begin
-      if (\$90 ) begin
-        \$302  = out_next;
+    \$286  = out_acc;
+    if (\$71 ) begin
+      if (\$74 ) begin
+        \$286  = out_next;
       end
     end
     if (rst) begin
-      \$302  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$286  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = o_psum;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$303  = out_next;
+    \$287  = o_psum;
+    if (\$71 ) begin
+      if (\$76 ) begin
+        \$287  = out_next;
       end
     end
     if (rst) begin
-      \$303  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$287  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = dq_scale;
+    \$288  = dq_scale;
     if (handoff) begin
-      \$304  = beat_scale;
+      \$288  = beat_scale;
     end
     if (rst) begin
-      \$304  = 32'd0;
+      \$288  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = \$signal$84 ;
+    \$289  = \$signal$84 ;
     if (handoff) begin
-      \$305  = grp_first;
+      \$289  = grp_first;
     end
     if (rst) begin
-      \$305  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = dq_psum;
+    \$290  = dq_psum;
     if (handoff) begin
-      \$306  = grp_psum;
+      \$290  = grp_psum;
     end
     if (rst) begin
-      \$306  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$290  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = dq_last;
+    \$291  = dq_last;
     if (handoff) begin
-      \$307  = beat_last;
+      \$291  = beat_last;
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$291  = 1'h0;
     end
   end
-  assign act_next0 = \$100 [15:0];
-  assign act_next1 = \$101 [15:0];
-  assign grp_next0_0 = \$110 [18:0];
-  assign grp_next1_0 = \$113 [18:0];
-  assign grp_next0_1 = \$122 [18:0];
-  assign grp_next1_1 = \$125 [18:0];
-  assign grp_next0_2 = \$134 [18:0];
-  assign grp_next1_2 = \$137 [18:0];
-  assign grp_next0_3 = \$146 [18:0];
-  assign grp_next1_3 = \$149 [18:0];
+  assign act_next0 = \$84 [15:0];
+  assign act_next1 = \$85 [15:0];
+  assign grp_next0_0 = \$94 [18:0];
+  assign grp_next1_0 = \$97 [18:0];
+  assign grp_next0_1 = \$106 [18:0];
+  assign grp_next1_1 = \$109 [18:0];
+  assign grp_next0_2 = \$118 [18:0];
+  assign grp_next1_2 = \$121 [18:0];
+  assign grp_next0_3 = \$130 [18:0];
+  assign grp_next1_3 = \$133 [18:0];
   assign c0 = corr_uint4[4:0];
   assign c1 = \corr_uint4$136 [4:0];
   assign c2 = \corr_uint4$137 [4:0];
   assign c3 = \corr_uint4$138 [4:0];
-  assign dq_ash0_0 = \$155 [20:0];
-  assign dq_ash0_1 = \$168 [20:0];
-  assign dq_ash0_2 = \$181 [20:0];
-  assign dq_ash0_3 = \$194 [20:0];
-  assign dq_ash1_0 = \$207 [20:0];
-  assign dq_ash1_1 = \$220 [20:0];
-  assign dq_ash1_2 = \$233 [20:0];
-  assign dq_ash1_3 = \$246 [20:0];
+  assign dq_ash0_0 = \$139 [20:0];
+  assign dq_ash0_1 = \$152 [20:0];
+  assign dq_ash0_2 = \$165 [20:0];
+  assign dq_ash0_3 = \$178 [20:0];
+  assign dq_ash1_0 = \$191 [20:0];
+  assign dq_ash1_1 = \$204 [20:0];
+  assign dq_ash1_2 = \$217 [20:0];
+  assign dq_ash1_3 = \$230 [20:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
@@ -1753,30 +1721,30 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \load$90  = accept;
   assign plane_neg = 1'h0;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$108 [13], \$108  };
+  assign shifted0_0 = { \$92 [13], \$92  };
   assign shift1_0 = \$signal ;
-  assign shifted1_0 = { \$111 [13], \$111  };
+  assign shifted1_0 = { \$95 [13], \$95  };
   assign shift0_1 = \$signal ;
-  assign shifted0_1 = { \$120 [13], \$120  };
+  assign shifted0_1 = { \$104 [13], \$104  };
   assign shift1_1 = \$signal ;
-  assign shifted1_1 = { \$123 [13], \$123  };
+  assign shifted1_1 = { \$107 [13], \$107  };
   assign shift0_2 = \$signal ;
-  assign shifted0_2 = { \$132 [13], \$132  };
+  assign shifted0_2 = { \$116 [13], \$116  };
   assign shift1_2 = \$signal ;
-  assign shifted1_2 = { \$135 [13], \$135  };
+  assign shifted1_2 = { \$119 [13], \$119  };
   assign shift0_3 = \$signal ;
-  assign shifted0_3 = { \$144 [13], \$144  };
+  assign shifted0_3 = { \$128 [13], \$128  };
   assign shift1_3 = \$signal ;
-  assign shifted1_3 = { \$147 [13], \$147  };
-  assign sbit = \$150 [2:0];
-  assign dq_sh0_0 = { \$157 [27], \$157  };
-  assign dq_sh0_1 = { \$170 [27], \$170  };
-  assign dq_sh0_2 = { \$183 [27], \$183  };
-  assign dq_sh0_3 = { \$196 [27], \$196  };
-  assign dq_sh1_0 = { \$209 [27], \$209  };
-  assign dq_sh1_1 = { \$222 [27], \$222  };
-  assign dq_sh1_2 = { \$235 [27], \$235  };
-  assign dq_sh1_3 = { \$248 [27], \$248  };
+  assign shifted1_3 = { \$131 [13], \$131  };
+  assign sbit = \$134 [2:0];
+  assign dq_sh0_0 = { \$141 [27], \$141  };
+  assign dq_sh0_1 = { \$154 [27], \$154  };
+  assign dq_sh0_2 = { \$167 [27], \$167  };
+  assign dq_sh0_3 = { \$180 [27], \$180  };
+  assign dq_sh1_0 = { \$193 [27], \$193  };
+  assign dq_sh1_1 = { \$206 [27], \$206  };
+  assign dq_sh1_2 = { \$219 [27], \$219  };
+  assign dq_sh1_3 = { \$232 [27], \$232  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -2035,38 +2003,38 @@ module lut_w4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \table$93[5]  = \table$93 [65:55];
   assign \table$93[6]  = \table$93 [76:66];
   assign \table$93[7]  = \table$93 [87:77];
-  assign out_next[255:224] = \$258 [31:0];
-  assign out_next[223:192] = \$245 [31:0];
-  assign out_next[191:160] = \$232 [31:0];
-  assign out_next[159:128] = \$219 [31:0];
-  assign out_next[127:96] = \$206 [31:0];
-  assign out_next[95:64] = \$193 [31:0];
-  assign out_next[63:32] = \$180 [31:0];
-  assign out_next[31:0] = \$167 [31:0];
-  assign neg0 = \$107 ;
-  assign neg1 = \$119 ;
-  assign neg2 = \$131 ;
-  assign neg3 = \$143 ;
-  assign \$151  = { \$signal$24 [3:0], 1'h0 };
-  assign \$152  = { \$signal$24 [7:4], 1'h0 };
-  assign \$153  = { \$signal$24 [11:8], 1'h0 };
-  assign \$154  = { \$signal$24 [15:12], 1'h0 };
-  assign \$156  = { dq_d0_0[20], dq_d0_0[20:1] };
-  assign \$165  = { \$157 [27], \$157 [27], \$157  };
-  assign \$169  = { dq_d0_1[20], dq_d0_1[20:1] };
-  assign \$178  = { \$170 [27], \$170 [27], \$170  };
-  assign \$182  = { dq_d0_2[20], dq_d0_2[20:1] };
-  assign \$191  = { \$183 [27], \$183 [27], \$183  };
-  assign \$195  = { dq_d0_3[20], dq_d0_3[20:1] };
-  assign \$204  = { \$196 [27], \$196 [27], \$196  };
-  assign \$208  = { dq_d1_0[20], dq_d1_0[20:1] };
-  assign \$217  = { \$209 [27], \$209 [27], \$209  };
-  assign \$221  = { dq_d1_1[20], dq_d1_1[20:1] };
-  assign \$230  = { \$222 [27], \$222 [27], \$222  };
-  assign \$234  = { dq_d1_2[20], dq_d1_2[20:1] };
-  assign \$243  = { \$235 [27], \$235 [27], \$235  };
-  assign \$247  = { dq_d1_3[20], dq_d1_3[20:1] };
-  assign \$256  = { \$248 [27], \$248 [27], \$248  };
+  assign out_next[255:224] = \$242 [31:0];
+  assign out_next[223:192] = \$229 [31:0];
+  assign out_next[191:160] = \$216 [31:0];
+  assign out_next[159:128] = \$203 [31:0];
+  assign out_next[127:96] = \$190 [31:0];
+  assign out_next[95:64] = \$177 [31:0];
+  assign out_next[63:32] = \$164 [31:0];
+  assign out_next[31:0] = \$151 [31:0];
+  assign neg0 = \$91 ;
+  assign neg1 = \$103 ;
+  assign neg2 = \$115 ;
+  assign neg3 = \$127 ;
+  assign \$135  = { \$signal$24 [3:0], 1'h0 };
+  assign \$136  = { \$signal$24 [7:4], 1'h0 };
+  assign \$137  = { \$signal$24 [11:8], 1'h0 };
+  assign \$138  = { \$signal$24 [15:12], 1'h0 };
+  assign \$140  = { dq_d0_0[20], dq_d0_0[20:1] };
+  assign \$149  = { \$141 [27], \$141 [27], \$141  };
+  assign \$153  = { dq_d0_1[20], dq_d0_1[20:1] };
+  assign \$162  = { \$154 [27], \$154 [27], \$154  };
+  assign \$166  = { dq_d0_2[20], dq_d0_2[20:1] };
+  assign \$175  = { \$167 [27], \$167 [27], \$167  };
+  assign \$179  = { dq_d0_3[20], dq_d0_3[20:1] };
+  assign \$188  = { \$180 [27], \$180 [27], \$180  };
+  assign \$192  = { dq_d1_0[20], dq_d1_0[20:1] };
+  assign \$201  = { \$193 [27], \$193 [27], \$193  };
+  assign \$205  = { dq_d1_1[20], dq_d1_1[20:1] };
+  assign \$214  = { \$206 [27], \$206 [27], \$206  };
+  assign \$218  = { dq_d1_2[20], dq_d1_2[20:1] };
+  assign \$227  = { \$219 [27], \$219 [27], \$219  };
+  assign \$231  = { dq_d1_3[20], dq_d1_3[20:1] };
+  assign \$240  = { \$232 [27], \$232 [27], \$232  };
 endmodule
 
 module \lut_w4_a8.precompute0 (clk, rst, load, \table , a);

@@ -4,8 +4,8 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [16:0] \$101 ;
+  wire [15:0] \$100 ;
+  wire [19:0] \$101 ;
   wire [15:0] \$102 ;
   wire [13:0] \$103 ;
   wire [15:0] \$104 ;
@@ -23,240 +23,224 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [13:0] \$115 ;
   wire [15:0] \$116 ;
   wire [19:0] \$117 ;
-  wire [15:0] \$118 ;
-  wire [13:0] \$119 ;
+  wire [4:0] \$118 ;
+  wire [30:0] \$119 ;
   wire \$12 ;
-  wire [15:0] \$120 ;
-  wire [19:0] \$121 ;
-  wire [15:0] \$122 ;
-  wire [13:0] \$123 ;
-  wire [15:0] \$124 ;
-  wire [19:0] \$125 ;
-  wire [15:0] \$126 ;
-  wire [13:0] \$127 ;
-  wire [15:0] \$128 ;
-  wire [19:0] \$129 ;
+  wire [27:0] \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire [31:0] \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire [29:0] \$127 ;
+  wire [29:0] \$128 ;
+  wire [29:0] \$129 ;
   wire \$13 ;
-  wire [15:0] \$130 ;
-  wire [13:0] \$131 ;
-  wire [15:0] \$132 ;
-  wire [19:0] \$133 ;
-  wire [4:0] \$134 ;
-  wire [30:0] \$135 ;
-  wire [27:0] \$136 ;
+  wire [32:0] \$130 ;
+  wire [30:0] \$131 ;
+  wire [27:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire [31:0] \$135 ;
+  wire \$136 ;
   wire \$137 ;
   wire \$138 ;
-  wire [31:0] \$139 ;
+  wire [29:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire [29:0] \$143 ;
-  wire [29:0] \$144 ;
-  wire [29:0] \$145 ;
-  wire [32:0] \$146 ;
-  wire [30:0] \$147 ;
-  wire [27:0] \$148 ;
+  wire [29:0] \$140 ;
+  wire [29:0] \$141 ;
+  wire [32:0] \$142 ;
+  wire [30:0] \$143 ;
+  wire [27:0] \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire [31:0] \$147 ;
+  wire \$148 ;
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [31:0] \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [29:0] \$155 ;
-  wire [29:0] \$156 ;
-  wire [29:0] \$157 ;
-  wire [32:0] \$158 ;
-  wire [30:0] \$159 ;
+  wire [29:0] \$151 ;
+  wire [29:0] \$152 ;
+  wire [29:0] \$153 ;
+  wire [32:0] \$154 ;
+  wire [30:0] \$155 ;
+  wire [27:0] \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [31:0] \$159 ;
   wire \$16 ;
-  wire [27:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
   wire \$162 ;
-  wire [31:0] \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire [29:0] \$167 ;
-  wire [29:0] \$168 ;
-  wire [29:0] \$169 ;
+  wire [29:0] \$163 ;
+  wire [29:0] \$164 ;
+  wire [29:0] \$165 ;
+  wire [32:0] \$166 ;
+  wire [30:0] \$167 ;
+  wire [27:0] \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [32:0] \$170 ;
-  wire [30:0] \$171 ;
-  wire [27:0] \$172 ;
+  wire \$170 ;
+  wire [31:0] \$171 ;
+  wire \$172 ;
   wire \$173 ;
   wire \$174 ;
-  wire [31:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [29:0] \$179 ;
+  wire [29:0] \$175 ;
+  wire [29:0] \$176 ;
+  wire [29:0] \$177 ;
+  wire [32:0] \$178 ;
+  wire [30:0] \$179 ;
   wire \$18 ;
-  wire [29:0] \$180 ;
-  wire [29:0] \$181 ;
-  wire [32:0] \$182 ;
-  wire [30:0] \$183 ;
-  wire [27:0] \$184 ;
+  wire [27:0] \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire [31:0] \$183 ;
+  wire \$184 ;
   wire \$185 ;
   wire \$186 ;
-  wire [31:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [29:0] \$187 ;
+  wire [29:0] \$188 ;
+  wire [29:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire [29:0] \$191 ;
-  wire [29:0] \$192 ;
-  wire [29:0] \$193 ;
-  wire [32:0] \$194 ;
-  wire [30:0] \$195 ;
-  wire [27:0] \$196 ;
+  wire [32:0] \$190 ;
+  wire [30:0] \$191 ;
+  wire [27:0] \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire [31:0] \$195 ;
+  wire \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire [31:0] \$199 ;
+  wire [29:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire [29:0] \$203 ;
-  wire [29:0] \$204 ;
-  wire [29:0] \$205 ;
-  wire [32:0] \$206 ;
-  wire [30:0] \$207 ;
-  wire [27:0] \$208 ;
+  wire [29:0] \$200 ;
+  wire [29:0] \$201 ;
+  wire [32:0] \$202 ;
+  wire [30:0] \$203 ;
+  wire [27:0] \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire [31:0] \$207 ;
+  wire \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire [31:0] \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire [29:0] \$215 ;
-  wire [29:0] \$216 ;
-  wire [29:0] \$217 ;
-  wire [32:0] \$218 ;
-  wire [30:0] \$219 ;
+  wire [29:0] \$211 ;
+  wire [29:0] \$212 ;
+  wire [29:0] \$213 ;
+  wire [32:0] \$214 ;
+  reg [63:0] \$215 ;
+  reg [111:0] \$216 ;
+  reg [4:0] \$217 ;
+  reg [111:0] \$218 ;
+  reg [1:0] \$219 ;
   wire \$22 ;
-  wire [27:0] \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire [31:0] \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire [29:0] \$227 ;
-  wire [29:0] \$228 ;
-  wire [29:0] \$229 ;
+  reg [63:0] \$220 ;
+  reg \$221 ;
+  reg [2:0] \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg [31:0] \$225 ;
+  reg [15:0] \$226 ;
+  reg [15:0] \$227 ;
+  reg [15:0] \$228 ;
+  reg [18:0] \$229 ;
   wire \$23 ;
-  wire [32:0] \$230 ;
-  reg [63:0] \$231 ;
-  reg [111:0] \$232 ;
-  reg [4:0] \$233 ;
-  reg [111:0] \$234 ;
-  reg [1:0] \$235 ;
-  reg [63:0] \$236 ;
+  reg [18:0] \$230 ;
+  reg [18:0] \$231 ;
+  reg [18:0] \$232 ;
+  reg [18:0] \$233 ;
+  reg [18:0] \$234 ;
+  reg [18:0] \$235 ;
+  reg [18:0] \$236 ;
   reg \$237 ;
-  reg [2:0] \$238 ;
-  reg \$239 ;
+  reg [255:0] \$238 ;
+  reg [4:0] \$239 ;
   wire \$24 ;
-  reg \$240 ;
-  reg [31:0] \$241 ;
-  reg [15:0] \$242 ;
+  reg [4:0] \$240 ;
+  reg [4:0] \$241 ;
+  reg [4:0] \$242 ;
   reg [15:0] \$243 ;
   reg [15:0] \$244 ;
-  reg [18:0] \$245 ;
-  reg [18:0] \$246 ;
-  reg [18:0] \$247 ;
-  reg [18:0] \$248 ;
-  reg [18:0] \$249 ;
+  reg [20:0] \$245 ;
+  reg [20:0] \$246 ;
+  reg [20:0] \$247 ;
+  reg [20:0] \$248 ;
+  reg [20:0] \$249 ;
   wire \$25 ;
-  reg [18:0] \$250 ;
-  reg [18:0] \$251 ;
-  reg [18:0] \$252 ;
+  reg [20:0] \$250 ;
+  reg [20:0] \$251 ;
+  reg [20:0] \$252 ;
   reg \$253 ;
-  reg [255:0] \$254 ;
-  reg [4:0] \$255 ;
-  reg [4:0] \$256 ;
-  reg [4:0] \$257 ;
-  reg [4:0] \$258 ;
-  reg [15:0] \$259 ;
-  wire \$26 ;
-  reg [15:0] \$260 ;
-  reg [20:0] \$261 ;
-  reg [20:0] \$262 ;
-  reg [20:0] \$263 ;
-  reg [20:0] \$264 ;
-  reg [20:0] \$265 ;
-  reg [20:0] \$266 ;
-  reg [20:0] \$267 ;
-  reg [20:0] \$268 ;
-  reg \$269 ;
-  wire \$27 ;
-  reg [3:0] \$270 ;
-  reg [3:0] \$271 ;
-  reg [255:0] \$272 ;
-  reg [255:0] \$273 ;
-  reg [31:0] \$274 ;
-  reg \$275 ;
-  reg [255:0] \$276 ;
-  reg \$277 ;
+  reg [3:0] \$254 ;
+  reg [3:0] \$255 ;
+  reg [255:0] \$256 ;
+  reg [255:0] \$257 ;
+  reg [31:0] \$258 ;
+  reg \$259 ;
+  wire [21:0] \$26 ;
+  reg [255:0] \$260 ;
+  reg \$261 ;
+  wire [21:0] \$27 ;
   wire [21:0] \$28 ;
-  wire [21:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [21:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [21:0] \$32 ;
+  wire [21:0] \$33 ;
+  wire [21:0] \$34 ;
   wire \$35 ;
-  wire [21:0] \$36 ;
-  wire [21:0] \$37 ;
+  wire [6:0] \$354 ;
+  wire [7:0] \$357 ;
+  wire \$36 ;
+  wire [6:0] \$364 ;
+  wire [7:0] \$367 ;
+  wire \$37 ;
+  wire [6:0] \$374 ;
+  wire [7:0] \$377 ;
   wire [21:0] \$38 ;
-  wire [6:0] \$386 ;
-  wire [7:0] \$389 ;
-  wire \$39 ;
-  wire [6:0] \$396 ;
-  wire [7:0] \$399 ;
+  wire [6:0] \$384 ;
+  wire [7:0] \$387 ;
+  wire [21:0] \$39 ;
+  wire [6:0] \$394 ;
+  wire [7:0] \$397 ;
   wire [3:0] \$4 ;
-  wire \$40 ;
-  wire [6:0] \$406 ;
-  wire [7:0] \$409 ;
+  wire [21:0] \$40 ;
+  wire [6:0] \$404 ;
+  wire [7:0] \$407 ;
   wire \$41 ;
-  wire [6:0] \$416 ;
-  wire [7:0] \$419 ;
+  wire [6:0] \$414 ;
+  wire [7:0] \$417 ;
   wire \$42 ;
-  wire [6:0] \$426 ;
-  wire [7:0] \$429 ;
+  wire [6:0] \$424 ;
+  wire [7:0] \$427 ;
   wire \$43 ;
-  wire [6:0] \$436 ;
-  wire [7:0] \$439 ;
   wire [21:0] \$44 ;
-  wire [6:0] \$446 ;
-  wire [7:0] \$449 ;
   wire [21:0] \$45 ;
-  wire [6:0] \$456 ;
-  wire [7:0] \$459 ;
   wire [21:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [2:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [21:0] \$50 ;
+  wire [21:0] \$51 ;
   wire [21:0] \$52 ;
-  wire [21:0] \$53 ;
-  wire [21:0] \$54 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
+  wire [21:0] \$56 ;
+  wire [21:0] \$57 ;
+  wire [21:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [21:0] \$60 ;
-  wire [21:0] \$61 ;
+  wire \$60 ;
+  wire \$61 ;
   wire [21:0] \$62 ;
-  wire \$63 ;
-  wire \$64 ;
+  wire [21:0] \$63 ;
+  wire [21:0] \$64 ;
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
@@ -265,42 +249,43 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$7 ;
   wire [21:0] \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
+  wire [4:0] \$72 ;
+  wire [4:0] \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [21:0] \$76 ;
-  wire [21:0] \$77 ;
-  wire [21:0] \$78 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [21:0] \$84 ;
-  wire [21:0] \$85 ;
-  wire [21:0] \$86 ;
-  wire \$87 ;
-  wire [4:0] \$88 ;
-  wire [4:0] \$89 ;
+  wire [16:0] \$84 ;
+  wire [16:0] \$85 ;
+  wire [15:0] \$86 ;
+  wire [13:0] \$87 ;
+  wire [15:0] \$88 ;
+  wire [19:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [15:0] \$90 ;
+  wire [13:0] \$91 ;
+  wire [15:0] \$92 ;
+  wire [19:0] \$93 ;
+  wire [15:0] \$94 ;
+  wire [13:0] \$95 ;
+  wire [15:0] \$96 ;
+  wire [19:0] \$97 ;
+  wire [15:0] \$98 ;
+  wire [13:0] \$99 ;
   reg [1:0] \$signal  = 2'h0;
   reg [15:0] \$signal$23  = 16'h0000;
   wire [3:0] \$signal$23[0] ;
   wire [3:0] \$signal$23[1] ;
   wire [3:0] \$signal$23[2] ;
   wire [3:0] \$signal$23[3] ;
+  wire \$signal$59 ;
   reg \$signal$82  = 1'h0;
   wire [31:0] a;
   wire [31:0] \a$87 ;
@@ -504,7 +489,6 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [3:0] \i_w.zero[1] ;
   wire [3:0] \i_w.zero[2] ;
   wire [3:0] \i_w.zero[3] ;
-  wire in_corr;
   wire last_plane;
   wire load;
   wire \load$88 ;
@@ -764,336 +748,320 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$20  = ~ stall;
   assign \$21  = active & \$20 ;
   assign \$22  = accept & i_ctl[2];
-  assign \$23  = | dq_left;
-  assign \$24  = \$23  & in_corr;
-  assign \$25  = dq_c0 >> dq_bit;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = dq_bit == 3'h4;
-  assign \$28  = $signed(dq_d0_0) - $signed(\$135 [20:0]);
-  assign \$29  = $signed(dq_d0_0) + $signed(\$135 [20:0]);
-  assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = | dq_left;
-  assign \$32  = \$31  & in_corr;
-  assign \$33  = dq_c1 >> dq_bit;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = dq_bit == 3'h4;
-  assign \$36  = $signed(dq_d0_1) - $signed(\$147 [20:0]);
-  assign \$37  = $signed(dq_d0_1) + $signed(\$147 [20:0]);
-  assign \$38  = \$35  ? \$36  : \$37 ;
-  assign \$39  = | dq_left;
-  assign \$40  = \$39  & in_corr;
-  assign \$41  = dq_c2 >> dq_bit;
-  assign \$42  = \$40  & \$41 ;
+  assign \$23  = dq_c0 >> dq_bit;
+  assign \$24  = \$signal$59  & \$23 ;
+  assign \$25  = dq_bit == 3'h4;
+  assign \$26  = $signed(dq_d0_0) - $signed(\$119 [20:0]);
+  assign \$27  = $signed(dq_d0_0) + $signed(\$119 [20:0]);
+  assign \$28  = \$25  ? \$26  : \$27 ;
+  assign \$29  = dq_c1 >> dq_bit;
+  assign \$30  = \$signal$59  & \$29 ;
+  assign \$31  = dq_bit == 3'h4;
+  assign \$32  = $signed(dq_d0_1) - $signed(\$131 [20:0]);
+  assign \$33  = $signed(dq_d0_1) + $signed(\$131 [20:0]);
+  assign \$34  = \$31  ? \$32  : \$33 ;
+  assign \$35  = dq_c2 >> dq_bit;
+  assign \$36  = \$signal$59  & \$35 ;
+  assign \$37  = dq_bit == 3'h4;
+  assign \$38  = $signed(dq_d0_2) - $signed(\$143 [20:0]);
+  assign \$39  = $signed(dq_d0_2) + $signed(\$143 [20:0]);
+  assign \$40  = \$37  ? \$38  : \$39 ;
+  assign \$41  = dq_c3 >> dq_bit;
+  assign \$42  = \$signal$59  & \$41 ;
   assign \$43  = dq_bit == 3'h4;
-  assign \$44  = $signed(dq_d0_2) - $signed(\$159 [20:0]);
-  assign \$45  = $signed(dq_d0_2) + $signed(\$159 [20:0]);
+  assign \$44  = $signed(dq_d0_3) - $signed(\$155 [20:0]);
+  assign \$45  = $signed(dq_d0_3) + $signed(\$155 [20:0]);
   assign \$46  = \$43  ? \$44  : \$45 ;
-  assign \$47  = | dq_left;
-  assign \$48  = \$47  & in_corr;
-  assign \$49  = dq_c3 >> dq_bit;
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = dq_bit == 3'h4;
-  assign \$52  = $signed(dq_d0_3) - $signed(\$171 [20:0]);
-  assign \$53  = $signed(dq_d0_3) + $signed(\$171 [20:0]);
-  assign \$54  = \$51  ? \$52  : \$53 ;
-  assign \$55  = | dq_left;
-  assign \$56  = \$55  & in_corr;
-  assign \$57  = dq_c0 >> dq_bit;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = dq_bit == 3'h4;
-  assign \$60  = $signed(dq_d1_0) - $signed(\$183 [20:0]);
-  assign \$61  = $signed(dq_d1_0) + $signed(\$183 [20:0]);
-  assign \$62  = \$59  ? \$60  : \$61 ;
-  assign \$63  = | dq_left;
-  assign \$64  = \$63  & in_corr;
-  assign \$65  = dq_c1 >> dq_bit;
-  assign \$66  = \$64  & \$65 ;
+  assign \$47  = dq_c0 >> dq_bit;
+  assign \$48  = \$signal$59  & \$47 ;
+  assign \$49  = dq_bit == 3'h4;
+  assign \$50  = $signed(dq_d1_0) - $signed(\$167 [20:0]);
+  assign \$51  = $signed(dq_d1_0) + $signed(\$167 [20:0]);
+  assign \$52  = \$49  ? \$50  : \$51 ;
+  assign \$53  = dq_c1 >> dq_bit;
+  assign \$54  = \$signal$59  & \$53 ;
+  assign \$55  = dq_bit == 3'h4;
+  assign \$56  = $signed(dq_d1_1) - $signed(\$179 [20:0]);
+  assign \$57  = $signed(dq_d1_1) + $signed(\$179 [20:0]);
+  assign \$58  = \$55  ? \$56  : \$57 ;
+  assign \$59  = dq_c2 >> dq_bit;
+  assign \$60  = \$signal$59  & \$59 ;
+  assign \$61  = dq_bit == 3'h4;
+  assign \$62  = $signed(dq_d1_2) - $signed(\$191 [20:0]);
+  assign \$63  = $signed(dq_d1_2) + $signed(\$191 [20:0]);
+  assign \$64  = \$61  ? \$62  : \$63 ;
+  assign \$65  = dq_c3 >> dq_bit;
+  assign \$66  = \$signal$59  & \$65 ;
   assign \$67  = dq_bit == 3'h4;
-  assign \$68  = $signed(dq_d1_1) - $signed(\$195 [20:0]);
-  assign \$69  = $signed(dq_d1_1) + $signed(\$195 [20:0]);
+  assign \$68  = $signed(dq_d1_3) - $signed(\$203 [20:0]);
+  assign \$69  = $signed(dq_d1_3) + $signed(\$203 [20:0]);
   assign \$70  = \$67  ? \$68  : \$69 ;
   assign \$71  = | dq_left;
-  assign \$72  = \$71  & in_corr;
-  assign \$73  = dq_c2 >> dq_bit;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = dq_bit == 3'h4;
-  assign \$76  = $signed(dq_d1_2) - $signed(\$207 [20:0]);
-  assign \$77  = $signed(dq_d1_2) + $signed(\$207 [20:0]);
-  assign \$78  = \$75  ? \$76  : \$77 ;
-  assign \$79  = | dq_left;
-  assign \$80  = \$79  & in_corr;
-  assign \$81  = dq_c3 >> dq_bit;
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = dq_bit == 3'h4;
-  assign \$84  = $signed(dq_d1_3) - $signed(\$219 [20:0]);
-  assign \$85  = $signed(dq_d1_3) + $signed(\$219 [20:0]);
-  assign \$86  = \$83  ? \$84  : \$85 ;
-  assign \$87  = | dq_left;
-  assign \$88  = dq_left - 1'h1;
-  assign \$89  = dq_bit + 1'h1;
-  assign \$90  = ~ in_corr;
-  assign \$91  = dq_left == 1'h1;
-  assign \$92  = \$91  & dq_last;
+  assign \$72  = dq_left - 1'h1;
+  assign \$73  = dq_bit + 1'h1;
+  assign \$74  = ~ \$signal$59 ;
+  assign \$75  = dq_left == 1'h1;
+  assign \$76  = \$75  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$93  = remaining <= 1'h1;
-  assign \$94  = ~ stall;
-  assign o_ready = \$93  & \$94 ;
+  assign \$77  = remaining <= 1'h1;
+  assign \$78  = ~ stall;
+  assign o_ready = \$77  & \$78 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$95  = remaining == 1'h1;
-  assign \$96  = ~ stall;
-  assign last_plane = \$95  & \$96 ;
-  assign \$97  = remaining == 1'h1;
-  assign \$98  = \$97  & beat_group_end;
-  assign \$99  = dq_left > 1'h1;
-  assign stall = \$98  & \$99 ;
+  assign \$79  = remaining == 1'h1;
+  assign \$80  = ~ stall;
+  assign last_plane = \$79  & \$80 ;
+  assign \$81  = remaining == 1'h1;
+  assign \$82  = \$81  & beat_group_end;
+  assign \$83  = dq_left > 1'h1;
+  assign stall = \$82  & \$83 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$100  = $signed(act_sum0) + $signed(\table [175:165]);
-  assign \$101  = $signed(act_sum1) + $signed(\table$91 [175:165]);
-  assign \$386  = \$signal  * 5'h10;
-  assign \$102  = planes >> \$386 ;
-  assign \$389  = \$102 [3:0] * 4'hb;
-  assign entry0_0 = \table  >> \$389 ;
-  assign \$103  = $signed(entry0_0) << \$signal ;
+  assign \$84  = $signed(act_sum0) + $signed(\table [175:165]);
+  assign \$85  = $signed(act_sum1) + $signed(\table$91 [175:165]);
+  assign \$354  = \$signal  * 5'h10;
+  assign \$86  = planes >> \$354 ;
+  assign \$357  = \$86 [3:0] * 4'hb;
+  assign entry0_0 = \table  >> \$357 ;
+  assign \$87  = $signed(entry0_0) << \$signal ;
+  assign \$88  = - $signed(\$87 );
+  assign \$89  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$364  = \$signal  * 5'h10;
+  assign \$90  = planes >> \$364 ;
+  assign \$367  = \$90 [3:0] * 4'hb;
+  assign entry1_0 = \table$91  >> \$367 ;
+  assign \$91  = $signed(entry1_0) << \$signal ;
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$374  = \$signal  * 5'h10;
+  assign \$94  = planes >> \$374 ;
+  assign \$377  = \$94 [7:4] * 4'hb;
+  assign entry0_1 = \table  >> \$377 ;
+  assign \$95  = $signed(entry0_1) << \$signal ;
+  assign \$96  = - $signed(\$95 );
+  assign \$97  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$384  = \$signal  * 5'h10;
+  assign \$98  = planes >> \$384 ;
+  assign \$387  = \$98 [7:4] * 4'hb;
+  assign entry1_1 = \table$91  >> \$387 ;
+  assign \$99  = $signed(entry1_1) << \$signal ;
+  assign \$100  = - $signed(\$99 );
+  assign \$101  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$394  = \$signal  * 5'h10;
+  assign \$102  = planes >> \$394 ;
+  assign \$397  = \$102 [11:8] * 4'hb;
+  assign entry0_2 = \table  >> \$397 ;
+  assign \$103  = $signed(entry0_2) << \$signal ;
   assign \$104  = - $signed(\$103 );
-  assign \$105  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$396  = \$signal  * 5'h10;
-  assign \$106  = planes >> \$396 ;
-  assign \$399  = \$106 [3:0] * 4'hb;
-  assign entry1_0 = \table$91  >> \$399 ;
-  assign \$107  = $signed(entry1_0) << \$signal ;
+  assign \$105  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$404  = \$signal  * 5'h10;
+  assign \$106  = planes >> \$404 ;
+  assign \$407  = \$106 [11:8] * 4'hb;
+  assign entry1_2 = \table$91  >> \$407 ;
+  assign \$107  = $signed(entry1_2) << \$signal ;
   assign \$108  = - $signed(\$107 );
-  assign \$109  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$406  = \$signal  * 5'h10;
-  assign \$110  = planes >> \$406 ;
-  assign \$409  = \$110 [7:4] * 4'hb;
-  assign entry0_1 = \table  >> \$409 ;
-  assign \$111  = $signed(entry0_1) << \$signal ;
+  assign \$109  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$414  = \$signal  * 5'h10;
+  assign \$110  = planes >> \$414 ;
+  assign \$417  = \$110 [15:12] * 4'hb;
+  assign entry0_3 = \table  >> \$417 ;
+  assign \$111  = $signed(entry0_3) << \$signal ;
   assign \$112  = - $signed(\$111 );
-  assign \$113  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$416  = \$signal  * 5'h10;
-  assign \$114  = planes >> \$416 ;
-  assign \$419  = \$114 [7:4] * 4'hb;
-  assign entry1_1 = \table$91  >> \$419 ;
-  assign \$115  = $signed(entry1_1) << \$signal ;
+  assign \$113  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$424  = \$signal  * 5'h10;
+  assign \$114  = planes >> \$424 ;
+  assign \$427  = \$114 [15:12] * 4'hb;
+  assign entry1_3 = \table$91  >> \$427 ;
+  assign \$115  = $signed(entry1_3) << \$signal ;
   assign \$116  = - $signed(\$115 );
-  assign \$117  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$426  = \$signal  * 5'h10;
-  assign \$118  = planes >> \$426 ;
-  assign \$429  = \$118 [11:8] * 4'hb;
-  assign entry0_2 = \table  >> \$429 ;
-  assign \$119  = $signed(entry0_2) << \$signal ;
-  assign \$120  = - $signed(\$119 );
-  assign \$121  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$436  = \$signal  * 5'h10;
-  assign \$122  = planes >> \$436 ;
-  assign \$439  = \$122 [11:8] * 4'hb;
-  assign entry1_2 = \table$91  >> \$439 ;
-  assign \$123  = $signed(entry1_2) << \$signal ;
-  assign \$124  = - $signed(\$123 );
-  assign \$125  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$446  = \$signal  * 5'h10;
-  assign \$126  = planes >> \$446 ;
-  assign \$449  = \$126 [15:12] * 4'hb;
-  assign entry0_3 = \table  >> \$449 ;
-  assign \$127  = $signed(entry0_3) << \$signal ;
-  assign \$128  = - $signed(\$127 );
-  assign \$129  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$456  = \$signal  * 5'h10;
-  assign \$130  = planes >> \$456 ;
-  assign \$459  = \$130 [15:12] * 4'hb;
-  assign entry1_3 = \table$91  >> \$459 ;
-  assign \$131  = $signed(entry1_3) << \$signal ;
-  assign \$132  = - $signed(\$131 );
-  assign \$133  = $signed(grp1_3) + $signed(addend1_3);
-  assign in_corr = dq_bit < 3'h5;
-  assign \$134  = dq_bit - 3'h5;
+  assign \$117  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$118  = dq_bit - 3'h5;
+  assign \$signal$59  = dq_bit < 3'h5;
   assign c0 = - \$signal$23 [3:0];
   assign c1 = - \$signal$23 [7:4];
   assign c2 = - \$signal$23 [11:8];
   assign c3 = - \$signal$23 [15:12];
-  assign \$135  = $signed(dq_sum_a0) << dq_bit;
-  assign \$136  = $signed(dq_d0_0) << \$134 [2:0];
-  assign \$137  = dq_bit == 3'h5;
-  assign \$138  = \$137  & \$signal$82 ;
-  assign \$139  = \$138  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$140  = ~ in_corr;
-  assign \$141  = dq_scale[7:0] >> \$134 [2:0];
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = - $signed(\$136 );
-  assign \$145  = \$142  ? \$144  : 30'h00000000;
-  assign \$146  = $signed(\$139 ) + $signed(\$145 );
-  assign \$147  = $signed(dq_sum_a0) << dq_bit;
-  assign \$148  = $signed(dq_d0_1) << \$134 [2:0];
-  assign \$149  = dq_bit == 3'h5;
-  assign \$150  = \$149  & \$signal$82 ;
-  assign \$151  = \$150  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$152  = ~ in_corr;
-  assign \$153  = dq_scale[15:8] >> \$134 [2:0];
-  assign \$154  = \$152  & \$153 ;
-  assign \$155  = - $signed(\$148 );
-  assign \$157  = \$154  ? \$156  : 30'h00000000;
-  assign \$158  = $signed(\$151 ) + $signed(\$157 );
-  assign \$159  = $signed(dq_sum_a0) << dq_bit;
-  assign \$160  = $signed(dq_d0_2) << \$134 [2:0];
-  assign \$161  = dq_bit == 3'h5;
-  assign \$162  = \$161  & \$signal$82 ;
-  assign \$163  = \$162  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$164  = ~ in_corr;
-  assign \$165  = dq_scale[23:16] >> \$134 [2:0];
-  assign \$166  = \$164  & \$165 ;
-  assign \$167  = - $signed(\$160 );
-  assign \$169  = \$166  ? \$168  : 30'h00000000;
-  assign \$170  = $signed(\$163 ) + $signed(\$169 );
-  assign \$171  = $signed(dq_sum_a0) << dq_bit;
-  assign \$172  = $signed(dq_d0_3) << \$134 [2:0];
-  assign \$173  = dq_bit == 3'h5;
-  assign \$174  = \$173  & \$signal$82 ;
-  assign \$175  = \$174  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$176  = ~ in_corr;
-  assign \$177  = dq_scale[31:24] >> \$134 [2:0];
-  assign \$178  = \$176  & \$177 ;
-  assign \$179  = - $signed(\$172 );
-  assign \$181  = \$178  ? \$180  : 30'h00000000;
-  assign \$182  = $signed(\$175 ) + $signed(\$181 );
-  assign \$183  = $signed(dq_sum_a1) << dq_bit;
-  assign \$184  = $signed(dq_d1_0) << \$134 [2:0];
-  assign \$185  = dq_bit == 3'h5;
-  assign \$186  = \$185  & \$signal$82 ;
-  assign \$187  = \$186  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$188  = ~ in_corr;
-  assign \$189  = dq_scale[7:0] >> \$134 [2:0];
-  assign \$190  = \$188  & \$189 ;
-  assign \$191  = - $signed(\$184 );
-  assign \$193  = \$190  ? \$192  : 30'h00000000;
-  assign \$194  = $signed(\$187 ) + $signed(\$193 );
-  assign \$195  = $signed(dq_sum_a1) << dq_bit;
-  assign \$196  = $signed(dq_d1_1) << \$134 [2:0];
-  assign \$197  = dq_bit == 3'h5;
-  assign \$198  = \$197  & \$signal$82 ;
-  assign \$199  = \$198  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$200  = ~ in_corr;
-  assign \$201  = dq_scale[15:8] >> \$134 [2:0];
-  assign \$202  = \$200  & \$201 ;
-  assign \$203  = - $signed(\$196 );
-  assign \$205  = \$202  ? \$204  : 30'h00000000;
-  assign \$206  = $signed(\$199 ) + $signed(\$205 );
-  assign \$207  = $signed(dq_sum_a1) << dq_bit;
-  assign \$208  = $signed(dq_d1_2) << \$134 [2:0];
-  assign \$209  = dq_bit == 3'h5;
-  assign \$210  = \$209  & \$signal$82 ;
-  assign \$211  = \$210  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$212  = ~ in_corr;
-  assign \$213  = dq_scale[23:16] >> \$134 [2:0];
-  assign \$214  = \$212  & \$213 ;
-  assign \$215  = - $signed(\$208 );
-  assign \$217  = \$214  ? \$216  : 30'h00000000;
-  assign \$218  = $signed(\$211 ) + $signed(\$217 );
-  assign \$219  = $signed(dq_sum_a1) << dq_bit;
-  assign \$220  = $signed(dq_d1_3) << \$134 [2:0];
-  assign \$221  = dq_bit == 3'h5;
-  assign \$222  = \$221  & \$signal$82 ;
-  assign \$223  = \$222  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$224  = ~ in_corr;
-  assign \$225  = dq_scale[31:24] >> \$134 [2:0];
-  assign \$226  = \$224  & \$225 ;
-  assign \$227  = - $signed(\$220 );
-  assign \$229  = \$226  ? \$228  : 30'h00000000;
-  assign \$230  = $signed(\$223 ) + $signed(\$229 );
+  assign \$119  = $signed(dq_sum_a0) << dq_bit;
+  assign \$120  = $signed(dq_d0_0) << \$118 [2:0];
+  assign \$121  = dq_bit == 3'h5;
+  assign \$122  = \$121  & \$signal$82 ;
+  assign \$123  = \$122  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$124  = ~ \$signal$59 ;
+  assign \$125  = dq_scale[7:0] >> \$118 [2:0];
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = - $signed(\$120 );
+  assign \$129  = \$126  ? \$128  : 30'h00000000;
+  assign \$130  = $signed(\$123 ) + $signed(\$129 );
+  assign \$131  = $signed(dq_sum_a0) << dq_bit;
+  assign \$132  = $signed(dq_d0_1) << \$118 [2:0];
+  assign \$133  = dq_bit == 3'h5;
+  assign \$134  = \$133  & \$signal$82 ;
+  assign \$135  = \$134  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$136  = ~ \$signal$59 ;
+  assign \$137  = dq_scale[15:8] >> \$118 [2:0];
+  assign \$138  = \$136  & \$137 ;
+  assign \$139  = - $signed(\$132 );
+  assign \$141  = \$138  ? \$140  : 30'h00000000;
+  assign \$142  = $signed(\$135 ) + $signed(\$141 );
+  assign \$143  = $signed(dq_sum_a0) << dq_bit;
+  assign \$144  = $signed(dq_d0_2) << \$118 [2:0];
+  assign \$145  = dq_bit == 3'h5;
+  assign \$146  = \$145  & \$signal$82 ;
+  assign \$147  = \$146  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$148  = ~ \$signal$59 ;
+  assign \$149  = dq_scale[23:16] >> \$118 [2:0];
+  assign \$150  = \$148  & \$149 ;
+  assign \$151  = - $signed(\$144 );
+  assign \$153  = \$150  ? \$152  : 30'h00000000;
+  assign \$154  = $signed(\$147 ) + $signed(\$153 );
+  assign \$155  = $signed(dq_sum_a0) << dq_bit;
+  assign \$156  = $signed(dq_d0_3) << \$118 [2:0];
+  assign \$157  = dq_bit == 3'h5;
+  assign \$158  = \$157  & \$signal$82 ;
+  assign \$159  = \$158  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$160  = ~ \$signal$59 ;
+  assign \$161  = dq_scale[31:24] >> \$118 [2:0];
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = - $signed(\$156 );
+  assign \$165  = \$162  ? \$164  : 30'h00000000;
+  assign \$166  = $signed(\$159 ) + $signed(\$165 );
+  assign \$167  = $signed(dq_sum_a1) << dq_bit;
+  assign \$168  = $signed(dq_d1_0) << \$118 [2:0];
+  assign \$169  = dq_bit == 3'h5;
+  assign \$170  = \$169  & \$signal$82 ;
+  assign \$171  = \$170  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$172  = ~ \$signal$59 ;
+  assign \$173  = dq_scale[7:0] >> \$118 [2:0];
+  assign \$174  = \$172  & \$173 ;
+  assign \$175  = - $signed(\$168 );
+  assign \$177  = \$174  ? \$176  : 30'h00000000;
+  assign \$178  = $signed(\$171 ) + $signed(\$177 );
+  assign \$179  = $signed(dq_sum_a1) << dq_bit;
+  assign \$180  = $signed(dq_d1_1) << \$118 [2:0];
+  assign \$181  = dq_bit == 3'h5;
+  assign \$182  = \$181  & \$signal$82 ;
+  assign \$183  = \$182  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$184  = ~ \$signal$59 ;
+  assign \$185  = dq_scale[15:8] >> \$118 [2:0];
+  assign \$186  = \$184  & \$185 ;
+  assign \$187  = - $signed(\$180 );
+  assign \$189  = \$186  ? \$188  : 30'h00000000;
+  assign \$190  = $signed(\$183 ) + $signed(\$189 );
+  assign \$191  = $signed(dq_sum_a1) << dq_bit;
+  assign \$192  = $signed(dq_d1_2) << \$118 [2:0];
+  assign \$193  = dq_bit == 3'h5;
+  assign \$194  = \$193  & \$signal$82 ;
+  assign \$195  = \$194  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$196  = ~ \$signal$59 ;
+  assign \$197  = dq_scale[23:16] >> \$118 [2:0];
+  assign \$198  = \$196  & \$197 ;
+  assign \$199  = - $signed(\$192 );
+  assign \$201  = \$198  ? \$200  : 30'h00000000;
+  assign \$202  = $signed(\$195 ) + $signed(\$201 );
+  assign \$203  = $signed(dq_sum_a1) << dq_bit;
+  assign \$204  = $signed(dq_d1_3) << \$118 [2:0];
+  assign \$205  = dq_bit == 3'h5;
+  assign \$206  = \$205  & \$signal$82 ;
+  assign \$207  = \$206  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$208  = ~ \$signal$59 ;
+  assign \$209  = dq_scale[31:24] >> \$118 [2:0];
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = - $signed(\$204 );
+  assign \$213  = \$210  ? \$212  : 30'h00000000;
+  assign \$214  = $signed(\$207 ) + $signed(\$213 );
   always @(posedge clk)
-    o_a <= \$231 ;
+    o_a <= \$215 ;
   always @(posedge clk)
-    o_w <= \$232 ;
+    o_w <= \$216 ;
   always @(posedge clk)
-    o_ctl <= \$233 ;
+    o_ctl <= \$217 ;
   always @(posedge clk)
-    w_reg <= \$234 ;
+    w_reg <= \$218 ;
   always @(posedge clk)
-    \$signal  <= \$235 ;
+    \$signal  <= \$219 ;
   always @(posedge clk)
-    planes <= \$236 ;
+    planes <= \$220 ;
   always @(posedge clk)
-    dtype <= \$237 ;
+    dtype <= \$221 ;
   always @(posedge clk)
-    remaining <= \$238 ;
+    remaining <= \$222 ;
   always @(posedge clk)
-    beat_group_end <= \$239 ;
+    beat_group_end <= \$223 ;
   always @(posedge clk)
-    beat_last <= \$240 ;
+    beat_last <= \$224 ;
   always @(posedge clk)
-    beat_scale <= \$241 ;
+    beat_scale <= \$225 ;
   always @(posedge clk)
-    \$signal$23  <= \$242 ;
+    \$signal$23  <= \$226 ;
   always @(posedge clk)
-    act_sum0 <= \$243 ;
+    act_sum0 <= \$227 ;
   always @(posedge clk)
-    act_sum1 <= \$244 ;
+    act_sum1 <= \$228 ;
   always @(posedge clk)
-    grp0_0 <= \$245 ;
+    grp0_0 <= \$229 ;
   always @(posedge clk)
-    grp1_0 <= \$246 ;
+    grp1_0 <= \$230 ;
   always @(posedge clk)
-    grp0_1 <= \$247 ;
+    grp0_1 <= \$231 ;
   always @(posedge clk)
-    grp1_1 <= \$248 ;
+    grp1_1 <= \$232 ;
   always @(posedge clk)
-    grp0_2 <= \$249 ;
+    grp0_2 <= \$233 ;
   always @(posedge clk)
-    grp1_2 <= \$250 ;
+    grp1_2 <= \$234 ;
   always @(posedge clk)
-    grp0_3 <= \$251 ;
+    grp0_3 <= \$235 ;
   always @(posedge clk)
-    grp1_3 <= \$252 ;
+    grp1_3 <= \$236 ;
   always @(posedge clk)
-    grp_first <= \$253 ;
+    grp_first <= \$237 ;
   always @(posedge clk)
-    grp_psum <= \$254 ;
+    grp_psum <= \$238 ;
   always @(posedge clk)
-    dq_c0 <= \$255 ;
+    dq_c0 <= \$239 ;
   always @(posedge clk)
-    dq_c1 <= \$256 ;
+    dq_c1 <= \$240 ;
   always @(posedge clk)
-    dq_c2 <= \$257 ;
+    dq_c2 <= \$241 ;
   always @(posedge clk)
-    dq_c3 <= \$258 ;
+    dq_c3 <= \$242 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$259 ;
+    dq_sum_a0 <= \$243 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$260 ;
+    dq_sum_a1 <= \$244 ;
   always @(posedge clk)
-    dq_d0_0 <= \$261 ;
+    dq_d0_0 <= \$245 ;
   always @(posedge clk)
-    dq_d0_1 <= \$262 ;
+    dq_d0_1 <= \$246 ;
   always @(posedge clk)
-    dq_d0_2 <= \$263 ;
+    dq_d0_2 <= \$247 ;
   always @(posedge clk)
-    dq_d0_3 <= \$264 ;
+    dq_d0_3 <= \$248 ;
   always @(posedge clk)
-    dq_d1_0 <= \$265 ;
+    dq_d1_0 <= \$249 ;
   always @(posedge clk)
-    dq_d1_1 <= \$266 ;
+    dq_d1_1 <= \$250 ;
   always @(posedge clk)
-    dq_d1_2 <= \$267 ;
+    dq_d1_2 <= \$251 ;
   always @(posedge clk)
-    dq_d1_3 <= \$268 ;
+    dq_d1_3 <= \$252 ;
   always @(posedge clk)
-    o_valid <= \$269 ;
+    o_valid <= \$253 ;
   always @(posedge clk)
-    dq_left <= \$270 ;
+    dq_left <= \$254 ;
   always @(posedge clk)
-    dq_bit <= \$271 ;
+    dq_bit <= \$255 ;
   always @(posedge clk)
-    out_acc <= \$272 ;
+    out_acc <= \$256 ;
   always @(posedge clk)
-    o_psum <= \$273 ;
+    o_psum <= \$257 ;
   always @(posedge clk)
-    dq_scale <= \$274 ;
+    dq_scale <= \$258 ;
   always @(posedge clk)
-    \$signal$82  <= \$275 ;
+    \$signal$82  <= \$259 ;
   always @(posedge clk)
-    dq_psum <= \$276 ;
+    dq_psum <= \$260 ;
   always @(posedge clk)
-    dq_last <= \$277 ;
+    dq_last <= \$261 ;
   \lut_w4_a8_nosym.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1110,546 +1078,546 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = i_a;
+    \$215  = i_a;
     if (rst) begin
-      \$231  = 64'h0000000000000000;
+      \$215  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = i_w;
+    \$216  = i_w;
     if (rst) begin
-      \$232  = 112'h0000000000000000000000000000;
+      \$216  = 112'h0000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = i_ctl;
+    \$217  = i_ctl;
     if (rst) begin
-      \$233  = 5'h00;
+      \$217  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = w_reg;
+    \$218  = w_reg;
     if (i_ctl[1]) begin
-      \$234  = i_w;
+      \$218  = i_w;
     end
     if (rst) begin
-      \$234  = 112'h0000000000000000000000000000;
+      \$218  = 112'h0000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = \$signal ;
+    \$219  = \$signal ;
     if (accept) begin
-      \$235  = 2'h0;
+      \$219  = 2'h0;
     end else if (\$3 ) begin
-      \$235  = \$5 [1:0];
+      \$219  = \$5 [1:0];
     end
     if (rst) begin
-      \$235  = 2'h0;
+      \$219  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = planes;
+    \$220  = planes;
     if (accept) begin
-      \$236  = w_sel[63:0];
+      \$220  = w_sel[63:0];
     end
     if (rst) begin
-      \$236  = 64'h0000000000000000;
+      \$220  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = dtype;
+    \$221  = dtype;
     if (accept) begin
-      \$237  = 1'h0;
+      \$221  = 1'h0;
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = remaining;
+    \$222  = remaining;
     if (accept) begin
-      \$238  = 3'h4;
+      \$222  = 3'h4;
     end else if (\$3 ) begin
-      \$238  = \$4 [2:0];
+      \$222  = \$4 [2:0];
     end
     if (rst) begin
-      \$238  = 3'h0;
+      \$222  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = beat_group_end;
+    \$223  = beat_group_end;
     if (accept) begin
-      \$239  = i_ctl[4];
+      \$223  = i_ctl[4];
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = beat_last;
+    \$224  = beat_last;
     if (accept) begin
-      \$240  = i_ctl[3];
+      \$224  = i_ctl[3];
     end
     if (rst) begin
-      \$240  = 1'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = beat_scale;
+    \$225  = beat_scale;
     if (accept) begin
-      \$241  = w_sel[95:64];
+      \$225  = w_sel[95:64];
     end
     if (rst) begin
-      \$241  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = \$signal$23 ;
+    \$226  = \$signal$23 ;
     if (accept) begin
-      \$242  = w_sel[111:96];
+      \$226  = w_sel[111:96];
     end
     if (rst) begin
-      \$242  = 16'h0000;
+      \$226  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = act_sum0;
+    \$227  = act_sum0;
     if (handoff) begin
-      \$243  = 16'h0000;
+      \$227  = 16'h0000;
     end else if (last_plane) begin
-      \$243  = \$100 [15:0];
+      \$227  = \$84 [15:0];
     end
     if (rst) begin
-      \$243  = 16'h0000;
+      \$227  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = act_sum1;
+    \$228  = act_sum1;
     if (handoff) begin
-      \$244  = 16'h0000;
+      \$228  = 16'h0000;
     end else if (last_plane) begin
-      \$244  = \$101 [15:0];
+      \$228  = \$85 [15:0];
     end
     if (rst) begin
-      \$244  = 16'h0000;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = grp0_0;
+    \$229  = grp0_0;
     if (handoff) begin
-      \$245  = 19'h00000;
+      \$229  = 19'h00000;
     end else if (\$7 ) begin
-      \$245  = \$105 [18:0];
+      \$229  = \$89 [18:0];
     end
     if (rst) begin
-      \$245  = 19'h00000;
+      \$229  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = grp1_0;
+    \$230  = grp1_0;
     if (handoff) begin
-      \$246  = 19'h00000;
+      \$230  = 19'h00000;
     end else if (\$9 ) begin
-      \$246  = \$109 [18:0];
+      \$230  = \$93 [18:0];
     end
     if (rst) begin
-      \$246  = 19'h00000;
+      \$230  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = grp0_1;
+    \$231  = grp0_1;
     if (handoff) begin
-      \$247  = 19'h00000;
+      \$231  = 19'h00000;
     end else if (\$11 ) begin
-      \$247  = \$113 [18:0];
+      \$231  = \$97 [18:0];
     end
     if (rst) begin
-      \$247  = 19'h00000;
+      \$231  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = grp1_1;
+    \$232  = grp1_1;
     if (handoff) begin
-      \$248  = 19'h00000;
+      \$232  = 19'h00000;
     end else if (\$13 ) begin
-      \$248  = \$117 [18:0];
+      \$232  = \$101 [18:0];
     end
     if (rst) begin
-      \$248  = 19'h00000;
+      \$232  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = grp0_2;
+    \$233  = grp0_2;
     if (handoff) begin
-      \$249  = 19'h00000;
+      \$233  = 19'h00000;
     end else if (\$15 ) begin
-      \$249  = \$121 [18:0];
+      \$233  = \$105 [18:0];
     end
     if (rst) begin
-      \$249  = 19'h00000;
+      \$233  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = grp1_2;
+    \$234  = grp1_2;
     if (handoff) begin
-      \$250  = 19'h00000;
+      \$234  = 19'h00000;
     end else if (\$17 ) begin
-      \$250  = \$125 [18:0];
+      \$234  = \$109 [18:0];
     end
     if (rst) begin
-      \$250  = 19'h00000;
+      \$234  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = grp0_3;
+    \$235  = grp0_3;
     if (handoff) begin
-      \$251  = 19'h00000;
+      \$235  = 19'h00000;
     end else if (\$19 ) begin
-      \$251  = \$129 [18:0];
+      \$235  = \$113 [18:0];
     end
     if (rst) begin
-      \$251  = 19'h00000;
+      \$235  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = grp1_3;
+    \$236  = grp1_3;
     if (handoff) begin
-      \$252  = 19'h00000;
+      \$236  = 19'h00000;
     end else if (\$21 ) begin
-      \$252  = \$133 [18:0];
+      \$236  = \$117 [18:0];
     end
     if (rst) begin
-      \$252  = 19'h00000;
+      \$236  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = grp_first;
+    \$237  = grp_first;
     if (handoff) begin
-      \$253  = 1'h0;
+      \$237  = 1'h0;
     end
     if (\$22 ) begin
-      \$253  = 1'h1;
+      \$237  = 1'h1;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = grp_psum;
+    \$238  = grp_psum;
     if (\$22 ) begin
-      \$254  = i_psum;
+      \$238  = i_psum;
     end
     if (rst) begin
-      \$254  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$238  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = dq_c0;
+    \$239  = dq_c0;
     if (handoff) begin
-      \$255  = c0;
+      \$239  = c0;
     end
     if (rst) begin
-      \$255  = 5'h00;
+      \$239  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = dq_c1;
+    \$240  = dq_c1;
     if (handoff) begin
-      \$256  = c1;
+      \$240  = c1;
     end
     if (rst) begin
-      \$256  = 5'h00;
+      \$240  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = dq_c2;
+    \$241  = dq_c2;
     if (handoff) begin
-      \$257  = c2;
+      \$241  = c2;
     end
     if (rst) begin
-      \$257  = 5'h00;
+      \$241  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = dq_c3;
+    \$242  = dq_c3;
     if (handoff) begin
-      \$258  = c3;
+      \$242  = c3;
     end
     if (rst) begin
-      \$258  = 5'h00;
+      \$242  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = dq_sum_a0;
+    \$243  = dq_sum_a0;
     if (handoff) begin
-      \$259  = \$100 [15:0];
+      \$243  = \$84 [15:0];
     end
     if (rst) begin
-      \$259  = 16'h0000;
+      \$243  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = dq_sum_a1;
+    \$244  = dq_sum_a1;
     if (handoff) begin
-      \$260  = \$101 [15:0];
+      \$244  = \$85 [15:0];
     end
     if (rst) begin
-      \$260  = 16'h0000;
+      \$244  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = dq_d0_0;
-    if (\$26 ) begin
-      \$261  = \$30 [20:0];
-    end
-    if (handoff) begin
-      \$261  = { \$105 [18], \$105 [18], \$105 [18:0] };
-    end
-    if (rst) begin
-      \$261  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = dq_d0_1;
-    if (\$34 ) begin
-      \$262  = \$38 [20:0];
+    \$245  = dq_d0_0;
+    if (\$24 ) begin
+      \$245  = \$28 [20:0];
     end
     if (handoff) begin
-      \$262  = { \$113 [18], \$113 [18], \$113 [18:0] };
+      \$245  = { \$89 [18], \$89 [18], \$89 [18:0] };
     end
     if (rst) begin
-      \$262  = 21'h000000;
+      \$245  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = dq_d0_2;
+    \$246  = dq_d0_1;
+    if (\$30 ) begin
+      \$246  = \$34 [20:0];
+    end
+    if (handoff) begin
+      \$246  = { \$97 [18], \$97 [18], \$97 [18:0] };
+    end
+    if (rst) begin
+      \$246  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = dq_d0_2;
+    if (\$36 ) begin
+      \$247  = \$40 [20:0];
+    end
+    if (handoff) begin
+      \$247  = { \$105 [18], \$105 [18], \$105 [18:0] };
+    end
+    if (rst) begin
+      \$247  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = dq_d0_3;
     if (\$42 ) begin
-      \$263  = \$46 [20:0];
+      \$248  = \$46 [20:0];
     end
     if (handoff) begin
-      \$263  = { \$121 [18], \$121 [18], \$121 [18:0] };
+      \$248  = { \$113 [18], \$113 [18], \$113 [18:0] };
     end
     if (rst) begin
-      \$263  = 21'h000000;
+      \$248  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = dq_d0_3;
-    if (\$50 ) begin
-      \$264  = \$54 [20:0];
+    \$249  = dq_d1_0;
+    if (\$48 ) begin
+      \$249  = \$52 [20:0];
     end
     if (handoff) begin
-      \$264  = { \$129 [18], \$129 [18], \$129 [18:0] };
+      \$249  = { \$93 [18], \$93 [18], \$93 [18:0] };
     end
     if (rst) begin
-      \$264  = 21'h000000;
+      \$249  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = dq_d1_0;
-    if (\$58 ) begin
-      \$265  = \$62 [20:0];
+    \$250  = dq_d1_1;
+    if (\$54 ) begin
+      \$250  = \$58 [20:0];
     end
     if (handoff) begin
-      \$265  = { \$109 [18], \$109 [18], \$109 [18:0] };
+      \$250  = { \$101 [18], \$101 [18], \$101 [18:0] };
     end
     if (rst) begin
-      \$265  = 21'h000000;
+      \$250  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = dq_d1_1;
+    \$251  = dq_d1_2;
+    if (\$60 ) begin
+      \$251  = \$64 [20:0];
+    end
+    if (handoff) begin
+      \$251  = { \$109 [18], \$109 [18], \$109 [18:0] };
+    end
+    if (rst) begin
+      \$251  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = dq_d1_3;
     if (\$66 ) begin
-      \$266  = \$70 [20:0];
+      \$252  = \$70 [20:0];
     end
     if (handoff) begin
-      \$266  = { \$117 [18], \$117 [18], \$117 [18:0] };
+      \$252  = { \$117 [18], \$117 [18], \$117 [18:0] };
     end
     if (rst) begin
-      \$266  = 21'h000000;
+      \$252  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = dq_d1_2;
-    if (\$74 ) begin
-      \$267  = \$78 [20:0];
-    end
-    if (handoff) begin
-      \$267  = { \$125 [18], \$125 [18], \$125 [18:0] };
-    end
-    if (rst) begin
-      \$267  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = dq_d1_3;
-    if (\$82 ) begin
-      \$268  = \$86 [20:0];
-    end
-    if (handoff) begin
-      \$268  = { \$133 [18], \$133 [18], \$133 [18:0] };
-    end
-    if (rst) begin
-      \$268  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = 1'h0;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$269  = 1'h1;
+    \$253  = 1'h0;
+    if (\$71 ) begin
+      if (\$76 ) begin
+        \$253  = 1'h1;
       end
     end
     if (rst) begin
-      \$269  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = dq_left;
-    if (\$87 ) begin
-      \$270  = \$88 [3:0];
+    \$254  = dq_left;
+    if (\$71 ) begin
+      \$254  = \$72 [3:0];
     end
     if (handoff) begin
-      \$270  = 4'hd;
+      \$254  = 4'hd;
     end
     if (rst) begin
-      \$270  = 4'h0;
+      \$254  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = dq_bit;
-    if (\$87 ) begin
-      \$271  = \$89 [3:0];
+    \$255  = dq_bit;
+    if (\$71 ) begin
+      \$255  = \$73 [3:0];
     end
     if (handoff) begin
-      \$271  = 4'h0;
+      \$255  = 4'h0;
     end
     if (rst) begin
-      \$271  = 4'h0;
+      \$255  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = out_acc;
-    if (\$87 ) begin
-      if (\$90 ) begin
-        \$272  = out_next;
+    \$256  = out_acc;
+    if (\$71 ) begin
+      if (\$74 ) begin
+        \$256  = out_next;
       end
     end
     if (rst) begin
-      \$272  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$256  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = o_psum;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$273  = out_next;
+    \$257  = o_psum;
+    if (\$71 ) begin
+      if (\$76 ) begin
+        \$257  = out_next;
       end
     end
     if (rst) begin
-      \$273  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$257  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = dq_scale;
+    \$258  = dq_scale;
     if (handoff) begin
-      \$274  = beat_scale;
+      \$258  = beat_scale;
     end
     if (rst) begin
-      \$274  = 32'd0;
+      \$258  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = \$signal$82 ;
+    \$259  = \$signal$82 ;
     if (handoff) begin
-      \$275  = grp_first;
+      \$259  = grp_first;
     end
     if (rst) begin
-      \$275  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = dq_psum;
+    \$260  = dq_psum;
     if (handoff) begin
-      \$276  = grp_psum;
+      \$260  = grp_psum;
     end
     if (rst) begin
-      \$276  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$260  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = dq_last;
+    \$261  = dq_last;
     if (handoff) begin
-      \$277  = beat_last;
+      \$261  = beat_last;
     end
     if (rst) begin
-      \$277  = 1'h0;
+      \$261  = 1'h0;
     end
   end
-  assign act_next0 = \$100 [15:0];
-  assign act_next1 = \$101 [15:0];
-  assign grp_next0_0 = \$105 [18:0];
-  assign grp_next1_0 = \$109 [18:0];
-  assign grp_next0_1 = \$113 [18:0];
-  assign grp_next1_1 = \$117 [18:0];
-  assign grp_next0_2 = \$121 [18:0];
-  assign grp_next1_2 = \$125 [18:0];
-  assign grp_next0_3 = \$129 [18:0];
-  assign grp_next1_3 = \$133 [18:0];
-  assign dq_ash0_0 = \$135 [20:0];
-  assign dq_ash0_1 = \$147 [20:0];
-  assign dq_ash0_2 = \$159 [20:0];
-  assign dq_ash0_3 = \$171 [20:0];
-  assign dq_ash1_0 = \$183 [20:0];
-  assign dq_ash1_1 = \$195 [20:0];
-  assign dq_ash1_2 = \$207 [20:0];
-  assign dq_ash1_3 = \$219 [20:0];
+  assign act_next0 = \$84 [15:0];
+  assign act_next1 = \$85 [15:0];
+  assign grp_next0_0 = \$89 [18:0];
+  assign grp_next1_0 = \$93 [18:0];
+  assign grp_next0_1 = \$97 [18:0];
+  assign grp_next1_1 = \$101 [18:0];
+  assign grp_next0_2 = \$105 [18:0];
+  assign grp_next1_2 = \$109 [18:0];
+  assign grp_next0_3 = \$113 [18:0];
+  assign grp_next1_3 = \$117 [18:0];
+  assign dq_ash0_0 = \$119 [20:0];
+  assign dq_ash0_1 = \$131 [20:0];
+  assign dq_ash0_2 = \$143 [20:0];
+  assign dq_ash0_3 = \$155 [20:0];
+  assign dq_ash1_0 = \$167 [20:0];
+  assign dq_ash1_1 = \$179 [20:0];
+  assign dq_ash1_2 = \$191 [20:0];
+  assign dq_ash1_3 = \$203 [20:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
@@ -1657,42 +1625,42 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \load$88  = accept;
   assign plane_neg = 1'h0;
   assign shift0_0 = \$signal ;
-  assign shifted0_0 = { \$103 [13], \$103  };
+  assign shifted0_0 = { \$87 [13], \$87  };
   assign shift1_0 = \$signal ;
-  assign shifted1_0 = { \$107 [13], \$107  };
+  assign shifted1_0 = { \$91 [13], \$91  };
   assign shift0_1 = \$signal ;
-  assign shifted0_1 = { \$111 [13], \$111  };
+  assign shifted0_1 = { \$95 [13], \$95  };
   assign shift1_1 = \$signal ;
-  assign shifted1_1 = { \$115 [13], \$115  };
+  assign shifted1_1 = { \$99 [13], \$99  };
   assign shift0_2 = \$signal ;
-  assign shifted0_2 = { \$119 [13], \$119  };
+  assign shifted0_2 = { \$103 [13], \$103  };
   assign shift1_2 = \$signal ;
-  assign shifted1_2 = { \$123 [13], \$123  };
+  assign shifted1_2 = { \$107 [13], \$107  };
   assign shift0_3 = \$signal ;
-  assign shifted0_3 = { \$127 [13], \$127  };
+  assign shifted0_3 = { \$111 [13], \$111  };
   assign shift1_3 = \$signal ;
-  assign shifted1_3 = { \$131 [13], \$131  };
-  assign sbit = \$134 [2:0];
+  assign shifted1_3 = { \$115 [13], \$115  };
+  assign sbit = \$118 [2:0];
   assign corr_uint4 = { c0[4], c0 };
   assign \corr_uint4$126  = { c1[4], c1 };
   assign \corr_uint4$127  = { c2[4], c2 };
   assign \corr_uint4$128  = { c3[4], c3 };
   assign dq_dh0_0 = dq_d0_0;
-  assign dq_sh0_0 = { \$136 [27], \$136  };
+  assign dq_sh0_0 = { \$120 [27], \$120  };
   assign dq_dh0_1 = dq_d0_1;
-  assign dq_sh0_1 = { \$148 [27], \$148  };
+  assign dq_sh0_1 = { \$132 [27], \$132  };
   assign dq_dh0_2 = dq_d0_2;
-  assign dq_sh0_2 = { \$160 [27], \$160  };
+  assign dq_sh0_2 = { \$144 [27], \$144  };
   assign dq_dh0_3 = dq_d0_3;
-  assign dq_sh0_3 = { \$172 [27], \$172  };
+  assign dq_sh0_3 = { \$156 [27], \$156  };
   assign dq_dh1_0 = dq_d1_0;
-  assign dq_sh1_0 = { \$184 [27], \$184  };
+  assign dq_sh1_0 = { \$168 [27], \$168  };
   assign dq_dh1_1 = dq_d1_1;
-  assign dq_sh1_1 = { \$196 [27], \$196  };
+  assign dq_sh1_1 = { \$180 [27], \$180  };
   assign dq_dh1_2 = dq_d1_2;
-  assign dq_sh1_2 = { \$208 [27], \$208  };
+  assign dq_sh1_2 = { \$192 [27], \$192  };
   assign dq_dh1_3 = dq_d1_3;
-  assign dq_sh1_3 = { \$220 [27], \$220  };
+  assign dq_sh1_3 = { \$204 [27], \$204  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1967,30 +1935,30 @@ module lut_w4_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \table$91[13]  = \table$91 [153:143];
   assign \table$91[14]  = \table$91 [164:154];
   assign \table$91[15]  = \table$91 [175:165];
-  assign out_next[255:224] = \$230 [31:0];
-  assign out_next[223:192] = \$218 [31:0];
-  assign out_next[191:160] = \$206 [31:0];
-  assign out_next[159:128] = \$194 [31:0];
-  assign out_next[127:96] = \$182 [31:0];
-  assign out_next[95:64] = \$170 [31:0];
-  assign out_next[63:32] = \$158 [31:0];
-  assign out_next[31:0] = \$146 [31:0];
-  assign addend0_0 = { \$103 [13], \$103 [13], \$103  };
-  assign addend1_0 = { \$107 [13], \$107 [13], \$107  };
-  assign addend0_1 = { \$111 [13], \$111 [13], \$111  };
-  assign addend1_1 = { \$115 [13], \$115 [13], \$115  };
-  assign addend0_2 = { \$119 [13], \$119 [13], \$119  };
-  assign addend1_2 = { \$123 [13], \$123 [13], \$123  };
-  assign addend0_3 = { \$127 [13], \$127 [13], \$127  };
-  assign addend1_3 = { \$131 [13], \$131 [13], \$131  };
-  assign \$144  = { \$136 [27], \$136 [27], \$136  };
-  assign \$156  = { \$148 [27], \$148 [27], \$148  };
-  assign \$168  = { \$160 [27], \$160 [27], \$160  };
-  assign \$180  = { \$172 [27], \$172 [27], \$172  };
-  assign \$192  = { \$184 [27], \$184 [27], \$184  };
-  assign \$204  = { \$196 [27], \$196 [27], \$196  };
-  assign \$216  = { \$208 [27], \$208 [27], \$208  };
-  assign \$228  = { \$220 [27], \$220 [27], \$220  };
+  assign out_next[255:224] = \$214 [31:0];
+  assign out_next[223:192] = \$202 [31:0];
+  assign out_next[191:160] = \$190 [31:0];
+  assign out_next[159:128] = \$178 [31:0];
+  assign out_next[127:96] = \$166 [31:0];
+  assign out_next[95:64] = \$154 [31:0];
+  assign out_next[63:32] = \$142 [31:0];
+  assign out_next[31:0] = \$130 [31:0];
+  assign addend0_0 = { \$87 [13], \$87 [13], \$87  };
+  assign addend1_0 = { \$91 [13], \$91 [13], \$91  };
+  assign addend0_1 = { \$95 [13], \$95 [13], \$95  };
+  assign addend1_1 = { \$99 [13], \$99 [13], \$99  };
+  assign addend0_2 = { \$103 [13], \$103 [13], \$103  };
+  assign addend1_2 = { \$107 [13], \$107 [13], \$107  };
+  assign addend0_3 = { \$111 [13], \$111 [13], \$111  };
+  assign addend1_3 = { \$115 [13], \$115 [13], \$115  };
+  assign \$128  = { \$120 [27], \$120 [27], \$120  };
+  assign \$140  = { \$132 [27], \$132 [27], \$132  };
+  assign \$152  = { \$144 [27], \$144 [27], \$144  };
+  assign \$164  = { \$156 [27], \$156 [27], \$156  };
+  assign \$176  = { \$168 [27], \$168 [27], \$168  };
+  assign \$188  = { \$180 [27], \$180 [27], \$180  };
+  assign \$200  = { \$192 [27], \$192 [27], \$192  };
+  assign \$212  = { \$204 [27], \$204 [27], \$204  };
 endmodule
 
 module \lut_w4_a8_nosym.precompute0 (clk, rst, load, \table , a);

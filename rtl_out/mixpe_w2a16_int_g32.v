@@ -41,33 +41,30 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [53:0] \$131 ;
   wire \$132 ;
   wire \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  reg [63:0] \$137 ;
-  reg [23:0] \$138 ;
-  reg [4:0] \$139 ;
+  reg [63:0] \$134 ;
+  reg [23:0] \$135 ;
+  reg [4:0] \$136 ;
+  reg [23:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg \$139 ;
   wire \$14 ;
-  reg [23:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg \$142 ;
-  reg [31:0] \$143 ;
+  reg [31:0] \$140 ;
+  reg \$141 ;
+  reg [31:0] \$142 ;
+  reg [15:0] \$143 ;
   reg \$144 ;
-  reg [31:0] \$145 ;
-  reg [15:0] \$146 ;
+  reg \$145 ;
+  reg [31:0] \$146 ;
   reg \$147 ;
-  reg \$148 ;
-  reg [31:0] \$149 ;
+  reg [31:0] \$148 ;
+  reg [15:0] \$149 ;
   wire \$15 ;
   reg \$150 ;
-  reg [31:0] \$151 ;
-  reg [15:0] \$152 ;
+  reg \$151 ;
+  reg [31:0] \$152 ;
   reg \$153 ;
-  reg \$154 ;
+  reg [31:0] \$154 ;
   reg [31:0] \$155 ;
-  reg \$156 ;
-  reg [31:0] \$157 ;
-  reg [31:0] \$158 ;
   wire \$16 ;
   wire \$17 ;
   wire [2:0] \$18 ;
@@ -167,8 +164,8 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$95 ;
-  wire [31:0] \a$97 ;
+  wire [31:0] \a$96 ;
+  wire [31:0] \a$98 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -191,8 +188,8 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire a3_zero;
   wire [31:0] b;
   (* init = 16'h0000 *)
-  wire [15:0] \b$96 ;
-  wire [31:0] \b$98 ;
+  wire [15:0] \b$97 ;
+  wire [31:0] \b$99 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -280,6 +277,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [42:0] p_rp_packed;
   reg [4:0] p_rp_rs;
   wire [25:0] p_rp_sh;
+  wire p_rp_sign;
   wire [16:0] pal0;
   wire [16:0] pal1;
   wire [16:0] pal2;
@@ -295,7 +293,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$100 ;
+  wire [31:0] \s$101 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -453,6 +451,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$112  = $signed(\$111 ) < $signed(1'h0);
   assign \$113  = - $signed(\$111 );
   assign \$114  = \$112  ? \$113  : { \$111 [19], \$111 [19], \$111  };
+  assign p_rp_sign = $signed(\$111 ) < $signed(1'h0);
   assign \$115  = 5'h14 - p_rp_msb;
   assign \$116  = { \$114 [20:0], 5'h00 } << \$115 [4:0];
   assign \$117  = $signed(\$96 ) + $signed({ 1'h0, p_rp_msb });
@@ -472,57 +471,54 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$131  = $signed(\$126 ) + $signed({ 1'h0, \$130  });
   assign \$132  = ! \$114 [20:0];
   assign \$133  = \$131 [42:0] >= 31'h7f800000;
-  assign \$134  = $signed(\$111 ) < $signed(1'h0);
-  assign \$135  = $signed(\$111 ) < $signed(1'h0);
-  assign \$136  = $signed(\$111 ) < $signed(1'h0);
-  assign \a$97  = \$signal$28  ? s2_psum : out_acc;
+  assign \a$98  = \$signal$28  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$137 ;
+    o_a <= \$134 ;
   always @(posedge clk)
-    o_w <= \$138 ;
+    o_w <= \$135 ;
   always @(posedge clk)
-    o_ctl <= \$139 ;
+    o_ctl <= \$136 ;
   always @(posedge clk)
-    w_reg <= \$140 ;
+    w_reg <= \$137 ;
   always @(posedge clk)
-    p_acc <= \$141 ;
+    p_acc <= \$138 ;
   always @(posedge clk)
-    grp_first <= \$142 ;
+    grp_first <= \$139 ;
   always @(posedge clk)
-    grp_psum <= \$143 ;
+    grp_psum <= \$140 ;
   always @(posedge clk)
-    \$signal  <= \$144 ;
+    \$signal  <= \$141 ;
   always @(posedge clk)
-    s1_p <= \$145 ;
+    s1_p <= \$142 ;
   always @(posedge clk)
-    s1_scale <= \$146 ;
+    s1_scale <= \$143 ;
   always @(posedge clk)
-    \$signal$21  <= \$147 ;
+    \$signal$21  <= \$144 ;
   always @(posedge clk)
-    s1_last <= \$148 ;
+    s1_last <= \$145 ;
   always @(posedge clk)
-    s1_psum <= \$149 ;
+    s1_psum <= \$146 ;
   always @(posedge clk)
-    \$signal$24  <= \$150 ;
+    \$signal$24  <= \$147 ;
   always @(posedge clk)
-    s2_d <= \$151 ;
+    s2_d <= \$148 ;
   always @(posedge clk)
-    s2_scale <= \$152 ;
+    s2_scale <= \$149 ;
   always @(posedge clk)
-    \$signal$28  <= \$153 ;
+    \$signal$28  <= \$150 ;
   always @(posedge clk)
-    s2_last <= \$154 ;
+    s2_last <= \$151 ;
   always @(posedge clk)
-    s2_psum <= \$155 ;
+    s2_psum <= \$152 ;
   always @(posedge clk)
-    o_valid <= \$156 ;
+    o_valid <= \$153 ;
   always @(posedge clk)
-    out_acc <= \$157 ;
+    out_acc <= \$154 ;
   always @(posedge clk)
-    o_psum <= \$158 ;
+    o_psum <= \$155 ;
   \mixpe_w2a16_int_g32.out_add  out_add (
-    .a(\a$97 ),
-    .b(\b$98 ),
+    .a(\a$98 ),
+    .b(\b$99 ),
     .s(y)
   );
   \mixpe_w2a16_int_g32.p_add  p_add (
@@ -533,183 +529,212 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   \mixpe_w2a16_int_g32.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$98 )
+    .p(\b$99 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = i_a;
+    \$134  = i_a;
     if (rst) begin
-      \$137  = 64'h0000000000000000;
+      \$134  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = i_w;
+    \$135  = i_w;
     if (rst) begin
-      \$138  = 24'h000000;
+      \$135  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = i_ctl;
+    \$136  = i_ctl;
     if (rst) begin
-      \$139  = 5'h00;
+      \$136  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = w_reg;
+    \$137  = w_reg;
     if (i_ctl[1]) begin
-      \$140  = i_w;
+      \$137  = i_w;
     end
     if (rst) begin
-      \$140  = 24'h000000;
+      \$137  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = p_acc;
+    \$138  = p_acc;
     if (\$1 ) begin
-      \$141  = 32'd0;
+      \$138  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$141  = p_next;
+      \$138  = p_next;
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$138  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = grp_first;
+    \$139  = grp_first;
     if (\$2 ) begin
-      \$142  = 1'h0;
+      \$139  = 1'h0;
     end else if (\$3 ) begin
-      \$142  = 1'h1;
+      \$139  = 1'h1;
     end
     if (rst) begin
-      \$142  = 1'h0;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = grp_psum;
+    \$140  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$143  = i_psum;
+      \$140  = i_psum;
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$140  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = \$4 ;
+    \$141  = \$4 ;
+    if (rst) begin
+      \$141  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = s1_p;
+    if (\$5 ) begin
+      \$142  = p_next;
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = s1_scale;
+    if (\$5 ) begin
+      \$143  = w_sel[23:8];
+    end
+    if (rst) begin
+      \$143  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = \$signal$21 ;
+    if (\$5 ) begin
+      \$144  = \$6 ;
+    end
     if (rst) begin
       \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = s1_p;
+    \$145  = s1_last;
     if (\$5 ) begin
-      \$145  = p_next;
+      \$145  = i_ctl[3];
     end
     if (rst) begin
-      \$145  = 32'd0;
+      \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = s1_scale;
+    \$146  = s1_psum;
     if (\$5 ) begin
-      \$146  = w_sel[23:8];
+      \$146  = \$7 ;
     end
     if (rst) begin
-      \$146  = 16'h0000;
+      \$146  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$signal$21 ;
-    if (\$5 ) begin
-      \$147  = \$6 ;
-    end
+    \$147  = \$signal ;
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = s1_last;
-    if (\$5 ) begin
-      \$148  = i_ctl[3];
+    \$148  = s2_d;
+    if (\$signal ) begin
+      \$148  = s1_p;
     end
     if (rst) begin
-      \$148  = 1'h0;
+      \$148  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = s1_psum;
-    if (\$5 ) begin
-      \$149  = \$7 ;
+    \$149  = s2_scale;
+    if (\$signal ) begin
+      \$149  = s1_scale;
     end
     if (rst) begin
-      \$149  = 32'd0;
+      \$149  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$signal ;
+    \$150  = \$signal$28 ;
+    if (\$signal ) begin
+      \$150  = \$signal$21 ;
+    end
     if (rst) begin
       \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = s2_d;
+    \$151  = s2_last;
     if (\$signal ) begin
-      \$151  = s1_p;
+      \$151  = s1_last;
     end
     if (rst) begin
-      \$151  = 32'd0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = s2_scale;
+    \$152  = s2_psum;
     if (\$signal ) begin
-      \$152  = s1_scale;
+      \$152  = s1_psum;
     end
     if (rst) begin
-      \$152  = 16'h0000;
+      \$152  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = \$signal$28 ;
-    if (\$signal ) begin
-      \$153  = \$signal$21 ;
-    end
+    \$153  = \$8 ;
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = s2_last;
-    if (\$signal ) begin
-      \$154  = s1_last;
+    \$154  = out_acc;
+    if (\$signal$24 ) begin
+      \$154  = y;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$154  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = s2_psum;
-    if (\$signal ) begin
-      \$155  = s1_psum;
+    \$155  = o_psum;
+    if (\$signal$24 ) begin
+      if (s2_last) begin
+        \$155  = y;
+      end
     end
     if (rst) begin
       \$155  = 32'd0;
@@ -717,39 +742,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = \$8 ;
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = out_acc;
-    if (\$signal$24 ) begin
-      \$157  = y;
-    end
-    if (rst) begin
-      \$157  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = o_psum;
-    if (\$signal$24 ) begin
-      if (s2_last) begin
-        \$158  = y;
-      end
-    end
-    if (rst) begin
-      \$158  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$114 [0]) begin
-      p_rp_msb = 5'h00;
-    end
     if (\$114 [1]) begin
       p_rp_msb = 5'h01;
     end
@@ -827,11 +820,11 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$132 ) begin
-      p_rp_out = { \$134 , 31'h00000000 };
+      p_rp_out = { p_rp_sign, 31'h00000000 };
     end else if (\$133 ) begin
-      p_rp_out = { \$135 , 31'h7f800000 };
+      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { \$136 , \$131 [30:0] };
+      p_rp_out = { p_rp_sign, \$131 [30:0] };
     end
   end
   assign d = s1_p;
@@ -861,10 +854,10 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$95  = s2_d;
-  assign \b$96  = s2_scale;
-  assign p = \b$98 ;
-  assign \s$100  = y;
+  assign \a$96  = s2_d;
+  assign \b$97  = s2_scale;
+  assign p = \b$99 ;
+  assign \s$101  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -950,26 +943,26 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -977,14 +970,7 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1004,6 +990,7 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1024,48 +1011,35 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1101,12 +1075,16 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1192,30 +1170,30 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1228,13 +1206,13 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w2a16_int_g32.p_add (b, s, a);
@@ -1263,26 +1241,26 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1290,14 +1268,7 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1317,6 +1288,7 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1337,48 +1309,35 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1414,12 +1373,16 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1505,30 +1468,30 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1541,13 +1504,13 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
@@ -1593,9 +1556,6 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -1628,16 +1588,12 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -1667,6 +1623,7 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -1687,12 +1644,11 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -1812,20 +1768,20 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end

@@ -68,78 +68,72 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [53:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
+  wire [15:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
+  wire [15:0] \$160 ;
+  wire [15:0] \$161 ;
   wire [15:0] \$162 ;
-  wire [15:0] \$163 ;
+  wire [16:0] \$163 ;
   wire [15:0] \$164 ;
   wire [15:0] \$165 ;
-  wire [16:0] \$166 ;
+  wire [15:0] \$166 ;
   wire [15:0] \$167 ;
-  wire [15:0] \$168 ;
-  wire [15:0] \$169 ;
+  wire [16:0] \$168 ;
+  wire [17:0] \$169 ;
   wire \$17 ;
-  wire [15:0] \$170 ;
-  wire [16:0] \$171 ;
-  wire [17:0] \$172 ;
-  wire \$173 ;
-  wire [19:0] \$174 ;
-  wire [19:0] \$175 ;
-  wire [5:0] \$176 ;
-  wire [56:0] \$177 ;
-  wire [8:0] \$178 ;
-  wire [9:0] \$179 ;
+  wire \$170 ;
+  wire [19:0] \$171 ;
+  wire [19:0] \$172 ;
+  wire [5:0] \$173 ;
+  wire [56:0] \$174 ;
+  wire [8:0] \$175 ;
+  wire [9:0] \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [19:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire [19:0] \$182 ;
-  wire [56:0] \$183 ;
-  wire [19:0] \$184 ;
-  wire [20:0] \$185 ;
-  wire [51:0] \$186 ;
-  wire [52:0] \$187 ;
+  wire [56:0] \$180 ;
+  wire [19:0] \$181 ;
+  wire [20:0] \$182 ;
+  wire [51:0] \$183 ;
+  wire [52:0] \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
+  wire [53:0] \$189 ;
   wire [3:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
-  wire [53:0] \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  reg [63:0] \$198 ;
-  reg [30:0] \$199 ;
+  reg [63:0] \$192 ;
+  reg [30:0] \$193 ;
+  reg [4:0] \$194 ;
+  reg [30:0] \$195 ;
+  reg [31:0] \$196 ;
+  reg [31:0] \$197 ;
+  reg \$198 ;
+  reg [31:0] \$199 ;
   wire \$2 ;
   wire [3:0] \$20 ;
-  reg [4:0] \$200 ;
-  reg [30:0] \$201 ;
-  reg [31:0] \$202 ;
-  reg [31:0] \$203 ;
+  reg \$200 ;
+  reg [31:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg \$203 ;
   reg \$204 ;
   reg [31:0] \$205 ;
-  reg \$206 ;
-  reg [31:0] \$207 ;
-  reg [15:0] \$208 ;
-  reg \$209 ;
+  reg [31:0] \$206 ;
+  reg [2:0] \$207 ;
+  reg \$208 ;
+  reg [31:0] \$209 ;
   wire [11:0] \$21 ;
-  reg \$210 ;
-  reg [31:0] \$211 ;
-  reg [31:0] \$212 ;
-  reg [2:0] \$213 ;
+  reg [15:0] \$210 ;
+  reg \$211 ;
+  reg \$212 ;
+  reg [31:0] \$213 ;
   reg \$214 ;
   reg [31:0] \$215 ;
-  reg [15:0] \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg [31:0] \$219 ;
+  reg [31:0] \$216 ;
   wire [11:0] \$22 ;
-  reg \$220 ;
-  reg [31:0] \$221 ;
-  reg [31:0] \$222 ;
   wire [11:0] \$23 ;
   wire [11:0] \$24 ;
   wire [12:0] \$25 ;
@@ -232,12 +226,12 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$114 ;
+  wire [31:0] \a$116 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$119 ;
+  wire [31:0] \a$121 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$123 ;
   wire [31:0] \a$125 ;
+  wire [31:0] \a$127 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -271,21 +265,22 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [42:0] a_rp_packed;
   reg [4:0] a_rp_rs;
   wire [25:0] a_rp_sh;
+  wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$115 ;
-  wire [31:0] \b$120 ;
+  wire [31:0] \b$117 ;
+  wire [31:0] \b$122 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$124 ;
-  wire [31:0] \b$126 ;
+  wire [15:0] \b$126 ;
+  wire [31:0] \b$128 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
   wire [31:0] d;
-  wire [3:0] \d$117 ;
+  wire [3:0] \d$119 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -370,6 +365,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [42:0] p_rp_packed;
   reg [4:0] p_rp_rs;
   wire [25:0] p_rp_sh;
+  wire p_rp_sign;
   wire [17:0] pal0;
   wire [17:0] pal1;
   wire [17:0] pal2;
@@ -385,11 +381,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$116 ;
-  (* init = 32'd0 *)
   wire [31:0] \s$118 ;
-  wire [31:0] \s$122 ;
-  wire [31:0] \s$128 ;
+  (* init = 32'd0 *)
+  wire [31:0] \s$120 ;
+  wire [31:0] \s$124 ;
+  wire [31:0] \s$130 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -417,7 +413,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [15:0] \w_sel.scale ;
   wire [2:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$121 ;
+  wire [31:0] \y$123 ;
   assign \$1  = i_ctl[0] & i_ctl[4];
   assign \$2  = i_ctl[0] & i_ctl[4];
   assign \$3  = i_ctl[0] & i_ctl[2];
@@ -557,6 +553,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$137  = $signed(\$136 ) < $signed(1'h0);
   assign \$138  = - $signed(\$136 );
   assign \$139  = \$137  ? \$138  : { \$136 [20], \$136 [20], \$136  };
+  assign p_rp_sign = $signed(\$136 ) < $signed(1'h0);
   assign \$140  = 5'h15 - p_rp_msb;
   assign \$141  = { \$139 [21:0], 4'h0 } << \$140 [4:0];
   assign \$142  = $signed(\$121 ) + $signed({ 1'h0, p_rp_msb });
@@ -576,105 +573,100 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$156  = $signed(\$151 ) + $signed({ 1'h0, \$155  });
   assign \$157  = ! \$139 [21:0];
   assign \$158  = \$156 [42:0] >= 31'h7f800000;
-  assign \$159  = $signed(\$136 ) < $signed(1'h0);
-  assign \$160  = $signed(\$136 ) < $signed(1'h0);
-  assign \$161  = $signed(\$136 ) < $signed(1'h0);
-  assign \$162  = - \$96 [14:0];
-  assign \$163  = i_a[15] ? \$162  : { 1'h0, \$96 [14:0] };
-  assign \$164  = - \$104 [14:0];
-  assign \$165  = i_a[31] ? \$164  : { 1'h0, \$104 [14:0] };
-  assign \$166  = $signed(\$163 ) + $signed(\$165 );
-  assign \$167  = - \$112 [14:0];
-  assign \$168  = i_a[47] ? \$167  : { 1'h0, \$112 [14:0] };
-  assign \$169  = - \$120 [14:0];
-  assign \$170  = i_a[63] ? \$169  : { 1'h0, \$120 [14:0] };
-  assign \$171  = $signed(\$168 ) + $signed(\$170 );
-  assign \$172  = $signed(\$166 ) + $signed(\$171 );
-  assign \$173  = $signed(\$172 ) < $signed(1'h0);
-  assign \$174  = - $signed(\$172 );
-  assign \$175  = \$173  ? \$174  : { \$172 [17], \$172 [17], \$172  };
-  assign \$176  = 5'h12 - a_rp_msb;
-  assign \$177  = { \$175 [18:0], 7'h00 } << \$176 [4:0];
-  assign \$178  = $signed(\$121 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$179  = $signed(\$178 ) + $signed(8'h7f);
-  assign \$180  = $signed(\$179 ) < $signed(2'h1);
-  assign \$181  = $signed(\$179 ) < $signed(6'h27);
-  assign \$182  = $signed(2'h1) - $signed(\$179 );
-  assign a_rp_sh = \$177 [25:0] >> a_rp_rs;
-  assign \$183  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$183 [25:0] != \$177 [25:0];
-  assign \$184  = $signed(\$179 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$185  = $signed(\$184 ) - $signed(2'h1);
-  assign \$187  = $signed(\$186 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$189  = \$188  | a_rp_lost;
-  assign \$190  = \$189  | a_rp_sh[2];
-  assign \$191  = a_rp_sh[1] & \$190 ;
-  assign \$192  = $signed(\$187 ) + $signed({ 1'h0, \$191  });
-  assign \$193  = ! \$175 [18:0];
-  assign \$194  = \$192 [42:0] >= 31'h7f800000;
-  assign \$195  = $signed(\$172 ) < $signed(1'h0);
-  assign \$196  = $signed(\$172 ) < $signed(1'h0);
-  assign \$197  = $signed(\$172 ) < $signed(1'h0);
-  assign \a$125  = \$signal$32  ? s2_psum : out_acc;
+  assign \$159  = - \$96 [14:0];
+  assign \$160  = i_a[15] ? \$159  : { 1'h0, \$96 [14:0] };
+  assign \$161  = - \$104 [14:0];
+  assign \$162  = i_a[31] ? \$161  : { 1'h0, \$104 [14:0] };
+  assign \$163  = $signed(\$160 ) + $signed(\$162 );
+  assign \$164  = - \$112 [14:0];
+  assign \$165  = i_a[47] ? \$164  : { 1'h0, \$112 [14:0] };
+  assign \$166  = - \$120 [14:0];
+  assign \$167  = i_a[63] ? \$166  : { 1'h0, \$120 [14:0] };
+  assign \$168  = $signed(\$165 ) + $signed(\$167 );
+  assign \$169  = $signed(\$163 ) + $signed(\$168 );
+  assign \$170  = $signed(\$169 ) < $signed(1'h0);
+  assign \$171  = - $signed(\$169 );
+  assign \$172  = \$170  ? \$171  : { \$169 [17], \$169 [17], \$169  };
+  assign a_rp_sign = $signed(\$169 ) < $signed(1'h0);
+  assign \$173  = 5'h12 - a_rp_msb;
+  assign \$174  = { \$172 [18:0], 7'h00 } << \$173 [4:0];
+  assign \$175  = $signed(\$121 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$176  = $signed(\$175 ) + $signed(8'h7f);
+  assign \$177  = $signed(\$176 ) < $signed(2'h1);
+  assign \$178  = $signed(\$176 ) < $signed(6'h27);
+  assign \$179  = $signed(2'h1) - $signed(\$176 );
+  assign a_rp_sh = \$174 [25:0] >> a_rp_rs;
+  assign \$180  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$180 [25:0] != \$174 [25:0];
+  assign \$181  = $signed(\$176 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$182  = $signed(\$181 ) - $signed(2'h1);
+  assign \$184  = $signed(\$183 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$186  = \$185  | a_rp_lost;
+  assign \$187  = \$186  | a_rp_sh[2];
+  assign \$188  = a_rp_sh[1] & \$187 ;
+  assign \$189  = $signed(\$184 ) + $signed({ 1'h0, \$188  });
+  assign \$190  = ! \$172 [18:0];
+  assign \$191  = \$189 [42:0] >= 31'h7f800000;
+  assign \a$127  = \$signal$32  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$198 ;
+    o_a <= \$192 ;
   always @(posedge clk)
-    o_w <= \$199 ;
+    o_w <= \$193 ;
   always @(posedge clk)
-    o_ctl <= \$200 ;
+    o_ctl <= \$194 ;
   always @(posedge clk)
-    w_reg <= \$201 ;
+    w_reg <= \$195 ;
   always @(posedge clk)
-    p_acc <= \$202 ;
+    p_acc <= \$196 ;
   always @(posedge clk)
-    a_acc <= \$203 ;
+    a_acc <= \$197 ;
   always @(posedge clk)
-    grp_first <= \$204 ;
+    grp_first <= \$198 ;
   always @(posedge clk)
-    grp_psum <= \$205 ;
+    grp_psum <= \$199 ;
   always @(posedge clk)
-    \$signal  <= \$206 ;
+    \$signal  <= \$200 ;
   always @(posedge clk)
-    s1_p <= \$207 ;
+    s1_p <= \$201 ;
   always @(posedge clk)
-    s1_scale <= \$208 ;
+    s1_scale <= \$202 ;
   always @(posedge clk)
-    \$signal$23  <= \$209 ;
+    \$signal$23  <= \$203 ;
   always @(posedge clk)
-    s1_last <= \$210 ;
+    s1_last <= \$204 ;
   always @(posedge clk)
-    s1_psum <= \$211 ;
+    s1_psum <= \$205 ;
   always @(posedge clk)
-    s1_a <= \$212 ;
+    s1_a <= \$206 ;
   always @(posedge clk)
-    s1_zero <= \$213 ;
+    s1_zero <= \$207 ;
   always @(posedge clk)
-    \$signal$28  <= \$214 ;
+    \$signal$28  <= \$208 ;
   always @(posedge clk)
-    s2_d <= \$215 ;
+    s2_d <= \$209 ;
   always @(posedge clk)
-    s2_scale <= \$216 ;
+    s2_scale <= \$210 ;
   always @(posedge clk)
-    \$signal$32  <= \$217 ;
+    \$signal$32  <= \$211 ;
   always @(posedge clk)
-    s2_last <= \$218 ;
+    s2_last <= \$212 ;
   always @(posedge clk)
-    s2_psum <= \$219 ;
+    s2_psum <= \$213 ;
   always @(posedge clk)
-    o_valid <= \$220 ;
+    o_valid <= \$214 ;
   always @(posedge clk)
-    out_acc <= \$221 ;
+    out_acc <= \$215 ;
   always @(posedge clk)
-    o_psum <= \$222 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$121 [31];
+    o_psum <= \$216 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$123 [31];
   \mixpe_w3a16_g64.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w3a16_g64.out_add  out_add (
-    .a(\a$125 ),
-    .b(\b$126 ),
+    .a(\a$127 ),
+    .b(\b$128 ),
     .s(y)
   );
   \mixpe_w3a16_g64.p_add  p_add (
@@ -685,80 +677,138 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w3a16_g64.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$126 )
+    .p(\b$128 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1220$0 (s1_zero),
+    .\port$1170$0 (s1_zero),
     .s(s1_a),
-    .y(\y$121 )
+    .y(\y$123 )
   );
   \mixpe_w3a16_g64.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$120 ),
+    .b(\b$122 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = i_a;
+    \$192  = i_a;
     if (rst) begin
-      \$198  = 64'h0000000000000000;
+      \$192  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = i_w;
+    \$193  = i_w;
     if (rst) begin
-      \$199  = 31'h00000000;
+      \$193  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = i_ctl;
+    \$194  = i_ctl;
     if (rst) begin
-      \$200  = 5'h00;
+      \$194  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = w_reg;
+    \$195  = w_reg;
     if (i_ctl[1]) begin
-      \$201  = i_w;
+      \$195  = i_w;
     end
     if (rst) begin
-      \$201  = 31'h00000000;
+      \$195  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = p_acc;
+    \$196  = p_acc;
     if (\$1 ) begin
-      \$202  = 32'd0;
+      \$196  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$202  = p_next;
+      \$196  = p_next;
     end
     if (rst) begin
-      \$202  = 32'd0;
+      \$196  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = a_acc;
+    \$197  = a_acc;
     if (\$1 ) begin
-      \$203  = 32'd0;
+      \$197  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$203  = a_next;
+      \$197  = a_next;
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$197  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = grp_first;
+    \$198  = grp_first;
     if (\$2 ) begin
-      \$204  = 1'h0;
+      \$198  = 1'h0;
     end else if (\$3 ) begin
-      \$204  = 1'h1;
+      \$198  = 1'h1;
+    end
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$199  = grp_psum;
+    if (\$2 ) begin
+    end else if (\$3 ) begin
+      \$199  = i_psum;
+    end
+    if (rst) begin
+      \$199  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$200  = \$4 ;
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$201  = s1_p;
+    if (\$5 ) begin
+      \$201  = p_next;
+    end
+    if (rst) begin
+      \$201  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$202  = s1_scale;
+    if (\$5 ) begin
+      \$202  = w_sel[30:15];
+    end
+    if (rst) begin
+      \$202  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$203  = \$signal$23 ;
+    if (\$5 ) begin
+      \$203  = \$6 ;
+    end
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$204  = s1_last;
+    if (\$5 ) begin
+      \$204  = i_ctl[3];
     end
     if (rst) begin
       \$204  = 1'h0;
@@ -766,10 +816,9 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$205  = i_psum;
+    \$205  = s1_psum;
+    if (\$5 ) begin
+      \$205  = \$7 ;
     end
     if (rst) begin
       \$205  = 32'd0;
@@ -777,93 +826,93 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = \$4 ;
-    if (rst) begin
-      \$206  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = s1_p;
-    if (\$5 ) begin
-      \$207  = p_next;
-    end
-    if (rst) begin
-      \$207  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s1_scale;
-    if (\$5 ) begin
-      \$208  = w_sel[30:15];
-    end
-    if (rst) begin
-      \$208  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = \$signal$23 ;
-    if (\$5 ) begin
-      \$209  = \$6 ;
-    end
-    if (rst) begin
-      \$209  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = s1_last;
-    if (\$5 ) begin
-      \$210  = i_ctl[3];
-    end
-    if (rst) begin
-      \$210  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = s1_psum;
-    if (\$5 ) begin
-      \$211  = \$7 ;
-    end
-    if (rst) begin
-      \$211  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = s1_a;
+    \$206  = s1_a;
     if (\$8 ) begin
-      \$212  = a_next;
+      \$206  = a_next;
     end
     if (rst) begin
-      \$212  = 32'd0;
+      \$206  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = s1_zero;
+    \$207  = s1_zero;
     if (\$8 ) begin
-      \$213  = w_sel[14:12];
+      \$207  = w_sel[14:12];
     end
     if (rst) begin
-      \$213  = 3'h0;
+      \$207  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = \$signal ;
+    \$208  = \$signal ;
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$209  = s2_d;
+    if (\$signal ) begin
+      \$209  = d;
+    end
+    if (rst) begin
+      \$209  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$210  = s2_scale;
+    if (\$signal ) begin
+      \$210  = s1_scale;
+    end
+    if (rst) begin
+      \$210  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$211  = \$signal$32 ;
+    if (\$signal ) begin
+      \$211  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$211  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$212  = s2_last;
+    if (\$signal ) begin
+      \$212  = s1_last;
+    end
+    if (rst) begin
+      \$212  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$213  = s2_psum;
+    if (\$signal ) begin
+      \$213  = s1_psum;
+    end
+    if (rst) begin
+      \$213  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$214  = \$9 ;
     if (rst) begin
       \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = s2_d;
-    if (\$signal ) begin
-      \$215  = d;
+    \$215  = out_acc;
+    if (\$signal$28 ) begin
+      \$215  = y;
     end
     if (rst) begin
       \$215  = 32'd0;
@@ -871,79 +920,19 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = s2_scale;
-    if (\$signal ) begin
-      \$216  = s1_scale;
-    end
-    if (rst) begin
-      \$216  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = \$signal$32 ;
-    if (\$signal ) begin
-      \$217  = \$signal$23 ;
-    end
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = s2_last;
-    if (\$signal ) begin
-      \$218  = s1_last;
-    end
-    if (rst) begin
-      \$218  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = s2_psum;
-    if (\$signal ) begin
-      \$219  = s1_psum;
-    end
-    if (rst) begin
-      \$219  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = \$9 ;
-    if (rst) begin
-      \$220  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = out_acc;
-    if (\$signal$28 ) begin
-      \$221  = y;
-    end
-    if (rst) begin
-      \$221  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = o_psum;
+    \$216  = o_psum;
     if (\$signal$28 ) begin
       if (s2_last) begin
-        \$222  = y;
+        \$216  = y;
       end
     end
     if (rst) begin
-      \$222  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$139 [0]) begin
-      p_rp_msb = 5'h00;
-    end
     if (\$139 [1]) begin
       p_rp_msb = 5'h01;
     end
@@ -1024,95 +1013,92 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$157 ) begin
-      p_rp_out = { \$159 , 31'h00000000 };
+      p_rp_out = { p_rp_sign, 31'h00000000 };
     end else if (\$158 ) begin
-      p_rp_out = { \$160 , 31'h7f800000 };
+      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { \$161 , \$156 [30:0] };
+      p_rp_out = { p_rp_sign, \$156 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$175 [0]) begin
-      a_rp_msb = 5'h00;
-    end
-    if (\$175 [1]) begin
+    if (\$172 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$175 [2]) begin
+    if (\$172 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$175 [3]) begin
+    if (\$172 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$175 [4]) begin
+    if (\$172 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$175 [5]) begin
+    if (\$172 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$175 [6]) begin
+    if (\$172 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$175 [7]) begin
+    if (\$172 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$175 [8]) begin
+    if (\$172 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$175 [9]) begin
+    if (\$172 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$175 [10]) begin
+    if (\$172 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$175 [11]) begin
+    if (\$172 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$175 [12]) begin
+    if (\$172 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$175 [13]) begin
+    if (\$172 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$175 [14]) begin
+    if (\$172 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$175 [15]) begin
+    if (\$172 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$175 [16]) begin
+    if (\$172 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$175 [17]) begin
+    if (\$172 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$175 [18]) begin
+    if (\$172 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$180 ) begin
+    if (\$177 ) begin
       (* full_case = 32'd1 *)
-      if (\$181 ) begin
+      if (\$178 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$182 [4:0];
+        a_rp_rs = \$179 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$193 ) begin
-      a_rp_out = { \$195 , 31'h00000000 };
-    end else if (\$194 ) begin
-      a_rp_out = { \$196 , 31'h7f800000 };
+    if (\$190 ) begin
+      a_rp_out = { a_rp_sign, 31'h00000000 };
+    end else if (\$191 ) begin
+      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { \$197 , \$192 [30:0] };
+      a_rp_out = { a_rp_sign, \$189 [30:0] };
     end
   end
   assign a0_sig = { \$12 , i_a[9:0] };
@@ -1146,26 +1132,26 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign p_rp_norm = \$141 [25:0];
   assign p_rp_eb = { \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143  };
   assign p_rp_packed = \$156 [42:0];
-  assign a_beat = { \$172 [17], \$172  };
-  assign a_beat_mag = \$175 [18:0];
-  assign a_rp_ls = \$176 [4:0];
-  assign a_rp_norm = \$177 [25:0];
-  assign a_rp_eb = { \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179  };
-  assign a_rp_packed = \$192 [42:0];
+  assign a_beat = { \$169 [17], \$169  };
+  assign a_beat_mag = \$172 [18:0];
+  assign a_rp_ls = \$173 [4:0];
+  assign a_rp_norm = \$174 [25:0];
+  assign a_rp_eb = { \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176  };
+  assign a_rp_packed = \$189 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$114  = a_acc;
-  assign \b$115  = a_rp_out;
-  assign \s$116  = a_next;
-  assign \d$117  = { 1'h0, s1_zero };
-  assign \s$118  = s1_a;
-  assign \a$119  = s1_p;
-  assign \s$122  = d;
-  assign \a$123  = s2_d;
-  assign \b$124  = s2_scale;
-  assign p = \b$126 ;
-  assign \s$128  = y;
+  assign \a$116  = a_acc;
+  assign \b$117  = a_rp_out;
+  assign \s$118  = a_next;
+  assign \d$119  = { 1'h0, s1_zero };
+  assign \s$120  = s1_a;
+  assign \a$121  = s1_p;
+  assign \s$124  = d;
+  assign \a$125  = s2_d;
+  assign \b$126  = s2_scale;
+  assign p = \b$128 ;
+  assign \s$130  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1242,11 +1228,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$129  = i_a[47];
   assign \$132  = i_a[63];
   assign \$150  = { \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 , 23'h000000 };
-  assign \$186  = { \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 , 23'h000000 };
-  assign \b$120 [30:0] = \y$121 [30:0];
-  assign \b$120 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$183  = { \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 , 23'h000000 };
+  assign \b$122 [30:0] = \y$123 [30:0];
+  assign \b$122 [31] = \$auto$rtlil.cc:2739:Not$2 ;
   assign \$152  = p_rp_sh[0];
-  assign \$188  = a_rp_sh[0];
+  assign \$185  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w3a16_g64.a_add (b, s, a);
@@ -1275,26 +1261,26 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1302,14 +1288,7 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1329,6 +1308,7 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1349,48 +1329,35 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1426,12 +1393,16 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1517,30 +1488,30 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1553,13 +1524,13 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w3a16_g64.out_add (b, s, a);
@@ -1588,26 +1559,26 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1615,14 +1586,7 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1642,6 +1606,7 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1662,48 +1627,35 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1739,12 +1691,16 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1830,30 +1786,30 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1866,13 +1822,13 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w3a16_g64.p_add (b, s, a);
@@ -1901,26 +1857,26 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1928,14 +1884,7 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1955,6 +1904,7 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1975,48 +1925,35 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2052,12 +1989,16 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -2143,30 +2084,30 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2179,13 +2120,13 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w3a16_g64.scale_mul (b, p, a);
@@ -2231,9 +2172,6 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -2266,16 +2204,12 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -2305,6 +2239,7 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -2325,12 +2260,11 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -2450,20 +2384,20 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -2478,33 +2412,33 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1170$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [4:0] \$11 ;
   wire [4:0] \$12 ;
   wire [8:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [58:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [5:0] \$15 ;
+  wire [58:0] \$16 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [21:0] \$20 ;
-  wire [58:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [22:0] \$23 ;
-  wire [53:0] \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [21:0] \$21 ;
+  wire [58:0] \$22 ;
+  wire [21:0] \$23 ;
+  wire [22:0] \$24 ;
+  wire [53:0] \$25 ;
+  wire [54:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [55:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [55:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -2512,12 +2446,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -2526,8 +2455,8 @@ module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
   wire [3:0] d;
   wire [3:0] dmag;
   wire [9:0] exp;
-  input [2:0] \port$1220$0 ;
-  wire [2:0] \port$1220$0 ;
+  input [2:0] \port$1170$0 ;
+  wire [2:0] \port$1170$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2538,6 +2467,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
   wire [44:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
@@ -2560,49 +2490,42 @@ module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1220$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1220$0  };
+  assign \$10  = $signed({ 1'h0, \port$1170$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1170$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1170$0  };
   assign prod = \$12 [3:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = 5'h1b - rp_msb;
-  assign \$15  = prod << \$14 [4:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(6'h25);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [27:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [27:0] != \$15 [27:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$26  = | rp_sh[2:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[4];
-  assign \$29  = rp_sh[3] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [44:0] >= 31'h7f800000;
-  assign \$33  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
-  assign \$34  = s[31] ^ \$33 ;
-  assign \$35  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
-  assign \$36  = s[31] ^ \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$1170$0  }) < $signed(1'h0);
+  assign rp_sign = s[31] ^ \$14 ;
+  assign \$15  = 5'h1b - rp_msb;
+  assign \$16  = prod << \$15 [4:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(6'h25);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [27:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [27:0] != \$16 [27:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$27  = | rp_sh[2:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[4];
+  assign \$30  = rp_sh[3] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [44:0] >= 31'h7f800000;
+  assign \$34  = ! \port$1170$0 ;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$1170$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
-  assign \$39  = ! \port$1220$0 ;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
-  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -2688,45 +2611,45 @@ module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 31'h00000000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 31'h7f800000 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$38 , \$30 [30:0] };
+      rp_out = { rp_sign, \$31 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$43 , 31'h7f800000 };
+      y = { \$38 , 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [3:0];
-  assign d = { 1'h0, \port$1220$0  };
-  assign rp_ls = \$14 [4:0];
-  assign rp_norm = \$15 [27:0];
-  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
-  assign rp_packed = \$30 [44:0];
-  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
+  assign d = { 1'h0, \port$1170$0  };
+  assign rp_ls = \$15 [4:0];
+  assign rp_norm = \$16 [27:0];
+  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
+  assign rp_packed = \$31 [44:0];
+  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
 endmodule
 
 module \mixpe_w3a16_g64.zero_sub (a, s, b);
@@ -2755,26 +2678,26 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -2782,14 +2705,7 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -2809,6 +2725,7 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -2829,48 +2746,35 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2906,12 +2810,16 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -2997,30 +2905,30 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3033,11 +2941,11 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

@@ -82,77 +82,71 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
+  wire [15:0] \$171 ;
+  wire [15:0] \$172 ;
+  wire [15:0] \$173 ;
   wire [15:0] \$174 ;
-  wire [15:0] \$175 ;
+  wire [16:0] \$175 ;
   wire [15:0] \$176 ;
   wire [15:0] \$177 ;
-  wire [16:0] \$178 ;
+  wire [15:0] \$178 ;
   wire [15:0] \$179 ;
   wire \$18 ;
-  wire [15:0] \$180 ;
-  wire [15:0] \$181 ;
-  wire [15:0] \$182 ;
-  wire [16:0] \$183 ;
-  wire [17:0] \$184 ;
-  wire \$185 ;
-  wire [19:0] \$186 ;
-  wire [19:0] \$187 ;
-  wire [5:0] \$188 ;
-  wire [56:0] \$189 ;
+  wire [16:0] \$180 ;
+  wire [17:0] \$181 ;
+  wire \$182 ;
+  wire [19:0] \$183 ;
+  wire [19:0] \$184 ;
+  wire [5:0] \$185 ;
+  wire [56:0] \$186 ;
+  wire [8:0] \$187 ;
+  wire [9:0] \$188 ;
+  wire \$189 ;
   wire [4:0] \$19 ;
-  wire [8:0] \$190 ;
-  wire [9:0] \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire [19:0] \$194 ;
-  wire [56:0] \$195 ;
-  wire [19:0] \$196 ;
-  wire [20:0] \$197 ;
-  wire [51:0] \$198 ;
-  wire [52:0] \$199 ;
+  wire \$190 ;
+  wire [19:0] \$191 ;
+  wire [56:0] \$192 ;
+  wire [19:0] \$193 ;
+  wire [20:0] \$194 ;
+  wire [51:0] \$195 ;
+  wire [52:0] \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire [4:0] \$20 ;
   wire \$200 ;
-  wire \$201 ;
+  wire [53:0] \$201 ;
   wire \$202 ;
   wire \$203 ;
-  wire [53:0] \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
+  reg [63:0] \$204 ;
+  reg [35:0] \$205 ;
+  reg [4:0] \$206 ;
+  reg [35:0] \$207 ;
+  reg [31:0] \$208 ;
+  reg [31:0] \$209 ;
   wire [11:0] \$21 ;
-  reg [63:0] \$210 ;
-  reg [35:0] \$211 ;
-  reg [4:0] \$212 ;
-  reg [35:0] \$213 ;
-  reg [31:0] \$214 ;
-  reg [31:0] \$215 ;
+  reg \$210 ;
+  reg [31:0] \$211 ;
+  reg \$212 ;
+  reg [31:0] \$213 ;
+  reg [15:0] \$214 ;
+  reg \$215 ;
   reg \$216 ;
   reg [31:0] \$217 ;
-  reg \$218 ;
-  reg [31:0] \$219 ;
+  reg [31:0] \$218 ;
+  reg [3:0] \$219 ;
   wire [11:0] \$22 ;
-  reg [15:0] \$220 ;
-  reg \$221 ;
-  reg \$222 ;
-  reg [31:0] \$223 ;
-  reg [31:0] \$224 ;
-  reg [3:0] \$225 ;
+  reg \$220 ;
+  reg [31:0] \$221 ;
+  reg [15:0] \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg [31:0] \$225 ;
   reg \$226 ;
   reg [31:0] \$227 ;
-  reg [15:0] \$228 ;
-  reg \$229 ;
+  reg [31:0] \$228 ;
   wire [11:0] \$23 ;
-  reg \$230 ;
-  reg [31:0] \$231 ;
-  reg \$232 ;
-  reg [31:0] \$233 ;
-  reg [31:0] \$234 ;
   wire [11:0] \$24 ;
   wire [12:0] \$25 ;
   wire [13:0] \$26 ;
@@ -244,12 +238,12 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$114 ;
+  wire [31:0] \a$116 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$119 ;
+  wire [31:0] \a$121 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$123 ;
   wire [31:0] \a$125 ;
+  wire [31:0] \a$127 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -283,21 +277,22 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] a_rp_packed;
   reg [4:0] a_rp_rs;
   wire [25:0] a_rp_sh;
+  wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$115 ;
-  wire [31:0] \b$120 ;
+  wire [31:0] \b$117 ;
+  wire [31:0] \b$122 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$124 ;
-  wire [31:0] \b$126 ;
+  wire [15:0] \b$126 ;
+  wire [31:0] \b$128 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
   wire [31:0] d;
-  wire [4:0] \d$117 ;
+  wire [4:0] \d$119 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -382,6 +377,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [42:0] p_rp_packed;
   reg [4:0] p_rp_rs;
   wire [25:0] p_rp_sh;
+  wire p_rp_sign;
   wire [18:0] pal0;
   wire [18:0] pal1;
   wire [18:0] pal2;
@@ -397,11 +393,11 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$116 ;
-  (* init = 32'd0 *)
   wire [31:0] \s$118 ;
-  wire [31:0] \s$122 ;
-  wire [31:0] \s$128 ;
+  (* init = 32'd0 *)
+  wire [31:0] \s$120 ;
+  wire [31:0] \s$124 ;
+  wire [31:0] \s$130 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -429,7 +425,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [15:0] \w_sel.scale ;
   wire [3:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$121 ;
+  wire [31:0] \y$123 ;
   assign \$1  = i_ctl[0] & i_ctl[4];
   assign \$2  = i_ctl[0] & i_ctl[4];
   assign \$3  = i_ctl[0] & i_ctl[2];
@@ -577,6 +573,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$149  = $signed(\$148 ) < $signed(1'h0);
   assign \$150  = - $signed(\$148 );
   assign \$151  = \$149  ? \$150  : { \$148 [21], \$148 [21], \$148  };
+  assign p_rp_sign = $signed(\$148 ) < $signed(1'h0);
   assign \$152  = 5'h16 - p_rp_msb;
   assign \$153  = { \$151 [22:0], 3'h0 } << \$152 [4:0];
   assign \$154  = $signed(\$133 ) + $signed({ 1'h0, p_rp_msb });
@@ -596,105 +593,100 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$168  = $signed(\$163 ) + $signed({ 1'h0, \$167  });
   assign \$169  = ! \$151 [22:0];
   assign \$170  = \$168 [42:0] >= 31'h7f800000;
-  assign \$171  = $signed(\$148 ) < $signed(1'h0);
-  assign \$172  = $signed(\$148 ) < $signed(1'h0);
-  assign \$173  = $signed(\$148 ) < $signed(1'h0);
-  assign \$174  = - \$108 [14:0];
-  assign \$175  = i_a[15] ? \$174  : { 1'h0, \$108 [14:0] };
-  assign \$176  = - \$116 [14:0];
-  assign \$177  = i_a[31] ? \$176  : { 1'h0, \$116 [14:0] };
-  assign \$178  = $signed(\$175 ) + $signed(\$177 );
-  assign \$179  = - \$124 [14:0];
-  assign \$180  = i_a[47] ? \$179  : { 1'h0, \$124 [14:0] };
-  assign \$181  = - \$132 [14:0];
-  assign \$182  = i_a[63] ? \$181  : { 1'h0, \$132 [14:0] };
-  assign \$183  = $signed(\$180 ) + $signed(\$182 );
-  assign \$184  = $signed(\$178 ) + $signed(\$183 );
-  assign \$185  = $signed(\$184 ) < $signed(1'h0);
-  assign \$186  = - $signed(\$184 );
-  assign \$187  = \$185  ? \$186  : { \$184 [17], \$184 [17], \$184  };
-  assign \$188  = 5'h12 - a_rp_msb;
-  assign \$189  = { \$187 [18:0], 7'h00 } << \$188 [4:0];
-  assign \$190  = $signed(\$133 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$191  = $signed(\$190 ) + $signed(8'h7f);
-  assign \$192  = $signed(\$191 ) < $signed(2'h1);
-  assign \$193  = $signed(\$191 ) < $signed(6'h27);
-  assign \$194  = $signed(2'h1) - $signed(\$191 );
-  assign a_rp_sh = \$189 [25:0] >> a_rp_rs;
-  assign \$195  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$195 [25:0] != \$189 [25:0];
-  assign \$196  = $signed(\$191 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$197  = $signed(\$196 ) - $signed(2'h1);
-  assign \$199  = $signed(\$198 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$201  = \$200  | a_rp_lost;
-  assign \$202  = \$201  | a_rp_sh[2];
-  assign \$203  = a_rp_sh[1] & \$202 ;
-  assign \$204  = $signed(\$199 ) + $signed({ 1'h0, \$203  });
-  assign \$205  = ! \$187 [18:0];
-  assign \$206  = \$204 [42:0] >= 31'h7f800000;
-  assign \$207  = $signed(\$184 ) < $signed(1'h0);
-  assign \$208  = $signed(\$184 ) < $signed(1'h0);
-  assign \$209  = $signed(\$184 ) < $signed(1'h0);
-  assign \a$125  = \$signal$32  ? s2_psum : out_acc;
+  assign \$171  = - \$108 [14:0];
+  assign \$172  = i_a[15] ? \$171  : { 1'h0, \$108 [14:0] };
+  assign \$173  = - \$116 [14:0];
+  assign \$174  = i_a[31] ? \$173  : { 1'h0, \$116 [14:0] };
+  assign \$175  = $signed(\$172 ) + $signed(\$174 );
+  assign \$176  = - \$124 [14:0];
+  assign \$177  = i_a[47] ? \$176  : { 1'h0, \$124 [14:0] };
+  assign \$178  = - \$132 [14:0];
+  assign \$179  = i_a[63] ? \$178  : { 1'h0, \$132 [14:0] };
+  assign \$180  = $signed(\$177 ) + $signed(\$179 );
+  assign \$181  = $signed(\$175 ) + $signed(\$180 );
+  assign \$182  = $signed(\$181 ) < $signed(1'h0);
+  assign \$183  = - $signed(\$181 );
+  assign \$184  = \$182  ? \$183  : { \$181 [17], \$181 [17], \$181  };
+  assign a_rp_sign = $signed(\$181 ) < $signed(1'h0);
+  assign \$185  = 5'h12 - a_rp_msb;
+  assign \$186  = { \$184 [18:0], 7'h00 } << \$185 [4:0];
+  assign \$187  = $signed(\$133 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$188  = $signed(\$187 ) + $signed(8'h7f);
+  assign \$189  = $signed(\$188 ) < $signed(2'h1);
+  assign \$190  = $signed(\$188 ) < $signed(6'h27);
+  assign \$191  = $signed(2'h1) - $signed(\$188 );
+  assign a_rp_sh = \$186 [25:0] >> a_rp_rs;
+  assign \$192  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$192 [25:0] != \$186 [25:0];
+  assign \$193  = $signed(\$188 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$194  = $signed(\$193 ) - $signed(2'h1);
+  assign \$196  = $signed(\$195 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$198  = \$197  | a_rp_lost;
+  assign \$199  = \$198  | a_rp_sh[2];
+  assign \$200  = a_rp_sh[1] & \$199 ;
+  assign \$201  = $signed(\$196 ) + $signed({ 1'h0, \$200  });
+  assign \$202  = ! \$184 [18:0];
+  assign \$203  = \$201 [42:0] >= 31'h7f800000;
+  assign \a$127  = \$signal$32  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$210 ;
+    o_a <= \$204 ;
   always @(posedge clk)
-    o_w <= \$211 ;
+    o_w <= \$205 ;
   always @(posedge clk)
-    o_ctl <= \$212 ;
+    o_ctl <= \$206 ;
   always @(posedge clk)
-    w_reg <= \$213 ;
+    w_reg <= \$207 ;
   always @(posedge clk)
-    p_acc <= \$214 ;
+    p_acc <= \$208 ;
   always @(posedge clk)
-    a_acc <= \$215 ;
+    a_acc <= \$209 ;
   always @(posedge clk)
-    grp_first <= \$216 ;
+    grp_first <= \$210 ;
   always @(posedge clk)
-    grp_psum <= \$217 ;
+    grp_psum <= \$211 ;
   always @(posedge clk)
-    \$signal  <= \$218 ;
+    \$signal  <= \$212 ;
   always @(posedge clk)
-    s1_p <= \$219 ;
+    s1_p <= \$213 ;
   always @(posedge clk)
-    s1_scale <= \$220 ;
+    s1_scale <= \$214 ;
   always @(posedge clk)
-    \$signal$23  <= \$221 ;
+    \$signal$23  <= \$215 ;
   always @(posedge clk)
-    s1_last <= \$222 ;
+    s1_last <= \$216 ;
   always @(posedge clk)
-    s1_psum <= \$223 ;
+    s1_psum <= \$217 ;
   always @(posedge clk)
-    s1_a <= \$224 ;
+    s1_a <= \$218 ;
   always @(posedge clk)
-    s1_zero <= \$225 ;
+    s1_zero <= \$219 ;
   always @(posedge clk)
-    \$signal$28  <= \$226 ;
+    \$signal$28  <= \$220 ;
   always @(posedge clk)
-    s2_d <= \$227 ;
+    s2_d <= \$221 ;
   always @(posedge clk)
-    s2_scale <= \$228 ;
+    s2_scale <= \$222 ;
   always @(posedge clk)
-    \$signal$32  <= \$229 ;
+    \$signal$32  <= \$223 ;
   always @(posedge clk)
-    s2_last <= \$230 ;
+    s2_last <= \$224 ;
   always @(posedge clk)
-    s2_psum <= \$231 ;
+    s2_psum <= \$225 ;
   always @(posedge clk)
-    o_valid <= \$232 ;
+    o_valid <= \$226 ;
   always @(posedge clk)
-    out_acc <= \$233 ;
+    out_acc <= \$227 ;
   always @(posedge clk)
-    o_psum <= \$234 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$121 [31];
+    o_psum <= \$228 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$123 [31];
   \mixpe_w4a16.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w4a16.out_add  out_add (
-    .a(\a$125 ),
-    .b(\b$126 ),
+    .a(\a$127 ),
+    .b(\b$128 ),
     .s(y)
   );
   \mixpe_w4a16.p_add  p_add (
@@ -705,80 +697,138 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   \mixpe_w4a16.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$126 )
+    .p(\b$128 )
   );
   \mixpe_w4a16.zero_scale  zero_scale (
-    .\port$1236$0 (s1_zero),
+    .\port$1186$0 (s1_zero),
     .s(s1_a),
-    .y(\y$121 )
+    .y(\y$123 )
   );
   \mixpe_w4a16.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$120 ),
+    .b(\b$122 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = i_a;
+    \$204  = i_a;
     if (rst) begin
-      \$210  = 64'h0000000000000000;
+      \$204  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = i_w;
+    \$205  = i_w;
     if (rst) begin
-      \$211  = 36'h000000000;
+      \$205  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = i_ctl;
+    \$206  = i_ctl;
     if (rst) begin
-      \$212  = 5'h00;
+      \$206  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = w_reg;
+    \$207  = w_reg;
     if (i_ctl[1]) begin
-      \$213  = i_w;
+      \$207  = i_w;
     end
     if (rst) begin
-      \$213  = 36'h000000000;
+      \$207  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = p_acc;
+    \$208  = p_acc;
     if (\$1 ) begin
-      \$214  = 32'd0;
+      \$208  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$214  = p_next;
+      \$208  = p_next;
     end
     if (rst) begin
-      \$214  = 32'd0;
+      \$208  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = a_acc;
+    \$209  = a_acc;
     if (\$1 ) begin
-      \$215  = 32'd0;
+      \$209  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$215  = a_next;
+      \$209  = a_next;
     end
     if (rst) begin
-      \$215  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = grp_first;
+    \$210  = grp_first;
     if (\$2 ) begin
-      \$216  = 1'h0;
+      \$210  = 1'h0;
     end else if (\$3 ) begin
-      \$216  = 1'h1;
+      \$210  = 1'h1;
+    end
+    if (rst) begin
+      \$210  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$211  = grp_psum;
+    if (\$2 ) begin
+    end else if (\$3 ) begin
+      \$211  = i_psum;
+    end
+    if (rst) begin
+      \$211  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$212  = \$4 ;
+    if (rst) begin
+      \$212  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$213  = s1_p;
+    if (\$5 ) begin
+      \$213  = p_next;
+    end
+    if (rst) begin
+      \$213  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$214  = s1_scale;
+    if (\$5 ) begin
+      \$214  = w_sel[35:20];
+    end
+    if (rst) begin
+      \$214  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$215  = \$signal$23 ;
+    if (\$5 ) begin
+      \$215  = \$6 ;
+    end
+    if (rst) begin
+      \$215  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$216  = s1_last;
+    if (\$5 ) begin
+      \$216  = i_ctl[3];
     end
     if (rst) begin
       \$216  = 1'h0;
@@ -786,10 +836,9 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$217  = i_psum;
+    \$217  = s1_psum;
+    if (\$5 ) begin
+      \$217  = \$7 ;
     end
     if (rst) begin
       \$217  = 32'd0;
@@ -797,93 +846,93 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = \$4 ;
-    if (rst) begin
-      \$218  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = s1_p;
-    if (\$5 ) begin
-      \$219  = p_next;
-    end
-    if (rst) begin
-      \$219  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = s1_scale;
-    if (\$5 ) begin
-      \$220  = w_sel[35:20];
-    end
-    if (rst) begin
-      \$220  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = \$signal$23 ;
-    if (\$5 ) begin
-      \$221  = \$6 ;
-    end
-    if (rst) begin
-      \$221  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = s1_last;
-    if (\$5 ) begin
-      \$222  = i_ctl[3];
-    end
-    if (rst) begin
-      \$222  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$223  = s1_psum;
-    if (\$5 ) begin
-      \$223  = \$7 ;
-    end
-    if (rst) begin
-      \$223  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$224  = s1_a;
+    \$218  = s1_a;
     if (\$8 ) begin
-      \$224  = a_next;
+      \$218  = a_next;
     end
     if (rst) begin
-      \$224  = 32'd0;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$225  = s1_zero;
+    \$219  = s1_zero;
     if (\$8 ) begin
-      \$225  = w_sel[19:16];
+      \$219  = w_sel[19:16];
     end
     if (rst) begin
-      \$225  = 4'h0;
+      \$219  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$226  = \$signal ;
+    \$220  = \$signal ;
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$221  = s2_d;
+    if (\$signal ) begin
+      \$221  = d;
+    end
+    if (rst) begin
+      \$221  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$222  = s2_scale;
+    if (\$signal ) begin
+      \$222  = s1_scale;
+    end
+    if (rst) begin
+      \$222  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$223  = \$signal$32 ;
+    if (\$signal ) begin
+      \$223  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$223  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$224  = s2_last;
+    if (\$signal ) begin
+      \$224  = s1_last;
+    end
+    if (rst) begin
+      \$224  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$225  = s2_psum;
+    if (\$signal ) begin
+      \$225  = s1_psum;
+    end
+    if (rst) begin
+      \$225  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$226  = \$9 ;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$227  = s2_d;
-    if (\$signal ) begin
-      \$227  = d;
+    \$227  = out_acc;
+    if (\$signal$28 ) begin
+      \$227  = y;
     end
     if (rst) begin
       \$227  = 32'd0;
@@ -891,79 +940,19 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$228  = s2_scale;
-    if (\$signal ) begin
-      \$228  = s1_scale;
-    end
-    if (rst) begin
-      \$228  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$229  = \$signal$32 ;
-    if (\$signal ) begin
-      \$229  = \$signal$23 ;
-    end
-    if (rst) begin
-      \$229  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$230  = s2_last;
-    if (\$signal ) begin
-      \$230  = s1_last;
-    end
-    if (rst) begin
-      \$230  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$231  = s2_psum;
-    if (\$signal ) begin
-      \$231  = s1_psum;
-    end
-    if (rst) begin
-      \$231  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$232  = \$9 ;
-    if (rst) begin
-      \$232  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$233  = out_acc;
-    if (\$signal$28 ) begin
-      \$233  = y;
-    end
-    if (rst) begin
-      \$233  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$234  = o_psum;
+    \$228  = o_psum;
     if (\$signal$28 ) begin
       if (s2_last) begin
-        \$234  = y;
+        \$228  = y;
       end
     end
     if (rst) begin
-      \$234  = 32'd0;
+      \$228  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$151 [0]) begin
-      p_rp_msb = 5'h00;
-    end
     if (\$151 [1]) begin
       p_rp_msb = 5'h01;
     end
@@ -1047,95 +1036,92 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$169 ) begin
-      p_rp_out = { \$171 , 31'h00000000 };
+      p_rp_out = { p_rp_sign, 31'h00000000 };
     end else if (\$170 ) begin
-      p_rp_out = { \$172 , 31'h7f800000 };
+      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { \$173 , \$168 [30:0] };
+      p_rp_out = { p_rp_sign, \$168 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$187 [0]) begin
-      a_rp_msb = 5'h00;
-    end
-    if (\$187 [1]) begin
+    if (\$184 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$187 [2]) begin
+    if (\$184 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$187 [3]) begin
+    if (\$184 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$187 [4]) begin
+    if (\$184 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$187 [5]) begin
+    if (\$184 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$187 [6]) begin
+    if (\$184 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$187 [7]) begin
+    if (\$184 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$187 [8]) begin
+    if (\$184 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$187 [9]) begin
+    if (\$184 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$187 [10]) begin
+    if (\$184 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$187 [11]) begin
+    if (\$184 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$187 [12]) begin
+    if (\$184 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$187 [13]) begin
+    if (\$184 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$187 [14]) begin
+    if (\$184 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$187 [15]) begin
+    if (\$184 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$187 [16]) begin
+    if (\$184 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$187 [17]) begin
+    if (\$184 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$187 [18]) begin
+    if (\$184 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$192 ) begin
+    if (\$189 ) begin
       (* full_case = 32'd1 *)
-      if (\$193 ) begin
+      if (\$190 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$194 [4:0];
+        a_rp_rs = \$191 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$205 ) begin
-      a_rp_out = { \$207 , 31'h00000000 };
-    end else if (\$206 ) begin
-      a_rp_out = { \$208 , 31'h7f800000 };
+    if (\$202 ) begin
+      a_rp_out = { a_rp_sign, 31'h00000000 };
+    end else if (\$203 ) begin
+      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { \$209 , \$204 [30:0] };
+      a_rp_out = { a_rp_sign, \$201 [30:0] };
     end
   end
   assign a0_sig = { \$12 , i_a[9:0] };
@@ -1169,26 +1155,26 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign p_rp_norm = \$153 [25:0];
   assign p_rp_eb = { \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155  };
   assign p_rp_packed = \$168 [42:0];
-  assign a_beat = { \$184 [17], \$184  };
-  assign a_beat_mag = \$187 [18:0];
-  assign a_rp_ls = \$188 [4:0];
-  assign a_rp_norm = \$189 [25:0];
-  assign a_rp_eb = { \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191  };
-  assign a_rp_packed = \$204 [42:0];
+  assign a_beat = { \$181 [17], \$181  };
+  assign a_beat_mag = \$184 [18:0];
+  assign a_rp_ls = \$185 [4:0];
+  assign a_rp_norm = \$186 [25:0];
+  assign a_rp_eb = { \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188  };
+  assign a_rp_packed = \$201 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$114  = a_acc;
-  assign \b$115  = a_rp_out;
-  assign \s$116  = a_next;
-  assign \d$117  = { 1'h0, s1_zero };
-  assign \s$118  = s1_a;
-  assign \a$119  = s1_p;
-  assign \s$122  = d;
-  assign \a$123  = s2_d;
-  assign \b$124  = s2_scale;
-  assign p = \b$126 ;
-  assign \s$128  = y;
+  assign \a$116  = a_acc;
+  assign \b$117  = a_rp_out;
+  assign \s$118  = a_next;
+  assign \d$119  = { 1'h0, s1_zero };
+  assign \s$120  = s1_a;
+  assign \a$121  = s1_p;
+  assign \s$124  = d;
+  assign \a$125  = s2_d;
+  assign \b$126  = s2_scale;
+  assign p = \b$128 ;
+  assign \s$130  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1269,11 +1255,11 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$141  = i_a[47];
   assign \$144  = i_a[63];
   assign \$162  = { \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 , 23'h000000 };
-  assign \$198  = { \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 , 23'h000000 };
-  assign \b$120 [30:0] = \y$121 [30:0];
-  assign \b$120 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$195  = { \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 , 23'h000000 };
+  assign \b$122 [30:0] = \y$123 [30:0];
+  assign \b$122 [31] = \$auto$rtlil.cc:2739:Not$2 ;
   assign \$164  = p_rp_sh[0];
-  assign \$200  = a_rp_sh[0];
+  assign \$197  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w4a16.a_add (b, s, a);
@@ -1302,26 +1288,26 @@ module \mixpe_w4a16.a_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1329,14 +1315,7 @@ module \mixpe_w4a16.a_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1356,6 +1335,7 @@ module \mixpe_w4a16.a_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1376,48 +1356,35 @@ module \mixpe_w4a16.a_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1453,12 +1420,16 @@ module \mixpe_w4a16.a_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1544,30 +1515,30 @@ module \mixpe_w4a16.a_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1580,13 +1551,13 @@ module \mixpe_w4a16.a_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w4a16.out_add (b, s, a);
@@ -1615,26 +1586,26 @@ module \mixpe_w4a16.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1642,14 +1613,7 @@ module \mixpe_w4a16.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1669,6 +1633,7 @@ module \mixpe_w4a16.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1689,48 +1654,35 @@ module \mixpe_w4a16.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1766,12 +1718,16 @@ module \mixpe_w4a16.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1857,30 +1813,30 @@ module \mixpe_w4a16.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1893,13 +1849,13 @@ module \mixpe_w4a16.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w4a16.p_add (b, s, a);
@@ -1928,26 +1884,26 @@ module \mixpe_w4a16.p_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1955,14 +1911,7 @@ module \mixpe_w4a16.p_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1982,6 +1931,7 @@ module \mixpe_w4a16.p_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -2002,48 +1952,35 @@ module \mixpe_w4a16.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2079,12 +2016,16 @@ module \mixpe_w4a16.p_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -2170,30 +2111,30 @@ module \mixpe_w4a16.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2206,13 +2147,13 @@ module \mixpe_w4a16.p_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w4a16.scale_mul (b, p, a);
@@ -2258,9 +2199,6 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -2293,16 +2231,12 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -2332,6 +2266,7 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -2352,12 +2287,11 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -2477,20 +2411,20 @@ module \mixpe_w4a16.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -2505,33 +2439,33 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w4a16.zero_scale (\port$1236$0 , y, s);
+module \mixpe_w4a16.zero_scale (\port$1186$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
   wire [8:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [59:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
+  wire \$14 ;
+  wire [5:0] \$15 ;
+  wire [59:0] \$16 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [21:0] \$20 ;
-  wire [59:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [22:0] \$23 ;
-  wire [53:0] \$24 ;
-  wire [54:0] \$25 ;
-  wire \$26 ;
+  wire \$20 ;
+  wire [21:0] \$21 ;
+  wire [59:0] \$22 ;
+  wire [21:0] \$23 ;
+  wire [22:0] \$24 ;
+  wire [53:0] \$25 ;
+  wire [54:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [55:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [55:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -2539,12 +2473,7 @@ module \mixpe_w4a16.zero_scale (\port$1236$0 , y, s);
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -2553,8 +2482,8 @@ module \mixpe_w4a16.zero_scale (\port$1236$0 , y, s);
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$1236$0 ;
-  wire [3:0] \port$1236$0 ;
+  input [3:0] \port$1186$0 ;
+  wire [3:0] \port$1186$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2565,6 +2494,7 @@ module \mixpe_w4a16.zero_scale (\port$1236$0 , y, s);
   wire [44:0] rp_packed;
   reg [4:0] rp_rs;
   wire [28:0] rp_sh;
+  wire rp_sign;
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
@@ -2587,49 +2517,42 @@ module \mixpe_w4a16.zero_scale (\port$1236$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1236$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1236$0  };
+  assign \$10  = $signed({ 1'h0, \port$1186$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1186$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1186$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = 5'h1c - rp_msb;
-  assign \$15  = prod << \$14 [4:0];
-  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
-  assign \$18  = $signed(\$17 ) < $signed(2'h1);
-  assign \$19  = $signed(\$17 ) < $signed(6'h24);
-  assign \$20  = $signed(2'h1) - $signed(\$17 );
-  assign rp_sh = \$15 [28:0] >> rp_rs;
-  assign \$21  = rp_sh << rp_rs;
-  assign rp_lost = \$21 [28:0] != \$15 [28:0];
-  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
-  assign \$23  = $signed(\$22 ) - $signed(2'h1);
-  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$26  = | rp_sh[3:0];
-  assign \$27  = \$26  | rp_lost;
-  assign \$28  = \$27  | rp_sh[5];
-  assign \$29  = rp_sh[4] & \$28 ;
-  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
-  assign \$31  = ! prod;
-  assign \$32  = \$30 [44:0] >= 31'h7f800000;
-  assign \$33  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
-  assign \$34  = s[31] ^ \$33 ;
-  assign \$35  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
-  assign \$36  = s[31] ^ \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$1186$0  }) < $signed(1'h0);
+  assign rp_sign = s[31] ^ \$14 ;
+  assign \$15  = 5'h1c - rp_msb;
+  assign \$16  = prod << \$15 [4:0];
+  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
+  assign \$19  = $signed(\$18 ) < $signed(2'h1);
+  assign \$20  = $signed(\$18 ) < $signed(6'h24);
+  assign \$21  = $signed(2'h1) - $signed(\$18 );
+  assign rp_sh = \$16 [28:0] >> rp_rs;
+  assign \$22  = rp_sh << rp_rs;
+  assign rp_lost = \$22 [28:0] != \$16 [28:0];
+  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
+  assign \$24  = $signed(\$23 ) - $signed(2'h1);
+  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$27  = | rp_sh[3:0];
+  assign \$28  = \$27  | rp_lost;
+  assign \$29  = \$28  | rp_sh[5];
+  assign \$30  = rp_sh[4] & \$29 ;
+  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
+  assign \$32  = ! prod;
+  assign \$33  = \$31 [44:0] >= 31'h7f800000;
+  assign \$34  = ! \port$1186$0 ;
+  assign \$35  = s_inf & \$34 ;
+  assign \$36  = s_nan | \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$1186$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
-  assign \$39  = ! \port$1236$0 ;
-  assign \$40  = s_inf & \$39 ;
-  assign \$41  = s_nan | \$40 ;
-  assign \$42  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
-  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (prod[0]) begin
-      rp_msb = 5'h00;
-    end
     if (prod[1]) begin
       rp_msb = 5'h01;
     end
@@ -2718,45 +2641,45 @@ module \mixpe_w4a16.zero_scale (\port$1236$0 , y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$18 ) begin
+    if (\$19 ) begin
       (* full_case = 32'd1 *)
-      if (\$19 ) begin
+      if (\$20 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$20 [4:0];
+        rp_rs = \$21 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$31 ) begin
-      rp_out = { \$34 , 31'h00000000 };
-    end else if (\$32 ) begin
-      rp_out = { \$36 , 31'h7f800000 };
+    if (\$32 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$33 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$38 , \$30 [30:0] };
+      rp_out = { rp_sign, \$31 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$41 ) begin
+    if (\$36 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$43 , 31'h7f800000 };
+      y = { \$38 , 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$1236$0  };
-  assign rp_ls = \$14 [4:0];
-  assign rp_norm = \$15 [28:0];
-  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
-  assign rp_packed = \$30 [44:0];
-  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
+  assign d = { 1'h0, \port$1186$0  };
+  assign rp_ls = \$15 [4:0];
+  assign rp_norm = \$16 [28:0];
+  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
+  assign rp_packed = \$31 [44:0];
+  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
 endmodule
 
 module \mixpe_w4a16.zero_sub (a, s, b);
@@ -2785,26 +2708,26 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -2812,14 +2735,7 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -2839,6 +2755,7 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -2859,48 +2776,35 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2936,12 +2840,16 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -3027,30 +2935,30 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3063,11 +2971,11 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule

@@ -126,33 +126,30 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$208 ;
   wire \$209 ;
   wire [11:0] \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  reg [63:0] \$213 ;
-  reg [47:0] \$214 ;
-  reg [4:0] \$215 ;
-  reg [47:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg \$218 ;
-  reg [31:0] \$219 ;
+  reg [63:0] \$210 ;
+  reg [47:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [47:0] \$213 ;
+  reg [31:0] \$214 ;
+  reg \$215 ;
+  reg [31:0] \$216 ;
+  reg \$217 ;
+  reg [31:0] \$218 ;
+  reg [15:0] \$219 ;
   wire [11:0] \$22 ;
   reg \$220 ;
-  reg [31:0] \$221 ;
-  reg [15:0] \$222 ;
+  reg \$221 ;
+  reg [31:0] \$222 ;
   reg \$223 ;
-  reg \$224 ;
-  reg [31:0] \$225 ;
+  reg [31:0] \$224 ;
+  reg [15:0] \$225 ;
   reg \$226 ;
-  reg [31:0] \$227 ;
-  reg [15:0] \$228 ;
+  reg \$227 ;
+  reg [31:0] \$228 ;
   reg \$229 ;
   wire [11:0] \$23 ;
-  reg \$230 ;
+  reg [31:0] \$230 ;
   reg [31:0] \$231 ;
-  reg \$232 ;
-  reg [31:0] \$233 ;
-  reg [31:0] \$234 ;
   wire [12:0] \$24 ;
   wire [13:0] \$25 ;
   wire [13:0] \$26 ;
@@ -243,8 +240,8 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$95 ;
-  wire [31:0] \a$97 ;
+  wire [31:0] \a$96 ;
+  wire [31:0] \a$98 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -267,8 +264,8 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire a3_zero;
   wire [31:0] b;
   (* init = 16'h0000 *)
-  wire [15:0] \b$96 ;
-  wire [31:0] \b$98 ;
+  wire [15:0] \b$97 ;
+  wire [31:0] \b$99 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -356,6 +353,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [42:0] p_rp_packed;
   reg [4:0] p_rp_rs;
   wire [26:0] p_rp_sh;
+  wire p_rp_sign;
   wire [22:0] pal0;
   wire [22:0] pal1;
   wire [22:0] pal2;
@@ -371,7 +369,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$100 ;
+  wire [31:0] \s$101 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -577,6 +575,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$188  = $signed(\$187 ) < $signed(1'h0);
   assign \$189  = - $signed(\$187 );
   assign \$190  = \$188  ? \$189  : { \$187 [25], \$187 [25], \$187  };
+  assign p_rp_sign = $signed(\$187 ) < $signed(1'h0);
   assign \$191  = 5'h1a - p_rp_msb;
   assign \$192  = \$190 [26:0] << \$191 [4:0];
   assign \$193  = $signed(\$172 ) + $signed({ 1'h0, p_rp_msb });
@@ -597,57 +596,54 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$207  = $signed(\$202 ) + $signed({ 1'h0, \$206  });
   assign \$208  = ! \$190 [26:0];
   assign \$209  = \$207 [42:0] >= 31'h7f800000;
-  assign \$210  = $signed(\$187 ) < $signed(1'h0);
-  assign \$211  = $signed(\$187 ) < $signed(1'h0);
-  assign \$212  = $signed(\$187 ) < $signed(1'h0);
-  assign \a$97  = \$signal$28  ? s2_psum : out_acc;
+  assign \a$98  = \$signal$28  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$213 ;
+    o_a <= \$210 ;
   always @(posedge clk)
-    o_w <= \$214 ;
+    o_w <= \$211 ;
   always @(posedge clk)
-    o_ctl <= \$215 ;
+    o_ctl <= \$212 ;
   always @(posedge clk)
-    w_reg <= \$216 ;
+    w_reg <= \$213 ;
   always @(posedge clk)
-    p_acc <= \$217 ;
+    p_acc <= \$214 ;
   always @(posedge clk)
-    grp_first <= \$218 ;
+    grp_first <= \$215 ;
   always @(posedge clk)
-    grp_psum <= \$219 ;
+    grp_psum <= \$216 ;
   always @(posedge clk)
-    \$signal  <= \$220 ;
+    \$signal  <= \$217 ;
   always @(posedge clk)
-    s1_p <= \$221 ;
+    s1_p <= \$218 ;
   always @(posedge clk)
-    s1_scale <= \$222 ;
+    s1_scale <= \$219 ;
   always @(posedge clk)
-    \$signal$21  <= \$223 ;
+    \$signal$21  <= \$220 ;
   always @(posedge clk)
-    s1_last <= \$224 ;
+    s1_last <= \$221 ;
   always @(posedge clk)
-    s1_psum <= \$225 ;
+    s1_psum <= \$222 ;
   always @(posedge clk)
-    \$signal$24  <= \$226 ;
+    \$signal$24  <= \$223 ;
   always @(posedge clk)
-    s2_d <= \$227 ;
+    s2_d <= \$224 ;
   always @(posedge clk)
-    s2_scale <= \$228 ;
+    s2_scale <= \$225 ;
   always @(posedge clk)
-    \$signal$28  <= \$229 ;
+    \$signal$28  <= \$226 ;
   always @(posedge clk)
-    s2_last <= \$230 ;
+    s2_last <= \$227 ;
   always @(posedge clk)
-    s2_psum <= \$231 ;
+    s2_psum <= \$228 ;
   always @(posedge clk)
-    o_valid <= \$232 ;
+    o_valid <= \$229 ;
   always @(posedge clk)
-    out_acc <= \$233 ;
+    out_acc <= \$230 ;
   always @(posedge clk)
-    o_psum <= \$234 ;
+    o_psum <= \$231 ;
   \mixpe_w8a16_int.out_add  out_add (
-    .a(\a$97 ),
-    .b(\b$98 ),
+    .a(\a$98 ),
+    .b(\b$99 ),
     .s(y)
   );
   \mixpe_w8a16_int.p_add  p_add (
@@ -658,183 +654,212 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w8a16_int.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$98 )
+    .p(\b$99 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = i_a;
+    \$210  = i_a;
     if (rst) begin
-      \$213  = 64'h0000000000000000;
+      \$210  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = i_w;
+    \$211  = i_w;
     if (rst) begin
-      \$214  = 48'h000000000000;
+      \$211  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = i_ctl;
+    \$212  = i_ctl;
     if (rst) begin
-      \$215  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = w_reg;
+    \$213  = w_reg;
     if (i_ctl[1]) begin
-      \$216  = i_w;
+      \$213  = i_w;
     end
     if (rst) begin
-      \$216  = 48'h000000000000;
+      \$213  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = p_acc;
+    \$214  = p_acc;
     if (\$1 ) begin
-      \$217  = 32'd0;
+      \$214  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$217  = p_next;
+      \$214  = p_next;
     end
     if (rst) begin
-      \$217  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = grp_first;
+    \$215  = grp_first;
     if (\$2 ) begin
-      \$218  = 1'h0;
+      \$215  = 1'h0;
     end else if (\$3 ) begin
-      \$218  = 1'h1;
+      \$215  = 1'h1;
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = grp_psum;
+    \$216  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$219  = i_psum;
+      \$216  = i_psum;
     end
     if (rst) begin
-      \$219  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = \$4 ;
+    \$217  = \$4 ;
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = s1_p;
+    if (\$5 ) begin
+      \$218  = p_next;
+    end
+    if (rst) begin
+      \$218  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = s1_scale;
+    if (\$5 ) begin
+      \$219  = w_sel[47:32];
+    end
+    if (rst) begin
+      \$219  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = \$signal$21 ;
+    if (\$5 ) begin
+      \$220  = \$6 ;
+    end
     if (rst) begin
       \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = s1_p;
+    \$221  = s1_last;
     if (\$5 ) begin
-      \$221  = p_next;
+      \$221  = i_ctl[3];
     end
     if (rst) begin
-      \$221  = 32'd0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = s1_scale;
+    \$222  = s1_psum;
     if (\$5 ) begin
-      \$222  = w_sel[47:32];
+      \$222  = \$7 ;
     end
     if (rst) begin
-      \$222  = 16'h0000;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = \$signal$21 ;
-    if (\$5 ) begin
-      \$223  = \$6 ;
-    end
+    \$223  = \$signal ;
     if (rst) begin
       \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = s1_last;
-    if (\$5 ) begin
-      \$224  = i_ctl[3];
+    \$224  = s2_d;
+    if (\$signal ) begin
+      \$224  = s1_p;
     end
     if (rst) begin
-      \$224  = 1'h0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = s1_psum;
-    if (\$5 ) begin
-      \$225  = \$7 ;
+    \$225  = s2_scale;
+    if (\$signal ) begin
+      \$225  = s1_scale;
     end
     if (rst) begin
-      \$225  = 32'd0;
+      \$225  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = \$signal ;
+    \$226  = \$signal$28 ;
+    if (\$signal ) begin
+      \$226  = \$signal$21 ;
+    end
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = s2_d;
+    \$227  = s2_last;
     if (\$signal ) begin
-      \$227  = s1_p;
+      \$227  = s1_last;
     end
     if (rst) begin
-      \$227  = 32'd0;
+      \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = s2_scale;
+    \$228  = s2_psum;
     if (\$signal ) begin
-      \$228  = s1_scale;
+      \$228  = s1_psum;
     end
     if (rst) begin
-      \$228  = 16'h0000;
+      \$228  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = \$signal$28 ;
-    if (\$signal ) begin
-      \$229  = \$signal$21 ;
-    end
+    \$229  = \$8 ;
     if (rst) begin
       \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = s2_last;
-    if (\$signal ) begin
-      \$230  = s1_last;
+    \$230  = out_acc;
+    if (\$signal$24 ) begin
+      \$230  = y;
     end
     if (rst) begin
-      \$230  = 1'h0;
+      \$230  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = s2_psum;
-    if (\$signal ) begin
-      \$231  = s1_psum;
+    \$231  = o_psum;
+    if (\$signal$24 ) begin
+      if (s2_last) begin
+        \$231  = y;
+      end
     end
     if (rst) begin
       \$231  = 32'd0;
@@ -842,39 +867,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = \$8 ;
-    if (rst) begin
-      \$232  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = out_acc;
-    if (\$signal$24 ) begin
-      \$233  = y;
-    end
-    if (rst) begin
-      \$233  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = o_psum;
-    if (\$signal$24 ) begin
-      if (s2_last) begin
-        \$234  = y;
-      end
-    end
-    if (rst) begin
-      \$234  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$190 [0]) begin
-      p_rp_msb = 5'h00;
-    end
     if (\$190 [1]) begin
       p_rp_msb = 5'h01;
     end
@@ -970,11 +963,11 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$208 ) begin
-      p_rp_out = { \$210 , 31'h00000000 };
+      p_rp_out = { p_rp_sign, 31'h00000000 };
     end else if (\$209 ) begin
-      p_rp_out = { \$211 , 31'h7f800000 };
+      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { \$212 , \$207 [30:0] };
+      p_rp_out = { p_rp_sign, \$207 [30:0] };
     end
   end
   assign d = s1_p;
@@ -1008,10 +1001,10 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$95  = s2_d;
-  assign \b$96  = s2_scale;
-  assign p = \b$98 ;
-  assign \s$100  = y;
+  assign \a$96  = s2_d;
+  assign \b$97  = s2_scale;
+  assign p = \b$99 ;
+  assign \s$101  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1120,26 +1113,26 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1147,14 +1140,7 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1174,6 +1160,7 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1194,48 +1181,35 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1271,12 +1245,16 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1362,30 +1340,30 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1398,13 +1376,13 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w8a16_int.p_add (b, s, a);
@@ -1433,26 +1411,26 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   wire [8:0] \$29 ;
   wire \$3 ;
   wire [9:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [58:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [22:0] \$37 ;
-  wire [58:0] \$38 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [5:0] \$33 ;
+  wire [58:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire [22:0] \$39 ;
   wire \$4 ;
-  wire [23:0] \$40 ;
-  wire [54:0] \$41 ;
-  wire [55:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
+  wire [58:0] \$40 ;
+  wire [22:0] \$41 ;
+  wire [23:0] \$42 ;
+  wire [54:0] \$43 ;
+  wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [56:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [56:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -1460,14 +1438,7 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -1487,6 +1458,7 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   wire [45:0] rp_packed;
   reg [4:0] rp_rs;
   wire [27:0] rp_sh;
+  wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
   wire sub;
@@ -1507,48 +1479,35 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$25  = \$24 [26:0] != ya_full;
-  assign ya = \$22  | { 26'h0000000, \$25  };
-  assign sub = x[31] ^ y[31];
-  assign \$26  = xa - ya;
-  assign \$27  = xa + ya;
-  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
-  assign \$29  = x_e - 7'h7f;
   assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = 5'h1b - rp_msb;
-  assign \$32  = \$28 [27:0] << \$31 [4:0];
-  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
-  assign \$35  = $signed(\$34 ) < $signed(2'h1);
-  assign \$36  = $signed(\$34 ) < $signed(6'h25);
-  assign \$37  = $signed(2'h1) - $signed(\$34 );
-  assign rp_sh = \$32 [27:0] >> rp_rs;
-  assign \$38  = rp_sh << rp_rs;
-  assign rp_lost = \$38 [27:0] != \$32 [27:0];
-  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
-  assign \$40  = $signed(\$39 ) - $signed(2'h1);
-  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$43  = | rp_sh[2:0];
-  assign \$44  = \$43  | rp_lost;
-  assign \$45  = \$44  | rp_sh[4];
-  assign \$46  = rp_sh[3] & \$45 ;
-  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
-  assign \$48  = ! \$28 [27:0];
-  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
+  assign \$34  = \$28 [27:0] << \$33 [4:0];
+  assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$36  = $signed(\$35 ) + $signed(8'h7f);
+  assign \$37  = $signed(\$36 ) < $signed(2'h1);
+  assign \$38  = $signed(\$36 ) < $signed(6'h25);
+  assign \$39  = $signed(2'h1) - $signed(\$36 );
+  assign rp_sh = \$34 [27:0] >> rp_rs;
+  assign \$40  = rp_sh << rp_rs;
+  assign rp_lost = \$40 [27:0] != \$34 [27:0];
+  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
+  assign \$42  = $signed(\$41 ) - $signed(2'h1);
+  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$45  = | rp_sh[2:0];
+  assign \$46  = \$45  | rp_lost;
+  assign \$47  = \$46  | rp_sh[4];
+  assign \$48  = rp_sh[3] & \$47 ;
+  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
   assign \$50  = ! \$28 [27:0];
-  assign \$51  = x[31] & y[31];
-  assign \$52  = \$50  ? \$51  : x[31];
-  assign \$53  = ! \$28 [27:0];
-  assign \$54  = x[31] & y[31];
-  assign \$55  = \$53  ? \$54  : x[31];
-  assign \$56  = ! \$28 [27:0];
-  assign \$57  = x[31] & y[31];
-  assign \$58  = \$56  ? \$57  : x[31];
-  assign \$59  = x_nan | y_nan;
-  assign \$60  = x_inf & y_inf;
-  assign \$61  = \$60  & sub;
-  assign \$62  = \$59  | \$61 ;
+  assign \$51  = \$49 [45:0] >= 31'h7f800000;
+  assign \$52  = x_nan | y_nan;
+  assign \$53  = x_inf & y_inf;
+  assign \$54  = \$53  & sub;
+  assign \$55  = \$52  | \$54 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1584,12 +1543,16 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   assign \$22  = ya_full >> \$21 [4:0];
   assign \$23  = ya_full >> \$21 [4:0];
   assign \$24  = \$23  << \$21 [4:0];
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [0]) begin
-      rp_msb = 5'h00;
-    end
     if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
@@ -1675,30 +1638,30 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$35 ) begin
+    if (\$37 ) begin
       (* full_case = 32'd1 *)
-      if (\$36 ) begin
+      if (\$38 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$37 [4:0];
+        rp_rs = \$39 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$48 ) begin
-      rp_out = { \$52 , 31'h00000000 };
-    end else if (\$49 ) begin
-      rp_out = { \$55 , 31'h7f800000 };
+    if (\$50 ) begin
+      rp_out = { rp_sign, 31'h00000000 };
+    end else if (\$51 ) begin
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$58 , \$47 [30:0] };
+      rp_out = { rp_sign, \$49 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$62 ) begin
+    if (\$55 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -1711,13 +1674,13 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   assign d = \$19 [7:0];
   assign dcl = \$21 [4:0];
   assign total = \$28 [27:0];
-  assign rp_ls = \$31 [4:0];
-  assign rp_norm = \$32 [27:0];
-  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
-  assign rp_packed = \$47 [45:0];
+  assign rp_ls = \$33 [4:0];
+  assign rp_norm = \$34 [27:0];
+  assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
+  assign rp_packed = \$49 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
 module \mixpe_w8a16_int.scale_mul (b, p, a);
@@ -1763,9 +1726,6 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -1798,16 +1758,12 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$40  = a[31] ^ b[15];
-  assign \$41  = a[31] ^ b[15];
-  assign \$42  = a[31] ^ b[15];
-  assign \$43  = a_nan | b_nan;
-  assign \$44  = a_inf & b_zero;
-  assign \$45  = \$43  | \$44 ;
-  assign \$46  = b_inf & a_zero;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = a_inf | b_inf;
-  assign \$49  = a[31] ^ b[15];
+  wire rp_sign;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = b_inf & a_zero;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = a_inf | b_inf;
+  assign \$46  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
@@ -1837,6 +1793,7 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
   assign \$19  = a_e + b_e;
   assign \$20  = \$19  - 8'haf;
+  assign rp_sign = a[31] ^ b[15];
   assign \$21  = 6'h22 - rp_msb;
   assign \$22  = prod << \$21 [5:0];
   assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
@@ -1857,12 +1814,11 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
   assign \$38  = ! prod;
   assign \$39  = \$37 [46:0] >= 31'h7f800000;
+  assign \$40  = a_nan | b_nan;
+  assign \$41  = a_inf & b_zero;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 6'h00;
-    if (prod[0]) begin
-      rp_msb = 6'h00;
-    end
     if (prod[1]) begin
       rp_msb = 6'h01;
     end
@@ -1982,20 +1938,20 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
     if (\$38 ) begin
-      rp_out = { \$40 , 31'h00000000 };
+      rp_out = { rp_sign, 31'h00000000 };
     end else if (\$39 ) begin
-      rp_out = { \$41 , 31'h7f800000 };
+      rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { \$42 , \$37 [30:0] };
+      rp_out = { rp_sign, \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$47 ) begin
+    if (\$44 ) begin
       p = 32'd2143289344;
-    end else if (\$48 ) begin
-      p = { \$49 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end

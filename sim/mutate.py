@@ -4,10 +4,13 @@ hardware?
 For a sample of designs of rtl_out/ (every family's PEs and the Icarus-sized accelerators),
 single-point mutants of the generated Verilog are made, each is simulated with the design's own
 testbench (the one ``make sim`` runs, same stimulus, fixed seed), and the mutant is *killed* if
-the testbench fails or times out. A surviving mutant is then given to Yosys: if a miter of the
-original and the mutant is proved equivalent by temporal induction (``sat -tempinduct``), the
-mutant is *equivalent* (no test can kill it) and does not count. The score is killed / (killed
-+ surviving non-equivalent mutants); the JSON report lists every mutant with its verdict.
+the testbench fails or times out. A surviving mutant is *equivalent* (no test can kill it, so
+it does not count) when it belongs to a class judged equivalent by reasoning
+(:data:`JUDGED_EQUIVALENT`: each class with its reason, e.g. a tie in the FP adder's operand
+order) or when Yosys proves a miter of the original and the mutant by temporal induction
+(``sat -tempinduct``). The score is killed / (killed + surviving non-equivalent mutants); the
+JSON report lists every mutant with its verdict and every judged class with its reason, its
+count and any killed mutant of the class (which would show the reasoning wrong).
 
 Mutation operators, applied to one place of one line (``assign`` right-hand sides and the
 conditions of ``if`` statements; Amaranth writes binary operators with a space on either side
@@ -19,6 +22,9 @@ and escapes generated names with a backslash, so both can be told apart from the
 - a bitwise or logical negation (``~``, ``!``) removed;
 - a constant's least significant bit flipped;
 - an ``if`` condition negated (not the reset's: that mutant is killed at the first cycle).
+
+Assignments to wires that nothing in their module reads (the Verilog back end keeps some named
+signals whose value other expressions recompute) get no mutants: no test could see them.
 
 Run as ``python -m mpgemm.sim.mutate`` (``make mutate``); ``--help`` lists the options.
 """
@@ -156,11 +162,46 @@ def _line_mutants(design: str, number: int, line: str) -> Iterator[Mutant]:
                      line[:start] + new + line[start + len(rhs):])
 
 
+_IDENT = re.compile(r"\\\S+\s|[A-Za-z_][A-Za-z0-9_$]*")
+_LHS = re.compile(r"^\s*assign\s+(\\\S+\s|[A-Za-z_][A-Za-z0-9_$]*)")
+
+
+def _unread_assigns(lines: list[str]) -> set[int]:
+    """Indices of the ``assign`` lines whose target is read nowhere in its module: the
+    back end keeps such named wires (a signal Amaranth elaborated whose value another
+    expression recomputes), and a mutant of one could never be seen."""
+    unread: set[int] = set()
+    start = 0
+    for end, line in enumerate(lines + ["endmodule"]):
+        if line.strip() != "endmodule":
+            continue
+        counts: dict[str, int] = {}
+        ports: set[str] = set()
+        for ln in lines[start:end]:
+            tokens = [tok.strip() for tok in _IDENT.findall(ln)]
+            if ln.split()[:1] in (["module"], ["input"], ["output"], ["inout"]):
+                ports.update(tokens)
+            for tok in tokens:
+                counts[tok] = counts.get(tok, 0) + 1
+        for k in range(start, end):
+            m = _LHS.match(lines[k])
+            # Two occurrences: the declaration and this assignment; ports are read outside.
+            name = m.group(1).strip() if m else ""
+            if m and name not in ports and counts.get(name, 0) <= 2:
+                unread.add(k)
+        start = end + 1
+    return unread
+
+
 def mutants_of(design: str, text: str) -> list[Mutant]:
-    """Every mutant this tool makes of Verilog ``text`` (design ``design``), in file order."""
+    """Every mutant this tool makes of Verilog ``text`` (design ``design``), in file order;
+    none of an assignment to a wire that nothing reads."""
+    lines = text.split("\n")
+    unread = _unread_assigns(lines)
     out: list[Mutant] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        out.extend(_line_mutants(design, number, line))
+    for number, line in enumerate(lines, start=1):
+        if number - 1 not in unread:
+            out.extend(_line_mutants(design, number, line))
     return out
 
 
@@ -188,10 +229,20 @@ class EquivalenceRule:
     operator: str
     original: str
     reason: str
+    #: If set, the line after the mutant's must match it too, ``{name}`` standing for the
+    #: (escaped) text of the named group ``name`` of ``original``.
+    following: str | None = None
 
-    def matches(self, mutant: Mutant) -> bool:
+    def matches(self, mutant: Mutant, next_line: str = "") -> bool:
         line = re.sub(r"\s+", " ", mutant.original).strip()
-        return mutant.operator == self.operator and re.fullmatch(self.original, line) is not None
+        m = re.fullmatch(self.original, line)
+        if mutant.operator != self.operator or m is None:
+            return False
+        if self.following is None:
+            return True
+        groups = {k: re.escape(v) for k, v in m.groupdict().items()}
+        pattern = self.following.format(**groups)
+        return re.fullmatch(pattern, re.sub(r"\s+", " ", next_line).strip()) is not None
 
 
 #: The mutants judged equivalent, with the reason for each class.
@@ -206,9 +257,27 @@ JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
     EquivalenceRule(
         "round_pack_underflow_boundary", "< -> <=",
         r"assign \\\S+ = \$signed\(\\\S+ \) < \$signed\(2'h1\);",
-        "round_pack shifts a result right by 1 - E when its biased exponent E < 1; at E = 1 "
+        "round_pack shifts a result below the normal range right by 1 - E when its biased "
+        "exponent E < 1 (the generator's only signed compare with the constant 1); at E = 1 "
         "that shift is 0, the same as not shifting, so E <= 1 selects the same result"),
+    EquivalenceRule(
+        "clamp_boundary", "> -> >=",
+        r"assign (?P<c>\\\S+) = (?P<x>[^'<>?]+) > (?P<w>\d+)'h(?P<k>[0-9a-f]+);",
+        "a clamp min(x, K) written as (x > K) ? K : x: at x = K both branches are K, so "
+        "x >= K clamps the same values",
+        following=r"assign \\\S+ = {c} \? \d+'h0*{k} : {x};"),
+    EquivalenceRule(
+        "clamp_boundary_constant", "const lsb",
+        r"assign (?P<c>\\\S+) = (?P<x>[^'<>?]+) > (?P<w>\d+)'h(?P<k>[0-9a-f]*[13579bdf]);",
+        "a clamp min(x, K) written as (x > K) ? K : x with an odd K: the mutant compares with "
+        "K - 1, and at x = K both branches are K, so it clamps the same values",
+        following=r"assign \\\S+ = {c} \? \d+'h0*{k} : {x};"),
 )
+
+
+def _next_line(text: str, mutant: Mutant) -> str:
+    lines = text.split("\n")
+    return lines[mutant.line] if mutant.line < len(lines) else ""
 
 
 # --- running mutants -----------------------------------------------------------------------
@@ -347,7 +416,8 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
                                             timeout=timeout, work=work)
         verdict = {"failed": "killed", "timeout": "timeout", "passed": "survived"}[status]
         how = None
-        rule = next((r for r in JUDGED_EQUIVALENT if r.matches(mutant)), None)
+        rule = next((r for r in JUDGED_EQUIVALENT
+                     if r.matches(mutant, _next_line(texts[design], mutant))), None)
         if verdict == "survived" and rule is not None:
             verdict, how, detail = "equivalent", "judged", f"judged equivalent ({rule.name})"
         elif verdict == "survived" and equivalence:
@@ -371,7 +441,8 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
     judged = detected + counts["survived"]
     rules = []
     for r in JUDGED_EQUIVALENT:
-        hits = [v for v in verdicts if r.matches(v.mutant)]
+        hits = [v for v in verdicts
+                if r.matches(v.mutant, _next_line(texts[v.mutant.design], v.mutant))]
         rules.append({**asdict(r),
                       "judged_equivalent": sum(v.equivalence == "judged" for v in hits),
                       # Killed mutants of a rule's class: the rule's reasoning is wrong.

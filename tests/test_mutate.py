@@ -14,7 +14,7 @@ TEXT = r"""module top(input clk, input rst, input [3:0] a, input [3:0] b, output
   wire [3:0] \a+b ;
   assign \$1  = a + b;
   assign \a+b  = ~a;
-  assign y = \$1 [0] ? \$1  : 4'h6;
+  assign y = \$1 [0] ? \a+b  : 4'h6;
   always @* begin
     if (\$auto$verilog_backend.cc:1:x$1 ) begin end
     if (rst) begin
@@ -31,13 +31,24 @@ def test_mutants_of_a_small_text():
     assert found == {
         (4, "+ -> -"): r"assign \$1  = a - b;",
         (5, "drop ~"): r"assign \a+b  = a;",
-        (6, "swap ?:"): r"assign y = \$1 [0] ? 4'h6 : \$1 ;",
-        (6, "const lsb"): r"assign y = \$1 [0] ? \$1  : 4'h7;",
+        (6, "swap ?:"): r"assign y = \$1 [0] ? 4'h6 : \a+b ;",
+        (6, "const lsb"): r"assign y = \$1 [0] ? \a+b  : 4'h7;",
         (11, "negate if"): "if (!(a == b)) begin",
         (11, "== -> !="): "if (a != b) begin",
     }
     # Names are never mutated (the '+' inside \a+b), nor the back end's placeholder ifs or
     # the reset.
+
+
+def test_no_mutants_of_unread_wires():
+    """An assignment to a wire nothing reads (the back end keeps some) has no mutant; ports and
+    read wires keep theirs."""
+    text = TEXT.replace("  assign y = ", "  wire [3:0] \\dead ;\n  assign \\dead  = a - b;\n"
+                        "  assign y = ")
+    found = {(m.original.strip(), m.operator) for m in mutants_of("top", text)}
+    assert not any(orig.startswith("assign \\dead") for orig, _ in found)
+    assert ("assign y = \\$1 [0] ? \\a+b  : 4'h6;", "swap ?:") in found
+    assert ("assign \\$1  = a + b;", "+ -> -") in found
 
 
 def test_apply_mutant_changes_one_line_and_checks_it():
@@ -123,31 +134,52 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
 
 
 def _fp16_mac_mutants():
-    return mutants_of("fp16_mac", (RTL_DIR / "fp16_mac.v").read_text())
+    text = (RTL_DIR / "fp16_mac.v").read_text()
+    return text, mutants_of("fp16_mac", text)
+
+
+def _judged(text, mutant):
+    return [r.name for r in mutate.JUDGED_EQUIVALENT
+            if r.matches(mutant, mutate._next_line(text, mutant))]
 
 
 def test_judged_rules_match_only_their_class():
     """Each rule names a class that exists in the generated RTL (a stale rule fails here) and
     nothing else: not another operator on the same line, nor any integer design's mutant."""
-    every = _fp16_mac_mutants()
+    text, every = _fp16_mac_mutants()
     for rule in mutate.JUDGED_EQUIVALENT:
-        hits = [m for m in every if rule.matches(m)]
+        hits = [m for m in every if rule.matches(m, mutate._next_line(text, m))]
         assert hits, f"rule {rule.name} matches no mutant of fp16_mac"
         assert {m.operator for m in hits} == {rule.operator}
-    tie = next(r for r in mutate.JUDGED_EQUIVALENT if r.name == "fp_add_order_tie")
     # The operand multiplexers of the same adder are real faults, not ties.
-    assert not any(tie.matches(m) for m in every if m.operator == "swap ?:")
+    assert not any(_judged(text, m) for m in every if m.operator == "swap ?:")
     for design in ("int_mac_w8a8", "bitserial_int4_a8", "lut_w2_a8"):
-        text = (RTL_DIR / f"{design}.v").read_text()
-        assert not any(r.matches(m) for m in mutants_of(design, text)
-                       for r in mutate.JUDGED_EQUIVALENT)
+        other = (RTL_DIR / f"{design}.v").read_text()
+        assert not any(_judged(other, m) for m in mutants_of(design, other))
+
+
+def test_clamp_rule_needs_its_multiplexer():
+    """A compare against a constant is judged a clamp boundary only when the next line is the
+    clamp's multiplexer with the same constant and operand, and (const lsb) an odd constant."""
+    def verdict(line, nxt, op):
+        return _judged(f"{line}\n{nxt}\n", mutate.Mutant("t", 1, 0, op, line, ""))
+
+    line = "  assign \\$20  = \\$19 [7:0] > 5'h1b;"
+    clamp = "  assign \\$21  = \\$20  ? 8'h1b : \\$19 [7:0];"
+    assert verdict(line, clamp, "> -> >=") == ["clamp_boundary"]
+    assert verdict(line, clamp, "const lsb") == ["clamp_boundary_constant"]
+    assert verdict(line, clamp.replace("8'h1b", "8'h1a"), "> -> >=") == []
+    assert verdict(line, clamp.replace("\\$19 [7:0];", "\\$18 [7:0];"), "> -> >=") == []
+    even = line.replace("5'h1b", "5'h1a")
+    assert verdict(even, clamp.replace("8'h1b", "8'h1a"), "const lsb") == []
+    assert verdict(line, "  assign \\$21  = \\$20 ;", "> -> >=") == []
 
 
 @pytest.mark.sim
 def test_judged_mutant_is_reported_as_such(tmp_path, monkeypatch):
     """A surviving mutant of a judged class is counted as equivalent, says so, and the rule's
     entry counts it; a killed one of the same run is not touched."""
-    every = _fp16_mac_mutants()
+    _, every = _fp16_mac_mutants()
     tie = next(m for m in every if mutate.JUDGED_EQUIVALENT[0].matches(m))
     sign = next(m for m in every if m.operator == "drop !" or m.operator == "^ -> |")
     monkeypatch.setattr(mutate, "_sample", lambda d, t, n, s: (len(every), [tie, sign]))

@@ -379,7 +379,7 @@ class BitSerialPE(wiring.Component):
             ]
         elif T.is_sparse(fmt):
             pos = Signal(range(max(c.w_int_bits, 2)), name=f"pos_{fmt}_{lane}")
-            for i in range(c.w_int_bits):
+            for i in range(1, c.w_int_bits):      # bit 0 would assign the default 0 again
                 with m.If(rest[i]):
                     m.d.comb += pos.eq(i)
             m.d.comb += [man.eq(rest != 0), neg.eq(w_int < 0), shift.eq(pos + extra)]

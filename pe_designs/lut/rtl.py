@@ -370,9 +370,10 @@ class LutTilePE(wiring.Component):
         # --- row activation sums: the all-ones pattern's entry is sum a -----------------------
         ones = c.table_entries - 1
         act_shape = unsigned(32) if fp_tables else signed(c.act_sum_bits)
-        act_acc = [Signal(act_shape, name=f"act_sum{r}") for r in range(rows)]
+        act_acc = [Signal(act_shape, name=f"act_sum{r}") for r in range(rows if c.corr_bits else 0)]
         act_next = []
-        for r in range(rows):
+        # Only the correction (c.corr_bits > 0) uses the row sums.
+        for r in range(rows if c.corr_bits else 0):
             nxt = Signal(act_shape, name=f"act_next{r}")
             if fp_tables:
                 add = FPAdd(FP32)
@@ -500,15 +501,19 @@ class LutTilePE(wiring.Component):
         dq_h = Signal() if isinstance(beat_h, Signal) else Const(0, 1)
         dq_psum = Signal(psum_shape)
         dq_scale = Signal(beat_scale.shape())
+        # Without a correction constant (c.corr_bits == 0: symmetric binary weights) the
+        # dequantizer only scales: no correction cycles, constants, row sums or adders.
+        has_corr = c.corr_bits > 0
         dq_c = [Signal(corr, name=f"dq_c{n}") for n in range(cols)]
-        dq_a = [Signal.like(act_next[r], name=f"dq_sum_a{r}") for r in range(rows)]
-        in_corr = Signal()
+        dq_a = [Signal.like(nxt, name=f"dq_sum_a{r}") for r, nxt in enumerate(act_next)]
+        in_corr = Signal() if has_corr else Const(0, 1)
         sbit = Signal(range(max(c.scale_bits, 2)))
-        m.d.comb += [in_corr.eq(dq_bit < c.corr_bits) if c.corr_bits else in_corr.eq(0),
-                     sbit.eq(dq_bit - c.corr_bits)]
+        m.d.comb += sbit.eq(dq_bit - c.corr_bits if has_corr else dq_bit)
+        if has_corr:
+            m.d.comb += in_corr.eq(dq_bit < c.corr_bits)
         out_next = Signal(psum_shape)
         out_acc = Signal(psum_shape)
-        for n in range(cols):
+        for n in range(cols if has_corr else 0):
             cands = [self._correction(m, f, beat_zero[n] if c.has_zero else None)
                      for f in c.weight_formats]
             cn = Signal(corr, name=f"c{n}")
@@ -516,21 +521,24 @@ class LutTilePE(wiring.Component):
             with m.If(handoff):
                 m.d.sync += dq_c[n].eq(cn)
         with m.If(handoff):
-            m.d.sync += [dq_a[r].eq(act_next[r]) for r in range(rows)]
+            if has_corr:
+                m.d.sync += [dq_a[r].eq(act_next[r]) for r in range(rows)]
             if isinstance(dq_h, Signal):
                 m.d.sync += dq_h.eq(beat_h)
         has_p = any(L.correction(f, 0, c.symmetric)[0] for f in c.weight_formats)
         cminus = dq_bit == c.corr_bits - 1
         sminus = (sbit == c.scale_bits - 1) if c.scale_signed else Const(0, 1)
         for r in range(rows):
-            if fp_tables:
+            if fp_tables and has_corr:
                 # +-(sum a) * 2^j is the same for the whole row: one scaler per row.
                 corr_term = _fp_scaled(m, dq_a[r], FP32, dq_bit, cminus, f"ct{r}")
             for n in range(cols):
                 i = r * cols + n
                 name = f"{r}_{n}"
-                cbit = dq_c[n].bit_select(dq_bit, 1) if c.corr_bits else Const(0, 1)
-                take = ~in_corr & dq_scale[n].bit_select(sbit, 1)
+                cbit = dq_c[n].bit_select(dq_bit, 1) if has_corr else Const(0, 1)
+                take = dq_scale[n].bit_select(sbit, 1)
+                if has_corr:
+                    take = ~in_corr & take
                 base = Mux((dq_bit == c.corr_bits) & dq_first, dq_psum[i], out_acc[i])
                 if fp_tables:
                     # One FP32 adder per PE: D += +-(sum a) * 2^j while correcting, then
@@ -541,24 +549,31 @@ class LutTilePE(wiring.Component):
                     scale_term = _fp_scaled(m, d, FP32, shift, sminus, f"st{name}")
                     add = FPAdd(FP32)
                     m.submodules[f"dq_add{name}"] = add
-                    m.d.comb += [
-                        add.a.eq(Mux(in_corr, d, base)),
-                        add.b.eq(Mux(in_corr, Mux(cbit, corr_term, 0), Mux(take, scale_term, 0))),
-                        out_next[i].eq(add.s),
-                    ]
-                    with m.If((dq_left != 0) & in_corr):
-                        m.d.sync += d.eq(add.s)
+                    if has_corr:
+                        m.d.comb += [
+                            add.a.eq(Mux(in_corr, d, base)),
+                            add.b.eq(Mux(in_corr, Mux(cbit, corr_term, 0),
+                                         Mux(take, scale_term, 0))),
+                        ]
+                        # Between dequantizations nothing reads d before a handoff
+                        # overwrites it: in_corr alone enables the correction.
+                        with m.If(in_corr):
+                            m.d.sync += d.eq(add.s)
+                    else:
+                        m.d.comb += [add.a.eq(base), add.b.eq(Mux(take, scale_term, 0))]
+                    m.d.comb += out_next[i].eq(add.s)
                     with m.If(handoff):
                         # Only plain-table binary weights double the group sum (p = 1).
                         m.d.sync += d.eq(_fp_scaled(m, grp_next[r][n], FP32, beat_p, 0,
                                                     f"dp{name}") if has_p else grp_next[r][n])
                     continue
                 d = Signal(signed(c.dq_bits), name=f"dq_d{name}")
-                # Correction: bit j of c adds (sum a) << j; c's top bit subtracts.
-                a_sh = Signal(signed(c.dq_bits), name=f"dq_ash{name}")
-                m.d.comb += a_sh.eq(dq_a[r] << dq_bit)
-                with m.If((dq_left != 0) & in_corr & cbit):
-                    m.d.sync += d.eq(Mux(cminus, d - a_sh, d + a_sh))
+                if has_corr:
+                    # Correction: bit j of c adds (sum a) << j; c's top bit subtracts.
+                    a_sh = Signal(signed(c.dq_bits), name=f"dq_ash{name}")
+                    m.d.comb += a_sh.eq(dq_a[r] << dq_bit)
+                    with m.If(in_corr & cbit):   # (dq_left != 0 is implied, as above)
+                        m.d.sync += d.eq(Mux(cminus, d - a_sh, d + a_sh))
                 with m.If(handoff):
                     m.d.sync += d.eq(grp_next[r][n] << beat_p if isinstance(beat_p, Signal)
                                      else grp_next[r][n])
@@ -588,7 +603,10 @@ class LutTilePE(wiring.Component):
         m.d.sync += self.o_valid.eq(0)
         with m.If(dq_left != 0):
             m.d.sync += [dq_left.eq(dq_left - 1), dq_bit.eq(dq_bit + 1)]
-            with m.If(~in_corr):
+            if has_corr:
+                with m.If(~in_corr):
+                    m.d.sync += out_acc.eq(out_next)
+            else:
                 m.d.sync += out_acc.eq(out_next)
             with m.If((dq_left == 1) & dq_last):
                 m.d.sync += [self.o_psum.eq(out_next), self.o_valid.eq(1)]

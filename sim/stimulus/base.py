@@ -11,7 +11,7 @@ from mpgemm.sim.golden.contract import Beat, ConfigT, PEConfig, QuantizedWeights
 from mpgemm.sim.golden.formats import get_weight_format, int_range
 
 __all__ = [
-    "FamilyStimulus", "RandomGemm", "FP16_SPECIALS", "FP32_SPECIALS", "fp16_random",
+    "FamilyStimulus", "RandomGemm", "FP16_SPECIALS", "FP32_SPECIALS", "fp16_random", "idle_flags",
     "fp32_random", "count_valid", "fp_matrix", "int_matrix", "weight_codes", "fp16_scales",
     "grouped_weights",
 ]
@@ -67,6 +67,13 @@ FP32_SPECIALS = [
     0xBF800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
     0x4F800000, 0xCF800000,  # +-2^32, the magnitude of the largest FP16 x FP16 product
 ]
+
+
+def idle_flags(rng: np.random.Generator) -> dict[str, bool]:
+    """Junk control bits for an idle cycle: ``first``, ``last`` and ``group_end`` without
+    ``valid``, which the PE must ignore (a PE that ANDed them with ``valid`` the wrong way
+    would otherwise pass, as no valid beat drives them in these combinations)."""
+    return {flag: bool(rng.random() < 0.3) for flag in ("first", "last", "group_end")}
 
 
 def fp16_random(rng: np.random.Generator, n: int) -> list[int]:

@@ -16,6 +16,7 @@ from .base import (
     fp32_random,
     fp_matrix,
     grouped_weights,
+    idle_flags,
     int_matrix,
 )
 
@@ -48,7 +49,7 @@ def _random_psum(config: BitSerialConfig, rng: np.random.Generator) -> int:
 def _idle(config: BitSerialConfig, rng: np.random.Generator) -> Beat:
     # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`.
     return Beat(a=_random_a(config, rng), w=_random_w(config, rng),
-                psum=_random_psum(config, rng))
+                psum=_random_psum(config, rng), **idle_flags(rng))
 
 
 def _fp_act_random(config: BitSerialConfig, rng: np.random.Generator, n: int,
@@ -87,8 +88,15 @@ def _bitserial_codes(fmt: str, rng: np.random.Generator, n: int, extreme: bool) 
 
 def _bitserial_group(config: BitSerialConfig, rng: np.random.Generator, *, first: bool, last: bool,
                      psum: int, dtype: int | None = None, extreme: bool = False,
-                     scale: int | None = None) -> list[Beat]:
-    """One quantization group: ``group_size / lanes`` beats, each followed by its term cycles."""
+                     scale: int | None = None, n_beats: int | None = None,
+                     prior: list[Beat] | None = None, sparse: bool = False) -> list[Beat]:
+    """One quantization group: ``n_beats`` beats (default ``group_size / lanes``; fewer for
+    the tail of a K that is not a multiple of the group), each followed by its term cycles.
+    When the group follows ``prior``, its closing beat also waits for the dequantizer to take
+    it (a short group closes while the previous one is still being dequantized: the PE
+    stalls, and the next beat comes exactly when it is ready again). ``sparse``: every
+    activation is zero but lane 0 of the first beat, which is one, so the group sum is one
+    weight value (a power of two for many codes: an exact FP32 value whose fraction is 0)."""
     dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
     fmt = config.weight_formats[dtype]
     zero = 0
@@ -100,10 +108,14 @@ def _bitserial_group(config: BitSerialConfig, rng: np.random.Generator, *, first
         scale = int(rng.integers(0, 1 << config.scale_bits))
     lo, hi = -(1 << (config.act_bits - 1)), (1 << (config.act_bits - 1)) - 1
     beats: list[Beat] = []
-    n = config.group_size // config.lanes
+    n = config.group_size // config.lanes if n_beats is None else n_beats
     w_prev = None
     for j in range(n):
-        if config.is_fp:
+        if sparse:
+            exp_bits, man_bits = config.act_fields if config.is_fp else (1, 0)
+            one = ((1 << (exp_bits - 1)) - 1) << man_bits if config.is_fp else 1
+            a = tuple(one if j == 0 and lane == 0 else 0 for lane in range(config.lanes))
+        elif config.is_fp:
             a = _fp_act_random(config, rng, config.lanes, extreme)
         elif extreme:
             a = tuple(int(x) for x in rng.choice([lo, hi, 0, -1], config.lanes))
@@ -121,10 +133,27 @@ def _bitserial_group(config: BitSerialConfig, rng: np.random.Generator, *, first
         beats.append(Beat(a=a, w=w, psum=psum if j == 0 else _random_psum(config, rng),
                           valid=True, load_w=not reuse, first=first and j == 0,
                           last=last and j == n - 1, group_end=j == n - 1))
-        gap = config.timing(dtype).cycles - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1
-                                               else 0)
+        gap = config.timing(dtype).cycles - 1
+        if j == n - 1 and prior is not None:
+            t = len(prior) + len(beats) - 1
+            gap = max(t + config.timing(dtype).cycles, _dq_free(config, prior + beats[:-1])) - t - 1
+        gap += int(rng.integers(0, 3)) if rng.random() < 0.1 else 0
         beats.extend(_idle(config, rng) for _ in range(gap))
     return beats
+
+
+def _dq_free(config: BitSerialConfig, beats: list[Beat]) -> int:
+    """First cycle at which the dequantizer can take a group closing after ``beats``: replays
+    the PE's timing (:func:`mpgemm.sim.golden.bitserial` documents it); a group closing in
+    cycle ``h`` keeps the dequantizer busy until ``h + scale_bits``."""
+    free = 0
+    w_reg = config.golden.w_reset(config)
+    for t, b in enumerate(beats):
+        if b.load_w:
+            w_reg = b.w
+        if b.valid and b.group_end:
+            free = max(t + config.timing(w_reg.dtype).cycles, free) + config.scale_bits
+    return free
 
 
 def _bitserial_random(config: BitSerialConfig, rng: np.random.Generator,
@@ -133,9 +162,12 @@ def _bitserial_random(config: BitSerialConfig, rng: np.random.Generator,
     while count_valid(beats) < n_valid:
         n_groups = int(rng.integers(1, 4))
         psum = _random_psum(config, rng)
+        n = config.group_size // config.lanes
         for g in range(n_groups):
+            short = int(rng.integers(1, n)) if n > 1 and rng.random() < 0.15 else None
             beats += _bitserial_group(config, rng, first=g == 0, last=g == n_groups - 1,
-                                      psum=psum, extreme=rng.random() < 0.15)
+                                      psum=psum, extreme=rng.random() < 0.15, n_beats=short,
+                                      prior=beats)
     return beats
 
 
@@ -154,6 +186,11 @@ def _corner_beats(config: BitSerialConfig) -> list[Beat]:
             for psum in psums:
                 beats += _bitserial_group(config, rng, first=True, last=True, psum=psum,
                                           dtype=dtype, extreme=True, scale=scale)
+        # Group sums that are single weight values (exact powers of two for many codes) scaled
+        # by every scale bit.
+        for _ in range(4):
+            beats += _bitserial_group(config, rng, first=True, last=True, psum=0, dtype=dtype,
+                                      scale=top, sparse=True)
         # Several groups into one output, every scale bit exercised.
         for g in range(3):
             beats += _bitserial_group(config, rng, first=g == 0, last=g == 2, psum=0,

@@ -11,7 +11,7 @@ from mpgemm.sim.golden.contract import Beat, QuantizedWeights
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.lut import LutWeight, is_unsigned, n_planes
 
-from .base import FamilyStimulus, fp_matrix, grouped_weights, int_matrix
+from .base import FamilyStimulus, fp_matrix, grouped_weights, idle_flags, int_matrix
 
 __all__ = ["LUT", "random_beats", "corner_beats", "random_gemm", "idle_beat", "FP16_EXTREMES"]
 
@@ -107,7 +107,7 @@ def w_reset(config: LutConfig) -> LutWeight:
 def idle_beat(config: LutConfig, rng: np.random.Generator) -> Beat:
     """An idle cycle with junk operands, which the tile must ignore."""
     return Beat(a=_acts(config, rng, False), w=_random_w(config, rng),
-                psum=_random_psum(config, rng))
+                psum=_random_psum(config, rng), **idle_flags(rng))
 
 
 def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,

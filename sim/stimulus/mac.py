@@ -23,6 +23,7 @@ from .base import (
     fp16_scales,
     fp32_random,
     fp_matrix,
+    idle_flags,
     int_matrix,
 )
 
@@ -59,7 +60,7 @@ def _mac_random_beats(config: _MacConfig, rng: np.random.Generator, n_valid: int
         # Idle cycles carry junk operands: the PE must ignore everything without
         # `valid`/`load_w`.
         return Beat(a=random_a(config, rng), w=random_w(config, rng),
-                    psum=random_psum(config, rng))
+                    psum=random_psum(config, rng), **idle_flags(rng))
 
     beats: list[Beat] = []
     count = 0
@@ -181,21 +182,39 @@ def _cancelling_psum(config: Fp16MacConfig | DequantMacConfig, a: tuple[int, ...
     return neg if moved >= 0x7F800000 else (neg & 0x80000000) | moved
 
 
-def _cancelling_pairs(a: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
-    """Activations whose odd lanes are the negated even lanes, moved by up to 8 units in the last
-    place (or not at all): with equal weights the first level of the adder tree cancels."""
+def _partners(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Lane pairs that meet in the adder tree: neighbours (its first level) or, half the time
+    with four or more lanes, lane ``i`` and ``i + n/2`` (the level above: the two halves'
+    sums then cancel, by a depth that varies with the lanes' relative sizes)."""
+    if n >= 4 and rng.random() < 0.5:
+        return [(i, i + n // 2) for i in range(n // 2)]
+    return [(i, i + 1) for i in range(0, n - 1, 2)]
+
+
+def _cancelling_pairs(a: tuple[int, ...], pairs: list[tuple[int, int]],
+                      rng: np.random.Generator) -> tuple[int, ...]:
+    """Activations whose second lane of each pair is the negated first, moved by up to 8
+    units in the last place (or not at all): with equal weights the pair cancels in the
+    tree."""
     out = list(a)
-    for lane in range(0, len(a) - 1, 2):
-        mag = (a[lane] & 0x7FFF) + int(rng.integers(-8, 9))
+    for lane, partner in pairs:
+        mag = (a[lane] & 0x7FFF) + (int(rng.integers(-8, 9)) if rng.random() < 0.5 else 0)
         if 0 <= mag <= 0x7C00:
-            out[lane + 1] = (a[lane] ^ 0x8000) & 0x8000 | mag
+            out[partner] = (a[lane] ^ 0x8000) & 0x8000 | mag
+    return tuple(out)
+
+
+def _paired(values: tuple[Any, ...], pairs: list[tuple[int, int]]) -> tuple[Any, ...]:
+    out = list(values)
+    for lane, partner in pairs:
+        out[partner] = values[lane]
     return tuple(out)
 
 
 def _fp16_cancel_lanes(config: Fp16MacConfig, a: tuple[int, ...], w: tuple[int, ...],
                        rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    w_pairs = tuple(w[lane - lane % 2] for lane in range(len(w)))
-    return _cancelling_pairs(a, rng), w_pairs
+    pairs = _partners(len(a), rng)
+    return _cancelling_pairs(a, pairs, rng), _paired(w, pairs)
 
 
 def _fp16_random_beats(config: Fp16MacConfig, rng: np.random.Generator,
@@ -232,9 +251,15 @@ def _dequant_w(config: DequantMacConfig, rng: np.random.Generator) -> DequantWei
     q = tuple(int(x) for x in rng.integers(lo, hi + 1, config.lanes))
     zero = int(rng.integers(lo, hi + 1)) if not config.weight_signed else 0
     r = rng.random()
-    if r < 0.7:
+    if r < 0.6:
         scale = int(np.float16(rng.uniform(0.5, 1.0) * 2.0 ** int(rng.integers(-10, 4)))
                     .view(np.uint16))
+    elif r < 0.75:
+        # A subnormal scale with its leading one at any bit, times a small code difference:
+        # products whose leading one lands at every position of the dequantizer's normaliser.
+        top = int(rng.integers(0, 10))
+        scale = (1 << top) | int(rng.integers(0, 1 << top)) | (int(rng.integers(0, 2)) << 15)
+        q = tuple(int(min(max(zero + rng.integers(-2, 3), lo), hi)) for _ in q)
     elif r < 0.9:
         scale = fp16_random(rng, 1)[0]
     else:
@@ -244,8 +269,9 @@ def _dequant_w(config: DequantMacConfig, rng: np.random.Generator) -> DequantWei
 
 def _dequant_cancel_lanes(config: DequantMacConfig, a: tuple[int, ...], w: DequantWeight,
                           rng: np.random.Generator) -> tuple[tuple[int, ...], DequantWeight]:
-    q_pairs = tuple(w.q[lane - lane % 2] for lane in range(len(w.q)))
-    return _cancelling_pairs(a, rng), DequantWeight(q=q_pairs, scale=w.scale, zero=w.zero)
+    pairs = _partners(len(a), rng)
+    return (_cancelling_pairs(a, pairs, rng),
+            DequantWeight(q=_paired(w.q, pairs), scale=w.scale, zero=w.zero))
 
 
 def _dequant_random(config: DequantMacConfig, rng: np.random.Generator,

@@ -9,7 +9,7 @@ from mpgemm.sim.golden.contract import Beat, QuantizedWeights
 from mpgemm.sim.golden.formats import int_range
 from mpgemm.sim.golden.mixpe import MixPEWeight
 
-from .base import FamilyStimulus, fp16_scales, fp_matrix, int_matrix
+from .base import FamilyStimulus, fp16_scales, fp_matrix, idle_flags, int_matrix
 
 __all__ = ["MIXPE", "random_beats", "corner_beats", "random_gemm", "group_beats",
            "FP16_EXTREMES", "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
@@ -100,7 +100,7 @@ def _idle(config: MixPEConfig, rng: np.random.Generator, load_w: bool = False) -
     # Idle cycles carry junk operands: the PE must ignore everything without valid/load_w
     # (with load_w it latches i_w into the weight register, and nothing else).
     return Beat(a=_acts(config, rng, False), w=_random_w(config, rng), psum=_psum(config, rng),
-                load_w=load_w)
+                load_w=load_w, **idle_flags(rng))
 
 
 def group_beats(config: MixPEConfig, rng: np.random.Generator, *, first: bool, last: bool,
