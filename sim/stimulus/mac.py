@@ -259,7 +259,7 @@ def _dequant_w(config: DequantMacConfig, rng: np.random.Generator) -> DequantWei
         # products whose leading one lands at every position of the dequantizer's normaliser.
         top = int(rng.integers(0, 10))
         scale = (1 << top) | int(rng.integers(0, 1 << top)) | (int(rng.integers(0, 2)) << 15)
-        q = tuple(int(min(max(zero + rng.integers(-2, 3), lo), hi)) for _ in q)
+        q = tuple(min(max(zero + int(rng.integers(-2, 3)), lo), hi) for _ in q)
     elif r < 0.9:
         scale = fp16_random(rng, 1)[0]
     else:
