@@ -261,6 +261,22 @@ JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
         "exponent E < 1 (the generator's only signed compare with the constant 1); at E = 1 "
         "that shift is 0, the same as not shifting, so E <= 1 selects the same result"),
     EquivalenceRule(
+        "round_pack_shift_clamp_boundary", "< -> <=",
+        r"assign \\\S+ = \$signed\((?P<e>\\\S+) \) < \$signed\(\d+'h[0-9a-f]+\);",
+        "round_pack's second compare, E < 1 - wn (the line after it computes the shift 1 - E "
+        "of the same E), clamps the right shift at wn: at E = 1 - wn the shift 1 - E is wn "
+        "too, so E <= 1 - wn selects the same shift",
+        following=r"assign \\\S+ = \$signed\(2'h1\) - \$signed\({e} \);"),
+    EquivalenceRule(
+        "round_pack_shift_clamp_constant", "const lsb",
+        r"assign \\\S+ = \$signed\((?P<e>\\\S+) \) < "
+        r"\$signed\(\d+'h[0-9a-f]*[02468ace]\);",
+        "round_pack's clamp E < 1 - wn with an even two's complement constant: the flipped bit "
+        "raises the threshold by one, and at E = 1 - wn the shift 1 - E is wn, the clamp's "
+        "value, so both select the same shift (an odd constant would lower it, giving a shift "
+        "of wn + 1, which may not fit the shift register: not judged)",
+        following=r"assign \\\S+ = \$signed\(2'h1\) - \$signed\({e} \);"),
+    EquivalenceRule(
         "clamp_boundary", "> -> >=",
         r"assign (?P<c>\\\S+) = (?P<x>[^'<>?]+) > (?P<w>\d+)'h(?P<k>[0-9a-f]+);",
         "a clamp min(x, K) written as (x > K) ? K : x: at x = K both branches are K, so "

@@ -191,6 +191,13 @@ def corner_beats(config: MixPEConfig) -> list[Beat]:
             for p in psums:
                 beats += group_beats(config, rng, first=True, last=True, psum=p, extreme=True,
                                      zero=z, scale=s, idle=0.0)
+    # Every code at the zero point (every dequantized weight a signed zero) from +0 and -0
+    # partial sums, positive and negative scales: the sign of a zero result.
+    for z in zeros:
+        for p in (psums[:2] if config.is_fp else psums[:1]):
+            for s in (scales[:2] if config.is_fp else scales[1:2]):
+                beats += group_beats(config, rng, first=True, last=True, psum=p, codes=z,
+                                     zero=z, scale=s, idle=0.0)
     # All zeros: activations, codes and partial sum.
     beats += group_beats(config, rng, first=True, last=True, psum=0, acts=0, codes=0, zero=0,
                          scale=scales[1], idle=0.0)
