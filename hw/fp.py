@@ -100,7 +100,7 @@ def unpack(m: Module, x, fmt: FPParams, name: str):
 
 
 def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
-               exact: bool = False):
+               exact: bool = False, lowest_lead: int = 1):
     """Round ``(-1)^sign * sig * 2^exp`` to ``fmt`` (RNE, subnormals, overflow to infinity).
 
     ``sig`` is an unsigned value, ``exp`` a signed value (the weight of ``sig``'s LSB). A zero
@@ -109,7 +109,8 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
     ``exact=True`` is the caller's guarantee that every value it can pass is zero or a normal
     number of ``fmt`` with no bits to round (an FP16 x FP16 product in FP32): only the
     normalisation and the packing are built, no rounding, underflow or overflow logic that
-    could never act.
+    could never act. ``lowest_lead``: the caller's guarantee that a non-zero ``sig`` never
+    leads below that bit (FPAdd: 2), so the leading-one search starts there.
     """
     w = len(sig)
     keep = fmt.man_bits + 1
@@ -122,7 +123,7 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
     sign = sign_s
     msb = Signal(range(wn), name=f"{name}_msb")
     # The highest set bit wins (the last assignment); bit 0 would assign the default 0 again.
-    for i in range(1, w):
+    for i in range(max(1, lowest_lead), w):
         with m.If(sig[i]):
             m.d.comb += msb.eq(i)
     # Normalise so the leading one sits at bit wn - 1.
@@ -237,7 +238,11 @@ class FPAdd(wiring.Component):
         m.d.comb += exp_lsb.eq(xe - f.bias - f.man_bits - 3)
         # An exact zero sum is +0 under RNE unless both operands are -0.
         zsign = Mux(total == 0, xs & ys, xs)
-        rounded = round_pack(m, sign=zsign, sig=total, exp=exp_lsb, fmt=f, name="rp")
+        # A non-zero sum is never 1, 2 or 3: with equal exponents it is 8 * (xsig +- ysig); with
+        # different ones x is normal (xa >= 2^(man + 3)) and ya < xa / 2 + 1, except for a
+        # difference of one, where ya = 4 ysig <= xa - 4 (the bit shifted out is a guard 0).
+        rounded = round_pack(m, sign=zsign, sig=total, exp=exp_lsb, fmt=f, name="rp",
+                             lowest_lead=2)
         with m.If(x_nan | y_nan | (x_inf & y_inf & sub)):
             m.d.comb += self.s.eq(f.canonical_nan)
         with m.Elif(x_inf):

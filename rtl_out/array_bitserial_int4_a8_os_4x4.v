@@ -17,10 +17,10 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   wire \$11 ;
   reg [9:0] \$110 ;
   reg [8:0] \$111 ;
-  reg [5:0] \$112 ;
+  reg [8:0] \$112 ;
   reg [8:0] \$113 ;
-  reg [8:0] \$114 ;
-  reg \$115 ;
+  reg \$114 ;
+  reg [5:0] \$115 ;
   reg \$116 ;
   reg [127:0] \$117 ;
   reg [4:0] \$118 ;
@@ -1442,13 +1442,13 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   always @(posedge clk)
     os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$112 ;
+    os_a_base <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$113 ;
+    os_w_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$114 ;
+    os_any_last <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$115 ;
+    os_group_beat <= \$115 ;
   always @(posedge clk)
     os_prev_group_end <= \$116 ;
   always @(posedge clk)
@@ -1763,28 +1763,35 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = os_group_beat;
+    \$112  = os_a_base;
     if (go) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
     if (os_fire) begin
-      \$112  = \$67 [5:0];
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$112  = \$76 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = os_a_base;
+    \$113  = os_w_base;
     if (go) begin
       \$113  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
         if (\$70 ) begin
+          \$113  = \$72 [8:0];
           if (\$74 ) begin
-            \$113  = \$76 [8:0];
+            \$113  = 9'h000;
           end
         end
       end
@@ -1795,37 +1802,30 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = os_w_base;
+    \$114  = os_any_last;
     if (go) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          \$114  = \$72 [8:0];
-          if (\$74 ) begin
-            \$114  = 9'h000;
-          end
-        end
+        \$114  = 1'h1;
       end
     end
     if (rst) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = os_any_last;
+    \$115  = os_group_beat;
     if (go) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$115  = 1'h1;
-      end
+      \$115  = \$67 [5:0];
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
   end
   always @* begin

@@ -55,11 +55,11 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [10:0] \$144 ;
   reg [9:0] \$145 ;
   reg [8:0] \$146 ;
-  reg [5:0] \$147 ;
+  reg [8:0] \$147 ;
   reg [8:0] \$148 ;
-  reg [8:0] \$149 ;
+  reg \$149 ;
   reg [2:0] \$15 ;
-  reg \$150 ;
+  reg [5:0] \$150 ;
   reg \$151 ;
   reg [255:0] \$152 ;
   reg [4:0] \$153 ;
@@ -1525,13 +1525,13 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @(posedge clk)
     os_beat <= \$146 ;
   always @(posedge clk)
-    os_group_beat <= \$147 ;
+    os_a_base <= \$147 ;
   always @(posedge clk)
-    os_a_base <= \$148 ;
+    os_w_base <= \$148 ;
   always @(posedge clk)
-    os_w_base <= \$149 ;
+    os_any_last <= \$149 ;
   always @(posedge clk)
-    os_any_last <= \$150 ;
+    os_group_beat <= \$150 ;
   always @(posedge clk)
     os_prev_group_end <= \$151 ;
   always @(posedge clk)
@@ -2154,28 +2154,35 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = os_group_beat;
+    \$147  = os_a_base;
     if (go) begin
-      \$147  = 6'h00;
+      \$147  = 9'h000;
     end
     if (os_fire) begin
-      \$147  = \$102 [5:0];
+      if (os_is_last) begin
+        if (\$105 ) begin
+          if (\$109 ) begin
+            \$147  = \$111 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$147  = 6'h00;
+      \$147  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = os_a_base;
+    \$148  = os_w_base;
     if (go) begin
       \$148  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
         if (\$105 ) begin
+          \$148  = \$107 [8:0];
           if (\$109 ) begin
-            \$148  = \$111 [8:0];
+            \$148  = 9'h000;
           end
         end
       end
@@ -2186,37 +2193,30 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = os_w_base;
+    \$149  = os_any_last;
     if (go) begin
-      \$149  = 9'h000;
+      \$149  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$105 ) begin
-          \$149  = \$107 [8:0];
-          if (\$109 ) begin
-            \$149  = 9'h000;
-          end
-        end
+        \$149  = 1'h1;
       end
     end
     if (rst) begin
-      \$149  = 9'h000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = os_any_last;
+    \$150  = os_group_beat;
     if (go) begin
-      \$150  = 1'h0;
+      \$150  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$150  = 1'h1;
-      end
+      \$150  = \$102 [5:0];
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$150  = 6'h00;
     end
   end
   always @* begin

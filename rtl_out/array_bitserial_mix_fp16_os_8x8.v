@@ -721,11 +721,11 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [11:0] \$744 ;
   reg [9:0] \$745 ;
   reg [8:0] \$746 ;
-  reg [5:0] \$747 ;
+  reg [8:0] \$747 ;
   reg [8:0] \$748 ;
-  reg [8:0] \$749 ;
+  reg \$749 ;
   reg [2:0] \$75 ;
-  reg \$750 ;
+  reg [5:0] \$750 ;
   reg \$751 ;
   reg [511:0] \$752 ;
   reg [4:0] \$753 ;
@@ -2512,13 +2512,13 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   always @(posedge clk)
     os_beat <= \$746 ;
   always @(posedge clk)
-    os_group_beat <= \$747 ;
+    os_a_base <= \$747 ;
   always @(posedge clk)
-    os_a_base <= \$748 ;
+    os_w_base <= \$748 ;
   always @(posedge clk)
-    os_w_base <= \$749 ;
+    os_any_last <= \$749 ;
   always @(posedge clk)
-    os_any_last <= \$750 ;
+    os_group_beat <= \$750 ;
   always @(posedge clk)
     os_prev_group_end <= \$751 ;
   always @(posedge clk)
@@ -6490,28 +6490,35 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = os_group_beat;
+    \$747  = os_a_base;
     if (go) begin
-      \$747  = 6'h00;
+      \$747  = 9'h000;
     end
     if (os_fire) begin
-      \$747  = \$702 [5:0];
+      if (os_is_last) begin
+        if (\$705 ) begin
+          if (\$709 ) begin
+            \$747  = \$711 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$747  = 6'h00;
+      \$747  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748  = os_a_base;
+    \$748  = os_w_base;
     if (go) begin
       \$748  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
         if (\$705 ) begin
+          \$748  = \$707 [8:0];
           if (\$709 ) begin
-            \$748  = \$711 [8:0];
+            \$748  = 9'h000;
           end
         end
       end
@@ -6522,37 +6529,30 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = os_w_base;
+    \$749  = os_any_last;
     if (go) begin
-      \$749  = 9'h000;
+      \$749  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$705 ) begin
-          \$749  = \$707 [8:0];
-          if (\$709 ) begin
-            \$749  = 9'h000;
-          end
-        end
+        \$749  = 1'h1;
       end
     end
     if (rst) begin
-      \$749  = 9'h000;
+      \$749  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$750  = os_any_last;
+    \$750  = os_group_beat;
     if (go) begin
-      \$750  = 1'h0;
+      \$750  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$750  = 1'h1;
-      end
+      \$750  = \$702 [5:0];
     end
     if (rst) begin
-      \$750  = 1'h0;
+      \$750  = 6'h00;
     end
   end
   always @* begin
@@ -35881,9 +35881,6 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -36179,9 +36176,6 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -4,45 +4,42 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [10:0] \$100 ;
-  reg [8:0] \$101 ;
-  reg \$102 ;
-  reg [39:0] \$103 ;
+  reg \$100 ;
+  reg [39:0] \$101 ;
+  reg [2:0] \$102 ;
+  reg [2:0] \$103 ;
   reg [2:0] \$104 ;
-  reg [2:0] \$105 ;
-  reg [2:0] \$106 ;
-  reg \$107 ;
-  reg [8:0] \$108 ;
-  reg [10:0] \$109 ;
+  reg \$105 ;
+  reg [8:0] \$106 ;
+  reg [10:0] \$107 ;
+  reg [9:0] \$108 ;
+  reg [8:0] \$109 ;
   wire \$11 ;
-  reg [9:0] \$110 ;
+  reg [8:0] \$110 ;
   reg [8:0] \$111 ;
   reg \$112 ;
-  reg [8:0] \$113 ;
-  reg [8:0] \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [63:0] \$117 ;
-  reg [4:0] \$118 ;
-  reg [4:0] \$119 ;
+  reg \$113 ;
+  reg [63:0] \$114 ;
+  reg [4:0] \$115 ;
+  reg [4:0] \$116 ;
+  reg [95:0] \$117 ;
+  reg [8:0] \$118 ;
+  reg [10:0] \$119 ;
   wire [10:0] \$12 ;
-  reg [95:0] \$120 ;
+  reg [9:0] \$120 ;
   reg [8:0] \$121 ;
   reg [10:0] \$122 ;
-  reg [9:0] \$123 ;
-  reg [8:0] \$124 ;
-  reg [10:0] \$125 ;
-  reg \$126 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg \$125 ;
+  reg [7:0] \$126 ;
   reg \$127 ;
-  reg \$128 ;
-  reg [7:0] \$129 ;
+  reg [127:0] \$128 ;
+  reg [8:0] \$129 ;
   wire \$13 ;
   reg \$130 ;
-  reg [127:0] \$131 ;
-  reg [8:0] \$132 ;
-  reg \$133 ;
-  reg [8:0] \$134 ;
-  reg \$135 ;
+  reg [8:0] \$131 ;
+  reg \$132 ;
   wire [1:0] \$14 ;
   wire [1:0] \$15 ;
   wire \$16 ;
@@ -100,42 +97,42 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$63 ;
   wire [3:0] \$64 ;
   wire [9:0] \$65 ;
-  wire [1:0] \$66 ;
-  wire [1:0] \$67 ;
-  wire [10:0] \$68 ;
-  wire [10:0] \$69 ;
+  wire [10:0] \$66 ;
+  wire [10:0] \$67 ;
+  wire \$68 ;
+  wire [11:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [9:0] \$70 ;
   wire [11:0] \$71 ;
-  wire [9:0] \$72 ;
-  wire [11:0] \$73 ;
-  wire \$74 ;
-  wire [9:0] \$75 ;
-  wire [9:0] \$76 ;
-  wire \$77 ;
-  wire [10:0] \$78 ;
+  wire \$72 ;
+  wire [9:0] \$73 ;
+  wire [9:0] \$74 ;
+  wire \$75 ;
+  wire [10:0] \$76 ;
+  wire [11:0] \$77 ;
+  wire [11:0] \$78 ;
   wire [11:0] \$79 ;
   wire \$8 ;
-  wire [11:0] \$80 ;
-  wire [11:0] \$81 ;
+  wire \$80 ;
+  wire [9:0] \$81 ;
   wire \$82 ;
-  wire [9:0] \$83 ;
+  wire \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
-  wire \$88 ;
+  wire [8:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [8:0] \$90 ;
-  wire \$91 ;
+  wire \$90 ;
+  wire [8:0] \$91 ;
   wire \$92 ;
-  wire [8:0] \$93 ;
+  wire [9:0] \$93 ;
   wire \$94 ;
-  wire [9:0] \$95 ;
-  wire \$96 ;
+  reg [8:0] \$95 ;
+  reg [8:0] \$96 ;
   reg [8:0] \$97 ;
-  reg [8:0] \$98 ;
+  reg [10:0] \$98 ;
   reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
@@ -162,15 +159,15 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[3].q[0] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [63:0] \$signature__data$88 ;
-  wire [15:0] \$signature__data$88[0] ;
-  wire [15:0] \$signature__data$88[0][0] ;
-  wire [15:0] \$signature__data$88[1] ;
-  wire [15:0] \$signature__data$88[1][0] ;
-  wire [15:0] \$signature__data$88[2] ;
-  wire [15:0] \$signature__data$88[2][0] ;
-  wire [15:0] \$signature__data$88[3] ;
-  wire [15:0] \$signature__data$88[3][0] ;
+  wire [63:0] \$signature__data$87 ;
+  wire [15:0] \$signature__data$87[0] ;
+  wire [15:0] \$signature__data$87[0][0] ;
+  wire [15:0] \$signature__data$87[1] ;
+  wire [15:0] \$signature__data$87[1][0] ;
+  wire [15:0] \$signature__data$87[2] ;
+  wire [15:0] \$signature__data$87[2][0] ;
+  wire [15:0] \$signature__data$87[3] ;
+  wire [15:0] \$signature__data$87[3][0] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -318,7 +315,6 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire os_fire;
   reg [2:0] os_gap = 3'h0;
   reg [2:0] os_gap_now;
-  reg os_group_beat = 1'h0;
   wire os_group_end;
   wire os_interval;
   wire os_is_last;
@@ -680,7 +676,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
       _0_ <= a_buf[\$29 [7:0]];
     end
   end
-  assign \$signature__data$88  = _0_;
+  assign \$signature__data$87  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1299,115 +1295,111 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$63  = os_since_last + 1'h1;
   assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
   assign \$65  = os_beat + 1'h1;
-  assign \$66  = os_group_beat + 1'h1;
-  assign \$67  = os_is_last ? 2'h0 : \$66 ;
-  assign \$68  = os_kc + os_len;
-  assign \$69  = os_kc + os_len;
-  assign \$70  = \$69  >= KB;
+  assign \$66  = os_kc + os_len;
+  assign \$67  = os_kc + os_len;
+  assign \$68  = \$67  >= KB;
+  assign \$69  = os_n0 + 3'h4;
+  assign \$70  = os_w_base + KB;
   assign \$71  = os_n0 + 3'h4;
-  assign \$72  = os_w_base + KB;
-  assign \$73  = os_n0 + 3'h4;
-  assign \$74  = \$73  >= N;
-  assign \$75  = os_m0 + 3'h4;
-  assign \$76  = os_a_base + KB;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = edge_k + 9'h100;
+  assign \$72  = \$71  >= N;
+  assign \$73  = os_m0 + 3'h4;
+  assign \$74  = os_a_base + KB;
+  assign \$75  = run & o_row_valid;
+  assign \$76  = edge_k + 9'h100;
+  assign \$77  = edge_n0 + 3'h4;
+  assign \$78  = edge_y_base + M;
   assign \$79  = edge_n0 + 3'h4;
-  assign \$80  = edge_y_base + M;
-  assign \$81  = edge_n0 + 3'h4;
-  assign \$82  = \$81  >= N;
-  assign \$83  = edge_m0 + 3'h4;
-  assign \$84  = run & o_row_valid;
-  assign \$85  = run & o_row_valid;
-  assign \$86  = \$33 [8:0] < M;
-  assign \$87  = \$85  & \$86 ;
-  assign \$88  = run & o_row_valid;
-  assign \$89  = \$88  & is_last;
-  assign \$90  = o_wr__addr + 1'h1;
-  assign \$91  = \$90  > y_end;
-  assign \$92  = o_wr__en & \$91 ;
-  assign \$93  = o_wr__addr + 1'h1;
-  assign \$94  = run & last_write;
-  assign \$95  = raddr + 1'h1;
-  assign \$96  = raddr == y_end;
+  assign \$80  = \$79  >= N;
+  assign \$81  = edge_m0 + 3'h4;
+  assign \$82  = run & o_row_valid;
+  assign \$83  = run & o_row_valid;
+  assign \$84  = \$33 [8:0] < M;
+  assign \$85  = \$83  & \$84 ;
+  assign \$86  = run & o_row_valid;
+  assign \$87  = \$86  & is_last;
+  assign \$88  = o_wr__addr + 1'h1;
+  assign \$89  = \$88  > y_end;
+  assign \$90  = o_wr__en & \$89 ;
+  assign \$91  = o_wr__addr + 1'h1;
+  assign \$92  = run & last_write;
+  assign \$93  = raddr + 1'h1;
+  assign \$94  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$97 ;
+    a_load_addr <= \$95 ;
   always @(posedge clk)
-    w_load_addr <= \$98 ;
+    w_load_addr <= \$96 ;
   always @(posedge clk)
-    M <= \$99 ;
+    M <= \$97 ;
   always @(posedge clk)
-    N <= \$100 ;
+    N <= \$98 ;
   always @(posedge clk)
-    KB <= \$101 ;
+    KB <= \$99 ;
   always @(posedge clk)
-    run <= \$102 ;
+    run <= \$100 ;
   always @(posedge clk)
-    cycles <= \$103 ;
+    cycles <= \$101 ;
   always @(posedge clk)
-    os_gap <= \$104 ;
+    os_gap <= \$102 ;
   always @(posedge clk)
-    os_dq <= \$105 ;
+    os_dq <= \$103 ;
   always @(posedge clk)
-    os_since_last <= \$106 ;
+    os_since_last <= \$104 ;
   always @(posedge clk)
-    os_prev_issued <= \$107 ;
+    os_prev_issued <= \$105 ;
   always @(posedge clk)
-    os_m0 <= \$108 ;
+    os_m0 <= \$106 ;
   always @(posedge clk)
-    os_n0 <= \$109 ;
+    os_n0 <= \$107 ;
   always @(posedge clk)
-    os_kc <= \$110 ;
+    os_kc <= \$108 ;
   always @(posedge clk)
-    os_beat <= \$111 ;
+    os_beat <= \$109 ;
   always @(posedge clk)
-    os_group_beat <= \$112 ;
+    os_a_base <= \$110 ;
   always @(posedge clk)
-    os_a_base <= \$113 ;
+    os_w_base <= \$111 ;
   always @(posedge clk)
-    os_w_base <= \$114 ;
+    os_any_last <= \$112 ;
   always @(posedge clk)
-    os_any_last <= \$115 ;
+    os_prev_group_end <= \$113 ;
   always @(posedge clk)
-    os_prev_group_end <= \$116 ;
+    i_a <= \$114 ;
   always @(posedge clk)
-    i_a <= \$117 ;
+    issue_d1 <= \$115 ;
   always @(posedge clk)
-    issue_d1 <= \$118 ;
+    i_ctl <= \$116 ;
   always @(posedge clk)
-    i_ctl <= \$119 ;
+    i_w <= \$117 ;
   always @(posedge clk)
-    i_w <= \$120 ;
+    edge_m0 <= \$118 ;
   always @(posedge clk)
-    edge_m0 <= \$121 ;
+    edge_n0 <= \$119 ;
   always @(posedge clk)
-    edge_n0 <= \$122 ;
+    edge_k <= \$120 ;
   always @(posedge clk)
-    edge_k <= \$123 ;
+    edge_row <= \$121 ;
   always @(posedge clk)
-    edge_row <= \$124 ;
+    edge_y_base <= \$122 ;
   always @(posedge clk)
-    edge_y_base <= \$125 ;
+    s1_valid <= \$123 ;
   always @(posedge clk)
-    s1_valid <= \$126 ;
+    o_wr__en <= \$124 ;
   always @(posedge clk)
-    o_wr__en <= \$127 ;
+    s1_first <= \$125 ;
   always @(posedge clk)
-    s1_first <= \$128 ;
+    o_wr__addr <= \$126 ;
   always @(posedge clk)
-    o_wr__addr <= \$129 ;
+    last_write <= \$127 ;
   always @(posedge clk)
-    last_write <= \$130 ;
+    s1_row <= \$128 ;
   always @(posedge clk)
-    s1_row <= \$131 ;
+    y_end <= \$129 ;
   always @(posedge clk)
-    y_end <= \$132 ;
+    drain <= \$130 ;
   always @(posedge clk)
-    drain <= \$133 ;
+    raddr <= \$131 ;
   always @(posedge clk)
-    raddr <= \$134 ;
-  always @(posedge clk)
-    y_out__valid <= \$135 ;
+    y_out__valid <= \$132 ;
   \array_dequant_mac_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1479,35 +1471,55 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = a_load_addr;
+    \$95  = a_load_addr;
     if (\$47 ) begin
-      \$97  = \$48 [8:0];
+      \$95  = \$48 [8:0];
     end
     if (\$50 ) begin
-      \$97  = 9'h000;
+      \$95  = 9'h000;
     end
     if (rst) begin
-      \$97  = 9'h000;
+      \$95  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_load_addr;
+    \$96  = w_load_addr;
     if (\$51 ) begin
-      \$98  = \$52 [8:0];
+      \$96  = \$52 [8:0];
     end
     if (\$54 ) begin
-      \$98  = 9'h000;
+      \$96  = 9'h000;
     end
     if (rst) begin
-      \$98  = 9'h000;
+      \$96  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = M;
+    \$97  = M;
     if (go) begin
-      \$99  = m;
+      \$97  = m;
+    end
+    if (rst) begin
+      \$97  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = N;
+    if (go) begin
+      \$98  = n;
+    end
+    if (rst) begin
+      \$98  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = KB;
+    if (go) begin
+      \$99  = k_beats;
     end
     if (rst) begin
       \$99  = 9'h000;
@@ -1515,165 +1527,184 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = N;
+    \$100  = run;
     if (go) begin
-      \$100  = n;
+      \$100  = 1'h1;
+    end
+    if (\$92 ) begin
+      \$100  = 1'h0;
     end
     if (rst) begin
-      \$100  = 11'h000;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = KB;
+    \$101  = cycles;
     if (go) begin
-      \$101  = k_beats;
-    end
-    if (rst) begin
-      \$101  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = run;
-    if (go) begin
-      \$102  = 1'h1;
-    end
-    if (\$94 ) begin
-      \$102  = 1'h0;
-    end
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = cycles;
-    if (go) begin
-      \$103  = 40'h0000000000;
+      \$101  = 40'h0000000000;
     end
     if (run) begin
-      \$103  = \$55 [39:0];
+      \$101  = \$55 [39:0];
     end
     if (rst) begin
-      \$103  = 40'h0000000000;
+      \$101  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$58 [2:0];
+    \$102  = \$58 [2:0];
+    if (go) begin
+      \$102  = 3'h0;
+    end
+    if (rst) begin
+      \$102  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = \$61 [2:0];
+    if (go) begin
+      \$103  = 3'h0;
+    end
+    if (rst) begin
+      \$103  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = \$64 [2:0];
     if (go) begin
       \$104  = 3'h0;
-    end
-    if (rst) begin
-      \$104  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = \$61 [2:0];
-    if (go) begin
-      \$105  = 3'h0;
-    end
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$64 [2:0];
-    if (go) begin
-      \$106  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$106  = 3'h1;
+        \$104  = 3'h1;
       end
     end
     if (rst) begin
-      \$106  = 3'h0;
+      \$104  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = 1'h0;
+    \$105  = 1'h0;
     if (go) begin
-      \$107  = 1'h0;
+      \$105  = 1'h0;
     end
     if (os_fire) begin
-      \$107  = 1'h1;
+      \$105  = 1'h1;
     end
     if (rst) begin
-      \$107  = 1'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_m0;
+    \$106  = os_m0;
     if (go) begin
-      \$108  = 9'h000;
+      \$106  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          if (\$74 ) begin
-            \$108  = \$75 [8:0];
+        if (\$68 ) begin
+          if (\$72 ) begin
+            \$106  = \$73 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$108  = 9'h000;
+      \$106  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_n0;
+    \$107  = os_n0;
     if (go) begin
-      \$109  = 11'h000;
+      \$107  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          \$109  = \$71 [10:0];
-          if (\$74 ) begin
-            \$109  = 11'h000;
+        if (\$68 ) begin
+          \$107  = \$69 [10:0];
+          if (\$72 ) begin
+            \$107  = 11'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$109  = 11'h000;
+      \$107  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_kc;
+    \$108  = os_kc;
     if (go) begin
-      \$110  = 10'h000;
+      \$108  = 10'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$110  = \$68 [9:0];
-        if (\$70 ) begin
-          \$110  = 10'h000;
+        \$108  = \$66 [9:0];
+        if (\$68 ) begin
+          \$108  = 10'h000;
         end
       end
     end
     if (rst) begin
-      \$110  = 10'h000;
+      \$108  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = os_beat;
+    \$109  = os_beat;
+    if (go) begin
+      \$109  = 9'h000;
+    end
+    if (os_fire) begin
+      \$109  = \$65 [8:0];
+      if (os_is_last) begin
+        \$109  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$109  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = os_a_base;
+    if (go) begin
+      \$110  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$68 ) begin
+          if (\$72 ) begin
+            \$110  = \$74 [8:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$110  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = os_w_base;
     if (go) begin
       \$111  = 9'h000;
     end
     if (os_fire) begin
-      \$111  = \$65 [8:0];
       if (os_is_last) begin
-        \$111  = 9'h000;
+        if (\$68 ) begin
+          \$111  = \$70 [8:0];
+          if (\$72 ) begin
+            \$111  = 9'h000;
+          end
+        end
       end
     end
     if (rst) begin
@@ -1682,12 +1713,14 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = os_group_beat;
+    \$112  = os_any_last;
     if (go) begin
       \$112  = 1'h0;
     end
     if (os_fire) begin
-      \$112  = \$67 [0];
+      if (os_is_last) begin
+        \$112  = 1'h1;
+      end
     end
     if (rst) begin
       \$112  = 1'h0;
@@ -1695,110 +1728,104 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = os_a_base;
-    if (go) begin
-      \$113  = 9'h000;
-    end
+    \$113  = os_prev_group_end;
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$70 ) begin
-          if (\$74 ) begin
-            \$113  = \$76 [8:0];
-          end
-        end
-      end
+      \$113  = os_is_last;
     end
     if (rst) begin
-      \$113  = 9'h000;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = os_w_base;
+    \$114  = \$signature__data$87 ;
+    if (rst) begin
+      \$114  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = issue;
+    if (rst) begin
+      \$115  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = issue_d1;
+    if (rst) begin
+      \$116  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = w_rd__data;
+    if (rst) begin
+      \$117  = 96'h000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = edge_m0;
     if (go) begin
-      \$114  = 9'h000;
+      \$118  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$70 ) begin
-          \$114  = \$72 [8:0];
-          if (\$74 ) begin
-            \$114  = 9'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$114  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = os_any_last;
-    if (go) begin
-      \$115  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$115  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = os_prev_group_end;
-    if (os_fire) begin
-      \$116  = os_is_last;
-    end
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$signature__data$88 ;
-    if (rst) begin
-      \$117  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = issue;
-    if (rst) begin
-      \$118  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = issue_d1;
-    if (rst) begin
-      \$119  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_rd__data;
-    if (rst) begin
-      \$120  = 96'h000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = edge_m0;
-    if (go) begin
-      \$121  = 9'h000;
-    end
-    if (\$77 ) begin
+    if (\$75 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          if (\$82 ) begin
-            \$121  = \$83 [8:0];
+          if (\$80 ) begin
+            \$118  = \$81 [8:0];
           end
         end
       end
+    end
+    if (rst) begin
+      \$118  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = edge_n0;
+    if (go) begin
+      \$119  = 11'h000;
+    end
+    if (\$75 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$119  = \$77 [10:0];
+          if (\$80 ) begin
+            \$119  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = edge_k;
+    if (go) begin
+      \$120  = 10'h000;
+    end
+    if (\$75 ) begin
+      if (block_done) begin
+        \$120  = \$76 [9:0];
+        if (chunk_done) begin
+          \$120  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$120  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_row;
+    if (go) begin
+      \$121  = 9'h000;
     end
     if (rst) begin
       \$121  = 9'h000;
@@ -1806,15 +1833,15 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = edge_n0;
+    \$122  = edge_y_base;
     if (go) begin
       \$122  = 11'h000;
     end
-    if (\$77 ) begin
+    if (\$75 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$122  = \$79 [10:0];
-          if (\$82 ) begin
+          \$122  = \$78 [10:0];
+          if (\$80 ) begin
             \$122  = 11'h000;
           end
         end
@@ -1826,57 +1853,30 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = edge_k;
-    if (go) begin
-      \$123  = 10'h000;
-    end
-    if (\$77 ) begin
-      if (block_done) begin
-        \$123  = \$78 [9:0];
-        if (chunk_done) begin
-          \$123  = 10'h000;
-        end
-      end
-    end
+    \$123  = \$82 ;
     if (rst) begin
-      \$123  = 10'h000;
+      \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = edge_row;
-    if (go) begin
-      \$124  = 9'h000;
-    end
+    \$124  = \$85 ;
     if (rst) begin
-      \$124  = 9'h000;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = edge_y_base;
-    if (go) begin
-      \$125  = 11'h000;
-    end
-    if (\$77 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$125  = \$80 [10:0];
-          if (\$82 ) begin
-            \$125  = 11'h000;
-          end
-        end
-      end
-    end
+    \$125  = first_chunk;
     if (rst) begin
-      \$125  = 11'h000;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = \$84 ;
+    \$126  = \$34 [7:0];
     if (rst) begin
-      \$126  = 1'h0;
+      \$126  = 8'h00;
     end
   end
   always @* begin
@@ -1888,96 +1888,75 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = first_chunk;
+    \$128 [31:0] = o_row[31:0];
+    \$128 [63:32] = o_row[63:32];
+    \$128 [95:64] = o_row[95:64];
+    \$128 [127:96] = o_row[127:96];
     if (rst) begin
-      \$128  = 1'h0;
+      \$128  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$34 [7:0];
+    \$129  = y_end;
+    if (\$90 ) begin
+      \$129  = \$91 ;
+    end
+    if (go) begin
+      \$129  = 9'h000;
+    end
     if (rst) begin
-      \$129  = 8'h00;
+      \$129  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$89 ;
+    \$130  = drain;
+    if (\$92 ) begin
+      \$130  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$94 ) begin
+          \$130  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131 [31:0] = o_row[31:0];
-    \$131 [63:32] = o_row[63:32];
-    \$131 [95:64] = o_row[95:64];
-    \$131 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$131  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = y_end;
-    if (\$92 ) begin
-      \$132  = \$93 ;
-    end
-    if (go) begin
-      \$132  = 9'h000;
-    end
-    if (rst) begin
-      \$132  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = drain;
-    if (\$94 ) begin
-      \$133  = 1'h1;
-    end
+    \$131  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$131  = \$93 [8:0];
+      end
+    end
+    if (go) begin
+      \$131  = 9'h000;
+    end
+    if (rst) begin
+      \$131  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$132  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$96 ) begin
-          \$133  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$133  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$134  = \$95 [8:0];
+        \$132  = 1'h0;
       end
     end
     if (go) begin
-      \$134  = 9'h000;
+      \$132  = 1'h0;
     end
     if (rst) begin
-      \$134  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$135  = 1'h1;
-      end else if (y_out__ready) begin
-        \$135  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$135  = 1'h0;
-    end
-    if (rst) begin
-      \$135  = 1'h0;
+      \$132  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2099,14 +2078,14 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \i_a[2][0]  = i_a[47:32];
   assign \i_a[3]  = i_a[63:48];
   assign \i_a[3][0]  = i_a[63:48];
-  assign \$signature__data$88[0]  = \$signature__data$88 [15:0];
-  assign \$signature__data$88[0][0]  = \$signature__data$88 [15:0];
-  assign \$signature__data$88[1]  = \$signature__data$88 [31:16];
-  assign \$signature__data$88[1][0]  = \$signature__data$88 [31:16];
-  assign \$signature__data$88[2]  = \$signature__data$88 [47:32];
-  assign \$signature__data$88[2][0]  = \$signature__data$88 [47:32];
-  assign \$signature__data$88[3]  = \$signature__data$88 [63:48];
-  assign \$signature__data$88[3][0]  = \$signature__data$88 [63:48];
+  assign \$signature__data$87[0]  = \$signature__data$87 [15:0];
+  assign \$signature__data$87[0][0]  = \$signature__data$87 [15:0];
+  assign \$signature__data$87[1]  = \$signature__data$87 [31:16];
+  assign \$signature__data$87[1][0]  = \$signature__data$87 [31:16];
+  assign \$signature__data$87[2]  = \$signature__data$87 [47:32];
+  assign \$signature__data$87[2][0]  = \$signature__data$87 [47:32];
+  assign \$signature__data$87[3]  = \$signature__data$87 [63:48];
+  assign \$signature__data$87[3][0]  = \$signature__data$87 [63:48];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -7242,9 +7221,6 @@ module \array_dequant_mac_os_4x4__pe.mac.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

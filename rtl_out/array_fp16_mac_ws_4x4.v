@@ -2168,9 +2168,6 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -2466,9 +2463,6 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -2764,9 +2758,6 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -3062,9 +3053,6 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -7149,9 +7137,6 @@ module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -7,64 +7,61 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire \$103 ;
+  wire [9:0] \$103 ;
   wire \$104 ;
-  wire [9:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire [9:0] \$108 ;
-  wire [9:0] \$109 ;
+  wire \$105 ;
+  wire [9:0] \$106 ;
+  wire [9:0] \$107 ;
+  wire [127:0] \$108 ;
+  reg [8:0] \$109 ;
   wire \$11 ;
-  wire [127:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [8:0] \$112 ;
-  reg \$113 ;
-  reg \$114 ;
+  reg [8:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [8:0] \$113 ;
+  reg [10:0] \$114 ;
   reg [8:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [8:0] \$117 ;
-  reg \$118 ;
-  reg [39:0] \$119 ;
+  reg \$116 ;
+  reg [39:0] \$117 ;
+  reg [2:0] \$118 ;
+  reg [2:0] \$119 ;
   wire \$12 ;
   reg [2:0] \$120 ;
-  reg [2:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg \$123 ;
-  reg [8:0] \$124 ;
-  reg [10:0] \$125 ;
-  reg [9:0] \$126 ;
+  reg \$121 ;
+  reg [8:0] \$122 ;
+  reg [10:0] \$123 ;
+  reg [9:0] \$124 ;
+  reg [8:0] \$125 ;
+  reg [8:0] \$126 ;
   reg [8:0] \$127 ;
   reg \$128 ;
-  reg [8:0] \$129 ;
+  reg \$129 ;
   wire \$13 ;
-  reg [8:0] \$130 ;
-  reg \$131 ;
-  reg \$132 ;
+  reg [127:0] \$130 ;
+  reg [4:0] \$131 ;
+  reg [4:0] \$132 ;
   reg [127:0] \$133 ;
-  reg [4:0] \$134 ;
-  reg [4:0] \$135 ;
-  reg [127:0] \$136 ;
+  reg [8:0] \$134 ;
+  reg [10:0] \$135 ;
+  reg [9:0] \$136 ;
   reg [8:0] \$137 ;
   reg [10:0] \$138 ;
-  reg [9:0] \$139 ;
+  reg \$139 ;
   wire [10:0] \$14 ;
-  reg [8:0] \$140 ;
-  reg [10:0] \$141 ;
-  reg \$142 ;
+  reg \$140 ;
+  reg \$141 ;
+  reg [8:0] \$142 ;
   reg \$143 ;
-  reg \$144 ;
+  reg [127:0] \$144 ;
   reg [8:0] \$145 ;
-  reg \$146 ;
-  reg [127:0] \$147 ;
-  reg [8:0] \$148 ;
-  reg [8:0] \$149 ;
+  reg [8:0] \$146 ;
+  reg \$147 ;
+  reg \$148 ;
+  reg \$149 ;
   wire \$15 ;
-  reg \$150 ;
+  reg [8:0] \$150 ;
   reg \$151 ;
-  reg \$152 ;
-  reg [8:0] \$153 ;
-  reg \$154 ;
-  reg [8:0] \$155 ;
+  reg [8:0] \$152 ;
   wire [1:0] \$16 ;
   wire [1:0] \$17 ;
   wire \$18 ;
@@ -137,25 +134,25 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [3:0] \$79 ;
   wire \$8 ;
   wire [9:0] \$80 ;
-  wire [1:0] \$81 ;
-  wire [1:0] \$82 ;
-  wire [10:0] \$83 ;
-  wire [10:0] \$84 ;
-  wire \$85 ;
+  wire [10:0] \$81 ;
+  wire [10:0] \$82 ;
+  wire \$83 ;
+  wire [11:0] \$84 ;
+  wire [9:0] \$85 ;
   wire [11:0] \$86 ;
-  wire [9:0] \$87 ;
-  wire [11:0] \$88 ;
-  wire \$89 ;
+  wire \$87 ;
+  wire [9:0] \$88 ;
+  wire [9:0] \$89 ;
   wire \$9 ;
-  wire [9:0] \$90 ;
-  wire [9:0] \$91 ;
-  wire \$92 ;
-  wire [10:0] \$93 ;
+  wire \$90 ;
+  wire [10:0] \$91 ;
+  wire [11:0] \$92 ;
+  wire [11:0] \$93 ;
   wire [11:0] \$94 ;
-  wire [11:0] \$95 ;
-  wire [11:0] \$96 ;
+  wire \$95 ;
+  wire [9:0] \$96 ;
   wire \$97 ;
-  wire [9:0] \$98 ;
+  wire \$98 ;
   wire \$99 ;
   wire [8:0] \$signature__addr ;
   wire [8:0] \$signature__addr$27 ;
@@ -182,27 +179,27 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data$28[3][1] ;
   wire [7:0] \$signature__data$28[3][2] ;
   wire [7:0] \$signature__data$28[3][3] ;
-  wire [127:0] \$signature__data$99 ;
-  wire [31:0] \$signature__data$99[0] ;
-  wire [7:0] \$signature__data$99[0][0] ;
-  wire [7:0] \$signature__data$99[0][1] ;
-  wire [7:0] \$signature__data$99[0][2] ;
-  wire [7:0] \$signature__data$99[0][3] ;
-  wire [31:0] \$signature__data$99[1] ;
-  wire [7:0] \$signature__data$99[1][0] ;
-  wire [7:0] \$signature__data$99[1][1] ;
-  wire [7:0] \$signature__data$99[1][2] ;
-  wire [7:0] \$signature__data$99[1][3] ;
-  wire [31:0] \$signature__data$99[2] ;
-  wire [7:0] \$signature__data$99[2][0] ;
-  wire [7:0] \$signature__data$99[2][1] ;
-  wire [7:0] \$signature__data$99[2][2] ;
-  wire [7:0] \$signature__data$99[2][3] ;
-  wire [31:0] \$signature__data$99[3] ;
-  wire [7:0] \$signature__data$99[3][0] ;
-  wire [7:0] \$signature__data$99[3][1] ;
-  wire [7:0] \$signature__data$99[3][2] ;
-  wire [7:0] \$signature__data$99[3][3] ;
+  wire [127:0] \$signature__data$98 ;
+  wire [31:0] \$signature__data$98[0] ;
+  wire [7:0] \$signature__data$98[0][0] ;
+  wire [7:0] \$signature__data$98[0][1] ;
+  wire [7:0] \$signature__data$98[0][2] ;
+  wire [7:0] \$signature__data$98[0][3] ;
+  wire [31:0] \$signature__data$98[1] ;
+  wire [7:0] \$signature__data$98[1][0] ;
+  wire [7:0] \$signature__data$98[1][1] ;
+  wire [7:0] \$signature__data$98[1][2] ;
+  wire [7:0] \$signature__data$98[1][3] ;
+  wire [31:0] \$signature__data$98[2] ;
+  wire [7:0] \$signature__data$98[2][0] ;
+  wire [7:0] \$signature__data$98[2][1] ;
+  wire [7:0] \$signature__data$98[2][2] ;
+  wire [7:0] \$signature__data$98[2][3] ;
+  wire [31:0] \$signature__data$98[3] ;
+  wire [7:0] \$signature__data$98[3][0] ;
+  wire [7:0] \$signature__data$98[3][1] ;
+  wire [7:0] \$signature__data$98[3][2] ;
+  wire [7:0] \$signature__data$98[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -389,7 +386,6 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire os_fire;
   reg [2:0] os_gap = 3'h0;
   reg [2:0] os_gap_now;
-  reg os_group_beat = 1'h0;
   wire os_group_end;
   wire os_interval;
   wire os_is_last;
@@ -1016,7 +1012,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       _0_ <= a_buf[\$33 [8:0]];
     end
   end
-  assign \$signature__data$99  = _0_;
+  assign \$signature__data$98  = _0_;
   reg [127:0] o_buf [511:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1549,7 +1545,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     end
   end
   assign y_out__payload = _1_;
-  assign \$110  = _2_;
+  assign \$108  = _2_;
   reg [127:0] w_buf [511:0];
   initial begin
     w_buf[0] = 128'h00000000000000000000000000000000;
@@ -2169,125 +2165,121 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$78  = os_since_last + 1'h1;
   assign \$79  = \$77  ? \$78  : { 1'h0, os_since_last };
   assign \$80  = os_beat + 1'h1;
-  assign \$81  = os_group_beat + 1'h1;
-  assign \$82  = os_is_last ? 2'h0 : \$81 ;
-  assign \$83  = os_kc + os_len;
-  assign \$84  = os_kc + os_len;
-  assign \$85  = \$84  >= KB;
+  assign \$81  = os_kc + os_len;
+  assign \$82  = os_kc + os_len;
+  assign \$83  = \$82  >= KB;
+  assign \$84  = os_n0 + 3'h4;
+  assign \$85  = os_w_base + KB;
   assign \$86  = os_n0 + 3'h4;
-  assign \$87  = os_w_base + KB;
-  assign \$88  = os_n0 + 3'h4;
-  assign \$89  = \$88  >= N;
-  assign \$90  = os_m0 + 3'h4;
-  assign \$91  = os_a_base + KB;
-  assign \$92  = run & o_row_valid;
-  assign \$93  = edge_k + 9'h100;
+  assign \$87  = \$86  >= N;
+  assign \$88  = os_m0 + 3'h4;
+  assign \$89  = os_a_base + KB;
+  assign \$90  = run & o_row_valid;
+  assign \$91  = edge_k + 9'h100;
+  assign \$92  = edge_n0 + 3'h4;
+  assign \$93  = edge_y_base + M;
   assign \$94  = edge_n0 + 3'h4;
-  assign \$95  = edge_y_base + M;
-  assign \$96  = edge_n0 + 3'h4;
-  assign \$97  = \$96  >= N;
-  assign \$98  = edge_m0 + 3'h4;
-  assign \$99  = run & o_row_valid;
-  assign \$100  = run & o_row_valid;
-  assign \$101  = \$39 [8:0] < M;
-  assign \$102  = \$100  & \$101 ;
-  assign \$103  = run & o_row_valid;
-  assign \$104  = \$103  & is_last;
-  assign \$105  = s1_addr + 1'h1;
-  assign \$106  = \$105  > y_end;
-  assign \$107  = o_wr__en & \$106 ;
-  assign \$108  = s1_addr + 1'h1;
-  assign \$109  = drain_addr + 1'h1;
+  assign \$95  = \$94  >= N;
+  assign \$96  = edge_m0 + 3'h4;
+  assign \$97  = run & o_row_valid;
+  assign \$98  = run & o_row_valid;
+  assign \$99  = \$39 [8:0] < M;
+  assign \$100  = \$98  & \$99 ;
+  assign \$101  = run & o_row_valid;
+  assign \$102  = \$101  & is_last;
+  assign \$103  = s1_addr + 1'h1;
+  assign \$104  = \$103  > y_end;
+  assign \$105  = o_wr__en & \$104 ;
+  assign \$106  = s1_addr + 1'h1;
+  assign \$107  = drain_addr + 1'h1;
   always @(posedge clk)
-    a_load_addr <= \$111 ;
+    a_load_addr <= \$109 ;
   always @(posedge clk)
-    w_load_addr <= \$112 ;
+    w_load_addr <= \$110 ;
   always @(posedge clk)
-    bank <= \$113 ;
+    bank <= \$111 ;
   always @(posedge clk)
-    load_bank <= \$114 ;
+    load_bank <= \$112 ;
   always @(posedge clk)
-    M <= \$115 ;
+    M <= \$113 ;
   always @(posedge clk)
-    N <= \$116 ;
+    N <= \$114 ;
   always @(posedge clk)
-    KB <= \$117 ;
+    KB <= \$115 ;
   always @(posedge clk)
-    run <= \$118 ;
+    run <= \$116 ;
   always @(posedge clk)
-    cycles <= \$119 ;
+    cycles <= \$117 ;
   always @(posedge clk)
-    os_gap <= \$120 ;
+    os_gap <= \$118 ;
   always @(posedge clk)
-    os_dq <= \$121 ;
+    os_dq <= \$119 ;
   always @(posedge clk)
-    os_since_last <= \$122 ;
+    os_since_last <= \$120 ;
   always @(posedge clk)
-    os_prev_issued <= \$123 ;
+    os_prev_issued <= \$121 ;
   always @(posedge clk)
-    os_m0 <= \$124 ;
+    os_m0 <= \$122 ;
   always @(posedge clk)
-    os_n0 <= \$125 ;
+    os_n0 <= \$123 ;
   always @(posedge clk)
-    os_kc <= \$126 ;
+    os_kc <= \$124 ;
   always @(posedge clk)
-    os_beat <= \$127 ;
+    os_beat <= \$125 ;
   always @(posedge clk)
-    os_group_beat <= \$128 ;
+    os_a_base <= \$126 ;
   always @(posedge clk)
-    os_a_base <= \$129 ;
+    os_w_base <= \$127 ;
   always @(posedge clk)
-    os_w_base <= \$130 ;
+    os_any_last <= \$128 ;
   always @(posedge clk)
-    os_any_last <= \$131 ;
+    os_prev_group_end <= \$129 ;
   always @(posedge clk)
-    os_prev_group_end <= \$132 ;
+    i_a <= \$130 ;
   always @(posedge clk)
-    i_a <= \$133 ;
+    issue_d1 <= \$131 ;
   always @(posedge clk)
-    issue_d1 <= \$134 ;
+    i_ctl <= \$132 ;
   always @(posedge clk)
-    i_ctl <= \$135 ;
+    i_w <= \$133 ;
   always @(posedge clk)
-    i_w <= \$136 ;
+    edge_m0 <= \$134 ;
   always @(posedge clk)
-    edge_m0 <= \$137 ;
+    edge_n0 <= \$135 ;
   always @(posedge clk)
-    edge_n0 <= \$138 ;
+    edge_k <= \$136 ;
   always @(posedge clk)
-    edge_k <= \$139 ;
+    edge_row <= \$137 ;
   always @(posedge clk)
-    edge_row <= \$140 ;
+    edge_y_base <= \$138 ;
   always @(posedge clk)
-    edge_y_base <= \$141 ;
+    s1_valid <= \$139 ;
   always @(posedge clk)
-    s1_valid <= \$142 ;
+    o_wr__en <= \$140 ;
   always @(posedge clk)
-    o_wr__en <= \$143 ;
+    s1_first <= \$141 ;
   always @(posedge clk)
-    s1_first <= \$144 ;
+    s1_addr <= \$142 ;
   always @(posedge clk)
-    s1_addr <= \$145 ;
+    last_write <= \$143 ;
   always @(posedge clk)
-    last_write <= \$146 ;
+    s1_row <= \$144 ;
   always @(posedge clk)
-    s1_row <= \$147 ;
+    y_end <= \$145 ;
   always @(posedge clk)
-    y_end <= \$148 ;
+    drain_addr <= \$146 ;
   always @(posedge clk)
-    drain_addr <= \$149 ;
+    y_out__valid <= \$147 ;
   always @(posedge clk)
-    y_out__valid <= \$150 ;
+    drain <= \$148 ;
   always @(posedge clk)
-    drain <= \$151 ;
+    drain_bank <= \$149 ;
   always @(posedge clk)
-    drain_bank <= \$152 ;
+    drain_end <= \$150 ;
   always @(posedge clk)
-    drain_end <= \$153 ;
+    drain_pending <= \$151 ;
   always @(posedge clk)
-    drain_pending <= \$154 ;
-  always @(posedge clk)
-    pending_end <= \$155 ;
+    pending_end <= \$152 ;
   \array_int_mac_os_4x4_db.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -2363,55 +2355,75 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = a_load_addr;
+    \$109  = a_load_addr;
     if (\$65 ) begin
-      \$111  = \$66 [8:0];
+      \$109  = \$66 [8:0];
     end
     if (go) begin
-      \$111  = 9'h000;
+      \$109  = 9'h000;
     end
     if (rst) begin
-      \$111  = 9'h000;
+      \$109  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = w_load_addr;
+    \$110  = w_load_addr;
     if (\$67 ) begin
-      \$112  = \$68 [8:0];
+      \$110  = \$68 [8:0];
     end
     if (go) begin
-      \$112  = 9'h000;
+      \$110  = 9'h000;
     end
     if (rst) begin
-      \$112  = 9'h000;
+      \$110  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = bank;
+    \$111  = bank;
     if (go) begin
-      \$113  = load_bank;
+      \$111  = load_bank;
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = load_bank;
+    \$112  = load_bank;
     if (go) begin
-      \$114  = \$69 ;
+      \$112  = \$69 ;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = M;
+    \$113  = M;
     if (go) begin
-      \$115  = m;
+      \$113  = m;
+    end
+    if (rst) begin
+      \$113  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = N;
+    if (go) begin
+      \$114  = n;
+    end
+    if (rst) begin
+      \$114  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = KB;
+    if (go) begin
+      \$115  = k_beats;
     end
     if (rst) begin
       \$115  = 9'h000;
@@ -2419,165 +2431,184 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = N;
+    \$116  = run;
     if (go) begin
-      \$116  = n;
-    end
-    if (rst) begin
-      \$116  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = KB;
-    if (go) begin
-      \$117  = k_beats;
-    end
-    if (rst) begin
-      \$117  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = run;
-    if (go) begin
-      \$118  = 1'h1;
+      \$116  = 1'h1;
     end
     if (gemm_finish) begin
-      \$118  = 1'h0;
+      \$116  = 1'h0;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = cycles;
+    \$117  = cycles;
     if (go) begin
-      \$119  = 40'h0000000000;
+      \$117  = 40'h0000000000;
     end
     if (run) begin
-      \$119  = \$70 [39:0];
+      \$117  = \$70 [39:0];
     end
     if (rst) begin
-      \$119  = 40'h0000000000;
+      \$117  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$73 [2:0];
+    \$118  = \$73 [2:0];
+    if (go) begin
+      \$118  = 3'h0;
+    end
+    if (rst) begin
+      \$118  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = \$76 [2:0];
+    if (go) begin
+      \$119  = 3'h0;
+    end
+    if (rst) begin
+      \$119  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = \$79 [2:0];
     if (go) begin
       \$120  = 3'h0;
-    end
-    if (rst) begin
-      \$120  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$76 [2:0];
-    if (go) begin
-      \$121  = 3'h0;
-    end
-    if (rst) begin
-      \$121  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = \$79 [2:0];
-    if (go) begin
-      \$122  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$122  = 3'h1;
+        \$120  = 3'h1;
       end
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$120  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = 1'h0;
+    \$121  = 1'h0;
     if (go) begin
-      \$123  = 1'h0;
+      \$121  = 1'h0;
     end
     if (os_fire) begin
-      \$123  = 1'h1;
+      \$121  = 1'h1;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = os_m0;
+    \$122  = os_m0;
     if (go) begin
-      \$124  = 9'h000;
+      \$122  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$85 ) begin
-          if (\$89 ) begin
-            \$124  = \$90 [8:0];
+        if (\$83 ) begin
+          if (\$87 ) begin
+            \$122  = \$88 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$124  = 9'h000;
+      \$122  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = os_n0;
+    \$123  = os_n0;
     if (go) begin
-      \$125  = 11'h000;
+      \$123  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$85 ) begin
-          \$125  = \$86 [10:0];
-          if (\$89 ) begin
-            \$125  = 11'h000;
+        if (\$83 ) begin
+          \$123  = \$84 [10:0];
+          if (\$87 ) begin
+            \$123  = 11'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$125  = 11'h000;
+      \$123  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = os_kc;
+    \$124  = os_kc;
     if (go) begin
-      \$126  = 10'h000;
+      \$124  = 10'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$126  = \$83 [9:0];
-        if (\$85 ) begin
-          \$126  = 10'h000;
+        \$124  = \$81 [9:0];
+        if (\$83 ) begin
+          \$124  = 10'h000;
         end
       end
     end
     if (rst) begin
-      \$126  = 10'h000;
+      \$124  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = os_beat;
+    \$125  = os_beat;
+    if (go) begin
+      \$125  = 9'h000;
+    end
+    if (os_fire) begin
+      \$125  = \$80 [8:0];
+      if (os_is_last) begin
+        \$125  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$125  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = os_a_base;
+    if (go) begin
+      \$126  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$83 ) begin
+          if (\$87 ) begin
+            \$126  = \$89 [8:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$126  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = os_w_base;
     if (go) begin
       \$127  = 9'h000;
     end
     if (os_fire) begin
-      \$127  = \$80 [8:0];
       if (os_is_last) begin
-        \$127  = 9'h000;
+        if (\$83 ) begin
+          \$127  = \$85 [8:0];
+          if (\$87 ) begin
+            \$127  = 9'h000;
+          end
+        end
       end
     end
     if (rst) begin
@@ -2586,12 +2617,14 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = os_group_beat;
+    \$128  = os_any_last;
     if (go) begin
       \$128  = 1'h0;
     end
     if (os_fire) begin
-      \$128  = \$82 [0];
+      if (os_is_last) begin
+        \$128  = 1'h1;
+      end
     end
     if (rst) begin
       \$128  = 1'h0;
@@ -2599,126 +2632,120 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = os_a_base;
-    if (go) begin
-      \$129  = 9'h000;
-    end
+    \$129  = os_prev_group_end;
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$85 ) begin
-          if (\$89 ) begin
-            \$129  = \$91 [8:0];
-          end
-        end
-      end
+      \$129  = os_is_last;
     end
     if (rst) begin
-      \$129  = 9'h000;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = os_w_base;
-    if (go) begin
-      \$130  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$85 ) begin
-          \$130  = \$87 [8:0];
-          if (\$89 ) begin
-            \$130  = 9'h000;
-          end
-        end
-      end
-    end
+    \$130  = \$signature__data$98 ;
     if (rst) begin
-      \$130  = 9'h000;
+      \$130  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = os_any_last;
-    if (go) begin
-      \$131  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$131  = 1'h1;
-      end
-    end
+    \$131  = issue;
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = os_prev_group_end;
-    if (os_fire) begin
-      \$132  = os_is_last;
-    end
+    \$132  = issue_d1;
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = \$signature__data$99 ;
+    \$133  = w_rd__data;
     if (rst) begin
       \$133  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = issue;
-    if (rst) begin
-      \$134  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = issue_d1;
-    if (rst) begin
-      \$135  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = w_rd__data;
-    if (rst) begin
-      \$136  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = edge_m0;
+    \$134  = edge_m0;
     if (go) begin
-      \$137  = 9'h000;
+      \$134  = 9'h000;
     end
-    if (\$92 ) begin
+    if (\$90 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          if (\$97 ) begin
-            \$137  = \$98 [8:0];
+          if (\$95 ) begin
+            \$134  = \$96 [8:0];
           end
         end
       end
     end
     if (rst) begin
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = edge_n0;
+    if (go) begin
+      \$135  = 11'h000;
+    end
+    if (\$90 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$135  = \$92 [10:0];
+          if (\$95 ) begin
+            \$135  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$135  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = edge_k;
+    if (go) begin
+      \$136  = 10'h000;
+    end
+    if (\$90 ) begin
+      if (block_done) begin
+        \$136  = \$91 [9:0];
+        if (chunk_done) begin
+          \$136  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$136  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = edge_row;
+    if (go) begin
+      \$137  = 9'h000;
+    end
+    if (rst) begin
       \$137  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = edge_n0;
+    \$138  = edge_y_base;
     if (go) begin
       \$138  = 11'h000;
     end
-    if (\$92 ) begin
+    if (\$90 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$138  = \$94 [10:0];
-          if (\$97 ) begin
+          \$138  = \$93 [10:0];
+          if (\$95 ) begin
             \$138  = 11'h000;
           end
         end
@@ -2730,57 +2757,30 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = edge_k;
-    if (go) begin
-      \$139  = 10'h000;
-    end
-    if (\$92 ) begin
-      if (block_done) begin
-        \$139  = \$93 [9:0];
-        if (chunk_done) begin
-          \$139  = 10'h000;
-        end
-      end
-    end
+    \$139  = \$97 ;
     if (rst) begin
-      \$139  = 10'h000;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = edge_row;
-    if (go) begin
-      \$140  = 9'h000;
-    end
+    \$140  = \$100 ;
     if (rst) begin
-      \$140  = 9'h000;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = edge_y_base;
-    if (go) begin
-      \$141  = 11'h000;
-    end
-    if (\$92 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$141  = \$95 [10:0];
-          if (\$97 ) begin
-            \$141  = 11'h000;
-          end
-        end
-      end
-    end
+    \$141  = first_chunk;
     if (rst) begin
-      \$141  = 11'h000;
+      \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$99 ;
+    \$142  = \$40 [8:0];
     if (rst) begin
-      \$142  = 1'h0;
+      \$142  = 9'h000;
     end
   end
   always @* begin
@@ -2792,81 +2792,60 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = first_chunk;
+    \$144 [31:0] = o_row[31:0];
+    \$144 [63:32] = o_row[63:32];
+    \$144 [95:64] = o_row[95:64];
+    \$144 [127:96] = o_row[127:96];
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = \$40 [8:0];
+    \$145  = y_end;
+    if (\$105 ) begin
+      \$145  = \$106 [8:0];
+    end
+    if (go) begin
+      \$145  = 9'h000;
+    end
     if (rst) begin
       \$145  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = \$104 ;
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147 [31:0] = o_row[31:0];
-    \$147 [63:32] = o_row[63:32];
-    \$147 [95:64] = o_row[95:64];
-    \$147 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$147  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = y_end;
-    if (\$107 ) begin
-      \$148  = \$108 [8:0];
-    end
-    if (go) begin
-      \$148  = 9'h000;
-    end
-    if (rst) begin
-      \$148  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = drain_addr;
+    \$146  = drain_addr;
     if (drain) begin
       if (y_rd__en) begin
-        \$149  = \$109 [8:0];
+        \$146  = \$107 [8:0];
       end
     end
     if (drain_done) begin
       if (drain_pending) begin
-        \$149  = 9'h000;
+        \$146  = 9'h000;
       end else if (gemm_finish) begin
-        \$149  = 9'h000;
+        \$146  = 9'h000;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$149  = 9'h000;
+        \$146  = 9'h000;
       end
     end
     if (rst) begin
-      \$149  = 9'h000;
+      \$146  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = y_out__valid;
+    \$147  = y_out__valid;
     if (drain) begin
       if (y_rd__en) begin
-        \$150  = 1'h1;
+        \$147  = 1'h1;
       end else if (y_out__ready) begin
-        \$150  = 1'h0;
+        \$147  = 1'h0;
       end
     end
     if (drain_done) begin
@@ -2874,29 +2853,85 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$150  = 1'h0;
+        \$147  = 1'h0;
       end
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = drain;
+    \$148  = drain;
     if (drain_done) begin
       (* full_case = 32'd1 *)
       if (drain_pending) begin
-        \$151  = 1'h1;
+        \$148  = 1'h1;
       end else if (gemm_finish) begin
-        \$151  = 1'h1;
+        \$148  = 1'h1;
       end else begin
+        \$148  = 1'h0;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$148  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = drain_bank;
+    if (drain_done) begin
+      if (drain_pending) begin
+        \$149  = bank;
+      end else if (gemm_finish) begin
+        \$149  = bank;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$149  = bank;
+      end
+    end
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = drain_end;
+    if (drain_done) begin
+      if (drain_pending) begin
+        \$150  = pending_end;
+      end else if (gemm_finish) begin
+        \$150  = \$57 [8:0];
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$150  = \$57 [8:0];
+      end
+    end
+    if (rst) begin
+      \$150  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = drain_pending;
+    if (drain_done) begin
+      if (drain_pending) begin
         \$151  = 1'h0;
       end
     end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
       if (drain) begin
-      end else begin
         \$151  = 1'h1;
       end
     end
@@ -2906,71 +2941,15 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = drain_bank;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$152  = bank;
-      end else if (gemm_finish) begin
-        \$152  = bank;
-      end
-    end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
-      if (drain) begin
-      end else begin
-        \$152  = bank;
-      end
-    end
-    if (rst) begin
-      \$152  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = drain_end;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$153  = pending_end;
-      end else if (gemm_finish) begin
-        \$153  = \$57 [8:0];
-      end
-    end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
-      if (drain) begin
-      end else begin
-        \$153  = \$57 [8:0];
-      end
-    end
-    if (rst) begin
-      \$153  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = drain_pending;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$154  = 1'h0;
-      end
-    end else if (gemm_finish) begin
-      if (drain) begin
-        \$154  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$154  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = pending_end;
+    \$152  = pending_end;
     if (drain_done) begin
     end else if (gemm_finish) begin
       if (drain) begin
-        \$155  = \$57 [8:0];
+        \$152  = \$57 [8:0];
       end
     end
     if (rst) begin
-      \$155  = 9'h000;
+      \$152  = 9'h000;
     end
   end
   assign \$signature__addr  = \$5 [8:0];
@@ -3131,26 +3110,26 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$99[0]  = \$signature__data$99 [31:0];
-  assign \$signature__data$99[0][0]  = \$signature__data$99 [7:0];
-  assign \$signature__data$99[0][1]  = \$signature__data$99 [15:8];
-  assign \$signature__data$99[0][2]  = \$signature__data$99 [23:16];
-  assign \$signature__data$99[0][3]  = \$signature__data$99 [31:24];
-  assign \$signature__data$99[1]  = \$signature__data$99 [63:32];
-  assign \$signature__data$99[1][0]  = \$signature__data$99 [39:32];
-  assign \$signature__data$99[1][1]  = \$signature__data$99 [47:40];
-  assign \$signature__data$99[1][2]  = \$signature__data$99 [55:48];
-  assign \$signature__data$99[1][3]  = \$signature__data$99 [63:56];
-  assign \$signature__data$99[2]  = \$signature__data$99 [95:64];
-  assign \$signature__data$99[2][0]  = \$signature__data$99 [71:64];
-  assign \$signature__data$99[2][1]  = \$signature__data$99 [79:72];
-  assign \$signature__data$99[2][2]  = \$signature__data$99 [87:80];
-  assign \$signature__data$99[2][3]  = \$signature__data$99 [95:88];
-  assign \$signature__data$99[3]  = \$signature__data$99 [127:96];
-  assign \$signature__data$99[3][0]  = \$signature__data$99 [103:96];
-  assign \$signature__data$99[3][1]  = \$signature__data$99 [111:104];
-  assign \$signature__data$99[3][2]  = \$signature__data$99 [119:112];
-  assign \$signature__data$99[3][3]  = \$signature__data$99 [127:120];
+  assign \$signature__data$98[0]  = \$signature__data$98 [31:0];
+  assign \$signature__data$98[0][0]  = \$signature__data$98 [7:0];
+  assign \$signature__data$98[0][1]  = \$signature__data$98 [15:8];
+  assign \$signature__data$98[0][2]  = \$signature__data$98 [23:16];
+  assign \$signature__data$98[0][3]  = \$signature__data$98 [31:24];
+  assign \$signature__data$98[1]  = \$signature__data$98 [63:32];
+  assign \$signature__data$98[1][0]  = \$signature__data$98 [39:32];
+  assign \$signature__data$98[1][1]  = \$signature__data$98 [47:40];
+  assign \$signature__data$98[1][2]  = \$signature__data$98 [55:48];
+  assign \$signature__data$98[1][3]  = \$signature__data$98 [63:56];
+  assign \$signature__data$98[2]  = \$signature__data$98 [95:64];
+  assign \$signature__data$98[2][0]  = \$signature__data$98 [71:64];
+  assign \$signature__data$98[2][1]  = \$signature__data$98 [79:72];
+  assign \$signature__data$98[2][2]  = \$signature__data$98 [87:80];
+  assign \$signature__data$98[2][3]  = \$signature__data$98 [95:88];
+  assign \$signature__data$98[3]  = \$signature__data$98 [127:96];
+  assign \$signature__data$98[3][0]  = \$signature__data$98 [103:96];
+  assign \$signature__data$98[3][1]  = \$signature__data$98 [111:104];
+  assign \$signature__data$98[3][2]  = \$signature__data$98 [119:112];
+  assign \$signature__data$98[3][3]  = \$signature__data$98 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];

@@ -17,10 +17,10 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire \$11 ;
   reg [9:0] \$110 ;
   reg [8:0] \$111 ;
-  reg [5:0] \$112 ;
+  reg [8:0] \$112 ;
   reg [8:0] \$113 ;
-  reg [8:0] \$114 ;
-  reg \$115 ;
+  reg \$114 ;
+  reg [5:0] \$115 ;
   reg \$116 ;
   reg [255:0] \$117 ;
   reg [4:0] \$118 ;
@@ -1794,13 +1794,13 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @(posedge clk)
     os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$112 ;
+    os_a_base <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$113 ;
+    os_w_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$114 ;
+    os_any_last <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$115 ;
+    os_group_beat <= \$115 ;
   always @(posedge clk)
     os_prev_group_end <= \$116 ;
   always @(posedge clk)
@@ -2115,28 +2115,35 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = os_group_beat;
+    \$112  = os_a_base;
     if (go) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
     if (os_fire) begin
-      \$112  = \$67 [5:0];
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$112  = \$76 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = os_a_base;
+    \$113  = os_w_base;
     if (go) begin
       \$113  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
         if (\$70 ) begin
+          \$113  = \$72 [8:0];
           if (\$74 ) begin
-            \$113  = \$76 [8:0];
+            \$113  = 9'h000;
           end
         end
       end
@@ -2147,37 +2154,30 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = os_w_base;
+    \$114  = os_any_last;
     if (go) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          \$114  = \$72 [8:0];
-          if (\$74 ) begin
-            \$114  = 9'h000;
-          end
-        end
+        \$114  = 1'h1;
       end
     end
     if (rst) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = os_any_last;
+    \$115  = os_group_beat;
     if (go) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$115  = 1'h1;
-      end
+      \$115  = \$67 [5:0];
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
   end
   always @* begin

@@ -17,10 +17,10 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire \$11 ;
   reg [9:0] \$110 ;
   reg [8:0] \$111 ;
-  reg [5:0] \$112 ;
+  reg [8:0] \$112 ;
   reg [8:0] \$113 ;
-  reg [8:0] \$114 ;
-  reg \$115 ;
+  reg \$114 ;
+  reg [5:0] \$115 ;
   reg \$116 ;
   reg [255:0] \$117 ;
   reg [4:0] \$118 ;
@@ -1458,13 +1458,13 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   always @(posedge clk)
     os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$112 ;
+    os_a_base <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$113 ;
+    os_w_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$114 ;
+    os_any_last <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$115 ;
+    os_group_beat <= \$115 ;
   always @(posedge clk)
     os_prev_group_end <= \$116 ;
   always @(posedge clk)
@@ -1779,28 +1779,35 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$112  = os_group_beat;
+    \$112  = os_a_base;
     if (go) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
     if (os_fire) begin
-      \$112  = \$67 [5:0];
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$112  = \$76 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$113  = os_a_base;
+    \$113  = os_w_base;
     if (go) begin
       \$113  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
         if (\$70 ) begin
+          \$113  = \$72 [8:0];
           if (\$74 ) begin
-            \$113  = \$76 [8:0];
+            \$113  = 9'h000;
           end
         end
       end
@@ -1811,37 +1818,30 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$114  = os_w_base;
+    \$114  = os_any_last;
     if (go) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          \$114  = \$72 [8:0];
-          if (\$74 ) begin
-            \$114  = 9'h000;
-          end
-        end
+        \$114  = 1'h1;
       end
     end
     if (rst) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$115  = os_any_last;
+    \$115  = os_group_beat;
     if (go) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$115  = 1'h1;
-      end
+      \$115  = \$67 [5:0];
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
   end
   always @* begin
@@ -5199,7 +5199,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2634$0 (i_zero),
+    .\port$2618$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5571,9 +5571,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5984,7 +5981,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2634$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2618$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -6027,8 +6024,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2634$0 ;
-  wire [3:0] \port$2634$0 ;
+  input [3:0] \port$2618$0 ;
+  wire [3:0] \port$2618$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -6062,13 +6059,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2634$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2634$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2634$0  };
+  assign \$10  = $signed({ 1'h0, \port$2618$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2618$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2618$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$2634$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2618$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1c - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -6090,10 +6087,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$2634$0 ;
+  assign \$34  = ! \port$2618$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2634$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$2618$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
@@ -6219,7 +6216,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2634$0  };
+  assign d = { 1'h0, \port$2618$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [28:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
@@ -6395,9 +6392,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -6654,7 +6648,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2640$0 (i_zero),
+    .\port$2624$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -7026,9 +7020,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -7439,7 +7430,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2640$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2624$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -7482,8 +7473,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2640$0 ;
-  wire [3:0] \port$2640$0 ;
+  input [3:0] \port$2624$0 ;
+  wire [3:0] \port$2624$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7517,13 +7508,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2640$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2640$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2640$0  };
+  assign \$10  = $signed({ 1'h0, \port$2624$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2624$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2624$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$2640$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2624$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1c - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -7545,10 +7536,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$2640$0 ;
+  assign \$34  = ! \port$2624$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2640$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$2624$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
@@ -7674,7 +7665,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2640$0  };
+  assign d = { 1'h0, \port$2624$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [28:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
@@ -7850,9 +7841,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -8109,7 +8097,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2648$0 (i_zero),
+    .\port$2632$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8481,9 +8469,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -8894,7 +8879,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2648$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2632$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -8937,8 +8922,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2648$0 ;
-  wire [3:0] \port$2648$0 ;
+  input [3:0] \port$2632$0 ;
+  wire [3:0] \port$2632$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -8972,13 +8957,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2648$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2648$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2648$0  };
+  assign \$10  = $signed({ 1'h0, \port$2632$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2632$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2632$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$2648$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2632$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1c - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -9000,10 +8985,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$2648$0 ;
+  assign \$34  = ! \port$2632$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2648$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$2632$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
@@ -9129,7 +9114,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2648$0  };
+  assign d = { 1'h0, \port$2632$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [28:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
@@ -9305,9 +9290,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -9564,7 +9546,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2658$0 (i_zero),
+    .\port$2642$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -9936,9 +9918,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -10349,7 +10328,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2658$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2642$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -10392,8 +10371,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$2658$0 ;
-  wire [3:0] \port$2658$0 ;
+  input [3:0] \port$2642$0 ;
+  wire [3:0] \port$2642$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10427,13 +10406,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$2658$0  }) < $signed(1'h0);
-  assign \$11  = - \port$2658$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2658$0  };
+  assign \$10  = $signed({ 1'h0, \port$2642$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2642$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2642$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$2658$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$2642$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1c - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -10455,10 +10434,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$2658$0 ;
+  assign \$34  = ! \port$2642$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$2658$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$2642$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
@@ -10584,7 +10563,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$2658$0  };
+  assign d = { 1'h0, \port$2642$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [28:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
@@ -10760,9 +10739,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -14103,217 +14079,213 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [5:0] \$100 ;
-  wire [5:0] \$101 ;
-  wire [21:0] \$102 ;
-  wire [21:0] \$103 ;
-  wire [17:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire [5:0] \$106 ;
-  wire \$107 ;
-  wire [5:0] \$108 ;
-  wire [5:0] \$109 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [5:0] \$102 ;
+  wire \$103 ;
+  wire [5:0] \$104 ;
+  wire [5:0] \$105 ;
+  wire [21:0] \$106 ;
+  wire [21:0] \$107 ;
+  wire [17:0] \$108 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
-  wire [21:0] \$110 ;
-  wire [21:0] \$111 ;
-  wire [17:0] \$112 ;
-  wire [17:0] \$113 ;
-  wire [5:0] \$114 ;
-  wire \$115 ;
-  wire [5:0] \$116 ;
-  wire [5:0] \$117 ;
-  wire [21:0] \$118 ;
-  wire [21:0] \$119 ;
-  wire \$12 ;
-  wire [17:0] \$120 ;
-  wire [17:0] \$121 ;
-  wire [5:0] \$122 ;
-  wire \$123 ;
-  wire [5:0] \$124 ;
-  wire [5:0] \$125 ;
-  wire [21:0] \$126 ;
-  wire [21:0] \$127 ;
-  wire [17:0] \$128 ;
-  wire [17:0] \$129 ;
-  wire \$13 ;
-  wire [5:0] \$130 ;
-  wire \$131 ;
+  wire [5:0] \$110 ;
+  wire \$111 ;
+  wire [5:0] \$112 ;
+  wire [5:0] \$113 ;
+  wire [21:0] \$114 ;
+  wire [21:0] \$115 ;
+  wire [17:0] \$116 ;
+  wire [17:0] \$117 ;
+  wire [5:0] \$118 ;
+  wire \$119 ;
+  wire [4:0] \$12 ;
+  wire [5:0] \$120 ;
+  wire [5:0] \$121 ;
+  wire [21:0] \$122 ;
+  wire [21:0] \$123 ;
+  wire [17:0] \$124 ;
+  wire [17:0] \$125 ;
+  wire [5:0] \$126 ;
+  wire \$127 ;
+  wire [19:0] \$128 ;
+  wire [19:0] \$129 ;
+  wire [4:0] \$13 ;
+  wire \$130 ;
+  wire [19:0] \$131 ;
   wire [19:0] \$132 ;
-  wire [19:0] \$133 ;
+  wire [20:0] \$133 ;
   wire \$134 ;
   wire [19:0] \$135 ;
   wire [19:0] \$136 ;
-  wire [20:0] \$137 ;
-  wire \$138 ;
+  wire \$137 ;
+  wire [19:0] \$138 ;
   wire [19:0] \$139 ;
-  wire \$14 ;
-  wire [19:0] \$140 ;
-  wire \$141 ;
-  wire [19:0] \$142 ;
-  wire [19:0] \$143 ;
-  wire [20:0] \$144 ;
-  wire [21:0] \$145 ;
-  wire \$146 ;
-  wire [23:0] \$147 ;
-  wire [23:0] \$148 ;
-  wire [5:0] \$149 ;
-  wire \$15 ;
-  wire [56:0] \$150 ;
-  wire [8:0] \$151 ;
-  wire [9:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [19:0] \$155 ;
-  wire [56:0] \$156 ;
-  wire [19:0] \$157 ;
-  wire [20:0] \$158 ;
-  wire [51:0] \$159 ;
-  wire [4:0] \$16 ;
-  wire [52:0] \$160 ;
-  wire \$161 ;
+  wire [11:0] \$14 ;
+  wire [20:0] \$140 ;
+  wire [21:0] \$141 ;
+  wire \$142 ;
+  wire [23:0] \$143 ;
+  wire [23:0] \$144 ;
+  wire [5:0] \$145 ;
+  wire [56:0] \$146 ;
+  wire [8:0] \$147 ;
+  wire [9:0] \$148 ;
+  wire \$149 ;
+  wire [11:0] \$15 ;
+  wire \$150 ;
+  wire [19:0] \$151 ;
+  wire [56:0] \$152 ;
+  wire [19:0] \$153 ;
+  wire [20:0] \$154 ;
+  wire [51:0] \$155 ;
+  wire [52:0] \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire [11:0] \$16 ;
+  wire \$160 ;
+  wire [53:0] \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire [53:0] \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire [15:0] \$168 ;
+  wire [15:0] \$164 ;
+  wire [15:0] \$165 ;
+  wire [15:0] \$166 ;
+  wire [15:0] \$167 ;
+  wire [16:0] \$168 ;
   wire [15:0] \$169 ;
-  wire [4:0] \$17 ;
+  wire [11:0] \$17 ;
   wire [15:0] \$170 ;
   wire [15:0] \$171 ;
-  wire [16:0] \$172 ;
-  wire [15:0] \$173 ;
-  wire [15:0] \$174 ;
-  wire [15:0] \$175 ;
-  wire [15:0] \$176 ;
-  wire [16:0] \$177 ;
-  wire [17:0] \$178 ;
-  wire \$179 ;
-  wire [11:0] \$18 ;
-  wire [19:0] \$180 ;
-  wire [19:0] \$181 ;
-  wire [5:0] \$182 ;
-  wire [56:0] \$183 ;
-  wire [8:0] \$184 ;
-  wire [9:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [19:0] \$188 ;
-  wire [56:0] \$189 ;
-  wire [11:0] \$19 ;
-  wire [19:0] \$190 ;
-  wire [20:0] \$191 ;
-  wire [51:0] \$192 ;
-  wire [52:0] \$193 ;
-  wire \$194 ;
+  wire [15:0] \$172 ;
+  wire [16:0] \$173 ;
+  wire [17:0] \$174 ;
+  wire \$175 ;
+  wire [19:0] \$176 ;
+  wire [19:0] \$177 ;
+  wire [5:0] \$178 ;
+  wire [56:0] \$179 ;
+  wire [12:0] \$18 ;
+  wire [8:0] \$180 ;
+  wire [9:0] \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [19:0] \$184 ;
+  wire [56:0] \$185 ;
+  wire [19:0] \$186 ;
+  wire [20:0] \$187 ;
+  wire [51:0] \$188 ;
+  wire [52:0] \$189 ;
+  wire [13:0] \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [53:0] \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire \$197 ;
-  wire [53:0] \$198 ;
-  wire \$199 ;
+  reg [63:0] \$197 ;
+  reg [15:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  wire [11:0] \$20 ;
-  wire \$200 ;
-  reg [63:0] \$201 ;
-  reg [15:0] \$202 ;
-  reg [4:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg [31:0] \$205 ;
-  reg [31:0] \$206 ;
-  reg \$207 ;
-  reg \$208 ;
-  reg [65:0] \$209 ;
-  wire [11:0] \$21 ;
-  wire [12:0] \$22 ;
-  wire [13:0] \$23 ;
-  wire [13:0] \$24 ;
-  wire [13:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [14:0] \$27 ;
-  wire [15:0] \$28 ;
+  wire [13:0] \$20 ;
+  reg [15:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg [65:0] \$205 ;
+  wire [13:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [14:0] \$23 ;
+  wire [15:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [4:0] \$38 ;
-  wire [4:0] \$39 ;
+  wire [4:0] \$34 ;
+  wire [4:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire [11:0] \$37 ;
+  wire [11:0] \$38 ;
+  wire [11:0] \$39 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
-  wire [11:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [11:0] \$43 ;
-  wire [12:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire [13:0] \$47 ;
-  wire [13:0] \$48 ;
-  wire [14:0] \$49 ;
+  wire [12:0] \$40 ;
+  wire [13:0] \$41 ;
+  wire [13:0] \$42 ;
+  wire [13:0] \$43 ;
+  wire [13:0] \$44 ;
+  wire [14:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [15:0] \$50 ;
+  wire \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [4:0] \$56 ;
+  wire [4:0] \$57 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
-  wire [4:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [11:0] \$64 ;
-  wire [11:0] \$65 ;
-  wire [12:0] \$66 ;
-  wire [13:0] \$67 ;
-  wire [13:0] \$68 ;
-  wire [13:0] \$69 ;
+  wire [11:0] \$60 ;
+  wire [11:0] \$61 ;
+  wire [12:0] \$62 ;
+  wire [13:0] \$63 ;
+  wire [13:0] \$64 ;
+  wire [13:0] \$65 ;
+  wire [13:0] \$66 ;
+  wire [14:0] \$67 ;
+  wire [15:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [13:0] \$70 ;
-  wire [14:0] \$71 ;
-  wire [15:0] \$72 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire [4:0] \$78 ;
+  wire [4:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [4:0] \$82 ;
-  wire [4:0] \$83 ;
-  wire [11:0] \$84 ;
-  wire [11:0] \$85 ;
-  wire [11:0] \$86 ;
-  wire [11:0] \$87 ;
-  wire [12:0] \$88 ;
-  wire [13:0] \$89 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
+  wire [11:0] \$82 ;
+  wire [11:0] \$83 ;
+  wire [12:0] \$84 ;
+  wire [13:0] \$85 ;
+  wire [13:0] \$86 ;
+  wire [13:0] \$87 ;
+  wire [13:0] \$88 ;
+  wire [14:0] \$89 ;
   wire \$9 ;
-  wire [13:0] \$90 ;
-  wire [13:0] \$91 ;
-  wire [13:0] \$92 ;
-  wire [14:0] \$93 ;
-  wire [15:0] \$94 ;
+  wire [15:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [5:0] \$94 ;
   wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
-  wire [5:0] \$98 ;
-  wire \$99 ;
+  wire [5:0] \$96 ;
+  wire [5:0] \$97 ;
+  wire [21:0] \$98 ;
+  wire [21:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$98 ;
+  wire [31:0] \a$99 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -14353,10 +14325,11 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$99 ;
+  wire [31:0] \b$100 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
+  wire close;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -14458,7 +14431,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$100 ;
+  wire [31:0] \s$101 ;
   reg [15:0] w_reg = 16'h0000;
   wire [15:0] \w_reg.q ;
   wire [3:0] \w_reg.q[0] ;
@@ -14471,222 +14444,219 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [3:0] \w_sel.q[1] ;
   wire [3:0] \w_sel.q[2] ;
   wire [3:0] \w_sel.q[3] ;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$7  = ! i_a[14:10];
-  assign a0_e = \$7  ? 5'h01 : i_a[14:10];
-  assign \$8  = ! i_a[14:10];
-  assign \$9  = ~ \$8 ;
-  assign \$10  = i_a[14:10] == 5'h1f;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$3  = ! i_a[14:10];
+  assign a0_e = \$3  ? 5'h01 : i_a[14:10];
+  assign \$4  = ! i_a[14:10];
+  assign \$5  = ~ \$4 ;
+  assign \$6  = i_a[14:10] == 5'h1f;
+  assign \$7  = ! i_a[9:0];
+  assign a0_inf = \$6  & \$7 ;
+  assign \$8  = i_a[14:10] == 5'h1f;
+  assign \$9  = | i_a[9:0];
+  assign a0_nan = \$8  & \$9 ;
+  assign \$10  = ! i_a[14:10];
   assign \$11  = ! i_a[9:0];
-  assign a0_inf = \$10  & \$11 ;
-  assign \$12  = i_a[14:10] == 5'h1f;
-  assign \$13  = | i_a[9:0];
-  assign a0_nan = \$12  & \$13 ;
-  assign \$14  = ! i_a[14:10];
-  assign \$15  = ! i_a[9:0];
-  assign a0_zero = \$14  & \$15 ;
-  assign \$16  = - w_sel[3:0];
-  assign \$19  = \$17 [0] ? \$18  : 12'h000;
-  assign \$21  = \$17 [1] ? \$20  : 12'h000;
-  assign \$22  = \$19  + \$21 ;
-  assign \$24  = \$17 [2] ? \$23  : 14'h0000;
-  assign \$26  = \$17 [3] ? \$25  : 14'h0000;
-  assign \$27  = \$24  + \$26 ;
-  assign \$28  = \$22  + \$27 ;
-  assign live0 = | { \$9 , i_a[9:0] };
+  assign a0_zero = \$10  & \$11 ;
+  assign \$12  = - w_sel[3:0];
+  assign \$15  = \$13 [0] ? \$14  : 12'h000;
+  assign \$17  = \$13 [1] ? \$16  : 12'h000;
+  assign \$18  = \$15  + \$17 ;
+  assign \$20  = \$13 [2] ? \$19  : 14'h0000;
+  assign \$22  = \$13 [3] ? \$21  : 14'h0000;
+  assign \$23  = \$20  + \$22 ;
+  assign \$24  = \$18  + \$23 ;
+  assign live0 = | { \$5 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$29  = ! i_a[30:26];
-  assign a1_e = \$29  ? 5'h01 : i_a[30:26];
-  assign \$30  = ! i_a[30:26];
-  assign \$31  = ~ \$30 ;
-  assign \$32  = i_a[30:26] == 5'h1f;
+  assign \$25  = ! i_a[30:26];
+  assign a1_e = \$25  ? 5'h01 : i_a[30:26];
+  assign \$26  = ! i_a[30:26];
+  assign \$27  = ~ \$26 ;
+  assign \$28  = i_a[30:26] == 5'h1f;
+  assign \$29  = ! i_a[25:16];
+  assign a1_inf = \$28  & \$29 ;
+  assign \$30  = i_a[30:26] == 5'h1f;
+  assign \$31  = | i_a[25:16];
+  assign a1_nan = \$30  & \$31 ;
+  assign \$32  = ! i_a[30:26];
   assign \$33  = ! i_a[25:16];
-  assign a1_inf = \$32  & \$33 ;
-  assign \$34  = i_a[30:26] == 5'h1f;
-  assign \$35  = | i_a[25:16];
-  assign a1_nan = \$34  & \$35 ;
-  assign \$36  = ! i_a[30:26];
-  assign \$37  = ! i_a[25:16];
-  assign a1_zero = \$36  & \$37 ;
-  assign \$38  = - w_sel[7:4];
-  assign \$41  = \$39 [0] ? \$40  : 12'h000;
-  assign \$43  = \$39 [1] ? \$42  : 12'h000;
-  assign \$44  = \$41  + \$43 ;
-  assign \$46  = \$39 [2] ? \$45  : 14'h0000;
-  assign \$48  = \$39 [3] ? \$47  : 14'h0000;
-  assign \$49  = \$46  + \$48 ;
-  assign \$50  = \$44  + \$49 ;
-  assign live1 = | { \$31 , i_a[25:16] };
+  assign a1_zero = \$32  & \$33 ;
+  assign \$34  = - w_sel[7:4];
+  assign \$37  = \$35 [0] ? \$36  : 12'h000;
+  assign \$39  = \$35 [1] ? \$38  : 12'h000;
+  assign \$40  = \$37  + \$39 ;
+  assign \$42  = \$35 [2] ? \$41  : 14'h0000;
+  assign \$44  = \$35 [3] ? \$43  : 14'h0000;
+  assign \$45  = \$42  + \$44 ;
+  assign \$46  = \$40  + \$45 ;
+  assign live1 = | { \$27 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$51  = ! i_a[46:42];
-  assign a2_e = \$51  ? 5'h01 : i_a[46:42];
-  assign \$52  = ! i_a[46:42];
-  assign \$53  = ~ \$52 ;
-  assign \$54  = i_a[46:42] == 5'h1f;
+  assign \$47  = ! i_a[46:42];
+  assign a2_e = \$47  ? 5'h01 : i_a[46:42];
+  assign \$48  = ! i_a[46:42];
+  assign \$49  = ~ \$48 ;
+  assign \$50  = i_a[46:42] == 5'h1f;
+  assign \$51  = ! i_a[41:32];
+  assign a2_inf = \$50  & \$51 ;
+  assign \$52  = i_a[46:42] == 5'h1f;
+  assign \$53  = | i_a[41:32];
+  assign a2_nan = \$52  & \$53 ;
+  assign \$54  = ! i_a[46:42];
   assign \$55  = ! i_a[41:32];
-  assign a2_inf = \$54  & \$55 ;
-  assign \$56  = i_a[46:42] == 5'h1f;
-  assign \$57  = | i_a[41:32];
-  assign a2_nan = \$56  & \$57 ;
-  assign \$58  = ! i_a[46:42];
-  assign \$59  = ! i_a[41:32];
-  assign a2_zero = \$58  & \$59 ;
-  assign \$60  = - w_sel[11:8];
-  assign \$63  = \$61 [0] ? \$62  : 12'h000;
-  assign \$65  = \$61 [1] ? \$64  : 12'h000;
-  assign \$66  = \$63  + \$65 ;
-  assign \$68  = \$61 [2] ? \$67  : 14'h0000;
-  assign \$70  = \$61 [3] ? \$69  : 14'h0000;
-  assign \$71  = \$68  + \$70 ;
-  assign \$72  = \$66  + \$71 ;
-  assign live2 = | { \$53 , i_a[41:32] };
+  assign a2_zero = \$54  & \$55 ;
+  assign \$56  = - w_sel[11:8];
+  assign \$59  = \$57 [0] ? \$58  : 12'h000;
+  assign \$61  = \$57 [1] ? \$60  : 12'h000;
+  assign \$62  = \$59  + \$61 ;
+  assign \$64  = \$57 [2] ? \$63  : 14'h0000;
+  assign \$66  = \$57 [3] ? \$65  : 14'h0000;
+  assign \$67  = \$64  + \$66 ;
+  assign \$68  = \$62  + \$67 ;
+  assign live2 = | { \$49 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$73  = ! i_a[62:58];
-  assign a3_e = \$73  ? 5'h01 : i_a[62:58];
-  assign \$74  = ! i_a[62:58];
-  assign \$75  = ~ \$74 ;
-  assign \$76  = i_a[62:58] == 5'h1f;
+  assign \$69  = ! i_a[62:58];
+  assign a3_e = \$69  ? 5'h01 : i_a[62:58];
+  assign \$70  = ! i_a[62:58];
+  assign \$71  = ~ \$70 ;
+  assign \$72  = i_a[62:58] == 5'h1f;
+  assign \$73  = ! i_a[57:48];
+  assign a3_inf = \$72  & \$73 ;
+  assign \$74  = i_a[62:58] == 5'h1f;
+  assign \$75  = | i_a[57:48];
+  assign a3_nan = \$74  & \$75 ;
+  assign \$76  = ! i_a[62:58];
   assign \$77  = ! i_a[57:48];
-  assign a3_inf = \$76  & \$77 ;
-  assign \$78  = i_a[62:58] == 5'h1f;
-  assign \$79  = | i_a[57:48];
-  assign a3_nan = \$78  & \$79 ;
-  assign \$80  = ! i_a[62:58];
-  assign \$81  = ! i_a[57:48];
-  assign a3_zero = \$80  & \$81 ;
-  assign \$82  = - w_sel[15:12];
-  assign \$85  = \$83 [0] ? \$84  : 12'h000;
-  assign \$87  = \$83 [1] ? \$86  : 12'h000;
-  assign \$88  = \$85  + \$87 ;
-  assign \$90  = \$83 [2] ? \$89  : 14'h0000;
-  assign \$92  = \$83 [3] ? \$91  : 14'h0000;
-  assign \$93  = \$90  + \$92 ;
-  assign \$94  = \$88  + \$93 ;
-  assign live3 = | { \$75 , i_a[57:48] };
+  assign a3_zero = \$76  & \$77 ;
+  assign \$78  = - w_sel[15:12];
+  assign \$81  = \$79 [0] ? \$80  : 12'h000;
+  assign \$83  = \$79 [1] ? \$82  : 12'h000;
+  assign \$84  = \$81  + \$83 ;
+  assign \$86  = \$79 [2] ? \$85  : 14'h0000;
+  assign \$88  = \$79 [3] ? \$87  : 14'h0000;
+  assign \$89  = \$86  + \$88 ;
+  assign \$90  = \$84  + \$89 ;
+  assign live3 = | { \$71 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$95  = ex1 > ex0;
-  assign emax0 = \$95  ? ex1 : ex0;
-  assign \$96  = ex2 > emax0;
-  assign emax1 = \$96  ? ex2 : emax0;
-  assign \$97  = ex3 > emax1;
-  assign emax2 = \$97  ? ex3 : emax1;
-  assign \$98  = emax2 - ex0;
-  assign \$99  = $signed(\$98 ) > $signed(6'h13);
-  assign \$100  = emax2 - ex0;
-  assign \$101  = \$99  ? 6'h13 : \$100 ;
-  assign \$103  = \$102  >> \$101 [4:0];
-  assign \$105  = \$104  >> \$101 [4:0];
-  assign \$106  = emax2 - ex1;
-  assign \$107  = $signed(\$106 ) > $signed(6'h13);
-  assign \$108  = emax2 - ex1;
-  assign \$109  = \$107  ? 6'h13 : \$108 ;
-  assign \$111  = \$110  >> \$109 [4:0];
-  assign \$113  = \$112  >> \$109 [4:0];
-  assign \$114  = emax2 - ex2;
-  assign \$115  = $signed(\$114 ) > $signed(6'h13);
-  assign \$116  = emax2 - ex2;
-  assign \$117  = \$115  ? 6'h13 : \$116 ;
-  assign \$119  = \$118  >> \$117 [4:0];
-  assign \$121  = \$120  >> \$117 [4:0];
-  assign \$122  = emax2 - ex3;
-  assign \$123  = $signed(\$122 ) > $signed(6'h13);
-  assign \$124  = emax2 - ex3;
-  assign \$125  = \$123  ? 6'h13 : \$124 ;
-  assign \$127  = \$126  >> \$125 [4:0];
-  assign \$129  = \$128  >> \$125 [4:0];
-  assign \$130  = emax2 - 5'h1d;
-  assign \$132  = - \$103 [18:0];
-  assign \$133  = \$131  ? \$132  : { 1'h0, \$103 [18:0] };
-  assign \$135  = - \$111 [18:0];
-  assign \$136  = \$134  ? \$135  : { 1'h0, \$111 [18:0] };
-  assign \$137  = $signed(\$133 ) + $signed(\$136 );
-  assign \$139  = - \$119 [18:0];
-  assign \$140  = \$138  ? \$139  : { 1'h0, \$119 [18:0] };
-  assign \$142  = - \$127 [18:0];
-  assign \$143  = \$141  ? \$142  : { 1'h0, \$127 [18:0] };
-  assign \$144  = $signed(\$140 ) + $signed(\$143 );
-  assign \$145  = $signed(\$137 ) + $signed(\$144 );
-  assign \$146  = $signed(\$145 ) < $signed(1'h0);
-  assign \$147  = - $signed(\$145 );
-  assign \$148  = \$146  ? \$147  : { \$145 [21], \$145 [21], \$145  };
-  assign p_rp_sign = $signed(\$145 ) < $signed(1'h0);
-  assign \$149  = 5'h16 - p_rp_msb;
-  assign \$150  = { \$148 [22:0], 3'h0 } << \$149 [4:0];
-  assign \$151  = $signed(\$130 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$152  = $signed(\$151 ) + $signed(8'h7f);
-  assign \$153  = $signed(\$152 ) < $signed(2'h1);
-  assign \$154  = $signed(\$152 ) < $signed(6'h27);
-  assign \$155  = $signed(2'h1) - $signed(\$152 );
-  assign p_rp_sh = \$150 [25:0] >> p_rp_rs;
-  assign \$156  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$156 [25:0] != \$150 [25:0];
-  assign \$157  = $signed(\$152 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$158  = $signed(\$157 ) - $signed(2'h1);
-  assign \$160  = $signed(\$159 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$162  = \$161  | p_rp_lost;
-  assign \$163  = \$162  | p_rp_sh[2];
-  assign \$164  = p_rp_sh[1] & \$163 ;
-  assign \$165  = $signed(\$160 ) + $signed({ 1'h0, \$164  });
-  assign \$166  = ! \$148 [22:0];
-  assign \$167  = \$165 [42:0] >= 31'h7f800000;
-  assign \$168  = - \$105 [14:0];
-  assign \$169  = i_a[15] ? \$168  : { 1'h0, \$105 [14:0] };
-  assign \$170  = - \$113 [14:0];
-  assign \$171  = i_a[31] ? \$170  : { 1'h0, \$113 [14:0] };
-  assign \$172  = $signed(\$169 ) + $signed(\$171 );
-  assign \$173  = - \$121 [14:0];
-  assign \$174  = i_a[47] ? \$173  : { 1'h0, \$121 [14:0] };
-  assign \$175  = - \$129 [14:0];
-  assign \$176  = i_a[63] ? \$175  : { 1'h0, \$129 [14:0] };
-  assign \$177  = $signed(\$174 ) + $signed(\$176 );
-  assign \$178  = $signed(\$172 ) + $signed(\$177 );
-  assign \$179  = $signed(\$178 ) < $signed(1'h0);
-  assign \$180  = - $signed(\$178 );
-  assign \$181  = \$179  ? \$180  : { \$178 [17], \$178 [17], \$178  };
-  assign a_rp_sign = $signed(\$178 ) < $signed(1'h0);
-  assign \$182  = 5'h12 - a_rp_msb;
-  assign \$183  = { \$181 [18:0], 7'h00 } << \$182 [4:0];
-  assign \$184  = $signed(\$130 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$185  = $signed(\$184 ) + $signed(8'h7f);
-  assign \$186  = $signed(\$185 ) < $signed(2'h1);
-  assign \$187  = $signed(\$185 ) < $signed(6'h27);
-  assign \$188  = $signed(2'h1) - $signed(\$185 );
-  assign a_rp_sh = \$183 [25:0] >> a_rp_rs;
-  assign \$189  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$189 [25:0] != \$183 [25:0];
-  assign \$190  = $signed(\$185 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$191  = $signed(\$190 ) - $signed(2'h1);
-  assign \$193  = $signed(\$192 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$195  = \$194  | a_rp_lost;
-  assign \$196  = \$195  | a_rp_sh[2];
-  assign \$197  = a_rp_sh[1] & \$196 ;
-  assign \$198  = $signed(\$193 ) + $signed({ 1'h0, \$197  });
-  assign \$199  = ! \$181 [18:0];
-  assign \$200  = \$198 [42:0] >= 31'h7f800000;
+  assign \$91  = ex1 > ex0;
+  assign emax0 = \$91  ? ex1 : ex0;
+  assign \$92  = ex2 > emax0;
+  assign emax1 = \$92  ? ex2 : emax0;
+  assign \$93  = ex3 > emax1;
+  assign emax2 = \$93  ? ex3 : emax1;
+  assign \$94  = emax2 - ex0;
+  assign \$95  = $signed(\$94 ) > $signed(6'h13);
+  assign \$96  = emax2 - ex0;
+  assign \$97  = \$95  ? 6'h13 : \$96 ;
+  assign \$99  = \$98  >> \$97 [4:0];
+  assign \$101  = \$100  >> \$97 [4:0];
+  assign \$102  = emax2 - ex1;
+  assign \$103  = $signed(\$102 ) > $signed(6'h13);
+  assign \$104  = emax2 - ex1;
+  assign \$105  = \$103  ? 6'h13 : \$104 ;
+  assign \$107  = \$106  >> \$105 [4:0];
+  assign \$109  = \$108  >> \$105 [4:0];
+  assign \$110  = emax2 - ex2;
+  assign \$111  = $signed(\$110 ) > $signed(6'h13);
+  assign \$112  = emax2 - ex2;
+  assign \$113  = \$111  ? 6'h13 : \$112 ;
+  assign \$115  = \$114  >> \$113 [4:0];
+  assign \$117  = \$116  >> \$113 [4:0];
+  assign \$118  = emax2 - ex3;
+  assign \$119  = $signed(\$118 ) > $signed(6'h13);
+  assign \$120  = emax2 - ex3;
+  assign \$121  = \$119  ? 6'h13 : \$120 ;
+  assign \$123  = \$122  >> \$121 [4:0];
+  assign \$125  = \$124  >> \$121 [4:0];
+  assign \$126  = emax2 - 5'h1d;
+  assign \$128  = - \$99 [18:0];
+  assign \$129  = \$127  ? \$128  : { 1'h0, \$99 [18:0] };
+  assign \$131  = - \$107 [18:0];
+  assign \$132  = \$130  ? \$131  : { 1'h0, \$107 [18:0] };
+  assign \$133  = $signed(\$129 ) + $signed(\$132 );
+  assign \$135  = - \$115 [18:0];
+  assign \$136  = \$134  ? \$135  : { 1'h0, \$115 [18:0] };
+  assign \$138  = - \$123 [18:0];
+  assign \$139  = \$137  ? \$138  : { 1'h0, \$123 [18:0] };
+  assign \$140  = $signed(\$136 ) + $signed(\$139 );
+  assign \$141  = $signed(\$133 ) + $signed(\$140 );
+  assign \$142  = $signed(\$141 ) < $signed(1'h0);
+  assign \$143  = - $signed(\$141 );
+  assign \$144  = \$142  ? \$143  : { \$141 [21], \$141 [21], \$141  };
+  assign p_rp_sign = $signed(\$141 ) < $signed(1'h0);
+  assign \$145  = 5'h16 - p_rp_msb;
+  assign \$146  = { \$144 [22:0], 3'h0 } << \$145 [4:0];
+  assign \$147  = $signed(\$126 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$148  = $signed(\$147 ) + $signed(8'h7f);
+  assign \$149  = $signed(\$148 ) < $signed(2'h1);
+  assign \$150  = $signed(\$148 ) < $signed(6'h27);
+  assign \$151  = $signed(2'h1) - $signed(\$148 );
+  assign p_rp_sh = \$146 [25:0] >> p_rp_rs;
+  assign \$152  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$152 [25:0] != \$146 [25:0];
+  assign \$153  = $signed(\$148 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$154  = $signed(\$153 ) - $signed(2'h1);
+  assign \$156  = $signed(\$155 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$158  = \$157  | p_rp_lost;
+  assign \$159  = \$158  | p_rp_sh[2];
+  assign \$160  = p_rp_sh[1] & \$159 ;
+  assign \$161  = $signed(\$156 ) + $signed({ 1'h0, \$160  });
+  assign \$162  = ! \$144 [22:0];
+  assign \$163  = \$161 [42:0] >= 31'h7f800000;
+  assign \$164  = - \$101 [14:0];
+  assign \$165  = i_a[15] ? \$164  : { 1'h0, \$101 [14:0] };
+  assign \$166  = - \$109 [14:0];
+  assign \$167  = i_a[31] ? \$166  : { 1'h0, \$109 [14:0] };
+  assign \$168  = $signed(\$165 ) + $signed(\$167 );
+  assign \$169  = - \$117 [14:0];
+  assign \$170  = i_a[47] ? \$169  : { 1'h0, \$117 [14:0] };
+  assign \$171  = - \$125 [14:0];
+  assign \$172  = i_a[63] ? \$171  : { 1'h0, \$125 [14:0] };
+  assign \$173  = $signed(\$170 ) + $signed(\$172 );
+  assign \$174  = $signed(\$168 ) + $signed(\$173 );
+  assign \$175  = $signed(\$174 ) < $signed(1'h0);
+  assign \$176  = - $signed(\$174 );
+  assign \$177  = \$175  ? \$176  : { \$174 [17], \$174 [17], \$174  };
+  assign a_rp_sign = $signed(\$174 ) < $signed(1'h0);
+  assign \$178  = 5'h12 - a_rp_msb;
+  assign \$179  = { \$177 [18:0], 7'h00 } << \$178 [4:0];
+  assign \$180  = $signed(\$126 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$181  = $signed(\$180 ) + $signed(8'h7f);
+  assign \$182  = $signed(\$181 ) < $signed(2'h1);
+  assign \$183  = $signed(\$181 ) < $signed(6'h27);
+  assign \$184  = $signed(2'h1) - $signed(\$181 );
+  assign a_rp_sh = \$179 [25:0] >> a_rp_rs;
+  assign \$185  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$185 [25:0] != \$179 [25:0];
+  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$187  = $signed(\$186 ) - $signed(2'h1);
+  assign \$189  = $signed(\$188 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$191  = \$190  | a_rp_lost;
+  assign \$192  = \$191  | a_rp_sh[2];
+  assign \$193  = a_rp_sh[1] & \$192 ;
+  assign \$194  = $signed(\$189 ) + $signed({ 1'h0, \$193  });
+  assign \$195  = ! \$177 [18:0];
+  assign \$196  = \$194 [42:0] >= 31'h7f800000;
   always @(posedge clk)
-    o_a <= \$201 ;
+    o_a <= \$197 ;
   always @(posedge clk)
-    o_w <= \$202 ;
+    o_w <= \$198 ;
   always @(posedge clk)
-    o_ctl <= \$203 ;
+    o_ctl <= \$199 ;
   always @(posedge clk)
-    w_reg <= \$204 ;
+    w_reg <= \$200 ;
   always @(posedge clk)
-    p_acc <= \$205 ;
+    p_acc <= \$201 ;
   always @(posedge clk)
-    a_acc <= \$206 ;
+    a_acc <= \$202 ;
   always @(posedge clk)
-    grp_first <= \$207 ;
+    grp_first <= \$203 ;
   always @(posedge clk)
-    o_valid <= \$208 ;
+    o_valid <= \$204 ;
   always @(posedge clk)
-    o_psum <= \$209 ;
+    o_psum <= \$205 ;
   \array_mixpe_w4a16_os_4x4_shared__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
@@ -14699,308 +14669,308 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = i_a;
+    \$197  = i_a;
     if (rst) begin
-      \$201  = 64'h0000000000000000;
+      \$197  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = i_w;
+    \$198  = i_w;
     if (rst) begin
-      \$202  = 16'h0000;
+      \$198  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = i_ctl;
+    \$199  = i_ctl;
     if (rst) begin
-      \$203  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = w_reg;
+    \$200  = w_reg;
     if (i_ctl[1]) begin
-      \$204  = i_w;
+      \$200  = i_w;
     end
     if (rst) begin
-      \$204  = 16'h0000;
+      \$200  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = p_acc;
-    if (\$1 ) begin
-      \$205  = 32'd0;
+    \$201  = p_acc;
+    if (close) begin
+      \$201  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$205  = p_next;
+      \$201  = p_next;
     end
     if (rst) begin
-      \$205  = 32'd0;
+      \$201  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = a_acc;
-    if (\$1 ) begin
-      \$206  = 32'd0;
+    \$202  = a_acc;
+    if (close) begin
+      \$202  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$206  = a_next;
+      \$202  = a_next;
     end
     if (rst) begin
-      \$206  = 32'd0;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = grp_first;
-    if (\$2 ) begin
-      \$207  = 1'h0;
-    end else if (\$3 ) begin
-      \$207  = 1'h1;
+    \$203  = grp_first;
+    if (close) begin
+      \$203  = 1'h0;
+    end else if (\$1 ) begin
+      \$203  = 1'h1;
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = \$4 ;
+    \$204  = close;
     if (rst) begin
-      \$208  = 1'h0;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = o_psum;
-    if (\$5 ) begin
-      \$209 [31:0] = p_next;
-      \$209 [64] = \$6 ;
-      \$209 [65] = i_ctl[3];
-      \$209 [63:32] = a_next;
+    \$205  = o_psum;
+    if (close) begin
+      \$205 [31:0] = p_next;
+      \$205 [64] = \$2 ;
+      \$205 [65] = i_ctl[3];
+      \$205 [63:32] = a_next;
     end
     if (rst) begin
-      \$209  = 66'h00000000000000000;
+      \$205  = 66'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$148 [1]) begin
+    if (\$144 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$148 [2]) begin
+    if (\$144 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$148 [3]) begin
+    if (\$144 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$148 [4]) begin
+    if (\$144 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$148 [5]) begin
+    if (\$144 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$148 [6]) begin
+    if (\$144 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$148 [7]) begin
+    if (\$144 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$148 [8]) begin
+    if (\$144 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$148 [9]) begin
+    if (\$144 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$148 [10]) begin
+    if (\$144 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$148 [11]) begin
+    if (\$144 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$148 [12]) begin
+    if (\$144 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$148 [13]) begin
+    if (\$144 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$148 [14]) begin
+    if (\$144 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$148 [15]) begin
+    if (\$144 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$148 [16]) begin
+    if (\$144 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$148 [17]) begin
+    if (\$144 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$148 [18]) begin
+    if (\$144 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$148 [19]) begin
+    if (\$144 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$148 [20]) begin
+    if (\$144 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$148 [21]) begin
+    if (\$144 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$148 [22]) begin
+    if (\$144 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$153 ) begin
+    if (\$149 ) begin
       (* full_case = 32'd1 *)
-      if (\$154 ) begin
+      if (\$150 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$155 [4:0];
+        p_rp_rs = \$151 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$166 ) begin
+    if (\$162 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$167 ) begin
+    end else if (\$163 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$165 [30:0] };
+      p_rp_out = { p_rp_sign, \$161 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_msb = 5'h00;
-    if (\$181 [1]) begin
+    if (\$177 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$181 [2]) begin
+    if (\$177 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$181 [3]) begin
+    if (\$177 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$181 [4]) begin
+    if (\$177 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$181 [5]) begin
+    if (\$177 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$181 [6]) begin
+    if (\$177 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$181 [7]) begin
+    if (\$177 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$181 [8]) begin
+    if (\$177 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$181 [9]) begin
+    if (\$177 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$181 [10]) begin
+    if (\$177 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$181 [11]) begin
+    if (\$177 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$181 [12]) begin
+    if (\$177 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$181 [13]) begin
+    if (\$177 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$181 [14]) begin
+    if (\$177 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$181 [15]) begin
+    if (\$177 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$181 [16]) begin
+    if (\$177 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$181 [17]) begin
+    if (\$177 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$181 [18]) begin
+    if (\$177 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_rs = 5'h00;
-    if (\$186 ) begin
+    if (\$182 ) begin
       (* full_case = 32'd1 *)
-      if (\$187 ) begin
+      if (\$183 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$188 [4:0];
+        a_rp_rs = \$184 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$199 ) begin
+    if (\$195 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$200 ) begin
+    end else if (\$196 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$198 [30:0] };
+      a_rp_out = { a_rp_sign, \$194 [30:0] };
     end
   end
-  assign a0_sig = { \$9 , i_a[9:0] };
-  assign qmag0 = \$17 [3:0];
-  assign prod0 = \$28 [14:0];
-  assign a1_sig = { \$31 , i_a[25:16] };
-  assign qmag1 = \$39 [3:0];
-  assign prod1 = \$50 [14:0];
-  assign a2_sig = { \$53 , i_a[41:32] };
-  assign qmag2 = \$61 [3:0];
-  assign prod2 = \$72 [14:0];
-  assign a3_sig = { \$75 , i_a[57:48] };
-  assign qmag3 = \$83 [3:0];
-  assign prod3 = \$94 [14:0];
-  assign dist0 = \$101 [4:0];
-  assign pal0 = \$103 [18:0];
-  assign aal0 = \$105 [14:0];
-  assign dist1 = \$109 [4:0];
-  assign pal1 = \$111 [18:0];
-  assign aal1 = \$113 [14:0];
-  assign dist2 = \$117 [4:0];
-  assign pal2 = \$119 [18:0];
-  assign aal2 = \$121 [14:0];
-  assign dist3 = \$125 [4:0];
-  assign pal3 = \$127 [18:0];
-  assign aal3 = \$129 [14:0];
-  assign beat_exp = { \$130 [5], \$130 [5], \$130  };
-  assign p_beat = { \$145 [21], \$145  };
-  assign p_beat_mag = \$148 [22:0];
-  assign p_rp_ls = \$149 [4:0];
-  assign p_rp_norm = \$150 [25:0];
-  assign p_rp_eb = { \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152  };
-  assign p_rp_packed = \$165 [42:0];
-  assign a_beat = { \$178 [17], \$178  };
-  assign a_beat_mag = \$181 [18:0];
-  assign a_rp_ls = \$182 [4:0];
-  assign a_rp_norm = \$183 [25:0];
-  assign a_rp_eb = { \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185 [9], \$185  };
-  assign a_rp_packed = \$198 [42:0];
+  assign a0_sig = { \$5 , i_a[9:0] };
+  assign qmag0 = \$13 [3:0];
+  assign prod0 = \$24 [14:0];
+  assign a1_sig = { \$27 , i_a[25:16] };
+  assign qmag1 = \$35 [3:0];
+  assign prod1 = \$46 [14:0];
+  assign a2_sig = { \$49 , i_a[41:32] };
+  assign qmag2 = \$57 [3:0];
+  assign prod2 = \$68 [14:0];
+  assign a3_sig = { \$71 , i_a[57:48] };
+  assign qmag3 = \$79 [3:0];
+  assign prod3 = \$90 [14:0];
+  assign dist0 = \$97 [4:0];
+  assign pal0 = \$99 [18:0];
+  assign aal0 = \$101 [14:0];
+  assign dist1 = \$105 [4:0];
+  assign pal1 = \$107 [18:0];
+  assign aal1 = \$109 [14:0];
+  assign dist2 = \$113 [4:0];
+  assign pal2 = \$115 [18:0];
+  assign aal2 = \$117 [14:0];
+  assign dist3 = \$121 [4:0];
+  assign pal3 = \$123 [18:0];
+  assign aal3 = \$125 [14:0];
+  assign beat_exp = { \$126 [5], \$126 [5], \$126  };
+  assign p_beat = { \$141 [21], \$141  };
+  assign p_beat_mag = \$144 [22:0];
+  assign p_rp_ls = \$145 [4:0];
+  assign p_rp_norm = \$146 [25:0];
+  assign p_rp_eb = { \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148  };
+  assign p_rp_packed = \$161 [42:0];
+  assign a_beat = { \$174 [17], \$174  };
+  assign a_beat_mag = \$177 [18:0];
+  assign a_rp_ls = \$178 [4:0];
+  assign a_rp_norm = \$179 [25:0];
+  assign a_rp_eb = { \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181  };
+  assign a_rp_packed = \$194 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$98  = a_acc;
-  assign \b$99  = a_rp_out;
-  assign \s$100  = a_next;
+  assign \a$99  = a_acc;
+  assign \b$100  = a_rp_out;
+  assign \s$101  = a_next;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -15048,42 +15018,42 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \w_sel.q[1]  = w_sel[7:4];
   assign \w_sel.q[2]  = w_sel[11:8];
   assign \w_sel.q[3]  = w_sel[15:12];
-  assign \$17  = { 1'h0, w_sel[3:0] };
-  assign \$18  = { 1'h0, \$9 , i_a[9:0] };
-  assign \$20  = { \$9 , i_a[9:0], 1'h0 };
-  assign \$23  = { 1'h0, \$9 , i_a[9:0], 2'h0 };
-  assign \$25  = { \$9 , i_a[9:0], 3'h0 };
-  assign \$39  = { 1'h0, w_sel[7:4] };
-  assign \$40  = { 1'h0, \$31 , i_a[25:16] };
-  assign \$42  = { \$31 , i_a[25:16], 1'h0 };
-  assign \$45  = { 1'h0, \$31 , i_a[25:16], 2'h0 };
-  assign \$47  = { \$31 , i_a[25:16], 3'h0 };
-  assign \$61  = { 1'h0, w_sel[11:8] };
-  assign \$62  = { 1'h0, \$53 , i_a[41:32] };
-  assign \$64  = { \$53 , i_a[41:32], 1'h0 };
-  assign \$67  = { 1'h0, \$53 , i_a[41:32], 2'h0 };
-  assign \$69  = { \$53 , i_a[41:32], 3'h0 };
-  assign \$83  = { 1'h0, w_sel[15:12] };
-  assign \$84  = { 1'h0, \$75 , i_a[57:48] };
-  assign \$86  = { \$75 , i_a[57:48], 1'h0 };
-  assign \$89  = { 1'h0, \$75 , i_a[57:48], 2'h0 };
-  assign \$91  = { \$75 , i_a[57:48], 3'h0 };
-  assign \$102  = { 3'h0, \$28 [14:0], 4'h0 };
-  assign \$104  = { 3'h0, \$9 , i_a[9:0], 4'h0 };
-  assign \$110  = { 3'h0, \$50 [14:0], 4'h0 };
-  assign \$112  = { 3'h0, \$31 , i_a[25:16], 4'h0 };
-  assign \$118  = { 3'h0, \$72 [14:0], 4'h0 };
-  assign \$120  = { 3'h0, \$53 , i_a[41:32], 4'h0 };
-  assign \$126  = { 3'h0, \$94 [14:0], 4'h0 };
-  assign \$128  = { 3'h0, \$75 , i_a[57:48], 4'h0 };
-  assign \$131  = i_a[15];
-  assign \$134  = i_a[31];
-  assign \$138  = i_a[47];
-  assign \$141  = i_a[63];
-  assign \$159  = { \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 , 23'h000000 };
-  assign \$192  = { \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 [20], \$191 , 23'h000000 };
-  assign \$161  = p_rp_sh[0];
-  assign \$194  = a_rp_sh[0];
+  assign \$13  = { 1'h0, w_sel[3:0] };
+  assign \$14  = { 1'h0, \$5 , i_a[9:0] };
+  assign \$16  = { \$5 , i_a[9:0], 1'h0 };
+  assign \$19  = { 1'h0, \$5 , i_a[9:0], 2'h0 };
+  assign \$21  = { \$5 , i_a[9:0], 3'h0 };
+  assign \$35  = { 1'h0, w_sel[7:4] };
+  assign \$36  = { 1'h0, \$27 , i_a[25:16] };
+  assign \$38  = { \$27 , i_a[25:16], 1'h0 };
+  assign \$41  = { 1'h0, \$27 , i_a[25:16], 2'h0 };
+  assign \$43  = { \$27 , i_a[25:16], 3'h0 };
+  assign \$57  = { 1'h0, w_sel[11:8] };
+  assign \$58  = { 1'h0, \$49 , i_a[41:32] };
+  assign \$60  = { \$49 , i_a[41:32], 1'h0 };
+  assign \$63  = { 1'h0, \$49 , i_a[41:32], 2'h0 };
+  assign \$65  = { \$49 , i_a[41:32], 3'h0 };
+  assign \$79  = { 1'h0, w_sel[15:12] };
+  assign \$80  = { 1'h0, \$71 , i_a[57:48] };
+  assign \$82  = { \$71 , i_a[57:48], 1'h0 };
+  assign \$85  = { 1'h0, \$71 , i_a[57:48], 2'h0 };
+  assign \$87  = { \$71 , i_a[57:48], 3'h0 };
+  assign \$98  = { 3'h0, \$24 [14:0], 4'h0 };
+  assign \$100  = { 3'h0, \$5 , i_a[9:0], 4'h0 };
+  assign \$106  = { 3'h0, \$46 [14:0], 4'h0 };
+  assign \$108  = { 3'h0, \$27 , i_a[25:16], 4'h0 };
+  assign \$114  = { 3'h0, \$68 [14:0], 4'h0 };
+  assign \$116  = { 3'h0, \$49 , i_a[41:32], 4'h0 };
+  assign \$122  = { 3'h0, \$90 [14:0], 4'h0 };
+  assign \$124  = { 3'h0, \$71 , i_a[57:48], 4'h0 };
+  assign \$127  = i_a[15];
+  assign \$130  = i_a[31];
+  assign \$134  = i_a[47];
+  assign \$137  = i_a[63];
+  assign \$155  = { \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 , 23'h000000 };
+  assign \$188  = { \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 , 23'h000000 };
+  assign \$157  = p_rp_sh[0];
+  assign \$190  = a_rp_sh[0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
@@ -15254,9 +15224,6 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -15552,9 +15519,6 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

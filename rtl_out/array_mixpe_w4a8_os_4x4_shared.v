@@ -17,10 +17,10 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire \$11 ;
   reg [9:0] \$110 ;
   reg [8:0] \$111 ;
-  reg [5:0] \$112 ;
+  reg [8:0] \$112 ;
   reg [8:0] \$113 ;
-  reg [8:0] \$114 ;
-  reg \$115 ;
+  reg \$114 ;
+  reg [5:0] \$115 ;
   reg \$116 ;
   reg [127:0] \$117 ;
   reg [4:0] \$118 ;
@@ -1458,13 +1458,13 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @(posedge clk)
     os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$112 ;
+    os_a_base <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$113 ;
+    os_w_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$114 ;
+    os_any_last <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$115 ;
+    os_group_beat <= \$115 ;
   always @(posedge clk)
     os_prev_group_end <= \$116 ;
   always @(posedge clk)
@@ -1779,28 +1779,35 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = os_group_beat;
+    \$112  = os_a_base;
     if (go) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
     if (os_fire) begin
-      \$112  = \$67 [5:0];
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$112  = \$76 [8:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$112  = 6'h00;
+      \$112  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = os_a_base;
+    \$113  = os_w_base;
     if (go) begin
       \$113  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
         if (\$70 ) begin
+          \$113  = \$72 [8:0];
           if (\$74 ) begin
-            \$113  = \$76 [8:0];
+            \$113  = 9'h000;
           end
         end
       end
@@ -1811,37 +1818,30 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = os_w_base;
+    \$114  = os_any_last;
     if (go) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          \$114  = \$72 [8:0];
-          if (\$74 ) begin
-            \$114  = 9'h000;
-          end
-        end
+        \$114  = 1'h1;
       end
     end
     if (rst) begin
-      \$114  = 9'h000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = os_any_last;
+    \$115  = os_group_beat;
     if (go) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$115  = 1'h1;
-      end
+      \$115  = \$67 [5:0];
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 6'h00;
     end
   end
   always @* begin
@@ -9730,76 +9730,73 @@ endmodule
 module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  wire [9:0] \$11 ;
-  wire [10:0] \$12 ;
-  wire [10:0] \$13 ;
-  wire [10:0] \$14 ;
-  wire [10:0] \$15 ;
-  wire [11:0] \$16 ;
-  wire [12:0] \$17 ;
-  wire [8:0] \$18 ;
-  wire [8:0] \$19 ;
+  wire [10:0] \$10 ;
+  wire [10:0] \$11 ;
+  wire [11:0] \$12 ;
+  wire [12:0] \$13 ;
+  wire [8:0] \$14 ;
+  wire [8:0] \$15 ;
+  wire [8:0] \$16 ;
+  wire [8:0] \$17 ;
+  wire [9:0] \$18 ;
+  wire [10:0] \$19 ;
   wire \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire [9:0] \$22 ;
-  wire [10:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [10:0] \$25 ;
-  wire [10:0] \$26 ;
-  wire [11:0] \$27 ;
-  wire [12:0] \$28 ;
-  wire [13:0] \$29 ;
-  wire \$3 ;
-  wire [8:0] \$30 ;
-  wire [8:0] \$31 ;
-  wire [8:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire [10:0] \$35 ;
-  wire [10:0] \$36 ;
-  wire [10:0] \$37 ;
-  wire [10:0] \$38 ;
-  wire [11:0] \$39 ;
-  wire \$4 ;
-  wire [12:0] \$40 ;
-  wire [8:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire [8:0] \$44 ;
-  wire [9:0] \$45 ;
-  wire [10:0] \$46 ;
-  wire [10:0] \$47 ;
-  wire [10:0] \$48 ;
-  wire [10:0] \$49 ;
-  wire \$5 ;
-  wire [11:0] \$50 ;
-  wire [12:0] \$51 ;
-  wire [13:0] \$52 ;
-  wire [14:0] \$53 ;
-  wire [19:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [9:0] \$57 ;
-  wire [15:0] \$58 ;
-  reg [31:0] \$59 ;
-  wire \$6 ;
-  reg [15:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [15:0] \$62 ;
-  reg [18:0] \$63 ;
-  reg [14:0] \$64 ;
-  reg \$65 ;
-  reg \$66 ;
-  reg [35:0] \$67 ;
-  wire [8:0] \$7 ;
-  wire [8:0] \$8 ;
-  wire [8:0] \$9 ;
+  wire [10:0] \$20 ;
+  wire [10:0] \$21 ;
+  wire [10:0] \$22 ;
+  wire [11:0] \$23 ;
+  wire [12:0] \$24 ;
+  wire [13:0] \$25 ;
+  wire [8:0] \$26 ;
+  wire [8:0] \$27 ;
+  wire [8:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire [8:0] \$3 ;
+  wire [9:0] \$30 ;
+  wire [10:0] \$31 ;
+  wire [10:0] \$32 ;
+  wire [10:0] \$33 ;
+  wire [10:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [12:0] \$36 ;
+  wire [8:0] \$37 ;
+  wire [8:0] \$38 ;
+  wire [8:0] \$39 ;
+  wire [8:0] \$4 ;
+  wire [8:0] \$40 ;
+  wire [9:0] \$41 ;
+  wire [10:0] \$42 ;
+  wire [10:0] \$43 ;
+  wire [10:0] \$44 ;
+  wire [10:0] \$45 ;
+  wire [11:0] \$46 ;
+  wire [12:0] \$47 ;
+  wire [13:0] \$48 ;
+  wire [14:0] \$49 ;
+  wire [8:0] \$5 ;
+  wire [19:0] \$50 ;
+  wire [8:0] \$51 ;
+  wire [8:0] \$52 ;
+  wire [9:0] \$53 ;
+  wire [15:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [15:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [15:0] \$58 ;
+  reg [18:0] \$59 ;
+  wire [8:0] \$6 ;
+  reg [14:0] \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg [35:0] \$63 ;
+  wire [9:0] \$7 ;
+  wire [10:0] \$8 ;
+  wire [10:0] \$9 ;
   reg [14:0] a_acc = 15'h0000;
   wire [14:0] a_next;
   input clk;
   wire clk;
+  wire close;
   reg grp_first = 1'h0;
   input [31:0] i_a;
   wire [31:0] i_a;
@@ -9873,156 +9870,153 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   wire [3:0] \w_sel.q[1] ;
   wire [3:0] \w_sel.q[2] ;
   wire [3:0] \w_sel.q[3] ;
-  assign \$33  = w_sel[9] ? \$32  : 9'h000;
-  assign \$34  = $signed(\$31 ) + $signed(\$33 );
-  assign \$36  = w_sel[10] ? \$35  : 11'h000;
-  assign \$38  = w_sel[11] ? \$37  : 11'h000;
-  assign \$39  = $signed(\$36 ) + $signed(\$38 );
-  assign \$40  = $signed(\$34 ) + $signed(\$39 );
-  assign \$42  = w_sel[12] ? \$41  : 9'h000;
-  assign \$44  = w_sel[13] ? \$43  : 9'h000;
-  assign \$45  = $signed(\$42 ) + $signed(\$44 );
-  assign \$47  = w_sel[14] ? \$46  : 11'h000;
-  assign \$49  = w_sel[15] ? \$48  : 11'h000;
-  assign \$50  = $signed(\$47 ) + $signed(\$49 );
-  assign \$51  = $signed(\$45 ) + $signed(\$50 );
-  assign \$52  = $signed(\$40 ) + $signed(\$51 );
-  assign \$53  = $signed(\$29 ) + $signed(\$52 );
-  assign \$54  = $signed(p_acc) + $signed(\$53 );
-  assign \$55  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
-  assign \$56  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
-  assign \$57  = $signed(\$55 ) + $signed(\$56 );
-  assign \$58  = $signed(a_acc) + $signed(\$57 );
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$38  = w_sel[12] ? \$37  : 9'h000;
+  assign \$40  = w_sel[13] ? \$39  : 9'h000;
+  assign \$41  = $signed(\$38 ) + $signed(\$40 );
+  assign \$43  = w_sel[14] ? \$42  : 11'h000;
+  assign \$45  = w_sel[15] ? \$44  : 11'h000;
+  assign \$46  = $signed(\$43 ) + $signed(\$45 );
+  assign \$47  = $signed(\$41 ) + $signed(\$46 );
+  assign \$48  = $signed(\$36 ) + $signed(\$47 );
+  assign \$49  = $signed(\$25 ) + $signed(\$48 );
+  assign \$50  = $signed(p_acc) + $signed(\$49 );
+  assign \$51  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
+  assign \$52  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
+  assign \$53  = $signed(\$51 ) + $signed(\$52 );
+  assign \$54  = $signed(a_acc) + $signed(\$53 );
   always @(posedge clk)
-    o_a <= \$59 ;
+    o_a <= \$55 ;
   always @(posedge clk)
-    o_w <= \$60 ;
+    o_w <= \$56 ;
   always @(posedge clk)
-    o_ctl <= \$61 ;
+    o_ctl <= \$57 ;
   always @(posedge clk)
-    w_reg <= \$62 ;
+    w_reg <= \$58 ;
   always @(posedge clk)
-    p_acc <= \$63 ;
+    p_acc <= \$59 ;
   always @(posedge clk)
-    a_acc <= \$64 ;
+    a_acc <= \$60 ;
   always @(posedge clk)
-    grp_first <= \$65 ;
+    grp_first <= \$61 ;
   always @(posedge clk)
-    o_valid <= \$66 ;
+    o_valid <= \$62 ;
   always @(posedge clk)
-    o_psum <= \$67 ;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
+    o_psum <= \$63 ;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$8  = w_sel[0] ? \$7  : 9'h000;
-  assign \$10  = w_sel[1] ? \$9  : 9'h000;
-  assign \$11  = $signed(\$8 ) + $signed(\$10 );
-  assign \$13  = w_sel[2] ? \$12  : 11'h000;
-  assign \$15  = w_sel[3] ? \$14  : 11'h000;
-  assign \$16  = $signed(\$13 ) + $signed(\$15 );
-  assign \$17  = $signed(\$11 ) + $signed(\$16 );
-  assign \$19  = w_sel[4] ? \$18  : 9'h000;
-  assign \$21  = w_sel[5] ? \$20  : 9'h000;
-  assign \$22  = $signed(\$19 ) + $signed(\$21 );
-  assign \$24  = w_sel[6] ? \$23  : 11'h000;
-  assign \$26  = w_sel[7] ? \$25  : 11'h000;
-  assign \$27  = $signed(\$24 ) + $signed(\$26 );
-  assign \$28  = $signed(\$22 ) + $signed(\$27 );
-  assign \$29  = $signed(\$17 ) + $signed(\$28 );
-  assign \$31  = w_sel[8] ? \$30  : 9'h000;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$4  = w_sel[0] ? \$3  : 9'h000;
+  assign \$6  = w_sel[1] ? \$5  : 9'h000;
+  assign \$7  = $signed(\$4 ) + $signed(\$6 );
+  assign \$9  = w_sel[2] ? \$8  : 11'h000;
+  assign \$11  = w_sel[3] ? \$10  : 11'h000;
+  assign \$12  = $signed(\$9 ) + $signed(\$11 );
+  assign \$13  = $signed(\$7 ) + $signed(\$12 );
+  assign \$15  = w_sel[4] ? \$14  : 9'h000;
+  assign \$17  = w_sel[5] ? \$16  : 9'h000;
+  assign \$18  = $signed(\$15 ) + $signed(\$17 );
+  assign \$20  = w_sel[6] ? \$19  : 11'h000;
+  assign \$22  = w_sel[7] ? \$21  : 11'h000;
+  assign \$23  = $signed(\$20 ) + $signed(\$22 );
+  assign \$24  = $signed(\$18 ) + $signed(\$23 );
+  assign \$25  = $signed(\$13 ) + $signed(\$24 );
+  assign \$27  = w_sel[8] ? \$26  : 9'h000;
+  assign \$29  = w_sel[9] ? \$28  : 9'h000;
+  assign \$30  = $signed(\$27 ) + $signed(\$29 );
+  assign \$32  = w_sel[10] ? \$31  : 11'h000;
+  assign \$34  = w_sel[11] ? \$33  : 11'h000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = i_a;
+    \$55  = i_a;
     if (rst) begin
-      \$59  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = i_w;
+    \$56  = i_w;
     if (rst) begin
-      \$60  = 16'h0000;
+      \$56  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = i_ctl;
+    \$57  = i_ctl;
     if (rst) begin
-      \$61  = 5'h00;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = w_reg;
+    \$58  = w_reg;
     if (i_ctl[1]) begin
-      \$62  = i_w;
+      \$58  = i_w;
     end
     if (rst) begin
-      \$62  = 16'h0000;
+      \$58  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = p_acc;
-    if (\$1 ) begin
-      \$63  = 19'h00000;
+    \$59  = p_acc;
+    if (close) begin
+      \$59  = 19'h00000;
     end else if (i_ctl[0]) begin
-      \$63  = \$54 [18:0];
+      \$59  = \$50 [18:0];
     end
     if (rst) begin
-      \$63  = 19'h00000;
+      \$59  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = a_acc;
-    if (\$1 ) begin
-      \$64  = 15'h0000;
+    \$60  = a_acc;
+    if (close) begin
+      \$60  = 15'h0000;
     end else if (i_ctl[0]) begin
-      \$64  = \$58 [14:0];
+      \$60  = \$54 [14:0];
     end
     if (rst) begin
-      \$64  = 15'h0000;
+      \$60  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = grp_first;
-    if (\$2 ) begin
-      \$65  = 1'h0;
-    end else if (\$3 ) begin
-      \$65  = 1'h1;
+    \$61  = grp_first;
+    if (close) begin
+      \$61  = 1'h0;
+    end else if (\$1 ) begin
+      \$61  = 1'h1;
     end
     if (rst) begin
-      \$65  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = \$4 ;
+    \$62  = close;
     if (rst) begin
-      \$66  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = o_psum;
-    if (\$5 ) begin
-      \$67 [18:0] = \$54 [18:0];
-      \$67 [34] = \$6 ;
-      \$67 [35] = i_ctl[3];
-      \$67 [33:19] = \$58 [14:0];
+    \$63  = o_psum;
+    if (close) begin
+      \$63 [18:0] = \$50 [18:0];
+      \$63 [34] = \$2 ;
+      \$63 [35] = i_ctl[3];
+      \$63 [33:19] = \$54 [14:0];
     end
     if (rst) begin
-      \$67  = 36'h000000000;
+      \$63  = 36'h000000000;
     end
   end
-  assign p_next = \$54 [18:0];
-  assign a_next = \$58 [14:0];
+  assign p_next = \$50 [18:0];
+  assign a_next = \$54 [14:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -10070,20 +10064,20 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   assign \w_sel.q[1]  = w_sel[7:4];
   assign \w_sel.q[2]  = w_sel[11:8];
   assign \w_sel.q[3]  = w_sel[15:12];
-  assign \$7  = { i_a[7], i_a[7:0] };
-  assign \$9  = { i_a[7:0], 1'h0 };
-  assign \$12  = { i_a[7], i_a[7:0], 2'h0 };
-  assign \$14  = { i_a[7:0], 3'h0 };
-  assign \$18  = { i_a[15], i_a[15:8] };
-  assign \$20  = { i_a[15:8], 1'h0 };
-  assign \$23  = { i_a[15], i_a[15:8], 2'h0 };
-  assign \$25  = { i_a[15:8], 3'h0 };
-  assign \$30  = { i_a[23], i_a[23:16] };
-  assign \$32  = { i_a[23:16], 1'h0 };
-  assign \$35  = { i_a[23], i_a[23:16], 2'h0 };
-  assign \$37  = { i_a[23:16], 3'h0 };
-  assign \$41  = { i_a[31], i_a[31:24] };
-  assign \$43  = { i_a[31:24], 1'h0 };
-  assign \$46  = { i_a[31], i_a[31:24], 2'h0 };
-  assign \$48  = { i_a[31:24], 3'h0 };
+  assign \$3  = { i_a[7], i_a[7:0] };
+  assign \$5  = { i_a[7:0], 1'h0 };
+  assign \$8  = { i_a[7], i_a[7:0], 2'h0 };
+  assign \$10  = { i_a[7:0], 3'h0 };
+  assign \$14  = { i_a[15], i_a[15:8] };
+  assign \$16  = { i_a[15:8], 1'h0 };
+  assign \$19  = { i_a[15], i_a[15:8], 2'h0 };
+  assign \$21  = { i_a[15:8], 3'h0 };
+  assign \$26  = { i_a[23], i_a[23:16] };
+  assign \$28  = { i_a[23:16], 1'h0 };
+  assign \$31  = { i_a[23], i_a[23:16], 2'h0 };
+  assign \$33  = { i_a[23:16], 3'h0 };
+  assign \$37  = { i_a[31], i_a[31:24] };
+  assign \$39  = { i_a[31:24], 1'h0 };
+  assign \$42  = { i_a[31], i_a[31:24], 2'h0 };
+  assign \$44  = { i_a[31:24], 3'h0 };
 endmodule

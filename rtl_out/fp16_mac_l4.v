@@ -488,9 +488,6 @@ module \fp16_mac_l4.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1566,9 +1563,6 @@ module \fp16_mac_l4.tree0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1864,9 +1858,6 @@ module \fp16_mac_l4.tree0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -2162,9 +2153,6 @@ module \fp16_mac_l4.tree1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -3138,9 +3138,6 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -3436,9 +3433,6 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -3734,9 +3728,6 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4032,9 +4023,6 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -4968,9 +4968,6 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5266,9 +5263,6 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5564,9 +5558,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5862,9 +5853,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -6160,9 +6148,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -6458,9 +6443,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -6756,9 +6738,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -7054,9 +7033,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -7352,9 +7328,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -7650,9 +7623,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -8150,9 +8120,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8409,9 +8376,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8668,9 +8632,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8927,9 +8888,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9186,9 +9144,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9445,9 +9400,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9704,9 +9656,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9963,9 +9912,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -10222,9 +10168,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -10481,9 +10424,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -10740,9 +10680,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11201,9 +11138,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11460,9 +11394,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11719,9 +11650,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11978,9 +11906,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12237,9 +12162,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12496,9 +12418,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12755,9 +12674,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13014,9 +12930,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13273,9 +13186,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13532,9 +13442,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13791,9 +13698,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end

@@ -3897,9 +3897,6 @@ module \lut_w2_fp16.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4195,9 +4192,6 @@ module \lut_w2_fp16.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4493,9 +4487,6 @@ module \lut_w2_fp16.dq_add0_2 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4791,9 +4782,6 @@ module \lut_w2_fp16.dq_add0_3 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5089,9 +5077,6 @@ module \lut_w2_fp16.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5387,9 +5372,6 @@ module \lut_w2_fp16.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5685,9 +5667,6 @@ module \lut_w2_fp16.dq_add1_2 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5983,9 +5962,6 @@ module \lut_w2_fp16.dq_add1_3 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

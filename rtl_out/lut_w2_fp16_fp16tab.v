@@ -3169,9 +3169,6 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -3467,9 +3464,6 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -3765,9 +3759,6 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4063,9 +4054,6 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4361,9 +4349,6 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4659,9 +4644,6 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -4957,9 +4939,6 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5255,9 +5234,6 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5553,9 +5529,6 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -5851,9 +5824,6 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -6378,9 +6348,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -6637,9 +6604,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -6896,9 +6860,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -7155,9 +7116,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -7414,9 +7372,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -7673,9 +7628,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -7932,9 +7884,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8191,9 +8140,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8450,9 +8396,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8709,9 +8652,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -8968,9 +8908,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9227,9 +9164,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9486,9 +9420,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -9745,9 +9676,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -10233,9 +10161,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -10492,9 +10417,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -10751,9 +10673,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11010,9 +10929,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11269,9 +11185,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11528,9 +11441,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -11787,9 +11697,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12046,9 +11953,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12305,9 +12209,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12564,9 +12465,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -12823,9 +12721,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13082,9 +12977,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13341,9 +13233,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
@@ -13600,9 +13489,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     rp_msb = 4'h0;
-    if (\$28 [1]) begin
-      rp_msb = 4'h1;
-    end
     if (\$28 [2]) begin
       rp_msb = 4'h2;
     end

@@ -7,165 +7,161 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$100 ;
   wire [17:0] \$101 ;
   wire [17:0] \$102 ;
-  wire [18:0] \$103 ;
-  wire \$104 ;
+  wire \$103 ;
+  wire [17:0] \$104 ;
   wire [17:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire \$107 ;
-  wire [17:0] \$108 ;
-  wire [17:0] \$109 ;
+  wire [18:0] \$106 ;
+  wire [19:0] \$107 ;
+  wire \$108 ;
+  wire [21:0] \$109 ;
   wire \$11 ;
-  wire [18:0] \$110 ;
-  wire [19:0] \$111 ;
-  wire \$112 ;
-  wire [21:0] \$113 ;
-  wire [21:0] \$114 ;
-  wire [5:0] \$115 ;
-  wire [56:0] \$116 ;
-  wire [8:0] \$117 ;
-  wire [9:0] \$118 ;
-  wire \$119 ;
+  wire [21:0] \$110 ;
+  wire [5:0] \$111 ;
+  wire [56:0] \$112 ;
+  wire [8:0] \$113 ;
+  wire [9:0] \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire [19:0] \$117 ;
+  wire [56:0] \$118 ;
+  wire [19:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire [19:0] \$121 ;
-  wire [56:0] \$122 ;
-  wire [19:0] \$123 ;
-  wire [20:0] \$124 ;
-  wire [51:0] \$125 ;
-  wire [52:0] \$126 ;
-  wire \$127 ;
+  wire [20:0] \$120 ;
+  wire [51:0] \$121 ;
+  wire [52:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire [53:0] \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [53:0] \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  reg [63:0] \$134 ;
-  reg [23:0] \$135 ;
-  reg [4:0] \$136 ;
-  reg [23:0] \$137 ;
+  reg [63:0] \$130 ;
+  reg [23:0] \$131 ;
+  reg [4:0] \$132 ;
+  reg [23:0] \$133 ;
+  reg [31:0] \$134 ;
+  reg \$135 ;
+  reg [31:0] \$136 ;
+  reg \$137 ;
   reg [31:0] \$138 ;
-  reg \$139 ;
-  wire \$14 ;
-  reg [31:0] \$140 ;
+  reg [15:0] \$139 ;
+  wire [2:0] \$14 ;
+  reg \$140 ;
   reg \$141 ;
   reg [31:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg [31:0] \$146 ;
+  reg \$143 ;
+  reg [31:0] \$144 ;
+  reg [15:0] \$145 ;
+  reg \$146 ;
   reg \$147 ;
   reg [31:0] \$148 ;
-  reg [15:0] \$149 ;
-  wire \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg [31:0] \$152 ;
-  reg \$153 ;
-  reg [31:0] \$154 ;
-  reg [31:0] \$155 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [2:0] \$18 ;
-  wire [2:0] \$19 ;
+  reg \$149 ;
+  wire [2:0] \$15 ;
+  reg [31:0] \$150 ;
+  reg [31:0] \$151 ;
+  wire [11:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire [11:0] \$18 ;
+  wire [11:0] \$19 ;
   wire \$2 ;
-  wire [11:0] \$20 ;
-  wire [11:0] \$21 ;
-  wire [11:0] \$22 ;
-  wire [11:0] \$23 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire [2:0] \$33 ;
-  wire [2:0] \$34 ;
-  wire [11:0] \$35 ;
-  wire [11:0] \$36 ;
-  wire [11:0] \$37 ;
-  wire [11:0] \$38 ;
+  wire [2:0] \$29 ;
+  wire [31:0] \$3 ;
+  wire [2:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire [11:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire [2:0] \$48 ;
-  wire [2:0] \$49 ;
+  wire [2:0] \$44 ;
+  wire [2:0] \$45 ;
+  wire [11:0] \$46 ;
+  wire [11:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [11:0] \$49 ;
   wire \$5 ;
-  wire [11:0] \$50 ;
-  wire [11:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire [11:0] \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire [2:0] \$63 ;
-  wire [2:0] \$64 ;
-  wire [11:0] \$65 ;
-  wire [11:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire [11:0] \$68 ;
+  wire [2:0] \$60 ;
+  wire [11:0] \$61 ;
+  wire [11:0] \$62 ;
+  wire [11:0] \$63 ;
+  wire [11:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire [5:0] \$68 ;
   wire \$69 ;
-  wire [31:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire [5:0] \$72 ;
-  wire \$73 ;
+  wire \$7 ;
+  wire [5:0] \$70 ;
+  wire [5:0] \$71 ;
+  wire [19:0] \$72 ;
+  wire [19:0] \$73 ;
   wire [5:0] \$74 ;
-  wire [5:0] \$75 ;
-  wire [19:0] \$76 ;
-  wire [19:0] \$77 ;
-  wire [5:0] \$78 ;
-  wire \$79 ;
+  wire \$75 ;
+  wire [5:0] \$76 ;
+  wire [5:0] \$77 ;
+  wire [19:0] \$78 ;
+  wire [19:0] \$79 ;
   wire \$8 ;
   wire [5:0] \$80 ;
-  wire [5:0] \$81 ;
-  wire [19:0] \$82 ;
-  wire [19:0] \$83 ;
-  wire [5:0] \$84 ;
-  wire \$85 ;
+  wire \$81 ;
+  wire [5:0] \$82 ;
+  wire [5:0] \$83 ;
+  wire [19:0] \$84 ;
+  wire [19:0] \$85 ;
   wire [5:0] \$86 ;
-  wire [5:0] \$87 ;
-  wire [19:0] \$88 ;
-  wire [19:0] \$89 ;
+  wire \$87 ;
+  wire [5:0] \$88 ;
+  wire [5:0] \$89 ;
   wire \$9 ;
-  wire [5:0] \$90 ;
-  wire \$91 ;
+  wire [19:0] \$90 ;
+  wire [19:0] \$91 ;
   wire [5:0] \$92 ;
-  wire [5:0] \$93 ;
-  wire [19:0] \$94 ;
-  wire [19:0] \$95 ;
-  wire [5:0] \$96 ;
-  wire \$97 ;
+  wire \$93 ;
+  wire [17:0] \$94 ;
+  wire [17:0] \$95 ;
+  wire \$96 ;
+  wire [17:0] \$97 ;
   wire [17:0] \$98 ;
-  wire [17:0] \$99 ;
+  wire [18:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$28  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$29  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$96 ;
-  wire [31:0] \a$98 ;
+  wire [31:0] \a$97 ;
+  wire [31:0] \a$99 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -187,12 +183,13 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [10:0] a3_sig;
   wire a3_zero;
   wire [31:0] b;
+  wire [31:0] \b$100 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$97 ;
-  wire [31:0] \b$99 ;
+  wire [15:0] \b$98 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
+  wire close;
   (* init = 32'd0 *)
   wire [31:0] d;
   wire [4:0] dist0;
@@ -293,7 +290,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$101 ;
+  wire [31:0] \s$102 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -317,208 +314,205 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [1:0] \w_sel.q[3] ;
   wire [15:0] \w_sel.scale ;
   wire [31:0] y;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$24  & s2_last;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$25  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$9  = ! i_a[14:10];
-  assign a0_e = \$9  ? 5'h01 : i_a[14:10];
-  assign \$10  = ! i_a[14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = i_a[14:10] == 5'h1f;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$5  = ! i_a[14:10];
+  assign a0_e = \$5  ? 5'h01 : i_a[14:10];
+  assign \$6  = ! i_a[14:10];
+  assign \$7  = ~ \$6 ;
+  assign \$8  = i_a[14:10] == 5'h1f;
+  assign \$9  = ! i_a[9:0];
+  assign a0_inf = \$8  & \$9 ;
+  assign \$10  = i_a[14:10] == 5'h1f;
+  assign \$11  = | i_a[9:0];
+  assign a0_nan = \$10  & \$11 ;
+  assign \$12  = ! i_a[14:10];
   assign \$13  = ! i_a[9:0];
-  assign a0_inf = \$12  & \$13 ;
-  assign \$14  = i_a[14:10] == 5'h1f;
-  assign \$15  = | i_a[9:0];
-  assign a0_nan = \$14  & \$15 ;
-  assign \$16  = ! i_a[14:10];
-  assign \$17  = ! i_a[9:0];
-  assign a0_zero = \$16  & \$17 ;
-  assign \$18  = - w_sel[1:0];
-  assign \$19  = w_sel[1] ? \$18  : { 1'h0, w_sel[1:0] };
-  assign \$21  = \$19 [0] ? \$20  : 12'h000;
-  assign \$23  = \$19 [1] ? \$22  : 12'h000;
-  assign prod0 = \$21  + \$23 ;
-  assign live0 = | { \$11 , i_a[9:0] };
+  assign a0_zero = \$12  & \$13 ;
+  assign \$14  = - w_sel[1:0];
+  assign \$15  = w_sel[1] ? \$14  : { 1'h0, w_sel[1:0] };
+  assign \$17  = \$15 [0] ? \$16  : 12'h000;
+  assign \$19  = \$15 [1] ? \$18  : 12'h000;
+  assign prod0 = \$17  + \$19 ;
+  assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$24  = ! i_a[30:26];
-  assign a1_e = \$24  ? 5'h01 : i_a[30:26];
-  assign \$25  = ! i_a[30:26];
-  assign \$26  = ~ \$25 ;
-  assign \$27  = i_a[30:26] == 5'h1f;
+  assign \$20  = ! i_a[30:26];
+  assign a1_e = \$20  ? 5'h01 : i_a[30:26];
+  assign \$21  = ! i_a[30:26];
+  assign \$22  = ~ \$21 ;
+  assign \$23  = i_a[30:26] == 5'h1f;
+  assign \$24  = ! i_a[25:16];
+  assign a1_inf = \$23  & \$24 ;
+  assign \$25  = i_a[30:26] == 5'h1f;
+  assign \$26  = | i_a[25:16];
+  assign a1_nan = \$25  & \$26 ;
+  assign \$27  = ! i_a[30:26];
   assign \$28  = ! i_a[25:16];
-  assign a1_inf = \$27  & \$28 ;
-  assign \$29  = i_a[30:26] == 5'h1f;
-  assign \$30  = | i_a[25:16];
-  assign a1_nan = \$29  & \$30 ;
-  assign \$31  = ! i_a[30:26];
-  assign \$32  = ! i_a[25:16];
-  assign a1_zero = \$31  & \$32 ;
-  assign \$33  = - w_sel[3:2];
-  assign \$34  = w_sel[3] ? \$33  : { 1'h0, w_sel[3:2] };
-  assign \$36  = \$34 [0] ? \$35  : 12'h000;
-  assign \$38  = \$34 [1] ? \$37  : 12'h000;
-  assign prod1 = \$36  + \$38 ;
-  assign live1 = | { \$26 , i_a[25:16] };
+  assign a1_zero = \$27  & \$28 ;
+  assign \$29  = - w_sel[3:2];
+  assign \$30  = w_sel[3] ? \$29  : { 1'h0, w_sel[3:2] };
+  assign \$32  = \$30 [0] ? \$31  : 12'h000;
+  assign \$34  = \$30 [1] ? \$33  : 12'h000;
+  assign prod1 = \$32  + \$34 ;
+  assign live1 = | { \$22 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$39  = ! i_a[46:42];
-  assign a2_e = \$39  ? 5'h01 : i_a[46:42];
-  assign \$40  = ! i_a[46:42];
-  assign \$41  = ~ \$40 ;
-  assign \$42  = i_a[46:42] == 5'h1f;
+  assign \$35  = ! i_a[46:42];
+  assign a2_e = \$35  ? 5'h01 : i_a[46:42];
+  assign \$36  = ! i_a[46:42];
+  assign \$37  = ~ \$36 ;
+  assign \$38  = i_a[46:42] == 5'h1f;
+  assign \$39  = ! i_a[41:32];
+  assign a2_inf = \$38  & \$39 ;
+  assign \$40  = i_a[46:42] == 5'h1f;
+  assign \$41  = | i_a[41:32];
+  assign a2_nan = \$40  & \$41 ;
+  assign \$42  = ! i_a[46:42];
   assign \$43  = ! i_a[41:32];
-  assign a2_inf = \$42  & \$43 ;
-  assign \$44  = i_a[46:42] == 5'h1f;
-  assign \$45  = | i_a[41:32];
-  assign a2_nan = \$44  & \$45 ;
-  assign \$46  = ! i_a[46:42];
-  assign \$47  = ! i_a[41:32];
-  assign a2_zero = \$46  & \$47 ;
-  assign \$48  = - w_sel[5:4];
-  assign \$49  = w_sel[5] ? \$48  : { 1'h0, w_sel[5:4] };
-  assign \$51  = \$49 [0] ? \$50  : 12'h000;
-  assign \$53  = \$49 [1] ? \$52  : 12'h000;
-  assign prod2 = \$51  + \$53 ;
-  assign live2 = | { \$41 , i_a[41:32] };
+  assign a2_zero = \$42  & \$43 ;
+  assign \$44  = - w_sel[5:4];
+  assign \$45  = w_sel[5] ? \$44  : { 1'h0, w_sel[5:4] };
+  assign \$47  = \$45 [0] ? \$46  : 12'h000;
+  assign \$49  = \$45 [1] ? \$48  : 12'h000;
+  assign prod2 = \$47  + \$49 ;
+  assign live2 = | { \$37 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$54  = ! i_a[62:58];
-  assign a3_e = \$54  ? 5'h01 : i_a[62:58];
-  assign \$55  = ! i_a[62:58];
-  assign \$56  = ~ \$55 ;
-  assign \$57  = i_a[62:58] == 5'h1f;
+  assign \$50  = ! i_a[62:58];
+  assign a3_e = \$50  ? 5'h01 : i_a[62:58];
+  assign \$51  = ! i_a[62:58];
+  assign \$52  = ~ \$51 ;
+  assign \$53  = i_a[62:58] == 5'h1f;
+  assign \$54  = ! i_a[57:48];
+  assign a3_inf = \$53  & \$54 ;
+  assign \$55  = i_a[62:58] == 5'h1f;
+  assign \$56  = | i_a[57:48];
+  assign a3_nan = \$55  & \$56 ;
+  assign \$57  = ! i_a[62:58];
   assign \$58  = ! i_a[57:48];
-  assign a3_inf = \$57  & \$58 ;
-  assign \$59  = i_a[62:58] == 5'h1f;
-  assign \$60  = | i_a[57:48];
-  assign a3_nan = \$59  & \$60 ;
-  assign \$61  = ! i_a[62:58];
-  assign \$62  = ! i_a[57:48];
-  assign a3_zero = \$61  & \$62 ;
-  assign \$63  = - w_sel[7:6];
-  assign \$64  = w_sel[7] ? \$63  : { 1'h0, w_sel[7:6] };
-  assign \$66  = \$64 [0] ? \$65  : 12'h000;
-  assign \$68  = \$64 [1] ? \$67  : 12'h000;
-  assign prod3 = \$66  + \$68 ;
-  assign live3 = | { \$56 , i_a[57:48] };
+  assign a3_zero = \$57  & \$58 ;
+  assign \$59  = - w_sel[7:6];
+  assign \$60  = w_sel[7] ? \$59  : { 1'h0, w_sel[7:6] };
+  assign \$62  = \$60 [0] ? \$61  : 12'h000;
+  assign \$64  = \$60 [1] ? \$63  : 12'h000;
+  assign prod3 = \$62  + \$64 ;
+  assign live3 = | { \$52 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$69  = ex1 > ex0;
-  assign emax0 = \$69  ? ex1 : ex0;
-  assign \$70  = ex2 > emax0;
-  assign emax1 = \$70  ? ex2 : emax0;
-  assign \$71  = ex3 > emax1;
-  assign emax2 = \$71  ? ex3 : emax1;
-  assign \$72  = emax2 - ex0;
-  assign \$73  = $signed(\$72 ) > $signed(6'h11);
-  assign \$74  = emax2 - ex0;
-  assign \$75  = \$73  ? 6'h11 : \$74 ;
-  assign \$77  = \$76  >> \$75 [4:0];
-  assign \$78  = emax2 - ex1;
-  assign \$79  = $signed(\$78 ) > $signed(6'h11);
-  assign \$80  = emax2 - ex1;
-  assign \$81  = \$79  ? 6'h11 : \$80 ;
-  assign \$83  = \$82  >> \$81 [4:0];
-  assign \$84  = emax2 - ex2;
-  assign \$85  = $signed(\$84 ) > $signed(6'h11);
-  assign \$86  = emax2 - ex2;
-  assign \$87  = \$85  ? 6'h11 : \$86 ;
-  assign \$89  = \$88  >> \$87 [4:0];
-  assign \$90  = emax2 - ex3;
-  assign \$91  = $signed(\$90 ) > $signed(6'h11);
-  assign \$92  = emax2 - ex3;
-  assign \$93  = \$91  ? 6'h11 : \$92 ;
-  assign \$95  = \$94  >> \$93 [4:0];
-  assign \$96  = emax2 - 5'h1d;
-  assign \$97  = i_a[15] ^ w_sel[1];
-  assign \$98  = - \$77 [16:0];
-  assign \$99  = \$97  ? \$98  : { 1'h0, \$77 [16:0] };
-  assign \$100  = i_a[31] ^ w_sel[3];
-  assign \$101  = - \$83 [16:0];
-  assign \$102  = \$100  ? \$101  : { 1'h0, \$83 [16:0] };
-  assign \$103  = $signed(\$99 ) + $signed(\$102 );
-  assign \$104  = i_a[47] ^ w_sel[5];
-  assign \$105  = - \$89 [16:0];
-  assign \$106  = \$104  ? \$105  : { 1'h0, \$89 [16:0] };
-  assign \$107  = i_a[63] ^ w_sel[7];
-  assign \$108  = - \$95 [16:0];
-  assign \$109  = \$107  ? \$108  : { 1'h0, \$95 [16:0] };
-  assign \$110  = $signed(\$106 ) + $signed(\$109 );
-  assign \$111  = $signed(\$103 ) + $signed(\$110 );
-  assign \$112  = $signed(\$111 ) < $signed(1'h0);
-  assign \$113  = - $signed(\$111 );
-  assign \$114  = \$112  ? \$113  : { \$111 [19], \$111 [19], \$111  };
-  assign p_rp_sign = $signed(\$111 ) < $signed(1'h0);
-  assign \$115  = 5'h14 - p_rp_msb;
-  assign \$116  = { \$114 [20:0], 5'h00 } << \$115 [4:0];
-  assign \$117  = $signed(\$96 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$118  = $signed(\$117 ) + $signed(8'h7f);
-  assign \$119  = $signed(\$118 ) < $signed(2'h1);
-  assign \$120  = $signed(\$118 ) < $signed(6'h27);
-  assign \$121  = $signed(2'h1) - $signed(\$118 );
-  assign p_rp_sh = \$116 [25:0] >> p_rp_rs;
-  assign \$122  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$122 [25:0] != \$116 [25:0];
-  assign \$123  = $signed(\$118 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$124  = $signed(\$123 ) - $signed(2'h1);
-  assign \$126  = $signed(\$125 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$128  = \$127  | p_rp_lost;
-  assign \$129  = \$128  | p_rp_sh[2];
-  assign \$130  = p_rp_sh[1] & \$129 ;
-  assign \$131  = $signed(\$126 ) + $signed({ 1'h0, \$130  });
-  assign \$132  = ! \$114 [20:0];
-  assign \$133  = \$131 [42:0] >= 31'h7f800000;
-  assign \a$98  = \$signal$28  ? s2_psum : out_acc;
+  assign \$65  = ex1 > ex0;
+  assign emax0 = \$65  ? ex1 : ex0;
+  assign \$66  = ex2 > emax0;
+  assign emax1 = \$66  ? ex2 : emax0;
+  assign \$67  = ex3 > emax1;
+  assign emax2 = \$67  ? ex3 : emax1;
+  assign \$68  = emax2 - ex0;
+  assign \$69  = $signed(\$68 ) > $signed(6'h11);
+  assign \$70  = emax2 - ex0;
+  assign \$71  = \$69  ? 6'h11 : \$70 ;
+  assign \$73  = \$72  >> \$71 [4:0];
+  assign \$74  = emax2 - ex1;
+  assign \$75  = $signed(\$74 ) > $signed(6'h11);
+  assign \$76  = emax2 - ex1;
+  assign \$77  = \$75  ? 6'h11 : \$76 ;
+  assign \$79  = \$78  >> \$77 [4:0];
+  assign \$80  = emax2 - ex2;
+  assign \$81  = $signed(\$80 ) > $signed(6'h11);
+  assign \$82  = emax2 - ex2;
+  assign \$83  = \$81  ? 6'h11 : \$82 ;
+  assign \$85  = \$84  >> \$83 [4:0];
+  assign \$86  = emax2 - ex3;
+  assign \$87  = $signed(\$86 ) > $signed(6'h11);
+  assign \$88  = emax2 - ex3;
+  assign \$89  = \$87  ? 6'h11 : \$88 ;
+  assign \$91  = \$90  >> \$89 [4:0];
+  assign \$92  = emax2 - 5'h1d;
+  assign \$93  = i_a[15] ^ w_sel[1];
+  assign \$94  = - \$73 [16:0];
+  assign \$95  = \$93  ? \$94  : { 1'h0, \$73 [16:0] };
+  assign \$96  = i_a[31] ^ w_sel[3];
+  assign \$97  = - \$79 [16:0];
+  assign \$98  = \$96  ? \$97  : { 1'h0, \$79 [16:0] };
+  assign \$99  = $signed(\$95 ) + $signed(\$98 );
+  assign \$100  = i_a[47] ^ w_sel[5];
+  assign \$101  = - \$85 [16:0];
+  assign \$102  = \$100  ? \$101  : { 1'h0, \$85 [16:0] };
+  assign \$103  = i_a[63] ^ w_sel[7];
+  assign \$104  = - \$91 [16:0];
+  assign \$105  = \$103  ? \$104  : { 1'h0, \$91 [16:0] };
+  assign \$106  = $signed(\$102 ) + $signed(\$105 );
+  assign \$107  = $signed(\$99 ) + $signed(\$106 );
+  assign \$108  = $signed(\$107 ) < $signed(1'h0);
+  assign \$109  = - $signed(\$107 );
+  assign \$110  = \$108  ? \$109  : { \$107 [19], \$107 [19], \$107  };
+  assign p_rp_sign = $signed(\$107 ) < $signed(1'h0);
+  assign \$111  = 5'h14 - p_rp_msb;
+  assign \$112  = { \$110 [20:0], 5'h00 } << \$111 [4:0];
+  assign \$113  = $signed(\$92 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$114  = $signed(\$113 ) + $signed(8'h7f);
+  assign \$115  = $signed(\$114 ) < $signed(2'h1);
+  assign \$116  = $signed(\$114 ) < $signed(6'h27);
+  assign \$117  = $signed(2'h1) - $signed(\$114 );
+  assign p_rp_sh = \$112 [25:0] >> p_rp_rs;
+  assign \$118  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$118 [25:0] != \$112 [25:0];
+  assign \$119  = $signed(\$114 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$120  = $signed(\$119 ) - $signed(2'h1);
+  assign \$122  = $signed(\$121 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$124  = \$123  | p_rp_lost;
+  assign \$125  = \$124  | p_rp_sh[2];
+  assign \$126  = p_rp_sh[1] & \$125 ;
+  assign \$127  = $signed(\$122 ) + $signed({ 1'h0, \$126  });
+  assign \$128  = ! \$110 [20:0];
+  assign \$129  = \$127 [42:0] >= 31'h7f800000;
+  assign \a$99  = \$signal$29  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$134 ;
+    o_a <= \$130 ;
   always @(posedge clk)
-    o_w <= \$135 ;
+    o_w <= \$131 ;
   always @(posedge clk)
-    o_ctl <= \$136 ;
+    o_ctl <= \$132 ;
   always @(posedge clk)
-    w_reg <= \$137 ;
+    w_reg <= \$133 ;
   always @(posedge clk)
-    p_acc <= \$138 ;
+    p_acc <= \$134 ;
   always @(posedge clk)
-    grp_first <= \$139 ;
+    grp_first <= \$135 ;
   always @(posedge clk)
-    grp_psum <= \$140 ;
+    grp_psum <= \$136 ;
   always @(posedge clk)
-    \$signal  <= \$141 ;
+    \$signal  <= \$137 ;
   always @(posedge clk)
-    s1_p <= \$142 ;
+    s1_p <= \$138 ;
   always @(posedge clk)
-    s1_scale <= \$143 ;
+    s1_scale <= \$139 ;
   always @(posedge clk)
-    \$signal$21  <= \$144 ;
+    \$signal$22  <= \$140 ;
   always @(posedge clk)
-    s1_last <= \$145 ;
+    s1_last <= \$141 ;
   always @(posedge clk)
-    s1_psum <= \$146 ;
+    s1_psum <= \$142 ;
   always @(posedge clk)
-    \$signal$24  <= \$147 ;
+    \$signal$25  <= \$143 ;
   always @(posedge clk)
-    s2_d <= \$148 ;
+    s2_d <= \$144 ;
   always @(posedge clk)
-    s2_scale <= \$149 ;
+    s2_scale <= \$145 ;
   always @(posedge clk)
-    \$signal$28  <= \$150 ;
+    \$signal$29  <= \$146 ;
   always @(posedge clk)
-    s2_last <= \$151 ;
+    s2_last <= \$147 ;
   always @(posedge clk)
-    s2_psum <= \$152 ;
+    s2_psum <= \$148 ;
   always @(posedge clk)
-    o_valid <= \$153 ;
+    o_valid <= \$149 ;
   always @(posedge clk)
-    out_acc <= \$154 ;
+    out_acc <= \$150 ;
   always @(posedge clk)
-    o_psum <= \$155 ;
+    o_psum <= \$151 ;
   \mixpe_w2a16_int_g32.out_add  out_add (
-    .a(\a$98 ),
-    .b(\b$99 ),
+    .a(\a$99 ),
+    .b(\b$100 ),
     .s(y)
   );
   \mixpe_w2a16_int_g32.p_add  p_add (
@@ -529,45 +523,85 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   \mixpe_w2a16_int_g32.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$99 )
+    .p(\b$100 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = i_a;
+    \$130  = i_a;
     if (rst) begin
-      \$134  = 64'h0000000000000000;
+      \$130  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = i_w;
+    \$131  = i_w;
     if (rst) begin
-      \$135  = 24'h000000;
+      \$131  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = i_ctl;
+    \$132  = i_ctl;
     if (rst) begin
-      \$136  = 5'h00;
+      \$132  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = w_reg;
+    \$133  = w_reg;
     if (i_ctl[1]) begin
-      \$137  = i_w;
+      \$133  = i_w;
     end
     if (rst) begin
-      \$137  = 24'h000000;
+      \$133  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = p_acc;
-    if (\$1 ) begin
-      \$138  = 32'd0;
+    \$134  = p_acc;
+    if (close) begin
+      \$134  = 32'd0;
     end else if (i_ctl[0]) begin
+      \$134  = p_next;
+    end
+    if (rst) begin
+      \$134  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = grp_first;
+    if (close) begin
+      \$135  = 1'h0;
+    end else if (\$1 ) begin
+      \$135  = 1'h1;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$136  = i_psum;
+    end
+    if (rst) begin
+      \$136  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = close;
+    if (rst) begin
+      \$137  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = s1_p;
+    if (close) begin
       \$138  = p_next;
     end
     if (rst) begin
@@ -576,39 +610,39 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = grp_first;
-    if (\$2 ) begin
-      \$139  = 1'h0;
-    end else if (\$3 ) begin
-      \$139  = 1'h1;
+    \$139  = s1_scale;
+    if (close) begin
+      \$139  = w_sel[23:8];
     end
     if (rst) begin
-      \$139  = 1'h0;
+      \$139  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$140  = i_psum;
+    \$140  = \$signal$22 ;
+    if (close) begin
+      \$140  = \$2 ;
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = \$4 ;
+    \$141  = s1_last;
+    if (close) begin
+      \$141  = i_ctl[3];
+    end
     if (rst) begin
       \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = s1_p;
-    if (\$5 ) begin
-      \$142  = p_next;
+    \$142  = s1_psum;
+    if (close) begin
+      \$142  = \$3 ;
     end
     if (rst) begin
       \$142  = 32'd0;
@@ -616,56 +650,56 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = s1_scale;
-    if (\$5 ) begin
-      \$143  = w_sel[23:8];
-    end
+    \$143  = \$signal ;
     if (rst) begin
-      \$143  = 16'h0000;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = \$signal$21 ;
-    if (\$5 ) begin
-      \$144  = \$6 ;
+    \$144  = s2_d;
+    if (\$signal ) begin
+      \$144  = s1_p;
     end
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = s1_last;
-    if (\$5 ) begin
-      \$145  = i_ctl[3];
+    \$145  = s2_scale;
+    if (\$signal ) begin
+      \$145  = s1_scale;
     end
     if (rst) begin
-      \$145  = 1'h0;
+      \$145  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = s1_psum;
-    if (\$5 ) begin
-      \$146  = \$7 ;
+    \$146  = \$signal$29 ;
+    if (\$signal ) begin
+      \$146  = \$signal$22 ;
     end
     if (rst) begin
-      \$146  = 32'd0;
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$signal ;
+    \$147  = s2_last;
+    if (\$signal ) begin
+      \$147  = s1_last;
+    end
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = s2_d;
+    \$148  = s2_psum;
     if (\$signal ) begin
-      \$148  = s1_p;
+      \$148  = s1_psum;
     end
     if (rst) begin
       \$148  = 32'd0;
@@ -673,191 +707,151 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = s2_scale;
-    if (\$signal ) begin
-      \$149  = s1_scale;
-    end
+    \$149  = \$4 ;
     if (rst) begin
-      \$149  = 16'h0000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$signal$28 ;
-    if (\$signal ) begin
-      \$150  = \$signal$21 ;
+    \$150  = out_acc;
+    if (\$signal$25 ) begin
+      \$150  = y;
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$150  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = s2_last;
-    if (\$signal ) begin
-      \$151  = s1_last;
-    end
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = s2_psum;
-    if (\$signal ) begin
-      \$152  = s1_psum;
-    end
-    if (rst) begin
-      \$152  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = \$8 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = out_acc;
-    if (\$signal$24 ) begin
-      \$154  = y;
-    end
-    if (rst) begin
-      \$154  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = o_psum;
-    if (\$signal$24 ) begin
+    \$151  = o_psum;
+    if (\$signal$25 ) begin
       if (s2_last) begin
-        \$155  = y;
+        \$151  = y;
       end
     end
     if (rst) begin
-      \$155  = 32'd0;
+      \$151  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$114 [1]) begin
+    if (\$110 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$114 [2]) begin
+    if (\$110 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$114 [3]) begin
+    if (\$110 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$114 [4]) begin
+    if (\$110 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$114 [5]) begin
+    if (\$110 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$114 [6]) begin
+    if (\$110 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$114 [7]) begin
+    if (\$110 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$114 [8]) begin
+    if (\$110 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$114 [9]) begin
+    if (\$110 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$114 [10]) begin
+    if (\$110 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$114 [11]) begin
+    if (\$110 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$114 [12]) begin
+    if (\$110 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$114 [13]) begin
+    if (\$110 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$114 [14]) begin
+    if (\$110 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$114 [15]) begin
+    if (\$110 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$114 [16]) begin
+    if (\$110 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$114 [17]) begin
+    if (\$110 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$114 [18]) begin
+    if (\$110 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$114 [19]) begin
+    if (\$110 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$114 [20]) begin
+    if (\$110 [20]) begin
       p_rp_msb = 5'h14;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$119 ) begin
+    if (\$115 ) begin
       (* full_case = 32'd1 *)
-      if (\$120 ) begin
+      if (\$116 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$121 [4:0];
+        p_rp_rs = \$117 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$132 ) begin
+    if (\$128 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$133 ) begin
+    end else if (\$129 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$131 [30:0] };
+      p_rp_out = { p_rp_sign, \$127 [30:0] };
     end
   end
   assign d = s1_p;
-  assign a0_sig = { \$11 , i_a[9:0] };
-  assign qmag0 = \$19 [1:0];
-  assign a1_sig = { \$26 , i_a[25:16] };
-  assign qmag1 = \$34 [1:0];
-  assign a2_sig = { \$41 , i_a[41:32] };
-  assign qmag2 = \$49 [1:0];
-  assign a3_sig = { \$56 , i_a[57:48] };
-  assign qmag3 = \$64 [1:0];
-  assign dist0 = \$75 [4:0];
-  assign pal0 = \$77 [16:0];
-  assign dist1 = \$81 [4:0];
-  assign pal1 = \$83 [16:0];
-  assign dist2 = \$87 [4:0];
-  assign pal2 = \$89 [16:0];
-  assign dist3 = \$93 [4:0];
-  assign pal3 = \$95 [16:0];
-  assign beat_exp = { \$96 [5], \$96 [5], \$96  };
-  assign p_beat = { \$111 [19], \$111  };
-  assign p_beat_mag = \$114 [20:0];
-  assign p_rp_ls = \$115 [4:0];
-  assign p_rp_norm = \$116 [25:0];
-  assign p_rp_eb = { \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118  };
-  assign p_rp_packed = \$131 [42:0];
+  assign a0_sig = { \$7 , i_a[9:0] };
+  assign qmag0 = \$15 [1:0];
+  assign a1_sig = { \$22 , i_a[25:16] };
+  assign qmag1 = \$30 [1:0];
+  assign a2_sig = { \$37 , i_a[41:32] };
+  assign qmag2 = \$45 [1:0];
+  assign a3_sig = { \$52 , i_a[57:48] };
+  assign qmag3 = \$60 [1:0];
+  assign dist0 = \$71 [4:0];
+  assign pal0 = \$73 [16:0];
+  assign dist1 = \$77 [4:0];
+  assign pal1 = \$79 [16:0];
+  assign dist2 = \$83 [4:0];
+  assign pal2 = \$85 [16:0];
+  assign dist3 = \$89 [4:0];
+  assign pal3 = \$91 [16:0];
+  assign beat_exp = { \$92 [5], \$92 [5], \$92  };
+  assign p_beat = { \$107 [19], \$107  };
+  assign p_beat_mag = \$110 [20:0];
+  assign p_rp_ls = \$111 [4:0];
+  assign p_rp_norm = \$112 [25:0];
+  assign p_rp_eb = { \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114  };
+  assign p_rp_packed = \$127 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$96  = s2_d;
-  assign \b$97  = s2_scale;
-  assign p = \b$99 ;
-  assign \s$101  = y;
+  assign \a$97  = s2_d;
+  assign \b$98  = s2_scale;
+  assign p = \b$100 ;
+  assign \s$102  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -901,20 +895,20 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.q[2]  = w_sel[5:4];
   assign \w_sel.q[3]  = w_sel[7:6];
   assign \w_sel.scale  = w_sel[23:8];
-  assign \$20  = { 1'h0, \$11 , i_a[9:0] };
-  assign \$22  = { \$11 , i_a[9:0], 1'h0 };
-  assign \$35  = { 1'h0, \$26 , i_a[25:16] };
-  assign \$37  = { \$26 , i_a[25:16], 1'h0 };
-  assign \$50  = { 1'h0, \$41 , i_a[41:32] };
-  assign \$52  = { \$41 , i_a[41:32], 1'h0 };
-  assign \$65  = { 1'h0, \$56 , i_a[57:48] };
-  assign \$67  = { \$56 , i_a[57:48], 1'h0 };
-  assign \$76  = { 3'h0, prod0, 4'h0 };
-  assign \$82  = { 3'h0, prod1, 4'h0 };
-  assign \$88  = { 3'h0, prod2, 4'h0 };
-  assign \$94  = { 3'h0, prod3, 4'h0 };
-  assign \$125  = { \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 , 23'h000000 };
-  assign \$127  = p_rp_sh[0];
+  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$31  = { 1'h0, \$22 , i_a[25:16] };
+  assign \$33  = { \$22 , i_a[25:16], 1'h0 };
+  assign \$46  = { 1'h0, \$37 , i_a[41:32] };
+  assign \$48  = { \$37 , i_a[41:32], 1'h0 };
+  assign \$61  = { 1'h0, \$52 , i_a[57:48] };
+  assign \$63  = { \$52 , i_a[57:48], 1'h0 };
+  assign \$72  = { 3'h0, prod0, 4'h0 };
+  assign \$78  = { 3'h0, prod1, 4'h0 };
+  assign \$84  = { 3'h0, prod2, 4'h0 };
+  assign \$90  = { 3'h0, prod3, 4'h0 };
+  assign \$121  = { \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 , 23'h000000 };
+  assign \$123  = p_rp_sh[0];
 endmodule
 
 module \mixpe_w2a16_int_g32.out_add (b, s, a);
@@ -1085,9 +1079,6 @@ module \mixpe_w2a16_int_g32.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1383,9 +1374,6 @@ module \mixpe_w2a16_int_g32.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

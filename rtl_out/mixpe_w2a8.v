@@ -8,101 +8,97 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [8:0] \$12 ;
   wire [8:0] \$13 ;
   wire [9:0] \$14 ;
-  wire [8:0] \$15 ;
+  wire [10:0] \$15 ;
   wire [8:0] \$16 ;
   wire [8:0] \$17 ;
   wire [8:0] \$18 ;
-  wire [9:0] \$19 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [10:0] \$20 ;
+  wire [9:0] \$20 ;
   wire [8:0] \$21 ;
   wire [8:0] \$22 ;
   wire [8:0] \$23 ;
   wire [8:0] \$24 ;
   wire [9:0] \$25 ;
-  wire [8:0] \$26 ;
-  wire [8:0] \$27 ;
-  wire [8:0] \$28 ;
+  wire [10:0] \$26 ;
+  wire [11:0] \$27 ;
+  wire [17:0] \$28 ;
   wire [8:0] \$29 ;
-  wire \$3 ;
-  wire [9:0] \$30 ;
-  wire [10:0] \$31 ;
-  wire [11:0] \$32 ;
-  wire [17:0] \$33 ;
-  wire [8:0] \$34 ;
-  wire [8:0] \$35 ;
-  wire [9:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire [47:0] \$3 ;
+  wire [8:0] \$30 ;
+  wire [9:0] \$31 ;
+  wire [15:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
+  wire [15:0] \$36 ;
+  wire [16:0] \$37 ;
+  wire [17:0] \$38 ;
+  wire [47:0] \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [16:0] \$42 ;
+  wire [17:0] \$40 ;
+  wire [17:0] \$41 ;
+  wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [47:0] \$44 ;
-  wire [17:0] \$45 ;
-  wire [17:0] \$46 ;
-  wire [17:0] \$47 ;
-  wire [17:0] \$48 ;
-  wire [18:0] \$49 ;
-  wire \$5 ;
-  wire [19:0] \$50 ;
-  wire [19:0] \$51 ;
-  wire [19:0] \$52 ;
-  wire [19:0] \$53 ;
-  wire [20:0] \$54 ;
-  wire [21:0] \$55 ;
+  wire [18:0] \$44 ;
+  wire [19:0] \$45 ;
+  wire [19:0] \$46 ;
+  wire [19:0] \$47 ;
+  wire [19:0] \$48 ;
+  wire [20:0] \$49 ;
+  wire [8:0] \$5 ;
+  wire [21:0] \$50 ;
+  wire [23:0] \$51 ;
+  wire [23:0] \$52 ;
+  wire [23:0] \$53 ;
+  wire [23:0] \$54 ;
+  wire [24:0] \$55 ;
   wire [23:0] \$56 ;
   wire [23:0] \$57 ;
   wire [23:0] \$58 ;
   wire [23:0] \$59 ;
-  wire \$6 ;
+  wire [8:0] \$6 ;
   wire [24:0] \$60 ;
-  wire [23:0] \$61 ;
-  wire [23:0] \$62 ;
-  wire [23:0] \$63 ;
-  wire [23:0] \$64 ;
-  wire [24:0] \$65 ;
-  wire [25:0] \$66 ;
-  wire [26:0] \$67 ;
-  wire [48:0] \$68 ;
-  reg [31:0] \$69 ;
-  wire [47:0] \$7 ;
-  reg [17:0] \$70 ;
-  reg [4:0] \$71 ;
-  reg [17:0] \$72 ;
+  wire [25:0] \$61 ;
+  wire [26:0] \$62 ;
+  wire [48:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg [17:0] \$65 ;
+  reg [4:0] \$66 ;
+  reg [17:0] \$67 ;
+  reg [16:0] \$68 ;
+  reg [14:0] \$69 ;
+  wire [8:0] \$7 ;
+  reg \$70 ;
+  reg [47:0] \$71 ;
+  reg \$72 ;
   reg [16:0] \$73 ;
-  reg [14:0] \$74 ;
+  reg [7:0] \$74 ;
   reg \$75 ;
-  reg [47:0] \$76 ;
-  reg \$77 ;
-  reg [16:0] \$78 ;
-  reg [7:0] \$79 ;
-  wire \$8 ;
+  reg \$76 ;
+  reg [47:0] \$77 ;
+  reg [14:0] \$78 ;
+  reg [1:0] \$79 ;
+  wire [8:0] \$8 ;
   reg \$80 ;
-  reg \$81 ;
-  reg [47:0] \$82 ;
-  reg [14:0] \$83 ;
-  reg [1:0] \$84 ;
-  reg \$85 ;
-  reg [16:0] \$86 ;
-  reg [7:0] \$87 ;
-  reg \$88 ;
-  reg \$89 ;
-  wire \$9 ;
-  reg [47:0] \$90 ;
-  reg \$91 ;
-  reg [47:0] \$92 ;
-  reg [47:0] \$93 ;
+  reg [16:0] \$81 ;
+  reg [7:0] \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [47:0] \$85 ;
+  reg \$86 ;
+  reg [47:0] \$87 ;
+  reg [47:0] \$88 ;
+  wire [9:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$28  = 1'h0;
-  reg \$signal$32  = 1'h0;
+  reg \$signal$24  = 1'h0;
+  reg \$signal$29  = 1'h0;
+  reg \$signal$33  = 1'h0;
   reg [14:0] a_acc = 15'h0000;
   wire [14:0] a_next;
   input clk;
   wire clk;
+  wire close;
   wire [16:0] d;
   reg grp_first = 1'h0;
   reg [47:0] grp_psum = 48'h000000000000;
@@ -190,145 +186,193 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.zero ;
   wire [47:0] y;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = \$signal$28  & s2_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$11  = w_sel[0] ? \$10  : 9'h000;
-  assign \$13  = w_sel[1] ? \$12  : 9'h000;
+  assign \$11  = w_sel[2] ? \$10  : 9'h000;
+  assign \$13  = w_sel[3] ? \$12  : 9'h000;
   assign \$14  = $signed(\$11 ) + $signed(\$13 );
-  assign \$16  = w_sel[2] ? \$15  : 9'h000;
-  assign \$18  = w_sel[3] ? \$17  : 9'h000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$20  = $signed(\$14 ) + $signed(\$19 );
-  assign \$22  = w_sel[4] ? \$21  : 9'h000;
-  assign \$24  = w_sel[5] ? \$23  : 9'h000;
+  assign \$15  = $signed(\$9 ) + $signed(\$14 );
+  assign \$17  = w_sel[4] ? \$16  : 9'h000;
+  assign \$19  = w_sel[5] ? \$18  : 9'h000;
+  assign \$20  = $signed(\$17 ) + $signed(\$19 );
+  assign \$22  = w_sel[6] ? \$21  : 9'h000;
+  assign \$24  = w_sel[7] ? \$23  : 9'h000;
   assign \$25  = $signed(\$22 ) + $signed(\$24 );
-  assign \$27  = w_sel[6] ? \$26  : 9'h000;
-  assign \$29  = w_sel[7] ? \$28  : 9'h000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$31  = $signed(\$25 ) + $signed(\$30 );
-  assign \$32  = $signed(\$20 ) + $signed(\$31 );
-  assign \$33  = $signed(p_acc) + $signed(\$32 );
-  assign \$34  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
-  assign \$35  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
-  assign \$36  = $signed(\$34 ) + $signed(\$35 );
-  assign \$37  = $signed(a_acc) + $signed(\$36 );
-  assign \$39  = s1_zero[0] ? \$38  : 16'h0000;
-  assign \$41  = s1_zero[1] ? \$40  : 16'h0000;
-  assign \$42  = $signed(\$39 ) + $signed(\$41 );
-  assign \$43  = $signed(s1_p) - $signed(\$42 );
-  assign \$44  = \$signal$32  ? s2_psum : out_acc;
-  assign \$46  = s2_scale[0] ? \$45  : 18'h00000;
-  assign \$48  = s2_scale[1] ? \$47  : 18'h00000;
+  assign \$26  = $signed(\$20 ) + $signed(\$25 );
+  assign \$27  = $signed(\$15 ) + $signed(\$26 );
+  assign \$28  = $signed(p_acc) + $signed(\$27 );
+  assign \$29  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
+  assign \$30  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
+  assign \$31  = $signed(\$29 ) + $signed(\$30 );
+  assign \$32  = $signed(a_acc) + $signed(\$31 );
+  assign \$34  = s1_zero[0] ? \$33  : 16'h0000;
+  assign \$36  = s1_zero[1] ? \$35  : 16'h0000;
+  assign \$37  = $signed(\$34 ) + $signed(\$36 );
+  assign \$38  = $signed(s1_p) - $signed(\$37 );
+  assign \$39  = \$signal$33  ? s2_psum : out_acc;
+  assign \$41  = s2_scale[0] ? \$40  : 18'h00000;
+  assign \$43  = s2_scale[1] ? \$42  : 18'h00000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$46  = s2_scale[2] ? \$45  : 20'h00000;
+  assign \$48  = s2_scale[3] ? \$47  : 20'h00000;
   assign \$49  = $signed(\$46 ) + $signed(\$48 );
-  assign \$51  = s2_scale[2] ? \$50  : 20'h00000;
-  assign \$53  = s2_scale[3] ? \$52  : 20'h00000;
-  assign \$54  = $signed(\$51 ) + $signed(\$53 );
-  assign \$55  = $signed(\$49 ) + $signed(\$54 );
-  assign \$57  = s2_scale[4] ? \$56  : 24'h000000;
-  assign \$59  = s2_scale[5] ? \$58  : 24'h000000;
+  assign \$50  = $signed(\$44 ) + $signed(\$49 );
+  assign \$52  = s2_scale[4] ? \$51  : 24'h000000;
+  assign \$54  = s2_scale[5] ? \$53  : 24'h000000;
+  assign \$55  = $signed(\$52 ) + $signed(\$54 );
+  assign \$57  = s2_scale[6] ? \$56  : 24'h000000;
+  assign \$59  = s2_scale[7] ? \$58  : 24'h000000;
   assign \$60  = $signed(\$57 ) + $signed(\$59 );
-  assign \$62  = s2_scale[6] ? \$61  : 24'h000000;
-  assign \$64  = s2_scale[7] ? \$63  : 24'h000000;
-  assign \$65  = $signed(\$62 ) + $signed(\$64 );
-  assign \$66  = $signed(\$60 ) + $signed(\$65 );
-  assign \$67  = $signed(\$55 ) + $signed(\$66 );
-  assign \$68  = $signed(\$44 ) + $signed(\$67 );
+  assign \$61  = $signed(\$55 ) + $signed(\$60 );
+  assign \$62  = $signed(\$50 ) + $signed(\$61 );
+  assign \$63  = $signed(\$39 ) + $signed(\$62 );
   always @(posedge clk)
-    o_a <= \$69 ;
+    o_a <= \$64 ;
   always @(posedge clk)
-    o_w <= \$70 ;
+    o_w <= \$65 ;
   always @(posedge clk)
-    o_ctl <= \$71 ;
+    o_ctl <= \$66 ;
   always @(posedge clk)
-    w_reg <= \$72 ;
+    w_reg <= \$67 ;
   always @(posedge clk)
-    p_acc <= \$73 ;
+    p_acc <= \$68 ;
   always @(posedge clk)
-    a_acc <= \$74 ;
+    a_acc <= \$69 ;
   always @(posedge clk)
-    grp_first <= \$75 ;
+    grp_first <= \$70 ;
   always @(posedge clk)
-    grp_psum <= \$76 ;
+    grp_psum <= \$71 ;
   always @(posedge clk)
-    \$signal  <= \$77 ;
+    \$signal  <= \$72 ;
   always @(posedge clk)
-    s1_p <= \$78 ;
+    s1_p <= \$73 ;
   always @(posedge clk)
-    s1_scale <= \$79 ;
+    s1_scale <= \$74 ;
   always @(posedge clk)
-    \$signal$23  <= \$80 ;
+    \$signal$24  <= \$75 ;
   always @(posedge clk)
-    s1_last <= \$81 ;
+    s1_last <= \$76 ;
   always @(posedge clk)
-    s1_psum <= \$82 ;
+    s1_psum <= \$77 ;
   always @(posedge clk)
-    s1_a <= \$83 ;
+    s1_a <= \$78 ;
   always @(posedge clk)
-    s1_zero <= \$84 ;
+    s1_zero <= \$79 ;
   always @(posedge clk)
-    \$signal$28  <= \$85 ;
+    \$signal$29  <= \$80 ;
   always @(posedge clk)
-    s2_d <= \$86 ;
+    s2_d <= \$81 ;
   always @(posedge clk)
-    s2_scale <= \$87 ;
+    s2_scale <= \$82 ;
   always @(posedge clk)
-    \$signal$32  <= \$88 ;
+    \$signal$33  <= \$83 ;
   always @(posedge clk)
-    s2_last <= \$89 ;
+    s2_last <= \$84 ;
   always @(posedge clk)
-    s2_psum <= \$90 ;
+    s2_psum <= \$85 ;
   always @(posedge clk)
-    o_valid <= \$91 ;
+    o_valid <= \$86 ;
   always @(posedge clk)
-    out_acc <= \$92 ;
+    out_acc <= \$87 ;
   always @(posedge clk)
-    o_psum <= \$93 ;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
+    o_psum <= \$88 ;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$29  & s2_last;
+  assign w_sel = i_ctl[1] ? i_w : w_reg;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$6  = w_sel[0] ? \$5  : 9'h000;
+  assign \$8  = w_sel[1] ? \$7  : 9'h000;
+  assign \$9  = $signed(\$6 ) + $signed(\$8 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = i_a;
+    \$64  = i_a;
     if (rst) begin
-      \$69  = 32'd0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = i_w;
+    \$65  = i_w;
     if (rst) begin
-      \$70  = 18'h00000;
+      \$65  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = i_ctl;
+    \$66  = i_ctl;
     if (rst) begin
-      \$71  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = w_reg;
+    \$67  = w_reg;
     if (i_ctl[1]) begin
-      \$72  = i_w;
+      \$67  = i_w;
     end
     if (rst) begin
-      \$72  = 18'h00000;
+      \$67  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = p_acc;
-    if (\$1 ) begin
-      \$73  = 17'h00000;
+    \$68  = p_acc;
+    if (close) begin
+      \$68  = 17'h00000;
     end else if (i_ctl[0]) begin
-      \$73  = \$33 [16:0];
+      \$68  = \$28 [16:0];
+    end
+    if (rst) begin
+      \$68  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = a_acc;
+    if (close) begin
+      \$69  = 15'h0000;
+    end else if (i_ctl[0]) begin
+      \$69  = \$32 [14:0];
+    end
+    if (rst) begin
+      \$69  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = grp_first;
+    if (close) begin
+      \$70  = 1'h0;
+    end else if (\$1 ) begin
+      \$70  = 1'h1;
+    end
+    if (rst) begin
+      \$70  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$71  = i_psum;
+    end
+    if (rst) begin
+      \$71  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = close;
+    if (rst) begin
+      \$72  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = s1_p;
+    if (close) begin
+      \$73  = \$28 [16:0];
     end
     if (rst) begin
       \$73  = 17'h00000;
@@ -336,23 +380,19 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = a_acc;
-    if (\$1 ) begin
-      \$74  = 15'h0000;
-    end else if (i_ctl[0]) begin
-      \$74  = \$37 [14:0];
+    \$74  = s1_scale;
+    if (close) begin
+      \$74  = w_sel[17:10];
     end
     if (rst) begin
-      \$74  = 15'h0000;
+      \$74  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = grp_first;
-    if (\$2 ) begin
-      \$75  = 1'h0;
-    end else if (\$3 ) begin
-      \$75  = 1'h1;
+    \$75  = \$signal$24 ;
+    if (close) begin
+      \$75  = \$2 ;
     end
     if (rst) begin
       \$75  = 1'h0;
@@ -360,182 +400,134 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$76  = i_psum;
+    \$76  = s1_last;
+    if (close) begin
+      \$76  = i_ctl[3];
     end
     if (rst) begin
-      \$76  = 48'h000000000000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = \$4 ;
+    \$77  = s1_psum;
+    if (close) begin
+      \$77  = \$3 ;
+    end
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = s1_p;
-    if (\$5 ) begin
-      \$78  = \$33 [16:0];
+    \$78  = s1_a;
+    if (close) begin
+      \$78  = \$32 [14:0];
     end
     if (rst) begin
-      \$78  = 17'h00000;
+      \$78  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = s1_scale;
-    if (\$5 ) begin
-      \$79  = w_sel[17:10];
+    \$79  = s1_zero;
+    if (close) begin
+      \$79  = w_sel[9:8];
     end
     if (rst) begin
-      \$79  = 8'h00;
+      \$79  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = \$signal$23 ;
-    if (\$5 ) begin
-      \$80  = \$6 ;
-    end
+    \$80  = \$signal ;
     if (rst) begin
       \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = s1_last;
-    if (\$5 ) begin
-      \$81  = i_ctl[3];
-    end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = s1_psum;
-    if (\$5 ) begin
-      \$82  = \$7 ;
-    end
-    if (rst) begin
-      \$82  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = s1_a;
-    if (\$8 ) begin
-      \$83  = \$37 [14:0];
-    end
-    if (rst) begin
-      \$83  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = s1_zero;
-    if (\$8 ) begin
-      \$84  = w_sel[9:8];
-    end
-    if (rst) begin
-      \$84  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = \$signal ;
-    if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = s2_d;
+    \$81  = s2_d;
     if (\$signal ) begin
-      \$86  = \$43 [16:0];
+      \$81  = \$38 [16:0];
     end
     if (rst) begin
-      \$86  = 17'h00000;
+      \$81  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = s2_scale;
+    \$82  = s2_scale;
     if (\$signal ) begin
-      \$87  = s1_scale;
+      \$82  = s1_scale;
     end
     if (rst) begin
-      \$87  = 8'h00;
+      \$82  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = \$signal$32 ;
+    \$83  = \$signal$33 ;
     if (\$signal ) begin
-      \$88  = \$signal$23 ;
+      \$83  = \$signal$24 ;
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = s2_last;
+    \$84  = s2_last;
     if (\$signal ) begin
-      \$89  = s1_last;
+      \$84  = s1_last;
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = s2_psum;
+    \$85  = s2_psum;
     if (\$signal ) begin
-      \$90  = s1_psum;
+      \$85  = s1_psum;
     end
     if (rst) begin
-      \$90  = 48'h000000000000;
+      \$85  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = \$9 ;
+    \$86  = \$4 ;
     if (rst) begin
-      \$91  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = out_acc;
-    if (\$signal$28 ) begin
-      \$92  = \$68 [47:0];
+    \$87  = out_acc;
+    if (\$signal$29 ) begin
+      \$87  = \$63 [47:0];
     end
     if (rst) begin
-      \$92  = 48'h000000000000;
+      \$87  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = o_psum;
-    if (\$signal$28 ) begin
+    \$88  = o_psum;
+    if (\$signal$29 ) begin
       if (s2_last) begin
-        \$93  = \$68 [47:0];
+        \$88  = \$63 [47:0];
       end
     end
     if (rst) begin
-      \$93  = 48'h000000000000;
+      \$88  = 48'h000000000000;
     end
   end
-  assign p_next = \$33 [16:0];
-  assign a_next = \$37 [14:0];
-  assign d = \$43 [16:0];
-  assign y = \$68 [47:0];
+  assign p_next = \$28 [16:0];
+  assign a_next = \$32 [14:0];
+  assign d = \$38 [16:0];
+  assign y = \$63 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -583,22 +575,22 @@ module mixpe_w2a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.q[3]  = w_sel[7:6];
   assign \w_sel.zero  = w_sel[9:8];
   assign \w_sel.scale  = w_sel[17:10];
-  assign \$10  = { i_a[7], i_a[7:0] };
-  assign \$12  = { i_a[7:0], 1'h0 };
-  assign \$15  = { i_a[15], i_a[15:8] };
-  assign \$17  = { i_a[15:8], 1'h0 };
-  assign \$21  = { i_a[23], i_a[23:16] };
-  assign \$23  = { i_a[23:16], 1'h0 };
-  assign \$26  = { i_a[31], i_a[31:24] };
-  assign \$28  = { i_a[31:24], 1'h0 };
-  assign \$38  = { s1_a[14], s1_a };
-  assign \$40  = { s1_a, 1'h0 };
-  assign \$45  = { s2_d[16], s2_d };
-  assign \$47  = { s2_d, 1'h0 };
-  assign \$50  = { s2_d[16], s2_d, 2'h0 };
-  assign \$52  = { s2_d, 3'h0 };
-  assign \$56  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
-  assign \$58  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
-  assign \$61  = { s2_d[16], s2_d, 6'h00 };
-  assign \$63  = { s2_d, 7'h00 };
+  assign \$5  = { i_a[7], i_a[7:0] };
+  assign \$7  = { i_a[7:0], 1'h0 };
+  assign \$10  = { i_a[15], i_a[15:8] };
+  assign \$12  = { i_a[15:8], 1'h0 };
+  assign \$16  = { i_a[23], i_a[23:16] };
+  assign \$18  = { i_a[23:16], 1'h0 };
+  assign \$21  = { i_a[31], i_a[31:24] };
+  assign \$23  = { i_a[31:24], 1'h0 };
+  assign \$33  = { s1_a[14], s1_a };
+  assign \$35  = { s1_a, 1'h0 };
+  assign \$40  = { s2_d[16], s2_d };
+  assign \$42  = { s2_d, 1'h0 };
+  assign \$45  = { s2_d[16], s2_d, 2'h0 };
+  assign \$47  = { s2_d, 3'h0 };
+  assign \$51  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
+  assign \$53  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
+  assign \$56  = { s2_d[16], s2_d, 6'h00 };
+  assign \$58  = { s2_d, 7'h00 };
 endmodule

@@ -5,233 +5,228 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$100 ;
-  wire [20:0] \$101 ;
-  wire [20:0] \$102 ;
-  wire [17:0] \$103 ;
-  wire [17:0] \$104 ;
-  wire [5:0] \$105 ;
-  wire \$106 ;
-  wire [5:0] \$107 ;
+  wire \$101 ;
+  wire [5:0] \$102 ;
+  wire [5:0] \$103 ;
+  wire [20:0] \$104 ;
+  wire [20:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
   wire [5:0] \$108 ;
-  wire [20:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [20:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [17:0] \$112 ;
-  wire [5:0] \$113 ;
-  wire \$114 ;
-  wire [5:0] \$115 ;
+  wire [5:0] \$110 ;
+  wire [5:0] \$111 ;
+  wire [20:0] \$112 ;
+  wire [20:0] \$113 ;
+  wire [17:0] \$114 ;
+  wire [17:0] \$115 ;
   wire [5:0] \$116 ;
-  wire [20:0] \$117 ;
-  wire [20:0] \$118 ;
-  wire [17:0] \$119 ;
+  wire \$117 ;
+  wire [18:0] \$118 ;
+  wire [18:0] \$119 ;
   wire \$12 ;
-  wire [17:0] \$120 ;
-  wire [5:0] \$121 ;
-  wire \$122 ;
-  wire [18:0] \$123 ;
-  wire [18:0] \$124 ;
-  wire \$125 ;
+  wire \$120 ;
+  wire [18:0] \$121 ;
+  wire [18:0] \$122 ;
+  wire [19:0] \$123 ;
+  wire \$124 ;
+  wire [18:0] \$125 ;
   wire [18:0] \$126 ;
-  wire [18:0] \$127 ;
-  wire [19:0] \$128 ;
-  wire \$129 ;
+  wire \$127 ;
+  wire [18:0] \$128 ;
+  wire [18:0] \$129 ;
   wire \$13 ;
-  wire [18:0] \$130 ;
-  wire [18:0] \$131 ;
+  wire [19:0] \$130 ;
+  wire [20:0] \$131 ;
   wire \$132 ;
-  wire [18:0] \$133 ;
-  wire [18:0] \$134 ;
-  wire [19:0] \$135 ;
-  wire [20:0] \$136 ;
-  wire \$137 ;
-  wire [22:0] \$138 ;
-  wire [22:0] \$139 ;
-  wire \$14 ;
-  wire [5:0] \$140 ;
-  wire [56:0] \$141 ;
-  wire [8:0] \$142 ;
-  wire [9:0] \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire [19:0] \$146 ;
-  wire [56:0] \$147 ;
-  wire [19:0] \$148 ;
-  wire [20:0] \$149 ;
-  wire \$15 ;
-  wire [51:0] \$150 ;
-  wire [52:0] \$151 ;
+  wire [22:0] \$133 ;
+  wire [22:0] \$134 ;
+  wire [5:0] \$135 ;
+  wire [56:0] \$136 ;
+  wire [8:0] \$137 ;
+  wire [9:0] \$138 ;
+  wire \$139 ;
+  wire [3:0] \$14 ;
+  wire \$140 ;
+  wire [19:0] \$141 ;
+  wire [56:0] \$142 ;
+  wire [19:0] \$143 ;
+  wire [20:0] \$144 ;
+  wire [51:0] \$145 ;
+  wire [52:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire [3:0] \$15 ;
+  wire \$150 ;
+  wire [53:0] \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire [53:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
+  wire [15:0] \$154 ;
+  wire [15:0] \$155 ;
+  wire [15:0] \$156 ;
+  wire [15:0] \$157 ;
+  wire [16:0] \$158 ;
   wire [15:0] \$159 ;
-  wire \$16 ;
+  wire [11:0] \$16 ;
   wire [15:0] \$160 ;
   wire [15:0] \$161 ;
   wire [15:0] \$162 ;
   wire [16:0] \$163 ;
-  wire [15:0] \$164 ;
-  wire [15:0] \$165 ;
-  wire [15:0] \$166 ;
-  wire [15:0] \$167 ;
-  wire [16:0] \$168 ;
-  wire [17:0] \$169 ;
-  wire \$17 ;
-  wire \$170 ;
-  wire [19:0] \$171 ;
-  wire [19:0] \$172 ;
-  wire [5:0] \$173 ;
-  wire [56:0] \$174 ;
-  wire [8:0] \$175 ;
-  wire [9:0] \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [19:0] \$179 ;
-  wire \$18 ;
-  wire [56:0] \$180 ;
-  wire [19:0] \$181 ;
-  wire [20:0] \$182 ;
-  wire [51:0] \$183 ;
-  wire [52:0] \$184 ;
+  wire [17:0] \$164 ;
+  wire \$165 ;
+  wire [19:0] \$166 ;
+  wire [19:0] \$167 ;
+  wire [5:0] \$168 ;
+  wire [56:0] \$169 ;
+  wire [11:0] \$17 ;
+  wire [8:0] \$170 ;
+  wire [9:0] \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire [19:0] \$174 ;
+  wire [56:0] \$175 ;
+  wire [19:0] \$176 ;
+  wire [20:0] \$177 ;
+  wire [51:0] \$178 ;
+  wire [52:0] \$179 ;
+  wire [11:0] \$18 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [53:0] \$184 ;
   wire \$185 ;
   wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire [53:0] \$189 ;
-  wire [3:0] \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  reg [63:0] \$192 ;
-  reg [30:0] \$193 ;
-  reg [4:0] \$194 ;
-  reg [30:0] \$195 ;
+  reg [63:0] \$187 ;
+  reg [30:0] \$188 ;
+  reg [4:0] \$189 ;
+  wire [11:0] \$19 ;
+  reg [30:0] \$190 ;
+  reg [31:0] \$191 ;
+  reg [31:0] \$192 ;
+  reg \$193 ;
+  reg [31:0] \$194 ;
+  reg \$195 ;
   reg [31:0] \$196 ;
-  reg [31:0] \$197 ;
+  reg [15:0] \$197 ;
   reg \$198 ;
-  reg [31:0] \$199 ;
+  reg \$199 ;
   wire \$2 ;
-  wire [3:0] \$20 ;
-  reg \$200 ;
+  wire [12:0] \$20 ;
+  reg [31:0] \$200 ;
   reg [31:0] \$201 ;
-  reg [15:0] \$202 ;
+  reg [2:0] \$202 ;
   reg \$203 ;
-  reg \$204 ;
-  reg [31:0] \$205 ;
-  reg [31:0] \$206 ;
-  reg [2:0] \$207 ;
-  reg \$208 ;
-  reg [31:0] \$209 ;
-  wire [11:0] \$21 ;
-  reg [15:0] \$210 ;
-  reg \$211 ;
-  reg \$212 ;
-  reg [31:0] \$213 ;
-  reg \$214 ;
-  reg [31:0] \$215 ;
-  reg [31:0] \$216 ;
-  wire [11:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [11:0] \$24 ;
-  wire [12:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [14:0] \$28 ;
+  reg [31:0] \$204 ;
+  reg [15:0] \$205 ;
+  reg \$206 ;
+  reg \$207 ;
+  reg [31:0] \$208 ;
+  reg \$209 ;
+  wire [13:0] \$21 ;
+  reg [31:0] \$210 ;
+  reg [31:0] \$211 ;
+  wire [13:0] \$22 ;
+  wire [14:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
-  wire \$3 ;
+  wire [31:0] \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [3:0] \$38 ;
-  wire [3:0] \$39 ;
+  wire [3:0] \$33 ;
+  wire [3:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire [11:0] \$37 ;
+  wire [11:0] \$38 ;
+  wire [12:0] \$39 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
-  wire [11:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [11:0] \$43 ;
-  wire [12:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire [14:0] \$47 ;
+  wire [13:0] \$40 ;
+  wire [13:0] \$41 ;
+  wire [14:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire [3:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire [11:0] \$59 ;
+  wire [3:0] \$52 ;
+  wire [3:0] \$53 ;
+  wire [11:0] \$54 ;
+  wire [11:0] \$55 ;
+  wire [11:0] \$56 ;
+  wire [11:0] \$57 ;
+  wire [12:0] \$58 ;
+  wire [13:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire [12:0] \$63 ;
-  wire [13:0] \$64 ;
-  wire [13:0] \$65 ;
-  wire [14:0] \$66 ;
+  wire [13:0] \$60 ;
+  wire [14:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire [31:0] \$7 ;
+  wire \$7 ;
   wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire [3:0] \$76 ;
-  wire [3:0] \$77 ;
-  wire [11:0] \$78 ;
-  wire [11:0] \$79 ;
+  wire [3:0] \$71 ;
+  wire [3:0] \$72 ;
+  wire [11:0] \$73 ;
+  wire [11:0] \$74 ;
+  wire [11:0] \$75 ;
+  wire [11:0] \$76 ;
+  wire [12:0] \$77 ;
+  wire [13:0] \$78 ;
+  wire [13:0] \$79 ;
   wire \$8 ;
-  wire [11:0] \$80 ;
-  wire [11:0] \$81 ;
-  wire [12:0] \$82 ;
-  wire [13:0] \$83 ;
-  wire [13:0] \$84 ;
-  wire [14:0] \$85 ;
-  wire \$86 ;
-  wire \$87 ;
-  wire \$88 ;
-  wire [5:0] \$89 ;
+  wire [14:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [5:0] \$84 ;
+  wire \$85 ;
+  wire [5:0] \$86 ;
+  wire [5:0] \$87 ;
+  wire [20:0] \$88 ;
+  wire [20:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire [5:0] \$91 ;
+  wire [17:0] \$90 ;
+  wire [17:0] \$91 ;
   wire [5:0] \$92 ;
-  wire [20:0] \$93 ;
-  wire [20:0] \$94 ;
-  wire [17:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire [5:0] \$97 ;
-  wire \$98 ;
-  wire [5:0] \$99 ;
+  wire \$93 ;
+  wire [5:0] \$94 ;
+  wire [5:0] \$95 ;
+  wire [20:0] \$96 ;
+  wire [20:0] \$97 ;
+  wire [17:0] \$98 ;
+  wire [17:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$28  = 1'h0;
-  reg \$signal$32  = 1'h0;
+  reg \$signal$24  = 1'h0;
+  reg \$signal$29  = 1'h0;
+  reg \$signal$33  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$116 ;
+  wire [31:0] \a$117 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$121 ;
+  wire [31:0] \a$122 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$125 ;
-  wire [31:0] \a$127 ;
+  wire [31:0] \a$126 ;
+  wire [31:0] \a$128 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -271,16 +266,17 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$117 ;
-  wire [31:0] \b$122 ;
+  wire [31:0] \b$118 ;
+  wire [31:0] \b$123 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$126 ;
-  wire [31:0] \b$128 ;
+  wire [15:0] \b$127 ;
+  wire [31:0] \b$129 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
+  wire close;
   wire [31:0] d;
-  wire [3:0] \d$119 ;
+  wire [3:0] \d$120 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -381,11 +377,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$118 ;
+  wire [31:0] \s$119 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$120 ;
-  wire [31:0] \s$124 ;
-  wire [31:0] \s$130 ;
+  wire [31:0] \s$121 ;
+  wire [31:0] \s$125 ;
+  wire [31:0] \s$131 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -413,260 +409,256 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [15:0] \w_sel.scale ;
   wire [2:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$123 ;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = \$signal$28  & s2_last;
+  wire [31:0] \y$124 ;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$29  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = ! i_a[14:10];
-  assign a0_e = \$10  ? 5'h01 : i_a[14:10];
-  assign \$11  = ! i_a[14:10];
-  assign \$12  = ~ \$11 ;
-  assign \$13  = i_a[14:10] == 5'h1f;
-  assign \$14  = ! i_a[9:0];
-  assign a0_inf = \$13  & \$14 ;
-  assign \$15  = i_a[14:10] == 5'h1f;
-  assign \$16  = | i_a[9:0];
-  assign a0_nan = \$15  & \$16 ;
-  assign \$17  = ! i_a[14:10];
-  assign \$18  = ! i_a[9:0];
-  assign a0_zero = \$17  & \$18 ;
-  assign \$19  = - w_sel[2:0];
-  assign \$22  = \$20 [0] ? \$21  : 12'h000;
-  assign \$24  = \$20 [1] ? \$23  : 12'h000;
-  assign \$25  = \$22  + \$24 ;
-  assign \$27  = \$20 [2] ? \$26  : 14'h0000;
-  assign \$28  = \$25  + \$27 ;
-  assign live0 = | { \$12 , i_a[9:0] };
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$5  = ! i_a[14:10];
+  assign a0_e = \$5  ? 5'h01 : i_a[14:10];
+  assign \$6  = ! i_a[14:10];
+  assign \$7  = ~ \$6 ;
+  assign \$8  = i_a[14:10] == 5'h1f;
+  assign \$9  = ! i_a[9:0];
+  assign a0_inf = \$8  & \$9 ;
+  assign \$10  = i_a[14:10] == 5'h1f;
+  assign \$11  = | i_a[9:0];
+  assign a0_nan = \$10  & \$11 ;
+  assign \$12  = ! i_a[14:10];
+  assign \$13  = ! i_a[9:0];
+  assign a0_zero = \$12  & \$13 ;
+  assign \$14  = - w_sel[2:0];
+  assign \$17  = \$15 [0] ? \$16  : 12'h000;
+  assign \$19  = \$15 [1] ? \$18  : 12'h000;
+  assign \$20  = \$17  + \$19 ;
+  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
+  assign \$23  = \$20  + \$22 ;
+  assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$29  = ! i_a[30:26];
-  assign a1_e = \$29  ? 5'h01 : i_a[30:26];
-  assign \$30  = ! i_a[30:26];
-  assign \$31  = ~ \$30 ;
-  assign \$32  = i_a[30:26] == 5'h1f;
-  assign \$33  = ! i_a[25:16];
-  assign a1_inf = \$32  & \$33 ;
-  assign \$34  = i_a[30:26] == 5'h1f;
-  assign \$35  = | i_a[25:16];
-  assign a1_nan = \$34  & \$35 ;
-  assign \$36  = ! i_a[30:26];
-  assign \$37  = ! i_a[25:16];
-  assign a1_zero = \$36  & \$37 ;
-  assign \$38  = - w_sel[5:3];
-  assign \$41  = \$39 [0] ? \$40  : 12'h000;
-  assign \$43  = \$39 [1] ? \$42  : 12'h000;
-  assign \$44  = \$41  + \$43 ;
-  assign \$46  = \$39 [2] ? \$45  : 14'h0000;
-  assign \$47  = \$44  + \$46 ;
-  assign live1 = | { \$31 , i_a[25:16] };
+  assign \$24  = ! i_a[30:26];
+  assign a1_e = \$24  ? 5'h01 : i_a[30:26];
+  assign \$25  = ! i_a[30:26];
+  assign \$26  = ~ \$25 ;
+  assign \$27  = i_a[30:26] == 5'h1f;
+  assign \$28  = ! i_a[25:16];
+  assign a1_inf = \$27  & \$28 ;
+  assign \$29  = i_a[30:26] == 5'h1f;
+  assign \$30  = | i_a[25:16];
+  assign a1_nan = \$29  & \$30 ;
+  assign \$31  = ! i_a[30:26];
+  assign \$32  = ! i_a[25:16];
+  assign a1_zero = \$31  & \$32 ;
+  assign \$33  = - w_sel[5:3];
+  assign \$36  = \$34 [0] ? \$35  : 12'h000;
+  assign \$38  = \$34 [1] ? \$37  : 12'h000;
+  assign \$39  = \$36  + \$38 ;
+  assign \$41  = \$34 [2] ? \$40  : 14'h0000;
+  assign \$42  = \$39  + \$41 ;
+  assign live1 = | { \$26 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$48  = ! i_a[46:42];
-  assign a2_e = \$48  ? 5'h01 : i_a[46:42];
-  assign \$49  = ! i_a[46:42];
-  assign \$50  = ~ \$49 ;
-  assign \$51  = i_a[46:42] == 5'h1f;
-  assign \$52  = ! i_a[41:32];
-  assign a2_inf = \$51  & \$52 ;
-  assign \$53  = i_a[46:42] == 5'h1f;
-  assign \$54  = | i_a[41:32];
-  assign a2_nan = \$53  & \$54 ;
-  assign \$55  = ! i_a[46:42];
-  assign \$56  = ! i_a[41:32];
-  assign a2_zero = \$55  & \$56 ;
-  assign \$57  = - w_sel[8:6];
-  assign \$60  = \$58 [0] ? \$59  : 12'h000;
-  assign \$62  = \$58 [1] ? \$61  : 12'h000;
-  assign \$63  = \$60  + \$62 ;
-  assign \$65  = \$58 [2] ? \$64  : 14'h0000;
-  assign \$66  = \$63  + \$65 ;
-  assign live2 = | { \$50 , i_a[41:32] };
+  assign \$43  = ! i_a[46:42];
+  assign a2_e = \$43  ? 5'h01 : i_a[46:42];
+  assign \$44  = ! i_a[46:42];
+  assign \$45  = ~ \$44 ;
+  assign \$46  = i_a[46:42] == 5'h1f;
+  assign \$47  = ! i_a[41:32];
+  assign a2_inf = \$46  & \$47 ;
+  assign \$48  = i_a[46:42] == 5'h1f;
+  assign \$49  = | i_a[41:32];
+  assign a2_nan = \$48  & \$49 ;
+  assign \$50  = ! i_a[46:42];
+  assign \$51  = ! i_a[41:32];
+  assign a2_zero = \$50  & \$51 ;
+  assign \$52  = - w_sel[8:6];
+  assign \$55  = \$53 [0] ? \$54  : 12'h000;
+  assign \$57  = \$53 [1] ? \$56  : 12'h000;
+  assign \$58  = \$55  + \$57 ;
+  assign \$60  = \$53 [2] ? \$59  : 14'h0000;
+  assign \$61  = \$58  + \$60 ;
+  assign live2 = | { \$45 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$67  = ! i_a[62:58];
-  assign a3_e = \$67  ? 5'h01 : i_a[62:58];
-  assign \$68  = ! i_a[62:58];
-  assign \$69  = ~ \$68 ;
-  assign \$70  = i_a[62:58] == 5'h1f;
-  assign \$71  = ! i_a[57:48];
-  assign a3_inf = \$70  & \$71 ;
-  assign \$72  = i_a[62:58] == 5'h1f;
-  assign \$73  = | i_a[57:48];
-  assign a3_nan = \$72  & \$73 ;
-  assign \$74  = ! i_a[62:58];
-  assign \$75  = ! i_a[57:48];
-  assign a3_zero = \$74  & \$75 ;
-  assign \$76  = - w_sel[11:9];
-  assign \$79  = \$77 [0] ? \$78  : 12'h000;
-  assign \$81  = \$77 [1] ? \$80  : 12'h000;
-  assign \$82  = \$79  + \$81 ;
-  assign \$84  = \$77 [2] ? \$83  : 14'h0000;
-  assign \$85  = \$82  + \$84 ;
-  assign live3 = | { \$69 , i_a[57:48] };
+  assign \$62  = ! i_a[62:58];
+  assign a3_e = \$62  ? 5'h01 : i_a[62:58];
+  assign \$63  = ! i_a[62:58];
+  assign \$64  = ~ \$63 ;
+  assign \$65  = i_a[62:58] == 5'h1f;
+  assign \$66  = ! i_a[57:48];
+  assign a3_inf = \$65  & \$66 ;
+  assign \$67  = i_a[62:58] == 5'h1f;
+  assign \$68  = | i_a[57:48];
+  assign a3_nan = \$67  & \$68 ;
+  assign \$69  = ! i_a[62:58];
+  assign \$70  = ! i_a[57:48];
+  assign a3_zero = \$69  & \$70 ;
+  assign \$71  = - w_sel[11:9];
+  assign \$74  = \$72 [0] ? \$73  : 12'h000;
+  assign \$76  = \$72 [1] ? \$75  : 12'h000;
+  assign \$77  = \$74  + \$76 ;
+  assign \$79  = \$72 [2] ? \$78  : 14'h0000;
+  assign \$80  = \$77  + \$79 ;
+  assign live3 = | { \$64 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$86  = ex1 > ex0;
-  assign emax0 = \$86  ? ex1 : ex0;
-  assign \$87  = ex2 > emax0;
-  assign emax1 = \$87  ? ex2 : emax0;
-  assign \$88  = ex3 > emax1;
-  assign emax2 = \$88  ? ex3 : emax1;
-  assign \$89  = emax2 - ex0;
-  assign \$90  = $signed(\$89 ) > $signed(6'h12);
-  assign \$91  = emax2 - ex0;
-  assign \$92  = \$90  ? 6'h12 : \$91 ;
-  assign \$94  = \$93  >> \$92 [4:0];
-  assign \$96  = \$95  >> \$92 [4:0];
-  assign \$97  = emax2 - ex1;
-  assign \$98  = $signed(\$97 ) > $signed(6'h12);
-  assign \$99  = emax2 - ex1;
-  assign \$100  = \$98  ? 6'h12 : \$99 ;
-  assign \$102  = \$101  >> \$100 [4:0];
-  assign \$104  = \$103  >> \$100 [4:0];
-  assign \$105  = emax2 - ex2;
-  assign \$106  = $signed(\$105 ) > $signed(6'h12);
-  assign \$107  = emax2 - ex2;
-  assign \$108  = \$106  ? 6'h12 : \$107 ;
-  assign \$110  = \$109  >> \$108 [4:0];
-  assign \$112  = \$111  >> \$108 [4:0];
-  assign \$113  = emax2 - ex3;
-  assign \$114  = $signed(\$113 ) > $signed(6'h12);
-  assign \$115  = emax2 - ex3;
-  assign \$116  = \$114  ? 6'h12 : \$115 ;
-  assign \$118  = \$117  >> \$116 [4:0];
-  assign \$120  = \$119  >> \$116 [4:0];
-  assign \$121  = emax2 - 5'h1d;
-  assign \$123  = - \$94 [17:0];
-  assign \$124  = \$122  ? \$123  : { 1'h0, \$94 [17:0] };
-  assign \$126  = - \$102 [17:0];
-  assign \$127  = \$125  ? \$126  : { 1'h0, \$102 [17:0] };
-  assign \$128  = $signed(\$124 ) + $signed(\$127 );
-  assign \$130  = - \$110 [17:0];
-  assign \$131  = \$129  ? \$130  : { 1'h0, \$110 [17:0] };
-  assign \$133  = - \$118 [17:0];
-  assign \$134  = \$132  ? \$133  : { 1'h0, \$118 [17:0] };
-  assign \$135  = $signed(\$131 ) + $signed(\$134 );
-  assign \$136  = $signed(\$128 ) + $signed(\$135 );
-  assign \$137  = $signed(\$136 ) < $signed(1'h0);
-  assign \$138  = - $signed(\$136 );
-  assign \$139  = \$137  ? \$138  : { \$136 [20], \$136 [20], \$136  };
-  assign p_rp_sign = $signed(\$136 ) < $signed(1'h0);
-  assign \$140  = 5'h15 - p_rp_msb;
-  assign \$141  = { \$139 [21:0], 4'h0 } << \$140 [4:0];
-  assign \$142  = $signed(\$121 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$143  = $signed(\$142 ) + $signed(8'h7f);
-  assign \$144  = $signed(\$143 ) < $signed(2'h1);
-  assign \$145  = $signed(\$143 ) < $signed(6'h27);
-  assign \$146  = $signed(2'h1) - $signed(\$143 );
-  assign p_rp_sh = \$141 [25:0] >> p_rp_rs;
-  assign \$147  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$147 [25:0] != \$141 [25:0];
-  assign \$148  = $signed(\$143 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$149  = $signed(\$148 ) - $signed(2'h1);
-  assign \$151  = $signed(\$150 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$153  = \$152  | p_rp_lost;
-  assign \$154  = \$153  | p_rp_sh[2];
-  assign \$155  = p_rp_sh[1] & \$154 ;
-  assign \$156  = $signed(\$151 ) + $signed({ 1'h0, \$155  });
-  assign \$157  = ! \$139 [21:0];
-  assign \$158  = \$156 [42:0] >= 31'h7f800000;
-  assign \$159  = - \$96 [14:0];
-  assign \$160  = i_a[15] ? \$159  : { 1'h0, \$96 [14:0] };
-  assign \$161  = - \$104 [14:0];
-  assign \$162  = i_a[31] ? \$161  : { 1'h0, \$104 [14:0] };
+  assign \$81  = ex1 > ex0;
+  assign emax0 = \$81  ? ex1 : ex0;
+  assign \$82  = ex2 > emax0;
+  assign emax1 = \$82  ? ex2 : emax0;
+  assign \$83  = ex3 > emax1;
+  assign emax2 = \$83  ? ex3 : emax1;
+  assign \$84  = emax2 - ex0;
+  assign \$85  = $signed(\$84 ) > $signed(6'h12);
+  assign \$86  = emax2 - ex0;
+  assign \$87  = \$85  ? 6'h12 : \$86 ;
+  assign \$89  = \$88  >> \$87 [4:0];
+  assign \$91  = \$90  >> \$87 [4:0];
+  assign \$92  = emax2 - ex1;
+  assign \$93  = $signed(\$92 ) > $signed(6'h12);
+  assign \$94  = emax2 - ex1;
+  assign \$95  = \$93  ? 6'h12 : \$94 ;
+  assign \$97  = \$96  >> \$95 [4:0];
+  assign \$99  = \$98  >> \$95 [4:0];
+  assign \$100  = emax2 - ex2;
+  assign \$101  = $signed(\$100 ) > $signed(6'h12);
+  assign \$102  = emax2 - ex2;
+  assign \$103  = \$101  ? 6'h12 : \$102 ;
+  assign \$105  = \$104  >> \$103 [4:0];
+  assign \$107  = \$106  >> \$103 [4:0];
+  assign \$108  = emax2 - ex3;
+  assign \$109  = $signed(\$108 ) > $signed(6'h12);
+  assign \$110  = emax2 - ex3;
+  assign \$111  = \$109  ? 6'h12 : \$110 ;
+  assign \$113  = \$112  >> \$111 [4:0];
+  assign \$115  = \$114  >> \$111 [4:0];
+  assign \$116  = emax2 - 5'h1d;
+  assign \$118  = - \$89 [17:0];
+  assign \$119  = \$117  ? \$118  : { 1'h0, \$89 [17:0] };
+  assign \$121  = - \$97 [17:0];
+  assign \$122  = \$120  ? \$121  : { 1'h0, \$97 [17:0] };
+  assign \$123  = $signed(\$119 ) + $signed(\$122 );
+  assign \$125  = - \$105 [17:0];
+  assign \$126  = \$124  ? \$125  : { 1'h0, \$105 [17:0] };
+  assign \$128  = - \$113 [17:0];
+  assign \$129  = \$127  ? \$128  : { 1'h0, \$113 [17:0] };
+  assign \$130  = $signed(\$126 ) + $signed(\$129 );
+  assign \$131  = $signed(\$123 ) + $signed(\$130 );
+  assign \$132  = $signed(\$131 ) < $signed(1'h0);
+  assign \$133  = - $signed(\$131 );
+  assign \$134  = \$132  ? \$133  : { \$131 [20], \$131 [20], \$131  };
+  assign p_rp_sign = $signed(\$131 ) < $signed(1'h0);
+  assign \$135  = 5'h15 - p_rp_msb;
+  assign \$136  = { \$134 [21:0], 4'h0 } << \$135 [4:0];
+  assign \$137  = $signed(\$116 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$138  = $signed(\$137 ) + $signed(8'h7f);
+  assign \$139  = $signed(\$138 ) < $signed(2'h1);
+  assign \$140  = $signed(\$138 ) < $signed(6'h27);
+  assign \$141  = $signed(2'h1) - $signed(\$138 );
+  assign p_rp_sh = \$136 [25:0] >> p_rp_rs;
+  assign \$142  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$142 [25:0] != \$136 [25:0];
+  assign \$143  = $signed(\$138 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$144  = $signed(\$143 ) - $signed(2'h1);
+  assign \$146  = $signed(\$145 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$148  = \$147  | p_rp_lost;
+  assign \$149  = \$148  | p_rp_sh[2];
+  assign \$150  = p_rp_sh[1] & \$149 ;
+  assign \$151  = $signed(\$146 ) + $signed({ 1'h0, \$150  });
+  assign \$152  = ! \$134 [21:0];
+  assign \$153  = \$151 [42:0] >= 31'h7f800000;
+  assign \$154  = - \$91 [14:0];
+  assign \$155  = i_a[15] ? \$154  : { 1'h0, \$91 [14:0] };
+  assign \$156  = - \$99 [14:0];
+  assign \$157  = i_a[31] ? \$156  : { 1'h0, \$99 [14:0] };
+  assign \$158  = $signed(\$155 ) + $signed(\$157 );
+  assign \$159  = - \$107 [14:0];
+  assign \$160  = i_a[47] ? \$159  : { 1'h0, \$107 [14:0] };
+  assign \$161  = - \$115 [14:0];
+  assign \$162  = i_a[63] ? \$161  : { 1'h0, \$115 [14:0] };
   assign \$163  = $signed(\$160 ) + $signed(\$162 );
-  assign \$164  = - \$112 [14:0];
-  assign \$165  = i_a[47] ? \$164  : { 1'h0, \$112 [14:0] };
-  assign \$166  = - \$120 [14:0];
-  assign \$167  = i_a[63] ? \$166  : { 1'h0, \$120 [14:0] };
-  assign \$168  = $signed(\$165 ) + $signed(\$167 );
-  assign \$169  = $signed(\$163 ) + $signed(\$168 );
-  assign \$170  = $signed(\$169 ) < $signed(1'h0);
-  assign \$171  = - $signed(\$169 );
-  assign \$172  = \$170  ? \$171  : { \$169 [17], \$169 [17], \$169  };
-  assign a_rp_sign = $signed(\$169 ) < $signed(1'h0);
-  assign \$173  = 5'h12 - a_rp_msb;
-  assign \$174  = { \$172 [18:0], 7'h00 } << \$173 [4:0];
-  assign \$175  = $signed(\$121 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$176  = $signed(\$175 ) + $signed(8'h7f);
-  assign \$177  = $signed(\$176 ) < $signed(2'h1);
-  assign \$178  = $signed(\$176 ) < $signed(6'h27);
-  assign \$179  = $signed(2'h1) - $signed(\$176 );
-  assign a_rp_sh = \$174 [25:0] >> a_rp_rs;
-  assign \$180  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$180 [25:0] != \$174 [25:0];
-  assign \$181  = $signed(\$176 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$182  = $signed(\$181 ) - $signed(2'h1);
-  assign \$184  = $signed(\$183 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$186  = \$185  | a_rp_lost;
-  assign \$187  = \$186  | a_rp_sh[2];
-  assign \$188  = a_rp_sh[1] & \$187 ;
-  assign \$189  = $signed(\$184 ) + $signed({ 1'h0, \$188  });
-  assign \$190  = ! \$172 [18:0];
-  assign \$191  = \$189 [42:0] >= 31'h7f800000;
-  assign \a$127  = \$signal$32  ? s2_psum : out_acc;
+  assign \$164  = $signed(\$158 ) + $signed(\$163 );
+  assign \$165  = $signed(\$164 ) < $signed(1'h0);
+  assign \$166  = - $signed(\$164 );
+  assign \$167  = \$165  ? \$166  : { \$164 [17], \$164 [17], \$164  };
+  assign a_rp_sign = $signed(\$164 ) < $signed(1'h0);
+  assign \$168  = 5'h12 - a_rp_msb;
+  assign \$169  = { \$167 [18:0], 7'h00 } << \$168 [4:0];
+  assign \$170  = $signed(\$116 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$171  = $signed(\$170 ) + $signed(8'h7f);
+  assign \$172  = $signed(\$171 ) < $signed(2'h1);
+  assign \$173  = $signed(\$171 ) < $signed(6'h27);
+  assign \$174  = $signed(2'h1) - $signed(\$171 );
+  assign a_rp_sh = \$169 [25:0] >> a_rp_rs;
+  assign \$175  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$175 [25:0] != \$169 [25:0];
+  assign \$176  = $signed(\$171 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$177  = $signed(\$176 ) - $signed(2'h1);
+  assign \$179  = $signed(\$178 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$181  = \$180  | a_rp_lost;
+  assign \$182  = \$181  | a_rp_sh[2];
+  assign \$183  = a_rp_sh[1] & \$182 ;
+  assign \$184  = $signed(\$179 ) + $signed({ 1'h0, \$183  });
+  assign \$185  = ! \$167 [18:0];
+  assign \$186  = \$184 [42:0] >= 31'h7f800000;
+  assign \a$128  = \$signal$33  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$192 ;
+    o_a <= \$187 ;
   always @(posedge clk)
-    o_w <= \$193 ;
+    o_w <= \$188 ;
   always @(posedge clk)
-    o_ctl <= \$194 ;
+    o_ctl <= \$189 ;
   always @(posedge clk)
-    w_reg <= \$195 ;
+    w_reg <= \$190 ;
   always @(posedge clk)
-    p_acc <= \$196 ;
+    p_acc <= \$191 ;
   always @(posedge clk)
-    a_acc <= \$197 ;
+    a_acc <= \$192 ;
   always @(posedge clk)
-    grp_first <= \$198 ;
+    grp_first <= \$193 ;
   always @(posedge clk)
-    grp_psum <= \$199 ;
+    grp_psum <= \$194 ;
   always @(posedge clk)
-    \$signal  <= \$200 ;
+    \$signal  <= \$195 ;
   always @(posedge clk)
-    s1_p <= \$201 ;
+    s1_p <= \$196 ;
   always @(posedge clk)
-    s1_scale <= \$202 ;
+    s1_scale <= \$197 ;
   always @(posedge clk)
-    \$signal$23  <= \$203 ;
+    \$signal$24  <= \$198 ;
   always @(posedge clk)
-    s1_last <= \$204 ;
+    s1_last <= \$199 ;
   always @(posedge clk)
-    s1_psum <= \$205 ;
+    s1_psum <= \$200 ;
   always @(posedge clk)
-    s1_a <= \$206 ;
+    s1_a <= \$201 ;
   always @(posedge clk)
-    s1_zero <= \$207 ;
+    s1_zero <= \$202 ;
   always @(posedge clk)
-    \$signal$28  <= \$208 ;
+    \$signal$29  <= \$203 ;
   always @(posedge clk)
-    s2_d <= \$209 ;
+    s2_d <= \$204 ;
   always @(posedge clk)
-    s2_scale <= \$210 ;
+    s2_scale <= \$205 ;
   always @(posedge clk)
-    \$signal$32  <= \$211 ;
+    \$signal$33  <= \$206 ;
   always @(posedge clk)
-    s2_last <= \$212 ;
+    s2_last <= \$207 ;
   always @(posedge clk)
-    s2_psum <= \$213 ;
+    s2_psum <= \$208 ;
   always @(posedge clk)
-    o_valid <= \$214 ;
+    o_valid <= \$209 ;
   always @(posedge clk)
-    out_acc <= \$215 ;
+    out_acc <= \$210 ;
   always @(posedge clk)
-    o_psum <= \$216 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$123 [31];
+    o_psum <= \$211 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$124 [31];
   \mixpe_w3a16_g64.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w3a16_g64.out_add  out_add (
-    .a(\a$127 ),
-    .b(\b$128 ),
+    .a(\a$128 ),
+    .b(\b$129 ),
     .s(y)
   );
   \mixpe_w3a16_g64.p_add  p_add (
@@ -677,55 +669,107 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w3a16_g64.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$128 )
+    .p(\b$129 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1170$0 (s1_zero),
+    .\port$1158$0 (s1_zero),
     .s(s1_a),
-    .y(\y$123 )
+    .y(\y$124 )
   );
   \mixpe_w3a16_g64.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$122 ),
+    .b(\b$123 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = i_a;
+    \$187  = i_a;
     if (rst) begin
-      \$192  = 64'h0000000000000000;
+      \$187  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = i_w;
+    \$188  = i_w;
     if (rst) begin
-      \$193  = 31'h00000000;
+      \$188  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = i_ctl;
+    \$189  = i_ctl;
     if (rst) begin
-      \$194  = 5'h00;
+      \$189  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = w_reg;
+    \$190  = w_reg;
     if (i_ctl[1]) begin
-      \$195  = i_w;
+      \$190  = i_w;
     end
     if (rst) begin
-      \$195  = 31'h00000000;
+      \$190  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = p_acc;
-    if (\$1 ) begin
-      \$196  = 32'd0;
+    \$191  = p_acc;
+    if (close) begin
+      \$191  = 32'd0;
     end else if (i_ctl[0]) begin
+      \$191  = p_next;
+    end
+    if (rst) begin
+      \$191  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$192  = a_acc;
+    if (close) begin
+      \$192  = 32'd0;
+    end else if (i_ctl[0]) begin
+      \$192  = a_next;
+    end
+    if (rst) begin
+      \$192  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$193  = grp_first;
+    if (close) begin
+      \$193  = 1'h0;
+    end else if (\$1 ) begin
+      \$193  = 1'h1;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$194  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$194  = i_psum;
+    end
+    if (rst) begin
+      \$194  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$195  = close;
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$196  = s1_p;
+    if (close) begin
       \$196  = p_next;
     end
     if (rst) begin
@@ -734,23 +778,19 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = a_acc;
-    if (\$1 ) begin
-      \$197  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$197  = a_next;
+    \$197  = s1_scale;
+    if (close) begin
+      \$197  = w_sel[30:15];
     end
     if (rst) begin
-      \$197  = 32'd0;
+      \$197  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = grp_first;
-    if (\$2 ) begin
-      \$198  = 1'h0;
-    end else if (\$3 ) begin
-      \$198  = 1'h1;
+    \$198  = \$signal$24 ;
+    if (close) begin
+      \$198  = \$2 ;
     end
     if (rst) begin
       \$198  = 1'h0;
@@ -758,27 +798,29 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$199  = i_psum;
+    \$199  = s1_last;
+    if (close) begin
+      \$199  = i_ctl[3];
     end
     if (rst) begin
-      \$199  = 32'd0;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = \$4 ;
+    \$200  = s1_psum;
+    if (close) begin
+      \$200  = \$3 ;
+    end
     if (rst) begin
-      \$200  = 1'h0;
+      \$200  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = s1_p;
-    if (\$5 ) begin
-      \$201  = p_next;
+    \$201  = s1_a;
+    if (close) begin
+      \$201  = a_next;
     end
     if (rst) begin
       \$201  = 32'd0;
@@ -786,372 +828,322 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = s1_scale;
-    if (\$5 ) begin
-      \$202  = w_sel[30:15];
+    \$202  = s1_zero;
+    if (close) begin
+      \$202  = w_sel[14:12];
     end
     if (rst) begin
-      \$202  = 16'h0000;
+      \$202  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = \$signal$23 ;
-    if (\$5 ) begin
-      \$203  = \$6 ;
-    end
+    \$203  = \$signal ;
     if (rst) begin
       \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = s1_last;
-    if (\$5 ) begin
-      \$204  = i_ctl[3];
-    end
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = s1_psum;
-    if (\$5 ) begin
-      \$205  = \$7 ;
-    end
-    if (rst) begin
-      \$205  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = s1_a;
-    if (\$8 ) begin
-      \$206  = a_next;
-    end
-    if (rst) begin
-      \$206  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = s1_zero;
-    if (\$8 ) begin
-      \$207  = w_sel[14:12];
-    end
-    if (rst) begin
-      \$207  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = \$signal ;
-    if (rst) begin
-      \$208  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = s2_d;
+    \$204  = s2_d;
     if (\$signal ) begin
-      \$209  = d;
+      \$204  = d;
     end
     if (rst) begin
-      \$209  = 32'd0;
+      \$204  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = s2_scale;
+    \$205  = s2_scale;
     if (\$signal ) begin
-      \$210  = s1_scale;
+      \$205  = s1_scale;
     end
     if (rst) begin
-      \$210  = 16'h0000;
+      \$205  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = \$signal$32 ;
+    \$206  = \$signal$33 ;
     if (\$signal ) begin
-      \$211  = \$signal$23 ;
+      \$206  = \$signal$24 ;
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = s2_last;
+    \$207  = s2_last;
     if (\$signal ) begin
-      \$212  = s1_last;
+      \$207  = s1_last;
     end
     if (rst) begin
-      \$212  = 1'h0;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = s2_psum;
+    \$208  = s2_psum;
     if (\$signal ) begin
-      \$213  = s1_psum;
+      \$208  = s1_psum;
     end
     if (rst) begin
-      \$213  = 32'd0;
+      \$208  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = \$9 ;
+    \$209  = \$4 ;
     if (rst) begin
-      \$214  = 1'h0;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = out_acc;
-    if (\$signal$28 ) begin
-      \$215  = y;
+    \$210  = out_acc;
+    if (\$signal$29 ) begin
+      \$210  = y;
     end
     if (rst) begin
-      \$215  = 32'd0;
+      \$210  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = o_psum;
-    if (\$signal$28 ) begin
+    \$211  = o_psum;
+    if (\$signal$29 ) begin
       if (s2_last) begin
-        \$216  = y;
+        \$211  = y;
       end
     end
     if (rst) begin
-      \$216  = 32'd0;
+      \$211  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$139 [1]) begin
+    if (\$134 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$139 [2]) begin
+    if (\$134 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$139 [3]) begin
+    if (\$134 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$139 [4]) begin
+    if (\$134 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$139 [5]) begin
+    if (\$134 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$139 [6]) begin
+    if (\$134 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$139 [7]) begin
+    if (\$134 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$139 [8]) begin
+    if (\$134 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$139 [9]) begin
+    if (\$134 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$139 [10]) begin
+    if (\$134 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$139 [11]) begin
+    if (\$134 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$139 [12]) begin
+    if (\$134 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$139 [13]) begin
+    if (\$134 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$139 [14]) begin
+    if (\$134 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$139 [15]) begin
+    if (\$134 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$139 [16]) begin
+    if (\$134 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$139 [17]) begin
+    if (\$134 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$139 [18]) begin
+    if (\$134 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$139 [19]) begin
+    if (\$134 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$139 [20]) begin
+    if (\$134 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$139 [21]) begin
+    if (\$134 [21]) begin
       p_rp_msb = 5'h15;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$144 ) begin
+    if (\$139 ) begin
       (* full_case = 32'd1 *)
-      if (\$145 ) begin
+      if (\$140 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$146 [4:0];
+        p_rp_rs = \$141 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$157 ) begin
+    if (\$152 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$158 ) begin
+    end else if (\$153 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$156 [30:0] };
+      p_rp_out = { p_rp_sign, \$151 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$172 [1]) begin
+    if (\$167 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$172 [2]) begin
+    if (\$167 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$172 [3]) begin
+    if (\$167 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$172 [4]) begin
+    if (\$167 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$172 [5]) begin
+    if (\$167 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$172 [6]) begin
+    if (\$167 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$172 [7]) begin
+    if (\$167 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$172 [8]) begin
+    if (\$167 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$172 [9]) begin
+    if (\$167 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$172 [10]) begin
+    if (\$167 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$172 [11]) begin
+    if (\$167 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$172 [12]) begin
+    if (\$167 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$172 [13]) begin
+    if (\$167 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$172 [14]) begin
+    if (\$167 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$172 [15]) begin
+    if (\$167 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$172 [16]) begin
+    if (\$167 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$172 [17]) begin
+    if (\$167 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$172 [18]) begin
+    if (\$167 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$177 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$178 ) begin
+      if (\$173 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$179 [4:0];
+        a_rp_rs = \$174 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$190 ) begin
+    if (\$185 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$191 ) begin
+    end else if (\$186 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$189 [30:0] };
+      a_rp_out = { a_rp_sign, \$184 [30:0] };
     end
   end
-  assign a0_sig = { \$12 , i_a[9:0] };
-  assign qmag0 = \$20 [2:0];
-  assign prod0 = \$28 [13:0];
-  assign a1_sig = { \$31 , i_a[25:16] };
-  assign qmag1 = \$39 [2:0];
-  assign prod1 = \$47 [13:0];
-  assign a2_sig = { \$50 , i_a[41:32] };
-  assign qmag2 = \$58 [2:0];
-  assign prod2 = \$66 [13:0];
-  assign a3_sig = { \$69 , i_a[57:48] };
-  assign qmag3 = \$77 [2:0];
-  assign prod3 = \$85 [13:0];
-  assign dist0 = \$92 [4:0];
-  assign pal0 = \$94 [17:0];
-  assign aal0 = \$96 [14:0];
-  assign dist1 = \$100 [4:0];
-  assign pal1 = \$102 [17:0];
-  assign aal1 = \$104 [14:0];
-  assign dist2 = \$108 [4:0];
-  assign pal2 = \$110 [17:0];
-  assign aal2 = \$112 [14:0];
-  assign dist3 = \$116 [4:0];
-  assign pal3 = \$118 [17:0];
-  assign aal3 = \$120 [14:0];
-  assign beat_exp = { \$121 [5], \$121 [5], \$121  };
-  assign p_beat = { \$136 [20], \$136  };
-  assign p_beat_mag = \$139 [21:0];
-  assign p_rp_ls = \$140 [4:0];
-  assign p_rp_norm = \$141 [25:0];
-  assign p_rp_eb = { \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143  };
-  assign p_rp_packed = \$156 [42:0];
-  assign a_beat = { \$169 [17], \$169  };
-  assign a_beat_mag = \$172 [18:0];
-  assign a_rp_ls = \$173 [4:0];
-  assign a_rp_norm = \$174 [25:0];
-  assign a_rp_eb = { \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176 [9], \$176  };
-  assign a_rp_packed = \$189 [42:0];
+  assign a0_sig = { \$7 , i_a[9:0] };
+  assign qmag0 = \$15 [2:0];
+  assign prod0 = \$23 [13:0];
+  assign a1_sig = { \$26 , i_a[25:16] };
+  assign qmag1 = \$34 [2:0];
+  assign prod1 = \$42 [13:0];
+  assign a2_sig = { \$45 , i_a[41:32] };
+  assign qmag2 = \$53 [2:0];
+  assign prod2 = \$61 [13:0];
+  assign a3_sig = { \$64 , i_a[57:48] };
+  assign qmag3 = \$72 [2:0];
+  assign prod3 = \$80 [13:0];
+  assign dist0 = \$87 [4:0];
+  assign pal0 = \$89 [17:0];
+  assign aal0 = \$91 [14:0];
+  assign dist1 = \$95 [4:0];
+  assign pal1 = \$97 [17:0];
+  assign aal1 = \$99 [14:0];
+  assign dist2 = \$103 [4:0];
+  assign pal2 = \$105 [17:0];
+  assign aal2 = \$107 [14:0];
+  assign dist3 = \$111 [4:0];
+  assign pal3 = \$113 [17:0];
+  assign aal3 = \$115 [14:0];
+  assign beat_exp = { \$116 [5], \$116 [5], \$116  };
+  assign p_beat = { \$131 [20], \$131  };
+  assign p_beat_mag = \$134 [21:0];
+  assign p_rp_ls = \$135 [4:0];
+  assign p_rp_norm = \$136 [25:0];
+  assign p_rp_eb = { \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138  };
+  assign p_rp_packed = \$151 [42:0];
+  assign a_beat = { \$164 [17], \$164  };
+  assign a_beat_mag = \$167 [18:0];
+  assign a_rp_ls = \$168 [4:0];
+  assign a_rp_norm = \$169 [25:0];
+  assign a_rp_eb = { \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171  };
+  assign a_rp_packed = \$184 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$116  = a_acc;
-  assign \b$117  = a_rp_out;
-  assign \s$118  = a_next;
-  assign \d$119  = { 1'h0, s1_zero };
-  assign \s$120  = s1_a;
-  assign \a$121  = s1_p;
-  assign \s$124  = d;
-  assign \a$125  = s2_d;
-  assign \b$126  = s2_scale;
-  assign p = \b$128 ;
-  assign \s$130  = y;
+  assign \a$117  = a_acc;
+  assign \b$118  = a_rp_out;
+  assign \s$119  = a_next;
+  assign \d$120  = { 1'h0, s1_zero };
+  assign \s$121  = s1_a;
+  assign \a$122  = s1_p;
+  assign \s$125  = d;
+  assign \a$126  = s2_d;
+  assign \b$127  = s2_scale;
+  assign p = \b$129 ;
+  assign \s$131  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1199,40 +1191,40 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[3]  = w_sel[11:9];
   assign \w_sel.zero  = w_sel[14:12];
   assign \w_sel.scale  = w_sel[30:15];
-  assign \$20  = { 1'h0, w_sel[2:0] };
-  assign \$21  = { 1'h0, \$12 , i_a[9:0] };
-  assign \$23  = { \$12 , i_a[9:0], 1'h0 };
-  assign \$26  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
-  assign \$39  = { 1'h0, w_sel[5:3] };
-  assign \$40  = { 1'h0, \$31 , i_a[25:16] };
-  assign \$42  = { \$31 , i_a[25:16], 1'h0 };
-  assign \$45  = { 1'h0, \$31 , i_a[25:16], 2'h0 };
-  assign \$58  = { 1'h0, w_sel[8:6] };
-  assign \$59  = { 1'h0, \$50 , i_a[41:32] };
-  assign \$61  = { \$50 , i_a[41:32], 1'h0 };
-  assign \$64  = { 1'h0, \$50 , i_a[41:32], 2'h0 };
-  assign \$77  = { 1'h0, w_sel[11:9] };
-  assign \$78  = { 1'h0, \$69 , i_a[57:48] };
-  assign \$80  = { \$69 , i_a[57:48], 1'h0 };
-  assign \$83  = { 1'h0, \$69 , i_a[57:48], 2'h0 };
-  assign \$93  = { 3'h0, \$28 [13:0], 4'h0 };
-  assign \$95  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
-  assign \$101  = { 3'h0, \$47 [13:0], 4'h0 };
-  assign \$103  = { 3'h0, \$31 , i_a[25:16], 4'h0 };
-  assign \$109  = { 3'h0, \$66 [13:0], 4'h0 };
-  assign \$111  = { 3'h0, \$50 , i_a[41:32], 4'h0 };
-  assign \$117  = { 3'h0, \$85 [13:0], 4'h0 };
-  assign \$119  = { 3'h0, \$69 , i_a[57:48], 4'h0 };
-  assign \$122  = i_a[15];
-  assign \$125  = i_a[31];
-  assign \$129  = i_a[47];
-  assign \$132  = i_a[63];
-  assign \$150  = { \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 , 23'h000000 };
-  assign \$183  = { \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 [20], \$182 , 23'h000000 };
-  assign \b$122 [30:0] = \y$123 [30:0];
-  assign \b$122 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$152  = p_rp_sh[0];
-  assign \$185  = a_rp_sh[0];
+  assign \$15  = { 1'h0, w_sel[2:0] };
+  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign \$34  = { 1'h0, w_sel[5:3] };
+  assign \$35  = { 1'h0, \$26 , i_a[25:16] };
+  assign \$37  = { \$26 , i_a[25:16], 1'h0 };
+  assign \$40  = { 1'h0, \$26 , i_a[25:16], 2'h0 };
+  assign \$53  = { 1'h0, w_sel[8:6] };
+  assign \$54  = { 1'h0, \$45 , i_a[41:32] };
+  assign \$56  = { \$45 , i_a[41:32], 1'h0 };
+  assign \$59  = { 1'h0, \$45 , i_a[41:32], 2'h0 };
+  assign \$72  = { 1'h0, w_sel[11:9] };
+  assign \$73  = { 1'h0, \$64 , i_a[57:48] };
+  assign \$75  = { \$64 , i_a[57:48], 1'h0 };
+  assign \$78  = { 1'h0, \$64 , i_a[57:48], 2'h0 };
+  assign \$88  = { 3'h0, \$23 [13:0], 4'h0 };
+  assign \$90  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$96  = { 3'h0, \$42 [13:0], 4'h0 };
+  assign \$98  = { 3'h0, \$26 , i_a[25:16], 4'h0 };
+  assign \$104  = { 3'h0, \$61 [13:0], 4'h0 };
+  assign \$106  = { 3'h0, \$45 , i_a[41:32], 4'h0 };
+  assign \$112  = { 3'h0, \$80 [13:0], 4'h0 };
+  assign \$114  = { 3'h0, \$64 , i_a[57:48], 4'h0 };
+  assign \$117  = i_a[15];
+  assign \$120  = i_a[31];
+  assign \$124  = i_a[47];
+  assign \$127  = i_a[63];
+  assign \$145  = { \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 , 23'h000000 };
+  assign \$178  = { \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 , 23'h000000 };
+  assign \b$123 [30:0] = \y$124 [30:0];
+  assign \b$123 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$147  = p_rp_sh[0];
+  assign \$180  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w3a16_g64.a_add (b, s, a);
@@ -1403,9 +1395,6 @@ module \mixpe_w3a16_g64.a_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1701,9 +1690,6 @@ module \mixpe_w3a16_g64.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1999,9 +1985,6 @@ module \mixpe_w3a16_g64.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -2412,7 +2395,7 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1170$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1158$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -2455,8 +2438,8 @@ module \mixpe_w3a16_g64.zero_scale (\port$1170$0 , y, s);
   wire [3:0] d;
   wire [3:0] dmag;
   wire [9:0] exp;
-  input [2:0] \port$1170$0 ;
-  wire [2:0] \port$1170$0 ;
+  input [2:0] \port$1158$0 ;
+  wire [2:0] \port$1158$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2490,13 +2473,13 @@ module \mixpe_w3a16_g64.zero_scale (\port$1170$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1170$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1170$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1170$0  };
+  assign \$10  = $signed({ 1'h0, \port$1158$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1158$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1158$0  };
   assign prod = \$12 [3:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$1170$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$1158$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1b - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -2518,10 +2501,10 @@ module \mixpe_w3a16_g64.zero_scale (\port$1170$0 , y, s);
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$1170$0 ;
+  assign \$34  = ! \port$1158$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1170$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$1158$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
@@ -2644,7 +2627,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1170$0 , y, s);
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [3:0];
-  assign d = { 1'h0, \port$1170$0  };
+  assign d = { 1'h0, \port$1158$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [27:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
@@ -2820,9 +2803,6 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -3,131 +3,128 @@
 module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  reg [27:0] \$100 ;
-  reg [4:0] \$101 ;
-  reg [27:0] \$102 ;
+  wire [10:0] \$10 ;
+  reg \$100 ;
+  reg [47:0] \$101 ;
+  reg \$102 ;
   reg [16:0] \$103 ;
-  reg \$104 ;
-  reg [47:0] \$105 ;
+  reg [15:0] \$104 ;
+  reg \$105 ;
   reg \$106 ;
-  reg [16:0] \$107 ;
-  reg [15:0] \$108 ;
-  reg \$109 ;
-  wire [8:0] \$11 ;
-  reg \$110 ;
-  reg [47:0] \$111 ;
+  reg [47:0] \$107 ;
+  reg \$108 ;
+  reg [16:0] \$109 ;
+  wire [10:0] \$11 ;
+  reg [15:0] \$110 ;
+  reg \$111 ;
   reg \$112 ;
-  reg [16:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [47:0] \$117 ;
-  reg \$118 ;
-  reg [47:0] \$119 ;
-  wire [8:0] \$12 ;
-  reg [47:0] \$120 ;
-  wire [9:0] \$13 ;
-  wire [10:0] \$14 ;
-  wire [10:0] \$15 ;
-  wire [11:0] \$16 ;
-  wire [12:0] \$17 ;
-  wire [8:0] \$18 ;
-  wire [8:0] \$19 ;
+  reg [47:0] \$113 ;
+  reg \$114 ;
+  reg [47:0] \$115 ;
+  reg [47:0] \$116 ;
+  wire [11:0] \$12 ;
+  wire [12:0] \$13 ;
+  wire [8:0] \$14 ;
+  wire [8:0] \$15 ;
+  wire [8:0] \$16 ;
+  wire [8:0] \$17 ;
+  wire [9:0] \$18 ;
+  wire [10:0] \$19 ;
   wire \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire [9:0] \$22 ;
-  wire [10:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
-  wire [12:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [8:0] \$28 ;
-  wire [8:0] \$29 ;
-  wire \$3 ;
-  wire [8:0] \$30 ;
-  wire [8:0] \$31 ;
-  wire [9:0] \$32 ;
-  wire [10:0] \$33 ;
-  wire [10:0] \$34 ;
-  wire [11:0] \$35 ;
-  wire [12:0] \$36 ;
-  wire [8:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [8:0] \$39 ;
+  wire [10:0] \$20 ;
+  wire [11:0] \$21 ;
+  wire [12:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [8:0] \$24 ;
+  wire [8:0] \$25 ;
+  wire [8:0] \$26 ;
+  wire [8:0] \$27 ;
+  wire [9:0] \$28 ;
+  wire [10:0] \$29 ;
+  wire [47:0] \$3 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire [12:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [8:0] \$34 ;
+  wire [8:0] \$35 ;
+  wire [8:0] \$36 ;
+  wire [9:0] \$37 ;
+  wire [10:0] \$38 ;
+  wire [10:0] \$39 ;
   wire \$4 ;
-  wire [8:0] \$40 ;
-  wire [9:0] \$41 ;
-  wire [10:0] \$42 ;
-  wire [10:0] \$43 ;
-  wire [11:0] \$44 ;
-  wire [12:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire [14:0] \$47 ;
+  wire [11:0] \$40 ;
+  wire [12:0] \$41 ;
+  wire [13:0] \$42 ;
+  wire [14:0] \$43 ;
+  wire [17:0] \$44 ;
+  wire [47:0] \$45 ;
+  wire [17:0] \$46 ;
+  wire [17:0] \$47 ;
   wire [17:0] \$48 ;
-  wire [47:0] \$49 ;
-  wire \$5 ;
-  wire [17:0] \$50 ;
-  wire [17:0] \$51 ;
-  wire [17:0] \$52 ;
-  wire [17:0] \$53 ;
-  wire [18:0] \$54 ;
-  wire [19:0] \$55 ;
-  wire [19:0] \$56 ;
-  wire [19:0] \$57 ;
-  wire [19:0] \$58 ;
-  wire [20:0] \$59 ;
-  wire \$6 ;
-  wire [21:0] \$60 ;
-  wire [23:0] \$61 ;
+  wire [17:0] \$49 ;
+  wire [8:0] \$5 ;
+  wire [18:0] \$50 ;
+  wire [19:0] \$51 ;
+  wire [19:0] \$52 ;
+  wire [19:0] \$53 ;
+  wire [19:0] \$54 ;
+  wire [20:0] \$55 ;
+  wire [21:0] \$56 ;
+  wire [23:0] \$57 ;
+  wire [23:0] \$58 ;
+  wire [23:0] \$59 ;
+  wire [8:0] \$6 ;
+  wire [23:0] \$60 ;
+  wire [24:0] \$61 ;
   wire [23:0] \$62 ;
   wire [23:0] \$63 ;
   wire [23:0] \$64 ;
-  wire [24:0] \$65 ;
-  wire [23:0] \$66 ;
-  wire [23:0] \$67 ;
-  wire [23:0] \$68 ;
-  wire [23:0] \$69 ;
-  wire [47:0] \$7 ;
-  wire [24:0] \$70 ;
-  wire [25:0] \$71 ;
-  wire [26:0] \$72 ;
-  wire [31:0] \$73 ;
+  wire [23:0] \$65 ;
+  wire [24:0] \$66 ;
+  wire [25:0] \$67 ;
+  wire [26:0] \$68 ;
+  wire [31:0] \$69 ;
+  wire [8:0] \$7 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [32:0] \$73 ;
   wire [31:0] \$74 ;
   wire [31:0] \$75 ;
   wire [31:0] \$76 ;
-  wire [32:0] \$77 ;
-  wire [31:0] \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
+  wire [31:0] \$77 ;
+  wire [32:0] \$78 ;
+  wire [33:0] \$79 ;
+  wire [8:0] \$8 ;
   wire [31:0] \$80 ;
   wire [31:0] \$81 ;
-  wire [32:0] \$82 ;
-  wire [33:0] \$83 ;
-  wire [31:0] \$84 ;
+  wire [31:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [32:0] \$84 ;
   wire [31:0] \$85 ;
   wire [31:0] \$86 ;
   wire [31:0] \$87 ;
-  wire [32:0] \$88 ;
-  wire [31:0] \$89 ;
-  wire [8:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire [31:0] \$92 ;
-  wire [32:0] \$93 ;
-  wire [33:0] \$94 ;
-  wire [34:0] \$95 ;
-  wire [35:0] \$96 ;
-  wire [36:0] \$97 ;
-  wire [48:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$88 ;
+  wire [32:0] \$89 ;
+  wire [9:0] \$9 ;
+  wire [33:0] \$90 ;
+  wire [34:0] \$91 ;
+  wire [35:0] \$92 ;
+  wire [36:0] \$93 ;
+  wire [48:0] \$94 ;
+  reg [31:0] \$95 ;
+  reg [27:0] \$96 ;
+  reg [4:0] \$97 ;
+  reg [27:0] \$98 ;
+  reg [16:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$28  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$29  = 1'h0;
   input clk;
   wire clk;
+  wire close;
   (* init = 17'h00000 *)
   wire [16:0] d;
   reg grp_first = 1'h0;
@@ -210,159 +207,196 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [2:0] \w_sel.q[3] ;
   wire [15:0] \w_sel.scale ;
   wire [47:0] y;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$24  & s2_last;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$25  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = w_sel[0] ? \$9  : 9'h000;
-  assign \$12  = w_sel[1] ? \$11  : 9'h000;
-  assign \$13  = $signed(\$10 ) + $signed(\$12 );
-  assign \$15  = w_sel[2] ? \$14  : 11'h000;
-  assign \$16  = - $signed(\$15 );
-  assign \$17  = $signed(\$13 ) + $signed(\$16 );
-  assign \$19  = w_sel[3] ? \$18  : 9'h000;
-  assign \$21  = w_sel[4] ? \$20  : 9'h000;
-  assign \$22  = $signed(\$19 ) + $signed(\$21 );
-  assign \$24  = w_sel[5] ? \$23  : 11'h000;
-  assign \$25  = - $signed(\$24 );
-  assign \$26  = $signed(\$22 ) + $signed(\$25 );
-  assign \$27  = $signed(\$17 ) + $signed(\$26 );
-  assign \$29  = w_sel[6] ? \$28  : 9'h000;
-  assign \$31  = w_sel[7] ? \$30  : 9'h000;
-  assign \$32  = $signed(\$29 ) + $signed(\$31 );
-  assign \$34  = w_sel[8] ? \$33  : 11'h000;
-  assign \$35  = - $signed(\$34 );
-  assign \$36  = $signed(\$32 ) + $signed(\$35 );
-  assign \$38  = w_sel[9] ? \$37  : 9'h000;
-  assign \$40  = w_sel[10] ? \$39  : 9'h000;
-  assign \$41  = $signed(\$38 ) + $signed(\$40 );
-  assign \$43  = w_sel[11] ? \$42  : 11'h000;
-  assign \$44  = - $signed(\$43 );
-  assign \$45  = $signed(\$41 ) + $signed(\$44 );
-  assign \$46  = $signed(\$36 ) + $signed(\$45 );
-  assign \$47  = $signed(\$27 ) + $signed(\$46 );
-  assign \$48  = $signed(p_acc) + $signed(\$47 );
-  assign \$49  = \$signal$28  ? s2_psum : out_acc;
-  assign \$51  = s2_scale[0] ? \$50  : 18'h00000;
-  assign \$53  = s2_scale[1] ? \$52  : 18'h00000;
-  assign \$54  = $signed(\$51 ) + $signed(\$53 );
-  assign \$56  = s2_scale[2] ? \$55  : 20'h00000;
-  assign \$58  = s2_scale[3] ? \$57  : 20'h00000;
-  assign \$59  = $signed(\$56 ) + $signed(\$58 );
-  assign \$60  = $signed(\$54 ) + $signed(\$59 );
-  assign \$62  = s2_scale[4] ? \$61  : 24'h000000;
-  assign \$64  = s2_scale[5] ? \$63  : 24'h000000;
-  assign \$65  = $signed(\$62 ) + $signed(\$64 );
-  assign \$67  = s2_scale[6] ? \$66  : 24'h000000;
-  assign \$69  = s2_scale[7] ? \$68  : 24'h000000;
-  assign \$70  = $signed(\$67 ) + $signed(\$69 );
-  assign \$71  = $signed(\$65 ) + $signed(\$70 );
-  assign \$72  = $signed(\$60 ) + $signed(\$71 );
-  assign \$74  = s2_scale[8] ? \$73  : 32'd0;
-  assign \$76  = s2_scale[9] ? \$75  : 32'd0;
-  assign \$77  = $signed(\$74 ) + $signed(\$76 );
-  assign \$79  = s2_scale[10] ? \$78  : 32'd0;
-  assign \$81  = s2_scale[11] ? \$80  : 32'd0;
-  assign \$82  = $signed(\$79 ) + $signed(\$81 );
-  assign \$83  = $signed(\$77 ) + $signed(\$82 );
-  assign \$85  = s2_scale[12] ? \$84  : 32'd0;
-  assign \$87  = s2_scale[13] ? \$86  : 32'd0;
-  assign \$88  = $signed(\$85 ) + $signed(\$87 );
-  assign \$90  = s2_scale[14] ? \$89  : 32'd0;
-  assign \$92  = s2_scale[15] ? \$91  : 32'd0;
-  assign \$93  = - $signed(\$92 );
-  assign \$94  = $signed(\$90 ) + $signed(\$93 );
-  assign \$95  = $signed(\$88 ) + $signed(\$94 );
-  assign \$96  = $signed(\$83 ) + $signed(\$95 );
-  assign \$97  = $signed(\$72 ) + $signed(\$96 );
-  assign \$98  = $signed(\$49 ) + $signed(\$97 );
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$6  = w_sel[0] ? \$5  : 9'h000;
+  assign \$8  = w_sel[1] ? \$7  : 9'h000;
+  assign \$9  = $signed(\$6 ) + $signed(\$8 );
+  assign \$11  = w_sel[2] ? \$10  : 11'h000;
+  assign \$12  = - $signed(\$11 );
+  assign \$13  = $signed(\$9 ) + $signed(\$12 );
+  assign \$15  = w_sel[3] ? \$14  : 9'h000;
+  assign \$17  = w_sel[4] ? \$16  : 9'h000;
+  assign \$18  = $signed(\$15 ) + $signed(\$17 );
+  assign \$20  = w_sel[5] ? \$19  : 11'h000;
+  assign \$21  = - $signed(\$20 );
+  assign \$22  = $signed(\$18 ) + $signed(\$21 );
+  assign \$23  = $signed(\$13 ) + $signed(\$22 );
+  assign \$25  = w_sel[6] ? \$24  : 9'h000;
+  assign \$27  = w_sel[7] ? \$26  : 9'h000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = w_sel[8] ? \$29  : 11'h000;
+  assign \$31  = - $signed(\$30 );
+  assign \$32  = $signed(\$28 ) + $signed(\$31 );
+  assign \$34  = w_sel[9] ? \$33  : 9'h000;
+  assign \$36  = w_sel[10] ? \$35  : 9'h000;
+  assign \$37  = $signed(\$34 ) + $signed(\$36 );
+  assign \$39  = w_sel[11] ? \$38  : 11'h000;
+  assign \$40  = - $signed(\$39 );
+  assign \$41  = $signed(\$37 ) + $signed(\$40 );
+  assign \$42  = $signed(\$32 ) + $signed(\$41 );
+  assign \$43  = $signed(\$23 ) + $signed(\$42 );
+  assign \$44  = $signed(p_acc) + $signed(\$43 );
+  assign \$45  = \$signal$29  ? s2_psum : out_acc;
+  assign \$47  = s2_scale[0] ? \$46  : 18'h00000;
+  assign \$49  = s2_scale[1] ? \$48  : 18'h00000;
+  assign \$50  = $signed(\$47 ) + $signed(\$49 );
+  assign \$52  = s2_scale[2] ? \$51  : 20'h00000;
+  assign \$54  = s2_scale[3] ? \$53  : 20'h00000;
+  assign \$55  = $signed(\$52 ) + $signed(\$54 );
+  assign \$56  = $signed(\$50 ) + $signed(\$55 );
+  assign \$58  = s2_scale[4] ? \$57  : 24'h000000;
+  assign \$60  = s2_scale[5] ? \$59  : 24'h000000;
+  assign \$61  = $signed(\$58 ) + $signed(\$60 );
+  assign \$63  = s2_scale[6] ? \$62  : 24'h000000;
+  assign \$65  = s2_scale[7] ? \$64  : 24'h000000;
+  assign \$66  = $signed(\$63 ) + $signed(\$65 );
+  assign \$67  = $signed(\$61 ) + $signed(\$66 );
+  assign \$68  = $signed(\$56 ) + $signed(\$67 );
+  assign \$70  = s2_scale[8] ? \$69  : 32'd0;
+  assign \$72  = s2_scale[9] ? \$71  : 32'd0;
+  assign \$73  = $signed(\$70 ) + $signed(\$72 );
+  assign \$75  = s2_scale[10] ? \$74  : 32'd0;
+  assign \$77  = s2_scale[11] ? \$76  : 32'd0;
+  assign \$78  = $signed(\$75 ) + $signed(\$77 );
+  assign \$79  = $signed(\$73 ) + $signed(\$78 );
+  assign \$81  = s2_scale[12] ? \$80  : 32'd0;
+  assign \$83  = s2_scale[13] ? \$82  : 32'd0;
+  assign \$84  = $signed(\$81 ) + $signed(\$83 );
+  assign \$86  = s2_scale[14] ? \$85  : 32'd0;
+  assign \$88  = s2_scale[15] ? \$87  : 32'd0;
+  assign \$89  = - $signed(\$88 );
+  assign \$90  = $signed(\$86 ) + $signed(\$89 );
+  assign \$91  = $signed(\$84 ) + $signed(\$90 );
+  assign \$92  = $signed(\$79 ) + $signed(\$91 );
+  assign \$93  = $signed(\$68 ) + $signed(\$92 );
+  assign \$94  = $signed(\$45 ) + $signed(\$93 );
   always @(posedge clk)
-    o_a <= \$99 ;
+    o_a <= \$95 ;
   always @(posedge clk)
-    o_w <= \$100 ;
+    o_w <= \$96 ;
   always @(posedge clk)
-    o_ctl <= \$101 ;
+    o_ctl <= \$97 ;
   always @(posedge clk)
-    w_reg <= \$102 ;
+    w_reg <= \$98 ;
   always @(posedge clk)
-    p_acc <= \$103 ;
+    p_acc <= \$99 ;
   always @(posedge clk)
-    grp_first <= \$104 ;
+    grp_first <= \$100 ;
   always @(posedge clk)
-    grp_psum <= \$105 ;
+    grp_psum <= \$101 ;
   always @(posedge clk)
-    \$signal  <= \$106 ;
+    \$signal  <= \$102 ;
   always @(posedge clk)
-    s1_p <= \$107 ;
+    s1_p <= \$103 ;
   always @(posedge clk)
-    s1_scale <= \$108 ;
+    s1_scale <= \$104 ;
   always @(posedge clk)
-    \$signal$21  <= \$109 ;
+    \$signal$22  <= \$105 ;
   always @(posedge clk)
-    s1_last <= \$110 ;
+    s1_last <= \$106 ;
   always @(posedge clk)
-    s1_psum <= \$111 ;
+    s1_psum <= \$107 ;
   always @(posedge clk)
-    \$signal$24  <= \$112 ;
+    \$signal$25  <= \$108 ;
   always @(posedge clk)
-    s2_d <= \$113 ;
+    s2_d <= \$109 ;
   always @(posedge clk)
-    s2_scale <= \$114 ;
+    s2_scale <= \$110 ;
   always @(posedge clk)
-    \$signal$28  <= \$115 ;
+    \$signal$29  <= \$111 ;
   always @(posedge clk)
-    s2_last <= \$116 ;
+    s2_last <= \$112 ;
   always @(posedge clk)
-    s2_psum <= \$117 ;
+    s2_psum <= \$113 ;
   always @(posedge clk)
-    o_valid <= \$118 ;
+    o_valid <= \$114 ;
   always @(posedge clk)
-    out_acc <= \$119 ;
+    out_acc <= \$115 ;
   always @(posedge clk)
-    o_psum <= \$120 ;
+    o_psum <= \$116 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = i_a;
+    \$95  = i_a;
     if (rst) begin
-      \$99  = 32'd0;
+      \$95  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = i_w;
+    \$96  = i_w;
     if (rst) begin
-      \$100  = 28'h0000000;
+      \$96  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = i_ctl;
+    \$97  = i_ctl;
     if (rst) begin
-      \$101  = 5'h00;
+      \$97  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_reg;
+    \$98  = w_reg;
     if (i_ctl[1]) begin
-      \$102  = i_w;
+      \$98  = i_w;
     end
     if (rst) begin
-      \$102  = 28'h0000000;
+      \$98  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = p_acc;
-    if (\$1 ) begin
-      \$103  = 17'h00000;
+    \$99  = p_acc;
+    if (close) begin
+      \$99  = 17'h00000;
     end else if (i_ctl[0]) begin
-      \$103  = \$48 [16:0];
+      \$99  = \$44 [16:0];
+    end
+    if (rst) begin
+      \$99  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = grp_first;
+    if (close) begin
+      \$100  = 1'h0;
+    end else if (\$1 ) begin
+      \$100  = 1'h1;
+    end
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$101  = i_psum;
+    end
+    if (rst) begin
+      \$101  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = close;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = s1_p;
+    if (close) begin
+      \$103  = \$44 [16:0];
     end
     if (rst) begin
       \$103  = 17'h00000;
@@ -370,173 +404,133 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = grp_first;
-    if (\$2 ) begin
-      \$104  = 1'h0;
-    end else if (\$3 ) begin
-      \$104  = 1'h1;
+    \$104  = s1_scale;
+    if (close) begin
+      \$104  = w_sel[27:12];
     end
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$105  = i_psum;
+    \$105  = \$signal$22 ;
+    if (close) begin
+      \$105  = \$2 ;
     end
     if (rst) begin
-      \$105  = 48'h000000000000;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$4 ;
+    \$106  = s1_last;
+    if (close) begin
+      \$106  = i_ctl[3];
+    end
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = s1_p;
-    if (\$5 ) begin
-      \$107  = \$48 [16:0];
+    \$107  = s1_psum;
+    if (close) begin
+      \$107  = \$3 ;
     end
     if (rst) begin
-      \$107  = 17'h00000;
+      \$107  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = s1_scale;
-    if (\$5 ) begin
-      \$108  = w_sel[27:12];
-    end
+    \$108  = \$signal ;
     if (rst) begin
-      \$108  = 16'h0000;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$signal$21 ;
-    if (\$5 ) begin
-      \$109  = \$6 ;
+    \$109  = s2_d;
+    if (\$signal ) begin
+      \$109  = s1_p;
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = s1_last;
-    if (\$5 ) begin
-      \$110  = i_ctl[3];
+    \$110  = s2_scale;
+    if (\$signal ) begin
+      \$110  = s1_scale;
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = s1_psum;
-    if (\$5 ) begin
-      \$111  = \$7 ;
+    \$111  = \$signal$29 ;
+    if (\$signal ) begin
+      \$111  = \$signal$22 ;
     end
     if (rst) begin
-      \$111  = 48'h000000000000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$signal ;
+    \$112  = s2_last;
+    if (\$signal ) begin
+      \$112  = s1_last;
+    end
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = s2_d;
+    \$113  = s2_psum;
     if (\$signal ) begin
-      \$113  = s1_p;
+      \$113  = s1_psum;
     end
     if (rst) begin
-      \$113  = 17'h00000;
+      \$113  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = s2_scale;
-    if (\$signal ) begin
-      \$114  = s1_scale;
-    end
+    \$114  = \$4 ;
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$signal$28 ;
-    if (\$signal ) begin
-      \$115  = \$signal$21 ;
+    \$115  = out_acc;
+    if (\$signal$25 ) begin
+      \$115  = \$94 [47:0];
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = s2_last;
-    if (\$signal ) begin
-      \$116  = s1_last;
-    end
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = s2_psum;
-    if (\$signal ) begin
-      \$117  = s1_psum;
-    end
-    if (rst) begin
-      \$117  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$8 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = out_acc;
-    if (\$signal$24 ) begin
-      \$119  = \$98 [47:0];
-    end
-    if (rst) begin
-      \$119  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = o_psum;
-    if (\$signal$24 ) begin
+    \$116  = o_psum;
+    if (\$signal$25 ) begin
       if (s2_last) begin
-        \$120  = \$98 [47:0];
+        \$116  = \$94 [47:0];
       end
     end
     if (rst) begin
-      \$120  = 48'h000000000000;
+      \$116  = 48'h000000000000;
     end
   end
-  assign p_next = \$48 [16:0];
+  assign p_next = \$44 [16:0];
   assign d = s1_p;
-  assign y = \$98 [47:0];
+  assign y = \$94 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -580,32 +574,32 @@ module mixpe_w3a8_int_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_sel.q[2]  = w_sel[8:6];
   assign \w_sel.q[3]  = w_sel[11:9];
   assign \w_sel.scale  = w_sel[27:12];
-  assign \$9  = { i_a[7], i_a[7:0] };
-  assign \$11  = { i_a[7:0], 1'h0 };
-  assign \$14  = { i_a[7], i_a[7:0], 2'h0 };
-  assign \$18  = { i_a[15], i_a[15:8] };
-  assign \$20  = { i_a[15:8], 1'h0 };
-  assign \$23  = { i_a[15], i_a[15:8], 2'h0 };
-  assign \$28  = { i_a[23], i_a[23:16] };
-  assign \$30  = { i_a[23:16], 1'h0 };
-  assign \$33  = { i_a[23], i_a[23:16], 2'h0 };
-  assign \$37  = { i_a[31], i_a[31:24] };
-  assign \$39  = { i_a[31:24], 1'h0 };
-  assign \$42  = { i_a[31], i_a[31:24], 2'h0 };
-  assign \$50  = { s2_d[16], s2_d };
-  assign \$52  = { s2_d, 1'h0 };
-  assign \$55  = { s2_d[16], s2_d, 2'h0 };
-  assign \$57  = { s2_d, 3'h0 };
-  assign \$61  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
-  assign \$63  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
-  assign \$66  = { s2_d[16], s2_d, 6'h00 };
-  assign \$68  = { s2_d, 7'h00 };
-  assign \$73  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 8'h00 };
-  assign \$75  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 9'h000 };
-  assign \$78  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 10'h000 };
-  assign \$80  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 11'h000 };
-  assign \$84  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 12'h000 };
-  assign \$86  = { s2_d[16], s2_d[16], s2_d, 13'h0000 };
-  assign \$89  = { s2_d[16], s2_d, 14'h0000 };
-  assign \$91  = { s2_d, 15'h0000 };
+  assign \$5  = { i_a[7], i_a[7:0] };
+  assign \$7  = { i_a[7:0], 1'h0 };
+  assign \$10  = { i_a[7], i_a[7:0], 2'h0 };
+  assign \$14  = { i_a[15], i_a[15:8] };
+  assign \$16  = { i_a[15:8], 1'h0 };
+  assign \$19  = { i_a[15], i_a[15:8], 2'h0 };
+  assign \$24  = { i_a[23], i_a[23:16] };
+  assign \$26  = { i_a[23:16], 1'h0 };
+  assign \$29  = { i_a[23], i_a[23:16], 2'h0 };
+  assign \$33  = { i_a[31], i_a[31:24] };
+  assign \$35  = { i_a[31:24], 1'h0 };
+  assign \$38  = { i_a[31], i_a[31:24], 2'h0 };
+  assign \$46  = { s2_d[16], s2_d };
+  assign \$48  = { s2_d, 1'h0 };
+  assign \$51  = { s2_d[16], s2_d, 2'h0 };
+  assign \$53  = { s2_d, 3'h0 };
+  assign \$57  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
+  assign \$59  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
+  assign \$62  = { s2_d[16], s2_d, 6'h00 };
+  assign \$64  = { s2_d, 7'h00 };
+  assign \$69  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 8'h00 };
+  assign \$71  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 9'h000 };
+  assign \$74  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 10'h000 };
+  assign \$76  = { s2_d[16], s2_d[16], s2_d[16], s2_d[16], s2_d, 11'h000 };
+  assign \$80  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 12'h000 };
+  assign \$82  = { s2_d[16], s2_d[16], s2_d, 13'h0000 };
+  assign \$85  = { s2_d[16], s2_d, 14'h0000 };
+  assign \$87  = { s2_d, 15'h0000 };
 endmodule

@@ -4,246 +4,241 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [5:0] \$101 ;
-  wire \$102 ;
-  wire [5:0] \$103 ;
+  wire [21:0] \$100 ;
+  wire [21:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire [17:0] \$103 ;
   wire [5:0] \$104 ;
-  wire [21:0] \$105 ;
-  wire [21:0] \$106 ;
-  wire [17:0] \$107 ;
-  wire [17:0] \$108 ;
-  wire [5:0] \$109 ;
+  wire \$105 ;
+  wire [5:0] \$106 ;
+  wire [5:0] \$107 ;
+  wire [21:0] \$108 ;
+  wire [21:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [5:0] \$111 ;
+  wire [17:0] \$110 ;
+  wire [17:0] \$111 ;
   wire [5:0] \$112 ;
-  wire [21:0] \$113 ;
-  wire [21:0] \$114 ;
-  wire [17:0] \$115 ;
-  wire [17:0] \$116 ;
-  wire [5:0] \$117 ;
-  wire \$118 ;
-  wire [5:0] \$119 ;
+  wire \$113 ;
+  wire [5:0] \$114 ;
+  wire [5:0] \$115 ;
+  wire [21:0] \$116 ;
+  wire [21:0] \$117 ;
+  wire [17:0] \$118 ;
+  wire [17:0] \$119 ;
   wire \$12 ;
   wire [5:0] \$120 ;
-  wire [21:0] \$121 ;
-  wire [21:0] \$122 ;
-  wire [17:0] \$123 ;
-  wire [17:0] \$124 ;
-  wire [5:0] \$125 ;
-  wire \$126 ;
-  wire [5:0] \$127 ;
+  wire \$121 ;
+  wire [5:0] \$122 ;
+  wire [5:0] \$123 ;
+  wire [21:0] \$124 ;
+  wire [21:0] \$125 ;
+  wire [17:0] \$126 ;
+  wire [17:0] \$127 ;
   wire [5:0] \$128 ;
-  wire [21:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [21:0] \$130 ;
-  wire [17:0] \$131 ;
-  wire [17:0] \$132 ;
-  wire [5:0] \$133 ;
-  wire \$134 ;
-  wire [19:0] \$135 ;
-  wire [19:0] \$136 ;
-  wire \$137 ;
+  wire [19:0] \$130 ;
+  wire [19:0] \$131 ;
+  wire \$132 ;
+  wire [19:0] \$133 ;
+  wire [19:0] \$134 ;
+  wire [20:0] \$135 ;
+  wire \$136 ;
+  wire [19:0] \$137 ;
   wire [19:0] \$138 ;
-  wire [19:0] \$139 ;
-  wire \$14 ;
-  wire [20:0] \$140 ;
-  wire \$141 ;
-  wire [19:0] \$142 ;
-  wire [19:0] \$143 ;
+  wire \$139 ;
+  wire [4:0] \$14 ;
+  wire [19:0] \$140 ;
+  wire [19:0] \$141 ;
+  wire [20:0] \$142 ;
+  wire [21:0] \$143 ;
   wire \$144 ;
-  wire [19:0] \$145 ;
-  wire [19:0] \$146 ;
-  wire [20:0] \$147 ;
-  wire [21:0] \$148 ;
-  wire \$149 ;
-  wire \$15 ;
-  wire [23:0] \$150 ;
-  wire [23:0] \$151 ;
-  wire [5:0] \$152 ;
-  wire [56:0] \$153 ;
-  wire [8:0] \$154 ;
-  wire [9:0] \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire [19:0] \$158 ;
-  wire [56:0] \$159 ;
-  wire \$16 ;
-  wire [19:0] \$160 ;
-  wire [20:0] \$161 ;
-  wire [51:0] \$162 ;
-  wire [52:0] \$163 ;
+  wire [23:0] \$145 ;
+  wire [23:0] \$146 ;
+  wire [5:0] \$147 ;
+  wire [56:0] \$148 ;
+  wire [8:0] \$149 ;
+  wire [4:0] \$15 ;
+  wire [9:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire [19:0] \$153 ;
+  wire [56:0] \$154 ;
+  wire [19:0] \$155 ;
+  wire [20:0] \$156 ;
+  wire [51:0] \$157 ;
+  wire [52:0] \$158 ;
+  wire \$159 ;
+  wire [11:0] \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire [53:0] \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire [53:0] \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire \$170 ;
+  wire [15:0] \$166 ;
+  wire [15:0] \$167 ;
+  wire [15:0] \$168 ;
+  wire [15:0] \$169 ;
+  wire [11:0] \$17 ;
+  wire [16:0] \$170 ;
   wire [15:0] \$171 ;
   wire [15:0] \$172 ;
   wire [15:0] \$173 ;
   wire [15:0] \$174 ;
   wire [16:0] \$175 ;
-  wire [15:0] \$176 ;
-  wire [15:0] \$177 ;
-  wire [15:0] \$178 ;
-  wire [15:0] \$179 ;
-  wire \$18 ;
-  wire [16:0] \$180 ;
-  wire [17:0] \$181 ;
-  wire \$182 ;
-  wire [19:0] \$183 ;
-  wire [19:0] \$184 ;
-  wire [5:0] \$185 ;
-  wire [56:0] \$186 ;
-  wire [8:0] \$187 ;
-  wire [9:0] \$188 ;
-  wire \$189 ;
-  wire [4:0] \$19 ;
-  wire \$190 ;
-  wire [19:0] \$191 ;
-  wire [56:0] \$192 ;
-  wire [19:0] \$193 ;
-  wire [20:0] \$194 ;
-  wire [51:0] \$195 ;
-  wire [52:0] \$196 ;
+  wire [17:0] \$176 ;
+  wire \$177 ;
+  wire [19:0] \$178 ;
+  wire [19:0] \$179 ;
+  wire [11:0] \$18 ;
+  wire [5:0] \$180 ;
+  wire [56:0] \$181 ;
+  wire [8:0] \$182 ;
+  wire [9:0] \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire [19:0] \$186 ;
+  wire [56:0] \$187 ;
+  wire [19:0] \$188 ;
+  wire [20:0] \$189 ;
+  wire [11:0] \$19 ;
+  wire [51:0] \$190 ;
+  wire [52:0] \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [53:0] \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire \$199 ;
+  reg [63:0] \$199 ;
   wire \$2 ;
-  wire [4:0] \$20 ;
-  wire \$200 ;
-  wire [53:0] \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  reg [63:0] \$204 ;
-  reg [35:0] \$205 ;
-  reg [4:0] \$206 ;
-  reg [35:0] \$207 ;
+  wire [12:0] \$20 ;
+  reg [35:0] \$200 ;
+  reg [4:0] \$201 ;
+  reg [35:0] \$202 ;
+  reg [31:0] \$203 ;
+  reg [31:0] \$204 ;
+  reg \$205 ;
+  reg [31:0] \$206 ;
+  reg \$207 ;
   reg [31:0] \$208 ;
-  reg [31:0] \$209 ;
-  wire [11:0] \$21 ;
+  reg [15:0] \$209 ;
+  wire [13:0] \$21 ;
   reg \$210 ;
-  reg [31:0] \$211 ;
-  reg \$212 ;
+  reg \$211 ;
+  reg [31:0] \$212 ;
   reg [31:0] \$213 ;
-  reg [15:0] \$214 ;
+  reg [3:0] \$214 ;
   reg \$215 ;
-  reg \$216 ;
-  reg [31:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg [3:0] \$219 ;
-  wire [11:0] \$22 ;
-  reg \$220 ;
-  reg [31:0] \$221 ;
-  reg [15:0] \$222 ;
-  reg \$223 ;
-  reg \$224 ;
-  reg [31:0] \$225 ;
-  reg \$226 ;
-  reg [31:0] \$227 ;
-  reg [31:0] \$228 ;
-  wire [11:0] \$23 ;
-  wire [11:0] \$24 ;
-  wire [12:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [13:0] \$28 ;
-  wire [13:0] \$29 ;
-  wire \$3 ;
-  wire [14:0] \$30 ;
-  wire [15:0] \$31 ;
+  reg [31:0] \$216 ;
+  reg [15:0] \$217 ;
+  reg \$218 ;
+  reg \$219 ;
+  wire [13:0] \$22 ;
+  reg [31:0] \$220 ;
+  reg \$221 ;
+  reg [31:0] \$222 ;
+  reg [31:0] \$223 ;
+  wire [13:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire [14:0] \$25 ;
+  wire [15:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [31:0] \$3 ;
+  wire \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [4:0] \$36 ;
+  wire [4:0] \$37 ;
+  wire [11:0] \$38 ;
+  wire [11:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [4:0] \$41 ;
-  wire [4:0] \$42 ;
-  wire [11:0] \$43 ;
-  wire [11:0] \$44 ;
-  wire [11:0] \$45 ;
-  wire [11:0] \$46 ;
-  wire [12:0] \$47 ;
-  wire [13:0] \$48 ;
-  wire [13:0] \$49 ;
+  wire [11:0] \$40 ;
+  wire [11:0] \$41 ;
+  wire [12:0] \$42 ;
+  wire [13:0] \$43 ;
+  wire [13:0] \$44 ;
+  wire [13:0] \$45 ;
+  wire [13:0] \$46 ;
+  wire [14:0] \$47 ;
+  wire [15:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [13:0] \$50 ;
-  wire [13:0] \$51 ;
-  wire [14:0] \$52 ;
-  wire [15:0] \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [4:0] \$58 ;
+  wire [4:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire [4:0] \$63 ;
-  wire [4:0] \$64 ;
-  wire [11:0] \$65 ;
-  wire [11:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire [11:0] \$68 ;
-  wire [12:0] \$69 ;
-  wire [31:0] \$7 ;
-  wire [13:0] \$70 ;
-  wire [13:0] \$71 ;
-  wire [13:0] \$72 ;
-  wire [13:0] \$73 ;
-  wire [14:0] \$74 ;
-  wire [15:0] \$75 ;
+  wire [11:0] \$60 ;
+  wire [11:0] \$61 ;
+  wire [11:0] \$62 ;
+  wire [11:0] \$63 ;
+  wire [12:0] \$64 ;
+  wire [13:0] \$65 ;
+  wire [13:0] \$66 ;
+  wire [13:0] \$67 ;
+  wire [13:0] \$68 ;
+  wire [14:0] \$69 ;
+  wire \$7 ;
+  wire [15:0] \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
   wire \$76 ;
   wire \$77 ;
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire \$84 ;
-  wire [4:0] \$85 ;
-  wire [4:0] \$86 ;
-  wire [11:0] \$87 ;
-  wire [11:0] \$88 ;
-  wire [11:0] \$89 ;
+  wire [4:0] \$80 ;
+  wire [4:0] \$81 ;
+  wire [11:0] \$82 ;
+  wire [11:0] \$83 ;
+  wire [11:0] \$84 ;
+  wire [11:0] \$85 ;
+  wire [12:0] \$86 ;
+  wire [13:0] \$87 ;
+  wire [13:0] \$88 ;
+  wire [13:0] \$89 ;
   wire \$9 ;
-  wire [11:0] \$90 ;
-  wire [12:0] \$91 ;
-  wire [13:0] \$92 ;
-  wire [13:0] \$93 ;
-  wire [13:0] \$94 ;
-  wire [13:0] \$95 ;
-  wire [14:0] \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [13:0] \$90 ;
+  wire [14:0] \$91 ;
+  wire [15:0] \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire [5:0] \$96 ;
+  wire \$97 ;
+  wire [5:0] \$98 ;
+  wire [5:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$28  = 1'h0;
-  reg \$signal$32  = 1'h0;
+  reg \$signal$24  = 1'h0;
+  reg \$signal$29  = 1'h0;
+  reg \$signal$33  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$116 ;
+  wire [31:0] \a$117 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$121 ;
+  wire [31:0] \a$122 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$125 ;
-  wire [31:0] \a$127 ;
+  wire [31:0] \a$126 ;
+  wire [31:0] \a$128 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -283,16 +278,17 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$117 ;
-  wire [31:0] \b$122 ;
+  wire [31:0] \b$118 ;
+  wire [31:0] \b$123 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$126 ;
-  wire [31:0] \b$128 ;
+  wire [15:0] \b$127 ;
+  wire [31:0] \b$129 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
+  wire close;
   wire [31:0] d;
-  wire [4:0] \d$119 ;
+  wire [4:0] \d$120 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -393,11 +389,11 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$118 ;
+  wire [31:0] \s$119 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$120 ;
-  wire [31:0] \s$124 ;
-  wire [31:0] \s$130 ;
+  wire [31:0] \s$121 ;
+  wire [31:0] \s$125 ;
+  wire [31:0] \s$131 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -425,268 +421,264 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [15:0] \w_sel.scale ;
   wire [3:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$123 ;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = \$signal$28  & s2_last;
+  wire [31:0] \y$124 ;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$29  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = ! i_a[14:10];
-  assign a0_e = \$10  ? 5'h01 : i_a[14:10];
-  assign \$11  = ! i_a[14:10];
-  assign \$12  = ~ \$11 ;
-  assign \$13  = i_a[14:10] == 5'h1f;
-  assign \$14  = ! i_a[9:0];
-  assign a0_inf = \$13  & \$14 ;
-  assign \$15  = i_a[14:10] == 5'h1f;
-  assign \$16  = | i_a[9:0];
-  assign a0_nan = \$15  & \$16 ;
-  assign \$17  = ! i_a[14:10];
-  assign \$18  = ! i_a[9:0];
-  assign a0_zero = \$17  & \$18 ;
-  assign \$19  = - w_sel[3:0];
-  assign \$22  = \$20 [0] ? \$21  : 12'h000;
-  assign \$24  = \$20 [1] ? \$23  : 12'h000;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$5  = ! i_a[14:10];
+  assign a0_e = \$5  ? 5'h01 : i_a[14:10];
+  assign \$6  = ! i_a[14:10];
+  assign \$7  = ~ \$6 ;
+  assign \$8  = i_a[14:10] == 5'h1f;
+  assign \$9  = ! i_a[9:0];
+  assign a0_inf = \$8  & \$9 ;
+  assign \$10  = i_a[14:10] == 5'h1f;
+  assign \$11  = | i_a[9:0];
+  assign a0_nan = \$10  & \$11 ;
+  assign \$12  = ! i_a[14:10];
+  assign \$13  = ! i_a[9:0];
+  assign a0_zero = \$12  & \$13 ;
+  assign \$14  = - w_sel[3:0];
+  assign \$17  = \$15 [0] ? \$16  : 12'h000;
+  assign \$19  = \$15 [1] ? \$18  : 12'h000;
+  assign \$20  = \$17  + \$19 ;
+  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
+  assign \$24  = \$15 [3] ? \$23  : 14'h0000;
   assign \$25  = \$22  + \$24 ;
-  assign \$27  = \$20 [2] ? \$26  : 14'h0000;
-  assign \$29  = \$20 [3] ? \$28  : 14'h0000;
-  assign \$30  = \$27  + \$29 ;
-  assign \$31  = \$25  + \$30 ;
-  assign live0 = | { \$12 , i_a[9:0] };
+  assign \$26  = \$20  + \$25 ;
+  assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$32  = ! i_a[30:26];
-  assign a1_e = \$32  ? 5'h01 : i_a[30:26];
-  assign \$33  = ! i_a[30:26];
-  assign \$34  = ~ \$33 ;
-  assign \$35  = i_a[30:26] == 5'h1f;
-  assign \$36  = ! i_a[25:16];
-  assign a1_inf = \$35  & \$36 ;
-  assign \$37  = i_a[30:26] == 5'h1f;
-  assign \$38  = | i_a[25:16];
-  assign a1_nan = \$37  & \$38 ;
-  assign \$39  = ! i_a[30:26];
-  assign \$40  = ! i_a[25:16];
-  assign a1_zero = \$39  & \$40 ;
-  assign \$41  = - w_sel[7:4];
-  assign \$44  = \$42 [0] ? \$43  : 12'h000;
-  assign \$46  = \$42 [1] ? \$45  : 12'h000;
+  assign \$27  = ! i_a[30:26];
+  assign a1_e = \$27  ? 5'h01 : i_a[30:26];
+  assign \$28  = ! i_a[30:26];
+  assign \$29  = ~ \$28 ;
+  assign \$30  = i_a[30:26] == 5'h1f;
+  assign \$31  = ! i_a[25:16];
+  assign a1_inf = \$30  & \$31 ;
+  assign \$32  = i_a[30:26] == 5'h1f;
+  assign \$33  = | i_a[25:16];
+  assign a1_nan = \$32  & \$33 ;
+  assign \$34  = ! i_a[30:26];
+  assign \$35  = ! i_a[25:16];
+  assign a1_zero = \$34  & \$35 ;
+  assign \$36  = - w_sel[7:4];
+  assign \$39  = \$37 [0] ? \$38  : 12'h000;
+  assign \$41  = \$37 [1] ? \$40  : 12'h000;
+  assign \$42  = \$39  + \$41 ;
+  assign \$44  = \$37 [2] ? \$43  : 14'h0000;
+  assign \$46  = \$37 [3] ? \$45  : 14'h0000;
   assign \$47  = \$44  + \$46 ;
-  assign \$49  = \$42 [2] ? \$48  : 14'h0000;
-  assign \$51  = \$42 [3] ? \$50  : 14'h0000;
-  assign \$52  = \$49  + \$51 ;
-  assign \$53  = \$47  + \$52 ;
-  assign live1 = | { \$34 , i_a[25:16] };
+  assign \$48  = \$42  + \$47 ;
+  assign live1 = | { \$29 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$54  = ! i_a[46:42];
-  assign a2_e = \$54  ? 5'h01 : i_a[46:42];
-  assign \$55  = ! i_a[46:42];
-  assign \$56  = ~ \$55 ;
-  assign \$57  = i_a[46:42] == 5'h1f;
-  assign \$58  = ! i_a[41:32];
-  assign a2_inf = \$57  & \$58 ;
-  assign \$59  = i_a[46:42] == 5'h1f;
-  assign \$60  = | i_a[41:32];
-  assign a2_nan = \$59  & \$60 ;
-  assign \$61  = ! i_a[46:42];
-  assign \$62  = ! i_a[41:32];
-  assign a2_zero = \$61  & \$62 ;
-  assign \$63  = - w_sel[11:8];
-  assign \$66  = \$64 [0] ? \$65  : 12'h000;
-  assign \$68  = \$64 [1] ? \$67  : 12'h000;
+  assign \$49  = ! i_a[46:42];
+  assign a2_e = \$49  ? 5'h01 : i_a[46:42];
+  assign \$50  = ! i_a[46:42];
+  assign \$51  = ~ \$50 ;
+  assign \$52  = i_a[46:42] == 5'h1f;
+  assign \$53  = ! i_a[41:32];
+  assign a2_inf = \$52  & \$53 ;
+  assign \$54  = i_a[46:42] == 5'h1f;
+  assign \$55  = | i_a[41:32];
+  assign a2_nan = \$54  & \$55 ;
+  assign \$56  = ! i_a[46:42];
+  assign \$57  = ! i_a[41:32];
+  assign a2_zero = \$56  & \$57 ;
+  assign \$58  = - w_sel[11:8];
+  assign \$61  = \$59 [0] ? \$60  : 12'h000;
+  assign \$63  = \$59 [1] ? \$62  : 12'h000;
+  assign \$64  = \$61  + \$63 ;
+  assign \$66  = \$59 [2] ? \$65  : 14'h0000;
+  assign \$68  = \$59 [3] ? \$67  : 14'h0000;
   assign \$69  = \$66  + \$68 ;
-  assign \$71  = \$64 [2] ? \$70  : 14'h0000;
-  assign \$73  = \$64 [3] ? \$72  : 14'h0000;
-  assign \$74  = \$71  + \$73 ;
-  assign \$75  = \$69  + \$74 ;
-  assign live2 = | { \$56 , i_a[41:32] };
+  assign \$70  = \$64  + \$69 ;
+  assign live2 = | { \$51 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$76  = ! i_a[62:58];
-  assign a3_e = \$76  ? 5'h01 : i_a[62:58];
-  assign \$77  = ! i_a[62:58];
-  assign \$78  = ~ \$77 ;
-  assign \$79  = i_a[62:58] == 5'h1f;
-  assign \$80  = ! i_a[57:48];
-  assign a3_inf = \$79  & \$80 ;
-  assign \$81  = i_a[62:58] == 5'h1f;
-  assign \$82  = | i_a[57:48];
-  assign a3_nan = \$81  & \$82 ;
-  assign \$83  = ! i_a[62:58];
-  assign \$84  = ! i_a[57:48];
-  assign a3_zero = \$83  & \$84 ;
-  assign \$85  = - w_sel[15:12];
-  assign \$88  = \$86 [0] ? \$87  : 12'h000;
-  assign \$90  = \$86 [1] ? \$89  : 12'h000;
+  assign \$71  = ! i_a[62:58];
+  assign a3_e = \$71  ? 5'h01 : i_a[62:58];
+  assign \$72  = ! i_a[62:58];
+  assign \$73  = ~ \$72 ;
+  assign \$74  = i_a[62:58] == 5'h1f;
+  assign \$75  = ! i_a[57:48];
+  assign a3_inf = \$74  & \$75 ;
+  assign \$76  = i_a[62:58] == 5'h1f;
+  assign \$77  = | i_a[57:48];
+  assign a3_nan = \$76  & \$77 ;
+  assign \$78  = ! i_a[62:58];
+  assign \$79  = ! i_a[57:48];
+  assign a3_zero = \$78  & \$79 ;
+  assign \$80  = - w_sel[15:12];
+  assign \$83  = \$81 [0] ? \$82  : 12'h000;
+  assign \$85  = \$81 [1] ? \$84  : 12'h000;
+  assign \$86  = \$83  + \$85 ;
+  assign \$88  = \$81 [2] ? \$87  : 14'h0000;
+  assign \$90  = \$81 [3] ? \$89  : 14'h0000;
   assign \$91  = \$88  + \$90 ;
-  assign \$93  = \$86 [2] ? \$92  : 14'h0000;
-  assign \$95  = \$86 [3] ? \$94  : 14'h0000;
-  assign \$96  = \$93  + \$95 ;
-  assign \$97  = \$91  + \$96 ;
-  assign live3 = | { \$78 , i_a[57:48] };
+  assign \$92  = \$86  + \$91 ;
+  assign live3 = | { \$73 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$98  = ex1 > ex0;
-  assign emax0 = \$98  ? ex1 : ex0;
-  assign \$99  = ex2 > emax0;
-  assign emax1 = \$99  ? ex2 : emax0;
-  assign \$100  = ex3 > emax1;
-  assign emax2 = \$100  ? ex3 : emax1;
-  assign \$101  = emax2 - ex0;
-  assign \$102  = $signed(\$101 ) > $signed(6'h13);
-  assign \$103  = emax2 - ex0;
-  assign \$104  = \$102  ? 6'h13 : \$103 ;
-  assign \$106  = \$105  >> \$104 [4:0];
-  assign \$108  = \$107  >> \$104 [4:0];
-  assign \$109  = emax2 - ex1;
-  assign \$110  = $signed(\$109 ) > $signed(6'h13);
-  assign \$111  = emax2 - ex1;
-  assign \$112  = \$110  ? 6'h13 : \$111 ;
-  assign \$114  = \$113  >> \$112 [4:0];
-  assign \$116  = \$115  >> \$112 [4:0];
-  assign \$117  = emax2 - ex2;
-  assign \$118  = $signed(\$117 ) > $signed(6'h13);
-  assign \$119  = emax2 - ex2;
-  assign \$120  = \$118  ? 6'h13 : \$119 ;
-  assign \$122  = \$121  >> \$120 [4:0];
-  assign \$124  = \$123  >> \$120 [4:0];
-  assign \$125  = emax2 - ex3;
-  assign \$126  = $signed(\$125 ) > $signed(6'h13);
-  assign \$127  = emax2 - ex3;
-  assign \$128  = \$126  ? 6'h13 : \$127 ;
-  assign \$130  = \$129  >> \$128 [4:0];
-  assign \$132  = \$131  >> \$128 [4:0];
-  assign \$133  = emax2 - 5'h1d;
-  assign \$135  = - \$106 [18:0];
-  assign \$136  = \$134  ? \$135  : { 1'h0, \$106 [18:0] };
-  assign \$138  = - \$114 [18:0];
-  assign \$139  = \$137  ? \$138  : { 1'h0, \$114 [18:0] };
-  assign \$140  = $signed(\$136 ) + $signed(\$139 );
-  assign \$142  = - \$122 [18:0];
-  assign \$143  = \$141  ? \$142  : { 1'h0, \$122 [18:0] };
-  assign \$145  = - \$130 [18:0];
-  assign \$146  = \$144  ? \$145  : { 1'h0, \$130 [18:0] };
-  assign \$147  = $signed(\$143 ) + $signed(\$146 );
-  assign \$148  = $signed(\$140 ) + $signed(\$147 );
-  assign \$149  = $signed(\$148 ) < $signed(1'h0);
-  assign \$150  = - $signed(\$148 );
-  assign \$151  = \$149  ? \$150  : { \$148 [21], \$148 [21], \$148  };
-  assign p_rp_sign = $signed(\$148 ) < $signed(1'h0);
-  assign \$152  = 5'h16 - p_rp_msb;
-  assign \$153  = { \$151 [22:0], 3'h0 } << \$152 [4:0];
-  assign \$154  = $signed(\$133 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$155  = $signed(\$154 ) + $signed(8'h7f);
-  assign \$156  = $signed(\$155 ) < $signed(2'h1);
-  assign \$157  = $signed(\$155 ) < $signed(6'h27);
-  assign \$158  = $signed(2'h1) - $signed(\$155 );
-  assign p_rp_sh = \$153 [25:0] >> p_rp_rs;
-  assign \$159  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$159 [25:0] != \$153 [25:0];
-  assign \$160  = $signed(\$155 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$161  = $signed(\$160 ) - $signed(2'h1);
-  assign \$163  = $signed(\$162 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$165  = \$164  | p_rp_lost;
-  assign \$166  = \$165  | p_rp_sh[2];
-  assign \$167  = p_rp_sh[1] & \$166 ;
-  assign \$168  = $signed(\$163 ) + $signed({ 1'h0, \$167  });
-  assign \$169  = ! \$151 [22:0];
-  assign \$170  = \$168 [42:0] >= 31'h7f800000;
-  assign \$171  = - \$108 [14:0];
-  assign \$172  = i_a[15] ? \$171  : { 1'h0, \$108 [14:0] };
-  assign \$173  = - \$116 [14:0];
-  assign \$174  = i_a[31] ? \$173  : { 1'h0, \$116 [14:0] };
+  assign \$93  = ex1 > ex0;
+  assign emax0 = \$93  ? ex1 : ex0;
+  assign \$94  = ex2 > emax0;
+  assign emax1 = \$94  ? ex2 : emax0;
+  assign \$95  = ex3 > emax1;
+  assign emax2 = \$95  ? ex3 : emax1;
+  assign \$96  = emax2 - ex0;
+  assign \$97  = $signed(\$96 ) > $signed(6'h13);
+  assign \$98  = emax2 - ex0;
+  assign \$99  = \$97  ? 6'h13 : \$98 ;
+  assign \$101  = \$100  >> \$99 [4:0];
+  assign \$103  = \$102  >> \$99 [4:0];
+  assign \$104  = emax2 - ex1;
+  assign \$105  = $signed(\$104 ) > $signed(6'h13);
+  assign \$106  = emax2 - ex1;
+  assign \$107  = \$105  ? 6'h13 : \$106 ;
+  assign \$109  = \$108  >> \$107 [4:0];
+  assign \$111  = \$110  >> \$107 [4:0];
+  assign \$112  = emax2 - ex2;
+  assign \$113  = $signed(\$112 ) > $signed(6'h13);
+  assign \$114  = emax2 - ex2;
+  assign \$115  = \$113  ? 6'h13 : \$114 ;
+  assign \$117  = \$116  >> \$115 [4:0];
+  assign \$119  = \$118  >> \$115 [4:0];
+  assign \$120  = emax2 - ex3;
+  assign \$121  = $signed(\$120 ) > $signed(6'h13);
+  assign \$122  = emax2 - ex3;
+  assign \$123  = \$121  ? 6'h13 : \$122 ;
+  assign \$125  = \$124  >> \$123 [4:0];
+  assign \$127  = \$126  >> \$123 [4:0];
+  assign \$128  = emax2 - 5'h1d;
+  assign \$130  = - \$101 [18:0];
+  assign \$131  = \$129  ? \$130  : { 1'h0, \$101 [18:0] };
+  assign \$133  = - \$109 [18:0];
+  assign \$134  = \$132  ? \$133  : { 1'h0, \$109 [18:0] };
+  assign \$135  = $signed(\$131 ) + $signed(\$134 );
+  assign \$137  = - \$117 [18:0];
+  assign \$138  = \$136  ? \$137  : { 1'h0, \$117 [18:0] };
+  assign \$140  = - \$125 [18:0];
+  assign \$141  = \$139  ? \$140  : { 1'h0, \$125 [18:0] };
+  assign \$142  = $signed(\$138 ) + $signed(\$141 );
+  assign \$143  = $signed(\$135 ) + $signed(\$142 );
+  assign \$144  = $signed(\$143 ) < $signed(1'h0);
+  assign \$145  = - $signed(\$143 );
+  assign \$146  = \$144  ? \$145  : { \$143 [21], \$143 [21], \$143  };
+  assign p_rp_sign = $signed(\$143 ) < $signed(1'h0);
+  assign \$147  = 5'h16 - p_rp_msb;
+  assign \$148  = { \$146 [22:0], 3'h0 } << \$147 [4:0];
+  assign \$149  = $signed(\$128 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$150  = $signed(\$149 ) + $signed(8'h7f);
+  assign \$151  = $signed(\$150 ) < $signed(2'h1);
+  assign \$152  = $signed(\$150 ) < $signed(6'h27);
+  assign \$153  = $signed(2'h1) - $signed(\$150 );
+  assign p_rp_sh = \$148 [25:0] >> p_rp_rs;
+  assign \$154  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$154 [25:0] != \$148 [25:0];
+  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$156  = $signed(\$155 ) - $signed(2'h1);
+  assign \$158  = $signed(\$157 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$160  = \$159  | p_rp_lost;
+  assign \$161  = \$160  | p_rp_sh[2];
+  assign \$162  = p_rp_sh[1] & \$161 ;
+  assign \$163  = $signed(\$158 ) + $signed({ 1'h0, \$162  });
+  assign \$164  = ! \$146 [22:0];
+  assign \$165  = \$163 [42:0] >= 31'h7f800000;
+  assign \$166  = - \$103 [14:0];
+  assign \$167  = i_a[15] ? \$166  : { 1'h0, \$103 [14:0] };
+  assign \$168  = - \$111 [14:0];
+  assign \$169  = i_a[31] ? \$168  : { 1'h0, \$111 [14:0] };
+  assign \$170  = $signed(\$167 ) + $signed(\$169 );
+  assign \$171  = - \$119 [14:0];
+  assign \$172  = i_a[47] ? \$171  : { 1'h0, \$119 [14:0] };
+  assign \$173  = - \$127 [14:0];
+  assign \$174  = i_a[63] ? \$173  : { 1'h0, \$127 [14:0] };
   assign \$175  = $signed(\$172 ) + $signed(\$174 );
-  assign \$176  = - \$124 [14:0];
-  assign \$177  = i_a[47] ? \$176  : { 1'h0, \$124 [14:0] };
-  assign \$178  = - \$132 [14:0];
-  assign \$179  = i_a[63] ? \$178  : { 1'h0, \$132 [14:0] };
-  assign \$180  = $signed(\$177 ) + $signed(\$179 );
-  assign \$181  = $signed(\$175 ) + $signed(\$180 );
-  assign \$182  = $signed(\$181 ) < $signed(1'h0);
-  assign \$183  = - $signed(\$181 );
-  assign \$184  = \$182  ? \$183  : { \$181 [17], \$181 [17], \$181  };
-  assign a_rp_sign = $signed(\$181 ) < $signed(1'h0);
-  assign \$185  = 5'h12 - a_rp_msb;
-  assign \$186  = { \$184 [18:0], 7'h00 } << \$185 [4:0];
-  assign \$187  = $signed(\$133 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$188  = $signed(\$187 ) + $signed(8'h7f);
-  assign \$189  = $signed(\$188 ) < $signed(2'h1);
-  assign \$190  = $signed(\$188 ) < $signed(6'h27);
-  assign \$191  = $signed(2'h1) - $signed(\$188 );
-  assign a_rp_sh = \$186 [25:0] >> a_rp_rs;
-  assign \$192  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$192 [25:0] != \$186 [25:0];
-  assign \$193  = $signed(\$188 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$194  = $signed(\$193 ) - $signed(2'h1);
-  assign \$196  = $signed(\$195 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$198  = \$197  | a_rp_lost;
-  assign \$199  = \$198  | a_rp_sh[2];
-  assign \$200  = a_rp_sh[1] & \$199 ;
-  assign \$201  = $signed(\$196 ) + $signed({ 1'h0, \$200  });
-  assign \$202  = ! \$184 [18:0];
-  assign \$203  = \$201 [42:0] >= 31'h7f800000;
-  assign \a$127  = \$signal$32  ? s2_psum : out_acc;
+  assign \$176  = $signed(\$170 ) + $signed(\$175 );
+  assign \$177  = $signed(\$176 ) < $signed(1'h0);
+  assign \$178  = - $signed(\$176 );
+  assign \$179  = \$177  ? \$178  : { \$176 [17], \$176 [17], \$176  };
+  assign a_rp_sign = $signed(\$176 ) < $signed(1'h0);
+  assign \$180  = 5'h12 - a_rp_msb;
+  assign \$181  = { \$179 [18:0], 7'h00 } << \$180 [4:0];
+  assign \$182  = $signed(\$128 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$183  = $signed(\$182 ) + $signed(8'h7f);
+  assign \$184  = $signed(\$183 ) < $signed(2'h1);
+  assign \$185  = $signed(\$183 ) < $signed(6'h27);
+  assign \$186  = $signed(2'h1) - $signed(\$183 );
+  assign a_rp_sh = \$181 [25:0] >> a_rp_rs;
+  assign \$187  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$187 [25:0] != \$181 [25:0];
+  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$189  = $signed(\$188 ) - $signed(2'h1);
+  assign \$191  = $signed(\$190 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$193  = \$192  | a_rp_lost;
+  assign \$194  = \$193  | a_rp_sh[2];
+  assign \$195  = a_rp_sh[1] & \$194 ;
+  assign \$196  = $signed(\$191 ) + $signed({ 1'h0, \$195  });
+  assign \$197  = ! \$179 [18:0];
+  assign \$198  = \$196 [42:0] >= 31'h7f800000;
+  assign \a$128  = \$signal$33  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$204 ;
+    o_a <= \$199 ;
   always @(posedge clk)
-    o_w <= \$205 ;
+    o_w <= \$200 ;
   always @(posedge clk)
-    o_ctl <= \$206 ;
+    o_ctl <= \$201 ;
   always @(posedge clk)
-    w_reg <= \$207 ;
+    w_reg <= \$202 ;
   always @(posedge clk)
-    p_acc <= \$208 ;
+    p_acc <= \$203 ;
   always @(posedge clk)
-    a_acc <= \$209 ;
+    a_acc <= \$204 ;
   always @(posedge clk)
-    grp_first <= \$210 ;
+    grp_first <= \$205 ;
   always @(posedge clk)
-    grp_psum <= \$211 ;
+    grp_psum <= \$206 ;
   always @(posedge clk)
-    \$signal  <= \$212 ;
+    \$signal  <= \$207 ;
   always @(posedge clk)
-    s1_p <= \$213 ;
+    s1_p <= \$208 ;
   always @(posedge clk)
-    s1_scale <= \$214 ;
+    s1_scale <= \$209 ;
   always @(posedge clk)
-    \$signal$23  <= \$215 ;
+    \$signal$24  <= \$210 ;
   always @(posedge clk)
-    s1_last <= \$216 ;
+    s1_last <= \$211 ;
   always @(posedge clk)
-    s1_psum <= \$217 ;
+    s1_psum <= \$212 ;
   always @(posedge clk)
-    s1_a <= \$218 ;
+    s1_a <= \$213 ;
   always @(posedge clk)
-    s1_zero <= \$219 ;
+    s1_zero <= \$214 ;
   always @(posedge clk)
-    \$signal$28  <= \$220 ;
+    \$signal$29  <= \$215 ;
   always @(posedge clk)
-    s2_d <= \$221 ;
+    s2_d <= \$216 ;
   always @(posedge clk)
-    s2_scale <= \$222 ;
+    s2_scale <= \$217 ;
   always @(posedge clk)
-    \$signal$32  <= \$223 ;
+    \$signal$33  <= \$218 ;
   always @(posedge clk)
-    s2_last <= \$224 ;
+    s2_last <= \$219 ;
   always @(posedge clk)
-    s2_psum <= \$225 ;
+    s2_psum <= \$220 ;
   always @(posedge clk)
-    o_valid <= \$226 ;
+    o_valid <= \$221 ;
   always @(posedge clk)
-    out_acc <= \$227 ;
+    out_acc <= \$222 ;
   always @(posedge clk)
-    o_psum <= \$228 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$123 [31];
+    o_psum <= \$223 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$124 [31];
   \mixpe_w4a16.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w4a16.out_add  out_add (
-    .a(\a$127 ),
-    .b(\b$128 ),
+    .a(\a$128 ),
+    .b(\b$129 ),
     .s(y)
   );
   \mixpe_w4a16.p_add  p_add (
@@ -697,55 +689,107 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   \mixpe_w4a16.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$128 )
+    .p(\b$129 )
   );
   \mixpe_w4a16.zero_scale  zero_scale (
-    .\port$1186$0 (s1_zero),
+    .\port$1174$0 (s1_zero),
     .s(s1_a),
-    .y(\y$123 )
+    .y(\y$124 )
   );
   \mixpe_w4a16.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$122 ),
+    .b(\b$123 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = i_a;
+    \$199  = i_a;
     if (rst) begin
-      \$204  = 64'h0000000000000000;
+      \$199  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = i_w;
+    \$200  = i_w;
     if (rst) begin
-      \$205  = 36'h000000000;
+      \$200  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = i_ctl;
+    \$201  = i_ctl;
     if (rst) begin
-      \$206  = 5'h00;
+      \$201  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = w_reg;
+    \$202  = w_reg;
     if (i_ctl[1]) begin
-      \$207  = i_w;
+      \$202  = i_w;
     end
     if (rst) begin
-      \$207  = 36'h000000000;
+      \$202  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = p_acc;
-    if (\$1 ) begin
-      \$208  = 32'd0;
+    \$203  = p_acc;
+    if (close) begin
+      \$203  = 32'd0;
     end else if (i_ctl[0]) begin
+      \$203  = p_next;
+    end
+    if (rst) begin
+      \$203  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$204  = a_acc;
+    if (close) begin
+      \$204  = 32'd0;
+    end else if (i_ctl[0]) begin
+      \$204  = a_next;
+    end
+    if (rst) begin
+      \$204  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$205  = grp_first;
+    if (close) begin
+      \$205  = 1'h0;
+    end else if (\$1 ) begin
+      \$205  = 1'h1;
+    end
+    if (rst) begin
+      \$205  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$206  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$206  = i_psum;
+    end
+    if (rst) begin
+      \$206  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$207  = close;
+    if (rst) begin
+      \$207  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$208  = s1_p;
+    if (close) begin
       \$208  = p_next;
     end
     if (rst) begin
@@ -754,23 +798,19 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = a_acc;
-    if (\$1 ) begin
-      \$209  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$209  = a_next;
+    \$209  = s1_scale;
+    if (close) begin
+      \$209  = w_sel[35:20];
     end
     if (rst) begin
-      \$209  = 32'd0;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = grp_first;
-    if (\$2 ) begin
-      \$210  = 1'h0;
-    end else if (\$3 ) begin
-      \$210  = 1'h1;
+    \$210  = \$signal$24 ;
+    if (close) begin
+      \$210  = \$2 ;
     end
     if (rst) begin
       \$210  = 1'h0;
@@ -778,27 +818,29 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$211  = i_psum;
+    \$211  = s1_last;
+    if (close) begin
+      \$211  = i_ctl[3];
     end
     if (rst) begin
-      \$211  = 32'd0;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = \$4 ;
+    \$212  = s1_psum;
+    if (close) begin
+      \$212  = \$3 ;
+    end
     if (rst) begin
-      \$212  = 1'h0;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = s1_p;
-    if (\$5 ) begin
-      \$213  = p_next;
+    \$213  = s1_a;
+    if (close) begin
+      \$213  = a_next;
     end
     if (rst) begin
       \$213  = 32'd0;
@@ -806,375 +848,325 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = s1_scale;
-    if (\$5 ) begin
-      \$214  = w_sel[35:20];
+    \$214  = s1_zero;
+    if (close) begin
+      \$214  = w_sel[19:16];
     end
     if (rst) begin
-      \$214  = 16'h0000;
+      \$214  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = \$signal$23 ;
-    if (\$5 ) begin
-      \$215  = \$6 ;
-    end
+    \$215  = \$signal ;
     if (rst) begin
       \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = s1_last;
-    if (\$5 ) begin
-      \$216  = i_ctl[3];
-    end
-    if (rst) begin
-      \$216  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = s1_psum;
-    if (\$5 ) begin
-      \$217  = \$7 ;
-    end
-    if (rst) begin
-      \$217  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = s1_a;
-    if (\$8 ) begin
-      \$218  = a_next;
-    end
-    if (rst) begin
-      \$218  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = s1_zero;
-    if (\$8 ) begin
-      \$219  = w_sel[19:16];
-    end
-    if (rst) begin
-      \$219  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = \$signal ;
-    if (rst) begin
-      \$220  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = s2_d;
+    \$216  = s2_d;
     if (\$signal ) begin
-      \$221  = d;
+      \$216  = d;
     end
     if (rst) begin
-      \$221  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = s2_scale;
+    \$217  = s2_scale;
     if (\$signal ) begin
-      \$222  = s1_scale;
+      \$217  = s1_scale;
     end
     if (rst) begin
-      \$222  = 16'h0000;
+      \$217  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$223  = \$signal$32 ;
+    \$218  = \$signal$33 ;
     if (\$signal ) begin
-      \$223  = \$signal$23 ;
+      \$218  = \$signal$24 ;
     end
     if (rst) begin
-      \$223  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$224  = s2_last;
+    \$219  = s2_last;
     if (\$signal ) begin
-      \$224  = s1_last;
+      \$219  = s1_last;
     end
     if (rst) begin
-      \$224  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$225  = s2_psum;
+    \$220  = s2_psum;
     if (\$signal ) begin
-      \$225  = s1_psum;
+      \$220  = s1_psum;
     end
     if (rst) begin
-      \$225  = 32'd0;
+      \$220  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$226  = \$9 ;
+    \$221  = \$4 ;
     if (rst) begin
-      \$226  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$227  = out_acc;
-    if (\$signal$28 ) begin
-      \$227  = y;
+    \$222  = out_acc;
+    if (\$signal$29 ) begin
+      \$222  = y;
     end
     if (rst) begin
-      \$227  = 32'd0;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$228  = o_psum;
-    if (\$signal$28 ) begin
+    \$223  = o_psum;
+    if (\$signal$29 ) begin
       if (s2_last) begin
-        \$228  = y;
+        \$223  = y;
       end
     end
     if (rst) begin
-      \$228  = 32'd0;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$151 [1]) begin
+    if (\$146 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$151 [2]) begin
+    if (\$146 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$151 [3]) begin
+    if (\$146 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$151 [4]) begin
+    if (\$146 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$151 [5]) begin
+    if (\$146 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$151 [6]) begin
+    if (\$146 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$151 [7]) begin
+    if (\$146 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$151 [8]) begin
+    if (\$146 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$151 [9]) begin
+    if (\$146 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$151 [10]) begin
+    if (\$146 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$151 [11]) begin
+    if (\$146 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$151 [12]) begin
+    if (\$146 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$151 [13]) begin
+    if (\$146 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$151 [14]) begin
+    if (\$146 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$151 [15]) begin
+    if (\$146 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$151 [16]) begin
+    if (\$146 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$151 [17]) begin
+    if (\$146 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$151 [18]) begin
+    if (\$146 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$151 [19]) begin
+    if (\$146 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$151 [20]) begin
+    if (\$146 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$151 [21]) begin
+    if (\$146 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$151 [22]) begin
+    if (\$146 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$156 ) begin
+    if (\$151 ) begin
       (* full_case = 32'd1 *)
-      if (\$157 ) begin
+      if (\$152 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$158 [4:0];
+        p_rp_rs = \$153 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$169 ) begin
+    if (\$164 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$170 ) begin
+    end else if (\$165 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$168 [30:0] };
+      p_rp_out = { p_rp_sign, \$163 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$184 [1]) begin
+    if (\$179 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$184 [2]) begin
+    if (\$179 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$184 [3]) begin
+    if (\$179 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$184 [4]) begin
+    if (\$179 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$184 [5]) begin
+    if (\$179 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$184 [6]) begin
+    if (\$179 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$184 [7]) begin
+    if (\$179 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$184 [8]) begin
+    if (\$179 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$184 [9]) begin
+    if (\$179 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$184 [10]) begin
+    if (\$179 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$184 [11]) begin
+    if (\$179 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$184 [12]) begin
+    if (\$179 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$184 [13]) begin
+    if (\$179 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$184 [14]) begin
+    if (\$179 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$184 [15]) begin
+    if (\$179 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$184 [16]) begin
+    if (\$179 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$184 [17]) begin
+    if (\$179 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$184 [18]) begin
+    if (\$179 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$189 ) begin
+    if (\$184 ) begin
       (* full_case = 32'd1 *)
-      if (\$190 ) begin
+      if (\$185 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$191 [4:0];
+        a_rp_rs = \$186 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$202 ) begin
+    if (\$197 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$203 ) begin
+    end else if (\$198 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$201 [30:0] };
+      a_rp_out = { a_rp_sign, \$196 [30:0] };
     end
   end
-  assign a0_sig = { \$12 , i_a[9:0] };
-  assign qmag0 = \$20 [3:0];
-  assign prod0 = \$31 [14:0];
-  assign a1_sig = { \$34 , i_a[25:16] };
-  assign qmag1 = \$42 [3:0];
-  assign prod1 = \$53 [14:0];
-  assign a2_sig = { \$56 , i_a[41:32] };
-  assign qmag2 = \$64 [3:0];
-  assign prod2 = \$75 [14:0];
-  assign a3_sig = { \$78 , i_a[57:48] };
-  assign qmag3 = \$86 [3:0];
-  assign prod3 = \$97 [14:0];
-  assign dist0 = \$104 [4:0];
-  assign pal0 = \$106 [18:0];
-  assign aal0 = \$108 [14:0];
-  assign dist1 = \$112 [4:0];
-  assign pal1 = \$114 [18:0];
-  assign aal1 = \$116 [14:0];
-  assign dist2 = \$120 [4:0];
-  assign pal2 = \$122 [18:0];
-  assign aal2 = \$124 [14:0];
-  assign dist3 = \$128 [4:0];
-  assign pal3 = \$130 [18:0];
-  assign aal3 = \$132 [14:0];
-  assign beat_exp = { \$133 [5], \$133 [5], \$133  };
-  assign p_beat = { \$148 [21], \$148  };
-  assign p_beat_mag = \$151 [22:0];
-  assign p_rp_ls = \$152 [4:0];
-  assign p_rp_norm = \$153 [25:0];
-  assign p_rp_eb = { \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155  };
-  assign p_rp_packed = \$168 [42:0];
-  assign a_beat = { \$181 [17], \$181  };
-  assign a_beat_mag = \$184 [18:0];
-  assign a_rp_ls = \$185 [4:0];
-  assign a_rp_norm = \$186 [25:0];
-  assign a_rp_eb = { \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188  };
-  assign a_rp_packed = \$201 [42:0];
+  assign a0_sig = { \$7 , i_a[9:0] };
+  assign qmag0 = \$15 [3:0];
+  assign prod0 = \$26 [14:0];
+  assign a1_sig = { \$29 , i_a[25:16] };
+  assign qmag1 = \$37 [3:0];
+  assign prod1 = \$48 [14:0];
+  assign a2_sig = { \$51 , i_a[41:32] };
+  assign qmag2 = \$59 [3:0];
+  assign prod2 = \$70 [14:0];
+  assign a3_sig = { \$73 , i_a[57:48] };
+  assign qmag3 = \$81 [3:0];
+  assign prod3 = \$92 [14:0];
+  assign dist0 = \$99 [4:0];
+  assign pal0 = \$101 [18:0];
+  assign aal0 = \$103 [14:0];
+  assign dist1 = \$107 [4:0];
+  assign pal1 = \$109 [18:0];
+  assign aal1 = \$111 [14:0];
+  assign dist2 = \$115 [4:0];
+  assign pal2 = \$117 [18:0];
+  assign aal2 = \$119 [14:0];
+  assign dist3 = \$123 [4:0];
+  assign pal3 = \$125 [18:0];
+  assign aal3 = \$127 [14:0];
+  assign beat_exp = { \$128 [5], \$128 [5], \$128  };
+  assign p_beat = { \$143 [21], \$143  };
+  assign p_beat_mag = \$146 [22:0];
+  assign p_rp_ls = \$147 [4:0];
+  assign p_rp_norm = \$148 [25:0];
+  assign p_rp_eb = { \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150  };
+  assign p_rp_packed = \$163 [42:0];
+  assign a_beat = { \$176 [17], \$176  };
+  assign a_beat_mag = \$179 [18:0];
+  assign a_rp_ls = \$180 [4:0];
+  assign a_rp_norm = \$181 [25:0];
+  assign a_rp_eb = { \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183  };
+  assign a_rp_packed = \$196 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$116  = a_acc;
-  assign \b$117  = a_rp_out;
-  assign \s$118  = a_next;
-  assign \d$119  = { 1'h0, s1_zero };
-  assign \s$120  = s1_a;
-  assign \a$121  = s1_p;
-  assign \s$124  = d;
-  assign \a$125  = s2_d;
-  assign \b$126  = s2_scale;
-  assign p = \b$128 ;
-  assign \s$130  = y;
+  assign \a$117  = a_acc;
+  assign \b$118  = a_rp_out;
+  assign \s$119  = a_next;
+  assign \d$120  = { 1'h0, s1_zero };
+  assign \s$121  = s1_a;
+  assign \a$122  = s1_p;
+  assign \s$125  = d;
+  assign \a$126  = s2_d;
+  assign \b$127  = s2_scale;
+  assign p = \b$129 ;
+  assign \s$131  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1222,44 +1214,44 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.zero  = w_sel[19:16];
   assign \w_sel.scale  = w_sel[35:20];
-  assign \$20  = { 1'h0, w_sel[3:0] };
-  assign \$21  = { 1'h0, \$12 , i_a[9:0] };
-  assign \$23  = { \$12 , i_a[9:0], 1'h0 };
-  assign \$26  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
-  assign \$28  = { \$12 , i_a[9:0], 3'h0 };
-  assign \$42  = { 1'h0, w_sel[7:4] };
-  assign \$43  = { 1'h0, \$34 , i_a[25:16] };
-  assign \$45  = { \$34 , i_a[25:16], 1'h0 };
-  assign \$48  = { 1'h0, \$34 , i_a[25:16], 2'h0 };
-  assign \$50  = { \$34 , i_a[25:16], 3'h0 };
-  assign \$64  = { 1'h0, w_sel[11:8] };
-  assign \$65  = { 1'h0, \$56 , i_a[41:32] };
-  assign \$67  = { \$56 , i_a[41:32], 1'h0 };
-  assign \$70  = { 1'h0, \$56 , i_a[41:32], 2'h0 };
-  assign \$72  = { \$56 , i_a[41:32], 3'h0 };
-  assign \$86  = { 1'h0, w_sel[15:12] };
-  assign \$87  = { 1'h0, \$78 , i_a[57:48] };
-  assign \$89  = { \$78 , i_a[57:48], 1'h0 };
-  assign \$92  = { 1'h0, \$78 , i_a[57:48], 2'h0 };
-  assign \$94  = { \$78 , i_a[57:48], 3'h0 };
-  assign \$105  = { 3'h0, \$31 [14:0], 4'h0 };
-  assign \$107  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
-  assign \$113  = { 3'h0, \$53 [14:0], 4'h0 };
-  assign \$115  = { 3'h0, \$34 , i_a[25:16], 4'h0 };
-  assign \$121  = { 3'h0, \$75 [14:0], 4'h0 };
-  assign \$123  = { 3'h0, \$56 , i_a[41:32], 4'h0 };
-  assign \$129  = { 3'h0, \$97 [14:0], 4'h0 };
-  assign \$131  = { 3'h0, \$78 , i_a[57:48], 4'h0 };
-  assign \$134  = i_a[15];
-  assign \$137  = i_a[31];
-  assign \$141  = i_a[47];
-  assign \$144  = i_a[63];
-  assign \$162  = { \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 , 23'h000000 };
-  assign \$195  = { \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 , 23'h000000 };
-  assign \b$122 [30:0] = \y$123 [30:0];
-  assign \b$122 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$164  = p_rp_sh[0];
-  assign \$197  = a_rp_sh[0];
+  assign \$15  = { 1'h0, w_sel[3:0] };
+  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign \$23  = { \$7 , i_a[9:0], 3'h0 };
+  assign \$37  = { 1'h0, w_sel[7:4] };
+  assign \$38  = { 1'h0, \$29 , i_a[25:16] };
+  assign \$40  = { \$29 , i_a[25:16], 1'h0 };
+  assign \$43  = { 1'h0, \$29 , i_a[25:16], 2'h0 };
+  assign \$45  = { \$29 , i_a[25:16], 3'h0 };
+  assign \$59  = { 1'h0, w_sel[11:8] };
+  assign \$60  = { 1'h0, \$51 , i_a[41:32] };
+  assign \$62  = { \$51 , i_a[41:32], 1'h0 };
+  assign \$65  = { 1'h0, \$51 , i_a[41:32], 2'h0 };
+  assign \$67  = { \$51 , i_a[41:32], 3'h0 };
+  assign \$81  = { 1'h0, w_sel[15:12] };
+  assign \$82  = { 1'h0, \$73 , i_a[57:48] };
+  assign \$84  = { \$73 , i_a[57:48], 1'h0 };
+  assign \$87  = { 1'h0, \$73 , i_a[57:48], 2'h0 };
+  assign \$89  = { \$73 , i_a[57:48], 3'h0 };
+  assign \$100  = { 3'h0, \$26 [14:0], 4'h0 };
+  assign \$102  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$108  = { 3'h0, \$48 [14:0], 4'h0 };
+  assign \$110  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
+  assign \$116  = { 3'h0, \$70 [14:0], 4'h0 };
+  assign \$118  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
+  assign \$124  = { 3'h0, \$92 [14:0], 4'h0 };
+  assign \$126  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
+  assign \$129  = i_a[15];
+  assign \$132  = i_a[31];
+  assign \$136  = i_a[47];
+  assign \$139  = i_a[63];
+  assign \$157  = { \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 , 23'h000000 };
+  assign \$190  = { \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 , 23'h000000 };
+  assign \b$123 [30:0] = \y$124 [30:0];
+  assign \b$123 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$159  = p_rp_sh[0];
+  assign \$192  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w4a16.a_add (b, s, a);
@@ -1430,9 +1422,6 @@ module \mixpe_w4a16.a_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1728,9 +1717,6 @@ module \mixpe_w4a16.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -2026,9 +2012,6 @@ module \mixpe_w4a16.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -2439,7 +2422,7 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w4a16.zero_scale (\port$1186$0 , y, s);
+module \mixpe_w4a16.zero_scale (\port$1174$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -2482,8 +2465,8 @@ module \mixpe_w4a16.zero_scale (\port$1186$0 , y, s);
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$1186$0 ;
-  wire [3:0] \port$1186$0 ;
+  input [3:0] \port$1174$0 ;
+  wire [3:0] \port$1174$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2517,13 +2500,13 @@ module \mixpe_w4a16.zero_scale (\port$1186$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1186$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1186$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1186$0  };
+  assign \$10  = $signed({ 1'h0, \port$1174$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1174$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1174$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$1186$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$1174$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1c - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -2545,10 +2528,10 @@ module \mixpe_w4a16.zero_scale (\port$1186$0 , y, s);
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$1186$0 ;
+  assign \$34  = ! \port$1174$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1186$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$1174$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
@@ -2674,7 +2657,7 @@ module \mixpe_w4a16.zero_scale (\port$1186$0 , y, s);
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$1186$0  };
+  assign d = { 1'h0, \port$1174$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [28:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
@@ -2850,9 +2833,6 @@ module \mixpe_w4a16.zero_sub (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -3,136 +3,132 @@
 module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  reg [27:0] \$100 ;
-  reg [4:0] \$101 ;
-  reg [27:0] \$102 ;
+  wire [10:0] \$10 ;
+  reg \$100 ;
+  reg [47:0] \$101 ;
+  reg \$102 ;
   reg [18:0] \$103 ;
-  reg [14:0] \$104 ;
+  reg [7:0] \$104 ;
   reg \$105 ;
-  reg [47:0] \$106 ;
-  reg \$107 ;
-  reg [18:0] \$108 ;
-  reg [7:0] \$109 ;
-  wire [8:0] \$11 ;
+  reg \$106 ;
+  reg [47:0] \$107 ;
+  reg [14:0] \$108 ;
+  reg [3:0] \$109 ;
+  wire [10:0] \$11 ;
   reg \$110 ;
-  reg \$111 ;
-  reg [47:0] \$112 ;
-  reg [14:0] \$113 ;
-  reg [3:0] \$114 ;
-  reg \$115 ;
-  reg [18:0] \$116 ;
-  reg [7:0] \$117 ;
-  reg \$118 ;
-  reg \$119 ;
-  wire [8:0] \$12 ;
-  reg [47:0] \$120 ;
-  reg \$121 ;
-  reg [47:0] \$122 ;
-  reg [47:0] \$123 ;
-  wire [8:0] \$13 ;
-  wire [9:0] \$14 ;
-  wire [10:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [10:0] \$17 ;
-  wire [10:0] \$18 ;
-  wire [11:0] \$19 ;
+  reg [18:0] \$111 ;
+  reg [7:0] \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg [47:0] \$115 ;
+  reg \$116 ;
+  reg [47:0] \$117 ;
+  reg [47:0] \$118 ;
+  wire [10:0] \$12 ;
+  wire [10:0] \$13 ;
+  wire [11:0] \$14 ;
+  wire [12:0] \$15 ;
+  wire [8:0] \$16 ;
+  wire [8:0] \$17 ;
+  wire [8:0] \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire [8:0] \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire [9:0] \$25 ;
-  wire [10:0] \$26 ;
-  wire [10:0] \$27 ;
-  wire [10:0] \$28 ;
-  wire [10:0] \$29 ;
-  wire \$3 ;
-  wire [11:0] \$30 ;
-  wire [12:0] \$31 ;
-  wire [13:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [8:0] \$34 ;
-  wire [8:0] \$35 ;
-  wire [8:0] \$36 ;
-  wire [9:0] \$37 ;
-  wire [10:0] \$38 ;
-  wire [10:0] \$39 ;
+  wire [9:0] \$20 ;
+  wire [10:0] \$21 ;
+  wire [10:0] \$22 ;
+  wire [10:0] \$23 ;
+  wire [10:0] \$24 ;
+  wire [11:0] \$25 ;
+  wire [12:0] \$26 ;
+  wire [13:0] \$27 ;
+  wire [8:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire [47:0] \$3 ;
+  wire [8:0] \$30 ;
+  wire [8:0] \$31 ;
+  wire [9:0] \$32 ;
+  wire [10:0] \$33 ;
+  wire [10:0] \$34 ;
+  wire [10:0] \$35 ;
+  wire [10:0] \$36 ;
+  wire [11:0] \$37 ;
+  wire [12:0] \$38 ;
+  wire [8:0] \$39 ;
   wire \$4 ;
-  wire [10:0] \$40 ;
-  wire [10:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire [8:0] \$44 ;
-  wire [8:0] \$45 ;
-  wire [8:0] \$46 ;
-  wire [8:0] \$47 ;
-  wire [9:0] \$48 ;
-  wire [10:0] \$49 ;
-  wire \$5 ;
-  wire [10:0] \$50 ;
-  wire [10:0] \$51 ;
-  wire [10:0] \$52 ;
-  wire [11:0] \$53 ;
-  wire [12:0] \$54 ;
-  wire [13:0] \$55 ;
-  wire [14:0] \$56 ;
-  wire [19:0] \$57 ;
-  wire [8:0] \$58 ;
-  wire [8:0] \$59 ;
-  wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [15:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [15:0] \$63 ;
-  wire [15:0] \$64 ;
-  wire [15:0] \$65 ;
-  wire [16:0] \$66 ;
-  wire [17:0] \$67 ;
-  wire [17:0] \$68 ;
-  wire [17:0] \$69 ;
-  wire [47:0] \$7 ;
-  wire [17:0] \$70 ;
-  wire [18:0] \$71 ;
+  wire [8:0] \$40 ;
+  wire [8:0] \$41 ;
+  wire [8:0] \$42 ;
+  wire [9:0] \$43 ;
+  wire [10:0] \$44 ;
+  wire [10:0] \$45 ;
+  wire [10:0] \$46 ;
+  wire [10:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [12:0] \$49 ;
+  wire [8:0] \$5 ;
+  wire [13:0] \$50 ;
+  wire [14:0] \$51 ;
+  wire [19:0] \$52 ;
+  wire [8:0] \$53 ;
+  wire [8:0] \$54 ;
+  wire [9:0] \$55 ;
+  wire [15:0] \$56 ;
+  wire [15:0] \$57 ;
+  wire [15:0] \$58 ;
+  wire [15:0] \$59 ;
+  wire [8:0] \$6 ;
+  wire [15:0] \$60 ;
+  wire [16:0] \$61 ;
+  wire [17:0] \$62 ;
+  wire [17:0] \$63 ;
+  wire [17:0] \$64 ;
+  wire [17:0] \$65 ;
+  wire [18:0] \$66 ;
+  wire [19:0] \$67 ;
+  wire [20:0] \$68 ;
+  wire [47:0] \$69 ;
+  wire [8:0] \$7 ;
+  wire [19:0] \$70 ;
+  wire [19:0] \$71 ;
   wire [19:0] \$72 ;
-  wire [20:0] \$73 ;
-  wire [47:0] \$74 ;
-  wire [19:0] \$75 ;
-  wire [19:0] \$76 ;
-  wire [19:0] \$77 ;
-  wire [19:0] \$78 ;
-  wire [20:0] \$79 ;
-  wire \$8 ;
-  wire [21:0] \$80 ;
-  wire [21:0] \$81 ;
-  wire [21:0] \$82 ;
-  wire [21:0] \$83 ;
-  wire [22:0] \$84 ;
-  wire [23:0] \$85 ;
+  wire [19:0] \$73 ;
+  wire [20:0] \$74 ;
+  wire [21:0] \$75 ;
+  wire [21:0] \$76 ;
+  wire [21:0] \$77 ;
+  wire [21:0] \$78 ;
+  wire [22:0] \$79 ;
+  wire [8:0] \$8 ;
+  wire [23:0] \$80 ;
+  wire [25:0] \$81 ;
+  wire [25:0] \$82 ;
+  wire [25:0] \$83 ;
+  wire [25:0] \$84 ;
+  wire [26:0] \$85 ;
   wire [25:0] \$86 ;
   wire [25:0] \$87 ;
   wire [25:0] \$88 ;
   wire [25:0] \$89 ;
-  wire \$9 ;
+  wire [9:0] \$9 ;
   wire [26:0] \$90 ;
-  wire [25:0] \$91 ;
-  wire [25:0] \$92 ;
-  wire [25:0] \$93 ;
-  wire [25:0] \$94 ;
-  wire [26:0] \$95 ;
-  wire [27:0] \$96 ;
-  wire [28:0] \$97 ;
-  wire [48:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [27:0] \$91 ;
+  wire [28:0] \$92 ;
+  wire [48:0] \$93 ;
+  reg [31:0] \$94 ;
+  reg [27:0] \$95 ;
+  reg [4:0] \$96 ;
+  reg [27:0] \$97 ;
+  reg [18:0] \$98 ;
+  reg [14:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$28  = 1'h0;
-  reg \$signal$32  = 1'h0;
+  reg \$signal$24  = 1'h0;
+  reg \$signal$29  = 1'h0;
+  reg \$signal$33  = 1'h0;
   reg [14:0] a_acc = 15'h0000;
   wire [14:0] a_next;
   input clk;
   wire clk;
+  wire close;
   wire [18:0] d;
   reg grp_first = 1'h0;
   reg [47:0] grp_psum = 48'h000000000000;
@@ -220,165 +216,213 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [7:0] \w_sel.scale ;
   wire [3:0] \w_sel.zero ;
   wire [47:0] y;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = \$signal$28  & s2_last;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$29  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$11  = w_sel[0] ? \$10  : 9'h000;
-  assign \$13  = w_sel[1] ? \$12  : 9'h000;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$6  = w_sel[0] ? \$5  : 9'h000;
+  assign \$8  = w_sel[1] ? \$7  : 9'h000;
+  assign \$9  = $signed(\$6 ) + $signed(\$8 );
+  assign \$11  = w_sel[2] ? \$10  : 11'h000;
+  assign \$13  = w_sel[3] ? \$12  : 11'h000;
   assign \$14  = $signed(\$11 ) + $signed(\$13 );
-  assign \$16  = w_sel[2] ? \$15  : 11'h000;
-  assign \$18  = w_sel[3] ? \$17  : 11'h000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$20  = $signed(\$14 ) + $signed(\$19 );
-  assign \$22  = w_sel[4] ? \$21  : 9'h000;
-  assign \$24  = w_sel[5] ? \$23  : 9'h000;
+  assign \$15  = $signed(\$9 ) + $signed(\$14 );
+  assign \$17  = w_sel[4] ? \$16  : 9'h000;
+  assign \$19  = w_sel[5] ? \$18  : 9'h000;
+  assign \$20  = $signed(\$17 ) + $signed(\$19 );
+  assign \$22  = w_sel[6] ? \$21  : 11'h000;
+  assign \$24  = w_sel[7] ? \$23  : 11'h000;
   assign \$25  = $signed(\$22 ) + $signed(\$24 );
-  assign \$27  = w_sel[6] ? \$26  : 11'h000;
-  assign \$29  = w_sel[7] ? \$28  : 11'h000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$31  = $signed(\$25 ) + $signed(\$30 );
-  assign \$32  = $signed(\$20 ) + $signed(\$31 );
-  assign \$34  = w_sel[8] ? \$33  : 9'h000;
-  assign \$36  = w_sel[9] ? \$35  : 9'h000;
+  assign \$26  = $signed(\$20 ) + $signed(\$25 );
+  assign \$27  = $signed(\$15 ) + $signed(\$26 );
+  assign \$29  = w_sel[8] ? \$28  : 9'h000;
+  assign \$31  = w_sel[9] ? \$30  : 9'h000;
+  assign \$32  = $signed(\$29 ) + $signed(\$31 );
+  assign \$34  = w_sel[10] ? \$33  : 11'h000;
+  assign \$36  = w_sel[11] ? \$35  : 11'h000;
   assign \$37  = $signed(\$34 ) + $signed(\$36 );
-  assign \$39  = w_sel[10] ? \$38  : 11'h000;
-  assign \$41  = w_sel[11] ? \$40  : 11'h000;
-  assign \$42  = $signed(\$39 ) + $signed(\$41 );
-  assign \$43  = $signed(\$37 ) + $signed(\$42 );
-  assign \$45  = w_sel[12] ? \$44  : 9'h000;
-  assign \$47  = w_sel[13] ? \$46  : 9'h000;
+  assign \$38  = $signed(\$32 ) + $signed(\$37 );
+  assign \$40  = w_sel[12] ? \$39  : 9'h000;
+  assign \$42  = w_sel[13] ? \$41  : 9'h000;
+  assign \$43  = $signed(\$40 ) + $signed(\$42 );
+  assign \$45  = w_sel[14] ? \$44  : 11'h000;
+  assign \$47  = w_sel[15] ? \$46  : 11'h000;
   assign \$48  = $signed(\$45 ) + $signed(\$47 );
-  assign \$50  = w_sel[14] ? \$49  : 11'h000;
-  assign \$52  = w_sel[15] ? \$51  : 11'h000;
-  assign \$53  = $signed(\$50 ) + $signed(\$52 );
-  assign \$54  = $signed(\$48 ) + $signed(\$53 );
-  assign \$55  = $signed(\$43 ) + $signed(\$54 );
-  assign \$56  = $signed(\$32 ) + $signed(\$55 );
-  assign \$57  = $signed(p_acc) + $signed(\$56 );
-  assign \$58  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
-  assign \$59  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
-  assign \$60  = $signed(\$58 ) + $signed(\$59 );
-  assign \$61  = $signed(a_acc) + $signed(\$60 );
-  assign \$63  = s1_zero[0] ? \$62  : 16'h0000;
-  assign \$65  = s1_zero[1] ? \$64  : 16'h0000;
+  assign \$49  = $signed(\$43 ) + $signed(\$48 );
+  assign \$50  = $signed(\$38 ) + $signed(\$49 );
+  assign \$51  = $signed(\$27 ) + $signed(\$50 );
+  assign \$52  = $signed(p_acc) + $signed(\$51 );
+  assign \$53  = $signed(i_a[7:0]) + $signed(i_a[15:8]);
+  assign \$54  = $signed(i_a[23:16]) + $signed(i_a[31:24]);
+  assign \$55  = $signed(\$53 ) + $signed(\$54 );
+  assign \$56  = $signed(a_acc) + $signed(\$55 );
+  assign \$58  = s1_zero[0] ? \$57  : 16'h0000;
+  assign \$60  = s1_zero[1] ? \$59  : 16'h0000;
+  assign \$61  = $signed(\$58 ) + $signed(\$60 );
+  assign \$63  = s1_zero[2] ? \$62  : 18'h00000;
+  assign \$65  = s1_zero[3] ? \$64  : 18'h00000;
   assign \$66  = $signed(\$63 ) + $signed(\$65 );
-  assign \$68  = s1_zero[2] ? \$67  : 18'h00000;
-  assign \$70  = s1_zero[3] ? \$69  : 18'h00000;
-  assign \$71  = $signed(\$68 ) + $signed(\$70 );
-  assign \$72  = $signed(\$66 ) + $signed(\$71 );
-  assign \$73  = $signed(s1_p) - $signed(\$72 );
-  assign \$74  = \$signal$32  ? s2_psum : out_acc;
-  assign \$76  = s2_scale[0] ? \$75  : 20'h00000;
-  assign \$78  = s2_scale[1] ? \$77  : 20'h00000;
+  assign \$67  = $signed(\$61 ) + $signed(\$66 );
+  assign \$68  = $signed(s1_p) - $signed(\$67 );
+  assign \$69  = \$signal$33  ? s2_psum : out_acc;
+  assign \$71  = s2_scale[0] ? \$70  : 20'h00000;
+  assign \$73  = s2_scale[1] ? \$72  : 20'h00000;
+  assign \$74  = $signed(\$71 ) + $signed(\$73 );
+  assign \$76  = s2_scale[2] ? \$75  : 22'h000000;
+  assign \$78  = s2_scale[3] ? \$77  : 22'h000000;
   assign \$79  = $signed(\$76 ) + $signed(\$78 );
-  assign \$81  = s2_scale[2] ? \$80  : 22'h000000;
-  assign \$83  = s2_scale[3] ? \$82  : 22'h000000;
-  assign \$84  = $signed(\$81 ) + $signed(\$83 );
-  assign \$85  = $signed(\$79 ) + $signed(\$84 );
-  assign \$87  = s2_scale[4] ? \$86  : 26'h0000000;
-  assign \$89  = s2_scale[5] ? \$88  : 26'h0000000;
+  assign \$80  = $signed(\$74 ) + $signed(\$79 );
+  assign \$82  = s2_scale[4] ? \$81  : 26'h0000000;
+  assign \$84  = s2_scale[5] ? \$83  : 26'h0000000;
+  assign \$85  = $signed(\$82 ) + $signed(\$84 );
+  assign \$87  = s2_scale[6] ? \$86  : 26'h0000000;
+  assign \$89  = s2_scale[7] ? \$88  : 26'h0000000;
   assign \$90  = $signed(\$87 ) + $signed(\$89 );
-  assign \$92  = s2_scale[6] ? \$91  : 26'h0000000;
-  assign \$94  = s2_scale[7] ? \$93  : 26'h0000000;
-  assign \$95  = $signed(\$92 ) + $signed(\$94 );
-  assign \$96  = $signed(\$90 ) + $signed(\$95 );
-  assign \$97  = $signed(\$85 ) + $signed(\$96 );
-  assign \$98  = $signed(\$74 ) + $signed(\$97 );
+  assign \$91  = $signed(\$85 ) + $signed(\$90 );
+  assign \$92  = $signed(\$80 ) + $signed(\$91 );
+  assign \$93  = $signed(\$69 ) + $signed(\$92 );
   always @(posedge clk)
-    o_a <= \$99 ;
+    o_a <= \$94 ;
   always @(posedge clk)
-    o_w <= \$100 ;
+    o_w <= \$95 ;
   always @(posedge clk)
-    o_ctl <= \$101 ;
+    o_ctl <= \$96 ;
   always @(posedge clk)
-    w_reg <= \$102 ;
+    w_reg <= \$97 ;
   always @(posedge clk)
-    p_acc <= \$103 ;
+    p_acc <= \$98 ;
   always @(posedge clk)
-    a_acc <= \$104 ;
+    a_acc <= \$99 ;
   always @(posedge clk)
-    grp_first <= \$105 ;
+    grp_first <= \$100 ;
   always @(posedge clk)
-    grp_psum <= \$106 ;
+    grp_psum <= \$101 ;
   always @(posedge clk)
-    \$signal  <= \$107 ;
+    \$signal  <= \$102 ;
   always @(posedge clk)
-    s1_p <= \$108 ;
+    s1_p <= \$103 ;
   always @(posedge clk)
-    s1_scale <= \$109 ;
+    s1_scale <= \$104 ;
   always @(posedge clk)
-    \$signal$23  <= \$110 ;
+    \$signal$24  <= \$105 ;
   always @(posedge clk)
-    s1_last <= \$111 ;
+    s1_last <= \$106 ;
   always @(posedge clk)
-    s1_psum <= \$112 ;
+    s1_psum <= \$107 ;
   always @(posedge clk)
-    s1_a <= \$113 ;
+    s1_a <= \$108 ;
   always @(posedge clk)
-    s1_zero <= \$114 ;
+    s1_zero <= \$109 ;
   always @(posedge clk)
-    \$signal$28  <= \$115 ;
+    \$signal$29  <= \$110 ;
   always @(posedge clk)
-    s2_d <= \$116 ;
+    s2_d <= \$111 ;
   always @(posedge clk)
-    s2_scale <= \$117 ;
+    s2_scale <= \$112 ;
   always @(posedge clk)
-    \$signal$32  <= \$118 ;
+    \$signal$33  <= \$113 ;
   always @(posedge clk)
-    s2_last <= \$119 ;
+    s2_last <= \$114 ;
   always @(posedge clk)
-    s2_psum <= \$120 ;
+    s2_psum <= \$115 ;
   always @(posedge clk)
-    o_valid <= \$121 ;
+    o_valid <= \$116 ;
   always @(posedge clk)
-    out_acc <= \$122 ;
+    out_acc <= \$117 ;
   always @(posedge clk)
-    o_psum <= \$123 ;
+    o_psum <= \$118 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = i_a;
+    \$94  = i_a;
     if (rst) begin
-      \$99  = 32'd0;
+      \$94  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = i_w;
+    \$95  = i_w;
     if (rst) begin
-      \$100  = 28'h0000000;
+      \$95  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = i_ctl;
+    \$96  = i_ctl;
     if (rst) begin
-      \$101  = 5'h00;
+      \$96  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_reg;
+    \$97  = w_reg;
     if (i_ctl[1]) begin
-      \$102  = i_w;
+      \$97  = i_w;
     end
     if (rst) begin
-      \$102  = 28'h0000000;
+      \$97  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = p_acc;
-    if (\$1 ) begin
-      \$103  = 19'h00000;
+    \$98  = p_acc;
+    if (close) begin
+      \$98  = 19'h00000;
     end else if (i_ctl[0]) begin
-      \$103  = \$57 [18:0];
+      \$98  = \$52 [18:0];
+    end
+    if (rst) begin
+      \$98  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = a_acc;
+    if (close) begin
+      \$99  = 15'h0000;
+    end else if (i_ctl[0]) begin
+      \$99  = \$56 [14:0];
+    end
+    if (rst) begin
+      \$99  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = grp_first;
+    if (close) begin
+      \$100  = 1'h0;
+    end else if (\$1 ) begin
+      \$100  = 1'h1;
+    end
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$101  = i_psum;
+    end
+    if (rst) begin
+      \$101  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = close;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = s1_p;
+    if (close) begin
+      \$103  = \$52 [18:0];
     end
     if (rst) begin
       \$103  = 19'h00000;
@@ -386,23 +430,19 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = a_acc;
-    if (\$1 ) begin
-      \$104  = 15'h0000;
-    end else if (i_ctl[0]) begin
-      \$104  = \$61 [14:0];
+    \$104  = s1_scale;
+    if (close) begin
+      \$104  = w_sel[27:20];
     end
     if (rst) begin
-      \$104  = 15'h0000;
+      \$104  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = grp_first;
-    if (\$2 ) begin
-      \$105  = 1'h0;
-    end else if (\$3 ) begin
-      \$105  = 1'h1;
+    \$105  = \$signal$24 ;
+    if (close) begin
+      \$105  = \$2 ;
     end
     if (rst) begin
       \$105  = 1'h0;
@@ -410,182 +450,134 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$106  = i_psum;
+    \$106  = s1_last;
+    if (close) begin
+      \$106  = i_ctl[3];
     end
     if (rst) begin
-      \$106  = 48'h000000000000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$4 ;
+    \$107  = s1_psum;
+    if (close) begin
+      \$107  = \$3 ;
+    end
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = s1_p;
-    if (\$5 ) begin
-      \$108  = \$57 [18:0];
+    \$108  = s1_a;
+    if (close) begin
+      \$108  = \$56 [14:0];
     end
     if (rst) begin
-      \$108  = 19'h00000;
+      \$108  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = s1_scale;
-    if (\$5 ) begin
-      \$109  = w_sel[27:20];
+    \$109  = s1_zero;
+    if (close) begin
+      \$109  = w_sel[19:16];
     end
     if (rst) begin
-      \$109  = 8'h00;
+      \$109  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \$signal$23 ;
-    if (\$5 ) begin
-      \$110  = \$6 ;
-    end
+    \$110  = \$signal ;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = s1_last;
-    if (\$5 ) begin
-      \$111  = i_ctl[3];
-    end
-    if (rst) begin
-      \$111  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = s1_psum;
-    if (\$5 ) begin
-      \$112  = \$7 ;
-    end
-    if (rst) begin
-      \$112  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = s1_a;
-    if (\$8 ) begin
-      \$113  = \$61 [14:0];
-    end
-    if (rst) begin
-      \$113  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = s1_zero;
-    if (\$8 ) begin
-      \$114  = w_sel[19:16];
-    end
-    if (rst) begin
-      \$114  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$signal ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = s2_d;
+    \$111  = s2_d;
     if (\$signal ) begin
-      \$116  = \$73 [18:0];
+      \$111  = \$68 [18:0];
     end
     if (rst) begin
-      \$116  = 19'h00000;
+      \$111  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = s2_scale;
+    \$112  = s2_scale;
     if (\$signal ) begin
-      \$117  = s1_scale;
+      \$112  = s1_scale;
     end
     if (rst) begin
-      \$117  = 8'h00;
+      \$112  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$signal$32 ;
+    \$113  = \$signal$33 ;
     if (\$signal ) begin
-      \$118  = \$signal$23 ;
+      \$113  = \$signal$24 ;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = s2_last;
+    \$114  = s2_last;
     if (\$signal ) begin
-      \$119  = s1_last;
+      \$114  = s1_last;
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = s2_psum;
+    \$115  = s2_psum;
     if (\$signal ) begin
-      \$120  = s1_psum;
+      \$115  = s1_psum;
     end
     if (rst) begin
-      \$120  = 48'h000000000000;
+      \$115  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$9 ;
+    \$116  = \$4 ;
     if (rst) begin
-      \$121  = 1'h0;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = out_acc;
-    if (\$signal$28 ) begin
-      \$122  = \$98 [47:0];
+    \$117  = out_acc;
+    if (\$signal$29 ) begin
+      \$117  = \$93 [47:0];
     end
     if (rst) begin
-      \$122  = 48'h000000000000;
+      \$117  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = o_psum;
-    if (\$signal$28 ) begin
+    \$118  = o_psum;
+    if (\$signal$29 ) begin
       if (s2_last) begin
-        \$123  = \$98 [47:0];
+        \$118  = \$93 [47:0];
       end
     end
     if (rst) begin
-      \$123  = 48'h000000000000;
+      \$118  = 48'h000000000000;
     end
   end
-  assign p_next = \$57 [18:0];
-  assign a_next = \$61 [14:0];
-  assign d = \$73 [18:0];
-  assign y = \$98 [47:0];
+  assign p_next = \$52 [18:0];
+  assign a_next = \$56 [14:0];
+  assign d = \$68 [18:0];
+  assign y = \$93 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -633,32 +625,32 @@ module mixpe_w4a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.zero  = w_sel[19:16];
   assign \w_sel.scale  = w_sel[27:20];
-  assign \$10  = { i_a[7], i_a[7:0] };
-  assign \$12  = { i_a[7:0], 1'h0 };
-  assign \$15  = { i_a[7], i_a[7:0], 2'h0 };
-  assign \$17  = { i_a[7:0], 3'h0 };
-  assign \$21  = { i_a[15], i_a[15:8] };
-  assign \$23  = { i_a[15:8], 1'h0 };
-  assign \$26  = { i_a[15], i_a[15:8], 2'h0 };
-  assign \$28  = { i_a[15:8], 3'h0 };
-  assign \$33  = { i_a[23], i_a[23:16] };
-  assign \$35  = { i_a[23:16], 1'h0 };
-  assign \$38  = { i_a[23], i_a[23:16], 2'h0 };
-  assign \$40  = { i_a[23:16], 3'h0 };
-  assign \$44  = { i_a[31], i_a[31:24] };
-  assign \$46  = { i_a[31:24], 1'h0 };
-  assign \$49  = { i_a[31], i_a[31:24], 2'h0 };
-  assign \$51  = { i_a[31:24], 3'h0 };
-  assign \$62  = { s1_a[14], s1_a };
-  assign \$64  = { s1_a, 1'h0 };
-  assign \$67  = { s1_a[14], s1_a, 2'h0 };
-  assign \$69  = { s1_a, 3'h0 };
-  assign \$75  = { s2_d[18], s2_d };
-  assign \$77  = { s2_d, 1'h0 };
-  assign \$80  = { s2_d[18], s2_d, 2'h0 };
-  assign \$82  = { s2_d, 3'h0 };
-  assign \$86  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$88  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$91  = { s2_d[18], s2_d, 6'h00 };
-  assign \$93  = { s2_d, 7'h00 };
+  assign \$5  = { i_a[7], i_a[7:0] };
+  assign \$7  = { i_a[7:0], 1'h0 };
+  assign \$10  = { i_a[7], i_a[7:0], 2'h0 };
+  assign \$12  = { i_a[7:0], 3'h0 };
+  assign \$16  = { i_a[15], i_a[15:8] };
+  assign \$18  = { i_a[15:8], 1'h0 };
+  assign \$21  = { i_a[15], i_a[15:8], 2'h0 };
+  assign \$23  = { i_a[15:8], 3'h0 };
+  assign \$28  = { i_a[23], i_a[23:16] };
+  assign \$30  = { i_a[23:16], 1'h0 };
+  assign \$33  = { i_a[23], i_a[23:16], 2'h0 };
+  assign \$35  = { i_a[23:16], 3'h0 };
+  assign \$39  = { i_a[31], i_a[31:24] };
+  assign \$41  = { i_a[31:24], 1'h0 };
+  assign \$44  = { i_a[31], i_a[31:24], 2'h0 };
+  assign \$46  = { i_a[31:24], 3'h0 };
+  assign \$57  = { s1_a[14], s1_a };
+  assign \$59  = { s1_a, 1'h0 };
+  assign \$62  = { s1_a[14], s1_a, 2'h0 };
+  assign \$64  = { s1_a, 3'h0 };
+  assign \$70  = { s2_d[18], s2_d };
+  assign \$72  = { s2_d, 1'h0 };
+  assign \$75  = { s2_d[18], s2_d, 2'h0 };
+  assign \$77  = { s2_d, 3'h0 };
+  assign \$81  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$83  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$86  = { s2_d[18], s2_d, 6'h00 };
+  assign \$88  = { s2_d, 7'h00 };
 endmodule

@@ -3,119 +3,116 @@
 module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
+  wire [10:0] \$10 ;
   reg \$100 ;
-  reg [16:0] \$101 ;
-  reg [7:0] \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg [47:0] \$105 ;
-  reg \$106 ;
-  reg [47:0] \$107 ;
-  reg [47:0] \$108 ;
-  wire [8:0] \$11 ;
-  wire [8:0] \$12 ;
-  wire [9:0] \$13 ;
-  wire [10:0] \$14 ;
-  wire [10:0] \$15 ;
-  wire [10:0] \$16 ;
-  wire [10:0] \$17 ;
-  wire [11:0] \$18 ;
-  wire [12:0] \$19 ;
+  reg [47:0] \$101 ;
+  reg \$102 ;
+  reg [47:0] \$103 ;
+  reg [47:0] \$104 ;
+  wire [10:0] \$11 ;
+  wire [10:0] \$12 ;
+  wire [10:0] \$13 ;
+  wire [11:0] \$14 ;
+  wire [12:0] \$15 ;
+  wire [13:0] \$16 ;
+  wire [8:0] \$17 ;
+  wire [8:0] \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [13:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire [8:0] \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire [9:0] \$25 ;
-  wire [10:0] \$26 ;
-  wire [10:0] \$27 ;
-  wire [10:0] \$28 ;
-  wire [10:0] \$29 ;
-  wire \$3 ;
-  wire [11:0] \$30 ;
-  wire [12:0] \$31 ;
-  wire [13:0] \$32 ;
-  wire [14:0] \$33 ;
-  wire [8:0] \$34 ;
-  wire [8:0] \$35 ;
-  wire [8:0] \$36 ;
-  wire [8:0] \$37 ;
-  wire [9:0] \$38 ;
-  wire [10:0] \$39 ;
+  wire [8:0] \$20 ;
+  wire [9:0] \$21 ;
+  wire [10:0] \$22 ;
+  wire [10:0] \$23 ;
+  wire [10:0] \$24 ;
+  wire [10:0] \$25 ;
+  wire [11:0] \$26 ;
+  wire [12:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [14:0] \$29 ;
+  wire [47:0] \$3 ;
+  wire [8:0] \$30 ;
+  wire [8:0] \$31 ;
+  wire [8:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire [10:0] \$35 ;
+  wire [10:0] \$36 ;
+  wire [10:0] \$37 ;
+  wire [10:0] \$38 ;
+  wire [11:0] \$39 ;
   wire \$4 ;
-  wire [10:0] \$40 ;
-  wire [10:0] \$41 ;
-  wire [10:0] \$42 ;
-  wire [11:0] \$43 ;
-  wire [12:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [8:0] \$46 ;
-  wire [8:0] \$47 ;
-  wire [8:0] \$48 ;
-  wire [8:0] \$49 ;
-  wire \$5 ;
-  wire [9:0] \$50 ;
-  wire [10:0] \$51 ;
-  wire [10:0] \$52 ;
-  wire [10:0] \$53 ;
-  wire [10:0] \$54 ;
-  wire [11:0] \$55 ;
-  wire [12:0] \$56 ;
-  wire [13:0] \$57 ;
-  wire [14:0] \$58 ;
-  wire [15:0] \$59 ;
-  wire \$6 ;
+  wire [12:0] \$40 ;
+  wire [13:0] \$41 ;
+  wire [8:0] \$42 ;
+  wire [8:0] \$43 ;
+  wire [8:0] \$44 ;
+  wire [8:0] \$45 ;
+  wire [9:0] \$46 ;
+  wire [10:0] \$47 ;
+  wire [10:0] \$48 ;
+  wire [10:0] \$49 ;
+  wire [8:0] \$5 ;
+  wire [10:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [12:0] \$52 ;
+  wire [13:0] \$53 ;
+  wire [14:0] \$54 ;
+  wire [15:0] \$55 ;
+  wire [17:0] \$56 ;
+  wire [47:0] \$57 ;
+  wire [17:0] \$58 ;
+  wire [17:0] \$59 ;
+  wire [8:0] \$6 ;
   wire [17:0] \$60 ;
-  wire [47:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [17:0] \$63 ;
-  wire [17:0] \$64 ;
-  wire [17:0] \$65 ;
-  wire [18:0] \$66 ;
-  wire [19:0] \$67 ;
-  wire [19:0] \$68 ;
-  wire [19:0] \$69 ;
-  wire [47:0] \$7 ;
-  wire [19:0] \$70 ;
-  wire [20:0] \$71 ;
-  wire [21:0] \$72 ;
-  wire [23:0] \$73 ;
+  wire [17:0] \$61 ;
+  wire [18:0] \$62 ;
+  wire [19:0] \$63 ;
+  wire [19:0] \$64 ;
+  wire [19:0] \$65 ;
+  wire [19:0] \$66 ;
+  wire [20:0] \$67 ;
+  wire [21:0] \$68 ;
+  wire [23:0] \$69 ;
+  wire [8:0] \$7 ;
+  wire [23:0] \$70 ;
+  wire [23:0] \$71 ;
+  wire [23:0] \$72 ;
+  wire [24:0] \$73 ;
   wire [23:0] \$74 ;
   wire [23:0] \$75 ;
   wire [23:0] \$76 ;
-  wire [24:0] \$77 ;
-  wire [23:0] \$78 ;
-  wire [23:0] \$79 ;
-  wire \$8 ;
-  wire [23:0] \$80 ;
-  wire [23:0] \$81 ;
-  wire [24:0] \$82 ;
-  wire [25:0] \$83 ;
-  wire [26:0] \$84 ;
-  wire [27:0] \$85 ;
-  wire [48:0] \$86 ;
-  reg [31:0] \$87 ;
-  reg [23:0] \$88 ;
-  reg [4:0] \$89 ;
-  wire [8:0] \$9 ;
-  reg [23:0] \$90 ;
+  wire [23:0] \$77 ;
+  wire [24:0] \$78 ;
+  wire [25:0] \$79 ;
+  wire [8:0] \$8 ;
+  wire [26:0] \$80 ;
+  wire [27:0] \$81 ;
+  wire [48:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [23:0] \$84 ;
+  reg [4:0] \$85 ;
+  reg [23:0] \$86 ;
+  reg [16:0] \$87 ;
+  reg \$88 ;
+  reg [47:0] \$89 ;
+  wire [9:0] \$9 ;
+  reg \$90 ;
   reg [16:0] \$91 ;
-  reg \$92 ;
-  reg [47:0] \$93 ;
+  reg [7:0] \$92 ;
+  reg \$93 ;
   reg \$94 ;
-  reg [16:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg [47:0] \$99 ;
+  reg [47:0] \$95 ;
+  reg \$96 ;
+  reg [16:0] \$97 ;
+  reg [7:0] \$98 ;
+  reg \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$28  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$29  = 1'h0;
   input clk;
   wire clk;
+  wire close;
   (* init = 17'h00000 *)
   wire [16:0] d;
   reg grp_first = 1'h0;
@@ -198,151 +195,188 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   wire [3:0] \w_sel.q[3] ;
   wire [7:0] \w_sel.scale ;
   wire [47:0] y;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$24  & s2_last;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$25  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = w_sel[0] ? \$9  : 9'h000;
-  assign \$12  = w_sel[1] ? \$11  : 9'h000;
-  assign \$13  = $signed(\$10 ) + $signed(\$12 );
-  assign \$15  = w_sel[2] ? \$14  : 11'h000;
-  assign \$17  = w_sel[3] ? \$16  : 11'h000;
-  assign \$18  = - $signed(\$17 );
-  assign \$19  = $signed(\$15 ) + $signed(\$18 );
-  assign \$20  = $signed(\$13 ) + $signed(\$19 );
-  assign \$22  = w_sel[4] ? \$21  : 9'h000;
-  assign \$24  = w_sel[5] ? \$23  : 9'h000;
-  assign \$25  = $signed(\$22 ) + $signed(\$24 );
-  assign \$27  = w_sel[6] ? \$26  : 11'h000;
-  assign \$29  = w_sel[7] ? \$28  : 11'h000;
-  assign \$30  = - $signed(\$29 );
-  assign \$31  = $signed(\$27 ) + $signed(\$30 );
-  assign \$32  = $signed(\$25 ) + $signed(\$31 );
-  assign \$33  = $signed(\$20 ) + $signed(\$32 );
-  assign \$35  = w_sel[8] ? \$34  : 9'h000;
-  assign \$37  = w_sel[9] ? \$36  : 9'h000;
-  assign \$38  = $signed(\$35 ) + $signed(\$37 );
-  assign \$40  = w_sel[10] ? \$39  : 11'h000;
-  assign \$42  = w_sel[11] ? \$41  : 11'h000;
-  assign \$43  = - $signed(\$42 );
-  assign \$44  = $signed(\$40 ) + $signed(\$43 );
-  assign \$45  = $signed(\$38 ) + $signed(\$44 );
-  assign \$47  = w_sel[12] ? \$46  : 9'h000;
-  assign \$49  = w_sel[13] ? \$48  : 9'h000;
-  assign \$50  = $signed(\$47 ) + $signed(\$49 );
-  assign \$52  = w_sel[14] ? \$51  : 11'h000;
-  assign \$54  = w_sel[15] ? \$53  : 11'h000;
-  assign \$55  = - $signed(\$54 );
-  assign \$56  = $signed(\$52 ) + $signed(\$55 );
-  assign \$57  = $signed(\$50 ) + $signed(\$56 );
-  assign \$58  = $signed(\$45 ) + $signed(\$57 );
-  assign \$59  = $signed(\$33 ) + $signed(\$58 );
-  assign \$60  = $signed(p_acc) + $signed(\$59 );
-  assign \$61  = \$signal$28  ? s2_psum : out_acc;
-  assign \$63  = s2_scale[0] ? \$62  : 18'h00000;
-  assign \$65  = s2_scale[1] ? \$64  : 18'h00000;
-  assign \$66  = $signed(\$63 ) + $signed(\$65 );
-  assign \$68  = s2_scale[2] ? \$67  : 20'h00000;
-  assign \$70  = s2_scale[3] ? \$69  : 20'h00000;
-  assign \$71  = $signed(\$68 ) + $signed(\$70 );
-  assign \$72  = $signed(\$66 ) + $signed(\$71 );
-  assign \$74  = s2_scale[4] ? \$73  : 24'h000000;
-  assign \$76  = s2_scale[5] ? \$75  : 24'h000000;
-  assign \$77  = $signed(\$74 ) + $signed(\$76 );
-  assign \$79  = s2_scale[6] ? \$78  : 24'h000000;
-  assign \$81  = s2_scale[7] ? \$80  : 24'h000000;
-  assign \$82  = - $signed(\$81 );
-  assign \$83  = $signed(\$79 ) + $signed(\$82 );
-  assign \$84  = $signed(\$77 ) + $signed(\$83 );
-  assign \$85  = $signed(\$72 ) + $signed(\$84 );
-  assign \$86  = $signed(\$61 ) + $signed(\$85 );
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$6  = w_sel[0] ? \$5  : 9'h000;
+  assign \$8  = w_sel[1] ? \$7  : 9'h000;
+  assign \$9  = $signed(\$6 ) + $signed(\$8 );
+  assign \$11  = w_sel[2] ? \$10  : 11'h000;
+  assign \$13  = w_sel[3] ? \$12  : 11'h000;
+  assign \$14  = - $signed(\$13 );
+  assign \$15  = $signed(\$11 ) + $signed(\$14 );
+  assign \$16  = $signed(\$9 ) + $signed(\$15 );
+  assign \$18  = w_sel[4] ? \$17  : 9'h000;
+  assign \$20  = w_sel[5] ? \$19  : 9'h000;
+  assign \$21  = $signed(\$18 ) + $signed(\$20 );
+  assign \$23  = w_sel[6] ? \$22  : 11'h000;
+  assign \$25  = w_sel[7] ? \$24  : 11'h000;
+  assign \$26  = - $signed(\$25 );
+  assign \$27  = $signed(\$23 ) + $signed(\$26 );
+  assign \$28  = $signed(\$21 ) + $signed(\$27 );
+  assign \$29  = $signed(\$16 ) + $signed(\$28 );
+  assign \$31  = w_sel[8] ? \$30  : 9'h000;
+  assign \$33  = w_sel[9] ? \$32  : 9'h000;
+  assign \$34  = $signed(\$31 ) + $signed(\$33 );
+  assign \$36  = w_sel[10] ? \$35  : 11'h000;
+  assign \$38  = w_sel[11] ? \$37  : 11'h000;
+  assign \$39  = - $signed(\$38 );
+  assign \$40  = $signed(\$36 ) + $signed(\$39 );
+  assign \$41  = $signed(\$34 ) + $signed(\$40 );
+  assign \$43  = w_sel[12] ? \$42  : 9'h000;
+  assign \$45  = w_sel[13] ? \$44  : 9'h000;
+  assign \$46  = $signed(\$43 ) + $signed(\$45 );
+  assign \$48  = w_sel[14] ? \$47  : 11'h000;
+  assign \$50  = w_sel[15] ? \$49  : 11'h000;
+  assign \$51  = - $signed(\$50 );
+  assign \$52  = $signed(\$48 ) + $signed(\$51 );
+  assign \$53  = $signed(\$46 ) + $signed(\$52 );
+  assign \$54  = $signed(\$41 ) + $signed(\$53 );
+  assign \$55  = $signed(\$29 ) + $signed(\$54 );
+  assign \$56  = $signed(p_acc) + $signed(\$55 );
+  assign \$57  = \$signal$29  ? s2_psum : out_acc;
+  assign \$59  = s2_scale[0] ? \$58  : 18'h00000;
+  assign \$61  = s2_scale[1] ? \$60  : 18'h00000;
+  assign \$62  = $signed(\$59 ) + $signed(\$61 );
+  assign \$64  = s2_scale[2] ? \$63  : 20'h00000;
+  assign \$66  = s2_scale[3] ? \$65  : 20'h00000;
+  assign \$67  = $signed(\$64 ) + $signed(\$66 );
+  assign \$68  = $signed(\$62 ) + $signed(\$67 );
+  assign \$70  = s2_scale[4] ? \$69  : 24'h000000;
+  assign \$72  = s2_scale[5] ? \$71  : 24'h000000;
+  assign \$73  = $signed(\$70 ) + $signed(\$72 );
+  assign \$75  = s2_scale[6] ? \$74  : 24'h000000;
+  assign \$77  = s2_scale[7] ? \$76  : 24'h000000;
+  assign \$78  = - $signed(\$77 );
+  assign \$79  = $signed(\$75 ) + $signed(\$78 );
+  assign \$80  = $signed(\$73 ) + $signed(\$79 );
+  assign \$81  = $signed(\$68 ) + $signed(\$80 );
+  assign \$82  = $signed(\$57 ) + $signed(\$81 );
   always @(posedge clk)
-    o_a <= \$87 ;
+    o_a <= \$83 ;
   always @(posedge clk)
-    o_w <= \$88 ;
+    o_w <= \$84 ;
   always @(posedge clk)
-    o_ctl <= \$89 ;
+    o_ctl <= \$85 ;
   always @(posedge clk)
-    w_reg <= \$90 ;
+    w_reg <= \$86 ;
   always @(posedge clk)
-    p_acc <= \$91 ;
+    p_acc <= \$87 ;
   always @(posedge clk)
-    grp_first <= \$92 ;
+    grp_first <= \$88 ;
   always @(posedge clk)
-    grp_psum <= \$93 ;
+    grp_psum <= \$89 ;
   always @(posedge clk)
-    \$signal  <= \$94 ;
+    \$signal  <= \$90 ;
   always @(posedge clk)
-    s1_p <= \$95 ;
+    s1_p <= \$91 ;
   always @(posedge clk)
-    s1_scale <= \$96 ;
+    s1_scale <= \$92 ;
   always @(posedge clk)
-    \$signal$21  <= \$97 ;
+    \$signal$22  <= \$93 ;
   always @(posedge clk)
-    s1_last <= \$98 ;
+    s1_last <= \$94 ;
   always @(posedge clk)
-    s1_psum <= \$99 ;
+    s1_psum <= \$95 ;
   always @(posedge clk)
-    \$signal$24  <= \$100 ;
+    \$signal$25  <= \$96 ;
   always @(posedge clk)
-    s2_d <= \$101 ;
+    s2_d <= \$97 ;
   always @(posedge clk)
-    s2_scale <= \$102 ;
+    s2_scale <= \$98 ;
   always @(posedge clk)
-    \$signal$28  <= \$103 ;
+    \$signal$29  <= \$99 ;
   always @(posedge clk)
-    s2_last <= \$104 ;
+    s2_last <= \$100 ;
   always @(posedge clk)
-    s2_psum <= \$105 ;
+    s2_psum <= \$101 ;
   always @(posedge clk)
-    o_valid <= \$106 ;
+    o_valid <= \$102 ;
   always @(posedge clk)
-    out_acc <= \$107 ;
+    out_acc <= \$103 ;
   always @(posedge clk)
-    o_psum <= \$108 ;
+    o_psum <= \$104 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = i_a;
+    \$83  = i_a;
     if (rst) begin
-      \$87  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = i_w;
+    \$84  = i_w;
     if (rst) begin
-      \$88  = 24'h000000;
+      \$84  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = i_ctl;
+    \$85  = i_ctl;
     if (rst) begin
-      \$89  = 5'h00;
+      \$85  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_reg;
+    \$86  = w_reg;
     if (i_ctl[1]) begin
-      \$90  = i_w;
+      \$86  = i_w;
     end
     if (rst) begin
-      \$90  = 24'h000000;
+      \$86  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = p_acc;
-    if (\$1 ) begin
-      \$91  = 17'h00000;
+    \$87  = p_acc;
+    if (close) begin
+      \$87  = 17'h00000;
     end else if (i_ctl[0]) begin
-      \$91  = \$60 [16:0];
+      \$87  = \$56 [16:0];
+    end
+    if (rst) begin
+      \$87  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = grp_first;
+    if (close) begin
+      \$88  = 1'h0;
+    end else if (\$1 ) begin
+      \$88  = 1'h1;
+    end
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$89  = i_psum;
+    end
+    if (rst) begin
+      \$89  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = close;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = s1_p;
+    if (close) begin
+      \$91  = \$56 [16:0];
     end
     if (rst) begin
       \$91  = 17'h00000;
@@ -350,173 +384,133 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = grp_first;
-    if (\$2 ) begin
-      \$92  = 1'h0;
-    end else if (\$3 ) begin
-      \$92  = 1'h1;
+    \$92  = s1_scale;
+    if (close) begin
+      \$92  = w_sel[23:16];
     end
     if (rst) begin
-      \$92  = 1'h0;
+      \$92  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$93  = i_psum;
+    \$93  = \$signal$22 ;
+    if (close) begin
+      \$93  = \$2 ;
     end
     if (rst) begin
-      \$93  = 48'h000000000000;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$4 ;
+    \$94  = s1_last;
+    if (close) begin
+      \$94  = i_ctl[3];
+    end
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = s1_p;
-    if (\$5 ) begin
-      \$95  = \$60 [16:0];
+    \$95  = s1_psum;
+    if (close) begin
+      \$95  = \$3 ;
     end
     if (rst) begin
-      \$95  = 17'h00000;
+      \$95  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = s1_scale;
-    if (\$5 ) begin
-      \$96  = w_sel[23:16];
-    end
+    \$96  = \$signal ;
     if (rst) begin
-      \$96  = 8'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$signal$21 ;
-    if (\$5 ) begin
-      \$97  = \$6 ;
+    \$97  = s2_d;
+    if (\$signal ) begin
+      \$97  = s1_p;
     end
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = s1_last;
-    if (\$5 ) begin
-      \$98  = i_ctl[3];
+    \$98  = s2_scale;
+    if (\$signal ) begin
+      \$98  = s1_scale;
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = s1_psum;
-    if (\$5 ) begin
-      \$99  = \$7 ;
+    \$99  = \$signal$29 ;
+    if (\$signal ) begin
+      \$99  = \$signal$22 ;
     end
     if (rst) begin
-      \$99  = 48'h000000000000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$signal ;
+    \$100  = s2_last;
+    if (\$signal ) begin
+      \$100  = s1_last;
+    end
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = s2_d;
+    \$101  = s2_psum;
     if (\$signal ) begin
-      \$101  = s1_p;
+      \$101  = s1_psum;
     end
     if (rst) begin
-      \$101  = 17'h00000;
+      \$101  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = s2_scale;
-    if (\$signal ) begin
-      \$102  = s1_scale;
-    end
+    \$102  = \$4 ;
     if (rst) begin
-      \$102  = 8'h00;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \$signal$28 ;
-    if (\$signal ) begin
-      \$103  = \$signal$21 ;
+    \$103  = out_acc;
+    if (\$signal$25 ) begin
+      \$103  = \$82 [47:0];
     end
     if (rst) begin
-      \$103  = 1'h0;
+      \$103  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = s2_last;
-    if (\$signal ) begin
-      \$104  = s1_last;
-    end
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = s2_psum;
-    if (\$signal ) begin
-      \$105  = s1_psum;
-    end
-    if (rst) begin
-      \$105  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$8 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = out_acc;
-    if (\$signal$24 ) begin
-      \$107  = \$86 [47:0];
-    end
-    if (rst) begin
-      \$107  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = o_psum;
-    if (\$signal$24 ) begin
+    \$104  = o_psum;
+    if (\$signal$25 ) begin
       if (s2_last) begin
-        \$108  = \$86 [47:0];
+        \$104  = \$82 [47:0];
       end
     end
     if (rst) begin
-      \$108  = 48'h000000000000;
+      \$104  = 48'h000000000000;
     end
   end
-  assign p_next = \$60 [16:0];
+  assign p_next = \$56 [16:0];
   assign d = s1_p;
-  assign y = \$86 [47:0];
+  assign y = \$82 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -560,28 +554,28 @@ module mixpe_w4a8_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_sel.q[2]  = w_sel[11:8];
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$9  = { i_a[7], i_a[7:0] };
-  assign \$11  = { i_a[7:0], 1'h0 };
-  assign \$14  = { i_a[7], i_a[7:0], 2'h0 };
-  assign \$16  = { i_a[7:0], 3'h0 };
-  assign \$21  = { i_a[15], i_a[15:8] };
-  assign \$23  = { i_a[15:8], 1'h0 };
-  assign \$26  = { i_a[15], i_a[15:8], 2'h0 };
-  assign \$28  = { i_a[15:8], 3'h0 };
-  assign \$34  = { i_a[23], i_a[23:16] };
-  assign \$36  = { i_a[23:16], 1'h0 };
-  assign \$39  = { i_a[23], i_a[23:16], 2'h0 };
-  assign \$41  = { i_a[23:16], 3'h0 };
-  assign \$46  = { i_a[31], i_a[31:24] };
-  assign \$48  = { i_a[31:24], 1'h0 };
-  assign \$51  = { i_a[31], i_a[31:24], 2'h0 };
-  assign \$53  = { i_a[31:24], 3'h0 };
-  assign \$62  = { s2_d[16], s2_d };
-  assign \$64  = { s2_d, 1'h0 };
-  assign \$67  = { s2_d[16], s2_d, 2'h0 };
-  assign \$69  = { s2_d, 3'h0 };
-  assign \$73  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
-  assign \$75  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
-  assign \$78  = { s2_d[16], s2_d, 6'h00 };
-  assign \$80  = { s2_d, 7'h00 };
+  assign \$5  = { i_a[7], i_a[7:0] };
+  assign \$7  = { i_a[7:0], 1'h0 };
+  assign \$10  = { i_a[7], i_a[7:0], 2'h0 };
+  assign \$12  = { i_a[7:0], 3'h0 };
+  assign \$17  = { i_a[15], i_a[15:8] };
+  assign \$19  = { i_a[15:8], 1'h0 };
+  assign \$22  = { i_a[15], i_a[15:8], 2'h0 };
+  assign \$24  = { i_a[15:8], 3'h0 };
+  assign \$30  = { i_a[23], i_a[23:16] };
+  assign \$32  = { i_a[23:16], 1'h0 };
+  assign \$35  = { i_a[23], i_a[23:16], 2'h0 };
+  assign \$37  = { i_a[23:16], 3'h0 };
+  assign \$42  = { i_a[31], i_a[31:24] };
+  assign \$44  = { i_a[31:24], 1'h0 };
+  assign \$47  = { i_a[31], i_a[31:24], 2'h0 };
+  assign \$49  = { i_a[31:24], 3'h0 };
+  assign \$58  = { s2_d[16], s2_d };
+  assign \$60  = { s2_d, 1'h0 };
+  assign \$63  = { s2_d[16], s2_d, 2'h0 };
+  assign \$65  = { s2_d, 3'h0 };
+  assign \$69  = { s2_d[16], s2_d[16], s2_d[16], s2_d, 4'h0 };
+  assign \$71  = { s2_d[16], s2_d[16], s2_d, 5'h00 };
+  assign \$74  = { s2_d[16], s2_d, 6'h00 };
+  assign \$76  = { s2_d, 7'h00 };
 endmodule

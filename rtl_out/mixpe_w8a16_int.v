@@ -7,241 +7,237 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [17:0] \$100 ;
   wire [17:0] \$101 ;
   wire [17:0] \$102 ;
-  wire [18:0] \$103 ;
-  wire [17:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire [17:0] \$107 ;
-  wire [18:0] \$108 ;
-  wire [19:0] \$109 ;
+  wire [17:0] \$103 ;
+  wire [18:0] \$104 ;
+  wire [19:0] \$105 ;
+  wire [20:0] \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [20:0] \$110 ;
+  wire \$110 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
   wire \$114 ;
   wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [8:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [11:0] \$118 ;
+  wire [11:0] \$119 ;
   wire \$12 ;
-  wire [8:0] \$120 ;
-  wire [8:0] \$121 ;
-  wire [11:0] \$122 ;
-  wire [11:0] \$123 ;
-  wire [11:0] \$124 ;
-  wire [11:0] \$125 ;
-  wire [12:0] \$126 ;
-  wire [13:0] \$127 ;
-  wire [13:0] \$128 ;
-  wire [13:0] \$129 ;
+  wire [11:0] \$120 ;
+  wire [11:0] \$121 ;
+  wire [12:0] \$122 ;
+  wire [13:0] \$123 ;
+  wire [13:0] \$124 ;
+  wire [13:0] \$125 ;
+  wire [13:0] \$126 ;
+  wire [14:0] \$127 ;
+  wire [15:0] \$128 ;
+  wire [17:0] \$129 ;
   wire \$13 ;
-  wire [13:0] \$130 ;
-  wire [14:0] \$131 ;
-  wire [15:0] \$132 ;
-  wire [17:0] \$133 ;
+  wire [17:0] \$130 ;
+  wire [17:0] \$131 ;
+  wire [17:0] \$132 ;
+  wire [18:0] \$133 ;
   wire [17:0] \$134 ;
   wire [17:0] \$135 ;
   wire [17:0] \$136 ;
-  wire [18:0] \$137 ;
-  wire [17:0] \$138 ;
-  wire [17:0] \$139 ;
-  wire \$14 ;
-  wire [17:0] \$140 ;
-  wire [17:0] \$141 ;
-  wire [18:0] \$142 ;
-  wire [19:0] \$143 ;
-  wire [20:0] \$144 ;
+  wire [17:0] \$137 ;
+  wire [18:0] \$138 ;
+  wire [19:0] \$139 ;
+  wire [8:0] \$14 ;
+  wire [20:0] \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire [5:0] \$144 ;
   wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire [5:0] \$148 ;
-  wire \$149 ;
-  wire \$15 ;
+  wire [5:0] \$146 ;
+  wire [5:0] \$147 ;
+  wire [25:0] \$148 ;
+  wire [25:0] \$149 ;
+  wire [8:0] \$15 ;
   wire [5:0] \$150 ;
-  wire [5:0] \$151 ;
-  wire [25:0] \$152 ;
-  wire [25:0] \$153 ;
-  wire [5:0] \$154 ;
-  wire \$155 ;
+  wire \$151 ;
+  wire [5:0] \$152 ;
+  wire [5:0] \$153 ;
+  wire [25:0] \$154 ;
+  wire [25:0] \$155 ;
   wire [5:0] \$156 ;
-  wire [5:0] \$157 ;
-  wire [25:0] \$158 ;
-  wire [25:0] \$159 ;
-  wire \$16 ;
-  wire [5:0] \$160 ;
-  wire \$161 ;
+  wire \$157 ;
+  wire [5:0] \$158 ;
+  wire [5:0] \$159 ;
+  wire [11:0] \$16 ;
+  wire [25:0] \$160 ;
+  wire [25:0] \$161 ;
   wire [5:0] \$162 ;
-  wire [5:0] \$163 ;
-  wire [25:0] \$164 ;
-  wire [25:0] \$165 ;
-  wire [5:0] \$166 ;
-  wire \$167 ;
+  wire \$163 ;
+  wire [5:0] \$164 ;
+  wire [5:0] \$165 ;
+  wire [25:0] \$166 ;
+  wire [25:0] \$167 ;
   wire [5:0] \$168 ;
-  wire [5:0] \$169 ;
-  wire \$17 ;
-  wire [25:0] \$170 ;
-  wire [25:0] \$171 ;
-  wire [5:0] \$172 ;
-  wire \$173 ;
+  wire \$169 ;
+  wire [11:0] \$17 ;
+  wire [23:0] \$170 ;
+  wire [23:0] \$171 ;
+  wire \$172 ;
+  wire [23:0] \$173 ;
   wire [23:0] \$174 ;
-  wire [23:0] \$175 ;
+  wire [24:0] \$175 ;
   wire \$176 ;
   wire [23:0] \$177 ;
   wire [23:0] \$178 ;
-  wire [24:0] \$179 ;
-  wire [8:0] \$18 ;
-  wire \$180 ;
+  wire \$179 ;
+  wire [11:0] \$18 ;
+  wire [23:0] \$180 ;
   wire [23:0] \$181 ;
-  wire [23:0] \$182 ;
-  wire \$183 ;
-  wire [23:0] \$184 ;
-  wire [23:0] \$185 ;
-  wire [24:0] \$186 ;
-  wire [25:0] \$187 ;
-  wire \$188 ;
-  wire [27:0] \$189 ;
-  wire [8:0] \$19 ;
-  wire [27:0] \$190 ;
-  wire [5:0] \$191 ;
-  wire [57:0] \$192 ;
-  wire [8:0] \$193 ;
-  wire [9:0] \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  wire [19:0] \$197 ;
-  wire [57:0] \$198 ;
-  wire [19:0] \$199 ;
+  wire [24:0] \$182 ;
+  wire [25:0] \$183 ;
+  wire \$184 ;
+  wire [27:0] \$185 ;
+  wire [27:0] \$186 ;
+  wire [5:0] \$187 ;
+  wire [57:0] \$188 ;
+  wire [8:0] \$189 ;
+  wire [11:0] \$19 ;
+  wire [9:0] \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire [19:0] \$193 ;
+  wire [57:0] \$194 ;
+  wire [19:0] \$195 ;
+  wire [20:0] \$196 ;
+  wire [51:0] \$197 ;
+  wire [52:0] \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  wire [11:0] \$20 ;
-  wire [20:0] \$200 ;
-  wire [51:0] \$201 ;
-  wire [52:0] \$202 ;
-  wire \$203 ;
+  wire [12:0] \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire [53:0] \$203 ;
   wire \$204 ;
   wire \$205 ;
-  wire \$206 ;
-  wire [53:0] \$207 ;
-  wire \$208 ;
-  wire \$209 ;
-  wire [11:0] \$21 ;
-  reg [63:0] \$210 ;
-  reg [47:0] \$211 ;
-  reg [4:0] \$212 ;
-  reg [47:0] \$213 ;
+  reg [63:0] \$206 ;
+  reg [47:0] \$207 ;
+  reg [4:0] \$208 ;
+  reg [47:0] \$209 ;
+  wire [13:0] \$21 ;
+  reg [31:0] \$210 ;
+  reg \$211 ;
+  reg [31:0] \$212 ;
+  reg \$213 ;
   reg [31:0] \$214 ;
-  reg \$215 ;
-  reg [31:0] \$216 ;
+  reg [15:0] \$215 ;
+  reg \$216 ;
   reg \$217 ;
   reg [31:0] \$218 ;
-  reg [15:0] \$219 ;
-  wire [11:0] \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg [31:0] \$222 ;
+  reg \$219 ;
+  wire [13:0] \$22 ;
+  reg [31:0] \$220 ;
+  reg [15:0] \$221 ;
+  reg \$222 ;
   reg \$223 ;
   reg [31:0] \$224 ;
-  reg [15:0] \$225 ;
-  reg \$226 ;
-  reg \$227 ;
-  reg [31:0] \$228 ;
-  reg \$229 ;
-  wire [11:0] \$23 ;
-  reg [31:0] \$230 ;
-  reg [31:0] \$231 ;
-  wire [12:0] \$24 ;
-  wire [13:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [13:0] \$28 ;
-  wire [14:0] \$29 ;
-  wire \$3 ;
-  wire [15:0] \$30 ;
-  wire [17:0] \$31 ;
+  reg \$225 ;
+  reg [31:0] \$226 ;
+  reg [31:0] \$227 ;
+  wire [13:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire [14:0] \$25 ;
+  wire [15:0] \$26 ;
+  wire [17:0] \$27 ;
+  wire [17:0] \$28 ;
+  wire [17:0] \$29 ;
+  wire [31:0] \$3 ;
+  wire [17:0] \$30 ;
+  wire [18:0] \$31 ;
   wire [17:0] \$32 ;
   wire [17:0] \$33 ;
   wire [17:0] \$34 ;
-  wire [18:0] \$35 ;
-  wire [17:0] \$36 ;
-  wire [17:0] \$37 ;
-  wire [17:0] \$38 ;
-  wire [17:0] \$39 ;
+  wire [17:0] \$35 ;
+  wire [18:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [20:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [18:0] \$40 ;
-  wire [19:0] \$41 ;
-  wire [20:0] \$42 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [8:0] \$48 ;
+  wire [8:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [8:0] \$52 ;
-  wire [8:0] \$53 ;
-  wire [11:0] \$54 ;
-  wire [11:0] \$55 ;
-  wire [11:0] \$56 ;
-  wire [11:0] \$57 ;
-  wire [12:0] \$58 ;
-  wire [13:0] \$59 ;
+  wire [11:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [11:0] \$52 ;
+  wire [11:0] \$53 ;
+  wire [12:0] \$54 ;
+  wire [13:0] \$55 ;
+  wire [13:0] \$56 ;
+  wire [13:0] \$57 ;
+  wire [13:0] \$58 ;
+  wire [14:0] \$59 ;
   wire \$6 ;
-  wire [13:0] \$60 ;
-  wire [13:0] \$61 ;
-  wire [13:0] \$62 ;
-  wire [14:0] \$63 ;
-  wire [15:0] \$64 ;
-  wire [17:0] \$65 ;
+  wire [15:0] \$60 ;
+  wire [17:0] \$61 ;
+  wire [17:0] \$62 ;
+  wire [17:0] \$63 ;
+  wire [17:0] \$64 ;
+  wire [18:0] \$65 ;
   wire [17:0] \$66 ;
   wire [17:0] \$67 ;
   wire [17:0] \$68 ;
-  wire [18:0] \$69 ;
-  wire [31:0] \$7 ;
-  wire [17:0] \$70 ;
-  wire [17:0] \$71 ;
-  wire [17:0] \$72 ;
-  wire [17:0] \$73 ;
-  wire [18:0] \$74 ;
-  wire [19:0] \$75 ;
-  wire [20:0] \$76 ;
+  wire [17:0] \$69 ;
+  wire \$7 ;
+  wire [18:0] \$70 ;
+  wire [19:0] \$71 ;
+  wire [20:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
   wire \$77 ;
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire \$84 ;
-  wire \$85 ;
-  wire [8:0] \$86 ;
-  wire [8:0] \$87 ;
-  wire [11:0] \$88 ;
-  wire [11:0] \$89 ;
+  wire [8:0] \$82 ;
+  wire [8:0] \$83 ;
+  wire [11:0] \$84 ;
+  wire [11:0] \$85 ;
+  wire [11:0] \$86 ;
+  wire [11:0] \$87 ;
+  wire [12:0] \$88 ;
+  wire [13:0] \$89 ;
   wire \$9 ;
-  wire [11:0] \$90 ;
-  wire [11:0] \$91 ;
-  wire [12:0] \$92 ;
-  wire [13:0] \$93 ;
-  wire [13:0] \$94 ;
-  wire [13:0] \$95 ;
-  wire [13:0] \$96 ;
-  wire [14:0] \$97 ;
-  wire [15:0] \$98 ;
-  wire [17:0] \$99 ;
+  wire [13:0] \$90 ;
+  wire [13:0] \$91 ;
+  wire [13:0] \$92 ;
+  wire [14:0] \$93 ;
+  wire [15:0] \$94 ;
+  wire [17:0] \$95 ;
+  wire [17:0] \$96 ;
+  wire [17:0] \$97 ;
+  wire [17:0] \$98 ;
+  wire [18:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$28  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$29  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$96 ;
-  wire [31:0] \a$98 ;
+  wire [31:0] \a$97 ;
+  wire [31:0] \a$99 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -263,12 +259,13 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [10:0] a3_sig;
   wire a3_zero;
   wire [31:0] b;
+  wire [31:0] \b$100 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$97 ;
-  wire [31:0] \b$99 ;
+  wire [15:0] \b$98 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
+  wire close;
   (* init = 32'd0 *)
   wire [31:0] d;
   wire [4:0] dist0;
@@ -369,7 +366,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$101 ;
+  wire [31:0] \s$102 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -393,257 +390,254 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [7:0] \w_sel.q[3] ;
   wire [15:0] \w_sel.scale ;
   wire [31:0] y;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$24  & s2_last;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$25  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$9  = ! i_a[14:10];
-  assign a0_e = \$9  ? 5'h01 : i_a[14:10];
-  assign \$10  = ! i_a[14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = i_a[14:10] == 5'h1f;
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$5  = ! i_a[14:10];
+  assign a0_e = \$5  ? 5'h01 : i_a[14:10];
+  assign \$6  = ! i_a[14:10];
+  assign \$7  = ~ \$6 ;
+  assign \$8  = i_a[14:10] == 5'h1f;
+  assign \$9  = ! i_a[9:0];
+  assign a0_inf = \$8  & \$9 ;
+  assign \$10  = i_a[14:10] == 5'h1f;
+  assign \$11  = | i_a[9:0];
+  assign a0_nan = \$10  & \$11 ;
+  assign \$12  = ! i_a[14:10];
   assign \$13  = ! i_a[9:0];
-  assign a0_inf = \$12  & \$13 ;
-  assign \$14  = i_a[14:10] == 5'h1f;
-  assign \$15  = | i_a[9:0];
-  assign a0_nan = \$14  & \$15 ;
-  assign \$16  = ! i_a[14:10];
-  assign \$17  = ! i_a[9:0];
-  assign a0_zero = \$16  & \$17 ;
-  assign \$18  = - w_sel[7:0];
-  assign \$19  = w_sel[7] ? \$18  : { 1'h0, w_sel[7:0] };
-  assign \$21  = \$19 [0] ? \$20  : 12'h000;
-  assign \$23  = \$19 [1] ? \$22  : 12'h000;
-  assign \$24  = \$21  + \$23 ;
-  assign \$26  = \$19 [2] ? \$25  : 14'h0000;
-  assign \$28  = \$19 [3] ? \$27  : 14'h0000;
-  assign \$29  = \$26  + \$28 ;
-  assign \$30  = \$24  + \$29 ;
-  assign \$32  = \$19 [4] ? \$31  : 18'h00000;
-  assign \$34  = \$19 [5] ? \$33  : 18'h00000;
-  assign \$35  = \$32  + \$34 ;
-  assign \$37  = \$19 [6] ? \$36  : 18'h00000;
-  assign \$39  = \$19 [7] ? \$38  : 18'h00000;
-  assign \$40  = \$37  + \$39 ;
-  assign \$41  = \$35  + \$40 ;
-  assign \$42  = \$30  + \$41 ;
-  assign live0 = | { \$11 , i_a[9:0] };
+  assign a0_zero = \$12  & \$13 ;
+  assign \$14  = - w_sel[7:0];
+  assign \$15  = w_sel[7] ? \$14  : { 1'h0, w_sel[7:0] };
+  assign \$17  = \$15 [0] ? \$16  : 12'h000;
+  assign \$19  = \$15 [1] ? \$18  : 12'h000;
+  assign \$20  = \$17  + \$19 ;
+  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
+  assign \$24  = \$15 [3] ? \$23  : 14'h0000;
+  assign \$25  = \$22  + \$24 ;
+  assign \$26  = \$20  + \$25 ;
+  assign \$28  = \$15 [4] ? \$27  : 18'h00000;
+  assign \$30  = \$15 [5] ? \$29  : 18'h00000;
+  assign \$31  = \$28  + \$30 ;
+  assign \$33  = \$15 [6] ? \$32  : 18'h00000;
+  assign \$35  = \$15 [7] ? \$34  : 18'h00000;
+  assign \$36  = \$33  + \$35 ;
+  assign \$37  = \$31  + \$36 ;
+  assign \$38  = \$26  + \$37 ;
+  assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$43  = ! i_a[30:26];
-  assign a1_e = \$43  ? 5'h01 : i_a[30:26];
-  assign \$44  = ! i_a[30:26];
-  assign \$45  = ~ \$44 ;
-  assign \$46  = i_a[30:26] == 5'h1f;
+  assign \$39  = ! i_a[30:26];
+  assign a1_e = \$39  ? 5'h01 : i_a[30:26];
+  assign \$40  = ! i_a[30:26];
+  assign \$41  = ~ \$40 ;
+  assign \$42  = i_a[30:26] == 5'h1f;
+  assign \$43  = ! i_a[25:16];
+  assign a1_inf = \$42  & \$43 ;
+  assign \$44  = i_a[30:26] == 5'h1f;
+  assign \$45  = | i_a[25:16];
+  assign a1_nan = \$44  & \$45 ;
+  assign \$46  = ! i_a[30:26];
   assign \$47  = ! i_a[25:16];
-  assign a1_inf = \$46  & \$47 ;
-  assign \$48  = i_a[30:26] == 5'h1f;
-  assign \$49  = | i_a[25:16];
-  assign a1_nan = \$48  & \$49 ;
-  assign \$50  = ! i_a[30:26];
-  assign \$51  = ! i_a[25:16];
-  assign a1_zero = \$50  & \$51 ;
-  assign \$52  = - w_sel[15:8];
-  assign \$53  = w_sel[15] ? \$52  : { 1'h0, w_sel[15:8] };
-  assign \$55  = \$53 [0] ? \$54  : 12'h000;
-  assign \$57  = \$53 [1] ? \$56  : 12'h000;
-  assign \$58  = \$55  + \$57 ;
-  assign \$60  = \$53 [2] ? \$59  : 14'h0000;
-  assign \$62  = \$53 [3] ? \$61  : 14'h0000;
-  assign \$63  = \$60  + \$62 ;
-  assign \$64  = \$58  + \$63 ;
-  assign \$66  = \$53 [4] ? \$65  : 18'h00000;
-  assign \$68  = \$53 [5] ? \$67  : 18'h00000;
-  assign \$69  = \$66  + \$68 ;
-  assign \$71  = \$53 [6] ? \$70  : 18'h00000;
-  assign \$73  = \$53 [7] ? \$72  : 18'h00000;
-  assign \$74  = \$71  + \$73 ;
-  assign \$75  = \$69  + \$74 ;
-  assign \$76  = \$64  + \$75 ;
-  assign live1 = | { \$45 , i_a[25:16] };
+  assign a1_zero = \$46  & \$47 ;
+  assign \$48  = - w_sel[15:8];
+  assign \$49  = w_sel[15] ? \$48  : { 1'h0, w_sel[15:8] };
+  assign \$51  = \$49 [0] ? \$50  : 12'h000;
+  assign \$53  = \$49 [1] ? \$52  : 12'h000;
+  assign \$54  = \$51  + \$53 ;
+  assign \$56  = \$49 [2] ? \$55  : 14'h0000;
+  assign \$58  = \$49 [3] ? \$57  : 14'h0000;
+  assign \$59  = \$56  + \$58 ;
+  assign \$60  = \$54  + \$59 ;
+  assign \$62  = \$49 [4] ? \$61  : 18'h00000;
+  assign \$64  = \$49 [5] ? \$63  : 18'h00000;
+  assign \$65  = \$62  + \$64 ;
+  assign \$67  = \$49 [6] ? \$66  : 18'h00000;
+  assign \$69  = \$49 [7] ? \$68  : 18'h00000;
+  assign \$70  = \$67  + \$69 ;
+  assign \$71  = \$65  + \$70 ;
+  assign \$72  = \$60  + \$71 ;
+  assign live1 = | { \$41 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$77  = ! i_a[46:42];
-  assign a2_e = \$77  ? 5'h01 : i_a[46:42];
-  assign \$78  = ! i_a[46:42];
-  assign \$79  = ~ \$78 ;
-  assign \$80  = i_a[46:42] == 5'h1f;
+  assign \$73  = ! i_a[46:42];
+  assign a2_e = \$73  ? 5'h01 : i_a[46:42];
+  assign \$74  = ! i_a[46:42];
+  assign \$75  = ~ \$74 ;
+  assign \$76  = i_a[46:42] == 5'h1f;
+  assign \$77  = ! i_a[41:32];
+  assign a2_inf = \$76  & \$77 ;
+  assign \$78  = i_a[46:42] == 5'h1f;
+  assign \$79  = | i_a[41:32];
+  assign a2_nan = \$78  & \$79 ;
+  assign \$80  = ! i_a[46:42];
   assign \$81  = ! i_a[41:32];
-  assign a2_inf = \$80  & \$81 ;
-  assign \$82  = i_a[46:42] == 5'h1f;
-  assign \$83  = | i_a[41:32];
-  assign a2_nan = \$82  & \$83 ;
-  assign \$84  = ! i_a[46:42];
-  assign \$85  = ! i_a[41:32];
-  assign a2_zero = \$84  & \$85 ;
-  assign \$86  = - w_sel[23:16];
-  assign \$87  = w_sel[23] ? \$86  : { 1'h0, w_sel[23:16] };
-  assign \$89  = \$87 [0] ? \$88  : 12'h000;
-  assign \$91  = \$87 [1] ? \$90  : 12'h000;
-  assign \$92  = \$89  + \$91 ;
-  assign \$94  = \$87 [2] ? \$93  : 14'h0000;
-  assign \$96  = \$87 [3] ? \$95  : 14'h0000;
-  assign \$97  = \$94  + \$96 ;
-  assign \$98  = \$92  + \$97 ;
-  assign \$100  = \$87 [4] ? \$99  : 18'h00000;
-  assign \$102  = \$87 [5] ? \$101  : 18'h00000;
-  assign \$103  = \$100  + \$102 ;
-  assign \$105  = \$87 [6] ? \$104  : 18'h00000;
-  assign \$107  = \$87 [7] ? \$106  : 18'h00000;
-  assign \$108  = \$105  + \$107 ;
-  assign \$109  = \$103  + \$108 ;
-  assign \$110  = \$98  + \$109 ;
-  assign live2 = | { \$79 , i_a[41:32] };
+  assign a2_zero = \$80  & \$81 ;
+  assign \$82  = - w_sel[23:16];
+  assign \$83  = w_sel[23] ? \$82  : { 1'h0, w_sel[23:16] };
+  assign \$85  = \$83 [0] ? \$84  : 12'h000;
+  assign \$87  = \$83 [1] ? \$86  : 12'h000;
+  assign \$88  = \$85  + \$87 ;
+  assign \$90  = \$83 [2] ? \$89  : 14'h0000;
+  assign \$92  = \$83 [3] ? \$91  : 14'h0000;
+  assign \$93  = \$90  + \$92 ;
+  assign \$94  = \$88  + \$93 ;
+  assign \$96  = \$83 [4] ? \$95  : 18'h00000;
+  assign \$98  = \$83 [5] ? \$97  : 18'h00000;
+  assign \$99  = \$96  + \$98 ;
+  assign \$101  = \$83 [6] ? \$100  : 18'h00000;
+  assign \$103  = \$83 [7] ? \$102  : 18'h00000;
+  assign \$104  = \$101  + \$103 ;
+  assign \$105  = \$99  + \$104 ;
+  assign \$106  = \$94  + \$105 ;
+  assign live2 = | { \$75 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$111  = ! i_a[62:58];
-  assign a3_e = \$111  ? 5'h01 : i_a[62:58];
-  assign \$112  = ! i_a[62:58];
-  assign \$113  = ~ \$112 ;
-  assign \$114  = i_a[62:58] == 5'h1f;
+  assign \$107  = ! i_a[62:58];
+  assign a3_e = \$107  ? 5'h01 : i_a[62:58];
+  assign \$108  = ! i_a[62:58];
+  assign \$109  = ~ \$108 ;
+  assign \$110  = i_a[62:58] == 5'h1f;
+  assign \$111  = ! i_a[57:48];
+  assign a3_inf = \$110  & \$111 ;
+  assign \$112  = i_a[62:58] == 5'h1f;
+  assign \$113  = | i_a[57:48];
+  assign a3_nan = \$112  & \$113 ;
+  assign \$114  = ! i_a[62:58];
   assign \$115  = ! i_a[57:48];
-  assign a3_inf = \$114  & \$115 ;
-  assign \$116  = i_a[62:58] == 5'h1f;
-  assign \$117  = | i_a[57:48];
-  assign a3_nan = \$116  & \$117 ;
-  assign \$118  = ! i_a[62:58];
-  assign \$119  = ! i_a[57:48];
-  assign a3_zero = \$118  & \$119 ;
-  assign \$120  = - w_sel[31:24];
-  assign \$121  = w_sel[31] ? \$120  : { 1'h0, w_sel[31:24] };
-  assign \$123  = \$121 [0] ? \$122  : 12'h000;
-  assign \$125  = \$121 [1] ? \$124  : 12'h000;
-  assign \$126  = \$123  + \$125 ;
-  assign \$128  = \$121 [2] ? \$127  : 14'h0000;
-  assign \$130  = \$121 [3] ? \$129  : 14'h0000;
-  assign \$131  = \$128  + \$130 ;
-  assign \$132  = \$126  + \$131 ;
-  assign \$134  = \$121 [4] ? \$133  : 18'h00000;
-  assign \$136  = \$121 [5] ? \$135  : 18'h00000;
-  assign \$137  = \$134  + \$136 ;
-  assign \$139  = \$121 [6] ? \$138  : 18'h00000;
-  assign \$141  = \$121 [7] ? \$140  : 18'h00000;
-  assign \$142  = \$139  + \$141 ;
-  assign \$143  = \$137  + \$142 ;
-  assign \$144  = \$132  + \$143 ;
-  assign live3 = | { \$113 , i_a[57:48] };
+  assign a3_zero = \$114  & \$115 ;
+  assign \$116  = - w_sel[31:24];
+  assign \$117  = w_sel[31] ? \$116  : { 1'h0, w_sel[31:24] };
+  assign \$119  = \$117 [0] ? \$118  : 12'h000;
+  assign \$121  = \$117 [1] ? \$120  : 12'h000;
+  assign \$122  = \$119  + \$121 ;
+  assign \$124  = \$117 [2] ? \$123  : 14'h0000;
+  assign \$126  = \$117 [3] ? \$125  : 14'h0000;
+  assign \$127  = \$124  + \$126 ;
+  assign \$128  = \$122  + \$127 ;
+  assign \$130  = \$117 [4] ? \$129  : 18'h00000;
+  assign \$132  = \$117 [5] ? \$131  : 18'h00000;
+  assign \$133  = \$130  + \$132 ;
+  assign \$135  = \$117 [6] ? \$134  : 18'h00000;
+  assign \$137  = \$117 [7] ? \$136  : 18'h00000;
+  assign \$138  = \$135  + \$137 ;
+  assign \$139  = \$133  + \$138 ;
+  assign \$140  = \$128  + \$139 ;
+  assign live3 = | { \$109 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$145  = ex1 > ex0;
-  assign emax0 = \$145  ? ex1 : ex0;
-  assign \$146  = ex2 > emax0;
-  assign emax1 = \$146  ? ex2 : emax0;
-  assign \$147  = ex3 > emax1;
-  assign emax2 = \$147  ? ex3 : emax1;
-  assign \$148  = emax2 - ex0;
-  assign \$149  = $signed(\$148 ) > $signed(6'h17);
-  assign \$150  = emax2 - ex0;
-  assign \$151  = \$149  ? 6'h17 : \$150 ;
-  assign \$153  = \$152  >> \$151 [4:0];
-  assign \$154  = emax2 - ex1;
-  assign \$155  = $signed(\$154 ) > $signed(6'h17);
-  assign \$156  = emax2 - ex1;
-  assign \$157  = \$155  ? 6'h17 : \$156 ;
-  assign \$159  = \$158  >> \$157 [4:0];
-  assign \$160  = emax2 - ex2;
-  assign \$161  = $signed(\$160 ) > $signed(6'h17);
-  assign \$162  = emax2 - ex2;
-  assign \$163  = \$161  ? 6'h17 : \$162 ;
-  assign \$165  = \$164  >> \$163 [4:0];
-  assign \$166  = emax2 - ex3;
-  assign \$167  = $signed(\$166 ) > $signed(6'h17);
-  assign \$168  = emax2 - ex3;
-  assign \$169  = \$167  ? 6'h17 : \$168 ;
-  assign \$171  = \$170  >> \$169 [4:0];
-  assign \$172  = emax2 - 5'h1d;
-  assign \$173  = i_a[15] ^ w_sel[7];
-  assign \$174  = - \$153 [22:0];
-  assign \$175  = \$173  ? \$174  : { 1'h0, \$153 [22:0] };
-  assign \$176  = i_a[31] ^ w_sel[15];
-  assign \$177  = - \$159 [22:0];
-  assign \$178  = \$176  ? \$177  : { 1'h0, \$159 [22:0] };
-  assign \$179  = $signed(\$175 ) + $signed(\$178 );
-  assign \$180  = i_a[47] ^ w_sel[23];
-  assign \$181  = - \$165 [22:0];
-  assign \$182  = \$180  ? \$181  : { 1'h0, \$165 [22:0] };
-  assign \$183  = i_a[63] ^ w_sel[31];
-  assign \$184  = - \$171 [22:0];
-  assign \$185  = \$183  ? \$184  : { 1'h0, \$171 [22:0] };
-  assign \$186  = $signed(\$182 ) + $signed(\$185 );
-  assign \$187  = $signed(\$179 ) + $signed(\$186 );
-  assign \$188  = $signed(\$187 ) < $signed(1'h0);
-  assign \$189  = - $signed(\$187 );
-  assign \$190  = \$188  ? \$189  : { \$187 [25], \$187 [25], \$187  };
-  assign p_rp_sign = $signed(\$187 ) < $signed(1'h0);
-  assign \$191  = 5'h1a - p_rp_msb;
-  assign \$192  = \$190 [26:0] << \$191 [4:0];
-  assign \$193  = $signed(\$172 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$194  = $signed(\$193 ) + $signed(8'h7f);
-  assign \$195  = $signed(\$194 ) < $signed(2'h1);
-  assign \$196  = $signed(\$194 ) < $signed(6'h26);
-  assign \$197  = $signed(2'h1) - $signed(\$194 );
-  assign p_rp_sh = \$192 [26:0] >> p_rp_rs;
-  assign \$198  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$198 [26:0] != \$192 [26:0];
-  assign \$199  = $signed(\$194 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$200  = $signed(\$199 ) - $signed(2'h1);
-  assign \$202  = $signed(\$201 ) + $signed({ 1'h0, p_rp_sh[26:3] });
-  assign \$203  = | p_rp_sh[1:0];
-  assign \$204  = \$203  | p_rp_lost;
-  assign \$205  = \$204  | p_rp_sh[3];
-  assign \$206  = p_rp_sh[2] & \$205 ;
-  assign \$207  = $signed(\$202 ) + $signed({ 1'h0, \$206  });
-  assign \$208  = ! \$190 [26:0];
-  assign \$209  = \$207 [42:0] >= 31'h7f800000;
-  assign \a$98  = \$signal$28  ? s2_psum : out_acc;
+  assign \$141  = ex1 > ex0;
+  assign emax0 = \$141  ? ex1 : ex0;
+  assign \$142  = ex2 > emax0;
+  assign emax1 = \$142  ? ex2 : emax0;
+  assign \$143  = ex3 > emax1;
+  assign emax2 = \$143  ? ex3 : emax1;
+  assign \$144  = emax2 - ex0;
+  assign \$145  = $signed(\$144 ) > $signed(6'h17);
+  assign \$146  = emax2 - ex0;
+  assign \$147  = \$145  ? 6'h17 : \$146 ;
+  assign \$149  = \$148  >> \$147 [4:0];
+  assign \$150  = emax2 - ex1;
+  assign \$151  = $signed(\$150 ) > $signed(6'h17);
+  assign \$152  = emax2 - ex1;
+  assign \$153  = \$151  ? 6'h17 : \$152 ;
+  assign \$155  = \$154  >> \$153 [4:0];
+  assign \$156  = emax2 - ex2;
+  assign \$157  = $signed(\$156 ) > $signed(6'h17);
+  assign \$158  = emax2 - ex2;
+  assign \$159  = \$157  ? 6'h17 : \$158 ;
+  assign \$161  = \$160  >> \$159 [4:0];
+  assign \$162  = emax2 - ex3;
+  assign \$163  = $signed(\$162 ) > $signed(6'h17);
+  assign \$164  = emax2 - ex3;
+  assign \$165  = \$163  ? 6'h17 : \$164 ;
+  assign \$167  = \$166  >> \$165 [4:0];
+  assign \$168  = emax2 - 5'h1d;
+  assign \$169  = i_a[15] ^ w_sel[7];
+  assign \$170  = - \$149 [22:0];
+  assign \$171  = \$169  ? \$170  : { 1'h0, \$149 [22:0] };
+  assign \$172  = i_a[31] ^ w_sel[15];
+  assign \$173  = - \$155 [22:0];
+  assign \$174  = \$172  ? \$173  : { 1'h0, \$155 [22:0] };
+  assign \$175  = $signed(\$171 ) + $signed(\$174 );
+  assign \$176  = i_a[47] ^ w_sel[23];
+  assign \$177  = - \$161 [22:0];
+  assign \$178  = \$176  ? \$177  : { 1'h0, \$161 [22:0] };
+  assign \$179  = i_a[63] ^ w_sel[31];
+  assign \$180  = - \$167 [22:0];
+  assign \$181  = \$179  ? \$180  : { 1'h0, \$167 [22:0] };
+  assign \$182  = $signed(\$178 ) + $signed(\$181 );
+  assign \$183  = $signed(\$175 ) + $signed(\$182 );
+  assign \$184  = $signed(\$183 ) < $signed(1'h0);
+  assign \$185  = - $signed(\$183 );
+  assign \$186  = \$184  ? \$185  : { \$183 [25], \$183 [25], \$183  };
+  assign p_rp_sign = $signed(\$183 ) < $signed(1'h0);
+  assign \$187  = 5'h1a - p_rp_msb;
+  assign \$188  = \$186 [26:0] << \$187 [4:0];
+  assign \$189  = $signed(\$168 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$190  = $signed(\$189 ) + $signed(8'h7f);
+  assign \$191  = $signed(\$190 ) < $signed(2'h1);
+  assign \$192  = $signed(\$190 ) < $signed(6'h26);
+  assign \$193  = $signed(2'h1) - $signed(\$190 );
+  assign p_rp_sh = \$188 [26:0] >> p_rp_rs;
+  assign \$194  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$194 [26:0] != \$188 [26:0];
+  assign \$195  = $signed(\$190 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$196  = $signed(\$195 ) - $signed(2'h1);
+  assign \$198  = $signed(\$197 ) + $signed({ 1'h0, p_rp_sh[26:3] });
+  assign \$199  = | p_rp_sh[1:0];
+  assign \$200  = \$199  | p_rp_lost;
+  assign \$201  = \$200  | p_rp_sh[3];
+  assign \$202  = p_rp_sh[2] & \$201 ;
+  assign \$203  = $signed(\$198 ) + $signed({ 1'h0, \$202  });
+  assign \$204  = ! \$186 [26:0];
+  assign \$205  = \$203 [42:0] >= 31'h7f800000;
+  assign \a$99  = \$signal$29  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$210 ;
+    o_a <= \$206 ;
   always @(posedge clk)
-    o_w <= \$211 ;
+    o_w <= \$207 ;
   always @(posedge clk)
-    o_ctl <= \$212 ;
+    o_ctl <= \$208 ;
   always @(posedge clk)
-    w_reg <= \$213 ;
+    w_reg <= \$209 ;
   always @(posedge clk)
-    p_acc <= \$214 ;
+    p_acc <= \$210 ;
   always @(posedge clk)
-    grp_first <= \$215 ;
+    grp_first <= \$211 ;
   always @(posedge clk)
-    grp_psum <= \$216 ;
+    grp_psum <= \$212 ;
   always @(posedge clk)
-    \$signal  <= \$217 ;
+    \$signal  <= \$213 ;
   always @(posedge clk)
-    s1_p <= \$218 ;
+    s1_p <= \$214 ;
   always @(posedge clk)
-    s1_scale <= \$219 ;
+    s1_scale <= \$215 ;
   always @(posedge clk)
-    \$signal$21  <= \$220 ;
+    \$signal$22  <= \$216 ;
   always @(posedge clk)
-    s1_last <= \$221 ;
+    s1_last <= \$217 ;
   always @(posedge clk)
-    s1_psum <= \$222 ;
+    s1_psum <= \$218 ;
   always @(posedge clk)
-    \$signal$24  <= \$223 ;
+    \$signal$25  <= \$219 ;
   always @(posedge clk)
-    s2_d <= \$224 ;
+    s2_d <= \$220 ;
   always @(posedge clk)
-    s2_scale <= \$225 ;
+    s2_scale <= \$221 ;
   always @(posedge clk)
-    \$signal$28  <= \$226 ;
+    \$signal$29  <= \$222 ;
   always @(posedge clk)
-    s2_last <= \$227 ;
+    s2_last <= \$223 ;
   always @(posedge clk)
-    s2_psum <= \$228 ;
+    s2_psum <= \$224 ;
   always @(posedge clk)
-    o_valid <= \$229 ;
+    o_valid <= \$225 ;
   always @(posedge clk)
-    out_acc <= \$230 ;
+    out_acc <= \$226 ;
   always @(posedge clk)
-    o_psum <= \$231 ;
+    o_psum <= \$227 ;
   \mixpe_w8a16_int.out_add  out_add (
-    .a(\a$98 ),
-    .b(\b$99 ),
+    .a(\a$99 ),
+    .b(\b$100 ),
     .s(y)
   );
   \mixpe_w8a16_int.p_add  p_add (
@@ -654,45 +648,85 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w8a16_int.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$99 )
+    .p(\b$100 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = i_a;
+    \$206  = i_a;
     if (rst) begin
-      \$210  = 64'h0000000000000000;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = i_w;
+    \$207  = i_w;
     if (rst) begin
-      \$211  = 48'h000000000000;
+      \$207  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = i_ctl;
+    \$208  = i_ctl;
     if (rst) begin
-      \$212  = 5'h00;
+      \$208  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = w_reg;
+    \$209  = w_reg;
     if (i_ctl[1]) begin
-      \$213  = i_w;
+      \$209  = i_w;
     end
     if (rst) begin
-      \$213  = 48'h000000000000;
+      \$209  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = p_acc;
-    if (\$1 ) begin
-      \$214  = 32'd0;
+    \$210  = p_acc;
+    if (close) begin
+      \$210  = 32'd0;
     end else if (i_ctl[0]) begin
+      \$210  = p_next;
+    end
+    if (rst) begin
+      \$210  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = grp_first;
+    if (close) begin
+      \$211  = 1'h0;
+    end else if (\$1 ) begin
+      \$211  = 1'h1;
+    end
+    if (rst) begin
+      \$211  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$212  = i_psum;
+    end
+    if (rst) begin
+      \$212  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = close;
+    if (rst) begin
+      \$213  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = s1_p;
+    if (close) begin
       \$214  = p_next;
     end
     if (rst) begin
@@ -701,39 +735,39 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = grp_first;
-    if (\$2 ) begin
-      \$215  = 1'h0;
-    end else if (\$3 ) begin
-      \$215  = 1'h1;
+    \$215  = s1_scale;
+    if (close) begin
+      \$215  = w_sel[47:32];
     end
     if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$216  = i_psum;
+    \$216  = \$signal$22 ;
+    if (close) begin
+      \$216  = \$2 ;
     end
     if (rst) begin
-      \$216  = 32'd0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = \$4 ;
+    \$217  = s1_last;
+    if (close) begin
+      \$217  = i_ctl[3];
+    end
     if (rst) begin
       \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = s1_p;
-    if (\$5 ) begin
-      \$218  = p_next;
+    \$218  = s1_psum;
+    if (close) begin
+      \$218  = \$3 ;
     end
     if (rst) begin
       \$218  = 32'd0;
@@ -741,56 +775,56 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = s1_scale;
-    if (\$5 ) begin
-      \$219  = w_sel[47:32];
-    end
+    \$219  = \$signal ;
     if (rst) begin
-      \$219  = 16'h0000;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = \$signal$21 ;
-    if (\$5 ) begin
-      \$220  = \$6 ;
+    \$220  = s2_d;
+    if (\$signal ) begin
+      \$220  = s1_p;
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = s1_last;
-    if (\$5 ) begin
-      \$221  = i_ctl[3];
+    \$221  = s2_scale;
+    if (\$signal ) begin
+      \$221  = s1_scale;
     end
     if (rst) begin
-      \$221  = 1'h0;
+      \$221  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = s1_psum;
-    if (\$5 ) begin
-      \$222  = \$7 ;
+    \$222  = \$signal$29 ;
+    if (\$signal ) begin
+      \$222  = \$signal$22 ;
     end
     if (rst) begin
-      \$222  = 32'd0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = \$signal ;
+    \$223  = s2_last;
+    if (\$signal ) begin
+      \$223  = s1_last;
+    end
     if (rst) begin
       \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = s2_d;
+    \$224  = s2_psum;
     if (\$signal ) begin
-      \$224  = s1_p;
+      \$224  = s1_psum;
     end
     if (rst) begin
       \$224  = 32'd0;
@@ -798,213 +832,173 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = s2_scale;
-    if (\$signal ) begin
-      \$225  = s1_scale;
-    end
+    \$225  = \$4 ;
     if (rst) begin
-      \$225  = 16'h0000;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = \$signal$28 ;
-    if (\$signal ) begin
-      \$226  = \$signal$21 ;
+    \$226  = out_acc;
+    if (\$signal$25 ) begin
+      \$226  = y;
     end
     if (rst) begin
-      \$226  = 1'h0;
+      \$226  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = s2_last;
-    if (\$signal ) begin
-      \$227  = s1_last;
-    end
-    if (rst) begin
-      \$227  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = s2_psum;
-    if (\$signal ) begin
-      \$228  = s1_psum;
-    end
-    if (rst) begin
-      \$228  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = \$8 ;
-    if (rst) begin
-      \$229  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = out_acc;
-    if (\$signal$24 ) begin
-      \$230  = y;
-    end
-    if (rst) begin
-      \$230  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = o_psum;
-    if (\$signal$24 ) begin
+    \$227  = o_psum;
+    if (\$signal$25 ) begin
       if (s2_last) begin
-        \$231  = y;
+        \$227  = y;
       end
     end
     if (rst) begin
-      \$231  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$190 [1]) begin
+    if (\$186 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$190 [2]) begin
+    if (\$186 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$190 [3]) begin
+    if (\$186 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$190 [4]) begin
+    if (\$186 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$190 [5]) begin
+    if (\$186 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$190 [6]) begin
+    if (\$186 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$190 [7]) begin
+    if (\$186 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$190 [8]) begin
+    if (\$186 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$190 [9]) begin
+    if (\$186 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$190 [10]) begin
+    if (\$186 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$190 [11]) begin
+    if (\$186 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$190 [12]) begin
+    if (\$186 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$190 [13]) begin
+    if (\$186 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$190 [14]) begin
+    if (\$186 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$190 [15]) begin
+    if (\$186 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$190 [16]) begin
+    if (\$186 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$190 [17]) begin
+    if (\$186 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$190 [18]) begin
+    if (\$186 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$190 [19]) begin
+    if (\$186 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$190 [20]) begin
+    if (\$186 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$190 [21]) begin
+    if (\$186 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$190 [22]) begin
+    if (\$186 [22]) begin
       p_rp_msb = 5'h16;
     end
-    if (\$190 [23]) begin
+    if (\$186 [23]) begin
       p_rp_msb = 5'h17;
     end
-    if (\$190 [24]) begin
+    if (\$186 [24]) begin
       p_rp_msb = 5'h18;
     end
-    if (\$190 [25]) begin
+    if (\$186 [25]) begin
       p_rp_msb = 5'h19;
     end
-    if (\$190 [26]) begin
+    if (\$186 [26]) begin
       p_rp_msb = 5'h1a;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$195 ) begin
+    if (\$191 ) begin
       (* full_case = 32'd1 *)
-      if (\$196 ) begin
+      if (\$192 ) begin
         p_rp_rs = 5'h1b;
       end else begin
-        p_rp_rs = \$197 [4:0];
+        p_rp_rs = \$193 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$208 ) begin
+    if (\$204 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$209 ) begin
+    end else if (\$205 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$207 [30:0] };
+      p_rp_out = { p_rp_sign, \$203 [30:0] };
     end
   end
   assign d = s1_p;
-  assign a0_sig = { \$11 , i_a[9:0] };
-  assign qmag0 = \$19 [7:0];
-  assign prod0 = \$42 [18:0];
-  assign a1_sig = { \$45 , i_a[25:16] };
-  assign qmag1 = \$53 [7:0];
-  assign prod1 = \$76 [18:0];
-  assign a2_sig = { \$79 , i_a[41:32] };
-  assign qmag2 = \$87 [7:0];
-  assign prod2 = \$110 [18:0];
-  assign a3_sig = { \$113 , i_a[57:48] };
-  assign qmag3 = \$121 [7:0];
-  assign prod3 = \$144 [18:0];
-  assign dist0 = \$151 [4:0];
-  assign pal0 = \$153 [22:0];
-  assign dist1 = \$157 [4:0];
-  assign pal1 = \$159 [22:0];
-  assign dist2 = \$163 [4:0];
-  assign pal2 = \$165 [22:0];
-  assign dist3 = \$169 [4:0];
-  assign pal3 = \$171 [22:0];
-  assign beat_exp = { \$172 [5], \$172 [5], \$172  };
-  assign p_beat = { \$187 [25], \$187  };
-  assign p_beat_mag = \$190 [26:0];
-  assign p_rp_ls = \$191 [4:0];
-  assign p_rp_norm = \$192 [26:0];
-  assign p_rp_eb = { \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194  };
-  assign p_rp_packed = \$207 [42:0];
+  assign a0_sig = { \$7 , i_a[9:0] };
+  assign qmag0 = \$15 [7:0];
+  assign prod0 = \$38 [18:0];
+  assign a1_sig = { \$41 , i_a[25:16] };
+  assign qmag1 = \$49 [7:0];
+  assign prod1 = \$72 [18:0];
+  assign a2_sig = { \$75 , i_a[41:32] };
+  assign qmag2 = \$83 [7:0];
+  assign prod2 = \$106 [18:0];
+  assign a3_sig = { \$109 , i_a[57:48] };
+  assign qmag3 = \$117 [7:0];
+  assign prod3 = \$140 [18:0];
+  assign dist0 = \$147 [4:0];
+  assign pal0 = \$149 [22:0];
+  assign dist1 = \$153 [4:0];
+  assign pal1 = \$155 [22:0];
+  assign dist2 = \$159 [4:0];
+  assign pal2 = \$161 [22:0];
+  assign dist3 = \$165 [4:0];
+  assign pal3 = \$167 [22:0];
+  assign beat_exp = { \$168 [5], \$168 [5], \$168  };
+  assign p_beat = { \$183 [25], \$183  };
+  assign p_beat_mag = \$186 [26:0];
+  assign p_rp_ls = \$187 [4:0];
+  assign p_rp_norm = \$188 [26:0];
+  assign p_rp_eb = { \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190  };
+  assign p_rp_packed = \$203 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$96  = s2_d;
-  assign \b$97  = s2_scale;
-  assign p = \b$99 ;
-  assign \s$101  = y;
+  assign \a$97  = s2_d;
+  assign \b$98  = s2_scale;
+  assign p = \b$100 ;
+  assign \s$102  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1048,43 +1042,43 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[2]  = w_sel[23:16];
   assign \w_sel.q[3]  = w_sel[31:24];
   assign \w_sel.scale  = w_sel[47:32];
-  assign \$20  = { 1'h0, \$11 , i_a[9:0] };
-  assign \$22  = { \$11 , i_a[9:0], 1'h0 };
-  assign \$25  = { 1'h0, \$11 , i_a[9:0], 2'h0 };
-  assign \$27  = { \$11 , i_a[9:0], 3'h0 };
-  assign \$31  = { 3'h0, \$11 , i_a[9:0], 4'h0 };
-  assign \$33  = { 2'h0, \$11 , i_a[9:0], 5'h00 };
-  assign \$36  = { 1'h0, \$11 , i_a[9:0], 6'h00 };
-  assign \$38  = { \$11 , i_a[9:0], 7'h00 };
-  assign \$54  = { 1'h0, \$45 , i_a[25:16] };
-  assign \$56  = { \$45 , i_a[25:16], 1'h0 };
-  assign \$59  = { 1'h0, \$45 , i_a[25:16], 2'h0 };
-  assign \$61  = { \$45 , i_a[25:16], 3'h0 };
-  assign \$65  = { 3'h0, \$45 , i_a[25:16], 4'h0 };
-  assign \$67  = { 2'h0, \$45 , i_a[25:16], 5'h00 };
-  assign \$70  = { 1'h0, \$45 , i_a[25:16], 6'h00 };
-  assign \$72  = { \$45 , i_a[25:16], 7'h00 };
-  assign \$88  = { 1'h0, \$79 , i_a[41:32] };
-  assign \$90  = { \$79 , i_a[41:32], 1'h0 };
-  assign \$93  = { 1'h0, \$79 , i_a[41:32], 2'h0 };
-  assign \$95  = { \$79 , i_a[41:32], 3'h0 };
-  assign \$99  = { 3'h0, \$79 , i_a[41:32], 4'h0 };
-  assign \$101  = { 2'h0, \$79 , i_a[41:32], 5'h00 };
-  assign \$104  = { 1'h0, \$79 , i_a[41:32], 6'h00 };
-  assign \$106  = { \$79 , i_a[41:32], 7'h00 };
-  assign \$122  = { 1'h0, \$113 , i_a[57:48] };
-  assign \$124  = { \$113 , i_a[57:48], 1'h0 };
-  assign \$127  = { 1'h0, \$113 , i_a[57:48], 2'h0 };
-  assign \$129  = { \$113 , i_a[57:48], 3'h0 };
-  assign \$133  = { 3'h0, \$113 , i_a[57:48], 4'h0 };
-  assign \$135  = { 2'h0, \$113 , i_a[57:48], 5'h00 };
-  assign \$138  = { 1'h0, \$113 , i_a[57:48], 6'h00 };
-  assign \$140  = { \$113 , i_a[57:48], 7'h00 };
-  assign \$152  = { 3'h0, \$42 [18:0], 4'h0 };
-  assign \$158  = { 3'h0, \$76 [18:0], 4'h0 };
-  assign \$164  = { 3'h0, \$110 [18:0], 4'h0 };
-  assign \$170  = { 3'h0, \$144 [18:0], 4'h0 };
-  assign \$201  = { \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 , 23'h000000 };
+  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign \$23  = { \$7 , i_a[9:0], 3'h0 };
+  assign \$27  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$29  = { 2'h0, \$7 , i_a[9:0], 5'h00 };
+  assign \$32  = { 1'h0, \$7 , i_a[9:0], 6'h00 };
+  assign \$34  = { \$7 , i_a[9:0], 7'h00 };
+  assign \$50  = { 1'h0, \$41 , i_a[25:16] };
+  assign \$52  = { \$41 , i_a[25:16], 1'h0 };
+  assign \$55  = { 1'h0, \$41 , i_a[25:16], 2'h0 };
+  assign \$57  = { \$41 , i_a[25:16], 3'h0 };
+  assign \$61  = { 3'h0, \$41 , i_a[25:16], 4'h0 };
+  assign \$63  = { 2'h0, \$41 , i_a[25:16], 5'h00 };
+  assign \$66  = { 1'h0, \$41 , i_a[25:16], 6'h00 };
+  assign \$68  = { \$41 , i_a[25:16], 7'h00 };
+  assign \$84  = { 1'h0, \$75 , i_a[41:32] };
+  assign \$86  = { \$75 , i_a[41:32], 1'h0 };
+  assign \$89  = { 1'h0, \$75 , i_a[41:32], 2'h0 };
+  assign \$91  = { \$75 , i_a[41:32], 3'h0 };
+  assign \$95  = { 3'h0, \$75 , i_a[41:32], 4'h0 };
+  assign \$97  = { 2'h0, \$75 , i_a[41:32], 5'h00 };
+  assign \$100  = { 1'h0, \$75 , i_a[41:32], 6'h00 };
+  assign \$102  = { \$75 , i_a[41:32], 7'h00 };
+  assign \$118  = { 1'h0, \$109 , i_a[57:48] };
+  assign \$120  = { \$109 , i_a[57:48], 1'h0 };
+  assign \$123  = { 1'h0, \$109 , i_a[57:48], 2'h0 };
+  assign \$125  = { \$109 , i_a[57:48], 3'h0 };
+  assign \$129  = { 3'h0, \$109 , i_a[57:48], 4'h0 };
+  assign \$131  = { 2'h0, \$109 , i_a[57:48], 5'h00 };
+  assign \$134  = { 1'h0, \$109 , i_a[57:48], 6'h00 };
+  assign \$136  = { \$109 , i_a[57:48], 7'h00 };
+  assign \$148  = { 3'h0, \$38 [18:0], 4'h0 };
+  assign \$154  = { 3'h0, \$72 [18:0], 4'h0 };
+  assign \$160  = { 3'h0, \$106 [18:0], 4'h0 };
+  assign \$166  = { 3'h0, \$140 [18:0], 4'h0 };
+  assign \$197  = { \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 , 23'h000000 };
 endmodule
 
 module \mixpe_w8a16_int.out_add (b, s, a);
@@ -1255,9 +1249,6 @@ module \mixpe_w8a16_int.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
@@ -1553,9 +1544,6 @@ module \mixpe_w8a16_int.p_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$28 [1]) begin
-      rp_msb = 5'h01;
-    end
     if (\$28 [2]) begin
       rp_msb = 5'h02;
     end

@@ -3,167 +3,164 @@
 module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  wire [14:0] \$100 ;
-  wire [14:0] \$101 ;
-  wire [15:0] \$102 ;
-  wire [16:0] \$103 ;
-  wire [17:0] \$104 ;
-  wire [18:0] \$105 ;
-  wire [19:0] \$106 ;
-  wire [20:0] \$107 ;
+  wire [10:0] \$10 ;
+  wire [17:0] \$100 ;
+  wire [18:0] \$101 ;
+  wire [19:0] \$102 ;
+  wire [20:0] \$103 ;
+  wire [23:0] \$104 ;
+  wire [47:0] \$105 ;
+  wire [23:0] \$106 ;
+  wire [23:0] \$107 ;
   wire [23:0] \$108 ;
-  wire [47:0] \$109 ;
-  wire [8:0] \$11 ;
-  wire [23:0] \$110 ;
-  wire [23:0] \$111 ;
-  wire [23:0] \$112 ;
-  wire [23:0] \$113 ;
-  wire [24:0] \$114 ;
-  wire [25:0] \$115 ;
-  wire [25:0] \$116 ;
-  wire [25:0] \$117 ;
-  wire [25:0] \$118 ;
-  wire [26:0] \$119 ;
-  wire [8:0] \$12 ;
-  wire [27:0] \$120 ;
-  wire [29:0] \$121 ;
+  wire [23:0] \$109 ;
+  wire [10:0] \$11 ;
+  wire [24:0] \$110 ;
+  wire [25:0] \$111 ;
+  wire [25:0] \$112 ;
+  wire [25:0] \$113 ;
+  wire [25:0] \$114 ;
+  wire [26:0] \$115 ;
+  wire [27:0] \$116 ;
+  wire [29:0] \$117 ;
+  wire [29:0] \$118 ;
+  wire [29:0] \$119 ;
+  wire [10:0] \$12 ;
+  wire [29:0] \$120 ;
+  wire [30:0] \$121 ;
   wire [29:0] \$122 ;
   wire [29:0] \$123 ;
   wire [29:0] \$124 ;
-  wire [30:0] \$125 ;
-  wire [29:0] \$126 ;
-  wire [29:0] \$127 ;
-  wire [29:0] \$128 ;
-  wire [29:0] \$129 ;
-  wire [9:0] \$13 ;
-  wire [30:0] \$130 ;
-  wire [31:0] \$131 ;
-  wire [32:0] \$132 ;
-  wire [33:0] \$133 ;
-  wire [48:0] \$134 ;
-  reg [31:0] \$135 ;
-  reg [39:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [39:0] \$138 ;
+  wire [29:0] \$125 ;
+  wire [30:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [32:0] \$128 ;
+  wire [33:0] \$129 ;
+  wire [10:0] \$13 ;
+  wire [48:0] \$130 ;
+  reg [31:0] \$131 ;
+  reg [39:0] \$132 ;
+  reg [4:0] \$133 ;
+  reg [39:0] \$134 ;
+  reg [22:0] \$135 ;
+  reg \$136 ;
+  reg [47:0] \$137 ;
+  reg \$138 ;
   reg [22:0] \$139 ;
-  wire [10:0] \$14 ;
-  reg \$140 ;
-  reg [47:0] \$141 ;
+  wire [11:0] \$14 ;
+  reg [7:0] \$140 ;
+  reg \$141 ;
   reg \$142 ;
-  reg [22:0] \$143 ;
-  reg [7:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg [47:0] \$147 ;
+  reg [47:0] \$143 ;
+  reg \$144 ;
+  reg [22:0] \$145 ;
+  reg [7:0] \$146 ;
+  reg \$147 ;
   reg \$148 ;
-  reg [22:0] \$149 ;
-  wire [10:0] \$15 ;
-  reg [7:0] \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg [47:0] \$153 ;
-  reg \$154 ;
-  reg [47:0] \$155 ;
-  reg [47:0] \$156 ;
-  wire [10:0] \$16 ;
-  wire [10:0] \$17 ;
-  wire [11:0] \$18 ;
-  wire [12:0] \$19 ;
+  reg [47:0] \$149 ;
+  wire [12:0] \$15 ;
+  reg \$150 ;
+  reg [47:0] \$151 ;
+  reg [47:0] \$152 ;
+  wire [14:0] \$16 ;
+  wire [14:0] \$17 ;
+  wire [14:0] \$18 ;
+  wire [14:0] \$19 ;
   wire \$2 ;
-  wire [14:0] \$20 ;
+  wire [15:0] \$20 ;
   wire [14:0] \$21 ;
   wire [14:0] \$22 ;
   wire [14:0] \$23 ;
-  wire [15:0] \$24 ;
-  wire [14:0] \$25 ;
-  wire [14:0] \$26 ;
-  wire [14:0] \$27 ;
-  wire [14:0] \$28 ;
-  wire [15:0] \$29 ;
-  wire \$3 ;
-  wire [16:0] \$30 ;
-  wire [17:0] \$31 ;
-  wire [18:0] \$32 ;
-  wire [8:0] \$33 ;
-  wire [8:0] \$34 ;
-  wire [8:0] \$35 ;
-  wire [8:0] \$36 ;
-  wire [9:0] \$37 ;
-  wire [10:0] \$38 ;
-  wire [10:0] \$39 ;
+  wire [14:0] \$24 ;
+  wire [15:0] \$25 ;
+  wire [16:0] \$26 ;
+  wire [17:0] \$27 ;
+  wire [18:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire [47:0] \$3 ;
+  wire [8:0] \$30 ;
+  wire [8:0] \$31 ;
+  wire [8:0] \$32 ;
+  wire [9:0] \$33 ;
+  wire [10:0] \$34 ;
+  wire [10:0] \$35 ;
+  wire [10:0] \$36 ;
+  wire [10:0] \$37 ;
+  wire [11:0] \$38 ;
+  wire [12:0] \$39 ;
   wire \$4 ;
-  wire [10:0] \$40 ;
-  wire [10:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire [14:0] \$44 ;
+  wire [14:0] \$40 ;
+  wire [14:0] \$41 ;
+  wire [14:0] \$42 ;
+  wire [14:0] \$43 ;
+  wire [15:0] \$44 ;
   wire [14:0] \$45 ;
   wire [14:0] \$46 ;
   wire [14:0] \$47 ;
-  wire [15:0] \$48 ;
-  wire [14:0] \$49 ;
-  wire \$5 ;
-  wire [14:0] \$50 ;
-  wire [14:0] \$51 ;
-  wire [14:0] \$52 ;
-  wire [15:0] \$53 ;
-  wire [16:0] \$54 ;
-  wire [17:0] \$55 ;
-  wire [18:0] \$56 ;
-  wire [19:0] \$57 ;
-  wire [8:0] \$58 ;
-  wire [8:0] \$59 ;
-  wire \$6 ;
-  wire [8:0] \$60 ;
-  wire [8:0] \$61 ;
-  wire [9:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire [10:0] \$64 ;
-  wire [10:0] \$65 ;
-  wire [10:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire [12:0] \$68 ;
-  wire [14:0] \$69 ;
-  wire [47:0] \$7 ;
+  wire [14:0] \$48 ;
+  wire [15:0] \$49 ;
+  wire [8:0] \$5 ;
+  wire [16:0] \$50 ;
+  wire [17:0] \$51 ;
+  wire [18:0] \$52 ;
+  wire [19:0] \$53 ;
+  wire [8:0] \$54 ;
+  wire [8:0] \$55 ;
+  wire [8:0] \$56 ;
+  wire [8:0] \$57 ;
+  wire [9:0] \$58 ;
+  wire [10:0] \$59 ;
+  wire [8:0] \$6 ;
+  wire [10:0] \$60 ;
+  wire [10:0] \$61 ;
+  wire [10:0] \$62 ;
+  wire [11:0] \$63 ;
+  wire [12:0] \$64 ;
+  wire [14:0] \$65 ;
+  wire [14:0] \$66 ;
+  wire [14:0] \$67 ;
+  wire [14:0] \$68 ;
+  wire [15:0] \$69 ;
+  wire [8:0] \$7 ;
   wire [14:0] \$70 ;
   wire [14:0] \$71 ;
   wire [14:0] \$72 ;
-  wire [15:0] \$73 ;
-  wire [14:0] \$74 ;
-  wire [14:0] \$75 ;
-  wire [14:0] \$76 ;
-  wire [14:0] \$77 ;
-  wire [15:0] \$78 ;
-  wire [16:0] \$79 ;
-  wire \$8 ;
-  wire [17:0] \$80 ;
-  wire [18:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire [8:0] \$84 ;
-  wire [8:0] \$85 ;
-  wire [9:0] \$86 ;
-  wire [10:0] \$87 ;
-  wire [10:0] \$88 ;
-  wire [10:0] \$89 ;
-  wire [8:0] \$9 ;
-  wire [10:0] \$90 ;
-  wire [11:0] \$91 ;
-  wire [12:0] \$92 ;
-  wire [14:0] \$93 ;
+  wire [14:0] \$73 ;
+  wire [15:0] \$74 ;
+  wire [16:0] \$75 ;
+  wire [17:0] \$76 ;
+  wire [18:0] \$77 ;
+  wire [8:0] \$78 ;
+  wire [8:0] \$79 ;
+  wire [8:0] \$8 ;
+  wire [8:0] \$80 ;
+  wire [8:0] \$81 ;
+  wire [9:0] \$82 ;
+  wire [10:0] \$83 ;
+  wire [10:0] \$84 ;
+  wire [10:0] \$85 ;
+  wire [10:0] \$86 ;
+  wire [11:0] \$87 ;
+  wire [12:0] \$88 ;
+  wire [14:0] \$89 ;
+  wire [9:0] \$9 ;
+  wire [14:0] \$90 ;
+  wire [14:0] \$91 ;
+  wire [14:0] \$92 ;
+  wire [15:0] \$93 ;
   wire [14:0] \$94 ;
   wire [14:0] \$95 ;
   wire [14:0] \$96 ;
-  wire [15:0] \$97 ;
-  wire [14:0] \$98 ;
-  wire [14:0] \$99 ;
+  wire [14:0] \$97 ;
+  wire [15:0] \$98 ;
+  wire [16:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$28  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$29  = 1'h0;
   input clk;
   wire clk;
+  wire close;
   (* init = 23'h000000 *)
   wire [22:0] d;
   reg grp_first = 1'h0;
@@ -246,183 +243,220 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [7:0] \w_sel.q[3] ;
   wire [7:0] \w_sel.scale ;
   wire [47:0] y;
-  assign \$1  = i_ctl[0] & i_ctl[4];
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[2];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[2] | grp_first;
-  assign \$7  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$8  = \$signal$24  & s2_last;
+  assign \$1  = i_ctl[0] & i_ctl[2];
+  assign \$2  = i_ctl[2] | grp_first;
+  assign \$3  = i_ctl[2] ? i_psum : grp_psum;
+  assign \$4  = \$signal$25  & s2_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$10  = w_sel[0] ? \$9  : 9'h000;
-  assign \$12  = w_sel[1] ? \$11  : 9'h000;
-  assign \$13  = $signed(\$10 ) + $signed(\$12 );
-  assign \$15  = w_sel[2] ? \$14  : 11'h000;
-  assign \$17  = w_sel[3] ? \$16  : 11'h000;
-  assign \$18  = $signed(\$15 ) + $signed(\$17 );
-  assign \$19  = $signed(\$13 ) + $signed(\$18 );
-  assign \$21  = w_sel[4] ? \$20  : 15'h0000;
-  assign \$23  = w_sel[5] ? \$22  : 15'h0000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$26  = w_sel[6] ? \$25  : 15'h0000;
-  assign \$28  = w_sel[7] ? \$27  : 15'h0000;
-  assign \$29  = - $signed(\$28 );
-  assign \$30  = $signed(\$26 ) + $signed(\$29 );
-  assign \$31  = $signed(\$24 ) + $signed(\$30 );
-  assign \$32  = $signed(\$19 ) + $signed(\$31 );
-  assign \$34  = w_sel[8] ? \$33  : 9'h000;
-  assign \$36  = w_sel[9] ? \$35  : 9'h000;
-  assign \$37  = $signed(\$34 ) + $signed(\$36 );
-  assign \$39  = w_sel[10] ? \$38  : 11'h000;
-  assign \$41  = w_sel[11] ? \$40  : 11'h000;
-  assign \$42  = $signed(\$39 ) + $signed(\$41 );
-  assign \$43  = $signed(\$37 ) + $signed(\$42 );
-  assign \$45  = w_sel[12] ? \$44  : 15'h0000;
-  assign \$47  = w_sel[13] ? \$46  : 15'h0000;
-  assign \$48  = $signed(\$45 ) + $signed(\$47 );
-  assign \$50  = w_sel[14] ? \$49  : 15'h0000;
-  assign \$52  = w_sel[15] ? \$51  : 15'h0000;
-  assign \$53  = - $signed(\$52 );
-  assign \$54  = $signed(\$50 ) + $signed(\$53 );
-  assign \$55  = $signed(\$48 ) + $signed(\$54 );
-  assign \$56  = $signed(\$43 ) + $signed(\$55 );
-  assign \$57  = $signed(\$32 ) + $signed(\$56 );
-  assign \$59  = w_sel[16] ? \$58  : 9'h000;
-  assign \$61  = w_sel[17] ? \$60  : 9'h000;
-  assign \$62  = $signed(\$59 ) + $signed(\$61 );
-  assign \$64  = w_sel[18] ? \$63  : 11'h000;
-  assign \$66  = w_sel[19] ? \$65  : 11'h000;
-  assign \$67  = $signed(\$64 ) + $signed(\$66 );
-  assign \$68  = $signed(\$62 ) + $signed(\$67 );
-  assign \$70  = w_sel[20] ? \$69  : 15'h0000;
-  assign \$72  = w_sel[21] ? \$71  : 15'h0000;
-  assign \$73  = $signed(\$70 ) + $signed(\$72 );
-  assign \$75  = w_sel[22] ? \$74  : 15'h0000;
-  assign \$77  = w_sel[23] ? \$76  : 15'h0000;
-  assign \$78  = - $signed(\$77 );
-  assign \$79  = $signed(\$75 ) + $signed(\$78 );
-  assign \$80  = $signed(\$73 ) + $signed(\$79 );
-  assign \$81  = $signed(\$68 ) + $signed(\$80 );
-  assign \$83  = w_sel[24] ? \$82  : 9'h000;
-  assign \$85  = w_sel[25] ? \$84  : 9'h000;
-  assign \$86  = $signed(\$83 ) + $signed(\$85 );
-  assign \$88  = w_sel[26] ? \$87  : 11'h000;
-  assign \$90  = w_sel[27] ? \$89  : 11'h000;
-  assign \$91  = $signed(\$88 ) + $signed(\$90 );
-  assign \$92  = $signed(\$86 ) + $signed(\$91 );
-  assign \$94  = w_sel[28] ? \$93  : 15'h0000;
-  assign \$96  = w_sel[29] ? \$95  : 15'h0000;
-  assign \$97  = $signed(\$94 ) + $signed(\$96 );
-  assign \$99  = w_sel[30] ? \$98  : 15'h0000;
-  assign \$101  = w_sel[31] ? \$100  : 15'h0000;
-  assign \$102  = - $signed(\$101 );
-  assign \$103  = $signed(\$99 ) + $signed(\$102 );
-  assign \$104  = $signed(\$97 ) + $signed(\$103 );
-  assign \$105  = $signed(\$92 ) + $signed(\$104 );
-  assign \$106  = $signed(\$81 ) + $signed(\$105 );
-  assign \$107  = $signed(\$57 ) + $signed(\$106 );
-  assign \$108  = $signed(p_acc) + $signed(\$107 );
-  assign \$109  = \$signal$28  ? s2_psum : out_acc;
-  assign \$111  = s2_scale[0] ? \$110  : 24'h000000;
-  assign \$113  = s2_scale[1] ? \$112  : 24'h000000;
-  assign \$114  = $signed(\$111 ) + $signed(\$113 );
-  assign \$116  = s2_scale[2] ? \$115  : 26'h0000000;
-  assign \$118  = s2_scale[3] ? \$117  : 26'h0000000;
-  assign \$119  = $signed(\$116 ) + $signed(\$118 );
-  assign \$120  = $signed(\$114 ) + $signed(\$119 );
-  assign \$122  = s2_scale[4] ? \$121  : 30'h00000000;
-  assign \$124  = s2_scale[5] ? \$123  : 30'h00000000;
-  assign \$125  = $signed(\$122 ) + $signed(\$124 );
-  assign \$127  = s2_scale[6] ? \$126  : 30'h00000000;
-  assign \$129  = s2_scale[7] ? \$128  : 30'h00000000;
-  assign \$130  = - $signed(\$129 );
-  assign \$131  = $signed(\$127 ) + $signed(\$130 );
-  assign \$132  = $signed(\$125 ) + $signed(\$131 );
-  assign \$133  = $signed(\$120 ) + $signed(\$132 );
-  assign \$134  = $signed(\$109 ) + $signed(\$133 );
+  assign close = i_ctl[0] & i_ctl[4];
+  assign \$6  = w_sel[0] ? \$5  : 9'h000;
+  assign \$8  = w_sel[1] ? \$7  : 9'h000;
+  assign \$9  = $signed(\$6 ) + $signed(\$8 );
+  assign \$11  = w_sel[2] ? \$10  : 11'h000;
+  assign \$13  = w_sel[3] ? \$12  : 11'h000;
+  assign \$14  = $signed(\$11 ) + $signed(\$13 );
+  assign \$15  = $signed(\$9 ) + $signed(\$14 );
+  assign \$17  = w_sel[4] ? \$16  : 15'h0000;
+  assign \$19  = w_sel[5] ? \$18  : 15'h0000;
+  assign \$20  = $signed(\$17 ) + $signed(\$19 );
+  assign \$22  = w_sel[6] ? \$21  : 15'h0000;
+  assign \$24  = w_sel[7] ? \$23  : 15'h0000;
+  assign \$25  = - $signed(\$24 );
+  assign \$26  = $signed(\$22 ) + $signed(\$25 );
+  assign \$27  = $signed(\$20 ) + $signed(\$26 );
+  assign \$28  = $signed(\$15 ) + $signed(\$27 );
+  assign \$30  = w_sel[8] ? \$29  : 9'h000;
+  assign \$32  = w_sel[9] ? \$31  : 9'h000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$35  = w_sel[10] ? \$34  : 11'h000;
+  assign \$37  = w_sel[11] ? \$36  : 11'h000;
+  assign \$38  = $signed(\$35 ) + $signed(\$37 );
+  assign \$39  = $signed(\$33 ) + $signed(\$38 );
+  assign \$41  = w_sel[12] ? \$40  : 15'h0000;
+  assign \$43  = w_sel[13] ? \$42  : 15'h0000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$46  = w_sel[14] ? \$45  : 15'h0000;
+  assign \$48  = w_sel[15] ? \$47  : 15'h0000;
+  assign \$49  = - $signed(\$48 );
+  assign \$50  = $signed(\$46 ) + $signed(\$49 );
+  assign \$51  = $signed(\$44 ) + $signed(\$50 );
+  assign \$52  = $signed(\$39 ) + $signed(\$51 );
+  assign \$53  = $signed(\$28 ) + $signed(\$52 );
+  assign \$55  = w_sel[16] ? \$54  : 9'h000;
+  assign \$57  = w_sel[17] ? \$56  : 9'h000;
+  assign \$58  = $signed(\$55 ) + $signed(\$57 );
+  assign \$60  = w_sel[18] ? \$59  : 11'h000;
+  assign \$62  = w_sel[19] ? \$61  : 11'h000;
+  assign \$63  = $signed(\$60 ) + $signed(\$62 );
+  assign \$64  = $signed(\$58 ) + $signed(\$63 );
+  assign \$66  = w_sel[20] ? \$65  : 15'h0000;
+  assign \$68  = w_sel[21] ? \$67  : 15'h0000;
+  assign \$69  = $signed(\$66 ) + $signed(\$68 );
+  assign \$71  = w_sel[22] ? \$70  : 15'h0000;
+  assign \$73  = w_sel[23] ? \$72  : 15'h0000;
+  assign \$74  = - $signed(\$73 );
+  assign \$75  = $signed(\$71 ) + $signed(\$74 );
+  assign \$76  = $signed(\$69 ) + $signed(\$75 );
+  assign \$77  = $signed(\$64 ) + $signed(\$76 );
+  assign \$79  = w_sel[24] ? \$78  : 9'h000;
+  assign \$81  = w_sel[25] ? \$80  : 9'h000;
+  assign \$82  = $signed(\$79 ) + $signed(\$81 );
+  assign \$84  = w_sel[26] ? \$83  : 11'h000;
+  assign \$86  = w_sel[27] ? \$85  : 11'h000;
+  assign \$87  = $signed(\$84 ) + $signed(\$86 );
+  assign \$88  = $signed(\$82 ) + $signed(\$87 );
+  assign \$90  = w_sel[28] ? \$89  : 15'h0000;
+  assign \$92  = w_sel[29] ? \$91  : 15'h0000;
+  assign \$93  = $signed(\$90 ) + $signed(\$92 );
+  assign \$95  = w_sel[30] ? \$94  : 15'h0000;
+  assign \$97  = w_sel[31] ? \$96  : 15'h0000;
+  assign \$98  = - $signed(\$97 );
+  assign \$99  = $signed(\$95 ) + $signed(\$98 );
+  assign \$100  = $signed(\$93 ) + $signed(\$99 );
+  assign \$101  = $signed(\$88 ) + $signed(\$100 );
+  assign \$102  = $signed(\$77 ) + $signed(\$101 );
+  assign \$103  = $signed(\$53 ) + $signed(\$102 );
+  assign \$104  = $signed(p_acc) + $signed(\$103 );
+  assign \$105  = \$signal$29  ? s2_psum : out_acc;
+  assign \$107  = s2_scale[0] ? \$106  : 24'h000000;
+  assign \$109  = s2_scale[1] ? \$108  : 24'h000000;
+  assign \$110  = $signed(\$107 ) + $signed(\$109 );
+  assign \$112  = s2_scale[2] ? \$111  : 26'h0000000;
+  assign \$114  = s2_scale[3] ? \$113  : 26'h0000000;
+  assign \$115  = $signed(\$112 ) + $signed(\$114 );
+  assign \$116  = $signed(\$110 ) + $signed(\$115 );
+  assign \$118  = s2_scale[4] ? \$117  : 30'h00000000;
+  assign \$120  = s2_scale[5] ? \$119  : 30'h00000000;
+  assign \$121  = $signed(\$118 ) + $signed(\$120 );
+  assign \$123  = s2_scale[6] ? \$122  : 30'h00000000;
+  assign \$125  = s2_scale[7] ? \$124  : 30'h00000000;
+  assign \$126  = - $signed(\$125 );
+  assign \$127  = $signed(\$123 ) + $signed(\$126 );
+  assign \$128  = $signed(\$121 ) + $signed(\$127 );
+  assign \$129  = $signed(\$116 ) + $signed(\$128 );
+  assign \$130  = $signed(\$105 ) + $signed(\$129 );
   always @(posedge clk)
-    o_a <= \$135 ;
+    o_a <= \$131 ;
   always @(posedge clk)
-    o_w <= \$136 ;
+    o_w <= \$132 ;
   always @(posedge clk)
-    o_ctl <= \$137 ;
+    o_ctl <= \$133 ;
   always @(posedge clk)
-    w_reg <= \$138 ;
+    w_reg <= \$134 ;
   always @(posedge clk)
-    p_acc <= \$139 ;
+    p_acc <= \$135 ;
   always @(posedge clk)
-    grp_first <= \$140 ;
+    grp_first <= \$136 ;
   always @(posedge clk)
-    grp_psum <= \$141 ;
+    grp_psum <= \$137 ;
   always @(posedge clk)
-    \$signal  <= \$142 ;
+    \$signal  <= \$138 ;
   always @(posedge clk)
-    s1_p <= \$143 ;
+    s1_p <= \$139 ;
   always @(posedge clk)
-    s1_scale <= \$144 ;
+    s1_scale <= \$140 ;
   always @(posedge clk)
-    \$signal$21  <= \$145 ;
+    \$signal$22  <= \$141 ;
   always @(posedge clk)
-    s1_last <= \$146 ;
+    s1_last <= \$142 ;
   always @(posedge clk)
-    s1_psum <= \$147 ;
+    s1_psum <= \$143 ;
   always @(posedge clk)
-    \$signal$24  <= \$148 ;
+    \$signal$25  <= \$144 ;
   always @(posedge clk)
-    s2_d <= \$149 ;
+    s2_d <= \$145 ;
   always @(posedge clk)
-    s2_scale <= \$150 ;
+    s2_scale <= \$146 ;
   always @(posedge clk)
-    \$signal$28  <= \$151 ;
+    \$signal$29  <= \$147 ;
   always @(posedge clk)
-    s2_last <= \$152 ;
+    s2_last <= \$148 ;
   always @(posedge clk)
-    s2_psum <= \$153 ;
+    s2_psum <= \$149 ;
   always @(posedge clk)
-    o_valid <= \$154 ;
+    o_valid <= \$150 ;
   always @(posedge clk)
-    out_acc <= \$155 ;
+    out_acc <= \$151 ;
   always @(posedge clk)
-    o_psum <= \$156 ;
+    o_psum <= \$152 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = i_a;
+    \$131  = i_a;
     if (rst) begin
-      \$135  = 32'd0;
+      \$131  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = i_w;
+    \$132  = i_w;
     if (rst) begin
-      \$136  = 40'h0000000000;
+      \$132  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = i_ctl;
+    \$133  = i_ctl;
     if (rst) begin
-      \$137  = 5'h00;
+      \$133  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = w_reg;
+    \$134  = w_reg;
     if (i_ctl[1]) begin
-      \$138  = i_w;
+      \$134  = i_w;
     end
     if (rst) begin
-      \$138  = 40'h0000000000;
+      \$134  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = p_acc;
-    if (\$1 ) begin
-      \$139  = 23'h000000;
+    \$135  = p_acc;
+    if (close) begin
+      \$135  = 23'h000000;
     end else if (i_ctl[0]) begin
-      \$139  = \$108 [22:0];
+      \$135  = \$104 [22:0];
+    end
+    if (rst) begin
+      \$135  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = grp_first;
+    if (close) begin
+      \$136  = 1'h0;
+    end else if (\$1 ) begin
+      \$136  = 1'h1;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$137  = i_psum;
+    end
+    if (rst) begin
+      \$137  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = close;
+    if (rst) begin
+      \$138  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = s1_p;
+    if (close) begin
+      \$139  = \$104 [22:0];
     end
     if (rst) begin
       \$139  = 23'h000000;
@@ -430,173 +464,133 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = grp_first;
-    if (\$2 ) begin
-      \$140  = 1'h0;
-    end else if (\$3 ) begin
-      \$140  = 1'h1;
+    \$140  = s1_scale;
+    if (close) begin
+      \$140  = w_sel[39:32];
     end
     if (rst) begin
-      \$140  = 1'h0;
+      \$140  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = grp_psum;
-    if (\$2 ) begin
-    end else if (\$3 ) begin
-      \$141  = i_psum;
+    \$141  = \$signal$22 ;
+    if (close) begin
+      \$141  = \$2 ;
     end
     if (rst) begin
-      \$141  = 48'h000000000000;
+      \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$4 ;
+    \$142  = s1_last;
+    if (close) begin
+      \$142  = i_ctl[3];
+    end
     if (rst) begin
       \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = s1_p;
-    if (\$5 ) begin
-      \$143  = \$108 [22:0];
+    \$143  = s1_psum;
+    if (close) begin
+      \$143  = \$3 ;
     end
     if (rst) begin
-      \$143  = 23'h000000;
+      \$143  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = s1_scale;
-    if (\$5 ) begin
-      \$144  = w_sel[39:32];
-    end
+    \$144  = \$signal ;
     if (rst) begin
-      \$144  = 8'h00;
+      \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = \$signal$21 ;
-    if (\$5 ) begin
-      \$145  = \$6 ;
+    \$145  = s2_d;
+    if (\$signal ) begin
+      \$145  = s1_p;
     end
     if (rst) begin
-      \$145  = 1'h0;
+      \$145  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = s1_last;
-    if (\$5 ) begin
-      \$146  = i_ctl[3];
+    \$146  = s2_scale;
+    if (\$signal ) begin
+      \$146  = s1_scale;
     end
     if (rst) begin
-      \$146  = 1'h0;
+      \$146  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = s1_psum;
-    if (\$5 ) begin
-      \$147  = \$7 ;
+    \$147  = \$signal$29 ;
+    if (\$signal ) begin
+      \$147  = \$signal$22 ;
     end
     if (rst) begin
-      \$147  = 48'h000000000000;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = \$signal ;
+    \$148  = s2_last;
+    if (\$signal ) begin
+      \$148  = s1_last;
+    end
     if (rst) begin
       \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = s2_d;
+    \$149  = s2_psum;
     if (\$signal ) begin
-      \$149  = s1_p;
+      \$149  = s1_psum;
     end
     if (rst) begin
-      \$149  = 23'h000000;
+      \$149  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = s2_scale;
-    if (\$signal ) begin
-      \$150  = s1_scale;
-    end
+    \$150  = \$4 ;
     if (rst) begin
-      \$150  = 8'h00;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = \$signal$28 ;
-    if (\$signal ) begin
-      \$151  = \$signal$21 ;
+    \$151  = out_acc;
+    if (\$signal$25 ) begin
+      \$151  = \$130 [47:0];
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$151  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = s2_last;
-    if (\$signal ) begin
-      \$152  = s1_last;
-    end
-    if (rst) begin
-      \$152  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = s2_psum;
-    if (\$signal ) begin
-      \$153  = s1_psum;
-    end
-    if (rst) begin
-      \$153  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = \$8 ;
-    if (rst) begin
-      \$154  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = out_acc;
-    if (\$signal$24 ) begin
-      \$155  = \$134 [47:0];
-    end
-    if (rst) begin
-      \$155  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = o_psum;
-    if (\$signal$24 ) begin
+    \$152  = o_psum;
+    if (\$signal$25 ) begin
       if (s2_last) begin
-        \$156  = \$134 [47:0];
+        \$152  = \$130 [47:0];
       end
     end
     if (rst) begin
-      \$156  = 48'h000000000000;
+      \$152  = 48'h000000000000;
     end
   end
-  assign p_next = \$108 [22:0];
+  assign p_next = \$104 [22:0];
   assign d = s1_p;
-  assign y = \$134 [47:0];
+  assign y = \$130 [47:0];
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -640,44 +634,44 @@ module mixpe_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.q[2]  = w_sel[23:16];
   assign \w_sel.q[3]  = w_sel[31:24];
   assign \w_sel.scale  = w_sel[39:32];
-  assign \$9  = { i_a[7], i_a[7:0] };
-  assign \$11  = { i_a[7:0], 1'h0 };
-  assign \$14  = { i_a[7], i_a[7:0], 2'h0 };
-  assign \$16  = { i_a[7:0], 3'h0 };
-  assign \$20  = { i_a[7], i_a[7], i_a[7], i_a[7:0], 4'h0 };
-  assign \$22  = { i_a[7], i_a[7], i_a[7:0], 5'h00 };
-  assign \$25  = { i_a[7], i_a[7:0], 6'h00 };
-  assign \$27  = { i_a[7:0], 7'h00 };
-  assign \$33  = { i_a[15], i_a[15:8] };
-  assign \$35  = { i_a[15:8], 1'h0 };
-  assign \$38  = { i_a[15], i_a[15:8], 2'h0 };
-  assign \$40  = { i_a[15:8], 3'h0 };
-  assign \$44  = { i_a[15], i_a[15], i_a[15], i_a[15:8], 4'h0 };
-  assign \$46  = { i_a[15], i_a[15], i_a[15:8], 5'h00 };
-  assign \$49  = { i_a[15], i_a[15:8], 6'h00 };
-  assign \$51  = { i_a[15:8], 7'h00 };
-  assign \$58  = { i_a[23], i_a[23:16] };
-  assign \$60  = { i_a[23:16], 1'h0 };
-  assign \$63  = { i_a[23], i_a[23:16], 2'h0 };
-  assign \$65  = { i_a[23:16], 3'h0 };
-  assign \$69  = { i_a[23], i_a[23], i_a[23], i_a[23:16], 4'h0 };
-  assign \$71  = { i_a[23], i_a[23], i_a[23:16], 5'h00 };
-  assign \$74  = { i_a[23], i_a[23:16], 6'h00 };
-  assign \$76  = { i_a[23:16], 7'h00 };
-  assign \$82  = { i_a[31], i_a[31:24] };
-  assign \$84  = { i_a[31:24], 1'h0 };
-  assign \$87  = { i_a[31], i_a[31:24], 2'h0 };
-  assign \$89  = { i_a[31:24], 3'h0 };
-  assign \$93  = { i_a[31], i_a[31], i_a[31], i_a[31:24], 4'h0 };
-  assign \$95  = { i_a[31], i_a[31], i_a[31:24], 5'h00 };
-  assign \$98  = { i_a[31], i_a[31:24], 6'h00 };
-  assign \$100  = { i_a[31:24], 7'h00 };
-  assign \$110  = { s2_d[22], s2_d };
-  assign \$112  = { s2_d, 1'h0 };
-  assign \$115  = { s2_d[22], s2_d, 2'h0 };
-  assign \$117  = { s2_d, 3'h0 };
-  assign \$121  = { s2_d[22], s2_d[22], s2_d[22], s2_d, 4'h0 };
-  assign \$123  = { s2_d[22], s2_d[22], s2_d, 5'h00 };
-  assign \$126  = { s2_d[22], s2_d, 6'h00 };
-  assign \$128  = { s2_d, 7'h00 };
+  assign \$5  = { i_a[7], i_a[7:0] };
+  assign \$7  = { i_a[7:0], 1'h0 };
+  assign \$10  = { i_a[7], i_a[7:0], 2'h0 };
+  assign \$12  = { i_a[7:0], 3'h0 };
+  assign \$16  = { i_a[7], i_a[7], i_a[7], i_a[7:0], 4'h0 };
+  assign \$18  = { i_a[7], i_a[7], i_a[7:0], 5'h00 };
+  assign \$21  = { i_a[7], i_a[7:0], 6'h00 };
+  assign \$23  = { i_a[7:0], 7'h00 };
+  assign \$29  = { i_a[15], i_a[15:8] };
+  assign \$31  = { i_a[15:8], 1'h0 };
+  assign \$34  = { i_a[15], i_a[15:8], 2'h0 };
+  assign \$36  = { i_a[15:8], 3'h0 };
+  assign \$40  = { i_a[15], i_a[15], i_a[15], i_a[15:8], 4'h0 };
+  assign \$42  = { i_a[15], i_a[15], i_a[15:8], 5'h00 };
+  assign \$45  = { i_a[15], i_a[15:8], 6'h00 };
+  assign \$47  = { i_a[15:8], 7'h00 };
+  assign \$54  = { i_a[23], i_a[23:16] };
+  assign \$56  = { i_a[23:16], 1'h0 };
+  assign \$59  = { i_a[23], i_a[23:16], 2'h0 };
+  assign \$61  = { i_a[23:16], 3'h0 };
+  assign \$65  = { i_a[23], i_a[23], i_a[23], i_a[23:16], 4'h0 };
+  assign \$67  = { i_a[23], i_a[23], i_a[23:16], 5'h00 };
+  assign \$70  = { i_a[23], i_a[23:16], 6'h00 };
+  assign \$72  = { i_a[23:16], 7'h00 };
+  assign \$78  = { i_a[31], i_a[31:24] };
+  assign \$80  = { i_a[31:24], 1'h0 };
+  assign \$83  = { i_a[31], i_a[31:24], 2'h0 };
+  assign \$85  = { i_a[31:24], 3'h0 };
+  assign \$89  = { i_a[31], i_a[31], i_a[31], i_a[31:24], 4'h0 };
+  assign \$91  = { i_a[31], i_a[31], i_a[31:24], 5'h00 };
+  assign \$94  = { i_a[31], i_a[31:24], 6'h00 };
+  assign \$96  = { i_a[31:24], 7'h00 };
+  assign \$106  = { s2_d[22], s2_d };
+  assign \$108  = { s2_d, 1'h0 };
+  assign \$111  = { s2_d[22], s2_d, 2'h0 };
+  assign \$113  = { s2_d, 3'h0 };
+  assign \$117  = { s2_d[22], s2_d[22], s2_d[22], s2_d, 4'h0 };
+  assign \$119  = { s2_d[22], s2_d[22], s2_d, 5'h00 };
+  assign \$122  = { s2_d[22], s2_d, 6'h00 };
+  assign \$124  = { s2_d, 7'h00 };
 endmodule

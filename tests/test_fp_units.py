@@ -42,7 +42,14 @@ def _fp32_operands(rng, n):
     b[2 * q:3 * q] = rng.integers(0, 1 << 24, q).astype(np.uint32) | (
         rng.integers(0, 2, q).astype(np.uint32) << 31)
     corners = np.array(list(itertools.product(FP32_SPECIALS, repeat=2)), dtype=np.uint32)
-    return np.concatenate([a, corners[:, 0]]), np.concatenate([b, corners[:, 1]])
+    # The deepest cancellations: x a power of two (and its neighbours), y of the next lower
+    # exponent a few units below it, opposite sign: the sum's leading one at the lowest bits
+    # the adder's normaliser keeps (FPAdd starts its search at bit 2).
+    xs = np.array([(e << 23) + j for e in (1, 2, 100, 127, 254) for j in (0, 1, 2)], np.uint32)
+    deep = np.array([(x, ((x - d) & 0x7FFFFFFF) | 0x80000000) for x in xs for d in range(1, 9)],
+                    dtype=np.uint32)
+    return (np.concatenate([a, corners[:, 0], deep[:, 0], deep[:, 1]]),
+            np.concatenate([b, corners[:, 1], deep[:, 1], deep[:, 0]]))
 
 
 def test_fp32_add_matches_ieee(rng):

@@ -297,7 +297,8 @@ class Accelerator(wiring.Component):
         n0 = Signal(range(b["n"] + C + 1), name="os_n0")
         kc = Signal(range(b["k_beats"] + cb + 1), name="os_kc")
         j = Signal(range(cb + 1), name="os_beat")          # beat within the chunk
-        gb = Signal(range((bpg or 1) + 1), name="os_group_beat")  # beat within the group
+        # Beat within the group; none for PEs without a group accumulator (bpg None).
+        gb = Signal(range(bpg + 1), name="os_group_beat") if bpg is not None else None
         a_base = Signal(range(cfg.a_depth + 1), name="os_a_base")
         w_base = Signal(range(cfg.w_depth + 1), name="os_w_base")
         length = Signal(range(cb + 1), name="os_len")      # beats of this chunk
@@ -346,14 +347,16 @@ class Accelerator(wiring.Component):
         is_last = Signal(name="os_is_last")
         group_end = Signal(name="os_group_end")
         m.d.comb += [is_last.eq(j == length - 1),
-                     group_end.eq(is_last if bpg is None else gb == bpg - 1)]
+                     group_end.eq(is_last if gb is None or bpg is None else gb == bpg - 1)]
         fire = Signal(name="os_fire")
         m.d.comb += fire.eq(run & (m0 < M) & (gap_now == 0) &
                             (~is_last | ~any_last | (since >= spacing)))
         with m.If(go):
-            m.d.sync += [m0.eq(0), n0.eq(0), kc.eq(0), j.eq(0), gb.eq(0), a_base.eq(0),
+            m.d.sync += [m0.eq(0), n0.eq(0), kc.eq(0), j.eq(0), a_base.eq(0),
                          w_base.eq(0), gap.eq(0), dq.eq(0), since.eq(0), any_last.eq(0),
                          prev.eq(0)]
+            if gb is not None:
+                m.d.sync += gb.eq(0)
         # The buffers are read only for a beat (their outputs, and the registers behind them,
         # hold still in idle cycles; the weight word also stays for the interval above).
         m.d.comb += [a_rd.addr.eq(at(a_base + kc + j, cfg.a_depth)),
@@ -362,8 +365,9 @@ class Accelerator(wiring.Component):
         with m.If(fire):
             m.d.comb += [issue.valid.eq(1), issue.load_w.eq(1), issue.first.eq(j == 0),
                          issue.last.eq(is_last), issue.group_end.eq(group_end)]
-            m.d.sync += [prev.eq(1), prev_ge.eq(group_end), j.eq(j + 1),
-                         gb.eq(Mux(group_end, 0, gb + 1))]
+            m.d.sync += [prev.eq(1), prev_ge.eq(group_end), j.eq(j + 1)]
+            if gb is not None:
+                m.d.sync += gb.eq(Mux(group_end, 0, gb + 1))
             with m.If(is_last):
                 m.d.sync += [j.eq(0), kc.eq(kc + length), since.eq(1), any_last.eq(1)]
                 with m.If(kc + length >= KB):

@@ -53,11 +53,19 @@ __all__ = ['MixPE', 'MixPEDot', 'MixPEColumnDequant', 'group_sums', 'dequant_cor
            'dequant_scale']
 
 
-def group_sums(m: Module, c: MixPEConfig, i_a, q, ctl):
+def closing(m: Module, ctl) -> Signal:
+    """``valid & group_end`` as one signal, which every use shares (a beat that closes its
+    group)."""
+    close = Signal(name="close")
+    m.d.comb += close.eq(ctl.valid & ctl.group_end)
+    return close
+
+
+def group_sums(m: Module, c: MixPEConfig, i_a, q, ctl, close):
     """The lanes and the group accumulators of one beat: returns ``(P, A)`` including the
-    beat (``A`` None without a zero point); the accumulators restart after a ``group_end``."""
+    beat (``A`` None without a zero point); the accumulators restart after a beat that
+    ``close``s its group (:func:`closing`)."""
     take = ctl.valid
-    close = ctl.valid & ctl.group_end
     if c.is_fp:
         p_next, a_next, p_acc, a_acc = _fp_lanes(m, c, i_a, q)
     else:
@@ -127,12 +135,12 @@ class MixPE(wiring.Component):
         w = contract_plumbing(m, self)
         ctl = self.i_ctl
         take = ctl.valid
-        close = ctl.valid & ctl.group_end
+        close = closing(m, ctl)
         psum_shape = unsigned(32) if c.is_fp else signed(c.acc_bits)
         m.d.comb += self.o_ready.eq(1)
 
         # --- lanes and group accumulators (one beat per cycle) -------------------------------
-        p_next, a_next = group_sums(m, c, self.i_a, w.q, ctl)
+        p_next, a_next = group_sums(m, c, self.i_a, w.q, ctl, close)
 
         # The output's starting value, held from the group's `first` beat to its hand-off.
         grp_first = Signal()
@@ -202,9 +210,9 @@ class MixPEDot(wiring.Component):
         c = self.config
         w = contract_plumbing(m, self)
         ctl = self.i_ctl
-        close = ctl.valid & ctl.group_end
+        close = closing(m, ctl)
         m.d.comb += self.o_ready.eq(1)
-        p_next, a_next = group_sums(m, c, self.i_a, w.q, ctl)
+        p_next, a_next = group_sums(m, c, self.i_a, w.q, ctl, close)
         grp_first = Signal()
         with m.If(close):
             m.d.sync += grp_first.eq(0)

@@ -164,7 +164,7 @@ def _bitserial_random(config: BitSerialConfig, rng: np.random.Generator,
         psum = _random_psum(config, rng)
         n = config.group_size // config.lanes
         for g in range(n_groups):
-            short = int(rng.integers(1, n)) if n > 1 and rng.random() < 0.15 else None
+            short = int(rng.integers(1, n)) if n > 1 and rng.random() < 0.3 else None
             beats += _bitserial_group(config, rng, first=g == 0, last=g == n_groups - 1,
                                       psum=psum, extreme=rng.random() < 0.15, n_beats=short,
                                       prior=beats)

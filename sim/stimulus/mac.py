@@ -288,6 +288,13 @@ def _dequant_corners(config: DequantMacConfig) -> list[Beat]:
     beats: list[Beat] = []
     lo, hi = int_range(config.weight_bits, config.weight_signed)
     zeros = (0,) if config.weight_signed else (lo, hi)
+    # Every code at the zero point (signed-zero weights) from a -0 partial sum: the sum stays
+    # -0 only if every product is -0, so the sign of a zero dequantized weight is checked.
+    for z in zeros:
+        for a in (0x3C00, 0xBC00):
+            beats.extend(_single(config, (a,) * lanes, DequantWeight(q=(z,) * lanes,
+                                                                     scale=0x3C00, zero=z),
+                                 0x80000000))
     for scale in FP16_SPECIALS:
         for q in (lo, hi, 0):
             for z in zeros:
