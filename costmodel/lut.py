@@ -89,7 +89,13 @@ def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
         "weight_planes": (register(k, tech) * (config.planes_max * cols)
                           + mux2(cols * k, tech) * (config.planes_max - 1)),
     }
-    if tf == "fp16":
+    # The row activation sums feed only the correction: none without a correction constant
+    # (symmetric binary weights, corr_bits 0), as in the RTL.
+    if not config.corr_bits:
+        per_beat["act_sum"] = ComponentCost.zero()
+        if tf == "fp16":
+            per_beat["act_sum_fp32_adders"] = ComponentCost.zero()
+    elif tf == "fp16":
         per_beat["act_sum_fp32_adders"] = fp32_add * rows
         per_beat["act_sum"] = (_fp16_to_fp32(tech) + register(64, tech)) * rows
     else:
@@ -126,11 +132,17 @@ def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
     if tf == "fp16":
         # D register, its p-doubling, the scale term's scaler, the operand selects of the
         # shared FP32 adder; one correction scaler per row.
-        dq_pe = register(32, tech) + _fp32_scaler(tech) + mux2(64, tech) + out_regs
-        dq_row = _fp32_scaler(tech) * rows
+        # Without a correction constant the adder only scales: one operand select, no
+        # correction scaler.
+        selects = mux2(64 if config.corr_bits else 32, tech)
+        dq_pe = register(32, tech) + _fp32_scaler(tech) + selects + out_regs
+        dq_row = _fp32_scaler(tech) * rows if config.corr_bits else ComponentCost.zero()
     else:
-        correction = (register(config.dq_bits, tech) + int_adder(config.dq_bits, tech)
-                      + barrel_shifter(config.dq_bits, max(config.corr_bits, 1), tech))
+        # The D register, and with a correction constant its adder and shifter.
+        correction = register(config.dq_bits, tech)
+        if config.corr_bits:
+            correction = (correction + int_adder(config.dq_bits, tech)
+                          + barrel_shifter(config.dq_bits, config.corr_bits, tech))
         if tf == "int8":
             # The exact D rounded to FP32 (normalising shifter over D, rounding, exponent).
             scale = (barrel_shifter(config.dq_bits, config.dq_bits, tech)
@@ -142,7 +154,8 @@ def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
         dq_pe = correction + scale + out_regs
         dq_row = ComponentCost.zero()
     per_group = {
-        "correction_constants": (int_adder(config.corr_bits + 1, tech)
+        "correction_constants": ((int_adder(config.corr_bits + 1, tech) if config.corr_bits
+                                  else ComponentCost.zero())
                                  + register(config.corr_bits + 2 * config.scale_bits, tech))
         * cols,
         "dequantizer": dq_pe * pes + dq_row,
