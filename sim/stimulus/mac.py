@@ -241,7 +241,21 @@ def _fp16_corners(config: Fp16MacConfig) -> list[Beat]:
     if lanes > 1:
         alternating = tuple(0x3C00 if l % 2 == 0 else 0xBC00 for l in range(lanes))
         beats.extend(_single(config, alternating, (0x4000,) * lanes, 0))
+    ones = (0x3C00,) * lanes
+    beats += _deepest_cancellations(config, ones, ones)
     return beats
+
+
+def _deepest_cancellations(config: Fp16MacConfig | DequantMacConfig, a: tuple[int, ...], w: Any
+                           ) -> list[Beat]:
+    """Beats whose product sum ``s`` is a power of two, from partial sums of the other sign a
+    few units below it (the next lower exponent): the sum's leading one at the lowest bits an
+    FP32 adder's normaliser can see (random values never cancel that deep)."""
+    s = (fp16_mac_step(config, 0, a, w) if isinstance(config, Fp16MacConfig)
+         else dequant_mac_step(config, 0, a, w))
+    assert s & 0x7FFFFF == 0, "the corner's product sum must be a power of two"
+    return [b for d in (1, 2, 3, 5)
+            for b in _single(config, a, w, ((s & 0x7FFFFFFF) - d) | (~s & 0x80000000))]
 
 
 # --- dequantize-then-MAC -----------------------------------------------------------------------
@@ -301,6 +315,10 @@ def _dequant_corners(config: DequantMacConfig) -> list[Beat]:
                 w = DequantWeight(q=(q,) * lanes, scale=scale, zero=z)
                 for a in (0x3C00, 0x7BFF, 0x0001, 0x8000):
                     beats.extend(_single(config, (a,) * lanes, w, 0))
+    # Dequantized weights of exactly 1.0: (zero + 1 - zero) * 1.0.
+    z = zeros[0]
+    one = DequantWeight(q=(z + 1,) * lanes, scale=0x3C00, zero=z)
+    beats += _deepest_cancellations(config, (0x3C00,) * lanes, one)
     return beats
 
 
