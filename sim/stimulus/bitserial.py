@@ -168,7 +168,13 @@ def _bitserial_random(config: BitSerialConfig, rng: np.random.Generator,
             beats += _bitserial_group(config, rng, first=g == 0, last=g == n_groups - 1,
                                       psum=psum, extreme=rng.random() < 0.15, n_beats=short,
                                       prior=beats)
-    return beats
+    return _drained(config, rng, beats)
+
+
+def _drained(config: BitSerialConfig, rng: np.random.Generator, beats: list[Beat]) -> list[Beat]:
+    """``beats`` plus idle cycles until the last group's dequantization is over, so that any
+    stimulus can follow (each generator schedules as if the PE were idle at its start)."""
+    return beats + [_idle(config, rng) for _ in range(config.scale_bits + 1)]
 
 
 def _corner_beats(config: BitSerialConfig) -> list[Beat]:
@@ -185,17 +191,18 @@ def _corner_beats(config: BitSerialConfig) -> list[Beat]:
         for scale in (0, 1, top):
             for psum in psums:
                 beats += _bitserial_group(config, rng, first=True, last=True, psum=psum,
-                                          dtype=dtype, extreme=True, scale=scale)
+                                          dtype=dtype, extreme=True, scale=scale,
+                                          prior=beats)
         # Group sums that are single weight values (exact powers of two for many codes) scaled
         # by every scale bit.
         for _ in range(4):
             beats += _bitserial_group(config, rng, first=True, last=True, psum=0, dtype=dtype,
-                                      scale=top, sparse=True)
+                                      scale=top, sparse=True, prior=beats)
         # Several groups into one output, every scale bit exercised.
         for g in range(3):
             beats += _bitserial_group(config, rng, first=g == 0, last=g == 2, psum=0,
-                                      dtype=dtype, extreme=True, scale=top - g)
-    return beats
+                                      dtype=dtype, extreme=True, scale=top - g, prior=beats)
+    return _drained(config, rng, beats)
 
 
 def random_gemm(config: BitSerialConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
