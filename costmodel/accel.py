@@ -11,8 +11,9 @@ The units are counted from the RTL of :mod:`mpgemm.hw.array` (``accel.py``, ``me
 ``tile.py``), with ``R x C`` PEs, ``s`` the row skew (1 output-stationary, the PE's result
 latency ``L`` weight-stationary) and the PE's port widths ``act``, ``wgt``, ``psum``:
 
-* ``pes`` (category ``pes``): the ``R C`` PEs, each priced by :func:`~.pe.pe_cost`; action:
-  a valid beat.
+* ``pes`` (category ``pes``): the ``R C`` PEs, each priced by :func:`~.pe.pe_cost` (without
+  the weight register in an output-stationary array, whose weights stream); action: a valid
+  beat.
 * ``act_skew``, ``ctl_skew`` (``registers``): ``s R(R-1)/2`` stages of ``act`` bits and of the
   5-bit control word (row ``r`` waits ``r s`` cycles); action: a beat moving one stage.
 * ``weight_skew`` (output-stationary): ``C(C-1)/2`` stages of ``wgt`` bits; as above.
@@ -75,7 +76,8 @@ Not modelled (left out rather than guessed):
   controller's muxes, and the row mux's row index and valid OR: small and without a cited
   figure. The controller's adders are counted.
 * What synthesis removes or merges. Every PE is priced as :func:`~.pe.pe_cost` prices it on
-  its own, including the contract's forwarding registers that the array leaves unconnected
+  its own (an output-stationary array's without the weight register it does not build),
+  including the contract's forwarding registers that the array leaves unconnected
   (the last column's ``o_a``/``o_ctl``, the bottom row's ``o_w`` in an output-stationary
   array, every ``o_w`` in a weight-stationary one) and the psum select of a PE whose
   ``i_psum`` is tied to zero (output-stationary). The rows' control skew chains all delay the
@@ -443,10 +445,11 @@ class AccelCost:
 # The accelerator's units, counted from the RTL
 # --------------------------------------------------------------------------------------------
 
-def _pe_beat_energy_pj(config: PEConfig, tech: Technology) -> float:
+def _pe_beat_energy_pj(config: PEConfig, tech: Technology, *,
+                       weight_register: bool = True) -> float:
     """Energy of one beat of the PE on its first (default) weight data type: the array's
-    schedule does not distinguish data types."""
-    pe = pe_cost(config, tech)
+    schedule does not distinguish data types. ``weight_register``: see :func:`~.pe.pe_cost`."""
+    pe = pe_cost(config, tech, weight_register=weight_register)
     group = config.group_size
     k = group if group is not None else config.tile_shape[2]
     workload = GemmWorkload(M=1, N=1, K=k, act_format=config.act_format,
@@ -566,12 +569,16 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
         groups = _shared_groups(accel, tech, logic, reg)
         wgt = arr.grid_ports.weight.width
     else:
-        pecost = pe_cost(pe, tech)
+        # An output-stationary array's PEs stream their weights (load_w high): no weight
+        # register (hw.array.shared.grid_component).
+        pecost = pe_cost(pe, tech, weight_register=not os)
+        energy = _pe_beat_energy_pj(pe, tech, weight_register=not os)
         groups = [UnitGroup(
-            "pes", "pes", arr.pes, ComponentCost(pecost.area_um2, _pe_beat_energy_pj(pe, tech)),
+            "pes", "pes", arr.pes, ComponentCost(pecost.area_um2, energy),
             "beat", lambda a: a.pe_beats,
             f"{R} x {C} {pe.kind} PEs ({arr.tiles[0]} x {arr.tiles[1]} tiles; a tile adds no "
-            f"registers)")]
+            f"registers" + ("; without weight registers, as the weights stream)" if os
+                            else ")"))]
 
     # Input skew: row r's activation beat and control word wait r * s registers each, so a
     # beat issued moves through every stage of the triangle once.
@@ -674,13 +681,14 @@ def _column_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> lis
     pe = arr.pe
     assert isinstance(pe, DequantMacConfig)
     R, C, lanes = arr.rows, arr.cols, pe.lanes
-    mac = pe_cost(pe.mac, tech)
+    mac = pe_cost(pe.mac, tech, weight_register=False)
     head = (int_adder(pe.diff_bits, tech) + dequantizer(pe.diff_bits, tech)) * lanes \
         + register(16 * lanes, tech)
     act = pe.ports.act.width
     return [
         UnitGroup("pes", "pes", arr.pes,
-                  ComponentCost(mac.area_um2, _pe_beat_energy_pj(pe.mac, tech)), "beat",
+                  ComponentCost(mac.area_um2,
+                                _pe_beat_energy_pj(pe.mac, tech, weight_register=False)), "beat",
                   lambda a: a.pe_beats,
                   f"{R} x {C} FP16 MAC PEs, the dequantizers moved to the column tops"),
         UnitGroup("column_dequantizers", "shared", C, logic(head), "beat",

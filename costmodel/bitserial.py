@@ -130,19 +130,19 @@ def shared_parts(config: BitSerialConfig, tech: Technology
     grid PE (``BitSerialPE(config, encoded_input=True)``, energies as in the standalone
     breakdown) and of one column encoder (``BitSerialColumnEncoder``, energies per beat).
 
-    The grid PE is the standalone PE without its weight encoder, its contract registers
-    holding the grid's weight word (integer weights, scale, data type) instead of the codes
-    with their zero point and special value. The encoder is the standalone PE's, with the
+    The grid PE is the standalone PE without its weight encoder and weight register (a
+    shared array is output-stationary: its weights stream, ``load_w`` high), its forwarding
+    registers holding the grid's weight word (integer weights, scale, data type) instead of
+    the codes with their zero point and special value. The encoder is the standalone PE's, with the
     register of the grid's weight word behind it.
     """
     cycles = config.timing().cycles
     act, wgt = config.ports.act.width, config.shared_ports.weight.width
-    grid = {k: c for k, c in _bitserial_model(config, tech).items() if k != "weight_encoder"}
+    grid = {k: c for k, c in _bitserial_model(config, tech).items()
+            if k not in ("weight_encoder", "weight_register")}
     forwarding = register(act + wgt + PE_CONTROL_BITS, tech)
-    weight = register(wgt, tech) + mux2(wgt, tech)
     grid["forwarding_registers"] = ComponentCost(forwarding.area_um2,
                                                  forwarding.energy_pj * cycles)
-    grid["weight_register"] = ComponentCost(weight.area_um2, weight.energy_pj * cycles)
     head = {"weight_encoder": _weight_encoder(config, tech),
             "output_register": register(wgt, tech)}
     return grid, head

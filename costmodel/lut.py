@@ -191,14 +191,15 @@ def shared_parts(config: LutConfig, served_rows: int, tech: Technology, *,
     The grid PE is the tile without its table precompute and operand isolation (moved to the
     row head) and without its dequantizer, correction constants and ``i_psum`` copies (moved
     to the column unit); it forwards the table instead of the activations and takes of the
-    weight word only the planes and data type (the scale and zero point bypass the grid); it
-    adds the hand-off register and the group's first flag. The column unit does a group in one
-    pass: a select among its rows' hand-offs, the correction ``(acc << p) + c * sum a`` as a
-    shift-and-add over ``c``'s bits and one subtractor for ``c``, the stage register, the
-    scale as a shift-and-add over its bits and the output adder, one accumulator per served
-    row, and the countdown of the outputs waiting for the tile's latency. ``read_out=False``:
-    without the countdown and the output register (an array reads the row accumulators,
-    ``LutColumnDequant(..., read_out=False)``).
+    weight word only the planes and data type (the scale and zero point bypass the grid), with
+    no weight register (a shared array is output-stationary: its weights stream, ``load_w``
+    high); it adds the hand-off register and the group's first flag. The column unit does a
+    group in one pass: a select among its rows' hand-offs, the correction ``(acc << p) + c *
+    sum a`` as a shift-and-add over ``c``'s bits and one subtractor for ``c``, the stage
+    register, the scale as a shift-and-add over its bits and the output adder, one
+    accumulator per served row, and the countdown of the outputs waiting for the tile's
+    latency. ``read_out=False``: without the countdown and the output register (an array
+    reads the row accumulators, ``LutColumnDequant(..., read_out=False)``).
     """
     whole = _lut_model(config, tech)
     moved = ("precompute_fp16_adders", "table_precompute", "operand_isolation")
@@ -215,7 +216,6 @@ def shared_parts(config: LutConfig, served_rows: int, tech: Technology, *,
 
     grid.update({
         "forwarding_registers": per(register(table + wgt + PE_CONTROL_BITS, tech), cycles),
-        "weight_register": per(register(wgt, tech) + mux2(wgt, tech), cycles),
         "handoff_register": per(register(hand, tech), once),
         "group_first_flag": per(register(1, tech), once),
     })

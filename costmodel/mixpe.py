@@ -147,8 +147,10 @@ def shared_parts(config: MixPEConfig, served_rows: int, tech: Technology, *,
     dequantizer serving ``served_rows`` rows (``MixPEColumnDequant``, energies per group
     hand-off).
 
-    The grid PE keeps the per-beat datapath of the standalone PE, the contract's registers for
-    the codes alone (the zero point and scale bypass the grid) and the hand-off register. The
+    The grid PE keeps the per-beat datapath of the standalone PE, the contract's forwarding
+    registers for the codes alone (the zero point and scale bypass the grid) and the hand-off
+    register; it has no weight register (a shared array is output-stationary: its weights
+    stream, ``load_w`` high). The
     column unit has the standalone dequantizer's arithmetic, a select among the served rows'
     hand-offs instead of the stage-1 register (it works on the PE's hand-off register), a
     stage-2 register with the row index instead of the start value, and one output
@@ -168,7 +170,6 @@ def shared_parts(config: MixPEConfig, served_rows: int, tech: Technology, *,
         "handoff_register": _per_group(register(hand + 1, tech), once),   # with o_valid
         "group_first_flag": _per_group(register(1, tech), once),
         "forwarding_registers": register(act + codes + PE_CONTROL_BITS, tech),
-        "weight_register": register(codes, tech) + mux2(codes, tech),
     })
     acc = config.ports.psum.width
     b, sb, zero = config.weight_bits, config.scale_port_bits, config.has_zero

@@ -176,11 +176,16 @@ def workload_beat_cost(config: PEConfig, workload: GemmWorkload,
     return hook(config, workload, pe)
 
 
-def pe_cost(config: PEConfig, tech: Technology = DEFAULT_TECH) -> PECost:
+def pe_cost(config: PEConfig, tech: Technology = DEFAULT_TECH, *,
+            weight_register: bool = True) -> PECost:
     """Area, energy and timing of one PE described by ``config``.
 
-    Results are cached per ``(config, tech)``; configs are frozen dataclasses, so equal configs
-    share one entry.
+    ``weight_register=False``: the PE as an output-stationary array builds it, with ``load_w``
+    high on every beat and no weight register (``mpgemm.hw.contract.without_weight_register``);
+    its breakdown has no ``"weight_register"`` entry.
+
+    Results are cached per ``(config, tech, weight_register)``; configs are frozen
+    dataclasses, so equal configs share one entry.
 
     Raises
     ------
@@ -191,12 +196,17 @@ def pe_cost(config: PEConfig, tech: Technology = DEFAULT_TECH) -> PECost:
     pe_model(config)
     if not isinstance(tech, Technology):
         raise TypeError(f"tech must be a Technology, not {tech!r}")
-    return _pe_cost_cached(config, tech)
+    if not isinstance(weight_register, bool):
+        raise TypeError(f"weight_register must be a bool, not {weight_register!r}")
+    return _pe_cost_cached(config, tech, weight_register)
 
 
 @functools.lru_cache(maxsize=4096)
-def _pe_cost_cached(config: PEConfig, tech: Technology) -> PECost:
-    breakdown = MappingProxyType(dict(pe_model(config).breakdown(config, tech)))
+def _pe_cost_cached(config: PEConfig, tech: Technology, weight_register: bool) -> PECost:
+    parts = dict(pe_model(config).breakdown(config, tech))
+    if not weight_register:
+        parts.pop("weight_register", None)
+    breakdown = MappingProxyType(parts)
     total = sum(breakdown.values(), ComponentCost.zero())
     energy_per_beat = total.energy_pj * tech.pnr_energy_factor
     macs_per_beat = config.macs_per_beat

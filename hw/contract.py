@@ -52,7 +52,8 @@ from amaranth.lib.wiring import In, Out
 
 from mpgemm.sim.golden.ports import PE_CONTROL, Array, Bits, Field, PEPorts, Struct
 
-__all__ = ["layout_of", "PEControl", "pe_signature", "contract_plumbing"]
+__all__ = ["layout_of", "PEControl", "pe_signature", "contract_plumbing",
+           "without_weight_register"]
 
 
 def layout_of(field: Field) -> "Shape | data.Layout":
@@ -91,18 +92,32 @@ def pe_signature(ports: PEPorts) -> wiring.Signature:
     })
 
 
+def without_weight_register(pe):
+    """Mark the PE component ``pe`` (before it is elaborated) as one whose ``load_w`` is high on
+    every beat, and return it: :func:`contract_plumbing` then builds no weight register and
+    every beat uses ``i_w``. An output-stationary array streams its weights so (its tiles tie
+    ``load_w`` high), as the dequantize-then-MAC PE does with its inner MAC; the register would
+    be logic that no input can reach.
+    """
+    pe.weight_register = False
+    return pe
+
+
 def contract_plumbing(m, pe):
     """Add the contract's forwarding registers and weight register to ``m``.
 
     Returns the weight value a valid beat uses: ``i_w`` when ``load_w`` is set, else the stored
-    weight register (reset value zero).
+    weight register (reset value zero). A PE marked by :func:`without_weight_register` has no
+    weight register: the value is ``i_w``.
     """
-    w_reg = Signal(pe.i_w.shape(), name="w_reg")
     m.d.sync += [
         pe.o_a.eq(pe.i_a),
         pe.o_w.eq(pe.i_w),
         pe.o_ctl.eq(pe.i_ctl),
     ]
+    if not getattr(pe, "weight_register", True):
+        return pe.i_w
+    w_reg = Signal(pe.i_w.shape(), name="w_reg")
     with m.If(pe.i_ctl.load_w):
         m.d.sync += w_reg.eq(pe.i_w)
     w_sel = Signal(pe.i_w.shape(), name="w_sel")

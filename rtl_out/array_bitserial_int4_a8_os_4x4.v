@@ -7998,33 +7998,32 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   reg [31:0] \$101 ;
   reg [23:0] \$102 ;
   reg [4:0] \$103 ;
-  reg [23:0] \$104 ;
+  reg [3:0] \$104 ;
   reg [3:0] \$105 ;
   reg [3:0] \$106 ;
   reg [3:0] \$107 ;
-  reg [3:0] \$108 ;
-  reg [31:0] \$109 ;
+  reg [31:0] \$108 ;
+  reg \$109 ;
   wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
+  reg [1:0] \$110 ;
+  reg \$111 ;
   reg \$112 ;
   reg \$113 ;
-  reg \$114 ;
-  reg [7:0] \$115 ;
-  reg [18:0] \$116 ;
-  reg \$117 ;
-  reg [47:0] \$118 ;
-  reg \$119 ;
+  reg [7:0] \$114 ;
+  reg [18:0] \$115 ;
+  reg \$116 ;
+  reg [47:0] \$117 ;
+  reg \$118 ;
+  reg [47:0] \$119 ;
   wire [3:0] \$12 ;
-  reg [47:0] \$120 ;
-  reg [3:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [47:0] \$123 ;
-  reg [18:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg \$126 ;
-  reg [47:0] \$127 ;
-  reg \$128 ;
+  reg [3:0] \$120 ;
+  reg [2:0] \$121 ;
+  reg [47:0] \$122 ;
+  reg [18:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg \$125 ;
+  reg [47:0] \$126 ;
+  reg \$127 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
@@ -8247,24 +8246,10 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   reg [3:0] w_int1 = 4'h0;
   reg [3:0] w_int2 = 4'h0;
   reg [3:0] w_int3 = 4'h0;
-  reg [23:0] w_reg = 24'h000000;
-  wire [15:0] \w_reg.code ;
-  wire [3:0] \w_reg.code[0] ;
-  wire [3:0] \w_reg.code[1] ;
-  wire [3:0] \w_reg.code[2] ;
-  wire [3:0] \w_reg.code[3] ;
-  wire [7:0] \w_reg.scale ;
-  wire [23:0] w_sel;
-  wire [15:0] \w_sel.code ;
-  wire [3:0] \w_sel.code[0] ;
-  wire [3:0] \w_sel.code[1] ;
-  wire [3:0] \w_sel.code[2] ;
-  wire [3:0] \w_sel.code[3] ;
-  wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
+  wire [3:0] \wint_int4$45 ;
+  wire [3:0] \wint_int4$46 ;
   wire [3:0] \wint_int4$47 ;
-  wire [3:0] \wint_int4$48 ;
-  wire [3:0] \wint_int4$49 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -8279,7 +8264,6 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   assign \$12  = dq_bit + 1'h1;
   assign \$13  = dq_left == 1'h1;
   assign \$14  = \$13  & dq_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$15  = remaining <= 1'h1;
   assign \$16  = ~ stall;
   assign o_ready = \$15  & \$16 ;
@@ -8388,55 +8372,53 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   always @(posedge clk)
     o_ctl <= \$103 ;
   always @(posedge clk)
-    w_reg <= \$104 ;
+    w_int0 <= \$104 ;
   always @(posedge clk)
-    w_int0 <= \$105 ;
+    w_int1 <= \$105 ;
   always @(posedge clk)
-    w_int1 <= \$106 ;
+    w_int2 <= \$106 ;
   always @(posedge clk)
-    w_int2 <= \$107 ;
+    w_int3 <= \$107 ;
   always @(posedge clk)
-    w_int3 <= \$108 ;
+    a_reg <= \$108 ;
   always @(posedge clk)
-    a_reg <= \$109 ;
+    dtype <= \$109 ;
   always @(posedge clk)
-    dtype <= \$110 ;
+    remaining <= \$110 ;
   always @(posedge clk)
-    remaining <= \$111 ;
+    step <= \$111 ;
   always @(posedge clk)
-    step <= \$112 ;
+    beat_group_end <= \$112 ;
   always @(posedge clk)
-    beat_group_end <= \$113 ;
+    beat_last <= \$113 ;
   always @(posedge clk)
-    beat_last <= \$114 ;
+    beat_scale <= \$114 ;
   always @(posedge clk)
-    beat_scale <= \$115 ;
+    group_acc <= \$115 ;
   always @(posedge clk)
-    group_acc <= \$116 ;
+    grp_first <= \$116 ;
   always @(posedge clk)
-    grp_first <= \$117 ;
+    grp_psum <= \$117 ;
   always @(posedge clk)
-    grp_psum <= \$118 ;
+    o_valid <= \$118 ;
   always @(posedge clk)
-    o_valid <= \$119 ;
+    out_acc <= \$119 ;
   always @(posedge clk)
-    out_acc <= \$120 ;
+    dq_left <= \$120 ;
   always @(posedge clk)
-    dq_left <= \$121 ;
+    dq_bit <= \$121 ;
   always @(posedge clk)
-    dq_bit <= \$122 ;
+    o_psum <= \$122 ;
   always @(posedge clk)
-    o_psum <= \$123 ;
+    dq_sum <= \$123 ;
   always @(posedge clk)
-    dq_sum <= \$124 ;
+    dq_scale <= \$124 ;
   always @(posedge clk)
-    dq_scale <= \$125 ;
+    dq_first <= \$125 ;
   always @(posedge clk)
-    dq_first <= \$126 ;
+    dq_psum <= \$126 ;
   always @(posedge clk)
-    dq_psum <= \$127 ;
-  always @(posedge clk)
-    dq_last <= \$128 ;
+    dq_last <= \$127 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$101  = i_a;
@@ -8460,19 +8442,19 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = w_reg;
-    if (i_ctl[1]) begin
-      \$104  = i_w;
+    \$104  = w_int0;
+    if (accept) begin
+      \$104  = i_w[3:0];
     end
     if (rst) begin
-      \$104  = 24'h000000;
+      \$104  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = w_int0;
+    \$105  = w_int1;
     if (accept) begin
-      \$105  = w_sel[3:0];
+      \$105  = i_w[7:4];
     end
     if (rst) begin
       \$105  = 4'h0;
@@ -8480,9 +8462,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = w_int1;
+    \$106  = w_int2;
     if (accept) begin
-      \$106  = w_sel[7:4];
+      \$106  = i_w[11:8];
     end
     if (rst) begin
       \$106  = 4'h0;
@@ -8490,9 +8472,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_int2;
+    \$107  = w_int3;
     if (accept) begin
-      \$107  = w_sel[11:8];
+      \$107  = i_w[15:12];
     end
     if (rst) begin
       \$107  = 4'h0;
@@ -8500,53 +8482,53 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = w_int3;
+    \$108  = a_reg;
     if (accept) begin
-      \$108  = w_sel[15:12];
+      \$108  = i_a;
     end
     if (rst) begin
-      \$108  = 4'h0;
+      \$108  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = a_reg;
+    \$109  = dtype;
     if (accept) begin
-      \$109  = i_a;
+      \$109  = 1'h0;
     end
     if (rst) begin
-      \$109  = 32'd0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = dtype;
+    \$110  = remaining;
     if (accept) begin
-      \$110  = 1'h0;
-    end
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = remaining;
-    if (accept) begin
-      \$111  = 2'h2;
+      \$110  = 2'h2;
     end else if (\$3 ) begin
-      \$111  = \$4 [1:0];
+      \$110  = \$4 [1:0];
     end
     if (rst) begin
-      \$111  = 2'h0;
+      \$110  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = step;
+    \$111  = step;
     if (accept) begin
-      \$112  = 1'h0;
+      \$111  = 1'h0;
     end else if (\$3 ) begin
-      \$112  = \$5 [0];
+      \$111  = \$5 [0];
+    end
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = beat_group_end;
+    if (accept) begin
+      \$112  = i_ctl[4];
     end
     if (rst) begin
       \$112  = 1'h0;
@@ -8554,9 +8536,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = beat_group_end;
+    \$113  = beat_last;
     if (accept) begin
-      \$113  = i_ctl[4];
+      \$113  = i_ctl[3];
     end
     if (rst) begin
       \$113  = 1'h0;
@@ -8564,180 +8546,170 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = beat_last;
+    \$114  = beat_scale;
     if (accept) begin
-      \$114  = i_ctl[3];
+      \$114  = i_w[23:16];
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = beat_scale;
-    if (accept) begin
-      \$115  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$115  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = group_acc;
+    \$115  = group_acc;
     if (handoff) begin
-      \$116  = 19'h00000;
+      \$115  = 19'h00000;
     end else if (\$8 ) begin
-      \$116  = \$84 [18:0];
+      \$115  = \$84 [18:0];
     end
     if (rst) begin
-      \$116  = 19'h00000;
+      \$115  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = grp_first;
+    \$116  = grp_first;
     if (handoff) begin
-      \$117  = 1'h0;
+      \$116  = 1'h0;
     end
     if (\$9 ) begin
-      \$117  = 1'h1;
+      \$116  = 1'h1;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = grp_psum;
+    \$117  = grp_psum;
     if (\$9 ) begin
-      \$118  = i_psum;
+      \$117  = i_psum;
     end
     if (rst) begin
-      \$118  = 48'h000000000000;
+      \$117  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = 1'h0;
+    \$118  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$119  = 1'h1;
+        \$118  = 1'h1;
       end
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = out_acc;
+    \$119  = out_acc;
     if (\$10 ) begin
-      \$120  = \$100 [47:0];
+      \$119  = \$100 [47:0];
     end
     if (rst) begin
-      \$120  = 48'h000000000000;
+      \$119  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = dq_left;
+    \$120  = dq_left;
     if (\$10 ) begin
-      \$121  = \$11 [3:0];
+      \$120  = \$11 [3:0];
     end
     if (handoff) begin
-      \$121  = 4'h8;
+      \$120  = 4'h8;
     end
     if (rst) begin
-      \$121  = 4'h0;
+      \$120  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = dq_bit;
+    \$121  = dq_bit;
     if (\$10 ) begin
-      \$122  = \$12 [2:0];
+      \$121  = \$12 [2:0];
     end
     if (handoff) begin
-      \$122  = 3'h0;
+      \$121  = 3'h0;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$121  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = o_psum;
+    \$122  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$123  = \$100 [47:0];
+        \$122  = \$100 [47:0];
       end
     end
     if (rst) begin
-      \$123  = 48'h000000000000;
+      \$122  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = dq_sum;
+    \$123  = dq_sum;
     if (handoff) begin
-      \$124  = \$84 [18:0];
+      \$123  = \$84 [18:0];
     end
     if (rst) begin
-      \$124  = 19'h00000;
+      \$123  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = dq_scale;
+    \$124  = dq_scale;
     if (handoff) begin
-      \$125  = beat_scale;
+      \$124  = beat_scale;
     end
     if (rst) begin
-      \$125  = 8'h00;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = dq_first;
+    \$125  = dq_first;
     if (handoff) begin
-      \$126  = grp_first;
+      \$125  = grp_first;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = dq_psum;
+    \$126  = dq_psum;
     if (handoff) begin
-      \$127  = grp_psum;
+      \$126  = grp_psum;
     end
     if (rst) begin
-      \$127  = 48'h000000000000;
+      \$126  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = dq_last;
+    \$127  = dq_last;
     if (handoff) begin
-      \$128  = beat_last;
+      \$127  = beat_last;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$127  = 1'h0;
     end
   end
-  assign w_in0 = w_sel[3:0];
-  assign w_in1 = w_sel[7:4];
-  assign w_in2 = w_sel[11:8];
-  assign w_in3 = w_sel[15:12];
+  assign w_in0 = i_w[3:0];
+  assign w_in1 = i_w[7:4];
+  assign w_in2 = i_w[11:8];
+  assign w_in3 = i_w[15:12];
   assign group_next = \$84 [18:0];
   assign out_next = \$100 [47:0];
   assign ready = o_ready;
-  assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$47  = w_sel[7:4];
-  assign \wint_int4$48  = w_sel[11:8];
-  assign \wint_int4$49  = w_sel[15:12];
+  assign wint_int4 = i_w[3:0];
+  assign \wint_int4$45  = i_w[7:4];
+  assign \wint_int4$46  = i_w[11:8];
+  assign \wint_int4$47  = i_w[15:12];
   assign shift_int4_0 = \$28 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
@@ -8793,21 +8765,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.code  = w_reg[15:0];
-  assign \w_reg.code[0]  = w_reg[3:0];
-  assign \w_reg.code[1]  = w_reg[7:4];
-  assign \w_reg.code[2]  = w_reg[11:8];
-  assign \w_reg.code[3]  = w_reg[15:12];
-  assign \w_reg.scale  = w_reg[23:16];
   assign \a_reg[0]  = a_reg[7:0];
   assign \a_reg[1]  = a_reg[15:8];
   assign \a_reg[2]  = a_reg[23:16];
   assign \a_reg[3]  = a_reg[31:24];
-  assign \w_sel.code  = w_sel[15:0];
-  assign \w_sel.code[0]  = w_sel[3:0];
-  assign \w_sel.code[1]  = w_sel[7:4];
-  assign \w_sel.code[2]  = w_sel[11:8];
-  assign \w_sel.code[3]  = w_sel[15:12];
-  assign \w_sel.scale  = w_sel[23:16];
   assign \$98  = { \$97 [25], \$97  };
 endmodule

@@ -12896,7 +12896,7 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   reg [63:0] \$191 ;
   reg [41:0] \$192 ;
   reg [4:0] \$193 ;
-  reg [41:0] \$194 ;
+  reg [7:0] \$194 ;
   reg [7:0] \$195 ;
   reg [7:0] \$196 ;
   reg [7:0] \$197 ;
@@ -12906,29 +12906,28 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   wire \$20 ;
   reg [7:0] \$200 ;
   reg [7:0] \$201 ;
-  reg [7:0] \$202 ;
-  reg [63:0] \$203 ;
-  reg [1:0] \$204 ;
-  reg [2:0] \$205 ;
-  reg [1:0] \$206 ;
+  reg [63:0] \$202 ;
+  reg [1:0] \$203 ;
+  reg [2:0] \$204 ;
+  reg [1:0] \$205 ;
+  reg \$206 ;
   reg \$207 ;
-  reg \$208 ;
-  reg [7:0] \$209 ;
+  reg [7:0] \$208 ;
+  reg [31:0] \$209 ;
   wire \$21 ;
-  reg [31:0] \$210 ;
-  reg \$211 ;
-  reg [47:0] \$212 ;
-  reg \$213 ;
-  reg [47:0] \$214 ;
-  reg [3:0] \$215 ;
-  reg [2:0] \$216 ;
-  reg [47:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg [7:0] \$219 ;
+  reg \$210 ;
+  reg [47:0] \$211 ;
+  reg \$212 ;
+  reg [47:0] \$213 ;
+  reg [3:0] \$214 ;
+  reg [2:0] \$215 ;
+  reg [47:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [7:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg [47:0] \$221 ;
-  reg \$222 ;
+  reg [47:0] \$220 ;
+  reg \$221 ;
   wire \$23 ;
   wire [7:0] \$24 ;
   wire [7:0] \$25 ;
@@ -13194,34 +13193,18 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   reg [7:0] w_int1 = 8'h00;
   reg [7:0] w_int2 = 8'h00;
   reg [7:0] w_int3 = 8'h00;
-  reg [41:0] w_reg = 42'h00000000000;
-  wire [1:0] \w_reg.dtype ;
-  wire [7:0] \w_reg.scale ;
-  wire [31:0] \w_reg.w_int ;
-  wire [7:0] \w_reg.w_int[0] ;
-  wire [7:0] \w_reg.w_int[1] ;
-  wire [7:0] \w_reg.w_int[2] ;
-  wire [7:0] \w_reg.w_int[3] ;
-  wire [41:0] w_sel;
-  wire [1:0] \w_sel.dtype ;
-  wire [7:0] \w_sel.scale ;
-  wire [31:0] \w_sel.w_int ;
-  wire [7:0] \w_sel.w_int[0] ;
-  wire [7:0] \w_sel.w_int[1] ;
-  wire [7:0] \w_sel.w_int[2] ;
-  wire [7:0] \w_sel.w_int[3] ;
-  assign \$1  = $signed(w_sel[7:0]) < $signed(1'h0);
-  assign \$2  = - $signed(w_sel[7:0]);
-  assign \$3  = \$1  ? \$2  : { w_sel[7], w_sel[7:0] };
-  assign \$4  = $signed(w_sel[15:8]) < $signed(1'h0);
-  assign \$5  = - $signed(w_sel[15:8]);
-  assign \$6  = \$4  ? \$5  : { w_sel[15], w_sel[15:8] };
-  assign \$7  = $signed(w_sel[23:16]) < $signed(1'h0);
-  assign \$8  = - $signed(w_sel[23:16]);
-  assign \$9  = \$7  ? \$8  : { w_sel[23], w_sel[23:16] };
-  assign \$10  = $signed(w_sel[31:24]) < $signed(1'h0);
-  assign \$11  = - $signed(w_sel[31:24]);
-  assign \$12  = \$10  ? \$11  : { w_sel[31], w_sel[31:24] };
+  assign \$1  = $signed(i_w[7:0]) < $signed(1'h0);
+  assign \$2  = - $signed(i_w[7:0]);
+  assign \$3  = \$1  ? \$2  : { i_w[7], i_w[7:0] };
+  assign \$4  = $signed(i_w[15:8]) < $signed(1'h0);
+  assign \$5  = - $signed(i_w[15:8]);
+  assign \$6  = \$4  ? \$5  : { i_w[15], i_w[15:8] };
+  assign \$7  = $signed(i_w[23:16]) < $signed(1'h0);
+  assign \$8  = - $signed(i_w[23:16]);
+  assign \$9  = \$7  ? \$8  : { i_w[23], i_w[23:16] };
+  assign \$10  = $signed(i_w[31:24]) < $signed(1'h0);
+  assign \$11  = - $signed(i_w[31:24]);
+  assign \$12  = \$10  ? \$11  : { i_w[31], i_w[31:24] };
   assign \$13  = | remaining;
   assign \$14  = ~ stall;
   assign \$15  = \$13  & \$14 ;
@@ -13264,7 +13247,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   assign \$53  = dq_bit + 1'h1;
   assign \$54  = dq_left == 1'h1;
   assign \$55  = \$54  & dq_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$56  = remaining <= 1'h1;
   assign \$57  = ~ stall;
   assign o_ready = \$56  & \$57 ;
@@ -13459,67 +13441,65 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @(posedge clk)
     o_ctl <= \$193 ;
   always @(posedge clk)
-    w_reg <= \$194 ;
+    w_int0 <= \$194 ;
   always @(posedge clk)
-    w_int0 <= \$195 ;
+    rest0 <= \$195 ;
   always @(posedge clk)
-    rest0 <= \$196 ;
+    w_int1 <= \$196 ;
   always @(posedge clk)
-    w_int1 <= \$197 ;
+    rest1 <= \$197 ;
   always @(posedge clk)
-    rest1 <= \$198 ;
+    w_int2 <= \$198 ;
   always @(posedge clk)
-    w_int2 <= \$199 ;
+    rest2 <= \$199 ;
   always @(posedge clk)
-    rest2 <= \$200 ;
+    w_int3 <= \$200 ;
   always @(posedge clk)
-    w_int3 <= \$201 ;
+    rest3 <= \$201 ;
   always @(posedge clk)
-    rest3 <= \$202 ;
+    a_reg <= \$202 ;
   always @(posedge clk)
-    a_reg <= \$203 ;
+    dtype <= \$203 ;
   always @(posedge clk)
-    dtype <= \$204 ;
+    remaining <= \$204 ;
   always @(posedge clk)
-    remaining <= \$205 ;
+    step <= \$205 ;
   always @(posedge clk)
-    step <= \$206 ;
+    beat_group_end <= \$206 ;
   always @(posedge clk)
-    beat_group_end <= \$207 ;
+    beat_last <= \$207 ;
   always @(posedge clk)
-    beat_last <= \$208 ;
+    beat_scale <= \$208 ;
   always @(posedge clk)
-    beat_scale <= \$209 ;
+    group_acc <= \$209 ;
   always @(posedge clk)
-    group_acc <= \$210 ;
+    grp_first <= \$210 ;
   always @(posedge clk)
-    grp_first <= \$211 ;
+    grp_psum <= \$211 ;
   always @(posedge clk)
-    grp_psum <= \$212 ;
+    o_valid <= \$212 ;
   always @(posedge clk)
-    o_valid <= \$213 ;
+    out_acc <= \$213 ;
   always @(posedge clk)
-    out_acc <= \$214 ;
+    dq_left <= \$214 ;
   always @(posedge clk)
-    dq_left <= \$215 ;
+    dq_bit <= \$215 ;
   always @(posedge clk)
-    dq_bit <= \$216 ;
+    o_psum <= \$216 ;
   always @(posedge clk)
-    o_psum <= \$217 ;
+    dq_sum <= \$217 ;
   always @(posedge clk)
-    dq_sum <= \$218 ;
+    dq_scale <= \$218 ;
   always @(posedge clk)
-    dq_scale <= \$219 ;
+    dq_first <= \$219 ;
   always @(posedge clk)
-    dq_first <= \$220 ;
+    dq_psum <= \$220 ;
   always @(posedge clk)
-    dq_psum <= \$221 ;
-  always @(posedge clk)
-    dq_last <= \$222 ;
+    dq_last <= \$221 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
+    casez (i_w[41:40])
       2'h0:
           \$16  = 3'h4;
       2'h1:
@@ -13721,19 +13701,22 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = w_reg;
-    if (i_ctl[1]) begin
-      \$194  = i_w;
+    \$194  = w_int0;
+    if (accept) begin
+      \$194  = i_w[7:0];
     end
     if (rst) begin
-      \$194  = 42'h00000000000;
+      \$194  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = w_int0;
+    \$195  = rest0;
     if (accept) begin
-      \$195  = w_sel[7:0];
+      \$195  = \$3 [7:0];
+    end
+    if (\$23 ) begin
+      \$195  = \$25 ;
     end
     if (rst) begin
       \$195  = 8'h00;
@@ -13741,12 +13724,9 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = rest0;
+    \$196  = w_int1;
     if (accept) begin
-      \$196  = \$3 [7:0];
-    end
-    if (\$23 ) begin
-      \$196  = \$25 ;
+      \$196  = i_w[15:8];
     end
     if (rst) begin
       \$196  = 8'h00;
@@ -13754,9 +13734,12 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = w_int1;
+    \$197  = rest1;
     if (accept) begin
-      \$197  = w_sel[15:8];
+      \$197  = \$6 [7:0];
+    end
+    if (\$30 ) begin
+      \$197  = \$32 ;
     end
     if (rst) begin
       \$197  = 8'h00;
@@ -13764,12 +13747,9 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = rest1;
+    \$198  = w_int2;
     if (accept) begin
-      \$198  = \$6 [7:0];
-    end
-    if (\$30 ) begin
-      \$198  = \$32 ;
+      \$198  = i_w[23:16];
     end
     if (rst) begin
       \$198  = 8'h00;
@@ -13777,9 +13757,12 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = w_int2;
+    \$199  = rest2;
     if (accept) begin
-      \$199  = w_sel[23:16];
+      \$199  = \$9 [7:0];
+    end
+    if (\$37 ) begin
+      \$199  = \$39 ;
     end
     if (rst) begin
       \$199  = 8'h00;
@@ -13787,12 +13770,9 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = rest2;
+    \$200  = w_int3;
     if (accept) begin
-      \$200  = \$9 [7:0];
-    end
-    if (\$37 ) begin
-      \$200  = \$39 ;
+      \$200  = i_w[31:24];
     end
     if (rst) begin
       \$200  = 8'h00;
@@ -13800,9 +13780,12 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = w_int3;
+    \$201  = rest3;
     if (accept) begin
-      \$201  = w_sel[31:24];
+      \$201  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$201  = \$46 ;
     end
     if (rst) begin
       \$201  = 8'h00;
@@ -13810,66 +13793,63 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = rest3;
+    \$202  = a_reg;
     if (accept) begin
-      \$202  = \$12 [7:0];
-    end
-    if (\$44 ) begin
-      \$202  = \$46 ;
+      \$202  = i_a;
     end
     if (rst) begin
-      \$202  = 8'h00;
+      \$202  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = a_reg;
+    \$203  = dtype;
     if (accept) begin
-      \$203  = i_a;
+      \$203  = i_w[41:40];
     end
     if (rst) begin
-      \$203  = 64'h0000000000000000;
+      \$203  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = dtype;
+    \$204  = remaining;
     if (accept) begin
-      \$204  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$204  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = remaining;
-    if (accept) begin
-      \$205  = \$16 ;
+      \$204  = \$16 ;
     end else if (\$15 ) begin
-      \$205  = \$17 [2:0];
+      \$204  = \$17 [2:0];
     end
     if (rst) begin
-      \$205  = 3'h0;
+      \$204  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = step;
+    \$205  = step;
     if (accept) begin
-      \$206  = 2'h0;
+      \$205  = 2'h0;
     end else if (\$15 ) begin
-      \$206  = \$18 [1:0];
+      \$205  = \$18 [1:0];
     end
     if (rst) begin
-      \$206  = 2'h0;
+      \$205  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = beat_group_end;
+    \$206  = beat_group_end;
     if (accept) begin
-      \$207  = i_ctl[4];
+      \$206  = i_ctl[4];
+    end
+    if (rst) begin
+      \$206  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = beat_last;
+    if (accept) begin
+      \$207  = i_ctl[3];
     end
     if (rst) begin
       \$207  = 1'h0;
@@ -13877,167 +13857,157 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = beat_last;
+    \$208  = beat_scale;
     if (accept) begin
-      \$208  = i_ctl[3];
+      \$208  = i_w[39:32];
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$208  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = beat_scale;
-    if (accept) begin
-      \$209  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$209  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = group_acc;
+    \$209  = group_acc;
     if (handoff) begin
-      \$210  = 32'd0;
+      \$209  = 32'd0;
     end else if (\$49 ) begin
-      \$210  = \$173 [31:0];
+      \$209  = \$173 [31:0];
     end
     if (rst) begin
-      \$210  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = grp_first;
+    \$210  = grp_first;
     if (handoff) begin
-      \$211  = 1'h0;
+      \$210  = 1'h0;
     end
     if (\$50 ) begin
-      \$211  = 1'h1;
+      \$210  = 1'h1;
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = grp_psum;
+    \$211  = grp_psum;
     if (\$50 ) begin
-      \$212  = i_psum;
+      \$211  = i_psum;
     end
     if (rst) begin
-      \$212  = 48'h000000000000;
+      \$211  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = 1'h0;
+    \$212  = 1'h0;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$213  = 1'h1;
+        \$212  = 1'h1;
       end
     end
     if (rst) begin
-      \$213  = 1'h0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = out_acc;
+    \$213  = out_acc;
     if (\$51 ) begin
-      \$214  = \$190 [47:0];
+      \$213  = \$190 [47:0];
     end
     if (rst) begin
-      \$214  = 48'h000000000000;
+      \$213  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = dq_left;
+    \$214  = dq_left;
     if (\$51 ) begin
-      \$215  = \$52 [3:0];
+      \$214  = \$52 [3:0];
     end
     if (handoff) begin
-      \$215  = 4'h8;
+      \$214  = 4'h8;
     end
     if (rst) begin
-      \$215  = 4'h0;
+      \$214  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = dq_bit;
+    \$215  = dq_bit;
     if (\$51 ) begin
-      \$216  = \$53 [2:0];
+      \$215  = \$53 [2:0];
     end
     if (handoff) begin
-      \$216  = 3'h0;
+      \$215  = 3'h0;
     end
     if (rst) begin
-      \$216  = 3'h0;
+      \$215  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = o_psum;
+    \$216  = o_psum;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$217  = \$190 [47:0];
+        \$216  = \$190 [47:0];
       end
     end
     if (rst) begin
-      \$217  = 48'h000000000000;
+      \$216  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dq_sum;
+    \$217  = dq_sum;
     if (handoff) begin
-      \$218  = \$173 [31:0];
+      \$217  = \$173 [31:0];
     end
     if (rst) begin
-      \$218  = 32'd0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = dq_scale;
+    \$218  = dq_scale;
     if (handoff) begin
-      \$219  = beat_scale;
+      \$218  = beat_scale;
     end
     if (rst) begin
-      \$219  = 8'h00;
+      \$218  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = dq_first;
+    \$219  = dq_first;
     if (handoff) begin
-      \$220  = grp_first;
+      \$219  = grp_first;
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_psum;
+    \$220  = dq_psum;
     if (handoff) begin
-      \$221  = grp_psum;
+      \$220  = grp_psum;
     end
     if (rst) begin
-      \$221  = 48'h000000000000;
+      \$220  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = dq_last;
+    \$221  = dq_last;
     if (handoff) begin
-      \$222  = beat_last;
+      \$221  = beat_last;
     end
     if (rst) begin
-      \$222  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
@@ -14404,20 +14374,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.w_int  = w_reg[31:0];
-  assign \w_reg.w_int[0]  = w_reg[7:0];
-  assign \w_reg.w_int[1]  = w_reg[15:8];
-  assign \w_reg.w_int[2]  = w_reg[23:16];
-  assign \w_reg.w_int[3]  = w_reg[31:24];
-  assign \w_reg.scale  = w_reg[39:32];
-  assign \w_reg.dtype  = w_reg[41:40];
-  assign \w_sel.w_int  = w_sel[31:0];
-  assign \w_sel.w_int[0]  = w_sel[7:0];
-  assign \w_sel.w_int[1]  = w_sel[15:8];
-  assign \w_sel.w_int[2]  = w_sel[23:16];
-  assign \w_sel.w_int[3]  = w_sel[31:24];
-  assign \w_sel.scale  = w_sel[39:32];
-  assign \w_sel.dtype  = w_sel[41:40];
   assign \a_reg[0]  = a_reg[15:0];
   assign \a_reg[1]  = a_reg[31:16];
   assign \a_reg[2]  = a_reg[47:32];

@@ -32903,7 +32903,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg [43:0] \$289 ;
   wire \$29 ;
   reg [4:0] \$290 ;
-  reg [43:0] \$291 ;
+  reg [7:0] \$291 ;
   reg [7:0] \$292 ;
   reg [7:0] \$293 ;
   reg [7:0] \$294 ;
@@ -32911,30 +32911,29 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg [7:0] \$296 ;
   reg [7:0] \$297 ;
   reg [7:0] \$298 ;
-  reg [7:0] \$299 ;
+  reg [63:0] \$299 ;
   wire [8:0] \$3 ;
   wire \$30 ;
-  reg [63:0] \$300 ;
-  reg [1:0] \$301 ;
-  reg [2:0] \$302 ;
-  reg [1:0] \$303 ;
+  reg [1:0] \$300 ;
+  reg [2:0] \$301 ;
+  reg [1:0] \$302 ;
+  reg \$303 ;
   reg \$304 ;
-  reg \$305 ;
-  reg [7:0] \$306 ;
-  reg [31:0] \$307 ;
-  reg \$308 ;
-  reg [31:0] \$309 ;
+  reg [7:0] \$305 ;
+  reg [31:0] \$306 ;
+  reg \$307 ;
+  reg [31:0] \$308 ;
+  reg \$309 ;
   wire [7:0] \$31 ;
-  reg \$310 ;
-  reg [31:0] \$311 ;
-  reg [3:0] \$312 ;
-  reg [2:0] \$313 ;
+  reg [31:0] \$310 ;
+  reg [3:0] \$311 ;
+  reg [2:0] \$312 ;
+  reg [31:0] \$313 ;
   reg [31:0] \$314 ;
-  reg [31:0] \$315 ;
-  reg [7:0] \$316 ;
-  reg \$317 ;
-  reg [31:0] \$318 ;
-  reg \$319 ;
+  reg [7:0] \$315 ;
+  reg \$316 ;
+  reg [31:0] \$317 ;
+  reg \$318 ;
   wire [7:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -33011,7 +33010,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$206 ;
+  wire [31:0] \a$204 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -33023,7 +33022,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$207 ;
+  wire [31:0] \b$205 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -33216,7 +33215,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$208 ;
+  wire [31:0] \s$206 ;
   reg [3:0] shift0;
   reg [3:0] shift1;
   reg [3:0] shift2;
@@ -33251,40 +33250,22 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg [7:0] w_int1 = 8'h00;
   reg [7:0] w_int2 = 8'h00;
   reg [7:0] w_int3 = 8'h00;
-  reg [43:0] w_reg = 44'h00000000000;
-  wire [31:0] \w_reg.code ;
-  wire [7:0] \w_reg.code[0] ;
-  wire [7:0] \w_reg.code[1] ;
-  wire [7:0] \w_reg.code[2] ;
-  wire [7:0] \w_reg.code[3] ;
-  wire [1:0] \w_reg.dtype ;
-  wire [7:0] \w_reg.scale ;
-  wire [1:0] \w_reg.special ;
-  wire [43:0] w_sel;
-  wire [31:0] \w_sel.code ;
-  wire [7:0] \w_sel.code[0] ;
-  wire [7:0] \w_sel.code[1] ;
-  wire [7:0] \w_sel.code[2] ;
-  wire [7:0] \w_sel.code[3] ;
-  wire [1:0] \w_sel.dtype ;
-  wire [7:0] \w_sel.scale ;
-  wire [1:0] \w_sel.special ;
   reg [7:0] wint_bitmod_fp3;
-  reg [7:0] \wint_bitmod_fp3$61 ;
-  reg [7:0] \wint_bitmod_fp3$65 ;
-  reg [7:0] \wint_bitmod_fp3$69 ;
+  reg [7:0] \wint_bitmod_fp3$59 ;
+  reg [7:0] \wint_bitmod_fp3$63 ;
+  reg [7:0] \wint_bitmod_fp3$67 ;
   reg [7:0] wint_bitmod_fp4;
-  reg [7:0] \wint_bitmod_fp4$60 ;
-  reg [7:0] \wint_bitmod_fp4$64 ;
-  reg [7:0] \wint_bitmod_fp4$68 ;
+  reg [7:0] \wint_bitmod_fp4$58 ;
+  reg [7:0] \wint_bitmod_fp4$62 ;
+  reg [7:0] \wint_bitmod_fp4$66 ;
   wire [7:0] wint_int6;
-  wire [7:0] \wint_int6$59 ;
-  wire [7:0] \wint_int6$63 ;
-  wire [7:0] \wint_int6$67 ;
+  wire [7:0] \wint_int6$57 ;
+  wire [7:0] \wint_int6$61 ;
+  wire [7:0] \wint_int6$65 ;
   wire [7:0] wint_int8;
-  wire [7:0] \wint_int8$58 ;
-  wire [7:0] \wint_int8$62 ;
-  wire [7:0] \wint_int8$66 ;
+  wire [7:0] \wint_int8$56 ;
+  wire [7:0] \wint_int8$60 ;
+  wire [7:0] \wint_int8$64 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[7], w_in0 };
@@ -33339,7 +33320,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$53  = dq_bit + 1'h1;
   assign \$54  = dq_left == 1'h1;
   assign \$55  = \$54  & dq_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$56  = remaining <= 1'h1;
   assign \$57  = ~ stall;
   assign o_ready = \$56  & \$57 ;
@@ -33636,7 +33616,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign dq_addend = \$280  ? \$285  : 32'd0;
   assign \$286  = ! dq_bit;
   assign \$287  = \$286  & dq_first;
-  assign \a$206  = \$287  ? dq_psum : out_acc;
+  assign \a$204  = \$287  ? dq_psum : out_acc;
   always @(posedge clk)
     o_a <= \$288 ;
   always @(posedge clk)
@@ -33644,77 +33624,75 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @(posedge clk)
     o_ctl <= \$290 ;
   always @(posedge clk)
-    w_reg <= \$291 ;
+    w_int0 <= \$291 ;
   always @(posedge clk)
-    w_int0 <= \$292 ;
+    rest0 <= \$292 ;
   always @(posedge clk)
-    rest0 <= \$293 ;
+    w_int1 <= \$293 ;
   always @(posedge clk)
-    w_int1 <= \$294 ;
+    rest1 <= \$294 ;
   always @(posedge clk)
-    rest1 <= \$295 ;
+    w_int2 <= \$295 ;
   always @(posedge clk)
-    w_int2 <= \$296 ;
+    rest2 <= \$296 ;
   always @(posedge clk)
-    rest2 <= \$297 ;
+    w_int3 <= \$297 ;
   always @(posedge clk)
-    w_int3 <= \$298 ;
+    rest3 <= \$298 ;
   always @(posedge clk)
-    rest3 <= \$299 ;
+    a_reg <= \$299 ;
   always @(posedge clk)
-    a_reg <= \$300 ;
+    dtype <= \$300 ;
   always @(posedge clk)
-    dtype <= \$301 ;
+    remaining <= \$301 ;
   always @(posedge clk)
-    remaining <= \$302 ;
+    step <= \$302 ;
   always @(posedge clk)
-    step <= \$303 ;
+    beat_group_end <= \$303 ;
   always @(posedge clk)
-    beat_group_end <= \$304 ;
+    beat_last <= \$304 ;
   always @(posedge clk)
-    beat_last <= \$305 ;
+    beat_scale <= \$305 ;
   always @(posedge clk)
-    beat_scale <= \$306 ;
+    group_acc <= \$306 ;
   always @(posedge clk)
-    group_acc <= \$307 ;
+    grp_first <= \$307 ;
   always @(posedge clk)
-    grp_first <= \$308 ;
+    grp_psum <= \$308 ;
   always @(posedge clk)
-    grp_psum <= \$309 ;
+    o_valid <= \$309 ;
   always @(posedge clk)
-    o_valid <= \$310 ;
+    out_acc <= \$310 ;
   always @(posedge clk)
-    out_acc <= \$311 ;
+    dq_left <= \$311 ;
   always @(posedge clk)
-    dq_left <= \$312 ;
+    dq_bit <= \$312 ;
   always @(posedge clk)
-    dq_bit <= \$313 ;
+    o_psum <= \$313 ;
   always @(posedge clk)
-    o_psum <= \$314 ;
+    dq_sum <= \$314 ;
   always @(posedge clk)
-    dq_sum <= \$315 ;
+    dq_scale <= \$315 ;
   always @(posedge clk)
-    dq_scale <= \$316 ;
+    dq_first <= \$316 ;
   always @(posedge clk)
-    dq_first <= \$317 ;
+    dq_psum <= \$317 ;
   always @(posedge clk)
-    dq_psum <= \$318 ;
-  always @(posedge clk)
-    dq_last <= \$319 ;
+    dq_last <= \$318 ;
   \array_bitserial_mix_fp16_os_8x8__pe.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \array_bitserial_mix_fp16_os_8x8__pe.out_add  out_add (
-    .a(\a$206 ),
+    .a(\a$204 ),
     .b(dq_addend),
     .s(out_next)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
+    casez (i_w[41:40])
       2'h0:
           \$16  = 3'h4;
       2'h1:
@@ -33728,7 +33706,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[3:0] })
+    casez ({ i_w[43:42], i_w[3:0] })
       6'h00:
           wint_bitmod_fp4 = 8'h00;
       6'h01:
@@ -33862,7 +33840,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[2:0] })
+    casez ({ i_w[43:42], i_w[2:0] })
       5'h00:
           wint_bitmod_fp3 = 8'h00;
       5'h01:
@@ -33932,11 +33910,11 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
+    casez (i_w[41:40])
       2'h0:
-          w_in0 = w_sel[7:0];
+          w_in0 = i_w[7:0];
       2'h1:
-          w_in0 = { w_sel[5], w_sel[5], w_sel[5:0] };
+          w_in0 = { i_w[5], i_w[5], i_w[5:0] };
       2'h2:
           w_in0 = wint_bitmod_fp4;
       2'h3:
@@ -33946,655 +33924,655 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[11:8] })
+    casez ({ i_w[43:42], i_w[11:8] })
       6'h00:
-          \wint_bitmod_fp4$60  = 8'h00;
+          \wint_bitmod_fp4$58  = 8'h00;
       6'h01:
-          \wint_bitmod_fp4$60  = 8'h01;
+          \wint_bitmod_fp4$58  = 8'h01;
       6'h02:
-          \wint_bitmod_fp4$60  = 8'h02;
+          \wint_bitmod_fp4$58  = 8'h02;
       6'h03:
-          \wint_bitmod_fp4$60  = 8'h03;
+          \wint_bitmod_fp4$58  = 8'h03;
       6'h04:
-          \wint_bitmod_fp4$60  = 8'h04;
+          \wint_bitmod_fp4$58  = 8'h04;
       6'h05:
-          \wint_bitmod_fp4$60  = 8'h06;
+          \wint_bitmod_fp4$58  = 8'h06;
       6'h06:
-          \wint_bitmod_fp4$60  = 8'h08;
+          \wint_bitmod_fp4$58  = 8'h08;
       6'h07:
-          \wint_bitmod_fp4$60  = 8'h0c;
+          \wint_bitmod_fp4$58  = 8'h0c;
       6'h08:
-          \wint_bitmod_fp4$60  = 8'h0a;
+          \wint_bitmod_fp4$58  = 8'h0a;
       6'h09:
-          \wint_bitmod_fp4$60  = 8'hff;
+          \wint_bitmod_fp4$58  = 8'hff;
       6'h0a:
-          \wint_bitmod_fp4$60  = 8'hfe;
+          \wint_bitmod_fp4$58  = 8'hfe;
       6'h0b:
-          \wint_bitmod_fp4$60  = 8'hfd;
+          \wint_bitmod_fp4$58  = 8'hfd;
       6'h0c:
-          \wint_bitmod_fp4$60  = 8'hfc;
+          \wint_bitmod_fp4$58  = 8'hfc;
       6'h0d:
-          \wint_bitmod_fp4$60  = 8'hfa;
+          \wint_bitmod_fp4$58  = 8'hfa;
       6'h0e:
-          \wint_bitmod_fp4$60  = 8'hf8;
+          \wint_bitmod_fp4$58  = 8'hf8;
       6'h0f:
-          \wint_bitmod_fp4$60  = 8'hf4;
+          \wint_bitmod_fp4$58  = 8'hf4;
       6'h10:
-          \wint_bitmod_fp4$60  = 8'h00;
+          \wint_bitmod_fp4$58  = 8'h00;
       6'h11:
-          \wint_bitmod_fp4$60  = 8'h01;
+          \wint_bitmod_fp4$58  = 8'h01;
       6'h12:
-          \wint_bitmod_fp4$60  = 8'h02;
+          \wint_bitmod_fp4$58  = 8'h02;
       6'h13:
-          \wint_bitmod_fp4$60  = 8'h03;
+          \wint_bitmod_fp4$58  = 8'h03;
       6'h14:
-          \wint_bitmod_fp4$60  = 8'h04;
+          \wint_bitmod_fp4$58  = 8'h04;
       6'h15:
-          \wint_bitmod_fp4$60  = 8'h06;
+          \wint_bitmod_fp4$58  = 8'h06;
       6'h16:
-          \wint_bitmod_fp4$60  = 8'h08;
+          \wint_bitmod_fp4$58  = 8'h08;
       6'h17:
-          \wint_bitmod_fp4$60  = 8'h0c;
+          \wint_bitmod_fp4$58  = 8'h0c;
       6'h18:
-          \wint_bitmod_fp4$60  = 8'hf6;
+          \wint_bitmod_fp4$58  = 8'hf6;
       6'h19:
-          \wint_bitmod_fp4$60  = 8'hff;
+          \wint_bitmod_fp4$58  = 8'hff;
       6'h1a:
-          \wint_bitmod_fp4$60  = 8'hfe;
+          \wint_bitmod_fp4$58  = 8'hfe;
       6'h1b:
-          \wint_bitmod_fp4$60  = 8'hfd;
+          \wint_bitmod_fp4$58  = 8'hfd;
       6'h1c:
-          \wint_bitmod_fp4$60  = 8'hfc;
+          \wint_bitmod_fp4$58  = 8'hfc;
       6'h1d:
-          \wint_bitmod_fp4$60  = 8'hfa;
+          \wint_bitmod_fp4$58  = 8'hfa;
       6'h1e:
-          \wint_bitmod_fp4$60  = 8'hf8;
+          \wint_bitmod_fp4$58  = 8'hf8;
       6'h1f:
-          \wint_bitmod_fp4$60  = 8'hf4;
+          \wint_bitmod_fp4$58  = 8'hf4;
       6'h20:
-          \wint_bitmod_fp4$60  = 8'h00;
+          \wint_bitmod_fp4$58  = 8'h00;
       6'h21:
-          \wint_bitmod_fp4$60  = 8'h01;
+          \wint_bitmod_fp4$58  = 8'h01;
       6'h22:
-          \wint_bitmod_fp4$60  = 8'h02;
+          \wint_bitmod_fp4$58  = 8'h02;
       6'h23:
-          \wint_bitmod_fp4$60  = 8'h03;
+          \wint_bitmod_fp4$58  = 8'h03;
       6'h24:
-          \wint_bitmod_fp4$60  = 8'h04;
+          \wint_bitmod_fp4$58  = 8'h04;
       6'h25:
-          \wint_bitmod_fp4$60  = 8'h06;
+          \wint_bitmod_fp4$58  = 8'h06;
       6'h26:
-          \wint_bitmod_fp4$60  = 8'h08;
+          \wint_bitmod_fp4$58  = 8'h08;
       6'h27:
-          \wint_bitmod_fp4$60  = 8'h0c;
+          \wint_bitmod_fp4$58  = 8'h0c;
       6'h28:
-          \wint_bitmod_fp4$60  = 8'h10;
+          \wint_bitmod_fp4$58  = 8'h10;
       6'h29:
-          \wint_bitmod_fp4$60  = 8'hff;
+          \wint_bitmod_fp4$58  = 8'hff;
       6'h2a:
-          \wint_bitmod_fp4$60  = 8'hfe;
+          \wint_bitmod_fp4$58  = 8'hfe;
       6'h2b:
-          \wint_bitmod_fp4$60  = 8'hfd;
+          \wint_bitmod_fp4$58  = 8'hfd;
       6'h2c:
-          \wint_bitmod_fp4$60  = 8'hfc;
+          \wint_bitmod_fp4$58  = 8'hfc;
       6'h2d:
-          \wint_bitmod_fp4$60  = 8'hfa;
+          \wint_bitmod_fp4$58  = 8'hfa;
       6'h2e:
-          \wint_bitmod_fp4$60  = 8'hf8;
+          \wint_bitmod_fp4$58  = 8'hf8;
       6'h2f:
-          \wint_bitmod_fp4$60  = 8'hf4;
+          \wint_bitmod_fp4$58  = 8'hf4;
       6'h30:
-          \wint_bitmod_fp4$60  = 8'h00;
+          \wint_bitmod_fp4$58  = 8'h00;
       6'h31:
-          \wint_bitmod_fp4$60  = 8'h01;
+          \wint_bitmod_fp4$58  = 8'h01;
       6'h32:
-          \wint_bitmod_fp4$60  = 8'h02;
+          \wint_bitmod_fp4$58  = 8'h02;
       6'h33:
-          \wint_bitmod_fp4$60  = 8'h03;
+          \wint_bitmod_fp4$58  = 8'h03;
       6'h34:
-          \wint_bitmod_fp4$60  = 8'h04;
+          \wint_bitmod_fp4$58  = 8'h04;
       6'h35:
-          \wint_bitmod_fp4$60  = 8'h06;
+          \wint_bitmod_fp4$58  = 8'h06;
       6'h36:
-          \wint_bitmod_fp4$60  = 8'h08;
+          \wint_bitmod_fp4$58  = 8'h08;
       6'h37:
-          \wint_bitmod_fp4$60  = 8'h0c;
+          \wint_bitmod_fp4$58  = 8'h0c;
       6'h38:
-          \wint_bitmod_fp4$60  = 8'hf0;
+          \wint_bitmod_fp4$58  = 8'hf0;
       6'h39:
-          \wint_bitmod_fp4$60  = 8'hff;
+          \wint_bitmod_fp4$58  = 8'hff;
       6'h3a:
-          \wint_bitmod_fp4$60  = 8'hfe;
+          \wint_bitmod_fp4$58  = 8'hfe;
       6'h3b:
-          \wint_bitmod_fp4$60  = 8'hfd;
+          \wint_bitmod_fp4$58  = 8'hfd;
       6'h3c:
-          \wint_bitmod_fp4$60  = 8'hfc;
+          \wint_bitmod_fp4$58  = 8'hfc;
       6'h3d:
-          \wint_bitmod_fp4$60  = 8'hfa;
+          \wint_bitmod_fp4$58  = 8'hfa;
       6'h3e:
-          \wint_bitmod_fp4$60  = 8'hf8;
+          \wint_bitmod_fp4$58  = 8'hf8;
       6'h3f:
-          \wint_bitmod_fp4$60  = 8'hf4;
+          \wint_bitmod_fp4$58  = 8'hf4;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[10:8] })
+    casez ({ i_w[43:42], i_w[10:8] })
       5'h00:
-          \wint_bitmod_fp3$61  = 8'h00;
+          \wint_bitmod_fp3$59  = 8'h00;
       5'h01:
-          \wint_bitmod_fp3$61  = 8'h01;
+          \wint_bitmod_fp3$59  = 8'h01;
       5'h02:
-          \wint_bitmod_fp3$61  = 8'h02;
+          \wint_bitmod_fp3$59  = 8'h02;
       5'h03:
-          \wint_bitmod_fp3$61  = 8'h04;
+          \wint_bitmod_fp3$59  = 8'h04;
       5'h04:
-          \wint_bitmod_fp3$61  = 8'h03;
+          \wint_bitmod_fp3$59  = 8'h03;
       5'h05:
-          \wint_bitmod_fp3$61  = 8'hff;
+          \wint_bitmod_fp3$59  = 8'hff;
       5'h06:
-          \wint_bitmod_fp3$61  = 8'hfe;
+          \wint_bitmod_fp3$59  = 8'hfe;
       5'h07:
-          \wint_bitmod_fp3$61  = 8'hfc;
+          \wint_bitmod_fp3$59  = 8'hfc;
       5'h08:
-          \wint_bitmod_fp3$61  = 8'h00;
+          \wint_bitmod_fp3$59  = 8'h00;
       5'h09:
-          \wint_bitmod_fp3$61  = 8'h01;
+          \wint_bitmod_fp3$59  = 8'h01;
       5'h0a:
-          \wint_bitmod_fp3$61  = 8'h02;
+          \wint_bitmod_fp3$59  = 8'h02;
       5'h0b:
-          \wint_bitmod_fp3$61  = 8'h04;
+          \wint_bitmod_fp3$59  = 8'h04;
       5'h0c:
-          \wint_bitmod_fp3$61  = 8'hfd;
+          \wint_bitmod_fp3$59  = 8'hfd;
       5'h0d:
-          \wint_bitmod_fp3$61  = 8'hff;
+          \wint_bitmod_fp3$59  = 8'hff;
       5'h0e:
-          \wint_bitmod_fp3$61  = 8'hfe;
+          \wint_bitmod_fp3$59  = 8'hfe;
       5'h0f:
-          \wint_bitmod_fp3$61  = 8'hfc;
+          \wint_bitmod_fp3$59  = 8'hfc;
       5'h10:
-          \wint_bitmod_fp3$61  = 8'h00;
+          \wint_bitmod_fp3$59  = 8'h00;
       5'h11:
-          \wint_bitmod_fp3$61  = 8'h01;
+          \wint_bitmod_fp3$59  = 8'h01;
       5'h12:
-          \wint_bitmod_fp3$61  = 8'h02;
+          \wint_bitmod_fp3$59  = 8'h02;
       5'h13:
-          \wint_bitmod_fp3$61  = 8'h04;
+          \wint_bitmod_fp3$59  = 8'h04;
       5'h14:
-          \wint_bitmod_fp3$61  = 8'h06;
+          \wint_bitmod_fp3$59  = 8'h06;
       5'h15:
-          \wint_bitmod_fp3$61  = 8'hff;
+          \wint_bitmod_fp3$59  = 8'hff;
       5'h16:
-          \wint_bitmod_fp3$61  = 8'hfe;
+          \wint_bitmod_fp3$59  = 8'hfe;
       5'h17:
-          \wint_bitmod_fp3$61  = 8'hfc;
+          \wint_bitmod_fp3$59  = 8'hfc;
       5'h18:
-          \wint_bitmod_fp3$61  = 8'h00;
+          \wint_bitmod_fp3$59  = 8'h00;
       5'h19:
-          \wint_bitmod_fp3$61  = 8'h01;
+          \wint_bitmod_fp3$59  = 8'h01;
       5'h1a:
-          \wint_bitmod_fp3$61  = 8'h02;
+          \wint_bitmod_fp3$59  = 8'h02;
       5'h1b:
-          \wint_bitmod_fp3$61  = 8'h04;
+          \wint_bitmod_fp3$59  = 8'h04;
       5'h1c:
-          \wint_bitmod_fp3$61  = 8'hfa;
+          \wint_bitmod_fp3$59  = 8'hfa;
       5'h1d:
-          \wint_bitmod_fp3$61  = 8'hff;
+          \wint_bitmod_fp3$59  = 8'hff;
       5'h1e:
-          \wint_bitmod_fp3$61  = 8'hfe;
+          \wint_bitmod_fp3$59  = 8'hfe;
       5'h1f:
-          \wint_bitmod_fp3$61  = 8'hfc;
+          \wint_bitmod_fp3$59  = 8'hfc;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
+    casez (i_w[41:40])
       2'h0:
-          w_in1 = w_sel[15:8];
+          w_in1 = i_w[15:8];
       2'h1:
-          w_in1 = { w_sel[13], w_sel[13], w_sel[13:8] };
+          w_in1 = { i_w[13], i_w[13], i_w[13:8] };
       2'h2:
-          w_in1 = \wint_bitmod_fp4$60 ;
+          w_in1 = \wint_bitmod_fp4$58 ;
       2'h3:
-          w_in1 = \wint_bitmod_fp3$61 ;
+          w_in1 = \wint_bitmod_fp3$59 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[19:16] })
+    casez ({ i_w[43:42], i_w[19:16] })
       6'h00:
-          \wint_bitmod_fp4$64  = 8'h00;
+          \wint_bitmod_fp4$62  = 8'h00;
       6'h01:
-          \wint_bitmod_fp4$64  = 8'h01;
+          \wint_bitmod_fp4$62  = 8'h01;
       6'h02:
-          \wint_bitmod_fp4$64  = 8'h02;
+          \wint_bitmod_fp4$62  = 8'h02;
       6'h03:
-          \wint_bitmod_fp4$64  = 8'h03;
+          \wint_bitmod_fp4$62  = 8'h03;
       6'h04:
-          \wint_bitmod_fp4$64  = 8'h04;
+          \wint_bitmod_fp4$62  = 8'h04;
       6'h05:
-          \wint_bitmod_fp4$64  = 8'h06;
+          \wint_bitmod_fp4$62  = 8'h06;
       6'h06:
-          \wint_bitmod_fp4$64  = 8'h08;
+          \wint_bitmod_fp4$62  = 8'h08;
       6'h07:
-          \wint_bitmod_fp4$64  = 8'h0c;
+          \wint_bitmod_fp4$62  = 8'h0c;
       6'h08:
-          \wint_bitmod_fp4$64  = 8'h0a;
+          \wint_bitmod_fp4$62  = 8'h0a;
       6'h09:
-          \wint_bitmod_fp4$64  = 8'hff;
+          \wint_bitmod_fp4$62  = 8'hff;
       6'h0a:
-          \wint_bitmod_fp4$64  = 8'hfe;
+          \wint_bitmod_fp4$62  = 8'hfe;
       6'h0b:
-          \wint_bitmod_fp4$64  = 8'hfd;
+          \wint_bitmod_fp4$62  = 8'hfd;
       6'h0c:
-          \wint_bitmod_fp4$64  = 8'hfc;
+          \wint_bitmod_fp4$62  = 8'hfc;
       6'h0d:
-          \wint_bitmod_fp4$64  = 8'hfa;
+          \wint_bitmod_fp4$62  = 8'hfa;
       6'h0e:
-          \wint_bitmod_fp4$64  = 8'hf8;
+          \wint_bitmod_fp4$62  = 8'hf8;
       6'h0f:
-          \wint_bitmod_fp4$64  = 8'hf4;
+          \wint_bitmod_fp4$62  = 8'hf4;
       6'h10:
-          \wint_bitmod_fp4$64  = 8'h00;
+          \wint_bitmod_fp4$62  = 8'h00;
       6'h11:
-          \wint_bitmod_fp4$64  = 8'h01;
+          \wint_bitmod_fp4$62  = 8'h01;
       6'h12:
-          \wint_bitmod_fp4$64  = 8'h02;
+          \wint_bitmod_fp4$62  = 8'h02;
       6'h13:
-          \wint_bitmod_fp4$64  = 8'h03;
+          \wint_bitmod_fp4$62  = 8'h03;
       6'h14:
-          \wint_bitmod_fp4$64  = 8'h04;
+          \wint_bitmod_fp4$62  = 8'h04;
       6'h15:
-          \wint_bitmod_fp4$64  = 8'h06;
+          \wint_bitmod_fp4$62  = 8'h06;
       6'h16:
-          \wint_bitmod_fp4$64  = 8'h08;
+          \wint_bitmod_fp4$62  = 8'h08;
       6'h17:
-          \wint_bitmod_fp4$64  = 8'h0c;
+          \wint_bitmod_fp4$62  = 8'h0c;
       6'h18:
-          \wint_bitmod_fp4$64  = 8'hf6;
+          \wint_bitmod_fp4$62  = 8'hf6;
       6'h19:
-          \wint_bitmod_fp4$64  = 8'hff;
+          \wint_bitmod_fp4$62  = 8'hff;
       6'h1a:
-          \wint_bitmod_fp4$64  = 8'hfe;
+          \wint_bitmod_fp4$62  = 8'hfe;
       6'h1b:
-          \wint_bitmod_fp4$64  = 8'hfd;
+          \wint_bitmod_fp4$62  = 8'hfd;
       6'h1c:
-          \wint_bitmod_fp4$64  = 8'hfc;
+          \wint_bitmod_fp4$62  = 8'hfc;
       6'h1d:
-          \wint_bitmod_fp4$64  = 8'hfa;
+          \wint_bitmod_fp4$62  = 8'hfa;
       6'h1e:
-          \wint_bitmod_fp4$64  = 8'hf8;
+          \wint_bitmod_fp4$62  = 8'hf8;
       6'h1f:
-          \wint_bitmod_fp4$64  = 8'hf4;
+          \wint_bitmod_fp4$62  = 8'hf4;
       6'h20:
-          \wint_bitmod_fp4$64  = 8'h00;
+          \wint_bitmod_fp4$62  = 8'h00;
       6'h21:
-          \wint_bitmod_fp4$64  = 8'h01;
+          \wint_bitmod_fp4$62  = 8'h01;
       6'h22:
-          \wint_bitmod_fp4$64  = 8'h02;
+          \wint_bitmod_fp4$62  = 8'h02;
       6'h23:
-          \wint_bitmod_fp4$64  = 8'h03;
+          \wint_bitmod_fp4$62  = 8'h03;
       6'h24:
-          \wint_bitmod_fp4$64  = 8'h04;
+          \wint_bitmod_fp4$62  = 8'h04;
       6'h25:
-          \wint_bitmod_fp4$64  = 8'h06;
+          \wint_bitmod_fp4$62  = 8'h06;
       6'h26:
-          \wint_bitmod_fp4$64  = 8'h08;
+          \wint_bitmod_fp4$62  = 8'h08;
       6'h27:
-          \wint_bitmod_fp4$64  = 8'h0c;
+          \wint_bitmod_fp4$62  = 8'h0c;
       6'h28:
-          \wint_bitmod_fp4$64  = 8'h10;
+          \wint_bitmod_fp4$62  = 8'h10;
       6'h29:
-          \wint_bitmod_fp4$64  = 8'hff;
+          \wint_bitmod_fp4$62  = 8'hff;
       6'h2a:
-          \wint_bitmod_fp4$64  = 8'hfe;
+          \wint_bitmod_fp4$62  = 8'hfe;
       6'h2b:
-          \wint_bitmod_fp4$64  = 8'hfd;
+          \wint_bitmod_fp4$62  = 8'hfd;
       6'h2c:
-          \wint_bitmod_fp4$64  = 8'hfc;
+          \wint_bitmod_fp4$62  = 8'hfc;
       6'h2d:
-          \wint_bitmod_fp4$64  = 8'hfa;
+          \wint_bitmod_fp4$62  = 8'hfa;
       6'h2e:
-          \wint_bitmod_fp4$64  = 8'hf8;
+          \wint_bitmod_fp4$62  = 8'hf8;
       6'h2f:
-          \wint_bitmod_fp4$64  = 8'hf4;
+          \wint_bitmod_fp4$62  = 8'hf4;
       6'h30:
-          \wint_bitmod_fp4$64  = 8'h00;
+          \wint_bitmod_fp4$62  = 8'h00;
       6'h31:
-          \wint_bitmod_fp4$64  = 8'h01;
+          \wint_bitmod_fp4$62  = 8'h01;
       6'h32:
-          \wint_bitmod_fp4$64  = 8'h02;
+          \wint_bitmod_fp4$62  = 8'h02;
       6'h33:
-          \wint_bitmod_fp4$64  = 8'h03;
+          \wint_bitmod_fp4$62  = 8'h03;
       6'h34:
-          \wint_bitmod_fp4$64  = 8'h04;
+          \wint_bitmod_fp4$62  = 8'h04;
       6'h35:
-          \wint_bitmod_fp4$64  = 8'h06;
+          \wint_bitmod_fp4$62  = 8'h06;
       6'h36:
-          \wint_bitmod_fp4$64  = 8'h08;
+          \wint_bitmod_fp4$62  = 8'h08;
       6'h37:
-          \wint_bitmod_fp4$64  = 8'h0c;
+          \wint_bitmod_fp4$62  = 8'h0c;
       6'h38:
-          \wint_bitmod_fp4$64  = 8'hf0;
+          \wint_bitmod_fp4$62  = 8'hf0;
       6'h39:
-          \wint_bitmod_fp4$64  = 8'hff;
+          \wint_bitmod_fp4$62  = 8'hff;
       6'h3a:
-          \wint_bitmod_fp4$64  = 8'hfe;
+          \wint_bitmod_fp4$62  = 8'hfe;
       6'h3b:
-          \wint_bitmod_fp4$64  = 8'hfd;
+          \wint_bitmod_fp4$62  = 8'hfd;
       6'h3c:
-          \wint_bitmod_fp4$64  = 8'hfc;
+          \wint_bitmod_fp4$62  = 8'hfc;
       6'h3d:
-          \wint_bitmod_fp4$64  = 8'hfa;
+          \wint_bitmod_fp4$62  = 8'hfa;
       6'h3e:
-          \wint_bitmod_fp4$64  = 8'hf8;
+          \wint_bitmod_fp4$62  = 8'hf8;
       6'h3f:
-          \wint_bitmod_fp4$64  = 8'hf4;
+          \wint_bitmod_fp4$62  = 8'hf4;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[18:16] })
+    casez ({ i_w[43:42], i_w[18:16] })
       5'h00:
-          \wint_bitmod_fp3$65  = 8'h00;
+          \wint_bitmod_fp3$63  = 8'h00;
       5'h01:
-          \wint_bitmod_fp3$65  = 8'h01;
+          \wint_bitmod_fp3$63  = 8'h01;
       5'h02:
-          \wint_bitmod_fp3$65  = 8'h02;
+          \wint_bitmod_fp3$63  = 8'h02;
       5'h03:
-          \wint_bitmod_fp3$65  = 8'h04;
+          \wint_bitmod_fp3$63  = 8'h04;
       5'h04:
-          \wint_bitmod_fp3$65  = 8'h03;
+          \wint_bitmod_fp3$63  = 8'h03;
       5'h05:
-          \wint_bitmod_fp3$65  = 8'hff;
+          \wint_bitmod_fp3$63  = 8'hff;
       5'h06:
-          \wint_bitmod_fp3$65  = 8'hfe;
+          \wint_bitmod_fp3$63  = 8'hfe;
       5'h07:
-          \wint_bitmod_fp3$65  = 8'hfc;
+          \wint_bitmod_fp3$63  = 8'hfc;
       5'h08:
-          \wint_bitmod_fp3$65  = 8'h00;
+          \wint_bitmod_fp3$63  = 8'h00;
       5'h09:
-          \wint_bitmod_fp3$65  = 8'h01;
+          \wint_bitmod_fp3$63  = 8'h01;
       5'h0a:
-          \wint_bitmod_fp3$65  = 8'h02;
+          \wint_bitmod_fp3$63  = 8'h02;
       5'h0b:
-          \wint_bitmod_fp3$65  = 8'h04;
+          \wint_bitmod_fp3$63  = 8'h04;
       5'h0c:
-          \wint_bitmod_fp3$65  = 8'hfd;
+          \wint_bitmod_fp3$63  = 8'hfd;
       5'h0d:
-          \wint_bitmod_fp3$65  = 8'hff;
+          \wint_bitmod_fp3$63  = 8'hff;
       5'h0e:
-          \wint_bitmod_fp3$65  = 8'hfe;
+          \wint_bitmod_fp3$63  = 8'hfe;
       5'h0f:
-          \wint_bitmod_fp3$65  = 8'hfc;
+          \wint_bitmod_fp3$63  = 8'hfc;
       5'h10:
-          \wint_bitmod_fp3$65  = 8'h00;
+          \wint_bitmod_fp3$63  = 8'h00;
       5'h11:
-          \wint_bitmod_fp3$65  = 8'h01;
+          \wint_bitmod_fp3$63  = 8'h01;
       5'h12:
-          \wint_bitmod_fp3$65  = 8'h02;
+          \wint_bitmod_fp3$63  = 8'h02;
       5'h13:
-          \wint_bitmod_fp3$65  = 8'h04;
+          \wint_bitmod_fp3$63  = 8'h04;
       5'h14:
-          \wint_bitmod_fp3$65  = 8'h06;
+          \wint_bitmod_fp3$63  = 8'h06;
       5'h15:
-          \wint_bitmod_fp3$65  = 8'hff;
+          \wint_bitmod_fp3$63  = 8'hff;
       5'h16:
-          \wint_bitmod_fp3$65  = 8'hfe;
+          \wint_bitmod_fp3$63  = 8'hfe;
       5'h17:
-          \wint_bitmod_fp3$65  = 8'hfc;
+          \wint_bitmod_fp3$63  = 8'hfc;
       5'h18:
-          \wint_bitmod_fp3$65  = 8'h00;
+          \wint_bitmod_fp3$63  = 8'h00;
       5'h19:
-          \wint_bitmod_fp3$65  = 8'h01;
+          \wint_bitmod_fp3$63  = 8'h01;
       5'h1a:
-          \wint_bitmod_fp3$65  = 8'h02;
+          \wint_bitmod_fp3$63  = 8'h02;
       5'h1b:
-          \wint_bitmod_fp3$65  = 8'h04;
+          \wint_bitmod_fp3$63  = 8'h04;
       5'h1c:
-          \wint_bitmod_fp3$65  = 8'hfa;
+          \wint_bitmod_fp3$63  = 8'hfa;
       5'h1d:
-          \wint_bitmod_fp3$65  = 8'hff;
+          \wint_bitmod_fp3$63  = 8'hff;
       5'h1e:
-          \wint_bitmod_fp3$65  = 8'hfe;
+          \wint_bitmod_fp3$63  = 8'hfe;
       5'h1f:
-          \wint_bitmod_fp3$65  = 8'hfc;
+          \wint_bitmod_fp3$63  = 8'hfc;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
+    casez (i_w[41:40])
       2'h0:
-          w_in2 = w_sel[23:16];
+          w_in2 = i_w[23:16];
       2'h1:
-          w_in2 = { w_sel[21], w_sel[21], w_sel[21:16] };
+          w_in2 = { i_w[21], i_w[21], i_w[21:16] };
       2'h2:
-          w_in2 = \wint_bitmod_fp4$64 ;
+          w_in2 = \wint_bitmod_fp4$62 ;
       2'h3:
-          w_in2 = \wint_bitmod_fp3$65 ;
+          w_in2 = \wint_bitmod_fp3$63 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[27:24] })
+    casez ({ i_w[43:42], i_w[27:24] })
       6'h00:
-          \wint_bitmod_fp4$68  = 8'h00;
+          \wint_bitmod_fp4$66  = 8'h00;
       6'h01:
-          \wint_bitmod_fp4$68  = 8'h01;
+          \wint_bitmod_fp4$66  = 8'h01;
       6'h02:
-          \wint_bitmod_fp4$68  = 8'h02;
+          \wint_bitmod_fp4$66  = 8'h02;
       6'h03:
-          \wint_bitmod_fp4$68  = 8'h03;
+          \wint_bitmod_fp4$66  = 8'h03;
       6'h04:
-          \wint_bitmod_fp4$68  = 8'h04;
+          \wint_bitmod_fp4$66  = 8'h04;
       6'h05:
-          \wint_bitmod_fp4$68  = 8'h06;
+          \wint_bitmod_fp4$66  = 8'h06;
       6'h06:
-          \wint_bitmod_fp4$68  = 8'h08;
+          \wint_bitmod_fp4$66  = 8'h08;
       6'h07:
-          \wint_bitmod_fp4$68  = 8'h0c;
+          \wint_bitmod_fp4$66  = 8'h0c;
       6'h08:
-          \wint_bitmod_fp4$68  = 8'h0a;
+          \wint_bitmod_fp4$66  = 8'h0a;
       6'h09:
-          \wint_bitmod_fp4$68  = 8'hff;
+          \wint_bitmod_fp4$66  = 8'hff;
       6'h0a:
-          \wint_bitmod_fp4$68  = 8'hfe;
+          \wint_bitmod_fp4$66  = 8'hfe;
       6'h0b:
-          \wint_bitmod_fp4$68  = 8'hfd;
+          \wint_bitmod_fp4$66  = 8'hfd;
       6'h0c:
-          \wint_bitmod_fp4$68  = 8'hfc;
+          \wint_bitmod_fp4$66  = 8'hfc;
       6'h0d:
-          \wint_bitmod_fp4$68  = 8'hfa;
+          \wint_bitmod_fp4$66  = 8'hfa;
       6'h0e:
-          \wint_bitmod_fp4$68  = 8'hf8;
+          \wint_bitmod_fp4$66  = 8'hf8;
       6'h0f:
-          \wint_bitmod_fp4$68  = 8'hf4;
+          \wint_bitmod_fp4$66  = 8'hf4;
       6'h10:
-          \wint_bitmod_fp4$68  = 8'h00;
+          \wint_bitmod_fp4$66  = 8'h00;
       6'h11:
-          \wint_bitmod_fp4$68  = 8'h01;
+          \wint_bitmod_fp4$66  = 8'h01;
       6'h12:
-          \wint_bitmod_fp4$68  = 8'h02;
+          \wint_bitmod_fp4$66  = 8'h02;
       6'h13:
-          \wint_bitmod_fp4$68  = 8'h03;
+          \wint_bitmod_fp4$66  = 8'h03;
       6'h14:
-          \wint_bitmod_fp4$68  = 8'h04;
+          \wint_bitmod_fp4$66  = 8'h04;
       6'h15:
-          \wint_bitmod_fp4$68  = 8'h06;
+          \wint_bitmod_fp4$66  = 8'h06;
       6'h16:
-          \wint_bitmod_fp4$68  = 8'h08;
+          \wint_bitmod_fp4$66  = 8'h08;
       6'h17:
-          \wint_bitmod_fp4$68  = 8'h0c;
+          \wint_bitmod_fp4$66  = 8'h0c;
       6'h18:
-          \wint_bitmod_fp4$68  = 8'hf6;
+          \wint_bitmod_fp4$66  = 8'hf6;
       6'h19:
-          \wint_bitmod_fp4$68  = 8'hff;
+          \wint_bitmod_fp4$66  = 8'hff;
       6'h1a:
-          \wint_bitmod_fp4$68  = 8'hfe;
+          \wint_bitmod_fp4$66  = 8'hfe;
       6'h1b:
-          \wint_bitmod_fp4$68  = 8'hfd;
+          \wint_bitmod_fp4$66  = 8'hfd;
       6'h1c:
-          \wint_bitmod_fp4$68  = 8'hfc;
+          \wint_bitmod_fp4$66  = 8'hfc;
       6'h1d:
-          \wint_bitmod_fp4$68  = 8'hfa;
+          \wint_bitmod_fp4$66  = 8'hfa;
       6'h1e:
-          \wint_bitmod_fp4$68  = 8'hf8;
+          \wint_bitmod_fp4$66  = 8'hf8;
       6'h1f:
-          \wint_bitmod_fp4$68  = 8'hf4;
+          \wint_bitmod_fp4$66  = 8'hf4;
       6'h20:
-          \wint_bitmod_fp4$68  = 8'h00;
+          \wint_bitmod_fp4$66  = 8'h00;
       6'h21:
-          \wint_bitmod_fp4$68  = 8'h01;
+          \wint_bitmod_fp4$66  = 8'h01;
       6'h22:
-          \wint_bitmod_fp4$68  = 8'h02;
+          \wint_bitmod_fp4$66  = 8'h02;
       6'h23:
-          \wint_bitmod_fp4$68  = 8'h03;
+          \wint_bitmod_fp4$66  = 8'h03;
       6'h24:
-          \wint_bitmod_fp4$68  = 8'h04;
+          \wint_bitmod_fp4$66  = 8'h04;
       6'h25:
-          \wint_bitmod_fp4$68  = 8'h06;
+          \wint_bitmod_fp4$66  = 8'h06;
       6'h26:
-          \wint_bitmod_fp4$68  = 8'h08;
+          \wint_bitmod_fp4$66  = 8'h08;
       6'h27:
-          \wint_bitmod_fp4$68  = 8'h0c;
+          \wint_bitmod_fp4$66  = 8'h0c;
       6'h28:
-          \wint_bitmod_fp4$68  = 8'h10;
+          \wint_bitmod_fp4$66  = 8'h10;
       6'h29:
-          \wint_bitmod_fp4$68  = 8'hff;
+          \wint_bitmod_fp4$66  = 8'hff;
       6'h2a:
-          \wint_bitmod_fp4$68  = 8'hfe;
+          \wint_bitmod_fp4$66  = 8'hfe;
       6'h2b:
-          \wint_bitmod_fp4$68  = 8'hfd;
+          \wint_bitmod_fp4$66  = 8'hfd;
       6'h2c:
-          \wint_bitmod_fp4$68  = 8'hfc;
+          \wint_bitmod_fp4$66  = 8'hfc;
       6'h2d:
-          \wint_bitmod_fp4$68  = 8'hfa;
+          \wint_bitmod_fp4$66  = 8'hfa;
       6'h2e:
-          \wint_bitmod_fp4$68  = 8'hf8;
+          \wint_bitmod_fp4$66  = 8'hf8;
       6'h2f:
-          \wint_bitmod_fp4$68  = 8'hf4;
+          \wint_bitmod_fp4$66  = 8'hf4;
       6'h30:
-          \wint_bitmod_fp4$68  = 8'h00;
+          \wint_bitmod_fp4$66  = 8'h00;
       6'h31:
-          \wint_bitmod_fp4$68  = 8'h01;
+          \wint_bitmod_fp4$66  = 8'h01;
       6'h32:
-          \wint_bitmod_fp4$68  = 8'h02;
+          \wint_bitmod_fp4$66  = 8'h02;
       6'h33:
-          \wint_bitmod_fp4$68  = 8'h03;
+          \wint_bitmod_fp4$66  = 8'h03;
       6'h34:
-          \wint_bitmod_fp4$68  = 8'h04;
+          \wint_bitmod_fp4$66  = 8'h04;
       6'h35:
-          \wint_bitmod_fp4$68  = 8'h06;
+          \wint_bitmod_fp4$66  = 8'h06;
       6'h36:
-          \wint_bitmod_fp4$68  = 8'h08;
+          \wint_bitmod_fp4$66  = 8'h08;
       6'h37:
-          \wint_bitmod_fp4$68  = 8'h0c;
+          \wint_bitmod_fp4$66  = 8'h0c;
       6'h38:
-          \wint_bitmod_fp4$68  = 8'hf0;
+          \wint_bitmod_fp4$66  = 8'hf0;
       6'h39:
-          \wint_bitmod_fp4$68  = 8'hff;
+          \wint_bitmod_fp4$66  = 8'hff;
       6'h3a:
-          \wint_bitmod_fp4$68  = 8'hfe;
+          \wint_bitmod_fp4$66  = 8'hfe;
       6'h3b:
-          \wint_bitmod_fp4$68  = 8'hfd;
+          \wint_bitmod_fp4$66  = 8'hfd;
       6'h3c:
-          \wint_bitmod_fp4$68  = 8'hfc;
+          \wint_bitmod_fp4$66  = 8'hfc;
       6'h3d:
-          \wint_bitmod_fp4$68  = 8'hfa;
+          \wint_bitmod_fp4$66  = 8'hfa;
       6'h3e:
-          \wint_bitmod_fp4$68  = 8'hf8;
+          \wint_bitmod_fp4$66  = 8'hf8;
       6'h3f:
-          \wint_bitmod_fp4$68  = 8'hf4;
+          \wint_bitmod_fp4$66  = 8'hf4;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez ({ w_sel[43:42], w_sel[26:24] })
+    casez ({ i_w[43:42], i_w[26:24] })
       5'h00:
-          \wint_bitmod_fp3$69  = 8'h00;
+          \wint_bitmod_fp3$67  = 8'h00;
       5'h01:
-          \wint_bitmod_fp3$69  = 8'h01;
+          \wint_bitmod_fp3$67  = 8'h01;
       5'h02:
-          \wint_bitmod_fp3$69  = 8'h02;
+          \wint_bitmod_fp3$67  = 8'h02;
       5'h03:
-          \wint_bitmod_fp3$69  = 8'h04;
+          \wint_bitmod_fp3$67  = 8'h04;
       5'h04:
-          \wint_bitmod_fp3$69  = 8'h03;
+          \wint_bitmod_fp3$67  = 8'h03;
       5'h05:
-          \wint_bitmod_fp3$69  = 8'hff;
+          \wint_bitmod_fp3$67  = 8'hff;
       5'h06:
-          \wint_bitmod_fp3$69  = 8'hfe;
+          \wint_bitmod_fp3$67  = 8'hfe;
       5'h07:
-          \wint_bitmod_fp3$69  = 8'hfc;
+          \wint_bitmod_fp3$67  = 8'hfc;
       5'h08:
-          \wint_bitmod_fp3$69  = 8'h00;
+          \wint_bitmod_fp3$67  = 8'h00;
       5'h09:
-          \wint_bitmod_fp3$69  = 8'h01;
+          \wint_bitmod_fp3$67  = 8'h01;
       5'h0a:
-          \wint_bitmod_fp3$69  = 8'h02;
+          \wint_bitmod_fp3$67  = 8'h02;
       5'h0b:
-          \wint_bitmod_fp3$69  = 8'h04;
+          \wint_bitmod_fp3$67  = 8'h04;
       5'h0c:
-          \wint_bitmod_fp3$69  = 8'hfd;
+          \wint_bitmod_fp3$67  = 8'hfd;
       5'h0d:
-          \wint_bitmod_fp3$69  = 8'hff;
+          \wint_bitmod_fp3$67  = 8'hff;
       5'h0e:
-          \wint_bitmod_fp3$69  = 8'hfe;
+          \wint_bitmod_fp3$67  = 8'hfe;
       5'h0f:
-          \wint_bitmod_fp3$69  = 8'hfc;
+          \wint_bitmod_fp3$67  = 8'hfc;
       5'h10:
-          \wint_bitmod_fp3$69  = 8'h00;
+          \wint_bitmod_fp3$67  = 8'h00;
       5'h11:
-          \wint_bitmod_fp3$69  = 8'h01;
+          \wint_bitmod_fp3$67  = 8'h01;
       5'h12:
-          \wint_bitmod_fp3$69  = 8'h02;
+          \wint_bitmod_fp3$67  = 8'h02;
       5'h13:
-          \wint_bitmod_fp3$69  = 8'h04;
+          \wint_bitmod_fp3$67  = 8'h04;
       5'h14:
-          \wint_bitmod_fp3$69  = 8'h06;
+          \wint_bitmod_fp3$67  = 8'h06;
       5'h15:
-          \wint_bitmod_fp3$69  = 8'hff;
+          \wint_bitmod_fp3$67  = 8'hff;
       5'h16:
-          \wint_bitmod_fp3$69  = 8'hfe;
+          \wint_bitmod_fp3$67  = 8'hfe;
       5'h17:
-          \wint_bitmod_fp3$69  = 8'hfc;
+          \wint_bitmod_fp3$67  = 8'hfc;
       5'h18:
-          \wint_bitmod_fp3$69  = 8'h00;
+          \wint_bitmod_fp3$67  = 8'h00;
       5'h19:
-          \wint_bitmod_fp3$69  = 8'h01;
+          \wint_bitmod_fp3$67  = 8'h01;
       5'h1a:
-          \wint_bitmod_fp3$69  = 8'h02;
+          \wint_bitmod_fp3$67  = 8'h02;
       5'h1b:
-          \wint_bitmod_fp3$69  = 8'h04;
+          \wint_bitmod_fp3$67  = 8'h04;
       5'h1c:
-          \wint_bitmod_fp3$69  = 8'hfa;
+          \wint_bitmod_fp3$67  = 8'hfa;
       5'h1d:
-          \wint_bitmod_fp3$69  = 8'hff;
+          \wint_bitmod_fp3$67  = 8'hff;
       5'h1e:
-          \wint_bitmod_fp3$69  = 8'hfe;
+          \wint_bitmod_fp3$67  = 8'hfe;
       5'h1f:
-          \wint_bitmod_fp3$69  = 8'hfc;
+          \wint_bitmod_fp3$67  = 8'hfc;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
+    casez (i_w[41:40])
       2'h0:
-          w_in3 = w_sel[31:24];
+          w_in3 = i_w[31:24];
       2'h1:
-          w_in3 = { w_sel[29], w_sel[29], w_sel[29:24] };
+          w_in3 = { i_w[29], i_w[29], i_w[29:24] };
       2'h2:
-          w_in3 = \wint_bitmod_fp4$68 ;
+          w_in3 = \wint_bitmod_fp4$66 ;
       2'h3:
-          w_in3 = \wint_bitmod_fp3$69 ;
+          w_in3 = \wint_bitmod_fp3$67 ;
     endcase
   end
   always @* begin
@@ -34788,19 +34766,22 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = w_reg;
-    if (i_ctl[1]) begin
-      \$291  = i_w;
+    \$291  = w_int0;
+    if (accept) begin
+      \$291  = w_in0;
     end
     if (rst) begin
-      \$291  = 44'h00000000000;
+      \$291  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = w_int0;
+    \$292  = rest0;
     if (accept) begin
-      \$292  = w_in0;
+      \$292  = \$3 [7:0];
+    end
+    if (\$23 ) begin
+      \$292  = \$25 ;
     end
     if (rst) begin
       \$292  = 8'h00;
@@ -34808,12 +34789,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = rest0;
+    \$293  = w_int1;
     if (accept) begin
-      \$293  = \$3 [7:0];
-    end
-    if (\$23 ) begin
-      \$293  = \$25 ;
+      \$293  = w_in1;
     end
     if (rst) begin
       \$293  = 8'h00;
@@ -34821,9 +34799,12 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = w_int1;
+    \$294  = rest1;
     if (accept) begin
-      \$294  = w_in1;
+      \$294  = \$6 [7:0];
+    end
+    if (\$30 ) begin
+      \$294  = \$32 ;
     end
     if (rst) begin
       \$294  = 8'h00;
@@ -34831,12 +34812,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = rest1;
+    \$295  = w_int2;
     if (accept) begin
-      \$295  = \$6 [7:0];
-    end
-    if (\$30 ) begin
-      \$295  = \$32 ;
+      \$295  = w_in2;
     end
     if (rst) begin
       \$295  = 8'h00;
@@ -34844,9 +34822,12 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = w_int2;
+    \$296  = rest2;
     if (accept) begin
-      \$296  = w_in2;
+      \$296  = \$9 [7:0];
+    end
+    if (\$37 ) begin
+      \$296  = \$39 ;
     end
     if (rst) begin
       \$296  = 8'h00;
@@ -34854,12 +34835,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = rest2;
+    \$297  = w_int3;
     if (accept) begin
-      \$297  = \$9 [7:0];
-    end
-    if (\$37 ) begin
-      \$297  = \$39 ;
+      \$297  = w_in3;
     end
     if (rst) begin
       \$297  = 8'h00;
@@ -34867,9 +34845,12 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = w_int3;
+    \$298  = rest3;
     if (accept) begin
-      \$298  = w_in3;
+      \$298  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$298  = \$46 ;
     end
     if (rst) begin
       \$298  = 8'h00;
@@ -34877,66 +34858,63 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = rest3;
+    \$299  = a_reg;
     if (accept) begin
-      \$299  = \$12 [7:0];
-    end
-    if (\$44 ) begin
-      \$299  = \$46 ;
+      \$299  = i_a;
     end
     if (rst) begin
-      \$299  = 8'h00;
+      \$299  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = a_reg;
+    \$300  = dtype;
     if (accept) begin
-      \$300  = i_a;
+      \$300  = i_w[41:40];
     end
     if (rst) begin
-      \$300  = 64'h0000000000000000;
+      \$300  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dtype;
+    \$301  = remaining;
     if (accept) begin
-      \$301  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$301  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = remaining;
-    if (accept) begin
-      \$302  = \$16 ;
+      \$301  = \$16 ;
     end else if (\$15 ) begin
-      \$302  = \$17 [2:0];
+      \$301  = \$17 [2:0];
     end
     if (rst) begin
-      \$302  = 3'h0;
+      \$301  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = step;
+    \$302  = step;
     if (accept) begin
-      \$303  = 2'h0;
+      \$302  = 2'h0;
     end else if (\$15 ) begin
-      \$303  = \$18 [1:0];
+      \$302  = \$18 [1:0];
     end
     if (rst) begin
-      \$303  = 2'h0;
+      \$302  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = beat_group_end;
+    \$303  = beat_group_end;
     if (accept) begin
-      \$304  = i_ctl[4];
+      \$303  = i_ctl[4];
+    end
+    if (rst) begin
+      \$303  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$304  = beat_last;
+    if (accept) begin
+      \$304  = i_ctl[3];
     end
     if (rst) begin
       \$304  = 1'h0;
@@ -34944,114 +34922,114 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = beat_last;
+    \$305  = beat_scale;
     if (accept) begin
-      \$305  = i_ctl[3];
+      \$305  = i_w[39:32];
     end
     if (rst) begin
-      \$305  = 1'h0;
+      \$305  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = beat_scale;
-    if (accept) begin
-      \$306  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$306  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = group_acc;
+    \$306  = group_acc;
     if (handoff) begin
-      \$307  = 32'd0;
+      \$306  = 32'd0;
     end else if (\$49 ) begin
-      \$307  = group_next;
+      \$306  = group_next;
     end
     if (rst) begin
-      \$307  = 32'd0;
+      \$306  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = grp_first;
+    \$307  = grp_first;
     if (handoff) begin
-      \$308  = 1'h0;
+      \$307  = 1'h0;
     end
     if (\$50 ) begin
-      \$308  = 1'h1;
+      \$307  = 1'h1;
     end
     if (rst) begin
-      \$308  = 1'h0;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = grp_psum;
+    \$308  = grp_psum;
     if (\$50 ) begin
-      \$309  = i_psum;
+      \$308  = i_psum;
     end
     if (rst) begin
-      \$309  = 32'd0;
+      \$308  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = 1'h0;
+    \$309  = 1'h0;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$310  = 1'h1;
+        \$309  = 1'h1;
       end
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = out_acc;
+    \$310  = out_acc;
     if (\$51 ) begin
-      \$311  = out_next;
+      \$310  = out_next;
     end
     if (rst) begin
-      \$311  = 32'd0;
+      \$310  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = dq_left;
+    \$311  = dq_left;
     if (\$51 ) begin
-      \$312  = \$52 [3:0];
+      \$311  = \$52 [3:0];
     end
     if (handoff) begin
-      \$312  = 4'h8;
+      \$311  = 4'h8;
     end
     if (rst) begin
-      \$312  = 4'h0;
+      \$311  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = dq_bit;
+    \$312  = dq_bit;
     if (\$51 ) begin
-      \$313  = \$53 [2:0];
+      \$312  = \$53 [2:0];
     end
     if (handoff) begin
-      \$313  = 3'h0;
+      \$312  = 3'h0;
     end
     if (rst) begin
-      \$313  = 3'h0;
+      \$312  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = o_psum;
+    \$313  = o_psum;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$314  = out_next;
+        \$313  = out_next;
       end
+    end
+    if (rst) begin
+      \$313  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$314  = dq_sum;
+    if (handoff) begin
+      \$314  = group_next;
     end
     if (rst) begin
       \$314  = 32'd0;
@@ -35059,52 +35037,42 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = dq_sum;
+    \$315  = dq_scale;
     if (handoff) begin
-      \$315  = group_next;
+      \$315  = beat_scale;
     end
     if (rst) begin
-      \$315  = 32'd0;
+      \$315  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = dq_scale;
+    \$316  = dq_first;
     if (handoff) begin
-      \$316  = beat_scale;
+      \$316  = grp_first;
     end
     if (rst) begin
-      \$316  = 8'h00;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = dq_first;
+    \$317  = dq_psum;
     if (handoff) begin
-      \$317  = grp_first;
+      \$317  = grp_psum;
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = dq_psum;
+    \$318  = dq_last;
     if (handoff) begin
-      \$318  = grp_psum;
+      \$318  = beat_last;
     end
     if (rst) begin
-      \$318  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = dq_last;
-    if (handoff) begin
-      \$319  = beat_last;
-    end
-    if (rst) begin
-      \$319  = 1'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
@@ -35597,14 +35565,14 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     end
   end
   assign ready = o_ready;
-  assign wint_int8 = w_sel[7:0];
-  assign wint_int6 = { w_sel[5], w_sel[5], w_sel[5:0] };
-  assign \wint_int8$58  = w_sel[15:8];
-  assign \wint_int6$59  = { w_sel[13], w_sel[13], w_sel[13:8] };
-  assign \wint_int8$62  = w_sel[23:16];
-  assign \wint_int6$63  = { w_sel[21], w_sel[21], w_sel[21:16] };
-  assign \wint_int8$66  = w_sel[31:24];
-  assign \wint_int6$67  = { w_sel[29], w_sel[29], w_sel[29:24] };
+  assign wint_int8 = i_w[7:0];
+  assign wint_int6 = { i_w[5], i_w[5], i_w[5:0] };
+  assign \wint_int8$56  = i_w[15:8];
+  assign \wint_int6$57  = { i_w[13], i_w[13], i_w[13:8] };
+  assign \wint_int8$60  = i_w[23:16];
+  assign \wint_int6$61  = { i_w[21], i_w[21], i_w[21:16] };
+  assign \wint_int8$64  = i_w[31:24];
+  assign \wint_int6$65  = { i_w[29], i_w[29], i_w[29:24] };
   assign shift_int8_0 = \$69 [3:0];
   assign shift_int6_0 = \$81 [3:0];
   assign shift_int8_1 = \$93 [3:0];
@@ -35646,8 +35614,8 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign gs_rp_norm = \$262 [25:0];
   assign gs_rp_eb = { \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264  };
   assign gs_rp_packed = \$277 [46:0];
-  assign \b$207  = dq_addend;
-  assign \s$208  = out_next;
+  assign \b$205  = dq_addend;
+  assign \s$206  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -35682,26 +35650,10 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.code  = w_reg[31:0];
-  assign \w_reg.code[0]  = w_reg[7:0];
-  assign \w_reg.code[1]  = w_reg[15:8];
-  assign \w_reg.code[2]  = w_reg[23:16];
-  assign \w_reg.code[3]  = w_reg[31:24];
-  assign \w_reg.scale  = w_reg[39:32];
-  assign \w_reg.dtype  = w_reg[41:40];
-  assign \w_reg.special  = w_reg[43:42];
   assign \a_reg[0]  = a_reg[15:0];
   assign \a_reg[1]  = a_reg[31:16];
   assign \a_reg[2]  = a_reg[47:32];
   assign \a_reg[3]  = a_reg[63:48];
-  assign \w_sel.code  = w_sel[31:0];
-  assign \w_sel.code[0]  = w_sel[7:0];
-  assign \w_sel.code[1]  = w_sel[15:8];
-  assign \w_sel.code[2]  = w_sel[23:16];
-  assign \w_sel.code[3]  = w_sel[31:24];
-  assign \w_sel.scale  = w_sel[39:32];
-  assign \w_sel.dtype  = w_sel[41:40];
-  assign \w_sel.special  = w_sel[43:42];
   assign \$185  = { 3'h0, \$154 , a_reg[9:0], 4'h0 };
   assign \$194  = { 3'h0, \$160 , a_reg[25:16], 4'h0 };
   assign \$203  = { 3'h0, \$166 , a_reg[41:32], 4'h0 };

@@ -6422,27 +6422,26 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg [15:0] \$1 ;
   reg [23:0] \$2 ;
   reg [4:0] \$3 ;
-  reg [23:0] \$4 ;
+  reg [15:0] \$4 ;
   reg [15:0] \$5 ;
-  reg [15:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [4:0] \$8 ;
+  reg [31:0] \$6 ;
+  reg [4:0] \$7 ;
   input clk;
   wire clk;
   wire [4:0] d;
   input [15:0] i_a;
   wire [15:0] i_a;
-  reg [15:0] \i_a$15  = 16'h0000;
-  wire [15:0] \i_a$15[0] ;
+  reg [15:0] \i_a$14  = 16'h0000;
+  wire [15:0] \i_a$14[0] ;
   wire [15:0] \i_a[0] ;
   input [4:0] i_ctl;
   wire [4:0] i_ctl;
-  reg [4:0] \i_ctl$17  = 5'h00;
-  wire \i_ctl$17.first ;
-  wire \i_ctl$17.group_end ;
-  wire \i_ctl$17.last ;
-  wire \i_ctl$17.load_w ;
-  wire \i_ctl$17.valid ;
+  reg [4:0] \i_ctl$16  = 5'h00;
+  wire \i_ctl$16.first ;
+  wire \i_ctl$16.group_end ;
+  wire \i_ctl$16.last ;
+  wire \i_ctl$16.load_w ;
+  wire \i_ctl$16.valid ;
   wire \i_ctl.first ;
   wire \i_ctl.group_end ;
   wire \i_ctl.last ;
@@ -6450,11 +6449,11 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire \i_ctl.valid ;
   input [31:0] i_psum;
   wire [31:0] i_psum;
-  reg [31:0] \i_psum$16  = 32'd0;
+  reg [31:0] \i_psum$15  = 32'd0;
   input [23:0] i_w;
   wire [23:0] i_w;
-  reg [15:0] \i_w$13  = 16'h0000;
-  wire [15:0] \i_w$13[0] ;
+  reg [15:0] \i_w$12  = 16'h0000;
+  wire [15:0] \i_w$12[0] ;
   wire [3:0] \i_w.q ;
   wire [3:0] \i_w.q[0] ;
   wire [15:0] \i_w.scale ;
@@ -6471,12 +6470,12 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire \o_ctl.valid ;
   output [31:0] o_psum;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$21 ;
+  wire [31:0] \o_psum$19 ;
   output o_ready;
   wire o_ready;
   output o_valid;
   wire o_valid;
-  wire \o_valid$22 ;
+  wire \o_valid$20 ;
   output [23:0] o_w;
   reg [23:0] o_w = 24'h000000;
   wire [3:0] \o_w.q ;
@@ -6486,18 +6485,7 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   input rst;
   wire rst;
   wire [15:0] s;
-  reg [23:0] w_reg = 24'h000000;
-  wire [3:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [23:0] w_sel;
-  wire [3:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
   wire [15:0] y;
-  assign d = w_sel[3:0] - w_sel[23:20];
   always @(posedge clk)
     o_a <= \$1 ;
   always @(posedge clk)
@@ -6505,38 +6493,29 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   always @(posedge clk)
     o_ctl <= \$3 ;
   always @(posedge clk)
-    w_reg <= \$4 ;
+    \i_w$12  <= \$4 ;
   always @(posedge clk)
-    \i_w$13  <= \$5 ;
+    \i_a$14  <= \$5 ;
   always @(posedge clk)
-    \i_a$15  <= \$6 ;
+    \i_psum$15  <= \$6 ;
   always @(posedge clk)
-    \i_psum$16  <= \$7 ;
-  always @(posedge clk)
-    \i_ctl$17  <= \$8 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
+    \i_ctl$16  <= \$7 ;
+  assign d = i_w[3:0] - i_w[23:20];
   \array_dequant_mac_os_4x4__pe.dequant0  dequant0 (
     .d(d),
-    .s(w_sel[19:4]),
+    .s(i_w[19:4]),
     .y(y)
   );
   \array_dequant_mac_os_4x4__pe.mac  mac (
     .clk(clk),
-    .i_a(\i_a$15 ),
-    .i_ctl(\i_ctl$17 ),
-    .i_psum(\i_psum$16 ),
-    .i_w(\i_w$13 ),
+    .i_a(\i_a$14 ),
+    .i_ctl(\i_ctl$16 ),
+    .i_psum(\i_psum$15 ),
+    .i_w(\i_w$12 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .rst(rst)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1  = i_a;
-    if (rst) begin
-      \$1  = 16'h0000;
-    end
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$2  = i_w;
@@ -6553,46 +6532,43 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$4  = w_reg;
-    if (i_ctl[1]) begin
-      \$4  = i_w;
-    end
+    \$4  = y;
     if (rst) begin
-      \$4  = 24'h000000;
+      \$4  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$5  = y;
+    \$5  = i_a;
     if (rst) begin
       \$5  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$6  = i_a;
+    \$6  = i_psum;
     if (rst) begin
-      \$6  = 16'h0000;
+      \$6  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$7  = i_psum;
+    { \$7 [4:2], \$7 [0] } = { i_ctl[4:2], i_ctl[0] };
+    \$7 [1] = 1'h1;
     if (rst) begin
-      \$7  = 32'd0;
+      \$7  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    { \$8 [4:2], \$8 [0] } = { i_ctl[4:2], i_ctl[0] };
-    \$8 [1] = 1'h1;
+    \$1  = i_a;
     if (rst) begin
-      \$8  = 5'h00;
+      \$1  = 16'h0000;
     end
   end
-  assign s = w_sel[19:4];
-  assign \o_psum$21  = o_psum;
-  assign \o_valid$22  = o_valid;
+  assign s = i_w[19:4];
+  assign \o_psum$19  = o_psum;
+  assign \o_valid$20  = o_valid;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a;
   assign \i_w.q  = i_w[3:0];
@@ -6614,21 +6590,13 @@ module array_dequant_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.q  = w_reg[3:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.scale  = w_reg[19:4];
-  assign \w_reg.zero  = w_reg[23:20];
-  assign \i_w$13[0]  = \i_w$13 ;
-  assign \i_a$15[0]  = \i_a$15 ;
-  assign \i_ctl$17.valid  = \i_ctl$17 [0];
-  assign \i_ctl$17.load_w  = \i_ctl$17 [1];
-  assign \i_ctl$17.first  = \i_ctl$17 [2];
-  assign \i_ctl$17.last  = \i_ctl$17 [3];
-  assign \i_ctl$17.group_end  = \i_ctl$17 [4];
-  assign \w_sel.q  = w_sel[3:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.scale  = w_sel[19:4];
-  assign \w_sel.zero  = w_sel[23:20];
+  assign \i_w$12[0]  = \i_w$12 ;
+  assign \i_a$14[0]  = \i_a$14 ;
+  assign \i_ctl$16.valid  = \i_ctl$16 [0];
+  assign \i_ctl$16.load_w  = \i_ctl$16 [1];
+  assign \i_ctl$16.first  = \i_ctl$16 [2];
+  assign \i_ctl$16.last  = \i_ctl$16 [3];
+  assign \i_ctl$16.group_end  = \i_ctl$16 [4];
 endmodule
 
 module \array_dequant_mac_os_4x4__pe.dequant0 (d, y, s);
@@ -6837,23 +6805,22 @@ module \array_dequant_mac_os_4x4__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid,
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   reg \$10 ;
-  reg \$11 ;
+  reg [31:0] \$11 ;
   reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
   reg [15:0] \$2 ;
   reg [15:0] \$3 ;
   reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
+  reg [31:0] \$5 ;
   reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
+  reg \$7 ;
   reg \$8 ;
   reg \$9 ;
   wire [15:0] a;
-  wire [31:0] \a$23 ;
+  wire [31:0] \a$21 ;
   reg [31:0] acc = 32'd0;
   wire [15:0] b;
   (* init = 32'd0 *)
-  wire [31:0] \b$24 ;
+  wire [31:0] \b$22 ;
   input clk;
   wire clk;
   input [15:0] i_a;
@@ -6895,13 +6862,8 @@ module \array_dequant_mac_os_4x4__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid,
   reg [31:0] s1_psum = 32'd0;
   reg [31:0] s1_sum = 32'd0;
   reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
   assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$23  = s1_first ? s1_psum : acc;
+  assign \a$21  = s1_first ? s1_psum : acc;
   always @(posedge clk)
     o_a <= \$2 ;
   always @(posedge clk)
@@ -6909,31 +6871,29 @@ module \array_dequant_mac_os_4x4__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid,
   always @(posedge clk)
     o_ctl <= \$4 ;
   always @(posedge clk)
-    w_reg <= \$5 ;
+    s1_sum <= \$5 ;
   always @(posedge clk)
-    s1_sum <= \$6 ;
+    s1_psum <= \$6 ;
   always @(posedge clk)
-    s1_psum <= \$7 ;
+    s1_valid <= \$7 ;
   always @(posedge clk)
-    s1_valid <= \$8 ;
+    s1_first <= \$8 ;
   always @(posedge clk)
-    s1_first <= \$9 ;
+    s1_last <= \$9 ;
   always @(posedge clk)
-    s1_last <= \$10 ;
+    o_valid <= \$10 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    acc <= \$11 ;
   always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
+    o_psum <= \$12 ;
   \array_dequant_mac_os_4x4__pe.mac.acc_add  acc_add (
-    .a(\a$23 ),
+    .a(\a$21 ),
     .b(s1_sum),
     .s(s)
   );
   \array_dequant_mac_os_4x4__pe.mac.mul0  mul0 (
     .a(i_a),
-    .b(w_sel),
+    .b(i_w),
     .p(p)
   );
   always @* begin
@@ -6959,81 +6919,71 @@ module \array_dequant_mac_os_4x4__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
+    \$5  = p;
     if (rst) begin
-      \$5  = 16'h0000;
+      \$5  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$6  = p;
+    \$6  = i_psum;
     if (rst) begin
       \$6  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$7  = i_psum;
+    \$7  = i_ctl[0];
     if (rst) begin
-      \$7  = 32'd0;
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$8  = i_ctl[0];
+    \$8  = i_ctl[2];
     if (rst) begin
       \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$9  = i_ctl[2];
+    \$9  = i_ctl[3];
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$10  = i_ctl[3];
+    \$10  = \$1 ;
     if (rst) begin
       \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$11  = \$1 ;
+    \$11  = acc;
+    if (s1_valid) begin
+      \$11  = s;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$12  = acc;
+    \$12  = o_psum;
     if (s1_valid) begin
-      \$12  = s;
+      if (s1_last) begin
+        \$12  = s;
+      end
     end
     if (rst) begin
       \$12  = 32'd0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
   assign a = i_a;
-  assign b = w_sel;
-  assign \b$24  = s1_sum;
+  assign b = i_w;
+  assign \b$22  = s1_sum;
   assign o_ready = 1'h1;
   assign \o_a[0]  = o_a;
   assign \i_a[0]  = i_a;
@@ -7049,8 +6999,6 @@ module \array_dequant_mac_os_4x4__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid,
   assign \i_ctl.first  = i_ctl[2];
   assign \i_ctl.last  = i_ctl[3];
   assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
 endmodule
 
 module \array_dequant_mac_os_4x4__pe.mac.acc_add (b, s, a);

@@ -16461,23 +16461,22 @@ module array_fp16_mac_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   reg \$10 ;
-  reg \$11 ;
+  reg [31:0] \$11 ;
   reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
   reg [15:0] \$2 ;
   reg [15:0] \$3 ;
   reg [4:0] \$4 ;
-  reg [15:0] \$5 ;
+  reg [31:0] \$5 ;
   reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
+  reg \$7 ;
   reg \$8 ;
   reg \$9 ;
   wire [15:0] a;
-  wire [31:0] \a$24 ;
+  wire [31:0] \a$22 ;
   reg [31:0] acc = 32'd0;
   wire [15:0] b;
   (* init = 32'd0 *)
-  wire [31:0] \b$25 ;
+  wire [31:0] \b$23 ;
   input clk;
   wire clk;
   input [15:0] i_a;
@@ -16523,13 +16522,8 @@ module array_fp16_mac_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg [31:0] s1_psum = 32'd0;
   reg [31:0] s1_sum = 32'd0;
   reg s1_valid = 1'h0;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel[0] ;
   assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$24  = s1_first ? s1_psum : acc;
+  assign \a$22  = s1_first ? s1_psum : acc;
   always @(posedge clk)
     o_a <= \$2 ;
   always @(posedge clk)
@@ -16537,31 +16531,29 @@ module array_fp16_mac_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @(posedge clk)
     o_ctl <= \$4 ;
   always @(posedge clk)
-    w_reg <= \$5 ;
+    s1_sum <= \$5 ;
   always @(posedge clk)
-    s1_sum <= \$6 ;
+    s1_psum <= \$6 ;
   always @(posedge clk)
-    s1_psum <= \$7 ;
+    s1_valid <= \$7 ;
   always @(posedge clk)
-    s1_valid <= \$8 ;
+    s1_first <= \$8 ;
   always @(posedge clk)
-    s1_first <= \$9 ;
+    s1_last <= \$9 ;
   always @(posedge clk)
-    s1_last <= \$10 ;
+    o_valid <= \$10 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    acc <= \$11 ;
   always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
+    o_psum <= \$12 ;
   \array_fp16_mac_os_8x8__pe.acc_add  acc_add (
-    .a(\a$24 ),
+    .a(\a$22 ),
     .b(s1_sum),
     .s(s)
   );
   \array_fp16_mac_os_8x8__pe.mul0  mul0 (
     .a(i_a),
-    .b(w_sel),
+    .b(i_w),
     .p(p)
   );
   always @* begin
@@ -16587,81 +16579,71 @@ module array_fp16_mac_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
+    \$5  = p;
     if (rst) begin
-      \$5  = 16'h0000;
+      \$5  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$6  = p;
+    \$6  = i_psum;
     if (rst) begin
       \$6  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$7  = i_psum;
+    \$7  = i_ctl[0];
     if (rst) begin
-      \$7  = 32'd0;
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$8  = i_ctl[0];
+    \$8  = i_ctl[2];
     if (rst) begin
       \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = i_ctl[2];
+    \$9  = i_ctl[3];
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = i_ctl[3];
+    \$10  = \$1 ;
     if (rst) begin
       \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = \$1 ;
+    \$11  = acc;
+    if (s1_valid) begin
+      \$11  = s;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$12  = acc;
+    \$12  = o_psum;
     if (s1_valid) begin
-      \$12  = s;
+      if (s1_last) begin
+        \$12  = s;
+      end
     end
     if (rst) begin
       \$12  = 32'd0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = s;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
   assign a = i_a;
-  assign b = w_sel;
-  assign \b$25  = s1_sum;
+  assign b = i_w;
+  assign \b$23  = s1_sum;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a;
   assign \i_w[0]  = i_w;
@@ -16677,8 +16659,6 @@ module array_fp16_mac_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
 endmodule
 
 module \array_fp16_mac_os_8x8__pe.acc_add (b, s, a);

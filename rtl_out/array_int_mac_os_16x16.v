@@ -61769,15 +61769,14 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   reg [31:0] \$10 ;
-  reg [31:0] \$11 ;
   wire [15:0] \$2 ;
   wire [31:0] \$3 ;
   wire [32:0] \$4 ;
   reg [7:0] \$5 ;
   reg [7:0] \$6 ;
   reg [4:0] \$7 ;
-  reg [7:0] \$8 ;
-  reg \$9 ;
+  reg \$8 ;
+  reg [31:0] \$9 ;
   reg [31:0] acc = 32'd0;
   wire [31:0] acc_next;
   input clk;
@@ -61819,13 +61818,8 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [7:0] \o_w[0] ;
   input rst;
   wire rst;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel[0] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = $signed(i_a) * $signed(w_sel);
+  assign \$2  = $signed(i_a) * $signed(i_w);
   assign \$3  = i_ctl[2] ? i_psum : acc;
   assign \$4  = \$3  + { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   always @(posedge clk)
@@ -61835,13 +61829,11 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   always @(posedge clk)
     o_ctl <= \$7 ;
   always @(posedge clk)
-    w_reg <= \$8 ;
+    o_valid <= \$8 ;
   always @(posedge clk)
-    o_valid <= \$9 ;
+    acc <= \$9 ;
   always @(posedge clk)
-    acc <= \$10 ;
-  always @(posedge clk)
-    o_psum <= \$11 ;
+    o_psum <= \$10 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$5  = i_a;
@@ -61865,41 +61857,31 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$8  = w_reg;
-    if (i_ctl[1]) begin
-      \$8  = i_w;
-    end
+    \$8  = \$1 ;
     if (rst) begin
-      \$8  = 8'h00;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = \$1 ;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = acc;
+    \$9  = acc;
     if (i_ctl[0]) begin
-      \$10  = \$4 [31:0];
+      \$9  = \$4 [31:0];
     end
     if (rst) begin
-      \$10  = 32'd0;
+      \$9  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = o_psum;
+    \$10  = o_psum;
     if (i_ctl[0]) begin
       if (i_ctl[3]) begin
-        \$11  = \$4 [31:0];
+        \$10  = \$4 [31:0];
       end
     end
     if (rst) begin
-      \$11  = 32'd0;
+      \$10  = 32'd0;
     end
   end
   assign acc_next = \$4 [31:0];
@@ -61919,6 +61901,4 @@ module array_int_mac_os_16x16__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg[0]  = w_reg;
-  assign \w_sel[0]  = w_sel;
 endmodule

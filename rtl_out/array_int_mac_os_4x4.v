@@ -7064,10 +7064,9 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   reg [31:0] \$11 ;
   reg [31:0] \$12 ;
   reg [4:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg \$15 ;
+  reg \$14 ;
+  reg [31:0] \$15 ;
   reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
   wire [15:0] \$2 ;
   wire [15:0] \$3 ;
   wire [16:0] \$4 ;
@@ -7129,23 +7128,12 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   wire [7:0] \o_w[3] ;
   input rst;
   wire rst;
-  reg [31:0] w_reg = 32'd0;
-  wire [7:0] \w_reg[0] ;
-  wire [7:0] \w_reg[1] ;
-  wire [7:0] \w_reg[2] ;
-  wire [7:0] \w_reg[3] ;
-  wire [31:0] w_sel;
-  wire [7:0] \w_sel[0] ;
-  wire [7:0] \w_sel[1] ;
-  wire [7:0] \w_sel[2] ;
-  wire [7:0] \w_sel[3] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$3  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
+  assign \$2  = $signed(i_a[7:0]) * $signed(i_w[7:0]);
+  assign \$3  = $signed(i_a[15:8]) * $signed(i_w[15:8]);
   assign \$4  = $signed(\$2 ) + $signed(\$3 );
-  assign \$5  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$6  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
+  assign \$5  = $signed(i_a[23:16]) * $signed(i_w[23:16]);
+  assign \$6  = $signed(i_a[31:24]) * $signed(i_w[31:24]);
   assign \$7  = $signed(\$5 ) + $signed(\$6 );
   assign \$8  = $signed(\$4 ) + $signed(\$7 );
   assign \$9  = i_ctl[2] ? i_psum : acc;
@@ -7157,13 +7145,11 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   always @(posedge clk)
     o_ctl <= \$13 ;
   always @(posedge clk)
-    w_reg <= \$14 ;
+    o_valid <= \$14 ;
   always @(posedge clk)
-    o_valid <= \$15 ;
+    acc <= \$15 ;
   always @(posedge clk)
-    acc <= \$16 ;
-  always @(posedge clk)
-    o_psum <= \$17 ;
+    o_psum <= \$16 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$11  = i_a;
@@ -7187,41 +7173,31 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$14  = w_reg;
-    if (i_ctl[1]) begin
-      \$14  = i_w;
-    end
+    \$14  = \$1 ;
     if (rst) begin
-      \$14  = 32'd0;
+      \$14  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$15  = \$1 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$16  = acc;
+    \$15  = acc;
     if (i_ctl[0]) begin
-      \$16  = \$10 [31:0];
+      \$15  = \$10 [31:0];
     end
     if (rst) begin
-      \$16  = 32'd0;
+      \$15  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = o_psum;
+    \$16  = o_psum;
     if (i_ctl[0]) begin
       if (i_ctl[3]) begin
-        \$17  = \$10 [31:0];
+        \$16  = \$10 [31:0];
       end
     end
     if (rst) begin
-      \$17  = 32'd0;
+      \$16  = 32'd0;
     end
   end
   assign acc_next = \$10 [31:0];
@@ -7253,12 +7229,4 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg[0]  = w_reg[7:0];
-  assign \w_reg[1]  = w_reg[15:8];
-  assign \w_reg[2]  = w_reg[23:16];
-  assign \w_reg[3]  = w_reg[31:24];
-  assign \w_sel[0]  = w_sel[7:0];
-  assign \w_sel[1]  = w_sel[15:8];
-  assign \w_sel[2]  = w_sel[23:16];
-  assign \w_sel[3]  = w_sel[31:24];
 endmodule

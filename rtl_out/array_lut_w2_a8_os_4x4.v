@@ -9213,13 +9213,13 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire [3:0] \$118 ;
+  wire [3:0] \$116 ;
+  wire [3:0] \$119 ;
   wire [19:0] \$12 ;
-  wire [3:0] \$121 ;
-  wire [3:0] \$124 ;
-  wire [3:0] \$129 ;
+  wire [3:0] \$122 ;
+  wire [3:0] \$127 ;
   wire [19:0] \$13 ;
-  wire [6:0] \$134 ;
+  wire [6:0] \$132 ;
   wire [19:0] \$14 ;
   wire \$15 ;
   wire [4:0] \$16 ;
@@ -9266,44 +9266,43 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [31:0] \$53 ;
   reg [17:0] \$54 ;
   reg [4:0] \$55 ;
-  reg [17:0] \$56 ;
-  reg \$57 ;
-  reg [7:0] \$58 ;
-  reg \$59 ;
+  reg \$56 ;
+  reg [7:0] \$57 ;
+  reg \$58 ;
+  reg [1:0] \$59 ;
   wire \$6 ;
-  reg [1:0] \$60 ;
+  reg \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [7:0] \$63 ;
-  reg \$64 ;
-  reg [1:0] \$65 ;
-  reg [15:0] \$66 ;
-  reg [16:0] \$67 ;
-  reg \$68 ;
-  reg [31:0] \$69 ;
+  reg [7:0] \$62 ;
+  reg \$63 ;
+  reg [1:0] \$64 ;
+  reg [15:0] \$65 ;
+  reg [16:0] \$66 ;
+  reg \$67 ;
+  reg [31:0] \$68 ;
+  reg [2:0] \$69 ;
   wire \$7 ;
-  reg [2:0] \$70 ;
-  reg [15:0] \$71 ;
-  reg \$72 ;
-  reg [18:0] \$73 ;
-  reg \$74 ;
+  reg [15:0] \$70 ;
+  reg \$71 ;
+  reg [18:0] \$72 ;
+  reg \$73 ;
+  reg [3:0] \$74 ;
   reg [3:0] \$75 ;
-  reg [3:0] \$76 ;
+  reg [31:0] \$76 ;
   reg [31:0] \$77 ;
-  reg [31:0] \$78 ;
-  reg [7:0] \$79 ;
+  reg [7:0] \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [31:0] \$81 ;
-  reg \$82 ;
+  reg [31:0] \$80 ;
+  reg \$81 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
-  reg [1:0] \$signal$24  = 2'h0;
-  wire [1:0] \$signal$24[0] ;
-  reg \$signal$37  = 1'h0;
-  wire \$signal$38 ;
-  reg \$signal$47  = 1'h0;
+  reg \$signal$21  = 1'h0;
+  reg [1:0] \$signal$22  = 2'h0;
+  wire [1:0] \$signal$22[0] ;
+  reg \$signal$35  = 1'h0;
+  wire \$signal$36 ;
+  reg \$signal$45  = 1'h0;
   wire [31:0] a;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
@@ -9435,30 +9434,8 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [10:0] \table[5] ;
   wire [10:0] \table[6] ;
   wire [10:0] \table[7] ;
-  reg [17:0] w_reg = 18'h00000;
-  wire [7:0] \w_reg.planes ;
-  wire [3:0] \w_reg.planes[0] ;
-  wire [3:0] \w_reg.planes[0][0] ;
-  wire [3:0] \w_reg.planes[1] ;
-  wire [3:0] \w_reg.planes[1][0] ;
-  wire [7:0] \w_reg.scale ;
-  wire [7:0] \w_reg.scale[0] ;
-  wire [1:0] \w_reg.zero ;
-  wire [1:0] \w_reg.zero[0] ;
-  wire [17:0] w_sel;
-  wire [7:0] \w_sel.planes ;
-  wire [3:0] \w_sel.planes[0] ;
-  wire [3:0] \w_sel.planes[0][0] ;
-  wire [3:0] \w_sel.planes[1] ;
-  wire [3:0] \w_sel.planes[1][0] ;
-  wire [7:0] \w_sel.scale ;
-  wire [7:0] \w_sel.scale[0] ;
-  wire [1:0] \w_sel.zero ;
-  wire [1:0] \w_sel.zero[0] ;
-  assign \$18  = ~ \$signal$38 ;
   assign \$19  = dq_left == 1'h1;
   assign \$20  = \$19  & dq_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$21  = remaining <= 1'h1;
   assign \$22  = ~ stall;
   assign o_ready = \$21  & \$22 ;
@@ -9473,33 +9450,33 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign stall = \$26  & \$27 ;
   assign handoff = last_plane & beat_group_end;
   assign \$28  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$118  = \$signal  * 3'h4;
-  assign \$29  = planes >> \$118 ;
-  assign \$121  = \$signal  * 3'h4;
-  assign \$30  = planes >> \$121 ;
-  assign \$124  = \$signal  * 3'h4;
-  assign \$31  = planes >> \$124 ;
+  assign \$116  = \$signal  * 3'h4;
+  assign \$29  = planes >> \$116 ;
+  assign \$119  = \$signal  * 3'h4;
+  assign \$30  = planes >> \$119 ;
+  assign \$122  = \$signal  * 3'h4;
+  assign \$31  = planes >> \$122 ;
   assign \$32  = ~ \$31 [2:0];
   assign low0 = \$29 [3] ? \$30 [2:0] : \$32 ;
-  assign \$129  = \$signal  * 3'h4;
-  assign \$33  = planes >> \$129 ;
+  assign \$127  = \$signal  * 3'h4;
+  assign \$33  = planes >> \$127 ;
   assign \$34  = ~ \$33 [3];
-  assign \$134  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$134 ;
+  assign \$132  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$132 ;
   assign \$35  = $signed(entry0_0) << \$signal ;
   assign \$36  = - $signed(\$35 );
   assign addend0_0 = \$33 [3] ? { \$35 [11], \$35 [11], \$35  } : \$36 ;
   assign \$37  = $signed(grp0_0) + $signed(addend0_0);
   assign \$38  = dq_bit - 2'h3;
-  assign \$signal$38  = dq_bit < 2'h3;
+  assign \$signal$36  = dq_bit < 2'h3;
   assign corr_uint2 = 2'h3 - \$39 ;
   assign \$40  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = \$signal$37  ? \$41  : dq_d0_0;
+  assign dq_dh0_0 = \$signal$35  ? \$41  : dq_d0_0;
   assign \$42  = $signed(dq_dh0_0) << \$38 [2:0];
   assign \$43  = dq_bit == 2'h3;
-  assign \$44  = \$43  & \$signal$47 ;
+  assign \$44  = \$43  & \$signal$45 ;
   assign \$45  = \$44  ? dq_psum : out_acc;
-  assign \$46  = ~ \$signal$38 ;
+  assign \$46  = ~ \$signal$36 ;
   assign \$47  = dq_scale >> \$38 [2:0];
   assign \$48  = \$46  & \$47 ;
   assign \$49  = - $signed(\$42 );
@@ -9512,59 +9489,57 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   always @(posedge clk)
     o_ctl <= \$55 ;
   always @(posedge clk)
-    w_reg <= \$56 ;
+    \$signal  <= \$56 ;
   always @(posedge clk)
-    \$signal  <= \$57 ;
+    planes <= \$57 ;
   always @(posedge clk)
-    planes <= \$58 ;
+    dtype <= \$58 ;
   always @(posedge clk)
-    dtype <= \$59 ;
+    remaining <= \$59 ;
   always @(posedge clk)
-    remaining <= \$60 ;
+    beat_group_end <= \$60 ;
   always @(posedge clk)
-    beat_group_end <= \$61 ;
+    beat_last <= \$61 ;
   always @(posedge clk)
-    beat_last <= \$62 ;
+    beat_scale <= \$62 ;
   always @(posedge clk)
-    beat_scale <= \$63 ;
+    \$signal$21  <= \$63 ;
   always @(posedge clk)
-    \$signal$23  <= \$64 ;
+    \$signal$22  <= \$64 ;
   always @(posedge clk)
-    \$signal$24  <= \$65 ;
+    act_sum0 <= \$65 ;
   always @(posedge clk)
-    act_sum0 <= \$66 ;
+    grp0_0 <= \$66 ;
   always @(posedge clk)
-    grp0_0 <= \$67 ;
+    grp_first <= \$67 ;
   always @(posedge clk)
-    grp_first <= \$68 ;
+    grp_psum <= \$68 ;
   always @(posedge clk)
-    grp_psum <= \$69 ;
+    dq_c0 <= \$69 ;
   always @(posedge clk)
-    dq_c0 <= \$70 ;
+    dq_sum_a0 <= \$70 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$71 ;
+    \$signal$35  <= \$71 ;
   always @(posedge clk)
-    \$signal$37  <= \$72 ;
+    dq_d0_0 <= \$72 ;
   always @(posedge clk)
-    dq_d0_0 <= \$73 ;
+    o_valid <= \$73 ;
   always @(posedge clk)
-    o_valid <= \$74 ;
+    dq_left <= \$74 ;
   always @(posedge clk)
-    dq_left <= \$75 ;
+    dq_bit <= \$75 ;
   always @(posedge clk)
-    dq_bit <= \$76 ;
+    out_acc <= \$76 ;
   always @(posedge clk)
-    out_acc <= \$77 ;
+    o_psum <= \$77 ;
   always @(posedge clk)
-    o_psum <= \$78 ;
+    dq_scale <= \$78 ;
   always @(posedge clk)
-    dq_scale <= \$79 ;
+    \$signal$45  <= \$79 ;
   always @(posedge clk)
-    \$signal$47  <= \$80 ;
+    dq_psum <= \$80 ;
   always @(posedge clk)
-    dq_psum <= \$81 ;
-  always @(posedge clk)
-    dq_last <= \$82 ;
+    dq_last <= \$81 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -9574,7 +9549,7 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$7  = active & \$6 ;
   assign \$8  = accept & i_ctl[2];
   assign \$9  = dq_c0 >> dq_bit;
-  assign \$10  = \$signal$38  & \$9 ;
+  assign \$10  = \$signal$36  & \$9 ;
   assign \$11  = dq_bit == 2'h2;
   assign \$12  = $signed(dq_d0_0) - $signed(\$40 [18:0]);
   assign \$13  = $signed(dq_d0_0) + $signed(\$40 [18:0]);
@@ -9582,6 +9557,7 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$15  = | dq_left;
   assign \$16  = dq_left - 1'h1;
   assign \$17  = dq_bit + 1'h1;
+  assign \$18  = ~ \$signal$36 ;
   \array_lut_w2_a8_os_4x4__pe.precompute0  precompute0 (
     .a(i_a),
     .clk(clk),
@@ -9612,63 +9588,63 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = w_reg;
-    if (i_ctl[1]) begin
-      \$56  = i_w;
-    end
-    if (rst) begin
-      \$56  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = \$signal ;
+    \$56  = \$signal ;
     if (accept) begin
-      \$57  = 1'h0;
+      \$56  = 1'h0;
     end else if (\$3 ) begin
-      \$57  = \$5 [0];
+      \$56  = \$5 [0];
     end
     if (rst) begin
-      \$57  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = planes;
+    \$57  = planes;
     if (accept) begin
-      \$58  = w_sel[7:0];
+      \$57  = i_w[7:0];
     end
     if (rst) begin
-      \$58  = 8'h00;
+      \$57  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = dtype;
+    \$58  = dtype;
     if (accept) begin
-      \$59  = 1'h0;
+      \$58  = 1'h0;
     end
     if (rst) begin
-      \$59  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = remaining;
+    \$59  = remaining;
     if (accept) begin
-      \$60  = 2'h2;
+      \$59  = 2'h2;
     end else if (\$3 ) begin
-      \$60  = \$4 [1:0];
+      \$59  = \$4 [1:0];
     end
     if (rst) begin
-      \$60  = 2'h0;
+      \$59  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = beat_group_end;
+    \$60  = beat_group_end;
     if (accept) begin
-      \$61  = i_ctl[4];
+      \$60  = i_ctl[4];
+    end
+    if (rst) begin
+      \$60  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = beat_last;
+    if (accept) begin
+      \$61  = i_ctl[3];
     end
     if (rst) begin
       \$61  = 1'h0;
@@ -9676,154 +9652,157 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = beat_last;
+    \$62  = beat_scale;
     if (accept) begin
-      \$62  = i_ctl[3];
+      \$62  = i_w[15:8];
     end
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = beat_scale;
+    \$63  = \$signal$21 ;
     if (accept) begin
-      \$63  = w_sel[15:8];
+      \$63  = 1'h1;
     end
     if (rst) begin
-      \$63  = 8'h00;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = \$signal$23 ;
+    \$64  = \$signal$22 ;
     if (accept) begin
-      \$64  = 1'h1;
+      \$64  = i_w[17:16];
     end
     if (rst) begin
-      \$64  = 1'h0;
+      \$64  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = \$signal$24 ;
-    if (accept) begin
-      \$65  = w_sel[17:16];
-    end
-    if (rst) begin
-      \$65  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = act_sum0;
+    \$65  = act_sum0;
     if (handoff) begin
-      \$66  = 16'h0000;
+      \$65  = 16'h0000;
     end else if (last_plane) begin
-      \$66  = \$28 [15:0];
+      \$65  = \$28 [15:0];
     end
     if (rst) begin
-      \$66  = 16'h0000;
+      \$65  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = grp0_0;
+    \$66  = grp0_0;
     if (handoff) begin
-      \$67  = 17'h00000;
+      \$66  = 17'h00000;
     end else if (\$7 ) begin
-      \$67  = \$37 [16:0];
+      \$66  = \$37 [16:0];
     end
     if (rst) begin
-      \$67  = 17'h00000;
+      \$66  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = grp_first;
+    \$67  = grp_first;
     if (handoff) begin
-      \$68  = 1'h0;
+      \$67  = 1'h0;
     end
     if (\$8 ) begin
-      \$68  = 1'h1;
+      \$67  = 1'h1;
     end
     if (rst) begin
-      \$68  = 1'h0;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = grp_psum;
+    \$68  = grp_psum;
     if (\$8 ) begin
-      \$69  = i_psum;
+      \$68  = i_psum;
     end
     if (rst) begin
-      \$69  = 32'd0;
+      \$68  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = dq_c0;
+    \$69  = dq_c0;
     if (handoff) begin
-      \$70  = corr_uint2[2:0];
+      \$69  = corr_uint2[2:0];
     end
     if (rst) begin
-      \$70  = 3'h0;
+      \$69  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = dq_sum_a0;
+    \$70  = dq_sum_a0;
     if (handoff) begin
-      \$71  = \$28 [15:0];
+      \$70  = \$28 [15:0];
     end
     if (rst) begin
-      \$71  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = \$signal$37 ;
+    \$71  = \$signal$35 ;
     if (handoff) begin
-      \$72  = \$signal$23 ;
+      \$71  = \$signal$21 ;
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = dq_d0_0;
+    \$72  = dq_d0_0;
     if (\$10 ) begin
-      \$73  = \$14 [18:0];
+      \$72  = \$14 [18:0];
     end
     if (handoff) begin
-      \$73  = { \$37 [16], \$37 [16], \$37 [16:0] };
+      \$72  = { \$37 [16], \$37 [16], \$37 [16:0] };
     end
     if (rst) begin
-      \$73  = 19'h00000;
+      \$72  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = 1'h0;
+    \$73  = 1'h0;
     if (\$15 ) begin
       if (\$20 ) begin
-        \$74  = 1'h1;
+        \$73  = 1'h1;
       end
     end
     if (rst) begin
-      \$74  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = dq_left;
+    \$74  = dq_left;
     if (\$15 ) begin
-      \$75  = \$16 [3:0];
+      \$74  = \$16 [3:0];
     end
     if (handoff) begin
-      \$75  = 4'hb;
+      \$74  = 4'hb;
+    end
+    if (rst) begin
+      \$74  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = dq_bit;
+    if (\$15 ) begin
+      \$75  = \$17 [3:0];
+    end
+    if (handoff) begin
+      \$75  = 4'h0;
     end
     if (rst) begin
       \$75  = 4'h0;
@@ -9831,22 +9810,21 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = dq_bit;
+    \$76  = out_acc;
     if (\$15 ) begin
-      \$76  = \$17 [3:0];
-    end
-    if (handoff) begin
-      \$76  = 4'h0;
+      if (\$18 ) begin
+        \$76  = \$52 [31:0];
+      end
     end
     if (rst) begin
-      \$76  = 4'h0;
+      \$76  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = out_acc;
+    \$77  = o_psum;
     if (\$15 ) begin
-      if (\$18 ) begin
+      if (\$20 ) begin
         \$77  = \$52 [31:0];
       end
     end
@@ -9856,54 +9834,42 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = o_psum;
-    if (\$15 ) begin
-      if (\$20 ) begin
-        \$78  = \$52 [31:0];
-      end
+    \$78  = dq_scale;
+    if (handoff) begin
+      \$78  = beat_scale;
     end
     if (rst) begin
-      \$78  = 32'd0;
+      \$78  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = dq_scale;
+    \$79  = \$signal$45 ;
     if (handoff) begin
-      \$79  = beat_scale;
+      \$79  = grp_first;
     end
     if (rst) begin
-      \$79  = 8'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = \$signal$47 ;
+    \$80  = dq_psum;
     if (handoff) begin
-      \$80  = grp_first;
+      \$80  = grp_psum;
     end
     if (rst) begin
-      \$80  = 1'h0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = dq_psum;
+    \$81  = dq_last;
     if (handoff) begin
-      \$81  = grp_psum;
+      \$81  = beat_last;
     end
     if (rst) begin
-      \$81  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = dq_last;
-    if (handoff) begin
-      \$82  = beat_last;
-    end
-    if (rst) begin
-      \$82  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   assign act_next0 = \$28 [15:0];
@@ -9959,30 +9925,12 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.planes  = w_reg[7:0];
-  assign \w_reg.planes[0]  = w_reg[3:0];
-  assign \w_reg.planes[0][0]  = w_reg[3:0];
-  assign \w_reg.planes[1]  = w_reg[7:4];
-  assign \w_reg.planes[1][0]  = w_reg[7:4];
-  assign \w_reg.scale  = w_reg[15:8];
-  assign \w_reg.scale[0]  = w_reg[15:8];
-  assign \w_reg.zero  = w_reg[17:16];
-  assign \w_reg.zero[0]  = w_reg[17:16];
   assign \planes[0]  = planes[3:0];
   assign \planes[0][0]  = planes[3:0];
   assign \planes[1]  = planes[7:4];
   assign \planes[1][0]  = planes[7:4];
-  assign \w_sel.planes  = w_sel[7:0];
-  assign \w_sel.planes[0]  = w_sel[3:0];
-  assign \w_sel.planes[0][0]  = w_sel[3:0];
-  assign \w_sel.planes[1]  = w_sel[7:4];
-  assign \w_sel.planes[1][0]  = w_sel[7:4];
-  assign \w_sel.scale  = w_sel[15:8];
-  assign \w_sel.scale[0]  = w_sel[15:8];
-  assign \w_sel.zero  = w_sel[17:16];
-  assign \w_sel.zero[0]  = w_sel[17:16];
   assign \beat_scale[0]  = beat_scale;
-  assign \$signal$24[0]  = \$signal$24 ;
+  assign \$signal$22[0]  = \$signal$22 ;
   assign \grp_psum[0]  = grp_psum;
   assign \out_acc[0]  = out_acc;
   assign \out_next[0]  = \$52 [31:0];
@@ -10001,7 +9949,7 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
   assign neg0 = \$34 ;
-  assign \$39  = { \$signal$24 , 1'h0 };
+  assign \$39  = { \$signal$22 , 1'h0 };
   assign \$41  = { dq_d0_0[18], dq_d0_0[18:1] };
   assign \$50  = { \$42 [25], \$42 [25], \$42  };
 endmodule

@@ -38365,29 +38365,28 @@ module array_lut_w2_a8_os_8x8_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   reg [87:0] \$23 ;
   reg [7:0] \$24 ;
   reg [4:0] \$25 ;
-  reg [7:0] \$26 ;
-  reg \$27 ;
-  reg [7:0] \$28 ;
-  reg \$29 ;
+  reg \$26 ;
+  reg [7:0] \$27 ;
+  reg \$28 ;
+  reg [1:0] \$29 ;
   wire \$3 ;
-  reg [1:0] \$30 ;
+  reg \$30 ;
   reg \$31 ;
-  reg \$32 ;
-  reg [87:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg [16:0] \$35 ;
+  reg [87:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [16:0] \$34 ;
+  reg \$35 ;
   reg \$36 ;
-  reg \$37 ;
-  reg [34:0] \$38 ;
+  reg [34:0] \$37 ;
   wire [2:0] \$4 ;
   wire [1:0] \$5 ;
-  wire [3:0] \$58 ;
+  wire [3:0] \$56 ;
+  wire [3:0] \$59 ;
   wire \$6 ;
-  wire [3:0] \$61 ;
-  wire [3:0] \$64 ;
-  wire [3:0] \$69 ;
+  wire [3:0] \$62 ;
+  wire [3:0] \$67 ;
   wire \$7 ;
-  wire [6:0] \$74 ;
+  wire [6:0] \$72 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
@@ -38501,56 +38500,39 @@ module array_lut_w2_a8_os_8x8_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire [10:0] \table0.table[5] ;
   wire [10:0] \table0.table[6] ;
   wire [10:0] \table0.table[7] ;
-  reg [7:0] w_reg = 8'h00;
-  wire [7:0] \w_reg.planes ;
-  wire [3:0] \w_reg.planes[0] ;
-  wire [3:0] \w_reg.planes[0][0] ;
-  wire [3:0] \w_reg.planes[1] ;
-  wire [3:0] \w_reg.planes[1][0] ;
-  wire [7:0] w_sel;
-  wire [7:0] \w_sel.planes ;
-  wire [3:0] \w_sel.planes[0] ;
-  wire [3:0] \w_sel.planes[0][0] ;
-  wire [3:0] \w_sel.planes[1] ;
-  wire [3:0] \w_sel.planes[1][0] ;
   always @(posedge clk)
-    beat_last <= \$32 ;
+    act_sum0 <= \$33 ;
   always @(posedge clk)
-    table0 <= \$33 ;
+    grp0_0 <= \$34 ;
   always @(posedge clk)
-    act_sum0 <= \$34 ;
+    grp_first <= \$35 ;
   always @(posedge clk)
-    grp0_0 <= \$35 ;
+    o_valid <= \$36 ;
   always @(posedge clk)
-    grp_first <= \$36 ;
-  always @(posedge clk)
-    o_valid <= \$37 ;
-  always @(posedge clk)
-    o_psum <= \$38 ;
+    o_psum <= \$37 ;
   assign \$1  = | remaining;
   assign \$4  = remaining - 1'h1;
   assign \$5  = \$signal  + 1'h1;
   assign \$8  = accept & i_ctl[2];
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$9  = remaining <= 1'h1;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
   assign \$11  = remaining == 1'h1;
   assign handoff = last_plane & beat_group_end;
   assign \$13  = $signed(act_sum0) + $signed(table0[87:77]);
-  assign \$58  = \$signal  * 3'h4;
-  assign \$14  = planes >> \$58 ;
-  assign \$61  = \$signal  * 3'h4;
-  assign \$15  = planes >> \$61 ;
-  assign \$64  = \$signal  * 3'h4;
-  assign \$16  = planes >> \$64 ;
+  assign \$56  = \$signal  * 3'h4;
+  assign \$14  = planes >> \$56 ;
+  assign \$59  = \$signal  * 3'h4;
+  assign \$15  = planes >> \$59 ;
+  assign \$62  = \$signal  * 3'h4;
+  assign \$16  = planes >> \$62 ;
   assign \$17  = ~ \$16 [2:0];
   assign low0 = \$14 [3] ? \$15 [2:0] : \$17 ;
-  assign \$69  = \$signal  * 3'h4;
-  assign \$18  = planes >> \$69 ;
+  assign \$67  = \$signal  * 3'h4;
+  assign \$18  = planes >> \$67 ;
   assign \$19  = ~ \$18 [3];
-  assign \$74  = low0 * 4'hb;
-  assign entry0_0 = table0 >> \$74 ;
+  assign \$72  = low0 * 4'hb;
+  assign entry0_0 = table0 >> \$72 ;
   assign \$20  = $signed(entry0_0) << \$signal ;
   assign \$21  = - $signed(\$20 );
   assign addend0_0 = \$18 [3] ? { \$20 [11], \$20 [11], \$20  } : \$21 ;
@@ -38562,82 +38544,62 @@ module array_lut_w2_a8_os_8x8_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   always @(posedge clk)
     o_ctl <= \$25 ;
   always @(posedge clk)
-    w_reg <= \$26 ;
+    \$signal  <= \$26 ;
   always @(posedge clk)
-    \$signal  <= \$27 ;
+    planes <= \$27 ;
   always @(posedge clk)
-    planes <= \$28 ;
+    dtype <= \$28 ;
   always @(posedge clk)
-    dtype <= \$29 ;
+    remaining <= \$29 ;
   always @(posedge clk)
-    remaining <= \$30 ;
+    beat_group_end <= \$30 ;
   always @(posedge clk)
-    beat_group_end <= \$31 ;
+    beat_last <= \$31 ;
+  always @(posedge clk)
+    table0 <= \$32 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = table0;
-    if (accept) begin
-      \$33  = i_a;
-    end
-    if (rst) begin
-      \$33  = 88'h0000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = act_sum0;
+    \$34  = grp0_0;
     if (handoff) begin
-      \$34  = 16'h0000;
-    end else if (last_plane) begin
-      \$34  = \$13 [15:0];
-    end
-    if (rst) begin
-      \$34  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = grp0_0;
-    if (handoff) begin
-      \$35  = 17'h00000;
+      \$34  = 17'h00000;
     end else if (\$7 ) begin
-      \$35  = \$22 [16:0];
+      \$34  = \$22 [16:0];
     end
     if (rst) begin
-      \$35  = 17'h00000;
+      \$34  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = grp_first;
+    \$35  = grp_first;
     if (handoff) begin
-      \$36  = 1'h0;
+      \$35  = 1'h0;
     end
     if (\$8 ) begin
-      \$36  = 1'h1;
+      \$35  = 1'h1;
     end
+    if (rst) begin
+      \$35  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$36  = handoff;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = handoff;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = o_psum;
+    \$37  = o_psum;
     if (handoff) begin
-      \$38 [16:0] = \$22 [16:0];
-      \$38 [33] = grp_first;
-      \$38 [34] = beat_last;
-      \$38 [32:17] = \$13 [15:0];
+      \$37 [16:0] = \$22 [16:0];
+      \$37 [33] = grp_first;
+      \$37 [34] = beat_last;
+      \$37 [32:17] = \$13 [15:0];
     end
     if (rst) begin
-      \$38  = 35'h000000000;
+      \$37  = 35'h000000000;
     end
   end
   always @* begin
@@ -38663,63 +38625,63 @@ module array_lut_w2_a8_os_8x8_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = w_reg;
-    if (i_ctl[1]) begin
-      \$26  = i_w;
-    end
-    if (rst) begin
-      \$26  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = \$signal ;
+    \$26  = \$signal ;
     if (accept) begin
-      \$27  = 1'h0;
+      \$26  = 1'h0;
     end else if (\$3 ) begin
-      \$27  = \$5 [0];
+      \$26  = \$5 [0];
     end
     if (rst) begin
-      \$27  = 1'h0;
+      \$26  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = planes;
+    \$27  = planes;
     if (accept) begin
-      \$28  = w_sel;
+      \$27  = i_w;
     end
     if (rst) begin
-      \$28  = 8'h00;
+      \$27  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = dtype;
+    \$28  = dtype;
     if (accept) begin
-      \$29  = 1'h0;
+      \$28  = 1'h0;
     end
     if (rst) begin
-      \$29  = 1'h0;
+      \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = remaining;
+    \$29  = remaining;
     if (accept) begin
-      \$30  = 2'h2;
+      \$29  = 2'h2;
     end else if (\$3 ) begin
-      \$30  = \$4 [1:0];
+      \$29  = \$4 [1:0];
     end
     if (rst) begin
-      \$30  = 2'h0;
+      \$29  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = beat_group_end;
+    \$30  = beat_group_end;
     if (accept) begin
-      \$31  = i_ctl[4];
+      \$30  = i_ctl[4];
+    end
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$31  = beat_last;
+    if (accept) begin
+      \$31  = i_ctl[3];
     end
     if (rst) begin
       \$31  = 1'h0;
@@ -38727,12 +38689,24 @@ module array_lut_w2_a8_os_8x8_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = beat_last;
+    \$32  = table0;
     if (accept) begin
-      \$32  = i_ctl[3];
+      \$32  = i_a;
     end
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 88'h0000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$33  = act_sum0;
+    if (handoff) begin
+      \$33  = 16'h0000;
+    end else if (last_plane) begin
+      \$33  = \$13 [15:0];
+    end
+    if (rst) begin
+      \$33  = 16'h0000;
     end
   end
   assign stall = 1'h0;
@@ -38790,20 +38764,10 @@ module array_lut_w2_a8_os_8x8_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.planes  = w_reg;
-  assign \w_reg.planes[0]  = w_reg[3:0];
-  assign \w_reg.planes[0][0]  = w_reg[3:0];
-  assign \w_reg.planes[1]  = w_reg[7:4];
-  assign \w_reg.planes[1][0]  = w_reg[7:4];
   assign \planes[0]  = planes[3:0];
   assign \planes[0][0]  = planes[3:0];
   assign \planes[1]  = planes[7:4];
   assign \planes[1][0]  = planes[7:4];
-  assign \w_sel.planes  = w_sel;
-  assign \w_sel.planes[0]  = w_sel[3:0];
-  assign \w_sel.planes[0][0]  = w_sel[3:0];
-  assign \w_sel.planes[1]  = w_sel[7:4];
-  assign \w_sel.planes[1][0]  = w_sel[7:4];
   assign \table0.table  = table0;
   assign \table0.table[0]  = table0[10:0];
   assign \table0.table[1]  = table0[21:11];

@@ -8001,30 +8001,29 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [12:0] \$20 ;
   reg [35:0] \$200 ;
   reg [4:0] \$201 ;
-  reg [35:0] \$202 ;
+  reg [31:0] \$202 ;
   reg [31:0] \$203 ;
-  reg [31:0] \$204 ;
-  reg \$205 ;
-  reg [31:0] \$206 ;
-  reg \$207 ;
-  reg [31:0] \$208 ;
-  reg [15:0] \$209 ;
+  reg \$204 ;
+  reg [31:0] \$205 ;
+  reg \$206 ;
+  reg [31:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg \$209 ;
   wire [13:0] \$21 ;
   reg \$210 ;
-  reg \$211 ;
+  reg [31:0] \$211 ;
   reg [31:0] \$212 ;
-  reg [31:0] \$213 ;
-  reg [3:0] \$214 ;
-  reg \$215 ;
-  reg [31:0] \$216 ;
-  reg [15:0] \$217 ;
+  reg [3:0] \$213 ;
+  reg \$214 ;
+  reg [31:0] \$215 ;
+  reg [15:0] \$216 ;
+  reg \$217 ;
   reg \$218 ;
-  reg \$219 ;
+  reg [31:0] \$219 ;
   wire [13:0] \$22 ;
-  reg [31:0] \$220 ;
-  reg \$221 ;
+  reg \$220 ;
+  reg [31:0] \$221 ;
   reg [31:0] \$222 ;
-  reg [31:0] \$223 ;
   wire [13:0] \$23 ;
   wire [13:0] \$24 ;
   wire [14:0] \$25 ;
@@ -8111,18 +8110,18 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [5:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$29  = 1'h0;
-  reg \$signal$33  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$27  = 1'h0;
+  reg \$signal$31  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$117 ;
+  wire [31:0] \a$115 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$122 ;
+  wire [31:0] \a$120 ;
   (* init = 32'd0 *)
+  wire [31:0] \a$124 ;
   wire [31:0] \a$126 ;
-  wire [31:0] \a$128 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -8162,17 +8161,17 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$118 ;
-  wire [31:0] \b$123 ;
+  wire [31:0] \b$116 ;
+  wire [31:0] \b$121 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$127 ;
-  wire [31:0] \b$129 ;
+  wire [15:0] \b$125 ;
+  wire [31:0] \b$127 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [4:0] \d$120 ;
+  wire [4:0] \d$118 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -8273,11 +8272,11 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$119 ;
+  wire [31:0] \s$117 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$121 ;
-  wire [31:0] \s$125 ;
-  wire [31:0] \s$131 ;
+  wire [31:0] \s$119 ;
+  wire [31:0] \s$123 ;
+  wire [31:0] \s$129 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -8288,29 +8287,12 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg s2_last = 1'h0;
   reg [31:0] s2_psum = 32'd0;
   reg [15:0] s2_scale = 16'h0000;
-  reg [35:0] w_reg = 36'h000000000;
-  wire [15:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [3:0] \w_reg.q[1] ;
-  wire [3:0] \w_reg.q[2] ;
-  wire [3:0] \w_reg.q[3] ;
-  wire [15:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [35:0] w_sel;
-  wire [15:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [3:0] \w_sel.q[1] ;
-  wire [3:0] \w_sel.q[2] ;
-  wire [3:0] \w_sel.q[3] ;
-  wire [15:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$124 ;
+  wire [31:0] \y$122 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$4  = \$signal$29  & s2_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
+  assign \$4  = \$signal$27  & s2_last;
   assign close = i_ctl[0] & i_ctl[4];
   assign \$5  = ! i_a[14:10];
   assign a0_e = \$5  ? 5'h01 : i_a[14:10];
@@ -8325,7 +8307,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$12  = ! i_a[14:10];
   assign \$13  = ! i_a[9:0];
   assign a0_zero = \$12  & \$13 ;
-  assign \$14  = - w_sel[3:0];
+  assign \$14  = - i_w[3:0];
   assign \$17  = \$15 [0] ? \$16  : 12'h000;
   assign \$19  = \$15 [1] ? \$18  : 12'h000;
   assign \$20  = \$17  + \$19 ;
@@ -8348,7 +8330,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$34  = ! i_a[30:26];
   assign \$35  = ! i_a[25:16];
   assign a1_zero = \$34  & \$35 ;
-  assign \$36  = - w_sel[7:4];
+  assign \$36  = - i_w[7:4];
   assign \$39  = \$37 [0] ? \$38  : 12'h000;
   assign \$41  = \$37 [1] ? \$40  : 12'h000;
   assign \$42  = \$39  + \$41 ;
@@ -8371,7 +8353,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$56  = ! i_a[46:42];
   assign \$57  = ! i_a[41:32];
   assign a2_zero = \$56  & \$57 ;
-  assign \$58  = - w_sel[11:8];
+  assign \$58  = - i_w[11:8];
   assign \$61  = \$59 [0] ? \$60  : 12'h000;
   assign \$63  = \$59 [1] ? \$62  : 12'h000;
   assign \$64  = \$61  + \$63 ;
@@ -8394,7 +8376,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$78  = ! i_a[62:58];
   assign \$79  = ! i_a[57:48];
   assign a3_zero = \$78  & \$79 ;
-  assign \$80  = - w_sel[15:12];
+  assign \$80  = - i_w[15:12];
   assign \$83  = \$81 [0] ? \$82  : 12'h000;
   assign \$85  = \$81 [1] ? \$84  : 12'h000;
   assign \$86  = \$83  + \$85 ;
@@ -8503,7 +8485,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$196  = $signed(\$191 ) + $signed({ 1'h0, \$195  });
   assign \$197  = ! \$179 [18:0];
   assign \$198  = \$196 [42:0] >= 31'h7f800000;
-  assign \a$128  = \$signal$33  ? s2_psum : out_acc;
+  assign \a$126  = \$signal$31  ? s2_psum : out_acc;
   always @(posedge clk)
     o_a <= \$199 ;
   always @(posedge clk)
@@ -8511,58 +8493,56 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   always @(posedge clk)
     o_ctl <= \$201 ;
   always @(posedge clk)
-    w_reg <= \$202 ;
+    p_acc <= \$202 ;
   always @(posedge clk)
-    p_acc <= \$203 ;
+    a_acc <= \$203 ;
   always @(posedge clk)
-    a_acc <= \$204 ;
+    grp_first <= \$204 ;
   always @(posedge clk)
-    grp_first <= \$205 ;
+    grp_psum <= \$205 ;
   always @(posedge clk)
-    grp_psum <= \$206 ;
+    \$signal  <= \$206 ;
   always @(posedge clk)
-    \$signal  <= \$207 ;
+    s1_p <= \$207 ;
   always @(posedge clk)
-    s1_p <= \$208 ;
+    s1_scale <= \$208 ;
   always @(posedge clk)
-    s1_scale <= \$209 ;
+    \$signal$22  <= \$209 ;
   always @(posedge clk)
-    \$signal$24  <= \$210 ;
+    s1_last <= \$210 ;
   always @(posedge clk)
-    s1_last <= \$211 ;
+    s1_psum <= \$211 ;
   always @(posedge clk)
-    s1_psum <= \$212 ;
+    s1_a <= \$212 ;
   always @(posedge clk)
-    s1_a <= \$213 ;
+    s1_zero <= \$213 ;
   always @(posedge clk)
-    s1_zero <= \$214 ;
+    \$signal$27  <= \$214 ;
   always @(posedge clk)
-    \$signal$29  <= \$215 ;
+    s2_d <= \$215 ;
   always @(posedge clk)
-    s2_d <= \$216 ;
+    s2_scale <= \$216 ;
   always @(posedge clk)
-    s2_scale <= \$217 ;
+    \$signal$31  <= \$217 ;
   always @(posedge clk)
-    \$signal$33  <= \$218 ;
+    s2_last <= \$218 ;
   always @(posedge clk)
-    s2_last <= \$219 ;
+    s2_psum <= \$219 ;
   always @(posedge clk)
-    s2_psum <= \$220 ;
+    o_valid <= \$220 ;
   always @(posedge clk)
-    o_valid <= \$221 ;
+    out_acc <= \$221 ;
   always @(posedge clk)
-    out_acc <= \$222 ;
-  always @(posedge clk)
-    o_psum <= \$223 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$124 [31];
+    o_psum <= \$222 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$122 [31];
   \array_mixpe_w4a16_os_4x4__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \array_mixpe_w4a16_os_4x4__pe.out_add  out_add (
-    .a(\a$128 ),
-    .b(\b$129 ),
+    .a(\a$126 ),
+    .b(\b$127 ),
     .s(y)
   );
   \array_mixpe_w4a16_os_4x4__pe.p_add  p_add (
@@ -8573,16 +8553,16 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   \array_mixpe_w4a16_os_4x4__pe.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$129 )
+    .p(\b$127 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_scale  zero_scale (
-    .\port$1174$0 (s1_zero),
+    .\port$1169$0 (s1_zero),
     .s(s1_a),
-    .y(\y$124 )
+    .y(\y$122 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$123 ),
+    .b(\b$121 ),
     .s(d)
   );
   always @* begin
@@ -8608,21 +8588,23 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = w_reg;
-    if (i_ctl[1]) begin
-      \$202  = i_w;
+    \$202  = p_acc;
+    if (close) begin
+      \$202  = 32'd0;
+    end else if (i_ctl[0]) begin
+      \$202  = p_next;
     end
     if (rst) begin
-      \$202  = 36'h000000000;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = p_acc;
+    \$203  = a_acc;
     if (close) begin
       \$203  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$203  = p_next;
+      \$203  = a_next;
     end
     if (rst) begin
       \$203  = 32'd0;
@@ -8630,71 +8612,69 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = a_acc;
+    \$204  = grp_first;
     if (close) begin
-      \$204  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$204  = a_next;
-    end
-    if (rst) begin
-      \$204  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = grp_first;
-    if (close) begin
-      \$205  = 1'h0;
+      \$204  = 1'h0;
     end else if (\$1 ) begin
-      \$205  = 1'h1;
+      \$204  = 1'h1;
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = grp_psum;
+    \$205  = grp_psum;
     if (close) begin
     end else if (\$1 ) begin
-      \$206  = i_psum;
+      \$205  = i_psum;
     end
     if (rst) begin
-      \$206  = 32'd0;
+      \$205  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = close;
+    \$206  = close;
     if (rst) begin
-      \$207  = 1'h0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s1_p;
+    \$207  = s1_p;
     if (close) begin
-      \$208  = p_next;
+      \$207  = p_next;
     end
     if (rst) begin
-      \$208  = 32'd0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = s1_scale;
+    \$208  = s1_scale;
     if (close) begin
-      \$209  = w_sel[35:20];
+      \$208  = i_w[35:20];
     end
     if (rst) begin
-      \$209  = 16'h0000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = \$signal$24 ;
+    \$209  = \$signal$22 ;
     if (close) begin
-      \$210  = \$2 ;
+      \$209  = \$2 ;
+    end
+    if (rst) begin
+      \$209  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$210  = s1_last;
+    if (close) begin
+      \$210  = i_ctl[3];
     end
     if (rst) begin
       \$210  = 1'h0;
@@ -8702,19 +8682,19 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = s1_last;
+    \$211  = s1_psum;
     if (close) begin
-      \$211  = i_ctl[3];
+      \$211  = \$3 ;
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$211  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = s1_psum;
+    \$212  = s1_a;
     if (close) begin
-      \$212  = \$3 ;
+      \$212  = a_next;
     end
     if (rst) begin
       \$212  = 32'd0;
@@ -8722,56 +8702,56 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = s1_a;
+    \$213  = s1_zero;
     if (close) begin
-      \$213  = a_next;
+      \$213  = i_w[19:16];
     end
     if (rst) begin
-      \$213  = 32'd0;
+      \$213  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = s1_zero;
-    if (close) begin
-      \$214  = w_sel[19:16];
-    end
+    \$214  = \$signal ;
     if (rst) begin
-      \$214  = 4'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = \$signal ;
-    if (rst) begin
-      \$215  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = s2_d;
+    \$215  = s2_d;
     if (\$signal ) begin
-      \$216  = d;
+      \$215  = d;
     end
     if (rst) begin
-      \$216  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = s2_scale;
+    \$216  = s2_scale;
     if (\$signal ) begin
-      \$217  = s1_scale;
+      \$216  = s1_scale;
     end
     if (rst) begin
-      \$217  = 16'h0000;
+      \$216  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = \$signal$33 ;
+    \$217  = \$signal$31 ;
     if (\$signal ) begin
-      \$218  = \$signal$24 ;
+      \$217  = \$signal$22 ;
+    end
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$218  = s2_last;
+    if (\$signal ) begin
+      \$218  = s1_last;
     end
     if (rst) begin
       \$218  = 1'h0;
@@ -8779,51 +8759,41 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = s2_last;
+    \$219  = s2_psum;
     if (\$signal ) begin
-      \$219  = s1_last;
+      \$219  = s1_psum;
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$219  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = s2_psum;
-    if (\$signal ) begin
-      \$220  = s1_psum;
-    end
+    \$220  = \$4 ;
     if (rst) begin
-      \$220  = 32'd0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = \$4 ;
+    \$221  = out_acc;
+    if (\$signal$27 ) begin
+      \$221  = y;
+    end
     if (rst) begin
-      \$221  = 1'h0;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = out_acc;
-    if (\$signal$29 ) begin
-      \$222  = y;
-    end
-    if (rst) begin
-      \$222  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$223  = o_psum;
-    if (\$signal$29 ) begin
+    \$222  = o_psum;
+    if (\$signal$27 ) begin
       if (s2_last) begin
-        \$223  = y;
+        \$222  = y;
       end
     end
     if (rst) begin
-      \$223  = 32'd0;
+      \$222  = 32'd0;
     end
   end
   always @* begin
@@ -9040,17 +9010,17 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$117  = a_acc;
-  assign \b$118  = a_rp_out;
-  assign \s$119  = a_next;
-  assign \d$120  = { 1'h0, s1_zero };
-  assign \s$121  = s1_a;
-  assign \a$122  = s1_p;
-  assign \s$125  = d;
-  assign \a$126  = s2_d;
-  assign \b$127  = s2_scale;
-  assign p = \b$129 ;
-  assign \s$131  = y;
+  assign \a$115  = a_acc;
+  assign \b$116  = a_rp_out;
+  assign \s$117  = a_next;
+  assign \d$118  = { 1'h0, s1_zero };
+  assign \s$119  = s1_a;
+  assign \a$120  = s1_p;
+  assign \s$123  = d;
+  assign \a$124  = s2_d;
+  assign \b$125  = s2_scale;
+  assign p = \b$127 ;
+  assign \s$129  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -9084,36 +9054,22 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.q  = w_reg[15:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.q[1]  = w_reg[7:4];
-  assign \w_reg.q[2]  = w_reg[11:8];
-  assign \w_reg.q[3]  = w_reg[15:12];
-  assign \w_reg.zero  = w_reg[19:16];
-  assign \w_reg.scale  = w_reg[35:20];
-  assign \w_sel.q  = w_sel[15:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.q[1]  = w_sel[7:4];
-  assign \w_sel.q[2]  = w_sel[11:8];
-  assign \w_sel.q[3]  = w_sel[15:12];
-  assign \w_sel.zero  = w_sel[19:16];
-  assign \w_sel.scale  = w_sel[35:20];
-  assign \$15  = { 1'h0, w_sel[3:0] };
+  assign \$15  = { 1'h0, i_w[3:0] };
   assign \$16  = { 1'h0, \$7 , i_a[9:0] };
   assign \$18  = { \$7 , i_a[9:0], 1'h0 };
   assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
   assign \$23  = { \$7 , i_a[9:0], 3'h0 };
-  assign \$37  = { 1'h0, w_sel[7:4] };
+  assign \$37  = { 1'h0, i_w[7:4] };
   assign \$38  = { 1'h0, \$29 , i_a[25:16] };
   assign \$40  = { \$29 , i_a[25:16], 1'h0 };
   assign \$43  = { 1'h0, \$29 , i_a[25:16], 2'h0 };
   assign \$45  = { \$29 , i_a[25:16], 3'h0 };
-  assign \$59  = { 1'h0, w_sel[11:8] };
+  assign \$59  = { 1'h0, i_w[11:8] };
   assign \$60  = { 1'h0, \$51 , i_a[41:32] };
   assign \$62  = { \$51 , i_a[41:32], 1'h0 };
   assign \$65  = { 1'h0, \$51 , i_a[41:32], 2'h0 };
   assign \$67  = { \$51 , i_a[41:32], 3'h0 };
-  assign \$81  = { 1'h0, w_sel[15:12] };
+  assign \$81  = { 1'h0, i_w[15:12] };
   assign \$82  = { 1'h0, \$73 , i_a[57:48] };
   assign \$84  = { \$73 , i_a[57:48], 1'h0 };
   assign \$87  = { 1'h0, \$73 , i_a[57:48], 2'h0 };
@@ -9132,8 +9088,8 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$139  = i_a[63];
   assign \$157  = { \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 , 23'h000000 };
   assign \$190  = { \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 , 23'h000000 };
-  assign \b$123 [30:0] = \y$124 [30:0];
-  assign \b$123 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \b$121 [30:0] = \y$122 [30:0];
+  assign \b$121 [31] = \$auto$rtlil.cc:2739:Not$2 ;
   assign \$159  = p_rp_sh[0];
   assign \$192  = a_rp_sh[0];
 endmodule
@@ -10306,7 +10262,7 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1174$0 , y, s);
+module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1169$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -10349,8 +10305,8 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1174$0 , y, s);
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$1174$0 ;
-  wire [3:0] \port$1174$0 ;
+  input [3:0] \port$1169$0 ;
+  wire [3:0] \port$1169$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10384,13 +10340,13 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1174$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1174$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1174$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1174$0  };
+  assign \$10  = $signed({ 1'h0, \port$1169$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1169$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1169$0  };
   assign prod = \$12 [4:0] * { \$3 , s[22:0] };
   assign \$13  = s_e - 7'h7f;
   assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$1174$0  }) < $signed(1'h0);
+  assign \$14  = $signed({ 1'h0, \port$1169$0  }) < $signed(1'h0);
   assign rp_sign = s[31] ^ \$14 ;
   assign \$15  = 5'h1c - rp_msb;
   assign \$16  = prod << \$15 [4:0];
@@ -10412,10 +10368,10 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1174$0 , y, s);
   assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
   assign \$32  = ! prod;
   assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$1174$0 ;
+  assign \$34  = ! \port$1169$0 ;
   assign \$35  = s_inf & \$34 ;
   assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1174$0  }) < $signed(1'h0);
+  assign \$37  = $signed({ 1'h0, \port$1169$0  }) < $signed(1'h0);
   assign \$38  = s[31] ^ \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
@@ -10541,7 +10497,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1174$0 , y, s);
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$1174$0  };
+  assign d = { 1'h0, \port$1169$0  };
   assign rp_ls = \$15 [4:0];
   assign rp_norm = \$16 [28:0];
   assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };

@@ -14190,12 +14190,11 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg [4:0] \$199 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  reg [15:0] \$200 ;
+  reg [31:0] \$200 ;
   reg [31:0] \$201 ;
-  reg [31:0] \$202 ;
+  reg \$202 ;
   reg \$203 ;
-  reg \$204 ;
-  reg [65:0] \$205 ;
+  reg [65:0] \$204 ;
   wire [13:0] \$21 ;
   wire [13:0] \$22 ;
   wire [14:0] \$23 ;
@@ -14285,7 +14284,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$99 ;
+  wire [31:0] \a$97 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -14325,7 +14324,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$100 ;
+  wire [31:0] \b$98 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -14431,22 +14430,9 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$101 ;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [3:0] \w_reg.q[1] ;
-  wire [3:0] \w_reg.q[2] ;
-  wire [3:0] \w_reg.q[3] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [3:0] \w_sel.q[1] ;
-  wire [3:0] \w_sel.q[2] ;
-  wire [3:0] \w_sel.q[3] ;
+  wire [31:0] \s$99 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign close = i_ctl[0] & i_ctl[4];
   assign \$3  = ! i_a[14:10];
   assign a0_e = \$3  ? 5'h01 : i_a[14:10];
@@ -14461,7 +14447,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$10  = ! i_a[14:10];
   assign \$11  = ! i_a[9:0];
   assign a0_zero = \$10  & \$11 ;
-  assign \$12  = - w_sel[3:0];
+  assign \$12  = - i_w[3:0];
   assign \$15  = \$13 [0] ? \$14  : 12'h000;
   assign \$17  = \$13 [1] ? \$16  : 12'h000;
   assign \$18  = \$15  + \$17 ;
@@ -14484,7 +14470,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$32  = ! i_a[30:26];
   assign \$33  = ! i_a[25:16];
   assign a1_zero = \$32  & \$33 ;
-  assign \$34  = - w_sel[7:4];
+  assign \$34  = - i_w[7:4];
   assign \$37  = \$35 [0] ? \$36  : 12'h000;
   assign \$39  = \$35 [1] ? \$38  : 12'h000;
   assign \$40  = \$37  + \$39 ;
@@ -14507,7 +14493,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$54  = ! i_a[46:42];
   assign \$55  = ! i_a[41:32];
   assign a2_zero = \$54  & \$55 ;
-  assign \$56  = - w_sel[11:8];
+  assign \$56  = - i_w[11:8];
   assign \$59  = \$57 [0] ? \$58  : 12'h000;
   assign \$61  = \$57 [1] ? \$60  : 12'h000;
   assign \$62  = \$59  + \$61 ;
@@ -14530,7 +14516,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$76  = ! i_a[62:58];
   assign \$77  = ! i_a[57:48];
   assign a3_zero = \$76  & \$77 ;
-  assign \$78  = - w_sel[15:12];
+  assign \$78  = - i_w[15:12];
   assign \$81  = \$79 [0] ? \$80  : 12'h000;
   assign \$83  = \$79 [1] ? \$82  : 12'h000;
   assign \$84  = \$81  + \$83 ;
@@ -14646,17 +14632,15 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @(posedge clk)
     o_ctl <= \$199 ;
   always @(posedge clk)
-    w_reg <= \$200 ;
+    p_acc <= \$200 ;
   always @(posedge clk)
-    p_acc <= \$201 ;
+    a_acc <= \$201 ;
   always @(posedge clk)
-    a_acc <= \$202 ;
+    grp_first <= \$202 ;
   always @(posedge clk)
-    grp_first <= \$203 ;
+    o_valid <= \$203 ;
   always @(posedge clk)
-    o_valid <= \$204 ;
-  always @(posedge clk)
-    o_psum <= \$205 ;
+    o_psum <= \$204 ;
   \array_mixpe_w4a16_os_4x4_shared__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
@@ -14690,21 +14674,23 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = w_reg;
-    if (i_ctl[1]) begin
-      \$200  = i_w;
+    \$200  = p_acc;
+    if (close) begin
+      \$200  = 32'd0;
+    end else if (i_ctl[0]) begin
+      \$200  = p_next;
     end
     if (rst) begin
-      \$200  = 16'h0000;
+      \$200  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = p_acc;
+    \$201  = a_acc;
     if (close) begin
       \$201  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$201  = p_next;
+      \$201  = a_next;
     end
     if (rst) begin
       \$201  = 32'd0;
@@ -14712,46 +14698,34 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a_acc;
+    \$202  = grp_first;
     if (close) begin
-      \$202  = 32'd0;
-    end else if (i_ctl[0]) begin
-      \$202  = a_next;
-    end
-    if (rst) begin
-      \$202  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = grp_first;
-    if (close) begin
-      \$203  = 1'h0;
+      \$202  = 1'h0;
     end else if (\$1 ) begin
-      \$203  = 1'h1;
+      \$202  = 1'h1;
     end
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = close;
     if (rst) begin
       \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = close;
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = o_psum;
+    \$204  = o_psum;
     if (close) begin
-      \$205 [31:0] = p_next;
-      \$205 [64] = \$2 ;
-      \$205 [65] = i_ctl[3];
-      \$205 [63:32] = a_next;
+      \$204 [31:0] = p_next;
+      \$204 [64] = \$2 ;
+      \$204 [65] = i_ctl[3];
+      \$204 [63:32] = a_next;
     end
     if (rst) begin
-      \$205  = 66'h00000000000000000;
+      \$204  = 66'h00000000000000000;
     end
   end
   always @* begin
@@ -14968,9 +14942,9 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$99  = a_acc;
-  assign \b$100  = a_rp_out;
-  assign \s$101  = a_next;
+  assign \a$97  = a_acc;
+  assign \b$98  = a_rp_out;
+  assign \s$99  = a_next;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -15008,32 +14982,22 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.q  = w_reg;
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.q[1]  = w_reg[7:4];
-  assign \w_reg.q[2]  = w_reg[11:8];
-  assign \w_reg.q[3]  = w_reg[15:12];
-  assign \w_sel.q  = w_sel;
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.q[1]  = w_sel[7:4];
-  assign \w_sel.q[2]  = w_sel[11:8];
-  assign \w_sel.q[3]  = w_sel[15:12];
-  assign \$13  = { 1'h0, w_sel[3:0] };
+  assign \$13  = { 1'h0, i_w[3:0] };
   assign \$14  = { 1'h0, \$5 , i_a[9:0] };
   assign \$16  = { \$5 , i_a[9:0], 1'h0 };
   assign \$19  = { 1'h0, \$5 , i_a[9:0], 2'h0 };
   assign \$21  = { \$5 , i_a[9:0], 3'h0 };
-  assign \$35  = { 1'h0, w_sel[7:4] };
+  assign \$35  = { 1'h0, i_w[7:4] };
   assign \$36  = { 1'h0, \$27 , i_a[25:16] };
   assign \$38  = { \$27 , i_a[25:16], 1'h0 };
   assign \$41  = { 1'h0, \$27 , i_a[25:16], 2'h0 };
   assign \$43  = { \$27 , i_a[25:16], 3'h0 };
-  assign \$57  = { 1'h0, w_sel[11:8] };
+  assign \$57  = { 1'h0, i_w[11:8] };
   assign \$58  = { 1'h0, \$49 , i_a[41:32] };
   assign \$60  = { \$49 , i_a[41:32], 1'h0 };
   assign \$63  = { 1'h0, \$49 , i_a[41:32], 2'h0 };
   assign \$65  = { \$49 , i_a[41:32], 3'h0 };
-  assign \$79  = { 1'h0, w_sel[15:12] };
+  assign \$79  = { 1'h0, i_w[15:12] };
   assign \$80  = { 1'h0, \$71 , i_a[57:48] };
   assign \$82  = { \$71 , i_a[57:48], 1'h0 };
   assign \$85  = { 1'h0, \$71 , i_a[57:48], 2'h0 };

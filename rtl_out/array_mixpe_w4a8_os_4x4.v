@@ -7888,26 +7888,25 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
-  reg \$100 ;
-  reg [47:0] \$101 ;
-  reg \$102 ;
-  reg [18:0] \$103 ;
-  reg [7:0] \$104 ;
+  reg [47:0] \$100 ;
+  reg \$101 ;
+  reg [18:0] \$102 ;
+  reg [7:0] \$103 ;
+  reg \$104 ;
   reg \$105 ;
-  reg \$106 ;
-  reg [47:0] \$107 ;
-  reg [14:0] \$108 ;
-  reg [3:0] \$109 ;
+  reg [47:0] \$106 ;
+  reg [14:0] \$107 ;
+  reg [3:0] \$108 ;
+  reg \$109 ;
   wire [10:0] \$11 ;
-  reg \$110 ;
-  reg [18:0] \$111 ;
-  reg [7:0] \$112 ;
+  reg [18:0] \$110 ;
+  reg [7:0] \$111 ;
+  reg \$112 ;
   reg \$113 ;
-  reg \$114 ;
-  reg [47:0] \$115 ;
-  reg \$116 ;
+  reg [47:0] \$114 ;
+  reg \$115 ;
+  reg [47:0] \$116 ;
   reg [47:0] \$117 ;
-  reg [47:0] \$118 ;
   wire [10:0] \$12 ;
   wire [10:0] \$13 ;
   wire [11:0] \$14 ;
@@ -8001,13 +8000,13 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   reg [31:0] \$94 ;
   reg [27:0] \$95 ;
   reg [4:0] \$96 ;
-  reg [27:0] \$97 ;
-  reg [18:0] \$98 ;
-  reg [14:0] \$99 ;
+  reg [18:0] \$97 ;
+  reg [14:0] \$98 ;
+  reg \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
-  reg \$signal$29  = 1'h0;
-  reg \$signal$33  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$27  = 1'h0;
+  reg \$signal$31  = 1'h0;
   reg [14:0] a_acc = 15'h0000;
   wire [14:0] a_next;
   input clk;
@@ -8083,56 +8082,39 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   reg s2_last = 1'h0;
   reg [47:0] s2_psum = 48'h000000000000;
   reg [7:0] s2_scale = 8'h00;
-  reg [27:0] w_reg = 28'h0000000;
-  wire [15:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [3:0] \w_reg.q[1] ;
-  wire [3:0] \w_reg.q[2] ;
-  wire [3:0] \w_reg.q[3] ;
-  wire [7:0] \w_reg.scale ;
-  wire [3:0] \w_reg.zero ;
-  wire [27:0] w_sel;
-  wire [15:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [3:0] \w_sel.q[1] ;
-  wire [3:0] \w_sel.q[2] ;
-  wire [3:0] \w_sel.q[3] ;
-  wire [7:0] \w_sel.scale ;
-  wire [3:0] \w_sel.zero ;
   wire [47:0] y;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
-  assign \$4  = \$signal$29  & s2_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
+  assign \$4  = \$signal$27  & s2_last;
   assign close = i_ctl[0] & i_ctl[4];
-  assign \$6  = w_sel[0] ? \$5  : 9'h000;
-  assign \$8  = w_sel[1] ? \$7  : 9'h000;
+  assign \$6  = i_w[0] ? \$5  : 9'h000;
+  assign \$8  = i_w[1] ? \$7  : 9'h000;
   assign \$9  = $signed(\$6 ) + $signed(\$8 );
-  assign \$11  = w_sel[2] ? \$10  : 11'h000;
-  assign \$13  = w_sel[3] ? \$12  : 11'h000;
+  assign \$11  = i_w[2] ? \$10  : 11'h000;
+  assign \$13  = i_w[3] ? \$12  : 11'h000;
   assign \$14  = $signed(\$11 ) + $signed(\$13 );
   assign \$15  = $signed(\$9 ) + $signed(\$14 );
-  assign \$17  = w_sel[4] ? \$16  : 9'h000;
-  assign \$19  = w_sel[5] ? \$18  : 9'h000;
+  assign \$17  = i_w[4] ? \$16  : 9'h000;
+  assign \$19  = i_w[5] ? \$18  : 9'h000;
   assign \$20  = $signed(\$17 ) + $signed(\$19 );
-  assign \$22  = w_sel[6] ? \$21  : 11'h000;
-  assign \$24  = w_sel[7] ? \$23  : 11'h000;
+  assign \$22  = i_w[6] ? \$21  : 11'h000;
+  assign \$24  = i_w[7] ? \$23  : 11'h000;
   assign \$25  = $signed(\$22 ) + $signed(\$24 );
   assign \$26  = $signed(\$20 ) + $signed(\$25 );
   assign \$27  = $signed(\$15 ) + $signed(\$26 );
-  assign \$29  = w_sel[8] ? \$28  : 9'h000;
-  assign \$31  = w_sel[9] ? \$30  : 9'h000;
+  assign \$29  = i_w[8] ? \$28  : 9'h000;
+  assign \$31  = i_w[9] ? \$30  : 9'h000;
   assign \$32  = $signed(\$29 ) + $signed(\$31 );
-  assign \$34  = w_sel[10] ? \$33  : 11'h000;
-  assign \$36  = w_sel[11] ? \$35  : 11'h000;
+  assign \$34  = i_w[10] ? \$33  : 11'h000;
+  assign \$36  = i_w[11] ? \$35  : 11'h000;
   assign \$37  = $signed(\$34 ) + $signed(\$36 );
   assign \$38  = $signed(\$32 ) + $signed(\$37 );
-  assign \$40  = w_sel[12] ? \$39  : 9'h000;
-  assign \$42  = w_sel[13] ? \$41  : 9'h000;
+  assign \$40  = i_w[12] ? \$39  : 9'h000;
+  assign \$42  = i_w[13] ? \$41  : 9'h000;
   assign \$43  = $signed(\$40 ) + $signed(\$42 );
-  assign \$45  = w_sel[14] ? \$44  : 11'h000;
-  assign \$47  = w_sel[15] ? \$46  : 11'h000;
+  assign \$45  = i_w[14] ? \$44  : 11'h000;
+  assign \$47  = i_w[15] ? \$46  : 11'h000;
   assign \$48  = $signed(\$45 ) + $signed(\$47 );
   assign \$49  = $signed(\$43 ) + $signed(\$48 );
   assign \$50  = $signed(\$38 ) + $signed(\$49 );
@@ -8150,7 +8132,7 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   assign \$66  = $signed(\$63 ) + $signed(\$65 );
   assign \$67  = $signed(\$61 ) + $signed(\$66 );
   assign \$68  = $signed(s1_p) - $signed(\$67 );
-  assign \$69  = \$signal$33  ? s2_psum : out_acc;
+  assign \$69  = \$signal$31  ? s2_psum : out_acc;
   assign \$71  = s2_scale[0] ? \$70  : 20'h00000;
   assign \$73  = s2_scale[1] ? \$72  : 20'h00000;
   assign \$74  = $signed(\$71 ) + $signed(\$73 );
@@ -8174,49 +8156,47 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   always @(posedge clk)
     o_ctl <= \$96 ;
   always @(posedge clk)
-    w_reg <= \$97 ;
+    p_acc <= \$97 ;
   always @(posedge clk)
-    p_acc <= \$98 ;
+    a_acc <= \$98 ;
   always @(posedge clk)
-    a_acc <= \$99 ;
+    grp_first <= \$99 ;
   always @(posedge clk)
-    grp_first <= \$100 ;
+    grp_psum <= \$100 ;
   always @(posedge clk)
-    grp_psum <= \$101 ;
+    \$signal  <= \$101 ;
   always @(posedge clk)
-    \$signal  <= \$102 ;
+    s1_p <= \$102 ;
   always @(posedge clk)
-    s1_p <= \$103 ;
+    s1_scale <= \$103 ;
   always @(posedge clk)
-    s1_scale <= \$104 ;
+    \$signal$22  <= \$104 ;
   always @(posedge clk)
-    \$signal$24  <= \$105 ;
+    s1_last <= \$105 ;
   always @(posedge clk)
-    s1_last <= \$106 ;
+    s1_psum <= \$106 ;
   always @(posedge clk)
-    s1_psum <= \$107 ;
+    s1_a <= \$107 ;
   always @(posedge clk)
-    s1_a <= \$108 ;
+    s1_zero <= \$108 ;
   always @(posedge clk)
-    s1_zero <= \$109 ;
+    \$signal$27  <= \$109 ;
   always @(posedge clk)
-    \$signal$29  <= \$110 ;
+    s2_d <= \$110 ;
   always @(posedge clk)
-    s2_d <= \$111 ;
+    s2_scale <= \$111 ;
   always @(posedge clk)
-    s2_scale <= \$112 ;
+    \$signal$31  <= \$112 ;
   always @(posedge clk)
-    \$signal$33  <= \$113 ;
+    s2_last <= \$113 ;
   always @(posedge clk)
-    s2_last <= \$114 ;
+    s2_psum <= \$114 ;
   always @(posedge clk)
-    s2_psum <= \$115 ;
+    o_valid <= \$115 ;
   always @(posedge clk)
-    o_valid <= \$116 ;
+    out_acc <= \$116 ;
   always @(posedge clk)
-    out_acc <= \$117 ;
-  always @(posedge clk)
-    o_psum <= \$118 ;
+    o_psum <= \$117 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$94  = i_a;
@@ -8240,93 +8220,93 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_reg;
-    if (i_ctl[1]) begin
-      \$97  = i_w;
-    end
-    if (rst) begin
-      \$97  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = p_acc;
+    \$97  = p_acc;
     if (close) begin
-      \$98  = 19'h00000;
+      \$97  = 19'h00000;
     end else if (i_ctl[0]) begin
-      \$98  = \$52 [18:0];
+      \$97  = \$52 [18:0];
     end
     if (rst) begin
-      \$98  = 19'h00000;
+      \$97  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = a_acc;
+    \$98  = a_acc;
     if (close) begin
-      \$99  = 15'h0000;
+      \$98  = 15'h0000;
     end else if (i_ctl[0]) begin
-      \$99  = \$56 [14:0];
+      \$98  = \$56 [14:0];
     end
     if (rst) begin
-      \$99  = 15'h0000;
+      \$98  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = grp_first;
+    \$99  = grp_first;
     if (close) begin
-      \$100  = 1'h0;
+      \$99  = 1'h0;
     end else if (\$1 ) begin
-      \$100  = 1'h1;
+      \$99  = 1'h1;
     end
     if (rst) begin
-      \$100  = 1'h0;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = grp_psum;
+    \$100  = grp_psum;
     if (close) begin
     end else if (\$1 ) begin
-      \$101  = i_psum;
+      \$100  = i_psum;
     end
     if (rst) begin
-      \$101  = 48'h000000000000;
+      \$100  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = close;
+    \$101  = close;
     if (rst) begin
-      \$102  = 1'h0;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = s1_p;
+    \$102  = s1_p;
     if (close) begin
-      \$103  = \$52 [18:0];
+      \$102  = \$52 [18:0];
     end
     if (rst) begin
-      \$103  = 19'h00000;
+      \$102  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = s1_scale;
+    \$103  = s1_scale;
     if (close) begin
-      \$104  = w_sel[27:20];
+      \$103  = i_w[27:20];
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$103  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = \$signal$24 ;
+    \$104  = \$signal$22 ;
     if (close) begin
-      \$105  = \$2 ;
+      \$104  = \$2 ;
+    end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = s1_last;
+    if (close) begin
+      \$105  = i_ctl[3];
     end
     if (rst) begin
       \$105  = 1'h0;
@@ -8334,76 +8314,76 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = s1_last;
+    \$106  = s1_psum;
     if (close) begin
-      \$106  = i_ctl[3];
+      \$106  = \$3 ;
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = s1_psum;
+    \$107  = s1_a;
     if (close) begin
-      \$107  = \$3 ;
+      \$107  = \$56 [14:0];
     end
     if (rst) begin
-      \$107  = 48'h000000000000;
+      \$107  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = s1_a;
+    \$108  = s1_zero;
     if (close) begin
-      \$108  = \$56 [14:0];
+      \$108  = i_w[19:16];
     end
     if (rst) begin
-      \$108  = 15'h0000;
+      \$108  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = s1_zero;
-    if (close) begin
-      \$109  = w_sel[19:16];
-    end
+    \$109  = \$signal ;
     if (rst) begin
-      \$109  = 4'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \$signal ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = s2_d;
+    \$110  = s2_d;
     if (\$signal ) begin
-      \$111  = \$68 [18:0];
+      \$110  = \$68 [18:0];
     end
     if (rst) begin
-      \$111  = 19'h00000;
+      \$110  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = s2_scale;
+    \$111  = s2_scale;
     if (\$signal ) begin
-      \$112  = s1_scale;
+      \$111  = s1_scale;
     end
     if (rst) begin
-      \$112  = 8'h00;
+      \$111  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \$signal$33 ;
+    \$112  = \$signal$31 ;
     if (\$signal ) begin
-      \$113  = \$signal$24 ;
+      \$112  = \$signal$22 ;
+    end
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = s2_last;
+    if (\$signal ) begin
+      \$113  = s1_last;
     end
     if (rst) begin
       \$113  = 1'h0;
@@ -8411,51 +8391,41 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = s2_last;
+    \$114  = s2_psum;
     if (\$signal ) begin
-      \$114  = s1_last;
+      \$114  = s1_psum;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = s2_psum;
-    if (\$signal ) begin
-      \$115  = s1_psum;
-    end
+    \$115  = \$4 ;
     if (rst) begin
-      \$115  = 48'h000000000000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = \$4 ;
+    \$116  = out_acc;
+    if (\$signal$27 ) begin
+      \$116  = \$93 [47:0];
+    end
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = out_acc;
-    if (\$signal$29 ) begin
-      \$117  = \$93 [47:0];
-    end
-    if (rst) begin
-      \$117  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = o_psum;
-    if (\$signal$29 ) begin
+    \$117  = o_psum;
+    if (\$signal$27 ) begin
       if (s2_last) begin
-        \$118  = \$93 [47:0];
+        \$117  = \$93 [47:0];
       end
     end
     if (rst) begin
-      \$118  = 48'h000000000000;
+      \$117  = 48'h000000000000;
     end
   end
   assign p_next = \$52 [18:0];
@@ -8495,20 +8465,6 @@ module array_mixpe_w4a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psu
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.q  = w_reg[15:0];
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.q[1]  = w_reg[7:4];
-  assign \w_reg.q[2]  = w_reg[11:8];
-  assign \w_reg.q[3]  = w_reg[15:12];
-  assign \w_reg.zero  = w_reg[19:16];
-  assign \w_reg.scale  = w_reg[27:20];
-  assign \w_sel.q  = w_sel[15:0];
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.q[1]  = w_sel[7:4];
-  assign \w_sel.q[2]  = w_sel[11:8];
-  assign \w_sel.q[3]  = w_sel[15:12];
-  assign \w_sel.zero  = w_sel[19:16];
-  assign \w_sel.scale  = w_sel[27:20];
   assign \$5  = { i_a[7], i_a[7:0] };
   assign \$7  = { i_a[7:0], 1'h0 };
   assign \$10  = { i_a[7], i_a[7:0], 2'h0 };

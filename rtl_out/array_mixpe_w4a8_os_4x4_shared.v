@@ -9782,13 +9782,12 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   reg [31:0] \$55 ;
   reg [15:0] \$56 ;
   reg [4:0] \$57 ;
-  reg [15:0] \$58 ;
-  reg [18:0] \$59 ;
+  reg [18:0] \$58 ;
+  reg [14:0] \$59 ;
   wire [8:0] \$6 ;
-  reg [14:0] \$60 ;
+  reg \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [35:0] \$63 ;
+  reg [35:0] \$62 ;
   wire [9:0] \$7 ;
   wire [10:0] \$8 ;
   wire [10:0] \$9 ;
@@ -9858,25 +9857,11 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   wire [18:0] p_next;
   input rst;
   wire rst;
-  reg [15:0] w_reg = 16'h0000;
-  wire [15:0] \w_reg.q ;
-  wire [3:0] \w_reg.q[0] ;
-  wire [3:0] \w_reg.q[1] ;
-  wire [3:0] \w_reg.q[2] ;
-  wire [3:0] \w_reg.q[3] ;
-  wire [15:0] w_sel;
-  wire [15:0] \w_sel.q ;
-  wire [3:0] \w_sel.q[0] ;
-  wire [3:0] \w_sel.q[1] ;
-  wire [3:0] \w_sel.q[2] ;
-  wire [3:0] \w_sel.q[3] ;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$38  = w_sel[12] ? \$37  : 9'h000;
-  assign \$40  = w_sel[13] ? \$39  : 9'h000;
+  assign \$38  = i_w[12] ? \$37  : 9'h000;
+  assign \$40  = i_w[13] ? \$39  : 9'h000;
   assign \$41  = $signed(\$38 ) + $signed(\$40 );
-  assign \$43  = w_sel[14] ? \$42  : 11'h000;
-  assign \$45  = w_sel[15] ? \$44  : 11'h000;
+  assign \$43  = i_w[14] ? \$42  : 11'h000;
+  assign \$45  = i_w[15] ? \$44  : 11'h000;
   assign \$46  = $signed(\$43 ) + $signed(\$45 );
   assign \$47  = $signed(\$41 ) + $signed(\$46 );
   assign \$48  = $signed(\$36 ) + $signed(\$47 );
@@ -9893,41 +9878,40 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   always @(posedge clk)
     o_ctl <= \$57 ;
   always @(posedge clk)
-    w_reg <= \$58 ;
+    p_acc <= \$58 ;
   always @(posedge clk)
-    p_acc <= \$59 ;
+    a_acc <= \$59 ;
   always @(posedge clk)
-    a_acc <= \$60 ;
+    grp_first <= \$60 ;
   always @(posedge clk)
-    grp_first <= \$61 ;
+    o_valid <= \$61 ;
   always @(posedge clk)
-    o_valid <= \$62 ;
-  always @(posedge clk)
-    o_psum <= \$63 ;
+    o_psum <= \$62 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign close = i_ctl[0] & i_ctl[4];
-  assign \$4  = w_sel[0] ? \$3  : 9'h000;
-  assign \$6  = w_sel[1] ? \$5  : 9'h000;
+  assign \$4  = i_w[0] ? \$3  : 9'h000;
+  assign \$6  = i_w[1] ? \$5  : 9'h000;
   assign \$7  = $signed(\$4 ) + $signed(\$6 );
-  assign \$9  = w_sel[2] ? \$8  : 11'h000;
-  assign \$11  = w_sel[3] ? \$10  : 11'h000;
+  assign \$9  = i_w[2] ? \$8  : 11'h000;
+  assign \$11  = i_w[3] ? \$10  : 11'h000;
   assign \$12  = $signed(\$9 ) + $signed(\$11 );
   assign \$13  = $signed(\$7 ) + $signed(\$12 );
-  assign \$15  = w_sel[4] ? \$14  : 9'h000;
-  assign \$17  = w_sel[5] ? \$16  : 9'h000;
+  assign \$15  = i_w[4] ? \$14  : 9'h000;
+  assign \$17  = i_w[5] ? \$16  : 9'h000;
   assign \$18  = $signed(\$15 ) + $signed(\$17 );
-  assign \$20  = w_sel[6] ? \$19  : 11'h000;
-  assign \$22  = w_sel[7] ? \$21  : 11'h000;
+  assign \$20  = i_w[6] ? \$19  : 11'h000;
+  assign \$22  = i_w[7] ? \$21  : 11'h000;
   assign \$23  = $signed(\$20 ) + $signed(\$22 );
   assign \$24  = $signed(\$18 ) + $signed(\$23 );
   assign \$25  = $signed(\$13 ) + $signed(\$24 );
-  assign \$27  = w_sel[8] ? \$26  : 9'h000;
-  assign \$29  = w_sel[9] ? \$28  : 9'h000;
+  assign \$27  = i_w[8] ? \$26  : 9'h000;
+  assign \$29  = i_w[9] ? \$28  : 9'h000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = w_sel[10] ? \$31  : 11'h000;
-  assign \$34  = w_sel[11] ? \$33  : 11'h000;
+  assign \$32  = i_w[10] ? \$31  : 11'h000;
+  assign \$34  = i_w[11] ? \$33  : 11'h000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$55  = i_a;
@@ -9951,68 +9935,58 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = w_reg;
-    if (i_ctl[1]) begin
-      \$58  = i_w;
-    end
-    if (rst) begin
-      \$58  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = p_acc;
+    \$58  = p_acc;
     if (close) begin
-      \$59  = 19'h00000;
+      \$58  = 19'h00000;
     end else if (i_ctl[0]) begin
-      \$59  = \$50 [18:0];
+      \$58  = \$50 [18:0];
     end
     if (rst) begin
-      \$59  = 19'h00000;
+      \$58  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = a_acc;
+    \$59  = a_acc;
     if (close) begin
-      \$60  = 15'h0000;
+      \$59  = 15'h0000;
     end else if (i_ctl[0]) begin
-      \$60  = \$54 [14:0];
+      \$59  = \$54 [14:0];
     end
     if (rst) begin
-      \$60  = 15'h0000;
+      \$59  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = grp_first;
+    \$60  = grp_first;
     if (close) begin
-      \$61  = 1'h0;
+      \$60  = 1'h0;
     end else if (\$1 ) begin
-      \$61  = 1'h1;
+      \$60  = 1'h1;
     end
+    if (rst) begin
+      \$60  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = close;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = close;
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = o_psum;
+    \$62  = o_psum;
     if (close) begin
-      \$63 [18:0] = \$50 [18:0];
-      \$63 [34] = \$2 ;
-      \$63 [35] = i_ctl[3];
-      \$63 [33:19] = \$54 [14:0];
+      \$62 [18:0] = \$50 [18:0];
+      \$62 [34] = \$2 ;
+      \$62 [35] = i_ctl[3];
+      \$62 [33:19] = \$54 [14:0];
     end
     if (rst) begin
-      \$63  = 36'h000000000;
+      \$62  = 36'h000000000;
     end
   end
   assign p_next = \$50 [18:0];
@@ -10054,16 +10028,6 @@ module array_mixpe_w4a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.q  = w_reg;
-  assign \w_reg.q[0]  = w_reg[3:0];
-  assign \w_reg.q[1]  = w_reg[7:4];
-  assign \w_reg.q[2]  = w_reg[11:8];
-  assign \w_reg.q[3]  = w_reg[15:12];
-  assign \w_sel.q  = w_sel;
-  assign \w_sel.q[0]  = w_sel[3:0];
-  assign \w_sel.q[1]  = w_sel[7:4];
-  assign \w_sel.q[2]  = w_sel[11:8];
-  assign \w_sel.q[3]  = w_sel[15:12];
   assign \$3  = { i_a[7], i_a[7:0] };
   assign \$5  = { i_a[7:0], 1'h0 };
   assign \$8  = { i_a[7], i_a[7:0], 2'h0 };

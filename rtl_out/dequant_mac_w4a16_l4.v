@@ -1107,35 +1107,34 @@ module \dequant_mac_w4a16_l4.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum,
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   reg \$10 ;
-  reg \$11 ;
+  reg [31:0] \$11 ;
   reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
   reg [63:0] \$2 ;
   reg [63:0] \$3 ;
   reg [4:0] \$4 ;
-  reg [63:0] \$5 ;
+  reg [31:0] \$5 ;
   reg [31:0] \$6 ;
-  reg [31:0] \$7 ;
+  reg \$7 ;
   reg \$8 ;
   reg \$9 ;
   wire [15:0] a;
+  wire [15:0] \a$21 ;
   wire [15:0] \a$23 ;
   wire [15:0] \a$25 ;
-  wire [15:0] \a$27 ;
-  wire [31:0] \a$29 ;
-  wire [31:0] \a$33 ;
-  wire [31:0] \a$37 ;
-  wire [31:0] \a$41 ;
+  wire [31:0] \a$27 ;
+  wire [31:0] \a$31 ;
+  wire [31:0] \a$35 ;
+  wire [31:0] \a$39 ;
   reg [31:0] acc = 32'd0;
   wire [15:0] b;
+  wire [15:0] \b$22 ;
   wire [15:0] \b$24 ;
   wire [15:0] \b$26 ;
-  wire [15:0] \b$28 ;
-  wire [31:0] \b$31 ;
-  wire [31:0] \b$35 ;
-  wire [31:0] \b$39 ;
+  wire [31:0] \b$29 ;
+  wire [31:0] \b$33 ;
+  wire [31:0] \b$37 ;
   (* init = 32'd0 *)
-  wire [31:0] \b$42 ;
+  wire [31:0] \b$40 ;
   input clk;
   wire clk;
   input [63:0] i_a;
@@ -1181,33 +1180,22 @@ module \dequant_mac_w4a16_l4.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum,
   wire [15:0] \o_w[2] ;
   wire [15:0] \o_w[3] ;
   wire [31:0] p;
+  wire [31:0] \p$30 ;
   wire [31:0] \p$32 ;
   wire [31:0] \p$34 ;
-  wire [31:0] \p$36 ;
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$18 ;
+  wire [31:0] \s$17 ;
+  wire [31:0] \s$36 ;
   wire [31:0] \s$38 ;
-  wire [31:0] \s$40 ;
   reg s1_first = 1'h0;
   reg s1_last = 1'h0;
   reg [31:0] s1_psum = 32'd0;
   reg [31:0] s1_sum = 32'd0;
   reg s1_valid = 1'h0;
-  reg [63:0] w_reg = 64'h0000000000000000;
-  wire [15:0] \w_reg[0] ;
-  wire [15:0] \w_reg[1] ;
-  wire [15:0] \w_reg[2] ;
-  wire [15:0] \w_reg[3] ;
-  wire [63:0] w_sel;
-  wire [15:0] \w_sel[0] ;
-  wire [15:0] \w_sel[1] ;
-  wire [15:0] \w_sel[2] ;
-  wire [15:0] \w_sel[3] ;
   assign \$1  = s1_valid & s1_last;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \a$41  = s1_first ? s1_psum : acc;
+  assign \a$39  = s1_first ? s1_psum : acc;
   always @(posedge clk)
     o_a <= \$2 ;
   always @(posedge clk)
@@ -1215,61 +1203,59 @@ module \dequant_mac_w4a16_l4.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum,
   always @(posedge clk)
     o_ctl <= \$4 ;
   always @(posedge clk)
-    w_reg <= \$5 ;
+    s1_sum <= \$5 ;
   always @(posedge clk)
-    s1_sum <= \$6 ;
+    s1_psum <= \$6 ;
   always @(posedge clk)
-    s1_psum <= \$7 ;
+    s1_valid <= \$7 ;
   always @(posedge clk)
-    s1_valid <= \$8 ;
+    s1_first <= \$8 ;
   always @(posedge clk)
-    s1_first <= \$9 ;
+    s1_last <= \$9 ;
   always @(posedge clk)
-    s1_last <= \$10 ;
+    o_valid <= \$10 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    acc <= \$11 ;
   always @(posedge clk)
-    acc <= \$12 ;
-  always @(posedge clk)
-    o_psum <= \$13 ;
+    o_psum <= \$12 ;
   \dequant_mac_w4a16_l4.mac.acc_add  acc_add (
-    .a(\a$41 ),
+    .a(\a$39 ),
     .b(s1_sum),
-    .s(\s$18 )
+    .s(\s$17 )
   );
   \dequant_mac_w4a16_l4.mac.mul0  mul0 (
     .a(i_a[15:0]),
-    .b(w_sel[15:0]),
-    .p(\a$29 )
+    .b(i_w[15:0]),
+    .p(\a$27 )
   );
   \dequant_mac_w4a16_l4.mac.mul1  mul1 (
     .a(i_a[31:16]),
-    .b(w_sel[31:16]),
-    .p(\b$31 )
+    .b(i_w[31:16]),
+    .p(\b$29 )
   );
   \dequant_mac_w4a16_l4.mac.mul2  mul2 (
     .a(i_a[47:32]),
-    .b(w_sel[47:32]),
-    .p(\a$33 )
+    .b(i_w[47:32]),
+    .p(\a$31 )
   );
   \dequant_mac_w4a16_l4.mac.mul3  mul3 (
     .a(i_a[63:48]),
-    .b(w_sel[63:48]),
-    .p(\b$35 )
+    .b(i_w[63:48]),
+    .p(\b$33 )
   );
   \dequant_mac_w4a16_l4.mac.tree0_0  tree0_0 (
-    .a(\a$29 ),
-    .b(\b$31 ),
-    .s(\a$37 )
+    .a(\a$27 ),
+    .b(\b$29 ),
+    .s(\a$35 )
   );
   \dequant_mac_w4a16_l4.mac.tree0_1  tree0_1 (
-    .a(\a$33 ),
-    .b(\b$35 ),
-    .s(\b$39 )
+    .a(\a$31 ),
+    .b(\b$33 ),
+    .s(\b$37 )
   );
   \dequant_mac_w4a16_l4.mac.tree1_0  tree1_0 (
-    .a(\a$37 ),
-    .b(\b$39 ),
+    .a(\a$35 ),
+    .b(\b$37 ),
     .s(s)
   );
   always @* begin
@@ -1295,93 +1281,83 @@ module \dequant_mac_w4a16_l4.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$5  = w_reg;
-    if (i_ctl[1]) begin
-      \$5  = i_w;
-    end
+    \$5  = s;
     if (rst) begin
-      \$5  = 64'h0000000000000000;
+      \$5  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$6  = s;
+    \$6  = i_psum;
     if (rst) begin
       \$6  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$7  = i_psum;
+    \$7  = i_ctl[0];
     if (rst) begin
-      \$7  = 32'd0;
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$8  = i_ctl[0];
+    \$8  = i_ctl[2];
     if (rst) begin
       \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$9  = i_ctl[2];
+    \$9  = i_ctl[3];
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$10  = i_ctl[3];
+    \$10  = \$1 ;
     if (rst) begin
       \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$11  = \$1 ;
+    \$11  = acc;
+    if (s1_valid) begin
+      \$11  = \s$17 ;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$12  = acc;
+    \$12  = o_psum;
     if (s1_valid) begin
-      \$12  = \s$18 ;
+      if (s1_last) begin
+        \$12  = \s$17 ;
+      end
     end
     if (rst) begin
       \$12  = 32'd0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$13  = o_psum;
-    if (s1_valid) begin
-      if (s1_last) begin
-        \$13  = \s$18 ;
-      end
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
   assign a = i_a[15:0];
-  assign b = w_sel[15:0];
-  assign \a$23  = i_a[31:16];
-  assign \b$24  = w_sel[31:16];
-  assign \a$25  = i_a[47:32];
-  assign \b$26  = w_sel[47:32];
-  assign \a$27  = i_a[63:48];
-  assign \b$28  = w_sel[63:48];
-  assign p = \a$29 ;
-  assign \p$32  = \b$31 ;
-  assign \p$34  = \a$33 ;
-  assign \p$36  = \b$35 ;
-  assign \s$38  = \a$37 ;
-  assign \s$40  = \b$39 ;
-  assign \b$42  = s1_sum;
+  assign b = i_w[15:0];
+  assign \a$21  = i_a[31:16];
+  assign \b$22  = i_w[31:16];
+  assign \a$23  = i_a[47:32];
+  assign \b$24  = i_w[47:32];
+  assign \a$25  = i_a[63:48];
+  assign \b$26  = i_w[63:48];
+  assign p = \a$27 ;
+  assign \p$30  = \b$29 ;
+  assign \p$32  = \a$31 ;
+  assign \p$34  = \b$33 ;
+  assign \s$36  = \a$35 ;
+  assign \s$38  = \b$37 ;
+  assign \b$40  = s1_sum;
   assign o_ready = 1'h1;
   assign \o_a[0]  = o_a[15:0];
   assign \o_a[1]  = o_a[31:16];
@@ -1409,14 +1385,6 @@ module \dequant_mac_w4a16_l4.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum,
   assign \i_ctl.first  = i_ctl[2];
   assign \i_ctl.last  = i_ctl[3];
   assign \i_ctl.group_end  = i_ctl[4];
-  assign \w_reg[0]  = w_reg[15:0];
-  assign \w_reg[1]  = w_reg[31:16];
-  assign \w_reg[2]  = w_reg[47:32];
-  assign \w_reg[3]  = w_reg[63:48];
-  assign \w_sel[0]  = w_sel[15:0];
-  assign \w_sel[1]  = w_sel[31:16];
-  assign \w_sel[2]  = w_sel[47:32];
-  assign \w_sel[3]  = w_sel[63:48];
 endmodule
 
 module \dequant_mac_w4a16_l4.mac.acc_add (b, s, a);

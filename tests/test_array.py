@@ -32,6 +32,7 @@ from mpgemm.pe_designs.bitserial import rtl as bitserial_rtl
 from mpgemm.pe_designs.lut import rtl as lut_rtl
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant
 from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.pe_designs.registry import build_component
 from mpgemm.sim.golden.array import array_gemm
 from mpgemm.sim.golden.contract import QuantizedWeights, gemm
 from mpgemm.sim.golden.fp import fp32_add
@@ -862,3 +863,24 @@ def test_broken_double_buffers_fail(mutant):
     with source_mutant(accel_mod, *DB_MUTANTS[mutant]) as broken:
         with pytest.raises((AssertionError, ValueError)):
             check_stream(config, seed=74, dut=broken.Accelerator(config))
+
+
+@pytest.mark.parametrize("organisation, pe", [("standalone", "int_mac_w8a8"),
+                                              ("standalone", "bitserial_int4_a8"),
+                                              ("shared", "mixpe_w4a8"),
+                                              ("shared", "dequant_mac_w4a16")])
+def test_output_stationary_grid_pes_have_no_weight_register(organisation, pe):
+    # The tile ties load_w high in an output-stationary array, so a weight register there
+    # could never be read; a weight-stationary array's PEs load theirs from the shadow rows.
+    from amaranth.back import rtlil
+
+    from mpgemm.hw.array.shared import grid_component
+
+    config = replace(PRESETS[pe], lanes=1) if pe == "int_mac_w8a8" else PRESETS[pe]
+    os_ = ArrayConfig(pe=config, rows=2, cols=2, organisation=organisation)
+    assert "w_reg" not in rtlil.convert(grid_component(os_))
+    if "ws" in config.dataflows and organisation == "standalone":
+        ws = ArrayConfig(pe=config, rows=2, cols=2, dataflow="ws")
+        assert "w_reg" in rtlil.convert(grid_component(ws))
+    # The standalone PE keeps it (its contract allows load_w low).
+    assert "w_reg" in rtlil.convert(build_component(config))

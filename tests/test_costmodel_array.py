@@ -25,7 +25,10 @@ from mpgemm.costmodel import (
 )
 from mpgemm.costmodel.accel import CATEGORIES, CYCLE_COUNTER_BITS
 from mpgemm.costmodel.array import gemm_cycles
+from mpgemm.costmodel.bitserial import shared_parts as bitserial_shared_parts
 from mpgemm.costmodel.components import FP32_FIELDS, fp_adder, int_adder, sram_access
+from mpgemm.costmodel.lut import shared_parts as lut_shared_parts
+from mpgemm.costmodel.mixpe import shared_parts as mixpe_shared_parts
 from mpgemm.hw.array.accel import CYCLE_BITS
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig
 from mpgemm.hw.array.presets import ARRAY_PRESETS, PAPER_ARRAYS
@@ -87,7 +90,10 @@ def test_one_pe_accelerator_area_by_hand():
     # A 1-row, 1-column array has no skew, no row mux (a 1:1 mux) and, with K bounded by the
     # buffers to 4 beats, no edge adders.
     assert not ONE.edge_adds
-    expected = (pe_cost(INT8).area_um2
+    # The output-stationary array's PE streams its weights: no 8-bit weight register and
+    # its load select (the standalone PE has both).
+    pe_area = pe_cost(INT8).area_um2 - 8 * (REG.area_um2 + MUX.area_um2)
+    expected = (pe_area
                 + (PIPELINE_BITS + STAGE1_BITS + CONTROL_BITS) * REG.area_um2
                 + sum(int_adder(w, TECH_28NM).area_um2 for w in CONTROL_ADDERS))
     assert cost.area_um2 == approx(expected)
@@ -95,7 +101,7 @@ def test_one_pe_accelerator_area_by_hand():
     assert cost.group("pes").count == 1
     assert cost.group("act_skew").count == cost.group("row_mux").area_um2 == 0
     by = cost.area_by_category_um2()
-    assert by["pes"] == approx(pe_cost(INT8).area_um2)
+    assert by["pes"] == approx(pe_area)
     assert by["registers"] == approx(PIPELINE_BITS * REG.area_um2)
     assert by["edge"] == approx(STAGE1_BITS * REG.area_um2)
     assert by["buffers"] is None  # no cited SRAM area: not modelled
@@ -229,7 +235,9 @@ def test_area_grows_with_the_array_and_the_pes_dominate():
         cost = accel_cost(config)
         pes = cost.group("pes").area_um2
         if config.array.organisation == "standalone":
-            assert pes == approx(config.array.pes * pe_cost(config.pe).area_um2)
+            streams = config.array.dataflow == "os"
+            assert pes == approx(config.array.pes * pe_cost(
+                config.pe, weight_register=not streams).area_um2)
         # A shared array's row, column and foot units are PE work moved out of the grid.
         pes += cost.area_by_category_um2().get("shared") or 0
         assert pes < cost.area_um2 < 2 * pes, name
@@ -248,7 +256,7 @@ def test_one_pe_gemm_energy_by_hand():
     report = gemm_energy(ONE, 1, 1, 4)
     assert report.latency_cycles == 8 and report.macs == 4
     e = REG.energy_pj
-    pe = pe_cost(INT8).energy_per_beat_pj
+    pe = pe_cost(INT8, weight_register=False).energy_per_beat_pj   # (output-stationary)
     a_mem = sram_access(4, TECH_28NM)   # 4 words x 8 bits = 4 bytes
     o_mem = sram_access(16, TECH_28NM)  # 4 words x 32 bits
     adders = sum(int_adder(w, TECH_28NM).energy_pj for w in CONTROL_ADDERS)
@@ -295,7 +303,7 @@ def test_padding_beats_are_charged():
     report = gemm_energy(config, 8, 8, 16)
     assert report.pe_beats == 16 * 256 == 4 * report.useful_pe_beats
     assert report.energy_by_group_pj["pes"] == approx(
-        report.pe_beats * pe_cost(config.pe).energy_per_beat_pj)
+        report.pe_beats * pe_cost(config.pe, weight_register=False).energy_per_beat_pj)
 
 
 @pytest.mark.parametrize("name", ["array_bitserial_int4_a8_os_4x4", "array_lut_w2_a8_os_4x4",
@@ -315,7 +323,7 @@ def test_a_multi_cycle_beat_is_charged_once(name):
     slots = report.pe_beats // (arr.rows * arr.cols)
     assert gemm_cycles(config, m, n, k).compute_slots == step * slots - step + 1
     assert report.energy_by_group_pj["pes"] / (m * n * k) == approx(
-        pe_cost(pe).energy_per_mac_pj)
+        pe_cost(pe, weight_register=False).energy_per_mac_pj)
 
 
 @pytest.mark.parametrize("name", list(ARRAY_PRESETS))
@@ -395,10 +403,39 @@ def test_a_ws_array_of_the_same_pes_costs_registers_not_pes():
     os_, ws = accel(rows=8, cols=8, depth=256), accel(rows=8, cols=8, depth=256, dataflow="ws")
     rows = compare_arrays({"os": os_, "ws": ws}, 8, 8, 64, mode="throughput")
     c_os, c_ws = accel_cost(os_), accel_cost(ws)
-    assert c_os.group("pes").area_um2 == c_ws.group("pes").area_um2
+    # The same PEs, but only the weight-stationary ones keep their 8-bit weight registers
+    # (with the load select): the output-stationary ones stream their weights.
+    weight_registers = 64 * 8 * (REG.area_um2 + MUX.area_um2)
+    assert c_os.group("pes").area_um2 == approx(c_ws.group("pes").area_um2 - weight_registers)
     # The weight-stationary array adds shadow and de-skew registers and edge adders.
     assert c_ws.area_um2 > c_os.area_um2
     assert rows[1].area_um2 == approx(c_ws.area_um2)
+
+
+def test_pe_without_weight_register():
+    for config in (INT8, FP16, PRESETS["mixpe_w4a8"], PRESETS["bitserial_int4_a8"]):
+        full, streaming = pe_cost(config), pe_cost(config, weight_register=False)
+        assert "weight_register" in full.breakdown
+        assert "weight_register" not in streaming.breakdown
+        wreg = full.breakdown["weight_register"]
+        assert streaming.area_um2 == approx(full.area_um2 - wreg.area_um2)
+        assert streaming.energy_per_beat_pj < full.energy_per_beat_pj
+    # An output-stationary grid of any organisation prices no weight register.
+    for name in ("array_bitserial_int4_a8_os_4x4", "array_lut_w2_a8_os_4x4"):
+        pe = ARRAY_PRESETS[name].array.pe
+        pes = accel_cost(ARRAY_PRESETS[name]).group("pes")
+        assert pes.unit.area_um2 == approx(pe_cost(pe, weight_register=False).area_um2)
+    dq = ARRAY_PRESETS["array_dequant_mac_os_4x4_shared"]
+    assert accel_cost(dq).group("pes").unit.area_um2 == approx(
+        pe_cost(dq.array.pe.mac, weight_register=False).area_um2)
+    grids = (mixpe_shared_parts(PRESETS["mixpe_w4a8"], 1, TECH_28NM)[0],
+             bitserial_shared_parts(PRESETS["bitserial_int4_a8"], TECH_28NM)[0],
+             lut_shared_parts(ARRAY_PRESETS["array_lut_w2_a8_os_4x4_shared"].array.pe, 1,
+                              TECH_28NM)[0])
+    for grid in grids:
+        assert "weight_register" not in grid and "forwarding_registers" in grid
+    with pytest.raises(TypeError, match="weight_register must be a bool, not 'no'"):
+        pe_cost(INT8, weight_register="no")
 
 
 # --------------------------------------------------------------------------------------------
@@ -503,7 +540,8 @@ def test_dequantizing_once_per_column():
     alone = AccelConfig(array=ArrayConfig(pe=pe, rows=8, cols=8))
     shared = AccelConfig(array=ArrayConfig(pe=pe, rows=8, cols=8, organisation="shared"))
     a, s = accel_cost(alone), accel_cost(shared)
-    assert s.group("pes").unit.area_um2 == approx(pe_cost(pe.mac).area_um2)
+    # (FP16 MACs streaming their weights: no weight register)
+    assert s.group("pes").unit.area_um2 == approx(pe_cost(pe.mac, weight_register=False).area_um2)
     assert s.group("column_dequantizers").count == 8
     assert s.area_um2 < a.area_um2
     assert gemm_energy(shared, 8, 8, 256).latency_cycles == gemm_energy(alone, 8, 8,

@@ -50,6 +50,7 @@ per scale bit, which a one-pass unit cannot reproduce cheaply: their arrays are 
 from dataclasses import dataclass
 from typing import Any
 
+from mpgemm.hw.contract import without_weight_register
 from mpgemm.pe_designs.bitserial.config import BitSerialConfig
 from mpgemm.pe_designs.bitserial.rtl import BitSerialColumnEncoder, BitSerialPE
 from mpgemm.pe_designs.lut.config import LutConfig
@@ -109,7 +110,11 @@ SHARED = {
 
 
 def grid_component(config: ArrayConfig) -> Any:
-    """The Amaranth component at each grid position of ``config``."""
+    """The Amaranth component at each grid position of ``config``. An output-stationary
+    array's tiles tie every PE's ``load_w`` high, so its PEs have no weight register
+    (:func:`~mpgemm.hw.contract.without_weight_register`)."""
     if config.organisation == "standalone":
-        return build_component(config.pe)
-    return SHARED[config.pe.kind].grid(config.pe)
+        pe = build_component(config.pe)
+    else:
+        pe = SHARED[config.pe.kind].grid(config.pe)
+    return without_weight_register(pe) if config.dataflow == "os" else pe

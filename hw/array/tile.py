@@ -100,7 +100,8 @@ class Tile(wiring.Component):
                 if os:
                     # Weights stream down; each PE starts its output from zero. The weights
                     # that stream are the ones the beats use (the mesh applies load_w at its
-                    # top edge), so every PE takes i_w and its weight register goes unused.
+                    # top edge), so every PE takes i_w and has no weight register
+                    # (shared.grid_component).
                     up = self.i_w[k] if r == 0 else pe[r - 1][k].o_w
                     m.d.comb += [p.i_w.eq(up), p.i_ctl.load_w.eq(1),
                                  self.o_psum[r][k].eq(p.o_psum),

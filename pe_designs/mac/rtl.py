@@ -16,7 +16,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mpgemm.hw.arith import adder_tree
-from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
+from mpgemm.hw.contract import (
+    contract_plumbing,
+    layout_of,
+    pe_signature,
+    without_weight_register,
+)
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP
 
 from .config import DequantMacConfig, Fp16MacConfig, IntMacConfig
@@ -165,7 +170,8 @@ class DequantMacPE(wiring.Component):
         m = Module()
         c = self.config
         w = contract_plumbing(m, self)
-        mac = m.submodules.mac = Fp16MacPE(c.mac)
+        # The MAC streams the registered dequantized weights (load_w high on every beat).
+        mac = m.submodules.mac = without_weight_register(Fp16MacPE(c.mac))
         for l in range(c.lanes):
             dq = m.submodules[f"dequant{l}"] = IntScaleFP(c.diff_bits, FP16)
             m.d.comb += [dq.d.eq(w.q[l] - w.zero), dq.s.eq(w.scale)]
@@ -174,7 +180,6 @@ class DequantMacPE(wiring.Component):
             mac.i_a.eq(self.i_a),
             mac.i_psum.eq(self.i_psum),
             mac.i_ctl.eq(self.i_ctl),
-            # The dequantized weights are registered every cycle, so the MAC always streams them.
             mac.i_ctl.load_w.eq(1),
         ]
         m.d.comb += [
