@@ -479,44 +479,69 @@ def _controller(accel: AccelConfig) -> tuple[list[tuple[str, int]], list[tuple[s
         ("a_load_addr", w(accel.a_depth + 1)), ("w_load_addr", w(accel.w_depth + 1)),
         ("y_end", w(accel.o_depth + 1)), ("raddr", w(accel.o_depth + 1)),
         # The edge's own loop counters (it follows the issue order one output block at a time).
-        ("edge_n0", w(nb + C + 1)), ("edge_k", w(kb + max(cb, R) + 1)),
-        ("edge_y_base", w(accel.o_depth * (C + 1) + 1)),
+        ("edge_n0", w(nb + C + 1)), ("edge_y_base", w(accel.o_depth * (C + 1) + 1)),
     ]
     adders = [
         ("cycles + 1", CYCLE_COUNTER_BITS),
         ("a_load_addr + 1", w(accel.a_depth + 1)), ("w_load_addr + 1", w(accel.w_depth + 1)),
         ("raddr + 1", w(accel.o_depth + 1)), ("s1_addr + 1", o_addr),
-        ("edge_k + step", w(kb + max(cb, R) + 1)), ("edge_n0 + C", w(nb + C + 1)),
+        ("edge_n0 + C", w(nb + C + 1)),
         ("edge_y_base + M", w(accel.o_depth * (C + 1) + 1)),
         ("edge_addr", w(accel.o_depth * (C + 2) + R + 1)),
     ]
+    # K's chunks (beats before the current one): counted at the edge and, output-
+    # stationary, at the issue; only when a GEMM that fits can have two (edge_adds).
+    chunked = accel.edge_adds
+    if chunked:
+        regs.append(("edge_k", w(kb + max(cb, R) + 1)))
+        adders.append(("edge_k + step", w(kb + max(cb, R) + 1)))
     if accel.double_buffer:
         # Banks (hw.array.accel: the computing and loading bank, the drain's own bank, end
         # and address, and a finished GEMM waiting to drain), and the bank offsets added to
         # the seven buffer addresses (a and w: load, read; o: edge read, edge write, drain).
         regs += [("bank", 1), ("load_bank", 1), ("drain_bank", 1), ("drain_pending", 1),
                  ("drain_end", w(accel.o_depth + 1)), ("pending_end", w(accel.o_depth + 1))]
-        adders += [("a bank offset (load, read)", 2 * w(2 * accel.a_depth)),
-                   ("w bank offset (load, read)", 2 * w(2 * accel.w_depth)),
-                   ("o bank offset (edge read, write, drain)", 3 * w(2 * accel.o_depth))]
+        # (A power-of-two depth puts the bank in the top address bit: no adder.)
+        adders += [(name, n * w(2 * depth)) for name, n, depth in (
+            ("a bank offset (load, read)", 2, accel.a_depth),
+            ("w bank offset (load, read)", 2, accel.w_depth),
+            ("o bank offset (edge read, write, drain)", 3, accel.o_depth))
+            if depth & (depth - 1)]
     if arr.dataflow == "os":
-        slot = w(max(cb, R, C) + 1)
+        # The issue's schedule (hw.array.accel._issue_os): cycles until the next beat and
+        # until the dequantizer is free, counted down from the beat's interval and the
+        # dequantization's busy cycles; cycles since an output's last beat.
+        pe = arr.pe
+        cycles = [pe.timing(f).cycles for f in pe.weight_formats]
+        spacing = accel.last_beat_spacing
+        busy = pe.golden.dequant_busy_cycles(pe)
+        top = w(max(max(cycles), spacing) + busy + 1)
+        bpg = pe.beats_per_group
         regs += [
             ("edge_m0", w(mb + R + 1)),
-            ("os_m0", w(mb + R + 1)), ("os_n0", w(nb + C + 1)), ("os_kc", w(kb + cb + 1)),
-            ("os_slot", slot), ("os_a_base", w(accel.a_depth + 1)),
-            ("os_w_base", w(accel.w_depth + 1)), ("os_first_tile", 1),
+            ("os_m0", w(mb + R + 1)), ("os_n0", w(nb + C + 1)), ("os_beat", w(cb + 1)),
+            ("os_a_base", w(accel.a_depth + 1)), ("os_w_base", w(accel.w_depth + 1)),
+            ("os_gap", top), ("os_dq", top), ("os_since_last", w(spacing + 1)),
+            ("os_any_last", 1), ("os_prev_issued", 1), ("os_prev_group_end", 1),
         ]
         adders += [
             ("edge_m0 + R", w(mb + R + 1)), ("edge_m0 + row index", w(mb + R + 1)),
-            ("os_slot + 1", slot), ("os_kc + length", w(kb + cb + 1)),
+            ("os_beat + 1", w(cb + 1)),
             ("os_n0 + C", w(nb + C + 1)), ("os_m0 + R", w(mb + R + 1)),
             ("os_a_base + KB", w(accel.a_depth + 1)), ("os_w_base + KB", w(accel.w_depth + 1)),
-            ("KB - os_kc", w(kb + 1)), ("period - length", slot), ("slot - idle", slot),
-            ("a_base + kc", a_addr), ("+ beat (a address)", a_addr),
-            ("w_base + kc", w_addr), ("+ beat (w address)", w_addr),
-            ("idle + length", slot), ("- 1 (last slot)", slot), ("length - 1", w(cb + 1)),
+            ("+ beat (a address)", a_addr), ("+ beat (w address)", w_addr),
+            ("length - 1", w(cb + 1)), ("os_gap_now - 1", top), ("os_dq_now - 1", top),
+            ("os_since_last + 1", w(spacing + 1)), ("interval - 1", w(max(cycles) + 1)),
         ]
+        if busy:
+            adders.append(("gap_now + busy", top))
+        if bpg is not None:
+            regs.append(("os_group_beat", w(bpg + 1)))
+            adders.append(("os_group_beat + 1", w(bpg + 1)))
+        if chunked:
+            regs.append(("os_kc", w(kb + cb + 1)))
+            adders += [("os_kc + length", w(kb + cb + 1)), ("KB - os_kc", w(kb + 1)),
+                       ("a_base + kc", a_addr), ("w_base + kc", w_addr)]
     else:
         top = max(mb, C, (R - 1) * L + 1)
         regs += [

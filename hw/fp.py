@@ -345,10 +345,13 @@ class IntScaleFP(wiring.Component):
         m = Module()
         f = self.fmt
         ss, se, ssig, s_inf, s_nan, _ = unpack(m, self.s, f, "s")
-        dneg = self.d < 0
+        # One signal each, not an expression repeated at every use: the magnitude, the
+        # rounding path and the infinity path then agree on d's sign (and a zero's).
+        dneg = Signal(name="dneg")
+        sign = Signal(name="sign")
+        m.d.comb += [dneg.eq(self.d < 0), sign.eq(ss ^ dneg)]
         dmag = Signal(self.int_bits, name="dmag")
         m.d.comb += dmag.eq(Mux(dneg, -self.d, self.d))
-        sign = ss ^ dneg
         prod = Signal(self.int_bits + f.man_bits + 1, name="prod")
         m.d.comb += prod.eq(dmag * ssig)
         exp = Signal(signed(f.exp_bits + 2), name="exp")

@@ -4,124 +4,112 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [9:0] \$100 ;
-  wire [6:0] \$101 ;
-  wire [6:0] \$102 ;
-  wire [10:0] \$103 ;
-  wire [10:0] \$104 ;
-  wire \$105 ;
+  wire [11:0] \$100 ;
+  wire \$101 ;
+  wire [9:0] \$102 ;
+  wire [9:0] \$103 ;
+  wire \$104 ;
+  wire [11:0] \$105 ;
   wire [11:0] \$106 ;
-  wire [9:0] \$107 ;
-  wire [11:0] \$108 ;
-  wire \$109 ;
+  wire [11:0] \$107 ;
+  wire \$108 ;
+  wire [9:0] \$109 ;
   wire \$11 ;
-  wire [9:0] \$110 ;
-  wire [9:0] \$111 ;
+  wire \$110 ;
+  wire \$111 ;
   wire \$112 ;
-  wire [10:0] \$113 ;
-  wire [11:0] \$114 ;
-  wire [11:0] \$115 ;
-  wire [11:0] \$116 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [8:0] \$116 ;
   wire \$117 ;
-  wire [9:0] \$118 ;
-  wire \$119 ;
-  wire [10:0] \$12 ;
+  wire \$118 ;
+  wire [8:0] \$119 ;
+  reg [2:0] \$12 ;
   wire \$120 ;
-  wire \$121 ;
+  wire [9:0] \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire [8:0] \$125 ;
-  wire \$126 ;
-  wire \$127 ;
-  wire [8:0] \$128 ;
-  wire \$129 ;
-  wire \$13 ;
-  wire [9:0] \$130 ;
-  wire \$131 ;
-  reg [8:0] \$132 ;
-  reg [8:0] \$133 ;
-  reg [8:0] \$134 ;
-  reg [10:0] \$135 ;
-  reg [8:0] \$136 ;
-  reg \$137 ;
-  reg [39:0] \$138 ;
-  reg [3:0] \$139 ;
+  reg [8:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [8:0] \$125 ;
+  reg [10:0] \$126 ;
+  reg [8:0] \$127 ;
+  reg \$128 ;
+  reg [39:0] \$129 ;
+  reg [2:0] \$13 ;
+  reg [3:0] \$130 ;
+  reg [3:0] \$131 ;
+  reg [2:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [8:0] \$135 ;
+  reg [10:0] \$136 ;
+  reg [8:0] \$137 ;
+  reg [8:0] \$138 ;
+  reg [8:0] \$139 ;
   reg [2:0] \$14 ;
-  reg [3:0] \$140 ;
-  reg [2:0] \$141 ;
-  reg \$142 ;
-  reg [8:0] \$143 ;
-  reg [10:0] \$144 ;
-  reg [9:0] \$145 ;
+  reg \$140 ;
+  reg [5:0] \$141 ;
+  reg [255:0] \$142 ;
+  reg [4:0] \$143 ;
+  reg [4:0] \$144 ;
+  reg [175:0] \$145 ;
   reg [8:0] \$146 ;
-  reg [8:0] \$147 ;
-  reg [8:0] \$148 ;
+  reg [10:0] \$147 ;
+  reg [10:0] \$148 ;
   reg \$149 ;
   reg [2:0] \$15 ;
-  reg [5:0] \$150 ;
+  reg \$150 ;
   reg \$151 ;
-  reg [255:0] \$152 ;
-  reg [4:0] \$153 ;
-  reg [4:0] \$154 ;
-  reg [175:0] \$155 ;
-  reg [8:0] \$156 ;
-  reg [10:0] \$157 ;
-  reg [9:0] \$158 ;
-  reg [8:0] \$159 ;
-  reg [2:0] \$16 ;
-  reg [10:0] \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg \$163 ;
-  reg [7:0] \$164 ;
-  reg \$165 ;
-  reg [191:0] \$166 ;
-  reg [8:0] \$167 ;
-  reg \$168 ;
-  reg [8:0] \$169 ;
+  reg [7:0] \$152 ;
+  reg \$153 ;
+  reg [191:0] \$154 ;
+  reg [8:0] \$155 ;
+  reg \$156 ;
+  reg [8:0] \$157 ;
+  reg \$158 ;
+  wire \$16 ;
   reg [2:0] \$17 ;
-  reg \$170 ;
-  wire \$18 ;
-  reg [2:0] \$19 ;
+  reg [2:0] \$18 ;
+  wire [2:0] \$19 ;
   wire \$2 ;
-  reg [2:0] \$20 ;
-  wire [2:0] \$21 ;
-  wire \$22 ;
+  wire \$20 ;
+  reg [2:0] \$21 ;
+  reg [2:0] \$22 ;
   reg [2:0] \$23 ;
-  reg [2:0] \$24 ;
+  wire \$24 ;
   reg [2:0] \$25 ;
-  wire \$26 ;
-  reg [2:0] \$27 ;
-  reg [2:0] \$28 ;
-  wire [2:0] \$29 ;
+  reg [2:0] \$26 ;
+  wire [2:0] \$27 ;
+  wire [2:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [2:0] \$30 ;
-  wire \$31 ;
+  reg [2:0] \$30 ;
+  reg [2:0] \$31 ;
   reg [2:0] \$32 ;
   reg [2:0] \$33 ;
-  reg [2:0] \$34 ;
+  wire \$34 ;
   reg [2:0] \$35 ;
-  wire \$36 ;
-  reg [2:0] \$37 ;
-  reg [2:0] \$38 ;
-  wire [2:0] \$39 ;
+  reg [2:0] \$36 ;
+  wire [2:0] \$37 ;
+  wire \$38 ;
+  reg [2:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
+  reg [2:0] \$40 ;
   reg [2:0] \$41 ;
-  reg [2:0] \$42 ;
+  wire \$42 ;
   reg [2:0] \$43 ;
-  wire \$44 ;
-  reg [2:0] \$45 ;
-  reg [2:0] \$46 ;
-  wire [2:0] \$47 ;
-  wire [2:0] \$48 ;
-  wire [3:0] \$49 ;
+  reg [2:0] \$44 ;
+  wire [2:0] \$45 ;
+  wire [2:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [3:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [3:0] \$50 ;
-  wire \$51 ;
-  wire [4:0] \$52 ;
-  wire [9:0] \$53 ;
+  wire [4:0] \$50 ;
+  wire [9:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
@@ -130,51 +118,51 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire [10:0] \$63 ;
-  wire [11:0] \$64 ;
-  wire [10:0] \$65 ;
-  wire [11:0] \$66 ;
+  wire [9:0] \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
+  wire [9:0] \$64 ;
+  wire [11:0] \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [9:0] \$68 ;
-  wire [11:0] \$69 ;
+  wire [11:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [10:0] \$70 ;
-  wire \$71 ;
+  wire \$70 ;
+  wire [9:0] \$71 ;
   wire \$72 ;
-  wire [11:0] \$73 ;
+  wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [9:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire \$78 ;
+  wire [9:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire [9:0] \$83 ;
+  wire [9:0] \$82 ;
+  wire \$83 ;
   wire \$84 ;
-  wire \$85 ;
+  wire [40:0] \$85 ;
   wire \$86 ;
-  wire [9:0] \$87 ;
-  wire \$88 ;
+  wire [4:0] \$87 ;
+  wire [4:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [40:0] \$90 ;
-  wire \$91 ;
-  wire [4:0] \$92 ;
-  wire [4:0] \$93 ;
-  wire \$94 ;
-  wire [4:0] \$95 ;
-  wire [4:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire [4:0] \$90 ;
+  wire [4:0] \$91 ;
+  wire \$92 ;
+  wire [3:0] \$93 ;
+  wire [3:0] \$94 ;
+  wire [9:0] \$95 ;
+  wire [6:0] \$96 ;
+  wire [6:0] \$97 ;
+  wire [11:0] \$98 ;
+  wire [9:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$49 ;
+  wire [7:0] \$signature__addr$47 ;
   wire [255:0] \$signature__data ;
   wire [175:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -213,27 +201,27 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [1:0] \$signature__data$25[3].dtype ;
   wire [7:0] \$signature__data$25[3].scale ;
   wire [1:0] \$signature__data$25[3].special ;
-  wire [255:0] \$signature__data$89 ;
-  wire [63:0] \$signature__data$89[0] ;
-  wire [15:0] \$signature__data$89[0][0] ;
-  wire [15:0] \$signature__data$89[0][1] ;
-  wire [15:0] \$signature__data$89[0][2] ;
-  wire [15:0] \$signature__data$89[0][3] ;
-  wire [63:0] \$signature__data$89[1] ;
-  wire [15:0] \$signature__data$89[1][0] ;
-  wire [15:0] \$signature__data$89[1][1] ;
-  wire [15:0] \$signature__data$89[1][2] ;
-  wire [15:0] \$signature__data$89[1][3] ;
-  wire [63:0] \$signature__data$89[2] ;
-  wire [15:0] \$signature__data$89[2][0] ;
-  wire [15:0] \$signature__data$89[2][1] ;
-  wire [15:0] \$signature__data$89[2][2] ;
-  wire [15:0] \$signature__data$89[2][3] ;
-  wire [63:0] \$signature__data$89[3] ;
-  wire [15:0] \$signature__data$89[3][0] ;
-  wire [15:0] \$signature__data$89[3][1] ;
-  wire [15:0] \$signature__data$89[3][2] ;
-  wire [15:0] \$signature__data$89[3][3] ;
+  wire [255:0] \$signature__data$86 ;
+  wire [63:0] \$signature__data$86[0] ;
+  wire [15:0] \$signature__data$86[0][0] ;
+  wire [15:0] \$signature__data$86[0][1] ;
+  wire [15:0] \$signature__data$86[0][2] ;
+  wire [15:0] \$signature__data$86[0][3] ;
+  wire [63:0] \$signature__data$86[1] ;
+  wire [15:0] \$signature__data$86[1][0] ;
+  wire [15:0] \$signature__data$86[1][1] ;
+  wire [15:0] \$signature__data$86[1][2] ;
+  wire [15:0] \$signature__data$86[1][3] ;
+  wire [63:0] \$signature__data$86[2] ;
+  wire [15:0] \$signature__data$86[2][0] ;
+  wire [15:0] \$signature__data$86[2][1] ;
+  wire [15:0] \$signature__data$86[2][2] ;
+  wire [15:0] \$signature__data$86[2][3] ;
+  wire [63:0] \$signature__data$86[3] ;
+  wire [15:0] \$signature__data$86[3][0] ;
+  wire [15:0] \$signature__data$86[3][1] ;
+  wire [15:0] \$signature__data$86[3][2] ;
+  wire [15:0] \$signature__data$86[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -256,8 +244,9 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$53 ;
-  reg [8:0] KB = 9'h000;
+  wire \$signature__en$51 ;
+  (* init = 9'h000 *)
+  wire [8:0] KB;
   reg [8:0] M = 9'h000;
   reg [10:0] N = 11'h000;
   input [255:0] a_in__payload;
@@ -297,7 +286,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [39:0] cycles = 40'h0000000000;
   reg drain = 1'h0;
   wire [10:0] edge_addr;
-  reg [9:0] edge_k = 10'h000;
   reg [8:0] edge_m0 = 9'h000;
   reg [10:0] edge_n0 = 11'h000;
   wire [191:0] edge_new;
@@ -305,7 +293,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [47:0] \edge_new[1] ;
   wire [47:0] \edge_new[2] ;
   wire [47:0] \edge_new[3] ;
-  reg [8:0] edge_row = 9'h000;
   wire [8:0] edge_row_m;
   reg [10:0] edge_y_base = 11'h000;
   reg fetch;
@@ -437,13 +424,11 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire os_group_end;
   wire [2:0] os_interval;
   wire os_is_last;
-  reg [9:0] os_kc = 10'h000;
-  wire [8:0] os_len;
+  reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
   reg os_prev_group_end = 1'h0;
   reg os_prev_issued = 1'h0;
-  wire [8:0] os_rest;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -824,10 +809,10 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$64 [7:0]];
+      _0_ <= a_buf[\$61 [7:0]];
     end
   end
-  assign \$signature__data$89  = _0_;
+  assign \$signature__data$86  = _0_;
   reg [191:0] o_buf [255:0];
   initial begin
     o_buf[0] = 192'h000000000000000000000000000000000000000000000000;
@@ -1366,7 +1351,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [175:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$66 [7:0]];
+      _2_ <= w_buf[\$62 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1387,191 +1372,172 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$12  = KB - os_kc;
-  assign \$13  = \$12 [8:0] < 9'h100;
-  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
-  assign \$18  = \$16  < \$17 ;
-  assign \$21  = \$18  ? \$19  : \$20 ;
-  assign \$22  = \$15  > \$21 ;
-  assign \$26  = \$24  < \$25 ;
-  assign \$29  = \$26  ? \$27  : \$28 ;
-  assign \$30  = \$22  ? \$23  : \$29 ;
-  assign \$31  = \$14  > \$30 ;
-  assign \$36  = \$34  < \$35 ;
-  assign \$39  = \$36  ? \$37  : \$38 ;
-  assign \$40  = \$33  > \$39 ;
-  assign \$44  = \$42  < \$43 ;
-  assign \$47  = \$44  ? \$45  : \$46 ;
-  assign \$48  = \$40  ? \$41  : \$47 ;
-  assign os_interval = \$31  ? \$32  : \$48 ;
-  assign \$49  = os_interval - 1'h1;
-  assign \$50  = os_interval - 1'h1;
-  assign \$51  = $signed({ 1'h0, os_dq }) > $signed(\$50 );
-  assign \$52  = os_gap_now + 4'h8;
-  assign \$53  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$53 ;
+  assign \$16  = \$14  < \$15 ;
+  assign \$19  = \$16  ? \$17  : \$18 ;
+  assign \$20  = \$13  > \$19 ;
+  assign \$24  = \$22  < \$23 ;
+  assign \$27  = \$24  ? \$25  : \$26 ;
+  assign \$28  = \$20  ? \$21  : \$27 ;
+  assign \$29  = \$12  > \$28 ;
+  assign \$34  = \$32  < \$33 ;
+  assign \$37  = \$34  ? \$35  : \$36 ;
+  assign \$38  = \$31  > \$37 ;
+  assign \$42  = \$40  < \$41 ;
+  assign \$45  = \$42  ? \$43  : \$44 ;
+  assign \$46  = \$38  ? \$39  : \$45 ;
+  assign os_interval = \$29  ? \$30  : \$46 ;
+  assign \$47  = os_interval - 1'h1;
+  assign \$48  = os_interval - 1'h1;
+  assign \$49  = $signed({ 1'h0, os_dq }) > $signed(\$48 );
+  assign \$50  = os_gap_now + 4'h8;
+  assign \$51  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$51 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$54  = os_m0 < M;
-  assign \$55  = run & \$54 ;
-  assign \$56  = ! os_gap_now;
-  assign \$57  = \$55  & \$56 ;
-  assign \$58  = ~ os_is_last;
-  assign \$59  = ~ os_any_last;
+  assign \$52  = os_m0 < M;
+  assign \$53  = run & \$52 ;
+  assign \$54  = ! os_gap_now;
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = ~ os_is_last;
+  assign \$57  = ~ os_any_last;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = os_since_last >= 3'h6;
   assign \$60  = \$58  | \$59 ;
-  assign \$61  = os_since_last >= 3'h6;
-  assign \$62  = \$60  | \$61 ;
-  assign os_fire = \$57  & \$62 ;
-  assign \$63  = os_a_base + os_kc;
-  assign \$64  = \$63  + os_beat;
-  assign \$65  = os_w_base + os_kc;
-  assign \$66  = \$65  + os_beat;
-  assign \$67  = ! os_beat;
-  assign \$68  = edge_m0 + o_row_index;
-  assign \$69  = edge_y_base + \$68 [8:0];
-  assign first_chunk = ! edge_k;
-  assign \$70  = edge_k + 9'h100;
-  assign chunk_done = \$70  >= KB;
+  assign os_fire = \$55  & \$60 ;
+  assign \$61  = os_a_base + os_beat;
+  assign \$62  = os_w_base + os_beat;
+  assign \$63  = ! os_beat;
+  assign \$64  = edge_m0 + o_row_index;
+  assign \$65  = edge_y_base + \$64 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = block_done & chunk_done;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = \$73  >= N;
-  assign \$75  = \$72  & \$74 ;
-  assign \$76  = edge_m0 + 3'h4;
-  assign \$77  = \$76  >= M;
-  assign is_last = \$75  & \$77 ;
-  assign \$78  = ~ y_out__valid;
-  assign \$79  = \$78  | y_out__ready;
-  assign \$80  = raddr < y_end;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = a_in__valid & a_in__ready;
-  assign \$83  = a_load_addr + 1'h1;
-  assign \$84  = ~ busy;
-  assign \$85  = start & \$84 ;
-  assign \$86  = w_in__valid & w_in__ready;
-  assign \$87  = w_load_addr + 1'h1;
-  assign \$88  = ~ busy;
-  assign \$89  = start & \$88 ;
-  assign \$90  = cycles + 1'h1;
-  assign \$91  = os_gap_now > 1'h0;
-  assign \$92  = os_gap_now - 1'h1;
-  assign \$93  = \$91  ? \$92  : 5'h00;
-  assign \$94  = os_dq_now > 1'h0;
-  assign \$95  = os_dq_now - 1'h1;
-  assign \$96  = \$94  ? \$95  : 5'h00;
-  assign \$97  = os_since_last < 3'h6;
-  assign \$98  = os_since_last + 1'h1;
-  assign \$99  = \$97  ? \$98  : { 1'h0, os_since_last };
-  assign \$100  = os_beat + 1'h1;
-  assign \$101  = os_group_beat + 1'h1;
-  assign \$102  = os_group_end ? 7'h00 : \$101 ;
-  assign \$103  = os_kc + os_len;
-  assign \$104  = os_kc + os_len;
-  assign \$105  = \$104  >= KB;
-  assign \$106  = os_n0 + 3'h4;
-  assign \$107  = os_w_base + KB;
-  assign \$108  = os_n0 + 3'h4;
-  assign \$109  = \$108  >= N;
-  assign \$110  = os_m0 + 3'h4;
-  assign \$111  = os_a_base + KB;
-  assign \$112  = run & o_row_valid;
-  assign \$113  = edge_k + 9'h100;
-  assign \$114  = edge_n0 + 3'h4;
-  assign \$115  = edge_y_base + M;
-  assign \$116  = edge_n0 + 3'h4;
-  assign \$117  = \$116  >= N;
-  assign \$118  = edge_m0 + 3'h4;
-  assign \$119  = run & o_row_valid;
-  assign \$120  = run & o_row_valid;
-  assign \$121  = \$68 [8:0] < M;
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = run & o_row_valid;
-  assign \$124  = \$123  & is_last;
-  assign \$125  = o_wr__addr + 1'h1;
-  assign \$126  = \$125  > y_end;
-  assign \$127  = o_wr__en & \$126 ;
-  assign \$128  = o_wr__addr + 1'h1;
-  assign \$129  = run & last_write;
-  assign \$130  = raddr + 1'h1;
-  assign \$131  = raddr == y_end;
+  assign \$66  = run & o_row_valid;
+  assign \$68  = edge_n0 + 3'h4;
+  assign \$69  = \$68  >= N;
+  assign \$70  = \$67  & \$69 ;
+  assign \$71  = edge_m0 + 3'h4;
+  assign \$72  = \$71  >= M;
+  assign is_last = \$70  & \$72 ;
+  assign \$73  = ~ y_out__valid;
+  assign \$74  = \$73  | y_out__ready;
+  assign \$75  = raddr < y_end;
+  assign \$76  = \$74  & \$75 ;
+  assign \$77  = a_in__valid & a_in__ready;
+  assign \$78  = a_load_addr + 1'h1;
+  assign \$79  = ~ busy;
+  assign \$80  = start & \$79 ;
+  assign \$81  = w_in__valid & w_in__ready;
+  assign \$82  = w_load_addr + 1'h1;
+  assign \$83  = ~ busy;
+  assign \$84  = start & \$83 ;
+  assign \$85  = cycles + 1'h1;
+  assign \$86  = os_gap_now > 1'h0;
+  assign \$87  = os_gap_now - 1'h1;
+  assign \$88  = \$86  ? \$87  : 5'h00;
+  assign \$89  = os_dq_now > 1'h0;
+  assign \$90  = os_dq_now - 1'h1;
+  assign \$91  = \$89  ? \$90  : 5'h00;
+  assign \$92  = os_since_last < 3'h6;
+  assign \$93  = os_since_last + 1'h1;
+  assign \$94  = \$92  ? \$93  : { 1'h0, os_since_last };
+  assign \$95  = os_beat + 1'h1;
+  assign \$96  = os_group_beat + 1'h1;
+  assign \$97  = os_group_end ? 7'h00 : \$96 ;
+  assign \$98  = os_n0 + 3'h4;
+  assign \$99  = os_w_base + os_len;
+  assign \$100  = os_n0 + 3'h4;
+  assign \$101  = \$100  >= N;
+  assign \$102  = os_m0 + 3'h4;
+  assign \$103  = os_a_base + os_len;
+  assign \$104  = run & o_row_valid;
+  assign \$105  = edge_n0 + 3'h4;
+  assign \$106  = edge_y_base + M;
+  assign \$107  = edge_n0 + 3'h4;
+  assign \$108  = \$107  >= N;
+  assign \$109  = edge_m0 + 3'h4;
+  assign \$110  = run & o_row_valid;
+  assign \$111  = run & o_row_valid;
+  assign \$112  = \$64 [8:0] < M;
+  assign \$113  = \$111  & \$112 ;
+  assign \$114  = run & o_row_valid;
+  assign \$115  = \$114  & is_last;
+  assign \$116  = o_wr__addr + 1'h1;
+  assign \$117  = \$116  > y_end;
+  assign \$118  = o_wr__en & \$117 ;
+  assign \$119  = o_wr__addr + 1'h1;
+  assign \$120  = run & last_write;
+  assign \$121  = raddr + 1'h1;
+  assign \$122  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$132 ;
+    a_load_addr <= \$123 ;
   always @(posedge clk)
-    w_load_addr <= \$133 ;
+    w_load_addr <= \$124 ;
   always @(posedge clk)
-    M <= \$134 ;
+    M <= \$125 ;
   always @(posedge clk)
-    N <= \$135 ;
+    N <= \$126 ;
   always @(posedge clk)
-    KB <= \$136 ;
+    os_len <= \$127 ;
   always @(posedge clk)
-    run <= \$137 ;
+    run <= \$128 ;
   always @(posedge clk)
-    cycles <= \$138 ;
+    cycles <= \$129 ;
   always @(posedge clk)
-    os_gap <= \$139 ;
+    os_gap <= \$130 ;
   always @(posedge clk)
-    os_dq <= \$140 ;
+    os_dq <= \$131 ;
   always @(posedge clk)
-    os_since_last <= \$141 ;
+    os_since_last <= \$132 ;
   always @(posedge clk)
-    os_prev_issued <= \$142 ;
+    os_prev_issued <= \$133 ;
   always @(posedge clk)
-    os_m0 <= \$143 ;
+    os_prev_group_end <= \$134 ;
   always @(posedge clk)
-    os_n0 <= \$144 ;
+    os_m0 <= \$135 ;
   always @(posedge clk)
-    os_kc <= \$145 ;
+    os_n0 <= \$136 ;
   always @(posedge clk)
-    os_beat <= \$146 ;
+    os_beat <= \$137 ;
   always @(posedge clk)
-    os_a_base <= \$147 ;
+    os_a_base <= \$138 ;
   always @(posedge clk)
-    os_w_base <= \$148 ;
+    os_w_base <= \$139 ;
   always @(posedge clk)
-    os_any_last <= \$149 ;
+    os_any_last <= \$140 ;
   always @(posedge clk)
-    os_group_beat <= \$150 ;
+    os_group_beat <= \$141 ;
   always @(posedge clk)
-    os_prev_group_end <= \$151 ;
+    i_a <= \$142 ;
   always @(posedge clk)
-    i_a <= \$152 ;
+    issue_d1 <= \$143 ;
   always @(posedge clk)
-    issue_d1 <= \$153 ;
+    i_ctl <= \$144 ;
   always @(posedge clk)
-    i_ctl <= \$154 ;
+    i_w <= \$145 ;
   always @(posedge clk)
-    i_w <= \$155 ;
+    edge_m0 <= \$146 ;
   always @(posedge clk)
-    edge_m0 <= \$156 ;
+    edge_n0 <= \$147 ;
   always @(posedge clk)
-    edge_n0 <= \$157 ;
+    edge_y_base <= \$148 ;
   always @(posedge clk)
-    edge_k <= \$158 ;
+    s1_valid <= \$149 ;
   always @(posedge clk)
-    edge_row <= \$159 ;
+    o_wr__en <= \$150 ;
   always @(posedge clk)
-    edge_y_base <= \$160 ;
+    s1_first <= \$151 ;
   always @(posedge clk)
-    s1_valid <= \$161 ;
+    o_wr__addr <= \$152 ;
   always @(posedge clk)
-    o_wr__en <= \$162 ;
+    last_write <= \$153 ;
   always @(posedge clk)
-    s1_first <= \$163 ;
+    s1_row <= \$154 ;
   always @(posedge clk)
-    o_wr__addr <= \$164 ;
+    y_end <= \$155 ;
   always @(posedge clk)
-    last_write <= \$165 ;
+    drain <= \$156 ;
   always @(posedge clk)
-    s1_row <= \$166 ;
+    raddr <= \$157 ;
   always @(posedge clk)
-    y_end <= \$167 ;
-  always @(posedge clk)
-    drain <= \$168 ;
-  always @(posedge clk)
-    raddr <= \$169 ;
-  always @(posedge clk)
-    y_out__valid <= \$170 ;
+    y_out__valid <= \$158 ;
   \array_bitserial_mix_a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .i_a(i_a),
@@ -1587,6 +1553,34 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     (* full_case = 32'd1 *)
     casez (w_rd__data[173:172])
       2'h0:
+          \$12  = 3'h4;
+      2'h1:
+          \$12  = 3'h3;
+      2'h2:
+          \$12  = 3'h2;
+      2'h3:
+          \$12  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[129:128])
+      2'h0:
+          \$13  = 3'h4;
+      2'h1:
+          \$13  = 3'h3;
+      2'h2:
+          \$13  = 3'h2;
+      2'h3:
+          \$13  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[41:40])
+      2'h0:
           \$14  = 3'h4;
       2'h1:
           \$14  = 3'h3;
@@ -1599,7 +1593,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[129:128])
+    casez (w_rd__data[85:84])
       2'h0:
           \$15  = 3'h4;
       2'h1:
@@ -1608,20 +1602,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
           \$15  = 3'h2;
       2'h3:
           \$15  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[41:40])
-      2'h0:
-          \$16  = 3'h4;
-      2'h1:
-          \$16  = 3'h3;
-      2'h2:
-          \$16  = 3'h2;
-      2'h3:
-          \$16  = 3'h2;
     endcase
   end
   always @* begin
@@ -1641,15 +1621,29 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[85:84])
+    casez (w_rd__data[41:40])
       2'h0:
-          \$19  = 3'h4;
+          \$18  = 3'h4;
       2'h1:
-          \$19  = 3'h3;
+          \$18  = 3'h3;
       2'h2:
-          \$19  = 3'h2;
+          \$18  = 3'h2;
       2'h3:
-          \$19  = 3'h2;
+          \$18  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[129:128])
+      2'h0:
+          \$21  = 3'h4;
+      2'h1:
+          \$21  = 3'h3;
+      2'h2:
+          \$21  = 3'h2;
+      2'h3:
+          \$21  = 3'h2;
     endcase
   end
   always @* begin
@@ -1657,19 +1651,19 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     (* full_case = 32'd1 *)
     casez (w_rd__data[41:40])
       2'h0:
-          \$20  = 3'h4;
+          \$22  = 3'h4;
       2'h1:
-          \$20  = 3'h3;
+          \$22  = 3'h3;
       2'h2:
-          \$20  = 3'h2;
+          \$22  = 3'h2;
       2'h3:
-          \$20  = 3'h2;
+          \$22  = 3'h2;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[129:128])
+    casez (w_rd__data[85:84])
       2'h0:
           \$23  = 3'h4;
       2'h1:
@@ -1678,20 +1672,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
           \$23  = 3'h2;
       2'h3:
           \$23  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[41:40])
-      2'h0:
-          \$24  = 3'h4;
-      2'h1:
-          \$24  = 3'h3;
-      2'h2:
-          \$24  = 3'h2;
-      2'h3:
-          \$24  = 3'h2;
     endcase
   end
   always @* begin
@@ -1711,35 +1691,49 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[85:84])
-      2'h0:
-          \$27  = 3'h4;
-      2'h1:
-          \$27  = 3'h3;
-      2'h2:
-          \$27  = 3'h2;
-      2'h3:
-          \$27  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
     casez (w_rd__data[41:40])
       2'h0:
-          \$28  = 3'h4;
+          \$26  = 3'h4;
       2'h1:
-          \$28  = 3'h3;
+          \$26  = 3'h3;
       2'h2:
-          \$28  = 3'h2;
+          \$26  = 3'h2;
       2'h3:
-          \$28  = 3'h2;
+          \$26  = 3'h2;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (w_rd__data[173:172])
+      2'h0:
+          \$30  = 3'h4;
+      2'h1:
+          \$30  = 3'h3;
+      2'h2:
+          \$30  = 3'h2;
+      2'h3:
+          \$30  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[129:128])
+      2'h0:
+          \$31  = 3'h4;
+      2'h1:
+          \$31  = 3'h3;
+      2'h2:
+          \$31  = 3'h2;
+      2'h3:
+          \$31  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[41:40])
       2'h0:
           \$32  = 3'h4;
       2'h1:
@@ -1753,7 +1747,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[129:128])
+    casez (w_rd__data[85:84])
       2'h0:
           \$33  = 3'h4;
       2'h1:
@@ -1762,20 +1756,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
           \$33  = 3'h2;
       2'h3:
           \$33  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[41:40])
-      2'h0:
-          \$34  = 3'h4;
-      2'h1:
-          \$34  = 3'h3;
-      2'h2:
-          \$34  = 3'h2;
-      2'h3:
-          \$34  = 3'h2;
     endcase
   end
   always @* begin
@@ -1795,15 +1775,29 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[85:84])
+    casez (w_rd__data[41:40])
       2'h0:
-          \$37  = 3'h4;
+          \$36  = 3'h4;
       2'h1:
-          \$37  = 3'h3;
+          \$36  = 3'h3;
       2'h2:
-          \$37  = 3'h2;
+          \$36  = 3'h2;
       2'h3:
-          \$37  = 3'h2;
+          \$36  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[129:128])
+      2'h0:
+          \$39  = 3'h4;
+      2'h1:
+          \$39  = 3'h3;
+      2'h2:
+          \$39  = 3'h2;
+      2'h3:
+          \$39  = 3'h2;
     endcase
   end
   always @* begin
@@ -1811,19 +1805,19 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     (* full_case = 32'd1 *)
     casez (w_rd__data[41:40])
       2'h0:
-          \$38  = 3'h4;
+          \$40  = 3'h4;
       2'h1:
-          \$38  = 3'h3;
+          \$40  = 3'h3;
       2'h2:
-          \$38  = 3'h2;
+          \$40  = 3'h2;
       2'h3:
-          \$38  = 3'h2;
+          \$40  = 3'h2;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[129:128])
+    casez (w_rd__data[85:84])
       2'h0:
           \$41  = 3'h4;
       2'h1:
@@ -1832,20 +1826,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
           \$41  = 3'h2;
       2'h3:
           \$41  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[41:40])
-      2'h0:
-          \$42  = 3'h4;
-      2'h1:
-          \$42  = 3'h3;
-      2'h2:
-          \$42  = 3'h2;
-      2'h3:
-          \$42  = 3'h2;
     endcase
   end
   always @* begin
@@ -1865,38 +1845,24 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_rd__data[85:84])
-      2'h0:
-          \$45  = 3'h4;
-      2'h1:
-          \$45  = 3'h3;
-      2'h2:
-          \$45  = 3'h2;
-      2'h3:
-          \$45  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
     casez (w_rd__data[41:40])
       2'h0:
-          \$46  = 3'h4;
+          \$44  = 3'h4;
       2'h1:
-          \$46  = 3'h3;
+          \$44  = 3'h3;
       2'h2:
-          \$46  = 3'h2;
+          \$44  = 3'h2;
       2'h3:
-          \$46  = 3'h2;
+          \$44  = 3'h2;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = \$49 ;
+      os_gap_now = \$47 ;
       if (os_prev_group_end) begin
-        if (\$51 ) begin
+        if (\$49 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1907,7 +1873,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$52 [3:0];
+        os_dq_now = \$50 [3:0];
       end
     end
   end
@@ -1917,7 +1883,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$67 ;
+      issue[2] = \$63 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1925,8 +1891,8 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$71 ) begin
-      o_rd__addr = \$69 [7:0];
+    if (\$66 ) begin
+      o_rd__addr = \$65 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1935,7 +1901,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$71 ) begin
+    if (\$66 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1946,206 +1912,299 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$81 ;
+      fetch = \$76 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = a_load_addr;
-    if (\$82 ) begin
-      \$132  = \$83 [8:0];
+    \$123  = a_load_addr;
+    if (\$77 ) begin
+      \$123  = \$78 [8:0];
     end
-    if (\$85 ) begin
-      \$132  = 9'h000;
+    if (\$80 ) begin
+      \$123  = 9'h000;
     end
     if (rst) begin
-      \$132  = 9'h000;
+      \$123  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = w_load_addr;
-    if (\$86 ) begin
-      \$133  = \$87 [8:0];
+    \$124  = w_load_addr;
+    if (\$81 ) begin
+      \$124  = \$82 [8:0];
     end
-    if (\$89 ) begin
-      \$133  = 9'h000;
+    if (\$84 ) begin
+      \$124  = 9'h000;
     end
     if (rst) begin
-      \$133  = 9'h000;
+      \$124  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = M;
+    \$125  = M;
     if (go) begin
-      \$134  = m;
+      \$125  = m;
     end
     if (rst) begin
-      \$134  = 9'h000;
+      \$125  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = N;
+    \$126  = N;
     if (go) begin
-      \$135  = n;
+      \$126  = n;
     end
     if (rst) begin
-      \$135  = 11'h000;
+      \$126  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = KB;
+    \$127  = os_len;
     if (go) begin
-      \$136  = k_beats;
+      \$127  = k_beats;
     end
     if (rst) begin
-      \$136  = 9'h000;
+      \$127  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = run;
+    \$128  = run;
     if (go) begin
-      \$137  = 1'h1;
+      \$128  = 1'h1;
     end
-    if (\$129 ) begin
-      \$137  = 1'h0;
+    if (\$120 ) begin
+      \$128  = 1'h0;
     end
     if (rst) begin
-      \$137  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = cycles;
+    \$129  = cycles;
     if (go) begin
-      \$138  = 40'h0000000000;
+      \$129  = 40'h0000000000;
     end
     if (run) begin
-      \$138  = \$90 [39:0];
+      \$129  = \$85 [39:0];
     end
     if (rst) begin
-      \$138  = 40'h0000000000;
+      \$129  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = \$93 [3:0];
+    \$130  = \$88 [3:0];
     if (go) begin
-      \$139  = 4'h0;
+      \$130  = 4'h0;
     end
     if (rst) begin
-      \$139  = 4'h0;
+      \$130  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = \$96 [3:0];
+    \$131  = \$91 [3:0];
     if (go) begin
-      \$140  = 4'h0;
+      \$131  = 4'h0;
     end
     if (rst) begin
-      \$140  = 4'h0;
+      \$131  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = \$99 [2:0];
+    \$132  = \$94 [2:0];
     if (go) begin
-      \$141  = 3'h0;
+      \$132  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$141  = 3'h1;
+        \$132  = 3'h1;
       end
     end
     if (rst) begin
-      \$141  = 3'h0;
+      \$132  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = 1'h0;
+    \$133  = 1'h0;
     if (go) begin
-      \$142  = 1'h0;
+      \$133  = 1'h0;
     end
     if (os_fire) begin
-      \$142  = 1'h1;
+      \$133  = 1'h1;
     end
     if (rst) begin
-      \$142  = 1'h0;
+      \$133  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = os_m0;
+    \$134  = os_group_end;
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = os_m0;
     if (go) begin
-      \$143  = 9'h000;
+      \$135  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$105 ) begin
-          if (\$109 ) begin
-            \$143  = \$110 [8:0];
-          end
+        if (\$101 ) begin
+          \$135  = \$102 [8:0];
         end
       end
     end
     if (rst) begin
-      \$143  = 9'h000;
+      \$135  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = os_n0;
+    \$136  = os_n0;
     if (go) begin
-      \$144  = 11'h000;
+      \$136  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$105 ) begin
-          \$144  = \$106 [10:0];
-          if (\$109 ) begin
-            \$144  = 11'h000;
-          end
+        \$136  = \$98 [10:0];
+        if (\$101 ) begin
+          \$136  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$144  = 11'h000;
+      \$136  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = os_kc;
+    \$137  = os_beat;
     if (go) begin
-      \$145  = 10'h000;
+      \$137  = 9'h000;
+    end
+    if (os_fire) begin
+      \$137  = \$95 [8:0];
+      if (os_is_last) begin
+        \$137  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$137  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = os_a_base;
+    if (go) begin
+      \$138  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$145  = \$103 [9:0];
-        if (\$105 ) begin
-          \$145  = 10'h000;
+        if (\$101 ) begin
+          \$138  = \$103 [8:0];
         end
       end
     end
     if (rst) begin
-      \$145  = 10'h000;
+      \$138  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = os_beat;
+    \$139  = os_w_base;
+    if (go) begin
+      \$139  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$139  = \$99 [8:0];
+        if (\$101 ) begin
+          \$139  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$139  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = os_any_last;
+    if (go) begin
+      \$140  = 1'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$140  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$140  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = os_group_beat;
+    if (go) begin
+      \$141  = 6'h00;
+    end
+    if (os_fire) begin
+      \$141  = \$97 [5:0];
+    end
+    if (rst) begin
+      \$141  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = \$signature__data$86 ;
+    if (rst) begin
+      \$142  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = issue;
+    if (rst) begin
+      \$143  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = issue_d1;
+    if (rst) begin
+      \$144  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = w_rd__data;
+    if (rst) begin
+      \$145  = 176'h00000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = edge_m0;
     if (go) begin
       \$146  = 9'h000;
     end
-    if (os_fire) begin
-      \$146  = \$100 [8:0];
-      if (os_is_last) begin
-        \$146  = 9'h000;
+    if (\$104 ) begin
+      if (block_done) begin
+        if (\$108 ) begin
+          \$146  = \$109 [8:0];
+        end
       end
     end
     if (rst) begin
@@ -2154,316 +2213,162 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = os_a_base;
+    \$147  = edge_n0;
     if (go) begin
-      \$147  = 9'h000;
+      \$147  = 11'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$105 ) begin
-          if (\$109 ) begin
-            \$147  = \$111 [8:0];
-          end
+    if (\$104 ) begin
+      if (block_done) begin
+        \$147  = \$105 [10:0];
+        if (\$108 ) begin
+          \$147  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$147  = 9'h000;
+      \$147  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = os_w_base;
+    \$148  = edge_y_base;
     if (go) begin
-      \$148  = 9'h000;
+      \$148  = 11'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$105 ) begin
-          \$148  = \$107 [8:0];
-          if (\$109 ) begin
-            \$148  = 9'h000;
-          end
+    if (\$104 ) begin
+      if (block_done) begin
+        \$148  = \$106 [10:0];
+        if (\$108 ) begin
+          \$148  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$148  = 9'h000;
+      \$148  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = os_any_last;
-    if (go) begin
-      \$149  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$149  = 1'h1;
-      end
-    end
+    \$149  = \$110 ;
     if (rst) begin
       \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = os_group_beat;
-    if (go) begin
-      \$150  = 6'h00;
-    end
-    if (os_fire) begin
-      \$150  = \$102 [5:0];
-    end
+    \$150  = \$113 ;
     if (rst) begin
-      \$150  = 6'h00;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = os_prev_group_end;
-    if (os_fire) begin
-      \$151  = os_group_end;
-    end
+    \$151  = 1'h1;
     if (rst) begin
       \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = \$signature__data$89 ;
+    \$152  = \$65 [7:0];
     if (rst) begin
-      \$152  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$152  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = issue;
+    \$153  = \$115 ;
     if (rst) begin
-      \$153  = 5'h00;
+      \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = issue_d1;
+    \$154 [47:0] = o_row[47:0];
+    \$154 [95:48] = o_row[95:48];
+    \$154 [143:96] = o_row[143:96];
+    \$154 [191:144] = o_row[191:144];
     if (rst) begin
-      \$154  = 5'h00;
+      \$154  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w_rd__data;
-    if (rst) begin
-      \$155  = 176'h00000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = edge_m0;
-    if (go) begin
-      \$156  = 9'h000;
-    end
-    if (\$112 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$117 ) begin
-            \$156  = \$118 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$156  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = edge_n0;
-    if (go) begin
-      \$157  = 11'h000;
-    end
-    if (\$112 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$157  = \$114 [10:0];
-          if (\$117 ) begin
-            \$157  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$157  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = edge_k;
-    if (go) begin
-      \$158  = 10'h000;
-    end
-    if (\$112 ) begin
-      if (block_done) begin
-        \$158  = \$113 [9:0];
-        if (chunk_done) begin
-          \$158  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$158  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = edge_row;
-    if (go) begin
-      \$159  = 9'h000;
-    end
-    if (rst) begin
-      \$159  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = edge_y_base;
-    if (go) begin
-      \$160  = 11'h000;
-    end
-    if (\$112 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$160  = \$115 [10:0];
-          if (\$117 ) begin
-            \$160  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$160  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = \$119 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = \$122 ;
-    if (rst) begin
-      \$162  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = first_chunk;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = \$69 [7:0];
-    if (rst) begin
-      \$164  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = \$124 ;
-    if (rst) begin
-      \$165  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166 [47:0] = o_row[47:0];
-    \$166 [95:48] = o_row[95:48];
-    \$166 [143:96] = o_row[143:96];
-    \$166 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$166  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = y_end;
-    if (\$127 ) begin
-      \$167  = \$128 ;
+    \$155  = y_end;
+    if (\$118 ) begin
+      \$155  = \$119 ;
     end
     if (go) begin
-      \$167  = 9'h000;
+      \$155  = 9'h000;
     end
     if (rst) begin
-      \$167  = 9'h000;
+      \$155  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = drain;
-    if (\$129 ) begin
-      \$168  = 1'h1;
+    \$156  = drain;
+    if (\$120 ) begin
+      \$156  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$131 ) begin
-          \$168  = 1'h0;
+        if (\$122 ) begin
+          \$156  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$168  = 1'h0;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = raddr;
+    \$157  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$169  = \$130 [8:0];
+        \$157  = \$121 [8:0];
       end
     end
     if (go) begin
-      \$169  = 9'h000;
+      \$157  = 9'h000;
     end
     if (rst) begin
-      \$169  = 9'h000;
+      \$157  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = y_out__valid;
+    \$158  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$170  = 1'h1;
+        \$158  = 1'h1;
       end else if (y_out__ready) begin
-        \$170  = 1'h0;
+        \$158  = 1'h0;
       end
     end
     if (go) begin
-      \$170  = 1'h0;
+      \$158  = 1'h0;
     end
     if (rst) begin
-      \$170  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$12 [8:0];
-  assign \$signature__addr$49  = \$64 [7:0];
-  assign w_rd__addr = \$66 [7:0];
-  assign \$signature__en$53  = os_fire;
+  assign KB = os_len;
+  assign \$signature__addr$47  = \$61 [7:0];
+  assign w_rd__addr = \$62 [7:0];
+  assign \$signature__en$51  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$68 [8:0];
-  assign edge_addr = \$69 [10:0];
+  assign edge_row_m = \$64 [8:0];
+  assign edge_addr = \$65 [10:0];
+  assign first_chunk = 1'h1;
+  assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2673,26 +2578,26 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$89[0]  = \$signature__data$89 [63:0];
-  assign \$signature__data$89[0][0]  = \$signature__data$89 [15:0];
-  assign \$signature__data$89[0][1]  = \$signature__data$89 [31:16];
-  assign \$signature__data$89[0][2]  = \$signature__data$89 [47:32];
-  assign \$signature__data$89[0][3]  = \$signature__data$89 [63:48];
-  assign \$signature__data$89[1]  = \$signature__data$89 [127:64];
-  assign \$signature__data$89[1][0]  = \$signature__data$89 [79:64];
-  assign \$signature__data$89[1][1]  = \$signature__data$89 [95:80];
-  assign \$signature__data$89[1][2]  = \$signature__data$89 [111:96];
-  assign \$signature__data$89[1][3]  = \$signature__data$89 [127:112];
-  assign \$signature__data$89[2]  = \$signature__data$89 [191:128];
-  assign \$signature__data$89[2][0]  = \$signature__data$89 [143:128];
-  assign \$signature__data$89[2][1]  = \$signature__data$89 [159:144];
-  assign \$signature__data$89[2][2]  = \$signature__data$89 [175:160];
-  assign \$signature__data$89[2][3]  = \$signature__data$89 [191:176];
-  assign \$signature__data$89[3]  = \$signature__data$89 [255:192];
-  assign \$signature__data$89[3][0]  = \$signature__data$89 [207:192];
-  assign \$signature__data$89[3][1]  = \$signature__data$89 [223:208];
-  assign \$signature__data$89[3][2]  = \$signature__data$89 [239:224];
-  assign \$signature__data$89[3][3]  = \$signature__data$89 [255:240];
+  assign \$signature__data$86[0]  = \$signature__data$86 [63:0];
+  assign \$signature__data$86[0][0]  = \$signature__data$86 [15:0];
+  assign \$signature__data$86[0][1]  = \$signature__data$86 [31:16];
+  assign \$signature__data$86[0][2]  = \$signature__data$86 [47:32];
+  assign \$signature__data$86[0][3]  = \$signature__data$86 [63:48];
+  assign \$signature__data$86[1]  = \$signature__data$86 [127:64];
+  assign \$signature__data$86[1][0]  = \$signature__data$86 [79:64];
+  assign \$signature__data$86[1][1]  = \$signature__data$86 [95:80];
+  assign \$signature__data$86[1][2]  = \$signature__data$86 [111:96];
+  assign \$signature__data$86[1][3]  = \$signature__data$86 [127:112];
+  assign \$signature__data$86[2]  = \$signature__data$86 [191:128];
+  assign \$signature__data$86[2][0]  = \$signature__data$86 [143:128];
+  assign \$signature__data$86[2][1]  = \$signature__data$86 [159:144];
+  assign \$signature__data$86[2][2]  = \$signature__data$86 [175:160];
+  assign \$signature__data$86[2][3]  = \$signature__data$86 [191:176];
+  assign \$signature__data$86[3]  = \$signature__data$86 [255:192];
+  assign \$signature__data$86[3][0]  = \$signature__data$86 [207:192];
+  assign \$signature__data$86[3][1]  = \$signature__data$86 [223:208];
+  assign \$signature__data$86[3][2]  = \$signature__data$86 [239:224];
+  assign \$signature__data$86[3][3]  = \$signature__data$86 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2742,6 +2647,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
+  assign \$67  = block_done;
 endmodule
 
 module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);

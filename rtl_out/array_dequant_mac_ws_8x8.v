@@ -17,8 +17,8 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire \$11 ;
   reg [11:0] \$110 ;
   reg [11:0] \$111 ;
-  reg [8:0] \$112 ;
-  reg [11:0] \$113 ;
+  reg [11:0] \$112 ;
+  reg [8:0] \$113 ;
   reg \$114 ;
   reg \$115 ;
   reg \$116 ;
@@ -1509,11 +1509,11 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @(posedge clk)
     edge_n0 <= \$110 ;
   always @(posedge clk)
-    edge_k <= \$111 ;
+    edge_y_base <= \$111 ;
   always @(posedge clk)
-    edge_row_m <= \$112 ;
+    edge_k <= \$112 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    edge_row_m <= \$113 ;
   always @(posedge clk)
     s1_valid <= \$114 ;
   always @(posedge clk)
@@ -1925,15 +1925,14 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_k;
+    \$111  = edge_y_base;
     if (go) begin
       \$111  = 12'h000;
     end
     if (\$71 ) begin
       if (block_done) begin
-        \$111  = \$72 [11:0];
         if (chunk_done) begin
-          \$111  = 12'h000;
+          \$111  = \$74 [11:0];
         end
       end
     end
@@ -1943,37 +1942,38 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_row_m;
+    \$112  = edge_k;
     if (go) begin
-      \$112  = 9'h000;
+      \$112  = 12'h000;
     end
     if (\$71 ) begin
       if (block_done) begin
-        \$112  = 9'h000;
+        \$112  = \$72 [11:0];
+        if (chunk_done) begin
+          \$112  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$112  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = edge_row_m;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (\$71 ) begin
+      if (block_done) begin
+        \$113  = 9'h000;
       end
       if (\$75 ) begin
-        \$112  = \$76 [8:0];
+        \$113  = \$76 [8:0];
       end
     end
     if (rst) begin
-      \$112  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
-    if (go) begin
-      \$113  = 12'h000;
-    end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$113  = \$74 [11:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 12'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
@@ -21976,37 +21976,33 @@ endmodule
 module \array_dequant_mac_ws_8x8__pe.dequant0 (d, y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [5:0] \$10 ;
   wire [5:0] \$11 ;
   wire [5:0] \$12 ;
-  wire [5:0] \$13 ;
-  wire \$14 ;
-  wire [4:0] \$15 ;
-  wire [30:0] \$16 ;
-  wire [7:0] \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
+  wire [4:0] \$13 ;
+  wire [30:0] \$14 ;
+  wire [7:0] \$15 ;
+  wire [8:0] \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [15:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [46:0] \$20 ;
   wire [15:0] \$21 ;
-  wire [46:0] \$22 ;
-  wire [15:0] \$23 ;
-  wire [16:0] \$24 ;
-  wire [31:0] \$25 ;
-  wire [32:0] \$26 ;
+  wire [16:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [32:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [33:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [33:0] \$31 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
@@ -22016,6 +22012,7 @@ module \array_dequant_mac_ws_8x8__pe.dequant0 (d, y, s);
   input [4:0] d;
   wire [4:0] d;
   wire [4:0] dmag;
+  wire dneg;
   wire [6:0] exp;
   wire [15:0] prod;
   wire [14:0] rp_eb;
@@ -22035,6 +22032,7 @@ module \array_dequant_mac_ws_8x8__pe.dequant0 (d, y, s);
   wire s_nan;
   wire [10:0] s_sig;
   wire s_zero;
+  wire sign;
   output [15:0] y;
   reg [15:0] y;
   assign \$1  = ! s[14:10];
@@ -22050,39 +22048,36 @@ module \array_dequant_mac_ws_8x8__pe.dequant0 (d, y, s);
   assign \$8  = ! s[14:10];
   assign \$9  = ! s[9:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed(d) < $signed(1'h0);
-  assign \$11  = - $signed(d);
-  assign \$12  = \$10  ? \$11  : { d[4], d };
-  assign prod = \$12 [4:0] * { \$3 , s[9:0] };
-  assign \$13  = s_e - 4'hf;
-  assign exp = $signed(\$13 ) - $signed(5'h0a);
-  assign \$14  = $signed(d) < $signed(1'h0);
-  assign rp_sign = s[15] ^ \$14 ;
-  assign \$15  = 4'hf - rp_msb;
-  assign \$16  = prod << \$15 [3:0];
-  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$18  = $signed(\$17 ) + $signed(5'h0f);
-  assign \$19  = $signed(\$18 ) < $signed(2'h1);
-  assign \$20  = $signed(\$18 ) < $signed(5'h11);
-  assign \$21  = $signed(2'h1) - $signed(\$18 );
-  assign rp_sh = \$16 [15:0] >> rp_rs;
-  assign \$22  = rp_sh << rp_rs;
-  assign rp_lost = \$22 [15:0] != \$16 [15:0];
-  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
-  assign \$24  = $signed(\$23 ) - $signed(2'h1);
-  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[15:5] });
-  assign \$27  = | rp_sh[3:0];
-  assign \$28  = \$27  | rp_lost;
-  assign \$29  = \$28  | rp_sh[5];
-  assign \$30  = rp_sh[4] & \$29 ;
-  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
-  assign \$32  = ! prod;
-  assign \$33  = \$31 [25:0] >= 15'h7c00;
-  assign \$34  = ! d;
-  assign \$35  = s_inf & \$34 ;
-  assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed(d) < $signed(1'h0);
-  assign \$38  = s[15] ^ \$37 ;
+  assign dneg = $signed(d) < $signed(1'h0);
+  assign sign = s[15] ^ dneg;
+  assign \$10  = - $signed(d);
+  assign \$11  = dneg ? \$10  : { d[4], d };
+  assign prod = \$11 [4:0] * { \$3 , s[9:0] };
+  assign \$12  = s_e - 4'hf;
+  assign exp = $signed(\$12 ) - $signed(5'h0a);
+  assign \$13  = 4'hf - rp_msb;
+  assign \$14  = prod << \$13 [3:0];
+  assign \$15  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$16  = $signed(\$15 ) + $signed(5'h0f);
+  assign \$17  = $signed(\$16 ) < $signed(2'h1);
+  assign \$18  = $signed(\$16 ) < $signed(5'h11);
+  assign \$19  = $signed(2'h1) - $signed(\$16 );
+  assign rp_sh = \$14 [15:0] >> rp_rs;
+  assign \$20  = rp_sh << rp_rs;
+  assign rp_lost = \$20 [15:0] != \$14 [15:0];
+  assign \$21  = $signed(\$16 ) + $signed({ 1'h0, rp_rs });
+  assign \$22  = $signed(\$21 ) - $signed(2'h1);
+  assign \$24  = $signed(\$23 ) + $signed({ 1'h0, rp_sh[15:5] });
+  assign \$25  = | rp_sh[3:0];
+  assign \$26  = \$25  | rp_lost;
+  assign \$27  = \$26  | rp_sh[5];
+  assign \$28  = rp_sh[4] & \$27 ;
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
+  assign \$30  = ! prod;
+  assign \$31  = \$29 [25:0] >= 15'h7c00;
+  assign \$32  = ! d;
+  assign \$33  = s_inf & \$32 ;
+  assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 4'h0;
@@ -22135,44 +22130,45 @@ module \array_dequant_mac_ws_8x8__pe.dequant0 (d, y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$19 ) begin
+    if (\$17 ) begin
       (* full_case = 32'd1 *)
-      if (\$20 ) begin
+      if (\$18 ) begin
         rp_rs = 5'h10;
       end else begin
-        rp_rs = \$21 [4:0];
+        rp_rs = \$19 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$32 ) begin
-      rp_out = { rp_sign, 15'h0000 };
-    end else if (\$33 ) begin
-      rp_out = { rp_sign, 15'h7c00 };
+    if (\$30 ) begin
+      rp_out = { sign, 15'h0000 };
+    end else if (\$31 ) begin
+      rp_out = { sign, 15'h7c00 };
     end else begin
-      rp_out = { rp_sign, \$31 [14:0] };
+      rp_out = { sign, \$29 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$36 ) begin
+    if (\$34 ) begin
       y = 16'h7e00;
     end else if (s_inf) begin
-      y = { \$38 , 15'h7c00 };
+      y = { sign, 15'h7c00 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[9:0] };
-  assign dmag = \$12 [4:0];
-  assign rp_ls = \$15 [3:0];
-  assign rp_norm = \$16 [15:0];
-  assign rp_eb = { \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18 [8], \$18  };
-  assign rp_packed = \$31 [25:0];
-  assign \$25  = { \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 [16], \$24 , 10'h000 };
+  assign dmag = \$11 [4:0];
+  assign rp_sign = sign;
+  assign rp_ls = \$13 [3:0];
+  assign rp_norm = \$14 [15:0];
+  assign rp_eb = { \$16 [8], \$16 [8], \$16 [8], \$16 [8], \$16 [8], \$16 [8], \$16  };
+  assign rp_packed = \$29 [25:0];
+  assign \$23  = { \$22 [16], \$22 [16], \$22 [16], \$22 [16], \$22 [16], \$22 , 10'h000 };
 endmodule
 
 module \array_dequant_mac_ws_8x8__pe.mac (rst, i_w, i_a, i_psum, i_ctl, o_valid, o_psum, clk);

@@ -4,47 +4,35 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg [39:0] \$101 ;
-  reg [3:0] \$102 ;
-  reg [3:0] \$103 ;
-  reg [3:0] \$104 ;
-  reg \$105 ;
-  reg [8:0] \$106 ;
-  reg [11:0] \$107 ;
-  reg [9:0] \$108 ;
-  reg [8:0] \$109 ;
+  reg [8:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg [8:0] \$102 ;
+  reg \$103 ;
+  reg [127:0] \$104 ;
+  reg [4:0] \$105 ;
+  reg [4:0] \$106 ;
+  reg [127:0] \$107 ;
+  reg [8:0] \$108 ;
+  reg [11:0] \$109 ;
   wire \$11 ;
-  reg [8:0] \$110 ;
-  reg [8:0] \$111 ;
+  reg [11:0] \$110 ;
+  reg \$111 ;
   reg \$112 ;
   reg \$113 ;
-  reg [127:0] \$114 ;
-  reg [4:0] \$115 ;
-  reg [4:0] \$116 ;
-  reg [127:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [11:0] \$119 ;
-  wire [10:0] \$12 ;
-  reg [9:0] \$120 ;
-  reg [8:0] \$121 ;
-  reg [11:0] \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg [7:0] \$126 ;
-  reg \$127 ;
-  reg [255:0] \$128 ;
-  reg [8:0] \$129 ;
-  wire \$13 ;
-  reg \$130 ;
-  reg [8:0] \$131 ;
-  reg \$132 ;
-  wire [1:0] \$14 ;
-  wire [1:0] \$15 ;
-  wire \$16 ;
-  wire [4:0] \$17 ;
-  wire [9:0] \$18 ;
+  reg [7:0] \$114 ;
+  reg \$115 ;
+  reg [255:0] \$116 ;
+  reg [8:0] \$117 ;
+  reg \$118 ;
+  reg [8:0] \$119 ;
+  wire [1:0] \$12 ;
+  reg \$120 ;
+  wire [1:0] \$13 ;
+  wire \$14 ;
+  wire [4:0] \$15 ;
+  wire [9:0] \$16 ;
+  wire \$17 ;
+  wire \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
@@ -53,90 +41,90 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire [10:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire [9:0] \$26 ;
+  wire [9:0] \$27 ;
+  wire \$28 ;
+  wire [9:0] \$29 ;
   wire \$3 ;
-  wire [10:0] \$30 ;
-  wire [11:0] \$31 ;
+  wire [12:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
-  wire [9:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire [10:0] \$35 ;
-  wire \$36 ;
+  wire [12:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [9:0] \$36 ;
   wire \$37 ;
-  wire [12:0] \$38 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [9:0] \$41 ;
+  wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
+  wire [9:0] \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire [9:0] \$48 ;
+  wire [9:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
+  wire [40:0] \$50 ;
   wire \$51 ;
-  wire [9:0] \$52 ;
-  wire \$53 ;
+  wire [4:0] \$52 ;
+  wire [4:0] \$53 ;
   wire \$54 ;
-  wire [40:0] \$55 ;
-  wire \$56 ;
-  wire [4:0] \$57 ;
+  wire [4:0] \$55 ;
+  wire [4:0] \$56 ;
+  wire \$57 ;
   wire [4:0] \$58 ;
-  wire \$59 ;
+  wire [4:0] \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
-  wire [4:0] \$61 ;
-  wire \$62 ;
-  wire [4:0] \$63 ;
-  wire [4:0] \$64 ;
+  wire [9:0] \$60 ;
+  wire [12:0] \$61 ;
+  wire [9:0] \$62 ;
+  wire [12:0] \$63 ;
+  wire \$64 ;
   wire [9:0] \$65 ;
-  wire [10:0] \$66 ;
-  wire [10:0] \$67 ;
-  wire \$68 ;
+  wire [9:0] \$66 ;
+  wire \$67 ;
+  wire [12:0] \$68 ;
   wire [12:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire [12:0] \$71 ;
-  wire \$72 ;
-  wire [9:0] \$73 ;
-  wire [9:0] \$74 ;
+  wire [12:0] \$70 ;
+  wire \$71 ;
+  wire [9:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [10:0] \$76 ;
-  wire [12:0] \$77 ;
-  wire [12:0] \$78 ;
-  wire [12:0] \$79 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire [8:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [9:0] \$81 ;
-  wire \$82 ;
+  wire \$81 ;
+  wire [8:0] \$82 ;
   wire \$83 ;
-  wire \$84 ;
+  wire [9:0] \$84 ;
   wire \$85 ;
-  wire \$86 ;
-  wire \$87 ;
-  wire [8:0] \$88 ;
-  wire \$89 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
+  reg [8:0] \$88 ;
+  reg [11:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire [8:0] \$91 ;
-  wire \$92 ;
-  wire [9:0] \$93 ;
-  wire \$94 ;
-  reg [8:0] \$95 ;
-  reg [8:0] \$96 ;
-  reg [8:0] \$97 ;
-  reg [11:0] \$98 ;
-  reg [8:0] \$99 ;
+  reg [8:0] \$90 ;
+  reg \$91 ;
+  reg [39:0] \$92 ;
+  reg [3:0] \$93 ;
+  reg [3:0] \$94 ;
+  reg [3:0] \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg [8:0] \$98 ;
+  reg [11:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$47 ;
+  wire [7:0] \$signature__addr$45 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$25 ;
   wire [15:0] \$signature__data$25[0] ;
@@ -155,23 +143,23 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [15:0] \$signature__data$25[6][0] ;
   wire [15:0] \$signature__data$25[7] ;
   wire [15:0] \$signature__data$25[7][0] ;
-  wire [127:0] \$signature__data$87 ;
-  wire [15:0] \$signature__data$87[0] ;
-  wire [15:0] \$signature__data$87[0][0] ;
-  wire [15:0] \$signature__data$87[1] ;
-  wire [15:0] \$signature__data$87[1][0] ;
-  wire [15:0] \$signature__data$87[2] ;
-  wire [15:0] \$signature__data$87[2][0] ;
-  wire [15:0] \$signature__data$87[3] ;
-  wire [15:0] \$signature__data$87[3][0] ;
-  wire [15:0] \$signature__data$87[4] ;
-  wire [15:0] \$signature__data$87[4][0] ;
-  wire [15:0] \$signature__data$87[5] ;
-  wire [15:0] \$signature__data$87[5][0] ;
-  wire [15:0] \$signature__data$87[6] ;
-  wire [15:0] \$signature__data$87[6][0] ;
-  wire [15:0] \$signature__data$87[7] ;
-  wire [15:0] \$signature__data$87[7][0] ;
+  wire [127:0] \$signature__data$84 ;
+  wire [15:0] \$signature__data$84[0] ;
+  wire [15:0] \$signature__data$84[0][0] ;
+  wire [15:0] \$signature__data$84[1] ;
+  wire [15:0] \$signature__data$84[1][0] ;
+  wire [15:0] \$signature__data$84[2] ;
+  wire [15:0] \$signature__data$84[2][0] ;
+  wire [15:0] \$signature__data$84[3] ;
+  wire [15:0] \$signature__data$84[3][0] ;
+  wire [15:0] \$signature__data$84[4] ;
+  wire [15:0] \$signature__data$84[4][0] ;
+  wire [15:0] \$signature__data$84[5] ;
+  wire [15:0] \$signature__data$84[5][0] ;
+  wire [15:0] \$signature__data$84[6] ;
+  wire [15:0] \$signature__data$84[6][0] ;
+  wire [15:0] \$signature__data$84[7] ;
+  wire [15:0] \$signature__data$84[7][0] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -190,8 +178,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [15:0] \$signature__data[7][0] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$51 ;
-  reg [8:0] KB = 9'h000;
+  wire \$signature__en$49 ;
+  (* init = 9'h000 *)
+  wire [8:0] KB;
   reg [8:0] M = 9'h000;
   reg [11:0] N = 12'h000;
   input [127:0] a_in__payload;
@@ -227,7 +216,6 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [39:0] cycles = 40'h0000000000;
   reg drain = 1'h0;
   wire [11:0] edge_addr;
-  reg [9:0] edge_k = 10'h000;
   reg [8:0] edge_m0 = 9'h000;
   reg [11:0] edge_n0 = 12'h000;
   wire [255:0] edge_new;
@@ -239,7 +227,6 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [31:0] \edge_new[5] ;
   wire [31:0] \edge_new[6] ;
   wire [31:0] \edge_new[7] ;
-  reg [8:0] edge_row = 9'h000;
   wire [8:0] edge_row_m;
   reg [11:0] edge_y_base = 12'h000;
   reg fetch;
@@ -358,13 +345,11 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire os_group_end;
   wire os_interval;
   wire os_is_last;
-  reg [9:0] os_kc = 10'h000;
-  wire [8:0] os_len;
+  reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [11:0] os_n0 = 12'h000;
   reg os_prev_group_end = 1'h0;
   reg os_prev_issued = 1'h0;
-  wire [8:0] os_rest;
   reg [3:0] os_since_last = 4'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -713,10 +698,10 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$29 [7:0]];
+      _0_ <= a_buf[\$26 [7:0]];
     end
   end
-  assign \$signature__data$87  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -1255,7 +1240,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$31 [7:0]];
+      _2_ <= w_buf[\$27 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1276,170 +1261,151 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$12  = KB - os_kc;
-  assign \$13  = \$12 [8:0] < 9'h100;
-  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
-  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$17  = os_gap_now + 1'h0;
-  assign \$18  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$18 ;
-  assign \$19  = os_m0 < M;
-  assign \$20  = run & \$19 ;
-  assign \$21  = ! os_gap_now;
-  assign \$22  = \$20  & \$21 ;
-  assign \$23  = ~ os_is_last;
-  assign \$24  = ~ os_any_last;
+  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$15  = os_gap_now + 1'h0;
+  assign \$16  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$16 ;
+  assign \$17  = os_m0 < M;
+  assign \$18  = run & \$17 ;
+  assign \$19  = ! os_gap_now;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = ~ os_is_last;
+  assign \$22  = ~ os_any_last;
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = os_since_last >= 4'h8;
   assign \$25  = \$23  | \$24 ;
-  assign \$26  = os_since_last >= 4'h8;
-  assign \$27  = \$25  | \$26 ;
-  assign os_fire = \$22  & \$27 ;
-  assign \$28  = os_a_base + os_kc;
-  assign \$29  = \$28  + os_beat;
-  assign \$30  = os_w_base + os_kc;
-  assign \$31  = \$30  + os_beat;
-  assign \$32  = ! os_beat;
-  assign \$33  = edge_m0 + o_row_index;
-  assign \$34  = edge_y_base + \$33 [8:0];
-  assign first_chunk = ! edge_k;
-  assign \$35  = edge_k + 9'h100;
-  assign chunk_done = \$35  >= KB;
+  assign os_fire = \$20  & \$25 ;
+  assign \$26  = os_a_base + os_beat;
+  assign \$27  = os_w_base + os_beat;
+  assign \$28  = ! os_beat;
+  assign \$29  = edge_m0 + o_row_index;
+  assign \$30  = edge_y_base + \$29 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$36  = run & o_row_valid;
-  assign \$37  = block_done & chunk_done;
-  assign \$38  = edge_n0 + 4'h8;
-  assign \$39  = \$38  >= N;
-  assign \$40  = \$37  & \$39 ;
-  assign \$41  = edge_m0 + 4'h8;
-  assign \$42  = \$41  >= M;
-  assign is_last = \$40  & \$42 ;
-  assign \$43  = ~ y_out__valid;
-  assign \$44  = \$43  | y_out__ready;
-  assign \$45  = raddr < y_end;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = a_in__valid & a_in__ready;
-  assign \$48  = a_load_addr + 1'h1;
-  assign \$49  = ~ busy;
-  assign \$50  = start & \$49 ;
-  assign \$51  = w_in__valid & w_in__ready;
-  assign \$52  = w_load_addr + 1'h1;
-  assign \$53  = ~ busy;
-  assign \$54  = start & \$53 ;
-  assign \$55  = cycles + 1'h1;
-  assign \$56  = os_gap_now > 1'h0;
-  assign \$57  = os_gap_now - 1'h1;
-  assign \$58  = \$56  ? \$57  : 5'h00;
-  assign \$59  = os_dq_now > 1'h0;
-  assign \$60  = os_dq_now - 1'h1;
-  assign \$61  = \$59  ? \$60  : 5'h00;
-  assign \$62  = os_since_last < 4'h8;
-  assign \$63  = os_since_last + 1'h1;
-  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
-  assign \$65  = os_beat + 1'h1;
-  assign \$66  = os_kc + os_len;
-  assign \$67  = os_kc + os_len;
-  assign \$68  = \$67  >= KB;
-  assign \$69  = os_n0 + 4'h8;
-  assign \$70  = os_w_base + KB;
-  assign \$71  = os_n0 + 4'h8;
-  assign \$72  = \$71  >= N;
-  assign \$73  = os_m0 + 4'h8;
-  assign \$74  = os_a_base + KB;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = edge_k + 9'h100;
-  assign \$77  = edge_n0 + 4'h8;
-  assign \$78  = edge_y_base + M;
-  assign \$79  = edge_n0 + 4'h8;
-  assign \$80  = \$79  >= N;
-  assign \$81  = edge_m0 + 4'h8;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = run & o_row_valid;
-  assign \$84  = \$33 [8:0] < M;
-  assign \$85  = \$83  & \$84 ;
-  assign \$86  = run & o_row_valid;
-  assign \$87  = \$86  & is_last;
-  assign \$88  = o_wr__addr + 1'h1;
-  assign \$89  = \$88  > y_end;
-  assign \$90  = o_wr__en & \$89 ;
-  assign \$91  = o_wr__addr + 1'h1;
-  assign \$92  = run & last_write;
-  assign \$93  = raddr + 1'h1;
-  assign \$94  = raddr == y_end;
+  assign \$31  = run & o_row_valid;
+  assign \$33  = edge_n0 + 4'h8;
+  assign \$34  = \$33  >= N;
+  assign \$35  = \$32  & \$34 ;
+  assign \$36  = edge_m0 + 4'h8;
+  assign \$37  = \$36  >= M;
+  assign is_last = \$35  & \$37 ;
+  assign \$38  = ~ y_out__valid;
+  assign \$39  = \$38  | y_out__ready;
+  assign \$40  = raddr < y_end;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = a_in__valid & a_in__ready;
+  assign \$43  = a_load_addr + 1'h1;
+  assign \$44  = ~ busy;
+  assign \$45  = start & \$44 ;
+  assign \$46  = w_in__valid & w_in__ready;
+  assign \$47  = w_load_addr + 1'h1;
+  assign \$48  = ~ busy;
+  assign \$49  = start & \$48 ;
+  assign \$50  = cycles + 1'h1;
+  assign \$51  = os_gap_now > 1'h0;
+  assign \$52  = os_gap_now - 1'h1;
+  assign \$53  = \$51  ? \$52  : 5'h00;
+  assign \$54  = os_dq_now > 1'h0;
+  assign \$55  = os_dq_now - 1'h1;
+  assign \$56  = \$54  ? \$55  : 5'h00;
+  assign \$57  = os_since_last < 4'h8;
+  assign \$58  = os_since_last + 1'h1;
+  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
+  assign \$60  = os_beat + 1'h1;
+  assign \$61  = os_n0 + 4'h8;
+  assign \$62  = os_w_base + os_len;
+  assign \$63  = os_n0 + 4'h8;
+  assign \$64  = \$63  >= N;
+  assign \$65  = os_m0 + 4'h8;
+  assign \$66  = os_a_base + os_len;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = edge_n0 + 4'h8;
+  assign \$69  = edge_y_base + M;
+  assign \$70  = edge_n0 + 4'h8;
+  assign \$71  = \$70  >= N;
+  assign \$72  = edge_m0 + 4'h8;
+  assign \$73  = run & o_row_valid;
+  assign \$74  = run & o_row_valid;
+  assign \$75  = \$29 [8:0] < M;
+  assign \$76  = \$74  & \$75 ;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = \$77  & is_last;
+  assign \$79  = o_wr__addr + 1'h1;
+  assign \$80  = \$79  > y_end;
+  assign \$81  = o_wr__en & \$80 ;
+  assign \$82  = o_wr__addr + 1'h1;
+  assign \$83  = run & last_write;
+  assign \$84  = raddr + 1'h1;
+  assign \$85  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$95 ;
+    a_load_addr <= \$86 ;
   always @(posedge clk)
-    w_load_addr <= \$96 ;
+    w_load_addr <= \$87 ;
   always @(posedge clk)
-    M <= \$97 ;
+    M <= \$88 ;
   always @(posedge clk)
-    N <= \$98 ;
+    N <= \$89 ;
   always @(posedge clk)
-    KB <= \$99 ;
+    os_len <= \$90 ;
   always @(posedge clk)
-    run <= \$100 ;
+    run <= \$91 ;
   always @(posedge clk)
-    cycles <= \$101 ;
+    cycles <= \$92 ;
   always @(posedge clk)
-    os_gap <= \$102 ;
+    os_gap <= \$93 ;
   always @(posedge clk)
-    os_dq <= \$103 ;
+    os_dq <= \$94 ;
   always @(posedge clk)
-    os_since_last <= \$104 ;
+    os_since_last <= \$95 ;
   always @(posedge clk)
-    os_prev_issued <= \$105 ;
+    os_prev_issued <= \$96 ;
   always @(posedge clk)
-    os_m0 <= \$106 ;
+    os_prev_group_end <= \$97 ;
   always @(posedge clk)
-    os_n0 <= \$107 ;
+    os_m0 <= \$98 ;
   always @(posedge clk)
-    os_kc <= \$108 ;
+    os_n0 <= \$99 ;
   always @(posedge clk)
-    os_beat <= \$109 ;
+    os_beat <= \$100 ;
   always @(posedge clk)
-    os_a_base <= \$110 ;
+    os_a_base <= \$101 ;
   always @(posedge clk)
-    os_w_base <= \$111 ;
+    os_w_base <= \$102 ;
   always @(posedge clk)
-    os_any_last <= \$112 ;
+    os_any_last <= \$103 ;
   always @(posedge clk)
-    os_prev_group_end <= \$113 ;
+    i_a <= \$104 ;
   always @(posedge clk)
-    i_a <= \$114 ;
+    issue_d1 <= \$105 ;
   always @(posedge clk)
-    issue_d1 <= \$115 ;
+    i_ctl <= \$106 ;
   always @(posedge clk)
-    i_ctl <= \$116 ;
+    i_w <= \$107 ;
   always @(posedge clk)
-    i_w <= \$117 ;
+    edge_m0 <= \$108 ;
   always @(posedge clk)
-    edge_m0 <= \$118 ;
+    edge_n0 <= \$109 ;
   always @(posedge clk)
-    edge_n0 <= \$119 ;
+    edge_y_base <= \$110 ;
   always @(posedge clk)
-    edge_k <= \$120 ;
+    s1_valid <= \$111 ;
   always @(posedge clk)
-    edge_row <= \$121 ;
+    o_wr__en <= \$112 ;
   always @(posedge clk)
-    edge_y_base <= \$122 ;
+    s1_first <= \$113 ;
   always @(posedge clk)
-    s1_valid <= \$123 ;
+    o_wr__addr <= \$114 ;
   always @(posedge clk)
-    o_wr__en <= \$124 ;
+    last_write <= \$115 ;
   always @(posedge clk)
-    s1_first <= \$125 ;
+    s1_row <= \$116 ;
   always @(posedge clk)
-    o_wr__addr <= \$126 ;
+    y_end <= \$117 ;
   always @(posedge clk)
-    last_write <= \$127 ;
+    drain <= \$118 ;
   always @(posedge clk)
-    s1_row <= \$128 ;
+    raddr <= \$119 ;
   always @(posedge clk)
-    y_end <= \$129 ;
-  always @(posedge clk)
-    drain <= \$130 ;
-  always @(posedge clk)
-    raddr <= \$131 ;
-  always @(posedge clk)
-    y_out__valid <= \$132 ;
+    y_out__valid <= \$120 ;
   \array_fp16_mac_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1454,9 +1420,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$14 [1], \$14 [1], \$14  };
+      os_gap_now = { \$12 [1], \$12 [1], \$12  };
       if (os_prev_group_end) begin
-        if (\$16 ) begin
+        if (\$14 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1467,7 +1433,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$17 [3:0];
+        os_dq_now = \$15 [3:0];
       end
     end
   end
@@ -1477,7 +1443,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$32 ;
+      issue[2] = \$28 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -1485,8 +1451,8 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$36 ) begin
-      o_rd__addr = \$34 [7:0];
+    if (\$31 ) begin
+      o_rd__addr = \$30 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1495,7 +1461,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$36 ) begin
+    if (\$31 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1506,517 +1472,456 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$46 ;
+      fetch = \$41 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = a_load_addr;
-    if (\$47 ) begin
-      \$95  = \$48 [8:0];
+    \$86  = a_load_addr;
+    if (\$42 ) begin
+      \$86  = \$43 [8:0];
     end
-    if (\$50 ) begin
-      \$95  = 9'h000;
+    if (\$45 ) begin
+      \$86  = 9'h000;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$86  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_load_addr;
-    if (\$51 ) begin
-      \$96  = \$52 [8:0];
+    \$87  = w_load_addr;
+    if (\$46 ) begin
+      \$87  = \$47 [8:0];
     end
-    if (\$54 ) begin
-      \$96  = 9'h000;
+    if (\$49 ) begin
+      \$87  = 9'h000;
     end
     if (rst) begin
-      \$96  = 9'h000;
+      \$87  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = M;
+    \$88  = M;
     if (go) begin
-      \$97  = m;
+      \$88  = m;
     end
     if (rst) begin
-      \$97  = 9'h000;
+      \$88  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = N;
+    \$89  = N;
     if (go) begin
-      \$98  = n;
+      \$89  = n;
     end
     if (rst) begin
-      \$98  = 12'h000;
+      \$89  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = KB;
+    \$90  = os_len;
     if (go) begin
-      \$99  = k_beats;
+      \$90  = k_beats;
     end
     if (rst) begin
-      \$99  = 9'h000;
+      \$90  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = run;
+    \$91  = run;
     if (go) begin
-      \$100  = 1'h1;
+      \$91  = 1'h1;
     end
-    if (\$92 ) begin
-      \$100  = 1'h0;
+    if (\$83 ) begin
+      \$91  = 1'h0;
     end
     if (rst) begin
-      \$100  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = cycles;
+    \$92  = cycles;
     if (go) begin
-      \$101  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
     if (run) begin
-      \$101  = \$55 [39:0];
+      \$92  = \$50 [39:0];
     end
     if (rst) begin
-      \$101  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$58 [3:0];
+    \$93  = \$53 [3:0];
     if (go) begin
-      \$102  = 4'h0;
+      \$93  = 4'h0;
     end
     if (rst) begin
-      \$102  = 4'h0;
+      \$93  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \$61 [3:0];
+    \$94  = \$56 [3:0];
     if (go) begin
-      \$103  = 4'h0;
+      \$94  = 4'h0;
     end
     if (rst) begin
-      \$103  = 4'h0;
+      \$94  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$64 [3:0];
+    \$95  = \$59 [3:0];
     if (go) begin
-      \$104  = 4'h0;
+      \$95  = 4'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$104  = 4'h1;
+        \$95  = 4'h1;
       end
     end
     if (rst) begin
-      \$104  = 4'h0;
+      \$95  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = 1'h0;
+    \$96  = 1'h0;
     if (go) begin
-      \$105  = 1'h0;
+      \$96  = 1'h0;
     end
     if (os_fire) begin
-      \$105  = 1'h1;
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_m0;
+    \$97  = os_is_last;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = os_m0;
     if (go) begin
-      \$106  = 9'h000;
+      \$98  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$68 ) begin
-          if (\$72 ) begin
-            \$106  = \$73 [8:0];
-          end
+        if (\$64 ) begin
+          \$98  = \$65 [8:0];
         end
       end
     end
     if (rst) begin
-      \$106  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_n0;
+    \$99  = os_n0;
     if (go) begin
-      \$107  = 12'h000;
+      \$99  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$68 ) begin
-          \$107  = \$69 [11:0];
-          if (\$72 ) begin
-            \$107  = 12'h000;
-          end
+        \$99  = \$61 [11:0];
+        if (\$64 ) begin
+          \$99  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$107  = 12'h000;
+      \$99  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_kc;
+    \$100  = os_beat;
     if (go) begin
-      \$108  = 10'h000;
+      \$100  = 9'h000;
+    end
+    if (os_fire) begin
+      \$100  = \$60 [8:0];
+      if (os_is_last) begin
+        \$100  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$100  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = os_a_base;
+    if (go) begin
+      \$101  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$108  = \$66 [9:0];
-        if (\$68 ) begin
-          \$108  = 10'h000;
+        if (\$64 ) begin
+          \$101  = \$66 [8:0];
         end
       end
     end
     if (rst) begin
-      \$108  = 10'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_beat;
+    \$102  = os_w_base;
     if (go) begin
-      \$109  = 9'h000;
-    end
-    if (os_fire) begin
-      \$109  = \$65 [8:0];
-      if (os_is_last) begin
-        \$109  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$109  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_a_base;
-    if (go) begin
-      \$110  = 9'h000;
+      \$102  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$68 ) begin
-          if (\$72 ) begin
-            \$110  = \$74 [8:0];
-          end
+        \$102  = \$62 [8:0];
+        if (\$64 ) begin
+          \$102  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$110  = 9'h000;
+      \$102  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = os_w_base;
+    \$103  = os_any_last;
     if (go) begin
-      \$111  = 9'h000;
+      \$103  = 1'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$68 ) begin
-          \$111  = \$70 [8:0];
-          if (\$72 ) begin
-            \$111  = 9'h000;
-          end
+        \$103  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = \$signature__data$84 ;
+    if (rst) begin
+      \$104  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = issue;
+    if (rst) begin
+      \$105  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = issue_d1;
+    if (rst) begin
+      \$106  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = w_rd__data;
+    if (rst) begin
+      \$107  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = edge_m0;
+    if (go) begin
+      \$108  = 9'h000;
+    end
+    if (\$67 ) begin
+      if (block_done) begin
+        if (\$71 ) begin
+          \$108  = \$72 [8:0];
         end
       end
     end
     if (rst) begin
-      \$111  = 9'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = os_any_last;
+    \$109  = edge_n0;
     if (go) begin
+      \$109  = 12'h000;
+    end
+    if (\$67 ) begin
+      if (block_done) begin
+        \$109  = \$68 [11:0];
+        if (\$71 ) begin
+          \$109  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$109  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = edge_y_base;
+    if (go) begin
+      \$110  = 12'h000;
+    end
+    if (\$67 ) begin
+      if (block_done) begin
+        \$110  = \$69 [11:0];
+        if (\$71 ) begin
+          \$110  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$110  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = \$73 ;
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = \$76 ;
+    if (rst) begin
       \$112  = 1'h0;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$112  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$112  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = os_prev_group_end;
-    if (os_fire) begin
-      \$113  = os_is_last;
-    end
+    \$113  = 1'h1;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$signature__data$87 ;
+    \$114  = \$30 [7:0];
     if (rst) begin
-      \$114  = 128'h00000000000000000000000000000000;
+      \$114  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = issue;
+    \$115  = \$78 ;
     if (rst) begin
-      \$115  = 5'h00;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = issue_d1;
+    \$116 [31:0] = o_row[31:0];
+    \$116 [63:32] = o_row[63:32];
+    \$116 [95:64] = o_row[95:64];
+    \$116 [127:96] = o_row[127:96];
+    \$116 [159:128] = o_row[159:128];
+    \$116 [191:160] = o_row[191:160];
+    \$116 [223:192] = o_row[223:192];
+    \$116 [255:224] = o_row[255:224];
     if (rst) begin
-      \$116  = 5'h00;
+      \$116  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = w_rd__data;
-    if (rst) begin
-      \$117  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_m0;
-    if (go) begin
-      \$118  = 9'h000;
-    end
-    if (\$75 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$80 ) begin
-            \$118  = \$81 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$118  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_n0;
-    if (go) begin
-      \$119  = 12'h000;
-    end
-    if (\$75 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$119  = \$77 [11:0];
-          if (\$80 ) begin
-            \$119  = 12'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$119  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = edge_k;
-    if (go) begin
-      \$120  = 10'h000;
-    end
-    if (\$75 ) begin
-      if (block_done) begin
-        \$120  = \$76 [9:0];
-        if (chunk_done) begin
-          \$120  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$120  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = edge_row;
-    if (go) begin
-      \$121  = 9'h000;
-    end
-    if (rst) begin
-      \$121  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = edge_y_base;
-    if (go) begin
-      \$122  = 12'h000;
-    end
-    if (\$75 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$122  = \$78 [11:0];
-          if (\$80 ) begin
-            \$122  = 12'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$122  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$82 ;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$85 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = first_chunk;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = \$34 [7:0];
-    if (rst) begin
-      \$126  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = \$87 ;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128 [31:0] = o_row[31:0];
-    \$128 [63:32] = o_row[63:32];
-    \$128 [95:64] = o_row[95:64];
-    \$128 [127:96] = o_row[127:96];
-    \$128 [159:128] = o_row[159:128];
-    \$128 [191:160] = o_row[191:160];
-    \$128 [223:192] = o_row[223:192];
-    \$128 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$128  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_end;
-    if (\$90 ) begin
-      \$129  = \$91 ;
+    \$117  = y_end;
+    if (\$81 ) begin
+      \$117  = \$82 ;
     end
     if (go) begin
-      \$129  = 9'h000;
+      \$117  = 9'h000;
     end
     if (rst) begin
-      \$129  = 9'h000;
+      \$117  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = drain;
-    if (\$92 ) begin
-      \$130  = 1'h1;
+    \$118  = drain;
+    if (\$83 ) begin
+      \$118  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$94 ) begin
-          \$130  = 1'h0;
+        if (\$85 ) begin
+          \$118  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = raddr;
+    \$119  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$131  = \$93 [8:0];
+        \$119  = \$84 [8:0];
       end
     end
     if (go) begin
-      \$131  = 9'h000;
+      \$119  = 9'h000;
     end
     if (rst) begin
-      \$131  = 9'h000;
+      \$119  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = y_out__valid;
+    \$120  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$132  = 1'h1;
+        \$120  = 1'h1;
       end else if (y_out__ready) begin
-        \$132  = 1'h0;
+        \$120  = 1'h0;
       end
     end
     if (go) begin
-      \$132  = 1'h0;
+      \$120  = 1'h0;
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$12 [8:0];
+  assign KB = os_len;
   assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$47  = \$29 [7:0];
-  assign w_rd__addr = \$31 [7:0];
-  assign \$signature__en$51  = os_fire;
+  assign \$signature__addr$45  = \$26 [7:0];
+  assign w_rd__addr = \$27 [7:0];
+  assign \$signature__en$49  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$33 [8:0];
-  assign edge_addr = \$34 [11:0];
+  assign edge_row_m = \$29 [8:0];
+  assign edge_addr = \$30 [11:0];
+  assign first_chunk = 1'h1;
+  assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2158,22 +2063,22 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \i_a[6][0]  = i_a[111:96];
   assign \i_a[7]  = i_a[127:112];
   assign \i_a[7][0]  = i_a[127:112];
-  assign \$signature__data$87[0]  = \$signature__data$87 [15:0];
-  assign \$signature__data$87[0][0]  = \$signature__data$87 [15:0];
-  assign \$signature__data$87[1]  = \$signature__data$87 [31:16];
-  assign \$signature__data$87[1][0]  = \$signature__data$87 [31:16];
-  assign \$signature__data$87[2]  = \$signature__data$87 [47:32];
-  assign \$signature__data$87[2][0]  = \$signature__data$87 [47:32];
-  assign \$signature__data$87[3]  = \$signature__data$87 [63:48];
-  assign \$signature__data$87[3][0]  = \$signature__data$87 [63:48];
-  assign \$signature__data$87[4]  = \$signature__data$87 [79:64];
-  assign \$signature__data$87[4][0]  = \$signature__data$87 [79:64];
-  assign \$signature__data$87[5]  = \$signature__data$87 [95:80];
-  assign \$signature__data$87[5][0]  = \$signature__data$87 [95:80];
-  assign \$signature__data$87[6]  = \$signature__data$87 [111:96];
-  assign \$signature__data$87[6][0]  = \$signature__data$87 [111:96];
-  assign \$signature__data$87[7]  = \$signature__data$87 [127:112];
-  assign \$signature__data$87[7][0]  = \$signature__data$87 [127:112];
+  assign \$signature__data$84[0]  = \$signature__data$84 [15:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
+  assign \$signature__data$84[1]  = \$signature__data$84 [31:16];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [31:16];
+  assign \$signature__data$84[2]  = \$signature__data$84 [47:32];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [47:32];
+  assign \$signature__data$84[3]  = \$signature__data$84 [63:48];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [63:48];
+  assign \$signature__data$84[4]  = \$signature__data$84 [79:64];
+  assign \$signature__data$84[4][0]  = \$signature__data$84 [79:64];
+  assign \$signature__data$84[5]  = \$signature__data$84 [95:80];
+  assign \$signature__data$84[5][0]  = \$signature__data$84 [95:80];
+  assign \$signature__data$84[6]  = \$signature__data$84 [111:96];
+  assign \$signature__data$84[6][0]  = \$signature__data$84 [111:96];
+  assign \$signature__data$84[7]  = \$signature__data$84 [127:112];
+  assign \$signature__data$84[7][0]  = \$signature__data$84 [127:112];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2227,8 +2132,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$14  = 2'h0;
-  assign \$15  = 2'h0;
+  assign \$12  = 2'h0;
+  assign \$13  = 2'h0;
+  assign \$32  = block_done;
 endmodule
 
 module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

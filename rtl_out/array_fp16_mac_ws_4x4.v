@@ -12,8 +12,8 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [8:0] \$105 ;
   reg [10:0] \$106 ;
   reg [10:0] \$107 ;
-  reg [8:0] \$108 ;
-  reg [10:0] \$109 ;
+  reg [10:0] \$108 ;
+  reg [8:0] \$109 ;
   wire \$11 ;
   reg \$110 ;
   reg \$111 ;
@@ -1304,11 +1304,11 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @(posedge clk)
     edge_n0 <= \$106 ;
   always @(posedge clk)
-    edge_k <= \$107 ;
+    edge_y_base <= \$107 ;
   always @(posedge clk)
-    edge_row_m <= \$108 ;
+    edge_k <= \$108 ;
   always @(posedge clk)
-    edge_y_base <= \$109 ;
+    edge_row_m <= \$109 ;
   always @(posedge clk)
     s1_valid <= \$110 ;
   always @(posedge clk)
@@ -1700,15 +1700,14 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = edge_k;
+    \$107  = edge_y_base;
     if (go) begin
       \$107  = 11'h000;
     end
     if (\$67 ) begin
       if (block_done) begin
-        \$107  = \$68 [10:0];
         if (chunk_done) begin
-          \$107  = 11'h000;
+          \$107  = \$70 [10:0];
         end
       end
     end
@@ -1718,37 +1717,38 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_row_m;
+    \$108  = edge_k;
     if (go) begin
-      \$108  = 9'h000;
+      \$108  = 11'h000;
     end
     if (\$67 ) begin
       if (block_done) begin
-        \$108  = 9'h000;
+        \$108  = \$68 [10:0];
+        if (chunk_done) begin
+          \$108  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$108  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = edge_row_m;
+    if (go) begin
+      \$109  = 9'h000;
+    end
+    if (\$67 ) begin
+      if (block_done) begin
+        \$109  = 9'h000;
       end
       if (\$71 ) begin
-        \$108  = \$72 [8:0];
+        \$109  = \$72 [8:0];
       end
     end
     if (rst) begin
-      \$108  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = edge_y_base;
-    if (go) begin
-      \$109  = 11'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$109  = \$70 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$109  = 11'h000;
+      \$109  = 9'h000;
     end
   end
   always @* begin

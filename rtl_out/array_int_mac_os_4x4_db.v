@@ -3,160 +3,136 @@
 module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__ready, m, n, k_beats, start, clk, rst, a_in__ready, w_in__ready, y_out__payload, y_out__valid, busy, cycles, start_ready, a_in__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire [9:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire [9:0] \$106 ;
-  wire [9:0] \$107 ;
-  wire [127:0] \$108 ;
-  reg [8:0] \$109 ;
-  wire \$11 ;
-  reg [8:0] \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg [8:0] \$113 ;
+  wire [1:0] \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg [8:0] \$102 ;
+  reg [10:0] \$103 ;
+  reg [8:0] \$104 ;
+  reg [8:0] \$105 ;
+  reg [8:0] \$106 ;
+  reg \$107 ;
+  reg [127:0] \$108 ;
+  reg [4:0] \$109 ;
+  wire [1:0] \$11 ;
+  reg [4:0] \$110 ;
+  reg [127:0] \$111 ;
+  reg [8:0] \$112 ;
+  reg [10:0] \$113 ;
   reg [10:0] \$114 ;
-  reg [8:0] \$115 ;
+  reg \$115 ;
   reg \$116 ;
-  reg [39:0] \$117 ;
-  reg [2:0] \$118 ;
-  reg [2:0] \$119 ;
+  reg \$117 ;
+  reg [8:0] \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  reg [2:0] \$120 ;
-  reg \$121 ;
+  reg [127:0] \$120 ;
+  reg [8:0] \$121 ;
   reg [8:0] \$122 ;
-  reg [10:0] \$123 ;
-  reg [9:0] \$124 ;
-  reg [8:0] \$125 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg \$125 ;
   reg [8:0] \$126 ;
-  reg [8:0] \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  reg [127:0] \$130 ;
-  reg [4:0] \$131 ;
-  reg [4:0] \$132 ;
-  reg [127:0] \$133 ;
-  reg [8:0] \$134 ;
-  reg [10:0] \$135 ;
-  reg [9:0] \$136 ;
-  reg [8:0] \$137 ;
-  reg [10:0] \$138 ;
-  reg \$139 ;
-  wire [10:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg [8:0] \$142 ;
-  reg \$143 ;
-  reg [127:0] \$144 ;
-  reg [8:0] \$145 ;
-  reg [8:0] \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg \$149 ;
+  reg \$127 ;
+  reg [8:0] \$128 ;
+  wire [3:0] \$13 ;
+  wire [9:0] \$14 ;
   wire \$15 ;
-  reg [8:0] \$150 ;
-  reg \$151 ;
-  reg [8:0] \$152 ;
-  wire [1:0] \$16 ;
-  wire [1:0] \$17 ;
+  wire \$16 ;
+  wire \$17 ;
   wire \$18 ;
-  wire [3:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
+  wire [9:0] \$24 ;
+  wire [9:0] \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [9:0] \$27 ;
+  wire [11:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [10:0] \$30 ;
+  wire \$30 ;
   wire [11:0] \$31 ;
-  wire [8:0] \$32 ;
-  wire [12:0] \$33 ;
-  wire [10:0] \$34 ;
-  wire [11:0] \$35 ;
-  wire [8:0] \$36 ;
-  wire [12:0] \$37 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire [9:0] \$39 ;
-  wire [8:0] \$4 ;
-  wire [11:0] \$40 ;
-  wire [10:0] \$41 ;
-  wire \$42 ;
-  wire [8:0] \$43 ;
-  wire [11:0] \$44 ;
+  wire \$4 ;
+  wire [9:0] \$40 ;
+  wire [8:0] \$41 ;
+  wire [9:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
-  wire [11:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire [9:0] \$49 ;
-  wire [9:0] \$5 ;
+  wire \$5 ;
   wire \$50 ;
-  wire [8:0] \$51 ;
-  wire [9:0] \$52 ;
-  wire [9:0] \$53 ;
+  wire [9:0] \$51 ;
+  wire \$52 ;
+  wire [40:0] \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire [9:0] \$56 ;
-  wire [9:0] \$57 ;
-  wire [8:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [8:0] \$6 ;
+  wire [3:0] \$55 ;
+  wire [3:0] \$56 ;
+  wire \$57 ;
+  wire [3:0] \$58 ;
+  wire [3:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [9:0] \$66 ;
+  wire [3:0] \$61 ;
+  wire [3:0] \$62 ;
+  wire [9:0] \$63 ;
+  wire [11:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [11:0] \$66 ;
   wire \$67 ;
   wire [9:0] \$68 ;
-  wire \$69 ;
-  wire [9:0] \$7 ;
-  wire [40:0] \$70 ;
-  wire \$71 ;
-  wire [3:0] \$72 ;
-  wire [3:0] \$73 ;
+  wire [9:0] \$69 ;
+  wire \$7 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
+  wire [11:0] \$72 ;
+  wire [11:0] \$73 ;
   wire \$74 ;
-  wire [3:0] \$75 ;
-  wire [3:0] \$76 ;
+  wire [9:0] \$75 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [3:0] \$78 ;
-  wire [3:0] \$79 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [9:0] \$80 ;
-  wire [10:0] \$81 ;
-  wire [10:0] \$82 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [9:0] \$82 ;
   wire \$83 ;
-  wire [11:0] \$84 ;
+  wire \$84 ;
   wire [9:0] \$85 ;
-  wire [11:0] \$86 ;
-  wire \$87 ;
-  wire [9:0] \$88 ;
-  wire [9:0] \$89 ;
+  wire [9:0] \$86 ;
+  wire [127:0] \$87 ;
+  reg [8:0] \$88 ;
+  reg [8:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire [10:0] \$91 ;
-  wire [11:0] \$92 ;
-  wire [11:0] \$93 ;
-  wire [11:0] \$94 ;
-  wire \$95 ;
-  wire [9:0] \$96 ;
-  wire \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg [8:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg [8:0] \$94 ;
+  reg \$95 ;
+  reg [39:0] \$96 ;
+  reg [2:0] \$97 ;
+  reg [2:0] \$98 ;
+  reg [2:0] \$99 ;
   wire [8:0] \$signature__addr ;
   wire [8:0] \$signature__addr$27 ;
-  wire [8:0] \$signature__addr$50 ;
+  wire [8:0] \$signature__addr$48 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$28 ;
   wire [31:0] \$signature__data$28[0] ;
@@ -179,27 +155,27 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data$28[3][1] ;
   wire [7:0] \$signature__data$28[3][2] ;
   wire [7:0] \$signature__data$28[3][3] ;
-  wire [127:0] \$signature__data$98 ;
-  wire [31:0] \$signature__data$98[0] ;
-  wire [7:0] \$signature__data$98[0][0] ;
-  wire [7:0] \$signature__data$98[0][1] ;
-  wire [7:0] \$signature__data$98[0][2] ;
-  wire [7:0] \$signature__data$98[0][3] ;
-  wire [31:0] \$signature__data$98[1] ;
-  wire [7:0] \$signature__data$98[1][0] ;
-  wire [7:0] \$signature__data$98[1][1] ;
-  wire [7:0] \$signature__data$98[1][2] ;
-  wire [7:0] \$signature__data$98[1][3] ;
-  wire [31:0] \$signature__data$98[2] ;
-  wire [7:0] \$signature__data$98[2][0] ;
-  wire [7:0] \$signature__data$98[2][1] ;
-  wire [7:0] \$signature__data$98[2][2] ;
-  wire [7:0] \$signature__data$98[2][3] ;
-  wire [31:0] \$signature__data$98[3] ;
-  wire [7:0] \$signature__data$98[3][0] ;
-  wire [7:0] \$signature__data$98[3][1] ;
-  wire [7:0] \$signature__data$98[3][2] ;
-  wire [7:0] \$signature__data$98[3][3] ;
+  wire [127:0] \$signature__data$95 ;
+  wire [31:0] \$signature__data$95[0] ;
+  wire [7:0] \$signature__data$95[0][0] ;
+  wire [7:0] \$signature__data$95[0][1] ;
+  wire [7:0] \$signature__data$95[0][2] ;
+  wire [7:0] \$signature__data$95[0][3] ;
+  wire [31:0] \$signature__data$95[1] ;
+  wire [7:0] \$signature__data$95[1][0] ;
+  wire [7:0] \$signature__data$95[1][1] ;
+  wire [7:0] \$signature__data$95[1][2] ;
+  wire [7:0] \$signature__data$95[1][3] ;
+  wire [31:0] \$signature__data$95[2] ;
+  wire [7:0] \$signature__data$95[2][0] ;
+  wire [7:0] \$signature__data$95[2][1] ;
+  wire [7:0] \$signature__data$95[2][2] ;
+  wire [7:0] \$signature__data$95[2][3] ;
+  wire [31:0] \$signature__data$95[3] ;
+  wire [7:0] \$signature__data$95[3][0] ;
+  wire [7:0] \$signature__data$95[3][1] ;
+  wire [7:0] \$signature__data$95[3][2] ;
+  wire [7:0] \$signature__data$95[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -222,8 +198,9 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$29 ;
-  wire \$signature__en$55 ;
-  reg [8:0] KB = 9'h000;
+  wire \$signature__en$53 ;
+  (* init = 9'h000 *)
+  wire [8:0] KB;
   reg [8:0] M = 9'h000;
   reg [10:0] N = 11'h000;
   input [127:0] a_in__payload;
@@ -272,7 +249,6 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire drain_have;
   reg drain_pending = 1'h0;
   wire [10:0] edge_addr;
-  reg [9:0] edge_k = 10'h000;
   reg [8:0] edge_m0 = 9'h000;
   reg [10:0] edge_n0 = 11'h000;
   wire [127:0] edge_new;
@@ -280,7 +256,6 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [31:0] \edge_new[1] ;
   wire [31:0] \edge_new[2] ;
   wire [31:0] \edge_new[3] ;
-  reg [8:0] edge_row = 9'h000;
   wire [8:0] edge_row_m;
   reg [10:0] edge_y_base = 11'h000;
   wire first_chunk;
@@ -389,13 +364,11 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire os_group_end;
   wire os_interval;
   wire os_is_last;
-  reg [9:0] os_kc = 10'h000;
-  wire [8:0] os_len;
+  reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
   reg os_prev_group_end = 1'h0;
   reg os_prev_issued = 1'h0;
-  wire [8:0] os_rest;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] pending_end = 9'h000;
@@ -1004,15 +977,15 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @(posedge clk) begin
     if (\$signature__en )
-      a_buf[\$5 [8:0]] <= a_in__payload;
+      a_buf[{ load_bank, a_load_addr[7:0] }] <= a_in__payload;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$33 [8:0]];
+      _0_ <= a_buf[{ bank, \$24 [7:0] }];
     end
   end
-  assign \$signature__data$98  = _0_;
+  assign \$signature__data$95  = _0_;
   reg [127:0] o_buf [511:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1530,22 +1503,22 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @(posedge clk) begin
     if (o_wr__en)
-      o_buf[\$52 [8:0]] <= edge_new;
+      o_buf[{ bank, s1_addr[7:0] }] <= edge_new;
   end
   reg [127:0] _1_;
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (y_rd__en) begin
-      _1_ <= o_buf[\$59 [8:0]];
+      _1_ <= o_buf[\$42 [8:0]];
     end
     if (o_rd__en) begin
       _2_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == \$52 [8:0])
+      if (o_wr__en && o_rd__addr == { bank, s1_addr[7:0] })
         _2_ <= edge_new;
     end
   end
   assign y_out__payload = _1_;
-  assign \$108  = _2_;
+  assign \$87  = _2_;
   reg [127:0] w_buf [511:0];
   initial begin
     w_buf[0] = 128'h00000000000000000000000000000000;
@@ -2063,12 +2036,12 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @(posedge clk) begin
     if (\$signature__en$29 )
-      w_buf[\$7 [8:0]] <= w_in__payload;
+      w_buf[{ load_bank, w_load_addr[7:0] }] <= w_in__payload;
   end
   reg [127:0] _3_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _3_ <= w_buf[\$37 [8:0]];
+      _3_ <= w_buf[{ bank, \$25 [7:0] }];
     end
   end
   assign w_rd__data = _3_;
@@ -2078,208 +2051,177 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$3  = ~ drain_pending;
   assign start_ready = \$2  & \$3 ;
   assign a_in__ready = a_load_addr < 9'h100;
-  assign \$4  = load_bank ? 9'h100 : 9'h000;
-  assign \$5  = a_load_addr + \$4 ;
   assign \$signature__en  = a_in__valid & a_in__ready;
   assign w_in__ready = w_load_addr < 9'h100;
-  assign \$6  = load_bank ? 9'h100 : 9'h000;
-  assign \$7  = w_load_addr + \$6 ;
   assign \$signature__en$29  = w_in__valid & w_in__ready;
-  assign \$8  = start & start_ready;
-  assign \$9  = | m;
-  assign \$10  = \$8  & \$9 ;
-  assign \$11  = | n;
-  assign \$12  = \$10  & \$11 ;
-  assign \$13  = | k_beats;
-  assign go = \$12  & \$13 ;
-  assign \$14  = KB - os_kc;
-  assign \$15  = \$14 [8:0] < 9'h100;
-  assign os_len = \$15  ? \$14 [8:0] : 9'h100;
-  assign \$18  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$19  = os_gap_now + 1'h0;
-  assign \$20  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$20 ;
-  assign \$21  = os_m0 < M;
-  assign \$22  = run & \$21 ;
-  assign \$23  = ! os_gap_now;
-  assign \$24  = \$22  & \$23 ;
-  assign \$25  = ~ os_is_last;
-  assign \$26  = ~ os_any_last;
-  assign \$27  = \$25  | \$26 ;
-  assign \$28  = os_since_last >= 3'h4;
-  assign \$29  = \$27  | \$28 ;
-  assign os_fire = \$24  & \$29 ;
-  assign \$30  = os_a_base + os_kc;
-  assign \$31  = \$30  + os_beat;
-  assign \$32  = bank ? 9'h100 : 9'h000;
-  assign \$33  = \$31  + \$32 ;
-  assign \$34  = os_w_base + os_kc;
-  assign \$35  = \$34  + os_beat;
-  assign \$36  = bank ? 9'h100 : 9'h000;
-  assign \$37  = \$35  + \$36 ;
-  assign \$38  = ! os_beat;
-  assign \$39  = edge_m0 + o_row_index;
-  assign \$40  = edge_y_base + \$39 [8:0];
-  assign first_chunk = ! edge_k;
-  assign \$41  = edge_k + 9'h100;
-  assign chunk_done = \$41  >= KB;
+  assign \$4  = start & start_ready;
+  assign \$5  = | m;
+  assign \$6  = \$4  & \$5 ;
+  assign \$7  = | n;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | k_beats;
+  assign go = \$8  & \$9 ;
+  assign \$12  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$13  = os_gap_now + 1'h0;
+  assign \$14  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$14 ;
+  assign \$15  = os_m0 < M;
+  assign \$16  = run & \$15 ;
+  assign \$17  = ! os_gap_now;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = ~ os_is_last;
+  assign \$20  = ~ os_any_last;
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = os_since_last >= 3'h4;
+  assign \$23  = \$21  | \$22 ;
+  assign os_fire = \$18  & \$23 ;
+  assign \$24  = os_a_base + os_beat;
+  assign \$25  = os_w_base + os_beat;
+  assign \$26  = ! os_beat;
+  assign \$27  = edge_m0 + o_row_index;
+  assign \$28  = edge_y_base + \$27 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$42  = run & o_row_valid;
-  assign \$43  = bank ? 9'h100 : 9'h000;
-  assign \$44  = \$40 [10:0] + \$43 ;
-  assign \$45  = block_done & chunk_done;
-  assign \$46  = edge_n0 + 3'h4;
-  assign \$47  = \$46  >= N;
-  assign \$48  = \$45  & \$47 ;
-  assign \$49  = edge_m0 + 3'h4;
-  assign \$50  = \$49  >= M;
-  assign is_last = \$48  & \$50 ;
-  assign \$51  = bank ? 9'h100 : 9'h000;
-  assign \$52  = s1_addr + \$51 ;
-  assign \$53  = s1_addr + 1'h1;
-  assign \$54  = \$53  > y_end;
-  assign \$55  = o_wr__en & \$54 ;
-  assign \$56  = s1_addr + 1'h1;
-  assign \$57  = \$55  ? \$56  : { 1'h0, y_end };
+  assign \$29  = run & o_row_valid;
+  assign \$31  = edge_n0 + 3'h4;
+  assign \$32  = \$31  >= N;
+  assign \$33  = \$30  & \$32 ;
+  assign \$34  = edge_m0 + 3'h4;
+  assign \$35  = \$34  >= M;
+  assign is_last = \$33  & \$35 ;
+  assign \$36  = s1_addr + 1'h1;
+  assign \$37  = \$36  > y_end;
+  assign \$38  = o_wr__en & \$37 ;
+  assign \$39  = s1_addr + 1'h1;
+  assign \$40  = \$38  ? \$39  : { 1'h0, y_end };
   assign gemm_finish = run & last_write;
-  assign \$58  = drain_bank ? 9'h100 : 9'h000;
-  assign \$59  = drain_addr + \$58 ;
-  assign \$60  = ~ y_out__valid;
-  assign \$61  = \$60  | y_out__ready;
-  assign \$62  = drain_addr < drain_end;
-  assign \$63  = \$61  & \$62 ;
-  assign \$64  = drain_addr == drain_end;
-  assign \$65  = a_in__valid & a_in__ready;
-  assign \$66  = a_load_addr + 1'h1;
-  assign \$67  = w_in__valid & w_in__ready;
-  assign \$68  = w_load_addr + 1'h1;
-  assign \$69  = ~ load_bank;
-  assign \$70  = cycles + 1'h1;
-  assign \$71  = os_gap_now > 1'h0;
-  assign \$72  = os_gap_now - 1'h1;
-  assign \$73  = \$71  ? \$72  : 4'h0;
-  assign \$74  = os_dq_now > 1'h0;
-  assign \$75  = os_dq_now - 1'h1;
-  assign \$76  = \$74  ? \$75  : 4'h0;
-  assign \$77  = os_since_last < 3'h4;
-  assign \$78  = os_since_last + 1'h1;
-  assign \$79  = \$77  ? \$78  : { 1'h0, os_since_last };
-  assign \$80  = os_beat + 1'h1;
-  assign \$81  = os_kc + os_len;
-  assign \$82  = os_kc + os_len;
-  assign \$83  = \$82  >= KB;
-  assign \$84  = os_n0 + 3'h4;
-  assign \$85  = os_w_base + KB;
-  assign \$86  = os_n0 + 3'h4;
-  assign \$87  = \$86  >= N;
-  assign \$88  = os_m0 + 3'h4;
-  assign \$89  = os_a_base + KB;
-  assign \$90  = run & o_row_valid;
-  assign \$91  = edge_k + 9'h100;
-  assign \$92  = edge_n0 + 3'h4;
-  assign \$93  = edge_y_base + M;
-  assign \$94  = edge_n0 + 3'h4;
-  assign \$95  = \$94  >= N;
-  assign \$96  = edge_m0 + 3'h4;
-  assign \$97  = run & o_row_valid;
-  assign \$98  = run & o_row_valid;
-  assign \$99  = \$39 [8:0] < M;
-  assign \$100  = \$98  & \$99 ;
-  assign \$101  = run & o_row_valid;
-  assign \$102  = \$101  & is_last;
-  assign \$103  = s1_addr + 1'h1;
-  assign \$104  = \$103  > y_end;
-  assign \$105  = o_wr__en & \$104 ;
-  assign \$106  = s1_addr + 1'h1;
-  assign \$107  = drain_addr + 1'h1;
+  assign \$41  = drain_bank ? 9'h100 : 9'h000;
+  assign \$42  = drain_addr + \$41 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = drain_addr < drain_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = drain_addr == drain_end;
+  assign \$48  = a_in__valid & a_in__ready;
+  assign \$49  = a_load_addr + 1'h1;
+  assign \$50  = w_in__valid & w_in__ready;
+  assign \$51  = w_load_addr + 1'h1;
+  assign \$52  = ~ load_bank;
+  assign \$53  = cycles + 1'h1;
+  assign \$54  = os_gap_now > 1'h0;
+  assign \$55  = os_gap_now - 1'h1;
+  assign \$56  = \$54  ? \$55  : 4'h0;
+  assign \$57  = os_dq_now > 1'h0;
+  assign \$58  = os_dq_now - 1'h1;
+  assign \$59  = \$57  ? \$58  : 4'h0;
+  assign \$60  = os_since_last < 3'h4;
+  assign \$61  = os_since_last + 1'h1;
+  assign \$62  = \$60  ? \$61  : { 1'h0, os_since_last };
+  assign \$63  = os_beat + 1'h1;
+  assign \$64  = os_n0 + 3'h4;
+  assign \$65  = os_w_base + os_len;
+  assign \$66  = os_n0 + 3'h4;
+  assign \$67  = \$66  >= N;
+  assign \$68  = os_m0 + 3'h4;
+  assign \$69  = os_a_base + os_len;
+  assign \$70  = run & o_row_valid;
+  assign \$71  = edge_n0 + 3'h4;
+  assign \$72  = edge_y_base + M;
+  assign \$73  = edge_n0 + 3'h4;
+  assign \$74  = \$73  >= N;
+  assign \$75  = edge_m0 + 3'h4;
+  assign \$76  = run & o_row_valid;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = \$27 [8:0] < M;
+  assign \$79  = \$77  & \$78 ;
+  assign \$80  = run & o_row_valid;
+  assign \$81  = \$80  & is_last;
+  assign \$82  = s1_addr + 1'h1;
+  assign \$83  = \$82  > y_end;
+  assign \$84  = o_wr__en & \$83 ;
+  assign \$85  = s1_addr + 1'h1;
+  assign \$86  = drain_addr + 1'h1;
   always @(posedge clk)
-    a_load_addr <= \$109 ;
+    a_load_addr <= \$88 ;
   always @(posedge clk)
-    w_load_addr <= \$110 ;
+    w_load_addr <= \$89 ;
   always @(posedge clk)
-    bank <= \$111 ;
+    bank <= \$90 ;
   always @(posedge clk)
-    load_bank <= \$112 ;
+    load_bank <= \$91 ;
   always @(posedge clk)
-    M <= \$113 ;
+    M <= \$92 ;
   always @(posedge clk)
-    N <= \$114 ;
+    N <= \$93 ;
   always @(posedge clk)
-    KB <= \$115 ;
+    os_len <= \$94 ;
   always @(posedge clk)
-    run <= \$116 ;
+    run <= \$95 ;
   always @(posedge clk)
-    cycles <= \$117 ;
+    cycles <= \$96 ;
   always @(posedge clk)
-    os_gap <= \$118 ;
+    os_gap <= \$97 ;
   always @(posedge clk)
-    os_dq <= \$119 ;
+    os_dq <= \$98 ;
   always @(posedge clk)
-    os_since_last <= \$120 ;
+    os_since_last <= \$99 ;
   always @(posedge clk)
-    os_prev_issued <= \$121 ;
+    os_prev_issued <= \$100 ;
   always @(posedge clk)
-    os_m0 <= \$122 ;
+    os_prev_group_end <= \$101 ;
   always @(posedge clk)
-    os_n0 <= \$123 ;
+    os_m0 <= \$102 ;
   always @(posedge clk)
-    os_kc <= \$124 ;
+    os_n0 <= \$103 ;
   always @(posedge clk)
-    os_beat <= \$125 ;
+    os_beat <= \$104 ;
   always @(posedge clk)
-    os_a_base <= \$126 ;
+    os_a_base <= \$105 ;
   always @(posedge clk)
-    os_w_base <= \$127 ;
+    os_w_base <= \$106 ;
   always @(posedge clk)
-    os_any_last <= \$128 ;
+    os_any_last <= \$107 ;
   always @(posedge clk)
-    os_prev_group_end <= \$129 ;
+    i_a <= \$108 ;
   always @(posedge clk)
-    i_a <= \$130 ;
+    issue_d1 <= \$109 ;
   always @(posedge clk)
-    issue_d1 <= \$131 ;
+    i_ctl <= \$110 ;
   always @(posedge clk)
-    i_ctl <= \$132 ;
+    i_w <= \$111 ;
   always @(posedge clk)
-    i_w <= \$133 ;
+    edge_m0 <= \$112 ;
   always @(posedge clk)
-    edge_m0 <= \$134 ;
+    edge_n0 <= \$113 ;
   always @(posedge clk)
-    edge_n0 <= \$135 ;
+    edge_y_base <= \$114 ;
   always @(posedge clk)
-    edge_k <= \$136 ;
+    s1_valid <= \$115 ;
   always @(posedge clk)
-    edge_row <= \$137 ;
+    o_wr__en <= \$116 ;
   always @(posedge clk)
-    edge_y_base <= \$138 ;
+    s1_first <= \$117 ;
   always @(posedge clk)
-    s1_valid <= \$139 ;
+    s1_addr <= \$118 ;
   always @(posedge clk)
-    o_wr__en <= \$140 ;
+    last_write <= \$119 ;
   always @(posedge clk)
-    s1_first <= \$141 ;
+    s1_row <= \$120 ;
   always @(posedge clk)
-    s1_addr <= \$142 ;
+    y_end <= \$121 ;
   always @(posedge clk)
-    last_write <= \$143 ;
+    drain_addr <= \$122 ;
   always @(posedge clk)
-    s1_row <= \$144 ;
+    y_out__valid <= \$123 ;
   always @(posedge clk)
-    y_end <= \$145 ;
+    drain <= \$124 ;
   always @(posedge clk)
-    drain_addr <= \$146 ;
+    drain_bank <= \$125 ;
   always @(posedge clk)
-    y_out__valid <= \$147 ;
+    drain_end <= \$126 ;
   always @(posedge clk)
-    drain <= \$148 ;
+    drain_pending <= \$127 ;
   always @(posedge clk)
-    drain_bank <= \$149 ;
-  always @(posedge clk)
-    drain_end <= \$150 ;
-  always @(posedge clk)
-    drain_pending <= \$151 ;
-  always @(posedge clk)
-    pending_end <= \$152 ;
+    pending_end <= \$128 ;
   \array_int_mac_os_4x4_db.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -2294,9 +2236,9 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$16 [1], \$16  };
+      os_gap_now = { \$10 [1], \$10  };
       if (os_prev_group_end) begin
-        if (\$18 ) begin
+        if (\$12 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -2307,7 +2249,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$19 [2:0];
+        os_dq_now = \$13 [2:0];
       end
     end
   end
@@ -2317,7 +2259,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$38 ;
+      issue[2] = \$26 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -2325,14 +2267,14 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 9'h000;
-    if (\$42 ) begin
-      o_rd__addr = \$44 [8:0];
+    if (\$29 ) begin
+      o_rd__addr = { bank, \$28 [7:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$42 ) begin
+    if (\$29 ) begin
       o_rd__en = 1'h1;
     end
   end
@@ -2340,7 +2282,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     y_rd__en = 1'h0;
     if (drain) begin
-      y_rd__en = \$63 ;
+      y_rd__en = \$46 ;
     end
   end
   always @* begin
@@ -2349,71 +2291,344 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (drain) begin
       if (y_rd__en) begin
       end else if (y_out__ready) begin
-        drain_done = \$64 ;
+        drain_done = \$47 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = a_load_addr;
-    if (\$65 ) begin
-      \$109  = \$66 [8:0];
+    \$88  = a_load_addr;
+    if (\$48 ) begin
+      \$88  = \$49 [8:0];
     end
     if (go) begin
-      \$109  = 9'h000;
+      \$88  = 9'h000;
     end
     if (rst) begin
-      \$109  = 9'h000;
+      \$88  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_load_addr;
-    if (\$67 ) begin
-      \$110  = \$68 [8:0];
+    \$89  = w_load_addr;
+    if (\$50 ) begin
+      \$89  = \$51 [8:0];
     end
     if (go) begin
-      \$110  = 9'h000;
+      \$89  = 9'h000;
     end
     if (rst) begin
-      \$110  = 9'h000;
+      \$89  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = bank;
+    \$90  = bank;
     if (go) begin
-      \$111  = load_bank;
+      \$90  = load_bank;
     end
     if (rst) begin
-      \$111  = 1'h0;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = load_bank;
+    \$91  = load_bank;
     if (go) begin
-      \$112  = \$69 ;
+      \$91  = \$52 ;
     end
     if (rst) begin
-      \$112  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = M;
+    \$92  = M;
     if (go) begin
-      \$113  = m;
+      \$92  = m;
     end
     if (rst) begin
-      \$113  = 9'h000;
+      \$92  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = N;
+    \$93  = N;
     if (go) begin
-      \$114  = n;
+      \$93  = n;
+    end
+    if (rst) begin
+      \$93  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = os_len;
+    if (go) begin
+      \$94  = k_beats;
+    end
+    if (rst) begin
+      \$94  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = run;
+    if (go) begin
+      \$95  = 1'h1;
+    end
+    if (gemm_finish) begin
+      \$95  = 1'h0;
+    end
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = cycles;
+    if (go) begin
+      \$96  = 40'h0000000000;
+    end
+    if (run) begin
+      \$96  = \$53 [39:0];
+    end
+    if (rst) begin
+      \$96  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$56 [2:0];
+    if (go) begin
+      \$97  = 3'h0;
+    end
+    if (rst) begin
+      \$97  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$59 [2:0];
+    if (go) begin
+      \$98  = 3'h0;
+    end
+    if (rst) begin
+      \$98  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = \$62 [2:0];
+    if (go) begin
+      \$99  = 3'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$99  = 3'h1;
+      end
+    end
+    if (rst) begin
+      \$99  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = 1'h0;
+    if (go) begin
+      \$100  = 1'h0;
+    end
+    if (os_fire) begin
+      \$100  = 1'h1;
+    end
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = os_is_last;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = os_m0;
+    if (go) begin
+      \$102  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$67 ) begin
+          \$102  = \$68 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$102  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = os_n0;
+    if (go) begin
+      \$103  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$103  = \$64 [10:0];
+        if (\$67 ) begin
+          \$103  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$103  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = os_beat;
+    if (go) begin
+      \$104  = 9'h000;
+    end
+    if (os_fire) begin
+      \$104  = \$63 [8:0];
+      if (os_is_last) begin
+        \$104  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$104  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = os_a_base;
+    if (go) begin
+      \$105  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$67 ) begin
+          \$105  = \$69 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$105  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = os_w_base;
+    if (go) begin
+      \$106  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$106  = \$65 [8:0];
+        if (\$67 ) begin
+          \$106  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$106  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = os_any_last;
+    if (go) begin
+      \$107  = 1'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$107  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = \$signature__data$95 ;
+    if (rst) begin
+      \$108  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = issue;
+    if (rst) begin
+      \$109  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = issue_d1;
+    if (rst) begin
+      \$110  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = w_rd__data;
+    if (rst) begin
+      \$111  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = edge_m0;
+    if (go) begin
+      \$112  = 9'h000;
+    end
+    if (\$70 ) begin
+      if (block_done) begin
+        if (\$74 ) begin
+          \$112  = \$75 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$112  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = edge_n0;
+    if (go) begin
+      \$113  = 11'h000;
+    end
+    if (\$70 ) begin
+      if (block_done) begin
+        \$113  = \$71 [10:0];
+        if (\$74 ) begin
+          \$113  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$113  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = edge_y_base;
+    if (go) begin
+      \$114  = 11'h000;
+    end
+    if (\$70 ) begin
+      if (block_done) begin
+        \$114  = \$72 [10:0];
+        if (\$74 ) begin
+          \$114  = 11'h000;
+        end
+      end
     end
     if (rst) begin
       \$114  = 11'h000;
@@ -2421,431 +2636,95 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = KB;
-    if (go) begin
-      \$115  = k_beats;
-    end
+    \$115  = \$76 ;
     if (rst) begin
-      \$115  = 9'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = run;
-    if (go) begin
-      \$116  = 1'h1;
-    end
-    if (gemm_finish) begin
-      \$116  = 1'h0;
-    end
+    \$116  = \$79 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = cycles;
-    if (go) begin
-      \$117  = 40'h0000000000;
-    end
-    if (run) begin
-      \$117  = \$70 [39:0];
-    end
+    \$117  = 1'h1;
     if (rst) begin
-      \$117  = 40'h0000000000;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$73 [2:0];
-    if (go) begin
-      \$118  = 3'h0;
-    end
+    \$118  = \$28 [8:0];
     if (rst) begin
-      \$118  = 3'h0;
+      \$118  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = \$76 [2:0];
-    if (go) begin
-      \$119  = 3'h0;
-    end
+    \$119  = \$81 ;
     if (rst) begin
-      \$119  = 3'h0;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$79 [2:0];
-    if (go) begin
-      \$120  = 3'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$120  = 3'h1;
-      end
-    end
+    \$120 [31:0] = o_row[31:0];
+    \$120 [63:32] = o_row[63:32];
+    \$120 [95:64] = o_row[95:64];
+    \$120 [127:96] = o_row[127:96];
     if (rst) begin
-      \$120  = 3'h0;
+      \$120  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = 1'h0;
-    if (go) begin
-      \$121  = 1'h0;
-    end
-    if (os_fire) begin
-      \$121  = 1'h1;
-    end
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = os_m0;
-    if (go) begin
-      \$122  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$83 ) begin
-          if (\$87 ) begin
-            \$122  = \$88 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$122  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = os_n0;
-    if (go) begin
-      \$123  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$83 ) begin
-          \$123  = \$84 [10:0];
-          if (\$87 ) begin
-            \$123  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$123  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = os_kc;
-    if (go) begin
-      \$124  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$124  = \$81 [9:0];
-        if (\$83 ) begin
-          \$124  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$124  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = os_beat;
-    if (go) begin
-      \$125  = 9'h000;
-    end
-    if (os_fire) begin
-      \$125  = \$80 [8:0];
-      if (os_is_last) begin
-        \$125  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$125  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = os_a_base;
-    if (go) begin
-      \$126  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$83 ) begin
-          if (\$87 ) begin
-            \$126  = \$89 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = os_w_base;
-    if (go) begin
-      \$127  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$83 ) begin
-          \$127  = \$85 [8:0];
-          if (\$87 ) begin
-            \$127  = 9'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$127  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = os_any_last;
-    if (go) begin
-      \$128  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$128  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = os_prev_group_end;
-    if (os_fire) begin
-      \$129  = os_is_last;
-    end
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$signature__data$98 ;
-    if (rst) begin
-      \$130  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = issue;
-    if (rst) begin
-      \$131  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = issue_d1;
-    if (rst) begin
-      \$132  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = w_rd__data;
-    if (rst) begin
-      \$133  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = edge_m0;
-    if (go) begin
-      \$134  = 9'h000;
-    end
-    if (\$90 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$95 ) begin
-            \$134  = \$96 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$134  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = edge_n0;
-    if (go) begin
-      \$135  = 11'h000;
-    end
-    if (\$90 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$135  = \$92 [10:0];
-          if (\$95 ) begin
-            \$135  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$135  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = edge_k;
-    if (go) begin
-      \$136  = 10'h000;
-    end
-    if (\$90 ) begin
-      if (block_done) begin
-        \$136  = \$91 [9:0];
-        if (chunk_done) begin
-          \$136  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$136  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = edge_row;
-    if (go) begin
-      \$137  = 9'h000;
-    end
-    if (rst) begin
-      \$137  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = edge_y_base;
-    if (go) begin
-      \$138  = 11'h000;
-    end
-    if (\$90 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$138  = \$93 [10:0];
-          if (\$95 ) begin
-            \$138  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$138  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = \$97 ;
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = \$100 ;
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = first_chunk;
-    if (rst) begin
-      \$141  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$40 [8:0];
-    if (rst) begin
-      \$142  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = \$102 ;
-    if (rst) begin
-      \$143  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144 [31:0] = o_row[31:0];
-    \$144 [63:32] = o_row[63:32];
-    \$144 [95:64] = o_row[95:64];
-    \$144 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$144  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = y_end;
-    if (\$105 ) begin
-      \$145  = \$106 [8:0];
+    \$121  = y_end;
+    if (\$84 ) begin
+      \$121  = \$85 [8:0];
     end
     if (go) begin
-      \$145  = 9'h000;
+      \$121  = 9'h000;
     end
     if (rst) begin
-      \$145  = 9'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = drain_addr;
+    \$122  = drain_addr;
     if (drain) begin
       if (y_rd__en) begin
-        \$146  = \$107 [8:0];
+        \$122  = \$86 [8:0];
       end
     end
     if (drain_done) begin
       if (drain_pending) begin
-        \$146  = 9'h000;
+        \$122  = 9'h000;
       end else if (gemm_finish) begin
-        \$146  = 9'h000;
+        \$122  = 9'h000;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$146  = 9'h000;
+        \$122  = 9'h000;
       end
     end
     if (rst) begin
-      \$146  = 9'h000;
+      \$122  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = y_out__valid;
+    \$123  = y_out__valid;
     if (drain) begin
       if (y_rd__en) begin
-        \$147  = 1'h1;
+        \$123  = 1'h1;
       end else if (y_out__ready) begin
-        \$147  = 1'h0;
+        \$123  = 1'h0;
       end
     end
     if (drain_done) begin
@@ -2853,127 +2732,129 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$147  = 1'h0;
+        \$123  = 1'h0;
       end
     end
     if (rst) begin
-      \$147  = 1'h0;
+      \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = drain;
+    \$124  = drain;
     if (drain_done) begin
       (* full_case = 32'd1 *)
       if (drain_pending) begin
-        \$148  = 1'h1;
+        \$124  = 1'h1;
       end else if (gemm_finish) begin
-        \$148  = 1'h1;
+        \$124  = 1'h1;
       end else begin
-        \$148  = 1'h0;
+        \$124  = 1'h0;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$148  = 1'h1;
+        \$124  = 1'h1;
       end
     end
     if (rst) begin
-      \$148  = 1'h0;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = drain_bank;
+    \$125  = drain_bank;
     if (drain_done) begin
       if (drain_pending) begin
-        \$149  = bank;
+        \$125  = bank;
       end else if (gemm_finish) begin
-        \$149  = bank;
+        \$125  = bank;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$149  = bank;
+        \$125  = bank;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = drain_end;
+    \$126  = drain_end;
     if (drain_done) begin
       if (drain_pending) begin
-        \$150  = pending_end;
+        \$126  = pending_end;
       end else if (gemm_finish) begin
-        \$150  = \$57 [8:0];
+        \$126  = \$40 [8:0];
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$150  = \$57 [8:0];
+        \$126  = \$40 [8:0];
       end
     end
     if (rst) begin
-      \$150  = 9'h000;
+      \$126  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = drain_pending;
+    \$127  = drain_pending;
     if (drain_done) begin
       if (drain_pending) begin
-        \$151  = 1'h0;
+        \$127  = 1'h0;
       end
     end else if (gemm_finish) begin
       if (drain) begin
-        \$151  = 1'h1;
+        \$127  = 1'h1;
       end
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = pending_end;
+    \$128  = pending_end;
     if (drain_done) begin
     end else if (gemm_finish) begin
       if (drain) begin
-        \$152  = \$57 [8:0];
+        \$128  = \$40 [8:0];
       end
     end
     if (rst) begin
-      \$152  = 9'h000;
+      \$128  = 9'h000;
     end
   end
-  assign \$signature__addr  = \$5 [8:0];
+  assign \$signature__addr  = { load_bank, a_load_addr[7:0] };
   assign \$signature__data  = a_in__payload;
-  assign \$signature__addr$27  = \$7 [8:0];
+  assign \$signature__addr$27  = { load_bank, w_load_addr[7:0] };
   assign \$signature__data$28  = w_in__payload;
-  assign os_rest = \$14 [8:0];
+  assign KB = os_len;
   assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$50  = \$33 [8:0];
-  assign w_rd__addr = \$37 [8:0];
-  assign \$signature__en$55  = os_fire;
+  assign \$signature__addr$48  = { bank, \$24 [7:0] };
+  assign w_rd__addr = { bank, \$25 [7:0] };
+  assign \$signature__en$53  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$39 [8:0];
-  assign edge_addr = \$40 [10:0];
-  assign o_wr__addr = \$52 [8:0];
+  assign edge_row_m = \$27 [8:0];
+  assign edge_addr = \$28 [10:0];
+  assign first_chunk = 1'h1;
+  assign chunk_done = 1'h1;
+  assign o_wr__addr = { bank, s1_addr[7:0] };
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign y_end_next = \$57 [8:0];
+  assign y_end_next = \$40 [8:0];
   assign y_rd__data = y_out__payload;
   assign drain_have = y_out__valid;
-  assign y_rd__addr = \$59 [8:0];
+  assign y_rd__addr = \$42 [8:0];
   assign drain_fetch = y_rd__en;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[7:0];
@@ -3110,26 +2991,26 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$98[0]  = \$signature__data$98 [31:0];
-  assign \$signature__data$98[0][0]  = \$signature__data$98 [7:0];
-  assign \$signature__data$98[0][1]  = \$signature__data$98 [15:8];
-  assign \$signature__data$98[0][2]  = \$signature__data$98 [23:16];
-  assign \$signature__data$98[0][3]  = \$signature__data$98 [31:24];
-  assign \$signature__data$98[1]  = \$signature__data$98 [63:32];
-  assign \$signature__data$98[1][0]  = \$signature__data$98 [39:32];
-  assign \$signature__data$98[1][1]  = \$signature__data$98 [47:40];
-  assign \$signature__data$98[1][2]  = \$signature__data$98 [55:48];
-  assign \$signature__data$98[1][3]  = \$signature__data$98 [63:56];
-  assign \$signature__data$98[2]  = \$signature__data$98 [95:64];
-  assign \$signature__data$98[2][0]  = \$signature__data$98 [71:64];
-  assign \$signature__data$98[2][1]  = \$signature__data$98 [79:72];
-  assign \$signature__data$98[2][2]  = \$signature__data$98 [87:80];
-  assign \$signature__data$98[2][3]  = \$signature__data$98 [95:88];
-  assign \$signature__data$98[3]  = \$signature__data$98 [127:96];
-  assign \$signature__data$98[3][0]  = \$signature__data$98 [103:96];
-  assign \$signature__data$98[3][1]  = \$signature__data$98 [111:104];
-  assign \$signature__data$98[3][2]  = \$signature__data$98 [119:112];
-  assign \$signature__data$98[3][3]  = \$signature__data$98 [127:120];
+  assign \$signature__data$95[0]  = \$signature__data$95 [31:0];
+  assign \$signature__data$95[0][0]  = \$signature__data$95 [7:0];
+  assign \$signature__data$95[0][1]  = \$signature__data$95 [15:8];
+  assign \$signature__data$95[0][2]  = \$signature__data$95 [23:16];
+  assign \$signature__data$95[0][3]  = \$signature__data$95 [31:24];
+  assign \$signature__data$95[1]  = \$signature__data$95 [63:32];
+  assign \$signature__data$95[1][0]  = \$signature__data$95 [39:32];
+  assign \$signature__data$95[1][1]  = \$signature__data$95 [47:40];
+  assign \$signature__data$95[1][2]  = \$signature__data$95 [55:48];
+  assign \$signature__data$95[1][3]  = \$signature__data$95 [63:56];
+  assign \$signature__data$95[2]  = \$signature__data$95 [95:64];
+  assign \$signature__data$95[2][0]  = \$signature__data$95 [71:64];
+  assign \$signature__data$95[2][1]  = \$signature__data$95 [79:72];
+  assign \$signature__data$95[2][2]  = \$signature__data$95 [87:80];
+  assign \$signature__data$95[2][3]  = \$signature__data$95 [95:88];
+  assign \$signature__data$95[3]  = \$signature__data$95 [127:96];
+  assign \$signature__data$95[3][0]  = \$signature__data$95 [103:96];
+  assign \$signature__data$95[3][1]  = \$signature__data$95 [111:104];
+  assign \$signature__data$95[3][2]  = \$signature__data$95 [119:112];
+  assign \$signature__data$95[3][3]  = \$signature__data$95 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -3183,8 +3064,9 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$16  = 2'h0;
-  assign \$17  = 2'h0;
+  assign \$10  = 2'h0;
+  assign \$11  = 2'h0;
+  assign \$30  = block_done;
 endmodule
 
 module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

@@ -26,8 +26,8 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   reg [11:0] \$118 ;
   reg [11:0] \$119 ;
   wire \$12 ;
-  reg [8:0] \$120 ;
-  reg [11:0] \$121 ;
+  reg [11:0] \$120 ;
+  reg [8:0] \$121 ;
   reg \$122 ;
   reg \$123 ;
   reg \$124 ;
@@ -1405,11 +1405,11 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @(posedge clk)
     edge_n0 <= \$118 ;
   always @(posedge clk)
-    edge_k <= \$119 ;
+    edge_y_base <= \$119 ;
   always @(posedge clk)
-    edge_row_m <= \$120 ;
+    edge_k <= \$120 ;
   always @(posedge clk)
-    edge_y_base <= \$121 ;
+    edge_row_m <= \$121 ;
   always @(posedge clk)
     s1_valid <= \$122 ;
   always @(posedge clk)
@@ -1781,15 +1781,14 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_k;
+    \$119  = edge_y_base;
     if (go) begin
       \$119  = 12'h000;
     end
     if (\$79 ) begin
       if (block_done) begin
-        \$119  = \$80 [11:0];
         if (chunk_done) begin
-          \$119  = 12'h000;
+          \$119  = \$82 [11:0];
         end
       end
     end
@@ -1799,37 +1798,38 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = edge_row_m;
+    \$120  = edge_k;
     if (go) begin
-      \$120  = 9'h000;
+      \$120  = 12'h000;
     end
     if (\$79 ) begin
       if (block_done) begin
-        \$120  = 9'h000;
+        \$120  = \$80 [11:0];
+        if (chunk_done) begin
+          \$120  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$120  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_row_m;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$79 ) begin
+      if (block_done) begin
+        \$121  = 9'h000;
       end
       if (\$83 ) begin
-        \$120  = \$84 [8:0];
+        \$121  = \$84 [8:0];
       end
     end
     if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = edge_y_base;
-    if (go) begin
-      \$121  = 12'h000;
-    end
-    if (\$79 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$121  = \$82 [11:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$121  = 12'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin

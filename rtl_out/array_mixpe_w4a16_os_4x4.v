@@ -4,50 +4,38 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [10:0] \$100 ;
-  reg [8:0] \$101 ;
-  reg \$102 ;
-  reg [39:0] \$103 ;
-  reg [2:0] \$104 ;
-  reg [2:0] \$105 ;
-  reg [2:0] \$106 ;
-  reg \$107 ;
-  reg [8:0] \$108 ;
-  reg [10:0] \$109 ;
+  reg [8:0] \$100 ;
+  reg [10:0] \$101 ;
+  reg [8:0] \$102 ;
+  reg [8:0] \$103 ;
+  reg [8:0] \$104 ;
+  reg \$105 ;
+  reg [5:0] \$106 ;
+  reg [255:0] \$107 ;
+  reg [4:0] \$108 ;
+  reg [4:0] \$109 ;
   wire \$11 ;
-  reg [9:0] \$110 ;
+  reg [143:0] \$110 ;
   reg [8:0] \$111 ;
-  reg [8:0] \$112 ;
-  reg [8:0] \$113 ;
+  reg [10:0] \$112 ;
+  reg [10:0] \$113 ;
   reg \$114 ;
-  reg [5:0] \$115 ;
+  reg \$115 ;
   reg \$116 ;
-  reg [255:0] \$117 ;
-  reg [4:0] \$118 ;
-  reg [4:0] \$119 ;
-  wire [10:0] \$12 ;
-  reg [143:0] \$120 ;
-  reg [8:0] \$121 ;
-  reg [10:0] \$122 ;
-  reg [9:0] \$123 ;
-  reg [8:0] \$124 ;
-  reg [10:0] \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg [7:0] \$129 ;
-  wire \$13 ;
-  reg \$130 ;
-  reg [127:0] \$131 ;
-  reg [8:0] \$132 ;
-  reg \$133 ;
-  reg [8:0] \$134 ;
-  reg \$135 ;
-  wire [1:0] \$14 ;
-  wire [1:0] \$15 ;
-  wire \$16 ;
-  wire [3:0] \$17 ;
-  wire [9:0] \$18 ;
+  reg [7:0] \$117 ;
+  reg \$118 ;
+  reg [127:0] \$119 ;
+  wire [1:0] \$12 ;
+  reg [8:0] \$120 ;
+  reg \$121 ;
+  reg [8:0] \$122 ;
+  reg \$123 ;
+  wire [1:0] \$13 ;
+  wire \$14 ;
+  wire [3:0] \$15 ;
+  wire [9:0] \$16 ;
+  wire \$17 ;
+  wire \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
@@ -56,90 +44,90 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire [10:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire [9:0] \$26 ;
+  wire [9:0] \$27 ;
+  wire \$28 ;
+  wire [9:0] \$29 ;
   wire \$3 ;
-  wire [10:0] \$30 ;
-  wire [11:0] \$31 ;
+  wire [11:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
-  wire [9:0] \$33 ;
-  wire [11:0] \$34 ;
-  wire [10:0] \$35 ;
-  wire \$36 ;
+  wire [11:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [9:0] \$36 ;
   wire \$37 ;
-  wire [11:0] \$38 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [9:0] \$41 ;
+  wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
+  wire [9:0] \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire [9:0] \$48 ;
+  wire [9:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
+  wire [40:0] \$50 ;
   wire \$51 ;
-  wire [9:0] \$52 ;
-  wire \$53 ;
+  wire [3:0] \$52 ;
+  wire [3:0] \$53 ;
   wire \$54 ;
-  wire [40:0] \$55 ;
-  wire \$56 ;
-  wire [3:0] \$57 ;
+  wire [3:0] \$55 ;
+  wire [3:0] \$56 ;
+  wire \$57 ;
   wire [3:0] \$58 ;
-  wire \$59 ;
+  wire [3:0] \$59 ;
   wire \$6 ;
-  wire [3:0] \$60 ;
-  wire [3:0] \$61 ;
-  wire \$62 ;
-  wire [3:0] \$63 ;
-  wire [3:0] \$64 ;
-  wire [9:0] \$65 ;
-  wire [6:0] \$66 ;
-  wire [6:0] \$67 ;
-  wire [10:0] \$68 ;
-  wire [10:0] \$69 ;
+  wire [9:0] \$60 ;
+  wire [6:0] \$61 ;
+  wire [6:0] \$62 ;
+  wire [11:0] \$63 ;
+  wire [9:0] \$64 ;
+  wire [11:0] \$65 ;
+  wire \$66 ;
+  wire [9:0] \$67 ;
+  wire [9:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [11:0] \$70 ;
   wire [11:0] \$71 ;
-  wire [9:0] \$72 ;
-  wire [11:0] \$73 ;
-  wire \$74 ;
-  wire [9:0] \$75 ;
-  wire [9:0] \$76 ;
+  wire [11:0] \$72 ;
+  wire \$73 ;
+  wire [9:0] \$74 ;
+  wire \$75 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [10:0] \$78 ;
-  wire [11:0] \$79 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [11:0] \$80 ;
-  wire [11:0] \$81 ;
+  wire \$80 ;
+  wire [8:0] \$81 ;
   wire \$82 ;
-  wire [9:0] \$83 ;
-  wire \$84 ;
+  wire \$83 ;
+  wire [8:0] \$84 ;
   wire \$85 ;
-  wire \$86 ;
+  wire [9:0] \$86 ;
   wire \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  reg [8:0] \$88 ;
+  reg [8:0] \$89 ;
   wire \$9 ;
-  wire [8:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire [8:0] \$93 ;
-  wire \$94 ;
-  wire [9:0] \$95 ;
-  wire \$96 ;
-  reg [8:0] \$97 ;
-  reg [8:0] \$98 ;
-  reg [8:0] \$99 ;
+  reg [8:0] \$90 ;
+  reg [10:0] \$91 ;
+  reg [8:0] \$92 ;
+  reg \$93 ;
+  reg [39:0] \$94 ;
+  reg [2:0] \$95 ;
+  reg [2:0] \$96 ;
+  reg [2:0] \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$48 ;
+  wire [7:0] \$signature__addr$46 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [35:0] \$signature__data$25[0] ;
@@ -174,27 +162,27 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [255:0] \$signature__data$88 ;
-  wire [63:0] \$signature__data$88[0] ;
-  wire [15:0] \$signature__data$88[0][0] ;
-  wire [15:0] \$signature__data$88[0][1] ;
-  wire [15:0] \$signature__data$88[0][2] ;
-  wire [15:0] \$signature__data$88[0][3] ;
-  wire [63:0] \$signature__data$88[1] ;
-  wire [15:0] \$signature__data$88[1][0] ;
-  wire [15:0] \$signature__data$88[1][1] ;
-  wire [15:0] \$signature__data$88[1][2] ;
-  wire [15:0] \$signature__data$88[1][3] ;
-  wire [63:0] \$signature__data$88[2] ;
-  wire [15:0] \$signature__data$88[2][0] ;
-  wire [15:0] \$signature__data$88[2][1] ;
-  wire [15:0] \$signature__data$88[2][2] ;
-  wire [15:0] \$signature__data$88[2][3] ;
-  wire [63:0] \$signature__data$88[3] ;
-  wire [15:0] \$signature__data$88[3][0] ;
-  wire [15:0] \$signature__data$88[3][1] ;
-  wire [15:0] \$signature__data$88[3][2] ;
-  wire [15:0] \$signature__data$88[3][3] ;
+  wire [255:0] \$signature__data$85 ;
+  wire [63:0] \$signature__data$85[0] ;
+  wire [15:0] \$signature__data$85[0][0] ;
+  wire [15:0] \$signature__data$85[0][1] ;
+  wire [15:0] \$signature__data$85[0][2] ;
+  wire [15:0] \$signature__data$85[0][3] ;
+  wire [63:0] \$signature__data$85[1] ;
+  wire [15:0] \$signature__data$85[1][0] ;
+  wire [15:0] \$signature__data$85[1][1] ;
+  wire [15:0] \$signature__data$85[1][2] ;
+  wire [15:0] \$signature__data$85[1][3] ;
+  wire [63:0] \$signature__data$85[2] ;
+  wire [15:0] \$signature__data$85[2][0] ;
+  wire [15:0] \$signature__data$85[2][1] ;
+  wire [15:0] \$signature__data$85[2][2] ;
+  wire [15:0] \$signature__data$85[2][3] ;
+  wire [63:0] \$signature__data$85[3] ;
+  wire [15:0] \$signature__data$85[3][0] ;
+  wire [15:0] \$signature__data$85[3][1] ;
+  wire [15:0] \$signature__data$85[3][2] ;
+  wire [15:0] \$signature__data$85[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -217,8 +205,9 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$52 ;
-  reg [8:0] KB = 9'h000;
+  wire \$signature__en$50 ;
+  (* init = 9'h000 *)
+  wire [8:0] KB;
   reg [8:0] M = 9'h000;
   reg [10:0] N = 11'h000;
   input [255:0] a_in__payload;
@@ -258,7 +247,6 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [39:0] cycles = 40'h0000000000;
   reg drain = 1'h0;
   wire [10:0] edge_addr;
-  reg [9:0] edge_k = 10'h000;
   reg [8:0] edge_m0 = 9'h000;
   reg [10:0] edge_n0 = 11'h000;
   wire [127:0] edge_new;
@@ -266,7 +254,6 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [31:0] \edge_new[1] ;
   wire [31:0] \edge_new[2] ;
   wire [31:0] \edge_new[3] ;
-  reg [8:0] edge_row = 9'h000;
   wire [8:0] edge_row_m;
   reg [10:0] edge_y_base = 11'h000;
   reg fetch;
@@ -394,13 +381,11 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire os_group_end;
   wire os_interval;
   wire os_is_last;
-  reg [9:0] os_kc = 10'h000;
-  wire [8:0] os_len;
+  reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
   reg os_prev_group_end = 1'h0;
   reg os_prev_issued = 1'h0;
-  wire [8:0] os_rest;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -773,10 +758,10 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$29 [7:0]];
+      _0_ <= a_buf[\$26 [7:0]];
     end
   end
-  assign \$signature__data$88  = _0_;
+  assign \$signature__data$85  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1315,7 +1300,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$31 [7:0]];
+      _2_ <= w_buf[\$27 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1336,175 +1321,156 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$12  = KB - os_kc;
-  assign \$13  = \$12 [8:0] < 9'h100;
-  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
-  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$17  = os_gap_now + 1'h0;
-  assign \$18  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$18 ;
+  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$15  = os_gap_now + 1'h0;
+  assign \$16  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$16 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$19  = os_m0 < M;
-  assign \$20  = run & \$19 ;
-  assign \$21  = ! os_gap_now;
-  assign \$22  = \$20  & \$21 ;
-  assign \$23  = ~ os_is_last;
-  assign \$24  = ~ os_any_last;
+  assign \$17  = os_m0 < M;
+  assign \$18  = run & \$17 ;
+  assign \$19  = ! os_gap_now;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = ~ os_is_last;
+  assign \$22  = ~ os_any_last;
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = os_since_last >= 3'h4;
   assign \$25  = \$23  | \$24 ;
-  assign \$26  = os_since_last >= 3'h4;
-  assign \$27  = \$25  | \$26 ;
-  assign os_fire = \$22  & \$27 ;
-  assign \$28  = os_a_base + os_kc;
-  assign \$29  = \$28  + os_beat;
-  assign \$30  = os_w_base + os_kc;
-  assign \$31  = \$30  + os_beat;
-  assign \$32  = ! os_beat;
-  assign \$33  = edge_m0 + o_row_index;
-  assign \$34  = edge_y_base + \$33 [8:0];
-  assign first_chunk = ! edge_k;
-  assign \$35  = edge_k + 9'h100;
-  assign chunk_done = \$35  >= KB;
+  assign os_fire = \$20  & \$25 ;
+  assign \$26  = os_a_base + os_beat;
+  assign \$27  = os_w_base + os_beat;
+  assign \$28  = ! os_beat;
+  assign \$29  = edge_m0 + o_row_index;
+  assign \$30  = edge_y_base + \$29 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$36  = run & o_row_valid;
-  assign \$37  = block_done & chunk_done;
-  assign \$38  = edge_n0 + 3'h4;
-  assign \$39  = \$38  >= N;
-  assign \$40  = \$37  & \$39 ;
-  assign \$41  = edge_m0 + 3'h4;
-  assign \$42  = \$41  >= M;
-  assign is_last = \$40  & \$42 ;
-  assign \$43  = ~ y_out__valid;
-  assign \$44  = \$43  | y_out__ready;
-  assign \$45  = raddr < y_end;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = a_in__valid & a_in__ready;
-  assign \$48  = a_load_addr + 1'h1;
-  assign \$49  = ~ busy;
-  assign \$50  = start & \$49 ;
-  assign \$51  = w_in__valid & w_in__ready;
-  assign \$52  = w_load_addr + 1'h1;
-  assign \$53  = ~ busy;
-  assign \$54  = start & \$53 ;
-  assign \$55  = cycles + 1'h1;
-  assign \$56  = os_gap_now > 1'h0;
-  assign \$57  = os_gap_now - 1'h1;
-  assign \$58  = \$56  ? \$57  : 4'h0;
-  assign \$59  = os_dq_now > 1'h0;
-  assign \$60  = os_dq_now - 1'h1;
-  assign \$61  = \$59  ? \$60  : 4'h0;
-  assign \$62  = os_since_last < 3'h4;
-  assign \$63  = os_since_last + 1'h1;
-  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
-  assign \$65  = os_beat + 1'h1;
-  assign \$66  = os_group_beat + 1'h1;
-  assign \$67  = os_group_end ? 7'h00 : \$66 ;
-  assign \$68  = os_kc + os_len;
-  assign \$69  = os_kc + os_len;
-  assign \$70  = \$69  >= KB;
-  assign \$71  = os_n0 + 3'h4;
-  assign \$72  = os_w_base + KB;
-  assign \$73  = os_n0 + 3'h4;
-  assign \$74  = \$73  >= N;
-  assign \$75  = os_m0 + 3'h4;
-  assign \$76  = os_a_base + KB;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = edge_k + 9'h100;
-  assign \$79  = edge_n0 + 3'h4;
-  assign \$80  = edge_y_base + M;
-  assign \$81  = edge_n0 + 3'h4;
-  assign \$82  = \$81  >= N;
-  assign \$83  = edge_m0 + 3'h4;
-  assign \$84  = run & o_row_valid;
-  assign \$85  = run & o_row_valid;
-  assign \$86  = \$33 [8:0] < M;
-  assign \$87  = \$85  & \$86 ;
-  assign \$88  = run & o_row_valid;
-  assign \$89  = \$88  & is_last;
-  assign \$90  = o_wr__addr + 1'h1;
-  assign \$91  = \$90  > y_end;
-  assign \$92  = o_wr__en & \$91 ;
-  assign \$93  = o_wr__addr + 1'h1;
-  assign \$94  = run & last_write;
-  assign \$95  = raddr + 1'h1;
-  assign \$96  = raddr == y_end;
+  assign \$31  = run & o_row_valid;
+  assign \$33  = edge_n0 + 3'h4;
+  assign \$34  = \$33  >= N;
+  assign \$35  = \$32  & \$34 ;
+  assign \$36  = edge_m0 + 3'h4;
+  assign \$37  = \$36  >= M;
+  assign is_last = \$35  & \$37 ;
+  assign \$38  = ~ y_out__valid;
+  assign \$39  = \$38  | y_out__ready;
+  assign \$40  = raddr < y_end;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = a_in__valid & a_in__ready;
+  assign \$43  = a_load_addr + 1'h1;
+  assign \$44  = ~ busy;
+  assign \$45  = start & \$44 ;
+  assign \$46  = w_in__valid & w_in__ready;
+  assign \$47  = w_load_addr + 1'h1;
+  assign \$48  = ~ busy;
+  assign \$49  = start & \$48 ;
+  assign \$50  = cycles + 1'h1;
+  assign \$51  = os_gap_now > 1'h0;
+  assign \$52  = os_gap_now - 1'h1;
+  assign \$53  = \$51  ? \$52  : 4'h0;
+  assign \$54  = os_dq_now > 1'h0;
+  assign \$55  = os_dq_now - 1'h1;
+  assign \$56  = \$54  ? \$55  : 4'h0;
+  assign \$57  = os_since_last < 3'h4;
+  assign \$58  = os_since_last + 1'h1;
+  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
+  assign \$60  = os_beat + 1'h1;
+  assign \$61  = os_group_beat + 1'h1;
+  assign \$62  = os_group_end ? 7'h00 : \$61 ;
+  assign \$63  = os_n0 + 3'h4;
+  assign \$64  = os_w_base + os_len;
+  assign \$65  = os_n0 + 3'h4;
+  assign \$66  = \$65  >= N;
+  assign \$67  = os_m0 + 3'h4;
+  assign \$68  = os_a_base + os_len;
+  assign \$69  = run & o_row_valid;
+  assign \$70  = edge_n0 + 3'h4;
+  assign \$71  = edge_y_base + M;
+  assign \$72  = edge_n0 + 3'h4;
+  assign \$73  = \$72  >= N;
+  assign \$74  = edge_m0 + 3'h4;
+  assign \$75  = run & o_row_valid;
+  assign \$76  = run & o_row_valid;
+  assign \$77  = \$29 [8:0] < M;
+  assign \$78  = \$76  & \$77 ;
+  assign \$79  = run & o_row_valid;
+  assign \$80  = \$79  & is_last;
+  assign \$81  = o_wr__addr + 1'h1;
+  assign \$82  = \$81  > y_end;
+  assign \$83  = o_wr__en & \$82 ;
+  assign \$84  = o_wr__addr + 1'h1;
+  assign \$85  = run & last_write;
+  assign \$86  = raddr + 1'h1;
+  assign \$87  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$97 ;
+    a_load_addr <= \$88 ;
   always @(posedge clk)
-    w_load_addr <= \$98 ;
+    w_load_addr <= \$89 ;
   always @(posedge clk)
-    M <= \$99 ;
+    M <= \$90 ;
   always @(posedge clk)
-    N <= \$100 ;
+    N <= \$91 ;
   always @(posedge clk)
-    KB <= \$101 ;
+    os_len <= \$92 ;
   always @(posedge clk)
-    run <= \$102 ;
+    run <= \$93 ;
   always @(posedge clk)
-    cycles <= \$103 ;
+    cycles <= \$94 ;
   always @(posedge clk)
-    os_gap <= \$104 ;
+    os_gap <= \$95 ;
   always @(posedge clk)
-    os_dq <= \$105 ;
+    os_dq <= \$96 ;
   always @(posedge clk)
-    os_since_last <= \$106 ;
+    os_since_last <= \$97 ;
   always @(posedge clk)
-    os_prev_issued <= \$107 ;
+    os_prev_issued <= \$98 ;
   always @(posedge clk)
-    os_m0 <= \$108 ;
+    os_prev_group_end <= \$99 ;
   always @(posedge clk)
-    os_n0 <= \$109 ;
+    os_m0 <= \$100 ;
   always @(posedge clk)
-    os_kc <= \$110 ;
+    os_n0 <= \$101 ;
   always @(posedge clk)
-    os_beat <= \$111 ;
+    os_beat <= \$102 ;
   always @(posedge clk)
-    os_a_base <= \$112 ;
+    os_a_base <= \$103 ;
   always @(posedge clk)
-    os_w_base <= \$113 ;
+    os_w_base <= \$104 ;
   always @(posedge clk)
-    os_any_last <= \$114 ;
+    os_any_last <= \$105 ;
   always @(posedge clk)
-    os_group_beat <= \$115 ;
+    os_group_beat <= \$106 ;
   always @(posedge clk)
-    os_prev_group_end <= \$116 ;
+    i_a <= \$107 ;
   always @(posedge clk)
-    i_a <= \$117 ;
+    issue_d1 <= \$108 ;
   always @(posedge clk)
-    issue_d1 <= \$118 ;
+    i_ctl <= \$109 ;
   always @(posedge clk)
-    i_ctl <= \$119 ;
+    i_w <= \$110 ;
   always @(posedge clk)
-    i_w <= \$120 ;
+    edge_m0 <= \$111 ;
   always @(posedge clk)
-    edge_m0 <= \$121 ;
+    edge_n0 <= \$112 ;
   always @(posedge clk)
-    edge_n0 <= \$122 ;
+    edge_y_base <= \$113 ;
   always @(posedge clk)
-    edge_k <= \$123 ;
+    s1_valid <= \$114 ;
   always @(posedge clk)
-    edge_row <= \$124 ;
+    o_wr__en <= \$115 ;
   always @(posedge clk)
-    edge_y_base <= \$125 ;
+    s1_first <= \$116 ;
   always @(posedge clk)
-    s1_valid <= \$126 ;
+    o_wr__addr <= \$117 ;
   always @(posedge clk)
-    o_wr__en <= \$127 ;
+    last_write <= \$118 ;
   always @(posedge clk)
-    s1_first <= \$128 ;
+    s1_row <= \$119 ;
   always @(posedge clk)
-    o_wr__addr <= \$129 ;
+    y_end <= \$120 ;
   always @(posedge clk)
-    last_write <= \$130 ;
+    drain <= \$121 ;
   always @(posedge clk)
-    s1_row <= \$131 ;
+    raddr <= \$122 ;
   always @(posedge clk)
-    y_end <= \$132 ;
-  always @(posedge clk)
-    drain <= \$133 ;
-  always @(posedge clk)
-    raddr <= \$134 ;
-  always @(posedge clk)
-    y_out__valid <= \$135 ;
+    y_out__valid <= \$123 ;
   \array_mixpe_w4a16_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1519,9 +1485,9 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$14 [1], \$14  };
+      os_gap_now = { \$12 [1], \$12  };
       if (os_prev_group_end) begin
-        if (\$16 ) begin
+        if (\$14 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1532,7 +1498,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$17 [2:0];
+        os_dq_now = \$15 [2:0];
       end
     end
   end
@@ -1542,7 +1508,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$32 ;
+      issue[2] = \$28 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1550,8 +1516,8 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$36 ) begin
-      o_rd__addr = \$34 [7:0];
+    if (\$31 ) begin
+      o_rd__addr = \$30 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1560,7 +1526,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$36 ) begin
+    if (\$31 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1571,206 +1537,299 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$46 ;
+      fetch = \$41 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = a_load_addr;
-    if (\$47 ) begin
-      \$97  = \$48 [8:0];
+    \$88  = a_load_addr;
+    if (\$42 ) begin
+      \$88  = \$43 [8:0];
     end
-    if (\$50 ) begin
-      \$97  = 9'h000;
+    if (\$45 ) begin
+      \$88  = 9'h000;
     end
     if (rst) begin
-      \$97  = 9'h000;
+      \$88  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_load_addr;
-    if (\$51 ) begin
-      \$98  = \$52 [8:0];
+    \$89  = w_load_addr;
+    if (\$46 ) begin
+      \$89  = \$47 [8:0];
     end
-    if (\$54 ) begin
-      \$98  = 9'h000;
+    if (\$49 ) begin
+      \$89  = 9'h000;
     end
     if (rst) begin
-      \$98  = 9'h000;
+      \$89  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = M;
+    \$90  = M;
     if (go) begin
-      \$99  = m;
+      \$90  = m;
     end
     if (rst) begin
-      \$99  = 9'h000;
+      \$90  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = N;
+    \$91  = N;
     if (go) begin
-      \$100  = n;
+      \$91  = n;
     end
     if (rst) begin
-      \$100  = 11'h000;
+      \$91  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = KB;
+    \$92  = os_len;
     if (go) begin
-      \$101  = k_beats;
+      \$92  = k_beats;
     end
     if (rst) begin
-      \$101  = 9'h000;
+      \$92  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = run;
+    \$93  = run;
     if (go) begin
-      \$102  = 1'h1;
+      \$93  = 1'h1;
     end
-    if (\$94 ) begin
-      \$102  = 1'h0;
+    if (\$85 ) begin
+      \$93  = 1'h0;
     end
     if (rst) begin
-      \$102  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = cycles;
+    \$94  = cycles;
     if (go) begin
-      \$103  = 40'h0000000000;
+      \$94  = 40'h0000000000;
     end
     if (run) begin
-      \$103  = \$55 [39:0];
+      \$94  = \$50 [39:0];
     end
     if (rst) begin
-      \$103  = 40'h0000000000;
+      \$94  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$58 [2:0];
+    \$95  = \$53 [2:0];
     if (go) begin
-      \$104  = 3'h0;
+      \$95  = 3'h0;
     end
     if (rst) begin
-      \$104  = 3'h0;
+      \$95  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = \$61 [2:0];
+    \$96  = \$56 [2:0];
     if (go) begin
-      \$105  = 3'h0;
+      \$96  = 3'h0;
     end
     if (rst) begin
-      \$105  = 3'h0;
+      \$96  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$64 [2:0];
+    \$97  = \$59 [2:0];
     if (go) begin
-      \$106  = 3'h0;
+      \$97  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$106  = 3'h1;
+        \$97  = 3'h1;
       end
     end
     if (rst) begin
-      \$106  = 3'h0;
+      \$97  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = 1'h0;
+    \$98  = 1'h0;
     if (go) begin
-      \$107  = 1'h0;
+      \$98  = 1'h0;
     end
     if (os_fire) begin
-      \$107  = 1'h1;
+      \$98  = 1'h1;
     end
     if (rst) begin
-      \$107  = 1'h0;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_m0;
+    \$99  = os_group_end;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = os_m0;
     if (go) begin
-      \$108  = 9'h000;
+      \$100  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          if (\$74 ) begin
-            \$108  = \$75 [8:0];
-          end
+        if (\$66 ) begin
+          \$100  = \$67 [8:0];
         end
       end
     end
     if (rst) begin
-      \$108  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_n0;
+    \$101  = os_n0;
     if (go) begin
-      \$109  = 11'h000;
+      \$101  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$70 ) begin
-          \$109  = \$71 [10:0];
-          if (\$74 ) begin
-            \$109  = 11'h000;
-          end
+        \$101  = \$63 [10:0];
+        if (\$66 ) begin
+          \$101  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$109  = 11'h000;
+      \$101  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_kc;
+    \$102  = os_beat;
     if (go) begin
-      \$110  = 10'h000;
+      \$102  = 9'h000;
+    end
+    if (os_fire) begin
+      \$102  = \$60 [8:0];
+      if (os_is_last) begin
+        \$102  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$102  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = os_a_base;
+    if (go) begin
+      \$103  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$110  = \$68 [9:0];
-        if (\$70 ) begin
-          \$110  = 10'h000;
+        if (\$66 ) begin
+          \$103  = \$68 [8:0];
         end
       end
     end
     if (rst) begin
-      \$110  = 10'h000;
+      \$103  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = os_beat;
+    \$104  = os_w_base;
+    if (go) begin
+      \$104  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$104  = \$64 [8:0];
+        if (\$66 ) begin
+          \$104  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$104  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = os_any_last;
+    if (go) begin
+      \$105  = 1'h0;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$105  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = os_group_beat;
+    if (go) begin
+      \$106  = 6'h00;
+    end
+    if (os_fire) begin
+      \$106  = \$62 [5:0];
+    end
+    if (rst) begin
+      \$106  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = \$signature__data$85 ;
+    if (rst) begin
+      \$107  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = issue;
+    if (rst) begin
+      \$108  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = issue_d1;
+    if (rst) begin
+      \$109  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = w_rd__data;
+    if (rst) begin
+      \$110  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = edge_m0;
     if (go) begin
       \$111  = 9'h000;
     end
-    if (os_fire) begin
-      \$111  = \$65 [8:0];
-      if (os_is_last) begin
-        \$111  = 9'h000;
+    if (\$69 ) begin
+      if (block_done) begin
+        if (\$73 ) begin
+          \$111  = \$74 [8:0];
+        end
       end
     end
     if (rst) begin
@@ -1779,317 +1838,163 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = os_a_base;
+    \$112  = edge_n0;
     if (go) begin
-      \$112  = 9'h000;
+      \$112  = 11'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$70 ) begin
-          if (\$74 ) begin
-            \$112  = \$76 [8:0];
-          end
+    if (\$69 ) begin
+      if (block_done) begin
+        \$112  = \$70 [10:0];
+        if (\$73 ) begin
+          \$112  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$112  = 9'h000;
+      \$112  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = os_w_base;
+    \$113  = edge_y_base;
     if (go) begin
-      \$113  = 9'h000;
+      \$113  = 11'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$70 ) begin
-          \$113  = \$72 [8:0];
-          if (\$74 ) begin
-            \$113  = 9'h000;
-          end
+    if (\$69 ) begin
+      if (block_done) begin
+        \$113  = \$71 [10:0];
+        if (\$73 ) begin
+          \$113  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$113  = 9'h000;
+      \$113  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = os_any_last;
-    if (go) begin
-      \$114  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$114  = 1'h1;
-      end
-    end
+    \$114  = \$75 ;
     if (rst) begin
       \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = os_group_beat;
-    if (go) begin
-      \$115  = 6'h00;
-    end
-    if (os_fire) begin
-      \$115  = \$67 [5:0];
-    end
+    \$115  = \$78 ;
     if (rst) begin
-      \$115  = 6'h00;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = os_prev_group_end;
-    if (os_fire) begin
-      \$116  = os_group_end;
-    end
+    \$116  = 1'h1;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$signature__data$88 ;
+    \$117  = \$30 [7:0];
     if (rst) begin
-      \$117  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$117  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = issue;
+    \$118  = \$80 ;
     if (rst) begin
-      \$118  = 5'h00;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = issue_d1;
+    \$119 [31:0] = o_row[31:0];
+    \$119 [63:32] = o_row[63:32];
+    \$119 [95:64] = o_row[95:64];
+    \$119 [127:96] = o_row[127:96];
     if (rst) begin
-      \$119  = 5'h00;
+      \$119  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_rd__data;
-    if (rst) begin
-      \$120  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = edge_m0;
-    if (go) begin
-      \$121  = 9'h000;
-    end
-    if (\$77 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$82 ) begin
-            \$121  = \$83 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$121  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = edge_n0;
-    if (go) begin
-      \$122  = 11'h000;
-    end
-    if (\$77 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$122  = \$79 [10:0];
-          if (\$82 ) begin
-            \$122  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$122  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = edge_k;
-    if (go) begin
-      \$123  = 10'h000;
-    end
-    if (\$77 ) begin
-      if (block_done) begin
-        \$123  = \$78 [9:0];
-        if (chunk_done) begin
-          \$123  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$123  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = edge_row;
-    if (go) begin
-      \$124  = 9'h000;
-    end
-    if (rst) begin
-      \$124  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = edge_y_base;
-    if (go) begin
-      \$125  = 11'h000;
-    end
-    if (\$77 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$125  = \$80 [10:0];
-          if (\$82 ) begin
-            \$125  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$125  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = \$84 ;
-    if (rst) begin
-      \$126  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = \$87 ;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = first_chunk;
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$34 [7:0];
-    if (rst) begin
-      \$129  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$89 ;
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131 [31:0] = o_row[31:0];
-    \$131 [63:32] = o_row[63:32];
-    \$131 [95:64] = o_row[95:64];
-    \$131 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$131  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = y_end;
-    if (\$92 ) begin
-      \$132  = \$93 ;
+    \$120  = y_end;
+    if (\$83 ) begin
+      \$120  = \$84 ;
     end
     if (go) begin
-      \$132  = 9'h000;
+      \$120  = 9'h000;
     end
     if (rst) begin
-      \$132  = 9'h000;
+      \$120  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = drain;
-    if (\$94 ) begin
-      \$133  = 1'h1;
+    \$121  = drain;
+    if (\$85 ) begin
+      \$121  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$96 ) begin
-          \$133  = 1'h0;
+        if (\$87 ) begin
+          \$121  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = raddr;
+    \$122  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$134  = \$95 [8:0];
+        \$122  = \$86 [8:0];
       end
     end
     if (go) begin
-      \$134  = 9'h000;
+      \$122  = 9'h000;
     end
     if (rst) begin
-      \$134  = 9'h000;
+      \$122  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = y_out__valid;
+    \$123  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$135  = 1'h1;
+        \$123  = 1'h1;
       end else if (y_out__ready) begin
-        \$135  = 1'h0;
+        \$123  = 1'h0;
       end
     end
     if (go) begin
-      \$135  = 1'h0;
+      \$123  = 1'h0;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$123  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$12 [8:0];
+  assign KB = os_len;
   assign os_interval = 1'h1;
-  assign \$signature__addr$48  = \$29 [7:0];
-  assign w_rd__addr = \$31 [7:0];
-  assign \$signature__en$52  = os_fire;
+  assign \$signature__addr$46  = \$26 [7:0];
+  assign w_rd__addr = \$27 [7:0];
+  assign \$signature__en$50  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$33 [8:0];
-  assign edge_addr = \$34 [10:0];
+  assign edge_row_m = \$29 [8:0];
+  assign edge_addr = \$30 [10:0];
+  assign first_chunk = 1'h1;
+  assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2255,26 +2160,26 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$88[0]  = \$signature__data$88 [63:0];
-  assign \$signature__data$88[0][0]  = \$signature__data$88 [15:0];
-  assign \$signature__data$88[0][1]  = \$signature__data$88 [31:16];
-  assign \$signature__data$88[0][2]  = \$signature__data$88 [47:32];
-  assign \$signature__data$88[0][3]  = \$signature__data$88 [63:48];
-  assign \$signature__data$88[1]  = \$signature__data$88 [127:64];
-  assign \$signature__data$88[1][0]  = \$signature__data$88 [79:64];
-  assign \$signature__data$88[1][1]  = \$signature__data$88 [95:80];
-  assign \$signature__data$88[1][2]  = \$signature__data$88 [111:96];
-  assign \$signature__data$88[1][3]  = \$signature__data$88 [127:112];
-  assign \$signature__data$88[2]  = \$signature__data$88 [191:128];
-  assign \$signature__data$88[2][0]  = \$signature__data$88 [143:128];
-  assign \$signature__data$88[2][1]  = \$signature__data$88 [159:144];
-  assign \$signature__data$88[2][2]  = \$signature__data$88 [175:160];
-  assign \$signature__data$88[2][3]  = \$signature__data$88 [191:176];
-  assign \$signature__data$88[3]  = \$signature__data$88 [255:192];
-  assign \$signature__data$88[3][0]  = \$signature__data$88 [207:192];
-  assign \$signature__data$88[3][1]  = \$signature__data$88 [223:208];
-  assign \$signature__data$88[3][2]  = \$signature__data$88 [239:224];
-  assign \$signature__data$88[3][3]  = \$signature__data$88 [255:240];
+  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
+  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
+  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
+  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
+  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
+  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
+  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
+  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
+  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
+  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
+  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
+  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
+  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
+  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
+  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
+  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
+  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
+  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
+  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
+  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2352,8 +2257,9 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$14  = 2'h0;
-  assign \$15  = 2'h0;
+  assign \$12  = 2'h0;
+  assign \$13  = 2'h0;
+  assign \$32  = block_done;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -8556,7 +8462,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
     .p(\b$127 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_scale  zero_scale (
-    .\port$1169$0 (s1_zero),
+    .\port$1166$0 (s1_zero),
     .s(s1_a),
     .y(\y$122 )
   );
@@ -10262,40 +10168,36 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1169$0 , y, s);
+module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1166$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [5:0] \$10 ;
   wire [5:0] \$11 ;
-  wire [5:0] \$12 ;
-  wire [8:0] \$13 ;
-  wire \$14 ;
-  wire [5:0] \$15 ;
-  wire [59:0] \$16 ;
-  wire [10:0] \$17 ;
-  wire [11:0] \$18 ;
-  wire \$19 ;
+  wire [8:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire [59:0] \$14 ;
+  wire [10:0] \$15 ;
+  wire [11:0] \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [21:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [59:0] \$20 ;
   wire [21:0] \$21 ;
-  wire [59:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [53:0] \$25 ;
-  wire [54:0] \$26 ;
+  wire [22:0] \$22 ;
+  wire [53:0] \$23 ;
+  wire [54:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [55:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [55:0] \$31 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
@@ -10304,9 +10206,10 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1169$0 , y, s);
   wire \$9 ;
   wire [4:0] d;
   wire [4:0] dmag;
+  wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$1169$0 ;
-  wire [3:0] \port$1169$0 ;
+  input [3:0] \port$1166$0 ;
+  wire [3:0] \port$1166$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10325,6 +10228,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1169$0 , y, s);
   wire s_nan;
   wire [23:0] s_sig;
   wire s_zero;
+  wire sign;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
@@ -10340,39 +10244,36 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1169$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1169$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1169$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1169$0  };
-  assign prod = \$12 [4:0] * { \$3 , s[22:0] };
-  assign \$13  = s_e - 7'h7f;
-  assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$1169$0  }) < $signed(1'h0);
-  assign rp_sign = s[31] ^ \$14 ;
-  assign \$15  = 5'h1c - rp_msb;
-  assign \$16  = prod << \$15 [4:0];
-  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
-  assign \$19  = $signed(\$18 ) < $signed(2'h1);
-  assign \$20  = $signed(\$18 ) < $signed(6'h24);
-  assign \$21  = $signed(2'h1) - $signed(\$18 );
-  assign rp_sh = \$16 [28:0] >> rp_rs;
-  assign \$22  = rp_sh << rp_rs;
-  assign rp_lost = \$22 [28:0] != \$16 [28:0];
-  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
-  assign \$24  = $signed(\$23 ) - $signed(2'h1);
-  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$27  = | rp_sh[3:0];
-  assign \$28  = \$27  | rp_lost;
-  assign \$29  = \$28  | rp_sh[5];
-  assign \$30  = rp_sh[4] & \$29 ;
-  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
-  assign \$32  = ! prod;
-  assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$1169$0 ;
-  assign \$35  = s_inf & \$34 ;
-  assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1169$0  }) < $signed(1'h0);
-  assign \$38  = s[31] ^ \$37 ;
+  assign dneg = $signed({ 1'h0, \port$1166$0  }) < $signed(1'h0);
+  assign sign = s[31] ^ dneg;
+  assign \$10  = - \port$1166$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1166$0  };
+  assign prod = \$11 [4:0] * { \$3 , s[22:0] };
+  assign \$12  = s_e - 7'h7f;
+  assign exp = $signed(\$12 ) - $signed(6'h17);
+  assign \$13  = 5'h1c - rp_msb;
+  assign \$14  = prod << \$13 [4:0];
+  assign \$15  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$16  = $signed(\$15 ) + $signed(8'h7f);
+  assign \$17  = $signed(\$16 ) < $signed(2'h1);
+  assign \$18  = $signed(\$16 ) < $signed(6'h24);
+  assign \$19  = $signed(2'h1) - $signed(\$16 );
+  assign rp_sh = \$14 [28:0] >> rp_rs;
+  assign \$20  = rp_sh << rp_rs;
+  assign rp_lost = \$20 [28:0] != \$14 [28:0];
+  assign \$21  = $signed(\$16 ) + $signed({ 1'h0, rp_rs });
+  assign \$22  = $signed(\$21 ) - $signed(2'h1);
+  assign \$24  = $signed(\$23 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$25  = | rp_sh[3:0];
+  assign \$26  = \$25  | rp_lost;
+  assign \$27  = \$26  | rp_sh[5];
+  assign \$28  = rp_sh[4] & \$27 ;
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
+  assign \$30  = ! prod;
+  assign \$31  = \$29 [44:0] >= 31'h7f800000;
+  assign \$32  = ! \port$1166$0 ;
+  assign \$33  = s_inf & \$32 ;
+  assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
@@ -10464,45 +10365,46 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1169$0 , y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$19 ) begin
+    if (\$17 ) begin
       (* full_case = 32'd1 *)
-      if (\$20 ) begin
+      if (\$18 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$21 [4:0];
+        rp_rs = \$19 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$32 ) begin
-      rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$33 ) begin
-      rp_out = { rp_sign, 31'h7f800000 };
+    if (\$30 ) begin
+      rp_out = { sign, 31'h00000000 };
+    end else if (\$31 ) begin
+      rp_out = { sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$31 [30:0] };
+      rp_out = { sign, \$29 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$36 ) begin
+    if (\$34 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$38 , 31'h7f800000 };
+      y = { sign, 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$12 [4:0];
-  assign d = { 1'h0, \port$1169$0  };
-  assign rp_ls = \$15 [4:0];
-  assign rp_norm = \$16 [28:0];
-  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
-  assign rp_packed = \$31 [44:0];
-  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
+  assign d = { 1'h0, \port$1166$0  };
+  assign dmag = \$11 [4:0];
+  assign rp_sign = sign;
+  assign rp_ls = \$13 [4:0];
+  assign rp_norm = \$14 [28:0];
+  assign rp_eb = { \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16  };
+  assign rp_packed = \$29 [44:0];
+  assign \$23  = { \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);

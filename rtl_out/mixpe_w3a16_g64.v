@@ -672,7 +672,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     .p(\b$129 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1158$0 (s1_zero),
+    .\port$1155$0 (s1_zero),
     .s(s1_a),
     .y(\y$124 )
   );
@@ -2395,40 +2395,36 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1158$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1155$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [4:0] \$10 ;
   wire [4:0] \$11 ;
-  wire [4:0] \$12 ;
-  wire [8:0] \$13 ;
-  wire \$14 ;
-  wire [5:0] \$15 ;
-  wire [58:0] \$16 ;
-  wire [10:0] \$17 ;
-  wire [11:0] \$18 ;
-  wire \$19 ;
+  wire [8:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire [58:0] \$14 ;
+  wire [10:0] \$15 ;
+  wire [11:0] \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [21:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [58:0] \$20 ;
   wire [21:0] \$21 ;
-  wire [58:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [53:0] \$25 ;
-  wire [54:0] \$26 ;
+  wire [22:0] \$22 ;
+  wire [53:0] \$23 ;
+  wire [54:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [55:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [55:0] \$31 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
@@ -2437,9 +2433,10 @@ module \mixpe_w3a16_g64.zero_scale (\port$1158$0 , y, s);
   wire \$9 ;
   wire [3:0] d;
   wire [3:0] dmag;
+  wire dneg;
   wire [9:0] exp;
-  input [2:0] \port$1158$0 ;
-  wire [2:0] \port$1158$0 ;
+  input [2:0] \port$1155$0 ;
+  wire [2:0] \port$1155$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2458,6 +2455,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1158$0 , y, s);
   wire s_nan;
   wire [23:0] s_sig;
   wire s_zero;
+  wire sign;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
@@ -2473,39 +2471,36 @@ module \mixpe_w3a16_g64.zero_scale (\port$1158$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign \$10  = $signed({ 1'h0, \port$1158$0  }) < $signed(1'h0);
-  assign \$11  = - \port$1158$0 ;
-  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1158$0  };
-  assign prod = \$12 [3:0] * { \$3 , s[22:0] };
-  assign \$13  = s_e - 7'h7f;
-  assign exp = $signed(\$13 ) - $signed(6'h17);
-  assign \$14  = $signed({ 1'h0, \port$1158$0  }) < $signed(1'h0);
-  assign rp_sign = s[31] ^ \$14 ;
-  assign \$15  = 5'h1b - rp_msb;
-  assign \$16  = prod << \$15 [4:0];
-  assign \$17  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$18  = $signed(\$17 ) + $signed(8'h7f);
-  assign \$19  = $signed(\$18 ) < $signed(2'h1);
-  assign \$20  = $signed(\$18 ) < $signed(6'h25);
-  assign \$21  = $signed(2'h1) - $signed(\$18 );
-  assign rp_sh = \$16 [27:0] >> rp_rs;
-  assign \$22  = rp_sh << rp_rs;
-  assign rp_lost = \$22 [27:0] != \$16 [27:0];
-  assign \$23  = $signed(\$18 ) + $signed({ 1'h0, rp_rs });
-  assign \$24  = $signed(\$23 ) - $signed(2'h1);
-  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$27  = | rp_sh[2:0];
-  assign \$28  = \$27  | rp_lost;
-  assign \$29  = \$28  | rp_sh[4];
-  assign \$30  = rp_sh[3] & \$29 ;
-  assign \$31  = $signed(\$26 ) + $signed({ 1'h0, \$30  });
-  assign \$32  = ! prod;
-  assign \$33  = \$31 [44:0] >= 31'h7f800000;
-  assign \$34  = ! \port$1158$0 ;
-  assign \$35  = s_inf & \$34 ;
-  assign \$36  = s_nan | \$35 ;
-  assign \$37  = $signed({ 1'h0, \port$1158$0  }) < $signed(1'h0);
-  assign \$38  = s[31] ^ \$37 ;
+  assign dneg = $signed({ 1'h0, \port$1155$0  }) < $signed(1'h0);
+  assign sign = s[31] ^ dneg;
+  assign \$10  = - \port$1155$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1155$0  };
+  assign prod = \$11 [3:0] * { \$3 , s[22:0] };
+  assign \$12  = s_e - 7'h7f;
+  assign exp = $signed(\$12 ) - $signed(6'h17);
+  assign \$13  = 5'h1b - rp_msb;
+  assign \$14  = prod << \$13 [4:0];
+  assign \$15  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$16  = $signed(\$15 ) + $signed(8'h7f);
+  assign \$17  = $signed(\$16 ) < $signed(2'h1);
+  assign \$18  = $signed(\$16 ) < $signed(6'h25);
+  assign \$19  = $signed(2'h1) - $signed(\$16 );
+  assign rp_sh = \$14 [27:0] >> rp_rs;
+  assign \$20  = rp_sh << rp_rs;
+  assign rp_lost = \$20 [27:0] != \$14 [27:0];
+  assign \$21  = $signed(\$16 ) + $signed({ 1'h0, rp_rs });
+  assign \$22  = $signed(\$21 ) - $signed(2'h1);
+  assign \$24  = $signed(\$23 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$25  = | rp_sh[2:0];
+  assign \$26  = \$25  | rp_lost;
+  assign \$27  = \$26  | rp_sh[4];
+  assign \$28  = rp_sh[3] & \$27 ;
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
+  assign \$30  = ! prod;
+  assign \$31  = \$29 [44:0] >= 31'h7f800000;
+  assign \$32  = ! \port$1155$0 ;
+  assign \$33  = s_inf & \$32 ;
+  assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
@@ -2594,45 +2589,46 @@ module \mixpe_w3a16_g64.zero_scale (\port$1158$0 , y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$19 ) begin
+    if (\$17 ) begin
       (* full_case = 32'd1 *)
-      if (\$20 ) begin
+      if (\$18 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$21 [4:0];
+        rp_rs = \$19 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$32 ) begin
-      rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$33 ) begin
-      rp_out = { rp_sign, 31'h7f800000 };
+    if (\$30 ) begin
+      rp_out = { sign, 31'h00000000 };
+    end else if (\$31 ) begin
+      rp_out = { sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$31 [30:0] };
+      rp_out = { sign, \$29 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$36 ) begin
+    if (\$34 ) begin
       y = 32'd2143289344;
     end else if (s_inf) begin
-      y = { \$38 , 31'h7f800000 };
+      y = { sign, 31'h7f800000 };
     end else begin
       y = rp_out;
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$12 [3:0];
-  assign d = { 1'h0, \port$1158$0  };
-  assign rp_ls = \$15 [4:0];
-  assign rp_norm = \$16 [27:0];
-  assign rp_eb = { \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18 [11], \$18  };
-  assign rp_packed = \$31 [44:0];
-  assign \$25  = { \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 [22], \$24 , 23'h000000 };
+  assign d = { 1'h0, \port$1155$0  };
+  assign dmag = \$11 [3:0];
+  assign rp_sign = sign;
+  assign rp_ls = \$13 [4:0];
+  assign rp_norm = \$14 [27:0];
+  assign rp_eb = { \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16 [11], \$16  };
+  assign rp_packed = \$29 [44:0];
+  assign \$23  = { \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 [22], \$22 , 23'h000000 };
 endmodule
 
 module \mixpe_w3a16_g64.zero_sub (a, s, b);

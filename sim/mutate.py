@@ -39,7 +39,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -232,6 +232,9 @@ class EquivalenceRule:
     #: If set, the line after the mutant's must match it too, ``{name}`` standing for the
     #: (escaped) text of the named group ``name`` of ``original``.
     following: str | None = None
+    #: If set, ``check(original_match, following_match)`` must hold too (what a regular
+    #: expression cannot say, e.g. that two constants of different widths are one value).
+    check: Callable[[re.Match, re.Match], bool] | None = None
 
     def matches(self, mutant: Mutant, next_line: str = "") -> bool:
         line = re.sub(r"\s+", " ", mutant.original).strip()
@@ -242,7 +245,8 @@ class EquivalenceRule:
             return True
         groups = {k: re.escape(v) for k, v in m.groupdict().items()}
         pattern = self.following.format(**groups)
-        return re.fullmatch(pattern, re.sub(r"\s+", " ", next_line).strip()) is not None
+        nxt = re.fullmatch(pattern, re.sub(r"\s+", " ", next_line).strip())
+        return nxt is not None and (self.check is None or self.check(m, nxt))
 
 
 #: The mutants judged equivalent, with the reason for each class.
@@ -288,7 +292,28 @@ JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
         "a clamp min(x, K) written as (x > K) ? K : x with an odd K: the mutant compares with "
         "K - 1, and at x = K both branches are K, so it clamps the same values",
         following=r"assign \\\S+ = {c} \? \d+'h0*{k} : {x};"),
+    EquivalenceRule(
+        "signed_floor_boundary", "< -> <=",
+        r"assign (?P<c>\\\S+) = \$signed\((?P<x>[^()'<>?]+)\) < "
+        r"\$signed\((?P<w>\d+)'h(?P<k>[0-9a-f]+)\);",
+        "a signed clamp max(x, K) written as (x < K) ? K : x (the next line selects the same "
+        "value K, sign-extended to its width): at x = K both branches are K, so x <= K clamps "
+        "the same values",
+        following=r"assign \\\S+ = {c} \? (?P<w2>\d+)'h(?P<k2>[0-9a-f]+) : {x};",
+        check=lambda original, following: _same_signed(original, following)),
 )
+
+
+def _signed_const(width: str, hexdigits: str) -> int:
+    value, bits = int(hexdigits, 16), int(width)
+    return value - (1 << bits) if value >> (bits - 1) & 1 else value
+
+
+def _same_signed(original: re.Match, following: re.Match) -> bool:
+    """Whether the compared constant (``w``/``k``) and the selected one (``w2``/``k2``) are
+    one signed value."""
+    return (_signed_const(original["w"], original["k"])
+            == _signed_const(following["w2"], following["k2"]))
 
 
 def _next_line(text: str, mutant: Mutant) -> str:
@@ -459,7 +484,8 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
     for r in JUDGED_EQUIVALENT:
         hits = [v for v in verdicts
                 if r.matches(v.mutant, _next_line(texts[v.mutant.design], v.mutant))]
-        rules.append({**asdict(r),
+        rules.append({**{k: v for k, v in asdict(r).items() if k != "check"},
+                      "checked": r.check is not None,
                       "judged_equivalent": sum(v.equivalence == "judged" for v in hits),
                       # Killed mutants of a rule's class: the rule's reasoning is wrong.
                       "contradicted": [v.mutant.id for v in hits

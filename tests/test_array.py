@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from amaranth import Const
+from amaranth.back import rtlil
 from amaranth.hdl import UnusedElaboratable
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -26,6 +27,7 @@ from mpgemm.hw.array import mesh as mesh_mod
 from mpgemm.hw.array.accel import Accelerator
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
 from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.hw.array.shared import grid_component
 from mpgemm.hw.contract import layout_of
 from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.pe_designs.bitserial import rtl as bitserial_rtl
@@ -872,10 +874,6 @@ def test_broken_double_buffers_fail(mutant):
 def test_output_stationary_grid_pes_have_no_weight_register(organisation, pe):
     # The tile ties load_w high in an output-stationary array, so a weight register there
     # could never be read; a weight-stationary array's PEs load theirs from the shadow rows.
-    from amaranth.back import rtlil
-
-    from mpgemm.hw.array.shared import grid_component
-
     config = replace(PRESETS[pe], lanes=1) if pe == "int_mac_w8a8" else PRESETS[pe]
     os_ = ArrayConfig(pe=config, rows=2, cols=2, organisation=organisation)
     assert "w_reg" not in rtlil.convert(grid_component(os_))

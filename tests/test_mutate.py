@@ -147,7 +147,7 @@ def test_judged_rules_match_only_their_class():
     """Each rule names a class that exists in the generated RTL (a stale rule fails here) and
     nothing else: not another operator on the same line, nor any integer design's mutant."""
     text, every = _fp16_mac_mutants()
-    fp = [(t, m) for d in ("fp16_mac", "mixpe_w8a16_int")
+    fp = [(t, m) for d in ("fp16_mac", "mixpe_w8a16_int", "lut_w2_fp16")
           for t in [(RTL_DIR / f"{d}.v").read_text()] for m in mutants_of(d, t)]
     for rule in mutate.JUDGED_EQUIVALENT:
         hits = [m for t, m in fp if rule.matches(m, mutate._next_line(t, m))]
@@ -175,6 +175,22 @@ def test_clamp_rule_needs_its_multiplexer():
     even = line.replace("5'h1b", "5'h1a")
     assert verdict(even, clamp.replace("8'h1b", "8'h1a"), "const lsb") == []
     assert verdict(line, "  assign \\$21  = \\$20 ;", "> -> >=") == []
+
+
+def test_signed_floor_rule_needs_the_same_value():
+    """(x < K) ? K : x with the selected constant K sign-extended to another width: judged
+    only when both constants are one signed value and the operand is the compared one."""
+    def verdict(line, nxt):
+        return _judged(f"{line}\n{nxt}\n", mutate.Mutant("t", 1, 0, "< -> <=", line, ""))
+
+    line = "  assign \\$123  = $signed(q_round7) < $signed(8'h81);"
+    floor = "  assign \\$124  = \\$123  ? 9'h181 : q_round7;"
+    assert verdict(line, floor) == ["signed_floor_boundary"]
+    assert verdict(line, floor.replace("9'h181", "9'h081")) == []   # +129, not -127
+    assert verdict(line, floor.replace("9'h181", "9'h180")) == []
+    assert verdict(line, floor.replace(": q_round7", ": q_round6")) == []
+    assert _judged(f"{line}\n{floor}\n",
+                   mutate.Mutant("t", 1, 0, "const lsb", line, "")) == []
 
 
 @pytest.mark.sim

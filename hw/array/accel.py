@@ -44,7 +44,9 @@ edge has always been read out. :func:`mpgemm.costmodel.array.stream_cycles` is t
 cycle count of a sequence of GEMMs.
 """
 
-from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
+from contextlib import nullcontext
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -142,7 +144,11 @@ class Accelerator(wiring.Component):
         load_bank = Signal(name="load_bank") if db else None
 
         def at(addr, depth: int, which=bank):
-            return addr + Mux(which, depth, 0) if db else addr
+            if not db:
+                return addr
+            if depth & (depth - 1) == 0:   # a power of two: the bank is the top address bit
+                return Cat(addr[:depth.bit_length() - 1], which)
+            return addr + Mux(which, depth, 0)
 
         # --- host side: loading, shape registers, state ------------------------------------
         M = Signal.like(self.m, name="M")
@@ -295,15 +301,20 @@ class Accelerator(wiring.Component):
         b = cfg.bounds
         m0 = Signal(range(b["m"] + R + 1), name="os_m0")
         n0 = Signal(range(b["n"] + C + 1), name="os_n0")
-        kc = Signal(range(b["k_beats"] + cb + 1), name="os_kc")
+        # Beats of K before this chunk: always 0 when no GEMM that fits has two chunks.
+        chunked = cfg.edge_adds
+        kc = Signal(range(b["k_beats"] + cb + 1), name="os_kc") if chunked else Const(0, 1)
         j = Signal(range(cb + 1), name="os_beat")          # beat within the chunk
         # Beat within the group; none for PEs without a group accumulator (bpg None).
         gb = Signal(range(bpg + 1), name="os_group_beat") if bpg is not None else None
         a_base = Signal(range(cfg.a_depth + 1), name="os_a_base")
         w_base = Signal(range(cfg.w_depth + 1), name="os_w_base")
         length = Signal(range(cb + 1), name="os_len")      # beats of this chunk
-        rest = Signal.like(KB, name="os_rest")
-        m.d.comb += [rest.eq(KB - kc), length.eq(Mux(rest < cb, rest, cb))]
+        if chunked:
+            rest = Signal.like(KB, name="os_rest")
+            m.d.comb += [rest.eq(KB - kc), length.eq(Mux(rest < cb, rest, cb))]
+        else:
+            m.d.comb += length.eq(KB)   # one chunk: the whole K (KB <= cb, as checked)
 
         # When the next beat may issue. A beat's interval is the slowest column's cycles for
         # its weight data type (read from the weight word, so known the cycle after the beat
@@ -348,30 +359,40 @@ class Accelerator(wiring.Component):
         group_end = Signal(name="os_group_end")
         m.d.comb += [is_last.eq(j == length - 1),
                      group_end.eq(is_last if gb is None or bpg is None else gb == bpg - 1)]
+        # prev_ge is read only after a beat issued (prev): the group_end of that beat.
+        m.d.sync += prev_ge.eq(group_end)
         fire = Signal(name="os_fire")
         m.d.comb += fire.eq(run & (m0 < M) & (gap_now == 0) &
                             (~is_last | ~any_last | (since >= spacing)))
         with m.If(go):
-            m.d.sync += [m0.eq(0), n0.eq(0), kc.eq(0), j.eq(0), a_base.eq(0),
+            m.d.sync += [m0.eq(0), n0.eq(0), j.eq(0), a_base.eq(0),
                          w_base.eq(0), gap.eq(0), dq.eq(0), since.eq(0), any_last.eq(0),
                          prev.eq(0)]
             if gb is not None:
                 m.d.sync += gb.eq(0)
+            if chunked:
+                m.d.sync += kc.eq(0)
         # The buffers are read only for a beat (their outputs, and the registers behind them,
         # hold still in idle cycles; the weight word also stays for the interval above).
-        m.d.comb += [a_rd.addr.eq(at(a_base + kc + j, cfg.a_depth)),
-                     w_rd.addr.eq(at(w_base + kc + j, cfg.w_depth)),
+        k = a_base + kc + j if chunked else a_base + j
+        kw = w_base + kc + j if chunked else w_base + j
+        m.d.comb += [a_rd.addr.eq(at(k, cfg.a_depth)),
+                     w_rd.addr.eq(at(kw, cfg.w_depth)),
                      a_rd.en.eq(fire), w_rd.en.eq(fire)]
         with m.If(fire):
             m.d.comb += [issue.valid.eq(1), issue.load_w.eq(1), issue.first.eq(j == 0),
                          issue.last.eq(is_last), issue.group_end.eq(group_end)]
-            m.d.sync += [prev.eq(1), prev_ge.eq(group_end), j.eq(j + 1)]
+            m.d.sync += [prev.eq(1), j.eq(j + 1)]
             if gb is not None:
                 m.d.sync += gb.eq(Mux(group_end, 0, gb + 1))
             with m.If(is_last):
-                m.d.sync += [j.eq(0), kc.eq(kc + length), since.eq(1), any_last.eq(1)]
-                with m.If(kc + length >= KB):
-                    m.d.sync += [kc.eq(0), n0.eq(n0 + C), w_base.eq(w_base + KB)]
+                m.d.sync += [j.eq(0), since.eq(1), any_last.eq(1)]
+                if chunked:
+                    m.d.sync += kc.eq(kc + length)
+                with m.If(kc + length >= KB) if chunked else nullcontext():
+                    if chunked:
+                        m.d.sync += kc.eq(0)
+                    m.d.sync += [n0.eq(n0 + C), w_base.eq(w_base + KB)]
                     with m.If(n0 + C >= N):
                         m.d.sync += [n0.eq(0), w_base.eq(0), m0.eq(m0 + R),
                                      a_base.eq(a_base + KB)]
@@ -427,21 +448,30 @@ class Accelerator(wiring.Component):
         b = cfg.bounds
         wm0 = Signal(range(b["m"] + R + 1), name="edge_m0")     # os: first row of the block
         wn0 = Signal(range(b["n"] + C + 1), name="edge_n0")
-        wk = Signal(range(b["k_beats"] + max(cb, R) + 1), name="edge_k")  # beats before chunk
-        wrow = Signal.like(M, name="edge_row")     # ws: the activation row
+        # Beats before this chunk; none when every GEMM that fits is one chunk (then every
+        # row is its output's first and last chunk).
+        chunked = cfg.edge_adds
+        wk = Signal(range(b["k_beats"] + max(cb, R) + 1), name="edge_k") if chunked else None
+        wrow = Signal.like(M, name="edge_row") if not os else None   # ws: the activation row
         y_base = Signal(range(cfg.o_depth * (C + 1) + 1), name="edge_y_base")  # n-block * M
         step = R if not os else cb
         with m.If(go):
-            m.d.sync += [wm0.eq(0), wn0.eq(0), wk.eq(0), wrow.eq(0), y_base.eq(0)]
+            m.d.sync += [wm0.eq(0), wn0.eq(0), y_base.eq(0)]
+            if wk is not None:
+                m.d.sync += wk.eq(0)
+            if wrow is not None:
+                m.d.sync += wrow.eq(0)
 
         row_m = Signal(range(b["m"] + R + 1), name="edge_row_m")
         m.d.comb += row_m.eq(wm0 + mesh.o_row_index if os else wrow)
         addr = Signal(range(cfg.o_depth * (C + 2) + R + 1), name="edge_addr")
         m.d.comb += addr.eq(y_base + row_m)
         first_chunk = Signal()
-        m.d.comb += first_chunk.eq(wk == 0)
         chunk_done = Signal()
-        m.d.comb += chunk_done.eq(wk + step >= KB)
+        if wk is not None:
+            m.d.comb += [first_chunk.eq(wk == 0), chunk_done.eq(wk + step >= KB)]
+        else:
+            m.d.comb += [first_chunk.eq(1), chunk_done.eq(1)]
         block_done = Signal()  # this row ends its block of outputs
         if os:
             m.d.comb += block_done.eq(mesh.o_row_index == R - 1)
@@ -451,15 +481,18 @@ class Accelerator(wiring.Component):
         with m.If(run & mesh.o_row_valid):
             m.d.comb += [o_rd.addr.eq(at(addr, cfg.o_depth)), o_rd.en.eq(1)]
             with m.If(block_done):
-                m.d.sync += wk.eq(wk + step)
-                if not os:
+                if wk is not None:
+                    m.d.sync += wk.eq(wk + step)
+                if wrow is not None:
                     m.d.sync += wrow.eq(0)
-                with m.If(chunk_done):
-                    m.d.sync += [wk.eq(0), wn0.eq(wn0 + C), y_base.eq(y_base + M)]
+                with m.If(chunk_done) if wk is not None else nullcontext():
+                    if wk is not None:
+                        m.d.sync += wk.eq(0)
+                    m.d.sync += [wn0.eq(wn0 + C), y_base.eq(y_base + M)]
                     if os:
                         with m.If(wn0 + C >= N):
                             m.d.sync += [wn0.eq(0), y_base.eq(0), wm0.eq(wm0 + R)]
-            if not os:
+            if wrow is not None:
                 with m.If(~block_done):
                     m.d.sync += wrow.eq(wrow + 1)
 

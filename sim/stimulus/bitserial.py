@@ -3,10 +3,12 @@ one data type (with its zero point and special value), each beat followed by its
 sometimes computing from the weight register; FP activations are finite (the alignment datapath
 takes finite values only)."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from mpgemm.pe_designs.bitserial import BitSerialConfig
-from mpgemm.sim.golden.bitserial import BitSerialWeight
+from mpgemm.sim.golden.bitserial import BitSerialWeight, run_bitserial
 from mpgemm.sim.golden.contract import Beat, QuantizedWeights
 from mpgemm.sim.golden.formats import get_weight_format, int_range
 
@@ -177,6 +179,30 @@ def _drained(config: BitSerialConfig, rng: np.random.Generator, beats: list[Beat
     return beats + [_idle(config, rng) for _ in range(config.scale_bits + 1)]
 
 
+def _cancelling_group(config: BitSerialConfig, rng: np.random.Generator, *, dtype: int,
+                      sparse: bool, depth: int | None, prior: list[Beat]) -> list[Beat]:
+    """FP activations: a one-group output at scale 1 whose partial sum cancels the group's
+    value ``g`` in the output adder: ``-g`` moved by ``2^j`` units in the last place (``j``
+    random), or, for ``depth`` and a power-of-two ``g``, ``depth`` units below ``|g|`` (the
+    sum's leading one at the lowest bits the adder's normaliser sees). Random groups never
+    cancel that deep. The group's value is the golden model's, from a partial sum of +0
+    (the group follows ``prior`` as :func:`_bitserial_group` schedules it)."""
+    beats = _bitserial_group(config, rng, first=True, last=True, psum=0, dtype=dtype,
+                             scale=1, sparse=sparse, prior=prior)
+    (_, g), = run_bitserial(config, beats, w_reset=config.golden.w_reset(config))
+    mag = g & 0x7FFFFFFF
+    if mag == 0 or mag >= 0x7F800000:
+        return beats
+    neg = ~g & 0x80000000
+    if depth is not None and g & 0x7FFFFF == 0 and mag > depth:
+        psum = neg | (mag - depth)
+    else:
+        j = int(rng.integers(0, 23))
+        moved = mag - (1 << j) if mag > (1 << j) and rng.random() < 0.5 else mag + (1 << j)
+        psum = neg | min(moved, 0x7F7FFFFF)
+    return [replace(beats[0], psum=psum)] + beats[1:]
+
+
 def _corner_beats(config: BitSerialConfig) -> list[Beat]:
     """Every data type's extreme groups at scales 0, 1 and the largest, from every corner
     partial sum, and a three-group output exercising every scale bit."""
@@ -202,6 +228,12 @@ def _corner_beats(config: BitSerialConfig) -> list[Beat]:
         for g in range(3):
             beats += _bitserial_group(config, rng, first=g == 0, last=g == 2, psum=0,
                                       dtype=dtype, extreme=True, scale=top - g, prior=beats)
+        if config.is_fp:
+            # Partial sums that cancel the group's value, to every depth.
+            for i in range(12):
+                beats += _cancelling_group(config, rng, dtype=dtype, sparse=i >= 8,
+                                           depth=(1, 2, 3, 5)[i - 8] if i >= 8 else None,
+                                           prior=beats)
     return _drained(config, rng, beats)
 
 
