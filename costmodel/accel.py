@@ -521,8 +521,7 @@ def _controller(accel: AccelConfig) -> tuple[list[tuple[str, int]], list[tuple[s
             ("edge_m0", w(mb + R + 1)),
             ("os_m0", w(mb + R + 1)), ("os_n0", w(nb + C + 1)), ("os_beat", w(cb + 1)),
             ("os_a_base", w(accel.a_depth + 1)), ("os_w_base", w(accel.w_depth + 1)),
-            ("os_gap", top), ("os_dq", top), ("os_since_last", w(spacing + 1)),
-            ("os_any_last", 1), ("os_prev_issued", 1), ("os_prev_group_end", 1),
+            ("os_since_last", w(spacing + 1)),
         ]
         adders += [
             ("edge_m0 + R", w(mb + R + 1)), ("edge_m0 + row index", w(mb + R + 1)),
@@ -530,9 +529,15 @@ def _controller(accel: AccelConfig) -> tuple[list[tuple[str, int]], list[tuple[s
             ("os_n0 + C", w(nb + C + 1)), ("os_m0 + R", w(mb + R + 1)),
             ("os_a_base + KB", w(accel.a_depth + 1)), ("os_w_base + KB", w(accel.w_depth + 1)),
             ("+ beat (a address)", a_addr), ("+ beat (w address)", w_addr),
-            ("length - 1", w(cb + 1)), ("os_gap_now - 1", top), ("os_dq_now - 1", top),
-            ("os_since_last + 1", w(spacing + 1)), ("interval - 1", w(max(cycles) + 1)),
+            ("length - 1", w(cb + 1)), ("os_since_last + 1", w(spacing + 1)),
         ]
+        # The countdowns exist only for PEs with multi-cycle beats or a dequantizer to wait
+        # for (a MAC takes a beat every cycle).
+        if max(cycles) > 1 or busy:
+            regs += [("os_gap", top), ("os_dq", top), ("os_prev_issued", 1),
+                     ("os_prev_group_end", 1)]
+            adders += [("os_gap_now - 1", top), ("os_dq_now - 1", top),
+                       ("interval - 1", w(max(cycles) + 1))]
         if busy:
             adders.append(("gap_now + busy", top))
         if bpg is not None:

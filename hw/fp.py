@@ -330,11 +330,17 @@ class IntScaleFP(wiring.Component):
     d: In(signed(int_bits))
     s: In(fmt.bits)
     y: Out(fmt.bits)
+
+    ``normal_scale=True`` is the caller's guarantee that ``s`` is never subnormal (MixPE's
+    activation sums in FP32: multiples of FP16's smallest step, far above FP32's subnormals):
+    a non-zero product then leads at bit ``man_bits`` or above, and the leading-one search
+    starts there.
     """
 
-    def __init__(self, int_bits: int, fmt: FPParams = FP16):
+    def __init__(self, int_bits: int, fmt: FPParams = FP16, *, normal_scale: bool = False):
         self.int_bits = int_bits
         self.fmt = fmt
+        self.normal_scale = normal_scale
         super().__init__({"d": In(signed(int_bits)), "s": In(fmt.bits), "y": Out(fmt.bits)})
 
     def describe(self) -> dict:
@@ -356,7 +362,8 @@ class IntScaleFP(wiring.Component):
         m.d.comb += prod.eq(dmag * ssig)
         exp = Signal(signed(f.exp_bits + 2), name="exp")
         m.d.comb += exp.eq(se - f.bias - f.man_bits)
-        rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=f, name="rp")
+        rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=f, name="rp",
+                             lowest_lead=f.man_bits if self.normal_scale else 1)
         with m.If(s_nan | (s_inf & (self.d == 0))):
             m.d.comb += self.y.eq(f.canonical_nan)
         with m.Elif(s_inf):

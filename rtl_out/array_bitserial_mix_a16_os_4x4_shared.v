@@ -4,70 +4,67 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [11:0] \$100 ;
-  wire \$101 ;
-  wire [9:0] \$102 ;
-  wire [9:0] \$103 ;
-  wire \$104 ;
+  wire [9:0] \$100 ;
+  wire [9:0] \$101 ;
+  wire \$102 ;
+  wire [11:0] \$103 ;
+  wire [11:0] \$104 ;
   wire [11:0] \$105 ;
-  wire [11:0] \$106 ;
-  wire [11:0] \$107 ;
+  wire \$106 ;
+  wire [9:0] \$107 ;
   wire \$108 ;
-  wire [9:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
-  wire \$114 ;
+  wire [8:0] \$114 ;
   wire \$115 ;
-  wire [8:0] \$116 ;
-  wire \$117 ;
+  wire \$116 ;
+  wire [8:0] \$117 ;
   wire \$118 ;
-  wire [8:0] \$119 ;
+  wire [9:0] \$119 ;
   reg [2:0] \$12 ;
   wire \$120 ;
-  wire [9:0] \$121 ;
-  wire \$122 ;
+  reg [8:0] \$121 ;
+  reg [8:0] \$122 ;
   reg [8:0] \$123 ;
-  reg [8:0] \$124 ;
+  reg [10:0] \$124 ;
   reg [8:0] \$125 ;
-  reg [10:0] \$126 ;
-  reg [8:0] \$127 ;
-  reg \$128 ;
-  reg [39:0] \$129 ;
+  reg \$126 ;
+  reg [39:0] \$127 ;
+  reg [2:0] \$128 ;
+  reg [3:0] \$129 ;
   reg [2:0] \$13 ;
   reg [3:0] \$130 ;
-  reg [3:0] \$131 ;
-  reg [2:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg [8:0] \$133 ;
+  reg [10:0] \$134 ;
   reg [8:0] \$135 ;
-  reg [10:0] \$136 ;
+  reg [8:0] \$136 ;
   reg [8:0] \$137 ;
-  reg [8:0] \$138 ;
-  reg [8:0] \$139 ;
+  reg [5:0] \$138 ;
+  reg [255:0] \$139 ;
   reg [2:0] \$14 ;
-  reg \$140 ;
-  reg [5:0] \$141 ;
-  reg [255:0] \$142 ;
-  reg [4:0] \$143 ;
-  reg [4:0] \$144 ;
-  reg [175:0] \$145 ;
-  reg [8:0] \$146 ;
-  reg [10:0] \$147 ;
-  reg [10:0] \$148 ;
-  reg \$149 ;
+  reg [4:0] \$140 ;
+  reg [4:0] \$141 ;
+  reg [175:0] \$142 ;
+  reg [8:0] \$143 ;
+  reg [10:0] \$144 ;
+  reg [10:0] \$145 ;
+  reg \$146 ;
+  reg \$147 ;
+  reg \$148 ;
+  reg [7:0] \$149 ;
   reg [2:0] \$15 ;
   reg \$150 ;
-  reg \$151 ;
-  reg [7:0] \$152 ;
+  reg [191:0] \$151 ;
+  reg [8:0] \$152 ;
   reg \$153 ;
-  reg [191:0] \$154 ;
-  reg [8:0] \$155 ;
-  reg \$156 ;
-  reg [8:0] \$157 ;
-  reg \$158 ;
+  reg [8:0] \$154 ;
+  reg \$155 ;
   wire \$16 ;
   reg [2:0] \$17 ;
   reg [2:0] \$18 ;
@@ -115,54 +112,54 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [9:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [9:0] \$61 ;
+  wire [9:0] \$60 ;
+  wire \$61 ;
   wire [9:0] \$62 ;
-  wire \$63 ;
-  wire [9:0] \$64 ;
-  wire [11:0] \$65 ;
-  wire \$66 ;
+  wire [11:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [11:0] \$66 ;
   wire \$67 ;
-  wire [11:0] \$68 ;
-  wire \$69 ;
+  wire \$68 ;
+  wire [9:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [9:0] \$71 ;
+  wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire \$76 ;
+  wire [9:0] \$76 ;
   wire \$77 ;
-  wire [9:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
+  wire [9:0] \$80 ;
   wire \$81 ;
-  wire [9:0] \$82 ;
-  wire \$83 ;
+  wire \$82 ;
+  wire [40:0] \$83 ;
   wire \$84 ;
-  wire [40:0] \$85 ;
-  wire \$86 ;
-  wire [4:0] \$87 ;
+  wire [3:0] \$85 ;
+  wire [3:0] \$86 ;
+  wire \$87 ;
   wire [4:0] \$88 ;
-  wire \$89 ;
+  wire [4:0] \$89 ;
   wire \$9 ;
-  wire [4:0] \$90 ;
+  wire \$90 ;
   wire [4:0] \$91 ;
-  wire \$92 ;
-  wire [3:0] \$93 ;
-  wire [3:0] \$94 ;
-  wire [9:0] \$95 ;
-  wire [6:0] \$96 ;
-  wire [6:0] \$97 ;
+  wire [4:0] \$92 ;
+  wire [9:0] \$93 ;
+  wire [6:0] \$94 ;
+  wire [6:0] \$95 ;
+  wire [11:0] \$96 ;
+  wire [9:0] \$97 ;
   wire [11:0] \$98 ;
-  wire [9:0] \$99 ;
+  wire \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$47 ;
+  wire [7:0] \$signature__addr$46 ;
   wire [255:0] \$signature__data ;
   wire [175:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -201,27 +198,27 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [1:0] \$signature__data$25[3].dtype ;
   wire [7:0] \$signature__data$25[3].scale ;
   wire [1:0] \$signature__data$25[3].special ;
-  wire [255:0] \$signature__data$86 ;
-  wire [63:0] \$signature__data$86[0] ;
-  wire [15:0] \$signature__data$86[0][0] ;
-  wire [15:0] \$signature__data$86[0][1] ;
-  wire [15:0] \$signature__data$86[0][2] ;
-  wire [15:0] \$signature__data$86[0][3] ;
-  wire [63:0] \$signature__data$86[1] ;
-  wire [15:0] \$signature__data$86[1][0] ;
-  wire [15:0] \$signature__data$86[1][1] ;
-  wire [15:0] \$signature__data$86[1][2] ;
-  wire [15:0] \$signature__data$86[1][3] ;
-  wire [63:0] \$signature__data$86[2] ;
-  wire [15:0] \$signature__data$86[2][0] ;
-  wire [15:0] \$signature__data$86[2][1] ;
-  wire [15:0] \$signature__data$86[2][2] ;
-  wire [15:0] \$signature__data$86[2][3] ;
-  wire [63:0] \$signature__data$86[3] ;
-  wire [15:0] \$signature__data$86[3][0] ;
-  wire [15:0] \$signature__data$86[3][1] ;
-  wire [15:0] \$signature__data$86[3][2] ;
-  wire [15:0] \$signature__data$86[3][3] ;
+  wire [255:0] \$signature__data$85 ;
+  wire [63:0] \$signature__data$85[0] ;
+  wire [15:0] \$signature__data$85[0][0] ;
+  wire [15:0] \$signature__data$85[0][1] ;
+  wire [15:0] \$signature__data$85[0][2] ;
+  wire [15:0] \$signature__data$85[0][3] ;
+  wire [63:0] \$signature__data$85[1] ;
+  wire [15:0] \$signature__data$85[1][0] ;
+  wire [15:0] \$signature__data$85[1][1] ;
+  wire [15:0] \$signature__data$85[1][2] ;
+  wire [15:0] \$signature__data$85[1][3] ;
+  wire [63:0] \$signature__data$85[2] ;
+  wire [15:0] \$signature__data$85[2][0] ;
+  wire [15:0] \$signature__data$85[2][1] ;
+  wire [15:0] \$signature__data$85[2][2] ;
+  wire [15:0] \$signature__data$85[2][3] ;
+  wire [63:0] \$signature__data$85[3] ;
+  wire [15:0] \$signature__data$85[3][0] ;
+  wire [15:0] \$signature__data$85[3][1] ;
+  wire [15:0] \$signature__data$85[3][2] ;
+  wire [15:0] \$signature__data$85[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -244,7 +241,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$51 ;
+  wire \$signature__en$50 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -413,7 +410,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [47:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
   reg [3:0] os_dq = 4'h0;
   reg [3:0] os_dq_now;
@@ -809,10 +805,10 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$61 [7:0]];
+      _0_ <= a_buf[\$59 [7:0]];
     end
   end
-  assign \$signature__data$86  = _0_;
+  assign \$signature__data$85  = _0_;
   reg [191:0] o_buf [255:0];
   initial begin
     o_buf[0] = 192'h000000000000000000000000000000000000000000000000;
@@ -1351,7 +1347,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [175:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$62 [7:0]];
+      _2_ <= w_buf[\$60 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1398,146 +1394,142 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$54  = ! os_gap_now;
   assign \$55  = \$53  & \$54 ;
   assign \$56  = ~ os_is_last;
-  assign \$57  = ~ os_any_last;
+  assign \$57  = os_since_last >= 3'h6;
   assign \$58  = \$56  | \$57 ;
-  assign \$59  = os_since_last >= 3'h6;
-  assign \$60  = \$58  | \$59 ;
-  assign os_fire = \$55  & \$60 ;
-  assign \$61  = os_a_base + os_beat;
-  assign \$62  = os_w_base + os_beat;
-  assign \$63  = ! os_beat;
-  assign \$64  = edge_m0 + o_row_index;
-  assign \$65  = edge_y_base + \$64 [8:0];
+  assign os_fire = \$55  & \$58 ;
+  assign \$59  = os_a_base + os_beat;
+  assign \$60  = os_w_base + os_beat;
+  assign \$61  = ! os_beat;
+  assign \$62  = edge_m0 + o_row_index;
+  assign \$63  = edge_y_base + \$62 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$66  = run & o_row_valid;
-  assign \$68  = edge_n0 + 3'h4;
-  assign \$69  = \$68  >= N;
-  assign \$70  = \$67  & \$69 ;
-  assign \$71  = edge_m0 + 3'h4;
-  assign \$72  = \$71  >= M;
-  assign is_last = \$70  & \$72 ;
-  assign \$73  = ~ y_out__valid;
-  assign \$74  = \$73  | y_out__ready;
-  assign \$75  = raddr < y_end;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = a_in__valid & a_in__ready;
-  assign \$78  = a_load_addr + 1'h1;
-  assign \$79  = ~ busy;
-  assign \$80  = start & \$79 ;
-  assign \$81  = w_in__valid & w_in__ready;
-  assign \$82  = w_load_addr + 1'h1;
-  assign \$83  = ~ busy;
-  assign \$84  = start & \$83 ;
-  assign \$85  = cycles + 1'h1;
-  assign \$86  = os_gap_now > 1'h0;
-  assign \$87  = os_gap_now - 1'h1;
-  assign \$88  = \$86  ? \$87  : 5'h00;
-  assign \$89  = os_dq_now > 1'h0;
-  assign \$90  = os_dq_now - 1'h1;
-  assign \$91  = \$89  ? \$90  : 5'h00;
-  assign \$92  = os_since_last < 3'h6;
-  assign \$93  = os_since_last + 1'h1;
-  assign \$94  = \$92  ? \$93  : { 1'h0, os_since_last };
-  assign \$95  = os_beat + 1'h1;
-  assign \$96  = os_group_beat + 1'h1;
-  assign \$97  = os_group_end ? 7'h00 : \$96 ;
+  assign \$64  = run & o_row_valid;
+  assign \$66  = edge_n0 + 3'h4;
+  assign \$67  = \$66  >= N;
+  assign \$68  = \$65  & \$67 ;
+  assign \$69  = edge_m0 + 3'h4;
+  assign \$70  = \$69  >= M;
+  assign is_last = \$68  & \$70 ;
+  assign \$71  = ~ y_out__valid;
+  assign \$72  = \$71  | y_out__ready;
+  assign \$73  = raddr < y_end;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = a_in__valid & a_in__ready;
+  assign \$76  = a_load_addr + 1'h1;
+  assign \$77  = ~ busy;
+  assign \$78  = start & \$77 ;
+  assign \$79  = w_in__valid & w_in__ready;
+  assign \$80  = w_load_addr + 1'h1;
+  assign \$81  = ~ busy;
+  assign \$82  = start & \$81 ;
+  assign \$83  = cycles + 1'h1;
+  assign \$84  = os_since_last < 3'h6;
+  assign \$85  = os_since_last + 1'h1;
+  assign \$86  = \$84  ? \$85  : { 1'h0, os_since_last };
+  assign \$87  = os_gap_now > 1'h0;
+  assign \$88  = os_gap_now - 1'h1;
+  assign \$89  = \$87  ? \$88  : 5'h00;
+  assign \$90  = os_dq_now > 1'h0;
+  assign \$91  = os_dq_now - 1'h1;
+  assign \$92  = \$90  ? \$91  : 5'h00;
+  assign \$93  = os_beat + 1'h1;
+  assign \$94  = os_group_beat + 1'h1;
+  assign \$95  = os_group_end ? 7'h00 : \$94 ;
+  assign \$96  = os_n0 + 3'h4;
+  assign \$97  = os_w_base + os_len;
   assign \$98  = os_n0 + 3'h4;
-  assign \$99  = os_w_base + os_len;
-  assign \$100  = os_n0 + 3'h4;
-  assign \$101  = \$100  >= N;
-  assign \$102  = os_m0 + 3'h4;
-  assign \$103  = os_a_base + os_len;
-  assign \$104  = run & o_row_valid;
+  assign \$99  = \$98  >= N;
+  assign \$100  = os_m0 + 3'h4;
+  assign \$101  = os_a_base + os_len;
+  assign \$102  = run & o_row_valid;
+  assign \$103  = edge_n0 + 3'h4;
+  assign \$104  = edge_y_base + M;
   assign \$105  = edge_n0 + 3'h4;
-  assign \$106  = edge_y_base + M;
-  assign \$107  = edge_n0 + 3'h4;
-  assign \$108  = \$107  >= N;
-  assign \$109  = edge_m0 + 3'h4;
-  assign \$110  = run & o_row_valid;
-  assign \$111  = run & o_row_valid;
-  assign \$112  = \$64 [8:0] < M;
-  assign \$113  = \$111  & \$112 ;
-  assign \$114  = run & o_row_valid;
-  assign \$115  = \$114  & is_last;
-  assign \$116  = o_wr__addr + 1'h1;
-  assign \$117  = \$116  > y_end;
-  assign \$118  = o_wr__en & \$117 ;
-  assign \$119  = o_wr__addr + 1'h1;
-  assign \$120  = run & last_write;
-  assign \$121  = raddr + 1'h1;
-  assign \$122  = raddr == y_end;
+  assign \$106  = \$105  >= N;
+  assign \$107  = edge_m0 + 3'h4;
+  assign \$108  = run & o_row_valid;
+  assign \$109  = run & o_row_valid;
+  assign \$110  = \$62 [8:0] < M;
+  assign \$111  = \$109  & \$110 ;
+  assign \$112  = run & o_row_valid;
+  assign \$113  = \$112  & is_last;
+  assign \$114  = o_wr__addr + 1'h1;
+  assign \$115  = \$114  > y_end;
+  assign \$116  = o_wr__en & \$115 ;
+  assign \$117  = o_wr__addr + 1'h1;
+  assign \$118  = run & last_write;
+  assign \$119  = raddr + 1'h1;
+  assign \$120  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$123 ;
+    a_load_addr <= \$121 ;
   always @(posedge clk)
-    w_load_addr <= \$124 ;
+    w_load_addr <= \$122 ;
   always @(posedge clk)
-    M <= \$125 ;
+    M <= \$123 ;
   always @(posedge clk)
-    N <= \$126 ;
+    N <= \$124 ;
   always @(posedge clk)
-    os_len <= \$127 ;
+    os_len <= \$125 ;
   always @(posedge clk)
-    run <= \$128 ;
+    run <= \$126 ;
   always @(posedge clk)
-    cycles <= \$129 ;
+    cycles <= \$127 ;
   always @(posedge clk)
-    os_gap <= \$130 ;
+    os_since_last <= \$128 ;
   always @(posedge clk)
-    os_dq <= \$131 ;
+    os_gap <= \$129 ;
   always @(posedge clk)
-    os_since_last <= \$132 ;
+    os_dq <= \$130 ;
   always @(posedge clk)
-    os_prev_issued <= \$133 ;
+    os_prev_issued <= \$131 ;
   always @(posedge clk)
-    os_prev_group_end <= \$134 ;
+    os_prev_group_end <= \$132 ;
   always @(posedge clk)
-    os_m0 <= \$135 ;
+    os_m0 <= \$133 ;
   always @(posedge clk)
-    os_n0 <= \$136 ;
+    os_n0 <= \$134 ;
   always @(posedge clk)
-    os_beat <= \$137 ;
+    os_beat <= \$135 ;
   always @(posedge clk)
-    os_a_base <= \$138 ;
+    os_a_base <= \$136 ;
   always @(posedge clk)
-    os_w_base <= \$139 ;
+    os_w_base <= \$137 ;
   always @(posedge clk)
-    os_any_last <= \$140 ;
+    os_group_beat <= \$138 ;
   always @(posedge clk)
-    os_group_beat <= \$141 ;
+    i_a <= \$139 ;
   always @(posedge clk)
-    i_a <= \$142 ;
+    issue_d1 <= \$140 ;
   always @(posedge clk)
-    issue_d1 <= \$143 ;
+    i_ctl <= \$141 ;
   always @(posedge clk)
-    i_ctl <= \$144 ;
+    i_w <= \$142 ;
   always @(posedge clk)
-    i_w <= \$145 ;
+    edge_m0 <= \$143 ;
   always @(posedge clk)
-    edge_m0 <= \$146 ;
+    edge_n0 <= \$144 ;
   always @(posedge clk)
-    edge_n0 <= \$147 ;
+    edge_y_base <= \$145 ;
   always @(posedge clk)
-    edge_y_base <= \$148 ;
+    s1_valid <= \$146 ;
   always @(posedge clk)
-    s1_valid <= \$149 ;
+    o_wr__en <= \$147 ;
   always @(posedge clk)
-    o_wr__en <= \$150 ;
+    s1_first <= \$148 ;
   always @(posedge clk)
-    s1_first <= \$151 ;
+    o_wr__addr <= \$149 ;
   always @(posedge clk)
-    o_wr__addr <= \$152 ;
+    last_write <= \$150 ;
   always @(posedge clk)
-    last_write <= \$153 ;
+    s1_row <= \$151 ;
   always @(posedge clk)
-    s1_row <= \$154 ;
+    y_end <= \$152 ;
   always @(posedge clk)
-    y_end <= \$155 ;
+    drain <= \$153 ;
   always @(posedge clk)
-    drain <= \$156 ;
+    raddr <= \$154 ;
   always @(posedge clk)
-    raddr <= \$157 ;
-  always @(posedge clk)
-    y_out__valid <= \$158 ;
+    y_out__valid <= \$155 ;
   \array_bitserial_mix_a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .i_a(i_a),
@@ -1883,7 +1875,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$63 ;
+      issue[2] = \$61 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1891,8 +1883,8 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$66 ) begin
-      o_rd__addr = \$65 [7:0];
+    if (\$64 ) begin
+      o_rd__addr = \$63 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1901,7 +1893,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$66 ) begin
+    if (\$64 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1912,40 +1904,60 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$76 ;
+      fetch = \$74 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = a_load_addr;
-    if (\$77 ) begin
-      \$123  = \$78 [8:0];
+    \$121  = a_load_addr;
+    if (\$75 ) begin
+      \$121  = \$76 [8:0];
     end
-    if (\$80 ) begin
-      \$123  = 9'h000;
+    if (\$78 ) begin
+      \$121  = 9'h000;
     end
     if (rst) begin
-      \$123  = 9'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_load_addr;
-    if (\$81 ) begin
-      \$124  = \$82 [8:0];
+    \$122  = w_load_addr;
+    if (\$79 ) begin
+      \$122  = \$80 [8:0];
     end
-    if (\$84 ) begin
-      \$124  = 9'h000;
+    if (\$82 ) begin
+      \$122  = 9'h000;
     end
     if (rst) begin
-      \$124  = 9'h000;
+      \$122  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = M;
+    \$123  = M;
     if (go) begin
-      \$125  = m;
+      \$123  = m;
+    end
+    if (rst) begin
+      \$123  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = N;
+    if (go) begin
+      \$124  = n;
+    end
+    if (rst) begin
+      \$124  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = os_len;
+    if (go) begin
+      \$125  = k_beats;
     end
     if (rst) begin
       \$125  = 9'h000;
@@ -1953,53 +1965,58 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = N;
+    \$126  = run;
     if (go) begin
-      \$126  = n;
+      \$126  = 1'h1;
+    end
+    if (\$118 ) begin
+      \$126  = 1'h0;
     end
     if (rst) begin
-      \$126  = 11'h000;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = os_len;
+    \$127  = cycles;
     if (go) begin
-      \$127  = k_beats;
-    end
-    if (rst) begin
-      \$127  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = run;
-    if (go) begin
-      \$128  = 1'h1;
-    end
-    if (\$120 ) begin
-      \$128  = 1'h0;
-    end
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = cycles;
-    if (go) begin
-      \$129  = 40'h0000000000;
+      \$127  = 40'h0000000000;
     end
     if (run) begin
-      \$129  = \$85 [39:0];
+      \$127  = \$83 [39:0];
     end
     if (rst) begin
-      \$129  = 40'h0000000000;
+      \$127  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$88 [3:0];
+    \$128  = \$86 [2:0];
+    if (go) begin
+      \$128  = 3'h6;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$128  = 3'h1;
+      end
+    end
+    if (rst) begin
+      \$128  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = \$89 [3:0];
+    if (go) begin
+      \$129  = 4'h0;
+    end
+    if (rst) begin
+      \$129  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$92 [3:0];
     if (go) begin
       \$130  = 4'h0;
     end
@@ -2009,60 +2026,66 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = \$91 [3:0];
+    \$131  = os_fire;
     if (go) begin
-      \$131  = 4'h0;
+      \$131  = 1'h0;
     end
     if (rst) begin
-      \$131  = 4'h0;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = \$94 [2:0];
+    \$132  = os_group_end;
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = os_m0;
     if (go) begin
-      \$132  = 3'h0;
+      \$133  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$132  = 3'h1;
+        if (\$99 ) begin
+          \$133  = \$100 [8:0];
+        end
       end
     end
     if (rst) begin
-      \$132  = 3'h0;
+      \$133  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = 1'h0;
+    \$134  = os_n0;
     if (go) begin
-      \$133  = 1'h0;
+      \$134  = 11'h000;
     end
     if (os_fire) begin
-      \$133  = 1'h1;
+      if (os_is_last) begin
+        \$134  = \$96 [10:0];
+        if (\$99 ) begin
+          \$134  = 11'h000;
+        end
+      end
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$134  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = os_group_end;
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = os_m0;
+    \$135  = os_beat;
     if (go) begin
       \$135  = 9'h000;
     end
     if (os_fire) begin
+      \$135  = \$93 [8:0];
       if (os_is_last) begin
-        if (\$101 ) begin
-          \$135  = \$102 [8:0];
-        end
+        \$135  = 9'h000;
       end
     end
     if (rst) begin
@@ -2071,32 +2094,33 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = os_n0;
+    \$136  = os_a_base;
     if (go) begin
-      \$136  = 11'h000;
+      \$136  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$136  = \$98 [10:0];
-        if (\$101 ) begin
-          \$136  = 11'h000;
+        if (\$99 ) begin
+          \$136  = \$101 [8:0];
         end
       end
     end
     if (rst) begin
-      \$136  = 11'h000;
+      \$136  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = os_beat;
+    \$137  = os_w_base;
     if (go) begin
       \$137  = 9'h000;
     end
     if (os_fire) begin
-      \$137  = \$95 [8:0];
       if (os_is_last) begin
-        \$137  = 9'h000;
+        \$137  = \$97 [8:0];
+        if (\$99 ) begin
+          \$137  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -2105,153 +2129,124 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = os_a_base;
+    \$138  = os_group_beat;
     if (go) begin
-      \$138  = 9'h000;
+      \$138  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$101 ) begin
-          \$138  = \$103 [8:0];
-        end
-      end
+      \$138  = \$95 [5:0];
     end
     if (rst) begin
-      \$138  = 9'h000;
+      \$138  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = os_w_base;
+    \$139  = \$signature__data$85 ;
+    if (rst) begin
+      \$139  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = issue;
+    if (rst) begin
+      \$140  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = issue_d1;
+    if (rst) begin
+      \$141  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = w_rd__data;
+    if (rst) begin
+      \$142  = 176'h00000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = edge_m0;
     if (go) begin
-      \$139  = 9'h000;
+      \$143  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$139  = \$99 [8:0];
-        if (\$101 ) begin
-          \$139  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$139  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = os_any_last;
-    if (go) begin
-      \$140  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$140  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = os_group_beat;
-    if (go) begin
-      \$141  = 6'h00;
-    end
-    if (os_fire) begin
-      \$141  = \$97 [5:0];
-    end
-    if (rst) begin
-      \$141  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$signature__data$86 ;
-    if (rst) begin
-      \$142  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = issue;
-    if (rst) begin
-      \$143  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = issue_d1;
-    if (rst) begin
-      \$144  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = w_rd__data;
-    if (rst) begin
-      \$145  = 176'h00000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = edge_m0;
-    if (go) begin
-      \$146  = 9'h000;
-    end
-    if (\$104 ) begin
+    if (\$102 ) begin
       if (block_done) begin
-        if (\$108 ) begin
-          \$146  = \$109 [8:0];
+        if (\$106 ) begin
+          \$143  = \$107 [8:0];
         end
       end
     end
     if (rst) begin
-      \$146  = 9'h000;
+      \$143  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = edge_n0;
+    \$144  = edge_n0;
     if (go) begin
-      \$147  = 11'h000;
+      \$144  = 11'h000;
     end
-    if (\$104 ) begin
+    if (\$102 ) begin
       if (block_done) begin
-        \$147  = \$105 [10:0];
-        if (\$108 ) begin
-          \$147  = 11'h000;
+        \$144  = \$103 [10:0];
+        if (\$106 ) begin
+          \$144  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$147  = 11'h000;
+      \$144  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = edge_y_base;
+    \$145  = edge_y_base;
     if (go) begin
-      \$148  = 11'h000;
+      \$145  = 11'h000;
     end
-    if (\$104 ) begin
+    if (\$102 ) begin
       if (block_done) begin
-        \$148  = \$106 [10:0];
-        if (\$108 ) begin
-          \$148  = 11'h000;
+        \$145  = \$104 [10:0];
+        if (\$106 ) begin
+          \$145  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$148  = 11'h000;
+      \$145  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = \$110 ;
+    \$146  = \$108 ;
     if (rst) begin
-      \$149  = 1'h0;
+      \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = \$111 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = 1'h1;
+    if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = \$63 [7:0];
+    if (rst) begin
+      \$149  = 8'h00;
     end
   end
   always @* begin
@@ -2263,96 +2258,75 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = 1'h1;
+    \$151 [47:0] = o_row[47:0];
+    \$151 [95:48] = o_row[95:48];
+    \$151 [143:96] = o_row[143:96];
+    \$151 [191:144] = o_row[191:144];
     if (rst) begin
-      \$151  = 1'h0;
+      \$151  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = \$65 [7:0];
+    \$152  = y_end;
+    if (\$116 ) begin
+      \$152  = \$117 ;
+    end
+    if (go) begin
+      \$152  = 9'h000;
+    end
     if (rst) begin
-      \$152  = 8'h00;
+      \$152  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = \$115 ;
+    \$153  = drain;
+    if (\$118 ) begin
+      \$153  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$120 ) begin
+          \$153  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154 [47:0] = o_row[47:0];
-    \$154 [95:48] = o_row[95:48];
-    \$154 [143:96] = o_row[143:96];
-    \$154 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$154  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = y_end;
-    if (\$118 ) begin
-      \$155  = \$119 ;
-    end
-    if (go) begin
-      \$155  = 9'h000;
-    end
-    if (rst) begin
-      \$155  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = drain;
-    if (\$120 ) begin
-      \$156  = 1'h1;
-    end
+    \$154  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$154  = \$119 [8:0];
+      end
+    end
+    if (go) begin
+      \$154  = 9'h000;
+    end
+    if (rst) begin
+      \$154  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$155  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$155  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$122 ) begin
-          \$156  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$157  = \$121 [8:0];
+        \$155  = 1'h0;
       end
     end
     if (go) begin
-      \$157  = 9'h000;
+      \$155  = 1'h0;
     end
     if (rst) begin
-      \$157  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$158  = 1'h1;
-      end else if (y_out__ready) begin
-        \$158  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$158  = 1'h0;
-    end
-    if (rst) begin
-      \$158  = 1'h0;
+      \$155  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2360,13 +2334,13 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$47  = \$61 [7:0];
-  assign w_rd__addr = \$62 [7:0];
-  assign \$signature__en$51  = os_fire;
+  assign \$signature__addr$46  = \$59 [7:0];
+  assign w_rd__addr = \$60 [7:0];
+  assign \$signature__en$50  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$64 [8:0];
-  assign edge_addr = \$65 [10:0];
+  assign edge_row_m = \$62 [8:0];
+  assign edge_addr = \$63 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2578,26 +2552,26 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$86[0]  = \$signature__data$86 [63:0];
-  assign \$signature__data$86[0][0]  = \$signature__data$86 [15:0];
-  assign \$signature__data$86[0][1]  = \$signature__data$86 [31:16];
-  assign \$signature__data$86[0][2]  = \$signature__data$86 [47:32];
-  assign \$signature__data$86[0][3]  = \$signature__data$86 [63:48];
-  assign \$signature__data$86[1]  = \$signature__data$86 [127:64];
-  assign \$signature__data$86[1][0]  = \$signature__data$86 [79:64];
-  assign \$signature__data$86[1][1]  = \$signature__data$86 [95:80];
-  assign \$signature__data$86[1][2]  = \$signature__data$86 [111:96];
-  assign \$signature__data$86[1][3]  = \$signature__data$86 [127:112];
-  assign \$signature__data$86[2]  = \$signature__data$86 [191:128];
-  assign \$signature__data$86[2][0]  = \$signature__data$86 [143:128];
-  assign \$signature__data$86[2][1]  = \$signature__data$86 [159:144];
-  assign \$signature__data$86[2][2]  = \$signature__data$86 [175:160];
-  assign \$signature__data$86[2][3]  = \$signature__data$86 [191:176];
-  assign \$signature__data$86[3]  = \$signature__data$86 [255:192];
-  assign \$signature__data$86[3][0]  = \$signature__data$86 [207:192];
-  assign \$signature__data$86[3][1]  = \$signature__data$86 [223:208];
-  assign \$signature__data$86[3][2]  = \$signature__data$86 [239:224];
-  assign \$signature__data$86[3][3]  = \$signature__data$86 [255:240];
+  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
+  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
+  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
+  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
+  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
+  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
+  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
+  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
+  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
+  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
+  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
+  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
+  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
+  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
+  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
+  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
+  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
+  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
+  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
+  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2647,7 +2621,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$67  = block_done;
+  assign \$65  = block_done;
 endmodule
 
 module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);
@@ -4069,169 +4043,169 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(ctl0_d1),
     .o_a(\i_a$85 ),
     .o_ctl(\i_ctl$87 ),
     .o_psum(o_psum),
     .o_w(\i_w$139 ),
     .pe_0_0__i_a(a0_d1),
+    .pe_0_0__i_ctl(ctl0_d1),
     .pe_0_0__i_w(\i_w$164 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$87 ),
     .o_a(\i_a$89 ),
     .o_ctl(\i_ctl$91 ),
     .o_psum(\o_psum$183 ),
     .o_w(\i_w$145 ),
     .pe_0_0__i_a(\i_a$85 ),
+    .pe_0_0__i_ctl(\i_ctl$87 ),
     .pe_0_0__i_w(\i_w$167 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$91 ),
     .o_a(\i_a$93 ),
     .o_ctl(\i_ctl$95 ),
     .o_psum(\o_psum$187 ),
     .o_w(\i_w$151 ),
     .pe_0_0__i_a(\i_a$89 ),
+    .pe_0_0__i_ctl(\i_ctl$91 ),
     .pe_0_0__i_w(\i_w$170 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$95 ),
     .o_ctl(o_ctl),
     .o_psum(\o_psum$191 ),
     .o_w(\i_w$157 ),
     .pe_0_0__i_a(\i_a$93 ),
+    .pe_0_0__i_ctl(\i_ctl$95 ),
     .pe_0_0__i_w(\i_w$173 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(ctl1_d2),
     .o_a(\i_a$99 ),
     .o_ctl(\i_ctl$101 ),
     .o_psum(\o_psum$180 ),
     .o_w(\i_w$141 ),
     .pe_0_0__i_a(a1_d2),
+    .pe_0_0__i_ctl(ctl1_d2),
     .pe_0_0__i_w(\i_w$139 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$101 ),
     .o_a(\i_a$103 ),
     .o_ctl(\i_ctl$105 ),
     .o_psum(\o_psum$184 ),
     .o_w(\i_w$147 ),
     .pe_0_0__i_a(\i_a$99 ),
+    .pe_0_0__i_ctl(\i_ctl$101 ),
     .pe_0_0__i_w(\i_w$145 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$105 ),
     .o_a(\i_a$107 ),
     .o_ctl(\i_ctl$109 ),
     .o_psum(\o_psum$188 ),
     .o_w(\i_w$153 ),
     .pe_0_0__i_a(\i_a$103 ),
+    .pe_0_0__i_ctl(\i_ctl$105 ),
     .pe_0_0__i_w(\i_w$151 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$109 ),
     .o_ctl(\o_ctl$45 ),
     .o_psum(\o_psum$192 ),
     .o_w(\i_w$159 ),
     .pe_0_0__i_a(\i_a$107 ),
+    .pe_0_0__i_ctl(\i_ctl$109 ),
     .pe_0_0__i_w(\i_w$157 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(ctl2_d3),
     .o_a(\i_a$113 ),
     .o_ctl(\i_ctl$115 ),
     .o_psum(\o_psum$181 ),
     .o_w(\i_w$143 ),
     .pe_0_0__i_a(a2_d3),
+    .pe_0_0__i_ctl(ctl2_d3),
     .pe_0_0__i_w(\i_w$141 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$115 ),
     .o_a(\i_a$117 ),
     .o_ctl(\i_ctl$119 ),
     .o_psum(\o_psum$185 ),
     .o_w(\i_w$149 ),
     .pe_0_0__i_a(\i_a$113 ),
+    .pe_0_0__i_ctl(\i_ctl$115 ),
     .pe_0_0__i_w(\i_w$147 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$119 ),
     .o_a(\i_a$121 ),
     .o_ctl(\i_ctl$123 ),
     .o_psum(\o_psum$189 ),
     .o_w(\i_w$155 ),
     .pe_0_0__i_a(\i_a$117 ),
+    .pe_0_0__i_ctl(\i_ctl$119 ),
     .pe_0_0__i_w(\i_w$153 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$123 ),
     .o_ctl(\o_ctl$58 ),
     .o_psum(\o_psum$193 ),
     .o_w(\i_w$161 ),
     .pe_0_0__i_a(\i_a$121 ),
+    .pe_0_0__i_ctl(\i_ctl$123 ),
     .pe_0_0__i_w(\i_w$159 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(ctl3_d4),
     .o_a(\i_a$127 ),
     .o_ctl(\i_ctl$129 ),
     .o_psum(\o_psum$182 ),
     .pe_0_0__i_a(a3_d4),
+    .pe_0_0__i_ctl(ctl3_d4),
     .pe_0_0__i_w(\i_w$143 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$129 ),
     .o_a(\i_a$131 ),
     .o_ctl(\i_ctl$133 ),
     .o_psum(\o_psum$186 ),
     .pe_0_0__i_a(\i_a$127 ),
+    .pe_0_0__i_ctl(\i_ctl$129 ),
     .pe_0_0__i_w(\i_w$149 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$133 ),
     .o_a(\i_a$135 ),
     .o_ctl(\i_ctl$137 ),
     .o_psum(\o_psum$190 ),
     .pe_0_0__i_a(\i_a$131 ),
+    .pe_0_0__i_ctl(\i_ctl$133 ),
     .pe_0_0__i_w(\i_w$155 ),
     .rst(rst)
   );
   \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$137 ),
     .o_ctl(\o_ctl$71 ),
     .o_psum(\o_psum$194 ),
     .pe_0_0__i_a(\i_a$135 ),
+    .pe_0_0__i_ctl(\i_ctl$137 ),
     .pe_0_0__i_w(\i_w$161 ),
     .rst(rst)
   );
@@ -9502,7 +9476,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.col3_head (rst, i_w, o_w, clk
   assign \o_w.dtype  = o_w[41:40];
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9512,7 +9486,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_ps
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9566,6 +9539,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_ps
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9619,6 +9593,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9639,12 +9614,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -9698,11 +9673,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_ps
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9712,7 +9685,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9766,6 +9738,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9819,6 +9792,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9839,12 +9813,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -9898,11 +9872,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9912,7 +9884,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9966,6 +9937,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10019,6 +9991,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10039,12 +10012,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -10098,11 +10071,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10112,7 +10083,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10165,6 +10135,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10218,6 +10189,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10238,12 +10210,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -10297,11 +10269,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10311,7 +10281,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10365,6 +10334,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10418,6 +10388,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10438,12 +10409,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -10497,11 +10468,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10511,7 +10480,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10565,6 +10533,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10618,6 +10587,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10638,12 +10608,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -10697,11 +10667,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10711,7 +10679,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10765,6 +10732,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10818,6 +10786,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10838,12 +10807,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -10897,11 +10866,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10911,7 +10878,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10964,6 +10930,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11017,6 +10984,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11037,12 +11005,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -11096,11 +11064,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11110,207 +11076,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [41:0] i_w;
-  wire [41:0] \i_w[0] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [31:0] \i_w[0].w_int ;
-  wire [7:0] \i_w[0].w_int[0] ;
-  wire [7:0] \i_w[0].w_int[1] ;
-  wire [7:0] \i_w[0].w_int[2] ;
-  wire [7:0] \i_w[0].w_int[3] ;
-  output [63:0] o_a;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [41:0] o_w;
-  wire [41:0] o_w;
-  wire [41:0] \o_w[0] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [31:0] \o_w[0].w_int ;
-  wire [7:0] \o_w[0].w_int[0] ;
-  wire [7:0] \o_w[0].w_int[1] ;
-  wire [7:0] \o_w[0].w_int[2] ;
-  wire [7:0] \o_w[0].w_int[3] ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [41:0] pe_0_0__i_w;
-  wire [41:0] pe_0_0__i_w;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [31:0] \pe_0_0__i_w.w_int ;
-  wire [7:0] \pe_0_0__i_w.w_int[0] ;
-  wire [7:0] \pe_0_0__i_w.w_int[1] ;
-  wire [7:0] \pe_0_0__i_w.w_int[2] ;
-  wire [7:0] \pe_0_0__i_w.w_int[3] ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [41:0] pe_0_0__o_w;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [31:0] \pe_0_0__o_w.w_int ;
-  wire [7:0] \pe_0_0__o_w.w_int[0] ;
-  wire [7:0] \pe_0_0__o_w.w_int[1] ;
-  wire [7:0] \pe_0_0__o_w.w_int[2] ;
-  wire [7:0] \pe_0_0__o_w.w_int[3] ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_a16_os_4x4_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.w_int[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.w_int[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].w_int  = pe_0_0__i_w[31:0];
-  assign \i_w[0].w_int[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].w_int[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].w_int[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].w_int[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].w_int  = o_w[31:0];
-  assign \o_w[0].w_int[0]  = o_w[7:0];
-  assign \o_w[0].w_int[1]  = o_w[15:8];
-  assign \o_w[0].w_int[2]  = o_w[23:16];
-  assign \o_w[0].w_int[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.w_int  = o_w[31:0];
-  assign \pe_0_0__o_w.w_int[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.w_int[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.w_int[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11364,6 +11129,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11417,6 +11183,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11437,12 +11204,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -11496,11 +11263,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11510,7 +11275,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11564,6 +11328,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11617,6 +11382,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11637,12 +11403,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -11696,11 +11462,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11710,7 +11474,205 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [41:0] i_w;
+  wire [41:0] \i_w[0] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [31:0] \i_w[0].w_int ;
+  wire [7:0] \i_w[0].w_int[0] ;
+  wire [7:0] \i_w[0].w_int[1] ;
+  wire [7:0] \i_w[0].w_int[2] ;
+  wire [7:0] \i_w[0].w_int[3] ;
+  output [63:0] o_a;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [41:0] o_w;
+  wire [41:0] o_w;
+  wire [41:0] \o_w[0] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [31:0] \o_w[0].w_int ;
+  wire [7:0] \o_w[0].w_int[0] ;
+  wire [7:0] \o_w[0].w_int[1] ;
+  wire [7:0] \o_w[0].w_int[2] ;
+  wire [7:0] \o_w[0].w_int[3] ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [41:0] pe_0_0__i_w;
+  wire [41:0] pe_0_0__i_w;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [31:0] \pe_0_0__i_w.w_int ;
+  wire [7:0] \pe_0_0__i_w.w_int[0] ;
+  wire [7:0] \pe_0_0__i_w.w_int[1] ;
+  wire [7:0] \pe_0_0__i_w.w_int[2] ;
+  wire [7:0] \pe_0_0__i_w.w_int[3] ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [41:0] pe_0_0__o_w;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [31:0] \pe_0_0__o_w.w_int ;
+  wire [7:0] \pe_0_0__o_w.w_int[0] ;
+  wire [7:0] \pe_0_0__o_w.w_int[1] ;
+  wire [7:0] \pe_0_0__o_w.w_int[2] ;
+  wire [7:0] \pe_0_0__o_w.w_int[3] ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_a16_os_4x4_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.w_int[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.w_int[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].w_int  = pe_0_0__i_w[31:0];
+  assign \i_w[0].w_int[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].w_int[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].w_int[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].w_int[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].w_int  = o_w[31:0];
+  assign \o_w[0].w_int[0]  = o_w[7:0];
+  assign \o_w[0].w_int[1]  = o_w[15:8];
+  assign \o_w[0].w_int[2]  = o_w[23:16];
+  assign \o_w[0].w_int[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.w_int  = o_w[31:0];
+  assign \pe_0_0__o_w.w_int[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.w_int[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.w_int[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+endmodule
+
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11763,6 +11725,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11816,6 +11779,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11836,12 +11800,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -11895,11 +11859,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11909,7 +11871,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11962,6 +11923,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12015,6 +11977,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12035,12 +11998,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -12094,11 +12057,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12108,7 +12069,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12161,6 +12121,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12214,6 +12175,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12234,12 +12196,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -12293,11 +12255,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12307,7 +12267,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12360,6 +12319,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12413,6 +12373,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12433,12 +12394,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -12492,11 +12453,9 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12506,7 +12465,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, p
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12558,6 +12516,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, p
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12611,6 +12570,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12631,12 +12591,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.w_int  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.w_int[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.w_int[1]  = pe_0_0__i_w[15:8];
@@ -12690,8 +12650,6 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, p
   assign \pe_0_0__o_w.w_int[3]  = o_w[31:24];
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -623,117 +623,114 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire \$656 ;
   wire \$657 ;
   wire \$658 ;
-  wire \$659 ;
+  wire [9:0] \$659 ;
   wire \$66 ;
-  wire \$660 ;
-  wire [9:0] \$661 ;
+  wire [9:0] \$660 ;
+  wire \$661 ;
   wire [9:0] \$662 ;
-  wire \$663 ;
-  wire [9:0] \$664 ;
-  wire [12:0] \$665 ;
-  wire \$666 ;
+  wire [12:0] \$663 ;
+  wire \$664 ;
+  wire \$665 ;
+  wire [12:0] \$666 ;
   wire \$667 ;
-  wire [12:0] \$668 ;
-  wire \$669 ;
+  wire \$668 ;
+  wire [9:0] \$669 ;
   reg [2:0] \$67 ;
   wire \$670 ;
-  wire [9:0] \$671 ;
+  wire \$671 ;
   wire \$672 ;
   wire \$673 ;
   wire \$674 ;
   wire \$675 ;
-  wire \$676 ;
+  wire [9:0] \$676 ;
   wire \$677 ;
-  wire [9:0] \$678 ;
+  wire \$678 ;
   wire \$679 ;
   reg [2:0] \$68 ;
-  wire \$680 ;
+  wire [9:0] \$680 ;
   wire \$681 ;
-  wire [9:0] \$682 ;
-  wire \$683 ;
+  wire \$682 ;
+  wire [40:0] \$683 ;
   wire \$684 ;
-  wire [40:0] \$685 ;
-  wire \$686 ;
-  wire [5:0] \$687 ;
+  wire [4:0] \$685 ;
+  wire [4:0] \$686 ;
+  wire \$687 ;
   wire [5:0] \$688 ;
-  wire \$689 ;
+  wire [5:0] \$689 ;
   wire [2:0] \$69 ;
-  wire [5:0] \$690 ;
+  wire \$690 ;
   wire [5:0] \$691 ;
-  wire \$692 ;
-  wire [4:0] \$693 ;
-  wire [4:0] \$694 ;
-  wire [9:0] \$695 ;
-  wire [6:0] \$696 ;
-  wire [6:0] \$697 ;
+  wire [5:0] \$692 ;
+  wire [9:0] \$693 ;
+  wire [6:0] \$694 ;
+  wire [6:0] \$695 ;
+  wire [12:0] \$696 ;
+  wire [9:0] \$697 ;
   wire [12:0] \$698 ;
-  wire [9:0] \$699 ;
+  wire \$699 ;
   wire \$7 ;
   wire [2:0] \$70 ;
-  wire [12:0] \$700 ;
-  wire \$701 ;
-  wire [9:0] \$702 ;
-  wire [9:0] \$703 ;
-  wire \$704 ;
+  wire [9:0] \$700 ;
+  wire [9:0] \$701 ;
+  wire \$702 ;
+  wire [12:0] \$703 ;
+  wire [12:0] \$704 ;
   wire [12:0] \$705 ;
-  wire [12:0] \$706 ;
-  wire [12:0] \$707 ;
+  wire \$706 ;
+  wire [9:0] \$707 ;
   wire \$708 ;
-  wire [9:0] \$709 ;
+  wire \$709 ;
   wire \$71 ;
   wire \$710 ;
   wire \$711 ;
   wire \$712 ;
   wire \$713 ;
-  wire \$714 ;
+  wire [8:0] \$714 ;
   wire \$715 ;
-  wire [8:0] \$716 ;
-  wire \$717 ;
+  wire \$716 ;
+  wire [8:0] \$717 ;
   wire \$718 ;
-  wire [8:0] \$719 ;
+  wire [9:0] \$719 ;
   reg [2:0] \$72 ;
   wire \$720 ;
-  wire [9:0] \$721 ;
-  wire \$722 ;
+  reg [8:0] \$721 ;
+  reg [8:0] \$722 ;
   reg [8:0] \$723 ;
-  reg [8:0] \$724 ;
+  reg [11:0] \$724 ;
   reg [8:0] \$725 ;
-  reg [11:0] \$726 ;
-  reg [8:0] \$727 ;
-  reg \$728 ;
-  reg [39:0] \$729 ;
+  reg \$726 ;
+  reg [39:0] \$727 ;
+  reg [3:0] \$728 ;
+  reg [4:0] \$729 ;
   reg [2:0] \$73 ;
   reg [4:0] \$730 ;
-  reg [4:0] \$731 ;
-  reg [3:0] \$732 ;
-  reg \$733 ;
-  reg \$734 ;
+  reg \$731 ;
+  reg \$732 ;
+  reg [8:0] \$733 ;
+  reg [11:0] \$734 ;
   reg [8:0] \$735 ;
-  reg [11:0] \$736 ;
+  reg [8:0] \$736 ;
   reg [8:0] \$737 ;
-  reg [8:0] \$738 ;
-  reg [8:0] \$739 ;
+  reg [5:0] \$738 ;
+  reg [511:0] \$739 ;
   reg [2:0] \$74 ;
-  reg \$740 ;
-  reg [5:0] \$741 ;
-  reg [511:0] \$742 ;
-  reg [4:0] \$743 ;
-  reg [4:0] \$744 ;
-  reg [351:0] \$745 ;
-  reg [8:0] \$746 ;
-  reg [11:0] \$747 ;
-  reg [11:0] \$748 ;
-  reg \$749 ;
+  reg [4:0] \$740 ;
+  reg [4:0] \$741 ;
+  reg [351:0] \$742 ;
+  reg [8:0] \$743 ;
+  reg [11:0] \$744 ;
+  reg [11:0] \$745 ;
+  reg \$746 ;
+  reg \$747 ;
+  reg \$748 ;
+  reg [7:0] \$749 ;
   reg [2:0] \$75 ;
   reg \$750 ;
-  reg \$751 ;
-  reg [7:0] \$752 ;
+  reg [255:0] \$751 ;
+  reg [8:0] \$752 ;
   reg \$753 ;
-  reg [255:0] \$754 ;
-  reg [8:0] \$755 ;
-  reg \$756 ;
-  reg [8:0] \$757 ;
-  reg \$758 ;
+  reg [8:0] \$754 ;
+  reg \$755 ;
   wire \$76 ;
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
@@ -762,7 +759,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [2:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$47 ;
+  wire [7:0] \$signature__addr$46 ;
   wire [511:0] \$signature__data ;
   wire [351:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -837,47 +834,47 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [1:0] \$signature__data$25[7].dtype ;
   wire [7:0] \$signature__data$25[7].scale ;
   wire [1:0] \$signature__data$25[7].special ;
-  wire [511:0] \$signature__data$86 ;
-  wire [63:0] \$signature__data$86[0] ;
-  wire [15:0] \$signature__data$86[0][0] ;
-  wire [15:0] \$signature__data$86[0][1] ;
-  wire [15:0] \$signature__data$86[0][2] ;
-  wire [15:0] \$signature__data$86[0][3] ;
-  wire [63:0] \$signature__data$86[1] ;
-  wire [15:0] \$signature__data$86[1][0] ;
-  wire [15:0] \$signature__data$86[1][1] ;
-  wire [15:0] \$signature__data$86[1][2] ;
-  wire [15:0] \$signature__data$86[1][3] ;
-  wire [63:0] \$signature__data$86[2] ;
-  wire [15:0] \$signature__data$86[2][0] ;
-  wire [15:0] \$signature__data$86[2][1] ;
-  wire [15:0] \$signature__data$86[2][2] ;
-  wire [15:0] \$signature__data$86[2][3] ;
-  wire [63:0] \$signature__data$86[3] ;
-  wire [15:0] \$signature__data$86[3][0] ;
-  wire [15:0] \$signature__data$86[3][1] ;
-  wire [15:0] \$signature__data$86[3][2] ;
-  wire [15:0] \$signature__data$86[3][3] ;
-  wire [63:0] \$signature__data$86[4] ;
-  wire [15:0] \$signature__data$86[4][0] ;
-  wire [15:0] \$signature__data$86[4][1] ;
-  wire [15:0] \$signature__data$86[4][2] ;
-  wire [15:0] \$signature__data$86[4][3] ;
-  wire [63:0] \$signature__data$86[5] ;
-  wire [15:0] \$signature__data$86[5][0] ;
-  wire [15:0] \$signature__data$86[5][1] ;
-  wire [15:0] \$signature__data$86[5][2] ;
-  wire [15:0] \$signature__data$86[5][3] ;
-  wire [63:0] \$signature__data$86[6] ;
-  wire [15:0] \$signature__data$86[6][0] ;
-  wire [15:0] \$signature__data$86[6][1] ;
-  wire [15:0] \$signature__data$86[6][2] ;
-  wire [15:0] \$signature__data$86[6][3] ;
-  wire [63:0] \$signature__data$86[7] ;
-  wire [15:0] \$signature__data$86[7][0] ;
-  wire [15:0] \$signature__data$86[7][1] ;
-  wire [15:0] \$signature__data$86[7][2] ;
-  wire [15:0] \$signature__data$86[7][3] ;
+  wire [511:0] \$signature__data$85 ;
+  wire [63:0] \$signature__data$85[0] ;
+  wire [15:0] \$signature__data$85[0][0] ;
+  wire [15:0] \$signature__data$85[0][1] ;
+  wire [15:0] \$signature__data$85[0][2] ;
+  wire [15:0] \$signature__data$85[0][3] ;
+  wire [63:0] \$signature__data$85[1] ;
+  wire [15:0] \$signature__data$85[1][0] ;
+  wire [15:0] \$signature__data$85[1][1] ;
+  wire [15:0] \$signature__data$85[1][2] ;
+  wire [15:0] \$signature__data$85[1][3] ;
+  wire [63:0] \$signature__data$85[2] ;
+  wire [15:0] \$signature__data$85[2][0] ;
+  wire [15:0] \$signature__data$85[2][1] ;
+  wire [15:0] \$signature__data$85[2][2] ;
+  wire [15:0] \$signature__data$85[2][3] ;
+  wire [63:0] \$signature__data$85[3] ;
+  wire [15:0] \$signature__data$85[3][0] ;
+  wire [15:0] \$signature__data$85[3][1] ;
+  wire [15:0] \$signature__data$85[3][2] ;
+  wire [15:0] \$signature__data$85[3][3] ;
+  wire [63:0] \$signature__data$85[4] ;
+  wire [15:0] \$signature__data$85[4][0] ;
+  wire [15:0] \$signature__data$85[4][1] ;
+  wire [15:0] \$signature__data$85[4][2] ;
+  wire [15:0] \$signature__data$85[4][3] ;
+  wire [63:0] \$signature__data$85[5] ;
+  wire [15:0] \$signature__data$85[5][0] ;
+  wire [15:0] \$signature__data$85[5][1] ;
+  wire [15:0] \$signature__data$85[5][2] ;
+  wire [15:0] \$signature__data$85[5][3] ;
+  wire [63:0] \$signature__data$85[6] ;
+  wire [15:0] \$signature__data$85[6][0] ;
+  wire [15:0] \$signature__data$85[6][1] ;
+  wire [15:0] \$signature__data$85[6][2] ;
+  wire [15:0] \$signature__data$85[6][3] ;
+  wire [63:0] \$signature__data$85[7] ;
+  wire [15:0] \$signature__data$85[7][0] ;
+  wire [15:0] \$signature__data$85[7][1] ;
+  wire [15:0] \$signature__data$85[7][2] ;
+  wire [15:0] \$signature__data$85[7][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -920,7 +917,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [15:0] \$signature__data[7][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$51 ;
+  wire \$signature__en$50 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -1181,7 +1178,6 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [31:0] \o_wr__data[7] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
   reg [4:0] os_dq = 5'h00;
   reg [4:0] os_dq_now;
@@ -1657,10 +1653,10 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [511:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$661 [7:0]];
+      _0_ <= a_buf[\$659 [7:0]];
     end
   end
-  assign \$signature__data$86  = _0_;
+  assign \$signature__data$85  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -2199,12 +2195,10 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [351:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$662 [7:0]];
+      _2_ <= w_buf[\$660 [7:0]];
     end
   end
   assign w_rd__data = _2_;
-  assign \$237  = \$234  ? \$235  : \$236 ;
-  assign \$238  = \$231  > \$237 ;
   assign \$242  = \$240  < \$241 ;
   assign \$245  = \$242  ? \$243  : \$244 ;
   assign \$246  = \$238  ? \$239  : \$245 ;
@@ -2383,146 +2377,142 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$654  = ! os_gap_now;
   assign \$655  = \$653  & \$654 ;
   assign \$656  = ~ os_is_last;
-  assign \$657  = ~ os_any_last;
+  assign \$657  = os_since_last >= 4'ha;
   assign \$658  = \$656  | \$657 ;
-  assign \$659  = os_since_last >= 4'ha;
-  assign \$660  = \$658  | \$659 ;
-  assign os_fire = \$655  & \$660 ;
-  assign \$661  = os_a_base + os_beat;
-  assign \$662  = os_w_base + os_beat;
-  assign \$663  = ! os_beat;
-  assign \$664  = edge_m0 + o_row_index;
-  assign \$665  = edge_y_base + \$664 [8:0];
+  assign os_fire = \$655  & \$658 ;
+  assign \$659  = os_a_base + os_beat;
+  assign \$660  = os_w_base + os_beat;
+  assign \$661  = ! os_beat;
+  assign \$662  = edge_m0 + o_row_index;
+  assign \$663  = edge_y_base + \$662 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$666  = run & o_row_valid;
-  assign \$668  = edge_n0 + 4'h8;
-  assign \$669  = \$668  >= N;
-  assign \$670  = \$667  & \$669 ;
-  assign \$671  = edge_m0 + 4'h8;
-  assign \$672  = \$671  >= M;
-  assign is_last = \$670  & \$672 ;
-  assign \$673  = ~ y_out__valid;
-  assign \$674  = \$673  | y_out__ready;
-  assign \$675  = raddr < y_end;
-  assign \$676  = \$674  & \$675 ;
-  assign \$677  = a_in__valid & a_in__ready;
-  assign \$678  = a_load_addr + 1'h1;
-  assign \$679  = ~ busy;
-  assign \$680  = start & \$679 ;
-  assign \$681  = w_in__valid & w_in__ready;
-  assign \$682  = w_load_addr + 1'h1;
-  assign \$683  = ~ busy;
-  assign \$684  = start & \$683 ;
-  assign \$685  = cycles + 1'h1;
-  assign \$686  = os_gap_now > 1'h0;
-  assign \$687  = os_gap_now - 1'h1;
-  assign \$688  = \$686  ? \$687  : 6'h00;
-  assign \$689  = os_dq_now > 1'h0;
-  assign \$690  = os_dq_now - 1'h1;
-  assign \$691  = \$689  ? \$690  : 6'h00;
-  assign \$692  = os_since_last < 4'ha;
-  assign \$693  = os_since_last + 1'h1;
-  assign \$694  = \$692  ? \$693  : { 1'h0, os_since_last };
-  assign \$695  = os_beat + 1'h1;
-  assign \$696  = os_group_beat + 1'h1;
-  assign \$697  = os_group_end ? 7'h00 : \$696 ;
+  assign \$664  = run & o_row_valid;
+  assign \$666  = edge_n0 + 4'h8;
+  assign \$667  = \$666  >= N;
+  assign \$668  = \$665  & \$667 ;
+  assign \$669  = edge_m0 + 4'h8;
+  assign \$670  = \$669  >= M;
+  assign is_last = \$668  & \$670 ;
+  assign \$671  = ~ y_out__valid;
+  assign \$672  = \$671  | y_out__ready;
+  assign \$673  = raddr < y_end;
+  assign \$674  = \$672  & \$673 ;
+  assign \$675  = a_in__valid & a_in__ready;
+  assign \$676  = a_load_addr + 1'h1;
+  assign \$677  = ~ busy;
+  assign \$678  = start & \$677 ;
+  assign \$679  = w_in__valid & w_in__ready;
+  assign \$680  = w_load_addr + 1'h1;
+  assign \$681  = ~ busy;
+  assign \$682  = start & \$681 ;
+  assign \$683  = cycles + 1'h1;
+  assign \$684  = os_since_last < 4'ha;
+  assign \$685  = os_since_last + 1'h1;
+  assign \$686  = \$684  ? \$685  : { 1'h0, os_since_last };
+  assign \$687  = os_gap_now > 1'h0;
+  assign \$688  = os_gap_now - 1'h1;
+  assign \$689  = \$687  ? \$688  : 6'h00;
+  assign \$690  = os_dq_now > 1'h0;
+  assign \$691  = os_dq_now - 1'h1;
+  assign \$692  = \$690  ? \$691  : 6'h00;
+  assign \$693  = os_beat + 1'h1;
+  assign \$694  = os_group_beat + 1'h1;
+  assign \$695  = os_group_end ? 7'h00 : \$694 ;
+  assign \$696  = os_n0 + 4'h8;
+  assign \$697  = os_w_base + os_len;
   assign \$698  = os_n0 + 4'h8;
-  assign \$699  = os_w_base + os_len;
-  assign \$700  = os_n0 + 4'h8;
-  assign \$701  = \$700  >= N;
-  assign \$702  = os_m0 + 4'h8;
-  assign \$703  = os_a_base + os_len;
-  assign \$704  = run & o_row_valid;
+  assign \$699  = \$698  >= N;
+  assign \$700  = os_m0 + 4'h8;
+  assign \$701  = os_a_base + os_len;
+  assign \$702  = run & o_row_valid;
+  assign \$703  = edge_n0 + 4'h8;
+  assign \$704  = edge_y_base + M;
   assign \$705  = edge_n0 + 4'h8;
-  assign \$706  = edge_y_base + M;
-  assign \$707  = edge_n0 + 4'h8;
-  assign \$708  = \$707  >= N;
-  assign \$709  = edge_m0 + 4'h8;
-  assign \$710  = run & o_row_valid;
-  assign \$711  = run & o_row_valid;
-  assign \$712  = \$664 [8:0] < M;
-  assign \$713  = \$711  & \$712 ;
-  assign \$714  = run & o_row_valid;
-  assign \$715  = \$714  & is_last;
-  assign \$716  = o_wr__addr + 1'h1;
-  assign \$717  = \$716  > y_end;
-  assign \$718  = o_wr__en & \$717 ;
-  assign \$719  = o_wr__addr + 1'h1;
-  assign \$720  = run & last_write;
-  assign \$721  = raddr + 1'h1;
-  assign \$722  = raddr == y_end;
+  assign \$706  = \$705  >= N;
+  assign \$707  = edge_m0 + 4'h8;
+  assign \$708  = run & o_row_valid;
+  assign \$709  = run & o_row_valid;
+  assign \$710  = \$662 [8:0] < M;
+  assign \$711  = \$709  & \$710 ;
+  assign \$712  = run & o_row_valid;
+  assign \$713  = \$712  & is_last;
+  assign \$714  = o_wr__addr + 1'h1;
+  assign \$715  = \$714  > y_end;
+  assign \$716  = o_wr__en & \$715 ;
+  assign \$717  = o_wr__addr + 1'h1;
+  assign \$718  = run & last_write;
+  assign \$719  = raddr + 1'h1;
+  assign \$720  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$723 ;
+    a_load_addr <= \$721 ;
   always @(posedge clk)
-    w_load_addr <= \$724 ;
+    w_load_addr <= \$722 ;
   always @(posedge clk)
-    M <= \$725 ;
+    M <= \$723 ;
   always @(posedge clk)
-    N <= \$726 ;
+    N <= \$724 ;
   always @(posedge clk)
-    os_len <= \$727 ;
+    os_len <= \$725 ;
   always @(posedge clk)
-    run <= \$728 ;
+    run <= \$726 ;
   always @(posedge clk)
-    cycles <= \$729 ;
+    cycles <= \$727 ;
   always @(posedge clk)
-    os_gap <= \$730 ;
+    os_since_last <= \$728 ;
   always @(posedge clk)
-    os_dq <= \$731 ;
+    os_gap <= \$729 ;
   always @(posedge clk)
-    os_since_last <= \$732 ;
+    os_dq <= \$730 ;
   always @(posedge clk)
-    os_prev_issued <= \$733 ;
+    os_prev_issued <= \$731 ;
   always @(posedge clk)
-    os_prev_group_end <= \$734 ;
+    os_prev_group_end <= \$732 ;
   always @(posedge clk)
-    os_m0 <= \$735 ;
+    os_m0 <= \$733 ;
   always @(posedge clk)
-    os_n0 <= \$736 ;
+    os_n0 <= \$734 ;
   always @(posedge clk)
-    os_beat <= \$737 ;
+    os_beat <= \$735 ;
   always @(posedge clk)
-    os_a_base <= \$738 ;
+    os_a_base <= \$736 ;
   always @(posedge clk)
-    os_w_base <= \$739 ;
+    os_w_base <= \$737 ;
   always @(posedge clk)
-    os_any_last <= \$740 ;
+    os_group_beat <= \$738 ;
   always @(posedge clk)
-    os_group_beat <= \$741 ;
+    i_a <= \$739 ;
   always @(posedge clk)
-    i_a <= \$742 ;
+    issue_d1 <= \$740 ;
   always @(posedge clk)
-    issue_d1 <= \$743 ;
+    i_ctl <= \$741 ;
   always @(posedge clk)
-    i_ctl <= \$744 ;
+    i_w <= \$742 ;
   always @(posedge clk)
-    i_w <= \$745 ;
+    edge_m0 <= \$743 ;
   always @(posedge clk)
-    edge_m0 <= \$746 ;
+    edge_n0 <= \$744 ;
   always @(posedge clk)
-    edge_n0 <= \$747 ;
+    edge_y_base <= \$745 ;
   always @(posedge clk)
-    edge_y_base <= \$748 ;
+    s1_valid <= \$746 ;
   always @(posedge clk)
-    s1_valid <= \$749 ;
+    o_wr__en <= \$747 ;
   always @(posedge clk)
-    o_wr__en <= \$750 ;
+    s1_first <= \$748 ;
   always @(posedge clk)
-    s1_first <= \$751 ;
+    o_wr__addr <= \$749 ;
   always @(posedge clk)
-    o_wr__addr <= \$752 ;
+    last_write <= \$750 ;
   always @(posedge clk)
-    last_write <= \$753 ;
+    s1_row <= \$751 ;
   always @(posedge clk)
-    s1_row <= \$754 ;
+    y_end <= \$752 ;
   always @(posedge clk)
-    y_end <= \$755 ;
+    drain <= \$753 ;
   always @(posedge clk)
-    drain <= \$756 ;
+    raddr <= \$754 ;
   always @(posedge clk)
-    raddr <= \$757 ;
-  always @(posedge clk)
-    y_out__valid <= \$758 ;
+    y_out__valid <= \$755 ;
   assign busy = run | drain;
   assign \$1  = ~ busy;
   assign \$2  = a_load_addr < 9'h100;
@@ -2626,6 +2616,8 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$228  = \$220  ? \$221  : \$227 ;
   assign \$229  = \$212  > \$228 ;
   assign \$234  = \$232  < \$233 ;
+  assign \$237  = \$234  ? \$235  : \$236 ;
+  assign \$238  = \$231  > \$237 ;
   \array_bitserial_mix_fp16_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -2636,20 +2628,6 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     .o_row_valid(o_row_valid),
     .rst(rst)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[41:40])
-      2'h0:
-          \$236  = 3'h4;
-      2'h1:
-          \$236  = 3'h3;
-      2'h2:
-          \$236  = 3'h2;
-      2'h3:
-          \$236  = 3'h2;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -6079,7 +6057,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$663 ;
+      issue[2] = \$661 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -6087,8 +6065,8 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$666 ) begin
-      o_rd__addr = \$665 [7:0];
+    if (\$664 ) begin
+      o_rd__addr = \$663 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -6097,7 +6075,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$666 ) begin
+    if (\$664 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -6108,40 +6086,60 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$676 ;
+      fetch = \$674 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$723  = a_load_addr;
-    if (\$677 ) begin
-      \$723  = \$678 [8:0];
+    \$721  = a_load_addr;
+    if (\$675 ) begin
+      \$721  = \$676 [8:0];
     end
-    if (\$680 ) begin
-      \$723  = 9'h000;
+    if (\$678 ) begin
+      \$721  = 9'h000;
     end
     if (rst) begin
-      \$723  = 9'h000;
+      \$721  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$724  = w_load_addr;
-    if (\$681 ) begin
-      \$724  = \$682 [8:0];
+    \$722  = w_load_addr;
+    if (\$679 ) begin
+      \$722  = \$680 [8:0];
     end
-    if (\$684 ) begin
-      \$724  = 9'h000;
+    if (\$682 ) begin
+      \$722  = 9'h000;
     end
     if (rst) begin
-      \$724  = 9'h000;
+      \$722  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$725  = M;
+    \$723  = M;
     if (go) begin
-      \$725  = m;
+      \$723  = m;
+    end
+    if (rst) begin
+      \$723  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$724  = N;
+    if (go) begin
+      \$724  = n;
+    end
+    if (rst) begin
+      \$724  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$725  = os_len;
+    if (go) begin
+      \$725  = k_beats;
     end
     if (rst) begin
       \$725  = 9'h000;
@@ -6149,53 +6147,58 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = N;
+    \$726  = run;
     if (go) begin
-      \$726  = n;
+      \$726  = 1'h1;
+    end
+    if (\$718 ) begin
+      \$726  = 1'h0;
     end
     if (rst) begin
-      \$726  = 12'h000;
+      \$726  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = os_len;
+    \$727  = cycles;
     if (go) begin
-      \$727  = k_beats;
-    end
-    if (rst) begin
-      \$727  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = run;
-    if (go) begin
-      \$728  = 1'h1;
-    end
-    if (\$720 ) begin
-      \$728  = 1'h0;
-    end
-    if (rst) begin
-      \$728  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = cycles;
-    if (go) begin
-      \$729  = 40'h0000000000;
+      \$727  = 40'h0000000000;
     end
     if (run) begin
-      \$729  = \$685 [39:0];
+      \$727  = \$683 [39:0];
     end
     if (rst) begin
-      \$729  = 40'h0000000000;
+      \$727  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = \$688 [4:0];
+    \$728  = \$686 [3:0];
+    if (go) begin
+      \$728  = 4'ha;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$728  = 4'h1;
+      end
+    end
+    if (rst) begin
+      \$728  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$729  = \$689 [4:0];
+    if (go) begin
+      \$729  = 5'h00;
+    end
+    if (rst) begin
+      \$729  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$730  = \$692 [4:0];
     if (go) begin
       \$730  = 5'h00;
     end
@@ -6205,60 +6208,66 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = \$691 [4:0];
+    \$731  = os_fire;
     if (go) begin
-      \$731  = 5'h00;
+      \$731  = 1'h0;
     end
     if (rst) begin
-      \$731  = 5'h00;
+      \$731  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = \$694 [3:0];
+    \$732  = os_group_end;
+    if (rst) begin
+      \$732  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$733  = os_m0;
     if (go) begin
-      \$732  = 4'h0;
+      \$733  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$732  = 4'h1;
+        if (\$699 ) begin
+          \$733  = \$700 [8:0];
+        end
       end
     end
     if (rst) begin
-      \$732  = 4'h0;
+      \$733  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = 1'h0;
+    \$734  = os_n0;
     if (go) begin
-      \$733  = 1'h0;
+      \$734  = 12'h000;
     end
     if (os_fire) begin
-      \$733  = 1'h1;
+      if (os_is_last) begin
+        \$734  = \$696 [11:0];
+        if (\$699 ) begin
+          \$734  = 12'h000;
+        end
+      end
     end
     if (rst) begin
-      \$733  = 1'h0;
+      \$734  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = os_group_end;
-    if (rst) begin
-      \$734  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = os_m0;
+    \$735  = os_beat;
     if (go) begin
       \$735  = 9'h000;
     end
     if (os_fire) begin
+      \$735  = \$693 [8:0];
       if (os_is_last) begin
-        if (\$701 ) begin
-          \$735  = \$702 [8:0];
-        end
+        \$735  = 9'h000;
       end
     end
     if (rst) begin
@@ -6267,32 +6276,33 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = os_n0;
+    \$736  = os_a_base;
     if (go) begin
-      \$736  = 12'h000;
+      \$736  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$736  = \$698 [11:0];
-        if (\$701 ) begin
-          \$736  = 12'h000;
+        if (\$699 ) begin
+          \$736  = \$701 [8:0];
         end
       end
     end
     if (rst) begin
-      \$736  = 12'h000;
+      \$736  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = os_beat;
+    \$737  = os_w_base;
     if (go) begin
       \$737  = 9'h000;
     end
     if (os_fire) begin
-      \$737  = \$695 [8:0];
       if (os_is_last) begin
-        \$737  = 9'h000;
+        \$737  = \$697 [8:0];
+        if (\$699 ) begin
+          \$737  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -6301,153 +6311,124 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = os_a_base;
+    \$738  = os_group_beat;
     if (go) begin
-      \$738  = 9'h000;
+      \$738  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$701 ) begin
-          \$738  = \$703 [8:0];
-        end
-      end
+      \$738  = \$695 [5:0];
     end
     if (rst) begin
-      \$738  = 9'h000;
+      \$738  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = os_w_base;
+    \$739  = \$signature__data$85 ;
+    if (rst) begin
+      \$739  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$740  = issue;
+    if (rst) begin
+      \$740  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$741  = issue_d1;
+    if (rst) begin
+      \$741  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$742  = w_rd__data;
+    if (rst) begin
+      \$742  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$743  = edge_m0;
     if (go) begin
-      \$739  = 9'h000;
+      \$743  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$739  = \$699 [8:0];
-        if (\$701 ) begin
-          \$739  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$739  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$740  = os_any_last;
-    if (go) begin
-      \$740  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$740  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$740  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$741  = os_group_beat;
-    if (go) begin
-      \$741  = 6'h00;
-    end
-    if (os_fire) begin
-      \$741  = \$697 [5:0];
-    end
-    if (rst) begin
-      \$741  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$742  = \$signature__data$86 ;
-    if (rst) begin
-      \$742  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$743  = issue;
-    if (rst) begin
-      \$743  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$744  = issue_d1;
-    if (rst) begin
-      \$744  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$745  = w_rd__data;
-    if (rst) begin
-      \$745  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$746  = edge_m0;
-    if (go) begin
-      \$746  = 9'h000;
-    end
-    if (\$704 ) begin
+    if (\$702 ) begin
       if (block_done) begin
-        if (\$708 ) begin
-          \$746  = \$709 [8:0];
+        if (\$706 ) begin
+          \$743  = \$707 [8:0];
         end
       end
     end
     if (rst) begin
-      \$746  = 9'h000;
+      \$743  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = edge_n0;
+    \$744  = edge_n0;
     if (go) begin
-      \$747  = 12'h000;
+      \$744  = 12'h000;
     end
-    if (\$704 ) begin
+    if (\$702 ) begin
       if (block_done) begin
-        \$747  = \$705 [11:0];
-        if (\$708 ) begin
-          \$747  = 12'h000;
+        \$744  = \$703 [11:0];
+        if (\$706 ) begin
+          \$744  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$747  = 12'h000;
+      \$744  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748  = edge_y_base;
+    \$745  = edge_y_base;
     if (go) begin
-      \$748  = 12'h000;
+      \$745  = 12'h000;
     end
-    if (\$704 ) begin
+    if (\$702 ) begin
       if (block_done) begin
-        \$748  = \$706 [11:0];
-        if (\$708 ) begin
-          \$748  = 12'h000;
+        \$745  = \$704 [11:0];
+        if (\$706 ) begin
+          \$745  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$748  = 12'h000;
+      \$745  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = \$710 ;
+    \$746  = \$708 ;
     if (rst) begin
-      \$749  = 1'h0;
+      \$746  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$747  = \$711 ;
+    if (rst) begin
+      \$747  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$748  = 1'h1;
+    if (rst) begin
+      \$748  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$749  = \$663 [7:0];
+    if (rst) begin
+      \$749  = 8'h00;
     end
   end
   always @* begin
@@ -6459,100 +6440,79 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$751  = 1'h1;
+    \$751 [31:0] = o_row[31:0];
+    \$751 [63:32] = o_row[63:32];
+    \$751 [95:64] = o_row[95:64];
+    \$751 [127:96] = o_row[127:96];
+    \$751 [159:128] = o_row[159:128];
+    \$751 [191:160] = o_row[191:160];
+    \$751 [223:192] = o_row[223:192];
+    \$751 [255:224] = o_row[255:224];
     if (rst) begin
-      \$751  = 1'h0;
+      \$751  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$752  = \$665 [7:0];
+    \$752  = y_end;
+    if (\$716 ) begin
+      \$752  = \$717 ;
+    end
+    if (go) begin
+      \$752  = 9'h000;
+    end
     if (rst) begin
-      \$752  = 8'h00;
+      \$752  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$753  = \$715 ;
+    \$753  = drain;
+    if (\$718 ) begin
+      \$753  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$720 ) begin
+          \$753  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$753  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$754 [31:0] = o_row[31:0];
-    \$754 [63:32] = o_row[63:32];
-    \$754 [95:64] = o_row[95:64];
-    \$754 [127:96] = o_row[127:96];
-    \$754 [159:128] = o_row[159:128];
-    \$754 [191:160] = o_row[191:160];
-    \$754 [223:192] = o_row[223:192];
-    \$754 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$754  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$755  = y_end;
-    if (\$718 ) begin
-      \$755  = \$719 ;
-    end
-    if (go) begin
-      \$755  = 9'h000;
-    end
-    if (rst) begin
-      \$755  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$756  = drain;
-    if (\$720 ) begin
-      \$756  = 1'h1;
-    end
+    \$754  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$754  = \$719 [8:0];
+      end
+    end
+    if (go) begin
+      \$754  = 9'h000;
+    end
+    if (rst) begin
+      \$754  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$755  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$755  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$722 ) begin
-          \$756  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$756  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$757  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$757  = \$721 [8:0];
+        \$755  = 1'h0;
       end
     end
     if (go) begin
-      \$757  = 9'h000;
+      \$755  = 1'h0;
     end
     if (rst) begin
-      \$757  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$758  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$758  = 1'h1;
-      end else if (y_out__ready) begin
-        \$758  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$758  = 1'h0;
-    end
-    if (rst) begin
-      \$758  = 1'h0;
+      \$755  = 1'h0;
     end
   end
   always @* begin
@@ -8487,18 +8447,32 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
           \$235  = 3'h2;
     endcase
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[41:40])
+      2'h0:
+          \$236  = 3'h4;
+      2'h1:
+          \$236  = 3'h3;
+      2'h2:
+          \$236  = 3'h2;
+      2'h3:
+          \$236  = 3'h2;
+    endcase
+  end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$47  = \$661 [7:0];
-  assign w_rd__addr = \$662 [7:0];
-  assign \$signature__en$51  = os_fire;
+  assign \$signature__addr$46  = \$659 [7:0];
+  assign w_rd__addr = \$660 [7:0];
+  assign \$signature__en$50  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$664 [8:0];
-  assign edge_addr = \$665 [11:0];
+  assign edge_row_m = \$662 [8:0];
+  assign edge_addr = \$663 [11:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -8898,46 +8872,46 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \i_a[7][1]  = i_a[479:464];
   assign \i_a[7][2]  = i_a[495:480];
   assign \i_a[7][3]  = i_a[511:496];
-  assign \$signature__data$86[0]  = \$signature__data$86 [63:0];
-  assign \$signature__data$86[0][0]  = \$signature__data$86 [15:0];
-  assign \$signature__data$86[0][1]  = \$signature__data$86 [31:16];
-  assign \$signature__data$86[0][2]  = \$signature__data$86 [47:32];
-  assign \$signature__data$86[0][3]  = \$signature__data$86 [63:48];
-  assign \$signature__data$86[1]  = \$signature__data$86 [127:64];
-  assign \$signature__data$86[1][0]  = \$signature__data$86 [79:64];
-  assign \$signature__data$86[1][1]  = \$signature__data$86 [95:80];
-  assign \$signature__data$86[1][2]  = \$signature__data$86 [111:96];
-  assign \$signature__data$86[1][3]  = \$signature__data$86 [127:112];
-  assign \$signature__data$86[2]  = \$signature__data$86 [191:128];
-  assign \$signature__data$86[2][0]  = \$signature__data$86 [143:128];
-  assign \$signature__data$86[2][1]  = \$signature__data$86 [159:144];
-  assign \$signature__data$86[2][2]  = \$signature__data$86 [175:160];
-  assign \$signature__data$86[2][3]  = \$signature__data$86 [191:176];
-  assign \$signature__data$86[3]  = \$signature__data$86 [255:192];
-  assign \$signature__data$86[3][0]  = \$signature__data$86 [207:192];
-  assign \$signature__data$86[3][1]  = \$signature__data$86 [223:208];
-  assign \$signature__data$86[3][2]  = \$signature__data$86 [239:224];
-  assign \$signature__data$86[3][3]  = \$signature__data$86 [255:240];
-  assign \$signature__data$86[4]  = \$signature__data$86 [319:256];
-  assign \$signature__data$86[4][0]  = \$signature__data$86 [271:256];
-  assign \$signature__data$86[4][1]  = \$signature__data$86 [287:272];
-  assign \$signature__data$86[4][2]  = \$signature__data$86 [303:288];
-  assign \$signature__data$86[4][3]  = \$signature__data$86 [319:304];
-  assign \$signature__data$86[5]  = \$signature__data$86 [383:320];
-  assign \$signature__data$86[5][0]  = \$signature__data$86 [335:320];
-  assign \$signature__data$86[5][1]  = \$signature__data$86 [351:336];
-  assign \$signature__data$86[5][2]  = \$signature__data$86 [367:352];
-  assign \$signature__data$86[5][3]  = \$signature__data$86 [383:368];
-  assign \$signature__data$86[6]  = \$signature__data$86 [447:384];
-  assign \$signature__data$86[6][0]  = \$signature__data$86 [399:384];
-  assign \$signature__data$86[6][1]  = \$signature__data$86 [415:400];
-  assign \$signature__data$86[6][2]  = \$signature__data$86 [431:416];
-  assign \$signature__data$86[6][3]  = \$signature__data$86 [447:432];
-  assign \$signature__data$86[7]  = \$signature__data$86 [511:448];
-  assign \$signature__data$86[7][0]  = \$signature__data$86 [463:448];
-  assign \$signature__data$86[7][1]  = \$signature__data$86 [479:464];
-  assign \$signature__data$86[7][2]  = \$signature__data$86 [495:480];
-  assign \$signature__data$86[7][3]  = \$signature__data$86 [511:496];
+  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
+  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
+  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
+  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
+  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
+  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
+  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
+  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
+  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
+  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
+  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
+  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
+  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
+  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
+  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
+  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
+  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
+  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
+  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
+  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
+  assign \$signature__data$85[4]  = \$signature__data$85 [319:256];
+  assign \$signature__data$85[4][0]  = \$signature__data$85 [271:256];
+  assign \$signature__data$85[4][1]  = \$signature__data$85 [287:272];
+  assign \$signature__data$85[4][2]  = \$signature__data$85 [303:288];
+  assign \$signature__data$85[4][3]  = \$signature__data$85 [319:304];
+  assign \$signature__data$85[5]  = \$signature__data$85 [383:320];
+  assign \$signature__data$85[5][0]  = \$signature__data$85 [335:320];
+  assign \$signature__data$85[5][1]  = \$signature__data$85 [351:336];
+  assign \$signature__data$85[5][2]  = \$signature__data$85 [367:352];
+  assign \$signature__data$85[5][3]  = \$signature__data$85 [383:368];
+  assign \$signature__data$85[6]  = \$signature__data$85 [447:384];
+  assign \$signature__data$85[6][0]  = \$signature__data$85 [399:384];
+  assign \$signature__data$85[6][1]  = \$signature__data$85 [415:400];
+  assign \$signature__data$85[6][2]  = \$signature__data$85 [431:416];
+  assign \$signature__data$85[6][3]  = \$signature__data$85 [447:432];
+  assign \$signature__data$85[7]  = \$signature__data$85 [511:448];
+  assign \$signature__data$85[7][0]  = \$signature__data$85 [463:448];
+  assign \$signature__data$85[7][1]  = \$signature__data$85 [479:464];
+  assign \$signature__data$85[7][2]  = \$signature__data$85 [495:480];
+  assign \$signature__data$85[7][3]  = \$signature__data$85 [511:496];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -9031,7 +9005,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$667  = block_done;
+  assign \$665  = block_done;
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -13873,689 +13847,689 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_
     row7_done_d12 <= \$374 ;
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [63:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$419 ),
     .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$427 ),
     .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\o_psum$435 ),
     .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$443 ),
     .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$451 ),
     .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$459 ),
     .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$535 ),
     .o_psum(\o_psum$467 ),
     .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$412 ),
     .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$420 ),
     .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$428 ),
     .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\o_psum$436 ),
     .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$444 ),
     .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$452 ),
     .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$460 ),
     .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$547 ),
     .o_psum(\o_psum$468 ),
     .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\o_psum$413 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
+    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\o_psum$421 ),
     .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
+    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\o_psum$429 ),
     .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
+    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\o_psum$437 ),
     .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
+    .pe_0_0__i_ctl(\i_ctl$78 ),
     .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\o_psum$445 ),
     .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
+    .pe_0_0__i_ctl(\i_ctl$82 ),
     .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\o_psum$453 ),
     .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
+    .pe_0_0__i_ctl(\i_ctl$86 ),
     .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$461 ),
     .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
+    .pe_0_0__i_ctl(\i_ctl$90 ),
     .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$94 ),
     .o_ctl(\o_ctl$559 ),
     .o_psum(\o_psum$469 ),
     .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
+    .pe_0_0__i_ctl(\i_ctl$94 ),
     .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\o_psum$414 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
+    .pe_0_0__i_ctl(\i_ctl$98 ),
     .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\o_psum$422 ),
     .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
+    .pe_0_0__i_ctl(\i_ctl$102 ),
     .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\o_psum$430 ),
     .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
+    .pe_0_0__i_ctl(\i_ctl$106 ),
     .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$438 ),
     .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
+    .pe_0_0__i_ctl(\i_ctl$110 ),
     .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$446 ),
     .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$454 ),
     .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$462 ),
     .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$126 ),
     .o_ctl(\o_ctl$571 ),
     .o_psum(\o_psum$470 ),
     .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$415 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$423 ),
     .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\o_psum$431 ),
     .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\o_psum$439 ),
     .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
+    .pe_0_0__i_ctl(\i_ctl$142 ),
     .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\o_psum$447 ),
     .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(\i_ctl$146 ),
     .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\o_psum$455 ),
     .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
+    .pe_0_0__i_ctl(\i_ctl$150 ),
     .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$463 ),
     .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
+    .pe_0_0__i_ctl(\i_ctl$154 ),
     .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$158 ),
     .o_ctl(\o_ctl$583 ),
     .o_psum(\o_psum$471 ),
     .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
+    .pe_0_0__i_ctl(\i_ctl$158 ),
     .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\o_psum$416 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
+    .pe_0_0__i_ctl(\i_ctl$162 ),
     .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\o_psum$424 ),
     .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
+    .pe_0_0__i_ctl(\i_ctl$166 ),
     .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\o_psum$432 ),
     .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
+    .pe_0_0__i_ctl(\i_ctl$170 ),
     .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\o_psum$440 ),
     .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
+    .pe_0_0__i_ctl(\i_ctl$174 ),
     .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\o_psum$448 ),
     .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
+    .pe_0_0__i_ctl(\i_ctl$178 ),
     .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\o_psum$456 ),
     .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
+    .pe_0_0__i_ctl(\i_ctl$182 ),
     .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$464 ),
     .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
+    .pe_0_0__i_ctl(\i_ctl$186 ),
     .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$190 ),
     .o_ctl(\o_ctl$595 ),
     .o_psum(\o_psum$472 ),
     .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
+    .pe_0_0__i_ctl(\i_ctl$190 ),
     .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\o_psum$417 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
+    .pe_0_0__i_ctl(\i_ctl$194 ),
     .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\o_psum$425 ),
     .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
+    .pe_0_0__i_ctl(\i_ctl$198 ),
     .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\o_psum$433 ),
     .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
+    .pe_0_0__i_ctl(\i_ctl$202 ),
     .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\o_psum$441 ),
     .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
+    .pe_0_0__i_ctl(\i_ctl$206 ),
     .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\o_psum$449 ),
     .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
+    .pe_0_0__i_ctl(\i_ctl$210 ),
     .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\o_psum$457 ),
     .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
+    .pe_0_0__i_ctl(\i_ctl$214 ),
     .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$465 ),
     .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
+    .pe_0_0__i_ctl(\i_ctl$218 ),
     .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$222 ),
     .o_ctl(\o_ctl$607 ),
     .o_psum(\o_psum$473 ),
     .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
+    .pe_0_0__i_ctl(\i_ctl$222 ),
     .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
+    .pe_0_0__i_ctl(\i_ctl$226 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
+    .pe_0_0__i_ctl(\i_ctl$230 ),
     .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
+    .pe_0_0__i_ctl(\i_ctl$234 ),
     .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
+    .pe_0_0__i_ctl(\i_ctl$238 ),
     .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
+    .pe_0_0__i_ctl(\i_ctl$242 ),
     .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
+    .pe_0_0__i_ctl(\i_ctl$246 ),
     .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
+    .pe_0_0__i_ctl(\i_ctl$250 ),
     .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$254 ),
     .o_ctl(\o_ctl$619 ),
     .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
@@ -19297,7 +19271,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_
   assign \$54  = \$53 ;
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19307,7 +19281,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19363,6 +19336,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19418,6 +19392,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19438,12 +19413,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19501,11 +19476,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19515,7 +19488,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19571,6 +19543,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19626,6 +19599,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19646,12 +19620,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19709,11 +19683,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19723,7 +19695,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19779,6 +19750,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19834,6 +19806,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19854,12 +19827,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -19917,11 +19890,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19931,7 +19902,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19987,6 +19957,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20042,6 +20013,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20062,12 +20034,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20125,11 +20097,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20139,7 +20109,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20195,6 +20164,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20250,6 +20220,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20270,12 +20241,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20333,11 +20304,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20347,7 +20316,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20403,6 +20371,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20458,6 +20427,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20478,12 +20448,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20541,11 +20511,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20555,7 +20523,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20611,6 +20578,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20666,6 +20634,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20686,12 +20655,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20749,11 +20718,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20763,7 +20730,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20818,6 +20784,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20873,6 +20840,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20893,12 +20861,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -20956,11 +20924,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20970,7 +20936,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21026,6 +20991,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21081,6 +21047,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21101,12 +21068,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21164,11 +21131,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21178,7 +21143,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21234,6 +21198,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21289,6 +21254,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21309,12 +21275,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21372,11 +21338,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21386,7 +21350,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21442,6 +21405,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21497,6 +21461,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21517,12 +21482,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21580,11 +21545,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21594,7 +21557,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21650,6 +21612,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21705,6 +21668,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21725,12 +21689,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21788,11 +21752,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21802,7 +21764,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21858,6 +21819,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21913,6 +21875,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21933,12 +21896,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -21996,11 +21959,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22010,7 +21971,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22066,6 +22026,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22121,6 +22082,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22141,12 +22103,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22204,11 +22166,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22218,7 +22178,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22274,6 +22233,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22329,6 +22289,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22349,12 +22310,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22412,11 +22373,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22426,7 +22385,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22481,6 +22439,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22536,6 +22495,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22556,12 +22516,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -22619,11 +22579,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22633,215 +22591,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  output [63:0] o_a;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22897,6 +22646,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22952,6 +22702,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22972,12 +22723,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23035,11 +22786,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23049,7 +22798,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23105,6 +22853,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23160,6 +22909,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23180,12 +22930,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23243,11 +22993,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23257,7 +23005,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23313,6 +23060,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23368,6 +23116,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23388,12 +23137,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23451,11 +23200,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23465,7 +23212,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23521,6 +23267,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23576,6 +23323,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23596,12 +23344,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23659,11 +23407,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23673,7 +23419,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23729,6 +23474,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23784,6 +23530,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23804,12 +23551,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -23867,11 +23614,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23881,7 +23626,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23937,6 +23681,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23992,6 +23737,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24012,12 +23758,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24075,11 +23821,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24089,214 +23833,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24352,6 +23888,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24407,6 +23944,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24427,12 +23965,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24490,11 +24028,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24504,7 +24040,212 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24560,6 +24301,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24615,6 +24357,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24635,12 +24378,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24698,11 +24441,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24712,7 +24453,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24768,6 +24508,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24823,6 +24564,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24843,12 +24585,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -24906,11 +24648,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24920,7 +24660,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24976,6 +24715,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25031,6 +24771,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25051,12 +24792,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25114,11 +24855,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25128,7 +24867,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25184,6 +24922,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25239,6 +24978,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25259,12 +24999,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25322,11 +25062,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25336,7 +25074,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25392,6 +25129,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25447,6 +25185,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25467,12 +25206,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25530,11 +25269,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25544,7 +25281,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25600,6 +25336,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25655,6 +25392,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25675,12 +25413,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -25738,11 +25476,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25752,214 +25488,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26015,6 +25543,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26070,6 +25599,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26090,12 +25620,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26153,11 +25683,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26167,7 +25695,212 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26223,6 +25956,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26278,6 +26012,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26298,12 +26033,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26361,11 +26096,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26375,7 +26108,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26431,6 +26163,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26486,6 +26219,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26506,12 +26240,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26569,11 +26303,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26583,7 +26315,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26639,6 +26370,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26694,6 +26426,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26714,12 +26447,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26777,11 +26510,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26791,7 +26522,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26847,6 +26577,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26902,6 +26633,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26922,12 +26654,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -26985,11 +26717,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26999,7 +26729,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27055,6 +26784,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27110,6 +26840,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27130,12 +26861,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27193,11 +26924,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27207,7 +26936,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27263,6 +26991,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27318,6 +27047,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27338,12 +27068,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27401,11 +27131,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27415,214 +27143,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27678,6 +27198,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27733,6 +27254,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27753,12 +27275,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -27816,11 +27338,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27830,7 +27350,212 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27886,6 +27611,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27941,6 +27667,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27961,12 +27688,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28024,11 +27751,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28038,7 +27763,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28094,6 +27818,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28149,6 +27874,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28169,12 +27895,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28232,11 +27958,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28246,7 +27970,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28302,6 +28025,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28357,6 +28081,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28377,12 +28102,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28440,11 +28165,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28454,7 +28177,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28510,6 +28232,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28565,6 +28288,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28585,12 +28309,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28648,11 +28372,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28662,7 +28384,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28718,6 +28439,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28773,6 +28495,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28793,12 +28516,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -28856,11 +28579,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28870,7 +28591,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28926,6 +28646,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28981,6 +28702,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29001,12 +28723,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29064,11 +28786,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29078,214 +28798,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [43:0] i_w;
-  wire [43:0] \i_w[0] ;
-  wire [31:0] \i_w[0].code ;
-  wire [7:0] \i_w[0].code[0] ;
-  wire [7:0] \i_w[0].code[1] ;
-  wire [7:0] \i_w[0].code[2] ;
-  wire [7:0] \i_w[0].code[3] ;
-  wire [1:0] \i_w[0].dtype ;
-  wire [7:0] \i_w[0].scale ;
-  wire [1:0] \i_w[0].special ;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [43:0] o_w;
-  wire [43:0] o_w;
-  wire [43:0] \o_w[0] ;
-  wire [31:0] \o_w[0].code ;
-  wire [7:0] \o_w[0].code[0] ;
-  wire [7:0] \o_w[0].code[1] ;
-  wire [7:0] \o_w[0].code[2] ;
-  wire [7:0] \o_w[0].code[3] ;
-  wire [1:0] \o_w[0].dtype ;
-  wire [7:0] \o_w[0].scale ;
-  wire [1:0] \o_w[0].special ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [43:0] pe_0_0__i_w;
-  wire [43:0] pe_0_0__i_w;
-  wire [31:0] \pe_0_0__i_w.code ;
-  wire [7:0] \pe_0_0__i_w.code[0] ;
-  wire [7:0] \pe_0_0__i_w.code[1] ;
-  wire [7:0] \pe_0_0__i_w.code[2] ;
-  wire [7:0] \pe_0_0__i_w.code[3] ;
-  wire [1:0] \pe_0_0__i_w.dtype ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [1:0] \pe_0_0__i_w.special ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [43:0] pe_0_0__o_w;
-  wire [31:0] \pe_0_0__o_w.code ;
-  wire [7:0] \pe_0_0__o_w.code[0] ;
-  wire [7:0] \pe_0_0__o_w.code[1] ;
-  wire [7:0] \pe_0_0__o_w.code[2] ;
-  wire [7:0] \pe_0_0__o_w.code[3] ;
-  wire [1:0] \pe_0_0__o_w.dtype ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [1:0] \pe_0_0__o_w.special ;
-  input rst;
-  wire rst;
-  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
-  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
-  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[31:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
-  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
-  assign \i_w[0].special  = pe_0_0__i_w[43:42];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[31:0];
-  assign \o_w[0].code[0]  = o_w[7:0];
-  assign \o_w[0].code[1]  = o_w[15:8];
-  assign \o_w[0].code[2]  = o_w[23:16];
-  assign \o_w[0].code[3]  = o_w[31:24];
-  assign \o_w[0].scale  = o_w[39:32];
-  assign \o_w[0].dtype  = o_w[41:40];
-  assign \o_w[0].special  = o_w[43:42];
-  assign \pe_0_0__o_w.code  = o_w[31:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
-  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
-  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
-  assign \pe_0_0__o_w.scale  = o_w[39:32];
-  assign \pe_0_0__o_w.dtype  = o_w[41:40];
-  assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29341,6 +28853,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29396,6 +28909,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29416,12 +28930,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29479,11 +28993,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29493,7 +29005,212 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29549,6 +29266,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29604,6 +29322,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29624,12 +29343,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29687,11 +29406,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29701,7 +29418,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29757,6 +29473,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29812,6 +29529,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29832,12 +29550,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -29895,11 +29613,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29909,7 +29625,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29965,6 +29680,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30020,6 +29736,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30040,12 +29757,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30103,11 +29820,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30117,7 +29832,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30173,6 +29887,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30228,6 +29943,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30248,12 +29964,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30311,11 +30027,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30325,7 +30039,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30381,6 +30094,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30436,6 +30150,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30456,12 +30171,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30519,11 +30234,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30533,7 +30246,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30589,6 +30301,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30644,6 +30357,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30664,12 +30378,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30727,11 +30441,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30741,7 +30453,213 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [43:0] i_w;
+  wire [43:0] \i_w[0] ;
+  wire [31:0] \i_w[0].code ;
+  wire [7:0] \i_w[0].code[0] ;
+  wire [7:0] \i_w[0].code[1] ;
+  wire [7:0] \i_w[0].code[2] ;
+  wire [7:0] \i_w[0].code[3] ;
+  wire [1:0] \i_w[0].dtype ;
+  wire [7:0] \i_w[0].scale ;
+  wire [1:0] \i_w[0].special ;
+  output [63:0] o_a;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [43:0] o_w;
+  wire [43:0] o_w;
+  wire [43:0] \o_w[0] ;
+  wire [31:0] \o_w[0].code ;
+  wire [7:0] \o_w[0].code[0] ;
+  wire [7:0] \o_w[0].code[1] ;
+  wire [7:0] \o_w[0].code[2] ;
+  wire [7:0] \o_w[0].code[3] ;
+  wire [1:0] \o_w[0].dtype ;
+  wire [7:0] \o_w[0].scale ;
+  wire [1:0] \o_w[0].special ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [43:0] pe_0_0__i_w;
+  wire [43:0] pe_0_0__i_w;
+  wire [31:0] \pe_0_0__i_w.code ;
+  wire [7:0] \pe_0_0__i_w.code[0] ;
+  wire [7:0] \pe_0_0__i_w.code[1] ;
+  wire [7:0] \pe_0_0__i_w.code[2] ;
+  wire [7:0] \pe_0_0__i_w.code[3] ;
+  wire [1:0] \pe_0_0__i_w.dtype ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [1:0] \pe_0_0__i_w.special ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [43:0] pe_0_0__o_w;
+  wire [31:0] \pe_0_0__o_w.code ;
+  wire [7:0] \pe_0_0__o_w.code[0] ;
+  wire [7:0] \pe_0_0__o_w.code[1] ;
+  wire [7:0] \pe_0_0__o_w.code[2] ;
+  wire [7:0] \pe_0_0__o_w.code[3] ;
+  wire [1:0] \pe_0_0__o_w.dtype ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [1:0] \pe_0_0__o_w.special ;
+  input rst;
+  wire rst;
+  array_bitserial_mix_fp16_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[31:24];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[39:32];
+  assign \pe_0_0__i_w.dtype  = pe_0_0__i_w[41:40];
+  assign \pe_0_0__i_w.special  = pe_0_0__i_w[43:42];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[31:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0].scale  = pe_0_0__i_w[39:32];
+  assign \i_w[0].dtype  = pe_0_0__i_w[41:40];
+  assign \i_w[0].special  = pe_0_0__i_w[43:42];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[31:0];
+  assign \o_w[0].code[0]  = o_w[7:0];
+  assign \o_w[0].code[1]  = o_w[15:8];
+  assign \o_w[0].code[2]  = o_w[23:16];
+  assign \o_w[0].code[3]  = o_w[31:24];
+  assign \o_w[0].scale  = o_w[39:32];
+  assign \o_w[0].dtype  = o_w[41:40];
+  assign \o_w[0].special  = o_w[43:42];
+  assign \pe_0_0__o_w.code  = o_w[31:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[7:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[15:8];
+  assign \pe_0_0__o_w.code[2]  = o_w[23:16];
+  assign \pe_0_0__o_w.code[3]  = o_w[31:24];
+  assign \pe_0_0__o_w.scale  = o_w[39:32];
+  assign \pe_0_0__o_w.dtype  = o_w[41:40];
+  assign \pe_0_0__o_w.special  = o_w[43:42];
+endmodule
+
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30796,6 +30714,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30851,6 +30770,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30871,12 +30791,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -30934,11 +30854,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30948,7 +30866,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31003,6 +30920,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31058,6 +30976,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31078,12 +30997,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31141,11 +31060,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31155,7 +31072,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31210,6 +31126,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31265,6 +31182,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31285,12 +31203,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31348,11 +31266,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31362,7 +31278,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31417,6 +31332,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31472,6 +31388,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31492,12 +31409,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31555,11 +31472,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31569,7 +31484,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31624,6 +31538,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31679,6 +31594,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31699,12 +31615,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31762,11 +31678,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31776,7 +31690,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31831,6 +31744,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31886,6 +31800,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31906,12 +31821,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -31969,11 +31884,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31983,7 +31896,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32038,6 +31950,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32093,6 +32006,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32113,12 +32027,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -32176,11 +32090,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32190,7 +32102,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32245,6 +32156,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32300,6 +32212,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32320,12 +32233,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -32383,11 +32296,9 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32397,7 +32308,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32451,6 +32361,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32506,6 +32417,7 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32526,12 +32438,12 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[31:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[15:8];
@@ -32589,8 +32501,6 @@ module \array_bitserial_mix_fp16_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.scale  = o_w[39:32];
   assign \pe_0_0__o_w.dtype  = o_w[41:40];
   assign \pe_0_0__o_w.special  = o_w[43:42];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

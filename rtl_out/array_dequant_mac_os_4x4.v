@@ -5,126 +5,109 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire \$1 ;
   wire \$10 ;
   reg [8:0] \$100 ;
-  reg [8:0] \$101 ;
+  reg \$101 ;
   reg [8:0] \$102 ;
   reg \$103 ;
-  reg [63:0] \$104 ;
-  reg [4:0] \$105 ;
-  reg [4:0] \$106 ;
-  reg [95:0] \$107 ;
-  reg [8:0] \$108 ;
-  reg [10:0] \$109 ;
   wire \$11 ;
-  reg [10:0] \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg [7:0] \$114 ;
-  reg \$115 ;
-  reg [127:0] \$116 ;
-  reg [8:0] \$117 ;
-  reg \$118 ;
-  reg [8:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg \$120 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [3:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [11:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [11:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [11:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [3:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [11:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [3:0] \$52 ;
-  wire [3:0] \$53 ;
-  wire \$54 ;
-  wire [3:0] \$55 ;
-  wire [3:0] \$56 ;
-  wire \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire [9:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire \$52 ;
+  wire [9:0] \$53 ;
+  wire [9:0] \$54 ;
+  wire \$55 ;
+  wire [11:0] \$56 ;
+  wire [11:0] \$57 ;
+  wire [11:0] \$58 ;
+  wire \$59 ;
   wire \$6 ;
   wire [9:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire [9:0] \$62 ;
-  wire [11:0] \$63 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
   wire \$64 ;
-  wire [9:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire \$67 ;
-  wire [11:0] \$68 ;
-  wire [11:0] \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [8:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
+  wire [8:0] \$70 ;
   wire \$71 ;
   wire [9:0] \$72 ;
   wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [8:0] \$79 ;
+  reg [8:0] \$74 ;
+  reg [8:0] \$75 ;
+  reg [8:0] \$76 ;
+  reg [10:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [8:0] \$82 ;
-  wire \$83 ;
-  wire [9:0] \$84 ;
-  wire \$85 ;
+  reg [39:0] \$80 ;
+  reg [2:0] \$81 ;
+  reg [8:0] \$82 ;
+  reg [10:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [8:0] \$85 ;
   reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [10:0] \$89 ;
+  reg [63:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg \$91 ;
-  reg [39:0] \$92 ;
-  reg [2:0] \$93 ;
-  reg [2:0] \$94 ;
-  reg [2:0] \$95 ;
+  reg [95:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [10:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
-  reg [8:0] \$98 ;
-  reg [10:0] \$99 ;
+  reg [7:0] \$97 ;
+  reg \$98 ;
+  reg [127:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$45 ;
+  wire [7:0] \$signature__addr$37 ;
   wire [63:0] \$signature__data ;
   wire [95:0] \$signature__data$25 ;
   wire [23:0] \$signature__data$25[0] ;
@@ -147,15 +130,15 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[3].q[0] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [63:0] \$signature__data$84 ;
-  wire [15:0] \$signature__data$84[0] ;
-  wire [15:0] \$signature__data$84[0][0] ;
-  wire [15:0] \$signature__data$84[1] ;
-  wire [15:0] \$signature__data$84[1][0] ;
-  wire [15:0] \$signature__data$84[2] ;
-  wire [15:0] \$signature__data$84[2][0] ;
-  wire [15:0] \$signature__data$84[3] ;
-  wire [15:0] \$signature__data$84[3][0] ;
+  wire [63:0] \$signature__data$76 ;
+  wire [15:0] \$signature__data$76[0] ;
+  wire [15:0] \$signature__data$76[0][0] ;
+  wire [15:0] \$signature__data$76[1] ;
+  wire [15:0] \$signature__data$76[1][0] ;
+  wire [15:0] \$signature__data$76[2] ;
+  wire [15:0] \$signature__data$76[2][0] ;
+  wire [15:0] \$signature__data$76[3] ;
+  wire [15:0] \$signature__data$76[3][0] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -166,7 +149,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [15:0] \$signature__data[3][0] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$49 ;
+  wire \$signature__en$41 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -295,21 +278,13 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [2:0] os_dq = 3'h0;
-  reg [2:0] os_dq_now;
   wire os_fire;
-  reg [2:0] os_gap = 3'h0;
-  reg [2:0] os_gap_now;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -658,10 +633,10 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [63:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$76  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1200,7 +1175,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [95:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1221,151 +1196,129 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 3'h4;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 3'h4;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 4'h0;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 4'h0;
-  assign \$57  = os_since_last < 3'h4;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_n0 + 3'h4;
-  assign \$62  = os_w_base + os_len;
-  assign \$63  = os_n0 + 3'h4;
-  assign \$64  = \$63  >= N;
-  assign \$65  = os_m0 + 3'h4;
-  assign \$66  = os_a_base + os_len;
-  assign \$67  = run & o_row_valid;
-  assign \$68  = edge_n0 + 3'h4;
-  assign \$69  = edge_y_base + M;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = \$70  >= N;
-  assign \$72  = edge_m0 + 3'h4;
-  assign \$73  = run & o_row_valid;
-  assign \$74  = run & o_row_valid;
-  assign \$75  = \$29 [8:0] < M;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$77  & is_last;
-  assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = \$79  > y_end;
-  assign \$81  = o_wr__en & \$80 ;
-  assign \$82  = o_wr__addr + 1'h1;
-  assign \$83  = run & last_write;
-  assign \$84  = raddr + 1'h1;
-  assign \$85  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 3'h4;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 3'h4;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 3'h4;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_n0 + 3'h4;
+  assign \$50  = os_w_base + os_len;
+  assign \$51  = os_n0 + 3'h4;
+  assign \$52  = \$51  >= N;
+  assign \$53  = os_m0 + 3'h4;
+  assign \$54  = os_a_base + os_len;
+  assign \$55  = run & o_row_valid;
+  assign \$56  = edge_n0 + 3'h4;
+  assign \$57  = edge_y_base + M;
+  assign \$58  = edge_n0 + 3'h4;
+  assign \$59  = \$58  >= N;
+  assign \$60  = edge_m0 + 3'h4;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = run & o_row_valid;
+  assign \$63  = \$23 [8:0] < M;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = run & o_row_valid;
+  assign \$66  = \$65  & is_last;
+  assign \$67  = o_wr__addr + 1'h1;
+  assign \$68  = \$67  > y_end;
+  assign \$69  = o_wr__en & \$68 ;
+  assign \$70  = o_wr__addr + 1'h1;
+  assign \$71  = run & last_write;
+  assign \$72  = raddr + 1'h1;
+  assign \$73  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$86 ;
+    a_load_addr <= \$74 ;
   always @(posedge clk)
-    w_load_addr <= \$87 ;
+    w_load_addr <= \$75 ;
   always @(posedge clk)
-    M <= \$88 ;
+    M <= \$76 ;
   always @(posedge clk)
-    N <= \$89 ;
+    N <= \$77 ;
   always @(posedge clk)
-    os_len <= \$90 ;
+    os_len <= \$78 ;
   always @(posedge clk)
-    run <= \$91 ;
+    run <= \$79 ;
   always @(posedge clk)
-    cycles <= \$92 ;
+    cycles <= \$80 ;
   always @(posedge clk)
-    os_gap <= \$93 ;
+    os_since_last <= \$81 ;
   always @(posedge clk)
-    os_dq <= \$94 ;
+    os_m0 <= \$82 ;
   always @(posedge clk)
-    os_since_last <= \$95 ;
+    os_n0 <= \$83 ;
   always @(posedge clk)
-    os_prev_issued <= \$96 ;
+    os_beat <= \$84 ;
   always @(posedge clk)
-    os_prev_group_end <= \$97 ;
+    os_a_base <= \$85 ;
   always @(posedge clk)
-    os_m0 <= \$98 ;
+    os_w_base <= \$86 ;
   always @(posedge clk)
-    os_n0 <= \$99 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    os_beat <= \$100 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    os_a_base <= \$101 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    os_w_base <= \$102 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    os_any_last <= \$103 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    i_a <= \$104 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    issue_d1 <= \$105 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    i_ctl <= \$106 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    i_w <= \$107 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    edge_m0 <= \$108 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    edge_n0 <= \$109 ;
+    o_wr__addr <= \$97 ;
   always @(posedge clk)
-    edge_y_base <= \$110 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_valid <= \$111 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    o_wr__en <= \$112 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    s1_first <= \$113 ;
+    drain <= \$101 ;
   always @(posedge clk)
-    o_wr__addr <= \$114 ;
+    raddr <= \$102 ;
   always @(posedge clk)
-    last_write <= \$115 ;
-  always @(posedge clk)
-    s1_row <= \$116 ;
-  always @(posedge clk)
-    y_end <= \$117 ;
-  always @(posedge clk)
-    drain <= \$118 ;
-  always @(posedge clk)
-    raddr <= \$119 ;
-  always @(posedge clk)
-    y_out__valid <= \$120 ;
+    y_out__valid <= \$103 ;
   \array_dequant_mac_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1378,32 +1331,11 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [2:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -1411,8 +1343,8 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1421,7 +1353,7 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1432,227 +1364,359 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = a_load_addr;
-    if (\$42 ) begin
-      \$86  = \$43 [8:0];
+    \$74  = a_load_addr;
+    if (\$36 ) begin
+      \$74  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$86  = 9'h000;
+    if (\$39 ) begin
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_load_addr;
-    if (\$46 ) begin
-      \$87  = \$47 [8:0];
+    \$75  = w_load_addr;
+    if (\$40 ) begin
+      \$75  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$87  = 9'h000;
+    if (\$43 ) begin
+      \$75  = 9'h000;
     end
     if (rst) begin
-      \$87  = 9'h000;
+      \$75  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = M;
+    \$76  = M;
     if (go) begin
-      \$88  = m;
+      \$76  = m;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = N;
+    \$77  = N;
     if (go) begin
-      \$89  = n;
+      \$77  = n;
     end
     if (rst) begin
-      \$89  = 11'h000;
+      \$77  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = os_len;
+    \$78  = os_len;
     if (go) begin
-      \$90  = k_beats;
+      \$78  = k_beats;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = run;
+    \$79  = run;
     if (go) begin
-      \$91  = 1'h1;
+      \$79  = 1'h1;
     end
-    if (\$83 ) begin
-      \$91  = 1'h0;
+    if (\$71 ) begin
+      \$79  = 1'h0;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = cycles;
+    \$80  = cycles;
     if (go) begin
-      \$92  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
     if (run) begin
-      \$92  = \$50 [39:0];
+      \$80  = \$44 [39:0];
     end
     if (rst) begin
-      \$92  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$53 [2:0];
+    \$81  = \$47 [2:0];
     if (go) begin
-      \$93  = 3'h0;
-    end
-    if (rst) begin
-      \$93  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$56 [2:0];
-    if (go) begin
-      \$94  = 3'h0;
-    end
-    if (rst) begin
-      \$94  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$59 [2:0];
-    if (go) begin
-      \$95  = 3'h0;
+      \$81  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$95  = 3'h1;
+        \$81  = 3'h1;
       end
     end
     if (rst) begin
-      \$95  = 3'h0;
+      \$81  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = 1'h0;
+    \$82  = os_m0;
     if (go) begin
-      \$96  = 1'h0;
-    end
-    if (os_fire) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_is_last;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_m0;
-    if (go) begin
-      \$98  = 9'h000;
+      \$82  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$98  = \$65 [8:0];
+        if (\$52 ) begin
+          \$82  = \$53 [8:0];
         end
       end
     end
     if (rst) begin
-      \$98  = 9'h000;
+      \$82  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_n0;
+    \$83  = os_n0;
     if (go) begin
-      \$99  = 11'h000;
+      \$83  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$99  = \$61 [10:0];
-        if (\$64 ) begin
-          \$99  = 11'h000;
+        \$83  = \$49 [10:0];
+        if (\$52 ) begin
+          \$83  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$99  = 11'h000;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_beat;
+    \$84  = os_beat;
+    if (go) begin
+      \$84  = 9'h000;
+    end
+    if (os_fire) begin
+      \$84  = \$48 [8:0];
+      if (os_is_last) begin
+        \$84  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_a_base;
+    if (go) begin
+      \$85  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$52 ) begin
+          \$85  = \$54 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_w_base;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$86  = \$50 [8:0];
+        if (\$52 ) begin
+          \$86  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = \$signature__data$76 ;
+    if (rst) begin
+      \$87  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 96'h000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = edge_m0;
+    if (go) begin
+      \$91  = 9'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        if (\$59 ) begin
+          \$91  = \$60 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$91  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = edge_n0;
+    if (go) begin
+      \$92  = 11'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        \$92  = \$56 [10:0];
+        if (\$59 ) begin
+          \$92  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$92  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = edge_y_base;
+    if (go) begin
+      \$93  = 11'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        \$93  = \$57 [10:0];
+        if (\$59 ) begin
+          \$93  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$93  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = \$61 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$64 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 1'h1;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$24 [7:0];
+    if (rst) begin
+      \$97  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99 [31:0] = o_row[31:0];
+    \$99 [63:32] = o_row[63:32];
+    \$99 [95:64] = o_row[95:64];
+    \$99 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$99  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = y_end;
+    if (\$69 ) begin
+      \$100  = \$70 ;
+    end
     if (go) begin
       \$100  = 9'h000;
     end
-    if (os_fire) begin
-      \$100  = \$60 [8:0];
-      if (os_is_last) begin
-        \$100  = 9'h000;
-      end
-    end
     if (rst) begin
       \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_a_base;
-    if (go) begin
-      \$101  = 9'h000;
+    \$101  = drain;
+    if (\$71 ) begin
+      \$101  = 1'h1;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$101  = \$66 [8:0];
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$73 ) begin
+          \$101  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$101  = 9'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_w_base;
+    \$102  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$102  = \$72 [8:0];
+      end
+    end
     if (go) begin
       \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$102  = \$62 [8:0];
-        if (\$64 ) begin
-          \$102  = 9'h000;
-        end
-      end
     end
     if (rst) begin
       \$102  = 9'h000;
@@ -1660,206 +1724,19 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_any_last;
-    if (go) begin
-      \$103  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
+    \$103  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
         \$103  = 1'h1;
+      end else if (y_out__ready) begin
+        \$103  = 1'h0;
       end
+    end
+    if (go) begin
+      \$103  = 1'h0;
     end
     if (rst) begin
       \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$signature__data$84 ;
-    if (rst) begin
-      \$104  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = issue;
-    if (rst) begin
-      \$105  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = issue_d1;
-    if (rst) begin
-      \$106  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_rd__data;
-    if (rst) begin
-      \$107  = 96'h000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_m0;
-    if (go) begin
-      \$108  = 9'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        if (\$71 ) begin
-          \$108  = \$72 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$108  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = edge_n0;
-    if (go) begin
-      \$109  = 11'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        \$109  = \$68 [10:0];
-        if (\$71 ) begin
-          \$109  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$109  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = edge_y_base;
-    if (go) begin
-      \$110  = 11'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        \$110  = \$69 [10:0];
-        if (\$71 ) begin
-          \$110  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$110  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$73 ;
-    if (rst) begin
-      \$111  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$76 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = 1'h1;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$30 [7:0];
-    if (rst) begin
-      \$114  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116 [31:0] = o_row[31:0];
-    \$116 [63:32] = o_row[63:32];
-    \$116 [95:64] = o_row[95:64];
-    \$116 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$116  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = y_end;
-    if (\$81 ) begin
-      \$117  = \$82 ;
-    end
-    if (go) begin
-      \$117  = 9'h000;
-    end
-    if (rst) begin
-      \$117  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = drain;
-    if (\$83 ) begin
-      \$118  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$85 ) begin
-          \$118  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$119  = \$84 [8:0];
-      end
-    end
-    if (go) begin
-      \$119  = 9'h000;
-    end
-    if (rst) begin
-      \$119  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$120  = 1'h1;
-      end else if (y_out__ready) begin
-        \$120  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$120  = 1'h0;
-    end
-    if (rst) begin
-      \$120  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1867,15 +1744,14 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$45  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$49  = os_fire;
+  assign \$signature__addr$37  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$41  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [10:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -1983,14 +1859,14 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \i_a[2][0]  = i_a[47:32];
   assign \i_a[3]  = i_a[63:48];
   assign \i_a[3][0]  = i_a[63:48];
-  assign \$signature__data$84[0]  = \$signature__data$84 [15:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
-  assign \$signature__data$84[1]  = \$signature__data$84 [31:16];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [31:16];
-  assign \$signature__data$84[2]  = \$signature__data$84 [47:32];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [47:32];
-  assign \$signature__data$84[3]  = \$signature__data$84 [63:48];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [63:48];
+  assign \$signature__data$76[0]  = \$signature__data$76 [15:0];
+  assign \$signature__data$76[0][0]  = \$signature__data$76 [15:0];
+  assign \$signature__data$76[1]  = \$signature__data$76 [31:16];
+  assign \$signature__data$76[1][0]  = \$signature__data$76 [31:16];
+  assign \$signature__data$76[2]  = \$signature__data$76 [47:32];
+  assign \$signature__data$76[2][0]  = \$signature__data$76 [47:32];
+  assign \$signature__data$76[3]  = \$signature__data$76 [63:48];
+  assign \$signature__data$76[3][0]  = \$signature__data$76 [63:48];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2044,9 +1920,9 @@ module array_dequant_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_dequant_mac_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -2940,169 +2816,169 @@ module \array_dequant_mac_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i
   assign \$13  = ~ \$12 ;
   \array_dequant_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [15:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_ctl(\o_ctl$137 ),
     .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$112 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$139 ),
     .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_ctl(\o_ctl$141 ),
     .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$143 ),
     .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
@@ -3898,14 +3774,13 @@ module \array_dequant_mac_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i
   assign \$20  = \$19 ;
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -3947,6 +3822,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -3991,6 +3867,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4005,12 +3882,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4046,18 +3923,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4099,6 +3973,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4143,6 +4018,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4157,12 +4033,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4198,18 +4074,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4251,6 +4124,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4295,6 +4169,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4309,12 +4184,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4350,18 +4225,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4402,6 +4274,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4446,6 +4319,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4460,12 +4334,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4501,18 +4375,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4554,6 +4425,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4598,6 +4470,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4612,12 +4485,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4653,18 +4526,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4706,6 +4576,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4750,6 +4621,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4764,12 +4636,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4805,18 +4677,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4858,6 +4727,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4902,6 +4772,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4916,12 +4787,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -4957,18 +4828,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5009,6 +4877,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5053,6 +4922,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5067,12 +4937,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5108,170 +4978,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  wire [23:0] \i_w[0] ;
-  wire [3:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [15:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w[0] ;
-  wire [3:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [23:0] pe_0_0__i_w;
-  wire [23:0] pe_0_0__i_w;
-  wire [3:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [15:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [23:0] pe_0_0__o_w;
-  wire [3:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [15:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_dequant_mac_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
-  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[3:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].scale  = o_w[19:4];
-  assign \o_w[0].zero  = o_w[23:20];
-  assign \pe_0_0__o_w.q  = o_w[3:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.scale  = o_w[19:4];
-  assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5313,6 +5028,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5357,6 +5073,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5371,12 +5088,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5412,18 +5129,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5465,6 +5179,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5509,6 +5224,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5523,12 +5239,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5564,18 +5280,166 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [3:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [3:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [3:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [3:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[23:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].scale  = pe_0_0__i_w[19:4];
+  assign \i_w[0].zero  = pe_0_0__i_w[23:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[3:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].scale  = o_w[19:4];
+  assign \o_w[0].zero  = o_w[23:20];
+  assign \pe_0_0__o_w.q  = o_w[3:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.scale  = o_w[19:4];
+  assign \pe_0_0__o_w.zero  = o_w[23:20];
+endmodule
+
+module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5616,6 +5480,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5660,6 +5525,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5674,12 +5540,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5715,18 +5581,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5767,6 +5630,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5811,6 +5675,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5825,12 +5690,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -5866,18 +5731,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5918,6 +5780,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5962,6 +5825,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5976,12 +5840,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -6017,18 +5881,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6069,6 +5930,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6113,6 +5975,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6127,12 +5990,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -6168,18 +6031,15 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6219,6 +6079,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6263,6 +6124,7 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6277,12 +6139,12 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.scale  = pe_0_0__i_w[19:4];
@@ -6318,8 +6180,6 @@ module \array_dequant_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[0]  = o_w[3:0];
   assign \pe_0_0__o_w.scale  = o_w[19:4];
   assign \pe_0_0__o_w.zero  = o_w[23:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -5,126 +5,109 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire \$1 ;
   wire \$10 ;
   reg [8:0] \$100 ;
-  reg [8:0] \$101 ;
+  reg \$101 ;
   reg [8:0] \$102 ;
   reg \$103 ;
-  reg [127:0] \$104 ;
-  reg [4:0] \$105 ;
-  reg [4:0] \$106 ;
-  reg [127:0] \$107 ;
-  reg [8:0] \$108 ;
-  reg [11:0] \$109 ;
   wire \$11 ;
-  reg [11:0] \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg [7:0] \$114 ;
-  reg \$115 ;
-  reg [255:0] \$116 ;
-  reg [8:0] \$117 ;
-  reg \$118 ;
-  reg [8:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg \$120 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [4:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [12:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [12:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [12:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [12:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [4:0] \$46 ;
+  wire [4:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [12:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [4:0] \$52 ;
-  wire [4:0] \$53 ;
-  wire \$54 ;
-  wire [4:0] \$55 ;
-  wire [4:0] \$56 ;
-  wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire [9:0] \$50 ;
+  wire [12:0] \$51 ;
+  wire \$52 ;
+  wire [9:0] \$53 ;
+  wire [9:0] \$54 ;
+  wire \$55 ;
+  wire [12:0] \$56 ;
+  wire [12:0] \$57 ;
+  wire [12:0] \$58 ;
+  wire \$59 ;
   wire \$6 ;
   wire [9:0] \$60 ;
-  wire [12:0] \$61 ;
-  wire [9:0] \$62 ;
-  wire [12:0] \$63 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
   wire \$64 ;
-  wire [9:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire \$67 ;
-  wire [12:0] \$68 ;
-  wire [12:0] \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [8:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [12:0] \$70 ;
+  wire [8:0] \$70 ;
   wire \$71 ;
   wire [9:0] \$72 ;
   wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [8:0] \$79 ;
+  reg [8:0] \$74 ;
+  reg [8:0] \$75 ;
+  reg [8:0] \$76 ;
+  reg [11:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [8:0] \$82 ;
-  wire \$83 ;
-  wire [9:0] \$84 ;
-  wire \$85 ;
+  reg [39:0] \$80 ;
+  reg [3:0] \$81 ;
+  reg [8:0] \$82 ;
+  reg [11:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [8:0] \$85 ;
   reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [11:0] \$89 ;
+  reg [127:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg \$91 ;
-  reg [39:0] \$92 ;
-  reg [3:0] \$93 ;
-  reg [3:0] \$94 ;
-  reg [3:0] \$95 ;
+  reg [127:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [11:0] \$92 ;
+  reg [11:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
-  reg [8:0] \$98 ;
-  reg [11:0] \$99 ;
+  reg [7:0] \$97 ;
+  reg \$98 ;
+  reg [255:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$45 ;
+  wire [7:0] \$signature__addr$37 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$25 ;
   wire [15:0] \$signature__data$25[0] ;
@@ -143,23 +126,23 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [15:0] \$signature__data$25[6][0] ;
   wire [15:0] \$signature__data$25[7] ;
   wire [15:0] \$signature__data$25[7][0] ;
-  wire [127:0] \$signature__data$84 ;
-  wire [15:0] \$signature__data$84[0] ;
-  wire [15:0] \$signature__data$84[0][0] ;
-  wire [15:0] \$signature__data$84[1] ;
-  wire [15:0] \$signature__data$84[1][0] ;
-  wire [15:0] \$signature__data$84[2] ;
-  wire [15:0] \$signature__data$84[2][0] ;
-  wire [15:0] \$signature__data$84[3] ;
-  wire [15:0] \$signature__data$84[3][0] ;
-  wire [15:0] \$signature__data$84[4] ;
-  wire [15:0] \$signature__data$84[4][0] ;
-  wire [15:0] \$signature__data$84[5] ;
-  wire [15:0] \$signature__data$84[5][0] ;
-  wire [15:0] \$signature__data$84[6] ;
-  wire [15:0] \$signature__data$84[6][0] ;
-  wire [15:0] \$signature__data$84[7] ;
-  wire [15:0] \$signature__data$84[7][0] ;
+  wire [127:0] \$signature__data$76 ;
+  wire [15:0] \$signature__data$76[0] ;
+  wire [15:0] \$signature__data$76[0][0] ;
+  wire [15:0] \$signature__data$76[1] ;
+  wire [15:0] \$signature__data$76[1][0] ;
+  wire [15:0] \$signature__data$76[2] ;
+  wire [15:0] \$signature__data$76[2][0] ;
+  wire [15:0] \$signature__data$76[3] ;
+  wire [15:0] \$signature__data$76[3][0] ;
+  wire [15:0] \$signature__data$76[4] ;
+  wire [15:0] \$signature__data$76[4][0] ;
+  wire [15:0] \$signature__data$76[5] ;
+  wire [15:0] \$signature__data$76[5][0] ;
+  wire [15:0] \$signature__data$76[6] ;
+  wire [15:0] \$signature__data$76[6][0] ;
+  wire [15:0] \$signature__data$76[7] ;
+  wire [15:0] \$signature__data$76[7][0] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -178,7 +161,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [15:0] \$signature__data[7][0] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$49 ;
+  wire \$signature__en$41 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -335,21 +318,13 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [31:0] \o_wr__data[7] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [3:0] os_dq = 4'h0;
-  reg [3:0] os_dq_now;
   wire os_fire;
-  reg [3:0] os_gap = 4'h0;
-  reg [3:0] os_gap_now;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [11:0] os_n0 = 12'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [3:0] os_since_last = 4'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -698,10 +673,10 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$76  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -1240,7 +1215,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1261,151 +1236,129 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 4'h8;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 4'h8;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 4'h8;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 4'h8;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 5'h00;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 5'h00;
-  assign \$57  = os_since_last < 4'h8;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_n0 + 4'h8;
-  assign \$62  = os_w_base + os_len;
-  assign \$63  = os_n0 + 4'h8;
-  assign \$64  = \$63  >= N;
-  assign \$65  = os_m0 + 4'h8;
-  assign \$66  = os_a_base + os_len;
-  assign \$67  = run & o_row_valid;
-  assign \$68  = edge_n0 + 4'h8;
-  assign \$69  = edge_y_base + M;
-  assign \$70  = edge_n0 + 4'h8;
-  assign \$71  = \$70  >= N;
-  assign \$72  = edge_m0 + 4'h8;
-  assign \$73  = run & o_row_valid;
-  assign \$74  = run & o_row_valid;
-  assign \$75  = \$29 [8:0] < M;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$77  & is_last;
-  assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = \$79  > y_end;
-  assign \$81  = o_wr__en & \$80 ;
-  assign \$82  = o_wr__addr + 1'h1;
-  assign \$83  = run & last_write;
-  assign \$84  = raddr + 1'h1;
-  assign \$85  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 4'h8;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 4'h8;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 4'h8;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_n0 + 4'h8;
+  assign \$50  = os_w_base + os_len;
+  assign \$51  = os_n0 + 4'h8;
+  assign \$52  = \$51  >= N;
+  assign \$53  = os_m0 + 4'h8;
+  assign \$54  = os_a_base + os_len;
+  assign \$55  = run & o_row_valid;
+  assign \$56  = edge_n0 + 4'h8;
+  assign \$57  = edge_y_base + M;
+  assign \$58  = edge_n0 + 4'h8;
+  assign \$59  = \$58  >= N;
+  assign \$60  = edge_m0 + 4'h8;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = run & o_row_valid;
+  assign \$63  = \$23 [8:0] < M;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = run & o_row_valid;
+  assign \$66  = \$65  & is_last;
+  assign \$67  = o_wr__addr + 1'h1;
+  assign \$68  = \$67  > y_end;
+  assign \$69  = o_wr__en & \$68 ;
+  assign \$70  = o_wr__addr + 1'h1;
+  assign \$71  = run & last_write;
+  assign \$72  = raddr + 1'h1;
+  assign \$73  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$86 ;
+    a_load_addr <= \$74 ;
   always @(posedge clk)
-    w_load_addr <= \$87 ;
+    w_load_addr <= \$75 ;
   always @(posedge clk)
-    M <= \$88 ;
+    M <= \$76 ;
   always @(posedge clk)
-    N <= \$89 ;
+    N <= \$77 ;
   always @(posedge clk)
-    os_len <= \$90 ;
+    os_len <= \$78 ;
   always @(posedge clk)
-    run <= \$91 ;
+    run <= \$79 ;
   always @(posedge clk)
-    cycles <= \$92 ;
+    cycles <= \$80 ;
   always @(posedge clk)
-    os_gap <= \$93 ;
+    os_since_last <= \$81 ;
   always @(posedge clk)
-    os_dq <= \$94 ;
+    os_m0 <= \$82 ;
   always @(posedge clk)
-    os_since_last <= \$95 ;
+    os_n0 <= \$83 ;
   always @(posedge clk)
-    os_prev_issued <= \$96 ;
+    os_beat <= \$84 ;
   always @(posedge clk)
-    os_prev_group_end <= \$97 ;
+    os_a_base <= \$85 ;
   always @(posedge clk)
-    os_m0 <= \$98 ;
+    os_w_base <= \$86 ;
   always @(posedge clk)
-    os_n0 <= \$99 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    os_beat <= \$100 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    os_a_base <= \$101 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    os_w_base <= \$102 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    os_any_last <= \$103 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    i_a <= \$104 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    issue_d1 <= \$105 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    i_ctl <= \$106 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    i_w <= \$107 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    edge_m0 <= \$108 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    edge_n0 <= \$109 ;
+    o_wr__addr <= \$97 ;
   always @(posedge clk)
-    edge_y_base <= \$110 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_valid <= \$111 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    o_wr__en <= \$112 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    s1_first <= \$113 ;
+    drain <= \$101 ;
   always @(posedge clk)
-    o_wr__addr <= \$114 ;
+    raddr <= \$102 ;
   always @(posedge clk)
-    last_write <= \$115 ;
-  always @(posedge clk)
-    s1_row <= \$116 ;
-  always @(posedge clk)
-    y_end <= \$117 ;
-  always @(posedge clk)
-    drain <= \$118 ;
-  always @(posedge clk)
-    raddr <= \$119 ;
-  always @(posedge clk)
-    y_out__valid <= \$120 ;
+    y_out__valid <= \$103 ;
   \array_fp16_mac_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1418,32 +1371,11 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [3:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -1451,8 +1383,8 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1461,7 +1393,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1472,227 +1404,363 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = a_load_addr;
-    if (\$42 ) begin
-      \$86  = \$43 [8:0];
+    \$74  = a_load_addr;
+    if (\$36 ) begin
+      \$74  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$86  = 9'h000;
+    if (\$39 ) begin
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_load_addr;
-    if (\$46 ) begin
-      \$87  = \$47 [8:0];
+    \$75  = w_load_addr;
+    if (\$40 ) begin
+      \$75  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$87  = 9'h000;
+    if (\$43 ) begin
+      \$75  = 9'h000;
     end
     if (rst) begin
-      \$87  = 9'h000;
+      \$75  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = M;
+    \$76  = M;
     if (go) begin
-      \$88  = m;
+      \$76  = m;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = N;
+    \$77  = N;
     if (go) begin
-      \$89  = n;
+      \$77  = n;
     end
     if (rst) begin
-      \$89  = 12'h000;
+      \$77  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = os_len;
+    \$78  = os_len;
     if (go) begin
-      \$90  = k_beats;
+      \$78  = k_beats;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = run;
+    \$79  = run;
     if (go) begin
-      \$91  = 1'h1;
+      \$79  = 1'h1;
     end
-    if (\$83 ) begin
-      \$91  = 1'h0;
+    if (\$71 ) begin
+      \$79  = 1'h0;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = cycles;
+    \$80  = cycles;
     if (go) begin
-      \$92  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
     if (run) begin
-      \$92  = \$50 [39:0];
+      \$80  = \$44 [39:0];
     end
     if (rst) begin
-      \$92  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$53 [3:0];
+    \$81  = \$47 [3:0];
     if (go) begin
-      \$93  = 4'h0;
-    end
-    if (rst) begin
-      \$93  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$56 [3:0];
-    if (go) begin
-      \$94  = 4'h0;
-    end
-    if (rst) begin
-      \$94  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$59 [3:0];
-    if (go) begin
-      \$95  = 4'h0;
+      \$81  = 4'h8;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$95  = 4'h1;
+        \$81  = 4'h1;
       end
     end
     if (rst) begin
-      \$95  = 4'h0;
+      \$81  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = 1'h0;
+    \$82  = os_m0;
     if (go) begin
-      \$96  = 1'h0;
-    end
-    if (os_fire) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_is_last;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_m0;
-    if (go) begin
-      \$98  = 9'h000;
+      \$82  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$98  = \$65 [8:0];
+        if (\$52 ) begin
+          \$82  = \$53 [8:0];
         end
       end
     end
     if (rst) begin
-      \$98  = 9'h000;
+      \$82  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_n0;
+    \$83  = os_n0;
     if (go) begin
-      \$99  = 12'h000;
+      \$83  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$99  = \$61 [11:0];
-        if (\$64 ) begin
-          \$99  = 12'h000;
+        \$83  = \$49 [11:0];
+        if (\$52 ) begin
+          \$83  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$99  = 12'h000;
+      \$83  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_beat;
+    \$84  = os_beat;
+    if (go) begin
+      \$84  = 9'h000;
+    end
+    if (os_fire) begin
+      \$84  = \$48 [8:0];
+      if (os_is_last) begin
+        \$84  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_a_base;
+    if (go) begin
+      \$85  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$52 ) begin
+          \$85  = \$54 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_w_base;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$86  = \$50 [8:0];
+        if (\$52 ) begin
+          \$86  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = \$signature__data$76 ;
+    if (rst) begin
+      \$87  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = edge_m0;
+    if (go) begin
+      \$91  = 9'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        if (\$59 ) begin
+          \$91  = \$60 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$91  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = edge_n0;
+    if (go) begin
+      \$92  = 12'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        \$92  = \$56 [11:0];
+        if (\$59 ) begin
+          \$92  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$92  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = edge_y_base;
+    if (go) begin
+      \$93  = 12'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        \$93  = \$57 [11:0];
+        if (\$59 ) begin
+          \$93  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$93  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = \$61 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$64 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 1'h1;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$24 [7:0];
+    if (rst) begin
+      \$97  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99 [31:0] = o_row[31:0];
+    \$99 [63:32] = o_row[63:32];
+    \$99 [95:64] = o_row[95:64];
+    \$99 [127:96] = o_row[127:96];
+    \$99 [159:128] = o_row[159:128];
+    \$99 [191:160] = o_row[191:160];
+    \$99 [223:192] = o_row[223:192];
+    \$99 [255:224] = o_row[255:224];
+    if (rst) begin
+      \$99  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = y_end;
+    if (\$69 ) begin
+      \$100  = \$70 ;
+    end
     if (go) begin
       \$100  = 9'h000;
     end
-    if (os_fire) begin
-      \$100  = \$60 [8:0];
-      if (os_is_last) begin
-        \$100  = 9'h000;
-      end
-    end
     if (rst) begin
       \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_a_base;
-    if (go) begin
-      \$101  = 9'h000;
+    \$101  = drain;
+    if (\$71 ) begin
+      \$101  = 1'h1;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$101  = \$66 [8:0];
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$73 ) begin
+          \$101  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$101  = 9'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_w_base;
+    \$102  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$102  = \$72 [8:0];
+      end
+    end
     if (go) begin
       \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$102  = \$62 [8:0];
-        if (\$64 ) begin
-          \$102  = 9'h000;
-        end
-      end
     end
     if (rst) begin
       \$102  = 9'h000;
@@ -1700,210 +1768,19 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_any_last;
-    if (go) begin
-      \$103  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
+    \$103  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
         \$103  = 1'h1;
+      end else if (y_out__ready) begin
+        \$103  = 1'h0;
       end
+    end
+    if (go) begin
+      \$103  = 1'h0;
     end
     if (rst) begin
       \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$signature__data$84 ;
-    if (rst) begin
-      \$104  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = issue;
-    if (rst) begin
-      \$105  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = issue_d1;
-    if (rst) begin
-      \$106  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_rd__data;
-    if (rst) begin
-      \$107  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_m0;
-    if (go) begin
-      \$108  = 9'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        if (\$71 ) begin
-          \$108  = \$72 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$108  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = edge_n0;
-    if (go) begin
-      \$109  = 12'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        \$109  = \$68 [11:0];
-        if (\$71 ) begin
-          \$109  = 12'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$109  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = edge_y_base;
-    if (go) begin
-      \$110  = 12'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        \$110  = \$69 [11:0];
-        if (\$71 ) begin
-          \$110  = 12'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$110  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$73 ;
-    if (rst) begin
-      \$111  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$76 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = 1'h1;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$30 [7:0];
-    if (rst) begin
-      \$114  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116 [31:0] = o_row[31:0];
-    \$116 [63:32] = o_row[63:32];
-    \$116 [95:64] = o_row[95:64];
-    \$116 [127:96] = o_row[127:96];
-    \$116 [159:128] = o_row[159:128];
-    \$116 [191:160] = o_row[191:160];
-    \$116 [223:192] = o_row[223:192];
-    \$116 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$116  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = y_end;
-    if (\$81 ) begin
-      \$117  = \$82 ;
-    end
-    if (go) begin
-      \$117  = 9'h000;
-    end
-    if (rst) begin
-      \$117  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = drain;
-    if (\$83 ) begin
-      \$118  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$85 ) begin
-          \$118  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$119  = \$84 [8:0];
-      end
-    end
-    if (go) begin
-      \$119  = 9'h000;
-    end
-    if (rst) begin
-      \$119  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$120  = 1'h1;
-      end else if (y_out__ready) begin
-        \$120  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$120  = 1'h0;
-    end
-    if (rst) begin
-      \$120  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1911,15 +1788,14 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$45  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$49  = os_fire;
+  assign \$signature__addr$37  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$41  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [11:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [11:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2063,22 +1939,22 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \i_a[6][0]  = i_a[111:96];
   assign \i_a[7]  = i_a[127:112];
   assign \i_a[7][0]  = i_a[127:112];
-  assign \$signature__data$84[0]  = \$signature__data$84 [15:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
-  assign \$signature__data$84[1]  = \$signature__data$84 [31:16];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [31:16];
-  assign \$signature__data$84[2]  = \$signature__data$84 [47:32];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [47:32];
-  assign \$signature__data$84[3]  = \$signature__data$84 [63:48];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [63:48];
-  assign \$signature__data$84[4]  = \$signature__data$84 [79:64];
-  assign \$signature__data$84[4][0]  = \$signature__data$84 [79:64];
-  assign \$signature__data$84[5]  = \$signature__data$84 [95:80];
-  assign \$signature__data$84[5][0]  = \$signature__data$84 [95:80];
-  assign \$signature__data$84[6]  = \$signature__data$84 [111:96];
-  assign \$signature__data$84[6][0]  = \$signature__data$84 [111:96];
-  assign \$signature__data$84[7]  = \$signature__data$84 [127:112];
-  assign \$signature__data$84[7][0]  = \$signature__data$84 [127:112];
+  assign \$signature__data$76[0]  = \$signature__data$76 [15:0];
+  assign \$signature__data$76[0][0]  = \$signature__data$76 [15:0];
+  assign \$signature__data$76[1]  = \$signature__data$76 [31:16];
+  assign \$signature__data$76[1][0]  = \$signature__data$76 [31:16];
+  assign \$signature__data$76[2]  = \$signature__data$76 [47:32];
+  assign \$signature__data$76[2][0]  = \$signature__data$76 [47:32];
+  assign \$signature__data$76[3]  = \$signature__data$76 [63:48];
+  assign \$signature__data$76[3][0]  = \$signature__data$76 [63:48];
+  assign \$signature__data$76[4]  = \$signature__data$76 [79:64];
+  assign \$signature__data$76[4][0]  = \$signature__data$76 [79:64];
+  assign \$signature__data$76[5]  = \$signature__data$76 [95:80];
+  assign \$signature__data$76[5][0]  = \$signature__data$76 [95:80];
+  assign \$signature__data$76[6]  = \$signature__data$76 [111:96];
+  assign \$signature__data$76[6][0]  = \$signature__data$76 [111:96];
+  assign \$signature__data$76[7]  = \$signature__data$76 [127:112];
+  assign \$signature__data$76[7][0]  = \$signature__data$76 [127:112];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2132,9 +2008,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -5001,689 +4877,689 @@ module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ct
     row7_done_d1 <= \$286 ;
   \array_fp16_mac_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [15:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$419 ),
     .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$427 ),
     .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\o_psum$435 ),
     .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$443 ),
     .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$451 ),
     .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$459 ),
     .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$534 ),
     .o_psum(\o_psum$467 ),
     .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$412 ),
     .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$420 ),
     .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$428 ),
     .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\o_psum$436 ),
     .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$444 ),
     .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$452 ),
     .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$460 ),
     .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$535 ),
     .o_psum(\o_psum$468 ),
     .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\o_psum$413 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
+    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\o_psum$421 ),
     .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
+    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\o_psum$429 ),
     .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
+    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\o_psum$437 ),
     .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
+    .pe_0_0__i_ctl(\i_ctl$78 ),
     .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\o_psum$445 ),
     .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
+    .pe_0_0__i_ctl(\i_ctl$82 ),
     .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\o_psum$453 ),
     .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
+    .pe_0_0__i_ctl(\i_ctl$86 ),
     .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$461 ),
     .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
+    .pe_0_0__i_ctl(\i_ctl$90 ),
     .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$94 ),
     .o_ctl(\o_ctl$536 ),
     .o_psum(\o_psum$469 ),
     .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
+    .pe_0_0__i_ctl(\i_ctl$94 ),
     .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\o_psum$414 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
+    .pe_0_0__i_ctl(\i_ctl$98 ),
     .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\o_psum$422 ),
     .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
+    .pe_0_0__i_ctl(\i_ctl$102 ),
     .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\o_psum$430 ),
     .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
+    .pe_0_0__i_ctl(\i_ctl$106 ),
     .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$438 ),
     .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
+    .pe_0_0__i_ctl(\i_ctl$110 ),
     .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$446 ),
     .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$454 ),
     .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$462 ),
     .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$126 ),
     .o_ctl(\o_ctl$537 ),
     .o_psum(\o_psum$470 ),
     .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$415 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$423 ),
     .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\o_psum$431 ),
     .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\o_psum$439 ),
     .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
+    .pe_0_0__i_ctl(\i_ctl$142 ),
     .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\o_psum$447 ),
     .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(\i_ctl$146 ),
     .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\o_psum$455 ),
     .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
+    .pe_0_0__i_ctl(\i_ctl$150 ),
     .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$463 ),
     .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
+    .pe_0_0__i_ctl(\i_ctl$154 ),
     .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$158 ),
     .o_ctl(\o_ctl$538 ),
     .o_psum(\o_psum$471 ),
     .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
+    .pe_0_0__i_ctl(\i_ctl$158 ),
     .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\o_psum$416 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
+    .pe_0_0__i_ctl(\i_ctl$162 ),
     .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\o_psum$424 ),
     .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
+    .pe_0_0__i_ctl(\i_ctl$166 ),
     .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\o_psum$432 ),
     .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
+    .pe_0_0__i_ctl(\i_ctl$170 ),
     .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\o_psum$440 ),
     .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
+    .pe_0_0__i_ctl(\i_ctl$174 ),
     .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\o_psum$448 ),
     .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
+    .pe_0_0__i_ctl(\i_ctl$178 ),
     .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\o_psum$456 ),
     .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
+    .pe_0_0__i_ctl(\i_ctl$182 ),
     .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$464 ),
     .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
+    .pe_0_0__i_ctl(\i_ctl$186 ),
     .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$190 ),
     .o_ctl(\o_ctl$539 ),
     .o_psum(\o_psum$472 ),
     .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
+    .pe_0_0__i_ctl(\i_ctl$190 ),
     .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\o_psum$417 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
+    .pe_0_0__i_ctl(\i_ctl$194 ),
     .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\o_psum$425 ),
     .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
+    .pe_0_0__i_ctl(\i_ctl$198 ),
     .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\o_psum$433 ),
     .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
+    .pe_0_0__i_ctl(\i_ctl$202 ),
     .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\o_psum$441 ),
     .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
+    .pe_0_0__i_ctl(\i_ctl$206 ),
     .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\o_psum$449 ),
     .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
+    .pe_0_0__i_ctl(\i_ctl$210 ),
     .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\o_psum$457 ),
     .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
+    .pe_0_0__i_ctl(\i_ctl$214 ),
     .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$465 ),
     .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
+    .pe_0_0__i_ctl(\i_ctl$218 ),
     .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$222 ),
     .o_ctl(\o_ctl$540 ),
     .o_psum(\o_psum$473 ),
     .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
+    .pe_0_0__i_ctl(\i_ctl$222 ),
     .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
+    .pe_0_0__i_ctl(\i_ctl$226 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
+    .pe_0_0__i_ctl(\i_ctl$230 ),
     .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
+    .pe_0_0__i_ctl(\i_ctl$234 ),
     .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
+    .pe_0_0__i_ctl(\i_ctl$238 ),
     .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
+    .pe_0_0__i_ctl(\i_ctl$242 ),
     .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
+    .pe_0_0__i_ctl(\i_ctl$246 ),
     .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
+    .pe_0_0__i_ctl(\i_ctl$250 ),
     .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$254 ),
     .o_ctl(\o_ctl$541 ),
     .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
@@ -8186,14 +8062,13 @@ module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ct
   assign \$54  = \$53 ;
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8229,6 +8104,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8267,6 +8143,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8281,12 +8158,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8310,18 +8187,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8357,6 +8231,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8395,6 +8270,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8409,12 +8285,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8438,18 +8314,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8485,6 +8358,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8523,6 +8397,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8537,12 +8412,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8566,18 +8441,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8613,6 +8485,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8651,6 +8524,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8665,12 +8539,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8694,18 +8568,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8741,6 +8612,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8779,6 +8651,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8793,12 +8666,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8822,18 +8695,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8869,6 +8739,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8907,6 +8778,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8921,12 +8793,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8950,18 +8822,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8997,6 +8866,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9035,6 +8905,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9049,12 +8920,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9078,18 +8949,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, 
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9124,6 +8992,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psu
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9162,6 +9031,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9176,12 +9046,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9205,18 +9075,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psu
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9252,6 +9119,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9290,6 +9158,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9304,12 +9173,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9333,18 +9202,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9380,6 +9246,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9418,6 +9285,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9432,12 +9300,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9461,18 +9329,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9508,6 +9373,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9546,6 +9412,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9560,12 +9427,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9589,18 +9456,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9636,6 +9500,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9674,6 +9539,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9688,12 +9554,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9717,18 +9583,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9764,6 +9627,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9802,6 +9666,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9816,12 +9681,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9845,18 +9710,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9892,6 +9754,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9930,6 +9793,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9944,12 +9808,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9973,18 +9837,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10020,6 +9881,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10058,6 +9920,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10072,12 +9935,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10101,18 +9964,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10147,6 +10007,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10185,6 +10046,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10199,12 +10061,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10228,146 +10090,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10403,6 +10134,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10441,6 +10173,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10455,12 +10188,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10484,18 +10217,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10531,6 +10261,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10569,6 +10300,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10583,12 +10315,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10612,18 +10344,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10659,6 +10388,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10697,6 +10427,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10711,12 +10442,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10740,18 +10471,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10787,6 +10515,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10825,6 +10554,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10839,12 +10569,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10868,18 +10598,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10915,6 +10642,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10953,6 +10681,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10967,12 +10696,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10996,18 +10725,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11043,6 +10769,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11081,6 +10808,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11095,12 +10823,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11124,145 +10852,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11298,6 +10896,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11336,6 +10935,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11350,12 +10950,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11379,18 +10979,141 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11426,6 +11149,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11464,6 +11188,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11478,12 +11203,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11507,18 +11232,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11554,6 +11276,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11592,6 +11315,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11606,12 +11330,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11635,18 +11359,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11682,6 +11403,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11720,6 +11442,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11734,12 +11457,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11763,18 +11486,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11810,6 +11530,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11848,6 +11569,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11862,12 +11584,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11891,18 +11613,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11938,6 +11657,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11976,6 +11696,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11990,12 +11711,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12019,18 +11740,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12066,6 +11784,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12104,6 +11823,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12118,12 +11838,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12147,145 +11867,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12321,6 +11911,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12359,6 +11950,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12373,12 +11965,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12402,18 +11994,141 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12449,6 +12164,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12487,6 +12203,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12501,12 +12218,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12530,18 +12247,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12577,6 +12291,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12615,6 +12330,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12629,12 +12345,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12658,18 +12374,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12705,6 +12418,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12743,6 +12457,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12757,12 +12472,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12786,18 +12501,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12833,6 +12545,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12871,6 +12584,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12885,12 +12599,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12914,18 +12628,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12961,6 +12672,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12999,6 +12711,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13013,12 +12726,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13042,18 +12755,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13089,6 +12799,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13127,6 +12838,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13141,12 +12853,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13170,145 +12882,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13344,6 +12926,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13382,6 +12965,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13396,12 +12980,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13425,18 +13009,141 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13472,6 +13179,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13510,6 +13218,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13524,12 +13233,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13553,18 +13262,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13600,6 +13306,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13638,6 +13345,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13652,12 +13360,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13681,18 +13389,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13728,6 +13433,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13766,6 +13472,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13780,12 +13487,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13809,18 +13516,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13856,6 +13560,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13894,6 +13599,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13908,12 +13614,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13937,18 +13643,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13984,6 +13687,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14022,6 +13726,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14036,12 +13741,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14065,18 +13770,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14112,6 +13814,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14150,6 +13853,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14164,12 +13868,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14193,145 +13897,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14367,6 +13941,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14405,6 +13980,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14419,12 +13995,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14448,18 +14024,141 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14495,6 +14194,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14533,6 +14233,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14547,12 +14248,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14576,18 +14277,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14623,6 +14321,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14661,6 +14360,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14675,12 +14375,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14704,18 +14404,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14751,6 +14448,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14789,6 +14487,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14803,12 +14502,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14832,18 +14531,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14879,6 +14575,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14917,6 +14614,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14931,12 +14629,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14960,18 +14658,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15007,6 +14702,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15045,6 +14741,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15059,12 +14756,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15088,18 +14785,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15135,6 +14829,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15173,6 +14868,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15187,12 +14883,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15216,18 +14912,142 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15262,6 +15082,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15300,6 +15121,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15314,12 +15136,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15343,18 +15165,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15389,6 +15208,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15427,6 +15247,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15441,12 +15262,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15470,18 +15291,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15516,6 +15334,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15554,6 +15373,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15568,12 +15388,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15597,18 +15417,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15643,6 +15460,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15681,6 +15499,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15695,12 +15514,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15724,18 +15543,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15770,6 +15586,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15808,6 +15625,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15822,12 +15640,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15851,18 +15669,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15897,6 +15712,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15935,6 +15751,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15949,12 +15766,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15978,18 +15795,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16024,6 +15838,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16062,6 +15877,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16076,12 +15892,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -16105,18 +15921,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16151,6 +15964,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16189,6 +16003,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16203,12 +16018,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -16232,18 +16047,15 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16277,6 +16089,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16315,6 +16128,7 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16329,12 +16143,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -16358,8 +16172,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -5,126 +5,109 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire \$1 ;
   wire \$10 ;
   reg [10:0] \$100 ;
-  reg [10:0] \$101 ;
+  reg \$101 ;
   reg [10:0] \$102 ;
   reg \$103 ;
-  reg [127:0] \$104 ;
-  reg [4:0] \$105 ;
-  reg [4:0] \$106 ;
-  reg [127:0] \$107 ;
-  reg [10:0] \$108 ;
-  reg [14:0] \$109 ;
   wire \$11 ;
-  reg [14:0] \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg [9:0] \$114 ;
-  reg \$115 ;
-  reg [511:0] \$116 ;
-  reg [10:0] \$117 ;
-  reg \$118 ;
-  reg [10:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg \$120 ;
-  wire [1:0] \$13 ;
+  wire [11:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [5:0] \$15 ;
-  wire [11:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [11:0] \$20 ;
+  wire [11:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [11:0] \$23 ;
+  wire [15:0] \$24 ;
   wire \$25 ;
-  wire [11:0] \$26 ;
-  wire [11:0] \$27 ;
+  wire \$26 ;
+  wire [15:0] \$27 ;
   wire \$28 ;
-  wire [11:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [15:0] \$30 ;
+  wire [11:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [15:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [11:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [11:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [11:0] \$41 ;
   wire \$42 ;
-  wire [11:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [11:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [5:0] \$52 ;
-  wire [5:0] \$53 ;
-  wire \$54 ;
-  wire [5:0] \$55 ;
-  wire [5:0] \$56 ;
-  wire \$57 ;
-  wire [5:0] \$58 ;
-  wire [5:0] \$59 ;
+  wire [11:0] \$50 ;
+  wire [15:0] \$51 ;
+  wire \$52 ;
+  wire [11:0] \$53 ;
+  wire [11:0] \$54 ;
+  wire \$55 ;
+  wire [15:0] \$56 ;
+  wire [15:0] \$57 ;
+  wire [15:0] \$58 ;
+  wire \$59 ;
   wire \$6 ;
   wire [11:0] \$60 ;
-  wire [15:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire [15:0] \$63 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
   wire \$64 ;
-  wire [11:0] \$65 ;
-  wire [11:0] \$66 ;
-  wire \$67 ;
-  wire [15:0] \$68 ;
-  wire [15:0] \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [10:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [15:0] \$70 ;
+  wire [10:0] \$70 ;
   wire \$71 ;
   wire [11:0] \$72 ;
   wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [10:0] \$79 ;
+  reg [10:0] \$74 ;
+  reg [10:0] \$75 ;
+  reg [10:0] \$76 ;
+  reg [14:0] \$77 ;
+  reg [10:0] \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [10:0] \$82 ;
-  wire \$83 ;
-  wire [11:0] \$84 ;
-  wire \$85 ;
+  reg [39:0] \$80 ;
+  reg [4:0] \$81 ;
+  reg [10:0] \$82 ;
+  reg [14:0] \$83 ;
+  reg [10:0] \$84 ;
+  reg [10:0] \$85 ;
   reg [10:0] \$86 ;
-  reg [10:0] \$87 ;
-  reg [10:0] \$88 ;
-  reg [14:0] \$89 ;
+  reg [127:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [10:0] \$90 ;
-  reg \$91 ;
-  reg [39:0] \$92 ;
-  reg [4:0] \$93 ;
-  reg [4:0] \$94 ;
-  reg [4:0] \$95 ;
+  reg [127:0] \$90 ;
+  reg [10:0] \$91 ;
+  reg [14:0] \$92 ;
+  reg [14:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
-  reg [10:0] \$98 ;
-  reg [14:0] \$99 ;
+  reg [9:0] \$97 ;
+  reg \$98 ;
+  reg [511:0] \$99 ;
   wire [9:0] \$signature__addr ;
   wire [9:0] \$signature__addr$24 ;
-  wire [9:0] \$signature__addr$45 ;
+  wire [9:0] \$signature__addr$37 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$25 ;
   wire [7:0] \$signature__data$25[0] ;
@@ -159,39 +142,39 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data$25[8][0] ;
   wire [7:0] \$signature__data$25[9] ;
   wire [7:0] \$signature__data$25[9][0] ;
-  wire [127:0] \$signature__data$84 ;
-  wire [7:0] \$signature__data$84[0] ;
-  wire [7:0] \$signature__data$84[0][0] ;
-  wire [7:0] \$signature__data$84[10] ;
-  wire [7:0] \$signature__data$84[10][0] ;
-  wire [7:0] \$signature__data$84[11] ;
-  wire [7:0] \$signature__data$84[11][0] ;
-  wire [7:0] \$signature__data$84[12] ;
-  wire [7:0] \$signature__data$84[12][0] ;
-  wire [7:0] \$signature__data$84[13] ;
-  wire [7:0] \$signature__data$84[13][0] ;
-  wire [7:0] \$signature__data$84[14] ;
-  wire [7:0] \$signature__data$84[14][0] ;
-  wire [7:0] \$signature__data$84[15] ;
-  wire [7:0] \$signature__data$84[15][0] ;
-  wire [7:0] \$signature__data$84[1] ;
-  wire [7:0] \$signature__data$84[1][0] ;
-  wire [7:0] \$signature__data$84[2] ;
-  wire [7:0] \$signature__data$84[2][0] ;
-  wire [7:0] \$signature__data$84[3] ;
-  wire [7:0] \$signature__data$84[3][0] ;
-  wire [7:0] \$signature__data$84[4] ;
-  wire [7:0] \$signature__data$84[4][0] ;
-  wire [7:0] \$signature__data$84[5] ;
-  wire [7:0] \$signature__data$84[5][0] ;
-  wire [7:0] \$signature__data$84[6] ;
-  wire [7:0] \$signature__data$84[6][0] ;
-  wire [7:0] \$signature__data$84[7] ;
-  wire [7:0] \$signature__data$84[7][0] ;
-  wire [7:0] \$signature__data$84[8] ;
-  wire [7:0] \$signature__data$84[8][0] ;
-  wire [7:0] \$signature__data$84[9] ;
-  wire [7:0] \$signature__data$84[9][0] ;
+  wire [127:0] \$signature__data$76 ;
+  wire [7:0] \$signature__data$76[0] ;
+  wire [7:0] \$signature__data$76[0][0] ;
+  wire [7:0] \$signature__data$76[10] ;
+  wire [7:0] \$signature__data$76[10][0] ;
+  wire [7:0] \$signature__data$76[11] ;
+  wire [7:0] \$signature__data$76[11][0] ;
+  wire [7:0] \$signature__data$76[12] ;
+  wire [7:0] \$signature__data$76[12][0] ;
+  wire [7:0] \$signature__data$76[13] ;
+  wire [7:0] \$signature__data$76[13][0] ;
+  wire [7:0] \$signature__data$76[14] ;
+  wire [7:0] \$signature__data$76[14][0] ;
+  wire [7:0] \$signature__data$76[15] ;
+  wire [7:0] \$signature__data$76[15][0] ;
+  wire [7:0] \$signature__data$76[1] ;
+  wire [7:0] \$signature__data$76[1][0] ;
+  wire [7:0] \$signature__data$76[2] ;
+  wire [7:0] \$signature__data$76[2][0] ;
+  wire [7:0] \$signature__data$76[3] ;
+  wire [7:0] \$signature__data$76[3][0] ;
+  wire [7:0] \$signature__data$76[4] ;
+  wire [7:0] \$signature__data$76[4][0] ;
+  wire [7:0] \$signature__data$76[5] ;
+  wire [7:0] \$signature__data$76[5][0] ;
+  wire [7:0] \$signature__data$76[6] ;
+  wire [7:0] \$signature__data$76[6][0] ;
+  wire [7:0] \$signature__data$76[7] ;
+  wire [7:0] \$signature__data$76[7][0] ;
+  wire [7:0] \$signature__data$76[8] ;
+  wire [7:0] \$signature__data$76[8][0] ;
+  wire [7:0] \$signature__data$76[9] ;
+  wire [7:0] \$signature__data$76[9][0] ;
   wire [7:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[10] ;
@@ -226,7 +209,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data[9][0] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$49 ;
+  wire \$signature__en$41 ;
   (* init = 11'h000 *)
   wire [10:0] KB;
   reg [10:0] M = 11'h000;
@@ -463,21 +446,13 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [31:0] \o_wr__data[9] ;
   reg o_wr__en = 1'h0;
   reg [10:0] os_a_base = 11'h000;
-  reg os_any_last = 1'h0;
   reg [10:0] os_beat = 11'h000;
-  reg [4:0] os_dq = 5'h00;
-  reg [4:0] os_dq_now;
   wire os_fire;
-  reg [4:0] os_gap = 5'h00;
-  reg [4:0] os_gap_now;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [10:0] os_len = 11'h000;
   reg [10:0] os_m0 = 11'h000;
   reg [14:0] os_n0 = 15'h0000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [4:0] os_since_last = 5'h00;
   reg [10:0] os_w_base = 11'h000;
   reg [10:0] raddr = 11'h000;
@@ -1642,10 +1617,10 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [9:0]];
+      _0_ <= a_buf[\$20 [9:0]];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$76  = _0_;
   reg [511:0] o_buf [1023:0];
   initial begin
     o_buf[0] = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -3720,7 +3695,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [9:0]];
+      _2_ <= w_buf[\$21 [9:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -3741,151 +3716,129 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 5'h10;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [10:0];
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 5'h10;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [10:0];
   assign block_done = o_row_index == 4'hf;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 5'h10;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 5'h10;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 6'h00;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 6'h00;
-  assign \$57  = os_since_last < 5'h10;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_n0 + 5'h10;
-  assign \$62  = os_w_base + os_len;
-  assign \$63  = os_n0 + 5'h10;
-  assign \$64  = \$63  >= N;
-  assign \$65  = os_m0 + 5'h10;
-  assign \$66  = os_a_base + os_len;
-  assign \$67  = run & o_row_valid;
-  assign \$68  = edge_n0 + 5'h10;
-  assign \$69  = edge_y_base + M;
-  assign \$70  = edge_n0 + 5'h10;
-  assign \$71  = \$70  >= N;
-  assign \$72  = edge_m0 + 5'h10;
-  assign \$73  = run & o_row_valid;
-  assign \$74  = run & o_row_valid;
-  assign \$75  = \$29 [10:0] < M;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$77  & is_last;
-  assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = \$79  > y_end;
-  assign \$81  = o_wr__en & \$80 ;
-  assign \$82  = o_wr__addr + 1'h1;
-  assign \$83  = run & last_write;
-  assign \$84  = raddr + 1'h1;
-  assign \$85  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 5'h10;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 5'h10;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 5'h10;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_n0 + 5'h10;
+  assign \$50  = os_w_base + os_len;
+  assign \$51  = os_n0 + 5'h10;
+  assign \$52  = \$51  >= N;
+  assign \$53  = os_m0 + 5'h10;
+  assign \$54  = os_a_base + os_len;
+  assign \$55  = run & o_row_valid;
+  assign \$56  = edge_n0 + 5'h10;
+  assign \$57  = edge_y_base + M;
+  assign \$58  = edge_n0 + 5'h10;
+  assign \$59  = \$58  >= N;
+  assign \$60  = edge_m0 + 5'h10;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = run & o_row_valid;
+  assign \$63  = \$23 [10:0] < M;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = run & o_row_valid;
+  assign \$66  = \$65  & is_last;
+  assign \$67  = o_wr__addr + 1'h1;
+  assign \$68  = \$67  > y_end;
+  assign \$69  = o_wr__en & \$68 ;
+  assign \$70  = o_wr__addr + 1'h1;
+  assign \$71  = run & last_write;
+  assign \$72  = raddr + 1'h1;
+  assign \$73  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$86 ;
+    a_load_addr <= \$74 ;
   always @(posedge clk)
-    w_load_addr <= \$87 ;
+    w_load_addr <= \$75 ;
   always @(posedge clk)
-    M <= \$88 ;
+    M <= \$76 ;
   always @(posedge clk)
-    N <= \$89 ;
+    N <= \$77 ;
   always @(posedge clk)
-    os_len <= \$90 ;
+    os_len <= \$78 ;
   always @(posedge clk)
-    run <= \$91 ;
+    run <= \$79 ;
   always @(posedge clk)
-    cycles <= \$92 ;
+    cycles <= \$80 ;
   always @(posedge clk)
-    os_gap <= \$93 ;
+    os_since_last <= \$81 ;
   always @(posedge clk)
-    os_dq <= \$94 ;
+    os_m0 <= \$82 ;
   always @(posedge clk)
-    os_since_last <= \$95 ;
+    os_n0 <= \$83 ;
   always @(posedge clk)
-    os_prev_issued <= \$96 ;
+    os_beat <= \$84 ;
   always @(posedge clk)
-    os_prev_group_end <= \$97 ;
+    os_a_base <= \$85 ;
   always @(posedge clk)
-    os_m0 <= \$98 ;
+    os_w_base <= \$86 ;
   always @(posedge clk)
-    os_n0 <= \$99 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    os_beat <= \$100 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    os_a_base <= \$101 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    os_w_base <= \$102 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    os_any_last <= \$103 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    i_a <= \$104 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    issue_d1 <= \$105 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    i_ctl <= \$106 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    i_w <= \$107 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    edge_m0 <= \$108 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    edge_n0 <= \$109 ;
+    o_wr__addr <= \$97 ;
   always @(posedge clk)
-    edge_y_base <= \$110 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_valid <= \$111 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    o_wr__en <= \$112 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    s1_first <= \$113 ;
+    drain <= \$101 ;
   always @(posedge clk)
-    o_wr__addr <= \$114 ;
+    raddr <= \$102 ;
   always @(posedge clk)
-    last_write <= \$115 ;
-  always @(posedge clk)
-    s1_row <= \$116 ;
-  always @(posedge clk)
-    y_end <= \$117 ;
-  always @(posedge clk)
-    drain <= \$118 ;
-  always @(posedge clk)
-    raddr <= \$119 ;
-  always @(posedge clk)
-    y_out__valid <= \$120 ;
+    y_out__valid <= \$103 ;
   \array_int_mac_os_16x16.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -3898,32 +3851,11 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12 [1], \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -3931,8 +3863,8 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 10'h000;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [9:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [9:0];
     end
     if (drain) begin
       o_rd__addr = raddr[9:0];
@@ -3941,7 +3873,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -3952,227 +3884,371 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = a_load_addr;
-    if (\$42 ) begin
-      \$86  = \$43 [10:0];
+    \$74  = a_load_addr;
+    if (\$36 ) begin
+      \$74  = \$37 [10:0];
     end
-    if (\$45 ) begin
-      \$86  = 11'h000;
+    if (\$39 ) begin
+      \$74  = 11'h000;
     end
     if (rst) begin
-      \$86  = 11'h000;
+      \$74  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_load_addr;
-    if (\$46 ) begin
-      \$87  = \$47 [10:0];
+    \$75  = w_load_addr;
+    if (\$40 ) begin
+      \$75  = \$41 [10:0];
     end
-    if (\$49 ) begin
-      \$87  = 11'h000;
+    if (\$43 ) begin
+      \$75  = 11'h000;
     end
     if (rst) begin
-      \$87  = 11'h000;
+      \$75  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = M;
+    \$76  = M;
     if (go) begin
-      \$88  = m;
+      \$76  = m;
     end
     if (rst) begin
-      \$88  = 11'h000;
+      \$76  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = N;
+    \$77  = N;
     if (go) begin
-      \$89  = n;
+      \$77  = n;
     end
     if (rst) begin
-      \$89  = 15'h0000;
+      \$77  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = os_len;
+    \$78  = os_len;
     if (go) begin
-      \$90  = k_beats;
+      \$78  = k_beats;
     end
     if (rst) begin
-      \$90  = 11'h000;
+      \$78  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = run;
+    \$79  = run;
     if (go) begin
-      \$91  = 1'h1;
+      \$79  = 1'h1;
     end
-    if (\$83 ) begin
-      \$91  = 1'h0;
+    if (\$71 ) begin
+      \$79  = 1'h0;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = cycles;
+    \$80  = cycles;
     if (go) begin
-      \$92  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
     if (run) begin
-      \$92  = \$50 [39:0];
+      \$80  = \$44 [39:0];
     end
     if (rst) begin
-      \$92  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$53 [4:0];
+    \$81  = \$47 [4:0];
     if (go) begin
-      \$93  = 5'h00;
-    end
-    if (rst) begin
-      \$93  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$56 [4:0];
-    if (go) begin
-      \$94  = 5'h00;
-    end
-    if (rst) begin
-      \$94  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$59 [4:0];
-    if (go) begin
-      \$95  = 5'h00;
+      \$81  = 5'h10;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$95  = 5'h01;
+        \$81  = 5'h01;
       end
     end
     if (rst) begin
-      \$95  = 5'h00;
+      \$81  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = 1'h0;
+    \$82  = os_m0;
     if (go) begin
-      \$96  = 1'h0;
-    end
-    if (os_fire) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_is_last;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_m0;
-    if (go) begin
-      \$98  = 11'h000;
+      \$82  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$98  = \$65 [10:0];
+        if (\$52 ) begin
+          \$82  = \$53 [10:0];
         end
       end
     end
     if (rst) begin
-      \$98  = 11'h000;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_n0;
+    \$83  = os_n0;
     if (go) begin
-      \$99  = 15'h0000;
+      \$83  = 15'h0000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$99  = \$61 [14:0];
-        if (\$64 ) begin
-          \$99  = 15'h0000;
+        \$83  = \$49 [14:0];
+        if (\$52 ) begin
+          \$83  = 15'h0000;
         end
       end
     end
     if (rst) begin
-      \$99  = 15'h0000;
+      \$83  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_beat;
+    \$84  = os_beat;
+    if (go) begin
+      \$84  = 11'h000;
+    end
+    if (os_fire) begin
+      \$84  = \$48 [10:0];
+      if (os_is_last) begin
+        \$84  = 11'h000;
+      end
+    end
+    if (rst) begin
+      \$84  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_a_base;
+    if (go) begin
+      \$85  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$52 ) begin
+          \$85  = \$54 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_w_base;
+    if (go) begin
+      \$86  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$86  = \$50 [10:0];
+        if (\$52 ) begin
+          \$86  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$86  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = \$signature__data$76 ;
+    if (rst) begin
+      \$87  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = edge_m0;
+    if (go) begin
+      \$91  = 11'h000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        if (\$59 ) begin
+          \$91  = \$60 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$91  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = edge_n0;
+    if (go) begin
+      \$92  = 15'h0000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        \$92  = \$56 [14:0];
+        if (\$59 ) begin
+          \$92  = 15'h0000;
+        end
+      end
+    end
+    if (rst) begin
+      \$92  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = edge_y_base;
+    if (go) begin
+      \$93  = 15'h0000;
+    end
+    if (\$55 ) begin
+      if (block_done) begin
+        \$93  = \$57 [14:0];
+        if (\$59 ) begin
+          \$93  = 15'h0000;
+        end
+      end
+    end
+    if (rst) begin
+      \$93  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = \$61 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$64 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 1'h1;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$24 [9:0];
+    if (rst) begin
+      \$97  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99 [31:0] = o_row[31:0];
+    \$99 [63:32] = o_row[63:32];
+    \$99 [95:64] = o_row[95:64];
+    \$99 [127:96] = o_row[127:96];
+    \$99 [159:128] = o_row[159:128];
+    \$99 [191:160] = o_row[191:160];
+    \$99 [223:192] = o_row[223:192];
+    \$99 [255:224] = o_row[255:224];
+    \$99 [287:256] = o_row[287:256];
+    \$99 [319:288] = o_row[319:288];
+    \$99 [351:320] = o_row[351:320];
+    \$99 [383:352] = o_row[383:352];
+    \$99 [415:384] = o_row[415:384];
+    \$99 [447:416] = o_row[447:416];
+    \$99 [479:448] = o_row[479:448];
+    \$99 [511:480] = o_row[511:480];
+    if (rst) begin
+      \$99  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = y_end;
+    if (\$69 ) begin
+      \$100  = \$70 ;
+    end
     if (go) begin
       \$100  = 11'h000;
     end
-    if (os_fire) begin
-      \$100  = \$60 [10:0];
-      if (os_is_last) begin
-        \$100  = 11'h000;
-      end
-    end
     if (rst) begin
       \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_a_base;
-    if (go) begin
-      \$101  = 11'h000;
+    \$101  = drain;
+    if (\$71 ) begin
+      \$101  = 1'h1;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$101  = \$66 [10:0];
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$73 ) begin
+          \$101  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$101  = 11'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_w_base;
+    \$102  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$102  = \$72 [10:0];
+      end
+    end
     if (go) begin
       \$102  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$102  = \$62 [10:0];
-        if (\$64 ) begin
-          \$102  = 11'h000;
-        end
-      end
     end
     if (rst) begin
       \$102  = 11'h000;
@@ -4180,218 +4256,19 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_any_last;
-    if (go) begin
-      \$103  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
+    \$103  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
         \$103  = 1'h1;
+      end else if (y_out__ready) begin
+        \$103  = 1'h0;
       end
+    end
+    if (go) begin
+      \$103  = 1'h0;
     end
     if (rst) begin
       \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$signature__data$84 ;
-    if (rst) begin
-      \$104  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = issue;
-    if (rst) begin
-      \$105  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = issue_d1;
-    if (rst) begin
-      \$106  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_rd__data;
-    if (rst) begin
-      \$107  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_m0;
-    if (go) begin
-      \$108  = 11'h000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        if (\$71 ) begin
-          \$108  = \$72 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$108  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = edge_n0;
-    if (go) begin
-      \$109  = 15'h0000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        \$109  = \$68 [14:0];
-        if (\$71 ) begin
-          \$109  = 15'h0000;
-        end
-      end
-    end
-    if (rst) begin
-      \$109  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = edge_y_base;
-    if (go) begin
-      \$110  = 15'h0000;
-    end
-    if (\$67 ) begin
-      if (block_done) begin
-        \$110  = \$69 [14:0];
-        if (\$71 ) begin
-          \$110  = 15'h0000;
-        end
-      end
-    end
-    if (rst) begin
-      \$110  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$73 ;
-    if (rst) begin
-      \$111  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$76 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = 1'h1;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$30 [9:0];
-    if (rst) begin
-      \$114  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116 [31:0] = o_row[31:0];
-    \$116 [63:32] = o_row[63:32];
-    \$116 [95:64] = o_row[95:64];
-    \$116 [127:96] = o_row[127:96];
-    \$116 [159:128] = o_row[159:128];
-    \$116 [191:160] = o_row[191:160];
-    \$116 [223:192] = o_row[223:192];
-    \$116 [255:224] = o_row[255:224];
-    \$116 [287:256] = o_row[287:256];
-    \$116 [319:288] = o_row[319:288];
-    \$116 [351:320] = o_row[351:320];
-    \$116 [383:352] = o_row[383:352];
-    \$116 [415:384] = o_row[415:384];
-    \$116 [447:416] = o_row[447:416];
-    \$116 [479:448] = o_row[479:448];
-    \$116 [511:480] = o_row[511:480];
-    if (rst) begin
-      \$116  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = y_end;
-    if (\$81 ) begin
-      \$117  = \$82 ;
-    end
-    if (go) begin
-      \$117  = 11'h000;
-    end
-    if (rst) begin
-      \$117  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = drain;
-    if (\$83 ) begin
-      \$118  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$85 ) begin
-          \$118  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$119  = \$84 [10:0];
-      end
-    end
-    if (go) begin
-      \$119  = 11'h000;
-    end
-    if (rst) begin
-      \$119  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$120  = 1'h1;
-      end else if (y_out__ready) begin
-        \$120  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$120  = 1'h0;
-    end
-    if (rst) begin
-      \$120  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[9:0];
@@ -4399,15 +4276,14 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$signature__addr$24  = w_load_addr[9:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$45  = \$26 [9:0];
-  assign w_rd__addr = \$27 [9:0];
-  assign \$signature__en$49  = os_fire;
+  assign \$signature__addr$37  = \$20 [9:0];
+  assign w_rd__addr = \$21 [9:0];
+  assign \$signature__en$41  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [10:0];
-  assign edge_addr = \$30 [14:0];
+  assign edge_row_m = \$23 [10:0];
+  assign edge_addr = \$24 [14:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -4671,38 +4547,38 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \i_a[14][0]  = i_a[119:112];
   assign \i_a[15]  = i_a[127:120];
   assign \i_a[15][0]  = i_a[127:120];
-  assign \$signature__data$84[0]  = \$signature__data$84 [7:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [7:0];
-  assign \$signature__data$84[1]  = \$signature__data$84 [15:8];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [15:8];
-  assign \$signature__data$84[2]  = \$signature__data$84 [23:16];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [23:16];
-  assign \$signature__data$84[3]  = \$signature__data$84 [31:24];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [31:24];
-  assign \$signature__data$84[4]  = \$signature__data$84 [39:32];
-  assign \$signature__data$84[4][0]  = \$signature__data$84 [39:32];
-  assign \$signature__data$84[5]  = \$signature__data$84 [47:40];
-  assign \$signature__data$84[5][0]  = \$signature__data$84 [47:40];
-  assign \$signature__data$84[6]  = \$signature__data$84 [55:48];
-  assign \$signature__data$84[6][0]  = \$signature__data$84 [55:48];
-  assign \$signature__data$84[7]  = \$signature__data$84 [63:56];
-  assign \$signature__data$84[7][0]  = \$signature__data$84 [63:56];
-  assign \$signature__data$84[8]  = \$signature__data$84 [71:64];
-  assign \$signature__data$84[8][0]  = \$signature__data$84 [71:64];
-  assign \$signature__data$84[9]  = \$signature__data$84 [79:72];
-  assign \$signature__data$84[9][0]  = \$signature__data$84 [79:72];
-  assign \$signature__data$84[10]  = \$signature__data$84 [87:80];
-  assign \$signature__data$84[10][0]  = \$signature__data$84 [87:80];
-  assign \$signature__data$84[11]  = \$signature__data$84 [95:88];
-  assign \$signature__data$84[11][0]  = \$signature__data$84 [95:88];
-  assign \$signature__data$84[12]  = \$signature__data$84 [103:96];
-  assign \$signature__data$84[12][0]  = \$signature__data$84 [103:96];
-  assign \$signature__data$84[13]  = \$signature__data$84 [111:104];
-  assign \$signature__data$84[13][0]  = \$signature__data$84 [111:104];
-  assign \$signature__data$84[14]  = \$signature__data$84 [119:112];
-  assign \$signature__data$84[14][0]  = \$signature__data$84 [119:112];
-  assign \$signature__data$84[15]  = \$signature__data$84 [127:120];
-  assign \$signature__data$84[15][0]  = \$signature__data$84 [127:120];
+  assign \$signature__data$76[0]  = \$signature__data$76 [7:0];
+  assign \$signature__data$76[0][0]  = \$signature__data$76 [7:0];
+  assign \$signature__data$76[1]  = \$signature__data$76 [15:8];
+  assign \$signature__data$76[1][0]  = \$signature__data$76 [15:8];
+  assign \$signature__data$76[2]  = \$signature__data$76 [23:16];
+  assign \$signature__data$76[2][0]  = \$signature__data$76 [23:16];
+  assign \$signature__data$76[3]  = \$signature__data$76 [31:24];
+  assign \$signature__data$76[3][0]  = \$signature__data$76 [31:24];
+  assign \$signature__data$76[4]  = \$signature__data$76 [39:32];
+  assign \$signature__data$76[4][0]  = \$signature__data$76 [39:32];
+  assign \$signature__data$76[5]  = \$signature__data$76 [47:40];
+  assign \$signature__data$76[5][0]  = \$signature__data$76 [47:40];
+  assign \$signature__data$76[6]  = \$signature__data$76 [55:48];
+  assign \$signature__data$76[6][0]  = \$signature__data$76 [55:48];
+  assign \$signature__data$76[7]  = \$signature__data$76 [63:56];
+  assign \$signature__data$76[7][0]  = \$signature__data$76 [63:56];
+  assign \$signature__data$76[8]  = \$signature__data$76 [71:64];
+  assign \$signature__data$76[8][0]  = \$signature__data$76 [71:64];
+  assign \$signature__data$76[9]  = \$signature__data$76 [79:72];
+  assign \$signature__data$76[9][0]  = \$signature__data$76 [79:72];
+  assign \$signature__data$76[10]  = \$signature__data$76 [87:80];
+  assign \$signature__data$76[10][0]  = \$signature__data$76 [87:80];
+  assign \$signature__data$76[11]  = \$signature__data$76 [95:88];
+  assign \$signature__data$76[11][0]  = \$signature__data$76 [95:88];
+  assign \$signature__data$76[12]  = \$signature__data$76 [103:96];
+  assign \$signature__data$76[12][0]  = \$signature__data$76 [103:96];
+  assign \$signature__data$76[13]  = \$signature__data$76 [111:104];
+  assign \$signature__data$76[13][0]  = \$signature__data$76 [111:104];
+  assign \$signature__data$76[14]  = \$signature__data$76 [119:112];
+  assign \$signature__data$76[14][0]  = \$signature__data$76 [119:112];
+  assign \$signature__data$76[15]  = \$signature__data$76 [127:120];
+  assign \$signature__data$76[15][0]  = \$signature__data$76 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -4804,9 +4680,9 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_int_mac_os_16x16.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -16293,2785 +16169,2785 @@ module \array_int_mac_os_16x16.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
     \i_w$1535  <= \$1206 ;
   \array_int_mac_os_16x16.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$1028 ),
     .pe_0_0__i_a(\i_a$1 [7:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$1603 ),
     .o_w(\i_w$1061 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_10  tile_0_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$1747 ),
     .o_w(\i_w$1367 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$1365 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_11  tile_0_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\o_psum$1763 ),
     .o_w(\i_w$1401 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$1399 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_12  tile_0_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$1779 ),
     .o_w(\i_w$1435 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$1433 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_13  tile_0_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$1795 ),
     .o_w(\i_w$1469 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$1467 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_14  tile_0_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$1811 ),
     .o_w(\i_w$1503 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$1501 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_15  tile_0_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$1583 ),
     .o_psum(\o_psum$1827 ),
     .o_w(\i_w$1537 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$1535 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$1619 ),
     .o_w(\i_w$1095 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$1093 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\o_psum$1635 ),
     .o_w(\i_w$1129 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$1127 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$1651 ),
     .o_w(\i_w$1163 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$1161 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$1667 ),
     .o_w(\i_w$1197 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$1195 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$1683 ),
     .o_w(\i_w$1231 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$1229 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_a(\i_a$32 ),
     .o_ctl(\i_ctl$34 ),
     .o_psum(\o_psum$1699 ),
     .o_w(\i_w$1265 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$1263 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_8  tile_0_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$1715 ),
     .o_w(\i_w$1299 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$1297 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_0_9  tile_0_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$1731 ),
     .o_w(\i_w$1333 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$1331 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_0  tile_10_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$642 ),
     .o_a(\i_a$644 ),
     .o_ctl(\i_ctl$646 ),
     .o_psum(\o_psum$1597 ),
     .o_w(\i_w$1048 ),
     .pe_0_0__i_a(\i_a$640 ),
+    .pe_0_0__i_ctl(\i_ctl$642 ),
     .pe_0_0__i_w(\i_w$1046 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_1  tile_10_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$646 ),
     .o_a(\i_a$648 ),
     .o_ctl(\i_ctl$650 ),
     .o_psum(\o_psum$1613 ),
     .o_w(\i_w$1081 ),
     .pe_0_0__i_a(\i_a$644 ),
+    .pe_0_0__i_ctl(\i_ctl$646 ),
     .pe_0_0__i_w(\i_w$1079 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_10  tile_10_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$682 ),
     .o_a(\i_a$684 ),
     .o_ctl(\i_ctl$686 ),
     .o_psum(\o_psum$1757 ),
     .o_w(\i_w$1387 ),
     .pe_0_0__i_a(\i_a$680 ),
+    .pe_0_0__i_ctl(\i_ctl$682 ),
     .pe_0_0__i_w(\i_w$1385 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_11  tile_10_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$686 ),
     .o_a(\i_a$688 ),
     .o_ctl(\i_ctl$690 ),
     .o_psum(\o_psum$1773 ),
     .o_w(\i_w$1421 ),
     .pe_0_0__i_a(\i_a$684 ),
+    .pe_0_0__i_ctl(\i_ctl$686 ),
     .pe_0_0__i_w(\i_w$1419 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_12  tile_10_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$690 ),
     .o_a(\i_a$692 ),
     .o_ctl(\i_ctl$694 ),
     .o_psum(\o_psum$1789 ),
     .o_w(\i_w$1455 ),
     .pe_0_0__i_a(\i_a$688 ),
+    .pe_0_0__i_ctl(\i_ctl$690 ),
     .pe_0_0__i_w(\i_w$1453 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_13  tile_10_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$694 ),
     .o_a(\i_a$696 ),
     .o_ctl(\i_ctl$698 ),
     .o_psum(\o_psum$1805 ),
     .o_w(\i_w$1489 ),
     .pe_0_0__i_a(\i_a$692 ),
+    .pe_0_0__i_ctl(\i_ctl$694 ),
     .pe_0_0__i_w(\i_w$1487 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_14  tile_10_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$698 ),
     .o_a(\i_a$700 ),
     .o_ctl(\i_ctl$702 ),
     .o_psum(\o_psum$1821 ),
     .o_w(\i_w$1523 ),
     .pe_0_0__i_a(\i_a$696 ),
+    .pe_0_0__i_ctl(\i_ctl$698 ),
     .pe_0_0__i_w(\i_w$1521 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_15  tile_10_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$702 ),
     .o_ctl(\o_ctl$1573 ),
     .o_psum(\o_psum$1837 ),
     .o_w(\i_w$1557 ),
     .pe_0_0__i_a(\i_a$700 ),
+    .pe_0_0__i_ctl(\i_ctl$702 ),
     .pe_0_0__i_w(\i_w$1555 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_2  tile_10_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$650 ),
     .o_a(\i_a$652 ),
     .o_ctl(\i_ctl$654 ),
     .o_psum(\o_psum$1629 ),
     .o_w(\i_w$1115 ),
     .pe_0_0__i_a(\i_a$648 ),
+    .pe_0_0__i_ctl(\i_ctl$650 ),
     .pe_0_0__i_w(\i_w$1113 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_3  tile_10_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$654 ),
     .o_a(\i_a$656 ),
     .o_ctl(\i_ctl$658 ),
     .o_psum(\o_psum$1645 ),
     .o_w(\i_w$1149 ),
     .pe_0_0__i_a(\i_a$652 ),
+    .pe_0_0__i_ctl(\i_ctl$654 ),
     .pe_0_0__i_w(\i_w$1147 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_4  tile_10_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$658 ),
     .o_a(\i_a$660 ),
     .o_ctl(\i_ctl$662 ),
     .o_psum(\o_psum$1661 ),
     .o_w(\i_w$1183 ),
     .pe_0_0__i_a(\i_a$656 ),
+    .pe_0_0__i_ctl(\i_ctl$658 ),
     .pe_0_0__i_w(\i_w$1181 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_5  tile_10_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$662 ),
     .o_a(\i_a$664 ),
     .o_ctl(\i_ctl$666 ),
     .o_psum(\o_psum$1677 ),
     .o_w(\i_w$1217 ),
     .pe_0_0__i_a(\i_a$660 ),
+    .pe_0_0__i_ctl(\i_ctl$662 ),
     .pe_0_0__i_w(\i_w$1215 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_6  tile_10_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$666 ),
     .o_a(\i_a$668 ),
     .o_ctl(\i_ctl$670 ),
     .o_psum(\o_psum$1693 ),
     .o_w(\i_w$1251 ),
     .pe_0_0__i_a(\i_a$664 ),
+    .pe_0_0__i_ctl(\i_ctl$666 ),
     .pe_0_0__i_w(\i_w$1249 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_7  tile_10_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$670 ),
     .o_a(\i_a$672 ),
     .o_ctl(\i_ctl$674 ),
     .o_psum(\o_psum$1709 ),
     .o_w(\i_w$1285 ),
     .pe_0_0__i_a(\i_a$668 ),
+    .pe_0_0__i_ctl(\i_ctl$670 ),
     .pe_0_0__i_w(\i_w$1283 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_8  tile_10_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$674 ),
     .o_a(\i_a$676 ),
     .o_ctl(\i_ctl$678 ),
     .o_psum(\o_psum$1725 ),
     .o_w(\i_w$1319 ),
     .pe_0_0__i_a(\i_a$672 ),
+    .pe_0_0__i_ctl(\i_ctl$674 ),
     .pe_0_0__i_w(\i_w$1317 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_10_9  tile_10_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$678 ),
     .o_a(\i_a$680 ),
     .o_ctl(\i_ctl$682 ),
     .o_psum(\o_psum$1741 ),
     .o_w(\i_w$1353 ),
     .pe_0_0__i_a(\i_a$676 ),
+    .pe_0_0__i_ctl(\i_ctl$678 ),
     .pe_0_0__i_w(\i_w$1351 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_0  tile_11_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$706 ),
     .o_a(\i_a$708 ),
     .o_ctl(\i_ctl$710 ),
     .o_psum(\o_psum$1598 ),
     .o_w(\i_w$1050 ),
     .pe_0_0__i_a(\i_a$704 ),
+    .pe_0_0__i_ctl(\i_ctl$706 ),
     .pe_0_0__i_w(\i_w$1048 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_1  tile_11_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$710 ),
     .o_a(\i_a$712 ),
     .o_ctl(\i_ctl$714 ),
     .o_psum(\o_psum$1614 ),
     .o_w(\i_w$1083 ),
     .pe_0_0__i_a(\i_a$708 ),
+    .pe_0_0__i_ctl(\i_ctl$710 ),
     .pe_0_0__i_w(\i_w$1081 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_10  tile_11_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$746 ),
     .o_a(\i_a$748 ),
     .o_ctl(\i_ctl$750 ),
     .o_psum(\o_psum$1758 ),
     .o_w(\i_w$1389 ),
     .pe_0_0__i_a(\i_a$744 ),
+    .pe_0_0__i_ctl(\i_ctl$746 ),
     .pe_0_0__i_w(\i_w$1387 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_11  tile_11_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$750 ),
     .o_a(\i_a$752 ),
     .o_ctl(\i_ctl$754 ),
     .o_psum(\o_psum$1774 ),
     .o_w(\i_w$1423 ),
     .pe_0_0__i_a(\i_a$748 ),
+    .pe_0_0__i_ctl(\i_ctl$750 ),
     .pe_0_0__i_w(\i_w$1421 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_12  tile_11_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$754 ),
     .o_a(\i_a$756 ),
     .o_ctl(\i_ctl$758 ),
     .o_psum(\o_psum$1790 ),
     .o_w(\i_w$1457 ),
     .pe_0_0__i_a(\i_a$752 ),
+    .pe_0_0__i_ctl(\i_ctl$754 ),
     .pe_0_0__i_w(\i_w$1455 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_13  tile_11_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$758 ),
     .o_a(\i_a$760 ),
     .o_ctl(\i_ctl$762 ),
     .o_psum(\o_psum$1806 ),
     .o_w(\i_w$1491 ),
     .pe_0_0__i_a(\i_a$756 ),
+    .pe_0_0__i_ctl(\i_ctl$758 ),
     .pe_0_0__i_w(\i_w$1489 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_14  tile_11_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$762 ),
     .o_a(\i_a$764 ),
     .o_ctl(\i_ctl$766 ),
     .o_psum(\o_psum$1822 ),
     .o_w(\i_w$1525 ),
     .pe_0_0__i_a(\i_a$760 ),
+    .pe_0_0__i_ctl(\i_ctl$762 ),
     .pe_0_0__i_w(\i_w$1523 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_15  tile_11_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$766 ),
     .o_ctl(\o_ctl$1572 ),
     .o_psum(\o_psum$1838 ),
     .o_w(\i_w$1559 ),
     .pe_0_0__i_a(\i_a$764 ),
+    .pe_0_0__i_ctl(\i_ctl$766 ),
     .pe_0_0__i_w(\i_w$1557 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_2  tile_11_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$714 ),
     .o_a(\i_a$716 ),
     .o_ctl(\i_ctl$718 ),
     .o_psum(\o_psum$1630 ),
     .o_w(\i_w$1117 ),
     .pe_0_0__i_a(\i_a$712 ),
+    .pe_0_0__i_ctl(\i_ctl$714 ),
     .pe_0_0__i_w(\i_w$1115 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_3  tile_11_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$718 ),
     .o_a(\i_a$720 ),
     .o_ctl(\i_ctl$722 ),
     .o_psum(\o_psum$1646 ),
     .o_w(\i_w$1151 ),
     .pe_0_0__i_a(\i_a$716 ),
+    .pe_0_0__i_ctl(\i_ctl$718 ),
     .pe_0_0__i_w(\i_w$1149 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_4  tile_11_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$722 ),
     .o_a(\i_a$724 ),
     .o_ctl(\i_ctl$726 ),
     .o_psum(\o_psum$1662 ),
     .o_w(\i_w$1185 ),
     .pe_0_0__i_a(\i_a$720 ),
+    .pe_0_0__i_ctl(\i_ctl$722 ),
     .pe_0_0__i_w(\i_w$1183 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_5  tile_11_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$726 ),
     .o_a(\i_a$728 ),
     .o_ctl(\i_ctl$730 ),
     .o_psum(\o_psum$1678 ),
     .o_w(\i_w$1219 ),
     .pe_0_0__i_a(\i_a$724 ),
+    .pe_0_0__i_ctl(\i_ctl$726 ),
     .pe_0_0__i_w(\i_w$1217 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_6  tile_11_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$730 ),
     .o_a(\i_a$732 ),
     .o_ctl(\i_ctl$734 ),
     .o_psum(\o_psum$1694 ),
     .o_w(\i_w$1253 ),
     .pe_0_0__i_a(\i_a$728 ),
+    .pe_0_0__i_ctl(\i_ctl$730 ),
     .pe_0_0__i_w(\i_w$1251 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_7  tile_11_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$734 ),
     .o_a(\i_a$736 ),
     .o_ctl(\i_ctl$738 ),
     .o_psum(\o_psum$1710 ),
     .o_w(\i_w$1287 ),
     .pe_0_0__i_a(\i_a$732 ),
+    .pe_0_0__i_ctl(\i_ctl$734 ),
     .pe_0_0__i_w(\i_w$1285 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_8  tile_11_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$738 ),
     .o_a(\i_a$740 ),
     .o_ctl(\i_ctl$742 ),
     .o_psum(\o_psum$1726 ),
     .o_w(\i_w$1321 ),
     .pe_0_0__i_a(\i_a$736 ),
+    .pe_0_0__i_ctl(\i_ctl$738 ),
     .pe_0_0__i_w(\i_w$1319 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_11_9  tile_11_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$742 ),
     .o_a(\i_a$744 ),
     .o_ctl(\i_ctl$746 ),
     .o_psum(\o_psum$1742 ),
     .o_w(\i_w$1355 ),
     .pe_0_0__i_a(\i_a$740 ),
+    .pe_0_0__i_ctl(\i_ctl$742 ),
     .pe_0_0__i_w(\i_w$1353 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_0  tile_12_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$770 ),
     .o_a(\i_a$772 ),
     .o_ctl(\i_ctl$774 ),
     .o_psum(\o_psum$1599 ),
     .o_w(\i_w$1052 ),
     .pe_0_0__i_a(\i_a$768 ),
+    .pe_0_0__i_ctl(\i_ctl$770 ),
     .pe_0_0__i_w(\i_w$1050 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_1  tile_12_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$774 ),
     .o_a(\i_a$776 ),
     .o_ctl(\i_ctl$778 ),
     .o_psum(\o_psum$1615 ),
     .o_w(\i_w$1085 ),
     .pe_0_0__i_a(\i_a$772 ),
+    .pe_0_0__i_ctl(\i_ctl$774 ),
     .pe_0_0__i_w(\i_w$1083 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_10  tile_12_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$810 ),
     .o_a(\i_a$812 ),
     .o_ctl(\i_ctl$814 ),
     .o_psum(\o_psum$1759 ),
     .o_w(\i_w$1391 ),
     .pe_0_0__i_a(\i_a$808 ),
+    .pe_0_0__i_ctl(\i_ctl$810 ),
     .pe_0_0__i_w(\i_w$1389 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_11  tile_12_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$814 ),
     .o_a(\i_a$816 ),
     .o_ctl(\i_ctl$818 ),
     .o_psum(\o_psum$1775 ),
     .o_w(\i_w$1425 ),
     .pe_0_0__i_a(\i_a$812 ),
+    .pe_0_0__i_ctl(\i_ctl$814 ),
     .pe_0_0__i_w(\i_w$1423 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_12  tile_12_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$818 ),
     .o_a(\i_a$820 ),
     .o_ctl(\i_ctl$822 ),
     .o_psum(\o_psum$1791 ),
     .o_w(\i_w$1459 ),
     .pe_0_0__i_a(\i_a$816 ),
+    .pe_0_0__i_ctl(\i_ctl$818 ),
     .pe_0_0__i_w(\i_w$1457 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_13  tile_12_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$822 ),
     .o_a(\i_a$824 ),
     .o_ctl(\i_ctl$826 ),
     .o_psum(\o_psum$1807 ),
     .o_w(\i_w$1493 ),
     .pe_0_0__i_a(\i_a$820 ),
+    .pe_0_0__i_ctl(\i_ctl$822 ),
     .pe_0_0__i_w(\i_w$1491 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_14  tile_12_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$826 ),
     .o_a(\i_a$828 ),
     .o_ctl(\i_ctl$830 ),
     .o_psum(\o_psum$1823 ),
     .o_w(\i_w$1527 ),
     .pe_0_0__i_a(\i_a$824 ),
+    .pe_0_0__i_ctl(\i_ctl$826 ),
     .pe_0_0__i_w(\i_w$1525 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_15  tile_12_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$830 ),
     .o_ctl(\o_ctl$1571 ),
     .o_psum(\o_psum$1839 ),
     .o_w(\i_w$1561 ),
     .pe_0_0__i_a(\i_a$828 ),
+    .pe_0_0__i_ctl(\i_ctl$830 ),
     .pe_0_0__i_w(\i_w$1559 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_2  tile_12_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$778 ),
     .o_a(\i_a$780 ),
     .o_ctl(\i_ctl$782 ),
     .o_psum(\o_psum$1631 ),
     .o_w(\i_w$1119 ),
     .pe_0_0__i_a(\i_a$776 ),
+    .pe_0_0__i_ctl(\i_ctl$778 ),
     .pe_0_0__i_w(\i_w$1117 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_3  tile_12_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$782 ),
     .o_a(\i_a$784 ),
     .o_ctl(\i_ctl$786 ),
     .o_psum(\o_psum$1647 ),
     .o_w(\i_w$1153 ),
     .pe_0_0__i_a(\i_a$780 ),
+    .pe_0_0__i_ctl(\i_ctl$782 ),
     .pe_0_0__i_w(\i_w$1151 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_4  tile_12_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$786 ),
     .o_a(\i_a$788 ),
     .o_ctl(\i_ctl$790 ),
     .o_psum(\o_psum$1663 ),
     .o_w(\i_w$1187 ),
     .pe_0_0__i_a(\i_a$784 ),
+    .pe_0_0__i_ctl(\i_ctl$786 ),
     .pe_0_0__i_w(\i_w$1185 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_5  tile_12_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$790 ),
     .o_a(\i_a$792 ),
     .o_ctl(\i_ctl$794 ),
     .o_psum(\o_psum$1679 ),
     .o_w(\i_w$1221 ),
     .pe_0_0__i_a(\i_a$788 ),
+    .pe_0_0__i_ctl(\i_ctl$790 ),
     .pe_0_0__i_w(\i_w$1219 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_6  tile_12_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$794 ),
     .o_a(\i_a$796 ),
     .o_ctl(\i_ctl$798 ),
     .o_psum(\o_psum$1695 ),
     .o_w(\i_w$1255 ),
     .pe_0_0__i_a(\i_a$792 ),
+    .pe_0_0__i_ctl(\i_ctl$794 ),
     .pe_0_0__i_w(\i_w$1253 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_7  tile_12_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$798 ),
     .o_a(\i_a$800 ),
     .o_ctl(\i_ctl$802 ),
     .o_psum(\o_psum$1711 ),
     .o_w(\i_w$1289 ),
     .pe_0_0__i_a(\i_a$796 ),
+    .pe_0_0__i_ctl(\i_ctl$798 ),
     .pe_0_0__i_w(\i_w$1287 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_8  tile_12_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$802 ),
     .o_a(\i_a$804 ),
     .o_ctl(\i_ctl$806 ),
     .o_psum(\o_psum$1727 ),
     .o_w(\i_w$1323 ),
     .pe_0_0__i_a(\i_a$800 ),
+    .pe_0_0__i_ctl(\i_ctl$802 ),
     .pe_0_0__i_w(\i_w$1321 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_12_9  tile_12_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$806 ),
     .o_a(\i_a$808 ),
     .o_ctl(\i_ctl$810 ),
     .o_psum(\o_psum$1743 ),
     .o_w(\i_w$1357 ),
     .pe_0_0__i_a(\i_a$804 ),
+    .pe_0_0__i_ctl(\i_ctl$806 ),
     .pe_0_0__i_w(\i_w$1355 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_0  tile_13_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$834 ),
     .o_a(\i_a$836 ),
     .o_ctl(\i_ctl$838 ),
     .o_psum(\o_psum$1600 ),
     .o_w(\i_w$1054 ),
     .pe_0_0__i_a(\i_a$832 ),
+    .pe_0_0__i_ctl(\i_ctl$834 ),
     .pe_0_0__i_w(\i_w$1052 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_1  tile_13_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$838 ),
     .o_a(\i_a$840 ),
     .o_ctl(\i_ctl$842 ),
     .o_psum(\o_psum$1616 ),
     .o_w(\i_w$1087 ),
     .pe_0_0__i_a(\i_a$836 ),
+    .pe_0_0__i_ctl(\i_ctl$838 ),
     .pe_0_0__i_w(\i_w$1085 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_10  tile_13_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$874 ),
     .o_a(\i_a$876 ),
     .o_ctl(\i_ctl$878 ),
     .o_psum(\o_psum$1760 ),
     .o_w(\i_w$1393 ),
     .pe_0_0__i_a(\i_a$872 ),
+    .pe_0_0__i_ctl(\i_ctl$874 ),
     .pe_0_0__i_w(\i_w$1391 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_11  tile_13_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$878 ),
     .o_a(\i_a$880 ),
     .o_ctl(\i_ctl$882 ),
     .o_psum(\o_psum$1776 ),
     .o_w(\i_w$1427 ),
     .pe_0_0__i_a(\i_a$876 ),
+    .pe_0_0__i_ctl(\i_ctl$878 ),
     .pe_0_0__i_w(\i_w$1425 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_12  tile_13_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$882 ),
     .o_a(\i_a$884 ),
     .o_ctl(\i_ctl$886 ),
     .o_psum(\o_psum$1792 ),
     .o_w(\i_w$1461 ),
     .pe_0_0__i_a(\i_a$880 ),
+    .pe_0_0__i_ctl(\i_ctl$882 ),
     .pe_0_0__i_w(\i_w$1459 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_13  tile_13_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$886 ),
     .o_a(\i_a$888 ),
     .o_ctl(\i_ctl$890 ),
     .o_psum(\o_psum$1808 ),
     .o_w(\i_w$1495 ),
     .pe_0_0__i_a(\i_a$884 ),
+    .pe_0_0__i_ctl(\i_ctl$886 ),
     .pe_0_0__i_w(\i_w$1493 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_14  tile_13_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$890 ),
     .o_a(\i_a$892 ),
     .o_ctl(\i_ctl$894 ),
     .o_psum(\o_psum$1824 ),
     .o_w(\i_w$1529 ),
     .pe_0_0__i_a(\i_a$888 ),
+    .pe_0_0__i_ctl(\i_ctl$890 ),
     .pe_0_0__i_w(\i_w$1527 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_15  tile_13_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$894 ),
     .o_ctl(\o_ctl$1570 ),
     .o_psum(\o_psum$1840 ),
     .o_w(\i_w$1563 ),
     .pe_0_0__i_a(\i_a$892 ),
+    .pe_0_0__i_ctl(\i_ctl$894 ),
     .pe_0_0__i_w(\i_w$1561 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_2  tile_13_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$842 ),
     .o_a(\i_a$844 ),
     .o_ctl(\i_ctl$846 ),
     .o_psum(\o_psum$1632 ),
     .o_w(\i_w$1121 ),
     .pe_0_0__i_a(\i_a$840 ),
+    .pe_0_0__i_ctl(\i_ctl$842 ),
     .pe_0_0__i_w(\i_w$1119 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_3  tile_13_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$846 ),
     .o_a(\i_a$848 ),
     .o_ctl(\i_ctl$850 ),
     .o_psum(\o_psum$1648 ),
     .o_w(\i_w$1155 ),
     .pe_0_0__i_a(\i_a$844 ),
+    .pe_0_0__i_ctl(\i_ctl$846 ),
     .pe_0_0__i_w(\i_w$1153 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_4  tile_13_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$850 ),
     .o_a(\i_a$852 ),
     .o_ctl(\i_ctl$854 ),
     .o_psum(\o_psum$1664 ),
     .o_w(\i_w$1189 ),
     .pe_0_0__i_a(\i_a$848 ),
+    .pe_0_0__i_ctl(\i_ctl$850 ),
     .pe_0_0__i_w(\i_w$1187 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_5  tile_13_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$854 ),
     .o_a(\i_a$856 ),
     .o_ctl(\i_ctl$858 ),
     .o_psum(\o_psum$1680 ),
     .o_w(\i_w$1223 ),
     .pe_0_0__i_a(\i_a$852 ),
+    .pe_0_0__i_ctl(\i_ctl$854 ),
     .pe_0_0__i_w(\i_w$1221 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_6  tile_13_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$858 ),
     .o_a(\i_a$860 ),
     .o_ctl(\i_ctl$862 ),
     .o_psum(\o_psum$1696 ),
     .o_w(\i_w$1257 ),
     .pe_0_0__i_a(\i_a$856 ),
+    .pe_0_0__i_ctl(\i_ctl$858 ),
     .pe_0_0__i_w(\i_w$1255 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_7  tile_13_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$862 ),
     .o_a(\i_a$864 ),
     .o_ctl(\i_ctl$866 ),
     .o_psum(\o_psum$1712 ),
     .o_w(\i_w$1291 ),
     .pe_0_0__i_a(\i_a$860 ),
+    .pe_0_0__i_ctl(\i_ctl$862 ),
     .pe_0_0__i_w(\i_w$1289 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_8  tile_13_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$866 ),
     .o_a(\i_a$868 ),
     .o_ctl(\i_ctl$870 ),
     .o_psum(\o_psum$1728 ),
     .o_w(\i_w$1325 ),
     .pe_0_0__i_a(\i_a$864 ),
+    .pe_0_0__i_ctl(\i_ctl$866 ),
     .pe_0_0__i_w(\i_w$1323 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_13_9  tile_13_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$870 ),
     .o_a(\i_a$872 ),
     .o_ctl(\i_ctl$874 ),
     .o_psum(\o_psum$1744 ),
     .o_w(\i_w$1359 ),
     .pe_0_0__i_a(\i_a$868 ),
+    .pe_0_0__i_ctl(\i_ctl$870 ),
     .pe_0_0__i_w(\i_w$1357 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_0  tile_14_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$898 ),
     .o_a(\i_a$900 ),
     .o_ctl(\i_ctl$902 ),
     .o_psum(\o_psum$1601 ),
     .o_w(\i_w$1056 ),
     .pe_0_0__i_a(\i_a$896 ),
+    .pe_0_0__i_ctl(\i_ctl$898 ),
     .pe_0_0__i_w(\i_w$1054 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_1  tile_14_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$902 ),
     .o_a(\i_a$904 ),
     .o_ctl(\i_ctl$906 ),
     .o_psum(\o_psum$1617 ),
     .o_w(\i_w$1089 ),
     .pe_0_0__i_a(\i_a$900 ),
+    .pe_0_0__i_ctl(\i_ctl$902 ),
     .pe_0_0__i_w(\i_w$1087 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_10  tile_14_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$938 ),
     .o_a(\i_a$940 ),
     .o_ctl(\i_ctl$942 ),
     .o_psum(\o_psum$1761 ),
     .o_w(\i_w$1395 ),
     .pe_0_0__i_a(\i_a$936 ),
+    .pe_0_0__i_ctl(\i_ctl$938 ),
     .pe_0_0__i_w(\i_w$1393 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_11  tile_14_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$942 ),
     .o_a(\i_a$944 ),
     .o_ctl(\i_ctl$946 ),
     .o_psum(\o_psum$1777 ),
     .o_w(\i_w$1429 ),
     .pe_0_0__i_a(\i_a$940 ),
+    .pe_0_0__i_ctl(\i_ctl$942 ),
     .pe_0_0__i_w(\i_w$1427 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_12  tile_14_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$946 ),
     .o_a(\i_a$948 ),
     .o_ctl(\i_ctl$950 ),
     .o_psum(\o_psum$1793 ),
     .o_w(\i_w$1463 ),
     .pe_0_0__i_a(\i_a$944 ),
+    .pe_0_0__i_ctl(\i_ctl$946 ),
     .pe_0_0__i_w(\i_w$1461 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_13  tile_14_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$950 ),
     .o_a(\i_a$952 ),
     .o_ctl(\i_ctl$954 ),
     .o_psum(\o_psum$1809 ),
     .o_w(\i_w$1497 ),
     .pe_0_0__i_a(\i_a$948 ),
+    .pe_0_0__i_ctl(\i_ctl$950 ),
     .pe_0_0__i_w(\i_w$1495 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_14  tile_14_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$954 ),
     .o_a(\i_a$956 ),
     .o_ctl(\i_ctl$958 ),
     .o_psum(\o_psum$1825 ),
     .o_w(\i_w$1531 ),
     .pe_0_0__i_a(\i_a$952 ),
+    .pe_0_0__i_ctl(\i_ctl$954 ),
     .pe_0_0__i_w(\i_w$1529 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_15  tile_14_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$958 ),
     .o_ctl(\o_ctl$1569 ),
     .o_psum(\o_psum$1841 ),
     .o_w(\i_w$1565 ),
     .pe_0_0__i_a(\i_a$956 ),
+    .pe_0_0__i_ctl(\i_ctl$958 ),
     .pe_0_0__i_w(\i_w$1563 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_2  tile_14_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$906 ),
     .o_a(\i_a$908 ),
     .o_ctl(\i_ctl$910 ),
     .o_psum(\o_psum$1633 ),
     .o_w(\i_w$1123 ),
     .pe_0_0__i_a(\i_a$904 ),
+    .pe_0_0__i_ctl(\i_ctl$906 ),
     .pe_0_0__i_w(\i_w$1121 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_3  tile_14_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$910 ),
     .o_a(\i_a$912 ),
     .o_ctl(\i_ctl$914 ),
     .o_psum(\o_psum$1649 ),
     .o_w(\i_w$1157 ),
     .pe_0_0__i_a(\i_a$908 ),
+    .pe_0_0__i_ctl(\i_ctl$910 ),
     .pe_0_0__i_w(\i_w$1155 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_4  tile_14_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$914 ),
     .o_a(\i_a$916 ),
     .o_ctl(\i_ctl$918 ),
     .o_psum(\o_psum$1665 ),
     .o_w(\i_w$1191 ),
     .pe_0_0__i_a(\i_a$912 ),
+    .pe_0_0__i_ctl(\i_ctl$914 ),
     .pe_0_0__i_w(\i_w$1189 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_5  tile_14_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$918 ),
     .o_a(\i_a$920 ),
     .o_ctl(\i_ctl$922 ),
     .o_psum(\o_psum$1681 ),
     .o_w(\i_w$1225 ),
     .pe_0_0__i_a(\i_a$916 ),
+    .pe_0_0__i_ctl(\i_ctl$918 ),
     .pe_0_0__i_w(\i_w$1223 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_6  tile_14_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$922 ),
     .o_a(\i_a$924 ),
     .o_ctl(\i_ctl$926 ),
     .o_psum(\o_psum$1697 ),
     .o_w(\i_w$1259 ),
     .pe_0_0__i_a(\i_a$920 ),
+    .pe_0_0__i_ctl(\i_ctl$922 ),
     .pe_0_0__i_w(\i_w$1257 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_7  tile_14_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$926 ),
     .o_a(\i_a$928 ),
     .o_ctl(\i_ctl$930 ),
     .o_psum(\o_psum$1713 ),
     .o_w(\i_w$1293 ),
     .pe_0_0__i_a(\i_a$924 ),
+    .pe_0_0__i_ctl(\i_ctl$926 ),
     .pe_0_0__i_w(\i_w$1291 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_8  tile_14_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$930 ),
     .o_a(\i_a$932 ),
     .o_ctl(\i_ctl$934 ),
     .o_psum(\o_psum$1729 ),
     .o_w(\i_w$1327 ),
     .pe_0_0__i_a(\i_a$928 ),
+    .pe_0_0__i_ctl(\i_ctl$930 ),
     .pe_0_0__i_w(\i_w$1325 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_14_9  tile_14_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$934 ),
     .o_a(\i_a$936 ),
     .o_ctl(\i_ctl$938 ),
     .o_psum(\o_psum$1745 ),
     .o_w(\i_w$1361 ),
     .pe_0_0__i_a(\i_a$932 ),
+    .pe_0_0__i_ctl(\i_ctl$934 ),
     .pe_0_0__i_w(\i_w$1359 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_0  tile_15_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$962 ),
     .o_a(\i_a$964 ),
     .o_ctl(\i_ctl$966 ),
     .o_psum(\o_psum$1602 ),
     .pe_0_0__i_a(\i_a$960 ),
+    .pe_0_0__i_ctl(\i_ctl$962 ),
     .pe_0_0__i_w(\i_w$1056 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_1  tile_15_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$966 ),
     .o_a(\i_a$968 ),
     .o_ctl(\i_ctl$970 ),
     .o_psum(\o_psum$1618 ),
     .pe_0_0__i_a(\i_a$964 ),
+    .pe_0_0__i_ctl(\i_ctl$966 ),
     .pe_0_0__i_w(\i_w$1089 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_10  tile_15_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$1002 ),
     .o_a(\i_a$1004 ),
     .o_ctl(\i_ctl$1006 ),
     .o_psum(\o_psum$1762 ),
     .pe_0_0__i_a(\i_a$1000 ),
+    .pe_0_0__i_ctl(\i_ctl$1002 ),
     .pe_0_0__i_w(\i_w$1395 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_11  tile_15_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$1006 ),
     .o_a(\i_a$1008 ),
     .o_ctl(\i_ctl$1010 ),
     .o_psum(\o_psum$1778 ),
     .pe_0_0__i_a(\i_a$1004 ),
+    .pe_0_0__i_ctl(\i_ctl$1006 ),
     .pe_0_0__i_w(\i_w$1429 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_12  tile_15_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$1010 ),
     .o_a(\i_a$1012 ),
     .o_ctl(\i_ctl$1014 ),
     .o_psum(\o_psum$1794 ),
     .pe_0_0__i_a(\i_a$1008 ),
+    .pe_0_0__i_ctl(\i_ctl$1010 ),
     .pe_0_0__i_w(\i_w$1463 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_13  tile_15_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$1014 ),
     .o_a(\i_a$1016 ),
     .o_ctl(\i_ctl$1018 ),
     .o_psum(\o_psum$1810 ),
     .pe_0_0__i_a(\i_a$1012 ),
+    .pe_0_0__i_ctl(\i_ctl$1014 ),
     .pe_0_0__i_w(\i_w$1497 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_14  tile_15_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$1018 ),
     .o_a(\i_a$1020 ),
     .o_ctl(\i_ctl$1022 ),
     .o_psum(\o_psum$1826 ),
     .pe_0_0__i_a(\i_a$1016 ),
+    .pe_0_0__i_ctl(\i_ctl$1018 ),
     .pe_0_0__i_w(\i_w$1531 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_15  tile_15_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$1022 ),
     .o_ctl(\o_ctl$1568 ),
     .o_psum(\o_psum$1842 ),
     .pe_0_0__i_a(\i_a$1020 ),
+    .pe_0_0__i_ctl(\i_ctl$1022 ),
     .pe_0_0__i_w(\i_w$1565 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_2  tile_15_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$970 ),
     .o_a(\i_a$972 ),
     .o_ctl(\i_ctl$974 ),
     .o_psum(\o_psum$1634 ),
     .pe_0_0__i_a(\i_a$968 ),
+    .pe_0_0__i_ctl(\i_ctl$970 ),
     .pe_0_0__i_w(\i_w$1123 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_3  tile_15_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$974 ),
     .o_a(\i_a$976 ),
     .o_ctl(\i_ctl$978 ),
     .o_psum(\o_psum$1650 ),
     .pe_0_0__i_a(\i_a$972 ),
+    .pe_0_0__i_ctl(\i_ctl$974 ),
     .pe_0_0__i_w(\i_w$1157 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_4  tile_15_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$978 ),
     .o_a(\i_a$980 ),
     .o_ctl(\i_ctl$982 ),
     .o_psum(\o_psum$1666 ),
     .pe_0_0__i_a(\i_a$976 ),
+    .pe_0_0__i_ctl(\i_ctl$978 ),
     .pe_0_0__i_w(\i_w$1191 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_5  tile_15_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$982 ),
     .o_a(\i_a$984 ),
     .o_ctl(\i_ctl$986 ),
     .o_psum(\o_psum$1682 ),
     .pe_0_0__i_a(\i_a$980 ),
+    .pe_0_0__i_ctl(\i_ctl$982 ),
     .pe_0_0__i_w(\i_w$1225 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_6  tile_15_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$986 ),
     .o_a(\i_a$988 ),
     .o_ctl(\i_ctl$990 ),
     .o_psum(\o_psum$1698 ),
     .pe_0_0__i_a(\i_a$984 ),
+    .pe_0_0__i_ctl(\i_ctl$986 ),
     .pe_0_0__i_w(\i_w$1259 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_7  tile_15_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$990 ),
     .o_a(\i_a$992 ),
     .o_ctl(\i_ctl$994 ),
     .o_psum(\o_psum$1714 ),
     .pe_0_0__i_a(\i_a$988 ),
+    .pe_0_0__i_ctl(\i_ctl$990 ),
     .pe_0_0__i_w(\i_w$1293 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_8  tile_15_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$994 ),
     .o_a(\i_a$996 ),
     .o_ctl(\i_ctl$998 ),
     .o_psum(\o_psum$1730 ),
     .pe_0_0__i_a(\i_a$992 ),
+    .pe_0_0__i_ctl(\i_ctl$994 ),
     .pe_0_0__i_w(\i_w$1327 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_15_9  tile_15_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$998 ),
     .o_a(\i_a$1000 ),
     .o_ctl(\i_ctl$1002 ),
     .o_psum(\o_psum$1746 ),
     .pe_0_0__i_a(\i_a$996 ),
+    .pe_0_0__i_ctl(\i_ctl$998 ),
     .pe_0_0__i_w(\i_w$1361 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\o_psum$1588 ),
     .o_w(\i_w$1030 ),
     .pe_0_0__i_a(\i_a$64 ),
+    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$1028 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\o_psum$1604 ),
     .o_w(\i_w$1063 ),
     .pe_0_0__i_a(\i_a$68 ),
+    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$1061 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_10  tile_1_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\o_psum$1748 ),
     .o_w(\i_w$1369 ),
     .pe_0_0__i_a(\i_a$104 ),
+    .pe_0_0__i_ctl(\i_ctl$106 ),
     .pe_0_0__i_w(\i_w$1367 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_11  tile_1_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$1764 ),
     .o_w(\i_w$1403 ),
     .pe_0_0__i_a(\i_a$108 ),
+    .pe_0_0__i_ctl(\i_ctl$110 ),
     .pe_0_0__i_w(\i_w$1401 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_12  tile_1_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$1780 ),
     .o_w(\i_w$1437 ),
     .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$1435 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_13  tile_1_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$1796 ),
     .o_w(\i_w$1471 ),
     .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$1469 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_14  tile_1_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$1812 ),
     .o_w(\i_w$1505 ),
     .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$1503 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_15  tile_1_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$126 ),
     .o_ctl(\o_ctl$1582 ),
     .o_psum(\o_psum$1828 ),
     .o_w(\i_w$1539 ),
     .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$1537 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\o_psum$1620 ),
     .o_w(\i_w$1097 ),
     .pe_0_0__i_a(\i_a$72 ),
+    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$1095 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\o_psum$1636 ),
     .o_w(\i_w$1131 ),
     .pe_0_0__i_a(\i_a$76 ),
+    .pe_0_0__i_ctl(\i_ctl$78 ),
     .pe_0_0__i_w(\i_w$1129 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\o_psum$1652 ),
     .o_w(\i_w$1165 ),
     .pe_0_0__i_a(\i_a$80 ),
+    .pe_0_0__i_ctl(\i_ctl$82 ),
     .pe_0_0__i_w(\i_w$1163 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\o_psum$1668 ),
     .o_w(\i_w$1199 ),
     .pe_0_0__i_a(\i_a$84 ),
+    .pe_0_0__i_ctl(\i_ctl$86 ),
     .pe_0_0__i_w(\i_w$1197 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$1684 ),
     .o_w(\i_w$1233 ),
     .pe_0_0__i_a(\i_a$88 ),
+    .pe_0_0__i_ctl(\i_ctl$90 ),
     .pe_0_0__i_w(\i_w$1231 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$94 ),
     .o_a(\i_a$96 ),
     .o_ctl(\i_ctl$98 ),
     .o_psum(\o_psum$1700 ),
     .o_w(\i_w$1267 ),
     .pe_0_0__i_a(\i_a$92 ),
+    .pe_0_0__i_ctl(\i_ctl$94 ),
     .pe_0_0__i_w(\i_w$1265 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_8  tile_1_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\o_psum$1716 ),
     .o_w(\i_w$1301 ),
     .pe_0_0__i_a(\i_a$96 ),
+    .pe_0_0__i_ctl(\i_ctl$98 ),
     .pe_0_0__i_w(\i_w$1299 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_1_9  tile_1_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\o_psum$1732 ),
     .o_w(\i_w$1335 ),
     .pe_0_0__i_a(\i_a$100 ),
+    .pe_0_0__i_ctl(\i_ctl$102 ),
     .pe_0_0__i_w(\i_w$1333 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$1589 ),
     .o_w(\i_w$1032 ),
     .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$1030 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$1605 ),
     .o_w(\i_w$1065 ),
     .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$1063 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_10  tile_2_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\o_psum$1749 ),
     .o_w(\i_w$1371 ),
     .pe_0_0__i_a(\i_a$168 ),
+    .pe_0_0__i_ctl(\i_ctl$170 ),
     .pe_0_0__i_w(\i_w$1369 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_11  tile_2_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\o_psum$1765 ),
     .o_w(\i_w$1405 ),
     .pe_0_0__i_a(\i_a$172 ),
+    .pe_0_0__i_ctl(\i_ctl$174 ),
     .pe_0_0__i_w(\i_w$1403 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_12  tile_2_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\o_psum$1781 ),
     .o_w(\i_w$1439 ),
     .pe_0_0__i_a(\i_a$176 ),
+    .pe_0_0__i_ctl(\i_ctl$178 ),
     .pe_0_0__i_w(\i_w$1437 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_13  tile_2_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\o_psum$1797 ),
     .o_w(\i_w$1473 ),
     .pe_0_0__i_a(\i_a$180 ),
+    .pe_0_0__i_ctl(\i_ctl$182 ),
     .pe_0_0__i_w(\i_w$1471 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_14  tile_2_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$1813 ),
     .o_w(\i_w$1507 ),
     .pe_0_0__i_a(\i_a$184 ),
+    .pe_0_0__i_ctl(\i_ctl$186 ),
     .pe_0_0__i_w(\i_w$1505 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_15  tile_2_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$190 ),
     .o_ctl(\o_ctl$1581 ),
     .o_psum(\o_psum$1829 ),
     .o_w(\i_w$1541 ),
     .pe_0_0__i_a(\i_a$188 ),
+    .pe_0_0__i_ctl(\i_ctl$190 ),
     .pe_0_0__i_w(\i_w$1539 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\o_psum$1621 ),
     .o_w(\i_w$1099 ),
     .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$1097 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\o_psum$1637 ),
     .o_w(\i_w$1133 ),
     .pe_0_0__i_a(\i_a$140 ),
+    .pe_0_0__i_ctl(\i_ctl$142 ),
     .pe_0_0__i_w(\i_w$1131 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\o_psum$1653 ),
     .o_w(\i_w$1167 ),
     .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(\i_ctl$146 ),
     .pe_0_0__i_w(\i_w$1165 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\o_psum$1669 ),
     .o_w(\i_w$1201 ),
     .pe_0_0__i_a(\i_a$148 ),
+    .pe_0_0__i_ctl(\i_ctl$150 ),
     .pe_0_0__i_w(\i_w$1199 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$1685 ),
     .o_w(\i_w$1235 ),
     .pe_0_0__i_a(\i_a$152 ),
+    .pe_0_0__i_ctl(\i_ctl$154 ),
     .pe_0_0__i_w(\i_w$1233 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$158 ),
     .o_a(\i_a$160 ),
     .o_ctl(\i_ctl$162 ),
     .o_psum(\o_psum$1701 ),
     .o_w(\i_w$1269 ),
     .pe_0_0__i_a(\i_a$156 ),
+    .pe_0_0__i_ctl(\i_ctl$158 ),
     .pe_0_0__i_w(\i_w$1267 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_8  tile_2_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\o_psum$1717 ),
     .o_w(\i_w$1303 ),
     .pe_0_0__i_a(\i_a$160 ),
+    .pe_0_0__i_ctl(\i_ctl$162 ),
     .pe_0_0__i_w(\i_w$1301 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_2_9  tile_2_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\o_psum$1733 ),
     .o_w(\i_w$1337 ),
     .pe_0_0__i_a(\i_a$164 ),
+    .pe_0_0__i_ctl(\i_ctl$166 ),
     .pe_0_0__i_w(\i_w$1335 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\o_psum$1590 ),
     .o_w(\i_w$1034 ),
     .pe_0_0__i_a(\i_a$192 ),
+    .pe_0_0__i_ctl(\i_ctl$194 ),
     .pe_0_0__i_w(\i_w$1032 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\o_psum$1606 ),
     .o_w(\i_w$1067 ),
     .pe_0_0__i_a(\i_a$196 ),
+    .pe_0_0__i_ctl(\i_ctl$198 ),
     .pe_0_0__i_w(\i_w$1065 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_10  tile_3_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$1750 ),
     .o_w(\i_w$1373 ),
     .pe_0_0__i_a(\i_a$232 ),
+    .pe_0_0__i_ctl(\i_ctl$234 ),
     .pe_0_0__i_w(\i_w$1371 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_11  tile_3_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$1766 ),
     .o_w(\i_w$1407 ),
     .pe_0_0__i_a(\i_a$236 ),
+    .pe_0_0__i_ctl(\i_ctl$238 ),
     .pe_0_0__i_w(\i_w$1405 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_12  tile_3_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$1782 ),
     .o_w(\i_w$1441 ),
     .pe_0_0__i_a(\i_a$240 ),
+    .pe_0_0__i_ctl(\i_ctl$242 ),
     .pe_0_0__i_w(\i_w$1439 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_13  tile_3_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$1798 ),
     .o_w(\i_w$1475 ),
     .pe_0_0__i_a(\i_a$244 ),
+    .pe_0_0__i_ctl(\i_ctl$246 ),
     .pe_0_0__i_w(\i_w$1473 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_14  tile_3_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$1814 ),
     .o_w(\i_w$1509 ),
     .pe_0_0__i_a(\i_a$248 ),
+    .pe_0_0__i_ctl(\i_ctl$250 ),
     .pe_0_0__i_w(\i_w$1507 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_15  tile_3_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$254 ),
     .o_ctl(\o_ctl$1580 ),
     .o_psum(\o_psum$1830 ),
     .o_w(\i_w$1543 ),
     .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$1541 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\o_psum$1622 ),
     .o_w(\i_w$1101 ),
     .pe_0_0__i_a(\i_a$200 ),
+    .pe_0_0__i_ctl(\i_ctl$202 ),
     .pe_0_0__i_w(\i_w$1099 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\o_psum$1638 ),
     .o_w(\i_w$1135 ),
     .pe_0_0__i_a(\i_a$204 ),
+    .pe_0_0__i_ctl(\i_ctl$206 ),
     .pe_0_0__i_w(\i_w$1133 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\o_psum$1654 ),
     .o_w(\i_w$1169 ),
     .pe_0_0__i_a(\i_a$208 ),
+    .pe_0_0__i_ctl(\i_ctl$210 ),
     .pe_0_0__i_w(\i_w$1167 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\o_psum$1670 ),
     .o_w(\i_w$1203 ),
     .pe_0_0__i_a(\i_a$212 ),
+    .pe_0_0__i_ctl(\i_ctl$214 ),
     .pe_0_0__i_w(\i_w$1201 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$1686 ),
     .o_w(\i_w$1237 ),
     .pe_0_0__i_a(\i_a$216 ),
+    .pe_0_0__i_ctl(\i_ctl$218 ),
     .pe_0_0__i_w(\i_w$1235 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$222 ),
     .o_a(\i_a$224 ),
     .o_ctl(\i_ctl$226 ),
     .o_psum(\o_psum$1702 ),
     .o_w(\i_w$1271 ),
     .pe_0_0__i_a(\i_a$220 ),
+    .pe_0_0__i_ctl(\i_ctl$222 ),
     .pe_0_0__i_w(\i_w$1269 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_8  tile_3_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$1718 ),
     .o_w(\i_w$1305 ),
     .pe_0_0__i_a(\i_a$224 ),
+    .pe_0_0__i_ctl(\i_ctl$226 ),
     .pe_0_0__i_w(\i_w$1303 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_3_9  tile_3_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$1734 ),
     .o_w(\i_w$1339 ),
     .pe_0_0__i_a(\i_a$228 ),
+    .pe_0_0__i_ctl(\i_ctl$230 ),
     .pe_0_0__i_w(\i_w$1337 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$258 ),
     .o_a(\i_a$260 ),
     .o_ctl(\i_ctl$262 ),
     .o_psum(\o_psum$1591 ),
     .o_w(\i_w$1036 ),
     .pe_0_0__i_a(\i_a$256 ),
+    .pe_0_0__i_ctl(\i_ctl$258 ),
     .pe_0_0__i_w(\i_w$1034 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$262 ),
     .o_a(\i_a$264 ),
     .o_ctl(\i_ctl$266 ),
     .o_psum(\o_psum$1607 ),
     .o_w(\i_w$1069 ),
     .pe_0_0__i_a(\i_a$260 ),
+    .pe_0_0__i_ctl(\i_ctl$262 ),
     .pe_0_0__i_w(\i_w$1067 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_10  tile_4_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$298 ),
     .o_a(\i_a$300 ),
     .o_ctl(\i_ctl$302 ),
     .o_psum(\o_psum$1751 ),
     .o_w(\i_w$1375 ),
     .pe_0_0__i_a(\i_a$296 ),
+    .pe_0_0__i_ctl(\i_ctl$298 ),
     .pe_0_0__i_w(\i_w$1373 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_11  tile_4_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$302 ),
     .o_a(\i_a$304 ),
     .o_ctl(\i_ctl$306 ),
     .o_psum(\o_psum$1767 ),
     .o_w(\i_w$1409 ),
     .pe_0_0__i_a(\i_a$300 ),
+    .pe_0_0__i_ctl(\i_ctl$302 ),
     .pe_0_0__i_w(\i_w$1407 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_12  tile_4_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$306 ),
     .o_a(\i_a$308 ),
     .o_ctl(\i_ctl$310 ),
     .o_psum(\o_psum$1783 ),
     .o_w(\i_w$1443 ),
     .pe_0_0__i_a(\i_a$304 ),
+    .pe_0_0__i_ctl(\i_ctl$306 ),
     .pe_0_0__i_w(\i_w$1441 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_13  tile_4_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$310 ),
     .o_a(\i_a$312 ),
     .o_ctl(\i_ctl$314 ),
     .o_psum(\o_psum$1799 ),
     .o_w(\i_w$1477 ),
     .pe_0_0__i_a(\i_a$308 ),
+    .pe_0_0__i_ctl(\i_ctl$310 ),
     .pe_0_0__i_w(\i_w$1475 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_14  tile_4_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$314 ),
     .o_a(\i_a$316 ),
     .o_ctl(\i_ctl$318 ),
     .o_psum(\o_psum$1815 ),
     .o_w(\i_w$1511 ),
     .pe_0_0__i_a(\i_a$312 ),
+    .pe_0_0__i_ctl(\i_ctl$314 ),
     .pe_0_0__i_w(\i_w$1509 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_15  tile_4_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$318 ),
     .o_ctl(\o_ctl$1579 ),
     .o_psum(\o_psum$1831 ),
     .o_w(\i_w$1545 ),
     .pe_0_0__i_a(\i_a$316 ),
+    .pe_0_0__i_ctl(\i_ctl$318 ),
     .pe_0_0__i_w(\i_w$1543 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$266 ),
     .o_a(\i_a$268 ),
     .o_ctl(\i_ctl$270 ),
     .o_psum(\o_psum$1623 ),
     .o_w(\i_w$1103 ),
     .pe_0_0__i_a(\i_a$264 ),
+    .pe_0_0__i_ctl(\i_ctl$266 ),
     .pe_0_0__i_w(\i_w$1101 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$270 ),
     .o_a(\i_a$272 ),
     .o_ctl(\i_ctl$274 ),
     .o_psum(\o_psum$1639 ),
     .o_w(\i_w$1137 ),
     .pe_0_0__i_a(\i_a$268 ),
+    .pe_0_0__i_ctl(\i_ctl$270 ),
     .pe_0_0__i_w(\i_w$1135 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$274 ),
     .o_a(\i_a$276 ),
     .o_ctl(\i_ctl$278 ),
     .o_psum(\o_psum$1655 ),
     .o_w(\i_w$1171 ),
     .pe_0_0__i_a(\i_a$272 ),
+    .pe_0_0__i_ctl(\i_ctl$274 ),
     .pe_0_0__i_w(\i_w$1169 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$278 ),
     .o_a(\i_a$280 ),
     .o_ctl(\i_ctl$282 ),
     .o_psum(\o_psum$1671 ),
     .o_w(\i_w$1205 ),
     .pe_0_0__i_a(\i_a$276 ),
+    .pe_0_0__i_ctl(\i_ctl$278 ),
     .pe_0_0__i_w(\i_w$1203 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$282 ),
     .o_a(\i_a$284 ),
     .o_ctl(\i_ctl$286 ),
     .o_psum(\o_psum$1687 ),
     .o_w(\i_w$1239 ),
     .pe_0_0__i_a(\i_a$280 ),
+    .pe_0_0__i_ctl(\i_ctl$282 ),
     .pe_0_0__i_w(\i_w$1237 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$286 ),
     .o_a(\i_a$288 ),
     .o_ctl(\i_ctl$290 ),
     .o_psum(\o_psum$1703 ),
     .o_w(\i_w$1273 ),
     .pe_0_0__i_a(\i_a$284 ),
+    .pe_0_0__i_ctl(\i_ctl$286 ),
     .pe_0_0__i_w(\i_w$1271 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_8  tile_4_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$290 ),
     .o_a(\i_a$292 ),
     .o_ctl(\i_ctl$294 ),
     .o_psum(\o_psum$1719 ),
     .o_w(\i_w$1307 ),
     .pe_0_0__i_a(\i_a$288 ),
+    .pe_0_0__i_ctl(\i_ctl$290 ),
     .pe_0_0__i_w(\i_w$1305 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_4_9  tile_4_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$294 ),
     .o_a(\i_a$296 ),
     .o_ctl(\i_ctl$298 ),
     .o_psum(\o_psum$1735 ),
     .o_w(\i_w$1341 ),
     .pe_0_0__i_a(\i_a$292 ),
+    .pe_0_0__i_ctl(\i_ctl$294 ),
     .pe_0_0__i_w(\i_w$1339 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$322 ),
     .o_a(\i_a$324 ),
     .o_ctl(\i_ctl$326 ),
     .o_psum(\o_psum$1592 ),
     .o_w(\i_w$1038 ),
     .pe_0_0__i_a(\i_a$320 ),
+    .pe_0_0__i_ctl(\i_ctl$322 ),
     .pe_0_0__i_w(\i_w$1036 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$326 ),
     .o_a(\i_a$328 ),
     .o_ctl(\i_ctl$330 ),
     .o_psum(\o_psum$1608 ),
     .o_w(\i_w$1071 ),
     .pe_0_0__i_a(\i_a$324 ),
+    .pe_0_0__i_ctl(\i_ctl$326 ),
     .pe_0_0__i_w(\i_w$1069 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_10  tile_5_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$362 ),
     .o_a(\i_a$364 ),
     .o_ctl(\i_ctl$366 ),
     .o_psum(\o_psum$1752 ),
     .o_w(\i_w$1377 ),
     .pe_0_0__i_a(\i_a$360 ),
+    .pe_0_0__i_ctl(\i_ctl$362 ),
     .pe_0_0__i_w(\i_w$1375 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_11  tile_5_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$366 ),
     .o_a(\i_a$368 ),
     .o_ctl(\i_ctl$370 ),
     .o_psum(\o_psum$1768 ),
     .o_w(\i_w$1411 ),
     .pe_0_0__i_a(\i_a$364 ),
+    .pe_0_0__i_ctl(\i_ctl$366 ),
     .pe_0_0__i_w(\i_w$1409 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_12  tile_5_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$370 ),
     .o_a(\i_a$372 ),
     .o_ctl(\i_ctl$374 ),
     .o_psum(\o_psum$1784 ),
     .o_w(\i_w$1445 ),
     .pe_0_0__i_a(\i_a$368 ),
+    .pe_0_0__i_ctl(\i_ctl$370 ),
     .pe_0_0__i_w(\i_w$1443 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_13  tile_5_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$374 ),
     .o_a(\i_a$376 ),
     .o_ctl(\i_ctl$378 ),
     .o_psum(\o_psum$1800 ),
     .o_w(\i_w$1479 ),
     .pe_0_0__i_a(\i_a$372 ),
+    .pe_0_0__i_ctl(\i_ctl$374 ),
     .pe_0_0__i_w(\i_w$1477 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_14  tile_5_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$378 ),
     .o_a(\i_a$380 ),
     .o_ctl(\i_ctl$382 ),
     .o_psum(\o_psum$1816 ),
     .o_w(\i_w$1513 ),
     .pe_0_0__i_a(\i_a$376 ),
+    .pe_0_0__i_ctl(\i_ctl$378 ),
     .pe_0_0__i_w(\i_w$1511 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_15  tile_5_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$382 ),
     .o_ctl(\o_ctl$1578 ),
     .o_psum(\o_psum$1832 ),
     .o_w(\i_w$1547 ),
     .pe_0_0__i_a(\i_a$380 ),
+    .pe_0_0__i_ctl(\i_ctl$382 ),
     .pe_0_0__i_w(\i_w$1545 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$330 ),
     .o_a(\i_a$332 ),
     .o_ctl(\i_ctl$334 ),
     .o_psum(\o_psum$1624 ),
     .o_w(\i_w$1105 ),
     .pe_0_0__i_a(\i_a$328 ),
+    .pe_0_0__i_ctl(\i_ctl$330 ),
     .pe_0_0__i_w(\i_w$1103 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$334 ),
     .o_a(\i_a$336 ),
     .o_ctl(\i_ctl$338 ),
     .o_psum(\o_psum$1640 ),
     .o_w(\i_w$1139 ),
     .pe_0_0__i_a(\i_a$332 ),
+    .pe_0_0__i_ctl(\i_ctl$334 ),
     .pe_0_0__i_w(\i_w$1137 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$338 ),
     .o_a(\i_a$340 ),
     .o_ctl(\i_ctl$342 ),
     .o_psum(\o_psum$1656 ),
     .o_w(\i_w$1173 ),
     .pe_0_0__i_a(\i_a$336 ),
+    .pe_0_0__i_ctl(\i_ctl$338 ),
     .pe_0_0__i_w(\i_w$1171 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$342 ),
     .o_a(\i_a$344 ),
     .o_ctl(\i_ctl$346 ),
     .o_psum(\o_psum$1672 ),
     .o_w(\i_w$1207 ),
     .pe_0_0__i_a(\i_a$340 ),
+    .pe_0_0__i_ctl(\i_ctl$342 ),
     .pe_0_0__i_w(\i_w$1205 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$346 ),
     .o_a(\i_a$348 ),
     .o_ctl(\i_ctl$350 ),
     .o_psum(\o_psum$1688 ),
     .o_w(\i_w$1241 ),
     .pe_0_0__i_a(\i_a$344 ),
+    .pe_0_0__i_ctl(\i_ctl$346 ),
     .pe_0_0__i_w(\i_w$1239 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$350 ),
     .o_a(\i_a$352 ),
     .o_ctl(\i_ctl$354 ),
     .o_psum(\o_psum$1704 ),
     .o_w(\i_w$1275 ),
     .pe_0_0__i_a(\i_a$348 ),
+    .pe_0_0__i_ctl(\i_ctl$350 ),
     .pe_0_0__i_w(\i_w$1273 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_8  tile_5_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$354 ),
     .o_a(\i_a$356 ),
     .o_ctl(\i_ctl$358 ),
     .o_psum(\o_psum$1720 ),
     .o_w(\i_w$1309 ),
     .pe_0_0__i_a(\i_a$352 ),
+    .pe_0_0__i_ctl(\i_ctl$354 ),
     .pe_0_0__i_w(\i_w$1307 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_5_9  tile_5_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$358 ),
     .o_a(\i_a$360 ),
     .o_ctl(\i_ctl$362 ),
     .o_psum(\o_psum$1736 ),
     .o_w(\i_w$1343 ),
     .pe_0_0__i_a(\i_a$356 ),
+    .pe_0_0__i_ctl(\i_ctl$358 ),
     .pe_0_0__i_w(\i_w$1341 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$386 ),
     .o_a(\i_a$388 ),
     .o_ctl(\i_ctl$390 ),
     .o_psum(\o_psum$1593 ),
     .o_w(\i_w$1040 ),
     .pe_0_0__i_a(\i_a$384 ),
+    .pe_0_0__i_ctl(\i_ctl$386 ),
     .pe_0_0__i_w(\i_w$1038 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$390 ),
     .o_a(\i_a$392 ),
     .o_ctl(\i_ctl$394 ),
     .o_psum(\o_psum$1609 ),
     .o_w(\i_w$1073 ),
     .pe_0_0__i_a(\i_a$388 ),
+    .pe_0_0__i_ctl(\i_ctl$390 ),
     .pe_0_0__i_w(\i_w$1071 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_10  tile_6_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$426 ),
     .o_a(\i_a$428 ),
     .o_ctl(\i_ctl$430 ),
     .o_psum(\o_psum$1753 ),
     .o_w(\i_w$1379 ),
     .pe_0_0__i_a(\i_a$424 ),
+    .pe_0_0__i_ctl(\i_ctl$426 ),
     .pe_0_0__i_w(\i_w$1377 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_11  tile_6_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$430 ),
     .o_a(\i_a$432 ),
     .o_ctl(\i_ctl$434 ),
     .o_psum(\o_psum$1769 ),
     .o_w(\i_w$1413 ),
     .pe_0_0__i_a(\i_a$428 ),
+    .pe_0_0__i_ctl(\i_ctl$430 ),
     .pe_0_0__i_w(\i_w$1411 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_12  tile_6_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$434 ),
     .o_a(\i_a$436 ),
     .o_ctl(\i_ctl$438 ),
     .o_psum(\o_psum$1785 ),
     .o_w(\i_w$1447 ),
     .pe_0_0__i_a(\i_a$432 ),
+    .pe_0_0__i_ctl(\i_ctl$434 ),
     .pe_0_0__i_w(\i_w$1445 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_13  tile_6_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$438 ),
     .o_a(\i_a$440 ),
     .o_ctl(\i_ctl$442 ),
     .o_psum(\o_psum$1801 ),
     .o_w(\i_w$1481 ),
     .pe_0_0__i_a(\i_a$436 ),
+    .pe_0_0__i_ctl(\i_ctl$438 ),
     .pe_0_0__i_w(\i_w$1479 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_14  tile_6_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$442 ),
     .o_a(\i_a$444 ),
     .o_ctl(\i_ctl$446 ),
     .o_psum(\o_psum$1817 ),
     .o_w(\i_w$1515 ),
     .pe_0_0__i_a(\i_a$440 ),
+    .pe_0_0__i_ctl(\i_ctl$442 ),
     .pe_0_0__i_w(\i_w$1513 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_15  tile_6_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$446 ),
     .o_ctl(\o_ctl$1577 ),
     .o_psum(\o_psum$1833 ),
     .o_w(\i_w$1549 ),
     .pe_0_0__i_a(\i_a$444 ),
+    .pe_0_0__i_ctl(\i_ctl$446 ),
     .pe_0_0__i_w(\i_w$1547 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$394 ),
     .o_a(\i_a$396 ),
     .o_ctl(\i_ctl$398 ),
     .o_psum(\o_psum$1625 ),
     .o_w(\i_w$1107 ),
     .pe_0_0__i_a(\i_a$392 ),
+    .pe_0_0__i_ctl(\i_ctl$394 ),
     .pe_0_0__i_w(\i_w$1105 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$398 ),
     .o_a(\i_a$400 ),
     .o_ctl(\i_ctl$402 ),
     .o_psum(\o_psum$1641 ),
     .o_w(\i_w$1141 ),
     .pe_0_0__i_a(\i_a$396 ),
+    .pe_0_0__i_ctl(\i_ctl$398 ),
     .pe_0_0__i_w(\i_w$1139 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$402 ),
     .o_a(\i_a$404 ),
     .o_ctl(\i_ctl$406 ),
     .o_psum(\o_psum$1657 ),
     .o_w(\i_w$1175 ),
     .pe_0_0__i_a(\i_a$400 ),
+    .pe_0_0__i_ctl(\i_ctl$402 ),
     .pe_0_0__i_w(\i_w$1173 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$406 ),
     .o_a(\i_a$408 ),
     .o_ctl(\i_ctl$410 ),
     .o_psum(\o_psum$1673 ),
     .o_w(\i_w$1209 ),
     .pe_0_0__i_a(\i_a$404 ),
+    .pe_0_0__i_ctl(\i_ctl$406 ),
     .pe_0_0__i_w(\i_w$1207 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$410 ),
     .o_a(\i_a$412 ),
     .o_ctl(\i_ctl$414 ),
     .o_psum(\o_psum$1689 ),
     .o_w(\i_w$1243 ),
     .pe_0_0__i_a(\i_a$408 ),
+    .pe_0_0__i_ctl(\i_ctl$410 ),
     .pe_0_0__i_w(\i_w$1241 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$414 ),
     .o_a(\i_a$416 ),
     .o_ctl(\i_ctl$418 ),
     .o_psum(\o_psum$1705 ),
     .o_w(\i_w$1277 ),
     .pe_0_0__i_a(\i_a$412 ),
+    .pe_0_0__i_ctl(\i_ctl$414 ),
     .pe_0_0__i_w(\i_w$1275 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_8  tile_6_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$418 ),
     .o_a(\i_a$420 ),
     .o_ctl(\i_ctl$422 ),
     .o_psum(\o_psum$1721 ),
     .o_w(\i_w$1311 ),
     .pe_0_0__i_a(\i_a$416 ),
+    .pe_0_0__i_ctl(\i_ctl$418 ),
     .pe_0_0__i_w(\i_w$1309 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_6_9  tile_6_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$422 ),
     .o_a(\i_a$424 ),
     .o_ctl(\i_ctl$426 ),
     .o_psum(\o_psum$1737 ),
     .o_w(\i_w$1345 ),
     .pe_0_0__i_a(\i_a$420 ),
+    .pe_0_0__i_ctl(\i_ctl$422 ),
     .pe_0_0__i_w(\i_w$1343 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$450 ),
     .o_a(\i_a$452 ),
     .o_ctl(\i_ctl$454 ),
     .o_psum(\o_psum$1594 ),
     .o_w(\i_w$1042 ),
     .pe_0_0__i_a(\i_a$448 ),
+    .pe_0_0__i_ctl(\i_ctl$450 ),
     .pe_0_0__i_w(\i_w$1040 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$454 ),
     .o_a(\i_a$456 ),
     .o_ctl(\i_ctl$458 ),
     .o_psum(\o_psum$1610 ),
     .o_w(\i_w$1075 ),
     .pe_0_0__i_a(\i_a$452 ),
+    .pe_0_0__i_ctl(\i_ctl$454 ),
     .pe_0_0__i_w(\i_w$1073 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_10  tile_7_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$490 ),
     .o_a(\i_a$492 ),
     .o_ctl(\i_ctl$494 ),
     .o_psum(\o_psum$1754 ),
     .o_w(\i_w$1381 ),
     .pe_0_0__i_a(\i_a$488 ),
+    .pe_0_0__i_ctl(\i_ctl$490 ),
     .pe_0_0__i_w(\i_w$1379 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_11  tile_7_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$494 ),
     .o_a(\i_a$496 ),
     .o_ctl(\i_ctl$498 ),
     .o_psum(\o_psum$1770 ),
     .o_w(\i_w$1415 ),
     .pe_0_0__i_a(\i_a$492 ),
+    .pe_0_0__i_ctl(\i_ctl$494 ),
     .pe_0_0__i_w(\i_w$1413 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_12  tile_7_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$498 ),
     .o_a(\i_a$500 ),
     .o_ctl(\i_ctl$502 ),
     .o_psum(\o_psum$1786 ),
     .o_w(\i_w$1449 ),
     .pe_0_0__i_a(\i_a$496 ),
+    .pe_0_0__i_ctl(\i_ctl$498 ),
     .pe_0_0__i_w(\i_w$1447 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_13  tile_7_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$502 ),
     .o_a(\i_a$504 ),
     .o_ctl(\i_ctl$506 ),
     .o_psum(\o_psum$1802 ),
     .o_w(\i_w$1483 ),
     .pe_0_0__i_a(\i_a$500 ),
+    .pe_0_0__i_ctl(\i_ctl$502 ),
     .pe_0_0__i_w(\i_w$1481 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_14  tile_7_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$506 ),
     .o_a(\i_a$508 ),
     .o_ctl(\i_ctl$510 ),
     .o_psum(\o_psum$1818 ),
     .o_w(\i_w$1517 ),
     .pe_0_0__i_a(\i_a$504 ),
+    .pe_0_0__i_ctl(\i_ctl$506 ),
     .pe_0_0__i_w(\i_w$1515 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_15  tile_7_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$510 ),
     .o_ctl(\o_ctl$1576 ),
     .o_psum(\o_psum$1834 ),
     .o_w(\i_w$1551 ),
     .pe_0_0__i_a(\i_a$508 ),
+    .pe_0_0__i_ctl(\i_ctl$510 ),
     .pe_0_0__i_w(\i_w$1549 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$458 ),
     .o_a(\i_a$460 ),
     .o_ctl(\i_ctl$462 ),
     .o_psum(\o_psum$1626 ),
     .o_w(\i_w$1109 ),
     .pe_0_0__i_a(\i_a$456 ),
+    .pe_0_0__i_ctl(\i_ctl$458 ),
     .pe_0_0__i_w(\i_w$1107 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$462 ),
     .o_a(\i_a$464 ),
     .o_ctl(\i_ctl$466 ),
     .o_psum(\o_psum$1642 ),
     .o_w(\i_w$1143 ),
     .pe_0_0__i_a(\i_a$460 ),
+    .pe_0_0__i_ctl(\i_ctl$462 ),
     .pe_0_0__i_w(\i_w$1141 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$466 ),
     .o_a(\i_a$468 ),
     .o_ctl(\i_ctl$470 ),
     .o_psum(\o_psum$1658 ),
     .o_w(\i_w$1177 ),
     .pe_0_0__i_a(\i_a$464 ),
+    .pe_0_0__i_ctl(\i_ctl$466 ),
     .pe_0_0__i_w(\i_w$1175 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$470 ),
     .o_a(\i_a$472 ),
     .o_ctl(\i_ctl$474 ),
     .o_psum(\o_psum$1674 ),
     .o_w(\i_w$1211 ),
     .pe_0_0__i_a(\i_a$468 ),
+    .pe_0_0__i_ctl(\i_ctl$470 ),
     .pe_0_0__i_w(\i_w$1209 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$474 ),
     .o_a(\i_a$476 ),
     .o_ctl(\i_ctl$478 ),
     .o_psum(\o_psum$1690 ),
     .o_w(\i_w$1245 ),
     .pe_0_0__i_a(\i_a$472 ),
+    .pe_0_0__i_ctl(\i_ctl$474 ),
     .pe_0_0__i_w(\i_w$1243 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$478 ),
     .o_a(\i_a$480 ),
     .o_ctl(\i_ctl$482 ),
     .o_psum(\o_psum$1706 ),
     .o_w(\i_w$1279 ),
     .pe_0_0__i_a(\i_a$476 ),
+    .pe_0_0__i_ctl(\i_ctl$478 ),
     .pe_0_0__i_w(\i_w$1277 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_8  tile_7_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$482 ),
     .o_a(\i_a$484 ),
     .o_ctl(\i_ctl$486 ),
     .o_psum(\o_psum$1722 ),
     .o_w(\i_w$1313 ),
     .pe_0_0__i_a(\i_a$480 ),
+    .pe_0_0__i_ctl(\i_ctl$482 ),
     .pe_0_0__i_w(\i_w$1311 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_7_9  tile_7_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$486 ),
     .o_a(\i_a$488 ),
     .o_ctl(\i_ctl$490 ),
     .o_psum(\o_psum$1738 ),
     .o_w(\i_w$1347 ),
     .pe_0_0__i_a(\i_a$484 ),
+    .pe_0_0__i_ctl(\i_ctl$486 ),
     .pe_0_0__i_w(\i_w$1345 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_0  tile_8_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$514 ),
     .o_a(\i_a$516 ),
     .o_ctl(\i_ctl$518 ),
     .o_psum(\o_psum$1595 ),
     .o_w(\i_w$1044 ),
     .pe_0_0__i_a(\i_a$512 ),
+    .pe_0_0__i_ctl(\i_ctl$514 ),
     .pe_0_0__i_w(\i_w$1042 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_1  tile_8_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$518 ),
     .o_a(\i_a$520 ),
     .o_ctl(\i_ctl$522 ),
     .o_psum(\o_psum$1611 ),
     .o_w(\i_w$1077 ),
     .pe_0_0__i_a(\i_a$516 ),
+    .pe_0_0__i_ctl(\i_ctl$518 ),
     .pe_0_0__i_w(\i_w$1075 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_10  tile_8_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$554 ),
     .o_a(\i_a$556 ),
     .o_ctl(\i_ctl$558 ),
     .o_psum(\o_psum$1755 ),
     .o_w(\i_w$1383 ),
     .pe_0_0__i_a(\i_a$552 ),
+    .pe_0_0__i_ctl(\i_ctl$554 ),
     .pe_0_0__i_w(\i_w$1381 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_11  tile_8_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$558 ),
     .o_a(\i_a$560 ),
     .o_ctl(\i_ctl$562 ),
     .o_psum(\o_psum$1771 ),
     .o_w(\i_w$1417 ),
     .pe_0_0__i_a(\i_a$556 ),
+    .pe_0_0__i_ctl(\i_ctl$558 ),
     .pe_0_0__i_w(\i_w$1415 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_12  tile_8_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$562 ),
     .o_a(\i_a$564 ),
     .o_ctl(\i_ctl$566 ),
     .o_psum(\o_psum$1787 ),
     .o_w(\i_w$1451 ),
     .pe_0_0__i_a(\i_a$560 ),
+    .pe_0_0__i_ctl(\i_ctl$562 ),
     .pe_0_0__i_w(\i_w$1449 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_13  tile_8_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$566 ),
     .o_a(\i_a$568 ),
     .o_ctl(\i_ctl$570 ),
     .o_psum(\o_psum$1803 ),
     .o_w(\i_w$1485 ),
     .pe_0_0__i_a(\i_a$564 ),
+    .pe_0_0__i_ctl(\i_ctl$566 ),
     .pe_0_0__i_w(\i_w$1483 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_14  tile_8_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$570 ),
     .o_a(\i_a$572 ),
     .o_ctl(\i_ctl$574 ),
     .o_psum(\o_psum$1819 ),
     .o_w(\i_w$1519 ),
     .pe_0_0__i_a(\i_a$568 ),
+    .pe_0_0__i_ctl(\i_ctl$570 ),
     .pe_0_0__i_w(\i_w$1517 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_15  tile_8_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$574 ),
     .o_ctl(\o_ctl$1575 ),
     .o_psum(\o_psum$1835 ),
     .o_w(\i_w$1553 ),
     .pe_0_0__i_a(\i_a$572 ),
+    .pe_0_0__i_ctl(\i_ctl$574 ),
     .pe_0_0__i_w(\i_w$1551 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_2  tile_8_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$522 ),
     .o_a(\i_a$524 ),
     .o_ctl(\i_ctl$526 ),
     .o_psum(\o_psum$1627 ),
     .o_w(\i_w$1111 ),
     .pe_0_0__i_a(\i_a$520 ),
+    .pe_0_0__i_ctl(\i_ctl$522 ),
     .pe_0_0__i_w(\i_w$1109 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_3  tile_8_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$526 ),
     .o_a(\i_a$528 ),
     .o_ctl(\i_ctl$530 ),
     .o_psum(\o_psum$1643 ),
     .o_w(\i_w$1145 ),
     .pe_0_0__i_a(\i_a$524 ),
+    .pe_0_0__i_ctl(\i_ctl$526 ),
     .pe_0_0__i_w(\i_w$1143 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_4  tile_8_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$530 ),
     .o_a(\i_a$532 ),
     .o_ctl(\i_ctl$534 ),
     .o_psum(\o_psum$1659 ),
     .o_w(\i_w$1179 ),
     .pe_0_0__i_a(\i_a$528 ),
+    .pe_0_0__i_ctl(\i_ctl$530 ),
     .pe_0_0__i_w(\i_w$1177 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_5  tile_8_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$534 ),
     .o_a(\i_a$536 ),
     .o_ctl(\i_ctl$538 ),
     .o_psum(\o_psum$1675 ),
     .o_w(\i_w$1213 ),
     .pe_0_0__i_a(\i_a$532 ),
+    .pe_0_0__i_ctl(\i_ctl$534 ),
     .pe_0_0__i_w(\i_w$1211 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_6  tile_8_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$538 ),
     .o_a(\i_a$540 ),
     .o_ctl(\i_ctl$542 ),
     .o_psum(\o_psum$1691 ),
     .o_w(\i_w$1247 ),
     .pe_0_0__i_a(\i_a$536 ),
+    .pe_0_0__i_ctl(\i_ctl$538 ),
     .pe_0_0__i_w(\i_w$1245 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_7  tile_8_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$542 ),
     .o_a(\i_a$544 ),
     .o_ctl(\i_ctl$546 ),
     .o_psum(\o_psum$1707 ),
     .o_w(\i_w$1281 ),
     .pe_0_0__i_a(\i_a$540 ),
+    .pe_0_0__i_ctl(\i_ctl$542 ),
     .pe_0_0__i_w(\i_w$1279 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_8  tile_8_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$546 ),
     .o_a(\i_a$548 ),
     .o_ctl(\i_ctl$550 ),
     .o_psum(\o_psum$1723 ),
     .o_w(\i_w$1315 ),
     .pe_0_0__i_a(\i_a$544 ),
+    .pe_0_0__i_ctl(\i_ctl$546 ),
     .pe_0_0__i_w(\i_w$1313 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_8_9  tile_8_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$550 ),
     .o_a(\i_a$552 ),
     .o_ctl(\i_ctl$554 ),
     .o_psum(\o_psum$1739 ),
     .o_w(\i_w$1349 ),
     .pe_0_0__i_a(\i_a$548 ),
+    .pe_0_0__i_ctl(\i_ctl$550 ),
     .pe_0_0__i_w(\i_w$1347 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_0  tile_9_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$578 ),
     .o_a(\i_a$580 ),
     .o_ctl(\i_ctl$582 ),
     .o_psum(\o_psum$1596 ),
     .o_w(\i_w$1046 ),
     .pe_0_0__i_a(\i_a$576 ),
+    .pe_0_0__i_ctl(\i_ctl$578 ),
     .pe_0_0__i_w(\i_w$1044 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_1  tile_9_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$582 ),
     .o_a(\i_a$584 ),
     .o_ctl(\i_ctl$586 ),
     .o_psum(\o_psum$1612 ),
     .o_w(\i_w$1079 ),
     .pe_0_0__i_a(\i_a$580 ),
+    .pe_0_0__i_ctl(\i_ctl$582 ),
     .pe_0_0__i_w(\i_w$1077 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_10  tile_9_10 (
     .clk(clk),
-    .i_ctl(\i_ctl$618 ),
     .o_a(\i_a$620 ),
     .o_ctl(\i_ctl$622 ),
     .o_psum(\o_psum$1756 ),
     .o_w(\i_w$1385 ),
     .pe_0_0__i_a(\i_a$616 ),
+    .pe_0_0__i_ctl(\i_ctl$618 ),
     .pe_0_0__i_w(\i_w$1383 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_11  tile_9_11 (
     .clk(clk),
-    .i_ctl(\i_ctl$622 ),
     .o_a(\i_a$624 ),
     .o_ctl(\i_ctl$626 ),
     .o_psum(\o_psum$1772 ),
     .o_w(\i_w$1419 ),
     .pe_0_0__i_a(\i_a$620 ),
+    .pe_0_0__i_ctl(\i_ctl$622 ),
     .pe_0_0__i_w(\i_w$1417 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_12  tile_9_12 (
     .clk(clk),
-    .i_ctl(\i_ctl$626 ),
     .o_a(\i_a$628 ),
     .o_ctl(\i_ctl$630 ),
     .o_psum(\o_psum$1788 ),
     .o_w(\i_w$1453 ),
     .pe_0_0__i_a(\i_a$624 ),
+    .pe_0_0__i_ctl(\i_ctl$626 ),
     .pe_0_0__i_w(\i_w$1451 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_13  tile_9_13 (
     .clk(clk),
-    .i_ctl(\i_ctl$630 ),
     .o_a(\i_a$632 ),
     .o_ctl(\i_ctl$634 ),
     .o_psum(\o_psum$1804 ),
     .o_w(\i_w$1487 ),
     .pe_0_0__i_a(\i_a$628 ),
+    .pe_0_0__i_ctl(\i_ctl$630 ),
     .pe_0_0__i_w(\i_w$1485 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_14  tile_9_14 (
     .clk(clk),
-    .i_ctl(\i_ctl$634 ),
     .o_a(\i_a$636 ),
     .o_ctl(\i_ctl$638 ),
     .o_psum(\o_psum$1820 ),
     .o_w(\i_w$1521 ),
     .pe_0_0__i_a(\i_a$632 ),
+    .pe_0_0__i_ctl(\i_ctl$634 ),
     .pe_0_0__i_w(\i_w$1519 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_15  tile_9_15 (
     .clk(clk),
-    .i_ctl(\i_ctl$638 ),
     .o_ctl(\o_ctl$1574 ),
     .o_psum(\o_psum$1836 ),
     .o_w(\i_w$1555 ),
     .pe_0_0__i_a(\i_a$636 ),
+    .pe_0_0__i_ctl(\i_ctl$638 ),
     .pe_0_0__i_w(\i_w$1553 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_2  tile_9_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$586 ),
     .o_a(\i_a$588 ),
     .o_ctl(\i_ctl$590 ),
     .o_psum(\o_psum$1628 ),
     .o_w(\i_w$1113 ),
     .pe_0_0__i_a(\i_a$584 ),
+    .pe_0_0__i_ctl(\i_ctl$586 ),
     .pe_0_0__i_w(\i_w$1111 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_3  tile_9_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$590 ),
     .o_a(\i_a$592 ),
     .o_ctl(\i_ctl$594 ),
     .o_psum(\o_psum$1644 ),
     .o_w(\i_w$1147 ),
     .pe_0_0__i_a(\i_a$588 ),
+    .pe_0_0__i_ctl(\i_ctl$590 ),
     .pe_0_0__i_w(\i_w$1145 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_4  tile_9_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$594 ),
     .o_a(\i_a$596 ),
     .o_ctl(\i_ctl$598 ),
     .o_psum(\o_psum$1660 ),
     .o_w(\i_w$1181 ),
     .pe_0_0__i_a(\i_a$592 ),
+    .pe_0_0__i_ctl(\i_ctl$594 ),
     .pe_0_0__i_w(\i_w$1179 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_5  tile_9_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$598 ),
     .o_a(\i_a$600 ),
     .o_ctl(\i_ctl$602 ),
     .o_psum(\o_psum$1676 ),
     .o_w(\i_w$1215 ),
     .pe_0_0__i_a(\i_a$596 ),
+    .pe_0_0__i_ctl(\i_ctl$598 ),
     .pe_0_0__i_w(\i_w$1213 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_6  tile_9_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$602 ),
     .o_a(\i_a$604 ),
     .o_ctl(\i_ctl$606 ),
     .o_psum(\o_psum$1692 ),
     .o_w(\i_w$1249 ),
     .pe_0_0__i_a(\i_a$600 ),
+    .pe_0_0__i_ctl(\i_ctl$602 ),
     .pe_0_0__i_w(\i_w$1247 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_7  tile_9_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$606 ),
     .o_a(\i_a$608 ),
     .o_ctl(\i_ctl$610 ),
     .o_psum(\o_psum$1708 ),
     .o_w(\i_w$1283 ),
     .pe_0_0__i_a(\i_a$604 ),
+    .pe_0_0__i_ctl(\i_ctl$606 ),
     .pe_0_0__i_w(\i_w$1281 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_8  tile_9_8 (
     .clk(clk),
-    .i_ctl(\i_ctl$610 ),
     .o_a(\i_a$612 ),
     .o_ctl(\i_ctl$614 ),
     .o_psum(\o_psum$1724 ),
     .o_w(\i_w$1317 ),
     .pe_0_0__i_a(\i_a$608 ),
+    .pe_0_0__i_ctl(\i_ctl$610 ),
     .pe_0_0__i_w(\i_w$1315 ),
     .rst(rst)
   );
   \array_int_mac_os_16x16.mesh.tile_9_9  tile_9_9 (
     .clk(clk),
-    .i_ctl(\i_ctl$614 ),
     .o_a(\i_a$616 ),
     .o_ctl(\i_ctl$618 ),
     .o_psum(\o_psum$1740 ),
     .o_w(\i_w$1351 ),
     .pe_0_0__i_a(\i_a$612 ),
+    .pe_0_0__i_ctl(\i_ctl$614 ),
     .pe_0_0__i_w(\i_w$1349 ),
     .rst(rst)
   );
@@ -28934,14 +28810,13 @@ module \array_int_mac_os_16x16.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   assign \$322  = \$321 ;
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28977,6 +28852,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29015,6 +28891,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29029,12 +28906,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29058,18 +28935,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29105,6 +28979,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29143,6 +29018,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29157,12 +29033,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29186,18 +29062,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_10 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_10 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29233,6 +29106,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_10 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29271,6 +29145,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_10 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29285,12 +29160,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_10 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29314,18 +29189,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_10 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_11 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_11 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29361,6 +29233,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_11 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29399,6 +29272,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_11 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29413,12 +29287,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_11 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29442,18 +29316,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_11 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_12 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_12 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29489,6 +29360,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_12 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29527,6 +29399,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_12 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29541,12 +29414,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_12 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29570,18 +29443,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_12 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_13 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_13 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29617,6 +29487,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_13 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29655,6 +29526,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_13 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29669,12 +29541,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_13 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29698,18 +29570,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_13 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_14 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_14 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29745,6 +29614,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_14 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29783,6 +29653,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_14 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29797,12 +29668,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_14 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29826,18 +29697,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_14 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_15 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_15 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29872,6 +29740,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_15 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29910,6 +29779,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_15 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29924,12 +29794,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_15 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -29953,18 +29823,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_15 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30000,6 +29867,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30038,6 +29906,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30052,12 +29921,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30081,18 +29950,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30128,6 +29994,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30166,6 +30033,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30180,12 +30048,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30209,18 +30077,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30256,6 +30121,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30294,6 +30160,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30308,12 +30175,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30337,18 +30204,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30384,6 +30248,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30422,6 +30287,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30436,12 +30302,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30465,18 +30331,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30512,6 +30375,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30550,6 +30414,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30564,12 +30429,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30593,18 +30458,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30640,6 +30502,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30678,6 +30541,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30692,12 +30556,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30721,18 +30585,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_8 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_8 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30768,6 +30629,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_8 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30806,6 +30668,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_8 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30820,12 +30683,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_8 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30849,18 +30712,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_8 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_0_9 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_16x16.mesh.tile_0_9 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30896,6 +30756,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_9 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30934,6 +30795,7 @@ module \array_int_mac_os_16x16.mesh.tile_0_9 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30948,12 +30810,12 @@ module \array_int_mac_os_16x16.mesh.tile_0_9 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -30977,18 +30839,15 @@ module \array_int_mac_os_16x16.mesh.tile_0_9 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31024,6 +30883,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31062,6 +30922,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31076,12 +30937,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31105,18 +30966,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31152,6 +31010,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31190,6 +31049,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31204,12 +31064,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31233,18 +31093,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31280,6 +31137,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31318,6 +31176,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31332,12 +31191,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31361,18 +31220,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31408,6 +31264,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31446,6 +31303,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31460,12 +31318,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31489,18 +31347,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31536,6 +31391,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31574,6 +31430,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31588,12 +31445,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31617,18 +31474,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31664,6 +31518,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31702,6 +31557,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31716,12 +31572,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31745,18 +31601,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31792,6 +31645,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31830,6 +31684,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31844,12 +31699,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -31873,18 +31728,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31919,6 +31771,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31957,6 +31810,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31971,12 +31825,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32000,18 +31854,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32047,6 +31898,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32085,6 +31937,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32099,12 +31952,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32128,18 +31981,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32175,6 +32025,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32213,6 +32064,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32227,12 +32079,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32256,18 +32108,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32303,6 +32152,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32341,6 +32191,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32355,12 +32206,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32384,18 +32235,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32431,6 +32279,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32469,6 +32318,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32483,12 +32333,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32512,18 +32362,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32559,6 +32406,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32597,6 +32445,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32611,12 +32460,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32640,18 +32489,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32687,6 +32533,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32725,6 +32572,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32739,12 +32587,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32768,18 +32616,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32815,6 +32660,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32853,6 +32699,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32867,12 +32714,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -32896,18 +32743,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_10_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_10_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32943,6 +32787,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32981,6 +32826,7 @@ module \array_int_mac_os_16x16.mesh.tile_10_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32995,12 +32841,12 @@ module \array_int_mac_os_16x16.mesh.tile_10_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33024,18 +32870,15 @@ module \array_int_mac_os_16x16.mesh.tile_10_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33071,6 +32914,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33109,6 +32953,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33123,12 +32968,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33152,18 +32997,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33199,6 +33041,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33237,6 +33080,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33251,12 +33095,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33280,18 +33124,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33327,6 +33168,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33365,6 +33207,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33379,12 +33222,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33408,18 +33251,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33455,6 +33295,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33493,6 +33334,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33507,12 +33349,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33536,18 +33378,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33583,6 +33422,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33621,6 +33461,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33635,12 +33476,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33664,18 +33505,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33711,6 +33549,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33749,6 +33588,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33763,12 +33603,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33792,18 +33632,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33839,6 +33676,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33877,6 +33715,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33891,12 +33730,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -33920,18 +33759,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33966,6 +33802,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34004,6 +33841,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34018,12 +33856,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34047,18 +33885,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34094,6 +33929,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34132,6 +33968,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34146,12 +33983,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34175,18 +34012,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34222,6 +34056,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34260,6 +34095,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34274,12 +34110,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34303,18 +34139,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34350,6 +34183,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34388,6 +34222,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34402,12 +34237,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34431,18 +34266,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34478,6 +34310,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34516,6 +34349,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34530,12 +34364,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34559,18 +34393,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34606,6 +34437,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34644,6 +34476,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34658,12 +34491,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34687,18 +34520,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34734,6 +34564,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34772,6 +34603,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34786,12 +34618,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34815,18 +34647,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34862,6 +34691,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34900,6 +34730,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34914,12 +34745,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -34943,18 +34774,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_11_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_11_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34990,6 +34818,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35028,6 +34857,7 @@ module \array_int_mac_os_16x16.mesh.tile_11_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35042,12 +34872,12 @@ module \array_int_mac_os_16x16.mesh.tile_11_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35071,18 +34901,15 @@ module \array_int_mac_os_16x16.mesh.tile_11_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35118,6 +34945,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35156,6 +34984,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35170,12 +34999,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35199,18 +35028,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35246,6 +35072,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35284,6 +35111,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35298,12 +35126,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35327,18 +35155,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35374,6 +35199,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35412,6 +35238,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35426,12 +35253,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35455,18 +35282,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35502,6 +35326,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35540,6 +35365,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35554,12 +35380,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35583,18 +35409,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35630,6 +35453,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35668,6 +35492,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35682,12 +35507,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35711,18 +35536,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35758,6 +35580,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35796,6 +35619,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35810,12 +35634,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35839,18 +35663,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35886,6 +35707,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35924,6 +35746,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35938,12 +35761,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -35967,18 +35790,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36013,6 +35833,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36051,6 +35872,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36065,12 +35887,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36094,18 +35916,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36141,6 +35960,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36179,6 +35999,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36193,12 +36014,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36222,18 +36043,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36269,6 +36087,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36307,6 +36126,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36321,12 +36141,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36350,18 +36170,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36397,6 +36214,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36435,6 +36253,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36449,12 +36268,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36478,18 +36297,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36525,6 +36341,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36563,6 +36380,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36577,12 +36395,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36606,18 +36424,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36653,6 +36468,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36691,6 +36507,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36705,12 +36522,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36734,18 +36551,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36781,6 +36595,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36819,6 +36634,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36833,12 +36649,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36862,18 +36678,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36909,6 +36722,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36947,6 +36761,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36961,12 +36776,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -36990,18 +36805,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_12_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_12_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37037,6 +36849,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37075,6 +36888,7 @@ module \array_int_mac_os_16x16.mesh.tile_12_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37089,12 +36903,12 @@ module \array_int_mac_os_16x16.mesh.tile_12_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37118,18 +36932,15 @@ module \array_int_mac_os_16x16.mesh.tile_12_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37165,6 +36976,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37203,6 +37015,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37217,12 +37030,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37246,18 +37059,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37293,6 +37103,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37331,6 +37142,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37345,12 +37157,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37374,18 +37186,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37421,6 +37230,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37459,6 +37269,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37473,12 +37284,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37502,18 +37313,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37549,6 +37357,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37587,6 +37396,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37601,12 +37411,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37630,18 +37440,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37677,6 +37484,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37715,6 +37523,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37729,12 +37538,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37758,18 +37567,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37805,6 +37611,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37843,6 +37650,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37857,12 +37665,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -37886,18 +37694,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37933,6 +37738,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37971,6 +37777,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37985,12 +37792,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38014,18 +37821,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38060,6 +37864,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38098,6 +37903,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38112,12 +37918,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38141,18 +37947,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38188,6 +37991,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38226,6 +38030,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38240,12 +38045,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38269,18 +38074,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38316,6 +38118,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38354,6 +38157,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38368,12 +38172,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38397,18 +38201,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38444,6 +38245,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38482,6 +38284,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38496,12 +38299,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38525,18 +38328,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38572,6 +38372,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38610,6 +38411,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38624,12 +38426,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38653,18 +38455,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38700,6 +38499,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38738,6 +38538,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38752,12 +38553,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38781,18 +38582,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38828,6 +38626,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38866,6 +38665,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38880,12 +38680,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -38909,18 +38709,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38956,6 +38753,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38994,6 +38792,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39008,12 +38807,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39037,18 +38836,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_13_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_13_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39084,6 +38880,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39122,6 +38919,7 @@ module \array_int_mac_os_16x16.mesh.tile_13_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39136,12 +38934,12 @@ module \array_int_mac_os_16x16.mesh.tile_13_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39165,18 +38963,15 @@ module \array_int_mac_os_16x16.mesh.tile_13_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39212,6 +39007,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39250,6 +39046,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39264,12 +39061,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39293,18 +39090,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39340,6 +39134,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39378,6 +39173,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39392,12 +39188,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39421,18 +39217,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39468,6 +39261,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39506,6 +39300,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39520,12 +39315,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39549,18 +39344,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39596,6 +39388,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39634,6 +39427,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39648,12 +39442,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39677,18 +39471,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39724,6 +39515,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39762,6 +39554,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39776,12 +39569,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39805,18 +39598,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39852,6 +39642,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -39890,6 +39681,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -39904,12 +39696,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -39933,18 +39725,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -39980,6 +39769,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40018,6 +39808,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40032,12 +39823,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40061,18 +39852,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40107,6 +39895,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40145,6 +39934,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40159,12 +39949,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40188,18 +39978,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40235,6 +40022,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40273,6 +40061,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40287,12 +40076,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40316,18 +40105,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40363,6 +40149,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40401,6 +40188,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40415,12 +40203,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40444,18 +40232,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40491,6 +40276,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40529,6 +40315,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40543,12 +40330,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40572,18 +40359,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40619,6 +40403,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40657,6 +40442,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40671,12 +40457,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40700,18 +40486,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40747,6 +40530,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40785,6 +40569,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40799,12 +40584,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40828,18 +40613,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -40875,6 +40657,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -40913,6 +40696,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -40927,12 +40711,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -40956,18 +40740,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41003,6 +40784,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41041,6 +40823,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41055,12 +40838,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41084,18 +40867,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_14_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_14_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41131,6 +40911,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41169,6 +40950,7 @@ module \array_int_mac_os_16x16.mesh.tile_14_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41183,12 +40965,12 @@ module \array_int_mac_os_16x16.mesh.tile_14_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41212,18 +40994,15 @@ module \array_int_mac_os_16x16.mesh.tile_14_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41258,6 +41037,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41296,6 +41076,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41310,12 +41091,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41339,18 +41120,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41385,6 +41163,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41423,6 +41202,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41437,12 +41217,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41466,18 +41246,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41512,6 +41289,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41550,6 +41328,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41564,12 +41343,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41593,18 +41372,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41639,6 +41415,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41677,6 +41454,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41691,12 +41469,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41720,18 +41498,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41766,6 +41541,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41804,6 +41580,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41818,12 +41595,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41847,18 +41624,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -41893,6 +41667,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -41931,6 +41706,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -41945,12 +41721,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -41974,18 +41750,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42020,6 +41793,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42058,6 +41832,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42072,12 +41847,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42101,18 +41876,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42146,6 +41918,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42184,6 +41957,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42198,12 +41972,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42227,18 +42001,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42273,6 +42044,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42311,6 +42083,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42325,12 +42098,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42354,18 +42127,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42400,6 +42170,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42438,6 +42209,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42452,12 +42224,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42481,18 +42253,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42527,6 +42296,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42565,6 +42335,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42579,12 +42350,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42608,18 +42379,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42654,6 +42422,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42692,6 +42461,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42706,12 +42476,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42735,18 +42505,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42781,6 +42548,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42819,6 +42587,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42833,12 +42602,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42862,18 +42631,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -42908,6 +42674,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -42946,6 +42713,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -42960,12 +42728,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -42989,18 +42757,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43035,6 +42800,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43073,6 +42839,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43087,12 +42854,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43116,18 +42883,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_15_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_15_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43162,6 +42926,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43200,6 +42965,7 @@ module \array_int_mac_os_16x16.mesh.tile_15_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43214,12 +42980,12 @@ module \array_int_mac_os_16x16.mesh.tile_15_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43243,18 +43009,15 @@ module \array_int_mac_os_16x16.mesh.tile_15_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43290,6 +43053,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43328,6 +43092,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43342,12 +43107,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43371,18 +43136,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43418,6 +43180,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43456,6 +43219,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43470,12 +43234,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43499,18 +43263,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43546,6 +43307,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43584,6 +43346,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43598,12 +43361,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43627,18 +43390,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43674,6 +43434,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43712,6 +43473,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43726,12 +43488,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43755,18 +43517,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43802,6 +43561,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43840,6 +43600,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43854,12 +43615,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -43883,18 +43644,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -43930,6 +43688,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -43968,6 +43727,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -43982,12 +43742,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44011,18 +43771,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44058,6 +43815,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44096,6 +43854,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44110,12 +43869,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44139,18 +43898,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44185,6 +43941,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44223,6 +43980,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44237,12 +43995,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44266,18 +44024,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44313,6 +44068,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44351,6 +44107,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44365,12 +44122,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44394,18 +44151,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44441,6 +44195,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44479,6 +44234,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44493,12 +44249,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44522,18 +44278,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44569,6 +44322,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44607,6 +44361,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44621,12 +44376,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44650,18 +44405,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44697,6 +44449,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44735,6 +44488,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44749,12 +44503,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44778,18 +44532,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44825,6 +44576,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44863,6 +44615,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -44877,12 +44630,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -44906,18 +44659,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -44953,6 +44703,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -44991,6 +44742,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45005,12 +44757,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45034,18 +44786,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45081,6 +44830,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45119,6 +44869,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45133,12 +44884,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45162,18 +44913,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_1_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_1_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45209,6 +44957,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45247,6 +44996,7 @@ module \array_int_mac_os_16x16.mesh.tile_1_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45261,12 +45011,12 @@ module \array_int_mac_os_16x16.mesh.tile_1_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45290,18 +45040,15 @@ module \array_int_mac_os_16x16.mesh.tile_1_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45337,6 +45084,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45375,6 +45123,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45389,12 +45138,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45418,18 +45167,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45465,6 +45211,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45503,6 +45250,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45517,12 +45265,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45546,18 +45294,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45593,6 +45338,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45631,6 +45377,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45645,12 +45392,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45674,18 +45421,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45721,6 +45465,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45759,6 +45504,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45773,12 +45519,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45802,18 +45548,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45849,6 +45592,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -45887,6 +45631,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -45901,12 +45646,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -45930,18 +45675,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -45977,6 +45719,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46015,6 +45758,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46029,12 +45773,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46058,18 +45802,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46105,6 +45846,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46143,6 +45885,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46157,12 +45900,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46186,18 +45929,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46232,6 +45972,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46270,6 +46011,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46284,12 +46026,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46313,18 +46055,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46360,6 +46099,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46398,6 +46138,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46412,12 +46153,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46441,18 +46182,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46488,6 +46226,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46526,6 +46265,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46540,12 +46280,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46569,18 +46309,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46616,6 +46353,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46654,6 +46392,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46668,12 +46407,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46697,18 +46436,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46744,6 +46480,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46782,6 +46519,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46796,12 +46534,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46825,18 +46563,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -46872,6 +46607,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -46910,6 +46646,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -46924,12 +46661,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -46953,18 +46690,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47000,6 +46734,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47038,6 +46773,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47052,12 +46788,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47081,18 +46817,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47128,6 +46861,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47166,6 +46900,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47180,12 +46915,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47209,18 +46944,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_2_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_2_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47256,6 +46988,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47294,6 +47027,7 @@ module \array_int_mac_os_16x16.mesh.tile_2_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47308,12 +47042,12 @@ module \array_int_mac_os_16x16.mesh.tile_2_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47337,18 +47071,15 @@ module \array_int_mac_os_16x16.mesh.tile_2_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47384,6 +47115,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47422,6 +47154,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47436,12 +47169,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47465,18 +47198,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47512,6 +47242,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47550,6 +47281,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47564,12 +47296,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47593,18 +47325,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47640,6 +47369,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47678,6 +47408,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47692,12 +47423,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47721,18 +47452,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47768,6 +47496,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47806,6 +47535,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47820,12 +47550,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47849,18 +47579,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -47896,6 +47623,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -47934,6 +47662,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -47948,12 +47677,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -47977,18 +47706,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48024,6 +47750,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48062,6 +47789,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48076,12 +47804,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48105,18 +47833,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48152,6 +47877,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48190,6 +47916,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48204,12 +47931,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48233,18 +47960,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48279,6 +48003,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48317,6 +48042,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48331,12 +48057,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48360,18 +48086,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48407,6 +48130,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48445,6 +48169,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48459,12 +48184,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48488,18 +48213,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48535,6 +48257,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48573,6 +48296,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48587,12 +48311,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48616,18 +48340,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48663,6 +48384,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48701,6 +48423,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48715,12 +48438,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48744,18 +48467,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48791,6 +48511,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48829,6 +48550,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48843,12 +48565,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -48872,18 +48594,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -48919,6 +48638,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -48957,6 +48677,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -48971,12 +48692,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49000,18 +48721,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49047,6 +48765,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49085,6 +48804,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49099,12 +48819,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49128,18 +48848,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49175,6 +48892,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49213,6 +48931,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49227,12 +48946,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49256,18 +48975,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_3_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_3_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49303,6 +49019,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49341,6 +49058,7 @@ module \array_int_mac_os_16x16.mesh.tile_3_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49355,12 +49073,12 @@ module \array_int_mac_os_16x16.mesh.tile_3_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49384,18 +49102,15 @@ module \array_int_mac_os_16x16.mesh.tile_3_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49431,6 +49146,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49469,6 +49185,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49483,12 +49200,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49512,18 +49229,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49559,6 +49273,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49597,6 +49312,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49611,12 +49327,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49640,18 +49356,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49687,6 +49400,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49725,6 +49439,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49739,12 +49454,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49768,18 +49483,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49815,6 +49527,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49853,6 +49566,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49867,12 +49581,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -49896,18 +49610,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -49943,6 +49654,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -49981,6 +49693,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -49995,12 +49708,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50024,18 +49737,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50071,6 +49781,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50109,6 +49820,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50123,12 +49835,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50152,18 +49864,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50199,6 +49908,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50237,6 +49947,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50251,12 +49962,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50280,18 +49991,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50326,6 +50034,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50364,6 +50073,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50378,12 +50088,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50407,18 +50117,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50454,6 +50161,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50492,6 +50200,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50506,12 +50215,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50535,18 +50244,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50582,6 +50288,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50620,6 +50327,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50634,12 +50342,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50663,18 +50371,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50710,6 +50415,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50748,6 +50454,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50762,12 +50469,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50791,18 +50498,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50838,6 +50542,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -50876,6 +50581,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -50890,12 +50596,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -50919,18 +50625,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -50966,6 +50669,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51004,6 +50708,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51018,12 +50723,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51047,18 +50752,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51094,6 +50796,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51132,6 +50835,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51146,12 +50850,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51175,18 +50879,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51222,6 +50923,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51260,6 +50962,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51274,12 +50977,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51303,18 +51006,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_4_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_4_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51350,6 +51050,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51388,6 +51089,7 @@ module \array_int_mac_os_16x16.mesh.tile_4_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51402,12 +51104,12 @@ module \array_int_mac_os_16x16.mesh.tile_4_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51431,18 +51133,15 @@ module \array_int_mac_os_16x16.mesh.tile_4_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51478,6 +51177,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51516,6 +51216,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51530,12 +51231,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51559,18 +51260,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51606,6 +51304,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51644,6 +51343,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51658,12 +51358,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51687,18 +51387,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51734,6 +51431,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51772,6 +51470,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51786,12 +51485,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51815,18 +51514,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51862,6 +51558,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -51900,6 +51597,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -51914,12 +51612,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -51943,18 +51641,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -51990,6 +51685,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52028,6 +51724,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52042,12 +51739,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52071,18 +51768,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52118,6 +51812,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52156,6 +51851,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52170,12 +51866,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52199,18 +51895,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52246,6 +51939,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52284,6 +51978,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52298,12 +51993,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52327,18 +52022,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52373,6 +52065,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52411,6 +52104,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52425,12 +52119,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52454,18 +52148,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52501,6 +52192,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52539,6 +52231,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52553,12 +52246,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52582,18 +52275,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52629,6 +52319,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52667,6 +52358,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52681,12 +52373,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52710,18 +52402,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52757,6 +52446,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52795,6 +52485,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52809,12 +52500,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52838,18 +52529,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -52885,6 +52573,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -52923,6 +52612,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -52937,12 +52627,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -52966,18 +52656,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53013,6 +52700,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53051,6 +52739,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53065,12 +52754,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53094,18 +52783,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53141,6 +52827,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53179,6 +52866,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53193,12 +52881,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53222,18 +52910,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53269,6 +52954,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53307,6 +52993,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53321,12 +53008,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53350,18 +53037,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_5_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_5_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53397,6 +53081,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53435,6 +53120,7 @@ module \array_int_mac_os_16x16.mesh.tile_5_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53449,12 +53135,12 @@ module \array_int_mac_os_16x16.mesh.tile_5_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53478,18 +53164,15 @@ module \array_int_mac_os_16x16.mesh.tile_5_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53525,6 +53208,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53563,6 +53247,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53577,12 +53262,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53606,18 +53291,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53653,6 +53335,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53691,6 +53374,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53705,12 +53389,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53734,18 +53418,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53781,6 +53462,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53819,6 +53501,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53833,12 +53516,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53862,18 +53545,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -53909,6 +53589,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -53947,6 +53628,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -53961,12 +53643,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -53990,18 +53672,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54037,6 +53716,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54075,6 +53755,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54089,12 +53770,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54118,18 +53799,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54165,6 +53843,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54203,6 +53882,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54217,12 +53897,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54246,18 +53926,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54293,6 +53970,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54331,6 +54009,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54345,12 +54024,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54374,18 +54053,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54420,6 +54096,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54458,6 +54135,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54472,12 +54150,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54501,18 +54179,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54548,6 +54223,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54586,6 +54262,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54600,12 +54277,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54629,18 +54306,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54676,6 +54350,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54714,6 +54389,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54728,12 +54404,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54757,18 +54433,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54804,6 +54477,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54842,6 +54516,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54856,12 +54531,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -54885,18 +54560,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -54932,6 +54604,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -54970,6 +54643,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -54984,12 +54658,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55013,18 +54687,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55060,6 +54731,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55098,6 +54770,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55112,12 +54785,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55141,18 +54814,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55188,6 +54858,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55226,6 +54897,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55240,12 +54912,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55269,18 +54941,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55316,6 +54985,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55354,6 +55024,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55368,12 +55039,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55397,18 +55068,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_6_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_6_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55444,6 +55112,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55482,6 +55151,7 @@ module \array_int_mac_os_16x16.mesh.tile_6_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55496,12 +55166,12 @@ module \array_int_mac_os_16x16.mesh.tile_6_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55525,18 +55195,15 @@ module \array_int_mac_os_16x16.mesh.tile_6_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55572,6 +55239,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55610,6 +55278,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55624,12 +55293,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55653,18 +55322,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55700,6 +55366,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55738,6 +55405,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55752,12 +55420,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55781,18 +55449,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55828,6 +55493,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55866,6 +55532,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -55880,12 +55547,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -55909,18 +55576,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -55956,6 +55620,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -55994,6 +55659,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56008,12 +55674,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56037,18 +55703,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56084,6 +55747,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56122,6 +55786,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56136,12 +55801,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56165,18 +55830,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56212,6 +55874,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56250,6 +55913,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56264,12 +55928,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56293,18 +55957,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56340,6 +56001,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56378,6 +56040,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56392,12 +56055,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56421,18 +56084,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56467,6 +56127,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56505,6 +56166,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56519,12 +56181,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56548,18 +56210,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56595,6 +56254,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56633,6 +56293,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56647,12 +56308,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56676,18 +56337,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56723,6 +56381,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56761,6 +56420,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56775,12 +56435,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56804,18 +56464,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56851,6 +56508,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -56889,6 +56547,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -56903,12 +56562,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -56932,18 +56591,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -56979,6 +56635,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57017,6 +56674,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57031,12 +56689,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57060,18 +56718,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57107,6 +56762,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57145,6 +56801,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57159,12 +56816,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57188,18 +56845,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57235,6 +56889,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57273,6 +56928,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57287,12 +56943,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57316,18 +56972,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57363,6 +57016,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57401,6 +57055,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57415,12 +57070,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57444,18 +57099,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_7_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_7_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57491,6 +57143,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57529,6 +57182,7 @@ module \array_int_mac_os_16x16.mesh.tile_7_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57543,12 +57197,12 @@ module \array_int_mac_os_16x16.mesh.tile_7_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57572,18 +57226,15 @@ module \array_int_mac_os_16x16.mesh.tile_7_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57619,6 +57270,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57657,6 +57309,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57671,12 +57324,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57700,18 +57353,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57747,6 +57397,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57785,6 +57436,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57799,12 +57451,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57828,18 +57480,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -57875,6 +57524,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -57913,6 +57563,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -57927,12 +57578,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -57956,18 +57607,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58003,6 +57651,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58041,6 +57690,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58055,12 +57705,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58084,18 +57734,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58131,6 +57778,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58169,6 +57817,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58183,12 +57832,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58212,18 +57861,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58259,6 +57905,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58297,6 +57944,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58311,12 +57959,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58340,18 +57988,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58387,6 +58032,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58425,6 +58071,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58439,12 +58086,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58468,18 +58115,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58514,6 +58158,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58552,6 +58197,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58566,12 +58212,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58595,18 +58241,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58642,6 +58285,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58680,6 +58324,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58694,12 +58339,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58723,18 +58368,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58770,6 +58412,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58808,6 +58451,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58822,12 +58466,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58851,18 +58495,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -58898,6 +58539,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -58936,6 +58578,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -58950,12 +58593,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -58979,18 +58622,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59026,6 +58666,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59064,6 +58705,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59078,12 +58720,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59107,18 +58749,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59154,6 +58793,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59192,6 +58832,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59206,12 +58847,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59235,18 +58876,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59282,6 +58920,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59320,6 +58959,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59334,12 +58974,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59363,18 +59003,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59410,6 +59047,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59448,6 +59086,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59462,12 +59101,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59491,18 +59130,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_8_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_8_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59538,6 +59174,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59576,6 +59213,7 @@ module \array_int_mac_os_16x16.mesh.tile_8_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59590,12 +59228,12 @@ module \array_int_mac_os_16x16.mesh.tile_8_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59619,18 +59257,15 @@ module \array_int_mac_os_16x16.mesh.tile_8_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59666,6 +59301,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59704,6 +59340,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59718,12 +59355,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59747,18 +59384,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59794,6 +59428,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59832,6 +59467,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59846,12 +59482,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -59875,18 +59511,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_10 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -59922,6 +59555,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -59960,6 +59594,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -59974,12 +59609,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60003,18 +59638,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_10 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_11 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60050,6 +59682,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60088,6 +59721,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60102,12 +59736,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60131,18 +59765,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_11 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_12 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60178,6 +59809,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60216,6 +59848,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60230,12 +59863,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60259,18 +59892,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_12 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_13 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60306,6 +59936,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60344,6 +59975,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60358,12 +59990,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60387,18 +60019,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_13 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_14 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60434,6 +60063,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60472,6 +60102,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60486,12 +60117,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60515,18 +60146,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_14 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_15 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60561,6 +60189,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60599,6 +60228,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60613,12 +60243,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60642,18 +60272,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_15 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60689,6 +60316,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60727,6 +60355,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60741,12 +60370,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60770,18 +60399,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60817,6 +60443,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60855,6 +60482,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60869,12 +60497,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -60898,18 +60526,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -60945,6 +60570,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -60983,6 +60609,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -60997,12 +60624,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -61026,18 +60653,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -61073,6 +60697,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -61111,6 +60736,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -61125,12 +60751,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -61154,18 +60780,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -61201,6 +60824,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -61239,6 +60863,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -61253,12 +60878,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -61282,18 +60907,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -61329,6 +60951,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -61367,6 +60990,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -61381,12 +61005,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -61410,18 +61034,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_8 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -61457,6 +61078,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -61495,6 +61117,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -61509,12 +61132,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -61538,18 +61161,15 @@ module \array_int_mac_os_16x16.mesh.tile_9_8 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_16x16.mesh.tile_9_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_16x16.mesh.tile_9_9 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
   wire [7:0] \i_a[0][0] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -61585,6 +61205,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   input [7:0] pe_0_0__i_a;
   wire [7:0] pe_0_0__i_a;
   wire [7:0] \pe_0_0__i_a[0] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -61623,6 +61244,7 @@ module \array_int_mac_os_16x16.mesh.tile_9_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -61637,12 +61259,12 @@ module \array_int_mac_os_16x16.mesh.tile_9_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -61666,8 +61288,6 @@ module \array_int_mac_os_16x16.mesh.tile_9_9 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -3,136 +3,119 @@
 module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__ready, m, n, k_beats, start, clk, rst, a_in__ready, w_in__ready, y_out__payload, y_out__valid, busy, cycles, start_ready, a_in__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [1:0] \$10 ;
+  wire [9:0] \$10 ;
   reg \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [127:0] \$103 ;
   reg [8:0] \$104 ;
   reg [8:0] \$105 ;
-  reg [8:0] \$106 ;
+  reg \$106 ;
   reg \$107 ;
-  reg [127:0] \$108 ;
-  reg [4:0] \$109 ;
-  wire [1:0] \$11 ;
-  reg [4:0] \$110 ;
-  reg [127:0] \$111 ;
-  reg [8:0] \$112 ;
-  reg [10:0] \$113 ;
-  reg [10:0] \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg [8:0] \$118 ;
-  reg \$119 ;
+  reg \$108 ;
+  reg [8:0] \$109 ;
+  wire \$11 ;
+  reg \$110 ;
+  reg [8:0] \$111 ;
   wire \$12 ;
-  reg [127:0] \$120 ;
-  reg [8:0] \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg [8:0] \$126 ;
-  reg \$127 ;
-  reg [8:0] \$128 ;
-  wire [3:0] \$13 ;
-  wire [9:0] \$14 ;
+  wire \$13 ;
+  wire \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [9:0] \$18 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
+  wire [9:0] \$21 ;
+  wire [11:0] \$22 ;
   wire \$23 ;
-  wire [9:0] \$24 ;
-  wire [9:0] \$25 ;
+  wire \$24 ;
+  wire [11:0] \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
+  wire \$27 ;
+  wire [9:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [11:0] \$31 ;
+  wire [9:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
+  wire [9:0] \$33 ;
   wire [9:0] \$34 ;
-  wire \$35 ;
+  wire [8:0] \$35 ;
   wire [9:0] \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [9:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [9:0] \$40 ;
-  wire [8:0] \$41 ;
-  wire [9:0] \$42 ;
-  wire \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire [9:0] \$43 ;
   wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$45 ;
   wire \$46 ;
-  wire \$47 ;
+  wire [40:0] \$47 ;
   wire \$48 ;
-  wire [9:0] \$49 ;
+  wire [3:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
+  wire [3:0] \$50 ;
   wire [9:0] \$51 ;
-  wire \$52 ;
-  wire [40:0] \$53 ;
-  wire \$54 ;
-  wire [3:0] \$55 ;
-  wire [3:0] \$56 ;
-  wire \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire [11:0] \$52 ;
+  wire [9:0] \$53 ;
+  wire [11:0] \$54 ;
+  wire \$55 ;
+  wire [9:0] \$56 ;
+  wire [9:0] \$57 ;
+  wire \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [3:0] \$61 ;
-  wire [3:0] \$62 ;
+  wire [11:0] \$60 ;
+  wire [11:0] \$61 ;
+  wire \$62 ;
   wire [9:0] \$63 ;
-  wire [11:0] \$64 ;
-  wire [9:0] \$65 ;
-  wire [11:0] \$66 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [9:0] \$68 ;
-  wire [9:0] \$69 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [11:0] \$71 ;
-  wire [11:0] \$72 ;
-  wire [11:0] \$73 ;
-  wire \$74 ;
-  wire [9:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire [9:0] \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire [9:0] \$73 ;
+  wire [9:0] \$74 ;
+  wire [127:0] \$75 ;
+  reg [8:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [9:0] \$82 ;
-  wire \$83 ;
-  wire \$84 ;
-  wire [9:0] \$85 ;
-  wire [9:0] \$86 ;
-  wire [127:0] \$87 ;
+  reg [8:0] \$80 ;
+  reg [10:0] \$81 ;
+  reg [8:0] \$82 ;
+  reg \$83 ;
+  reg [39:0] \$84 ;
+  reg [2:0] \$85 ;
+  reg [8:0] \$86 ;
+  reg [10:0] \$87 ;
   reg [8:0] \$88 ;
   reg [8:0] \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [8:0] \$92 ;
-  reg [10:0] \$93 ;
-  reg [8:0] \$94 ;
-  reg \$95 ;
-  reg [39:0] \$96 ;
-  reg [2:0] \$97 ;
-  reg [2:0] \$98 ;
-  reg [2:0] \$99 ;
+  reg [8:0] \$90 ;
+  reg [127:0] \$91 ;
+  reg [4:0] \$92 ;
+  reg [4:0] \$93 ;
+  reg [127:0] \$94 ;
+  reg [8:0] \$95 ;
+  reg [10:0] \$96 ;
+  reg [10:0] \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   wire [8:0] \$signature__addr ;
   wire [8:0] \$signature__addr$27 ;
-  wire [8:0] \$signature__addr$48 ;
+  wire [8:0] \$signature__addr$40 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$28 ;
   wire [31:0] \$signature__data$28[0] ;
@@ -155,27 +138,27 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data$28[3][1] ;
   wire [7:0] \$signature__data$28[3][2] ;
   wire [7:0] \$signature__data$28[3][3] ;
-  wire [127:0] \$signature__data$95 ;
-  wire [31:0] \$signature__data$95[0] ;
-  wire [7:0] \$signature__data$95[0][0] ;
-  wire [7:0] \$signature__data$95[0][1] ;
-  wire [7:0] \$signature__data$95[0][2] ;
-  wire [7:0] \$signature__data$95[0][3] ;
-  wire [31:0] \$signature__data$95[1] ;
-  wire [7:0] \$signature__data$95[1][0] ;
-  wire [7:0] \$signature__data$95[1][1] ;
-  wire [7:0] \$signature__data$95[1][2] ;
-  wire [7:0] \$signature__data$95[1][3] ;
-  wire [31:0] \$signature__data$95[2] ;
-  wire [7:0] \$signature__data$95[2][0] ;
-  wire [7:0] \$signature__data$95[2][1] ;
-  wire [7:0] \$signature__data$95[2][2] ;
-  wire [7:0] \$signature__data$95[2][3] ;
-  wire [31:0] \$signature__data$95[3] ;
-  wire [7:0] \$signature__data$95[3][0] ;
-  wire [7:0] \$signature__data$95[3][1] ;
-  wire [7:0] \$signature__data$95[3][2] ;
-  wire [7:0] \$signature__data$95[3][3] ;
+  wire [127:0] \$signature__data$87 ;
+  wire [31:0] \$signature__data$87[0] ;
+  wire [7:0] \$signature__data$87[0][0] ;
+  wire [7:0] \$signature__data$87[0][1] ;
+  wire [7:0] \$signature__data$87[0][2] ;
+  wire [7:0] \$signature__data$87[0][3] ;
+  wire [31:0] \$signature__data$87[1] ;
+  wire [7:0] \$signature__data$87[1][0] ;
+  wire [7:0] \$signature__data$87[1][1] ;
+  wire [7:0] \$signature__data$87[1][2] ;
+  wire [7:0] \$signature__data$87[1][3] ;
+  wire [31:0] \$signature__data$87[2] ;
+  wire [7:0] \$signature__data$87[2][0] ;
+  wire [7:0] \$signature__data$87[2][1] ;
+  wire [7:0] \$signature__data$87[2][2] ;
+  wire [7:0] \$signature__data$87[2][3] ;
+  wire [31:0] \$signature__data$87[3] ;
+  wire [7:0] \$signature__data$87[3][0] ;
+  wire [7:0] \$signature__data$87[3][1] ;
+  wire [7:0] \$signature__data$87[3][2] ;
+  wire [7:0] \$signature__data$87[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -198,7 +181,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$29 ;
-  wire \$signature__en$53 ;
+  wire \$signature__en$45 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -354,21 +337,13 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [2:0] os_dq = 3'h0;
-  reg [2:0] os_dq_now;
   wire os_fire;
-  reg [2:0] os_gap = 3'h0;
-  reg [2:0] os_gap_now;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] pending_end = 9'h000;
@@ -982,10 +957,10 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[{ bank, \$24 [7:0] }];
+      _0_ <= a_buf[{ bank, \$18 [7:0] }];
     end
   end
-  assign \$signature__data$95  = _0_;
+  assign \$signature__data$87  = _0_;
   reg [127:0] o_buf [511:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1509,7 +1484,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (y_rd__en) begin
-      _1_ <= o_buf[\$42 [8:0]];
+      _1_ <= o_buf[\$36 [8:0]];
     end
     if (o_rd__en) begin
       _2_ <= o_buf[o_rd__addr];
@@ -1518,7 +1493,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     end
   end
   assign y_out__payload = _1_;
-  assign \$87  = _2_;
+  assign \$75  = _2_;
   reg [127:0] w_buf [511:0];
   initial begin
     w_buf[0] = 128'h00000000000000000000000000000000;
@@ -2041,7 +2016,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _3_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _3_ <= w_buf[{ bank, \$25 [7:0] }];
+      _3_ <= w_buf[{ bank, \$19 [7:0] }];
     end
   end
   assign w_rd__data = _3_;
@@ -2061,167 +2036,145 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$8  = \$6  & \$7 ;
   assign \$9  = | k_beats;
   assign go = \$8  & \$9 ;
-  assign \$12  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$13  = os_gap_now + 1'h0;
-  assign \$14  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$14 ;
-  assign \$15  = os_m0 < M;
-  assign \$16  = run & \$15 ;
-  assign \$17  = ! os_gap_now;
-  assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ os_is_last;
-  assign \$20  = ~ os_any_last;
-  assign \$21  = \$19  | \$20 ;
-  assign \$22  = os_since_last >= 3'h4;
-  assign \$23  = \$21  | \$22 ;
-  assign os_fire = \$18  & \$23 ;
-  assign \$24  = os_a_base + os_beat;
-  assign \$25  = os_w_base + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$10  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$10 ;
+  assign \$11  = os_m0 < M;
+  assign \$12  = run & \$11 ;
+  assign \$15  = ~ os_is_last;
+  assign \$16  = os_since_last >= 3'h4;
+  assign \$17  = \$15  | \$16 ;
+  assign os_fire = \$14  & \$17 ;
+  assign \$18  = os_a_base + os_beat;
+  assign \$19  = os_w_base + os_beat;
+  assign \$20  = ! os_beat;
+  assign \$21  = edge_m0 + o_row_index;
+  assign \$22  = edge_y_base + \$21 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$29  = run & o_row_valid;
-  assign \$31  = edge_n0 + 3'h4;
-  assign \$32  = \$31  >= N;
-  assign \$33  = \$30  & \$32 ;
-  assign \$34  = edge_m0 + 3'h4;
-  assign \$35  = \$34  >= M;
-  assign is_last = \$33  & \$35 ;
-  assign \$36  = s1_addr + 1'h1;
-  assign \$37  = \$36  > y_end;
-  assign \$38  = o_wr__en & \$37 ;
-  assign \$39  = s1_addr + 1'h1;
-  assign \$40  = \$38  ? \$39  : { 1'h0, y_end };
+  assign \$23  = run & o_row_valid;
+  assign \$25  = edge_n0 + 3'h4;
+  assign \$26  = \$25  >= N;
+  assign \$27  = \$24  & \$26 ;
+  assign \$28  = edge_m0 + 3'h4;
+  assign \$29  = \$28  >= M;
+  assign is_last = \$27  & \$29 ;
+  assign \$30  = s1_addr + 1'h1;
+  assign \$31  = \$30  > y_end;
+  assign \$32  = o_wr__en & \$31 ;
+  assign \$33  = s1_addr + 1'h1;
+  assign \$34  = \$32  ? \$33  : { 1'h0, y_end };
   assign gemm_finish = run & last_write;
-  assign \$41  = drain_bank ? 9'h100 : 9'h000;
-  assign \$42  = drain_addr + \$41 ;
-  assign \$43  = ~ y_out__valid;
-  assign \$44  = \$43  | y_out__ready;
-  assign \$45  = drain_addr < drain_end;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = drain_addr == drain_end;
-  assign \$48  = a_in__valid & a_in__ready;
-  assign \$49  = a_load_addr + 1'h1;
-  assign \$50  = w_in__valid & w_in__ready;
-  assign \$51  = w_load_addr + 1'h1;
-  assign \$52  = ~ load_bank;
-  assign \$53  = cycles + 1'h1;
-  assign \$54  = os_gap_now > 1'h0;
-  assign \$55  = os_gap_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 4'h0;
-  assign \$57  = os_dq_now > 1'h0;
-  assign \$58  = os_dq_now - 1'h1;
-  assign \$59  = \$57  ? \$58  : 4'h0;
-  assign \$60  = os_since_last < 3'h4;
-  assign \$61  = os_since_last + 1'h1;
-  assign \$62  = \$60  ? \$61  : { 1'h0, os_since_last };
-  assign \$63  = os_beat + 1'h1;
-  assign \$64  = os_n0 + 3'h4;
-  assign \$65  = os_w_base + os_len;
-  assign \$66  = os_n0 + 3'h4;
-  assign \$67  = \$66  >= N;
-  assign \$68  = os_m0 + 3'h4;
-  assign \$69  = os_a_base + os_len;
-  assign \$70  = run & o_row_valid;
-  assign \$71  = edge_n0 + 3'h4;
-  assign \$72  = edge_y_base + M;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = \$73  >= N;
-  assign \$75  = edge_m0 + 3'h4;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$27 [8:0] < M;
-  assign \$79  = \$77  & \$78 ;
-  assign \$80  = run & o_row_valid;
-  assign \$81  = \$80  & is_last;
-  assign \$82  = s1_addr + 1'h1;
-  assign \$83  = \$82  > y_end;
-  assign \$84  = o_wr__en & \$83 ;
-  assign \$85  = s1_addr + 1'h1;
-  assign \$86  = drain_addr + 1'h1;
+  assign \$35  = drain_bank ? 9'h100 : 9'h000;
+  assign \$36  = drain_addr + \$35 ;
+  assign \$37  = ~ y_out__valid;
+  assign \$38  = \$37  | y_out__ready;
+  assign \$39  = drain_addr < drain_end;
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = drain_addr == drain_end;
+  assign \$42  = a_in__valid & a_in__ready;
+  assign \$43  = a_load_addr + 1'h1;
+  assign \$44  = w_in__valid & w_in__ready;
+  assign \$45  = w_load_addr + 1'h1;
+  assign \$46  = ~ load_bank;
+  assign \$47  = cycles + 1'h1;
+  assign \$48  = os_since_last < 3'h4;
+  assign \$49  = os_since_last + 1'h1;
+  assign \$50  = \$48  ? \$49  : { 1'h0, os_since_last };
+  assign \$51  = os_beat + 1'h1;
+  assign \$52  = os_n0 + 3'h4;
+  assign \$53  = os_w_base + os_len;
+  assign \$54  = os_n0 + 3'h4;
+  assign \$55  = \$54  >= N;
+  assign \$56  = os_m0 + 3'h4;
+  assign \$57  = os_a_base + os_len;
+  assign \$58  = run & o_row_valid;
+  assign \$59  = edge_n0 + 3'h4;
+  assign \$60  = edge_y_base + M;
+  assign \$61  = edge_n0 + 3'h4;
+  assign \$62  = \$61  >= N;
+  assign \$63  = edge_m0 + 3'h4;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = run & o_row_valid;
+  assign \$66  = \$21 [8:0] < M;
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = run & o_row_valid;
+  assign \$69  = \$68  & is_last;
+  assign \$70  = s1_addr + 1'h1;
+  assign \$71  = \$70  > y_end;
+  assign \$72  = o_wr__en & \$71 ;
+  assign \$73  = s1_addr + 1'h1;
+  assign \$74  = drain_addr + 1'h1;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$76 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$77 ;
   always @(posedge clk)
-    bank <= \$90 ;
+    bank <= \$78 ;
   always @(posedge clk)
-    load_bank <= \$91 ;
+    load_bank <= \$79 ;
   always @(posedge clk)
-    M <= \$92 ;
+    M <= \$80 ;
   always @(posedge clk)
-    N <= \$93 ;
+    N <= \$81 ;
   always @(posedge clk)
-    os_len <= \$94 ;
+    os_len <= \$82 ;
   always @(posedge clk)
-    run <= \$95 ;
+    run <= \$83 ;
   always @(posedge clk)
-    cycles <= \$96 ;
+    cycles <= \$84 ;
   always @(posedge clk)
-    os_gap <= \$97 ;
+    os_since_last <= \$85 ;
   always @(posedge clk)
-    os_dq <= \$98 ;
+    os_m0 <= \$86 ;
   always @(posedge clk)
-    os_since_last <= \$99 ;
+    os_n0 <= \$87 ;
   always @(posedge clk)
-    os_prev_issued <= \$100 ;
+    os_beat <= \$88 ;
   always @(posedge clk)
-    os_prev_group_end <= \$101 ;
+    os_a_base <= \$89 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_w_base <= \$90 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    i_a <= \$91 ;
   always @(posedge clk)
-    os_beat <= \$104 ;
+    issue_d1 <= \$92 ;
   always @(posedge clk)
-    os_a_base <= \$105 ;
+    i_ctl <= \$93 ;
   always @(posedge clk)
-    os_w_base <= \$106 ;
+    i_w <= \$94 ;
   always @(posedge clk)
-    os_any_last <= \$107 ;
+    edge_m0 <= \$95 ;
   always @(posedge clk)
-    i_a <= \$108 ;
+    edge_n0 <= \$96 ;
   always @(posedge clk)
-    issue_d1 <= \$109 ;
+    edge_y_base <= \$97 ;
   always @(posedge clk)
-    i_ctl <= \$110 ;
+    s1_valid <= \$98 ;
   always @(posedge clk)
-    i_w <= \$111 ;
+    o_wr__en <= \$99 ;
   always @(posedge clk)
-    edge_m0 <= \$112 ;
+    s1_first <= \$100 ;
   always @(posedge clk)
-    edge_n0 <= \$113 ;
+    s1_addr <= \$101 ;
   always @(posedge clk)
-    edge_y_base <= \$114 ;
+    last_write <= \$102 ;
   always @(posedge clk)
-    s1_valid <= \$115 ;
+    s1_row <= \$103 ;
   always @(posedge clk)
-    o_wr__en <= \$116 ;
+    y_end <= \$104 ;
   always @(posedge clk)
-    s1_first <= \$117 ;
+    drain_addr <= \$105 ;
   always @(posedge clk)
-    s1_addr <= \$118 ;
+    y_out__valid <= \$106 ;
   always @(posedge clk)
-    last_write <= \$119 ;
+    drain <= \$107 ;
   always @(posedge clk)
-    s1_row <= \$120 ;
+    drain_bank <= \$108 ;
   always @(posedge clk)
-    y_end <= \$121 ;
+    drain_end <= \$109 ;
   always @(posedge clk)
-    drain_addr <= \$122 ;
+    drain_pending <= \$110 ;
   always @(posedge clk)
-    y_out__valid <= \$123 ;
-  always @(posedge clk)
-    drain <= \$124 ;
-  always @(posedge clk)
-    drain_bank <= \$125 ;
-  always @(posedge clk)
-    drain_end <= \$126 ;
-  always @(posedge clk)
-    drain_pending <= \$127 ;
-  always @(posedge clk)
-    pending_end <= \$128 ;
+    pending_end <= \$111 ;
   \array_int_mac_os_4x4_db.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -2234,32 +2187,11 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$10 [1], \$10  };
-      if (os_prev_group_end) begin
-        if (\$12 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$13 [2:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$20 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -2267,14 +2199,14 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 9'h000;
-    if (\$29 ) begin
-      o_rd__addr = { bank, \$28 [7:0] };
+    if (\$23 ) begin
+      o_rd__addr = { bank, \$22 [7:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$29 ) begin
+    if (\$23 ) begin
       o_rd__en = 1'h1;
     end
   end
@@ -2282,7 +2214,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     y_rd__en = 1'h0;
     if (drain) begin
-      y_rd__en = \$46 ;
+      y_rd__en = \$40 ;
     end
   end
   always @* begin
@@ -2291,229 +2223,371 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (drain) begin
       if (y_rd__en) begin
       end else if (y_out__ready) begin
-        drain_done = \$47 ;
+        drain_done = \$41 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$48 ) begin
-      \$88  = \$49 [8:0];
+    \$76  = a_load_addr;
+    if (\$42 ) begin
+      \$76  = \$43 [8:0];
     end
     if (go) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$50 ) begin
-      \$89  = \$51 [8:0];
+    \$77  = w_load_addr;
+    if (\$44 ) begin
+      \$77  = \$45 [8:0];
     end
     if (go) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = bank;
+    \$78  = bank;
     if (go) begin
-      \$90  = load_bank;
+      \$78  = load_bank;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = load_bank;
+    \$79  = load_bank;
     if (go) begin
-      \$91  = \$52 ;
+      \$79  = \$46 ;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = M;
+    \$80  = M;
     if (go) begin
-      \$92  = m;
+      \$80  = m;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$80  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = N;
+    \$81  = N;
     if (go) begin
-      \$93  = n;
+      \$81  = n;
     end
     if (rst) begin
-      \$93  = 11'h000;
+      \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = os_len;
+    \$82  = os_len;
     if (go) begin
-      \$94  = k_beats;
+      \$82  = k_beats;
     end
     if (rst) begin
-      \$94  = 9'h000;
+      \$82  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = run;
+    \$83  = run;
     if (go) begin
-      \$95  = 1'h1;
+      \$83  = 1'h1;
     end
     if (gemm_finish) begin
-      \$95  = 1'h0;
+      \$83  = 1'h0;
     end
     if (rst) begin
-      \$95  = 1'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = cycles;
+    \$84  = cycles;
     if (go) begin
-      \$96  = 40'h0000000000;
+      \$84  = 40'h0000000000;
     end
     if (run) begin
-      \$96  = \$53 [39:0];
+      \$84  = \$47 [39:0];
     end
     if (rst) begin
-      \$96  = 40'h0000000000;
+      \$84  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$56 [2:0];
+    \$85  = \$50 [2:0];
     if (go) begin
-      \$97  = 3'h0;
-    end
-    if (rst) begin
-      \$97  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$59 [2:0];
-    if (go) begin
-      \$98  = 3'h0;
-    end
-    if (rst) begin
-      \$98  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$62 [2:0];
-    if (go) begin
-      \$99  = 3'h0;
+      \$85  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$99  = 3'h1;
+        \$85  = 3'h1;
       end
     end
     if (rst) begin
-      \$99  = 3'h0;
+      \$85  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = 1'h0;
+    \$86  = os_m0;
     if (go) begin
-      \$100  = 1'h0;
-    end
-    if (os_fire) begin
-      \$100  = 1'h1;
-    end
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_is_last;
-    if (rst) begin
-      \$101  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
+      \$86  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$67 ) begin
-          \$102  = \$68 [8:0];
+        if (\$55 ) begin
+          \$86  = \$56 [8:0];
         end
       end
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$86  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
+    \$87  = os_n0;
     if (go) begin
-      \$103  = 11'h000;
+      \$87  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$103  = \$64 [10:0];
-        if (\$67 ) begin
-          \$103  = 11'h000;
+        \$87  = \$52 [10:0];
+        if (\$55 ) begin
+          \$87  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$103  = 11'h000;
+      \$87  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_beat;
+    \$88  = os_beat;
+    if (go) begin
+      \$88  = 9'h000;
+    end
+    if (os_fire) begin
+      \$88  = \$51 [8:0];
+      if (os_is_last) begin
+        \$88  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = os_a_base;
+    if (go) begin
+      \$89  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$55 ) begin
+          \$89  = \$57 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$89  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = os_w_base;
+    if (go) begin
+      \$90  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$90  = \$53 [8:0];
+        if (\$55 ) begin
+          \$90  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$90  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = \$signature__data$87 ;
+    if (rst) begin
+      \$91  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = issue;
+    if (rst) begin
+      \$92  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = issue_d1;
+    if (rst) begin
+      \$93  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = w_rd__data;
+    if (rst) begin
+      \$94  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = edge_m0;
+    if (go) begin
+      \$95  = 9'h000;
+    end
+    if (\$58 ) begin
+      if (block_done) begin
+        if (\$62 ) begin
+          \$95  = \$63 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = edge_n0;
+    if (go) begin
+      \$96  = 11'h000;
+    end
+    if (\$58 ) begin
+      if (block_done) begin
+        \$96  = \$59 [10:0];
+        if (\$62 ) begin
+          \$96  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = edge_y_base;
+    if (go) begin
+      \$97  = 11'h000;
+    end
+    if (\$58 ) begin
+      if (block_done) begin
+        \$97  = \$60 [10:0];
+        if (\$62 ) begin
+          \$97  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$97  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$64 ;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = \$67 ;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = 1'h1;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = \$22 [8:0];
+    if (rst) begin
+      \$101  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = \$69 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103 [31:0] = o_row[31:0];
+    \$103 [63:32] = o_row[63:32];
+    \$103 [95:64] = o_row[95:64];
+    \$103 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$103  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = y_end;
+    if (\$72 ) begin
+      \$104  = \$73 [8:0];
+    end
     if (go) begin
       \$104  = 9'h000;
     end
-    if (os_fire) begin
-      \$104  = \$63 [8:0];
-      if (os_is_last) begin
-        \$104  = 9'h000;
-      end
-    end
     if (rst) begin
       \$104  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_a_base;
-    if (go) begin
-      \$105  = 9'h000;
+    \$105  = drain_addr;
+    if (drain) begin
+      if (y_rd__en) begin
+        \$105  = \$74 [8:0];
+      end
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$67 ) begin
-          \$105  = \$69 [8:0];
-        end
+    if (drain_done) begin
+      if (drain_pending) begin
+        \$105  = 9'h000;
+      end else if (gemm_finish) begin
+        \$105  = 9'h000;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$105  = 9'h000;
       end
     end
     if (rst) begin
@@ -2522,30 +2596,42 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_w_base;
-    if (go) begin
-      \$106  = 9'h000;
+    \$106  = y_out__valid;
+    if (drain) begin
+      if (y_rd__en) begin
+        \$106  = 1'h1;
+      end else if (y_out__ready) begin
+        \$106  = 1'h0;
+      end
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$106  = \$65 [8:0];
-        if (\$67 ) begin
-          \$106  = 9'h000;
-        end
+    if (drain_done) begin
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$106  = 1'h0;
       end
     end
     if (rst) begin
-      \$106  = 9'h000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_any_last;
-    if (go) begin
-      \$107  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
+    \$107  = drain;
+    if (drain_done) begin
+      (* full_case = 32'd1 *)
+      if (drain_pending) begin
+        \$107  = 1'h1;
+      end else if (gemm_finish) begin
+        \$107  = 1'h1;
+      end else begin
+        \$107  = 1'h0;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
         \$107  = 1'h1;
       end
     end
@@ -2555,280 +2641,71 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = \$signature__data$95 ;
-    if (rst) begin
-      \$108  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = issue_d1;
-    if (rst) begin
-      \$110  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = w_rd__data;
-    if (rst) begin
-      \$111  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_m0;
-    if (go) begin
-      \$112  = 9'h000;
-    end
-    if (\$70 ) begin
-      if (block_done) begin
-        if (\$74 ) begin
-          \$112  = \$75 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$112  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_n0;
-    if (go) begin
-      \$113  = 11'h000;
-    end
-    if (\$70 ) begin
-      if (block_done) begin
-        \$113  = \$71 [10:0];
-        if (\$74 ) begin
-          \$113  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = edge_y_base;
-    if (go) begin
-      \$114  = 11'h000;
-    end
-    if (\$70 ) begin
-      if (block_done) begin
-        \$114  = \$72 [10:0];
-        if (\$74 ) begin
-          \$114  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$114  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$76 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = \$79 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = 1'h1;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$28 [8:0];
-    if (rst) begin
-      \$118  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = \$81 ;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120 [31:0] = o_row[31:0];
-    \$120 [63:32] = o_row[63:32];
-    \$120 [95:64] = o_row[95:64];
-    \$120 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$120  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = y_end;
-    if (\$84 ) begin
-      \$121  = \$85 [8:0];
-    end
-    if (go) begin
-      \$121  = 9'h000;
-    end
-    if (rst) begin
-      \$121  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = drain_addr;
-    if (drain) begin
-      if (y_rd__en) begin
-        \$122  = \$86 [8:0];
-      end
-    end
+    \$108  = drain_bank;
     if (drain_done) begin
       if (drain_pending) begin
-        \$122  = 9'h000;
+        \$108  = bank;
       end else if (gemm_finish) begin
-        \$122  = 9'h000;
+        \$108  = bank;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$122  = 9'h000;
+        \$108  = bank;
       end
     end
     if (rst) begin
-      \$122  = 9'h000;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
-    if (drain) begin
-      if (y_rd__en) begin
-        \$123  = 1'h1;
-      end else if (y_out__ready) begin
-        \$123  = 1'h0;
-      end
-    end
+    \$109  = drain_end;
     if (drain_done) begin
-    end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
-      if (drain) begin
-      end else begin
-        \$123  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = drain;
-    if (drain_done) begin
-      (* full_case = 32'd1 *)
       if (drain_pending) begin
-        \$124  = 1'h1;
+        \$109  = pending_end;
       end else if (gemm_finish) begin
-        \$124  = 1'h1;
-      end else begin
-        \$124  = 1'h0;
+        \$109  = \$34 [8:0];
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$124  = 1'h1;
+        \$109  = \$34 [8:0];
       end
     end
     if (rst) begin
-      \$124  = 1'h0;
+      \$109  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = drain_bank;
+    \$110  = drain_pending;
     if (drain_done) begin
       if (drain_pending) begin
-        \$125  = bank;
-      end else if (gemm_finish) begin
-        \$125  = bank;
+        \$110  = 1'h0;
       end
     end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
       if (drain) begin
-      end else begin
-        \$125  = bank;
+        \$110  = 1'h1;
       end
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = drain_end;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$126  = pending_end;
-      end else if (gemm_finish) begin
-        \$126  = \$40 [8:0];
-      end
-    end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
-      if (drain) begin
-      end else begin
-        \$126  = \$40 [8:0];
-      end
-    end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain_pending;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$127  = 1'h0;
-      end
-    end else if (gemm_finish) begin
-      if (drain) begin
-        \$127  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = pending_end;
+    \$111  = pending_end;
     if (drain_done) begin
     end else if (gemm_finish) begin
       if (drain) begin
-        \$128  = \$40 [8:0];
+        \$111  = \$34 [8:0];
       end
     end
     if (rst) begin
-      \$128  = 9'h000;
+      \$111  = 9'h000;
     end
   end
   assign \$signature__addr  = { load_bank, a_load_addr[7:0] };
@@ -2836,25 +2713,24 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$signature__addr$27  = { load_bank, w_load_addr[7:0] };
   assign \$signature__data$28  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$48  = { bank, \$24 [7:0] };
-  assign w_rd__addr = { bank, \$25 [7:0] };
-  assign \$signature__en$53  = os_fire;
+  assign \$signature__addr$40  = { bank, \$18 [7:0] };
+  assign w_rd__addr = { bank, \$19 [7:0] };
+  assign \$signature__en$45  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$21 [8:0];
+  assign edge_addr = \$22 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign o_wr__addr = { bank, s1_addr[7:0] };
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign y_end_next = \$40 [8:0];
+  assign y_end_next = \$34 [8:0];
   assign y_rd__data = y_out__payload;
   assign drain_have = y_out__valid;
-  assign y_rd__addr = \$42 [8:0];
+  assign y_rd__addr = \$36 [8:0];
   assign drain_fetch = y_rd__en;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[7:0];
@@ -2991,26 +2867,26 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$95[0]  = \$signature__data$95 [31:0];
-  assign \$signature__data$95[0][0]  = \$signature__data$95 [7:0];
-  assign \$signature__data$95[0][1]  = \$signature__data$95 [15:8];
-  assign \$signature__data$95[0][2]  = \$signature__data$95 [23:16];
-  assign \$signature__data$95[0][3]  = \$signature__data$95 [31:24];
-  assign \$signature__data$95[1]  = \$signature__data$95 [63:32];
-  assign \$signature__data$95[1][0]  = \$signature__data$95 [39:32];
-  assign \$signature__data$95[1][1]  = \$signature__data$95 [47:40];
-  assign \$signature__data$95[1][2]  = \$signature__data$95 [55:48];
-  assign \$signature__data$95[1][3]  = \$signature__data$95 [63:56];
-  assign \$signature__data$95[2]  = \$signature__data$95 [95:64];
-  assign \$signature__data$95[2][0]  = \$signature__data$95 [71:64];
-  assign \$signature__data$95[2][1]  = \$signature__data$95 [79:72];
-  assign \$signature__data$95[2][2]  = \$signature__data$95 [87:80];
-  assign \$signature__data$95[2][3]  = \$signature__data$95 [95:88];
-  assign \$signature__data$95[3]  = \$signature__data$95 [127:96];
-  assign \$signature__data$95[3][0]  = \$signature__data$95 [103:96];
-  assign \$signature__data$95[3][1]  = \$signature__data$95 [111:104];
-  assign \$signature__data$95[3][2]  = \$signature__data$95 [119:112];
-  assign \$signature__data$95[3][3]  = \$signature__data$95 [127:120];
+  assign \$signature__data$87[0]  = \$signature__data$87 [31:0];
+  assign \$signature__data$87[0][0]  = \$signature__data$87 [7:0];
+  assign \$signature__data$87[0][1]  = \$signature__data$87 [15:8];
+  assign \$signature__data$87[0][2]  = \$signature__data$87 [23:16];
+  assign \$signature__data$87[0][3]  = \$signature__data$87 [31:24];
+  assign \$signature__data$87[1]  = \$signature__data$87 [63:32];
+  assign \$signature__data$87[1][0]  = \$signature__data$87 [39:32];
+  assign \$signature__data$87[1][1]  = \$signature__data$87 [47:40];
+  assign \$signature__data$87[1][2]  = \$signature__data$87 [55:48];
+  assign \$signature__data$87[1][3]  = \$signature__data$87 [63:56];
+  assign \$signature__data$87[2]  = \$signature__data$87 [95:64];
+  assign \$signature__data$87[2][0]  = \$signature__data$87 [71:64];
+  assign \$signature__data$87[2][1]  = \$signature__data$87 [79:72];
+  assign \$signature__data$87[2][2]  = \$signature__data$87 [87:80];
+  assign \$signature__data$87[2][3]  = \$signature__data$87 [95:88];
+  assign \$signature__data$87[3]  = \$signature__data$87 [127:96];
+  assign \$signature__data$87[3][0]  = \$signature__data$87 [103:96];
+  assign \$signature__data$87[3][1]  = \$signature__data$87 [111:104];
+  assign \$signature__data$87[3][2]  = \$signature__data$87 [119:112];
+  assign \$signature__data$87[3][3]  = \$signature__data$87 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -3064,9 +2940,9 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$10  = 2'h0;
-  assign \$11  = 2'h0;
-  assign \$30  = block_done;
+  assign \$13  = 1'h1;
+  assign \$14  = \$12 ;
+  assign \$24  = block_done;
 endmodule
 
 module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -4062,169 +3938,169 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \$10  = \o_ctl$104 [0] & \o_ctl$104 [3];
   \array_int_mac_os_4x4_db.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_ctl(\o_ctl$107 ),
     .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$112 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$106 ),
     .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_ctl(\o_ctl$105 ),
     .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4_db.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$104 ),
     .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
@@ -5078,7 +4954,7 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \$34  = \$33 ;
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5088,7 +4964,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5136,6 +5011,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5183,6 +5059,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5203,12 +5080,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5250,11 +5127,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5264,7 +5139,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5312,6 +5186,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5359,6 +5234,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5379,12 +5255,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5426,11 +5302,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5440,7 +5314,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5488,6 +5361,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5535,6 +5409,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5555,12 +5430,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5602,11 +5477,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5616,7 +5489,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5663,6 +5535,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5710,6 +5583,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5730,12 +5604,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5777,11 +5651,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5791,7 +5663,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5839,6 +5710,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5886,6 +5758,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5906,12 +5779,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5953,11 +5826,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5967,7 +5838,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6015,6 +5885,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6062,6 +5933,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6082,12 +5954,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6129,11 +6001,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6143,7 +6013,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6191,6 +6060,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6238,6 +6108,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6258,12 +6129,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6305,11 +6176,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6319,7 +6188,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6366,6 +6234,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6413,6 +6282,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6433,12 +6303,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6480,11 +6350,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6494,183 +6362,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [31:0] i_w;
-  wire [31:0] \i_w[0] ;
-  wire [7:0] \i_w[0][0] ;
-  wire [7:0] \i_w[0][1] ;
-  wire [7:0] \i_w[0][2] ;
-  wire [7:0] \i_w[0][3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [31:0] pe_0_0__i_w;
-  wire [31:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w[0] ;
-  wire [7:0] \pe_0_0__i_w[1] ;
-  wire [7:0] \pe_0_0__i_w[2] ;
-  wire [7:0] \pe_0_0__i_w[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [31:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w[0] ;
-  wire [7:0] \pe_0_0__o_w[1] ;
-  wire [7:0] \pe_0_0__o_w[2] ;
-  wire [7:0] \pe_0_0__o_w[3] ;
-  input rst;
-  wire rst;
-  array_int_mac_os_4x4_db__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \pe_0_0__o_w[0]  = o_w[7:0];
-  assign \pe_0_0__o_w[1]  = o_w[15:8];
-  assign \pe_0_0__o_w[2]  = o_w[23:16];
-  assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_int_mac_os_4x4_db.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6718,6 +6409,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6765,6 +6457,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6785,12 +6478,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6832,11 +6525,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6846,7 +6537,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6894,6 +6584,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6941,6 +6632,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6961,12 +6653,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -7008,11 +6700,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7022,7 +6712,181 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4_db__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+endmodule
+
+module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7069,6 +6933,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7116,6 +6981,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7136,12 +7002,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -7183,11 +7049,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7197,7 +7061,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7244,6 +7107,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7291,6 +7155,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7311,12 +7176,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -7358,11 +7223,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7372,7 +7235,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7419,6 +7281,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7466,6 +7329,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7486,12 +7350,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -7533,11 +7397,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7547,7 +7409,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7594,6 +7455,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7641,6 +7503,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7661,12 +7524,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -7708,11 +7571,9 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7722,7 +7583,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7768,6 +7628,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7815,6 +7676,7 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7835,12 +7697,12 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -7882,8 +7744,6 @@ module \array_int_mac_os_4x4_db.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

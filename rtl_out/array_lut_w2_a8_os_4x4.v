@@ -5,31 +5,28 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire \$1 ;
   wire \$10 ;
   reg [8:0] \$100 ;
-  reg [10:0] \$101 ;
+  reg [8:0] \$101 ;
   reg [8:0] \$102 ;
-  reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [127:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg [5:0] \$103 ;
+  reg [127:0] \$104 ;
+  reg [4:0] \$105 ;
+  reg [4:0] \$106 ;
+  reg [71:0] \$107 ;
+  reg [8:0] \$108 ;
+  reg [10:0] \$109 ;
   wire \$11 ;
-  reg [71:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [10:0] \$112 ;
-  reg [10:0] \$113 ;
-  reg \$114 ;
+  reg [10:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg [7:0] \$114 ;
   reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
+  reg [127:0] \$116 ;
+  reg [8:0] \$117 ;
   reg \$118 ;
-  reg [127:0] \$119 ;
+  reg [8:0] \$119 ;
   wire [2:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
+  reg \$120 ;
   wire [2:0] \$13 ;
   wire \$14 ;
   wire [4:0] \$15 ;
@@ -42,92 +39,92 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [9:0] \$26 ;
+  wire [9:0] \$24 ;
+  wire [9:0] \$25 ;
+  wire \$26 ;
   wire [9:0] \$27 ;
-  wire \$28 ;
-  wire [9:0] \$29 ;
+  wire [11:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [11:0] \$31 ;
   wire \$32 ;
-  wire [11:0] \$33 ;
-  wire \$34 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
+  wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$45 ;
   wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
+  wire \$47 ;
+  wire [40:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [4:0] \$52 ;
+  wire [3:0] \$50 ;
+  wire [3:0] \$51 ;
+  wire \$52 ;
   wire [4:0] \$53 ;
-  wire \$54 ;
-  wire [4:0] \$55 ;
+  wire [4:0] \$54 ;
+  wire \$55 ;
   wire [4:0] \$56 ;
-  wire \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire [4:0] \$57 ;
+  wire [9:0] \$58 ;
+  wire [6:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
+  wire [6:0] \$60 ;
+  wire [11:0] \$61 ;
+  wire [9:0] \$62 ;
   wire [11:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [11:0] \$65 ;
-  wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$64 ;
+  wire [9:0] \$65 ;
+  wire [9:0] \$66 ;
+  wire \$67 ;
+  wire [11:0] \$68 ;
+  wire [11:0] \$69 ;
   wire \$7 ;
   wire [11:0] \$70 ;
-  wire [11:0] \$71 ;
-  wire [11:0] \$72 ;
+  wire \$71 ;
+  wire [9:0] \$72 ;
   wire \$73 ;
-  wire [9:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
   wire \$78 ;
-  wire \$79 ;
+  wire [8:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
+  wire \$81 ;
+  wire [8:0] \$82 ;
   wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$84 ;
   wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [10:0] \$89 ;
   wire \$9 ;
   reg [8:0] \$90 ;
-  reg [10:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
+  reg \$91 ;
+  reg [39:0] \$92 ;
+  reg [2:0] \$93 ;
+  reg [3:0] \$94 ;
   reg [3:0] \$95 ;
-  reg [3:0] \$96 ;
-  reg [2:0] \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg [8:0] \$98 ;
+  reg [10:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$45 ;
   wire [127:0] \$signature__data ;
   wire [71:0] \$signature__data$25 ;
   wire [17:0] \$signature__data$25[0] ;
@@ -170,31 +167,31 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data$25[3].scale[0] ;
   wire [1:0] \$signature__data$25[3].zero ;
   wire [1:0] \$signature__data$25[3].zero[0] ;
-  wire [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$85[0] ;
-  wire [31:0] \$signature__data$85[0][0] ;
-  wire [7:0] \$signature__data$85[0][0][0] ;
-  wire [7:0] \$signature__data$85[0][0][1] ;
-  wire [7:0] \$signature__data$85[0][0][2] ;
-  wire [7:0] \$signature__data$85[0][0][3] ;
-  wire [31:0] \$signature__data$85[1] ;
-  wire [31:0] \$signature__data$85[1][0] ;
-  wire [7:0] \$signature__data$85[1][0][0] ;
-  wire [7:0] \$signature__data$85[1][0][1] ;
-  wire [7:0] \$signature__data$85[1][0][2] ;
-  wire [7:0] \$signature__data$85[1][0][3] ;
-  wire [31:0] \$signature__data$85[2] ;
-  wire [31:0] \$signature__data$85[2][0] ;
-  wire [7:0] \$signature__data$85[2][0][0] ;
-  wire [7:0] \$signature__data$85[2][0][1] ;
-  wire [7:0] \$signature__data$85[2][0][2] ;
-  wire [7:0] \$signature__data$85[2][0][3] ;
-  wire [31:0] \$signature__data$85[3] ;
-  wire [31:0] \$signature__data$85[3][0] ;
-  wire [7:0] \$signature__data$85[3][0][0] ;
-  wire [7:0] \$signature__data$85[3][0][1] ;
-  wire [7:0] \$signature__data$85[3][0][2] ;
-  wire [7:0] \$signature__data$85[3][0][3] ;
+  wire [127:0] \$signature__data$84 ;
+  wire [31:0] \$signature__data$84[0] ;
+  wire [31:0] \$signature__data$84[0][0] ;
+  wire [7:0] \$signature__data$84[0][0][0] ;
+  wire [7:0] \$signature__data$84[0][0][1] ;
+  wire [7:0] \$signature__data$84[0][0][2] ;
+  wire [7:0] \$signature__data$84[0][0][3] ;
+  wire [31:0] \$signature__data$84[1] ;
+  wire [31:0] \$signature__data$84[1][0] ;
+  wire [7:0] \$signature__data$84[1][0][0] ;
+  wire [7:0] \$signature__data$84[1][0][1] ;
+  wire [7:0] \$signature__data$84[1][0][2] ;
+  wire [7:0] \$signature__data$84[1][0][3] ;
+  wire [31:0] \$signature__data$84[2] ;
+  wire [31:0] \$signature__data$84[2][0] ;
+  wire [7:0] \$signature__data$84[2][0][0] ;
+  wire [7:0] \$signature__data$84[2][0][1] ;
+  wire [7:0] \$signature__data$84[2][0][2] ;
+  wire [7:0] \$signature__data$84[2][0][3] ;
+  wire [31:0] \$signature__data$84[3] ;
+  wire [31:0] \$signature__data$84[3][0] ;
+  wire [7:0] \$signature__data$84[3][0][0] ;
+  wire [7:0] \$signature__data$84[3][0][1] ;
+  wire [7:0] \$signature__data$84[3][0][2] ;
+  wire [7:0] \$signature__data$84[3][0][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [31:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][0][0] ;
@@ -221,7 +218,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data[3][0][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$49 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -406,7 +403,6 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
   reg [3:0] os_dq = 4'h0;
   reg [3:0] os_dq_now;
@@ -810,10 +806,10 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$24 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1352,7 +1348,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [71:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$25 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1383,146 +1379,142 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$19  = ! os_gap_now;
   assign \$20  = \$18  & \$19 ;
   assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
+  assign \$22  = os_since_last >= 3'h4;
   assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 3'h4;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign os_fire = \$20  & \$23 ;
+  assign \$24  = os_a_base + os_beat;
+  assign \$25  = os_w_base + os_beat;
+  assign \$26  = ! os_beat;
+  assign \$27  = edge_m0 + o_row_index;
+  assign \$28  = edge_y_base + \$27 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 5'h00;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 5'h00;
-  assign \$57  = os_since_last < 3'h4;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
+  assign \$29  = run & o_row_valid;
+  assign \$31  = edge_n0 + 3'h4;
+  assign \$32  = \$31  >= N;
+  assign \$33  = \$30  & \$32 ;
+  assign \$34  = edge_m0 + 3'h4;
+  assign \$35  = \$34  >= M;
+  assign is_last = \$33  & \$35 ;
+  assign \$36  = ~ y_out__valid;
+  assign \$37  = \$36  | y_out__ready;
+  assign \$38  = raddr < y_end;
+  assign \$39  = \$37  & \$38 ;
+  assign \$40  = a_in__valid & a_in__ready;
+  assign \$41  = a_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = w_in__valid & w_in__ready;
+  assign \$45  = w_load_addr + 1'h1;
+  assign \$46  = ~ busy;
+  assign \$47  = start & \$46 ;
+  assign \$48  = cycles + 1'h1;
+  assign \$49  = os_since_last < 3'h4;
+  assign \$50  = os_since_last + 1'h1;
+  assign \$51  = \$49  ? \$50  : { 1'h0, os_since_last };
+  assign \$52  = os_gap_now > 1'h0;
+  assign \$53  = os_gap_now - 1'h1;
+  assign \$54  = \$52  ? \$53  : 5'h00;
+  assign \$55  = os_dq_now > 1'h0;
+  assign \$56  = os_dq_now - 1'h1;
+  assign \$57  = \$55  ? \$56  : 5'h00;
+  assign \$58  = os_beat + 1'h1;
+  assign \$59  = os_group_beat + 1'h1;
+  assign \$60  = os_group_end ? 7'h00 : \$59 ;
+  assign \$61  = os_n0 + 3'h4;
+  assign \$62  = os_w_base + os_len;
   assign \$63  = os_n0 + 3'h4;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 3'h4;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
+  assign \$64  = \$63  >= N;
+  assign \$65  = os_m0 + 3'h4;
+  assign \$66  = os_a_base + os_len;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = edge_n0 + 3'h4;
+  assign \$69  = edge_y_base + M;
   assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 3'h4;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 3'h4;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$71  = \$70  >= N;
+  assign \$72  = edge_m0 + 3'h4;
+  assign \$73  = run & o_row_valid;
+  assign \$74  = run & o_row_valid;
+  assign \$75  = \$27 [8:0] < M;
+  assign \$76  = \$74  & \$75 ;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = \$77  & is_last;
+  assign \$79  = o_wr__addr + 1'h1;
+  assign \$80  = \$79  > y_end;
+  assign \$81  = o_wr__en & \$80 ;
+  assign \$82  = o_wr__addr + 1'h1;
+  assign \$83  = run & last_write;
+  assign \$84  = raddr + 1'h1;
+  assign \$85  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$86 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$87 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$88 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$89 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$90 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$91 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$92 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$93 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_gap <= \$94 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_dq <= \$95 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_prev_issued <= \$96 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_prev_group_end <= \$97 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_m0 <= \$98 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_n0 <= \$99 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    os_beat <= \$100 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    os_a_base <= \$101 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    os_w_base <= \$102 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    os_group_beat <= \$103 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    i_a <= \$104 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    issue_d1 <= \$105 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    i_ctl <= \$106 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    i_w <= \$107 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    edge_m0 <= \$108 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    edge_n0 <= \$109 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    edge_y_base <= \$110 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    s1_valid <= \$111 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    o_wr__en <= \$112 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    s1_first <= \$113 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    o_wr__addr <= \$114 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    last_write <= \$115 ;
   always @(posedge clk)
-    last_write <= \$118 ;
+    s1_row <= \$116 ;
   always @(posedge clk)
-    s1_row <= \$119 ;
+    y_end <= \$117 ;
   always @(posedge clk)
-    y_end <= \$120 ;
+    drain <= \$118 ;
   always @(posedge clk)
-    drain <= \$121 ;
+    raddr <= \$119 ;
   always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$120 ;
   \array_lut_w2_a8_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1560,7 +1552,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$26 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1568,8 +1560,8 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$29 ) begin
+      o_rd__addr = \$28 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1578,7 +1570,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$29 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1589,40 +1581,60 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$39 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$86  = a_load_addr;
+    if (\$40 ) begin
+      \$86  = \$41 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$43 ) begin
+      \$86  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$86  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$87  = w_load_addr;
+    if (\$44 ) begin
+      \$87  = \$45 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$47 ) begin
+      \$87  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$87  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = M;
+    \$88  = M;
     if (go) begin
-      \$90  = m;
+      \$88  = m;
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = N;
+    if (go) begin
+      \$89  = n;
+    end
+    if (rst) begin
+      \$89  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = os_len;
+    if (go) begin
+      \$90  = k_beats;
     end
     if (rst) begin
       \$90  = 9'h000;
@@ -1630,53 +1642,58 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = N;
+    \$91  = run;
     if (go) begin
-      \$91  = n;
+      \$91  = 1'h1;
+    end
+    if (\$83 ) begin
+      \$91  = 1'h0;
     end
     if (rst) begin
-      \$91  = 11'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = os_len;
+    \$92  = cycles;
     if (go) begin
-      \$92  = k_beats;
-    end
-    if (rst) begin
-      \$92  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = run;
-    if (go) begin
-      \$93  = 1'h1;
-    end
-    if (\$85 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = cycles;
-    if (go) begin
-      \$94  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$92  = \$48 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$53 [3:0];
+    \$93  = \$51 [2:0];
+    if (go) begin
+      \$93  = 3'h4;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$93  = 3'h1;
+      end
+    end
+    if (rst) begin
+      \$93  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = \$54 [3:0];
+    if (go) begin
+      \$94  = 4'h0;
+    end
+    if (rst) begin
+      \$94  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$57 [3:0];
     if (go) begin
       \$95  = 4'h0;
     end
@@ -1686,60 +1703,66 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$56 [3:0];
+    \$96  = os_fire;
     if (go) begin
-      \$96  = 4'h0;
+      \$96  = 1'h0;
     end
     if (rst) begin
-      \$96  = 4'h0;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$59 [2:0];
+    \$97  = os_group_end;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = os_m0;
     if (go) begin
-      \$97  = 3'h0;
+      \$98  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 3'h1;
+        if (\$64 ) begin
+          \$98  = \$65 [8:0];
+        end
       end
     end
     if (rst) begin
-      \$97  = 3'h0;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h0;
+    \$99  = os_n0;
     if (go) begin
-      \$98  = 1'h0;
+      \$99  = 11'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        \$99  = \$61 [10:0];
+        if (\$64 ) begin
+          \$99  = 11'h000;
+        end
+      end
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$99  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_group_end;
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_m0;
+    \$100  = os_beat;
     if (go) begin
       \$100  = 9'h000;
     end
     if (os_fire) begin
+      \$100  = \$58 [8:0];
       if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
+        \$100  = 9'h000;
       end
     end
     if (rst) begin
@@ -1748,32 +1771,33 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_n0;
+    \$101  = os_a_base;
     if (go) begin
-      \$101  = 11'h000;
+      \$101  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$101  = \$63 [10:0];
-        if (\$66 ) begin
-          \$101  = 11'h000;
+        if (\$64 ) begin
+          \$101  = \$66 [8:0];
         end
       end
     end
     if (rst) begin
-      \$101  = 11'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_beat;
+    \$102  = os_w_base;
     if (go) begin
       \$102  = 9'h000;
     end
     if (os_fire) begin
-      \$102  = \$60 [8:0];
       if (os_is_last) begin
-        \$102  = 9'h000;
+        \$102  = \$62 [8:0];
+        if (\$64 ) begin
+          \$102  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -1782,153 +1806,124 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_a_base;
+    \$103  = os_group_beat;
     if (go) begin
-      \$103  = 9'h000;
+      \$103  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
+      \$103  = \$60 [5:0];
     end
     if (rst) begin
-      \$103  = 9'h000;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_w_base;
+    \$104  = \$signature__data$84 ;
+    if (rst) begin
+      \$104  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = issue;
+    if (rst) begin
+      \$105  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = issue_d1;
+    if (rst) begin
+      \$106  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = w_rd__data;
+    if (rst) begin
+      \$107  = 72'h000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = edge_m0;
     if (go) begin
-      \$104  = 9'h000;
+      \$108  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 72'h000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
+        if (\$71 ) begin
+          \$108  = \$72 [8:0];
         end
       end
     end
     if (rst) begin
-      \$111  = 9'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
+    \$109  = edge_n0;
     if (go) begin
-      \$112  = 11'h000;
+      \$109  = 11'h000;
     end
-    if (\$69 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        \$112  = \$70 [10:0];
-        if (\$73 ) begin
-          \$112  = 11'h000;
+        \$109  = \$68 [10:0];
+        if (\$71 ) begin
+          \$109  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$112  = 11'h000;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
+    \$110  = edge_y_base;
     if (go) begin
-      \$113  = 11'h000;
+      \$110  = 11'h000;
     end
-    if (\$69 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        \$113  = \$71 [10:0];
-        if (\$73 ) begin
-          \$113  = 11'h000;
+        \$110  = \$69 [10:0];
+        if (\$71 ) begin
+          \$110  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$113  = 11'h000;
+      \$110  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$75 ;
+    \$111  = \$73 ;
     if (rst) begin
-      \$114  = 1'h0;
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = \$76 ;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = 1'h1;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = \$28 [7:0];
+    if (rst) begin
+      \$114  = 8'h00;
     end
   end
   always @* begin
@@ -1940,96 +1935,75 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = 1'h1;
+    \$116 [31:0] = o_row[31:0];
+    \$116 [63:32] = o_row[63:32];
+    \$116 [95:64] = o_row[95:64];
+    \$116 [127:96] = o_row[127:96];
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 [7:0];
+    \$117  = y_end;
+    if (\$81 ) begin
+      \$117  = \$82 ;
+    end
+    if (go) begin
+      \$117  = 9'h000;
+    end
     if (rst) begin
-      \$117  = 8'h00;
+      \$117  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$80 ;
+    \$118  = drain;
+    if (\$83 ) begin
+      \$118  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$85 ) begin
+          \$118  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119 [31:0] = o_row[31:0];
-    \$119 [63:32] = o_row[63:32];
-    \$119 [95:64] = o_row[95:64];
-    \$119 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$119  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
-    end
+    \$119  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$119  = \$84 [8:0];
+      end
+    end
+    if (go) begin
+      \$119  = 9'h000;
+    end
+    if (rst) begin
+      \$119  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$120  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$120  = 1'h0;
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$120  = 1'h0;
     end
     if (rst) begin
-      \$122  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$123  = 1'h1;
-      end else if (y_out__ready) begin
-        \$123  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$123  = 1'h0;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2038,13 +2012,13 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
   assign os_interval = 2'h2;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$45  = \$24 [7:0];
+  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__en$49  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [10:0];
+  assign edge_row_m = \$27 [8:0];
+  assign edge_addr = \$28 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2240,30 +2214,30 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \i_a[3][0][1]  = i_a[111:104];
   assign \i_a[3][0][2]  = i_a[119:112];
   assign \i_a[3][0][3]  = i_a[127:120];
-  assign \$signature__data$85[0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0][0]  = \$signature__data$85 [7:0];
-  assign \$signature__data$85[0][0][1]  = \$signature__data$85 [15:8];
-  assign \$signature__data$85[0][0][2]  = \$signature__data$85 [23:16];
-  assign \$signature__data$85[0][0][3]  = \$signature__data$85 [31:24];
-  assign \$signature__data$85[1]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0][0]  = \$signature__data$85 [39:32];
-  assign \$signature__data$85[1][0][1]  = \$signature__data$85 [47:40];
-  assign \$signature__data$85[1][0][2]  = \$signature__data$85 [55:48];
-  assign \$signature__data$85[1][0][3]  = \$signature__data$85 [63:56];
-  assign \$signature__data$85[2]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0][0]  = \$signature__data$85 [71:64];
-  assign \$signature__data$85[2][0][1]  = \$signature__data$85 [79:72];
-  assign \$signature__data$85[2][0][2]  = \$signature__data$85 [87:80];
-  assign \$signature__data$85[2][0][3]  = \$signature__data$85 [95:88];
-  assign \$signature__data$85[3]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0][0]  = \$signature__data$85 [103:96];
-  assign \$signature__data$85[3][0][1]  = \$signature__data$85 [111:104];
-  assign \$signature__data$85[3][0][2]  = \$signature__data$85 [119:112];
-  assign \$signature__data$85[3][0][3]  = \$signature__data$85 [127:120];
+  assign \$signature__data$84[0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0][0]  = \$signature__data$84 [7:0];
+  assign \$signature__data$84[0][0][1]  = \$signature__data$84 [15:8];
+  assign \$signature__data$84[0][0][2]  = \$signature__data$84 [23:16];
+  assign \$signature__data$84[0][0][3]  = \$signature__data$84 [31:24];
+  assign \$signature__data$84[1]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0][0]  = \$signature__data$84 [39:32];
+  assign \$signature__data$84[1][0][1]  = \$signature__data$84 [47:40];
+  assign \$signature__data$84[1][0][2]  = \$signature__data$84 [55:48];
+  assign \$signature__data$84[1][0][3]  = \$signature__data$84 [63:56];
+  assign \$signature__data$84[2]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0][0]  = \$signature__data$84 [71:64];
+  assign \$signature__data$84[2][0][1]  = \$signature__data$84 [79:72];
+  assign \$signature__data$84[2][0][2]  = \$signature__data$84 [87:80];
+  assign \$signature__data$84[2][0][3]  = \$signature__data$84 [95:88];
+  assign \$signature__data$84[3]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0][0]  = \$signature__data$84 [103:96];
+  assign \$signature__data$84[3][0][1]  = \$signature__data$84 [111:104];
+  assign \$signature__data$84[3][0][2]  = \$signature__data$84 [119:112];
+  assign \$signature__data$84[3][0][3]  = \$signature__data$84 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2363,7 +2337,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign edge_new[31:0] = s1_row[31:0];
   assign \$12  = 3'h1;
   assign \$13  = 3'h1;
-  assign \$32  = block_done;
+  assign \$30  = block_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -3820,169 +3794,169 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
     row3_done_d13 <= \$126 ;
   \array_lut_w2_a8_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_ctl(\o_ctl$137 ),
     .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$112 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$150 ),
     .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_ctl(\o_ctl$163 ),
     .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$176 ),
     .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
@@ -5473,7 +5447,7 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   assign \$20  = \$19 ;
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5484,7 +5458,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5545,6 +5518,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5604,6 +5578,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5626,12 +5601,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -5697,11 +5672,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5712,7 +5685,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5773,6 +5745,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5832,6 +5805,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5854,12 +5828,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -5925,11 +5899,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5940,7 +5912,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6001,6 +5972,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6060,6 +6032,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6082,12 +6055,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -6153,11 +6126,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6168,7 +6139,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_ps
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6228,6 +6198,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_ps
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6287,6 +6258,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6309,12 +6281,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -6380,11 +6352,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_ps
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6395,7 +6365,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6456,6 +6425,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6515,6 +6485,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6537,12 +6508,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -6608,11 +6579,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6623,7 +6592,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6684,6 +6652,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6743,6 +6712,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6765,12 +6735,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -6836,11 +6806,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6851,7 +6819,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6912,6 +6879,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6971,6 +6939,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6993,12 +6962,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7064,11 +7033,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7079,7 +7046,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7139,6 +7105,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7198,6 +7165,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7220,12 +7188,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7291,11 +7259,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7306,235 +7272,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [31:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][0][0] ;
-  wire [7:0] \o_a[0][0][1] ;
-  wire [7:0] \o_a[0][0][2] ;
-  wire [7:0] \o_a[0][0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [31:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[0][0] ;
-  wire [7:0] \pe_0_0__i_a[0][1] ;
-  wire [7:0] \pe_0_0__i_a[0][2] ;
-  wire [7:0] \pe_0_0__i_a[0][3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [31:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[0][0] ;
-  wire [7:0] \pe_0_0__o_a[0][1] ;
-  wire [7:0] \pe_0_0__o_a[0][2] ;
-  wire [7:0] \pe_0_0__o_a[0][3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0][0]  = o_a[7:0];
-  assign \o_a[0][0][1]  = o_a[15:8];
-  assign \o_a[0][0][2]  = o_a[23:16];
-  assign \o_a[0][0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0][0]  = o_a[7:0];
-  assign \pe_0_0__o_a[0][1]  = o_a[15:8];
-  assign \pe_0_0__o_a[0][2]  = o_a[23:16];
-  assign \pe_0_0__o_a[0][3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_lut_w2_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [31:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][0][0] ;
-  wire [7:0] \i_a[0][0][1] ;
-  wire [7:0] \i_a[0][0][2] ;
-  wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7595,6 +7332,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7654,6 +7392,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7676,12 +7415,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7747,11 +7486,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7762,7 +7499,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7823,6 +7559,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7882,6 +7619,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7904,12 +7642,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7975,11 +7713,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7990,7 +7726,233 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [31:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][0][0] ;
+  wire [7:0] \o_a[0][0][1] ;
+  wire [7:0] \o_a[0][0][2] ;
+  wire [7:0] \o_a[0][0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [31:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[0][0] ;
+  wire [7:0] \pe_0_0__i_a[0][1] ;
+  wire [7:0] \pe_0_0__i_a[0][2] ;
+  wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [31:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[0][0] ;
+  wire [7:0] \pe_0_0__o_a[0][1] ;
+  wire [7:0] \pe_0_0__o_a[0][2] ;
+  wire [7:0] \pe_0_0__o_a[0][3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0][0]  = o_a[7:0];
+  assign \o_a[0][0][1]  = o_a[15:8];
+  assign \o_a[0][0][2]  = o_a[23:16];
+  assign \o_a[0][0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0][0]  = o_a[7:0];
+  assign \pe_0_0__o_a[0][1]  = o_a[15:8];
+  assign \pe_0_0__o_a[0][2]  = o_a[23:16];
+  assign \pe_0_0__o_a[0][3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+endmodule
+
+module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [31:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][0][0] ;
+  wire [7:0] \i_a[0][0][1] ;
+  wire [7:0] \i_a[0][0][2] ;
+  wire [7:0] \i_a[0][0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8050,6 +8012,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8109,6 +8072,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8131,12 +8095,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8202,11 +8166,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8217,7 +8179,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8277,6 +8238,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8336,6 +8298,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8358,12 +8321,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8429,11 +8392,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8444,7 +8405,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8504,6 +8464,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8563,6 +8524,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8585,12 +8547,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8656,11 +8618,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8671,7 +8631,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8731,6 +8690,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8790,6 +8750,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8812,12 +8773,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8883,11 +8844,9 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8898,7 +8857,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \i_a[0][0][1] ;
   wire [7:0] \i_a[0][0][2] ;
   wire [7:0] \i_a[0][0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8957,6 +8915,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   wire [7:0] \pe_0_0__i_a[0][1] ;
   wire [7:0] \pe_0_0__i_a[0][2] ;
   wire [7:0] \pe_0_0__i_a[0][3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9016,6 +8975,7 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9038,12 +8998,12 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -9109,8 +9069,6 @@ module \array_lut_w2_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_c
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

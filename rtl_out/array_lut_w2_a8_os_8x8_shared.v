@@ -5,31 +5,28 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire \$1 ;
   wire \$10 ;
   reg [8:0] \$100 ;
-  reg [11:0] \$101 ;
+  reg [8:0] \$101 ;
   reg [8:0] \$102 ;
-  reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [255:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg [5:0] \$103 ;
+  reg [255:0] \$104 ;
+  reg [4:0] \$105 ;
+  reg [4:0] \$106 ;
+  reg [143:0] \$107 ;
+  reg [8:0] \$108 ;
+  reg [11:0] \$109 ;
   wire \$11 ;
-  reg [143:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [11:0] \$112 ;
-  reg [11:0] \$113 ;
-  reg \$114 ;
+  reg [11:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg [7:0] \$114 ;
   reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
+  reg [255:0] \$116 ;
+  reg [8:0] \$117 ;
   reg \$118 ;
-  reg [255:0] \$119 ;
+  reg [8:0] \$119 ;
   wire [2:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
+  reg \$120 ;
   wire [2:0] \$13 ;
   wire \$14 ;
   wire [5:0] \$15 ;
@@ -42,92 +39,92 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [9:0] \$26 ;
+  wire [9:0] \$24 ;
+  wire [9:0] \$25 ;
+  wire \$26 ;
   wire [9:0] \$27 ;
-  wire \$28 ;
-  wire [9:0] \$29 ;
+  wire [12:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [12:0] \$30 ;
-  wire \$31 ;
+  wire \$30 ;
+  wire [12:0] \$31 ;
   wire \$32 ;
-  wire [12:0] \$33 ;
-  wire \$34 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
+  wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$45 ;
   wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
+  wire \$47 ;
+  wire [40:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [5:0] \$52 ;
+  wire [4:0] \$50 ;
+  wire [4:0] \$51 ;
+  wire \$52 ;
   wire [5:0] \$53 ;
-  wire \$54 ;
-  wire [5:0] \$55 ;
+  wire [5:0] \$54 ;
+  wire \$55 ;
   wire [5:0] \$56 ;
-  wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire [5:0] \$57 ;
+  wire [9:0] \$58 ;
+  wire [6:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
+  wire [6:0] \$60 ;
+  wire [12:0] \$61 ;
+  wire [9:0] \$62 ;
   wire [12:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [12:0] \$65 ;
-  wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$64 ;
+  wire [9:0] \$65 ;
+  wire [9:0] \$66 ;
+  wire \$67 ;
+  wire [12:0] \$68 ;
+  wire [12:0] \$69 ;
   wire \$7 ;
   wire [12:0] \$70 ;
-  wire [12:0] \$71 ;
-  wire [12:0] \$72 ;
+  wire \$71 ;
+  wire [9:0] \$72 ;
   wire \$73 ;
-  wire [9:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
   wire \$78 ;
-  wire \$79 ;
+  wire [8:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
+  wire \$81 ;
+  wire [8:0] \$82 ;
   wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$84 ;
   wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [11:0] \$89 ;
   wire \$9 ;
   reg [8:0] \$90 ;
-  reg [11:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
+  reg \$91 ;
+  reg [39:0] \$92 ;
+  reg [3:0] \$93 ;
+  reg [4:0] \$94 ;
   reg [4:0] \$95 ;
-  reg [4:0] \$96 ;
-  reg [3:0] \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg [8:0] \$98 ;
+  reg [11:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$45 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [17:0] \$signature__data$25[0] ;
@@ -210,55 +207,55 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire [7:0] \$signature__data$25[7].scale[0] ;
   wire [1:0] \$signature__data$25[7].zero ;
   wire [1:0] \$signature__data$25[7].zero[0] ;
-  wire [255:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$85[0] ;
-  wire [31:0] \$signature__data$85[0][0] ;
-  wire [7:0] \$signature__data$85[0][0][0] ;
-  wire [7:0] \$signature__data$85[0][0][1] ;
-  wire [7:0] \$signature__data$85[0][0][2] ;
-  wire [7:0] \$signature__data$85[0][0][3] ;
-  wire [31:0] \$signature__data$85[1] ;
-  wire [31:0] \$signature__data$85[1][0] ;
-  wire [7:0] \$signature__data$85[1][0][0] ;
-  wire [7:0] \$signature__data$85[1][0][1] ;
-  wire [7:0] \$signature__data$85[1][0][2] ;
-  wire [7:0] \$signature__data$85[1][0][3] ;
-  wire [31:0] \$signature__data$85[2] ;
-  wire [31:0] \$signature__data$85[2][0] ;
-  wire [7:0] \$signature__data$85[2][0][0] ;
-  wire [7:0] \$signature__data$85[2][0][1] ;
-  wire [7:0] \$signature__data$85[2][0][2] ;
-  wire [7:0] \$signature__data$85[2][0][3] ;
-  wire [31:0] \$signature__data$85[3] ;
-  wire [31:0] \$signature__data$85[3][0] ;
-  wire [7:0] \$signature__data$85[3][0][0] ;
-  wire [7:0] \$signature__data$85[3][0][1] ;
-  wire [7:0] \$signature__data$85[3][0][2] ;
-  wire [7:0] \$signature__data$85[3][0][3] ;
-  wire [31:0] \$signature__data$85[4] ;
-  wire [31:0] \$signature__data$85[4][0] ;
-  wire [7:0] \$signature__data$85[4][0][0] ;
-  wire [7:0] \$signature__data$85[4][0][1] ;
-  wire [7:0] \$signature__data$85[4][0][2] ;
-  wire [7:0] \$signature__data$85[4][0][3] ;
-  wire [31:0] \$signature__data$85[5] ;
-  wire [31:0] \$signature__data$85[5][0] ;
-  wire [7:0] \$signature__data$85[5][0][0] ;
-  wire [7:0] \$signature__data$85[5][0][1] ;
-  wire [7:0] \$signature__data$85[5][0][2] ;
-  wire [7:0] \$signature__data$85[5][0][3] ;
-  wire [31:0] \$signature__data$85[6] ;
-  wire [31:0] \$signature__data$85[6][0] ;
-  wire [7:0] \$signature__data$85[6][0][0] ;
-  wire [7:0] \$signature__data$85[6][0][1] ;
-  wire [7:0] \$signature__data$85[6][0][2] ;
-  wire [7:0] \$signature__data$85[6][0][3] ;
-  wire [31:0] \$signature__data$85[7] ;
-  wire [31:0] \$signature__data$85[7][0] ;
-  wire [7:0] \$signature__data$85[7][0][0] ;
-  wire [7:0] \$signature__data$85[7][0][1] ;
-  wire [7:0] \$signature__data$85[7][0][2] ;
-  wire [7:0] \$signature__data$85[7][0][3] ;
+  wire [255:0] \$signature__data$84 ;
+  wire [31:0] \$signature__data$84[0] ;
+  wire [31:0] \$signature__data$84[0][0] ;
+  wire [7:0] \$signature__data$84[0][0][0] ;
+  wire [7:0] \$signature__data$84[0][0][1] ;
+  wire [7:0] \$signature__data$84[0][0][2] ;
+  wire [7:0] \$signature__data$84[0][0][3] ;
+  wire [31:0] \$signature__data$84[1] ;
+  wire [31:0] \$signature__data$84[1][0] ;
+  wire [7:0] \$signature__data$84[1][0][0] ;
+  wire [7:0] \$signature__data$84[1][0][1] ;
+  wire [7:0] \$signature__data$84[1][0][2] ;
+  wire [7:0] \$signature__data$84[1][0][3] ;
+  wire [31:0] \$signature__data$84[2] ;
+  wire [31:0] \$signature__data$84[2][0] ;
+  wire [7:0] \$signature__data$84[2][0][0] ;
+  wire [7:0] \$signature__data$84[2][0][1] ;
+  wire [7:0] \$signature__data$84[2][0][2] ;
+  wire [7:0] \$signature__data$84[2][0][3] ;
+  wire [31:0] \$signature__data$84[3] ;
+  wire [31:0] \$signature__data$84[3][0] ;
+  wire [7:0] \$signature__data$84[3][0][0] ;
+  wire [7:0] \$signature__data$84[3][0][1] ;
+  wire [7:0] \$signature__data$84[3][0][2] ;
+  wire [7:0] \$signature__data$84[3][0][3] ;
+  wire [31:0] \$signature__data$84[4] ;
+  wire [31:0] \$signature__data$84[4][0] ;
+  wire [7:0] \$signature__data$84[4][0][0] ;
+  wire [7:0] \$signature__data$84[4][0][1] ;
+  wire [7:0] \$signature__data$84[4][0][2] ;
+  wire [7:0] \$signature__data$84[4][0][3] ;
+  wire [31:0] \$signature__data$84[5] ;
+  wire [31:0] \$signature__data$84[5][0] ;
+  wire [7:0] \$signature__data$84[5][0][0] ;
+  wire [7:0] \$signature__data$84[5][0][1] ;
+  wire [7:0] \$signature__data$84[5][0][2] ;
+  wire [7:0] \$signature__data$84[5][0][3] ;
+  wire [31:0] \$signature__data$84[6] ;
+  wire [31:0] \$signature__data$84[6][0] ;
+  wire [7:0] \$signature__data$84[6][0][0] ;
+  wire [7:0] \$signature__data$84[6][0][1] ;
+  wire [7:0] \$signature__data$84[6][0][2] ;
+  wire [7:0] \$signature__data$84[6][0][3] ;
+  wire [31:0] \$signature__data$84[7] ;
+  wire [31:0] \$signature__data$84[7][0] ;
+  wire [7:0] \$signature__data$84[7][0][0] ;
+  wire [7:0] \$signature__data$84[7][0][1] ;
+  wire [7:0] \$signature__data$84[7][0][2] ;
+  wire [7:0] \$signature__data$84[7][0][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [31:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][0][0] ;
@@ -309,7 +306,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire [7:0] \$signature__data[7][0][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$49 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -602,7 +599,6 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire [31:0] \o_wr__data[7] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
   reg [4:0] os_dq = 5'h00;
   reg [4:0] os_dq_now;
@@ -1094,10 +1090,10 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$24 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -1636,7 +1632,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$25 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1667,146 +1663,142 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \$19  = ! os_gap_now;
   assign \$20  = \$18  & \$19 ;
   assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
+  assign \$22  = os_since_last >= 4'h8;
   assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 4'h8;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign os_fire = \$20  & \$23 ;
+  assign \$24  = os_a_base + os_beat;
+  assign \$25  = os_w_base + os_beat;
+  assign \$26  = ! os_beat;
+  assign \$27  = edge_m0 + o_row_index;
+  assign \$28  = edge_y_base + \$27 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 4'h8;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 4'h8;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 6'h00;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 6'h00;
-  assign \$57  = os_since_last < 4'h8;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
+  assign \$29  = run & o_row_valid;
+  assign \$31  = edge_n0 + 4'h8;
+  assign \$32  = \$31  >= N;
+  assign \$33  = \$30  & \$32 ;
+  assign \$34  = edge_m0 + 4'h8;
+  assign \$35  = \$34  >= M;
+  assign is_last = \$33  & \$35 ;
+  assign \$36  = ~ y_out__valid;
+  assign \$37  = \$36  | y_out__ready;
+  assign \$38  = raddr < y_end;
+  assign \$39  = \$37  & \$38 ;
+  assign \$40  = a_in__valid & a_in__ready;
+  assign \$41  = a_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = w_in__valid & w_in__ready;
+  assign \$45  = w_load_addr + 1'h1;
+  assign \$46  = ~ busy;
+  assign \$47  = start & \$46 ;
+  assign \$48  = cycles + 1'h1;
+  assign \$49  = os_since_last < 4'h8;
+  assign \$50  = os_since_last + 1'h1;
+  assign \$51  = \$49  ? \$50  : { 1'h0, os_since_last };
+  assign \$52  = os_gap_now > 1'h0;
+  assign \$53  = os_gap_now - 1'h1;
+  assign \$54  = \$52  ? \$53  : 6'h00;
+  assign \$55  = os_dq_now > 1'h0;
+  assign \$56  = os_dq_now - 1'h1;
+  assign \$57  = \$55  ? \$56  : 6'h00;
+  assign \$58  = os_beat + 1'h1;
+  assign \$59  = os_group_beat + 1'h1;
+  assign \$60  = os_group_end ? 7'h00 : \$59 ;
+  assign \$61  = os_n0 + 4'h8;
+  assign \$62  = os_w_base + os_len;
   assign \$63  = os_n0 + 4'h8;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 4'h8;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
+  assign \$64  = \$63  >= N;
+  assign \$65  = os_m0 + 4'h8;
+  assign \$66  = os_a_base + os_len;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = edge_n0 + 4'h8;
+  assign \$69  = edge_y_base + M;
   assign \$70  = edge_n0 + 4'h8;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 4'h8;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 4'h8;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$71  = \$70  >= N;
+  assign \$72  = edge_m0 + 4'h8;
+  assign \$73  = run & o_row_valid;
+  assign \$74  = run & o_row_valid;
+  assign \$75  = \$27 [8:0] < M;
+  assign \$76  = \$74  & \$75 ;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = \$77  & is_last;
+  assign \$79  = o_wr__addr + 1'h1;
+  assign \$80  = \$79  > y_end;
+  assign \$81  = o_wr__en & \$80 ;
+  assign \$82  = o_wr__addr + 1'h1;
+  assign \$83  = run & last_write;
+  assign \$84  = raddr + 1'h1;
+  assign \$85  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$86 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$87 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$88 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$89 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$90 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$91 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$92 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$93 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_gap <= \$94 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_dq <= \$95 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_prev_issued <= \$96 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_prev_group_end <= \$97 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_m0 <= \$98 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_n0 <= \$99 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    os_beat <= \$100 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    os_a_base <= \$101 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    os_w_base <= \$102 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    os_group_beat <= \$103 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    i_a <= \$104 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    issue_d1 <= \$105 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    i_ctl <= \$106 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    i_w <= \$107 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    edge_m0 <= \$108 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    edge_n0 <= \$109 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    edge_y_base <= \$110 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    s1_valid <= \$111 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    o_wr__en <= \$112 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    s1_first <= \$113 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    o_wr__addr <= \$114 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    last_write <= \$115 ;
   always @(posedge clk)
-    last_write <= \$118 ;
+    s1_row <= \$116 ;
   always @(posedge clk)
-    s1_row <= \$119 ;
+    y_end <= \$117 ;
   always @(posedge clk)
-    y_end <= \$120 ;
+    drain <= \$118 ;
   always @(posedge clk)
-    drain <= \$121 ;
+    raddr <= \$119 ;
   always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$120 ;
   \array_lut_w2_a8_os_8x8_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1844,7 +1836,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$26 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1852,8 +1844,8 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$29 ) begin
+      o_rd__addr = \$28 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1862,7 +1854,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$29 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1873,40 +1865,60 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$39 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$86  = a_load_addr;
+    if (\$40 ) begin
+      \$86  = \$41 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$43 ) begin
+      \$86  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$86  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$87  = w_load_addr;
+    if (\$44 ) begin
+      \$87  = \$45 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$47 ) begin
+      \$87  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$87  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = M;
+    \$88  = M;
     if (go) begin
-      \$90  = m;
+      \$88  = m;
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = N;
+    if (go) begin
+      \$89  = n;
+    end
+    if (rst) begin
+      \$89  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = os_len;
+    if (go) begin
+      \$90  = k_beats;
     end
     if (rst) begin
       \$90  = 9'h000;
@@ -1914,53 +1926,58 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = N;
+    \$91  = run;
     if (go) begin
-      \$91  = n;
+      \$91  = 1'h1;
+    end
+    if (\$83 ) begin
+      \$91  = 1'h0;
     end
     if (rst) begin
-      \$91  = 12'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = os_len;
+    \$92  = cycles;
     if (go) begin
-      \$92  = k_beats;
-    end
-    if (rst) begin
-      \$92  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = run;
-    if (go) begin
-      \$93  = 1'h1;
-    end
-    if (\$85 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = cycles;
-    if (go) begin
-      \$94  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$92  = \$48 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$53 [4:0];
+    \$93  = \$51 [3:0];
+    if (go) begin
+      \$93  = 4'h8;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$93  = 4'h1;
+      end
+    end
+    if (rst) begin
+      \$93  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = \$54 [4:0];
+    if (go) begin
+      \$94  = 5'h00;
+    end
+    if (rst) begin
+      \$94  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$57 [4:0];
     if (go) begin
       \$95  = 5'h00;
     end
@@ -1970,60 +1987,66 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$56 [4:0];
+    \$96  = os_fire;
     if (go) begin
-      \$96  = 5'h00;
+      \$96  = 1'h0;
     end
     if (rst) begin
-      \$96  = 5'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$59 [3:0];
+    \$97  = os_group_end;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = os_m0;
     if (go) begin
-      \$97  = 4'h0;
+      \$98  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 4'h1;
+        if (\$64 ) begin
+          \$98  = \$65 [8:0];
+        end
       end
     end
     if (rst) begin
-      \$97  = 4'h0;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h0;
+    \$99  = os_n0;
     if (go) begin
-      \$98  = 1'h0;
+      \$99  = 12'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        \$99  = \$61 [11:0];
+        if (\$64 ) begin
+          \$99  = 12'h000;
+        end
+      end
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$99  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_group_end;
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_m0;
+    \$100  = os_beat;
     if (go) begin
       \$100  = 9'h000;
     end
     if (os_fire) begin
+      \$100  = \$58 [8:0];
       if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
+        \$100  = 9'h000;
       end
     end
     if (rst) begin
@@ -2032,32 +2055,33 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_n0;
+    \$101  = os_a_base;
     if (go) begin
-      \$101  = 12'h000;
+      \$101  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$101  = \$63 [11:0];
-        if (\$66 ) begin
-          \$101  = 12'h000;
+        if (\$64 ) begin
+          \$101  = \$66 [8:0];
         end
       end
     end
     if (rst) begin
-      \$101  = 12'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_beat;
+    \$102  = os_w_base;
     if (go) begin
       \$102  = 9'h000;
     end
     if (os_fire) begin
-      \$102  = \$60 [8:0];
       if (os_is_last) begin
-        \$102  = 9'h000;
+        \$102  = \$62 [8:0];
+        if (\$64 ) begin
+          \$102  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -2066,153 +2090,124 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_a_base;
+    \$103  = os_group_beat;
     if (go) begin
-      \$103  = 9'h000;
+      \$103  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
+      \$103  = \$60 [5:0];
     end
     if (rst) begin
-      \$103  = 9'h000;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_w_base;
+    \$104  = \$signature__data$84 ;
+    if (rst) begin
+      \$104  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = issue;
+    if (rst) begin
+      \$105  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = issue_d1;
+    if (rst) begin
+      \$106  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = w_rd__data;
+    if (rst) begin
+      \$107  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = edge_m0;
     if (go) begin
-      \$104  = 9'h000;
+      \$108  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
+        if (\$71 ) begin
+          \$108  = \$72 [8:0];
         end
       end
     end
     if (rst) begin
-      \$111  = 9'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
+    \$109  = edge_n0;
     if (go) begin
-      \$112  = 12'h000;
+      \$109  = 12'h000;
     end
-    if (\$69 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        \$112  = \$70 [11:0];
-        if (\$73 ) begin
-          \$112  = 12'h000;
+        \$109  = \$68 [11:0];
+        if (\$71 ) begin
+          \$109  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$112  = 12'h000;
+      \$109  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
+    \$110  = edge_y_base;
     if (go) begin
-      \$113  = 12'h000;
+      \$110  = 12'h000;
     end
-    if (\$69 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        \$113  = \$71 [11:0];
-        if (\$73 ) begin
-          \$113  = 12'h000;
+        \$110  = \$69 [11:0];
+        if (\$71 ) begin
+          \$110  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$113  = 12'h000;
+      \$110  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$75 ;
+    \$111  = \$73 ;
     if (rst) begin
-      \$114  = 1'h0;
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = \$76 ;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = 1'h1;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = \$28 [7:0];
+    if (rst) begin
+      \$114  = 8'h00;
     end
   end
   always @* begin
@@ -2224,100 +2219,79 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = 1'h1;
+    \$116 [31:0] = o_row[31:0];
+    \$116 [63:32] = o_row[63:32];
+    \$116 [95:64] = o_row[95:64];
+    \$116 [127:96] = o_row[127:96];
+    \$116 [159:128] = o_row[159:128];
+    \$116 [191:160] = o_row[191:160];
+    \$116 [223:192] = o_row[223:192];
+    \$116 [255:224] = o_row[255:224];
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 [7:0];
+    \$117  = y_end;
+    if (\$81 ) begin
+      \$117  = \$82 ;
+    end
+    if (go) begin
+      \$117  = 9'h000;
+    end
     if (rst) begin
-      \$117  = 8'h00;
+      \$117  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$80 ;
+    \$118  = drain;
+    if (\$83 ) begin
+      \$118  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$85 ) begin
+          \$118  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119 [31:0] = o_row[31:0];
-    \$119 [63:32] = o_row[63:32];
-    \$119 [95:64] = o_row[95:64];
-    \$119 [127:96] = o_row[127:96];
-    \$119 [159:128] = o_row[159:128];
-    \$119 [191:160] = o_row[191:160];
-    \$119 [223:192] = o_row[223:192];
-    \$119 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$119  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
-    end
+    \$119  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$119  = \$84 [8:0];
+      end
+    end
+    if (go) begin
+      \$119  = 9'h000;
+    end
+    if (rst) begin
+      \$119  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$120  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$120  = 1'h0;
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$120  = 1'h0;
     end
     if (rst) begin
-      \$122  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$123  = 1'h1;
-      end else if (y_out__ready) begin
-        \$123  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$123  = 1'h0;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2326,13 +2300,13 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
   assign os_interval = 2'h2;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$45  = \$24 [7:0];
+  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__en$49  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [11:0];
+  assign edge_row_m = \$27 [8:0];
+  assign edge_addr = \$28 [11:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2700,54 +2674,54 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \i_a[7][0][1]  = i_a[239:232];
   assign \i_a[7][0][2]  = i_a[247:240];
   assign \i_a[7][0][3]  = i_a[255:248];
-  assign \$signature__data$85[0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0][0]  = \$signature__data$85 [7:0];
-  assign \$signature__data$85[0][0][1]  = \$signature__data$85 [15:8];
-  assign \$signature__data$85[0][0][2]  = \$signature__data$85 [23:16];
-  assign \$signature__data$85[0][0][3]  = \$signature__data$85 [31:24];
-  assign \$signature__data$85[1]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0][0]  = \$signature__data$85 [39:32];
-  assign \$signature__data$85[1][0][1]  = \$signature__data$85 [47:40];
-  assign \$signature__data$85[1][0][2]  = \$signature__data$85 [55:48];
-  assign \$signature__data$85[1][0][3]  = \$signature__data$85 [63:56];
-  assign \$signature__data$85[2]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0][0]  = \$signature__data$85 [71:64];
-  assign \$signature__data$85[2][0][1]  = \$signature__data$85 [79:72];
-  assign \$signature__data$85[2][0][2]  = \$signature__data$85 [87:80];
-  assign \$signature__data$85[2][0][3]  = \$signature__data$85 [95:88];
-  assign \$signature__data$85[3]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0][0]  = \$signature__data$85 [103:96];
-  assign \$signature__data$85[3][0][1]  = \$signature__data$85 [111:104];
-  assign \$signature__data$85[3][0][2]  = \$signature__data$85 [119:112];
-  assign \$signature__data$85[3][0][3]  = \$signature__data$85 [127:120];
-  assign \$signature__data$85[4]  = \$signature__data$85 [159:128];
-  assign \$signature__data$85[4][0]  = \$signature__data$85 [159:128];
-  assign \$signature__data$85[4][0][0]  = \$signature__data$85 [135:128];
-  assign \$signature__data$85[4][0][1]  = \$signature__data$85 [143:136];
-  assign \$signature__data$85[4][0][2]  = \$signature__data$85 [151:144];
-  assign \$signature__data$85[4][0][3]  = \$signature__data$85 [159:152];
-  assign \$signature__data$85[5]  = \$signature__data$85 [191:160];
-  assign \$signature__data$85[5][0]  = \$signature__data$85 [191:160];
-  assign \$signature__data$85[5][0][0]  = \$signature__data$85 [167:160];
-  assign \$signature__data$85[5][0][1]  = \$signature__data$85 [175:168];
-  assign \$signature__data$85[5][0][2]  = \$signature__data$85 [183:176];
-  assign \$signature__data$85[5][0][3]  = \$signature__data$85 [191:184];
-  assign \$signature__data$85[6]  = \$signature__data$85 [223:192];
-  assign \$signature__data$85[6][0]  = \$signature__data$85 [223:192];
-  assign \$signature__data$85[6][0][0]  = \$signature__data$85 [199:192];
-  assign \$signature__data$85[6][0][1]  = \$signature__data$85 [207:200];
-  assign \$signature__data$85[6][0][2]  = \$signature__data$85 [215:208];
-  assign \$signature__data$85[6][0][3]  = \$signature__data$85 [223:216];
-  assign \$signature__data$85[7]  = \$signature__data$85 [255:224];
-  assign \$signature__data$85[7][0]  = \$signature__data$85 [255:224];
-  assign \$signature__data$85[7][0][0]  = \$signature__data$85 [231:224];
-  assign \$signature__data$85[7][0][1]  = \$signature__data$85 [239:232];
-  assign \$signature__data$85[7][0][2]  = \$signature__data$85 [247:240];
-  assign \$signature__data$85[7][0][3]  = \$signature__data$85 [255:248];
+  assign \$signature__data$84[0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0][0]  = \$signature__data$84 [7:0];
+  assign \$signature__data$84[0][0][1]  = \$signature__data$84 [15:8];
+  assign \$signature__data$84[0][0][2]  = \$signature__data$84 [23:16];
+  assign \$signature__data$84[0][0][3]  = \$signature__data$84 [31:24];
+  assign \$signature__data$84[1]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0][0]  = \$signature__data$84 [39:32];
+  assign \$signature__data$84[1][0][1]  = \$signature__data$84 [47:40];
+  assign \$signature__data$84[1][0][2]  = \$signature__data$84 [55:48];
+  assign \$signature__data$84[1][0][3]  = \$signature__data$84 [63:56];
+  assign \$signature__data$84[2]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0][0]  = \$signature__data$84 [71:64];
+  assign \$signature__data$84[2][0][1]  = \$signature__data$84 [79:72];
+  assign \$signature__data$84[2][0][2]  = \$signature__data$84 [87:80];
+  assign \$signature__data$84[2][0][3]  = \$signature__data$84 [95:88];
+  assign \$signature__data$84[3]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0][0]  = \$signature__data$84 [103:96];
+  assign \$signature__data$84[3][0][1]  = \$signature__data$84 [111:104];
+  assign \$signature__data$84[3][0][2]  = \$signature__data$84 [119:112];
+  assign \$signature__data$84[3][0][3]  = \$signature__data$84 [127:120];
+  assign \$signature__data$84[4]  = \$signature__data$84 [159:128];
+  assign \$signature__data$84[4][0]  = \$signature__data$84 [159:128];
+  assign \$signature__data$84[4][0][0]  = \$signature__data$84 [135:128];
+  assign \$signature__data$84[4][0][1]  = \$signature__data$84 [143:136];
+  assign \$signature__data$84[4][0][2]  = \$signature__data$84 [151:144];
+  assign \$signature__data$84[4][0][3]  = \$signature__data$84 [159:152];
+  assign \$signature__data$84[5]  = \$signature__data$84 [191:160];
+  assign \$signature__data$84[5][0]  = \$signature__data$84 [191:160];
+  assign \$signature__data$84[5][0][0]  = \$signature__data$84 [167:160];
+  assign \$signature__data$84[5][0][1]  = \$signature__data$84 [175:168];
+  assign \$signature__data$84[5][0][2]  = \$signature__data$84 [183:176];
+  assign \$signature__data$84[5][0][3]  = \$signature__data$84 [191:184];
+  assign \$signature__data$84[6]  = \$signature__data$84 [223:192];
+  assign \$signature__data$84[6][0]  = \$signature__data$84 [223:192];
+  assign \$signature__data$84[6][0][0]  = \$signature__data$84 [199:192];
+  assign \$signature__data$84[6][0][1]  = \$signature__data$84 [207:200];
+  assign \$signature__data$84[6][0][2]  = \$signature__data$84 [215:208];
+  assign \$signature__data$84[6][0][3]  = \$signature__data$84 [223:216];
+  assign \$signature__data$84[7]  = \$signature__data$84 [255:224];
+  assign \$signature__data$84[7][0]  = \$signature__data$84 [255:224];
+  assign \$signature__data$84[7][0][0]  = \$signature__data$84 [231:224];
+  assign \$signature__data$84[7][0][1]  = \$signature__data$84 [239:232];
+  assign \$signature__data$84[7][0][2]  = \$signature__data$84 [247:240];
+  assign \$signature__data$84[7][0][3]  = \$signature__data$84 [255:248];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2939,7 +2913,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign edge_new[31:0] = s1_row[31:0];
   assign \$12  = 3'h1;
   assign \$13  = 3'h1;
-  assign \$32  = block_done;
+  assign \$30  = block_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$393 , o_row, clk);
@@ -9277,753 +9251,753 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$7 ),
     .o_ctl(\i_ctl$9 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$393 [7:0]),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$9 ),
     .o_a(\i_a$11 ),
     .o_ctl(\i_ctl$13 ),
     .o_psum(\o_psum$419 ),
     .o_valid(\o_valid$421 ),
     .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$7 ),
+    .pe_0_0__i_ctl(\i_ctl$9 ),
     .pe_0_0__i_w(\i_w$416 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$13 ),
     .o_a(\i_a$15 ),
     .o_ctl(\i_ctl$17 ),
     .o_psum(\o_psum$443 ),
     .o_valid(\o_valid$445 ),
     .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$11 ),
+    .pe_0_0__i_ctl(\i_ctl$13 ),
     .pe_0_0__i_w(\i_w$440 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$17 ),
     .o_a(\i_a$19 ),
     .o_ctl(\i_ctl$21 ),
     .o_psum(\o_psum$467 ),
     .o_valid(\o_valid$469 ),
     .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$15 ),
+    .pe_0_0__i_ctl(\i_ctl$17 ),
     .pe_0_0__i_w(\i_w$464 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$21 ),
     .o_a(\i_a$23 ),
     .o_ctl(\i_ctl$25 ),
     .o_psum(\o_psum$491 ),
     .o_valid(\o_valid$493 ),
     .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$19 ),
+    .pe_0_0__i_ctl(\i_ctl$21 ),
     .pe_0_0__i_w(\i_w$488 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$25 ),
     .o_a(\i_a$27 ),
     .o_ctl(\i_ctl$29 ),
     .o_psum(\o_psum$515 ),
     .o_valid(\o_valid$517 ),
     .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$23 ),
+    .pe_0_0__i_ctl(\i_ctl$25 ),
     .pe_0_0__i_w(\i_w$512 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$29 ),
     .o_a(\i_a$31 ),
     .o_ctl(\i_ctl$33 ),
     .o_psum(\o_psum$539 ),
     .o_valid(\o_valid$541 ),
     .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$27 ),
+    .pe_0_0__i_ctl(\i_ctl$29 ),
     .pe_0_0__i_w(\i_w$536 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$33 ),
     .o_ctl(\o_ctl$670 ),
     .o_psum(\o_psum$563 ),
     .o_valid(\o_valid$565 ),
     .o_w(\i_w$378 ),
     .pe_0_0__i_a(\i_a$31 ),
+    .pe_0_0__i_ctl(\i_ctl$33 ),
     .pe_0_0__i_w(\i_w$560 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(ctl1_d1),
     .o_a(\i_a$42 ),
     .o_ctl(\i_ctl$44 ),
     .o_psum(\o_psum$398 ),
     .o_valid(\o_valid$399 ),
     .o_w(\i_w$282 ),
     .pe_0_0__i_a(\i_a$39 ),
+    .pe_0_0__i_ctl(ctl1_d1),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$44 ),
     .o_a(\i_a$46 ),
     .o_ctl(\i_ctl$48 ),
     .o_psum(\o_psum$422 ),
     .o_valid(\o_valid$423 ),
     .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$42 ),
+    .pe_0_0__i_ctl(\i_ctl$44 ),
     .pe_0_0__i_w(\i_w$294 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$48 ),
     .o_a(\i_a$50 ),
     .o_ctl(\i_ctl$52 ),
     .o_psum(\o_psum$446 ),
     .o_valid(\o_valid$447 ),
     .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$46 ),
+    .pe_0_0__i_ctl(\i_ctl$48 ),
     .pe_0_0__i_w(\i_w$308 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$52 ),
     .o_a(\i_a$54 ),
     .o_ctl(\i_ctl$56 ),
     .o_psum(\o_psum$470 ),
     .o_valid(\o_valid$471 ),
     .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$50 ),
+    .pe_0_0__i_ctl(\i_ctl$52 ),
     .pe_0_0__i_w(\i_w$322 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$56 ),
     .o_a(\i_a$58 ),
     .o_ctl(\i_ctl$60 ),
     .o_psum(\o_psum$494 ),
     .o_valid(\o_valid$495 ),
     .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$54 ),
+    .pe_0_0__i_ctl(\i_ctl$56 ),
     .pe_0_0__i_w(\i_w$336 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$60 ),
     .o_a(\i_a$62 ),
     .o_ctl(\i_ctl$64 ),
     .o_psum(\o_psum$518 ),
     .o_valid(\o_valid$519 ),
     .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$58 ),
+    .pe_0_0__i_ctl(\i_ctl$60 ),
     .pe_0_0__i_w(\i_w$350 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$64 ),
     .o_a(\i_a$66 ),
     .o_ctl(\i_ctl$68 ),
     .o_psum(\o_psum$542 ),
     .o_valid(\o_valid$543 ),
     .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$62 ),
+    .pe_0_0__i_ctl(\i_ctl$64 ),
     .pe_0_0__i_w(\i_w$364 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$68 ),
     .o_ctl(\o_ctl$683 ),
     .o_psum(\o_psum$566 ),
     .o_valid(\o_valid$567 ),
     .o_w(\i_w$380 ),
     .pe_0_0__i_a(\i_a$66 ),
+    .pe_0_0__i_ctl(\i_ctl$68 ),
     .pe_0_0__i_w(\i_w$378 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(ctl2_d2),
     .o_a(\i_a$77 ),
     .o_ctl(\i_ctl$79 ),
     .o_psum(\o_psum$400 ),
     .o_valid(\o_valid$401 ),
     .o_w(\i_w$284 ),
     .pe_0_0__i_a(\i_a$74 ),
+    .pe_0_0__i_ctl(ctl2_d2),
     .pe_0_0__i_w(\i_w$282 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$79 ),
     .o_a(\i_a$81 ),
     .o_ctl(\i_ctl$83 ),
     .o_psum(\o_psum$424 ),
     .o_valid(\o_valid$425 ),
     .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$77 ),
+    .pe_0_0__i_ctl(\i_ctl$79 ),
     .pe_0_0__i_w(\i_w$296 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$83 ),
     .o_a(\i_a$85 ),
     .o_ctl(\i_ctl$87 ),
     .o_psum(\o_psum$448 ),
     .o_valid(\o_valid$449 ),
     .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$81 ),
+    .pe_0_0__i_ctl(\i_ctl$83 ),
     .pe_0_0__i_w(\i_w$310 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$87 ),
     .o_a(\i_a$89 ),
     .o_ctl(\i_ctl$91 ),
     .o_psum(\o_psum$472 ),
     .o_valid(\o_valid$473 ),
     .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$85 ),
+    .pe_0_0__i_ctl(\i_ctl$87 ),
     .pe_0_0__i_w(\i_w$324 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$91 ),
     .o_a(\i_a$93 ),
     .o_ctl(\i_ctl$95 ),
     .o_psum(\o_psum$496 ),
     .o_valid(\o_valid$497 ),
     .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$89 ),
+    .pe_0_0__i_ctl(\i_ctl$91 ),
     .pe_0_0__i_w(\i_w$338 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$95 ),
     .o_a(\i_a$97 ),
     .o_ctl(\i_ctl$99 ),
     .o_psum(\o_psum$520 ),
     .o_valid(\o_valid$521 ),
     .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$93 ),
+    .pe_0_0__i_ctl(\i_ctl$95 ),
     .pe_0_0__i_w(\i_w$352 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$99 ),
     .o_a(\i_a$101 ),
     .o_ctl(\i_ctl$103 ),
     .o_psum(\o_psum$544 ),
     .o_valid(\o_valid$545 ),
     .o_w(\i_w$368 ),
     .pe_0_0__i_a(\i_a$97 ),
+    .pe_0_0__i_ctl(\i_ctl$99 ),
     .pe_0_0__i_w(\i_w$366 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$103 ),
     .o_ctl(\o_ctl$696 ),
     .o_psum(\o_psum$568 ),
     .o_valid(\o_valid$569 ),
     .o_w(\i_w$382 ),
     .pe_0_0__i_a(\i_a$101 ),
+    .pe_0_0__i_ctl(\i_ctl$103 ),
     .pe_0_0__i_w(\i_w$380 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(ctl3_d3),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$402 ),
     .o_valid(\o_valid$403 ),
     .o_w(\i_w$286 ),
     .pe_0_0__i_a(\i_a$109 ),
+    .pe_0_0__i_ctl(ctl3_d3),
     .pe_0_0__i_w(\i_w$284 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$426 ),
     .o_valid(\o_valid$427 ),
     .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$298 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$450 ),
     .o_valid(\o_valid$451 ),
     .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$312 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$474 ),
     .o_valid(\o_valid$475 ),
     .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$326 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$126 ),
     .o_a(\i_a$128 ),
     .o_ctl(\i_ctl$130 ),
     .o_psum(\o_psum$498 ),
     .o_valid(\o_valid$499 ),
     .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$340 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$522 ),
     .o_valid(\o_valid$523 ),
     .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$354 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$546 ),
     .o_valid(\o_valid$547 ),
     .o_w(\i_w$370 ),
     .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$368 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$138 ),
     .o_ctl(\o_ctl$709 ),
     .o_psum(\o_psum$570 ),
     .o_valid(\o_valid$571 ),
     .o_w(\i_w$384 ),
     .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$382 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_ctl(ctl4_d4),
     .o_a(\i_a$147 ),
     .o_ctl(\i_ctl$149 ),
     .o_psum(\o_psum$404 ),
     .o_valid(\o_valid$405 ),
     .o_w(\i_w$288 ),
     .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(ctl4_d4),
     .pe_0_0__i_w(\i_w$286 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$149 ),
     .o_a(\i_a$151 ),
     .o_ctl(\i_ctl$153 ),
     .o_psum(\o_psum$428 ),
     .o_valid(\o_valid$429 ),
     .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$147 ),
+    .pe_0_0__i_ctl(\i_ctl$149 ),
     .pe_0_0__i_w(\i_w$300 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$153 ),
     .o_a(\i_a$155 ),
     .o_ctl(\i_ctl$157 ),
     .o_psum(\o_psum$452 ),
     .o_valid(\o_valid$453 ),
     .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$151 ),
+    .pe_0_0__i_ctl(\i_ctl$153 ),
     .pe_0_0__i_w(\i_w$314 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$157 ),
     .o_a(\i_a$159 ),
     .o_ctl(\i_ctl$161 ),
     .o_psum(\o_psum$476 ),
     .o_valid(\o_valid$477 ),
     .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$155 ),
+    .pe_0_0__i_ctl(\i_ctl$157 ),
     .pe_0_0__i_w(\i_w$328 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$161 ),
     .o_a(\i_a$163 ),
     .o_ctl(\i_ctl$165 ),
     .o_psum(\o_psum$500 ),
     .o_valid(\o_valid$501 ),
     .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$159 ),
+    .pe_0_0__i_ctl(\i_ctl$161 ),
     .pe_0_0__i_w(\i_w$342 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$165 ),
     .o_a(\i_a$167 ),
     .o_ctl(\i_ctl$169 ),
     .o_psum(\o_psum$524 ),
     .o_valid(\o_valid$525 ),
     .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$163 ),
+    .pe_0_0__i_ctl(\i_ctl$165 ),
     .pe_0_0__i_w(\i_w$356 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$169 ),
     .o_a(\i_a$171 ),
     .o_ctl(\i_ctl$173 ),
     .o_psum(\o_psum$548 ),
     .o_valid(\o_valid$549 ),
     .o_w(\i_w$372 ),
     .pe_0_0__i_a(\i_a$167 ),
+    .pe_0_0__i_ctl(\i_ctl$169 ),
     .pe_0_0__i_w(\i_w$370 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$173 ),
     .o_ctl(\o_ctl$722 ),
     .o_psum(\o_psum$572 ),
     .o_valid(\o_valid$573 ),
     .o_w(\i_w$386 ),
     .pe_0_0__i_a(\i_a$171 ),
+    .pe_0_0__i_ctl(\i_ctl$173 ),
     .pe_0_0__i_w(\i_w$384 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_ctl(ctl5_d5),
     .o_a(\i_a$182 ),
     .o_ctl(\i_ctl$184 ),
     .o_psum(\o_psum$406 ),
     .o_valid(\o_valid$407 ),
     .o_w(\i_w$290 ),
     .pe_0_0__i_a(\i_a$179 ),
+    .pe_0_0__i_ctl(ctl5_d5),
     .pe_0_0__i_w(\i_w$288 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$184 ),
     .o_a(\i_a$186 ),
     .o_ctl(\i_ctl$188 ),
     .o_psum(\o_psum$430 ),
     .o_valid(\o_valid$431 ),
     .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$182 ),
+    .pe_0_0__i_ctl(\i_ctl$184 ),
     .pe_0_0__i_w(\i_w$302 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$188 ),
     .o_a(\i_a$190 ),
     .o_ctl(\i_ctl$192 ),
     .o_psum(\o_psum$454 ),
     .o_valid(\o_valid$455 ),
     .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$186 ),
+    .pe_0_0__i_ctl(\i_ctl$188 ),
     .pe_0_0__i_w(\i_w$316 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$192 ),
     .o_a(\i_a$194 ),
     .o_ctl(\i_ctl$196 ),
     .o_psum(\o_psum$478 ),
     .o_valid(\o_valid$479 ),
     .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$190 ),
+    .pe_0_0__i_ctl(\i_ctl$192 ),
     .pe_0_0__i_w(\i_w$330 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$196 ),
     .o_a(\i_a$198 ),
     .o_ctl(\i_ctl$200 ),
     .o_psum(\o_psum$502 ),
     .o_valid(\o_valid$503 ),
     .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$194 ),
+    .pe_0_0__i_ctl(\i_ctl$196 ),
     .pe_0_0__i_w(\i_w$344 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$200 ),
     .o_a(\i_a$202 ),
     .o_ctl(\i_ctl$204 ),
     .o_psum(\o_psum$526 ),
     .o_valid(\o_valid$527 ),
     .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$198 ),
+    .pe_0_0__i_ctl(\i_ctl$200 ),
     .pe_0_0__i_w(\i_w$358 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$204 ),
     .o_a(\i_a$206 ),
     .o_ctl(\i_ctl$208 ),
     .o_psum(\o_psum$550 ),
     .o_valid(\o_valid$551 ),
     .o_w(\i_w$374 ),
     .pe_0_0__i_a(\i_a$202 ),
+    .pe_0_0__i_ctl(\i_ctl$204 ),
     .pe_0_0__i_w(\i_w$372 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$208 ),
     .o_ctl(\o_ctl$735 ),
     .o_psum(\o_psum$574 ),
     .o_valid(\o_valid$575 ),
     .o_w(\i_w$388 ),
     .pe_0_0__i_a(\i_a$206 ),
+    .pe_0_0__i_ctl(\i_ctl$208 ),
     .pe_0_0__i_w(\i_w$386 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_ctl(ctl6_d6),
     .o_a(\i_a$217 ),
     .o_ctl(\i_ctl$219 ),
     .o_psum(\o_psum$408 ),
     .o_valid(\o_valid$409 ),
     .o_w(\i_w$292 ),
     .pe_0_0__i_a(\i_a$214 ),
+    .pe_0_0__i_ctl(ctl6_d6),
     .pe_0_0__i_w(\i_w$290 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$219 ),
     .o_a(\i_a$221 ),
     .o_ctl(\i_ctl$223 ),
     .o_psum(\o_psum$432 ),
     .o_valid(\o_valid$433 ),
     .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$217 ),
+    .pe_0_0__i_ctl(\i_ctl$219 ),
     .pe_0_0__i_w(\i_w$304 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$223 ),
     .o_a(\i_a$225 ),
     .o_ctl(\i_ctl$227 ),
     .o_psum(\o_psum$456 ),
     .o_valid(\o_valid$457 ),
     .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$221 ),
+    .pe_0_0__i_ctl(\i_ctl$223 ),
     .pe_0_0__i_w(\i_w$318 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$227 ),
     .o_a(\i_a$229 ),
     .o_ctl(\i_ctl$231 ),
     .o_psum(\o_psum$480 ),
     .o_valid(\o_valid$481 ),
     .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$225 ),
+    .pe_0_0__i_ctl(\i_ctl$227 ),
     .pe_0_0__i_w(\i_w$332 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$231 ),
     .o_a(\i_a$233 ),
     .o_ctl(\i_ctl$235 ),
     .o_psum(\o_psum$504 ),
     .o_valid(\o_valid$505 ),
     .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$229 ),
+    .pe_0_0__i_ctl(\i_ctl$231 ),
     .pe_0_0__i_w(\i_w$346 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$235 ),
     .o_a(\i_a$237 ),
     .o_ctl(\i_ctl$239 ),
     .o_psum(\o_psum$528 ),
     .o_valid(\o_valid$529 ),
     .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$233 ),
+    .pe_0_0__i_ctl(\i_ctl$235 ),
     .pe_0_0__i_w(\i_w$360 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$239 ),
     .o_a(\i_a$241 ),
     .o_ctl(\i_ctl$243 ),
     .o_psum(\o_psum$552 ),
     .o_valid(\o_valid$553 ),
     .o_w(\i_w$376 ),
     .pe_0_0__i_a(\i_a$237 ),
+    .pe_0_0__i_ctl(\i_ctl$239 ),
     .pe_0_0__i_w(\i_w$374 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$243 ),
     .o_ctl(\o_ctl$748 ),
     .o_psum(\o_psum$576 ),
     .o_valid(\o_valid$577 ),
     .o_w(\i_w$390 ),
     .pe_0_0__i_a(\i_a$241 ),
+    .pe_0_0__i_ctl(\i_ctl$243 ),
     .pe_0_0__i_w(\i_w$388 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_ctl(ctl7_d7),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$410 ),
     .o_valid(\o_valid$411 ),
     .pe_0_0__i_a(\i_a$249 ),
+    .pe_0_0__i_ctl(ctl7_d7),
     .pe_0_0__i_w(\i_w$292 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$254 ),
     .o_a(\i_a$256 ),
     .o_ctl(\i_ctl$258 ),
     .o_psum(\o_psum$434 ),
     .o_valid(\o_valid$435 ),
     .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$306 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$258 ),
     .o_a(\i_a$260 ),
     .o_ctl(\i_ctl$262 ),
     .o_psum(\o_psum$458 ),
     .o_valid(\o_valid$459 ),
     .pe_0_0__i_a(\i_a$256 ),
+    .pe_0_0__i_ctl(\i_ctl$258 ),
     .pe_0_0__i_w(\i_w$320 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$262 ),
     .o_a(\i_a$264 ),
     .o_ctl(\i_ctl$266 ),
     .o_psum(\o_psum$482 ),
     .o_valid(\o_valid$483 ),
     .pe_0_0__i_a(\i_a$260 ),
+    .pe_0_0__i_ctl(\i_ctl$262 ),
     .pe_0_0__i_w(\i_w$334 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$266 ),
     .o_a(\i_a$268 ),
     .o_ctl(\i_ctl$270 ),
     .o_psum(\o_psum$506 ),
     .o_valid(\o_valid$507 ),
     .pe_0_0__i_a(\i_a$264 ),
+    .pe_0_0__i_ctl(\i_ctl$266 ),
     .pe_0_0__i_w(\i_w$348 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$270 ),
     .o_a(\i_a$272 ),
     .o_ctl(\i_ctl$274 ),
     .o_psum(\o_psum$530 ),
     .o_valid(\o_valid$531 ),
     .pe_0_0__i_a(\i_a$268 ),
+    .pe_0_0__i_ctl(\i_ctl$270 ),
     .pe_0_0__i_w(\i_w$362 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$274 ),
     .o_a(\i_a$276 ),
     .o_ctl(\i_ctl$278 ),
     .o_psum(\o_psum$554 ),
     .o_valid(\o_valid$555 ),
     .pe_0_0__i_a(\i_a$272 ),
+    .pe_0_0__i_ctl(\i_ctl$274 ),
     .pe_0_0__i_w(\i_w$376 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$278 ),
     .o_ctl(\o_ctl$761 ),
     .o_psum(\o_psum$578 ),
     .o_valid(\o_valid$579 ),
     .pe_0_0__i_a(\i_a$276 ),
+    .pe_0_0__i_ctl(\i_ctl$278 ),
     .pe_0_0__i_w(\i_w$390 ),
     .rst(rst)
   );
@@ -22330,7 +22304,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.row7_head.precompute (load, \table , 
   assign \table [10:0] = \$13 [10:0];
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22346,7 +22320,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22413,6 +22386,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22472,6 +22446,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22504,12 +22479,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -22575,11 +22550,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22595,7 +22568,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22662,6 +22634,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22721,6 +22694,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22753,12 +22727,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -22824,11 +22798,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22844,7 +22816,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22911,6 +22882,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22970,6 +22942,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23002,12 +22975,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23073,11 +23046,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23093,7 +23064,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23160,6 +23130,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23219,6 +23190,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23251,12 +23223,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23322,11 +23294,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23342,7 +23312,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23409,6 +23378,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23468,6 +23438,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23500,12 +23471,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23571,11 +23542,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23591,7 +23560,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23658,6 +23626,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23717,6 +23686,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23749,12 +23719,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23820,11 +23790,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23840,7 +23808,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23907,6 +23874,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23966,6 +23934,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23998,12 +23967,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24069,11 +24038,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24089,7 +24056,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24155,6 +24121,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24214,6 +24181,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24246,12 +24214,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24317,11 +24285,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24337,7 +24303,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24404,6 +24369,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24463,6 +24429,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24495,12 +24462,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24566,11 +24533,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24586,7 +24551,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24653,6 +24617,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24712,6 +24677,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24744,12 +24710,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24815,11 +24781,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24835,7 +24799,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24902,6 +24865,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24961,6 +24925,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24993,12 +24958,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25064,11 +25029,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25084,7 +25047,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25151,6 +25113,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25210,6 +25173,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25242,12 +25206,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25313,11 +25277,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25333,7 +25295,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25400,6 +25361,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25459,6 +25421,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25491,12 +25454,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25562,11 +25525,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25582,7 +25543,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25649,6 +25609,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25708,6 +25669,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25740,12 +25702,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25811,11 +25773,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25831,7 +25791,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25898,6 +25857,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25957,6 +25917,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25989,12 +25950,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -26060,11 +26021,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26080,7 +26039,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26146,6 +26104,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26205,6 +26164,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26237,12 +26197,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -26308,11 +26268,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26328,256 +26286,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  output [87:0] o_a;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [34:0] o_psum;
-  wire [34:0] o_psum;
-  wire [34:0] \o_psum[0] ;
-  wire [34:0] \o_psum[0][0] ;
-  wire [16:0] \o_psum[0][0].acc ;
-  wire [15:0] \o_psum[0][0].act_sum ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [7:0] o_w;
-  wire [7:0] o_w;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [7:0] pe_0_0__i_w;
-  wire [7:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [34:0] pe_0_0__o_psum;
-  wire [16:0] \pe_0_0__o_psum.acc ;
-  wire [15:0] \pe_0_0__o_psum.act_sum ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire pe_0_0__o_valid;
-  wire [7:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(35'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w;
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].acc  = o_psum[16:0];
-  assign \o_psum[0][0].act_sum  = o_psum[32:17];
-  assign \o_psum[0][0].first  = o_psum[33];
-  assign \o_psum[0][0].last  = o_psum[34];
-  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
-  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
-  assign \pe_0_0__o_psum.first  = o_psum[33];
-  assign \pe_0_0__o_psum.last  = o_psum[34];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w;
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes  = o_w;
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26644,6 +26352,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26703,6 +26412,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26735,12 +26445,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -26806,11 +26516,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26826,7 +26534,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26893,6 +26600,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26952,6 +26660,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26984,12 +26693,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27055,11 +26764,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27075,7 +26782,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27142,6 +26848,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27201,6 +26908,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27233,12 +26941,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27304,11 +27012,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27324,7 +27030,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27391,6 +27096,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27450,6 +27156,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27482,12 +27189,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27553,11 +27260,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27573,7 +27278,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27640,6 +27344,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27699,6 +27404,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27731,12 +27437,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27802,11 +27508,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27822,7 +27526,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27889,6 +27592,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27948,6 +27652,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27980,12 +27685,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28051,11 +27756,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28071,255 +27774,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [34:0] o_psum;
-  wire [34:0] o_psum;
-  wire [34:0] \o_psum[0] ;
-  wire [34:0] \o_psum[0][0] ;
-  wire [16:0] \o_psum[0][0].acc ;
-  wire [15:0] \o_psum[0][0].act_sum ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [7:0] o_w;
-  wire [7:0] o_w;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [7:0] pe_0_0__i_w;
-  wire [7:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [34:0] pe_0_0__o_psum;
-  wire [16:0] \pe_0_0__o_psum.acc ;
-  wire [15:0] \pe_0_0__o_psum.act_sum ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire pe_0_0__o_valid;
-  wire [7:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(35'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w;
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].acc  = o_psum[16:0];
-  assign \o_psum[0][0].act_sum  = o_psum[32:17];
-  assign \o_psum[0][0].first  = o_psum[33];
-  assign \o_psum[0][0].last  = o_psum[34];
-  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
-  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
-  assign \pe_0_0__o_psum.first  = o_psum[33];
-  assign \pe_0_0__o_psum.last  = o_psum[34];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w;
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes  = o_w;
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28386,6 +27840,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28445,6 +27900,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28477,12 +27933,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28548,11 +28004,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28568,7 +28022,253 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire pe_0_0__o_valid;
+  wire [7:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(35'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w;
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w;
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes  = o_w;
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28635,6 +28335,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28694,6 +28395,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28726,12 +28428,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28797,11 +28499,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28817,7 +28517,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28884,6 +28583,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28943,6 +28643,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28975,12 +28676,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29046,11 +28747,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29066,7 +28765,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29133,6 +28831,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29192,6 +28891,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29224,12 +28924,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29295,11 +28995,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29315,7 +29013,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29382,6 +29079,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29441,6 +29139,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29473,12 +29172,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29544,11 +29243,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29564,7 +29261,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29631,6 +29327,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29690,6 +29387,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29722,12 +29420,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29793,11 +29491,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29813,7 +29509,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29880,6 +29575,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29939,6 +29635,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29971,12 +29668,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -30042,11 +29739,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30062,255 +29757,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [34:0] o_psum;
-  wire [34:0] o_psum;
-  wire [34:0] \o_psum[0] ;
-  wire [34:0] \o_psum[0][0] ;
-  wire [16:0] \o_psum[0][0].acc ;
-  wire [15:0] \o_psum[0][0].act_sum ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [7:0] o_w;
-  wire [7:0] o_w;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [7:0] pe_0_0__i_w;
-  wire [7:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [34:0] pe_0_0__o_psum;
-  wire [16:0] \pe_0_0__o_psum.acc ;
-  wire [15:0] \pe_0_0__o_psum.act_sum ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire pe_0_0__o_valid;
-  wire [7:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(35'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w;
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].acc  = o_psum[16:0];
-  assign \o_psum[0][0].act_sum  = o_psum[32:17];
-  assign \o_psum[0][0].first  = o_psum[33];
-  assign \o_psum[0][0].last  = o_psum[34];
-  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
-  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
-  assign \pe_0_0__o_psum.first  = o_psum[33];
-  assign \pe_0_0__o_psum.last  = o_psum[34];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w;
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes  = o_w;
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30377,6 +29823,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30436,6 +29883,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30468,12 +29916,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -30539,11 +29987,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30559,7 +30005,253 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire pe_0_0__o_valid;
+  wire [7:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(35'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w;
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w;
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes  = o_w;
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30626,6 +30318,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30685,6 +30378,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30717,12 +30411,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -30788,11 +30482,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30808,7 +30500,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30875,6 +30566,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30934,6 +30626,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30966,12 +30659,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31037,11 +30730,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31057,7 +30748,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31124,6 +30814,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31183,6 +30874,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31215,12 +30907,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31286,11 +30978,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31306,7 +30996,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31373,6 +31062,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31432,6 +31122,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31464,12 +31155,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31535,11 +31226,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31555,7 +31244,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31622,6 +31310,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31681,6 +31370,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31713,12 +31403,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31784,11 +31474,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31804,7 +31492,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31871,6 +31558,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31930,6 +31618,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31962,12 +31651,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32033,11 +31722,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32053,255 +31740,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [34:0] o_psum;
-  wire [34:0] o_psum;
-  wire [34:0] \o_psum[0] ;
-  wire [34:0] \o_psum[0][0] ;
-  wire [16:0] \o_psum[0][0].acc ;
-  wire [15:0] \o_psum[0][0].act_sum ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [7:0] o_w;
-  wire [7:0] o_w;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [7:0] pe_0_0__i_w;
-  wire [7:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [34:0] pe_0_0__o_psum;
-  wire [16:0] \pe_0_0__o_psum.acc ;
-  wire [15:0] \pe_0_0__o_psum.act_sum ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire pe_0_0__o_valid;
-  wire [7:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(35'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w;
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].acc  = o_psum[16:0];
-  assign \o_psum[0][0].act_sum  = o_psum[32:17];
-  assign \o_psum[0][0].first  = o_psum[33];
-  assign \o_psum[0][0].last  = o_psum[34];
-  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
-  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
-  assign \pe_0_0__o_psum.first  = o_psum[33];
-  assign \pe_0_0__o_psum.last  = o_psum[34];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w;
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes  = o_w;
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32368,6 +31806,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32427,6 +31866,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32459,12 +31899,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32530,11 +31970,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32550,7 +31988,253 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire pe_0_0__o_valid;
+  wire [7:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(35'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w;
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w;
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes  = o_w;
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32617,6 +32301,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32676,6 +32361,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32708,12 +32394,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32779,11 +32465,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32799,7 +32483,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32866,6 +32549,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32925,6 +32609,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32957,12 +32642,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33028,11 +32713,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -33048,7 +32731,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33115,6 +32797,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33174,6 +32857,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33206,12 +32890,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33277,11 +32961,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -33297,7 +32979,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33364,6 +33045,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33423,6 +33105,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33455,12 +33138,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33526,11 +33209,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -33546,7 +33227,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33613,6 +33293,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33672,6 +33353,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33704,12 +33386,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33775,11 +33457,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -33795,7 +33475,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33862,6 +33541,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33921,6 +33601,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33953,12 +33634,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -34024,11 +33705,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -34044,255 +33723,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [7:0] i_w;
-  wire [7:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [34:0] o_psum;
-  wire [34:0] o_psum;
-  wire [34:0] \o_psum[0] ;
-  wire [34:0] \o_psum[0][0] ;
-  wire [16:0] \o_psum[0][0].acc ;
-  wire [15:0] \o_psum[0][0].act_sum ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [7:0] o_w;
-  wire [7:0] o_w;
-  wire [7:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [7:0] pe_0_0__i_w;
-  wire [7:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [34:0] pe_0_0__o_psum;
-  wire [16:0] \pe_0_0__o_psum.acc ;
-  wire [15:0] \pe_0_0__o_psum.act_sum ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire pe_0_0__o_valid;
-  wire [7:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(35'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w;
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].acc  = o_psum[16:0];
-  assign \o_psum[0][0].act_sum  = o_psum[32:17];
-  assign \o_psum[0][0].first  = o_psum[33];
-  assign \o_psum[0][0].last  = o_psum[34];
-  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
-  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
-  assign \pe_0_0__o_psum.first  = o_psum[33];
-  assign \pe_0_0__o_psum.last  = o_psum[34];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w;
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes  = o_w;
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34359,6 +33789,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34418,6 +33849,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34450,12 +33882,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -34521,11 +33953,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -34541,7 +33971,253 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire pe_0_0__o_valid;
+  wire [7:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(35'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w;
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w;
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes  = o_w;
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34608,6 +34284,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34667,6 +34344,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34699,12 +34377,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -34770,11 +34448,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -34790,7 +34466,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -34857,6 +34532,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -34916,6 +34592,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -34948,12 +34625,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -35019,11 +34696,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -35039,7 +34714,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35106,6 +34780,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35165,6 +34840,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35197,12 +34873,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -35268,11 +34944,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -35288,7 +34962,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35355,6 +35028,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35414,6 +35088,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35446,12 +35121,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -35517,11 +35192,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -35537,7 +35210,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35604,6 +35276,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35663,6 +35336,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35695,12 +35369,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -35766,11 +35440,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -35786,7 +35458,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -35853,6 +35524,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -35912,6 +35584,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -35944,12 +35617,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -36015,11 +35688,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -36035,7 +35706,254 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  output [87:0] o_a;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire pe_0_0__o_valid;
+  wire [7:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(35'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w;
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w;
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes  = o_w;
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36101,6 +36019,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36160,6 +36079,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36192,12 +36112,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -36263,11 +36183,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -36283,7 +36201,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36349,6 +36266,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36408,6 +36326,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36440,12 +36359,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -36511,11 +36430,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -36531,7 +36448,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36597,6 +36513,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36656,6 +36573,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36688,12 +36606,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -36759,11 +36677,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -36779,7 +36695,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -36845,6 +36760,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -36904,6 +36820,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -36936,12 +36853,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -37007,11 +36924,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -37027,7 +36942,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37093,6 +37007,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37152,6 +37067,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37184,12 +37100,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -37255,11 +37171,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -37275,7 +37189,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37341,6 +37254,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37400,6 +37314,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37432,12 +37347,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -37503,11 +37418,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -37523,7 +37436,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37589,6 +37501,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37648,6 +37561,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37680,12 +37594,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -37751,11 +37665,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -37771,7 +37683,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -37837,6 +37748,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -37896,6 +37808,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -37928,12 +37841,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -37999,11 +37912,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -38019,7 +37930,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -38084,6 +37994,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -38143,6 +38054,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -38175,12 +38087,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -38246,8 +38158,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -4,130 +4,113 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg [10:0] \$101 ;
-  reg [8:0] \$102 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg [127:0] \$102 ;
   reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [255:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   wire \$11 ;
-  reg [143:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [10:0] \$112 ;
-  reg [10:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
-  reg \$118 ;
-  reg [127:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [3:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [11:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [11:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [11:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [3:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [6:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [3:0] \$52 ;
-  wire [3:0] \$53 ;
+  wire [6:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [11:0] \$53 ;
   wire \$54 ;
-  wire [3:0] \$55 ;
-  wire [3:0] \$56 ;
+  wire [9:0] \$55 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [11:0] \$65 ;
+  wire [11:0] \$60 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
-  wire [11:0] \$71 ;
-  wire [11:0] \$72 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
   wire \$73 ;
   wire [9:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  reg [8:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
-  wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$80 ;
+  reg \$81 ;
+  reg [39:0] \$82 ;
+  reg [2:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [10:0] \$85 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [10:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
-  reg [2:0] \$95 ;
-  reg [2:0] \$96 ;
-  reg [2:0] \$97 ;
+  reg [255:0] \$90 ;
+  reg [4:0] \$91 ;
+  reg [4:0] \$92 ;
+  reg [143:0] \$93 ;
+  reg [8:0] \$94 ;
+  reg [10:0] \$95 ;
+  reg [10:0] \$96 ;
+  reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$38 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [35:0] \$signature__data$25[0] ;
@@ -162,27 +145,27 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [255:0] \$signature__data$85 ;
-  wire [63:0] \$signature__data$85[0] ;
-  wire [15:0] \$signature__data$85[0][0] ;
-  wire [15:0] \$signature__data$85[0][1] ;
-  wire [15:0] \$signature__data$85[0][2] ;
-  wire [15:0] \$signature__data$85[0][3] ;
-  wire [63:0] \$signature__data$85[1] ;
-  wire [15:0] \$signature__data$85[1][0] ;
-  wire [15:0] \$signature__data$85[1][1] ;
-  wire [15:0] \$signature__data$85[1][2] ;
-  wire [15:0] \$signature__data$85[1][3] ;
-  wire [63:0] \$signature__data$85[2] ;
-  wire [15:0] \$signature__data$85[2][0] ;
-  wire [15:0] \$signature__data$85[2][1] ;
-  wire [15:0] \$signature__data$85[2][2] ;
-  wire [15:0] \$signature__data$85[2][3] ;
-  wire [63:0] \$signature__data$85[3] ;
-  wire [15:0] \$signature__data$85[3][0] ;
-  wire [15:0] \$signature__data$85[3][1] ;
-  wire [15:0] \$signature__data$85[3][2] ;
-  wire [15:0] \$signature__data$85[3][3] ;
+  wire [255:0] \$signature__data$77 ;
+  wire [63:0] \$signature__data$77[0] ;
+  wire [15:0] \$signature__data$77[0][0] ;
+  wire [15:0] \$signature__data$77[0][1] ;
+  wire [15:0] \$signature__data$77[0][2] ;
+  wire [15:0] \$signature__data$77[0][3] ;
+  wire [63:0] \$signature__data$77[1] ;
+  wire [15:0] \$signature__data$77[1][0] ;
+  wire [15:0] \$signature__data$77[1][1] ;
+  wire [15:0] \$signature__data$77[1][2] ;
+  wire [15:0] \$signature__data$77[1][3] ;
+  wire [63:0] \$signature__data$77[2] ;
+  wire [15:0] \$signature__data$77[2][0] ;
+  wire [15:0] \$signature__data$77[2][1] ;
+  wire [15:0] \$signature__data$77[2][2] ;
+  wire [15:0] \$signature__data$77[2][3] ;
+  wire [63:0] \$signature__data$77[3] ;
+  wire [15:0] \$signature__data$77[3][0] ;
+  wire [15:0] \$signature__data$77[3][1] ;
+  wire [15:0] \$signature__data$77[3][2] ;
+  wire [15:0] \$signature__data$77[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -205,7 +188,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$42 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -370,22 +353,14 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [2:0] os_dq = 3'h0;
-  reg [2:0] os_dq_now;
   wire os_fire;
-  reg [2:0] os_gap = 3'h0;
-  reg [2:0] os_gap_now;
   reg [5:0] os_group_beat = 6'h00;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -758,10 +733,10 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1300,7 +1275,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1321,156 +1296,134 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 3'h4;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 3'h4;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 4'h0;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 4'h0;
-  assign \$57  = os_since_last < 3'h4;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
-  assign \$63  = os_n0 + 3'h4;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 3'h4;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 3'h4;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 3'h4;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 3'h4;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 3'h4;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 3'h4;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_group_beat + 1'h1;
+  assign \$50  = os_group_end ? 7'h00 : \$49 ;
+  assign \$51  = os_n0 + 3'h4;
+  assign \$52  = os_w_base + os_len;
+  assign \$53  = os_n0 + 3'h4;
+  assign \$54  = \$53  >= N;
+  assign \$55  = os_m0 + 3'h4;
+  assign \$56  = os_a_base + os_len;
+  assign \$57  = run & o_row_valid;
+  assign \$58  = edge_n0 + 3'h4;
+  assign \$59  = edge_y_base + M;
+  assign \$60  = edge_n0 + 3'h4;
+  assign \$61  = \$60  >= N;
+  assign \$62  = edge_m0 + 3'h4;
+  assign \$63  = run & o_row_valid;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$23 [8:0] < M;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = \$67  & is_last;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = \$69  > y_end;
+  assign \$71  = o_wr__en & \$70 ;
+  assign \$72  = o_wr__addr + 1'h1;
+  assign \$73  = run & last_write;
+  assign \$74  = raddr + 1'h1;
+  assign \$75  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$76 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$77 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$78 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$79 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$80 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$81 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$82 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$83 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_m0 <= \$84 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_n0 <= \$85 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_beat <= \$86 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_a_base <= \$87 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_w_base <= \$88 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_group_beat <= \$89 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    i_a <= \$90 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    issue_d1 <= \$91 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    i_ctl <= \$92 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    i_w <= \$93 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    edge_m0 <= \$94 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    edge_n0 <= \$95 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    edge_y_base <= \$96 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    s1_valid <= \$97 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    o_wr__en <= \$98 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    s1_first <= \$99 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    o_wr__addr <= \$100 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    last_write <= \$101 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    s1_row <= \$102 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    y_end <= \$103 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    drain <= \$104 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    raddr <= \$105 ;
   always @(posedge clk)
-    last_write <= \$118 ;
-  always @(posedge clk)
-    s1_row <= \$119 ;
-  always @(posedge clk)
-    y_end <= \$120 ;
-  always @(posedge clk)
-    drain <= \$121 ;
-  always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$106 ;
   \array_mixpe_w4a16_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1483,32 +1436,11 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [2:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1516,8 +1448,8 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1526,7 +1458,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1537,209 +1469,339 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$76  = a_load_addr;
+    if (\$36 ) begin
+      \$76  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$39 ) begin
+      \$76  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$77  = w_load_addr;
+    if (\$40 ) begin
+      \$77  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$43 ) begin
+      \$77  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = M;
+    \$78  = M;
     if (go) begin
-      \$90  = m;
+      \$78  = m;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = N;
+    \$79  = N;
     if (go) begin
-      \$91  = n;
+      \$79  = n;
     end
     if (rst) begin
-      \$91  = 11'h000;
+      \$79  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = os_len;
+    \$80  = os_len;
     if (go) begin
-      \$92  = k_beats;
+      \$80  = k_beats;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$80  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = run;
+    \$81  = run;
     if (go) begin
-      \$93  = 1'h1;
+      \$81  = 1'h1;
     end
-    if (\$85 ) begin
-      \$93  = 1'h0;
+    if (\$73 ) begin
+      \$81  = 1'h0;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = cycles;
+    \$82  = cycles;
     if (go) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$82  = \$44 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$53 [2:0];
+    \$83  = \$47 [2:0];
     if (go) begin
-      \$95  = 3'h0;
-    end
-    if (rst) begin
-      \$95  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$56 [2:0];
-    if (go) begin
-      \$96  = 3'h0;
-    end
-    if (rst) begin
-      \$96  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$59 [2:0];
-    if (go) begin
-      \$97  = 3'h0;
+      \$83  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 3'h1;
+        \$83  = 3'h1;
       end
     end
     if (rst) begin
-      \$97  = 3'h0;
+      \$83  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h0;
+    \$84  = os_m0;
     if (go) begin
-      \$98  = 1'h0;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$84  = \$55 [8:0];
+        end
+      end
     end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_n0;
+    if (go) begin
+      \$85  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$85  = \$51 [10:0];
+        if (\$54 ) begin
+          \$85  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_beat;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      \$86  = \$48 [8:0];
+      if (os_is_last) begin
+        \$86  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = os_a_base;
+    if (go) begin
+      \$87  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$87  = \$56 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$87  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = os_w_base;
+    if (go) begin
+      \$88  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$88  = \$52 [8:0];
+        if (\$54 ) begin
+          \$88  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = os_group_beat;
+    if (go) begin
+      \$89  = 6'h00;
+    end
+    if (os_fire) begin
+      \$89  = \$50 [5:0];
+    end
+    if (rst) begin
+      \$89  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = \$signature__data$77 ;
+    if (rst) begin
+      \$90  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = issue;
+    if (rst) begin
+      \$91  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = issue_d1;
+    if (rst) begin
+      \$92  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = w_rd__data;
+    if (rst) begin
+      \$93  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = edge_m0;
+    if (go) begin
+      \$94  = 9'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        if (\$61 ) begin
+          \$94  = \$62 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = edge_n0;
+    if (go) begin
+      \$95  = 11'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$95  = \$58 [10:0];
+        if (\$61 ) begin
+          \$95  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = edge_y_base;
+    if (go) begin
+      \$96  = 11'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$96  = \$59 [10:0];
+        if (\$61 ) begin
+          \$96  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$63 ;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_group_end;
+    \$99  = 1'h1;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_m0;
-    if (go) begin
-      \$100  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
-      end
-    end
+    \$100  = \$24 [7:0];
     if (rst) begin
-      \$100  = 9'h000;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_n0;
-    if (go) begin
-      \$101  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$101  = \$63 [10:0];
-        if (\$66 ) begin
-          \$101  = 11'h000;
-        end
-      end
-    end
+    \$101  = \$68 ;
     if (rst) begin
-      \$101  = 11'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_beat;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      \$102  = \$60 [8:0];
-      if (os_is_last) begin
-        \$102  = 9'h000;
-      end
-    end
+    \$102 [31:0] = o_row[31:0];
+    \$102 [63:32] = o_row[63:32];
+    \$102 [95:64] = o_row[95:64];
+    \$102 [127:96] = o_row[127:96];
     if (rst) begin
-      \$102  = 9'h000;
+      \$102  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_a_base;
+    \$103  = y_end;
+    if (\$71 ) begin
+      \$103  = \$72 ;
+    end
     if (go) begin
       \$103  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
     end
     if (rst) begin
       \$103  = 9'h000;
@@ -1747,237 +1809,52 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_w_base;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
-    if (go) begin
-      \$112  = 11'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$112  = \$70 [10:0];
-        if (\$73 ) begin
-          \$112  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$112  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
-    if (go) begin
-      \$113  = 11'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$113  = \$71 [10:0];
-        if (\$73 ) begin
-          \$113  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$75 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = 1'h1;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 [7:0];
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$80 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119 [31:0] = o_row[31:0];
-    \$119 [63:32] = o_row[63:32];
-    \$119 [95:64] = o_row[95:64];
-    \$119 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$119  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
+    \$104  = drain;
+    if (\$73 ) begin
+      \$104  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
+        if (\$75 ) begin
+          \$104  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = raddr;
+    \$105  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$105  = \$74 [8:0];
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
     if (rst) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
+    \$106  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$123  = 1'h1;
+        \$106  = 1'h1;
       end else if (y_out__ready) begin
-        \$123  = 1'h0;
+        \$106  = 1'h0;
       end
     end
     if (go) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1985,14 +1862,13 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$38  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$42  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [10:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2160,26 +2036,26 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
-  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
-  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
-  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
+  assign \$signature__data$77[0]  = \$signature__data$77 [63:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [15:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [31:16];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [47:32];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [63:48];
+  assign \$signature__data$77[1]  = \$signature__data$77 [127:64];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [79:64];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [95:80];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [111:96];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [127:112];
+  assign \$signature__data$77[2]  = \$signature__data$77 [191:128];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [143:128];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [159:144];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [175:160];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [191:176];
+  assign \$signature__data$77[3]  = \$signature__data$77 [255:192];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [207:192];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [223:208];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [239:224];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2257,9 +2133,9 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -3396,169 +3272,169 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i
   assign \$13  = ~ \$12 ;
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [63:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$115 ),
     .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$119 ),
     .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_ctl(\o_ctl$137 ),
     .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$112 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$116 ),
     .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$120 ),
     .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$139 ),
     .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$117 ),
     .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$121 ),
     .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_ctl(\o_ctl$141 ),
     .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$143 ),
     .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
@@ -4597,7 +4473,7 @@ module \array_mixpe_w4a16_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i
   assign \$20  = \$19 ;
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4607,7 +4483,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4661,6 +4536,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4714,6 +4590,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4734,12 +4611,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -4793,11 +4670,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4807,7 +4682,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4861,6 +4735,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4914,6 +4789,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4934,12 +4810,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -4993,11 +4869,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5007,7 +4881,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5061,6 +4934,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5114,6 +4988,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5134,12 +5009,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5193,11 +5068,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5207,7 +5080,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5260,6 +5132,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5313,6 +5186,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5333,12 +5207,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5392,11 +5266,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5406,7 +5278,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5460,6 +5331,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5513,6 +5385,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5533,12 +5406,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5592,11 +5465,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5606,7 +5477,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5660,6 +5530,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5713,6 +5584,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5733,12 +5605,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5792,11 +5664,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5806,7 +5676,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5860,6 +5729,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5913,6 +5783,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5933,12 +5804,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -5992,11 +5863,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6006,7 +5875,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6059,6 +5927,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6112,6 +5981,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6132,12 +6002,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6191,11 +6061,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6205,207 +6073,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_ps
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [35:0] i_w;
-  wire [35:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [15:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [63:0] o_a;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [35:0] o_w;
-  wire [35:0] o_w;
-  wire [35:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [15:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [35:0] pe_0_0__i_w;
-  wire [35:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [15:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [35:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [15:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a16_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[35:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[35:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[35:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6459,6 +6126,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6512,6 +6180,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6532,12 +6201,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6591,11 +6260,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6605,7 +6272,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6659,6 +6325,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6712,6 +6379,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6732,12 +6400,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6791,11 +6459,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6805,7 +6471,205 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [35:0] i_w;
+  wire [35:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [15:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [63:0] o_a;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [35:0] o_w;
+  wire [35:0] o_w;
+  wire [35:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [15:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [35:0] pe_0_0__i_w;
+  wire [35:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [15:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [35:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [15:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a16_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[35:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[35:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[35:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[35:20];
+endmodule
+
+module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6858,6 +6722,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6911,6 +6776,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6931,12 +6797,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6990,11 +6856,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7004,7 +6868,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7057,6 +6920,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7110,6 +6974,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7130,12 +6995,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7189,11 +7054,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7203,7 +7066,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7256,6 +7118,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7309,6 +7172,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7329,12 +7193,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7388,11 +7252,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7402,7 +7264,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7455,6 +7316,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7508,6 +7370,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7528,12 +7391,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7587,11 +7450,9 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7601,7 +7462,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7653,6 +7513,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7706,6 +7567,7 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7726,12 +7588,12 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7785,8 +7647,6 @@ module \array_mixpe_w4a16_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[35:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
@@ -7794,23 +7654,23 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [21:0] \$100 ;
-  wire [21:0] \$101 ;
-  wire [17:0] \$102 ;
-  wire [17:0] \$103 ;
-  wire [5:0] \$104 ;
-  wire \$105 ;
-  wire [5:0] \$106 ;
-  wire [5:0] \$107 ;
-  wire [21:0] \$108 ;
-  wire [21:0] \$109 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [5:0] \$102 ;
+  wire \$103 ;
+  wire [21:0] \$104 ;
+  wire [21:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
+  wire [5:0] \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [5:0] \$112 ;
-  wire \$113 ;
+  wire [21:0] \$110 ;
+  wire [21:0] \$111 ;
+  wire [17:0] \$112 ;
+  wire [17:0] \$113 ;
   wire [5:0] \$114 ;
-  wire [5:0] \$115 ;
+  wire \$115 ;
   wire [21:0] \$116 ;
   wire [21:0] \$117 ;
   wire [17:0] \$118 ;
@@ -7818,99 +7678,99 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire \$12 ;
   wire [5:0] \$120 ;
   wire \$121 ;
-  wire [5:0] \$122 ;
-  wire [5:0] \$123 ;
-  wire [21:0] \$124 ;
-  wire [21:0] \$125 ;
-  wire [17:0] \$126 ;
-  wire [17:0] \$127 ;
-  wire [5:0] \$128 ;
-  wire \$129 ;
+  wire [19:0] \$122 ;
+  wire [19:0] \$123 ;
+  wire \$124 ;
+  wire [19:0] \$125 ;
+  wire [19:0] \$126 ;
+  wire [20:0] \$127 ;
+  wire \$128 ;
+  wire [19:0] \$129 ;
   wire \$13 ;
   wire [19:0] \$130 ;
-  wire [19:0] \$131 ;
-  wire \$132 ;
+  wire \$131 ;
+  wire [19:0] \$132 ;
   wire [19:0] \$133 ;
-  wire [19:0] \$134 ;
-  wire [20:0] \$135 ;
+  wire [20:0] \$134 ;
+  wire [21:0] \$135 ;
   wire \$136 ;
-  wire [19:0] \$137 ;
-  wire [19:0] \$138 ;
-  wire \$139 ;
+  wire [23:0] \$137 ;
+  wire [23:0] \$138 ;
+  wire [5:0] \$139 ;
   wire [4:0] \$14 ;
-  wire [19:0] \$140 ;
-  wire [19:0] \$141 ;
-  wire [20:0] \$142 ;
-  wire [21:0] \$143 ;
+  wire [56:0] \$140 ;
+  wire [8:0] \$141 ;
+  wire [9:0] \$142 ;
+  wire \$143 ;
   wire \$144 ;
-  wire [23:0] \$145 ;
-  wire [23:0] \$146 ;
-  wire [5:0] \$147 ;
-  wire [56:0] \$148 ;
-  wire [8:0] \$149 ;
+  wire [19:0] \$145 ;
+  wire [56:0] \$146 ;
+  wire [19:0] \$147 ;
+  wire [20:0] \$148 ;
+  wire [51:0] \$149 ;
   wire [4:0] \$15 ;
-  wire [9:0] \$150 ;
+  wire [52:0] \$150 ;
   wire \$151 ;
   wire \$152 ;
-  wire [19:0] \$153 ;
-  wire [56:0] \$154 ;
-  wire [19:0] \$155 ;
-  wire [20:0] \$156 ;
-  wire [51:0] \$157 ;
-  wire [52:0] \$158 ;
-  wire \$159 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire [53:0] \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire [15:0] \$158 ;
+  wire [15:0] \$159 ;
   wire [11:0] \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire [53:0] \$163 ;
-  wire \$164 ;
-  wire \$165 ;
+  wire [15:0] \$160 ;
+  wire [15:0] \$161 ;
+  wire [16:0] \$162 ;
+  wire [15:0] \$163 ;
+  wire [15:0] \$164 ;
+  wire [15:0] \$165 ;
   wire [15:0] \$166 ;
-  wire [15:0] \$167 ;
-  wire [15:0] \$168 ;
-  wire [15:0] \$169 ;
+  wire [16:0] \$167 ;
+  wire [17:0] \$168 ;
+  wire \$169 ;
   wire [11:0] \$17 ;
-  wire [16:0] \$170 ;
-  wire [15:0] \$171 ;
-  wire [15:0] \$172 ;
-  wire [15:0] \$173 ;
-  wire [15:0] \$174 ;
-  wire [16:0] \$175 ;
-  wire [17:0] \$176 ;
+  wire [19:0] \$170 ;
+  wire [19:0] \$171 ;
+  wire [5:0] \$172 ;
+  wire [56:0] \$173 ;
+  wire [8:0] \$174 ;
+  wire [9:0] \$175 ;
+  wire \$176 ;
   wire \$177 ;
   wire [19:0] \$178 ;
-  wire [19:0] \$179 ;
+  wire [56:0] \$179 ;
   wire [11:0] \$18 ;
-  wire [5:0] \$180 ;
-  wire [56:0] \$181 ;
-  wire [8:0] \$182 ;
-  wire [9:0] \$183 ;
+  wire [19:0] \$180 ;
+  wire [20:0] \$181 ;
+  wire [51:0] \$182 ;
+  wire [52:0] \$183 ;
   wire \$184 ;
   wire \$185 ;
-  wire [19:0] \$186 ;
-  wire [56:0] \$187 ;
-  wire [19:0] \$188 ;
-  wire [20:0] \$189 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire [53:0] \$188 ;
+  wire \$189 ;
   wire [11:0] \$19 ;
-  wire [51:0] \$190 ;
-  wire [52:0] \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire [53:0] \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  reg [63:0] \$199 ;
+  wire \$190 ;
+  reg [63:0] \$191 ;
+  reg [35:0] \$192 ;
+  reg [4:0] \$193 ;
+  reg [31:0] \$194 ;
+  reg [31:0] \$195 ;
+  reg \$196 ;
+  reg [31:0] \$197 ;
+  reg \$198 ;
+  reg [31:0] \$199 ;
   wire \$2 ;
   wire [12:0] \$20 ;
-  reg [35:0] \$200 ;
-  reg [4:0] \$201 ;
-  reg [31:0] \$202 ;
+  reg [15:0] \$200 ;
+  reg \$201 ;
+  reg \$202 ;
   reg [31:0] \$203 ;
-  reg \$204 ;
-  reg [31:0] \$205 ;
+  reg [31:0] \$204 ;
+  reg [3:0] \$205 ;
   reg \$206 ;
   reg [31:0] \$207 ;
   reg [15:0] \$208 ;
@@ -7918,18 +7778,10 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [13:0] \$21 ;
   reg \$210 ;
   reg [31:0] \$211 ;
-  reg [31:0] \$212 ;
-  reg [3:0] \$213 ;
-  reg \$214 ;
-  reg [31:0] \$215 ;
-  reg [15:0] \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg [31:0] \$219 ;
+  reg \$212 ;
+  reg [31:0] \$213 ;
+  reg [31:0] \$214 ;
   wire [13:0] \$22 ;
-  reg \$220 ;
-  reg [31:0] \$221 ;
-  reg [31:0] \$222 ;
   wire [13:0] \$23 ;
   wire [13:0] \$24 ;
   wire [14:0] \$25 ;
@@ -8012,8 +7864,8 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire \$95 ;
   wire [5:0] \$96 ;
   wire \$97 ;
-  wire [5:0] \$98 ;
-  wire [5:0] \$99 ;
+  wire [21:0] \$98 ;
+  wire [21:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$22  = 1'h0;
@@ -8022,12 +7874,12 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$115 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$120 ;
+  wire [31:0] \a$119 ;
   (* init = 32'd0 *)
   wire [31:0] \a$124 ;
-  wire [31:0] \a$126 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$128 ;
+  wire [31:0] \a$130 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -8067,17 +7919,21 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$116 ;
-  wire [31:0] \b$121 ;
+  wire [31:0] \b$120 ;
+  wire [31:0] \b$125 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$125 ;
-  wire [31:0] \b$127 ;
+  wire [15:0] \b$129 ;
+  wire [31:0] \b$131 ;
   wire [7:0] beat_exp;
+  wire [4:0] below0;
+  wire [4:0] below1;
+  wire [4:0] below2;
+  wire [4:0] below3;
   input clk;
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [4:0] \d$118 ;
+  wire [4:0] \d$122 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -8178,11 +8034,11 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$117 ;
+  wire [31:0] \s$121 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$119 ;
   wire [31:0] \s$123 ;
-  wire [31:0] \s$129 ;
+  wire [31:0] \s$127 ;
+  wire [31:0] \s$133 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -8194,7 +8050,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg [31:0] s2_psum = 32'd0;
   reg [15:0] s2_scale = 16'h0000;
   wire [31:0] y;
-  wire [31:0] \y$122 ;
+  wire [31:0] \y$126 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
@@ -8299,156 +8155,152 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$95  = ex3 > emax1;
   assign emax2 = \$95  ? ex3 : emax1;
   assign \$96  = emax2 - ex0;
-  assign \$97  = $signed(\$96 ) > $signed(6'h13);
-  assign \$98  = emax2 - ex0;
-  assign \$99  = \$97  ? 6'h13 : \$98 ;
-  assign \$101  = \$100  >> \$99 [4:0];
-  assign \$103  = \$102  >> \$99 [4:0];
-  assign \$104  = emax2 - ex1;
-  assign \$105  = $signed(\$104 ) > $signed(6'h13);
-  assign \$106  = emax2 - ex1;
-  assign \$107  = \$105  ? 6'h13 : \$106 ;
-  assign \$109  = \$108  >> \$107 [4:0];
-  assign \$111  = \$110  >> \$107 [4:0];
-  assign \$112  = emax2 - ex2;
-  assign \$113  = $signed(\$112 ) > $signed(6'h13);
-  assign \$114  = emax2 - ex2;
-  assign \$115  = \$113  ? 6'h13 : \$114 ;
-  assign \$117  = \$116  >> \$115 [4:0];
-  assign \$119  = \$118  >> \$115 [4:0];
-  assign \$120  = emax2 - ex3;
-  assign \$121  = $signed(\$120 ) > $signed(6'h13);
-  assign \$122  = emax2 - ex3;
-  assign \$123  = \$121  ? 6'h13 : \$122 ;
-  assign \$125  = \$124  >> \$123 [4:0];
-  assign \$127  = \$126  >> \$123 [4:0];
-  assign \$128  = emax2 - 5'h1d;
-  assign \$130  = - \$101 [18:0];
-  assign \$131  = \$129  ? \$130  : { 1'h0, \$101 [18:0] };
-  assign \$133  = - \$109 [18:0];
-  assign \$134  = \$132  ? \$133  : { 1'h0, \$109 [18:0] };
-  assign \$135  = $signed(\$131 ) + $signed(\$134 );
-  assign \$137  = - \$117 [18:0];
-  assign \$138  = \$136  ? \$137  : { 1'h0, \$117 [18:0] };
-  assign \$140  = - \$125 [18:0];
-  assign \$141  = \$139  ? \$140  : { 1'h0, \$125 [18:0] };
-  assign \$142  = $signed(\$138 ) + $signed(\$141 );
-  assign \$143  = $signed(\$135 ) + $signed(\$142 );
-  assign \$144  = $signed(\$143 ) < $signed(1'h0);
-  assign \$145  = - $signed(\$143 );
-  assign \$146  = \$144  ? \$145  : { \$143 [21], \$143 [21], \$143  };
-  assign p_rp_sign = $signed(\$143 ) < $signed(1'h0);
-  assign \$147  = 5'h16 - p_rp_msb;
-  assign \$148  = { \$146 [22:0], 3'h0 } << \$147 [4:0];
-  assign \$149  = $signed(\$128 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$150  = $signed(\$149 ) + $signed(8'h7f);
-  assign \$151  = $signed(\$150 ) < $signed(2'h1);
-  assign \$152  = $signed(\$150 ) < $signed(6'h27);
-  assign \$153  = $signed(2'h1) - $signed(\$150 );
-  assign p_rp_sh = \$148 [25:0] >> p_rp_rs;
-  assign \$154  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$154 [25:0] != \$148 [25:0];
-  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$156  = $signed(\$155 ) - $signed(2'h1);
-  assign \$158  = $signed(\$157 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$160  = \$159  | p_rp_lost;
-  assign \$161  = \$160  | p_rp_sh[2];
-  assign \$162  = p_rp_sh[1] & \$161 ;
-  assign \$163  = $signed(\$158 ) + $signed({ 1'h0, \$162  });
-  assign \$164  = ! \$146 [22:0];
-  assign \$165  = \$163 [42:0] >= 31'h7f800000;
-  assign \$166  = - \$103 [14:0];
-  assign \$167  = i_a[15] ? \$166  : { 1'h0, \$103 [14:0] };
-  assign \$168  = - \$111 [14:0];
-  assign \$169  = i_a[31] ? \$168  : { 1'h0, \$111 [14:0] };
-  assign \$170  = $signed(\$167 ) + $signed(\$169 );
-  assign \$171  = - \$119 [14:0];
-  assign \$172  = i_a[47] ? \$171  : { 1'h0, \$119 [14:0] };
-  assign \$173  = - \$127 [14:0];
-  assign \$174  = i_a[63] ? \$173  : { 1'h0, \$127 [14:0] };
-  assign \$175  = $signed(\$172 ) + $signed(\$174 );
-  assign \$176  = $signed(\$170 ) + $signed(\$175 );
-  assign \$177  = $signed(\$176 ) < $signed(1'h0);
-  assign \$178  = - $signed(\$176 );
-  assign \$179  = \$177  ? \$178  : { \$176 [17], \$176 [17], \$176  };
-  assign a_rp_sign = $signed(\$176 ) < $signed(1'h0);
-  assign \$180  = 5'h12 - a_rp_msb;
-  assign \$181  = { \$179 [18:0], 7'h00 } << \$180 [4:0];
-  assign \$182  = $signed(\$128 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$183  = $signed(\$182 ) + $signed(8'h7f);
-  assign \$184  = $signed(\$183 ) < $signed(2'h1);
-  assign \$185  = $signed(\$183 ) < $signed(6'h27);
-  assign \$186  = $signed(2'h1) - $signed(\$183 );
-  assign a_rp_sh = \$181 [25:0] >> a_rp_rs;
-  assign \$187  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$187 [25:0] != \$181 [25:0];
-  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$189  = $signed(\$188 ) - $signed(2'h1);
-  assign \$191  = $signed(\$190 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$193  = \$192  | a_rp_lost;
-  assign \$194  = \$193  | a_rp_sh[2];
-  assign \$195  = a_rp_sh[1] & \$194 ;
-  assign \$196  = $signed(\$191 ) + $signed({ 1'h0, \$195  });
-  assign \$197  = ! \$179 [18:0];
-  assign \$198  = \$196 [42:0] >= 31'h7f800000;
-  assign \a$126  = \$signal$31  ? s2_psum : out_acc;
+  assign \$97  = \$96 [4:0] > 5'h13;
+  assign dist0 = \$97  ? 5'h13 : \$96 [4:0];
+  assign \$99  = \$98  >> dist0;
+  assign \$101  = \$100  >> dist0;
+  assign \$102  = emax2 - ex1;
+  assign \$103  = \$102 [4:0] > 5'h13;
+  assign dist1 = \$103  ? 5'h13 : \$102 [4:0];
+  assign \$105  = \$104  >> dist1;
+  assign \$107  = \$106  >> dist1;
+  assign \$108  = emax2 - ex2;
+  assign \$109  = \$108 [4:0] > 5'h13;
+  assign dist2 = \$109  ? 5'h13 : \$108 [4:0];
+  assign \$111  = \$110  >> dist2;
+  assign \$113  = \$112  >> dist2;
+  assign \$114  = emax2 - ex3;
+  assign \$115  = \$114 [4:0] > 5'h13;
+  assign dist3 = \$115  ? 5'h13 : \$114 [4:0];
+  assign \$117  = \$116  >> dist3;
+  assign \$119  = \$118  >> dist3;
+  assign \$120  = emax2 - 5'h1d;
+  assign \$122  = - \$99 [18:0];
+  assign \$123  = \$121  ? \$122  : { 1'h0, \$99 [18:0] };
+  assign \$125  = - \$105 [18:0];
+  assign \$126  = \$124  ? \$125  : { 1'h0, \$105 [18:0] };
+  assign \$127  = $signed(\$123 ) + $signed(\$126 );
+  assign \$129  = - \$111 [18:0];
+  assign \$130  = \$128  ? \$129  : { 1'h0, \$111 [18:0] };
+  assign \$132  = - \$117 [18:0];
+  assign \$133  = \$131  ? \$132  : { 1'h0, \$117 [18:0] };
+  assign \$134  = $signed(\$130 ) + $signed(\$133 );
+  assign \$135  = $signed(\$127 ) + $signed(\$134 );
+  assign \$136  = $signed(\$135 ) < $signed(1'h0);
+  assign \$137  = - $signed(\$135 );
+  assign \$138  = \$136  ? \$137  : { \$135 [21], \$135 [21], \$135  };
+  assign p_rp_sign = $signed(\$135 ) < $signed(1'h0);
+  assign \$139  = 5'h16 - p_rp_msb;
+  assign \$140  = { \$138 [22:0], 3'h0 } << \$139 [4:0];
+  assign \$141  = $signed(\$120 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$142  = $signed(\$141 ) + $signed(8'h7f);
+  assign \$143  = $signed(\$142 ) < $signed(2'h1);
+  assign \$144  = $signed(\$142 ) < $signed(6'h27);
+  assign \$145  = $signed(2'h1) - $signed(\$142 );
+  assign p_rp_sh = \$140 [25:0] >> p_rp_rs;
+  assign \$146  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$146 [25:0] != \$140 [25:0];
+  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$148  = $signed(\$147 ) - $signed(2'h1);
+  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$152  = \$151  | p_rp_lost;
+  assign \$153  = \$152  | p_rp_sh[2];
+  assign \$154  = p_rp_sh[1] & \$153 ;
+  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, \$154  });
+  assign \$156  = ! \$138 [22:0];
+  assign \$157  = \$155 [42:0] >= 31'h7f800000;
+  assign \$158  = - \$101 [14:0];
+  assign \$159  = i_a[15] ? \$158  : { 1'h0, \$101 [14:0] };
+  assign \$160  = - \$107 [14:0];
+  assign \$161  = i_a[31] ? \$160  : { 1'h0, \$107 [14:0] };
+  assign \$162  = $signed(\$159 ) + $signed(\$161 );
+  assign \$163  = - \$113 [14:0];
+  assign \$164  = i_a[47] ? \$163  : { 1'h0, \$113 [14:0] };
+  assign \$165  = - \$119 [14:0];
+  assign \$166  = i_a[63] ? \$165  : { 1'h0, \$119 [14:0] };
+  assign \$167  = $signed(\$164 ) + $signed(\$166 );
+  assign \$168  = $signed(\$162 ) + $signed(\$167 );
+  assign \$169  = $signed(\$168 ) < $signed(1'h0);
+  assign \$170  = - $signed(\$168 );
+  assign \$171  = \$169  ? \$170  : { \$168 [17], \$168 [17], \$168  };
+  assign a_rp_sign = $signed(\$168 ) < $signed(1'h0);
+  assign \$172  = 5'h12 - a_rp_msb;
+  assign \$173  = { \$171 [18:0], 7'h00 } << \$172 [4:0];
+  assign \$174  = $signed(\$120 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$175  = $signed(\$174 ) + $signed(8'h7f);
+  assign \$176  = $signed(\$175 ) < $signed(2'h1);
+  assign \$177  = $signed(\$175 ) < $signed(6'h27);
+  assign \$178  = $signed(2'h1) - $signed(\$175 );
+  assign a_rp_sh = \$173 [25:0] >> a_rp_rs;
+  assign \$179  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$179 [25:0] != \$173 [25:0];
+  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$181  = $signed(\$180 ) - $signed(2'h1);
+  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$185  = \$184  | a_rp_lost;
+  assign \$186  = \$185  | a_rp_sh[2];
+  assign \$187  = a_rp_sh[1] & \$186 ;
+  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, \$187  });
+  assign \$189  = ! \$171 [18:0];
+  assign \$190  = \$188 [42:0] >= 31'h7f800000;
+  assign \a$130  = \$signal$31  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$199 ;
+    o_a <= \$191 ;
   always @(posedge clk)
-    o_w <= \$200 ;
+    o_w <= \$192 ;
   always @(posedge clk)
-    o_ctl <= \$201 ;
+    o_ctl <= \$193 ;
   always @(posedge clk)
-    p_acc <= \$202 ;
+    p_acc <= \$194 ;
   always @(posedge clk)
-    a_acc <= \$203 ;
+    a_acc <= \$195 ;
   always @(posedge clk)
-    grp_first <= \$204 ;
+    grp_first <= \$196 ;
   always @(posedge clk)
-    grp_psum <= \$205 ;
+    grp_psum <= \$197 ;
   always @(posedge clk)
-    \$signal  <= \$206 ;
+    \$signal  <= \$198 ;
   always @(posedge clk)
-    s1_p <= \$207 ;
+    s1_p <= \$199 ;
   always @(posedge clk)
-    s1_scale <= \$208 ;
+    s1_scale <= \$200 ;
   always @(posedge clk)
-    \$signal$22  <= \$209 ;
+    \$signal$22  <= \$201 ;
   always @(posedge clk)
-    s1_last <= \$210 ;
+    s1_last <= \$202 ;
   always @(posedge clk)
-    s1_psum <= \$211 ;
+    s1_psum <= \$203 ;
   always @(posedge clk)
-    s1_a <= \$212 ;
+    s1_a <= \$204 ;
   always @(posedge clk)
-    s1_zero <= \$213 ;
+    s1_zero <= \$205 ;
   always @(posedge clk)
-    \$signal$27  <= \$214 ;
+    \$signal$27  <= \$206 ;
   always @(posedge clk)
-    s2_d <= \$215 ;
+    s2_d <= \$207 ;
   always @(posedge clk)
-    s2_scale <= \$216 ;
+    s2_scale <= \$208 ;
   always @(posedge clk)
-    \$signal$31  <= \$217 ;
+    \$signal$31  <= \$209 ;
   always @(posedge clk)
-    s2_last <= \$218 ;
+    s2_last <= \$210 ;
   always @(posedge clk)
-    s2_psum <= \$219 ;
+    s2_psum <= \$211 ;
   always @(posedge clk)
-    o_valid <= \$220 ;
+    o_valid <= \$212 ;
   always @(posedge clk)
-    out_acc <= \$221 ;
+    out_acc <= \$213 ;
   always @(posedge clk)
-    o_psum <= \$222 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$122 [31];
+    o_psum <= \$214 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$126 [31];
   \array_mixpe_w4a16_os_4x4__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \array_mixpe_w4a16_os_4x4__pe.out_add  out_add (
-    .a(\a$126 ),
-    .b(\b$127 ),
+    .a(\a$130 ),
+    .b(\b$131 ),
     .s(y)
   );
   \array_mixpe_w4a16_os_4x4__pe.p_add  p_add (
@@ -8459,58 +8311,138 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   \array_mixpe_w4a16_os_4x4__pe.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$127 )
+    .p(\b$131 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_scale  zero_scale (
-    .\port$1166$0 (s1_zero),
+    .\port$1118$0 (s1_zero),
     .s(s1_a),
-    .y(\y$122 )
+    .y(\y$126 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$121 ),
+    .b(\b$125 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = i_a;
+    \$191  = i_a;
     if (rst) begin
-      \$199  = 64'h0000000000000000;
+      \$191  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = i_w;
+    \$192  = i_w;
     if (rst) begin
-      \$200  = 36'h000000000;
+      \$192  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = i_ctl;
+    \$193  = i_ctl;
     if (rst) begin
-      \$201  = 5'h00;
+      \$193  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = p_acc;
+    \$194  = p_acc;
     if (close) begin
-      \$202  = 32'd0;
+      \$194  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$202  = p_next;
+      \$194  = p_next;
     end
     if (rst) begin
-      \$202  = 32'd0;
+      \$194  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = a_acc;
+    \$195  = a_acc;
     if (close) begin
-      \$203  = 32'd0;
+      \$195  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$203  = a_next;
+      \$195  = a_next;
+    end
+    if (rst) begin
+      \$195  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$196  = grp_first;
+    if (close) begin
+      \$196  = 1'h0;
+    end else if (\$1 ) begin
+      \$196  = 1'h1;
+    end
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$197  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$197  = i_psum;
+    end
+    if (rst) begin
+      \$197  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$198  = close;
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$199  = s1_p;
+    if (close) begin
+      \$199  = p_next;
+    end
+    if (rst) begin
+      \$199  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$200  = s1_scale;
+    if (close) begin
+      \$200  = i_w[35:20];
+    end
+    if (rst) begin
+      \$200  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$201  = \$signal$22 ;
+    if (close) begin
+      \$201  = \$2 ;
+    end
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$202  = s1_last;
+    if (close) begin
+      \$202  = i_ctl[3];
+    end
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$203  = s1_psum;
+    if (close) begin
+      \$203  = \$3 ;
     end
     if (rst) begin
       \$203  = 32'd0;
@@ -8518,39 +8450,36 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = grp_first;
+    \$204  = s1_a;
     if (close) begin
-      \$204  = 1'h0;
-    end else if (\$1 ) begin
-      \$204  = 1'h1;
+      \$204  = a_next;
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$204  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = grp_psum;
+    \$205  = s1_zero;
     if (close) begin
-    end else if (\$1 ) begin
-      \$205  = i_psum;
+      \$205  = i_w[19:16];
     end
     if (rst) begin
-      \$205  = 32'd0;
+      \$205  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = close;
+    \$206  = \$signal ;
     if (rst) begin
       \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = s1_p;
-    if (close) begin
-      \$207  = p_next;
+    \$207  = s2_d;
+    if (\$signal ) begin
+      \$207  = d;
     end
     if (rst) begin
       \$207  = 32'd0;
@@ -8558,9 +8487,9 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s1_scale;
-    if (close) begin
-      \$208  = i_w[35:20];
+    \$208  = s2_scale;
+    if (\$signal ) begin
+      \$208  = s1_scale;
     end
     if (rst) begin
       \$208  = 16'h0000;
@@ -8568,9 +8497,9 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = \$signal$22 ;
-    if (close) begin
-      \$209  = \$2 ;
+    \$209  = \$signal$31 ;
+    if (\$signal ) begin
+      \$209  = \$signal$22 ;
     end
     if (rst) begin
       \$209  = 1'h0;
@@ -8578,9 +8507,9 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = s1_last;
-    if (close) begin
-      \$210  = i_ctl[3];
+    \$210  = s2_last;
+    if (\$signal ) begin
+      \$210  = s1_last;
     end
     if (rst) begin
       \$210  = 1'h0;
@@ -8588,9 +8517,9 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = s1_psum;
-    if (close) begin
-      \$211  = \$3 ;
+    \$211  = s2_psum;
+    if (\$signal ) begin
+      \$211  = s1_psum;
     end
     if (rst) begin
       \$211  = 32'd0;
@@ -8598,282 +8527,205 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = s1_a;
-    if (close) begin
-      \$212  = a_next;
-    end
+    \$212  = \$4 ;
     if (rst) begin
-      \$212  = 32'd0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = s1_zero;
-    if (close) begin
-      \$213  = i_w[19:16];
-    end
-    if (rst) begin
-      \$213  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = \$signal ;
-    if (rst) begin
-      \$214  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = s2_d;
-    if (\$signal ) begin
-      \$215  = d;
-    end
-    if (rst) begin
-      \$215  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = s2_scale;
-    if (\$signal ) begin
-      \$216  = s1_scale;
-    end
-    if (rst) begin
-      \$216  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = \$signal$31 ;
-    if (\$signal ) begin
-      \$217  = \$signal$22 ;
-    end
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = s2_last;
-    if (\$signal ) begin
-      \$218  = s1_last;
-    end
-    if (rst) begin
-      \$218  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = s2_psum;
-    if (\$signal ) begin
-      \$219  = s1_psum;
-    end
-    if (rst) begin
-      \$219  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = \$4 ;
-    if (rst) begin
-      \$220  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = out_acc;
+    \$213  = out_acc;
     if (\$signal$27 ) begin
-      \$221  = y;
+      \$213  = y;
     end
     if (rst) begin
-      \$221  = 32'd0;
+      \$213  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = o_psum;
+    \$214  = o_psum;
     if (\$signal$27 ) begin
       if (s2_last) begin
-        \$222  = y;
+        \$214  = y;
       end
     end
     if (rst) begin
-      \$222  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$146 [1]) begin
+    if (\$138 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$146 [2]) begin
+    if (\$138 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$146 [3]) begin
+    if (\$138 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$146 [4]) begin
+    if (\$138 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$146 [5]) begin
+    if (\$138 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$146 [6]) begin
+    if (\$138 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$146 [7]) begin
+    if (\$138 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$146 [8]) begin
+    if (\$138 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$146 [9]) begin
+    if (\$138 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$146 [10]) begin
+    if (\$138 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$146 [11]) begin
+    if (\$138 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$146 [12]) begin
+    if (\$138 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$146 [13]) begin
+    if (\$138 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$146 [14]) begin
+    if (\$138 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$146 [15]) begin
+    if (\$138 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$146 [16]) begin
+    if (\$138 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$146 [17]) begin
+    if (\$138 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$146 [18]) begin
+    if (\$138 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$146 [19]) begin
+    if (\$138 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$146 [20]) begin
+    if (\$138 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$146 [21]) begin
+    if (\$138 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$146 [22]) begin
+    if (\$138 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$151 ) begin
+    if (\$143 ) begin
       (* full_case = 32'd1 *)
-      if (\$152 ) begin
+      if (\$144 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$153 [4:0];
+        p_rp_rs = \$145 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$164 ) begin
+    if (\$156 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$165 ) begin
+    end else if (\$157 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$163 [30:0] };
+      p_rp_out = { p_rp_sign, \$155 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$179 [1]) begin
+    if (\$171 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$179 [2]) begin
+    if (\$171 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$179 [3]) begin
+    if (\$171 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$179 [4]) begin
+    if (\$171 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$179 [5]) begin
+    if (\$171 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$179 [6]) begin
+    if (\$171 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$179 [7]) begin
+    if (\$171 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$179 [8]) begin
+    if (\$171 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$179 [9]) begin
+    if (\$171 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$179 [10]) begin
+    if (\$171 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$179 [11]) begin
+    if (\$171 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$179 [12]) begin
+    if (\$171 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$179 [13]) begin
+    if (\$171 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$179 [14]) begin
+    if (\$171 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$179 [15]) begin
+    if (\$171 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$179 [16]) begin
+    if (\$171 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$179 [17]) begin
+    if (\$171 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$179 [18]) begin
+    if (\$171 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$184 ) begin
+    if (\$176 ) begin
       (* full_case = 32'd1 *)
-      if (\$185 ) begin
+      if (\$177 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$186 [4:0];
+        a_rp_rs = \$178 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$197 ) begin
+    if (\$189 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$198 ) begin
+    end else if (\$190 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$196 [30:0] };
+      a_rp_out = { a_rp_sign, \$188 [30:0] };
     end
   end
   assign a0_sig = { \$7 , i_a[9:0] };
@@ -8888,45 +8740,45 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign a3_sig = { \$73 , i_a[57:48] };
   assign qmag3 = \$81 [3:0];
   assign prod3 = \$92 [14:0];
-  assign dist0 = \$99 [4:0];
-  assign pal0 = \$101 [18:0];
-  assign aal0 = \$103 [14:0];
-  assign dist1 = \$107 [4:0];
-  assign pal1 = \$109 [18:0];
-  assign aal1 = \$111 [14:0];
-  assign dist2 = \$115 [4:0];
-  assign pal2 = \$117 [18:0];
-  assign aal2 = \$119 [14:0];
-  assign dist3 = \$123 [4:0];
-  assign pal3 = \$125 [18:0];
-  assign aal3 = \$127 [14:0];
-  assign beat_exp = { \$128 [5], \$128 [5], \$128  };
-  assign p_beat = { \$143 [21], \$143  };
-  assign p_beat_mag = \$146 [22:0];
-  assign p_rp_ls = \$147 [4:0];
-  assign p_rp_norm = \$148 [25:0];
-  assign p_rp_eb = { \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150  };
-  assign p_rp_packed = \$163 [42:0];
-  assign a_beat = { \$176 [17], \$176  };
-  assign a_beat_mag = \$179 [18:0];
-  assign a_rp_ls = \$180 [4:0];
-  assign a_rp_norm = \$181 [25:0];
-  assign a_rp_eb = { \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183  };
-  assign a_rp_packed = \$196 [42:0];
+  assign below0 = \$96 [4:0];
+  assign pal0 = \$99 [18:0];
+  assign aal0 = \$101 [14:0];
+  assign below1 = \$102 [4:0];
+  assign pal1 = \$105 [18:0];
+  assign aal1 = \$107 [14:0];
+  assign below2 = \$108 [4:0];
+  assign pal2 = \$111 [18:0];
+  assign aal2 = \$113 [14:0];
+  assign below3 = \$114 [4:0];
+  assign pal3 = \$117 [18:0];
+  assign aal3 = \$119 [14:0];
+  assign beat_exp = { \$120 [5], \$120 [5], \$120  };
+  assign p_beat = { \$135 [21], \$135  };
+  assign p_beat_mag = \$138 [22:0];
+  assign p_rp_ls = \$139 [4:0];
+  assign p_rp_norm = \$140 [25:0];
+  assign p_rp_eb = { \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142  };
+  assign p_rp_packed = \$155 [42:0];
+  assign a_beat = { \$168 [17], \$168  };
+  assign a_beat_mag = \$171 [18:0];
+  assign a_rp_ls = \$172 [4:0];
+  assign a_rp_norm = \$173 [25:0];
+  assign a_rp_eb = { \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175  };
+  assign a_rp_packed = \$188 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$115  = a_acc;
-  assign \b$116  = a_rp_out;
-  assign \s$117  = a_next;
-  assign \d$118  = { 1'h0, s1_zero };
-  assign \s$119  = s1_a;
-  assign \a$120  = s1_p;
-  assign \s$123  = d;
-  assign \a$124  = s2_d;
-  assign \b$125  = s2_scale;
-  assign p = \b$127 ;
-  assign \s$129  = y;
+  assign \a$119  = a_acc;
+  assign \b$120  = a_rp_out;
+  assign \s$121  = a_next;
+  assign \d$122  = { 1'h0, s1_zero };
+  assign \s$123  = s1_a;
+  assign \a$124  = s1_p;
+  assign \s$127  = d;
+  assign \a$128  = s2_d;
+  assign \b$129  = s2_scale;
+  assign p = \b$131 ;
+  assign \s$133  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -8980,24 +8832,24 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$84  = { \$73 , i_a[57:48], 1'h0 };
   assign \$87  = { 1'h0, \$73 , i_a[57:48], 2'h0 };
   assign \$89  = { \$73 , i_a[57:48], 3'h0 };
-  assign \$100  = { 3'h0, \$26 [14:0], 4'h0 };
-  assign \$102  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$108  = { 3'h0, \$48 [14:0], 4'h0 };
-  assign \$110  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
-  assign \$116  = { 3'h0, \$70 [14:0], 4'h0 };
-  assign \$118  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
-  assign \$124  = { 3'h0, \$92 [14:0], 4'h0 };
-  assign \$126  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
-  assign \$129  = i_a[15];
-  assign \$132  = i_a[31];
-  assign \$136  = i_a[47];
-  assign \$139  = i_a[63];
-  assign \$157  = { \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 , 23'h000000 };
-  assign \$190  = { \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 , 23'h000000 };
-  assign \b$121 [30:0] = \y$122 [30:0];
-  assign \b$121 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$159  = p_rp_sh[0];
-  assign \$192  = a_rp_sh[0];
+  assign \$98  = { 3'h0, \$26 [14:0], 4'h0 };
+  assign \$100  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$104  = { 3'h0, \$48 [14:0], 4'h0 };
+  assign \$106  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
+  assign \$110  = { 3'h0, \$70 [14:0], 4'h0 };
+  assign \$112  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
+  assign \$116  = { 3'h0, \$92 [14:0], 4'h0 };
+  assign \$118  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
+  assign \$121  = i_a[15];
+  assign \$124  = i_a[31];
+  assign \$128  = i_a[47];
+  assign \$131  = i_a[63];
+  assign \$149  = { \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 , 23'h000000 };
+  assign \$182  = { \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 , 23'h000000 };
+  assign \b$125 [30:0] = \y$126 [30:0];
+  assign \b$125 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$151  = p_rp_sh[0];
+  assign \$184  = a_rp_sh[0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
@@ -10168,7 +10020,7 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1166$0 , y, s);
+module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1118$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -10208,8 +10060,8 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1166$0 , y, s);
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$1166$0 ;
-  wire [3:0] \port$1166$0 ;
+  input [3:0] \port$1118$0 ;
+  wire [3:0] \port$1118$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10244,10 +10096,10 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1166$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1166$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1118$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1166$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1166$0  };
+  assign \$10  = - \port$1118$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1118$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -10271,78 +10123,12 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1166$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1166$0 ;
+  assign \$32  = ! \port$1118$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -10397,7 +10183,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1166$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1166$0  };
+  assign d = { 1'h0, \port$1118$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

@@ -4,130 +4,113 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg [10:0] \$101 ;
-  reg [8:0] \$102 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg [127:0] \$102 ;
   reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [255:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   wire \$11 ;
-  reg [143:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [10:0] \$112 ;
-  reg [10:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
-  reg \$118 ;
-  reg [127:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [3:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [11:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [11:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [11:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [3:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [6:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [3:0] \$52 ;
-  wire [3:0] \$53 ;
+  wire [6:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [11:0] \$53 ;
   wire \$54 ;
-  wire [3:0] \$55 ;
-  wire [3:0] \$56 ;
+  wire [9:0] \$55 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [11:0] \$65 ;
+  wire [11:0] \$60 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
-  wire [11:0] \$71 ;
-  wire [11:0] \$72 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
   wire \$73 ;
   wire [9:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  reg [8:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
-  wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$80 ;
+  reg \$81 ;
+  reg [39:0] \$82 ;
+  reg [2:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [10:0] \$85 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [10:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
-  reg [2:0] \$95 ;
-  reg [2:0] \$96 ;
-  reg [2:0] \$97 ;
+  reg [255:0] \$90 ;
+  reg [4:0] \$91 ;
+  reg [4:0] \$92 ;
+  reg [143:0] \$93 ;
+  reg [8:0] \$94 ;
+  reg [10:0] \$95 ;
+  reg [10:0] \$96 ;
+  reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$38 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [35:0] \$signature__data$25[0] ;
@@ -162,27 +145,27 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [255:0] \$signature__data$85 ;
-  wire [63:0] \$signature__data$85[0] ;
-  wire [15:0] \$signature__data$85[0][0] ;
-  wire [15:0] \$signature__data$85[0][1] ;
-  wire [15:0] \$signature__data$85[0][2] ;
-  wire [15:0] \$signature__data$85[0][3] ;
-  wire [63:0] \$signature__data$85[1] ;
-  wire [15:0] \$signature__data$85[1][0] ;
-  wire [15:0] \$signature__data$85[1][1] ;
-  wire [15:0] \$signature__data$85[1][2] ;
-  wire [15:0] \$signature__data$85[1][3] ;
-  wire [63:0] \$signature__data$85[2] ;
-  wire [15:0] \$signature__data$85[2][0] ;
-  wire [15:0] \$signature__data$85[2][1] ;
-  wire [15:0] \$signature__data$85[2][2] ;
-  wire [15:0] \$signature__data$85[2][3] ;
-  wire [63:0] \$signature__data$85[3] ;
-  wire [15:0] \$signature__data$85[3][0] ;
-  wire [15:0] \$signature__data$85[3][1] ;
-  wire [15:0] \$signature__data$85[3][2] ;
-  wire [15:0] \$signature__data$85[3][3] ;
+  wire [255:0] \$signature__data$77 ;
+  wire [63:0] \$signature__data$77[0] ;
+  wire [15:0] \$signature__data$77[0][0] ;
+  wire [15:0] \$signature__data$77[0][1] ;
+  wire [15:0] \$signature__data$77[0][2] ;
+  wire [15:0] \$signature__data$77[0][3] ;
+  wire [63:0] \$signature__data$77[1] ;
+  wire [15:0] \$signature__data$77[1][0] ;
+  wire [15:0] \$signature__data$77[1][1] ;
+  wire [15:0] \$signature__data$77[1][2] ;
+  wire [15:0] \$signature__data$77[1][3] ;
+  wire [63:0] \$signature__data$77[2] ;
+  wire [15:0] \$signature__data$77[2][0] ;
+  wire [15:0] \$signature__data$77[2][1] ;
+  wire [15:0] \$signature__data$77[2][2] ;
+  wire [15:0] \$signature__data$77[2][3] ;
+  wire [63:0] \$signature__data$77[3] ;
+  wire [15:0] \$signature__data$77[3][0] ;
+  wire [15:0] \$signature__data$77[3][1] ;
+  wire [15:0] \$signature__data$77[3][2] ;
+  wire [15:0] \$signature__data$77[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -205,7 +188,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$42 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -370,22 +353,14 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [31:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [2:0] os_dq = 3'h0;
-  reg [2:0] os_dq_now;
   wire os_fire;
-  reg [2:0] os_gap = 3'h0;
-  reg [2:0] os_gap_now;
   reg [5:0] os_group_beat = 6'h00;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -758,10 +733,10 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1300,7 +1275,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1321,156 +1296,134 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 3'h4;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 3'h4;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 4'h0;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 4'h0;
-  assign \$57  = os_since_last < 3'h4;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
-  assign \$63  = os_n0 + 3'h4;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 3'h4;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 3'h4;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 3'h4;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 3'h4;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 3'h4;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 3'h4;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_group_beat + 1'h1;
+  assign \$50  = os_group_end ? 7'h00 : \$49 ;
+  assign \$51  = os_n0 + 3'h4;
+  assign \$52  = os_w_base + os_len;
+  assign \$53  = os_n0 + 3'h4;
+  assign \$54  = \$53  >= N;
+  assign \$55  = os_m0 + 3'h4;
+  assign \$56  = os_a_base + os_len;
+  assign \$57  = run & o_row_valid;
+  assign \$58  = edge_n0 + 3'h4;
+  assign \$59  = edge_y_base + M;
+  assign \$60  = edge_n0 + 3'h4;
+  assign \$61  = \$60  >= N;
+  assign \$62  = edge_m0 + 3'h4;
+  assign \$63  = run & o_row_valid;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$23 [8:0] < M;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = \$67  & is_last;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = \$69  > y_end;
+  assign \$71  = o_wr__en & \$70 ;
+  assign \$72  = o_wr__addr + 1'h1;
+  assign \$73  = run & last_write;
+  assign \$74  = raddr + 1'h1;
+  assign \$75  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$76 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$77 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$78 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$79 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$80 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$81 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$82 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$83 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_m0 <= \$84 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_n0 <= \$85 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_beat <= \$86 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_a_base <= \$87 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_w_base <= \$88 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_group_beat <= \$89 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    i_a <= \$90 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    issue_d1 <= \$91 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    i_ctl <= \$92 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    i_w <= \$93 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    edge_m0 <= \$94 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    edge_n0 <= \$95 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    edge_y_base <= \$96 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    s1_valid <= \$97 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    o_wr__en <= \$98 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    s1_first <= \$99 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    o_wr__addr <= \$100 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    last_write <= \$101 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    s1_row <= \$102 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    y_end <= \$103 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    drain <= \$104 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    raddr <= \$105 ;
   always @(posedge clk)
-    last_write <= \$118 ;
-  always @(posedge clk)
-    s1_row <= \$119 ;
-  always @(posedge clk)
-    y_end <= \$120 ;
-  always @(posedge clk)
-    drain <= \$121 ;
-  always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$106 ;
   \array_mixpe_w4a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1483,32 +1436,11 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [2:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1516,8 +1448,8 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1526,7 +1458,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1537,209 +1469,339 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$76  = a_load_addr;
+    if (\$36 ) begin
+      \$76  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$39 ) begin
+      \$76  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$77  = w_load_addr;
+    if (\$40 ) begin
+      \$77  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$43 ) begin
+      \$77  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = M;
+    \$78  = M;
     if (go) begin
-      \$90  = m;
+      \$78  = m;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = N;
+    \$79  = N;
     if (go) begin
-      \$91  = n;
+      \$79  = n;
     end
     if (rst) begin
-      \$91  = 11'h000;
+      \$79  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = os_len;
+    \$80  = os_len;
     if (go) begin
-      \$92  = k_beats;
+      \$80  = k_beats;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$80  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = run;
+    \$81  = run;
     if (go) begin
-      \$93  = 1'h1;
+      \$81  = 1'h1;
     end
-    if (\$85 ) begin
-      \$93  = 1'h0;
+    if (\$73 ) begin
+      \$81  = 1'h0;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = cycles;
+    \$82  = cycles;
     if (go) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$82  = \$44 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = \$53 [2:0];
+    \$83  = \$47 [2:0];
     if (go) begin
-      \$95  = 3'h0;
-    end
-    if (rst) begin
-      \$95  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = \$56 [2:0];
-    if (go) begin
-      \$96  = 3'h0;
-    end
-    if (rst) begin
-      \$96  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = \$59 [2:0];
-    if (go) begin
-      \$97  = 3'h0;
+      \$83  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 3'h1;
+        \$83  = 3'h1;
       end
     end
     if (rst) begin
-      \$97  = 3'h0;
+      \$83  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$98  = 1'h0;
+    \$84  = os_m0;
     if (go) begin
-      \$98  = 1'h0;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$84  = \$55 [8:0];
+        end
+      end
     end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$85  = os_n0;
+    if (go) begin
+      \$85  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$85  = \$51 [10:0];
+        if (\$54 ) begin
+          \$85  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$86  = os_beat;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      \$86  = \$48 [8:0];
+      if (os_is_last) begin
+        \$86  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$87  = os_a_base;
+    if (go) begin
+      \$87  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$87  = \$56 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$87  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$88  = os_w_base;
+    if (go) begin
+      \$88  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$88  = \$52 [8:0];
+        if (\$54 ) begin
+          \$88  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$89  = os_group_beat;
+    if (go) begin
+      \$89  = 6'h00;
+    end
+    if (os_fire) begin
+      \$89  = \$50 [5:0];
+    end
+    if (rst) begin
+      \$89  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$90  = \$signature__data$77 ;
+    if (rst) begin
+      \$90  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$91  = issue;
+    if (rst) begin
+      \$91  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$92  = issue_d1;
+    if (rst) begin
+      \$92  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$93  = w_rd__data;
+    if (rst) begin
+      \$93  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$94  = edge_m0;
+    if (go) begin
+      \$94  = 9'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        if (\$61 ) begin
+          \$94  = \$62 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$95  = edge_n0;
+    if (go) begin
+      \$95  = 11'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$95  = \$58 [10:0];
+        if (\$61 ) begin
+          \$95  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$96  = edge_y_base;
+    if (go) begin
+      \$96  = 11'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$96  = \$59 [10:0];
+        if (\$61 ) begin
+          \$96  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$97  = \$63 ;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$98  = \$66 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$99  = os_group_end;
+    \$99  = 1'h1;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$100  = os_m0;
-    if (go) begin
-      \$100  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
-      end
-    end
+    \$100  = \$24 [7:0];
     if (rst) begin
-      \$100  = 9'h000;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$101  = os_n0;
-    if (go) begin
-      \$101  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$101  = \$63 [10:0];
-        if (\$66 ) begin
-          \$101  = 11'h000;
-        end
-      end
-    end
+    \$101  = \$68 ;
     if (rst) begin
-      \$101  = 11'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$102  = os_beat;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      \$102  = \$60 [8:0];
-      if (os_is_last) begin
-        \$102  = 9'h000;
-      end
-    end
+    \$102 [31:0] = o_row[31:0];
+    \$102 [63:32] = o_row[63:32];
+    \$102 [95:64] = o_row[95:64];
+    \$102 [127:96] = o_row[127:96];
     if (rst) begin
-      \$102  = 9'h000;
+      \$102  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$103  = os_a_base;
+    \$103  = y_end;
+    if (\$71 ) begin
+      \$103  = \$72 ;
+    end
     if (go) begin
       \$103  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
     end
     if (rst) begin
       \$103  = 9'h000;
@@ -1747,237 +1809,52 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$104  = os_w_base;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$112  = edge_n0;
-    if (go) begin
-      \$112  = 11'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$112  = \$70 [10:0];
-        if (\$73 ) begin
-          \$112  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$112  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$113  = edge_y_base;
-    if (go) begin
-      \$113  = 11'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$113  = \$71 [10:0];
-        if (\$73 ) begin
-          \$113  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$114  = \$75 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$116  = 1'h1;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$117  = \$30 [7:0];
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$118  = \$80 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$119 [31:0] = o_row[31:0];
-    \$119 [63:32] = o_row[63:32];
-    \$119 [95:64] = o_row[95:64];
-    \$119 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$119  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
+    \$104  = drain;
+    if (\$73 ) begin
+      \$104  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
+        if (\$75 ) begin
+          \$104  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$122  = raddr;
+    \$105  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$105  = \$74 [8:0];
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
     if (rst) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$123  = y_out__valid;
+    \$106  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$123  = 1'h1;
+        \$106  = 1'h1;
       end else if (y_out__ready) begin
-        \$123  = 1'h0;
+        \$106  = 1'h0;
       end
     end
     if (go) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1985,14 +1862,13 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$38  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$42  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [10:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2160,26 +2036,26 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
-  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
-  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
-  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
+  assign \$signature__data$77[0]  = \$signature__data$77 [63:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [15:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [31:16];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [47:32];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [63:48];
+  assign \$signature__data$77[1]  = \$signature__data$77 [127:64];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [79:64];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [95:80];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [111:96];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [127:112];
+  assign \$signature__data$77[2]  = \$signature__data$77 [191:128];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [143:128];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [159:144];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [175:160];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [191:176];
+  assign \$signature__data$77[3]  = \$signature__data$77 [255:192];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [207:192];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [223:208];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [239:224];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2257,9 +2133,9 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
@@ -3579,185 +3455,185 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [63:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$89 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$107 ),
     .o_valid(\o_valid$109 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(\i_w$104 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$123 ),
     .o_valid(\o_valid$125 ),
     .o_w(\i_w$76 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$120 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_ctl(\o_ctl$176 ),
     .o_psum(\o_psum$139 ),
     .o_valid(\o_valid$141 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$136 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$94 ),
     .o_valid(\o_valid$95 ),
     .o_w(\i_w$66 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$110 ),
     .o_valid(\o_valid$111 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$126 ),
     .o_valid(\o_valid$127 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$76 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$178 ),
     .o_psum(\o_psum$142 ),
     .o_valid(\o_valid$143 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$96 ),
     .o_valid(\o_valid$97 ),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$66 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$112 ),
     .o_valid(\o_valid$113 ),
     .o_w(\i_w$74 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$128 ),
     .o_valid(\o_valid$129 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_ctl(\o_ctl$180 ),
     .o_psum(\o_psum$144 ),
     .o_valid(\o_valid$145 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$98 ),
     .o_valid(\o_valid$99 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$114 ),
     .o_valid(\o_valid$115 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$130 ),
     .o_valid(\o_valid$131 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$182 ),
     .o_psum(\o_psum$146 ),
     .o_valid(\o_valid$147 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
@@ -5105,7 +4981,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2584$0 (i_zero),
+    .\port$2378$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5887,7 +5763,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2584$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2378$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -5927,8 +5803,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2584$0 ;
-  wire [3:0] \port$2584$0 ;
+  input [3:0] \port$2378$0 ;
+  wire [3:0] \port$2378$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -5963,10 +5839,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2584$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2378$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2584$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2584$0  };
+  assign \$10  = - \port$2378$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2378$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -5990,78 +5866,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2584$0 ;
+  assign \$32  = ! \port$2378$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -6116,7 +5926,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2584$0  };
+  assign d = { 1'h0, \port$2378$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -6550,7 +6360,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2590$0 (i_zero),
+    .\port$2384$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -7332,7 +7142,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2590$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2384$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -7372,8 +7182,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2590$0 ;
-  wire [3:0] \port$2590$0 ;
+  input [3:0] \port$2384$0 ;
+  wire [3:0] \port$2384$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7408,10 +7218,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2590$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2384$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2590$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2590$0  };
+  assign \$10  = - \port$2384$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2384$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -7435,78 +7245,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2590$0 ;
+  assign \$32  = ! \port$2384$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -7561,7 +7305,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2590$0  };
+  assign d = { 1'h0, \port$2384$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -7995,7 +7739,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2598$0 (i_zero),
+    .\port$2392$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8777,7 +8521,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2598$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2392$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -8817,8 +8561,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2598$0 ;
-  wire [3:0] \port$2598$0 ;
+  input [3:0] \port$2392$0 ;
+  wire [3:0] \port$2392$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -8853,10 +8597,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2598$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2392$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2598$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2598$0  };
+  assign \$10  = - \port$2392$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2392$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -8880,78 +8624,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2598$0 ;
+  assign \$32  = ! \port$2392$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -9006,7 +8684,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2598$0  };
+  assign d = { 1'h0, \port$2392$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -9440,7 +9118,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2608$0 (i_zero),
+    .\port$2402$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -10222,7 +9900,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2608$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2402$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -10262,8 +9940,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2608$0 ;
-  wire [3:0] \port$2608$0 ;
+  input [3:0] \port$2402$0 ;
+  wire [3:0] \port$2402$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10298,10 +9976,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2608$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2402$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2608$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2608$0  };
+  assign \$10  = - \port$2402$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2402$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -10325,78 +10003,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2608$0 ;
+  assign \$32  = ! \port$2402$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -10451,7 +10063,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2608$0  };
+  assign d = { 1'h0, \port$2402$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -10756,7 +10368,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10766,7 +10378,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10821,6 +10432,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10874,6 +10486,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10894,12 +10507,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -10953,11 +10566,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10967,7 +10578,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11022,6 +10632,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11075,6 +10686,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11095,12 +10707,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11154,11 +10766,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11168,7 +10778,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11223,6 +10832,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11276,6 +10886,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11296,12 +10907,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11355,11 +10966,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11369,7 +10978,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11423,6 +11031,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11476,6 +11085,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11496,12 +11106,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11555,11 +11165,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11569,7 +11177,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11624,6 +11231,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11677,6 +11285,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11697,12 +11306,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11756,11 +11365,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11770,7 +11377,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11825,6 +11431,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11878,6 +11485,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11898,12 +11506,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11957,11 +11565,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11971,7 +11577,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12026,6 +11631,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12079,6 +11685,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12099,12 +11706,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12158,11 +11765,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12172,7 +11777,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12226,6 +11830,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12279,6 +11884,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12299,12 +11905,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12358,11 +11964,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12372,208 +11976,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  output [63:0] o_a;
-  wire [63:0] o_a;
-  wire [63:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  wire [15:0] \o_a[0][1] ;
-  wire [15:0] \o_a[0][2] ;
-  wire [15:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [65:0] o_psum;
-  wire [65:0] o_psum;
-  wire [65:0] \o_psum[0] ;
-  wire [65:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [31:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [63:0] pe_0_0__i_a;
-  wire [63:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  wire [15:0] \pe_0_0__i_a[1] ;
-  wire [15:0] \pe_0_0__i_a[2] ;
-  wire [15:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [63:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [15:0] \pe_0_0__o_a[1] ;
-  wire [15:0] \pe_0_0__o_a[2] ;
-  wire [15:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [65:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [31:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a16_os_4x4_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(66'h00000000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
-  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
-  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[31:0];
-  assign \o_psum[0][0].a  = o_psum[63:32];
-  assign \o_psum[0][0].first  = o_psum[64];
-  assign \o_psum[0][0].last  = o_psum[65];
-  assign \pe_0_0__o_psum.p  = o_psum[31:0];
-  assign \pe_0_0__o_psum.a  = o_psum[63:32];
-  assign \pe_0_0__o_psum.first  = o_psum[64];
-  assign \pe_0_0__o_psum.last  = o_psum[65];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[15:0];
-  assign \o_a[0][1]  = o_a[31:16];
-  assign \o_a[0][2]  = o_a[47:32];
-  assign \o_a[0][3]  = o_a[63:48];
-  assign \pe_0_0__o_a[0]  = o_a[15:0];
-  assign \pe_0_0__o_a[1]  = o_a[31:16];
-  assign \pe_0_0__o_a[2]  = o_a[47:32];
-  assign \pe_0_0__o_a[3]  = o_a[63:48];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [63:0] i_a;
-  wire [63:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
-  wire [15:0] \i_a[0][1] ;
-  wire [15:0] \i_a[0][2] ;
-  wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12628,6 +12030,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12681,6 +12084,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12701,12 +12105,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12760,11 +12164,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12774,7 +12176,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12829,6 +12230,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12882,6 +12284,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12902,12 +12305,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12961,11 +12364,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12975,7 +12376,206 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  output [63:0] o_a;
+  wire [63:0] o_a;
+  wire [63:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  wire [15:0] \o_a[0][1] ;
+  wire [15:0] \o_a[0][2] ;
+  wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [65:0] o_psum;
+  wire [65:0] o_psum;
+  wire [65:0] \o_psum[0] ;
+  wire [65:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [31:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [63:0] pe_0_0__i_a;
+  wire [63:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [15:0] \pe_0_0__i_a[1] ;
+  wire [15:0] \pe_0_0__i_a[2] ;
+  wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [63:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [15:0] \pe_0_0__o_a[1] ;
+  wire [15:0] \pe_0_0__o_a[2] ;
+  wire [15:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [65:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [31:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a16_os_4x4_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(66'h00000000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[15:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[31:16];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[47:32];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[63:48];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[15:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[31:16];
+  assign \i_a[0][2]  = pe_0_0__i_a[47:32];
+  assign \i_a[0][3]  = pe_0_0__i_a[63:48];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[31:0];
+  assign \o_psum[0][0].a  = o_psum[63:32];
+  assign \o_psum[0][0].first  = o_psum[64];
+  assign \o_psum[0][0].last  = o_psum[65];
+  assign \pe_0_0__o_psum.p  = o_psum[31:0];
+  assign \pe_0_0__o_psum.a  = o_psum[63:32];
+  assign \pe_0_0__o_psum.first  = o_psum[64];
+  assign \pe_0_0__o_psum.last  = o_psum[65];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[15:0];
+  assign \o_a[0][1]  = o_a[31:16];
+  assign \o_a[0][2]  = o_a[47:32];
+  assign \o_a[0][3]  = o_a[63:48];
+  assign \pe_0_0__o_a[0]  = o_a[15:0];
+  assign \pe_0_0__o_a[1]  = o_a[31:16];
+  assign \pe_0_0__o_a[2]  = o_a[47:32];
+  assign \pe_0_0__o_a[3]  = o_a[63:48];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [63:0] i_a;
+  wire [63:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  wire [15:0] \i_a[0][1] ;
+  wire [15:0] \i_a[0][2] ;
+  wire [15:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13029,6 +12629,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13082,6 +12683,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13102,12 +12704,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13161,11 +12763,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13175,7 +12775,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13229,6 +12828,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13282,6 +12882,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13302,12 +12903,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13361,11 +12962,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13375,7 +12974,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13429,6 +13027,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13482,6 +13081,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13502,12 +13102,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13561,11 +13161,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13575,7 +13173,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13629,6 +13226,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13682,6 +13280,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13702,12 +13301,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13761,11 +13360,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13775,7 +13372,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \i_a[0][1] ;
   wire [15:0] \i_a[0][2] ;
   wire [15:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13828,6 +13424,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \pe_0_0__i_a[1] ;
   wire [15:0] \pe_0_0__i_a[2] ;
   wire [15:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13881,6 +13478,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13901,12 +13499,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13960,8 +13558,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
@@ -13969,21 +13565,21 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [5:0] \$102 ;
-  wire \$103 ;
-  wire [5:0] \$104 ;
-  wire [5:0] \$105 ;
-  wire [21:0] \$106 ;
-  wire [21:0] \$107 ;
-  wire [17:0] \$108 ;
-  wire [17:0] \$109 ;
+  wire [5:0] \$100 ;
+  wire \$101 ;
+  wire [21:0] \$102 ;
+  wire [21:0] \$103 ;
+  wire [17:0] \$104 ;
+  wire [17:0] \$105 ;
+  wire [5:0] \$106 ;
+  wire \$107 ;
+  wire [21:0] \$108 ;
+  wire [21:0] \$109 ;
   wire \$11 ;
-  wire [5:0] \$110 ;
-  wire \$111 ;
+  wire [17:0] \$110 ;
+  wire [17:0] \$111 ;
   wire [5:0] \$112 ;
-  wire [5:0] \$113 ;
+  wire \$113 ;
   wire [21:0] \$114 ;
   wire [21:0] \$115 ;
   wire [17:0] \$116 ;
@@ -13991,100 +13587,92 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [5:0] \$118 ;
   wire \$119 ;
   wire [4:0] \$12 ;
-  wire [5:0] \$120 ;
-  wire [5:0] \$121 ;
-  wire [21:0] \$122 ;
-  wire [21:0] \$123 ;
-  wire [17:0] \$124 ;
-  wire [17:0] \$125 ;
-  wire [5:0] \$126 ;
-  wire \$127 ;
+  wire [19:0] \$120 ;
+  wire [19:0] \$121 ;
+  wire \$122 ;
+  wire [19:0] \$123 ;
+  wire [19:0] \$124 ;
+  wire [20:0] \$125 ;
+  wire \$126 ;
+  wire [19:0] \$127 ;
   wire [19:0] \$128 ;
-  wire [19:0] \$129 ;
+  wire \$129 ;
   wire [4:0] \$13 ;
-  wire \$130 ;
+  wire [19:0] \$130 ;
   wire [19:0] \$131 ;
-  wire [19:0] \$132 ;
-  wire [20:0] \$133 ;
+  wire [20:0] \$132 ;
+  wire [21:0] \$133 ;
   wire \$134 ;
-  wire [19:0] \$135 ;
-  wire [19:0] \$136 ;
-  wire \$137 ;
-  wire [19:0] \$138 ;
-  wire [19:0] \$139 ;
+  wire [23:0] \$135 ;
+  wire [23:0] \$136 ;
+  wire [5:0] \$137 ;
+  wire [56:0] \$138 ;
+  wire [8:0] \$139 ;
   wire [11:0] \$14 ;
-  wire [20:0] \$140 ;
-  wire [21:0] \$141 ;
+  wire [9:0] \$140 ;
+  wire \$141 ;
   wire \$142 ;
-  wire [23:0] \$143 ;
-  wire [23:0] \$144 ;
-  wire [5:0] \$145 ;
-  wire [56:0] \$146 ;
-  wire [8:0] \$147 ;
-  wire [9:0] \$148 ;
+  wire [19:0] \$143 ;
+  wire [56:0] \$144 ;
+  wire [19:0] \$145 ;
+  wire [20:0] \$146 ;
+  wire [51:0] \$147 ;
+  wire [52:0] \$148 ;
   wire \$149 ;
   wire [11:0] \$15 ;
   wire \$150 ;
-  wire [19:0] \$151 ;
-  wire [56:0] \$152 ;
-  wire [19:0] \$153 ;
-  wire [20:0] \$154 ;
-  wire [51:0] \$155 ;
-  wire [52:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire [53:0] \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [15:0] \$156 ;
+  wire [15:0] \$157 ;
+  wire [15:0] \$158 ;
+  wire [15:0] \$159 ;
   wire [11:0] \$16 ;
-  wire \$160 ;
-  wire [53:0] \$161 ;
-  wire \$162 ;
-  wire \$163 ;
+  wire [16:0] \$160 ;
+  wire [15:0] \$161 ;
+  wire [15:0] \$162 ;
+  wire [15:0] \$163 ;
   wire [15:0] \$164 ;
-  wire [15:0] \$165 ;
-  wire [15:0] \$166 ;
-  wire [15:0] \$167 ;
-  wire [16:0] \$168 ;
-  wire [15:0] \$169 ;
+  wire [16:0] \$165 ;
+  wire [17:0] \$166 ;
+  wire \$167 ;
+  wire [19:0] \$168 ;
+  wire [19:0] \$169 ;
   wire [11:0] \$17 ;
-  wire [15:0] \$170 ;
-  wire [15:0] \$171 ;
-  wire [15:0] \$172 ;
-  wire [16:0] \$173 ;
-  wire [17:0] \$174 ;
+  wire [5:0] \$170 ;
+  wire [56:0] \$171 ;
+  wire [8:0] \$172 ;
+  wire [9:0] \$173 ;
+  wire \$174 ;
   wire \$175 ;
   wire [19:0] \$176 ;
-  wire [19:0] \$177 ;
-  wire [5:0] \$178 ;
-  wire [56:0] \$179 ;
+  wire [56:0] \$177 ;
+  wire [19:0] \$178 ;
+  wire [20:0] \$179 ;
   wire [12:0] \$18 ;
-  wire [8:0] \$180 ;
-  wire [9:0] \$181 ;
+  wire [51:0] \$180 ;
+  wire [52:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [19:0] \$184 ;
-  wire [56:0] \$185 ;
-  wire [19:0] \$186 ;
-  wire [20:0] \$187 ;
-  wire [51:0] \$188 ;
-  wire [52:0] \$189 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire [53:0] \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  reg [63:0] \$189 ;
   wire [13:0] \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire [53:0] \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  reg [63:0] \$197 ;
-  reg [15:0] \$198 ;
-  reg [4:0] \$199 ;
+  reg [15:0] \$190 ;
+  reg [4:0] \$191 ;
+  reg [31:0] \$192 ;
+  reg [31:0] \$193 ;
+  reg \$194 ;
+  reg \$195 ;
+  reg [65:0] \$196 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  reg [31:0] \$200 ;
-  reg [31:0] \$201 ;
-  reg \$202 ;
-  reg \$203 ;
-  reg [65:0] \$204 ;
   wire [13:0] \$21 ;
   wire [13:0] \$22 ;
   wire [14:0] \$23 ;
@@ -14167,14 +13755,14 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$93 ;
   wire [5:0] \$94 ;
   wire \$95 ;
-  wire [5:0] \$96 ;
-  wire [5:0] \$97 ;
-  wire [21:0] \$98 ;
-  wire [21:0] \$99 ;
+  wire [21:0] \$96 ;
+  wire [21:0] \$97 ;
+  wire [17:0] \$98 ;
+  wire [17:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$97 ;
+  wire [31:0] \a$101 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -14214,8 +13802,12 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$98 ;
+  wire [31:0] \b$102 ;
   wire [7:0] beat_exp;
+  wire [4:0] below0;
+  wire [4:0] below1;
+  wire [4:0] below2;
+  wire [4:0] below3;
   input clk;
   wire clk;
   wire close;
@@ -14320,7 +13912,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$99 ;
+  wire [31:0] \s$103 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign close = i_ctl[0] & i_ctl[4];
@@ -14423,114 +14015,110 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$93  = ex3 > emax1;
   assign emax2 = \$93  ? ex3 : emax1;
   assign \$94  = emax2 - ex0;
-  assign \$95  = $signed(\$94 ) > $signed(6'h13);
-  assign \$96  = emax2 - ex0;
-  assign \$97  = \$95  ? 6'h13 : \$96 ;
-  assign \$99  = \$98  >> \$97 [4:0];
-  assign \$101  = \$100  >> \$97 [4:0];
-  assign \$102  = emax2 - ex1;
-  assign \$103  = $signed(\$102 ) > $signed(6'h13);
-  assign \$104  = emax2 - ex1;
-  assign \$105  = \$103  ? 6'h13 : \$104 ;
-  assign \$107  = \$106  >> \$105 [4:0];
-  assign \$109  = \$108  >> \$105 [4:0];
-  assign \$110  = emax2 - ex2;
-  assign \$111  = $signed(\$110 ) > $signed(6'h13);
-  assign \$112  = emax2 - ex2;
-  assign \$113  = \$111  ? 6'h13 : \$112 ;
-  assign \$115  = \$114  >> \$113 [4:0];
-  assign \$117  = \$116  >> \$113 [4:0];
-  assign \$118  = emax2 - ex3;
-  assign \$119  = $signed(\$118 ) > $signed(6'h13);
-  assign \$120  = emax2 - ex3;
-  assign \$121  = \$119  ? 6'h13 : \$120 ;
-  assign \$123  = \$122  >> \$121 [4:0];
-  assign \$125  = \$124  >> \$121 [4:0];
-  assign \$126  = emax2 - 5'h1d;
-  assign \$128  = - \$99 [18:0];
-  assign \$129  = \$127  ? \$128  : { 1'h0, \$99 [18:0] };
-  assign \$131  = - \$107 [18:0];
-  assign \$132  = \$130  ? \$131  : { 1'h0, \$107 [18:0] };
-  assign \$133  = $signed(\$129 ) + $signed(\$132 );
-  assign \$135  = - \$115 [18:0];
-  assign \$136  = \$134  ? \$135  : { 1'h0, \$115 [18:0] };
-  assign \$138  = - \$123 [18:0];
-  assign \$139  = \$137  ? \$138  : { 1'h0, \$123 [18:0] };
-  assign \$140  = $signed(\$136 ) + $signed(\$139 );
-  assign \$141  = $signed(\$133 ) + $signed(\$140 );
-  assign \$142  = $signed(\$141 ) < $signed(1'h0);
-  assign \$143  = - $signed(\$141 );
-  assign \$144  = \$142  ? \$143  : { \$141 [21], \$141 [21], \$141  };
-  assign p_rp_sign = $signed(\$141 ) < $signed(1'h0);
-  assign \$145  = 5'h16 - p_rp_msb;
-  assign \$146  = { \$144 [22:0], 3'h0 } << \$145 [4:0];
-  assign \$147  = $signed(\$126 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$148  = $signed(\$147 ) + $signed(8'h7f);
-  assign \$149  = $signed(\$148 ) < $signed(2'h1);
-  assign \$150  = $signed(\$148 ) < $signed(6'h27);
-  assign \$151  = $signed(2'h1) - $signed(\$148 );
-  assign p_rp_sh = \$146 [25:0] >> p_rp_rs;
-  assign \$152  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$152 [25:0] != \$146 [25:0];
-  assign \$153  = $signed(\$148 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$154  = $signed(\$153 ) - $signed(2'h1);
-  assign \$156  = $signed(\$155 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$158  = \$157  | p_rp_lost;
-  assign \$159  = \$158  | p_rp_sh[2];
-  assign \$160  = p_rp_sh[1] & \$159 ;
-  assign \$161  = $signed(\$156 ) + $signed({ 1'h0, \$160  });
-  assign \$162  = ! \$144 [22:0];
-  assign \$163  = \$161 [42:0] >= 31'h7f800000;
-  assign \$164  = - \$101 [14:0];
-  assign \$165  = i_a[15] ? \$164  : { 1'h0, \$101 [14:0] };
-  assign \$166  = - \$109 [14:0];
-  assign \$167  = i_a[31] ? \$166  : { 1'h0, \$109 [14:0] };
-  assign \$168  = $signed(\$165 ) + $signed(\$167 );
-  assign \$169  = - \$117 [14:0];
-  assign \$170  = i_a[47] ? \$169  : { 1'h0, \$117 [14:0] };
-  assign \$171  = - \$125 [14:0];
-  assign \$172  = i_a[63] ? \$171  : { 1'h0, \$125 [14:0] };
-  assign \$173  = $signed(\$170 ) + $signed(\$172 );
-  assign \$174  = $signed(\$168 ) + $signed(\$173 );
-  assign \$175  = $signed(\$174 ) < $signed(1'h0);
-  assign \$176  = - $signed(\$174 );
-  assign \$177  = \$175  ? \$176  : { \$174 [17], \$174 [17], \$174  };
-  assign a_rp_sign = $signed(\$174 ) < $signed(1'h0);
-  assign \$178  = 5'h12 - a_rp_msb;
-  assign \$179  = { \$177 [18:0], 7'h00 } << \$178 [4:0];
-  assign \$180  = $signed(\$126 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$181  = $signed(\$180 ) + $signed(8'h7f);
-  assign \$182  = $signed(\$181 ) < $signed(2'h1);
-  assign \$183  = $signed(\$181 ) < $signed(6'h27);
-  assign \$184  = $signed(2'h1) - $signed(\$181 );
-  assign a_rp_sh = \$179 [25:0] >> a_rp_rs;
-  assign \$185  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$185 [25:0] != \$179 [25:0];
-  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$187  = $signed(\$186 ) - $signed(2'h1);
-  assign \$189  = $signed(\$188 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$191  = \$190  | a_rp_lost;
-  assign \$192  = \$191  | a_rp_sh[2];
-  assign \$193  = a_rp_sh[1] & \$192 ;
-  assign \$194  = $signed(\$189 ) + $signed({ 1'h0, \$193  });
-  assign \$195  = ! \$177 [18:0];
-  assign \$196  = \$194 [42:0] >= 31'h7f800000;
+  assign \$95  = \$94 [4:0] > 5'h13;
+  assign dist0 = \$95  ? 5'h13 : \$94 [4:0];
+  assign \$97  = \$96  >> dist0;
+  assign \$99  = \$98  >> dist0;
+  assign \$100  = emax2 - ex1;
+  assign \$101  = \$100 [4:0] > 5'h13;
+  assign dist1 = \$101  ? 5'h13 : \$100 [4:0];
+  assign \$103  = \$102  >> dist1;
+  assign \$105  = \$104  >> dist1;
+  assign \$106  = emax2 - ex2;
+  assign \$107  = \$106 [4:0] > 5'h13;
+  assign dist2 = \$107  ? 5'h13 : \$106 [4:0];
+  assign \$109  = \$108  >> dist2;
+  assign \$111  = \$110  >> dist2;
+  assign \$112  = emax2 - ex3;
+  assign \$113  = \$112 [4:0] > 5'h13;
+  assign dist3 = \$113  ? 5'h13 : \$112 [4:0];
+  assign \$115  = \$114  >> dist3;
+  assign \$117  = \$116  >> dist3;
+  assign \$118  = emax2 - 5'h1d;
+  assign \$120  = - \$97 [18:0];
+  assign \$121  = \$119  ? \$120  : { 1'h0, \$97 [18:0] };
+  assign \$123  = - \$103 [18:0];
+  assign \$124  = \$122  ? \$123  : { 1'h0, \$103 [18:0] };
+  assign \$125  = $signed(\$121 ) + $signed(\$124 );
+  assign \$127  = - \$109 [18:0];
+  assign \$128  = \$126  ? \$127  : { 1'h0, \$109 [18:0] };
+  assign \$130  = - \$115 [18:0];
+  assign \$131  = \$129  ? \$130  : { 1'h0, \$115 [18:0] };
+  assign \$132  = $signed(\$128 ) + $signed(\$131 );
+  assign \$133  = $signed(\$125 ) + $signed(\$132 );
+  assign \$134  = $signed(\$133 ) < $signed(1'h0);
+  assign \$135  = - $signed(\$133 );
+  assign \$136  = \$134  ? \$135  : { \$133 [21], \$133 [21], \$133  };
+  assign p_rp_sign = $signed(\$133 ) < $signed(1'h0);
+  assign \$137  = 5'h16 - p_rp_msb;
+  assign \$138  = { \$136 [22:0], 3'h0 } << \$137 [4:0];
+  assign \$139  = $signed(\$118 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$140  = $signed(\$139 ) + $signed(8'h7f);
+  assign \$141  = $signed(\$140 ) < $signed(2'h1);
+  assign \$142  = $signed(\$140 ) < $signed(6'h27);
+  assign \$143  = $signed(2'h1) - $signed(\$140 );
+  assign p_rp_sh = \$138 [25:0] >> p_rp_rs;
+  assign \$144  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$144 [25:0] != \$138 [25:0];
+  assign \$145  = $signed(\$140 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$146  = $signed(\$145 ) - $signed(2'h1);
+  assign \$148  = $signed(\$147 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$150  = \$149  | p_rp_lost;
+  assign \$151  = \$150  | p_rp_sh[2];
+  assign \$152  = p_rp_sh[1] & \$151 ;
+  assign \$153  = $signed(\$148 ) + $signed({ 1'h0, \$152  });
+  assign \$154  = ! \$136 [22:0];
+  assign \$155  = \$153 [42:0] >= 31'h7f800000;
+  assign \$156  = - \$99 [14:0];
+  assign \$157  = i_a[15] ? \$156  : { 1'h0, \$99 [14:0] };
+  assign \$158  = - \$105 [14:0];
+  assign \$159  = i_a[31] ? \$158  : { 1'h0, \$105 [14:0] };
+  assign \$160  = $signed(\$157 ) + $signed(\$159 );
+  assign \$161  = - \$111 [14:0];
+  assign \$162  = i_a[47] ? \$161  : { 1'h0, \$111 [14:0] };
+  assign \$163  = - \$117 [14:0];
+  assign \$164  = i_a[63] ? \$163  : { 1'h0, \$117 [14:0] };
+  assign \$165  = $signed(\$162 ) + $signed(\$164 );
+  assign \$166  = $signed(\$160 ) + $signed(\$165 );
+  assign \$167  = $signed(\$166 ) < $signed(1'h0);
+  assign \$168  = - $signed(\$166 );
+  assign \$169  = \$167  ? \$168  : { \$166 [17], \$166 [17], \$166  };
+  assign a_rp_sign = $signed(\$166 ) < $signed(1'h0);
+  assign \$170  = 5'h12 - a_rp_msb;
+  assign \$171  = { \$169 [18:0], 7'h00 } << \$170 [4:0];
+  assign \$172  = $signed(\$118 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$173  = $signed(\$172 ) + $signed(8'h7f);
+  assign \$174  = $signed(\$173 ) < $signed(2'h1);
+  assign \$175  = $signed(\$173 ) < $signed(6'h27);
+  assign \$176  = $signed(2'h1) - $signed(\$173 );
+  assign a_rp_sh = \$171 [25:0] >> a_rp_rs;
+  assign \$177  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$177 [25:0] != \$171 [25:0];
+  assign \$178  = $signed(\$173 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$179  = $signed(\$178 ) - $signed(2'h1);
+  assign \$181  = $signed(\$180 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$183  = \$182  | a_rp_lost;
+  assign \$184  = \$183  | a_rp_sh[2];
+  assign \$185  = a_rp_sh[1] & \$184 ;
+  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, \$185  });
+  assign \$187  = ! \$169 [18:0];
+  assign \$188  = \$186 [42:0] >= 31'h7f800000;
   always @(posedge clk)
-    o_a <= \$197 ;
+    o_a <= \$189 ;
   always @(posedge clk)
-    o_w <= \$198 ;
+    o_w <= \$190 ;
   always @(posedge clk)
-    o_ctl <= \$199 ;
+    o_ctl <= \$191 ;
   always @(posedge clk)
-    p_acc <= \$200 ;
+    p_acc <= \$192 ;
   always @(posedge clk)
-    a_acc <= \$201 ;
+    a_acc <= \$193 ;
   always @(posedge clk)
-    grp_first <= \$202 ;
+    grp_first <= \$194 ;
   always @(posedge clk)
-    o_valid <= \$203 ;
+    o_valid <= \$195 ;
   always @(posedge clk)
-    o_psum <= \$204 ;
+    o_psum <= \$196 ;
   \array_mixpe_w4a16_os_4x4_shared__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
@@ -14543,253 +14131,253 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = i_a;
+    \$189  = i_a;
     if (rst) begin
-      \$197  = 64'h0000000000000000;
+      \$189  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = i_w;
+    \$190  = i_w;
     if (rst) begin
-      \$198  = 16'h0000;
+      \$190  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = i_ctl;
+    \$191  = i_ctl;
     if (rst) begin
-      \$199  = 5'h00;
+      \$191  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = p_acc;
+    \$192  = p_acc;
     if (close) begin
-      \$200  = 32'd0;
+      \$192  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$200  = p_next;
+      \$192  = p_next;
     end
     if (rst) begin
-      \$200  = 32'd0;
+      \$192  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = a_acc;
+    \$193  = a_acc;
     if (close) begin
-      \$201  = 32'd0;
+      \$193  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$201  = a_next;
+      \$193  = a_next;
     end
     if (rst) begin
-      \$201  = 32'd0;
+      \$193  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = grp_first;
+    \$194  = grp_first;
     if (close) begin
-      \$202  = 1'h0;
+      \$194  = 1'h0;
     end else if (\$1 ) begin
-      \$202  = 1'h1;
+      \$194  = 1'h1;
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = close;
+    \$195  = close;
     if (rst) begin
-      \$203  = 1'h0;
+      \$195  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = o_psum;
+    \$196  = o_psum;
     if (close) begin
-      \$204 [31:0] = p_next;
-      \$204 [64] = \$2 ;
-      \$204 [65] = i_ctl[3];
-      \$204 [63:32] = a_next;
+      \$196 [31:0] = p_next;
+      \$196 [64] = \$2 ;
+      \$196 [65] = i_ctl[3];
+      \$196 [63:32] = a_next;
     end
     if (rst) begin
-      \$204  = 66'h00000000000000000;
+      \$196  = 66'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$144 [1]) begin
+    if (\$136 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$144 [2]) begin
+    if (\$136 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$144 [3]) begin
+    if (\$136 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$144 [4]) begin
+    if (\$136 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$144 [5]) begin
+    if (\$136 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$144 [6]) begin
+    if (\$136 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$144 [7]) begin
+    if (\$136 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$144 [8]) begin
+    if (\$136 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$144 [9]) begin
+    if (\$136 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$144 [10]) begin
+    if (\$136 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$144 [11]) begin
+    if (\$136 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$144 [12]) begin
+    if (\$136 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$144 [13]) begin
+    if (\$136 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$144 [14]) begin
+    if (\$136 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$144 [15]) begin
+    if (\$136 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$144 [16]) begin
+    if (\$136 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$144 [17]) begin
+    if (\$136 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$144 [18]) begin
+    if (\$136 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$144 [19]) begin
+    if (\$136 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$144 [20]) begin
+    if (\$136 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$144 [21]) begin
+    if (\$136 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$144 [22]) begin
+    if (\$136 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$149 ) begin
+    if (\$141 ) begin
       (* full_case = 32'd1 *)
-      if (\$150 ) begin
+      if (\$142 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$151 [4:0];
+        p_rp_rs = \$143 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$162 ) begin
+    if (\$154 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$163 ) begin
+    end else if (\$155 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$161 [30:0] };
+      p_rp_out = { p_rp_sign, \$153 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_msb = 5'h00;
-    if (\$177 [1]) begin
+    if (\$169 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$177 [2]) begin
+    if (\$169 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$177 [3]) begin
+    if (\$169 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$177 [4]) begin
+    if (\$169 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$177 [5]) begin
+    if (\$169 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$177 [6]) begin
+    if (\$169 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$177 [7]) begin
+    if (\$169 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$177 [8]) begin
+    if (\$169 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$177 [9]) begin
+    if (\$169 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$177 [10]) begin
+    if (\$169 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$177 [11]) begin
+    if (\$169 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$177 [12]) begin
+    if (\$169 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$177 [13]) begin
+    if (\$169 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$177 [14]) begin
+    if (\$169 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$177 [15]) begin
+    if (\$169 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$177 [16]) begin
+    if (\$169 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$177 [17]) begin
+    if (\$169 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$177 [18]) begin
+    if (\$169 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_rs = 5'h00;
-    if (\$182 ) begin
+    if (\$174 ) begin
       (* full_case = 32'd1 *)
-      if (\$183 ) begin
+      if (\$175 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$184 [4:0];
+        a_rp_rs = \$176 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$195 ) begin
+    if (\$187 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$196 ) begin
+    end else if (\$188 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$194 [30:0] };
+      a_rp_out = { a_rp_sign, \$186 [30:0] };
     end
   end
   assign a0_sig = { \$5 , i_a[9:0] };
@@ -14804,37 +14392,37 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign a3_sig = { \$71 , i_a[57:48] };
   assign qmag3 = \$79 [3:0];
   assign prod3 = \$90 [14:0];
-  assign dist0 = \$97 [4:0];
-  assign pal0 = \$99 [18:0];
-  assign aal0 = \$101 [14:0];
-  assign dist1 = \$105 [4:0];
-  assign pal1 = \$107 [18:0];
-  assign aal1 = \$109 [14:0];
-  assign dist2 = \$113 [4:0];
-  assign pal2 = \$115 [18:0];
-  assign aal2 = \$117 [14:0];
-  assign dist3 = \$121 [4:0];
-  assign pal3 = \$123 [18:0];
-  assign aal3 = \$125 [14:0];
-  assign beat_exp = { \$126 [5], \$126 [5], \$126  };
-  assign p_beat = { \$141 [21], \$141  };
-  assign p_beat_mag = \$144 [22:0];
-  assign p_rp_ls = \$145 [4:0];
-  assign p_rp_norm = \$146 [25:0];
-  assign p_rp_eb = { \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148  };
-  assign p_rp_packed = \$161 [42:0];
-  assign a_beat = { \$174 [17], \$174  };
-  assign a_beat_mag = \$177 [18:0];
-  assign a_rp_ls = \$178 [4:0];
-  assign a_rp_norm = \$179 [25:0];
-  assign a_rp_eb = { \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181 [9], \$181  };
-  assign a_rp_packed = \$194 [42:0];
+  assign below0 = \$94 [4:0];
+  assign pal0 = \$97 [18:0];
+  assign aal0 = \$99 [14:0];
+  assign below1 = \$100 [4:0];
+  assign pal1 = \$103 [18:0];
+  assign aal1 = \$105 [14:0];
+  assign below2 = \$106 [4:0];
+  assign pal2 = \$109 [18:0];
+  assign aal2 = \$111 [14:0];
+  assign below3 = \$112 [4:0];
+  assign pal3 = \$115 [18:0];
+  assign aal3 = \$117 [14:0];
+  assign beat_exp = { \$118 [5], \$118 [5], \$118  };
+  assign p_beat = { \$133 [21], \$133  };
+  assign p_beat_mag = \$136 [22:0];
+  assign p_rp_ls = \$137 [4:0];
+  assign p_rp_norm = \$138 [25:0];
+  assign p_rp_eb = { \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140  };
+  assign p_rp_packed = \$153 [42:0];
+  assign a_beat = { \$166 [17], \$166  };
+  assign a_beat_mag = \$169 [18:0];
+  assign a_rp_ls = \$170 [4:0];
+  assign a_rp_norm = \$171 [25:0];
+  assign a_rp_eb = { \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173  };
+  assign a_rp_packed = \$186 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$97  = a_acc;
-  assign \b$98  = a_rp_out;
-  assign \s$99  = a_next;
+  assign \a$101  = a_acc;
+  assign \b$102  = a_rp_out;
+  assign \s$103  = a_next;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -14892,22 +14480,22 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$82  = { \$71 , i_a[57:48], 1'h0 };
   assign \$85  = { 1'h0, \$71 , i_a[57:48], 2'h0 };
   assign \$87  = { \$71 , i_a[57:48], 3'h0 };
-  assign \$98  = { 3'h0, \$24 [14:0], 4'h0 };
-  assign \$100  = { 3'h0, \$5 , i_a[9:0], 4'h0 };
-  assign \$106  = { 3'h0, \$46 [14:0], 4'h0 };
-  assign \$108  = { 3'h0, \$27 , i_a[25:16], 4'h0 };
-  assign \$114  = { 3'h0, \$68 [14:0], 4'h0 };
-  assign \$116  = { 3'h0, \$49 , i_a[41:32], 4'h0 };
-  assign \$122  = { 3'h0, \$90 [14:0], 4'h0 };
-  assign \$124  = { 3'h0, \$71 , i_a[57:48], 4'h0 };
-  assign \$127  = i_a[15];
-  assign \$130  = i_a[31];
-  assign \$134  = i_a[47];
-  assign \$137  = i_a[63];
-  assign \$155  = { \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 , 23'h000000 };
-  assign \$188  = { \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 [20], \$187 , 23'h000000 };
-  assign \$157  = p_rp_sh[0];
-  assign \$190  = a_rp_sh[0];
+  assign \$96  = { 3'h0, \$24 [14:0], 4'h0 };
+  assign \$98  = { 3'h0, \$5 , i_a[9:0], 4'h0 };
+  assign \$102  = { 3'h0, \$46 [14:0], 4'h0 };
+  assign \$104  = { 3'h0, \$27 , i_a[25:16], 4'h0 };
+  assign \$108  = { 3'h0, \$68 [14:0], 4'h0 };
+  assign \$110  = { 3'h0, \$49 , i_a[41:32], 4'h0 };
+  assign \$114  = { 3'h0, \$90 [14:0], 4'h0 };
+  assign \$116  = { 3'h0, \$71 , i_a[57:48], 4'h0 };
+  assign \$119  = i_a[15];
+  assign \$122  = i_a[31];
+  assign \$126  = i_a[47];
+  assign \$129  = i_a[63];
+  assign \$147  = { \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 , 23'h000000 };
+  assign \$180  = { \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 , 23'h000000 };
+  assign \$149  = p_rp_sh[0];
+  assign \$182  = a_rp_sh[0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);

@@ -4,130 +4,113 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg [10:0] \$101 ;
-  reg [8:0] \$102 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg [191:0] \$102 ;
   reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [127:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   wire \$11 ;
-  reg [111:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [10:0] \$112 ;
-  reg [10:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
-  reg \$118 ;
-  reg [191:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [3:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [11:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [11:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [11:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [3:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [6:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [3:0] \$52 ;
-  wire [3:0] \$53 ;
+  wire [6:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [11:0] \$53 ;
   wire \$54 ;
-  wire [3:0] \$55 ;
-  wire [3:0] \$56 ;
+  wire [9:0] \$55 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [11:0] \$65 ;
+  wire [11:0] \$60 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
-  wire [11:0] \$71 ;
-  wire [11:0] \$72 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
   wire \$73 ;
   wire [9:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  reg [8:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
-  wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$80 ;
+  reg \$81 ;
+  reg [39:0] \$82 ;
+  reg [2:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [10:0] \$85 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [10:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
-  reg [2:0] \$95 ;
-  reg [2:0] \$96 ;
-  reg [2:0] \$97 ;
+  reg [127:0] \$90 ;
+  reg [4:0] \$91 ;
+  reg [4:0] \$92 ;
+  reg [111:0] \$93 ;
+  reg [8:0] \$94 ;
+  reg [10:0] \$95 ;
+  reg [10:0] \$96 ;
+  reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$38 ;
   wire [127:0] \$signature__data ;
   wire [111:0] \$signature__data$25 ;
   wire [27:0] \$signature__data$25[0] ;
@@ -162,27 +145,27 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [7:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$85[0] ;
-  wire [7:0] \$signature__data$85[0][0] ;
-  wire [7:0] \$signature__data$85[0][1] ;
-  wire [7:0] \$signature__data$85[0][2] ;
-  wire [7:0] \$signature__data$85[0][3] ;
-  wire [31:0] \$signature__data$85[1] ;
-  wire [7:0] \$signature__data$85[1][0] ;
-  wire [7:0] \$signature__data$85[1][1] ;
-  wire [7:0] \$signature__data$85[1][2] ;
-  wire [7:0] \$signature__data$85[1][3] ;
-  wire [31:0] \$signature__data$85[2] ;
-  wire [7:0] \$signature__data$85[2][0] ;
-  wire [7:0] \$signature__data$85[2][1] ;
-  wire [7:0] \$signature__data$85[2][2] ;
-  wire [7:0] \$signature__data$85[2][3] ;
-  wire [31:0] \$signature__data$85[3] ;
-  wire [7:0] \$signature__data$85[3][0] ;
-  wire [7:0] \$signature__data$85[3][1] ;
-  wire [7:0] \$signature__data$85[3][2] ;
-  wire [7:0] \$signature__data$85[3][3] ;
+  wire [127:0] \$signature__data$77 ;
+  wire [31:0] \$signature__data$77[0] ;
+  wire [7:0] \$signature__data$77[0][0] ;
+  wire [7:0] \$signature__data$77[0][1] ;
+  wire [7:0] \$signature__data$77[0][2] ;
+  wire [7:0] \$signature__data$77[0][3] ;
+  wire [31:0] \$signature__data$77[1] ;
+  wire [7:0] \$signature__data$77[1][0] ;
+  wire [7:0] \$signature__data$77[1][1] ;
+  wire [7:0] \$signature__data$77[1][2] ;
+  wire [7:0] \$signature__data$77[1][3] ;
+  wire [31:0] \$signature__data$77[2] ;
+  wire [7:0] \$signature__data$77[2][0] ;
+  wire [7:0] \$signature__data$77[2][1] ;
+  wire [7:0] \$signature__data$77[2][2] ;
+  wire [7:0] \$signature__data$77[2][3] ;
+  wire [31:0] \$signature__data$77[3] ;
+  wire [7:0] \$signature__data$77[3][0] ;
+  wire [7:0] \$signature__data$77[3][1] ;
+  wire [7:0] \$signature__data$77[3][2] ;
+  wire [7:0] \$signature__data$77[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -205,7 +188,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire [7:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$42 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -370,22 +353,14 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire [47:0] \o_wr__data[3] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [2:0] os_dq = 3'h0;
-  reg [2:0] os_dq_now;
   wire os_fire;
-  reg [2:0] os_gap = 3'h0;
-  reg [2:0] os_gap_now;
   reg [5:0] os_group_beat = 6'h00;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [10:0] os_n0 = 11'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -758,10 +733,10 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [191:0] o_buf [255:0];
   initial begin
     o_buf[0] = 192'h000000000000000000000000000000000000000000000000;
@@ -1300,7 +1275,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [111:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1321,156 +1296,134 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 3'h4;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 3'h4;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 3'h4;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 3'h4;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 4'h0;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 4'h0;
-  assign \$57  = os_since_last < 3'h4;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
-  assign \$63  = os_n0 + 3'h4;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 3'h4;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 3'h4;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 3'h4;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 3'h4;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 3'h4;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 3'h4;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_group_beat + 1'h1;
+  assign \$50  = os_group_end ? 7'h00 : \$49 ;
+  assign \$51  = os_n0 + 3'h4;
+  assign \$52  = os_w_base + os_len;
+  assign \$53  = os_n0 + 3'h4;
+  assign \$54  = \$53  >= N;
+  assign \$55  = os_m0 + 3'h4;
+  assign \$56  = os_a_base + os_len;
+  assign \$57  = run & o_row_valid;
+  assign \$58  = edge_n0 + 3'h4;
+  assign \$59  = edge_y_base + M;
+  assign \$60  = edge_n0 + 3'h4;
+  assign \$61  = \$60  >= N;
+  assign \$62  = edge_m0 + 3'h4;
+  assign \$63  = run & o_row_valid;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$23 [8:0] < M;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = \$67  & is_last;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = \$69  > y_end;
+  assign \$71  = o_wr__en & \$70 ;
+  assign \$72  = o_wr__addr + 1'h1;
+  assign \$73  = run & last_write;
+  assign \$74  = raddr + 1'h1;
+  assign \$75  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$76 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$77 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$78 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$79 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$80 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$81 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$82 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$83 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_m0 <= \$84 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_n0 <= \$85 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_beat <= \$86 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_a_base <= \$87 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_w_base <= \$88 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_group_beat <= \$89 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    i_a <= \$90 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    issue_d1 <= \$91 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    i_ctl <= \$92 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    i_w <= \$93 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    edge_m0 <= \$94 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    edge_n0 <= \$95 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    edge_y_base <= \$96 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    s1_valid <= \$97 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    o_wr__en <= \$98 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    s1_first <= \$99 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    o_wr__addr <= \$100 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    last_write <= \$101 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    s1_row <= \$102 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    y_end <= \$103 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    drain <= \$104 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    raddr <= \$105 ;
   always @(posedge clk)
-    last_write <= \$118 ;
-  always @(posedge clk)
-    s1_row <= \$119 ;
-  always @(posedge clk)
-    y_end <= \$120 ;
-  always @(posedge clk)
-    drain <= \$121 ;
-  always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$106 ;
   \array_mixpe_w4a8_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1483,32 +1436,11 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [2:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1516,8 +1448,8 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1526,7 +1458,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1537,209 +1469,339 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$76  = a_load_addr;
+    if (\$36 ) begin
+      \$76  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$39 ) begin
+      \$76  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$77  = w_load_addr;
+    if (\$40 ) begin
+      \$77  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$43 ) begin
+      \$77  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = M;
+    \$78  = M;
     if (go) begin
-      \$90  = m;
+      \$78  = m;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = N;
+    \$79  = N;
     if (go) begin
-      \$91  = n;
+      \$79  = n;
     end
     if (rst) begin
-      \$91  = 11'h000;
+      \$79  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = os_len;
+    \$80  = os_len;
     if (go) begin
-      \$92  = k_beats;
+      \$80  = k_beats;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$80  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = run;
+    \$81  = run;
     if (go) begin
-      \$93  = 1'h1;
+      \$81  = 1'h1;
     end
-    if (\$85 ) begin
-      \$93  = 1'h0;
+    if (\$73 ) begin
+      \$81  = 1'h0;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = cycles;
+    \$82  = cycles;
     if (go) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$82  = \$44 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$53 [2:0];
+    \$83  = \$47 [2:0];
     if (go) begin
-      \$95  = 3'h0;
-    end
-    if (rst) begin
-      \$95  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$56 [2:0];
-    if (go) begin
-      \$96  = 3'h0;
-    end
-    if (rst) begin
-      \$96  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$59 [2:0];
-    if (go) begin
-      \$97  = 3'h0;
+      \$83  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 3'h1;
+        \$83  = 3'h1;
       end
     end
     if (rst) begin
-      \$97  = 3'h0;
+      \$83  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h0;
+    \$84  = os_m0;
     if (go) begin
-      \$98  = 1'h0;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$84  = \$55 [8:0];
+        end
+      end
     end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_n0;
+    if (go) begin
+      \$85  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$85  = \$51 [10:0];
+        if (\$54 ) begin
+          \$85  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_beat;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      \$86  = \$48 [8:0];
+      if (os_is_last) begin
+        \$86  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = os_a_base;
+    if (go) begin
+      \$87  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$87  = \$56 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$87  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = os_w_base;
+    if (go) begin
+      \$88  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$88  = \$52 [8:0];
+        if (\$54 ) begin
+          \$88  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = os_group_beat;
+    if (go) begin
+      \$89  = 6'h00;
+    end
+    if (os_fire) begin
+      \$89  = \$50 [5:0];
+    end
+    if (rst) begin
+      \$89  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = \$signature__data$77 ;
+    if (rst) begin
+      \$90  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = issue;
+    if (rst) begin
+      \$91  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = issue_d1;
+    if (rst) begin
+      \$92  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = w_rd__data;
+    if (rst) begin
+      \$93  = 112'h0000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = edge_m0;
+    if (go) begin
+      \$94  = 9'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        if (\$61 ) begin
+          \$94  = \$62 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = edge_n0;
+    if (go) begin
+      \$95  = 11'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$95  = \$58 [10:0];
+        if (\$61 ) begin
+          \$95  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = edge_y_base;
+    if (go) begin
+      \$96  = 11'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$96  = \$59 [10:0];
+        if (\$61 ) begin
+          \$96  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$63 ;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_group_end;
+    \$99  = 1'h1;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_m0;
-    if (go) begin
-      \$100  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
-      end
-    end
+    \$100  = \$24 [7:0];
     if (rst) begin
-      \$100  = 9'h000;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_n0;
-    if (go) begin
-      \$101  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$101  = \$63 [10:0];
-        if (\$66 ) begin
-          \$101  = 11'h000;
-        end
-      end
-    end
+    \$101  = \$68 ;
     if (rst) begin
-      \$101  = 11'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_beat;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      \$102  = \$60 [8:0];
-      if (os_is_last) begin
-        \$102  = 9'h000;
-      end
-    end
+    \$102 [47:0] = o_row[47:0];
+    \$102 [95:48] = o_row[95:48];
+    \$102 [143:96] = o_row[143:96];
+    \$102 [191:144] = o_row[191:144];
     if (rst) begin
-      \$102  = 9'h000;
+      \$102  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_a_base;
+    \$103  = y_end;
+    if (\$71 ) begin
+      \$103  = \$72 ;
+    end
     if (go) begin
       \$103  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
     end
     if (rst) begin
       \$103  = 9'h000;
@@ -1747,237 +1809,52 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_w_base;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 112'h0000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
-    if (go) begin
-      \$112  = 11'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$112  = \$70 [10:0];
-        if (\$73 ) begin
-          \$112  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$112  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
-    if (go) begin
-      \$113  = 11'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$113  = \$71 [10:0];
-        if (\$73 ) begin
-          \$113  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$75 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = 1'h1;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 [7:0];
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$80 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119 [47:0] = o_row[47:0];
-    \$119 [95:48] = o_row[95:48];
-    \$119 [143:96] = o_row[143:96];
-    \$119 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$119  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
+    \$104  = drain;
+    if (\$73 ) begin
+      \$104  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
+        if (\$75 ) begin
+          \$104  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = raddr;
+    \$105  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$105  = \$74 [8:0];
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
     if (rst) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
+    \$106  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$123  = 1'h1;
+        \$106  = 1'h1;
       end else if (y_out__ready) begin
-        \$123  = 1'h0;
+        \$106  = 1'h0;
       end
     end
     if (go) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1985,14 +1862,13 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$38  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$42  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [10:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2160,26 +2036,26 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$85[0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [7:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [15:8];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [23:16];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [31:24];
-  assign \$signature__data$85[1]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [39:32];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [47:40];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [55:48];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [63:56];
-  assign \$signature__data$85[2]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [71:64];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [79:72];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [87:80];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [95:88];
-  assign \$signature__data$85[3]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [103:96];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [111:104];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [119:112];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [127:120];
+  assign \$signature__data$77[0]  = \$signature__data$77 [31:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [7:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [15:8];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [23:16];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [31:24];
+  assign \$signature__data$77[1]  = \$signature__data$77 [63:32];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [39:32];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [47:40];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [55:48];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [63:56];
+  assign \$signature__data$77[2]  = \$signature__data$77 [95:64];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [71:64];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [79:72];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [87:80];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [95:88];
+  assign \$signature__data$77[3]  = \$signature__data$77 [127:96];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [103:96];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [111:104];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [119:112];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2257,9 +2133,9 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
@@ -3579,185 +3455,185 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [31:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$89 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$107 ),
     .o_valid(\o_valid$109 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(\i_w$104 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$123 ),
     .o_valid(\o_valid$125 ),
     .o_w(\i_w$76 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$120 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_ctl(\o_ctl$176 ),
     .o_psum(\o_psum$139 ),
     .o_valid(\o_valid$141 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$136 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$94 ),
     .o_valid(\o_valid$95 ),
     .o_w(\i_w$66 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$110 ),
     .o_valid(\o_valid$111 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$126 ),
     .o_valid(\o_valid$127 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$76 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$178 ),
     .o_psum(\o_psum$142 ),
     .o_valid(\o_valid$143 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$96 ),
     .o_valid(\o_valid$97 ),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$66 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$112 ),
     .o_valid(\o_valid$113 ),
     .o_w(\i_w$74 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$128 ),
     .o_valid(\o_valid$129 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_ctl(\o_ctl$180 ),
     .o_psum(\o_psum$144 ),
     .o_valid(\o_valid$145 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$98 ),
     .o_valid(\o_valid$99 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$114 ),
     .o_valid(\o_valid$115 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$130 ),
     .o_valid(\o_valid$131 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$182 ),
     .o_psum(\o_psum$146 ),
     .o_valid(\o_valid$147 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
@@ -6424,7 +6300,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6434,7 +6310,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6489,6 +6364,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6542,6 +6418,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6562,12 +6439,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6621,11 +6498,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6635,7 +6510,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6690,6 +6564,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6743,6 +6618,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6763,12 +6639,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6822,11 +6698,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6836,7 +6710,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6891,6 +6764,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6944,6 +6818,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6964,12 +6839,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7023,11 +6898,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7037,7 +6910,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7091,6 +6963,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7144,6 +7017,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7164,12 +7038,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7223,11 +7097,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7237,7 +7109,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7292,6 +7163,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7345,6 +7217,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7365,12 +7238,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7424,11 +7297,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7438,7 +7309,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7493,6 +7363,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7546,6 +7417,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7566,12 +7438,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7625,11 +7497,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7639,7 +7509,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7694,6 +7563,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7747,6 +7617,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7767,12 +7638,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7826,11 +7697,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7840,7 +7709,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7894,6 +7762,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7947,6 +7816,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7967,12 +7837,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8026,11 +7896,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8040,208 +7908,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_4x4_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8296,6 +7962,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8349,6 +8016,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8369,12 +8037,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8428,11 +8096,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8442,7 +8108,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8497,6 +8162,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8550,6 +8216,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8570,12 +8237,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8629,11 +8296,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8643,7 +8308,206 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_4x4_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8697,6 +8561,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8750,6 +8615,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8770,12 +8636,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8829,11 +8695,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8843,7 +8707,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8897,6 +8760,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8950,6 +8814,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8970,12 +8835,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9029,11 +8894,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9043,7 +8906,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9097,6 +8959,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9150,6 +9013,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9170,12 +9034,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9229,11 +9093,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9243,7 +9105,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9297,6 +9158,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9350,6 +9212,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9370,12 +9233,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9429,11 +9292,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9443,7 +9304,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9496,6 +9356,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9549,6 +9410,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9569,12 +9431,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9628,8 +9490,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -4,130 +4,113 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg [11:0] \$101 ;
-  reg [8:0] \$102 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg [383:0] \$102 ;
   reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [255:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   wire \$11 ;
-  reg [223:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [11:0] \$112 ;
-  reg [11:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
-  reg \$118 ;
-  reg [383:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [4:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [12:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [12:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [12:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [12:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [4:0] \$46 ;
+  wire [4:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [6:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [4:0] \$52 ;
-  wire [4:0] \$53 ;
+  wire [6:0] \$50 ;
+  wire [12:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [12:0] \$53 ;
   wire \$54 ;
-  wire [4:0] \$55 ;
-  wire [4:0] \$56 ;
+  wire [9:0] \$55 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire [12:0] \$58 ;
+  wire [12:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
-  wire [12:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [12:0] \$65 ;
+  wire [12:0] \$60 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire [12:0] \$70 ;
-  wire [12:0] \$71 ;
-  wire [12:0] \$72 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
   wire \$73 ;
   wire [9:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  reg [8:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg [11:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
-  wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$80 ;
+  reg \$81 ;
+  reg [39:0] \$82 ;
+  reg [3:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [11:0] \$85 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [11:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
-  reg [3:0] \$95 ;
-  reg [3:0] \$96 ;
-  reg [3:0] \$97 ;
+  reg [255:0] \$90 ;
+  reg [4:0] \$91 ;
+  reg [4:0] \$92 ;
+  reg [223:0] \$93 ;
+  reg [8:0] \$94 ;
+  reg [11:0] \$95 ;
+  reg [11:0] \$96 ;
+  reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$38 ;
   wire [255:0] \$signature__data ;
   wire [223:0] \$signature__data$25 ;
   wire [27:0] \$signature__data$25[0] ;
@@ -194,47 +177,47 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [3:0] \$signature__data$25[7].q[3] ;
   wire [7:0] \$signature__data$25[7].scale ;
   wire [3:0] \$signature__data$25[7].zero ;
-  wire [255:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$85[0] ;
-  wire [7:0] \$signature__data$85[0][0] ;
-  wire [7:0] \$signature__data$85[0][1] ;
-  wire [7:0] \$signature__data$85[0][2] ;
-  wire [7:0] \$signature__data$85[0][3] ;
-  wire [31:0] \$signature__data$85[1] ;
-  wire [7:0] \$signature__data$85[1][0] ;
-  wire [7:0] \$signature__data$85[1][1] ;
-  wire [7:0] \$signature__data$85[1][2] ;
-  wire [7:0] \$signature__data$85[1][3] ;
-  wire [31:0] \$signature__data$85[2] ;
-  wire [7:0] \$signature__data$85[2][0] ;
-  wire [7:0] \$signature__data$85[2][1] ;
-  wire [7:0] \$signature__data$85[2][2] ;
-  wire [7:0] \$signature__data$85[2][3] ;
-  wire [31:0] \$signature__data$85[3] ;
-  wire [7:0] \$signature__data$85[3][0] ;
-  wire [7:0] \$signature__data$85[3][1] ;
-  wire [7:0] \$signature__data$85[3][2] ;
-  wire [7:0] \$signature__data$85[3][3] ;
-  wire [31:0] \$signature__data$85[4] ;
-  wire [7:0] \$signature__data$85[4][0] ;
-  wire [7:0] \$signature__data$85[4][1] ;
-  wire [7:0] \$signature__data$85[4][2] ;
-  wire [7:0] \$signature__data$85[4][3] ;
-  wire [31:0] \$signature__data$85[5] ;
-  wire [7:0] \$signature__data$85[5][0] ;
-  wire [7:0] \$signature__data$85[5][1] ;
-  wire [7:0] \$signature__data$85[5][2] ;
-  wire [7:0] \$signature__data$85[5][3] ;
-  wire [31:0] \$signature__data$85[6] ;
-  wire [7:0] \$signature__data$85[6][0] ;
-  wire [7:0] \$signature__data$85[6][1] ;
-  wire [7:0] \$signature__data$85[6][2] ;
-  wire [7:0] \$signature__data$85[6][3] ;
-  wire [31:0] \$signature__data$85[7] ;
-  wire [7:0] \$signature__data$85[7][0] ;
-  wire [7:0] \$signature__data$85[7][1] ;
-  wire [7:0] \$signature__data$85[7][2] ;
-  wire [7:0] \$signature__data$85[7][3] ;
+  wire [255:0] \$signature__data$77 ;
+  wire [31:0] \$signature__data$77[0] ;
+  wire [7:0] \$signature__data$77[0][0] ;
+  wire [7:0] \$signature__data$77[0][1] ;
+  wire [7:0] \$signature__data$77[0][2] ;
+  wire [7:0] \$signature__data$77[0][3] ;
+  wire [31:0] \$signature__data$77[1] ;
+  wire [7:0] \$signature__data$77[1][0] ;
+  wire [7:0] \$signature__data$77[1][1] ;
+  wire [7:0] \$signature__data$77[1][2] ;
+  wire [7:0] \$signature__data$77[1][3] ;
+  wire [31:0] \$signature__data$77[2] ;
+  wire [7:0] \$signature__data$77[2][0] ;
+  wire [7:0] \$signature__data$77[2][1] ;
+  wire [7:0] \$signature__data$77[2][2] ;
+  wire [7:0] \$signature__data$77[2][3] ;
+  wire [31:0] \$signature__data$77[3] ;
+  wire [7:0] \$signature__data$77[3][0] ;
+  wire [7:0] \$signature__data$77[3][1] ;
+  wire [7:0] \$signature__data$77[3][2] ;
+  wire [7:0] \$signature__data$77[3][3] ;
+  wire [31:0] \$signature__data$77[4] ;
+  wire [7:0] \$signature__data$77[4][0] ;
+  wire [7:0] \$signature__data$77[4][1] ;
+  wire [7:0] \$signature__data$77[4][2] ;
+  wire [7:0] \$signature__data$77[4][3] ;
+  wire [31:0] \$signature__data$77[5] ;
+  wire [7:0] \$signature__data$77[5][0] ;
+  wire [7:0] \$signature__data$77[5][1] ;
+  wire [7:0] \$signature__data$77[5][2] ;
+  wire [7:0] \$signature__data$77[5][3] ;
+  wire [31:0] \$signature__data$77[6] ;
+  wire [7:0] \$signature__data$77[6][0] ;
+  wire [7:0] \$signature__data$77[6][1] ;
+  wire [7:0] \$signature__data$77[6][2] ;
+  wire [7:0] \$signature__data$77[6][3] ;
+  wire [31:0] \$signature__data$77[7] ;
+  wire [7:0] \$signature__data$77[7][0] ;
+  wire [7:0] \$signature__data$77[7][1] ;
+  wire [7:0] \$signature__data$77[7][2] ;
+  wire [7:0] \$signature__data$77[7][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -277,7 +260,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data[7][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$42 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -530,22 +513,14 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [47:0] \o_wr__data[7] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [3:0] os_dq = 4'h0;
-  reg [3:0] os_dq_now;
   wire os_fire;
-  reg [3:0] os_gap = 4'h0;
-  reg [3:0] os_gap_now;
   reg [5:0] os_group_beat = 6'h00;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [11:0] os_n0 = 12'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [3:0] os_since_last = 4'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -990,10 +965,10 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [383:0] o_buf [255:0];
   initial begin
     o_buf[0] = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -1532,7 +1507,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [223:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1553,156 +1528,134 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 4'h8;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 4'h8;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 4'h8;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 4'h8;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 5'h00;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 5'h00;
-  assign \$57  = os_since_last < 4'h8;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
-  assign \$63  = os_n0 + 4'h8;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 4'h8;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
-  assign \$70  = edge_n0 + 4'h8;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 4'h8;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 4'h8;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 4'h8;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 4'h8;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 4'h8;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_group_beat + 1'h1;
+  assign \$50  = os_group_end ? 7'h00 : \$49 ;
+  assign \$51  = os_n0 + 4'h8;
+  assign \$52  = os_w_base + os_len;
+  assign \$53  = os_n0 + 4'h8;
+  assign \$54  = \$53  >= N;
+  assign \$55  = os_m0 + 4'h8;
+  assign \$56  = os_a_base + os_len;
+  assign \$57  = run & o_row_valid;
+  assign \$58  = edge_n0 + 4'h8;
+  assign \$59  = edge_y_base + M;
+  assign \$60  = edge_n0 + 4'h8;
+  assign \$61  = \$60  >= N;
+  assign \$62  = edge_m0 + 4'h8;
+  assign \$63  = run & o_row_valid;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$23 [8:0] < M;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = \$67  & is_last;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = \$69  > y_end;
+  assign \$71  = o_wr__en & \$70 ;
+  assign \$72  = o_wr__addr + 1'h1;
+  assign \$73  = run & last_write;
+  assign \$74  = raddr + 1'h1;
+  assign \$75  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$76 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$77 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$78 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$79 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$80 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$81 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$82 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$83 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_m0 <= \$84 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_n0 <= \$85 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_beat <= \$86 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_a_base <= \$87 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_w_base <= \$88 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_group_beat <= \$89 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    i_a <= \$90 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    issue_d1 <= \$91 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    i_ctl <= \$92 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    i_w <= \$93 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    edge_m0 <= \$94 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    edge_n0 <= \$95 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    edge_y_base <= \$96 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    s1_valid <= \$97 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    o_wr__en <= \$98 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    s1_first <= \$99 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    o_wr__addr <= \$100 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    last_write <= \$101 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    s1_row <= \$102 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    y_end <= \$103 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    drain <= \$104 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    raddr <= \$105 ;
   always @(posedge clk)
-    last_write <= \$118 ;
-  always @(posedge clk)
-    s1_row <= \$119 ;
-  always @(posedge clk)
-    y_end <= \$120 ;
-  always @(posedge clk)
-    drain <= \$121 ;
-  always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$106 ;
   \array_mixpe_w4a8_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1715,32 +1668,11 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [3:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1748,8 +1680,8 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1758,7 +1690,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1769,209 +1701,343 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$76  = a_load_addr;
+    if (\$36 ) begin
+      \$76  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$39 ) begin
+      \$76  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$77  = w_load_addr;
+    if (\$40 ) begin
+      \$77  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$43 ) begin
+      \$77  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = M;
+    \$78  = M;
     if (go) begin
-      \$90  = m;
+      \$78  = m;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = N;
+    \$79  = N;
     if (go) begin
-      \$91  = n;
+      \$79  = n;
     end
     if (rst) begin
-      \$91  = 12'h000;
+      \$79  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = os_len;
+    \$80  = os_len;
     if (go) begin
-      \$92  = k_beats;
+      \$80  = k_beats;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$80  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = run;
+    \$81  = run;
     if (go) begin
-      \$93  = 1'h1;
+      \$81  = 1'h1;
     end
-    if (\$85 ) begin
-      \$93  = 1'h0;
+    if (\$73 ) begin
+      \$81  = 1'h0;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = cycles;
+    \$82  = cycles;
     if (go) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$82  = \$44 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$53 [3:0];
+    \$83  = \$47 [3:0];
     if (go) begin
-      \$95  = 4'h0;
-    end
-    if (rst) begin
-      \$95  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$56 [3:0];
-    if (go) begin
-      \$96  = 4'h0;
-    end
-    if (rst) begin
-      \$96  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$59 [3:0];
-    if (go) begin
-      \$97  = 4'h0;
+      \$83  = 4'h8;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 4'h1;
+        \$83  = 4'h1;
       end
     end
     if (rst) begin
-      \$97  = 4'h0;
+      \$83  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h0;
+    \$84  = os_m0;
     if (go) begin
-      \$98  = 1'h0;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$84  = \$55 [8:0];
+        end
+      end
     end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_n0;
+    if (go) begin
+      \$85  = 12'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$85  = \$51 [11:0];
+        if (\$54 ) begin
+          \$85  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_beat;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      \$86  = \$48 [8:0];
+      if (os_is_last) begin
+        \$86  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = os_a_base;
+    if (go) begin
+      \$87  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$87  = \$56 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$87  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = os_w_base;
+    if (go) begin
+      \$88  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$88  = \$52 [8:0];
+        if (\$54 ) begin
+          \$88  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = os_group_beat;
+    if (go) begin
+      \$89  = 6'h00;
+    end
+    if (os_fire) begin
+      \$89  = \$50 [5:0];
+    end
+    if (rst) begin
+      \$89  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = \$signature__data$77 ;
+    if (rst) begin
+      \$90  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = issue;
+    if (rst) begin
+      \$91  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = issue_d1;
+    if (rst) begin
+      \$92  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = w_rd__data;
+    if (rst) begin
+      \$93  = 224'h00000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = edge_m0;
+    if (go) begin
+      \$94  = 9'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        if (\$61 ) begin
+          \$94  = \$62 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = edge_n0;
+    if (go) begin
+      \$95  = 12'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$95  = \$58 [11:0];
+        if (\$61 ) begin
+          \$95  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = edge_y_base;
+    if (go) begin
+      \$96  = 12'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$96  = \$59 [11:0];
+        if (\$61 ) begin
+          \$96  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$63 ;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_group_end;
+    \$99  = 1'h1;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_m0;
-    if (go) begin
-      \$100  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
-      end
-    end
+    \$100  = \$24 [7:0];
     if (rst) begin
-      \$100  = 9'h000;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_n0;
-    if (go) begin
-      \$101  = 12'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$101  = \$63 [11:0];
-        if (\$66 ) begin
-          \$101  = 12'h000;
-        end
-      end
-    end
+    \$101  = \$68 ;
     if (rst) begin
-      \$101  = 12'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_beat;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      \$102  = \$60 [8:0];
-      if (os_is_last) begin
-        \$102  = 9'h000;
-      end
-    end
+    \$102 [47:0] = o_row[47:0];
+    \$102 [95:48] = o_row[95:48];
+    \$102 [143:96] = o_row[143:96];
+    \$102 [191:144] = o_row[191:144];
+    \$102 [239:192] = o_row[239:192];
+    \$102 [287:240] = o_row[287:240];
+    \$102 [335:288] = o_row[335:288];
+    \$102 [383:336] = o_row[383:336];
     if (rst) begin
-      \$102  = 9'h000;
+      \$102  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_a_base;
+    \$103  = y_end;
+    if (\$71 ) begin
+      \$103  = \$72 ;
+    end
     if (go) begin
       \$103  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
     end
     if (rst) begin
       \$103  = 9'h000;
@@ -1979,241 +2045,52 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_w_base;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 224'h00000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
-    if (go) begin
-      \$112  = 12'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$112  = \$70 [11:0];
-        if (\$73 ) begin
-          \$112  = 12'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$112  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
-    if (go) begin
-      \$113  = 12'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$113  = \$71 [11:0];
-        if (\$73 ) begin
-          \$113  = 12'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$75 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = 1'h1;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 [7:0];
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$80 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119 [47:0] = o_row[47:0];
-    \$119 [95:48] = o_row[95:48];
-    \$119 [143:96] = o_row[143:96];
-    \$119 [191:144] = o_row[191:144];
-    \$119 [239:192] = o_row[239:192];
-    \$119 [287:240] = o_row[287:240];
-    \$119 [335:288] = o_row[335:288];
-    \$119 [383:336] = o_row[383:336];
-    if (rst) begin
-      \$119  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
+    \$104  = drain;
+    if (\$73 ) begin
+      \$104  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
+        if (\$75 ) begin
+          \$104  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = raddr;
+    \$105  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$105  = \$74 [8:0];
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
     if (rst) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
+    \$106  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$123  = 1'h1;
+        \$106  = 1'h1;
       end else if (y_out__ready) begin
-        \$123  = 1'h0;
+        \$106  = 1'h0;
       end
     end
     if (go) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2221,14 +2098,13 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$38  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$42  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [11:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [11:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2540,46 +2416,46 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[7][1]  = i_a[239:232];
   assign \i_a[7][2]  = i_a[247:240];
   assign \i_a[7][3]  = i_a[255:248];
-  assign \$signature__data$85[0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [7:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [15:8];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [23:16];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [31:24];
-  assign \$signature__data$85[1]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [39:32];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [47:40];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [55:48];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [63:56];
-  assign \$signature__data$85[2]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [71:64];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [79:72];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [87:80];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [95:88];
-  assign \$signature__data$85[3]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [103:96];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [111:104];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [119:112];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [127:120];
-  assign \$signature__data$85[4]  = \$signature__data$85 [159:128];
-  assign \$signature__data$85[4][0]  = \$signature__data$85 [135:128];
-  assign \$signature__data$85[4][1]  = \$signature__data$85 [143:136];
-  assign \$signature__data$85[4][2]  = \$signature__data$85 [151:144];
-  assign \$signature__data$85[4][3]  = \$signature__data$85 [159:152];
-  assign \$signature__data$85[5]  = \$signature__data$85 [191:160];
-  assign \$signature__data$85[5][0]  = \$signature__data$85 [167:160];
-  assign \$signature__data$85[5][1]  = \$signature__data$85 [175:168];
-  assign \$signature__data$85[5][2]  = \$signature__data$85 [183:176];
-  assign \$signature__data$85[5][3]  = \$signature__data$85 [191:184];
-  assign \$signature__data$85[6]  = \$signature__data$85 [223:192];
-  assign \$signature__data$85[6][0]  = \$signature__data$85 [199:192];
-  assign \$signature__data$85[6][1]  = \$signature__data$85 [207:200];
-  assign \$signature__data$85[6][2]  = \$signature__data$85 [215:208];
-  assign \$signature__data$85[6][3]  = \$signature__data$85 [223:216];
-  assign \$signature__data$85[7]  = \$signature__data$85 [255:224];
-  assign \$signature__data$85[7][0]  = \$signature__data$85 [231:224];
-  assign \$signature__data$85[7][1]  = \$signature__data$85 [239:232];
-  assign \$signature__data$85[7][2]  = \$signature__data$85 [247:240];
-  assign \$signature__data$85[7][3]  = \$signature__data$85 [255:248];
+  assign \$signature__data$77[0]  = \$signature__data$77 [31:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [7:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [15:8];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [23:16];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [31:24];
+  assign \$signature__data$77[1]  = \$signature__data$77 [63:32];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [39:32];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [47:40];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [55:48];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [63:56];
+  assign \$signature__data$77[2]  = \$signature__data$77 [95:64];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [71:64];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [79:72];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [87:80];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [95:88];
+  assign \$signature__data$77[3]  = \$signature__data$77 [127:96];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [103:96];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [111:104];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [119:112];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [127:120];
+  assign \$signature__data$77[4]  = \$signature__data$77 [159:128];
+  assign \$signature__data$77[4][0]  = \$signature__data$77 [135:128];
+  assign \$signature__data$77[4][1]  = \$signature__data$77 [143:136];
+  assign \$signature__data$77[4][2]  = \$signature__data$77 [151:144];
+  assign \$signature__data$77[4][3]  = \$signature__data$77 [159:152];
+  assign \$signature__data$77[5]  = \$signature__data$77 [191:160];
+  assign \$signature__data$77[5][0]  = \$signature__data$77 [167:160];
+  assign \$signature__data$77[5][1]  = \$signature__data$77 [175:168];
+  assign \$signature__data$77[5][2]  = \$signature__data$77 [183:176];
+  assign \$signature__data$77[5][3]  = \$signature__data$77 [191:184];
+  assign \$signature__data$77[6]  = \$signature__data$77 [223:192];
+  assign \$signature__data$77[6][0]  = \$signature__data$77 [199:192];
+  assign \$signature__data$77[6][1]  = \$signature__data$77 [207:200];
+  assign \$signature__data$77[6][2]  = \$signature__data$77 [215:208];
+  assign \$signature__data$77[6][3]  = \$signature__data$77 [223:216];
+  assign \$signature__data$77[7]  = \$signature__data$77 [255:224];
+  assign \$signature__data$77[7][0]  = \$signature__data$77 [231:224];
+  assign \$signature__data$77[7][1]  = \$signature__data$77 [239:232];
+  assign \$signature__data$77[7][2]  = \$signature__data$77 [247:240];
+  assign \$signature__data$77[7][3]  = \$signature__data$77 [255:248];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2729,9 +2605,9 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -7088,689 +6964,689 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
     row7_done_d2 <= \$294 ;
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$419 ),
     .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$427 ),
     .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\o_psum$435 ),
     .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$443 ),
     .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$451 ),
     .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$459 ),
     .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$535 ),
     .o_psum(\o_psum$467 ),
     .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$412 ),
     .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$420 ),
     .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$428 ),
     .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\o_psum$436 ),
     .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$444 ),
     .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$452 ),
     .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$460 ),
     .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$537 ),
     .o_psum(\o_psum$468 ),
     .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\o_psum$413 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
+    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\o_psum$421 ),
     .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
+    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\o_psum$429 ),
     .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
+    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\o_psum$437 ),
     .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
+    .pe_0_0__i_ctl(\i_ctl$78 ),
     .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\o_psum$445 ),
     .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
+    .pe_0_0__i_ctl(\i_ctl$82 ),
     .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\o_psum$453 ),
     .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
+    .pe_0_0__i_ctl(\i_ctl$86 ),
     .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$461 ),
     .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
+    .pe_0_0__i_ctl(\i_ctl$90 ),
     .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$94 ),
     .o_ctl(\o_ctl$539 ),
     .o_psum(\o_psum$469 ),
     .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
+    .pe_0_0__i_ctl(\i_ctl$94 ),
     .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\o_psum$414 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
+    .pe_0_0__i_ctl(\i_ctl$98 ),
     .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\o_psum$422 ),
     .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
+    .pe_0_0__i_ctl(\i_ctl$102 ),
     .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\o_psum$430 ),
     .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
+    .pe_0_0__i_ctl(\i_ctl$106 ),
     .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$438 ),
     .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
+    .pe_0_0__i_ctl(\i_ctl$110 ),
     .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$446 ),
     .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$454 ),
     .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$462 ),
     .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$126 ),
     .o_ctl(\o_ctl$541 ),
     .o_psum(\o_psum$470 ),
     .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$415 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$423 ),
     .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\o_psum$431 ),
     .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\o_psum$439 ),
     .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
+    .pe_0_0__i_ctl(\i_ctl$142 ),
     .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\o_psum$447 ),
     .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(\i_ctl$146 ),
     .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\o_psum$455 ),
     .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
+    .pe_0_0__i_ctl(\i_ctl$150 ),
     .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$463 ),
     .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
+    .pe_0_0__i_ctl(\i_ctl$154 ),
     .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$158 ),
     .o_ctl(\o_ctl$543 ),
     .o_psum(\o_psum$471 ),
     .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
+    .pe_0_0__i_ctl(\i_ctl$158 ),
     .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\o_psum$416 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
+    .pe_0_0__i_ctl(\i_ctl$162 ),
     .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\o_psum$424 ),
     .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
+    .pe_0_0__i_ctl(\i_ctl$166 ),
     .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\o_psum$432 ),
     .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
+    .pe_0_0__i_ctl(\i_ctl$170 ),
     .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\o_psum$440 ),
     .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
+    .pe_0_0__i_ctl(\i_ctl$174 ),
     .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\o_psum$448 ),
     .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
+    .pe_0_0__i_ctl(\i_ctl$178 ),
     .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\o_psum$456 ),
     .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
+    .pe_0_0__i_ctl(\i_ctl$182 ),
     .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$464 ),
     .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
+    .pe_0_0__i_ctl(\i_ctl$186 ),
     .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$190 ),
     .o_ctl(\o_ctl$545 ),
     .o_psum(\o_psum$472 ),
     .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
+    .pe_0_0__i_ctl(\i_ctl$190 ),
     .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\o_psum$417 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
+    .pe_0_0__i_ctl(\i_ctl$194 ),
     .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\o_psum$425 ),
     .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
+    .pe_0_0__i_ctl(\i_ctl$198 ),
     .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\o_psum$433 ),
     .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
+    .pe_0_0__i_ctl(\i_ctl$202 ),
     .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\o_psum$441 ),
     .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
+    .pe_0_0__i_ctl(\i_ctl$206 ),
     .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\o_psum$449 ),
     .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
+    .pe_0_0__i_ctl(\i_ctl$210 ),
     .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\o_psum$457 ),
     .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
+    .pe_0_0__i_ctl(\i_ctl$214 ),
     .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$465 ),
     .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
+    .pe_0_0__i_ctl(\i_ctl$218 ),
     .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$222 ),
     .o_ctl(\o_ctl$547 ),
     .o_psum(\o_psum$473 ),
     .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
+    .pe_0_0__i_ctl(\i_ctl$222 ),
     .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
+    .pe_0_0__i_ctl(\i_ctl$226 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
+    .pe_0_0__i_ctl(\i_ctl$230 ),
     .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
+    .pe_0_0__i_ctl(\i_ctl$234 ),
     .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
+    .pe_0_0__i_ctl(\i_ctl$238 ),
     .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
+    .pe_0_0__i_ctl(\i_ctl$242 ),
     .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
+    .pe_0_0__i_ctl(\i_ctl$246 ),
     .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
+    .pe_0_0__i_ctl(\i_ctl$250 ),
     .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$254 ),
     .o_ctl(\o_ctl$549 ),
     .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
@@ -11787,7 +11663,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \$54  = \$53 ;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11797,7 +11673,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11851,6 +11726,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11904,6 +11780,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11924,12 +11801,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11983,11 +11860,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11997,7 +11872,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12051,6 +11925,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12104,6 +11979,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12124,12 +12000,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12183,11 +12059,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12197,7 +12071,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12251,6 +12124,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12304,6 +12178,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12324,12 +12199,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12383,11 +12258,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12397,7 +12270,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12451,6 +12323,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12504,6 +12377,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12524,12 +12398,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12583,11 +12457,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12597,7 +12469,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12651,6 +12522,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12704,6 +12576,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12724,12 +12597,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12783,11 +12656,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12797,7 +12668,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12851,6 +12721,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12904,6 +12775,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12924,12 +12796,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12983,11 +12855,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12997,7 +12867,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13051,6 +12920,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13104,6 +12974,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13124,12 +12995,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13183,11 +13054,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13197,7 +13066,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13250,6 +13118,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13303,6 +13172,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13323,12 +13193,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13382,11 +13252,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_p
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13396,7 +13264,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13450,6 +13317,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13503,6 +13371,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13523,12 +13392,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13582,11 +13451,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13596,7 +13463,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13650,6 +13516,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13703,6 +13570,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13723,12 +13591,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13782,11 +13650,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13796,7 +13662,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13850,6 +13715,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13903,6 +13769,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13923,12 +13790,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13982,11 +13849,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13996,7 +13861,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14050,6 +13914,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14103,6 +13968,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14123,12 +13989,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14182,11 +14048,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14196,7 +14060,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14250,6 +14113,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14303,6 +14167,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14323,12 +14188,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14382,11 +14247,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14396,7 +14259,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14450,6 +14312,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14503,6 +14366,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14523,12 +14387,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14582,11 +14446,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14596,7 +14458,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14650,6 +14511,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14703,6 +14565,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14723,12 +14586,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14782,11 +14645,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14796,7 +14657,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14849,6 +14709,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14902,6 +14763,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14922,12 +14784,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14981,11 +14843,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14995,207 +14855,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15249,6 +14908,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15302,6 +14962,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15322,12 +14983,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15381,11 +15042,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15395,7 +15054,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15449,6 +15107,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15502,6 +15161,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15522,12 +15182,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15581,11 +15241,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15595,7 +15253,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15649,6 +15306,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15702,6 +15360,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15722,12 +15381,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15781,11 +15440,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15795,7 +15452,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15849,6 +15505,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15902,6 +15559,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15922,12 +15580,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15981,11 +15639,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15995,7 +15651,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16049,6 +15704,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16102,6 +15758,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16122,12 +15779,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16181,11 +15838,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16195,7 +15850,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16249,6 +15903,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16302,6 +15957,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16322,12 +15978,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16381,11 +16037,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16395,206 +16049,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16648,6 +16102,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16701,6 +16156,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16721,12 +16177,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16780,11 +16236,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16794,7 +16248,204 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16848,6 +16499,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16901,6 +16553,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16921,12 +16574,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16980,11 +16633,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16994,7 +16645,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17048,6 +16698,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17101,6 +16752,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17121,12 +16773,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17180,11 +16832,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17194,7 +16844,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17248,6 +16897,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17301,6 +16951,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17321,12 +16972,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17380,11 +17031,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17394,7 +17043,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17448,6 +17096,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17501,6 +17150,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17521,12 +17171,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17580,11 +17230,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17594,7 +17242,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17648,6 +17295,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17701,6 +17349,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17721,12 +17370,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17780,11 +17429,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17794,7 +17441,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17848,6 +17494,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17901,6 +17548,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17921,12 +17569,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17980,11 +17628,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17994,206 +17640,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18247,6 +17693,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18300,6 +17747,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18320,12 +17768,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18379,11 +17827,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18393,7 +17839,204 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18447,6 +18090,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18500,6 +18144,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18520,12 +18165,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18579,11 +18224,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18593,7 +18236,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18647,6 +18289,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18700,6 +18343,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18720,12 +18364,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18779,11 +18423,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18793,7 +18435,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18847,6 +18488,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18900,6 +18542,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18920,12 +18563,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18979,11 +18622,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18993,7 +18634,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19047,6 +18687,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19100,6 +18741,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19120,12 +18762,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19179,11 +18821,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19193,7 +18833,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19247,6 +18886,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19300,6 +18940,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19320,12 +18961,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19379,11 +19020,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19393,7 +19032,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19447,6 +19085,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19500,6 +19139,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19520,12 +19160,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19579,11 +19219,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19593,206 +19231,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19846,6 +19284,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19899,6 +19338,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19919,12 +19359,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19978,11 +19418,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19992,7 +19430,204 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20046,6 +19681,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20099,6 +19735,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20119,12 +19756,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20178,11 +19815,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20192,7 +19827,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20246,6 +19880,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20299,6 +19934,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20319,12 +19955,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20378,11 +20014,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20392,7 +20026,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20446,6 +20079,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20499,6 +20133,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20519,12 +20154,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20578,11 +20213,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20592,7 +20225,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20646,6 +20278,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20699,6 +20332,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20719,12 +20353,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20778,11 +20412,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20792,7 +20424,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20846,6 +20477,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20899,6 +20531,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20919,12 +20552,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20978,11 +20611,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20992,7 +20623,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21046,6 +20676,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21099,6 +20730,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21119,12 +20751,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21178,11 +20810,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21192,206 +20822,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21445,6 +20875,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21498,6 +20929,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21518,12 +20950,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21577,11 +21009,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21591,7 +21021,204 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21645,6 +21272,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21698,6 +21326,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21718,12 +21347,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21777,11 +21406,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21791,7 +21418,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21845,6 +21471,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21898,6 +21525,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21918,12 +21546,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21977,11 +21605,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21991,7 +21617,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22045,6 +21670,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22098,6 +21724,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22118,12 +21745,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22177,11 +21804,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22191,7 +21816,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22245,6 +21869,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22298,6 +21923,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22318,12 +21944,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22377,11 +22003,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22391,7 +22015,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22445,6 +22068,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22498,6 +22122,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22518,12 +22143,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22577,11 +22202,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22591,7 +22214,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22645,6 +22267,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22698,6 +22321,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22718,12 +22342,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22777,11 +22401,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22791,7 +22413,205 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22844,6 +22664,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22897,6 +22718,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22917,12 +22739,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22976,11 +22798,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22990,7 +22810,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23043,6 +22862,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23096,6 +22916,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23116,12 +22937,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23175,11 +22996,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23189,7 +23008,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23242,6 +23060,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23295,6 +23114,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23315,12 +23135,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23374,11 +23194,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23388,7 +23206,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23441,6 +23258,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23494,6 +23312,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23514,12 +23333,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23573,11 +23392,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23587,7 +23404,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23640,6 +23456,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23693,6 +23510,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23713,12 +23531,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23772,11 +23590,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23786,7 +23602,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23839,6 +23654,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23892,6 +23708,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23912,12 +23729,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23971,11 +23788,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23985,7 +23800,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24038,6 +23852,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24091,6 +23906,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24111,12 +23927,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24170,11 +23986,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24184,7 +23998,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24237,6 +24050,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24290,6 +24104,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24310,12 +24125,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24369,11 +24184,9 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24383,7 +24196,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24435,6 +24247,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24488,6 +24301,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24508,12 +24322,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24567,8 +24381,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

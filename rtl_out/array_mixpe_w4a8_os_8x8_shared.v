@@ -4,130 +4,113 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg [11:0] \$101 ;
-  reg [8:0] \$102 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg [383:0] \$102 ;
   reg [8:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg [255:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg [4:0] \$109 ;
+  reg \$104 ;
+  reg [8:0] \$105 ;
+  reg \$106 ;
   wire \$11 ;
-  reg [223:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [11:0] \$112 ;
-  reg [11:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg [7:0] \$117 ;
-  reg \$118 ;
-  reg [383:0] \$119 ;
-  wire [1:0] \$12 ;
-  reg [8:0] \$120 ;
-  reg \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  wire [1:0] \$13 ;
+  wire [9:0] \$12 ;
+  wire \$13 ;
   wire \$14 ;
-  wire [4:0] \$15 ;
-  wire [9:0] \$16 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
+  wire [9:0] \$20 ;
+  wire [9:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [9:0] \$23 ;
+  wire [12:0] \$24 ;
   wire \$25 ;
-  wire [9:0] \$26 ;
-  wire [9:0] \$27 ;
+  wire \$26 ;
+  wire [12:0] \$27 ;
   wire \$28 ;
-  wire [9:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [12:0] \$30 ;
+  wire [9:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [12:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
+  wire \$36 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [9:0] \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
+  wire \$43 ;
+  wire [40:0] \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [4:0] \$46 ;
+  wire [4:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [6:0] \$49 ;
   wire \$5 ;
-  wire [40:0] \$50 ;
-  wire \$51 ;
-  wire [4:0] \$52 ;
-  wire [4:0] \$53 ;
+  wire [6:0] \$50 ;
+  wire [12:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [12:0] \$53 ;
   wire \$54 ;
-  wire [4:0] \$55 ;
-  wire [4:0] \$56 ;
+  wire [9:0] \$55 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire [12:0] \$58 ;
+  wire [12:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [6:0] \$62 ;
-  wire [12:0] \$63 ;
-  wire [9:0] \$64 ;
-  wire [12:0] \$65 ;
+  wire [12:0] \$60 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [9:0] \$67 ;
-  wire [9:0] \$68 ;
-  wire \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire [12:0] \$70 ;
-  wire [12:0] \$71 ;
-  wire [12:0] \$72 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
   wire \$73 ;
   wire [9:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  reg [8:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg [8:0] \$78 ;
+  reg [11:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [8:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
-  wire \$85 ;
-  wire [9:0] \$86 ;
-  wire \$87 ;
+  reg [8:0] \$80 ;
+  reg \$81 ;
+  reg [39:0] \$82 ;
+  reg [3:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [11:0] \$85 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [11:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg \$93 ;
-  reg [39:0] \$94 ;
-  reg [3:0] \$95 ;
-  reg [3:0] \$96 ;
-  reg [3:0] \$97 ;
+  reg [255:0] \$90 ;
+  reg [4:0] \$91 ;
+  reg [4:0] \$92 ;
+  reg [223:0] \$93 ;
+  reg [8:0] \$94 ;
+  reg [11:0] \$95 ;
+  reg [11:0] \$96 ;
+  reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
+  wire [7:0] \$signature__addr$38 ;
   wire [255:0] \$signature__data ;
   wire [223:0] \$signature__data$25 ;
   wire [27:0] \$signature__data$25[0] ;
@@ -194,47 +177,47 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire [3:0] \$signature__data$25[7].q[3] ;
   wire [7:0] \$signature__data$25[7].scale ;
   wire [3:0] \$signature__data$25[7].zero ;
-  wire [255:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$85[0] ;
-  wire [7:0] \$signature__data$85[0][0] ;
-  wire [7:0] \$signature__data$85[0][1] ;
-  wire [7:0] \$signature__data$85[0][2] ;
-  wire [7:0] \$signature__data$85[0][3] ;
-  wire [31:0] \$signature__data$85[1] ;
-  wire [7:0] \$signature__data$85[1][0] ;
-  wire [7:0] \$signature__data$85[1][1] ;
-  wire [7:0] \$signature__data$85[1][2] ;
-  wire [7:0] \$signature__data$85[1][3] ;
-  wire [31:0] \$signature__data$85[2] ;
-  wire [7:0] \$signature__data$85[2][0] ;
-  wire [7:0] \$signature__data$85[2][1] ;
-  wire [7:0] \$signature__data$85[2][2] ;
-  wire [7:0] \$signature__data$85[2][3] ;
-  wire [31:0] \$signature__data$85[3] ;
-  wire [7:0] \$signature__data$85[3][0] ;
-  wire [7:0] \$signature__data$85[3][1] ;
-  wire [7:0] \$signature__data$85[3][2] ;
-  wire [7:0] \$signature__data$85[3][3] ;
-  wire [31:0] \$signature__data$85[4] ;
-  wire [7:0] \$signature__data$85[4][0] ;
-  wire [7:0] \$signature__data$85[4][1] ;
-  wire [7:0] \$signature__data$85[4][2] ;
-  wire [7:0] \$signature__data$85[4][3] ;
-  wire [31:0] \$signature__data$85[5] ;
-  wire [7:0] \$signature__data$85[5][0] ;
-  wire [7:0] \$signature__data$85[5][1] ;
-  wire [7:0] \$signature__data$85[5][2] ;
-  wire [7:0] \$signature__data$85[5][3] ;
-  wire [31:0] \$signature__data$85[6] ;
-  wire [7:0] \$signature__data$85[6][0] ;
-  wire [7:0] \$signature__data$85[6][1] ;
-  wire [7:0] \$signature__data$85[6][2] ;
-  wire [7:0] \$signature__data$85[6][3] ;
-  wire [31:0] \$signature__data$85[7] ;
-  wire [7:0] \$signature__data$85[7][0] ;
-  wire [7:0] \$signature__data$85[7][1] ;
-  wire [7:0] \$signature__data$85[7][2] ;
-  wire [7:0] \$signature__data$85[7][3] ;
+  wire [255:0] \$signature__data$77 ;
+  wire [31:0] \$signature__data$77[0] ;
+  wire [7:0] \$signature__data$77[0][0] ;
+  wire [7:0] \$signature__data$77[0][1] ;
+  wire [7:0] \$signature__data$77[0][2] ;
+  wire [7:0] \$signature__data$77[0][3] ;
+  wire [31:0] \$signature__data$77[1] ;
+  wire [7:0] \$signature__data$77[1][0] ;
+  wire [7:0] \$signature__data$77[1][1] ;
+  wire [7:0] \$signature__data$77[1][2] ;
+  wire [7:0] \$signature__data$77[1][3] ;
+  wire [31:0] \$signature__data$77[2] ;
+  wire [7:0] \$signature__data$77[2][0] ;
+  wire [7:0] \$signature__data$77[2][1] ;
+  wire [7:0] \$signature__data$77[2][2] ;
+  wire [7:0] \$signature__data$77[2][3] ;
+  wire [31:0] \$signature__data$77[3] ;
+  wire [7:0] \$signature__data$77[3][0] ;
+  wire [7:0] \$signature__data$77[3][1] ;
+  wire [7:0] \$signature__data$77[3][2] ;
+  wire [7:0] \$signature__data$77[3][3] ;
+  wire [31:0] \$signature__data$77[4] ;
+  wire [7:0] \$signature__data$77[4][0] ;
+  wire [7:0] \$signature__data$77[4][1] ;
+  wire [7:0] \$signature__data$77[4][2] ;
+  wire [7:0] \$signature__data$77[4][3] ;
+  wire [31:0] \$signature__data$77[5] ;
+  wire [7:0] \$signature__data$77[5][0] ;
+  wire [7:0] \$signature__data$77[5][1] ;
+  wire [7:0] \$signature__data$77[5][2] ;
+  wire [7:0] \$signature__data$77[5][3] ;
+  wire [31:0] \$signature__data$77[6] ;
+  wire [7:0] \$signature__data$77[6][0] ;
+  wire [7:0] \$signature__data$77[6][1] ;
+  wire [7:0] \$signature__data$77[6][2] ;
+  wire [7:0] \$signature__data$77[6][3] ;
+  wire [31:0] \$signature__data$77[7] ;
+  wire [7:0] \$signature__data$77[7][0] ;
+  wire [7:0] \$signature__data$77[7][1] ;
+  wire [7:0] \$signature__data$77[7][2] ;
+  wire [7:0] \$signature__data$77[7][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -277,7 +260,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire [7:0] \$signature__data[7][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
+  wire \$signature__en$42 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -530,22 +513,14 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   wire [47:0] \o_wr__data[7] ;
   reg o_wr__en = 1'h0;
   reg [8:0] os_a_base = 9'h000;
-  reg os_any_last = 1'h0;
   reg [8:0] os_beat = 9'h000;
-  reg [3:0] os_dq = 4'h0;
-  reg [3:0] os_dq_now;
   wire os_fire;
-  reg [3:0] os_gap = 4'h0;
-  reg [3:0] os_gap_now;
   reg [5:0] os_group_beat = 6'h00;
   wire os_group_end;
-  wire os_interval;
   wire os_is_last;
   reg [8:0] os_len = 9'h000;
   reg [8:0] os_m0 = 9'h000;
   reg [11:0] os_n0 = 12'h000;
-  reg os_prev_group_end = 1'h0;
-  reg os_prev_issued = 1'h0;
   reg [3:0] os_since_last = 4'h0;
   reg [8:0] os_w_base = 9'h000;
   reg [8:0] raddr = 9'h000;
@@ -990,10 +965,10 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$26 [7:0]];
+      _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [383:0] o_buf [255:0];
   initial begin
     o_buf[0] = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -1532,7 +1507,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [223:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$27 [7:0]];
+      _2_ <= w_buf[\$21 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1553,156 +1528,134 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
-  assign \$14  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$15  = os_gap_now + 1'h0;
-  assign \$16  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$16 ;
+  assign \$12  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$17  = os_m0 < M;
-  assign \$18  = run & \$17 ;
-  assign \$19  = ! os_gap_now;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ os_is_last;
-  assign \$22  = ~ os_any_last;
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = os_since_last >= 4'h8;
-  assign \$25  = \$23  | \$24 ;
-  assign os_fire = \$20  & \$25 ;
-  assign \$26  = os_a_base + os_beat;
-  assign \$27  = os_w_base + os_beat;
-  assign \$28  = ! os_beat;
-  assign \$29  = edge_m0 + o_row_index;
-  assign \$30  = edge_y_base + \$29 [8:0];
+  assign \$13  = os_m0 < M;
+  assign \$14  = run & \$13 ;
+  assign \$17  = ~ os_is_last;
+  assign \$18  = os_since_last >= 4'h8;
+  assign \$19  = \$17  | \$18 ;
+  assign os_fire = \$16  & \$19 ;
+  assign \$20  = os_a_base + os_beat;
+  assign \$21  = os_w_base + os_beat;
+  assign \$22  = ! os_beat;
+  assign \$23  = edge_m0 + o_row_index;
+  assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$31  = run & o_row_valid;
-  assign \$33  = edge_n0 + 4'h8;
-  assign \$34  = \$33  >= N;
-  assign \$35  = \$32  & \$34 ;
-  assign \$36  = edge_m0 + 4'h8;
-  assign \$37  = \$36  >= M;
-  assign is_last = \$35  & \$37 ;
-  assign \$38  = ~ y_out__valid;
-  assign \$39  = \$38  | y_out__ready;
-  assign \$40  = raddr < y_end;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = w_in__valid & w_in__ready;
-  assign \$47  = w_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = cycles + 1'h1;
-  assign \$51  = os_gap_now > 1'h0;
-  assign \$52  = os_gap_now - 1'h1;
-  assign \$53  = \$51  ? \$52  : 5'h00;
-  assign \$54  = os_dq_now > 1'h0;
-  assign \$55  = os_dq_now - 1'h1;
-  assign \$56  = \$54  ? \$55  : 5'h00;
-  assign \$57  = os_since_last < 4'h8;
-  assign \$58  = os_since_last + 1'h1;
-  assign \$59  = \$57  ? \$58  : { 1'h0, os_since_last };
-  assign \$60  = os_beat + 1'h1;
-  assign \$61  = os_group_beat + 1'h1;
-  assign \$62  = os_group_end ? 7'h00 : \$61 ;
-  assign \$63  = os_n0 + 4'h8;
-  assign \$64  = os_w_base + os_len;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = \$65  >= N;
-  assign \$67  = os_m0 + 4'h8;
-  assign \$68  = os_a_base + os_len;
-  assign \$69  = run & o_row_valid;
-  assign \$70  = edge_n0 + 4'h8;
-  assign \$71  = edge_y_base + M;
-  assign \$72  = edge_n0 + 4'h8;
-  assign \$73  = \$72  >= N;
-  assign \$74  = edge_m0 + 4'h8;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = run & o_row_valid;
-  assign \$77  = \$29 [8:0] < M;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$79  & is_last;
-  assign \$81  = o_wr__addr + 1'h1;
-  assign \$82  = \$81  > y_end;
-  assign \$83  = o_wr__en & \$82 ;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = run & last_write;
-  assign \$86  = raddr + 1'h1;
-  assign \$87  = raddr == y_end;
+  assign \$25  = run & o_row_valid;
+  assign \$27  = edge_n0 + 4'h8;
+  assign \$28  = \$27  >= N;
+  assign \$29  = \$26  & \$28 ;
+  assign \$30  = edge_m0 + 4'h8;
+  assign \$31  = \$30  >= M;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = ~ y_out__valid;
+  assign \$33  = \$32  | y_out__ready;
+  assign \$34  = raddr < y_end;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = a_in__valid & a_in__ready;
+  assign \$37  = a_load_addr + 1'h1;
+  assign \$38  = ~ busy;
+  assign \$39  = start & \$38 ;
+  assign \$40  = w_in__valid & w_in__ready;
+  assign \$41  = w_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = cycles + 1'h1;
+  assign \$45  = os_since_last < 4'h8;
+  assign \$46  = os_since_last + 1'h1;
+  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_group_beat + 1'h1;
+  assign \$50  = os_group_end ? 7'h00 : \$49 ;
+  assign \$51  = os_n0 + 4'h8;
+  assign \$52  = os_w_base + os_len;
+  assign \$53  = os_n0 + 4'h8;
+  assign \$54  = \$53  >= N;
+  assign \$55  = os_m0 + 4'h8;
+  assign \$56  = os_a_base + os_len;
+  assign \$57  = run & o_row_valid;
+  assign \$58  = edge_n0 + 4'h8;
+  assign \$59  = edge_y_base + M;
+  assign \$60  = edge_n0 + 4'h8;
+  assign \$61  = \$60  >= N;
+  assign \$62  = edge_m0 + 4'h8;
+  assign \$63  = run & o_row_valid;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$23 [8:0] < M;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = \$67  & is_last;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = \$69  > y_end;
+  assign \$71  = o_wr__en & \$70 ;
+  assign \$72  = o_wr__addr + 1'h1;
+  assign \$73  = run & last_write;
+  assign \$74  = raddr + 1'h1;
+  assign \$75  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$88 ;
+    a_load_addr <= \$76 ;
   always @(posedge clk)
-    w_load_addr <= \$89 ;
+    w_load_addr <= \$77 ;
   always @(posedge clk)
-    M <= \$90 ;
+    M <= \$78 ;
   always @(posedge clk)
-    N <= \$91 ;
+    N <= \$79 ;
   always @(posedge clk)
-    os_len <= \$92 ;
+    os_len <= \$80 ;
   always @(posedge clk)
-    run <= \$93 ;
+    run <= \$81 ;
   always @(posedge clk)
-    cycles <= \$94 ;
+    cycles <= \$82 ;
   always @(posedge clk)
-    os_gap <= \$95 ;
+    os_since_last <= \$83 ;
   always @(posedge clk)
-    os_dq <= \$96 ;
+    os_m0 <= \$84 ;
   always @(posedge clk)
-    os_since_last <= \$97 ;
+    os_n0 <= \$85 ;
   always @(posedge clk)
-    os_prev_issued <= \$98 ;
+    os_beat <= \$86 ;
   always @(posedge clk)
-    os_prev_group_end <= \$99 ;
+    os_a_base <= \$87 ;
   always @(posedge clk)
-    os_m0 <= \$100 ;
+    os_w_base <= \$88 ;
   always @(posedge clk)
-    os_n0 <= \$101 ;
+    os_group_beat <= \$89 ;
   always @(posedge clk)
-    os_beat <= \$102 ;
+    i_a <= \$90 ;
   always @(posedge clk)
-    os_a_base <= \$103 ;
+    issue_d1 <= \$91 ;
   always @(posedge clk)
-    os_w_base <= \$104 ;
+    i_ctl <= \$92 ;
   always @(posedge clk)
-    os_any_last <= \$105 ;
+    i_w <= \$93 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    edge_m0 <= \$94 ;
   always @(posedge clk)
-    i_a <= \$107 ;
+    edge_n0 <= \$95 ;
   always @(posedge clk)
-    issue_d1 <= \$108 ;
+    edge_y_base <= \$96 ;
   always @(posedge clk)
-    i_ctl <= \$109 ;
+    s1_valid <= \$97 ;
   always @(posedge clk)
-    i_w <= \$110 ;
+    o_wr__en <= \$98 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    s1_first <= \$99 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    o_wr__addr <= \$100 ;
   always @(posedge clk)
-    edge_y_base <= \$113 ;
+    last_write <= \$101 ;
   always @(posedge clk)
-    s1_valid <= \$114 ;
+    s1_row <= \$102 ;
   always @(posedge clk)
-    o_wr__en <= \$115 ;
+    y_end <= \$103 ;
   always @(posedge clk)
-    s1_first <= \$116 ;
+    drain <= \$104 ;
   always @(posedge clk)
-    o_wr__addr <= \$117 ;
+    raddr <= \$105 ;
   always @(posedge clk)
-    last_write <= \$118 ;
-  always @(posedge clk)
-    s1_row <= \$119 ;
-  always @(posedge clk)
-    y_end <= \$120 ;
-  always @(posedge clk)
-    drain <= \$121 ;
-  always @(posedge clk)
-    raddr <= \$122 ;
-  always @(posedge clk)
-    y_out__valid <= \$123 ;
+    y_out__valid <= \$106 ;
   \array_mixpe_w4a8_os_8x8_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1715,32 +1668,11 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_gap_now = os_gap;
-    if (os_prev_issued) begin
-      os_gap_now = { \$12 [1], \$12 [1], \$12  };
-      if (os_prev_group_end) begin
-        if (\$14 ) begin
-          os_gap_now = os_dq;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    os_dq_now = os_dq;
-    if (os_prev_issued) begin
-      if (os_prev_group_end) begin
-        os_dq_now = \$15 [3:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$28 ;
+      issue[2] = \$22 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1748,8 +1680,8 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$31 ) begin
-      o_rd__addr = \$30 [7:0];
+    if (\$25 ) begin
+      o_rd__addr = \$24 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1758,7 +1690,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$31 ) begin
+    if (\$25 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1769,209 +1701,343 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$41 ;
+      fetch = \$35 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = a_load_addr;
-    if (\$42 ) begin
-      \$88  = \$43 [8:0];
+    \$76  = a_load_addr;
+    if (\$36 ) begin
+      \$76  = \$37 [8:0];
     end
-    if (\$45 ) begin
-      \$88  = 9'h000;
+    if (\$39 ) begin
+      \$76  = 9'h000;
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$76  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_load_addr;
-    if (\$46 ) begin
-      \$89  = \$47 [8:0];
+    \$77  = w_load_addr;
+    if (\$40 ) begin
+      \$77  = \$41 [8:0];
     end
-    if (\$49 ) begin
-      \$89  = 9'h000;
+    if (\$43 ) begin
+      \$77  = 9'h000;
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = M;
+    \$78  = M;
     if (go) begin
-      \$90  = m;
+      \$78  = m;
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$78  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = N;
+    \$79  = N;
     if (go) begin
-      \$91  = n;
+      \$79  = n;
     end
     if (rst) begin
-      \$91  = 12'h000;
+      \$79  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = os_len;
+    \$80  = os_len;
     if (go) begin
-      \$92  = k_beats;
+      \$80  = k_beats;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$80  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = run;
+    \$81  = run;
     if (go) begin
-      \$93  = 1'h1;
+      \$81  = 1'h1;
     end
-    if (\$85 ) begin
-      \$93  = 1'h0;
+    if (\$73 ) begin
+      \$81  = 1'h0;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = cycles;
+    \$82  = cycles;
     if (go) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
     if (run) begin
-      \$94  = \$50 [39:0];
+      \$82  = \$44 [39:0];
     end
     if (rst) begin
-      \$94  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$53 [3:0];
+    \$83  = \$47 [3:0];
     if (go) begin
-      \$95  = 4'h0;
-    end
-    if (rst) begin
-      \$95  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$56 [3:0];
-    if (go) begin
-      \$96  = 4'h0;
-    end
-    if (rst) begin
-      \$96  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$59 [3:0];
-    if (go) begin
-      \$97  = 4'h0;
+      \$83  = 4'h8;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$97  = 4'h1;
+        \$83  = 4'h1;
       end
     end
     if (rst) begin
-      \$97  = 4'h0;
+      \$83  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h0;
+    \$84  = os_m0;
     if (go) begin
-      \$98  = 1'h0;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
-      \$98  = 1'h1;
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$84  = \$55 [8:0];
+        end
+      end
     end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_n0;
+    if (go) begin
+      \$85  = 12'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$85  = \$51 [11:0];
+        if (\$54 ) begin
+          \$85  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_beat;
+    if (go) begin
+      \$86  = 9'h000;
+    end
+    if (os_fire) begin
+      \$86  = \$48 [8:0];
+      if (os_is_last) begin
+        \$86  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$86  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = os_a_base;
+    if (go) begin
+      \$87  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$87  = \$56 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$87  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = os_w_base;
+    if (go) begin
+      \$88  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$88  = \$52 [8:0];
+        if (\$54 ) begin
+          \$88  = 9'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$88  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = os_group_beat;
+    if (go) begin
+      \$89  = 6'h00;
+    end
+    if (os_fire) begin
+      \$89  = \$50 [5:0];
+    end
+    if (rst) begin
+      \$89  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = \$signature__data$77 ;
+    if (rst) begin
+      \$90  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = issue;
+    if (rst) begin
+      \$91  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = issue_d1;
+    if (rst) begin
+      \$92  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = w_rd__data;
+    if (rst) begin
+      \$93  = 224'h00000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = edge_m0;
+    if (go) begin
+      \$94  = 9'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        if (\$61 ) begin
+          \$94  = \$62 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = edge_n0;
+    if (go) begin
+      \$95  = 12'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$95  = \$58 [11:0];
+        if (\$61 ) begin
+          \$95  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = edge_y_base;
+    if (go) begin
+      \$96  = 12'h000;
+    end
+    if (\$57 ) begin
+      if (block_done) begin
+        \$96  = \$59 [11:0];
+        if (\$61 ) begin
+          \$96  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$63 ;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$66 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_group_end;
+    \$99  = 1'h1;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_m0;
-    if (go) begin
-      \$100  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$100  = \$67 [8:0];
-        end
-      end
-    end
+    \$100  = \$24 [7:0];
     if (rst) begin
-      \$100  = 9'h000;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_n0;
-    if (go) begin
-      \$101  = 12'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$101  = \$63 [11:0];
-        if (\$66 ) begin
-          \$101  = 12'h000;
-        end
-      end
-    end
+    \$101  = \$68 ;
     if (rst) begin
-      \$101  = 12'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_beat;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      \$102  = \$60 [8:0];
-      if (os_is_last) begin
-        \$102  = 9'h000;
-      end
-    end
+    \$102 [47:0] = o_row[47:0];
+    \$102 [95:48] = o_row[95:48];
+    \$102 [143:96] = o_row[143:96];
+    \$102 [191:144] = o_row[191:144];
+    \$102 [239:192] = o_row[239:192];
+    \$102 [287:240] = o_row[287:240];
+    \$102 [335:288] = o_row[335:288];
+    \$102 [383:336] = o_row[383:336];
     if (rst) begin
-      \$102  = 9'h000;
+      \$102  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_a_base;
+    \$103  = y_end;
+    if (\$71 ) begin
+      \$103  = \$72 ;
+    end
     if (go) begin
       \$103  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$66 ) begin
-          \$103  = \$68 [8:0];
-        end
-      end
     end
     if (rst) begin
       \$103  = 9'h000;
@@ -1979,241 +2045,52 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_w_base;
-    if (go) begin
-      \$104  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$64 [8:0];
-        if (\$66 ) begin
-          \$104  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_any_last;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$105  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$62 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$signature__data$85 ;
-    if (rst) begin
-      \$107  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = issue_d1;
-    if (rst) begin
-      \$109  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_rd__data;
-    if (rst) begin
-      \$110  = 224'h00000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
-    if (go) begin
-      \$111  = 9'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        if (\$73 ) begin
-          \$111  = \$74 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
-    if (go) begin
-      \$112  = 12'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$112  = \$70 [11:0];
-        if (\$73 ) begin
-          \$112  = 12'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$112  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_y_base;
-    if (go) begin
-      \$113  = 12'h000;
-    end
-    if (\$69 ) begin
-      if (block_done) begin
-        \$113  = \$71 [11:0];
-        if (\$73 ) begin
-          \$113  = 12'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$113  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$75 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = 1'h1;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 [7:0];
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$80 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119 [47:0] = o_row[47:0];
-    \$119 [95:48] = o_row[95:48];
-    \$119 [143:96] = o_row[143:96];
-    \$119 [191:144] = o_row[191:144];
-    \$119 [239:192] = o_row[239:192];
-    \$119 [287:240] = o_row[287:240];
-    \$119 [335:288] = o_row[335:288];
-    \$119 [383:336] = o_row[383:336];
-    if (rst) begin
-      \$119  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_end;
-    if (\$83 ) begin
-      \$120  = \$84 ;
-    end
-    if (go) begin
-      \$120  = 9'h000;
-    end
-    if (rst) begin
-      \$120  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = drain;
-    if (\$85 ) begin
-      \$121  = 1'h1;
+    \$104  = drain;
+    if (\$73 ) begin
+      \$104  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$87 ) begin
-          \$121  = 1'h0;
+        if (\$75 ) begin
+          \$104  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = raddr;
+    \$105  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$122  = \$86 [8:0];
+        \$105  = \$74 [8:0];
       end
     end
     if (go) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
     if (rst) begin
-      \$122  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = y_out__valid;
+    \$106  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$123  = 1'h1;
+        \$106  = 1'h1;
       end else if (y_out__ready) begin
-        \$123  = 1'h0;
+        \$106  = 1'h0;
       end
     end
     if (go) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2221,14 +2098,13 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign os_interval = 1'h1;
-  assign \$signature__addr$46  = \$26 [7:0];
-  assign w_rd__addr = \$27 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$38  = \$20 [7:0];
+  assign w_rd__addr = \$21 [7:0];
+  assign \$signature__en$42  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$29 [8:0];
-  assign edge_addr = \$30 [11:0];
+  assign edge_row_m = \$23 [8:0];
+  assign edge_addr = \$24 [11:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
@@ -2540,46 +2416,46 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \i_a[7][1]  = i_a[239:232];
   assign \i_a[7][2]  = i_a[247:240];
   assign \i_a[7][3]  = i_a[255:248];
-  assign \$signature__data$85[0]  = \$signature__data$85 [31:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [7:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [15:8];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [23:16];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [31:24];
-  assign \$signature__data$85[1]  = \$signature__data$85 [63:32];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [39:32];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [47:40];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [55:48];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [63:56];
-  assign \$signature__data$85[2]  = \$signature__data$85 [95:64];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [71:64];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [79:72];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [87:80];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [95:88];
-  assign \$signature__data$85[3]  = \$signature__data$85 [127:96];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [103:96];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [111:104];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [119:112];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [127:120];
-  assign \$signature__data$85[4]  = \$signature__data$85 [159:128];
-  assign \$signature__data$85[4][0]  = \$signature__data$85 [135:128];
-  assign \$signature__data$85[4][1]  = \$signature__data$85 [143:136];
-  assign \$signature__data$85[4][2]  = \$signature__data$85 [151:144];
-  assign \$signature__data$85[4][3]  = \$signature__data$85 [159:152];
-  assign \$signature__data$85[5]  = \$signature__data$85 [191:160];
-  assign \$signature__data$85[5][0]  = \$signature__data$85 [167:160];
-  assign \$signature__data$85[5][1]  = \$signature__data$85 [175:168];
-  assign \$signature__data$85[5][2]  = \$signature__data$85 [183:176];
-  assign \$signature__data$85[5][3]  = \$signature__data$85 [191:184];
-  assign \$signature__data$85[6]  = \$signature__data$85 [223:192];
-  assign \$signature__data$85[6][0]  = \$signature__data$85 [199:192];
-  assign \$signature__data$85[6][1]  = \$signature__data$85 [207:200];
-  assign \$signature__data$85[6][2]  = \$signature__data$85 [215:208];
-  assign \$signature__data$85[6][3]  = \$signature__data$85 [223:216];
-  assign \$signature__data$85[7]  = \$signature__data$85 [255:224];
-  assign \$signature__data$85[7][0]  = \$signature__data$85 [231:224];
-  assign \$signature__data$85[7][1]  = \$signature__data$85 [239:232];
-  assign \$signature__data$85[7][2]  = \$signature__data$85 [247:240];
-  assign \$signature__data$85[7][3]  = \$signature__data$85 [255:248];
+  assign \$signature__data$77[0]  = \$signature__data$77 [31:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [7:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [15:8];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [23:16];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [31:24];
+  assign \$signature__data$77[1]  = \$signature__data$77 [63:32];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [39:32];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [47:40];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [55:48];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [63:56];
+  assign \$signature__data$77[2]  = \$signature__data$77 [95:64];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [71:64];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [79:72];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [87:80];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [95:88];
+  assign \$signature__data$77[3]  = \$signature__data$77 [127:96];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [103:96];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [111:104];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [119:112];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [127:120];
+  assign \$signature__data$77[4]  = \$signature__data$77 [159:128];
+  assign \$signature__data$77[4][0]  = \$signature__data$77 [135:128];
+  assign \$signature__data$77[4][1]  = \$signature__data$77 [143:136];
+  assign \$signature__data$77[4][2]  = \$signature__data$77 [151:144];
+  assign \$signature__data$77[4][3]  = \$signature__data$77 [159:152];
+  assign \$signature__data$77[5]  = \$signature__data$77 [191:160];
+  assign \$signature__data$77[5][0]  = \$signature__data$77 [167:160];
+  assign \$signature__data$77[5][1]  = \$signature__data$77 [175:168];
+  assign \$signature__data$77[5][2]  = \$signature__data$77 [183:176];
+  assign \$signature__data$77[5][3]  = \$signature__data$77 [191:184];
+  assign \$signature__data$77[6]  = \$signature__data$77 [223:192];
+  assign \$signature__data$77[6][0]  = \$signature__data$77 [199:192];
+  assign \$signature__data$77[6][1]  = \$signature__data$77 [207:200];
+  assign \$signature__data$77[6][2]  = \$signature__data$77 [215:208];
+  assign \$signature__data$77[6][3]  = \$signature__data$77 [223:216];
+  assign \$signature__data$77[7]  = \$signature__data$77 [255:224];
+  assign \$signature__data$77[7][0]  = \$signature__data$77 [231:224];
+  assign \$signature__data$77[7][1]  = \$signature__data$77 [239:232];
+  assign \$signature__data$77[7][2]  = \$signature__data$77 [247:240];
+  assign \$signature__data$77[7][3]  = \$signature__data$77 [255:248];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2729,9 +2605,9 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$12  = 2'h0;
-  assign \$13  = 2'h0;
-  assign \$32  = block_done;
+  assign \$15  = 1'h1;
+  assign \$16  = \$14 ;
+  assign \$26  = block_done;
 endmodule
 
 module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$369 , o_row, clk);
@@ -7673,753 +7549,753 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
-    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [31:0]),
+    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$369 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$395 ),
     .o_valid(\o_valid$397 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$4 ),
+    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(\i_w$392 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$419 ),
     .o_valid(\o_valid$421 ),
     .o_w(\i_w$284 ),
     .pe_0_0__i_a(\i_a$8 ),
+    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$416 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\o_psum$443 ),
     .o_valid(\o_valid$445 ),
     .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$12 ),
+    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$440 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$467 ),
     .o_valid(\o_valid$469 ),
     .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$16 ),
+    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$464 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$491 ),
     .o_valid(\o_valid$493 ),
     .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$20 ),
+    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$488 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$515 ),
     .o_valid(\o_valid$517 ),
     .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$24 ),
+    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$512 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$30 ),
     .o_ctl(\o_ctl$646 ),
     .o_psum(\o_psum$539 ),
     .o_valid(\o_valid$541 ),
     .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$28 ),
+    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$536 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$374 ),
     .o_valid(\o_valid$375 ),
     .o_w(\i_w$258 ),
     .pe_0_0__i_a(\i_a$32 ),
+    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$398 ),
     .o_valid(\o_valid$399 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$36 ),
+    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$422 ),
     .o_valid(\o_valid$423 ),
     .o_w(\i_w$286 ),
     .pe_0_0__i_a(\i_a$40 ),
+    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$284 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\o_psum$446 ),
     .o_valid(\o_valid$447 ),
     .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$44 ),
+    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$298 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$470 ),
     .o_valid(\o_valid$471 ),
     .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$48 ),
+    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$312 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$494 ),
     .o_valid(\o_valid$495 ),
     .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$52 ),
+    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$326 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$518 ),
     .o_valid(\o_valid$519 ),
     .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$56 ),
+    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$340 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$62 ),
     .o_ctl(\o_ctl$648 ),
     .o_psum(\o_psum$542 ),
     .o_valid(\o_valid$543 ),
     .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$60 ),
+    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$354 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\o_psum$376 ),
     .o_valid(\o_valid$377 ),
     .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$64 ),
+    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$258 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\o_psum$400 ),
     .o_valid(\o_valid$401 ),
     .o_w(\i_w$274 ),
     .pe_0_0__i_a(\i_a$68 ),
+    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\o_psum$424 ),
     .o_valid(\o_valid$425 ),
     .o_w(\i_w$288 ),
     .pe_0_0__i_a(\i_a$72 ),
+    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$286 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\o_psum$448 ),
     .o_valid(\o_valid$449 ),
     .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$76 ),
+    .pe_0_0__i_ctl(\i_ctl$78 ),
     .pe_0_0__i_w(\i_w$300 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\o_psum$472 ),
     .o_valid(\o_valid$473 ),
     .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$80 ),
+    .pe_0_0__i_ctl(\i_ctl$82 ),
     .pe_0_0__i_w(\i_w$314 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\o_psum$496 ),
     .o_valid(\o_valid$497 ),
     .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$84 ),
+    .pe_0_0__i_ctl(\i_ctl$86 ),
     .pe_0_0__i_w(\i_w$328 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$520 ),
     .o_valid(\o_valid$521 ),
     .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$88 ),
+    .pe_0_0__i_ctl(\i_ctl$90 ),
     .pe_0_0__i_w(\i_w$342 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$94 ),
     .o_ctl(\o_ctl$650 ),
     .o_psum(\o_psum$544 ),
     .o_valid(\o_valid$545 ),
     .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$92 ),
+    .pe_0_0__i_ctl(\i_ctl$94 ),
     .pe_0_0__i_w(\i_w$356 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\o_psum$378 ),
     .o_valid(\o_valid$379 ),
     .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$96 ),
+    .pe_0_0__i_ctl(\i_ctl$98 ),
     .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\o_psum$402 ),
     .o_valid(\o_valid$403 ),
     .o_w(\i_w$276 ),
     .pe_0_0__i_a(\i_a$100 ),
+    .pe_0_0__i_ctl(\i_ctl$102 ),
     .pe_0_0__i_w(\i_w$274 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\o_psum$426 ),
     .o_valid(\o_valid$427 ),
     .o_w(\i_w$290 ),
     .pe_0_0__i_a(\i_a$104 ),
+    .pe_0_0__i_ctl(\i_ctl$106 ),
     .pe_0_0__i_w(\i_w$288 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$450 ),
     .o_valid(\o_valid$451 ),
     .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$108 ),
+    .pe_0_0__i_ctl(\i_ctl$110 ),
     .pe_0_0__i_w(\i_w$302 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$474 ),
     .o_valid(\o_valid$475 ),
     .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$112 ),
+    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$316 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$498 ),
     .o_valid(\o_valid$499 ),
     .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$116 ),
+    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$330 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$522 ),
     .o_valid(\o_valid$523 ),
     .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$120 ),
+    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$344 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$126 ),
     .o_ctl(\o_ctl$652 ),
     .o_psum(\o_psum$546 ),
     .o_valid(\o_valid$547 ),
     .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$124 ),
+    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$358 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$380 ),
     .o_valid(\o_valid$381 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$128 ),
+    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$404 ),
     .o_valid(\o_valid$405 ),
     .o_w(\i_w$278 ),
     .pe_0_0__i_a(\i_a$132 ),
+    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$276 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\o_psum$428 ),
     .o_valid(\o_valid$429 ),
     .o_w(\i_w$292 ),
     .pe_0_0__i_a(\i_a$136 ),
+    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$290 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\o_psum$452 ),
     .o_valid(\o_valid$453 ),
     .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$140 ),
+    .pe_0_0__i_ctl(\i_ctl$142 ),
     .pe_0_0__i_w(\i_w$304 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\o_psum$476 ),
     .o_valid(\o_valid$477 ),
     .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$144 ),
+    .pe_0_0__i_ctl(\i_ctl$146 ),
     .pe_0_0__i_w(\i_w$318 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\o_psum$500 ),
     .o_valid(\o_valid$501 ),
     .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$148 ),
+    .pe_0_0__i_ctl(\i_ctl$150 ),
     .pe_0_0__i_w(\i_w$332 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$524 ),
     .o_valid(\o_valid$525 ),
     .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$152 ),
+    .pe_0_0__i_ctl(\i_ctl$154 ),
     .pe_0_0__i_w(\i_w$346 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$158 ),
     .o_ctl(\o_ctl$654 ),
     .o_psum(\o_psum$548 ),
     .o_valid(\o_valid$549 ),
     .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$156 ),
+    .pe_0_0__i_ctl(\i_ctl$158 ),
     .pe_0_0__i_w(\i_w$360 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\o_psum$382 ),
     .o_valid(\o_valid$383 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$160 ),
+    .pe_0_0__i_ctl(\i_ctl$162 ),
     .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\o_psum$406 ),
     .o_valid(\o_valid$407 ),
     .o_w(\i_w$280 ),
     .pe_0_0__i_a(\i_a$164 ),
+    .pe_0_0__i_ctl(\i_ctl$166 ),
     .pe_0_0__i_w(\i_w$278 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\o_psum$430 ),
     .o_valid(\o_valid$431 ),
     .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$168 ),
+    .pe_0_0__i_ctl(\i_ctl$170 ),
     .pe_0_0__i_w(\i_w$292 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\o_psum$454 ),
     .o_valid(\o_valid$455 ),
     .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$172 ),
+    .pe_0_0__i_ctl(\i_ctl$174 ),
     .pe_0_0__i_w(\i_w$306 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\o_psum$478 ),
     .o_valid(\o_valid$479 ),
     .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$176 ),
+    .pe_0_0__i_ctl(\i_ctl$178 ),
     .pe_0_0__i_w(\i_w$320 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\o_psum$502 ),
     .o_valid(\o_valid$503 ),
     .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$180 ),
+    .pe_0_0__i_ctl(\i_ctl$182 ),
     .pe_0_0__i_w(\i_w$334 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$526 ),
     .o_valid(\o_valid$527 ),
     .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$184 ),
+    .pe_0_0__i_ctl(\i_ctl$186 ),
     .pe_0_0__i_w(\i_w$348 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$190 ),
     .o_ctl(\o_ctl$656 ),
     .o_psum(\o_psum$550 ),
     .o_valid(\o_valid$551 ),
     .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$188 ),
+    .pe_0_0__i_ctl(\i_ctl$190 ),
     .pe_0_0__i_w(\i_w$362 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\o_psum$384 ),
     .o_valid(\o_valid$385 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$192 ),
+    .pe_0_0__i_ctl(\i_ctl$194 ),
     .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\o_psum$408 ),
     .o_valid(\o_valid$409 ),
     .o_w(\i_w$282 ),
     .pe_0_0__i_a(\i_a$196 ),
+    .pe_0_0__i_ctl(\i_ctl$198 ),
     .pe_0_0__i_w(\i_w$280 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\o_psum$432 ),
     .o_valid(\o_valid$433 ),
     .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$200 ),
+    .pe_0_0__i_ctl(\i_ctl$202 ),
     .pe_0_0__i_w(\i_w$294 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\o_psum$456 ),
     .o_valid(\o_valid$457 ),
     .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$204 ),
+    .pe_0_0__i_ctl(\i_ctl$206 ),
     .pe_0_0__i_w(\i_w$308 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\o_psum$480 ),
     .o_valid(\o_valid$481 ),
     .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$208 ),
+    .pe_0_0__i_ctl(\i_ctl$210 ),
     .pe_0_0__i_w(\i_w$322 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\o_psum$504 ),
     .o_valid(\o_valid$505 ),
     .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$212 ),
+    .pe_0_0__i_ctl(\i_ctl$214 ),
     .pe_0_0__i_w(\i_w$336 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$528 ),
     .o_valid(\o_valid$529 ),
     .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$216 ),
+    .pe_0_0__i_ctl(\i_ctl$218 ),
     .pe_0_0__i_w(\i_w$350 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$222 ),
     .o_ctl(\o_ctl$658 ),
     .o_psum(\o_psum$552 ),
     .o_valid(\o_valid$553 ),
     .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$220 ),
+    .pe_0_0__i_ctl(\i_ctl$222 ),
     .pe_0_0__i_w(\i_w$364 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
-    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$386 ),
     .o_valid(\o_valid$387 ),
     .pe_0_0__i_a(\i_a$224 ),
+    .pe_0_0__i_ctl(\i_ctl$226 ),
     .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
-    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$410 ),
     .o_valid(\o_valid$411 ),
     .pe_0_0__i_a(\i_a$228 ),
+    .pe_0_0__i_ctl(\i_ctl$230 ),
     .pe_0_0__i_w(\i_w$282 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
-    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$434 ),
     .o_valid(\o_valid$435 ),
     .pe_0_0__i_a(\i_a$232 ),
+    .pe_0_0__i_ctl(\i_ctl$234 ),
     .pe_0_0__i_w(\i_w$296 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
-    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$458 ),
     .o_valid(\o_valid$459 ),
     .pe_0_0__i_a(\i_a$236 ),
+    .pe_0_0__i_ctl(\i_ctl$238 ),
     .pe_0_0__i_w(\i_w$310 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
-    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$482 ),
     .o_valid(\o_valid$483 ),
     .pe_0_0__i_a(\i_a$240 ),
+    .pe_0_0__i_ctl(\i_ctl$242 ),
     .pe_0_0__i_w(\i_w$324 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
-    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$506 ),
     .o_valid(\o_valid$507 ),
     .pe_0_0__i_a(\i_a$244 ),
+    .pe_0_0__i_ctl(\i_ctl$246 ),
     .pe_0_0__i_w(\i_w$338 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
-    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$530 ),
     .o_valid(\o_valid$531 ),
     .pe_0_0__i_a(\i_a$248 ),
+    .pe_0_0__i_ctl(\i_ctl$250 ),
     .pe_0_0__i_w(\i_w$352 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .i_ctl(\i_ctl$254 ),
     .o_ctl(\o_ctl$660 ),
     .o_psum(\o_psum$554 ),
     .o_valid(\o_valid$555 ),
     .pe_0_0__i_a(\i_a$252 ),
+    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$366 ),
     .rst(rst)
   );
@@ -17194,7 +17070,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17204,7 +17080,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17259,6 +17134,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17312,6 +17188,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17332,12 +17209,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17391,11 +17268,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17405,7 +17280,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17460,6 +17334,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17513,6 +17388,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17533,12 +17409,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17592,11 +17468,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17606,7 +17480,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17661,6 +17534,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17714,6 +17588,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17734,12 +17609,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17793,11 +17668,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17807,7 +17680,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17862,6 +17734,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17915,6 +17788,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17935,12 +17809,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17994,11 +17868,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18008,7 +17880,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18063,6 +17934,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18116,6 +17988,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18136,12 +18009,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18195,11 +18068,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18209,7 +18080,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18264,6 +18134,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18317,6 +18188,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18337,12 +18209,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18396,11 +18268,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18410,7 +18280,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18465,6 +18334,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18518,6 +18388,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18538,12 +18409,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18597,11 +18468,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18611,7 +18480,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18665,6 +18533,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18718,6 +18587,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18738,12 +18608,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18797,11 +18667,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18811,7 +18679,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18866,6 +18733,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18919,6 +18787,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18939,12 +18808,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18998,11 +18867,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19012,7 +18879,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19067,6 +18933,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19120,6 +18987,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19140,12 +19008,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19199,11 +19067,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19213,7 +19079,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19268,6 +19133,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19321,6 +19187,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19341,12 +19208,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19400,11 +19267,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19414,7 +19279,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19469,6 +19333,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19522,6 +19387,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19542,12 +19408,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19601,11 +19467,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19615,7 +19479,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19670,6 +19533,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19723,6 +19587,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19743,12 +19608,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19802,11 +19667,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19816,7 +19679,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19871,6 +19733,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19924,6 +19787,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19944,12 +19808,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20003,11 +19867,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20017,7 +19879,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20072,6 +19933,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20125,6 +19987,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20145,12 +20008,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20204,11 +20067,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20218,7 +20079,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20272,6 +20132,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20325,6 +20186,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20345,12 +20207,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20404,11 +20266,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20418,208 +20278,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20674,6 +20332,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20727,6 +20386,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20747,12 +20407,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20806,11 +20466,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20820,7 +20478,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20875,6 +20532,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20928,6 +20586,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20948,12 +20607,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21007,11 +20666,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21021,7 +20678,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21076,6 +20732,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21129,6 +20786,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21149,12 +20807,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21208,11 +20866,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21222,7 +20878,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21277,6 +20932,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21330,6 +20986,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21350,12 +21007,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21409,11 +21066,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21423,7 +21078,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21478,6 +21132,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21531,6 +21186,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21551,12 +21207,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21610,11 +21266,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21624,7 +21278,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21679,6 +21332,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21732,6 +21386,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21752,12 +21407,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21811,11 +21466,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21825,207 +21478,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22080,6 +21532,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22133,6 +21586,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22153,12 +21607,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22212,11 +21666,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22226,7 +21678,205 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22281,6 +21931,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22334,6 +21985,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22354,12 +22006,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22413,11 +22065,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22427,7 +22077,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22482,6 +22131,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22535,6 +22185,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22555,12 +22206,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22614,11 +22265,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22628,7 +22277,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22683,6 +22331,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22736,6 +22385,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22756,12 +22406,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22815,11 +22465,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22829,7 +22477,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22884,6 +22531,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22937,6 +22585,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22957,12 +22606,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23016,11 +22665,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23030,7 +22677,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23085,6 +22731,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23138,6 +22785,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23158,12 +22806,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23217,11 +22865,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23231,7 +22877,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23286,6 +22931,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23339,6 +22985,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23359,12 +23006,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23418,11 +23065,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23432,207 +23077,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23687,6 +23131,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23740,6 +23185,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23760,12 +23206,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23819,11 +23265,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23833,7 +23277,205 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23888,6 +23530,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23941,6 +23584,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23961,12 +23605,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24020,11 +23664,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24034,7 +23676,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24089,6 +23730,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24142,6 +23784,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24162,12 +23805,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24221,11 +23864,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24235,7 +23876,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24290,6 +23930,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24343,6 +23984,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24363,12 +24005,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24422,11 +24064,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24436,7 +24076,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24491,6 +24130,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24544,6 +24184,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24564,12 +24205,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24623,11 +24264,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24637,7 +24276,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24692,6 +24330,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24745,6 +24384,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24765,12 +24405,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24824,11 +24464,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24838,7 +24476,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24893,6 +24530,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24946,6 +24584,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24966,12 +24605,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25025,11 +24664,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25039,207 +24676,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25294,6 +24730,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25347,6 +24784,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25367,12 +24805,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25426,11 +24864,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25440,7 +24876,205 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25495,6 +25129,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25548,6 +25183,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25568,12 +25204,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25627,11 +25263,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25641,7 +25275,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25696,6 +25329,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25749,6 +25383,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25769,12 +25404,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25828,11 +25463,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25842,7 +25475,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25897,6 +25529,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25950,6 +25583,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25970,12 +25604,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26029,11 +25663,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26043,7 +25675,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26098,6 +25729,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26151,6 +25783,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26171,12 +25804,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26230,11 +25863,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26244,7 +25875,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26299,6 +25929,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26352,6 +25983,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26372,12 +26004,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26431,11 +26063,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26445,7 +26075,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26500,6 +26129,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26553,6 +26183,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26573,12 +26204,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26632,11 +26263,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26646,207 +26275,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26901,6 +26329,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26954,6 +26383,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26974,12 +26404,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27033,11 +26463,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27047,7 +26475,205 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27102,6 +26728,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27155,6 +26782,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27175,12 +26803,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27234,11 +26862,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27248,7 +26874,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27303,6 +26928,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27356,6 +26982,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27376,12 +27003,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27435,11 +27062,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27449,7 +27074,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27504,6 +27128,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27557,6 +27182,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27577,12 +27203,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27636,11 +27262,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27650,7 +27274,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27705,6 +27328,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27758,6 +27382,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27778,12 +27403,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27837,11 +27462,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27851,7 +27474,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27906,6 +27528,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27959,6 +27582,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27979,12 +27603,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28038,11 +27662,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28052,7 +27674,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28107,6 +27728,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28160,6 +27782,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28180,12 +27803,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28239,11 +27862,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28253,7 +27874,206 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28307,6 +28127,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28360,6 +28181,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28380,12 +28202,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28439,11 +28261,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28453,7 +28273,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28507,6 +28326,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28560,6 +28380,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28580,12 +28401,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28639,11 +28460,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28653,7 +28472,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28707,6 +28525,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28760,6 +28579,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28780,12 +28600,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28839,11 +28659,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28853,7 +28671,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28907,6 +28724,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28960,6 +28778,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28980,12 +28799,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29039,11 +28858,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29053,7 +28870,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29107,6 +28923,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29160,6 +28977,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29180,12 +28998,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29239,11 +29057,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29253,7 +29069,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29307,6 +29122,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29360,6 +29176,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29380,12 +29197,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29439,11 +29256,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29453,7 +29268,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29507,6 +29321,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29560,6 +29375,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29580,12 +29396,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29639,11 +29455,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29653,7 +29467,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29707,6 +29520,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29760,6 +29574,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29780,12 +29595,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29839,11 +29654,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29853,7 +29666,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29906,6 +29718,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
+  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29959,6 +29772,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
+  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29979,12 +29793,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = i_ctl;
-  assign \i_ctl[0].valid  = i_ctl[0];
-  assign \i_ctl[0].load_w  = i_ctl[1];
-  assign \i_ctl[0].first  = i_ctl[2];
-  assign \i_ctl[0].last  = i_ctl[3];
-  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \i_ctl[0]  = pe_0_0__i_ctl;
+  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
+  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
+  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
+  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
+  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -30038,8 +29852,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign pe_0_0__i_ctl[1] = 1'h1;
-  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -5,62 +5,54 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  wire [17:0] \$101 ;
-  wire [17:0] \$102 ;
-  wire \$103 ;
-  wire [17:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire [18:0] \$106 ;
-  wire [19:0] \$107 ;
+  wire [21:0] \$101 ;
+  wire [21:0] \$102 ;
+  wire [5:0] \$103 ;
+  wire [56:0] \$104 ;
+  wire [8:0] \$105 ;
+  wire [9:0] \$106 ;
+  wire \$107 ;
   wire \$108 ;
-  wire [21:0] \$109 ;
+  wire [19:0] \$109 ;
   wire \$11 ;
-  wire [21:0] \$110 ;
-  wire [5:0] \$111 ;
-  wire [56:0] \$112 ;
-  wire [8:0] \$113 ;
-  wire [9:0] \$114 ;
+  wire [56:0] \$110 ;
+  wire [19:0] \$111 ;
+  wire [20:0] \$112 ;
+  wire [51:0] \$113 ;
+  wire [52:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
-  wire [19:0] \$117 ;
-  wire [56:0] \$118 ;
-  wire [19:0] \$119 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire [53:0] \$119 ;
   wire \$12 ;
-  wire [20:0] \$120 ;
-  wire [51:0] \$121 ;
-  wire [52:0] \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [53:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
+  wire \$120 ;
+  wire \$121 ;
+  reg [63:0] \$122 ;
+  reg [23:0] \$123 ;
+  reg [4:0] \$124 ;
+  reg [23:0] \$125 ;
+  reg [31:0] \$126 ;
+  reg \$127 ;
+  reg [31:0] \$128 ;
+  reg \$129 ;
   wire \$13 ;
-  reg [63:0] \$130 ;
-  reg [23:0] \$131 ;
-  reg [4:0] \$132 ;
-  reg [23:0] \$133 ;
+  reg [31:0] \$130 ;
+  reg [15:0] \$131 ;
+  reg \$132 ;
+  reg \$133 ;
   reg [31:0] \$134 ;
   reg \$135 ;
   reg [31:0] \$136 ;
-  reg \$137 ;
-  reg [31:0] \$138 ;
-  reg [15:0] \$139 ;
+  reg [15:0] \$137 ;
+  reg \$138 ;
+  reg \$139 ;
   wire [2:0] \$14 ;
-  reg \$140 ;
+  reg [31:0] \$140 ;
   reg \$141 ;
   reg [31:0] \$142 ;
-  reg \$143 ;
-  reg [31:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg [31:0] \$148 ;
-  reg \$149 ;
+  reg [31:0] \$143 ;
   wire [2:0] \$15 ;
-  reg [31:0] \$150 ;
-  reg [31:0] \$151 ;
   wire [11:0] \$16 ;
   wire [11:0] \$17 ;
   wire [11:0] \$18 ;
@@ -121,38 +113,38 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [5:0] \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [5:0] \$70 ;
-  wire [5:0] \$71 ;
-  wire [19:0] \$72 ;
-  wire [19:0] \$73 ;
-  wire [5:0] \$74 ;
-  wire \$75 ;
+  wire [19:0] \$70 ;
+  wire [19:0] \$71 ;
+  wire [5:0] \$72 ;
+  wire \$73 ;
+  wire [19:0] \$74 ;
+  wire [19:0] \$75 ;
   wire [5:0] \$76 ;
-  wire [5:0] \$77 ;
+  wire \$77 ;
   wire [19:0] \$78 ;
   wire [19:0] \$79 ;
   wire \$8 ;
   wire [5:0] \$80 ;
   wire \$81 ;
-  wire [5:0] \$82 ;
-  wire [5:0] \$83 ;
-  wire [19:0] \$84 ;
-  wire [19:0] \$85 ;
-  wire [5:0] \$86 ;
-  wire \$87 ;
-  wire [5:0] \$88 ;
-  wire [5:0] \$89 ;
+  wire [19:0] \$82 ;
+  wire [19:0] \$83 ;
+  wire [5:0] \$84 ;
+  wire \$85 ;
+  wire [17:0] \$86 ;
+  wire [17:0] \$87 ;
+  wire \$88 ;
+  wire [17:0] \$89 ;
   wire \$9 ;
-  wire [19:0] \$90 ;
-  wire [19:0] \$91 ;
-  wire [5:0] \$92 ;
-  wire \$93 ;
+  wire [17:0] \$90 ;
+  wire [18:0] \$91 ;
+  wire \$92 ;
+  wire [17:0] \$93 ;
   wire [17:0] \$94 ;
-  wire [17:0] \$95 ;
-  wire \$96 ;
+  wire \$95 ;
+  wire [17:0] \$96 ;
   wire [17:0] \$97 ;
-  wire [17:0] \$98 ;
-  wire [18:0] \$99 ;
+  wire [18:0] \$98 ;
+  wire [19:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$22  = 1'h0;
   reg \$signal$25  = 1'h0;
@@ -160,8 +152,8 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$97 ;
-  wire [31:0] \a$99 ;
+  wire [31:0] \a$101 ;
+  wire [31:0] \a$103 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -183,10 +175,14 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [10:0] a3_sig;
   wire a3_zero;
   wire [31:0] b;
-  wire [31:0] \b$100 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$98 ;
+  wire [15:0] \b$102 ;
+  wire [31:0] \b$104 ;
   wire [7:0] beat_exp;
+  wire [4:0] below0;
+  wire [4:0] below1;
+  wire [4:0] below2;
+  wire [4:0] below3;
   input clk;
   wire clk;
   wire close;
@@ -290,7 +286,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$102 ;
+  wire [31:0] \s$106 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -407,112 +403,108 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$67  = ex3 > emax1;
   assign emax2 = \$67  ? ex3 : emax1;
   assign \$68  = emax2 - ex0;
-  assign \$69  = $signed(\$68 ) > $signed(6'h11);
-  assign \$70  = emax2 - ex0;
-  assign \$71  = \$69  ? 6'h11 : \$70 ;
-  assign \$73  = \$72  >> \$71 [4:0];
-  assign \$74  = emax2 - ex1;
-  assign \$75  = $signed(\$74 ) > $signed(6'h11);
-  assign \$76  = emax2 - ex1;
-  assign \$77  = \$75  ? 6'h11 : \$76 ;
-  assign \$79  = \$78  >> \$77 [4:0];
-  assign \$80  = emax2 - ex2;
-  assign \$81  = $signed(\$80 ) > $signed(6'h11);
-  assign \$82  = emax2 - ex2;
-  assign \$83  = \$81  ? 6'h11 : \$82 ;
-  assign \$85  = \$84  >> \$83 [4:0];
-  assign \$86  = emax2 - ex3;
-  assign \$87  = $signed(\$86 ) > $signed(6'h11);
-  assign \$88  = emax2 - ex3;
-  assign \$89  = \$87  ? 6'h11 : \$88 ;
-  assign \$91  = \$90  >> \$89 [4:0];
-  assign \$92  = emax2 - 5'h1d;
-  assign \$93  = i_a[15] ^ w_sel[1];
-  assign \$94  = - \$73 [16:0];
-  assign \$95  = \$93  ? \$94  : { 1'h0, \$73 [16:0] };
-  assign \$96  = i_a[31] ^ w_sel[3];
-  assign \$97  = - \$79 [16:0];
-  assign \$98  = \$96  ? \$97  : { 1'h0, \$79 [16:0] };
-  assign \$99  = $signed(\$95 ) + $signed(\$98 );
-  assign \$100  = i_a[47] ^ w_sel[5];
-  assign \$101  = - \$85 [16:0];
-  assign \$102  = \$100  ? \$101  : { 1'h0, \$85 [16:0] };
-  assign \$103  = i_a[63] ^ w_sel[7];
-  assign \$104  = - \$91 [16:0];
-  assign \$105  = \$103  ? \$104  : { 1'h0, \$91 [16:0] };
-  assign \$106  = $signed(\$102 ) + $signed(\$105 );
-  assign \$107  = $signed(\$99 ) + $signed(\$106 );
-  assign \$108  = $signed(\$107 ) < $signed(1'h0);
-  assign \$109  = - $signed(\$107 );
-  assign \$110  = \$108  ? \$109  : { \$107 [19], \$107 [19], \$107  };
-  assign p_rp_sign = $signed(\$107 ) < $signed(1'h0);
-  assign \$111  = 5'h14 - p_rp_msb;
-  assign \$112  = { \$110 [20:0], 5'h00 } << \$111 [4:0];
-  assign \$113  = $signed(\$92 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$114  = $signed(\$113 ) + $signed(8'h7f);
-  assign \$115  = $signed(\$114 ) < $signed(2'h1);
-  assign \$116  = $signed(\$114 ) < $signed(6'h27);
-  assign \$117  = $signed(2'h1) - $signed(\$114 );
-  assign p_rp_sh = \$112 [25:0] >> p_rp_rs;
-  assign \$118  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$118 [25:0] != \$112 [25:0];
-  assign \$119  = $signed(\$114 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$120  = $signed(\$119 ) - $signed(2'h1);
-  assign \$122  = $signed(\$121 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$124  = \$123  | p_rp_lost;
-  assign \$125  = \$124  | p_rp_sh[2];
-  assign \$126  = p_rp_sh[1] & \$125 ;
-  assign \$127  = $signed(\$122 ) + $signed({ 1'h0, \$126  });
-  assign \$128  = ! \$110 [20:0];
-  assign \$129  = \$127 [42:0] >= 31'h7f800000;
-  assign \a$99  = \$signal$29  ? s2_psum : out_acc;
+  assign \$69  = \$68 [4:0] > 5'h11;
+  assign dist0 = \$69  ? 5'h11 : \$68 [4:0];
+  assign \$71  = \$70  >> dist0;
+  assign \$72  = emax2 - ex1;
+  assign \$73  = \$72 [4:0] > 5'h11;
+  assign dist1 = \$73  ? 5'h11 : \$72 [4:0];
+  assign \$75  = \$74  >> dist1;
+  assign \$76  = emax2 - ex2;
+  assign \$77  = \$76 [4:0] > 5'h11;
+  assign dist2 = \$77  ? 5'h11 : \$76 [4:0];
+  assign \$79  = \$78  >> dist2;
+  assign \$80  = emax2 - ex3;
+  assign \$81  = \$80 [4:0] > 5'h11;
+  assign dist3 = \$81  ? 5'h11 : \$80 [4:0];
+  assign \$83  = \$82  >> dist3;
+  assign \$84  = emax2 - 5'h1d;
+  assign \$85  = i_a[15] ^ w_sel[1];
+  assign \$86  = - \$71 [16:0];
+  assign \$87  = \$85  ? \$86  : { 1'h0, \$71 [16:0] };
+  assign \$88  = i_a[31] ^ w_sel[3];
+  assign \$89  = - \$75 [16:0];
+  assign \$90  = \$88  ? \$89  : { 1'h0, \$75 [16:0] };
+  assign \$91  = $signed(\$87 ) + $signed(\$90 );
+  assign \$92  = i_a[47] ^ w_sel[5];
+  assign \$93  = - \$79 [16:0];
+  assign \$94  = \$92  ? \$93  : { 1'h0, \$79 [16:0] };
+  assign \$95  = i_a[63] ^ w_sel[7];
+  assign \$96  = - \$83 [16:0];
+  assign \$97  = \$95  ? \$96  : { 1'h0, \$83 [16:0] };
+  assign \$98  = $signed(\$94 ) + $signed(\$97 );
+  assign \$99  = $signed(\$91 ) + $signed(\$98 );
+  assign \$100  = $signed(\$99 ) < $signed(1'h0);
+  assign \$101  = - $signed(\$99 );
+  assign \$102  = \$100  ? \$101  : { \$99 [19], \$99 [19], \$99  };
+  assign p_rp_sign = $signed(\$99 ) < $signed(1'h0);
+  assign \$103  = 5'h14 - p_rp_msb;
+  assign \$104  = { \$102 [20:0], 5'h00 } << \$103 [4:0];
+  assign \$105  = $signed(\$84 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$106  = $signed(\$105 ) + $signed(8'h7f);
+  assign \$107  = $signed(\$106 ) < $signed(2'h1);
+  assign \$108  = $signed(\$106 ) < $signed(6'h27);
+  assign \$109  = $signed(2'h1) - $signed(\$106 );
+  assign p_rp_sh = \$104 [25:0] >> p_rp_rs;
+  assign \$110  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$110 [25:0] != \$104 [25:0];
+  assign \$111  = $signed(\$106 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$112  = $signed(\$111 ) - $signed(2'h1);
+  assign \$114  = $signed(\$113 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$116  = \$115  | p_rp_lost;
+  assign \$117  = \$116  | p_rp_sh[2];
+  assign \$118  = p_rp_sh[1] & \$117 ;
+  assign \$119  = $signed(\$114 ) + $signed({ 1'h0, \$118  });
+  assign \$120  = ! \$102 [20:0];
+  assign \$121  = \$119 [42:0] >= 31'h7f800000;
+  assign \a$103  = \$signal$29  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$130 ;
+    o_a <= \$122 ;
   always @(posedge clk)
-    o_w <= \$131 ;
+    o_w <= \$123 ;
   always @(posedge clk)
-    o_ctl <= \$132 ;
+    o_ctl <= \$124 ;
   always @(posedge clk)
-    w_reg <= \$133 ;
+    w_reg <= \$125 ;
   always @(posedge clk)
-    p_acc <= \$134 ;
+    p_acc <= \$126 ;
   always @(posedge clk)
-    grp_first <= \$135 ;
+    grp_first <= \$127 ;
   always @(posedge clk)
-    grp_psum <= \$136 ;
+    grp_psum <= \$128 ;
   always @(posedge clk)
-    \$signal  <= \$137 ;
+    \$signal  <= \$129 ;
   always @(posedge clk)
-    s1_p <= \$138 ;
+    s1_p <= \$130 ;
   always @(posedge clk)
-    s1_scale <= \$139 ;
+    s1_scale <= \$131 ;
   always @(posedge clk)
-    \$signal$22  <= \$140 ;
+    \$signal$22  <= \$132 ;
   always @(posedge clk)
-    s1_last <= \$141 ;
+    s1_last <= \$133 ;
   always @(posedge clk)
-    s1_psum <= \$142 ;
+    s1_psum <= \$134 ;
   always @(posedge clk)
-    \$signal$25  <= \$143 ;
+    \$signal$25  <= \$135 ;
   always @(posedge clk)
-    s2_d <= \$144 ;
+    s2_d <= \$136 ;
   always @(posedge clk)
-    s2_scale <= \$145 ;
+    s2_scale <= \$137 ;
   always @(posedge clk)
-    \$signal$29  <= \$146 ;
+    \$signal$29  <= \$138 ;
   always @(posedge clk)
-    s2_last <= \$147 ;
+    s2_last <= \$139 ;
   always @(posedge clk)
-    s2_psum <= \$148 ;
+    s2_psum <= \$140 ;
   always @(posedge clk)
-    o_valid <= \$149 ;
+    o_valid <= \$141 ;
   always @(posedge clk)
-    out_acc <= \$150 ;
+    out_acc <= \$142 ;
   always @(posedge clk)
-    o_psum <= \$151 ;
+    o_psum <= \$143 ;
   \mixpe_w2a16_int_g32.out_add  out_add (
-    .a(\a$99 ),
-    .b(\b$100 ),
+    .a(\a$103 ),
+    .b(\b$104 ),
     .s(y)
   );
   \mixpe_w2a16_int_g32.p_add  p_add (
@@ -523,46 +515,126 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   \mixpe_w2a16_int_g32.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$100 )
+    .p(\b$104 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = i_a;
+    \$122  = i_a;
     if (rst) begin
-      \$130  = 64'h0000000000000000;
+      \$122  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = i_w;
+    \$123  = i_w;
     if (rst) begin
-      \$131  = 24'h000000;
+      \$123  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = i_ctl;
+    \$124  = i_ctl;
     if (rst) begin
-      \$132  = 5'h00;
+      \$124  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = w_reg;
+    \$125  = w_reg;
     if (i_ctl[1]) begin
-      \$133  = i_w;
+      \$125  = i_w;
     end
     if (rst) begin
-      \$133  = 24'h000000;
+      \$125  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = p_acc;
+    \$126  = p_acc;
     if (close) begin
-      \$134  = 32'd0;
+      \$126  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$134  = p_next;
+      \$126  = p_next;
+    end
+    if (rst) begin
+      \$126  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = grp_first;
+    if (close) begin
+      \$127  = 1'h0;
+    end else if (\$1 ) begin
+      \$127  = 1'h1;
+    end
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$128  = i_psum;
+    end
+    if (rst) begin
+      \$128  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = close;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = s1_p;
+    if (close) begin
+      \$130  = p_next;
+    end
+    if (rst) begin
+      \$130  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = s1_scale;
+    if (close) begin
+      \$131  = w_sel[23:8];
+    end
+    if (rst) begin
+      \$131  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = \$signal$22 ;
+    if (close) begin
+      \$132  = \$2 ;
+    end
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = s1_last;
+    if (close) begin
+      \$133  = i_ctl[3];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = s1_psum;
+    if (close) begin
+      \$134  = \$3 ;
     end
     if (rst) begin
       \$134  = 32'd0;
@@ -570,22 +642,16 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = grp_first;
-    if (close) begin
-      \$135  = 1'h0;
-    end else if (\$1 ) begin
-      \$135  = 1'h1;
-    end
+    \$135  = \$signal ;
     if (rst) begin
       \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$136  = i_psum;
+    \$136  = s2_d;
+    if (\$signal ) begin
+      \$136  = s1_p;
     end
     if (rst) begin
       \$136  = 32'd0;
@@ -593,56 +659,56 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = close;
+    \$137  = s2_scale;
+    if (\$signal ) begin
+      \$137  = s1_scale;
+    end
     if (rst) begin
-      \$137  = 1'h0;
+      \$137  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = s1_p;
-    if (close) begin
-      \$138  = p_next;
+    \$138  = \$signal$29 ;
+    if (\$signal ) begin
+      \$138  = \$signal$22 ;
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = s1_scale;
-    if (close) begin
-      \$139  = w_sel[23:8];
+    \$139  = s2_last;
+    if (\$signal ) begin
+      \$139  = s1_last;
     end
     if (rst) begin
-      \$139  = 16'h0000;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = \$signal$22 ;
-    if (close) begin
-      \$140  = \$2 ;
+    \$140  = s2_psum;
+    if (\$signal ) begin
+      \$140  = s1_psum;
     end
     if (rst) begin
-      \$140  = 1'h0;
+      \$140  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = s1_last;
-    if (close) begin
-      \$141  = i_ctl[3];
-    end
+    \$141  = \$4 ;
     if (rst) begin
       \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = s1_psum;
-    if (close) begin
-      \$142  = \$3 ;
+    \$142  = out_acc;
+    if (\$signal$25 ) begin
+      \$142  = y;
     end
     if (rst) begin
       \$142  = 32'd0;
@@ -650,175 +716,101 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = \$signal ;
-    if (rst) begin
-      \$143  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = s2_d;
-    if (\$signal ) begin
-      \$144  = s1_p;
-    end
-    if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = s2_scale;
-    if (\$signal ) begin
-      \$145  = s1_scale;
-    end
-    if (rst) begin
-      \$145  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = \$signal$29 ;
-    if (\$signal ) begin
-      \$146  = \$signal$22 ;
-    end
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = s2_last;
-    if (\$signal ) begin
-      \$147  = s1_last;
-    end
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = s2_psum;
-    if (\$signal ) begin
-      \$148  = s1_psum;
-    end
-    if (rst) begin
-      \$148  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = \$4 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = out_acc;
-    if (\$signal$25 ) begin
-      \$150  = y;
-    end
-    if (rst) begin
-      \$150  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = o_psum;
+    \$143  = o_psum;
     if (\$signal$25 ) begin
       if (s2_last) begin
-        \$151  = y;
+        \$143  = y;
       end
     end
     if (rst) begin
-      \$151  = 32'd0;
+      \$143  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$110 [1]) begin
+    if (\$102 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$110 [2]) begin
+    if (\$102 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$110 [3]) begin
+    if (\$102 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$110 [4]) begin
+    if (\$102 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$110 [5]) begin
+    if (\$102 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$110 [6]) begin
+    if (\$102 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$110 [7]) begin
+    if (\$102 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$110 [8]) begin
+    if (\$102 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$110 [9]) begin
+    if (\$102 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$110 [10]) begin
+    if (\$102 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$110 [11]) begin
+    if (\$102 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$110 [12]) begin
+    if (\$102 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$110 [13]) begin
+    if (\$102 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$110 [14]) begin
+    if (\$102 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$110 [15]) begin
+    if (\$102 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$110 [16]) begin
+    if (\$102 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$110 [17]) begin
+    if (\$102 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$110 [18]) begin
+    if (\$102 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$110 [19]) begin
+    if (\$102 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$110 [20]) begin
+    if (\$102 [20]) begin
       p_rp_msb = 5'h14;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$115 ) begin
+    if (\$107 ) begin
       (* full_case = 32'd1 *)
-      if (\$116 ) begin
+      if (\$108 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$117 [4:0];
+        p_rp_rs = \$109 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$128 ) begin
+    if (\$120 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$129 ) begin
+    end else if (\$121 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$127 [30:0] };
+      p_rp_out = { p_rp_sign, \$119 [30:0] };
     end
   end
   assign d = s1_p;
@@ -830,28 +822,28 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign qmag2 = \$45 [1:0];
   assign a3_sig = { \$52 , i_a[57:48] };
   assign qmag3 = \$60 [1:0];
-  assign dist0 = \$71 [4:0];
-  assign pal0 = \$73 [16:0];
-  assign dist1 = \$77 [4:0];
-  assign pal1 = \$79 [16:0];
-  assign dist2 = \$83 [4:0];
-  assign pal2 = \$85 [16:0];
-  assign dist3 = \$89 [4:0];
-  assign pal3 = \$91 [16:0];
-  assign beat_exp = { \$92 [5], \$92 [5], \$92  };
-  assign p_beat = { \$107 [19], \$107  };
-  assign p_beat_mag = \$110 [20:0];
-  assign p_rp_ls = \$111 [4:0];
-  assign p_rp_norm = \$112 [25:0];
-  assign p_rp_eb = { \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114 [9], \$114  };
-  assign p_rp_packed = \$127 [42:0];
+  assign below0 = \$68 [4:0];
+  assign pal0 = \$71 [16:0];
+  assign below1 = \$72 [4:0];
+  assign pal1 = \$75 [16:0];
+  assign below2 = \$76 [4:0];
+  assign pal2 = \$79 [16:0];
+  assign below3 = \$80 [4:0];
+  assign pal3 = \$83 [16:0];
+  assign beat_exp = { \$84 [5], \$84 [5], \$84  };
+  assign p_beat = { \$99 [19], \$99  };
+  assign p_beat_mag = \$102 [20:0];
+  assign p_rp_ls = \$103 [4:0];
+  assign p_rp_norm = \$104 [25:0];
+  assign p_rp_eb = { \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106  };
+  assign p_rp_packed = \$119 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$97  = s2_d;
-  assign \b$98  = s2_scale;
-  assign p = \b$100 ;
-  assign \s$102  = y;
+  assign \a$101  = s2_d;
+  assign \b$102  = s2_scale;
+  assign p = \b$104 ;
+  assign \s$106  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -903,12 +895,12 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$48  = { \$37 , i_a[41:32], 1'h0 };
   assign \$61  = { 1'h0, \$52 , i_a[57:48] };
   assign \$63  = { \$52 , i_a[57:48], 1'h0 };
-  assign \$72  = { 3'h0, prod0, 4'h0 };
-  assign \$78  = { 3'h0, prod1, 4'h0 };
-  assign \$84  = { 3'h0, prod2, 4'h0 };
-  assign \$90  = { 3'h0, prod3, 4'h0 };
-  assign \$121  = { \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 [20], \$120 , 23'h000000 };
-  assign \$123  = p_rp_sh[0];
+  assign \$70  = { 3'h0, prod0, 4'h0 };
+  assign \$74  = { 3'h0, prod1, 4'h0 };
+  assign \$78  = { 3'h0, prod2, 4'h0 };
+  assign \$82  = { 3'h0, prod3, 4'h0 };
+  assign \$113  = { \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 , 23'h000000 };
+  assign \$115  = p_rp_sh[0];
 endmodule
 
 module \mixpe_w2a16_int_g32.out_add (b, s, a);

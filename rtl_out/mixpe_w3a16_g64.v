@@ -4,10 +4,10 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [5:0] \$100 ;
-  wire \$101 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
   wire [5:0] \$102 ;
-  wire [5:0] \$103 ;
+  wire \$103 ;
   wire [20:0] \$104 ;
   wire [20:0] \$105 ;
   wire [17:0] \$106 ;
@@ -15,99 +15,99 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [5:0] \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [5:0] \$110 ;
-  wire [5:0] \$111 ;
-  wire [20:0] \$112 ;
-  wire [20:0] \$113 ;
-  wire [17:0] \$114 ;
-  wire [17:0] \$115 ;
-  wire [5:0] \$116 ;
-  wire \$117 ;
+  wire [18:0] \$110 ;
+  wire [18:0] \$111 ;
+  wire \$112 ;
+  wire [18:0] \$113 ;
+  wire [18:0] \$114 ;
+  wire [19:0] \$115 ;
+  wire \$116 ;
+  wire [18:0] \$117 ;
   wire [18:0] \$118 ;
-  wire [18:0] \$119 ;
+  wire \$119 ;
   wire \$12 ;
-  wire \$120 ;
+  wire [18:0] \$120 ;
   wire [18:0] \$121 ;
-  wire [18:0] \$122 ;
-  wire [19:0] \$123 ;
+  wire [19:0] \$122 ;
+  wire [20:0] \$123 ;
   wire \$124 ;
-  wire [18:0] \$125 ;
-  wire [18:0] \$126 ;
-  wire \$127 ;
-  wire [18:0] \$128 ;
-  wire [18:0] \$129 ;
+  wire [22:0] \$125 ;
+  wire [22:0] \$126 ;
+  wire [5:0] \$127 ;
+  wire [56:0] \$128 ;
+  wire [8:0] \$129 ;
   wire \$13 ;
-  wire [19:0] \$130 ;
-  wire [20:0] \$131 ;
+  wire [9:0] \$130 ;
+  wire \$131 ;
   wire \$132 ;
-  wire [22:0] \$133 ;
-  wire [22:0] \$134 ;
-  wire [5:0] \$135 ;
-  wire [56:0] \$136 ;
-  wire [8:0] \$137 ;
-  wire [9:0] \$138 ;
+  wire [19:0] \$133 ;
+  wire [56:0] \$134 ;
+  wire [19:0] \$135 ;
+  wire [20:0] \$136 ;
+  wire [51:0] \$137 ;
+  wire [52:0] \$138 ;
   wire \$139 ;
   wire [3:0] \$14 ;
   wire \$140 ;
-  wire [19:0] \$141 ;
-  wire [56:0] \$142 ;
-  wire [19:0] \$143 ;
-  wire [20:0] \$144 ;
-  wire [51:0] \$145 ;
-  wire [52:0] \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [53:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [15:0] \$146 ;
+  wire [15:0] \$147 ;
+  wire [15:0] \$148 ;
+  wire [15:0] \$149 ;
   wire [3:0] \$15 ;
-  wire \$150 ;
-  wire [53:0] \$151 ;
-  wire \$152 ;
-  wire \$153 ;
+  wire [16:0] \$150 ;
+  wire [15:0] \$151 ;
+  wire [15:0] \$152 ;
+  wire [15:0] \$153 ;
   wire [15:0] \$154 ;
-  wire [15:0] \$155 ;
-  wire [15:0] \$156 ;
-  wire [15:0] \$157 ;
-  wire [16:0] \$158 ;
-  wire [15:0] \$159 ;
+  wire [16:0] \$155 ;
+  wire [17:0] \$156 ;
+  wire \$157 ;
+  wire [19:0] \$158 ;
+  wire [19:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [15:0] \$160 ;
-  wire [15:0] \$161 ;
-  wire [15:0] \$162 ;
-  wire [16:0] \$163 ;
-  wire [17:0] \$164 ;
+  wire [5:0] \$160 ;
+  wire [56:0] \$161 ;
+  wire [8:0] \$162 ;
+  wire [9:0] \$163 ;
+  wire \$164 ;
   wire \$165 ;
   wire [19:0] \$166 ;
-  wire [19:0] \$167 ;
-  wire [5:0] \$168 ;
-  wire [56:0] \$169 ;
+  wire [56:0] \$167 ;
+  wire [19:0] \$168 ;
+  wire [20:0] \$169 ;
   wire [11:0] \$17 ;
-  wire [8:0] \$170 ;
-  wire [9:0] \$171 ;
+  wire [51:0] \$170 ;
+  wire [52:0] \$171 ;
   wire \$172 ;
   wire \$173 ;
-  wire [19:0] \$174 ;
-  wire [56:0] \$175 ;
-  wire [19:0] \$176 ;
-  wire [20:0] \$177 ;
-  wire [51:0] \$178 ;
-  wire [52:0] \$179 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [53:0] \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  reg [63:0] \$179 ;
   wire [11:0] \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire [53:0] \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  reg [63:0] \$187 ;
-  reg [30:0] \$188 ;
-  reg [4:0] \$189 ;
+  reg [30:0] \$180 ;
+  reg [4:0] \$181 ;
+  reg [30:0] \$182 ;
+  reg [31:0] \$183 ;
+  reg [31:0] \$184 ;
+  reg \$185 ;
+  reg [31:0] \$186 ;
+  reg \$187 ;
+  reg [31:0] \$188 ;
+  reg [15:0] \$189 ;
   wire [11:0] \$19 ;
-  reg [30:0] \$190 ;
-  reg [31:0] \$191 ;
+  reg \$190 ;
+  reg \$191 ;
   reg [31:0] \$192 ;
-  reg \$193 ;
-  reg [31:0] \$194 ;
+  reg [31:0] \$193 ;
+  reg [2:0] \$194 ;
   reg \$195 ;
   reg [31:0] \$196 ;
   reg [15:0] \$197 ;
@@ -116,18 +116,10 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$2 ;
   wire [12:0] \$20 ;
   reg [31:0] \$200 ;
-  reg [31:0] \$201 ;
-  reg [2:0] \$202 ;
-  reg \$203 ;
-  reg [31:0] \$204 ;
-  reg [15:0] \$205 ;
-  reg \$206 ;
-  reg \$207 ;
-  reg [31:0] \$208 ;
-  reg \$209 ;
+  reg \$201 ;
+  reg [31:0] \$202 ;
+  reg [31:0] \$203 ;
   wire [13:0] \$21 ;
-  reg [31:0] \$210 ;
-  reg [31:0] \$211 ;
   wire [13:0] \$22 ;
   wire [14:0] \$23 ;
   wire \$24 ;
@@ -198,21 +190,21 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$83 ;
   wire [5:0] \$84 ;
   wire \$85 ;
-  wire [5:0] \$86 ;
-  wire [5:0] \$87 ;
-  wire [20:0] \$88 ;
-  wire [20:0] \$89 ;
+  wire [20:0] \$86 ;
+  wire [20:0] \$87 ;
+  wire [17:0] \$88 ;
+  wire [17:0] \$89 ;
   wire \$9 ;
-  wire [17:0] \$90 ;
-  wire [17:0] \$91 ;
-  wire [5:0] \$92 ;
-  wire \$93 ;
-  wire [5:0] \$94 ;
-  wire [5:0] \$95 ;
-  wire [20:0] \$96 ;
-  wire [20:0] \$97 ;
-  wire [17:0] \$98 ;
-  wire [17:0] \$99 ;
+  wire [5:0] \$90 ;
+  wire \$91 ;
+  wire [20:0] \$92 ;
+  wire [20:0] \$93 ;
+  wire [17:0] \$94 ;
+  wire [17:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire \$97 ;
+  wire [20:0] \$98 ;
+  wire [20:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$24  = 1'h0;
@@ -221,12 +213,12 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$117 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$122 ;
+  wire [31:0] \a$121 ;
   (* init = 32'd0 *)
   wire [31:0] \a$126 ;
-  wire [31:0] \a$128 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$130 ;
+  wire [31:0] \a$132 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -266,17 +258,21 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$118 ;
-  wire [31:0] \b$123 ;
+  wire [31:0] \b$122 ;
+  wire [31:0] \b$127 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$127 ;
-  wire [31:0] \b$129 ;
+  wire [15:0] \b$131 ;
+  wire [31:0] \b$133 ;
   wire [7:0] beat_exp;
+  wire [4:0] below0;
+  wire [4:0] below1;
+  wire [4:0] below2;
+  wire [4:0] below3;
   input clk;
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [3:0] \d$120 ;
+  wire [3:0] \d$124 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -377,11 +373,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$119 ;
+  wire [31:0] \s$123 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$121 ;
   wire [31:0] \s$125 ;
-  wire [31:0] \s$131 ;
+  wire [31:0] \s$129 ;
+  wire [31:0] \s$135 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -409,7 +405,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [15:0] \w_sel.scale ;
   wire [2:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$124 ;
+  wire [31:0] \y$128 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
@@ -507,158 +503,154 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$83  = ex3 > emax1;
   assign emax2 = \$83  ? ex3 : emax1;
   assign \$84  = emax2 - ex0;
-  assign \$85  = $signed(\$84 ) > $signed(6'h12);
-  assign \$86  = emax2 - ex0;
-  assign \$87  = \$85  ? 6'h12 : \$86 ;
-  assign \$89  = \$88  >> \$87 [4:0];
-  assign \$91  = \$90  >> \$87 [4:0];
-  assign \$92  = emax2 - ex1;
-  assign \$93  = $signed(\$92 ) > $signed(6'h12);
-  assign \$94  = emax2 - ex1;
-  assign \$95  = \$93  ? 6'h12 : \$94 ;
-  assign \$97  = \$96  >> \$95 [4:0];
-  assign \$99  = \$98  >> \$95 [4:0];
-  assign \$100  = emax2 - ex2;
-  assign \$101  = $signed(\$100 ) > $signed(6'h12);
-  assign \$102  = emax2 - ex2;
-  assign \$103  = \$101  ? 6'h12 : \$102 ;
-  assign \$105  = \$104  >> \$103 [4:0];
-  assign \$107  = \$106  >> \$103 [4:0];
-  assign \$108  = emax2 - ex3;
-  assign \$109  = $signed(\$108 ) > $signed(6'h12);
-  assign \$110  = emax2 - ex3;
-  assign \$111  = \$109  ? 6'h12 : \$110 ;
-  assign \$113  = \$112  >> \$111 [4:0];
-  assign \$115  = \$114  >> \$111 [4:0];
-  assign \$116  = emax2 - 5'h1d;
-  assign \$118  = - \$89 [17:0];
-  assign \$119  = \$117  ? \$118  : { 1'h0, \$89 [17:0] };
-  assign \$121  = - \$97 [17:0];
-  assign \$122  = \$120  ? \$121  : { 1'h0, \$97 [17:0] };
-  assign \$123  = $signed(\$119 ) + $signed(\$122 );
-  assign \$125  = - \$105 [17:0];
-  assign \$126  = \$124  ? \$125  : { 1'h0, \$105 [17:0] };
-  assign \$128  = - \$113 [17:0];
-  assign \$129  = \$127  ? \$128  : { 1'h0, \$113 [17:0] };
-  assign \$130  = $signed(\$126 ) + $signed(\$129 );
-  assign \$131  = $signed(\$123 ) + $signed(\$130 );
-  assign \$132  = $signed(\$131 ) < $signed(1'h0);
-  assign \$133  = - $signed(\$131 );
-  assign \$134  = \$132  ? \$133  : { \$131 [20], \$131 [20], \$131  };
-  assign p_rp_sign = $signed(\$131 ) < $signed(1'h0);
-  assign \$135  = 5'h15 - p_rp_msb;
-  assign \$136  = { \$134 [21:0], 4'h0 } << \$135 [4:0];
-  assign \$137  = $signed(\$116 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$138  = $signed(\$137 ) + $signed(8'h7f);
-  assign \$139  = $signed(\$138 ) < $signed(2'h1);
-  assign \$140  = $signed(\$138 ) < $signed(6'h27);
-  assign \$141  = $signed(2'h1) - $signed(\$138 );
-  assign p_rp_sh = \$136 [25:0] >> p_rp_rs;
-  assign \$142  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$142 [25:0] != \$136 [25:0];
-  assign \$143  = $signed(\$138 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$144  = $signed(\$143 ) - $signed(2'h1);
-  assign \$146  = $signed(\$145 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$148  = \$147  | p_rp_lost;
-  assign \$149  = \$148  | p_rp_sh[2];
-  assign \$150  = p_rp_sh[1] & \$149 ;
-  assign \$151  = $signed(\$146 ) + $signed({ 1'h0, \$150  });
-  assign \$152  = ! \$134 [21:0];
-  assign \$153  = \$151 [42:0] >= 31'h7f800000;
-  assign \$154  = - \$91 [14:0];
-  assign \$155  = i_a[15] ? \$154  : { 1'h0, \$91 [14:0] };
-  assign \$156  = - \$99 [14:0];
-  assign \$157  = i_a[31] ? \$156  : { 1'h0, \$99 [14:0] };
-  assign \$158  = $signed(\$155 ) + $signed(\$157 );
-  assign \$159  = - \$107 [14:0];
-  assign \$160  = i_a[47] ? \$159  : { 1'h0, \$107 [14:0] };
-  assign \$161  = - \$115 [14:0];
-  assign \$162  = i_a[63] ? \$161  : { 1'h0, \$115 [14:0] };
-  assign \$163  = $signed(\$160 ) + $signed(\$162 );
-  assign \$164  = $signed(\$158 ) + $signed(\$163 );
-  assign \$165  = $signed(\$164 ) < $signed(1'h0);
-  assign \$166  = - $signed(\$164 );
-  assign \$167  = \$165  ? \$166  : { \$164 [17], \$164 [17], \$164  };
-  assign a_rp_sign = $signed(\$164 ) < $signed(1'h0);
-  assign \$168  = 5'h12 - a_rp_msb;
-  assign \$169  = { \$167 [18:0], 7'h00 } << \$168 [4:0];
-  assign \$170  = $signed(\$116 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$171  = $signed(\$170 ) + $signed(8'h7f);
-  assign \$172  = $signed(\$171 ) < $signed(2'h1);
-  assign \$173  = $signed(\$171 ) < $signed(6'h27);
-  assign \$174  = $signed(2'h1) - $signed(\$171 );
-  assign a_rp_sh = \$169 [25:0] >> a_rp_rs;
-  assign \$175  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$175 [25:0] != \$169 [25:0];
-  assign \$176  = $signed(\$171 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$177  = $signed(\$176 ) - $signed(2'h1);
-  assign \$179  = $signed(\$178 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$181  = \$180  | a_rp_lost;
-  assign \$182  = \$181  | a_rp_sh[2];
-  assign \$183  = a_rp_sh[1] & \$182 ;
-  assign \$184  = $signed(\$179 ) + $signed({ 1'h0, \$183  });
-  assign \$185  = ! \$167 [18:0];
-  assign \$186  = \$184 [42:0] >= 31'h7f800000;
-  assign \a$128  = \$signal$33  ? s2_psum : out_acc;
+  assign \$85  = \$84 [4:0] > 5'h12;
+  assign dist0 = \$85  ? 5'h12 : \$84 [4:0];
+  assign \$87  = \$86  >> dist0;
+  assign \$89  = \$88  >> dist0;
+  assign \$90  = emax2 - ex1;
+  assign \$91  = \$90 [4:0] > 5'h12;
+  assign dist1 = \$91  ? 5'h12 : \$90 [4:0];
+  assign \$93  = \$92  >> dist1;
+  assign \$95  = \$94  >> dist1;
+  assign \$96  = emax2 - ex2;
+  assign \$97  = \$96 [4:0] > 5'h12;
+  assign dist2 = \$97  ? 5'h12 : \$96 [4:0];
+  assign \$99  = \$98  >> dist2;
+  assign \$101  = \$100  >> dist2;
+  assign \$102  = emax2 - ex3;
+  assign \$103  = \$102 [4:0] > 5'h12;
+  assign dist3 = \$103  ? 5'h12 : \$102 [4:0];
+  assign \$105  = \$104  >> dist3;
+  assign \$107  = \$106  >> dist3;
+  assign \$108  = emax2 - 5'h1d;
+  assign \$110  = - \$87 [17:0];
+  assign \$111  = \$109  ? \$110  : { 1'h0, \$87 [17:0] };
+  assign \$113  = - \$93 [17:0];
+  assign \$114  = \$112  ? \$113  : { 1'h0, \$93 [17:0] };
+  assign \$115  = $signed(\$111 ) + $signed(\$114 );
+  assign \$117  = - \$99 [17:0];
+  assign \$118  = \$116  ? \$117  : { 1'h0, \$99 [17:0] };
+  assign \$120  = - \$105 [17:0];
+  assign \$121  = \$119  ? \$120  : { 1'h0, \$105 [17:0] };
+  assign \$122  = $signed(\$118 ) + $signed(\$121 );
+  assign \$123  = $signed(\$115 ) + $signed(\$122 );
+  assign \$124  = $signed(\$123 ) < $signed(1'h0);
+  assign \$125  = - $signed(\$123 );
+  assign \$126  = \$124  ? \$125  : { \$123 [20], \$123 [20], \$123  };
+  assign p_rp_sign = $signed(\$123 ) < $signed(1'h0);
+  assign \$127  = 5'h15 - p_rp_msb;
+  assign \$128  = { \$126 [21:0], 4'h0 } << \$127 [4:0];
+  assign \$129  = $signed(\$108 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$130  = $signed(\$129 ) + $signed(8'h7f);
+  assign \$131  = $signed(\$130 ) < $signed(2'h1);
+  assign \$132  = $signed(\$130 ) < $signed(6'h27);
+  assign \$133  = $signed(2'h1) - $signed(\$130 );
+  assign p_rp_sh = \$128 [25:0] >> p_rp_rs;
+  assign \$134  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$134 [25:0] != \$128 [25:0];
+  assign \$135  = $signed(\$130 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$136  = $signed(\$135 ) - $signed(2'h1);
+  assign \$138  = $signed(\$137 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$140  = \$139  | p_rp_lost;
+  assign \$141  = \$140  | p_rp_sh[2];
+  assign \$142  = p_rp_sh[1] & \$141 ;
+  assign \$143  = $signed(\$138 ) + $signed({ 1'h0, \$142  });
+  assign \$144  = ! \$126 [21:0];
+  assign \$145  = \$143 [42:0] >= 31'h7f800000;
+  assign \$146  = - \$89 [14:0];
+  assign \$147  = i_a[15] ? \$146  : { 1'h0, \$89 [14:0] };
+  assign \$148  = - \$95 [14:0];
+  assign \$149  = i_a[31] ? \$148  : { 1'h0, \$95 [14:0] };
+  assign \$150  = $signed(\$147 ) + $signed(\$149 );
+  assign \$151  = - \$101 [14:0];
+  assign \$152  = i_a[47] ? \$151  : { 1'h0, \$101 [14:0] };
+  assign \$153  = - \$107 [14:0];
+  assign \$154  = i_a[63] ? \$153  : { 1'h0, \$107 [14:0] };
+  assign \$155  = $signed(\$152 ) + $signed(\$154 );
+  assign \$156  = $signed(\$150 ) + $signed(\$155 );
+  assign \$157  = $signed(\$156 ) < $signed(1'h0);
+  assign \$158  = - $signed(\$156 );
+  assign \$159  = \$157  ? \$158  : { \$156 [17], \$156 [17], \$156  };
+  assign a_rp_sign = $signed(\$156 ) < $signed(1'h0);
+  assign \$160  = 5'h12 - a_rp_msb;
+  assign \$161  = { \$159 [18:0], 7'h00 } << \$160 [4:0];
+  assign \$162  = $signed(\$108 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$163  = $signed(\$162 ) + $signed(8'h7f);
+  assign \$164  = $signed(\$163 ) < $signed(2'h1);
+  assign \$165  = $signed(\$163 ) < $signed(6'h27);
+  assign \$166  = $signed(2'h1) - $signed(\$163 );
+  assign a_rp_sh = \$161 [25:0] >> a_rp_rs;
+  assign \$167  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$167 [25:0] != \$161 [25:0];
+  assign \$168  = $signed(\$163 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$169  = $signed(\$168 ) - $signed(2'h1);
+  assign \$171  = $signed(\$170 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$173  = \$172  | a_rp_lost;
+  assign \$174  = \$173  | a_rp_sh[2];
+  assign \$175  = a_rp_sh[1] & \$174 ;
+  assign \$176  = $signed(\$171 ) + $signed({ 1'h0, \$175  });
+  assign \$177  = ! \$159 [18:0];
+  assign \$178  = \$176 [42:0] >= 31'h7f800000;
+  assign \a$132  = \$signal$33  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$187 ;
+    o_a <= \$179 ;
   always @(posedge clk)
-    o_w <= \$188 ;
+    o_w <= \$180 ;
   always @(posedge clk)
-    o_ctl <= \$189 ;
+    o_ctl <= \$181 ;
   always @(posedge clk)
-    w_reg <= \$190 ;
+    w_reg <= \$182 ;
   always @(posedge clk)
-    p_acc <= \$191 ;
+    p_acc <= \$183 ;
   always @(posedge clk)
-    a_acc <= \$192 ;
+    a_acc <= \$184 ;
   always @(posedge clk)
-    grp_first <= \$193 ;
+    grp_first <= \$185 ;
   always @(posedge clk)
-    grp_psum <= \$194 ;
+    grp_psum <= \$186 ;
   always @(posedge clk)
-    \$signal  <= \$195 ;
+    \$signal  <= \$187 ;
   always @(posedge clk)
-    s1_p <= \$196 ;
+    s1_p <= \$188 ;
   always @(posedge clk)
-    s1_scale <= \$197 ;
+    s1_scale <= \$189 ;
   always @(posedge clk)
-    \$signal$24  <= \$198 ;
+    \$signal$24  <= \$190 ;
   always @(posedge clk)
-    s1_last <= \$199 ;
+    s1_last <= \$191 ;
   always @(posedge clk)
-    s1_psum <= \$200 ;
+    s1_psum <= \$192 ;
   always @(posedge clk)
-    s1_a <= \$201 ;
+    s1_a <= \$193 ;
   always @(posedge clk)
-    s1_zero <= \$202 ;
+    s1_zero <= \$194 ;
   always @(posedge clk)
-    \$signal$29  <= \$203 ;
+    \$signal$29  <= \$195 ;
   always @(posedge clk)
-    s2_d <= \$204 ;
+    s2_d <= \$196 ;
   always @(posedge clk)
-    s2_scale <= \$205 ;
+    s2_scale <= \$197 ;
   always @(posedge clk)
-    \$signal$33  <= \$206 ;
+    \$signal$33  <= \$198 ;
   always @(posedge clk)
-    s2_last <= \$207 ;
+    s2_last <= \$199 ;
   always @(posedge clk)
-    s2_psum <= \$208 ;
+    s2_psum <= \$200 ;
   always @(posedge clk)
-    o_valid <= \$209 ;
+    o_valid <= \$201 ;
   always @(posedge clk)
-    out_acc <= \$210 ;
+    out_acc <= \$202 ;
   always @(posedge clk)
-    o_psum <= \$211 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$124 [31];
+    o_psum <= \$203 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$128 [31];
   \mixpe_w3a16_g64.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w3a16_g64.out_add  out_add (
-    .a(\a$128 ),
-    .b(\b$129 ),
+    .a(\a$132 ),
+    .b(\b$133 ),
     .s(y)
   );
   \mixpe_w3a16_g64.p_add  p_add (
@@ -669,68 +661,148 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w3a16_g64.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$129 )
+    .p(\b$133 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1155$0 (s1_zero),
+    .\port$1107$0 (s1_zero),
     .s(s1_a),
-    .y(\y$124 )
+    .y(\y$128 )
   );
   \mixpe_w3a16_g64.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$123 ),
+    .b(\b$127 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$187  = i_a;
+    \$179  = i_a;
     if (rst) begin
-      \$187  = 64'h0000000000000000;
+      \$179  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = i_w;
+    \$180  = i_w;
     if (rst) begin
-      \$188  = 31'h00000000;
+      \$180  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = i_ctl;
+    \$181  = i_ctl;
     if (rst) begin
-      \$189  = 5'h00;
+      \$181  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = w_reg;
+    \$182  = w_reg;
     if (i_ctl[1]) begin
-      \$190  = i_w;
+      \$182  = i_w;
     end
     if (rst) begin
-      \$190  = 31'h00000000;
+      \$182  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = p_acc;
+    \$183  = p_acc;
     if (close) begin
-      \$191  = 32'd0;
+      \$183  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$191  = p_next;
+      \$183  = p_next;
     end
     if (rst) begin
-      \$191  = 32'd0;
+      \$183  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = a_acc;
+    \$184  = a_acc;
     if (close) begin
-      \$192  = 32'd0;
+      \$184  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$192  = a_next;
+      \$184  = a_next;
+    end
+    if (rst) begin
+      \$184  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$185  = grp_first;
+    if (close) begin
+      \$185  = 1'h0;
+    end else if (\$1 ) begin
+      \$185  = 1'h1;
+    end
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$186  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$186  = i_psum;
+    end
+    if (rst) begin
+      \$186  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$187  = close;
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$188  = s1_p;
+    if (close) begin
+      \$188  = p_next;
+    end
+    if (rst) begin
+      \$188  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$189  = s1_scale;
+    if (close) begin
+      \$189  = w_sel[30:15];
+    end
+    if (rst) begin
+      \$189  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$190  = \$signal$24 ;
+    if (close) begin
+      \$190  = \$2 ;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$191  = s1_last;
+    if (close) begin
+      \$191  = i_ctl[3];
+    end
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$192  = s1_psum;
+    if (close) begin
+      \$192  = \$3 ;
     end
     if (rst) begin
       \$192  = 32'd0;
@@ -738,39 +810,36 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = grp_first;
+    \$193  = s1_a;
     if (close) begin
-      \$193  = 1'h0;
-    end else if (\$1 ) begin
-      \$193  = 1'h1;
+      \$193  = a_next;
     end
     if (rst) begin
-      \$193  = 1'h0;
+      \$193  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = grp_psum;
+    \$194  = s1_zero;
     if (close) begin
-    end else if (\$1 ) begin
-      \$194  = i_psum;
+      \$194  = w_sel[14:12];
     end
     if (rst) begin
-      \$194  = 32'd0;
+      \$194  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = close;
+    \$195  = \$signal ;
     if (rst) begin
       \$195  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = s1_p;
-    if (close) begin
-      \$196  = p_next;
+    \$196  = s2_d;
+    if (\$signal ) begin
+      \$196  = d;
     end
     if (rst) begin
       \$196  = 32'd0;
@@ -778,9 +847,9 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = s1_scale;
-    if (close) begin
-      \$197  = w_sel[30:15];
+    \$197  = s2_scale;
+    if (\$signal ) begin
+      \$197  = s1_scale;
     end
     if (rst) begin
       \$197  = 16'h0000;
@@ -788,9 +857,9 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = \$signal$24 ;
-    if (close) begin
-      \$198  = \$2 ;
+    \$198  = \$signal$33 ;
+    if (\$signal ) begin
+      \$198  = \$signal$24 ;
     end
     if (rst) begin
       \$198  = 1'h0;
@@ -798,9 +867,9 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = s1_last;
-    if (close) begin
-      \$199  = i_ctl[3];
+    \$199  = s2_last;
+    if (\$signal ) begin
+      \$199  = s1_last;
     end
     if (rst) begin
       \$199  = 1'h0;
@@ -808,9 +877,9 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = s1_psum;
-    if (close) begin
-      \$200  = \$3 ;
+    \$200  = s2_psum;
+    if (\$signal ) begin
+      \$200  = s1_psum;
     end
     if (rst) begin
       \$200  = 32'd0;
@@ -818,279 +887,202 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = s1_a;
-    if (close) begin
-      \$201  = a_next;
-    end
+    \$201  = \$4 ;
     if (rst) begin
-      \$201  = 32'd0;
+      \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = s1_zero;
-    if (close) begin
-      \$202  = w_sel[14:12];
-    end
-    if (rst) begin
-      \$202  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = \$signal ;
-    if (rst) begin
-      \$203  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = s2_d;
-    if (\$signal ) begin
-      \$204  = d;
-    end
-    if (rst) begin
-      \$204  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = s2_scale;
-    if (\$signal ) begin
-      \$205  = s1_scale;
-    end
-    if (rst) begin
-      \$205  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = \$signal$33 ;
-    if (\$signal ) begin
-      \$206  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$206  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = s2_last;
-    if (\$signal ) begin
-      \$207  = s1_last;
-    end
-    if (rst) begin
-      \$207  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s2_psum;
-    if (\$signal ) begin
-      \$208  = s1_psum;
-    end
-    if (rst) begin
-      \$208  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = \$4 ;
-    if (rst) begin
-      \$209  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = out_acc;
+    \$202  = out_acc;
     if (\$signal$29 ) begin
-      \$210  = y;
+      \$202  = y;
     end
     if (rst) begin
-      \$210  = 32'd0;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = o_psum;
+    \$203  = o_psum;
     if (\$signal$29 ) begin
       if (s2_last) begin
-        \$211  = y;
+        \$203  = y;
       end
     end
     if (rst) begin
-      \$211  = 32'd0;
+      \$203  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$134 [1]) begin
+    if (\$126 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$134 [2]) begin
+    if (\$126 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$134 [3]) begin
+    if (\$126 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$134 [4]) begin
+    if (\$126 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$134 [5]) begin
+    if (\$126 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$134 [6]) begin
+    if (\$126 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$134 [7]) begin
+    if (\$126 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$134 [8]) begin
+    if (\$126 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$134 [9]) begin
+    if (\$126 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$134 [10]) begin
+    if (\$126 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$134 [11]) begin
+    if (\$126 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$134 [12]) begin
+    if (\$126 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$134 [13]) begin
+    if (\$126 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$134 [14]) begin
+    if (\$126 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$134 [15]) begin
+    if (\$126 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$134 [16]) begin
+    if (\$126 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$134 [17]) begin
+    if (\$126 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$134 [18]) begin
+    if (\$126 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$134 [19]) begin
+    if (\$126 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$134 [20]) begin
+    if (\$126 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$134 [21]) begin
+    if (\$126 [21]) begin
       p_rp_msb = 5'h15;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$139 ) begin
+    if (\$131 ) begin
       (* full_case = 32'd1 *)
-      if (\$140 ) begin
+      if (\$132 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$141 [4:0];
+        p_rp_rs = \$133 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$152 ) begin
+    if (\$144 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$153 ) begin
+    end else if (\$145 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$151 [30:0] };
+      p_rp_out = { p_rp_sign, \$143 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$167 [1]) begin
+    if (\$159 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$167 [2]) begin
+    if (\$159 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$167 [3]) begin
+    if (\$159 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$167 [4]) begin
+    if (\$159 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$167 [5]) begin
+    if (\$159 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$167 [6]) begin
+    if (\$159 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$167 [7]) begin
+    if (\$159 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$167 [8]) begin
+    if (\$159 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$167 [9]) begin
+    if (\$159 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$167 [10]) begin
+    if (\$159 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$167 [11]) begin
+    if (\$159 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$167 [12]) begin
+    if (\$159 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$167 [13]) begin
+    if (\$159 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$167 [14]) begin
+    if (\$159 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$167 [15]) begin
+    if (\$159 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$167 [16]) begin
+    if (\$159 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$167 [17]) begin
+    if (\$159 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$167 [18]) begin
+    if (\$159 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$172 ) begin
+    if (\$164 ) begin
       (* full_case = 32'd1 *)
-      if (\$173 ) begin
+      if (\$165 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$174 [4:0];
+        a_rp_rs = \$166 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$185 ) begin
+    if (\$177 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$186 ) begin
+    end else if (\$178 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$184 [30:0] };
+      a_rp_out = { a_rp_sign, \$176 [30:0] };
     end
   end
   assign a0_sig = { \$7 , i_a[9:0] };
@@ -1105,45 +1097,45 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign a3_sig = { \$64 , i_a[57:48] };
   assign qmag3 = \$72 [2:0];
   assign prod3 = \$80 [13:0];
-  assign dist0 = \$87 [4:0];
-  assign pal0 = \$89 [17:0];
-  assign aal0 = \$91 [14:0];
-  assign dist1 = \$95 [4:0];
-  assign pal1 = \$97 [17:0];
-  assign aal1 = \$99 [14:0];
-  assign dist2 = \$103 [4:0];
-  assign pal2 = \$105 [17:0];
-  assign aal2 = \$107 [14:0];
-  assign dist3 = \$111 [4:0];
-  assign pal3 = \$113 [17:0];
-  assign aal3 = \$115 [14:0];
-  assign beat_exp = { \$116 [5], \$116 [5], \$116  };
-  assign p_beat = { \$131 [20], \$131  };
-  assign p_beat_mag = \$134 [21:0];
-  assign p_rp_ls = \$135 [4:0];
-  assign p_rp_norm = \$136 [25:0];
-  assign p_rp_eb = { \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138  };
-  assign p_rp_packed = \$151 [42:0];
-  assign a_beat = { \$164 [17], \$164  };
-  assign a_beat_mag = \$167 [18:0];
-  assign a_rp_ls = \$168 [4:0];
-  assign a_rp_norm = \$169 [25:0];
-  assign a_rp_eb = { \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171 [9], \$171  };
-  assign a_rp_packed = \$184 [42:0];
+  assign below0 = \$84 [4:0];
+  assign pal0 = \$87 [17:0];
+  assign aal0 = \$89 [14:0];
+  assign below1 = \$90 [4:0];
+  assign pal1 = \$93 [17:0];
+  assign aal1 = \$95 [14:0];
+  assign below2 = \$96 [4:0];
+  assign pal2 = \$99 [17:0];
+  assign aal2 = \$101 [14:0];
+  assign below3 = \$102 [4:0];
+  assign pal3 = \$105 [17:0];
+  assign aal3 = \$107 [14:0];
+  assign beat_exp = { \$108 [5], \$108 [5], \$108  };
+  assign p_beat = { \$123 [20], \$123  };
+  assign p_beat_mag = \$126 [21:0];
+  assign p_rp_ls = \$127 [4:0];
+  assign p_rp_norm = \$128 [25:0];
+  assign p_rp_eb = { \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130  };
+  assign p_rp_packed = \$143 [42:0];
+  assign a_beat = { \$156 [17], \$156  };
+  assign a_beat_mag = \$159 [18:0];
+  assign a_rp_ls = \$160 [4:0];
+  assign a_rp_norm = \$161 [25:0];
+  assign a_rp_eb = { \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163  };
+  assign a_rp_packed = \$176 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$117  = a_acc;
-  assign \b$118  = a_rp_out;
-  assign \s$119  = a_next;
-  assign \d$120  = { 1'h0, s1_zero };
-  assign \s$121  = s1_a;
-  assign \a$122  = s1_p;
-  assign \s$125  = d;
-  assign \a$126  = s2_d;
-  assign \b$127  = s2_scale;
-  assign p = \b$129 ;
-  assign \s$131  = y;
+  assign \a$121  = a_acc;
+  assign \b$122  = a_rp_out;
+  assign \s$123  = a_next;
+  assign \d$124  = { 1'h0, s1_zero };
+  assign \s$125  = s1_a;
+  assign \a$126  = s1_p;
+  assign \s$129  = d;
+  assign \a$130  = s2_d;
+  assign \b$131  = s2_scale;
+  assign p = \b$133 ;
+  assign \s$135  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1207,24 +1199,24 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$73  = { 1'h0, \$64 , i_a[57:48] };
   assign \$75  = { \$64 , i_a[57:48], 1'h0 };
   assign \$78  = { 1'h0, \$64 , i_a[57:48], 2'h0 };
-  assign \$88  = { 3'h0, \$23 [13:0], 4'h0 };
-  assign \$90  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$96  = { 3'h0, \$42 [13:0], 4'h0 };
-  assign \$98  = { 3'h0, \$26 , i_a[25:16], 4'h0 };
-  assign \$104  = { 3'h0, \$61 [13:0], 4'h0 };
-  assign \$106  = { 3'h0, \$45 , i_a[41:32], 4'h0 };
-  assign \$112  = { 3'h0, \$80 [13:0], 4'h0 };
-  assign \$114  = { 3'h0, \$64 , i_a[57:48], 4'h0 };
-  assign \$117  = i_a[15];
-  assign \$120  = i_a[31];
-  assign \$124  = i_a[47];
-  assign \$127  = i_a[63];
-  assign \$145  = { \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 [20], \$144 , 23'h000000 };
-  assign \$178  = { \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 [20], \$177 , 23'h000000 };
-  assign \b$123 [30:0] = \y$124 [30:0];
-  assign \b$123 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$147  = p_rp_sh[0];
-  assign \$180  = a_rp_sh[0];
+  assign \$86  = { 3'h0, \$23 [13:0], 4'h0 };
+  assign \$88  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$92  = { 3'h0, \$42 [13:0], 4'h0 };
+  assign \$94  = { 3'h0, \$26 , i_a[25:16], 4'h0 };
+  assign \$98  = { 3'h0, \$61 [13:0], 4'h0 };
+  assign \$100  = { 3'h0, \$45 , i_a[41:32], 4'h0 };
+  assign \$104  = { 3'h0, \$80 [13:0], 4'h0 };
+  assign \$106  = { 3'h0, \$64 , i_a[57:48], 4'h0 };
+  assign \$109  = i_a[15];
+  assign \$112  = i_a[31];
+  assign \$116  = i_a[47];
+  assign \$119  = i_a[63];
+  assign \$137  = { \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 , 23'h000000 };
+  assign \$170  = { \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 , 23'h000000 };
+  assign \b$127 [30:0] = \y$128 [30:0];
+  assign \b$127 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$139  = p_rp_sh[0];
+  assign \$172  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w3a16_g64.a_add (b, s, a);
@@ -2395,7 +2387,7 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1155$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1107$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [4:0] \$10 ;
@@ -2435,8 +2427,8 @@ module \mixpe_w3a16_g64.zero_scale (\port$1155$0 , y, s);
   wire [3:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [2:0] \port$1155$0 ;
-  wire [2:0] \port$1155$0 ;
+  input [2:0] \port$1107$0 ;
+  wire [2:0] \port$1107$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2471,10 +2463,10 @@ module \mixpe_w3a16_g64.zero_scale (\port$1155$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1155$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1107$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1155$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1155$0  };
+  assign \$10  = - \port$1107$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1107$0  };
   assign prod = \$11 [3:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -2498,78 +2490,12 @@ module \mixpe_w3a16_g64.zero_scale (\port$1155$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1155$0 ;
+  assign \$32  = ! \port$1107$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -2621,7 +2547,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1155$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1155$0  };
+  assign d = { 1'h0, \port$1107$0  };
   assign dmag = \$11 [3:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

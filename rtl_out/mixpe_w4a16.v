@@ -4,23 +4,23 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [21:0] \$100 ;
-  wire [21:0] \$101 ;
-  wire [17:0] \$102 ;
-  wire [17:0] \$103 ;
-  wire [5:0] \$104 ;
-  wire \$105 ;
-  wire [5:0] \$106 ;
-  wire [5:0] \$107 ;
-  wire [21:0] \$108 ;
-  wire [21:0] \$109 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [5:0] \$102 ;
+  wire \$103 ;
+  wire [21:0] \$104 ;
+  wire [21:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
+  wire [5:0] \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [5:0] \$112 ;
-  wire \$113 ;
+  wire [21:0] \$110 ;
+  wire [21:0] \$111 ;
+  wire [17:0] \$112 ;
+  wire [17:0] \$113 ;
   wire [5:0] \$114 ;
-  wire [5:0] \$115 ;
+  wire \$115 ;
   wire [21:0] \$116 ;
   wire [21:0] \$117 ;
   wire [17:0] \$118 ;
@@ -28,100 +28,100 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$12 ;
   wire [5:0] \$120 ;
   wire \$121 ;
-  wire [5:0] \$122 ;
-  wire [5:0] \$123 ;
-  wire [21:0] \$124 ;
-  wire [21:0] \$125 ;
-  wire [17:0] \$126 ;
-  wire [17:0] \$127 ;
-  wire [5:0] \$128 ;
-  wire \$129 ;
+  wire [19:0] \$122 ;
+  wire [19:0] \$123 ;
+  wire \$124 ;
+  wire [19:0] \$125 ;
+  wire [19:0] \$126 ;
+  wire [20:0] \$127 ;
+  wire \$128 ;
+  wire [19:0] \$129 ;
   wire \$13 ;
   wire [19:0] \$130 ;
-  wire [19:0] \$131 ;
-  wire \$132 ;
+  wire \$131 ;
+  wire [19:0] \$132 ;
   wire [19:0] \$133 ;
-  wire [19:0] \$134 ;
-  wire [20:0] \$135 ;
+  wire [20:0] \$134 ;
+  wire [21:0] \$135 ;
   wire \$136 ;
-  wire [19:0] \$137 ;
-  wire [19:0] \$138 ;
-  wire \$139 ;
+  wire [23:0] \$137 ;
+  wire [23:0] \$138 ;
+  wire [5:0] \$139 ;
   wire [4:0] \$14 ;
-  wire [19:0] \$140 ;
-  wire [19:0] \$141 ;
-  wire [20:0] \$142 ;
-  wire [21:0] \$143 ;
+  wire [56:0] \$140 ;
+  wire [8:0] \$141 ;
+  wire [9:0] \$142 ;
+  wire \$143 ;
   wire \$144 ;
-  wire [23:0] \$145 ;
-  wire [23:0] \$146 ;
-  wire [5:0] \$147 ;
-  wire [56:0] \$148 ;
-  wire [8:0] \$149 ;
+  wire [19:0] \$145 ;
+  wire [56:0] \$146 ;
+  wire [19:0] \$147 ;
+  wire [20:0] \$148 ;
+  wire [51:0] \$149 ;
   wire [4:0] \$15 ;
-  wire [9:0] \$150 ;
+  wire [52:0] \$150 ;
   wire \$151 ;
   wire \$152 ;
-  wire [19:0] \$153 ;
-  wire [56:0] \$154 ;
-  wire [19:0] \$155 ;
-  wire [20:0] \$156 ;
-  wire [51:0] \$157 ;
-  wire [52:0] \$158 ;
-  wire \$159 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire [53:0] \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire [15:0] \$158 ;
+  wire [15:0] \$159 ;
   wire [11:0] \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire [53:0] \$163 ;
-  wire \$164 ;
-  wire \$165 ;
+  wire [15:0] \$160 ;
+  wire [15:0] \$161 ;
+  wire [16:0] \$162 ;
+  wire [15:0] \$163 ;
+  wire [15:0] \$164 ;
+  wire [15:0] \$165 ;
   wire [15:0] \$166 ;
-  wire [15:0] \$167 ;
-  wire [15:0] \$168 ;
-  wire [15:0] \$169 ;
+  wire [16:0] \$167 ;
+  wire [17:0] \$168 ;
+  wire \$169 ;
   wire [11:0] \$17 ;
-  wire [16:0] \$170 ;
-  wire [15:0] \$171 ;
-  wire [15:0] \$172 ;
-  wire [15:0] \$173 ;
-  wire [15:0] \$174 ;
-  wire [16:0] \$175 ;
-  wire [17:0] \$176 ;
+  wire [19:0] \$170 ;
+  wire [19:0] \$171 ;
+  wire [5:0] \$172 ;
+  wire [56:0] \$173 ;
+  wire [8:0] \$174 ;
+  wire [9:0] \$175 ;
+  wire \$176 ;
   wire \$177 ;
   wire [19:0] \$178 ;
-  wire [19:0] \$179 ;
+  wire [56:0] \$179 ;
   wire [11:0] \$18 ;
-  wire [5:0] \$180 ;
-  wire [56:0] \$181 ;
-  wire [8:0] \$182 ;
-  wire [9:0] \$183 ;
+  wire [19:0] \$180 ;
+  wire [20:0] \$181 ;
+  wire [51:0] \$182 ;
+  wire [52:0] \$183 ;
   wire \$184 ;
   wire \$185 ;
-  wire [19:0] \$186 ;
-  wire [56:0] \$187 ;
-  wire [19:0] \$188 ;
-  wire [20:0] \$189 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire [53:0] \$188 ;
+  wire \$189 ;
   wire [11:0] \$19 ;
-  wire [51:0] \$190 ;
-  wire [52:0] \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire [53:0] \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  reg [63:0] \$199 ;
+  wire \$190 ;
+  reg [63:0] \$191 ;
+  reg [35:0] \$192 ;
+  reg [4:0] \$193 ;
+  reg [35:0] \$194 ;
+  reg [31:0] \$195 ;
+  reg [31:0] \$196 ;
+  reg \$197 ;
+  reg [31:0] \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire [12:0] \$20 ;
-  reg [35:0] \$200 ;
-  reg [4:0] \$201 ;
-  reg [35:0] \$202 ;
-  reg [31:0] \$203 ;
+  reg [31:0] \$200 ;
+  reg [15:0] \$201 ;
+  reg \$202 ;
+  reg \$203 ;
   reg [31:0] \$204 ;
-  reg \$205 ;
-  reg [31:0] \$206 ;
+  reg [31:0] \$205 ;
+  reg [3:0] \$206 ;
   reg \$207 ;
   reg [31:0] \$208 ;
   reg [15:0] \$209 ;
@@ -129,18 +129,10 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$210 ;
   reg \$211 ;
   reg [31:0] \$212 ;
-  reg [31:0] \$213 ;
-  reg [3:0] \$214 ;
-  reg \$215 ;
-  reg [31:0] \$216 ;
-  reg [15:0] \$217 ;
-  reg \$218 ;
-  reg \$219 ;
+  reg \$213 ;
+  reg [31:0] \$214 ;
+  reg [31:0] \$215 ;
   wire [13:0] \$22 ;
-  reg [31:0] \$220 ;
-  reg \$221 ;
-  reg [31:0] \$222 ;
-  reg [31:0] \$223 ;
   wire [13:0] \$23 ;
   wire [13:0] \$24 ;
   wire [14:0] \$25 ;
@@ -223,8 +215,8 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$95 ;
   wire [5:0] \$96 ;
   wire \$97 ;
-  wire [5:0] \$98 ;
-  wire [5:0] \$99 ;
+  wire [21:0] \$98 ;
+  wire [21:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$24  = 1'h0;
@@ -233,12 +225,12 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$117 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$122 ;
+  wire [31:0] \a$121 ;
   (* init = 32'd0 *)
   wire [31:0] \a$126 ;
-  wire [31:0] \a$128 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$130 ;
+  wire [31:0] \a$132 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -278,17 +270,21 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$118 ;
-  wire [31:0] \b$123 ;
+  wire [31:0] \b$122 ;
+  wire [31:0] \b$127 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$127 ;
-  wire [31:0] \b$129 ;
+  wire [15:0] \b$131 ;
+  wire [31:0] \b$133 ;
   wire [7:0] beat_exp;
+  wire [4:0] below0;
+  wire [4:0] below1;
+  wire [4:0] below2;
+  wire [4:0] below3;
   input clk;
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [4:0] \d$120 ;
+  wire [4:0] \d$124 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -389,11 +385,11 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$119 ;
+  wire [31:0] \s$123 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$121 ;
   wire [31:0] \s$125 ;
-  wire [31:0] \s$131 ;
+  wire [31:0] \s$129 ;
+  wire [31:0] \s$135 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -421,7 +417,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [15:0] \w_sel.scale ;
   wire [3:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$124 ;
+  wire [31:0] \y$128 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
@@ -527,158 +523,154 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$95  = ex3 > emax1;
   assign emax2 = \$95  ? ex3 : emax1;
   assign \$96  = emax2 - ex0;
-  assign \$97  = $signed(\$96 ) > $signed(6'h13);
-  assign \$98  = emax2 - ex0;
-  assign \$99  = \$97  ? 6'h13 : \$98 ;
-  assign \$101  = \$100  >> \$99 [4:0];
-  assign \$103  = \$102  >> \$99 [4:0];
-  assign \$104  = emax2 - ex1;
-  assign \$105  = $signed(\$104 ) > $signed(6'h13);
-  assign \$106  = emax2 - ex1;
-  assign \$107  = \$105  ? 6'h13 : \$106 ;
-  assign \$109  = \$108  >> \$107 [4:0];
-  assign \$111  = \$110  >> \$107 [4:0];
-  assign \$112  = emax2 - ex2;
-  assign \$113  = $signed(\$112 ) > $signed(6'h13);
-  assign \$114  = emax2 - ex2;
-  assign \$115  = \$113  ? 6'h13 : \$114 ;
-  assign \$117  = \$116  >> \$115 [4:0];
-  assign \$119  = \$118  >> \$115 [4:0];
-  assign \$120  = emax2 - ex3;
-  assign \$121  = $signed(\$120 ) > $signed(6'h13);
-  assign \$122  = emax2 - ex3;
-  assign \$123  = \$121  ? 6'h13 : \$122 ;
-  assign \$125  = \$124  >> \$123 [4:0];
-  assign \$127  = \$126  >> \$123 [4:0];
-  assign \$128  = emax2 - 5'h1d;
-  assign \$130  = - \$101 [18:0];
-  assign \$131  = \$129  ? \$130  : { 1'h0, \$101 [18:0] };
-  assign \$133  = - \$109 [18:0];
-  assign \$134  = \$132  ? \$133  : { 1'h0, \$109 [18:0] };
-  assign \$135  = $signed(\$131 ) + $signed(\$134 );
-  assign \$137  = - \$117 [18:0];
-  assign \$138  = \$136  ? \$137  : { 1'h0, \$117 [18:0] };
-  assign \$140  = - \$125 [18:0];
-  assign \$141  = \$139  ? \$140  : { 1'h0, \$125 [18:0] };
-  assign \$142  = $signed(\$138 ) + $signed(\$141 );
-  assign \$143  = $signed(\$135 ) + $signed(\$142 );
-  assign \$144  = $signed(\$143 ) < $signed(1'h0);
-  assign \$145  = - $signed(\$143 );
-  assign \$146  = \$144  ? \$145  : { \$143 [21], \$143 [21], \$143  };
-  assign p_rp_sign = $signed(\$143 ) < $signed(1'h0);
-  assign \$147  = 5'h16 - p_rp_msb;
-  assign \$148  = { \$146 [22:0], 3'h0 } << \$147 [4:0];
-  assign \$149  = $signed(\$128 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$150  = $signed(\$149 ) + $signed(8'h7f);
-  assign \$151  = $signed(\$150 ) < $signed(2'h1);
-  assign \$152  = $signed(\$150 ) < $signed(6'h27);
-  assign \$153  = $signed(2'h1) - $signed(\$150 );
-  assign p_rp_sh = \$148 [25:0] >> p_rp_rs;
-  assign \$154  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$154 [25:0] != \$148 [25:0];
-  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$156  = $signed(\$155 ) - $signed(2'h1);
-  assign \$158  = $signed(\$157 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$160  = \$159  | p_rp_lost;
-  assign \$161  = \$160  | p_rp_sh[2];
-  assign \$162  = p_rp_sh[1] & \$161 ;
-  assign \$163  = $signed(\$158 ) + $signed({ 1'h0, \$162  });
-  assign \$164  = ! \$146 [22:0];
-  assign \$165  = \$163 [42:0] >= 31'h7f800000;
-  assign \$166  = - \$103 [14:0];
-  assign \$167  = i_a[15] ? \$166  : { 1'h0, \$103 [14:0] };
-  assign \$168  = - \$111 [14:0];
-  assign \$169  = i_a[31] ? \$168  : { 1'h0, \$111 [14:0] };
-  assign \$170  = $signed(\$167 ) + $signed(\$169 );
-  assign \$171  = - \$119 [14:0];
-  assign \$172  = i_a[47] ? \$171  : { 1'h0, \$119 [14:0] };
-  assign \$173  = - \$127 [14:0];
-  assign \$174  = i_a[63] ? \$173  : { 1'h0, \$127 [14:0] };
-  assign \$175  = $signed(\$172 ) + $signed(\$174 );
-  assign \$176  = $signed(\$170 ) + $signed(\$175 );
-  assign \$177  = $signed(\$176 ) < $signed(1'h0);
-  assign \$178  = - $signed(\$176 );
-  assign \$179  = \$177  ? \$178  : { \$176 [17], \$176 [17], \$176  };
-  assign a_rp_sign = $signed(\$176 ) < $signed(1'h0);
-  assign \$180  = 5'h12 - a_rp_msb;
-  assign \$181  = { \$179 [18:0], 7'h00 } << \$180 [4:0];
-  assign \$182  = $signed(\$128 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$183  = $signed(\$182 ) + $signed(8'h7f);
-  assign \$184  = $signed(\$183 ) < $signed(2'h1);
-  assign \$185  = $signed(\$183 ) < $signed(6'h27);
-  assign \$186  = $signed(2'h1) - $signed(\$183 );
-  assign a_rp_sh = \$181 [25:0] >> a_rp_rs;
-  assign \$187  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$187 [25:0] != \$181 [25:0];
-  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$189  = $signed(\$188 ) - $signed(2'h1);
-  assign \$191  = $signed(\$190 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$193  = \$192  | a_rp_lost;
-  assign \$194  = \$193  | a_rp_sh[2];
-  assign \$195  = a_rp_sh[1] & \$194 ;
-  assign \$196  = $signed(\$191 ) + $signed({ 1'h0, \$195  });
-  assign \$197  = ! \$179 [18:0];
-  assign \$198  = \$196 [42:0] >= 31'h7f800000;
-  assign \a$128  = \$signal$33  ? s2_psum : out_acc;
+  assign \$97  = \$96 [4:0] > 5'h13;
+  assign dist0 = \$97  ? 5'h13 : \$96 [4:0];
+  assign \$99  = \$98  >> dist0;
+  assign \$101  = \$100  >> dist0;
+  assign \$102  = emax2 - ex1;
+  assign \$103  = \$102 [4:0] > 5'h13;
+  assign dist1 = \$103  ? 5'h13 : \$102 [4:0];
+  assign \$105  = \$104  >> dist1;
+  assign \$107  = \$106  >> dist1;
+  assign \$108  = emax2 - ex2;
+  assign \$109  = \$108 [4:0] > 5'h13;
+  assign dist2 = \$109  ? 5'h13 : \$108 [4:0];
+  assign \$111  = \$110  >> dist2;
+  assign \$113  = \$112  >> dist2;
+  assign \$114  = emax2 - ex3;
+  assign \$115  = \$114 [4:0] > 5'h13;
+  assign dist3 = \$115  ? 5'h13 : \$114 [4:0];
+  assign \$117  = \$116  >> dist3;
+  assign \$119  = \$118  >> dist3;
+  assign \$120  = emax2 - 5'h1d;
+  assign \$122  = - \$99 [18:0];
+  assign \$123  = \$121  ? \$122  : { 1'h0, \$99 [18:0] };
+  assign \$125  = - \$105 [18:0];
+  assign \$126  = \$124  ? \$125  : { 1'h0, \$105 [18:0] };
+  assign \$127  = $signed(\$123 ) + $signed(\$126 );
+  assign \$129  = - \$111 [18:0];
+  assign \$130  = \$128  ? \$129  : { 1'h0, \$111 [18:0] };
+  assign \$132  = - \$117 [18:0];
+  assign \$133  = \$131  ? \$132  : { 1'h0, \$117 [18:0] };
+  assign \$134  = $signed(\$130 ) + $signed(\$133 );
+  assign \$135  = $signed(\$127 ) + $signed(\$134 );
+  assign \$136  = $signed(\$135 ) < $signed(1'h0);
+  assign \$137  = - $signed(\$135 );
+  assign \$138  = \$136  ? \$137  : { \$135 [21], \$135 [21], \$135  };
+  assign p_rp_sign = $signed(\$135 ) < $signed(1'h0);
+  assign \$139  = 5'h16 - p_rp_msb;
+  assign \$140  = { \$138 [22:0], 3'h0 } << \$139 [4:0];
+  assign \$141  = $signed(\$120 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$142  = $signed(\$141 ) + $signed(8'h7f);
+  assign \$143  = $signed(\$142 ) < $signed(2'h1);
+  assign \$144  = $signed(\$142 ) < $signed(6'h27);
+  assign \$145  = $signed(2'h1) - $signed(\$142 );
+  assign p_rp_sh = \$140 [25:0] >> p_rp_rs;
+  assign \$146  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$146 [25:0] != \$140 [25:0];
+  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$148  = $signed(\$147 ) - $signed(2'h1);
+  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$152  = \$151  | p_rp_lost;
+  assign \$153  = \$152  | p_rp_sh[2];
+  assign \$154  = p_rp_sh[1] & \$153 ;
+  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, \$154  });
+  assign \$156  = ! \$138 [22:0];
+  assign \$157  = \$155 [42:0] >= 31'h7f800000;
+  assign \$158  = - \$101 [14:0];
+  assign \$159  = i_a[15] ? \$158  : { 1'h0, \$101 [14:0] };
+  assign \$160  = - \$107 [14:0];
+  assign \$161  = i_a[31] ? \$160  : { 1'h0, \$107 [14:0] };
+  assign \$162  = $signed(\$159 ) + $signed(\$161 );
+  assign \$163  = - \$113 [14:0];
+  assign \$164  = i_a[47] ? \$163  : { 1'h0, \$113 [14:0] };
+  assign \$165  = - \$119 [14:0];
+  assign \$166  = i_a[63] ? \$165  : { 1'h0, \$119 [14:0] };
+  assign \$167  = $signed(\$164 ) + $signed(\$166 );
+  assign \$168  = $signed(\$162 ) + $signed(\$167 );
+  assign \$169  = $signed(\$168 ) < $signed(1'h0);
+  assign \$170  = - $signed(\$168 );
+  assign \$171  = \$169  ? \$170  : { \$168 [17], \$168 [17], \$168  };
+  assign a_rp_sign = $signed(\$168 ) < $signed(1'h0);
+  assign \$172  = 5'h12 - a_rp_msb;
+  assign \$173  = { \$171 [18:0], 7'h00 } << \$172 [4:0];
+  assign \$174  = $signed(\$120 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$175  = $signed(\$174 ) + $signed(8'h7f);
+  assign \$176  = $signed(\$175 ) < $signed(2'h1);
+  assign \$177  = $signed(\$175 ) < $signed(6'h27);
+  assign \$178  = $signed(2'h1) - $signed(\$175 );
+  assign a_rp_sh = \$173 [25:0] >> a_rp_rs;
+  assign \$179  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$179 [25:0] != \$173 [25:0];
+  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$181  = $signed(\$180 ) - $signed(2'h1);
+  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$185  = \$184  | a_rp_lost;
+  assign \$186  = \$185  | a_rp_sh[2];
+  assign \$187  = a_rp_sh[1] & \$186 ;
+  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, \$187  });
+  assign \$189  = ! \$171 [18:0];
+  assign \$190  = \$188 [42:0] >= 31'h7f800000;
+  assign \a$132  = \$signal$33  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$199 ;
+    o_a <= \$191 ;
   always @(posedge clk)
-    o_w <= \$200 ;
+    o_w <= \$192 ;
   always @(posedge clk)
-    o_ctl <= \$201 ;
+    o_ctl <= \$193 ;
   always @(posedge clk)
-    w_reg <= \$202 ;
+    w_reg <= \$194 ;
   always @(posedge clk)
-    p_acc <= \$203 ;
+    p_acc <= \$195 ;
   always @(posedge clk)
-    a_acc <= \$204 ;
+    a_acc <= \$196 ;
   always @(posedge clk)
-    grp_first <= \$205 ;
+    grp_first <= \$197 ;
   always @(posedge clk)
-    grp_psum <= \$206 ;
+    grp_psum <= \$198 ;
   always @(posedge clk)
-    \$signal  <= \$207 ;
+    \$signal  <= \$199 ;
   always @(posedge clk)
-    s1_p <= \$208 ;
+    s1_p <= \$200 ;
   always @(posedge clk)
-    s1_scale <= \$209 ;
+    s1_scale <= \$201 ;
   always @(posedge clk)
-    \$signal$24  <= \$210 ;
+    \$signal$24  <= \$202 ;
   always @(posedge clk)
-    s1_last <= \$211 ;
+    s1_last <= \$203 ;
   always @(posedge clk)
-    s1_psum <= \$212 ;
+    s1_psum <= \$204 ;
   always @(posedge clk)
-    s1_a <= \$213 ;
+    s1_a <= \$205 ;
   always @(posedge clk)
-    s1_zero <= \$214 ;
+    s1_zero <= \$206 ;
   always @(posedge clk)
-    \$signal$29  <= \$215 ;
+    \$signal$29  <= \$207 ;
   always @(posedge clk)
-    s2_d <= \$216 ;
+    s2_d <= \$208 ;
   always @(posedge clk)
-    s2_scale <= \$217 ;
+    s2_scale <= \$209 ;
   always @(posedge clk)
-    \$signal$33  <= \$218 ;
+    \$signal$33  <= \$210 ;
   always @(posedge clk)
-    s2_last <= \$219 ;
+    s2_last <= \$211 ;
   always @(posedge clk)
-    s2_psum <= \$220 ;
+    s2_psum <= \$212 ;
   always @(posedge clk)
-    o_valid <= \$221 ;
+    o_valid <= \$213 ;
   always @(posedge clk)
-    out_acc <= \$222 ;
+    out_acc <= \$214 ;
   always @(posedge clk)
-    o_psum <= \$223 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$124 [31];
+    o_psum <= \$215 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$128 [31];
   \mixpe_w4a16.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w4a16.out_add  out_add (
-    .a(\a$128 ),
-    .b(\b$129 ),
+    .a(\a$132 ),
+    .b(\b$133 ),
     .s(y)
   );
   \mixpe_w4a16.p_add  p_add (
@@ -689,68 +681,148 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   \mixpe_w4a16.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$129 )
+    .p(\b$133 )
   );
   \mixpe_w4a16.zero_scale  zero_scale (
-    .\port$1171$0 (s1_zero),
+    .\port$1123$0 (s1_zero),
     .s(s1_a),
-    .y(\y$124 )
+    .y(\y$128 )
   );
   \mixpe_w4a16.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$123 ),
+    .b(\b$127 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = i_a;
+    \$191  = i_a;
     if (rst) begin
-      \$199  = 64'h0000000000000000;
+      \$191  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = i_w;
+    \$192  = i_w;
     if (rst) begin
-      \$200  = 36'h000000000;
+      \$192  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = i_ctl;
+    \$193  = i_ctl;
     if (rst) begin
-      \$201  = 5'h00;
+      \$193  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = w_reg;
+    \$194  = w_reg;
     if (i_ctl[1]) begin
-      \$202  = i_w;
+      \$194  = i_w;
     end
     if (rst) begin
-      \$202  = 36'h000000000;
+      \$194  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = p_acc;
+    \$195  = p_acc;
     if (close) begin
-      \$203  = 32'd0;
+      \$195  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$203  = p_next;
+      \$195  = p_next;
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$195  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = a_acc;
+    \$196  = a_acc;
     if (close) begin
-      \$204  = 32'd0;
+      \$196  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$204  = a_next;
+      \$196  = a_next;
+    end
+    if (rst) begin
+      \$196  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$197  = grp_first;
+    if (close) begin
+      \$197  = 1'h0;
+    end else if (\$1 ) begin
+      \$197  = 1'h1;
+    end
+    if (rst) begin
+      \$197  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$198  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$198  = i_psum;
+    end
+    if (rst) begin
+      \$198  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$199  = close;
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$200  = s1_p;
+    if (close) begin
+      \$200  = p_next;
+    end
+    if (rst) begin
+      \$200  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$201  = s1_scale;
+    if (close) begin
+      \$201  = w_sel[35:20];
+    end
+    if (rst) begin
+      \$201  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$202  = \$signal$24 ;
+    if (close) begin
+      \$202  = \$2 ;
+    end
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$203  = s1_last;
+    if (close) begin
+      \$203  = i_ctl[3];
+    end
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$204  = s1_psum;
+    if (close) begin
+      \$204  = \$3 ;
     end
     if (rst) begin
       \$204  = 32'd0;
@@ -758,39 +830,36 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = grp_first;
+    \$205  = s1_a;
     if (close) begin
-      \$205  = 1'h0;
-    end else if (\$1 ) begin
-      \$205  = 1'h1;
+      \$205  = a_next;
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = grp_psum;
+    \$206  = s1_zero;
     if (close) begin
-    end else if (\$1 ) begin
-      \$206  = i_psum;
+      \$206  = w_sel[19:16];
     end
     if (rst) begin
-      \$206  = 32'd0;
+      \$206  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = close;
+    \$207  = \$signal ;
     if (rst) begin
       \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s1_p;
-    if (close) begin
-      \$208  = p_next;
+    \$208  = s2_d;
+    if (\$signal ) begin
+      \$208  = d;
     end
     if (rst) begin
       \$208  = 32'd0;
@@ -798,9 +867,9 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = s1_scale;
-    if (close) begin
-      \$209  = w_sel[35:20];
+    \$209  = s2_scale;
+    if (\$signal ) begin
+      \$209  = s1_scale;
     end
     if (rst) begin
       \$209  = 16'h0000;
@@ -808,9 +877,9 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = \$signal$24 ;
-    if (close) begin
-      \$210  = \$2 ;
+    \$210  = \$signal$33 ;
+    if (\$signal ) begin
+      \$210  = \$signal$24 ;
     end
     if (rst) begin
       \$210  = 1'h0;
@@ -818,9 +887,9 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = s1_last;
-    if (close) begin
-      \$211  = i_ctl[3];
+    \$211  = s2_last;
+    if (\$signal ) begin
+      \$211  = s1_last;
     end
     if (rst) begin
       \$211  = 1'h0;
@@ -828,9 +897,9 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = s1_psum;
-    if (close) begin
-      \$212  = \$3 ;
+    \$212  = s2_psum;
+    if (\$signal ) begin
+      \$212  = s1_psum;
     end
     if (rst) begin
       \$212  = 32'd0;
@@ -838,282 +907,205 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = s1_a;
-    if (close) begin
-      \$213  = a_next;
-    end
+    \$213  = \$4 ;
     if (rst) begin
-      \$213  = 32'd0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = s1_zero;
-    if (close) begin
-      \$214  = w_sel[19:16];
-    end
-    if (rst) begin
-      \$214  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = \$signal ;
-    if (rst) begin
-      \$215  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = s2_d;
-    if (\$signal ) begin
-      \$216  = d;
-    end
-    if (rst) begin
-      \$216  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = s2_scale;
-    if (\$signal ) begin
-      \$217  = s1_scale;
-    end
-    if (rst) begin
-      \$217  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = \$signal$33 ;
-    if (\$signal ) begin
-      \$218  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$218  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = s2_last;
-    if (\$signal ) begin
-      \$219  = s1_last;
-    end
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = s2_psum;
-    if (\$signal ) begin
-      \$220  = s1_psum;
-    end
-    if (rst) begin
-      \$220  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = \$4 ;
-    if (rst) begin
-      \$221  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = out_acc;
+    \$214  = out_acc;
     if (\$signal$29 ) begin
-      \$222  = y;
+      \$214  = y;
     end
     if (rst) begin
-      \$222  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$223  = o_psum;
+    \$215  = o_psum;
     if (\$signal$29 ) begin
       if (s2_last) begin
-        \$223  = y;
+        \$215  = y;
       end
     end
     if (rst) begin
-      \$223  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$146 [1]) begin
+    if (\$138 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$146 [2]) begin
+    if (\$138 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$146 [3]) begin
+    if (\$138 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$146 [4]) begin
+    if (\$138 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$146 [5]) begin
+    if (\$138 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$146 [6]) begin
+    if (\$138 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$146 [7]) begin
+    if (\$138 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$146 [8]) begin
+    if (\$138 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$146 [9]) begin
+    if (\$138 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$146 [10]) begin
+    if (\$138 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$146 [11]) begin
+    if (\$138 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$146 [12]) begin
+    if (\$138 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$146 [13]) begin
+    if (\$138 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$146 [14]) begin
+    if (\$138 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$146 [15]) begin
+    if (\$138 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$146 [16]) begin
+    if (\$138 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$146 [17]) begin
+    if (\$138 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$146 [18]) begin
+    if (\$138 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$146 [19]) begin
+    if (\$138 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$146 [20]) begin
+    if (\$138 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$146 [21]) begin
+    if (\$138 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$146 [22]) begin
+    if (\$138 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$151 ) begin
+    if (\$143 ) begin
       (* full_case = 32'd1 *)
-      if (\$152 ) begin
+      if (\$144 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$153 [4:0];
+        p_rp_rs = \$145 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$164 ) begin
+    if (\$156 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$165 ) begin
+    end else if (\$157 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$163 [30:0] };
+      p_rp_out = { p_rp_sign, \$155 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$179 [1]) begin
+    if (\$171 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$179 [2]) begin
+    if (\$171 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$179 [3]) begin
+    if (\$171 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$179 [4]) begin
+    if (\$171 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$179 [5]) begin
+    if (\$171 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$179 [6]) begin
+    if (\$171 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$179 [7]) begin
+    if (\$171 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$179 [8]) begin
+    if (\$171 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$179 [9]) begin
+    if (\$171 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$179 [10]) begin
+    if (\$171 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$179 [11]) begin
+    if (\$171 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$179 [12]) begin
+    if (\$171 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$179 [13]) begin
+    if (\$171 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$179 [14]) begin
+    if (\$171 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$179 [15]) begin
+    if (\$171 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$179 [16]) begin
+    if (\$171 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$179 [17]) begin
+    if (\$171 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$179 [18]) begin
+    if (\$171 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$184 ) begin
+    if (\$176 ) begin
       (* full_case = 32'd1 *)
-      if (\$185 ) begin
+      if (\$177 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$186 [4:0];
+        a_rp_rs = \$178 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$197 ) begin
+    if (\$189 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$198 ) begin
+    end else if (\$190 ) begin
       a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$196 [30:0] };
+      a_rp_out = { a_rp_sign, \$188 [30:0] };
     end
   end
   assign a0_sig = { \$7 , i_a[9:0] };
@@ -1128,45 +1120,45 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign a3_sig = { \$73 , i_a[57:48] };
   assign qmag3 = \$81 [3:0];
   assign prod3 = \$92 [14:0];
-  assign dist0 = \$99 [4:0];
-  assign pal0 = \$101 [18:0];
-  assign aal0 = \$103 [14:0];
-  assign dist1 = \$107 [4:0];
-  assign pal1 = \$109 [18:0];
-  assign aal1 = \$111 [14:0];
-  assign dist2 = \$115 [4:0];
-  assign pal2 = \$117 [18:0];
-  assign aal2 = \$119 [14:0];
-  assign dist3 = \$123 [4:0];
-  assign pal3 = \$125 [18:0];
-  assign aal3 = \$127 [14:0];
-  assign beat_exp = { \$128 [5], \$128 [5], \$128  };
-  assign p_beat = { \$143 [21], \$143  };
-  assign p_beat_mag = \$146 [22:0];
-  assign p_rp_ls = \$147 [4:0];
-  assign p_rp_norm = \$148 [25:0];
-  assign p_rp_eb = { \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150 [9], \$150  };
-  assign p_rp_packed = \$163 [42:0];
-  assign a_beat = { \$176 [17], \$176  };
-  assign a_beat_mag = \$179 [18:0];
-  assign a_rp_ls = \$180 [4:0];
-  assign a_rp_norm = \$181 [25:0];
-  assign a_rp_eb = { \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183  };
-  assign a_rp_packed = \$196 [42:0];
+  assign below0 = \$96 [4:0];
+  assign pal0 = \$99 [18:0];
+  assign aal0 = \$101 [14:0];
+  assign below1 = \$102 [4:0];
+  assign pal1 = \$105 [18:0];
+  assign aal1 = \$107 [14:0];
+  assign below2 = \$108 [4:0];
+  assign pal2 = \$111 [18:0];
+  assign aal2 = \$113 [14:0];
+  assign below3 = \$114 [4:0];
+  assign pal3 = \$117 [18:0];
+  assign aal3 = \$119 [14:0];
+  assign beat_exp = { \$120 [5], \$120 [5], \$120  };
+  assign p_beat = { \$135 [21], \$135  };
+  assign p_beat_mag = \$138 [22:0];
+  assign p_rp_ls = \$139 [4:0];
+  assign p_rp_norm = \$140 [25:0];
+  assign p_rp_eb = { \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142  };
+  assign p_rp_packed = \$155 [42:0];
+  assign a_beat = { \$168 [17], \$168  };
+  assign a_beat_mag = \$171 [18:0];
+  assign a_rp_ls = \$172 [4:0];
+  assign a_rp_norm = \$173 [25:0];
+  assign a_rp_eb = { \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175  };
+  assign a_rp_packed = \$188 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$117  = a_acc;
-  assign \b$118  = a_rp_out;
-  assign \s$119  = a_next;
-  assign \d$120  = { 1'h0, s1_zero };
-  assign \s$121  = s1_a;
-  assign \a$122  = s1_p;
-  assign \s$125  = d;
-  assign \a$126  = s2_d;
-  assign \b$127  = s2_scale;
-  assign p = \b$129 ;
-  assign \s$131  = y;
+  assign \a$121  = a_acc;
+  assign \b$122  = a_rp_out;
+  assign \s$123  = a_next;
+  assign \d$124  = { 1'h0, s1_zero };
+  assign \s$125  = s1_a;
+  assign \a$126  = s1_p;
+  assign \s$129  = d;
+  assign \a$130  = s2_d;
+  assign \b$131  = s2_scale;
+  assign p = \b$133 ;
+  assign \s$135  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1234,24 +1226,24 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$84  = { \$73 , i_a[57:48], 1'h0 };
   assign \$87  = { 1'h0, \$73 , i_a[57:48], 2'h0 };
   assign \$89  = { \$73 , i_a[57:48], 3'h0 };
-  assign \$100  = { 3'h0, \$26 [14:0], 4'h0 };
-  assign \$102  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$108  = { 3'h0, \$48 [14:0], 4'h0 };
-  assign \$110  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
-  assign \$116  = { 3'h0, \$70 [14:0], 4'h0 };
-  assign \$118  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
-  assign \$124  = { 3'h0, \$92 [14:0], 4'h0 };
-  assign \$126  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
-  assign \$129  = i_a[15];
-  assign \$132  = i_a[31];
-  assign \$136  = i_a[47];
-  assign \$139  = i_a[63];
-  assign \$157  = { \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 [20], \$156 , 23'h000000 };
-  assign \$190  = { \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 , 23'h000000 };
-  assign \b$123 [30:0] = \y$124 [30:0];
-  assign \b$123 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$159  = p_rp_sh[0];
-  assign \$192  = a_rp_sh[0];
+  assign \$98  = { 3'h0, \$26 [14:0], 4'h0 };
+  assign \$100  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$104  = { 3'h0, \$48 [14:0], 4'h0 };
+  assign \$106  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
+  assign \$110  = { 3'h0, \$70 [14:0], 4'h0 };
+  assign \$112  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
+  assign \$116  = { 3'h0, \$92 [14:0], 4'h0 };
+  assign \$118  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
+  assign \$121  = i_a[15];
+  assign \$124  = i_a[31];
+  assign \$128  = i_a[47];
+  assign \$131  = i_a[63];
+  assign \$149  = { \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 , 23'h000000 };
+  assign \$182  = { \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 , 23'h000000 };
+  assign \b$127 [30:0] = \y$128 [30:0];
+  assign \b$127 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$151  = p_rp_sh[0];
+  assign \$184  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w4a16.a_add (b, s, a);
@@ -2422,7 +2414,7 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w4a16.zero_scale (\port$1171$0 , y, s);
+module \mixpe_w4a16.zero_scale (\port$1123$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -2462,8 +2454,8 @@ module \mixpe_w4a16.zero_scale (\port$1171$0 , y, s);
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$1171$0 ;
-  wire [3:0] \port$1171$0 ;
+  input [3:0] \port$1123$0 ;
+  wire [3:0] \port$1123$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2498,10 +2490,10 @@ module \mixpe_w4a16.zero_scale (\port$1171$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1171$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1123$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1171$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1171$0  };
+  assign \$10  = - \port$1123$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1123$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -2525,78 +2517,12 @@ module \mixpe_w4a16.zero_scale (\port$1171$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1171$0 ;
+  assign \$32  = ! \port$1123$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (prod[1]) begin
-      rp_msb = 5'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 5'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 5'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 5'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 5'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 5'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 5'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 5'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 5'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 5'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 5'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 5'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 5'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 5'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 5'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 5'h16;
-    end
     if (prod[23]) begin
       rp_msb = 5'h17;
     end
@@ -2651,7 +2577,7 @@ module \mixpe_w4a16.zero_scale (\port$1171$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1171$0  };
+  assign d = { 1'h0, \port$1123$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

@@ -54,97 +54,89 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$143 ;
   wire [5:0] \$144 ;
   wire \$145 ;
-  wire [5:0] \$146 ;
-  wire [5:0] \$147 ;
-  wire [25:0] \$148 ;
-  wire [25:0] \$149 ;
+  wire [25:0] \$146 ;
+  wire [25:0] \$147 ;
+  wire [5:0] \$148 ;
+  wire \$149 ;
   wire [8:0] \$15 ;
-  wire [5:0] \$150 ;
-  wire \$151 ;
+  wire [25:0] \$150 ;
+  wire [25:0] \$151 ;
   wire [5:0] \$152 ;
-  wire [5:0] \$153 ;
+  wire \$153 ;
   wire [25:0] \$154 ;
   wire [25:0] \$155 ;
   wire [5:0] \$156 ;
   wire \$157 ;
-  wire [5:0] \$158 ;
-  wire [5:0] \$159 ;
+  wire [25:0] \$158 ;
+  wire [25:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [25:0] \$160 ;
-  wire [25:0] \$161 ;
-  wire [5:0] \$162 ;
-  wire \$163 ;
-  wire [5:0] \$164 ;
-  wire [5:0] \$165 ;
-  wire [25:0] \$166 ;
-  wire [25:0] \$167 ;
-  wire [5:0] \$168 ;
-  wire \$169 ;
+  wire [5:0] \$160 ;
+  wire \$161 ;
+  wire [23:0] \$162 ;
+  wire [23:0] \$163 ;
+  wire \$164 ;
+  wire [23:0] \$165 ;
+  wire [23:0] \$166 ;
+  wire [24:0] \$167 ;
+  wire \$168 ;
+  wire [23:0] \$169 ;
   wire [11:0] \$17 ;
   wire [23:0] \$170 ;
-  wire [23:0] \$171 ;
-  wire \$172 ;
+  wire \$171 ;
+  wire [23:0] \$172 ;
   wire [23:0] \$173 ;
-  wire [23:0] \$174 ;
-  wire [24:0] \$175 ;
+  wire [24:0] \$174 ;
+  wire [25:0] \$175 ;
   wire \$176 ;
-  wire [23:0] \$177 ;
-  wire [23:0] \$178 ;
-  wire \$179 ;
+  wire [27:0] \$177 ;
+  wire [27:0] \$178 ;
+  wire [5:0] \$179 ;
   wire [11:0] \$18 ;
-  wire [23:0] \$180 ;
-  wire [23:0] \$181 ;
-  wire [24:0] \$182 ;
-  wire [25:0] \$183 ;
+  wire [57:0] \$180 ;
+  wire [8:0] \$181 ;
+  wire [9:0] \$182 ;
+  wire \$183 ;
   wire \$184 ;
-  wire [27:0] \$185 ;
-  wire [27:0] \$186 ;
-  wire [5:0] \$187 ;
-  wire [57:0] \$188 ;
-  wire [8:0] \$189 ;
+  wire [19:0] \$185 ;
+  wire [57:0] \$186 ;
+  wire [19:0] \$187 ;
+  wire [20:0] \$188 ;
+  wire [51:0] \$189 ;
   wire [11:0] \$19 ;
-  wire [9:0] \$190 ;
+  wire [52:0] \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire [19:0] \$193 ;
-  wire [57:0] \$194 ;
-  wire [19:0] \$195 ;
-  wire [20:0] \$196 ;
-  wire [51:0] \$197 ;
-  wire [52:0] \$198 ;
-  wire \$199 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire [53:0] \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  reg [63:0] \$198 ;
+  reg [47:0] \$199 ;
   wire \$2 ;
   wire [12:0] \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire [53:0] \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  reg [63:0] \$206 ;
-  reg [47:0] \$207 ;
-  reg [4:0] \$208 ;
-  reg [47:0] \$209 ;
+  reg [4:0] \$200 ;
+  reg [47:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg \$203 ;
+  reg [31:0] \$204 ;
+  reg \$205 ;
+  reg [31:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg \$208 ;
+  reg \$209 ;
   wire [13:0] \$21 ;
   reg [31:0] \$210 ;
   reg \$211 ;
   reg [31:0] \$212 ;
-  reg \$213 ;
-  reg [31:0] \$214 ;
-  reg [15:0] \$215 ;
-  reg \$216 ;
+  reg [15:0] \$213 ;
+  reg \$214 ;
+  reg \$215 ;
+  reg [31:0] \$216 ;
   reg \$217 ;
   reg [31:0] \$218 ;
-  reg \$219 ;
+  reg [31:0] \$219 ;
   wire [13:0] \$22 ;
-  reg [31:0] \$220 ;
-  reg [15:0] \$221 ;
-  reg \$222 ;
-  reg \$223 ;
-  reg [31:0] \$224 ;
-  reg \$225 ;
-  reg [31:0] \$226 ;
-  reg [31:0] \$227 ;
   wire [13:0] \$23 ;
   wire [13:0] \$24 ;
   wire [14:0] \$25 ;
@@ -236,8 +228,8 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$97 ;
-  wire [31:0] \a$99 ;
+  wire [31:0] \a$101 ;
+  wire [31:0] \a$103 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -259,10 +251,14 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [10:0] a3_sig;
   wire a3_zero;
   wire [31:0] b;
-  wire [31:0] \b$100 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$98 ;
+  wire [15:0] \b$102 ;
+  wire [31:0] \b$104 ;
   wire [7:0] beat_exp;
+  wire [4:0] below0;
+  wire [4:0] below1;
+  wire [4:0] below2;
+  wire [4:0] below3;
   input clk;
   wire clk;
   wire close;
@@ -366,7 +362,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$102 ;
+  wire [31:0] \s$106 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -531,113 +527,109 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$143  = ex3 > emax1;
   assign emax2 = \$143  ? ex3 : emax1;
   assign \$144  = emax2 - ex0;
-  assign \$145  = $signed(\$144 ) > $signed(6'h17);
-  assign \$146  = emax2 - ex0;
-  assign \$147  = \$145  ? 6'h17 : \$146 ;
-  assign \$149  = \$148  >> \$147 [4:0];
-  assign \$150  = emax2 - ex1;
-  assign \$151  = $signed(\$150 ) > $signed(6'h17);
-  assign \$152  = emax2 - ex1;
-  assign \$153  = \$151  ? 6'h17 : \$152 ;
-  assign \$155  = \$154  >> \$153 [4:0];
-  assign \$156  = emax2 - ex2;
-  assign \$157  = $signed(\$156 ) > $signed(6'h17);
-  assign \$158  = emax2 - ex2;
-  assign \$159  = \$157  ? 6'h17 : \$158 ;
-  assign \$161  = \$160  >> \$159 [4:0];
-  assign \$162  = emax2 - ex3;
-  assign \$163  = $signed(\$162 ) > $signed(6'h17);
-  assign \$164  = emax2 - ex3;
-  assign \$165  = \$163  ? 6'h17 : \$164 ;
-  assign \$167  = \$166  >> \$165 [4:0];
-  assign \$168  = emax2 - 5'h1d;
-  assign \$169  = i_a[15] ^ w_sel[7];
-  assign \$170  = - \$149 [22:0];
-  assign \$171  = \$169  ? \$170  : { 1'h0, \$149 [22:0] };
-  assign \$172  = i_a[31] ^ w_sel[15];
-  assign \$173  = - \$155 [22:0];
-  assign \$174  = \$172  ? \$173  : { 1'h0, \$155 [22:0] };
-  assign \$175  = $signed(\$171 ) + $signed(\$174 );
-  assign \$176  = i_a[47] ^ w_sel[23];
-  assign \$177  = - \$161 [22:0];
-  assign \$178  = \$176  ? \$177  : { 1'h0, \$161 [22:0] };
-  assign \$179  = i_a[63] ^ w_sel[31];
-  assign \$180  = - \$167 [22:0];
-  assign \$181  = \$179  ? \$180  : { 1'h0, \$167 [22:0] };
-  assign \$182  = $signed(\$178 ) + $signed(\$181 );
-  assign \$183  = $signed(\$175 ) + $signed(\$182 );
-  assign \$184  = $signed(\$183 ) < $signed(1'h0);
-  assign \$185  = - $signed(\$183 );
-  assign \$186  = \$184  ? \$185  : { \$183 [25], \$183 [25], \$183  };
-  assign p_rp_sign = $signed(\$183 ) < $signed(1'h0);
-  assign \$187  = 5'h1a - p_rp_msb;
-  assign \$188  = \$186 [26:0] << \$187 [4:0];
-  assign \$189  = $signed(\$168 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$190  = $signed(\$189 ) + $signed(8'h7f);
-  assign \$191  = $signed(\$190 ) < $signed(2'h1);
-  assign \$192  = $signed(\$190 ) < $signed(6'h26);
-  assign \$193  = $signed(2'h1) - $signed(\$190 );
-  assign p_rp_sh = \$188 [26:0] >> p_rp_rs;
-  assign \$194  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$194 [26:0] != \$188 [26:0];
-  assign \$195  = $signed(\$190 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$196  = $signed(\$195 ) - $signed(2'h1);
-  assign \$198  = $signed(\$197 ) + $signed({ 1'h0, p_rp_sh[26:3] });
-  assign \$199  = | p_rp_sh[1:0];
-  assign \$200  = \$199  | p_rp_lost;
-  assign \$201  = \$200  | p_rp_sh[3];
-  assign \$202  = p_rp_sh[2] & \$201 ;
-  assign \$203  = $signed(\$198 ) + $signed({ 1'h0, \$202  });
-  assign \$204  = ! \$186 [26:0];
-  assign \$205  = \$203 [42:0] >= 31'h7f800000;
-  assign \a$99  = \$signal$29  ? s2_psum : out_acc;
+  assign \$145  = \$144 [4:0] > 5'h17;
+  assign dist0 = \$145  ? 5'h17 : \$144 [4:0];
+  assign \$147  = \$146  >> dist0;
+  assign \$148  = emax2 - ex1;
+  assign \$149  = \$148 [4:0] > 5'h17;
+  assign dist1 = \$149  ? 5'h17 : \$148 [4:0];
+  assign \$151  = \$150  >> dist1;
+  assign \$152  = emax2 - ex2;
+  assign \$153  = \$152 [4:0] > 5'h17;
+  assign dist2 = \$153  ? 5'h17 : \$152 [4:0];
+  assign \$155  = \$154  >> dist2;
+  assign \$156  = emax2 - ex3;
+  assign \$157  = \$156 [4:0] > 5'h17;
+  assign dist3 = \$157  ? 5'h17 : \$156 [4:0];
+  assign \$159  = \$158  >> dist3;
+  assign \$160  = emax2 - 5'h1d;
+  assign \$161  = i_a[15] ^ w_sel[7];
+  assign \$162  = - \$147 [22:0];
+  assign \$163  = \$161  ? \$162  : { 1'h0, \$147 [22:0] };
+  assign \$164  = i_a[31] ^ w_sel[15];
+  assign \$165  = - \$151 [22:0];
+  assign \$166  = \$164  ? \$165  : { 1'h0, \$151 [22:0] };
+  assign \$167  = $signed(\$163 ) + $signed(\$166 );
+  assign \$168  = i_a[47] ^ w_sel[23];
+  assign \$169  = - \$155 [22:0];
+  assign \$170  = \$168  ? \$169  : { 1'h0, \$155 [22:0] };
+  assign \$171  = i_a[63] ^ w_sel[31];
+  assign \$172  = - \$159 [22:0];
+  assign \$173  = \$171  ? \$172  : { 1'h0, \$159 [22:0] };
+  assign \$174  = $signed(\$170 ) + $signed(\$173 );
+  assign \$175  = $signed(\$167 ) + $signed(\$174 );
+  assign \$176  = $signed(\$175 ) < $signed(1'h0);
+  assign \$177  = - $signed(\$175 );
+  assign \$178  = \$176  ? \$177  : { \$175 [25], \$175 [25], \$175  };
+  assign p_rp_sign = $signed(\$175 ) < $signed(1'h0);
+  assign \$179  = 5'h1a - p_rp_msb;
+  assign \$180  = \$178 [26:0] << \$179 [4:0];
+  assign \$181  = $signed(\$160 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$182  = $signed(\$181 ) + $signed(8'h7f);
+  assign \$183  = $signed(\$182 ) < $signed(2'h1);
+  assign \$184  = $signed(\$182 ) < $signed(6'h26);
+  assign \$185  = $signed(2'h1) - $signed(\$182 );
+  assign p_rp_sh = \$180 [26:0] >> p_rp_rs;
+  assign \$186  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$186 [26:0] != \$180 [26:0];
+  assign \$187  = $signed(\$182 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$188  = $signed(\$187 ) - $signed(2'h1);
+  assign \$190  = $signed(\$189 ) + $signed({ 1'h0, p_rp_sh[26:3] });
+  assign \$191  = | p_rp_sh[1:0];
+  assign \$192  = \$191  | p_rp_lost;
+  assign \$193  = \$192  | p_rp_sh[3];
+  assign \$194  = p_rp_sh[2] & \$193 ;
+  assign \$195  = $signed(\$190 ) + $signed({ 1'h0, \$194  });
+  assign \$196  = ! \$178 [26:0];
+  assign \$197  = \$195 [42:0] >= 31'h7f800000;
+  assign \a$103  = \$signal$29  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$206 ;
+    o_a <= \$198 ;
   always @(posedge clk)
-    o_w <= \$207 ;
+    o_w <= \$199 ;
   always @(posedge clk)
-    o_ctl <= \$208 ;
+    o_ctl <= \$200 ;
   always @(posedge clk)
-    w_reg <= \$209 ;
+    w_reg <= \$201 ;
   always @(posedge clk)
-    p_acc <= \$210 ;
+    p_acc <= \$202 ;
   always @(posedge clk)
-    grp_first <= \$211 ;
+    grp_first <= \$203 ;
   always @(posedge clk)
-    grp_psum <= \$212 ;
+    grp_psum <= \$204 ;
   always @(posedge clk)
-    \$signal  <= \$213 ;
+    \$signal  <= \$205 ;
   always @(posedge clk)
-    s1_p <= \$214 ;
+    s1_p <= \$206 ;
   always @(posedge clk)
-    s1_scale <= \$215 ;
+    s1_scale <= \$207 ;
   always @(posedge clk)
-    \$signal$22  <= \$216 ;
+    \$signal$22  <= \$208 ;
   always @(posedge clk)
-    s1_last <= \$217 ;
+    s1_last <= \$209 ;
   always @(posedge clk)
-    s1_psum <= \$218 ;
+    s1_psum <= \$210 ;
   always @(posedge clk)
-    \$signal$25  <= \$219 ;
+    \$signal$25  <= \$211 ;
   always @(posedge clk)
-    s2_d <= \$220 ;
+    s2_d <= \$212 ;
   always @(posedge clk)
-    s2_scale <= \$221 ;
+    s2_scale <= \$213 ;
   always @(posedge clk)
-    \$signal$29  <= \$222 ;
+    \$signal$29  <= \$214 ;
   always @(posedge clk)
-    s2_last <= \$223 ;
+    s2_last <= \$215 ;
   always @(posedge clk)
-    s2_psum <= \$224 ;
+    s2_psum <= \$216 ;
   always @(posedge clk)
-    o_valid <= \$225 ;
+    o_valid <= \$217 ;
   always @(posedge clk)
-    out_acc <= \$226 ;
+    out_acc <= \$218 ;
   always @(posedge clk)
-    o_psum <= \$227 ;
+    o_psum <= \$219 ;
   \mixpe_w8a16_int.out_add  out_add (
-    .a(\a$99 ),
-    .b(\b$100 ),
+    .a(\a$103 ),
+    .b(\b$104 ),
     .s(y)
   );
   \mixpe_w8a16_int.p_add  p_add (
@@ -648,46 +640,126 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w8a16_int.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$100 )
+    .p(\b$104 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = i_a;
+    \$198  = i_a;
     if (rst) begin
-      \$206  = 64'h0000000000000000;
+      \$198  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = i_w;
+    \$199  = i_w;
     if (rst) begin
-      \$207  = 48'h000000000000;
+      \$199  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = i_ctl;
+    \$200  = i_ctl;
     if (rst) begin
-      \$208  = 5'h00;
+      \$200  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = w_reg;
+    \$201  = w_reg;
     if (i_ctl[1]) begin
-      \$209  = i_w;
+      \$201  = i_w;
     end
     if (rst) begin
-      \$209  = 48'h000000000000;
+      \$201  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = p_acc;
+    \$202  = p_acc;
     if (close) begin
-      \$210  = 32'd0;
+      \$202  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$210  = p_next;
+      \$202  = p_next;
+    end
+    if (rst) begin
+      \$202  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = grp_first;
+    if (close) begin
+      \$203  = 1'h0;
+    end else if (\$1 ) begin
+      \$203  = 1'h1;
+    end
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$204  = i_psum;
+    end
+    if (rst) begin
+      \$204  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = close;
+    if (rst) begin
+      \$205  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = s1_p;
+    if (close) begin
+      \$206  = p_next;
+    end
+    if (rst) begin
+      \$206  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = s1_scale;
+    if (close) begin
+      \$207  = w_sel[47:32];
+    end
+    if (rst) begin
+      \$207  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = \$signal$22 ;
+    if (close) begin
+      \$208  = \$2 ;
+    end
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = s1_last;
+    if (close) begin
+      \$209  = i_ctl[3];
+    end
+    if (rst) begin
+      \$209  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = s1_psum;
+    if (close) begin
+      \$210  = \$3 ;
     end
     if (rst) begin
       \$210  = 32'd0;
@@ -695,22 +767,16 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = grp_first;
-    if (close) begin
-      \$211  = 1'h0;
-    end else if (\$1 ) begin
-      \$211  = 1'h1;
-    end
+    \$211  = \$signal ;
     if (rst) begin
       \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$212  = i_psum;
+    \$212  = s2_d;
+    if (\$signal ) begin
+      \$212  = s1_p;
     end
     if (rst) begin
       \$212  = 32'd0;
@@ -718,56 +784,56 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = close;
+    \$213  = s2_scale;
+    if (\$signal ) begin
+      \$213  = s1_scale;
+    end
     if (rst) begin
-      \$213  = 1'h0;
+      \$213  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = s1_p;
-    if (close) begin
-      \$214  = p_next;
+    \$214  = \$signal$29 ;
+    if (\$signal ) begin
+      \$214  = \$signal$22 ;
     end
     if (rst) begin
-      \$214  = 32'd0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = s1_scale;
-    if (close) begin
-      \$215  = w_sel[47:32];
+    \$215  = s2_last;
+    if (\$signal ) begin
+      \$215  = s1_last;
     end
     if (rst) begin
-      \$215  = 16'h0000;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = \$signal$22 ;
-    if (close) begin
-      \$216  = \$2 ;
+    \$216  = s2_psum;
+    if (\$signal ) begin
+      \$216  = s1_psum;
     end
     if (rst) begin
-      \$216  = 1'h0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = s1_last;
-    if (close) begin
-      \$217  = i_ctl[3];
-    end
+    \$217  = \$4 ;
     if (rst) begin
       \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = s1_psum;
-    if (close) begin
-      \$218  = \$3 ;
+    \$218  = out_acc;
+    if (\$signal$25 ) begin
+      \$218  = y;
     end
     if (rst) begin
       \$218  = 32'd0;
@@ -775,193 +841,119 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = \$signal ;
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = s2_d;
-    if (\$signal ) begin
-      \$220  = s1_p;
-    end
-    if (rst) begin
-      \$220  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = s2_scale;
-    if (\$signal ) begin
-      \$221  = s1_scale;
-    end
-    if (rst) begin
-      \$221  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = \$signal$29 ;
-    if (\$signal ) begin
-      \$222  = \$signal$22 ;
-    end
-    if (rst) begin
-      \$222  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = s2_last;
-    if (\$signal ) begin
-      \$223  = s1_last;
-    end
-    if (rst) begin
-      \$223  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = s2_psum;
-    if (\$signal ) begin
-      \$224  = s1_psum;
-    end
-    if (rst) begin
-      \$224  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = \$4 ;
-    if (rst) begin
-      \$225  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = out_acc;
-    if (\$signal$25 ) begin
-      \$226  = y;
-    end
-    if (rst) begin
-      \$226  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = o_psum;
+    \$219  = o_psum;
     if (\$signal$25 ) begin
       if (s2_last) begin
-        \$227  = y;
+        \$219  = y;
       end
     end
     if (rst) begin
-      \$227  = 32'd0;
+      \$219  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$186 [1]) begin
+    if (\$178 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$186 [2]) begin
+    if (\$178 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$186 [3]) begin
+    if (\$178 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$186 [4]) begin
+    if (\$178 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$186 [5]) begin
+    if (\$178 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$186 [6]) begin
+    if (\$178 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$186 [7]) begin
+    if (\$178 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$186 [8]) begin
+    if (\$178 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$186 [9]) begin
+    if (\$178 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$186 [10]) begin
+    if (\$178 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$186 [11]) begin
+    if (\$178 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$186 [12]) begin
+    if (\$178 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$186 [13]) begin
+    if (\$178 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$186 [14]) begin
+    if (\$178 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$186 [15]) begin
+    if (\$178 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$186 [16]) begin
+    if (\$178 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$186 [17]) begin
+    if (\$178 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$186 [18]) begin
+    if (\$178 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$186 [19]) begin
+    if (\$178 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$186 [20]) begin
+    if (\$178 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$186 [21]) begin
+    if (\$178 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$186 [22]) begin
+    if (\$178 [22]) begin
       p_rp_msb = 5'h16;
     end
-    if (\$186 [23]) begin
+    if (\$178 [23]) begin
       p_rp_msb = 5'h17;
     end
-    if (\$186 [24]) begin
+    if (\$178 [24]) begin
       p_rp_msb = 5'h18;
     end
-    if (\$186 [25]) begin
+    if (\$178 [25]) begin
       p_rp_msb = 5'h19;
     end
-    if (\$186 [26]) begin
+    if (\$178 [26]) begin
       p_rp_msb = 5'h1a;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$191 ) begin
+    if (\$183 ) begin
       (* full_case = 32'd1 *)
-      if (\$192 ) begin
+      if (\$184 ) begin
         p_rp_rs = 5'h1b;
       end else begin
-        p_rp_rs = \$193 [4:0];
+        p_rp_rs = \$185 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$204 ) begin
+    if (\$196 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$205 ) begin
+    end else if (\$197 ) begin
       p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$203 [30:0] };
+      p_rp_out = { p_rp_sign, \$195 [30:0] };
     end
   end
   assign d = s1_p;
@@ -977,28 +969,28 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign a3_sig = { \$109 , i_a[57:48] };
   assign qmag3 = \$117 [7:0];
   assign prod3 = \$140 [18:0];
-  assign dist0 = \$147 [4:0];
-  assign pal0 = \$149 [22:0];
-  assign dist1 = \$153 [4:0];
-  assign pal1 = \$155 [22:0];
-  assign dist2 = \$159 [4:0];
-  assign pal2 = \$161 [22:0];
-  assign dist3 = \$165 [4:0];
-  assign pal3 = \$167 [22:0];
-  assign beat_exp = { \$168 [5], \$168 [5], \$168  };
-  assign p_beat = { \$183 [25], \$183  };
-  assign p_beat_mag = \$186 [26:0];
-  assign p_rp_ls = \$187 [4:0];
-  assign p_rp_norm = \$188 [26:0];
-  assign p_rp_eb = { \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190 [9], \$190  };
-  assign p_rp_packed = \$203 [42:0];
+  assign below0 = \$144 [4:0];
+  assign pal0 = \$147 [22:0];
+  assign below1 = \$148 [4:0];
+  assign pal1 = \$151 [22:0];
+  assign below2 = \$152 [4:0];
+  assign pal2 = \$155 [22:0];
+  assign below3 = \$156 [4:0];
+  assign pal3 = \$159 [22:0];
+  assign beat_exp = { \$160 [5], \$160 [5], \$160  };
+  assign p_beat = { \$175 [25], \$175  };
+  assign p_beat_mag = \$178 [26:0];
+  assign p_rp_ls = \$179 [4:0];
+  assign p_rp_norm = \$180 [26:0];
+  assign p_rp_eb = { \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182  };
+  assign p_rp_packed = \$195 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$97  = s2_d;
-  assign \b$98  = s2_scale;
-  assign p = \b$100 ;
-  assign \s$102  = y;
+  assign \a$101  = s2_d;
+  assign \b$102  = s2_scale;
+  assign p = \b$104 ;
+  assign \s$106  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1074,11 +1066,11 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$131  = { 2'h0, \$109 , i_a[57:48], 5'h00 };
   assign \$134  = { 1'h0, \$109 , i_a[57:48], 6'h00 };
   assign \$136  = { \$109 , i_a[57:48], 7'h00 };
-  assign \$148  = { 3'h0, \$38 [18:0], 4'h0 };
-  assign \$154  = { 3'h0, \$72 [18:0], 4'h0 };
-  assign \$160  = { 3'h0, \$106 [18:0], 4'h0 };
-  assign \$166  = { 3'h0, \$140 [18:0], 4'h0 };
-  assign \$197  = { \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 [20], \$196 , 23'h000000 };
+  assign \$146  = { 3'h0, \$38 [18:0], 4'h0 };
+  assign \$150  = { 3'h0, \$72 [18:0], 4'h0 };
+  assign \$154  = { 3'h0, \$106 [18:0], 4'h0 };
+  assign \$158  = { 3'h0, \$140 [18:0], 4'h0 };
+  assign \$189  = { \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 , 23'h000000 };
 endmodule
 
 module \mixpe_w8a16_int.out_add (b, s, a);

@@ -72,23 +72,21 @@ PIPELINE_BITS = 8 + 8 + 2 * 5
 STAGE1_BITS = 32 + 2 + 2
 # controller: M, N, KB (range(5): 3 each), run, drain, have, the 40-bit cycle counter, the two
 # load addresses, y_end and raddr (3 each); the edge's n0 (range(6)) and y_base (range(9)) and
-# m0 (range(6)); the issue's m0, n0 (range(6)), beat (range(5)), a_base, w_base (range(5)),
-# gap and dq (range(2): one beat per cycle, no dequantizer), since_last (range(2)) and the
-# any_last, prev_issued and prev_group_end flags. K never spans two chunks (4 beats at most),
-# so there is no chunk counter at the edge or the issue.
-CONTROL_BITS = 3 * 3 + 3 + 40 + 3 * 4 + (3 + 4 + 3) + (3 + 3 + 3 + 3 + 3 + 1 + 1 + 1 + 3)
+# m0 (range(6)); the issue's m0, n0 (range(6)), beat (range(5)), a_base, w_base (range(5))
+# and since_last (range(2)). K never spans two chunks (4 beats at most), so there is no chunk
+# counter at the edge or the issue, and a beat may issue every cycle (no countdowns).
+CONTROL_BITS = 3 * 3 + 3 + 40 + 3 * 4 + (3 + 4 + 3) + (3 + 3 + 3 + 3 + 3 + 1)
 # The controller's adders by width: the cycle counter, the load/drain address incrementers,
 # s1_addr + 1, the edge's n0, y_base and address (range(14)) adders, its m0 + R and m0 + row
 # index; the issue's beat, n0, m0, a_base, w_base updates, the a and w addresses (base +
-# beat, 2 bits), length - 1, the gap and dq countdowns, since_last + 1 and interval - 1 (1 bit
-# each).
+# beat, 2 bits), length - 1 and since_last + 1 (1 bit).
 CONTROL_ADDERS = ([40, 3, 3, 3, 2, 3, 4, 4, 3, 3]
-                  + [3, 3, 3, 3, 3, 2, 2, 3, 1, 1, 1, 1])
+                  + [3, 3, 3, 3, 3, 2, 2, 3, 1])
 
 
 def test_one_pe_accelerator_area_by_hand():
     cost = accel_cost(ONE)
-    assert CONTROL_BITS == 95
+    assert CONTROL_BITS == 90
     # A 1-row, 1-column array has no skew, no row mux (a 1:1 mux) and, with K bounded by the
     # buffers to 4 beats, no edge adders.
     assert not ONE.edge_adds
@@ -120,18 +118,18 @@ def test_one_pe_accelerator_area_by_hand():
     # range(35) 6 and y_base range(49) 6.
     # os: KB range(17) 5 (K <= the smaller depth) and the edge's m0 range(20) 5 (no chunk
     # counter: K never exceeds the PE's k_max); the issue's m0 5, n0 6, beat range(17) 5,
-    # a_base 5, w_base 5, gap and dq range(4) 2 each (a row spacing of 3), since_last 2, and
-    # the any_last, prev_issued and prev_group_end flags.
+    # a_base 5, w_base 5 and since_last range(4) 2 (a row spacing of 3; an INT8 MAC takes a
+    # beat every cycle: no countdowns).
     # ws: KB range(49) 6 (a_depth x R beats), the edge's k range(48 + 3 + 1) 6 and row 5; the
     # issue's n0 6, kf range(52) 6, slot range(17) 5, a_base 5, w_addr 5, row range(4) 2,
     # phase range(2) 1.
-    ("os", 5 + 6 + 5 + 3 + 40 + 20 + 6 + 6 + 5 + (5 + 6 + 5 + 5 + 5 + 2 + 2 + 2 + 3)),
+    ("os", 5 + 6 + 5 + 3 + 40 + 20 + 6 + 6 + 5 + (5 + 6 + 5 + 5 + 5 + 2)),
     ("ws", 5 + 6 + 6 + 3 + 40 + 20 + 6 + 6 + 6 + (5 + 6 + 6 + 5 + 5 + 5 + 2 + 1)),
 ])
 def test_controller_register_bits_by_hand(dataflow, bits):
     # Yosys (proc; opt; memory -nomap on the accelerator's module, its flip-flops named by
-    # the nets they drive) keeps 131 and 133 controller flip-flops for these.
-    assert bits == {"os": 131, "ws": 133}[dataflow]
+    # the nets they drive) keeps 124 and 133 controller flip-flops for these.
+    assert bits == {"os": 124, "ws": 133}[dataflow]
     cost = accel_cost(accel(rows=3, cols=2, dataflow=dataflow))
     assert cost.group("control_registers").count == bits
 

@@ -316,58 +316,31 @@ class Accelerator(wiring.Component):
         else:
             m.d.comb += length.eq(KB)   # one chunk: the whole K (KB <= cb, as checked)
 
-        # When the next beat may issue. A beat's interval is the slowest column's cycles for
-        # its weight data type (read from the weight word, so known the cycle after the beat
-        # issued); after a beat that closes a group the PEs also wait for the previous group's
-        # dequantization (the golden model's schedule), and an output's last beat comes at
-        # least `spacing` cycles after the previous output block's (its rows must have left).
+        # When the next beat may issue: after the previous beat's interval and, for a beat
+        # closing a group, the dequantizer (_issue_gap); an output's last beat comes at least
+        # `spacing` cycles after the previous output block's (its rows must have left).
+        # PEs that take a beat every cycle and have no dequantizer to wait for (the integer
+        # and FP16 MACs) need no countdowns: a beat may always issue.
         cycles = [pe.timing(f).cycles for f in pe.weight_formats]
+        timed = max(cycles) > 1 or busy > 0
         top = max(max(cycles), spacing) + busy + 1
-        gap = Signal(range(top), name="os_gap")        # cycles until a beat may issue
-        dq = Signal(range(top), name="os_dq")          # cycles until the dequantizer is free
+        # Cycles since an output block's last beat issued, saturating at `spacing` (where it
+        # starts: the first block waits for none).
         since = Signal(range(spacing + 1), name="os_since_last")
-        any_last = Signal(name="os_any_last")          # an output block's last beat has issued
-        prev = Signal(name="os_prev_issued")
-        prev_ge = Signal(name="os_prev_group_end")
-        interval = Signal(range(max(cycles) + 1), name="os_interval")
-        fields = dict(pe.ports.weight.fields) if hasattr(pe.ports.weight, "fields") else {}
-        if "dtype" in fields and len(set(cycles)) > 1:
-            table = Array(Const(cycles[i % len(cycles)], interval.shape())
-                          for i in range(1 << fields["dtype"].width))
-            per_col = [table[w_rd.data[c].dtype] for c in range(C)]
-            worst = per_col[0]
-            for v in per_col[1:]:
-                worst = Mux(v > worst, v, worst)
-            m.d.comb += interval.eq(worst)
-        else:
-            m.d.comb += interval.eq(cycles[0])
-        gap_now = Signal.like(gap, name="os_gap_now")
-        dq_now = Signal.like(dq, name="os_dq_now")
-        m.d.comb += [gap_now.eq(gap), dq_now.eq(dq)]
-        with m.If(prev):
-            m.d.comb += gap_now.eq(interval - 1)
-            with m.If(prev_ge):
-                with m.If(dq > interval - 1):
-                    m.d.comb += gap_now.eq(dq)
-                m.d.comb += dq_now.eq(gap_now + busy)
-        m.d.sync += [gap.eq(Mux(gap_now > 0, gap_now - 1, 0)),
-                     dq.eq(Mux(dq_now > 0, dq_now - 1, 0)),
-                     since.eq(Mux(since < spacing, since + 1, since)),
-                     prev.eq(0)]
-
+        m.d.sync += since.eq(Mux(since < spacing, since + 1, since))
+        gap_now = self._issue_gap(m, pe, cycles, top, busy, w_rd, C) if timed else Const(0, 1)
         is_last = Signal(name="os_is_last")
         group_end = Signal(name="os_group_end")
         m.d.comb += [is_last.eq(j == length - 1),
                      group_end.eq(is_last if gb is None or bpg is None else gb == bpg - 1)]
-        # prev_ge is read only after a beat issued (prev): the group_end of that beat.
-        m.d.sync += prev_ge.eq(group_end)
         fire = Signal(name="os_fire")
         m.d.comb += fire.eq(run & (m0 < M) & (gap_now == 0) &
-                            (~is_last | ~any_last | (since >= spacing)))
+                            (~is_last | (since >= spacing)))
+        if timed:
+            self._issue_gap_update(m, go, fire, group_end)
         with m.If(go):
             m.d.sync += [m0.eq(0), n0.eq(0), j.eq(0), a_base.eq(0),
-                         w_base.eq(0), gap.eq(0), dq.eq(0), since.eq(0), any_last.eq(0),
-                         prev.eq(0)]
+                         w_base.eq(0), since.eq(spacing)]
             if gb is not None:
                 m.d.sync += gb.eq(0)
             if chunked:
@@ -382,11 +355,11 @@ class Accelerator(wiring.Component):
         with m.If(fire):
             m.d.comb += [issue.valid.eq(1), issue.load_w.eq(1), issue.first.eq(j == 0),
                          issue.last.eq(is_last), issue.group_end.eq(group_end)]
-            m.d.sync += [prev.eq(1), j.eq(j + 1)]
+            m.d.sync += j.eq(j + 1)
             if gb is not None:
                 m.d.sync += gb.eq(Mux(group_end, 0, gb + 1))
             with m.If(is_last):
-                m.d.sync += [j.eq(0), since.eq(1), any_last.eq(1)]
+                m.d.sync += [j.eq(0), since.eq(1)]
                 if chunked:
                     m.d.sync += kc.eq(kc + length)
                 with m.If(kc + length >= KB) if chunked else nullcontext():
@@ -396,6 +369,47 @@ class Accelerator(wiring.Component):
                     with m.If(n0 + C >= N):
                         m.d.sync += [n0.eq(0), w_base.eq(0), m0.eq(m0 + R),
                                      a_base.eq(a_base + KB)]
+
+    def _issue_gap(self, m, pe, cycles, top, busy, w_rd, C):
+        """The cycles until the next beat may issue (``os_gap_now``): a beat's interval is the
+        slowest column's cycles for its weight data type (read from the weight word, so known
+        the cycle after the beat issued); after a beat that closes a group the PEs also wait
+        for the previous group's dequantization (``busy`` cycles; the golden model's
+        schedule). :meth:`_issue_gap_update` counts both down."""
+        gap = self._gap = Signal(range(top), name="os_gap")   # cycles until a beat may issue
+        dq = self._dq = Signal(range(top), name="os_dq")      # ... the dequantizer is free
+        prev = self._prev = Signal(name="os_prev_issued")
+        prev_ge = self._prev_ge = Signal(name="os_prev_group_end")
+        interval = Signal(range(max(cycles) + 1), name="os_interval")
+        fields = dict(pe.ports.weight.fields) if hasattr(pe.ports.weight, "fields") else {}
+        if "dtype" in fields and len(set(cycles)) > 1:
+            table = Array(Const(cycles[i % len(cycles)], interval.shape())
+                          for i in range(1 << fields["dtype"].width))
+            per_col = [table[w_rd.data[c].dtype] for c in range(C)]
+            worst = per_col[0]
+            for v in per_col[1:]:
+                worst = Mux(v > worst, v, worst)
+            m.d.comb += interval.eq(worst)
+        else:
+            m.d.comb += interval.eq(cycles[0])
+        gap_now = Signal.like(gap, name="os_gap_now")
+        dq_now = self._dq_now = Signal.like(dq, name="os_dq_now")
+        m.d.comb += [gap_now.eq(gap), dq_now.eq(dq)]
+        with m.If(prev):
+            m.d.comb += gap_now.eq(interval - 1)
+            with m.If(prev_ge):
+                with m.If(dq > interval - 1):
+                    m.d.comb += gap_now.eq(dq)
+                m.d.comb += dq_now.eq(gap_now + busy)
+        m.d.sync += [gap.eq(Mux(gap_now > 0, gap_now - 1, 0)),
+                     dq.eq(Mux(dq_now > 0, dq_now - 1, 0))]
+        return gap_now
+
+    def _issue_gap_update(self, m, go, fire, group_end):
+        """Whether a beat issued in the last cycle, and (read only then) its ``group_end``."""
+        m.d.sync += [self._prev.eq(fire), self._prev_ge.eq(group_end)]
+        with m.If(go):
+            m.d.sync += [self._gap.eq(0), self._dq.eq(0), self._prev.eq(0)]
 
     def _issue_ws(self, m, go, run, M, N, KB, issue, a_rd, w_rd, wrow_en, wrow_sel, at):
         cfg = self.config

@@ -121,7 +121,7 @@ class Mesh(wiring.Component):
             # Every PE of column k sees the column's weight stream and the beats' load_w with
             # the same delay, so each one's weight register would hold the same value, later.
             # The choice between i_w and the held weight is made once here, at the top edge,
-            # and the effective weight streams down (the tile ties its PEs' load_w high): one
+            # and the effective weight streams down (its PEs have no weight register): one
             # held weight per column instead of a weight register and a multiplexer per PE.
             held = Signal(weight, name=f"w{k}_held")
             w_eff = Signal(weight, name=f"w{k}_eff")

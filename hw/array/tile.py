@@ -23,8 +23,8 @@ def tile_signature(config: ArrayConfig) -> wiring.Signature:
 
     Both dataflows: ``i_a``/``i_ctl`` per row at the left, ``o_a``/``o_ctl`` at the right.
     Output-stationary: ``i_w`` per column at the top, ``o_w`` at the bottom, every PE's result
-    (``o_psum[r][c]``, ``o_valid[r]`` bit ``c``); ``i_w`` is the weight each beat uses, as
-    every PE runs with ``load_w`` high (the mesh resolves ``load_w`` once per column).
+    (``o_psum[r][c]``, ``o_valid[r]`` bit ``c``); ``i_w`` is the weight each beat uses: the
+    mesh resolves ``load_w`` once per column, and the PEs have no weight register.
     Weight-stationary: every PE's weight operand ``i_w[r][c]`` (from the shadow registers),
     ``i_psum`` per column at the top, the bottom row's ``o_psum``/``o_valid``.
     """
@@ -100,10 +100,10 @@ class Tile(wiring.Component):
                 if os:
                     # Weights stream down; each PE starts its output from zero. The weights
                     # that stream are the ones the beats use (the mesh applies load_w at its
-                    # top edge), so every PE takes i_w and has no weight register
-                    # (shared.grid_component).
+                    # top edge), so every PE takes i_w, has no weight register
+                    # (shared.grid_component) and ignores load_w.
                     up = self.i_w[k] if r == 0 else pe[r - 1][k].o_w
-                    m.d.comb += [p.i_w.eq(up), p.i_ctl.load_w.eq(1),
+                    m.d.comb += [p.i_w.eq(up),
                                  self.o_psum[r][k].eq(p.o_psum),
                                  self.o_valid[r][k].eq(p.o_valid)]
                 else:

@@ -94,7 +94,9 @@ def dequant_correct(m: Module, c: MixPEConfig, p, a, zero):
     if not c.has_zero:
         m.d.comb += d.eq(p)
     elif c.is_fp:
-        za = m.submodules.zero_scale = IntScaleFP(c.weight_bits + 1, FP32)
+        # A is a sum of FP16 activations (multiples of 2^-24 and their aligned sums): never
+        # an FP32 subnormal.
+        za = m.submodules.zero_scale = IntScaleFP(c.weight_bits + 1, FP32, normal_scale=True)
         sub = m.submodules.zero_sub = FPAdd(FP32)
         m.d.comb += [
             za.d.eq(zero), za.s.eq(a),
@@ -326,9 +328,13 @@ def _fp_lanes(m, c, i_a, q_codes):
     for l, (s, ex, sig, prod, qneg) in enumerate(lanes):
         dist = Signal(range(pw + g + 1), name=f"dist{l}")
         pmag = Signal(pw + g, name=f"pal{l}")
-        # Beyond the aligned width every bit is dropped: clamp the shifters.
+        # The exponent's distance below the largest (never negative), one signal for both
+        # of the clamp's uses. Beyond the aligned width every bit is dropped: clamp the
+        # shifters.
+        below = Signal(5, name=f"below{l}")
         m.d.comb += [
-            dist.eq(Mux(top - ex > pw + g, pw + g, top - ex)),
+            below.eq(top - ex),
+            dist.eq(Mux(below > pw + g, pw + g, below)),
             pmag.eq((prod << g) >> dist),
         ]
         pvals.append(Mux(s ^ qneg, -pmag, pmag))

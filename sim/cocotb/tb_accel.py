@@ -2,12 +2,13 @@
 
 For each GEMM shape (:func:`~mpgemm.sim.stimulus.array.gemm_shapes`: edge tiles, M = 1, the
 longest K the buffers take, random shapes) the test draws operands with the PE family's
-generator (every other GEMM with extreme values), streams the words into the buffers through
-``a_in`` and ``w_in`` (both at once, with random stalls), starts the GEMM, and reads ``y_out``
-with random back-pressure. While the array computes the testbench only waits for ``y_out`` to
-become valid, so the simulator runs free. Checked for every GEMM: ``Y`` bit-exactly against
-:func:`~mpgemm.sim.golden.array.array_gemm`, and the ``cycles`` counter against
-:func:`~mpgemm.costmodel.array.gemm_cycles`.
+generator (every other GEMM with extreme values; an FP16-MAC accelerator also runs a GEMM whose
+two halves of K nearly cancel, :func:`~mpgemm.sim.stimulus.array.cancelling_gemm`), streams the
+words into the buffers through ``a_in`` and ``w_in`` (both at once, with random stalls), starts
+the GEMM, and reads ``y_out`` with random back-pressure. While the array computes the testbench
+only waits for ``y_out`` to become valid, so the simulator runs free. Checked for every GEMM:
+``Y`` bit-exactly against :func:`~mpgemm.sim.golden.array.array_gemm`, and the ``cycles``
+counter against :func:`~mpgemm.costmodel.array.gemm_cycles`.
 
 Then a sequence of GEMMs runs back to back with a host that never stalls (each GEMM's words
 from the cycle after the previous ``start`` was taken, ``start`` as soon as they are in, every
@@ -28,6 +29,7 @@ import os
 import random
 import time
 from dataclasses import replace
+from typing import Any
 
 import cocotb
 import numpy as np
@@ -38,7 +40,7 @@ from mpgemm.costmodel.array import gemm_cycles, stream_cycles
 from mpgemm.hw.array.config import accel_from_dict
 from mpgemm.sim.golden.array import array_gemm
 from mpgemm.sim.stimulus import random_gemm
-from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes, sequence_shapes
+from mpgemm.sim.stimulus.array import AccelDriver, cancelling_gemm, gemm_shapes, sequence_shapes
 
 #: Probability that a stream source or sink stalls in a cycle.
 STALL = 0.25
@@ -210,8 +212,14 @@ async def test_accel_gemms(dut):
     sim_s = 0.0
     total_cycles = 0
     outputs = 0
-    for i, (m, n, k) in enumerate(shapes):
-        a, w = random_gemm(accel.pe, rng, m, k, n, extreme=bool(i % 2))
+    # The shapes' random operands, then (FP16 MACs) a GEMM whose halves of K nearly cancel.
+    jobs: list[tuple[int, int, int, Any]] = [(m, n, k, None) for m, n, k in shapes]
+    cancel = cancelling_gemm(accel, rng)
+    if cancel is not None:
+        jobs.append((accel.array.rows, accel.array.cols, cancel[0].shape[1], cancel))
+    for i, (m, n, k, ops) in enumerate(jobs):
+        a, w = ops if ops is not None else random_gemm(accel.pe, rng, m, k, n,
+                                                       extreme=bool(i % 2))
         expected = array_gemm(accel, a, w)
         a_words, w_words = driver.a_words(a), driver.w_words(w)
         predicted = gemm_cycles(accel, m, n, k, dtypes=w.dtypes).total

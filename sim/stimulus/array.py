@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from mpgemm.pe_designs.mac import Fp16MacConfig
 from mpgemm.sim.golden.array import AccelLike
 from mpgemm.sim.golden.contract import QuantizedWeights
 from mpgemm.sim.golden.ports import Array, Bits, Field
+from mpgemm.sim.stimulus.base import fp_matrix
 
-__all__ = ["AccelDriver", "gemm_shapes", "sequence_shapes"]
+__all__ = ["AccelDriver", "gemm_shapes", "sequence_shapes", "cancelling_gemm"]
 
 
 def _word(field: Field, values: Sequence[Any | None]) -> int:
@@ -171,3 +173,30 @@ def sequence_shapes(accel: AccelLike, decode: tuple[int, int, int]) -> list[tupl
     while m > 1 and not _fits(accel, m, n, step):
         m //= 2
     return [(m, n, step), (1, 1, step), (1, 1, step), decode, decode]
+
+
+def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, QuantizedWeights] | None:
+    """FP16-MAC accelerators: a GEMM whose second half of K cancels its first half, nearly:
+    the same activations, the weights negated and a few moved by one unit in the last place.
+    Each output is then a small difference of two large partial sums, so the sums' adders
+    (the PEs' accumulators, or a weight-stationary array's edge adders, which add the folds:
+    K is two folds there) normalise results whose leading one lands far below their
+    operands'. None for other PEs (their weights are codes: a negated code may not exist).
+    The shape is ``(rows, cols, k)`` with ``k = a.shape[1]``."""
+    pe = accel.pe
+    if not isinstance(pe, Fp16MacConfig):
+        return None
+    arr = accel.array
+    half = arr.lanes * (arr.rows if arr.dataflow == "ws" else 4)
+    m, n = arr.rows, arr.cols
+    if not _fits(accel, m, n, 2 * half):
+        return None
+    a_half = fp_matrix(rng, (m, half))
+    w_half = fp_matrix(rng, (half, n))
+    w_neg = w_half ^ 0x8000
+    moved = rng.random(w_neg.shape) < 0.1
+    w_neg[moved] = w_neg[moved] ^ 1   # one unit in the last place (0 <-> smallest subnormal)
+    a = np.concatenate([a_half, a_half], axis=1)
+    w = np.concatenate([w_half, w_neg], axis=0)
+    return a, QuantizedWeights(w)

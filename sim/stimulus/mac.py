@@ -332,20 +332,38 @@ def _int_gemm(config: IntMacConfig, rng: np.random.Generator, m: int, k: int, n:
     return a, QuantizedWeights(w)
 
 
+def _with_specials(rng: np.random.Generator, a: np.ndarray, w: np.ndarray | None) -> None:
+    """A few infinities and a NaN in place (``extreme`` GEMMs): +inf in the last row of
+    ``a``, NaN in its first (when there are two), -inf in the last column of ``w``; the other
+    outputs stay finite. Partial sums then carry infinities and NaNs through the array and
+    its edge adders."""
+    m, k = a.shape
+    a[m - 1, int(rng.integers(k))] = 0x7C00
+    if m > 1:
+        a[0, int(rng.integers(k))] = 0x7E00
+    if w is not None:
+        w[int(rng.integers(k)), w.shape[1] - 1] = 0xFC00
+
+
 def _fp16_gemm(config: Fp16MacConfig, rng: np.random.Generator, m: int, k: int, n: int, *,
                extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
-    """FP16 activations and weights (finite)."""
-    return (fp_matrix(rng, (m, k), extreme=extreme),
-            QuantizedWeights(fp_matrix(rng, (k, n), extreme=extreme)))
+    """FP16 activations and weights: finite, but for a few infinities and a NaN in extreme
+    GEMMs (:func:`_with_specials`)."""
+    a, w = fp_matrix(rng, (m, k), extreme=extreme), fp_matrix(rng, (k, n), extreme=extreme)
+    if extreme:
+        _with_specials(rng, a, w)
+    return a, QuantizedWeights(w)
 
 
 def _dequant_gemm(config: DequantMacConfig, rng: np.random.Generator, m: int, k: int, n: int,
                   *, extreme: bool = False) -> tuple[np.ndarray, QuantizedWeights]:
-    """FP16 activations; weight codes with an FP16 scale and (unsigned codes) a zero point per
-    group."""
+    """FP16 activations (with a few infinities and a NaN in extreme GEMMs); weight codes with
+    an FP16 scale and (unsigned codes) a zero point per group."""
     g = config.group_size
     lo, hi = int_range(config.weight_bits, config.weight_signed)
     a = fp_matrix(rng, (m, k), extreme=extreme)
+    if extreme:
+        _with_specials(rng, a, None)
     codes = int_matrix(rng, (k, n), config.weight_bits, config.weight_signed, extreme)
     zeros = (np.zeros((k // g, n), np.int64) if config.weight_signed
              else rng.integers(lo, hi + 1, (k // g, n)))

@@ -15,8 +15,10 @@ __all__ = ["MIXPE", "random_beats", "corner_beats", "random_gemm", "group_beats"
            "FP16_EXTREMES", "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
 
 #: FP16 activation extremes: +-0, smallest and largest subnormals, smallest normal, +-1,
-#: +-65504 (largest finite).
-FP16_EXTREMES = (0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0xFBFF)
+#: +-65504 (largest finite), +-32768 (the largest power of two: the exponent below
+#: infinity's, with a zero fraction, as infinity has).
+FP16_EXTREMES = (0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0xFBFF,
+                 0x7800, 0xF800)
 #: FP16 scales at the corners: zeros, a subnormal, the largest finite, infinities and NaN.
 FP16_SCALE_SPECIALS = (0x0000, 0x8000, 0x0001, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00)
 #: FP32 partial sums at the corners: +-0, largest finite, infinity, NaN, smallest subnormal.
