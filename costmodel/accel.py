@@ -36,7 +36,7 @@ latency ``L`` weight-stationary) and the PE's port widths ``act``, ``wgt``, ``ps
 * ``control_registers`` (``control``): the controller's counters and flags, in bits;
   ``control_adders``: its incrementers and address adders as one unit; action: a cycle.
 * ``a_buffer``, ``w_buffer``, ``o_buffer`` (``buffers``, :class:`BufferCost`): a word read or
-  written.
+  written (the edge reads the output buffer only where it adds chunks).
 
 Activity (the assumptions that make this an estimate, stated as Accelergy's estimators state
 theirs):
@@ -888,10 +888,11 @@ def _buffers(accel: AccelConfig, tech: Technology) -> tuple[BufferCost, ...]:
             lambda a: a.a_words),
         buf("w_buffer", accel.w_depth, arr.cols * p.weight.width, lambda a: a.w_reads,
             lambda a: a.w_words),
-        # The edge reads the old row for every row leaving and writes the rows inside M; the
-        # drain reads every output word once.
+        # The edge reads the old row for every row leaving (only where it adds chunks:
+        # edge_adds) and writes the rows inside M; the drain reads every output word once.
         buf("o_buffer", accel.o_depth, arr.cols * accel.out_width,
-            lambda a: a.rows_out + a.o_words, lambda a: a.rows_written),
+            (lambda a: a.rows_out + a.o_words) if accel.edge_adds else (lambda a: a.o_words),
+            lambda a: a.rows_written),
     )
 
 

@@ -4,67 +4,64 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [9:0] \$100 ;
-  wire [9:0] \$101 ;
-  wire \$102 ;
-  wire [11:0] \$103 ;
-  wire [11:0] \$104 ;
-  wire [11:0] \$105 ;
+  wire [11:0] \$100 ;
+  wire [11:0] \$101 ;
+  wire [11:0] \$102 ;
+  wire \$103 ;
+  wire [9:0] \$104 ;
+  wire \$105 ;
   wire \$106 ;
-  wire [9:0] \$107 ;
+  wire \$107 ;
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
   wire \$110 ;
-  wire \$111 ;
+  wire [8:0] \$111 ;
   wire \$112 ;
   wire \$113 ;
   wire [8:0] \$114 ;
   wire \$115 ;
-  wire \$116 ;
-  wire [8:0] \$117 ;
-  wire \$118 ;
-  wire [9:0] \$119 ;
+  wire [9:0] \$116 ;
+  wire \$117 ;
+  reg [8:0] \$118 ;
+  reg [8:0] \$119 ;
   reg [2:0] \$12 ;
-  wire \$120 ;
-  reg [8:0] \$121 ;
+  reg [8:0] \$120 ;
+  reg [10:0] \$121 ;
   reg [8:0] \$122 ;
-  reg [8:0] \$123 ;
-  reg [10:0] \$124 ;
-  reg [8:0] \$125 ;
-  reg \$126 ;
-  reg [39:0] \$127 ;
-  reg [2:0] \$128 ;
-  reg [3:0] \$129 ;
+  reg \$123 ;
+  reg [39:0] \$124 ;
+  reg [2:0] \$125 ;
+  reg [3:0] \$126 ;
+  reg [3:0] \$127 ;
+  reg \$128 ;
+  reg \$129 ;
   reg [2:0] \$13 ;
-  reg [3:0] \$130 ;
-  reg \$131 ;
-  reg \$132 ;
+  reg [8:0] \$130 ;
+  reg [10:0] \$131 ;
+  reg [8:0] \$132 ;
   reg [8:0] \$133 ;
-  reg [10:0] \$134 ;
-  reg [8:0] \$135 ;
-  reg [8:0] \$136 ;
-  reg [8:0] \$137 ;
-  reg [5:0] \$138 ;
-  reg [255:0] \$139 ;
+  reg [8:0] \$134 ;
+  reg [5:0] \$135 ;
+  reg [255:0] \$136 ;
+  reg [4:0] \$137 ;
+  reg [4:0] \$138 ;
+  reg [175:0] \$139 ;
   reg [2:0] \$14 ;
-  reg [4:0] \$140 ;
-  reg [4:0] \$141 ;
-  reg [175:0] \$142 ;
-  reg [8:0] \$143 ;
-  reg [10:0] \$144 ;
-  reg [10:0] \$145 ;
-  reg \$146 ;
+  reg [8:0] \$140 ;
+  reg [10:0] \$141 ;
+  reg [10:0] \$142 ;
+  reg \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg [7:0] \$146 ;
   reg \$147 ;
-  reg \$148 ;
-  reg [7:0] \$149 ;
+  reg [191:0] \$148 ;
+  reg [8:0] \$149 ;
   reg [2:0] \$15 ;
   reg \$150 ;
-  reg [191:0] \$151 ;
-  reg [8:0] \$152 ;
-  reg \$153 ;
-  reg [8:0] \$154 ;
-  reg \$155 ;
+  reg [8:0] \$151 ;
+  reg \$152 ;
   wire \$16 ;
   reg [2:0] \$17 ;
   reg [2:0] \$18 ;
@@ -119,47 +116,48 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [9:0] \$62 ;
   wire [11:0] \$63 ;
   wire \$64 ;
-  wire \$65 ;
-  wire [11:0] \$66 ;
+  wire [11:0] \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire [9:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire \$75 ;
-  wire [9:0] \$76 ;
+  wire [9:0] \$75 ;
+  wire \$76 ;
   wire \$77 ;
   wire \$78 ;
-  wire \$79 ;
+  wire [9:0] \$79 ;
   wire \$8 ;
-  wire [9:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire [40:0] \$83 ;
-  wire \$84 ;
+  wire [40:0] \$82 ;
+  wire \$83 ;
+  wire [3:0] \$84 ;
   wire [3:0] \$85 ;
-  wire [3:0] \$86 ;
-  wire \$87 ;
-  wire [4:0] \$88 ;
+  wire \$86 ;
+  wire [4:0] \$87 ;
+  wire \$88 ;
   wire [4:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire [4:0] \$91 ;
-  wire [4:0] \$92 ;
-  wire [9:0] \$93 ;
-  wire [6:0] \$94 ;
-  wire [6:0] \$95 ;
-  wire [11:0] \$96 ;
+  wire [9:0] \$90 ;
+  wire [6:0] \$91 ;
+  wire [6:0] \$92 ;
+  wire [11:0] \$93 ;
+  wire [9:0] \$94 ;
+  wire [11:0] \$95 ;
+  wire \$96 ;
   wire [9:0] \$97 ;
-  wire [11:0] \$98 ;
+  wire [9:0] \$98 ;
   wire \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$46 ;
+  reg [7:0] \$signature__addr$80 ;
   wire [255:0] \$signature__data ;
   wire [175:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -198,27 +196,32 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [1:0] \$signature__data$25[3].dtype ;
   wire [7:0] \$signature__data$25[3].scale ;
   wire [1:0] \$signature__data$25[3].special ;
-  wire [255:0] \$signature__data$85 ;
-  wire [63:0] \$signature__data$85[0] ;
-  wire [15:0] \$signature__data$85[0][0] ;
-  wire [15:0] \$signature__data$85[0][1] ;
-  wire [15:0] \$signature__data$85[0][2] ;
-  wire [15:0] \$signature__data$85[0][3] ;
-  wire [63:0] \$signature__data$85[1] ;
-  wire [15:0] \$signature__data$85[1][0] ;
-  wire [15:0] \$signature__data$85[1][1] ;
-  wire [15:0] \$signature__data$85[1][2] ;
-  wire [15:0] \$signature__data$85[1][3] ;
-  wire [63:0] \$signature__data$85[2] ;
-  wire [15:0] \$signature__data$85[2][0] ;
-  wire [15:0] \$signature__data$85[2][1] ;
-  wire [15:0] \$signature__data$85[2][2] ;
-  wire [15:0] \$signature__data$85[2][3] ;
-  wire [63:0] \$signature__data$85[3] ;
-  wire [15:0] \$signature__data$85[3][0] ;
-  wire [15:0] \$signature__data$85[3][1] ;
-  wire [15:0] \$signature__data$85[3][2] ;
-  wire [15:0] \$signature__data$85[3][3] ;
+  wire [191:0] \$signature__data$75 ;
+  wire [47:0] \$signature__data$75[0] ;
+  wire [47:0] \$signature__data$75[1] ;
+  wire [47:0] \$signature__data$75[2] ;
+  wire [47:0] \$signature__data$75[3] ;
+  wire [255:0] \$signature__data$84 ;
+  wire [63:0] \$signature__data$84[0] ;
+  wire [15:0] \$signature__data$84[0][0] ;
+  wire [15:0] \$signature__data$84[0][1] ;
+  wire [15:0] \$signature__data$84[0][2] ;
+  wire [15:0] \$signature__data$84[0][3] ;
+  wire [63:0] \$signature__data$84[1] ;
+  wire [15:0] \$signature__data$84[1][0] ;
+  wire [15:0] \$signature__data$84[1][1] ;
+  wire [15:0] \$signature__data$84[1][2] ;
+  wire [15:0] \$signature__data$84[1][3] ;
+  wire [63:0] \$signature__data$84[2] ;
+  wire [15:0] \$signature__data$84[2][0] ;
+  wire [15:0] \$signature__data$84[2][1] ;
+  wire [15:0] \$signature__data$84[2][2] ;
+  wire [15:0] \$signature__data$84[2][3] ;
+  wire [63:0] \$signature__data$84[3] ;
+  wire [15:0] \$signature__data$84[3][0] ;
+  wire [15:0] \$signature__data$84[3][1] ;
+  wire [15:0] \$signature__data$84[3][2] ;
+  wire [15:0] \$signature__data$84[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -242,6 +245,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$50 ;
+  reg \$signature__en$81 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -388,13 +392,6 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [8:0] m;
   input [10:0] n;
   wire [10:0] n;
-  reg [7:0] o_rd__addr;
-  wire [191:0] o_rd__data;
-  wire [47:0] \o_rd__data[0] ;
-  wire [47:0] \o_rd__data[1] ;
-  wire [47:0] \o_rd__data[2] ;
-  wire [47:0] \o_rd__data[3] ;
-  reg o_rd__en;
   wire [191:0] o_row;
   wire [47:0] \o_row[0] ;
   wire [47:0] \o_row[1] ;
@@ -808,7 +805,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
       _0_ <= a_buf[\$59 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [191:0] o_buf [255:0];
   initial begin
     o_buf[0] = 192'h000000000000000000000000000000000000000000000000;
@@ -1074,9 +1071,9 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   reg [191:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$81 ) begin
+      _1_ <= o_buf[\$signature__addr$80 ];
+      if (o_wr__en && \$signature__addr$80  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1403,133 +1400,130 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$62  = edge_m0 + o_row_index;
   assign \$63  = edge_y_base + \$62 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$64  = run & o_row_valid;
-  assign \$66  = edge_n0 + 3'h4;
-  assign \$67  = \$66  >= N;
-  assign \$68  = \$65  & \$67 ;
-  assign \$69  = edge_m0 + 3'h4;
-  assign \$70  = \$69  >= M;
-  assign is_last = \$68  & \$70 ;
-  assign \$71  = ~ y_out__valid;
-  assign \$72  = \$71  | y_out__ready;
-  assign \$73  = raddr < y_end;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = a_in__valid & a_in__ready;
-  assign \$76  = a_load_addr + 1'h1;
-  assign \$77  = ~ busy;
-  assign \$78  = start & \$77 ;
-  assign \$79  = w_in__valid & w_in__ready;
-  assign \$80  = w_load_addr + 1'h1;
-  assign \$81  = ~ busy;
-  assign \$82  = start & \$81 ;
-  assign \$83  = cycles + 1'h1;
-  assign \$84  = os_since_last < 3'h6;
-  assign \$85  = os_since_last + 1'h1;
-  assign \$86  = \$84  ? \$85  : { 1'h0, os_since_last };
-  assign \$87  = os_gap_now > 1'h0;
-  assign \$88  = os_gap_now - 1'h1;
-  assign \$89  = \$87  ? \$88  : 5'h00;
-  assign \$90  = os_dq_now > 1'h0;
-  assign \$91  = os_dq_now - 1'h1;
-  assign \$92  = \$90  ? \$91  : 5'h00;
-  assign \$93  = os_beat + 1'h1;
-  assign \$94  = os_group_beat + 1'h1;
-  assign \$95  = os_group_end ? 7'h00 : \$94 ;
-  assign \$96  = os_n0 + 3'h4;
-  assign \$97  = os_w_base + os_len;
-  assign \$98  = os_n0 + 3'h4;
-  assign \$99  = \$98  >= N;
-  assign \$100  = os_m0 + 3'h4;
-  assign \$101  = os_a_base + os_len;
-  assign \$102  = run & o_row_valid;
-  assign \$103  = edge_n0 + 3'h4;
-  assign \$104  = edge_y_base + M;
-  assign \$105  = edge_n0 + 3'h4;
-  assign \$106  = \$105  >= N;
-  assign \$107  = edge_m0 + 3'h4;
-  assign \$108  = run & o_row_valid;
+  assign \$65  = edge_n0 + 3'h4;
+  assign \$66  = \$65  >= N;
+  assign \$67  = \$64  & \$66 ;
+  assign \$68  = edge_m0 + 3'h4;
+  assign \$69  = \$68  >= M;
+  assign is_last = \$67  & \$69 ;
+  assign \$70  = ~ y_out__valid;
+  assign \$71  = \$70  | y_out__ready;
+  assign \$72  = raddr < y_end;
+  assign \$73  = \$71  & \$72 ;
+  assign \$74  = a_in__valid & a_in__ready;
+  assign \$75  = a_load_addr + 1'h1;
+  assign \$76  = ~ busy;
+  assign \$77  = start & \$76 ;
+  assign \$78  = w_in__valid & w_in__ready;
+  assign \$79  = w_load_addr + 1'h1;
+  assign \$80  = ~ busy;
+  assign \$81  = start & \$80 ;
+  assign \$82  = cycles + 1'h1;
+  assign \$83  = os_since_last == 3'h6;
+  assign \$84  = os_since_last + 1'h1;
+  assign \$85  = \$83  ? { 1'h0, os_since_last } : \$84 ;
+  assign \$86  = | os_gap_now;
+  assign \$87  = os_gap_now - \$86 ;
+  assign \$88  = | os_dq_now;
+  assign \$89  = os_dq_now - \$88 ;
+  assign \$90  = os_beat + 1'h1;
+  assign \$91  = os_group_beat + 1'h1;
+  assign \$92  = os_group_end ? 7'h00 : \$91 ;
+  assign \$93  = os_n0 + 3'h4;
+  assign \$94  = os_w_base + os_len;
+  assign \$95  = os_n0 + 3'h4;
+  assign \$96  = \$95  >= N;
+  assign \$97  = os_m0 + 3'h4;
+  assign \$98  = os_a_base + os_len;
+  assign \$99  = run & o_row_valid;
+  assign \$100  = edge_n0 + 3'h4;
+  assign \$101  = edge_y_base + M;
+  assign \$102  = edge_n0 + 3'h4;
+  assign \$103  = \$102  >= N;
+  assign \$104  = edge_m0 + 3'h4;
+  assign \$105  = run & o_row_valid;
+  assign \$106  = run & o_row_valid;
+  assign \$107  = \$62 [8:0] < M;
+  assign \$108  = \$106  & \$107 ;
   assign \$109  = run & o_row_valid;
-  assign \$110  = \$62 [8:0] < M;
-  assign \$111  = \$109  & \$110 ;
-  assign \$112  = run & o_row_valid;
-  assign \$113  = \$112  & is_last;
+  assign \$110  = \$109  & is_last;
+  assign \$111  = o_wr__addr + 1'h1;
+  assign \$112  = \$111  > y_end;
+  assign \$113  = o_wr__en & \$112 ;
   assign \$114  = o_wr__addr + 1'h1;
-  assign \$115  = \$114  > y_end;
-  assign \$116  = o_wr__en & \$115 ;
-  assign \$117  = o_wr__addr + 1'h1;
-  assign \$118  = run & last_write;
-  assign \$119  = raddr + 1'h1;
-  assign \$120  = raddr == y_end;
+  assign \$115  = run & last_write;
+  assign \$116  = raddr + 1'h1;
+  assign \$117  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$121 ;
+    a_load_addr <= \$118 ;
   always @(posedge clk)
-    w_load_addr <= \$122 ;
+    w_load_addr <= \$119 ;
   always @(posedge clk)
-    M <= \$123 ;
+    M <= \$120 ;
   always @(posedge clk)
-    N <= \$124 ;
+    N <= \$121 ;
   always @(posedge clk)
-    os_len <= \$125 ;
+    os_len <= \$122 ;
   always @(posedge clk)
-    run <= \$126 ;
+    run <= \$123 ;
   always @(posedge clk)
-    cycles <= \$127 ;
+    cycles <= \$124 ;
   always @(posedge clk)
-    os_since_last <= \$128 ;
+    os_since_last <= \$125 ;
   always @(posedge clk)
-    os_gap <= \$129 ;
+    os_gap <= \$126 ;
   always @(posedge clk)
-    os_dq <= \$130 ;
+    os_dq <= \$127 ;
   always @(posedge clk)
-    os_prev_issued <= \$131 ;
+    os_prev_issued <= \$128 ;
   always @(posedge clk)
-    os_prev_group_end <= \$132 ;
+    os_prev_group_end <= \$129 ;
   always @(posedge clk)
-    os_m0 <= \$133 ;
+    os_m0 <= \$130 ;
   always @(posedge clk)
-    os_n0 <= \$134 ;
+    os_n0 <= \$131 ;
   always @(posedge clk)
-    os_beat <= \$135 ;
+    os_beat <= \$132 ;
   always @(posedge clk)
-    os_a_base <= \$136 ;
+    os_a_base <= \$133 ;
   always @(posedge clk)
-    os_w_base <= \$137 ;
+    os_w_base <= \$134 ;
   always @(posedge clk)
-    os_group_beat <= \$138 ;
+    os_group_beat <= \$135 ;
   always @(posedge clk)
-    i_a <= \$139 ;
+    i_a <= \$136 ;
   always @(posedge clk)
-    issue_d1 <= \$140 ;
+    issue_d1 <= \$137 ;
   always @(posedge clk)
-    i_ctl <= \$141 ;
+    i_ctl <= \$138 ;
   always @(posedge clk)
-    i_w <= \$142 ;
+    i_w <= \$139 ;
   always @(posedge clk)
-    edge_m0 <= \$143 ;
+    edge_m0 <= \$140 ;
   always @(posedge clk)
-    edge_n0 <= \$144 ;
+    edge_n0 <= \$141 ;
   always @(posedge clk)
-    edge_y_base <= \$145 ;
+    edge_y_base <= \$142 ;
   always @(posedge clk)
-    s1_valid <= \$146 ;
+    s1_valid <= \$143 ;
   always @(posedge clk)
-    o_wr__en <= \$147 ;
+    o_wr__en <= \$144 ;
   always @(posedge clk)
-    s1_first <= \$148 ;
+    s1_first <= \$145 ;
   always @(posedge clk)
-    o_wr__addr <= \$149 ;
+    o_wr__addr <= \$146 ;
   always @(posedge clk)
-    last_write <= \$150 ;
+    last_write <= \$147 ;
   always @(posedge clk)
-    s1_row <= \$151 ;
+    s1_row <= \$148 ;
   always @(posedge clk)
-    y_end <= \$152 ;
+    y_end <= \$149 ;
   always @(posedge clk)
-    drain <= \$153 ;
+    drain <= \$150 ;
   always @(posedge clk)
-    raddr <= \$154 ;
+    raddr <= \$151 ;
   always @(posedge clk)
-    y_out__valid <= \$155 ;
+    y_out__valid <= \$152 ;
   \array_bitserial_mix_a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .i_a(i_a),
@@ -1882,175 +1876,220 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
-    if (\$64 ) begin
-      o_rd__addr = \$63 [7:0];
-    end
-    if (drain) begin
-      o_rd__addr = raddr[7:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
-    if (\$64 ) begin
-      o_rd__en = 1'h1;
-    end
-    if (drain) begin
-      o_rd__en = fetch;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$74 ;
+      fetch = \$73 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = a_load_addr;
-    if (\$75 ) begin
-      \$121  = \$76 [8:0];
+    \$signature__addr$80  = 8'h00;
+    if (drain) begin
+      \$signature__addr$80  = raddr[7:0];
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$81  = 1'h1;
+    if (drain) begin
+      \$signature__en$81  = fetch;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = a_load_addr;
+    if (\$74 ) begin
+      \$118  = \$75 [8:0];
+    end
+    if (\$77 ) begin
+      \$118  = 9'h000;
+    end
+    if (rst) begin
+      \$118  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = w_load_addr;
     if (\$78 ) begin
-      \$121  = 9'h000;
+      \$119  = \$79 [8:0];
+    end
+    if (\$81 ) begin
+      \$119  = 9'h000;
     end
     if (rst) begin
-      \$121  = 9'h000;
+      \$119  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_load_addr;
-    if (\$79 ) begin
-      \$122  = \$80 [8:0];
+    \$120  = M;
+    if (go) begin
+      \$120  = m;
     end
-    if (\$82 ) begin
+    if (rst) begin
+      \$120  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = N;
+    if (go) begin
+      \$121  = n;
+    end
+    if (rst) begin
+      \$121  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = os_len;
+    if (go) begin
+      \$122  = k_beats;
+    end
+    if (rst) begin
       \$122  = 9'h000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = run;
+    if (go) begin
+      \$123  = 1'h1;
+    end
+    if (\$115 ) begin
+      \$123  = 1'h0;
+    end
     if (rst) begin
-      \$122  = 9'h000;
+      \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = M;
+    \$124  = cycles;
     if (go) begin
-      \$123  = m;
-    end
-    if (rst) begin
-      \$123  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = N;
-    if (go) begin
-      \$124  = n;
-    end
-    if (rst) begin
-      \$124  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = os_len;
-    if (go) begin
-      \$125  = k_beats;
-    end
-    if (rst) begin
-      \$125  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = run;
-    if (go) begin
-      \$126  = 1'h1;
-    end
-    if (\$118 ) begin
-      \$126  = 1'h0;
-    end
-    if (rst) begin
-      \$126  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = cycles;
-    if (go) begin
-      \$127  = 40'h0000000000;
+      \$124  = 40'h0000000000;
     end
     if (run) begin
-      \$127  = \$83 [39:0];
+      \$124  = \$82 [39:0];
     end
     if (rst) begin
-      \$127  = 40'h0000000000;
+      \$124  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = \$86 [2:0];
+    \$125  = \$85 [2:0];
     if (go) begin
-      \$128  = 3'h6;
+      \$125  = 3'h6;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$128  = 3'h1;
+        \$125  = 3'h1;
       end
     end
     if (rst) begin
-      \$128  = 3'h0;
+      \$125  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$89 [3:0];
+    \$126  = \$87 [3:0];
     if (go) begin
-      \$129  = 4'h0;
+      \$126  = 4'h0;
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$126  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$92 [3:0];
+    \$127  = \$89 [3:0];
     if (go) begin
-      \$130  = 4'h0;
+      \$127  = 4'h0;
     end
     if (rst) begin
-      \$130  = 4'h0;
+      \$127  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = os_fire;
+    \$128  = os_fire;
     if (go) begin
-      \$131  = 1'h0;
+      \$128  = 1'h0;
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = os_group_end;
+    \$129  = os_group_end;
     if (rst) begin
-      \$132  = 1'h0;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = os_m0;
+    \$130  = os_m0;
+    if (go) begin
+      \$130  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$96 ) begin
+          \$130  = \$97 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$130  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = os_n0;
+    if (go) begin
+      \$131  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$131  = \$93 [10:0];
+        if (\$96 ) begin
+          \$131  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$131  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = os_beat;
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (os_fire) begin
+      \$132  = \$90 [8:0];
+      if (os_is_last) begin
+        \$132  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = os_a_base;
     if (go) begin
       \$133  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$99 ) begin
-          \$133  = \$100 [8:0];
+        if (\$96 ) begin
+          \$133  = \$98 [8:0];
         end
       end
     end
@@ -2060,273 +2099,222 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = os_n0;
+    \$134  = os_w_base;
     if (go) begin
-      \$134  = 11'h000;
+      \$134  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$134  = \$96 [10:0];
-        if (\$99 ) begin
-          \$134  = 11'h000;
+        \$134  = \$94 [8:0];
+        if (\$96 ) begin
+          \$134  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$134  = 11'h000;
+      \$134  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = os_beat;
+    \$135  = os_group_beat;
     if (go) begin
-      \$135  = 9'h000;
+      \$135  = 6'h00;
     end
     if (os_fire) begin
-      \$135  = \$93 [8:0];
-      if (os_is_last) begin
-        \$135  = 9'h000;
-      end
+      \$135  = \$92 [5:0];
     end
     if (rst) begin
-      \$135  = 9'h000;
+      \$135  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = os_a_base;
+    \$136  = \$signature__data$84 ;
+    if (rst) begin
+      \$136  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = issue;
+    if (rst) begin
+      \$137  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = issue_d1;
+    if (rst) begin
+      \$138  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = w_rd__data;
+    if (rst) begin
+      \$139  = 176'h00000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = edge_m0;
     if (go) begin
-      \$136  = 9'h000;
+      \$140  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$99 ) begin
-          \$136  = \$101 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$136  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = os_w_base;
-    if (go) begin
-      \$137  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$137  = \$97 [8:0];
-        if (\$99 ) begin
-          \$137  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$137  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = os_group_beat;
-    if (go) begin
-      \$138  = 6'h00;
-    end
-    if (os_fire) begin
-      \$138  = \$95 [5:0];
-    end
-    if (rst) begin
-      \$138  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = \$signature__data$85 ;
-    if (rst) begin
-      \$139  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = issue;
-    if (rst) begin
-      \$140  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = issue_d1;
-    if (rst) begin
-      \$141  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = w_rd__data;
-    if (rst) begin
-      \$142  = 176'h00000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = edge_m0;
-    if (go) begin
-      \$143  = 9'h000;
-    end
-    if (\$102 ) begin
+    if (\$99 ) begin
       if (block_done) begin
-        if (\$106 ) begin
-          \$143  = \$107 [8:0];
+        if (\$103 ) begin
+          \$140  = \$104 [8:0];
         end
       end
     end
     if (rst) begin
-      \$143  = 9'h000;
+      \$140  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = edge_n0;
+    \$141  = edge_n0;
     if (go) begin
-      \$144  = 11'h000;
+      \$141  = 11'h000;
     end
-    if (\$102 ) begin
+    if (\$99 ) begin
       if (block_done) begin
-        \$144  = \$103 [10:0];
-        if (\$106 ) begin
-          \$144  = 11'h000;
+        \$141  = \$100 [10:0];
+        if (\$103 ) begin
+          \$141  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$144  = 11'h000;
+      \$141  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = edge_y_base;
+    \$142  = edge_y_base;
     if (go) begin
-      \$145  = 11'h000;
+      \$142  = 11'h000;
     end
-    if (\$102 ) begin
+    if (\$99 ) begin
       if (block_done) begin
-        \$145  = \$104 [10:0];
-        if (\$106 ) begin
-          \$145  = 11'h000;
+        \$142  = \$101 [10:0];
+        if (\$103 ) begin
+          \$142  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$145  = 11'h000;
+      \$142  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = \$108 ;
+    \$143  = \$105 ;
     if (rst) begin
-      \$146  = 1'h0;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$111 ;
+    \$144  = \$108 ;
+    if (rst) begin
+      \$144  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = 1'h1;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = \$63 [7:0];
+    if (rst) begin
+      \$146  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = \$110 ;
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = 1'h1;
+    \$148 [47:0] = o_row[47:0];
+    \$148 [95:48] = o_row[95:48];
+    \$148 [143:96] = o_row[143:96];
+    \$148 [191:144] = o_row[191:144];
     if (rst) begin
-      \$148  = 1'h0;
+      \$148  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = \$63 [7:0];
+    \$149  = y_end;
+    if (\$113 ) begin
+      \$149  = \$114 ;
+    end
+    if (go) begin
+      \$149  = 9'h000;
+    end
     if (rst) begin
-      \$149  = 8'h00;
+      \$149  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$113 ;
+    \$150  = drain;
+    if (\$115 ) begin
+      \$150  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$117 ) begin
+          \$150  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151 [47:0] = o_row[47:0];
-    \$151 [95:48] = o_row[95:48];
-    \$151 [143:96] = o_row[143:96];
-    \$151 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$151  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = y_end;
-    if (\$116 ) begin
-      \$152  = \$117 ;
-    end
-    if (go) begin
-      \$152  = 9'h000;
-    end
-    if (rst) begin
-      \$152  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = drain;
-    if (\$118 ) begin
-      \$153  = 1'h1;
-    end
+    \$151  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$151  = \$116 [8:0];
+      end
+    end
+    if (go) begin
+      \$151  = 9'h000;
+    end
+    if (rst) begin
+      \$151  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$152  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$120 ) begin
-          \$153  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$154  = \$119 [8:0];
+        \$152  = 1'h0;
       end
     end
     if (go) begin
-      \$154  = 9'h000;
+      \$152  = 1'h0;
     end
     if (rst) begin
-      \$154  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$155  = 1'h1;
-      end else if (y_out__ready) begin
-        \$155  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$155  = 1'h0;
-    end
-    if (rst) begin
-      \$155  = 1'h0;
+      \$152  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2347,7 +2335,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$75  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -2528,10 +2516,10 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \o_wr__data[1]  = edge_new[95:48];
   assign \o_wr__data[2]  = edge_new[143:96];
   assign \o_wr__data[3]  = edge_new[191:144];
-  assign \o_rd__data[0]  = y_out__payload[47:0];
-  assign \o_rd__data[1]  = y_out__payload[95:48];
-  assign \o_rd__data[2]  = y_out__payload[143:96];
-  assign \o_rd__data[3]  = y_out__payload[191:144];
+  assign \$signature__data$75[0]  = y_out__payload[47:0];
+  assign \$signature__data$75[1]  = y_out__payload[95:48];
+  assign \$signature__data$75[2]  = y_out__payload[143:96];
+  assign \$signature__data$75[3]  = y_out__payload[191:144];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2552,26 +2540,26 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
-  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
-  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
-  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
+  assign \$signature__data$84[0]  = \$signature__data$84 [63:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
+  assign \$signature__data$84[0][1]  = \$signature__data$84 [31:16];
+  assign \$signature__data$84[0][2]  = \$signature__data$84 [47:32];
+  assign \$signature__data$84[0][3]  = \$signature__data$84 [63:48];
+  assign \$signature__data$84[1]  = \$signature__data$84 [127:64];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [79:64];
+  assign \$signature__data$84[1][1]  = \$signature__data$84 [95:80];
+  assign \$signature__data$84[1][2]  = \$signature__data$84 [111:96];
+  assign \$signature__data$84[1][3]  = \$signature__data$84 [127:112];
+  assign \$signature__data$84[2]  = \$signature__data$84 [191:128];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [143:128];
+  assign \$signature__data$84[2][1]  = \$signature__data$84 [159:144];
+  assign \$signature__data$84[2][2]  = \$signature__data$84 [175:160];
+  assign \$signature__data$84[2][3]  = \$signature__data$84 [191:176];
+  assign \$signature__data$84[3]  = \$signature__data$84 [255:192];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [207:192];
+  assign \$signature__data$84[3][1]  = \$signature__data$84 [223:208];
+  assign \$signature__data$84[3][2]  = \$signature__data$84 [239:224];
+  assign \$signature__data$84[3][3]  = \$signature__data$84 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2621,7 +2609,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$65  = block_done;
+  assign \$64  = block_done;
 endmodule
 
 module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);

@@ -630,107 +630,104 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [9:0] \$662 ;
   wire [12:0] \$663 ;
   wire \$664 ;
-  wire \$665 ;
-  wire [12:0] \$666 ;
+  wire [12:0] \$665 ;
+  wire \$666 ;
   wire \$667 ;
-  wire \$668 ;
-  wire [9:0] \$669 ;
+  wire [9:0] \$668 ;
+  wire \$669 ;
   reg [2:0] \$67 ;
   wire \$670 ;
   wire \$671 ;
   wire \$672 ;
   wire \$673 ;
   wire \$674 ;
-  wire \$675 ;
-  wire [9:0] \$676 ;
+  wire [9:0] \$675 ;
+  wire \$676 ;
   wire \$677 ;
   wire \$678 ;
-  wire \$679 ;
+  wire [9:0] \$679 ;
   reg [2:0] \$68 ;
-  wire [9:0] \$680 ;
+  wire \$680 ;
   wire \$681 ;
-  wire \$682 ;
-  wire [40:0] \$683 ;
-  wire \$684 ;
+  wire [40:0] \$682 ;
+  wire \$683 ;
+  wire [4:0] \$684 ;
   wire [4:0] \$685 ;
-  wire [4:0] \$686 ;
-  wire \$687 ;
-  wire [5:0] \$688 ;
+  wire \$686 ;
+  wire [5:0] \$687 ;
+  wire \$688 ;
   wire [5:0] \$689 ;
   wire [2:0] \$69 ;
-  wire \$690 ;
-  wire [5:0] \$691 ;
-  wire [5:0] \$692 ;
-  wire [9:0] \$693 ;
-  wire [6:0] \$694 ;
-  wire [6:0] \$695 ;
-  wire [12:0] \$696 ;
+  wire [9:0] \$690 ;
+  wire [6:0] \$691 ;
+  wire [6:0] \$692 ;
+  wire [12:0] \$693 ;
+  wire [9:0] \$694 ;
+  wire [12:0] \$695 ;
+  wire \$696 ;
   wire [9:0] \$697 ;
-  wire [12:0] \$698 ;
+  wire [9:0] \$698 ;
   wire \$699 ;
   wire \$7 ;
   wire [2:0] \$70 ;
-  wire [9:0] \$700 ;
-  wire [9:0] \$701 ;
-  wire \$702 ;
-  wire [12:0] \$703 ;
-  wire [12:0] \$704 ;
-  wire [12:0] \$705 ;
+  wire [12:0] \$700 ;
+  wire [12:0] \$701 ;
+  wire [12:0] \$702 ;
+  wire \$703 ;
+  wire [9:0] \$704 ;
+  wire \$705 ;
   wire \$706 ;
-  wire [9:0] \$707 ;
+  wire \$707 ;
   wire \$708 ;
   wire \$709 ;
   wire \$71 ;
   wire \$710 ;
-  wire \$711 ;
+  wire [8:0] \$711 ;
   wire \$712 ;
   wire \$713 ;
   wire [8:0] \$714 ;
   wire \$715 ;
-  wire \$716 ;
-  wire [8:0] \$717 ;
-  wire \$718 ;
-  wire [9:0] \$719 ;
+  wire [9:0] \$716 ;
+  wire \$717 ;
+  reg [8:0] \$718 ;
+  reg [8:0] \$719 ;
   reg [2:0] \$72 ;
-  wire \$720 ;
-  reg [8:0] \$721 ;
+  reg [8:0] \$720 ;
+  reg [11:0] \$721 ;
   reg [8:0] \$722 ;
-  reg [8:0] \$723 ;
-  reg [11:0] \$724 ;
-  reg [8:0] \$725 ;
-  reg \$726 ;
-  reg [39:0] \$727 ;
-  reg [3:0] \$728 ;
-  reg [4:0] \$729 ;
+  reg \$723 ;
+  reg [39:0] \$724 ;
+  reg [3:0] \$725 ;
+  reg [4:0] \$726 ;
+  reg [4:0] \$727 ;
+  reg \$728 ;
+  reg \$729 ;
   reg [2:0] \$73 ;
-  reg [4:0] \$730 ;
-  reg \$731 ;
-  reg \$732 ;
+  reg [8:0] \$730 ;
+  reg [11:0] \$731 ;
+  reg [8:0] \$732 ;
   reg [8:0] \$733 ;
-  reg [11:0] \$734 ;
-  reg [8:0] \$735 ;
-  reg [8:0] \$736 ;
-  reg [8:0] \$737 ;
-  reg [5:0] \$738 ;
-  reg [511:0] \$739 ;
+  reg [8:0] \$734 ;
+  reg [5:0] \$735 ;
+  reg [511:0] \$736 ;
+  reg [4:0] \$737 ;
+  reg [4:0] \$738 ;
+  reg [351:0] \$739 ;
   reg [2:0] \$74 ;
-  reg [4:0] \$740 ;
-  reg [4:0] \$741 ;
-  reg [351:0] \$742 ;
-  reg [8:0] \$743 ;
-  reg [11:0] \$744 ;
-  reg [11:0] \$745 ;
-  reg \$746 ;
+  reg [8:0] \$740 ;
+  reg [11:0] \$741 ;
+  reg [11:0] \$742 ;
+  reg \$743 ;
+  reg \$744 ;
+  reg \$745 ;
+  reg [7:0] \$746 ;
   reg \$747 ;
-  reg \$748 ;
-  reg [7:0] \$749 ;
+  reg [255:0] \$748 ;
+  reg [8:0] \$749 ;
   reg [2:0] \$75 ;
   reg \$750 ;
-  reg [255:0] \$751 ;
-  reg [8:0] \$752 ;
-  reg \$753 ;
-  reg [8:0] \$754 ;
-  reg \$755 ;
+  reg [8:0] \$751 ;
+  reg \$752 ;
   wire \$76 ;
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
@@ -760,6 +757,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$46 ;
+  reg [7:0] \$signature__addr$80 ;
   wire [511:0] \$signature__data ;
   wire [351:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -834,47 +832,56 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [1:0] \$signature__data$25[7].dtype ;
   wire [7:0] \$signature__data$25[7].scale ;
   wire [1:0] \$signature__data$25[7].special ;
-  wire [511:0] \$signature__data$85 ;
-  wire [63:0] \$signature__data$85[0] ;
-  wire [15:0] \$signature__data$85[0][0] ;
-  wire [15:0] \$signature__data$85[0][1] ;
-  wire [15:0] \$signature__data$85[0][2] ;
-  wire [15:0] \$signature__data$85[0][3] ;
-  wire [63:0] \$signature__data$85[1] ;
-  wire [15:0] \$signature__data$85[1][0] ;
-  wire [15:0] \$signature__data$85[1][1] ;
-  wire [15:0] \$signature__data$85[1][2] ;
-  wire [15:0] \$signature__data$85[1][3] ;
-  wire [63:0] \$signature__data$85[2] ;
-  wire [15:0] \$signature__data$85[2][0] ;
-  wire [15:0] \$signature__data$85[2][1] ;
-  wire [15:0] \$signature__data$85[2][2] ;
-  wire [15:0] \$signature__data$85[2][3] ;
-  wire [63:0] \$signature__data$85[3] ;
-  wire [15:0] \$signature__data$85[3][0] ;
-  wire [15:0] \$signature__data$85[3][1] ;
-  wire [15:0] \$signature__data$85[3][2] ;
-  wire [15:0] \$signature__data$85[3][3] ;
-  wire [63:0] \$signature__data$85[4] ;
-  wire [15:0] \$signature__data$85[4][0] ;
-  wire [15:0] \$signature__data$85[4][1] ;
-  wire [15:0] \$signature__data$85[4][2] ;
-  wire [15:0] \$signature__data$85[4][3] ;
-  wire [63:0] \$signature__data$85[5] ;
-  wire [15:0] \$signature__data$85[5][0] ;
-  wire [15:0] \$signature__data$85[5][1] ;
-  wire [15:0] \$signature__data$85[5][2] ;
-  wire [15:0] \$signature__data$85[5][3] ;
-  wire [63:0] \$signature__data$85[6] ;
-  wire [15:0] \$signature__data$85[6][0] ;
-  wire [15:0] \$signature__data$85[6][1] ;
-  wire [15:0] \$signature__data$85[6][2] ;
-  wire [15:0] \$signature__data$85[6][3] ;
-  wire [63:0] \$signature__data$85[7] ;
-  wire [15:0] \$signature__data$85[7][0] ;
-  wire [15:0] \$signature__data$85[7][1] ;
-  wire [15:0] \$signature__data$85[7][2] ;
-  wire [15:0] \$signature__data$85[7][3] ;
+  wire [255:0] \$signature__data$75 ;
+  wire [31:0] \$signature__data$75[0] ;
+  wire [31:0] \$signature__data$75[1] ;
+  wire [31:0] \$signature__data$75[2] ;
+  wire [31:0] \$signature__data$75[3] ;
+  wire [31:0] \$signature__data$75[4] ;
+  wire [31:0] \$signature__data$75[5] ;
+  wire [31:0] \$signature__data$75[6] ;
+  wire [31:0] \$signature__data$75[7] ;
+  wire [511:0] \$signature__data$84 ;
+  wire [63:0] \$signature__data$84[0] ;
+  wire [15:0] \$signature__data$84[0][0] ;
+  wire [15:0] \$signature__data$84[0][1] ;
+  wire [15:0] \$signature__data$84[0][2] ;
+  wire [15:0] \$signature__data$84[0][3] ;
+  wire [63:0] \$signature__data$84[1] ;
+  wire [15:0] \$signature__data$84[1][0] ;
+  wire [15:0] \$signature__data$84[1][1] ;
+  wire [15:0] \$signature__data$84[1][2] ;
+  wire [15:0] \$signature__data$84[1][3] ;
+  wire [63:0] \$signature__data$84[2] ;
+  wire [15:0] \$signature__data$84[2][0] ;
+  wire [15:0] \$signature__data$84[2][1] ;
+  wire [15:0] \$signature__data$84[2][2] ;
+  wire [15:0] \$signature__data$84[2][3] ;
+  wire [63:0] \$signature__data$84[3] ;
+  wire [15:0] \$signature__data$84[3][0] ;
+  wire [15:0] \$signature__data$84[3][1] ;
+  wire [15:0] \$signature__data$84[3][2] ;
+  wire [15:0] \$signature__data$84[3][3] ;
+  wire [63:0] \$signature__data$84[4] ;
+  wire [15:0] \$signature__data$84[4][0] ;
+  wire [15:0] \$signature__data$84[4][1] ;
+  wire [15:0] \$signature__data$84[4][2] ;
+  wire [15:0] \$signature__data$84[4][3] ;
+  wire [63:0] \$signature__data$84[5] ;
+  wire [15:0] \$signature__data$84[5][0] ;
+  wire [15:0] \$signature__data$84[5][1] ;
+  wire [15:0] \$signature__data$84[5][2] ;
+  wire [15:0] \$signature__data$84[5][3] ;
+  wire [63:0] \$signature__data$84[6] ;
+  wire [15:0] \$signature__data$84[6][0] ;
+  wire [15:0] \$signature__data$84[6][1] ;
+  wire [15:0] \$signature__data$84[6][2] ;
+  wire [15:0] \$signature__data$84[6][3] ;
+  wire [63:0] \$signature__data$84[7] ;
+  wire [15:0] \$signature__data$84[7][0] ;
+  wire [15:0] \$signature__data$84[7][1] ;
+  wire [15:0] \$signature__data$84[7][2] ;
+  wire [15:0] \$signature__data$84[7][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -918,6 +925,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$50 ;
+  reg \$signature__en$81 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -1144,17 +1152,6 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [8:0] m;
   input [11:0] n;
   wire [11:0] n;
-  reg [7:0] o_rd__addr;
-  wire [255:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  wire [31:0] \o_rd__data[4] ;
-  wire [31:0] \o_rd__data[5] ;
-  wire [31:0] \o_rd__data[6] ;
-  wire [31:0] \o_rd__data[7] ;
-  reg o_rd__en;
   wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -1656,7 +1653,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
       _0_ <= a_buf[\$659 [7:0]];
     end
   end
-  assign \$signature__data$85  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -1922,9 +1919,9 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   reg [255:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$81 ) begin
+      _1_ <= o_buf[\$signature__addr$80 ];
+      if (o_wr__en && \$signature__addr$80  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -2386,133 +2383,130 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$662  = edge_m0 + o_row_index;
   assign \$663  = edge_y_base + \$662 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$664  = run & o_row_valid;
-  assign \$666  = edge_n0 + 4'h8;
-  assign \$667  = \$666  >= N;
-  assign \$668  = \$665  & \$667 ;
-  assign \$669  = edge_m0 + 4'h8;
-  assign \$670  = \$669  >= M;
-  assign is_last = \$668  & \$670 ;
-  assign \$671  = ~ y_out__valid;
-  assign \$672  = \$671  | y_out__ready;
-  assign \$673  = raddr < y_end;
-  assign \$674  = \$672  & \$673 ;
-  assign \$675  = a_in__valid & a_in__ready;
-  assign \$676  = a_load_addr + 1'h1;
-  assign \$677  = ~ busy;
-  assign \$678  = start & \$677 ;
-  assign \$679  = w_in__valid & w_in__ready;
-  assign \$680  = w_load_addr + 1'h1;
-  assign \$681  = ~ busy;
-  assign \$682  = start & \$681 ;
-  assign \$683  = cycles + 1'h1;
-  assign \$684  = os_since_last < 4'ha;
-  assign \$685  = os_since_last + 1'h1;
-  assign \$686  = \$684  ? \$685  : { 1'h0, os_since_last };
-  assign \$687  = os_gap_now > 1'h0;
-  assign \$688  = os_gap_now - 1'h1;
-  assign \$689  = \$687  ? \$688  : 6'h00;
-  assign \$690  = os_dq_now > 1'h0;
-  assign \$691  = os_dq_now - 1'h1;
-  assign \$692  = \$690  ? \$691  : 6'h00;
-  assign \$693  = os_beat + 1'h1;
-  assign \$694  = os_group_beat + 1'h1;
-  assign \$695  = os_group_end ? 7'h00 : \$694 ;
-  assign \$696  = os_n0 + 4'h8;
-  assign \$697  = os_w_base + os_len;
-  assign \$698  = os_n0 + 4'h8;
-  assign \$699  = \$698  >= N;
-  assign \$700  = os_m0 + 4'h8;
-  assign \$701  = os_a_base + os_len;
-  assign \$702  = run & o_row_valid;
-  assign \$703  = edge_n0 + 4'h8;
-  assign \$704  = edge_y_base + M;
-  assign \$705  = edge_n0 + 4'h8;
-  assign \$706  = \$705  >= N;
-  assign \$707  = edge_m0 + 4'h8;
-  assign \$708  = run & o_row_valid;
+  assign \$665  = edge_n0 + 4'h8;
+  assign \$666  = \$665  >= N;
+  assign \$667  = \$664  & \$666 ;
+  assign \$668  = edge_m0 + 4'h8;
+  assign \$669  = \$668  >= M;
+  assign is_last = \$667  & \$669 ;
+  assign \$670  = ~ y_out__valid;
+  assign \$671  = \$670  | y_out__ready;
+  assign \$672  = raddr < y_end;
+  assign \$673  = \$671  & \$672 ;
+  assign \$674  = a_in__valid & a_in__ready;
+  assign \$675  = a_load_addr + 1'h1;
+  assign \$676  = ~ busy;
+  assign \$677  = start & \$676 ;
+  assign \$678  = w_in__valid & w_in__ready;
+  assign \$679  = w_load_addr + 1'h1;
+  assign \$680  = ~ busy;
+  assign \$681  = start & \$680 ;
+  assign \$682  = cycles + 1'h1;
+  assign \$683  = os_since_last == 4'ha;
+  assign \$684  = os_since_last + 1'h1;
+  assign \$685  = \$683  ? { 1'h0, os_since_last } : \$684 ;
+  assign \$686  = | os_gap_now;
+  assign \$687  = os_gap_now - \$686 ;
+  assign \$688  = | os_dq_now;
+  assign \$689  = os_dq_now - \$688 ;
+  assign \$690  = os_beat + 1'h1;
+  assign \$691  = os_group_beat + 1'h1;
+  assign \$692  = os_group_end ? 7'h00 : \$691 ;
+  assign \$693  = os_n0 + 4'h8;
+  assign \$694  = os_w_base + os_len;
+  assign \$695  = os_n0 + 4'h8;
+  assign \$696  = \$695  >= N;
+  assign \$697  = os_m0 + 4'h8;
+  assign \$698  = os_a_base + os_len;
+  assign \$699  = run & o_row_valid;
+  assign \$700  = edge_n0 + 4'h8;
+  assign \$701  = edge_y_base + M;
+  assign \$702  = edge_n0 + 4'h8;
+  assign \$703  = \$702  >= N;
+  assign \$704  = edge_m0 + 4'h8;
+  assign \$705  = run & o_row_valid;
+  assign \$706  = run & o_row_valid;
+  assign \$707  = \$662 [8:0] < M;
+  assign \$708  = \$706  & \$707 ;
   assign \$709  = run & o_row_valid;
-  assign \$710  = \$662 [8:0] < M;
-  assign \$711  = \$709  & \$710 ;
-  assign \$712  = run & o_row_valid;
-  assign \$713  = \$712  & is_last;
+  assign \$710  = \$709  & is_last;
+  assign \$711  = o_wr__addr + 1'h1;
+  assign \$712  = \$711  > y_end;
+  assign \$713  = o_wr__en & \$712 ;
   assign \$714  = o_wr__addr + 1'h1;
-  assign \$715  = \$714  > y_end;
-  assign \$716  = o_wr__en & \$715 ;
-  assign \$717  = o_wr__addr + 1'h1;
-  assign \$718  = run & last_write;
-  assign \$719  = raddr + 1'h1;
-  assign \$720  = raddr == y_end;
+  assign \$715  = run & last_write;
+  assign \$716  = raddr + 1'h1;
+  assign \$717  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$721 ;
+    a_load_addr <= \$718 ;
   always @(posedge clk)
-    w_load_addr <= \$722 ;
+    w_load_addr <= \$719 ;
   always @(posedge clk)
-    M <= \$723 ;
+    M <= \$720 ;
   always @(posedge clk)
-    N <= \$724 ;
+    N <= \$721 ;
   always @(posedge clk)
-    os_len <= \$725 ;
+    os_len <= \$722 ;
   always @(posedge clk)
-    run <= \$726 ;
+    run <= \$723 ;
   always @(posedge clk)
-    cycles <= \$727 ;
+    cycles <= \$724 ;
   always @(posedge clk)
-    os_since_last <= \$728 ;
+    os_since_last <= \$725 ;
   always @(posedge clk)
-    os_gap <= \$729 ;
+    os_gap <= \$726 ;
   always @(posedge clk)
-    os_dq <= \$730 ;
+    os_dq <= \$727 ;
   always @(posedge clk)
-    os_prev_issued <= \$731 ;
+    os_prev_issued <= \$728 ;
   always @(posedge clk)
-    os_prev_group_end <= \$732 ;
+    os_prev_group_end <= \$729 ;
   always @(posedge clk)
-    os_m0 <= \$733 ;
+    os_m0 <= \$730 ;
   always @(posedge clk)
-    os_n0 <= \$734 ;
+    os_n0 <= \$731 ;
   always @(posedge clk)
-    os_beat <= \$735 ;
+    os_beat <= \$732 ;
   always @(posedge clk)
-    os_a_base <= \$736 ;
+    os_a_base <= \$733 ;
   always @(posedge clk)
-    os_w_base <= \$737 ;
+    os_w_base <= \$734 ;
   always @(posedge clk)
-    os_group_beat <= \$738 ;
+    os_group_beat <= \$735 ;
   always @(posedge clk)
-    i_a <= \$739 ;
+    i_a <= \$736 ;
   always @(posedge clk)
-    issue_d1 <= \$740 ;
+    issue_d1 <= \$737 ;
   always @(posedge clk)
-    i_ctl <= \$741 ;
+    i_ctl <= \$738 ;
   always @(posedge clk)
-    i_w <= \$742 ;
+    i_w <= \$739 ;
   always @(posedge clk)
-    edge_m0 <= \$743 ;
+    edge_m0 <= \$740 ;
   always @(posedge clk)
-    edge_n0 <= \$744 ;
+    edge_n0 <= \$741 ;
   always @(posedge clk)
-    edge_y_base <= \$745 ;
+    edge_y_base <= \$742 ;
   always @(posedge clk)
-    s1_valid <= \$746 ;
+    s1_valid <= \$743 ;
   always @(posedge clk)
-    o_wr__en <= \$747 ;
+    o_wr__en <= \$744 ;
   always @(posedge clk)
-    s1_first <= \$748 ;
+    s1_first <= \$745 ;
   always @(posedge clk)
-    o_wr__addr <= \$749 ;
+    o_wr__addr <= \$746 ;
   always @(posedge clk)
-    last_write <= \$750 ;
+    last_write <= \$747 ;
   always @(posedge clk)
-    s1_row <= \$751 ;
+    s1_row <= \$748 ;
   always @(posedge clk)
-    y_end <= \$752 ;
+    y_end <= \$749 ;
   always @(posedge clk)
-    drain <= \$753 ;
+    drain <= \$750 ;
   always @(posedge clk)
-    raddr <= \$754 ;
+    raddr <= \$751 ;
   always @(posedge clk)
-    y_out__valid <= \$755 ;
+    y_out__valid <= \$752 ;
   assign busy = run | drain;
   assign \$1  = ~ busy;
   assign \$2  = a_load_addr < 9'h100;
@@ -2628,48 +2622,6 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     .o_row_valid(o_row_valid),
     .rst(rst)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[129:128])
-      2'h0:
-          \$239  = 3'h4;
-      2'h1:
-          \$239  = 3'h3;
-      2'h2:
-          \$239  = 3'h2;
-      2'h3:
-          \$239  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[41:40])
-      2'h0:
-          \$240  = 3'h4;
-      2'h1:
-          \$240  = 3'h3;
-      2'h2:
-          \$240  = 3'h2;
-      2'h3:
-          \$240  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_rd__data[85:84])
-      2'h0:
-          \$241  = 3'h4;
-      2'h1:
-          \$241  = 3'h3;
-      2'h2:
-          \$241  = 3'h2;
-      2'h3:
-          \$241  = 3'h2;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -6064,175 +6016,220 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
-    if (\$664 ) begin
-      o_rd__addr = \$663 [7:0];
-    end
-    if (drain) begin
-      o_rd__addr = raddr[7:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
-    if (\$664 ) begin
-      o_rd__en = 1'h1;
-    end
-    if (drain) begin
-      o_rd__en = fetch;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$674 ;
+      fetch = \$673 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$721  = a_load_addr;
-    if (\$675 ) begin
-      \$721  = \$676 [8:0];
+    \$signature__addr$80  = 8'h00;
+    if (drain) begin
+      \$signature__addr$80  = raddr[7:0];
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$81  = 1'h1;
+    if (drain) begin
+      \$signature__en$81  = fetch;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$718  = a_load_addr;
+    if (\$674 ) begin
+      \$718  = \$675 [8:0];
+    end
+    if (\$677 ) begin
+      \$718  = 9'h000;
+    end
+    if (rst) begin
+      \$718  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$719  = w_load_addr;
     if (\$678 ) begin
-      \$721  = 9'h000;
+      \$719  = \$679 [8:0];
+    end
+    if (\$681 ) begin
+      \$719  = 9'h000;
     end
     if (rst) begin
-      \$721  = 9'h000;
+      \$719  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$722  = w_load_addr;
-    if (\$679 ) begin
-      \$722  = \$680 [8:0];
+    \$720  = M;
+    if (go) begin
+      \$720  = m;
     end
-    if (\$682 ) begin
+    if (rst) begin
+      \$720  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$721  = N;
+    if (go) begin
+      \$721  = n;
+    end
+    if (rst) begin
+      \$721  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$722  = os_len;
+    if (go) begin
+      \$722  = k_beats;
+    end
+    if (rst) begin
       \$722  = 9'h000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$723  = run;
+    if (go) begin
+      \$723  = 1'h1;
+    end
+    if (\$715 ) begin
+      \$723  = 1'h0;
+    end
     if (rst) begin
-      \$722  = 9'h000;
+      \$723  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$723  = M;
+    \$724  = cycles;
     if (go) begin
-      \$723  = m;
-    end
-    if (rst) begin
-      \$723  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$724  = N;
-    if (go) begin
-      \$724  = n;
-    end
-    if (rst) begin
-      \$724  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$725  = os_len;
-    if (go) begin
-      \$725  = k_beats;
-    end
-    if (rst) begin
-      \$725  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = run;
-    if (go) begin
-      \$726  = 1'h1;
-    end
-    if (\$718 ) begin
-      \$726  = 1'h0;
-    end
-    if (rst) begin
-      \$726  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = cycles;
-    if (go) begin
-      \$727  = 40'h0000000000;
+      \$724  = 40'h0000000000;
     end
     if (run) begin
-      \$727  = \$683 [39:0];
+      \$724  = \$682 [39:0];
     end
     if (rst) begin
-      \$727  = 40'h0000000000;
+      \$724  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = \$686 [3:0];
+    \$725  = \$685 [3:0];
     if (go) begin
-      \$728  = 4'ha;
+      \$725  = 4'ha;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$728  = 4'h1;
+        \$725  = 4'h1;
       end
     end
     if (rst) begin
-      \$728  = 4'h0;
+      \$725  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = \$689 [4:0];
+    \$726  = \$687 [4:0];
     if (go) begin
-      \$729  = 5'h00;
+      \$726  = 5'h00;
     end
     if (rst) begin
-      \$729  = 5'h00;
+      \$726  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = \$692 [4:0];
+    \$727  = \$689 [4:0];
     if (go) begin
-      \$730  = 5'h00;
+      \$727  = 5'h00;
     end
     if (rst) begin
-      \$730  = 5'h00;
+      \$727  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = os_fire;
+    \$728  = os_fire;
     if (go) begin
-      \$731  = 1'h0;
+      \$728  = 1'h0;
     end
     if (rst) begin
-      \$731  = 1'h0;
+      \$728  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = os_group_end;
+    \$729  = os_group_end;
     if (rst) begin
-      \$732  = 1'h0;
+      \$729  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = os_m0;
+    \$730  = os_m0;
+    if (go) begin
+      \$730  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$696 ) begin
+          \$730  = \$697 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$730  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$731  = os_n0;
+    if (go) begin
+      \$731  = 12'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$731  = \$693 [11:0];
+        if (\$696 ) begin
+          \$731  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$731  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$732  = os_beat;
+    if (go) begin
+      \$732  = 9'h000;
+    end
+    if (os_fire) begin
+      \$732  = \$690 [8:0];
+      if (os_is_last) begin
+        \$732  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$732  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$733  = os_a_base;
     if (go) begin
       \$733  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$699 ) begin
-          \$733  = \$700 [8:0];
+        if (\$696 ) begin
+          \$733  = \$698 [8:0];
         end
       end
     end
@@ -6242,277 +6239,226 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = os_n0;
+    \$734  = os_w_base;
     if (go) begin
-      \$734  = 12'h000;
+      \$734  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$734  = \$696 [11:0];
-        if (\$699 ) begin
-          \$734  = 12'h000;
+        \$734  = \$694 [8:0];
+        if (\$696 ) begin
+          \$734  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$734  = 12'h000;
+      \$734  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = os_beat;
+    \$735  = os_group_beat;
     if (go) begin
-      \$735  = 9'h000;
+      \$735  = 6'h00;
     end
     if (os_fire) begin
-      \$735  = \$693 [8:0];
-      if (os_is_last) begin
-        \$735  = 9'h000;
-      end
+      \$735  = \$692 [5:0];
     end
     if (rst) begin
-      \$735  = 9'h000;
+      \$735  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = os_a_base;
+    \$736  = \$signature__data$84 ;
+    if (rst) begin
+      \$736  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$737  = issue;
+    if (rst) begin
+      \$737  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$738  = issue_d1;
+    if (rst) begin
+      \$738  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$739  = w_rd__data;
+    if (rst) begin
+      \$739  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$740  = edge_m0;
     if (go) begin
-      \$736  = 9'h000;
+      \$740  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$699 ) begin
-          \$736  = \$701 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$736  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = os_w_base;
-    if (go) begin
-      \$737  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$737  = \$697 [8:0];
-        if (\$699 ) begin
-          \$737  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$737  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = os_group_beat;
-    if (go) begin
-      \$738  = 6'h00;
-    end
-    if (os_fire) begin
-      \$738  = \$695 [5:0];
-    end
-    if (rst) begin
-      \$738  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = \$signature__data$85 ;
-    if (rst) begin
-      \$739  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$740  = issue;
-    if (rst) begin
-      \$740  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$741  = issue_d1;
-    if (rst) begin
-      \$741  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$742  = w_rd__data;
-    if (rst) begin
-      \$742  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$743  = edge_m0;
-    if (go) begin
-      \$743  = 9'h000;
-    end
-    if (\$702 ) begin
+    if (\$699 ) begin
       if (block_done) begin
-        if (\$706 ) begin
-          \$743  = \$707 [8:0];
+        if (\$703 ) begin
+          \$740  = \$704 [8:0];
         end
       end
     end
     if (rst) begin
-      \$743  = 9'h000;
+      \$740  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$744  = edge_n0;
+    \$741  = edge_n0;
     if (go) begin
-      \$744  = 12'h000;
+      \$741  = 12'h000;
     end
-    if (\$702 ) begin
+    if (\$699 ) begin
       if (block_done) begin
-        \$744  = \$703 [11:0];
-        if (\$706 ) begin
-          \$744  = 12'h000;
+        \$741  = \$700 [11:0];
+        if (\$703 ) begin
+          \$741  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$744  = 12'h000;
+      \$741  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$745  = edge_y_base;
+    \$742  = edge_y_base;
     if (go) begin
-      \$745  = 12'h000;
+      \$742  = 12'h000;
     end
-    if (\$702 ) begin
+    if (\$699 ) begin
       if (block_done) begin
-        \$745  = \$704 [11:0];
-        if (\$706 ) begin
-          \$745  = 12'h000;
+        \$742  = \$701 [11:0];
+        if (\$703 ) begin
+          \$742  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$745  = 12'h000;
+      \$742  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$746  = \$708 ;
+    \$743  = \$705 ;
     if (rst) begin
-      \$746  = 1'h0;
+      \$743  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = \$711 ;
+    \$744  = \$708 ;
+    if (rst) begin
+      \$744  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$745  = 1'h1;
+    if (rst) begin
+      \$745  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$746  = \$663 [7:0];
+    if (rst) begin
+      \$746  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$747  = \$710 ;
     if (rst) begin
       \$747  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748  = 1'h1;
+    \$748 [31:0] = o_row[31:0];
+    \$748 [63:32] = o_row[63:32];
+    \$748 [95:64] = o_row[95:64];
+    \$748 [127:96] = o_row[127:96];
+    \$748 [159:128] = o_row[159:128];
+    \$748 [191:160] = o_row[191:160];
+    \$748 [223:192] = o_row[223:192];
+    \$748 [255:224] = o_row[255:224];
     if (rst) begin
-      \$748  = 1'h0;
+      \$748  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = \$663 [7:0];
+    \$749  = y_end;
+    if (\$713 ) begin
+      \$749  = \$714 ;
+    end
+    if (go) begin
+      \$749  = 9'h000;
+    end
     if (rst) begin
-      \$749  = 8'h00;
+      \$749  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$750  = \$713 ;
+    \$750  = drain;
+    if (\$715 ) begin
+      \$750  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$717 ) begin
+          \$750  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$750  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$751 [31:0] = o_row[31:0];
-    \$751 [63:32] = o_row[63:32];
-    \$751 [95:64] = o_row[95:64];
-    \$751 [127:96] = o_row[127:96];
-    \$751 [159:128] = o_row[159:128];
-    \$751 [191:160] = o_row[191:160];
-    \$751 [223:192] = o_row[223:192];
-    \$751 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$751  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$752  = y_end;
-    if (\$716 ) begin
-      \$752  = \$717 ;
-    end
-    if (go) begin
-      \$752  = 9'h000;
-    end
-    if (rst) begin
-      \$752  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$753  = drain;
-    if (\$718 ) begin
-      \$753  = 1'h1;
-    end
+    \$751  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$751  = \$716 [8:0];
+      end
+    end
+    if (go) begin
+      \$751  = 9'h000;
+    end
+    if (rst) begin
+      \$751  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$752  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$752  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$720 ) begin
-          \$753  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$753  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$754  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$754  = \$719 [8:0];
+        \$752  = 1'h0;
       end
     end
     if (go) begin
-      \$754  = 9'h000;
+      \$752  = 1'h0;
     end
     if (rst) begin
-      \$754  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$755  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$755  = 1'h1;
-      end else if (y_out__ready) begin
-        \$755  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$755  = 1'h0;
-    end
-    if (rst) begin
-      \$755  = 1'h0;
+      \$752  = 1'h0;
     end
   end
   always @* begin
@@ -8461,6 +8407,48 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
           \$236  = 3'h2;
     endcase
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[129:128])
+      2'h0:
+          \$239  = 3'h4;
+      2'h1:
+          \$239  = 3'h3;
+      2'h2:
+          \$239  = 3'h2;
+      2'h3:
+          \$239  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[41:40])
+      2'h0:
+          \$240  = 3'h4;
+      2'h1:
+          \$240  = 3'h3;
+      2'h2:
+          \$240  = 3'h2;
+      2'h3:
+          \$240  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (w_rd__data[85:84])
+      2'h0:
+          \$241  = 3'h4;
+      2'h1:
+          \$241  = 3'h3;
+      2'h2:
+          \$241  = 3'h2;
+      2'h3:
+          \$241  = 3'h2;
+    endcase
+  end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
@@ -8479,7 +8467,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$75  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -8824,14 +8812,14 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \o_wr__data[5]  = edge_new[191:160];
   assign \o_wr__data[6]  = edge_new[223:192];
   assign \o_wr__data[7]  = edge_new[255:224];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
-  assign \o_rd__data[4]  = y_out__payload[159:128];
-  assign \o_rd__data[5]  = y_out__payload[191:160];
-  assign \o_rd__data[6]  = y_out__payload[223:192];
-  assign \o_rd__data[7]  = y_out__payload[255:224];
+  assign \$signature__data$75[0]  = y_out__payload[31:0];
+  assign \$signature__data$75[1]  = y_out__payload[63:32];
+  assign \$signature__data$75[2]  = y_out__payload[95:64];
+  assign \$signature__data$75[3]  = y_out__payload[127:96];
+  assign \$signature__data$75[4]  = y_out__payload[159:128];
+  assign \$signature__data$75[5]  = y_out__payload[191:160];
+  assign \$signature__data$75[6]  = y_out__payload[223:192];
+  assign \$signature__data$75[7]  = y_out__payload[255:224];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -8872,46 +8860,46 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \i_a[7][1]  = i_a[479:464];
   assign \i_a[7][2]  = i_a[495:480];
   assign \i_a[7][3]  = i_a[511:496];
-  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
-  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
-  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
-  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
-  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
-  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
-  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
-  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
-  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
-  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
-  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
-  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
-  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
-  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
-  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
-  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
-  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
-  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
-  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
-  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
-  assign \$signature__data$85[4]  = \$signature__data$85 [319:256];
-  assign \$signature__data$85[4][0]  = \$signature__data$85 [271:256];
-  assign \$signature__data$85[4][1]  = \$signature__data$85 [287:272];
-  assign \$signature__data$85[4][2]  = \$signature__data$85 [303:288];
-  assign \$signature__data$85[4][3]  = \$signature__data$85 [319:304];
-  assign \$signature__data$85[5]  = \$signature__data$85 [383:320];
-  assign \$signature__data$85[5][0]  = \$signature__data$85 [335:320];
-  assign \$signature__data$85[5][1]  = \$signature__data$85 [351:336];
-  assign \$signature__data$85[5][2]  = \$signature__data$85 [367:352];
-  assign \$signature__data$85[5][3]  = \$signature__data$85 [383:368];
-  assign \$signature__data$85[6]  = \$signature__data$85 [447:384];
-  assign \$signature__data$85[6][0]  = \$signature__data$85 [399:384];
-  assign \$signature__data$85[6][1]  = \$signature__data$85 [415:400];
-  assign \$signature__data$85[6][2]  = \$signature__data$85 [431:416];
-  assign \$signature__data$85[6][3]  = \$signature__data$85 [447:432];
-  assign \$signature__data$85[7]  = \$signature__data$85 [511:448];
-  assign \$signature__data$85[7][0]  = \$signature__data$85 [463:448];
-  assign \$signature__data$85[7][1]  = \$signature__data$85 [479:464];
-  assign \$signature__data$85[7][2]  = \$signature__data$85 [495:480];
-  assign \$signature__data$85[7][3]  = \$signature__data$85 [511:496];
+  assign \$signature__data$84[0]  = \$signature__data$84 [63:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
+  assign \$signature__data$84[0][1]  = \$signature__data$84 [31:16];
+  assign \$signature__data$84[0][2]  = \$signature__data$84 [47:32];
+  assign \$signature__data$84[0][3]  = \$signature__data$84 [63:48];
+  assign \$signature__data$84[1]  = \$signature__data$84 [127:64];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [79:64];
+  assign \$signature__data$84[1][1]  = \$signature__data$84 [95:80];
+  assign \$signature__data$84[1][2]  = \$signature__data$84 [111:96];
+  assign \$signature__data$84[1][3]  = \$signature__data$84 [127:112];
+  assign \$signature__data$84[2]  = \$signature__data$84 [191:128];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [143:128];
+  assign \$signature__data$84[2][1]  = \$signature__data$84 [159:144];
+  assign \$signature__data$84[2][2]  = \$signature__data$84 [175:160];
+  assign \$signature__data$84[2][3]  = \$signature__data$84 [191:176];
+  assign \$signature__data$84[3]  = \$signature__data$84 [255:192];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [207:192];
+  assign \$signature__data$84[3][1]  = \$signature__data$84 [223:208];
+  assign \$signature__data$84[3][2]  = \$signature__data$84 [239:224];
+  assign \$signature__data$84[3][3]  = \$signature__data$84 [255:240];
+  assign \$signature__data$84[4]  = \$signature__data$84 [319:256];
+  assign \$signature__data$84[4][0]  = \$signature__data$84 [271:256];
+  assign \$signature__data$84[4][1]  = \$signature__data$84 [287:272];
+  assign \$signature__data$84[4][2]  = \$signature__data$84 [303:288];
+  assign \$signature__data$84[4][3]  = \$signature__data$84 [319:304];
+  assign \$signature__data$84[5]  = \$signature__data$84 [383:320];
+  assign \$signature__data$84[5][0]  = \$signature__data$84 [335:320];
+  assign \$signature__data$84[5][1]  = \$signature__data$84 [351:336];
+  assign \$signature__data$84[5][2]  = \$signature__data$84 [367:352];
+  assign \$signature__data$84[5][3]  = \$signature__data$84 [383:368];
+  assign \$signature__data$84[6]  = \$signature__data$84 [447:384];
+  assign \$signature__data$84[6][0]  = \$signature__data$84 [399:384];
+  assign \$signature__data$84[6][1]  = \$signature__data$84 [415:400];
+  assign \$signature__data$84[6][2]  = \$signature__data$84 [431:416];
+  assign \$signature__data$84[6][3]  = \$signature__data$84 [447:432];
+  assign \$signature__data$84[7]  = \$signature__data$84 [511:448];
+  assign \$signature__data$84[7][0]  = \$signature__data$84 [463:448];
+  assign \$signature__data$84[7][1]  = \$signature__data$84 [479:464];
+  assign \$signature__data$84[7][2]  = \$signature__data$84 [495:480];
+  assign \$signature__data$84[7][3]  = \$signature__data$84 [511:496];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -9005,7 +8993,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$665  = block_done;
+  assign \$664  = block_done;
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

@@ -128,6 +128,7 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   reg [7:0] \$signature__addr$34 ;
+  reg [7:0] \$signature__addr$62 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$107 ;
   wire [15:0] \$signature__data$107[0] ;
@@ -187,6 +188,15 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[7].q[0] ;
   wire [15:0] \$signature__data$25[7].scale ;
   wire [3:0] \$signature__data$25[7].zero ;
+  wire [255:0] \$signature__data$67 ;
+  wire [31:0] \$signature__data$67[0] ;
+  wire [31:0] \$signature__data$67[1] ;
+  wire [31:0] \$signature__data$67[2] ;
+  wire [31:0] \$signature__data$67[3] ;
+  wire [31:0] \$signature__data$67[4] ;
+  wire [31:0] \$signature__data$67[5] ;
+  wire [31:0] \$signature__data$67[6] ;
+  wire [31:0] \$signature__data$67[7] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -206,6 +216,7 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$42 ;
+  reg \$signature__en$63 ;
   reg [11:0] KB = 12'h000;
   reg [8:0] M = 9'h000;
   reg [11:0] N = 12'h000;
@@ -372,17 +383,6 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [8:0] m;
   input [11:0] n;
   wire [11:0] n;
-  reg [7:0] o_rd__addr;
-  wire [255:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  wire [31:0] \o_rd__data[4] ;
-  wire [31:0] \o_rd__data[5] ;
-  wire [31:0] \o_rd__data[6] ;
-  wire [31:0] \o_rd__data[7] ;
-  reg o_rd__en;
   wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -1089,9 +1089,9 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   reg [255:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$63 ) begin
+      _1_ <= o_buf[\$signature__addr$62 ];
+      if (o_wr__en && \$signature__addr$62  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1636,22 +1636,22 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
+    \$signature__addr$62  = 8'h00;
     if (\$28 ) begin
-      o_rd__addr = \$25 [7:0];
+      \$signature__addr$62  = \$25 [7:0];
     end
     if (drain) begin
-      o_rd__addr = raddr[7:0];
+      \$signature__addr$62  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
+    \$signature__en$63  = 1'h1;
     if (\$28 ) begin
-      o_rd__en = 1'h1;
+      \$signature__en$63  = 1'h1;
     end
     if (drain) begin
-      o_rd__en = fetch;
+      \$signature__en$63  = fetch;
     end
   end
   always @* begin
@@ -2101,7 +2101,7 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign edge_row = edge_row_m;
   assign edge_addr = \$25 [11:0];
   assign a = y_out__payload[31:0];
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$67  = y_out__payload;
   assign b = s1_row[31:0];
   assign \a$73  = y_out__payload[63:32];
   assign \b$74  = s1_row[63:32];
@@ -2337,14 +2337,14 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \w_rd__data[7].q[0]  = i_wrow[171:168];
   assign \w_rd__data[7].scale  = i_wrow[187:172];
   assign \w_rd__data[7].zero  = i_wrow[191:188];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
-  assign \o_rd__data[4]  = y_out__payload[159:128];
-  assign \o_rd__data[5]  = y_out__payload[191:160];
-  assign \o_rd__data[6]  = y_out__payload[223:192];
-  assign \o_rd__data[7]  = y_out__payload[255:224];
+  assign \$signature__data$67[0]  = y_out__payload[31:0];
+  assign \$signature__data$67[1]  = y_out__payload[63:32];
+  assign \$signature__data$67[2]  = y_out__payload[95:64];
+  assign \$signature__data$67[3]  = y_out__payload[127:96];
+  assign \$signature__data$67[4]  = y_out__payload[159:128];
+  assign \$signature__data$67[5]  = y_out__payload[191:160];
+  assign \$signature__data$67[6]  = y_out__payload[223:192];
+  assign \$signature__data$67[7]  = y_out__payload[255:224];
   assign \s1_row[0]  = s1_row[31:0];
   assign \s1_row[1]  = s1_row[63:32];
   assign \s1_row[2]  = s1_row[95:64];

@@ -4,10 +4,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg \$103 ;
+  reg \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
   wire \$11 ;
   wire [9:0] \$12 ;
   wire \$13 ;
@@ -24,90 +23,91 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [9:0] \$23 ;
   wire [12:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire [12:0] \$27 ;
+  wire [12:0] \$26 ;
+  wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [9:0] \$29 ;
   wire \$3 ;
-  wire [9:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire [9:0] \$37 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [9:0] \$41 ;
+  wire [9:0] \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire [40:0] \$44 ;
-  wire \$45 ;
+  wire [40:0] \$43 ;
+  wire \$44 ;
+  wire [4:0] \$45 ;
   wire [4:0] \$46 ;
-  wire [4:0] \$47 ;
-  wire [9:0] \$48 ;
-  wire [12:0] \$49 ;
+  wire [9:0] \$47 ;
+  wire [12:0] \$48 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
-  wire [9:0] \$50 ;
-  wire [12:0] \$51 ;
-  wire \$52 ;
+  wire [12:0] \$50 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire [9:0] \$53 ;
-  wire [9:0] \$54 ;
-  wire \$55 ;
+  wire \$54 ;
+  wire [12:0] \$55 ;
   wire [12:0] \$56 ;
   wire [12:0] \$57 ;
-  wire [12:0] \$58 ;
-  wire \$59 ;
+  wire \$58 ;
+  wire [9:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
+  wire \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
-  wire [8:0] \$67 ;
+  wire [8:0] \$66 ;
+  wire \$67 ;
   wire \$68 ;
-  wire \$69 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
-  wire [8:0] \$70 ;
-  wire \$71 ;
-  wire [9:0] \$72 ;
-  wire \$73 ;
+  wire \$70 ;
+  wire [9:0] \$71 ;
+  wire \$72 ;
+  reg [8:0] \$73 ;
   reg [8:0] \$74 ;
   reg [8:0] \$75 ;
-  reg [8:0] \$76 ;
-  reg [11:0] \$77 ;
-  reg [8:0] \$78 ;
-  reg \$79 ;
+  reg [11:0] \$76 ;
+  reg [8:0] \$77 ;
+  reg \$78 ;
+  reg [39:0] \$79 ;
   wire \$8 ;
-  reg [39:0] \$80 ;
-  reg [3:0] \$81 ;
-  reg [8:0] \$82 ;
-  reg [11:0] \$83 ;
+  reg [3:0] \$80 ;
+  reg [8:0] \$81 ;
+  reg [11:0] \$82 ;
+  reg [8:0] \$83 ;
   reg [8:0] \$84 ;
   reg [8:0] \$85 ;
-  reg [8:0] \$86 ;
-  reg [127:0] \$87 ;
+  reg [127:0] \$86 ;
+  reg [4:0] \$87 ;
   reg [4:0] \$88 ;
-  reg [4:0] \$89 ;
+  reg [127:0] \$89 ;
   wire \$9 ;
-  reg [127:0] \$90 ;
-  reg [8:0] \$91 ;
+  reg [8:0] \$90 ;
+  reg [11:0] \$91 ;
   reg [11:0] \$92 ;
-  reg [11:0] \$93 ;
+  reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg \$96 ;
-  reg [7:0] \$97 ;
-  reg \$98 ;
-  reg [255:0] \$99 ;
+  reg [7:0] \$96 ;
+  reg \$97 ;
+  reg [255:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$37 ;
+  reg [7:0] \$signature__addr$71 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$25 ;
   wire [15:0] \$signature__data$25[0] ;
@@ -126,23 +126,32 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [15:0] \$signature__data$25[6][0] ;
   wire [15:0] \$signature__data$25[7] ;
   wire [15:0] \$signature__data$25[7][0] ;
-  wire [127:0] \$signature__data$76 ;
-  wire [15:0] \$signature__data$76[0] ;
-  wire [15:0] \$signature__data$76[0][0] ;
-  wire [15:0] \$signature__data$76[1] ;
-  wire [15:0] \$signature__data$76[1][0] ;
-  wire [15:0] \$signature__data$76[2] ;
-  wire [15:0] \$signature__data$76[2][0] ;
-  wire [15:0] \$signature__data$76[3] ;
-  wire [15:0] \$signature__data$76[3][0] ;
-  wire [15:0] \$signature__data$76[4] ;
-  wire [15:0] \$signature__data$76[4][0] ;
-  wire [15:0] \$signature__data$76[5] ;
-  wire [15:0] \$signature__data$76[5][0] ;
-  wire [15:0] \$signature__data$76[6] ;
-  wire [15:0] \$signature__data$76[6][0] ;
-  wire [15:0] \$signature__data$76[7] ;
-  wire [15:0] \$signature__data$76[7][0] ;
+  wire [255:0] \$signature__data$66 ;
+  wire [31:0] \$signature__data$66[0] ;
+  wire [31:0] \$signature__data$66[1] ;
+  wire [31:0] \$signature__data$66[2] ;
+  wire [31:0] \$signature__data$66[3] ;
+  wire [31:0] \$signature__data$66[4] ;
+  wire [31:0] \$signature__data$66[5] ;
+  wire [31:0] \$signature__data$66[6] ;
+  wire [31:0] \$signature__data$66[7] ;
+  wire [127:0] \$signature__data$75 ;
+  wire [15:0] \$signature__data$75[0] ;
+  wire [15:0] \$signature__data$75[0][0] ;
+  wire [15:0] \$signature__data$75[1] ;
+  wire [15:0] \$signature__data$75[1][0] ;
+  wire [15:0] \$signature__data$75[2] ;
+  wire [15:0] \$signature__data$75[2][0] ;
+  wire [15:0] \$signature__data$75[3] ;
+  wire [15:0] \$signature__data$75[3][0] ;
+  wire [15:0] \$signature__data$75[4] ;
+  wire [15:0] \$signature__data$75[4][0] ;
+  wire [15:0] \$signature__data$75[5] ;
+  wire [15:0] \$signature__data$75[5][0] ;
+  wire [15:0] \$signature__data$75[6] ;
+  wire [15:0] \$signature__data$75[6][0] ;
+  wire [15:0] \$signature__data$75[7] ;
+  wire [15:0] \$signature__data$75[7][0] ;
   wire [15:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[1] ;
@@ -162,6 +171,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$41 ;
+  reg \$signature__en$72 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -284,17 +294,6 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [8:0] m;
   input [11:0] n;
   wire [11:0] n;
-  reg [7:0] o_rd__addr;
-  wire [255:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  wire [31:0] \o_rd__data[4] ;
-  wire [31:0] \o_rd__data[5] ;
-  wire [31:0] \o_rd__data[6] ;
-  wire [31:0] \o_rd__data[7] ;
-  reg o_rd__en;
   wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -676,7 +675,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
       _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$76  = _0_;
+  assign \$signature__data$75  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -942,9 +941,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   reg [255:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$72 ) begin
+      _1_ <= o_buf[\$signature__addr$71 ];
+      if (o_wr__en && \$signature__addr$71  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1250,115 +1249,114 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \$23  = edge_m0 + o_row_index;
   assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$25  = run & o_row_valid;
-  assign \$27  = edge_n0 + 4'h8;
-  assign \$28  = \$27  >= N;
-  assign \$29  = \$26  & \$28 ;
-  assign \$30  = edge_m0 + 4'h8;
-  assign \$31  = \$30  >= M;
-  assign is_last = \$29  & \$31 ;
-  assign \$32  = ~ y_out__valid;
-  assign \$33  = \$32  | y_out__ready;
-  assign \$34  = raddr < y_end;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = a_in__valid & a_in__ready;
-  assign \$37  = a_load_addr + 1'h1;
-  assign \$38  = ~ busy;
-  assign \$39  = start & \$38 ;
-  assign \$40  = w_in__valid & w_in__ready;
-  assign \$41  = w_load_addr + 1'h1;
-  assign \$42  = ~ busy;
-  assign \$43  = start & \$42 ;
-  assign \$44  = cycles + 1'h1;
-  assign \$45  = os_since_last < 4'h8;
-  assign \$46  = os_since_last + 1'h1;
-  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
-  assign \$48  = os_beat + 1'h1;
-  assign \$49  = os_n0 + 4'h8;
-  assign \$50  = os_w_base + os_len;
-  assign \$51  = os_n0 + 4'h8;
-  assign \$52  = \$51  >= N;
-  assign \$53  = os_m0 + 4'h8;
-  assign \$54  = os_a_base + os_len;
-  assign \$55  = run & o_row_valid;
-  assign \$56  = edge_n0 + 4'h8;
-  assign \$57  = edge_y_base + M;
-  assign \$58  = edge_n0 + 4'h8;
-  assign \$59  = \$58  >= N;
-  assign \$60  = edge_m0 + 4'h8;
+  assign \$26  = edge_n0 + 4'h8;
+  assign \$27  = \$26  >= N;
+  assign \$28  = \$25  & \$27 ;
+  assign \$29  = edge_m0 + 4'h8;
+  assign \$30  = \$29  >= M;
+  assign is_last = \$28  & \$30 ;
+  assign \$31  = ~ y_out__valid;
+  assign \$32  = \$31  | y_out__ready;
+  assign \$33  = raddr < y_end;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = a_in__valid & a_in__ready;
+  assign \$36  = a_load_addr + 1'h1;
+  assign \$37  = ~ busy;
+  assign \$38  = start & \$37 ;
+  assign \$39  = w_in__valid & w_in__ready;
+  assign \$40  = w_load_addr + 1'h1;
+  assign \$41  = ~ busy;
+  assign \$42  = start & \$41 ;
+  assign \$43  = cycles + 1'h1;
+  assign \$44  = os_since_last == 4'h8;
+  assign \$45  = os_since_last + 1'h1;
+  assign \$46  = \$44  ? { 1'h0, os_since_last } : \$45 ;
+  assign \$47  = os_beat + 1'h1;
+  assign \$48  = os_n0 + 4'h8;
+  assign \$49  = os_w_base + os_len;
+  assign \$50  = os_n0 + 4'h8;
+  assign \$51  = \$50  >= N;
+  assign \$52  = os_m0 + 4'h8;
+  assign \$53  = os_a_base + os_len;
+  assign \$54  = run & o_row_valid;
+  assign \$55  = edge_n0 + 4'h8;
+  assign \$56  = edge_y_base + M;
+  assign \$57  = edge_n0 + 4'h8;
+  assign \$58  = \$57  >= N;
+  assign \$59  = edge_m0 + 4'h8;
+  assign \$60  = run & o_row_valid;
   assign \$61  = run & o_row_valid;
-  assign \$62  = run & o_row_valid;
-  assign \$63  = \$23 [8:0] < M;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = run & o_row_valid;
-  assign \$66  = \$65  & is_last;
-  assign \$67  = o_wr__addr + 1'h1;
-  assign \$68  = \$67  > y_end;
-  assign \$69  = o_wr__en & \$68 ;
-  assign \$70  = o_wr__addr + 1'h1;
-  assign \$71  = run & last_write;
-  assign \$72  = raddr + 1'h1;
-  assign \$73  = raddr == y_end;
+  assign \$62  = \$23 [8:0] < M;
+  assign \$63  = \$61  & \$62 ;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$64  & is_last;
+  assign \$66  = o_wr__addr + 1'h1;
+  assign \$67  = \$66  > y_end;
+  assign \$68  = o_wr__en & \$67 ;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = run & last_write;
+  assign \$71  = raddr + 1'h1;
+  assign \$72  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$74 ;
+    a_load_addr <= \$73 ;
   always @(posedge clk)
-    w_load_addr <= \$75 ;
+    w_load_addr <= \$74 ;
   always @(posedge clk)
-    M <= \$76 ;
+    M <= \$75 ;
   always @(posedge clk)
-    N <= \$77 ;
+    N <= \$76 ;
   always @(posedge clk)
-    os_len <= \$78 ;
+    os_len <= \$77 ;
   always @(posedge clk)
-    run <= \$79 ;
+    run <= \$78 ;
   always @(posedge clk)
-    cycles <= \$80 ;
+    cycles <= \$79 ;
   always @(posedge clk)
-    os_since_last <= \$81 ;
+    os_since_last <= \$80 ;
   always @(posedge clk)
-    os_m0 <= \$82 ;
+    os_m0 <= \$81 ;
   always @(posedge clk)
-    os_n0 <= \$83 ;
+    os_n0 <= \$82 ;
   always @(posedge clk)
-    os_beat <= \$84 ;
+    os_beat <= \$83 ;
   always @(posedge clk)
-    os_a_base <= \$85 ;
+    os_a_base <= \$84 ;
   always @(posedge clk)
-    os_w_base <= \$86 ;
+    os_w_base <= \$85 ;
   always @(posedge clk)
-    i_a <= \$87 ;
+    i_a <= \$86 ;
   always @(posedge clk)
-    issue_d1 <= \$88 ;
+    issue_d1 <= \$87 ;
   always @(posedge clk)
-    i_ctl <= \$89 ;
+    i_ctl <= \$88 ;
   always @(posedge clk)
-    i_w <= \$90 ;
+    i_w <= \$89 ;
   always @(posedge clk)
-    edge_m0 <= \$91 ;
+    edge_m0 <= \$90 ;
   always @(posedge clk)
-    edge_n0 <= \$92 ;
+    edge_n0 <= \$91 ;
   always @(posedge clk)
-    edge_y_base <= \$93 ;
+    edge_y_base <= \$92 ;
   always @(posedge clk)
-    s1_valid <= \$94 ;
+    s1_valid <= \$93 ;
   always @(posedge clk)
-    o_wr__en <= \$95 ;
+    o_wr__en <= \$94 ;
   always @(posedge clk)
-    s1_first <= \$96 ;
+    s1_first <= \$95 ;
   always @(posedge clk)
-    o_wr__addr <= \$97 ;
+    o_wr__addr <= \$96 ;
   always @(posedge clk)
-    last_write <= \$98 ;
+    last_write <= \$97 ;
   always @(posedge clk)
-    s1_row <= \$99 ;
+    s1_row <= \$98 ;
   always @(posedge clk)
-    y_end <= \$100 ;
+    y_end <= \$99 ;
   always @(posedge clk)
-    drain <= \$101 ;
+    drain <= \$100 ;
   always @(posedge clk)
-    raddr <= \$102 ;
+    raddr <= \$101 ;
   always @(posedge clk)
-    y_out__valid <= \$103 ;
+    y_out__valid <= \$102 ;
   \array_fp16_mac_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1382,38 +1380,45 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
-    if (\$25 ) begin
-      o_rd__addr = \$24 [7:0];
-    end
-    if (drain) begin
-      o_rd__addr = raddr[7:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
-    if (\$25 ) begin
-      o_rd__en = 1'h1;
-    end
-    if (drain) begin
-      o_rd__en = fetch;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$35 ;
+      fetch = \$34 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = a_load_addr;
-    if (\$36 ) begin
-      \$74  = \$37 [8:0];
+    \$signature__addr$71  = 8'h00;
+    if (drain) begin
+      \$signature__addr$71  = raddr[7:0];
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$72  = 1'h1;
+    if (drain) begin
+      \$signature__en$72  = fetch;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = a_load_addr;
+    if (\$35 ) begin
+      \$73  = \$36 [8:0];
+    end
+    if (\$38 ) begin
+      \$73  = 9'h000;
+    end
+    if (rst) begin
+      \$73  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = w_load_addr;
     if (\$39 ) begin
+      \$74  = \$40 [8:0];
+    end
+    if (\$42 ) begin
       \$74  = 9'h000;
     end
     if (rst) begin
@@ -1422,12 +1427,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_load_addr;
-    if (\$40 ) begin
-      \$75  = \$41 [8:0];
-    end
-    if (\$43 ) begin
-      \$75  = 9'h000;
+    \$75  = M;
+    if (go) begin
+      \$75  = m;
     end
     if (rst) begin
       \$75  = 9'h000;
@@ -1435,120 +1437,127 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = M;
+    \$76  = N;
     if (go) begin
-      \$76  = m;
+      \$76  = n;
     end
     if (rst) begin
-      \$76  = 9'h000;
+      \$76  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = N;
+    \$77  = os_len;
     if (go) begin
-      \$77  = n;
+      \$77  = k_beats;
     end
     if (rst) begin
-      \$77  = 12'h000;
+      \$77  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = os_len;
+    \$78  = run;
     if (go) begin
-      \$78  = k_beats;
+      \$78  = 1'h1;
+    end
+    if (\$70 ) begin
+      \$78  = 1'h0;
     end
     if (rst) begin
-      \$78  = 9'h000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = run;
+    \$79  = cycles;
     if (go) begin
-      \$79  = 1'h1;
-    end
-    if (\$71 ) begin
-      \$79  = 1'h0;
-    end
-    if (rst) begin
-      \$79  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = cycles;
-    if (go) begin
-      \$80  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
     if (run) begin
-      \$80  = \$44 [39:0];
+      \$79  = \$43 [39:0];
     end
     if (rst) begin
-      \$80  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = \$47 [3:0];
+    \$80  = \$46 [3:0];
     if (go) begin
-      \$81  = 4'h8;
+      \$80  = 4'h8;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$81  = 4'h1;
+        \$80  = 4'h1;
       end
     end
     if (rst) begin
-      \$81  = 4'h0;
+      \$80  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = os_m0;
+    \$81  = os_m0;
     if (go) begin
-      \$82  = 9'h000;
+      \$81  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$52 ) begin
-          \$82  = \$53 [8:0];
+        if (\$51 ) begin
+          \$81  = \$52 [8:0];
         end
       end
     end
     if (rst) begin
-      \$82  = 9'h000;
+      \$81  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = os_n0;
+    \$82  = os_n0;
     if (go) begin
-      \$83  = 12'h000;
+      \$82  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$83  = \$49 [11:0];
-        if (\$52 ) begin
-          \$83  = 12'h000;
+        \$82  = \$48 [11:0];
+        if (\$51 ) begin
+          \$82  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$83  = 12'h000;
+      \$82  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = os_beat;
+    \$83  = os_beat;
+    if (go) begin
+      \$83  = 9'h000;
+    end
+    if (os_fire) begin
+      \$83  = \$47 [8:0];
+      if (os_is_last) begin
+        \$83  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$83  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = os_a_base;
     if (go) begin
       \$84  = 9'h000;
     end
     if (os_fire) begin
-      \$84  = \$48 [8:0];
       if (os_is_last) begin
-        \$84  = 9'h000;
+        if (\$51 ) begin
+          \$84  = \$53 [8:0];
+        end
       end
     end
     if (rst) begin
@@ -1557,14 +1566,15 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = os_a_base;
+    \$85  = os_w_base;
     if (go) begin
       \$85  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$52 ) begin
-          \$85  = \$54 [8:0];
+        \$85  = \$49 [8:0];
+        if (\$51 ) begin
+          \$85  = 9'h000;
         end
       end
     end
@@ -1574,77 +1584,77 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = os_w_base;
-    if (go) begin
-      \$86  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$86  = \$50 [8:0];
-        if (\$52 ) begin
-          \$86  = 9'h000;
-        end
-      end
-    end
+    \$86  = \$signature__data$75 ;
     if (rst) begin
-      \$86  = 9'h000;
+      \$86  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = \$signature__data$76 ;
+    \$87  = issue;
     if (rst) begin
-      \$87  = 128'h00000000000000000000000000000000;
+      \$87  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = issue;
+    \$88  = issue_d1;
     if (rst) begin
       \$88  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = issue_d1;
+    \$89  = w_rd__data;
     if (rst) begin
-      \$89  = 5'h00;
+      \$89  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_rd__data;
-    if (rst) begin
-      \$90  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = edge_m0;
+    \$90  = edge_m0;
     if (go) begin
-      \$91  = 9'h000;
+      \$90  = 9'h000;
     end
-    if (\$55 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        if (\$59 ) begin
-          \$91  = \$60 [8:0];
+        if (\$58 ) begin
+          \$90  = \$59 [8:0];
         end
       end
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$90  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = edge_n0;
+    \$91  = edge_n0;
+    if (go) begin
+      \$91  = 12'h000;
+    end
+    if (\$54 ) begin
+      if (block_done) begin
+        \$91  = \$55 [11:0];
+        if (\$58 ) begin
+          \$91  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$91  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = edge_y_base;
     if (go) begin
       \$92  = 12'h000;
     end
-    if (\$55 ) begin
+    if (\$54 ) begin
       if (block_done) begin
         \$92  = \$56 [11:0];
-        if (\$59 ) begin
+        if (\$58 ) begin
           \$92  = 12'h000;
         end
       end
@@ -1655,132 +1665,114 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = edge_y_base;
-    if (go) begin
-      \$93  = 12'h000;
-    end
-    if (\$55 ) begin
-      if (block_done) begin
-        \$93  = \$57 [11:0];
-        if (\$59 ) begin
-          \$93  = 12'h000;
-        end
-      end
-    end
+    \$93  = \$60 ;
     if (rst) begin
-      \$93  = 12'h000;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$61 ;
+    \$94  = \$63 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$64 ;
+    \$95  = 1'h1;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = 1'h1;
+    \$96  = \$24 [7:0];
     if (rst) begin
-      \$96  = 1'h0;
+      \$96  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$24 [7:0];
+    \$97  = \$65 ;
     if (rst) begin
-      \$97  = 8'h00;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$66 ;
+    \$98 [31:0] = o_row[31:0];
+    \$98 [63:32] = o_row[63:32];
+    \$98 [95:64] = o_row[95:64];
+    \$98 [127:96] = o_row[127:96];
+    \$98 [159:128] = o_row[159:128];
+    \$98 [191:160] = o_row[191:160];
+    \$98 [223:192] = o_row[223:192];
+    \$98 [255:224] = o_row[255:224];
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99 [31:0] = o_row[31:0];
-    \$99 [63:32] = o_row[63:32];
-    \$99 [95:64] = o_row[95:64];
-    \$99 [127:96] = o_row[127:96];
-    \$99 [159:128] = o_row[159:128];
-    \$99 [191:160] = o_row[191:160];
-    \$99 [223:192] = o_row[223:192];
-    \$99 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$99  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = y_end;
-    if (\$69 ) begin
-      \$100  = \$70 ;
+    \$99  = y_end;
+    if (\$68 ) begin
+      \$99  = \$69 ;
     end
     if (go) begin
-      \$100  = 9'h000;
+      \$99  = 9'h000;
     end
     if (rst) begin
-      \$100  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = drain;
-    if (\$71 ) begin
-      \$101  = 1'h1;
+    \$100  = drain;
+    if (\$70 ) begin
+      \$100  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$73 ) begin
-          \$101  = 1'h0;
+        if (\$72 ) begin
+          \$100  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = raddr;
+    \$101  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$102  = \$72 [8:0];
+        \$101  = \$71 [8:0];
       end
     end
     if (go) begin
-      \$102  = 9'h000;
+      \$101  = 9'h000;
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = y_out__valid;
+    \$102  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$103  = 1'h1;
+        \$102  = 1'h1;
       end else if (y_out__ready) begin
-        \$103  = 1'h0;
+        \$102  = 1'h0;
       end
     end
     if (go) begin
-      \$103  = 1'h0;
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$103  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1802,7 +1794,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$66  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[15:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -1915,14 +1907,14 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \o_wr__data[5]  = edge_new[191:160];
   assign \o_wr__data[6]  = edge_new[223:192];
   assign \o_wr__data[7]  = edge_new[255:224];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
-  assign \o_rd__data[4]  = y_out__payload[159:128];
-  assign \o_rd__data[5]  = y_out__payload[191:160];
-  assign \o_rd__data[6]  = y_out__payload[223:192];
-  assign \o_rd__data[7]  = y_out__payload[255:224];
+  assign \$signature__data$66[0]  = y_out__payload[31:0];
+  assign \$signature__data$66[1]  = y_out__payload[63:32];
+  assign \$signature__data$66[2]  = y_out__payload[95:64];
+  assign \$signature__data$66[3]  = y_out__payload[127:96];
+  assign \$signature__data$66[4]  = y_out__payload[159:128];
+  assign \$signature__data$66[5]  = y_out__payload[191:160];
+  assign \$signature__data$66[6]  = y_out__payload[223:192];
+  assign \$signature__data$66[7]  = y_out__payload[255:224];
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1939,22 +1931,22 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \i_a[6][0]  = i_a[111:96];
   assign \i_a[7]  = i_a[127:112];
   assign \i_a[7][0]  = i_a[127:112];
-  assign \$signature__data$76[0]  = \$signature__data$76 [15:0];
-  assign \$signature__data$76[0][0]  = \$signature__data$76 [15:0];
-  assign \$signature__data$76[1]  = \$signature__data$76 [31:16];
-  assign \$signature__data$76[1][0]  = \$signature__data$76 [31:16];
-  assign \$signature__data$76[2]  = \$signature__data$76 [47:32];
-  assign \$signature__data$76[2][0]  = \$signature__data$76 [47:32];
-  assign \$signature__data$76[3]  = \$signature__data$76 [63:48];
-  assign \$signature__data$76[3][0]  = \$signature__data$76 [63:48];
-  assign \$signature__data$76[4]  = \$signature__data$76 [79:64];
-  assign \$signature__data$76[4][0]  = \$signature__data$76 [79:64];
-  assign \$signature__data$76[5]  = \$signature__data$76 [95:80];
-  assign \$signature__data$76[5][0]  = \$signature__data$76 [95:80];
-  assign \$signature__data$76[6]  = \$signature__data$76 [111:96];
-  assign \$signature__data$76[6][0]  = \$signature__data$76 [111:96];
-  assign \$signature__data$76[7]  = \$signature__data$76 [127:112];
-  assign \$signature__data$76[7][0]  = \$signature__data$76 [127:112];
+  assign \$signature__data$75[0]  = \$signature__data$75 [15:0];
+  assign \$signature__data$75[0][0]  = \$signature__data$75 [15:0];
+  assign \$signature__data$75[1]  = \$signature__data$75 [31:16];
+  assign \$signature__data$75[1][0]  = \$signature__data$75 [31:16];
+  assign \$signature__data$75[2]  = \$signature__data$75 [47:32];
+  assign \$signature__data$75[2][0]  = \$signature__data$75 [47:32];
+  assign \$signature__data$75[3]  = \$signature__data$75 [63:48];
+  assign \$signature__data$75[3][0]  = \$signature__data$75 [63:48];
+  assign \$signature__data$75[4]  = \$signature__data$75 [79:64];
+  assign \$signature__data$75[4][0]  = \$signature__data$75 [79:64];
+  assign \$signature__data$75[5]  = \$signature__data$75 [95:80];
+  assign \$signature__data$75[5][0]  = \$signature__data$75 [95:80];
+  assign \$signature__data$75[6]  = \$signature__data$75 [111:96];
+  assign \$signature__data$75[6][0]  = \$signature__data$75 [111:96];
+  assign \$signature__data$75[7]  = \$signature__data$75 [127:112];
+  assign \$signature__data$75[7][0]  = \$signature__data$75 [127:112];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2010,7 +2002,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign edge_new[31:0] = s1_row[31:0];
   assign \$15  = 1'h1;
   assign \$16  = \$14 ;
-  assign \$26  = block_done;
+  assign \$25  = block_done;
 endmodule
 
 module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

@@ -124,6 +124,7 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   reg [7:0] \$signature__addr$34 ;
+  reg [7:0] \$signature__addr$62 ;
   wire [63:0] \$signature__data ;
   wire [63:0] \$signature__data$25 ;
   wire [15:0] \$signature__data$25[0] ;
@@ -134,6 +135,11 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [15:0] \$signature__data$25[2][0] ;
   wire [15:0] \$signature__data$25[3] ;
   wire [15:0] \$signature__data$25[3][0] ;
+  wire [127:0] \$signature__data$67 ;
+  wire [31:0] \$signature__data$67[0] ;
+  wire [31:0] \$signature__data$67[1] ;
+  wire [31:0] \$signature__data$67[2] ;
+  wire [31:0] \$signature__data$67[3] ;
   wire [63:0] \$signature__data$95 ;
   wire [15:0] \$signature__data$95[0] ;
   wire [15:0] \$signature__data$95[0][0] ;
@@ -154,6 +160,7 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$42 ;
+  reg \$signature__en$63 ;
   reg [10:0] KB = 11'h000;
   reg [8:0] M = 9'h000;
   reg [10:0] N = 11'h000;
@@ -260,13 +267,6 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   wire [8:0] m;
   input [10:0] n;
   wire [10:0] n;
-  reg [7:0] o_rd__addr;
-  wire [127:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  reg o_rd__en;
   wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -889,9 +889,9 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   reg [127:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$63 ) begin
+      _1_ <= o_buf[\$signature__addr$62 ];
+      if (o_wr__en && \$signature__addr$62  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1411,22 +1411,22 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
+    \$signature__addr$62  = 8'h00;
     if (\$28 ) begin
-      o_rd__addr = \$25 [7:0];
+      \$signature__addr$62  = \$25 [7:0];
     end
     if (drain) begin
-      o_rd__addr = raddr[7:0];
+      \$signature__addr$62  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
+    \$signature__en$63  = 1'h1;
     if (\$28 ) begin
-      o_rd__en = 1'h1;
+      \$signature__en$63  = 1'h1;
     end
     if (drain) begin
-      o_rd__en = fetch;
+      \$signature__en$63  = fetch;
     end
   end
   always @* begin
@@ -1872,7 +1872,7 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign edge_row = edge_row_m;
   assign edge_addr = \$25 [10:0];
   assign a = y_out__payload[31:0];
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$67  = y_out__payload;
   assign b = s1_row[31:0];
   assign \a$73  = y_out__payload[63:32];
   assign \b$74  = s1_row[63:32];
@@ -1952,10 +1952,10 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \w_rd__data[2][0]  = i_wrow[47:32];
   assign \w_rd__data[3]  = i_wrow[63:48];
   assign \w_rd__data[3][0]  = i_wrow[63:48];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
+  assign \$signature__data$67[0]  = y_out__payload[31:0];
+  assign \$signature__data$67[1]  = y_out__payload[63:32];
+  assign \$signature__data$67[2]  = y_out__payload[95:64];
+  assign \$signature__data$67[3]  = y_out__payload[127:96];
   assign \s1_row[0]  = s1_row[31:0];
   assign \s1_row[1]  = s1_row[63:32];
   assign \s1_row[2]  = s1_row[95:64];

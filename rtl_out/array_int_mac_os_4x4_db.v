@@ -5,18 +5,16 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire \$1 ;
   wire [9:0] \$10 ;
   reg \$100 ;
-  reg [8:0] \$101 ;
-  reg \$102 ;
-  reg [127:0] \$103 ;
-  reg [8:0] \$104 ;
-  reg [8:0] \$105 ;
+  reg [127:0] \$101 ;
+  reg [8:0] \$102 ;
+  reg [8:0] \$103 ;
+  reg \$104 ;
+  reg \$105 ;
   reg \$106 ;
-  reg \$107 ;
+  reg [8:0] \$107 ;
   reg \$108 ;
   reg [8:0] \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [8:0] \$111 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -30,89 +28,89 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [9:0] \$21 ;
   wire [11:0] \$22 ;
   wire \$23 ;
-  wire \$24 ;
-  wire [11:0] \$25 ;
+  wire [11:0] \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire [9:0] \$28 ;
-  wire \$29 ;
+  wire [9:0] \$27 ;
+  wire \$28 ;
+  wire [9:0] \$29 ;
   wire \$3 ;
-  wire [9:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
+  wire [9:0] \$32 ;
   wire [9:0] \$33 ;
-  wire [9:0] \$34 ;
-  wire [8:0] \$35 ;
-  wire [9:0] \$36 ;
+  wire [8:0] \$34 ;
+  wire [9:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [9:0] \$43 ;
-  wire \$44 ;
-  wire [9:0] \$45 ;
-  wire \$46 ;
-  wire [40:0] \$47 ;
-  wire \$48 ;
+  wire [9:0] \$42 ;
+  wire \$43 ;
+  wire [9:0] \$44 ;
+  wire \$45 ;
+  wire [40:0] \$46 ;
+  wire \$47 ;
+  wire [3:0] \$48 ;
   wire [3:0] \$49 ;
   wire \$5 ;
-  wire [3:0] \$50 ;
-  wire [9:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire [9:0] \$53 ;
-  wire [11:0] \$54 ;
-  wire \$55 ;
+  wire [9:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [11:0] \$53 ;
+  wire \$54 ;
+  wire [9:0] \$55 ;
   wire [9:0] \$56 ;
-  wire [9:0] \$57 ;
-  wire \$58 ;
+  wire \$57 ;
+  wire [11:0] \$58 ;
   wire [11:0] \$59 ;
   wire \$6 ;
   wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire \$62 ;
-  wire [9:0] \$63 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire \$63 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
   wire \$68 ;
-  wire \$69 ;
+  wire [9:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire \$72 ;
+  wire [9:0] \$72 ;
   wire [9:0] \$73 ;
-  wire [9:0] \$74 ;
-  wire [127:0] \$75 ;
-  reg [8:0] \$76 ;
-  reg [8:0] \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  reg [8:0] \$74 ;
+  reg [8:0] \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [8:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
   reg [8:0] \$80 ;
-  reg [10:0] \$81 ;
-  reg [8:0] \$82 ;
-  reg \$83 ;
-  reg [39:0] \$84 ;
-  reg [2:0] \$85 ;
+  reg \$81 ;
+  reg [39:0] \$82 ;
+  reg [2:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [10:0] \$85 ;
   reg [8:0] \$86 ;
-  reg [10:0] \$87 ;
+  reg [8:0] \$87 ;
   reg [8:0] \$88 ;
-  reg [8:0] \$89 ;
+  reg [127:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [127:0] \$91 ;
-  reg [4:0] \$92 ;
-  reg [4:0] \$93 ;
-  reg [127:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg [10:0] \$96 ;
-  reg [10:0] \$97 ;
+  reg [4:0] \$90 ;
+  reg [4:0] \$91 ;
+  reg [127:0] \$92 ;
+  reg [8:0] \$93 ;
+  reg [10:0] \$94 ;
+  reg [10:0] \$95 ;
+  reg \$96 ;
+  reg \$97 ;
   reg \$98 ;
-  reg \$99 ;
+  reg [8:0] \$99 ;
   wire [8:0] \$signature__addr ;
   wire [8:0] \$signature__addr$27 ;
   wire [8:0] \$signature__addr$40 ;
@@ -138,27 +136,27 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data$28[3][1] ;
   wire [7:0] \$signature__data$28[3][2] ;
   wire [7:0] \$signature__data$28[3][3] ;
-  wire [127:0] \$signature__data$87 ;
-  wire [31:0] \$signature__data$87[0] ;
-  wire [7:0] \$signature__data$87[0][0] ;
-  wire [7:0] \$signature__data$87[0][1] ;
-  wire [7:0] \$signature__data$87[0][2] ;
-  wire [7:0] \$signature__data$87[0][3] ;
-  wire [31:0] \$signature__data$87[1] ;
-  wire [7:0] \$signature__data$87[1][0] ;
-  wire [7:0] \$signature__data$87[1][1] ;
-  wire [7:0] \$signature__data$87[1][2] ;
-  wire [7:0] \$signature__data$87[1][3] ;
-  wire [31:0] \$signature__data$87[2] ;
-  wire [7:0] \$signature__data$87[2][0] ;
-  wire [7:0] \$signature__data$87[2][1] ;
-  wire [7:0] \$signature__data$87[2][2] ;
-  wire [7:0] \$signature__data$87[2][3] ;
-  wire [31:0] \$signature__data$87[3] ;
-  wire [7:0] \$signature__data$87[3][0] ;
-  wire [7:0] \$signature__data$87[3][1] ;
-  wire [7:0] \$signature__data$87[3][2] ;
-  wire [7:0] \$signature__data$87[3][3] ;
+  wire [127:0] \$signature__data$84 ;
+  wire [31:0] \$signature__data$84[0] ;
+  wire [7:0] \$signature__data$84[0][0] ;
+  wire [7:0] \$signature__data$84[0][1] ;
+  wire [7:0] \$signature__data$84[0][2] ;
+  wire [7:0] \$signature__data$84[0][3] ;
+  wire [31:0] \$signature__data$84[1] ;
+  wire [7:0] \$signature__data$84[1][0] ;
+  wire [7:0] \$signature__data$84[1][1] ;
+  wire [7:0] \$signature__data$84[1][2] ;
+  wire [7:0] \$signature__data$84[1][3] ;
+  wire [31:0] \$signature__data$84[2] ;
+  wire [7:0] \$signature__data$84[2][0] ;
+  wire [7:0] \$signature__data$84[2][1] ;
+  wire [7:0] \$signature__data$84[2][2] ;
+  wire [7:0] \$signature__data$84[2][3] ;
+  wire [31:0] \$signature__data$84[3] ;
+  wire [7:0] \$signature__data$84[3][0] ;
+  wire [7:0] \$signature__data$84[3][1] ;
+  wire [7:0] \$signature__data$84[3][2] ;
+  wire [7:0] \$signature__data$84[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -320,8 +318,6 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [8:0] m;
   input [10:0] n;
   wire [10:0] n;
-  reg [8:0] o_rd__addr;
-  reg o_rd__en;
   wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -960,7 +956,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       _0_ <= a_buf[{ bank, \$18 [7:0] }];
     end
   end
-  assign \$signature__data$87  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [127:0] o_buf [511:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1481,19 +1477,12 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       o_buf[{ bank, s1_addr[7:0] }] <= edge_new;
   end
   reg [127:0] _1_;
-  reg [127:0] _2_;
   always @(posedge clk) begin
     if (y_rd__en) begin
-      _1_ <= o_buf[\$36 [8:0]];
-    end
-    if (o_rd__en) begin
-      _2_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == { bank, s1_addr[7:0] })
-        _2_ <= edge_new;
+      _1_ <= o_buf[\$35 [8:0]];
     end
   end
   assign y_out__payload = _1_;
-  assign \$75  = _2_;
   reg [127:0] w_buf [511:0];
   initial begin
     w_buf[0] = 128'h00000000000000000000000000000000;
@@ -2013,13 +2002,13 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$signature__en$29 )
       w_buf[{ load_bank, w_load_addr[7:0] }] <= w_in__payload;
   end
-  reg [127:0] _3_;
+  reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _3_ <= w_buf[{ bank, \$19 [7:0] }];
+      _2_ <= w_buf[{ bank, \$19 [7:0] }];
     end
   end
-  assign w_rd__data = _3_;
+  assign w_rd__data = _2_;
   assign \$1  = run | drain;
   assign busy = \$1  | drain_pending;
   assign \$2  = ~ run;
@@ -2050,131 +2039,130 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$21  = edge_m0 + o_row_index;
   assign \$22  = edge_y_base + \$21 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$23  = run & o_row_valid;
-  assign \$25  = edge_n0 + 3'h4;
-  assign \$26  = \$25  >= N;
-  assign \$27  = \$24  & \$26 ;
-  assign \$28  = edge_m0 + 3'h4;
-  assign \$29  = \$28  >= M;
-  assign is_last = \$27  & \$29 ;
-  assign \$30  = s1_addr + 1'h1;
-  assign \$31  = \$30  > y_end;
-  assign \$32  = o_wr__en & \$31 ;
-  assign \$33  = s1_addr + 1'h1;
-  assign \$34  = \$32  ? \$33  : { 1'h0, y_end };
+  assign \$24  = edge_n0 + 3'h4;
+  assign \$25  = \$24  >= N;
+  assign \$26  = \$23  & \$25 ;
+  assign \$27  = edge_m0 + 3'h4;
+  assign \$28  = \$27  >= M;
+  assign is_last = \$26  & \$28 ;
+  assign \$29  = s1_addr + 1'h1;
+  assign \$30  = \$29  > y_end;
+  assign \$31  = o_wr__en & \$30 ;
+  assign \$32  = s1_addr + 1'h1;
+  assign \$33  = \$31  ? \$32  : { 1'h0, y_end };
   assign gemm_finish = run & last_write;
-  assign \$35  = drain_bank ? 9'h100 : 9'h000;
-  assign \$36  = drain_addr + \$35 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = drain_addr < drain_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = drain_addr == drain_end;
-  assign \$42  = a_in__valid & a_in__ready;
-  assign \$43  = a_load_addr + 1'h1;
-  assign \$44  = w_in__valid & w_in__ready;
-  assign \$45  = w_load_addr + 1'h1;
-  assign \$46  = ~ load_bank;
-  assign \$47  = cycles + 1'h1;
-  assign \$48  = os_since_last < 3'h4;
-  assign \$49  = os_since_last + 1'h1;
-  assign \$50  = \$48  ? \$49  : { 1'h0, os_since_last };
-  assign \$51  = os_beat + 1'h1;
-  assign \$52  = os_n0 + 3'h4;
-  assign \$53  = os_w_base + os_len;
-  assign \$54  = os_n0 + 3'h4;
-  assign \$55  = \$54  >= N;
-  assign \$56  = os_m0 + 3'h4;
-  assign \$57  = os_a_base + os_len;
-  assign \$58  = run & o_row_valid;
-  assign \$59  = edge_n0 + 3'h4;
-  assign \$60  = edge_y_base + M;
-  assign \$61  = edge_n0 + 3'h4;
-  assign \$62  = \$61  >= N;
-  assign \$63  = edge_m0 + 3'h4;
+  assign \$34  = drain_bank ? 9'h100 : 9'h000;
+  assign \$35  = drain_addr + \$34 ;
+  assign \$36  = ~ y_out__valid;
+  assign \$37  = \$36  | y_out__ready;
+  assign \$38  = drain_addr < drain_end;
+  assign \$39  = \$37  & \$38 ;
+  assign \$40  = drain_addr == drain_end;
+  assign \$41  = a_in__valid & a_in__ready;
+  assign \$42  = a_load_addr + 1'h1;
+  assign \$43  = w_in__valid & w_in__ready;
+  assign \$44  = w_load_addr + 1'h1;
+  assign \$45  = ~ load_bank;
+  assign \$46  = cycles + 1'h1;
+  assign \$47  = os_since_last == 3'h4;
+  assign \$48  = os_since_last + 1'h1;
+  assign \$49  = \$47  ? { 1'h0, os_since_last } : \$48 ;
+  assign \$50  = os_beat + 1'h1;
+  assign \$51  = os_n0 + 3'h4;
+  assign \$52  = os_w_base + os_len;
+  assign \$53  = os_n0 + 3'h4;
+  assign \$54  = \$53  >= N;
+  assign \$55  = os_m0 + 3'h4;
+  assign \$56  = os_a_base + os_len;
+  assign \$57  = run & o_row_valid;
+  assign \$58  = edge_n0 + 3'h4;
+  assign \$59  = edge_y_base + M;
+  assign \$60  = edge_n0 + 3'h4;
+  assign \$61  = \$60  >= N;
+  assign \$62  = edge_m0 + 3'h4;
+  assign \$63  = run & o_row_valid;
   assign \$64  = run & o_row_valid;
-  assign \$65  = run & o_row_valid;
-  assign \$66  = \$21 [8:0] < M;
-  assign \$67  = \$65  & \$66 ;
-  assign \$68  = run & o_row_valid;
-  assign \$69  = \$68  & is_last;
-  assign \$70  = s1_addr + 1'h1;
-  assign \$71  = \$70  > y_end;
-  assign \$72  = o_wr__en & \$71 ;
-  assign \$73  = s1_addr + 1'h1;
-  assign \$74  = drain_addr + 1'h1;
+  assign \$65  = \$21 [8:0] < M;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = run & o_row_valid;
+  assign \$68  = \$67  & is_last;
+  assign \$69  = s1_addr + 1'h1;
+  assign \$70  = \$69  > y_end;
+  assign \$71  = o_wr__en & \$70 ;
+  assign \$72  = s1_addr + 1'h1;
+  assign \$73  = drain_addr + 1'h1;
   always @(posedge clk)
-    a_load_addr <= \$76 ;
+    a_load_addr <= \$74 ;
   always @(posedge clk)
-    w_load_addr <= \$77 ;
+    w_load_addr <= \$75 ;
   always @(posedge clk)
-    bank <= \$78 ;
+    bank <= \$76 ;
   always @(posedge clk)
-    load_bank <= \$79 ;
+    load_bank <= \$77 ;
   always @(posedge clk)
-    M <= \$80 ;
+    M <= \$78 ;
   always @(posedge clk)
-    N <= \$81 ;
+    N <= \$79 ;
   always @(posedge clk)
-    os_len <= \$82 ;
+    os_len <= \$80 ;
   always @(posedge clk)
-    run <= \$83 ;
+    run <= \$81 ;
   always @(posedge clk)
-    cycles <= \$84 ;
+    cycles <= \$82 ;
   always @(posedge clk)
-    os_since_last <= \$85 ;
+    os_since_last <= \$83 ;
   always @(posedge clk)
-    os_m0 <= \$86 ;
+    os_m0 <= \$84 ;
   always @(posedge clk)
-    os_n0 <= \$87 ;
+    os_n0 <= \$85 ;
   always @(posedge clk)
-    os_beat <= \$88 ;
+    os_beat <= \$86 ;
   always @(posedge clk)
-    os_a_base <= \$89 ;
+    os_a_base <= \$87 ;
   always @(posedge clk)
-    os_w_base <= \$90 ;
+    os_w_base <= \$88 ;
   always @(posedge clk)
-    i_a <= \$91 ;
+    i_a <= \$89 ;
   always @(posedge clk)
-    issue_d1 <= \$92 ;
+    issue_d1 <= \$90 ;
   always @(posedge clk)
-    i_ctl <= \$93 ;
+    i_ctl <= \$91 ;
   always @(posedge clk)
-    i_w <= \$94 ;
+    i_w <= \$92 ;
   always @(posedge clk)
-    edge_m0 <= \$95 ;
+    edge_m0 <= \$93 ;
   always @(posedge clk)
-    edge_n0 <= \$96 ;
+    edge_n0 <= \$94 ;
   always @(posedge clk)
-    edge_y_base <= \$97 ;
+    edge_y_base <= \$95 ;
   always @(posedge clk)
-    s1_valid <= \$98 ;
+    s1_valid <= \$96 ;
   always @(posedge clk)
-    o_wr__en <= \$99 ;
+    o_wr__en <= \$97 ;
   always @(posedge clk)
-    s1_first <= \$100 ;
+    s1_first <= \$98 ;
   always @(posedge clk)
-    s1_addr <= \$101 ;
+    s1_addr <= \$99 ;
   always @(posedge clk)
-    last_write <= \$102 ;
+    last_write <= \$100 ;
   always @(posedge clk)
-    s1_row <= \$103 ;
+    s1_row <= \$101 ;
   always @(posedge clk)
-    y_end <= \$104 ;
+    y_end <= \$102 ;
   always @(posedge clk)
-    drain_addr <= \$105 ;
+    drain_addr <= \$103 ;
   always @(posedge clk)
-    y_out__valid <= \$106 ;
+    y_out__valid <= \$104 ;
   always @(posedge clk)
-    drain <= \$107 ;
+    drain <= \$105 ;
   always @(posedge clk)
-    drain_bank <= \$108 ;
+    drain_bank <= \$106 ;
   always @(posedge clk)
-    drain_end <= \$109 ;
+    drain_end <= \$107 ;
   always @(posedge clk)
-    drain_pending <= \$110 ;
+    drain_pending <= \$108 ;
   always @(posedge clk)
-    pending_end <= \$111 ;
+    pending_end <= \$109 ;
   \array_int_mac_os_4x4_db.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -2198,23 +2186,9 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 9'h000;
-    if (\$23 ) begin
-      o_rd__addr = { bank, \$22 [7:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
-    if (\$23 ) begin
-      o_rd__en = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     y_rd__en = 1'h0;
     if (drain) begin
-      y_rd__en = \$40 ;
+      y_rd__en = \$39 ;
     end
   end
   always @* begin
@@ -2223,61 +2197,81 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (drain) begin
       if (y_rd__en) begin
       end else if (y_out__ready) begin
-        drain_done = \$41 ;
+        drain_done = \$40 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = a_load_addr;
-    if (\$42 ) begin
-      \$76  = \$43 [8:0];
+    \$74  = a_load_addr;
+    if (\$41 ) begin
+      \$74  = \$42 [8:0];
     end
     if (go) begin
-      \$76  = 9'h000;
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$76  = 9'h000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_load_addr;
-    if (\$44 ) begin
-      \$77  = \$45 [8:0];
+    \$75  = w_load_addr;
+    if (\$43 ) begin
+      \$75  = \$44 [8:0];
     end
     if (go) begin
-      \$77  = 9'h000;
+      \$75  = 9'h000;
     end
     if (rst) begin
-      \$77  = 9'h000;
+      \$75  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = bank;
+    \$76  = bank;
     if (go) begin
-      \$78  = load_bank;
+      \$76  = load_bank;
     end
     if (rst) begin
-      \$78  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = load_bank;
+    \$77  = load_bank;
     if (go) begin
-      \$79  = \$46 ;
+      \$77  = \$45 ;
     end
     if (rst) begin
-      \$79  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = M;
+    \$78  = M;
     if (go) begin
-      \$80  = m;
+      \$78  = m;
+    end
+    if (rst) begin
+      \$78  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = N;
+    if (go) begin
+      \$79  = n;
+    end
+    if (rst) begin
+      \$79  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = os_len;
+    if (go) begin
+      \$80  = k_beats;
     end
     if (rst) begin
       \$80  = 9'h000;
@@ -2285,76 +2279,90 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = N;
+    \$81  = run;
     if (go) begin
-      \$81  = n;
-    end
-    if (rst) begin
-      \$81  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = os_len;
-    if (go) begin
-      \$82  = k_beats;
-    end
-    if (rst) begin
-      \$82  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = run;
-    if (go) begin
-      \$83  = 1'h1;
+      \$81  = 1'h1;
     end
     if (gemm_finish) begin
-      \$83  = 1'h0;
+      \$81  = 1'h0;
     end
     if (rst) begin
-      \$83  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = cycles;
+    \$82  = cycles;
     if (go) begin
-      \$84  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
     if (run) begin
-      \$84  = \$47 [39:0];
+      \$82  = \$46 [39:0];
     end
     if (rst) begin
-      \$84  = 40'h0000000000;
+      \$82  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = \$50 [2:0];
+    \$83  = \$49 [2:0];
     if (go) begin
-      \$85  = 3'h4;
+      \$83  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$85  = 3'h1;
+        \$83  = 3'h1;
       end
     end
     if (rst) begin
-      \$85  = 3'h0;
+      \$83  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = os_m0;
+    \$84  = os_m0;
+    if (go) begin
+      \$84  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$54 ) begin
+          \$84  = \$55 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$84  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_n0;
+    if (go) begin
+      \$85  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$85  = \$51 [10:0];
+        if (\$54 ) begin
+          \$85  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$85  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = os_beat;
     if (go) begin
       \$86  = 9'h000;
     end
     if (os_fire) begin
+      \$86  = \$50 [8:0];
       if (os_is_last) begin
-        if (\$55 ) begin
-          \$86  = \$56 [8:0];
-        end
+        \$86  = 9'h000;
       end
     end
     if (rst) begin
@@ -2363,32 +2371,33 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = os_n0;
+    \$87  = os_a_base;
     if (go) begin
-      \$87  = 11'h000;
+      \$87  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$87  = \$52 [10:0];
-        if (\$55 ) begin
-          \$87  = 11'h000;
+        if (\$54 ) begin
+          \$87  = \$56 [8:0];
         end
       end
     end
     if (rst) begin
-      \$87  = 11'h000;
+      \$87  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = os_beat;
+    \$88  = os_w_base;
     if (go) begin
       \$88  = 9'h000;
     end
     if (os_fire) begin
-      \$88  = \$51 [8:0];
       if (os_is_last) begin
-        \$88  = 9'h000;
+        \$88  = \$52 [8:0];
+        if (\$54 ) begin
+          \$88  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -2397,211 +2406,176 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = os_a_base;
+    \$89  = \$signature__data$84 ;
+    if (rst) begin
+      \$89  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = issue;
+    if (rst) begin
+      \$90  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = issue_d1;
+    if (rst) begin
+      \$91  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = w_rd__data;
+    if (rst) begin
+      \$92  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = edge_m0;
     if (go) begin
-      \$89  = 9'h000;
+      \$93  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$55 ) begin
-          \$89  = \$57 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$89  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = os_w_base;
-    if (go) begin
-      \$90  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$90  = \$53 [8:0];
-        if (\$55 ) begin
-          \$90  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$90  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = \$signature__data$87 ;
-    if (rst) begin
-      \$91  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = issue;
-    if (rst) begin
-      \$92  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = issue_d1;
-    if (rst) begin
-      \$93  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = w_rd__data;
-    if (rst) begin
-      \$94  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = edge_m0;
-    if (go) begin
-      \$95  = 9'h000;
-    end
-    if (\$58 ) begin
+    if (\$57 ) begin
       if (block_done) begin
-        if (\$62 ) begin
-          \$95  = \$63 [8:0];
+        if (\$61 ) begin
+          \$93  = \$62 [8:0];
         end
       end
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$93  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = edge_n0;
+    \$94  = edge_n0;
     if (go) begin
-      \$96  = 11'h000;
+      \$94  = 11'h000;
     end
-    if (\$58 ) begin
+    if (\$57 ) begin
       if (block_done) begin
-        \$96  = \$59 [10:0];
-        if (\$62 ) begin
-          \$96  = 11'h000;
+        \$94  = \$58 [10:0];
+        if (\$61 ) begin
+          \$94  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$96  = 11'h000;
+      \$94  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = edge_y_base;
+    \$95  = edge_y_base;
     if (go) begin
-      \$97  = 11'h000;
+      \$95  = 11'h000;
     end
-    if (\$58 ) begin
+    if (\$57 ) begin
       if (block_done) begin
-        \$97  = \$60 [10:0];
-        if (\$62 ) begin
-          \$97  = 11'h000;
+        \$95  = \$59 [10:0];
+        if (\$61 ) begin
+          \$95  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$97  = 11'h000;
+      \$95  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$64 ;
+    \$96  = \$63 ;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = \$66 ;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = 1'h1;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$67 ;
+    \$99  = \$22 [8:0];
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = 1'h1;
+    \$100  = \$68 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = \$22 [8:0];
+    \$101 [31:0] = o_row[31:0];
+    \$101 [63:32] = o_row[63:32];
+    \$101 [95:64] = o_row[95:64];
+    \$101 [127:96] = o_row[127:96];
     if (rst) begin
-      \$101  = 9'h000;
+      \$101  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$69 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103 [31:0] = o_row[31:0];
-    \$103 [63:32] = o_row[63:32];
-    \$103 [95:64] = o_row[95:64];
-    \$103 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$103  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = y_end;
-    if (\$72 ) begin
-      \$104  = \$73 [8:0];
+    \$102  = y_end;
+    if (\$71 ) begin
+      \$102  = \$72 [8:0];
     end
     if (go) begin
-      \$104  = 9'h000;
+      \$102  = 9'h000;
     end
     if (rst) begin
-      \$104  = 9'h000;
+      \$102  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = drain_addr;
+    \$103  = drain_addr;
     if (drain) begin
       if (y_rd__en) begin
-        \$105  = \$74 [8:0];
+        \$103  = \$73 [8:0];
       end
     end
     if (drain_done) begin
       if (drain_pending) begin
-        \$105  = 9'h000;
+        \$103  = 9'h000;
       end else if (gemm_finish) begin
-        \$105  = 9'h000;
+        \$103  = 9'h000;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$105  = 9'h000;
+        \$103  = 9'h000;
       end
     end
     if (rst) begin
-      \$105  = 9'h000;
+      \$103  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = y_out__valid;
+    \$104  = y_out__valid;
     if (drain) begin
       if (y_rd__en) begin
-        \$106  = 1'h1;
+        \$104  = 1'h1;
       end else if (y_out__ready) begin
-        \$106  = 1'h0;
+        \$104  = 1'h0;
       end
     end
     if (drain_done) begin
@@ -2609,7 +2583,50 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$106  = 1'h0;
+        \$104  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = drain;
+    if (drain_done) begin
+      (* full_case = 32'd1 *)
+      if (drain_pending) begin
+        \$105  = 1'h1;
+      end else if (gemm_finish) begin
+        \$105  = 1'h1;
+      end else begin
+        \$105  = 1'h0;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$105  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = drain_bank;
+    if (drain_done) begin
+      if (drain_pending) begin
+        \$106  = bank;
+      end else if (gemm_finish) begin
+        \$106  = bank;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$106  = bank;
       end
     end
     if (rst) begin
@@ -2618,41 +2635,34 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = drain;
+    \$107  = drain_end;
     if (drain_done) begin
-      (* full_case = 32'd1 *)
       if (drain_pending) begin
-        \$107  = 1'h1;
+        \$107  = pending_end;
       end else if (gemm_finish) begin
-        \$107  = 1'h1;
-      end else begin
-        \$107  = 1'h0;
+        \$107  = \$33 [8:0];
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$107  = 1'h1;
+        \$107  = \$33 [8:0];
       end
     end
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = drain_bank;
+    \$108  = drain_pending;
     if (drain_done) begin
       if (drain_pending) begin
-        \$108  = bank;
-      end else if (gemm_finish) begin
-        \$108  = bank;
+        \$108  = 1'h0;
       end
     end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
       if (drain) begin
-      end else begin
-        \$108  = bank;
+        \$108  = 1'h1;
       end
     end
     if (rst) begin
@@ -2661,51 +2671,15 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = drain_end;
+    \$109  = pending_end;
     if (drain_done) begin
-      if (drain_pending) begin
-        \$109  = pending_end;
-      end else if (gemm_finish) begin
-        \$109  = \$34 [8:0];
-      end
     end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
       if (drain) begin
-      end else begin
-        \$109  = \$34 [8:0];
+        \$109  = \$33 [8:0];
       end
     end
     if (rst) begin
       \$109  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = drain_pending;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$110  = 1'h0;
-      end
-    end else if (gemm_finish) begin
-      if (drain) begin
-        \$110  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = pending_end;
-    if (drain_done) begin
-    end else if (gemm_finish) begin
-      if (drain) begin
-        \$111  = \$34 [8:0];
-      end
-    end
-    if (rst) begin
-      \$111  = 9'h000;
     end
   end
   assign \$signature__addr  = { load_bank, a_load_addr[7:0] };
@@ -2727,10 +2701,10 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign y_end_next = \$34 [8:0];
+  assign y_end_next = \$33 [8:0];
   assign y_rd__data = y_out__payload;
   assign drain_have = y_out__valid;
-  assign y_rd__addr = \$36 [8:0];
+  assign y_rd__addr = \$35 [8:0];
   assign drain_fetch = y_rd__en;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[7:0];
@@ -2867,26 +2841,26 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$87[0]  = \$signature__data$87 [31:0];
-  assign \$signature__data$87[0][0]  = \$signature__data$87 [7:0];
-  assign \$signature__data$87[0][1]  = \$signature__data$87 [15:8];
-  assign \$signature__data$87[0][2]  = \$signature__data$87 [23:16];
-  assign \$signature__data$87[0][3]  = \$signature__data$87 [31:24];
-  assign \$signature__data$87[1]  = \$signature__data$87 [63:32];
-  assign \$signature__data$87[1][0]  = \$signature__data$87 [39:32];
-  assign \$signature__data$87[1][1]  = \$signature__data$87 [47:40];
-  assign \$signature__data$87[1][2]  = \$signature__data$87 [55:48];
-  assign \$signature__data$87[1][3]  = \$signature__data$87 [63:56];
-  assign \$signature__data$87[2]  = \$signature__data$87 [95:64];
-  assign \$signature__data$87[2][0]  = \$signature__data$87 [71:64];
-  assign \$signature__data$87[2][1]  = \$signature__data$87 [79:72];
-  assign \$signature__data$87[2][2]  = \$signature__data$87 [87:80];
-  assign \$signature__data$87[2][3]  = \$signature__data$87 [95:88];
-  assign \$signature__data$87[3]  = \$signature__data$87 [127:96];
-  assign \$signature__data$87[3][0]  = \$signature__data$87 [103:96];
-  assign \$signature__data$87[3][1]  = \$signature__data$87 [111:104];
-  assign \$signature__data$87[3][2]  = \$signature__data$87 [119:112];
-  assign \$signature__data$87[3][3]  = \$signature__data$87 [127:120];
+  assign \$signature__data$84[0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [7:0];
+  assign \$signature__data$84[0][1]  = \$signature__data$84 [15:8];
+  assign \$signature__data$84[0][2]  = \$signature__data$84 [23:16];
+  assign \$signature__data$84[0][3]  = \$signature__data$84 [31:24];
+  assign \$signature__data$84[1]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [39:32];
+  assign \$signature__data$84[1][1]  = \$signature__data$84 [47:40];
+  assign \$signature__data$84[1][2]  = \$signature__data$84 [55:48];
+  assign \$signature__data$84[1][3]  = \$signature__data$84 [63:56];
+  assign \$signature__data$84[2]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [71:64];
+  assign \$signature__data$84[2][1]  = \$signature__data$84 [79:72];
+  assign \$signature__data$84[2][2]  = \$signature__data$84 [87:80];
+  assign \$signature__data$84[2][3]  = \$signature__data$84 [95:88];
+  assign \$signature__data$84[3]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [103:96];
+  assign \$signature__data$84[3][1]  = \$signature__data$84 [111:104];
+  assign \$signature__data$84[3][2]  = \$signature__data$84 [119:112];
+  assign \$signature__data$84[3][3]  = \$signature__data$84 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2942,7 +2916,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[31:0] = s1_row[31:0];
   assign \$13  = 1'h1;
   assign \$14  = \$12 ;
-  assign \$24  = block_done;
+  assign \$23  = block_done;
 endmodule
 
 module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

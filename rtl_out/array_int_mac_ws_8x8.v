@@ -136,6 +136,7 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   reg [7:0] \$signature__addr$34 ;
+  reg [7:0] \$signature__addr$62 ;
   wire [63:0] \$signature__data ;
   wire [63:0] \$signature__data$25 ;
   wire [7:0] \$signature__data$25[0] ;
@@ -154,6 +155,15 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire [7:0] \$signature__data$25[6][0] ;
   wire [7:0] \$signature__data$25[7] ;
   wire [7:0] \$signature__data$25[7][0] ;
+  wire [255:0] \$signature__data$68 ;
+  wire [31:0] \$signature__data$68[0] ;
+  wire [31:0] \$signature__data$68[1] ;
+  wire [31:0] \$signature__data$68[2] ;
+  wire [31:0] \$signature__data$68[3] ;
+  wire [31:0] \$signature__data$68[4] ;
+  wire [31:0] \$signature__data$68[5] ;
+  wire [31:0] \$signature__data$68[6] ;
+  wire [31:0] \$signature__data$68[7] ;
   wire [63:0] \$signature__data$83 ;
   wire [7:0] \$signature__data$83[0] ;
   wire [7:0] \$signature__data$83[0][0] ;
@@ -190,6 +200,7 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$42 ;
+  reg \$signature__en$63 ;
   reg [11:0] KB = 12'h000;
   reg [8:0] M = 9'h000;
   reg [11:0] N = 12'h000;
@@ -316,17 +327,6 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire [8:0] m;
   input [11:0] n;
   wire [11:0] n;
-  reg [7:0] o_rd__addr;
-  wire [255:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  wire [31:0] \o_rd__data[4] ;
-  wire [31:0] \o_rd__data[5] ;
-  wire [31:0] \o_rd__data[6] ;
-  wire [31:0] \o_rd__data[7] ;
-  reg o_rd__en;
   wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -977,9 +977,9 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   reg [255:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$63 ) begin
+      _1_ <= o_buf[\$signature__addr$62 ];
+      if (o_wr__en && \$signature__addr$62  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1492,22 +1492,22 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
+    \$signature__addr$62  = 8'h00;
     if (\$28 ) begin
-      o_rd__addr = \$25 [7:0];
+      \$signature__addr$62  = \$25 [7:0];
     end
     if (drain) begin
-      o_rd__addr = raddr[7:0];
+      \$signature__addr$62  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
+    \$signature__en$63  = 1'h1;
     if (\$28 ) begin
-      o_rd__en = 1'h1;
+      \$signature__en$63  = 1'h1;
     end
     if (drain) begin
-      o_rd__en = fetch;
+      \$signature__en$63  = fetch;
     end
   end
   always @* begin
@@ -1956,7 +1956,7 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign wrow_sel_d1 = i_wrow_sel;
   assign edge_row = edge_row_m;
   assign edge_addr = \$25 [11:0];
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$68  = y_out__payload;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2089,14 +2089,14 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \edge_new[5]  = edge_new[191:160];
   assign \edge_new[6]  = edge_new[223:192];
   assign \edge_new[7]  = edge_new[255:224];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
-  assign \o_rd__data[4]  = y_out__payload[159:128];
-  assign \o_rd__data[5]  = y_out__payload[191:160];
-  assign \o_rd__data[6]  = y_out__payload[223:192];
-  assign \o_rd__data[7]  = y_out__payload[255:224];
+  assign \$signature__data$68[0]  = y_out__payload[31:0];
+  assign \$signature__data$68[1]  = y_out__payload[63:32];
+  assign \$signature__data$68[2]  = y_out__payload[95:64];
+  assign \$signature__data$68[3]  = y_out__payload[127:96];
+  assign \$signature__data$68[4]  = y_out__payload[159:128];
+  assign \$signature__data$68[5]  = y_out__payload[191:160];
+  assign \$signature__data$68[6]  = y_out__payload[223:192];
+  assign \$signature__data$68[7]  = y_out__payload[255:224];
   assign \s1_row[0]  = s1_row[31:0];
   assign \s1_row[1]  = s1_row[63:32];
   assign \s1_row[2]  = s1_row[95:64];

@@ -4,29 +4,26 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [8:0] \$100 ;
-  reg [8:0] \$101 ;
-  reg [8:0] \$102 ;
-  reg [5:0] \$103 ;
-  reg [127:0] \$104 ;
-  reg [4:0] \$105 ;
-  reg [4:0] \$106 ;
-  reg [71:0] \$107 ;
-  reg [8:0] \$108 ;
-  reg [10:0] \$109 ;
+  reg [5:0] \$100 ;
+  reg [127:0] \$101 ;
+  reg [4:0] \$102 ;
+  reg [4:0] \$103 ;
+  reg [71:0] \$104 ;
+  reg [8:0] \$105 ;
+  reg [10:0] \$106 ;
+  reg [10:0] \$107 ;
+  reg \$108 ;
+  reg \$109 ;
   wire \$11 ;
-  reg [10:0] \$110 ;
-  reg \$111 ;
+  reg \$110 ;
+  reg [7:0] \$111 ;
   reg \$112 ;
-  reg \$113 ;
-  reg [7:0] \$114 ;
+  reg [127:0] \$113 ;
+  reg [8:0] \$114 ;
   reg \$115 ;
-  reg [127:0] \$116 ;
-  reg [8:0] \$117 ;
-  reg \$118 ;
-  reg [8:0] \$119 ;
+  reg [8:0] \$116 ;
+  reg \$117 ;
   wire [2:0] \$12 ;
-  reg \$120 ;
   wire [2:0] \$13 ;
   wire \$14 ;
   wire [4:0] \$15 ;
@@ -46,85 +43,86 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire [11:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [11:0] \$31 ;
+  wire [11:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire [9:0] \$34 ;
+  wire [9:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [9:0] \$41 ;
+  wire [9:0] \$40 ;
+  wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire [9:0] \$45 ;
+  wire [9:0] \$44 ;
+  wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire [40:0] \$48 ;
-  wire \$49 ;
+  wire [40:0] \$47 ;
+  wire \$48 ;
+  wire [3:0] \$49 ;
   wire \$5 ;
   wire [3:0] \$50 ;
-  wire [3:0] \$51 ;
-  wire \$52 ;
-  wire [4:0] \$53 ;
+  wire \$51 ;
+  wire [4:0] \$52 ;
+  wire \$53 ;
   wire [4:0] \$54 ;
-  wire \$55 ;
-  wire [4:0] \$56 ;
-  wire [4:0] \$57 ;
-  wire [9:0] \$58 ;
-  wire [6:0] \$59 ;
+  wire [9:0] \$55 ;
+  wire [6:0] \$56 ;
+  wire [6:0] \$57 ;
+  wire [11:0] \$58 ;
+  wire [9:0] \$59 ;
   wire \$6 ;
-  wire [6:0] \$60 ;
-  wire [11:0] \$61 ;
+  wire [11:0] \$60 ;
+  wire \$61 ;
   wire [9:0] \$62 ;
-  wire [11:0] \$63 ;
+  wire [9:0] \$63 ;
   wire \$64 ;
-  wire [9:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire \$67 ;
-  wire [11:0] \$68 ;
-  wire [11:0] \$69 ;
+  wire [11:0] \$65 ;
+  wire [11:0] \$66 ;
+  wire [11:0] \$67 ;
+  wire \$68 ;
+  wire [9:0] \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [9:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire \$76 ;
+  wire [8:0] \$76 ;
   wire \$77 ;
   wire \$78 ;
   wire [8:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire \$81 ;
-  wire [8:0] \$82 ;
-  wire \$83 ;
-  wire [9:0] \$84 ;
-  wire \$85 ;
-  reg [8:0] \$86 ;
+  wire [9:0] \$81 ;
+  wire \$82 ;
+  reg [8:0] \$83 ;
+  reg [8:0] \$84 ;
+  reg [8:0] \$85 ;
+  reg [10:0] \$86 ;
   reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [10:0] \$89 ;
+  reg \$88 ;
+  reg [39:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg \$91 ;
-  reg [39:0] \$92 ;
-  reg [2:0] \$93 ;
-  reg [3:0] \$94 ;
-  reg [3:0] \$95 ;
-  reg \$96 ;
-  reg \$97 ;
+  reg [2:0] \$90 ;
+  reg [3:0] \$91 ;
+  reg [3:0] \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg [8:0] \$95 ;
+  reg [10:0] \$96 ;
+  reg [8:0] \$97 ;
   reg [8:0] \$98 ;
-  reg [10:0] \$99 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$45 ;
+  reg [7:0] \$signature__addr$79 ;
   wire [127:0] \$signature__data ;
   wire [71:0] \$signature__data$25 ;
   wire [17:0] \$signature__data$25[0] ;
@@ -167,31 +165,36 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire [7:0] \$signature__data$25[3].scale[0] ;
   wire [1:0] \$signature__data$25[3].zero ;
   wire [1:0] \$signature__data$25[3].zero[0] ;
-  wire [127:0] \$signature__data$84 ;
-  wire [31:0] \$signature__data$84[0] ;
-  wire [31:0] \$signature__data$84[0][0] ;
-  wire [7:0] \$signature__data$84[0][0][0] ;
-  wire [7:0] \$signature__data$84[0][0][1] ;
-  wire [7:0] \$signature__data$84[0][0][2] ;
-  wire [7:0] \$signature__data$84[0][0][3] ;
-  wire [31:0] \$signature__data$84[1] ;
-  wire [31:0] \$signature__data$84[1][0] ;
-  wire [7:0] \$signature__data$84[1][0][0] ;
-  wire [7:0] \$signature__data$84[1][0][1] ;
-  wire [7:0] \$signature__data$84[1][0][2] ;
-  wire [7:0] \$signature__data$84[1][0][3] ;
-  wire [31:0] \$signature__data$84[2] ;
-  wire [31:0] \$signature__data$84[2][0] ;
-  wire [7:0] \$signature__data$84[2][0][0] ;
-  wire [7:0] \$signature__data$84[2][0][1] ;
-  wire [7:0] \$signature__data$84[2][0][2] ;
-  wire [7:0] \$signature__data$84[2][0][3] ;
-  wire [31:0] \$signature__data$84[3] ;
-  wire [31:0] \$signature__data$84[3][0] ;
-  wire [7:0] \$signature__data$84[3][0][0] ;
-  wire [7:0] \$signature__data$84[3][0][1] ;
-  wire [7:0] \$signature__data$84[3][0][2] ;
-  wire [7:0] \$signature__data$84[3][0][3] ;
+  wire [127:0] \$signature__data$74 ;
+  wire [31:0] \$signature__data$74[0] ;
+  wire [31:0] \$signature__data$74[1] ;
+  wire [31:0] \$signature__data$74[2] ;
+  wire [31:0] \$signature__data$74[3] ;
+  wire [127:0] \$signature__data$83 ;
+  wire [31:0] \$signature__data$83[0] ;
+  wire [31:0] \$signature__data$83[0][0] ;
+  wire [7:0] \$signature__data$83[0][0][0] ;
+  wire [7:0] \$signature__data$83[0][0][1] ;
+  wire [7:0] \$signature__data$83[0][0][2] ;
+  wire [7:0] \$signature__data$83[0][0][3] ;
+  wire [31:0] \$signature__data$83[1] ;
+  wire [31:0] \$signature__data$83[1][0] ;
+  wire [7:0] \$signature__data$83[1][0][0] ;
+  wire [7:0] \$signature__data$83[1][0][1] ;
+  wire [7:0] \$signature__data$83[1][0][2] ;
+  wire [7:0] \$signature__data$83[1][0][3] ;
+  wire [31:0] \$signature__data$83[2] ;
+  wire [31:0] \$signature__data$83[2][0] ;
+  wire [7:0] \$signature__data$83[2][0][0] ;
+  wire [7:0] \$signature__data$83[2][0][1] ;
+  wire [7:0] \$signature__data$83[2][0][2] ;
+  wire [7:0] \$signature__data$83[2][0][3] ;
+  wire [31:0] \$signature__data$83[3] ;
+  wire [31:0] \$signature__data$83[3][0] ;
+  wire [7:0] \$signature__data$83[3][0][0] ;
+  wire [7:0] \$signature__data$83[3][0][1] ;
+  wire [7:0] \$signature__data$83[3][0][2] ;
+  wire [7:0] \$signature__data$83[3][0][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [31:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][0][0] ;
@@ -219,6 +222,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$49 ;
+  reg \$signature__en$80 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -377,13 +381,6 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   wire [8:0] m;
   input [10:0] n;
   wire [10:0] n;
-  reg [7:0] o_rd__addr;
-  wire [127:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  reg o_rd__en;
   wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[0][0] ;
@@ -809,7 +806,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
       _0_ <= a_buf[\$24 [7:0]];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$83  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1075,9 +1072,9 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   reg [127:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$80 ) begin
+      _1_ <= o_buf[\$signature__addr$79 ];
+      if (o_wr__en && \$signature__addr$79  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1388,133 +1385,130 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \$27  = edge_m0 + o_row_index;
   assign \$28  = edge_y_base + \$27 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$29  = run & o_row_valid;
-  assign \$31  = edge_n0 + 3'h4;
-  assign \$32  = \$31  >= N;
-  assign \$33  = \$30  & \$32 ;
-  assign \$34  = edge_m0 + 3'h4;
-  assign \$35  = \$34  >= M;
-  assign is_last = \$33  & \$35 ;
-  assign \$36  = ~ y_out__valid;
-  assign \$37  = \$36  | y_out__ready;
-  assign \$38  = raddr < y_end;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = a_in__valid & a_in__ready;
-  assign \$41  = a_load_addr + 1'h1;
-  assign \$42  = ~ busy;
-  assign \$43  = start & \$42 ;
-  assign \$44  = w_in__valid & w_in__ready;
-  assign \$45  = w_load_addr + 1'h1;
-  assign \$46  = ~ busy;
-  assign \$47  = start & \$46 ;
-  assign \$48  = cycles + 1'h1;
-  assign \$49  = os_since_last < 3'h4;
-  assign \$50  = os_since_last + 1'h1;
-  assign \$51  = \$49  ? \$50  : { 1'h0, os_since_last };
-  assign \$52  = os_gap_now > 1'h0;
-  assign \$53  = os_gap_now - 1'h1;
-  assign \$54  = \$52  ? \$53  : 5'h00;
-  assign \$55  = os_dq_now > 1'h0;
-  assign \$56  = os_dq_now - 1'h1;
-  assign \$57  = \$55  ? \$56  : 5'h00;
-  assign \$58  = os_beat + 1'h1;
-  assign \$59  = os_group_beat + 1'h1;
-  assign \$60  = os_group_end ? 7'h00 : \$59 ;
-  assign \$61  = os_n0 + 3'h4;
-  assign \$62  = os_w_base + os_len;
-  assign \$63  = os_n0 + 3'h4;
-  assign \$64  = \$63  >= N;
-  assign \$65  = os_m0 + 3'h4;
-  assign \$66  = os_a_base + os_len;
-  assign \$67  = run & o_row_valid;
-  assign \$68  = edge_n0 + 3'h4;
-  assign \$69  = edge_y_base + M;
-  assign \$70  = edge_n0 + 3'h4;
-  assign \$71  = \$70  >= N;
-  assign \$72  = edge_m0 + 3'h4;
-  assign \$73  = run & o_row_valid;
+  assign \$30  = edge_n0 + 3'h4;
+  assign \$31  = \$30  >= N;
+  assign \$32  = \$29  & \$31 ;
+  assign \$33  = edge_m0 + 3'h4;
+  assign \$34  = \$33  >= M;
+  assign is_last = \$32  & \$34 ;
+  assign \$35  = ~ y_out__valid;
+  assign \$36  = \$35  | y_out__ready;
+  assign \$37  = raddr < y_end;
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = a_in__valid & a_in__ready;
+  assign \$40  = a_load_addr + 1'h1;
+  assign \$41  = ~ busy;
+  assign \$42  = start & \$41 ;
+  assign \$43  = w_in__valid & w_in__ready;
+  assign \$44  = w_load_addr + 1'h1;
+  assign \$45  = ~ busy;
+  assign \$46  = start & \$45 ;
+  assign \$47  = cycles + 1'h1;
+  assign \$48  = os_since_last == 3'h4;
+  assign \$49  = os_since_last + 1'h1;
+  assign \$50  = \$48  ? { 1'h0, os_since_last } : \$49 ;
+  assign \$51  = | os_gap_now;
+  assign \$52  = os_gap_now - \$51 ;
+  assign \$53  = | os_dq_now;
+  assign \$54  = os_dq_now - \$53 ;
+  assign \$55  = os_beat + 1'h1;
+  assign \$56  = os_group_beat + 1'h1;
+  assign \$57  = os_group_end ? 7'h00 : \$56 ;
+  assign \$58  = os_n0 + 3'h4;
+  assign \$59  = os_w_base + os_len;
+  assign \$60  = os_n0 + 3'h4;
+  assign \$61  = \$60  >= N;
+  assign \$62  = os_m0 + 3'h4;
+  assign \$63  = os_a_base + os_len;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = edge_n0 + 3'h4;
+  assign \$66  = edge_y_base + M;
+  assign \$67  = edge_n0 + 3'h4;
+  assign \$68  = \$67  >= N;
+  assign \$69  = edge_m0 + 3'h4;
+  assign \$70  = run & o_row_valid;
+  assign \$71  = run & o_row_valid;
+  assign \$72  = \$27 [8:0] < M;
+  assign \$73  = \$71  & \$72 ;
   assign \$74  = run & o_row_valid;
-  assign \$75  = \$27 [8:0] < M;
-  assign \$76  = \$74  & \$75 ;
-  assign \$77  = run & o_row_valid;
-  assign \$78  = \$77  & is_last;
+  assign \$75  = \$74  & is_last;
+  assign \$76  = o_wr__addr + 1'h1;
+  assign \$77  = \$76  > y_end;
+  assign \$78  = o_wr__en & \$77 ;
   assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = \$79  > y_end;
-  assign \$81  = o_wr__en & \$80 ;
-  assign \$82  = o_wr__addr + 1'h1;
-  assign \$83  = run & last_write;
-  assign \$84  = raddr + 1'h1;
-  assign \$85  = raddr == y_end;
+  assign \$80  = run & last_write;
+  assign \$81  = raddr + 1'h1;
+  assign \$82  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$86 ;
+    a_load_addr <= \$83 ;
   always @(posedge clk)
-    w_load_addr <= \$87 ;
+    w_load_addr <= \$84 ;
   always @(posedge clk)
-    M <= \$88 ;
+    M <= \$85 ;
   always @(posedge clk)
-    N <= \$89 ;
+    N <= \$86 ;
   always @(posedge clk)
-    os_len <= \$90 ;
+    os_len <= \$87 ;
   always @(posedge clk)
-    run <= \$91 ;
+    run <= \$88 ;
   always @(posedge clk)
-    cycles <= \$92 ;
+    cycles <= \$89 ;
   always @(posedge clk)
-    os_since_last <= \$93 ;
+    os_since_last <= \$90 ;
   always @(posedge clk)
-    os_gap <= \$94 ;
+    os_gap <= \$91 ;
   always @(posedge clk)
-    os_dq <= \$95 ;
+    os_dq <= \$92 ;
   always @(posedge clk)
-    os_prev_issued <= \$96 ;
+    os_prev_issued <= \$93 ;
   always @(posedge clk)
-    os_prev_group_end <= \$97 ;
+    os_prev_group_end <= \$94 ;
   always @(posedge clk)
-    os_m0 <= \$98 ;
+    os_m0 <= \$95 ;
   always @(posedge clk)
-    os_n0 <= \$99 ;
+    os_n0 <= \$96 ;
   always @(posedge clk)
-    os_beat <= \$100 ;
+    os_beat <= \$97 ;
   always @(posedge clk)
-    os_a_base <= \$101 ;
+    os_a_base <= \$98 ;
   always @(posedge clk)
-    os_w_base <= \$102 ;
+    os_w_base <= \$99 ;
   always @(posedge clk)
-    os_group_beat <= \$103 ;
+    os_group_beat <= \$100 ;
   always @(posedge clk)
-    i_a <= \$104 ;
+    i_a <= \$101 ;
   always @(posedge clk)
-    issue_d1 <= \$105 ;
+    issue_d1 <= \$102 ;
   always @(posedge clk)
-    i_ctl <= \$106 ;
+    i_ctl <= \$103 ;
   always @(posedge clk)
-    i_w <= \$107 ;
+    i_w <= \$104 ;
   always @(posedge clk)
-    edge_m0 <= \$108 ;
+    edge_m0 <= \$105 ;
   always @(posedge clk)
-    edge_n0 <= \$109 ;
+    edge_n0 <= \$106 ;
   always @(posedge clk)
-    edge_y_base <= \$110 ;
+    edge_y_base <= \$107 ;
   always @(posedge clk)
-    s1_valid <= \$111 ;
+    s1_valid <= \$108 ;
   always @(posedge clk)
-    o_wr__en <= \$112 ;
+    o_wr__en <= \$109 ;
   always @(posedge clk)
-    s1_first <= \$113 ;
+    s1_first <= \$110 ;
   always @(posedge clk)
-    o_wr__addr <= \$114 ;
+    o_wr__addr <= \$111 ;
   always @(posedge clk)
-    last_write <= \$115 ;
+    last_write <= \$112 ;
   always @(posedge clk)
-    s1_row <= \$116 ;
+    s1_row <= \$113 ;
   always @(posedge clk)
-    y_end <= \$117 ;
+    y_end <= \$114 ;
   always @(posedge clk)
-    drain <= \$118 ;
+    drain <= \$115 ;
   always @(posedge clk)
-    raddr <= \$119 ;
+    raddr <= \$116 ;
   always @(posedge clk)
-    y_out__valid <= \$120 ;
+    y_out__valid <= \$117 ;
   \array_lut_w2_a8_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1559,175 +1553,220 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__addr = 8'h00;
-    if (\$29 ) begin
-      o_rd__addr = \$28 [7:0];
-    end
-    if (drain) begin
-      o_rd__addr = raddr[7:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    o_rd__en = 1'h1;
-    if (\$29 ) begin
-      o_rd__en = 1'h1;
-    end
-    if (drain) begin
-      o_rd__en = fetch;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$39 ;
+      fetch = \$38 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = a_load_addr;
-    if (\$40 ) begin
-      \$86  = \$41 [8:0];
+    \$signature__addr$79  = 8'h00;
+    if (drain) begin
+      \$signature__addr$79  = raddr[7:0];
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$80  = 1'h1;
+    if (drain) begin
+      \$signature__en$80  = fetch;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = a_load_addr;
+    if (\$39 ) begin
+      \$83  = \$40 [8:0];
+    end
+    if (\$42 ) begin
+      \$83  = 9'h000;
+    end
+    if (rst) begin
+      \$83  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = w_load_addr;
     if (\$43 ) begin
-      \$86  = 9'h000;
+      \$84  = \$44 [8:0];
+    end
+    if (\$46 ) begin
+      \$84  = 9'h000;
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$84  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_load_addr;
-    if (\$44 ) begin
-      \$87  = \$45 [8:0];
+    \$85  = M;
+    if (go) begin
+      \$85  = m;
     end
-    if (\$47 ) begin
+    if (rst) begin
+      \$85  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = N;
+    if (go) begin
+      \$86  = n;
+    end
+    if (rst) begin
+      \$86  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = os_len;
+    if (go) begin
+      \$87  = k_beats;
+    end
+    if (rst) begin
       \$87  = 9'h000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = run;
+    if (go) begin
+      \$88  = 1'h1;
+    end
+    if (\$80 ) begin
+      \$88  = 1'h0;
+    end
     if (rst) begin
-      \$87  = 9'h000;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = M;
+    \$89  = cycles;
     if (go) begin
-      \$88  = m;
-    end
-    if (rst) begin
-      \$88  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = N;
-    if (go) begin
-      \$89  = n;
-    end
-    if (rst) begin
-      \$89  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = os_len;
-    if (go) begin
-      \$90  = k_beats;
-    end
-    if (rst) begin
-      \$90  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = run;
-    if (go) begin
-      \$91  = 1'h1;
-    end
-    if (\$83 ) begin
-      \$91  = 1'h0;
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = cycles;
-    if (go) begin
-      \$92  = 40'h0000000000;
+      \$89  = 40'h0000000000;
     end
     if (run) begin
-      \$92  = \$48 [39:0];
+      \$89  = \$47 [39:0];
     end
     if (rst) begin
-      \$92  = 40'h0000000000;
+      \$89  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$51 [2:0];
+    \$90  = \$50 [2:0];
     if (go) begin
-      \$93  = 3'h4;
+      \$90  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$93  = 3'h1;
+        \$90  = 3'h1;
       end
     end
     if (rst) begin
-      \$93  = 3'h0;
+      \$90  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$54 [3:0];
+    \$91  = \$52 [3:0];
     if (go) begin
-      \$94  = 4'h0;
+      \$91  = 4'h0;
     end
     if (rst) begin
-      \$94  = 4'h0;
+      \$91  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$57 [3:0];
+    \$92  = \$54 [3:0];
     if (go) begin
-      \$95  = 4'h0;
+      \$92  = 4'h0;
     end
     if (rst) begin
-      \$95  = 4'h0;
+      \$92  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = os_fire;
+    \$93  = os_fire;
     if (go) begin
-      \$96  = 1'h0;
+      \$93  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_group_end;
+    \$94  = os_group_end;
     if (rst) begin
-      \$97  = 1'h0;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_m0;
+    \$95  = os_m0;
+    if (go) begin
+      \$95  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$61 ) begin
+          \$95  = \$62 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$95  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = os_n0;
+    if (go) begin
+      \$96  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$96  = \$58 [10:0];
+        if (\$61 ) begin
+          \$96  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$96  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = os_beat;
+    if (go) begin
+      \$97  = 9'h000;
+    end
+    if (os_fire) begin
+      \$97  = \$55 [8:0];
+      if (os_is_last) begin
+        \$97  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$97  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = os_a_base;
     if (go) begin
       \$98  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$98  = \$65 [8:0];
+        if (\$61 ) begin
+          \$98  = \$63 [8:0];
         end
       end
     end
@@ -1737,273 +1776,222 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_n0;
+    \$99  = os_w_base;
     if (go) begin
-      \$99  = 11'h000;
+      \$99  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$99  = \$61 [10:0];
-        if (\$64 ) begin
-          \$99  = 11'h000;
+        \$99  = \$59 [8:0];
+        if (\$61 ) begin
+          \$99  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$99  = 11'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_beat;
+    \$100  = os_group_beat;
     if (go) begin
-      \$100  = 9'h000;
+      \$100  = 6'h00;
     end
     if (os_fire) begin
-      \$100  = \$58 [8:0];
-      if (os_is_last) begin
-        \$100  = 9'h000;
-      end
+      \$100  = \$57 [5:0];
     end
     if (rst) begin
-      \$100  = 9'h000;
+      \$100  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = os_a_base;
+    \$101  = \$signature__data$83 ;
+    if (rst) begin
+      \$101  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = issue;
+    if (rst) begin
+      \$102  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = issue_d1;
+    if (rst) begin
+      \$103  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = w_rd__data;
+    if (rst) begin
+      \$104  = 72'h000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = edge_m0;
     if (go) begin
-      \$101  = 9'h000;
+      \$105  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$101  = \$66 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$101  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_w_base;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$102  = \$62 [8:0];
-        if (\$64 ) begin
-          \$102  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_group_beat;
-    if (go) begin
-      \$103  = 6'h00;
-    end
-    if (os_fire) begin
-      \$103  = \$60 [5:0];
-    end
-    if (rst) begin
-      \$103  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$signature__data$84 ;
-    if (rst) begin
-      \$104  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = issue;
-    if (rst) begin
-      \$105  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = issue_d1;
-    if (rst) begin
-      \$106  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_rd__data;
-    if (rst) begin
-      \$107  = 72'h000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = edge_m0;
-    if (go) begin
-      \$108  = 9'h000;
-    end
-    if (\$67 ) begin
+    if (\$64 ) begin
       if (block_done) begin
-        if (\$71 ) begin
-          \$108  = \$72 [8:0];
+        if (\$68 ) begin
+          \$105  = \$69 [8:0];
         end
       end
     end
     if (rst) begin
-      \$108  = 9'h000;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = edge_n0;
+    \$106  = edge_n0;
     if (go) begin
-      \$109  = 11'h000;
+      \$106  = 11'h000;
     end
-    if (\$67 ) begin
+    if (\$64 ) begin
       if (block_done) begin
-        \$109  = \$68 [10:0];
-        if (\$71 ) begin
-          \$109  = 11'h000;
+        \$106  = \$65 [10:0];
+        if (\$68 ) begin
+          \$106  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$109  = 11'h000;
+      \$106  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = edge_y_base;
+    \$107  = edge_y_base;
     if (go) begin
-      \$110  = 11'h000;
+      \$107  = 11'h000;
     end
-    if (\$67 ) begin
+    if (\$64 ) begin
       if (block_done) begin
-        \$110  = \$69 [10:0];
-        if (\$71 ) begin
-          \$110  = 11'h000;
+        \$107  = \$66 [10:0];
+        if (\$68 ) begin
+          \$107  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$110  = 11'h000;
+      \$107  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$73 ;
+    \$108  = \$70 ;
     if (rst) begin
-      \$111  = 1'h0;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$76 ;
+    \$109  = \$73 ;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = 1'h1;
+    if (rst) begin
+      \$110  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = \$28 [7:0];
+    if (rst) begin
+      \$111  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = \$75 ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = 1'h1;
+    \$113 [31:0] = o_row[31:0];
+    \$113 [63:32] = o_row[63:32];
+    \$113 [95:64] = o_row[95:64];
+    \$113 [127:96] = o_row[127:96];
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$28 [7:0];
+    \$114  = y_end;
+    if (\$78 ) begin
+      \$114  = \$79 ;
+    end
+    if (go) begin
+      \$114  = 9'h000;
+    end
     if (rst) begin
-      \$114  = 8'h00;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$78 ;
+    \$115  = drain;
+    if (\$80 ) begin
+      \$115  = 1'h1;
+    end
+    if (drain) begin
+      if (fetch) begin
+      end else if (y_out__ready) begin
+        if (\$82 ) begin
+          \$115  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116 [31:0] = o_row[31:0];
-    \$116 [63:32] = o_row[63:32];
-    \$116 [95:64] = o_row[95:64];
-    \$116 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$116  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = y_end;
-    if (\$81 ) begin
-      \$117  = \$82 ;
-    end
-    if (go) begin
-      \$117  = 9'h000;
-    end
-    if (rst) begin
-      \$117  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = drain;
-    if (\$83 ) begin
-      \$118  = 1'h1;
-    end
+    \$116  = raddr;
     if (drain) begin
       if (fetch) begin
+        \$116  = \$81 [8:0];
+      end
+    end
+    if (go) begin
+      \$116  = 9'h000;
+    end
+    if (rst) begin
+      \$116  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$117  = 1'h1;
       end else if (y_out__ready) begin
-        if (\$85 ) begin
-          \$118  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$119  = \$84 [8:0];
+        \$117  = 1'h0;
       end
     end
     if (go) begin
-      \$119  = 9'h000;
+      \$117  = 1'h0;
     end
     if (rst) begin
-      \$119  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$120  = 1'h1;
-      end else if (y_out__ready) begin
-        \$120  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$120  = 1'h0;
-    end
-    if (rst) begin
-      \$120  = 1'h0;
+      \$117  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2025,7 +2013,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$74  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[31:0];
@@ -2186,10 +2174,10 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \o_wr__data[1]  = edge_new[63:32];
   assign \o_wr__data[2]  = edge_new[95:64];
   assign \o_wr__data[3]  = edge_new[127:96];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
+  assign \$signature__data$74[0]  = y_out__payload[31:0];
+  assign \$signature__data$74[1]  = y_out__payload[63:32];
+  assign \$signature__data$74[2]  = y_out__payload[95:64];
+  assign \$signature__data$74[3]  = y_out__payload[127:96];
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[31:0];
   assign \i_a[0][0][0]  = i_a[7:0];
@@ -2214,30 +2202,30 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \i_a[3][0][1]  = i_a[111:104];
   assign \i_a[3][0][2]  = i_a[119:112];
   assign \i_a[3][0][3]  = i_a[127:120];
-  assign \$signature__data$84[0]  = \$signature__data$84 [31:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [31:0];
-  assign \$signature__data$84[0][0][0]  = \$signature__data$84 [7:0];
-  assign \$signature__data$84[0][0][1]  = \$signature__data$84 [15:8];
-  assign \$signature__data$84[0][0][2]  = \$signature__data$84 [23:16];
-  assign \$signature__data$84[0][0][3]  = \$signature__data$84 [31:24];
-  assign \$signature__data$84[1]  = \$signature__data$84 [63:32];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [63:32];
-  assign \$signature__data$84[1][0][0]  = \$signature__data$84 [39:32];
-  assign \$signature__data$84[1][0][1]  = \$signature__data$84 [47:40];
-  assign \$signature__data$84[1][0][2]  = \$signature__data$84 [55:48];
-  assign \$signature__data$84[1][0][3]  = \$signature__data$84 [63:56];
-  assign \$signature__data$84[2]  = \$signature__data$84 [95:64];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [95:64];
-  assign \$signature__data$84[2][0][0]  = \$signature__data$84 [71:64];
-  assign \$signature__data$84[2][0][1]  = \$signature__data$84 [79:72];
-  assign \$signature__data$84[2][0][2]  = \$signature__data$84 [87:80];
-  assign \$signature__data$84[2][0][3]  = \$signature__data$84 [95:88];
-  assign \$signature__data$84[3]  = \$signature__data$84 [127:96];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [127:96];
-  assign \$signature__data$84[3][0][0]  = \$signature__data$84 [103:96];
-  assign \$signature__data$84[3][0][1]  = \$signature__data$84 [111:104];
-  assign \$signature__data$84[3][0][2]  = \$signature__data$84 [119:112];
-  assign \$signature__data$84[3][0][3]  = \$signature__data$84 [127:120];
+  assign \$signature__data$83[0]  = \$signature__data$83 [31:0];
+  assign \$signature__data$83[0][0]  = \$signature__data$83 [31:0];
+  assign \$signature__data$83[0][0][0]  = \$signature__data$83 [7:0];
+  assign \$signature__data$83[0][0][1]  = \$signature__data$83 [15:8];
+  assign \$signature__data$83[0][0][2]  = \$signature__data$83 [23:16];
+  assign \$signature__data$83[0][0][3]  = \$signature__data$83 [31:24];
+  assign \$signature__data$83[1]  = \$signature__data$83 [63:32];
+  assign \$signature__data$83[1][0]  = \$signature__data$83 [63:32];
+  assign \$signature__data$83[1][0][0]  = \$signature__data$83 [39:32];
+  assign \$signature__data$83[1][0][1]  = \$signature__data$83 [47:40];
+  assign \$signature__data$83[1][0][2]  = \$signature__data$83 [55:48];
+  assign \$signature__data$83[1][0][3]  = \$signature__data$83 [63:56];
+  assign \$signature__data$83[2]  = \$signature__data$83 [95:64];
+  assign \$signature__data$83[2][0]  = \$signature__data$83 [95:64];
+  assign \$signature__data$83[2][0][0]  = \$signature__data$83 [71:64];
+  assign \$signature__data$83[2][0][1]  = \$signature__data$83 [79:72];
+  assign \$signature__data$83[2][0][2]  = \$signature__data$83 [87:80];
+  assign \$signature__data$83[2][0][3]  = \$signature__data$83 [95:88];
+  assign \$signature__data$83[3]  = \$signature__data$83 [127:96];
+  assign \$signature__data$83[3][0]  = \$signature__data$83 [127:96];
+  assign \$signature__data$83[3][0][0]  = \$signature__data$83 [103:96];
+  assign \$signature__data$83[3][0][1]  = \$signature__data$83 [111:104];
+  assign \$signature__data$83[3][0][2]  = \$signature__data$83 [119:112];
+  assign \$signature__data$83[3][0][3]  = \$signature__data$83 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2337,7 +2325,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign edge_new[31:0] = s1_row[31:0];
   assign \$12  = 3'h1;
   assign \$13  = 3'h1;
-  assign \$30  = block_done;
+  assign \$29  = block_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$101 , o_row, clk);

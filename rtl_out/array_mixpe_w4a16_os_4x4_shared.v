@@ -4,13 +4,12 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [7:0] \$100 ;
-  reg \$101 ;
-  reg [127:0] \$102 ;
-  reg [8:0] \$103 ;
-  reg \$104 ;
-  reg [8:0] \$105 ;
-  reg \$106 ;
+  reg \$100 ;
+  reg [127:0] \$101 ;
+  reg [8:0] \$102 ;
+  reg \$103 ;
+  reg [8:0] \$104 ;
+  reg \$105 ;
   wire \$11 ;
   wire [9:0] \$12 ;
   wire \$13 ;
@@ -27,90 +26,91 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [9:0] \$23 ;
   wire [11:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire [11:0] \$27 ;
+  wire [11:0] \$26 ;
+  wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [9:0] \$29 ;
   wire \$3 ;
-  wire [9:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire [9:0] \$37 ;
+  wire [9:0] \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [9:0] \$41 ;
+  wire [9:0] \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire [40:0] \$44 ;
-  wire \$45 ;
+  wire [40:0] \$43 ;
+  wire \$44 ;
+  wire [3:0] \$45 ;
   wire [3:0] \$46 ;
-  wire [3:0] \$47 ;
-  wire [9:0] \$48 ;
+  wire [9:0] \$47 ;
+  wire [6:0] \$48 ;
   wire [6:0] \$49 ;
   wire \$5 ;
-  wire [6:0] \$50 ;
-  wire [11:0] \$51 ;
-  wire [9:0] \$52 ;
-  wire [11:0] \$53 ;
-  wire \$54 ;
+  wire [11:0] \$50 ;
+  wire [9:0] \$51 ;
+  wire [11:0] \$52 ;
+  wire \$53 ;
+  wire [9:0] \$54 ;
   wire [9:0] \$55 ;
-  wire [9:0] \$56 ;
-  wire \$57 ;
+  wire \$56 ;
+  wire [11:0] \$57 ;
   wire [11:0] \$58 ;
   wire [11:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire \$61 ;
-  wire [9:0] \$62 ;
+  wire \$60 ;
+  wire [9:0] \$61 ;
+  wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire [8:0] \$69 ;
+  wire [8:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [9:0] \$74 ;
-  wire \$75 ;
+  wire [8:0] \$71 ;
+  wire \$72 ;
+  wire [9:0] \$73 ;
+  wire \$74 ;
+  reg [8:0] \$75 ;
   reg [8:0] \$76 ;
   reg [8:0] \$77 ;
-  reg [8:0] \$78 ;
-  reg [10:0] \$79 ;
+  reg [10:0] \$78 ;
+  reg [8:0] \$79 ;
   wire \$8 ;
-  reg [8:0] \$80 ;
-  reg \$81 ;
-  reg [39:0] \$82 ;
-  reg [2:0] \$83 ;
-  reg [8:0] \$84 ;
-  reg [10:0] \$85 ;
+  reg \$80 ;
+  reg [39:0] \$81 ;
+  reg [2:0] \$82 ;
+  reg [8:0] \$83 ;
+  reg [10:0] \$84 ;
+  reg [8:0] \$85 ;
   reg [8:0] \$86 ;
   reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [5:0] \$89 ;
+  reg [5:0] \$88 ;
+  reg [255:0] \$89 ;
   wire \$9 ;
-  reg [255:0] \$90 ;
+  reg [4:0] \$90 ;
   reg [4:0] \$91 ;
-  reg [4:0] \$92 ;
-  reg [143:0] \$93 ;
-  reg [8:0] \$94 ;
+  reg [143:0] \$92 ;
+  reg [8:0] \$93 ;
+  reg [10:0] \$94 ;
   reg [10:0] \$95 ;
-  reg [10:0] \$96 ;
+  reg \$96 ;
   reg \$97 ;
   reg \$98 ;
-  reg \$99 ;
+  reg [7:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$38 ;
+  reg [7:0] \$signature__addr$72 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [35:0] \$signature__data$25[0] ;
@@ -145,27 +145,32 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [255:0] \$signature__data$77 ;
-  wire [63:0] \$signature__data$77[0] ;
-  wire [15:0] \$signature__data$77[0][0] ;
-  wire [15:0] \$signature__data$77[0][1] ;
-  wire [15:0] \$signature__data$77[0][2] ;
-  wire [15:0] \$signature__data$77[0][3] ;
-  wire [63:0] \$signature__data$77[1] ;
-  wire [15:0] \$signature__data$77[1][0] ;
-  wire [15:0] \$signature__data$77[1][1] ;
-  wire [15:0] \$signature__data$77[1][2] ;
-  wire [15:0] \$signature__data$77[1][3] ;
-  wire [63:0] \$signature__data$77[2] ;
-  wire [15:0] \$signature__data$77[2][0] ;
-  wire [15:0] \$signature__data$77[2][1] ;
-  wire [15:0] \$signature__data$77[2][2] ;
-  wire [15:0] \$signature__data$77[2][3] ;
-  wire [63:0] \$signature__data$77[3] ;
-  wire [15:0] \$signature__data$77[3][0] ;
-  wire [15:0] \$signature__data$77[3][1] ;
-  wire [15:0] \$signature__data$77[3][2] ;
-  wire [15:0] \$signature__data$77[3][3] ;
+  wire [127:0] \$signature__data$67 ;
+  wire [31:0] \$signature__data$67[0] ;
+  wire [31:0] \$signature__data$67[1] ;
+  wire [31:0] \$signature__data$67[2] ;
+  wire [31:0] \$signature__data$67[3] ;
+  wire [255:0] \$signature__data$76 ;
+  wire [63:0] \$signature__data$76[0] ;
+  wire [15:0] \$signature__data$76[0][0] ;
+  wire [15:0] \$signature__data$76[0][1] ;
+  wire [15:0] \$signature__data$76[0][2] ;
+  wire [15:0] \$signature__data$76[0][3] ;
+  wire [63:0] \$signature__data$76[1] ;
+  wire [15:0] \$signature__data$76[1][0] ;
+  wire [15:0] \$signature__data$76[1][1] ;
+  wire [15:0] \$signature__data$76[1][2] ;
+  wire [15:0] \$signature__data$76[1][3] ;
+  wire [63:0] \$signature__data$76[2] ;
+  wire [15:0] \$signature__data$76[2][0] ;
+  wire [15:0] \$signature__data$76[2][1] ;
+  wire [15:0] \$signature__data$76[2][2] ;
+  wire [15:0] \$signature__data$76[2][3] ;
+  wire [63:0] \$signature__data$76[3] ;
+  wire [15:0] \$signature__data$76[3][0] ;
+  wire [15:0] \$signature__data$76[3][1] ;
+  wire [15:0] \$signature__data$76[3][2] ;
+  wire [15:0] \$signature__data$76[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -189,6 +194,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire \$signature__en ;
   wire \$signature__en$26 ;
   wire \$signature__en$42 ;
+  reg \$signature__en$73 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -331,13 +337,6 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [8:0] m;
   input [10:0] n;
   wire [10:0] n;
-  reg [7:0] o_rd__addr;
-  wire [127:0] o_rd__data;
-  wire [31:0] \o_rd__data[0] ;
-  wire [31:0] \o_rd__data[1] ;
-  wire [31:0] \o_rd__data[2] ;
-  wire [31:0] \o_rd__data[3] ;
-  reg o_rd__en;
   wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
@@ -736,7 +735,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
       _0_ <= a_buf[\$20 [7:0]];
     end
   end
-  assign \$signature__data$77  = _0_;
+  assign \$signature__data$76  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1002,9 +1001,9 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   reg [127:0] _1_;
   always @(posedge clk) begin
-    if (o_rd__en) begin
-      _1_ <= o_buf[o_rd__addr];
-      if (o_wr__en && o_rd__addr == o_wr__addr)
+    if (\$signature__en$73 ) begin
+      _1_ <= o_buf[\$signature__addr$72 ];
+      if (o_wr__en && \$signature__addr$72  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1311,119 +1310,118 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$23  = edge_m0 + o_row_index;
   assign \$24  = edge_y_base + \$23 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$25  = run & o_row_valid;
-  assign \$27  = edge_n0 + 3'h4;
-  assign \$28  = \$27  >= N;
-  assign \$29  = \$26  & \$28 ;
-  assign \$30  = edge_m0 + 3'h4;
-  assign \$31  = \$30  >= M;
-  assign is_last = \$29  & \$31 ;
-  assign \$32  = ~ y_out__valid;
-  assign \$33  = \$32  | y_out__ready;
-  assign \$34  = raddr < y_end;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = a_in__valid & a_in__ready;
-  assign \$37  = a_load_addr + 1'h1;
-  assign \$38  = ~ busy;
-  assign \$39  = start & \$38 ;
-  assign \$40  = w_in__valid & w_in__ready;
-  assign \$41  = w_load_addr + 1'h1;
-  assign \$42  = ~ busy;
-  assign \$43  = start & \$42 ;
-  assign \$44  = cycles + 1'h1;
-  assign \$45  = os_since_last < 3'h4;
-  assign \$46  = os_since_last + 1'h1;
-  assign \$47  = \$45  ? \$46  : { 1'h0, os_since_last };
-  assign \$48  = os_beat + 1'h1;
-  assign \$49  = os_group_beat + 1'h1;
-  assign \$50  = os_group_end ? 7'h00 : \$49 ;
-  assign \$51  = os_n0 + 3'h4;
-  assign \$52  = os_w_base + os_len;
-  assign \$53  = os_n0 + 3'h4;
-  assign \$54  = \$53  >= N;
-  assign \$55  = os_m0 + 3'h4;
-  assign \$56  = os_a_base + os_len;
-  assign \$57  = run & o_row_valid;
-  assign \$58  = edge_n0 + 3'h4;
-  assign \$59  = edge_y_base + M;
-  assign \$60  = edge_n0 + 3'h4;
-  assign \$61  = \$60  >= N;
-  assign \$62  = edge_m0 + 3'h4;
+  assign \$26  = edge_n0 + 3'h4;
+  assign \$27  = \$26  >= N;
+  assign \$28  = \$25  & \$27 ;
+  assign \$29  = edge_m0 + 3'h4;
+  assign \$30  = \$29  >= M;
+  assign is_last = \$28  & \$30 ;
+  assign \$31  = ~ y_out__valid;
+  assign \$32  = \$31  | y_out__ready;
+  assign \$33  = raddr < y_end;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = a_in__valid & a_in__ready;
+  assign \$36  = a_load_addr + 1'h1;
+  assign \$37  = ~ busy;
+  assign \$38  = start & \$37 ;
+  assign \$39  = w_in__valid & w_in__ready;
+  assign \$40  = w_load_addr + 1'h1;
+  assign \$41  = ~ busy;
+  assign \$42  = start & \$41 ;
+  assign \$43  = cycles + 1'h1;
+  assign \$44  = os_since_last == 3'h4;
+  assign \$45  = os_since_last + 1'h1;
+  assign \$46  = \$44  ? { 1'h0, os_since_last } : \$45 ;
+  assign \$47  = os_beat + 1'h1;
+  assign \$48  = os_group_beat + 1'h1;
+  assign \$49  = os_group_end ? 7'h00 : \$48 ;
+  assign \$50  = os_n0 + 3'h4;
+  assign \$51  = os_w_base + os_len;
+  assign \$52  = os_n0 + 3'h4;
+  assign \$53  = \$52  >= N;
+  assign \$54  = os_m0 + 3'h4;
+  assign \$55  = os_a_base + os_len;
+  assign \$56  = run & o_row_valid;
+  assign \$57  = edge_n0 + 3'h4;
+  assign \$58  = edge_y_base + M;
+  assign \$59  = edge_n0 + 3'h4;
+  assign \$60  = \$59  >= N;
+  assign \$61  = edge_m0 + 3'h4;
+  assign \$62  = run & o_row_valid;
   assign \$63  = run & o_row_valid;
-  assign \$64  = run & o_row_valid;
-  assign \$65  = \$23 [8:0] < M;
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = run & o_row_valid;
-  assign \$68  = \$67  & is_last;
-  assign \$69  = o_wr__addr + 1'h1;
-  assign \$70  = \$69  > y_end;
-  assign \$71  = o_wr__en & \$70 ;
-  assign \$72  = o_wr__addr + 1'h1;
-  assign \$73  = run & last_write;
-  assign \$74  = raddr + 1'h1;
-  assign \$75  = raddr == y_end;
+  assign \$64  = \$23 [8:0] < M;
+  assign \$65  = \$63  & \$64 ;
+  assign \$66  = run & o_row_valid;
+  assign \$67  = \$66  & is_last;
+  assign \$68  = o_wr__addr + 1'h1;
+  assign \$69  = \$68  > y_end;
+  assign \$70  = o_wr__en & \$69 ;
+  assign \$71  = o_wr__addr + 1'h1;
+  assign \$72  = run & last_write;
+  assign \$73  = raddr + 1'h1;
+  assign \$74  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$76 ;
+    a_load_addr <= \$75 ;
   always @(posedge clk)
-    w_load_addr <= \$77 ;
+    w_load_addr <= \$76 ;
   always @(posedge clk)
-    M <= \$78 ;
+    M <= \$77 ;
   always @(posedge clk)
-    N <= \$79 ;
+    N <= \$78 ;
   always @(posedge clk)
-    os_len <= \$80 ;
+    os_len <= \$79 ;
   always @(posedge clk)
-    run <= \$81 ;
+    run <= \$80 ;
   always @(posedge clk)
-    cycles <= \$82 ;
+    cycles <= \$81 ;
   always @(posedge clk)
-    os_since_last <= \$83 ;
+    os_since_last <= \$82 ;
   always @(posedge clk)
-    os_m0 <= \$84 ;
+    os_m0 <= \$83 ;
   always @(posedge clk)
-    os_n0 <= \$85 ;
+    os_n0 <= \$84 ;
   always @(posedge clk)
-    os_beat <= \$86 ;
+    os_beat <= \$85 ;
   always @(posedge clk)
-    os_a_base <= \$87 ;
+    os_a_base <= \$86 ;
   always @(posedge clk)
-    os_w_base <= \$88 ;
+    os_w_base <= \$87 ;
   always @(posedge clk)
-    os_group_beat <= \$89 ;
+    os_group_beat <= \$88 ;
   always @(posedge clk)
-    i_a <= \$90 ;
+    i_a <= \$89 ;
   always @(posedge clk)
-    issue_d1 <= \$91 ;
+    issue_d1 <= \$90 ;
   always @(posedge clk)
-    i_ctl <= \$92 ;
+    i_ctl <= \$91 ;
   always @(posedge clk)
-    i_w <= \$93 ;
+    i_w <= \$92 ;
   always @(posedge clk)
-    edge_m0 <= \$94 ;
+    edge_m0 <= \$93 ;
   always @(posedge clk)
-    edge_n0 <= \$95 ;
+    edge_n0 <= \$94 ;
   always @(posedge clk)
-    edge_y_base <= \$96 ;
+    edge_y_base <= \$95 ;
   always @(posedge clk)
-    s1_valid <= \$97 ;
+    s1_valid <= \$96 ;
   always @(posedge clk)
-    o_wr__en <= \$98 ;
+    o_wr__en <= \$97 ;
   always @(posedge clk)
-    s1_first <= \$99 ;
+    s1_first <= \$98 ;
   always @(posedge clk)
-    o_wr__addr <= \$100 ;
+    o_wr__addr <= \$99 ;
   always @(posedge clk)
-    last_write <= \$101 ;
+    last_write <= \$100 ;
   always @(posedge clk)
-    s1_row <= \$102 ;
+    s1_row <= \$101 ;
   always @(posedge clk)
-    y_end <= \$103 ;
+    y_end <= \$102 ;
   always @(posedge clk)
-    drain <= \$104 ;
+    drain <= \$103 ;
   always @(posedge clk)
-    raddr <= \$105 ;
+    raddr <= \$104 ;
   always @(posedge clk)
-    y_out__valid <= \$106 ;
+    y_out__valid <= \$105 ;
   \array_mixpe_w4a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1447,38 +1445,45 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    o_rd__addr = 8'h00;
-    if (\$25 ) begin
-      o_rd__addr = \$24 [7:0];
-    end
-    if (drain) begin
-      o_rd__addr = raddr[7:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    o_rd__en = 1'h1;
-    if (\$25 ) begin
-      o_rd__en = 1'h1;
-    end
-    if (drain) begin
-      o_rd__en = fetch;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$35 ;
+      fetch = \$34 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$76  = a_load_addr;
-    if (\$36 ) begin
-      \$76  = \$37 [8:0];
+    \$signature__addr$72  = 8'h00;
+    if (drain) begin
+      \$signature__addr$72  = raddr[7:0];
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$signature__en$73  = 1'h1;
+    if (drain) begin
+      \$signature__en$73  = fetch;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$75  = a_load_addr;
+    if (\$35 ) begin
+      \$75  = \$36 [8:0];
+    end
+    if (\$38 ) begin
+      \$75  = 9'h000;
+    end
+    if (rst) begin
+      \$75  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$76  = w_load_addr;
     if (\$39 ) begin
+      \$76  = \$40 [8:0];
+    end
+    if (\$42 ) begin
       \$76  = 9'h000;
     end
     if (rst) begin
@@ -1487,12 +1492,9 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$77  = w_load_addr;
-    if (\$40 ) begin
-      \$77  = \$41 [8:0];
-    end
-    if (\$43 ) begin
-      \$77  = 9'h000;
+    \$77  = M;
+    if (go) begin
+      \$77  = m;
     end
     if (rst) begin
       \$77  = 9'h000;
@@ -1500,120 +1502,127 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$78  = M;
+    \$78  = N;
     if (go) begin
-      \$78  = m;
+      \$78  = n;
     end
     if (rst) begin
-      \$78  = 9'h000;
+      \$78  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$79  = N;
+    \$79  = os_len;
     if (go) begin
-      \$79  = n;
+      \$79  = k_beats;
     end
     if (rst) begin
-      \$79  = 11'h000;
+      \$79  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$80  = os_len;
+    \$80  = run;
     if (go) begin
-      \$80  = k_beats;
+      \$80  = 1'h1;
+    end
+    if (\$72 ) begin
+      \$80  = 1'h0;
     end
     if (rst) begin
-      \$80  = 9'h000;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$81  = run;
+    \$81  = cycles;
     if (go) begin
-      \$81  = 1'h1;
-    end
-    if (\$73 ) begin
-      \$81  = 1'h0;
-    end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$82  = cycles;
-    if (go) begin
-      \$82  = 40'h0000000000;
+      \$81  = 40'h0000000000;
     end
     if (run) begin
-      \$82  = \$44 [39:0];
+      \$81  = \$43 [39:0];
     end
     if (rst) begin
-      \$82  = 40'h0000000000;
+      \$81  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$83  = \$47 [2:0];
+    \$82  = \$46 [2:0];
     if (go) begin
-      \$83  = 3'h4;
+      \$82  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$83  = 3'h1;
+        \$82  = 3'h1;
       end
     end
     if (rst) begin
-      \$83  = 3'h0;
+      \$82  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$84  = os_m0;
+    \$83  = os_m0;
     if (go) begin
-      \$84  = 9'h000;
+      \$83  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$54 ) begin
-          \$84  = \$55 [8:0];
+        if (\$53 ) begin
+          \$83  = \$54 [8:0];
         end
       end
     end
     if (rst) begin
-      \$84  = 9'h000;
+      \$83  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$85  = os_n0;
+    \$84  = os_n0;
     if (go) begin
-      \$85  = 11'h000;
+      \$84  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$85  = \$51 [10:0];
-        if (\$54 ) begin
-          \$85  = 11'h000;
+        \$84  = \$50 [10:0];
+        if (\$53 ) begin
+          \$84  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$85  = 11'h000;
+      \$84  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$86  = os_beat;
+    \$85  = os_beat;
+    if (go) begin
+      \$85  = 9'h000;
+    end
+    if (os_fire) begin
+      \$85  = \$47 [8:0];
+      if (os_is_last) begin
+        \$85  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$85  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$86  = os_a_base;
     if (go) begin
       \$86  = 9'h000;
     end
     if (os_fire) begin
-      \$86  = \$48 [8:0];
       if (os_is_last) begin
-        \$86  = 9'h000;
+        if (\$53 ) begin
+          \$86  = \$55 [8:0];
+        end
       end
     end
     if (rst) begin
@@ -1622,14 +1631,15 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$87  = os_a_base;
+    \$87  = os_w_base;
     if (go) begin
       \$87  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$54 ) begin
-          \$87  = \$56 [8:0];
+        \$87  = \$51 [8:0];
+        if (\$53 ) begin
+          \$87  = 9'h000;
         end
       end
     end
@@ -1639,90 +1649,90 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = os_w_base;
+    \$88  = os_group_beat;
     if (go) begin
-      \$88  = 9'h000;
+      \$88  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        \$88  = \$52 [8:0];
-        if (\$54 ) begin
-          \$88  = 9'h000;
-        end
-      end
+      \$88  = \$49 [5:0];
     end
     if (rst) begin
-      \$88  = 9'h000;
+      \$88  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = os_group_beat;
-    if (go) begin
-      \$89  = 6'h00;
-    end
-    if (os_fire) begin
-      \$89  = \$50 [5:0];
-    end
+    \$89  = \$signature__data$76 ;
     if (rst) begin
-      \$89  = 6'h00;
+      \$89  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = \$signature__data$77 ;
+    \$90  = issue;
     if (rst) begin
-      \$90  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$90  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = issue;
+    \$91  = issue_d1;
     if (rst) begin
       \$91  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = issue_d1;
+    \$92  = w_rd__data;
     if (rst) begin
-      \$92  = 5'h00;
+      \$92  = 144'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = w_rd__data;
-    if (rst) begin
-      \$93  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = edge_m0;
+    \$93  = edge_m0;
     if (go) begin
-      \$94  = 9'h000;
+      \$93  = 9'h000;
     end
-    if (\$57 ) begin
+    if (\$56 ) begin
       if (block_done) begin
-        if (\$61 ) begin
-          \$94  = \$62 [8:0];
+        if (\$60 ) begin
+          \$93  = \$61 [8:0];
         end
       end
     end
     if (rst) begin
-      \$94  = 9'h000;
+      \$93  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = edge_n0;
+    \$94  = edge_n0;
+    if (go) begin
+      \$94  = 11'h000;
+    end
+    if (\$56 ) begin
+      if (block_done) begin
+        \$94  = \$57 [10:0];
+        if (\$60 ) begin
+          \$94  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$95  = edge_y_base;
     if (go) begin
       \$95  = 11'h000;
     end
-    if (\$57 ) begin
+    if (\$56 ) begin
       if (block_done) begin
         \$95  = \$58 [10:0];
-        if (\$61 ) begin
+        if (\$60 ) begin
           \$95  = 11'h000;
         end
       end
@@ -1733,128 +1743,110 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = edge_y_base;
-    if (go) begin
-      \$96  = 11'h000;
-    end
-    if (\$57 ) begin
-      if (block_done) begin
-        \$96  = \$59 [10:0];
-        if (\$61 ) begin
-          \$96  = 11'h000;
-        end
-      end
-    end
+    \$96  = \$62 ;
     if (rst) begin
-      \$96  = 11'h000;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = \$63 ;
+    \$97  = \$65 ;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$98  = \$66 ;
+    \$98  = 1'h1;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$99  = 1'h1;
+    \$99  = \$24 [7:0];
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$100  = \$24 [7:0];
+    \$100  = \$67 ;
     if (rst) begin
-      \$100  = 8'h00;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$101  = \$68 ;
+    \$101 [31:0] = o_row[31:0];
+    \$101 [63:32] = o_row[63:32];
+    \$101 [95:64] = o_row[95:64];
+    \$101 [127:96] = o_row[127:96];
     if (rst) begin
-      \$101  = 1'h0;
+      \$101  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$102 [31:0] = o_row[31:0];
-    \$102 [63:32] = o_row[63:32];
-    \$102 [95:64] = o_row[95:64];
-    \$102 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$102  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$103  = y_end;
-    if (\$71 ) begin
-      \$103  = \$72 ;
+    \$102  = y_end;
+    if (\$70 ) begin
+      \$102  = \$71 ;
     end
     if (go) begin
-      \$103  = 9'h000;
+      \$102  = 9'h000;
     end
     if (rst) begin
-      \$103  = 9'h000;
+      \$102  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$104  = drain;
-    if (\$73 ) begin
-      \$104  = 1'h1;
+    \$103  = drain;
+    if (\$72 ) begin
+      \$103  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$75 ) begin
-          \$104  = 1'h0;
+        if (\$74 ) begin
+          \$103  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$104  = 1'h0;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$105  = raddr;
+    \$104  = raddr;
     if (drain) begin
       if (fetch) begin
-        \$105  = \$74 [8:0];
+        \$104  = \$73 [8:0];
       end
     end
     if (go) begin
-      \$105  = 9'h000;
+      \$104  = 9'h000;
     end
     if (rst) begin
-      \$105  = 9'h000;
+      \$104  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$106  = y_out__valid;
+    \$105  = y_out__valid;
     if (drain) begin
       if (fetch) begin
-        \$106  = 1'h1;
+        \$105  = 1'h1;
       end else if (y_out__ready) begin
-        \$106  = 1'h0;
+        \$105  = 1'h0;
       end
     end
     if (go) begin
-      \$106  = 1'h0;
+      \$105  = 1'h0;
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$105  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1875,7 +1867,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign o_rd__data = y_out__payload;
+  assign \$signature__data$67  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -2012,10 +2004,10 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \o_wr__data[1]  = edge_new[63:32];
   assign \o_wr__data[2]  = edge_new[95:64];
   assign \o_wr__data[3]  = edge_new[127:96];
-  assign \o_rd__data[0]  = y_out__payload[31:0];
-  assign \o_rd__data[1]  = y_out__payload[63:32];
-  assign \o_rd__data[2]  = y_out__payload[95:64];
-  assign \o_rd__data[3]  = y_out__payload[127:96];
+  assign \$signature__data$67[0]  = y_out__payload[31:0];
+  assign \$signature__data$67[1]  = y_out__payload[63:32];
+  assign \$signature__data$67[2]  = y_out__payload[95:64];
+  assign \$signature__data$67[3]  = y_out__payload[127:96];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2036,26 +2028,26 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$77[0]  = \$signature__data$77 [63:0];
-  assign \$signature__data$77[0][0]  = \$signature__data$77 [15:0];
-  assign \$signature__data$77[0][1]  = \$signature__data$77 [31:16];
-  assign \$signature__data$77[0][2]  = \$signature__data$77 [47:32];
-  assign \$signature__data$77[0][3]  = \$signature__data$77 [63:48];
-  assign \$signature__data$77[1]  = \$signature__data$77 [127:64];
-  assign \$signature__data$77[1][0]  = \$signature__data$77 [79:64];
-  assign \$signature__data$77[1][1]  = \$signature__data$77 [95:80];
-  assign \$signature__data$77[1][2]  = \$signature__data$77 [111:96];
-  assign \$signature__data$77[1][3]  = \$signature__data$77 [127:112];
-  assign \$signature__data$77[2]  = \$signature__data$77 [191:128];
-  assign \$signature__data$77[2][0]  = \$signature__data$77 [143:128];
-  assign \$signature__data$77[2][1]  = \$signature__data$77 [159:144];
-  assign \$signature__data$77[2][2]  = \$signature__data$77 [175:160];
-  assign \$signature__data$77[2][3]  = \$signature__data$77 [191:176];
-  assign \$signature__data$77[3]  = \$signature__data$77 [255:192];
-  assign \$signature__data$77[3][0]  = \$signature__data$77 [207:192];
-  assign \$signature__data$77[3][1]  = \$signature__data$77 [223:208];
-  assign \$signature__data$77[3][2]  = \$signature__data$77 [239:224];
-  assign \$signature__data$77[3][3]  = \$signature__data$77 [255:240];
+  assign \$signature__data$76[0]  = \$signature__data$76 [63:0];
+  assign \$signature__data$76[0][0]  = \$signature__data$76 [15:0];
+  assign \$signature__data$76[0][1]  = \$signature__data$76 [31:16];
+  assign \$signature__data$76[0][2]  = \$signature__data$76 [47:32];
+  assign \$signature__data$76[0][3]  = \$signature__data$76 [63:48];
+  assign \$signature__data$76[1]  = \$signature__data$76 [127:64];
+  assign \$signature__data$76[1][0]  = \$signature__data$76 [79:64];
+  assign \$signature__data$76[1][1]  = \$signature__data$76 [95:80];
+  assign \$signature__data$76[1][2]  = \$signature__data$76 [111:96];
+  assign \$signature__data$76[1][3]  = \$signature__data$76 [127:112];
+  assign \$signature__data$76[2]  = \$signature__data$76 [191:128];
+  assign \$signature__data$76[2][0]  = \$signature__data$76 [143:128];
+  assign \$signature__data$76[2][1]  = \$signature__data$76 [159:144];
+  assign \$signature__data$76[2][2]  = \$signature__data$76 [175:160];
+  assign \$signature__data$76[2][3]  = \$signature__data$76 [191:176];
+  assign \$signature__data$76[3]  = \$signature__data$76 [255:192];
+  assign \$signature__data$76[3][0]  = \$signature__data$76 [207:192];
+  assign \$signature__data$76[3][1]  = \$signature__data$76 [223:208];
+  assign \$signature__data$76[3][2]  = \$signature__data$76 [239:224];
+  assign \$signature__data$76[3][3]  = \$signature__data$76 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2135,7 +2127,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[31:0] = s1_row[31:0];
   assign \$15  = 1'h1;
   assign \$16  = \$14 ;
-  assign \$26  = block_done;
+  assign \$25  = block_done;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
@@ -4981,7 +4973,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2378$0 (i_zero),
+    .\port$2375$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5763,7 +5755,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2378$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2375$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -5803,8 +5795,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2378$0 ;
-  wire [3:0] \port$2378$0 ;
+  input [3:0] \port$2375$0 ;
+  wire [3:0] \port$2375$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -5839,10 +5831,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2378$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2375$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2378$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2378$0  };
+  assign \$10  = - \port$2375$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2375$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -5866,7 +5858,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2378$0 ;
+  assign \$32  = ! \port$2375$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -5926,7 +5918,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2378$0  };
+  assign d = { 1'h0, \port$2375$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -6360,7 +6352,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2384$0 (i_zero),
+    .\port$2381$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -7142,7 +7134,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2384$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2381$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -7182,8 +7174,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2384$0 ;
-  wire [3:0] \port$2384$0 ;
+  input [3:0] \port$2381$0 ;
+  wire [3:0] \port$2381$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7218,10 +7210,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2384$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2381$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2384$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2384$0  };
+  assign \$10  = - \port$2381$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2381$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -7245,7 +7237,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2384$0 ;
+  assign \$32  = ! \port$2381$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -7305,7 +7297,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2384$0  };
+  assign d = { 1'h0, \port$2381$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -7739,7 +7731,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2392$0 (i_zero),
+    .\port$2389$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8521,7 +8513,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2392$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2389$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -8561,8 +8553,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2392$0 ;
-  wire [3:0] \port$2392$0 ;
+  input [3:0] \port$2389$0 ;
+  wire [3:0] \port$2389$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -8597,10 +8589,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2392$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2389$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2392$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2392$0  };
+  assign \$10  = - \port$2389$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2389$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -8624,7 +8616,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2392$0 ;
+  assign \$32  = ! \port$2389$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -8684,7 +8676,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2392$0  };
+  assign d = { 1'h0, \port$2389$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -9118,7 +9110,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2402$0 (i_zero),
+    .\port$2399$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -9900,7 +9892,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2402$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2399$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -9940,8 +9932,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2402$0 ;
-  wire [3:0] \port$2402$0 ;
+  input [3:0] \port$2399$0 ;
+  wire [3:0] \port$2399$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9976,10 +9968,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2402$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2399$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2402$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2402$0  };
+  assign \$10  = - \port$2399$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2399$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -10003,7 +9995,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2402$0 ;
+  assign \$32  = ! \port$2399$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -10063,7 +10055,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2402$0  };
+  assign d = { 1'h0, \port$2399$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

@@ -183,12 +183,23 @@ def _unread_assigns(lines: list[str]) -> set[int]:
                 ports.update(tokens)
             for tok in tokens:
                 counts[tok] = counts.get(tok, 0) + 1
-        for k in range(start, end):
-            m = _LHS.match(lines[k])
-            # Two occurrences: the declaration and this assignment; ports are read outside.
-            name = m.group(1).strip() if m else ""
-            if m and name not in ports and counts.get(name, 0) <= 2:
+        # Two occurrences: the declaration and this assignment; ports are read outside. A
+        # wire read only by unread assignments is unread too (unpack's infinity flag, say,
+        # reads an exponent compare that nothing else does): repeat until nothing changes.
+        changed = True
+        while changed:
+            changed = False
+            for k in range(start, end):
+                m = _LHS.match(lines[k])
+                name = m.group(1).strip() if m else ""
+                if k in unread or not m or name in ports or counts.get(name, 0) > 2:
+                    continue
                 unread.add(k)
+                changed = True
+                for tok in _IDENT.findall(lines[k]):
+                    tok = tok.strip()
+                    if tok != name:
+                        counts[tok] -= 1
         start = end + 1
     return unread
 
@@ -249,6 +260,9 @@ class EquivalenceRule:
         return nxt is not None and (self.check is None or self.check(m, nxt))
 
 
+#: An assignment's target in a rule's pattern: an escaped or a plain identifier.
+_TARGET = r"assign (?:\\\S+|[A-Za-z_][A-Za-z0-9_$]*)"
+
 #: The mutants judged equivalent, with the reason for each class.
 JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
     EquivalenceRule(
@@ -285,13 +299,13 @@ JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
         r"assign (?P<c>\\\S+) = (?P<x>[^'<>?]+) > (?P<w>\d+)'h(?P<k>[0-9a-f]+);",
         "a clamp min(x, K) written as (x > K) ? K : x: at x = K both branches are K, so "
         "x >= K clamps the same values",
-        following=r"assign \\\S+ = {c} \? \d+'h0*{k} : {x};"),
+        following=_TARGET + r" = {c} \? \d+'h0*{k} : {x};"),
     EquivalenceRule(
         "clamp_boundary_constant", "const lsb",
         r"assign (?P<c>\\\S+) = (?P<x>[^'<>?]+) > (?P<w>\d+)'h(?P<k>[0-9a-f]*[13579bdf]);",
         "a clamp min(x, K) written as (x > K) ? K : x with an odd K: the mutant compares with "
         "K - 1, and at x = K both branches are K, so it clamps the same values",
-        following=r"assign \\\S+ = {c} \? \d+'h0*{k} : {x};"),
+        following=_TARGET + r" = {c} \? \d+'h0*{k} : {x};"),
     EquivalenceRule(
         "signed_floor_boundary", "< -> <=",
         r"assign (?P<c>\\\S+) = \$signed\((?P<x>[^()'<>?]+)\) < "
@@ -299,7 +313,7 @@ JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
         "a signed clamp max(x, K) written as (x < K) ? K : x (the next line selects the same "
         "value K, sign-extended to its width): at x = K both branches are K, so x <= K clamps "
         "the same values",
-        following=r"assign \\\S+ = {c} \? (?P<w2>\d+)'h(?P<k2>[0-9a-f]+) : {x};",
+        following=_TARGET + r" = {c} \? (?P<w2>\d+)'h(?P<k2>[0-9a-f]+) : {x};",
         check=lambda original, following: _same_signed(original, following)),
 )
 

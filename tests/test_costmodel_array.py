@@ -143,9 +143,10 @@ def test_output_stationary_activity_by_hand():
     assert (a.rows_out, a.rows_written, a.w_reads, a.shadow_loads) == (6, 4, 8, 0)
     report = gemm_energy(config, 4, 2, 4)
     o = sram_access(16 * 64 // 8, TECH_28NM)  # 16 words of 2 x 32 bits
-    # The edge reads 6 rows and writes 4; the drain reads the 4 output words.
+    # The edge writes 4 rows (K is one chunk: it reads none); the drain reads the 4 output
+    # words.
     assert report.energy_by_group_pj["o_buffer"] == approx(
-        64 * ((6 + 4) * o.read_pj_per_bit + 4 * o.write_pj_per_bit))
+        64 * (4 * o.read_pj_per_bit + 4 * o.write_pj_per_bit))
     # Each row leaving passes a 3:1 mux per column.
     assert report.energy_by_group_pj["row_mux"] == approx(6 * 2 * 2 * 32 * MUX.energy_pj)
 
@@ -270,9 +271,10 @@ def test_one_pe_gemm_energy_by_hand():
         # The controller works every cycle.
         "control": 8 * (CONTROL_BITS * e + adders),
         # A and W: 4 words written by the host and read by the beats, 8 bits each; Y: one
-        # word read and written by the edge, and read by the drain.
+        # word written by the edge (which adds no chunks, so reads nothing) and read by the
+        # drain.
         "buffers": (2 * 4 * 8 * (a_mem.read_pj_per_bit + a_mem.write_pj_per_bit)
-                    + 32 * (2 * o_mem.read_pj_per_bit + o_mem.write_pj_per_bit)),
+                    + 32 * (o_mem.read_pj_per_bit + o_mem.write_pj_per_bit)),
     }
     assert dict(report.energy_by_category_pj) == approx(parts)
     assert report.energy_pj == approx(sum(parts.values()))

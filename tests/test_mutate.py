@@ -49,6 +49,18 @@ def test_no_mutants_of_unread_wires():
     assert not any(orig.startswith("assign \\dead") for orig, _ in found)
     assert ("assign y = \\$1 [0] ? \\a+b  : 4'h6;", "swap ?:") in found
     assert ("assign \\$1  = a + b;", "+ -> -") in found
+    # ... nor one of a wire that only unread wires read (transitively), while a wire read by
+    # both an unread and a read assignment keeps its mutants.
+    chain = TEXT.replace("  assign y = ", "  wire \\c1 ;\n  wire \\c2 ;\n  wire \\c3 ;\n"
+                         "  assign \\c1  = a > b;\n  assign \\c2  = \\c1  & a[0];\n"
+                         "  assign \\c3  = \\c2  | b[0];\n  assign y = ")
+    found = {m.original.strip() for m in mutants_of("top", chain)}
+    assert not any(orig.startswith(("assign \\c1", "assign \\c2", "assign \\c3"))
+                   for orig in found)
+    used = chain.replace("\\a+b  : 4'h6;", "\\a+b  : {3'h0, \\c1 };")
+    found = {m.original.strip() for m in mutants_of("top", used)}
+    assert any(orig.startswith("assign \\c1") for orig in found)
+    assert not any(orig.startswith(("assign \\c2", "assign \\c3")) for orig in found)
 
 
 def test_apply_mutant_changes_one_line_and_checks_it():
@@ -170,6 +182,8 @@ def test_clamp_rule_needs_its_multiplexer():
     clamp = "  assign \\$21  = \\$20  ? 8'h1b : \\$19 [7:0];"
     assert verdict(line, clamp, "> -> >=") == ["clamp_boundary"]
     assert verdict(line, clamp, "const lsb") == ["clamp_boundary_constant"]
+    # (the clamp's target may be a plain name)
+    assert verdict(line, clamp.replace("\\$21 ", "dist2"), "> -> >=") == ["clamp_boundary"]
     assert verdict(line, clamp.replace("8'h1b", "8'h1a"), "> -> >=") == []
     assert verdict(line, clamp.replace("\\$19 [7:0];", "\\$18 [7:0];"), "> -> >=") == []
     even = line.replace("5'h1b", "5'h1a")

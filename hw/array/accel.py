@@ -136,7 +136,10 @@ class Accelerator(wiring.Component):
         omem = m.submodules.o_buf = Memory(shape=o_word, depth=cfg.o_depth * cfg.banks, init=[])
         a_wr, w_wr, o_wr = amem.write_port(), wmem.write_port(), omem.write_port()
         a_rd, w_rd = amem.read_port(), wmem.read_port()
-        o_rd = omem.read_port(transparent_for=(o_wr,))
+        # The edge reads what it adds to (edge_adds); a single-buffered drain reads the
+        # finished outputs through the same port.
+        o_rd = (omem.read_port(transparent_for=(o_wr,)) if cfg.edge_adds or not db
+                else None)
         # Double buffering: the GEMM computes in bank `bank` of each buffer (A, W and O) while
         # the host loads bank `load_bank` and the drain reads bank `drain_bank`; one buffer's
         # bank b is the addresses b * depth and up.
@@ -227,6 +230,7 @@ class Accelerator(wiring.Component):
         raddr = Signal(range(cfg.o_depth + 1))
         have = Signal()
         fetch = Signal()
+        assert o_rd is not None
         m.d.comb += [self.y_out.payload.eq(o_rd.data), self.y_out.valid.eq(have)]
         with m.If(drain):
             m.d.comb += fetch.eq((~have | self.y_out.ready) & (raddr < y_end))
@@ -327,7 +331,7 @@ class Accelerator(wiring.Component):
         # Cycles since an output block's last beat issued, saturating at `spacing` (where it
         # starts: the first block waits for none).
         since = Signal(range(spacing + 1), name="os_since_last")
-        m.d.sync += since.eq(Mux(since < spacing, since + 1, since))
+        m.d.sync += since.eq(Mux(since == spacing, since, since + 1))
         gap_now = self._issue_gap(m, pe, cycles, top, busy, w_rd, C) if timed else Const(0, 1)
         is_last = Signal(name="os_is_last")
         group_end = Signal(name="os_group_end")
@@ -401,8 +405,8 @@ class Accelerator(wiring.Component):
                 with m.If(dq > interval - 1):
                     m.d.comb += gap_now.eq(dq)
                 m.d.comb += dq_now.eq(gap_now + busy)
-        m.d.sync += [gap.eq(Mux(gap_now > 0, gap_now - 1, 0)),
-                     dq.eq(Mux(dq_now > 0, dq_now - 1, 0))]
+        # Count down to 0 and stay there.
+        m.d.sync += [gap.eq(gap_now - (gap_now != 0)), dq.eq(dq_now - (dq_now != 0))]
         return gap_now
 
     def _issue_gap_update(self, m, go, fire, group_end):
@@ -493,7 +497,8 @@ class Accelerator(wiring.Component):
             m.d.comb += block_done.eq(wrow == M - 1)
 
         with m.If(run & mesh.o_row_valid):
-            m.d.comb += [o_rd.addr.eq(at(addr, cfg.o_depth)), o_rd.en.eq(1)]
+            if cfg.edge_adds:   # the old contents are read only to be added to
+                m.d.comb += [o_rd.addr.eq(at(addr, cfg.o_depth)), o_rd.en.eq(1)]
             with m.If(block_done):
                 if wk is not None:
                     m.d.sync += wk.eq(wk + step)

@@ -178,7 +178,8 @@ def sequence_shapes(accel: AccelLike, decode: tuple[int, int, int]) -> list[tupl
 def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
                     ) -> tuple[np.ndarray, QuantizedWeights] | None:
     """FP16-MAC accelerators: a GEMM whose second half of K cancels its first half, nearly:
-    the same activations, the weights negated and a few moved by one unit in the last place.
+    the same activations, the weights negated and one per column moved by a few units in the
+    last place (the last column's: zeros).
     Each output is then a small difference of two large partial sums, so the sums' adders
     (the PEs' accumulators, or a weight-stationary array's edge adders, which add the folds:
     K is two folds there) normalise results whose leading one lands far below their
@@ -195,8 +196,17 @@ def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
     a_half = fp_matrix(rng, (m, half))
     w_half = fp_matrix(rng, (half, n))
     w_neg = w_half ^ 0x8000
-    moved = rng.random(w_neg.shape) < 0.1
-    w_neg[moved] = w_neg[moved] ^ 1   # one unit in the last place (0 <-> smallest subnormal)
+    # In every column but the last, one weight of the second half moves by 2^j units in the
+    # last place (j random), so the cancellation's depth varies; the last column's second
+    # half is all zeros (a sum of +0 meets the first half's).
+    for c in range(n - 1):
+        k = int(rng.integers(half))
+        mag = int(w_neg[k, c]) & 0x7FFF
+        step = 1 << int(rng.integers(0, 10))
+        mag = mag - step if mag > step and rng.random() < 0.5 else mag + step
+        if mag < 0x7C00:
+            w_neg[k, c] = (int(w_neg[k, c]) & 0x8000) | mag
+    w_neg[:, n - 1] = 0
     a = np.concatenate([a_half, a_half], axis=1)
     w = np.concatenate([w_half, w_neg], axis=0)
     return a, QuantizedWeights(w)
