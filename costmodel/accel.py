@@ -533,7 +533,7 @@ def _controller(accel: AccelConfig) -> tuple[list[tuple[str, int]], list[tuple[s
         ]
         # The countdowns exist only for PEs with multi-cycle beats or a dequantizer to wait
         # for (a MAC takes a beat every cycle).
-        if max(cycles) > 1 or busy:
+        if accel.issue_waits:
             regs += [("os_gap", top), ("os_dq", top), ("os_prev_issued", 1),
                      ("os_prev_group_end", 1)]
             adders += [("os_gap_now - 1", top), ("os_dq_now - 1", top),

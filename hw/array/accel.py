@@ -326,7 +326,7 @@ class Accelerator(wiring.Component):
         # PEs that take a beat every cycle and have no dequantizer to wait for (the integer
         # and FP16 MACs) need no countdowns: a beat may always issue.
         cycles = [pe.timing(f).cycles for f in pe.weight_formats]
-        timed = max(cycles) > 1 or busy > 0
+        timed = cfg.issue_waits
         top = max(max(cycles), spacing) + busy + 1
         # Cycles since an output block's last beat issued, saturating at `spacing` (where it
         # starts: the first block waits for none).

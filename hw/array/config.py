@@ -381,6 +381,14 @@ class AccelConfig:
         return max(1, min(k_beats, beats))
 
     @property
+    def issue_waits(self) -> bool:
+        """Whether the output-stationary issue counts cycles between beats: its PEs have
+        multi-cycle beats or a dequantizer to wait for (a MAC takes a beat every cycle)."""
+        pe = self.pe
+        return (max(pe.timing(f).cycles for f in pe.weight_formats) > 1
+                or pe.golden.dequant_busy_cycles(pe) > 0)
+
+    @property
     def last_beat_spacing(self) -> int:
         """Least cycles between the last beats of consecutive output blocks (output-stationary):
         a block's ``rows`` results leave one per cycle, and a row is read once its slowest
