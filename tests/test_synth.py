@@ -4,6 +4,7 @@ The designs are generated into a temporary folder with their own manifest, so th
 depend on rtl_out/ being up to date. With a native Yosys the module takes about 20 s.
 """
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -70,10 +71,13 @@ def test_cli_succeeds_and_writes_only_into_out(cli_run):
     assert (out / SMALL / "generic.log").stat().st_size > 0
 
 
-def test_report_counts(cli_run):
+def test_report_counts(cli_run, rtl_dir):
     _, out, _ = cli_run
     rep = _report(out, SMALL)
     assert rep["design"] == SMALL and rep["top"] == SMALL
+    # The report names the exact Verilog it measured.
+    assert rep["verilog_sha256"] == hashlib.sha256(
+        (rtl_dir / f"{SMALL}.v").read_bytes()).hexdigest()
     assert rep["tools"]["yosys"].startswith("Yosys ")
     assert rep["share"] is True
     g, i, x = rep["generic"], rep["ice40"], rep["xilinx"]

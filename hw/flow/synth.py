@@ -34,6 +34,7 @@ builds::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -859,6 +860,8 @@ def synth_design(
         "design": name,
         "top": top,
         "verilog": str(src_path.resolve()),
+        # Which Verilog the counts describe: a report stays valid while the file's hash matches.
+        "verilog_sha256": hashlib.sha256(src_path.read_bytes()).hexdigest(),
         "tools": {
             "yosys": yosys.version,
             "yosys_backend": yosys.backend,
