@@ -100,7 +100,7 @@ def unpack(m: Module, x, fmt: FPParams, name: str):
 
 
 def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
-               exact: bool = False, lowest_lead: int = 1):
+               exact: bool = False, lowest_lead: int = 1, normal_only: bool = False):
     """Round ``(-1)^sign * sig * 2^exp`` to ``fmt`` (RNE, subnormals, overflow to infinity).
 
     ``sig`` is an unsigned value, ``exp`` a signed value (the weight of ``sig``'s LSB). A zero
@@ -111,6 +111,9 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
     normalisation and the packing are built, no rounding, underflow or overflow logic that
     could never act. ``lowest_lead``: the caller's guarantee that a non-zero ``sig`` never
     leads below that bit (FPAdd: 2), so the leading-one search starts there.
+    ``normal_only``: the caller's guarantee that a non-zero result is never below ``fmt``'s
+    smallest normal number, so no gradual-underflow shifter is built (rounding and overflow
+    are).
     """
     w = len(sig)
     keep = fmt.man_bits + 1
@@ -147,25 +150,30 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
             m.d.comb += out_exact.eq(Cat(norm[wn - 1 - fmt.man_bits:wn - 1],
                                          ebiased[:fmt.exp_bits], sign))
         return out_exact
-    # Below the normal range the significand is shifted right further (gradual underflow).
-    rshift = Signal(range(wn + 1), name=f"{name}_rs")
-    with m.If(ebiased < 1):
-        with m.If(ebiased < 1 - wn):
-            m.d.comb += rshift.eq(wn)
-        with m.Else():
-            m.d.comb += rshift.eq(1 - ebiased)
-    shifted = Signal(wn, name=f"{name}_sh")
-    m.d.comb += shifted.eq(norm >> rshift)
-    lost = Signal(name=f"{name}_lost")
-    m.d.comb += lost.eq((shifted << rshift)[:wn] != norm)
+    if normal_only:
+        shifted, e_eff, sticky_lost = norm, ebiased, Const(0, 1)
+    else:
+        # Below the normal range the significand is shifted right further (gradual
+        # underflow).
+        rshift = Signal(range(wn + 1), name=f"{name}_rs")
+        with m.If(ebiased < 1):
+            with m.If(ebiased < 1 - wn):
+                m.d.comb += rshift.eq(wn)
+            with m.Else():
+                m.d.comb += rshift.eq(1 - ebiased)
+        shifted = Signal(wn, name=f"{name}_sh")
+        m.d.comb += shifted.eq(norm >> rshift)
+        sticky_lost = Signal(name=f"{name}_lost")
+        m.d.comb += sticky_lost.eq((shifted << rshift)[:wn] != norm)
+        e_eff = ebiased + rshift
     kept = shifted[wn - keep:]
     guard = shifted[wn - keep - 1]
-    sticky = (shifted[:wn - keep - 1] != 0) | lost
+    sticky = (shifted[:wn - keep - 1] != 0) | sticky_lost
     round_up = guard & (sticky | kept[0])
     # (E_eff - 1) * 2^man + kept: a carry out of the rounding increments the exponent, and a
     # subnormal that rounds up to 2^man becomes the smallest normal, with no special case.
     packed = Signal(unsigned(ew + fmt.man_bits + 1), name=f"{name}_packed")
-    m.d.comb += packed.eq(((ebiased + rshift - 1) << fmt.man_bits) + kept + round_up)
+    m.d.comb += packed.eq(((e_eff - 1) << fmt.man_bits) + kept + round_up)
     out = Signal(fmt.bits, name=f"{name}_out")
     with m.If(sig == 0):
         m.d.comb += out.eq(Cat(Const(0, fmt.bits - 1), sign))
@@ -184,6 +192,11 @@ class FPAdd(wiring.Component):
     fmt : FPParams
         Format of both operands and of the sum.
 
+    normal_sums : bool
+        The caller's guarantee that every finite operand is a multiple of a power of two at or
+        above ``fmt``'s smallest normal number (FP32 sums of products of FP16 numbers: multiples
+        of 2^-48), so a non-zero sum is never subnormal and no gradual-underflow logic is built.
+
     Ports
     -----
     a, b: In(fmt.bits)
@@ -191,8 +204,9 @@ class FPAdd(wiring.Component):
         Correctly rounded sum; ``x + (-x) = +0``, ``-0 + -0 = -0``, ``inf - inf = NaN``.
     """
 
-    def __init__(self, fmt: FPParams = FP32):
+    def __init__(self, fmt: FPParams = FP32, *, normal_sums: bool = False):
         self.fmt = fmt
+        self.normal_sums = normal_sums
         super().__init__({"a": In(fmt.bits), "b": In(fmt.bits), "s": Out(fmt.bits)})
 
     def describe(self) -> dict:
@@ -242,8 +256,10 @@ class FPAdd(wiring.Component):
         # different ones x is normal (xa >= 2^(man + 3)) and ya < xa / 2 + 1, except for a
         # difference of one, where ya = 4 ysig <= xa - 4 (the bit shifted out is a guard 0).
         rounded = round_pack(m, sign=zsign, sig=total, exp=exp_lsb, fmt=f, name="rp",
-                             lowest_lead=2)
-        with m.If(x_nan | y_nan | (x_inf & y_inf & sub)):
+                             lowest_lead=2, normal_only=self.normal_sums)
+        # |y| <= |x|, so an infinite y (NaN aside) comes with an infinite x: y_inf & sub is
+        # inf - inf.
+        with m.If(x_nan | y_nan | (y_inf & sub)):
             m.d.comb += self.s.eq(f.canonical_nan)
         with m.Elif(x_inf):
             m.d.comb += self.s.eq(x)
@@ -271,6 +287,11 @@ class FPMul(wiring.Component):
     exponents from 2^-48 to 2^32), which is how tensor cores feed an FP32 accumulator. ``b_fmt``
     gives ``b`` a format of its own (an FP32 value times an FP16 scale, rounded to FP32).
 
+    ``normal_a=True`` is the caller's guarantee that ``a`` is never subnormal (MixPE's
+    zero-corrected group sums in FP32: multiples of FP16's smallest step, far above FP32's
+    subnormals): a non-zero product then leads at bit ``in_fmt.man_bits`` or above, and the
+    leading-one search starts there.
+
     Ports
     -----
     a: In(in_fmt.bits)
@@ -279,10 +300,11 @@ class FPMul(wiring.Component):
     """
 
     def __init__(self, in_fmt: FPParams = FP16, out_fmt: FPParams = FP32,
-                 b_fmt: FPParams | None = None):
+                 b_fmt: FPParams | None = None, *, normal_a: bool = False):
         self.in_fmt = in_fmt
         self.b_fmt = in_fmt if b_fmt is None else b_fmt
         self.out_fmt = out_fmt
+        self.normal_a = normal_a
         super().__init__({"a": In(in_fmt.bits), "b": In(self.b_fmt.bits),
                           "p": Out(out_fmt.bits)})
 
@@ -310,7 +332,8 @@ class FPMul(wiring.Component):
         exp = Signal(signed(max(fa.exp_bits, fb.exp_bits) + 4), name="exp")
         m.d.comb += exp.eq(ae + be - (fa.bias + fa.man_bits + fb.bias + fb.man_bits))
         rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=fo, name="rp",
-                             exact=self.exact)
+                             exact=self.exact,
+                             lowest_lead=fa.man_bits if self.normal_a else 1)
         with m.If(a_nan | b_nan | (a_inf & b_zero) | (b_inf & a_zero)):
             m.d.comb += self.p.eq(fo.canonical_nan)
         with m.Elif(a_inf | b_inf):

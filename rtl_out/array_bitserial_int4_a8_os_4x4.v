@@ -7855,27 +7855,26 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   reg [3:0] \$106 ;
   reg [3:0] \$107 ;
   reg [31:0] \$108 ;
-  reg \$109 ;
+  reg [1:0] \$109 ;
   wire [4:0] \$11 ;
-  reg [1:0] \$110 ;
+  reg \$110 ;
   reg \$111 ;
   reg \$112 ;
-  reg \$113 ;
-  reg [7:0] \$114 ;
-  reg [18:0] \$115 ;
-  reg \$116 ;
-  reg [47:0] \$117 ;
-  reg \$118 ;
-  reg [47:0] \$119 ;
+  reg [7:0] \$113 ;
+  reg [18:0] \$114 ;
+  reg \$115 ;
+  reg [47:0] \$116 ;
+  reg \$117 ;
+  reg [47:0] \$118 ;
+  reg [3:0] \$119 ;
   wire [3:0] \$12 ;
-  reg [3:0] \$120 ;
-  reg [2:0] \$121 ;
-  reg [47:0] \$122 ;
-  reg [18:0] \$123 ;
-  reg [7:0] \$124 ;
-  reg \$125 ;
-  reg [47:0] \$126 ;
-  reg \$127 ;
+  reg [2:0] \$120 ;
+  reg [47:0] \$121 ;
+  reg [18:0] \$122 ;
+  reg [7:0] \$123 ;
+  reg \$124 ;
+  reg [47:0] \$125 ;
+  reg \$126 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
@@ -7993,7 +7992,6 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   reg [47:0] dq_psum = 48'h000000000000;
   reg [7:0] dq_scale = 8'h00;
   reg [18:0] dq_sum = 19'h00000;
-  reg dtype = 1'h0;
   reg [18:0] group_acc = 19'h00000;
   wire [18:0] group_next;
   reg grp_first = 1'h0;
@@ -8099,9 +8097,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   reg [3:0] w_int2 = 4'h0;
   reg [3:0] w_int3 = 4'h0;
   wire [3:0] wint_int4;
+  wire [3:0] \wint_int4$44 ;
   wire [3:0] \wint_int4$45 ;
   wire [3:0] \wint_int4$46 ;
-  wire [3:0] \wint_int4$47 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -8234,43 +8232,41 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   always @(posedge clk)
     a_reg <= \$108 ;
   always @(posedge clk)
-    dtype <= \$109 ;
+    remaining <= \$109 ;
   always @(posedge clk)
-    remaining <= \$110 ;
+    step <= \$110 ;
   always @(posedge clk)
-    step <= \$111 ;
+    beat_group_end <= \$111 ;
   always @(posedge clk)
-    beat_group_end <= \$112 ;
+    beat_last <= \$112 ;
   always @(posedge clk)
-    beat_last <= \$113 ;
+    beat_scale <= \$113 ;
   always @(posedge clk)
-    beat_scale <= \$114 ;
+    group_acc <= \$114 ;
   always @(posedge clk)
-    group_acc <= \$115 ;
+    grp_first <= \$115 ;
   always @(posedge clk)
-    grp_first <= \$116 ;
+    grp_psum <= \$116 ;
   always @(posedge clk)
-    grp_psum <= \$117 ;
+    o_valid <= \$117 ;
   always @(posedge clk)
-    o_valid <= \$118 ;
+    out_acc <= \$118 ;
   always @(posedge clk)
-    out_acc <= \$119 ;
+    dq_left <= \$119 ;
   always @(posedge clk)
-    dq_left <= \$120 ;
+    dq_bit <= \$120 ;
   always @(posedge clk)
-    dq_bit <= \$121 ;
+    o_psum <= \$121 ;
   always @(posedge clk)
-    o_psum <= \$122 ;
+    dq_sum <= \$122 ;
   always @(posedge clk)
-    dq_sum <= \$123 ;
+    dq_scale <= \$123 ;
   always @(posedge clk)
-    dq_scale <= \$124 ;
+    dq_first <= \$124 ;
   always @(posedge clk)
-    dq_first <= \$125 ;
+    dq_psum <= \$125 ;
   always @(posedge clk)
-    dq_psum <= \$126 ;
-  always @(posedge clk)
-    dq_last <= \$127 ;
+    dq_last <= \$126 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$101  = i_a;
@@ -8344,33 +8340,33 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = dtype;
+    \$109  = remaining;
     if (accept) begin
-      \$109  = 1'h0;
-    end
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = remaining;
-    if (accept) begin
-      \$110  = 2'h2;
+      \$109  = 2'h2;
     end else if (\$3 ) begin
-      \$110  = \$4 [1:0];
+      \$109  = \$4 [1:0];
     end
     if (rst) begin
-      \$110  = 2'h0;
+      \$109  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = step;
+    \$110  = step;
     if (accept) begin
-      \$111  = 1'h0;
+      \$110  = 1'h0;
     end else if (\$3 ) begin
-      \$111  = \$5 [0];
+      \$110  = \$5 [0];
+    end
+    if (rst) begin
+      \$110  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = beat_group_end;
+    if (accept) begin
+      \$111  = i_ctl[4];
     end
     if (rst) begin
       \$111  = 1'h0;
@@ -8378,9 +8374,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = beat_group_end;
+    \$112  = beat_last;
     if (accept) begin
-      \$112  = i_ctl[4];
+      \$112  = i_ctl[3];
     end
     if (rst) begin
       \$112  = 1'h0;
@@ -8388,167 +8384,157 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = beat_last;
+    \$113  = beat_scale;
     if (accept) begin
-      \$113  = i_ctl[3];
+      \$113  = i_w[23:16];
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = beat_scale;
-    if (accept) begin
-      \$114  = i_w[23:16];
-    end
-    if (rst) begin
-      \$114  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = group_acc;
+    \$114  = group_acc;
     if (handoff) begin
-      \$115  = 19'h00000;
+      \$114  = 19'h00000;
     end else if (\$8 ) begin
-      \$115  = \$84 [18:0];
+      \$114  = \$84 [18:0];
     end
     if (rst) begin
-      \$115  = 19'h00000;
+      \$114  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = grp_first;
+    \$115  = grp_first;
     if (handoff) begin
-      \$116  = 1'h0;
+      \$115  = 1'h0;
     end
     if (\$9 ) begin
-      \$116  = 1'h1;
+      \$115  = 1'h1;
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = grp_psum;
+    \$116  = grp_psum;
     if (\$9 ) begin
-      \$117  = i_psum;
+      \$116  = i_psum;
     end
     if (rst) begin
-      \$117  = 48'h000000000000;
+      \$116  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = 1'h0;
+    \$117  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$118  = 1'h1;
+        \$117  = 1'h1;
       end
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = out_acc;
+    \$118  = out_acc;
     if (\$10 ) begin
-      \$119  = \$100 [47:0];
+      \$118  = \$100 [47:0];
     end
     if (rst) begin
-      \$119  = 48'h000000000000;
+      \$118  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = dq_left;
+    \$119  = dq_left;
     if (\$10 ) begin
-      \$120  = \$11 [3:0];
+      \$119  = \$11 [3:0];
     end
     if (handoff) begin
-      \$120  = 4'h8;
+      \$119  = 4'h8;
     end
     if (rst) begin
-      \$120  = 4'h0;
+      \$119  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = dq_bit;
+    \$120  = dq_bit;
     if (\$10 ) begin
-      \$121  = \$12 [2:0];
+      \$120  = \$12 [2:0];
     end
     if (handoff) begin
-      \$121  = 3'h0;
+      \$120  = 3'h0;
     end
     if (rst) begin
-      \$121  = 3'h0;
+      \$120  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = o_psum;
+    \$121  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$122  = \$100 [47:0];
+        \$121  = \$100 [47:0];
       end
     end
     if (rst) begin
-      \$122  = 48'h000000000000;
+      \$121  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = dq_sum;
+    \$122  = dq_sum;
     if (handoff) begin
-      \$123  = \$84 [18:0];
+      \$122  = \$84 [18:0];
     end
     if (rst) begin
-      \$123  = 19'h00000;
+      \$122  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = dq_scale;
+    \$123  = dq_scale;
     if (handoff) begin
-      \$124  = beat_scale;
+      \$123  = beat_scale;
     end
     if (rst) begin
-      \$124  = 8'h00;
+      \$123  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = dq_first;
+    \$124  = dq_first;
     if (handoff) begin
-      \$125  = grp_first;
+      \$124  = grp_first;
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = dq_psum;
+    \$125  = dq_psum;
     if (handoff) begin
-      \$126  = grp_psum;
+      \$125  = grp_psum;
     end
     if (rst) begin
-      \$126  = 48'h000000000000;
+      \$125  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = dq_last;
+    \$126  = dq_last;
     if (handoff) begin
-      \$127  = beat_last;
+      \$126  = beat_last;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   assign w_in0 = i_w[3:0];
@@ -8559,9 +8545,9 @@ module array_bitserial_int4_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w
   assign out_next = \$100 [47:0];
   assign ready = o_ready;
   assign wint_int4 = i_w[3:0];
-  assign \wint_int4$45  = i_w[7:4];
-  assign \wint_int4$46  = i_w[11:8];
-  assign \wint_int4$47  = i_w[15:12];
+  assign \wint_int4$44  = i_w[7:4];
+  assign \wint_int4$45  = i_w[11:8];
+  assign \wint_int4$46  = i_w[15:12];
   assign shift_int4_0 = \$28 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;

@@ -12758,8 +12758,8 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   wire \$20 ;
   reg [7:0] \$200 ;
   reg [7:0] \$201 ;
-  reg [63:0] \$202 ;
-  reg [1:0] \$203 ;
+  reg [1:0] \$202 ;
+  reg [63:0] \$203 ;
   reg [2:0] \$204 ;
   reg [1:0] \$205 ;
   reg \$206 ;
@@ -13309,9 +13309,9 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   always @(posedge clk)
     rest3 <= \$201 ;
   always @(posedge clk)
-    a_reg <= \$202 ;
+    dtype <= \$202 ;
   always @(posedge clk)
-    dtype <= \$203 ;
+    a_reg <= \$203 ;
   always @(posedge clk)
     remaining <= \$204 ;
   always @(posedge clk)
@@ -13645,22 +13645,22 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a_reg;
+    \$202  = dtype;
     if (accept) begin
-      \$202  = i_a;
+      \$202  = i_w[41:40];
     end
     if (rst) begin
-      \$202  = 64'h0000000000000000;
+      \$202  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = dtype;
+    \$203  = a_reg;
     if (accept) begin
-      \$203  = i_w[41:40];
+      \$203  = i_a;
     end
     if (rst) begin
-      \$203  = 2'h0;
+      \$203  = 64'h0000000000000000;
     end
   end
   always @* begin

@@ -32715,10 +32715,10 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg [7:0] \$296 ;
   reg [7:0] \$297 ;
   reg [7:0] \$298 ;
-  reg [63:0] \$299 ;
+  reg [1:0] \$299 ;
   wire [8:0] \$3 ;
   wire \$30 ;
-  reg [1:0] \$300 ;
+  reg [63:0] \$300 ;
   reg [2:0] \$301 ;
   reg [1:0] \$302 ;
   reg \$303 ;
@@ -33444,9 +33444,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   always @(posedge clk)
     rest3 <= \$298 ;
   always @(posedge clk)
-    a_reg <= \$299 ;
+    dtype <= \$299 ;
   always @(posedge clk)
-    dtype <= \$300 ;
+    a_reg <= \$300 ;
   always @(posedge clk)
     remaining <= \$301 ;
   always @(posedge clk)
@@ -34662,22 +34662,22 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = a_reg;
+    \$299  = dtype;
     if (accept) begin
-      \$299  = i_a;
+      \$299  = i_w[41:40];
     end
     if (rst) begin
-      \$299  = 64'h0000000000000000;
+      \$299  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = dtype;
+    \$300  = a_reg;
     if (accept) begin
-      \$300  = i_w[41:40];
+      \$300  = i_a;
     end
     if (rst) begin
-      \$300  = 2'h0;
+      \$300  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -35521,7 +35521,6 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -35563,7 +35562,6 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -35589,9 +35587,8 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -35634,6 +35631,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -35742,7 +35740,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -35816,7 +35814,6 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -35858,7 +35855,6 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -35884,9 +35880,8 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -35929,6 +35924,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -36037,7 +36033,7 @@ module \array_bitserial_mix_fp16_os_8x8__pe.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

@@ -2456,27 +2456,21 @@ module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2489,14 +2483,11 @@ module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2518,35 +2509,20 @@ module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2589,6 +2565,12 @@ module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -2673,31 +2655,19 @@ module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2713,10 +2683,11 @@ module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
@@ -2751,27 +2722,21 @@ module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2784,14 +2749,11 @@ module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2813,35 +2775,20 @@ module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2884,6 +2831,12 @@ module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -2968,31 +2921,19 @@ module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3008,10 +2949,11 @@ module \array_dequant_mac_ws_8x8.edge_add1 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
@@ -3046,27 +2988,21 @@ module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3079,14 +3015,11 @@ module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -3108,35 +3041,20 @@ module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3179,6 +3097,12 @@ module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
@@ -3263,31 +3187,19 @@ module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3303,10 +3215,11 @@ module \array_dequant_mac_ws_8x8.edge_add2 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
@@ -3341,27 +3254,21 @@ module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3374,14 +3281,11 @@ module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -3403,35 +3307,20 @@ module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3474,6 +3363,12 @@ module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
@@ -3558,31 +3453,19 @@ module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3598,10 +3481,11 @@ module \array_dequant_mac_ws_8x8.edge_add3 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
@@ -3636,27 +3520,21 @@ module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3669,14 +3547,11 @@ module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -3698,35 +3573,20 @@ module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3769,6 +3629,12 @@ module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
@@ -3853,31 +3719,19 @@ module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3893,10 +3747,11 @@ module \array_dequant_mac_ws_8x8.edge_add4 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
@@ -3931,27 +3786,21 @@ module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3964,14 +3813,11 @@ module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -3993,35 +3839,20 @@ module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4064,6 +3895,12 @@ module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
@@ -4148,31 +3985,19 @@ module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4188,10 +4013,11 @@ module \array_dequant_mac_ws_8x8.edge_add5 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
@@ -4226,27 +4052,21 @@ module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -4259,14 +4079,11 @@ module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -4288,35 +4105,20 @@ module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4359,6 +4161,12 @@ module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
@@ -4443,31 +4251,19 @@ module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4483,10 +4279,11 @@ module \array_dequant_mac_ws_8x8.edge_add6 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
@@ -4521,27 +4318,21 @@ module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -4554,14 +4345,11 @@ module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -4583,35 +4371,20 @@ module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4654,6 +4427,12 @@ module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
@@ -4738,31 +4517,19 @@ module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4778,10 +4545,11 @@ module \array_dequant_mac_ws_8x8.edge_add7 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.mesh (rst, o_row_valid, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, clk);
@@ -22423,7 +22191,6 @@ module \array_dequant_mac_ws_8x8__pe.mac.acc_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -22465,7 +22232,6 @@ module \array_dequant_mac_ws_8x8__pe.mac.acc_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -22491,9 +22257,8 @@ module \array_dequant_mac_ws_8x8__pe.mac.acc_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -22536,6 +22301,7 @@ module \array_dequant_mac_ws_8x8__pe.mac.acc_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
@@ -22644,7 +22410,7 @@ module \array_dequant_mac_ws_8x8__pe.mac.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

@@ -16423,7 +16423,6 @@ module \array_fp16_mac_os_8x8__pe.acc_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -16465,7 +16464,6 @@ module \array_fp16_mac_os_8x8__pe.acc_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -16491,9 +16489,8 @@ module \array_fp16_mac_os_8x8__pe.acc_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -16536,6 +16533,7 @@ module \array_fp16_mac_os_8x8__pe.acc_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -16644,7 +16642,7 @@ module \array_fp16_mac_os_8x8__pe.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

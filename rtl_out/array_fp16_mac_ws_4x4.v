@@ -2032,27 +2032,21 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2065,14 +2059,11 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2094,35 +2085,20 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2165,6 +2141,12 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -2249,31 +2231,19 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2289,10 +2259,11 @@ module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
@@ -2327,27 +2298,21 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2360,14 +2325,11 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2389,35 +2351,20 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2460,6 +2407,12 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -2544,31 +2497,19 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2584,10 +2525,11 @@ module \array_fp16_mac_ws_4x4.edge_add1 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
@@ -2622,27 +2564,21 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2655,14 +2591,11 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2684,35 +2617,20 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2755,6 +2673,12 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
@@ -2839,31 +2763,19 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2879,10 +2791,11 @@ module \array_fp16_mac_ws_4x4.edge_add2 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
@@ -2917,27 +2830,21 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2950,14 +2857,11 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2979,35 +2883,20 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3050,6 +2939,12 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
@@ -3134,31 +3029,19 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3174,10 +3057,11 @@ module \array_fp16_mac_ws_4x4.edge_add3 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_fp16_mac_ws_4x4.mesh (rst, o_row_valid, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, clk);
@@ -7021,7 +6905,6 @@ module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7063,7 +6946,6 @@ module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -7089,9 +6971,8 @@ module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7134,6 +7015,7 @@ module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -7242,7 +7124,7 @@ module \array_fp16_mac_ws_4x4__pe.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

@@ -8306,7 +8306,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
     .p(\b$131 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_scale  zero_scale (
-    .\port$1118$0 (s1_zero),
+    .\port$1037$0 (s1_zero),
     .s(s1_a),
     .y(\y$126 )
   );
@@ -8876,27 +8876,21 @@ module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8909,14 +8903,11 @@ module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -8938,35 +8929,20 @@ module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9009,6 +8985,12 @@ module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
@@ -9093,31 +9075,19 @@ module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -9133,10 +9103,11 @@ module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
@@ -9191,7 +9162,6 @@ module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9233,7 +9203,6 @@ module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -9259,9 +9228,8 @@ module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9304,6 +9272,7 @@ module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
@@ -9412,7 +9381,7 @@ module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -9466,27 +9435,21 @@ module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9499,14 +9462,11 @@ module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -9528,35 +9488,20 @@ module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9599,6 +9544,12 @@ module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
@@ -9683,31 +9634,19 @@ module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -9723,10 +9662,11 @@ module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
@@ -9865,72 +9805,6 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 6'h00;
-    if (prod[1]) begin
-      rp_msb = 6'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 6'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 6'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 6'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 6'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 6'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 6'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 6'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 6'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 6'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 6'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 6'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 6'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 6'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 6'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 6'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 6'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 6'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 6'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 6'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 6'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 6'h16;
-    end
     if (prod[23]) begin
       rp_msb = 6'h17;
     end
@@ -10012,7 +9886,7 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1118$0 , y, s);
+module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1037$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -10052,8 +9926,8 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1118$0 , y, s);
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$1118$0 ;
-  wire [3:0] \port$1118$0 ;
+  input [3:0] \port$1037$0 ;
+  wire [3:0] \port$1037$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10088,10 +9962,10 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1118$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1118$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1037$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1118$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1118$0  };
+  assign \$10  = - \port$1037$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1037$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -10115,7 +9989,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1118$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1118$0 ;
+  assign \$32  = ! \port$1037$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -10175,7 +10049,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1118$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1118$0  };
+  assign d = { 1'h0, \port$1037$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -10217,27 +10091,21 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10250,14 +10118,11 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -10279,35 +10144,20 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10350,6 +10200,12 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
@@ -10434,31 +10290,19 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -10474,8 +10318,9 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule

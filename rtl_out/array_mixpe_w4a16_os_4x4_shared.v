@@ -4973,7 +4973,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2375$0 (i_zero),
+    .\port$2147$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5229,7 +5229,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5271,7 +5270,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5297,9 +5295,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5342,6 +5339,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_msb = 5'h00;
@@ -5450,7 +5448,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5608,72 +5606,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 6'h00;
-    if (prod[1]) begin
-      rp_msb = 6'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 6'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 6'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 6'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 6'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 6'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 6'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 6'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 6'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 6'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 6'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 6'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 6'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 6'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 6'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 6'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 6'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 6'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 6'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 6'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 6'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 6'h16;
-    end
     if (prod[23]) begin
       rp_msb = 6'h17;
     end
@@ -5755,7 +5687,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2375$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2147$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -5795,8 +5727,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2375$0 ;
-  wire [3:0] \port$2375$0 ;
+  input [3:0] \port$2147$0 ;
+  wire [3:0] \port$2147$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -5831,10 +5763,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2375$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2147$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2375$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2375$0  };
+  assign \$10  = - \port$2147$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2147$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -5858,7 +5790,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2375$0 ;
+  assign \$32  = ! \port$2147$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -5918,7 +5850,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2375$0  };
+  assign d = { 1'h0, \port$2147$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -5960,27 +5892,21 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5993,14 +5919,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -6022,35 +5945,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6093,6 +6001,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 5'h00;
@@ -6177,31 +6091,19 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6217,10 +6119,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -6352,7 +6255,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2381$0 (i_zero),
+    .\port$2153$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -6608,7 +6511,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6650,7 +6552,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6676,9 +6577,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6721,6 +6621,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 5'h00;
@@ -6829,7 +6730,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6987,72 +6888,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 6'h00;
-    if (prod[1]) begin
-      rp_msb = 6'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 6'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 6'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 6'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 6'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 6'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 6'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 6'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 6'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 6'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 6'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 6'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 6'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 6'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 6'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 6'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 6'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 6'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 6'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 6'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 6'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 6'h16;
-    end
     if (prod[23]) begin
       rp_msb = 6'h17;
     end
@@ -7134,7 +6969,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2381$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2153$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -7174,8 +7009,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2381$0 ;
-  wire [3:0] \port$2381$0 ;
+  input [3:0] \port$2153$0 ;
+  wire [3:0] \port$2153$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7210,10 +7045,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2381$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2153$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2381$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2381$0  };
+  assign \$10  = - \port$2153$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2153$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -7237,7 +7072,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2381$0 ;
+  assign \$32  = ! \port$2153$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -7297,7 +7132,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2381$0  };
+  assign d = { 1'h0, \port$2153$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -7339,27 +7174,21 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7372,14 +7201,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -7401,35 +7227,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7472,6 +7283,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 5'h00;
@@ -7556,31 +7373,19 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7596,10 +7401,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -7731,7 +7537,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2389$0 (i_zero),
+    .\port$2161$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -7987,7 +7793,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8029,7 +7834,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -8055,9 +7859,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8100,6 +7903,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 5'h00;
@@ -8208,7 +8012,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -8366,72 +8170,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 6'h00;
-    if (prod[1]) begin
-      rp_msb = 6'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 6'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 6'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 6'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 6'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 6'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 6'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 6'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 6'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 6'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 6'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 6'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 6'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 6'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 6'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 6'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 6'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 6'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 6'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 6'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 6'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 6'h16;
-    end
     if (prod[23]) begin
       rp_msb = 6'h17;
     end
@@ -8513,7 +8251,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2389$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2161$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -8553,8 +8291,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2389$0 ;
-  wire [3:0] \port$2389$0 ;
+  input [3:0] \port$2161$0 ;
+  wire [3:0] \port$2161$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -8589,10 +8327,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2389$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2161$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2389$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2389$0  };
+  assign \$10  = - \port$2161$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2161$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -8616,7 +8354,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2389$0 ;
+  assign \$32  = ! \port$2161$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -8676,7 +8414,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2389$0  };
+  assign d = { 1'h0, \port$2161$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -8718,27 +8456,21 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8751,14 +8483,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -8780,35 +8509,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8851,6 +8565,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 5'h00;
@@ -8935,31 +8655,19 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -8975,10 +8683,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -9110,7 +8819,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2399$0 (i_zero),
+    .\port$2171$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -9366,7 +9075,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9408,7 +9116,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -9434,9 +9141,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9479,6 +9185,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 5'h00;
@@ -9587,7 +9294,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -9745,72 +9452,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 6'h00;
-    if (prod[1]) begin
-      rp_msb = 6'h01;
-    end
-    if (prod[2]) begin
-      rp_msb = 6'h02;
-    end
-    if (prod[3]) begin
-      rp_msb = 6'h03;
-    end
-    if (prod[4]) begin
-      rp_msb = 6'h04;
-    end
-    if (prod[5]) begin
-      rp_msb = 6'h05;
-    end
-    if (prod[6]) begin
-      rp_msb = 6'h06;
-    end
-    if (prod[7]) begin
-      rp_msb = 6'h07;
-    end
-    if (prod[8]) begin
-      rp_msb = 6'h08;
-    end
-    if (prod[9]) begin
-      rp_msb = 6'h09;
-    end
-    if (prod[10]) begin
-      rp_msb = 6'h0a;
-    end
-    if (prod[11]) begin
-      rp_msb = 6'h0b;
-    end
-    if (prod[12]) begin
-      rp_msb = 6'h0c;
-    end
-    if (prod[13]) begin
-      rp_msb = 6'h0d;
-    end
-    if (prod[14]) begin
-      rp_msb = 6'h0e;
-    end
-    if (prod[15]) begin
-      rp_msb = 6'h0f;
-    end
-    if (prod[16]) begin
-      rp_msb = 6'h10;
-    end
-    if (prod[17]) begin
-      rp_msb = 6'h11;
-    end
-    if (prod[18]) begin
-      rp_msb = 6'h12;
-    end
-    if (prod[19]) begin
-      rp_msb = 6'h13;
-    end
-    if (prod[20]) begin
-      rp_msb = 6'h14;
-    end
-    if (prod[21]) begin
-      rp_msb = 6'h15;
-    end
-    if (prod[22]) begin
-      rp_msb = 6'h16;
-    end
     if (prod[23]) begin
       rp_msb = 6'h17;
     end
@@ -9892,7 +9533,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2399$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2171$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -9932,8 +9573,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2399$0 ;
-  wire [3:0] \port$2399$0 ;
+  input [3:0] \port$2171$0 ;
+  wire [3:0] \port$2171$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9968,10 +9609,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2399$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2171$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2399$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2399$0  };
+  assign \$10  = - \port$2171$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2171$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -9995,7 +9636,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2399$0 ;
+  assign \$32  = ! \port$2171$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -10055,7 +9696,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2399$0  };
+  assign d = { 1'h0, \port$2171$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -10097,27 +9738,21 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10130,14 +9765,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -10159,35 +9791,20 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10230,6 +9847,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
@@ -10314,31 +9937,19 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -10354,10 +9965,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
@@ -14522,27 +14134,21 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -14555,14 +14161,11 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -14584,35 +14187,20 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -14655,6 +14243,12 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -14739,31 +14333,19 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -14779,10 +14361,11 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
@@ -14817,27 +14400,21 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -14850,14 +14427,11 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -14879,35 +14453,20 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -14950,6 +14509,12 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -15034,31 +14599,19 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -15074,8 +14627,9 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule

@@ -849,8 +849,8 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$86 ;
   reg [8:0] \$860 ;
   reg [8:0] \$861 ;
-  reg [31:0] \$862 ;
-  reg [4:0] \$863 ;
+  reg [4:0] \$862 ;
+  reg [31:0] \$863 ;
   reg [2:0] \$864 ;
   reg [2:0] \$865 ;
   reg \$866 ;
@@ -2372,9 +2372,9 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @(posedge clk)
     rest3 <= \$861 ;
   always @(posedge clk)
-    a_reg <= \$862 ;
+    dtype <= \$862 ;
   always @(posedge clk)
-    dtype <= \$863 ;
+    a_reg <= \$863 ;
   always @(posedge clk)
     remaining <= \$864 ;
   always @(posedge clk)
@@ -3477,22 +3477,22 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$862  = a_reg;
+    \$862  = dtype;
     if (accept) begin
-      \$862  = i_a;
+      \$862  = w_sel[52:48];
     end
     if (rst) begin
-      \$862  = 32'd0;
+      \$862  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$863  = dtype;
+    \$863  = a_reg;
     if (accept) begin
-      \$863  = w_sel[52:48];
+      \$863  = i_a;
     end
     if (rst) begin
-      \$863  = 5'h00;
+      \$863  = 32'd0;
     end
   end
   always @* begin
@@ -5657,10 +5657,6 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \w_reg.zero  = w_reg[47:40];
   assign \w_reg.dtype  = w_reg[52:48];
   assign \w_reg.special  = w_reg[54:53];
-  assign \a_reg[0]  = a_reg[7:0];
-  assign \a_reg[1]  = a_reg[15:8];
-  assign \a_reg[2]  = a_reg[23:16];
-  assign \a_reg[3]  = a_reg[31:24];
   assign \w_sel.code  = w_sel[31:0];
   assign \w_sel.code[0]  = w_sel[7:0];
   assign \w_sel.code[1]  = w_sel[15:8];
@@ -5670,5 +5666,9 @@ module bitserial_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \w_sel.zero  = w_sel[47:40];
   assign \w_sel.dtype  = w_sel[52:48];
   assign \w_sel.special  = w_sel[54:53];
+  assign \a_reg[0]  = a_reg[7:0];
+  assign \a_reg[1]  = a_reg[15:8];
+  assign \a_reg[2]  = a_reg[23:16];
+  assign \a_reg[3]  = a_reg[31:24];
   assign \$847  = { \$846 [28], \$846  };
 endmodule

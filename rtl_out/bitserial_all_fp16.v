@@ -956,9 +956,9 @@ module bitserial_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   reg [8:0] \$956 ;
   reg [8:0] \$957 ;
   reg [8:0] \$958 ;
-  reg [63:0] \$959 ;
+  reg [4:0] \$959 ;
   wire \$96 ;
-  reg [4:0] \$960 ;
+  reg [63:0] \$960 ;
   reg [2:0] \$961 ;
   reg [2:0] \$962 ;
   reg \$963 ;
@@ -2715,9 +2715,9 @@ module bitserial_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @(posedge clk)
     rest3 <= \$958 ;
   always @(posedge clk)
-    a_reg <= \$959 ;
+    dtype <= \$959 ;
   always @(posedge clk)
-    dtype <= \$960 ;
+    a_reg <= \$960 ;
   always @(posedge clk)
     remaining <= \$961 ;
   always @(posedge clk)
@@ -4997,22 +4997,22 @@ module bitserial_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = a_reg;
+    \$959  = dtype;
     if (accept) begin
-      \$959  = i_a;
+      \$959  = w_sel[52:48];
     end
     if (rst) begin
-      \$959  = 64'h0000000000000000;
+      \$959  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = dtype;
+    \$960  = a_reg;
     if (accept) begin
-      \$960  = w_sel[52:48];
+      \$960  = i_a;
     end
     if (rst) begin
-      \$960  = 5'h00;
+      \$960  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -6130,10 +6130,6 @@ module bitserial_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_reg.zero  = w_reg[47:40];
   assign \w_reg.dtype  = w_reg[52:48];
   assign \w_reg.special  = w_reg[54:53];
-  assign \a_reg[0]  = a_reg[15:0];
-  assign \a_reg[1]  = a_reg[31:16];
-  assign \a_reg[2]  = a_reg[47:32];
-  assign \a_reg[3]  = a_reg[63:48];
   assign \w_sel.code  = w_sel[31:0];
   assign \w_sel.code[0]  = w_sel[7:0];
   assign \w_sel.code[1]  = w_sel[15:8];
@@ -6143,6 +6139,10 @@ module bitserial_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_sel.zero  = w_sel[47:40];
   assign \w_sel.dtype  = w_sel[52:48];
   assign \w_sel.special  = w_sel[54:53];
+  assign \a_reg[0]  = a_reg[15:0];
+  assign \a_reg[1]  = a_reg[31:16];
+  assign \a_reg[2]  = a_reg[47:32];
+  assign \a_reg[3]  = a_reg[63:48];
   assign \$845  = { 3'h0, \$814 , a_reg[9:0], 4'h0 };
   assign \$854  = { 3'h0, \$820 , a_reg[25:16], 4'h0 };
   assign \$863  = { 3'h0, \$826 , a_reg[41:32], 4'h0 };
@@ -6207,7 +6207,6 @@ module \bitserial_all_fp16.group_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6249,7 +6248,6 @@ module \bitserial_all_fp16.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6275,9 +6273,8 @@ module \bitserial_all_fp16.group_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6320,6 +6317,7 @@ module \bitserial_all_fp16.group_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -6428,7 +6426,7 @@ module \bitserial_all_fp16.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6502,7 +6500,6 @@ module \bitserial_all_fp16.out_add (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6544,7 +6541,6 @@ module \bitserial_all_fp16.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6570,9 +6566,8 @@ module \bitserial_all_fp16.out_add (a, s, b);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6615,6 +6610,7 @@ module \bitserial_all_fp16.out_add (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -6723,7 +6719,7 @@ module \bitserial_all_fp16.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

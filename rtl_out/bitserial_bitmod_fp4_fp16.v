@@ -122,27 +122,26 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg [5:0] \$204 ;
   reg [5:0] \$205 ;
   reg [63:0] \$206 ;
-  reg \$207 ;
-  reg [1:0] \$208 ;
+  reg [1:0] \$207 ;
+  reg \$208 ;
   reg \$209 ;
   wire \$21 ;
   reg \$210 ;
-  reg \$211 ;
-  reg [7:0] \$212 ;
-  reg [31:0] \$213 ;
-  reg \$214 ;
-  reg [31:0] \$215 ;
-  reg \$216 ;
-  reg [31:0] \$217 ;
-  reg [3:0] \$218 ;
-  reg [2:0] \$219 ;
+  reg [7:0] \$211 ;
+  reg [31:0] \$212 ;
+  reg \$213 ;
+  reg [31:0] \$214 ;
+  reg \$215 ;
+  reg [31:0] \$216 ;
+  reg [3:0] \$217 ;
+  reg [2:0] \$218 ;
+  reg [31:0] \$219 ;
   wire \$22 ;
   reg [31:0] \$220 ;
-  reg [31:0] \$221 ;
-  reg [7:0] \$222 ;
-  reg \$223 ;
-  reg [31:0] \$224 ;
-  reg \$225 ;
+  reg [7:0] \$221 ;
+  reg \$222 ;
+  reg [31:0] \$223 ;
+  reg \$224 ;
   wire [5:0] \$23 ;
   wire [5:0] \$24 ;
   wire \$25 ;
@@ -229,7 +228,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [9:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$146 ;
+  wire [31:0] \a$145 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -241,7 +240,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$147 ;
+  wire [31:0] \b$146 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -259,7 +258,6 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg [31:0] dq_psum = 32'd0;
   reg [7:0] dq_scale = 8'h00;
   reg [31:0] dq_sum = 32'd0;
-  reg dtype = 1'h0;
   wire [8:0] e0;
   wire [8:0] e1;
   wire [8:0] e2;
@@ -396,7 +394,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$148 ;
+  wire [31:0] \s$147 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -436,9 +434,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [7:0] \w_sel.scale ;
   wire [1:0] \w_sel.special ;
   wire [5:0] wint_bitmod_fp4;
+  wire [5:0] \wint_bitmod_fp4$54 ;
   wire [5:0] \wint_bitmod_fp4$55 ;
   wire [5:0] \wint_bitmod_fp4$56 ;
-  wire [5:0] \wint_bitmod_fp4$57 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[5], w_in0 };
@@ -656,7 +654,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign dq_addend = \$187  ? \$191  : 32'd0;
   assign \$192  = ! dq_bit;
   assign \$193  = \$192  & dq_first;
-  assign \a$146  = \$193  ? dq_psum : out_acc;
+  assign \a$145  = \$193  ? dq_psum : out_acc;
   always @(posedge clk)
     o_a <= \$194 ;
   always @(posedge clk)
@@ -684,50 +682,48 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @(posedge clk)
     a_reg <= \$206 ;
   always @(posedge clk)
-    dtype <= \$207 ;
+    remaining <= \$207 ;
   always @(posedge clk)
-    remaining <= \$208 ;
+    step <= \$208 ;
   always @(posedge clk)
-    step <= \$209 ;
+    beat_group_end <= \$209 ;
   always @(posedge clk)
-    beat_group_end <= \$210 ;
+    beat_last <= \$210 ;
   always @(posedge clk)
-    beat_last <= \$211 ;
+    beat_scale <= \$211 ;
   always @(posedge clk)
-    beat_scale <= \$212 ;
+    group_acc <= \$212 ;
   always @(posedge clk)
-    group_acc <= \$213 ;
+    grp_first <= \$213 ;
   always @(posedge clk)
-    grp_first <= \$214 ;
+    grp_psum <= \$214 ;
   always @(posedge clk)
-    grp_psum <= \$215 ;
+    o_valid <= \$215 ;
   always @(posedge clk)
-    o_valid <= \$216 ;
+    out_acc <= \$216 ;
   always @(posedge clk)
-    out_acc <= \$217 ;
+    dq_left <= \$217 ;
   always @(posedge clk)
-    dq_left <= \$218 ;
+    dq_bit <= \$218 ;
   always @(posedge clk)
-    dq_bit <= \$219 ;
+    o_psum <= \$219 ;
   always @(posedge clk)
-    o_psum <= \$220 ;
+    dq_sum <= \$220 ;
   always @(posedge clk)
-    dq_sum <= \$221 ;
+    dq_scale <= \$221 ;
   always @(posedge clk)
-    dq_scale <= \$222 ;
+    dq_first <= \$222 ;
   always @(posedge clk)
-    dq_first <= \$223 ;
+    dq_psum <= \$223 ;
   always @(posedge clk)
-    dq_psum <= \$224 ;
-  always @(posedge clk)
-    dq_last <= \$225 ;
+    dq_last <= \$224 ;
   \bitserial_bitmod_fp4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_bitmod_fp4_fp16.out_add  out_add (
-    .a(\a$146 ),
+    .a(\a$145 ),
     .b(dq_addend),
     .s(out_next)
   );
@@ -1402,33 +1398,33 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = dtype;
+    \$207  = remaining;
     if (accept) begin
-      \$207  = 1'h0;
-    end
-    if (rst) begin
-      \$207  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = remaining;
-    if (accept) begin
-      \$208  = 2'h2;
+      \$207  = 2'h2;
     end else if (\$15 ) begin
-      \$208  = \$16 [1:0];
+      \$207  = \$16 [1:0];
     end
     if (rst) begin
-      \$208  = 2'h0;
+      \$207  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = step;
+    \$208  = step;
     if (accept) begin
-      \$209  = 1'h0;
+      \$208  = 1'h0;
     end else if (\$15 ) begin
-      \$209  = \$17 [0];
+      \$208  = \$17 [0];
+    end
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = beat_group_end;
+    if (accept) begin
+      \$209  = i_ctl[4];
     end
     if (rst) begin
       \$209  = 1'h0;
@@ -1436,9 +1432,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = beat_group_end;
+    \$210  = beat_last;
     if (accept) begin
-      \$210  = i_ctl[4];
+      \$210  = i_ctl[3];
     end
     if (rst) begin
       \$210  = 1'h0;
@@ -1446,114 +1442,114 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = beat_last;
+    \$211  = beat_scale;
     if (accept) begin
-      \$211  = i_ctl[3];
+      \$211  = w_sel[23:16];
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$211  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = beat_scale;
-    if (accept) begin
-      \$212  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$212  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = group_acc;
+    \$212  = group_acc;
     if (handoff) begin
-      \$213  = 32'd0;
+      \$212  = 32'd0;
     end else if (\$48 ) begin
-      \$213  = group_next;
+      \$212  = group_next;
     end
     if (rst) begin
-      \$213  = 32'd0;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = grp_first;
+    \$213  = grp_first;
     if (handoff) begin
-      \$214  = 1'h0;
+      \$213  = 1'h0;
     end
     if (\$49 ) begin
-      \$214  = 1'h1;
+      \$213  = 1'h1;
     end
     if (rst) begin
-      \$214  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = grp_psum;
+    \$214  = grp_psum;
     if (\$49 ) begin
-      \$215  = i_psum;
+      \$214  = i_psum;
     end
     if (rst) begin
-      \$215  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = 1'h0;
+    \$215  = 1'h0;
     if (\$50 ) begin
       if (\$54 ) begin
-        \$216  = 1'h1;
+        \$215  = 1'h1;
       end
     end
     if (rst) begin
-      \$216  = 1'h0;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = out_acc;
+    \$216  = out_acc;
     if (\$50 ) begin
-      \$217  = out_next;
+      \$216  = out_next;
     end
     if (rst) begin
-      \$217  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dq_left;
+    \$217  = dq_left;
     if (\$50 ) begin
-      \$218  = \$51 [3:0];
+      \$217  = \$51 [3:0];
     end
     if (handoff) begin
-      \$218  = 4'h8;
+      \$217  = 4'h8;
     end
     if (rst) begin
-      \$218  = 4'h0;
+      \$217  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = dq_bit;
+    \$218  = dq_bit;
     if (\$50 ) begin
-      \$219  = \$52 [2:0];
+      \$218  = \$52 [2:0];
     end
     if (handoff) begin
-      \$219  = 3'h0;
+      \$218  = 3'h0;
     end
     if (rst) begin
-      \$219  = 3'h0;
+      \$218  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = o_psum;
+    \$219  = o_psum;
     if (\$50 ) begin
       if (\$54 ) begin
-        \$220  = out_next;
+        \$219  = out_next;
       end
+    end
+    if (rst) begin
+      \$219  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = dq_sum;
+    if (handoff) begin
+      \$220  = group_next;
     end
     if (rst) begin
       \$220  = 32'd0;
@@ -1561,52 +1557,42 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_sum;
+    \$221  = dq_scale;
     if (handoff) begin
-      \$221  = group_next;
+      \$221  = beat_scale;
     end
     if (rst) begin
-      \$221  = 32'd0;
+      \$221  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = dq_scale;
+    \$222  = dq_first;
     if (handoff) begin
-      \$222  = beat_scale;
+      \$222  = grp_first;
     end
     if (rst) begin
-      \$222  = 8'h00;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = dq_first;
+    \$223  = dq_psum;
     if (handoff) begin
-      \$223  = grp_first;
+      \$223  = grp_psum;
     end
     if (rst) begin
-      \$223  = 1'h0;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = dq_psum;
+    \$224  = dq_last;
     if (handoff) begin
-      \$224  = grp_psum;
+      \$224  = beat_last;
     end
     if (rst) begin
-      \$224  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = dq_last;
-    if (handoff) begin
-      \$225  = beat_last;
-    end
-    if (rst) begin
-      \$225  = 1'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
@@ -1952,9 +1938,9 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   assign ready = o_ready;
   assign wint_bitmod_fp4 = w_in0;
-  assign \wint_bitmod_fp4$55  = w_in1;
-  assign \wint_bitmod_fp4$56  = w_in2;
-  assign \wint_bitmod_fp4$57  = w_in3;
+  assign \wint_bitmod_fp4$54  = w_in1;
+  assign \wint_bitmod_fp4$55  = w_in2;
+  assign \wint_bitmod_fp4$56  = w_in3;
   assign shift_bitmod_fp4_0 = \$57 [2:0];
   assign neg0 = neg_bitmod_fp4_0;
   assign man0 = man_bitmod_fp4_0;
@@ -2004,8 +1990,8 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign gs_rp_norm = \$169 [25:0];
   assign gs_rp_eb = { \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171 [13], \$171  };
   assign gs_rp_packed = \$184 [46:0];
-  assign \b$147  = dq_addend;
-  assign \s$148  = out_next;
+  assign \b$146  = dq_addend;
+  assign \s$147  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -2120,7 +2106,6 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2162,7 +2147,6 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -2188,9 +2172,8 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2233,6 +2216,7 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -2341,7 +2325,7 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2415,7 +2399,6 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2457,7 +2440,6 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -2483,9 +2465,8 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2528,6 +2509,7 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -2636,7 +2618,7 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

@@ -15,26 +15,25 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [3:0] \$108 ;
   reg [31:0] \$109 ;
   wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
+  reg [1:0] \$110 ;
+  reg \$111 ;
   reg \$112 ;
   reg \$113 ;
-  reg \$114 ;
-  reg [7:0] \$115 ;
-  reg [18:0] \$116 ;
-  reg \$117 ;
-  reg [47:0] \$118 ;
-  reg \$119 ;
+  reg [7:0] \$114 ;
+  reg [18:0] \$115 ;
+  reg \$116 ;
+  reg [47:0] \$117 ;
+  reg \$118 ;
+  reg [47:0] \$119 ;
   wire [3:0] \$12 ;
-  reg [47:0] \$120 ;
-  reg [3:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [47:0] \$123 ;
-  reg [18:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg \$126 ;
-  reg [47:0] \$127 ;
-  reg \$128 ;
+  reg [3:0] \$120 ;
+  reg [2:0] \$121 ;
+  reg [47:0] \$122 ;
+  reg [18:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg \$125 ;
+  reg [47:0] \$126 ;
+  reg \$127 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
@@ -152,7 +151,6 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [47:0] dq_psum = 48'h000000000000;
   reg [7:0] dq_scale = 8'h00;
   reg [18:0] dq_sum = 19'h00000;
-  reg dtype = 1'h0;
   reg [18:0] group_acc = 19'h00000;
   wire [18:0] group_next;
   reg grp_first = 1'h0;
@@ -272,9 +270,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
+  wire [3:0] \wint_int4$46 ;
   wire [3:0] \wint_int4$47 ;
   wire [3:0] \wint_int4$48 ;
-  wire [3:0] \wint_int4$49 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -410,43 +408,41 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @(posedge clk)
     a_reg <= \$109 ;
   always @(posedge clk)
-    dtype <= \$110 ;
+    remaining <= \$110 ;
   always @(posedge clk)
-    remaining <= \$111 ;
+    step <= \$111 ;
   always @(posedge clk)
-    step <= \$112 ;
+    beat_group_end <= \$112 ;
   always @(posedge clk)
-    beat_group_end <= \$113 ;
+    beat_last <= \$113 ;
   always @(posedge clk)
-    beat_last <= \$114 ;
+    beat_scale <= \$114 ;
   always @(posedge clk)
-    beat_scale <= \$115 ;
+    group_acc <= \$115 ;
   always @(posedge clk)
-    group_acc <= \$116 ;
+    grp_first <= \$116 ;
   always @(posedge clk)
-    grp_first <= \$117 ;
+    grp_psum <= \$117 ;
   always @(posedge clk)
-    grp_psum <= \$118 ;
+    o_valid <= \$118 ;
   always @(posedge clk)
-    o_valid <= \$119 ;
+    out_acc <= \$119 ;
   always @(posedge clk)
-    out_acc <= \$120 ;
+    dq_left <= \$120 ;
   always @(posedge clk)
-    dq_left <= \$121 ;
+    dq_bit <= \$121 ;
   always @(posedge clk)
-    dq_bit <= \$122 ;
+    o_psum <= \$122 ;
   always @(posedge clk)
-    o_psum <= \$123 ;
+    dq_sum <= \$123 ;
   always @(posedge clk)
-    dq_sum <= \$124 ;
+    dq_scale <= \$124 ;
   always @(posedge clk)
-    dq_scale <= \$125 ;
+    dq_first <= \$125 ;
   always @(posedge clk)
-    dq_first <= \$126 ;
+    dq_psum <= \$126 ;
   always @(posedge clk)
-    dq_psum <= \$127 ;
-  always @(posedge clk)
-    dq_last <= \$128 ;
+    dq_last <= \$127 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$101  = i_a;
@@ -530,33 +526,33 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = dtype;
+    \$110  = remaining;
     if (accept) begin
-      \$110  = 1'h0;
-    end
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = remaining;
-    if (accept) begin
-      \$111  = 2'h2;
+      \$110  = 2'h2;
     end else if (\$3 ) begin
-      \$111  = \$4 [1:0];
+      \$110  = \$4 [1:0];
     end
     if (rst) begin
-      \$111  = 2'h0;
+      \$110  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = step;
+    \$111  = step;
     if (accept) begin
-      \$112  = 1'h0;
+      \$111  = 1'h0;
     end else if (\$3 ) begin
-      \$112  = \$5 [0];
+      \$111  = \$5 [0];
+    end
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = beat_group_end;
+    if (accept) begin
+      \$112  = i_ctl[4];
     end
     if (rst) begin
       \$112  = 1'h0;
@@ -564,9 +560,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = beat_group_end;
+    \$113  = beat_last;
     if (accept) begin
-      \$113  = i_ctl[4];
+      \$113  = i_ctl[3];
     end
     if (rst) begin
       \$113  = 1'h0;
@@ -574,167 +570,157 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = beat_last;
+    \$114  = beat_scale;
     if (accept) begin
-      \$114  = i_ctl[3];
+      \$114  = w_sel[23:16];
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = beat_scale;
-    if (accept) begin
-      \$115  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$115  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = group_acc;
+    \$115  = group_acc;
     if (handoff) begin
-      \$116  = 19'h00000;
+      \$115  = 19'h00000;
     end else if (\$8 ) begin
-      \$116  = \$84 [18:0];
+      \$115  = \$84 [18:0];
     end
     if (rst) begin
-      \$116  = 19'h00000;
+      \$115  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = grp_first;
+    \$116  = grp_first;
     if (handoff) begin
-      \$117  = 1'h0;
+      \$116  = 1'h0;
     end
     if (\$9 ) begin
-      \$117  = 1'h1;
+      \$116  = 1'h1;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = grp_psum;
+    \$117  = grp_psum;
     if (\$9 ) begin
-      \$118  = i_psum;
+      \$117  = i_psum;
     end
     if (rst) begin
-      \$118  = 48'h000000000000;
+      \$117  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = 1'h0;
+    \$118  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$119  = 1'h1;
+        \$118  = 1'h1;
       end
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = out_acc;
+    \$119  = out_acc;
     if (\$10 ) begin
-      \$120  = \$100 [47:0];
+      \$119  = \$100 [47:0];
     end
     if (rst) begin
-      \$120  = 48'h000000000000;
+      \$119  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = dq_left;
+    \$120  = dq_left;
     if (\$10 ) begin
-      \$121  = \$11 [3:0];
+      \$120  = \$11 [3:0];
     end
     if (handoff) begin
-      \$121  = 4'h8;
+      \$120  = 4'h8;
     end
     if (rst) begin
-      \$121  = 4'h0;
+      \$120  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = dq_bit;
+    \$121  = dq_bit;
     if (\$10 ) begin
-      \$122  = \$12 [2:0];
+      \$121  = \$12 [2:0];
     end
     if (handoff) begin
-      \$122  = 3'h0;
+      \$121  = 3'h0;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$121  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = o_psum;
+    \$122  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$123  = \$100 [47:0];
+        \$122  = \$100 [47:0];
       end
     end
     if (rst) begin
-      \$123  = 48'h000000000000;
+      \$122  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = dq_sum;
+    \$123  = dq_sum;
     if (handoff) begin
-      \$124  = \$84 [18:0];
+      \$123  = \$84 [18:0];
     end
     if (rst) begin
-      \$124  = 19'h00000;
+      \$123  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = dq_scale;
+    \$124  = dq_scale;
     if (handoff) begin
-      \$125  = beat_scale;
+      \$124  = beat_scale;
     end
     if (rst) begin
-      \$125  = 8'h00;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = dq_first;
+    \$125  = dq_first;
     if (handoff) begin
-      \$126  = grp_first;
+      \$125  = grp_first;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = dq_psum;
+    \$126  = dq_psum;
     if (handoff) begin
-      \$127  = grp_psum;
+      \$126  = grp_psum;
     end
     if (rst) begin
-      \$127  = 48'h000000000000;
+      \$126  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = dq_last;
+    \$127  = dq_last;
     if (handoff) begin
-      \$128  = beat_last;
+      \$127  = beat_last;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -745,9 +731,9 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign out_next = \$100 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$47  = w_sel[7:4];
-  assign \wint_int4$48  = w_sel[11:8];
-  assign \wint_int4$49  = w_sel[15:12];
+  assign \wint_int4$46  = w_sel[7:4];
+  assign \wint_int4$47  = w_sel[11:8];
+  assign \wint_int4$48  = w_sel[15:12];
   assign shift_int4_0 = \$28 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;

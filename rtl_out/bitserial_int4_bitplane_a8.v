@@ -64,27 +64,26 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [3:0] \$63 ;
   reg [3:0] \$64 ;
   reg [31:0] \$65 ;
-  reg \$66 ;
-  reg [2:0] \$67 ;
-  reg [1:0] \$68 ;
+  reg [2:0] \$66 ;
+  reg [1:0] \$67 ;
+  reg \$68 ;
   reg \$69 ;
   wire \$7 ;
-  reg \$70 ;
-  reg [7:0] \$71 ;
-  reg [18:0] \$72 ;
-  reg \$73 ;
-  reg [47:0] \$74 ;
-  reg \$75 ;
-  reg [47:0] \$76 ;
-  reg [3:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [47:0] \$79 ;
+  reg [7:0] \$70 ;
+  reg [18:0] \$71 ;
+  reg \$72 ;
+  reg [47:0] \$73 ;
+  reg \$74 ;
+  reg [47:0] \$75 ;
+  reg [3:0] \$76 ;
+  reg [2:0] \$77 ;
+  reg [47:0] \$78 ;
+  reg [18:0] \$79 ;
   wire \$8 ;
-  reg [18:0] \$80 ;
-  reg [7:0] \$81 ;
-  reg \$82 ;
-  reg [47:0] \$83 ;
-  reg \$84 ;
+  reg [7:0] \$80 ;
+  reg \$81 ;
+  reg [47:0] \$82 ;
+  reg \$83 ;
   wire \$9 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
@@ -108,7 +107,6 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [47:0] dq_psum = 48'h000000000000;
   reg [7:0] dq_scale = 8'h00;
   reg [18:0] dq_sum = 19'h00000;
-  reg dtype = 1'h0;
   reg [18:0] group_acc = 19'h00000;
   wire [18:0] group_next;
   reg grp_first = 1'h0;
@@ -228,10 +226,9 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [3:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [3:0] wint_int4;
+  wire [3:0] \wint_int4$46 ;
   wire [3:0] \wint_int4$47 ;
   wire [3:0] \wint_int4$48 ;
-  wire [3:0] \wint_int4$49 ;
-  assign \$15  = remaining <= 1'h1;
   assign \$16  = ~ stall;
   assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
@@ -307,43 +304,41 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   always @(posedge clk)
     a_reg <= \$65 ;
   always @(posedge clk)
-    dtype <= \$66 ;
+    remaining <= \$66 ;
   always @(posedge clk)
-    remaining <= \$67 ;
+    step <= \$67 ;
   always @(posedge clk)
-    step <= \$68 ;
+    beat_group_end <= \$68 ;
   always @(posedge clk)
-    beat_group_end <= \$69 ;
+    beat_last <= \$69 ;
   always @(posedge clk)
-    beat_last <= \$70 ;
+    beat_scale <= \$70 ;
   always @(posedge clk)
-    beat_scale <= \$71 ;
+    group_acc <= \$71 ;
   always @(posedge clk)
-    group_acc <= \$72 ;
+    grp_first <= \$72 ;
   always @(posedge clk)
-    grp_first <= \$73 ;
+    grp_psum <= \$73 ;
   always @(posedge clk)
-    grp_psum <= \$74 ;
+    o_valid <= \$74 ;
   always @(posedge clk)
-    o_valid <= \$75 ;
+    out_acc <= \$75 ;
   always @(posedge clk)
-    out_acc <= \$76 ;
+    dq_left <= \$76 ;
   always @(posedge clk)
-    dq_left <= \$77 ;
+    dq_bit <= \$77 ;
   always @(posedge clk)
-    dq_bit <= \$78 ;
+    o_psum <= \$78 ;
   always @(posedge clk)
-    o_psum <= \$79 ;
+    dq_sum <= \$79 ;
   always @(posedge clk)
-    dq_sum <= \$80 ;
+    dq_scale <= \$80 ;
   always @(posedge clk)
-    dq_scale <= \$81 ;
+    dq_first <= \$81 ;
   always @(posedge clk)
-    dq_first <= \$82 ;
+    dq_psum <= \$82 ;
   always @(posedge clk)
-    dq_psum <= \$83 ;
-  always @(posedge clk)
-    dq_last <= \$84 ;
+    dq_last <= \$83 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -359,6 +354,7 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$13  = dq_left == 1'h1;
   assign \$14  = \$13  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
+  assign \$15  = remaining <= 1'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$57  = i_a;
@@ -442,43 +438,43 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = dtype;
+    \$66  = remaining;
     if (accept) begin
-      \$66  = 1'h0;
-    end
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = remaining;
-    if (accept) begin
-      \$67  = 3'h4;
+      \$66  = 3'h4;
     end else if (\$3 ) begin
-      \$67  = \$4 [2:0];
+      \$66  = \$4 [2:0];
     end
     if (rst) begin
-      \$67  = 3'h0;
+      \$66  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = step;
+    \$67  = step;
     if (accept) begin
-      \$68  = 2'h0;
+      \$67  = 2'h0;
     end else if (\$3 ) begin
-      \$68  = \$5 [1:0];
+      \$67  = \$5 [1:0];
     end
     if (rst) begin
-      \$68  = 2'h0;
+      \$67  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = beat_group_end;
+    \$68  = beat_group_end;
     if (accept) begin
-      \$69  = i_ctl[4];
+      \$68  = i_ctl[4];
+    end
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = beat_last;
+    if (accept) begin
+      \$69  = i_ctl[3];
     end
     if (rst) begin
       \$69  = 1'h0;
@@ -486,167 +482,157 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = beat_last;
+    \$70  = beat_scale;
     if (accept) begin
-      \$70  = i_ctl[3];
+      \$70  = w_sel[23:16];
     end
     if (rst) begin
-      \$70  = 1'h0;
+      \$70  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = beat_scale;
-    if (accept) begin
-      \$71  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$71  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = group_acc;
+    \$71  = group_acc;
     if (handoff) begin
-      \$72  = 19'h00000;
+      \$71  = 19'h00000;
     end else if (\$8 ) begin
-      \$72  = \$40 [18:0];
+      \$71  = \$40 [18:0];
     end
     if (rst) begin
-      \$72  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = grp_first;
+    \$72  = grp_first;
     if (handoff) begin
-      \$73  = 1'h0;
+      \$72  = 1'h0;
     end
     if (\$9 ) begin
-      \$73  = 1'h1;
+      \$72  = 1'h1;
     end
     if (rst) begin
-      \$73  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = grp_psum;
+    \$73  = grp_psum;
     if (\$9 ) begin
-      \$74  = i_psum;
+      \$73  = i_psum;
     end
     if (rst) begin
-      \$74  = 48'h000000000000;
+      \$73  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = 1'h0;
+    \$74  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$75  = 1'h1;
+        \$74  = 1'h1;
       end
     end
     if (rst) begin
-      \$75  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = out_acc;
+    \$75  = out_acc;
     if (\$10 ) begin
-      \$76  = \$56 [47:0];
+      \$75  = \$56 [47:0];
     end
     if (rst) begin
-      \$76  = 48'h000000000000;
+      \$75  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = dq_left;
+    \$76  = dq_left;
     if (\$10 ) begin
-      \$77  = \$11 [3:0];
+      \$76  = \$11 [3:0];
     end
     if (handoff) begin
-      \$77  = 4'h8;
+      \$76  = 4'h8;
     end
     if (rst) begin
-      \$77  = 4'h0;
+      \$76  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = dq_bit;
+    \$77  = dq_bit;
     if (\$10 ) begin
-      \$78  = \$12 [2:0];
+      \$77  = \$12 [2:0];
     end
     if (handoff) begin
-      \$78  = 3'h0;
+      \$77  = 3'h0;
     end
     if (rst) begin
-      \$78  = 3'h0;
+      \$77  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = o_psum;
+    \$78  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$79  = \$56 [47:0];
+        \$78  = \$56 [47:0];
       end
     end
     if (rst) begin
-      \$79  = 48'h000000000000;
+      \$78  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = dq_sum;
+    \$79  = dq_sum;
     if (handoff) begin
-      \$80  = \$40 [18:0];
+      \$79  = \$40 [18:0];
     end
     if (rst) begin
-      \$80  = 19'h00000;
+      \$79  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = dq_scale;
+    \$80  = dq_scale;
     if (handoff) begin
-      \$81  = beat_scale;
+      \$80  = beat_scale;
     end
     if (rst) begin
-      \$81  = 8'h00;
+      \$80  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = dq_first;
+    \$81  = dq_first;
     if (handoff) begin
-      \$82  = grp_first;
+      \$81  = grp_first;
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = dq_psum;
+    \$82  = dq_psum;
     if (handoff) begin
-      \$83  = grp_psum;
+      \$82  = grp_psum;
     end
     if (rst) begin
-      \$83  = 48'h000000000000;
+      \$82  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = dq_last;
+    \$83  = dq_last;
     if (handoff) begin
-      \$84  = beat_last;
+      \$83  = beat_last;
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$83  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -657,9 +643,9 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign out_next = \$56 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
-  assign \wint_int4$47  = w_sel[7:4];
-  assign \wint_int4$48  = w_sel[11:8];
-  assign \wint_int4$49  = w_sel[15:12];
+  assign \wint_int4$46  = w_sel[7:4];
+  assign \wint_int4$47  = w_sel[11:8];
+  assign \wint_int4$48  = w_sel[15:12];
   assign man_int4_0 = bit_int4_0;
   assign neg0 = neg_int4_0;
   assign man0 = bit_int4_0;

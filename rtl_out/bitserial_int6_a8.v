@@ -10,27 +10,26 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [5:0] \$103 ;
   reg [5:0] \$104 ;
   reg [31:0] \$105 ;
-  reg \$106 ;
+  reg [1:0] \$106 ;
   reg [1:0] \$107 ;
-  reg [1:0] \$108 ;
+  reg \$108 ;
   reg \$109 ;
   wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [7:0] \$111 ;
-  reg [20:0] \$112 ;
-  reg \$113 ;
-  reg [47:0] \$114 ;
-  reg \$115 ;
-  reg [47:0] \$116 ;
-  reg [3:0] \$117 ;
-  reg [2:0] \$118 ;
-  reg [47:0] \$119 ;
+  reg [7:0] \$110 ;
+  reg [20:0] \$111 ;
+  reg \$112 ;
+  reg [47:0] \$113 ;
+  reg \$114 ;
+  reg [47:0] \$115 ;
+  reg [3:0] \$116 ;
+  reg [2:0] \$117 ;
+  reg [47:0] \$118 ;
+  reg [20:0] \$119 ;
   wire [3:0] \$12 ;
-  reg [20:0] \$120 ;
-  reg [7:0] \$121 ;
-  reg \$122 ;
-  reg [47:0] \$123 ;
-  reg \$124 ;
+  reg [7:0] \$120 ;
+  reg \$121 ;
+  reg [47:0] \$122 ;
+  reg \$123 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
@@ -148,7 +147,6 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [47:0] dq_psum = 48'h000000000000;
   reg [7:0] dq_scale = 8'h00;
   reg [20:0] dq_sum = 21'h000000;
-  reg dtype = 1'h0;
   reg [20:0] group_acc = 21'h000000;
   wire [20:0] group_next;
   reg grp_first = 1'h0;
@@ -268,9 +266,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [5:0] \w_sel.code[3] ;
   wire [7:0] \w_sel.scale ;
   wire [5:0] wint_int6;
+  wire [5:0] \wint_int6$46 ;
   wire [5:0] \wint_int6$47 ;
   wire [5:0] \wint_int6$48 ;
-  wire [5:0] \wint_int6$49 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -406,43 +404,41 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @(posedge clk)
     a_reg <= \$105 ;
   always @(posedge clk)
-    dtype <= \$106 ;
+    remaining <= \$106 ;
   always @(posedge clk)
-    remaining <= \$107 ;
+    step <= \$107 ;
   always @(posedge clk)
-    step <= \$108 ;
+    beat_group_end <= \$108 ;
   always @(posedge clk)
-    beat_group_end <= \$109 ;
+    beat_last <= \$109 ;
   always @(posedge clk)
-    beat_last <= \$110 ;
+    beat_scale <= \$110 ;
   always @(posedge clk)
-    beat_scale <= \$111 ;
+    group_acc <= \$111 ;
   always @(posedge clk)
-    group_acc <= \$112 ;
+    grp_first <= \$112 ;
   always @(posedge clk)
-    grp_first <= \$113 ;
+    grp_psum <= \$113 ;
   always @(posedge clk)
-    grp_psum <= \$114 ;
+    o_valid <= \$114 ;
   always @(posedge clk)
-    o_valid <= \$115 ;
+    out_acc <= \$115 ;
   always @(posedge clk)
-    out_acc <= \$116 ;
+    dq_left <= \$116 ;
   always @(posedge clk)
-    dq_left <= \$117 ;
+    dq_bit <= \$117 ;
   always @(posedge clk)
-    dq_bit <= \$118 ;
+    o_psum <= \$118 ;
   always @(posedge clk)
-    o_psum <= \$119 ;
+    dq_sum <= \$119 ;
   always @(posedge clk)
-    dq_sum <= \$120 ;
+    dq_scale <= \$120 ;
   always @(posedge clk)
-    dq_scale <= \$121 ;
+    dq_first <= \$121 ;
   always @(posedge clk)
-    dq_first <= \$122 ;
+    dq_psum <= \$122 ;
   always @(posedge clk)
-    dq_psum <= \$123 ;
-  always @(posedge clk)
-    dq_last <= \$124 ;
+    dq_last <= \$123 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$97  = i_a;
@@ -526,21 +522,23 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = dtype;
+    \$106  = remaining;
     if (accept) begin
-      \$106  = 1'h0;
+      \$106  = 2'h3;
+    end else if (\$3 ) begin
+      \$106  = \$4 [1:0];
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = remaining;
+    \$107  = step;
     if (accept) begin
-      \$107  = 2'h3;
+      \$107  = 2'h0;
     end else if (\$3 ) begin
-      \$107  = \$4 [1:0];
+      \$107  = \$5 [1:0];
     end
     if (rst) begin
       \$107  = 2'h0;
@@ -548,21 +546,19 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = step;
+    \$108  = beat_group_end;
     if (accept) begin
-      \$108  = 2'h0;
-    end else if (\$3 ) begin
-      \$108  = \$5 [1:0];
+      \$108  = i_ctl[4];
     end
     if (rst) begin
-      \$108  = 2'h0;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = beat_group_end;
+    \$109  = beat_last;
     if (accept) begin
-      \$109  = i_ctl[4];
+      \$109  = i_ctl[3];
     end
     if (rst) begin
       \$109  = 1'h0;
@@ -570,167 +566,157 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = beat_last;
+    \$110  = beat_scale;
     if (accept) begin
-      \$110  = i_ctl[3];
+      \$110  = w_sel[31:24];
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = beat_scale;
-    if (accept) begin
-      \$111  = w_sel[31:24];
-    end
-    if (rst) begin
-      \$111  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = group_acc;
+    \$111  = group_acc;
     if (handoff) begin
-      \$112  = 21'h000000;
+      \$111  = 21'h000000;
     end else if (\$8 ) begin
-      \$112  = \$80 [20:0];
+      \$111  = \$80 [20:0];
     end
     if (rst) begin
-      \$112  = 21'h000000;
+      \$111  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = grp_first;
+    \$112  = grp_first;
     if (handoff) begin
-      \$113  = 1'h0;
+      \$112  = 1'h0;
     end
     if (\$9 ) begin
-      \$113  = 1'h1;
+      \$112  = 1'h1;
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = grp_psum;
+    \$113  = grp_psum;
     if (\$9 ) begin
-      \$114  = i_psum;
+      \$113  = i_psum;
     end
     if (rst) begin
-      \$114  = 48'h000000000000;
+      \$113  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = 1'h0;
+    \$114  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$115  = 1'h1;
+        \$114  = 1'h1;
       end
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = out_acc;
+    \$115  = out_acc;
     if (\$10 ) begin
-      \$116  = \$96 [47:0];
+      \$115  = \$96 [47:0];
     end
     if (rst) begin
-      \$116  = 48'h000000000000;
+      \$115  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = dq_left;
+    \$116  = dq_left;
     if (\$10 ) begin
-      \$117  = \$11 [3:0];
+      \$116  = \$11 [3:0];
     end
     if (handoff) begin
-      \$117  = 4'h8;
+      \$116  = 4'h8;
     end
     if (rst) begin
-      \$117  = 4'h0;
+      \$116  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = dq_bit;
+    \$117  = dq_bit;
     if (\$10 ) begin
-      \$118  = \$12 [2:0];
+      \$117  = \$12 [2:0];
     end
     if (handoff) begin
-      \$118  = 3'h0;
+      \$117  = 3'h0;
     end
     if (rst) begin
-      \$118  = 3'h0;
+      \$117  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = o_psum;
+    \$118  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$119  = \$96 [47:0];
+        \$118  = \$96 [47:0];
       end
     end
     if (rst) begin
-      \$119  = 48'h000000000000;
+      \$118  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = dq_sum;
+    \$119  = dq_sum;
     if (handoff) begin
-      \$120  = \$80 [20:0];
+      \$119  = \$80 [20:0];
     end
     if (rst) begin
-      \$120  = 21'h000000;
+      \$119  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = dq_scale;
+    \$120  = dq_scale;
     if (handoff) begin
-      \$121  = beat_scale;
+      \$120  = beat_scale;
     end
     if (rst) begin
-      \$121  = 8'h00;
+      \$120  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = dq_first;
+    \$121  = dq_first;
     if (handoff) begin
-      \$122  = grp_first;
+      \$121  = grp_first;
     end
     if (rst) begin
-      \$122  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = dq_psum;
+    \$122  = dq_psum;
     if (handoff) begin
-      \$123  = grp_psum;
+      \$122  = grp_psum;
     end
     if (rst) begin
-      \$123  = 48'h000000000000;
+      \$122  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = dq_last;
+    \$123  = dq_last;
     if (handoff) begin
-      \$124  = beat_last;
+      \$123  = beat_last;
     end
     if (rst) begin
-      \$124  = 1'h0;
+      \$123  = 1'h0;
     end
   end
   assign w_in0 = w_sel[5:0];
@@ -741,9 +727,9 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign out_next = \$96 [47:0];
   assign ready = o_ready;
   assign wint_int6 = w_sel[5:0];
-  assign \wint_int6$47  = w_sel[11:6];
-  assign \wint_int6$48  = w_sel[17:12];
-  assign \wint_int6$49  = w_sel[23:18];
+  assign \wint_int6$46  = w_sel[11:6];
+  assign \wint_int6$47  = w_sel[17:12];
+  assign \wint_int6$48  = w_sel[23:18];
   assign shift_int6_0 = \$28 [2:0];
   assign neg0 = neg_int6_0;
   assign man0 = man_int6_0;

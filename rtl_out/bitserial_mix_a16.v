@@ -118,8 +118,8 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [7:0] \$200 ;
   reg [7:0] \$201 ;
   reg [7:0] \$202 ;
-  reg [63:0] \$203 ;
-  reg [1:0] \$204 ;
+  reg [1:0] \$203 ;
+  reg [63:0] \$204 ;
   reg [2:0] \$205 ;
   reg [1:0] \$206 ;
   reg \$207 ;
@@ -712,9 +712,9 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @(posedge clk)
     rest3 <= \$202 ;
   always @(posedge clk)
-    a_reg <= \$203 ;
+    dtype <= \$203 ;
   always @(posedge clk)
-    dtype <= \$204 ;
+    a_reg <= \$204 ;
   always @(posedge clk)
     remaining <= \$205 ;
   always @(posedge clk)
@@ -1930,22 +1930,22 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = a_reg;
+    \$203  = dtype;
     if (accept) begin
-      \$203  = i_a;
+      \$203  = w_sel[41:40];
     end
     if (rst) begin
-      \$203  = 64'h0000000000000000;
+      \$203  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = dtype;
+    \$204  = a_reg;
     if (accept) begin
-      \$204  = w_sel[41:40];
+      \$204  = i_a;
     end
     if (rst) begin
-      \$204  = 2'h0;
+      \$204  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -2529,10 +2529,6 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_reg.scale  = w_reg[39:32];
   assign \w_reg.dtype  = w_reg[41:40];
   assign \w_reg.special  = w_reg[43:42];
-  assign \a_reg[0]  = a_reg[15:0];
-  assign \a_reg[1]  = a_reg[31:16];
-  assign \a_reg[2]  = a_reg[47:32];
-  assign \a_reg[3]  = a_reg[63:48];
   assign \w_sel.code  = w_sel[31:0];
   assign \w_sel.code[0]  = w_sel[7:0];
   assign \w_sel.code[1]  = w_sel[15:8];
@@ -2541,4 +2537,8 @@ module bitserial_mix_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.scale  = w_sel[39:32];
   assign \w_sel.dtype  = w_sel[41:40];
   assign \w_sel.special  = w_sel[43:42];
+  assign \a_reg[0]  = a_reg[15:0];
+  assign \a_reg[1]  = a_reg[31:16];
+  assign \a_reg[2]  = a_reg[47:32];
+  assign \a_reg[3]  = a_reg[63:48];
 endmodule

@@ -226,8 +226,8 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   reg [7:0] \$299 ;
   wire [8:0] \$3 ;
   wire \$30 ;
-  reg [63:0] \$300 ;
-  reg [1:0] \$301 ;
+  reg [1:0] \$300 ;
+  reg [63:0] \$301 ;
   reg [2:0] \$302 ;
   reg [1:0] \$303 ;
   reg \$304 ;
@@ -974,9 +974,9 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   always @(posedge clk)
     rest3 <= \$299 ;
   always @(posedge clk)
-    a_reg <= \$300 ;
+    dtype <= \$300 ;
   always @(posedge clk)
-    dtype <= \$301 ;
+    a_reg <= \$301 ;
   always @(posedge clk)
     remaining <= \$302 ;
   always @(posedge clk)
@@ -2202,22 +2202,22 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = a_reg;
+    \$300  = dtype;
     if (accept) begin
-      \$300  = i_a;
+      \$300  = w_sel[41:40];
     end
     if (rst) begin
-      \$300  = 64'h0000000000000000;
+      \$300  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dtype;
+    \$301  = a_reg;
     if (accept) begin
-      \$301  = w_sel[41:40];
+      \$301  = i_a;
     end
     if (rst) begin
-      \$301  = 2'h0;
+      \$301  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -3002,10 +3002,6 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_reg.scale  = w_reg[39:32];
   assign \w_reg.dtype  = w_reg[41:40];
   assign \w_reg.special  = w_reg[43:42];
-  assign \a_reg[0]  = a_reg[15:0];
-  assign \a_reg[1]  = a_reg[31:16];
-  assign \a_reg[2]  = a_reg[47:32];
-  assign \a_reg[3]  = a_reg[63:48];
   assign \w_sel.code  = w_sel[31:0];
   assign \w_sel.code[0]  = w_sel[7:0];
   assign \w_sel.code[1]  = w_sel[15:8];
@@ -3014,6 +3010,10 @@ module bitserial_mix_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl,
   assign \w_sel.scale  = w_sel[39:32];
   assign \w_sel.dtype  = w_sel[41:40];
   assign \w_sel.special  = w_sel[43:42];
+  assign \a_reg[0]  = a_reg[15:0];
+  assign \a_reg[1]  = a_reg[31:16];
+  assign \a_reg[2]  = a_reg[47:32];
+  assign \a_reg[3]  = a_reg[63:48];
   assign \$185  = { 3'h0, \$154 , a_reg[9:0], 4'h0 };
   assign \$194  = { 3'h0, \$160 , a_reg[25:16], 4'h0 };
   assign \$203  = { 3'h0, \$166 , a_reg[41:32], 4'h0 };
@@ -3077,7 +3077,6 @@ module \bitserial_mix_fp16.group_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3119,7 +3118,6 @@ module \bitserial_mix_fp16.group_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -3145,9 +3143,8 @@ module \bitserial_mix_fp16.group_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3190,6 +3187,7 @@ module \bitserial_mix_fp16.group_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -3298,7 +3296,7 @@ module \bitserial_mix_fp16.group_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3372,7 +3370,6 @@ module \bitserial_mix_fp16.out_add (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3414,7 +3411,6 @@ module \bitserial_mix_fp16.out_add (a, s, b);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -3440,9 +3436,8 @@ module \bitserial_mix_fp16.out_add (a, s, b);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3485,6 +3480,7 @@ module \bitserial_mix_fp16.out_add (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -3593,7 +3589,7 @@ module \bitserial_mix_fp16.out_add (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;

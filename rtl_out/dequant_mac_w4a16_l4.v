@@ -1423,7 +1423,6 @@ module \dequant_mac_w4a16_l4.mac.acc_add (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -1465,7 +1464,6 @@ module \dequant_mac_w4a16_l4.mac.acc_add (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -1491,9 +1489,8 @@ module \dequant_mac_w4a16_l4.mac.acc_add (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -1536,6 +1533,7 @@ module \dequant_mac_w4a16_l4.mac.acc_add (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
@@ -1644,7 +1642,7 @@ module \dequant_mac_w4a16_l4.mac.acc_add (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2478,27 +2476,21 @@ module \dequant_mac_w4a16_l4.mac.tree0_0 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2511,14 +2503,11 @@ module \dequant_mac_w4a16_l4.mac.tree0_0 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2540,35 +2529,20 @@ module \dequant_mac_w4a16_l4.mac.tree0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2611,6 +2585,12 @@ module \dequant_mac_w4a16_l4.mac.tree0_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_msb = 5'h00;
@@ -2695,31 +2675,19 @@ module \dequant_mac_w4a16_l4.mac.tree0_0 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -2735,10 +2703,11 @@ module \dequant_mac_w4a16_l4.mac.tree0_0 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
@@ -2773,27 +2742,21 @@ module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -2806,14 +2769,11 @@ module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -2835,35 +2795,20 @@ module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -2906,6 +2851,12 @@ module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 5'h00;
@@ -2990,31 +2941,19 @@ module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3030,10 +2969,11 @@ module \dequant_mac_w4a16_l4.mac.tree0_1 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule
 
 module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
@@ -3068,27 +3008,21 @@ module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
   wire [58:0] \$34 ;
   wire [11:0] \$35 ;
   wire [12:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [22:0] \$39 ;
+  wire [22:0] \$37 ;
+  wire [53:0] \$38 ;
+  wire [54:0] \$39 ;
   wire \$4 ;
-  wire [58:0] \$40 ;
-  wire [22:0] \$41 ;
-  wire [23:0] \$42 ;
-  wire [54:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire [55:0] \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [56:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3101,14 +3035,11 @@ module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
   wire [4:0] dcl;
   wire [10:0] exp_lsb;
   wire [21:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [27:0] rp_norm;
   reg [31:0] rp_out;
   wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
   wire rp_sign;
   output [31:0] s;
   reg [31:0] s;
@@ -3130,35 +3061,20 @@ module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
-  assign \$31  = ! \$28 [27:0];
-  assign \$32  = x[31] & y[31];
-  assign rp_sign = \$31  ? \$32  : x[31];
-  assign \$33  = 5'h1b - rp_msb;
   assign \$34  = \$28 [27:0] << \$33 [4:0];
   assign \$35  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
   assign \$36  = $signed(\$35 ) + $signed(8'h7f);
-  assign \$37  = $signed(\$36 ) < $signed(2'h1);
-  assign \$38  = $signed(\$36 ) < $signed(6'h25);
-  assign \$39  = $signed(2'h1) - $signed(\$36 );
-  assign rp_sh = \$34 [27:0] >> rp_rs;
-  assign \$40  = rp_sh << rp_rs;
-  assign rp_lost = \$40 [27:0] != \$34 [27:0];
-  assign \$41  = $signed(\$36 ) + $signed({ 1'h0, rp_rs });
-  assign \$42  = $signed(\$41 ) - $signed(2'h1);
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$45  = | rp_sh[2:0];
-  assign \$46  = \$45  | rp_lost;
-  assign \$47  = \$46  | rp_sh[4];
-  assign \$48  = rp_sh[3] & \$47 ;
-  assign \$49  = $signed(\$44 ) + $signed({ 1'h0, \$48  });
-  assign \$50  = ! \$28 [27:0];
-  assign \$51  = \$49 [45:0] >= 31'h7f800000;
-  assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$39  = $signed(\$38 ) + $signed({ 1'h0, \$34 [27:4] });
+  assign \$40  = | \$34 [2:0];
+  assign \$42  = \$41  | \$34 [4];
+  assign \$43  = \$34 [3] & \$42 ;
+  assign \$44  = $signed(\$39 ) + $signed({ 1'h0, \$43  });
+  assign \$45  = ! \$28 [27:0];
+  assign \$46  = \$44 [45:0] >= 31'h7f800000;
+  assign \$47  = x_nan | y_nan;
+  assign \$48  = y_inf & sub;
+  assign \$49  = \$47  | \$48 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3201,6 +3117,12 @@ module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = ! \$28 [27:0];
+  assign \$32  = x[31] & y[31];
+  assign rp_sign = \$31  ? \$32  : x[31];
+  assign \$33  = 5'h1b - rp_msb;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 5'h00;
@@ -3285,31 +3207,19 @@ module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    rp_rs = 5'h00;
-    if (\$37 ) begin
-      (* full_case = 32'd1 *)
-      if (\$38 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$39 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$50 ) begin
+    if (\$45 ) begin
       rp_out = { rp_sign, 31'h00000000 };
-    end else if (\$51 ) begin
+    end else if (\$46 ) begin
       rp_out = { rp_sign, 31'h7f800000 };
     end else begin
-      rp_out = { rp_sign, \$49 [30:0] };
+      rp_out = { rp_sign, \$44 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$49 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3325,8 +3235,9 @@ module \dequant_mac_w4a16_l4.mac.tree1_0 (b, s, a);
   assign rp_ls = \$33 [4:0];
   assign rp_norm = \$34 [27:0];
   assign rp_eb = { \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36 [12], \$36  };
-  assign rp_packed = \$49 [45:0];
+  assign rp_packed = \$44 [45:0];
   assign xa = { \$3 , x[22:0], 3'h0 };
   assign ya_full = { \$12 , y[22:0], 3'h0 };
-  assign \$43  = { \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 [23], \$42 , 23'h000000 };
+  assign \$38  = { \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 [22], \$37 , 23'h000000 };
+  assign \$41  = \$40 ;
 endmodule

@@ -4852,7 +4852,6 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -4894,7 +4893,6 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -4920,9 +4918,8 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4965,6 +4962,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
@@ -5073,7 +5071,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5147,7 +5145,6 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5189,7 +5186,6 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5215,9 +5211,8 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5260,6 +5255,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
@@ -5368,7 +5364,7 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5442,7 +5438,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5484,7 +5479,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5510,9 +5504,8 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5555,6 +5548,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
@@ -5663,7 +5657,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5737,7 +5731,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5779,7 +5772,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5805,9 +5797,8 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5850,6 +5841,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
@@ -5958,7 +5950,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6032,7 +6024,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6074,7 +6065,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6100,9 +6090,8 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6145,6 +6134,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
@@ -6253,7 +6243,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6327,7 +6317,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6369,7 +6358,6 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6395,9 +6383,8 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6440,6 +6427,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
@@ -6548,7 +6536,7 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6622,7 +6610,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6664,7 +6651,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6690,9 +6676,8 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6735,6 +6720,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
@@ -6843,7 +6829,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6917,7 +6903,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6959,7 +6944,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -6985,9 +6969,8 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7030,6 +7013,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
@@ -7138,7 +7122,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7212,7 +7196,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7254,7 +7237,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -7280,9 +7262,8 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7325,6 +7306,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_msb = 5'h00;
@@ -7433,7 +7415,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -7507,7 +7489,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7549,7 +7530,6 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -7575,9 +7555,8 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7620,6 +7599,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     rp_msb = 5'h00;
@@ -7728,7 +7708,7 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -8004,7 +7984,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8046,7 +8025,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8072,9 +8050,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8117,6 +8094,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 4'h0;
@@ -8186,7 +8164,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8260,7 +8238,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8302,7 +8279,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8328,9 +8304,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8373,6 +8348,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 4'h0;
@@ -8442,7 +8418,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8516,7 +8492,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8558,7 +8533,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8584,9 +8558,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8629,6 +8602,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 4'h0;
@@ -8698,7 +8672,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8772,7 +8746,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8814,7 +8787,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8840,9 +8812,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8885,6 +8856,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     rp_msb = 4'h0;
@@ -8954,7 +8926,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9028,7 +9000,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9070,7 +9041,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9096,9 +9066,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9141,6 +9110,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 4'h0;
@@ -9210,7 +9180,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9284,7 +9254,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9326,7 +9295,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9352,9 +9320,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9397,6 +9364,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 4'h0;
@@ -9466,7 +9434,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9540,7 +9508,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9582,7 +9549,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9608,9 +9574,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9653,6 +9618,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 4'h0;
@@ -9722,7 +9688,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9796,7 +9762,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9838,7 +9803,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9864,9 +9828,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9909,6 +9872,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 4'h0;
@@ -9978,7 +9942,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10052,7 +10016,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10094,7 +10057,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10120,9 +10082,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10165,6 +10126,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     rp_msb = 4'h0;
@@ -10234,7 +10196,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10308,7 +10270,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10350,7 +10311,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10376,9 +10336,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10421,6 +10380,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 4'h0;
@@ -10490,7 +10450,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10564,7 +10524,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10606,7 +10565,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10632,9 +10590,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10677,6 +10634,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 4'h0;
@@ -10746,7 +10704,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11022,7 +10980,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11064,7 +11021,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11090,9 +11046,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11135,6 +11090,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 4'h0;
@@ -11204,7 +11160,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11278,7 +11234,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11320,7 +11275,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11346,9 +11300,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11391,6 +11344,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     rp_msb = 4'h0;
@@ -11460,7 +11414,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11534,7 +11488,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11576,7 +11529,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11602,9 +11554,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11647,6 +11598,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 4'h0;
@@ -11716,7 +11668,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11790,7 +11742,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11832,7 +11783,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11858,9 +11808,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11903,6 +11852,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 4'h0;
@@ -11972,7 +11922,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12046,7 +11996,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12088,7 +12037,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12114,9 +12062,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12159,6 +12106,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 4'h0;
@@ -12228,7 +12176,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12302,7 +12250,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12344,7 +12291,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12370,9 +12316,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12415,6 +12360,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 4'h0;
@@ -12484,7 +12430,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12558,7 +12504,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12600,7 +12545,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12626,9 +12570,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12671,6 +12614,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 4'h0;
@@ -12740,7 +12684,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12814,7 +12758,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12856,7 +12799,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12882,9 +12824,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12927,6 +12868,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 4'h0;
@@ -12996,7 +12938,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13070,7 +13012,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -13112,7 +13053,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -13138,9 +13078,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13183,6 +13122,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 4'h0;
@@ -13252,7 +13192,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13326,7 +13266,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -13368,7 +13307,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -13394,9 +13332,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13439,6 +13376,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 4'h0;
@@ -13508,7 +13446,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13582,7 +13520,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -13624,7 +13561,6 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -13650,9 +13586,8 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13695,6 +13630,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 4'h0;
@@ -13764,7 +13700,7 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;

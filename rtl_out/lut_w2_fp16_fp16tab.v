@@ -3053,7 +3053,6 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3095,7 +3094,6 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -3121,9 +3119,8 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3166,6 +3163,7 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
@@ -3274,7 +3272,7 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3348,7 +3346,6 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3390,7 +3387,6 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -3416,9 +3412,8 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3461,6 +3456,7 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 5'h00;
@@ -3569,7 +3565,7 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3643,7 +3639,6 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3685,7 +3680,6 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -3711,9 +3705,8 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -3756,6 +3749,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 5'h00;
@@ -3864,7 +3858,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -3938,7 +3932,6 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3980,7 +3973,6 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -4006,9 +3998,8 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4051,6 +4042,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 5'h00;
@@ -4159,7 +4151,7 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4233,7 +4225,6 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -4275,7 +4266,6 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -4301,9 +4291,8 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4346,6 +4335,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 5'h00;
@@ -4454,7 +4444,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4528,7 +4518,6 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -4570,7 +4559,6 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -4596,9 +4584,8 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4641,6 +4628,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 5'h00;
@@ -4749,7 +4737,7 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -4823,7 +4811,6 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -4865,7 +4852,6 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -4891,9 +4877,8 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -4936,6 +4921,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     rp_msb = 5'h00;
@@ -5044,7 +5030,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5118,7 +5104,6 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5160,7 +5145,6 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5186,9 +5170,8 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5231,6 +5214,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     rp_msb = 5'h00;
@@ -5339,7 +5323,7 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5413,7 +5397,6 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5455,7 +5438,6 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5481,9 +5463,8 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5526,6 +5507,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     rp_msb = 5'h00;
@@ -5634,7 +5616,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -5708,7 +5690,6 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5750,7 +5731,6 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [27:0];
   assign \$32  = x[31] & y[31];
@@ -5776,9 +5756,8 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   assign \$50  = ! \$28 [27:0];
   assign \$51  = \$49 [45:0] >= 31'h7f800000;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[30:0] > a[30:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -5821,6 +5800,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     rp_msb = 5'h00;
@@ -5929,7 +5909,7 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 32'd2143289344;
     end else if (x_inf) begin
       s = x;
@@ -6232,7 +6212,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6274,7 +6253,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -6300,9 +6278,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6345,6 +6322,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     rp_msb = 4'h0;
@@ -6414,7 +6392,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -6488,7 +6466,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6530,7 +6507,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -6556,9 +6532,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6601,6 +6576,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     rp_msb = 4'h0;
@@ -6670,7 +6646,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -6744,7 +6720,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -6786,7 +6761,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -6812,9 +6786,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -6857,6 +6830,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     rp_msb = 4'h0;
@@ -6926,7 +6900,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7000,7 +6974,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7042,7 +7015,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -7068,9 +7040,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7113,6 +7084,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     rp_msb = 4'h0;
@@ -7182,7 +7154,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7256,7 +7228,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7298,7 +7269,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -7324,9 +7294,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7369,6 +7338,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     rp_msb = 4'h0;
@@ -7438,7 +7408,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7512,7 +7482,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7554,7 +7523,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -7580,9 +7548,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7625,6 +7592,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     rp_msb = 4'h0;
@@ -7694,7 +7662,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -7768,7 +7736,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7810,7 +7777,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -7836,9 +7802,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -7881,6 +7846,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     rp_msb = 4'h0;
@@ -7950,7 +7916,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8024,7 +7990,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8066,7 +8031,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8092,9 +8056,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8137,6 +8100,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     rp_msb = 4'h0;
@@ -8206,7 +8170,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8280,7 +8244,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8322,7 +8285,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8348,9 +8310,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8393,6 +8354,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     rp_msb = 4'h0;
@@ -8462,7 +8424,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8536,7 +8498,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8578,7 +8539,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8604,9 +8564,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8649,6 +8608,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     rp_msb = 4'h0;
@@ -8718,7 +8678,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -8792,7 +8752,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -8834,7 +8793,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -8860,9 +8818,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -8905,6 +8862,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     rp_msb = 4'h0;
@@ -8974,7 +8932,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9048,7 +9006,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9090,7 +9047,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9116,9 +9072,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9161,6 +9116,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     rp_msb = 4'h0;
@@ -9230,7 +9186,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9304,7 +9260,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9346,7 +9301,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9372,9 +9326,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9417,6 +9370,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     rp_msb = 4'h0;
@@ -9486,7 +9440,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -9560,7 +9514,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9602,7 +9555,6 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -9628,9 +9580,8 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -9673,6 +9624,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     rp_msb = 4'h0;
@@ -9742,7 +9694,7 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10045,7 +9997,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10087,7 +10038,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10113,9 +10063,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10158,6 +10107,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     rp_msb = 4'h0;
@@ -10227,7 +10177,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10301,7 +10251,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10343,7 +10292,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10369,9 +10317,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10414,6 +10361,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     rp_msb = 4'h0;
@@ -10483,7 +10431,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10557,7 +10505,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10599,7 +10546,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10625,9 +10571,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10670,6 +10615,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     rp_msb = 4'h0;
@@ -10739,7 +10685,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -10813,7 +10759,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -10855,7 +10800,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -10881,9 +10825,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -10926,6 +10869,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     rp_msb = 4'h0;
@@ -10995,7 +10939,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11069,7 +11013,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11111,7 +11054,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11137,9 +11079,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11182,6 +11123,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     rp_msb = 4'h0;
@@ -11251,7 +11193,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11325,7 +11267,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11367,7 +11308,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11393,9 +11333,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11438,6 +11377,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     rp_msb = 4'h0;
@@ -11507,7 +11447,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11581,7 +11521,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11623,7 +11562,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11649,9 +11587,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11694,6 +11631,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     rp_msb = 4'h0;
@@ -11763,7 +11701,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -11837,7 +11775,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11879,7 +11816,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -11905,9 +11841,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -11950,6 +11885,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     rp_msb = 4'h0;
@@ -12019,7 +11955,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12093,7 +12029,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12135,7 +12070,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12161,9 +12095,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12206,6 +12139,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     rp_msb = 4'h0;
@@ -12275,7 +12209,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12349,7 +12283,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12391,7 +12324,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12417,9 +12349,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12462,6 +12393,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     rp_msb = 4'h0;
@@ -12531,7 +12463,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12605,7 +12537,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12647,7 +12578,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12673,9 +12603,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12718,6 +12647,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     rp_msb = 4'h0;
@@ -12787,7 +12717,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -12861,7 +12791,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12903,7 +12832,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -12929,9 +12857,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -12974,6 +12901,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     rp_msb = 4'h0;
@@ -13043,7 +12971,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13117,7 +13045,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -13159,7 +13086,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -13185,9 +13111,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13230,6 +13155,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     rp_msb = 4'h0;
@@ -13299,7 +13225,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;
@@ -13373,7 +13299,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -13415,7 +13340,6 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
   assign \$31  = ! \$28 [14:0];
   assign \$32  = x[15] & y[15];
@@ -13441,9 +13365,8 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   assign \$50  = ! \$28 [14:0];
   assign \$51  = \$49 [26:0] >= 15'h7c00;
   assign \$52  = x_nan | y_nan;
-  assign \$53  = x_inf & y_inf;
-  assign \$54  = \$53  & sub;
-  assign \$55  = \$52  | \$54 ;
+  assign \$53  = y_inf & sub;
+  assign \$54  = \$52  | \$53 ;
   assign swap = b[14:0] > a[14:0];
   assign x = swap ? b : a;
   assign y = swap ? a : b;
@@ -13486,6 +13409,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   assign \$27  = xa + ya;
   assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
   assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     rp_msb = 4'h0;
@@ -13555,7 +13479,7 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     (* full_case = 32'd1 *)
-    if (\$55 ) begin
+    if (\$54 ) begin
       s = 16'h7e00;
     end else if (x_inf) begin
       s = x;

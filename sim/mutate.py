@@ -45,10 +45,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mpgemm.hw.array.presets import ARRAY_PRESETS
 from mpgemm.hw.flow.cliutil import USER_ERRORS, OneLineParser, print_user_error
 from mpgemm.hw.flow.fileio import atomic_write_text, check_writable_file
 from mpgemm.hw.flow.manifest import load_manifest
 from mpgemm.hw.flow.synth import find_yosys
+from mpgemm.pe_designs.bitserial.config import BitSerialConfig
+from mpgemm.pe_designs.presets import PRESETS
+from mpgemm.sim.golden import terms as T
 
 __all__ = ["Mutant", "mutants_of", "apply_mutant", "run_mutants", "main", "DEFAULT_DESIGNS",
            "EquivalenceRule", "JUDGED_EQUIVALENT"]
@@ -246,11 +250,16 @@ class EquivalenceRule:
     #: If set, ``check(original_match, following_match)`` must hold too (what a regular
     #: expression cannot say, e.g. that two constants of different widths are one value).
     check: Callable[[re.Match, re.Match], bool] | None = None
+    #: If set, ``design(name)`` must hold for the mutant's design (what the text of one line
+    #: cannot say, e.g. that the PE's accumulator is an exact integer one).
+    design: Callable[[str], bool] | None = None
 
     def matches(self, mutant: Mutant, next_line: str = "") -> bool:
         line = re.sub(r"\s+", " ", mutant.original).strip()
         m = re.fullmatch(self.original, line)
         if mutant.operator != self.operator or m is None:
+            return False
+        if self.design is not None and not self.design(mutant.design):
             return False
         if self.following is None:
             return True
@@ -315,7 +324,58 @@ JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
         "the same values",
         following=_TARGET + r" = {c} \? (?P<w2>\d+)'h(?P<k2>[0-9a-f]+) : {x};",
         check=lambda original, following: _same_signed(original, following)),
+    EquivalenceRule(
+        "bitserial_term_order", "+ -> -",
+        r"assign \\\S+ = step \+ 1'h1;",
+        "a bit-serial PE's term counter `step` counting down instead of up: in a PE whose "
+        "term count is a power of two (the counter's full range) it visits the same terms of "
+        "the beat, 0 then 2^w - 1 down to 1 instead of 0 up to 2^w - 1; each term is a function "
+        "of `step` and the beat's registers alone (bit-plane or Booth terms, not the sparse "
+        "walk that consumes the magnitude's top bit), and an integer-activation PE sums them "
+        "in a two's complement accumulator, where the order of additions cannot change the "
+        "sum (an FP-activation PE rounds in order: not judged)",
+        design=lambda name: _exact_dense_bitserial(name)),
+    EquivalenceRule(
+        "bitserial_dequant_order", "+ -> -",
+        r"assign \\\S+ = dq_bit \+ 1'h1;",
+        "a bit-serial PE's dequantizer walking the scale's bits down instead of up: with a "
+        "power-of-two scale width (the counter's full range) it adds the same terms "
+        "scale[j] * (group_sum << j), bit 0 first either way (the first adds the partial sum "
+        "in), the sign bit's term negated by its index alone; an integer-activation PE adds "
+        "them in a two's complement accumulator and outputs only the last sum, so the order "
+        "cannot show (an FP-activation PE rounds in order: not judged)",
+        design=lambda name: _exact_bitserial_dequant(name)),
 )
+
+
+def _pe_config(design: str):
+    """The PE configuration of a preset of ``rtl_out/`` (a PE's own, or an array's PE)."""
+    if design in PRESETS:
+        return PRESETS[design]
+    accel = ARRAY_PRESETS.get(design)
+    return None if accel is None else accel.array.pe
+
+
+def _is_pow2(n: int) -> bool:
+    return n >= 2 and n & (n - 1) == 0
+
+
+def _exact_bitserial_dequant(design: str) -> bool:
+    """Whether ``design``'s PE is a bit-serial one with integer activations and a
+    power-of-two scale width."""
+    cfg = _pe_config(design)
+    return isinstance(cfg, BitSerialConfig) and not cfg.is_fp and _is_pow2(cfg.scale_bits)
+
+
+def _exact_dense_bitserial(design: str) -> bool:
+    """Whether ``design``'s PE is a bit-serial one with a power-of-two term count per beat in
+    every weight format, dense terms (no sparse walk) and integer activations."""
+    cfg = _pe_config(design)
+    if not isinstance(cfg, BitSerialConfig) or cfg.is_fp:
+        return False
+    sparse = cfg.term_mode == "booth" and any(T.is_sparse(f) for f in cfg.weight_formats)
+    cycles = {cfg.timing(f).cycles for f in cfg.weight_formats}
+    return not sparse and len(cycles) == 1 and _is_pow2(cycles.pop())
 
 
 def _signed_const(width: str, hexdigits: str) -> int:
@@ -498,8 +558,9 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
     for r in JUDGED_EQUIVALENT:
         hits = [v for v in verdicts
                 if r.matches(v.mutant, _next_line(texts[v.mutant.design], v.mutant))]
-        rules.append({**{k: v for k, v in asdict(r).items() if k != "check"},
+        rules.append({**{k: v for k, v in asdict(r).items() if k not in ("check", "design")},
                       "checked": r.check is not None,
+                      "design_checked": r.design is not None,
                       "judged_equivalent": sum(v.equivalence == "judged" for v in hits),
                       # Killed mutants of a rule's class: the rule's reasoning is wrong.
                       "contradicted": [v.mutant.id for v in hits

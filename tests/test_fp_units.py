@@ -5,6 +5,7 @@ import itertools
 import ml_dtypes
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.sim import Simulator
 
 from mpgemm.hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP, product_is_exact
@@ -134,3 +135,65 @@ def test_int_scale_rounds_once(rng):
     exp = int_scale_fp16(d, s).astype(np.int64)
     bad = np.flatnonzero(got != exp)
     assert bad.size == 0, [(d[i], hex(s[i]), hex(got[i]), hex(exp[i])) for i in bad[:5]]
+
+
+def _no_signal(component, name: str) -> bool:
+    return f"\\{name}" not in rtlil.convert(component)
+
+
+def test_fp32_add_of_fp16_product_sums(rng):
+    """FPAdd(normal_sums=True), the adder of FP16 products' sums, builds no gradual-underflow
+    shifter and still rounds every such sum correctly: products of FP16 subnormals (the
+    smallest values, multiples of 2^-48), near-cancelling pairs and the specials."""
+    n = 1500
+    h = rng.integers(0, 1 << 16, (4, n)).astype(np.uint16)
+    # Every fourth operand a product of two subnormals: the smallest values there are.
+    h[:2, ::4] &= 0x83FF
+    p = fp16_mul_fp32(h[0], h[1]).astype(np.uint32)
+    q = fp16_mul_fp32(h[2], h[3]).astype(np.uint32)
+    a = fp32_add(p, q).astype(np.uint32)
+    b = fp16_mul_fp32(h[3], h[0]).astype(np.uint32)
+    # Opposite signs a few units in the last place apart, where those units are still
+    # multiples of 2^-48 (exponent field >= 79 + 23).
+    big = (a & 0x7F800000) >= (102 << 23)
+    k = np.flatnonzero(big)[: n // 3]
+    b[k] = (a[k] ^ 0x80000000) + rng.integers(-64, 64, k.size).astype(np.uint32)
+    corners = np.array(list(itertools.product(FP32_SPECIALS, repeat=2)), dtype=np.uint32)
+    finite = (corners & 0x7F800000) != 0x7F800000
+    allowed = ~finite | ((corners & 0x7FFFFFFF) == 0)
+    corners = corners[allowed.all(axis=1)]
+    a = np.concatenate([a, corners[:, 0]])
+    b = np.concatenate([b, corners[:, 1]])
+    add = FPAdd(FP32, normal_sums=True)
+    got = _run_comb(add, {"a": a, "b": b}, "s")
+    exp = fp32_add(a, b).astype(np.int64)
+    bad = np.flatnonzero(got != exp)
+    assert bad.size == 0, [(hex(a[i]), hex(b[i]), hex(got[i]), hex(exp[i])) for i in bad[:5]]
+    assert _no_signal(FPAdd(FP32, normal_sums=True), "rp_rs")
+    assert not _no_signal(FPAdd(FP32), "rp_rs")
+
+
+def test_fp32_times_fp16_scale_with_normal_a(rng):
+    """FPMul(FP32, FP32, b_fmt=FP16, normal_a=True), MixPE's scale multiplier: a normal FP32
+    (or zero, or special) times any FP16, rounded once, with the leading-one search starting
+    at a's hidden bit."""
+    n = 3000
+    a = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    a = np.where((a & 0x7F800000) == 0, a | (1 << 23), a).astype(np.uint32)   # no subnormals
+    # The smallest normal significand (a power of two) against every FP16 subnormal.
+    a[:20] = (rng.integers(1, 255, 20).astype(np.uint32) << 23)
+    b = rng.integers(0, 1 << 16, n).astype(np.uint16)
+    b[:40] = np.array([1 << i for i in range(10)] * 4, np.uint16)
+    corners = np.array(list(itertools.product([0, 0x80000000, 0x00800000, 0x3F800000,
+                                               0x7F7FFFFF, 0x7F800000, 0x7FC00000],
+                                              FP16_SPECIALS)), dtype=np.uint64)
+    a = np.concatenate([a, corners[:, 0].astype(np.uint32)])
+    b = np.concatenate([b, corners[:, 1].astype(np.uint16)])
+    got = _run_comb(FPMul(FP32, FP32, b_fmt=FP16, normal_a=True), {"a": a, "b": b}, "p")
+    with np.errstate(all="ignore"):
+        # A float64 product of an FP32 and an FP16 is exact; one cast rounds it (RNE).
+        ref = (a.view(np.float32).astype(np.float64)
+               * b.view(np.float16).astype(np.float64)).astype(np.float32)
+    exp = np.where(np.isnan(ref), FP32_NAN, ref.view(np.uint32)).astype(np.int64)
+    bad = np.flatnonzero(got != exp)
+    assert bad.size == 0, [(hex(a[i]), hex(b[i]), hex(got[i]), hex(exp[i])) for i in bad[:5]]

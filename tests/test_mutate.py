@@ -162,14 +162,35 @@ def test_judged_rules_match_only_their_class():
     fp = [(t, m) for d in ("fp16_mac", "mixpe_w8a16_int", "lut_w2_fp16")
           for t in [(RTL_DIR / f"{d}.v").read_text()] for m in mutants_of(d, t)]
     for rule in mutate.JUDGED_EQUIVALENT:
+        if rule.design is not None:
+            continue    # the bit-serial PEs' classes: test_bitserial_order_rules
         hits = [m for t, m in fp if rule.matches(m, mutate._next_line(t, m))]
         assert hits, f"rule {rule.name} matches no mutant of the FP designs"
         assert {m.operator for m in hits} == {rule.operator}
     # The operand multiplexers of the same adder are real faults, not ties.
     assert not any(_judged(text, m) for m in every if m.operator == "swap ?:")
-    for design in ("int_mac_w8a8", "bitserial_int4_a8", "lut_w2_a8"):
+    for design in ("int_mac_w8a8", "lut_w2_a8"):
         other = (RTL_DIR / f"{design}.v").read_text()
         assert not any(_judged(other, m) for m in mutants_of(design, other))
+
+
+def test_bitserial_order_rules():
+    """The term and dequantizer counters' direction is judged only in bit-serial PEs that add
+    exactly (integer activations) over a counter's full power-of-two range: both counters in
+    the INT4 x INT8 PE, only the dequantizer's in the FP4 one (its sparse terms walk the
+    magnitude) and the INT6 one (three terms), neither in an FP16-activation PE."""
+    def judged(design):
+        text = (RTL_DIR / f"{design}.v").read_text()
+        return sorted({n for m in mutants_of(design, text) for n in _judged(text, m)})
+
+    both = ["bitserial_dequant_order", "bitserial_term_order"]
+    assert judged("bitserial_int4_a8") == both
+    assert judged("bitserial_int4_bitplane_a8") == both
+    assert judged("bitserial_bitmod_fp4_a8") == ["bitserial_dequant_order"]
+    assert judged("bitserial_int6_a8") == ["bitserial_dequant_order"]
+    assert "step" in (RTL_DIR / "bitserial_int4_fp16.v").read_text()
+    assert not any(n.startswith("bitserial_") for n in judged("bitserial_int4_fp16"))
+    assert judged("bitserial_all_a8") == ["bitserial_dequant_order"]   # 18 formats
 
 
 def test_clamp_rule_needs_its_multiplexer():

@@ -540,7 +540,8 @@ class Accelerator(wiring.Component):
             elif arr.pe.psum_format == "int":
                 m.d.comb += new[k].eq(Mux(s1_first, s1_row[k], o_rd.data[k] + s1_row[k]))
             else:
-                add = m.submodules[f"edge_add{k}"] = FPAdd(FP32)
+                add = m.submodules[f"edge_add{k}"] = FPAdd(
+                    FP32, normal_sums=cfg.fp16_product_sums)
                 m.d.comb += [add.a.eq(o_rd.data[k]), add.b.eq(s1_row[k]),
                              new[k].eq(Mux(s1_first, s1_row[k], add.s))]
         m.d.comb += [o_wr.addr.eq(at(s1_addr, cfg.o_depth)), o_wr.data.eq(new),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mpgemm.pe_designs.common import check_choice, check_int
+from mpgemm.pe_designs.mac.config import DequantMacConfig, Fp16MacConfig
 from mpgemm.pe_designs.registry import config_from_dict as pe_config_from_dict
 from mpgemm.pe_designs.registry import family_of
 from mpgemm.sim.golden.contract import PEConfig
@@ -387,6 +388,13 @@ class AccelConfig:
         pe = self.pe
         return (max(pe.timing(f).cycles for f in pe.weight_formats) > 1
                 or pe.golden.dequant_busy_cycles(pe) > 0)
+
+    @property
+    def fp16_product_sums(self) -> bool:
+        """Whether the array's partial sums are FP32 sums, from zero, of exact products of FP16
+        numbers (FP16 and dequantize-then-MAC PEs): multiples of 2^-48, so the edge's adders
+        never see or make an FP32 subnormal and need no gradual-underflow logic."""
+        return isinstance(self.pe, (Fp16MacConfig, DequantMacConfig))
 
     @property
     def last_beat_spacing(self) -> int:

@@ -157,7 +157,8 @@ class BitSerialPE(wiring.Component):
         accept = Signal()
         m.d.comb += accept.eq(self.i_ctl.valid & ready)
 
-        dtype = Signal(range(max(nfmt, 2)))
+        # The beat's format, held for its terms; a one-format PE has none to hold.
+        dtype = Signal(range(nfmt), name="dtype") if c.dtype_bits else Const(0, 1)
         a_reg = Signal(self.i_a.shape())
         w_int = [Signal(signed(c.w_int_bits), name=f"w_int{l}") for l in range(lanes)]
         # Sparse (FP4/FP3) terms walk the remaining magnitude |w| bit by bit (not in bit-plane
@@ -177,10 +178,12 @@ class BitSerialPE(wiring.Component):
                 if sparse:
                     m.d.sync += rest[l].eq(Mux(sel < 0, -sel, sel))
         cycles_of = [Const(c.timing(f).cycles, remaining.shape()) for f in c.weight_formats]
+        if c.dtype_bits:
+            with m.If(accept):
+                m.d.sync += dtype.eq(in_dtype)
         with m.If(accept):
             m.d.sync += [
                 a_reg.eq(self.i_a),
-                dtype.eq(in_dtype),
                 remaining.eq(_by_dtype(cycles_of, in_dtype)),
                 step.eq(0),
                 beat_group_end.eq(self.i_ctl.group_end),

@@ -95,7 +95,8 @@ class Fp16MacPE(wiring.Component):
         while len(sums) > 1:
             nxt = []
             for i in range(0, len(sums), 2):
-                add = m.submodules[f"tree{level}_{i // 2}"] = FPAdd(FP32)
+                # Sums of exact FP16 x FP16 products: multiples of 2^-48, never subnormal.
+                add = m.submodules[f"tree{level}_{i // 2}"] = FPAdd(FP32, normal_sums=True)
                 m.d.comb += [add.a.eq(sums[i]), add.b.eq(sums[i + 1])]
                 nxt.append(add.s)
             sums, level = nxt, level + 1

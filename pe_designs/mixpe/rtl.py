@@ -97,7 +97,9 @@ def dequant_correct(m: Module, c: MixPEConfig, p, a, zero):
         # A is a sum of FP16 activations (multiples of 2^-24 and their aligned sums): never
         # an FP32 subnormal.
         za = m.submodules.zero_scale = IntScaleFP(c.weight_bits + 1, FP32, normal_scale=True)
-        sub = m.submodules.zero_sub = FPAdd(FP32)
+        # P and z * A are multiples of 2^-24 (FP16 activations times integers, rounded to
+        # FP32, whose grid there is finer): their difference is never an FP32 subnormal.
+        sub = m.submodules.zero_sub = FPAdd(FP32, normal_sums=True)
         m.d.comb += [
             za.d.eq(zero), za.s.eq(a),
             sub.a.eq(p), sub.b.eq(za.y ^ (1 << 31)),
@@ -113,7 +115,9 @@ def dequant_scale(m: Module, c: MixPEConfig, d, scale, base):
     psum_shape = unsigned(32) if c.is_fp else signed(c.acc_bits)
     y = Signal(psum_shape, name="y")
     if c.is_fp:
-        mul = m.submodules.scale_mul = FPMul(FP32, FP32, b_fmt=FP16)
+        # D is P - z * A: FP32 sums and differences of multiples of 2^-24 (FP16 activations
+        # times integers), so a non-zero D is at least 2^-24, never an FP32 subnormal.
+        mul = m.submodules.scale_mul = FPMul(FP32, FP32, b_fmt=FP16, normal_a=True)
         add = m.submodules.out_add = FPAdd(FP32)
         m.d.comb += [mul.a.eq(d), mul.b.eq(scale),
                      add.a.eq(base), add.b.eq(mul.p), y.eq(add.s)]
@@ -353,11 +357,13 @@ def _fp_lanes(m, c, i_a, q_codes):
         sums.append(round_pack(m, sign=tot < 0, sig=mag, exp=exp, fmt=FP32,
                                name=f"{name}_rp"))
     p_acc, p_next = Signal(32, name="p_acc"), Signal(32, name="p_next")
-    p_add = m.submodules.p_add = FPAdd(FP32)
+    # The group's sums start at zero and add beat sums of FP16 activations times integers:
+    # multiples of 2^-24, never FP32 subnormals.
+    p_add = m.submodules.p_add = FPAdd(FP32, normal_sums=True)
     m.d.comb += [p_add.a.eq(p_acc), p_add.b.eq(sums[0]), p_next.eq(p_add.s)]
     a_acc = a_next = None
     if c.has_zero:
         a_acc, a_next = Signal(32, name="a_acc"), Signal(32, name="a_next")
-        a_add = m.submodules.a_add = FPAdd(FP32)
+        a_add = m.submodules.a_add = FPAdd(FP32, normal_sums=True)
         m.d.comb += [a_add.a.eq(a_acc), a_add.b.eq(sums[1]), a_next.eq(a_add.s)]
     return p_next, a_next, p_acc, a_acc

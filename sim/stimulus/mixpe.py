@@ -12,6 +12,7 @@ from mpgemm.sim.golden.mixpe import MixPEWeight
 from .base import FamilyStimulus, fp16_scales, fp_matrix, idle_flags, int_matrix
 
 __all__ = ["MIXPE", "random_beats", "corner_beats", "random_gemm", "group_beats",
+           "cancelling_lanes",
            "FP16_EXTREMES", "FP16_SCALE_SPECIALS", "FP32_PSUMS"]
 
 #: FP16 activation extremes: +-0, smallest and largest subnormals, smallest normal, +-1,
@@ -107,20 +108,22 @@ def _idle(config: MixPEConfig, rng: np.random.Generator, load_w: bool = False) -
 
 def group_beats(config: MixPEConfig, rng: np.random.Generator, *, first: bool, last: bool,
                 psum: int, n_beats: int | None = None, extreme: bool = False,
-                zero: int | None = None, scale: int | None = None, acts: int | None = None,
-                codes: int | None = None, idle: float = 0.1) -> list[Beat]:
+                zero: int | None = None, scale: int | None = None,
+                acts: int | tuple[int, ...] | None = None,
+                codes: int | tuple[int, ...] | None = None, idle: float = 0.1) -> list[Beat]:
     """One quantization group: ``n_beats`` beats (default a full group of ``group_size /
     lanes``), idle cycles mixed in at rate ``idle``. ``acts`` / ``codes`` fix every lane's
-    value; otherwise they are random (extreme values with ``extreme``). The zero point and
-    scale are the group's (read from its last beat)."""
+    value (one value for all lanes, or a tuple of one per lane); otherwise they are random
+    (extreme values with ``extreme``). The zero point and scale are the group's (read from
+    its last beat)."""
     n = config.beats_per_group if n_beats is None else n_beats
     zero = _zero(config, rng, extreme) if zero is None else zero
     scale = _scale(config, rng, extreme) if scale is None else scale
     out: list[Beat] = []
     reused = False
     for j in range(n):
-        a = _acts(config, rng, extreme) if acts is None else (acts,) * config.lanes
-        q = _codes(config, rng, extreme) if codes is None else (codes,) * config.lanes
+        a = _acts(config, rng, extreme) if acts is None else _per_lane(config, acts)
+        q = _codes(config, rng, extreme) if codes is None else _per_lane(config, codes)
         w = MixPEWeight(q=q, zero=zero, scale=scale)
         # Now and then a beat reuses the weight register (weight-stationary use): i_w then
         # carries junk the PE must ignore, and the beat computes with the stored weights.
@@ -135,6 +138,39 @@ def group_beats(config: MixPEConfig, rng: np.random.Generator, *, first: bool, l
             # Now and then an idle cycle preloads the weight register (a weight-stationary
             # array loading ahead): a following beat without load_w computes with it.
             out.append(_idle(config, rng, load_w=rng.random() < 0.2))
+    return out
+
+
+def _per_lane(config: MixPEConfig, value: int | tuple[int, ...]) -> tuple[int, ...]:
+    return value if isinstance(value, tuple) else (value,) * config.lanes
+
+
+def cancelling_lanes(config: MixPEConfig) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """FP16 MixPEs: ``(acts, codes)`` of beats whose two first lanes cancel to one unit of the
+    smaller activation's grid, ``c0 * 2^e - c1 * |a1| = 2^(e - d - 10)`` with ``a0 = 2^e``
+    and ``|a1|`` a normal number ``d`` binades below it, for every alignment distance ``d``
+    the weight codes allow (``c1 * s1 = c0 * 2^(d + 10) - 1`` with a significand ``s1`` in
+    [1024, 2047]); the other lanes are zero. The beat's integer sum of aligned products then
+    leads at the lowest bits its normaliser has: the deepest cancellations a beat can make."""
+    if not config.is_fp or config.lanes < 2:
+        return []
+    # The largest positive code (signed codes are two's complement).
+    top = (1 << (config.weight_bits - config.weight_signed)) - 1
+    out = []
+    for d in range(11):
+        found = next(((c0, c1, (c0 << (d + 10)) - 1) for c1 in range(1, top + 1, 2)
+                      for c0 in range(1, top + 1)
+                      if ((c0 << (d + 10)) - 1) % c1 == 0
+                      and 1024 <= ((c0 << (d + 10)) - 1) // c1 <= 2047), None)
+        if found is None:
+            continue
+        c0, c1, num = found
+        s1 = num // c1
+        for e in (15, 20, 5 + d):   # a0 = 1, 32 and a small power of two (biased exponents)
+            a0 = e << 10
+            a1 = 0x8000 | ((e - d) << 10) | (s1 - 1024)
+            rest = (0,) * (config.lanes - 2)
+            out.append(((a0, a1) + rest, (c0, c1) + rest))
     return out
 
 
@@ -200,6 +236,11 @@ def corner_beats(config: MixPEConfig) -> list[Beat]:
             for s in (scales[:2] if config.is_fp else scales[1:2]):
                 beats += group_beats(config, rng, first=True, last=True, psum=p, codes=z,
                                      zero=z, scale=s, idle=0.0)
+    # Lanes that cancel to one unit at every alignment distance (FP16 activations).
+    for acts, codes in cancelling_lanes(config):
+        for z in zeros:
+            beats += group_beats(config, rng, first=True, last=True, psum=0, acts=acts,
+                                 codes=codes, zero=z, scale=scales[0], idle=0.0)
     # All zeros: activations, codes and partial sum.
     beats += group_beats(config, rng, first=True, last=True, psum=0, acts=0, codes=0, zero=0,
                          scale=scales[1], idle=0.0)
