@@ -39,7 +39,7 @@ from mpgemm.sim.golden.array import array_gemm
 from mpgemm.sim.golden.contract import QuantizedWeights, gemm
 from mpgemm.sim.golden.fp import fp32_add
 from mpgemm.sim.stimulus import random_gemm
-from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes, sequence_shapes
+from mpgemm.sim.stimulus.array import AccelDriver, cancelling_gemm, gemm_shapes, sequence_shapes
 
 INT8 = PRESETS["int_mac_w8a8"]  # 4 lanes
 #: An integer PE whose accumulator holds only 8 products: K splits into chunks at the edge.
@@ -164,6 +164,33 @@ def test_fp32_folds_are_added_at_the_edge_in_order():
                   QuantizedWeights(np.pad(w.codes[k:k + 3], ((0, max(0, k + 3 - 7)), (0, 0)))))
              for k in (0, 3, 6)]
     assert (array_gemm(cfg, a, w) == fp32_add(fp32_add(folds[0], folds[1]), folds[2])).all()
+
+
+def _as_f64(fp32_bits):
+    return np.asarray(fp32_bits, np.uint32).view(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("name", ["array_fp16_mac_ws_4x4", "array_fp16_mac_os_8x8"])
+def test_cancelling_gemm_cancels(name):
+    """The FP16-MAC accelerators' cancelling GEMMs: each output is far below its two halves'
+    partial sums, by a depth that varies between outputs (the normalisers' leading one lands
+    at many positions), and the last column's second half adds zero; other PEs get none."""
+    config = ARRAY_PRESETS[name]
+    rng = np.random.default_rng(3)
+    depths = set()
+    for _ in range(4):
+        a, w = cancelling_gemm(config, rng)
+        half = a.shape[1] // 2
+        first = gemm(config.pe, a[:, :half], QuantizedWeights(w.codes[:half]))
+        y = array_gemm(config, a, w)
+        big, small = np.abs(_as_f64(first)), np.abs(_as_f64(y))
+        assert (w.codes[half:, -1] == 0).all() and (small[:, -1] == big[:, -1]).all()
+        with np.errstate(divide="ignore"):
+            d = np.log2(big[:, :-1] / small[:, :-1])
+        assert np.median(d) > 6
+        depths |= {int(x) for x in d[np.isfinite(d)].ravel()}
+    assert len(depths) >= 8, sorted(depths)
+    assert cancelling_gemm(ARRAY_PRESETS["array_int_mac_os_4x4"], rng) is None
 
 
 # --- cycle formula -------------------------------------------------------------------------

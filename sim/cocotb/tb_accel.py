@@ -2,9 +2,9 @@
 
 For each GEMM shape (:func:`~mpgemm.sim.stimulus.array.gemm_shapes`: edge tiles, M = 1, the
 longest K the buffers take, random shapes) the test draws operands with the PE family's
-generator (every other GEMM with extreme values; an FP16-MAC accelerator also runs a GEMM whose
-two halves of K nearly cancel, :func:`~mpgemm.sim.stimulus.array.cancelling_gemm`), streams the
-words into the buffers through ``a_in`` and ``w_in`` (both at once, with random stalls), starts
+generator (every other GEMM with extreme values; an FP16-MAC accelerator also runs four GEMMs
+whose two halves of K nearly cancel, :func:`~mpgemm.sim.stimulus.array.cancelling_gemm`), streams
+the words into the buffers through ``a_in`` and ``w_in`` (both at once, with random stalls), starts
 the GEMM, and reads ``y_out`` with random back-pressure. While the array computes the testbench
 only waits for ``y_out`` to become valid, so the simulator runs free. Checked for every GEMM:
 ``Y`` bit-exactly against :func:`~mpgemm.sim.golden.array.array_gemm`, and the ``cycles``
@@ -214,9 +214,12 @@ async def test_accel_gemms(dut):
     outputs = 0
     # The shapes' random operands, then (FP16 MACs) a GEMM whose halves of K nearly cancel.
     jobs: list[tuple[int, int, int, Any]] = [(m, n, k, None) for m, n, k in shapes]
-    cancel = cancelling_gemm(accel, rng)
-    if cancel is not None:
-        jobs.append((accel.array.rows, accel.array.cols, cancel[0].shape[1], cancel))
+    # Four of them: each output's cancellation depth is random, and together they reach the
+    # depths each leading-one position of the sums' normalisers needs.
+    for _ in range(4):
+        cancel = cancelling_gemm(accel, rng)
+        if cancel is not None:
+            jobs.append((accel.array.rows, accel.array.cols, cancel[0].shape[1], cancel))
     for i, (m, n, k, ops) in enumerate(jobs):
         a, w = ops if ops is not None else random_gemm(accel.pe, rng, m, k, n,
                                                        extreme=bool(i % 2))

@@ -352,6 +352,8 @@ def _fp16_gemm(config: Fp16MacConfig, rng: np.random.Generator, m: int, k: int, 
     a, w = fp_matrix(rng, (m, k), extreme=extreme), fp_matrix(rng, (k, n), extreme=extreme)
     if extreme:
         _with_specials(rng, a, w)
+        _subnormals(rng, a, 0.1)
+        _subnormals(rng, w, 0.1)
     return a, QuantizedWeights(w)
 
 
@@ -362,12 +364,28 @@ def _dequant_gemm(config: DequantMacConfig, rng: np.random.Generator, m: int, k:
     g = config.group_size
     lo, hi = int_range(config.weight_bits, config.weight_signed)
     a = fp_matrix(rng, (m, k), extreme=extreme)
+    scales = fp16_scales(rng, (k // g, n))
     if extreme:
         _with_specials(rng, a, None)
+        # Subnormal activations and scales of every magnitude: dequantized weights then go
+        # subnormal too, and subnormal x subnormal products lead at each low bit of the
+        # multipliers' normalisers.
+        _subnormals(rng, a, 0.1)
+        _subnormals(rng, scales, 0.25)
     codes = int_matrix(rng, (k, n), config.weight_bits, config.weight_signed, extreme)
     zeros = (np.zeros((k // g, n), np.int64) if config.weight_signed
              else rng.integers(lo, hi + 1, (k // g, n)))
-    return a, QuantizedWeights(codes, scales=fp16_scales(rng, (k // g, n)), zeros=zeros)
+    return a, QuantizedWeights(codes, scales=scales, zeros=zeros)
+
+
+def _subnormals(rng: np.random.Generator, x: np.ndarray, rate: float) -> None:
+    """Replace a fraction ``rate`` of the finite FP16 codes ``x`` by random subnormals whose
+    leading one is at a uniformly random bit (in place)."""
+    pick = rng.random(x.shape) < rate
+    pick &= (x & 0x7C00) != 0x7C00
+    lead = rng.integers(0, 10, int(pick.sum()))
+    mant = (1 << lead) | (rng.integers(0, 1 << 10, lead.size) & ((1 << lead) - 1))
+    x[pick] = mant | (rng.integers(0, 2, lead.size) << 15)
 
 
 INT_MAC = FamilyStimulus(random_beats=_int_random, corner_beats=_int_corners,
