@@ -2615,7 +2615,7 @@ endmodule
 module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [1:0] \$10 ;
   reg \$100 ;
   reg \$101 ;
   reg \$102 ;
@@ -2626,44 +2626,27 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
-  wire \$11 ;
+  wire [47:0] \$11 ;
   reg \$110 ;
   reg \$111 ;
   reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
-  wire \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [47:0] \$12 ;
+  wire [47:0] \$13 ;
+  wire [47:0] \$14 ;
+  wire [47:0] \$15 ;
+  wire [47:0] \$16 ;
+  wire [47:0] \$17 ;
+  wire [47:0] \$18 ;
+  wire [47:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [1:0] \$25 ;
-  wire [1:0] \$26 ;
-  wire [1:0] \$27 ;
+  wire [47:0] \$20 ;
+  wire [47:0] \$21 ;
+  wire [47:0] \$22 ;
+  wire [47:0] \$23 ;
+  wire [47:0] \$24 ;
+  wire [47:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [47:0] \$27 ;
   wire [47:0] \$28 ;
   wire [47:0] \$29 ;
   wire \$3 ;
@@ -2676,54 +2659,54 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   wire [47:0] \$36 ;
   wire [47:0] \$37 ;
   wire [47:0] \$38 ;
-  wire [47:0] \$39 ;
+  reg [63:0] \$39 ;
   wire \$4 ;
-  wire [47:0] \$40 ;
-  wire [47:0] \$41 ;
-  wire [47:0] \$42 ;
-  wire [47:0] \$43 ;
-  wire [47:0] \$44 ;
-  wire [47:0] \$45 ;
-  wire [47:0] \$46 ;
-  wire [47:0] \$47 ;
-  wire [47:0] \$48 ;
-  wire [47:0] \$49 ;
+  reg [4:0] \$40 ;
+  reg [63:0] \$41 ;
+  reg [63:0] \$42 ;
+  reg [4:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg [63:0] \$45 ;
+  reg [63:0] \$46 ;
+  reg [63:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [4:0] \$49 ;
   wire \$5 ;
-  wire [47:0] \$50 ;
-  wire [47:0] \$51 ;
-  wire [47:0] \$52 ;
-  wire [47:0] \$53 ;
-  wire [47:0] \$54 ;
-  wire [47:0] \$55 ;
-  reg [63:0] \$56 ;
+  reg [4:0] \$50 ;
+  reg [63:0] \$51 ;
+  reg [63:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg [63:0] \$54 ;
+  reg [4:0] \$55 ;
+  reg [4:0] \$56 ;
   reg [4:0] \$57 ;
-  reg [63:0] \$58 ;
-  reg [63:0] \$59 ;
+  reg [4:0] \$58 ;
+  reg [43:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [63:0] \$62 ;
-  reg [63:0] \$63 ;
-  reg [63:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [63:0] \$68 ;
-  reg [63:0] \$69 ;
+  reg [43:0] \$60 ;
+  reg [43:0] \$61 ;
+  reg [43:0] \$62 ;
+  reg [43:0] \$63 ;
+  reg [43:0] \$64 ;
+  reg \$65 ;
+  reg \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [63:0] \$70 ;
-  reg [63:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg [43:0] \$76 ;
-  reg [43:0] \$77 ;
-  reg [43:0] \$78 ;
-  reg [43:0] \$79 ;
-  wire \$8 ;
-  reg [43:0] \$80 ;
-  reg [43:0] \$81 ;
+  reg \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire [1:0] \$8 ;
+  reg \$80 ;
+  reg \$81 ;
   reg \$82 ;
   reg \$83 ;
   reg \$84 ;
@@ -2732,7 +2715,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   reg \$87 ;
   reg \$88 ;
   reg \$89 ;
-  wire \$9 ;
+  wire [1:0] \$9 ;
   reg \$90 ;
   reg \$91 ;
   reg \$92 ;
@@ -3812,199 +3795,188 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   assign \$2  = \o_ctl$45 [0] & \o_ctl$45 [3];
   assign \$3  = \o_ctl$58 [0] & \o_ctl$58 [3];
   assign \$4  = \o_ctl$71 [0] & \o_ctl$71 [3];
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row2_done_d12 & \$8 ;
-  assign \$11  = \$10  | row2_done_d12;
-  assign \$12  = ~ \$11 ;
-  assign \$13  = row1_done_d12 & \$12 ;
-  assign \$15  = \$14  | row2_done_d12;
-  assign \$16  = \$15  | row1_done_d12;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = row0_done_d12 & \$17 ;
-  assign \$20  = \$19  | row2_done_d12;
-  assign \$21  = \$20  | row1_done_d12;
-  assign o_row_valid = \$21  | row0_done_d12;
-  assign \$23  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$25  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$26  = { 1'h0, \$24  } | \$25 ;
-  assign \$27  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$26  | \$27 ;
-  assign \$28  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$29  = \o_psum$180  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_psum$181  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$32  = \$30  | \$31 ;
-  assign \$33  = \o_psum$182  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign o_row_valid = | { row3_done_d12, row2_done_d12, row1_done_d12, row0_done_d12 };
+  assign \$6  = row1_done_d12 ? 1'h1 : 1'h0;
+  assign \$8  = row2_done_d12 ? 2'h2 : 2'h0;
+  assign \$9  = { 1'h0, \$7  } | \$8 ;
+  assign \$10  = row3_done_d12 ? 2'h3 : 2'h0;
+  assign o_row_index = \$9  | \$10 ;
+  assign \$11  = o_psum & { row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12 };
+  assign \$12  = \o_psum$180  & { row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12 };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_psum$181  & { row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12 };
+  assign \$15  = \$13  | \$14 ;
+  assign \$16  = \o_psum$182  & { row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12 };
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = \o_psum$183  & { row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12 };
+  assign \$19  = \o_psum$184  & { row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12 };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_psum$185  & { row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12 };
+  assign \$22  = \$20  | \$21 ;
+  assign \$23  = \o_psum$186  & { row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12 };
+  assign \$24  = \$22  | \$23 ;
+  assign \$25  = \o_psum$187  & { row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12 };
+  assign \$26  = \o_psum$188  & { row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_psum$189  & { row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12 };
+  assign \$29  = \$27  | \$28 ;
+  assign \$30  = \o_psum$190  & { row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12 };
+  assign \$31  = \$29  | \$30 ;
+  assign \$32  = \o_psum$191  & { row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12, row0_done_d12 };
+  assign \$33  = \o_psum$192  & { row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12, row1_done_d12 };
   assign \$34  = \$32  | \$33 ;
-  assign \$35  = \o_psum$183  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$36  = \o_psum$184  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_psum$185  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$39  = \$37  | \$38 ;
-  assign \$40  = \o_psum$186  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$41  = \$39  | \$40 ;
-  assign \$42  = \o_psum$187  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$43  = \o_psum$188  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_psum$189  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$46  = \$44  | \$45 ;
-  assign \$47  = \o_psum$190  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$48  = \$46  | \$47 ;
-  assign \$49  = \o_psum$191  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$50  = \o_psum$192  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = \o_psum$193  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$53  = \$51  | \$52 ;
-  assign \$54  = \o_psum$194  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$55  = \$53  | \$54 ;
+  assign \$35  = \o_psum$193  & { row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12, row2_done_d12 };
+  assign \$36  = \$34  | \$35 ;
+  assign \$37  = \o_psum$194  & { row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12, row3_done_d12 };
+  assign \$38  = \$36  | \$37 ;
   always @(posedge clk)
-    a0_d1 <= \$56 ;
+    a0_d1 <= \$39 ;
   always @(posedge clk)
-    ctl0_d1 <= \$57 ;
+    ctl0_d1 <= \$40 ;
   always @(posedge clk)
-    a1_d1 <= \$58 ;
+    a1_d1 <= \$41 ;
   always @(posedge clk)
-    a1_d2 <= \$59 ;
+    a1_d2 <= \$42 ;
   always @(posedge clk)
-    ctl1_d1 <= \$60 ;
+    ctl1_d1 <= \$43 ;
   always @(posedge clk)
-    ctl1_d2 <= \$61 ;
+    ctl1_d2 <= \$44 ;
   always @(posedge clk)
-    a2_d1 <= \$62 ;
+    a2_d1 <= \$45 ;
   always @(posedge clk)
-    a2_d2 <= \$63 ;
+    a2_d2 <= \$46 ;
   always @(posedge clk)
-    a2_d3 <= \$64 ;
+    a2_d3 <= \$47 ;
   always @(posedge clk)
-    ctl2_d1 <= \$65 ;
+    ctl2_d1 <= \$48 ;
   always @(posedge clk)
-    ctl2_d2 <= \$66 ;
+    ctl2_d2 <= \$49 ;
   always @(posedge clk)
-    ctl2_d3 <= \$67 ;
+    ctl2_d3 <= \$50 ;
   always @(posedge clk)
-    a3_d1 <= \$68 ;
+    a3_d1 <= \$51 ;
   always @(posedge clk)
-    a3_d2 <= \$69 ;
+    a3_d2 <= \$52 ;
   always @(posedge clk)
-    a3_d3 <= \$70 ;
+    a3_d3 <= \$53 ;
   always @(posedge clk)
-    a3_d4 <= \$71 ;
+    a3_d4 <= \$54 ;
   always @(posedge clk)
-    ctl3_d1 <= \$72 ;
+    ctl3_d1 <= \$55 ;
   always @(posedge clk)
-    ctl3_d2 <= \$73 ;
+    ctl3_d2 <= \$56 ;
   always @(posedge clk)
-    ctl3_d3 <= \$74 ;
+    ctl3_d3 <= \$57 ;
   always @(posedge clk)
-    ctl3_d4 <= \$75 ;
+    ctl3_d4 <= \$58 ;
   always @(posedge clk)
-    w1_d1 <= \$76 ;
+    w1_d1 <= \$59 ;
   always @(posedge clk)
-    w2_d1 <= \$77 ;
+    w2_d1 <= \$60 ;
   always @(posedge clk)
-    w2_d2 <= \$78 ;
+    w2_d2 <= \$61 ;
   always @(posedge clk)
-    w3_d1 <= \$79 ;
+    w3_d1 <= \$62 ;
   always @(posedge clk)
-    w3_d2 <= \$80 ;
+    w3_d2 <= \$63 ;
   always @(posedge clk)
-    w3_d3 <= \$81 ;
+    w3_d3 <= \$64 ;
   always @(posedge clk)
-    row0_done_d1 <= \$82 ;
+    row0_done_d1 <= \$65 ;
   always @(posedge clk)
-    row0_done_d2 <= \$83 ;
+    row0_done_d2 <= \$66 ;
   always @(posedge clk)
-    row0_done_d3 <= \$84 ;
+    row0_done_d3 <= \$67 ;
   always @(posedge clk)
-    row0_done_d4 <= \$85 ;
+    row0_done_d4 <= \$68 ;
   always @(posedge clk)
-    row0_done_d5 <= \$86 ;
+    row0_done_d5 <= \$69 ;
   always @(posedge clk)
-    row0_done_d6 <= \$87 ;
+    row0_done_d6 <= \$70 ;
   always @(posedge clk)
-    row0_done_d7 <= \$88 ;
+    row0_done_d7 <= \$71 ;
   always @(posedge clk)
-    row0_done_d8 <= \$89 ;
+    row0_done_d8 <= \$72 ;
   always @(posedge clk)
-    row0_done_d9 <= \$90 ;
+    row0_done_d9 <= \$73 ;
   always @(posedge clk)
-    row0_done_d10 <= \$91 ;
+    row0_done_d10 <= \$74 ;
   always @(posedge clk)
-    row0_done_d11 <= \$92 ;
+    row0_done_d11 <= \$75 ;
   always @(posedge clk)
-    row0_done_d12 <= \$93 ;
+    row0_done_d12 <= \$76 ;
   always @(posedge clk)
-    row1_done_d1 <= \$94 ;
+    row1_done_d1 <= \$77 ;
   always @(posedge clk)
-    row1_done_d2 <= \$95 ;
+    row1_done_d2 <= \$78 ;
   always @(posedge clk)
-    row1_done_d3 <= \$96 ;
+    row1_done_d3 <= \$79 ;
   always @(posedge clk)
-    row1_done_d4 <= \$97 ;
+    row1_done_d4 <= \$80 ;
   always @(posedge clk)
-    row1_done_d5 <= \$98 ;
+    row1_done_d5 <= \$81 ;
   always @(posedge clk)
-    row1_done_d6 <= \$99 ;
+    row1_done_d6 <= \$82 ;
   always @(posedge clk)
-    row1_done_d7 <= \$100 ;
+    row1_done_d7 <= \$83 ;
   always @(posedge clk)
-    row1_done_d8 <= \$101 ;
+    row1_done_d8 <= \$84 ;
   always @(posedge clk)
-    row1_done_d9 <= \$102 ;
+    row1_done_d9 <= \$85 ;
   always @(posedge clk)
-    row1_done_d10 <= \$103 ;
+    row1_done_d10 <= \$86 ;
   always @(posedge clk)
-    row1_done_d11 <= \$104 ;
+    row1_done_d11 <= \$87 ;
   always @(posedge clk)
-    row1_done_d12 <= \$105 ;
+    row1_done_d12 <= \$88 ;
   always @(posedge clk)
-    row2_done_d1 <= \$106 ;
+    row2_done_d1 <= \$89 ;
   always @(posedge clk)
-    row2_done_d2 <= \$107 ;
+    row2_done_d2 <= \$90 ;
   always @(posedge clk)
-    row2_done_d3 <= \$108 ;
+    row2_done_d3 <= \$91 ;
   always @(posedge clk)
-    row2_done_d4 <= \$109 ;
+    row2_done_d4 <= \$92 ;
   always @(posedge clk)
-    row2_done_d5 <= \$110 ;
+    row2_done_d5 <= \$93 ;
   always @(posedge clk)
-    row2_done_d6 <= \$111 ;
+    row2_done_d6 <= \$94 ;
   always @(posedge clk)
-    row2_done_d7 <= \$112 ;
+    row2_done_d7 <= \$95 ;
   always @(posedge clk)
-    row2_done_d8 <= \$113 ;
+    row2_done_d8 <= \$96 ;
   always @(posedge clk)
-    row2_done_d9 <= \$114 ;
+    row2_done_d9 <= \$97 ;
   always @(posedge clk)
-    row2_done_d10 <= \$115 ;
+    row2_done_d10 <= \$98 ;
   always @(posedge clk)
-    row2_done_d11 <= \$116 ;
+    row2_done_d11 <= \$99 ;
   always @(posedge clk)
-    row2_done_d12 <= \$117 ;
+    row2_done_d12 <= \$100 ;
   always @(posedge clk)
-    row3_done_d1 <= \$118 ;
+    row3_done_d1 <= \$101 ;
   always @(posedge clk)
-    row3_done_d2 <= \$119 ;
+    row3_done_d2 <= \$102 ;
   always @(posedge clk)
-    row3_done_d3 <= \$120 ;
+    row3_done_d3 <= \$103 ;
   always @(posedge clk)
-    row3_done_d4 <= \$121 ;
+    row3_done_d4 <= \$104 ;
   always @(posedge clk)
-    row3_done_d5 <= \$122 ;
+    row3_done_d5 <= \$105 ;
   always @(posedge clk)
-    row3_done_d6 <= \$123 ;
+    row3_done_d6 <= \$106 ;
   always @(posedge clk)
-    row3_done_d7 <= \$124 ;
+    row3_done_d7 <= \$107 ;
   always @(posedge clk)
-    row3_done_d8 <= \$125 ;
+    row3_done_d8 <= \$108 ;
   always @(posedge clk)
-    row3_done_d9 <= \$126 ;
+    row3_done_d9 <= \$109 ;
   always @(posedge clk)
-    row3_done_d10 <= \$127 ;
+    row3_done_d10 <= \$110 ;
   always @(posedge clk)
-    row3_done_d11 <= \$128 ;
+    row3_done_d11 <= \$111 ;
   always @(posedge clk)
-    row3_done_d12 <= \$129 ;
+    row3_done_d12 <= \$112 ;
   \array_bitserial_mix_a16_os_4x4_shared.mesh.col0_head  col0_head (
     .clk(clk),
     .i_w(i_w[43:0]),
@@ -4199,520 +4171,520 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = i_a[63:0];
+    \$39  = i_a[63:0];
     if (rst) begin
-      \$56  = 64'h0000000000000000;
+      \$39  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = i_ctl;
+    \$40  = i_ctl;
+    if (rst) begin
+      \$40  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$41  = i_a[127:64];
+    if (rst) begin
+      \$41  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$42  = a1_d1;
+    if (rst) begin
+      \$42  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$43  = i_ctl;
+    if (rst) begin
+      \$43  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$44  = ctl1_d1;
+    if (rst) begin
+      \$44  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$45  = i_a[191:128];
+    if (rst) begin
+      \$45  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$46  = a2_d1;
+    if (rst) begin
+      \$46  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$47  = a2_d2;
+    if (rst) begin
+      \$47  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$48  = i_ctl;
+    if (rst) begin
+      \$48  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$49  = ctl2_d1;
+    if (rst) begin
+      \$49  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$50  = ctl2_d2;
+    if (rst) begin
+      \$50  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$51  = i_a[255:192];
+    if (rst) begin
+      \$51  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$52  = a3_d1;
+    if (rst) begin
+      \$52  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$53  = a3_d2;
+    if (rst) begin
+      \$53  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$54  = a3_d3;
+    if (rst) begin
+      \$54  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$55  = i_ctl;
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$56  = ctl3_d1;
+    if (rst) begin
+      \$56  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$57  = ctl3_d2;
     if (rst) begin
       \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_a[127:64];
+    \$58  = ctl3_d3;
     if (rst) begin
-      \$58  = 64'h0000000000000000;
+      \$58  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = a1_d1;
+    \$59  = i_w[87:44];
     if (rst) begin
-      \$59  = 64'h0000000000000000;
+      \$59  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = i_ctl;
+    \$60  = i_w[131:88];
     if (rst) begin
-      \$60  = 5'h00;
+      \$60  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl1_d1;
+    \$61  = w2_d1;
     if (rst) begin
-      \$61  = 5'h00;
+      \$61  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = i_a[191:128];
+    \$62  = i_w[175:132];
     if (rst) begin
-      \$62  = 64'h0000000000000000;
+      \$62  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a2_d1;
+    \$63  = w3_d1;
     if (rst) begin
-      \$63  = 64'h0000000000000000;
+      \$63  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a2_d2;
+    \$64  = w3_d2;
     if (rst) begin
-      \$64  = 64'h0000000000000000;
+      \$64  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = i_ctl;
+    \$65  = \$1 ;
     if (rst) begin
-      \$65  = 5'h00;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ctl2_d1;
+    \$66  = row0_done_d1;
     if (rst) begin
-      \$66  = 5'h00;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = ctl2_d2;
+    \$67  = row0_done_d2;
     if (rst) begin
-      \$67  = 5'h00;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = i_a[255:192];
+    \$68  = row0_done_d3;
     if (rst) begin
-      \$68  = 64'h0000000000000000;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = a3_d1;
+    \$69  = row0_done_d4;
     if (rst) begin
-      \$69  = 64'h0000000000000000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = a3_d2;
+    \$70  = row0_done_d5;
     if (rst) begin
-      \$70  = 64'h0000000000000000;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = a3_d3;
+    \$71  = row0_done_d6;
     if (rst) begin
-      \$71  = 64'h0000000000000000;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = i_ctl;
+    \$72  = row0_done_d7;
     if (rst) begin
-      \$72  = 5'h00;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = ctl3_d1;
+    \$73  = row0_done_d8;
     if (rst) begin
-      \$73  = 5'h00;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = ctl3_d2;
+    \$74  = row0_done_d9;
     if (rst) begin
-      \$74  = 5'h00;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = ctl3_d3;
+    \$75  = row0_done_d10;
     if (rst) begin
-      \$75  = 5'h00;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = i_w[87:44];
+    \$76  = row0_done_d11;
     if (rst) begin
-      \$76  = 44'h00000000000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = i_w[131:88];
+    \$77  = \$2 ;
     if (rst) begin
-      \$77  = 44'h00000000000;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w2_d1;
+    \$78  = row1_done_d1;
     if (rst) begin
-      \$78  = 44'h00000000000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = i_w[175:132];
+    \$79  = row1_done_d2;
     if (rst) begin
-      \$79  = 44'h00000000000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = w3_d1;
+    \$80  = row1_done_d3;
     if (rst) begin
-      \$80  = 44'h00000000000;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w3_d2;
+    \$81  = row1_done_d4;
     if (rst) begin
-      \$81  = 44'h00000000000;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = \$1 ;
+    \$82  = row1_done_d5;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = row0_done_d1;
+    \$83  = row1_done_d6;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = row0_done_d2;
+    \$84  = row1_done_d7;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = row0_done_d3;
+    \$85  = row1_done_d8;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = row0_done_d4;
+    \$86  = row1_done_d9;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = row0_done_d5;
+    \$87  = row1_done_d10;
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = row0_done_d6;
+    \$88  = row1_done_d11;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = row0_done_d7;
+    \$89  = \$3 ;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = row0_done_d8;
+    \$90  = row2_done_d1;
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = row0_done_d9;
+    \$91  = row2_done_d2;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = row0_done_d10;
+    \$92  = row2_done_d3;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = row0_done_d11;
+    \$93  = row2_done_d4;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \$2 ;
+    \$94  = row2_done_d5;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row1_done_d1;
+    \$95  = row2_done_d6;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row1_done_d2;
+    \$96  = row2_done_d7;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row1_done_d3;
+    \$97  = row2_done_d8;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row1_done_d4;
+    \$98  = row2_done_d9;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row1_done_d5;
+    \$99  = row2_done_d10;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row1_done_d6;
+    \$100  = row2_done_d11;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row1_done_d7;
+    \$101  = \$4 ;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row1_done_d8;
+    \$102  = row3_done_d1;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row1_done_d9;
+    \$103  = row3_done_d2;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row1_done_d10;
+    \$104  = row3_done_d3;
     if (rst) begin
       \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row1_done_d11;
+    \$105  = row3_done_d4;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = \$3 ;
+    \$106  = row3_done_d5;
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row2_done_d1;
+    \$107  = row3_done_d6;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row2_done_d2;
+    \$108  = row3_done_d7;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row2_done_d3;
+    \$109  = row3_done_d8;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row2_done_d4;
+    \$110  = row3_done_d9;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row2_done_d5;
+    \$111  = row3_done_d10;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row2_done_d6;
+    \$112  = row3_done_d11;
     if (rst) begin
       \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = row2_done_d7;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = row2_done_d8;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row2_done_d9;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = row2_done_d10;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = row2_done_d11;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = \$4 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = row3_done_d1;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row3_done_d2;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row3_done_d3;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row3_done_d4;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row3_done_d5;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row3_done_d6;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row3_done_d7;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = row3_done_d8;
-    if (rst) begin
-      \$126  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = row3_done_d9;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = row3_done_d10;
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = row3_done_d11;
-    if (rst) begin
-      \$129  = 1'h0;
     end
   end
   assign \i_a$83  = a0_d1;
@@ -4767,6 +4739,7 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   assign \o_w$171  = \i_w$170 ;
   assign \i_w$172  = w3_d3;
   assign \o_w$174  = \i_w$173 ;
+  assign row_sel = { row3_done_d12, row2_done_d12, row1_done_d12, row0_done_d12 };
   assign \a0_d1[0]  = a0_d1[15:0];
   assign \a0_d1[1]  = a0_d1[31:16];
   assign \a0_d1[2]  = a0_d1[47:32];
@@ -5618,22 +5591,12 @@ module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_inde
   assign \o_psum$193[0][0]  = \o_psum$193 ;
   assign \o_psum$194[0]  = \o_psum$194 ;
   assign \o_psum$194[0][0]  = \o_psum$194 ;
-  assign o_row[191:144] = \$55 ;
-  assign o_row[143:96] = \$48 ;
-  assign o_row[95:48] = \$41 ;
-  assign o_row[47:0] = \$34 ;
-  assign row_sel[0] = \$18 ;
-  assign row_sel[1] = \$13 ;
-  assign row_sel[2] = \$9 ;
-  assign row_sel[3] = \$6 ;
-  assign \$5  = 1'h1;
-  assign \$6  = row3_done_d12;
-  assign \$7  = row3_done_d12;
-  assign \$10  = row3_done_d12;
-  assign \$14  = row3_done_d12;
-  assign \$19  = row3_done_d12;
-  assign \$22  = 1'h0;
-  assign \$24  = \$23 ;
+  assign o_row[191:144] = \$38 ;
+  assign o_row[143:96] = \$31 ;
+  assign o_row[95:48] = \$24 ;
+  assign o_row[47:0] = \$17 ;
+  assign \$5  = 1'h0;
+  assign \$7  = \$6 ;
 endmodule
 
 module \array_bitserial_mix_a16_os_4x4_shared.mesh.col0_head (rst, i_w, o_w, clk);

@@ -1920,25 +1920,25 @@ endmodule
 module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [1:0] \$10 ;
+  wire [31:0] \$11 ;
+  wire [31:0] \$12 ;
+  wire [31:0] \$13 ;
+  wire [31:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire [31:0] \$18 ;
+  wire [31:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [1:0] \$25 ;
-  wire [1:0] \$26 ;
-  wire [1:0] \$27 ;
+  wire [31:0] \$20 ;
+  wire [31:0] \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
   wire [31:0] \$28 ;
   wire [31:0] \$29 ;
   wire \$3 ;
@@ -1951,59 +1951,42 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a
   wire [31:0] \$36 ;
   wire [31:0] \$37 ;
   wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
+  reg [15:0] \$39 ;
   wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
+  reg [4:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [4:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg [15:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [4:0] \$49 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire [31:0] \$52 ;
-  wire [31:0] \$53 ;
-  wire [31:0] \$54 ;
-  wire [31:0] \$55 ;
-  reg [15:0] \$56 ;
+  reg [4:0] \$50 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [15:0] \$53 ;
+  reg [15:0] \$54 ;
+  reg [4:0] \$55 ;
+  reg [4:0] \$56 ;
   reg [4:0] \$57 ;
-  reg [15:0] \$58 ;
-  reg [15:0] \$59 ;
+  reg [4:0] \$58 ;
+  reg [23:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [15:0] \$62 ;
-  reg [15:0] \$63 ;
-  reg [15:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg [23:0] \$60 ;
+  reg [23:0] \$61 ;
+  reg [23:0] \$62 ;
+  reg [23:0] \$63 ;
+  reg [23:0] \$64 ;
+  reg \$65 ;
+  reg \$66 ;
+  reg \$67 ;
+  reg \$68 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg [23:0] \$76 ;
-  reg [23:0] \$77 ;
-  reg [23:0] \$78 ;
-  reg [23:0] \$79 ;
-  wire \$8 ;
-  reg [23:0] \$80 ;
-  reg [23:0] \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  wire \$9 ;
+  wire [1:0] \$8 ;
+  wire [1:0] \$9 ;
   reg [15:0] a0_d1 = 16'h0000;
   wire [15:0] \a0_d1[0] ;
   reg [15:0] a1_d1 = 16'h0000;
@@ -2651,115 +2634,104 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a
   wire [3:0] \w3_d3.q[0] ;
   wire [15:0] \w3_d3.scale ;
   wire [3:0] \w3_d3.zero ;
-  assign \$15  = \$14  | row2_done_d1;
-  assign \$16  = \$15  | row1_done_d1;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = row0_done_d1 & \$17 ;
-  assign \$20  = \$19  | row2_done_d1;
-  assign \$21  = \$20  | row1_done_d1;
-  assign o_row_valid = \$21  | row0_done_d1;
-  assign \$23  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$25  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$26  = { 1'h0, \$24  } | \$25 ;
-  assign \$27  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$26  | \$27 ;
-  assign \$28  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$29  = \o_psum$136  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_psum$137  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$32  = \$30  | \$31 ;
-  assign \$33  = \o_psum$138  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \o_psum$146  & { row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1 };
+  assign \$31  = \$29  | \$30 ;
+  assign \$32  = \o_psum$147  & { row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1 };
+  assign \$33  = \o_psum$148  & { row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1 };
   assign \$34  = \$32  | \$33 ;
-  assign \$35  = \o_psum$139  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$36  = \o_psum$140  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_psum$141  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$39  = \$37  | \$38 ;
-  assign \$40  = \o_psum$142  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$41  = \$39  | \$40 ;
-  assign \$42  = \o_psum$143  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$43  = \o_psum$144  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_psum$145  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$46  = \$44  | \$45 ;
-  assign \$47  = \o_psum$146  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$48  = \$46  | \$47 ;
-  assign \$49  = \o_psum$147  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$50  = \o_psum$148  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = \o_psum$149  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$53  = \$51  | \$52 ;
-  assign \$54  = \o_psum$150  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$55  = \$53  | \$54 ;
+  assign \$35  = \o_psum$149  & { row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1 };
+  assign \$36  = \$34  | \$35 ;
+  assign \$37  = \o_psum$150  & { row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1 };
+  assign \$38  = \$36  | \$37 ;
   always @(posedge clk)
-    a0_d1 <= \$56 ;
+    a0_d1 <= \$39 ;
   always @(posedge clk)
-    ctl0_d1 <= \$57 ;
+    ctl0_d1 <= \$40 ;
   always @(posedge clk)
-    a1_d1 <= \$58 ;
+    a1_d1 <= \$41 ;
   always @(posedge clk)
-    a1_d2 <= \$59 ;
+    a1_d2 <= \$42 ;
   always @(posedge clk)
-    ctl1_d1 <= \$60 ;
+    ctl1_d1 <= \$43 ;
   always @(posedge clk)
-    ctl1_d2 <= \$61 ;
+    ctl1_d2 <= \$44 ;
   always @(posedge clk)
-    a2_d1 <= \$62 ;
+    a2_d1 <= \$45 ;
   always @(posedge clk)
-    a2_d2 <= \$63 ;
+    a2_d2 <= \$46 ;
   always @(posedge clk)
-    a2_d3 <= \$64 ;
+    a2_d3 <= \$47 ;
   always @(posedge clk)
-    ctl2_d1 <= \$65 ;
+    ctl2_d1 <= \$48 ;
   always @(posedge clk)
-    ctl2_d2 <= \$66 ;
+    ctl2_d2 <= \$49 ;
   always @(posedge clk)
-    ctl2_d3 <= \$67 ;
+    ctl2_d3 <= \$50 ;
   always @(posedge clk)
-    a3_d1 <= \$68 ;
+    a3_d1 <= \$51 ;
   always @(posedge clk)
-    a3_d2 <= \$69 ;
+    a3_d2 <= \$52 ;
   always @(posedge clk)
-    a3_d3 <= \$70 ;
+    a3_d3 <= \$53 ;
   always @(posedge clk)
-    a3_d4 <= \$71 ;
+    a3_d4 <= \$54 ;
   always @(posedge clk)
-    ctl3_d1 <= \$72 ;
+    ctl3_d1 <= \$55 ;
   always @(posedge clk)
-    ctl3_d2 <= \$73 ;
+    ctl3_d2 <= \$56 ;
   always @(posedge clk)
-    ctl3_d3 <= \$74 ;
+    ctl3_d3 <= \$57 ;
   always @(posedge clk)
-    ctl3_d4 <= \$75 ;
+    ctl3_d4 <= \$58 ;
   always @(posedge clk)
-    w1_d1 <= \$76 ;
+    w1_d1 <= \$59 ;
   always @(posedge clk)
-    w2_d1 <= \$77 ;
+    w2_d1 <= \$60 ;
   always @(posedge clk)
-    w2_d2 <= \$78 ;
+    w2_d2 <= \$61 ;
   always @(posedge clk)
-    w3_d1 <= \$79 ;
+    w3_d1 <= \$62 ;
   always @(posedge clk)
-    w3_d2 <= \$80 ;
+    w3_d2 <= \$63 ;
   always @(posedge clk)
-    w3_d3 <= \$81 ;
+    w3_d3 <= \$64 ;
   always @(posedge clk)
-    row0_done_d1 <= \$82 ;
+    row0_done_d1 <= \$65 ;
   always @(posedge clk)
-    row1_done_d1 <= \$83 ;
+    row1_done_d1 <= \$66 ;
   always @(posedge clk)
-    row2_done_d1 <= \$84 ;
+    row2_done_d1 <= \$67 ;
   always @(posedge clk)
-    row3_done_d1 <= \$85 ;
+    row3_done_d1 <= \$68 ;
   assign \$1  = o_ctl[0] & o_ctl[3];
   assign \$2  = \o_ctl$34 [0] & \o_ctl$34 [3];
   assign \$3  = \o_ctl$36 [0] & \o_ctl$36 [3];
   assign \$4  = \o_ctl$38 [0] & \o_ctl$38 [3];
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row2_done_d1 & \$8 ;
-  assign \$11  = \$10  | row2_done_d1;
-  assign \$12  = ~ \$11 ;
-  assign \$13  = row1_done_d1 & \$12 ;
+  assign o_row_valid = | { row3_done_d1, row2_done_d1, row1_done_d1, row0_done_d1 };
+  assign \$6  = row1_done_d1 ? 1'h1 : 1'h0;
+  assign \$8  = row2_done_d1 ? 2'h2 : 2'h0;
+  assign \$9  = { 1'h0, \$7  } | \$8 ;
+  assign \$10  = row3_done_d1 ? 2'h3 : 2'h0;
+  assign o_row_index = \$9  | \$10 ;
+  assign \$11  = o_psum & { row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1 };
+  assign \$12  = \o_psum$136  & { row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1 };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_psum$137  & { row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1 };
+  assign \$15  = \$13  | \$14 ;
+  assign \$16  = \o_psum$138  & { row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1 };
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = \o_psum$139  & { row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1 };
+  assign \$19  = \o_psum$140  & { row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1 };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_psum$141  & { row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1 };
+  assign \$22  = \$20  | \$21 ;
+  assign \$23  = \o_psum$142  & { row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1, row3_done_d1 };
+  assign \$24  = \$22  | \$23 ;
+  assign \$25  = \o_psum$143  & { row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1, row0_done_d1 };
+  assign \$26  = \o_psum$144  & { row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1, row1_done_d1 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_psum$145  & { row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1, row2_done_d1 };
+  assign \$29  = \$27  | \$28 ;
   \array_dequant_mac_os_4x4_shared.mesh.col0_head  col0_head (
     .clk(clk),
     .i_w(i_w[23:0]),
@@ -2954,212 +2926,212 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = i_a[15:0];
+    \$39  = i_a[15:0];
     if (rst) begin
-      \$56  = 16'h0000;
+      \$39  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = i_ctl;
+    \$40  = i_ctl;
+    if (rst) begin
+      \$40  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$41  = i_a[31:16];
+    if (rst) begin
+      \$41  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$42  = a1_d1;
+    if (rst) begin
+      \$42  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$43  = i_ctl;
+    if (rst) begin
+      \$43  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$44  = ctl1_d1;
+    if (rst) begin
+      \$44  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$45  = i_a[47:32];
+    if (rst) begin
+      \$45  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$46  = a2_d1;
+    if (rst) begin
+      \$46  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$47  = a2_d2;
+    if (rst) begin
+      \$47  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$48  = i_ctl;
+    if (rst) begin
+      \$48  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$49  = ctl2_d1;
+    if (rst) begin
+      \$49  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$50  = ctl2_d2;
+    if (rst) begin
+      \$50  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$51  = i_a[63:48];
+    if (rst) begin
+      \$51  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$52  = a3_d1;
+    if (rst) begin
+      \$52  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$53  = a3_d2;
+    if (rst) begin
+      \$53  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$54  = a3_d3;
+    if (rst) begin
+      \$54  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$55  = i_ctl;
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$56  = ctl3_d1;
+    if (rst) begin
+      \$56  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$57  = ctl3_d2;
     if (rst) begin
       \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_a[31:16];
+    \$58  = ctl3_d3;
     if (rst) begin
-      \$58  = 16'h0000;
+      \$58  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = a1_d1;
+    \$59  = i_w[47:24];
     if (rst) begin
-      \$59  = 16'h0000;
+      \$59  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = i_ctl;
+    \$60  = i_w[71:48];
     if (rst) begin
-      \$60  = 5'h00;
+      \$60  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl1_d1;
+    \$61  = w2_d1;
     if (rst) begin
-      \$61  = 5'h00;
+      \$61  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = i_a[47:32];
+    \$62  = i_w[95:72];
     if (rst) begin
-      \$62  = 16'h0000;
+      \$62  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a2_d1;
+    \$63  = w3_d1;
     if (rst) begin
-      \$63  = 16'h0000;
+      \$63  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a2_d2;
+    \$64  = w3_d2;
     if (rst) begin
-      \$64  = 16'h0000;
+      \$64  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = i_ctl;
+    \$65  = \$1 ;
     if (rst) begin
-      \$65  = 5'h00;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ctl2_d1;
+    \$66  = \$2 ;
     if (rst) begin
-      \$66  = 5'h00;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = ctl2_d2;
+    \$67  = \$3 ;
     if (rst) begin
-      \$67  = 5'h00;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = i_a[63:48];
+    \$68  = \$4 ;
     if (rst) begin
-      \$68  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = a3_d1;
-    if (rst) begin
-      \$69  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = a3_d2;
-    if (rst) begin
-      \$70  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = a3_d3;
-    if (rst) begin
-      \$71  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = i_ctl;
-    if (rst) begin
-      \$72  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = ctl3_d1;
-    if (rst) begin
-      \$73  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = ctl3_d2;
-    if (rst) begin
-      \$74  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = ctl3_d3;
-    if (rst) begin
-      \$75  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = i_w[47:24];
-    if (rst) begin
-      \$76  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = i_w[71:48];
-    if (rst) begin
-      \$77  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w2_d1;
-    if (rst) begin
-      \$78  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = i_w[95:72];
-    if (rst) begin
-      \$79  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = w3_d1;
-    if (rst) begin
-      \$80  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w3_d2;
-    if (rst) begin
-      \$81  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = \$1 ;
-    if (rst) begin
-      \$82  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = \$2 ;
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = \$3 ;
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = \$4 ;
-    if (rst) begin
-      \$85  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   assign \i_a$39  = a0_d1;
@@ -3214,6 +3186,7 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a
   assign \o_w$127  = \i_w$126 ;
   assign \i_w$128  = w3_d3;
   assign \o_w$130  = \i_w$129 ;
+  assign row_sel = { row3_done_d1, row2_done_d1, row1_done_d1, row0_done_d1 };
   assign \a0_d1[0]  = a0_d1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[0][0]  = i_a[15:0];
@@ -3691,22 +3664,12 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a
   assign \o_psum$149[0][0]  = \o_psum$149 ;
   assign \o_psum$150[0]  = \o_psum$150 ;
   assign \o_psum$150[0][0]  = \o_psum$150 ;
-  assign o_row[127:96] = \$55 ;
-  assign o_row[95:64] = \$48 ;
-  assign o_row[63:32] = \$41 ;
-  assign o_row[31:0] = \$34 ;
-  assign row_sel[0] = \$18 ;
-  assign row_sel[1] = \$13 ;
-  assign row_sel[2] = \$9 ;
-  assign row_sel[3] = \$6 ;
-  assign \$5  = 1'h1;
-  assign \$6  = row3_done_d1;
-  assign \$7  = row3_done_d1;
-  assign \$10  = row3_done_d1;
-  assign \$14  = row3_done_d1;
-  assign \$19  = row3_done_d1;
-  assign \$22  = 1'h0;
-  assign \$24  = \$23 ;
+  assign o_row[127:96] = \$38 ;
+  assign o_row[95:64] = \$31 ;
+  assign o_row[63:32] = \$24 ;
+  assign o_row[31:0] = \$17 ;
+  assign \$5  = 1'h0;
+  assign \$7  = \$6 ;
 endmodule
 
 module \array_dequant_mac_os_4x4_shared.mesh.col0_head (rst, i_w, o_w, clk);

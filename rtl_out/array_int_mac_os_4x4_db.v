@@ -2922,89 +2922,62 @@ endmodule
 module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [1:0] \$10 ;
+  wire [31:0] \$11 ;
+  wire [31:0] \$12 ;
+  wire [31:0] \$13 ;
+  wire [31:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire [31:0] \$18 ;
+  wire [31:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [31:0] \$20 ;
+  wire [31:0] \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [1:0] \$35 ;
-  wire [1:0] \$36 ;
-  wire [1:0] \$37 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
   wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
+  reg [4:0] \$40 ;
+  reg [31:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [4:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [31:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [4:0] \$49 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire [31:0] \$52 ;
-  wire [31:0] \$53 ;
-  wire [31:0] \$54 ;
-  wire [31:0] \$55 ;
-  wire [31:0] \$56 ;
-  wire [31:0] \$57 ;
-  wire [31:0] \$58 ;
-  wire [31:0] \$59 ;
+  reg [4:0] \$50 ;
+  reg [31:0] \$51 ;
+  reg [31:0] \$52 ;
+  reg [31:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [31:0] \$56 ;
+  reg [31:0] \$57 ;
   wire \$6 ;
-  wire [31:0] \$60 ;
-  wire [31:0] \$61 ;
-  wire [31:0] \$62 ;
-  wire [31:0] \$63 ;
-  wire [31:0] \$64 ;
-  wire [31:0] \$65 ;
-  reg [31:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [31:0] \$68 ;
-  reg [31:0] \$69 ;
   wire \$7 ;
-  reg [4:0] \$70 ;
-  reg [4:0] \$71 ;
-  reg [31:0] \$72 ;
-  reg [31:0] \$73 ;
-  reg [31:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg [4:0] \$76 ;
-  reg [4:0] \$77 ;
-  reg [31:0] \$78 ;
-  reg [31:0] \$79 ;
-  wire \$8 ;
-  reg [31:0] \$80 ;
-  reg [31:0] \$81 ;
-  reg [31:0] \$82 ;
-  reg [31:0] \$83 ;
-  reg [31:0] \$84 ;
-  wire \$9 ;
+  wire [1:0] \$8 ;
+  wire [1:0] \$9 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -3809,107 +3782,86 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [7:0] \w3_held_d2[1] ;
   wire [7:0] \w3_held_d2[2] ;
   wire [7:0] \w3_held_d2[3] ;
-  assign \$12  = \o_ctl$105 [0] & \o_ctl$105 [3];
-  assign \$13  = \$11  | \$12 ;
-  assign \$14  = ~ \$13 ;
-  assign \$15  = \$9  & \$14 ;
-  assign \$16  = \o_ctl$107 [0] & \o_ctl$107 [3];
-  assign \$17  = \o_ctl$104 [0] & \o_ctl$104 [3];
-  assign \$19  = \o_ctl$105 [0] & \o_ctl$105 [3];
-  assign \$20  = \$18  | \$19 ;
-  assign \$21  = \o_ctl$106 [0] & \o_ctl$106 [3];
-  assign \$22  = \$20  | \$21 ;
-  assign \$23  = ~ \$22 ;
-  assign \$24  = \$16  & \$23 ;
-  assign \$25  = \o_ctl$104 [0] & \o_ctl$104 [3];
-  assign \$27  = \o_ctl$105 [0] & \o_ctl$105 [3];
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = \o_ctl$106 [0] & \o_ctl$106 [3];
-  assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_ctl$107 [0] & \o_ctl$107 [3];
-  assign o_row_valid = \$30  | \$31 ;
-  assign \$33  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$35  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$36  = { 1'h0, \$34  } | \$35 ;
-  assign \$37  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$36  | \$37 ;
-  assign \$38  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$39  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$46  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$53  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$54  = \$52  | \$53 ;
-  assign \$55  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$56  = \$54  | \$55 ;
-  assign \$57  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$60  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$61  = \$59  | \$60 ;
-  assign \$62  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$63  = \$61  | \$62 ;
-  assign \$64  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$65  = \$63  | \$64 ;
+  assign \$37  = \o_psum$126  & { \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4  };
+  assign \$38  = \$36  | \$37 ;
   always @(posedge clk)
-    \i_a$16  <= \$66 ;
+    \i_a$16  <= \$39 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$67 ;
+    \i_ctl$18  <= \$40 ;
   always @(posedge clk)
-    a2_d1 <= \$68 ;
+    a2_d1 <= \$41 ;
   always @(posedge clk)
-    \i_a$32  <= \$69 ;
+    \i_a$32  <= \$42 ;
   always @(posedge clk)
-    ctl2_d1 <= \$70 ;
+    ctl2_d1 <= \$43 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$71 ;
+    \i_ctl$34  <= \$44 ;
   always @(posedge clk)
-    a3_d1 <= \$72 ;
+    a3_d1 <= \$45 ;
   always @(posedge clk)
-    a3_d2 <= \$73 ;
+    a3_d2 <= \$46 ;
   always @(posedge clk)
-    \i_a$48  <= \$74 ;
+    \i_a$48  <= \$47 ;
   always @(posedge clk)
-    ctl3_d1 <= \$75 ;
+    ctl3_d1 <= \$48 ;
   always @(posedge clk)
-    ctl3_d2 <= \$76 ;
+    ctl3_d2 <= \$49 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$77 ;
+    \i_ctl$50  <= \$50 ;
   always @(posedge clk)
-    w0_held <= \$78 ;
+    w0_held <= \$51 ;
   always @(posedge clk)
-    w1_held <= \$79 ;
+    w1_held <= \$52 ;
   always @(posedge clk)
-    w2_held <= \$80 ;
+    w2_held <= \$53 ;
   always @(posedge clk)
-    \i_w$85  <= \$81 ;
+    \i_w$85  <= \$54 ;
   always @(posedge clk)
-    w3_held <= \$82 ;
+    w3_held <= \$55 ;
   always @(posedge clk)
-    w3_held_d1 <= \$83 ;
+    w3_held_d1 <= \$56 ;
   always @(posedge clk)
-    \i_w$95  <= \$84 ;
+    \i_w$95  <= \$57 ;
   assign w0_eff = i_ctl[1] ? i_w[31:0] : w0_held;
   assign w1_eff = i_ctl[1] ? i_w[63:32] : w1_held;
   assign w2_eff = i_ctl[1] ? i_w[95:64] : w2_held;
   assign w3_eff = i_ctl[1] ? i_w[127:96] : w3_held;
   assign \$1  = \o_ctl$104 [0] & \o_ctl$104 [3];
-  assign \$4  = \o_ctl$105 [0] & \o_ctl$105 [3];
-  assign \$5  = \o_ctl$104 [0] & \o_ctl$104 [3];
-  assign \$7  = ~ \$6 ;
-  assign \$8  = \$4  & \$7 ;
-  assign \$9  = \o_ctl$106 [0] & \o_ctl$106 [3];
-  assign \$10  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$2  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$3  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$4  = \o_ctl$107 [0] & \o_ctl$107 [3];
+  assign o_row_valid = | { \$4 , \$3 , \$2 , \$1  };
+  assign \$6  = \$2  ? 1'h1 : 1'h0;
+  assign \$8  = \$3  ? 2'h2 : 2'h0;
+  assign \$9  = { 1'h0, \$7  } | \$8 ;
+  assign \$10  = \$4  ? 2'h3 : 2'h0;
+  assign o_row_index = \$9  | \$10 ;
+  assign \$11  = o_psum & { \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1  };
+  assign \$12  = \o_psum$112  & { \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2  };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_psum$113  & { \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3  };
+  assign \$15  = \$13  | \$14 ;
+  assign \$16  = \o_psum$114  & { \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4  };
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = \o_psum$115  & { \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1  };
+  assign \$19  = \o_psum$116  & { \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2  };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_psum$117  & { \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3  };
+  assign \$22  = \$20  | \$21 ;
+  assign \$23  = \o_psum$118  & { \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4  };
+  assign \$24  = \$22  | \$23 ;
+  assign \$25  = \o_psum$119  & { \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1  };
+  assign \$26  = \o_psum$120  & { \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2  };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_psum$121  & { \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3  };
+  assign \$29  = \$27  | \$28 ;
+  assign \$30  = \o_psum$122  & { \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4 , \$4  };
+  assign \$31  = \$29  | \$30 ;
+  assign \$32  = \o_psum$123  & { \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1 , \$1  };
+  assign \$33  = \o_psum$124  & { \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2 , \$2  };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_psum$125  & { \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3 , \$3  };
+  assign \$36  = \$34  | \$35 ;
   \array_int_mac_os_4x4_db.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .o_a(\i_a$4 ),
@@ -3945,7 +3897,7 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   \array_int_mac_os_4x4_db.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$107 ),
+    .o_ctl(\o_ctl$104 ),
     .o_psum(\o_psum$123 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
@@ -3988,7 +3940,7 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   \array_int_mac_os_4x4_db.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$106 ),
+    .o_ctl(\o_ctl$105 ),
     .o_psum(\o_psum$124 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
@@ -4031,7 +3983,7 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   \array_int_mac_os_4x4_db.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$105 ),
+    .o_ctl(\o_ctl$106 ),
     .o_psum(\o_psum$125 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
@@ -4071,7 +4023,7 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   \array_int_mac_os_4x4_db.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$104 ),
+    .o_ctl(\o_ctl$107 ),
     .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_ctl(\i_ctl$62 ),
@@ -4080,135 +4032,135 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_a$1 [63:32];
+    \$39  = \i_a$1 [63:32];
     if (rst) begin
-      \$66  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = i_ctl;
+    \$40  = i_ctl;
     if (rst) begin
-      \$67  = 5'h00;
+      \$40  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_a$1 [95:64];
+    \$41  = \i_a$1 [95:64];
     if (rst) begin
-      \$68  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = a2_d1;
+    \$42  = a2_d1;
     if (rst) begin
-      \$69  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = i_ctl;
+    \$43  = i_ctl;
     if (rst) begin
-      \$70  = 5'h00;
+      \$43  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = ctl2_d1;
+    \$44  = ctl2_d1;
     if (rst) begin
-      \$71  = 5'h00;
+      \$44  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = \i_a$1 [127:96];
+    \$45  = \i_a$1 [127:96];
     if (rst) begin
-      \$72  = 32'd0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = a3_d1;
+    \$46  = a3_d1;
     if (rst) begin
-      \$73  = 32'd0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = a3_d2;
+    \$47  = a3_d2;
     if (rst) begin
-      \$74  = 32'd0;
+      \$47  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = i_ctl;
+    \$48  = i_ctl;
     if (rst) begin
-      \$75  = 5'h00;
+      \$48  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = ctl3_d1;
+    \$49  = ctl3_d1;
     if (rst) begin
-      \$76  = 5'h00;
+      \$49  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = ctl3_d2;
+    \$50  = ctl3_d2;
     if (rst) begin
-      \$77  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w0_eff;
+    \$51  = w0_eff;
     if (rst) begin
-      \$78  = 32'd0;
+      \$51  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w1_eff;
+    \$52  = w1_eff;
     if (rst) begin
-      \$79  = 32'd0;
+      \$52  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = w2_eff;
+    \$53  = w2_eff;
     if (rst) begin
-      \$80  = 32'd0;
+      \$53  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w2_held;
+    \$54  = w2_held;
     if (rst) begin
-      \$81  = 32'd0;
+      \$54  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w3_eff;
+    \$55  = w3_eff;
     if (rst) begin
-      \$82  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w3_held;
+    \$56  = w3_held;
     if (rst) begin
-      \$83  = 32'd0;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w3_held_d1;
+    \$57  = w3_held_d1;
     if (rst) begin
-      \$84  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4259,6 +4211,7 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \o_w$98  = \i_w$97 ;
   assign \o_w$100  = \i_w$99 ;
   assign \o_w$102  = \i_w$101 ;
+  assign row_sel = { \$4 , \$3 , \$2 , \$1  };
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -4910,22 +4863,12 @@ module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \w3_held_d1[1]  = w3_held_d1[15:8];
   assign \w3_held_d1[2]  = w3_held_d1[23:16];
   assign \w3_held_d1[3]  = w3_held_d1[31:24];
-  assign o_row[127:96] = \$65 ;
-  assign o_row[95:64] = \$58 ;
-  assign o_row[63:32] = \$51 ;
-  assign o_row[31:0] = \$44 ;
-  assign row_sel[0] = \$24 ;
-  assign row_sel[1] = \$15 ;
-  assign row_sel[2] = \$8 ;
-  assign row_sel[3] = \$3 ;
-  assign \$2  = 1'h1;
-  assign \$3  = \$1 ;
-  assign \$6  = \$5 ;
-  assign \$11  = \$10 ;
-  assign \$18  = \$17 ;
-  assign \$26  = \$25 ;
-  assign \$32  = 1'h0;
-  assign \$34  = \$33 ;
+  assign o_row[127:96] = \$38 ;
+  assign o_row[95:64] = \$31 ;
+  assign o_row[63:32] = \$24 ;
+  assign o_row[31:0] = \$17 ;
+  assign \$5  = 1'h0;
+  assign \$7  = \$6 ;
 endmodule
 
 module \array_int_mac_os_4x4_db.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);

@@ -2331,7 +2331,7 @@ endmodule
 module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [31:0] \$10 ;
   reg \$100 ;
   reg \$101 ;
   reg \$102 ;
@@ -2342,37 +2342,20 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
-  wire \$11 ;
-  reg \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
-  wire \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [31:0] \$11 ;
+  wire [31:0] \$12 ;
+  wire [31:0] \$13 ;
+  wire [31:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire [31:0] \$18 ;
+  wire [31:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [1:0] \$21 ;
-  wire [1:0] \$22 ;
-  wire [1:0] \$23 ;
+  wire [31:0] \$20 ;
+  wire [31:0] \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
   wire [31:0] \$24 ;
   wire [31:0] \$25 ;
   wire [31:0] \$26 ;
@@ -2385,56 +2368,56 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   wire [31:0] \$32 ;
   wire [31:0] \$33 ;
   wire [31:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
-  wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
-  wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  reg [31:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
-  wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [17:0] \$68 ;
-  reg [17:0] \$69 ;
-  wire \$7 ;
-  reg [17:0] \$70 ;
-  reg [17:0] \$71 ;
-  reg [17:0] \$72 ;
-  reg [17:0] \$73 ;
-  reg [17:0] \$74 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  reg [31:0] \$39 ;
+  wire [1:0] \$4 ;
+  reg [4:0] \$40 ;
+  reg [31:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [4:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [31:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [4:0] \$49 ;
+  wire [1:0] \$5 ;
+  reg [4:0] \$50 ;
+  reg [17:0] \$51 ;
+  reg [17:0] \$52 ;
+  reg [17:0] \$53 ;
+  reg [17:0] \$54 ;
+  reg [17:0] \$55 ;
+  reg [17:0] \$56 ;
+  reg [17:0] \$57 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [1:0] \$6 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [31:0] \$7 ;
+  reg \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg \$74 ;
   reg \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
   reg \$79 ;
-  wire \$8 ;
+  wire [31:0] \$8 ;
   reg \$80 ;
   reg \$81 ;
   reg \$82 ;
@@ -2445,7 +2428,7 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   reg \$87 ;
   reg \$88 ;
   reg \$89 ;
-  wire \$9 ;
+  wire [31:0] \$9 ;
   reg \$90 ;
   reg \$91 ;
   reg \$92 ;
@@ -3589,197 +3572,186 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   assign w1_eff = i_ctl[1] ? i_w[35:18] : w1_held;
   assign w2_eff = i_ctl[1] ? i_w[53:36] : w2_held;
   assign w3_eff = i_ctl[1] ? i_w[71:54] : w3_held;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row2_done_d13 & \$4 ;
-  assign \$7  = \$6  | row2_done_d13;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row1_done_d13 & \$8 ;
-  assign \$11  = \$10  | row2_done_d13;
-  assign \$12  = \$11  | row1_done_d13;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row0_done_d13 & \$13 ;
-  assign \$16  = \$15  | row2_done_d13;
-  assign \$17  = \$16  | row1_done_d13;
-  assign o_row_valid = \$17  | row0_done_d13;
-  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$22  = { 1'h0, \$20  } | \$21 ;
-  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$22  | \$23 ;
-  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$25  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$26  = \$24  | \$25 ;
-  assign \$27  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign o_row_valid = | { row3_done_d13, row2_done_d13, row1_done_d13, row0_done_d13 };
+  assign \$2  = row1_done_d13 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_d13 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_d13 ? 2'h3 : 2'h0;
+  assign o_row_index = \$5  | \$6 ;
+  assign \$7  = o_psum & { row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13 };
+  assign \$8  = \o_psum$112  & { row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13 };
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \o_psum$113  & { row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13 };
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = \o_psum$114  & { row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13 };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_psum$115  & { row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13 };
+  assign \$15  = \o_psum$116  & { row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13 };
+  assign \$16  = \$14  | \$15 ;
+  assign \$17  = \o_psum$117  & { row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13 };
+  assign \$18  = \$16  | \$17 ;
+  assign \$19  = \o_psum$118  & { row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13 };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_psum$119  & { row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13 };
+  assign \$22  = \o_psum$120  & { row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = \o_psum$121  & { row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = \o_psum$122  & { row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_psum$123  & { row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13, row0_done_d13 };
+  assign \$29  = \o_psum$124  & { row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13, row1_done_d13 };
   assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$32  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$33  = \$31  | \$32 ;
-  assign \$34  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$35  = \$33  | \$34 ;
-  assign \$36  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$39  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$46  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = \o_ctl$137 [0] & \o_ctl$137 [3];
-  assign \$53  = \o_ctl$150 [0] & \o_ctl$150 [3];
-  assign \$54  = \o_ctl$163 [0] & \o_ctl$163 [3];
-  assign \$55  = \o_ctl$176 [0] & \o_ctl$176 [3];
+  assign \$31  = \o_psum$125  & { row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13, row2_done_d13 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_psum$126  & { row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13, row3_done_d13 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  assign \$36  = \o_ctl$150 [0] & \o_ctl$150 [3];
+  assign \$37  = \o_ctl$163 [0] & \o_ctl$163 [3];
+  assign \$38  = \o_ctl$176 [0] & \o_ctl$176 [3];
   always @(posedge clk)
-    \i_a$16  <= \$56 ;
+    \i_a$16  <= \$39 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$57 ;
+    \i_ctl$18  <= \$40 ;
   always @(posedge clk)
-    a2_d1 <= \$58 ;
+    a2_d1 <= \$41 ;
   always @(posedge clk)
-    \i_a$32  <= \$59 ;
+    \i_a$32  <= \$42 ;
   always @(posedge clk)
-    ctl2_d1 <= \$60 ;
+    ctl2_d1 <= \$43 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$61 ;
+    \i_ctl$34  <= \$44 ;
   always @(posedge clk)
-    a3_d1 <= \$62 ;
+    a3_d1 <= \$45 ;
   always @(posedge clk)
-    a3_d2 <= \$63 ;
+    a3_d2 <= \$46 ;
   always @(posedge clk)
-    \i_a$48  <= \$64 ;
+    \i_a$48  <= \$47 ;
   always @(posedge clk)
-    ctl3_d1 <= \$65 ;
+    ctl3_d1 <= \$48 ;
   always @(posedge clk)
-    ctl3_d2 <= \$66 ;
+    ctl3_d2 <= \$49 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$67 ;
+    \i_ctl$50  <= \$50 ;
   always @(posedge clk)
-    w0_held <= \$68 ;
+    w0_held <= \$51 ;
   always @(posedge clk)
-    w1_held <= \$69 ;
+    w1_held <= \$52 ;
   always @(posedge clk)
-    w2_held <= \$70 ;
+    w2_held <= \$53 ;
   always @(posedge clk)
-    \i_w$85  <= \$71 ;
+    \i_w$85  <= \$54 ;
   always @(posedge clk)
-    w3_held <= \$72 ;
+    w3_held <= \$55 ;
   always @(posedge clk)
-    w3_held_d1 <= \$73 ;
+    w3_held_d1 <= \$56 ;
   always @(posedge clk)
-    \i_w$95  <= \$74 ;
+    \i_w$95  <= \$57 ;
   always @(posedge clk)
-    row0_done_d1 <= \$75 ;
+    row0_done_d1 <= \$58 ;
   always @(posedge clk)
-    row0_done_d2 <= \$76 ;
+    row0_done_d2 <= \$59 ;
   always @(posedge clk)
-    row0_done_d3 <= \$77 ;
+    row0_done_d3 <= \$60 ;
   always @(posedge clk)
-    row0_done_d4 <= \$78 ;
+    row0_done_d4 <= \$61 ;
   always @(posedge clk)
-    row0_done_d5 <= \$79 ;
+    row0_done_d5 <= \$62 ;
   always @(posedge clk)
-    row0_done_d6 <= \$80 ;
+    row0_done_d6 <= \$63 ;
   always @(posedge clk)
-    row0_done_d7 <= \$81 ;
+    row0_done_d7 <= \$64 ;
   always @(posedge clk)
-    row0_done_d8 <= \$82 ;
+    row0_done_d8 <= \$65 ;
   always @(posedge clk)
-    row0_done_d9 <= \$83 ;
+    row0_done_d9 <= \$66 ;
   always @(posedge clk)
-    row0_done_d10 <= \$84 ;
+    row0_done_d10 <= \$67 ;
   always @(posedge clk)
-    row0_done_d11 <= \$85 ;
+    row0_done_d11 <= \$68 ;
   always @(posedge clk)
-    row0_done_d12 <= \$86 ;
+    row0_done_d12 <= \$69 ;
   always @(posedge clk)
-    row0_done_d13 <= \$87 ;
+    row0_done_d13 <= \$70 ;
   always @(posedge clk)
-    row1_done_d1 <= \$88 ;
+    row1_done_d1 <= \$71 ;
   always @(posedge clk)
-    row1_done_d2 <= \$89 ;
+    row1_done_d2 <= \$72 ;
   always @(posedge clk)
-    row1_done_d3 <= \$90 ;
+    row1_done_d3 <= \$73 ;
   always @(posedge clk)
-    row1_done_d4 <= \$91 ;
+    row1_done_d4 <= \$74 ;
   always @(posedge clk)
-    row1_done_d5 <= \$92 ;
+    row1_done_d5 <= \$75 ;
   always @(posedge clk)
-    row1_done_d6 <= \$93 ;
+    row1_done_d6 <= \$76 ;
   always @(posedge clk)
-    row1_done_d7 <= \$94 ;
+    row1_done_d7 <= \$77 ;
   always @(posedge clk)
-    row1_done_d8 <= \$95 ;
+    row1_done_d8 <= \$78 ;
   always @(posedge clk)
-    row1_done_d9 <= \$96 ;
+    row1_done_d9 <= \$79 ;
   always @(posedge clk)
-    row1_done_d10 <= \$97 ;
+    row1_done_d10 <= \$80 ;
   always @(posedge clk)
-    row1_done_d11 <= \$98 ;
+    row1_done_d11 <= \$81 ;
   always @(posedge clk)
-    row1_done_d12 <= \$99 ;
+    row1_done_d12 <= \$82 ;
   always @(posedge clk)
-    row1_done_d13 <= \$100 ;
+    row1_done_d13 <= \$83 ;
   always @(posedge clk)
-    row2_done_d1 <= \$101 ;
+    row2_done_d1 <= \$84 ;
   always @(posedge clk)
-    row2_done_d2 <= \$102 ;
+    row2_done_d2 <= \$85 ;
   always @(posedge clk)
-    row2_done_d3 <= \$103 ;
+    row2_done_d3 <= \$86 ;
   always @(posedge clk)
-    row2_done_d4 <= \$104 ;
+    row2_done_d4 <= \$87 ;
   always @(posedge clk)
-    row2_done_d5 <= \$105 ;
+    row2_done_d5 <= \$88 ;
   always @(posedge clk)
-    row2_done_d6 <= \$106 ;
+    row2_done_d6 <= \$89 ;
   always @(posedge clk)
-    row2_done_d7 <= \$107 ;
+    row2_done_d7 <= \$90 ;
   always @(posedge clk)
-    row2_done_d8 <= \$108 ;
+    row2_done_d8 <= \$91 ;
   always @(posedge clk)
-    row2_done_d9 <= \$109 ;
+    row2_done_d9 <= \$92 ;
   always @(posedge clk)
-    row2_done_d10 <= \$110 ;
+    row2_done_d10 <= \$93 ;
   always @(posedge clk)
-    row2_done_d11 <= \$111 ;
+    row2_done_d11 <= \$94 ;
   always @(posedge clk)
-    row2_done_d12 <= \$112 ;
+    row2_done_d12 <= \$95 ;
   always @(posedge clk)
-    row2_done_d13 <= \$113 ;
+    row2_done_d13 <= \$96 ;
   always @(posedge clk)
-    row3_done_d1 <= \$114 ;
+    row3_done_d1 <= \$97 ;
   always @(posedge clk)
-    row3_done_d2 <= \$115 ;
+    row3_done_d2 <= \$98 ;
   always @(posedge clk)
-    row3_done_d3 <= \$116 ;
+    row3_done_d3 <= \$99 ;
   always @(posedge clk)
-    row3_done_d4 <= \$117 ;
+    row3_done_d4 <= \$100 ;
   always @(posedge clk)
-    row3_done_d5 <= \$118 ;
+    row3_done_d5 <= \$101 ;
   always @(posedge clk)
-    row3_done_d6 <= \$119 ;
+    row3_done_d6 <= \$102 ;
   always @(posedge clk)
-    row3_done_d7 <= \$120 ;
+    row3_done_d7 <= \$103 ;
   always @(posedge clk)
-    row3_done_d8 <= \$121 ;
+    row3_done_d8 <= \$104 ;
   always @(posedge clk)
-    row3_done_d9 <= \$122 ;
+    row3_done_d9 <= \$105 ;
   always @(posedge clk)
-    row3_done_d10 <= \$123 ;
+    row3_done_d10 <= \$106 ;
   always @(posedge clk)
-    row3_done_d11 <= \$124 ;
+    row3_done_d11 <= \$107 ;
   always @(posedge clk)
-    row3_done_d12 <= \$125 ;
+    row3_done_d12 <= \$108 ;
   always @(posedge clk)
-    row3_done_d13 <= \$126 ;
+    row3_done_d13 <= \$109 ;
   \array_lut_w2_a8_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .o_a(\i_a$4 ),
@@ -3950,499 +3922,499 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = \i_a$1 [63:32];
+    \$39  = \i_a$1 [63:32];
     if (rst) begin
-      \$56  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = i_ctl;
+    \$40  = i_ctl;
     if (rst) begin
-      \$57  = 5'h00;
+      \$40  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = \i_a$1 [95:64];
+    \$41  = \i_a$1 [95:64];
     if (rst) begin
-      \$58  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = a2_d1;
+    \$42  = a2_d1;
     if (rst) begin
-      \$59  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = i_ctl;
+    \$43  = i_ctl;
     if (rst) begin
-      \$60  = 5'h00;
+      \$43  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl2_d1;
+    \$44  = ctl2_d1;
     if (rst) begin
-      \$61  = 5'h00;
+      \$44  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = \i_a$1 [127:96];
+    \$45  = \i_a$1 [127:96];
     if (rst) begin
-      \$62  = 32'd0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a3_d1;
+    \$46  = a3_d1;
     if (rst) begin
-      \$63  = 32'd0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a3_d2;
+    \$47  = a3_d2;
     if (rst) begin
-      \$64  = 32'd0;
+      \$47  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = i_ctl;
+    \$48  = i_ctl;
     if (rst) begin
-      \$65  = 5'h00;
+      \$48  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ctl3_d1;
+    \$49  = ctl3_d1;
     if (rst) begin
-      \$66  = 5'h00;
+      \$49  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = ctl3_d2;
+    \$50  = ctl3_d2;
     if (rst) begin
-      \$67  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = w0_eff;
+    \$51  = w0_eff;
     if (rst) begin
-      \$68  = 18'h00000;
+      \$51  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w1_eff;
+    \$52  = w1_eff;
     if (rst) begin
-      \$69  = 18'h00000;
+      \$52  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w2_eff;
+    \$53  = w2_eff;
     if (rst) begin
-      \$70  = 18'h00000;
+      \$53  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = w2_held;
+    \$54  = w2_held;
     if (rst) begin
-      \$71  = 18'h00000;
+      \$54  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w3_eff;
+    \$55  = w3_eff;
     if (rst) begin
-      \$72  = 18'h00000;
+      \$55  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w3_held;
+    \$56  = w3_held;
     if (rst) begin
-      \$73  = 18'h00000;
+      \$56  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w3_held_d1;
+    \$57  = w3_held_d1;
     if (rst) begin
-      \$74  = 18'h00000;
+      \$57  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \$52 ;
+    \$58  = \$35 ;
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$59  = row0_done_d1;
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$60  = row0_done_d2;
+    if (rst) begin
+      \$60  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$61  = row0_done_d3;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$62  = row0_done_d4;
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$63  = row0_done_d5;
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$64  = row0_done_d6;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$65  = row0_done_d7;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$66  = row0_done_d8;
+    if (rst) begin
+      \$66  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$67  = row0_done_d9;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$68  = row0_done_d10;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$69  = row0_done_d11;
+    if (rst) begin
+      \$69  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$70  = row0_done_d12;
+    if (rst) begin
+      \$70  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$71  = \$36 ;
+    if (rst) begin
+      \$71  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$72  = row1_done_d1;
+    if (rst) begin
+      \$72  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$73  = row1_done_d2;
+    if (rst) begin
+      \$73  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = row1_done_d3;
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$75  = row1_done_d4;
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = row0_done_d1;
+    \$76  = row1_done_d5;
     if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = row0_done_d2;
+    \$77  = row1_done_d6;
     if (rst) begin
       \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = row0_done_d3;
+    \$78  = row1_done_d7;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = row0_done_d4;
+    \$79  = row1_done_d8;
     if (rst) begin
       \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = row0_done_d5;
+    \$80  = row1_done_d9;
     if (rst) begin
       \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = row0_done_d6;
+    \$81  = row1_done_d10;
     if (rst) begin
       \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = row0_done_d7;
+    \$82  = row1_done_d11;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = row0_done_d8;
+    \$83  = row1_done_d12;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = row0_done_d9;
+    \$84  = \$37 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = row0_done_d10;
+    \$85  = row2_done_d1;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = row0_done_d11;
+    \$86  = row2_done_d2;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = row0_done_d12;
+    \$87  = row2_done_d3;
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = \$53 ;
+    \$88  = row2_done_d4;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = row1_done_d1;
+    \$89  = row2_done_d5;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = row1_done_d2;
+    \$90  = row2_done_d6;
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = row1_done_d3;
+    \$91  = row2_done_d7;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = row1_done_d4;
+    \$92  = row2_done_d8;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = row1_done_d5;
+    \$93  = row2_done_d9;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row1_done_d6;
+    \$94  = row2_done_d10;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row1_done_d7;
+    \$95  = row2_done_d11;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row1_done_d8;
+    \$96  = row2_done_d12;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row1_done_d9;
+    \$97  = \$38 ;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row1_done_d10;
+    \$98  = row3_done_d1;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row1_done_d11;
+    \$99  = row3_done_d2;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row1_done_d12;
+    \$100  = row3_done_d3;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = \$54 ;
+    \$101  = row3_done_d4;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row2_done_d1;
+    \$102  = row3_done_d5;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row2_done_d2;
+    \$103  = row3_done_d6;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row2_done_d3;
+    \$104  = row3_done_d7;
     if (rst) begin
       \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row2_done_d4;
+    \$105  = row3_done_d8;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = row2_done_d5;
+    \$106  = row3_done_d9;
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row2_done_d6;
+    \$107  = row3_done_d10;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row2_done_d7;
+    \$108  = row3_done_d11;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row2_done_d8;
+    \$109  = row3_done_d12;
     if (rst) begin
       \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row2_done_d9;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row2_done_d10;
-    if (rst) begin
-      \$111  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row2_done_d11;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = row2_done_d12;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = \$55 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row3_done_d1;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = row3_done_d2;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = row3_done_d3;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = row3_done_d4;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = row3_done_d5;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row3_done_d6;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row3_done_d7;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row3_done_d8;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row3_done_d9;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row3_done_d10;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row3_done_d11;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = row3_done_d12;
-    if (rst) begin
-      \$126  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4493,6 +4465,7 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   assign \o_w$98  = \i_w$97 ;
   assign \o_w$100  = \i_w$99 ;
   assign \o_w$102  = \i_w$101 ;
+  assign row_sel = { row3_done_d13, row2_done_d13, row1_done_d13, row0_done_d13 };
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [31:0];
   assign \i_a[0][0][0]  = \i_a$1 [7:0];
@@ -5417,22 +5390,12 @@ module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_c
   assign \o_ctl$176[0].first  = \o_ctl$176 [2];
   assign \o_ctl$176[0].last  = \o_ctl$176 [3];
   assign \o_ctl$176[0].group_end  = \o_ctl$176 [4];
-  assign o_row[127:96] = \$51 ;
-  assign o_row[95:64] = \$44 ;
-  assign o_row[63:32] = \$37 ;
-  assign o_row[31:0] = \$30 ;
-  assign row_sel[0] = \$14 ;
-  assign row_sel[1] = \$9 ;
-  assign row_sel[2] = \$5 ;
-  assign row_sel[3] = \$2 ;
-  assign \$1  = 1'h1;
-  assign \$2  = row3_done_d13;
-  assign \$3  = row3_done_d13;
-  assign \$6  = row3_done_d13;
-  assign \$10  = row3_done_d13;
-  assign \$15  = row3_done_d13;
-  assign \$18  = 1'h0;
-  assign \$20  = \$19 ;
+  assign o_row[127:96] = \$34 ;
+  assign o_row[95:64] = \$27 ;
+  assign o_row[63:32] = \$20 ;
+  assign o_row[31:0] = \$13 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_lut_w2_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);

@@ -2331,7 +2331,7 @@ endmodule
 module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$101 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [31:0] \$10 ;
   reg \$100 ;
   reg \$101 ;
   reg \$102 ;
@@ -2342,7 +2342,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
-  wire \$11 ;
+  wire [31:0] \$11 ;
   reg \$110 ;
   reg \$111 ;
   reg \$112 ;
@@ -2353,41 +2353,24 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$117 ;
   reg \$118 ;
   reg \$119 ;
-  wire \$12 ;
+  wire [31:0] \$12 ;
   reg \$120 ;
   reg \$121 ;
   reg \$122 ;
   reg \$123 ;
   reg \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg \$138 ;
-  reg \$139 ;
-  wire \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [31:0] \$13 ;
+  wire [31:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire [31:0] \$18 ;
+  wire [31:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [1:0] \$21 ;
-  wire [1:0] \$22 ;
-  wire [1:0] \$23 ;
+  wire [31:0] \$20 ;
+  wire [31:0] \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
   wire [31:0] \$24 ;
   wire [31:0] \$25 ;
   wire [31:0] \$26 ;
@@ -2400,67 +2383,67 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \$32 ;
   wire [31:0] \$33 ;
   wire [31:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
-  wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
-  wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  reg [31:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [31:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [4:0] \$68 ;
-  reg [4:0] \$69 ;
-  wire \$7 ;
-  reg [31:0] \$70 ;
-  reg [31:0] \$71 ;
-  reg [31:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg [7:0] \$76 ;
-  reg [1:0] \$77 ;
-  reg [7:0] \$78 ;
-  reg [7:0] \$79 ;
-  wire \$8 ;
-  reg [1:0] \$80 ;
-  reg [7:0] \$81 ;
-  reg [7:0] \$82 ;
-  reg [7:0] \$83 ;
-  reg [1:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg [7:0] \$86 ;
-  reg [7:0] \$87 ;
-  reg [7:0] \$88 ;
-  reg [1:0] \$89 ;
-  wire \$9 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire [1:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  reg [31:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [31:0] \$49 ;
+  wire [1:0] \$5 ;
+  reg [31:0] \$50 ;
+  reg [4:0] \$51 ;
+  reg [4:0] \$52 ;
+  reg [31:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [4:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [4:0] \$58 ;
+  reg [7:0] \$59 ;
+  wire [1:0] \$6 ;
+  reg [1:0] \$60 ;
+  reg [7:0] \$61 ;
+  reg [7:0] \$62 ;
+  reg [1:0] \$63 ;
+  reg [7:0] \$64 ;
+  reg [7:0] \$65 ;
+  reg [7:0] \$66 ;
+  reg [1:0] \$67 ;
+  reg [7:0] \$68 ;
+  reg [7:0] \$69 ;
+  wire [31:0] \$7 ;
+  reg [7:0] \$70 ;
+  reg [7:0] \$71 ;
+  reg [1:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire [31:0] \$8 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire [31:0] \$9 ;
   reg \$90 ;
   reg \$91 ;
   reg \$92 ;
@@ -3856,219 +3839,208 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   (* init = 2'h0 *)
   wire [1:0] w3_zero_held;
   wire [1:0] \w3_zero_held[0] ;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row2_done_t17 & \$4 ;
-  assign \$7  = \$6  | row2_done_t17;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row1_done_t17 & \$8 ;
-  assign \$11  = \$10  | row2_done_t17;
-  assign \$12  = \$11  | row1_done_t17;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row0_done_t17 & \$13 ;
-  assign \$16  = \$15  | row2_done_t17;
-  assign \$17  = \$16  | row1_done_t17;
-  assign o_row_valid = \$17  | row0_done_t17;
-  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$22  = { 1'h0, \$20  } | \$21 ;
-  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$22  | \$23 ;
-  assign \$24  = o_acc[31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$25  = o_acc[63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$26  = \$24  | \$25 ;
-  assign \$27  = o_acc[95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = o_acc[127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign o_row_valid = | { row3_done_t17, row2_done_t17, row1_done_t17, row0_done_t17 };
+  assign \$2  = row1_done_t17 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_t17 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_t17 ? 2'h3 : 2'h0;
+  assign o_row_index = \$5  | \$6 ;
+  assign \$7  = o_acc[31:0] & { row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17 };
+  assign \$8  = o_acc[63:32] & { row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17 };
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = o_acc[95:64] & { row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17 };
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = o_acc[127:96] & { row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17 };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_acc$173 [31:0] & { row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17 };
+  assign \$15  = \o_acc$173 [63:32] & { row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17 };
+  assign \$16  = \$14  | \$15 ;
+  assign \$17  = \o_acc$173 [95:64] & { row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17 };
+  assign \$18  = \$16  | \$17 ;
+  assign \$19  = \o_acc$173 [127:96] & { row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17 };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_acc$174 [31:0] & { row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17 };
+  assign \$22  = \o_acc$174 [63:32] & { row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = \o_acc$174 [95:64] & { row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = \o_acc$174 [127:96] & { row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_acc$175 [31:0] & { row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17, row0_done_t17 };
+  assign \$29  = \o_acc$175 [63:32] & { row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17, row1_done_t17 };
   assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_acc$173 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$32  = \o_acc$173 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$33  = \$31  | \$32 ;
-  assign \$34  = \o_acc$173 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$35  = \$33  | \$34 ;
-  assign \$36  = \o_acc$173 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_acc$174 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$39  = \o_acc$174 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = \o_acc$174 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = \o_acc$174 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_acc$175 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$46  = \o_acc$175 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \o_acc$175 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \o_acc$175 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = i_ctl[0] & i_ctl[4];
-  assign \$53  = i_ctl[0] & i_ctl[4];
-  assign \$54  = i_ctl[0] & i_ctl[4];
-  assign \$55  = i_ctl[0] & i_ctl[4];
-  assign \$56  = i_ctl[0] & i_ctl[4];
-  assign \$57  = i_ctl[0] & i_ctl[4];
-  assign \$58  = i_ctl[0] & i_ctl[4];
-  assign \$59  = i_ctl[0] & i_ctl[4];
-  assign \$60  = \o_ctl$188 [0] & \o_ctl$188 [3];
-  assign \$61  = \o_ctl$201 [0] & \o_ctl$201 [3];
-  assign \$62  = \o_ctl$214 [0] & \o_ctl$214 [3];
-  assign \$63  = \o_ctl$227 [0] & \o_ctl$227 [3];
+  assign \$31  = \o_acc$175 [95:64] & { row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17, row2_done_t17 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_acc$175 [127:96] & { row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17, row3_done_t17 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = i_ctl[0] & i_ctl[4];
+  assign \$36  = i_ctl[0] & i_ctl[4];
+  assign \$37  = i_ctl[0] & i_ctl[4];
+  assign \$38  = i_ctl[0] & i_ctl[4];
+  assign \$39  = i_ctl[0] & i_ctl[4];
+  assign \$40  = i_ctl[0] & i_ctl[4];
+  assign \$41  = i_ctl[0] & i_ctl[4];
+  assign \$42  = i_ctl[0] & i_ctl[4];
+  assign \$43  = \o_ctl$188 [0] & \o_ctl$188 [3];
+  assign \$44  = \o_ctl$201 [0] & \o_ctl$201 [3];
+  assign \$45  = \o_ctl$214 [0] & \o_ctl$214 [3];
+  assign \$46  = \o_ctl$227 [0] & \o_ctl$227 [3];
   always @(posedge clk)
-    \i_a$19  <= \$64 ;
+    \i_a$19  <= \$47 ;
   always @(posedge clk)
-    ctl1_d1 <= \$65 ;
+    ctl1_d1 <= \$48 ;
   always @(posedge clk)
-    a2_d1 <= \$66 ;
+    a2_d1 <= \$49 ;
   always @(posedge clk)
-    \i_a$38  <= \$67 ;
+    \i_a$38  <= \$50 ;
   always @(posedge clk)
-    ctl2_d1 <= \$68 ;
+    ctl2_d1 <= \$51 ;
   always @(posedge clk)
-    ctl2_d2 <= \$69 ;
+    ctl2_d2 <= \$52 ;
   always @(posedge clk)
-    a3_d1 <= \$70 ;
+    a3_d1 <= \$53 ;
   always @(posedge clk)
-    a3_d2 <= \$71 ;
+    a3_d2 <= \$54 ;
   always @(posedge clk)
-    \i_a$57  <= \$72 ;
+    \i_a$57  <= \$55 ;
   always @(posedge clk)
-    ctl3_d1 <= \$73 ;
+    ctl3_d1 <= \$56 ;
   always @(posedge clk)
-    ctl3_d2 <= \$74 ;
+    ctl3_d2 <= \$57 ;
   always @(posedge clk)
-    ctl3_d3 <= \$75 ;
+    ctl3_d3 <= \$58 ;
   always @(posedge clk)
-    i_scale <= \$76 ;
+    i_scale <= \$59 ;
   always @(posedge clk)
-    i_zero <= \$77 ;
+    i_zero <= \$60 ;
   always @(posedge clk)
-    \i_w$116  <= \$78 ;
+    \i_w$116  <= \$61 ;
   always @(posedge clk)
-    \i_scale$128  <= \$79 ;
+    \i_scale$128  <= \$62 ;
   always @(posedge clk)
-    \i_zero$130  <= \$80 ;
+    \i_zero$130  <= \$63 ;
   always @(posedge clk)
-    w2_planes_d1 <= \$81 ;
+    w2_planes_d1 <= \$64 ;
   always @(posedge clk)
-    \i_w$132  <= \$82 ;
+    \i_w$132  <= \$65 ;
   always @(posedge clk)
-    \i_scale$144  <= \$83 ;
+    \i_scale$144  <= \$66 ;
   always @(posedge clk)
-    \i_zero$146  <= \$84 ;
+    \i_zero$146  <= \$67 ;
   always @(posedge clk)
-    w3_planes_d1 <= \$85 ;
+    w3_planes_d1 <= \$68 ;
   always @(posedge clk)
-    w3_planes_d2 <= \$86 ;
+    w3_planes_d2 <= \$69 ;
   always @(posedge clk)
-    \i_w$148  <= \$87 ;
+    \i_w$148  <= \$70 ;
   always @(posedge clk)
-    \i_scale$160  <= \$88 ;
+    \i_scale$160  <= \$71 ;
   always @(posedge clk)
-    \i_zero$162  <= \$89 ;
+    \i_zero$162  <= \$72 ;
   always @(posedge clk)
-    row0_done_t5 <= \$90 ;
+    row0_done_t5 <= \$73 ;
   always @(posedge clk)
-    row0_done_t6 <= \$91 ;
+    row0_done_t6 <= \$74 ;
   always @(posedge clk)
-    row0_done_t7 <= \$92 ;
+    row0_done_t7 <= \$75 ;
   always @(posedge clk)
-    row0_done_t8 <= \$93 ;
+    row0_done_t8 <= \$76 ;
   always @(posedge clk)
-    row0_done_t9 <= \$94 ;
+    row0_done_t9 <= \$77 ;
   always @(posedge clk)
-    row0_done_t10 <= \$95 ;
+    row0_done_t10 <= \$78 ;
   always @(posedge clk)
-    row0_done_t11 <= \$96 ;
+    row0_done_t11 <= \$79 ;
   always @(posedge clk)
-    row0_done_t12 <= \$97 ;
+    row0_done_t12 <= \$80 ;
   always @(posedge clk)
-    row0_done_t13 <= \$98 ;
+    row0_done_t13 <= \$81 ;
   always @(posedge clk)
-    row0_done_t14 <= \$99 ;
+    row0_done_t14 <= \$82 ;
   always @(posedge clk)
-    row0_done_t15 <= \$100 ;
+    row0_done_t15 <= \$83 ;
   always @(posedge clk)
-    row0_done_t16 <= \$101 ;
+    row0_done_t16 <= \$84 ;
   always @(posedge clk)
-    row0_done_t17 <= \$102 ;
+    row0_done_t17 <= \$85 ;
   always @(posedge clk)
-    row1_done_t5 <= \$103 ;
+    row1_done_t5 <= \$86 ;
   always @(posedge clk)
-    row1_done_t6 <= \$104 ;
+    row1_done_t6 <= \$87 ;
   always @(posedge clk)
-    row1_done_t7 <= \$105 ;
+    row1_done_t7 <= \$88 ;
   always @(posedge clk)
-    row1_done_t8 <= \$106 ;
+    row1_done_t8 <= \$89 ;
   always @(posedge clk)
-    row1_done_t9 <= \$107 ;
+    row1_done_t9 <= \$90 ;
   always @(posedge clk)
-    row1_done_t10 <= \$108 ;
+    row1_done_t10 <= \$91 ;
   always @(posedge clk)
-    row1_done_t11 <= \$109 ;
+    row1_done_t11 <= \$92 ;
   always @(posedge clk)
-    row1_done_t12 <= \$110 ;
+    row1_done_t12 <= \$93 ;
   always @(posedge clk)
-    row1_done_t13 <= \$111 ;
+    row1_done_t13 <= \$94 ;
   always @(posedge clk)
-    row1_done_t14 <= \$112 ;
+    row1_done_t14 <= \$95 ;
   always @(posedge clk)
-    row1_done_t15 <= \$113 ;
+    row1_done_t15 <= \$96 ;
   always @(posedge clk)
-    row1_done_t16 <= \$114 ;
+    row1_done_t16 <= \$97 ;
   always @(posedge clk)
-    row1_done_t17 <= \$115 ;
+    row1_done_t17 <= \$98 ;
   always @(posedge clk)
-    row2_done_t5 <= \$116 ;
+    row2_done_t5 <= \$99 ;
   always @(posedge clk)
-    row2_done_t6 <= \$117 ;
+    row2_done_t6 <= \$100 ;
   always @(posedge clk)
-    row2_done_t7 <= \$118 ;
+    row2_done_t7 <= \$101 ;
   always @(posedge clk)
-    row2_done_t8 <= \$119 ;
+    row2_done_t8 <= \$102 ;
   always @(posedge clk)
-    row2_done_t9 <= \$120 ;
+    row2_done_t9 <= \$103 ;
   always @(posedge clk)
-    row2_done_t10 <= \$121 ;
+    row2_done_t10 <= \$104 ;
   always @(posedge clk)
-    row2_done_t11 <= \$122 ;
+    row2_done_t11 <= \$105 ;
   always @(posedge clk)
-    row2_done_t12 <= \$123 ;
+    row2_done_t12 <= \$106 ;
   always @(posedge clk)
-    row2_done_t13 <= \$124 ;
+    row2_done_t13 <= \$107 ;
   always @(posedge clk)
-    row2_done_t14 <= \$125 ;
+    row2_done_t14 <= \$108 ;
   always @(posedge clk)
-    row2_done_t15 <= \$126 ;
+    row2_done_t15 <= \$109 ;
   always @(posedge clk)
-    row2_done_t16 <= \$127 ;
+    row2_done_t16 <= \$110 ;
   always @(posedge clk)
-    row2_done_t17 <= \$128 ;
+    row2_done_t17 <= \$111 ;
   always @(posedge clk)
-    row3_done_t5 <= \$129 ;
+    row3_done_t5 <= \$112 ;
   always @(posedge clk)
-    row3_done_t6 <= \$130 ;
+    row3_done_t6 <= \$113 ;
   always @(posedge clk)
-    row3_done_t7 <= \$131 ;
+    row3_done_t7 <= \$114 ;
   always @(posedge clk)
-    row3_done_t8 <= \$132 ;
+    row3_done_t8 <= \$115 ;
   always @(posedge clk)
-    row3_done_t9 <= \$133 ;
+    row3_done_t9 <= \$116 ;
   always @(posedge clk)
-    row3_done_t10 <= \$134 ;
+    row3_done_t10 <= \$117 ;
   always @(posedge clk)
-    row3_done_t11 <= \$135 ;
+    row3_done_t11 <= \$118 ;
   always @(posedge clk)
-    row3_done_t12 <= \$136 ;
+    row3_done_t12 <= \$119 ;
   always @(posedge clk)
-    row3_done_t13 <= \$137 ;
+    row3_done_t13 <= \$120 ;
   always @(posedge clk)
-    row3_done_t14 <= \$138 ;
+    row3_done_t14 <= \$121 ;
   always @(posedge clk)
-    row3_done_t15 <= \$139 ;
+    row3_done_t15 <= \$122 ;
   always @(posedge clk)
-    row3_done_t16 <= \$140 ;
+    row3_done_t16 <= \$123 ;
   always @(posedge clk)
-    row3_done_t17 <= \$141 ;
+    row3_done_t17 <= \$124 ;
   \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
@@ -4311,572 +4283,572 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = \i_a$1 [63:32];
+    \$47  = \i_a$1 [63:32];
     if (rst) begin
-      \$64  = 32'd0;
+      \$47  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = i_ctl;
+    \$48  = i_ctl;
     if (rst) begin
-      \$65  = 5'h00;
+      \$48  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_a$1 [95:64];
+    \$49  = \i_a$1 [95:64];
     if (rst) begin
-      \$66  = 32'd0;
+      \$49  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = a2_d1;
+    \$50  = a2_d1;
     if (rst) begin
-      \$67  = 32'd0;
+      \$50  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = i_ctl;
+    \$51  = i_ctl;
     if (rst) begin
-      \$68  = 5'h00;
+      \$51  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = ctl2_d1;
+    \$52  = ctl2_d1;
     if (rst) begin
-      \$69  = 5'h00;
+      \$52  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = \i_a$1 [127:96];
+    \$53  = \i_a$1 [127:96];
     if (rst) begin
-      \$70  = 32'd0;
+      \$53  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = a3_d1;
+    \$54  = a3_d1;
     if (rst) begin
-      \$71  = 32'd0;
+      \$54  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = a3_d2;
+    \$55  = a3_d2;
     if (rst) begin
-      \$72  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = i_ctl;
+    \$56  = i_ctl;
     if (rst) begin
-      \$73  = 5'h00;
+      \$56  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = ctl3_d1;
+    \$57  = ctl3_d1;
     if (rst) begin
-      \$74  = 5'h00;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = ctl3_d2;
+    \$58  = ctl3_d2;
     if (rst) begin
-      \$75  = 5'h00;
+      \$58  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = i_scale;
-    if (\$52 ) begin
-      \$76  = \i_w$101 [15:8];
+    \$59  = i_scale;
+    if (\$35 ) begin
+      \$59  = \i_w$101 [15:8];
     end
     if (rst) begin
-      \$76  = 8'h00;
+      \$59  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = i_zero;
-    if (\$53 ) begin
-      \$77  = \i_w$101 [17:16];
+    \$60  = i_zero;
+    if (\$36 ) begin
+      \$60  = \i_w$101 [17:16];
     end
     if (rst) begin
-      \$77  = 2'h0;
+      \$60  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = \i_w$101 [25:18];
+    \$61  = \i_w$101 [25:18];
     if (rst) begin
-      \$78  = 8'h00;
+      \$61  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = \i_scale$128 ;
-    if (\$54 ) begin
-      \$79  = \i_w$101 [33:26];
+    \$62  = \i_scale$128 ;
+    if (\$37 ) begin
+      \$62  = \i_w$101 [33:26];
     end
     if (rst) begin
-      \$79  = 8'h00;
+      \$62  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_zero$130 ;
-    if (\$55 ) begin
-      \$80  = \i_w$101 [35:34];
+    \$63  = \i_zero$130 ;
+    if (\$38 ) begin
+      \$63  = \i_w$101 [35:34];
     end
     if (rst) begin
-      \$80  = 2'h0;
+      \$63  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = \i_w$101 [43:36];
+    \$64  = \i_w$101 [43:36];
     if (rst) begin
-      \$81  = 8'h00;
+      \$64  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w2_planes_d1;
+    \$65  = w2_planes_d1;
     if (rst) begin
-      \$82  = 8'h00;
+      \$65  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = \i_scale$144 ;
-    if (\$56 ) begin
-      \$83  = \i_w$101 [51:44];
+    \$66  = \i_scale$144 ;
+    if (\$39 ) begin
+      \$66  = \i_w$101 [51:44];
     end
     if (rst) begin
-      \$83  = 8'h00;
+      \$66  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = \i_zero$146 ;
-    if (\$57 ) begin
-      \$84  = \i_w$101 [53:52];
+    \$67  = \i_zero$146 ;
+    if (\$40 ) begin
+      \$67  = \i_w$101 [53:52];
     end
     if (rst) begin
-      \$84  = 2'h0;
+      \$67  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = \i_w$101 [61:54];
+    \$68  = \i_w$101 [61:54];
     if (rst) begin
-      \$85  = 8'h00;
+      \$68  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = w3_planes_d1;
+    \$69  = w3_planes_d1;
     if (rst) begin
-      \$86  = 8'h00;
+      \$69  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w3_planes_d2;
+    \$70  = w3_planes_d2;
     if (rst) begin
-      \$87  = 8'h00;
+      \$70  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = \i_scale$160 ;
-    if (\$58 ) begin
-      \$88  = \i_w$101 [69:62];
+    \$71  = \i_scale$160 ;
+    if (\$41 ) begin
+      \$71  = \i_w$101 [69:62];
     end
     if (rst) begin
-      \$88  = 8'h00;
+      \$71  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = \i_zero$162 ;
-    if (\$59 ) begin
-      \$89  = \i_w$101 [71:70];
+    \$72  = \i_zero$162 ;
+    if (\$42 ) begin
+      \$72  = \i_w$101 [71:70];
     end
     if (rst) begin
-      \$89  = 2'h0;
+      \$72  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = \$60 ;
+    \$73  = \$43 ;
+    if (rst) begin
+      \$73  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = row0_done_t5;
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$75  = row0_done_t6;
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$76  = row0_done_t7;
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$77  = row0_done_t8;
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$78  = row0_done_t9;
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$79  = row0_done_t10;
+    if (rst) begin
+      \$79  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$80  = row0_done_t11;
+    if (rst) begin
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$81  = row0_done_t12;
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$82  = row0_done_t13;
+    if (rst) begin
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$83  = row0_done_t14;
+    if (rst) begin
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$84  = row0_done_t15;
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$85  = row0_done_t16;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$86  = \$44 ;
+    if (rst) begin
+      \$86  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$87  = row1_done_t5;
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$88  = row1_done_t6;
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$89  = row1_done_t7;
+    if (rst) begin
+      \$89  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$90  = row1_done_t8;
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = row0_done_t5;
+    \$91  = row1_done_t9;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = row0_done_t6;
+    \$92  = row1_done_t10;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = row0_done_t7;
+    \$93  = row1_done_t11;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row0_done_t8;
+    \$94  = row1_done_t12;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row0_done_t9;
+    \$95  = row1_done_t13;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row0_done_t10;
+    \$96  = row1_done_t14;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row0_done_t11;
+    \$97  = row1_done_t15;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row0_done_t12;
+    \$98  = row1_done_t16;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row0_done_t13;
+    \$99  = \$45 ;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row0_done_t14;
+    \$100  = row2_done_t5;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row0_done_t15;
+    \$101  = row2_done_t6;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row0_done_t16;
+    \$102  = row2_done_t7;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = \$61 ;
+    \$103  = row2_done_t8;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row1_done_t5;
+    \$104  = row2_done_t9;
     if (rst) begin
       \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row1_done_t6;
+    \$105  = row2_done_t10;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = row1_done_t7;
+    \$106  = row2_done_t11;
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row1_done_t8;
+    \$107  = row2_done_t12;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row1_done_t9;
+    \$108  = row2_done_t13;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row1_done_t10;
+    \$109  = row2_done_t14;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row1_done_t11;
+    \$110  = row2_done_t15;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row1_done_t12;
+    \$111  = row2_done_t16;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row1_done_t13;
+    \$112  = \$46 ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = row1_done_t14;
+    \$113  = row3_done_t5;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = row1_done_t15;
+    \$114  = row3_done_t6;
     if (rst) begin
       \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row1_done_t16;
+    \$115  = row3_done_t7;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = \$62 ;
+    \$116  = row3_done_t8;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = row2_done_t5;
+    \$117  = row3_done_t9;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = row2_done_t6;
+    \$118  = row3_done_t10;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = row2_done_t7;
+    \$119  = row3_done_t11;
     if (rst) begin
       \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row2_done_t8;
+    \$120  = row3_done_t12;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row2_done_t9;
+    \$121  = row3_done_t13;
     if (rst) begin
       \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row2_done_t10;
+    \$122  = row3_done_t14;
     if (rst) begin
       \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row2_done_t11;
+    \$123  = row3_done_t15;
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row2_done_t12;
+    \$124  = row3_done_t16;
     if (rst) begin
       \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row2_done_t13;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = row2_done_t14;
-    if (rst) begin
-      \$126  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = row2_done_t15;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = row2_done_t16;
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = \$63 ;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = row3_done_t5;
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = row3_done_t6;
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = row3_done_t7;
-    if (rst) begin
-      \$132  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = row3_done_t8;
-    if (rst) begin
-      \$133  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = row3_done_t9;
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = row3_done_t10;
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = row3_done_t11;
-    if (rst) begin
-      \$136  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = row3_done_t12;
-    if (rst) begin
-      \$137  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = row3_done_t13;
-    if (rst) begin
-      \$138  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = row3_done_t14;
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = row3_done_t15;
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = row3_done_t16;
-    if (rst) begin
-      \$141  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4943,6 +4915,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign w3_planes_d3 = \i_w$148 ;
   assign w3_scale_held = \i_scale$160 ;
   assign w3_zero_held = \i_zero$162 ;
+  assign row_sel = { row3_done_t17, row2_done_t17, row1_done_t17, row0_done_t17 };
   assign \i_a[0]  = \i_a$1 [7:0];
   assign \i_a[1]  = \i_a$1 [15:8];
   assign \i_a[2]  = \i_a$1 [23:16];
@@ -6064,14 +6037,10 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \o_ctl$227[0].first  = \o_ctl$227 [2];
   assign \o_ctl$227[0].last  = \o_ctl$227 [3];
   assign \o_ctl$227[0].group_end  = \o_ctl$227 [4];
-  assign o_row[127:96] = \$51 ;
-  assign o_row[95:64] = \$44 ;
-  assign o_row[63:32] = \$37 ;
-  assign o_row[31:0] = \$30 ;
-  assign row_sel[0] = \$14 ;
-  assign row_sel[1] = \$9 ;
-  assign row_sel[2] = \$5 ;
-  assign row_sel[3] = \$2 ;
+  assign o_row[127:96] = \$34 ;
+  assign o_row[95:64] = \$27 ;
+  assign o_row[63:32] = \$20 ;
+  assign o_row[31:0] = \$13 ;
   assign \i_hand_valid$152 [3] = \o_valid$159 ;
   assign \i_hand_valid$152 [2] = \o_valid$157 ;
   assign \i_hand_valid$152 [1] = \o_valid$155 ;
@@ -6104,14 +6073,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign i_hand[104:70] = \o_psum$108 ;
   assign i_hand[69:35] = \o_psum$106 ;
   assign i_hand[34:0] = o_psum;
-  assign \$1  = 1'h1;
-  assign \$2  = row3_done_t17;
-  assign \$3  = row3_done_t17;
-  assign \$6  = row3_done_t17;
-  assign \$10  = row3_done_t17;
-  assign \$15  = row3_done_t17;
-  assign \$18  = 1'h0;
-  assign \$20  = \$19 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);

@@ -2907,7 +2907,7 @@ endmodule
 module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$393 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [2:0] \$10 ;
   wire [31:0] \$100 ;
   wire [31:0] \$101 ;
   wire [31:0] \$102 ;
@@ -2918,7 +2918,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \$107 ;
   wire [31:0] \$108 ;
   wire [31:0] \$109 ;
-  wire \$11 ;
+  wire [2:0] \$11 ;
   wire [31:0] \$110 ;
   wire [31:0] \$111 ;
   wire [31:0] \$112 ;
@@ -2929,7 +2929,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \$117 ;
   wire [31:0] \$118 ;
   wire [31:0] \$119 ;
-  wire \$12 ;
+  wire [2:0] \$12 ;
   wire [31:0] \$120 ;
   wire [31:0] \$121 ;
   wire [31:0] \$122 ;
@@ -2940,207 +2940,207 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \$127 ;
   wire [31:0] \$128 ;
   wire [31:0] \$129 ;
-  wire \$13 ;
+  wire [2:0] \$13 ;
   wire [31:0] \$130 ;
   wire [31:0] \$131 ;
   wire [31:0] \$132 ;
   wire [31:0] \$133 ;
   wire [31:0] \$134 ;
-  wire [31:0] \$135 ;
-  wire [31:0] \$136 ;
-  wire [31:0] \$137 ;
-  wire [31:0] \$138 ;
-  wire [31:0] \$139 ;
-  wire \$14 ;
-  wire [31:0] \$140 ;
-  wire [31:0] \$141 ;
-  wire [31:0] \$142 ;
-  wire [31:0] \$143 ;
-  wire [31:0] \$144 ;
-  wire [31:0] \$145 ;
-  wire [31:0] \$146 ;
-  wire [31:0] \$147 ;
-  wire [31:0] \$148 ;
-  wire [31:0] \$149 ;
-  wire \$15 ;
-  wire [31:0] \$150 ;
-  wire [31:0] \$151 ;
-  wire [31:0] \$152 ;
-  wire [31:0] \$153 ;
-  wire [31:0] \$154 ;
-  wire [31:0] \$155 ;
-  wire [31:0] \$156 ;
-  wire [31:0] \$157 ;
-  wire [31:0] \$158 ;
-  wire [31:0] \$159 ;
-  wire \$16 ;
-  wire [31:0] \$160 ;
-  wire [31:0] \$161 ;
-  wire [31:0] \$162 ;
-  wire [31:0] \$163 ;
-  wire [31:0] \$164 ;
-  wire [31:0] \$165 ;
-  wire [31:0] \$166 ;
-  wire [31:0] \$167 ;
-  wire [31:0] \$168 ;
-  wire [31:0] \$169 ;
-  wire \$17 ;
-  wire [31:0] \$170 ;
-  wire [31:0] \$171 ;
-  wire [31:0] \$172 ;
-  wire [31:0] \$173 ;
-  wire [31:0] \$174 ;
-  wire [31:0] \$175 ;
-  wire [31:0] \$176 ;
-  wire [31:0] \$177 ;
-  wire [31:0] \$178 ;
-  wire [31:0] \$179 ;
-  wire \$18 ;
-  wire [31:0] \$180 ;
-  wire [31:0] \$181 ;
-  wire [31:0] \$182 ;
-  wire [31:0] \$183 ;
-  wire [31:0] \$184 ;
-  wire [31:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
-  wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire [2:0] \$14 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire [31:0] \$15 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  reg [31:0] \$159 ;
+  wire [31:0] \$16 ;
+  reg [4:0] \$160 ;
+  reg [31:0] \$161 ;
+  reg [31:0] \$162 ;
+  reg [4:0] \$163 ;
+  reg [4:0] \$164 ;
+  reg [31:0] \$165 ;
+  reg [31:0] \$166 ;
+  reg [31:0] \$167 ;
+  reg [4:0] \$168 ;
+  reg [4:0] \$169 ;
+  wire [31:0] \$17 ;
+  reg [4:0] \$170 ;
+  reg [31:0] \$171 ;
+  reg [31:0] \$172 ;
+  reg [31:0] \$173 ;
+  reg [31:0] \$174 ;
+  reg [4:0] \$175 ;
+  reg [4:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [4:0] \$178 ;
+  reg [31:0] \$179 ;
+  wire [31:0] \$18 ;
+  reg [31:0] \$180 ;
+  reg [31:0] \$181 ;
+  reg [31:0] \$182 ;
+  reg [31:0] \$183 ;
+  reg [4:0] \$184 ;
+  reg [4:0] \$185 ;
+  reg [4:0] \$186 ;
+  reg [4:0] \$187 ;
+  reg [4:0] \$188 ;
+  reg [31:0] \$189 ;
+  wire [31:0] \$19 ;
+  reg [31:0] \$190 ;
+  reg [31:0] \$191 ;
+  reg [31:0] \$192 ;
+  reg [31:0] \$193 ;
+  reg [31:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [4:0] \$196 ;
+  reg [4:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
-  wire \$21 ;
-  reg [31:0] \$210 ;
+  wire [31:0] \$20 ;
+  reg [4:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [31:0] \$203 ;
+  reg [31:0] \$204 ;
+  reg [31:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg [31:0] \$207 ;
+  reg [4:0] \$208 ;
+  reg [4:0] \$209 ;
+  wire [31:0] \$21 ;
+  reg [4:0] \$210 ;
   reg [4:0] \$211 ;
-  reg [31:0] \$212 ;
-  reg [31:0] \$213 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
   reg [4:0] \$214 ;
-  reg [4:0] \$215 ;
-  reg [31:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg [4:0] \$219 ;
-  wire \$22 ;
-  reg [4:0] \$220 ;
-  reg [4:0] \$221 ;
-  reg [31:0] \$222 ;
-  reg [31:0] \$223 ;
-  reg [31:0] \$224 ;
-  reg [31:0] \$225 ;
-  reg [4:0] \$226 ;
-  reg [4:0] \$227 ;
-  reg [4:0] \$228 ;
-  reg [4:0] \$229 ;
-  wire \$23 ;
-  reg [31:0] \$230 ;
-  reg [31:0] \$231 ;
-  reg [31:0] \$232 ;
-  reg [31:0] \$233 ;
-  reg [31:0] \$234 ;
-  reg [4:0] \$235 ;
-  reg [4:0] \$236 ;
-  reg [4:0] \$237 ;
-  reg [4:0] \$238 ;
-  reg [4:0] \$239 ;
-  wire \$24 ;
-  reg [31:0] \$240 ;
-  reg [31:0] \$241 ;
-  reg [31:0] \$242 ;
-  reg [31:0] \$243 ;
-  reg [31:0] \$244 ;
-  reg [31:0] \$245 ;
-  reg [4:0] \$246 ;
-  reg [4:0] \$247 ;
-  reg [4:0] \$248 ;
-  reg [4:0] \$249 ;
-  wire \$25 ;
-  reg [4:0] \$250 ;
-  reg [4:0] \$251 ;
-  reg [31:0] \$252 ;
-  reg [31:0] \$253 ;
-  reg [31:0] \$254 ;
-  reg [31:0] \$255 ;
-  reg [31:0] \$256 ;
-  reg [31:0] \$257 ;
-  reg [31:0] \$258 ;
-  reg [4:0] \$259 ;
-  wire \$26 ;
-  reg [4:0] \$260 ;
-  reg [4:0] \$261 ;
-  reg [4:0] \$262 ;
-  reg [4:0] \$263 ;
-  reg [4:0] \$264 ;
-  reg [4:0] \$265 ;
-  reg [7:0] \$266 ;
-  reg [1:0] \$267 ;
-  reg [7:0] \$268 ;
-  reg [7:0] \$269 ;
-  wire \$27 ;
-  reg [1:0] \$270 ;
-  reg [7:0] \$271 ;
-  reg [7:0] \$272 ;
-  reg [7:0] \$273 ;
-  reg [1:0] \$274 ;
-  reg [7:0] \$275 ;
-  reg [7:0] \$276 ;
-  reg [7:0] \$277 ;
-  reg [7:0] \$278 ;
-  reg [1:0] \$279 ;
-  wire \$28 ;
-  reg [7:0] \$280 ;
-  reg [7:0] \$281 ;
-  reg [7:0] \$282 ;
-  reg [7:0] \$283 ;
-  reg [7:0] \$284 ;
-  reg [1:0] \$285 ;
-  reg [7:0] \$286 ;
-  reg [7:0] \$287 ;
-  reg [7:0] \$288 ;
-  reg [7:0] \$289 ;
-  wire \$29 ;
-  reg [7:0] \$290 ;
-  reg [7:0] \$291 ;
-  reg [1:0] \$292 ;
-  reg [7:0] \$293 ;
-  reg [7:0] \$294 ;
-  reg [7:0] \$295 ;
-  reg [7:0] \$296 ;
-  reg [7:0] \$297 ;
-  reg [7:0] \$298 ;
-  reg [7:0] \$299 ;
+  reg [7:0] \$215 ;
+  reg [1:0] \$216 ;
+  reg [7:0] \$217 ;
+  reg [7:0] \$218 ;
+  reg [1:0] \$219 ;
+  wire [31:0] \$22 ;
+  reg [7:0] \$220 ;
+  reg [7:0] \$221 ;
+  reg [7:0] \$222 ;
+  reg [1:0] \$223 ;
+  reg [7:0] \$224 ;
+  reg [7:0] \$225 ;
+  reg [7:0] \$226 ;
+  reg [7:0] \$227 ;
+  reg [1:0] \$228 ;
+  reg [7:0] \$229 ;
+  wire [31:0] \$23 ;
+  reg [7:0] \$230 ;
+  reg [7:0] \$231 ;
+  reg [7:0] \$232 ;
+  reg [7:0] \$233 ;
+  reg [1:0] \$234 ;
+  reg [7:0] \$235 ;
+  reg [7:0] \$236 ;
+  reg [7:0] \$237 ;
+  reg [7:0] \$238 ;
+  reg [7:0] \$239 ;
+  wire [31:0] \$24 ;
+  reg [7:0] \$240 ;
+  reg [1:0] \$241 ;
+  reg [7:0] \$242 ;
+  reg [7:0] \$243 ;
+  reg [7:0] \$244 ;
+  reg [7:0] \$245 ;
+  reg [7:0] \$246 ;
+  reg [7:0] \$247 ;
+  reg [7:0] \$248 ;
+  reg [1:0] \$249 ;
+  wire [31:0] \$25 ;
+  reg [7:0] \$250 ;
+  reg [7:0] \$251 ;
+  reg [7:0] \$252 ;
+  reg [7:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg [7:0] \$255 ;
+  reg [7:0] \$256 ;
+  reg [7:0] \$257 ;
+  reg [1:0] \$258 ;
+  reg \$259 ;
+  wire [31:0] \$26 ;
+  reg \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
+  wire [31:0] \$27 ;
+  reg \$270 ;
+  reg \$271 ;
+  reg \$272 ;
+  reg \$273 ;
+  reg \$274 ;
+  reg \$275 ;
+  reg \$276 ;
+  reg \$277 ;
+  reg \$278 ;
+  reg \$279 ;
+  wire [31:0] \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg \$289 ;
+  wire [31:0] \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg \$293 ;
+  reg \$294 ;
+  reg \$295 ;
+  reg \$296 ;
+  reg \$297 ;
+  reg \$298 ;
+  reg \$299 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [1:0] \$300 ;
-  reg [7:0] \$301 ;
-  reg [7:0] \$302 ;
-  reg [7:0] \$303 ;
-  reg [7:0] \$304 ;
-  reg [7:0] \$305 ;
-  reg [7:0] \$306 ;
-  reg [7:0] \$307 ;
-  reg [7:0] \$308 ;
-  reg [1:0] \$309 ;
-  wire \$31 ;
+  wire [31:0] \$30 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg \$309 ;
+  wire [31:0] \$31 ;
   reg \$310 ;
   reg \$311 ;
   reg \$312 ;
@@ -3151,7 +3151,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$317 ;
   reg \$318 ;
   reg \$319 ;
-  wire \$32 ;
+  wire [31:0] \$32 ;
   reg \$320 ;
   reg \$321 ;
   reg \$322 ;
@@ -3162,7 +3162,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$327 ;
   reg \$328 ;
   reg \$329 ;
-  wire \$33 ;
+  wire [31:0] \$33 ;
   reg \$330 ;
   reg \$331 ;
   reg \$332 ;
@@ -3173,7 +3173,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$337 ;
   reg \$338 ;
   reg \$339 ;
-  wire \$34 ;
+  wire [31:0] \$34 ;
   reg \$340 ;
   reg \$341 ;
   reg \$342 ;
@@ -3184,7 +3184,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$347 ;
   reg \$348 ;
   reg \$349 ;
-  wire \$35 ;
+  wire [31:0] \$35 ;
   reg \$350 ;
   reg \$351 ;
   reg \$352 ;
@@ -3195,98 +3195,47 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   reg \$357 ;
   reg \$358 ;
   reg \$359 ;
-  wire \$36 ;
+  wire [31:0] \$36 ;
   reg \$360 ;
   reg \$361 ;
   reg \$362 ;
-  reg \$363 ;
-  reg \$364 ;
-  reg \$365 ;
-  reg \$366 ;
-  reg \$367 ;
-  reg \$368 ;
-  reg \$369 ;
-  wire \$37 ;
-  reg \$370 ;
-  reg \$371 ;
-  reg \$372 ;
-  reg \$373 ;
-  reg \$374 ;
-  reg \$375 ;
-  reg \$376 ;
-  reg \$377 ;
-  reg \$378 ;
-  reg \$379 ;
-  wire \$38 ;
-  reg \$380 ;
-  reg \$381 ;
-  reg \$382 ;
-  reg \$383 ;
-  reg \$384 ;
-  reg \$385 ;
-  reg \$386 ;
-  reg \$387 ;
-  reg \$388 ;
-  reg \$389 ;
-  wire \$39 ;
-  reg \$390 ;
-  reg \$391 ;
-  reg \$392 ;
-  reg \$393 ;
-  reg \$394 ;
-  reg \$395 ;
-  reg \$396 ;
-  reg \$397 ;
-  reg \$398 ;
-  reg \$399 ;
-  wire \$4 ;
-  wire \$40 ;
-  reg \$400 ;
-  reg \$401 ;
-  reg \$402 ;
-  reg \$403 ;
-  reg \$404 ;
-  reg \$405 ;
-  reg \$406 ;
-  reg \$407 ;
-  reg \$408 ;
-  reg \$409 ;
-  wire \$41 ;
-  reg \$410 ;
-  reg \$411 ;
-  reg \$412 ;
-  reg \$413 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [1:0] \$55 ;
-  wire [1:0] \$56 ;
-  wire [1:0] \$57 ;
-  wire [1:0] \$58 ;
-  wire [2:0] \$59 ;
-  wire \$6 ;
-  wire [2:0] \$60 ;
-  wire [2:0] \$61 ;
-  wire [2:0] \$62 ;
-  wire [2:0] \$63 ;
-  wire [2:0] \$64 ;
-  wire [2:0] \$65 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
+  wire [1:0] \$4 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire [1:0] \$5 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire [31:0] \$52 ;
+  wire [31:0] \$53 ;
+  wire [31:0] \$54 ;
+  wire [31:0] \$55 ;
+  wire [31:0] \$56 ;
+  wire [31:0] \$57 ;
+  wire [31:0] \$58 ;
+  wire [31:0] \$59 ;
+  wire [1:0] \$6 ;
+  wire [31:0] \$60 ;
+  wire [31:0] \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [31:0] \$64 ;
+  wire [31:0] \$65 ;
   wire [31:0] \$66 ;
   wire [31:0] \$67 ;
   wire [31:0] \$68 ;
   wire [31:0] \$69 ;
-  wire \$7 ;
+  wire [1:0] \$7 ;
   wire [31:0] \$70 ;
   wire [31:0] \$71 ;
   wire [31:0] \$72 ;
@@ -3297,7 +3246,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \$77 ;
   wire [31:0] \$78 ;
   wire [31:0] \$79 ;
-  wire \$8 ;
+  wire [2:0] \$8 ;
   wire [31:0] \$80 ;
   wire [31:0] \$81 ;
   wire [31:0] \$82 ;
@@ -3308,7 +3257,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \$87 ;
   wire [31:0] \$88 ;
   wire [31:0] \$89 ;
-  wire \$9 ;
+  wire [2:0] \$9 ;
   wire [31:0] \$90 ;
   wire [31:0] \$91 ;
   wire [31:0] \$92 ;
@@ -8518,613 +8467,572 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   (* init = 2'h0 *)
   wire [1:0] w7_zero_held;
   wire [1:0] \w7_zero_held[0] ;
-  always @(posedge clk)
-    row6_done_t9 <= \$388 ;
-  always @(posedge clk)
-    row6_done_t10 <= \$389 ;
-  always @(posedge clk)
-    row6_done_t11 <= \$390 ;
-  always @(posedge clk)
-    row6_done_t12 <= \$391 ;
-  always @(posedge clk)
-    row6_done_t13 <= \$392 ;
-  always @(posedge clk)
-    row6_done_t14 <= \$393 ;
-  always @(posedge clk)
-    row6_done_t15 <= \$394 ;
-  always @(posedge clk)
-    row6_done_t16 <= \$395 ;
-  always @(posedge clk)
-    row6_done_t17 <= \$396 ;
-  always @(posedge clk)
-    row6_done_t18 <= \$397 ;
-  always @(posedge clk)
-    row6_done_t19 <= \$398 ;
-  always @(posedge clk)
-    row6_done_t20 <= \$399 ;
-  always @(posedge clk)
-    row6_done_t21 <= \$400 ;
-  always @(posedge clk)
-    row7_done_t9 <= \$401 ;
-  always @(posedge clk)
-    row7_done_t10 <= \$402 ;
-  always @(posedge clk)
-    row7_done_t11 <= \$403 ;
-  always @(posedge clk)
-    row7_done_t12 <= \$404 ;
-  always @(posedge clk)
-    row7_done_t13 <= \$405 ;
-  always @(posedge clk)
-    row7_done_t14 <= \$406 ;
-  always @(posedge clk)
-    row7_done_t15 <= \$407 ;
-  always @(posedge clk)
-    row7_done_t16 <= \$408 ;
-  always @(posedge clk)
-    row7_done_t17 <= \$409 ;
-  always @(posedge clk)
-    row7_done_t18 <= \$410 ;
-  always @(posedge clk)
-    row7_done_t19 <= \$411 ;
-  always @(posedge clk)
-    row7_done_t20 <= \$412 ;
-  always @(posedge clk)
-    row7_done_t21 <= \$413 ;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row6_done_t21 & \$4 ;
-  assign \$7  = \$6  | row6_done_t21;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row5_done_t21 & \$8 ;
-  assign \$11  = \$10  | row6_done_t21;
-  assign \$12  = \$11  | row5_done_t21;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row4_done_t21 & \$13 ;
-  assign \$16  = \$15  | row6_done_t21;
-  assign \$17  = \$16  | row5_done_t21;
-  assign \$18  = \$17  | row4_done_t21;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = row3_done_t21 & \$19 ;
-  assign \$22  = \$21  | row6_done_t21;
-  assign \$23  = \$22  | row5_done_t21;
-  assign \$24  = \$23  | row4_done_t21;
-  assign \$25  = \$24  | row3_done_t21;
-  assign \$26  = ~ \$25 ;
-  assign \$27  = row2_done_t21 & \$26 ;
-  assign \$29  = \$28  | row6_done_t21;
-  assign \$30  = \$29  | row5_done_t21;
-  assign \$31  = \$30  | row4_done_t21;
-  assign \$32  = \$31  | row3_done_t21;
-  assign \$33  = \$32  | row2_done_t21;
-  assign \$34  = ~ \$33 ;
-  assign \$35  = row1_done_t21 & \$34 ;
-  assign \$37  = \$36  | row6_done_t21;
-  assign \$38  = \$37  | row5_done_t21;
-  assign \$39  = \$38  | row4_done_t21;
-  assign \$40  = \$39  | row3_done_t21;
-  assign \$41  = \$40  | row2_done_t21;
-  assign \$42  = \$41  | row1_done_t21;
-  assign \$43  = ~ \$42 ;
-  assign \$44  = row0_done_t21 & \$43 ;
-  assign \$46  = \$45  | row6_done_t21;
-  assign \$47  = \$46  | row5_done_t21;
-  assign \$48  = \$47  | row4_done_t21;
-  assign \$49  = \$48  | row3_done_t21;
-  assign \$50  = \$49  | row2_done_t21;
-  assign \$51  = \$50  | row1_done_t21;
-  assign o_row_valid = \$51  | row0_done_t21;
-  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$56  = { 1'h0, \$54  } | \$55 ;
-  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
-  assign \$60  = { 1'h0, \$58  } | \$59 ;
-  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign o_row_valid = | { row7_done_t21, row6_done_t21, row5_done_t21, row4_done_t21, row3_done_t21, row2_done_t21, row1_done_t21, row0_done_t21 };
+  assign \$2  = row1_done_t21 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_t21 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_t21 ? 2'h3 : 2'h0;
+  assign \$7  = \$5  | \$6 ;
+  assign \$8  = row4_done_t21 ? 3'h4 : 3'h0;
+  assign \$9  = { 1'h0, \$7  } | \$8 ;
+  assign \$10  = row5_done_t21 ? 3'h5 : 3'h0;
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = row6_done_t21 ? 3'h6 : 3'h0;
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = row7_done_t21 ? 3'h7 : 3'h0;
+  assign o_row_index = \$13  | \$14 ;
+  assign \$15  = o_acc[31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$16  = o_acc[63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = o_acc[95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$19  = \$17  | \$18 ;
+  assign \$20  = o_acc[127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = o_acc[159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = o_acc[191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = o_acc[223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = o_acc[255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
+  assign \$29  = \$27  | \$28 ;
+  assign \$30  = \o_acc$597 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$31  = \o_acc$597 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_acc$597 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_acc$597 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$36  = \$34  | \$35 ;
+  assign \$37  = \o_acc$597 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
+  assign \$38  = \$36  | \$37 ;
+  assign \$39  = \o_acc$597 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_acc$597 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_acc$597 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_acc$598 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$46  = \o_acc$598 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_acc$598 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_acc$598 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_acc$598 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
+  assign \$53  = \$51  | \$52 ;
+  assign \$54  = \o_acc$598 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
+  assign \$55  = \$53  | \$54 ;
+  assign \$56  = \o_acc$598 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
+  assign \$57  = \$55  | \$56 ;
+  assign \$58  = \o_acc$598 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
+  assign \$59  = \$57  | \$58 ;
+  assign \$60  = \o_acc$599 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$61  = \o_acc$599 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
   assign \$62  = \$60  | \$61 ;
-  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$63  = \o_acc$599 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
   assign \$64  = \$62  | \$63 ;
-  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
-  assign o_row_index = \$64  | \$65 ;
-  assign \$66  = o_acc[31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$67  = o_acc[63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$65  = \o_acc$599 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$66  = \$64  | \$65 ;
+  assign \$67  = \o_acc$599 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
   assign \$68  = \$66  | \$67 ;
-  assign \$69  = o_acc[95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$69  = \o_acc$599 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
   assign \$70  = \$68  | \$69 ;
-  assign \$71  = o_acc[127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$71  = \o_acc$599 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
   assign \$72  = \$70  | \$71 ;
-  assign \$73  = o_acc[159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$73  = \o_acc$599 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
   assign \$74  = \$72  | \$73 ;
-  assign \$75  = o_acc[191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$76  = \$74  | \$75 ;
-  assign \$77  = o_acc[223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$78  = \$76  | \$77 ;
-  assign \$79  = o_acc[255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \o_acc$597 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$82  = \o_acc$597 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$75  = \o_acc$600 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$76  = \o_acc$600 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$77  = \$75  | \$76 ;
+  assign \$78  = \o_acc$600 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$79  = \$77  | \$78 ;
+  assign \$80  = \o_acc$600 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$81  = \$79  | \$80 ;
+  assign \$82  = \o_acc$600 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
   assign \$83  = \$81  | \$82 ;
-  assign \$84  = \o_acc$597 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$84  = \o_acc$600 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
   assign \$85  = \$83  | \$84 ;
-  assign \$86  = \o_acc$597 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$86  = \o_acc$600 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
   assign \$87  = \$85  | \$86 ;
-  assign \$88  = \o_acc$597 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$88  = \o_acc$600 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
   assign \$89  = \$87  | \$88 ;
-  assign \$90  = \o_acc$597 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$91  = \$89  | \$90 ;
-  assign \$92  = \o_acc$597 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$93  = \$91  | \$92 ;
-  assign \$94  = \o_acc$597 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$95  = \$93  | \$94 ;
-  assign \$96  = \o_acc$598 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$97  = \o_acc$598 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$90  = \o_acc$601 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$91  = \o_acc$601 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$92  = \$90  | \$91 ;
+  assign \$93  = \o_acc$601 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$94  = \$92  | \$93 ;
+  assign \$95  = \o_acc$601 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$96  = \$94  | \$95 ;
+  assign \$97  = \o_acc$601 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
   assign \$98  = \$96  | \$97 ;
-  assign \$99  = \o_acc$598 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$99  = \o_acc$601 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
   assign \$100  = \$98  | \$99 ;
-  assign \$101  = \o_acc$598 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$101  = \o_acc$601 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
   assign \$102  = \$100  | \$101 ;
-  assign \$103  = \o_acc$598 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$103  = \o_acc$601 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
   assign \$104  = \$102  | \$103 ;
-  assign \$105  = \o_acc$598 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$106  = \$104  | \$105 ;
-  assign \$107  = \o_acc$598 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$108  = \$106  | \$107 ;
-  assign \$109  = \o_acc$598 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$110  = \$108  | \$109 ;
-  assign \$111  = \o_acc$599 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$112  = \o_acc$599 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$105  = \o_acc$602 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$106  = \o_acc$602 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$107  = \$105  | \$106 ;
+  assign \$108  = \o_acc$602 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$109  = \$107  | \$108 ;
+  assign \$110  = \o_acc$602 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \o_acc$602 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
   assign \$113  = \$111  | \$112 ;
-  assign \$114  = \o_acc$599 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$114  = \o_acc$602 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
   assign \$115  = \$113  | \$114 ;
-  assign \$116  = \o_acc$599 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$116  = \o_acc$602 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
   assign \$117  = \$115  | \$116 ;
-  assign \$118  = \o_acc$599 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$118  = \o_acc$602 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
   assign \$119  = \$117  | \$118 ;
-  assign \$120  = \o_acc$599 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$121  = \$119  | \$120 ;
-  assign \$122  = \o_acc$599 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$123  = \$121  | \$122 ;
-  assign \$124  = \o_acc$599 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$125  = \$123  | \$124 ;
-  assign \$126  = \o_acc$600 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$127  = \o_acc$600 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$120  = \o_acc$603 [31:0] & { row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21, row0_done_t21 };
+  assign \$121  = \o_acc$603 [63:32] & { row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21, row1_done_t21 };
+  assign \$122  = \$120  | \$121 ;
+  assign \$123  = \o_acc$603 [95:64] & { row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21, row2_done_t21 };
+  assign \$124  = \$122  | \$123 ;
+  assign \$125  = \o_acc$603 [127:96] & { row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21, row3_done_t21 };
+  assign \$126  = \$124  | \$125 ;
+  assign \$127  = \o_acc$603 [159:128] & { row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21, row4_done_t21 };
   assign \$128  = \$126  | \$127 ;
-  assign \$129  = \o_acc$600 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$129  = \o_acc$603 [191:160] & { row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21, row5_done_t21 };
   assign \$130  = \$128  | \$129 ;
-  assign \$131  = \o_acc$600 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$131  = \o_acc$603 [223:192] & { row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21, row6_done_t21 };
   assign \$132  = \$130  | \$131 ;
-  assign \$133  = \o_acc$600 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$133  = \o_acc$603 [255:224] & { row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21, row7_done_t21 };
   assign \$134  = \$132  | \$133 ;
-  assign \$135  = \o_acc$600 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$136  = \$134  | \$135 ;
-  assign \$137  = \o_acc$600 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$138  = \$136  | \$137 ;
-  assign \$139  = \o_acc$600 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$140  = \$138  | \$139 ;
-  assign \$141  = \o_acc$601 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$142  = \o_acc$601 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$143  = \$141  | \$142 ;
-  assign \$144  = \o_acc$601 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$145  = \$143  | \$144 ;
-  assign \$146  = \o_acc$601 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$147  = \$145  | \$146 ;
-  assign \$148  = \o_acc$601 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$149  = \$147  | \$148 ;
-  assign \$150  = \o_acc$601 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$151  = \$149  | \$150 ;
-  assign \$152  = \o_acc$601 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$153  = \$151  | \$152 ;
-  assign \$154  = \o_acc$601 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$155  = \$153  | \$154 ;
-  assign \$156  = \o_acc$602 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$157  = \o_acc$602 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$158  = \$156  | \$157 ;
-  assign \$159  = \o_acc$602 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$160  = \$158  | \$159 ;
-  assign \$161  = \o_acc$602 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$162  = \$160  | \$161 ;
-  assign \$163  = \o_acc$602 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$164  = \$162  | \$163 ;
-  assign \$165  = \o_acc$602 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$166  = \$164  | \$165 ;
-  assign \$167  = \o_acc$602 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$168  = \$166  | \$167 ;
-  assign \$169  = \o_acc$602 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$170  = \$168  | \$169 ;
-  assign \$171  = \o_acc$603 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$172  = \o_acc$603 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$173  = \$171  | \$172 ;
-  assign \$174  = \o_acc$603 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$175  = \$173  | \$174 ;
-  assign \$176  = \o_acc$603 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$177  = \$175  | \$176 ;
-  assign \$178  = \o_acc$603 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$179  = \$177  | \$178 ;
-  assign \$180  = \o_acc$603 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$181  = \$179  | \$180 ;
-  assign \$182  = \o_acc$603 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$183  = \$181  | \$182 ;
-  assign \$184  = \o_acc$603 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$185  = \$183  | \$184 ;
-  assign \$186  = i_ctl[0] & i_ctl[4];
-  assign \$187  = i_ctl[0] & i_ctl[4];
-  assign \$188  = i_ctl[0] & i_ctl[4];
-  assign \$189  = i_ctl[0] & i_ctl[4];
-  assign \$190  = i_ctl[0] & i_ctl[4];
-  assign \$191  = i_ctl[0] & i_ctl[4];
-  assign \$192  = i_ctl[0] & i_ctl[4];
-  assign \$193  = i_ctl[0] & i_ctl[4];
-  assign \$194  = i_ctl[0] & i_ctl[4];
-  assign \$195  = i_ctl[0] & i_ctl[4];
-  assign \$196  = i_ctl[0] & i_ctl[4];
-  assign \$197  = i_ctl[0] & i_ctl[4];
-  assign \$198  = i_ctl[0] & i_ctl[4];
-  assign \$199  = i_ctl[0] & i_ctl[4];
-  assign \$200  = i_ctl[0] & i_ctl[4];
-  assign \$201  = i_ctl[0] & i_ctl[4];
-  assign \$202  = \o_ctl$670 [0] & \o_ctl$670 [3];
-  assign \$203  = \o_ctl$683 [0] & \o_ctl$683 [3];
-  assign \$204  = \o_ctl$696 [0] & \o_ctl$696 [3];
-  assign \$205  = \o_ctl$709 [0] & \o_ctl$709 [3];
-  assign \$206  = \o_ctl$722 [0] & \o_ctl$722 [3];
-  assign \$207  = \o_ctl$735 [0] & \o_ctl$735 [3];
-  assign \$208  = \o_ctl$748 [0] & \o_ctl$748 [3];
-  assign \$209  = \o_ctl$761 [0] & \o_ctl$761 [3];
+  assign \$135  = i_ctl[0] & i_ctl[4];
+  assign \$136  = i_ctl[0] & i_ctl[4];
+  assign \$137  = i_ctl[0] & i_ctl[4];
+  assign \$138  = i_ctl[0] & i_ctl[4];
+  assign \$139  = i_ctl[0] & i_ctl[4];
+  assign \$140  = i_ctl[0] & i_ctl[4];
+  assign \$141  = i_ctl[0] & i_ctl[4];
+  assign \$142  = i_ctl[0] & i_ctl[4];
+  assign \$143  = i_ctl[0] & i_ctl[4];
+  assign \$144  = i_ctl[0] & i_ctl[4];
+  assign \$145  = i_ctl[0] & i_ctl[4];
+  assign \$146  = i_ctl[0] & i_ctl[4];
+  assign \$147  = i_ctl[0] & i_ctl[4];
+  assign \$148  = i_ctl[0] & i_ctl[4];
+  assign \$149  = i_ctl[0] & i_ctl[4];
+  assign \$150  = i_ctl[0] & i_ctl[4];
+  assign \$151  = \o_ctl$670 [0] & \o_ctl$670 [3];
+  assign \$152  = \o_ctl$683 [0] & \o_ctl$683 [3];
+  assign \$153  = \o_ctl$696 [0] & \o_ctl$696 [3];
+  assign \$154  = \o_ctl$709 [0] & \o_ctl$709 [3];
+  assign \$155  = \o_ctl$722 [0] & \o_ctl$722 [3];
+  assign \$156  = \o_ctl$735 [0] & \o_ctl$735 [3];
+  assign \$157  = \o_ctl$748 [0] & \o_ctl$748 [3];
+  assign \$158  = \o_ctl$761 [0] & \o_ctl$761 [3];
   always @(posedge clk)
-    \i_a$35  <= \$210 ;
+    \i_a$35  <= \$159 ;
   always @(posedge clk)
-    ctl1_d1 <= \$211 ;
+    ctl1_d1 <= \$160 ;
   always @(posedge clk)
-    a2_d1 <= \$212 ;
+    a2_d1 <= \$161 ;
   always @(posedge clk)
-    \i_a$70  <= \$213 ;
+    \i_a$70  <= \$162 ;
   always @(posedge clk)
-    ctl2_d1 <= \$214 ;
+    ctl2_d1 <= \$163 ;
   always @(posedge clk)
-    ctl2_d2 <= \$215 ;
+    ctl2_d2 <= \$164 ;
   always @(posedge clk)
-    a3_d1 <= \$216 ;
+    a3_d1 <= \$165 ;
   always @(posedge clk)
-    a3_d2 <= \$217 ;
+    a3_d2 <= \$166 ;
   always @(posedge clk)
-    \i_a$105  <= \$218 ;
+    \i_a$105  <= \$167 ;
   always @(posedge clk)
-    ctl3_d1 <= \$219 ;
+    ctl3_d1 <= \$168 ;
   always @(posedge clk)
-    ctl3_d2 <= \$220 ;
+    ctl3_d2 <= \$169 ;
   always @(posedge clk)
-    ctl3_d3 <= \$221 ;
+    ctl3_d3 <= \$170 ;
   always @(posedge clk)
-    a4_d1 <= \$222 ;
+    a4_d1 <= \$171 ;
   always @(posedge clk)
-    a4_d2 <= \$223 ;
+    a4_d2 <= \$172 ;
   always @(posedge clk)
-    a4_d3 <= \$224 ;
+    a4_d3 <= \$173 ;
   always @(posedge clk)
-    \i_a$140  <= \$225 ;
+    \i_a$140  <= \$174 ;
   always @(posedge clk)
-    ctl4_d1 <= \$226 ;
+    ctl4_d1 <= \$175 ;
   always @(posedge clk)
-    ctl4_d2 <= \$227 ;
+    ctl4_d2 <= \$176 ;
   always @(posedge clk)
-    ctl4_d3 <= \$228 ;
+    ctl4_d3 <= \$177 ;
   always @(posedge clk)
-    ctl4_d4 <= \$229 ;
+    ctl4_d4 <= \$178 ;
   always @(posedge clk)
-    a5_d1 <= \$230 ;
+    a5_d1 <= \$179 ;
   always @(posedge clk)
-    a5_d2 <= \$231 ;
+    a5_d2 <= \$180 ;
   always @(posedge clk)
-    a5_d3 <= \$232 ;
+    a5_d3 <= \$181 ;
   always @(posedge clk)
-    a5_d4 <= \$233 ;
+    a5_d4 <= \$182 ;
   always @(posedge clk)
-    \i_a$175  <= \$234 ;
+    \i_a$175  <= \$183 ;
   always @(posedge clk)
-    ctl5_d1 <= \$235 ;
+    ctl5_d1 <= \$184 ;
   always @(posedge clk)
-    ctl5_d2 <= \$236 ;
+    ctl5_d2 <= \$185 ;
   always @(posedge clk)
-    ctl5_d3 <= \$237 ;
+    ctl5_d3 <= \$186 ;
   always @(posedge clk)
-    ctl5_d4 <= \$238 ;
+    ctl5_d4 <= \$187 ;
   always @(posedge clk)
-    ctl5_d5 <= \$239 ;
+    ctl5_d5 <= \$188 ;
   always @(posedge clk)
-    a6_d1 <= \$240 ;
+    a6_d1 <= \$189 ;
   always @(posedge clk)
-    a6_d2 <= \$241 ;
+    a6_d2 <= \$190 ;
   always @(posedge clk)
-    a6_d3 <= \$242 ;
+    a6_d3 <= \$191 ;
   always @(posedge clk)
-    a6_d4 <= \$243 ;
+    a6_d4 <= \$192 ;
   always @(posedge clk)
-    a6_d5 <= \$244 ;
+    a6_d5 <= \$193 ;
   always @(posedge clk)
-    \i_a$210  <= \$245 ;
+    \i_a$210  <= \$194 ;
   always @(posedge clk)
-    ctl6_d1 <= \$246 ;
+    ctl6_d1 <= \$195 ;
   always @(posedge clk)
-    ctl6_d2 <= \$247 ;
+    ctl6_d2 <= \$196 ;
   always @(posedge clk)
-    ctl6_d3 <= \$248 ;
+    ctl6_d3 <= \$197 ;
   always @(posedge clk)
-    ctl6_d4 <= \$249 ;
+    ctl6_d4 <= \$198 ;
   always @(posedge clk)
-    ctl6_d5 <= \$250 ;
+    ctl6_d5 <= \$199 ;
   always @(posedge clk)
-    ctl6_d6 <= \$251 ;
+    ctl6_d6 <= \$200 ;
   always @(posedge clk)
-    a7_d1 <= \$252 ;
+    a7_d1 <= \$201 ;
   always @(posedge clk)
-    a7_d2 <= \$253 ;
+    a7_d2 <= \$202 ;
   always @(posedge clk)
-    a7_d3 <= \$254 ;
+    a7_d3 <= \$203 ;
   always @(posedge clk)
-    a7_d4 <= \$255 ;
+    a7_d4 <= \$204 ;
   always @(posedge clk)
-    a7_d5 <= \$256 ;
+    a7_d5 <= \$205 ;
   always @(posedge clk)
-    a7_d6 <= \$257 ;
+    a7_d6 <= \$206 ;
   always @(posedge clk)
-    \i_a$245  <= \$258 ;
+    \i_a$245  <= \$207 ;
   always @(posedge clk)
-    ctl7_d1 <= \$259 ;
+    ctl7_d1 <= \$208 ;
   always @(posedge clk)
-    ctl7_d2 <= \$260 ;
+    ctl7_d2 <= \$209 ;
   always @(posedge clk)
-    ctl7_d3 <= \$261 ;
+    ctl7_d3 <= \$210 ;
   always @(posedge clk)
-    ctl7_d4 <= \$262 ;
+    ctl7_d4 <= \$211 ;
   always @(posedge clk)
-    ctl7_d5 <= \$263 ;
+    ctl7_d5 <= \$212 ;
   always @(posedge clk)
-    ctl7_d6 <= \$264 ;
+    ctl7_d6 <= \$213 ;
   always @(posedge clk)
-    ctl7_d7 <= \$265 ;
+    ctl7_d7 <= \$214 ;
   always @(posedge clk)
-    i_scale <= \$266 ;
+    i_scale <= \$215 ;
   always @(posedge clk)
-    i_zero <= \$267 ;
+    i_zero <= \$216 ;
   always @(posedge clk)
-    \i_w$416  <= \$268 ;
+    \i_w$416  <= \$217 ;
   always @(posedge clk)
-    \i_scale$436  <= \$269 ;
+    \i_scale$436  <= \$218 ;
   always @(posedge clk)
-    \i_zero$438  <= \$270 ;
+    \i_zero$438  <= \$219 ;
   always @(posedge clk)
-    w2_planes_d1 <= \$271 ;
+    w2_planes_d1 <= \$220 ;
   always @(posedge clk)
-    \i_w$440  <= \$272 ;
+    \i_w$440  <= \$221 ;
   always @(posedge clk)
-    \i_scale$460  <= \$273 ;
+    \i_scale$460  <= \$222 ;
   always @(posedge clk)
-    \i_zero$462  <= \$274 ;
+    \i_zero$462  <= \$223 ;
   always @(posedge clk)
-    w3_planes_d1 <= \$275 ;
+    w3_planes_d1 <= \$224 ;
   always @(posedge clk)
-    w3_planes_d2 <= \$276 ;
+    w3_planes_d2 <= \$225 ;
   always @(posedge clk)
-    \i_w$464  <= \$277 ;
+    \i_w$464  <= \$226 ;
   always @(posedge clk)
-    \i_scale$484  <= \$278 ;
+    \i_scale$484  <= \$227 ;
   always @(posedge clk)
-    \i_zero$486  <= \$279 ;
+    \i_zero$486  <= \$228 ;
   always @(posedge clk)
-    w4_planes_d1 <= \$280 ;
+    w4_planes_d1 <= \$229 ;
   always @(posedge clk)
-    w4_planes_d2 <= \$281 ;
+    w4_planes_d2 <= \$230 ;
   always @(posedge clk)
-    w4_planes_d3 <= \$282 ;
+    w4_planes_d3 <= \$231 ;
   always @(posedge clk)
-    \i_w$488  <= \$283 ;
+    \i_w$488  <= \$232 ;
   always @(posedge clk)
-    \i_scale$508  <= \$284 ;
+    \i_scale$508  <= \$233 ;
   always @(posedge clk)
-    \i_zero$510  <= \$285 ;
+    \i_zero$510  <= \$234 ;
   always @(posedge clk)
-    w5_planes_d1 <= \$286 ;
+    w5_planes_d1 <= \$235 ;
   always @(posedge clk)
-    w5_planes_d2 <= \$287 ;
+    w5_planes_d2 <= \$236 ;
   always @(posedge clk)
-    w5_planes_d3 <= \$288 ;
+    w5_planes_d3 <= \$237 ;
   always @(posedge clk)
-    w5_planes_d4 <= \$289 ;
+    w5_planes_d4 <= \$238 ;
   always @(posedge clk)
-    \i_w$512  <= \$290 ;
+    \i_w$512  <= \$239 ;
   always @(posedge clk)
-    \i_scale$532  <= \$291 ;
+    \i_scale$532  <= \$240 ;
   always @(posedge clk)
-    \i_zero$534  <= \$292 ;
+    \i_zero$534  <= \$241 ;
   always @(posedge clk)
-    w6_planes_d1 <= \$293 ;
+    w6_planes_d1 <= \$242 ;
   always @(posedge clk)
-    w6_planes_d2 <= \$294 ;
+    w6_planes_d2 <= \$243 ;
   always @(posedge clk)
-    w6_planes_d3 <= \$295 ;
+    w6_planes_d3 <= \$244 ;
   always @(posedge clk)
-    w6_planes_d4 <= \$296 ;
+    w6_planes_d4 <= \$245 ;
   always @(posedge clk)
-    w6_planes_d5 <= \$297 ;
+    w6_planes_d5 <= \$246 ;
   always @(posedge clk)
-    \i_w$536  <= \$298 ;
+    \i_w$536  <= \$247 ;
   always @(posedge clk)
-    \i_scale$556  <= \$299 ;
+    \i_scale$556  <= \$248 ;
   always @(posedge clk)
-    \i_zero$558  <= \$300 ;
+    \i_zero$558  <= \$249 ;
   always @(posedge clk)
-    w7_planes_d1 <= \$301 ;
+    w7_planes_d1 <= \$250 ;
   always @(posedge clk)
-    w7_planes_d2 <= \$302 ;
+    w7_planes_d2 <= \$251 ;
   always @(posedge clk)
-    w7_planes_d3 <= \$303 ;
+    w7_planes_d3 <= \$252 ;
   always @(posedge clk)
-    w7_planes_d4 <= \$304 ;
+    w7_planes_d4 <= \$253 ;
   always @(posedge clk)
-    w7_planes_d5 <= \$305 ;
+    w7_planes_d5 <= \$254 ;
   always @(posedge clk)
-    w7_planes_d6 <= \$306 ;
+    w7_planes_d6 <= \$255 ;
   always @(posedge clk)
-    \i_w$560  <= \$307 ;
+    \i_w$560  <= \$256 ;
   always @(posedge clk)
-    \i_scale$580  <= \$308 ;
+    \i_scale$580  <= \$257 ;
   always @(posedge clk)
-    \i_zero$582  <= \$309 ;
+    \i_zero$582  <= \$258 ;
   always @(posedge clk)
-    row0_done_t9 <= \$310 ;
+    row0_done_t9 <= \$259 ;
   always @(posedge clk)
-    row0_done_t10 <= \$311 ;
+    row0_done_t10 <= \$260 ;
   always @(posedge clk)
-    row0_done_t11 <= \$312 ;
+    row0_done_t11 <= \$261 ;
   always @(posedge clk)
-    row0_done_t12 <= \$313 ;
+    row0_done_t12 <= \$262 ;
   always @(posedge clk)
-    row0_done_t13 <= \$314 ;
+    row0_done_t13 <= \$263 ;
   always @(posedge clk)
-    row0_done_t14 <= \$315 ;
+    row0_done_t14 <= \$264 ;
   always @(posedge clk)
-    row0_done_t15 <= \$316 ;
+    row0_done_t15 <= \$265 ;
   always @(posedge clk)
-    row0_done_t16 <= \$317 ;
+    row0_done_t16 <= \$266 ;
   always @(posedge clk)
-    row0_done_t17 <= \$318 ;
+    row0_done_t17 <= \$267 ;
   always @(posedge clk)
-    row0_done_t18 <= \$319 ;
+    row0_done_t18 <= \$268 ;
   always @(posedge clk)
-    row0_done_t19 <= \$320 ;
+    row0_done_t19 <= \$269 ;
   always @(posedge clk)
-    row0_done_t20 <= \$321 ;
+    row0_done_t20 <= \$270 ;
   always @(posedge clk)
-    row0_done_t21 <= \$322 ;
+    row0_done_t21 <= \$271 ;
   always @(posedge clk)
-    row1_done_t9 <= \$323 ;
+    row1_done_t9 <= \$272 ;
   always @(posedge clk)
-    row1_done_t10 <= \$324 ;
+    row1_done_t10 <= \$273 ;
   always @(posedge clk)
-    row1_done_t11 <= \$325 ;
+    row1_done_t11 <= \$274 ;
   always @(posedge clk)
-    row1_done_t12 <= \$326 ;
+    row1_done_t12 <= \$275 ;
   always @(posedge clk)
-    row1_done_t13 <= \$327 ;
+    row1_done_t13 <= \$276 ;
   always @(posedge clk)
-    row1_done_t14 <= \$328 ;
+    row1_done_t14 <= \$277 ;
   always @(posedge clk)
-    row1_done_t15 <= \$329 ;
+    row1_done_t15 <= \$278 ;
   always @(posedge clk)
-    row1_done_t16 <= \$330 ;
+    row1_done_t16 <= \$279 ;
   always @(posedge clk)
-    row1_done_t17 <= \$331 ;
+    row1_done_t17 <= \$280 ;
   always @(posedge clk)
-    row1_done_t18 <= \$332 ;
+    row1_done_t18 <= \$281 ;
   always @(posedge clk)
-    row1_done_t19 <= \$333 ;
+    row1_done_t19 <= \$282 ;
   always @(posedge clk)
-    row1_done_t20 <= \$334 ;
+    row1_done_t20 <= \$283 ;
   always @(posedge clk)
-    row1_done_t21 <= \$335 ;
+    row1_done_t21 <= \$284 ;
   always @(posedge clk)
-    row2_done_t9 <= \$336 ;
+    row2_done_t9 <= \$285 ;
   always @(posedge clk)
-    row2_done_t10 <= \$337 ;
+    row2_done_t10 <= \$286 ;
   always @(posedge clk)
-    row2_done_t11 <= \$338 ;
+    row2_done_t11 <= \$287 ;
   always @(posedge clk)
-    row2_done_t12 <= \$339 ;
+    row2_done_t12 <= \$288 ;
   always @(posedge clk)
-    row2_done_t13 <= \$340 ;
+    row2_done_t13 <= \$289 ;
   always @(posedge clk)
-    row2_done_t14 <= \$341 ;
+    row2_done_t14 <= \$290 ;
   always @(posedge clk)
-    row2_done_t15 <= \$342 ;
+    row2_done_t15 <= \$291 ;
   always @(posedge clk)
-    row2_done_t16 <= \$343 ;
+    row2_done_t16 <= \$292 ;
   always @(posedge clk)
-    row2_done_t17 <= \$344 ;
+    row2_done_t17 <= \$293 ;
   always @(posedge clk)
-    row2_done_t18 <= \$345 ;
+    row2_done_t18 <= \$294 ;
   always @(posedge clk)
-    row2_done_t19 <= \$346 ;
+    row2_done_t19 <= \$295 ;
   always @(posedge clk)
-    row2_done_t20 <= \$347 ;
+    row2_done_t20 <= \$296 ;
   always @(posedge clk)
-    row2_done_t21 <= \$348 ;
+    row2_done_t21 <= \$297 ;
   always @(posedge clk)
-    row3_done_t9 <= \$349 ;
+    row3_done_t9 <= \$298 ;
   always @(posedge clk)
-    row3_done_t10 <= \$350 ;
+    row3_done_t10 <= \$299 ;
   always @(posedge clk)
-    row3_done_t11 <= \$351 ;
+    row3_done_t11 <= \$300 ;
   always @(posedge clk)
-    row3_done_t12 <= \$352 ;
+    row3_done_t12 <= \$301 ;
   always @(posedge clk)
-    row3_done_t13 <= \$353 ;
+    row3_done_t13 <= \$302 ;
   always @(posedge clk)
-    row3_done_t14 <= \$354 ;
+    row3_done_t14 <= \$303 ;
   always @(posedge clk)
-    row3_done_t15 <= \$355 ;
+    row3_done_t15 <= \$304 ;
   always @(posedge clk)
-    row3_done_t16 <= \$356 ;
+    row3_done_t16 <= \$305 ;
   always @(posedge clk)
-    row3_done_t17 <= \$357 ;
+    row3_done_t17 <= \$306 ;
   always @(posedge clk)
-    row3_done_t18 <= \$358 ;
+    row3_done_t18 <= \$307 ;
   always @(posedge clk)
-    row3_done_t19 <= \$359 ;
+    row3_done_t19 <= \$308 ;
   always @(posedge clk)
-    row3_done_t20 <= \$360 ;
+    row3_done_t20 <= \$309 ;
   always @(posedge clk)
-    row3_done_t21 <= \$361 ;
+    row3_done_t21 <= \$310 ;
   always @(posedge clk)
-    row4_done_t9 <= \$362 ;
+    row4_done_t9 <= \$311 ;
   always @(posedge clk)
-    row4_done_t10 <= \$363 ;
+    row4_done_t10 <= \$312 ;
   always @(posedge clk)
-    row4_done_t11 <= \$364 ;
+    row4_done_t11 <= \$313 ;
   always @(posedge clk)
-    row4_done_t12 <= \$365 ;
+    row4_done_t12 <= \$314 ;
   always @(posedge clk)
-    row4_done_t13 <= \$366 ;
+    row4_done_t13 <= \$315 ;
   always @(posedge clk)
-    row4_done_t14 <= \$367 ;
+    row4_done_t14 <= \$316 ;
   always @(posedge clk)
-    row4_done_t15 <= \$368 ;
+    row4_done_t15 <= \$317 ;
   always @(posedge clk)
-    row4_done_t16 <= \$369 ;
+    row4_done_t16 <= \$318 ;
   always @(posedge clk)
-    row4_done_t17 <= \$370 ;
+    row4_done_t17 <= \$319 ;
   always @(posedge clk)
-    row4_done_t18 <= \$371 ;
+    row4_done_t18 <= \$320 ;
   always @(posedge clk)
-    row4_done_t19 <= \$372 ;
+    row4_done_t19 <= \$321 ;
   always @(posedge clk)
-    row4_done_t20 <= \$373 ;
+    row4_done_t20 <= \$322 ;
   always @(posedge clk)
-    row4_done_t21 <= \$374 ;
+    row4_done_t21 <= \$323 ;
   always @(posedge clk)
-    row5_done_t9 <= \$375 ;
+    row5_done_t9 <= \$324 ;
   always @(posedge clk)
-    row5_done_t10 <= \$376 ;
+    row5_done_t10 <= \$325 ;
   always @(posedge clk)
-    row5_done_t11 <= \$377 ;
+    row5_done_t11 <= \$326 ;
   always @(posedge clk)
-    row5_done_t12 <= \$378 ;
+    row5_done_t12 <= \$327 ;
   always @(posedge clk)
-    row5_done_t13 <= \$379 ;
+    row5_done_t13 <= \$328 ;
   always @(posedge clk)
-    row5_done_t14 <= \$380 ;
+    row5_done_t14 <= \$329 ;
   always @(posedge clk)
-    row5_done_t15 <= \$381 ;
+    row5_done_t15 <= \$330 ;
   always @(posedge clk)
-    row5_done_t16 <= \$382 ;
+    row5_done_t16 <= \$331 ;
   always @(posedge clk)
-    row5_done_t17 <= \$383 ;
+    row5_done_t17 <= \$332 ;
   always @(posedge clk)
-    row5_done_t18 <= \$384 ;
+    row5_done_t18 <= \$333 ;
   always @(posedge clk)
-    row5_done_t19 <= \$385 ;
+    row5_done_t19 <= \$334 ;
   always @(posedge clk)
-    row5_done_t20 <= \$386 ;
+    row5_done_t20 <= \$335 ;
   always @(posedge clk)
-    row5_done_t21 <= \$387 ;
+    row5_done_t21 <= \$336 ;
+  always @(posedge clk)
+    row6_done_t9 <= \$337 ;
+  always @(posedge clk)
+    row6_done_t10 <= \$338 ;
+  always @(posedge clk)
+    row6_done_t11 <= \$339 ;
+  always @(posedge clk)
+    row6_done_t12 <= \$340 ;
+  always @(posedge clk)
+    row6_done_t13 <= \$341 ;
+  always @(posedge clk)
+    row6_done_t14 <= \$342 ;
+  always @(posedge clk)
+    row6_done_t15 <= \$343 ;
+  always @(posedge clk)
+    row6_done_t16 <= \$344 ;
+  always @(posedge clk)
+    row6_done_t17 <= \$345 ;
+  always @(posedge clk)
+    row6_done_t18 <= \$346 ;
+  always @(posedge clk)
+    row6_done_t19 <= \$347 ;
+  always @(posedge clk)
+    row6_done_t20 <= \$348 ;
+  always @(posedge clk)
+    row6_done_t21 <= \$349 ;
+  always @(posedge clk)
+    row7_done_t9 <= \$350 ;
+  always @(posedge clk)
+    row7_done_t10 <= \$351 ;
+  always @(posedge clk)
+    row7_done_t11 <= \$352 ;
+  always @(posedge clk)
+    row7_done_t12 <= \$353 ;
+  always @(posedge clk)
+    row7_done_t13 <= \$354 ;
+  always @(posedge clk)
+    row7_done_t14 <= \$355 ;
+  always @(posedge clk)
+    row7_done_t15 <= \$356 ;
+  always @(posedge clk)
+    row7_done_t16 <= \$357 ;
+  always @(posedge clk)
+    row7_done_t17 <= \$358 ;
+  always @(posedge clk)
+    row7_done_t18 <= \$359 ;
+  always @(posedge clk)
+    row7_done_t19 <= \$360 ;
+  always @(posedge clk)
+    row7_done_t20 <= \$361 ;
+  always @(posedge clk)
+    row7_done_t21 <= \$362 ;
   \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
@@ -9991,1478 +9899,1478 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$389  = row6_done_t9;
+    \$159  = \i_a$1 [63:32];
     if (rst) begin
-      \$389  = 1'h0;
+      \$159  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$390  = row6_done_t10;
+    \$160  = i_ctl;
     if (rst) begin
-      \$390  = 1'h0;
+      \$160  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$391  = row6_done_t11;
+    \$161  = \i_a$1 [95:64];
     if (rst) begin
-      \$391  = 1'h0;
+      \$161  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$392  = row6_done_t12;
+    \$162  = a2_d1;
     if (rst) begin
-      \$392  = 1'h0;
+      \$162  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$393  = row6_done_t13;
+    \$163  = i_ctl;
     if (rst) begin
-      \$393  = 1'h0;
+      \$163  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$394  = row6_done_t14;
+    \$164  = ctl2_d1;
     if (rst) begin
-      \$394  = 1'h0;
+      \$164  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$395  = row6_done_t15;
+    \$165  = \i_a$1 [127:96];
     if (rst) begin
-      \$395  = 1'h0;
+      \$165  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$396  = row6_done_t16;
+    \$166  = a3_d1;
     if (rst) begin
-      \$396  = 1'h0;
+      \$166  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$397  = row6_done_t17;
+    \$167  = a3_d2;
     if (rst) begin
-      \$397  = 1'h0;
+      \$167  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$398  = row6_done_t18;
+    \$168  = i_ctl;
     if (rst) begin
-      \$398  = 1'h0;
+      \$168  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$399  = row6_done_t19;
+    \$169  = ctl3_d1;
     if (rst) begin
-      \$399  = 1'h0;
+      \$169  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$400  = row6_done_t20;
+    \$170  = ctl3_d2;
     if (rst) begin
-      \$400  = 1'h0;
+      \$170  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$401  = \$209 ;
+    \$171  = \i_a$1 [159:128];
     if (rst) begin
-      \$401  = 1'h0;
+      \$171  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$402  = row7_done_t9;
+    \$172  = a4_d1;
     if (rst) begin
-      \$402  = 1'h0;
+      \$172  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$403  = row7_done_t10;
+    \$173  = a4_d2;
     if (rst) begin
-      \$403  = 1'h0;
+      \$173  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$404  = row7_done_t11;
+    \$174  = a4_d3;
     if (rst) begin
-      \$404  = 1'h0;
+      \$174  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$405  = row7_done_t12;
+    \$175  = i_ctl;
     if (rst) begin
-      \$405  = 1'h0;
+      \$175  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$406  = row7_done_t13;
+    \$176  = ctl4_d1;
     if (rst) begin
-      \$406  = 1'h0;
+      \$176  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$407  = row7_done_t14;
+    \$177  = ctl4_d2;
     if (rst) begin
-      \$407  = 1'h0;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$408  = row7_done_t15;
+    \$178  = ctl4_d3;
     if (rst) begin
-      \$408  = 1'h0;
+      \$178  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$409  = row7_done_t16;
+    \$179  = \i_a$1 [191:160];
     if (rst) begin
-      \$409  = 1'h0;
+      \$179  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$410  = row7_done_t17;
+    \$180  = a5_d1;
     if (rst) begin
-      \$410  = 1'h0;
+      \$180  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$411  = row7_done_t18;
+    \$181  = a5_d2;
     if (rst) begin
-      \$411  = 1'h0;
+      \$181  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$412  = row7_done_t19;
+    \$182  = a5_d3;
     if (rst) begin
-      \$412  = 1'h0;
+      \$182  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$413  = row7_done_t20;
+    \$183  = a5_d4;
     if (rst) begin
-      \$413  = 1'h0;
+      \$183  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = \i_a$1 [63:32];
+    \$184  = i_ctl;
     if (rst) begin
-      \$210  = 32'd0;
+      \$184  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = i_ctl;
+    \$185  = ctl5_d1;
+    if (rst) begin
+      \$185  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$186  = ctl5_d2;
+    if (rst) begin
+      \$186  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$187  = ctl5_d3;
+    if (rst) begin
+      \$187  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$188  = ctl5_d4;
+    if (rst) begin
+      \$188  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$189  = \i_a$1 [223:192];
+    if (rst) begin
+      \$189  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$190  = a6_d1;
+    if (rst) begin
+      \$190  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$191  = a6_d2;
+    if (rst) begin
+      \$191  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$192  = a6_d3;
+    if (rst) begin
+      \$192  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$193  = a6_d4;
+    if (rst) begin
+      \$193  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$194  = a6_d5;
+    if (rst) begin
+      \$194  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$195  = i_ctl;
+    if (rst) begin
+      \$195  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$196  = ctl6_d1;
+    if (rst) begin
+      \$196  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$197  = ctl6_d2;
+    if (rst) begin
+      \$197  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$198  = ctl6_d3;
+    if (rst) begin
+      \$198  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$199  = ctl6_d4;
+    if (rst) begin
+      \$199  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$200  = ctl6_d5;
+    if (rst) begin
+      \$200  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$201  = \i_a$1 [255:224];
+    if (rst) begin
+      \$201  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$202  = a7_d1;
+    if (rst) begin
+      \$202  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$203  = a7_d2;
+    if (rst) begin
+      \$203  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$204  = a7_d3;
+    if (rst) begin
+      \$204  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$205  = a7_d4;
+    if (rst) begin
+      \$205  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$206  = a7_d5;
+    if (rst) begin
+      \$206  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$207  = a7_d6;
+    if (rst) begin
+      \$207  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$208  = i_ctl;
+    if (rst) begin
+      \$208  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$209  = ctl7_d1;
+    if (rst) begin
+      \$209  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$210  = ctl7_d2;
+    if (rst) begin
+      \$210  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$211  = ctl7_d3;
     if (rst) begin
       \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = \i_a$1 [95:64];
+    \$212  = ctl7_d4;
     if (rst) begin
-      \$212  = 32'd0;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = a2_d1;
+    \$213  = ctl7_d5;
     if (rst) begin
-      \$213  = 32'd0;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = i_ctl;
+    \$214  = ctl7_d6;
     if (rst) begin
       \$214  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = ctl2_d1;
+    \$215  = i_scale;
+    if (\$135 ) begin
+      \$215  = \i_w$393 [15:8];
+    end
     if (rst) begin
-      \$215  = 5'h00;
+      \$215  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = \i_a$1 [127:96];
+    \$216  = i_zero;
+    if (\$136 ) begin
+      \$216  = \i_w$393 [17:16];
+    end
     if (rst) begin
-      \$216  = 32'd0;
+      \$216  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = a3_d1;
+    \$217  = \i_w$393 [25:18];
     if (rst) begin
-      \$217  = 32'd0;
+      \$217  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = a3_d2;
+    \$218  = \i_scale$436 ;
+    if (\$137 ) begin
+      \$218  = \i_w$393 [33:26];
+    end
     if (rst) begin
-      \$218  = 32'd0;
+      \$218  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = i_ctl;
+    \$219  = \i_zero$438 ;
+    if (\$138 ) begin
+      \$219  = \i_w$393 [35:34];
+    end
     if (rst) begin
-      \$219  = 5'h00;
+      \$219  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = ctl3_d1;
+    \$220  = \i_w$393 [43:36];
     if (rst) begin
-      \$220  = 5'h00;
+      \$220  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = ctl3_d2;
+    \$221  = w2_planes_d1;
     if (rst) begin
-      \$221  = 5'h00;
+      \$221  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = \i_a$1 [159:128];
+    \$222  = \i_scale$460 ;
+    if (\$139 ) begin
+      \$222  = \i_w$393 [51:44];
+    end
     if (rst) begin
-      \$222  = 32'd0;
+      \$222  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = a4_d1;
+    \$223  = \i_zero$462 ;
+    if (\$140 ) begin
+      \$223  = \i_w$393 [53:52];
+    end
     if (rst) begin
-      \$223  = 32'd0;
+      \$223  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = a4_d2;
+    \$224  = \i_w$393 [61:54];
     if (rst) begin
-      \$224  = 32'd0;
+      \$224  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = a4_d3;
+    \$225  = w3_planes_d1;
     if (rst) begin
-      \$225  = 32'd0;
+      \$225  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = i_ctl;
+    \$226  = w3_planes_d2;
     if (rst) begin
-      \$226  = 5'h00;
+      \$226  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = ctl4_d1;
+    \$227  = \i_scale$484 ;
+    if (\$141 ) begin
+      \$227  = \i_w$393 [69:62];
+    end
     if (rst) begin
-      \$227  = 5'h00;
+      \$227  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = ctl4_d2;
+    \$228  = \i_zero$486 ;
+    if (\$142 ) begin
+      \$228  = \i_w$393 [71:70];
+    end
     if (rst) begin
-      \$228  = 5'h00;
+      \$228  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = ctl4_d3;
+    \$229  = \i_w$393 [79:72];
     if (rst) begin
-      \$229  = 5'h00;
+      \$229  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = \i_a$1 [191:160];
+    \$230  = w4_planes_d1;
     if (rst) begin
-      \$230  = 32'd0;
+      \$230  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = a5_d1;
+    \$231  = w4_planes_d2;
     if (rst) begin
-      \$231  = 32'd0;
+      \$231  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = a5_d2;
+    \$232  = w4_planes_d3;
     if (rst) begin
-      \$232  = 32'd0;
+      \$232  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = a5_d3;
+    \$233  = \i_scale$508 ;
+    if (\$143 ) begin
+      \$233  = \i_w$393 [87:80];
+    end
     if (rst) begin
-      \$233  = 32'd0;
+      \$233  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = a5_d4;
+    \$234  = \i_zero$510 ;
+    if (\$144 ) begin
+      \$234  = \i_w$393 [89:88];
+    end
     if (rst) begin
-      \$234  = 32'd0;
+      \$234  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = i_ctl;
+    \$235  = \i_w$393 [97:90];
     if (rst) begin
-      \$235  = 5'h00;
+      \$235  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = ctl5_d1;
+    \$236  = w5_planes_d1;
     if (rst) begin
-      \$236  = 5'h00;
+      \$236  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = ctl5_d2;
+    \$237  = w5_planes_d2;
     if (rst) begin
-      \$237  = 5'h00;
+      \$237  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = ctl5_d3;
+    \$238  = w5_planes_d3;
     if (rst) begin
-      \$238  = 5'h00;
+      \$238  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = ctl5_d4;
+    \$239  = w5_planes_d4;
     if (rst) begin
-      \$239  = 5'h00;
+      \$239  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = \i_a$1 [223:192];
+    \$240  = \i_scale$532 ;
+    if (\$145 ) begin
+      \$240  = \i_w$393 [105:98];
+    end
     if (rst) begin
-      \$240  = 32'd0;
+      \$240  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = a6_d1;
+    \$241  = \i_zero$534 ;
+    if (\$146 ) begin
+      \$241  = \i_w$393 [107:106];
+    end
     if (rst) begin
-      \$241  = 32'd0;
+      \$241  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = a6_d2;
+    \$242  = \i_w$393 [115:108];
     if (rst) begin
-      \$242  = 32'd0;
+      \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = a6_d3;
+    \$243  = w6_planes_d1;
     if (rst) begin
-      \$243  = 32'd0;
+      \$243  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = a6_d4;
+    \$244  = w6_planes_d2;
     if (rst) begin
-      \$244  = 32'd0;
+      \$244  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = a6_d5;
+    \$245  = w6_planes_d3;
     if (rst) begin
-      \$245  = 32'd0;
+      \$245  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = i_ctl;
+    \$246  = w6_planes_d4;
     if (rst) begin
-      \$246  = 5'h00;
+      \$246  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = ctl6_d1;
+    \$247  = w6_planes_d5;
     if (rst) begin
-      \$247  = 5'h00;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = ctl6_d2;
+    \$248  = \i_scale$556 ;
+    if (\$147 ) begin
+      \$248  = \i_w$393 [123:116];
+    end
     if (rst) begin
-      \$248  = 5'h00;
+      \$248  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = ctl6_d3;
+    \$249  = \i_zero$558 ;
+    if (\$148 ) begin
+      \$249  = \i_w$393 [125:124];
+    end
     if (rst) begin
-      \$249  = 5'h00;
+      \$249  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = ctl6_d4;
+    \$250  = \i_w$393 [133:126];
     if (rst) begin
-      \$250  = 5'h00;
+      \$250  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = ctl6_d5;
+    \$251  = w7_planes_d1;
     if (rst) begin
-      \$251  = 5'h00;
+      \$251  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = \i_a$1 [255:224];
+    \$252  = w7_planes_d2;
     if (rst) begin
-      \$252  = 32'd0;
+      \$252  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = a7_d1;
+    \$253  = w7_planes_d3;
     if (rst) begin
-      \$253  = 32'd0;
+      \$253  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = a7_d2;
+    \$254  = w7_planes_d4;
     if (rst) begin
-      \$254  = 32'd0;
+      \$254  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = a7_d3;
+    \$255  = w7_planes_d5;
     if (rst) begin
-      \$255  = 32'd0;
+      \$255  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = a7_d4;
+    \$256  = w7_planes_d6;
     if (rst) begin
-      \$256  = 32'd0;
+      \$256  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = a7_d5;
+    \$257  = \i_scale$580 ;
+    if (\$149 ) begin
+      \$257  = \i_w$393 [141:134];
+    end
     if (rst) begin
-      \$257  = 32'd0;
+      \$257  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = a7_d6;
+    \$258  = \i_zero$582 ;
+    if (\$150 ) begin
+      \$258  = \i_w$393 [143:142];
+    end
     if (rst) begin
-      \$258  = 32'd0;
+      \$258  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = i_ctl;
+    \$259  = \$151 ;
     if (rst) begin
-      \$259  = 5'h00;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = ctl7_d1;
+    \$260  = row0_done_t9;
     if (rst) begin
-      \$260  = 5'h00;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = ctl7_d2;
+    \$261  = row0_done_t10;
     if (rst) begin
-      \$261  = 5'h00;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = ctl7_d3;
+    \$262  = row0_done_t11;
     if (rst) begin
-      \$262  = 5'h00;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = ctl7_d4;
+    \$263  = row0_done_t12;
     if (rst) begin
-      \$263  = 5'h00;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = ctl7_d5;
+    \$264  = row0_done_t13;
     if (rst) begin
-      \$264  = 5'h00;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = ctl7_d6;
+    \$265  = row0_done_t14;
     if (rst) begin
-      \$265  = 5'h00;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = i_scale;
-    if (\$186 ) begin
-      \$266  = \i_w$393 [15:8];
-    end
+    \$266  = row0_done_t15;
     if (rst) begin
-      \$266  = 8'h00;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = i_zero;
-    if (\$187 ) begin
-      \$267  = \i_w$393 [17:16];
-    end
+    \$267  = row0_done_t16;
     if (rst) begin
-      \$267  = 2'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = \i_w$393 [25:18];
+    \$268  = row0_done_t17;
     if (rst) begin
-      \$268  = 8'h00;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = \i_scale$436 ;
-    if (\$188 ) begin
-      \$269  = \i_w$393 [33:26];
-    end
+    \$269  = row0_done_t18;
     if (rst) begin
-      \$269  = 8'h00;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = \i_zero$438 ;
-    if (\$189 ) begin
-      \$270  = \i_w$393 [35:34];
-    end
+    \$270  = row0_done_t19;
     if (rst) begin
-      \$270  = 2'h0;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = \i_w$393 [43:36];
+    \$271  = row0_done_t20;
     if (rst) begin
-      \$271  = 8'h00;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = w2_planes_d1;
+    \$272  = \$152 ;
     if (rst) begin
-      \$272  = 8'h00;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = \i_scale$460 ;
-    if (\$190 ) begin
-      \$273  = \i_w$393 [51:44];
-    end
+    \$273  = row1_done_t9;
     if (rst) begin
-      \$273  = 8'h00;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = \i_zero$462 ;
-    if (\$191 ) begin
-      \$274  = \i_w$393 [53:52];
-    end
+    \$274  = row1_done_t10;
     if (rst) begin
-      \$274  = 2'h0;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = \i_w$393 [61:54];
+    \$275  = row1_done_t11;
     if (rst) begin
-      \$275  = 8'h00;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = w3_planes_d1;
+    \$276  = row1_done_t12;
     if (rst) begin
-      \$276  = 8'h00;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = w3_planes_d2;
+    \$277  = row1_done_t13;
     if (rst) begin
-      \$277  = 8'h00;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = \i_scale$484 ;
-    if (\$192 ) begin
-      \$278  = \i_w$393 [69:62];
-    end
+    \$278  = row1_done_t14;
     if (rst) begin
-      \$278  = 8'h00;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = \i_zero$486 ;
-    if (\$193 ) begin
-      \$279  = \i_w$393 [71:70];
-    end
+    \$279  = row1_done_t15;
     if (rst) begin
-      \$279  = 2'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = \i_w$393 [79:72];
+    \$280  = row1_done_t16;
     if (rst) begin
-      \$280  = 8'h00;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = w4_planes_d1;
+    \$281  = row1_done_t17;
     if (rst) begin
-      \$281  = 8'h00;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = w4_planes_d2;
+    \$282  = row1_done_t18;
     if (rst) begin
-      \$282  = 8'h00;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = w4_planes_d3;
+    \$283  = row1_done_t19;
     if (rst) begin
-      \$283  = 8'h00;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = \i_scale$508 ;
-    if (\$194 ) begin
-      \$284  = \i_w$393 [87:80];
-    end
+    \$284  = row1_done_t20;
     if (rst) begin
-      \$284  = 8'h00;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = \i_zero$510 ;
-    if (\$195 ) begin
-      \$285  = \i_w$393 [89:88];
-    end
+    \$285  = \$153 ;
     if (rst) begin
-      \$285  = 2'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = \i_w$393 [97:90];
+    \$286  = row2_done_t9;
     if (rst) begin
-      \$286  = 8'h00;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = w5_planes_d1;
+    \$287  = row2_done_t10;
     if (rst) begin
-      \$287  = 8'h00;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = w5_planes_d2;
+    \$288  = row2_done_t11;
     if (rst) begin
-      \$288  = 8'h00;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = w5_planes_d3;
+    \$289  = row2_done_t12;
     if (rst) begin
-      \$289  = 8'h00;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = w5_planes_d4;
+    \$290  = row2_done_t13;
     if (rst) begin
-      \$290  = 8'h00;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = \i_scale$532 ;
-    if (\$196 ) begin
-      \$291  = \i_w$393 [105:98];
-    end
+    \$291  = row2_done_t14;
     if (rst) begin
-      \$291  = 8'h00;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = \i_zero$534 ;
-    if (\$197 ) begin
-      \$292  = \i_w$393 [107:106];
-    end
+    \$292  = row2_done_t15;
     if (rst) begin
-      \$292  = 2'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = \i_w$393 [115:108];
+    \$293  = row2_done_t16;
     if (rst) begin
-      \$293  = 8'h00;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = w6_planes_d1;
+    \$294  = row2_done_t17;
     if (rst) begin
-      \$294  = 8'h00;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$295  = w6_planes_d2;
+    \$295  = row2_done_t18;
     if (rst) begin
-      \$295  = 8'h00;
+      \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$296  = w6_planes_d3;
+    \$296  = row2_done_t19;
     if (rst) begin
-      \$296  = 8'h00;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$297  = w6_planes_d4;
+    \$297  = row2_done_t20;
     if (rst) begin
-      \$297  = 8'h00;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$298  = w6_planes_d5;
+    \$298  = \$154 ;
     if (rst) begin
-      \$298  = 8'h00;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$299  = \i_scale$556 ;
-    if (\$198 ) begin
-      \$299  = \i_w$393 [123:116];
-    end
+    \$299  = row3_done_t9;
     if (rst) begin
-      \$299  = 8'h00;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$300  = \i_zero$558 ;
-    if (\$199 ) begin
-      \$300  = \i_w$393 [125:124];
-    end
+    \$300  = row3_done_t10;
     if (rst) begin
-      \$300  = 2'h0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$301  = \i_w$393 [133:126];
+    \$301  = row3_done_t11;
     if (rst) begin
-      \$301  = 8'h00;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$302  = w7_planes_d1;
+    \$302  = row3_done_t12;
     if (rst) begin
-      \$302  = 8'h00;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$303  = w7_planes_d2;
+    \$303  = row3_done_t13;
     if (rst) begin
-      \$303  = 8'h00;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$304  = w7_planes_d3;
+    \$304  = row3_done_t14;
     if (rst) begin
-      \$304  = 8'h00;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$305  = w7_planes_d4;
+    \$305  = row3_done_t15;
     if (rst) begin
-      \$305  = 8'h00;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$306  = w7_planes_d5;
+    \$306  = row3_done_t16;
     if (rst) begin
-      \$306  = 8'h00;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$307  = w7_planes_d6;
+    \$307  = row3_done_t17;
     if (rst) begin
-      \$307  = 8'h00;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$308  = \i_scale$580 ;
-    if (\$200 ) begin
-      \$308  = \i_w$393 [141:134];
-    end
+    \$308  = row3_done_t18;
     if (rst) begin
-      \$308  = 8'h00;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$309  = \i_zero$582 ;
-    if (\$201 ) begin
-      \$309  = \i_w$393 [143:142];
-    end
+    \$309  = row3_done_t19;
     if (rst) begin
-      \$309  = 2'h0;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$310  = \$202 ;
+    \$310  = row3_done_t20;
     if (rst) begin
       \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$311  = row0_done_t9;
+    \$311  = \$155 ;
     if (rst) begin
       \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$312  = row0_done_t10;
+    \$312  = row4_done_t9;
     if (rst) begin
       \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$313  = row0_done_t11;
+    \$313  = row4_done_t10;
     if (rst) begin
       \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$314  = row0_done_t12;
+    \$314  = row4_done_t11;
     if (rst) begin
       \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$315  = row0_done_t13;
+    \$315  = row4_done_t12;
     if (rst) begin
       \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$316  = row0_done_t14;
+    \$316  = row4_done_t13;
     if (rst) begin
       \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$317  = row0_done_t15;
+    \$317  = row4_done_t14;
     if (rst) begin
       \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$318  = row0_done_t16;
+    \$318  = row4_done_t15;
     if (rst) begin
       \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$319  = row0_done_t17;
+    \$319  = row4_done_t16;
     if (rst) begin
       \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$320  = row0_done_t18;
+    \$320  = row4_done_t17;
     if (rst) begin
       \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$321  = row0_done_t19;
+    \$321  = row4_done_t18;
     if (rst) begin
       \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$322  = row0_done_t20;
+    \$322  = row4_done_t19;
     if (rst) begin
       \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$323  = \$203 ;
+    \$323  = row4_done_t20;
     if (rst) begin
       \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$324  = row1_done_t9;
+    \$324  = \$156 ;
     if (rst) begin
       \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$325  = row1_done_t10;
+    \$325  = row5_done_t9;
     if (rst) begin
       \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$326  = row1_done_t11;
+    \$326  = row5_done_t10;
     if (rst) begin
       \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$327  = row1_done_t12;
+    \$327  = row5_done_t11;
     if (rst) begin
       \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$328  = row1_done_t13;
+    \$328  = row5_done_t12;
     if (rst) begin
       \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$329  = row1_done_t14;
+    \$329  = row5_done_t13;
     if (rst) begin
       \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$330  = row1_done_t15;
+    \$330  = row5_done_t14;
     if (rst) begin
       \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$331  = row1_done_t16;
+    \$331  = row5_done_t15;
     if (rst) begin
       \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$332  = row1_done_t17;
+    \$332  = row5_done_t16;
     if (rst) begin
       \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$333  = row1_done_t18;
+    \$333  = row5_done_t17;
     if (rst) begin
       \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$334  = row1_done_t19;
+    \$334  = row5_done_t18;
     if (rst) begin
       \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$335  = row1_done_t20;
+    \$335  = row5_done_t19;
     if (rst) begin
       \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$336  = \$204 ;
+    \$336  = row5_done_t20;
     if (rst) begin
       \$336  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$337  = row2_done_t9;
+    \$337  = \$157 ;
     if (rst) begin
       \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$338  = row2_done_t10;
+    \$338  = row6_done_t9;
     if (rst) begin
       \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$339  = row2_done_t11;
+    \$339  = row6_done_t10;
     if (rst) begin
       \$339  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$340  = row2_done_t12;
+    \$340  = row6_done_t11;
     if (rst) begin
       \$340  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$341  = row2_done_t13;
+    \$341  = row6_done_t12;
     if (rst) begin
       \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$342  = row2_done_t14;
+    \$342  = row6_done_t13;
     if (rst) begin
       \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$343  = row2_done_t15;
+    \$343  = row6_done_t14;
     if (rst) begin
       \$343  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$344  = row2_done_t16;
+    \$344  = row6_done_t15;
     if (rst) begin
       \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$345  = row2_done_t17;
+    \$345  = row6_done_t16;
     if (rst) begin
       \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$346  = row2_done_t18;
+    \$346  = row6_done_t17;
     if (rst) begin
       \$346  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$347  = row2_done_t19;
+    \$347  = row6_done_t18;
     if (rst) begin
       \$347  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$348  = row2_done_t20;
+    \$348  = row6_done_t19;
     if (rst) begin
       \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$349  = \$205 ;
+    \$349  = row6_done_t20;
     if (rst) begin
       \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$350  = row3_done_t9;
+    \$350  = \$158 ;
     if (rst) begin
       \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$351  = row3_done_t10;
+    \$351  = row7_done_t9;
     if (rst) begin
       \$351  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$352  = row3_done_t11;
+    \$352  = row7_done_t10;
     if (rst) begin
       \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$353  = row3_done_t12;
+    \$353  = row7_done_t11;
     if (rst) begin
       \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$354  = row3_done_t13;
+    \$354  = row7_done_t12;
     if (rst) begin
       \$354  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$355  = row3_done_t14;
+    \$355  = row7_done_t13;
     if (rst) begin
       \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$356  = row3_done_t15;
+    \$356  = row7_done_t14;
     if (rst) begin
       \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$357  = row3_done_t16;
+    \$357  = row7_done_t15;
     if (rst) begin
       \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$358  = row3_done_t17;
+    \$358  = row7_done_t16;
     if (rst) begin
       \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$359  = row3_done_t18;
+    \$359  = row7_done_t17;
     if (rst) begin
       \$359  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$360  = row3_done_t19;
+    \$360  = row7_done_t18;
     if (rst) begin
       \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$361  = row3_done_t20;
+    \$361  = row7_done_t19;
     if (rst) begin
       \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$362  = \$206 ;
+    \$362  = row7_done_t20;
     if (rst) begin
       \$362  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$363  = row4_done_t9;
-    if (rst) begin
-      \$363  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$364  = row4_done_t10;
-    if (rst) begin
-      \$364  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$365  = row4_done_t11;
-    if (rst) begin
-      \$365  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$366  = row4_done_t12;
-    if (rst) begin
-      \$366  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$367  = row4_done_t13;
-    if (rst) begin
-      \$367  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$368  = row4_done_t14;
-    if (rst) begin
-      \$368  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$369  = row4_done_t15;
-    if (rst) begin
-      \$369  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$370  = row4_done_t16;
-    if (rst) begin
-      \$370  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$371  = row4_done_t17;
-    if (rst) begin
-      \$371  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$372  = row4_done_t18;
-    if (rst) begin
-      \$372  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$373  = row4_done_t19;
-    if (rst) begin
-      \$373  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$374  = row4_done_t20;
-    if (rst) begin
-      \$374  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$375  = \$207 ;
-    if (rst) begin
-      \$375  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$376  = row5_done_t9;
-    if (rst) begin
-      \$376  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$377  = row5_done_t10;
-    if (rst) begin
-      \$377  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$378  = row5_done_t11;
-    if (rst) begin
-      \$378  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$379  = row5_done_t12;
-    if (rst) begin
-      \$379  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$380  = row5_done_t13;
-    if (rst) begin
-      \$380  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$381  = row5_done_t14;
-    if (rst) begin
-      \$381  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$382  = row5_done_t15;
-    if (rst) begin
-      \$382  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$383  = row5_done_t16;
-    if (rst) begin
-      \$383  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$384  = row5_done_t17;
-    if (rst) begin
-      \$384  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$385  = row5_done_t18;
-    if (rst) begin
-      \$385  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$386  = row5_done_t19;
-    if (rst) begin
-      \$386  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$387  = row5_done_t20;
-    if (rst) begin
-      \$387  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$388  = \$208 ;
-    if (rst) begin
-      \$388  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -11689,6 +11597,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign w7_planes_d7 = \i_w$560 ;
   assign w7_scale_held = \i_scale$580 ;
   assign w7_zero_held = \i_zero$582 ;
+  assign row_sel = { row7_done_t21, row6_done_t21, row5_done_t21, row4_done_t21, row3_done_t21, row2_done_t21, row1_done_t21, row0_done_t21 };
   assign \i_a[0]  = \i_a$1 [7:0];
   assign \i_a[1]  = \i_a$1 [15:8];
   assign \i_a[2]  = \i_a$1 [23:16];
@@ -16070,22 +15979,14 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \o_ctl$761[0].first  = \o_ctl$761 [2];
   assign \o_ctl$761[0].last  = \o_ctl$761 [3];
   assign \o_ctl$761[0].group_end  = \o_ctl$761 [4];
-  assign o_row[255:224] = \$185 ;
-  assign o_row[223:192] = \$170 ;
-  assign o_row[191:160] = \$155 ;
-  assign o_row[159:128] = \$140 ;
-  assign o_row[127:96] = \$125 ;
-  assign o_row[95:64] = \$110 ;
-  assign o_row[63:32] = \$95 ;
-  assign o_row[31:0] = \$80 ;
-  assign row_sel[0] = \$44 ;
-  assign row_sel[1] = \$35 ;
-  assign row_sel[2] = \$27 ;
-  assign row_sel[3] = \$20 ;
-  assign row_sel[4] = \$14 ;
-  assign row_sel[5] = \$9 ;
-  assign row_sel[6] = \$5 ;
-  assign row_sel[7] = \$2 ;
+  assign o_row[255:224] = \$134 ;
+  assign o_row[223:192] = \$119 ;
+  assign o_row[191:160] = \$104 ;
+  assign o_row[159:128] = \$89 ;
+  assign o_row[127:96] = \$74 ;
+  assign o_row[95:64] = \$59 ;
+  assign o_row[63:32] = \$44 ;
+  assign o_row[31:0] = \$29 ;
   assign \i_hand_valid$564 [7] = \o_valid$579 ;
   assign \i_hand_valid$564 [6] = \o_valid$577 ;
   assign \i_hand_valid$564 [5] = \o_valid$575 ;
@@ -16214,18 +16115,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign i_hand[104:70] = \o_psum$400 ;
   assign i_hand[69:35] = \o_psum$398 ;
   assign i_hand[34:0] = o_psum;
-  assign \$1  = 1'h1;
-  assign \$2  = row7_done_t21;
-  assign \$3  = row7_done_t21;
-  assign \$6  = row7_done_t21;
-  assign \$10  = row7_done_t21;
-  assign \$15  = row7_done_t21;
-  assign \$21  = row7_done_t21;
-  assign \$28  = row7_done_t21;
-  assign \$36  = row7_done_t21;
-  assign \$45  = row7_done_t21;
-  assign \$52  = 1'h0;
-  assign \$54  = \$53 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);

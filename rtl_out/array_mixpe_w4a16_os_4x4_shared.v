@@ -2133,21 +2133,21 @@ endmodule
 module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [31:0] \$10 ;
+  wire [31:0] \$11 ;
+  wire [31:0] \$12 ;
+  wire [31:0] \$13 ;
+  wire [31:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire [31:0] \$18 ;
+  wire [31:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [1:0] \$21 ;
-  wire [1:0] \$22 ;
-  wire [1:0] \$23 ;
+  wire [31:0] \$20 ;
+  wire [31:0] \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
   wire [31:0] \$24 ;
   wire [31:0] \$25 ;
   wire [31:0] \$26 ;
@@ -2160,75 +2160,58 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   wire [31:0] \$32 ;
   wire [31:0] \$33 ;
   wire [31:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
-  wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
-  wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  reg [63:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [63:0] \$66 ;
-  reg [63:0] \$67 ;
-  reg [4:0] \$68 ;
-  reg [4:0] \$69 ;
-  wire \$7 ;
-  reg [63:0] \$70 ;
-  reg [63:0] \$71 ;
-  reg [63:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg [3:0] \$76 ;
-  reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg [3:0] \$79 ;
-  wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [15:0] \$81 ;
-  reg [15:0] \$82 ;
-  reg [3:0] \$83 ;
-  reg [15:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg [15:0] \$86 ;
-  reg [15:0] \$87 ;
-  reg [3:0] \$88 ;
-  reg [15:0] \$89 ;
-  wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire [1:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  reg [63:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [63:0] \$49 ;
+  wire [1:0] \$5 ;
+  reg [63:0] \$50 ;
+  reg [4:0] \$51 ;
+  reg [4:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg [63:0] \$54 ;
+  reg [63:0] \$55 ;
+  reg [4:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [4:0] \$58 ;
+  reg [3:0] \$59 ;
+  wire [1:0] \$6 ;
+  reg [15:0] \$60 ;
+  reg [15:0] \$61 ;
+  reg [3:0] \$62 ;
+  reg [15:0] \$63 ;
+  reg [15:0] \$64 ;
+  reg [15:0] \$65 ;
+  reg [3:0] \$66 ;
+  reg [15:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [15:0] \$69 ;
+  wire [31:0] \$7 ;
+  reg [15:0] \$70 ;
+  reg [3:0] \$71 ;
+  reg [15:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire [31:0] \$8 ;
+  reg \$80 ;
+  wire [31:0] \$9 ;
   (* init = 64'h0000000000000000 *)
   wire [63:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -3284,131 +3267,120 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   wire [15:0] w3_scale_held;
   (* init = 4'h0 *)
   wire [3:0] w3_zero_held;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row2_done_t6 & \$4 ;
-  assign \$7  = \$6  | row2_done_t6;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row1_done_t6 & \$8 ;
-  assign \$11  = \$10  | row2_done_t6;
-  assign \$12  = \$11  | row1_done_t6;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row0_done_t6 & \$13 ;
-  assign \$16  = \$15  | row2_done_t6;
-  assign \$17  = \$16  | row1_done_t6;
-  assign o_row_valid = \$17  | row0_done_t6;
-  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$22  = { 1'h0, \$20  } | \$21 ;
-  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$22  | \$23 ;
-  assign \$24  = o_acc[31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$25  = o_acc[63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$26  = \$24  | \$25 ;
-  assign \$27  = o_acc[95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = o_acc[127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$18  = \$16  | \$17 ;
+  assign \$19  = \o_acc$161 [127:96] & { row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6 };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_acc$162 [31:0] & { row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6 };
+  assign \$22  = \o_acc$162 [63:32] & { row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = \o_acc$162 [95:64] & { row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = \o_acc$162 [127:96] & { row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_acc$163 [31:0] & { row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6 };
+  assign \$29  = \o_acc$163 [63:32] & { row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6 };
   assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_acc$161 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$32  = \o_acc$161 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$33  = \$31  | \$32 ;
-  assign \$34  = \o_acc$161 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$35  = \$33  | \$34 ;
-  assign \$36  = \o_acc$161 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_acc$162 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$39  = \o_acc$162 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = \o_acc$162 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = \o_acc$162 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_acc$163 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$46  = \o_acc$163 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \o_acc$163 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \o_acc$163 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = i_ctl[0] & i_ctl[4];
-  assign \$53  = i_ctl[0] & i_ctl[4];
-  assign \$54  = i_ctl[0] & i_ctl[4];
-  assign \$55  = i_ctl[0] & i_ctl[4];
-  assign \$56  = i_ctl[0] & i_ctl[4];
-  assign \$57  = i_ctl[0] & i_ctl[4];
-  assign \$58  = i_ctl[0] & i_ctl[4];
-  assign \$59  = i_ctl[0] & i_ctl[4];
-  assign \$60  = \o_ctl$176 [0] & \o_ctl$176 [3];
-  assign \$61  = \o_ctl$178 [0] & \o_ctl$178 [3];
-  assign \$62  = \o_ctl$180 [0] & \o_ctl$180 [3];
-  assign \$63  = \o_ctl$182 [0] & \o_ctl$182 [3];
+  assign \$31  = \o_acc$163 [95:64] & { row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_acc$163 [127:96] & { row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = i_ctl[0] & i_ctl[4];
+  assign \$36  = i_ctl[0] & i_ctl[4];
+  assign \$37  = i_ctl[0] & i_ctl[4];
+  assign \$38  = i_ctl[0] & i_ctl[4];
+  assign \$39  = i_ctl[0] & i_ctl[4];
+  assign \$40  = i_ctl[0] & i_ctl[4];
+  assign \$41  = i_ctl[0] & i_ctl[4];
+  assign \$42  = i_ctl[0] & i_ctl[4];
+  assign \$43  = \o_ctl$176 [0] & \o_ctl$176 [3];
+  assign \$44  = \o_ctl$178 [0] & \o_ctl$178 [3];
+  assign \$45  = \o_ctl$180 [0] & \o_ctl$180 [3];
+  assign \$46  = \o_ctl$182 [0] & \o_ctl$182 [3];
   always @(posedge clk)
-    \i_a$16  <= \$64 ;
+    \i_a$16  <= \$47 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$65 ;
+    \i_ctl$18  <= \$48 ;
   always @(posedge clk)
-    a2_d1 <= \$66 ;
+    a2_d1 <= \$49 ;
   always @(posedge clk)
-    \i_a$32  <= \$67 ;
+    \i_a$32  <= \$50 ;
   always @(posedge clk)
-    ctl2_d1 <= \$68 ;
+    ctl2_d1 <= \$51 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$69 ;
+    \i_ctl$34  <= \$52 ;
   always @(posedge clk)
-    a3_d1 <= \$70 ;
+    a3_d1 <= \$53 ;
   always @(posedge clk)
-    a3_d2 <= \$71 ;
+    a3_d2 <= \$54 ;
   always @(posedge clk)
-    \i_a$48  <= \$72 ;
+    \i_a$48  <= \$55 ;
   always @(posedge clk)
-    ctl3_d1 <= \$73 ;
+    ctl3_d1 <= \$56 ;
   always @(posedge clk)
-    ctl3_d2 <= \$74 ;
+    ctl3_d2 <= \$57 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$75 ;
+    \i_ctl$50  <= \$58 ;
   always @(posedge clk)
-    i_zero <= \$76 ;
+    i_zero <= \$59 ;
   always @(posedge clk)
-    i_scale <= \$77 ;
+    i_scale <= \$60 ;
   always @(posedge clk)
-    \i_w$104  <= \$78 ;
+    \i_w$104  <= \$61 ;
   always @(posedge clk)
-    \i_zero$116  <= \$79 ;
+    \i_zero$116  <= \$62 ;
   always @(posedge clk)
-    \i_scale$118  <= \$80 ;
+    \i_scale$118  <= \$63 ;
   always @(posedge clk)
-    w2_q_d1 <= \$81 ;
+    w2_q_d1 <= \$64 ;
   always @(posedge clk)
-    \i_w$120  <= \$82 ;
+    \i_w$120  <= \$65 ;
   always @(posedge clk)
-    \i_zero$132  <= \$83 ;
+    \i_zero$132  <= \$66 ;
   always @(posedge clk)
-    \i_scale$134  <= \$84 ;
+    \i_scale$134  <= \$67 ;
   always @(posedge clk)
-    w3_q_d1 <= \$85 ;
+    w3_q_d1 <= \$68 ;
   always @(posedge clk)
-    w3_q_d2 <= \$86 ;
+    w3_q_d2 <= \$69 ;
   always @(posedge clk)
-    \i_w$136  <= \$87 ;
+    \i_w$136  <= \$70 ;
   always @(posedge clk)
-    \i_zero$148  <= \$88 ;
+    \i_zero$148  <= \$71 ;
   always @(posedge clk)
-    \i_scale$150  <= \$89 ;
+    \i_scale$150  <= \$72 ;
   always @(posedge clk)
-    row0_done_t5 <= \$90 ;
+    row0_done_t5 <= \$73 ;
   always @(posedge clk)
-    row0_done_t6 <= \$91 ;
+    row0_done_t6 <= \$74 ;
   always @(posedge clk)
-    row1_done_t5 <= \$92 ;
+    row1_done_t5 <= \$75 ;
   always @(posedge clk)
-    row1_done_t6 <= \$93 ;
+    row1_done_t6 <= \$76 ;
   always @(posedge clk)
-    row2_done_t5 <= \$94 ;
+    row2_done_t5 <= \$77 ;
   always @(posedge clk)
-    row2_done_t6 <= \$95 ;
+    row2_done_t6 <= \$78 ;
   always @(posedge clk)
-    row3_done_t5 <= \$96 ;
+    row3_done_t5 <= \$79 ;
   always @(posedge clk)
-    row3_done_t6 <= \$97 ;
+    row3_done_t6 <= \$80 ;
+  assign o_row_valid = | { row3_done_t6, row2_done_t6, row1_done_t6, row0_done_t6 };
+  assign \$2  = row1_done_t6 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_t6 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_t6 ? 2'h3 : 2'h0;
+  assign o_row_index = \$5  | \$6 ;
+  assign \$7  = o_acc[31:0] & { row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6 };
+  assign \$8  = o_acc[63:32] & { row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6 };
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = o_acc[95:64] & { row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6 };
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = o_acc[127:96] & { row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6, row3_done_t6 };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_acc$161 [31:0] & { row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6, row0_done_t6 };
+  assign \$15  = \o_acc$161 [63:32] & { row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6, row1_done_t6 };
+  assign \$16  = \$14  | \$15 ;
+  assign \$17  = \o_acc$161 [95:64] & { row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6, row2_done_t6 };
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
@@ -3631,264 +3603,264 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$64  = \i_a$1 [127:64];
+    \$47  = \i_a$1 [127:64];
     if (rst) begin
-      \$64  = 64'h0000000000000000;
+      \$47  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$65  = i_ctl;
+    \$48  = i_ctl;
     if (rst) begin
-      \$65  = 5'h00;
+      \$48  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$66  = \i_a$1 [191:128];
+    \$49  = \i_a$1 [191:128];
     if (rst) begin
-      \$66  = 64'h0000000000000000;
+      \$49  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$67  = a2_d1;
+    \$50  = a2_d1;
     if (rst) begin
-      \$67  = 64'h0000000000000000;
+      \$50  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$68  = i_ctl;
+    \$51  = i_ctl;
     if (rst) begin
-      \$68  = 5'h00;
+      \$51  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$69  = ctl2_d1;
+    \$52  = ctl2_d1;
     if (rst) begin
-      \$69  = 5'h00;
+      \$52  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$70  = \i_a$1 [255:192];
+    \$53  = \i_a$1 [255:192];
     if (rst) begin
-      \$70  = 64'h0000000000000000;
+      \$53  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$71  = a3_d1;
+    \$54  = a3_d1;
     if (rst) begin
-      \$71  = 64'h0000000000000000;
+      \$54  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$72  = a3_d2;
+    \$55  = a3_d2;
     if (rst) begin
-      \$72  = 64'h0000000000000000;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$73  = i_ctl;
+    \$56  = i_ctl;
     if (rst) begin
-      \$73  = 5'h00;
+      \$56  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$74  = ctl3_d1;
+    \$57  = ctl3_d1;
     if (rst) begin
-      \$74  = 5'h00;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$75  = ctl3_d2;
+    \$58  = ctl3_d2;
     if (rst) begin
-      \$75  = 5'h00;
+      \$58  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$76  = i_zero;
-    if (\$52 ) begin
-      \$76  = \i_w$89 [19:16];
+    \$59  = i_zero;
+    if (\$35 ) begin
+      \$59  = \i_w$89 [19:16];
     end
     if (rst) begin
-      \$76  = 4'h0;
+      \$59  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$77  = i_scale;
-    if (\$53 ) begin
-      \$77  = \i_w$89 [35:20];
+    \$60  = i_scale;
+    if (\$36 ) begin
+      \$60  = \i_w$89 [35:20];
     end
     if (rst) begin
-      \$77  = 16'h0000;
+      \$60  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$78  = \i_w$89 [51:36];
+    \$61  = \i_w$89 [51:36];
     if (rst) begin
-      \$78  = 16'h0000;
+      \$61  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$79  = \i_zero$116 ;
-    if (\$54 ) begin
-      \$79  = \i_w$89 [55:52];
+    \$62  = \i_zero$116 ;
+    if (\$37 ) begin
+      \$62  = \i_w$89 [55:52];
     end
     if (rst) begin
-      \$79  = 4'h0;
+      \$62  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$80  = \i_scale$118 ;
-    if (\$55 ) begin
-      \$80  = \i_w$89 [71:56];
+    \$63  = \i_scale$118 ;
+    if (\$38 ) begin
+      \$63  = \i_w$89 [71:56];
     end
     if (rst) begin
-      \$80  = 16'h0000;
+      \$63  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$81  = \i_w$89 [87:72];
+    \$64  = \i_w$89 [87:72];
     if (rst) begin
-      \$81  = 16'h0000;
+      \$64  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$82  = w2_q_d1;
+    \$65  = w2_q_d1;
     if (rst) begin
-      \$82  = 16'h0000;
+      \$65  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$83  = \i_zero$132 ;
-    if (\$56 ) begin
-      \$83  = \i_w$89 [91:88];
+    \$66  = \i_zero$132 ;
+    if (\$39 ) begin
+      \$66  = \i_w$89 [91:88];
     end
     if (rst) begin
-      \$83  = 4'h0;
+      \$66  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$84  = \i_scale$134 ;
-    if (\$57 ) begin
-      \$84  = \i_w$89 [107:92];
+    \$67  = \i_scale$134 ;
+    if (\$40 ) begin
+      \$67  = \i_w$89 [107:92];
     end
     if (rst) begin
-      \$84  = 16'h0000;
+      \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$85  = \i_w$89 [123:108];
+    \$68  = \i_w$89 [123:108];
     if (rst) begin
-      \$85  = 16'h0000;
+      \$68  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$86  = w3_q_d1;
+    \$69  = w3_q_d1;
     if (rst) begin
-      \$86  = 16'h0000;
+      \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$87  = w3_q_d2;
+    \$70  = w3_q_d2;
     if (rst) begin
-      \$87  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$88  = \i_zero$148 ;
-    if (\$58 ) begin
-      \$88  = \i_w$89 [127:124];
+    \$71  = \i_zero$148 ;
+    if (\$41 ) begin
+      \$71  = \i_w$89 [127:124];
     end
     if (rst) begin
-      \$88  = 4'h0;
+      \$71  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$89  = \i_scale$150 ;
-    if (\$59 ) begin
-      \$89  = \i_w$89 [143:128];
+    \$72  = \i_scale$150 ;
+    if (\$42 ) begin
+      \$72  = \i_w$89 [143:128];
     end
     if (rst) begin
-      \$89  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$90  = \$60 ;
-    if (rst) begin
-      \$90  = 1'h0;
+      \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$91  = row0_done_t5;
+    \$73  = \$43 ;
     if (rst) begin
-      \$91  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$92  = \$61 ;
+    \$74  = row0_done_t5;
     if (rst) begin
-      \$92  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$93  = row1_done_t5;
+    \$75  = \$44 ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$94  = \$62 ;
+    \$76  = row1_done_t5;
     if (rst) begin
-      \$94  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$95  = row2_done_t5;
+    \$77  = \$45 ;
     if (rst) begin
-      \$95  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$96  = \$63 ;
+    \$78  = row2_done_t5;
     if (rst) begin
-      \$96  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$97  = row3_done_t5;
+    \$79  = \$46 ;
     if (rst) begin
-      \$97  = 1'h0;
+      \$79  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$80  = row3_done_t5;
+    if (rst) begin
+      \$80  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [63:0];
@@ -3947,6 +3919,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   assign w3_q_d3 = \i_w$136 ;
   assign w3_zero_held = \i_zero$148 ;
   assign w3_scale_held = \i_scale$150 ;
+  assign row_sel = { row3_done_t6, row2_done_t6, row1_done_t6, row0_done_t6 };
   assign \i_a[0]  = \i_a$1 [63:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a[0][1]  = \i_a$1 [31:16];
@@ -4794,14 +4767,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   assign \o_ctl$182[0].first  = \o_ctl$182 [2];
   assign \o_ctl$182[0].last  = \o_ctl$182 [3];
   assign \o_ctl$182[0].group_end  = \o_ctl$182 [4];
-  assign o_row[127:96] = \$51 ;
-  assign o_row[95:64] = \$44 ;
-  assign o_row[63:32] = \$37 ;
-  assign o_row[31:0] = \$30 ;
-  assign row_sel[0] = \$14 ;
-  assign row_sel[1] = \$9 ;
-  assign row_sel[2] = \$5 ;
-  assign row_sel[3] = \$2 ;
+  assign o_row[127:96] = \$34 ;
+  assign o_row[95:64] = \$27 ;
+  assign o_row[63:32] = \$20 ;
+  assign o_row[31:0] = \$13 ;
   assign \i_hand_valid$140 [3] = \o_valid$147 ;
   assign \i_hand_valid$140 [2] = \o_valid$145 ;
   assign \i_hand_valid$140 [1] = \o_valid$143 ;
@@ -4834,14 +4803,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_
   assign i_hand[197:132] = \o_psum$96 ;
   assign i_hand[131:66] = \o_psum$94 ;
   assign i_hand[65:0] = o_psum;
-  assign \$1  = 1'h1;
-  assign \$2  = row3_done_t6;
-  assign \$3  = row3_done_t6;
-  assign \$6  = row3_done_t6;
-  assign \$10  = row3_done_t6;
-  assign \$15  = row3_done_t6;
-  assign \$18  = 1'h0;
-  assign \$20  = \$19 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -4973,7 +4936,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2147$0 (i_zero),
+    .\port$2129$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5687,7 +5650,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2147$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2129$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -5727,8 +5690,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2147$0 ;
-  wire [3:0] \port$2147$0 ;
+  input [3:0] \port$2129$0 ;
+  wire [3:0] \port$2129$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -5763,10 +5726,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2147$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2129$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2147$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2147$0  };
+  assign \$10  = - \port$2129$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2129$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -5790,7 +5753,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2147$0 ;
+  assign \$32  = ! \port$2129$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -5850,7 +5813,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2147$0  };
+  assign d = { 1'h0, \port$2129$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -6255,7 +6218,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2153$0 (i_zero),
+    .\port$2135$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -6969,7 +6932,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2153$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2135$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -7009,8 +6972,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2153$0 ;
-  wire [3:0] \port$2153$0 ;
+  input [3:0] \port$2135$0 ;
+  wire [3:0] \port$2135$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7045,10 +7008,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2153$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2135$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2153$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2153$0  };
+  assign \$10  = - \port$2135$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2135$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -7072,7 +7035,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2153$0 ;
+  assign \$32  = ! \port$2135$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -7132,7 +7095,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2153$0  };
+  assign d = { 1'h0, \port$2135$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -7537,7 +7500,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2161$0 (i_zero),
+    .\port$2143$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8251,7 +8214,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2161$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2143$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -8291,8 +8254,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2161$0 ;
-  wire [3:0] \port$2161$0 ;
+  input [3:0] \port$2143$0 ;
+  wire [3:0] \port$2143$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -8327,10 +8290,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2161$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2143$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2161$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2161$0  };
+  assign \$10  = - \port$2143$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2143$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -8354,7 +8317,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2161$0 ;
+  assign \$32  = ! \port$2143$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -8414,7 +8377,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2161$0  };
+  assign d = { 1'h0, \port$2143$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -8819,7 +8782,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2171$0 (i_zero),
+    .\port$2153$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -9533,7 +9496,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2171$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2153$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -9573,8 +9536,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2171$0 ;
-  wire [3:0] \port$2171$0 ;
+  input [3:0] \port$2153$0 ;
+  wire [3:0] \port$2153$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9609,10 +9572,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2171$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2153$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2171$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2171$0  };
+  assign \$10  = - \port$2153$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2153$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -9636,7 +9599,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2171$0 ;
+  assign \$32  = ! \port$2153$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -9696,7 +9659,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2171$0  };
+  assign d = { 1'h0, \port$2153$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

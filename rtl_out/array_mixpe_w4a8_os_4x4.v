@@ -2133,21 +2133,21 @@ endmodule
 module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [47:0] \$10 ;
+  wire [47:0] \$11 ;
+  wire [47:0] \$12 ;
+  wire [47:0] \$13 ;
+  wire [47:0] \$14 ;
+  wire [47:0] \$15 ;
+  wire [47:0] \$16 ;
+  wire [47:0] \$17 ;
+  wire [47:0] \$18 ;
+  wire [47:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [1:0] \$21 ;
-  wire [1:0] \$22 ;
-  wire [1:0] \$23 ;
+  wire [47:0] \$20 ;
+  wire [47:0] \$21 ;
+  wire [47:0] \$22 ;
+  wire [47:0] \$23 ;
   wire [47:0] \$24 ;
   wire [47:0] \$25 ;
   wire [47:0] \$26 ;
@@ -2160,60 +2160,43 @@ module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [47:0] \$32 ;
   wire [47:0] \$33 ;
   wire [47:0] \$34 ;
-  wire [47:0] \$35 ;
-  wire [47:0] \$36 ;
-  wire [47:0] \$37 ;
-  wire [47:0] \$38 ;
-  wire [47:0] \$39 ;
-  wire \$4 ;
-  wire [47:0] \$40 ;
-  wire [47:0] \$41 ;
-  wire [47:0] \$42 ;
-  wire [47:0] \$43 ;
-  wire [47:0] \$44 ;
-  wire [47:0] \$45 ;
-  wire [47:0] \$46 ;
-  wire [47:0] \$47 ;
-  wire [47:0] \$48 ;
-  wire [47:0] \$49 ;
-  wire \$5 ;
-  wire [47:0] \$50 ;
-  wire [47:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  reg [31:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
-  wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [27:0] \$68 ;
-  reg [27:0] \$69 ;
-  wire \$7 ;
-  reg [27:0] \$70 ;
-  reg [27:0] \$71 ;
-  reg [27:0] \$72 ;
-  reg [27:0] \$73 ;
-  reg [27:0] \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
-  wire \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  wire \$9 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  reg [31:0] \$39 ;
+  wire [1:0] \$4 ;
+  reg [4:0] \$40 ;
+  reg [31:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [4:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [31:0] \$47 ;
+  reg [4:0] \$48 ;
+  reg [4:0] \$49 ;
+  wire [1:0] \$5 ;
+  reg [4:0] \$50 ;
+  reg [27:0] \$51 ;
+  reg [27:0] \$52 ;
+  reg [27:0] \$53 ;
+  reg [27:0] \$54 ;
+  reg [27:0] \$55 ;
+  reg [27:0] \$56 ;
+  reg [27:0] \$57 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [1:0] \$6 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  wire [47:0] \$7 ;
+  wire [47:0] \$8 ;
+  wire [47:0] \$9 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -3155,113 +3138,102 @@ module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [3:0] \w3_held_d2.q[3] ;
   wire [7:0] \w3_held_d2.scale ;
   wire [3:0] \w3_held_d2.zero ;
-  assign \$14  = row0_done_d2 & \$13 ;
-  assign \$16  = \$15  | row2_done_d2;
-  assign \$17  = \$16  | row1_done_d2;
-  assign o_row_valid = \$17  | row0_done_d2;
-  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$22  = { 1'h0, \$20  } | \$21 ;
-  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$22  | \$23 ;
-  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$25  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$26  = \$24  | \$25 ;
-  assign \$27  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$29  = \o_psum$124  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
   assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$32  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$33  = \$31  | \$32 ;
-  assign \$34  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$35  = \$33  | \$34 ;
-  assign \$36  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$39  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$46  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = \o_ctl$137 [0] & \o_ctl$137 [3];
-  assign \$53  = \o_ctl$139 [0] & \o_ctl$139 [3];
-  assign \$54  = \o_ctl$141 [0] & \o_ctl$141 [3];
-  assign \$55  = \o_ctl$143 [0] & \o_ctl$143 [3];
+  assign \$31  = \o_psum$125  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_psum$126  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  assign \$36  = \o_ctl$139 [0] & \o_ctl$139 [3];
+  assign \$37  = \o_ctl$141 [0] & \o_ctl$141 [3];
+  assign \$38  = \o_ctl$143 [0] & \o_ctl$143 [3];
   always @(posedge clk)
-    \i_a$16  <= \$56 ;
+    \i_a$16  <= \$39 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$57 ;
+    \i_ctl$18  <= \$40 ;
   always @(posedge clk)
-    a2_d1 <= \$58 ;
+    a2_d1 <= \$41 ;
   always @(posedge clk)
-    \i_a$32  <= \$59 ;
+    \i_a$32  <= \$42 ;
   always @(posedge clk)
-    ctl2_d1 <= \$60 ;
+    ctl2_d1 <= \$43 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$61 ;
+    \i_ctl$34  <= \$44 ;
   always @(posedge clk)
-    a3_d1 <= \$62 ;
+    a3_d1 <= \$45 ;
   always @(posedge clk)
-    a3_d2 <= \$63 ;
+    a3_d2 <= \$46 ;
   always @(posedge clk)
-    \i_a$48  <= \$64 ;
+    \i_a$48  <= \$47 ;
   always @(posedge clk)
-    ctl3_d1 <= \$65 ;
+    ctl3_d1 <= \$48 ;
   always @(posedge clk)
-    ctl3_d2 <= \$66 ;
+    ctl3_d2 <= \$49 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$67 ;
+    \i_ctl$50  <= \$50 ;
   always @(posedge clk)
-    w0_held <= \$68 ;
+    w0_held <= \$51 ;
   always @(posedge clk)
-    w1_held <= \$69 ;
+    w1_held <= \$52 ;
   always @(posedge clk)
-    w2_held <= \$70 ;
+    w2_held <= \$53 ;
   always @(posedge clk)
-    \i_w$85  <= \$71 ;
+    \i_w$85  <= \$54 ;
   always @(posedge clk)
-    w3_held <= \$72 ;
+    w3_held <= \$55 ;
   always @(posedge clk)
-    w3_held_d1 <= \$73 ;
+    w3_held_d1 <= \$56 ;
   always @(posedge clk)
-    \i_w$95  <= \$74 ;
+    \i_w$95  <= \$57 ;
   always @(posedge clk)
-    row0_done_d1 <= \$75 ;
+    row0_done_d1 <= \$58 ;
   always @(posedge clk)
-    row0_done_d2 <= \$76 ;
+    row0_done_d2 <= \$59 ;
   always @(posedge clk)
-    row1_done_d1 <= \$77 ;
+    row1_done_d1 <= \$60 ;
   always @(posedge clk)
-    row1_done_d2 <= \$78 ;
+    row1_done_d2 <= \$61 ;
   always @(posedge clk)
-    row2_done_d1 <= \$79 ;
+    row2_done_d1 <= \$62 ;
   always @(posedge clk)
-    row2_done_d2 <= \$80 ;
+    row2_done_d2 <= \$63 ;
   always @(posedge clk)
-    row3_done_d1 <= \$81 ;
+    row3_done_d1 <= \$64 ;
   always @(posedge clk)
-    row3_done_d2 <= \$82 ;
+    row3_done_d2 <= \$65 ;
   assign w0_eff = i_ctl[1] ? i_w[27:0] : w0_held;
   assign w1_eff = i_ctl[1] ? i_w[55:28] : w1_held;
   assign w2_eff = i_ctl[1] ? i_w[83:56] : w2_held;
   assign w3_eff = i_ctl[1] ? i_w[111:84] : w3_held;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row2_done_d2 & \$4 ;
-  assign \$7  = \$6  | row2_done_d2;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row1_done_d2 & \$8 ;
-  assign \$11  = \$10  | row2_done_d2;
-  assign \$12  = \$11  | row1_done_d2;
-  assign \$13  = ~ \$12 ;
+  assign o_row_valid = | { row3_done_d2, row2_done_d2, row1_done_d2, row0_done_d2 };
+  assign \$2  = row1_done_d2 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_d2 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_d2 ? 2'h3 : 2'h0;
+  assign o_row_index = \$5  | \$6 ;
+  assign \$7  = o_psum & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$8  = \o_psum$112  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \o_psum$113  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = \o_psum$114  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = \o_psum$115  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$15  = \o_psum$116  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$16  = \$14  | \$15 ;
+  assign \$17  = \o_psum$117  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$18  = \$16  | \$17 ;
+  assign \$19  = \o_psum$118  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_psum$119  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$22  = \o_psum$120  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = \o_psum$121  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = \o_psum$122  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_psum$123  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
   \array_mixpe_w4a8_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .o_a(\i_a$4 ),
@@ -3432,191 +3404,191 @@ module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = \i_a$1 [63:32];
+    \$39  = \i_a$1 [63:32];
     if (rst) begin
-      \$56  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = i_ctl;
+    \$40  = i_ctl;
     if (rst) begin
-      \$57  = 5'h00;
+      \$40  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = \i_a$1 [95:64];
+    \$41  = \i_a$1 [95:64];
     if (rst) begin
-      \$58  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = a2_d1;
+    \$42  = a2_d1;
     if (rst) begin
-      \$59  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = i_ctl;
+    \$43  = i_ctl;
     if (rst) begin
-      \$60  = 5'h00;
+      \$43  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl2_d1;
+    \$44  = ctl2_d1;
     if (rst) begin
-      \$61  = 5'h00;
+      \$44  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = \i_a$1 [127:96];
+    \$45  = \i_a$1 [127:96];
     if (rst) begin
-      \$62  = 32'd0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a3_d1;
+    \$46  = a3_d1;
     if (rst) begin
-      \$63  = 32'd0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a3_d2;
+    \$47  = a3_d2;
     if (rst) begin
-      \$64  = 32'd0;
+      \$47  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = i_ctl;
+    \$48  = i_ctl;
     if (rst) begin
-      \$65  = 5'h00;
+      \$48  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ctl3_d1;
+    \$49  = ctl3_d1;
     if (rst) begin
-      \$66  = 5'h00;
+      \$49  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = ctl3_d2;
+    \$50  = ctl3_d2;
     if (rst) begin
-      \$67  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = w0_eff;
+    \$51  = w0_eff;
     if (rst) begin
-      \$68  = 28'h0000000;
+      \$51  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w1_eff;
+    \$52  = w1_eff;
     if (rst) begin
-      \$69  = 28'h0000000;
+      \$52  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w2_eff;
+    \$53  = w2_eff;
     if (rst) begin
-      \$70  = 28'h0000000;
+      \$53  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = w2_held;
+    \$54  = w2_held;
     if (rst) begin
-      \$71  = 28'h0000000;
+      \$54  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w3_eff;
+    \$55  = w3_eff;
     if (rst) begin
-      \$72  = 28'h0000000;
+      \$55  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w3_held;
+    \$56  = w3_held;
     if (rst) begin
-      \$73  = 28'h0000000;
+      \$56  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w3_held_d1;
+    \$57  = w3_held_d1;
     if (rst) begin
-      \$74  = 28'h0000000;
+      \$57  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \$52 ;
+    \$58  = \$35 ;
     if (rst) begin
-      \$75  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = row0_done_d1;
+    \$59  = row0_done_d1;
     if (rst) begin
-      \$76  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = \$53 ;
+    \$60  = \$36 ;
     if (rst) begin
-      \$77  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = row1_done_d1;
+    \$61  = row1_done_d1;
     if (rst) begin
-      \$78  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = \$54 ;
+    \$62  = \$37 ;
     if (rst) begin
-      \$79  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = row2_done_d1;
+    \$63  = row2_done_d1;
     if (rst) begin
-      \$80  = 1'h0;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = \$55 ;
+    \$64  = \$38 ;
     if (rst) begin
-      \$81  = 1'h0;
+      \$64  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = row3_done_d1;
+    \$65  = row3_done_d1;
     if (rst) begin
-      \$82  = 1'h0;
+      \$65  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -3667,6 +3639,7 @@ module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \o_w$98  = \i_w$97 ;
   assign \o_w$100  = \i_w$99 ;
   assign \o_w$102  = \i_w$101 ;
+  assign row_sel = { row3_done_d2, row2_done_d2, row1_done_d2, row0_done_d2 };
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -4447,22 +4420,12 @@ module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \o_ctl$143[0].first  = \o_ctl$143 [2];
   assign \o_ctl$143[0].last  = \o_ctl$143 [3];
   assign \o_ctl$143[0].group_end  = \o_ctl$143 [4];
-  assign o_row[191:144] = \$51 ;
-  assign o_row[143:96] = \$44 ;
-  assign o_row[95:48] = \$37 ;
-  assign o_row[47:0] = \$30 ;
-  assign row_sel[0] = \$14 ;
-  assign row_sel[1] = \$9 ;
-  assign row_sel[2] = \$5 ;
-  assign row_sel[3] = \$2 ;
-  assign \$1  = 1'h1;
-  assign \$2  = row3_done_d2;
-  assign \$3  = row3_done_d2;
-  assign \$6  = row3_done_d2;
-  assign \$10  = row3_done_d2;
-  assign \$15  = row3_done_d2;
-  assign \$18  = 1'h0;
-  assign \$20  = \$19 ;
+  assign o_row[191:144] = \$34 ;
+  assign o_row[143:96] = \$27 ;
+  assign o_row[95:48] = \$20 ;
+  assign o_row[47:0] = \$13 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_mixpe_w4a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);

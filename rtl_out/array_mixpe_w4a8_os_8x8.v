@@ -2605,7 +2605,7 @@ endmodule
 module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [2:0] \$10 ;
   wire [47:0] \$100 ;
   wire [47:0] \$101 ;
   wire [47:0] \$102 ;
@@ -2616,7 +2616,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [47:0] \$107 ;
   wire [47:0] \$108 ;
   wire [47:0] \$109 ;
-  wire \$11 ;
+  wire [2:0] \$11 ;
   wire [47:0] \$110 ;
   wire [47:0] \$111 ;
   wire [47:0] \$112 ;
@@ -2627,7 +2627,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [47:0] \$117 ;
   wire [47:0] \$118 ;
   wire [47:0] \$119 ;
-  wire \$12 ;
+  wire [2:0] \$12 ;
   wire [47:0] \$120 ;
   wire [47:0] \$121 ;
   wire [47:0] \$122 ;
@@ -2638,234 +2638,183 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [47:0] \$127 ;
   wire [47:0] \$128 ;
   wire [47:0] \$129 ;
-  wire \$13 ;
+  wire [2:0] \$13 ;
   wire [47:0] \$130 ;
   wire [47:0] \$131 ;
   wire [47:0] \$132 ;
   wire [47:0] \$133 ;
   wire [47:0] \$134 ;
-  wire [47:0] \$135 ;
-  wire [47:0] \$136 ;
-  wire [47:0] \$137 ;
-  wire [47:0] \$138 ;
-  wire [47:0] \$139 ;
-  wire \$14 ;
-  wire [47:0] \$140 ;
-  wire [47:0] \$141 ;
-  wire [47:0] \$142 ;
-  wire [47:0] \$143 ;
-  wire [47:0] \$144 ;
-  wire [47:0] \$145 ;
-  wire [47:0] \$146 ;
-  wire [47:0] \$147 ;
-  wire [47:0] \$148 ;
-  wire [47:0] \$149 ;
-  wire \$15 ;
-  wire [47:0] \$150 ;
-  wire [47:0] \$151 ;
-  wire [47:0] \$152 ;
-  wire [47:0] \$153 ;
-  wire [47:0] \$154 ;
-  wire [47:0] \$155 ;
-  wire [47:0] \$156 ;
-  wire [47:0] \$157 ;
-  wire [47:0] \$158 ;
-  wire [47:0] \$159 ;
-  wire \$16 ;
-  wire [47:0] \$160 ;
-  wire [47:0] \$161 ;
-  wire [47:0] \$162 ;
-  wire [47:0] \$163 ;
-  wire [47:0] \$164 ;
-  wire [47:0] \$165 ;
-  wire [47:0] \$166 ;
-  wire [47:0] \$167 ;
-  wire [47:0] \$168 ;
-  wire [47:0] \$169 ;
-  wire \$17 ;
-  wire [47:0] \$170 ;
-  wire [47:0] \$171 ;
-  wire [47:0] \$172 ;
-  wire [47:0] \$173 ;
-  wire [47:0] \$174 ;
-  wire [47:0] \$175 ;
-  wire [47:0] \$176 ;
-  wire [47:0] \$177 ;
-  wire [47:0] \$178 ;
-  wire [47:0] \$179 ;
-  wire \$18 ;
-  wire [47:0] \$180 ;
-  wire [47:0] \$181 ;
-  wire [47:0] \$182 ;
-  wire [47:0] \$183 ;
-  wire [47:0] \$184 ;
-  wire [47:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
-  wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  reg [31:0] \$194 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire [2:0] \$14 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  reg [31:0] \$143 ;
+  reg [4:0] \$144 ;
+  reg [31:0] \$145 ;
+  reg [31:0] \$146 ;
+  reg [4:0] \$147 ;
+  reg [4:0] \$148 ;
+  reg [31:0] \$149 ;
+  wire [47:0] \$15 ;
+  reg [31:0] \$150 ;
+  reg [31:0] \$151 ;
+  reg [4:0] \$152 ;
+  reg [4:0] \$153 ;
+  reg [4:0] \$154 ;
+  reg [31:0] \$155 ;
+  reg [31:0] \$156 ;
+  reg [31:0] \$157 ;
+  reg [31:0] \$158 ;
+  reg [4:0] \$159 ;
+  wire [47:0] \$16 ;
+  reg [4:0] \$160 ;
+  reg [4:0] \$161 ;
+  reg [4:0] \$162 ;
+  reg [31:0] \$163 ;
+  reg [31:0] \$164 ;
+  reg [31:0] \$165 ;
+  reg [31:0] \$166 ;
+  reg [31:0] \$167 ;
+  reg [4:0] \$168 ;
+  reg [4:0] \$169 ;
+  wire [47:0] \$17 ;
+  reg [4:0] \$170 ;
+  reg [4:0] \$171 ;
+  reg [4:0] \$172 ;
+  reg [31:0] \$173 ;
+  reg [31:0] \$174 ;
+  reg [31:0] \$175 ;
+  reg [31:0] \$176 ;
+  reg [31:0] \$177 ;
+  reg [31:0] \$178 ;
+  reg [4:0] \$179 ;
+  wire [47:0] \$18 ;
+  reg [4:0] \$180 ;
+  reg [4:0] \$181 ;
+  reg [4:0] \$182 ;
+  reg [4:0] \$183 ;
+  reg [4:0] \$184 ;
+  reg [31:0] \$185 ;
+  reg [31:0] \$186 ;
+  reg [31:0] \$187 ;
+  reg [31:0] \$188 ;
+  reg [31:0] \$189 ;
+  wire [47:0] \$19 ;
+  reg [31:0] \$190 ;
+  reg [31:0] \$191 ;
+  reg [4:0] \$192 ;
+  reg [4:0] \$193 ;
+  reg [4:0] \$194 ;
   reg [4:0] \$195 ;
-  reg [31:0] \$196 ;
-  reg [31:0] \$197 ;
+  reg [4:0] \$196 ;
+  reg [4:0] \$197 ;
   reg [4:0] \$198 ;
-  reg [4:0] \$199 ;
+  reg [27:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  reg [31:0] \$200 ;
-  reg [31:0] \$201 ;
-  reg [31:0] \$202 ;
-  reg [4:0] \$203 ;
-  reg [4:0] \$204 ;
-  reg [4:0] \$205 ;
-  reg [31:0] \$206 ;
-  reg [31:0] \$207 ;
-  reg [31:0] \$208 ;
-  reg [31:0] \$209 ;
-  wire \$21 ;
-  reg [4:0] \$210 ;
-  reg [4:0] \$211 ;
-  reg [4:0] \$212 ;
-  reg [4:0] \$213 ;
-  reg [31:0] \$214 ;
-  reg [31:0] \$215 ;
-  reg [31:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg [4:0] \$219 ;
-  wire \$22 ;
-  reg [4:0] \$220 ;
-  reg [4:0] \$221 ;
-  reg [4:0] \$222 ;
-  reg [4:0] \$223 ;
-  reg [31:0] \$224 ;
-  reg [31:0] \$225 ;
-  reg [31:0] \$226 ;
-  reg [31:0] \$227 ;
-  reg [31:0] \$228 ;
-  reg [31:0] \$229 ;
-  wire \$23 ;
-  reg [4:0] \$230 ;
-  reg [4:0] \$231 ;
-  reg [4:0] \$232 ;
-  reg [4:0] \$233 ;
-  reg [4:0] \$234 ;
-  reg [4:0] \$235 ;
-  reg [31:0] \$236 ;
-  reg [31:0] \$237 ;
-  reg [31:0] \$238 ;
-  reg [31:0] \$239 ;
-  wire \$24 ;
-  reg [31:0] \$240 ;
-  reg [31:0] \$241 ;
-  reg [31:0] \$242 ;
-  reg [4:0] \$243 ;
-  reg [4:0] \$244 ;
-  reg [4:0] \$245 ;
-  reg [4:0] \$246 ;
-  reg [4:0] \$247 ;
-  reg [4:0] \$248 ;
-  reg [4:0] \$249 ;
-  wire \$25 ;
-  reg [27:0] \$250 ;
-  reg [27:0] \$251 ;
-  reg [27:0] \$252 ;
-  reg [27:0] \$253 ;
-  reg [27:0] \$254 ;
-  reg [27:0] \$255 ;
-  reg [27:0] \$256 ;
-  reg [27:0] \$257 ;
-  reg [27:0] \$258 ;
-  reg [27:0] \$259 ;
-  wire \$26 ;
-  reg [27:0] \$260 ;
-  reg [27:0] \$261 ;
-  reg [27:0] \$262 ;
-  reg [27:0] \$263 ;
-  reg [27:0] \$264 ;
-  reg [27:0] \$265 ;
-  reg [27:0] \$266 ;
-  reg [27:0] \$267 ;
-  reg [27:0] \$268 ;
-  reg [27:0] \$269 ;
-  wire \$27 ;
-  reg [27:0] \$270 ;
-  reg [27:0] \$271 ;
-  reg [27:0] \$272 ;
-  reg [27:0] \$273 ;
-  reg [27:0] \$274 ;
-  reg [27:0] \$275 ;
-  reg [27:0] \$276 ;
-  reg [27:0] \$277 ;
-  reg [27:0] \$278 ;
-  reg \$279 ;
-  wire \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg \$284 ;
-  reg \$285 ;
-  reg \$286 ;
-  reg \$287 ;
-  reg \$288 ;
-  reg \$289 ;
-  wire \$29 ;
-  reg \$290 ;
-  reg \$291 ;
-  reg \$292 ;
-  reg \$293 ;
-  reg \$294 ;
+  wire [47:0] \$20 ;
+  reg [27:0] \$200 ;
+  reg [27:0] \$201 ;
+  reg [27:0] \$202 ;
+  reg [27:0] \$203 ;
+  reg [27:0] \$204 ;
+  reg [27:0] \$205 ;
+  reg [27:0] \$206 ;
+  reg [27:0] \$207 ;
+  reg [27:0] \$208 ;
+  reg [27:0] \$209 ;
+  wire [47:0] \$21 ;
+  reg [27:0] \$210 ;
+  reg [27:0] \$211 ;
+  reg [27:0] \$212 ;
+  reg [27:0] \$213 ;
+  reg [27:0] \$214 ;
+  reg [27:0] \$215 ;
+  reg [27:0] \$216 ;
+  reg [27:0] \$217 ;
+  reg [27:0] \$218 ;
+  reg [27:0] \$219 ;
+  wire [47:0] \$22 ;
+  reg [27:0] \$220 ;
+  reg [27:0] \$221 ;
+  reg [27:0] \$222 ;
+  reg [27:0] \$223 ;
+  reg [27:0] \$224 ;
+  reg [27:0] \$225 ;
+  reg [27:0] \$226 ;
+  reg [27:0] \$227 ;
+  reg \$228 ;
+  reg \$229 ;
+  wire [47:0] \$23 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg \$233 ;
+  reg \$234 ;
+  reg \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
+  wire [47:0] \$24 ;
+  reg \$240 ;
+  reg \$241 ;
+  reg \$242 ;
+  reg \$243 ;
+  wire [47:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [47:0] \$27 ;
+  wire [47:0] \$28 ;
+  wire [47:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [1:0] \$55 ;
-  wire [1:0] \$56 ;
-  wire [1:0] \$57 ;
-  wire [1:0] \$58 ;
-  wire [2:0] \$59 ;
-  wire \$6 ;
-  wire [2:0] \$60 ;
-  wire [2:0] \$61 ;
-  wire [2:0] \$62 ;
-  wire [2:0] \$63 ;
-  wire [2:0] \$64 ;
-  wire [2:0] \$65 ;
+  wire [47:0] \$30 ;
+  wire [47:0] \$31 ;
+  wire [47:0] \$32 ;
+  wire [47:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [47:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [47:0] \$39 ;
+  wire [1:0] \$4 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [47:0] \$45 ;
+  wire [47:0] \$46 ;
+  wire [47:0] \$47 ;
+  wire [47:0] \$48 ;
+  wire [47:0] \$49 ;
+  wire [1:0] \$5 ;
+  wire [47:0] \$50 ;
+  wire [47:0] \$51 ;
+  wire [47:0] \$52 ;
+  wire [47:0] \$53 ;
+  wire [47:0] \$54 ;
+  wire [47:0] \$55 ;
+  wire [47:0] \$56 ;
+  wire [47:0] \$57 ;
+  wire [47:0] \$58 ;
+  wire [47:0] \$59 ;
+  wire [1:0] \$6 ;
+  wire [47:0] \$60 ;
+  wire [47:0] \$61 ;
+  wire [47:0] \$62 ;
+  wire [47:0] \$63 ;
+  wire [47:0] \$64 ;
+  wire [47:0] \$65 ;
   wire [47:0] \$66 ;
   wire [47:0] \$67 ;
   wire [47:0] \$68 ;
   wire [47:0] \$69 ;
-  wire \$7 ;
+  wire [1:0] \$7 ;
   wire [47:0] \$70 ;
   wire [47:0] \$71 ;
   wire [47:0] \$72 ;
@@ -2876,7 +2825,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [47:0] \$77 ;
   wire [47:0] \$78 ;
   wire [47:0] \$79 ;
-  wire \$8 ;
+  wire [2:0] \$8 ;
   wire [47:0] \$80 ;
   wire [47:0] \$81 ;
   wire [47:0] \$82 ;
@@ -2887,7 +2836,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   wire [47:0] \$87 ;
   wire [47:0] \$88 ;
   wire [47:0] \$89 ;
-  wire \$9 ;
+  wire [2:0] \$9 ;
   wire [47:0] \$90 ;
   wire [47:0] \$91 ;
   wire [47:0] \$92 ;
@@ -6569,391 +6518,350 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign w5_eff = i_ctl[1] ? i_w[167:140] : w5_held;
   assign w6_eff = i_ctl[1] ? i_w[195:168] : w6_held;
   assign w7_eff = i_ctl[1] ? i_w[223:196] : w7_held;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row6_done_d2 & \$4 ;
-  assign \$7  = \$6  | row6_done_d2;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row5_done_d2 & \$8 ;
-  assign \$11  = \$10  | row6_done_d2;
-  assign \$12  = \$11  | row5_done_d2;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row4_done_d2 & \$13 ;
-  assign \$16  = \$15  | row6_done_d2;
-  assign \$17  = \$16  | row5_done_d2;
-  assign \$18  = \$17  | row4_done_d2;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = row3_done_d2 & \$19 ;
-  assign \$22  = \$21  | row6_done_d2;
-  assign \$23  = \$22  | row5_done_d2;
-  assign \$24  = \$23  | row4_done_d2;
-  assign \$25  = \$24  | row3_done_d2;
-  assign \$26  = ~ \$25 ;
-  assign \$27  = row2_done_d2 & \$26 ;
-  assign \$29  = \$28  | row6_done_d2;
-  assign \$30  = \$29  | row5_done_d2;
-  assign \$31  = \$30  | row4_done_d2;
-  assign \$32  = \$31  | row3_done_d2;
-  assign \$33  = \$32  | row2_done_d2;
-  assign \$34  = ~ \$33 ;
-  assign \$35  = row1_done_d2 & \$34 ;
-  assign \$37  = \$36  | row6_done_d2;
-  assign \$38  = \$37  | row5_done_d2;
-  assign \$39  = \$38  | row4_done_d2;
-  assign \$40  = \$39  | row3_done_d2;
-  assign \$41  = \$40  | row2_done_d2;
-  assign \$42  = \$41  | row1_done_d2;
-  assign \$43  = ~ \$42 ;
-  assign \$44  = row0_done_d2 & \$43 ;
-  assign \$46  = \$45  | row6_done_d2;
-  assign \$47  = \$46  | row5_done_d2;
-  assign \$48  = \$47  | row4_done_d2;
-  assign \$49  = \$48  | row3_done_d2;
-  assign \$50  = \$49  | row2_done_d2;
-  assign \$51  = \$50  | row1_done_d2;
-  assign o_row_valid = \$51  | row0_done_d2;
-  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$56  = { 1'h0, \$54  } | \$55 ;
-  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
-  assign \$60  = { 1'h0, \$58  } | \$59 ;
-  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign o_row_valid = | { row7_done_d2, row6_done_d2, row5_done_d2, row4_done_d2, row3_done_d2, row2_done_d2, row1_done_d2, row0_done_d2 };
+  assign \$2  = row1_done_d2 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_d2 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_d2 ? 2'h3 : 2'h0;
+  assign \$7  = \$5  | \$6 ;
+  assign \$8  = row4_done_d2 ? 3'h4 : 3'h0;
+  assign \$9  = { 1'h0, \$7  } | \$8 ;
+  assign \$10  = row5_done_d2 ? 3'h5 : 3'h0;
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = row6_done_d2 ? 3'h6 : 3'h0;
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = row7_done_d2 ? 3'h7 : 3'h0;
+  assign o_row_index = \$13  | \$14 ;
+  assign \$15  = o_psum & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$16  = \o_psum$412  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = \o_psum$413  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$19  = \$17  | \$18 ;
+  assign \$20  = \o_psum$414  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = \o_psum$415  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = \o_psum$416  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = \o_psum$417  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = \o_psum$418  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
+  assign \$29  = \$27  | \$28 ;
+  assign \$30  = \o_psum$419  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$31  = \o_psum$420  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_psum$421  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_psum$422  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$36  = \$34  | \$35 ;
+  assign \$37  = \o_psum$423  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
+  assign \$38  = \$36  | \$37 ;
+  assign \$39  = \o_psum$424  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$425  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$426  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$427  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$46  = \o_psum$428  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$429  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$430  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_psum$431  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
+  assign \$53  = \$51  | \$52 ;
+  assign \$54  = \o_psum$432  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
+  assign \$55  = \$53  | \$54 ;
+  assign \$56  = \o_psum$433  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
+  assign \$57  = \$55  | \$56 ;
+  assign \$58  = \o_psum$434  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
+  assign \$59  = \$57  | \$58 ;
+  assign \$60  = \o_psum$435  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$61  = \o_psum$436  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
   assign \$62  = \$60  | \$61 ;
-  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$63  = \o_psum$437  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
   assign \$64  = \$62  | \$63 ;
-  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
-  assign o_row_index = \$64  | \$65 ;
-  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$67  = \o_psum$412  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$65  = \o_psum$438  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$66  = \$64  | \$65 ;
+  assign \$67  = \o_psum$439  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
   assign \$68  = \$66  | \$67 ;
-  assign \$69  = \o_psum$413  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$69  = \o_psum$440  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
   assign \$70  = \$68  | \$69 ;
-  assign \$71  = \o_psum$414  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$71  = \o_psum$441  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
   assign \$72  = \$70  | \$71 ;
-  assign \$73  = \o_psum$415  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$73  = \o_psum$442  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
   assign \$74  = \$72  | \$73 ;
-  assign \$75  = \o_psum$416  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$76  = \$74  | \$75 ;
-  assign \$77  = \o_psum$417  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$78  = \$76  | \$77 ;
-  assign \$79  = \o_psum$418  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \o_psum$419  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$82  = \o_psum$420  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$75  = \o_psum$443  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$76  = \o_psum$444  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$77  = \$75  | \$76 ;
+  assign \$78  = \o_psum$445  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$79  = \$77  | \$78 ;
+  assign \$80  = \o_psum$446  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$81  = \$79  | \$80 ;
+  assign \$82  = \o_psum$447  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
   assign \$83  = \$81  | \$82 ;
-  assign \$84  = \o_psum$421  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$84  = \o_psum$448  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
   assign \$85  = \$83  | \$84 ;
-  assign \$86  = \o_psum$422  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$86  = \o_psum$449  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
   assign \$87  = \$85  | \$86 ;
-  assign \$88  = \o_psum$423  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$88  = \o_psum$450  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
   assign \$89  = \$87  | \$88 ;
-  assign \$90  = \o_psum$424  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$91  = \$89  | \$90 ;
-  assign \$92  = \o_psum$425  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$93  = \$91  | \$92 ;
-  assign \$94  = \o_psum$426  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$95  = \$93  | \$94 ;
-  assign \$96  = \o_psum$427  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$97  = \o_psum$428  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$90  = \o_psum$451  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$91  = \o_psum$452  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$92  = \$90  | \$91 ;
+  assign \$93  = \o_psum$453  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$94  = \$92  | \$93 ;
+  assign \$95  = \o_psum$454  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$96  = \$94  | \$95 ;
+  assign \$97  = \o_psum$455  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
   assign \$98  = \$96  | \$97 ;
-  assign \$99  = \o_psum$429  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$99  = \o_psum$456  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
   assign \$100  = \$98  | \$99 ;
-  assign \$101  = \o_psum$430  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$101  = \o_psum$457  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
   assign \$102  = \$100  | \$101 ;
-  assign \$103  = \o_psum$431  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$103  = \o_psum$458  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
   assign \$104  = \$102  | \$103 ;
-  assign \$105  = \o_psum$432  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$106  = \$104  | \$105 ;
-  assign \$107  = \o_psum$433  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$108  = \$106  | \$107 ;
-  assign \$109  = \o_psum$434  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$110  = \$108  | \$109 ;
-  assign \$111  = \o_psum$435  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$112  = \o_psum$436  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$105  = \o_psum$459  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$106  = \o_psum$460  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$107  = \$105  | \$106 ;
+  assign \$108  = \o_psum$461  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$109  = \$107  | \$108 ;
+  assign \$110  = \o_psum$462  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \o_psum$463  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
   assign \$113  = \$111  | \$112 ;
-  assign \$114  = \o_psum$437  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$114  = \o_psum$464  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
   assign \$115  = \$113  | \$114 ;
-  assign \$116  = \o_psum$438  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$116  = \o_psum$465  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
   assign \$117  = \$115  | \$116 ;
-  assign \$118  = \o_psum$439  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$118  = \o_psum$466  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
   assign \$119  = \$117  | \$118 ;
-  assign \$120  = \o_psum$440  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$121  = \$119  | \$120 ;
-  assign \$122  = \o_psum$441  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$123  = \$121  | \$122 ;
-  assign \$124  = \o_psum$442  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$125  = \$123  | \$124 ;
-  assign \$126  = \o_psum$443  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$127  = \o_psum$444  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$120  = \o_psum$467  & { row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2, row0_done_d2 };
+  assign \$121  = \o_psum$468  & { row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2, row1_done_d2 };
+  assign \$122  = \$120  | \$121 ;
+  assign \$123  = \o_psum$469  & { row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2, row2_done_d2 };
+  assign \$124  = \$122  | \$123 ;
+  assign \$125  = \o_psum$470  & { row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2, row3_done_d2 };
+  assign \$126  = \$124  | \$125 ;
+  assign \$127  = \o_psum$471  & { row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2, row4_done_d2 };
   assign \$128  = \$126  | \$127 ;
-  assign \$129  = \o_psum$445  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$129  = \o_psum$472  & { row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2, row5_done_d2 };
   assign \$130  = \$128  | \$129 ;
-  assign \$131  = \o_psum$446  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$131  = \o_psum$473  & { row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2, row6_done_d2 };
   assign \$132  = \$130  | \$131 ;
-  assign \$133  = \o_psum$447  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$133  = \o_psum$474  & { row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2, row7_done_d2 };
   assign \$134  = \$132  | \$133 ;
-  assign \$135  = \o_psum$448  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$136  = \$134  | \$135 ;
-  assign \$137  = \o_psum$449  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$138  = \$136  | \$137 ;
-  assign \$139  = \o_psum$450  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$140  = \$138  | \$139 ;
-  assign \$141  = \o_psum$451  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$142  = \o_psum$452  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$143  = \$141  | \$142 ;
-  assign \$144  = \o_psum$453  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$145  = \$143  | \$144 ;
-  assign \$146  = \o_psum$454  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$147  = \$145  | \$146 ;
-  assign \$148  = \o_psum$455  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$149  = \$147  | \$148 ;
-  assign \$150  = \o_psum$456  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$151  = \$149  | \$150 ;
-  assign \$152  = \o_psum$457  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$153  = \$151  | \$152 ;
-  assign \$154  = \o_psum$458  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$155  = \$153  | \$154 ;
-  assign \$156  = \o_psum$459  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$157  = \o_psum$460  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$158  = \$156  | \$157 ;
-  assign \$159  = \o_psum$461  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$160  = \$158  | \$159 ;
-  assign \$161  = \o_psum$462  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$162  = \$160  | \$161 ;
-  assign \$163  = \o_psum$463  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$164  = \$162  | \$163 ;
-  assign \$165  = \o_psum$464  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$166  = \$164  | \$165 ;
-  assign \$167  = \o_psum$465  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$168  = \$166  | \$167 ;
-  assign \$169  = \o_psum$466  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$170  = \$168  | \$169 ;
-  assign \$171  = \o_psum$467  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$172  = \o_psum$468  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$173  = \$171  | \$172 ;
-  assign \$174  = \o_psum$469  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$175  = \$173  | \$174 ;
-  assign \$176  = \o_psum$470  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$177  = \$175  | \$176 ;
-  assign \$178  = \o_psum$471  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$179  = \$177  | \$178 ;
-  assign \$180  = \o_psum$472  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$181  = \$179  | \$180 ;
-  assign \$182  = \o_psum$473  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$183  = \$181  | \$182 ;
-  assign \$184  = \o_psum$474  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$185  = \$183  | \$184 ;
-  assign \$186  = \o_ctl$535 [0] & \o_ctl$535 [3];
-  assign \$187  = \o_ctl$537 [0] & \o_ctl$537 [3];
-  assign \$188  = \o_ctl$539 [0] & \o_ctl$539 [3];
-  assign \$189  = \o_ctl$541 [0] & \o_ctl$541 [3];
-  assign \$190  = \o_ctl$543 [0] & \o_ctl$543 [3];
-  assign \$191  = \o_ctl$545 [0] & \o_ctl$545 [3];
-  assign \$192  = \o_ctl$547 [0] & \o_ctl$547 [3];
-  assign \$193  = \o_ctl$549 [0] & \o_ctl$549 [3];
+  assign \$135  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$136  = \o_ctl$537 [0] & \o_ctl$537 [3];
+  assign \$137  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  assign \$138  = \o_ctl$541 [0] & \o_ctl$541 [3];
+  assign \$139  = \o_ctl$543 [0] & \o_ctl$543 [3];
+  assign \$140  = \o_ctl$545 [0] & \o_ctl$545 [3];
+  assign \$141  = \o_ctl$547 [0] & \o_ctl$547 [3];
+  assign \$142  = \o_ctl$549 [0] & \o_ctl$549 [3];
   always @(posedge clk)
-    \i_a$32  <= \$194 ;
+    \i_a$32  <= \$143 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$195 ;
+    \i_ctl$34  <= \$144 ;
   always @(posedge clk)
-    a2_d1 <= \$196 ;
+    a2_d1 <= \$145 ;
   always @(posedge clk)
-    \i_a$64  <= \$197 ;
+    \i_a$64  <= \$146 ;
   always @(posedge clk)
-    ctl2_d1 <= \$198 ;
+    ctl2_d1 <= \$147 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$199 ;
+    \i_ctl$66  <= \$148 ;
   always @(posedge clk)
-    a3_d1 <= \$200 ;
+    a3_d1 <= \$149 ;
   always @(posedge clk)
-    a3_d2 <= \$201 ;
+    a3_d2 <= \$150 ;
   always @(posedge clk)
-    \i_a$96  <= \$202 ;
+    \i_a$96  <= \$151 ;
   always @(posedge clk)
-    ctl3_d1 <= \$203 ;
+    ctl3_d1 <= \$152 ;
   always @(posedge clk)
-    ctl3_d2 <= \$204 ;
+    ctl3_d2 <= \$153 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$205 ;
+    \i_ctl$98  <= \$154 ;
   always @(posedge clk)
-    a4_d1 <= \$206 ;
+    a4_d1 <= \$155 ;
   always @(posedge clk)
-    a4_d2 <= \$207 ;
+    a4_d2 <= \$156 ;
   always @(posedge clk)
-    a4_d3 <= \$208 ;
+    a4_d3 <= \$157 ;
   always @(posedge clk)
-    \i_a$128  <= \$209 ;
+    \i_a$128  <= \$158 ;
   always @(posedge clk)
-    ctl4_d1 <= \$210 ;
+    ctl4_d1 <= \$159 ;
   always @(posedge clk)
-    ctl4_d2 <= \$211 ;
+    ctl4_d2 <= \$160 ;
   always @(posedge clk)
-    ctl4_d3 <= \$212 ;
+    ctl4_d3 <= \$161 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$213 ;
+    \i_ctl$130  <= \$162 ;
   always @(posedge clk)
-    a5_d1 <= \$214 ;
+    a5_d1 <= \$163 ;
   always @(posedge clk)
-    a5_d2 <= \$215 ;
+    a5_d2 <= \$164 ;
   always @(posedge clk)
-    a5_d3 <= \$216 ;
+    a5_d3 <= \$165 ;
   always @(posedge clk)
-    a5_d4 <= \$217 ;
+    a5_d4 <= \$166 ;
   always @(posedge clk)
-    \i_a$160  <= \$218 ;
+    \i_a$160  <= \$167 ;
   always @(posedge clk)
-    ctl5_d1 <= \$219 ;
+    ctl5_d1 <= \$168 ;
   always @(posedge clk)
-    ctl5_d2 <= \$220 ;
+    ctl5_d2 <= \$169 ;
   always @(posedge clk)
-    ctl5_d3 <= \$221 ;
+    ctl5_d3 <= \$170 ;
   always @(posedge clk)
-    ctl5_d4 <= \$222 ;
+    ctl5_d4 <= \$171 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$223 ;
+    \i_ctl$162  <= \$172 ;
   always @(posedge clk)
-    a6_d1 <= \$224 ;
+    a6_d1 <= \$173 ;
   always @(posedge clk)
-    a6_d2 <= \$225 ;
+    a6_d2 <= \$174 ;
   always @(posedge clk)
-    a6_d3 <= \$226 ;
+    a6_d3 <= \$175 ;
   always @(posedge clk)
-    a6_d4 <= \$227 ;
+    a6_d4 <= \$176 ;
   always @(posedge clk)
-    a6_d5 <= \$228 ;
+    a6_d5 <= \$177 ;
   always @(posedge clk)
-    \i_a$192  <= \$229 ;
+    \i_a$192  <= \$178 ;
   always @(posedge clk)
-    ctl6_d1 <= \$230 ;
+    ctl6_d1 <= \$179 ;
   always @(posedge clk)
-    ctl6_d2 <= \$231 ;
+    ctl6_d2 <= \$180 ;
   always @(posedge clk)
-    ctl6_d3 <= \$232 ;
+    ctl6_d3 <= \$181 ;
   always @(posedge clk)
-    ctl6_d4 <= \$233 ;
+    ctl6_d4 <= \$182 ;
   always @(posedge clk)
-    ctl6_d5 <= \$234 ;
+    ctl6_d5 <= \$183 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$235 ;
+    \i_ctl$194  <= \$184 ;
   always @(posedge clk)
-    a7_d1 <= \$236 ;
+    a7_d1 <= \$185 ;
   always @(posedge clk)
-    a7_d2 <= \$237 ;
+    a7_d2 <= \$186 ;
   always @(posedge clk)
-    a7_d3 <= \$238 ;
+    a7_d3 <= \$187 ;
   always @(posedge clk)
-    a7_d4 <= \$239 ;
+    a7_d4 <= \$188 ;
   always @(posedge clk)
-    a7_d5 <= \$240 ;
+    a7_d5 <= \$189 ;
   always @(posedge clk)
-    a7_d6 <= \$241 ;
+    a7_d6 <= \$190 ;
   always @(posedge clk)
-    \i_a$224  <= \$242 ;
+    \i_a$224  <= \$191 ;
   always @(posedge clk)
-    ctl7_d1 <= \$243 ;
+    ctl7_d1 <= \$192 ;
   always @(posedge clk)
-    ctl7_d2 <= \$244 ;
+    ctl7_d2 <= \$193 ;
   always @(posedge clk)
-    ctl7_d3 <= \$245 ;
+    ctl7_d3 <= \$194 ;
   always @(posedge clk)
-    ctl7_d4 <= \$246 ;
+    ctl7_d4 <= \$195 ;
   always @(posedge clk)
-    ctl7_d5 <= \$247 ;
+    ctl7_d5 <= \$196 ;
   always @(posedge clk)
-    ctl7_d6 <= \$248 ;
+    ctl7_d6 <= \$197 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$249 ;
+    \i_ctl$226  <= \$198 ;
   always @(posedge clk)
-    w0_held <= \$250 ;
+    w0_held <= \$199 ;
   always @(posedge clk)
-    w1_held <= \$251 ;
+    w1_held <= \$200 ;
   always @(posedge clk)
-    w2_held <= \$252 ;
+    w2_held <= \$201 ;
   always @(posedge clk)
-    \i_w$293  <= \$253 ;
+    \i_w$293  <= \$202 ;
   always @(posedge clk)
-    w3_held <= \$254 ;
+    w3_held <= \$203 ;
   always @(posedge clk)
-    w3_held_d1 <= \$255 ;
+    w3_held_d1 <= \$204 ;
   always @(posedge clk)
-    \i_w$311  <= \$256 ;
+    \i_w$311  <= \$205 ;
   always @(posedge clk)
-    w4_held <= \$257 ;
+    w4_held <= \$206 ;
   always @(posedge clk)
-    w4_held_d1 <= \$258 ;
+    w4_held_d1 <= \$207 ;
   always @(posedge clk)
-    w4_held_d2 <= \$259 ;
+    w4_held_d2 <= \$208 ;
   always @(posedge clk)
-    \i_w$329  <= \$260 ;
+    \i_w$329  <= \$209 ;
   always @(posedge clk)
-    w5_held <= \$261 ;
+    w5_held <= \$210 ;
   always @(posedge clk)
-    w5_held_d1 <= \$262 ;
+    w5_held_d1 <= \$211 ;
   always @(posedge clk)
-    w5_held_d2 <= \$263 ;
+    w5_held_d2 <= \$212 ;
   always @(posedge clk)
-    w5_held_d3 <= \$264 ;
+    w5_held_d3 <= \$213 ;
   always @(posedge clk)
-    \i_w$347  <= \$265 ;
+    \i_w$347  <= \$214 ;
   always @(posedge clk)
-    w6_held <= \$266 ;
+    w6_held <= \$215 ;
   always @(posedge clk)
-    w6_held_d1 <= \$267 ;
+    w6_held_d1 <= \$216 ;
   always @(posedge clk)
-    w6_held_d2 <= \$268 ;
+    w6_held_d2 <= \$217 ;
   always @(posedge clk)
-    w6_held_d3 <= \$269 ;
+    w6_held_d3 <= \$218 ;
   always @(posedge clk)
-    w6_held_d4 <= \$270 ;
+    w6_held_d4 <= \$219 ;
   always @(posedge clk)
-    \i_w$365  <= \$271 ;
+    \i_w$365  <= \$220 ;
   always @(posedge clk)
-    w7_held <= \$272 ;
+    w7_held <= \$221 ;
   always @(posedge clk)
-    w7_held_d1 <= \$273 ;
+    w7_held_d1 <= \$222 ;
   always @(posedge clk)
-    w7_held_d2 <= \$274 ;
+    w7_held_d2 <= \$223 ;
   always @(posedge clk)
-    w7_held_d3 <= \$275 ;
+    w7_held_d3 <= \$224 ;
   always @(posedge clk)
-    w7_held_d4 <= \$276 ;
+    w7_held_d4 <= \$225 ;
   always @(posedge clk)
-    w7_held_d5 <= \$277 ;
+    w7_held_d5 <= \$226 ;
   always @(posedge clk)
-    \i_w$383  <= \$278 ;
+    \i_w$383  <= \$227 ;
   always @(posedge clk)
-    row0_done_d1 <= \$279 ;
+    row0_done_d1 <= \$228 ;
   always @(posedge clk)
-    row0_done_d2 <= \$280 ;
+    row0_done_d2 <= \$229 ;
   always @(posedge clk)
-    row1_done_d1 <= \$281 ;
+    row1_done_d1 <= \$230 ;
   always @(posedge clk)
-    row1_done_d2 <= \$282 ;
+    row1_done_d2 <= \$231 ;
   always @(posedge clk)
-    row2_done_d1 <= \$283 ;
+    row2_done_d1 <= \$232 ;
   always @(posedge clk)
-    row2_done_d2 <= \$284 ;
+    row2_done_d2 <= \$233 ;
   always @(posedge clk)
-    row3_done_d1 <= \$285 ;
+    row3_done_d1 <= \$234 ;
   always @(posedge clk)
-    row3_done_d2 <= \$286 ;
+    row3_done_d2 <= \$235 ;
   always @(posedge clk)
-    row4_done_d1 <= \$287 ;
+    row4_done_d1 <= \$236 ;
   always @(posedge clk)
-    row4_done_d2 <= \$288 ;
+    row4_done_d2 <= \$237 ;
   always @(posedge clk)
-    row5_done_d1 <= \$289 ;
+    row5_done_d1 <= \$238 ;
   always @(posedge clk)
-    row5_done_d2 <= \$290 ;
+    row5_done_d2 <= \$239 ;
   always @(posedge clk)
-    row6_done_d1 <= \$291 ;
+    row6_done_d1 <= \$240 ;
   always @(posedge clk)
-    row6_done_d2 <= \$292 ;
+    row6_done_d2 <= \$241 ;
   always @(posedge clk)
-    row7_done_d1 <= \$293 ;
+    row7_done_d1 <= \$242 ;
   always @(posedge clk)
-    row7_done_d2 <= \$294 ;
+    row7_done_d2 <= \$243 ;
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
     .o_a(\i_a$4 ),
@@ -7644,709 +7552,709 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = \i_a$1 [63:32];
+    \$143  = \i_a$1 [63:32];
     if (rst) begin
-      \$194  = 32'd0;
+      \$143  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = i_ctl;
+    \$144  = i_ctl;
+    if (rst) begin
+      \$144  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$145  = \i_a$1 [95:64];
+    if (rst) begin
+      \$145  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$146  = a2_d1;
+    if (rst) begin
+      \$146  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$147  = i_ctl;
+    if (rst) begin
+      \$147  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$148  = ctl2_d1;
+    if (rst) begin
+      \$148  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$149  = \i_a$1 [127:96];
+    if (rst) begin
+      \$149  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$150  = a3_d1;
+    if (rst) begin
+      \$150  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$151  = a3_d2;
+    if (rst) begin
+      \$151  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$152  = i_ctl;
+    if (rst) begin
+      \$152  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$153  = ctl3_d1;
+    if (rst) begin
+      \$153  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$154  = ctl3_d2;
+    if (rst) begin
+      \$154  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$155  = \i_a$1 [159:128];
+    if (rst) begin
+      \$155  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$156  = a4_d1;
+    if (rst) begin
+      \$156  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$157  = a4_d2;
+    if (rst) begin
+      \$157  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$158  = a4_d3;
+    if (rst) begin
+      \$158  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$159  = i_ctl;
+    if (rst) begin
+      \$159  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$160  = ctl4_d1;
+    if (rst) begin
+      \$160  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$161  = ctl4_d2;
+    if (rst) begin
+      \$161  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$162  = ctl4_d3;
+    if (rst) begin
+      \$162  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$163  = \i_a$1 [191:160];
+    if (rst) begin
+      \$163  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$164  = a5_d1;
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$165  = a5_d2;
+    if (rst) begin
+      \$165  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$166  = a5_d3;
+    if (rst) begin
+      \$166  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$167  = a5_d4;
+    if (rst) begin
+      \$167  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$168  = i_ctl;
+    if (rst) begin
+      \$168  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$169  = ctl5_d1;
+    if (rst) begin
+      \$169  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$170  = ctl5_d2;
+    if (rst) begin
+      \$170  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$171  = ctl5_d3;
+    if (rst) begin
+      \$171  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$172  = ctl5_d4;
+    if (rst) begin
+      \$172  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$173  = \i_a$1 [223:192];
+    if (rst) begin
+      \$173  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$174  = a6_d1;
+    if (rst) begin
+      \$174  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$175  = a6_d2;
+    if (rst) begin
+      \$175  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$176  = a6_d3;
+    if (rst) begin
+      \$176  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$177  = a6_d4;
+    if (rst) begin
+      \$177  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$178  = a6_d5;
+    if (rst) begin
+      \$178  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$179  = i_ctl;
+    if (rst) begin
+      \$179  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$180  = ctl6_d1;
+    if (rst) begin
+      \$180  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$181  = ctl6_d2;
+    if (rst) begin
+      \$181  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$182  = ctl6_d3;
+    if (rst) begin
+      \$182  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$183  = ctl6_d4;
+    if (rst) begin
+      \$183  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$184  = ctl6_d5;
+    if (rst) begin
+      \$184  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$185  = \i_a$1 [255:224];
+    if (rst) begin
+      \$185  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$186  = a7_d1;
+    if (rst) begin
+      \$186  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$187  = a7_d2;
+    if (rst) begin
+      \$187  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$188  = a7_d3;
+    if (rst) begin
+      \$188  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$189  = a7_d4;
+    if (rst) begin
+      \$189  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$190  = a7_d5;
+    if (rst) begin
+      \$190  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$191  = a7_d6;
+    if (rst) begin
+      \$191  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$192  = i_ctl;
+    if (rst) begin
+      \$192  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$193  = ctl7_d1;
+    if (rst) begin
+      \$193  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$194  = ctl7_d2;
+    if (rst) begin
+      \$194  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$195  = ctl7_d3;
     if (rst) begin
       \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = \i_a$1 [95:64];
+    \$196  = ctl7_d4;
     if (rst) begin
-      \$196  = 32'd0;
+      \$196  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = a2_d1;
+    \$197  = ctl7_d5;
     if (rst) begin
-      \$197  = 32'd0;
+      \$197  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = i_ctl;
+    \$198  = ctl7_d6;
     if (rst) begin
       \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = ctl2_d1;
+    \$199  = w0_eff;
     if (rst) begin
-      \$199  = 5'h00;
+      \$199  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = \i_a$1 [127:96];
+    \$200  = w1_eff;
     if (rst) begin
-      \$200  = 32'd0;
+      \$200  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = a3_d1;
+    \$201  = w2_eff;
     if (rst) begin
-      \$201  = 32'd0;
+      \$201  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$202  = a3_d2;
+    \$202  = w2_held;
     if (rst) begin
-      \$202  = 32'd0;
+      \$202  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$203  = i_ctl;
+    \$203  = w3_eff;
     if (rst) begin
-      \$203  = 5'h00;
+      \$203  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$204  = ctl3_d1;
+    \$204  = w3_held;
     if (rst) begin
-      \$204  = 5'h00;
+      \$204  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$205  = ctl3_d2;
+    \$205  = w3_held_d1;
     if (rst) begin
-      \$205  = 5'h00;
+      \$205  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$206  = \i_a$1 [159:128];
+    \$206  = w4_eff;
     if (rst) begin
-      \$206  = 32'd0;
+      \$206  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$207  = a4_d1;
+    \$207  = w4_held;
     if (rst) begin
-      \$207  = 32'd0;
+      \$207  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$208  = a4_d2;
+    \$208  = w4_held_d1;
     if (rst) begin
-      \$208  = 32'd0;
+      \$208  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$209  = a4_d3;
+    \$209  = w4_held_d2;
     if (rst) begin
-      \$209  = 32'd0;
+      \$209  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = i_ctl;
+    \$210  = w5_eff;
     if (rst) begin
-      \$210  = 5'h00;
+      \$210  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = ctl4_d1;
+    \$211  = w5_held;
     if (rst) begin
-      \$211  = 5'h00;
+      \$211  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = ctl4_d2;
+    \$212  = w5_held_d1;
     if (rst) begin
-      \$212  = 5'h00;
+      \$212  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = ctl4_d3;
+    \$213  = w5_held_d2;
     if (rst) begin
-      \$213  = 5'h00;
+      \$213  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = \i_a$1 [191:160];
+    \$214  = w5_held_d3;
     if (rst) begin
-      \$214  = 32'd0;
+      \$214  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = a5_d1;
+    \$215  = w6_eff;
     if (rst) begin
-      \$215  = 32'd0;
+      \$215  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = a5_d2;
+    \$216  = w6_held;
     if (rst) begin
-      \$216  = 32'd0;
+      \$216  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = a5_d3;
+    \$217  = w6_held_d1;
     if (rst) begin
-      \$217  = 32'd0;
+      \$217  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = a5_d4;
+    \$218  = w6_held_d2;
     if (rst) begin
-      \$218  = 32'd0;
+      \$218  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = i_ctl;
+    \$219  = w6_held_d3;
     if (rst) begin
-      \$219  = 5'h00;
+      \$219  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = ctl5_d1;
+    \$220  = w6_held_d4;
     if (rst) begin
-      \$220  = 5'h00;
+      \$220  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = ctl5_d2;
+    \$221  = w7_eff;
     if (rst) begin
-      \$221  = 5'h00;
+      \$221  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = ctl5_d3;
+    \$222  = w7_held;
     if (rst) begin
-      \$222  = 5'h00;
+      \$222  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = ctl5_d4;
+    \$223  = w7_held_d1;
     if (rst) begin
-      \$223  = 5'h00;
+      \$223  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = \i_a$1 [223:192];
+    \$224  = w7_held_d2;
     if (rst) begin
-      \$224  = 32'd0;
+      \$224  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = a6_d1;
+    \$225  = w7_held_d3;
     if (rst) begin
-      \$225  = 32'd0;
+      \$225  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = a6_d2;
+    \$226  = w7_held_d4;
     if (rst) begin
-      \$226  = 32'd0;
+      \$226  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = a6_d3;
+    \$227  = w7_held_d5;
     if (rst) begin
-      \$227  = 32'd0;
+      \$227  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = a6_d4;
+    \$228  = \$135 ;
     if (rst) begin
-      \$228  = 32'd0;
+      \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = a6_d5;
+    \$229  = row0_done_d1;
     if (rst) begin
-      \$229  = 32'd0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = i_ctl;
+    \$230  = \$136 ;
     if (rst) begin
-      \$230  = 5'h00;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = ctl6_d1;
+    \$231  = row1_done_d1;
     if (rst) begin
-      \$231  = 5'h00;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = ctl6_d2;
+    \$232  = \$137 ;
     if (rst) begin
-      \$232  = 5'h00;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = ctl6_d3;
+    \$233  = row2_done_d1;
     if (rst) begin
-      \$233  = 5'h00;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = ctl6_d4;
+    \$234  = \$138 ;
     if (rst) begin
-      \$234  = 5'h00;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = ctl6_d5;
+    \$235  = row3_done_d1;
     if (rst) begin
-      \$235  = 5'h00;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = \i_a$1 [255:224];
+    \$236  = \$139 ;
     if (rst) begin
-      \$236  = 32'd0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = a7_d1;
+    \$237  = row4_done_d1;
     if (rst) begin
-      \$237  = 32'd0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = a7_d2;
+    \$238  = \$140 ;
     if (rst) begin
-      \$238  = 32'd0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = a7_d3;
+    \$239  = row5_done_d1;
     if (rst) begin
-      \$239  = 32'd0;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = a7_d4;
+    \$240  = \$141 ;
     if (rst) begin
-      \$240  = 32'd0;
+      \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = a7_d5;
+    \$241  = row6_done_d1;
     if (rst) begin
-      \$241  = 32'd0;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = a7_d6;
+    \$242  = \$142 ;
     if (rst) begin
-      \$242  = 32'd0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = i_ctl;
+    \$243  = row7_done_d1;
     if (rst) begin
-      \$243  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = ctl7_d1;
-    if (rst) begin
-      \$244  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = ctl7_d2;
-    if (rst) begin
-      \$245  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = ctl7_d3;
-    if (rst) begin
-      \$246  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = ctl7_d4;
-    if (rst) begin
-      \$247  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = ctl7_d5;
-    if (rst) begin
-      \$248  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = ctl7_d6;
-    if (rst) begin
-      \$249  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = w0_eff;
-    if (rst) begin
-      \$250  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = w1_eff;
-    if (rst) begin
-      \$251  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = w2_eff;
-    if (rst) begin
-      \$252  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = w2_held;
-    if (rst) begin
-      \$253  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = w3_eff;
-    if (rst) begin
-      \$254  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = w3_held;
-    if (rst) begin
-      \$255  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = w3_held_d1;
-    if (rst) begin
-      \$256  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = w4_eff;
-    if (rst) begin
-      \$257  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = w4_held;
-    if (rst) begin
-      \$258  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = w4_held_d1;
-    if (rst) begin
-      \$259  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = w4_held_d2;
-    if (rst) begin
-      \$260  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = w5_eff;
-    if (rst) begin
-      \$261  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = w5_held;
-    if (rst) begin
-      \$262  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = w5_held_d1;
-    if (rst) begin
-      \$263  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = w5_held_d2;
-    if (rst) begin
-      \$264  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = w5_held_d3;
-    if (rst) begin
-      \$265  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = w6_eff;
-    if (rst) begin
-      \$266  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = w6_held;
-    if (rst) begin
-      \$267  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = w6_held_d1;
-    if (rst) begin
-      \$268  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = w6_held_d2;
-    if (rst) begin
-      \$269  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = w6_held_d3;
-    if (rst) begin
-      \$270  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = w6_held_d4;
-    if (rst) begin
-      \$271  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = w7_eff;
-    if (rst) begin
-      \$272  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = w7_held;
-    if (rst) begin
-      \$273  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = w7_held_d1;
-    if (rst) begin
-      \$274  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = w7_held_d2;
-    if (rst) begin
-      \$275  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = w7_held_d3;
-    if (rst) begin
-      \$276  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = w7_held_d4;
-    if (rst) begin
-      \$277  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = w7_held_d5;
-    if (rst) begin
-      \$278  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = \$186 ;
-    if (rst) begin
-      \$279  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = row0_done_d1;
-    if (rst) begin
-      \$280  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = \$187 ;
-    if (rst) begin
-      \$281  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = row1_done_d1;
-    if (rst) begin
-      \$282  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = \$188 ;
-    if (rst) begin
-      \$283  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = row2_done_d1;
-    if (rst) begin
-      \$284  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = \$189 ;
-    if (rst) begin
-      \$285  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = row3_done_d1;
-    if (rst) begin
-      \$286  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = \$190 ;
-    if (rst) begin
-      \$287  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = row4_done_d1;
-    if (rst) begin
-      \$288  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = \$191 ;
-    if (rst) begin
-      \$289  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = row5_done_d1;
-    if (rst) begin
-      \$290  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = \$192 ;
-    if (rst) begin
-      \$291  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = row6_done_d1;
-    if (rst) begin
-      \$292  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = \$193 ;
-    if (rst) begin
-      \$293  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = row7_done_d1;
-    if (rst) begin
-      \$294  = 1'h0;
+      \$243  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -8541,6 +8449,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \o_w$394  = \i_w$393 ;
   assign \o_w$396  = \i_w$395 ;
   assign \o_w$398  = \i_w$397 ;
+  assign row_sel = { row7_done_d2, row6_done_d2, row5_done_d2, row4_done_d2, row3_done_d2, row2_done_d2, row1_done_d2, row0_done_d2 };
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -11625,34 +11534,16 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_
   assign \o_ctl$549[0].first  = \o_ctl$549 [2];
   assign \o_ctl$549[0].last  = \o_ctl$549 [3];
   assign \o_ctl$549[0].group_end  = \o_ctl$549 [4];
-  assign o_row[383:336] = \$185 ;
-  assign o_row[335:288] = \$170 ;
-  assign o_row[287:240] = \$155 ;
-  assign o_row[239:192] = \$140 ;
-  assign o_row[191:144] = \$125 ;
-  assign o_row[143:96] = \$110 ;
-  assign o_row[95:48] = \$95 ;
-  assign o_row[47:0] = \$80 ;
-  assign row_sel[0] = \$44 ;
-  assign row_sel[1] = \$35 ;
-  assign row_sel[2] = \$27 ;
-  assign row_sel[3] = \$20 ;
-  assign row_sel[4] = \$14 ;
-  assign row_sel[5] = \$9 ;
-  assign row_sel[6] = \$5 ;
-  assign row_sel[7] = \$2 ;
-  assign \$1  = 1'h1;
-  assign \$2  = row7_done_d2;
-  assign \$3  = row7_done_d2;
-  assign \$6  = row7_done_d2;
-  assign \$10  = row7_done_d2;
-  assign \$15  = row7_done_d2;
-  assign \$21  = row7_done_d2;
-  assign \$28  = row7_done_d2;
-  assign \$36  = row7_done_d2;
-  assign \$45  = row7_done_d2;
-  assign \$52  = 1'h0;
-  assign \$54  = \$53 ;
+  assign o_row[383:336] = \$134 ;
+  assign o_row[335:288] = \$119 ;
+  assign o_row[287:240] = \$104 ;
+  assign o_row[239:192] = \$89 ;
+  assign o_row[191:144] = \$74 ;
+  assign o_row[143:96] = \$59 ;
+  assign o_row[95:48] = \$44 ;
+  assign o_row[47:0] = \$29 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);

@@ -2605,7 +2605,7 @@ endmodule
 module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$369 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [2:0] \$10 ;
   wire [47:0] \$100 ;
   wire [47:0] \$101 ;
   wire [47:0] \$102 ;
@@ -2616,7 +2616,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   wire [47:0] \$107 ;
   wire [47:0] \$108 ;
   wire [47:0] \$109 ;
-  wire \$11 ;
+  wire [2:0] \$11 ;
   wire [47:0] \$110 ;
   wire [47:0] \$111 ;
   wire [47:0] \$112 ;
@@ -2627,7 +2627,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   wire [47:0] \$117 ;
   wire [47:0] \$118 ;
   wire [47:0] \$119 ;
-  wire \$12 ;
+  wire [2:0] \$12 ;
   wire [47:0] \$120 ;
   wire [47:0] \$121 ;
   wire [47:0] \$122 ;
@@ -2638,265 +2638,214 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   wire [47:0] \$127 ;
   wire [47:0] \$128 ;
   wire [47:0] \$129 ;
-  wire \$13 ;
+  wire [2:0] \$13 ;
   wire [47:0] \$130 ;
   wire [47:0] \$131 ;
   wire [47:0] \$132 ;
   wire [47:0] \$133 ;
   wire [47:0] \$134 ;
-  wire [47:0] \$135 ;
-  wire [47:0] \$136 ;
-  wire [47:0] \$137 ;
-  wire [47:0] \$138 ;
-  wire [47:0] \$139 ;
-  wire \$14 ;
-  wire [47:0] \$140 ;
-  wire [47:0] \$141 ;
-  wire [47:0] \$142 ;
-  wire [47:0] \$143 ;
-  wire [47:0] \$144 ;
-  wire [47:0] \$145 ;
-  wire [47:0] \$146 ;
-  wire [47:0] \$147 ;
-  wire [47:0] \$148 ;
-  wire [47:0] \$149 ;
-  wire \$15 ;
-  wire [47:0] \$150 ;
-  wire [47:0] \$151 ;
-  wire [47:0] \$152 ;
-  wire [47:0] \$153 ;
-  wire [47:0] \$154 ;
-  wire [47:0] \$155 ;
-  wire [47:0] \$156 ;
-  wire [47:0] \$157 ;
-  wire [47:0] \$158 ;
-  wire [47:0] \$159 ;
-  wire \$16 ;
-  wire [47:0] \$160 ;
-  wire [47:0] \$161 ;
-  wire [47:0] \$162 ;
-  wire [47:0] \$163 ;
-  wire [47:0] \$164 ;
-  wire [47:0] \$165 ;
-  wire [47:0] \$166 ;
-  wire [47:0] \$167 ;
-  wire [47:0] \$168 ;
-  wire [47:0] \$169 ;
-  wire \$17 ;
-  wire [47:0] \$170 ;
-  wire [47:0] \$171 ;
-  wire [47:0] \$172 ;
-  wire [47:0] \$173 ;
-  wire [47:0] \$174 ;
-  wire [47:0] \$175 ;
-  wire [47:0] \$176 ;
-  wire [47:0] \$177 ;
-  wire [47:0] \$178 ;
-  wire [47:0] \$179 ;
-  wire \$18 ;
-  wire [47:0] \$180 ;
-  wire [47:0] \$181 ;
-  wire [47:0] \$182 ;
-  wire [47:0] \$183 ;
-  wire [47:0] \$184 ;
-  wire [47:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
-  wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire [2:0] \$14 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire [47:0] \$15 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  reg [31:0] \$159 ;
+  wire [47:0] \$16 ;
+  reg [4:0] \$160 ;
+  reg [31:0] \$161 ;
+  reg [31:0] \$162 ;
+  reg [4:0] \$163 ;
+  reg [4:0] \$164 ;
+  reg [31:0] \$165 ;
+  reg [31:0] \$166 ;
+  reg [31:0] \$167 ;
+  reg [4:0] \$168 ;
+  reg [4:0] \$169 ;
+  wire [47:0] \$17 ;
+  reg [4:0] \$170 ;
+  reg [31:0] \$171 ;
+  reg [31:0] \$172 ;
+  reg [31:0] \$173 ;
+  reg [31:0] \$174 ;
+  reg [4:0] \$175 ;
+  reg [4:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [4:0] \$178 ;
+  reg [31:0] \$179 ;
+  wire [47:0] \$18 ;
+  reg [31:0] \$180 ;
+  reg [31:0] \$181 ;
+  reg [31:0] \$182 ;
+  reg [31:0] \$183 ;
+  reg [4:0] \$184 ;
+  reg [4:0] \$185 ;
+  reg [4:0] \$186 ;
+  reg [4:0] \$187 ;
+  reg [4:0] \$188 ;
+  reg [31:0] \$189 ;
+  wire [47:0] \$19 ;
+  reg [31:0] \$190 ;
+  reg [31:0] \$191 ;
+  reg [31:0] \$192 ;
+  reg [31:0] \$193 ;
+  reg [31:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [4:0] \$196 ;
+  reg [4:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
-  wire \$21 ;
-  reg [31:0] \$210 ;
+  wire [47:0] \$20 ;
+  reg [4:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [31:0] \$203 ;
+  reg [31:0] \$204 ;
+  reg [31:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg [31:0] \$207 ;
+  reg [4:0] \$208 ;
+  reg [4:0] \$209 ;
+  wire [47:0] \$21 ;
+  reg [4:0] \$210 ;
   reg [4:0] \$211 ;
-  reg [31:0] \$212 ;
-  reg [31:0] \$213 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
   reg [4:0] \$214 ;
-  reg [4:0] \$215 ;
-  reg [31:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg [4:0] \$219 ;
-  wire \$22 ;
-  reg [4:0] \$220 ;
-  reg [4:0] \$221 ;
-  reg [31:0] \$222 ;
-  reg [31:0] \$223 ;
-  reg [31:0] \$224 ;
-  reg [31:0] \$225 ;
-  reg [4:0] \$226 ;
-  reg [4:0] \$227 ;
-  reg [4:0] \$228 ;
-  reg [4:0] \$229 ;
-  wire \$23 ;
-  reg [31:0] \$230 ;
-  reg [31:0] \$231 ;
-  reg [31:0] \$232 ;
-  reg [31:0] \$233 ;
-  reg [31:0] \$234 ;
-  reg [4:0] \$235 ;
-  reg [4:0] \$236 ;
-  reg [4:0] \$237 ;
-  reg [4:0] \$238 ;
-  reg [4:0] \$239 ;
-  wire \$24 ;
-  reg [31:0] \$240 ;
-  reg [31:0] \$241 ;
-  reg [31:0] \$242 ;
-  reg [31:0] \$243 ;
-  reg [31:0] \$244 ;
-  reg [31:0] \$245 ;
-  reg [4:0] \$246 ;
-  reg [4:0] \$247 ;
-  reg [4:0] \$248 ;
-  reg [4:0] \$249 ;
-  wire \$25 ;
-  reg [4:0] \$250 ;
-  reg [4:0] \$251 ;
-  reg [31:0] \$252 ;
-  reg [31:0] \$253 ;
-  reg [31:0] \$254 ;
-  reg [31:0] \$255 ;
-  reg [31:0] \$256 ;
-  reg [31:0] \$257 ;
-  reg [31:0] \$258 ;
-  reg [4:0] \$259 ;
-  wire \$26 ;
-  reg [4:0] \$260 ;
-  reg [4:0] \$261 ;
-  reg [4:0] \$262 ;
-  reg [4:0] \$263 ;
-  reg [4:0] \$264 ;
-  reg [4:0] \$265 ;
-  reg [3:0] \$266 ;
-  reg [7:0] \$267 ;
-  reg [15:0] \$268 ;
-  reg [3:0] \$269 ;
-  wire \$27 ;
-  reg [7:0] \$270 ;
-  reg [15:0] \$271 ;
-  reg [15:0] \$272 ;
-  reg [3:0] \$273 ;
-  reg [7:0] \$274 ;
-  reg [15:0] \$275 ;
-  reg [15:0] \$276 ;
-  reg [15:0] \$277 ;
-  reg [3:0] \$278 ;
-  reg [7:0] \$279 ;
-  wire \$28 ;
-  reg [15:0] \$280 ;
-  reg [15:0] \$281 ;
-  reg [15:0] \$282 ;
-  reg [15:0] \$283 ;
-  reg [3:0] \$284 ;
-  reg [7:0] \$285 ;
-  reg [15:0] \$286 ;
-  reg [15:0] \$287 ;
-  reg [15:0] \$288 ;
-  reg [15:0] \$289 ;
-  wire \$29 ;
-  reg [15:0] \$290 ;
-  reg [3:0] \$291 ;
-  reg [7:0] \$292 ;
-  reg [15:0] \$293 ;
-  reg [15:0] \$294 ;
-  reg [15:0] \$295 ;
-  reg [15:0] \$296 ;
-  reg [15:0] \$297 ;
-  reg [15:0] \$298 ;
-  reg [3:0] \$299 ;
+  reg [3:0] \$215 ;
+  reg [7:0] \$216 ;
+  reg [15:0] \$217 ;
+  reg [3:0] \$218 ;
+  reg [7:0] \$219 ;
+  wire [47:0] \$22 ;
+  reg [15:0] \$220 ;
+  reg [15:0] \$221 ;
+  reg [3:0] \$222 ;
+  reg [7:0] \$223 ;
+  reg [15:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg [15:0] \$226 ;
+  reg [3:0] \$227 ;
+  reg [7:0] \$228 ;
+  reg [15:0] \$229 ;
+  wire [47:0] \$23 ;
+  reg [15:0] \$230 ;
+  reg [15:0] \$231 ;
+  reg [15:0] \$232 ;
+  reg [3:0] \$233 ;
+  reg [7:0] \$234 ;
+  reg [15:0] \$235 ;
+  reg [15:0] \$236 ;
+  reg [15:0] \$237 ;
+  reg [15:0] \$238 ;
+  reg [15:0] \$239 ;
+  wire [47:0] \$24 ;
+  reg [3:0] \$240 ;
+  reg [7:0] \$241 ;
+  reg [15:0] \$242 ;
+  reg [15:0] \$243 ;
+  reg [15:0] \$244 ;
+  reg [15:0] \$245 ;
+  reg [15:0] \$246 ;
+  reg [15:0] \$247 ;
+  reg [3:0] \$248 ;
+  reg [7:0] \$249 ;
+  wire [47:0] \$25 ;
+  reg [15:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [15:0] \$252 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
+  reg [15:0] \$255 ;
+  reg [15:0] \$256 ;
+  reg [3:0] \$257 ;
+  reg [7:0] \$258 ;
+  reg \$259 ;
+  wire [47:0] \$26 ;
+  reg \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
+  wire [47:0] \$27 ;
+  reg \$270 ;
+  reg \$271 ;
+  reg \$272 ;
+  reg \$273 ;
+  reg \$274 ;
+  wire [47:0] \$28 ;
+  wire [47:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [7:0] \$300 ;
-  reg [15:0] \$301 ;
-  reg [15:0] \$302 ;
-  reg [15:0] \$303 ;
-  reg [15:0] \$304 ;
-  reg [15:0] \$305 ;
-  reg [15:0] \$306 ;
-  reg [15:0] \$307 ;
-  reg [3:0] \$308 ;
-  reg [7:0] \$309 ;
-  wire \$31 ;
-  reg \$310 ;
-  reg \$311 ;
-  reg \$312 ;
-  reg \$313 ;
-  reg \$314 ;
-  reg \$315 ;
-  reg \$316 ;
-  reg \$317 ;
-  reg \$318 ;
-  reg \$319 ;
-  wire \$32 ;
-  reg \$320 ;
-  reg \$321 ;
-  reg \$322 ;
-  reg \$323 ;
-  reg \$324 ;
-  reg \$325 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [1:0] \$55 ;
-  wire [1:0] \$56 ;
-  wire [1:0] \$57 ;
-  wire [1:0] \$58 ;
-  wire [2:0] \$59 ;
-  wire \$6 ;
-  wire [2:0] \$60 ;
-  wire [2:0] \$61 ;
-  wire [2:0] \$62 ;
-  wire [2:0] \$63 ;
-  wire [2:0] \$64 ;
-  wire [2:0] \$65 ;
+  wire [47:0] \$30 ;
+  wire [47:0] \$31 ;
+  wire [47:0] \$32 ;
+  wire [47:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [47:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [47:0] \$39 ;
+  wire [1:0] \$4 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [47:0] \$45 ;
+  wire [47:0] \$46 ;
+  wire [47:0] \$47 ;
+  wire [47:0] \$48 ;
+  wire [47:0] \$49 ;
+  wire [1:0] \$5 ;
+  wire [47:0] \$50 ;
+  wire [47:0] \$51 ;
+  wire [47:0] \$52 ;
+  wire [47:0] \$53 ;
+  wire [47:0] \$54 ;
+  wire [47:0] \$55 ;
+  wire [47:0] \$56 ;
+  wire [47:0] \$57 ;
+  wire [47:0] \$58 ;
+  wire [47:0] \$59 ;
+  wire [1:0] \$6 ;
+  wire [47:0] \$60 ;
+  wire [47:0] \$61 ;
+  wire [47:0] \$62 ;
+  wire [47:0] \$63 ;
+  wire [47:0] \$64 ;
+  wire [47:0] \$65 ;
   wire [47:0] \$66 ;
   wire [47:0] \$67 ;
   wire [47:0] \$68 ;
   wire [47:0] \$69 ;
-  wire \$7 ;
+  wire [1:0] \$7 ;
   wire [47:0] \$70 ;
   wire [47:0] \$71 ;
   wire [47:0] \$72 ;
@@ -2907,7 +2856,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   wire [47:0] \$77 ;
   wire [47:0] \$78 ;
   wire [47:0] \$79 ;
-  wire \$8 ;
+  wire [2:0] \$8 ;
   wire [47:0] \$80 ;
   wire [47:0] \$81 ;
   wire [47:0] \$82 ;
@@ -2918,7 +2867,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   wire [47:0] \$87 ;
   wire [47:0] \$88 ;
   wire [47:0] \$89 ;
-  wire \$9 ;
+  wire [2:0] \$9 ;
   wire [47:0] \$90 ;
   wire [47:0] \$91 ;
   wire [47:0] \$92 ;
@@ -7036,437 +6985,396 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   wire [7:0] w7_scale_held;
   (* init = 4'h0 *)
   wire [3:0] w7_zero_held;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row6_done_t10 & \$4 ;
-  assign \$7  = \$6  | row6_done_t10;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row5_done_t10 & \$8 ;
-  assign \$11  = \$10  | row6_done_t10;
-  assign \$12  = \$11  | row5_done_t10;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row4_done_t10 & \$13 ;
-  assign \$16  = \$15  | row6_done_t10;
-  assign \$17  = \$16  | row5_done_t10;
-  assign \$18  = \$17  | row4_done_t10;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = row3_done_t10 & \$19 ;
-  assign \$22  = \$21  | row6_done_t10;
-  assign \$23  = \$22  | row5_done_t10;
-  assign \$24  = \$23  | row4_done_t10;
-  assign \$25  = \$24  | row3_done_t10;
-  assign \$26  = ~ \$25 ;
-  assign \$27  = row2_done_t10 & \$26 ;
-  assign \$29  = \$28  | row6_done_t10;
-  assign \$30  = \$29  | row5_done_t10;
-  assign \$31  = \$30  | row4_done_t10;
-  assign \$32  = \$31  | row3_done_t10;
-  assign \$33  = \$32  | row2_done_t10;
-  assign \$34  = ~ \$33 ;
-  assign \$35  = row1_done_t10 & \$34 ;
-  assign \$37  = \$36  | row6_done_t10;
-  assign \$38  = \$37  | row5_done_t10;
-  assign \$39  = \$38  | row4_done_t10;
-  assign \$40  = \$39  | row3_done_t10;
-  assign \$41  = \$40  | row2_done_t10;
-  assign \$42  = \$41  | row1_done_t10;
-  assign \$43  = ~ \$42 ;
-  assign \$44  = row0_done_t10 & \$43 ;
-  assign \$46  = \$45  | row6_done_t10;
-  assign \$47  = \$46  | row5_done_t10;
-  assign \$48  = \$47  | row4_done_t10;
-  assign \$49  = \$48  | row3_done_t10;
-  assign \$50  = \$49  | row2_done_t10;
-  assign \$51  = \$50  | row1_done_t10;
-  assign o_row_valid = \$51  | row0_done_t10;
-  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$56  = { 1'h0, \$54  } | \$55 ;
-  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
-  assign \$60  = { 1'h0, \$58  } | \$59 ;
-  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign o_row_valid = | { row7_done_t10, row6_done_t10, row5_done_t10, row4_done_t10, row3_done_t10, row2_done_t10, row1_done_t10, row0_done_t10 };
+  assign \$2  = row1_done_t10 ? 1'h1 : 1'h0;
+  assign \$4  = row2_done_t10 ? 2'h2 : 2'h0;
+  assign \$5  = { 1'h0, \$3  } | \$4 ;
+  assign \$6  = row3_done_t10 ? 2'h3 : 2'h0;
+  assign \$7  = \$5  | \$6 ;
+  assign \$8  = row4_done_t10 ? 3'h4 : 3'h0;
+  assign \$9  = { 1'h0, \$7  } | \$8 ;
+  assign \$10  = row5_done_t10 ? 3'h5 : 3'h0;
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = row6_done_t10 ? 3'h6 : 3'h0;
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = row7_done_t10 ? 3'h7 : 3'h0;
+  assign o_row_index = \$13  | \$14 ;
+  assign \$15  = o_acc[47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$16  = o_acc[95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = o_acc[143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$19  = \$17  | \$18 ;
+  assign \$20  = o_acc[191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = o_acc[239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
+  assign \$23  = \$21  | \$22 ;
+  assign \$24  = o_acc[287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = o_acc[335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = o_acc[383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
+  assign \$29  = \$27  | \$28 ;
+  assign \$30  = \o_acc$573 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$31  = \o_acc$573 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_acc$573 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_acc$573 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$36  = \$34  | \$35 ;
+  assign \$37  = \o_acc$573 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
+  assign \$38  = \$36  | \$37 ;
+  assign \$39  = \o_acc$573 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_acc$573 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_acc$573 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_acc$574 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$46  = \o_acc$574 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_acc$574 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_acc$574 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_acc$574 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
+  assign \$53  = \$51  | \$52 ;
+  assign \$54  = \o_acc$574 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
+  assign \$55  = \$53  | \$54 ;
+  assign \$56  = \o_acc$574 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
+  assign \$57  = \$55  | \$56 ;
+  assign \$58  = \o_acc$574 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
+  assign \$59  = \$57  | \$58 ;
+  assign \$60  = \o_acc$575 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$61  = \o_acc$575 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
   assign \$62  = \$60  | \$61 ;
-  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$63  = \o_acc$575 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
   assign \$64  = \$62  | \$63 ;
-  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
-  assign o_row_index = \$64  | \$65 ;
-  assign \$66  = o_acc[47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$67  = o_acc[95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$65  = \o_acc$575 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$66  = \$64  | \$65 ;
+  assign \$67  = \o_acc$575 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
   assign \$68  = \$66  | \$67 ;
-  assign \$69  = o_acc[143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$69  = \o_acc$575 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
   assign \$70  = \$68  | \$69 ;
-  assign \$71  = o_acc[191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$71  = \o_acc$575 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
   assign \$72  = \$70  | \$71 ;
-  assign \$73  = o_acc[239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$73  = \o_acc$575 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
   assign \$74  = \$72  | \$73 ;
-  assign \$75  = o_acc[287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$76  = \$74  | \$75 ;
-  assign \$77  = o_acc[335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$78  = \$76  | \$77 ;
-  assign \$79  = o_acc[383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \o_acc$573 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$82  = \o_acc$573 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$75  = \o_acc$576 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$76  = \o_acc$576 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$77  = \$75  | \$76 ;
+  assign \$78  = \o_acc$576 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$79  = \$77  | \$78 ;
+  assign \$80  = \o_acc$576 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$81  = \$79  | \$80 ;
+  assign \$82  = \o_acc$576 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
   assign \$83  = \$81  | \$82 ;
-  assign \$84  = \o_acc$573 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$84  = \o_acc$576 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
   assign \$85  = \$83  | \$84 ;
-  assign \$86  = \o_acc$573 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$86  = \o_acc$576 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
   assign \$87  = \$85  | \$86 ;
-  assign \$88  = \o_acc$573 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$88  = \o_acc$576 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
   assign \$89  = \$87  | \$88 ;
-  assign \$90  = \o_acc$573 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$91  = \$89  | \$90 ;
-  assign \$92  = \o_acc$573 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$93  = \$91  | \$92 ;
-  assign \$94  = \o_acc$573 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$95  = \$93  | \$94 ;
-  assign \$96  = \o_acc$574 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$97  = \o_acc$574 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$90  = \o_acc$577 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$91  = \o_acc$577 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$92  = \$90  | \$91 ;
+  assign \$93  = \o_acc$577 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$94  = \$92  | \$93 ;
+  assign \$95  = \o_acc$577 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$96  = \$94  | \$95 ;
+  assign \$97  = \o_acc$577 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
   assign \$98  = \$96  | \$97 ;
-  assign \$99  = \o_acc$574 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$99  = \o_acc$577 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
   assign \$100  = \$98  | \$99 ;
-  assign \$101  = \o_acc$574 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$101  = \o_acc$577 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
   assign \$102  = \$100  | \$101 ;
-  assign \$103  = \o_acc$574 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$103  = \o_acc$577 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
   assign \$104  = \$102  | \$103 ;
-  assign \$105  = \o_acc$574 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$106  = \$104  | \$105 ;
-  assign \$107  = \o_acc$574 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$108  = \$106  | \$107 ;
-  assign \$109  = \o_acc$574 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$110  = \$108  | \$109 ;
-  assign \$111  = \o_acc$575 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$112  = \o_acc$575 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$105  = \o_acc$578 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$106  = \o_acc$578 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$107  = \$105  | \$106 ;
+  assign \$108  = \o_acc$578 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$109  = \$107  | \$108 ;
+  assign \$110  = \o_acc$578 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \o_acc$578 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
   assign \$113  = \$111  | \$112 ;
-  assign \$114  = \o_acc$575 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$114  = \o_acc$578 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
   assign \$115  = \$113  | \$114 ;
-  assign \$116  = \o_acc$575 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$116  = \o_acc$578 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
   assign \$117  = \$115  | \$116 ;
-  assign \$118  = \o_acc$575 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$118  = \o_acc$578 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
   assign \$119  = \$117  | \$118 ;
-  assign \$120  = \o_acc$575 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$121  = \$119  | \$120 ;
-  assign \$122  = \o_acc$575 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$123  = \$121  | \$122 ;
-  assign \$124  = \o_acc$575 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$125  = \$123  | \$124 ;
-  assign \$126  = \o_acc$576 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$127  = \o_acc$576 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$120  = \o_acc$579 [47:0] & { row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10, row0_done_t10 };
+  assign \$121  = \o_acc$579 [95:48] & { row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10, row1_done_t10 };
+  assign \$122  = \$120  | \$121 ;
+  assign \$123  = \o_acc$579 [143:96] & { row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10, row2_done_t10 };
+  assign \$124  = \$122  | \$123 ;
+  assign \$125  = \o_acc$579 [191:144] & { row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10, row3_done_t10 };
+  assign \$126  = \$124  | \$125 ;
+  assign \$127  = \o_acc$579 [239:192] & { row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10, row4_done_t10 };
   assign \$128  = \$126  | \$127 ;
-  assign \$129  = \o_acc$576 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$129  = \o_acc$579 [287:240] & { row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10, row5_done_t10 };
   assign \$130  = \$128  | \$129 ;
-  assign \$131  = \o_acc$576 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$131  = \o_acc$579 [335:288] & { row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10, row6_done_t10 };
   assign \$132  = \$130  | \$131 ;
-  assign \$133  = \o_acc$576 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$133  = \o_acc$579 [383:336] & { row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10, row7_done_t10 };
   assign \$134  = \$132  | \$133 ;
-  assign \$135  = \o_acc$576 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$136  = \$134  | \$135 ;
-  assign \$137  = \o_acc$576 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$138  = \$136  | \$137 ;
-  assign \$139  = \o_acc$576 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$140  = \$138  | \$139 ;
-  assign \$141  = \o_acc$577 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$142  = \o_acc$577 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$143  = \$141  | \$142 ;
-  assign \$144  = \o_acc$577 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$145  = \$143  | \$144 ;
-  assign \$146  = \o_acc$577 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$147  = \$145  | \$146 ;
-  assign \$148  = \o_acc$577 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$149  = \$147  | \$148 ;
-  assign \$150  = \o_acc$577 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$151  = \$149  | \$150 ;
-  assign \$152  = \o_acc$577 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$153  = \$151  | \$152 ;
-  assign \$154  = \o_acc$577 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$155  = \$153  | \$154 ;
-  assign \$156  = \o_acc$578 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$157  = \o_acc$578 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$158  = \$156  | \$157 ;
-  assign \$159  = \o_acc$578 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$160  = \$158  | \$159 ;
-  assign \$161  = \o_acc$578 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$162  = \$160  | \$161 ;
-  assign \$163  = \o_acc$578 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$164  = \$162  | \$163 ;
-  assign \$165  = \o_acc$578 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$166  = \$164  | \$165 ;
-  assign \$167  = \o_acc$578 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$168  = \$166  | \$167 ;
-  assign \$169  = \o_acc$578 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$170  = \$168  | \$169 ;
-  assign \$171  = \o_acc$579 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$172  = \o_acc$579 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$173  = \$171  | \$172 ;
-  assign \$174  = \o_acc$579 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$175  = \$173  | \$174 ;
-  assign \$176  = \o_acc$579 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$177  = \$175  | \$176 ;
-  assign \$178  = \o_acc$579 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
-  assign \$179  = \$177  | \$178 ;
-  assign \$180  = \o_acc$579 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
-  assign \$181  = \$179  | \$180 ;
-  assign \$182  = \o_acc$579 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
-  assign \$183  = \$181  | \$182 ;
-  assign \$184  = \o_acc$579 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
-  assign \$185  = \$183  | \$184 ;
-  assign \$186  = i_ctl[0] & i_ctl[4];
-  assign \$187  = i_ctl[0] & i_ctl[4];
-  assign \$188  = i_ctl[0] & i_ctl[4];
-  assign \$189  = i_ctl[0] & i_ctl[4];
-  assign \$190  = i_ctl[0] & i_ctl[4];
-  assign \$191  = i_ctl[0] & i_ctl[4];
-  assign \$192  = i_ctl[0] & i_ctl[4];
-  assign \$193  = i_ctl[0] & i_ctl[4];
-  assign \$194  = i_ctl[0] & i_ctl[4];
-  assign \$195  = i_ctl[0] & i_ctl[4];
-  assign \$196  = i_ctl[0] & i_ctl[4];
-  assign \$197  = i_ctl[0] & i_ctl[4];
-  assign \$198  = i_ctl[0] & i_ctl[4];
-  assign \$199  = i_ctl[0] & i_ctl[4];
-  assign \$200  = i_ctl[0] & i_ctl[4];
-  assign \$201  = i_ctl[0] & i_ctl[4];
-  assign \$202  = \o_ctl$646 [0] & \o_ctl$646 [3];
-  assign \$203  = \o_ctl$648 [0] & \o_ctl$648 [3];
-  assign \$204  = \o_ctl$650 [0] & \o_ctl$650 [3];
-  assign \$205  = \o_ctl$652 [0] & \o_ctl$652 [3];
-  assign \$206  = \o_ctl$654 [0] & \o_ctl$654 [3];
-  assign \$207  = \o_ctl$656 [0] & \o_ctl$656 [3];
-  assign \$208  = \o_ctl$658 [0] & \o_ctl$658 [3];
-  assign \$209  = \o_ctl$660 [0] & \o_ctl$660 [3];
+  assign \$135  = i_ctl[0] & i_ctl[4];
+  assign \$136  = i_ctl[0] & i_ctl[4];
+  assign \$137  = i_ctl[0] & i_ctl[4];
+  assign \$138  = i_ctl[0] & i_ctl[4];
+  assign \$139  = i_ctl[0] & i_ctl[4];
+  assign \$140  = i_ctl[0] & i_ctl[4];
+  assign \$141  = i_ctl[0] & i_ctl[4];
+  assign \$142  = i_ctl[0] & i_ctl[4];
+  assign \$143  = i_ctl[0] & i_ctl[4];
+  assign \$144  = i_ctl[0] & i_ctl[4];
+  assign \$145  = i_ctl[0] & i_ctl[4];
+  assign \$146  = i_ctl[0] & i_ctl[4];
+  assign \$147  = i_ctl[0] & i_ctl[4];
+  assign \$148  = i_ctl[0] & i_ctl[4];
+  assign \$149  = i_ctl[0] & i_ctl[4];
+  assign \$150  = i_ctl[0] & i_ctl[4];
+  assign \$151  = \o_ctl$646 [0] & \o_ctl$646 [3];
+  assign \$152  = \o_ctl$648 [0] & \o_ctl$648 [3];
+  assign \$153  = \o_ctl$650 [0] & \o_ctl$650 [3];
+  assign \$154  = \o_ctl$652 [0] & \o_ctl$652 [3];
+  assign \$155  = \o_ctl$654 [0] & \o_ctl$654 [3];
+  assign \$156  = \o_ctl$656 [0] & \o_ctl$656 [3];
+  assign \$157  = \o_ctl$658 [0] & \o_ctl$658 [3];
+  assign \$158  = \o_ctl$660 [0] & \o_ctl$660 [3];
   always @(posedge clk)
-    \i_a$32  <= \$210 ;
+    \i_a$32  <= \$159 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$211 ;
+    \i_ctl$34  <= \$160 ;
   always @(posedge clk)
-    a2_d1 <= \$212 ;
+    a2_d1 <= \$161 ;
   always @(posedge clk)
-    \i_a$64  <= \$213 ;
+    \i_a$64  <= \$162 ;
   always @(posedge clk)
-    ctl2_d1 <= \$214 ;
+    ctl2_d1 <= \$163 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$215 ;
+    \i_ctl$66  <= \$164 ;
   always @(posedge clk)
-    a3_d1 <= \$216 ;
+    a3_d1 <= \$165 ;
   always @(posedge clk)
-    a3_d2 <= \$217 ;
+    a3_d2 <= \$166 ;
   always @(posedge clk)
-    \i_a$96  <= \$218 ;
+    \i_a$96  <= \$167 ;
   always @(posedge clk)
-    ctl3_d1 <= \$219 ;
+    ctl3_d1 <= \$168 ;
   always @(posedge clk)
-    ctl3_d2 <= \$220 ;
+    ctl3_d2 <= \$169 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$221 ;
+    \i_ctl$98  <= \$170 ;
   always @(posedge clk)
-    a4_d1 <= \$222 ;
+    a4_d1 <= \$171 ;
   always @(posedge clk)
-    a4_d2 <= \$223 ;
+    a4_d2 <= \$172 ;
   always @(posedge clk)
-    a4_d3 <= \$224 ;
+    a4_d3 <= \$173 ;
   always @(posedge clk)
-    \i_a$128  <= \$225 ;
+    \i_a$128  <= \$174 ;
   always @(posedge clk)
-    ctl4_d1 <= \$226 ;
+    ctl4_d1 <= \$175 ;
   always @(posedge clk)
-    ctl4_d2 <= \$227 ;
+    ctl4_d2 <= \$176 ;
   always @(posedge clk)
-    ctl4_d3 <= \$228 ;
+    ctl4_d3 <= \$177 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$229 ;
+    \i_ctl$130  <= \$178 ;
   always @(posedge clk)
-    a5_d1 <= \$230 ;
+    a5_d1 <= \$179 ;
   always @(posedge clk)
-    a5_d2 <= \$231 ;
+    a5_d2 <= \$180 ;
   always @(posedge clk)
-    a5_d3 <= \$232 ;
+    a5_d3 <= \$181 ;
   always @(posedge clk)
-    a5_d4 <= \$233 ;
+    a5_d4 <= \$182 ;
   always @(posedge clk)
-    \i_a$160  <= \$234 ;
+    \i_a$160  <= \$183 ;
   always @(posedge clk)
-    ctl5_d1 <= \$235 ;
+    ctl5_d1 <= \$184 ;
   always @(posedge clk)
-    ctl5_d2 <= \$236 ;
+    ctl5_d2 <= \$185 ;
   always @(posedge clk)
-    ctl5_d3 <= \$237 ;
+    ctl5_d3 <= \$186 ;
   always @(posedge clk)
-    ctl5_d4 <= \$238 ;
+    ctl5_d4 <= \$187 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$239 ;
+    \i_ctl$162  <= \$188 ;
   always @(posedge clk)
-    a6_d1 <= \$240 ;
+    a6_d1 <= \$189 ;
   always @(posedge clk)
-    a6_d2 <= \$241 ;
+    a6_d2 <= \$190 ;
   always @(posedge clk)
-    a6_d3 <= \$242 ;
+    a6_d3 <= \$191 ;
   always @(posedge clk)
-    a6_d4 <= \$243 ;
+    a6_d4 <= \$192 ;
   always @(posedge clk)
-    a6_d5 <= \$244 ;
+    a6_d5 <= \$193 ;
   always @(posedge clk)
-    \i_a$192  <= \$245 ;
+    \i_a$192  <= \$194 ;
   always @(posedge clk)
-    ctl6_d1 <= \$246 ;
+    ctl6_d1 <= \$195 ;
   always @(posedge clk)
-    ctl6_d2 <= \$247 ;
+    ctl6_d2 <= \$196 ;
   always @(posedge clk)
-    ctl6_d3 <= \$248 ;
+    ctl6_d3 <= \$197 ;
   always @(posedge clk)
-    ctl6_d4 <= \$249 ;
+    ctl6_d4 <= \$198 ;
   always @(posedge clk)
-    ctl6_d5 <= \$250 ;
+    ctl6_d5 <= \$199 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$251 ;
+    \i_ctl$194  <= \$200 ;
   always @(posedge clk)
-    a7_d1 <= \$252 ;
+    a7_d1 <= \$201 ;
   always @(posedge clk)
-    a7_d2 <= \$253 ;
+    a7_d2 <= \$202 ;
   always @(posedge clk)
-    a7_d3 <= \$254 ;
+    a7_d3 <= \$203 ;
   always @(posedge clk)
-    a7_d4 <= \$255 ;
+    a7_d4 <= \$204 ;
   always @(posedge clk)
-    a7_d5 <= \$256 ;
+    a7_d5 <= \$205 ;
   always @(posedge clk)
-    a7_d6 <= \$257 ;
+    a7_d6 <= \$206 ;
   always @(posedge clk)
-    \i_a$224  <= \$258 ;
+    \i_a$224  <= \$207 ;
   always @(posedge clk)
-    ctl7_d1 <= \$259 ;
+    ctl7_d1 <= \$208 ;
   always @(posedge clk)
-    ctl7_d2 <= \$260 ;
+    ctl7_d2 <= \$209 ;
   always @(posedge clk)
-    ctl7_d3 <= \$261 ;
+    ctl7_d3 <= \$210 ;
   always @(posedge clk)
-    ctl7_d4 <= \$262 ;
+    ctl7_d4 <= \$211 ;
   always @(posedge clk)
-    ctl7_d5 <= \$263 ;
+    ctl7_d5 <= \$212 ;
   always @(posedge clk)
-    ctl7_d6 <= \$264 ;
+    ctl7_d6 <= \$213 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$265 ;
+    \i_ctl$226  <= \$214 ;
   always @(posedge clk)
-    i_zero <= \$266 ;
+    i_zero <= \$215 ;
   always @(posedge clk)
-    i_scale <= \$267 ;
+    i_scale <= \$216 ;
   always @(posedge clk)
-    \i_w$392  <= \$268 ;
+    \i_w$392  <= \$217 ;
   always @(posedge clk)
-    \i_zero$412  <= \$269 ;
+    \i_zero$412  <= \$218 ;
   always @(posedge clk)
-    \i_scale$414  <= \$270 ;
+    \i_scale$414  <= \$219 ;
   always @(posedge clk)
-    w2_q_d1 <= \$271 ;
+    w2_q_d1 <= \$220 ;
   always @(posedge clk)
-    \i_w$416  <= \$272 ;
+    \i_w$416  <= \$221 ;
   always @(posedge clk)
-    \i_zero$436  <= \$273 ;
+    \i_zero$436  <= \$222 ;
   always @(posedge clk)
-    \i_scale$438  <= \$274 ;
+    \i_scale$438  <= \$223 ;
   always @(posedge clk)
-    w3_q_d1 <= \$275 ;
+    w3_q_d1 <= \$224 ;
   always @(posedge clk)
-    w3_q_d2 <= \$276 ;
+    w3_q_d2 <= \$225 ;
   always @(posedge clk)
-    \i_w$440  <= \$277 ;
+    \i_w$440  <= \$226 ;
   always @(posedge clk)
-    \i_zero$460  <= \$278 ;
+    \i_zero$460  <= \$227 ;
   always @(posedge clk)
-    \i_scale$462  <= \$279 ;
+    \i_scale$462  <= \$228 ;
   always @(posedge clk)
-    w4_q_d1 <= \$280 ;
+    w4_q_d1 <= \$229 ;
   always @(posedge clk)
-    w4_q_d2 <= \$281 ;
+    w4_q_d2 <= \$230 ;
   always @(posedge clk)
-    w4_q_d3 <= \$282 ;
+    w4_q_d3 <= \$231 ;
   always @(posedge clk)
-    \i_w$464  <= \$283 ;
+    \i_w$464  <= \$232 ;
   always @(posedge clk)
-    \i_zero$484  <= \$284 ;
+    \i_zero$484  <= \$233 ;
   always @(posedge clk)
-    \i_scale$486  <= \$285 ;
+    \i_scale$486  <= \$234 ;
   always @(posedge clk)
-    w5_q_d1 <= \$286 ;
+    w5_q_d1 <= \$235 ;
   always @(posedge clk)
-    w5_q_d2 <= \$287 ;
+    w5_q_d2 <= \$236 ;
   always @(posedge clk)
-    w5_q_d3 <= \$288 ;
+    w5_q_d3 <= \$237 ;
   always @(posedge clk)
-    w5_q_d4 <= \$289 ;
+    w5_q_d4 <= \$238 ;
   always @(posedge clk)
-    \i_w$488  <= \$290 ;
+    \i_w$488  <= \$239 ;
   always @(posedge clk)
-    \i_zero$508  <= \$291 ;
+    \i_zero$508  <= \$240 ;
   always @(posedge clk)
-    \i_scale$510  <= \$292 ;
+    \i_scale$510  <= \$241 ;
   always @(posedge clk)
-    w6_q_d1 <= \$293 ;
+    w6_q_d1 <= \$242 ;
   always @(posedge clk)
-    w6_q_d2 <= \$294 ;
+    w6_q_d2 <= \$243 ;
   always @(posedge clk)
-    w6_q_d3 <= \$295 ;
+    w6_q_d3 <= \$244 ;
   always @(posedge clk)
-    w6_q_d4 <= \$296 ;
+    w6_q_d4 <= \$245 ;
   always @(posedge clk)
-    w6_q_d5 <= \$297 ;
+    w6_q_d5 <= \$246 ;
   always @(posedge clk)
-    \i_w$512  <= \$298 ;
+    \i_w$512  <= \$247 ;
   always @(posedge clk)
-    \i_zero$532  <= \$299 ;
+    \i_zero$532  <= \$248 ;
   always @(posedge clk)
-    \i_scale$534  <= \$300 ;
+    \i_scale$534  <= \$249 ;
   always @(posedge clk)
-    w7_q_d1 <= \$301 ;
+    w7_q_d1 <= \$250 ;
   always @(posedge clk)
-    w7_q_d2 <= \$302 ;
+    w7_q_d2 <= \$251 ;
   always @(posedge clk)
-    w7_q_d3 <= \$303 ;
+    w7_q_d3 <= \$252 ;
   always @(posedge clk)
-    w7_q_d4 <= \$304 ;
+    w7_q_d4 <= \$253 ;
   always @(posedge clk)
-    w7_q_d5 <= \$305 ;
+    w7_q_d5 <= \$254 ;
   always @(posedge clk)
-    w7_q_d6 <= \$306 ;
+    w7_q_d6 <= \$255 ;
   always @(posedge clk)
-    \i_w$536  <= \$307 ;
+    \i_w$536  <= \$256 ;
   always @(posedge clk)
-    \i_zero$556  <= \$308 ;
+    \i_zero$556  <= \$257 ;
   always @(posedge clk)
-    \i_scale$558  <= \$309 ;
+    \i_scale$558  <= \$258 ;
   always @(posedge clk)
-    row0_done_t9 <= \$310 ;
+    row0_done_t9 <= \$259 ;
   always @(posedge clk)
-    row0_done_t10 <= \$311 ;
+    row0_done_t10 <= \$260 ;
   always @(posedge clk)
-    row1_done_t9 <= \$312 ;
+    row1_done_t9 <= \$261 ;
   always @(posedge clk)
-    row1_done_t10 <= \$313 ;
+    row1_done_t10 <= \$262 ;
   always @(posedge clk)
-    row2_done_t9 <= \$314 ;
+    row2_done_t9 <= \$263 ;
   always @(posedge clk)
-    row2_done_t10 <= \$315 ;
+    row2_done_t10 <= \$264 ;
   always @(posedge clk)
-    row3_done_t9 <= \$316 ;
+    row3_done_t9 <= \$265 ;
   always @(posedge clk)
-    row3_done_t10 <= \$317 ;
+    row3_done_t10 <= \$266 ;
   always @(posedge clk)
-    row4_done_t9 <= \$318 ;
+    row4_done_t9 <= \$267 ;
   always @(posedge clk)
-    row4_done_t10 <= \$319 ;
+    row4_done_t10 <= \$268 ;
   always @(posedge clk)
-    row5_done_t9 <= \$320 ;
+    row5_done_t9 <= \$269 ;
   always @(posedge clk)
-    row5_done_t10 <= \$321 ;
+    row5_done_t10 <= \$270 ;
   always @(posedge clk)
-    row6_done_t9 <= \$322 ;
+    row6_done_t9 <= \$271 ;
   always @(posedge clk)
-    row6_done_t10 <= \$323 ;
+    row6_done_t10 <= \$272 ;
   always @(posedge clk)
-    row7_done_t9 <= \$324 ;
+    row7_done_t9 <= \$273 ;
   always @(posedge clk)
-    row7_done_t10 <= \$325 ;
+    row7_done_t10 <= \$274 ;
   \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
@@ -8293,862 +8201,862 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = \i_a$1 [63:32];
+    \$159  = \i_a$1 [63:32];
     if (rst) begin
-      \$210  = 32'd0;
+      \$159  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = i_ctl;
+    \$160  = i_ctl;
+    if (rst) begin
+      \$160  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$161  = \i_a$1 [95:64];
+    if (rst) begin
+      \$161  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$162  = a2_d1;
+    if (rst) begin
+      \$162  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$163  = i_ctl;
+    if (rst) begin
+      \$163  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$164  = ctl2_d1;
+    if (rst) begin
+      \$164  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$165  = \i_a$1 [127:96];
+    if (rst) begin
+      \$165  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$166  = a3_d1;
+    if (rst) begin
+      \$166  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$167  = a3_d2;
+    if (rst) begin
+      \$167  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$168  = i_ctl;
+    if (rst) begin
+      \$168  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$169  = ctl3_d1;
+    if (rst) begin
+      \$169  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$170  = ctl3_d2;
+    if (rst) begin
+      \$170  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$171  = \i_a$1 [159:128];
+    if (rst) begin
+      \$171  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$172  = a4_d1;
+    if (rst) begin
+      \$172  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$173  = a4_d2;
+    if (rst) begin
+      \$173  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$174  = a4_d3;
+    if (rst) begin
+      \$174  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$175  = i_ctl;
+    if (rst) begin
+      \$175  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$176  = ctl4_d1;
+    if (rst) begin
+      \$176  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$177  = ctl4_d2;
+    if (rst) begin
+      \$177  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$178  = ctl4_d3;
+    if (rst) begin
+      \$178  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$179  = \i_a$1 [191:160];
+    if (rst) begin
+      \$179  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$180  = a5_d1;
+    if (rst) begin
+      \$180  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$181  = a5_d2;
+    if (rst) begin
+      \$181  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$182  = a5_d3;
+    if (rst) begin
+      \$182  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$183  = a5_d4;
+    if (rst) begin
+      \$183  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$184  = i_ctl;
+    if (rst) begin
+      \$184  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$185  = ctl5_d1;
+    if (rst) begin
+      \$185  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$186  = ctl5_d2;
+    if (rst) begin
+      \$186  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$187  = ctl5_d3;
+    if (rst) begin
+      \$187  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$188  = ctl5_d4;
+    if (rst) begin
+      \$188  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$189  = \i_a$1 [223:192];
+    if (rst) begin
+      \$189  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$190  = a6_d1;
+    if (rst) begin
+      \$190  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$191  = a6_d2;
+    if (rst) begin
+      \$191  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$192  = a6_d3;
+    if (rst) begin
+      \$192  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$193  = a6_d4;
+    if (rst) begin
+      \$193  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$194  = a6_d5;
+    if (rst) begin
+      \$194  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$195  = i_ctl;
+    if (rst) begin
+      \$195  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$196  = ctl6_d1;
+    if (rst) begin
+      \$196  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$197  = ctl6_d2;
+    if (rst) begin
+      \$197  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$198  = ctl6_d3;
+    if (rst) begin
+      \$198  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$199  = ctl6_d4;
+    if (rst) begin
+      \$199  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$200  = ctl6_d5;
+    if (rst) begin
+      \$200  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$201  = \i_a$1 [255:224];
+    if (rst) begin
+      \$201  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$202  = a7_d1;
+    if (rst) begin
+      \$202  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$203  = a7_d2;
+    if (rst) begin
+      \$203  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$204  = a7_d3;
+    if (rst) begin
+      \$204  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$205  = a7_d4;
+    if (rst) begin
+      \$205  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$206  = a7_d5;
+    if (rst) begin
+      \$206  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$207  = a7_d6;
+    if (rst) begin
+      \$207  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$208  = i_ctl;
+    if (rst) begin
+      \$208  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$209  = ctl7_d1;
+    if (rst) begin
+      \$209  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$210  = ctl7_d2;
+    if (rst) begin
+      \$210  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$211  = ctl7_d3;
     if (rst) begin
       \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = \i_a$1 [95:64];
+    \$212  = ctl7_d4;
     if (rst) begin
-      \$212  = 32'd0;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = a2_d1;
+    \$213  = ctl7_d5;
     if (rst) begin
-      \$213  = 32'd0;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = i_ctl;
+    \$214  = ctl7_d6;
     if (rst) begin
       \$214  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = ctl2_d1;
-    if (rst) begin
-      \$215  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = \i_a$1 [127:96];
-    if (rst) begin
-      \$216  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = a3_d1;
-    if (rst) begin
-      \$217  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = a3_d2;
-    if (rst) begin
-      \$218  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = i_ctl;
-    if (rst) begin
-      \$219  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = ctl3_d1;
-    if (rst) begin
-      \$220  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = ctl3_d2;
-    if (rst) begin
-      \$221  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = \i_a$1 [159:128];
-    if (rst) begin
-      \$222  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = a4_d1;
-    if (rst) begin
-      \$223  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = a4_d2;
-    if (rst) begin
-      \$224  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = a4_d3;
-    if (rst) begin
-      \$225  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = i_ctl;
-    if (rst) begin
-      \$226  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = ctl4_d1;
-    if (rst) begin
-      \$227  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = ctl4_d2;
-    if (rst) begin
-      \$228  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = ctl4_d3;
-    if (rst) begin
-      \$229  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = \i_a$1 [191:160];
-    if (rst) begin
-      \$230  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = a5_d1;
-    if (rst) begin
-      \$231  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = a5_d2;
-    if (rst) begin
-      \$232  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = a5_d3;
-    if (rst) begin
-      \$233  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = a5_d4;
-    if (rst) begin
-      \$234  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = i_ctl;
-    if (rst) begin
-      \$235  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = ctl5_d1;
-    if (rst) begin
-      \$236  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = ctl5_d2;
-    if (rst) begin
-      \$237  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = ctl5_d3;
-    if (rst) begin
-      \$238  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = ctl5_d4;
-    if (rst) begin
-      \$239  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = \i_a$1 [223:192];
-    if (rst) begin
-      \$240  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = a6_d1;
-    if (rst) begin
-      \$241  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = a6_d2;
-    if (rst) begin
-      \$242  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = a6_d3;
-    if (rst) begin
-      \$243  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = a6_d4;
-    if (rst) begin
-      \$244  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = a6_d5;
-    if (rst) begin
-      \$245  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = i_ctl;
-    if (rst) begin
-      \$246  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = ctl6_d1;
-    if (rst) begin
-      \$247  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = ctl6_d2;
-    if (rst) begin
-      \$248  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = ctl6_d3;
-    if (rst) begin
-      \$249  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = ctl6_d4;
-    if (rst) begin
-      \$250  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = ctl6_d5;
-    if (rst) begin
-      \$251  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = \i_a$1 [255:224];
-    if (rst) begin
-      \$252  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = a7_d1;
-    if (rst) begin
-      \$253  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = a7_d2;
-    if (rst) begin
-      \$254  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = a7_d3;
-    if (rst) begin
-      \$255  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = a7_d4;
-    if (rst) begin
-      \$256  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = a7_d5;
-    if (rst) begin
-      \$257  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = a7_d6;
-    if (rst) begin
-      \$258  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = i_ctl;
-    if (rst) begin
-      \$259  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = ctl7_d1;
-    if (rst) begin
-      \$260  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = ctl7_d2;
-    if (rst) begin
-      \$261  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = ctl7_d3;
-    if (rst) begin
-      \$262  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = ctl7_d4;
-    if (rst) begin
-      \$263  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = ctl7_d5;
-    if (rst) begin
-      \$264  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = ctl7_d6;
-    if (rst) begin
-      \$265  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = i_zero;
-    if (\$186 ) begin
-      \$266  = \i_w$369 [19:16];
+    \$215  = i_zero;
+    if (\$135 ) begin
+      \$215  = \i_w$369 [19:16];
     end
     if (rst) begin
-      \$266  = 4'h0;
+      \$215  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = i_scale;
-    if (\$187 ) begin
-      \$267  = \i_w$369 [27:20];
+    \$216  = i_scale;
+    if (\$136 ) begin
+      \$216  = \i_w$369 [27:20];
     end
     if (rst) begin
-      \$267  = 8'h00;
+      \$216  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = \i_w$369 [43:28];
+    \$217  = \i_w$369 [43:28];
     if (rst) begin
-      \$268  = 16'h0000;
+      \$217  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = \i_zero$412 ;
-    if (\$188 ) begin
-      \$269  = \i_w$369 [47:44];
+    \$218  = \i_zero$412 ;
+    if (\$137 ) begin
+      \$218  = \i_w$369 [47:44];
     end
     if (rst) begin
-      \$269  = 4'h0;
+      \$218  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = \i_scale$414 ;
-    if (\$189 ) begin
-      \$270  = \i_w$369 [55:48];
+    \$219  = \i_scale$414 ;
+    if (\$138 ) begin
+      \$219  = \i_w$369 [55:48];
     end
     if (rst) begin
-      \$270  = 8'h00;
+      \$219  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = \i_w$369 [71:56];
+    \$220  = \i_w$369 [71:56];
     if (rst) begin
-      \$271  = 16'h0000;
+      \$220  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = w2_q_d1;
+    \$221  = w2_q_d1;
     if (rst) begin
-      \$272  = 16'h0000;
+      \$221  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = \i_zero$436 ;
-    if (\$190 ) begin
-      \$273  = \i_w$369 [75:72];
+    \$222  = \i_zero$436 ;
+    if (\$139 ) begin
+      \$222  = \i_w$369 [75:72];
     end
     if (rst) begin
-      \$273  = 4'h0;
+      \$222  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = \i_scale$438 ;
-    if (\$191 ) begin
-      \$274  = \i_w$369 [83:76];
+    \$223  = \i_scale$438 ;
+    if (\$140 ) begin
+      \$223  = \i_w$369 [83:76];
     end
     if (rst) begin
-      \$274  = 8'h00;
+      \$223  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = \i_w$369 [99:84];
+    \$224  = \i_w$369 [99:84];
     if (rst) begin
-      \$275  = 16'h0000;
+      \$224  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = w3_q_d1;
+    \$225  = w3_q_d1;
     if (rst) begin
-      \$276  = 16'h0000;
+      \$225  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = w3_q_d2;
+    \$226  = w3_q_d2;
     if (rst) begin
-      \$277  = 16'h0000;
+      \$226  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = \i_zero$460 ;
-    if (\$192 ) begin
-      \$278  = \i_w$369 [103:100];
+    \$227  = \i_zero$460 ;
+    if (\$141 ) begin
+      \$227  = \i_w$369 [103:100];
     end
     if (rst) begin
-      \$278  = 4'h0;
+      \$227  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = \i_scale$462 ;
-    if (\$193 ) begin
-      \$279  = \i_w$369 [111:104];
+    \$228  = \i_scale$462 ;
+    if (\$142 ) begin
+      \$228  = \i_w$369 [111:104];
     end
     if (rst) begin
-      \$279  = 8'h00;
+      \$228  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = \i_w$369 [127:112];
+    \$229  = \i_w$369 [127:112];
     if (rst) begin
-      \$280  = 16'h0000;
+      \$229  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = w4_q_d1;
+    \$230  = w4_q_d1;
     if (rst) begin
-      \$281  = 16'h0000;
+      \$230  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = w4_q_d2;
+    \$231  = w4_q_d2;
     if (rst) begin
-      \$282  = 16'h0000;
+      \$231  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = w4_q_d3;
+    \$232  = w4_q_d3;
     if (rst) begin
-      \$283  = 16'h0000;
+      \$232  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = \i_zero$484 ;
-    if (\$194 ) begin
-      \$284  = \i_w$369 [131:128];
+    \$233  = \i_zero$484 ;
+    if (\$143 ) begin
+      \$233  = \i_w$369 [131:128];
     end
     if (rst) begin
-      \$284  = 4'h0;
+      \$233  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = \i_scale$486 ;
-    if (\$195 ) begin
-      \$285  = \i_w$369 [139:132];
+    \$234  = \i_scale$486 ;
+    if (\$144 ) begin
+      \$234  = \i_w$369 [139:132];
     end
     if (rst) begin
-      \$285  = 8'h00;
+      \$234  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = \i_w$369 [155:140];
+    \$235  = \i_w$369 [155:140];
     if (rst) begin
-      \$286  = 16'h0000;
+      \$235  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = w5_q_d1;
+    \$236  = w5_q_d1;
     if (rst) begin
-      \$287  = 16'h0000;
+      \$236  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = w5_q_d2;
+    \$237  = w5_q_d2;
     if (rst) begin
-      \$288  = 16'h0000;
+      \$237  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = w5_q_d3;
+    \$238  = w5_q_d3;
     if (rst) begin
-      \$289  = 16'h0000;
+      \$238  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = w5_q_d4;
+    \$239  = w5_q_d4;
     if (rst) begin
-      \$290  = 16'h0000;
+      \$239  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = \i_zero$508 ;
-    if (\$196 ) begin
-      \$291  = \i_w$369 [159:156];
+    \$240  = \i_zero$508 ;
+    if (\$145 ) begin
+      \$240  = \i_w$369 [159:156];
     end
     if (rst) begin
-      \$291  = 4'h0;
+      \$240  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = \i_scale$510 ;
-    if (\$197 ) begin
-      \$292  = \i_w$369 [167:160];
+    \$241  = \i_scale$510 ;
+    if (\$146 ) begin
+      \$241  = \i_w$369 [167:160];
     end
     if (rst) begin
-      \$292  = 8'h00;
+      \$241  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = \i_w$369 [183:168];
+    \$242  = \i_w$369 [183:168];
     if (rst) begin
-      \$293  = 16'h0000;
+      \$242  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = w6_q_d1;
+    \$243  = w6_q_d1;
     if (rst) begin
-      \$294  = 16'h0000;
+      \$243  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$295  = w6_q_d2;
+    \$244  = w6_q_d2;
     if (rst) begin
-      \$295  = 16'h0000;
+      \$244  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$296  = w6_q_d3;
+    \$245  = w6_q_d3;
     if (rst) begin
-      \$296  = 16'h0000;
+      \$245  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$297  = w6_q_d4;
+    \$246  = w6_q_d4;
     if (rst) begin
-      \$297  = 16'h0000;
+      \$246  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$298  = w6_q_d5;
+    \$247  = w6_q_d5;
     if (rst) begin
-      \$298  = 16'h0000;
+      \$247  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$299  = \i_zero$532 ;
-    if (\$198 ) begin
-      \$299  = \i_w$369 [187:184];
+    \$248  = \i_zero$532 ;
+    if (\$147 ) begin
+      \$248  = \i_w$369 [187:184];
     end
     if (rst) begin
-      \$299  = 4'h0;
+      \$248  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$300  = \i_scale$534 ;
-    if (\$199 ) begin
-      \$300  = \i_w$369 [195:188];
+    \$249  = \i_scale$534 ;
+    if (\$148 ) begin
+      \$249  = \i_w$369 [195:188];
     end
     if (rst) begin
-      \$300  = 8'h00;
+      \$249  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$301  = \i_w$369 [211:196];
+    \$250  = \i_w$369 [211:196];
     if (rst) begin
-      \$301  = 16'h0000;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$302  = w7_q_d1;
+    \$251  = w7_q_d1;
     if (rst) begin
-      \$302  = 16'h0000;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$303  = w7_q_d2;
+    \$252  = w7_q_d2;
     if (rst) begin
-      \$303  = 16'h0000;
+      \$252  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$304  = w7_q_d3;
+    \$253  = w7_q_d3;
     if (rst) begin
-      \$304  = 16'h0000;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$305  = w7_q_d4;
+    \$254  = w7_q_d4;
     if (rst) begin
-      \$305  = 16'h0000;
+      \$254  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$306  = w7_q_d5;
+    \$255  = w7_q_d5;
     if (rst) begin
-      \$306  = 16'h0000;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$307  = w7_q_d6;
+    \$256  = w7_q_d6;
     if (rst) begin
-      \$307  = 16'h0000;
+      \$256  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$308  = \i_zero$556 ;
-    if (\$200 ) begin
-      \$308  = \i_w$369 [215:212];
+    \$257  = \i_zero$556 ;
+    if (\$149 ) begin
+      \$257  = \i_w$369 [215:212];
     end
     if (rst) begin
-      \$308  = 4'h0;
+      \$257  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$309  = \i_scale$558 ;
-    if (\$201 ) begin
-      \$309  = \i_w$369 [223:216];
+    \$258  = \i_scale$558 ;
+    if (\$150 ) begin
+      \$258  = \i_w$369 [223:216];
     end
     if (rst) begin
-      \$309  = 8'h00;
+      \$258  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$310  = \$202 ;
+    \$259  = \$151 ;
     if (rst) begin
-      \$310  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$311  = row0_done_t9;
+    \$260  = row0_done_t9;
     if (rst) begin
-      \$311  = 1'h0;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$312  = \$203 ;
+    \$261  = \$152 ;
     if (rst) begin
-      \$312  = 1'h0;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$313  = row1_done_t9;
+    \$262  = row1_done_t9;
     if (rst) begin
-      \$313  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$314  = \$204 ;
+    \$263  = \$153 ;
     if (rst) begin
-      \$314  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$315  = row2_done_t9;
+    \$264  = row2_done_t9;
     if (rst) begin
-      \$315  = 1'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$316  = \$205 ;
+    \$265  = \$154 ;
     if (rst) begin
-      \$316  = 1'h0;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$317  = row3_done_t9;
+    \$266  = row3_done_t9;
     if (rst) begin
-      \$317  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$318  = \$206 ;
+    \$267  = \$155 ;
     if (rst) begin
-      \$318  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$319  = row4_done_t9;
+    \$268  = row4_done_t9;
     if (rst) begin
-      \$319  = 1'h0;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$320  = \$207 ;
+    \$269  = \$156 ;
     if (rst) begin
-      \$320  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$321  = row5_done_t9;
+    \$270  = row5_done_t9;
     if (rst) begin
-      \$321  = 1'h0;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$322  = \$208 ;
+    \$271  = \$157 ;
     if (rst) begin
-      \$322  = 1'h0;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$323  = row6_done_t9;
+    \$272  = row6_done_t9;
     if (rst) begin
-      \$323  = 1'h0;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$324  = \$209 ;
+    \$273  = \$158 ;
     if (rst) begin
-      \$324  = 1'h0;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$325  = row7_done_t9;
+    \$274  = row7_done_t9;
     if (rst) begin
-      \$325  = 1'h0;
+      \$274  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -9359,6 +9267,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   assign w7_q_d7 = \i_w$536 ;
   assign w7_zero_held = \i_zero$556 ;
   assign w7_scale_held = \i_scale$558 ;
+  assign row_sel = { row7_done_t10, row6_done_t10, row5_done_t10, row4_done_t10, row3_done_t10, row2_done_t10, row1_done_t10, row0_done_t10 };
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -12760,22 +12669,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   assign \o_ctl$660[0].first  = \o_ctl$660 [2];
   assign \o_ctl$660[0].last  = \o_ctl$660 [3];
   assign \o_ctl$660[0].group_end  = \o_ctl$660 [4];
-  assign o_row[383:336] = \$185 ;
-  assign o_row[335:288] = \$170 ;
-  assign o_row[287:240] = \$155 ;
-  assign o_row[239:192] = \$140 ;
-  assign o_row[191:144] = \$125 ;
-  assign o_row[143:96] = \$110 ;
-  assign o_row[95:48] = \$95 ;
-  assign o_row[47:0] = \$80 ;
-  assign row_sel[0] = \$44 ;
-  assign row_sel[1] = \$35 ;
-  assign row_sel[2] = \$27 ;
-  assign row_sel[3] = \$20 ;
-  assign row_sel[4] = \$14 ;
-  assign row_sel[5] = \$9 ;
-  assign row_sel[6] = \$5 ;
-  assign row_sel[7] = \$2 ;
+  assign o_row[383:336] = \$134 ;
+  assign o_row[335:288] = \$119 ;
+  assign o_row[287:240] = \$104 ;
+  assign o_row[239:192] = \$89 ;
+  assign o_row[191:144] = \$74 ;
+  assign o_row[143:96] = \$59 ;
+  assign o_row[95:48] = \$44 ;
+  assign o_row[47:0] = \$29 ;
   assign \i_hand_valid$540 [7] = \o_valid$555 ;
   assign \i_hand_valid$540 [6] = \o_valid$553 ;
   assign \i_hand_valid$540 [5] = \o_valid$551 ;
@@ -12904,18 +12805,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a
   assign i_hand[107:72] = \o_psum$376 ;
   assign i_hand[71:36] = \o_psum$374 ;
   assign i_hand[35:0] = o_psum;
-  assign \$1  = 1'h1;
-  assign \$2  = row7_done_t10;
-  assign \$3  = row7_done_t10;
-  assign \$6  = row7_done_t10;
-  assign \$10  = row7_done_t10;
-  assign \$15  = row7_done_t10;
-  assign \$21  = row7_done_t10;
-  assign \$28  = row7_done_t10;
-  assign \$36  = row7_done_t10;
-  assign \$45  = row7_done_t10;
-  assign \$52  = 1'h0;
-  assign \$54  = \$53 ;
+  assign \$1  = 1'h0;
+  assign \$3  = \$2 ;
 endmodule
 
 module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);

@@ -130,7 +130,8 @@ class Accelerator(wiring.Component):
         arr = cfg.array
         a_word, w_word, o_word = _words(cfg)
         db = cfg.double_buffer
-        mesh = m.submodules.mesh = Mesh(arr, pe_module=self.pe_module)
+        # The issue spaces output blocks by last_beat_spacing: rows finish one at a time.
+        mesh = m.submodules.mesh = Mesh(arr, pe_module=self.pe_module, rows_apart=True)
         amem = m.submodules.a_buf = Memory(shape=a_word, depth=cfg.a_depth * cfg.banks, init=[])
         wmem = m.submodules.w_buf = Memory(shape=w_word, depth=cfg.w_depth * cfg.banks, init=[])
         omem = m.submodules.o_buf = Memory(shape=o_word, depth=cfg.o_depth * cfg.banks, init=[])

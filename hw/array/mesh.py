@@ -19,7 +19,7 @@ passes (the double buffer); every beat's column sums leave together on ``o_row``
 import operator
 from functools import reduce
 
-from amaranth import Const, Module, Mux, Signal, Value
+from amaranth import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,12 +66,31 @@ def mesh_signature(config: ArrayConfig) -> wiring.Signature:
 class Mesh(wiring.Component):
     """A ``rows x cols`` array of ``config.pe`` built from tiles (see the module docstring)."""
 
-    def __init__(self, config: ArrayConfig, *, pe_module: str | None = None):
+    def __init__(self, config: ArrayConfig, *, pe_module: str | None = None,
+                 rows_apart: bool = False):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         self.config = config
         self.pe_module = pe_module  # see tile.pe_instance
+        # The caller's guarantee that no two output-stationary rows finish in the same cycle
+        # (the accelerator's issue spaces output blocks so): the read-out's row select is then
+        # the rows' done signals themselves, with no priority between them.
+        self.rows_apart = rows_apart
         super().__init__(mesh_signature(config))
+
+    def _row_select(self, m: Module, done: list, name: str):
+        """The one-hot row select of the rows' ``done`` signals and whether any is done.
+        Should rows finish in the same cycle (never with ``rows_apart``, which builds no
+        priority), the highest one wins."""
+        sel = Signal(len(done), name=name)
+        if self.rows_apart:
+            m.d.comb += sel.eq(Cat(*done))
+            return sel, sel.any()
+        higher = Const(0, 1)  # some row above r is done
+        for r in reversed(range(len(done))):
+            m.d.comb += sel[r].eq(done[r] & ~higher)
+            higher = higher | done[r]
+        return sel, higher
 
     @property
     def row_skew(self) -> int:
@@ -189,15 +208,10 @@ class Mesh(wiring.Component):
             ctl = tiles[i][last_j].o_ctl[rr]  # the last column's beat, one cycle later
             done.append(delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done"))
         # The row select is one-hot and the rows are AND-ORed: on LUT4s cheaper and shallower
-        # than a chain of 2:1 multiplexers per output bit. Should rows finish in the same
-        # cycle (the accelerator never issues beats so), the highest one wins.
-        sel = Signal(c.rows, name="row_sel")
-        higher = Const(0, 1)  # some row above r is done
-        for r in reversed(range(c.rows)):
-            m.d.comb += sel[r].eq(done[r] & ~higher)
-            higher = higher | done[r]
+        # than a chain of 2:1 multiplexers per output bit.
+        sel, any_done = self._row_select(m, done, "row_sel")
         m.d.comb += [
-            self.o_row_valid.eq(higher),
+            self.o_row_valid.eq(any_done),
             self.o_row_index.eq(_or(Mux(sel[r], r, 0) for r in range(c.rows))),
         ]
         for k in range(c.cols):
@@ -278,14 +292,9 @@ class Mesh(wiring.Component):
             return have[offset]
 
         def row_select(d: int, name: str):
-            # Read at t + r + C - 1 + L - d; one-hot, the highest row winning (as standalone).
-            done = [done_at(r, c.cols - 1 + lat - d) for r in range(c.rows)]
-            sel = Signal(c.rows, name=name)
-            higher = Const(0, 1)
-            for r in reversed(range(c.rows)):
-                m.d.comb += sel[r].eq(done[r] & ~higher)
-                higher = higher | done[r]
-            return sel, higher
+            # Read at t + r + C - 1 + L - d; one-hot, as standalone.
+            return self._row_select(
+                m, [done_at(r, c.cols - 1 + lat - d) for r in range(c.rows)], name)
 
         sels = {d: row_select(d, "row_sel" if d == 0 else f"row_sel_d{d}")
                 for d in sorted(set(delays))}
