@@ -100,7 +100,8 @@ def unpack(m: Module, x, fmt: FPParams, name: str):
 
 
 def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
-               exact: bool = False, lowest_lead: int = 1, normal_only: bool = False):
+               exact: bool = False, lowest_lead: int = 1, normal_only: bool = False,
+               finite: bool = False):
     """Round ``(-1)^sign * sig * 2^exp`` to ``fmt`` (RNE, subnormals, overflow to infinity).
 
     ``sig`` is an unsigned value, ``exp`` a signed value (the weight of ``sig``'s LSB). A zero
@@ -113,7 +114,8 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
     leads below that bit (FPAdd: 2), so the leading-one search starts there.
     ``normal_only``: the caller's guarantee that a non-zero result is never below ``fmt``'s
     smallest normal number, so no gradual-underflow shifter is built (rounding and overflow
-    are).
+    are). ``finite``: the caller's guarantee that the rounded result never overflows, so no
+    overflow-to-infinity test is built.
     """
     w = len(sig)
     keep = fmt.man_bits + 1
@@ -177,8 +179,10 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
     out = Signal(fmt.bits, name=f"{name}_out")
     with m.If(sig == 0):
         m.d.comb += out.eq(Cat(Const(0, fmt.bits - 1), sign))
-    with m.Elif(packed >= (fmt.exp_max << fmt.man_bits)):
-        m.d.comb += out.eq(Cat(Const(0, fmt.man_bits), Const(fmt.exp_max, fmt.exp_bits), sign))
+    if not finite:
+        with m.Elif(packed >= (fmt.exp_max << fmt.man_bits)):
+            m.d.comb += out.eq(Cat(Const(0, fmt.man_bits), Const(fmt.exp_max, fmt.exp_bits),
+                                   sign))
     with m.Else():
         m.d.comb += out.eq(Cat(packed[:fmt.bits - 1], sign))
     return out

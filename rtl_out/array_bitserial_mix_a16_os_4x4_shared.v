@@ -5,63 +5,61 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire \$1 ;
   wire \$10 ;
   wire [11:0] \$100 ;
-  wire [11:0] \$101 ;
-  wire [11:0] \$102 ;
+  wire \$101 ;
+  wire [9:0] \$102 ;
   wire \$103 ;
-  wire [9:0] \$104 ;
+  wire \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire \$109 ;
+  wire [8:0] \$109 ;
   wire \$11 ;
   wire \$110 ;
-  wire [8:0] \$111 ;
-  wire \$112 ;
+  wire \$111 ;
+  wire [8:0] \$112 ;
   wire \$113 ;
-  wire [8:0] \$114 ;
+  wire [9:0] \$114 ;
   wire \$115 ;
-  wire [9:0] \$116 ;
-  wire \$117 ;
+  reg [8:0] \$116 ;
+  reg [8:0] \$117 ;
   reg [8:0] \$118 ;
-  reg [8:0] \$119 ;
+  reg [10:0] \$119 ;
   reg [2:0] \$12 ;
   reg [8:0] \$120 ;
-  reg [10:0] \$121 ;
-  reg [8:0] \$122 ;
-  reg \$123 ;
-  reg [39:0] \$124 ;
-  reg [2:0] \$125 ;
-  reg [3:0] \$126 ;
-  reg [3:0] \$127 ;
-  reg \$128 ;
-  reg \$129 ;
+  reg \$121 ;
+  reg [39:0] \$122 ;
+  reg [2:0] \$123 ;
+  reg [3:0] \$124 ;
+  reg [3:0] \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg [8:0] \$128 ;
+  reg [10:0] \$129 ;
   reg [2:0] \$13 ;
   reg [8:0] \$130 ;
-  reg [10:0] \$131 ;
+  reg [8:0] \$131 ;
   reg [8:0] \$132 ;
-  reg [8:0] \$133 ;
-  reg [8:0] \$134 ;
-  reg [5:0] \$135 ;
-  reg [255:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [4:0] \$138 ;
-  reg [175:0] \$139 ;
+  reg [5:0] \$133 ;
+  reg [255:0] \$134 ;
+  reg [4:0] \$135 ;
+  reg [4:0] \$136 ;
+  reg [175:0] \$137 ;
+  reg [8:0] \$138 ;
+  reg [10:0] \$139 ;
   reg [2:0] \$14 ;
-  reg [8:0] \$140 ;
-  reg [10:0] \$141 ;
-  reg [10:0] \$142 ;
+  reg [10:0] \$140 ;
+  reg \$141 ;
+  reg \$142 ;
   reg \$143 ;
-  reg \$144 ;
+  reg [7:0] \$144 ;
   reg \$145 ;
-  reg [7:0] \$146 ;
-  reg \$147 ;
-  reg [191:0] \$148 ;
+  reg [191:0] \$146 ;
+  reg [8:0] \$147 ;
+  reg \$148 ;
   reg [8:0] \$149 ;
   reg [2:0] \$15 ;
   reg \$150 ;
-  reg [8:0] \$151 ;
-  reg \$152 ;
   wire \$16 ;
   reg [2:0] \$17 ;
   reg [2:0] \$18 ;
@@ -108,56 +106,56 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire \$58 ;
+  wire [9:0] \$58 ;
   wire [9:0] \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire \$61 ;
-  wire [9:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
+  wire \$60 ;
+  wire [9:0] \$61 ;
+  wire [11:0] \$62 ;
+  wire \$63 ;
+  wire [11:0] \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire \$67 ;
-  wire [9:0] \$68 ;
+  wire [9:0] \$67 ;
+  wire \$68 ;
   wire \$69 ;
   wire \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire \$74 ;
-  wire [9:0] \$75 ;
+  wire [9:0] \$74 ;
+  wire \$75 ;
   wire \$76 ;
   wire \$77 ;
-  wire \$78 ;
-  wire [9:0] \$79 ;
+  wire [9:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire \$81 ;
-  wire [40:0] \$82 ;
-  wire \$83 ;
-  wire [3:0] \$84 ;
-  wire [3:0] \$85 ;
+  wire [40:0] \$81 ;
+  wire \$82 ;
+  wire [3:0] \$83 ;
+  wire \$84 ;
+  wire [4:0] \$85 ;
   wire \$86 ;
   wire [4:0] \$87 ;
-  wire \$88 ;
-  wire [4:0] \$89 ;
+  wire [9:0] \$88 ;
+  wire [6:0] \$89 ;
   wire \$9 ;
-  wire [9:0] \$90 ;
-  wire [6:0] \$91 ;
-  wire [6:0] \$92 ;
+  wire [6:0] \$90 ;
+  wire [11:0] \$91 ;
+  wire [9:0] \$92 ;
   wire [11:0] \$93 ;
-  wire [9:0] \$94 ;
-  wire [11:0] \$95 ;
-  wire \$96 ;
-  wire [9:0] \$97 ;
-  wire [9:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire [9:0] \$96 ;
+  wire \$97 ;
+  wire [11:0] \$98 ;
+  wire [11:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
-  reg [7:0] \$signature__addr$80 ;
+  wire [7:0] \$signature__addr$47 ;
+  reg [7:0] \$signature__addr$81 ;
   wire [255:0] \$signature__data ;
   wire [175:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -196,32 +194,32 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [1:0] \$signature__data$25[3].dtype ;
   wire [7:0] \$signature__data$25[3].scale ;
   wire [1:0] \$signature__data$25[3].special ;
-  wire [191:0] \$signature__data$75 ;
-  wire [47:0] \$signature__data$75[0] ;
-  wire [47:0] \$signature__data$75[1] ;
-  wire [47:0] \$signature__data$75[2] ;
-  wire [47:0] \$signature__data$75[3] ;
-  wire [255:0] \$signature__data$84 ;
-  wire [63:0] \$signature__data$84[0] ;
-  wire [15:0] \$signature__data$84[0][0] ;
-  wire [15:0] \$signature__data$84[0][1] ;
-  wire [15:0] \$signature__data$84[0][2] ;
-  wire [15:0] \$signature__data$84[0][3] ;
-  wire [63:0] \$signature__data$84[1] ;
-  wire [15:0] \$signature__data$84[1][0] ;
-  wire [15:0] \$signature__data$84[1][1] ;
-  wire [15:0] \$signature__data$84[1][2] ;
-  wire [15:0] \$signature__data$84[1][3] ;
-  wire [63:0] \$signature__data$84[2] ;
-  wire [15:0] \$signature__data$84[2][0] ;
-  wire [15:0] \$signature__data$84[2][1] ;
-  wire [15:0] \$signature__data$84[2][2] ;
-  wire [15:0] \$signature__data$84[2][3] ;
-  wire [63:0] \$signature__data$84[3] ;
-  wire [15:0] \$signature__data$84[3][0] ;
-  wire [15:0] \$signature__data$84[3][1] ;
-  wire [15:0] \$signature__data$84[3][2] ;
-  wire [15:0] \$signature__data$84[3][3] ;
+  wire [191:0] \$signature__data$76 ;
+  wire [47:0] \$signature__data$76[0] ;
+  wire [47:0] \$signature__data$76[1] ;
+  wire [47:0] \$signature__data$76[2] ;
+  wire [47:0] \$signature__data$76[3] ;
+  wire [255:0] \$signature__data$85 ;
+  wire [63:0] \$signature__data$85[0] ;
+  wire [15:0] \$signature__data$85[0][0] ;
+  wire [15:0] \$signature__data$85[0][1] ;
+  wire [15:0] \$signature__data$85[0][2] ;
+  wire [15:0] \$signature__data$85[0][3] ;
+  wire [63:0] \$signature__data$85[1] ;
+  wire [15:0] \$signature__data$85[1][0] ;
+  wire [15:0] \$signature__data$85[1][1] ;
+  wire [15:0] \$signature__data$85[1][2] ;
+  wire [15:0] \$signature__data$85[1][3] ;
+  wire [63:0] \$signature__data$85[2] ;
+  wire [15:0] \$signature__data$85[2][0] ;
+  wire [15:0] \$signature__data$85[2][1] ;
+  wire [15:0] \$signature__data$85[2][2] ;
+  wire [15:0] \$signature__data$85[2][3] ;
+  wire [63:0] \$signature__data$85[3] ;
+  wire [15:0] \$signature__data$85[3][0] ;
+  wire [15:0] \$signature__data$85[3][1] ;
+  wire [15:0] \$signature__data$85[3][2] ;
+  wire [15:0] \$signature__data$85[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -244,8 +242,8 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
-  reg \$signature__en$81 ;
+  wire \$signature__en$51 ;
+  reg \$signature__en$82 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -424,6 +422,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] raddr = 9'h000;
   input rst;
   wire rst;
@@ -802,10 +801,10 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$59 [7:0]];
+      _0_ <= a_buf[\$58 [7:0]];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$85  = _0_;
   reg [191:0] o_buf [255:0];
   initial begin
     o_buf[0] = 192'h000000000000000000000000000000000000000000000000;
@@ -1071,9 +1070,9 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   reg [191:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$81 ) begin
-      _1_ <= o_buf[\$signature__addr$80 ];
-      if (o_wr__en && \$signature__addr$80  == o_wr__addr)
+    if (\$signature__en$82 ) begin
+      _1_ <= o_buf[\$signature__addr$81 ];
+      if (o_wr__en && \$signature__addr$81  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1344,7 +1343,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   reg [175:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$60 [7:0]];
+      _2_ <= w_buf[\$59 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1365,6 +1364,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 3'h6;
   assign \$16  = \$14  < \$15 ;
   assign \$19  = \$16  ? \$17  : \$18 ;
   assign \$20  = \$13  > \$19 ;
@@ -1391,139 +1391,137 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$54  = ! os_gap_now;
   assign \$55  = \$53  & \$54 ;
   assign \$56  = ~ os_is_last;
-  assign \$57  = os_since_last >= 3'h6;
-  assign \$58  = \$56  | \$57 ;
-  assign os_fire = \$55  & \$58 ;
-  assign \$59  = os_a_base + os_beat;
-  assign \$60  = os_w_base + os_beat;
-  assign \$61  = ! os_beat;
-  assign \$62  = edge_m0 + o_row_index;
-  assign \$63  = edge_y_base + \$62 [8:0];
+  assign \$57  = \$56  | os_waited;
+  assign os_fire = \$55  & \$57 ;
+  assign \$58  = os_a_base + os_beat;
+  assign \$59  = os_w_base + os_beat;
+  assign \$60  = ! os_beat;
+  assign \$61  = edge_m0 + o_row_index;
+  assign \$62  = edge_y_base + \$61 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$65  = edge_n0 + 3'h4;
-  assign \$66  = \$65  >= N;
-  assign \$67  = \$64  & \$66 ;
-  assign \$68  = edge_m0 + 3'h4;
-  assign \$69  = \$68  >= M;
-  assign is_last = \$67  & \$69 ;
-  assign \$70  = ~ y_out__valid;
-  assign \$71  = \$70  | y_out__ready;
-  assign \$72  = raddr < y_end;
-  assign \$73  = \$71  & \$72 ;
-  assign \$74  = a_in__valid & a_in__ready;
-  assign \$75  = a_load_addr + 1'h1;
-  assign \$76  = ~ busy;
-  assign \$77  = start & \$76 ;
-  assign \$78  = w_in__valid & w_in__ready;
-  assign \$79  = w_load_addr + 1'h1;
-  assign \$80  = ~ busy;
-  assign \$81  = start & \$80 ;
-  assign \$82  = cycles + 1'h1;
-  assign \$83  = os_since_last == 3'h6;
-  assign \$84  = os_since_last + 1'h1;
-  assign \$85  = \$83  ? { 1'h0, os_since_last } : \$84 ;
-  assign \$86  = | os_gap_now;
-  assign \$87  = os_gap_now - \$86 ;
-  assign \$88  = | os_dq_now;
-  assign \$89  = os_dq_now - \$88 ;
-  assign \$90  = os_beat + 1'h1;
-  assign \$91  = os_group_beat + 1'h1;
-  assign \$92  = os_group_end ? 7'h00 : \$91 ;
+  assign \$64  = edge_n0 + 3'h4;
+  assign \$65  = \$64  >= N;
+  assign \$66  = \$63  & \$65 ;
+  assign \$67  = edge_m0 + 3'h4;
+  assign \$68  = \$67  >= M;
+  assign is_last = \$66  & \$68 ;
+  assign \$69  = ~ y_out__valid;
+  assign \$70  = \$69  | y_out__ready;
+  assign \$71  = raddr < y_end;
+  assign \$72  = \$70  & \$71 ;
+  assign \$73  = a_in__valid & a_in__ready;
+  assign \$74  = a_load_addr + 1'h1;
+  assign \$75  = ~ busy;
+  assign \$76  = start & \$75 ;
+  assign \$77  = w_in__valid & w_in__ready;
+  assign \$78  = w_load_addr + 1'h1;
+  assign \$79  = ~ busy;
+  assign \$80  = start & \$79 ;
+  assign \$81  = cycles + 1'h1;
+  assign \$82  = ~ os_waited;
+  assign \$83  = os_since_last + \$82 ;
+  assign \$84  = | os_gap_now;
+  assign \$85  = os_gap_now - \$84 ;
+  assign \$86  = | os_dq_now;
+  assign \$87  = os_dq_now - \$86 ;
+  assign \$88  = os_beat + 1'h1;
+  assign \$89  = os_group_beat + 1'h1;
+  assign \$90  = os_group_end ? 7'h00 : \$89 ;
+  assign \$91  = os_n0 + 3'h4;
+  assign \$92  = os_w_base + os_len;
   assign \$93  = os_n0 + 3'h4;
-  assign \$94  = os_w_base + os_len;
-  assign \$95  = os_n0 + 3'h4;
-  assign \$96  = \$95  >= N;
-  assign \$97  = os_m0 + 3'h4;
-  assign \$98  = os_a_base + os_len;
-  assign \$99  = run & o_row_valid;
+  assign \$94  = \$93  >= N;
+  assign \$95  = os_m0 + 3'h4;
+  assign \$96  = os_a_base + os_len;
+  assign \$97  = run & o_row_valid;
+  assign \$98  = edge_n0 + 3'h4;
+  assign \$99  = edge_y_base + M;
   assign \$100  = edge_n0 + 3'h4;
-  assign \$101  = edge_y_base + M;
-  assign \$102  = edge_n0 + 3'h4;
-  assign \$103  = \$102  >= N;
-  assign \$104  = edge_m0 + 3'h4;
-  assign \$105  = run & o_row_valid;
-  assign \$106  = run & o_row_valid;
-  assign \$107  = \$62 [8:0] < M;
-  assign \$108  = \$106  & \$107 ;
-  assign \$109  = run & o_row_valid;
-  assign \$110  = \$109  & is_last;
-  assign \$111  = o_wr__addr + 1'h1;
-  assign \$112  = \$111  > y_end;
-  assign \$113  = o_wr__en & \$112 ;
-  assign \$114  = o_wr__addr + 1'h1;
-  assign \$115  = run & last_write;
-  assign \$116  = raddr + 1'h1;
-  assign \$117  = raddr == y_end;
+  assign \$101  = \$100  >= N;
+  assign \$102  = edge_m0 + 3'h4;
+  assign \$103  = run & o_row_valid;
+  assign \$104  = run & o_row_valid;
+  assign \$105  = \$61 [8:0] < M;
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = run & o_row_valid;
+  assign \$108  = \$107  & is_last;
+  assign \$109  = o_wr__addr + 1'h1;
+  assign \$110  = \$109  > y_end;
+  assign \$111  = o_wr__en & \$110 ;
+  assign \$112  = o_wr__addr + 1'h1;
+  assign \$113  = run & last_write;
+  assign \$114  = raddr + 1'h1;
+  assign \$115  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$118 ;
+    a_load_addr <= \$116 ;
   always @(posedge clk)
-    w_load_addr <= \$119 ;
+    w_load_addr <= \$117 ;
   always @(posedge clk)
-    M <= \$120 ;
+    M <= \$118 ;
   always @(posedge clk)
-    N <= \$121 ;
+    N <= \$119 ;
   always @(posedge clk)
-    os_len <= \$122 ;
+    os_len <= \$120 ;
   always @(posedge clk)
-    run <= \$123 ;
+    run <= \$121 ;
   always @(posedge clk)
-    cycles <= \$124 ;
+    cycles <= \$122 ;
   always @(posedge clk)
-    os_since_last <= \$125 ;
+    os_since_last <= \$123 ;
   always @(posedge clk)
-    os_gap <= \$126 ;
+    os_gap <= \$124 ;
   always @(posedge clk)
-    os_dq <= \$127 ;
+    os_dq <= \$125 ;
   always @(posedge clk)
-    os_prev_issued <= \$128 ;
+    os_prev_issued <= \$126 ;
   always @(posedge clk)
-    os_prev_group_end <= \$129 ;
+    os_prev_group_end <= \$127 ;
   always @(posedge clk)
-    os_m0 <= \$130 ;
+    os_m0 <= \$128 ;
   always @(posedge clk)
-    os_n0 <= \$131 ;
+    os_n0 <= \$129 ;
   always @(posedge clk)
-    os_beat <= \$132 ;
+    os_beat <= \$130 ;
   always @(posedge clk)
-    os_a_base <= \$133 ;
+    os_a_base <= \$131 ;
   always @(posedge clk)
-    os_w_base <= \$134 ;
+    os_w_base <= \$132 ;
   always @(posedge clk)
-    os_group_beat <= \$135 ;
+    os_group_beat <= \$133 ;
   always @(posedge clk)
-    i_a <= \$136 ;
+    i_a <= \$134 ;
   always @(posedge clk)
-    issue_d1 <= \$137 ;
+    issue_d1 <= \$135 ;
   always @(posedge clk)
-    i_ctl <= \$138 ;
+    i_ctl <= \$136 ;
   always @(posedge clk)
-    i_w <= \$139 ;
+    i_w <= \$137 ;
   always @(posedge clk)
-    edge_m0 <= \$140 ;
+    edge_m0 <= \$138 ;
   always @(posedge clk)
-    edge_n0 <= \$141 ;
+    edge_n0 <= \$139 ;
   always @(posedge clk)
-    edge_y_base <= \$142 ;
+    edge_y_base <= \$140 ;
   always @(posedge clk)
-    s1_valid <= \$143 ;
+    s1_valid <= \$141 ;
   always @(posedge clk)
-    o_wr__en <= \$144 ;
+    o_wr__en <= \$142 ;
   always @(posedge clk)
-    s1_first <= \$145 ;
+    s1_first <= \$143 ;
   always @(posedge clk)
-    o_wr__addr <= \$146 ;
+    o_wr__addr <= \$144 ;
   always @(posedge clk)
-    last_write <= \$147 ;
+    last_write <= \$145 ;
   always @(posedge clk)
-    s1_row <= \$148 ;
+    s1_row <= \$146 ;
   always @(posedge clk)
-    y_end <= \$149 ;
+    y_end <= \$147 ;
   always @(posedge clk)
-    drain <= \$150 ;
+    drain <= \$148 ;
   always @(posedge clk)
-    raddr <= \$151 ;
+    raddr <= \$149 ;
   always @(posedge clk)
-    y_out__valid <= \$152 ;
+    y_out__valid <= \$150 ;
   \array_bitserial_mix_a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .i_a(i_a),
@@ -1869,7 +1867,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$61 ;
+      issue[2] = \$60 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1878,54 +1876,74 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$73 ;
+      fetch = \$72 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$80  = 8'h00;
+    \$signature__addr$81  = 8'h00;
     if (drain) begin
-      \$signature__addr$80  = raddr[7:0];
+      \$signature__addr$81  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$81  = 1'h1;
+    \$signature__en$82  = 1'h1;
     if (drain) begin
-      \$signature__en$81  = fetch;
+      \$signature__en$82  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = a_load_addr;
-    if (\$74 ) begin
-      \$118  = \$75 [8:0];
+    \$116  = a_load_addr;
+    if (\$73 ) begin
+      \$116  = \$74 [8:0];
     end
+    if (\$76 ) begin
+      \$116  = 9'h000;
+    end
+    if (rst) begin
+      \$116  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = w_load_addr;
     if (\$77 ) begin
-      \$118  = 9'h000;
+      \$117  = \$78 [8:0];
+    end
+    if (\$80 ) begin
+      \$117  = 9'h000;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$117  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = w_load_addr;
-    if (\$78 ) begin
-      \$119  = \$79 [8:0];
-    end
-    if (\$81 ) begin
-      \$119  = 9'h000;
-    end
-    if (rst) begin
-      \$119  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = M;
+    \$118  = M;
     if (go) begin
-      \$120  = m;
+      \$118  = m;
+    end
+    if (rst) begin
+      \$118  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = N;
+    if (go) begin
+      \$119  = n;
+    end
+    if (rst) begin
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = os_len;
+    if (go) begin
+      \$120  = k_beats;
     end
     if (rst) begin
       \$120  = 9'h000;
@@ -1933,113 +1951,127 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = N;
+    \$121  = run;
     if (go) begin
-      \$121  = n;
+      \$121  = 1'h1;
+    end
+    if (\$113 ) begin
+      \$121  = 1'h0;
     end
     if (rst) begin
-      \$121  = 11'h000;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = os_len;
+    \$122  = cycles;
     if (go) begin
-      \$122  = k_beats;
-    end
-    if (rst) begin
-      \$122  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = run;
-    if (go) begin
-      \$123  = 1'h1;
-    end
-    if (\$115 ) begin
-      \$123  = 1'h0;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = cycles;
-    if (go) begin
-      \$124  = 40'h0000000000;
+      \$122  = 40'h0000000000;
     end
     if (run) begin
-      \$124  = \$82 [39:0];
+      \$122  = \$81 [39:0];
     end
     if (rst) begin
-      \$124  = 40'h0000000000;
+      \$122  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = \$85 [2:0];
+    \$123  = \$83 [2:0];
     if (go) begin
-      \$125  = 3'h6;
+      \$123  = 3'h6;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$125  = 3'h1;
+        \$123  = 3'h1;
       end
     end
     if (rst) begin
-      \$125  = 3'h0;
+      \$123  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = \$87 [3:0];
+    \$124  = \$85 [3:0];
     if (go) begin
-      \$126  = 4'h0;
+      \$124  = 4'h0;
     end
     if (rst) begin
-      \$126  = 4'h0;
+      \$124  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = \$89 [3:0];
+    \$125  = \$87 [3:0];
     if (go) begin
-      \$127  = 4'h0;
+      \$125  = 4'h0;
     end
     if (rst) begin
-      \$127  = 4'h0;
+      \$125  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = os_fire;
+    \$126  = os_fire;
     if (go) begin
-      \$128  = 1'h0;
+      \$126  = 1'h0;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = os_group_end;
+    \$127  = os_group_end;
     if (rst) begin
-      \$129  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = os_m0;
+    \$128  = os_m0;
+    if (go) begin
+      \$128  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$94 ) begin
+          \$128  = \$95 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$128  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = os_n0;
+    if (go) begin
+      \$129  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$129  = \$91 [10:0];
+        if (\$94 ) begin
+          \$129  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$129  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = os_beat;
     if (go) begin
       \$130  = 9'h000;
     end
     if (os_fire) begin
+      \$130  = \$88 [8:0];
       if (os_is_last) begin
-        if (\$96 ) begin
-          \$130  = \$97 [8:0];
-        end
+        \$130  = 9'h000;
       end
     end
     if (rst) begin
@@ -2048,32 +2080,33 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = os_n0;
+    \$131  = os_a_base;
     if (go) begin
-      \$131  = 11'h000;
+      \$131  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$131  = \$93 [10:0];
-        if (\$96 ) begin
-          \$131  = 11'h000;
+        if (\$94 ) begin
+          \$131  = \$96 [8:0];
         end
       end
     end
     if (rst) begin
-      \$131  = 11'h000;
+      \$131  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = os_beat;
+    \$132  = os_w_base;
     if (go) begin
       \$132  = 9'h000;
     end
     if (os_fire) begin
-      \$132  = \$90 [8:0];
       if (os_is_last) begin
-        \$132  = 9'h000;
+        \$132  = \$92 [8:0];
+        if (\$94 ) begin
+          \$132  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -2082,239 +2115,204 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = os_a_base;
+    \$133  = os_group_beat;
     if (go) begin
-      \$133  = 9'h000;
+      \$133  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$96 ) begin
-          \$133  = \$98 [8:0];
-        end
-      end
+      \$133  = \$90 [5:0];
     end
     if (rst) begin
-      \$133  = 9'h000;
+      \$133  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = os_w_base;
+    \$134  = \$signature__data$85 ;
+    if (rst) begin
+      \$134  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = issue;
+    if (rst) begin
+      \$135  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = issue_d1;
+    if (rst) begin
+      \$136  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = w_rd__data;
+    if (rst) begin
+      \$137  = 176'h00000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = edge_m0;
     if (go) begin
-      \$134  = 9'h000;
+      \$138  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$134  = \$94 [8:0];
-        if (\$96 ) begin
-          \$134  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$134  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = os_group_beat;
-    if (go) begin
-      \$135  = 6'h00;
-    end
-    if (os_fire) begin
-      \$135  = \$92 [5:0];
-    end
-    if (rst) begin
-      \$135  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = \$signature__data$84 ;
-    if (rst) begin
-      \$136  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = issue;
-    if (rst) begin
-      \$137  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = issue_d1;
-    if (rst) begin
-      \$138  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = w_rd__data;
-    if (rst) begin
-      \$139  = 176'h00000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = edge_m0;
-    if (go) begin
-      \$140  = 9'h000;
-    end
-    if (\$99 ) begin
+    if (\$97 ) begin
       if (block_done) begin
-        if (\$103 ) begin
-          \$140  = \$104 [8:0];
+        if (\$101 ) begin
+          \$138  = \$102 [8:0];
         end
       end
     end
     if (rst) begin
-      \$140  = 9'h000;
+      \$138  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = edge_n0;
+    \$139  = edge_n0;
     if (go) begin
-      \$141  = 11'h000;
+      \$139  = 11'h000;
     end
-    if (\$99 ) begin
+    if (\$97 ) begin
       if (block_done) begin
-        \$141  = \$100 [10:0];
-        if (\$103 ) begin
-          \$141  = 11'h000;
+        \$139  = \$98 [10:0];
+        if (\$101 ) begin
+          \$139  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$141  = 11'h000;
+      \$139  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = edge_y_base;
+    \$140  = edge_y_base;
     if (go) begin
-      \$142  = 11'h000;
+      \$140  = 11'h000;
     end
-    if (\$99 ) begin
+    if (\$97 ) begin
       if (block_done) begin
-        \$142  = \$101 [10:0];
-        if (\$103 ) begin
-          \$142  = 11'h000;
+        \$140  = \$99 [10:0];
+        if (\$101 ) begin
+          \$140  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$142  = 11'h000;
+      \$140  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = \$105 ;
+    \$141  = \$103 ;
+    if (rst) begin
+      \$141  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = \$106 ;
+    if (rst) begin
+      \$142  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = 1'h1;
     if (rst) begin
       \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = \$108 ;
+    \$144  = \$62 [7:0];
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = 1'h1;
+    \$145  = \$108 ;
     if (rst) begin
       \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = \$63 [7:0];
+    \$146 [47:0] = o_row[47:0];
+    \$146 [95:48] = o_row[95:48];
+    \$146 [143:96] = o_row[143:96];
+    \$146 [191:144] = o_row[191:144];
     if (rst) begin
-      \$146  = 8'h00;
+      \$146  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$110 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148 [47:0] = o_row[47:0];
-    \$148 [95:48] = o_row[95:48];
-    \$148 [143:96] = o_row[143:96];
-    \$148 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$148  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = y_end;
-    if (\$113 ) begin
-      \$149  = \$114 ;
+    \$147  = y_end;
+    if (\$111 ) begin
+      \$147  = \$112 ;
     end
     if (go) begin
-      \$149  = 9'h000;
+      \$147  = 9'h000;
     end
     if (rst) begin
-      \$149  = 9'h000;
+      \$147  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = drain;
-    if (\$115 ) begin
-      \$150  = 1'h1;
+    \$148  = drain;
+    if (\$113 ) begin
+      \$148  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$117 ) begin
-          \$150  = 1'h0;
+        if (\$115 ) begin
+          \$148  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$149  = \$114 [8:0];
+      end
+    end
+    if (go) begin
+      \$149  = 9'h000;
+    end
+    if (rst) begin
+      \$149  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$150  = 1'h1;
+      end else if (y_out__ready) begin
+        \$150  = 1'h0;
+      end
+    end
+    if (go) begin
       \$150  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$151  = \$116 [8:0];
-      end
-    end
-    if (go) begin
-      \$151  = 9'h000;
-    end
     if (rst) begin
-      \$151  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$152  = 1'h1;
-      end else if (y_out__ready) begin
-        \$152  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$152  = 1'h0;
-    end
-    if (rst) begin
-      \$152  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2322,20 +2320,20 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$46  = \$59 [7:0];
-  assign w_rd__addr = \$60 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$47  = \$58 [7:0];
+  assign w_rd__addr = \$59 [7:0];
+  assign \$signature__en$51  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$62 [8:0];
-  assign edge_addr = \$63 [10:0];
+  assign edge_row_m = \$61 [8:0];
+  assign edge_addr = \$62 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$75  = y_out__payload;
+  assign \$signature__data$76  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -2516,10 +2514,10 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \o_wr__data[1]  = edge_new[95:48];
   assign \o_wr__data[2]  = edge_new[143:96];
   assign \o_wr__data[3]  = edge_new[191:144];
-  assign \$signature__data$75[0]  = y_out__payload[47:0];
-  assign \$signature__data$75[1]  = y_out__payload[95:48];
-  assign \$signature__data$75[2]  = y_out__payload[143:96];
-  assign \$signature__data$75[3]  = y_out__payload[191:144];
+  assign \$signature__data$76[0]  = y_out__payload[47:0];
+  assign \$signature__data$76[1]  = y_out__payload[95:48];
+  assign \$signature__data$76[2]  = y_out__payload[143:96];
+  assign \$signature__data$76[3]  = y_out__payload[191:144];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2540,26 +2538,26 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$84[0]  = \$signature__data$84 [63:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
-  assign \$signature__data$84[0][1]  = \$signature__data$84 [31:16];
-  assign \$signature__data$84[0][2]  = \$signature__data$84 [47:32];
-  assign \$signature__data$84[0][3]  = \$signature__data$84 [63:48];
-  assign \$signature__data$84[1]  = \$signature__data$84 [127:64];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [79:64];
-  assign \$signature__data$84[1][1]  = \$signature__data$84 [95:80];
-  assign \$signature__data$84[1][2]  = \$signature__data$84 [111:96];
-  assign \$signature__data$84[1][3]  = \$signature__data$84 [127:112];
-  assign \$signature__data$84[2]  = \$signature__data$84 [191:128];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [143:128];
-  assign \$signature__data$84[2][1]  = \$signature__data$84 [159:144];
-  assign \$signature__data$84[2][2]  = \$signature__data$84 [175:160];
-  assign \$signature__data$84[2][3]  = \$signature__data$84 [191:176];
-  assign \$signature__data$84[3]  = \$signature__data$84 [255:192];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [207:192];
-  assign \$signature__data$84[3][1]  = \$signature__data$84 [223:208];
-  assign \$signature__data$84[3][2]  = \$signature__data$84 [239:224];
-  assign \$signature__data$84[3][3]  = \$signature__data$84 [255:240];
+  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
+  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
+  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
+  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
+  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
+  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
+  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
+  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
+  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
+  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
+  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
+  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
+  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
+  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
+  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
+  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
+  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
+  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
+  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
+  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2609,7 +2607,7 @@ module array_bitserial_mix_a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__v
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$64  = block_done;
+  assign \$63  = block_done;
 endmodule
 
 module \array_bitserial_mix_a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);

@@ -622,112 +622,110 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire \$655 ;
   wire \$656 ;
   wire \$657 ;
-  wire \$658 ;
+  wire [9:0] \$658 ;
   wire [9:0] \$659 ;
   wire \$66 ;
-  wire [9:0] \$660 ;
-  wire \$661 ;
-  wire [9:0] \$662 ;
-  wire [12:0] \$663 ;
-  wire \$664 ;
-  wire [12:0] \$665 ;
+  wire \$660 ;
+  wire [9:0] \$661 ;
+  wire [12:0] \$662 ;
+  wire \$663 ;
+  wire [12:0] \$664 ;
+  wire \$665 ;
   wire \$666 ;
-  wire \$667 ;
-  wire [9:0] \$668 ;
+  wire [9:0] \$667 ;
+  wire \$668 ;
   wire \$669 ;
   reg [2:0] \$67 ;
   wire \$670 ;
   wire \$671 ;
   wire \$672 ;
   wire \$673 ;
-  wire \$674 ;
-  wire [9:0] \$675 ;
+  wire [9:0] \$674 ;
+  wire \$675 ;
   wire \$676 ;
   wire \$677 ;
-  wire \$678 ;
-  wire [9:0] \$679 ;
+  wire [9:0] \$678 ;
+  wire \$679 ;
   reg [2:0] \$68 ;
   wire \$680 ;
-  wire \$681 ;
-  wire [40:0] \$682 ;
-  wire \$683 ;
-  wire [4:0] \$684 ;
-  wire [4:0] \$685 ;
+  wire [40:0] \$681 ;
+  wire \$682 ;
+  wire [4:0] \$683 ;
+  wire \$684 ;
+  wire [5:0] \$685 ;
   wire \$686 ;
   wire [5:0] \$687 ;
-  wire \$688 ;
-  wire [5:0] \$689 ;
+  wire [9:0] \$688 ;
+  wire [6:0] \$689 ;
   wire [2:0] \$69 ;
-  wire [9:0] \$690 ;
-  wire [6:0] \$691 ;
-  wire [6:0] \$692 ;
+  wire [6:0] \$690 ;
+  wire [12:0] \$691 ;
+  wire [9:0] \$692 ;
   wire [12:0] \$693 ;
-  wire [9:0] \$694 ;
-  wire [12:0] \$695 ;
-  wire \$696 ;
-  wire [9:0] \$697 ;
-  wire [9:0] \$698 ;
-  wire \$699 ;
+  wire \$694 ;
+  wire [9:0] \$695 ;
+  wire [9:0] \$696 ;
+  wire \$697 ;
+  wire [12:0] \$698 ;
+  wire [12:0] \$699 ;
   wire \$7 ;
   wire [2:0] \$70 ;
   wire [12:0] \$700 ;
-  wire [12:0] \$701 ;
-  wire [12:0] \$702 ;
+  wire \$701 ;
+  wire [9:0] \$702 ;
   wire \$703 ;
-  wire [9:0] \$704 ;
+  wire \$704 ;
   wire \$705 ;
   wire \$706 ;
   wire \$707 ;
   wire \$708 ;
-  wire \$709 ;
+  wire [8:0] \$709 ;
   wire \$71 ;
   wire \$710 ;
-  wire [8:0] \$711 ;
-  wire \$712 ;
+  wire \$711 ;
+  wire [8:0] \$712 ;
   wire \$713 ;
-  wire [8:0] \$714 ;
+  wire [9:0] \$714 ;
   wire \$715 ;
-  wire [9:0] \$716 ;
-  wire \$717 ;
+  reg [8:0] \$716 ;
+  reg [8:0] \$717 ;
   reg [8:0] \$718 ;
-  reg [8:0] \$719 ;
+  reg [11:0] \$719 ;
   reg [2:0] \$72 ;
   reg [8:0] \$720 ;
-  reg [11:0] \$721 ;
-  reg [8:0] \$722 ;
-  reg \$723 ;
-  reg [39:0] \$724 ;
-  reg [3:0] \$725 ;
-  reg [4:0] \$726 ;
-  reg [4:0] \$727 ;
-  reg \$728 ;
-  reg \$729 ;
+  reg \$721 ;
+  reg [39:0] \$722 ;
+  reg [3:0] \$723 ;
+  reg [4:0] \$724 ;
+  reg [4:0] \$725 ;
+  reg \$726 ;
+  reg \$727 ;
+  reg [8:0] \$728 ;
+  reg [11:0] \$729 ;
   reg [2:0] \$73 ;
   reg [8:0] \$730 ;
-  reg [11:0] \$731 ;
+  reg [8:0] \$731 ;
   reg [8:0] \$732 ;
-  reg [8:0] \$733 ;
-  reg [8:0] \$734 ;
-  reg [5:0] \$735 ;
-  reg [511:0] \$736 ;
-  reg [4:0] \$737 ;
-  reg [4:0] \$738 ;
-  reg [351:0] \$739 ;
+  reg [5:0] \$733 ;
+  reg [511:0] \$734 ;
+  reg [4:0] \$735 ;
+  reg [4:0] \$736 ;
+  reg [351:0] \$737 ;
+  reg [8:0] \$738 ;
+  reg [11:0] \$739 ;
   reg [2:0] \$74 ;
-  reg [8:0] \$740 ;
-  reg [11:0] \$741 ;
-  reg [11:0] \$742 ;
+  reg [11:0] \$740 ;
+  reg \$741 ;
+  reg \$742 ;
   reg \$743 ;
-  reg \$744 ;
+  reg [7:0] \$744 ;
   reg \$745 ;
-  reg [7:0] \$746 ;
-  reg \$747 ;
-  reg [255:0] \$748 ;
+  reg [255:0] \$746 ;
+  reg [8:0] \$747 ;
+  reg \$748 ;
   reg [8:0] \$749 ;
   reg [2:0] \$75 ;
   reg \$750 ;
-  reg [8:0] \$751 ;
-  reg \$752 ;
   wire \$76 ;
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
@@ -756,8 +754,8 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [2:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$46 ;
-  reg [7:0] \$signature__addr$80 ;
+  wire [7:0] \$signature__addr$47 ;
+  reg [7:0] \$signature__addr$81 ;
   wire [511:0] \$signature__data ;
   wire [351:0] \$signature__data$25 ;
   wire [43:0] \$signature__data$25[0] ;
@@ -832,56 +830,56 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [1:0] \$signature__data$25[7].dtype ;
   wire [7:0] \$signature__data$25[7].scale ;
   wire [1:0] \$signature__data$25[7].special ;
-  wire [255:0] \$signature__data$75 ;
-  wire [31:0] \$signature__data$75[0] ;
-  wire [31:0] \$signature__data$75[1] ;
-  wire [31:0] \$signature__data$75[2] ;
-  wire [31:0] \$signature__data$75[3] ;
-  wire [31:0] \$signature__data$75[4] ;
-  wire [31:0] \$signature__data$75[5] ;
-  wire [31:0] \$signature__data$75[6] ;
-  wire [31:0] \$signature__data$75[7] ;
-  wire [511:0] \$signature__data$84 ;
-  wire [63:0] \$signature__data$84[0] ;
-  wire [15:0] \$signature__data$84[0][0] ;
-  wire [15:0] \$signature__data$84[0][1] ;
-  wire [15:0] \$signature__data$84[0][2] ;
-  wire [15:0] \$signature__data$84[0][3] ;
-  wire [63:0] \$signature__data$84[1] ;
-  wire [15:0] \$signature__data$84[1][0] ;
-  wire [15:0] \$signature__data$84[1][1] ;
-  wire [15:0] \$signature__data$84[1][2] ;
-  wire [15:0] \$signature__data$84[1][3] ;
-  wire [63:0] \$signature__data$84[2] ;
-  wire [15:0] \$signature__data$84[2][0] ;
-  wire [15:0] \$signature__data$84[2][1] ;
-  wire [15:0] \$signature__data$84[2][2] ;
-  wire [15:0] \$signature__data$84[2][3] ;
-  wire [63:0] \$signature__data$84[3] ;
-  wire [15:0] \$signature__data$84[3][0] ;
-  wire [15:0] \$signature__data$84[3][1] ;
-  wire [15:0] \$signature__data$84[3][2] ;
-  wire [15:0] \$signature__data$84[3][3] ;
-  wire [63:0] \$signature__data$84[4] ;
-  wire [15:0] \$signature__data$84[4][0] ;
-  wire [15:0] \$signature__data$84[4][1] ;
-  wire [15:0] \$signature__data$84[4][2] ;
-  wire [15:0] \$signature__data$84[4][3] ;
-  wire [63:0] \$signature__data$84[5] ;
-  wire [15:0] \$signature__data$84[5][0] ;
-  wire [15:0] \$signature__data$84[5][1] ;
-  wire [15:0] \$signature__data$84[5][2] ;
-  wire [15:0] \$signature__data$84[5][3] ;
-  wire [63:0] \$signature__data$84[6] ;
-  wire [15:0] \$signature__data$84[6][0] ;
-  wire [15:0] \$signature__data$84[6][1] ;
-  wire [15:0] \$signature__data$84[6][2] ;
-  wire [15:0] \$signature__data$84[6][3] ;
-  wire [63:0] \$signature__data$84[7] ;
-  wire [15:0] \$signature__data$84[7][0] ;
-  wire [15:0] \$signature__data$84[7][1] ;
-  wire [15:0] \$signature__data$84[7][2] ;
-  wire [15:0] \$signature__data$84[7][3] ;
+  wire [255:0] \$signature__data$76 ;
+  wire [31:0] \$signature__data$76[0] ;
+  wire [31:0] \$signature__data$76[1] ;
+  wire [31:0] \$signature__data$76[2] ;
+  wire [31:0] \$signature__data$76[3] ;
+  wire [31:0] \$signature__data$76[4] ;
+  wire [31:0] \$signature__data$76[5] ;
+  wire [31:0] \$signature__data$76[6] ;
+  wire [31:0] \$signature__data$76[7] ;
+  wire [511:0] \$signature__data$85 ;
+  wire [63:0] \$signature__data$85[0] ;
+  wire [15:0] \$signature__data$85[0][0] ;
+  wire [15:0] \$signature__data$85[0][1] ;
+  wire [15:0] \$signature__data$85[0][2] ;
+  wire [15:0] \$signature__data$85[0][3] ;
+  wire [63:0] \$signature__data$85[1] ;
+  wire [15:0] \$signature__data$85[1][0] ;
+  wire [15:0] \$signature__data$85[1][1] ;
+  wire [15:0] \$signature__data$85[1][2] ;
+  wire [15:0] \$signature__data$85[1][3] ;
+  wire [63:0] \$signature__data$85[2] ;
+  wire [15:0] \$signature__data$85[2][0] ;
+  wire [15:0] \$signature__data$85[2][1] ;
+  wire [15:0] \$signature__data$85[2][2] ;
+  wire [15:0] \$signature__data$85[2][3] ;
+  wire [63:0] \$signature__data$85[3] ;
+  wire [15:0] \$signature__data$85[3][0] ;
+  wire [15:0] \$signature__data$85[3][1] ;
+  wire [15:0] \$signature__data$85[3][2] ;
+  wire [15:0] \$signature__data$85[3][3] ;
+  wire [63:0] \$signature__data$85[4] ;
+  wire [15:0] \$signature__data$85[4][0] ;
+  wire [15:0] \$signature__data$85[4][1] ;
+  wire [15:0] \$signature__data$85[4][2] ;
+  wire [15:0] \$signature__data$85[4][3] ;
+  wire [63:0] \$signature__data$85[5] ;
+  wire [15:0] \$signature__data$85[5][0] ;
+  wire [15:0] \$signature__data$85[5][1] ;
+  wire [15:0] \$signature__data$85[5][2] ;
+  wire [15:0] \$signature__data$85[5][3] ;
+  wire [63:0] \$signature__data$85[6] ;
+  wire [15:0] \$signature__data$85[6][0] ;
+  wire [15:0] \$signature__data$85[6][1] ;
+  wire [15:0] \$signature__data$85[6][2] ;
+  wire [15:0] \$signature__data$85[6][3] ;
+  wire [63:0] \$signature__data$85[7] ;
+  wire [15:0] \$signature__data$85[7][0] ;
+  wire [15:0] \$signature__data$85[7][1] ;
+  wire [15:0] \$signature__data$85[7][2] ;
+  wire [15:0] \$signature__data$85[7][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -924,8 +922,8 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   wire [15:0] \$signature__data[7][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$50 ;
-  reg \$signature__en$81 ;
+  wire \$signature__en$51 ;
+  reg \$signature__en$82 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -1192,6 +1190,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg os_prev_issued = 1'h0;
   reg [3:0] os_since_last = 4'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] raddr = 9'h000;
   input rst;
   wire rst;
@@ -1650,10 +1649,10 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [511:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$659 [7:0]];
+      _0_ <= a_buf[\$658 [7:0]];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$85  = _0_;
   reg [255:0] o_buf [255:0];
   initial begin
     o_buf[0] = 256'h0000000000000000000000000000000000000000000000000000000000000000;
@@ -1919,9 +1918,9 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   reg [255:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$81 ) begin
-      _1_ <= o_buf[\$signature__addr$80 ];
-      if (o_wr__en && \$signature__addr$80  == o_wr__addr)
+    if (\$signature__en$82 ) begin
+      _1_ <= o_buf[\$signature__addr$81 ];
+      if (o_wr__en && \$signature__addr$81  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -2192,11 +2191,10 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   reg [351:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$660 [7:0]];
+      _2_ <= w_buf[\$659 [7:0]];
     end
   end
   assign w_rd__data = _2_;
-  assign \$242  = \$240  < \$241 ;
   assign \$245  = \$242  ? \$243  : \$244 ;
   assign \$246  = \$238  ? \$239  : \$245 ;
   assign \$247  = \$229  ? \$230  : \$246 ;
@@ -2374,139 +2372,137 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$654  = ! os_gap_now;
   assign \$655  = \$653  & \$654 ;
   assign \$656  = ~ os_is_last;
-  assign \$657  = os_since_last >= 4'ha;
-  assign \$658  = \$656  | \$657 ;
-  assign os_fire = \$655  & \$658 ;
-  assign \$659  = os_a_base + os_beat;
-  assign \$660  = os_w_base + os_beat;
-  assign \$661  = ! os_beat;
-  assign \$662  = edge_m0 + o_row_index;
-  assign \$663  = edge_y_base + \$662 [8:0];
+  assign \$657  = \$656  | os_waited;
+  assign os_fire = \$655  & \$657 ;
+  assign \$658  = os_a_base + os_beat;
+  assign \$659  = os_w_base + os_beat;
+  assign \$660  = ! os_beat;
+  assign \$661  = edge_m0 + o_row_index;
+  assign \$662  = edge_y_base + \$661 [8:0];
   assign block_done = o_row_index == 3'h7;
-  assign \$665  = edge_n0 + 4'h8;
-  assign \$666  = \$665  >= N;
-  assign \$667  = \$664  & \$666 ;
-  assign \$668  = edge_m0 + 4'h8;
-  assign \$669  = \$668  >= M;
-  assign is_last = \$667  & \$669 ;
-  assign \$670  = ~ y_out__valid;
-  assign \$671  = \$670  | y_out__ready;
-  assign \$672  = raddr < y_end;
-  assign \$673  = \$671  & \$672 ;
-  assign \$674  = a_in__valid & a_in__ready;
-  assign \$675  = a_load_addr + 1'h1;
-  assign \$676  = ~ busy;
-  assign \$677  = start & \$676 ;
-  assign \$678  = w_in__valid & w_in__ready;
-  assign \$679  = w_load_addr + 1'h1;
-  assign \$680  = ~ busy;
-  assign \$681  = start & \$680 ;
-  assign \$682  = cycles + 1'h1;
-  assign \$683  = os_since_last == 4'ha;
-  assign \$684  = os_since_last + 1'h1;
-  assign \$685  = \$683  ? { 1'h0, os_since_last } : \$684 ;
-  assign \$686  = | os_gap_now;
-  assign \$687  = os_gap_now - \$686 ;
-  assign \$688  = | os_dq_now;
-  assign \$689  = os_dq_now - \$688 ;
-  assign \$690  = os_beat + 1'h1;
-  assign \$691  = os_group_beat + 1'h1;
-  assign \$692  = os_group_end ? 7'h00 : \$691 ;
+  assign \$664  = edge_n0 + 4'h8;
+  assign \$665  = \$664  >= N;
+  assign \$666  = \$663  & \$665 ;
+  assign \$667  = edge_m0 + 4'h8;
+  assign \$668  = \$667  >= M;
+  assign is_last = \$666  & \$668 ;
+  assign \$669  = ~ y_out__valid;
+  assign \$670  = \$669  | y_out__ready;
+  assign \$671  = raddr < y_end;
+  assign \$672  = \$670  & \$671 ;
+  assign \$673  = a_in__valid & a_in__ready;
+  assign \$674  = a_load_addr + 1'h1;
+  assign \$675  = ~ busy;
+  assign \$676  = start & \$675 ;
+  assign \$677  = w_in__valid & w_in__ready;
+  assign \$678  = w_load_addr + 1'h1;
+  assign \$679  = ~ busy;
+  assign \$680  = start & \$679 ;
+  assign \$681  = cycles + 1'h1;
+  assign \$682  = ~ os_waited;
+  assign \$683  = os_since_last + \$682 ;
+  assign \$684  = | os_gap_now;
+  assign \$685  = os_gap_now - \$684 ;
+  assign \$686  = | os_dq_now;
+  assign \$687  = os_dq_now - \$686 ;
+  assign \$688  = os_beat + 1'h1;
+  assign \$689  = os_group_beat + 1'h1;
+  assign \$690  = os_group_end ? 7'h00 : \$689 ;
+  assign \$691  = os_n0 + 4'h8;
+  assign \$692  = os_w_base + os_len;
   assign \$693  = os_n0 + 4'h8;
-  assign \$694  = os_w_base + os_len;
-  assign \$695  = os_n0 + 4'h8;
-  assign \$696  = \$695  >= N;
-  assign \$697  = os_m0 + 4'h8;
-  assign \$698  = os_a_base + os_len;
-  assign \$699  = run & o_row_valid;
+  assign \$694  = \$693  >= N;
+  assign \$695  = os_m0 + 4'h8;
+  assign \$696  = os_a_base + os_len;
+  assign \$697  = run & o_row_valid;
+  assign \$698  = edge_n0 + 4'h8;
+  assign \$699  = edge_y_base + M;
   assign \$700  = edge_n0 + 4'h8;
-  assign \$701  = edge_y_base + M;
-  assign \$702  = edge_n0 + 4'h8;
-  assign \$703  = \$702  >= N;
-  assign \$704  = edge_m0 + 4'h8;
-  assign \$705  = run & o_row_valid;
-  assign \$706  = run & o_row_valid;
-  assign \$707  = \$662 [8:0] < M;
-  assign \$708  = \$706  & \$707 ;
-  assign \$709  = run & o_row_valid;
-  assign \$710  = \$709  & is_last;
-  assign \$711  = o_wr__addr + 1'h1;
-  assign \$712  = \$711  > y_end;
-  assign \$713  = o_wr__en & \$712 ;
-  assign \$714  = o_wr__addr + 1'h1;
-  assign \$715  = run & last_write;
-  assign \$716  = raddr + 1'h1;
-  assign \$717  = raddr == y_end;
+  assign \$701  = \$700  >= N;
+  assign \$702  = edge_m0 + 4'h8;
+  assign \$703  = run & o_row_valid;
+  assign \$704  = run & o_row_valid;
+  assign \$705  = \$661 [8:0] < M;
+  assign \$706  = \$704  & \$705 ;
+  assign \$707  = run & o_row_valid;
+  assign \$708  = \$707  & is_last;
+  assign \$709  = o_wr__addr + 1'h1;
+  assign \$710  = \$709  > y_end;
+  assign \$711  = o_wr__en & \$710 ;
+  assign \$712  = o_wr__addr + 1'h1;
+  assign \$713  = run & last_write;
+  assign \$714  = raddr + 1'h1;
+  assign \$715  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$718 ;
+    a_load_addr <= \$716 ;
   always @(posedge clk)
-    w_load_addr <= \$719 ;
+    w_load_addr <= \$717 ;
   always @(posedge clk)
-    M <= \$720 ;
+    M <= \$718 ;
   always @(posedge clk)
-    N <= \$721 ;
+    N <= \$719 ;
   always @(posedge clk)
-    os_len <= \$722 ;
+    os_len <= \$720 ;
   always @(posedge clk)
-    run <= \$723 ;
+    run <= \$721 ;
   always @(posedge clk)
-    cycles <= \$724 ;
+    cycles <= \$722 ;
   always @(posedge clk)
-    os_since_last <= \$725 ;
+    os_since_last <= \$723 ;
   always @(posedge clk)
-    os_gap <= \$726 ;
+    os_gap <= \$724 ;
   always @(posedge clk)
-    os_dq <= \$727 ;
+    os_dq <= \$725 ;
   always @(posedge clk)
-    os_prev_issued <= \$728 ;
+    os_prev_issued <= \$726 ;
   always @(posedge clk)
-    os_prev_group_end <= \$729 ;
+    os_prev_group_end <= \$727 ;
   always @(posedge clk)
-    os_m0 <= \$730 ;
+    os_m0 <= \$728 ;
   always @(posedge clk)
-    os_n0 <= \$731 ;
+    os_n0 <= \$729 ;
   always @(posedge clk)
-    os_beat <= \$732 ;
+    os_beat <= \$730 ;
   always @(posedge clk)
-    os_a_base <= \$733 ;
+    os_a_base <= \$731 ;
   always @(posedge clk)
-    os_w_base <= \$734 ;
+    os_w_base <= \$732 ;
   always @(posedge clk)
-    os_group_beat <= \$735 ;
+    os_group_beat <= \$733 ;
   always @(posedge clk)
-    i_a <= \$736 ;
+    i_a <= \$734 ;
   always @(posedge clk)
-    issue_d1 <= \$737 ;
+    issue_d1 <= \$735 ;
   always @(posedge clk)
-    i_ctl <= \$738 ;
+    i_ctl <= \$736 ;
   always @(posedge clk)
-    i_w <= \$739 ;
+    i_w <= \$737 ;
   always @(posedge clk)
-    edge_m0 <= \$740 ;
+    edge_m0 <= \$738 ;
   always @(posedge clk)
-    edge_n0 <= \$741 ;
+    edge_n0 <= \$739 ;
   always @(posedge clk)
-    edge_y_base <= \$742 ;
+    edge_y_base <= \$740 ;
   always @(posedge clk)
-    s1_valid <= \$743 ;
+    s1_valid <= \$741 ;
   always @(posedge clk)
-    o_wr__en <= \$744 ;
+    o_wr__en <= \$742 ;
   always @(posedge clk)
-    s1_first <= \$745 ;
+    s1_first <= \$743 ;
   always @(posedge clk)
-    o_wr__addr <= \$746 ;
+    o_wr__addr <= \$744 ;
   always @(posedge clk)
-    last_write <= \$747 ;
+    last_write <= \$745 ;
   always @(posedge clk)
-    s1_row <= \$748 ;
+    s1_row <= \$746 ;
   always @(posedge clk)
-    y_end <= \$749 ;
+    y_end <= \$747 ;
   always @(posedge clk)
-    drain <= \$750 ;
+    drain <= \$748 ;
   always @(posedge clk)
-    raddr <= \$751 ;
+    raddr <= \$749 ;
   always @(posedge clk)
-    y_out__valid <= \$752 ;
+    y_out__valid <= \$750 ;
   assign busy = run | drain;
   assign \$1  = ~ busy;
   assign \$2  = a_load_addr < 9'h100;
@@ -2524,6 +2520,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 4'ha;
   assign \$20  = \$18  < \$19 ;
   assign \$23  = \$20  ? \$21  : \$22 ;
   assign \$24  = \$17  > \$23 ;
@@ -2612,6 +2609,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$234  = \$232  < \$233 ;
   assign \$237  = \$234  ? \$235  : \$236 ;
   assign \$238  = \$231  > \$237 ;
+  assign \$242  = \$240  < \$241 ;
   \array_bitserial_mix_fp16_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -6009,7 +6007,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$661 ;
+      issue[2] = \$660 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -6018,54 +6016,74 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$673 ;
+      fetch = \$672 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$80  = 8'h00;
+    \$signature__addr$81  = 8'h00;
     if (drain) begin
-      \$signature__addr$80  = raddr[7:0];
+      \$signature__addr$81  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$81  = 1'h1;
+    \$signature__en$82  = 1'h1;
     if (drain) begin
-      \$signature__en$81  = fetch;
+      \$signature__en$82  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$718  = a_load_addr;
-    if (\$674 ) begin
-      \$718  = \$675 [8:0];
+    \$716  = a_load_addr;
+    if (\$673 ) begin
+      \$716  = \$674 [8:0];
     end
+    if (\$676 ) begin
+      \$716  = 9'h000;
+    end
+    if (rst) begin
+      \$716  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$717  = w_load_addr;
     if (\$677 ) begin
-      \$718  = 9'h000;
+      \$717  = \$678 [8:0];
+    end
+    if (\$680 ) begin
+      \$717  = 9'h000;
     end
     if (rst) begin
-      \$718  = 9'h000;
+      \$717  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$719  = w_load_addr;
-    if (\$678 ) begin
-      \$719  = \$679 [8:0];
-    end
-    if (\$681 ) begin
-      \$719  = 9'h000;
-    end
-    if (rst) begin
-      \$719  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$720  = M;
+    \$718  = M;
     if (go) begin
-      \$720  = m;
+      \$718  = m;
+    end
+    if (rst) begin
+      \$718  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$719  = N;
+    if (go) begin
+      \$719  = n;
+    end
+    if (rst) begin
+      \$719  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$720  = os_len;
+    if (go) begin
+      \$720  = k_beats;
     end
     if (rst) begin
       \$720  = 9'h000;
@@ -6073,113 +6091,127 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$721  = N;
+    \$721  = run;
     if (go) begin
-      \$721  = n;
+      \$721  = 1'h1;
+    end
+    if (\$713 ) begin
+      \$721  = 1'h0;
     end
     if (rst) begin
-      \$721  = 12'h000;
+      \$721  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$722  = os_len;
+    \$722  = cycles;
     if (go) begin
-      \$722  = k_beats;
-    end
-    if (rst) begin
-      \$722  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$723  = run;
-    if (go) begin
-      \$723  = 1'h1;
-    end
-    if (\$715 ) begin
-      \$723  = 1'h0;
-    end
-    if (rst) begin
-      \$723  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$724  = cycles;
-    if (go) begin
-      \$724  = 40'h0000000000;
+      \$722  = 40'h0000000000;
     end
     if (run) begin
-      \$724  = \$682 [39:0];
+      \$722  = \$681 [39:0];
     end
     if (rst) begin
-      \$724  = 40'h0000000000;
+      \$722  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$725  = \$685 [3:0];
+    \$723  = \$683 [3:0];
     if (go) begin
-      \$725  = 4'ha;
+      \$723  = 4'ha;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$725  = 4'h1;
+        \$723  = 4'h1;
       end
     end
     if (rst) begin
-      \$725  = 4'h0;
+      \$723  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = \$687 [4:0];
+    \$724  = \$685 [4:0];
     if (go) begin
-      \$726  = 5'h00;
+      \$724  = 5'h00;
     end
     if (rst) begin
-      \$726  = 5'h00;
+      \$724  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = \$689 [4:0];
+    \$725  = \$687 [4:0];
     if (go) begin
-      \$727  = 5'h00;
+      \$725  = 5'h00;
     end
     if (rst) begin
-      \$727  = 5'h00;
+      \$725  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = os_fire;
+    \$726  = os_fire;
     if (go) begin
-      \$728  = 1'h0;
+      \$726  = 1'h0;
     end
     if (rst) begin
-      \$728  = 1'h0;
+      \$726  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = os_group_end;
+    \$727  = os_group_end;
     if (rst) begin
-      \$729  = 1'h0;
+      \$727  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = os_m0;
+    \$728  = os_m0;
+    if (go) begin
+      \$728  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$694 ) begin
+          \$728  = \$695 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$728  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$729  = os_n0;
+    if (go) begin
+      \$729  = 12'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$729  = \$691 [11:0];
+        if (\$694 ) begin
+          \$729  = 12'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$729  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$730  = os_beat;
     if (go) begin
       \$730  = 9'h000;
     end
     if (os_fire) begin
+      \$730  = \$688 [8:0];
       if (os_is_last) begin
-        if (\$696 ) begin
-          \$730  = \$697 [8:0];
-        end
+        \$730  = 9'h000;
       end
     end
     if (rst) begin
@@ -6188,32 +6220,33 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = os_n0;
+    \$731  = os_a_base;
     if (go) begin
-      \$731  = 12'h000;
+      \$731  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$731  = \$693 [11:0];
-        if (\$696 ) begin
-          \$731  = 12'h000;
+        if (\$694 ) begin
+          \$731  = \$696 [8:0];
         end
       end
     end
     if (rst) begin
-      \$731  = 12'h000;
+      \$731  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = os_beat;
+    \$732  = os_w_base;
     if (go) begin
       \$732  = 9'h000;
     end
     if (os_fire) begin
-      \$732  = \$690 [8:0];
       if (os_is_last) begin
-        \$732  = 9'h000;
+        \$732  = \$692 [8:0];
+        if (\$694 ) begin
+          \$732  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -6222,243 +6255,208 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = os_a_base;
+    \$733  = os_group_beat;
     if (go) begin
-      \$733  = 9'h000;
+      \$733  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$696 ) begin
-          \$733  = \$698 [8:0];
-        end
-      end
+      \$733  = \$690 [5:0];
     end
     if (rst) begin
-      \$733  = 9'h000;
+      \$733  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = os_w_base;
+    \$734  = \$signature__data$85 ;
+    if (rst) begin
+      \$734  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$735  = issue;
+    if (rst) begin
+      \$735  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$736  = issue_d1;
+    if (rst) begin
+      \$736  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$737  = w_rd__data;
+    if (rst) begin
+      \$737  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$738  = edge_m0;
     if (go) begin
-      \$734  = 9'h000;
+      \$738  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$734  = \$694 [8:0];
-        if (\$696 ) begin
-          \$734  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$734  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = os_group_beat;
-    if (go) begin
-      \$735  = 6'h00;
-    end
-    if (os_fire) begin
-      \$735  = \$692 [5:0];
-    end
-    if (rst) begin
-      \$735  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = \$signature__data$84 ;
-    if (rst) begin
-      \$736  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = issue;
-    if (rst) begin
-      \$737  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = issue_d1;
-    if (rst) begin
-      \$738  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = w_rd__data;
-    if (rst) begin
-      \$739  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$740  = edge_m0;
-    if (go) begin
-      \$740  = 9'h000;
-    end
-    if (\$699 ) begin
+    if (\$697 ) begin
       if (block_done) begin
-        if (\$703 ) begin
-          \$740  = \$704 [8:0];
+        if (\$701 ) begin
+          \$738  = \$702 [8:0];
         end
       end
     end
     if (rst) begin
-      \$740  = 9'h000;
+      \$738  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$741  = edge_n0;
+    \$739  = edge_n0;
     if (go) begin
-      \$741  = 12'h000;
+      \$739  = 12'h000;
     end
-    if (\$699 ) begin
+    if (\$697 ) begin
       if (block_done) begin
-        \$741  = \$700 [11:0];
-        if (\$703 ) begin
-          \$741  = 12'h000;
+        \$739  = \$698 [11:0];
+        if (\$701 ) begin
+          \$739  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$741  = 12'h000;
+      \$739  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$742  = edge_y_base;
+    \$740  = edge_y_base;
     if (go) begin
-      \$742  = 12'h000;
+      \$740  = 12'h000;
     end
-    if (\$699 ) begin
+    if (\$697 ) begin
       if (block_done) begin
-        \$742  = \$701 [11:0];
-        if (\$703 ) begin
-          \$742  = 12'h000;
+        \$740  = \$699 [11:0];
+        if (\$701 ) begin
+          \$740  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$742  = 12'h000;
+      \$740  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$743  = \$705 ;
+    \$741  = \$703 ;
+    if (rst) begin
+      \$741  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$742  = \$706 ;
+    if (rst) begin
+      \$742  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$743  = 1'h1;
     if (rst) begin
       \$743  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$744  = \$708 ;
+    \$744  = \$662 [7:0];
     if (rst) begin
-      \$744  = 1'h0;
+      \$744  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$745  = 1'h1;
+    \$745  = \$708 ;
     if (rst) begin
       \$745  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$746  = \$663 [7:0];
+    \$746 [31:0] = o_row[31:0];
+    \$746 [63:32] = o_row[63:32];
+    \$746 [95:64] = o_row[95:64];
+    \$746 [127:96] = o_row[127:96];
+    \$746 [159:128] = o_row[159:128];
+    \$746 [191:160] = o_row[191:160];
+    \$746 [223:192] = o_row[223:192];
+    \$746 [255:224] = o_row[255:224];
     if (rst) begin
-      \$746  = 8'h00;
+      \$746  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = \$710 ;
-    if (rst) begin
-      \$747  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748 [31:0] = o_row[31:0];
-    \$748 [63:32] = o_row[63:32];
-    \$748 [95:64] = o_row[95:64];
-    \$748 [127:96] = o_row[127:96];
-    \$748 [159:128] = o_row[159:128];
-    \$748 [191:160] = o_row[191:160];
-    \$748 [223:192] = o_row[223:192];
-    \$748 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$748  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = y_end;
-    if (\$713 ) begin
-      \$749  = \$714 ;
+    \$747  = y_end;
+    if (\$711 ) begin
+      \$747  = \$712 ;
     end
     if (go) begin
-      \$749  = 9'h000;
+      \$747  = 9'h000;
     end
     if (rst) begin
-      \$749  = 9'h000;
+      \$747  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$750  = drain;
-    if (\$715 ) begin
-      \$750  = 1'h1;
+    \$748  = drain;
+    if (\$713 ) begin
+      \$748  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$717 ) begin
-          \$750  = 1'h0;
+        if (\$715 ) begin
+          \$748  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$748  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$749  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$749  = \$714 [8:0];
+      end
+    end
+    if (go) begin
+      \$749  = 9'h000;
+    end
+    if (rst) begin
+      \$749  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$750  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$750  = 1'h1;
+      end else if (y_out__ready) begin
+        \$750  = 1'h0;
+      end
+    end
+    if (go) begin
       \$750  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$751  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$751  = \$716 [8:0];
-      end
-    end
-    if (go) begin
-      \$751  = 9'h000;
-    end
     if (rst) begin
-      \$751  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$752  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$752  = 1'h1;
-      end else if (y_out__ready) begin
-        \$752  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$752  = 1'h0;
-    end
-    if (rst) begin
-      \$752  = 1'h0;
+      \$750  = 1'h0;
     end
   end
   always @* begin
@@ -8454,20 +8452,20 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$46  = \$659 [7:0];
-  assign w_rd__addr = \$660 [7:0];
-  assign \$signature__en$50  = os_fire;
+  assign \$signature__addr$47  = \$658 [7:0];
+  assign w_rd__addr = \$659 [7:0];
+  assign \$signature__en$51  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$662 [8:0];
-  assign edge_addr = \$663 [11:0];
+  assign edge_row_m = \$661 [8:0];
+  assign edge_addr = \$662 [11:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$75  = y_out__payload;
+  assign \$signature__data$76  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -8812,14 +8810,14 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \o_wr__data[5]  = edge_new[191:160];
   assign \o_wr__data[6]  = edge_new[223:192];
   assign \o_wr__data[7]  = edge_new[255:224];
-  assign \$signature__data$75[0]  = y_out__payload[31:0];
-  assign \$signature__data$75[1]  = y_out__payload[63:32];
-  assign \$signature__data$75[2]  = y_out__payload[95:64];
-  assign \$signature__data$75[3]  = y_out__payload[127:96];
-  assign \$signature__data$75[4]  = y_out__payload[159:128];
-  assign \$signature__data$75[5]  = y_out__payload[191:160];
-  assign \$signature__data$75[6]  = y_out__payload[223:192];
-  assign \$signature__data$75[7]  = y_out__payload[255:224];
+  assign \$signature__data$76[0]  = y_out__payload[31:0];
+  assign \$signature__data$76[1]  = y_out__payload[63:32];
+  assign \$signature__data$76[2]  = y_out__payload[95:64];
+  assign \$signature__data$76[3]  = y_out__payload[127:96];
+  assign \$signature__data$76[4]  = y_out__payload[159:128];
+  assign \$signature__data$76[5]  = y_out__payload[191:160];
+  assign \$signature__data$76[6]  = y_out__payload[223:192];
+  assign \$signature__data$76[7]  = y_out__payload[255:224];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -8860,46 +8858,46 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign \i_a[7][1]  = i_a[479:464];
   assign \i_a[7][2]  = i_a[495:480];
   assign \i_a[7][3]  = i_a[511:496];
-  assign \$signature__data$84[0]  = \$signature__data$84 [63:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [15:0];
-  assign \$signature__data$84[0][1]  = \$signature__data$84 [31:16];
-  assign \$signature__data$84[0][2]  = \$signature__data$84 [47:32];
-  assign \$signature__data$84[0][3]  = \$signature__data$84 [63:48];
-  assign \$signature__data$84[1]  = \$signature__data$84 [127:64];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [79:64];
-  assign \$signature__data$84[1][1]  = \$signature__data$84 [95:80];
-  assign \$signature__data$84[1][2]  = \$signature__data$84 [111:96];
-  assign \$signature__data$84[1][3]  = \$signature__data$84 [127:112];
-  assign \$signature__data$84[2]  = \$signature__data$84 [191:128];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [143:128];
-  assign \$signature__data$84[2][1]  = \$signature__data$84 [159:144];
-  assign \$signature__data$84[2][2]  = \$signature__data$84 [175:160];
-  assign \$signature__data$84[2][3]  = \$signature__data$84 [191:176];
-  assign \$signature__data$84[3]  = \$signature__data$84 [255:192];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [207:192];
-  assign \$signature__data$84[3][1]  = \$signature__data$84 [223:208];
-  assign \$signature__data$84[3][2]  = \$signature__data$84 [239:224];
-  assign \$signature__data$84[3][3]  = \$signature__data$84 [255:240];
-  assign \$signature__data$84[4]  = \$signature__data$84 [319:256];
-  assign \$signature__data$84[4][0]  = \$signature__data$84 [271:256];
-  assign \$signature__data$84[4][1]  = \$signature__data$84 [287:272];
-  assign \$signature__data$84[4][2]  = \$signature__data$84 [303:288];
-  assign \$signature__data$84[4][3]  = \$signature__data$84 [319:304];
-  assign \$signature__data$84[5]  = \$signature__data$84 [383:320];
-  assign \$signature__data$84[5][0]  = \$signature__data$84 [335:320];
-  assign \$signature__data$84[5][1]  = \$signature__data$84 [351:336];
-  assign \$signature__data$84[5][2]  = \$signature__data$84 [367:352];
-  assign \$signature__data$84[5][3]  = \$signature__data$84 [383:368];
-  assign \$signature__data$84[6]  = \$signature__data$84 [447:384];
-  assign \$signature__data$84[6][0]  = \$signature__data$84 [399:384];
-  assign \$signature__data$84[6][1]  = \$signature__data$84 [415:400];
-  assign \$signature__data$84[6][2]  = \$signature__data$84 [431:416];
-  assign \$signature__data$84[6][3]  = \$signature__data$84 [447:432];
-  assign \$signature__data$84[7]  = \$signature__data$84 [511:448];
-  assign \$signature__data$84[7][0]  = \$signature__data$84 [463:448];
-  assign \$signature__data$84[7][1]  = \$signature__data$84 [479:464];
-  assign \$signature__data$84[7][2]  = \$signature__data$84 [495:480];
-  assign \$signature__data$84[7][3]  = \$signature__data$84 [511:496];
+  assign \$signature__data$85[0]  = \$signature__data$85 [63:0];
+  assign \$signature__data$85[0][0]  = \$signature__data$85 [15:0];
+  assign \$signature__data$85[0][1]  = \$signature__data$85 [31:16];
+  assign \$signature__data$85[0][2]  = \$signature__data$85 [47:32];
+  assign \$signature__data$85[0][3]  = \$signature__data$85 [63:48];
+  assign \$signature__data$85[1]  = \$signature__data$85 [127:64];
+  assign \$signature__data$85[1][0]  = \$signature__data$85 [79:64];
+  assign \$signature__data$85[1][1]  = \$signature__data$85 [95:80];
+  assign \$signature__data$85[1][2]  = \$signature__data$85 [111:96];
+  assign \$signature__data$85[1][3]  = \$signature__data$85 [127:112];
+  assign \$signature__data$85[2]  = \$signature__data$85 [191:128];
+  assign \$signature__data$85[2][0]  = \$signature__data$85 [143:128];
+  assign \$signature__data$85[2][1]  = \$signature__data$85 [159:144];
+  assign \$signature__data$85[2][2]  = \$signature__data$85 [175:160];
+  assign \$signature__data$85[2][3]  = \$signature__data$85 [191:176];
+  assign \$signature__data$85[3]  = \$signature__data$85 [255:192];
+  assign \$signature__data$85[3][0]  = \$signature__data$85 [207:192];
+  assign \$signature__data$85[3][1]  = \$signature__data$85 [223:208];
+  assign \$signature__data$85[3][2]  = \$signature__data$85 [239:224];
+  assign \$signature__data$85[3][3]  = \$signature__data$85 [255:240];
+  assign \$signature__data$85[4]  = \$signature__data$85 [319:256];
+  assign \$signature__data$85[4][0]  = \$signature__data$85 [271:256];
+  assign \$signature__data$85[4][1]  = \$signature__data$85 [287:272];
+  assign \$signature__data$85[4][2]  = \$signature__data$85 [303:288];
+  assign \$signature__data$85[4][3]  = \$signature__data$85 [319:304];
+  assign \$signature__data$85[5]  = \$signature__data$85 [383:320];
+  assign \$signature__data$85[5][0]  = \$signature__data$85 [335:320];
+  assign \$signature__data$85[5][1]  = \$signature__data$85 [351:336];
+  assign \$signature__data$85[5][2]  = \$signature__data$85 [367:352];
+  assign \$signature__data$85[5][3]  = \$signature__data$85 [383:368];
+  assign \$signature__data$85[6]  = \$signature__data$85 [447:384];
+  assign \$signature__data$85[6][0]  = \$signature__data$85 [399:384];
+  assign \$signature__data$85[6][1]  = \$signature__data$85 [415:400];
+  assign \$signature__data$85[6][2]  = \$signature__data$85 [431:416];
+  assign \$signature__data$85[6][3]  = \$signature__data$85 [447:432];
+  assign \$signature__data$85[7]  = \$signature__data$85 [511:448];
+  assign \$signature__data$85[7][0]  = \$signature__data$85 [463:448];
+  assign \$signature__data$85[7][1]  = \$signature__data$85 [479:464];
+  assign \$signature__data$85[7][2]  = \$signature__data$85 [495:480];
+  assign \$signature__data$85[7][3]  = \$signature__data$85 [511:496];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -8993,7 +8991,7 @@ module array_bitserial_mix_fp16_os_8x8(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$664  = block_done;
+  assign \$663  = block_done;
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

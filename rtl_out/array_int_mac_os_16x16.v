@@ -5,8 +5,6 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire \$1 ;
   wire \$10 ;
   reg \$100 ;
-  reg [10:0] \$101 ;
-  reg \$102 ;
   wire \$11 ;
   wire [11:0] \$12 ;
   wire \$13 ;
@@ -15,99 +13,99 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [11:0] \$19 ;
   wire \$2 ;
   wire [11:0] \$20 ;
-  wire [11:0] \$21 ;
-  wire \$22 ;
-  wire [11:0] \$23 ;
-  wire [15:0] \$24 ;
-  wire \$25 ;
-  wire [15:0] \$26 ;
+  wire \$21 ;
+  wire [11:0] \$22 ;
+  wire [15:0] \$23 ;
+  wire \$24 ;
+  wire [15:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [11:0] \$29 ;
+  wire [11:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [11:0] \$36 ;
+  wire [11:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [11:0] \$39 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [40:0] \$43 ;
-  wire \$44 ;
-  wire [5:0] \$45 ;
-  wire [5:0] \$46 ;
+  wire [40:0] \$42 ;
+  wire \$43 ;
+  wire [5:0] \$44 ;
+  wire [11:0] \$45 ;
+  wire [15:0] \$46 ;
   wire [11:0] \$47 ;
   wire [15:0] \$48 ;
-  wire [11:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [15:0] \$50 ;
-  wire \$51 ;
-  wire [11:0] \$52 ;
-  wire [11:0] \$53 ;
-  wire \$54 ;
+  wire [11:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire \$52 ;
+  wire [15:0] \$53 ;
+  wire [15:0] \$54 ;
   wire [15:0] \$55 ;
-  wire [15:0] \$56 ;
-  wire [15:0] \$57 ;
+  wire \$56 ;
+  wire [11:0] \$57 ;
   wire \$58 ;
-  wire [11:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
+  wire [10:0] \$64 ;
   wire \$65 ;
-  wire [10:0] \$66 ;
-  wire \$67 ;
+  wire \$66 ;
+  wire [10:0] \$67 ;
   wire \$68 ;
-  wire [10:0] \$69 ;
+  wire [11:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [11:0] \$71 ;
-  wire \$72 ;
+  reg [10:0] \$71 ;
+  reg [10:0] \$72 ;
   reg [10:0] \$73 ;
-  reg [10:0] \$74 ;
+  reg [14:0] \$74 ;
   reg [10:0] \$75 ;
-  reg [14:0] \$76 ;
-  reg [10:0] \$77 ;
-  reg \$78 ;
-  reg [39:0] \$79 ;
+  reg \$76 ;
+  reg [39:0] \$77 ;
+  reg [4:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  reg [4:0] \$80 ;
+  reg [14:0] \$80 ;
   reg [10:0] \$81 ;
-  reg [14:0] \$82 ;
+  reg [10:0] \$82 ;
   reg [10:0] \$83 ;
-  reg [10:0] \$84 ;
-  reg [10:0] \$85 ;
-  reg [127:0] \$86 ;
-  reg [4:0] \$87 ;
-  reg [4:0] \$88 ;
-  reg [127:0] \$89 ;
+  reg [127:0] \$84 ;
+  reg [4:0] \$85 ;
+  reg [4:0] \$86 ;
+  reg [127:0] \$87 ;
+  reg [10:0] \$88 ;
+  reg [14:0] \$89 ;
   wire \$9 ;
-  reg [10:0] \$90 ;
-  reg [14:0] \$91 ;
-  reg [14:0] \$92 ;
+  reg [14:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
   reg \$93 ;
-  reg \$94 ;
+  reg [9:0] \$94 ;
   reg \$95 ;
-  reg [9:0] \$96 ;
-  reg \$97 ;
-  reg [511:0] \$98 ;
+  reg [511:0] \$96 ;
+  reg [10:0] \$97 ;
+  reg \$98 ;
   reg [10:0] \$99 ;
   wire [9:0] \$signature__addr ;
   wire [9:0] \$signature__addr$24 ;
-  wire [9:0] \$signature__addr$37 ;
-  reg [9:0] \$signature__addr$71 ;
+  wire [9:0] \$signature__addr$38 ;
+  reg [9:0] \$signature__addr$72 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$25 ;
   wire [7:0] \$signature__data$25[0] ;
@@ -142,56 +140,56 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data$25[8][0] ;
   wire [7:0] \$signature__data$25[9] ;
   wire [7:0] \$signature__data$25[9][0] ;
-  wire [511:0] \$signature__data$66 ;
-  wire [31:0] \$signature__data$66[0] ;
-  wire [31:0] \$signature__data$66[10] ;
-  wire [31:0] \$signature__data$66[11] ;
-  wire [31:0] \$signature__data$66[12] ;
-  wire [31:0] \$signature__data$66[13] ;
-  wire [31:0] \$signature__data$66[14] ;
-  wire [31:0] \$signature__data$66[15] ;
-  wire [31:0] \$signature__data$66[1] ;
-  wire [31:0] \$signature__data$66[2] ;
-  wire [31:0] \$signature__data$66[3] ;
-  wire [31:0] \$signature__data$66[4] ;
-  wire [31:0] \$signature__data$66[5] ;
-  wire [31:0] \$signature__data$66[6] ;
-  wire [31:0] \$signature__data$66[7] ;
-  wire [31:0] \$signature__data$66[8] ;
-  wire [31:0] \$signature__data$66[9] ;
-  wire [127:0] \$signature__data$75 ;
-  wire [7:0] \$signature__data$75[0] ;
-  wire [7:0] \$signature__data$75[0][0] ;
-  wire [7:0] \$signature__data$75[10] ;
-  wire [7:0] \$signature__data$75[10][0] ;
-  wire [7:0] \$signature__data$75[11] ;
-  wire [7:0] \$signature__data$75[11][0] ;
-  wire [7:0] \$signature__data$75[12] ;
-  wire [7:0] \$signature__data$75[12][0] ;
-  wire [7:0] \$signature__data$75[13] ;
-  wire [7:0] \$signature__data$75[13][0] ;
-  wire [7:0] \$signature__data$75[14] ;
-  wire [7:0] \$signature__data$75[14][0] ;
-  wire [7:0] \$signature__data$75[15] ;
-  wire [7:0] \$signature__data$75[15][0] ;
-  wire [7:0] \$signature__data$75[1] ;
-  wire [7:0] \$signature__data$75[1][0] ;
-  wire [7:0] \$signature__data$75[2] ;
-  wire [7:0] \$signature__data$75[2][0] ;
-  wire [7:0] \$signature__data$75[3] ;
-  wire [7:0] \$signature__data$75[3][0] ;
-  wire [7:0] \$signature__data$75[4] ;
-  wire [7:0] \$signature__data$75[4][0] ;
-  wire [7:0] \$signature__data$75[5] ;
-  wire [7:0] \$signature__data$75[5][0] ;
-  wire [7:0] \$signature__data$75[6] ;
-  wire [7:0] \$signature__data$75[6][0] ;
-  wire [7:0] \$signature__data$75[7] ;
-  wire [7:0] \$signature__data$75[7][0] ;
-  wire [7:0] \$signature__data$75[8] ;
-  wire [7:0] \$signature__data$75[8][0] ;
-  wire [7:0] \$signature__data$75[9] ;
-  wire [7:0] \$signature__data$75[9][0] ;
+  wire [511:0] \$signature__data$67 ;
+  wire [31:0] \$signature__data$67[0] ;
+  wire [31:0] \$signature__data$67[10] ;
+  wire [31:0] \$signature__data$67[11] ;
+  wire [31:0] \$signature__data$67[12] ;
+  wire [31:0] \$signature__data$67[13] ;
+  wire [31:0] \$signature__data$67[14] ;
+  wire [31:0] \$signature__data$67[15] ;
+  wire [31:0] \$signature__data$67[1] ;
+  wire [31:0] \$signature__data$67[2] ;
+  wire [31:0] \$signature__data$67[3] ;
+  wire [31:0] \$signature__data$67[4] ;
+  wire [31:0] \$signature__data$67[5] ;
+  wire [31:0] \$signature__data$67[6] ;
+  wire [31:0] \$signature__data$67[7] ;
+  wire [31:0] \$signature__data$67[8] ;
+  wire [31:0] \$signature__data$67[9] ;
+  wire [127:0] \$signature__data$76 ;
+  wire [7:0] \$signature__data$76[0] ;
+  wire [7:0] \$signature__data$76[0][0] ;
+  wire [7:0] \$signature__data$76[10] ;
+  wire [7:0] \$signature__data$76[10][0] ;
+  wire [7:0] \$signature__data$76[11] ;
+  wire [7:0] \$signature__data$76[11][0] ;
+  wire [7:0] \$signature__data$76[12] ;
+  wire [7:0] \$signature__data$76[12][0] ;
+  wire [7:0] \$signature__data$76[13] ;
+  wire [7:0] \$signature__data$76[13][0] ;
+  wire [7:0] \$signature__data$76[14] ;
+  wire [7:0] \$signature__data$76[14][0] ;
+  wire [7:0] \$signature__data$76[15] ;
+  wire [7:0] \$signature__data$76[15][0] ;
+  wire [7:0] \$signature__data$76[1] ;
+  wire [7:0] \$signature__data$76[1][0] ;
+  wire [7:0] \$signature__data$76[2] ;
+  wire [7:0] \$signature__data$76[2][0] ;
+  wire [7:0] \$signature__data$76[3] ;
+  wire [7:0] \$signature__data$76[3][0] ;
+  wire [7:0] \$signature__data$76[4] ;
+  wire [7:0] \$signature__data$76[4][0] ;
+  wire [7:0] \$signature__data$76[5] ;
+  wire [7:0] \$signature__data$76[5][0] ;
+  wire [7:0] \$signature__data$76[6] ;
+  wire [7:0] \$signature__data$76[6][0] ;
+  wire [7:0] \$signature__data$76[7] ;
+  wire [7:0] \$signature__data$76[7][0] ;
+  wire [7:0] \$signature__data$76[8] ;
+  wire [7:0] \$signature__data$76[8][0] ;
+  wire [7:0] \$signature__data$76[9] ;
+  wire [7:0] \$signature__data$76[9][0] ;
   wire [7:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[10] ;
@@ -226,8 +224,8 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data[9][0] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$41 ;
-  reg \$signature__en$72 ;
+  wire \$signature__en$42 ;
+  reg \$signature__en$73 ;
   (* init = 11'h000 *)
   wire [10:0] KB;
   reg [10:0] M = 11'h000;
@@ -454,6 +452,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [14:0] os_n0 = 15'h0000;
   reg [4:0] os_since_last = 5'h00;
   reg [10:0] os_w_base = 11'h000;
+  wire os_waited;
   reg [10:0] raddr = 11'h000;
   input rst;
   wire rst;
@@ -1616,10 +1615,10 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$20 [9:0]];
+      _0_ <= a_buf[\$19 [9:0]];
     end
   end
-  assign \$signature__data$75  = _0_;
+  assign \$signature__data$76  = _0_;
   reg [511:0] o_buf [1023:0];
   initial begin
     o_buf[0] = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -2653,9 +2652,9 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   reg [511:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$72 ) begin
-      _1_ <= o_buf[\$signature__addr$71 ];
-      if (o_wr__en && \$signature__addr$71  == o_wr__addr)
+    if (\$signature__en$73 ) begin
+      _1_ <= o_buf[\$signature__addr$72 ];
+      if (o_wr__en && \$signature__addr$72  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -3694,7 +3693,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$21 [9:0]];
+      _2_ <= w_buf[\$20 [9:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -3715,128 +3714,127 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 5'h10;
   assign \$12  = os_len - 1'h1;
   assign os_is_last = os_beat == \$12 ;
   assign \$13  = os_m0 < M;
   assign \$14  = run & \$13 ;
   assign \$17  = ~ os_is_last;
-  assign \$18  = os_since_last >= 5'h10;
-  assign \$19  = \$17  | \$18 ;
-  assign os_fire = \$16  & \$19 ;
-  assign \$20  = os_a_base + os_beat;
-  assign \$21  = os_w_base + os_beat;
-  assign \$22  = ! os_beat;
-  assign \$23  = edge_m0 + o_row_index;
-  assign \$24  = edge_y_base + \$23 [10:0];
+  assign \$18  = \$17  | os_waited;
+  assign os_fire = \$16  & \$18 ;
+  assign \$19  = os_a_base + os_beat;
+  assign \$20  = os_w_base + os_beat;
+  assign \$21  = ! os_beat;
+  assign \$22  = edge_m0 + o_row_index;
+  assign \$23  = edge_y_base + \$22 [10:0];
   assign block_done = o_row_index == 4'hf;
-  assign \$26  = edge_n0 + 5'h10;
-  assign \$27  = \$26  >= N;
-  assign \$28  = \$25  & \$27 ;
-  assign \$29  = edge_m0 + 5'h10;
-  assign \$30  = \$29  >= M;
-  assign is_last = \$28  & \$30 ;
-  assign \$31  = ~ y_out__valid;
-  assign \$32  = \$31  | y_out__ready;
-  assign \$33  = raddr < y_end;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = a_in__valid & a_in__ready;
-  assign \$36  = a_load_addr + 1'h1;
-  assign \$37  = ~ busy;
-  assign \$38  = start & \$37 ;
-  assign \$39  = w_in__valid & w_in__ready;
-  assign \$40  = w_load_addr + 1'h1;
-  assign \$41  = ~ busy;
-  assign \$42  = start & \$41 ;
-  assign \$43  = cycles + 1'h1;
-  assign \$44  = os_since_last == 5'h10;
-  assign \$45  = os_since_last + 1'h1;
-  assign \$46  = \$44  ? { 1'h0, os_since_last } : \$45 ;
-  assign \$47  = os_beat + 1'h1;
+  assign \$25  = edge_n0 + 5'h10;
+  assign \$26  = \$25  >= N;
+  assign \$27  = \$24  & \$26 ;
+  assign \$28  = edge_m0 + 5'h10;
+  assign \$29  = \$28  >= M;
+  assign is_last = \$27  & \$29 ;
+  assign \$30  = ~ y_out__valid;
+  assign \$31  = \$30  | y_out__ready;
+  assign \$32  = raddr < y_end;
+  assign \$33  = \$31  & \$32 ;
+  assign \$34  = a_in__valid & a_in__ready;
+  assign \$35  = a_load_addr + 1'h1;
+  assign \$36  = ~ busy;
+  assign \$37  = start & \$36 ;
+  assign \$38  = w_in__valid & w_in__ready;
+  assign \$39  = w_load_addr + 1'h1;
+  assign \$40  = ~ busy;
+  assign \$41  = start & \$40 ;
+  assign \$42  = cycles + 1'h1;
+  assign \$43  = ~ os_waited;
+  assign \$44  = os_since_last + \$43 ;
+  assign \$45  = os_beat + 1'h1;
+  assign \$46  = os_n0 + 5'h10;
+  assign \$47  = os_w_base + os_len;
   assign \$48  = os_n0 + 5'h10;
-  assign \$49  = os_w_base + os_len;
-  assign \$50  = os_n0 + 5'h10;
-  assign \$51  = \$50  >= N;
-  assign \$52  = os_m0 + 5'h10;
-  assign \$53  = os_a_base + os_len;
-  assign \$54  = run & o_row_valid;
+  assign \$49  = \$48  >= N;
+  assign \$50  = os_m0 + 5'h10;
+  assign \$51  = os_a_base + os_len;
+  assign \$52  = run & o_row_valid;
+  assign \$53  = edge_n0 + 5'h10;
+  assign \$54  = edge_y_base + M;
   assign \$55  = edge_n0 + 5'h10;
-  assign \$56  = edge_y_base + M;
-  assign \$57  = edge_n0 + 5'h10;
-  assign \$58  = \$57  >= N;
-  assign \$59  = edge_m0 + 5'h10;
-  assign \$60  = run & o_row_valid;
-  assign \$61  = run & o_row_valid;
-  assign \$62  = \$23 [10:0] < M;
-  assign \$63  = \$61  & \$62 ;
-  assign \$64  = run & o_row_valid;
-  assign \$65  = \$64  & is_last;
-  assign \$66  = o_wr__addr + 1'h1;
-  assign \$67  = \$66  > y_end;
-  assign \$68  = o_wr__en & \$67 ;
-  assign \$69  = o_wr__addr + 1'h1;
-  assign \$70  = run & last_write;
-  assign \$71  = raddr + 1'h1;
-  assign \$72  = raddr == y_end;
+  assign \$56  = \$55  >= N;
+  assign \$57  = edge_m0 + 5'h10;
+  assign \$58  = run & o_row_valid;
+  assign \$59  = run & o_row_valid;
+  assign \$60  = \$22 [10:0] < M;
+  assign \$61  = \$59  & \$60 ;
+  assign \$62  = run & o_row_valid;
+  assign \$63  = \$62  & is_last;
+  assign \$64  = o_wr__addr + 1'h1;
+  assign \$65  = \$64  > y_end;
+  assign \$66  = o_wr__en & \$65 ;
+  assign \$67  = o_wr__addr + 1'h1;
+  assign \$68  = run & last_write;
+  assign \$69  = raddr + 1'h1;
+  assign \$70  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$73 ;
+    a_load_addr <= \$71 ;
   always @(posedge clk)
-    w_load_addr <= \$74 ;
+    w_load_addr <= \$72 ;
   always @(posedge clk)
-    M <= \$75 ;
+    M <= \$73 ;
   always @(posedge clk)
-    N <= \$76 ;
+    N <= \$74 ;
   always @(posedge clk)
-    os_len <= \$77 ;
+    os_len <= \$75 ;
   always @(posedge clk)
-    run <= \$78 ;
+    run <= \$76 ;
   always @(posedge clk)
-    cycles <= \$79 ;
+    cycles <= \$77 ;
   always @(posedge clk)
-    os_since_last <= \$80 ;
+    os_since_last <= \$78 ;
   always @(posedge clk)
-    os_m0 <= \$81 ;
+    os_m0 <= \$79 ;
   always @(posedge clk)
-    os_n0 <= \$82 ;
+    os_n0 <= \$80 ;
   always @(posedge clk)
-    os_beat <= \$83 ;
+    os_beat <= \$81 ;
   always @(posedge clk)
-    os_a_base <= \$84 ;
+    os_a_base <= \$82 ;
   always @(posedge clk)
-    os_w_base <= \$85 ;
+    os_w_base <= \$83 ;
   always @(posedge clk)
-    i_a <= \$86 ;
+    i_a <= \$84 ;
   always @(posedge clk)
-    issue_d1 <= \$87 ;
+    issue_d1 <= \$85 ;
   always @(posedge clk)
-    i_ctl <= \$88 ;
+    i_ctl <= \$86 ;
   always @(posedge clk)
-    i_w <= \$89 ;
+    i_w <= \$87 ;
   always @(posedge clk)
-    edge_m0 <= \$90 ;
+    edge_m0 <= \$88 ;
   always @(posedge clk)
-    edge_n0 <= \$91 ;
+    edge_n0 <= \$89 ;
   always @(posedge clk)
-    edge_y_base <= \$92 ;
+    edge_y_base <= \$90 ;
   always @(posedge clk)
-    s1_valid <= \$93 ;
+    s1_valid <= \$91 ;
   always @(posedge clk)
-    o_wr__en <= \$94 ;
+    o_wr__en <= \$92 ;
   always @(posedge clk)
-    s1_first <= \$95 ;
+    s1_first <= \$93 ;
   always @(posedge clk)
-    o_wr__addr <= \$96 ;
+    o_wr__addr <= \$94 ;
   always @(posedge clk)
-    last_write <= \$97 ;
+    last_write <= \$95 ;
   always @(posedge clk)
-    s1_row <= \$98 ;
+    s1_row <= \$96 ;
   always @(posedge clk)
-    y_end <= \$99 ;
+    y_end <= \$97 ;
   always @(posedge clk)
-    drain <= \$100 ;
+    drain <= \$98 ;
   always @(posedge clk)
-    raddr <= \$101 ;
+    raddr <= \$99 ;
   always @(posedge clk)
-    y_out__valid <= \$102 ;
+    y_out__valid <= \$100 ;
   \array_int_mac_os_16x16.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -3853,7 +3851,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$22 ;
+      issue[2] = \$21 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -3862,54 +3860,74 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$34 ;
+      fetch = \$33 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$71  = 10'h000;
+    \$signature__addr$72  = 10'h000;
     if (drain) begin
-      \$signature__addr$71  = raddr[9:0];
+      \$signature__addr$72  = raddr[9:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$72  = 1'h1;
+    \$signature__en$73  = 1'h1;
     if (drain) begin
-      \$signature__en$72  = fetch;
+      \$signature__en$73  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = a_load_addr;
-    if (\$35 ) begin
-      \$73  = \$36 [10:0];
+    \$71  = a_load_addr;
+    if (\$34 ) begin
+      \$71  = \$35 [10:0];
     end
+    if (\$37 ) begin
+      \$71  = 11'h000;
+    end
+    if (rst) begin
+      \$71  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = w_load_addr;
     if (\$38 ) begin
-      \$73  = 11'h000;
+      \$72  = \$39 [10:0];
+    end
+    if (\$41 ) begin
+      \$72  = 11'h000;
     end
     if (rst) begin
-      \$73  = 11'h000;
+      \$72  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_load_addr;
-    if (\$39 ) begin
-      \$74  = \$40 [10:0];
-    end
-    if (\$42 ) begin
-      \$74  = 11'h000;
-    end
-    if (rst) begin
-      \$74  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = M;
+    \$73  = M;
     if (go) begin
-      \$75  = m;
+      \$73  = m;
+    end
+    if (rst) begin
+      \$73  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = N;
+    if (go) begin
+      \$74  = n;
+    end
+    if (rst) begin
+      \$74  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = os_len;
+    if (go) begin
+      \$75  = k_beats;
     end
     if (rst) begin
       \$75  = 11'h000;
@@ -3917,76 +3935,90 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = N;
+    \$76  = run;
     if (go) begin
-      \$76  = n;
+      \$76  = 1'h1;
+    end
+    if (\$68 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$76  = 15'h0000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = os_len;
+    \$77  = cycles;
     if (go) begin
-      \$77  = k_beats;
-    end
-    if (rst) begin
-      \$77  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = run;
-    if (go) begin
-      \$78  = 1'h1;
-    end
-    if (\$70 ) begin
-      \$78  = 1'h0;
-    end
-    if (rst) begin
-      \$78  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = cycles;
-    if (go) begin
-      \$79  = 40'h0000000000;
+      \$77  = 40'h0000000000;
     end
     if (run) begin
-      \$79  = \$43 [39:0];
+      \$77  = \$42 [39:0];
     end
     if (rst) begin
-      \$79  = 40'h0000000000;
+      \$77  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = \$46 [4:0];
+    \$78  = \$44 [4:0];
     if (go) begin
-      \$80  = 5'h10;
+      \$78  = 5'h10;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$80  = 5'h01;
+        \$78  = 5'h01;
       end
     end
     if (rst) begin
-      \$80  = 5'h00;
+      \$78  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = os_m0;
+    \$79  = os_m0;
+    if (go) begin
+      \$79  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$49 ) begin
+          \$79  = \$50 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$79  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = os_n0;
+    if (go) begin
+      \$80  = 15'h0000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$80  = \$46 [14:0];
+        if (\$49 ) begin
+          \$80  = 15'h0000;
+        end
+      end
+    end
+    if (rst) begin
+      \$80  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$81  = os_beat;
     if (go) begin
       \$81  = 11'h000;
     end
     if (os_fire) begin
+      \$81  = \$45 [10:0];
       if (os_is_last) begin
-        if (\$51 ) begin
-          \$81  = \$52 [10:0];
-        end
+        \$81  = 11'h000;
       end
     end
     if (rst) begin
@@ -3995,32 +4027,33 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = os_n0;
+    \$82  = os_a_base;
     if (go) begin
-      \$82  = 15'h0000;
+      \$82  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$82  = \$48 [14:0];
-        if (\$51 ) begin
-          \$82  = 15'h0000;
+        if (\$49 ) begin
+          \$82  = \$51 [10:0];
         end
       end
     end
     if (rst) begin
-      \$82  = 15'h0000;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = os_beat;
+    \$83  = os_w_base;
     if (go) begin
       \$83  = 11'h000;
     end
     if (os_fire) begin
-      \$83  = \$47 [10:0];
       if (os_is_last) begin
-        \$83  = 11'h000;
+        \$83  = \$47 [10:0];
+        if (\$49 ) begin
+          \$83  = 11'h000;
+        end
       end
     end
     if (rst) begin
@@ -4029,238 +4062,203 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = os_a_base;
+    \$84  = \$signature__data$76 ;
+    if (rst) begin
+      \$84  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = issue;
+    if (rst) begin
+      \$85  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = issue_d1;
+    if (rst) begin
+      \$86  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = w_rd__data;
+    if (rst) begin
+      \$87  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = edge_m0;
     if (go) begin
-      \$84  = 11'h000;
+      \$88  = 11'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$51 ) begin
-          \$84  = \$53 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$84  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = os_w_base;
-    if (go) begin
-      \$85  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$85  = \$49 [10:0];
-        if (\$51 ) begin
-          \$85  = 11'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$85  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = \$signature__data$75 ;
-    if (rst) begin
-      \$86  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = issue;
-    if (rst) begin
-      \$87  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = issue_d1;
-    if (rst) begin
-      \$88  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_rd__data;
-    if (rst) begin
-      \$89  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = edge_m0;
-    if (go) begin
-      \$90  = 11'h000;
-    end
-    if (\$54 ) begin
+    if (\$52 ) begin
       if (block_done) begin
-        if (\$58 ) begin
-          \$90  = \$59 [10:0];
+        if (\$56 ) begin
+          \$88  = \$57 [10:0];
         end
       end
     end
     if (rst) begin
-      \$90  = 11'h000;
+      \$88  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = edge_n0;
+    \$89  = edge_n0;
     if (go) begin
-      \$91  = 15'h0000;
+      \$89  = 15'h0000;
     end
-    if (\$54 ) begin
+    if (\$52 ) begin
       if (block_done) begin
-        \$91  = \$55 [14:0];
-        if (\$58 ) begin
-          \$91  = 15'h0000;
+        \$89  = \$53 [14:0];
+        if (\$56 ) begin
+          \$89  = 15'h0000;
         end
       end
     end
     if (rst) begin
-      \$91  = 15'h0000;
+      \$89  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = edge_y_base;
+    \$90  = edge_y_base;
     if (go) begin
-      \$92  = 15'h0000;
+      \$90  = 15'h0000;
     end
-    if (\$54 ) begin
+    if (\$52 ) begin
       if (block_done) begin
-        \$92  = \$56 [14:0];
-        if (\$58 ) begin
-          \$92  = 15'h0000;
+        \$90  = \$54 [14:0];
+        if (\$56 ) begin
+          \$90  = 15'h0000;
         end
       end
     end
     if (rst) begin
-      \$92  = 15'h0000;
+      \$90  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$60 ;
+    \$91  = \$58 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = \$61 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = 1'h1;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$63 ;
+    \$94  = \$23 [9:0];
     if (rst) begin
-      \$94  = 1'h0;
+      \$94  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = 1'h1;
+    \$95  = \$63 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$24 [9:0];
+    \$96 [31:0] = o_row[31:0];
+    \$96 [63:32] = o_row[63:32];
+    \$96 [95:64] = o_row[95:64];
+    \$96 [127:96] = o_row[127:96];
+    \$96 [159:128] = o_row[159:128];
+    \$96 [191:160] = o_row[191:160];
+    \$96 [223:192] = o_row[223:192];
+    \$96 [255:224] = o_row[255:224];
+    \$96 [287:256] = o_row[287:256];
+    \$96 [319:288] = o_row[319:288];
+    \$96 [351:320] = o_row[351:320];
+    \$96 [383:352] = o_row[383:352];
+    \$96 [415:384] = o_row[415:384];
+    \$96 [447:416] = o_row[447:416];
+    \$96 [479:448] = o_row[479:448];
+    \$96 [511:480] = o_row[511:480];
     if (rst) begin
-      \$96  = 10'h000;
+      \$96  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$65 ;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98 [31:0] = o_row[31:0];
-    \$98 [63:32] = o_row[63:32];
-    \$98 [95:64] = o_row[95:64];
-    \$98 [127:96] = o_row[127:96];
-    \$98 [159:128] = o_row[159:128];
-    \$98 [191:160] = o_row[191:160];
-    \$98 [223:192] = o_row[223:192];
-    \$98 [255:224] = o_row[255:224];
-    \$98 [287:256] = o_row[287:256];
-    \$98 [319:288] = o_row[319:288];
-    \$98 [351:320] = o_row[351:320];
-    \$98 [383:352] = o_row[383:352];
-    \$98 [415:384] = o_row[415:384];
-    \$98 [447:416] = o_row[447:416];
-    \$98 [479:448] = o_row[479:448];
-    \$98 [511:480] = o_row[511:480];
-    if (rst) begin
-      \$98  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = y_end;
-    if (\$68 ) begin
-      \$99  = \$69 ;
+    \$97  = y_end;
+    if (\$66 ) begin
+      \$97  = \$67 ;
     end
     if (go) begin
-      \$99  = 11'h000;
+      \$97  = 11'h000;
     end
     if (rst) begin
-      \$99  = 11'h000;
+      \$97  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = drain;
-    if (\$70 ) begin
-      \$100  = 1'h1;
+    \$98  = drain;
+    if (\$68 ) begin
+      \$98  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$72 ) begin
-          \$100  = 1'h0;
+        if (\$70 ) begin
+          \$98  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$99  = \$69 [10:0];
+      end
+    end
+    if (go) begin
+      \$99  = 11'h000;
+    end
+    if (rst) begin
+      \$99  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$100  = 1'h1;
+      end else if (y_out__ready) begin
+        \$100  = 1'h0;
+      end
+    end
+    if (go) begin
       \$100  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$101  = \$71 [10:0];
-      end
-    end
-    if (go) begin
-      \$101  = 11'h000;
-    end
     if (rst) begin
-      \$101  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$102  = 1'h1;
-      end else if (y_out__ready) begin
-        \$102  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$102  = 1'h0;
-    end
-    if (rst) begin
-      \$102  = 1'h0;
+      \$100  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[9:0];
@@ -4269,20 +4267,20 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$37  = \$20 [9:0];
-  assign w_rd__addr = \$21 [9:0];
-  assign \$signature__en$41  = os_fire;
+  assign \$signature__addr$38  = \$19 [9:0];
+  assign w_rd__addr = \$20 [9:0];
+  assign \$signature__en$42  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$23 [10:0];
-  assign edge_addr = \$24 [14:0];
+  assign edge_row_m = \$22 [10:0];
+  assign edge_addr = \$23 [14:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$66  = y_out__payload;
+  assign \$signature__data$67  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[7:0];
   assign \a_in__payload[0][0]  = a_in__payload[7:0];
@@ -4491,22 +4489,22 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \o_wr__data[13]  = edge_new[447:416];
   assign \o_wr__data[14]  = edge_new[479:448];
   assign \o_wr__data[15]  = edge_new[511:480];
-  assign \$signature__data$66[0]  = y_out__payload[31:0];
-  assign \$signature__data$66[1]  = y_out__payload[63:32];
-  assign \$signature__data$66[2]  = y_out__payload[95:64];
-  assign \$signature__data$66[3]  = y_out__payload[127:96];
-  assign \$signature__data$66[4]  = y_out__payload[159:128];
-  assign \$signature__data$66[5]  = y_out__payload[191:160];
-  assign \$signature__data$66[6]  = y_out__payload[223:192];
-  assign \$signature__data$66[7]  = y_out__payload[255:224];
-  assign \$signature__data$66[8]  = y_out__payload[287:256];
-  assign \$signature__data$66[9]  = y_out__payload[319:288];
-  assign \$signature__data$66[10]  = y_out__payload[351:320];
-  assign \$signature__data$66[11]  = y_out__payload[383:352];
-  assign \$signature__data$66[12]  = y_out__payload[415:384];
-  assign \$signature__data$66[13]  = y_out__payload[447:416];
-  assign \$signature__data$66[14]  = y_out__payload[479:448];
-  assign \$signature__data$66[15]  = y_out__payload[511:480];
+  assign \$signature__data$67[0]  = y_out__payload[31:0];
+  assign \$signature__data$67[1]  = y_out__payload[63:32];
+  assign \$signature__data$67[2]  = y_out__payload[95:64];
+  assign \$signature__data$67[3]  = y_out__payload[127:96];
+  assign \$signature__data$67[4]  = y_out__payload[159:128];
+  assign \$signature__data$67[5]  = y_out__payload[191:160];
+  assign \$signature__data$67[6]  = y_out__payload[223:192];
+  assign \$signature__data$67[7]  = y_out__payload[255:224];
+  assign \$signature__data$67[8]  = y_out__payload[287:256];
+  assign \$signature__data$67[9]  = y_out__payload[319:288];
+  assign \$signature__data$67[10]  = y_out__payload[351:320];
+  assign \$signature__data$67[11]  = y_out__payload[383:352];
+  assign \$signature__data$67[12]  = y_out__payload[415:384];
+  assign \$signature__data$67[13]  = y_out__payload[447:416];
+  assign \$signature__data$67[14]  = y_out__payload[479:448];
+  assign \$signature__data$67[15]  = y_out__payload[511:480];
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
@@ -4539,38 +4537,38 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \i_a[14][0]  = i_a[119:112];
   assign \i_a[15]  = i_a[127:120];
   assign \i_a[15][0]  = i_a[127:120];
-  assign \$signature__data$75[0]  = \$signature__data$75 [7:0];
-  assign \$signature__data$75[0][0]  = \$signature__data$75 [7:0];
-  assign \$signature__data$75[1]  = \$signature__data$75 [15:8];
-  assign \$signature__data$75[1][0]  = \$signature__data$75 [15:8];
-  assign \$signature__data$75[2]  = \$signature__data$75 [23:16];
-  assign \$signature__data$75[2][0]  = \$signature__data$75 [23:16];
-  assign \$signature__data$75[3]  = \$signature__data$75 [31:24];
-  assign \$signature__data$75[3][0]  = \$signature__data$75 [31:24];
-  assign \$signature__data$75[4]  = \$signature__data$75 [39:32];
-  assign \$signature__data$75[4][0]  = \$signature__data$75 [39:32];
-  assign \$signature__data$75[5]  = \$signature__data$75 [47:40];
-  assign \$signature__data$75[5][0]  = \$signature__data$75 [47:40];
-  assign \$signature__data$75[6]  = \$signature__data$75 [55:48];
-  assign \$signature__data$75[6][0]  = \$signature__data$75 [55:48];
-  assign \$signature__data$75[7]  = \$signature__data$75 [63:56];
-  assign \$signature__data$75[7][0]  = \$signature__data$75 [63:56];
-  assign \$signature__data$75[8]  = \$signature__data$75 [71:64];
-  assign \$signature__data$75[8][0]  = \$signature__data$75 [71:64];
-  assign \$signature__data$75[9]  = \$signature__data$75 [79:72];
-  assign \$signature__data$75[9][0]  = \$signature__data$75 [79:72];
-  assign \$signature__data$75[10]  = \$signature__data$75 [87:80];
-  assign \$signature__data$75[10][0]  = \$signature__data$75 [87:80];
-  assign \$signature__data$75[11]  = \$signature__data$75 [95:88];
-  assign \$signature__data$75[11][0]  = \$signature__data$75 [95:88];
-  assign \$signature__data$75[12]  = \$signature__data$75 [103:96];
-  assign \$signature__data$75[12][0]  = \$signature__data$75 [103:96];
-  assign \$signature__data$75[13]  = \$signature__data$75 [111:104];
-  assign \$signature__data$75[13][0]  = \$signature__data$75 [111:104];
-  assign \$signature__data$75[14]  = \$signature__data$75 [119:112];
-  assign \$signature__data$75[14][0]  = \$signature__data$75 [119:112];
-  assign \$signature__data$75[15]  = \$signature__data$75 [127:120];
-  assign \$signature__data$75[15][0]  = \$signature__data$75 [127:120];
+  assign \$signature__data$76[0]  = \$signature__data$76 [7:0];
+  assign \$signature__data$76[0][0]  = \$signature__data$76 [7:0];
+  assign \$signature__data$76[1]  = \$signature__data$76 [15:8];
+  assign \$signature__data$76[1][0]  = \$signature__data$76 [15:8];
+  assign \$signature__data$76[2]  = \$signature__data$76 [23:16];
+  assign \$signature__data$76[2][0]  = \$signature__data$76 [23:16];
+  assign \$signature__data$76[3]  = \$signature__data$76 [31:24];
+  assign \$signature__data$76[3][0]  = \$signature__data$76 [31:24];
+  assign \$signature__data$76[4]  = \$signature__data$76 [39:32];
+  assign \$signature__data$76[4][0]  = \$signature__data$76 [39:32];
+  assign \$signature__data$76[5]  = \$signature__data$76 [47:40];
+  assign \$signature__data$76[5][0]  = \$signature__data$76 [47:40];
+  assign \$signature__data$76[6]  = \$signature__data$76 [55:48];
+  assign \$signature__data$76[6][0]  = \$signature__data$76 [55:48];
+  assign \$signature__data$76[7]  = \$signature__data$76 [63:56];
+  assign \$signature__data$76[7][0]  = \$signature__data$76 [63:56];
+  assign \$signature__data$76[8]  = \$signature__data$76 [71:64];
+  assign \$signature__data$76[8][0]  = \$signature__data$76 [71:64];
+  assign \$signature__data$76[9]  = \$signature__data$76 [79:72];
+  assign \$signature__data$76[9][0]  = \$signature__data$76 [79:72];
+  assign \$signature__data$76[10]  = \$signature__data$76 [87:80];
+  assign \$signature__data$76[10][0]  = \$signature__data$76 [87:80];
+  assign \$signature__data$76[11]  = \$signature__data$76 [95:88];
+  assign \$signature__data$76[11][0]  = \$signature__data$76 [95:88];
+  assign \$signature__data$76[12]  = \$signature__data$76 [103:96];
+  assign \$signature__data$76[12][0]  = \$signature__data$76 [103:96];
+  assign \$signature__data$76[13]  = \$signature__data$76 [111:104];
+  assign \$signature__data$76[13][0]  = \$signature__data$76 [111:104];
+  assign \$signature__data$76[14]  = \$signature__data$76 [119:112];
+  assign \$signature__data$76[14][0]  = \$signature__data$76 [119:112];
+  assign \$signature__data$76[15]  = \$signature__data$76 [127:120];
+  assign \$signature__data$76[15][0]  = \$signature__data$76 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -4674,7 +4672,7 @@ module array_int_mac_os_16x16(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign edge_new[31:0] = s1_row[31:0];
   assign \$15  = 1'h1;
   assign \$16  = \$14 ;
-  assign \$25  = block_done;
+  assign \$24  = block_done;
 endmodule
 
 module \array_int_mac_os_16x16.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

@@ -4,116 +4,114 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [9:0] \$10 ;
-  reg \$100 ;
-  reg [127:0] \$101 ;
-  reg [8:0] \$102 ;
-  reg [8:0] \$103 ;
+  reg [8:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg \$103 ;
   reg \$104 ;
-  reg \$105 ;
+  reg [8:0] \$105 ;
   reg \$106 ;
   reg [8:0] \$107 ;
-  reg \$108 ;
-  reg [8:0] \$109 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
   wire \$16 ;
-  wire \$17 ;
+  wire [9:0] \$17 ;
   wire [9:0] \$18 ;
-  wire [9:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [9:0] \$21 ;
-  wire [11:0] \$22 ;
-  wire \$23 ;
-  wire [11:0] \$24 ;
+  wire [9:0] \$20 ;
+  wire [11:0] \$21 ;
+  wire \$22 ;
+  wire [11:0] \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire [9:0] \$27 ;
-  wire \$28 ;
-  wire [9:0] \$29 ;
+  wire [9:0] \$26 ;
+  wire \$27 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
+  wire [9:0] \$31 ;
   wire [9:0] \$32 ;
-  wire [9:0] \$33 ;
-  wire [8:0] \$34 ;
-  wire [9:0] \$35 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
-  wire \$43 ;
-  wire [9:0] \$44 ;
-  wire \$45 ;
-  wire [40:0] \$46 ;
-  wire \$47 ;
-  wire [3:0] \$48 ;
-  wire [3:0] \$49 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
+  wire [9:0] \$43 ;
+  wire \$44 ;
+  wire [40:0] \$45 ;
+  wire \$46 ;
+  wire [3:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [11:0] \$49 ;
   wire \$5 ;
   wire [9:0] \$50 ;
   wire [11:0] \$51 ;
-  wire [9:0] \$52 ;
-  wire [11:0] \$53 ;
-  wire \$54 ;
-  wire [9:0] \$55 ;
-  wire [9:0] \$56 ;
-  wire \$57 ;
+  wire \$52 ;
+  wire [9:0] \$53 ;
+  wire [9:0] \$54 ;
+  wire \$55 ;
+  wire [11:0] \$56 ;
+  wire [11:0] \$57 ;
   wire [11:0] \$58 ;
-  wire [11:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
+  wire [9:0] \$60 ;
   wire \$61 ;
-  wire [9:0] \$62 ;
+  wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire \$67 ;
+  wire [9:0] \$67 ;
   wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire [9:0] \$72 ;
-  wire [9:0] \$73 ;
-  reg [8:0] \$74 ;
-  reg [8:0] \$75 ;
-  reg \$76 ;
-  reg \$77 ;
+  wire [9:0] \$70 ;
+  wire [9:0] \$71 ;
+  reg [8:0] \$72 ;
+  reg [8:0] \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg [8:0] \$76 ;
+  reg [10:0] \$77 ;
   reg [8:0] \$78 ;
-  reg [10:0] \$79 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [8:0] \$80 ;
-  reg \$81 ;
-  reg [39:0] \$82 ;
-  reg [2:0] \$83 ;
+  reg [39:0] \$80 ;
+  reg [2:0] \$81 ;
+  reg [8:0] \$82 ;
+  reg [10:0] \$83 ;
   reg [8:0] \$84 ;
-  reg [10:0] \$85 ;
+  reg [8:0] \$85 ;
   reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [8:0] \$88 ;
-  reg [127:0] \$89 ;
+  reg [127:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [4:0] \$90 ;
-  reg [4:0] \$91 ;
-  reg [127:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [10:0] \$95 ;
+  reg [127:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [10:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
+  reg [8:0] \$97 ;
   reg \$98 ;
-  reg [8:0] \$99 ;
+  reg [127:0] \$99 ;
   wire [8:0] \$signature__addr ;
   wire [8:0] \$signature__addr$27 ;
-  wire [8:0] \$signature__addr$40 ;
+  wire [8:0] \$signature__addr$41 ;
   wire [127:0] \$signature__data ;
   wire [127:0] \$signature__data$28 ;
   wire [31:0] \$signature__data$28[0] ;
@@ -136,27 +134,27 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data$28[3][1] ;
   wire [7:0] \$signature__data$28[3][2] ;
   wire [7:0] \$signature__data$28[3][3] ;
-  wire [127:0] \$signature__data$84 ;
-  wire [31:0] \$signature__data$84[0] ;
-  wire [7:0] \$signature__data$84[0][0] ;
-  wire [7:0] \$signature__data$84[0][1] ;
-  wire [7:0] \$signature__data$84[0][2] ;
-  wire [7:0] \$signature__data$84[0][3] ;
-  wire [31:0] \$signature__data$84[1] ;
-  wire [7:0] \$signature__data$84[1][0] ;
-  wire [7:0] \$signature__data$84[1][1] ;
-  wire [7:0] \$signature__data$84[1][2] ;
-  wire [7:0] \$signature__data$84[1][3] ;
-  wire [31:0] \$signature__data$84[2] ;
-  wire [7:0] \$signature__data$84[2][0] ;
-  wire [7:0] \$signature__data$84[2][1] ;
-  wire [7:0] \$signature__data$84[2][2] ;
-  wire [7:0] \$signature__data$84[2][3] ;
-  wire [31:0] \$signature__data$84[3] ;
-  wire [7:0] \$signature__data$84[3][0] ;
-  wire [7:0] \$signature__data$84[3][1] ;
-  wire [7:0] \$signature__data$84[3][2] ;
-  wire [7:0] \$signature__data$84[3][3] ;
+  wire [127:0] \$signature__data$85 ;
+  wire [31:0] \$signature__data$85[0] ;
+  wire [7:0] \$signature__data$85[0][0] ;
+  wire [7:0] \$signature__data$85[0][1] ;
+  wire [7:0] \$signature__data$85[0][2] ;
+  wire [7:0] \$signature__data$85[0][3] ;
+  wire [31:0] \$signature__data$85[1] ;
+  wire [7:0] \$signature__data$85[1][0] ;
+  wire [7:0] \$signature__data$85[1][1] ;
+  wire [7:0] \$signature__data$85[1][2] ;
+  wire [7:0] \$signature__data$85[1][3] ;
+  wire [31:0] \$signature__data$85[2] ;
+  wire [7:0] \$signature__data$85[2][0] ;
+  wire [7:0] \$signature__data$85[2][1] ;
+  wire [7:0] \$signature__data$85[2][2] ;
+  wire [7:0] \$signature__data$85[2][3] ;
+  wire [31:0] \$signature__data$85[3] ;
+  wire [7:0] \$signature__data$85[3][0] ;
+  wire [7:0] \$signature__data$85[3][1] ;
+  wire [7:0] \$signature__data$85[3][2] ;
+  wire [7:0] \$signature__data$85[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -179,7 +177,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$29 ;
-  wire \$signature__en$45 ;
+  wire \$signature__en$46 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -342,6 +340,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [10:0] os_n0 = 11'h000;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] pending_end = 9'h000;
   input rst;
   wire rst;
@@ -953,10 +952,10 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[{ bank, \$18 [7:0] }];
+      _0_ <= a_buf[{ bank, \$17 [7:0] }];
     end
   end
-  assign \$signature__data$84  = _0_;
+  assign \$signature__data$85  = _0_;
   reg [127:0] o_buf [511:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1479,7 +1478,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _1_;
   always @(posedge clk) begin
     if (y_rd__en) begin
-      _1_ <= o_buf[\$35 [8:0]];
+      _1_ <= o_buf[\$34 [8:0]];
     end
   end
   assign y_out__payload = _1_;
@@ -2005,7 +2004,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[{ bank, \$19 [7:0] }];
+      _2_ <= w_buf[{ bank, \$18 [7:0] }];
     end
   end
   assign w_rd__data = _2_;
@@ -2025,144 +2024,143 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$8  = \$6  & \$7 ;
   assign \$9  = | k_beats;
   assign go = \$8  & \$9 ;
+  assign os_waited = os_since_last >= 3'h4;
   assign \$10  = os_len - 1'h1;
   assign os_is_last = os_beat == \$10 ;
   assign \$11  = os_m0 < M;
   assign \$12  = run & \$11 ;
   assign \$15  = ~ os_is_last;
-  assign \$16  = os_since_last >= 3'h4;
-  assign \$17  = \$15  | \$16 ;
-  assign os_fire = \$14  & \$17 ;
-  assign \$18  = os_a_base + os_beat;
-  assign \$19  = os_w_base + os_beat;
-  assign \$20  = ! os_beat;
-  assign \$21  = edge_m0 + o_row_index;
-  assign \$22  = edge_y_base + \$21 [8:0];
+  assign \$16  = \$15  | os_waited;
+  assign os_fire = \$14  & \$16 ;
+  assign \$17  = os_a_base + os_beat;
+  assign \$18  = os_w_base + os_beat;
+  assign \$19  = ! os_beat;
+  assign \$20  = edge_m0 + o_row_index;
+  assign \$21  = edge_y_base + \$20 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$24  = edge_n0 + 3'h4;
-  assign \$25  = \$24  >= N;
-  assign \$26  = \$23  & \$25 ;
-  assign \$27  = edge_m0 + 3'h4;
-  assign \$28  = \$27  >= M;
-  assign is_last = \$26  & \$28 ;
-  assign \$29  = s1_addr + 1'h1;
-  assign \$30  = \$29  > y_end;
-  assign \$31  = o_wr__en & \$30 ;
-  assign \$32  = s1_addr + 1'h1;
-  assign \$33  = \$31  ? \$32  : { 1'h0, y_end };
+  assign \$23  = edge_n0 + 3'h4;
+  assign \$24  = \$23  >= N;
+  assign \$25  = \$22  & \$24 ;
+  assign \$26  = edge_m0 + 3'h4;
+  assign \$27  = \$26  >= M;
+  assign is_last = \$25  & \$27 ;
+  assign \$28  = s1_addr + 1'h1;
+  assign \$29  = \$28  > y_end;
+  assign \$30  = o_wr__en & \$29 ;
+  assign \$31  = s1_addr + 1'h1;
+  assign \$32  = \$30  ? \$31  : { 1'h0, y_end };
   assign gemm_finish = run & last_write;
-  assign \$34  = drain_bank ? 9'h100 : 9'h000;
-  assign \$35  = drain_addr + \$34 ;
-  assign \$36  = ~ y_out__valid;
-  assign \$37  = \$36  | y_out__ready;
-  assign \$38  = drain_addr < drain_end;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = drain_addr == drain_end;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = w_in__valid & w_in__ready;
-  assign \$44  = w_load_addr + 1'h1;
-  assign \$45  = ~ load_bank;
-  assign \$46  = cycles + 1'h1;
-  assign \$47  = os_since_last == 3'h4;
-  assign \$48  = os_since_last + 1'h1;
-  assign \$49  = \$47  ? { 1'h0, os_since_last } : \$48 ;
-  assign \$50  = os_beat + 1'h1;
+  assign \$33  = drain_bank ? 9'h100 : 9'h000;
+  assign \$34  = drain_addr + \$33 ;
+  assign \$35  = ~ y_out__valid;
+  assign \$36  = \$35  | y_out__ready;
+  assign \$37  = drain_addr < drain_end;
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = drain_addr == drain_end;
+  assign \$40  = a_in__valid & a_in__ready;
+  assign \$41  = a_load_addr + 1'h1;
+  assign \$42  = w_in__valid & w_in__ready;
+  assign \$43  = w_load_addr + 1'h1;
+  assign \$44  = ~ load_bank;
+  assign \$45  = cycles + 1'h1;
+  assign \$46  = ~ os_waited;
+  assign \$47  = os_since_last + \$46 ;
+  assign \$48  = os_beat + 1'h1;
+  assign \$49  = os_n0 + 3'h4;
+  assign \$50  = os_w_base + os_len;
   assign \$51  = os_n0 + 3'h4;
-  assign \$52  = os_w_base + os_len;
-  assign \$53  = os_n0 + 3'h4;
-  assign \$54  = \$53  >= N;
-  assign \$55  = os_m0 + 3'h4;
-  assign \$56  = os_a_base + os_len;
-  assign \$57  = run & o_row_valid;
+  assign \$52  = \$51  >= N;
+  assign \$53  = os_m0 + 3'h4;
+  assign \$54  = os_a_base + os_len;
+  assign \$55  = run & o_row_valid;
+  assign \$56  = edge_n0 + 3'h4;
+  assign \$57  = edge_y_base + M;
   assign \$58  = edge_n0 + 3'h4;
-  assign \$59  = edge_y_base + M;
-  assign \$60  = edge_n0 + 3'h4;
-  assign \$61  = \$60  >= N;
-  assign \$62  = edge_m0 + 3'h4;
-  assign \$63  = run & o_row_valid;
-  assign \$64  = run & o_row_valid;
-  assign \$65  = \$21 [8:0] < M;
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = run & o_row_valid;
-  assign \$68  = \$67  & is_last;
-  assign \$69  = s1_addr + 1'h1;
-  assign \$70  = \$69  > y_end;
-  assign \$71  = o_wr__en & \$70 ;
-  assign \$72  = s1_addr + 1'h1;
-  assign \$73  = drain_addr + 1'h1;
+  assign \$59  = \$58  >= N;
+  assign \$60  = edge_m0 + 3'h4;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = run & o_row_valid;
+  assign \$63  = \$20 [8:0] < M;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = run & o_row_valid;
+  assign \$66  = \$65  & is_last;
+  assign \$67  = s1_addr + 1'h1;
+  assign \$68  = \$67  > y_end;
+  assign \$69  = o_wr__en & \$68 ;
+  assign \$70  = s1_addr + 1'h1;
+  assign \$71  = drain_addr + 1'h1;
   always @(posedge clk)
-    a_load_addr <= \$74 ;
+    a_load_addr <= \$72 ;
   always @(posedge clk)
-    w_load_addr <= \$75 ;
+    w_load_addr <= \$73 ;
   always @(posedge clk)
-    bank <= \$76 ;
+    bank <= \$74 ;
   always @(posedge clk)
-    load_bank <= \$77 ;
+    load_bank <= \$75 ;
   always @(posedge clk)
-    M <= \$78 ;
+    M <= \$76 ;
   always @(posedge clk)
-    N <= \$79 ;
+    N <= \$77 ;
   always @(posedge clk)
-    os_len <= \$80 ;
+    os_len <= \$78 ;
   always @(posedge clk)
-    run <= \$81 ;
+    run <= \$79 ;
   always @(posedge clk)
-    cycles <= \$82 ;
+    cycles <= \$80 ;
   always @(posedge clk)
-    os_since_last <= \$83 ;
+    os_since_last <= \$81 ;
   always @(posedge clk)
-    os_m0 <= \$84 ;
+    os_m0 <= \$82 ;
   always @(posedge clk)
-    os_n0 <= \$85 ;
+    os_n0 <= \$83 ;
   always @(posedge clk)
-    os_beat <= \$86 ;
+    os_beat <= \$84 ;
   always @(posedge clk)
-    os_a_base <= \$87 ;
+    os_a_base <= \$85 ;
   always @(posedge clk)
-    os_w_base <= \$88 ;
+    os_w_base <= \$86 ;
   always @(posedge clk)
-    i_a <= \$89 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    issue_d1 <= \$90 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    i_ctl <= \$91 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    i_w <= \$92 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    edge_m0 <= \$93 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    edge_n0 <= \$94 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    edge_y_base <= \$95 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    s1_valid <= \$96 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    o_wr__en <= \$97 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    s1_first <= \$98 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    s1_addr <= \$99 ;
+    s1_addr <= \$97 ;
   always @(posedge clk)
-    last_write <= \$100 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_row <= \$101 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    y_end <= \$102 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    drain_addr <= \$103 ;
+    drain_addr <= \$101 ;
   always @(posedge clk)
-    y_out__valid <= \$104 ;
+    y_out__valid <= \$102 ;
   always @(posedge clk)
-    drain <= \$105 ;
+    drain <= \$103 ;
   always @(posedge clk)
-    drain_bank <= \$106 ;
+    drain_bank <= \$104 ;
   always @(posedge clk)
-    drain_end <= \$107 ;
+    drain_end <= \$105 ;
   always @(posedge clk)
-    drain_pending <= \$108 ;
+    drain_pending <= \$106 ;
   always @(posedge clk)
-    pending_end <= \$109 ;
+    pending_end <= \$107 ;
   \array_int_mac_os_4x4_db.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -2179,7 +2177,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$20 ;
+      issue[2] = \$19 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -2188,7 +2186,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     y_rd__en = 1'h0;
     if (drain) begin
-      y_rd__en = \$39 ;
+      y_rd__en = \$38 ;
     end
   end
   always @* begin
@@ -2197,61 +2195,81 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (drain) begin
       if (y_rd__en) begin
       end else if (y_out__ready) begin
-        drain_done = \$40 ;
+        drain_done = \$39 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = a_load_addr;
-    if (\$41 ) begin
-      \$74  = \$42 [8:0];
+    \$72  = a_load_addr;
+    if (\$40 ) begin
+      \$72  = \$41 [8:0];
     end
     if (go) begin
-      \$74  = 9'h000;
+      \$72  = 9'h000;
     end
     if (rst) begin
-      \$74  = 9'h000;
+      \$72  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_load_addr;
-    if (\$43 ) begin
-      \$75  = \$44 [8:0];
+    \$73  = w_load_addr;
+    if (\$42 ) begin
+      \$73  = \$43 [8:0];
     end
     if (go) begin
-      \$75  = 9'h000;
+      \$73  = 9'h000;
     end
     if (rst) begin
-      \$75  = 9'h000;
+      \$73  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = bank;
+    \$74  = bank;
     if (go) begin
-      \$76  = load_bank;
+      \$74  = load_bank;
     end
     if (rst) begin
-      \$76  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = load_bank;
+    \$75  = load_bank;
     if (go) begin
-      \$77  = \$45 ;
+      \$75  = \$44 ;
     end
     if (rst) begin
-      \$77  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = M;
+    \$76  = M;
     if (go) begin
-      \$78  = m;
+      \$76  = m;
+    end
+    if (rst) begin
+      \$76  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = N;
+    if (go) begin
+      \$77  = n;
+    end
+    if (rst) begin
+      \$77  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = os_len;
+    if (go) begin
+      \$78  = k_beats;
     end
     if (rst) begin
       \$78  = 9'h000;
@@ -2259,76 +2277,90 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = N;
+    \$79  = run;
     if (go) begin
-      \$79  = n;
-    end
-    if (rst) begin
-      \$79  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = os_len;
-    if (go) begin
-      \$80  = k_beats;
-    end
-    if (rst) begin
-      \$80  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = run;
-    if (go) begin
-      \$81  = 1'h1;
+      \$79  = 1'h1;
     end
     if (gemm_finish) begin
-      \$81  = 1'h0;
+      \$79  = 1'h0;
     end
     if (rst) begin
-      \$81  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = cycles;
+    \$80  = cycles;
     if (go) begin
-      \$82  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
     if (run) begin
-      \$82  = \$46 [39:0];
+      \$80  = \$45 [39:0];
     end
     if (rst) begin
-      \$82  = 40'h0000000000;
+      \$80  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = \$49 [2:0];
+    \$81  = \$47 [2:0];
     if (go) begin
-      \$83  = 3'h4;
+      \$81  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$83  = 3'h1;
+        \$81  = 3'h1;
       end
     end
     if (rst) begin
-      \$83  = 3'h0;
+      \$81  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = os_m0;
+    \$82  = os_m0;
+    if (go) begin
+      \$82  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$52 ) begin
+          \$82  = \$53 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$82  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = os_n0;
+    if (go) begin
+      \$83  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$83  = \$49 [10:0];
+        if (\$52 ) begin
+          \$83  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$83  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = os_beat;
     if (go) begin
       \$84  = 9'h000;
     end
     if (os_fire) begin
+      \$84  = \$48 [8:0];
       if (os_is_last) begin
-        if (\$54 ) begin
-          \$84  = \$55 [8:0];
-        end
+        \$84  = 9'h000;
       end
     end
     if (rst) begin
@@ -2337,32 +2369,33 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = os_n0;
+    \$85  = os_a_base;
     if (go) begin
-      \$85  = 11'h000;
+      \$85  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$85  = \$51 [10:0];
-        if (\$54 ) begin
-          \$85  = 11'h000;
+        if (\$52 ) begin
+          \$85  = \$54 [8:0];
         end
       end
     end
     if (rst) begin
-      \$85  = 11'h000;
+      \$85  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = os_beat;
+    \$86  = os_w_base;
     if (go) begin
       \$86  = 9'h000;
     end
     if (os_fire) begin
-      \$86  = \$50 [8:0];
       if (os_is_last) begin
-        \$86  = 9'h000;
+        \$86  = \$50 [8:0];
+        if (\$52 ) begin
+          \$86  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -2371,211 +2404,176 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = os_a_base;
+    \$87  = \$signature__data$85 ;
+    if (rst) begin
+      \$87  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = edge_m0;
     if (go) begin
-      \$87  = 9'h000;
+      \$91  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$54 ) begin
-          \$87  = \$56 [8:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = os_w_base;
-    if (go) begin
-      \$88  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$88  = \$52 [8:0];
-        if (\$54 ) begin
-          \$88  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$88  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = \$signature__data$84 ;
-    if (rst) begin
-      \$89  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = issue;
-    if (rst) begin
-      \$90  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = issue_d1;
-    if (rst) begin
-      \$91  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_rd__data;
-    if (rst) begin
-      \$92  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = edge_m0;
-    if (go) begin
-      \$93  = 9'h000;
-    end
-    if (\$57 ) begin
+    if (\$55 ) begin
       if (block_done) begin
-        if (\$61 ) begin
-          \$93  = \$62 [8:0];
+        if (\$59 ) begin
+          \$91  = \$60 [8:0];
         end
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$91  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = edge_n0;
+    \$92  = edge_n0;
     if (go) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
-    if (\$57 ) begin
+    if (\$55 ) begin
       if (block_done) begin
-        \$94  = \$58 [10:0];
-        if (\$61 ) begin
-          \$94  = 11'h000;
+        \$92  = \$56 [10:0];
+        if (\$59 ) begin
+          \$92  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = edge_y_base;
+    \$93  = edge_y_base;
     if (go) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
-    if (\$57 ) begin
+    if (\$55 ) begin
       if (block_done) begin
-        \$95  = \$59 [10:0];
-        if (\$61 ) begin
-          \$95  = 11'h000;
+        \$93  = \$57 [10:0];
+        if (\$59 ) begin
+          \$93  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$63 ;
+    \$94  = \$61 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$64 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 1'h1;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$66 ;
+    \$97  = \$21 [8:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h1;
+    \$98  = \$66 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$22 [8:0];
+    \$99 [31:0] = o_row[31:0];
+    \$99 [63:32] = o_row[63:32];
+    \$99 [95:64] = o_row[95:64];
+    \$99 [127:96] = o_row[127:96];
     if (rst) begin
-      \$99  = 9'h000;
+      \$99  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$68 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101 [31:0] = o_row[31:0];
-    \$101 [63:32] = o_row[63:32];
-    \$101 [95:64] = o_row[95:64];
-    \$101 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$101  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = y_end;
-    if (\$71 ) begin
-      \$102  = \$72 [8:0];
+    \$100  = y_end;
+    if (\$69 ) begin
+      \$100  = \$70 [8:0];
     end
     if (go) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = drain_addr;
+    \$101  = drain_addr;
     if (drain) begin
       if (y_rd__en) begin
-        \$103  = \$73 [8:0];
+        \$101  = \$71 [8:0];
       end
     end
     if (drain_done) begin
       if (drain_pending) begin
-        \$103  = 9'h000;
+        \$101  = 9'h000;
       end else if (gemm_finish) begin
-        \$103  = 9'h000;
+        \$101  = 9'h000;
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$103  = 9'h000;
+        \$101  = 9'h000;
       end
     end
     if (rst) begin
-      \$103  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = y_out__valid;
+    \$102  = y_out__valid;
     if (drain) begin
       if (y_rd__en) begin
-        \$104  = 1'h1;
+        \$102  = 1'h1;
       end else if (y_out__ready) begin
-        \$104  = 1'h0;
+        \$102  = 1'h0;
       end
     end
     if (drain_done) begin
@@ -2583,7 +2581,50 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$104  = 1'h0;
+        \$102  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = drain;
+    if (drain_done) begin
+      (* full_case = 32'd1 *)
+      if (drain_pending) begin
+        \$103  = 1'h1;
+      end else if (gemm_finish) begin
+        \$103  = 1'h1;
+      end else begin
+        \$103  = 1'h0;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$103  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = drain_bank;
+    if (drain_done) begin
+      if (drain_pending) begin
+        \$104  = bank;
+      end else if (gemm_finish) begin
+        \$104  = bank;
+      end
+    end else if (gemm_finish) begin
+      (* full_case = 32'd1 *)
+      if (drain) begin
+      end else begin
+        \$104  = bank;
       end
     end
     if (rst) begin
@@ -2592,41 +2633,34 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = drain;
+    \$105  = drain_end;
     if (drain_done) begin
-      (* full_case = 32'd1 *)
       if (drain_pending) begin
-        \$105  = 1'h1;
+        \$105  = pending_end;
       end else if (gemm_finish) begin
-        \$105  = 1'h1;
-      end else begin
-        \$105  = 1'h0;
+        \$105  = \$32 [8:0];
       end
     end else if (gemm_finish) begin
       (* full_case = 32'd1 *)
       if (drain) begin
       end else begin
-        \$105  = 1'h1;
+        \$105  = \$32 [8:0];
       end
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$105  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = drain_bank;
+    \$106  = drain_pending;
     if (drain_done) begin
       if (drain_pending) begin
-        \$106  = bank;
-      end else if (gemm_finish) begin
-        \$106  = bank;
+        \$106  = 1'h0;
       end
     end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
       if (drain) begin
-      end else begin
-        \$106  = bank;
+        \$106  = 1'h1;
       end
     end
     if (rst) begin
@@ -2635,51 +2669,15 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = drain_end;
+    \$107  = pending_end;
     if (drain_done) begin
-      if (drain_pending) begin
-        \$107  = pending_end;
-      end else if (gemm_finish) begin
-        \$107  = \$33 [8:0];
-      end
     end else if (gemm_finish) begin
-      (* full_case = 32'd1 *)
       if (drain) begin
-      end else begin
-        \$107  = \$33 [8:0];
+        \$107  = \$32 [8:0];
       end
     end
     if (rst) begin
       \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = drain_pending;
-    if (drain_done) begin
-      if (drain_pending) begin
-        \$108  = 1'h0;
-      end
-    end else if (gemm_finish) begin
-      if (drain) begin
-        \$108  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = pending_end;
-    if (drain_done) begin
-    end else if (gemm_finish) begin
-      if (drain) begin
-        \$109  = \$33 [8:0];
-      end
-    end
-    if (rst) begin
-      \$109  = 9'h000;
     end
   end
   assign \$signature__addr  = { load_bank, a_load_addr[7:0] };
@@ -2688,23 +2686,23 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$signature__data$28  = w_in__payload;
   assign KB = os_len;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$40  = { bank, \$18 [7:0] };
-  assign w_rd__addr = { bank, \$19 [7:0] };
-  assign \$signature__en$45  = os_fire;
+  assign \$signature__addr$41  = { bank, \$17 [7:0] };
+  assign w_rd__addr = { bank, \$18 [7:0] };
+  assign \$signature__en$46  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$21 [8:0];
-  assign edge_addr = \$22 [10:0];
+  assign edge_row_m = \$20 [8:0];
+  assign edge_addr = \$21 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign o_wr__addr = { bank, s1_addr[7:0] };
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign y_end_next = \$33 [8:0];
+  assign y_end_next = \$32 [8:0];
   assign y_rd__data = y_out__payload;
   assign drain_have = y_out__valid;
-  assign y_rd__addr = \$35 [8:0];
+  assign y_rd__addr = \$34 [8:0];
   assign drain_fetch = y_rd__en;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[7:0];
@@ -2841,26 +2839,26 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$84[0]  = \$signature__data$84 [31:0];
-  assign \$signature__data$84[0][0]  = \$signature__data$84 [7:0];
-  assign \$signature__data$84[0][1]  = \$signature__data$84 [15:8];
-  assign \$signature__data$84[0][2]  = \$signature__data$84 [23:16];
-  assign \$signature__data$84[0][3]  = \$signature__data$84 [31:24];
-  assign \$signature__data$84[1]  = \$signature__data$84 [63:32];
-  assign \$signature__data$84[1][0]  = \$signature__data$84 [39:32];
-  assign \$signature__data$84[1][1]  = \$signature__data$84 [47:40];
-  assign \$signature__data$84[1][2]  = \$signature__data$84 [55:48];
-  assign \$signature__data$84[1][3]  = \$signature__data$84 [63:56];
-  assign \$signature__data$84[2]  = \$signature__data$84 [95:64];
-  assign \$signature__data$84[2][0]  = \$signature__data$84 [71:64];
-  assign \$signature__data$84[2][1]  = \$signature__data$84 [79:72];
-  assign \$signature__data$84[2][2]  = \$signature__data$84 [87:80];
-  assign \$signature__data$84[2][3]  = \$signature__data$84 [95:88];
-  assign \$signature__data$84[3]  = \$signature__data$84 [127:96];
-  assign \$signature__data$84[3][0]  = \$signature__data$84 [103:96];
-  assign \$signature__data$84[3][1]  = \$signature__data$84 [111:104];
-  assign \$signature__data$84[3][2]  = \$signature__data$84 [119:112];
-  assign \$signature__data$84[3][3]  = \$signature__data$84 [127:120];
+  assign \$signature__data$85[0]  = \$signature__data$85 [31:0];
+  assign \$signature__data$85[0][0]  = \$signature__data$85 [7:0];
+  assign \$signature__data$85[0][1]  = \$signature__data$85 [15:8];
+  assign \$signature__data$85[0][2]  = \$signature__data$85 [23:16];
+  assign \$signature__data$85[0][3]  = \$signature__data$85 [31:24];
+  assign \$signature__data$85[1]  = \$signature__data$85 [63:32];
+  assign \$signature__data$85[1][0]  = \$signature__data$85 [39:32];
+  assign \$signature__data$85[1][1]  = \$signature__data$85 [47:40];
+  assign \$signature__data$85[1][2]  = \$signature__data$85 [55:48];
+  assign \$signature__data$85[1][3]  = \$signature__data$85 [63:56];
+  assign \$signature__data$85[2]  = \$signature__data$85 [95:64];
+  assign \$signature__data$85[2][0]  = \$signature__data$85 [71:64];
+  assign \$signature__data$85[2][1]  = \$signature__data$85 [79:72];
+  assign \$signature__data$85[2][2]  = \$signature__data$85 [87:80];
+  assign \$signature__data$85[2][3]  = \$signature__data$85 [95:88];
+  assign \$signature__data$85[3]  = \$signature__data$85 [127:96];
+  assign \$signature__data$85[3][0]  = \$signature__data$85 [103:96];
+  assign \$signature__data$85[3][1]  = \$signature__data$85 [111:104];
+  assign \$signature__data$85[3][2]  = \$signature__data$85 [119:112];
+  assign \$signature__data$85[3][3]  = \$signature__data$85 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2916,7 +2914,7 @@ module array_int_mac_os_4x4_db(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[31:0] = s1_row[31:0];
   assign \$13  = 1'h1;
   assign \$14  = \$12 ;
-  assign \$23  = block_done;
+  assign \$22  = block_done;
 endmodule
 
 module \array_int_mac_os_4x4_db.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

@@ -4,25 +4,23 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [5:0] \$100 ;
-  reg [127:0] \$101 ;
-  reg [4:0] \$102 ;
-  reg [4:0] \$103 ;
-  reg [71:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [10:0] \$106 ;
-  reg [10:0] \$107 ;
+  reg [4:0] \$100 ;
+  reg [4:0] \$101 ;
+  reg [71:0] \$102 ;
+  reg [8:0] \$103 ;
+  reg [10:0] \$104 ;
+  reg [10:0] \$105 ;
+  reg \$106 ;
+  reg \$107 ;
   reg \$108 ;
-  reg \$109 ;
+  reg [7:0] \$109 ;
   wire \$11 ;
   reg \$110 ;
-  reg [7:0] \$111 ;
-  reg \$112 ;
-  reg [127:0] \$113 ;
+  reg [127:0] \$111 ;
+  reg [8:0] \$112 ;
+  reg \$113 ;
   reg [8:0] \$114 ;
   reg \$115 ;
-  reg [8:0] \$116 ;
-  reg \$117 ;
   wire [2:0] \$12 ;
   wire [2:0] \$13 ;
   wire \$14 ;
@@ -35,94 +33,94 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [9:0] \$23 ;
   wire [9:0] \$24 ;
-  wire [9:0] \$25 ;
-  wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire \$29 ;
+  wire \$25 ;
+  wire [9:0] \$26 ;
+  wire [11:0] \$27 ;
+  wire \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [9:0] \$33 ;
+  wire [9:0] \$32 ;
+  wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [9:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire [9:0] \$44 ;
+  wire [9:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [40:0] \$47 ;
-  wire \$48 ;
-  wire [3:0] \$49 ;
+  wire [40:0] \$46 ;
+  wire \$47 ;
+  wire [3:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [3:0] \$50 ;
+  wire [4:0] \$50 ;
   wire \$51 ;
   wire [4:0] \$52 ;
-  wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [9:0] \$55 ;
-  wire [6:0] \$56 ;
-  wire [6:0] \$57 ;
+  wire [9:0] \$53 ;
+  wire [6:0] \$54 ;
+  wire [6:0] \$55 ;
+  wire [11:0] \$56 ;
+  wire [9:0] \$57 ;
   wire [11:0] \$58 ;
-  wire [9:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire \$61 ;
-  wire [9:0] \$62 ;
-  wire [9:0] \$63 ;
-  wire \$64 ;
+  wire [9:0] \$60 ;
+  wire [9:0] \$61 ;
+  wire \$62 ;
+  wire [11:0] \$63 ;
+  wire [11:0] \$64 ;
   wire [11:0] \$65 ;
-  wire [11:0] \$66 ;
-  wire [11:0] \$67 ;
+  wire \$66 ;
+  wire [9:0] \$67 ;
   wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$69 ;
   wire \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire \$74 ;
+  wire [8:0] \$74 ;
   wire \$75 ;
-  wire [8:0] \$76 ;
-  wire \$77 ;
+  wire \$76 ;
+  wire [8:0] \$77 ;
   wire \$78 ;
-  wire [8:0] \$79 ;
+  wire [9:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [9:0] \$81 ;
-  wire \$82 ;
+  reg [8:0] \$81 ;
+  reg [8:0] \$82 ;
   reg [8:0] \$83 ;
-  reg [8:0] \$84 ;
+  reg [10:0] \$84 ;
   reg [8:0] \$85 ;
-  reg [10:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg \$88 ;
-  reg [39:0] \$89 ;
+  reg \$86 ;
+  reg [39:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [3:0] \$89 ;
   wire \$9 ;
-  reg [2:0] \$90 ;
-  reg [3:0] \$91 ;
-  reg [3:0] \$92 ;
-  reg \$93 ;
-  reg \$94 ;
+  reg [3:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg [8:0] \$93 ;
+  reg [10:0] \$94 ;
   reg [8:0] \$95 ;
-  reg [10:0] \$96 ;
+  reg [8:0] \$96 ;
   reg [8:0] \$97 ;
-  reg [8:0] \$98 ;
-  reg [8:0] \$99 ;
+  reg [5:0] \$98 ;
+  reg [127:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$45 ;
-  reg [7:0] \$signature__addr$79 ;
+  wire [7:0] \$signature__addr$46 ;
+  reg [7:0] \$signature__addr$80 ;
   wire [127:0] \$signature__data ;
   wire [71:0] \$signature__data$25 ;
   wire [17:0] \$signature__data$25[0] ;
@@ -165,36 +163,36 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data$25[3].scale[0] ;
   wire [1:0] \$signature__data$25[3].zero ;
   wire [1:0] \$signature__data$25[3].zero[0] ;
-  wire [127:0] \$signature__data$74 ;
-  wire [31:0] \$signature__data$74[0] ;
-  wire [31:0] \$signature__data$74[1] ;
-  wire [31:0] \$signature__data$74[2] ;
-  wire [31:0] \$signature__data$74[3] ;
-  wire [127:0] \$signature__data$83 ;
-  wire [31:0] \$signature__data$83[0] ;
-  wire [31:0] \$signature__data$83[0][0] ;
-  wire [7:0] \$signature__data$83[0][0][0] ;
-  wire [7:0] \$signature__data$83[0][0][1] ;
-  wire [7:0] \$signature__data$83[0][0][2] ;
-  wire [7:0] \$signature__data$83[0][0][3] ;
-  wire [31:0] \$signature__data$83[1] ;
-  wire [31:0] \$signature__data$83[1][0] ;
-  wire [7:0] \$signature__data$83[1][0][0] ;
-  wire [7:0] \$signature__data$83[1][0][1] ;
-  wire [7:0] \$signature__data$83[1][0][2] ;
-  wire [7:0] \$signature__data$83[1][0][3] ;
-  wire [31:0] \$signature__data$83[2] ;
-  wire [31:0] \$signature__data$83[2][0] ;
-  wire [7:0] \$signature__data$83[2][0][0] ;
-  wire [7:0] \$signature__data$83[2][0][1] ;
-  wire [7:0] \$signature__data$83[2][0][2] ;
-  wire [7:0] \$signature__data$83[2][0][3] ;
-  wire [31:0] \$signature__data$83[3] ;
-  wire [31:0] \$signature__data$83[3][0] ;
-  wire [7:0] \$signature__data$83[3][0][0] ;
-  wire [7:0] \$signature__data$83[3][0][1] ;
-  wire [7:0] \$signature__data$83[3][0][2] ;
-  wire [7:0] \$signature__data$83[3][0][3] ;
+  wire [127:0] \$signature__data$75 ;
+  wire [31:0] \$signature__data$75[0] ;
+  wire [31:0] \$signature__data$75[1] ;
+  wire [31:0] \$signature__data$75[2] ;
+  wire [31:0] \$signature__data$75[3] ;
+  wire [127:0] \$signature__data$84 ;
+  wire [31:0] \$signature__data$84[0] ;
+  wire [31:0] \$signature__data$84[0][0] ;
+  wire [7:0] \$signature__data$84[0][0][0] ;
+  wire [7:0] \$signature__data$84[0][0][1] ;
+  wire [7:0] \$signature__data$84[0][0][2] ;
+  wire [7:0] \$signature__data$84[0][0][3] ;
+  wire [31:0] \$signature__data$84[1] ;
+  wire [31:0] \$signature__data$84[1][0] ;
+  wire [7:0] \$signature__data$84[1][0][0] ;
+  wire [7:0] \$signature__data$84[1][0][1] ;
+  wire [7:0] \$signature__data$84[1][0][2] ;
+  wire [7:0] \$signature__data$84[1][0][3] ;
+  wire [31:0] \$signature__data$84[2] ;
+  wire [31:0] \$signature__data$84[2][0] ;
+  wire [7:0] \$signature__data$84[2][0][0] ;
+  wire [7:0] \$signature__data$84[2][0][1] ;
+  wire [7:0] \$signature__data$84[2][0][2] ;
+  wire [7:0] \$signature__data$84[2][0][3] ;
+  wire [31:0] \$signature__data$84[3] ;
+  wire [31:0] \$signature__data$84[3][0] ;
+  wire [7:0] \$signature__data$84[3][0][0] ;
+  wire [7:0] \$signature__data$84[3][0][1] ;
+  wire [7:0] \$signature__data$84[3][0][2] ;
+  wire [7:0] \$signature__data$84[3][0][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [31:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][0][0] ;
@@ -221,8 +219,8 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   wire [7:0] \$signature__data[3][0][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$49 ;
-  reg \$signature__en$80 ;
+  wire \$signature__en$50 ;
+  reg \$signature__en$81 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -417,6 +415,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg os_prev_issued = 1'h0;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] raddr = 9'h000;
   input rst;
   wire rst;
@@ -803,10 +802,10 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$24 [7:0]];
+      _0_ <= a_buf[\$23 [7:0]];
     end
   end
-  assign \$signature__data$83  = _0_;
+  assign \$signature__data$84  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1072,9 +1071,9 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   reg [127:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$80 ) begin
-      _1_ <= o_buf[\$signature__addr$79 ];
-      if (o_wr__en && \$signature__addr$79  == o_wr__addr)
+    if (\$signature__en$81 ) begin
+      _1_ <= o_buf[\$signature__addr$80 ];
+      if (o_wr__en && \$signature__addr$80  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1345,7 +1344,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   reg [71:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$24 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1366,6 +1365,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 3'h4;
   assign \$14  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
   assign \$15  = os_gap_now + 4'hb;
   assign \$16  = os_len - 1'h1;
@@ -1376,139 +1376,137 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$19  = ! os_gap_now;
   assign \$20  = \$18  & \$19 ;
   assign \$21  = ~ os_is_last;
-  assign \$22  = os_since_last >= 3'h4;
-  assign \$23  = \$21  | \$22 ;
-  assign os_fire = \$20  & \$23 ;
-  assign \$24  = os_a_base + os_beat;
-  assign \$25  = os_w_base + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$22  = \$21  | os_waited;
+  assign os_fire = \$20  & \$22 ;
+  assign \$23  = os_a_base + os_beat;
+  assign \$24  = os_w_base + os_beat;
+  assign \$25  = ! os_beat;
+  assign \$26  = edge_m0 + o_row_index;
+  assign \$27  = edge_y_base + \$26 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$30  = edge_n0 + 3'h4;
-  assign \$31  = \$30  >= N;
-  assign \$32  = \$29  & \$31 ;
-  assign \$33  = edge_m0 + 3'h4;
-  assign \$34  = \$33  >= M;
-  assign is_last = \$32  & \$34 ;
-  assign \$35  = ~ y_out__valid;
-  assign \$36  = \$35  | y_out__ready;
-  assign \$37  = raddr < y_end;
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = a_in__valid & a_in__ready;
-  assign \$40  = a_load_addr + 1'h1;
-  assign \$41  = ~ busy;
-  assign \$42  = start & \$41 ;
-  assign \$43  = w_in__valid & w_in__ready;
-  assign \$44  = w_load_addr + 1'h1;
-  assign \$45  = ~ busy;
-  assign \$46  = start & \$45 ;
-  assign \$47  = cycles + 1'h1;
-  assign \$48  = os_since_last == 3'h4;
-  assign \$49  = os_since_last + 1'h1;
-  assign \$50  = \$48  ? { 1'h0, os_since_last } : \$49 ;
-  assign \$51  = | os_gap_now;
-  assign \$52  = os_gap_now - \$51 ;
-  assign \$53  = | os_dq_now;
-  assign \$54  = os_dq_now - \$53 ;
-  assign \$55  = os_beat + 1'h1;
-  assign \$56  = os_group_beat + 1'h1;
-  assign \$57  = os_group_end ? 7'h00 : \$56 ;
+  assign \$29  = edge_n0 + 3'h4;
+  assign \$30  = \$29  >= N;
+  assign \$31  = \$28  & \$30 ;
+  assign \$32  = edge_m0 + 3'h4;
+  assign \$33  = \$32  >= M;
+  assign is_last = \$31  & \$33 ;
+  assign \$34  = ~ y_out__valid;
+  assign \$35  = \$34  | y_out__ready;
+  assign \$36  = raddr < y_end;
+  assign \$37  = \$35  & \$36 ;
+  assign \$38  = a_in__valid & a_in__ready;
+  assign \$39  = a_load_addr + 1'h1;
+  assign \$40  = ~ busy;
+  assign \$41  = start & \$40 ;
+  assign \$42  = w_in__valid & w_in__ready;
+  assign \$43  = w_load_addr + 1'h1;
+  assign \$44  = ~ busy;
+  assign \$45  = start & \$44 ;
+  assign \$46  = cycles + 1'h1;
+  assign \$47  = ~ os_waited;
+  assign \$48  = os_since_last + \$47 ;
+  assign \$49  = | os_gap_now;
+  assign \$50  = os_gap_now - \$49 ;
+  assign \$51  = | os_dq_now;
+  assign \$52  = os_dq_now - \$51 ;
+  assign \$53  = os_beat + 1'h1;
+  assign \$54  = os_group_beat + 1'h1;
+  assign \$55  = os_group_end ? 7'h00 : \$54 ;
+  assign \$56  = os_n0 + 3'h4;
+  assign \$57  = os_w_base + os_len;
   assign \$58  = os_n0 + 3'h4;
-  assign \$59  = os_w_base + os_len;
-  assign \$60  = os_n0 + 3'h4;
-  assign \$61  = \$60  >= N;
-  assign \$62  = os_m0 + 3'h4;
-  assign \$63  = os_a_base + os_len;
-  assign \$64  = run & o_row_valid;
+  assign \$59  = \$58  >= N;
+  assign \$60  = os_m0 + 3'h4;
+  assign \$61  = os_a_base + os_len;
+  assign \$62  = run & o_row_valid;
+  assign \$63  = edge_n0 + 3'h4;
+  assign \$64  = edge_y_base + M;
   assign \$65  = edge_n0 + 3'h4;
-  assign \$66  = edge_y_base + M;
-  assign \$67  = edge_n0 + 3'h4;
-  assign \$68  = \$67  >= N;
-  assign \$69  = edge_m0 + 3'h4;
-  assign \$70  = run & o_row_valid;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = \$27 [8:0] < M;
-  assign \$73  = \$71  & \$72 ;
-  assign \$74  = run & o_row_valid;
-  assign \$75  = \$74  & is_last;
-  assign \$76  = o_wr__addr + 1'h1;
-  assign \$77  = \$76  > y_end;
-  assign \$78  = o_wr__en & \$77 ;
-  assign \$79  = o_wr__addr + 1'h1;
-  assign \$80  = run & last_write;
-  assign \$81  = raddr + 1'h1;
-  assign \$82  = raddr == y_end;
+  assign \$66  = \$65  >= N;
+  assign \$67  = edge_m0 + 3'h4;
+  assign \$68  = run & o_row_valid;
+  assign \$69  = run & o_row_valid;
+  assign \$70  = \$26 [8:0] < M;
+  assign \$71  = \$69  & \$70 ;
+  assign \$72  = run & o_row_valid;
+  assign \$73  = \$72  & is_last;
+  assign \$74  = o_wr__addr + 1'h1;
+  assign \$75  = \$74  > y_end;
+  assign \$76  = o_wr__en & \$75 ;
+  assign \$77  = o_wr__addr + 1'h1;
+  assign \$78  = run & last_write;
+  assign \$79  = raddr + 1'h1;
+  assign \$80  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$83 ;
+    a_load_addr <= \$81 ;
   always @(posedge clk)
-    w_load_addr <= \$84 ;
+    w_load_addr <= \$82 ;
   always @(posedge clk)
-    M <= \$85 ;
+    M <= \$83 ;
   always @(posedge clk)
-    N <= \$86 ;
+    N <= \$84 ;
   always @(posedge clk)
-    os_len <= \$87 ;
+    os_len <= \$85 ;
   always @(posedge clk)
-    run <= \$88 ;
+    run <= \$86 ;
   always @(posedge clk)
-    cycles <= \$89 ;
+    cycles <= \$87 ;
   always @(posedge clk)
-    os_since_last <= \$90 ;
+    os_since_last <= \$88 ;
   always @(posedge clk)
-    os_gap <= \$91 ;
+    os_gap <= \$89 ;
   always @(posedge clk)
-    os_dq <= \$92 ;
+    os_dq <= \$90 ;
   always @(posedge clk)
-    os_prev_issued <= \$93 ;
+    os_prev_issued <= \$91 ;
   always @(posedge clk)
-    os_prev_group_end <= \$94 ;
+    os_prev_group_end <= \$92 ;
   always @(posedge clk)
-    os_m0 <= \$95 ;
+    os_m0 <= \$93 ;
   always @(posedge clk)
-    os_n0 <= \$96 ;
+    os_n0 <= \$94 ;
   always @(posedge clk)
-    os_beat <= \$97 ;
+    os_beat <= \$95 ;
   always @(posedge clk)
-    os_a_base <= \$98 ;
+    os_a_base <= \$96 ;
   always @(posedge clk)
-    os_w_base <= \$99 ;
+    os_w_base <= \$97 ;
   always @(posedge clk)
-    os_group_beat <= \$100 ;
+    os_group_beat <= \$98 ;
   always @(posedge clk)
-    i_a <= \$101 ;
+    i_a <= \$99 ;
   always @(posedge clk)
-    issue_d1 <= \$102 ;
+    issue_d1 <= \$100 ;
   always @(posedge clk)
-    i_ctl <= \$103 ;
+    i_ctl <= \$101 ;
   always @(posedge clk)
-    i_w <= \$104 ;
+    i_w <= \$102 ;
   always @(posedge clk)
-    edge_m0 <= \$105 ;
+    edge_m0 <= \$103 ;
   always @(posedge clk)
-    edge_n0 <= \$106 ;
+    edge_n0 <= \$104 ;
   always @(posedge clk)
-    edge_y_base <= \$107 ;
+    edge_y_base <= \$105 ;
   always @(posedge clk)
-    s1_valid <= \$108 ;
+    s1_valid <= \$106 ;
   always @(posedge clk)
-    o_wr__en <= \$109 ;
+    o_wr__en <= \$107 ;
   always @(posedge clk)
-    s1_first <= \$110 ;
+    s1_first <= \$108 ;
   always @(posedge clk)
-    o_wr__addr <= \$111 ;
+    o_wr__addr <= \$109 ;
   always @(posedge clk)
-    last_write <= \$112 ;
+    last_write <= \$110 ;
   always @(posedge clk)
-    s1_row <= \$113 ;
+    s1_row <= \$111 ;
   always @(posedge clk)
-    y_end <= \$114 ;
+    y_end <= \$112 ;
   always @(posedge clk)
-    drain <= \$115 ;
+    drain <= \$113 ;
   always @(posedge clk)
-    raddr <= \$116 ;
+    raddr <= \$114 ;
   always @(posedge clk)
-    y_out__valid <= \$117 ;
+    y_out__valid <= \$115 ;
   \array_lut_w2_a8_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1546,7 +1544,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$25 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1555,54 +1553,74 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$38 ;
+      fetch = \$37 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$79  = 8'h00;
+    \$signature__addr$80  = 8'h00;
     if (drain) begin
-      \$signature__addr$79  = raddr[7:0];
+      \$signature__addr$80  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$80  = 1'h1;
+    \$signature__en$81  = 1'h1;
     if (drain) begin
-      \$signature__en$80  = fetch;
+      \$signature__en$81  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = a_load_addr;
-    if (\$39 ) begin
-      \$83  = \$40 [8:0];
+    \$81  = a_load_addr;
+    if (\$38 ) begin
+      \$81  = \$39 [8:0];
     end
+    if (\$41 ) begin
+      \$81  = 9'h000;
+    end
+    if (rst) begin
+      \$81  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = w_load_addr;
     if (\$42 ) begin
-      \$83  = 9'h000;
+      \$82  = \$43 [8:0];
+    end
+    if (\$45 ) begin
+      \$82  = 9'h000;
     end
     if (rst) begin
-      \$83  = 9'h000;
+      \$82  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_load_addr;
-    if (\$43 ) begin
-      \$84  = \$44 [8:0];
-    end
-    if (\$46 ) begin
-      \$84  = 9'h000;
-    end
-    if (rst) begin
-      \$84  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = M;
+    \$83  = M;
     if (go) begin
-      \$85  = m;
+      \$83  = m;
+    end
+    if (rst) begin
+      \$83  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = N;
+    if (go) begin
+      \$84  = n;
+    end
+    if (rst) begin
+      \$84  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = os_len;
+    if (go) begin
+      \$85  = k_beats;
     end
     if (rst) begin
       \$85  = 9'h000;
@@ -1610,113 +1628,127 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = N;
+    \$86  = run;
     if (go) begin
-      \$86  = n;
+      \$86  = 1'h1;
+    end
+    if (\$78 ) begin
+      \$86  = 1'h0;
     end
     if (rst) begin
-      \$86  = 11'h000;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = os_len;
+    \$87  = cycles;
     if (go) begin
-      \$87  = k_beats;
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = run;
-    if (go) begin
-      \$88  = 1'h1;
-    end
-    if (\$80 ) begin
-      \$88  = 1'h0;
-    end
-    if (rst) begin
-      \$88  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = cycles;
-    if (go) begin
-      \$89  = 40'h0000000000;
+      \$87  = 40'h0000000000;
     end
     if (run) begin
-      \$89  = \$47 [39:0];
+      \$87  = \$46 [39:0];
     end
     if (rst) begin
-      \$89  = 40'h0000000000;
+      \$87  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = \$50 [2:0];
+    \$88  = \$48 [2:0];
     if (go) begin
-      \$90  = 3'h4;
+      \$88  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$90  = 3'h1;
+        \$88  = 3'h1;
       end
     end
     if (rst) begin
-      \$90  = 3'h0;
+      \$88  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = \$52 [3:0];
+    \$89  = \$50 [3:0];
     if (go) begin
-      \$91  = 4'h0;
+      \$89  = 4'h0;
     end
     if (rst) begin
-      \$91  = 4'h0;
+      \$89  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = \$54 [3:0];
+    \$90  = \$52 [3:0];
     if (go) begin
-      \$92  = 4'h0;
+      \$90  = 4'h0;
     end
     if (rst) begin
-      \$92  = 4'h0;
+      \$90  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = os_fire;
+    \$91  = os_fire;
     if (go) begin
-      \$93  = 1'h0;
+      \$91  = 1'h0;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = os_group_end;
+    \$92  = os_group_end;
     if (rst) begin
-      \$94  = 1'h0;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = os_m0;
+    \$93  = os_m0;
+    if (go) begin
+      \$93  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$59 ) begin
+          \$93  = \$60 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$93  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = os_n0;
+    if (go) begin
+      \$94  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$94  = \$56 [10:0];
+        if (\$59 ) begin
+          \$94  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$94  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = os_beat;
     if (go) begin
       \$95  = 9'h000;
     end
     if (os_fire) begin
+      \$95  = \$53 [8:0];
       if (os_is_last) begin
-        if (\$61 ) begin
-          \$95  = \$62 [8:0];
-        end
+        \$95  = 9'h000;
       end
     end
     if (rst) begin
@@ -1725,32 +1757,33 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = os_n0;
+    \$96  = os_a_base;
     if (go) begin
-      \$96  = 11'h000;
+      \$96  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$96  = \$58 [10:0];
-        if (\$61 ) begin
-          \$96  = 11'h000;
+        if (\$59 ) begin
+          \$96  = \$61 [8:0];
         end
       end
     end
     if (rst) begin
-      \$96  = 11'h000;
+      \$96  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = os_beat;
+    \$97  = os_w_base;
     if (go) begin
       \$97  = 9'h000;
     end
     if (os_fire) begin
-      \$97  = \$55 [8:0];
       if (os_is_last) begin
-        \$97  = 9'h000;
+        \$97  = \$57 [8:0];
+        if (\$59 ) begin
+          \$97  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -1759,239 +1792,204 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = os_a_base;
+    \$98  = os_group_beat;
     if (go) begin
-      \$98  = 9'h000;
+      \$98  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$61 ) begin
-          \$98  = \$63 [8:0];
-        end
-      end
+      \$98  = \$55 [5:0];
     end
     if (rst) begin
-      \$98  = 9'h000;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = os_w_base;
+    \$99  = \$signature__data$84 ;
+    if (rst) begin
+      \$99  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = issue;
+    if (rst) begin
+      \$100  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = issue_d1;
+    if (rst) begin
+      \$101  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = w_rd__data;
+    if (rst) begin
+      \$102  = 72'h000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = edge_m0;
     if (go) begin
-      \$99  = 9'h000;
+      \$103  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$99  = \$59 [8:0];
-        if (\$61 ) begin
-          \$99  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$99  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = os_group_beat;
-    if (go) begin
-      \$100  = 6'h00;
-    end
-    if (os_fire) begin
-      \$100  = \$57 [5:0];
-    end
-    if (rst) begin
-      \$100  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = \$signature__data$83 ;
-    if (rst) begin
-      \$101  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = issue;
-    if (rst) begin
-      \$102  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = issue_d1;
-    if (rst) begin
-      \$103  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = w_rd__data;
-    if (rst) begin
-      \$104  = 72'h000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = edge_m0;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (\$64 ) begin
+    if (\$62 ) begin
       if (block_done) begin
-        if (\$68 ) begin
-          \$105  = \$69 [8:0];
+        if (\$66 ) begin
+          \$103  = \$67 [8:0];
         end
       end
     end
     if (rst) begin
-      \$105  = 9'h000;
+      \$103  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = edge_n0;
+    \$104  = edge_n0;
     if (go) begin
-      \$106  = 11'h000;
+      \$104  = 11'h000;
     end
-    if (\$64 ) begin
+    if (\$62 ) begin
       if (block_done) begin
-        \$106  = \$65 [10:0];
-        if (\$68 ) begin
-          \$106  = 11'h000;
+        \$104  = \$63 [10:0];
+        if (\$66 ) begin
+          \$104  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$106  = 11'h000;
+      \$104  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = edge_y_base;
+    \$105  = edge_y_base;
     if (go) begin
-      \$107  = 11'h000;
+      \$105  = 11'h000;
     end
-    if (\$64 ) begin
+    if (\$62 ) begin
       if (block_done) begin
-        \$107  = \$66 [10:0];
-        if (\$68 ) begin
-          \$107  = 11'h000;
+        \$105  = \$64 [10:0];
+        if (\$66 ) begin
+          \$105  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$107  = 11'h000;
+      \$105  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = \$70 ;
+    \$106  = \$68 ;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = \$71 ;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = 1'h1;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$73 ;
+    \$109  = \$27 [7:0];
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = 1'h1;
+    \$110  = \$73 ;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$28 [7:0];
+    \$111 [31:0] = o_row[31:0];
+    \$111 [63:32] = o_row[63:32];
+    \$111 [95:64] = o_row[95:64];
+    \$111 [127:96] = o_row[127:96];
     if (rst) begin
-      \$111  = 8'h00;
+      \$111  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$75 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113 [31:0] = o_row[31:0];
-    \$113 [63:32] = o_row[63:32];
-    \$113 [95:64] = o_row[95:64];
-    \$113 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$113  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = y_end;
-    if (\$78 ) begin
-      \$114  = \$79 ;
+    \$112  = y_end;
+    if (\$76 ) begin
+      \$112  = \$77 ;
     end
     if (go) begin
-      \$114  = 9'h000;
+      \$112  = 9'h000;
     end
     if (rst) begin
-      \$114  = 9'h000;
+      \$112  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = drain;
-    if (\$80 ) begin
-      \$115  = 1'h1;
+    \$113  = drain;
+    if (\$78 ) begin
+      \$113  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$82 ) begin
-          \$115  = 1'h0;
+        if (\$80 ) begin
+          \$113  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$114  = \$79 [8:0];
+      end
+    end
+    if (go) begin
+      \$114  = 9'h000;
+    end
+    if (rst) begin
+      \$114  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$115  = 1'h1;
+      end else if (y_out__ready) begin
+        \$115  = 1'h0;
+      end
+    end
+    if (go) begin
       \$115  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$116  = \$81 [8:0];
-      end
-    end
-    if (go) begin
-      \$116  = 9'h000;
-    end
     if (rst) begin
-      \$116  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$117  = 1'h1;
-      end else if (y_out__ready) begin
-        \$117  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$117  = 1'h0;
-    end
-    if (rst) begin
-      \$117  = 1'h0;
+      \$115  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2000,20 +1998,20 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
   assign os_interval = 2'h2;
-  assign \$signature__addr$45  = \$24 [7:0];
-  assign w_rd__addr = \$25 [7:0];
-  assign \$signature__en$49  = os_fire;
+  assign \$signature__addr$46  = \$23 [7:0];
+  assign w_rd__addr = \$24 [7:0];
+  assign \$signature__en$50  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$26 [8:0];
+  assign edge_addr = \$27 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$74  = y_out__payload;
+  assign \$signature__data$75  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[31:0];
@@ -2174,10 +2172,10 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \o_wr__data[1]  = edge_new[63:32];
   assign \o_wr__data[2]  = edge_new[95:64];
   assign \o_wr__data[3]  = edge_new[127:96];
-  assign \$signature__data$74[0]  = y_out__payload[31:0];
-  assign \$signature__data$74[1]  = y_out__payload[63:32];
-  assign \$signature__data$74[2]  = y_out__payload[95:64];
-  assign \$signature__data$74[3]  = y_out__payload[127:96];
+  assign \$signature__data$75[0]  = y_out__payload[31:0];
+  assign \$signature__data$75[1]  = y_out__payload[63:32];
+  assign \$signature__data$75[2]  = y_out__payload[95:64];
+  assign \$signature__data$75[3]  = y_out__payload[127:96];
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[31:0];
   assign \i_a[0][0][0]  = i_a[7:0];
@@ -2202,30 +2200,30 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign \i_a[3][0][1]  = i_a[111:104];
   assign \i_a[3][0][2]  = i_a[119:112];
   assign \i_a[3][0][3]  = i_a[127:120];
-  assign \$signature__data$83[0]  = \$signature__data$83 [31:0];
-  assign \$signature__data$83[0][0]  = \$signature__data$83 [31:0];
-  assign \$signature__data$83[0][0][0]  = \$signature__data$83 [7:0];
-  assign \$signature__data$83[0][0][1]  = \$signature__data$83 [15:8];
-  assign \$signature__data$83[0][0][2]  = \$signature__data$83 [23:16];
-  assign \$signature__data$83[0][0][3]  = \$signature__data$83 [31:24];
-  assign \$signature__data$83[1]  = \$signature__data$83 [63:32];
-  assign \$signature__data$83[1][0]  = \$signature__data$83 [63:32];
-  assign \$signature__data$83[1][0][0]  = \$signature__data$83 [39:32];
-  assign \$signature__data$83[1][0][1]  = \$signature__data$83 [47:40];
-  assign \$signature__data$83[1][0][2]  = \$signature__data$83 [55:48];
-  assign \$signature__data$83[1][0][3]  = \$signature__data$83 [63:56];
-  assign \$signature__data$83[2]  = \$signature__data$83 [95:64];
-  assign \$signature__data$83[2][0]  = \$signature__data$83 [95:64];
-  assign \$signature__data$83[2][0][0]  = \$signature__data$83 [71:64];
-  assign \$signature__data$83[2][0][1]  = \$signature__data$83 [79:72];
-  assign \$signature__data$83[2][0][2]  = \$signature__data$83 [87:80];
-  assign \$signature__data$83[2][0][3]  = \$signature__data$83 [95:88];
-  assign \$signature__data$83[3]  = \$signature__data$83 [127:96];
-  assign \$signature__data$83[3][0]  = \$signature__data$83 [127:96];
-  assign \$signature__data$83[3][0][0]  = \$signature__data$83 [103:96];
-  assign \$signature__data$83[3][0][1]  = \$signature__data$83 [111:104];
-  assign \$signature__data$83[3][0][2]  = \$signature__data$83 [119:112];
-  assign \$signature__data$83[3][0][3]  = \$signature__data$83 [127:120];
+  assign \$signature__data$84[0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0]  = \$signature__data$84 [31:0];
+  assign \$signature__data$84[0][0][0]  = \$signature__data$84 [7:0];
+  assign \$signature__data$84[0][0][1]  = \$signature__data$84 [15:8];
+  assign \$signature__data$84[0][0][2]  = \$signature__data$84 [23:16];
+  assign \$signature__data$84[0][0][3]  = \$signature__data$84 [31:24];
+  assign \$signature__data$84[1]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0]  = \$signature__data$84 [63:32];
+  assign \$signature__data$84[1][0][0]  = \$signature__data$84 [39:32];
+  assign \$signature__data$84[1][0][1]  = \$signature__data$84 [47:40];
+  assign \$signature__data$84[1][0][2]  = \$signature__data$84 [55:48];
+  assign \$signature__data$84[1][0][3]  = \$signature__data$84 [63:56];
+  assign \$signature__data$84[2]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0]  = \$signature__data$84 [95:64];
+  assign \$signature__data$84[2][0][0]  = \$signature__data$84 [71:64];
+  assign \$signature__data$84[2][0][1]  = \$signature__data$84 [79:72];
+  assign \$signature__data$84[2][0][2]  = \$signature__data$84 [87:80];
+  assign \$signature__data$84[2][0][3]  = \$signature__data$84 [95:88];
+  assign \$signature__data$84[3]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0]  = \$signature__data$84 [127:96];
+  assign \$signature__data$84[3][0][0]  = \$signature__data$84 [103:96];
+  assign \$signature__data$84[3][0][1]  = \$signature__data$84 [111:104];
+  assign \$signature__data$84[3][0][2]  = \$signature__data$84 [119:112];
+  assign \$signature__data$84[3][0][3]  = \$signature__data$84 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2325,7 +2323,7 @@ module array_lut_w2_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__re
   assign edge_new[31:0] = s1_row[31:0];
   assign \$12  = 3'h1;
   assign \$13  = 3'h1;
-  assign \$29  = block_done;
+  assign \$28  = block_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

@@ -4,12 +4,10 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg [127:0] \$101 ;
+  reg [8:0] \$100 ;
+  reg \$101 ;
   reg [8:0] \$102 ;
   reg \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
   wire \$11 ;
   wire [9:0] \$12 ;
   wire \$13 ;
@@ -18,99 +16,99 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
   wire [9:0] \$20 ;
-  wire [9:0] \$21 ;
-  wire \$22 ;
-  wire [9:0] \$23 ;
-  wire [11:0] \$24 ;
-  wire \$25 ;
-  wire [11:0] \$26 ;
+  wire \$21 ;
+  wire [9:0] \$22 ;
+  wire [11:0] \$23 ;
+  wire \$24 ;
+  wire [11:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [9:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [9:0] \$36 ;
+  wire [9:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [9:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [40:0] \$43 ;
-  wire \$44 ;
-  wire [3:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire [9:0] \$47 ;
-  wire [6:0] \$48 ;
-  wire [6:0] \$49 ;
+  wire [40:0] \$42 ;
+  wire \$43 ;
+  wire [3:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire [6:0] \$46 ;
+  wire [6:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
   wire [11:0] \$50 ;
-  wire [9:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire \$53 ;
-  wire [9:0] \$54 ;
-  wire [9:0] \$55 ;
-  wire \$56 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
+  wire [9:0] \$53 ;
+  wire \$54 ;
+  wire [11:0] \$55 ;
+  wire [11:0] \$56 ;
   wire [11:0] \$57 ;
-  wire [11:0] \$58 ;
-  wire [11:0] \$59 ;
+  wire \$58 ;
+  wire [9:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [9:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
+  wire [8:0] \$66 ;
   wire \$67 ;
-  wire [8:0] \$68 ;
-  wire \$69 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [8:0] \$71 ;
+  wire [9:0] \$71 ;
   wire \$72 ;
-  wire [9:0] \$73 ;
-  wire \$74 ;
+  reg [8:0] \$73 ;
+  reg [8:0] \$74 ;
   reg [8:0] \$75 ;
-  reg [8:0] \$76 ;
+  reg [10:0] \$76 ;
   reg [8:0] \$77 ;
-  reg [10:0] \$78 ;
-  reg [8:0] \$79 ;
+  reg \$78 ;
+  reg [39:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [39:0] \$81 ;
-  reg [2:0] \$82 ;
+  reg [2:0] \$80 ;
+  reg [8:0] \$81 ;
+  reg [10:0] \$82 ;
   reg [8:0] \$83 ;
-  reg [10:0] \$84 ;
+  reg [8:0] \$84 ;
   reg [8:0] \$85 ;
-  reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [5:0] \$88 ;
-  reg [255:0] \$89 ;
+  reg [5:0] \$86 ;
+  reg [255:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [4:0] \$90 ;
-  reg [4:0] \$91 ;
-  reg [143:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [10:0] \$95 ;
+  reg [143:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [10:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
+  reg [7:0] \$97 ;
   reg \$98 ;
-  reg [7:0] \$99 ;
+  reg [127:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$38 ;
-  reg [7:0] \$signature__addr$72 ;
+  wire [7:0] \$signature__addr$39 ;
+  reg [7:0] \$signature__addr$73 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [35:0] \$signature__data$25[0] ;
@@ -145,32 +143,32 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [127:0] \$signature__data$67 ;
-  wire [31:0] \$signature__data$67[0] ;
-  wire [31:0] \$signature__data$67[1] ;
-  wire [31:0] \$signature__data$67[2] ;
-  wire [31:0] \$signature__data$67[3] ;
-  wire [255:0] \$signature__data$76 ;
-  wire [63:0] \$signature__data$76[0] ;
-  wire [15:0] \$signature__data$76[0][0] ;
-  wire [15:0] \$signature__data$76[0][1] ;
-  wire [15:0] \$signature__data$76[0][2] ;
-  wire [15:0] \$signature__data$76[0][3] ;
-  wire [63:0] \$signature__data$76[1] ;
-  wire [15:0] \$signature__data$76[1][0] ;
-  wire [15:0] \$signature__data$76[1][1] ;
-  wire [15:0] \$signature__data$76[1][2] ;
-  wire [15:0] \$signature__data$76[1][3] ;
-  wire [63:0] \$signature__data$76[2] ;
-  wire [15:0] \$signature__data$76[2][0] ;
-  wire [15:0] \$signature__data$76[2][1] ;
-  wire [15:0] \$signature__data$76[2][2] ;
-  wire [15:0] \$signature__data$76[2][3] ;
-  wire [63:0] \$signature__data$76[3] ;
-  wire [15:0] \$signature__data$76[3][0] ;
-  wire [15:0] \$signature__data$76[3][1] ;
-  wire [15:0] \$signature__data$76[3][2] ;
-  wire [15:0] \$signature__data$76[3][3] ;
+  wire [127:0] \$signature__data$68 ;
+  wire [31:0] \$signature__data$68[0] ;
+  wire [31:0] \$signature__data$68[1] ;
+  wire [31:0] \$signature__data$68[2] ;
+  wire [31:0] \$signature__data$68[3] ;
+  wire [255:0] \$signature__data$77 ;
+  wire [63:0] \$signature__data$77[0] ;
+  wire [15:0] \$signature__data$77[0][0] ;
+  wire [15:0] \$signature__data$77[0][1] ;
+  wire [15:0] \$signature__data$77[0][2] ;
+  wire [15:0] \$signature__data$77[0][3] ;
+  wire [63:0] \$signature__data$77[1] ;
+  wire [15:0] \$signature__data$77[1][0] ;
+  wire [15:0] \$signature__data$77[1][1] ;
+  wire [15:0] \$signature__data$77[1][2] ;
+  wire [15:0] \$signature__data$77[1][3] ;
+  wire [63:0] \$signature__data$77[2] ;
+  wire [15:0] \$signature__data$77[2][0] ;
+  wire [15:0] \$signature__data$77[2][1] ;
+  wire [15:0] \$signature__data$77[2][2] ;
+  wire [15:0] \$signature__data$77[2][3] ;
+  wire [63:0] \$signature__data$77[3] ;
+  wire [15:0] \$signature__data$77[3][0] ;
+  wire [15:0] \$signature__data$77[3][1] ;
+  wire [15:0] \$signature__data$77[3][2] ;
+  wire [15:0] \$signature__data$77[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -193,8 +191,8 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$42 ;
-  reg \$signature__en$73 ;
+  wire \$signature__en$43 ;
+  reg \$signature__en$74 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -362,6 +360,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [10:0] os_n0 = 11'h000;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] raddr = 9'h000;
   input rst;
   wire rst;
@@ -732,10 +731,10 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$20 [7:0]];
+      _0_ <= a_buf[\$19 [7:0]];
     end
   end
-  assign \$signature__data$76  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1001,9 +1000,9 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   reg [127:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$73 ) begin
-      _1_ <= o_buf[\$signature__addr$72 ];
-      if (o_wr__en && \$signature__addr$72  == o_wr__addr)
+    if (\$signature__en$74 ) begin
+      _1_ <= o_buf[\$signature__addr$73 ];
+      if (o_wr__en && \$signature__addr$73  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1274,7 +1273,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$21 [7:0]];
+      _2_ <= w_buf[\$20 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1295,133 +1294,132 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 3'h4;
   assign \$12  = os_len - 1'h1;
   assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
   assign \$13  = os_m0 < M;
   assign \$14  = run & \$13 ;
   assign \$17  = ~ os_is_last;
-  assign \$18  = os_since_last >= 3'h4;
-  assign \$19  = \$17  | \$18 ;
-  assign os_fire = \$16  & \$19 ;
-  assign \$20  = os_a_base + os_beat;
-  assign \$21  = os_w_base + os_beat;
-  assign \$22  = ! os_beat;
-  assign \$23  = edge_m0 + o_row_index;
-  assign \$24  = edge_y_base + \$23 [8:0];
+  assign \$18  = \$17  | os_waited;
+  assign os_fire = \$16  & \$18 ;
+  assign \$19  = os_a_base + os_beat;
+  assign \$20  = os_w_base + os_beat;
+  assign \$21  = ! os_beat;
+  assign \$22  = edge_m0 + o_row_index;
+  assign \$23  = edge_y_base + \$22 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$26  = edge_n0 + 3'h4;
-  assign \$27  = \$26  >= N;
-  assign \$28  = \$25  & \$27 ;
-  assign \$29  = edge_m0 + 3'h4;
-  assign \$30  = \$29  >= M;
-  assign is_last = \$28  & \$30 ;
-  assign \$31  = ~ y_out__valid;
-  assign \$32  = \$31  | y_out__ready;
-  assign \$33  = raddr < y_end;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = a_in__valid & a_in__ready;
-  assign \$36  = a_load_addr + 1'h1;
-  assign \$37  = ~ busy;
-  assign \$38  = start & \$37 ;
-  assign \$39  = w_in__valid & w_in__ready;
-  assign \$40  = w_load_addr + 1'h1;
-  assign \$41  = ~ busy;
-  assign \$42  = start & \$41 ;
-  assign \$43  = cycles + 1'h1;
-  assign \$44  = os_since_last == 3'h4;
-  assign \$45  = os_since_last + 1'h1;
-  assign \$46  = \$44  ? { 1'h0, os_since_last } : \$45 ;
-  assign \$47  = os_beat + 1'h1;
-  assign \$48  = os_group_beat + 1'h1;
-  assign \$49  = os_group_end ? 7'h00 : \$48 ;
+  assign \$25  = edge_n0 + 3'h4;
+  assign \$26  = \$25  >= N;
+  assign \$27  = \$24  & \$26 ;
+  assign \$28  = edge_m0 + 3'h4;
+  assign \$29  = \$28  >= M;
+  assign is_last = \$27  & \$29 ;
+  assign \$30  = ~ y_out__valid;
+  assign \$31  = \$30  | y_out__ready;
+  assign \$32  = raddr < y_end;
+  assign \$33  = \$31  & \$32 ;
+  assign \$34  = a_in__valid & a_in__ready;
+  assign \$35  = a_load_addr + 1'h1;
+  assign \$36  = ~ busy;
+  assign \$37  = start & \$36 ;
+  assign \$38  = w_in__valid & w_in__ready;
+  assign \$39  = w_load_addr + 1'h1;
+  assign \$40  = ~ busy;
+  assign \$41  = start & \$40 ;
+  assign \$42  = cycles + 1'h1;
+  assign \$43  = ~ os_waited;
+  assign \$44  = os_since_last + \$43 ;
+  assign \$45  = os_beat + 1'h1;
+  assign \$46  = os_group_beat + 1'h1;
+  assign \$47  = os_group_end ? 7'h00 : \$46 ;
+  assign \$48  = os_n0 + 3'h4;
+  assign \$49  = os_w_base + os_len;
   assign \$50  = os_n0 + 3'h4;
-  assign \$51  = os_w_base + os_len;
-  assign \$52  = os_n0 + 3'h4;
-  assign \$53  = \$52  >= N;
-  assign \$54  = os_m0 + 3'h4;
-  assign \$55  = os_a_base + os_len;
-  assign \$56  = run & o_row_valid;
+  assign \$51  = \$50  >= N;
+  assign \$52  = os_m0 + 3'h4;
+  assign \$53  = os_a_base + os_len;
+  assign \$54  = run & o_row_valid;
+  assign \$55  = edge_n0 + 3'h4;
+  assign \$56  = edge_y_base + M;
   assign \$57  = edge_n0 + 3'h4;
-  assign \$58  = edge_y_base + M;
-  assign \$59  = edge_n0 + 3'h4;
-  assign \$60  = \$59  >= N;
-  assign \$61  = edge_m0 + 3'h4;
-  assign \$62  = run & o_row_valid;
-  assign \$63  = run & o_row_valid;
-  assign \$64  = \$23 [8:0] < M;
-  assign \$65  = \$63  & \$64 ;
-  assign \$66  = run & o_row_valid;
-  assign \$67  = \$66  & is_last;
-  assign \$68  = o_wr__addr + 1'h1;
-  assign \$69  = \$68  > y_end;
-  assign \$70  = o_wr__en & \$69 ;
-  assign \$71  = o_wr__addr + 1'h1;
-  assign \$72  = run & last_write;
-  assign \$73  = raddr + 1'h1;
-  assign \$74  = raddr == y_end;
+  assign \$58  = \$57  >= N;
+  assign \$59  = edge_m0 + 3'h4;
+  assign \$60  = run & o_row_valid;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = \$22 [8:0] < M;
+  assign \$63  = \$61  & \$62 ;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$64  & is_last;
+  assign \$66  = o_wr__addr + 1'h1;
+  assign \$67  = \$66  > y_end;
+  assign \$68  = o_wr__en & \$67 ;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = run & last_write;
+  assign \$71  = raddr + 1'h1;
+  assign \$72  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$75 ;
+    a_load_addr <= \$73 ;
   always @(posedge clk)
-    w_load_addr <= \$76 ;
+    w_load_addr <= \$74 ;
   always @(posedge clk)
-    M <= \$77 ;
+    M <= \$75 ;
   always @(posedge clk)
-    N <= \$78 ;
+    N <= \$76 ;
   always @(posedge clk)
-    os_len <= \$79 ;
+    os_len <= \$77 ;
   always @(posedge clk)
-    run <= \$80 ;
+    run <= \$78 ;
   always @(posedge clk)
-    cycles <= \$81 ;
+    cycles <= \$79 ;
   always @(posedge clk)
-    os_since_last <= \$82 ;
+    os_since_last <= \$80 ;
   always @(posedge clk)
-    os_m0 <= \$83 ;
+    os_m0 <= \$81 ;
   always @(posedge clk)
-    os_n0 <= \$84 ;
+    os_n0 <= \$82 ;
   always @(posedge clk)
-    os_beat <= \$85 ;
+    os_beat <= \$83 ;
   always @(posedge clk)
-    os_a_base <= \$86 ;
+    os_a_base <= \$84 ;
   always @(posedge clk)
-    os_w_base <= \$87 ;
+    os_w_base <= \$85 ;
   always @(posedge clk)
-    os_group_beat <= \$88 ;
+    os_group_beat <= \$86 ;
   always @(posedge clk)
-    i_a <= \$89 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    issue_d1 <= \$90 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    i_ctl <= \$91 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    i_w <= \$92 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    edge_m0 <= \$93 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    edge_n0 <= \$94 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    edge_y_base <= \$95 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    s1_valid <= \$96 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    o_wr__en <= \$97 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    s1_first <= \$98 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    o_wr__addr <= \$99 ;
+    o_wr__addr <= \$97 ;
   always @(posedge clk)
-    last_write <= \$100 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_row <= \$101 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    y_end <= \$102 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    drain <= \$103 ;
+    drain <= \$101 ;
   always @(posedge clk)
-    raddr <= \$104 ;
+    raddr <= \$102 ;
   always @(posedge clk)
-    y_out__valid <= \$105 ;
+    y_out__valid <= \$103 ;
   \array_mixpe_w4a16_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1438,7 +1436,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$22 ;
+      issue[2] = \$21 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1447,54 +1445,74 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$34 ;
+      fetch = \$33 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$72  = 8'h00;
+    \$signature__addr$73  = 8'h00;
     if (drain) begin
-      \$signature__addr$72  = raddr[7:0];
+      \$signature__addr$73  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$73  = 1'h1;
+    \$signature__en$74  = 1'h1;
     if (drain) begin
-      \$signature__en$73  = fetch;
+      \$signature__en$74  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = a_load_addr;
-    if (\$35 ) begin
-      \$75  = \$36 [8:0];
+    \$73  = a_load_addr;
+    if (\$34 ) begin
+      \$73  = \$35 [8:0];
     end
+    if (\$37 ) begin
+      \$73  = 9'h000;
+    end
+    if (rst) begin
+      \$73  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = w_load_addr;
     if (\$38 ) begin
-      \$75  = 9'h000;
+      \$74  = \$39 [8:0];
+    end
+    if (\$41 ) begin
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$75  = 9'h000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = w_load_addr;
-    if (\$39 ) begin
-      \$76  = \$40 [8:0];
-    end
-    if (\$42 ) begin
-      \$76  = 9'h000;
-    end
-    if (rst) begin
-      \$76  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = M;
+    \$75  = M;
     if (go) begin
-      \$77  = m;
+      \$75  = m;
+    end
+    if (rst) begin
+      \$75  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = N;
+    if (go) begin
+      \$76  = n;
+    end
+    if (rst) begin
+      \$76  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = os_len;
+    if (go) begin
+      \$77  = k_beats;
     end
     if (rst) begin
       \$77  = 9'h000;
@@ -1502,76 +1520,90 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = N;
+    \$78  = run;
     if (go) begin
-      \$78  = n;
+      \$78  = 1'h1;
+    end
+    if (\$70 ) begin
+      \$78  = 1'h0;
     end
     if (rst) begin
-      \$78  = 11'h000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = os_len;
+    \$79  = cycles;
     if (go) begin
-      \$79  = k_beats;
-    end
-    if (rst) begin
-      \$79  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = run;
-    if (go) begin
-      \$80  = 1'h1;
-    end
-    if (\$72 ) begin
-      \$80  = 1'h0;
-    end
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = cycles;
-    if (go) begin
-      \$81  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
     if (run) begin
-      \$81  = \$43 [39:0];
+      \$79  = \$42 [39:0];
     end
     if (rst) begin
-      \$81  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = \$46 [2:0];
+    \$80  = \$44 [2:0];
     if (go) begin
-      \$82  = 3'h4;
+      \$80  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$82  = 3'h1;
+        \$80  = 3'h1;
       end
     end
     if (rst) begin
-      \$82  = 3'h0;
+      \$80  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = os_m0;
+    \$81  = os_m0;
+    if (go) begin
+      \$81  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$51 ) begin
+          \$81  = \$52 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$81  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = os_n0;
+    if (go) begin
+      \$82  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$82  = \$48 [10:0];
+        if (\$51 ) begin
+          \$82  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$82  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = os_beat;
     if (go) begin
       \$83  = 9'h000;
     end
     if (os_fire) begin
+      \$83  = \$45 [8:0];
       if (os_is_last) begin
-        if (\$53 ) begin
-          \$83  = \$54 [8:0];
-        end
+        \$83  = 9'h000;
       end
     end
     if (rst) begin
@@ -1580,32 +1612,33 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = os_n0;
+    \$84  = os_a_base;
     if (go) begin
-      \$84  = 11'h000;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$84  = \$50 [10:0];
-        if (\$53 ) begin
-          \$84  = 11'h000;
+        if (\$51 ) begin
+          \$84  = \$53 [8:0];
         end
       end
     end
     if (rst) begin
-      \$84  = 11'h000;
+      \$84  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = os_beat;
+    \$85  = os_w_base;
     if (go) begin
       \$85  = 9'h000;
     end
     if (os_fire) begin
-      \$85  = \$47 [8:0];
       if (os_is_last) begin
-        \$85  = 9'h000;
+        \$85  = \$49 [8:0];
+        if (\$51 ) begin
+          \$85  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -1614,239 +1647,204 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = os_a_base;
+    \$86  = os_group_beat;
     if (go) begin
-      \$86  = 9'h000;
+      \$86  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$53 ) begin
-          \$86  = \$55 [8:0];
-        end
-      end
+      \$86  = \$47 [5:0];
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$86  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = os_w_base;
+    \$87  = \$signature__data$77 ;
+    if (rst) begin
+      \$87  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = edge_m0;
     if (go) begin
-      \$87  = 9'h000;
+      \$91  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$87  = \$51 [8:0];
-        if (\$53 ) begin
-          \$87  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = os_group_beat;
-    if (go) begin
-      \$88  = 6'h00;
-    end
-    if (os_fire) begin
-      \$88  = \$49 [5:0];
-    end
-    if (rst) begin
-      \$88  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = \$signature__data$76 ;
-    if (rst) begin
-      \$89  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = issue;
-    if (rst) begin
-      \$90  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = issue_d1;
-    if (rst) begin
-      \$91  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_rd__data;
-    if (rst) begin
-      \$92  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = edge_m0;
-    if (go) begin
-      \$93  = 9'h000;
-    end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        if (\$60 ) begin
-          \$93  = \$61 [8:0];
+        if (\$58 ) begin
+          \$91  = \$59 [8:0];
         end
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$91  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = edge_n0;
+    \$92  = edge_n0;
     if (go) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        \$94  = \$57 [10:0];
-        if (\$60 ) begin
-          \$94  = 11'h000;
+        \$92  = \$55 [10:0];
+        if (\$58 ) begin
+          \$92  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = edge_y_base;
+    \$93  = edge_y_base;
     if (go) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        \$95  = \$58 [10:0];
-        if (\$60 ) begin
-          \$95  = 11'h000;
+        \$93  = \$56 [10:0];
+        if (\$58 ) begin
+          \$93  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$62 ;
+    \$94  = \$60 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$63 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 1'h1;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$65 ;
+    \$97  = \$23 [7:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h1;
+    \$98  = \$65 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$24 [7:0];
+    \$99 [31:0] = o_row[31:0];
+    \$99 [63:32] = o_row[63:32];
+    \$99 [95:64] = o_row[95:64];
+    \$99 [127:96] = o_row[127:96];
     if (rst) begin
-      \$99  = 8'h00;
+      \$99  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$67 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101 [31:0] = o_row[31:0];
-    \$101 [63:32] = o_row[63:32];
-    \$101 [95:64] = o_row[95:64];
-    \$101 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$101  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = y_end;
-    if (\$70 ) begin
-      \$102  = \$71 ;
+    \$100  = y_end;
+    if (\$68 ) begin
+      \$100  = \$69 ;
     end
     if (go) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = drain;
-    if (\$72 ) begin
-      \$103  = 1'h1;
+    \$101  = drain;
+    if (\$70 ) begin
+      \$101  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$74 ) begin
-          \$103  = 1'h0;
+        if (\$72 ) begin
+          \$101  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$102  = \$71 [8:0];
+      end
+    end
+    if (go) begin
+      \$102  = 9'h000;
+    end
+    if (rst) begin
+      \$102  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$103  = 1'h1;
+      end else if (y_out__ready) begin
+        \$103  = 1'h0;
+      end
+    end
+    if (go) begin
       \$103  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$104  = \$73 [8:0];
-      end
-    end
-    if (go) begin
-      \$104  = 9'h000;
-    end
     if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$105  = 1'h1;
-      end else if (y_out__ready) begin
-        \$105  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (rst) begin
-      \$105  = 1'h0;
+      \$103  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1854,20 +1852,20 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$38  = \$20 [7:0];
-  assign w_rd__addr = \$21 [7:0];
-  assign \$signature__en$42  = os_fire;
+  assign \$signature__addr$39  = \$19 [7:0];
+  assign w_rd__addr = \$20 [7:0];
+  assign \$signature__en$43  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$23 [8:0];
-  assign edge_addr = \$24 [10:0];
+  assign edge_row_m = \$22 [8:0];
+  assign edge_addr = \$23 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$67  = y_out__payload;
+  assign \$signature__data$68  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -2004,10 +2002,10 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \o_wr__data[1]  = edge_new[63:32];
   assign \o_wr__data[2]  = edge_new[95:64];
   assign \o_wr__data[3]  = edge_new[127:96];
-  assign \$signature__data$67[0]  = y_out__payload[31:0];
-  assign \$signature__data$67[1]  = y_out__payload[63:32];
-  assign \$signature__data$67[2]  = y_out__payload[95:64];
-  assign \$signature__data$67[3]  = y_out__payload[127:96];
+  assign \$signature__data$68[0]  = y_out__payload[31:0];
+  assign \$signature__data$68[1]  = y_out__payload[63:32];
+  assign \$signature__data$68[2]  = y_out__payload[95:64];
+  assign \$signature__data$68[3]  = y_out__payload[127:96];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2028,26 +2026,26 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$76[0]  = \$signature__data$76 [63:0];
-  assign \$signature__data$76[0][0]  = \$signature__data$76 [15:0];
-  assign \$signature__data$76[0][1]  = \$signature__data$76 [31:16];
-  assign \$signature__data$76[0][2]  = \$signature__data$76 [47:32];
-  assign \$signature__data$76[0][3]  = \$signature__data$76 [63:48];
-  assign \$signature__data$76[1]  = \$signature__data$76 [127:64];
-  assign \$signature__data$76[1][0]  = \$signature__data$76 [79:64];
-  assign \$signature__data$76[1][1]  = \$signature__data$76 [95:80];
-  assign \$signature__data$76[1][2]  = \$signature__data$76 [111:96];
-  assign \$signature__data$76[1][3]  = \$signature__data$76 [127:112];
-  assign \$signature__data$76[2]  = \$signature__data$76 [191:128];
-  assign \$signature__data$76[2][0]  = \$signature__data$76 [143:128];
-  assign \$signature__data$76[2][1]  = \$signature__data$76 [159:144];
-  assign \$signature__data$76[2][2]  = \$signature__data$76 [175:160];
-  assign \$signature__data$76[2][3]  = \$signature__data$76 [191:176];
-  assign \$signature__data$76[3]  = \$signature__data$76 [255:192];
-  assign \$signature__data$76[3][0]  = \$signature__data$76 [207:192];
-  assign \$signature__data$76[3][1]  = \$signature__data$76 [223:208];
-  assign \$signature__data$76[3][2]  = \$signature__data$76 [239:224];
-  assign \$signature__data$76[3][3]  = \$signature__data$76 [255:240];
+  assign \$signature__data$77[0]  = \$signature__data$77 [63:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [15:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [31:16];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [47:32];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [63:48];
+  assign \$signature__data$77[1]  = \$signature__data$77 [127:64];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [79:64];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [95:80];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [111:96];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [127:112];
+  assign \$signature__data$77[2]  = \$signature__data$77 [191:128];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [143:128];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [159:144];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [175:160];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [191:176];
+  assign \$signature__data$77[3]  = \$signature__data$77 [255:192];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [207:192];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [223:208];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [239:224];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2127,7 +2125,7 @@ module array_mixpe_w4a16_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign edge_new[31:0] = s1_row[31:0];
   assign \$15  = 1'h1;
   assign \$16  = \$14 ;
-  assign \$25  = block_done;
+  assign \$24  = block_done;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
@@ -7609,138 +7607,122 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [5:0] \$102 ;
-  wire \$103 ;
-  wire [21:0] \$104 ;
-  wire [21:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire [17:0] \$107 ;
-  wire [5:0] \$108 ;
-  wire \$109 ;
+  wire [21:0] \$100 ;
+  wire [21:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire [17:0] \$103 ;
+  wire [5:0] \$104 ;
+  wire \$105 ;
+  wire [21:0] \$106 ;
+  wire [21:0] \$107 ;
+  wire [17:0] \$108 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
-  wire [21:0] \$110 ;
-  wire [21:0] \$111 ;
-  wire [17:0] \$112 ;
-  wire [17:0] \$113 ;
-  wire [5:0] \$114 ;
-  wire \$115 ;
-  wire [21:0] \$116 ;
-  wire [21:0] \$117 ;
-  wire [17:0] \$118 ;
-  wire [17:0] \$119 ;
+  wire [5:0] \$110 ;
+  wire \$111 ;
+  wire [21:0] \$112 ;
+  wire [21:0] \$113 ;
+  wire [17:0] \$114 ;
+  wire [17:0] \$115 ;
+  wire [5:0] \$116 ;
+  wire \$117 ;
+  wire [19:0] \$118 ;
+  wire [19:0] \$119 ;
   wire \$12 ;
-  wire [5:0] \$120 ;
-  wire \$121 ;
+  wire \$120 ;
+  wire [19:0] \$121 ;
   wire [19:0] \$122 ;
-  wire [19:0] \$123 ;
+  wire [20:0] \$123 ;
   wire \$124 ;
   wire [19:0] \$125 ;
   wire [19:0] \$126 ;
-  wire [20:0] \$127 ;
-  wire \$128 ;
+  wire \$127 ;
+  wire [19:0] \$128 ;
   wire [19:0] \$129 ;
   wire \$13 ;
-  wire [19:0] \$130 ;
-  wire \$131 ;
-  wire [19:0] \$132 ;
-  wire [19:0] \$133 ;
-  wire [20:0] \$134 ;
-  wire [21:0] \$135 ;
-  wire \$136 ;
-  wire [23:0] \$137 ;
-  wire [23:0] \$138 ;
-  wire [5:0] \$139 ;
+  wire [20:0] \$130 ;
+  wire [21:0] \$131 ;
+  wire \$132 ;
+  wire [23:0] \$133 ;
+  wire [23:0] \$134 ;
+  wire [5:0] \$135 ;
+  wire [56:0] \$136 ;
+  wire [8:0] \$137 ;
+  wire [9:0] \$138 ;
+  wire [19:0] \$139 ;
   wire [4:0] \$14 ;
-  wire [56:0] \$140 ;
-  wire [8:0] \$141 ;
-  wire [9:0] \$142 ;
+  wire [50:0] \$140 ;
+  wire [51:0] \$141 ;
+  wire \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire [19:0] \$145 ;
-  wire [56:0] \$146 ;
-  wire [19:0] \$147 ;
-  wire [20:0] \$148 ;
-  wire [51:0] \$149 ;
-  wire [4:0] \$15 ;
-  wire [52:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [53:0] \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire [15:0] \$158 ;
-  wire [15:0] \$159 ;
+  wire \$145 ;
+  wire [52:0] \$146 ;
+  wire \$147 ;
+  wire [15:0] \$148 ;
+  wire [15:0] \$149 ;
+  wire [11:0] \$15 ;
+  wire [15:0] \$150 ;
+  wire [15:0] \$151 ;
+  wire [16:0] \$152 ;
+  wire [15:0] \$153 ;
+  wire [15:0] \$154 ;
+  wire [15:0] \$155 ;
+  wire [15:0] \$156 ;
+  wire [16:0] \$157 ;
+  wire [17:0] \$158 ;
+  wire \$159 ;
   wire [11:0] \$16 ;
-  wire [15:0] \$160 ;
-  wire [15:0] \$161 ;
-  wire [16:0] \$162 ;
-  wire [15:0] \$163 ;
-  wire [15:0] \$164 ;
-  wire [15:0] \$165 ;
-  wire [15:0] \$166 ;
-  wire [16:0] \$167 ;
-  wire [17:0] \$168 ;
+  wire [19:0] \$160 ;
+  wire [19:0] \$161 ;
+  wire [5:0] \$162 ;
+  wire [56:0] \$163 ;
+  wire [8:0] \$164 ;
+  wire [9:0] \$165 ;
+  wire [19:0] \$166 ;
+  wire [50:0] \$167 ;
+  wire [51:0] \$168 ;
   wire \$169 ;
   wire [11:0] \$17 ;
-  wire [19:0] \$170 ;
-  wire [19:0] \$171 ;
-  wire [5:0] \$172 ;
-  wire [56:0] \$173 ;
-  wire [8:0] \$174 ;
-  wire [9:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [19:0] \$178 ;
-  wire [56:0] \$179 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire [52:0] \$173 ;
+  wire \$174 ;
+  reg [63:0] \$175 ;
+  reg [35:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [31:0] \$178 ;
+  reg [31:0] \$179 ;
   wire [11:0] \$18 ;
-  wire [19:0] \$180 ;
-  wire [20:0] \$181 ;
-  wire [51:0] \$182 ;
-  wire [52:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [53:0] \$188 ;
-  wire \$189 ;
-  wire [11:0] \$19 ;
-  wire \$190 ;
-  reg [63:0] \$191 ;
-  reg [35:0] \$192 ;
-  reg [4:0] \$193 ;
-  reg [31:0] \$194 ;
+  reg \$180 ;
+  reg [31:0] \$181 ;
+  reg \$182 ;
+  reg [31:0] \$183 ;
+  reg [15:0] \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg [31:0] \$187 ;
+  reg [31:0] \$188 ;
+  reg [3:0] \$189 ;
+  wire [12:0] \$19 ;
+  reg \$190 ;
+  reg [31:0] \$191 ;
+  reg [15:0] \$192 ;
+  reg \$193 ;
+  reg \$194 ;
   reg [31:0] \$195 ;
   reg \$196 ;
   reg [31:0] \$197 ;
-  reg \$198 ;
-  reg [31:0] \$199 ;
+  reg [31:0] \$198 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
-  reg [15:0] \$200 ;
-  reg \$201 ;
-  reg \$202 ;
-  reg [31:0] \$203 ;
-  reg [31:0] \$204 ;
-  reg [3:0] \$205 ;
-  reg \$206 ;
-  reg [31:0] \$207 ;
-  reg [15:0] \$208 ;
-  reg \$209 ;
+  wire [13:0] \$20 ;
   wire [13:0] \$21 ;
-  reg \$210 ;
-  reg [31:0] \$211 ;
-  reg \$212 ;
-  reg [31:0] \$213 ;
-  reg [31:0] \$214 ;
   wire [13:0] \$22 ;
   wire [13:0] \$23 ;
-  wire [13:0] \$24 ;
-  wire [14:0] \$25 ;
-  wire [15:0] \$26 ;
+  wire [14:0] \$24 ;
+  wire [15:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
@@ -7750,21 +7732,21 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [4:0] \$36 ;
-  wire [4:0] \$37 ;
+  wire [4:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire [11:0] \$37 ;
   wire [11:0] \$38 ;
   wire [11:0] \$39 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
-  wire [11:0] \$41 ;
-  wire [12:0] \$42 ;
+  wire [12:0] \$40 ;
+  wire [13:0] \$41 ;
+  wire [13:0] \$42 ;
   wire [13:0] \$43 ;
   wire [13:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire [14:0] \$47 ;
-  wire [15:0] \$48 ;
+  wire [14:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
@@ -7773,54 +7755,54 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire [4:0] \$56 ;
+  wire [11:0] \$57 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
   wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [12:0] \$64 ;
+  wire [12:0] \$61 ;
+  wire [13:0] \$62 ;
+  wire [13:0] \$63 ;
+  wire [13:0] \$64 ;
   wire [13:0] \$65 ;
-  wire [13:0] \$66 ;
-  wire [13:0] \$67 ;
-  wire [13:0] \$68 ;
-  wire [14:0] \$69 ;
+  wire [14:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [15:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire [4:0] \$77 ;
+  wire [11:0] \$78 ;
+  wire [11:0] \$79 ;
   wire \$8 ;
-  wire [4:0] \$80 ;
-  wire [4:0] \$81 ;
-  wire [11:0] \$82 ;
-  wire [11:0] \$83 ;
-  wire [11:0] \$84 ;
-  wire [11:0] \$85 ;
-  wire [12:0] \$86 ;
-  wire [13:0] \$87 ;
-  wire [13:0] \$88 ;
-  wire [13:0] \$89 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
+  wire [12:0] \$82 ;
+  wire [13:0] \$83 ;
+  wire [13:0] \$84 ;
+  wire [13:0] \$85 ;
+  wire [13:0] \$86 ;
+  wire [14:0] \$87 ;
+  wire [15:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [13:0] \$90 ;
-  wire [14:0] \$91 ;
-  wire [15:0] \$92 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire [5:0] \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire [5:0] \$96 ;
-  wire \$97 ;
-  wire [21:0] \$98 ;
-  wire [21:0] \$99 ;
+  wire [21:0] \$94 ;
+  wire [21:0] \$95 ;
+  wire [17:0] \$96 ;
+  wire [17:0] \$97 ;
+  wire [5:0] \$98 ;
+  wire \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$22  = 1'h0;
@@ -7829,12 +7811,12 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$119 ;
+  wire [31:0] \a$113 ;
   (* init = 32'd0 *)
+  wire [31:0] \a$118 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$122 ;
   wire [31:0] \a$124 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$128 ;
-  wire [31:0] \a$130 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -7860,25 +7842,22 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [18:0] a_beat_mag;
   wire [31:0] a_next;
   wire [18:0] a_rp_eb;
-  wire a_rp_lost;
   wire [4:0] a_rp_ls;
   reg [4:0] a_rp_msb;
   wire [25:0] a_rp_norm;
   reg [31:0] a_rp_out;
   wire [42:0] a_rp_packed;
-  reg [4:0] a_rp_rs;
-  wire [25:0] a_rp_sh;
   wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$120 ;
-  wire [31:0] \b$125 ;
+  wire [31:0] \b$114 ;
+  wire [31:0] \b$119 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$129 ;
-  wire [31:0] \b$131 ;
+  wire [15:0] \b$123 ;
+  wire [31:0] \b$125 ;
   wire [7:0] beat_exp;
   wire [4:0] below0;
   wire [4:0] below1;
@@ -7888,7 +7867,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [4:0] \d$122 ;
+  wire [4:0] \d$116 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -7965,14 +7944,11 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [22:0] p_beat_mag;
   wire [31:0] p_next;
   wire [18:0] p_rp_eb;
-  wire p_rp_lost;
   wire [4:0] p_rp_ls;
   reg [4:0] p_rp_msb;
   wire [25:0] p_rp_norm;
   reg [31:0] p_rp_out;
   wire [42:0] p_rp_packed;
-  reg [4:0] p_rp_rs;
-  wire [25:0] p_rp_sh;
   wire p_rp_sign;
   wire [18:0] pal0;
   wire [18:0] pal1;
@@ -7989,11 +7965,11 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$121 ;
+  wire [31:0] \s$115 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$123 ;
+  wire [31:0] \s$117 ;
+  wire [31:0] \s$121 ;
   wire [31:0] \s$127 ;
-  wire [31:0] \s$133 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -8005,7 +7981,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg [31:0] s2_psum = 32'd0;
   reg [15:0] s2_scale = 16'h0000;
   wire [31:0] y;
-  wire [31:0] \y$126 ;
+  wire [31:0] \y$120 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
@@ -8025,237 +8001,219 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \$13  = ! i_a[9:0];
   assign a0_zero = \$12  & \$13 ;
   assign \$14  = - i_w[3:0];
-  assign \$17  = \$15 [0] ? \$16  : 12'h000;
-  assign \$19  = \$15 [1] ? \$18  : 12'h000;
-  assign \$20  = \$17  + \$19 ;
-  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
-  assign \$24  = \$15 [3] ? \$23  : 14'h0000;
-  assign \$25  = \$22  + \$24 ;
-  assign \$26  = \$20  + \$25 ;
+  assign \$16  = qmag0[0] ? \$15  : 12'h000;
+  assign \$18  = qmag0[1] ? \$17  : 12'h000;
+  assign \$19  = \$16  + \$18 ;
+  assign \$21  = qmag0[2] ? \$20  : 14'h0000;
+  assign \$23  = qmag0[3] ? \$22  : 14'h0000;
+  assign \$24  = \$21  + \$23 ;
+  assign \$25  = \$19  + \$24 ;
   assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
+  assign \$26  = ! i_a[30:26];
+  assign a1_e = \$26  ? 5'h01 : i_a[30:26];
   assign \$27  = ! i_a[30:26];
-  assign a1_e = \$27  ? 5'h01 : i_a[30:26];
-  assign \$28  = ! i_a[30:26];
-  assign \$29  = ~ \$28 ;
-  assign \$30  = i_a[30:26] == 5'h1f;
-  assign \$31  = ! i_a[25:16];
-  assign a1_inf = \$30  & \$31 ;
-  assign \$32  = i_a[30:26] == 5'h1f;
-  assign \$33  = | i_a[25:16];
-  assign a1_nan = \$32  & \$33 ;
-  assign \$34  = ! i_a[30:26];
-  assign \$35  = ! i_a[25:16];
-  assign a1_zero = \$34  & \$35 ;
-  assign \$36  = - i_w[7:4];
-  assign \$39  = \$37 [0] ? \$38  : 12'h000;
-  assign \$41  = \$37 [1] ? \$40  : 12'h000;
-  assign \$42  = \$39  + \$41 ;
-  assign \$44  = \$37 [2] ? \$43  : 14'h0000;
-  assign \$46  = \$37 [3] ? \$45  : 14'h0000;
-  assign \$47  = \$44  + \$46 ;
-  assign \$48  = \$42  + \$47 ;
-  assign live1 = | { \$29 , i_a[25:16] };
+  assign \$28  = ~ \$27 ;
+  assign \$29  = i_a[30:26] == 5'h1f;
+  assign \$30  = ! i_a[25:16];
+  assign a1_inf = \$29  & \$30 ;
+  assign \$31  = i_a[30:26] == 5'h1f;
+  assign \$32  = | i_a[25:16];
+  assign a1_nan = \$31  & \$32 ;
+  assign \$33  = ! i_a[30:26];
+  assign \$34  = ! i_a[25:16];
+  assign a1_zero = \$33  & \$34 ;
+  assign \$35  = - i_w[7:4];
+  assign \$37  = qmag1[0] ? \$36  : 12'h000;
+  assign \$39  = qmag1[1] ? \$38  : 12'h000;
+  assign \$40  = \$37  + \$39 ;
+  assign \$42  = qmag1[2] ? \$41  : 14'h0000;
+  assign \$44  = qmag1[3] ? \$43  : 14'h0000;
+  assign \$45  = \$42  + \$44 ;
+  assign \$46  = \$40  + \$45 ;
+  assign live1 = | { \$28 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$49  = ! i_a[46:42];
-  assign a2_e = \$49  ? 5'h01 : i_a[46:42];
-  assign \$50  = ! i_a[46:42];
-  assign \$51  = ~ \$50 ;
+  assign \$47  = ! i_a[46:42];
+  assign a2_e = \$47  ? 5'h01 : i_a[46:42];
+  assign \$48  = ! i_a[46:42];
+  assign \$49  = ~ \$48 ;
+  assign \$50  = i_a[46:42] == 5'h1f;
+  assign \$51  = ! i_a[41:32];
+  assign a2_inf = \$50  & \$51 ;
   assign \$52  = i_a[46:42] == 5'h1f;
-  assign \$53  = ! i_a[41:32];
-  assign a2_inf = \$52  & \$53 ;
-  assign \$54  = i_a[46:42] == 5'h1f;
-  assign \$55  = | i_a[41:32];
-  assign a2_nan = \$54  & \$55 ;
-  assign \$56  = ! i_a[46:42];
-  assign \$57  = ! i_a[41:32];
-  assign a2_zero = \$56  & \$57 ;
-  assign \$58  = - i_w[11:8];
-  assign \$61  = \$59 [0] ? \$60  : 12'h000;
-  assign \$63  = \$59 [1] ? \$62  : 12'h000;
-  assign \$64  = \$61  + \$63 ;
-  assign \$66  = \$59 [2] ? \$65  : 14'h0000;
-  assign \$68  = \$59 [3] ? \$67  : 14'h0000;
-  assign \$69  = \$66  + \$68 ;
-  assign \$70  = \$64  + \$69 ;
-  assign live2 = | { \$51 , i_a[41:32] };
+  assign \$53  = | i_a[41:32];
+  assign a2_nan = \$52  & \$53 ;
+  assign \$54  = ! i_a[46:42];
+  assign \$55  = ! i_a[41:32];
+  assign a2_zero = \$54  & \$55 ;
+  assign \$56  = - i_w[11:8];
+  assign \$58  = qmag2[0] ? \$57  : 12'h000;
+  assign \$60  = qmag2[1] ? \$59  : 12'h000;
+  assign \$61  = \$58  + \$60 ;
+  assign \$63  = qmag2[2] ? \$62  : 14'h0000;
+  assign \$65  = qmag2[3] ? \$64  : 14'h0000;
+  assign \$66  = \$63  + \$65 ;
+  assign \$67  = \$61  + \$66 ;
+  assign live2 = | { \$49 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$71  = ! i_a[62:58];
-  assign a3_e = \$71  ? 5'h01 : i_a[62:58];
-  assign \$72  = ! i_a[62:58];
-  assign \$73  = ~ \$72 ;
-  assign \$74  = i_a[62:58] == 5'h1f;
-  assign \$75  = ! i_a[57:48];
-  assign a3_inf = \$74  & \$75 ;
-  assign \$76  = i_a[62:58] == 5'h1f;
-  assign \$77  = | i_a[57:48];
-  assign a3_nan = \$76  & \$77 ;
-  assign \$78  = ! i_a[62:58];
-  assign \$79  = ! i_a[57:48];
-  assign a3_zero = \$78  & \$79 ;
-  assign \$80  = - i_w[15:12];
-  assign \$83  = \$81 [0] ? \$82  : 12'h000;
-  assign \$85  = \$81 [1] ? \$84  : 12'h000;
-  assign \$86  = \$83  + \$85 ;
-  assign \$88  = \$81 [2] ? \$87  : 14'h0000;
-  assign \$90  = \$81 [3] ? \$89  : 14'h0000;
-  assign \$91  = \$88  + \$90 ;
-  assign \$92  = \$86  + \$91 ;
-  assign live3 = | { \$73 , i_a[57:48] };
+  assign \$68  = ! i_a[62:58];
+  assign a3_e = \$68  ? 5'h01 : i_a[62:58];
+  assign \$69  = ! i_a[62:58];
+  assign \$70  = ~ \$69 ;
+  assign \$71  = i_a[62:58] == 5'h1f;
+  assign \$72  = ! i_a[57:48];
+  assign a3_inf = \$71  & \$72 ;
+  assign \$73  = i_a[62:58] == 5'h1f;
+  assign \$74  = | i_a[57:48];
+  assign a3_nan = \$73  & \$74 ;
+  assign \$75  = ! i_a[62:58];
+  assign \$76  = ! i_a[57:48];
+  assign a3_zero = \$75  & \$76 ;
+  assign \$77  = - i_w[15:12];
+  assign \$79  = qmag3[0] ? \$78  : 12'h000;
+  assign \$81  = qmag3[1] ? \$80  : 12'h000;
+  assign \$82  = \$79  + \$81 ;
+  assign \$84  = qmag3[2] ? \$83  : 14'h0000;
+  assign \$86  = qmag3[3] ? \$85  : 14'h0000;
+  assign \$87  = \$84  + \$86 ;
+  assign \$88  = \$82  + \$87 ;
+  assign live3 = | { \$70 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$93  = ex1 > ex0;
-  assign emax0 = \$93  ? ex1 : ex0;
-  assign \$94  = ex2 > emax0;
-  assign emax1 = \$94  ? ex2 : emax0;
-  assign \$95  = ex3 > emax1;
-  assign emax2 = \$95  ? ex3 : emax1;
-  assign \$96  = emax2 - ex0;
-  assign \$97  = \$96 [4:0] > 5'h13;
-  assign dist0 = \$97  ? 5'h13 : \$96 [4:0];
-  assign \$99  = \$98  >> dist0;
-  assign \$101  = \$100  >> dist0;
-  assign \$102  = emax2 - ex1;
-  assign \$103  = \$102 [4:0] > 5'h13;
-  assign dist1 = \$103  ? 5'h13 : \$102 [4:0];
-  assign \$105  = \$104  >> dist1;
-  assign \$107  = \$106  >> dist1;
-  assign \$108  = emax2 - ex2;
-  assign \$109  = \$108 [4:0] > 5'h13;
-  assign dist2 = \$109  ? 5'h13 : \$108 [4:0];
-  assign \$111  = \$110  >> dist2;
-  assign \$113  = \$112  >> dist2;
-  assign \$114  = emax2 - ex3;
-  assign \$115  = \$114 [4:0] > 5'h13;
-  assign dist3 = \$115  ? 5'h13 : \$114 [4:0];
-  assign \$117  = \$116  >> dist3;
-  assign \$119  = \$118  >> dist3;
-  assign \$120  = emax2 - 5'h1d;
-  assign \$122  = - \$99 [18:0];
-  assign \$123  = \$121  ? \$122  : { 1'h0, \$99 [18:0] };
-  assign \$125  = - \$105 [18:0];
-  assign \$126  = \$124  ? \$125  : { 1'h0, \$105 [18:0] };
-  assign \$127  = $signed(\$123 ) + $signed(\$126 );
-  assign \$129  = - \$111 [18:0];
-  assign \$130  = \$128  ? \$129  : { 1'h0, \$111 [18:0] };
-  assign \$132  = - \$117 [18:0];
-  assign \$133  = \$131  ? \$132  : { 1'h0, \$117 [18:0] };
-  assign \$134  = $signed(\$130 ) + $signed(\$133 );
-  assign \$135  = $signed(\$127 ) + $signed(\$134 );
-  assign \$136  = $signed(\$135 ) < $signed(1'h0);
-  assign \$137  = - $signed(\$135 );
-  assign \$138  = \$136  ? \$137  : { \$135 [21], \$135 [21], \$135  };
-  assign p_rp_sign = $signed(\$135 ) < $signed(1'h0);
-  assign \$139  = 5'h16 - p_rp_msb;
-  assign \$140  = { \$138 [22:0], 3'h0 } << \$139 [4:0];
-  assign \$141  = $signed(\$120 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$142  = $signed(\$141 ) + $signed(8'h7f);
-  assign \$143  = $signed(\$142 ) < $signed(2'h1);
-  assign \$144  = $signed(\$142 ) < $signed(6'h27);
-  assign \$145  = $signed(2'h1) - $signed(\$142 );
-  assign p_rp_sh = \$140 [25:0] >> p_rp_rs;
-  assign \$146  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$146 [25:0] != \$140 [25:0];
-  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$148  = $signed(\$147 ) - $signed(2'h1);
-  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$152  = \$151  | p_rp_lost;
-  assign \$153  = \$152  | p_rp_sh[2];
-  assign \$154  = p_rp_sh[1] & \$153 ;
-  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, \$154  });
-  assign \$156  = ! \$138 [22:0];
-  assign \$157  = \$155 [42:0] >= 31'h7f800000;
-  assign \$158  = - \$101 [14:0];
-  assign \$159  = i_a[15] ? \$158  : { 1'h0, \$101 [14:0] };
-  assign \$160  = - \$107 [14:0];
-  assign \$161  = i_a[31] ? \$160  : { 1'h0, \$107 [14:0] };
-  assign \$162  = $signed(\$159 ) + $signed(\$161 );
-  assign \$163  = - \$113 [14:0];
-  assign \$164  = i_a[47] ? \$163  : { 1'h0, \$113 [14:0] };
-  assign \$165  = - \$119 [14:0];
-  assign \$166  = i_a[63] ? \$165  : { 1'h0, \$119 [14:0] };
-  assign \$167  = $signed(\$164 ) + $signed(\$166 );
-  assign \$168  = $signed(\$162 ) + $signed(\$167 );
-  assign \$169  = $signed(\$168 ) < $signed(1'h0);
-  assign \$170  = - $signed(\$168 );
-  assign \$171  = \$169  ? \$170  : { \$168 [17], \$168 [17], \$168  };
-  assign a_rp_sign = $signed(\$168 ) < $signed(1'h0);
-  assign \$172  = 5'h12 - a_rp_msb;
-  assign \$173  = { \$171 [18:0], 7'h00 } << \$172 [4:0];
-  assign \$174  = $signed(\$120 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$175  = $signed(\$174 ) + $signed(8'h7f);
-  assign \$176  = $signed(\$175 ) < $signed(2'h1);
-  assign \$177  = $signed(\$175 ) < $signed(6'h27);
-  assign \$178  = $signed(2'h1) - $signed(\$175 );
-  assign a_rp_sh = \$173 [25:0] >> a_rp_rs;
-  assign \$179  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$179 [25:0] != \$173 [25:0];
-  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$181  = $signed(\$180 ) - $signed(2'h1);
-  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$185  = \$184  | a_rp_lost;
-  assign \$186  = \$185  | a_rp_sh[2];
-  assign \$187  = a_rp_sh[1] & \$186 ;
-  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, \$187  });
-  assign \$189  = ! \$171 [18:0];
-  assign \$190  = \$188 [42:0] >= 31'h7f800000;
-  assign \a$130  = \$signal$31  ? s2_psum : out_acc;
+  assign \$89  = ex1 > ex0;
+  assign emax0 = \$89  ? ex1 : ex0;
+  assign \$90  = ex2 > emax0;
+  assign emax1 = \$90  ? ex2 : emax0;
+  assign \$91  = ex3 > emax1;
+  assign emax2 = \$91  ? ex3 : emax1;
+  assign \$92  = emax2 - ex0;
+  assign \$93  = \$92 [4:0] > 5'h13;
+  assign dist0 = \$93  ? 5'h13 : \$92 [4:0];
+  assign \$95  = \$94  >> dist0;
+  assign \$97  = \$96  >> dist0;
+  assign \$98  = emax2 - ex1;
+  assign \$99  = \$98 [4:0] > 5'h13;
+  assign dist1 = \$99  ? 5'h13 : \$98 [4:0];
+  assign \$101  = \$100  >> dist1;
+  assign \$103  = \$102  >> dist1;
+  assign \$104  = emax2 - ex2;
+  assign \$105  = \$104 [4:0] > 5'h13;
+  assign dist2 = \$105  ? 5'h13 : \$104 [4:0];
+  assign \$107  = \$106  >> dist2;
+  assign \$109  = \$108  >> dist2;
+  assign \$110  = emax2 - ex3;
+  assign \$111  = \$110 [4:0] > 5'h13;
+  assign dist3 = \$111  ? 5'h13 : \$110 [4:0];
+  assign \$113  = \$112  >> dist3;
+  assign \$115  = \$114  >> dist3;
+  assign \$116  = emax2 - 5'h1d;
+  assign \$118  = - \$95 [18:0];
+  assign \$119  = \$117  ? \$118  : { 1'h0, \$95 [18:0] };
+  assign \$121  = - \$101 [18:0];
+  assign \$122  = \$120  ? \$121  : { 1'h0, \$101 [18:0] };
+  assign \$123  = $signed(\$119 ) + $signed(\$122 );
+  assign \$125  = - \$107 [18:0];
+  assign \$126  = \$124  ? \$125  : { 1'h0, \$107 [18:0] };
+  assign \$128  = - \$113 [18:0];
+  assign \$129  = \$127  ? \$128  : { 1'h0, \$113 [18:0] };
+  assign \$130  = $signed(\$126 ) + $signed(\$129 );
+  assign \$131  = $signed(\$123 ) + $signed(\$130 );
+  assign \$132  = $signed(\$131 ) < $signed(1'h0);
+  assign \$133  = - $signed(\$131 );
+  assign \$134  = \$132  ? \$133  : { \$131 [21], \$131 [21], \$131  };
+  assign p_rp_sign = $signed(\$131 ) < $signed(1'h0);
+  assign \$135  = 5'h16 - p_rp_msb;
+  assign \$136  = { \$134 [22:0], 3'h0 } << \$135 [4:0];
+  assign \$137  = $signed(\$116 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$138  = $signed(\$137 ) + $signed(8'h7f);
+  assign \$139  = $signed(\$138 ) - $signed(2'h1);
+  assign \$141  = $signed(\$140 ) + $signed({ 1'h0, \$136 [25:2] });
+  assign \$144  = \$143  | \$136 [2];
+  assign \$145  = \$136 [1] & \$144 ;
+  assign \$146  = $signed(\$141 ) + $signed({ 1'h0, \$145  });
+  assign \$147  = ! \$134 [22:0];
+  assign \$148  = - \$97 [14:0];
+  assign \$149  = i_a[15] ? \$148  : { 1'h0, \$97 [14:0] };
+  assign \$150  = - \$103 [14:0];
+  assign \$151  = i_a[31] ? \$150  : { 1'h0, \$103 [14:0] };
+  assign \$152  = $signed(\$149 ) + $signed(\$151 );
+  assign \$153  = - \$109 [14:0];
+  assign \$154  = i_a[47] ? \$153  : { 1'h0, \$109 [14:0] };
+  assign \$155  = - \$115 [14:0];
+  assign \$156  = i_a[63] ? \$155  : { 1'h0, \$115 [14:0] };
+  assign \$157  = $signed(\$154 ) + $signed(\$156 );
+  assign \$158  = $signed(\$152 ) + $signed(\$157 );
+  assign \$159  = $signed(\$158 ) < $signed(1'h0);
+  assign \$160  = - $signed(\$158 );
+  assign \$161  = \$159  ? \$160  : { \$158 [17], \$158 [17], \$158  };
+  assign a_rp_sign = $signed(\$158 ) < $signed(1'h0);
+  assign \$162  = 5'h12 - a_rp_msb;
+  assign \$163  = { \$161 [18:0], 7'h00 } << \$162 [4:0];
+  assign \$164  = $signed(\$116 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$165  = $signed(\$164 ) + $signed(8'h7f);
+  assign \$166  = $signed(\$165 ) - $signed(2'h1);
+  assign \$168  = $signed(\$167 ) + $signed({ 1'h0, \$163 [25:2] });
+  assign \$171  = \$170  | \$163 [2];
+  assign \$172  = \$163 [1] & \$171 ;
+  assign \$173  = $signed(\$168 ) + $signed({ 1'h0, \$172  });
+  assign \$174  = ! \$161 [18:0];
+  assign \a$124  = \$signal$31  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$191 ;
+    o_a <= \$175 ;
   always @(posedge clk)
-    o_w <= \$192 ;
+    o_w <= \$176 ;
   always @(posedge clk)
-    o_ctl <= \$193 ;
+    o_ctl <= \$177 ;
   always @(posedge clk)
-    p_acc <= \$194 ;
+    p_acc <= \$178 ;
   always @(posedge clk)
-    a_acc <= \$195 ;
+    a_acc <= \$179 ;
   always @(posedge clk)
-    grp_first <= \$196 ;
+    grp_first <= \$180 ;
   always @(posedge clk)
-    grp_psum <= \$197 ;
+    grp_psum <= \$181 ;
   always @(posedge clk)
-    \$signal  <= \$198 ;
+    \$signal  <= \$182 ;
   always @(posedge clk)
-    s1_p <= \$199 ;
+    s1_p <= \$183 ;
   always @(posedge clk)
-    s1_scale <= \$200 ;
+    s1_scale <= \$184 ;
   always @(posedge clk)
-    \$signal$22  <= \$201 ;
+    \$signal$22  <= \$185 ;
   always @(posedge clk)
-    s1_last <= \$202 ;
+    s1_last <= \$186 ;
   always @(posedge clk)
-    s1_psum <= \$203 ;
+    s1_psum <= \$187 ;
   always @(posedge clk)
-    s1_a <= \$204 ;
+    s1_a <= \$188 ;
   always @(posedge clk)
-    s1_zero <= \$205 ;
+    s1_zero <= \$189 ;
   always @(posedge clk)
-    \$signal$27  <= \$206 ;
+    \$signal$27  <= \$190 ;
   always @(posedge clk)
-    s2_d <= \$207 ;
+    s2_d <= \$191 ;
   always @(posedge clk)
-    s2_scale <= \$208 ;
+    s2_scale <= \$192 ;
   always @(posedge clk)
-    \$signal$31  <= \$209 ;
+    \$signal$31  <= \$193 ;
   always @(posedge clk)
-    s2_last <= \$210 ;
+    s2_last <= \$194 ;
   always @(posedge clk)
-    s2_psum <= \$211 ;
+    s2_psum <= \$195 ;
   always @(posedge clk)
-    o_valid <= \$212 ;
+    o_valid <= \$196 ;
   always @(posedge clk)
-    out_acc <= \$213 ;
+    out_acc <= \$197 ;
   always @(posedge clk)
-    o_psum <= \$214 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$126 [31];
+    o_psum <= \$198 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$120 [31];
   \array_mixpe_w4a16_os_4x4__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \array_mixpe_w4a16_os_4x4__pe.out_add  out_add (
-    .a(\a$130 ),
-    .b(\b$131 ),
+    .a(\a$124 ),
+    .b(\b$125 ),
     .s(y)
   );
   \array_mixpe_w4a16_os_4x4__pe.p_add  p_add (
@@ -8266,58 +8224,215 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   \array_mixpe_w4a16_os_4x4__pe.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$131 )
+    .p(\b$125 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_scale  zero_scale (
-    .\port$1037$0 (s1_zero),
+    .\port$1011$0 (s1_zero),
     .s(s1_a),
-    .y(\y$126 )
+    .y(\y$120 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$125 ),
+    .b(\b$119 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = i_a;
+    \$175  = i_a;
     if (rst) begin
-      \$191  = 64'h0000000000000000;
+      \$175  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = i_w;
+    \$176  = i_w;
     if (rst) begin
-      \$192  = 36'h000000000;
+      \$176  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = i_ctl;
+    \$177  = i_ctl;
     if (rst) begin
-      \$193  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = p_acc;
+    \$178  = p_acc;
     if (close) begin
-      \$194  = 32'd0;
+      \$178  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$194  = p_next;
+      \$178  = p_next;
     end
     if (rst) begin
-      \$194  = 32'd0;
+      \$178  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = a_acc;
+    \$179  = a_acc;
     if (close) begin
-      \$195  = 32'd0;
+      \$179  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$195  = a_next;
+      \$179  = a_next;
+    end
+    if (rst) begin
+      \$179  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$180  = grp_first;
+    if (close) begin
+      \$180  = 1'h0;
+    end else if (\$1 ) begin
+      \$180  = 1'h1;
+    end
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$181  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$181  = i_psum;
+    end
+    if (rst) begin
+      \$181  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$182  = close;
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$183  = s1_p;
+    if (close) begin
+      \$183  = p_next;
+    end
+    if (rst) begin
+      \$183  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$184  = s1_scale;
+    if (close) begin
+      \$184  = i_w[35:20];
+    end
+    if (rst) begin
+      \$184  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$185  = \$signal$22 ;
+    if (close) begin
+      \$185  = \$2 ;
+    end
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$186  = s1_last;
+    if (close) begin
+      \$186  = i_ctl[3];
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$187  = s1_psum;
+    if (close) begin
+      \$187  = \$3 ;
+    end
+    if (rst) begin
+      \$187  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$188  = s1_a;
+    if (close) begin
+      \$188  = a_next;
+    end
+    if (rst) begin
+      \$188  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$189  = s1_zero;
+    if (close) begin
+      \$189  = i_w[19:16];
+    end
+    if (rst) begin
+      \$189  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$190  = \$signal ;
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$191  = s2_d;
+    if (\$signal ) begin
+      \$191  = d;
+    end
+    if (rst) begin
+      \$191  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$192  = s2_scale;
+    if (\$signal ) begin
+      \$192  = s1_scale;
+    end
+    if (rst) begin
+      \$192  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$193  = \$signal$31 ;
+    if (\$signal ) begin
+      \$193  = \$signal$22 ;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$194  = s2_last;
+    if (\$signal ) begin
+      \$194  = s1_last;
+    end
+    if (rst) begin
+      \$194  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$195  = s2_psum;
+    if (\$signal ) begin
+      \$195  = s1_psum;
     end
     if (rst) begin
       \$195  = 32'd0;
@@ -8325,22 +8440,16 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = grp_first;
-    if (close) begin
-      \$196  = 1'h0;
-    end else if (\$1 ) begin
-      \$196  = 1'h1;
-    end
+    \$196  = \$4 ;
     if (rst) begin
       \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$197  = i_psum;
+    \$197  = out_acc;
+    if (\$signal$27 ) begin
+      \$197  = y;
     end
     if (rst) begin
       \$197  = 32'd0;
@@ -8348,392 +8457,209 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = close;
-    if (rst) begin
-      \$198  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = s1_p;
-    if (close) begin
-      \$199  = p_next;
-    end
-    if (rst) begin
-      \$199  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = s1_scale;
-    if (close) begin
-      \$200  = i_w[35:20];
-    end
-    if (rst) begin
-      \$200  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = \$signal$22 ;
-    if (close) begin
-      \$201  = \$2 ;
-    end
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = s1_last;
-    if (close) begin
-      \$202  = i_ctl[3];
-    end
-    if (rst) begin
-      \$202  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = s1_psum;
-    if (close) begin
-      \$203  = \$3 ;
-    end
-    if (rst) begin
-      \$203  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = s1_a;
-    if (close) begin
-      \$204  = a_next;
-    end
-    if (rst) begin
-      \$204  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = s1_zero;
-    if (close) begin
-      \$205  = i_w[19:16];
-    end
-    if (rst) begin
-      \$205  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = \$signal ;
-    if (rst) begin
-      \$206  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = s2_d;
-    if (\$signal ) begin
-      \$207  = d;
-    end
-    if (rst) begin
-      \$207  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s2_scale;
-    if (\$signal ) begin
-      \$208  = s1_scale;
-    end
-    if (rst) begin
-      \$208  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = \$signal$31 ;
-    if (\$signal ) begin
-      \$209  = \$signal$22 ;
-    end
-    if (rst) begin
-      \$209  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = s2_last;
-    if (\$signal ) begin
-      \$210  = s1_last;
-    end
-    if (rst) begin
-      \$210  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = s2_psum;
-    if (\$signal ) begin
-      \$211  = s1_psum;
-    end
-    if (rst) begin
-      \$211  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = \$4 ;
-    if (rst) begin
-      \$212  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = out_acc;
-    if (\$signal$27 ) begin
-      \$213  = y;
-    end
-    if (rst) begin
-      \$213  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = o_psum;
+    \$198  = o_psum;
     if (\$signal$27 ) begin
       if (s2_last) begin
-        \$214  = y;
+        \$198  = y;
       end
     end
     if (rst) begin
-      \$214  = 32'd0;
+      \$198  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$138 [1]) begin
+    if (\$134 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$138 [2]) begin
+    if (\$134 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$138 [3]) begin
+    if (\$134 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$138 [4]) begin
+    if (\$134 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$138 [5]) begin
+    if (\$134 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$138 [6]) begin
+    if (\$134 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$138 [7]) begin
+    if (\$134 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$138 [8]) begin
+    if (\$134 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$138 [9]) begin
+    if (\$134 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$138 [10]) begin
+    if (\$134 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$138 [11]) begin
+    if (\$134 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$138 [12]) begin
+    if (\$134 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$138 [13]) begin
+    if (\$134 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$138 [14]) begin
+    if (\$134 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$138 [15]) begin
+    if (\$134 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$138 [16]) begin
+    if (\$134 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$138 [17]) begin
+    if (\$134 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$138 [18]) begin
+    if (\$134 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$138 [19]) begin
+    if (\$134 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$138 [20]) begin
+    if (\$134 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$138 [21]) begin
+    if (\$134 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$138 [22]) begin
+    if (\$134 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    p_rp_rs = 5'h00;
-    if (\$143 ) begin
-      (* full_case = 32'd1 *)
-      if (\$144 ) begin
-        p_rp_rs = 5'h1a;
-      end else begin
-        p_rp_rs = \$145 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$156 ) begin
+    if (\$147 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$157 ) begin
-      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$155 [30:0] };
+      p_rp_out = { p_rp_sign, \$146 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$171 [1]) begin
+    if (\$161 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$171 [2]) begin
+    if (\$161 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$171 [3]) begin
+    if (\$161 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$171 [4]) begin
+    if (\$161 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$171 [5]) begin
+    if (\$161 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$171 [6]) begin
+    if (\$161 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$171 [7]) begin
+    if (\$161 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$171 [8]) begin
+    if (\$161 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$171 [9]) begin
+    if (\$161 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$171 [10]) begin
+    if (\$161 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$171 [11]) begin
+    if (\$161 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$171 [12]) begin
+    if (\$161 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$171 [13]) begin
+    if (\$161 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$171 [14]) begin
+    if (\$161 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$171 [15]) begin
+    if (\$161 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$171 [16]) begin
+    if (\$161 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$171 [17]) begin
+    if (\$161 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$171 [18]) begin
+    if (\$161 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    a_rp_rs = 5'h00;
-    if (\$176 ) begin
-      (* full_case = 32'd1 *)
-      if (\$177 ) begin
-        a_rp_rs = 5'h1a;
-      end else begin
-        a_rp_rs = \$178 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$189 ) begin
+    if (\$174 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$190 ) begin
-      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$188 [30:0] };
+      a_rp_out = { a_rp_sign, \$173 [30:0] };
     end
   end
   assign a0_sig = { \$7 , i_a[9:0] };
-  assign qmag0 = \$15 [3:0];
-  assign prod0 = \$26 [14:0];
-  assign a1_sig = { \$29 , i_a[25:16] };
-  assign qmag1 = \$37 [3:0];
-  assign prod1 = \$48 [14:0];
-  assign a2_sig = { \$51 , i_a[41:32] };
-  assign qmag2 = \$59 [3:0];
-  assign prod2 = \$70 [14:0];
-  assign a3_sig = { \$73 , i_a[57:48] };
-  assign qmag3 = \$81 [3:0];
-  assign prod3 = \$92 [14:0];
-  assign below0 = \$96 [4:0];
-  assign pal0 = \$99 [18:0];
-  assign aal0 = \$101 [14:0];
-  assign below1 = \$102 [4:0];
-  assign pal1 = \$105 [18:0];
-  assign aal1 = \$107 [14:0];
-  assign below2 = \$108 [4:0];
-  assign pal2 = \$111 [18:0];
-  assign aal2 = \$113 [14:0];
-  assign below3 = \$114 [4:0];
-  assign pal3 = \$117 [18:0];
-  assign aal3 = \$119 [14:0];
-  assign beat_exp = { \$120 [5], \$120 [5], \$120  };
-  assign p_beat = { \$135 [21], \$135  };
-  assign p_beat_mag = \$138 [22:0];
-  assign p_rp_ls = \$139 [4:0];
-  assign p_rp_norm = \$140 [25:0];
-  assign p_rp_eb = { \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142  };
-  assign p_rp_packed = \$155 [42:0];
-  assign a_beat = { \$168 [17], \$168  };
-  assign a_beat_mag = \$171 [18:0];
-  assign a_rp_ls = \$172 [4:0];
-  assign a_rp_norm = \$173 [25:0];
-  assign a_rp_eb = { \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175  };
-  assign a_rp_packed = \$188 [42:0];
+  assign prod0 = \$25 [14:0];
+  assign a1_sig = { \$28 , i_a[25:16] };
+  assign prod1 = \$46 [14:0];
+  assign a2_sig = { \$49 , i_a[41:32] };
+  assign prod2 = \$67 [14:0];
+  assign a3_sig = { \$70 , i_a[57:48] };
+  assign prod3 = \$88 [14:0];
+  assign below0 = \$92 [4:0];
+  assign pal0 = \$95 [18:0];
+  assign aal0 = \$97 [14:0];
+  assign below1 = \$98 [4:0];
+  assign pal1 = \$101 [18:0];
+  assign aal1 = \$103 [14:0];
+  assign below2 = \$104 [4:0];
+  assign pal2 = \$107 [18:0];
+  assign aal2 = \$109 [14:0];
+  assign below3 = \$110 [4:0];
+  assign pal3 = \$113 [18:0];
+  assign aal3 = \$115 [14:0];
+  assign beat_exp = { \$116 [5], \$116 [5], \$116  };
+  assign p_beat = { \$131 [21], \$131  };
+  assign p_beat_mag = \$134 [22:0];
+  assign p_rp_ls = \$135 [4:0];
+  assign p_rp_norm = \$136 [25:0];
+  assign p_rp_eb = { \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138  };
+  assign p_rp_packed = \$146 [42:0];
+  assign a_beat = { \$158 [17], \$158  };
+  assign a_beat_mag = \$161 [18:0];
+  assign a_rp_ls = \$162 [4:0];
+  assign a_rp_norm = \$163 [25:0];
+  assign a_rp_eb = { \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165  };
+  assign a_rp_packed = \$173 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$119  = a_acc;
-  assign \b$120  = a_rp_out;
-  assign \s$121  = a_next;
-  assign \d$122  = { 1'h0, s1_zero };
-  assign \s$123  = s1_a;
-  assign \a$124  = s1_p;
-  assign \s$127  = d;
-  assign \a$128  = s2_d;
-  assign \b$129  = s2_scale;
-  assign p = \b$131 ;
-  assign \s$133  = y;
+  assign \a$113  = a_acc;
+  assign \b$114  = a_rp_out;
+  assign \s$115  = a_next;
+  assign \d$116  = { 1'h0, s1_zero };
+  assign \s$117  = s1_a;
+  assign \a$118  = s1_p;
+  assign \s$121  = d;
+  assign \a$122  = s2_d;
+  assign \b$123  = s2_scale;
+  assign p = \b$125 ;
+  assign \s$127  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -8767,44 +8693,46 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \$15  = { 1'h0, i_w[3:0] };
-  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
-  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
-  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
-  assign \$23  = { \$7 , i_a[9:0], 3'h0 };
-  assign \$37  = { 1'h0, i_w[7:4] };
-  assign \$38  = { 1'h0, \$29 , i_a[25:16] };
-  assign \$40  = { \$29 , i_a[25:16], 1'h0 };
-  assign \$43  = { 1'h0, \$29 , i_a[25:16], 2'h0 };
-  assign \$45  = { \$29 , i_a[25:16], 3'h0 };
-  assign \$59  = { 1'h0, i_w[11:8] };
-  assign \$60  = { 1'h0, \$51 , i_a[41:32] };
-  assign \$62  = { \$51 , i_a[41:32], 1'h0 };
-  assign \$65  = { 1'h0, \$51 , i_a[41:32], 2'h0 };
-  assign \$67  = { \$51 , i_a[41:32], 3'h0 };
-  assign \$81  = { 1'h0, i_w[15:12] };
-  assign \$82  = { 1'h0, \$73 , i_a[57:48] };
-  assign \$84  = { \$73 , i_a[57:48], 1'h0 };
-  assign \$87  = { 1'h0, \$73 , i_a[57:48], 2'h0 };
-  assign \$89  = { \$73 , i_a[57:48], 3'h0 };
-  assign \$98  = { 3'h0, \$26 [14:0], 4'h0 };
-  assign \$100  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$104  = { 3'h0, \$48 [14:0], 4'h0 };
-  assign \$106  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
-  assign \$110  = { 3'h0, \$70 [14:0], 4'h0 };
-  assign \$112  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
-  assign \$116  = { 3'h0, \$92 [14:0], 4'h0 };
-  assign \$118  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
-  assign \$121  = i_a[15];
-  assign \$124  = i_a[31];
-  assign \$128  = i_a[47];
-  assign \$131  = i_a[63];
-  assign \$149  = { \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 , 23'h000000 };
-  assign \$182  = { \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 , 23'h000000 };
-  assign \b$125 [30:0] = \y$126 [30:0];
-  assign \b$125 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$151  = p_rp_sh[0];
-  assign \$184  = a_rp_sh[0];
+  assign qmag0 = i_w[3:0];
+  assign \$15  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$17  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$20  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign \$22  = { \$7 , i_a[9:0], 3'h0 };
+  assign qmag1 = i_w[7:4];
+  assign \$36  = { 1'h0, \$28 , i_a[25:16] };
+  assign \$38  = { \$28 , i_a[25:16], 1'h0 };
+  assign \$41  = { 1'h0, \$28 , i_a[25:16], 2'h0 };
+  assign \$43  = { \$28 , i_a[25:16], 3'h0 };
+  assign qmag2 = i_w[11:8];
+  assign \$57  = { 1'h0, \$49 , i_a[41:32] };
+  assign \$59  = { \$49 , i_a[41:32], 1'h0 };
+  assign \$62  = { 1'h0, \$49 , i_a[41:32], 2'h0 };
+  assign \$64  = { \$49 , i_a[41:32], 3'h0 };
+  assign qmag3 = i_w[15:12];
+  assign \$78  = { 1'h0, \$70 , i_a[57:48] };
+  assign \$80  = { \$70 , i_a[57:48], 1'h0 };
+  assign \$83  = { 1'h0, \$70 , i_a[57:48], 2'h0 };
+  assign \$85  = { \$70 , i_a[57:48], 3'h0 };
+  assign \$94  = { 3'h0, \$25 [14:0], 4'h0 };
+  assign \$96  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$100  = { 3'h0, \$46 [14:0], 4'h0 };
+  assign \$102  = { 3'h0, \$28 , i_a[25:16], 4'h0 };
+  assign \$106  = { 3'h0, \$67 [14:0], 4'h0 };
+  assign \$108  = { 3'h0, \$49 , i_a[41:32], 4'h0 };
+  assign \$112  = { 3'h0, \$88 [14:0], 4'h0 };
+  assign \$114  = { 3'h0, \$70 , i_a[57:48], 4'h0 };
+  assign \$117  = i_a[15];
+  assign \$120  = i_a[31];
+  assign \$124  = i_a[47];
+  assign \$127  = i_a[63];
+  assign \$140  = { \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 , 23'h000000 };
+  assign \$143  = \$142 ;
+  assign \$167  = { \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 , 23'h000000 };
+  assign \$170  = \$169 ;
+  assign \b$119 [30:0] = \y$120 [30:0];
+  assign \b$119 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$142  = \$136 [0];
+  assign \$169  = \$163 [0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
@@ -9849,7 +9777,7 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1037$0 , y, s);
+module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1011$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -9889,8 +9817,8 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1037$0 , y, s);
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$1037$0 ;
-  wire [3:0] \port$1037$0 ;
+  input [3:0] \port$1011$0 ;
+  wire [3:0] \port$1011$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9925,10 +9853,10 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1037$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1037$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1011$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1037$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1037$0  };
+  assign \$10  = - \port$1011$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1011$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -9952,7 +9880,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1037$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1037$0 ;
+  assign \$32  = ! \port$1011$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -10012,7 +9940,7 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1037$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1037$0  };
+  assign d = { 1'h0, \port$1011$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

@@ -4,12 +4,10 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg [127:0] \$101 ;
+  reg [8:0] \$100 ;
+  reg \$101 ;
   reg [8:0] \$102 ;
   reg \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
   wire \$11 ;
   wire [9:0] \$12 ;
   wire \$13 ;
@@ -18,99 +16,99 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
   wire [9:0] \$20 ;
-  wire [9:0] \$21 ;
-  wire \$22 ;
-  wire [9:0] \$23 ;
-  wire [11:0] \$24 ;
-  wire \$25 ;
-  wire [11:0] \$26 ;
+  wire \$21 ;
+  wire [9:0] \$22 ;
+  wire [11:0] \$23 ;
+  wire \$24 ;
+  wire [11:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [9:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [9:0] \$36 ;
+  wire [9:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [9:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [40:0] \$43 ;
-  wire \$44 ;
-  wire [3:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire [9:0] \$47 ;
-  wire [6:0] \$48 ;
-  wire [6:0] \$49 ;
+  wire [40:0] \$42 ;
+  wire \$43 ;
+  wire [3:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire [6:0] \$46 ;
+  wire [6:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
   wire [11:0] \$50 ;
-  wire [9:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire \$53 ;
-  wire [9:0] \$54 ;
-  wire [9:0] \$55 ;
-  wire \$56 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
+  wire [9:0] \$53 ;
+  wire \$54 ;
+  wire [11:0] \$55 ;
+  wire [11:0] \$56 ;
   wire [11:0] \$57 ;
-  wire [11:0] \$58 ;
-  wire [11:0] \$59 ;
+  wire \$58 ;
+  wire [9:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [9:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
+  wire [8:0] \$66 ;
   wire \$67 ;
-  wire [8:0] \$68 ;
-  wire \$69 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [8:0] \$71 ;
+  wire [9:0] \$71 ;
   wire \$72 ;
-  wire [9:0] \$73 ;
-  wire \$74 ;
+  reg [8:0] \$73 ;
+  reg [8:0] \$74 ;
   reg [8:0] \$75 ;
-  reg [8:0] \$76 ;
+  reg [10:0] \$76 ;
   reg [8:0] \$77 ;
-  reg [10:0] \$78 ;
-  reg [8:0] \$79 ;
+  reg \$78 ;
+  reg [39:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [39:0] \$81 ;
-  reg [2:0] \$82 ;
+  reg [2:0] \$80 ;
+  reg [8:0] \$81 ;
+  reg [10:0] \$82 ;
   reg [8:0] \$83 ;
-  reg [10:0] \$84 ;
+  reg [8:0] \$84 ;
   reg [8:0] \$85 ;
-  reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [5:0] \$88 ;
-  reg [255:0] \$89 ;
+  reg [5:0] \$86 ;
+  reg [255:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [4:0] \$90 ;
-  reg [4:0] \$91 ;
-  reg [143:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [10:0] \$95 ;
+  reg [143:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [10:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
+  reg [7:0] \$97 ;
   reg \$98 ;
-  reg [7:0] \$99 ;
+  reg [127:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$38 ;
-  reg [7:0] \$signature__addr$72 ;
+  wire [7:0] \$signature__addr$39 ;
+  reg [7:0] \$signature__addr$73 ;
   wire [255:0] \$signature__data ;
   wire [143:0] \$signature__data$25 ;
   wire [35:0] \$signature__data$25[0] ;
@@ -145,32 +143,32 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [15:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [127:0] \$signature__data$67 ;
-  wire [31:0] \$signature__data$67[0] ;
-  wire [31:0] \$signature__data$67[1] ;
-  wire [31:0] \$signature__data$67[2] ;
-  wire [31:0] \$signature__data$67[3] ;
-  wire [255:0] \$signature__data$76 ;
-  wire [63:0] \$signature__data$76[0] ;
-  wire [15:0] \$signature__data$76[0][0] ;
-  wire [15:0] \$signature__data$76[0][1] ;
-  wire [15:0] \$signature__data$76[0][2] ;
-  wire [15:0] \$signature__data$76[0][3] ;
-  wire [63:0] \$signature__data$76[1] ;
-  wire [15:0] \$signature__data$76[1][0] ;
-  wire [15:0] \$signature__data$76[1][1] ;
-  wire [15:0] \$signature__data$76[1][2] ;
-  wire [15:0] \$signature__data$76[1][3] ;
-  wire [63:0] \$signature__data$76[2] ;
-  wire [15:0] \$signature__data$76[2][0] ;
-  wire [15:0] \$signature__data$76[2][1] ;
-  wire [15:0] \$signature__data$76[2][2] ;
-  wire [15:0] \$signature__data$76[2][3] ;
-  wire [63:0] \$signature__data$76[3] ;
-  wire [15:0] \$signature__data$76[3][0] ;
-  wire [15:0] \$signature__data$76[3][1] ;
-  wire [15:0] \$signature__data$76[3][2] ;
-  wire [15:0] \$signature__data$76[3][3] ;
+  wire [127:0] \$signature__data$68 ;
+  wire [31:0] \$signature__data$68[0] ;
+  wire [31:0] \$signature__data$68[1] ;
+  wire [31:0] \$signature__data$68[2] ;
+  wire [31:0] \$signature__data$68[3] ;
+  wire [255:0] \$signature__data$77 ;
+  wire [63:0] \$signature__data$77[0] ;
+  wire [15:0] \$signature__data$77[0][0] ;
+  wire [15:0] \$signature__data$77[0][1] ;
+  wire [15:0] \$signature__data$77[0][2] ;
+  wire [15:0] \$signature__data$77[0][3] ;
+  wire [63:0] \$signature__data$77[1] ;
+  wire [15:0] \$signature__data$77[1][0] ;
+  wire [15:0] \$signature__data$77[1][1] ;
+  wire [15:0] \$signature__data$77[1][2] ;
+  wire [15:0] \$signature__data$77[1][3] ;
+  wire [63:0] \$signature__data$77[2] ;
+  wire [15:0] \$signature__data$77[2][0] ;
+  wire [15:0] \$signature__data$77[2][1] ;
+  wire [15:0] \$signature__data$77[2][2] ;
+  wire [15:0] \$signature__data$77[2][3] ;
+  wire [63:0] \$signature__data$77[3] ;
+  wire [15:0] \$signature__data$77[3][0] ;
+  wire [15:0] \$signature__data$77[3][1] ;
+  wire [15:0] \$signature__data$77[3][2] ;
+  wire [15:0] \$signature__data$77[3][3] ;
   wire [63:0] \$signature__data[0] ;
   wire [15:0] \$signature__data[0][0] ;
   wire [15:0] \$signature__data[0][1] ;
@@ -193,8 +191,8 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   wire [15:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$42 ;
-  reg \$signature__en$73 ;
+  wire \$signature__en$43 ;
+  reg \$signature__en$74 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -362,6 +360,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [10:0] os_n0 = 11'h000;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] raddr = 9'h000;
   input rst;
   wire rst;
@@ -732,10 +731,10 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$20 [7:0]];
+      _0_ <= a_buf[\$19 [7:0]];
     end
   end
-  assign \$signature__data$76  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [127:0] o_buf [255:0];
   initial begin
     o_buf[0] = 128'h00000000000000000000000000000000;
@@ -1001,9 +1000,9 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   reg [127:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$73 ) begin
-      _1_ <= o_buf[\$signature__addr$72 ];
-      if (o_wr__en && \$signature__addr$72  == o_wr__addr)
+    if (\$signature__en$74 ) begin
+      _1_ <= o_buf[\$signature__addr$73 ];
+      if (o_wr__en && \$signature__addr$73  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1274,7 +1273,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$21 [7:0]];
+      _2_ <= w_buf[\$20 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1295,133 +1294,132 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 3'h4;
   assign \$12  = os_len - 1'h1;
   assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
   assign \$13  = os_m0 < M;
   assign \$14  = run & \$13 ;
   assign \$17  = ~ os_is_last;
-  assign \$18  = os_since_last >= 3'h4;
-  assign \$19  = \$17  | \$18 ;
-  assign os_fire = \$16  & \$19 ;
-  assign \$20  = os_a_base + os_beat;
-  assign \$21  = os_w_base + os_beat;
-  assign \$22  = ! os_beat;
-  assign \$23  = edge_m0 + o_row_index;
-  assign \$24  = edge_y_base + \$23 [8:0];
+  assign \$18  = \$17  | os_waited;
+  assign os_fire = \$16  & \$18 ;
+  assign \$19  = os_a_base + os_beat;
+  assign \$20  = os_w_base + os_beat;
+  assign \$21  = ! os_beat;
+  assign \$22  = edge_m0 + o_row_index;
+  assign \$23  = edge_y_base + \$22 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$26  = edge_n0 + 3'h4;
-  assign \$27  = \$26  >= N;
-  assign \$28  = \$25  & \$27 ;
-  assign \$29  = edge_m0 + 3'h4;
-  assign \$30  = \$29  >= M;
-  assign is_last = \$28  & \$30 ;
-  assign \$31  = ~ y_out__valid;
-  assign \$32  = \$31  | y_out__ready;
-  assign \$33  = raddr < y_end;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = a_in__valid & a_in__ready;
-  assign \$36  = a_load_addr + 1'h1;
-  assign \$37  = ~ busy;
-  assign \$38  = start & \$37 ;
-  assign \$39  = w_in__valid & w_in__ready;
-  assign \$40  = w_load_addr + 1'h1;
-  assign \$41  = ~ busy;
-  assign \$42  = start & \$41 ;
-  assign \$43  = cycles + 1'h1;
-  assign \$44  = os_since_last == 3'h4;
-  assign \$45  = os_since_last + 1'h1;
-  assign \$46  = \$44  ? { 1'h0, os_since_last } : \$45 ;
-  assign \$47  = os_beat + 1'h1;
-  assign \$48  = os_group_beat + 1'h1;
-  assign \$49  = os_group_end ? 7'h00 : \$48 ;
+  assign \$25  = edge_n0 + 3'h4;
+  assign \$26  = \$25  >= N;
+  assign \$27  = \$24  & \$26 ;
+  assign \$28  = edge_m0 + 3'h4;
+  assign \$29  = \$28  >= M;
+  assign is_last = \$27  & \$29 ;
+  assign \$30  = ~ y_out__valid;
+  assign \$31  = \$30  | y_out__ready;
+  assign \$32  = raddr < y_end;
+  assign \$33  = \$31  & \$32 ;
+  assign \$34  = a_in__valid & a_in__ready;
+  assign \$35  = a_load_addr + 1'h1;
+  assign \$36  = ~ busy;
+  assign \$37  = start & \$36 ;
+  assign \$38  = w_in__valid & w_in__ready;
+  assign \$39  = w_load_addr + 1'h1;
+  assign \$40  = ~ busy;
+  assign \$41  = start & \$40 ;
+  assign \$42  = cycles + 1'h1;
+  assign \$43  = ~ os_waited;
+  assign \$44  = os_since_last + \$43 ;
+  assign \$45  = os_beat + 1'h1;
+  assign \$46  = os_group_beat + 1'h1;
+  assign \$47  = os_group_end ? 7'h00 : \$46 ;
+  assign \$48  = os_n0 + 3'h4;
+  assign \$49  = os_w_base + os_len;
   assign \$50  = os_n0 + 3'h4;
-  assign \$51  = os_w_base + os_len;
-  assign \$52  = os_n0 + 3'h4;
-  assign \$53  = \$52  >= N;
-  assign \$54  = os_m0 + 3'h4;
-  assign \$55  = os_a_base + os_len;
-  assign \$56  = run & o_row_valid;
+  assign \$51  = \$50  >= N;
+  assign \$52  = os_m0 + 3'h4;
+  assign \$53  = os_a_base + os_len;
+  assign \$54  = run & o_row_valid;
+  assign \$55  = edge_n0 + 3'h4;
+  assign \$56  = edge_y_base + M;
   assign \$57  = edge_n0 + 3'h4;
-  assign \$58  = edge_y_base + M;
-  assign \$59  = edge_n0 + 3'h4;
-  assign \$60  = \$59  >= N;
-  assign \$61  = edge_m0 + 3'h4;
-  assign \$62  = run & o_row_valid;
-  assign \$63  = run & o_row_valid;
-  assign \$64  = \$23 [8:0] < M;
-  assign \$65  = \$63  & \$64 ;
-  assign \$66  = run & o_row_valid;
-  assign \$67  = \$66  & is_last;
-  assign \$68  = o_wr__addr + 1'h1;
-  assign \$69  = \$68  > y_end;
-  assign \$70  = o_wr__en & \$69 ;
-  assign \$71  = o_wr__addr + 1'h1;
-  assign \$72  = run & last_write;
-  assign \$73  = raddr + 1'h1;
-  assign \$74  = raddr == y_end;
+  assign \$58  = \$57  >= N;
+  assign \$59  = edge_m0 + 3'h4;
+  assign \$60  = run & o_row_valid;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = \$22 [8:0] < M;
+  assign \$63  = \$61  & \$62 ;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$64  & is_last;
+  assign \$66  = o_wr__addr + 1'h1;
+  assign \$67  = \$66  > y_end;
+  assign \$68  = o_wr__en & \$67 ;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = run & last_write;
+  assign \$71  = raddr + 1'h1;
+  assign \$72  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$75 ;
+    a_load_addr <= \$73 ;
   always @(posedge clk)
-    w_load_addr <= \$76 ;
+    w_load_addr <= \$74 ;
   always @(posedge clk)
-    M <= \$77 ;
+    M <= \$75 ;
   always @(posedge clk)
-    N <= \$78 ;
+    N <= \$76 ;
   always @(posedge clk)
-    os_len <= \$79 ;
+    os_len <= \$77 ;
   always @(posedge clk)
-    run <= \$80 ;
+    run <= \$78 ;
   always @(posedge clk)
-    cycles <= \$81 ;
+    cycles <= \$79 ;
   always @(posedge clk)
-    os_since_last <= \$82 ;
+    os_since_last <= \$80 ;
   always @(posedge clk)
-    os_m0 <= \$83 ;
+    os_m0 <= \$81 ;
   always @(posedge clk)
-    os_n0 <= \$84 ;
+    os_n0 <= \$82 ;
   always @(posedge clk)
-    os_beat <= \$85 ;
+    os_beat <= \$83 ;
   always @(posedge clk)
-    os_a_base <= \$86 ;
+    os_a_base <= \$84 ;
   always @(posedge clk)
-    os_w_base <= \$87 ;
+    os_w_base <= \$85 ;
   always @(posedge clk)
-    os_group_beat <= \$88 ;
+    os_group_beat <= \$86 ;
   always @(posedge clk)
-    i_a <= \$89 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    issue_d1 <= \$90 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    i_ctl <= \$91 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    i_w <= \$92 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    edge_m0 <= \$93 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    edge_n0 <= \$94 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    edge_y_base <= \$95 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    s1_valid <= \$96 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    o_wr__en <= \$97 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    s1_first <= \$98 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    o_wr__addr <= \$99 ;
+    o_wr__addr <= \$97 ;
   always @(posedge clk)
-    last_write <= \$100 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_row <= \$101 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    y_end <= \$102 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    drain <= \$103 ;
+    drain <= \$101 ;
   always @(posedge clk)
-    raddr <= \$104 ;
+    raddr <= \$102 ;
   always @(posedge clk)
-    y_out__valid <= \$105 ;
+    y_out__valid <= \$103 ;
   \array_mixpe_w4a16_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1438,7 +1436,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$22 ;
+      issue[2] = \$21 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1447,54 +1445,74 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$34 ;
+      fetch = \$33 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$signature__addr$72  = 8'h00;
+    \$signature__addr$73  = 8'h00;
     if (drain) begin
-      \$signature__addr$72  = raddr[7:0];
+      \$signature__addr$73  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$signature__en$73  = 1'h1;
+    \$signature__en$74  = 1'h1;
     if (drain) begin
-      \$signature__en$73  = fetch;
+      \$signature__en$74  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$75  = a_load_addr;
-    if (\$35 ) begin
-      \$75  = \$36 [8:0];
+    \$73  = a_load_addr;
+    if (\$34 ) begin
+      \$73  = \$35 [8:0];
     end
+    if (\$37 ) begin
+      \$73  = 9'h000;
+    end
+    if (rst) begin
+      \$73  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$74  = w_load_addr;
     if (\$38 ) begin
-      \$75  = 9'h000;
+      \$74  = \$39 [8:0];
+    end
+    if (\$41 ) begin
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$75  = 9'h000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$76  = w_load_addr;
-    if (\$39 ) begin
-      \$76  = \$40 [8:0];
-    end
-    if (\$42 ) begin
-      \$76  = 9'h000;
-    end
-    if (rst) begin
-      \$76  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$77  = M;
+    \$75  = M;
     if (go) begin
-      \$77  = m;
+      \$75  = m;
+    end
+    if (rst) begin
+      \$75  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$76  = N;
+    if (go) begin
+      \$76  = n;
+    end
+    if (rst) begin
+      \$76  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$77  = os_len;
+    if (go) begin
+      \$77  = k_beats;
     end
     if (rst) begin
       \$77  = 9'h000;
@@ -1502,76 +1520,90 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$78  = N;
+    \$78  = run;
     if (go) begin
-      \$78  = n;
+      \$78  = 1'h1;
+    end
+    if (\$70 ) begin
+      \$78  = 1'h0;
     end
     if (rst) begin
-      \$78  = 11'h000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$79  = os_len;
+    \$79  = cycles;
     if (go) begin
-      \$79  = k_beats;
-    end
-    if (rst) begin
-      \$79  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$80  = run;
-    if (go) begin
-      \$80  = 1'h1;
-    end
-    if (\$72 ) begin
-      \$80  = 1'h0;
-    end
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$81  = cycles;
-    if (go) begin
-      \$81  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
     if (run) begin
-      \$81  = \$43 [39:0];
+      \$79  = \$42 [39:0];
     end
     if (rst) begin
-      \$81  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$82  = \$46 [2:0];
+    \$80  = \$44 [2:0];
     if (go) begin
-      \$82  = 3'h4;
+      \$80  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$82  = 3'h1;
+        \$80  = 3'h1;
       end
     end
     if (rst) begin
-      \$82  = 3'h0;
+      \$80  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$83  = os_m0;
+    \$81  = os_m0;
+    if (go) begin
+      \$81  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$51 ) begin
+          \$81  = \$52 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$81  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$82  = os_n0;
+    if (go) begin
+      \$82  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$82  = \$48 [10:0];
+        if (\$51 ) begin
+          \$82  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$82  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$83  = os_beat;
     if (go) begin
       \$83  = 9'h000;
     end
     if (os_fire) begin
+      \$83  = \$45 [8:0];
       if (os_is_last) begin
-        if (\$53 ) begin
-          \$83  = \$54 [8:0];
-        end
+        \$83  = 9'h000;
       end
     end
     if (rst) begin
@@ -1580,32 +1612,33 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$84  = os_n0;
+    \$84  = os_a_base;
     if (go) begin
-      \$84  = 11'h000;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$84  = \$50 [10:0];
-        if (\$53 ) begin
-          \$84  = 11'h000;
+        if (\$51 ) begin
+          \$84  = \$53 [8:0];
         end
       end
     end
     if (rst) begin
-      \$84  = 11'h000;
+      \$84  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$85  = os_beat;
+    \$85  = os_w_base;
     if (go) begin
       \$85  = 9'h000;
     end
     if (os_fire) begin
-      \$85  = \$47 [8:0];
       if (os_is_last) begin
-        \$85  = 9'h000;
+        \$85  = \$49 [8:0];
+        if (\$51 ) begin
+          \$85  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -1614,239 +1647,204 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$86  = os_a_base;
+    \$86  = os_group_beat;
     if (go) begin
-      \$86  = 9'h000;
+      \$86  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$53 ) begin
-          \$86  = \$55 [8:0];
-        end
-      end
+      \$86  = \$47 [5:0];
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$86  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$87  = os_w_base;
+    \$87  = \$signature__data$77 ;
+    if (rst) begin
+      \$87  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$91  = edge_m0;
     if (go) begin
-      \$87  = 9'h000;
+      \$91  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$87  = \$51 [8:0];
-        if (\$53 ) begin
-          \$87  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = os_group_beat;
-    if (go) begin
-      \$88  = 6'h00;
-    end
-    if (os_fire) begin
-      \$88  = \$49 [5:0];
-    end
-    if (rst) begin
-      \$88  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = \$signature__data$76 ;
-    if (rst) begin
-      \$89  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = issue;
-    if (rst) begin
-      \$90  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = issue_d1;
-    if (rst) begin
-      \$91  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = w_rd__data;
-    if (rst) begin
-      \$92  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = edge_m0;
-    if (go) begin
-      \$93  = 9'h000;
-    end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        if (\$60 ) begin
-          \$93  = \$61 [8:0];
+        if (\$58 ) begin
+          \$91  = \$59 [8:0];
         end
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$91  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = edge_n0;
+    \$92  = edge_n0;
     if (go) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        \$94  = \$57 [10:0];
-        if (\$60 ) begin
-          \$94  = 11'h000;
+        \$92  = \$55 [10:0];
+        if (\$58 ) begin
+          \$92  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = edge_y_base;
+    \$93  = edge_y_base;
     if (go) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        \$95  = \$58 [10:0];
-        if (\$60 ) begin
-          \$95  = 11'h000;
+        \$93  = \$56 [10:0];
+        if (\$58 ) begin
+          \$93  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = \$62 ;
+    \$94  = \$60 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$95  = \$63 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$96  = 1'h1;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = \$65 ;
+    \$97  = \$23 [7:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$98  = 1'h1;
+    \$98  = \$65 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$99  = \$24 [7:0];
+    \$99 [31:0] = o_row[31:0];
+    \$99 [63:32] = o_row[63:32];
+    \$99 [95:64] = o_row[95:64];
+    \$99 [127:96] = o_row[127:96];
     if (rst) begin
-      \$99  = 8'h00;
+      \$99  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$100  = \$67 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$101 [31:0] = o_row[31:0];
-    \$101 [63:32] = o_row[63:32];
-    \$101 [95:64] = o_row[95:64];
-    \$101 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$101  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$102  = y_end;
-    if (\$70 ) begin
-      \$102  = \$71 ;
+    \$100  = y_end;
+    if (\$68 ) begin
+      \$100  = \$69 ;
     end
     if (go) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$103  = drain;
-    if (\$72 ) begin
-      \$103  = 1'h1;
+    \$101  = drain;
+    if (\$70 ) begin
+      \$101  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$74 ) begin
-          \$103  = 1'h0;
+        if (\$72 ) begin
+          \$101  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$102  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$102  = \$71 [8:0];
+      end
+    end
+    if (go) begin
+      \$102  = 9'h000;
+    end
+    if (rst) begin
+      \$102  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$103  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$103  = 1'h1;
+      end else if (y_out__ready) begin
+        \$103  = 1'h0;
+      end
+    end
+    if (go) begin
       \$103  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$104  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$104  = \$73 [8:0];
-      end
-    end
-    if (go) begin
-      \$104  = 9'h000;
-    end
     if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$105  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$105  = 1'h1;
-      end else if (y_out__ready) begin
-        \$105  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (rst) begin
-      \$105  = 1'h0;
+      \$103  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1854,20 +1852,20 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$38  = \$20 [7:0];
-  assign w_rd__addr = \$21 [7:0];
-  assign \$signature__en$42  = os_fire;
+  assign \$signature__addr$39  = \$19 [7:0];
+  assign w_rd__addr = \$20 [7:0];
+  assign \$signature__en$43  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$23 [8:0];
-  assign edge_addr = \$24 [10:0];
+  assign edge_row_m = \$22 [8:0];
+  assign edge_addr = \$23 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$67  = y_out__payload;
+  assign \$signature__data$68  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[63:0];
   assign \a_in__payload[0][0]  = a_in__payload[15:0];
@@ -2004,10 +2002,10 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \o_wr__data[1]  = edge_new[63:32];
   assign \o_wr__data[2]  = edge_new[95:64];
   assign \o_wr__data[3]  = edge_new[127:96];
-  assign \$signature__data$67[0]  = y_out__payload[31:0];
-  assign \$signature__data$67[1]  = y_out__payload[63:32];
-  assign \$signature__data$67[2]  = y_out__payload[95:64];
-  assign \$signature__data$67[3]  = y_out__payload[127:96];
+  assign \$signature__data$68[0]  = y_out__payload[31:0];
+  assign \$signature__data$68[1]  = y_out__payload[63:32];
+  assign \$signature__data$68[2]  = y_out__payload[95:64];
+  assign \$signature__data$68[3]  = y_out__payload[127:96];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2028,26 +2026,26 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \i_a[3][1]  = i_a[223:208];
   assign \i_a[3][2]  = i_a[239:224];
   assign \i_a[3][3]  = i_a[255:240];
-  assign \$signature__data$76[0]  = \$signature__data$76 [63:0];
-  assign \$signature__data$76[0][0]  = \$signature__data$76 [15:0];
-  assign \$signature__data$76[0][1]  = \$signature__data$76 [31:16];
-  assign \$signature__data$76[0][2]  = \$signature__data$76 [47:32];
-  assign \$signature__data$76[0][3]  = \$signature__data$76 [63:48];
-  assign \$signature__data$76[1]  = \$signature__data$76 [127:64];
-  assign \$signature__data$76[1][0]  = \$signature__data$76 [79:64];
-  assign \$signature__data$76[1][1]  = \$signature__data$76 [95:80];
-  assign \$signature__data$76[1][2]  = \$signature__data$76 [111:96];
-  assign \$signature__data$76[1][3]  = \$signature__data$76 [127:112];
-  assign \$signature__data$76[2]  = \$signature__data$76 [191:128];
-  assign \$signature__data$76[2][0]  = \$signature__data$76 [143:128];
-  assign \$signature__data$76[2][1]  = \$signature__data$76 [159:144];
-  assign \$signature__data$76[2][2]  = \$signature__data$76 [175:160];
-  assign \$signature__data$76[2][3]  = \$signature__data$76 [191:176];
-  assign \$signature__data$76[3]  = \$signature__data$76 [255:192];
-  assign \$signature__data$76[3][0]  = \$signature__data$76 [207:192];
-  assign \$signature__data$76[3][1]  = \$signature__data$76 [223:208];
-  assign \$signature__data$76[3][2]  = \$signature__data$76 [239:224];
-  assign \$signature__data$76[3][3]  = \$signature__data$76 [255:240];
+  assign \$signature__data$77[0]  = \$signature__data$77 [63:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [15:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [31:16];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [47:32];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [63:48];
+  assign \$signature__data$77[1]  = \$signature__data$77 [127:64];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [79:64];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [95:80];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [111:96];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [127:112];
+  assign \$signature__data$77[2]  = \$signature__data$77 [191:128];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [143:128];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [159:144];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [175:160];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [191:176];
+  assign \$signature__data$77[3]  = \$signature__data$77 [255:192];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [207:192];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [223:208];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [239:224];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [255:240];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2127,7 +2125,7 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[31:0] = s1_row[31:0];
   assign \$15  = 1'h1;
   assign \$16  = \$14 ;
-  assign \$25  = block_done;
+  assign \$24  = block_done;
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
@@ -4936,7 +4934,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$2129$0 (i_zero),
+    .\port$2128$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5650,7 +5648,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2129$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2128$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -5690,8 +5688,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2129$0 ;
-  wire [3:0] \port$2129$0 ;
+  input [3:0] \port$2128$0 ;
+  wire [3:0] \port$2128$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -5726,10 +5724,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2129$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2128$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2129$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2129$0  };
+  assign \$10  = - \port$2128$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2128$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -5753,7 +5751,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2129$0 ;
+  assign \$32  = ! \port$2128$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -5813,7 +5811,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2129$0  };
+  assign d = { 1'h0, \port$2128$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -6218,7 +6216,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$2135$0 (i_zero),
+    .\port$2134$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -6932,7 +6930,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2135$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2134$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -6972,8 +6970,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2135$0 ;
-  wire [3:0] \port$2135$0 ;
+  input [3:0] \port$2134$0 ;
+  wire [3:0] \port$2134$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7008,10 +7006,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2135$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2134$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2135$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2135$0  };
+  assign \$10  = - \port$2134$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2134$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -7035,7 +7033,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2135$0 ;
+  assign \$32  = ! \port$2134$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -7095,7 +7093,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2135$0  };
+  assign d = { 1'h0, \port$2134$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -7500,7 +7498,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$2143$0 (i_zero),
+    .\port$2142$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8214,7 +8212,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2143$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2142$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -8254,8 +8252,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2143$0 ;
-  wire [3:0] \port$2143$0 ;
+  input [3:0] \port$2142$0 ;
+  wire [3:0] \port$2142$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -8290,10 +8288,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2143$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2142$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2143$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2143$0  };
+  assign \$10  = - \port$2142$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2142$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -8317,7 +8315,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2143$0 ;
+  assign \$32  = ! \port$2142$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -8377,7 +8375,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2143$0  };
+  assign d = { 1'h0, \port$2142$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -8782,7 +8780,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$2153$0 (i_zero),
+    .\port$2152$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -9496,7 +9494,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2153$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2152$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -9536,8 +9534,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$2153$0 ;
-  wire [3:0] \port$2153$0 ;
+  input [3:0] \port$2152$0 ;
+  wire [3:0] \port$2152$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9572,10 +9570,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$2153$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$2152$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$2153$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$2153$0  };
+  assign \$10  = - \port$2152$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$2152$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -9599,7 +9597,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$2153$0 ;
+  assign \$32  = ! \port$2152$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -9659,7 +9657,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$2153$0  };
+  assign d = { 1'h0, \port$2152$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];
@@ -13132,118 +13130,102 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [5:0] \$100 ;
-  wire \$101 ;
-  wire [21:0] \$102 ;
-  wire [21:0] \$103 ;
-  wire [17:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire [5:0] \$106 ;
-  wire \$107 ;
-  wire [21:0] \$108 ;
-  wire [21:0] \$109 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [5:0] \$102 ;
+  wire \$103 ;
+  wire [21:0] \$104 ;
+  wire [21:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
+  wire [5:0] \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [5:0] \$112 ;
-  wire \$113 ;
-  wire [21:0] \$114 ;
-  wire [21:0] \$115 ;
-  wire [17:0] \$116 ;
-  wire [17:0] \$117 ;
-  wire [5:0] \$118 ;
-  wire \$119 ;
+  wire [21:0] \$110 ;
+  wire [21:0] \$111 ;
+  wire [17:0] \$112 ;
+  wire [17:0] \$113 ;
+  wire [5:0] \$114 ;
+  wire \$115 ;
+  wire [19:0] \$116 ;
+  wire [19:0] \$117 ;
+  wire \$118 ;
+  wire [19:0] \$119 ;
   wire [4:0] \$12 ;
   wire [19:0] \$120 ;
-  wire [19:0] \$121 ;
+  wire [20:0] \$121 ;
   wire \$122 ;
   wire [19:0] \$123 ;
   wire [19:0] \$124 ;
-  wire [20:0] \$125 ;
-  wire \$126 ;
+  wire \$125 ;
+  wire [19:0] \$126 ;
   wire [19:0] \$127 ;
-  wire [19:0] \$128 ;
-  wire \$129 ;
-  wire [4:0] \$13 ;
-  wire [19:0] \$130 ;
-  wire [19:0] \$131 ;
-  wire [20:0] \$132 ;
-  wire [21:0] \$133 ;
-  wire \$134 ;
-  wire [23:0] \$135 ;
-  wire [23:0] \$136 ;
-  wire [5:0] \$137 ;
-  wire [56:0] \$138 ;
-  wire [8:0] \$139 ;
+  wire [20:0] \$128 ;
+  wire [21:0] \$129 ;
+  wire [11:0] \$13 ;
+  wire \$130 ;
+  wire [23:0] \$131 ;
+  wire [23:0] \$132 ;
+  wire [5:0] \$133 ;
+  wire [56:0] \$134 ;
+  wire [8:0] \$135 ;
+  wire [9:0] \$136 ;
+  wire [19:0] \$137 ;
+  wire [50:0] \$138 ;
+  wire [51:0] \$139 ;
   wire [11:0] \$14 ;
-  wire [9:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire [19:0] \$143 ;
-  wire [56:0] \$144 ;
-  wire [19:0] \$145 ;
-  wire [20:0] \$146 ;
-  wire [51:0] \$147 ;
-  wire [52:0] \$148 ;
-  wire \$149 ;
+  wire \$143 ;
+  wire [52:0] \$144 ;
+  wire \$145 ;
+  wire [15:0] \$146 ;
+  wire [15:0] \$147 ;
+  wire [15:0] \$148 ;
+  wire [15:0] \$149 ;
   wire [11:0] \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire [53:0] \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire [15:0] \$156 ;
-  wire [15:0] \$157 ;
-  wire [15:0] \$158 ;
-  wire [15:0] \$159 ;
+  wire [16:0] \$150 ;
+  wire [15:0] \$151 ;
+  wire [15:0] \$152 ;
+  wire [15:0] \$153 ;
+  wire [15:0] \$154 ;
+  wire [16:0] \$155 ;
+  wire [17:0] \$156 ;
+  wire \$157 ;
+  wire [19:0] \$158 ;
+  wire [19:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [16:0] \$160 ;
-  wire [15:0] \$161 ;
-  wire [15:0] \$162 ;
-  wire [15:0] \$163 ;
-  wire [15:0] \$164 ;
-  wire [16:0] \$165 ;
-  wire [17:0] \$166 ;
+  wire [5:0] \$160 ;
+  wire [56:0] \$161 ;
+  wire [8:0] \$162 ;
+  wire [9:0] \$163 ;
+  wire [19:0] \$164 ;
+  wire [50:0] \$165 ;
+  wire [51:0] \$166 ;
   wire \$167 ;
-  wire [19:0] \$168 ;
-  wire [19:0] \$169 ;
-  wire [11:0] \$17 ;
-  wire [5:0] \$170 ;
-  wire [56:0] \$171 ;
-  wire [8:0] \$172 ;
-  wire [9:0] \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire [19:0] \$176 ;
-  wire [56:0] \$177 ;
-  wire [19:0] \$178 ;
-  wire [20:0] \$179 ;
-  wire [12:0] \$18 ;
-  wire [51:0] \$180 ;
-  wire [52:0] \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire [53:0] \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  reg [63:0] \$189 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire [12:0] \$17 ;
+  wire \$170 ;
+  wire [52:0] \$171 ;
+  wire \$172 ;
+  reg [63:0] \$173 ;
+  reg [15:0] \$174 ;
+  reg [4:0] \$175 ;
+  reg [31:0] \$176 ;
+  reg [31:0] \$177 ;
+  reg \$178 ;
+  reg \$179 ;
+  wire [13:0] \$18 ;
+  reg [65:0] \$180 ;
   wire [13:0] \$19 ;
-  reg [15:0] \$190 ;
-  reg [4:0] \$191 ;
-  reg [31:0] \$192 ;
-  reg [31:0] \$193 ;
-  reg \$194 ;
-  reg \$195 ;
-  reg [65:0] \$196 ;
   wire \$2 ;
   wire [13:0] \$20 ;
   wire [13:0] \$21 ;
-  wire [13:0] \$22 ;
-  wire [14:0] \$23 ;
-  wire [15:0] \$24 ;
+  wire [14:0] \$22 ;
+  wire [15:0] \$23 ;
+  wire \$24 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
@@ -13253,21 +13235,21 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire [4:0] \$34 ;
-  wire [4:0] \$35 ;
+  wire [4:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [11:0] \$35 ;
   wire [11:0] \$36 ;
   wire [11:0] \$37 ;
-  wire [11:0] \$38 ;
-  wire [11:0] \$39 ;
+  wire [12:0] \$38 ;
+  wire [13:0] \$39 ;
   wire \$4 ;
-  wire [12:0] \$40 ;
+  wire [13:0] \$40 ;
   wire [13:0] \$41 ;
   wire [13:0] \$42 ;
-  wire [13:0] \$43 ;
-  wire [13:0] \$44 ;
-  wire [14:0] \$45 ;
-  wire [15:0] \$46 ;
+  wire [14:0] \$43 ;
+  wire [15:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -13276,22 +13258,22 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [4:0] \$56 ;
-  wire [4:0] \$57 ;
+  wire [4:0] \$54 ;
+  wire [11:0] \$55 ;
+  wire [11:0] \$56 ;
+  wire [11:0] \$57 ;
   wire [11:0] \$58 ;
-  wire [11:0] \$59 ;
+  wire [12:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire [12:0] \$62 ;
+  wire [13:0] \$60 ;
+  wire [13:0] \$61 ;
+  wire [13:0] \$62 ;
   wire [13:0] \$63 ;
-  wire [13:0] \$64 ;
-  wire [13:0] \$65 ;
-  wire [13:0] \$66 ;
-  wire [14:0] \$67 ;
-  wire [15:0] \$68 ;
+  wire [14:0] \$64 ;
+  wire [15:0] \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
   wire \$69 ;
   wire \$7 ;
   wire \$70 ;
@@ -13299,37 +13281,37 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire [4:0] \$78 ;
-  wire [4:0] \$79 ;
+  wire [4:0] \$75 ;
+  wire [11:0] \$76 ;
+  wire [11:0] \$77 ;
+  wire [11:0] \$78 ;
+  wire [11:0] \$79 ;
   wire \$8 ;
-  wire [11:0] \$80 ;
-  wire [11:0] \$81 ;
-  wire [11:0] \$82 ;
-  wire [11:0] \$83 ;
-  wire [12:0] \$84 ;
-  wire [13:0] \$85 ;
-  wire [13:0] \$86 ;
-  wire [13:0] \$87 ;
-  wire [13:0] \$88 ;
-  wire [14:0] \$89 ;
+  wire [12:0] \$80 ;
+  wire [13:0] \$81 ;
+  wire [13:0] \$82 ;
+  wire [13:0] \$83 ;
+  wire [13:0] \$84 ;
+  wire [14:0] \$85 ;
+  wire [15:0] \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [15:0] \$90 ;
+  wire [5:0] \$90 ;
   wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [5:0] \$94 ;
-  wire \$95 ;
-  wire [21:0] \$96 ;
-  wire [21:0] \$97 ;
-  wire [17:0] \$98 ;
-  wire [17:0] \$99 ;
+  wire [21:0] \$92 ;
+  wire [21:0] \$93 ;
+  wire [17:0] \$94 ;
+  wire [17:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire \$97 ;
+  wire [21:0] \$98 ;
+  wire [21:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$101 ;
+  wire [31:0] \a$95 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -13355,21 +13337,18 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [18:0] a_beat_mag;
   wire [31:0] a_next;
   wire [18:0] a_rp_eb;
-  wire a_rp_lost;
   wire [4:0] a_rp_ls;
   reg [4:0] a_rp_msb;
   wire [25:0] a_rp_norm;
   reg [31:0] a_rp_out;
   wire [42:0] a_rp_packed;
-  reg [4:0] a_rp_rs;
-  wire [25:0] a_rp_sh;
   wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$102 ;
+  wire [31:0] \b$96 ;
   wire [7:0] beat_exp;
   wire [4:0] below0;
   wire [4:0] below1;
@@ -13455,14 +13434,11 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [22:0] p_beat_mag;
   wire [31:0] p_next;
   wire [18:0] p_rp_eb;
-  wire p_rp_lost;
   wire [4:0] p_rp_ls;
   reg [4:0] p_rp_msb;
   wire [25:0] p_rp_norm;
   reg [31:0] p_rp_out;
   wire [42:0] p_rp_packed;
-  reg [4:0] p_rp_rs;
-  wire [25:0] p_rp_sh;
   wire p_rp_sign;
   wire [18:0] pal0;
   wire [18:0] pal1;
@@ -13479,7 +13455,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$103 ;
+  wire [31:0] \s$97 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign close = i_ctl[0] & i_ctl[4];
@@ -13497,195 +13473,177 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \$11  = ! i_a[9:0];
   assign a0_zero = \$10  & \$11 ;
   assign \$12  = - i_w[3:0];
-  assign \$15  = \$13 [0] ? \$14  : 12'h000;
-  assign \$17  = \$13 [1] ? \$16  : 12'h000;
-  assign \$18  = \$15  + \$17 ;
-  assign \$20  = \$13 [2] ? \$19  : 14'h0000;
-  assign \$22  = \$13 [3] ? \$21  : 14'h0000;
-  assign \$23  = \$20  + \$22 ;
-  assign \$24  = \$18  + \$23 ;
+  assign \$14  = qmag0[0] ? \$13  : 12'h000;
+  assign \$16  = qmag0[1] ? \$15  : 12'h000;
+  assign \$17  = \$14  + \$16 ;
+  assign \$19  = qmag0[2] ? \$18  : 14'h0000;
+  assign \$21  = qmag0[3] ? \$20  : 14'h0000;
+  assign \$22  = \$19  + \$21 ;
+  assign \$23  = \$17  + \$22 ;
   assign live0 = | { \$5 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
+  assign \$24  = ! i_a[30:26];
+  assign a1_e = \$24  ? 5'h01 : i_a[30:26];
   assign \$25  = ! i_a[30:26];
-  assign a1_e = \$25  ? 5'h01 : i_a[30:26];
-  assign \$26  = ! i_a[30:26];
-  assign \$27  = ~ \$26 ;
-  assign \$28  = i_a[30:26] == 5'h1f;
-  assign \$29  = ! i_a[25:16];
-  assign a1_inf = \$28  & \$29 ;
-  assign \$30  = i_a[30:26] == 5'h1f;
-  assign \$31  = | i_a[25:16];
-  assign a1_nan = \$30  & \$31 ;
-  assign \$32  = ! i_a[30:26];
-  assign \$33  = ! i_a[25:16];
-  assign a1_zero = \$32  & \$33 ;
-  assign \$34  = - i_w[7:4];
-  assign \$37  = \$35 [0] ? \$36  : 12'h000;
-  assign \$39  = \$35 [1] ? \$38  : 12'h000;
-  assign \$40  = \$37  + \$39 ;
-  assign \$42  = \$35 [2] ? \$41  : 14'h0000;
-  assign \$44  = \$35 [3] ? \$43  : 14'h0000;
-  assign \$45  = \$42  + \$44 ;
-  assign \$46  = \$40  + \$45 ;
-  assign live1 = | { \$27 , i_a[25:16] };
+  assign \$26  = ~ \$25 ;
+  assign \$27  = i_a[30:26] == 5'h1f;
+  assign \$28  = ! i_a[25:16];
+  assign a1_inf = \$27  & \$28 ;
+  assign \$29  = i_a[30:26] == 5'h1f;
+  assign \$30  = | i_a[25:16];
+  assign a1_nan = \$29  & \$30 ;
+  assign \$31  = ! i_a[30:26];
+  assign \$32  = ! i_a[25:16];
+  assign a1_zero = \$31  & \$32 ;
+  assign \$33  = - i_w[7:4];
+  assign \$35  = qmag1[0] ? \$34  : 12'h000;
+  assign \$37  = qmag1[1] ? \$36  : 12'h000;
+  assign \$38  = \$35  + \$37 ;
+  assign \$40  = qmag1[2] ? \$39  : 14'h0000;
+  assign \$42  = qmag1[3] ? \$41  : 14'h0000;
+  assign \$43  = \$40  + \$42 ;
+  assign \$44  = \$38  + \$43 ;
+  assign live1 = | { \$26 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$47  = ! i_a[46:42];
-  assign a2_e = \$47  ? 5'h01 : i_a[46:42];
-  assign \$48  = ! i_a[46:42];
-  assign \$49  = ~ \$48 ;
+  assign \$45  = ! i_a[46:42];
+  assign a2_e = \$45  ? 5'h01 : i_a[46:42];
+  assign \$46  = ! i_a[46:42];
+  assign \$47  = ~ \$46 ;
+  assign \$48  = i_a[46:42] == 5'h1f;
+  assign \$49  = ! i_a[41:32];
+  assign a2_inf = \$48  & \$49 ;
   assign \$50  = i_a[46:42] == 5'h1f;
-  assign \$51  = ! i_a[41:32];
-  assign a2_inf = \$50  & \$51 ;
-  assign \$52  = i_a[46:42] == 5'h1f;
-  assign \$53  = | i_a[41:32];
-  assign a2_nan = \$52  & \$53 ;
-  assign \$54  = ! i_a[46:42];
-  assign \$55  = ! i_a[41:32];
-  assign a2_zero = \$54  & \$55 ;
-  assign \$56  = - i_w[11:8];
-  assign \$59  = \$57 [0] ? \$58  : 12'h000;
-  assign \$61  = \$57 [1] ? \$60  : 12'h000;
-  assign \$62  = \$59  + \$61 ;
-  assign \$64  = \$57 [2] ? \$63  : 14'h0000;
-  assign \$66  = \$57 [3] ? \$65  : 14'h0000;
-  assign \$67  = \$64  + \$66 ;
-  assign \$68  = \$62  + \$67 ;
-  assign live2 = | { \$49 , i_a[41:32] };
+  assign \$51  = | i_a[41:32];
+  assign a2_nan = \$50  & \$51 ;
+  assign \$52  = ! i_a[46:42];
+  assign \$53  = ! i_a[41:32];
+  assign a2_zero = \$52  & \$53 ;
+  assign \$54  = - i_w[11:8];
+  assign \$56  = qmag2[0] ? \$55  : 12'h000;
+  assign \$58  = qmag2[1] ? \$57  : 12'h000;
+  assign \$59  = \$56  + \$58 ;
+  assign \$61  = qmag2[2] ? \$60  : 14'h0000;
+  assign \$63  = qmag2[3] ? \$62  : 14'h0000;
+  assign \$64  = \$61  + \$63 ;
+  assign \$65  = \$59  + \$64 ;
+  assign live2 = | { \$47 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$69  = ! i_a[62:58];
-  assign a3_e = \$69  ? 5'h01 : i_a[62:58];
-  assign \$70  = ! i_a[62:58];
-  assign \$71  = ~ \$70 ;
-  assign \$72  = i_a[62:58] == 5'h1f;
-  assign \$73  = ! i_a[57:48];
-  assign a3_inf = \$72  & \$73 ;
-  assign \$74  = i_a[62:58] == 5'h1f;
-  assign \$75  = | i_a[57:48];
-  assign a3_nan = \$74  & \$75 ;
-  assign \$76  = ! i_a[62:58];
-  assign \$77  = ! i_a[57:48];
-  assign a3_zero = \$76  & \$77 ;
-  assign \$78  = - i_w[15:12];
-  assign \$81  = \$79 [0] ? \$80  : 12'h000;
-  assign \$83  = \$79 [1] ? \$82  : 12'h000;
-  assign \$84  = \$81  + \$83 ;
-  assign \$86  = \$79 [2] ? \$85  : 14'h0000;
-  assign \$88  = \$79 [3] ? \$87  : 14'h0000;
-  assign \$89  = \$86  + \$88 ;
-  assign \$90  = \$84  + \$89 ;
-  assign live3 = | { \$71 , i_a[57:48] };
+  assign \$66  = ! i_a[62:58];
+  assign a3_e = \$66  ? 5'h01 : i_a[62:58];
+  assign \$67  = ! i_a[62:58];
+  assign \$68  = ~ \$67 ;
+  assign \$69  = i_a[62:58] == 5'h1f;
+  assign \$70  = ! i_a[57:48];
+  assign a3_inf = \$69  & \$70 ;
+  assign \$71  = i_a[62:58] == 5'h1f;
+  assign \$72  = | i_a[57:48];
+  assign a3_nan = \$71  & \$72 ;
+  assign \$73  = ! i_a[62:58];
+  assign \$74  = ! i_a[57:48];
+  assign a3_zero = \$73  & \$74 ;
+  assign \$75  = - i_w[15:12];
+  assign \$77  = qmag3[0] ? \$76  : 12'h000;
+  assign \$79  = qmag3[1] ? \$78  : 12'h000;
+  assign \$80  = \$77  + \$79 ;
+  assign \$82  = qmag3[2] ? \$81  : 14'h0000;
+  assign \$84  = qmag3[3] ? \$83  : 14'h0000;
+  assign \$85  = \$82  + \$84 ;
+  assign \$86  = \$80  + \$85 ;
+  assign live3 = | { \$68 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$91  = ex1 > ex0;
-  assign emax0 = \$91  ? ex1 : ex0;
-  assign \$92  = ex2 > emax0;
-  assign emax1 = \$92  ? ex2 : emax0;
-  assign \$93  = ex3 > emax1;
-  assign emax2 = \$93  ? ex3 : emax1;
-  assign \$94  = emax2 - ex0;
-  assign \$95  = \$94 [4:0] > 5'h13;
-  assign dist0 = \$95  ? 5'h13 : \$94 [4:0];
-  assign \$97  = \$96  >> dist0;
-  assign \$99  = \$98  >> dist0;
-  assign \$100  = emax2 - ex1;
-  assign \$101  = \$100 [4:0] > 5'h13;
-  assign dist1 = \$101  ? 5'h13 : \$100 [4:0];
-  assign \$103  = \$102  >> dist1;
-  assign \$105  = \$104  >> dist1;
-  assign \$106  = emax2 - ex2;
-  assign \$107  = \$106 [4:0] > 5'h13;
-  assign dist2 = \$107  ? 5'h13 : \$106 [4:0];
-  assign \$109  = \$108  >> dist2;
-  assign \$111  = \$110  >> dist2;
-  assign \$112  = emax2 - ex3;
-  assign \$113  = \$112 [4:0] > 5'h13;
-  assign dist3 = \$113  ? 5'h13 : \$112 [4:0];
-  assign \$115  = \$114  >> dist3;
-  assign \$117  = \$116  >> dist3;
-  assign \$118  = emax2 - 5'h1d;
-  assign \$120  = - \$97 [18:0];
-  assign \$121  = \$119  ? \$120  : { 1'h0, \$97 [18:0] };
-  assign \$123  = - \$103 [18:0];
-  assign \$124  = \$122  ? \$123  : { 1'h0, \$103 [18:0] };
-  assign \$125  = $signed(\$121 ) + $signed(\$124 );
-  assign \$127  = - \$109 [18:0];
-  assign \$128  = \$126  ? \$127  : { 1'h0, \$109 [18:0] };
-  assign \$130  = - \$115 [18:0];
-  assign \$131  = \$129  ? \$130  : { 1'h0, \$115 [18:0] };
-  assign \$132  = $signed(\$128 ) + $signed(\$131 );
-  assign \$133  = $signed(\$125 ) + $signed(\$132 );
-  assign \$134  = $signed(\$133 ) < $signed(1'h0);
-  assign \$135  = - $signed(\$133 );
-  assign \$136  = \$134  ? \$135  : { \$133 [21], \$133 [21], \$133  };
-  assign p_rp_sign = $signed(\$133 ) < $signed(1'h0);
-  assign \$137  = 5'h16 - p_rp_msb;
-  assign \$138  = { \$136 [22:0], 3'h0 } << \$137 [4:0];
-  assign \$139  = $signed(\$118 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$140  = $signed(\$139 ) + $signed(8'h7f);
-  assign \$141  = $signed(\$140 ) < $signed(2'h1);
-  assign \$142  = $signed(\$140 ) < $signed(6'h27);
-  assign \$143  = $signed(2'h1) - $signed(\$140 );
-  assign p_rp_sh = \$138 [25:0] >> p_rp_rs;
-  assign \$144  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$144 [25:0] != \$138 [25:0];
-  assign \$145  = $signed(\$140 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$146  = $signed(\$145 ) - $signed(2'h1);
-  assign \$148  = $signed(\$147 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$150  = \$149  | p_rp_lost;
-  assign \$151  = \$150  | p_rp_sh[2];
-  assign \$152  = p_rp_sh[1] & \$151 ;
-  assign \$153  = $signed(\$148 ) + $signed({ 1'h0, \$152  });
-  assign \$154  = ! \$136 [22:0];
-  assign \$155  = \$153 [42:0] >= 31'h7f800000;
-  assign \$156  = - \$99 [14:0];
-  assign \$157  = i_a[15] ? \$156  : { 1'h0, \$99 [14:0] };
-  assign \$158  = - \$105 [14:0];
-  assign \$159  = i_a[31] ? \$158  : { 1'h0, \$105 [14:0] };
-  assign \$160  = $signed(\$157 ) + $signed(\$159 );
-  assign \$161  = - \$111 [14:0];
-  assign \$162  = i_a[47] ? \$161  : { 1'h0, \$111 [14:0] };
-  assign \$163  = - \$117 [14:0];
-  assign \$164  = i_a[63] ? \$163  : { 1'h0, \$117 [14:0] };
-  assign \$165  = $signed(\$162 ) + $signed(\$164 );
-  assign \$166  = $signed(\$160 ) + $signed(\$165 );
-  assign \$167  = $signed(\$166 ) < $signed(1'h0);
-  assign \$168  = - $signed(\$166 );
-  assign \$169  = \$167  ? \$168  : { \$166 [17], \$166 [17], \$166  };
-  assign a_rp_sign = $signed(\$166 ) < $signed(1'h0);
-  assign \$170  = 5'h12 - a_rp_msb;
-  assign \$171  = { \$169 [18:0], 7'h00 } << \$170 [4:0];
-  assign \$172  = $signed(\$118 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$173  = $signed(\$172 ) + $signed(8'h7f);
-  assign \$174  = $signed(\$173 ) < $signed(2'h1);
-  assign \$175  = $signed(\$173 ) < $signed(6'h27);
-  assign \$176  = $signed(2'h1) - $signed(\$173 );
-  assign a_rp_sh = \$171 [25:0] >> a_rp_rs;
-  assign \$177  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$177 [25:0] != \$171 [25:0];
-  assign \$178  = $signed(\$173 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$179  = $signed(\$178 ) - $signed(2'h1);
-  assign \$181  = $signed(\$180 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$183  = \$182  | a_rp_lost;
-  assign \$184  = \$183  | a_rp_sh[2];
-  assign \$185  = a_rp_sh[1] & \$184 ;
-  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, \$185  });
-  assign \$187  = ! \$169 [18:0];
-  assign \$188  = \$186 [42:0] >= 31'h7f800000;
+  assign \$87  = ex1 > ex0;
+  assign emax0 = \$87  ? ex1 : ex0;
+  assign \$88  = ex2 > emax0;
+  assign emax1 = \$88  ? ex2 : emax0;
+  assign \$89  = ex3 > emax1;
+  assign emax2 = \$89  ? ex3 : emax1;
+  assign \$90  = emax2 - ex0;
+  assign \$91  = \$90 [4:0] > 5'h13;
+  assign dist0 = \$91  ? 5'h13 : \$90 [4:0];
+  assign \$93  = \$92  >> dist0;
+  assign \$95  = \$94  >> dist0;
+  assign \$96  = emax2 - ex1;
+  assign \$97  = \$96 [4:0] > 5'h13;
+  assign dist1 = \$97  ? 5'h13 : \$96 [4:0];
+  assign \$99  = \$98  >> dist1;
+  assign \$101  = \$100  >> dist1;
+  assign \$102  = emax2 - ex2;
+  assign \$103  = \$102 [4:0] > 5'h13;
+  assign dist2 = \$103  ? 5'h13 : \$102 [4:0];
+  assign \$105  = \$104  >> dist2;
+  assign \$107  = \$106  >> dist2;
+  assign \$108  = emax2 - ex3;
+  assign \$109  = \$108 [4:0] > 5'h13;
+  assign dist3 = \$109  ? 5'h13 : \$108 [4:0];
+  assign \$111  = \$110  >> dist3;
+  assign \$113  = \$112  >> dist3;
+  assign \$114  = emax2 - 5'h1d;
+  assign \$116  = - \$93 [18:0];
+  assign \$117  = \$115  ? \$116  : { 1'h0, \$93 [18:0] };
+  assign \$119  = - \$99 [18:0];
+  assign \$120  = \$118  ? \$119  : { 1'h0, \$99 [18:0] };
+  assign \$121  = $signed(\$117 ) + $signed(\$120 );
+  assign \$123  = - \$105 [18:0];
+  assign \$124  = \$122  ? \$123  : { 1'h0, \$105 [18:0] };
+  assign \$126  = - \$111 [18:0];
+  assign \$127  = \$125  ? \$126  : { 1'h0, \$111 [18:0] };
+  assign \$128  = $signed(\$124 ) + $signed(\$127 );
+  assign \$129  = $signed(\$121 ) + $signed(\$128 );
+  assign \$130  = $signed(\$129 ) < $signed(1'h0);
+  assign \$131  = - $signed(\$129 );
+  assign \$132  = \$130  ? \$131  : { \$129 [21], \$129 [21], \$129  };
+  assign p_rp_sign = $signed(\$129 ) < $signed(1'h0);
+  assign \$133  = 5'h16 - p_rp_msb;
+  assign \$134  = { \$132 [22:0], 3'h0 } << \$133 [4:0];
+  assign \$135  = $signed(\$114 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$136  = $signed(\$135 ) + $signed(8'h7f);
+  assign \$137  = $signed(\$136 ) - $signed(2'h1);
+  assign \$139  = $signed(\$138 ) + $signed({ 1'h0, \$134 [25:2] });
+  assign \$142  = \$141  | \$134 [2];
+  assign \$143  = \$134 [1] & \$142 ;
+  assign \$144  = $signed(\$139 ) + $signed({ 1'h0, \$143  });
+  assign \$145  = ! \$132 [22:0];
+  assign \$146  = - \$95 [14:0];
+  assign \$147  = i_a[15] ? \$146  : { 1'h0, \$95 [14:0] };
+  assign \$148  = - \$101 [14:0];
+  assign \$149  = i_a[31] ? \$148  : { 1'h0, \$101 [14:0] };
+  assign \$150  = $signed(\$147 ) + $signed(\$149 );
+  assign \$151  = - \$107 [14:0];
+  assign \$152  = i_a[47] ? \$151  : { 1'h0, \$107 [14:0] };
+  assign \$153  = - \$113 [14:0];
+  assign \$154  = i_a[63] ? \$153  : { 1'h0, \$113 [14:0] };
+  assign \$155  = $signed(\$152 ) + $signed(\$154 );
+  assign \$156  = $signed(\$150 ) + $signed(\$155 );
+  assign \$157  = $signed(\$156 ) < $signed(1'h0);
+  assign \$158  = - $signed(\$156 );
+  assign \$159  = \$157  ? \$158  : { \$156 [17], \$156 [17], \$156  };
+  assign a_rp_sign = $signed(\$156 ) < $signed(1'h0);
+  assign \$160  = 5'h12 - a_rp_msb;
+  assign \$161  = { \$159 [18:0], 7'h00 } << \$160 [4:0];
+  assign \$162  = $signed(\$114 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$163  = $signed(\$162 ) + $signed(8'h7f);
+  assign \$164  = $signed(\$163 ) - $signed(2'h1);
+  assign \$166  = $signed(\$165 ) + $signed({ 1'h0, \$161 [25:2] });
+  assign \$169  = \$168  | \$161 [2];
+  assign \$170  = \$161 [1] & \$169 ;
+  assign \$171  = $signed(\$166 ) + $signed({ 1'h0, \$170  });
+  assign \$172  = ! \$159 [18:0];
   always @(posedge clk)
-    o_a <= \$189 ;
+    o_a <= \$173 ;
   always @(posedge clk)
-    o_w <= \$190 ;
+    o_w <= \$174 ;
   always @(posedge clk)
-    o_ctl <= \$191 ;
+    o_ctl <= \$175 ;
   always @(posedge clk)
-    p_acc <= \$192 ;
+    p_acc <= \$176 ;
   always @(posedge clk)
-    a_acc <= \$193 ;
+    a_acc <= \$177 ;
   always @(posedge clk)
-    grp_first <= \$194 ;
+    grp_first <= \$178 ;
   always @(posedge clk)
-    o_valid <= \$195 ;
+    o_valid <= \$179 ;
   always @(posedge clk)
-    o_psum <= \$196 ;
+    o_psum <= \$180 ;
   \array_mixpe_w4a16_os_4x4_shared__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
@@ -13698,298 +13656,266 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = i_a;
+    \$173  = i_a;
     if (rst) begin
-      \$189  = 64'h0000000000000000;
+      \$173  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = i_w;
+    \$174  = i_w;
     if (rst) begin
-      \$190  = 16'h0000;
+      \$174  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = i_ctl;
+    \$175  = i_ctl;
     if (rst) begin
-      \$191  = 5'h00;
+      \$175  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = p_acc;
+    \$176  = p_acc;
     if (close) begin
-      \$192  = 32'd0;
+      \$176  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$192  = p_next;
+      \$176  = p_next;
     end
     if (rst) begin
-      \$192  = 32'd0;
+      \$176  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = a_acc;
+    \$177  = a_acc;
     if (close) begin
-      \$193  = 32'd0;
+      \$177  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$193  = a_next;
+      \$177  = a_next;
     end
     if (rst) begin
-      \$193  = 32'd0;
+      \$177  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = grp_first;
+    \$178  = grp_first;
     if (close) begin
-      \$194  = 1'h0;
+      \$178  = 1'h0;
     end else if (\$1 ) begin
-      \$194  = 1'h1;
+      \$178  = 1'h1;
     end
     if (rst) begin
-      \$194  = 1'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = close;
+    \$179  = close;
     if (rst) begin
-      \$195  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = o_psum;
+    \$180  = o_psum;
     if (close) begin
-      \$196 [31:0] = p_next;
-      \$196 [64] = \$2 ;
-      \$196 [65] = i_ctl[3];
-      \$196 [63:32] = a_next;
+      \$180 [31:0] = p_next;
+      \$180 [64] = \$2 ;
+      \$180 [65] = i_ctl[3];
+      \$180 [63:32] = a_next;
     end
     if (rst) begin
-      \$196  = 66'h00000000000000000;
+      \$180  = 66'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$136 [1]) begin
+    if (\$132 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$136 [2]) begin
+    if (\$132 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$136 [3]) begin
+    if (\$132 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$136 [4]) begin
+    if (\$132 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$136 [5]) begin
+    if (\$132 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$136 [6]) begin
+    if (\$132 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$136 [7]) begin
+    if (\$132 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$136 [8]) begin
+    if (\$132 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$136 [9]) begin
+    if (\$132 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$136 [10]) begin
+    if (\$132 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$136 [11]) begin
+    if (\$132 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$136 [12]) begin
+    if (\$132 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$136 [13]) begin
+    if (\$132 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$136 [14]) begin
+    if (\$132 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$136 [15]) begin
+    if (\$132 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$136 [16]) begin
+    if (\$132 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$136 [17]) begin
+    if (\$132 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$136 [18]) begin
+    if (\$132 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$136 [19]) begin
+    if (\$132 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$136 [20]) begin
+    if (\$132 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$136 [21]) begin
+    if (\$132 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$136 [22]) begin
+    if (\$132 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    p_rp_rs = 5'h00;
-    if (\$141 ) begin
-      (* full_case = 32'd1 *)
-      if (\$142 ) begin
-        p_rp_rs = 5'h1a;
-      end else begin
-        p_rp_rs = \$143 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$154 ) begin
+    if (\$145 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$155 ) begin
-      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$153 [30:0] };
+      p_rp_out = { p_rp_sign, \$144 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_msb = 5'h00;
-    if (\$169 [1]) begin
+    if (\$159 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$169 [2]) begin
+    if (\$159 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$169 [3]) begin
+    if (\$159 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$169 [4]) begin
+    if (\$159 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$169 [5]) begin
+    if (\$159 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$169 [6]) begin
+    if (\$159 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$169 [7]) begin
+    if (\$159 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$169 [8]) begin
+    if (\$159 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$169 [9]) begin
+    if (\$159 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$169 [10]) begin
+    if (\$159 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$169 [11]) begin
+    if (\$159 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$169 [12]) begin
+    if (\$159 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$169 [13]) begin
+    if (\$159 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$169 [14]) begin
+    if (\$159 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$169 [15]) begin
+    if (\$159 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$169 [16]) begin
+    if (\$159 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$169 [17]) begin
+    if (\$159 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$169 [18]) begin
+    if (\$159 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_rp_rs = 5'h00;
-    if (\$174 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-        a_rp_rs = 5'h1a;
-      end else begin
-        a_rp_rs = \$176 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$187 ) begin
+    if (\$172 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$188 ) begin
-      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$186 [30:0] };
+      a_rp_out = { a_rp_sign, \$171 [30:0] };
     end
   end
   assign a0_sig = { \$5 , i_a[9:0] };
-  assign qmag0 = \$13 [3:0];
-  assign prod0 = \$24 [14:0];
-  assign a1_sig = { \$27 , i_a[25:16] };
-  assign qmag1 = \$35 [3:0];
-  assign prod1 = \$46 [14:0];
-  assign a2_sig = { \$49 , i_a[41:32] };
-  assign qmag2 = \$57 [3:0];
-  assign prod2 = \$68 [14:0];
-  assign a3_sig = { \$71 , i_a[57:48] };
-  assign qmag3 = \$79 [3:0];
-  assign prod3 = \$90 [14:0];
-  assign below0 = \$94 [4:0];
-  assign pal0 = \$97 [18:0];
-  assign aal0 = \$99 [14:0];
-  assign below1 = \$100 [4:0];
-  assign pal1 = \$103 [18:0];
-  assign aal1 = \$105 [14:0];
-  assign below2 = \$106 [4:0];
-  assign pal2 = \$109 [18:0];
-  assign aal2 = \$111 [14:0];
-  assign below3 = \$112 [4:0];
-  assign pal3 = \$115 [18:0];
-  assign aal3 = \$117 [14:0];
-  assign beat_exp = { \$118 [5], \$118 [5], \$118  };
-  assign p_beat = { \$133 [21], \$133  };
-  assign p_beat_mag = \$136 [22:0];
-  assign p_rp_ls = \$137 [4:0];
-  assign p_rp_norm = \$138 [25:0];
-  assign p_rp_eb = { \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140 [9], \$140  };
-  assign p_rp_packed = \$153 [42:0];
-  assign a_beat = { \$166 [17], \$166  };
-  assign a_beat_mag = \$169 [18:0];
-  assign a_rp_ls = \$170 [4:0];
-  assign a_rp_norm = \$171 [25:0];
-  assign a_rp_eb = { \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173 [9], \$173  };
-  assign a_rp_packed = \$186 [42:0];
+  assign prod0 = \$23 [14:0];
+  assign a1_sig = { \$26 , i_a[25:16] };
+  assign prod1 = \$44 [14:0];
+  assign a2_sig = { \$47 , i_a[41:32] };
+  assign prod2 = \$65 [14:0];
+  assign a3_sig = { \$68 , i_a[57:48] };
+  assign prod3 = \$86 [14:0];
+  assign below0 = \$90 [4:0];
+  assign pal0 = \$93 [18:0];
+  assign aal0 = \$95 [14:0];
+  assign below1 = \$96 [4:0];
+  assign pal1 = \$99 [18:0];
+  assign aal1 = \$101 [14:0];
+  assign below2 = \$102 [4:0];
+  assign pal2 = \$105 [18:0];
+  assign aal2 = \$107 [14:0];
+  assign below3 = \$108 [4:0];
+  assign pal3 = \$111 [18:0];
+  assign aal3 = \$113 [14:0];
+  assign beat_exp = { \$114 [5], \$114 [5], \$114  };
+  assign p_beat = { \$129 [21], \$129  };
+  assign p_beat_mag = \$132 [22:0];
+  assign p_rp_ls = \$133 [4:0];
+  assign p_rp_norm = \$134 [25:0];
+  assign p_rp_eb = { \$136 [9], \$136 [9], \$136 [9], \$136 [9], \$136 [9], \$136 [9], \$136 [9], \$136 [9], \$136 [9], \$136  };
+  assign p_rp_packed = \$144 [42:0];
+  assign a_beat = { \$156 [17], \$156  };
+  assign a_beat_mag = \$159 [18:0];
+  assign a_rp_ls = \$160 [4:0];
+  assign a_rp_norm = \$161 [25:0];
+  assign a_rp_eb = { \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163  };
+  assign a_rp_packed = \$171 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$101  = a_acc;
-  assign \b$102  = a_rp_out;
-  assign \s$103  = a_next;
+  assign \a$95  = a_acc;
+  assign \b$96  = a_rp_out;
+  assign \s$97  = a_next;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -14027,42 +13953,44 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \$13  = { 1'h0, i_w[3:0] };
-  assign \$14  = { 1'h0, \$5 , i_a[9:0] };
-  assign \$16  = { \$5 , i_a[9:0], 1'h0 };
-  assign \$19  = { 1'h0, \$5 , i_a[9:0], 2'h0 };
-  assign \$21  = { \$5 , i_a[9:0], 3'h0 };
-  assign \$35  = { 1'h0, i_w[7:4] };
-  assign \$36  = { 1'h0, \$27 , i_a[25:16] };
-  assign \$38  = { \$27 , i_a[25:16], 1'h0 };
-  assign \$41  = { 1'h0, \$27 , i_a[25:16], 2'h0 };
-  assign \$43  = { \$27 , i_a[25:16], 3'h0 };
-  assign \$57  = { 1'h0, i_w[11:8] };
-  assign \$58  = { 1'h0, \$49 , i_a[41:32] };
-  assign \$60  = { \$49 , i_a[41:32], 1'h0 };
-  assign \$63  = { 1'h0, \$49 , i_a[41:32], 2'h0 };
-  assign \$65  = { \$49 , i_a[41:32], 3'h0 };
-  assign \$79  = { 1'h0, i_w[15:12] };
-  assign \$80  = { 1'h0, \$71 , i_a[57:48] };
-  assign \$82  = { \$71 , i_a[57:48], 1'h0 };
-  assign \$85  = { 1'h0, \$71 , i_a[57:48], 2'h0 };
-  assign \$87  = { \$71 , i_a[57:48], 3'h0 };
-  assign \$96  = { 3'h0, \$24 [14:0], 4'h0 };
-  assign \$98  = { 3'h0, \$5 , i_a[9:0], 4'h0 };
-  assign \$102  = { 3'h0, \$46 [14:0], 4'h0 };
-  assign \$104  = { 3'h0, \$27 , i_a[25:16], 4'h0 };
-  assign \$108  = { 3'h0, \$68 [14:0], 4'h0 };
-  assign \$110  = { 3'h0, \$49 , i_a[41:32], 4'h0 };
-  assign \$114  = { 3'h0, \$90 [14:0], 4'h0 };
-  assign \$116  = { 3'h0, \$71 , i_a[57:48], 4'h0 };
-  assign \$119  = i_a[15];
-  assign \$122  = i_a[31];
-  assign \$126  = i_a[47];
-  assign \$129  = i_a[63];
-  assign \$147  = { \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 [20], \$146 , 23'h000000 };
-  assign \$180  = { \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 [20], \$179 , 23'h000000 };
-  assign \$149  = p_rp_sh[0];
-  assign \$182  = a_rp_sh[0];
+  assign qmag0 = i_w[3:0];
+  assign \$13  = { 1'h0, \$5 , i_a[9:0] };
+  assign \$15  = { \$5 , i_a[9:0], 1'h0 };
+  assign \$18  = { 1'h0, \$5 , i_a[9:0], 2'h0 };
+  assign \$20  = { \$5 , i_a[9:0], 3'h0 };
+  assign qmag1 = i_w[7:4];
+  assign \$34  = { 1'h0, \$26 , i_a[25:16] };
+  assign \$36  = { \$26 , i_a[25:16], 1'h0 };
+  assign \$39  = { 1'h0, \$26 , i_a[25:16], 2'h0 };
+  assign \$41  = { \$26 , i_a[25:16], 3'h0 };
+  assign qmag2 = i_w[11:8];
+  assign \$55  = { 1'h0, \$47 , i_a[41:32] };
+  assign \$57  = { \$47 , i_a[41:32], 1'h0 };
+  assign \$60  = { 1'h0, \$47 , i_a[41:32], 2'h0 };
+  assign \$62  = { \$47 , i_a[41:32], 3'h0 };
+  assign qmag3 = i_w[15:12];
+  assign \$76  = { 1'h0, \$68 , i_a[57:48] };
+  assign \$78  = { \$68 , i_a[57:48], 1'h0 };
+  assign \$81  = { 1'h0, \$68 , i_a[57:48], 2'h0 };
+  assign \$83  = { \$68 , i_a[57:48], 3'h0 };
+  assign \$92  = { 3'h0, \$23 [14:0], 4'h0 };
+  assign \$94  = { 3'h0, \$5 , i_a[9:0], 4'h0 };
+  assign \$98  = { 3'h0, \$44 [14:0], 4'h0 };
+  assign \$100  = { 3'h0, \$26 , i_a[25:16], 4'h0 };
+  assign \$104  = { 3'h0, \$65 [14:0], 4'h0 };
+  assign \$106  = { 3'h0, \$47 , i_a[41:32], 4'h0 };
+  assign \$110  = { 3'h0, \$86 [14:0], 4'h0 };
+  assign \$112  = { 3'h0, \$68 , i_a[57:48], 4'h0 };
+  assign \$115  = i_a[15];
+  assign \$118  = i_a[31];
+  assign \$122  = i_a[47];
+  assign \$125  = i_a[63];
+  assign \$138  = { \$137 [19], \$137 [19], \$137 [19], \$137 [19], \$137 [19], \$137 [19], \$137 [19], \$137 [19], \$137 , 23'h000000 };
+  assign \$141  = \$140 ;
+  assign \$165  = { \$164 [19], \$164 [19], \$164 [19], \$164 [19], \$164 [19], \$164 [19], \$164 [19], \$164 [19], \$164 , 23'h000000 };
+  assign \$168  = \$167 ;
+  assign \$140  = \$134 [0];
+  assign \$167  = \$161 [0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);

@@ -4,12 +4,10 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg [191:0] \$101 ;
+  reg [8:0] \$100 ;
+  reg \$101 ;
   reg [8:0] \$102 ;
   reg \$103 ;
-  reg [8:0] \$104 ;
-  reg \$105 ;
   wire \$11 ;
   wire [9:0] \$12 ;
   wire \$13 ;
@@ -18,99 +16,99 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
   wire [9:0] \$20 ;
-  wire [9:0] \$21 ;
-  wire \$22 ;
-  wire [9:0] \$23 ;
-  wire [11:0] \$24 ;
-  wire \$25 ;
-  wire [11:0] \$26 ;
+  wire \$21 ;
+  wire [9:0] \$22 ;
+  wire [11:0] \$23 ;
+  wire \$24 ;
+  wire [11:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [9:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [9:0] \$36 ;
+  wire [9:0] \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [9:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire [40:0] \$43 ;
-  wire \$44 ;
-  wire [3:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire [9:0] \$47 ;
-  wire [6:0] \$48 ;
-  wire [6:0] \$49 ;
+  wire [40:0] \$42 ;
+  wire \$43 ;
+  wire [3:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire [6:0] \$46 ;
+  wire [6:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
   wire [11:0] \$50 ;
-  wire [9:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire \$53 ;
-  wire [9:0] \$54 ;
-  wire [9:0] \$55 ;
-  wire \$56 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
+  wire [9:0] \$53 ;
+  wire \$54 ;
+  wire [11:0] \$55 ;
+  wire [11:0] \$56 ;
   wire [11:0] \$57 ;
-  wire [11:0] \$58 ;
-  wire [11:0] \$59 ;
+  wire \$58 ;
+  wire [9:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [9:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
+  wire [8:0] \$66 ;
   wire \$67 ;
-  wire [8:0] \$68 ;
-  wire \$69 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [8:0] \$71 ;
+  wire [9:0] \$71 ;
   wire \$72 ;
-  wire [9:0] \$73 ;
-  wire \$74 ;
+  reg [8:0] \$73 ;
+  reg [8:0] \$74 ;
   reg [8:0] \$75 ;
-  reg [8:0] \$76 ;
+  reg [10:0] \$76 ;
   reg [8:0] \$77 ;
-  reg [10:0] \$78 ;
-  reg [8:0] \$79 ;
+  reg \$78 ;
+  reg [39:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [39:0] \$81 ;
-  reg [2:0] \$82 ;
+  reg [2:0] \$80 ;
+  reg [8:0] \$81 ;
+  reg [10:0] \$82 ;
   reg [8:0] \$83 ;
-  reg [10:0] \$84 ;
+  reg [8:0] \$84 ;
   reg [8:0] \$85 ;
-  reg [8:0] \$86 ;
-  reg [8:0] \$87 ;
-  reg [5:0] \$88 ;
-  reg [127:0] \$89 ;
+  reg [5:0] \$86 ;
+  reg [127:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg [4:0] \$89 ;
   wire \$9 ;
-  reg [4:0] \$90 ;
-  reg [4:0] \$91 ;
-  reg [111:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [10:0] \$95 ;
+  reg [111:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [10:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg \$97 ;
+  reg [7:0] \$97 ;
   reg \$98 ;
-  reg [7:0] \$99 ;
+  reg [191:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
-  wire [7:0] \$signature__addr$38 ;
-  reg [7:0] \$signature__addr$72 ;
+  wire [7:0] \$signature__addr$39 ;
+  reg [7:0] \$signature__addr$73 ;
   wire [127:0] \$signature__data ;
   wire [111:0] \$signature__data$25 ;
   wire [27:0] \$signature__data$25[0] ;
@@ -145,32 +143,32 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [3:0] \$signature__data$25[3].q[3] ;
   wire [7:0] \$signature__data$25[3].scale ;
   wire [3:0] \$signature__data$25[3].zero ;
-  wire [191:0] \$signature__data$67 ;
-  wire [47:0] \$signature__data$67[0] ;
-  wire [47:0] \$signature__data$67[1] ;
-  wire [47:0] \$signature__data$67[2] ;
-  wire [47:0] \$signature__data$67[3] ;
-  wire [127:0] \$signature__data$76 ;
-  wire [31:0] \$signature__data$76[0] ;
-  wire [7:0] \$signature__data$76[0][0] ;
-  wire [7:0] \$signature__data$76[0][1] ;
-  wire [7:0] \$signature__data$76[0][2] ;
-  wire [7:0] \$signature__data$76[0][3] ;
-  wire [31:0] \$signature__data$76[1] ;
-  wire [7:0] \$signature__data$76[1][0] ;
-  wire [7:0] \$signature__data$76[1][1] ;
-  wire [7:0] \$signature__data$76[1][2] ;
-  wire [7:0] \$signature__data$76[1][3] ;
-  wire [31:0] \$signature__data$76[2] ;
-  wire [7:0] \$signature__data$76[2][0] ;
-  wire [7:0] \$signature__data$76[2][1] ;
-  wire [7:0] \$signature__data$76[2][2] ;
-  wire [7:0] \$signature__data$76[2][3] ;
-  wire [31:0] \$signature__data$76[3] ;
-  wire [7:0] \$signature__data$76[3][0] ;
-  wire [7:0] \$signature__data$76[3][1] ;
-  wire [7:0] \$signature__data$76[3][2] ;
-  wire [7:0] \$signature__data$76[3][3] ;
+  wire [191:0] \$signature__data$68 ;
+  wire [47:0] \$signature__data$68[0] ;
+  wire [47:0] \$signature__data$68[1] ;
+  wire [47:0] \$signature__data$68[2] ;
+  wire [47:0] \$signature__data$68[3] ;
+  wire [127:0] \$signature__data$77 ;
+  wire [31:0] \$signature__data$77[0] ;
+  wire [7:0] \$signature__data$77[0][0] ;
+  wire [7:0] \$signature__data$77[0][1] ;
+  wire [7:0] \$signature__data$77[0][2] ;
+  wire [7:0] \$signature__data$77[0][3] ;
+  wire [31:0] \$signature__data$77[1] ;
+  wire [7:0] \$signature__data$77[1][0] ;
+  wire [7:0] \$signature__data$77[1][1] ;
+  wire [7:0] \$signature__data$77[1][2] ;
+  wire [7:0] \$signature__data$77[1][3] ;
+  wire [31:0] \$signature__data$77[2] ;
+  wire [7:0] \$signature__data$77[2][0] ;
+  wire [7:0] \$signature__data$77[2][1] ;
+  wire [7:0] \$signature__data$77[2][2] ;
+  wire [7:0] \$signature__data$77[2][3] ;
+  wire [31:0] \$signature__data$77[3] ;
+  wire [7:0] \$signature__data$77[3][0] ;
+  wire [7:0] \$signature__data$77[3][1] ;
+  wire [7:0] \$signature__data$77[3][2] ;
+  wire [7:0] \$signature__data$77[3][3] ;
   wire [31:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[0][0] ;
   wire [7:0] \$signature__data[0][1] ;
@@ -193,8 +191,8 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   wire [7:0] \$signature__data[3][3] ;
   wire \$signature__en ;
   wire \$signature__en$26 ;
-  wire \$signature__en$42 ;
-  reg \$signature__en$73 ;
+  wire \$signature__en$43 ;
+  reg \$signature__en$74 ;
   (* init = 9'h000 *)
   wire [8:0] KB;
   reg [8:0] M = 9'h000;
@@ -362,6 +360,7 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [10:0] os_n0 = 11'h000;
   reg [2:0] os_since_last = 3'h0;
   reg [8:0] os_w_base = 9'h000;
+  wire os_waited;
   reg [8:0] raddr = 9'h000;
   input rst;
   wire rst;
@@ -732,10 +731,10 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$20 [7:0]];
+      _0_ <= a_buf[\$19 [7:0]];
     end
   end
-  assign \$signature__data$76  = _0_;
+  assign \$signature__data$77  = _0_;
   reg [191:0] o_buf [255:0];
   initial begin
     o_buf[0] = 192'h000000000000000000000000000000000000000000000000;
@@ -1001,9 +1000,9 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   reg [191:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$73 ) begin
-      _1_ <= o_buf[\$signature__addr$72 ];
-      if (o_wr__en && \$signature__addr$72  == o_wr__addr)
+    if (\$signature__en$74 ) begin
+      _1_ <= o_buf[\$signature__addr$73 ];
+      if (o_wr__en && \$signature__addr$73  == o_wr__addr)
         _1_ <= edge_new;
     end
   end
@@ -1274,7 +1273,7 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [111:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$21 [7:0]];
+      _2_ <= w_buf[\$20 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1295,133 +1294,132 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$10  = \$8  & \$9 ;
   assign \$11  = | k_beats;
   assign go = \$10  & \$11 ;
+  assign os_waited = os_since_last >= 3'h4;
   assign \$12  = os_len - 1'h1;
   assign os_is_last = os_beat == \$12 ;
   assign os_group_end = os_group_beat == 5'h1f;
   assign \$13  = os_m0 < M;
   assign \$14  = run & \$13 ;
   assign \$17  = ~ os_is_last;
-  assign \$18  = os_since_last >= 3'h4;
-  assign \$19  = \$17  | \$18 ;
-  assign os_fire = \$16  & \$19 ;
-  assign \$20  = os_a_base + os_beat;
-  assign \$21  = os_w_base + os_beat;
-  assign \$22  = ! os_beat;
-  assign \$23  = edge_m0 + o_row_index;
-  assign \$24  = edge_y_base + \$23 [8:0];
+  assign \$18  = \$17  | os_waited;
+  assign os_fire = \$16  & \$18 ;
+  assign \$19  = os_a_base + os_beat;
+  assign \$20  = os_w_base + os_beat;
+  assign \$21  = ! os_beat;
+  assign \$22  = edge_m0 + o_row_index;
+  assign \$23  = edge_y_base + \$22 [8:0];
   assign block_done = o_row_index == 2'h3;
-  assign \$26  = edge_n0 + 3'h4;
-  assign \$27  = \$26  >= N;
-  assign \$28  = \$25  & \$27 ;
-  assign \$29  = edge_m0 + 3'h4;
-  assign \$30  = \$29  >= M;
-  assign is_last = \$28  & \$30 ;
-  assign \$31  = ~ y_out__valid;
-  assign \$32  = \$31  | y_out__ready;
-  assign \$33  = raddr < y_end;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = a_in__valid & a_in__ready;
-  assign \$36  = a_load_addr + 1'h1;
-  assign \$37  = ~ busy;
-  assign \$38  = start & \$37 ;
-  assign \$39  = w_in__valid & w_in__ready;
-  assign \$40  = w_load_addr + 1'h1;
-  assign \$41  = ~ busy;
-  assign \$42  = start & \$41 ;
-  assign \$43  = cycles + 1'h1;
-  assign \$44  = os_since_last == 3'h4;
-  assign \$45  = os_since_last + 1'h1;
-  assign \$46  = \$44  ? { 1'h0, os_since_last } : \$45 ;
-  assign \$47  = os_beat + 1'h1;
-  assign \$48  = os_group_beat + 1'h1;
-  assign \$49  = os_group_end ? 7'h00 : \$48 ;
+  assign \$25  = edge_n0 + 3'h4;
+  assign \$26  = \$25  >= N;
+  assign \$27  = \$24  & \$26 ;
+  assign \$28  = edge_m0 + 3'h4;
+  assign \$29  = \$28  >= M;
+  assign is_last = \$27  & \$29 ;
+  assign \$30  = ~ y_out__valid;
+  assign \$31  = \$30  | y_out__ready;
+  assign \$32  = raddr < y_end;
+  assign \$33  = \$31  & \$32 ;
+  assign \$34  = a_in__valid & a_in__ready;
+  assign \$35  = a_load_addr + 1'h1;
+  assign \$36  = ~ busy;
+  assign \$37  = start & \$36 ;
+  assign \$38  = w_in__valid & w_in__ready;
+  assign \$39  = w_load_addr + 1'h1;
+  assign \$40  = ~ busy;
+  assign \$41  = start & \$40 ;
+  assign \$42  = cycles + 1'h1;
+  assign \$43  = ~ os_waited;
+  assign \$44  = os_since_last + \$43 ;
+  assign \$45  = os_beat + 1'h1;
+  assign \$46  = os_group_beat + 1'h1;
+  assign \$47  = os_group_end ? 7'h00 : \$46 ;
+  assign \$48  = os_n0 + 3'h4;
+  assign \$49  = os_w_base + os_len;
   assign \$50  = os_n0 + 3'h4;
-  assign \$51  = os_w_base + os_len;
-  assign \$52  = os_n0 + 3'h4;
-  assign \$53  = \$52  >= N;
-  assign \$54  = os_m0 + 3'h4;
-  assign \$55  = os_a_base + os_len;
-  assign \$56  = run & o_row_valid;
+  assign \$51  = \$50  >= N;
+  assign \$52  = os_m0 + 3'h4;
+  assign \$53  = os_a_base + os_len;
+  assign \$54  = run & o_row_valid;
+  assign \$55  = edge_n0 + 3'h4;
+  assign \$56  = edge_y_base + M;
   assign \$57  = edge_n0 + 3'h4;
-  assign \$58  = edge_y_base + M;
-  assign \$59  = edge_n0 + 3'h4;
-  assign \$60  = \$59  >= N;
-  assign \$61  = edge_m0 + 3'h4;
-  assign \$62  = run & o_row_valid;
-  assign \$63  = run & o_row_valid;
-  assign \$64  = \$23 [8:0] < M;
-  assign \$65  = \$63  & \$64 ;
-  assign \$66  = run & o_row_valid;
-  assign \$67  = \$66  & is_last;
-  assign \$68  = o_wr__addr + 1'h1;
-  assign \$69  = \$68  > y_end;
-  assign \$70  = o_wr__en & \$69 ;
-  assign \$71  = o_wr__addr + 1'h1;
-  assign \$72  = run & last_write;
-  assign \$73  = raddr + 1'h1;
-  assign \$74  = raddr == y_end;
+  assign \$58  = \$57  >= N;
+  assign \$59  = edge_m0 + 3'h4;
+  assign \$60  = run & o_row_valid;
+  assign \$61  = run & o_row_valid;
+  assign \$62  = \$22 [8:0] < M;
+  assign \$63  = \$61  & \$62 ;
+  assign \$64  = run & o_row_valid;
+  assign \$65  = \$64  & is_last;
+  assign \$66  = o_wr__addr + 1'h1;
+  assign \$67  = \$66  > y_end;
+  assign \$68  = o_wr__en & \$67 ;
+  assign \$69  = o_wr__addr + 1'h1;
+  assign \$70  = run & last_write;
+  assign \$71  = raddr + 1'h1;
+  assign \$72  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$75 ;
+    a_load_addr <= \$73 ;
   always @(posedge clk)
-    w_load_addr <= \$76 ;
+    w_load_addr <= \$74 ;
   always @(posedge clk)
-    M <= \$77 ;
+    M <= \$75 ;
   always @(posedge clk)
-    N <= \$78 ;
+    N <= \$76 ;
   always @(posedge clk)
-    os_len <= \$79 ;
+    os_len <= \$77 ;
   always @(posedge clk)
-    run <= \$80 ;
+    run <= \$78 ;
   always @(posedge clk)
-    cycles <= \$81 ;
+    cycles <= \$79 ;
   always @(posedge clk)
-    os_since_last <= \$82 ;
+    os_since_last <= \$80 ;
   always @(posedge clk)
-    os_m0 <= \$83 ;
+    os_m0 <= \$81 ;
   always @(posedge clk)
-    os_n0 <= \$84 ;
+    os_n0 <= \$82 ;
   always @(posedge clk)
-    os_beat <= \$85 ;
+    os_beat <= \$83 ;
   always @(posedge clk)
-    os_a_base <= \$86 ;
+    os_a_base <= \$84 ;
   always @(posedge clk)
-    os_w_base <= \$87 ;
+    os_w_base <= \$85 ;
   always @(posedge clk)
-    os_group_beat <= \$88 ;
+    os_group_beat <= \$86 ;
   always @(posedge clk)
-    i_a <= \$89 ;
+    i_a <= \$87 ;
   always @(posedge clk)
-    issue_d1 <= \$90 ;
+    issue_d1 <= \$88 ;
   always @(posedge clk)
-    i_ctl <= \$91 ;
+    i_ctl <= \$89 ;
   always @(posedge clk)
-    i_w <= \$92 ;
+    i_w <= \$90 ;
   always @(posedge clk)
-    edge_m0 <= \$93 ;
+    edge_m0 <= \$91 ;
   always @(posedge clk)
-    edge_n0 <= \$94 ;
+    edge_n0 <= \$92 ;
   always @(posedge clk)
-    edge_y_base <= \$95 ;
+    edge_y_base <= \$93 ;
   always @(posedge clk)
-    s1_valid <= \$96 ;
+    s1_valid <= \$94 ;
   always @(posedge clk)
-    o_wr__en <= \$97 ;
+    o_wr__en <= \$95 ;
   always @(posedge clk)
-    s1_first <= \$98 ;
+    s1_first <= \$96 ;
   always @(posedge clk)
-    o_wr__addr <= \$99 ;
+    o_wr__addr <= \$97 ;
   always @(posedge clk)
-    last_write <= \$100 ;
+    last_write <= \$98 ;
   always @(posedge clk)
-    s1_row <= \$101 ;
+    s1_row <= \$99 ;
   always @(posedge clk)
-    y_end <= \$102 ;
+    y_end <= \$100 ;
   always @(posedge clk)
-    drain <= \$103 ;
+    drain <= \$101 ;
   always @(posedge clk)
-    raddr <= \$104 ;
+    raddr <= \$102 ;
   always @(posedge clk)
-    y_out__valid <= \$105 ;
+    y_out__valid <= \$103 ;
   \array_mixpe_w4a8_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1438,7 +1436,7 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$22 ;
+      issue[2] = \$21 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1447,54 +1445,74 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$34 ;
+      fetch = \$33 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$72  = 8'h00;
+    \$signature__addr$73  = 8'h00;
     if (drain) begin
-      \$signature__addr$72  = raddr[7:0];
+      \$signature__addr$73  = raddr[7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$73  = 1'h1;
+    \$signature__en$74  = 1'h1;
     if (drain) begin
-      \$signature__en$73  = fetch;
+      \$signature__en$74  = fetch;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = a_load_addr;
-    if (\$35 ) begin
-      \$75  = \$36 [8:0];
+    \$73  = a_load_addr;
+    if (\$34 ) begin
+      \$73  = \$35 [8:0];
     end
+    if (\$37 ) begin
+      \$73  = 9'h000;
+    end
+    if (rst) begin
+      \$73  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = w_load_addr;
     if (\$38 ) begin
-      \$75  = 9'h000;
+      \$74  = \$39 [8:0];
+    end
+    if (\$41 ) begin
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$75  = 9'h000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = w_load_addr;
-    if (\$39 ) begin
-      \$76  = \$40 [8:0];
-    end
-    if (\$42 ) begin
-      \$76  = 9'h000;
-    end
-    if (rst) begin
-      \$76  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = M;
+    \$75  = M;
     if (go) begin
-      \$77  = m;
+      \$75  = m;
+    end
+    if (rst) begin
+      \$75  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = N;
+    if (go) begin
+      \$76  = n;
+    end
+    if (rst) begin
+      \$76  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = os_len;
+    if (go) begin
+      \$77  = k_beats;
     end
     if (rst) begin
       \$77  = 9'h000;
@@ -1502,76 +1520,90 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = N;
+    \$78  = run;
     if (go) begin
-      \$78  = n;
+      \$78  = 1'h1;
+    end
+    if (\$70 ) begin
+      \$78  = 1'h0;
     end
     if (rst) begin
-      \$78  = 11'h000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = os_len;
+    \$79  = cycles;
     if (go) begin
-      \$79  = k_beats;
-    end
-    if (rst) begin
-      \$79  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = run;
-    if (go) begin
-      \$80  = 1'h1;
-    end
-    if (\$72 ) begin
-      \$80  = 1'h0;
-    end
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = cycles;
-    if (go) begin
-      \$81  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
     if (run) begin
-      \$81  = \$43 [39:0];
+      \$79  = \$42 [39:0];
     end
     if (rst) begin
-      \$81  = 40'h0000000000;
+      \$79  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = \$46 [2:0];
+    \$80  = \$44 [2:0];
     if (go) begin
-      \$82  = 3'h4;
+      \$80  = 3'h4;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$82  = 3'h1;
+        \$80  = 3'h1;
       end
     end
     if (rst) begin
-      \$82  = 3'h0;
+      \$80  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = os_m0;
+    \$81  = os_m0;
+    if (go) begin
+      \$81  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$51 ) begin
+          \$81  = \$52 [8:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$81  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = os_n0;
+    if (go) begin
+      \$82  = 11'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$82  = \$48 [10:0];
+        if (\$51 ) begin
+          \$82  = 11'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$82  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = os_beat;
     if (go) begin
       \$83  = 9'h000;
     end
     if (os_fire) begin
+      \$83  = \$45 [8:0];
       if (os_is_last) begin
-        if (\$53 ) begin
-          \$83  = \$54 [8:0];
-        end
+        \$83  = 9'h000;
       end
     end
     if (rst) begin
@@ -1580,32 +1612,33 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = os_n0;
+    \$84  = os_a_base;
     if (go) begin
-      \$84  = 11'h000;
+      \$84  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$84  = \$50 [10:0];
-        if (\$53 ) begin
-          \$84  = 11'h000;
+        if (\$51 ) begin
+          \$84  = \$53 [8:0];
         end
       end
     end
     if (rst) begin
-      \$84  = 11'h000;
+      \$84  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = os_beat;
+    \$85  = os_w_base;
     if (go) begin
       \$85  = 9'h000;
     end
     if (os_fire) begin
-      \$85  = \$47 [8:0];
       if (os_is_last) begin
-        \$85  = 9'h000;
+        \$85  = \$49 [8:0];
+        if (\$51 ) begin
+          \$85  = 9'h000;
+        end
       end
     end
     if (rst) begin
@@ -1614,239 +1647,204 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = os_a_base;
+    \$86  = os_group_beat;
     if (go) begin
-      \$86  = 9'h000;
+      \$86  = 6'h00;
     end
     if (os_fire) begin
-      if (os_is_last) begin
-        if (\$53 ) begin
-          \$86  = \$55 [8:0];
-        end
-      end
+      \$86  = \$47 [5:0];
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$86  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = os_w_base;
+    \$87  = \$signature__data$77 ;
+    if (rst) begin
+      \$87  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = issue;
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = issue_d1;
+    if (rst) begin
+      \$89  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = w_rd__data;
+    if (rst) begin
+      \$90  = 112'h0000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = edge_m0;
     if (go) begin
-      \$87  = 9'h000;
+      \$91  = 9'h000;
     end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$87  = \$51 [8:0];
-        if (\$53 ) begin
-          \$87  = 9'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$87  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = os_group_beat;
-    if (go) begin
-      \$88  = 6'h00;
-    end
-    if (os_fire) begin
-      \$88  = \$49 [5:0];
-    end
-    if (rst) begin
-      \$88  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = \$signature__data$76 ;
-    if (rst) begin
-      \$89  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = issue;
-    if (rst) begin
-      \$90  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = issue_d1;
-    if (rst) begin
-      \$91  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_rd__data;
-    if (rst) begin
-      \$92  = 112'h0000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = edge_m0;
-    if (go) begin
-      \$93  = 9'h000;
-    end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        if (\$60 ) begin
-          \$93  = \$61 [8:0];
+        if (\$58 ) begin
+          \$91  = \$59 [8:0];
         end
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$91  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = edge_n0;
+    \$92  = edge_n0;
     if (go) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        \$94  = \$57 [10:0];
-        if (\$60 ) begin
-          \$94  = 11'h000;
+        \$92  = \$55 [10:0];
+        if (\$58 ) begin
+          \$92  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$92  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = edge_y_base;
+    \$93  = edge_y_base;
     if (go) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
-    if (\$56 ) begin
+    if (\$54 ) begin
       if (block_done) begin
-        \$95  = \$58 [10:0];
-        if (\$60 ) begin
-          \$95  = 11'h000;
+        \$93  = \$56 [10:0];
+        if (\$58 ) begin
+          \$93  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$95  = 11'h000;
+      \$93  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$62 ;
+    \$94  = \$60 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = \$63 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 1'h1;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$65 ;
+    \$97  = \$23 [7:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = 1'h1;
+    \$98  = \$65 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$24 [7:0];
+    \$99 [47:0] = o_row[47:0];
+    \$99 [95:48] = o_row[95:48];
+    \$99 [143:96] = o_row[143:96];
+    \$99 [191:144] = o_row[191:144];
     if (rst) begin
-      \$99  = 8'h00;
+      \$99  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$67 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101 [47:0] = o_row[47:0];
-    \$101 [95:48] = o_row[95:48];
-    \$101 [143:96] = o_row[143:96];
-    \$101 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$101  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = y_end;
-    if (\$70 ) begin
-      \$102  = \$71 ;
+    \$100  = y_end;
+    if (\$68 ) begin
+      \$100  = \$69 ;
     end
     if (go) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = drain;
-    if (\$72 ) begin
-      \$103  = 1'h1;
+    \$101  = drain;
+    if (\$70 ) begin
+      \$101  = 1'h1;
     end
     if (drain) begin
       if (fetch) begin
       end else if (y_out__ready) begin
-        if (\$74 ) begin
-          \$103  = 1'h0;
+        if (\$72 ) begin
+          \$101  = 1'h0;
         end
       end
     end
     if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$102  = \$71 [8:0];
+      end
+    end
+    if (go) begin
+      \$102  = 9'h000;
+    end
+    if (rst) begin
+      \$102  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$103  = 1'h1;
+      end else if (y_out__ready) begin
+        \$103  = 1'h0;
+      end
+    end
+    if (go) begin
       \$103  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$104  = \$73 [8:0];
-      end
-    end
-    if (go) begin
-      \$104  = 9'h000;
-    end
     if (rst) begin
-      \$104  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = y_out__valid;
-    if (drain) begin
-      if (fetch) begin
-        \$105  = 1'h1;
-      end else if (y_out__ready) begin
-        \$105  = 1'h0;
-      end
-    end
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (rst) begin
-      \$105  = 1'h0;
+      \$103  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1854,20 +1852,20 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
   assign KB = os_len;
-  assign \$signature__addr$38  = \$20 [7:0];
-  assign w_rd__addr = \$21 [7:0];
-  assign \$signature__en$42  = os_fire;
+  assign \$signature__addr$39  = \$19 [7:0];
+  assign w_rd__addr = \$20 [7:0];
+  assign \$signature__en$43  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$23 [8:0];
-  assign edge_addr = \$24 [10:0];
+  assign edge_row_m = \$22 [8:0];
+  assign edge_addr = \$23 [10:0];
   assign first_chunk = 1'h1;
   assign chunk_done = 1'h1;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
   assign s1_last = last_write;
-  assign \$signature__data$67  = y_out__payload;
+  assign \$signature__data$68  = y_out__payload;
   assign have = y_out__valid;
   assign \a_in__payload[0]  = a_in__payload[31:0];
   assign \a_in__payload[0][0]  = a_in__payload[7:0];
@@ -2004,10 +2002,10 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \o_wr__data[1]  = edge_new[95:48];
   assign \o_wr__data[2]  = edge_new[143:96];
   assign \o_wr__data[3]  = edge_new[191:144];
-  assign \$signature__data$67[0]  = y_out__payload[47:0];
-  assign \$signature__data$67[1]  = y_out__payload[95:48];
-  assign \$signature__data$67[2]  = y_out__payload[143:96];
-  assign \$signature__data$67[3]  = y_out__payload[191:144];
+  assign \$signature__data$68[0]  = y_out__payload[47:0];
+  assign \$signature__data$68[1]  = y_out__payload[95:48];
+  assign \$signature__data$68[2]  = y_out__payload[143:96];
+  assign \$signature__data$68[3]  = y_out__payload[191:144];
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -2028,26 +2026,26 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign \i_a[3][1]  = i_a[111:104];
   assign \i_a[3][2]  = i_a[119:112];
   assign \i_a[3][3]  = i_a[127:120];
-  assign \$signature__data$76[0]  = \$signature__data$76 [31:0];
-  assign \$signature__data$76[0][0]  = \$signature__data$76 [7:0];
-  assign \$signature__data$76[0][1]  = \$signature__data$76 [15:8];
-  assign \$signature__data$76[0][2]  = \$signature__data$76 [23:16];
-  assign \$signature__data$76[0][3]  = \$signature__data$76 [31:24];
-  assign \$signature__data$76[1]  = \$signature__data$76 [63:32];
-  assign \$signature__data$76[1][0]  = \$signature__data$76 [39:32];
-  assign \$signature__data$76[1][1]  = \$signature__data$76 [47:40];
-  assign \$signature__data$76[1][2]  = \$signature__data$76 [55:48];
-  assign \$signature__data$76[1][3]  = \$signature__data$76 [63:56];
-  assign \$signature__data$76[2]  = \$signature__data$76 [95:64];
-  assign \$signature__data$76[2][0]  = \$signature__data$76 [71:64];
-  assign \$signature__data$76[2][1]  = \$signature__data$76 [79:72];
-  assign \$signature__data$76[2][2]  = \$signature__data$76 [87:80];
-  assign \$signature__data$76[2][3]  = \$signature__data$76 [95:88];
-  assign \$signature__data$76[3]  = \$signature__data$76 [127:96];
-  assign \$signature__data$76[3][0]  = \$signature__data$76 [103:96];
-  assign \$signature__data$76[3][1]  = \$signature__data$76 [111:104];
-  assign \$signature__data$76[3][2]  = \$signature__data$76 [119:112];
-  assign \$signature__data$76[3][3]  = \$signature__data$76 [127:120];
+  assign \$signature__data$77[0]  = \$signature__data$77 [31:0];
+  assign \$signature__data$77[0][0]  = \$signature__data$77 [7:0];
+  assign \$signature__data$77[0][1]  = \$signature__data$77 [15:8];
+  assign \$signature__data$77[0][2]  = \$signature__data$77 [23:16];
+  assign \$signature__data$77[0][3]  = \$signature__data$77 [31:24];
+  assign \$signature__data$77[1]  = \$signature__data$77 [63:32];
+  assign \$signature__data$77[1][0]  = \$signature__data$77 [39:32];
+  assign \$signature__data$77[1][1]  = \$signature__data$77 [47:40];
+  assign \$signature__data$77[1][2]  = \$signature__data$77 [55:48];
+  assign \$signature__data$77[1][3]  = \$signature__data$77 [63:56];
+  assign \$signature__data$77[2]  = \$signature__data$77 [95:64];
+  assign \$signature__data$77[2][0]  = \$signature__data$77 [71:64];
+  assign \$signature__data$77[2][1]  = \$signature__data$77 [79:72];
+  assign \$signature__data$77[2][2]  = \$signature__data$77 [87:80];
+  assign \$signature__data$77[2][3]  = \$signature__data$77 [95:88];
+  assign \$signature__data$77[3]  = \$signature__data$77 [127:96];
+  assign \$signature__data$77[3][0]  = \$signature__data$77 [103:96];
+  assign \$signature__data$77[3][1]  = \$signature__data$77 [111:104];
+  assign \$signature__data$77[3][2]  = \$signature__data$77 [119:112];
+  assign \$signature__data$77[3][3]  = \$signature__data$77 [127:120];
   assign \issue_d1.valid  = issue_d1[0];
   assign \issue_d1.load_w  = issue_d1[1];
   assign \issue_d1.first  = issue_d1[2];
@@ -2127,7 +2125,7 @@ module array_mixpe_w4a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[47:0] = s1_row[47:0];
   assign \$15  = 1'h1;
   assign \$16  = \$14 ;
-  assign \$25  = block_done;
+  assign \$24  = block_done;
 endmodule
 
 module \array_mixpe_w4a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);

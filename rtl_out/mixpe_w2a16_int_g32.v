@@ -4,59 +4,49 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [21:0] \$101 ;
-  wire [21:0] \$102 ;
-  wire [5:0] \$103 ;
-  wire [56:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire [9:0] \$106 ;
+  wire [56:0] \$100 ;
+  wire [8:0] \$101 ;
+  wire [9:0] \$102 ;
+  wire [19:0] \$103 ;
+  wire [50:0] \$104 ;
+  wire [51:0] \$105 ;
+  wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire [19:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [56:0] \$110 ;
-  wire [19:0] \$111 ;
-  wire [20:0] \$112 ;
-  wire [51:0] \$113 ;
-  wire [52:0] \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire [53:0] \$119 ;
+  wire [52:0] \$110 ;
+  wire \$111 ;
+  reg [63:0] \$112 ;
+  reg [23:0] \$113 ;
+  reg [4:0] \$114 ;
+  reg [23:0] \$115 ;
+  reg [31:0] \$116 ;
+  reg \$117 ;
+  reg [31:0] \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  reg [63:0] \$122 ;
-  reg [23:0] \$123 ;
-  reg [4:0] \$124 ;
-  reg [23:0] \$125 ;
+  reg [31:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg [31:0] \$124 ;
+  reg \$125 ;
   reg [31:0] \$126 ;
-  reg \$127 ;
-  reg [31:0] \$128 ;
+  reg [15:0] \$127 ;
+  reg \$128 ;
   reg \$129 ;
   wire \$13 ;
   reg [31:0] \$130 ;
-  reg [15:0] \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg [31:0] \$134 ;
-  reg \$135 ;
-  reg [31:0] \$136 ;
-  reg [15:0] \$137 ;
-  reg \$138 ;
-  reg \$139 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [31:0] \$133 ;
   wire [2:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  wire [2:0] \$15 ;
+  wire [11:0] \$15 ;
   wire [11:0] \$16 ;
   wire [11:0] \$17 ;
   wire [11:0] \$18 ;
-  wire [11:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -66,14 +56,14 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [2:0] \$29 ;
+  wire [2:0] \$28 ;
+  wire [11:0] \$29 ;
   wire [31:0] \$3 ;
-  wire [2:0] \$30 ;
+  wire [11:0] \$30 ;
   wire [11:0] \$31 ;
   wire [11:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [11:0] \$34 ;
+  wire \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
@@ -82,14 +72,14 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire [2:0] \$44 ;
-  wire [2:0] \$45 ;
+  wire [2:0] \$42 ;
+  wire [11:0] \$43 ;
+  wire [11:0] \$44 ;
+  wire [11:0] \$45 ;
   wire [11:0] \$46 ;
-  wire [11:0] \$47 ;
-  wire [11:0] \$48 ;
-  wire [11:0] \$49 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
@@ -97,19 +87,19 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire [2:0] \$59 ;
+  wire [2:0] \$56 ;
+  wire [11:0] \$57 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire [2:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [11:0] \$64 ;
+  wire [11:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [5:0] \$64 ;
   wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
+  wire [19:0] \$66 ;
+  wire [19:0] \$67 ;
   wire [5:0] \$68 ;
   wire \$69 ;
   wire \$7 ;
@@ -126,34 +116,34 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$8 ;
   wire [5:0] \$80 ;
   wire \$81 ;
-  wire [19:0] \$82 ;
-  wire [19:0] \$83 ;
-  wire [5:0] \$84 ;
-  wire \$85 ;
+  wire [17:0] \$82 ;
+  wire [17:0] \$83 ;
+  wire \$84 ;
+  wire [17:0] \$85 ;
   wire [17:0] \$86 ;
-  wire [17:0] \$87 ;
+  wire [18:0] \$87 ;
   wire \$88 ;
   wire [17:0] \$89 ;
   wire \$9 ;
   wire [17:0] \$90 ;
-  wire [18:0] \$91 ;
-  wire \$92 ;
+  wire \$91 ;
+  wire [17:0] \$92 ;
   wire [17:0] \$93 ;
-  wire [17:0] \$94 ;
-  wire \$95 ;
-  wire [17:0] \$96 ;
-  wire [17:0] \$97 ;
-  wire [18:0] \$98 ;
-  wire [19:0] \$99 ;
+  wire [18:0] \$94 ;
+  wire [19:0] \$95 ;
+  wire \$96 ;
+  wire [21:0] \$97 ;
+  wire [21:0] \$98 ;
+  wire [5:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$22  = 1'h0;
   reg \$signal$25  = 1'h0;
   reg \$signal$29  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
+  wire [31:0] \a$100 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$101 ;
-  wire [31:0] \a$103 ;
+  wire [31:0] \a$98 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -175,9 +165,9 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [10:0] a3_sig;
   wire a3_zero;
   wire [31:0] b;
+  wire [31:0] \b$101 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$102 ;
-  wire [31:0] \b$104 ;
+  wire [15:0] \b$99 ;
   wire [7:0] beat_exp;
   wire [4:0] below0;
   wire [4:0] below1;
@@ -262,14 +252,11 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [20:0] p_beat_mag;
   wire [31:0] p_next;
   wire [18:0] p_rp_eb;
-  wire p_rp_lost;
   wire [4:0] p_rp_ls;
   reg [4:0] p_rp_msb;
   wire [25:0] p_rp_norm;
   reg [31:0] p_rp_out;
   wire [42:0] p_rp_packed;
-  reg [4:0] p_rp_rs;
-  wire [25:0] p_rp_sh;
   wire p_rp_sign;
   wire [16:0] pal0;
   wire [16:0] pal1;
@@ -286,7 +273,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$106 ;
+  wire [31:0] \s$103 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -330,181 +317,172 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$13  = ! i_a[9:0];
   assign a0_zero = \$12  & \$13 ;
   assign \$14  = - w_sel[1:0];
-  assign \$15  = w_sel[1] ? \$14  : { 1'h0, w_sel[1:0] };
-  assign \$17  = \$15 [0] ? \$16  : 12'h000;
-  assign \$19  = \$15 [1] ? \$18  : 12'h000;
-  assign prod0 = \$17  + \$19 ;
+  assign qmag0 = w_sel[1] ? \$14 [1:0] : w_sel[1:0];
+  assign \$16  = qmag0[0] ? \$15  : 12'h000;
+  assign \$18  = qmag0[1] ? \$17  : 12'h000;
+  assign prod0 = \$16  + \$18 ;
   assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
+  assign \$19  = ! i_a[30:26];
+  assign a1_e = \$19  ? 5'h01 : i_a[30:26];
   assign \$20  = ! i_a[30:26];
-  assign a1_e = \$20  ? 5'h01 : i_a[30:26];
-  assign \$21  = ! i_a[30:26];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = i_a[30:26] == 5'h1f;
-  assign \$24  = ! i_a[25:16];
-  assign a1_inf = \$23  & \$24 ;
-  assign \$25  = i_a[30:26] == 5'h1f;
-  assign \$26  = | i_a[25:16];
-  assign a1_nan = \$25  & \$26 ;
-  assign \$27  = ! i_a[30:26];
-  assign \$28  = ! i_a[25:16];
-  assign a1_zero = \$27  & \$28 ;
-  assign \$29  = - w_sel[3:2];
-  assign \$30  = w_sel[3] ? \$29  : { 1'h0, w_sel[3:2] };
-  assign \$32  = \$30 [0] ? \$31  : 12'h000;
-  assign \$34  = \$30 [1] ? \$33  : 12'h000;
-  assign prod1 = \$32  + \$34 ;
-  assign live1 = | { \$22 , i_a[25:16] };
+  assign \$21  = ~ \$20 ;
+  assign \$22  = i_a[30:26] == 5'h1f;
+  assign \$23  = ! i_a[25:16];
+  assign a1_inf = \$22  & \$23 ;
+  assign \$24  = i_a[30:26] == 5'h1f;
+  assign \$25  = | i_a[25:16];
+  assign a1_nan = \$24  & \$25 ;
+  assign \$26  = ! i_a[30:26];
+  assign \$27  = ! i_a[25:16];
+  assign a1_zero = \$26  & \$27 ;
+  assign \$28  = - w_sel[3:2];
+  assign qmag1 = w_sel[3] ? \$28 [1:0] : w_sel[3:2];
+  assign \$30  = qmag1[0] ? \$29  : 12'h000;
+  assign \$32  = qmag1[1] ? \$31  : 12'h000;
+  assign prod1 = \$30  + \$32 ;
+  assign live1 = | { \$21 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$35  = ! i_a[46:42];
-  assign a2_e = \$35  ? 5'h01 : i_a[46:42];
-  assign \$36  = ! i_a[46:42];
-  assign \$37  = ~ \$36 ;
+  assign \$33  = ! i_a[46:42];
+  assign a2_e = \$33  ? 5'h01 : i_a[46:42];
+  assign \$34  = ! i_a[46:42];
+  assign \$35  = ~ \$34 ;
+  assign \$36  = i_a[46:42] == 5'h1f;
+  assign \$37  = ! i_a[41:32];
+  assign a2_inf = \$36  & \$37 ;
   assign \$38  = i_a[46:42] == 5'h1f;
-  assign \$39  = ! i_a[41:32];
-  assign a2_inf = \$38  & \$39 ;
-  assign \$40  = i_a[46:42] == 5'h1f;
-  assign \$41  = | i_a[41:32];
-  assign a2_nan = \$40  & \$41 ;
-  assign \$42  = ! i_a[46:42];
-  assign \$43  = ! i_a[41:32];
-  assign a2_zero = \$42  & \$43 ;
-  assign \$44  = - w_sel[5:4];
-  assign \$45  = w_sel[5] ? \$44  : { 1'h0, w_sel[5:4] };
-  assign \$47  = \$45 [0] ? \$46  : 12'h000;
-  assign \$49  = \$45 [1] ? \$48  : 12'h000;
-  assign prod2 = \$47  + \$49 ;
-  assign live2 = | { \$37 , i_a[41:32] };
+  assign \$39  = | i_a[41:32];
+  assign a2_nan = \$38  & \$39 ;
+  assign \$40  = ! i_a[46:42];
+  assign \$41  = ! i_a[41:32];
+  assign a2_zero = \$40  & \$41 ;
+  assign \$42  = - w_sel[5:4];
+  assign qmag2 = w_sel[5] ? \$42 [1:0] : w_sel[5:4];
+  assign \$44  = qmag2[0] ? \$43  : 12'h000;
+  assign \$46  = qmag2[1] ? \$45  : 12'h000;
+  assign prod2 = \$44  + \$46 ;
+  assign live2 = | { \$35 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$50  = ! i_a[62:58];
-  assign a3_e = \$50  ? 5'h01 : i_a[62:58];
-  assign \$51  = ! i_a[62:58];
-  assign \$52  = ~ \$51 ;
-  assign \$53  = i_a[62:58] == 5'h1f;
-  assign \$54  = ! i_a[57:48];
-  assign a3_inf = \$53  & \$54 ;
-  assign \$55  = i_a[62:58] == 5'h1f;
-  assign \$56  = | i_a[57:48];
-  assign a3_nan = \$55  & \$56 ;
-  assign \$57  = ! i_a[62:58];
-  assign \$58  = ! i_a[57:48];
-  assign a3_zero = \$57  & \$58 ;
-  assign \$59  = - w_sel[7:6];
-  assign \$60  = w_sel[7] ? \$59  : { 1'h0, w_sel[7:6] };
-  assign \$62  = \$60 [0] ? \$61  : 12'h000;
-  assign \$64  = \$60 [1] ? \$63  : 12'h000;
-  assign prod3 = \$62  + \$64 ;
-  assign live3 = | { \$52 , i_a[57:48] };
+  assign \$47  = ! i_a[62:58];
+  assign a3_e = \$47  ? 5'h01 : i_a[62:58];
+  assign \$48  = ! i_a[62:58];
+  assign \$49  = ~ \$48 ;
+  assign \$50  = i_a[62:58] == 5'h1f;
+  assign \$51  = ! i_a[57:48];
+  assign a3_inf = \$50  & \$51 ;
+  assign \$52  = i_a[62:58] == 5'h1f;
+  assign \$53  = | i_a[57:48];
+  assign a3_nan = \$52  & \$53 ;
+  assign \$54  = ! i_a[62:58];
+  assign \$55  = ! i_a[57:48];
+  assign a3_zero = \$54  & \$55 ;
+  assign \$56  = - w_sel[7:6];
+  assign qmag3 = w_sel[7] ? \$56 [1:0] : w_sel[7:6];
+  assign \$58  = qmag3[0] ? \$57  : 12'h000;
+  assign \$60  = qmag3[1] ? \$59  : 12'h000;
+  assign prod3 = \$58  + \$60 ;
+  assign live3 = | { \$49 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$65  = ex1 > ex0;
-  assign emax0 = \$65  ? ex1 : ex0;
-  assign \$66  = ex2 > emax0;
-  assign emax1 = \$66  ? ex2 : emax0;
-  assign \$67  = ex3 > emax1;
-  assign emax2 = \$67  ? ex3 : emax1;
-  assign \$68  = emax2 - ex0;
+  assign \$61  = ex1 > ex0;
+  assign emax0 = \$61  ? ex1 : ex0;
+  assign \$62  = ex2 > emax0;
+  assign emax1 = \$62  ? ex2 : emax0;
+  assign \$63  = ex3 > emax1;
+  assign emax2 = \$63  ? ex3 : emax1;
+  assign \$64  = emax2 - ex0;
+  assign \$65  = \$64 [4:0] > 5'h11;
+  assign dist0 = \$65  ? 5'h11 : \$64 [4:0];
+  assign \$67  = \$66  >> dist0;
+  assign \$68  = emax2 - ex1;
   assign \$69  = \$68 [4:0] > 5'h11;
-  assign dist0 = \$69  ? 5'h11 : \$68 [4:0];
-  assign \$71  = \$70  >> dist0;
-  assign \$72  = emax2 - ex1;
+  assign dist1 = \$69  ? 5'h11 : \$68 [4:0];
+  assign \$71  = \$70  >> dist1;
+  assign \$72  = emax2 - ex2;
   assign \$73  = \$72 [4:0] > 5'h11;
-  assign dist1 = \$73  ? 5'h11 : \$72 [4:0];
-  assign \$75  = \$74  >> dist1;
-  assign \$76  = emax2 - ex2;
+  assign dist2 = \$73  ? 5'h11 : \$72 [4:0];
+  assign \$75  = \$74  >> dist2;
+  assign \$76  = emax2 - ex3;
   assign \$77  = \$76 [4:0] > 5'h11;
-  assign dist2 = \$77  ? 5'h11 : \$76 [4:0];
-  assign \$79  = \$78  >> dist2;
-  assign \$80  = emax2 - ex3;
-  assign \$81  = \$80 [4:0] > 5'h11;
-  assign dist3 = \$81  ? 5'h11 : \$80 [4:0];
-  assign \$83  = \$82  >> dist3;
-  assign \$84  = emax2 - 5'h1d;
-  assign \$85  = i_a[15] ^ w_sel[1];
-  assign \$86  = - \$71 [16:0];
-  assign \$87  = \$85  ? \$86  : { 1'h0, \$71 [16:0] };
-  assign \$88  = i_a[31] ^ w_sel[3];
+  assign dist3 = \$77  ? 5'h11 : \$76 [4:0];
+  assign \$79  = \$78  >> dist3;
+  assign \$80  = emax2 - 5'h1d;
+  assign \$81  = i_a[15] ^ w_sel[1];
+  assign \$82  = - \$67 [16:0];
+  assign \$83  = \$81  ? \$82  : { 1'h0, \$67 [16:0] };
+  assign \$84  = i_a[31] ^ w_sel[3];
+  assign \$85  = - \$71 [16:0];
+  assign \$86  = \$84  ? \$85  : { 1'h0, \$71 [16:0] };
+  assign \$87  = $signed(\$83 ) + $signed(\$86 );
+  assign \$88  = i_a[47] ^ w_sel[5];
   assign \$89  = - \$75 [16:0];
   assign \$90  = \$88  ? \$89  : { 1'h0, \$75 [16:0] };
-  assign \$91  = $signed(\$87 ) + $signed(\$90 );
-  assign \$92  = i_a[47] ^ w_sel[5];
-  assign \$93  = - \$79 [16:0];
-  assign \$94  = \$92  ? \$93  : { 1'h0, \$79 [16:0] };
-  assign \$95  = i_a[63] ^ w_sel[7];
-  assign \$96  = - \$83 [16:0];
-  assign \$97  = \$95  ? \$96  : { 1'h0, \$83 [16:0] };
-  assign \$98  = $signed(\$94 ) + $signed(\$97 );
-  assign \$99  = $signed(\$91 ) + $signed(\$98 );
-  assign \$100  = $signed(\$99 ) < $signed(1'h0);
-  assign \$101  = - $signed(\$99 );
-  assign \$102  = \$100  ? \$101  : { \$99 [19], \$99 [19], \$99  };
-  assign p_rp_sign = $signed(\$99 ) < $signed(1'h0);
-  assign \$103  = 5'h14 - p_rp_msb;
-  assign \$104  = { \$102 [20:0], 5'h00 } << \$103 [4:0];
-  assign \$105  = $signed(\$84 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$106  = $signed(\$105 ) + $signed(8'h7f);
-  assign \$107  = $signed(\$106 ) < $signed(2'h1);
-  assign \$108  = $signed(\$106 ) < $signed(6'h27);
-  assign \$109  = $signed(2'h1) - $signed(\$106 );
-  assign p_rp_sh = \$104 [25:0] >> p_rp_rs;
-  assign \$110  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$110 [25:0] != \$104 [25:0];
-  assign \$111  = $signed(\$106 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$112  = $signed(\$111 ) - $signed(2'h1);
-  assign \$114  = $signed(\$113 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$116  = \$115  | p_rp_lost;
-  assign \$117  = \$116  | p_rp_sh[2];
-  assign \$118  = p_rp_sh[1] & \$117 ;
-  assign \$119  = $signed(\$114 ) + $signed({ 1'h0, \$118  });
-  assign \$120  = ! \$102 [20:0];
-  assign \$121  = \$119 [42:0] >= 31'h7f800000;
-  assign \a$103  = \$signal$29  ? s2_psum : out_acc;
+  assign \$91  = i_a[63] ^ w_sel[7];
+  assign \$92  = - \$79 [16:0];
+  assign \$93  = \$91  ? \$92  : { 1'h0, \$79 [16:0] };
+  assign \$94  = $signed(\$90 ) + $signed(\$93 );
+  assign \$95  = $signed(\$87 ) + $signed(\$94 );
+  assign \$96  = $signed(\$95 ) < $signed(1'h0);
+  assign \$97  = - $signed(\$95 );
+  assign \$98  = \$96  ? \$97  : { \$95 [19], \$95 [19], \$95  };
+  assign p_rp_sign = $signed(\$95 ) < $signed(1'h0);
+  assign \$99  = 5'h14 - p_rp_msb;
+  assign \$100  = { \$98 [20:0], 5'h00 } << \$99 [4:0];
+  assign \$101  = $signed(\$80 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$102  = $signed(\$101 ) + $signed(8'h7f);
+  assign \$103  = $signed(\$102 ) - $signed(2'h1);
+  assign \$105  = $signed(\$104 ) + $signed({ 1'h0, \$100 [25:2] });
+  assign \$108  = \$107  | \$100 [2];
+  assign \$109  = \$100 [1] & \$108 ;
+  assign \$110  = $signed(\$105 ) + $signed({ 1'h0, \$109  });
+  assign \$111  = ! \$98 [20:0];
+  assign \a$100  = \$signal$29  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$122 ;
+    o_a <= \$112 ;
   always @(posedge clk)
-    o_w <= \$123 ;
+    o_w <= \$113 ;
   always @(posedge clk)
-    o_ctl <= \$124 ;
+    o_ctl <= \$114 ;
   always @(posedge clk)
-    w_reg <= \$125 ;
+    w_reg <= \$115 ;
   always @(posedge clk)
-    p_acc <= \$126 ;
+    p_acc <= \$116 ;
   always @(posedge clk)
-    grp_first <= \$127 ;
+    grp_first <= \$117 ;
   always @(posedge clk)
-    grp_psum <= \$128 ;
+    grp_psum <= \$118 ;
   always @(posedge clk)
-    \$signal  <= \$129 ;
+    \$signal  <= \$119 ;
   always @(posedge clk)
-    s1_p <= \$130 ;
+    s1_p <= \$120 ;
   always @(posedge clk)
-    s1_scale <= \$131 ;
+    s1_scale <= \$121 ;
   always @(posedge clk)
-    \$signal$22  <= \$132 ;
+    \$signal$22  <= \$122 ;
   always @(posedge clk)
-    s1_last <= \$133 ;
+    s1_last <= \$123 ;
   always @(posedge clk)
-    s1_psum <= \$134 ;
+    s1_psum <= \$124 ;
   always @(posedge clk)
-    \$signal$25  <= \$135 ;
+    \$signal$25  <= \$125 ;
   always @(posedge clk)
-    s2_d <= \$136 ;
+    s2_d <= \$126 ;
   always @(posedge clk)
-    s2_scale <= \$137 ;
+    s2_scale <= \$127 ;
   always @(posedge clk)
-    \$signal$29  <= \$138 ;
+    \$signal$29  <= \$128 ;
   always @(posedge clk)
-    s2_last <= \$139 ;
+    s2_last <= \$129 ;
   always @(posedge clk)
-    s2_psum <= \$140 ;
+    s2_psum <= \$130 ;
   always @(posedge clk)
-    o_valid <= \$141 ;
+    o_valid <= \$131 ;
   always @(posedge clk)
-    out_acc <= \$142 ;
+    out_acc <= \$132 ;
   always @(posedge clk)
-    o_psum <= \$143 ;
+    o_psum <= \$133 ;
   \mixpe_w2a16_int_g32.out_add  out_add (
-    .a(\a$103 ),
-    .b(\b$104 ),
+    .a(\a$100 ),
+    .b(\b$101 ),
     .s(y)
   );
   \mixpe_w2a16_int_g32.p_add  p_add (
@@ -515,46 +493,143 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   \mixpe_w2a16_int_g32.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$104 )
+    .p(\b$101 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = i_a;
+    \$112  = i_a;
     if (rst) begin
-      \$122  = 64'h0000000000000000;
+      \$112  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = i_w;
+    \$113  = i_w;
     if (rst) begin
-      \$123  = 24'h000000;
+      \$113  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = i_ctl;
+    \$114  = i_ctl;
     if (rst) begin
-      \$124  = 5'h00;
+      \$114  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_reg;
+    \$115  = w_reg;
     if (i_ctl[1]) begin
-      \$125  = i_w;
+      \$115  = i_w;
     end
     if (rst) begin
-      \$125  = 24'h000000;
+      \$115  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = p_acc;
+    \$116  = p_acc;
     if (close) begin
-      \$126  = 32'd0;
+      \$116  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$126  = p_next;
+      \$116  = p_next;
+    end
+    if (rst) begin
+      \$116  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = grp_first;
+    if (close) begin
+      \$117  = 1'h0;
+    end else if (\$1 ) begin
+      \$117  = 1'h1;
+    end
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$118  = i_psum;
+    end
+    if (rst) begin
+      \$118  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = close;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = s1_p;
+    if (close) begin
+      \$120  = p_next;
+    end
+    if (rst) begin
+      \$120  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = s1_scale;
+    if (close) begin
+      \$121  = w_sel[23:8];
+    end
+    if (rst) begin
+      \$121  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = \$signal$22 ;
+    if (close) begin
+      \$122  = \$2 ;
+    end
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = s1_last;
+    if (close) begin
+      \$123  = i_ctl[3];
+    end
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = s1_psum;
+    if (close) begin
+      \$124  = \$3 ;
+    end
+    if (rst) begin
+      \$124  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = \$signal ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = s2_d;
+    if (\$signal ) begin
+      \$126  = s1_p;
     end
     if (rst) begin
       \$126  = 32'd0;
@@ -562,39 +637,39 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = grp_first;
-    if (close) begin
-      \$127  = 1'h0;
-    end else if (\$1 ) begin
-      \$127  = 1'h1;
+    \$127  = s2_scale;
+    if (\$signal ) begin
+      \$127  = s1_scale;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$127  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$128  = i_psum;
+    \$128  = \$signal$29 ;
+    if (\$signal ) begin
+      \$128  = \$signal$22 ;
     end
     if (rst) begin
-      \$128  = 32'd0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = close;
+    \$129  = s2_last;
+    if (\$signal ) begin
+      \$129  = s1_last;
+    end
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = s1_p;
-    if (close) begin
-      \$130  = p_next;
+    \$130  = s2_psum;
+    if (\$signal ) begin
+      \$130  = s1_psum;
     end
     if (rst) begin
       \$130  = 32'd0;
@@ -602,248 +677,133 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = s1_scale;
-    if (close) begin
-      \$131  = w_sel[23:8];
-    end
+    \$131  = \$4 ;
     if (rst) begin
-      \$131  = 16'h0000;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = \$signal$22 ;
-    if (close) begin
-      \$132  = \$2 ;
-    end
-    if (rst) begin
-      \$132  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = s1_last;
-    if (close) begin
-      \$133  = i_ctl[3];
-    end
-    if (rst) begin
-      \$133  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = s1_psum;
-    if (close) begin
-      \$134  = \$3 ;
-    end
-    if (rst) begin
-      \$134  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = \$signal ;
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = s2_d;
-    if (\$signal ) begin
-      \$136  = s1_p;
-    end
-    if (rst) begin
-      \$136  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = s2_scale;
-    if (\$signal ) begin
-      \$137  = s1_scale;
-    end
-    if (rst) begin
-      \$137  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = \$signal$29 ;
-    if (\$signal ) begin
-      \$138  = \$signal$22 ;
-    end
-    if (rst) begin
-      \$138  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = s2_last;
-    if (\$signal ) begin
-      \$139  = s1_last;
-    end
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = s2_psum;
-    if (\$signal ) begin
-      \$140  = s1_psum;
-    end
-    if (rst) begin
-      \$140  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = \$4 ;
-    if (rst) begin
-      \$141  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = out_acc;
+    \$132  = out_acc;
     if (\$signal$25 ) begin
-      \$142  = y;
+      \$132  = y;
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$132  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = o_psum;
+    \$133  = o_psum;
     if (\$signal$25 ) begin
       if (s2_last) begin
-        \$143  = y;
+        \$133  = y;
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$133  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$102 [1]) begin
+    if (\$98 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$102 [2]) begin
+    if (\$98 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$102 [3]) begin
+    if (\$98 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$102 [4]) begin
+    if (\$98 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$102 [5]) begin
+    if (\$98 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$102 [6]) begin
+    if (\$98 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$102 [7]) begin
+    if (\$98 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$102 [8]) begin
+    if (\$98 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$102 [9]) begin
+    if (\$98 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$102 [10]) begin
+    if (\$98 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$102 [11]) begin
+    if (\$98 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$102 [12]) begin
+    if (\$98 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$102 [13]) begin
+    if (\$98 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$102 [14]) begin
+    if (\$98 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$102 [15]) begin
+    if (\$98 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$102 [16]) begin
+    if (\$98 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$102 [17]) begin
+    if (\$98 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$102 [18]) begin
+    if (\$98 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$102 [19]) begin
+    if (\$98 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$102 [20]) begin
+    if (\$98 [20]) begin
       p_rp_msb = 5'h14;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    p_rp_rs = 5'h00;
-    if (\$107 ) begin
-      (* full_case = 32'd1 *)
-      if (\$108 ) begin
-        p_rp_rs = 5'h1a;
-      end else begin
-        p_rp_rs = \$109 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$120 ) begin
+    if (\$111 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$121 ) begin
-      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$119 [30:0] };
+      p_rp_out = { p_rp_sign, \$110 [30:0] };
     end
   end
   assign d = s1_p;
   assign a0_sig = { \$7 , i_a[9:0] };
-  assign qmag0 = \$15 [1:0];
-  assign a1_sig = { \$22 , i_a[25:16] };
-  assign qmag1 = \$30 [1:0];
-  assign a2_sig = { \$37 , i_a[41:32] };
-  assign qmag2 = \$45 [1:0];
-  assign a3_sig = { \$52 , i_a[57:48] };
-  assign qmag3 = \$60 [1:0];
-  assign below0 = \$68 [4:0];
-  assign pal0 = \$71 [16:0];
-  assign below1 = \$72 [4:0];
-  assign pal1 = \$75 [16:0];
-  assign below2 = \$76 [4:0];
-  assign pal2 = \$79 [16:0];
-  assign below3 = \$80 [4:0];
-  assign pal3 = \$83 [16:0];
-  assign beat_exp = { \$84 [5], \$84 [5], \$84  };
-  assign p_beat = { \$99 [19], \$99  };
-  assign p_beat_mag = \$102 [20:0];
-  assign p_rp_ls = \$103 [4:0];
-  assign p_rp_norm = \$104 [25:0];
-  assign p_rp_eb = { \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106 [9], \$106  };
-  assign p_rp_packed = \$119 [42:0];
+  assign a1_sig = { \$21 , i_a[25:16] };
+  assign a2_sig = { \$35 , i_a[41:32] };
+  assign a3_sig = { \$49 , i_a[57:48] };
+  assign below0 = \$64 [4:0];
+  assign pal0 = \$67 [16:0];
+  assign below1 = \$68 [4:0];
+  assign pal1 = \$71 [16:0];
+  assign below2 = \$72 [4:0];
+  assign pal2 = \$75 [16:0];
+  assign below3 = \$76 [4:0];
+  assign pal3 = \$79 [16:0];
+  assign beat_exp = { \$80 [5], \$80 [5], \$80  };
+  assign p_beat = { \$95 [19], \$95  };
+  assign p_beat_mag = \$98 [20:0];
+  assign p_rp_ls = \$99 [4:0];
+  assign p_rp_norm = \$100 [25:0];
+  assign p_rp_eb = { \$102 [9], \$102 [9], \$102 [9], \$102 [9], \$102 [9], \$102 [9], \$102 [9], \$102 [9], \$102 [9], \$102  };
+  assign p_rp_packed = \$110 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$101  = s2_d;
-  assign \b$102  = s2_scale;
-  assign p = \b$104 ;
-  assign \s$106  = y;
+  assign \a$98  = s2_d;
+  assign \b$99  = s2_scale;
+  assign p = \b$101 ;
+  assign \s$103  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -887,20 +847,21 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.q[2]  = w_sel[5:4];
   assign \w_sel.q[3]  = w_sel[7:6];
   assign \w_sel.scale  = w_sel[23:8];
-  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
-  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
-  assign \$31  = { 1'h0, \$22 , i_a[25:16] };
-  assign \$33  = { \$22 , i_a[25:16], 1'h0 };
-  assign \$46  = { 1'h0, \$37 , i_a[41:32] };
-  assign \$48  = { \$37 , i_a[41:32], 1'h0 };
-  assign \$61  = { 1'h0, \$52 , i_a[57:48] };
-  assign \$63  = { \$52 , i_a[57:48], 1'h0 };
-  assign \$70  = { 3'h0, prod0, 4'h0 };
-  assign \$74  = { 3'h0, prod1, 4'h0 };
-  assign \$78  = { 3'h0, prod2, 4'h0 };
-  assign \$82  = { 3'h0, prod3, 4'h0 };
-  assign \$113  = { \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 [20], \$112 , 23'h000000 };
-  assign \$115  = p_rp_sh[0];
+  assign \$15  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$17  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$29  = { 1'h0, \$21 , i_a[25:16] };
+  assign \$31  = { \$21 , i_a[25:16], 1'h0 };
+  assign \$43  = { 1'h0, \$35 , i_a[41:32] };
+  assign \$45  = { \$35 , i_a[41:32], 1'h0 };
+  assign \$57  = { 1'h0, \$49 , i_a[57:48] };
+  assign \$59  = { \$49 , i_a[57:48], 1'h0 };
+  assign \$66  = { 3'h0, prod0, 4'h0 };
+  assign \$70  = { 3'h0, prod1, 4'h0 };
+  assign \$74  = { 3'h0, prod2, 4'h0 };
+  assign \$78  = { 3'h0, prod3, 4'h0 };
+  assign \$104  = { \$103 [19], \$103 [19], \$103 [19], \$103 [19], \$103 [19], \$103 [19], \$103 [19], \$103 [19], \$103 , 23'h000000 };
+  assign \$107  = \$106 ;
+  assign \$106  = \$100 [0];
 endmodule
 
 module \mixpe_w2a16_int_g32.out_add (b, s, a);

@@ -4,124 +4,108 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [5:0] \$102 ;
-  wire \$103 ;
-  wire [20:0] \$104 ;
-  wire [20:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire [17:0] \$107 ;
-  wire [5:0] \$108 ;
-  wire \$109 ;
+  wire [20:0] \$100 ;
+  wire [20:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire [17:0] \$103 ;
+  wire [5:0] \$104 ;
+  wire \$105 ;
+  wire [18:0] \$106 ;
+  wire [18:0] \$107 ;
+  wire \$108 ;
+  wire [18:0] \$109 ;
   wire \$11 ;
   wire [18:0] \$110 ;
-  wire [18:0] \$111 ;
+  wire [19:0] \$111 ;
   wire \$112 ;
   wire [18:0] \$113 ;
   wire [18:0] \$114 ;
-  wire [19:0] \$115 ;
-  wire \$116 ;
+  wire \$115 ;
+  wire [18:0] \$116 ;
   wire [18:0] \$117 ;
-  wire [18:0] \$118 ;
-  wire \$119 ;
+  wire [19:0] \$118 ;
+  wire [20:0] \$119 ;
   wire \$12 ;
-  wire [18:0] \$120 ;
-  wire [18:0] \$121 ;
-  wire [19:0] \$122 ;
-  wire [20:0] \$123 ;
-  wire \$124 ;
-  wire [22:0] \$125 ;
-  wire [22:0] \$126 ;
-  wire [5:0] \$127 ;
-  wire [56:0] \$128 ;
-  wire [8:0] \$129 ;
+  wire \$120 ;
+  wire [22:0] \$121 ;
+  wire [22:0] \$122 ;
+  wire [5:0] \$123 ;
+  wire [56:0] \$124 ;
+  wire [8:0] \$125 ;
+  wire [9:0] \$126 ;
+  wire [19:0] \$127 ;
+  wire [50:0] \$128 ;
+  wire [51:0] \$129 ;
   wire \$13 ;
-  wire [9:0] \$130 ;
+  wire \$130 ;
   wire \$131 ;
   wire \$132 ;
-  wire [19:0] \$133 ;
-  wire [56:0] \$134 ;
-  wire [19:0] \$135 ;
-  wire [20:0] \$136 ;
-  wire [51:0] \$137 ;
-  wire [52:0] \$138 ;
-  wire \$139 ;
+  wire \$133 ;
+  wire [52:0] \$134 ;
+  wire \$135 ;
+  wire [15:0] \$136 ;
+  wire [15:0] \$137 ;
+  wire [15:0] \$138 ;
+  wire [15:0] \$139 ;
   wire [3:0] \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire [53:0] \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire [15:0] \$146 ;
-  wire [15:0] \$147 ;
-  wire [15:0] \$148 ;
-  wire [15:0] \$149 ;
-  wire [3:0] \$15 ;
-  wire [16:0] \$150 ;
-  wire [15:0] \$151 ;
-  wire [15:0] \$152 ;
-  wire [15:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [16:0] \$155 ;
-  wire [17:0] \$156 ;
+  wire [16:0] \$140 ;
+  wire [15:0] \$141 ;
+  wire [15:0] \$142 ;
+  wire [15:0] \$143 ;
+  wire [15:0] \$144 ;
+  wire [16:0] \$145 ;
+  wire [17:0] \$146 ;
+  wire \$147 ;
+  wire [19:0] \$148 ;
+  wire [19:0] \$149 ;
+  wire [11:0] \$15 ;
+  wire [5:0] \$150 ;
+  wire [56:0] \$151 ;
+  wire [8:0] \$152 ;
+  wire [9:0] \$153 ;
+  wire [19:0] \$154 ;
+  wire [50:0] \$155 ;
+  wire [51:0] \$156 ;
   wire \$157 ;
-  wire [19:0] \$158 ;
-  wire [19:0] \$159 ;
+  wire \$158 ;
+  wire \$159 ;
   wire [11:0] \$16 ;
-  wire [5:0] \$160 ;
-  wire [56:0] \$161 ;
-  wire [8:0] \$162 ;
-  wire [9:0] \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [19:0] \$166 ;
-  wire [56:0] \$167 ;
-  wire [19:0] \$168 ;
-  wire [20:0] \$169 ;
+  wire \$160 ;
+  wire [52:0] \$161 ;
+  wire \$162 ;
+  reg [63:0] \$163 ;
+  reg [30:0] \$164 ;
+  reg [4:0] \$165 ;
+  reg [30:0] \$166 ;
+  reg [31:0] \$167 ;
+  reg [31:0] \$168 ;
+  reg \$169 ;
   wire [11:0] \$17 ;
-  wire [51:0] \$170 ;
-  wire [52:0] \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire [53:0] \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  reg [63:0] \$179 ;
+  reg [31:0] \$170 ;
+  reg \$171 ;
+  reg [31:0] \$172 ;
+  reg [15:0] \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg [31:0] \$176 ;
+  reg [31:0] \$177 ;
+  reg [2:0] \$178 ;
+  reg \$179 ;
   wire [11:0] \$18 ;
-  reg [30:0] \$180 ;
-  reg [4:0] \$181 ;
-  reg [30:0] \$182 ;
-  reg [31:0] \$183 ;
+  reg [31:0] \$180 ;
+  reg [15:0] \$181 ;
+  reg \$182 ;
+  reg \$183 ;
   reg [31:0] \$184 ;
   reg \$185 ;
   reg [31:0] \$186 ;
-  reg \$187 ;
-  reg [31:0] \$188 ;
-  reg [15:0] \$189 ;
-  wire [11:0] \$19 ;
-  reg \$190 ;
-  reg \$191 ;
-  reg [31:0] \$192 ;
-  reg [31:0] \$193 ;
-  reg [2:0] \$194 ;
-  reg \$195 ;
-  reg [31:0] \$196 ;
-  reg [15:0] \$197 ;
-  reg \$198 ;
-  reg \$199 ;
+  reg [31:0] \$187 ;
+  wire [12:0] \$19 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
-  reg [31:0] \$200 ;
-  reg \$201 ;
-  reg [31:0] \$202 ;
-  reg [31:0] \$203 ;
+  wire [13:0] \$20 ;
   wire [13:0] \$21 ;
-  wire [13:0] \$22 ;
-  wire [14:0] \$23 ;
+  wire [14:0] \$22 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
@@ -131,18 +115,18 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [31:0] \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [3:0] \$33 ;
-  wire [3:0] \$34 ;
+  wire [3:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [11:0] \$34 ;
   wire [11:0] \$35 ;
   wire [11:0] \$36 ;
-  wire [11:0] \$37 ;
-  wire [11:0] \$38 ;
-  wire [12:0] \$39 ;
+  wire [12:0] \$37 ;
+  wire [13:0] \$38 ;
+  wire [13:0] \$39 ;
   wire \$4 ;
-  wire [13:0] \$40 ;
-  wire [13:0] \$41 ;
-  wire [14:0] \$42 ;
+  wire [14:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
@@ -151,60 +135,60 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [3:0] \$52 ;
-  wire [3:0] \$53 ;
+  wire [3:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [11:0] \$52 ;
+  wire [11:0] \$53 ;
   wire [11:0] \$54 ;
-  wire [11:0] \$55 ;
-  wire [11:0] \$56 ;
-  wire [11:0] \$57 ;
-  wire [12:0] \$58 ;
-  wire [13:0] \$59 ;
+  wire [12:0] \$55 ;
+  wire [13:0] \$56 ;
+  wire [13:0] \$57 ;
+  wire [14:0] \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [13:0] \$60 ;
-  wire [14:0] \$61 ;
+  wire \$60 ;
+  wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [3:0] \$68 ;
+  wire [11:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [3:0] \$71 ;
-  wire [3:0] \$72 ;
-  wire [11:0] \$73 ;
-  wire [11:0] \$74 ;
-  wire [11:0] \$75 ;
-  wire [11:0] \$76 ;
-  wire [12:0] \$77 ;
-  wire [13:0] \$78 ;
-  wire [13:0] \$79 ;
+  wire [11:0] \$70 ;
+  wire [11:0] \$71 ;
+  wire [11:0] \$72 ;
+  wire [12:0] \$73 ;
+  wire [13:0] \$74 ;
+  wire [13:0] \$75 ;
+  wire [14:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [14:0] \$80 ;
+  wire [5:0] \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [5:0] \$84 ;
-  wire \$85 ;
-  wire [20:0] \$86 ;
-  wire [20:0] \$87 ;
-  wire [17:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire [20:0] \$82 ;
+  wire [20:0] \$83 ;
+  wire [17:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire [5:0] \$86 ;
+  wire \$87 ;
+  wire [20:0] \$88 ;
+  wire [20:0] \$89 ;
   wire \$9 ;
-  wire [5:0] \$90 ;
-  wire \$91 ;
-  wire [20:0] \$92 ;
-  wire [20:0] \$93 ;
-  wire [17:0] \$94 ;
-  wire [17:0] \$95 ;
-  wire [5:0] \$96 ;
-  wire \$97 ;
-  wire [20:0] \$98 ;
-  wire [20:0] \$99 ;
+  wire [17:0] \$90 ;
+  wire [17:0] \$91 ;
+  wire [5:0] \$92 ;
+  wire \$93 ;
+  wire [20:0] \$94 ;
+  wire [20:0] \$95 ;
+  wire [17:0] \$96 ;
+  wire [17:0] \$97 ;
+  wire [5:0] \$98 ;
+  wire \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$24  = 1'h0;
@@ -213,12 +197,12 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$121 ;
+  wire [31:0] \a$115 ;
   (* init = 32'd0 *)
+  wire [31:0] \a$120 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$124 ;
   wire [31:0] \a$126 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$130 ;
-  wire [31:0] \a$132 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -244,25 +228,22 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [18:0] a_beat_mag;
   wire [31:0] a_next;
   wire [18:0] a_rp_eb;
-  wire a_rp_lost;
   wire [4:0] a_rp_ls;
   reg [4:0] a_rp_msb;
   wire [25:0] a_rp_norm;
   reg [31:0] a_rp_out;
   wire [42:0] a_rp_packed;
-  reg [4:0] a_rp_rs;
-  wire [25:0] a_rp_sh;
   wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$122 ;
-  wire [31:0] \b$127 ;
+  wire [31:0] \b$116 ;
+  wire [31:0] \b$121 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$131 ;
-  wire [31:0] \b$133 ;
+  wire [15:0] \b$125 ;
+  wire [31:0] \b$127 ;
   wire [7:0] beat_exp;
   wire [4:0] below0;
   wire [4:0] below1;
@@ -272,7 +253,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [3:0] \d$124 ;
+  wire [3:0] \d$118 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -349,14 +330,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [21:0] p_beat_mag;
   wire [31:0] p_next;
   wire [18:0] p_rp_eb;
-  wire p_rp_lost;
   wire [4:0] p_rp_ls;
   reg [4:0] p_rp_msb;
   wire [25:0] p_rp_norm;
   reg [31:0] p_rp_out;
   wire [42:0] p_rp_packed;
-  reg [4:0] p_rp_rs;
-  wire [25:0] p_rp_sh;
   wire p_rp_sign;
   wire [17:0] pal0;
   wire [17:0] pal1;
@@ -373,11 +351,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$123 ;
+  wire [31:0] \s$117 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$125 ;
+  wire [31:0] \s$119 ;
+  wire [31:0] \s$123 ;
   wire [31:0] \s$129 ;
-  wire [31:0] \s$135 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -405,7 +383,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [15:0] \w_sel.scale ;
   wire [2:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$128 ;
+  wire [31:0] \y$122 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
@@ -426,231 +404,213 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$13  = ! i_a[9:0];
   assign a0_zero = \$12  & \$13 ;
   assign \$14  = - w_sel[2:0];
-  assign \$17  = \$15 [0] ? \$16  : 12'h000;
-  assign \$19  = \$15 [1] ? \$18  : 12'h000;
-  assign \$20  = \$17  + \$19 ;
-  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
-  assign \$23  = \$20  + \$22 ;
+  assign \$16  = qmag0[0] ? \$15  : 12'h000;
+  assign \$18  = qmag0[1] ? \$17  : 12'h000;
+  assign \$19  = \$16  + \$18 ;
+  assign \$21  = qmag0[2] ? \$20  : 14'h0000;
+  assign \$22  = \$19  + \$21 ;
   assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
+  assign \$23  = ! i_a[30:26];
+  assign a1_e = \$23  ? 5'h01 : i_a[30:26];
   assign \$24  = ! i_a[30:26];
-  assign a1_e = \$24  ? 5'h01 : i_a[30:26];
-  assign \$25  = ! i_a[30:26];
-  assign \$26  = ~ \$25 ;
-  assign \$27  = i_a[30:26] == 5'h1f;
-  assign \$28  = ! i_a[25:16];
-  assign a1_inf = \$27  & \$28 ;
-  assign \$29  = i_a[30:26] == 5'h1f;
-  assign \$30  = | i_a[25:16];
-  assign a1_nan = \$29  & \$30 ;
-  assign \$31  = ! i_a[30:26];
-  assign \$32  = ! i_a[25:16];
-  assign a1_zero = \$31  & \$32 ;
-  assign \$33  = - w_sel[5:3];
-  assign \$36  = \$34 [0] ? \$35  : 12'h000;
-  assign \$38  = \$34 [1] ? \$37  : 12'h000;
-  assign \$39  = \$36  + \$38 ;
-  assign \$41  = \$34 [2] ? \$40  : 14'h0000;
-  assign \$42  = \$39  + \$41 ;
-  assign live1 = | { \$26 , i_a[25:16] };
+  assign \$25  = ~ \$24 ;
+  assign \$26  = i_a[30:26] == 5'h1f;
+  assign \$27  = ! i_a[25:16];
+  assign a1_inf = \$26  & \$27 ;
+  assign \$28  = i_a[30:26] == 5'h1f;
+  assign \$29  = | i_a[25:16];
+  assign a1_nan = \$28  & \$29 ;
+  assign \$30  = ! i_a[30:26];
+  assign \$31  = ! i_a[25:16];
+  assign a1_zero = \$30  & \$31 ;
+  assign \$32  = - w_sel[5:3];
+  assign \$34  = qmag1[0] ? \$33  : 12'h000;
+  assign \$36  = qmag1[1] ? \$35  : 12'h000;
+  assign \$37  = \$34  + \$36 ;
+  assign \$39  = qmag1[2] ? \$38  : 14'h0000;
+  assign \$40  = \$37  + \$39 ;
+  assign live1 = | { \$25 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$43  = ! i_a[46:42];
-  assign a2_e = \$43  ? 5'h01 : i_a[46:42];
-  assign \$44  = ! i_a[46:42];
-  assign \$45  = ~ \$44 ;
+  assign \$41  = ! i_a[46:42];
+  assign a2_e = \$41  ? 5'h01 : i_a[46:42];
+  assign \$42  = ! i_a[46:42];
+  assign \$43  = ~ \$42 ;
+  assign \$44  = i_a[46:42] == 5'h1f;
+  assign \$45  = ! i_a[41:32];
+  assign a2_inf = \$44  & \$45 ;
   assign \$46  = i_a[46:42] == 5'h1f;
-  assign \$47  = ! i_a[41:32];
-  assign a2_inf = \$46  & \$47 ;
-  assign \$48  = i_a[46:42] == 5'h1f;
-  assign \$49  = | i_a[41:32];
-  assign a2_nan = \$48  & \$49 ;
-  assign \$50  = ! i_a[46:42];
-  assign \$51  = ! i_a[41:32];
-  assign a2_zero = \$50  & \$51 ;
-  assign \$52  = - w_sel[8:6];
-  assign \$55  = \$53 [0] ? \$54  : 12'h000;
-  assign \$57  = \$53 [1] ? \$56  : 12'h000;
+  assign \$47  = | i_a[41:32];
+  assign a2_nan = \$46  & \$47 ;
+  assign \$48  = ! i_a[46:42];
+  assign \$49  = ! i_a[41:32];
+  assign a2_zero = \$48  & \$49 ;
+  assign \$50  = - w_sel[8:6];
+  assign \$52  = qmag2[0] ? \$51  : 12'h000;
+  assign \$54  = qmag2[1] ? \$53  : 12'h000;
+  assign \$55  = \$52  + \$54 ;
+  assign \$57  = qmag2[2] ? \$56  : 14'h0000;
   assign \$58  = \$55  + \$57 ;
-  assign \$60  = \$53 [2] ? \$59  : 14'h0000;
-  assign \$61  = \$58  + \$60 ;
-  assign live2 = | { \$45 , i_a[41:32] };
+  assign live2 = | { \$43 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$62  = ! i_a[62:58];
-  assign a3_e = \$62  ? 5'h01 : i_a[62:58];
-  assign \$63  = ! i_a[62:58];
-  assign \$64  = ~ \$63 ;
-  assign \$65  = i_a[62:58] == 5'h1f;
-  assign \$66  = ! i_a[57:48];
-  assign a3_inf = \$65  & \$66 ;
-  assign \$67  = i_a[62:58] == 5'h1f;
-  assign \$68  = | i_a[57:48];
-  assign a3_nan = \$67  & \$68 ;
-  assign \$69  = ! i_a[62:58];
-  assign \$70  = ! i_a[57:48];
-  assign a3_zero = \$69  & \$70 ;
-  assign \$71  = - w_sel[11:9];
-  assign \$74  = \$72 [0] ? \$73  : 12'h000;
-  assign \$76  = \$72 [1] ? \$75  : 12'h000;
-  assign \$77  = \$74  + \$76 ;
-  assign \$79  = \$72 [2] ? \$78  : 14'h0000;
-  assign \$80  = \$77  + \$79 ;
-  assign live3 = | { \$64 , i_a[57:48] };
+  assign \$59  = ! i_a[62:58];
+  assign a3_e = \$59  ? 5'h01 : i_a[62:58];
+  assign \$60  = ! i_a[62:58];
+  assign \$61  = ~ \$60 ;
+  assign \$62  = i_a[62:58] == 5'h1f;
+  assign \$63  = ! i_a[57:48];
+  assign a3_inf = \$62  & \$63 ;
+  assign \$64  = i_a[62:58] == 5'h1f;
+  assign \$65  = | i_a[57:48];
+  assign a3_nan = \$64  & \$65 ;
+  assign \$66  = ! i_a[62:58];
+  assign \$67  = ! i_a[57:48];
+  assign a3_zero = \$66  & \$67 ;
+  assign \$68  = - w_sel[11:9];
+  assign \$70  = qmag3[0] ? \$69  : 12'h000;
+  assign \$72  = qmag3[1] ? \$71  : 12'h000;
+  assign \$73  = \$70  + \$72 ;
+  assign \$75  = qmag3[2] ? \$74  : 14'h0000;
+  assign \$76  = \$73  + \$75 ;
+  assign live3 = | { \$61 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$81  = ex1 > ex0;
-  assign emax0 = \$81  ? ex1 : ex0;
-  assign \$82  = ex2 > emax0;
-  assign emax1 = \$82  ? ex2 : emax0;
-  assign \$83  = ex3 > emax1;
-  assign emax2 = \$83  ? ex3 : emax1;
-  assign \$84  = emax2 - ex0;
-  assign \$85  = \$84 [4:0] > 5'h12;
-  assign dist0 = \$85  ? 5'h12 : \$84 [4:0];
-  assign \$87  = \$86  >> dist0;
-  assign \$89  = \$88  >> dist0;
-  assign \$90  = emax2 - ex1;
-  assign \$91  = \$90 [4:0] > 5'h12;
-  assign dist1 = \$91  ? 5'h12 : \$90 [4:0];
-  assign \$93  = \$92  >> dist1;
-  assign \$95  = \$94  >> dist1;
-  assign \$96  = emax2 - ex2;
-  assign \$97  = \$96 [4:0] > 5'h12;
-  assign dist2 = \$97  ? 5'h12 : \$96 [4:0];
-  assign \$99  = \$98  >> dist2;
-  assign \$101  = \$100  >> dist2;
-  assign \$102  = emax2 - ex3;
-  assign \$103  = \$102 [4:0] > 5'h12;
-  assign dist3 = \$103  ? 5'h12 : \$102 [4:0];
-  assign \$105  = \$104  >> dist3;
-  assign \$107  = \$106  >> dist3;
-  assign \$108  = emax2 - 5'h1d;
-  assign \$110  = - \$87 [17:0];
-  assign \$111  = \$109  ? \$110  : { 1'h0, \$87 [17:0] };
-  assign \$113  = - \$93 [17:0];
-  assign \$114  = \$112  ? \$113  : { 1'h0, \$93 [17:0] };
-  assign \$115  = $signed(\$111 ) + $signed(\$114 );
-  assign \$117  = - \$99 [17:0];
-  assign \$118  = \$116  ? \$117  : { 1'h0, \$99 [17:0] };
-  assign \$120  = - \$105 [17:0];
-  assign \$121  = \$119  ? \$120  : { 1'h0, \$105 [17:0] };
-  assign \$122  = $signed(\$118 ) + $signed(\$121 );
-  assign \$123  = $signed(\$115 ) + $signed(\$122 );
-  assign \$124  = $signed(\$123 ) < $signed(1'h0);
-  assign \$125  = - $signed(\$123 );
-  assign \$126  = \$124  ? \$125  : { \$123 [20], \$123 [20], \$123  };
-  assign p_rp_sign = $signed(\$123 ) < $signed(1'h0);
-  assign \$127  = 5'h15 - p_rp_msb;
-  assign \$128  = { \$126 [21:0], 4'h0 } << \$127 [4:0];
-  assign \$129  = $signed(\$108 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$130  = $signed(\$129 ) + $signed(8'h7f);
-  assign \$131  = $signed(\$130 ) < $signed(2'h1);
-  assign \$132  = $signed(\$130 ) < $signed(6'h27);
-  assign \$133  = $signed(2'h1) - $signed(\$130 );
-  assign p_rp_sh = \$128 [25:0] >> p_rp_rs;
-  assign \$134  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$134 [25:0] != \$128 [25:0];
-  assign \$135  = $signed(\$130 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$136  = $signed(\$135 ) - $signed(2'h1);
-  assign \$138  = $signed(\$137 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$140  = \$139  | p_rp_lost;
-  assign \$141  = \$140  | p_rp_sh[2];
-  assign \$142  = p_rp_sh[1] & \$141 ;
-  assign \$143  = $signed(\$138 ) + $signed({ 1'h0, \$142  });
-  assign \$144  = ! \$126 [21:0];
-  assign \$145  = \$143 [42:0] >= 31'h7f800000;
-  assign \$146  = - \$89 [14:0];
-  assign \$147  = i_a[15] ? \$146  : { 1'h0, \$89 [14:0] };
-  assign \$148  = - \$95 [14:0];
-  assign \$149  = i_a[31] ? \$148  : { 1'h0, \$95 [14:0] };
-  assign \$150  = $signed(\$147 ) + $signed(\$149 );
-  assign \$151  = - \$101 [14:0];
-  assign \$152  = i_a[47] ? \$151  : { 1'h0, \$101 [14:0] };
-  assign \$153  = - \$107 [14:0];
-  assign \$154  = i_a[63] ? \$153  : { 1'h0, \$107 [14:0] };
-  assign \$155  = $signed(\$152 ) + $signed(\$154 );
-  assign \$156  = $signed(\$150 ) + $signed(\$155 );
-  assign \$157  = $signed(\$156 ) < $signed(1'h0);
-  assign \$158  = - $signed(\$156 );
-  assign \$159  = \$157  ? \$158  : { \$156 [17], \$156 [17], \$156  };
-  assign a_rp_sign = $signed(\$156 ) < $signed(1'h0);
-  assign \$160  = 5'h12 - a_rp_msb;
-  assign \$161  = { \$159 [18:0], 7'h00 } << \$160 [4:0];
-  assign \$162  = $signed(\$108 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$163  = $signed(\$162 ) + $signed(8'h7f);
-  assign \$164  = $signed(\$163 ) < $signed(2'h1);
-  assign \$165  = $signed(\$163 ) < $signed(6'h27);
-  assign \$166  = $signed(2'h1) - $signed(\$163 );
-  assign a_rp_sh = \$161 [25:0] >> a_rp_rs;
-  assign \$167  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$167 [25:0] != \$161 [25:0];
-  assign \$168  = $signed(\$163 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$169  = $signed(\$168 ) - $signed(2'h1);
-  assign \$171  = $signed(\$170 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$173  = \$172  | a_rp_lost;
-  assign \$174  = \$173  | a_rp_sh[2];
-  assign \$175  = a_rp_sh[1] & \$174 ;
-  assign \$176  = $signed(\$171 ) + $signed({ 1'h0, \$175  });
-  assign \$177  = ! \$159 [18:0];
-  assign \$178  = \$176 [42:0] >= 31'h7f800000;
-  assign \a$132  = \$signal$33  ? s2_psum : out_acc;
+  assign \$77  = ex1 > ex0;
+  assign emax0 = \$77  ? ex1 : ex0;
+  assign \$78  = ex2 > emax0;
+  assign emax1 = \$78  ? ex2 : emax0;
+  assign \$79  = ex3 > emax1;
+  assign emax2 = \$79  ? ex3 : emax1;
+  assign \$80  = emax2 - ex0;
+  assign \$81  = \$80 [4:0] > 5'h12;
+  assign dist0 = \$81  ? 5'h12 : \$80 [4:0];
+  assign \$83  = \$82  >> dist0;
+  assign \$85  = \$84  >> dist0;
+  assign \$86  = emax2 - ex1;
+  assign \$87  = \$86 [4:0] > 5'h12;
+  assign dist1 = \$87  ? 5'h12 : \$86 [4:0];
+  assign \$89  = \$88  >> dist1;
+  assign \$91  = \$90  >> dist1;
+  assign \$92  = emax2 - ex2;
+  assign \$93  = \$92 [4:0] > 5'h12;
+  assign dist2 = \$93  ? 5'h12 : \$92 [4:0];
+  assign \$95  = \$94  >> dist2;
+  assign \$97  = \$96  >> dist2;
+  assign \$98  = emax2 - ex3;
+  assign \$99  = \$98 [4:0] > 5'h12;
+  assign dist3 = \$99  ? 5'h12 : \$98 [4:0];
+  assign \$101  = \$100  >> dist3;
+  assign \$103  = \$102  >> dist3;
+  assign \$104  = emax2 - 5'h1d;
+  assign \$106  = - \$83 [17:0];
+  assign \$107  = \$105  ? \$106  : { 1'h0, \$83 [17:0] };
+  assign \$109  = - \$89 [17:0];
+  assign \$110  = \$108  ? \$109  : { 1'h0, \$89 [17:0] };
+  assign \$111  = $signed(\$107 ) + $signed(\$110 );
+  assign \$113  = - \$95 [17:0];
+  assign \$114  = \$112  ? \$113  : { 1'h0, \$95 [17:0] };
+  assign \$116  = - \$101 [17:0];
+  assign \$117  = \$115  ? \$116  : { 1'h0, \$101 [17:0] };
+  assign \$118  = $signed(\$114 ) + $signed(\$117 );
+  assign \$119  = $signed(\$111 ) + $signed(\$118 );
+  assign \$120  = $signed(\$119 ) < $signed(1'h0);
+  assign \$121  = - $signed(\$119 );
+  assign \$122  = \$120  ? \$121  : { \$119 [20], \$119 [20], \$119  };
+  assign p_rp_sign = $signed(\$119 ) < $signed(1'h0);
+  assign \$123  = 5'h15 - p_rp_msb;
+  assign \$124  = { \$122 [21:0], 4'h0 } << \$123 [4:0];
+  assign \$125  = $signed(\$104 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$126  = $signed(\$125 ) + $signed(8'h7f);
+  assign \$127  = $signed(\$126 ) - $signed(2'h1);
+  assign \$129  = $signed(\$128 ) + $signed({ 1'h0, \$124 [25:2] });
+  assign \$132  = \$131  | \$124 [2];
+  assign \$133  = \$124 [1] & \$132 ;
+  assign \$134  = $signed(\$129 ) + $signed({ 1'h0, \$133  });
+  assign \$135  = ! \$122 [21:0];
+  assign \$136  = - \$85 [14:0];
+  assign \$137  = i_a[15] ? \$136  : { 1'h0, \$85 [14:0] };
+  assign \$138  = - \$91 [14:0];
+  assign \$139  = i_a[31] ? \$138  : { 1'h0, \$91 [14:0] };
+  assign \$140  = $signed(\$137 ) + $signed(\$139 );
+  assign \$141  = - \$97 [14:0];
+  assign \$142  = i_a[47] ? \$141  : { 1'h0, \$97 [14:0] };
+  assign \$143  = - \$103 [14:0];
+  assign \$144  = i_a[63] ? \$143  : { 1'h0, \$103 [14:0] };
+  assign \$145  = $signed(\$142 ) + $signed(\$144 );
+  assign \$146  = $signed(\$140 ) + $signed(\$145 );
+  assign \$147  = $signed(\$146 ) < $signed(1'h0);
+  assign \$148  = - $signed(\$146 );
+  assign \$149  = \$147  ? \$148  : { \$146 [17], \$146 [17], \$146  };
+  assign a_rp_sign = $signed(\$146 ) < $signed(1'h0);
+  assign \$150  = 5'h12 - a_rp_msb;
+  assign \$151  = { \$149 [18:0], 7'h00 } << \$150 [4:0];
+  assign \$152  = $signed(\$104 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$153  = $signed(\$152 ) + $signed(8'h7f);
+  assign \$154  = $signed(\$153 ) - $signed(2'h1);
+  assign \$156  = $signed(\$155 ) + $signed({ 1'h0, \$151 [25:2] });
+  assign \$159  = \$158  | \$151 [2];
+  assign \$160  = \$151 [1] & \$159 ;
+  assign \$161  = $signed(\$156 ) + $signed({ 1'h0, \$160  });
+  assign \$162  = ! \$149 [18:0];
+  assign \a$126  = \$signal$33  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$179 ;
+    o_a <= \$163 ;
   always @(posedge clk)
-    o_w <= \$180 ;
+    o_w <= \$164 ;
   always @(posedge clk)
-    o_ctl <= \$181 ;
+    o_ctl <= \$165 ;
   always @(posedge clk)
-    w_reg <= \$182 ;
+    w_reg <= \$166 ;
   always @(posedge clk)
-    p_acc <= \$183 ;
+    p_acc <= \$167 ;
   always @(posedge clk)
-    a_acc <= \$184 ;
+    a_acc <= \$168 ;
   always @(posedge clk)
-    grp_first <= \$185 ;
+    grp_first <= \$169 ;
   always @(posedge clk)
-    grp_psum <= \$186 ;
+    grp_psum <= \$170 ;
   always @(posedge clk)
-    \$signal  <= \$187 ;
+    \$signal  <= \$171 ;
   always @(posedge clk)
-    s1_p <= \$188 ;
+    s1_p <= \$172 ;
   always @(posedge clk)
-    s1_scale <= \$189 ;
+    s1_scale <= \$173 ;
   always @(posedge clk)
-    \$signal$24  <= \$190 ;
+    \$signal$24  <= \$174 ;
   always @(posedge clk)
-    s1_last <= \$191 ;
+    s1_last <= \$175 ;
   always @(posedge clk)
-    s1_psum <= \$192 ;
+    s1_psum <= \$176 ;
   always @(posedge clk)
-    s1_a <= \$193 ;
+    s1_a <= \$177 ;
   always @(posedge clk)
-    s1_zero <= \$194 ;
+    s1_zero <= \$178 ;
   always @(posedge clk)
-    \$signal$29  <= \$195 ;
+    \$signal$29  <= \$179 ;
   always @(posedge clk)
-    s2_d <= \$196 ;
+    s2_d <= \$180 ;
   always @(posedge clk)
-    s2_scale <= \$197 ;
+    s2_scale <= \$181 ;
   always @(posedge clk)
-    \$signal$33  <= \$198 ;
+    \$signal$33  <= \$182 ;
   always @(posedge clk)
-    s2_last <= \$199 ;
+    s2_last <= \$183 ;
   always @(posedge clk)
-    s2_psum <= \$200 ;
+    s2_psum <= \$184 ;
   always @(posedge clk)
-    o_valid <= \$201 ;
+    o_valid <= \$185 ;
   always @(posedge clk)
-    out_acc <= \$202 ;
+    out_acc <= \$186 ;
   always @(posedge clk)
-    o_psum <= \$203 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$128 [31];
+    o_psum <= \$187 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$122 [31];
   \mixpe_w3a16_g64.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w3a16_g64.out_add  out_add (
-    .a(\a$132 ),
-    .b(\b$133 ),
+    .a(\a$126 ),
+    .b(\b$127 ),
     .s(y)
   );
   \mixpe_w3a16_g64.p_add  p_add (
@@ -661,68 +621,225 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w3a16_g64.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$133 )
+    .p(\b$127 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1026$0 (s1_zero),
+    .\port$1000$0 (s1_zero),
     .s(s1_a),
-    .y(\y$128 )
+    .y(\y$122 )
   );
   \mixpe_w3a16_g64.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$127 ),
+    .b(\b$121 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$179  = i_a;
+    \$163  = i_a;
     if (rst) begin
-      \$179  = 64'h0000000000000000;
+      \$163  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$180  = i_w;
+    \$164  = i_w;
     if (rst) begin
-      \$180  = 31'h00000000;
+      \$164  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$181  = i_ctl;
+    \$165  = i_ctl;
     if (rst) begin
-      \$181  = 5'h00;
+      \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$182  = w_reg;
+    \$166  = w_reg;
     if (i_ctl[1]) begin
-      \$182  = i_w;
+      \$166  = i_w;
     end
     if (rst) begin
-      \$182  = 31'h00000000;
+      \$166  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$183  = p_acc;
+    \$167  = p_acc;
     if (close) begin
-      \$183  = 32'd0;
+      \$167  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$183  = p_next;
+      \$167  = p_next;
     end
     if (rst) begin
-      \$183  = 32'd0;
+      \$167  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$184  = a_acc;
+    \$168  = a_acc;
     if (close) begin
-      \$184  = 32'd0;
+      \$168  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$184  = a_next;
+      \$168  = a_next;
+    end
+    if (rst) begin
+      \$168  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$169  = grp_first;
+    if (close) begin
+      \$169  = 1'h0;
+    end else if (\$1 ) begin
+      \$169  = 1'h1;
+    end
+    if (rst) begin
+      \$169  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$170  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$170  = i_psum;
+    end
+    if (rst) begin
+      \$170  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$171  = close;
+    if (rst) begin
+      \$171  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$172  = s1_p;
+    if (close) begin
+      \$172  = p_next;
+    end
+    if (rst) begin
+      \$172  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$173  = s1_scale;
+    if (close) begin
+      \$173  = w_sel[30:15];
+    end
+    if (rst) begin
+      \$173  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$174  = \$signal$24 ;
+    if (close) begin
+      \$174  = \$2 ;
+    end
+    if (rst) begin
+      \$174  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$175  = s1_last;
+    if (close) begin
+      \$175  = i_ctl[3];
+    end
+    if (rst) begin
+      \$175  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$176  = s1_psum;
+    if (close) begin
+      \$176  = \$3 ;
+    end
+    if (rst) begin
+      \$176  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$177  = s1_a;
+    if (close) begin
+      \$177  = a_next;
+    end
+    if (rst) begin
+      \$177  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$178  = s1_zero;
+    if (close) begin
+      \$178  = w_sel[14:12];
+    end
+    if (rst) begin
+      \$178  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$179  = \$signal ;
+    if (rst) begin
+      \$179  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$180  = s2_d;
+    if (\$signal ) begin
+      \$180  = d;
+    end
+    if (rst) begin
+      \$180  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$181  = s2_scale;
+    if (\$signal ) begin
+      \$181  = s1_scale;
+    end
+    if (rst) begin
+      \$181  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$182  = \$signal$33 ;
+    if (\$signal ) begin
+      \$182  = \$signal$24 ;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$183  = s2_last;
+    if (\$signal ) begin
+      \$183  = s1_last;
+    end
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$184  = s2_psum;
+    if (\$signal ) begin
+      \$184  = s1_psum;
     end
     if (rst) begin
       \$184  = 32'd0;
@@ -730,22 +847,16 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$185  = grp_first;
-    if (close) begin
-      \$185  = 1'h0;
-    end else if (\$1 ) begin
-      \$185  = 1'h1;
-    end
+    \$185  = \$4 ;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$186  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$186  = i_psum;
+    \$186  = out_acc;
+    if (\$signal$29 ) begin
+      \$186  = y;
     end
     if (rst) begin
       \$186  = 32'd0;
@@ -753,389 +864,206 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$187  = close;
-    if (rst) begin
-      \$187  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = s1_p;
-    if (close) begin
-      \$188  = p_next;
-    end
-    if (rst) begin
-      \$188  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = s1_scale;
-    if (close) begin
-      \$189  = w_sel[30:15];
-    end
-    if (rst) begin
-      \$189  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = \$signal$24 ;
-    if (close) begin
-      \$190  = \$2 ;
-    end
-    if (rst) begin
-      \$190  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = s1_last;
-    if (close) begin
-      \$191  = i_ctl[3];
-    end
-    if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = s1_psum;
-    if (close) begin
-      \$192  = \$3 ;
-    end
-    if (rst) begin
-      \$192  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = s1_a;
-    if (close) begin
-      \$193  = a_next;
-    end
-    if (rst) begin
-      \$193  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = s1_zero;
-    if (close) begin
-      \$194  = w_sel[14:12];
-    end
-    if (rst) begin
-      \$194  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = \$signal ;
-    if (rst) begin
-      \$195  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = s2_d;
-    if (\$signal ) begin
-      \$196  = d;
-    end
-    if (rst) begin
-      \$196  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = s2_scale;
-    if (\$signal ) begin
-      \$197  = s1_scale;
-    end
-    if (rst) begin
-      \$197  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = \$signal$33 ;
-    if (\$signal ) begin
-      \$198  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$198  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = s2_last;
-    if (\$signal ) begin
-      \$199  = s1_last;
-    end
-    if (rst) begin
-      \$199  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = s2_psum;
-    if (\$signal ) begin
-      \$200  = s1_psum;
-    end
-    if (rst) begin
-      \$200  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = \$4 ;
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = out_acc;
-    if (\$signal$29 ) begin
-      \$202  = y;
-    end
-    if (rst) begin
-      \$202  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = o_psum;
+    \$187  = o_psum;
     if (\$signal$29 ) begin
       if (s2_last) begin
-        \$203  = y;
+        \$187  = y;
       end
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$187  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$126 [1]) begin
+    if (\$122 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$126 [2]) begin
+    if (\$122 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$126 [3]) begin
+    if (\$122 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$126 [4]) begin
+    if (\$122 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$126 [5]) begin
+    if (\$122 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$126 [6]) begin
+    if (\$122 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$126 [7]) begin
+    if (\$122 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$126 [8]) begin
+    if (\$122 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$126 [9]) begin
+    if (\$122 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$126 [10]) begin
+    if (\$122 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$126 [11]) begin
+    if (\$122 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$126 [12]) begin
+    if (\$122 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$126 [13]) begin
+    if (\$122 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$126 [14]) begin
+    if (\$122 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$126 [15]) begin
+    if (\$122 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$126 [16]) begin
+    if (\$122 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$126 [17]) begin
+    if (\$122 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$126 [18]) begin
+    if (\$122 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$126 [19]) begin
+    if (\$122 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$126 [20]) begin
+    if (\$122 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$126 [21]) begin
+    if (\$122 [21]) begin
       p_rp_msb = 5'h15;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    p_rp_rs = 5'h00;
-    if (\$131 ) begin
-      (* full_case = 32'd1 *)
-      if (\$132 ) begin
-        p_rp_rs = 5'h1a;
-      end else begin
-        p_rp_rs = \$133 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$144 ) begin
+    if (\$135 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$145 ) begin
-      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$143 [30:0] };
+      p_rp_out = { p_rp_sign, \$134 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$159 [1]) begin
+    if (\$149 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$159 [2]) begin
+    if (\$149 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$159 [3]) begin
+    if (\$149 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$159 [4]) begin
+    if (\$149 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$159 [5]) begin
+    if (\$149 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$159 [6]) begin
+    if (\$149 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$159 [7]) begin
+    if (\$149 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$159 [8]) begin
+    if (\$149 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$159 [9]) begin
+    if (\$149 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$159 [10]) begin
+    if (\$149 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$159 [11]) begin
+    if (\$149 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$159 [12]) begin
+    if (\$149 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$159 [13]) begin
+    if (\$149 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$159 [14]) begin
+    if (\$149 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$159 [15]) begin
+    if (\$149 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$159 [16]) begin
+    if (\$149 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$159 [17]) begin
+    if (\$149 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$159 [18]) begin
+    if (\$149 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    a_rp_rs = 5'h00;
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$165 ) begin
-        a_rp_rs = 5'h1a;
-      end else begin
-        a_rp_rs = \$166 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$177 ) begin
+    if (\$162 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$178 ) begin
-      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$176 [30:0] };
+      a_rp_out = { a_rp_sign, \$161 [30:0] };
     end
   end
   assign a0_sig = { \$7 , i_a[9:0] };
-  assign qmag0 = \$15 [2:0];
-  assign prod0 = \$23 [13:0];
-  assign a1_sig = { \$26 , i_a[25:16] };
-  assign qmag1 = \$34 [2:0];
-  assign prod1 = \$42 [13:0];
-  assign a2_sig = { \$45 , i_a[41:32] };
-  assign qmag2 = \$53 [2:0];
-  assign prod2 = \$61 [13:0];
-  assign a3_sig = { \$64 , i_a[57:48] };
-  assign qmag3 = \$72 [2:0];
-  assign prod3 = \$80 [13:0];
-  assign below0 = \$84 [4:0];
-  assign pal0 = \$87 [17:0];
-  assign aal0 = \$89 [14:0];
-  assign below1 = \$90 [4:0];
-  assign pal1 = \$93 [17:0];
-  assign aal1 = \$95 [14:0];
-  assign below2 = \$96 [4:0];
-  assign pal2 = \$99 [17:0];
-  assign aal2 = \$101 [14:0];
-  assign below3 = \$102 [4:0];
-  assign pal3 = \$105 [17:0];
-  assign aal3 = \$107 [14:0];
-  assign beat_exp = { \$108 [5], \$108 [5], \$108  };
-  assign p_beat = { \$123 [20], \$123  };
-  assign p_beat_mag = \$126 [21:0];
-  assign p_rp_ls = \$127 [4:0];
-  assign p_rp_norm = \$128 [25:0];
-  assign p_rp_eb = { \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130 [9], \$130  };
-  assign p_rp_packed = \$143 [42:0];
-  assign a_beat = { \$156 [17], \$156  };
-  assign a_beat_mag = \$159 [18:0];
-  assign a_rp_ls = \$160 [4:0];
-  assign a_rp_norm = \$161 [25:0];
-  assign a_rp_eb = { \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163 [9], \$163  };
-  assign a_rp_packed = \$176 [42:0];
+  assign prod0 = \$22 [13:0];
+  assign a1_sig = { \$25 , i_a[25:16] };
+  assign prod1 = \$40 [13:0];
+  assign a2_sig = { \$43 , i_a[41:32] };
+  assign prod2 = \$58 [13:0];
+  assign a3_sig = { \$61 , i_a[57:48] };
+  assign prod3 = \$76 [13:0];
+  assign below0 = \$80 [4:0];
+  assign pal0 = \$83 [17:0];
+  assign aal0 = \$85 [14:0];
+  assign below1 = \$86 [4:0];
+  assign pal1 = \$89 [17:0];
+  assign aal1 = \$91 [14:0];
+  assign below2 = \$92 [4:0];
+  assign pal2 = \$95 [17:0];
+  assign aal2 = \$97 [14:0];
+  assign below3 = \$98 [4:0];
+  assign pal3 = \$101 [17:0];
+  assign aal3 = \$103 [14:0];
+  assign beat_exp = { \$104 [5], \$104 [5], \$104  };
+  assign p_beat = { \$119 [20], \$119  };
+  assign p_beat_mag = \$122 [21:0];
+  assign p_rp_ls = \$123 [4:0];
+  assign p_rp_norm = \$124 [25:0];
+  assign p_rp_eb = { \$126 [9], \$126 [9], \$126 [9], \$126 [9], \$126 [9], \$126 [9], \$126 [9], \$126 [9], \$126 [9], \$126  };
+  assign p_rp_packed = \$134 [42:0];
+  assign a_beat = { \$146 [17], \$146  };
+  assign a_beat_mag = \$149 [18:0];
+  assign a_rp_ls = \$150 [4:0];
+  assign a_rp_norm = \$151 [25:0];
+  assign a_rp_eb = { \$153 [9], \$153 [9], \$153 [9], \$153 [9], \$153 [9], \$153 [9], \$153 [9], \$153 [9], \$153 [9], \$153  };
+  assign a_rp_packed = \$161 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$121  = a_acc;
-  assign \b$122  = a_rp_out;
-  assign \s$123  = a_next;
-  assign \d$124  = { 1'h0, s1_zero };
-  assign \s$125  = s1_a;
-  assign \a$126  = s1_p;
-  assign \s$129  = d;
-  assign \a$130  = s2_d;
-  assign \b$131  = s2_scale;
-  assign p = \b$133 ;
-  assign \s$135  = y;
+  assign \a$115  = a_acc;
+  assign \b$116  = a_rp_out;
+  assign \s$117  = a_next;
+  assign \d$118  = { 1'h0, s1_zero };
+  assign \s$119  = s1_a;
+  assign \a$120  = s1_p;
+  assign \s$123  = d;
+  assign \a$124  = s2_d;
+  assign \b$125  = s2_scale;
+  assign p = \b$127 ;
+  assign \s$129  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1183,40 +1111,42 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[3]  = w_sel[11:9];
   assign \w_sel.zero  = w_sel[14:12];
   assign \w_sel.scale  = w_sel[30:15];
-  assign \$15  = { 1'h0, w_sel[2:0] };
-  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
-  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
-  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
-  assign \$34  = { 1'h0, w_sel[5:3] };
-  assign \$35  = { 1'h0, \$26 , i_a[25:16] };
-  assign \$37  = { \$26 , i_a[25:16], 1'h0 };
-  assign \$40  = { 1'h0, \$26 , i_a[25:16], 2'h0 };
-  assign \$53  = { 1'h0, w_sel[8:6] };
-  assign \$54  = { 1'h0, \$45 , i_a[41:32] };
-  assign \$56  = { \$45 , i_a[41:32], 1'h0 };
-  assign \$59  = { 1'h0, \$45 , i_a[41:32], 2'h0 };
-  assign \$72  = { 1'h0, w_sel[11:9] };
-  assign \$73  = { 1'h0, \$64 , i_a[57:48] };
-  assign \$75  = { \$64 , i_a[57:48], 1'h0 };
-  assign \$78  = { 1'h0, \$64 , i_a[57:48], 2'h0 };
-  assign \$86  = { 3'h0, \$23 [13:0], 4'h0 };
-  assign \$88  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$92  = { 3'h0, \$42 [13:0], 4'h0 };
-  assign \$94  = { 3'h0, \$26 , i_a[25:16], 4'h0 };
-  assign \$98  = { 3'h0, \$61 [13:0], 4'h0 };
-  assign \$100  = { 3'h0, \$45 , i_a[41:32], 4'h0 };
-  assign \$104  = { 3'h0, \$80 [13:0], 4'h0 };
-  assign \$106  = { 3'h0, \$64 , i_a[57:48], 4'h0 };
-  assign \$109  = i_a[15];
-  assign \$112  = i_a[31];
-  assign \$116  = i_a[47];
-  assign \$119  = i_a[63];
-  assign \$137  = { \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 [20], \$136 , 23'h000000 };
-  assign \$170  = { \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 [20], \$169 , 23'h000000 };
-  assign \b$127 [30:0] = \y$128 [30:0];
-  assign \b$127 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$139  = p_rp_sh[0];
-  assign \$172  = a_rp_sh[0];
+  assign qmag0 = w_sel[2:0];
+  assign \$15  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$17  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$20  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign qmag1 = w_sel[5:3];
+  assign \$33  = { 1'h0, \$25 , i_a[25:16] };
+  assign \$35  = { \$25 , i_a[25:16], 1'h0 };
+  assign \$38  = { 1'h0, \$25 , i_a[25:16], 2'h0 };
+  assign qmag2 = w_sel[8:6];
+  assign \$51  = { 1'h0, \$43 , i_a[41:32] };
+  assign \$53  = { \$43 , i_a[41:32], 1'h0 };
+  assign \$56  = { 1'h0, \$43 , i_a[41:32], 2'h0 };
+  assign qmag3 = w_sel[11:9];
+  assign \$69  = { 1'h0, \$61 , i_a[57:48] };
+  assign \$71  = { \$61 , i_a[57:48], 1'h0 };
+  assign \$74  = { 1'h0, \$61 , i_a[57:48], 2'h0 };
+  assign \$82  = { 3'h0, \$22 [13:0], 4'h0 };
+  assign \$84  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$88  = { 3'h0, \$40 [13:0], 4'h0 };
+  assign \$90  = { 3'h0, \$25 , i_a[25:16], 4'h0 };
+  assign \$94  = { 3'h0, \$58 [13:0], 4'h0 };
+  assign \$96  = { 3'h0, \$43 , i_a[41:32], 4'h0 };
+  assign \$100  = { 3'h0, \$76 [13:0], 4'h0 };
+  assign \$102  = { 3'h0, \$61 , i_a[57:48], 4'h0 };
+  assign \$105  = i_a[15];
+  assign \$108  = i_a[31];
+  assign \$112  = i_a[47];
+  assign \$115  = i_a[63];
+  assign \$128  = { \$127 [19], \$127 [19], \$127 [19], \$127 [19], \$127 [19], \$127 [19], \$127 [19], \$127 [19], \$127 , 23'h000000 };
+  assign \$131  = \$130 ;
+  assign \$155  = { \$154 [19], \$154 [19], \$154 [19], \$154 [19], \$154 [19], \$154 [19], \$154 [19], \$154 [19], \$154 , 23'h000000 };
+  assign \$158  = \$157 ;
+  assign \b$121 [30:0] = \y$122 [30:0];
+  assign \b$121 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$130  = \$124 [0];
+  assign \$157  = \$151 [0];
 endmodule
 
 module \mixpe_w3a16_g64.a_add (b, s, a);
@@ -2261,7 +2191,7 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1026$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1000$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [4:0] \$10 ;
@@ -2301,8 +2231,8 @@ module \mixpe_w3a16_g64.zero_scale (\port$1026$0 , y, s);
   wire [3:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [2:0] \port$1026$0 ;
-  wire [2:0] \port$1026$0 ;
+  input [2:0] \port$1000$0 ;
+  wire [2:0] \port$1000$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2337,10 +2267,10 @@ module \mixpe_w3a16_g64.zero_scale (\port$1026$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1026$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1000$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1026$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1026$0  };
+  assign \$10  = - \port$1000$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1000$0  };
   assign prod = \$11 [3:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -2364,7 +2294,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1026$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1026$0 ;
+  assign \$32  = ! \port$1000$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -2421,7 +2351,7 @@ module \mixpe_w3a16_g64.zero_scale (\port$1026$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1026$0  };
+  assign d = { 1'h0, \port$1000$0  };
   assign dmag = \$11 [3:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

@@ -4,139 +4,123 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [5:0] \$102 ;
-  wire \$103 ;
-  wire [21:0] \$104 ;
-  wire [21:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire [17:0] \$107 ;
-  wire [5:0] \$108 ;
-  wire \$109 ;
+  wire [21:0] \$100 ;
+  wire [21:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire [17:0] \$103 ;
+  wire [5:0] \$104 ;
+  wire \$105 ;
+  wire [21:0] \$106 ;
+  wire [21:0] \$107 ;
+  wire [17:0] \$108 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
-  wire [21:0] \$110 ;
-  wire [21:0] \$111 ;
-  wire [17:0] \$112 ;
-  wire [17:0] \$113 ;
-  wire [5:0] \$114 ;
-  wire \$115 ;
-  wire [21:0] \$116 ;
-  wire [21:0] \$117 ;
-  wire [17:0] \$118 ;
-  wire [17:0] \$119 ;
+  wire [5:0] \$110 ;
+  wire \$111 ;
+  wire [21:0] \$112 ;
+  wire [21:0] \$113 ;
+  wire [17:0] \$114 ;
+  wire [17:0] \$115 ;
+  wire [5:0] \$116 ;
+  wire \$117 ;
+  wire [19:0] \$118 ;
+  wire [19:0] \$119 ;
   wire \$12 ;
-  wire [5:0] \$120 ;
-  wire \$121 ;
+  wire \$120 ;
+  wire [19:0] \$121 ;
   wire [19:0] \$122 ;
-  wire [19:0] \$123 ;
+  wire [20:0] \$123 ;
   wire \$124 ;
   wire [19:0] \$125 ;
   wire [19:0] \$126 ;
-  wire [20:0] \$127 ;
-  wire \$128 ;
+  wire \$127 ;
+  wire [19:0] \$128 ;
   wire [19:0] \$129 ;
   wire \$13 ;
-  wire [19:0] \$130 ;
-  wire \$131 ;
-  wire [19:0] \$132 ;
-  wire [19:0] \$133 ;
-  wire [20:0] \$134 ;
-  wire [21:0] \$135 ;
-  wire \$136 ;
-  wire [23:0] \$137 ;
-  wire [23:0] \$138 ;
-  wire [5:0] \$139 ;
+  wire [20:0] \$130 ;
+  wire [21:0] \$131 ;
+  wire \$132 ;
+  wire [23:0] \$133 ;
+  wire [23:0] \$134 ;
+  wire [5:0] \$135 ;
+  wire [56:0] \$136 ;
+  wire [8:0] \$137 ;
+  wire [9:0] \$138 ;
+  wire [19:0] \$139 ;
   wire [4:0] \$14 ;
-  wire [56:0] \$140 ;
-  wire [8:0] \$141 ;
-  wire [9:0] \$142 ;
+  wire [50:0] \$140 ;
+  wire [51:0] \$141 ;
+  wire \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire [19:0] \$145 ;
-  wire [56:0] \$146 ;
-  wire [19:0] \$147 ;
-  wire [20:0] \$148 ;
-  wire [51:0] \$149 ;
-  wire [4:0] \$15 ;
-  wire [52:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [53:0] \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire [15:0] \$158 ;
-  wire [15:0] \$159 ;
+  wire \$145 ;
+  wire [52:0] \$146 ;
+  wire \$147 ;
+  wire [15:0] \$148 ;
+  wire [15:0] \$149 ;
+  wire [11:0] \$15 ;
+  wire [15:0] \$150 ;
+  wire [15:0] \$151 ;
+  wire [16:0] \$152 ;
+  wire [15:0] \$153 ;
+  wire [15:0] \$154 ;
+  wire [15:0] \$155 ;
+  wire [15:0] \$156 ;
+  wire [16:0] \$157 ;
+  wire [17:0] \$158 ;
+  wire \$159 ;
   wire [11:0] \$16 ;
-  wire [15:0] \$160 ;
-  wire [15:0] \$161 ;
-  wire [16:0] \$162 ;
-  wire [15:0] \$163 ;
-  wire [15:0] \$164 ;
-  wire [15:0] \$165 ;
-  wire [15:0] \$166 ;
-  wire [16:0] \$167 ;
-  wire [17:0] \$168 ;
+  wire [19:0] \$160 ;
+  wire [19:0] \$161 ;
+  wire [5:0] \$162 ;
+  wire [56:0] \$163 ;
+  wire [8:0] \$164 ;
+  wire [9:0] \$165 ;
+  wire [19:0] \$166 ;
+  wire [50:0] \$167 ;
+  wire [51:0] \$168 ;
   wire \$169 ;
   wire [11:0] \$17 ;
-  wire [19:0] \$170 ;
-  wire [19:0] \$171 ;
-  wire [5:0] \$172 ;
-  wire [56:0] \$173 ;
-  wire [8:0] \$174 ;
-  wire [9:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [19:0] \$178 ;
-  wire [56:0] \$179 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire [52:0] \$173 ;
+  wire \$174 ;
+  reg [63:0] \$175 ;
+  reg [35:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [35:0] \$178 ;
+  reg [31:0] \$179 ;
   wire [11:0] \$18 ;
-  wire [19:0] \$180 ;
-  wire [20:0] \$181 ;
-  wire [51:0] \$182 ;
-  wire [52:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [53:0] \$188 ;
-  wire \$189 ;
-  wire [11:0] \$19 ;
-  wire \$190 ;
-  reg [63:0] \$191 ;
-  reg [35:0] \$192 ;
-  reg [4:0] \$193 ;
-  reg [35:0] \$194 ;
-  reg [31:0] \$195 ;
+  reg [31:0] \$180 ;
+  reg \$181 ;
+  reg [31:0] \$182 ;
+  reg \$183 ;
+  reg [31:0] \$184 ;
+  reg [15:0] \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg [31:0] \$188 ;
+  reg [31:0] \$189 ;
+  wire [12:0] \$19 ;
+  reg [3:0] \$190 ;
+  reg \$191 ;
+  reg [31:0] \$192 ;
+  reg [15:0] \$193 ;
+  reg \$194 ;
+  reg \$195 ;
   reg [31:0] \$196 ;
   reg \$197 ;
   reg [31:0] \$198 ;
-  reg \$199 ;
+  reg [31:0] \$199 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
-  reg [31:0] \$200 ;
-  reg [15:0] \$201 ;
-  reg \$202 ;
-  reg \$203 ;
-  reg [31:0] \$204 ;
-  reg [31:0] \$205 ;
-  reg [3:0] \$206 ;
-  reg \$207 ;
-  reg [31:0] \$208 ;
-  reg [15:0] \$209 ;
+  wire [13:0] \$20 ;
   wire [13:0] \$21 ;
-  reg \$210 ;
-  reg \$211 ;
-  reg [31:0] \$212 ;
-  reg \$213 ;
-  reg [31:0] \$214 ;
-  reg [31:0] \$215 ;
   wire [13:0] \$22 ;
   wire [13:0] \$23 ;
-  wire [13:0] \$24 ;
-  wire [14:0] \$25 ;
-  wire [15:0] \$26 ;
+  wire [14:0] \$24 ;
+  wire [15:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
@@ -146,21 +130,21 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire [4:0] \$36 ;
-  wire [4:0] \$37 ;
+  wire [4:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire [11:0] \$37 ;
   wire [11:0] \$38 ;
   wire [11:0] \$39 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
-  wire [11:0] \$41 ;
-  wire [12:0] \$42 ;
+  wire [12:0] \$40 ;
+  wire [13:0] \$41 ;
+  wire [13:0] \$42 ;
   wire [13:0] \$43 ;
   wire [13:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire [14:0] \$47 ;
-  wire [15:0] \$48 ;
+  wire [14:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
@@ -169,54 +153,54 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire [4:0] \$56 ;
+  wire [11:0] \$57 ;
+  wire [11:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
   wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
-  wire [11:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [12:0] \$64 ;
+  wire [12:0] \$61 ;
+  wire [13:0] \$62 ;
+  wire [13:0] \$63 ;
+  wire [13:0] \$64 ;
   wire [13:0] \$65 ;
-  wire [13:0] \$66 ;
-  wire [13:0] \$67 ;
-  wire [13:0] \$68 ;
-  wire [14:0] \$69 ;
+  wire [14:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [15:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire [4:0] \$77 ;
+  wire [11:0] \$78 ;
+  wire [11:0] \$79 ;
   wire \$8 ;
-  wire [4:0] \$80 ;
-  wire [4:0] \$81 ;
-  wire [11:0] \$82 ;
-  wire [11:0] \$83 ;
-  wire [11:0] \$84 ;
-  wire [11:0] \$85 ;
-  wire [12:0] \$86 ;
-  wire [13:0] \$87 ;
-  wire [13:0] \$88 ;
-  wire [13:0] \$89 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
+  wire [12:0] \$82 ;
+  wire [13:0] \$83 ;
+  wire [13:0] \$84 ;
+  wire [13:0] \$85 ;
+  wire [13:0] \$86 ;
+  wire [14:0] \$87 ;
+  wire [15:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [13:0] \$90 ;
-  wire [14:0] \$91 ;
-  wire [15:0] \$92 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire [5:0] \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire [5:0] \$96 ;
-  wire \$97 ;
-  wire [21:0] \$98 ;
-  wire [21:0] \$99 ;
+  wire [21:0] \$94 ;
+  wire [21:0] \$95 ;
+  wire [17:0] \$96 ;
+  wire [17:0] \$97 ;
+  wire [5:0] \$98 ;
+  wire \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$24  = 1'h0;
@@ -225,12 +209,12 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$121 ;
+  wire [31:0] \a$115 ;
   (* init = 32'd0 *)
+  wire [31:0] \a$120 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$124 ;
   wire [31:0] \a$126 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$130 ;
-  wire [31:0] \a$132 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -256,25 +240,22 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [18:0] a_beat_mag;
   wire [31:0] a_next;
   wire [18:0] a_rp_eb;
-  wire a_rp_lost;
   wire [4:0] a_rp_ls;
   reg [4:0] a_rp_msb;
   wire [25:0] a_rp_norm;
   reg [31:0] a_rp_out;
   wire [42:0] a_rp_packed;
-  reg [4:0] a_rp_rs;
-  wire [25:0] a_rp_sh;
   wire a_rp_sign;
   wire [14:0] aal0;
   wire [14:0] aal1;
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$122 ;
-  wire [31:0] \b$127 ;
+  wire [31:0] \b$116 ;
+  wire [31:0] \b$121 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$131 ;
-  wire [31:0] \b$133 ;
+  wire [15:0] \b$125 ;
+  wire [31:0] \b$127 ;
   wire [7:0] beat_exp;
   wire [4:0] below0;
   wire [4:0] below1;
@@ -284,7 +265,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire clk;
   wire close;
   wire [31:0] d;
-  wire [4:0] \d$124 ;
+  wire [4:0] \d$118 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -361,14 +342,11 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [22:0] p_beat_mag;
   wire [31:0] p_next;
   wire [18:0] p_rp_eb;
-  wire p_rp_lost;
   wire [4:0] p_rp_ls;
   reg [4:0] p_rp_msb;
   wire [25:0] p_rp_norm;
   reg [31:0] p_rp_out;
   wire [42:0] p_rp_packed;
-  reg [4:0] p_rp_rs;
-  wire [25:0] p_rp_sh;
   wire p_rp_sign;
   wire [18:0] pal0;
   wire [18:0] pal1;
@@ -385,11 +363,11 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$123 ;
+  wire [31:0] \s$117 ;
   (* init = 32'd0 *)
-  wire [31:0] \s$125 ;
+  wire [31:0] \s$119 ;
+  wire [31:0] \s$123 ;
   wire [31:0] \s$129 ;
-  wire [31:0] \s$135 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -417,7 +395,7 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [15:0] \w_sel.scale ;
   wire [3:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$128 ;
+  wire [31:0] \y$122 ;
   assign \$1  = i_ctl[0] & i_ctl[2];
   assign \$2  = i_ctl[2] | grp_first;
   assign \$3  = i_ctl[2] ? i_psum : grp_psum;
@@ -438,239 +416,221 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$13  = ! i_a[9:0];
   assign a0_zero = \$12  & \$13 ;
   assign \$14  = - w_sel[3:0];
-  assign \$17  = \$15 [0] ? \$16  : 12'h000;
-  assign \$19  = \$15 [1] ? \$18  : 12'h000;
-  assign \$20  = \$17  + \$19 ;
-  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
-  assign \$24  = \$15 [3] ? \$23  : 14'h0000;
-  assign \$25  = \$22  + \$24 ;
-  assign \$26  = \$20  + \$25 ;
+  assign \$16  = qmag0[0] ? \$15  : 12'h000;
+  assign \$18  = qmag0[1] ? \$17  : 12'h000;
+  assign \$19  = \$16  + \$18 ;
+  assign \$21  = qmag0[2] ? \$20  : 14'h0000;
+  assign \$23  = qmag0[3] ? \$22  : 14'h0000;
+  assign \$24  = \$21  + \$23 ;
+  assign \$25  = \$19  + \$24 ;
   assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
+  assign \$26  = ! i_a[30:26];
+  assign a1_e = \$26  ? 5'h01 : i_a[30:26];
   assign \$27  = ! i_a[30:26];
-  assign a1_e = \$27  ? 5'h01 : i_a[30:26];
-  assign \$28  = ! i_a[30:26];
-  assign \$29  = ~ \$28 ;
-  assign \$30  = i_a[30:26] == 5'h1f;
-  assign \$31  = ! i_a[25:16];
-  assign a1_inf = \$30  & \$31 ;
-  assign \$32  = i_a[30:26] == 5'h1f;
-  assign \$33  = | i_a[25:16];
-  assign a1_nan = \$32  & \$33 ;
-  assign \$34  = ! i_a[30:26];
-  assign \$35  = ! i_a[25:16];
-  assign a1_zero = \$34  & \$35 ;
-  assign \$36  = - w_sel[7:4];
-  assign \$39  = \$37 [0] ? \$38  : 12'h000;
-  assign \$41  = \$37 [1] ? \$40  : 12'h000;
-  assign \$42  = \$39  + \$41 ;
-  assign \$44  = \$37 [2] ? \$43  : 14'h0000;
-  assign \$46  = \$37 [3] ? \$45  : 14'h0000;
-  assign \$47  = \$44  + \$46 ;
-  assign \$48  = \$42  + \$47 ;
-  assign live1 = | { \$29 , i_a[25:16] };
+  assign \$28  = ~ \$27 ;
+  assign \$29  = i_a[30:26] == 5'h1f;
+  assign \$30  = ! i_a[25:16];
+  assign a1_inf = \$29  & \$30 ;
+  assign \$31  = i_a[30:26] == 5'h1f;
+  assign \$32  = | i_a[25:16];
+  assign a1_nan = \$31  & \$32 ;
+  assign \$33  = ! i_a[30:26];
+  assign \$34  = ! i_a[25:16];
+  assign a1_zero = \$33  & \$34 ;
+  assign \$35  = - w_sel[7:4];
+  assign \$37  = qmag1[0] ? \$36  : 12'h000;
+  assign \$39  = qmag1[1] ? \$38  : 12'h000;
+  assign \$40  = \$37  + \$39 ;
+  assign \$42  = qmag1[2] ? \$41  : 14'h0000;
+  assign \$44  = qmag1[3] ? \$43  : 14'h0000;
+  assign \$45  = \$42  + \$44 ;
+  assign \$46  = \$40  + \$45 ;
+  assign live1 = | { \$28 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$49  = ! i_a[46:42];
-  assign a2_e = \$49  ? 5'h01 : i_a[46:42];
-  assign \$50  = ! i_a[46:42];
-  assign \$51  = ~ \$50 ;
+  assign \$47  = ! i_a[46:42];
+  assign a2_e = \$47  ? 5'h01 : i_a[46:42];
+  assign \$48  = ! i_a[46:42];
+  assign \$49  = ~ \$48 ;
+  assign \$50  = i_a[46:42] == 5'h1f;
+  assign \$51  = ! i_a[41:32];
+  assign a2_inf = \$50  & \$51 ;
   assign \$52  = i_a[46:42] == 5'h1f;
-  assign \$53  = ! i_a[41:32];
-  assign a2_inf = \$52  & \$53 ;
-  assign \$54  = i_a[46:42] == 5'h1f;
-  assign \$55  = | i_a[41:32];
-  assign a2_nan = \$54  & \$55 ;
-  assign \$56  = ! i_a[46:42];
-  assign \$57  = ! i_a[41:32];
-  assign a2_zero = \$56  & \$57 ;
-  assign \$58  = - w_sel[11:8];
-  assign \$61  = \$59 [0] ? \$60  : 12'h000;
-  assign \$63  = \$59 [1] ? \$62  : 12'h000;
-  assign \$64  = \$61  + \$63 ;
-  assign \$66  = \$59 [2] ? \$65  : 14'h0000;
-  assign \$68  = \$59 [3] ? \$67  : 14'h0000;
-  assign \$69  = \$66  + \$68 ;
-  assign \$70  = \$64  + \$69 ;
-  assign live2 = | { \$51 , i_a[41:32] };
+  assign \$53  = | i_a[41:32];
+  assign a2_nan = \$52  & \$53 ;
+  assign \$54  = ! i_a[46:42];
+  assign \$55  = ! i_a[41:32];
+  assign a2_zero = \$54  & \$55 ;
+  assign \$56  = - w_sel[11:8];
+  assign \$58  = qmag2[0] ? \$57  : 12'h000;
+  assign \$60  = qmag2[1] ? \$59  : 12'h000;
+  assign \$61  = \$58  + \$60 ;
+  assign \$63  = qmag2[2] ? \$62  : 14'h0000;
+  assign \$65  = qmag2[3] ? \$64  : 14'h0000;
+  assign \$66  = \$63  + \$65 ;
+  assign \$67  = \$61  + \$66 ;
+  assign live2 = | { \$49 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$71  = ! i_a[62:58];
-  assign a3_e = \$71  ? 5'h01 : i_a[62:58];
-  assign \$72  = ! i_a[62:58];
-  assign \$73  = ~ \$72 ;
-  assign \$74  = i_a[62:58] == 5'h1f;
-  assign \$75  = ! i_a[57:48];
-  assign a3_inf = \$74  & \$75 ;
-  assign \$76  = i_a[62:58] == 5'h1f;
-  assign \$77  = | i_a[57:48];
-  assign a3_nan = \$76  & \$77 ;
-  assign \$78  = ! i_a[62:58];
-  assign \$79  = ! i_a[57:48];
-  assign a3_zero = \$78  & \$79 ;
-  assign \$80  = - w_sel[15:12];
-  assign \$83  = \$81 [0] ? \$82  : 12'h000;
-  assign \$85  = \$81 [1] ? \$84  : 12'h000;
-  assign \$86  = \$83  + \$85 ;
-  assign \$88  = \$81 [2] ? \$87  : 14'h0000;
-  assign \$90  = \$81 [3] ? \$89  : 14'h0000;
-  assign \$91  = \$88  + \$90 ;
-  assign \$92  = \$86  + \$91 ;
-  assign live3 = | { \$73 , i_a[57:48] };
+  assign \$68  = ! i_a[62:58];
+  assign a3_e = \$68  ? 5'h01 : i_a[62:58];
+  assign \$69  = ! i_a[62:58];
+  assign \$70  = ~ \$69 ;
+  assign \$71  = i_a[62:58] == 5'h1f;
+  assign \$72  = ! i_a[57:48];
+  assign a3_inf = \$71  & \$72 ;
+  assign \$73  = i_a[62:58] == 5'h1f;
+  assign \$74  = | i_a[57:48];
+  assign a3_nan = \$73  & \$74 ;
+  assign \$75  = ! i_a[62:58];
+  assign \$76  = ! i_a[57:48];
+  assign a3_zero = \$75  & \$76 ;
+  assign \$77  = - w_sel[15:12];
+  assign \$79  = qmag3[0] ? \$78  : 12'h000;
+  assign \$81  = qmag3[1] ? \$80  : 12'h000;
+  assign \$82  = \$79  + \$81 ;
+  assign \$84  = qmag3[2] ? \$83  : 14'h0000;
+  assign \$86  = qmag3[3] ? \$85  : 14'h0000;
+  assign \$87  = \$84  + \$86 ;
+  assign \$88  = \$82  + \$87 ;
+  assign live3 = | { \$70 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$93  = ex1 > ex0;
-  assign emax0 = \$93  ? ex1 : ex0;
-  assign \$94  = ex2 > emax0;
-  assign emax1 = \$94  ? ex2 : emax0;
-  assign \$95  = ex3 > emax1;
-  assign emax2 = \$95  ? ex3 : emax1;
-  assign \$96  = emax2 - ex0;
-  assign \$97  = \$96 [4:0] > 5'h13;
-  assign dist0 = \$97  ? 5'h13 : \$96 [4:0];
-  assign \$99  = \$98  >> dist0;
-  assign \$101  = \$100  >> dist0;
-  assign \$102  = emax2 - ex1;
-  assign \$103  = \$102 [4:0] > 5'h13;
-  assign dist1 = \$103  ? 5'h13 : \$102 [4:0];
-  assign \$105  = \$104  >> dist1;
-  assign \$107  = \$106  >> dist1;
-  assign \$108  = emax2 - ex2;
-  assign \$109  = \$108 [4:0] > 5'h13;
-  assign dist2 = \$109  ? 5'h13 : \$108 [4:0];
-  assign \$111  = \$110  >> dist2;
-  assign \$113  = \$112  >> dist2;
-  assign \$114  = emax2 - ex3;
-  assign \$115  = \$114 [4:0] > 5'h13;
-  assign dist3 = \$115  ? 5'h13 : \$114 [4:0];
-  assign \$117  = \$116  >> dist3;
-  assign \$119  = \$118  >> dist3;
-  assign \$120  = emax2 - 5'h1d;
-  assign \$122  = - \$99 [18:0];
-  assign \$123  = \$121  ? \$122  : { 1'h0, \$99 [18:0] };
-  assign \$125  = - \$105 [18:0];
-  assign \$126  = \$124  ? \$125  : { 1'h0, \$105 [18:0] };
-  assign \$127  = $signed(\$123 ) + $signed(\$126 );
-  assign \$129  = - \$111 [18:0];
-  assign \$130  = \$128  ? \$129  : { 1'h0, \$111 [18:0] };
-  assign \$132  = - \$117 [18:0];
-  assign \$133  = \$131  ? \$132  : { 1'h0, \$117 [18:0] };
-  assign \$134  = $signed(\$130 ) + $signed(\$133 );
-  assign \$135  = $signed(\$127 ) + $signed(\$134 );
-  assign \$136  = $signed(\$135 ) < $signed(1'h0);
-  assign \$137  = - $signed(\$135 );
-  assign \$138  = \$136  ? \$137  : { \$135 [21], \$135 [21], \$135  };
-  assign p_rp_sign = $signed(\$135 ) < $signed(1'h0);
-  assign \$139  = 5'h16 - p_rp_msb;
-  assign \$140  = { \$138 [22:0], 3'h0 } << \$139 [4:0];
-  assign \$141  = $signed(\$120 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$142  = $signed(\$141 ) + $signed(8'h7f);
-  assign \$143  = $signed(\$142 ) < $signed(2'h1);
-  assign \$144  = $signed(\$142 ) < $signed(6'h27);
-  assign \$145  = $signed(2'h1) - $signed(\$142 );
-  assign p_rp_sh = \$140 [25:0] >> p_rp_rs;
-  assign \$146  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$146 [25:0] != \$140 [25:0];
-  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$148  = $signed(\$147 ) - $signed(2'h1);
-  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$152  = \$151  | p_rp_lost;
-  assign \$153  = \$152  | p_rp_sh[2];
-  assign \$154  = p_rp_sh[1] & \$153 ;
-  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, \$154  });
-  assign \$156  = ! \$138 [22:0];
-  assign \$157  = \$155 [42:0] >= 31'h7f800000;
-  assign \$158  = - \$101 [14:0];
-  assign \$159  = i_a[15] ? \$158  : { 1'h0, \$101 [14:0] };
-  assign \$160  = - \$107 [14:0];
-  assign \$161  = i_a[31] ? \$160  : { 1'h0, \$107 [14:0] };
-  assign \$162  = $signed(\$159 ) + $signed(\$161 );
-  assign \$163  = - \$113 [14:0];
-  assign \$164  = i_a[47] ? \$163  : { 1'h0, \$113 [14:0] };
-  assign \$165  = - \$119 [14:0];
-  assign \$166  = i_a[63] ? \$165  : { 1'h0, \$119 [14:0] };
-  assign \$167  = $signed(\$164 ) + $signed(\$166 );
-  assign \$168  = $signed(\$162 ) + $signed(\$167 );
-  assign \$169  = $signed(\$168 ) < $signed(1'h0);
-  assign \$170  = - $signed(\$168 );
-  assign \$171  = \$169  ? \$170  : { \$168 [17], \$168 [17], \$168  };
-  assign a_rp_sign = $signed(\$168 ) < $signed(1'h0);
-  assign \$172  = 5'h12 - a_rp_msb;
-  assign \$173  = { \$171 [18:0], 7'h00 } << \$172 [4:0];
-  assign \$174  = $signed(\$120 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$175  = $signed(\$174 ) + $signed(8'h7f);
-  assign \$176  = $signed(\$175 ) < $signed(2'h1);
-  assign \$177  = $signed(\$175 ) < $signed(6'h27);
-  assign \$178  = $signed(2'h1) - $signed(\$175 );
-  assign a_rp_sh = \$173 [25:0] >> a_rp_rs;
-  assign \$179  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$179 [25:0] != \$173 [25:0];
-  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$181  = $signed(\$180 ) - $signed(2'h1);
-  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$185  = \$184  | a_rp_lost;
-  assign \$186  = \$185  | a_rp_sh[2];
-  assign \$187  = a_rp_sh[1] & \$186 ;
-  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, \$187  });
-  assign \$189  = ! \$171 [18:0];
-  assign \$190  = \$188 [42:0] >= 31'h7f800000;
-  assign \a$132  = \$signal$33  ? s2_psum : out_acc;
+  assign \$89  = ex1 > ex0;
+  assign emax0 = \$89  ? ex1 : ex0;
+  assign \$90  = ex2 > emax0;
+  assign emax1 = \$90  ? ex2 : emax0;
+  assign \$91  = ex3 > emax1;
+  assign emax2 = \$91  ? ex3 : emax1;
+  assign \$92  = emax2 - ex0;
+  assign \$93  = \$92 [4:0] > 5'h13;
+  assign dist0 = \$93  ? 5'h13 : \$92 [4:0];
+  assign \$95  = \$94  >> dist0;
+  assign \$97  = \$96  >> dist0;
+  assign \$98  = emax2 - ex1;
+  assign \$99  = \$98 [4:0] > 5'h13;
+  assign dist1 = \$99  ? 5'h13 : \$98 [4:0];
+  assign \$101  = \$100  >> dist1;
+  assign \$103  = \$102  >> dist1;
+  assign \$104  = emax2 - ex2;
+  assign \$105  = \$104 [4:0] > 5'h13;
+  assign dist2 = \$105  ? 5'h13 : \$104 [4:0];
+  assign \$107  = \$106  >> dist2;
+  assign \$109  = \$108  >> dist2;
+  assign \$110  = emax2 - ex3;
+  assign \$111  = \$110 [4:0] > 5'h13;
+  assign dist3 = \$111  ? 5'h13 : \$110 [4:0];
+  assign \$113  = \$112  >> dist3;
+  assign \$115  = \$114  >> dist3;
+  assign \$116  = emax2 - 5'h1d;
+  assign \$118  = - \$95 [18:0];
+  assign \$119  = \$117  ? \$118  : { 1'h0, \$95 [18:0] };
+  assign \$121  = - \$101 [18:0];
+  assign \$122  = \$120  ? \$121  : { 1'h0, \$101 [18:0] };
+  assign \$123  = $signed(\$119 ) + $signed(\$122 );
+  assign \$125  = - \$107 [18:0];
+  assign \$126  = \$124  ? \$125  : { 1'h0, \$107 [18:0] };
+  assign \$128  = - \$113 [18:0];
+  assign \$129  = \$127  ? \$128  : { 1'h0, \$113 [18:0] };
+  assign \$130  = $signed(\$126 ) + $signed(\$129 );
+  assign \$131  = $signed(\$123 ) + $signed(\$130 );
+  assign \$132  = $signed(\$131 ) < $signed(1'h0);
+  assign \$133  = - $signed(\$131 );
+  assign \$134  = \$132  ? \$133  : { \$131 [21], \$131 [21], \$131  };
+  assign p_rp_sign = $signed(\$131 ) < $signed(1'h0);
+  assign \$135  = 5'h16 - p_rp_msb;
+  assign \$136  = { \$134 [22:0], 3'h0 } << \$135 [4:0];
+  assign \$137  = $signed(\$116 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$138  = $signed(\$137 ) + $signed(8'h7f);
+  assign \$139  = $signed(\$138 ) - $signed(2'h1);
+  assign \$141  = $signed(\$140 ) + $signed({ 1'h0, \$136 [25:2] });
+  assign \$144  = \$143  | \$136 [2];
+  assign \$145  = \$136 [1] & \$144 ;
+  assign \$146  = $signed(\$141 ) + $signed({ 1'h0, \$145  });
+  assign \$147  = ! \$134 [22:0];
+  assign \$148  = - \$97 [14:0];
+  assign \$149  = i_a[15] ? \$148  : { 1'h0, \$97 [14:0] };
+  assign \$150  = - \$103 [14:0];
+  assign \$151  = i_a[31] ? \$150  : { 1'h0, \$103 [14:0] };
+  assign \$152  = $signed(\$149 ) + $signed(\$151 );
+  assign \$153  = - \$109 [14:0];
+  assign \$154  = i_a[47] ? \$153  : { 1'h0, \$109 [14:0] };
+  assign \$155  = - \$115 [14:0];
+  assign \$156  = i_a[63] ? \$155  : { 1'h0, \$115 [14:0] };
+  assign \$157  = $signed(\$154 ) + $signed(\$156 );
+  assign \$158  = $signed(\$152 ) + $signed(\$157 );
+  assign \$159  = $signed(\$158 ) < $signed(1'h0);
+  assign \$160  = - $signed(\$158 );
+  assign \$161  = \$159  ? \$160  : { \$158 [17], \$158 [17], \$158  };
+  assign a_rp_sign = $signed(\$158 ) < $signed(1'h0);
+  assign \$162  = 5'h12 - a_rp_msb;
+  assign \$163  = { \$161 [18:0], 7'h00 } << \$162 [4:0];
+  assign \$164  = $signed(\$116 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$165  = $signed(\$164 ) + $signed(8'h7f);
+  assign \$166  = $signed(\$165 ) - $signed(2'h1);
+  assign \$168  = $signed(\$167 ) + $signed({ 1'h0, \$163 [25:2] });
+  assign \$171  = \$170  | \$163 [2];
+  assign \$172  = \$163 [1] & \$171 ;
+  assign \$173  = $signed(\$168 ) + $signed({ 1'h0, \$172  });
+  assign \$174  = ! \$161 [18:0];
+  assign \a$126  = \$signal$33  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$191 ;
+    o_a <= \$175 ;
   always @(posedge clk)
-    o_w <= \$192 ;
+    o_w <= \$176 ;
   always @(posedge clk)
-    o_ctl <= \$193 ;
+    o_ctl <= \$177 ;
   always @(posedge clk)
-    w_reg <= \$194 ;
+    w_reg <= \$178 ;
   always @(posedge clk)
-    p_acc <= \$195 ;
+    p_acc <= \$179 ;
   always @(posedge clk)
-    a_acc <= \$196 ;
+    a_acc <= \$180 ;
   always @(posedge clk)
-    grp_first <= \$197 ;
+    grp_first <= \$181 ;
   always @(posedge clk)
-    grp_psum <= \$198 ;
+    grp_psum <= \$182 ;
   always @(posedge clk)
-    \$signal  <= \$199 ;
+    \$signal  <= \$183 ;
   always @(posedge clk)
-    s1_p <= \$200 ;
+    s1_p <= \$184 ;
   always @(posedge clk)
-    s1_scale <= \$201 ;
+    s1_scale <= \$185 ;
   always @(posedge clk)
-    \$signal$24  <= \$202 ;
+    \$signal$24  <= \$186 ;
   always @(posedge clk)
-    s1_last <= \$203 ;
+    s1_last <= \$187 ;
   always @(posedge clk)
-    s1_psum <= \$204 ;
+    s1_psum <= \$188 ;
   always @(posedge clk)
-    s1_a <= \$205 ;
+    s1_a <= \$189 ;
   always @(posedge clk)
-    s1_zero <= \$206 ;
+    s1_zero <= \$190 ;
   always @(posedge clk)
-    \$signal$29  <= \$207 ;
+    \$signal$29  <= \$191 ;
   always @(posedge clk)
-    s2_d <= \$208 ;
+    s2_d <= \$192 ;
   always @(posedge clk)
-    s2_scale <= \$209 ;
+    s2_scale <= \$193 ;
   always @(posedge clk)
-    \$signal$33  <= \$210 ;
+    \$signal$33  <= \$194 ;
   always @(posedge clk)
-    s2_last <= \$211 ;
+    s2_last <= \$195 ;
   always @(posedge clk)
-    s2_psum <= \$212 ;
+    s2_psum <= \$196 ;
   always @(posedge clk)
-    o_valid <= \$213 ;
+    o_valid <= \$197 ;
   always @(posedge clk)
-    out_acc <= \$214 ;
+    out_acc <= \$198 ;
   always @(posedge clk)
-    o_psum <= \$215 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$128 [31];
+    o_psum <= \$199 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$122 [31];
   \mixpe_w4a16.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w4a16.out_add  out_add (
-    .a(\a$132 ),
-    .b(\b$133 ),
+    .a(\a$126 ),
+    .b(\b$127 ),
     .s(y)
   );
   \mixpe_w4a16.p_add  p_add (
@@ -681,68 +641,225 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   \mixpe_w4a16.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$133 )
+    .p(\b$127 )
   );
   \mixpe_w4a16.zero_scale  zero_scale (
-    .\port$1042$0 (s1_zero),
+    .\port$1016$0 (s1_zero),
     .s(s1_a),
-    .y(\y$128 )
+    .y(\y$122 )
   );
   \mixpe_w4a16.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$127 ),
+    .b(\b$121 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = i_a;
+    \$175  = i_a;
     if (rst) begin
-      \$191  = 64'h0000000000000000;
+      \$175  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = i_w;
+    \$176  = i_w;
     if (rst) begin
-      \$192  = 36'h000000000;
+      \$176  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = i_ctl;
+    \$177  = i_ctl;
     if (rst) begin
-      \$193  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = w_reg;
+    \$178  = w_reg;
     if (i_ctl[1]) begin
-      \$194  = i_w;
+      \$178  = i_w;
     end
     if (rst) begin
-      \$194  = 36'h000000000;
+      \$178  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = p_acc;
+    \$179  = p_acc;
     if (close) begin
-      \$195  = 32'd0;
+      \$179  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$195  = p_next;
+      \$179  = p_next;
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$179  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = a_acc;
+    \$180  = a_acc;
     if (close) begin
-      \$196  = 32'd0;
+      \$180  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$196  = a_next;
+      \$180  = a_next;
+    end
+    if (rst) begin
+      \$180  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$181  = grp_first;
+    if (close) begin
+      \$181  = 1'h0;
+    end else if (\$1 ) begin
+      \$181  = 1'h1;
+    end
+    if (rst) begin
+      \$181  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$182  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$182  = i_psum;
+    end
+    if (rst) begin
+      \$182  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$183  = close;
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$184  = s1_p;
+    if (close) begin
+      \$184  = p_next;
+    end
+    if (rst) begin
+      \$184  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$185  = s1_scale;
+    if (close) begin
+      \$185  = w_sel[35:20];
+    end
+    if (rst) begin
+      \$185  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$186  = \$signal$24 ;
+    if (close) begin
+      \$186  = \$2 ;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$187  = s1_last;
+    if (close) begin
+      \$187  = i_ctl[3];
+    end
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$188  = s1_psum;
+    if (close) begin
+      \$188  = \$3 ;
+    end
+    if (rst) begin
+      \$188  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$189  = s1_a;
+    if (close) begin
+      \$189  = a_next;
+    end
+    if (rst) begin
+      \$189  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$190  = s1_zero;
+    if (close) begin
+      \$190  = w_sel[19:16];
+    end
+    if (rst) begin
+      \$190  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$191  = \$signal ;
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$192  = s2_d;
+    if (\$signal ) begin
+      \$192  = d;
+    end
+    if (rst) begin
+      \$192  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$193  = s2_scale;
+    if (\$signal ) begin
+      \$193  = s1_scale;
+    end
+    if (rst) begin
+      \$193  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$194  = \$signal$33 ;
+    if (\$signal ) begin
+      \$194  = \$signal$24 ;
+    end
+    if (rst) begin
+      \$194  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$195  = s2_last;
+    if (\$signal ) begin
+      \$195  = s1_last;
+    end
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$196  = s2_psum;
+    if (\$signal ) begin
+      \$196  = s1_psum;
     end
     if (rst) begin
       \$196  = 32'd0;
@@ -750,22 +867,16 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = grp_first;
-    if (close) begin
-      \$197  = 1'h0;
-    end else if (\$1 ) begin
-      \$197  = 1'h1;
-    end
+    \$197  = \$4 ;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$198  = i_psum;
+    \$198  = out_acc;
+    if (\$signal$29 ) begin
+      \$198  = y;
     end
     if (rst) begin
       \$198  = 32'd0;
@@ -773,392 +884,209 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = close;
-    if (rst) begin
-      \$199  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = s1_p;
-    if (close) begin
-      \$200  = p_next;
-    end
-    if (rst) begin
-      \$200  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = s1_scale;
-    if (close) begin
-      \$201  = w_sel[35:20];
-    end
-    if (rst) begin
-      \$201  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = \$signal$24 ;
-    if (close) begin
-      \$202  = \$2 ;
-    end
-    if (rst) begin
-      \$202  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = s1_last;
-    if (close) begin
-      \$203  = i_ctl[3];
-    end
-    if (rst) begin
-      \$203  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = s1_psum;
-    if (close) begin
-      \$204  = \$3 ;
-    end
-    if (rst) begin
-      \$204  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = s1_a;
-    if (close) begin
-      \$205  = a_next;
-    end
-    if (rst) begin
-      \$205  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = s1_zero;
-    if (close) begin
-      \$206  = w_sel[19:16];
-    end
-    if (rst) begin
-      \$206  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = \$signal ;
-    if (rst) begin
-      \$207  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = s2_d;
-    if (\$signal ) begin
-      \$208  = d;
-    end
-    if (rst) begin
-      \$208  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = s2_scale;
-    if (\$signal ) begin
-      \$209  = s1_scale;
-    end
-    if (rst) begin
-      \$209  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = \$signal$33 ;
-    if (\$signal ) begin
-      \$210  = \$signal$24 ;
-    end
-    if (rst) begin
-      \$210  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$211  = s2_last;
-    if (\$signal ) begin
-      \$211  = s1_last;
-    end
-    if (rst) begin
-      \$211  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$212  = s2_psum;
-    if (\$signal ) begin
-      \$212  = s1_psum;
-    end
-    if (rst) begin
-      \$212  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$213  = \$4 ;
-    if (rst) begin
-      \$213  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$214  = out_acc;
-    if (\$signal$29 ) begin
-      \$214  = y;
-    end
-    if (rst) begin
-      \$214  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$215  = o_psum;
+    \$199  = o_psum;
     if (\$signal$29 ) begin
       if (s2_last) begin
-        \$215  = y;
+        \$199  = y;
       end
     end
     if (rst) begin
-      \$215  = 32'd0;
+      \$199  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$138 [1]) begin
+    if (\$134 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$138 [2]) begin
+    if (\$134 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$138 [3]) begin
+    if (\$134 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$138 [4]) begin
+    if (\$134 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$138 [5]) begin
+    if (\$134 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$138 [6]) begin
+    if (\$134 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$138 [7]) begin
+    if (\$134 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$138 [8]) begin
+    if (\$134 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$138 [9]) begin
+    if (\$134 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$138 [10]) begin
+    if (\$134 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$138 [11]) begin
+    if (\$134 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$138 [12]) begin
+    if (\$134 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$138 [13]) begin
+    if (\$134 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$138 [14]) begin
+    if (\$134 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$138 [15]) begin
+    if (\$134 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$138 [16]) begin
+    if (\$134 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$138 [17]) begin
+    if (\$134 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$138 [18]) begin
+    if (\$134 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$138 [19]) begin
+    if (\$134 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$138 [20]) begin
+    if (\$134 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$138 [21]) begin
+    if (\$134 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$138 [22]) begin
+    if (\$134 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    p_rp_rs = 5'h00;
-    if (\$143 ) begin
-      (* full_case = 32'd1 *)
-      if (\$144 ) begin
-        p_rp_rs = 5'h1a;
-      end else begin
-        p_rp_rs = \$145 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$156 ) begin
+    if (\$147 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$157 ) begin
-      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$155 [30:0] };
+      p_rp_out = { p_rp_sign, \$146 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$171 [1]) begin
+    if (\$161 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$171 [2]) begin
+    if (\$161 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$171 [3]) begin
+    if (\$161 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$171 [4]) begin
+    if (\$161 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$171 [5]) begin
+    if (\$161 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$171 [6]) begin
+    if (\$161 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$171 [7]) begin
+    if (\$161 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$171 [8]) begin
+    if (\$161 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$171 [9]) begin
+    if (\$161 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$171 [10]) begin
+    if (\$161 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$171 [11]) begin
+    if (\$161 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$171 [12]) begin
+    if (\$161 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$171 [13]) begin
+    if (\$161 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$171 [14]) begin
+    if (\$161 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$171 [15]) begin
+    if (\$161 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$171 [16]) begin
+    if (\$161 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$171 [17]) begin
+    if (\$161 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$171 [18]) begin
+    if (\$161 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    a_rp_rs = 5'h00;
-    if (\$176 ) begin
-      (* full_case = 32'd1 *)
-      if (\$177 ) begin
-        a_rp_rs = 5'h1a;
-      end else begin
-        a_rp_rs = \$178 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$189 ) begin
+    if (\$174 ) begin
       a_rp_out = { a_rp_sign, 31'h00000000 };
-    end else if (\$190 ) begin
-      a_rp_out = { a_rp_sign, 31'h7f800000 };
     end else begin
-      a_rp_out = { a_rp_sign, \$188 [30:0] };
+      a_rp_out = { a_rp_sign, \$173 [30:0] };
     end
   end
   assign a0_sig = { \$7 , i_a[9:0] };
-  assign qmag0 = \$15 [3:0];
-  assign prod0 = \$26 [14:0];
-  assign a1_sig = { \$29 , i_a[25:16] };
-  assign qmag1 = \$37 [3:0];
-  assign prod1 = \$48 [14:0];
-  assign a2_sig = { \$51 , i_a[41:32] };
-  assign qmag2 = \$59 [3:0];
-  assign prod2 = \$70 [14:0];
-  assign a3_sig = { \$73 , i_a[57:48] };
-  assign qmag3 = \$81 [3:0];
-  assign prod3 = \$92 [14:0];
-  assign below0 = \$96 [4:0];
-  assign pal0 = \$99 [18:0];
-  assign aal0 = \$101 [14:0];
-  assign below1 = \$102 [4:0];
-  assign pal1 = \$105 [18:0];
-  assign aal1 = \$107 [14:0];
-  assign below2 = \$108 [4:0];
-  assign pal2 = \$111 [18:0];
-  assign aal2 = \$113 [14:0];
-  assign below3 = \$114 [4:0];
-  assign pal3 = \$117 [18:0];
-  assign aal3 = \$119 [14:0];
-  assign beat_exp = { \$120 [5], \$120 [5], \$120  };
-  assign p_beat = { \$135 [21], \$135  };
-  assign p_beat_mag = \$138 [22:0];
-  assign p_rp_ls = \$139 [4:0];
-  assign p_rp_norm = \$140 [25:0];
-  assign p_rp_eb = { \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142 [9], \$142  };
-  assign p_rp_packed = \$155 [42:0];
-  assign a_beat = { \$168 [17], \$168  };
-  assign a_beat_mag = \$171 [18:0];
-  assign a_rp_ls = \$172 [4:0];
-  assign a_rp_norm = \$173 [25:0];
-  assign a_rp_eb = { \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175 [9], \$175  };
-  assign a_rp_packed = \$188 [42:0];
+  assign prod0 = \$25 [14:0];
+  assign a1_sig = { \$28 , i_a[25:16] };
+  assign prod1 = \$46 [14:0];
+  assign a2_sig = { \$49 , i_a[41:32] };
+  assign prod2 = \$67 [14:0];
+  assign a3_sig = { \$70 , i_a[57:48] };
+  assign prod3 = \$88 [14:0];
+  assign below0 = \$92 [4:0];
+  assign pal0 = \$95 [18:0];
+  assign aal0 = \$97 [14:0];
+  assign below1 = \$98 [4:0];
+  assign pal1 = \$101 [18:0];
+  assign aal1 = \$103 [14:0];
+  assign below2 = \$104 [4:0];
+  assign pal2 = \$107 [18:0];
+  assign aal2 = \$109 [14:0];
+  assign below3 = \$110 [4:0];
+  assign pal3 = \$113 [18:0];
+  assign aal3 = \$115 [14:0];
+  assign beat_exp = { \$116 [5], \$116 [5], \$116  };
+  assign p_beat = { \$131 [21], \$131  };
+  assign p_beat_mag = \$134 [22:0];
+  assign p_rp_ls = \$135 [4:0];
+  assign p_rp_norm = \$136 [25:0];
+  assign p_rp_eb = { \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138 [9], \$138  };
+  assign p_rp_packed = \$146 [42:0];
+  assign a_beat = { \$158 [17], \$158  };
+  assign a_beat_mag = \$161 [18:0];
+  assign a_rp_ls = \$162 [4:0];
+  assign a_rp_norm = \$163 [25:0];
+  assign a_rp_eb = { \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165 [9], \$165  };
+  assign a_rp_packed = \$173 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$121  = a_acc;
-  assign \b$122  = a_rp_out;
-  assign \s$123  = a_next;
-  assign \d$124  = { 1'h0, s1_zero };
-  assign \s$125  = s1_a;
-  assign \a$126  = s1_p;
-  assign \s$129  = d;
-  assign \a$130  = s2_d;
-  assign \b$131  = s2_scale;
-  assign p = \b$133 ;
-  assign \s$135  = y;
+  assign \a$115  = a_acc;
+  assign \b$116  = a_rp_out;
+  assign \s$117  = a_next;
+  assign \d$118  = { 1'h0, s1_zero };
+  assign \s$119  = s1_a;
+  assign \a$120  = s1_p;
+  assign \s$123  = d;
+  assign \a$124  = s2_d;
+  assign \b$125  = s2_scale;
+  assign p = \b$127 ;
+  assign \s$129  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1206,44 +1134,46 @@ module mixpe_w4a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.zero  = w_sel[19:16];
   assign \w_sel.scale  = w_sel[35:20];
-  assign \$15  = { 1'h0, w_sel[3:0] };
-  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
-  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
-  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
-  assign \$23  = { \$7 , i_a[9:0], 3'h0 };
-  assign \$37  = { 1'h0, w_sel[7:4] };
-  assign \$38  = { 1'h0, \$29 , i_a[25:16] };
-  assign \$40  = { \$29 , i_a[25:16], 1'h0 };
-  assign \$43  = { 1'h0, \$29 , i_a[25:16], 2'h0 };
-  assign \$45  = { \$29 , i_a[25:16], 3'h0 };
-  assign \$59  = { 1'h0, w_sel[11:8] };
-  assign \$60  = { 1'h0, \$51 , i_a[41:32] };
-  assign \$62  = { \$51 , i_a[41:32], 1'h0 };
-  assign \$65  = { 1'h0, \$51 , i_a[41:32], 2'h0 };
-  assign \$67  = { \$51 , i_a[41:32], 3'h0 };
-  assign \$81  = { 1'h0, w_sel[15:12] };
-  assign \$82  = { 1'h0, \$73 , i_a[57:48] };
-  assign \$84  = { \$73 , i_a[57:48], 1'h0 };
-  assign \$87  = { 1'h0, \$73 , i_a[57:48], 2'h0 };
-  assign \$89  = { \$73 , i_a[57:48], 3'h0 };
-  assign \$98  = { 3'h0, \$26 [14:0], 4'h0 };
-  assign \$100  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$104  = { 3'h0, \$48 [14:0], 4'h0 };
-  assign \$106  = { 3'h0, \$29 , i_a[25:16], 4'h0 };
-  assign \$110  = { 3'h0, \$70 [14:0], 4'h0 };
-  assign \$112  = { 3'h0, \$51 , i_a[41:32], 4'h0 };
-  assign \$116  = { 3'h0, \$92 [14:0], 4'h0 };
-  assign \$118  = { 3'h0, \$73 , i_a[57:48], 4'h0 };
-  assign \$121  = i_a[15];
-  assign \$124  = i_a[31];
-  assign \$128  = i_a[47];
-  assign \$131  = i_a[63];
-  assign \$149  = { \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 [20], \$148 , 23'h000000 };
-  assign \$182  = { \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 [20], \$181 , 23'h000000 };
-  assign \b$127 [30:0] = \y$128 [30:0];
-  assign \b$127 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$151  = p_rp_sh[0];
-  assign \$184  = a_rp_sh[0];
+  assign qmag0 = w_sel[3:0];
+  assign \$15  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$17  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$20  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign \$22  = { \$7 , i_a[9:0], 3'h0 };
+  assign qmag1 = w_sel[7:4];
+  assign \$36  = { 1'h0, \$28 , i_a[25:16] };
+  assign \$38  = { \$28 , i_a[25:16], 1'h0 };
+  assign \$41  = { 1'h0, \$28 , i_a[25:16], 2'h0 };
+  assign \$43  = { \$28 , i_a[25:16], 3'h0 };
+  assign qmag2 = w_sel[11:8];
+  assign \$57  = { 1'h0, \$49 , i_a[41:32] };
+  assign \$59  = { \$49 , i_a[41:32], 1'h0 };
+  assign \$62  = { 1'h0, \$49 , i_a[41:32], 2'h0 };
+  assign \$64  = { \$49 , i_a[41:32], 3'h0 };
+  assign qmag3 = w_sel[15:12];
+  assign \$78  = { 1'h0, \$70 , i_a[57:48] };
+  assign \$80  = { \$70 , i_a[57:48], 1'h0 };
+  assign \$83  = { 1'h0, \$70 , i_a[57:48], 2'h0 };
+  assign \$85  = { \$70 , i_a[57:48], 3'h0 };
+  assign \$94  = { 3'h0, \$25 [14:0], 4'h0 };
+  assign \$96  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$100  = { 3'h0, \$46 [14:0], 4'h0 };
+  assign \$102  = { 3'h0, \$28 , i_a[25:16], 4'h0 };
+  assign \$106  = { 3'h0, \$67 [14:0], 4'h0 };
+  assign \$108  = { 3'h0, \$49 , i_a[41:32], 4'h0 };
+  assign \$112  = { 3'h0, \$88 [14:0], 4'h0 };
+  assign \$114  = { 3'h0, \$70 , i_a[57:48], 4'h0 };
+  assign \$117  = i_a[15];
+  assign \$120  = i_a[31];
+  assign \$124  = i_a[47];
+  assign \$127  = i_a[63];
+  assign \$140  = { \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 [19], \$139 , 23'h000000 };
+  assign \$143  = \$142 ;
+  assign \$167  = { \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 [19], \$166 , 23'h000000 };
+  assign \$170  = \$169 ;
+  assign \b$121 [30:0] = \y$122 [30:0];
+  assign \b$121 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$142  = \$136 [0];
+  assign \$169  = \$163 [0];
 endmodule
 
 module \mixpe_w4a16.a_add (b, s, a);
@@ -2288,7 +2218,7 @@ module \mixpe_w4a16.scale_mul (b, p, a);
   assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w4a16.zero_scale (\port$1042$0 , y, s);
+module \mixpe_w4a16.zero_scale (\port$1016$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [5:0] \$10 ;
@@ -2328,8 +2258,8 @@ module \mixpe_w4a16.zero_scale (\port$1042$0 , y, s);
   wire [4:0] dmag;
   wire dneg;
   wire [9:0] exp;
-  input [3:0] \port$1042$0 ;
-  wire [3:0] \port$1042$0 ;
+  input [3:0] \port$1016$0 ;
+  wire [3:0] \port$1016$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2364,10 +2294,10 @@ module \mixpe_w4a16.zero_scale (\port$1042$0 , y, s);
   assign \$8  = ! s[30:23];
   assign \$9  = ! s[22:0];
   assign s_zero = \$8  & \$9 ;
-  assign dneg = $signed({ 1'h0, \port$1042$0  }) < $signed(1'h0);
+  assign dneg = $signed({ 1'h0, \port$1016$0  }) < $signed(1'h0);
   assign sign = s[31] ^ dneg;
-  assign \$10  = - \port$1042$0 ;
-  assign \$11  = dneg ? \$10  : { 2'h0, \port$1042$0  };
+  assign \$10  = - \port$1016$0 ;
+  assign \$11  = dneg ? \$10  : { 2'h0, \port$1016$0  };
   assign prod = \$11 [4:0] * { \$3 , s[22:0] };
   assign \$12  = s_e - 7'h7f;
   assign exp = $signed(\$12 ) - $signed(6'h17);
@@ -2391,7 +2321,7 @@ module \mixpe_w4a16.zero_scale (\port$1042$0 , y, s);
   assign \$29  = $signed(\$24 ) + $signed({ 1'h0, \$28  });
   assign \$30  = ! prod;
   assign \$31  = \$29 [44:0] >= 31'h7f800000;
-  assign \$32  = ! \port$1042$0 ;
+  assign \$32  = ! \port$1016$0 ;
   assign \$33  = s_inf & \$32 ;
   assign \$34  = s_nan | \$33 ;
   always @* begin
@@ -2451,7 +2381,7 @@ module \mixpe_w4a16.zero_scale (\port$1042$0 , y, s);
     end
   end
   assign s_sig = { \$3 , s[22:0] };
-  assign d = { 1'h0, \port$1042$0  };
+  assign d = { 1'h0, \port$1016$0  };
   assign dmag = \$11 [4:0];
   assign rp_sign = sign;
   assign rp_ls = \$13 [4:0];

@@ -5,12 +5,12 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$1 ;
   wire \$10 ;
   wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [17:0] \$102 ;
-  wire [17:0] \$103 ;
-  wire [18:0] \$104 ;
-  wire [19:0] \$105 ;
-  wire [20:0] \$106 ;
+  wire [18:0] \$101 ;
+  wire [19:0] \$102 ;
+  wire [20:0] \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
   wire \$107 ;
   wire \$108 ;
   wire \$109 ;
@@ -18,47 +18,47 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire [8:0] \$116 ;
-  wire [8:0] \$117 ;
-  wire [11:0] \$118 ;
-  wire [11:0] \$119 ;
+  wire [8:0] \$113 ;
+  wire [11:0] \$114 ;
+  wire [11:0] \$115 ;
+  wire [11:0] \$116 ;
+  wire [11:0] \$117 ;
+  wire [12:0] \$118 ;
+  wire [13:0] \$119 ;
   wire \$12 ;
-  wire [11:0] \$120 ;
-  wire [11:0] \$121 ;
-  wire [12:0] \$122 ;
-  wire [13:0] \$123 ;
-  wire [13:0] \$124 ;
-  wire [13:0] \$125 ;
-  wire [13:0] \$126 ;
-  wire [14:0] \$127 ;
-  wire [15:0] \$128 ;
-  wire [17:0] \$129 ;
+  wire [13:0] \$120 ;
+  wire [13:0] \$121 ;
+  wire [13:0] \$122 ;
+  wire [14:0] \$123 ;
+  wire [15:0] \$124 ;
+  wire [17:0] \$125 ;
+  wire [17:0] \$126 ;
+  wire [17:0] \$127 ;
+  wire [17:0] \$128 ;
+  wire [18:0] \$129 ;
   wire \$13 ;
   wire [17:0] \$130 ;
   wire [17:0] \$131 ;
   wire [17:0] \$132 ;
-  wire [18:0] \$133 ;
-  wire [17:0] \$134 ;
-  wire [17:0] \$135 ;
-  wire [17:0] \$136 ;
-  wire [17:0] \$137 ;
-  wire [18:0] \$138 ;
-  wire [19:0] \$139 ;
+  wire [17:0] \$133 ;
+  wire [18:0] \$134 ;
+  wire [19:0] \$135 ;
+  wire [20:0] \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire [8:0] \$14 ;
-  wire [20:0] \$140 ;
+  wire [5:0] \$140 ;
   wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
+  wire [25:0] \$142 ;
+  wire [25:0] \$143 ;
   wire [5:0] \$144 ;
   wire \$145 ;
   wire [25:0] \$146 ;
   wire [25:0] \$147 ;
   wire [5:0] \$148 ;
   wire \$149 ;
-  wire [8:0] \$15 ;
+  wire [11:0] \$15 ;
   wire [25:0] \$150 ;
   wire [25:0] \$151 ;
   wire [5:0] \$152 ;
@@ -67,93 +67,83 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [25:0] \$155 ;
   wire [5:0] \$156 ;
   wire \$157 ;
-  wire [25:0] \$158 ;
-  wire [25:0] \$159 ;
+  wire [23:0] \$158 ;
+  wire [23:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [5:0] \$160 ;
-  wire \$161 ;
+  wire \$160 ;
+  wire [23:0] \$161 ;
   wire [23:0] \$162 ;
-  wire [23:0] \$163 ;
+  wire [24:0] \$163 ;
   wire \$164 ;
   wire [23:0] \$165 ;
   wire [23:0] \$166 ;
-  wire [24:0] \$167 ;
-  wire \$168 ;
+  wire \$167 ;
+  wire [23:0] \$168 ;
   wire [23:0] \$169 ;
   wire [11:0] \$17 ;
-  wire [23:0] \$170 ;
-  wire \$171 ;
-  wire [23:0] \$172 ;
-  wire [23:0] \$173 ;
-  wire [24:0] \$174 ;
-  wire [25:0] \$175 ;
-  wire \$176 ;
-  wire [27:0] \$177 ;
-  wire [27:0] \$178 ;
-  wire [5:0] \$179 ;
+  wire [24:0] \$170 ;
+  wire [25:0] \$171 ;
+  wire \$172 ;
+  wire [27:0] \$173 ;
+  wire [27:0] \$174 ;
+  wire [5:0] \$175 ;
+  wire [57:0] \$176 ;
+  wire [8:0] \$177 ;
+  wire [9:0] \$178 ;
+  wire [19:0] \$179 ;
   wire [11:0] \$18 ;
-  wire [57:0] \$180 ;
-  wire [8:0] \$181 ;
-  wire [9:0] \$182 ;
+  wire [50:0] \$180 ;
+  wire [51:0] \$181 ;
+  wire \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire [19:0] \$185 ;
-  wire [57:0] \$186 ;
-  wire [19:0] \$187 ;
-  wire [20:0] \$188 ;
-  wire [51:0] \$189 ;
-  wire [11:0] \$19 ;
-  wire [52:0] \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [53:0] \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  reg [63:0] \$198 ;
-  reg [47:0] \$199 ;
+  wire \$185 ;
+  wire [52:0] \$186 ;
+  wire \$187 ;
+  reg [63:0] \$188 ;
+  reg [47:0] \$189 ;
+  wire [12:0] \$19 ;
+  reg [4:0] \$190 ;
+  reg [47:0] \$191 ;
+  reg [31:0] \$192 ;
+  reg \$193 ;
+  reg [31:0] \$194 ;
+  reg \$195 ;
+  reg [31:0] \$196 ;
+  reg [15:0] \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
-  reg [4:0] \$200 ;
-  reg [47:0] \$201 ;
+  wire [13:0] \$20 ;
+  reg [31:0] \$200 ;
+  reg \$201 ;
   reg [31:0] \$202 ;
-  reg \$203 ;
-  reg [31:0] \$204 ;
+  reg [15:0] \$203 ;
+  reg \$204 ;
   reg \$205 ;
   reg [31:0] \$206 ;
-  reg [15:0] \$207 ;
-  reg \$208 ;
-  reg \$209 ;
+  reg \$207 ;
+  reg [31:0] \$208 ;
+  reg [31:0] \$209 ;
   wire [13:0] \$21 ;
-  reg [31:0] \$210 ;
-  reg \$211 ;
-  reg [31:0] \$212 ;
-  reg [15:0] \$213 ;
-  reg \$214 ;
-  reg \$215 ;
-  reg [31:0] \$216 ;
-  reg \$217 ;
-  reg [31:0] \$218 ;
-  reg [31:0] \$219 ;
   wire [13:0] \$22 ;
   wire [13:0] \$23 ;
-  wire [13:0] \$24 ;
-  wire [14:0] \$25 ;
-  wire [15:0] \$26 ;
+  wire [14:0] \$24 ;
+  wire [15:0] \$25 ;
+  wire [17:0] \$26 ;
   wire [17:0] \$27 ;
   wire [17:0] \$28 ;
   wire [17:0] \$29 ;
   wire [31:0] \$3 ;
-  wire [17:0] \$30 ;
-  wire [18:0] \$31 ;
+  wire [18:0] \$30 ;
+  wire [17:0] \$31 ;
   wire [17:0] \$32 ;
   wire [17:0] \$33 ;
   wire [17:0] \$34 ;
-  wire [17:0] \$35 ;
-  wire [18:0] \$36 ;
-  wire [19:0] \$37 ;
-  wire [20:0] \$38 ;
+  wire [18:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [20:0] \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
@@ -163,35 +153,35 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire [8:0] \$48 ;
-  wire [8:0] \$49 ;
+  wire [8:0] \$47 ;
+  wire [11:0] \$48 ;
+  wire [11:0] \$49 ;
   wire \$5 ;
   wire [11:0] \$50 ;
   wire [11:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire [11:0] \$53 ;
-  wire [12:0] \$54 ;
+  wire [12:0] \$52 ;
+  wire [13:0] \$53 ;
+  wire [13:0] \$54 ;
   wire [13:0] \$55 ;
   wire [13:0] \$56 ;
-  wire [13:0] \$57 ;
-  wire [13:0] \$58 ;
-  wire [14:0] \$59 ;
+  wire [14:0] \$57 ;
+  wire [15:0] \$58 ;
+  wire [17:0] \$59 ;
   wire \$6 ;
-  wire [15:0] \$60 ;
+  wire [17:0] \$60 ;
   wire [17:0] \$61 ;
   wire [17:0] \$62 ;
-  wire [17:0] \$63 ;
+  wire [18:0] \$63 ;
   wire [17:0] \$64 ;
-  wire [18:0] \$65 ;
+  wire [17:0] \$65 ;
   wire [17:0] \$66 ;
   wire [17:0] \$67 ;
-  wire [17:0] \$68 ;
-  wire [17:0] \$69 ;
+  wire [18:0] \$68 ;
+  wire [19:0] \$69 ;
   wire \$7 ;
-  wire [18:0] \$70 ;
-  wire [19:0] \$71 ;
-  wire [20:0] \$72 ;
+  wire [20:0] \$70 ;
+  wire \$71 ;
+  wire \$72 ;
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
@@ -200,36 +190,36 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
+  wire [8:0] \$80 ;
+  wire [11:0] \$81 ;
+  wire [11:0] \$82 ;
+  wire [11:0] \$83 ;
   wire [11:0] \$84 ;
-  wire [11:0] \$85 ;
-  wire [11:0] \$86 ;
-  wire [11:0] \$87 ;
-  wire [12:0] \$88 ;
+  wire [12:0] \$85 ;
+  wire [13:0] \$86 ;
+  wire [13:0] \$87 ;
+  wire [13:0] \$88 ;
   wire [13:0] \$89 ;
   wire \$9 ;
-  wire [13:0] \$90 ;
-  wire [13:0] \$91 ;
-  wire [13:0] \$92 ;
-  wire [14:0] \$93 ;
-  wire [15:0] \$94 ;
+  wire [14:0] \$90 ;
+  wire [15:0] \$91 ;
+  wire [17:0] \$92 ;
+  wire [17:0] \$93 ;
+  wire [17:0] \$94 ;
   wire [17:0] \$95 ;
-  wire [17:0] \$96 ;
+  wire [18:0] \$96 ;
   wire [17:0] \$97 ;
   wire [17:0] \$98 ;
-  wire [18:0] \$99 ;
+  wire [17:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$22  = 1'h0;
   reg \$signal$25  = 1'h0;
   reg \$signal$29  = 1'h0;
   (* init = 32'd0 *)
   wire [31:0] a;
+  wire [31:0] \a$100 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$101 ;
-  wire [31:0] \a$103 ;
+  wire [31:0] \a$98 ;
   wire [4:0] a0_e;
   wire a0_inf;
   wire a0_nan;
@@ -251,9 +241,9 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [10:0] a3_sig;
   wire a3_zero;
   wire [31:0] b;
+  wire [31:0] \b$101 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$102 ;
-  wire [31:0] \b$104 ;
+  wire [15:0] \b$99 ;
   wire [7:0] beat_exp;
   wire [4:0] below0;
   wire [4:0] below1;
@@ -338,14 +328,11 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [26:0] p_beat_mag;
   wire [31:0] p_next;
   wire [18:0] p_rp_eb;
-  wire p_rp_lost;
   wire [4:0] p_rp_ls;
   reg [4:0] p_rp_msb;
   wire [26:0] p_rp_norm;
   reg [31:0] p_rp_out;
   wire [42:0] p_rp_packed;
-  reg [4:0] p_rp_rs;
-  wire [26:0] p_rp_sh;
   wire p_rp_sign;
   wire [22:0] pal0;
   wire [22:0] pal1;
@@ -362,7 +349,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$106 ;
+  wire [31:0] \s$103 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -406,230 +393,221 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$13  = ! i_a[9:0];
   assign a0_zero = \$12  & \$13 ;
   assign \$14  = - w_sel[7:0];
-  assign \$15  = w_sel[7] ? \$14  : { 1'h0, w_sel[7:0] };
-  assign \$17  = \$15 [0] ? \$16  : 12'h000;
-  assign \$19  = \$15 [1] ? \$18  : 12'h000;
-  assign \$20  = \$17  + \$19 ;
-  assign \$22  = \$15 [2] ? \$21  : 14'h0000;
-  assign \$24  = \$15 [3] ? \$23  : 14'h0000;
-  assign \$25  = \$22  + \$24 ;
-  assign \$26  = \$20  + \$25 ;
-  assign \$28  = \$15 [4] ? \$27  : 18'h00000;
-  assign \$30  = \$15 [5] ? \$29  : 18'h00000;
-  assign \$31  = \$28  + \$30 ;
-  assign \$33  = \$15 [6] ? \$32  : 18'h00000;
-  assign \$35  = \$15 [7] ? \$34  : 18'h00000;
-  assign \$36  = \$33  + \$35 ;
-  assign \$37  = \$31  + \$36 ;
-  assign \$38  = \$26  + \$37 ;
+  assign qmag0 = w_sel[7] ? \$14 [7:0] : w_sel[7:0];
+  assign \$16  = qmag0[0] ? \$15  : 12'h000;
+  assign \$18  = qmag0[1] ? \$17  : 12'h000;
+  assign \$19  = \$16  + \$18 ;
+  assign \$21  = qmag0[2] ? \$20  : 14'h0000;
+  assign \$23  = qmag0[3] ? \$22  : 14'h0000;
+  assign \$24  = \$21  + \$23 ;
+  assign \$25  = \$19  + \$24 ;
+  assign \$27  = qmag0[4] ? \$26  : 18'h00000;
+  assign \$29  = qmag0[5] ? \$28  : 18'h00000;
+  assign \$30  = \$27  + \$29 ;
+  assign \$32  = qmag0[6] ? \$31  : 18'h00000;
+  assign \$34  = qmag0[7] ? \$33  : 18'h00000;
+  assign \$35  = \$32  + \$34 ;
+  assign \$36  = \$30  + \$35 ;
+  assign \$37  = \$25  + \$36 ;
   assign live0 = | { \$7 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
+  assign \$38  = ! i_a[30:26];
+  assign a1_e = \$38  ? 5'h01 : i_a[30:26];
   assign \$39  = ! i_a[30:26];
-  assign a1_e = \$39  ? 5'h01 : i_a[30:26];
-  assign \$40  = ! i_a[30:26];
-  assign \$41  = ~ \$40 ;
-  assign \$42  = i_a[30:26] == 5'h1f;
-  assign \$43  = ! i_a[25:16];
-  assign a1_inf = \$42  & \$43 ;
-  assign \$44  = i_a[30:26] == 5'h1f;
-  assign \$45  = | i_a[25:16];
-  assign a1_nan = \$44  & \$45 ;
-  assign \$46  = ! i_a[30:26];
-  assign \$47  = ! i_a[25:16];
-  assign a1_zero = \$46  & \$47 ;
-  assign \$48  = - w_sel[15:8];
-  assign \$49  = w_sel[15] ? \$48  : { 1'h0, w_sel[15:8] };
-  assign \$51  = \$49 [0] ? \$50  : 12'h000;
-  assign \$53  = \$49 [1] ? \$52  : 12'h000;
-  assign \$54  = \$51  + \$53 ;
-  assign \$56  = \$49 [2] ? \$55  : 14'h0000;
-  assign \$58  = \$49 [3] ? \$57  : 14'h0000;
-  assign \$59  = \$56  + \$58 ;
-  assign \$60  = \$54  + \$59 ;
-  assign \$62  = \$49 [4] ? \$61  : 18'h00000;
-  assign \$64  = \$49 [5] ? \$63  : 18'h00000;
-  assign \$65  = \$62  + \$64 ;
-  assign \$67  = \$49 [6] ? \$66  : 18'h00000;
-  assign \$69  = \$49 [7] ? \$68  : 18'h00000;
-  assign \$70  = \$67  + \$69 ;
-  assign \$71  = \$65  + \$70 ;
-  assign \$72  = \$60  + \$71 ;
-  assign live1 = | { \$41 , i_a[25:16] };
+  assign \$40  = ~ \$39 ;
+  assign \$41  = i_a[30:26] == 5'h1f;
+  assign \$42  = ! i_a[25:16];
+  assign a1_inf = \$41  & \$42 ;
+  assign \$43  = i_a[30:26] == 5'h1f;
+  assign \$44  = | i_a[25:16];
+  assign a1_nan = \$43  & \$44 ;
+  assign \$45  = ! i_a[30:26];
+  assign \$46  = ! i_a[25:16];
+  assign a1_zero = \$45  & \$46 ;
+  assign \$47  = - w_sel[15:8];
+  assign qmag1 = w_sel[15] ? \$47 [7:0] : w_sel[15:8];
+  assign \$49  = qmag1[0] ? \$48  : 12'h000;
+  assign \$51  = qmag1[1] ? \$50  : 12'h000;
+  assign \$52  = \$49  + \$51 ;
+  assign \$54  = qmag1[2] ? \$53  : 14'h0000;
+  assign \$56  = qmag1[3] ? \$55  : 14'h0000;
+  assign \$57  = \$54  + \$56 ;
+  assign \$58  = \$52  + \$57 ;
+  assign \$60  = qmag1[4] ? \$59  : 18'h00000;
+  assign \$62  = qmag1[5] ? \$61  : 18'h00000;
+  assign \$63  = \$60  + \$62 ;
+  assign \$65  = qmag1[6] ? \$64  : 18'h00000;
+  assign \$67  = qmag1[7] ? \$66  : 18'h00000;
+  assign \$68  = \$65  + \$67 ;
+  assign \$69  = \$63  + \$68 ;
+  assign \$70  = \$58  + \$69 ;
+  assign live1 = | { \$40 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$73  = ! i_a[46:42];
-  assign a2_e = \$73  ? 5'h01 : i_a[46:42];
-  assign \$74  = ! i_a[46:42];
-  assign \$75  = ~ \$74 ;
+  assign \$71  = ! i_a[46:42];
+  assign a2_e = \$71  ? 5'h01 : i_a[46:42];
+  assign \$72  = ! i_a[46:42];
+  assign \$73  = ~ \$72 ;
+  assign \$74  = i_a[46:42] == 5'h1f;
+  assign \$75  = ! i_a[41:32];
+  assign a2_inf = \$74  & \$75 ;
   assign \$76  = i_a[46:42] == 5'h1f;
-  assign \$77  = ! i_a[41:32];
-  assign a2_inf = \$76  & \$77 ;
-  assign \$78  = i_a[46:42] == 5'h1f;
-  assign \$79  = | i_a[41:32];
-  assign a2_nan = \$78  & \$79 ;
-  assign \$80  = ! i_a[46:42];
-  assign \$81  = ! i_a[41:32];
-  assign a2_zero = \$80  & \$81 ;
-  assign \$82  = - w_sel[23:16];
-  assign \$83  = w_sel[23] ? \$82  : { 1'h0, w_sel[23:16] };
-  assign \$85  = \$83 [0] ? \$84  : 12'h000;
-  assign \$87  = \$83 [1] ? \$86  : 12'h000;
-  assign \$88  = \$85  + \$87 ;
-  assign \$90  = \$83 [2] ? \$89  : 14'h0000;
-  assign \$92  = \$83 [3] ? \$91  : 14'h0000;
-  assign \$93  = \$90  + \$92 ;
-  assign \$94  = \$88  + \$93 ;
-  assign \$96  = \$83 [4] ? \$95  : 18'h00000;
-  assign \$98  = \$83 [5] ? \$97  : 18'h00000;
-  assign \$99  = \$96  + \$98 ;
-  assign \$101  = \$83 [6] ? \$100  : 18'h00000;
-  assign \$103  = \$83 [7] ? \$102  : 18'h00000;
-  assign \$104  = \$101  + \$103 ;
-  assign \$105  = \$99  + \$104 ;
-  assign \$106  = \$94  + \$105 ;
-  assign live2 = | { \$75 , i_a[41:32] };
+  assign \$77  = | i_a[41:32];
+  assign a2_nan = \$76  & \$77 ;
+  assign \$78  = ! i_a[46:42];
+  assign \$79  = ! i_a[41:32];
+  assign a2_zero = \$78  & \$79 ;
+  assign \$80  = - w_sel[23:16];
+  assign qmag2 = w_sel[23] ? \$80 [7:0] : w_sel[23:16];
+  assign \$82  = qmag2[0] ? \$81  : 12'h000;
+  assign \$84  = qmag2[1] ? \$83  : 12'h000;
+  assign \$85  = \$82  + \$84 ;
+  assign \$87  = qmag2[2] ? \$86  : 14'h0000;
+  assign \$89  = qmag2[3] ? \$88  : 14'h0000;
+  assign \$90  = \$87  + \$89 ;
+  assign \$91  = \$85  + \$90 ;
+  assign \$93  = qmag2[4] ? \$92  : 18'h00000;
+  assign \$95  = qmag2[5] ? \$94  : 18'h00000;
+  assign \$96  = \$93  + \$95 ;
+  assign \$98  = qmag2[6] ? \$97  : 18'h00000;
+  assign \$100  = qmag2[7] ? \$99  : 18'h00000;
+  assign \$101  = \$98  + \$100 ;
+  assign \$102  = \$96  + \$101 ;
+  assign \$103  = \$91  + \$102 ;
+  assign live2 = | { \$73 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$107  = ! i_a[62:58];
-  assign a3_e = \$107  ? 5'h01 : i_a[62:58];
-  assign \$108  = ! i_a[62:58];
-  assign \$109  = ~ \$108 ;
-  assign \$110  = i_a[62:58] == 5'h1f;
-  assign \$111  = ! i_a[57:48];
-  assign a3_inf = \$110  & \$111 ;
-  assign \$112  = i_a[62:58] == 5'h1f;
-  assign \$113  = | i_a[57:48];
-  assign a3_nan = \$112  & \$113 ;
-  assign \$114  = ! i_a[62:58];
-  assign \$115  = ! i_a[57:48];
-  assign a3_zero = \$114  & \$115 ;
-  assign \$116  = - w_sel[31:24];
-  assign \$117  = w_sel[31] ? \$116  : { 1'h0, w_sel[31:24] };
-  assign \$119  = \$117 [0] ? \$118  : 12'h000;
-  assign \$121  = \$117 [1] ? \$120  : 12'h000;
-  assign \$122  = \$119  + \$121 ;
-  assign \$124  = \$117 [2] ? \$123  : 14'h0000;
-  assign \$126  = \$117 [3] ? \$125  : 14'h0000;
-  assign \$127  = \$124  + \$126 ;
-  assign \$128  = \$122  + \$127 ;
-  assign \$130  = \$117 [4] ? \$129  : 18'h00000;
-  assign \$132  = \$117 [5] ? \$131  : 18'h00000;
-  assign \$133  = \$130  + \$132 ;
-  assign \$135  = \$117 [6] ? \$134  : 18'h00000;
-  assign \$137  = \$117 [7] ? \$136  : 18'h00000;
-  assign \$138  = \$135  + \$137 ;
-  assign \$139  = \$133  + \$138 ;
-  assign \$140  = \$128  + \$139 ;
-  assign live3 = | { \$109 , i_a[57:48] };
+  assign \$104  = ! i_a[62:58];
+  assign a3_e = \$104  ? 5'h01 : i_a[62:58];
+  assign \$105  = ! i_a[62:58];
+  assign \$106  = ~ \$105 ;
+  assign \$107  = i_a[62:58] == 5'h1f;
+  assign \$108  = ! i_a[57:48];
+  assign a3_inf = \$107  & \$108 ;
+  assign \$109  = i_a[62:58] == 5'h1f;
+  assign \$110  = | i_a[57:48];
+  assign a3_nan = \$109  & \$110 ;
+  assign \$111  = ! i_a[62:58];
+  assign \$112  = ! i_a[57:48];
+  assign a3_zero = \$111  & \$112 ;
+  assign \$113  = - w_sel[31:24];
+  assign qmag3 = w_sel[31] ? \$113 [7:0] : w_sel[31:24];
+  assign \$115  = qmag3[0] ? \$114  : 12'h000;
+  assign \$117  = qmag3[1] ? \$116  : 12'h000;
+  assign \$118  = \$115  + \$117 ;
+  assign \$120  = qmag3[2] ? \$119  : 14'h0000;
+  assign \$122  = qmag3[3] ? \$121  : 14'h0000;
+  assign \$123  = \$120  + \$122 ;
+  assign \$124  = \$118  + \$123 ;
+  assign \$126  = qmag3[4] ? \$125  : 18'h00000;
+  assign \$128  = qmag3[5] ? \$127  : 18'h00000;
+  assign \$129  = \$126  + \$128 ;
+  assign \$131  = qmag3[6] ? \$130  : 18'h00000;
+  assign \$133  = qmag3[7] ? \$132  : 18'h00000;
+  assign \$134  = \$131  + \$133 ;
+  assign \$135  = \$129  + \$134 ;
+  assign \$136  = \$124  + \$135 ;
+  assign live3 = | { \$106 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$141  = ex1 > ex0;
-  assign emax0 = \$141  ? ex1 : ex0;
-  assign \$142  = ex2 > emax0;
-  assign emax1 = \$142  ? ex2 : emax0;
-  assign \$143  = ex3 > emax1;
-  assign emax2 = \$143  ? ex3 : emax1;
-  assign \$144  = emax2 - ex0;
+  assign \$137  = ex1 > ex0;
+  assign emax0 = \$137  ? ex1 : ex0;
+  assign \$138  = ex2 > emax0;
+  assign emax1 = \$138  ? ex2 : emax0;
+  assign \$139  = ex3 > emax1;
+  assign emax2 = \$139  ? ex3 : emax1;
+  assign \$140  = emax2 - ex0;
+  assign \$141  = \$140 [4:0] > 5'h17;
+  assign dist0 = \$141  ? 5'h17 : \$140 [4:0];
+  assign \$143  = \$142  >> dist0;
+  assign \$144  = emax2 - ex1;
   assign \$145  = \$144 [4:0] > 5'h17;
-  assign dist0 = \$145  ? 5'h17 : \$144 [4:0];
-  assign \$147  = \$146  >> dist0;
-  assign \$148  = emax2 - ex1;
+  assign dist1 = \$145  ? 5'h17 : \$144 [4:0];
+  assign \$147  = \$146  >> dist1;
+  assign \$148  = emax2 - ex2;
   assign \$149  = \$148 [4:0] > 5'h17;
-  assign dist1 = \$149  ? 5'h17 : \$148 [4:0];
-  assign \$151  = \$150  >> dist1;
-  assign \$152  = emax2 - ex2;
+  assign dist2 = \$149  ? 5'h17 : \$148 [4:0];
+  assign \$151  = \$150  >> dist2;
+  assign \$152  = emax2 - ex3;
   assign \$153  = \$152 [4:0] > 5'h17;
-  assign dist2 = \$153  ? 5'h17 : \$152 [4:0];
-  assign \$155  = \$154  >> dist2;
-  assign \$156  = emax2 - ex3;
-  assign \$157  = \$156 [4:0] > 5'h17;
-  assign dist3 = \$157  ? 5'h17 : \$156 [4:0];
-  assign \$159  = \$158  >> dist3;
-  assign \$160  = emax2 - 5'h1d;
-  assign \$161  = i_a[15] ^ w_sel[7];
-  assign \$162  = - \$147 [22:0];
-  assign \$163  = \$161  ? \$162  : { 1'h0, \$147 [22:0] };
-  assign \$164  = i_a[31] ^ w_sel[15];
+  assign dist3 = \$153  ? 5'h17 : \$152 [4:0];
+  assign \$155  = \$154  >> dist3;
+  assign \$156  = emax2 - 5'h1d;
+  assign \$157  = i_a[15] ^ w_sel[7];
+  assign \$158  = - \$143 [22:0];
+  assign \$159  = \$157  ? \$158  : { 1'h0, \$143 [22:0] };
+  assign \$160  = i_a[31] ^ w_sel[15];
+  assign \$161  = - \$147 [22:0];
+  assign \$162  = \$160  ? \$161  : { 1'h0, \$147 [22:0] };
+  assign \$163  = $signed(\$159 ) + $signed(\$162 );
+  assign \$164  = i_a[47] ^ w_sel[23];
   assign \$165  = - \$151 [22:0];
   assign \$166  = \$164  ? \$165  : { 1'h0, \$151 [22:0] };
-  assign \$167  = $signed(\$163 ) + $signed(\$166 );
-  assign \$168  = i_a[47] ^ w_sel[23];
-  assign \$169  = - \$155 [22:0];
-  assign \$170  = \$168  ? \$169  : { 1'h0, \$155 [22:0] };
-  assign \$171  = i_a[63] ^ w_sel[31];
-  assign \$172  = - \$159 [22:0];
-  assign \$173  = \$171  ? \$172  : { 1'h0, \$159 [22:0] };
-  assign \$174  = $signed(\$170 ) + $signed(\$173 );
-  assign \$175  = $signed(\$167 ) + $signed(\$174 );
-  assign \$176  = $signed(\$175 ) < $signed(1'h0);
-  assign \$177  = - $signed(\$175 );
-  assign \$178  = \$176  ? \$177  : { \$175 [25], \$175 [25], \$175  };
-  assign p_rp_sign = $signed(\$175 ) < $signed(1'h0);
-  assign \$179  = 5'h1a - p_rp_msb;
-  assign \$180  = \$178 [26:0] << \$179 [4:0];
-  assign \$181  = $signed(\$160 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$182  = $signed(\$181 ) + $signed(8'h7f);
-  assign \$183  = $signed(\$182 ) < $signed(2'h1);
-  assign \$184  = $signed(\$182 ) < $signed(6'h26);
-  assign \$185  = $signed(2'h1) - $signed(\$182 );
-  assign p_rp_sh = \$180 [26:0] >> p_rp_rs;
-  assign \$186  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$186 [26:0] != \$180 [26:0];
-  assign \$187  = $signed(\$182 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$188  = $signed(\$187 ) - $signed(2'h1);
-  assign \$190  = $signed(\$189 ) + $signed({ 1'h0, p_rp_sh[26:3] });
-  assign \$191  = | p_rp_sh[1:0];
-  assign \$192  = \$191  | p_rp_lost;
-  assign \$193  = \$192  | p_rp_sh[3];
-  assign \$194  = p_rp_sh[2] & \$193 ;
-  assign \$195  = $signed(\$190 ) + $signed({ 1'h0, \$194  });
-  assign \$196  = ! \$178 [26:0];
-  assign \$197  = \$195 [42:0] >= 31'h7f800000;
-  assign \a$103  = \$signal$29  ? s2_psum : out_acc;
+  assign \$167  = i_a[63] ^ w_sel[31];
+  assign \$168  = - \$155 [22:0];
+  assign \$169  = \$167  ? \$168  : { 1'h0, \$155 [22:0] };
+  assign \$170  = $signed(\$166 ) + $signed(\$169 );
+  assign \$171  = $signed(\$163 ) + $signed(\$170 );
+  assign \$172  = $signed(\$171 ) < $signed(1'h0);
+  assign \$173  = - $signed(\$171 );
+  assign \$174  = \$172  ? \$173  : { \$171 [25], \$171 [25], \$171  };
+  assign p_rp_sign = $signed(\$171 ) < $signed(1'h0);
+  assign \$175  = 5'h1a - p_rp_msb;
+  assign \$176  = \$174 [26:0] << \$175 [4:0];
+  assign \$177  = $signed(\$156 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$178  = $signed(\$177 ) + $signed(8'h7f);
+  assign \$179  = $signed(\$178 ) - $signed(2'h1);
+  assign \$181  = $signed(\$180 ) + $signed({ 1'h0, \$176 [26:3] });
+  assign \$182  = | \$176 [1:0];
+  assign \$184  = \$183  | \$176 [3];
+  assign \$185  = \$176 [2] & \$184 ;
+  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, \$185  });
+  assign \$187  = ! \$174 [26:0];
+  assign \a$100  = \$signal$29  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$198 ;
+    o_a <= \$188 ;
   always @(posedge clk)
-    o_w <= \$199 ;
+    o_w <= \$189 ;
   always @(posedge clk)
-    o_ctl <= \$200 ;
+    o_ctl <= \$190 ;
   always @(posedge clk)
-    w_reg <= \$201 ;
+    w_reg <= \$191 ;
   always @(posedge clk)
-    p_acc <= \$202 ;
+    p_acc <= \$192 ;
   always @(posedge clk)
-    grp_first <= \$203 ;
+    grp_first <= \$193 ;
   always @(posedge clk)
-    grp_psum <= \$204 ;
+    grp_psum <= \$194 ;
   always @(posedge clk)
-    \$signal  <= \$205 ;
+    \$signal  <= \$195 ;
   always @(posedge clk)
-    s1_p <= \$206 ;
+    s1_p <= \$196 ;
   always @(posedge clk)
-    s1_scale <= \$207 ;
+    s1_scale <= \$197 ;
   always @(posedge clk)
-    \$signal$22  <= \$208 ;
+    \$signal$22  <= \$198 ;
   always @(posedge clk)
-    s1_last <= \$209 ;
+    s1_last <= \$199 ;
   always @(posedge clk)
-    s1_psum <= \$210 ;
+    s1_psum <= \$200 ;
   always @(posedge clk)
-    \$signal$25  <= \$211 ;
+    \$signal$25  <= \$201 ;
   always @(posedge clk)
-    s2_d <= \$212 ;
+    s2_d <= \$202 ;
   always @(posedge clk)
-    s2_scale <= \$213 ;
+    s2_scale <= \$203 ;
   always @(posedge clk)
-    \$signal$29  <= \$214 ;
+    \$signal$29  <= \$204 ;
   always @(posedge clk)
-    s2_last <= \$215 ;
+    s2_last <= \$205 ;
   always @(posedge clk)
-    s2_psum <= \$216 ;
+    s2_psum <= \$206 ;
   always @(posedge clk)
-    o_valid <= \$217 ;
+    o_valid <= \$207 ;
   always @(posedge clk)
-    out_acc <= \$218 ;
+    out_acc <= \$208 ;
   always @(posedge clk)
-    o_psum <= \$219 ;
+    o_psum <= \$209 ;
   \mixpe_w8a16_int.out_add  out_add (
-    .a(\a$103 ),
-    .b(\b$104 ),
+    .a(\a$100 ),
+    .b(\b$101 ),
     .s(y)
   );
   \mixpe_w8a16_int.p_add  p_add (
@@ -640,46 +618,143 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w8a16_int.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$104 )
+    .p(\b$101 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = i_a;
+    \$188  = i_a;
     if (rst) begin
-      \$198  = 64'h0000000000000000;
+      \$188  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = i_w;
+    \$189  = i_w;
     if (rst) begin
-      \$199  = 48'h000000000000;
+      \$189  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = i_ctl;
+    \$190  = i_ctl;
     if (rst) begin
-      \$200  = 5'h00;
+      \$190  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = w_reg;
+    \$191  = w_reg;
     if (i_ctl[1]) begin
-      \$201  = i_w;
+      \$191  = i_w;
     end
     if (rst) begin
-      \$201  = 48'h000000000000;
+      \$191  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = p_acc;
+    \$192  = p_acc;
     if (close) begin
-      \$202  = 32'd0;
+      \$192  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$202  = p_next;
+      \$192  = p_next;
+    end
+    if (rst) begin
+      \$192  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = grp_first;
+    if (close) begin
+      \$193  = 1'h0;
+    end else if (\$1 ) begin
+      \$193  = 1'h1;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = grp_psum;
+    if (close) begin
+    end else if (\$1 ) begin
+      \$194  = i_psum;
+    end
+    if (rst) begin
+      \$194  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = close;
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = s1_p;
+    if (close) begin
+      \$196  = p_next;
+    end
+    if (rst) begin
+      \$196  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = s1_scale;
+    if (close) begin
+      \$197  = w_sel[47:32];
+    end
+    if (rst) begin
+      \$197  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = \$signal$22 ;
+    if (close) begin
+      \$198  = \$2 ;
+    end
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = s1_last;
+    if (close) begin
+      \$199  = i_ctl[3];
+    end
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = s1_psum;
+    if (close) begin
+      \$200  = \$3 ;
+    end
+    if (rst) begin
+      \$200  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = \$signal ;
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = s2_d;
+    if (\$signal ) begin
+      \$202  = s1_p;
     end
     if (rst) begin
       \$202  = 32'd0;
@@ -687,39 +762,39 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = grp_first;
-    if (close) begin
-      \$203  = 1'h0;
-    end else if (\$1 ) begin
-      \$203  = 1'h1;
+    \$203  = s2_scale;
+    if (\$signal ) begin
+      \$203  = s1_scale;
     end
     if (rst) begin
-      \$203  = 1'h0;
+      \$203  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = grp_psum;
-    if (close) begin
-    end else if (\$1 ) begin
-      \$204  = i_psum;
+    \$204  = \$signal$29 ;
+    if (\$signal ) begin
+      \$204  = \$signal$22 ;
     end
     if (rst) begin
-      \$204  = 32'd0;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = close;
+    \$205  = s2_last;
+    if (\$signal ) begin
+      \$205  = s1_last;
+    end
     if (rst) begin
       \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = s1_p;
-    if (close) begin
-      \$206  = p_next;
+    \$206  = s2_psum;
+    if (\$signal ) begin
+      \$206  = s1_psum;
     end
     if (rst) begin
       \$206  = 32'd0;
@@ -727,270 +802,155 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = s1_scale;
-    if (close) begin
-      \$207  = w_sel[47:32];
-    end
+    \$207  = \$4 ;
     if (rst) begin
-      \$207  = 16'h0000;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = \$signal$22 ;
-    if (close) begin
-      \$208  = \$2 ;
-    end
-    if (rst) begin
-      \$208  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = s1_last;
-    if (close) begin
-      \$209  = i_ctl[3];
-    end
-    if (rst) begin
-      \$209  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = s1_psum;
-    if (close) begin
-      \$210  = \$3 ;
-    end
-    if (rst) begin
-      \$210  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = \$signal ;
-    if (rst) begin
-      \$211  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = s2_d;
-    if (\$signal ) begin
-      \$212  = s1_p;
-    end
-    if (rst) begin
-      \$212  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = s2_scale;
-    if (\$signal ) begin
-      \$213  = s1_scale;
-    end
-    if (rst) begin
-      \$213  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = \$signal$29 ;
-    if (\$signal ) begin
-      \$214  = \$signal$22 ;
-    end
-    if (rst) begin
-      \$214  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = s2_last;
-    if (\$signal ) begin
-      \$215  = s1_last;
-    end
-    if (rst) begin
-      \$215  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = s2_psum;
-    if (\$signal ) begin
-      \$216  = s1_psum;
-    end
-    if (rst) begin
-      \$216  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = \$4 ;
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = out_acc;
+    \$208  = out_acc;
     if (\$signal$25 ) begin
-      \$218  = y;
+      \$208  = y;
     end
     if (rst) begin
-      \$218  = 32'd0;
+      \$208  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = o_psum;
+    \$209  = o_psum;
     if (\$signal$25 ) begin
       if (s2_last) begin
-        \$219  = y;
+        \$209  = y;
       end
     end
     if (rst) begin
-      \$219  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$178 [1]) begin
+    if (\$174 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$178 [2]) begin
+    if (\$174 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$178 [3]) begin
+    if (\$174 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$178 [4]) begin
+    if (\$174 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$178 [5]) begin
+    if (\$174 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$178 [6]) begin
+    if (\$174 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$178 [7]) begin
+    if (\$174 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$178 [8]) begin
+    if (\$174 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$178 [9]) begin
+    if (\$174 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$178 [10]) begin
+    if (\$174 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$178 [11]) begin
+    if (\$174 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$178 [12]) begin
+    if (\$174 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$178 [13]) begin
+    if (\$174 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$178 [14]) begin
+    if (\$174 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$178 [15]) begin
+    if (\$174 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$178 [16]) begin
+    if (\$174 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$178 [17]) begin
+    if (\$174 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$178 [18]) begin
+    if (\$174 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$178 [19]) begin
+    if (\$174 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$178 [20]) begin
+    if (\$174 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$178 [21]) begin
+    if (\$174 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$178 [22]) begin
+    if (\$174 [22]) begin
       p_rp_msb = 5'h16;
     end
-    if (\$178 [23]) begin
+    if (\$174 [23]) begin
       p_rp_msb = 5'h17;
     end
-    if (\$178 [24]) begin
+    if (\$174 [24]) begin
       p_rp_msb = 5'h18;
     end
-    if (\$178 [25]) begin
+    if (\$174 [25]) begin
       p_rp_msb = 5'h19;
     end
-    if (\$178 [26]) begin
+    if (\$174 [26]) begin
       p_rp_msb = 5'h1a;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    p_rp_rs = 5'h00;
-    if (\$183 ) begin
-      (* full_case = 32'd1 *)
-      if (\$184 ) begin
-        p_rp_rs = 5'h1b;
-      end else begin
-        p_rp_rs = \$185 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$196 ) begin
+    if (\$187 ) begin
       p_rp_out = { p_rp_sign, 31'h00000000 };
-    end else if (\$197 ) begin
-      p_rp_out = { p_rp_sign, 31'h7f800000 };
     end else begin
-      p_rp_out = { p_rp_sign, \$195 [30:0] };
+      p_rp_out = { p_rp_sign, \$186 [30:0] };
     end
   end
   assign d = s1_p;
   assign a0_sig = { \$7 , i_a[9:0] };
-  assign qmag0 = \$15 [7:0];
-  assign prod0 = \$38 [18:0];
-  assign a1_sig = { \$41 , i_a[25:16] };
-  assign qmag1 = \$49 [7:0];
-  assign prod1 = \$72 [18:0];
-  assign a2_sig = { \$75 , i_a[41:32] };
-  assign qmag2 = \$83 [7:0];
-  assign prod2 = \$106 [18:0];
-  assign a3_sig = { \$109 , i_a[57:48] };
-  assign qmag3 = \$117 [7:0];
-  assign prod3 = \$140 [18:0];
-  assign below0 = \$144 [4:0];
-  assign pal0 = \$147 [22:0];
-  assign below1 = \$148 [4:0];
-  assign pal1 = \$151 [22:0];
-  assign below2 = \$152 [4:0];
-  assign pal2 = \$155 [22:0];
-  assign below3 = \$156 [4:0];
-  assign pal3 = \$159 [22:0];
-  assign beat_exp = { \$160 [5], \$160 [5], \$160  };
-  assign p_beat = { \$175 [25], \$175  };
-  assign p_beat_mag = \$178 [26:0];
-  assign p_rp_ls = \$179 [4:0];
-  assign p_rp_norm = \$180 [26:0];
-  assign p_rp_eb = { \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182 [9], \$182  };
-  assign p_rp_packed = \$195 [42:0];
+  assign prod0 = \$37 [18:0];
+  assign a1_sig = { \$40 , i_a[25:16] };
+  assign prod1 = \$70 [18:0];
+  assign a2_sig = { \$73 , i_a[41:32] };
+  assign prod2 = \$103 [18:0];
+  assign a3_sig = { \$106 , i_a[57:48] };
+  assign prod3 = \$136 [18:0];
+  assign below0 = \$140 [4:0];
+  assign pal0 = \$143 [22:0];
+  assign below1 = \$144 [4:0];
+  assign pal1 = \$147 [22:0];
+  assign below2 = \$148 [4:0];
+  assign pal2 = \$151 [22:0];
+  assign below3 = \$152 [4:0];
+  assign pal3 = \$155 [22:0];
+  assign beat_exp = { \$156 [5], \$156 [5], \$156  };
+  assign p_beat = { \$171 [25], \$171  };
+  assign p_beat_mag = \$174 [26:0];
+  assign p_rp_ls = \$175 [4:0];
+  assign p_rp_norm = \$176 [26:0];
+  assign p_rp_eb = { \$178 [9], \$178 [9], \$178 [9], \$178 [9], \$178 [9], \$178 [9], \$178 [9], \$178 [9], \$178 [9], \$178  };
+  assign p_rp_packed = \$186 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$101  = s2_d;
-  assign \b$102  = s2_scale;
-  assign p = \b$104 ;
-  assign \s$106  = y;
+  assign \a$98  = s2_d;
+  assign \b$99  = s2_scale;
+  assign p = \b$101 ;
+  assign \s$103  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1034,43 +994,44 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[2]  = w_sel[23:16];
   assign \w_sel.q[3]  = w_sel[31:24];
   assign \w_sel.scale  = w_sel[47:32];
-  assign \$16  = { 1'h0, \$7 , i_a[9:0] };
-  assign \$18  = { \$7 , i_a[9:0], 1'h0 };
-  assign \$21  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
-  assign \$23  = { \$7 , i_a[9:0], 3'h0 };
-  assign \$27  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
-  assign \$29  = { 2'h0, \$7 , i_a[9:0], 5'h00 };
-  assign \$32  = { 1'h0, \$7 , i_a[9:0], 6'h00 };
-  assign \$34  = { \$7 , i_a[9:0], 7'h00 };
-  assign \$50  = { 1'h0, \$41 , i_a[25:16] };
-  assign \$52  = { \$41 , i_a[25:16], 1'h0 };
-  assign \$55  = { 1'h0, \$41 , i_a[25:16], 2'h0 };
-  assign \$57  = { \$41 , i_a[25:16], 3'h0 };
-  assign \$61  = { 3'h0, \$41 , i_a[25:16], 4'h0 };
-  assign \$63  = { 2'h0, \$41 , i_a[25:16], 5'h00 };
-  assign \$66  = { 1'h0, \$41 , i_a[25:16], 6'h00 };
-  assign \$68  = { \$41 , i_a[25:16], 7'h00 };
-  assign \$84  = { 1'h0, \$75 , i_a[41:32] };
-  assign \$86  = { \$75 , i_a[41:32], 1'h0 };
-  assign \$89  = { 1'h0, \$75 , i_a[41:32], 2'h0 };
-  assign \$91  = { \$75 , i_a[41:32], 3'h0 };
-  assign \$95  = { 3'h0, \$75 , i_a[41:32], 4'h0 };
-  assign \$97  = { 2'h0, \$75 , i_a[41:32], 5'h00 };
-  assign \$100  = { 1'h0, \$75 , i_a[41:32], 6'h00 };
-  assign \$102  = { \$75 , i_a[41:32], 7'h00 };
-  assign \$118  = { 1'h0, \$109 , i_a[57:48] };
-  assign \$120  = { \$109 , i_a[57:48], 1'h0 };
-  assign \$123  = { 1'h0, \$109 , i_a[57:48], 2'h0 };
-  assign \$125  = { \$109 , i_a[57:48], 3'h0 };
-  assign \$129  = { 3'h0, \$109 , i_a[57:48], 4'h0 };
-  assign \$131  = { 2'h0, \$109 , i_a[57:48], 5'h00 };
-  assign \$134  = { 1'h0, \$109 , i_a[57:48], 6'h00 };
-  assign \$136  = { \$109 , i_a[57:48], 7'h00 };
-  assign \$146  = { 3'h0, \$38 [18:0], 4'h0 };
-  assign \$150  = { 3'h0, \$72 [18:0], 4'h0 };
-  assign \$154  = { 3'h0, \$106 [18:0], 4'h0 };
-  assign \$158  = { 3'h0, \$140 [18:0], 4'h0 };
-  assign \$189  = { \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 [20], \$188 , 23'h000000 };
+  assign \$15  = { 1'h0, \$7 , i_a[9:0] };
+  assign \$17  = { \$7 , i_a[9:0], 1'h0 };
+  assign \$20  = { 1'h0, \$7 , i_a[9:0], 2'h0 };
+  assign \$22  = { \$7 , i_a[9:0], 3'h0 };
+  assign \$26  = { 3'h0, \$7 , i_a[9:0], 4'h0 };
+  assign \$28  = { 2'h0, \$7 , i_a[9:0], 5'h00 };
+  assign \$31  = { 1'h0, \$7 , i_a[9:0], 6'h00 };
+  assign \$33  = { \$7 , i_a[9:0], 7'h00 };
+  assign \$48  = { 1'h0, \$40 , i_a[25:16] };
+  assign \$50  = { \$40 , i_a[25:16], 1'h0 };
+  assign \$53  = { 1'h0, \$40 , i_a[25:16], 2'h0 };
+  assign \$55  = { \$40 , i_a[25:16], 3'h0 };
+  assign \$59  = { 3'h0, \$40 , i_a[25:16], 4'h0 };
+  assign \$61  = { 2'h0, \$40 , i_a[25:16], 5'h00 };
+  assign \$64  = { 1'h0, \$40 , i_a[25:16], 6'h00 };
+  assign \$66  = { \$40 , i_a[25:16], 7'h00 };
+  assign \$81  = { 1'h0, \$73 , i_a[41:32] };
+  assign \$83  = { \$73 , i_a[41:32], 1'h0 };
+  assign \$86  = { 1'h0, \$73 , i_a[41:32], 2'h0 };
+  assign \$88  = { \$73 , i_a[41:32], 3'h0 };
+  assign \$92  = { 3'h0, \$73 , i_a[41:32], 4'h0 };
+  assign \$94  = { 2'h0, \$73 , i_a[41:32], 5'h00 };
+  assign \$97  = { 1'h0, \$73 , i_a[41:32], 6'h00 };
+  assign \$99  = { \$73 , i_a[41:32], 7'h00 };
+  assign \$114  = { 1'h0, \$106 , i_a[57:48] };
+  assign \$116  = { \$106 , i_a[57:48], 1'h0 };
+  assign \$119  = { 1'h0, \$106 , i_a[57:48], 2'h0 };
+  assign \$121  = { \$106 , i_a[57:48], 3'h0 };
+  assign \$125  = { 3'h0, \$106 , i_a[57:48], 4'h0 };
+  assign \$127  = { 2'h0, \$106 , i_a[57:48], 5'h00 };
+  assign \$130  = { 1'h0, \$106 , i_a[57:48], 6'h00 };
+  assign \$132  = { \$106 , i_a[57:48], 7'h00 };
+  assign \$142  = { 3'h0, \$37 [18:0], 4'h0 };
+  assign \$146  = { 3'h0, \$70 [18:0], 4'h0 };
+  assign \$150  = { 3'h0, \$103 [18:0], 4'h0 };
+  assign \$154  = { 3'h0, \$136 [18:0], 4'h0 };
+  assign \$180  = { \$179 [19], \$179 [19], \$179 [19], \$179 [19], \$179 [19], \$179 [19], \$179 [19], \$179 [19], \$179 , 23'h000000 };
+  assign \$183  = \$182 ;
 endmodule
 
 module \mixpe_w8a16_int.out_add (b, s, a);

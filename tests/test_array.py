@@ -174,7 +174,8 @@ def _as_f64(fp32_bits):
 def test_cancelling_gemm_cancels(name):
     """The FP16-MAC accelerators' cancelling GEMMs: each output is far below its two halves'
     partial sums, by a depth that varies between outputs (the normalisers' leading one lands
-    at many positions), and the last column's second half adds zero; other PEs get none."""
+    at many positions), output (0, 0) by 24 binades, and the last column's second half adds
+    zero; other PEs get none."""
     config = ARRAY_PRESETS[name]
     rng = np.random.default_rng(3)
     depths = set()
@@ -185,8 +186,11 @@ def test_cancelling_gemm_cancels(name):
         y = array_gemm(config, a, w)
         big, small = np.abs(_as_f64(first)), np.abs(_as_f64(y))
         assert (w.codes[half:, -1] == 0).all() and (small[:, -1] == big[:, -1]).all()
+        # Output (0, 0) is the deepest cancellation of all: 1 - (1 - 2^-24); its row and
+        # column carry its operands.
+        assert small[0, 0] == 2.0 ** -24 and big[0, 0] == 1.0
         with np.errstate(divide="ignore"):
-            d = np.log2(big[:, :-1] / small[:, :-1])
+            d = np.log2(big[1:, 1:-1] / small[1:, 1:-1])
         assert np.median(d) > 6
         depths |= {int(x) for x in d[np.isfinite(d)].ravel()}
     assert len(depths) >= 8, sorted(depths)

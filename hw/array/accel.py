@@ -332,7 +332,9 @@ class Accelerator(wiring.Component):
         # Cycles since an output block's last beat issued, saturating at `spacing` (where it
         # starts: the first block waits for none).
         since = Signal(range(spacing + 1), name="os_since_last")
-        m.d.sync += since.eq(Mux(since == spacing, since, since + 1))
+        waited = Signal(name="os_waited")   # `spacing` cycles have passed
+        m.d.comb += waited.eq(since >= spacing)
+        m.d.sync += since.eq(since + ~waited)
         gap_now = self._issue_gap(m, pe, cycles, top, busy, w_rd, C) if timed else Const(0, 1)
         is_last = Signal(name="os_is_last")
         group_end = Signal(name="os_group_end")
@@ -340,7 +342,7 @@ class Accelerator(wiring.Component):
                      group_end.eq(is_last if gb is None or bpg is None else gb == bpg - 1)]
         fire = Signal(name="os_fire")
         m.d.comb += fire.eq(run & (m0 < M) & (gap_now == 0) &
-                            (~is_last | (since >= spacing)))
+                            (~is_last | waited))
         if timed:
             self._issue_gap_update(m, go, fire, group_end)
         with m.If(go):

@@ -315,7 +315,8 @@ def _fp_lanes(m, c, i_a, q_codes):
         q = q_codes[l]
         qneg = q[-1] if c.weight_signed else Const(0, 1)
         qmag = Signal(c.weight_bits, name=f"qmag{l}")
-        m.d.comb += qmag.eq(Mux(qneg, -q, q))
+        # (-q)[:bits]: |q| fits the code's width; a wider negation would leave a bit unread.
+        m.d.comb += qmag.eq(Mux(qneg, (-q)[:c.weight_bits], q))
         prod = Signal(pw, name=f"prod{l}")
         m.d.comb += prod.eq(shift_add(sig, qmag))
         live = Signal(name=f"live{l}")
@@ -354,8 +355,10 @@ def _fp_lanes(m, c, i_a, q_codes):
         m.d.comb += tot.eq(adder_tree(vals))
         mag = Signal(len(tot), name=f"{name}_beat_mag")
         m.d.comb += mag.eq(Mux(tot < 0, -tot, tot))
+        # An FP16 activation's grid times integers: far inside FP32's normal range (at least
+        # 2^-(24 + g), at most 2^(16 + width)), so neither underflow nor overflow logic.
         sums.append(round_pack(m, sign=tot < 0, sig=mag, exp=exp, fmt=FP32,
-                               name=f"{name}_rp"))
+                               name=f"{name}_rp", normal_only=True, finite=True))
     p_acc, p_next = Signal(32, name="p_acc"), Signal(32, name="p_next")
     # The group's sums start at zero and add beat sums of FP16 activations times integers:
     # multiples of 2^-24, never FP32 subnormals.

@@ -183,7 +183,8 @@ def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
     Each output is then a small difference of two large partial sums, so the sums' adders
     (the PEs' accumulators, or a weight-stationary array's edge adders, which add the folds:
     K is two folds there) normalise results whose leading one lands far below their
-    operands'. None for other PEs (their weights are codes: a negated code may not exist).
+    operands' (output (0, 0) by exactly 24 binades, the most an FP32 sum can). None for other
+    PEs (their weights are codes: a negated code may not exist).
     The shape is ``(rows, cols, k)`` with ``k = a.shape[1]``."""
     pe = accel.pe
     if not isinstance(pe, Fp16MacConfig):
@@ -209,4 +210,14 @@ def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
     w_neg[:, n - 1] = 0
     a = np.concatenate([a_half, a_half], axis=1)
     w = np.concatenate([w_half, w_neg], axis=0)
+    if n > 1 and half >= 3:
+        # Output (0, 0): the deepest cancellation an FP32 adder meets. The first half sums
+        # to exactly 1, the second to -(1 - 2^-24), the largest FP32 number below 1, made
+        # exactly of three FP16 products, (1 - 2^-11) + 2^-11 (1 - 2^-11) + 3 * 2^-24; the
+        # result, 2^-24, is one unit of the second half's last place.
+        a[0, :] = 0
+        w[:, 0] = 0
+        a[0, 0] = w[0, 0] = 0x3C00
+        for i, (x, y) in enumerate([(0x3BFF, 0xBC00), (0x3BFF, 0x9000), (0x0003, 0xBC00)]):
+            a[0, half + i], w[half + i, 0] = x, y
     return a, QuantizedWeights(w)

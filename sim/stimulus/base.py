@@ -59,6 +59,7 @@ FP16_SPECIALS = [
     0x0400, 0x8400,  # smallest normals
     0x3C00, 0xBC00, 0x3C01, 0x3BFF,  # 1, -1, 1 + ulp, 1 - ulp/2
     0x7BFF, 0xFBFF,  # +-65504 (max finite)
+    0x7800, 0xF800,  # +-32768: the exponent below infinity's, with infinity's zero fraction
     0x7C00, 0xFC00,  # +-inf
     0x7E00, 0x7C01, 0xFFFF,  # NaNs (quiet, signalling, negative)
 ]

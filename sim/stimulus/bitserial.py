@@ -48,10 +48,11 @@ def _random_psum(config: BitSerialConfig, rng: np.random.Generator) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
-def _idle(config: BitSerialConfig, rng: np.random.Generator) -> Beat:
-    # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`.
+def _idle(config: BitSerialConfig, rng: np.random.Generator, load_w: bool = False) -> Beat:
+    # Idle cycles carry junk operands: the PE must ignore everything without `valid`/`load_w`
+    # (with `load_w` it latches i_w into the weight register, and nothing else).
     return Beat(a=_random_a(config, rng), w=_random_w(config, rng),
-                psum=_random_psum(config, rng), **idle_flags(rng))
+                psum=_random_psum(config, rng), load_w=load_w, **idle_flags(rng))
 
 
 def _fp_act_random(config: BitSerialConfig, rng: np.random.Generator, n: int,
@@ -140,7 +141,13 @@ def _bitserial_group(config: BitSerialConfig, rng: np.random.Generator, *, first
             t = len(prior) + len(beats) - 1
             gap = max(t + config.timing(dtype).cycles, _dq_free(config, prior + beats[:-1])) - t - 1
         gap += int(rng.integers(0, 3)) if rng.random() < 0.1 else 0
-        beats.extend(_idle(config, rng) for _ in range(gap))
+        # Now and then a cycle while the beat's terms run loads junk into the weight register
+        # (a weight-stationary array loading ahead): the beat must keep what it accepted, its
+        # scale included. The next beat then loads its own weights.
+        idle = [_idle(config, rng, load_w=rng.random() < 0.15) for _ in range(gap)]
+        if any(b.load_w for b in idle):
+            w_prev = None
+        beats.extend(idle)
     return beats
 
 

@@ -112,7 +112,8 @@ def idle_beat(config: LutConfig, rng: np.random.Generator) -> Beat:
 
 def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,
            psum: tuple, dtype: int | None = None, extreme: bool = False,
-           scale: tuple | None = None, beats: int | None = None, preload: bool = False) -> None:
+           scale: tuple | None = None, beats: int | None = None, preload: bool = False,
+           acts: tuple | None = None) -> None:
     """Append one quantization group to ``out``: ``beats`` chunks (default a full group), each
     followed by its plane cycles, and after the group's last chunk any cycles it stalls for
     the dequantizer (:func:`_dq_free` tracks when the previous group's dequantization ends).
@@ -120,7 +121,8 @@ def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, firs
     ``preload``: the first chunk's weights (with the new group's scales and zero points) are
     loaded into the weight register during an idle cycle after the previous beat, while that
     beat's planes or dequantization are still under way, and the chunk itself reuses the
-    register: the tile must take a beat's scale, zero point and planes when it accepts it."""
+    register: the tile must take a beat's scale, zero point and planes when it accepts it.
+    ``acts``: every chunk's activations (rows x table_k), else random ones."""
     dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
     fmt = config.weight_formats[dtype]
     top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
@@ -146,7 +148,7 @@ def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, firs
             w = _random_w(config, rng)
         else:
             w_prev = w
-        out.append(Beat(a=_acts(config, rng, extreme), w=w,
+        out.append(Beat(a=_acts(config, rng, extreme) if acts is None else acts, w=w,
                         psum=psum if j == 0 else _random_psum(config, rng), valid=True,
                         load_w=not reuse, first=first and j == 0, last=last and j == n - 1,
                         group_end=j == n - 1))
@@ -226,6 +228,14 @@ def corner_beats(config: LutConfig) -> list[Beat]:
         for g in range(3):
             _group(config, rng, out, first=g == 0, last=g == 2, psum=(0,) * cells,
                    dtype=dtype, extreme=True, scale=(top - g,) * config.cols)
+        # Chunks of one activation with the largest significand (+-(2 - 2^-10)): the table's
+        # all-same-sign entries reach the largest sums a chunk can make (an INT8 table's
+        # quantizer rounds them to +-128, just past its clamps).
+        if config.is_fp:
+            for a in (0x3BFF, 0xBBFF):
+                _group(config, rng, out, first=True, last=True, psum=(0,) * cells,
+                       dtype=dtype, extreme=True, scale=(top,) * config.cols,
+                       acts=((a,) * config.table_k,) * config.rows)
     return _drained(config, rng, out)
 
 

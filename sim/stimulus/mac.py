@@ -315,6 +315,14 @@ def _dequant_corners(config: DequantMacConfig) -> list[Beat]:
                 w = DequantWeight(q=(q,) * lanes, scale=scale, zero=z)
                 for a in (0x3C00, 0x7BFF, 0x0001, 0x8000):
                     beats.extend(_single(config, (a,) * lanes, w, 0))
+    # Dequantized weights of exactly +-32768 (the exponent below infinity's, with infinity's
+    # zero fraction): (zero +- 1 - zero) * 32768.
+    for z in zeros:
+        for q in (z + 1, z - 1):
+            if lo <= q <= hi:
+                w = DequantWeight(q=(q,) * lanes, scale=0x7800, zero=z)
+                for a in (0x3C00, 0x0001, 0xBC00):
+                    beats.extend(_single(config, (a,) * lanes, w, 0))
     # Dequantized weights of exactly 1.0: (zero + 1 - zero) * 1.0.
     z = zeros[0]
     one = DequantWeight(q=(z + 1,) * lanes, scale=0x3C00, zero=z)
