@@ -179,18 +179,21 @@ def test_cancelling_gemm_cancels(name):
     config = ARRAY_PRESETS[name]
     rng = np.random.default_rng(3)
     depths = set()
-    for _ in range(4):
-        a, w = cancelling_gemm(config, rng)
+    n = config.array.cols
+    for column in range(4):
+        a, w = cancelling_gemm(config, rng, column)
+        deep, zero = column % n, (column - 1) % n
         half = a.shape[1] // 2
         first = gemm(config.pe, a[:, :half], QuantizedWeights(w.codes[:half]))
         y = array_gemm(config, a, w)
         big, small = np.abs(_as_f64(first)), np.abs(_as_f64(y))
-        assert (w.codes[half:, -1] == 0).all() and (small[:, -1] == big[:, -1]).all()
-        # Output (0, 0) is the deepest cancellation of all: 1 - (1 - 2^-24); its row and
+        assert (w.codes[half:, zero] == 0).all() and (small[:, zero] == big[:, zero]).all()
+        # Output (0, deep) is the deepest cancellation of all: 1 - (1 - 2^-24); its row and
         # column carry its operands.
-        assert small[0, 0] == 2.0 ** -24 and big[0, 0] == 1.0
+        assert small[0, deep] == 2.0 ** -24 and big[0, deep] == 1.0
+        others = [c for c in range(n) if c not in (deep, zero)]
         with np.errstate(divide="ignore"):
-            d = np.log2(big[1:, 1:-1] / small[1:, 1:-1])
+            d = np.log2(big[1:, others] / small[1:, others])
         assert np.median(d) > 6
         depths |= {int(x) for x in d[np.isfinite(d)].ravel()}
     assert len(depths) >= 8, sorted(depths)

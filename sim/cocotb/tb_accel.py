@@ -215,9 +215,10 @@ async def test_accel_gemms(dut):
     # The shapes' random operands, then (FP16 MACs) a GEMM whose halves of K nearly cancel.
     jobs: list[tuple[int, int, int, Any]] = [(m, n, k, None) for m, n, k in shapes]
     # Four of them: each output's cancellation depth is random, and together they reach the
-    # depths each leading-one position of the sums' normalisers needs.
-    for _ in range(4):
-        cancel = cancelling_gemm(accel, rng)
+    # depths each leading-one position of the sums' normalisers needs; the deepest one moves
+    # to the next column each time (a weight-stationary edge has an adder per column).
+    for column in range(4):
+        cancel = cancelling_gemm(accel, rng, column)
         if cancel is not None:
             jobs.append((accel.array.rows, accel.array.cols, cancel[0].shape[1], cancel))
     for i, (m, n, k, ops) in enumerate(jobs):

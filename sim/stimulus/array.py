@@ -175,16 +175,17 @@ def sequence_shapes(accel: AccelLike, decode: tuple[int, int, int]) -> list[tupl
     return [(m, n, step), (1, 1, step), (1, 1, step), decode, decode]
 
 
-def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
+def cancelling_gemm(accel: AccelLike, rng: np.random.Generator, column: int = 0
                     ) -> tuple[np.ndarray, QuantizedWeights] | None:
     """FP16-MAC accelerators: a GEMM whose second half of K cancels its first half, nearly:
     the same activations, the weights negated and one per column moved by a few units in the
-    last place (the last column's: zeros).
+    last place (column ``column - 1``'s, cyclically: zeros).
     Each output is then a small difference of two large partial sums, so the sums' adders
     (the PEs' accumulators, or a weight-stationary array's edge adders, which add the folds:
     K is two folds there) normalise results whose leading one lands far below their
-    operands' (output (0, 0) by exactly 24 binades, the most an FP32 sum can). None for other
-    PEs (their weights are codes: a negated code may not exist).
+    operands' (output ``(0, column)`` by exactly 24 binades, the most an FP32 sum can: each
+    column has an edge adder of its own, so the testbench gives each column a turn). None
+    for other PEs (their weights are codes: a negated code may not exist).
     The shape is ``(rows, cols, k)`` with ``k = a.shape[1]``."""
     pe = accel.pe
     if not isinstance(pe, Fp16MacConfig):
@@ -194,30 +195,33 @@ def cancelling_gemm(accel: AccelLike, rng: np.random.Generator
     m, n = arr.rows, arr.cols
     if not _fits(accel, m, n, 2 * half):
         return None
+    deep, zero = column % n, (column - 1) % n
     a_half = fp_matrix(rng, (m, half))
     w_half = fp_matrix(rng, (half, n))
     w_neg = w_half ^ 0x8000
-    # In every column but the last, one weight of the second half moves by 2^j units in the
-    # last place (j random), so the cancellation's depth varies; the last column's second
-    # half is all zeros (a sum of +0 meets the first half's).
-    for c in range(n - 1):
+    # In every other column one weight of the second half moves by 2^j units in the last
+    # place (j random), so the cancellation's depth varies; column `zero`'s second half is
+    # all zeros (a sum of +0 meets the first half's).
+    for c in range(n):
+        if c == zero:
+            continue
         k = int(rng.integers(half))
         mag = int(w_neg[k, c]) & 0x7FFF
         step = 1 << int(rng.integers(0, 10))
         mag = mag - step if mag > step and rng.random() < 0.5 else mag + step
         if mag < 0x7C00:
             w_neg[k, c] = (int(w_neg[k, c]) & 0x8000) | mag
-    w_neg[:, n - 1] = 0
+    w_neg[:, zero] = 0
     a = np.concatenate([a_half, a_half], axis=1)
     w = np.concatenate([w_half, w_neg], axis=0)
     if n > 1 and half >= 3:
-        # Output (0, 0): the deepest cancellation an FP32 adder meets. The first half sums
+        # Output (0, deep): the deepest cancellation an FP32 adder meets. The first half sums
         # to exactly 1, the second to -(1 - 2^-24), the largest FP32 number below 1, made
         # exactly of three FP16 products, (1 - 2^-11) + 2^-11 (1 - 2^-11) + 3 * 2^-24; the
         # result, 2^-24, is one unit of the second half's last place.
         a[0, :] = 0
-        w[:, 0] = 0
-        a[0, 0] = w[0, 0] = 0x3C00
+        w[:, deep] = 0
+        a[0, 0] = w[0, deep] = 0x3C00
         for i, (x, y) in enumerate([(0x3BFF, 0xBC00), (0x3BFF, 0x9000), (0x0003, 0xBC00)]):
-            a[0, half + i], w[half + i, 0] = x, y
+            a[0, half + i], w[half + i, deep] = x, y
     return a, QuantizedWeights(w)

@@ -113,7 +113,7 @@ def idle_beat(config: LutConfig, rng: np.random.Generator) -> Beat:
 def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,
            psum: tuple, dtype: int | None = None, extreme: bool = False,
            scale: tuple | None = None, beats: int | None = None, preload: bool = False,
-           acts: tuple | None = None) -> None:
+           acts: tuple | None = None, codes: tuple | None = None) -> None:
     """Append one quantization group to ``out``: ``beats`` chunks (default a full group), each
     followed by its plane cycles, and after the group's last chunk any cycles it stalls for
     the dequantizer (:func:`_dq_free` tracks when the previous group's dequantization ends).
@@ -122,7 +122,8 @@ def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, firs
     loaded into the weight register during an idle cycle after the previous beat, while that
     beat's planes or dequantization are still under way, and the chunk itself reuses the
     register: the tile must take a beat's scale, zero point and planes when it accepts it.
-    ``acts``: every chunk's activations (rows x table_k), else random ones."""
+    ``acts`` / ``codes``: every chunk's activations (rows x table_k) / weight codes (cols x
+    table_k), else random ones."""
     dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
     fmt = config.weight_formats[dtype]
     top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
@@ -135,7 +136,8 @@ def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, firs
     n = config.beats_per_group if beats is None else beats
     w_prev = None
     for j in range(n):
-        w = LutWeight(codes=_codes(fmt, rng, (config.cols, config.table_k), extreme),
+        w = LutWeight(codes=(_codes(fmt, rng, (config.cols, config.table_k), extreme)
+                             if codes is None else codes),
                       scale=scale, zero=zero, dtype=dtype)
         # Now and then keep the weight register (weight-stationary reuse): i_w carries junk.
         reuse = w_prev is not None and rng.random() < 0.2
@@ -231,11 +233,14 @@ def corner_beats(config: LutConfig) -> list[Beat]:
         # Chunks of one activation with the largest significand (+-(2 - 2^-10)): the table's
         # all-same-sign entries reach the largest sums a chunk can make (an INT8 table's
         # quantizer rounds them to +-128, just past its clamps).
+        # Codes of all ones look those entries up (every plane's index all ones).
         if config.is_fp:
+            ones = (1 << n_planes(config.weight_formats[dtype])) - 1
             for a in (0x3BFF, 0xBBFF):
                 _group(config, rng, out, first=True, last=True, psum=(0,) * cells,
                        dtype=dtype, extreme=True, scale=(top,) * config.cols,
-                       acts=((a,) * config.table_k,) * config.rows)
+                       acts=((a,) * config.table_k,) * config.rows,
+                       codes=((ones,) * config.table_k,) * config.cols)
     return _drained(config, rng, out)
 
 
