@@ -13,7 +13,6 @@ lane's code turned into its integer weight) works once per beat.
 
 from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.sim.golden.formats import get_weight_format
-from mpgemm.sim.golden.terms import is_sparse
 
 from .components import (
     FP32_FIELDS,
@@ -58,7 +57,7 @@ def _bitserial_model(config: BitSerialConfig, tech: Technology) -> dict[str, Com
     cycles = config.timing().cycles
     prod_bits = config.act_bits + config.max_shift + 1
     beats_per_group = config.group_size // lanes
-    sparse = any(is_sparse(f) for f in config.weight_formats)
+    sparse = config.sparse_terms
 
     # Per lane, per term cycle: term decode (a 3-bit Booth window, or a priority encoder over
     # the remaining magnitude for FP formats), the activation shift and the conditional negate.

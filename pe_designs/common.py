@@ -95,6 +95,7 @@ class PEConfigBase(ABC):
 
     kind: ClassVar[str]
     golden: ClassVar[GoldenModel[Any]]
+    fp16_product_psums: ClassVar[bool] = False
     __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     lanes: int
     #: Every family with integer partial sums has this field (see :attr:`k_limit`).

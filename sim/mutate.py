@@ -52,7 +52,6 @@ from mpgemm.hw.flow.manifest import load_manifest
 from mpgemm.hw.flow.synth import find_yosys
 from mpgemm.pe_designs.bitserial.config import BitSerialConfig
 from mpgemm.pe_designs.presets import PRESETS
-from mpgemm.sim.golden import terms as T
 
 __all__ = ["Mutant", "mutants_of", "apply_mutant", "run_mutants", "main", "DEFAULT_DESIGNS",
            "EquivalenceRule", "JUDGED_EQUIVALENT"]
@@ -373,9 +372,8 @@ def _exact_dense_bitserial(design: str) -> bool:
     cfg = _pe_config(design)
     if not isinstance(cfg, BitSerialConfig) or cfg.is_fp:
         return False
-    sparse = cfg.term_mode == "booth" and any(T.is_sparse(f) for f in cfg.weight_formats)
     cycles = {cfg.timing(f).cycles for f in cfg.weight_formats}
-    return not sparse and len(cycles) == 1 and _is_pow2(cycles.pop())
+    return not cfg.sparse_terms and len(cycles) == 1 and _is_pow2(cycles.pop())
 
 
 def _signed_const(width: str, hexdigits: str) -> int:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mpgemm.pe_designs.common import check_choice, check_int
-from mpgemm.pe_designs.mac.config import DequantMacConfig, Fp16MacConfig
 from mpgemm.pe_designs.registry import config_from_dict as pe_config_from_dict
 from mpgemm.pe_designs.registry import family_of
 from mpgemm.sim.golden.contract import PEConfig
@@ -394,7 +393,7 @@ class AccelConfig:
         """Whether the array's partial sums are FP32 sums, from zero, of exact products of FP16
         numbers (FP16 and dequantize-then-MAC PEs): multiples of 2^-48, so the edge's adders
         never see or make an FP32 subnormal and need no gradual-underflow logic."""
-        return isinstance(self.pe, (Fp16MacConfig, DequantMacConfig))
+        return self.pe.fp16_product_psums
 
     @property
     def last_beat_spacing(self) -> int:

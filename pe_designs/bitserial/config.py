@@ -115,6 +115,13 @@ class BitSerialConfig(PEConfigBase):
         return self.act_format in _FP_FIELDS
 
     @property
+    def sparse_terms(self) -> bool:
+        """Whether the PE walks a weight's remaining magnitude bit by bit (Booth term mode
+        with an FP4/FP3 format: a register of the remaining magnitude per lane); bit-plane
+        mode reads every format's two's complement bits."""
+        return self.term_mode == "booth" and any(T.is_sparse(f) for f in self.weight_formats)
+
+    @property
     def act_fields(self) -> tuple[int, int]:
         """(exponent bits, mantissa bits) of FP activations."""
         return _FP_FIELDS[self.act_format]

@@ -163,7 +163,7 @@ class BitSerialPE(wiring.Component):
         w_int = [Signal(signed(c.w_int_bits), name=f"w_int{l}") for l in range(lanes)]
         # Sparse (FP4/FP3) terms walk the remaining magnitude |w| bit by bit (not in bit-plane
         # mode, which reads every format's two's complement bits).
-        sparse = c.term_mode == "booth" and any(T.is_sparse(f) for f in c.weight_formats)
+        sparse = c.sparse_terms
         rest = [Signal(c.w_int_bits, name=f"rest{l}") for l in range(lanes)] if sparse else []
         beat_group_end = Signal()
         beat_last = Signal()

@@ -136,6 +136,7 @@ class Fp16MacConfig(PEConfigBase):
 
     kind: ClassVar[str] = "fp16_mac"
     golden: ClassVar[GoldenModel] = FP16_MAC
+    fp16_product_psums: ClassVar[bool] = True
 
     lanes: int = 1
     act_format: str = "fp16"
@@ -205,6 +206,7 @@ class DequantMacConfig(PEConfigBase):
 
     kind: ClassVar[str] = "dequant_mac"
     golden: ClassVar[GoldenModel] = DEQUANT_MAC
+    fp16_product_psums: ClassVar[bool] = True
 
     weight_bits: int = 4
     weight_signed: bool = False

@@ -78,6 +78,10 @@ class PEConfig(Protocol):
     kind: ClassVar[str]
     #: The family's golden model.
     golden: ClassVar["GoldenModel[Any]"]
+    #: Whether the PE's partial sums are FP32 sums, from zero, of exact products of FP16
+    #: numbers (multiples of 2^-48: never FP32 subnormals), which the adders that add them
+    #: may rely on.
+    fp16_product_psums: ClassVar[bool]
 
     @property
     def ports(self) -> PEPorts:
