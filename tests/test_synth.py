@@ -310,3 +310,27 @@ def test_coarse_without_share_reads_the_help_text():
         coarse_without_share("    begin:\n        proc\n", "synth_x")
     with pytest.raises(SynthError, match="no label after coarse"):
         coarse_without_share("    coarse:\n        proc\n", "synth_x")
+
+
+def test_cli_flows_left_out(rtl_dir, tmp_path, capsys):
+    # --no-ice40 / --no-xilinx / --no-ecp5: those flows do not run (no script, no log) and
+    # their numbers are None in the report and the summary, "n/a" in the table.
+    out = tmp_path / "out"
+    status = main(["--rtl-dir", str(rtl_dir), "--out", str(out), "--designs", SMALL,
+                   "--no-ice40", "--no-xilinx", "--no-ecp5", "-j", "1"])
+    assert status == 0
+    rep = _report(out, SMALL)
+    assert rep["generic"]["cells"] > 0
+    assert rep["ice40"] is None and rep["xilinx"] is None and rep["ecp5"] is None
+    assert rep["tools"]["nextpnr_ice40"] is None and rep["tools"]["nextpnr_ecp5"] is None
+    assert sorted(p.name for p in (out / SMALL).glob("*.ys")) == ["generic.ys"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["ice40"], summary["xilinx"], summary["ecp5"]) == (False, False, False)
+    (row,) = summary["designs"]
+    assert row["generic_cells"] == rep["generic"]["cells"]
+    for key in ("ice40_lut4", "ice40_ff", "ice40_fits", "ice40_fmax_mhz", "xilinx_lut",
+                "xilinx_dsp48e1", "ecp5_lut4", "ecp5_fmax_mhz"):
+        assert row[key] is None, key
+    table = capsys.readouterr().out
+    line = next(t for t in table.splitlines() if SMALL in t and "│" in t)
+    assert "n/a" in line

@@ -14,6 +14,10 @@ and route for fmax estimates:
   width need no pins. This is the fmax of the accelerators. Designs of more than
   ``ECP5_PNR_MAX_LUT4`` LUT4 get resource counts only, with the reason in their report.
 
+``--no-ice40``, ``--no-xilinx`` and ``--no-ecp5`` leave a flow out (its report entry is None):
+on the accelerators the Xilinx flow takes about half the time and the iCE40 flow a quarter,
+while their resource counts rarely decide anything the ECP5 numbers do not.
+
 A default run leaves out accelerators of more than ``DEFAULT_MAX_PES`` PEs (``--all``
 includes them). Place and route that does not fit or runs out of time is reported with that
 status (``does_not_fit``, ``timeout``, ``skipped`` and a reason), not as an error.
@@ -26,8 +30,8 @@ reference design, so one can see whether the cost model's relative areas track w
 builds::
 
     mpgemm synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--all]
-                 [--max-pes N] [--no-pnr] [--no-ecp5] [--no-share] [--ecp5-pnr-max-lut4 N]
-                 [-j N]
+                 [--max-pes N] [--no-pnr] [--no-ice40] [--no-xilinx] [--no-ecp5] [--no-share]
+                 [--ecp5-pnr-max-lut4 N] [-j N]
                  [--reference NAME]
 """
 
@@ -755,6 +759,8 @@ def synth_design(
     name: str | None = None,
     yosys: YosysTool | None = None,
     nextpnr_timeout_s: float = NEXTPNR_TIMEOUT_S,
+    ice40: bool = True,
+    xilinx: bool = True,
     ecp5: bool = True,
     ecp5_pnr: bool | None = None,
     ecp5_timeout_s: float = ECP5_TIMEOUT_S,
@@ -784,6 +790,12 @@ def synth_design(
         Total place-and-route budget: attempts with seeds from ``NEXTPNR_SEEDS``, each stopped
         after ``NEXTPNR_ATTEMPT_TIMEOUT_S``, until one finishes; if none does, the report says
         ``status: "timeout"`` and lists the attempts.
+    ice40 : bool
+        Run the iCE40 flow (``synth_ice40`` and, with ``ice40_pnr``, nextpnr-ice40; the report's
+        ``ice40`` is None without it).
+    xilinx : bool
+        Run the Xilinx 7-series flow (the report's ``xilinx`` is None without it). On the
+        accelerators it is the slowest flow (about half of an integer 8x8's time).
     ecp5 : bool
         Run the ECP5 flow (``synth_ecp5``; the report's ``ecp5`` is None without it).
     ecp5_pnr : bool, optional
@@ -847,9 +859,10 @@ def synth_design(
     start = time.monotonic()
     try:
         generic = _generic(yosys, work, src, top, share=share)
-        ice40 = _ice40(yosys, work, src, top, pnr=ice40_pnr,
-                       nextpnr_timeout_s=nextpnr_timeout_s, share=share) if fpga else None
-        xilinx = _xilinx(yosys, work, src, top, share=share) if fpga else None
+        ice40_report = _ice40(yosys, work, src, top, pnr=ice40_pnr,
+                              nextpnr_timeout_s=nextpnr_timeout_s,
+                              share=share) if ice40 and fpga else None
+        xilinx_report = _xilinx(yosys, work, src, top, share=share) if xilinx and fpga else None
         ecp5_report = _ecp5(yosys, work, src, top, pnr=ecp5_pnr, timeout_s=ecp5_timeout_s,
                             max_lut4=ecp5_pnr_max_lut4, share=share) if ecp5 and fpga else None
     finally:
@@ -866,15 +879,15 @@ def synth_design(
             "yosys": yosys.version,
             "yosys_backend": yosys.backend,
             "nextpnr_ice40": _tool_version([nextpnr], "--version")
-            if nextpnr and ice40_pnr and fpga else None,
+            if nextpnr and ice40 and ice40_pnr and fpga else None,
             "nextpnr_ecp5": _tool_version(nextpnr_ecp5, "--version")
             if nextpnr_ecp5 and ecp5 and ecp5_pnr and fpga else None,
         },
         # False: Yosys' resource sharing was left out (--no-share).
         "share": share,
         "generic": generic,
-        "ice40": ice40,
-        "xilinx": xilinx,
+        "ice40": ice40_report,
+        "xilinx": xilinx_report,
         "ecp5": ecp5_report,
         "seconds": round(time.monotonic() - start, 2),
     }
@@ -923,6 +936,11 @@ def _parser() -> argparse.ArgumentParser:
                    "in the manifest up to --max-pes PEs)")
     p.add_argument("--no-pnr", action="store_true",
                    help="skip place and route (nextpnr-ice40 and nextpnr-ecp5)")
+    p.add_argument("--no-ice40", action="store_true",
+                   help="skip the iCE40 flow (synth_ice40 and nextpnr-ice40)")
+    p.add_argument("--no-xilinx", action="store_true",
+                   help="skip the Xilinx 7-series flow (synth_xilinx), the slowest on the "
+                   "accelerators")
     p.add_argument("--no-ecp5", action="store_true",
                    help="skip the ECP5 flow (synth_ecp5 and nextpnr-ecp5 out of context)")
     p.add_argument("--no-share", action="store_true",
@@ -1048,7 +1066,9 @@ def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
         if rep is None:
             rows.append({"design": dname, "error": "synthesis failed"})
             continue
-        g, i, x = rep["generic"], rep["ice40"], rep["xilinx"]
+        # A flow left out (--no-ice40, --no-xilinx, --no-ecp5) has None for each of its numbers.
+        g, i, x = rep["generic"], rep.get("ice40") or {}, rep.get("xilinx") or {}
+        i_pnr = i.get("pnr") or {}
         e = rep.get("ecp5") or {}
         e_pnr = e.get("pnr") or {}
         rows.append({
@@ -1058,14 +1078,14 @@ def _summary_rows(names: Sequence[str], reports: Mapping[str, dict[str, Any]],
             "memory_bits": g.get("memory_bits", 0),
             "transistors": g["transistors"],
             "logic_depth": g["logic_depth"],
-            "ice40_lut4": i["lut4"],
-            "ice40_ff": i["ff"],
-            "ice40_fits": i["pnr"]["fits"],
-            "ice40_pnr_status": i["pnr"]["status"],
-            "ice40_fmax_mhz": i["pnr"]["fmax_mhz"],
-            "xilinx_lut": x["lut"],
-            "xilinx_ff": x["ff"],
-            "xilinx_dsp48e1": x["dsp48e1"],
+            "ice40_lut4": i.get("lut4"),
+            "ice40_ff": i.get("ff"),
+            "ice40_fits": i_pnr.get("fits"),
+            "ice40_pnr_status": i_pnr.get("status"),
+            "ice40_fmax_mhz": i_pnr.get("fmax_mhz"),
+            "xilinx_lut": x.get("lut"),
+            "xilinx_ff": x.get("ff"),
+            "xilinx_dsp48e1": x.get("dsp48e1"),
             "ecp5_lut4": e.get("lut4"),
             "ecp5_ff": e.get("ff"),
             "ecp5_mult18": e.get("mult18"),
@@ -1215,6 +1235,7 @@ def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
         futures = {
             pool.submit(synth_design, rtl_dir / designs[n]["file"], designs[n]["top"], out,
                         ice40_pnr=not args.no_pnr, name=n, yosys=yosys,
+                        ice40=not args.no_ice40, xilinx=not args.no_xilinx,
                         ecp5=not args.no_ecp5,
                         ecp5_pnr_max_lut4=args.ecp5_pnr_max_lut4,
                         share=not args.no_share): n
@@ -1243,6 +1264,8 @@ def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
         "yosys": yosys.version,
         "yosys_backend": yosys.backend,
         "ice40_pnr": not args.no_pnr,
+        "ice40": not args.no_ice40,
+        "xilinx": not args.no_xilinx,
         "ecp5": not args.no_ecp5,
         "share": not args.no_share,
         "ecp5_pnr_max_lut4": args.ecp5_pnr_max_lut4,
