@@ -10,16 +10,21 @@ needs.
 """
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from mpgemm.hw.array.mesh import Mesh
+from mpgemm.hw.array.presets import ARRAY_PRESETS
 from mpgemm.hw.flow.reference import (
+    GENERATED_TOP,
     REFERENCE_VERILOG,
     equivalence_top,
     main,
     measure,
     mesh_config,
+    mesh_verilog,
     run_equivalence,
 )
 from mpgemm.hw.flow.synth import SynthError, find_yosys
@@ -135,3 +140,21 @@ def test_bad_arguments_are_rejected(tmp_path, capsys):
         main(["--rows", "200", "--out", str(tmp_path)])
     assert exc.value.code == 2
     assert "rows must be an integer in 2-128, not 200" in capsys.readouterr().err
+
+
+def test_generated_mesh_pe_is_the_accelerators():
+    # The comparison is only fair if the generated side is what the INT8 16x16 accelerator
+    # preset builds: its PE module (an output-stationary grid PE, with no weight register)
+    # must be the one in rtl_out/, text for text.
+    preset = "array_int_mac_os_16x16"
+    assert ARRAY_PRESETS[preset].array.pe == mesh_config().pe
+
+    def pe_module(text: str, top: str) -> str:
+        start = text.index(f"\nmodule {top}__pe(")
+        body = text[start:text.index("\nendmodule", start)]
+        return re.sub(rf"\b{re.escape(top)}__pe\b", "PE", body)
+
+    rtl = (Path(__file__).resolve().parents[1] / "rtl_out" / f"{preset}.v").read_text()
+    ours = pe_module(mesh_verilog(), GENERATED_TOP)
+    assert "w_reg" not in ours
+    assert ours == pe_module(rtl, preset)

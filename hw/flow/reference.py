@@ -94,7 +94,7 @@ def mesh_verilog(rows: int = 16, cols: int = 16, name: str = GENERATED_TOP) -> s
     from amaranth.back import verilog
 
     from mpgemm.hw.array.mesh import Mesh
-    from mpgemm.pe_designs.registry import build_component
+    from mpgemm.hw.array.shared import grid_component
 
     from .generate import pe_module_name
 
@@ -103,7 +103,9 @@ def mesh_verilog(rows: int = 16, cols: int = 16, name: str = GENERATED_TOP) -> s
     # As hw.flow.generate does: no source paths, so the text is deterministic.
     return (verilog.convert(Mesh(config, pe_module=pe), name=name, emit_src=False,
                             strip_internal_attrs=True)
-            + verilog.convert(build_component(config.pe), name=pe, emit_src=False,
+            # The PE an accelerator's mesh instantiates: output-stationary, so without a
+            # weight register (its tiles tie load_w high).
+            + verilog.convert(grid_component(config), name=pe, emit_src=False,
                               strip_internal_attrs=True))
 
 
