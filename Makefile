@@ -63,7 +63,7 @@ sim: $(STAMP) sysdeps-sim ## simulate every design in rtl_out/ with cocotb again
 test: $(STAMP) sysdeps-sim sysdeps-synth ## run the test suite (both simulators, synthesis)
 	$(PY) -m pytest -n $(JOBS) -q
 
-test-fast: $(STAMP) ## the inner-loop tier: every test that needs no simulator and no Yosys
+test-fast: $(STAMP) ## the inner-loop tier: no Icarus, Verilator, Yosys or long amaranth.sim run
 	$(PY) -m pytest -n $(JOBS) -q -m "not sim and not synth"
 
 lint: $(STAMP) typecheck ## ruff and mypy on the Python, verilator --lint-only -Wall on rtl_out/

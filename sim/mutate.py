@@ -30,6 +30,7 @@ Run as ``python -m mpgemm.sim.mutate`` (``make mutate``); ``--help`` lists the o
 """
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -388,8 +389,15 @@ def _same_signed(original: re.Match, following: re.Match) -> bool:
             == _signed_const(following["w2"], following["k2"]))
 
 
+@functools.lru_cache(maxsize=8)
+def _lines(text: str) -> list[str]:
+    """``text`` split into lines, kept for the next mutant of the same file (a design's
+    Verilog is judged mutant by mutant; a str caches its own hash)."""
+    return text.split("\n")
+
+
 def _next_line(text: str, mutant: Mutant) -> str:
-    lines = text.split("\n")
+    lines = _lines(text)
     return lines[mutant.line] if mutant.line < len(lines) else ""
 
 

@@ -41,6 +41,10 @@ from mpgemm.sim.golden.fp import fp32_add
 from mpgemm.sim.stimulus import random_gemm
 from mpgemm.sim.stimulus.array import AccelDriver, cancelling_gemm, gemm_shapes, sequence_shapes
 
+#: amaranth.sim runs of several seconds: `make test` runs them, `make test-fast` a lighter
+#: case of the same test.
+SLOW = pytest.mark.sim
+
 INT8 = PRESETS["int_mac_w8a8"]  # 4 lanes
 #: An integer PE whose accumulator holds only 8 products: K splits into chunks at the edge.
 SHORT = replace(INT8, lanes=2, k_max=8, acc_bits=20)
@@ -232,6 +236,9 @@ def run_accel(config: AccelConfig, a, w, *, dut=None, stall: int = 3):
     words = {"a": driver.a_words(a), "w": driver.w_words(w)}
     dut = dut or Accelerator(config)
     out: dict = {}
+    # A watchdog, not the check: a hung design fails here after a few times the predicted
+    # cycles (the host stalls one cycle in `stall`) rather than after a fixed 100,000.
+    limit = 2 * stall * gemm_cycles(config, m, n, k, dtypes=w.dtypes).total + 1000
 
     async def bench(ctx):
         for name, port in (("a", dut.a_in), ("w", dut.w_in)):
@@ -261,7 +268,7 @@ def run_accel(config: AccelConfig, a, w, *, dut=None, stall: int = 3):
                 ys.append(payload)
             if not busy:
                 break
-            assert t < 100_000, "the accelerator never finished"
+            assert t < limit, f"the accelerator never finished ({t} cycles)"
         out["y"], out["cycles"] = ys, ctx.get(dut.cycles)
 
     sim = Simulator(dut)
@@ -359,10 +366,12 @@ def shared(pe, rows, cols, **kw) -> AccelConfig:
 
 @pytest.mark.parametrize("pe, rows, cols, units", [
     (MIXPE, 2, 3, 1),                                            # 4 beats per group
-    (replace(MIXPE, group_size=8), 5, 2, 3),                     # 2 beats: 3 units per column
-    (replace(MIXPE, group_size=8, weight_signed=True), 3, 2, 2),  # no zero point
-    (replace(MIXPE, group_size=4, lanes=4), 2, 2, 2),            # one-beat groups
-    (replace(MIXPE, group_size=8), 5, 4, 3),                     # columns read early
+    pytest.param(replace(MIXPE, group_size=8), 5, 2, 3, marks=SLOW),  # 2 beats: 3 units a column
+    pytest.param(replace(MIXPE, group_size=8, weight_signed=True), 3, 2, 2,
+                 marks=SLOW),                                    # no zero point
+    pytest.param(replace(MIXPE, group_size=4, lanes=4), 2, 2, 2,
+                 marks=SLOW),                                    # one-beat groups
+    pytest.param(replace(MIXPE, group_size=8), 5, 4, 3, marks=SLOW),  # columns read early
 ], ids=["one_unit", "three_units", "signed", "one_beat_groups", "wide"])
 def test_shared_mixpe_end_to_end(pe, rows, cols, units):
     """The same GEMMs, results and cycle counts as the standalone array (the golden model and
@@ -445,14 +454,17 @@ LUT_BIN_G8 = replace(LUT1, weight_formats=("binary",), group_size=8, scale_bits=
 
 
 @pytest.mark.parametrize("pe, rows, cols, units", [
-    (LUT1, 3, 2, 1),                                                     # 62 rows per unit
-    (LUT_W2_G12, 5, 2, 2),                                               # 4 + 1 rows
-    (replace(LUT_W2_G12, weight_formats=("int2",), scale_signed=True), 3, 2, 1),
-    (replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 2, 1),
+    pytest.param(LUT1, 3, 2, 1, marks=SLOW),                             # 62 rows per unit
+    pytest.param(LUT_W2_G12, 5, 2, 2, marks=SLOW),                       # 4 + 1 rows
+    pytest.param(replace(LUT_W2_G12, weight_formats=("int2",), scale_signed=True), 3, 2, 1,
+                 marks=SLOW),
+    pytest.param(replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 2, 1,
+                 marks=SLOW),
     (LUT_BIN_G8, 3, 2, 3),
     (replace(LUT_BIN_G8, scale_bits=1), 2, 2, 2),
-    (LUT_W2_G12, 5, 6, 2),                                               # columns read early
-    (replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 5, 1),
+    pytest.param(LUT_W2_G12, 5, 6, 2, marks=SLOW),                       # columns read early
+    pytest.param(replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 5, 1,
+                 marks=SLOW),
 ], ids=["one_unit", "two_units", "signed_scale", "two_formats", "binary_three_units",
         "one_cycle_dequant", "wide", "wide_two_formats"])
 def test_shared_lut_end_to_end(pe, rows, cols, units):
@@ -485,6 +497,7 @@ def _foot_readout_mutant(monkeypatch, mutant: str) -> None:
     monkeypatch.setattr(ArrayConfig, "foot_read_delays", property(moved))
 
 
+@SLOW  # a deliberate bug caught: `make test`'s job, not the inner loop's
 @pytest.mark.parametrize("mutant", ["metadata_early", "one_unit_only", "read_late",
                                     "wrong_row"])
 def test_broken_shared_lut_arrays_fail(monkeypatch, mutant):
@@ -569,6 +582,7 @@ def test_shared_grid_pes_take_only_the_codes():
     assert ArrayConfig(pe=MIXPE, rows=2, cols=2).grid_ports == MIXPE.ports
 
 
+@SLOW  # a deliberate bug caught: `make test`'s job, not the inner loop's
 @pytest.mark.parametrize("mutant", ["metadata_late", "one_unit_only", "read_early",
                                     "read_late", "wrong_row"])
 def test_broken_shared_arrays_fail(monkeypatch, mutant):
@@ -625,8 +639,8 @@ def test_column_unit_rejects_rows_that_collide():
 # --- shared organisation: bit-serial weight encoders at the top of the columns -------------
 
 @pytest.mark.parametrize("pe, rows, cols", [
-    (BITSERIAL_MIX, 2, 3),                                              # BitMoD's 4 types
-    (PRESETS["bitserial_all_a8"], 2, 2),                                # zero points, ternary
+    pytest.param(BITSERIAL_MIX, 2, 3, marks=SLOW),                      # BitMoD's 4 types
+    pytest.param(PRESETS["bitserial_all_a8"], 2, 2, marks=SLOW),        # zero points, ternary
     (replace(PRESETS["bitserial_int4_bitplane_a8"], group_size=32), 3, 1),  # bit-plane terms
 ], ids=["mix_a16_signed_scale", "all_formats_a8", "int4_bitplane"])
 def test_shared_bitserial_end_to_end(pe, rows, cols):
@@ -667,6 +681,7 @@ def _encoder_without_special(real):
     return encode
 
 
+@SLOW  # a deliberate bug caught: `make test`'s job, not the inner loop's
 @pytest.mark.parametrize("mutant", ["rows_do_not_wait", "results_read_early",
                                     "encoder_drops_special"])
 def test_broken_shared_bitserial_arrays_fail(monkeypatch, mutant):
@@ -686,6 +701,7 @@ def test_broken_shared_bitserial_arrays_fail(monkeypatch, mutant):
 
 # --- the checks fail when the hardware is wrong --------------------------------------------
 
+@SLOW  # a deliberate bug caught: `make test`'s job, not the inner loop's
 @pytest.mark.parametrize("mutant", ["no_row_skew", "no_idle_slots", "no_edge_add"])
 def test_broken_accelerators_fail(monkeypatch, mutant):
     """Three deliberate bugs, each caught by the end-to-end check: rows entering without
@@ -754,6 +770,8 @@ def run_stream(config: AccelConfig, operands, *, dut=None) -> tuple[list, int]:
     expect = [config.words(*s)["o"] for s in sizes]
     dut = dut or Accelerator(config)
     out: dict = {}
+    dtypes = [w.dtypes for _, w in operands]
+    limit = 3 * stream_cycles(config, sizes, dtypes=dtypes).total + 1000  # a watchdog
 
     async def bench(ctx):
         load = started = 0      # the GEMM being loaded; GEMMs started
@@ -796,7 +814,7 @@ def run_stream(config: AccelConfig, operands, *, dut=None) -> tuple[list, int]:
                 last = t
                 if len(ys[got]) == expect[got]:
                     got += 1
-            assert t < 200_000, "the accelerator never finished"
+            assert t < limit, f"the accelerator never finished ({t} cycles)"
         out["y"] = [driver.result(y, s[0], s[1]) for y, s in zip(ys, sizes, strict=True)]
         out["cycles"] = last
 
@@ -839,8 +857,9 @@ def test_gemm_sequences_take_the_stream_cycles(dataflow, double_buffer):
 
 @pytest.mark.parametrize("config", [
     shared(MIXPE, 2, 3, double_buffer=True),
-    accel(pe=PRESETS["fp16_mac_l4"], rows=2, cols=3, dataflow="ws", double_buffer=True),
-    accel(pe=BITSERIAL_MIX, rows=2, cols=2, double_buffer=True),
+    pytest.param(accel(pe=PRESETS["fp16_mac_l4"], rows=2, cols=3, dataflow="ws",
+                       double_buffer=True), marks=SLOW),
+    pytest.param(accel(pe=BITSERIAL_MIX, rows=2, cols=2, double_buffer=True), marks=SLOW),
 ], ids=["mixpe_shared", "fp16_ws", "bitserial_mix"])
 def test_double_buffered_sequences_of_other_pes(config):
     """Column units (MixPE), FP32 edge adders (FP16 weight-stationary) and beats of several
@@ -892,6 +911,7 @@ DB_MUTANTS = {
 }
 
 
+@SLOW  # a deliberate bug caught: `make test`'s job, not the inner loop's
 @pytest.mark.parametrize("mutant", sorted(DB_MUTANTS))
 def test_broken_double_buffers_fail(mutant):
     """Each deliberate bug in the double buffer makes the sequence check fail."""

@@ -249,6 +249,7 @@ def test_design_sets(designs, error, message):
 
 # --- write_rtl: all or nothing ---------------------------------------------------------------
 
+@pytest.mark.synth  # writes Verilog (Amaranth's Yosys)
 def test_failure_part_way_leaves_the_folder_as_it_was(rtl_copy, monkeypatch):
     before = snapshot(rtl_copy)
     # A bad name is refused before any work...
@@ -271,6 +272,7 @@ def test_failure_part_way_leaves_the_folder_as_it_was(rtl_copy, monkeypatch):
     assert snapshot(rtl_copy) == before and stray(rtl_copy.parent) == []
 
 
+@pytest.mark.synth  # writes Verilog (Amaranth's Yosys)
 def test_failing_manifest_write_leaves_the_folder_as_it_was(rtl_copy, monkeypatch):
     before = snapshot(rtl_copy)
     real = fileio.link_or_write
@@ -287,6 +289,7 @@ def test_failing_manifest_write_leaves_the_folder_as_it_was(rtl_copy, monkeypatc
     assert snapshot(rtl_copy) == before and stray(rtl_copy.parent) == []
 
 
+@pytest.mark.synth  # writes Verilog (Amaranth's Yosys)
 def test_a_successful_write_replaces_exactly(rtl_copy):
     first = (rtl_copy / "int_mac_w8a8_l1.v").stat()
     manifest = write_rtl(rtl_copy, {"int_mac_w8a8_l1": PRESETS["int_mac_w8a8_l1"]})
@@ -367,6 +370,7 @@ def _wait_for_staging(parent: Path, proc: subprocess.Popen, timeout: float = 120
 STAGING = fileio.STAGING_MARK
 
 
+@pytest.mark.synth  # writes Verilog (Amaranth's Yosys)
 @pytest.mark.parametrize("delay", [0.0, 0.5])
 def test_kill_9_leaves_the_previous_folder_intact(rtl_copy, delay):
     """A `make rtl` killed with SIGKILL while it writes leaves rtl_out/ as it was; the next run
@@ -388,6 +392,7 @@ def test_kill_9_leaves_the_previous_folder_intact(rtl_copy, delay):
     assert sorted(load_manifest(rtl_copy)["designs"]) == ["fp16_mac"]
 
 
+@pytest.mark.synth  # writes Verilog (Amaranth's Yosys)
 def test_a_live_writer_staging_is_not_removed(rtl_copy):
     """Two runs on one folder: the second does not delete the first one's staging folder (it
     is locked while the first lives), both succeed, and the folder holds one run's set whole."""

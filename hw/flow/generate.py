@@ -8,6 +8,7 @@ generated text with pyverilog, so they describe what was generated rather than w
 generate.
 """
 
+import functools
 import hashlib
 import json
 import re
@@ -114,7 +115,7 @@ def _width(decl) -> int:
 
 
 def _pyverilog():
-    """Import pyverilog's parser; its package __init__ leaves its VERSION file open.
+    """Import pyverilog's AST module; its package __init__ leaves its VERSION file open.
 
     The leaked handle is collected here, with ResourceWarning ignored, so it cannot surface later
     as an unraisable-exception warning in whatever code happens to run the garbage collector.
@@ -125,25 +126,61 @@ def _pyverilog():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         from pyverilog.vparser import ast as vast
-        from pyverilog.vparser.parser import VerilogParser
 
         gc.collect()
-    return vast, VerilogParser
+    return vast
+
+
+@functools.cache
+def _parser():
+    """One pyverilog parser per process: building PLY's tables takes about a second, longer
+    than parsing a design's structure. They are built in a temporary folder, so none land in
+    the working directory."""
+    _pyverilog()
+    from pyverilog.vparser.parser import VerilogParser
+
+    with tempfile.TemporaryDirectory(prefix="mpgemm-pyverilog-") as tmp:
+        return VerilogParser(outputdir=tmp, debug=False)
+
+
+#: Module items that declare no port and instantiate nothing, as Yosys' Verilog writer starts
+#: them (two spaces in, continuation lines deeper, an ``always``/``initial`` block closed by
+#: ``  end``).
+_BEHAVIOUR = re.compile(r"  (always|initial|assign|wire|reg)\b")
+
+
+def _structure(text: str) -> str:
+    """``text`` without the module items :func:`parse_verilog` does not read: continuous
+    assignments, processes and net declarations, nine tenths of a generated file and of the
+    parser's time. Anything else, including Verilog not laid out as Yosys writes it, passes
+    through whole."""
+    kept: list[str] = []
+    dropping = False
+    for line in text.split("\n"):
+        if line.startswith("    "):
+            if not dropping:
+                kept.append(line)
+        elif _BEHAVIOUR.match(line):
+            dropping = True
+        elif not (dropping and line == "  end"):
+            dropping = False
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def parse_verilog(text: str) -> ParsedVerilog:
     """Parse generated Verilog with pyverilog: every module's ports and the instance hierarchy."""
-    vast, VerilogParser = _pyverilog()
+    vast, parser = _pyverilog(), _parser()
 
     # pyverilog's grammar has no `(* ... *)` attributes; they only carry synthesis hints
     # (full_case), so the parser reads the text without them.
-    stripped = re.sub(r"\(\*.*?\*\)", "", text)
+    stripped = re.sub(r"\(\*.*?\*\)", "", _structure(text))
     result = ParsedVerilog()
     # Generated Verilog has no preprocessor directives, so the parser reads the text directly
     # (pyverilog's iverilog-based preprocessing writes into the working directory and leaks a
-    # file handle). outputdir keeps PLY's parser tables out of the working directory too.
-    with tempfile.TemporaryDirectory(prefix="mpgemm-pyverilog-") as tmp:
-        ast = VerilogParser(outputdir=tmp, debug=False).parse(stripped, debug=False)
+    # file handle).
+    parser.lexer.reset_lineno()
+    ast = parser.parse(stripped, debug=False)
     for mod in ast.description.definitions:
         if not isinstance(mod, vast.ModuleDef):
             continue
@@ -242,7 +279,8 @@ def _simulator(name: str, config: Design) -> dict:
     return {"simulator": SIMULATOR.get(name, "verilator")}
 
 
-def _entry(name: str, config: Design, text: str) -> dict:
+def manifest_entry(name: str, config: Design, text: str) -> dict:
+    """Design ``name``'s manifest entry, from its config and generated Verilog ``text``."""
     parsed = parse_verilog(text)
     if name not in parsed.modules:
         raise RuntimeError(f"generated Verilog for {name!r} has no top module {name!r}")
@@ -302,15 +340,20 @@ def write_rtl(out_dir: str | Path = RTL_DIR,
     with replace_folder(out_dir) as staging:
         for name, config in designs.items():
             text = generate_verilog(config, name)
-            entries[name] = _entry(name, config, text)
+            entries[name] = manifest_entry(name, config, text)
             link_or_write(staging / f"{name}.v", text, out_dir / f"{name}.v")
         manifest = {
             "generator": {"amaranth": amaranth.__version__},
             "designs": entries,
         }
-        link_or_write(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                      out_dir / MANIFEST)
+        link_or_write(staging / MANIFEST, manifest_text(manifest), out_dir / MANIFEST)
     return manifest
+
+
+def manifest_text(manifest: dict) -> str:
+    """``manifest.json`` as :func:`write_rtl` writes it: sorted keys, so that it only changes
+    where a design did."""
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
 def load_manifest(rtl_dir: str | Path = RTL_DIR, *, check_files: bool = True) -> dict:

@@ -147,6 +147,13 @@ def correction(fmt: str, zero: int, symmetric: bool) -> tuple[int, int, int]:
 
 def correction_bits(fmt: str, symmetric: bool) -> int:
     """Two's complement width of the correction constant ``c`` (0 when it is always 0)."""
+    _check(fmt)
+    return _correction_bits(fmt, bool(symmetric))
+
+
+@cache
+def _correction_bits(fmt: str, symmetric: bool) -> int:
+    # Configs ask for it once per format on every beat the golden model runs.
     top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
     cs = [correction(fmt, z, symmetric)[1] for z in (0, top)]
     if not any(cs):
