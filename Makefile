@@ -9,6 +9,11 @@ SIM    ?= auto
 JOBS   ?= 2
 STAMP  := $(VENV)/.installed
 
+# Let Python keep compiled modules (and pytest its assertion-rewritten test modules) in the
+# git-ignored __pycache__ folders even where the environment sets PYTHONDONTWRITEBYTECODE:
+# otherwise every test worker and cocotb process compiles everything again (about 4 s each).
+export PYTHONDONTWRITEBYTECODE :=
+
 .DEFAULT_GOAL := help
 .PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test test-fast lint typecheck synth bench \
 	bench-reference mutate clean distclean

@@ -517,6 +517,15 @@ def test_the_project_manifest_passes_its_schema():
     assert len(manifest["designs"]) > 40
 
 
+def test_a_manifest_changed_after_passing_is_checked_again(rtl_copy):
+    # load_manifest remembers manifests that passed the schema in this process; an edit to
+    # the file after that must still be caught.
+    load_manifest(rtl_copy)
+    _corrupt(rtl_copy, "port width")
+    with pytest.raises(InputFileError, match=MANIFEST_CASES["port width"]):
+        load_manifest(rtl_copy)
+
+
 # --- synthesis reports read by `mpgemm compare --synth-dir` ---------------------------------
 
 @pytest.mark.parametrize("content, message", [

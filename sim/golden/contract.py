@@ -15,6 +15,7 @@ Only numpy is imported here; configs are read through the :class:`PEConfig` prot
 every family's config class implements.
 """
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -506,12 +507,19 @@ def run_contract(config: PEConfig, beats: Sequence[Beat], *, w_reset: Any = None
     return model.run(config, beats, w_reset=reset, not_ready=not_ready)
 
 
+@functools.lru_cache(maxsize=256)
+def _ports(config: PEConfig) -> PEPorts:
+    """``config.ports``, built once per config (configs are frozen and hashable): the golden
+    model packs every beat's operands through them."""
+    return config.ports
+
+
 def check_operands(config: PEConfig, t: int, beat: Beat, w: Any) -> None:
     """Reject a valid beat whose operands its ports cannot hold (a value out of its field's
     range, a wrong number of lanes, a non-integer), naming the cycle and the operand. Every
     family's golden model calls this for each valid beat, after its own, more specific checks
     of what the operands mean."""
-    ports, model = config.ports, config.golden
+    ports, model = _ports(config), config.golden
     operands = [("activation", ports.act, beat.a),
                 ("weight", ports.weight, model.weight_fields(config, w))]
     if beat.first:
@@ -537,7 +545,7 @@ def expected_ready(config: PEConfig, beats: Sequence[Beat], cycles: int) -> list
 
 def encode_beat(config: PEConfig, beat: Beat) -> dict[str, int]:
     """The integer each contract input port is driven with for ``beat``."""
-    ports, model = config.ports, config.golden
+    ports, model = _ports(config), config.golden
     return {
         "i_a": ports.act.pack(beat.a),
         "i_w": ports.weight.pack(model.weight_fields(config, beat.w)),
@@ -548,7 +556,7 @@ def encode_beat(config: PEConfig, beat: Beat) -> dict[str, int]:
 
 def decode_psum(config: PEConfig, raw: int) -> Any:
     """``o_psum``'s bits as a golden-model value (signed integers, FP bit patterns, tuples)."""
-    return config.ports.psum.unpack(raw)
+    return _ports(config).psum.unpack(raw)
 
 
 def gemm(config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:

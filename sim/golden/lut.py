@@ -96,6 +96,7 @@ def _check(fmt: str) -> None:
                          f"not {fmt!r}")
 
 
+@cache
 def n_planes(fmt: str) -> int:
     """Bit-planes (= cycles per chunk) of a weight format: its bit width."""
     _check(fmt)
