@@ -212,9 +212,10 @@ def test_correction_constants_reconstruct_every_weight():
 
 #: Data types at the ends of the range (one and eight bits, both signednesses, an odd width)
 #: and the two special ones. Each amaranth.sim variant below runs the corner groups of every
-#: data type it has (1,100 to 2,000 beats each); all 17 of them run in int8_sym here and in
-#: cocotb on the lut_all_* presets (make test and make sim), so the variants that add an
-#: organisation rather than a data type take these.
+#: data type it has (1,100 to 2,000 beats each); all 17 of them run in int8_sym here, in
+#: make test's cocotb runs of lut_all_a8, lut_all_a16 and their nosym twins, and in make sim on
+#: every lut_all_* preset, so the variants that add an organisation rather than a data type
+#: take these.
 ENDS = ("uint1", "uint5", "uint8", "int2", "int7", "int8", "ternary", "binary")
 VARIANTS = {
     "int8_sym": LutConfig(rows=2, cols=2, weight_formats=ALL, group_size=128, acc_bits=40),
@@ -228,9 +229,9 @@ VARIANTS = {
                           weight_formats=("uint2", "int3", "ternary"), group_size=80),
     "k2_w8": LutConfig(rows=1, cols=2, table_k=2, weight_formats=("uint8",), group_size=64,
                        acc_bits=40),
-    # Groups of 72 (its dequantizer needs at least 68): the preset lut_all_fp16 (cocotb) has
-    # this organisation with groups of 128, whose corner groups of every data type cost
-    # amaranth.sim twice the time.
+    # Groups of 72 (its dequantizer needs at least 68): the preset lut_all_fp16 (cocotb in
+    # make sim) has this organisation with groups of 128, whose corner groups cost amaranth.sim
+    # twice the time.
     "fp16_int8_sym": LutConfig(rows=2, cols=2, weight_formats=ENDS, group_size=72,
                                act_format="fp16", table_format="int8"),
     "fp16_int8_plain": LutConfig(rows=1, cols=2, weight_formats=ENDS, group_size=128,

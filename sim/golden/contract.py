@@ -508,10 +508,18 @@ def run_contract(config: PEConfig, beats: Sequence[Beat], *, w_reset: Any = None
 
 
 @functools.lru_cache(maxsize=256)
-def _ports(config: PEConfig) -> PEPorts:
-    """``config.ports``, built once per config (configs are frozen and hashable): the golden
-    model packs every beat's operands through them."""
+def _cached_ports(config: PEConfig) -> PEPorts:
     return config.ports
+
+
+def _ports(config: PEConfig) -> PEPorts:
+    """``config.ports``, built once per config (the family configs are frozen and hashable):
+    the golden model packs every beat's operands through them. A config that cannot be hashed
+    builds them each time."""
+    try:
+        return _cached_ports(config)
+    except TypeError:
+        return config.ports
 
 
 def check_operands(config: PEConfig, t: int, beat: Beat, w: Any) -> None:
