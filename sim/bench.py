@@ -194,11 +194,7 @@ def bench_speed_target(seed: int) -> dict | None:
             os.environ[VERILATOR_PROFILE_ENV] = before
     if not r.compute_s:
         return None
-    row = {"name": name, "simulator": r.simulator, "passed": r.passed, "vectors": r.vectors,
-           "cycles": r.cycles, "cycles_per_s": r.cycles / r.sim_s if r.sim_s else 0,
-           "build_s": r.build_s, "compute_cycles": r.compute_cycles, "compute_s": r.compute_s,
-           "gemms": r.gemms}
-    return {**_sim_row(row), "compute_cycles": r.compute_cycles,
+    return {**_sim_row(r.as_dict()), "compute_cycles": r.compute_cycles,
             "compute_s": round(r.compute_s, 3)}
 
 

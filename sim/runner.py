@@ -98,6 +98,10 @@ class DesignResult:
     def cycles_per_s(self) -> float:
         return self.cycles / self.sim_s if self.sim_s > 0 else 0.0
 
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain data, as ``--json`` writes each design's row."""
+        return asdict(self) | {"cycles_per_s": self.cycles_per_s}
+
     def line(self) -> str:
         status = "PASS" if self.passed else "FAIL"
         text = (f"{status} {self.name:24s} {self.simulator:9s} vectors={self.vectors:<6d} "
@@ -451,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.json, json.dumps(
         {"simulator": args.sim, "seed": seed, "stream": args.stream, "gaps": args.gaps,
          "wall_s": wall,
-         "designs": [asdict(r) | {"cycles_per_s": r.cycles_per_s} for r in results]},
+         "designs": [r.as_dict() for r in results]},
         indent=2, allow_nan=False) + "\n")
     return 0 if n_pass == len(results) else 1
 
